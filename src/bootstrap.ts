@@ -1,0 +1,107 @@
+import 'reflect-metadata';
+import { INestApplication, Logger as NestLogger, RequestMethod, ValidationPipe } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { BULL_BOARD_ROUTE } from './admin/bull-board.module';
+import { AppModule, AppModuleOptions } from './app.module';
+import { AppConfig } from './config/app.config';
+import { bodyParsers, requestIdMiddleware } from './common/http/body-parsers';
+import { adminAuthHandler } from './common/auth/admin-auth.middleware';
+
+export const API_PREFIX = 'api/v1';
+
+/** Builds and configures (but does not start listening) one hub process. */
+export async function createHubApp(options: AppModuleOptions): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+    bufferLogs: true,
+    // Our own parsers (below) keep the raw bytes for webhook HMACs and map parse errors.
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  const config = app.get<ConfigService<AppConfig, true>>(ConfigService);
+  const http = config.get('http', { infer: true });
+
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.use(
+    helmet({
+      // Bull Board and Swagger UI ship inline scripts/styles.
+      contentSecurityPolicy: false,
+    }),
+  );
+  app.use(requestIdMiddleware());
+  app.use(...bodyParsers(http.bodyLimit));
+
+  app.setGlobalPrefix(API_PREFIX, {
+    exclude: [
+      { path: 'health/live', method: RequestMethod.GET },
+      { path: 'health/ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+      { path: BULL_BOARD_ROUTE.slice(1), method: RequestMethod.ALL },
+      { path: `${BULL_BOARD_ROUTE.slice(1)}/*path`, method: RequestMethod.ALL },
+    ],
+  });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      transformOptions: { enableImplicitConversion: false },
+    }),
+  );
+
+  if (options.api && http.openApiEnabled) {
+    app.use(['/docs', '/docs-json'], adminAuthHandler(config.get('auth', { infer: true })));
+    const document = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('RTMS Hub API')
+        .setDescription('Capture and control Zoom Real-Time Media Streams. App routes need an API key.')
+        .setVersion('1')
+        .addApiKey({ type: 'apiKey', name: 'x-api-key', in: 'header' }, 'api-key')
+        .addSecurityRequirements('api-key')
+        .build(),
+    );
+    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  }
+  return app;
+}
+
+/**
+ * Runs a process until SIGTERM/SIGINT, then closes it gracefully: workers finish or
+ * hand back their jobs, connections close, and the process exits 0. A close that
+ * hangs past the timeout exits 1 so an orchestrator sees it.
+ */
+export async function runUntilSignal(app: INestApplication, port: number, label: string): Promise<void> {
+  const logger = new NestLogger('Bootstrap');
+  await app.listen(port);
+  logger.log(`${label} listening on port ${port}`);
+  const timeoutMs = app.get<ConfigService<AppConfig, true>>(ConfigService).get('shutdownTimeoutMs', { infer: true });
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received: draining ${label}`);
+    const timer = setTimeout(() => {
+      logger.error(`Shutdown did not finish within ${timeoutMs} ms; exiting`);
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    app.close().then(
+      () => {
+        logger.log(`${label} stopped cleanly`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error(`Error while shutting down: ${String(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

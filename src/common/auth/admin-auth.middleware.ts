@@ -1,0 +1,59 @@
+import { Injectable, NestMiddleware, UnauthorizedException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { NextFunction, Request, RequestHandler, Response } from 'express';
+import { AppConfig } from '../../config/app.config';
+import { safeEqual } from './safe-compare';
+
+type AdminCredentials = Pick<AppConfig['auth'], 'adminUsername' | 'adminPassword'>;
+
+/**
+ * Checks HTTP Basic admin credentials. Returns null when they match, or the error to
+ * answer with. Without ADMIN_USERNAME and ADMIN_PASSWORD configured, nothing matches.
+ */
+export function checkAdminAuth(req: Request, creds: AdminCredentials): UnauthorizedException | null {
+  const header = req.headers.authorization ?? '';
+  let user = '';
+  let pass = '';
+  if (header.startsWith('Basic ')) {
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon >= 0) {
+      user = decoded.slice(0, colon);
+      pass = decoded.slice(colon + 1);
+    }
+  }
+  const configured = Boolean(creds.adminUsername && creds.adminPassword);
+  // Both comparisons always run, so timing does not tell which part was wrong.
+  const userOk = safeEqual(user, creds.adminUsername ?? '');
+  const passOk = safeEqual(pass, creds.adminPassword ?? '');
+  if (configured && userOk && passOk) return null;
+  return new UnauthorizedException({
+    code: configured ? 'invalid_admin_credentials' : 'admin_not_configured',
+    message: configured ? 'Admin credentials are required' : 'Admin pages are disabled until ADMIN_USERNAME and ADMIN_PASSWORD are set',
+  });
+}
+
+const CHALLENGE = 'Basic realm="rtms-hub admin", charset="UTF-8"';
+
+/** Nest middleware form (Bull Board). */
+@Injectable()
+export class AdminAuthMiddleware implements NestMiddleware {
+  constructor(private readonly config: ConfigService<AppConfig, true>) {}
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    const error = checkAdminAuth(req, this.config.get('auth', { infer: true }));
+    if (!error) return next();
+    res.setHeader('WWW-Authenticate', CHALLENGE);
+    throw error;
+  }
+}
+
+/** Plain Express form, for pages mounted outside Nest's router (Swagger UI). */
+export function adminAuthHandler(creds: AdminCredentials): RequestHandler {
+  return (req, res, next) => {
+    const error = checkAdminAuth(req, creds);
+    if (!error) return next();
+    res.setHeader('WWW-Authenticate', CHALLENGE);
+    next(error);
+  };
+}

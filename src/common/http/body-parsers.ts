@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { PayloadTooLargeException, BadRequestException, HttpException } from '@nestjs/common';
+import express, { NextFunction, Request, RequestHandler, Response } from 'express';
+
+/** Request with the exact bytes received (webhook HMACs are computed over them). */
+export interface RawBodyRequest extends Request {
+  rawBody?: Buffer;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Gives every request an id before anything can fail (a caller's well-formed
+ * x-request-id is kept) and echoes it back; logs and error bodies carry it.
+ */
+export function requestIdMiddleware(): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.id = id;
+    res.setHeader('x-request-id', id);
+    next();
+  };
+}
+
+function keepRawBody(req: RawBodyRequest, _res: Response, buf: Buffer): void {
+  req.rawBody = buf;
+}
+
+/** Maps body-parser failures to HttpExceptions with stable codes for the error filter. */
+function wrapParser(parser: RequestHandler): RequestHandler {
+  return (req, res, next) =>
+    parser(req, res, (err?: unknown) => {
+      if (!err) return next();
+      const e = err as { type?: string; status?: number };
+      let mapped: HttpException;
+      if (e.type === 'entity.too.large') {
+        mapped = new PayloadTooLargeException({ code: 'payload_too_large', message: 'Request body exceeds the size limit' });
+      } else if (e.type === 'entity.parse.failed') {
+        mapped = new BadRequestException({ code: 'malformed_json', message: 'Request body is not valid JSON' });
+      } else if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+        mapped = new HttpException({ code: 'unsupported_media_type', message: 'Unsupported body encoding' }, 415);
+      } else {
+        mapped = new BadRequestException({ code: 'unreadable_body', message: 'Request body could not be read' });
+      }
+      next(mapped);
+    });
+}
+
+/** JSON and form parsers with a size limit, keeping the raw bytes. */
+export function bodyParsers(limit: string): RequestHandler[] {
+  return [
+    wrapParser(express.json({ limit, verify: keepRawBody })),
+    wrapParser(express.urlencoded({ limit, extended: false, verify: keepRawBody })),
+  ];
+}

@@ -1,0 +1,53 @@
+import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import Redis from 'ioredis';
+import { AppConfig } from '../../config/app.config';
+import { redisOptionsFromUrl } from './redis-options';
+
+export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
+
+/** Closes the shared client on shutdown so the process (and jest) can exit. */
+@Injectable()
+class RedisCloser implements OnApplicationShutdown {
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.redis.status === 'end') return;
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+/**
+ * One shared ioredis client for locks, caches, leases and health checks (BullMQ opens
+ * its own connections). Commands fail fast while disconnected instead of queueing,
+ * so a Redis outage surfaces as an error rather than a hang.
+ */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: REDIS_CLIENT,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) => {
+        const logger = new Logger('Redis');
+        const client = new Redis({
+          ...redisOptionsFromUrl(config.get('redis', { infer: true }).url),
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          lazyConnect: false,
+        });
+        let lastError = '';
+        client.on('error', (err: Error) => {
+          // ioredis repeats the same error on every retry; log each distinct one once.
+          if (err.message !== lastError) logger.warn(`Redis connection error: ${err.message}`);
+          lastError = err.message;
+        });
+        client.on('ready', () => (lastError = ''));
+        return client;
+      },
+    },
+    RedisCloser,
+  ],
+  exports: [REDIS_CLIENT],
+})
+export class RedisModule {}

@@ -1,0 +1,113 @@
+import { QueueName } from '../jobs/queue-names';
+import { EnvironmentVariables, validateEnvironment } from './env.validation';
+
+export type NodeEnv = 'development' | 'production' | 'test';
+
+/** The hub's whole configuration, typed; read it through ConfigService<AppConfig, true>. */
+export interface AppConfig {
+  nodeEnv: NodeEnv;
+  http: {
+    port: number;
+    bodyLimit: string;
+    openApiEnabled: boolean;
+  };
+  log: { level: string };
+  database: { url: string; poolSize: number };
+  redis: { url: string };
+  queues: {
+    prefix: string;
+    /** Raw WORKER_QUEUES; parsed by the worker entrypoint (empty = all). */
+    workerQueues: string;
+    concurrency: Record<QueueName, number>;
+    attempts: number;
+    backoffMs: number;
+    keepCompleted: number;
+    keepFailed: number;
+  };
+  shutdownTimeoutMs: number;
+  auth: {
+    apiKeys: string[];
+    adminUsername?: string;
+    adminPassword?: string;
+  };
+  zoom: {
+    clientId?: string;
+    clientSecret?: string;
+    webhookSecretTokens: string[];
+    redirectUri?: string;
+    s2sClientId?: string;
+    s2sClientSecret?: string;
+    accountId?: string;
+    apiBaseUrl: string;
+    oauthBaseUrl: string;
+  };
+  rtms: { allowedHosts: string[] };
+  crypto: { tokenEncryptionKeys?: string };
+  storage: { driver: 'local' | 's3'; localDir: string };
+}
+
+const list = (raw: string | undefined): string[] =>
+  (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+const stripSlash = (url: string): string => url.replace(/\/+$/, '');
+
+export function buildAppConfig(env: EnvironmentVariables): AppConfig {
+  return {
+    nodeEnv: (env.NODE_ENV ?? 'development') as NodeEnv,
+    http: {
+      port: env.PORT ?? 3000,
+      bodyLimit: env.BODY_LIMIT ?? '1mb',
+      openApiEnabled: env.OPENAPI_ENABLED ?? true,
+    },
+    log: { level: env.LOG_LEVEL ?? 'info' },
+    database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE ?? 10 },
+    redis: { url: env.REDIS_URL },
+    queues: {
+      prefix: env.QUEUE_PREFIX ?? 'rtms-hub',
+      workerQueues: env.WORKER_QUEUES ?? '',
+      concurrency: {
+        [QueueName.ZoomEvents]: env.CONCURRENCY_ZOOM_EVENTS ?? 10,
+        [QueueName.RtmsControl]: env.CONCURRENCY_RTMS_CONTROL ?? 5,
+        [QueueName.RtmsStreams]: env.CONCURRENCY_RTMS_STREAMS ?? 100,
+        [QueueName.MediaFrames]: env.CONCURRENCY_MEDIA_FRAMES ?? 8,
+        [QueueName.ZoomRooms]: env.CONCURRENCY_ZOOM_ROOMS ?? 5,
+        [QueueName.OAuth]: env.CONCURRENCY_OAUTH ?? 5,
+      },
+      attempts: env.JOB_ATTEMPTS ?? 5,
+      backoffMs: env.JOB_BACKOFF_MS ?? 1000,
+      keepCompleted: env.JOB_KEEP_COMPLETED ?? 1000,
+      keepFailed: env.JOB_KEEP_FAILED ?? 5000,
+    },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS ?? 25000,
+    auth: {
+      apiKeys: list(env.API_KEYS),
+      adminUsername: env.ADMIN_USERNAME,
+      adminPassword: env.ADMIN_PASSWORD,
+    },
+    zoom: {
+      clientId: env.ZOOM_CLIENT_ID,
+      clientSecret: env.ZOOM_CLIENT_SECRET,
+      webhookSecretTokens: list(env.ZOOM_WEBHOOK_SECRET_TOKEN),
+      redirectUri: env.ZOOM_REDIRECT_URI,
+      s2sClientId: env.ZOOM_S2S_CLIENT_ID,
+      s2sClientSecret: env.ZOOM_S2S_CLIENT_SECRET,
+      accountId: env.ZOOM_ACCOUNT_ID,
+      apiBaseUrl: stripSlash(env.ZOOM_API_BASE_URL ?? 'https://api.zoom.us/v2'),
+      oauthBaseUrl: stripSlash(env.ZOOM_OAUTH_BASE_URL ?? 'https://zoom.us'),
+    },
+    rtms: { allowedHosts: list(env.RTMS_ALLOWED_HOSTS ?? '*.zoom.us') },
+    crypto: { tokenEncryptionKeys: env.TOKEN_ENCRYPTION_KEYS },
+    storage: {
+      driver: (env.STORAGE_DRIVER ?? 'local') as 'local' | 's3',
+      localDir: env.STORAGE_LOCAL_DIR ?? './recordings',
+    },
+  };
+}
+
+/** Validates an env map (process.env by default) and returns the typed config. */
+export function loadAppConfig(raw: Record<string, unknown> = process.env): AppConfig {
+  return buildAppConfig(validateEnvironment(raw));
+}

@@ -1,0 +1,124 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : Number(value);
+const toBool = ({ value }: { value: unknown }) => {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value === 'boolean') return value;
+  const v = String(value).toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value; // leaves it invalid so @IsBoolean names the variable
+};
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/**
+ * Every environment variable the hub reads, with its rules. Defaults live in
+ * app.config.ts; .env.example documents each one. Validation runs once at boot and a
+ * bad value stops the process with a message that names the variable.
+ */
+export class EnvironmentVariables {
+  @IsOptional() @IsIn(['development', 'production', 'test'])
+  NODE_ENV?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT?: number;
+
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL?: string;
+
+  @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
+  DATABASE_POOL_SIZE?: number;
+
+  @IsString() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL: string;
+
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_-]+$/, { message: 'QUEUE_PREFIX may hold letters, digits, _ and - only' })
+  QUEUE_PREFIX?: string;
+
+  @IsOptional() @IsString()
+  WORKER_QUEUES?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_ZOOM_EVENTS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_RTMS_CONTROL?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_RTMS_STREAMS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_MEDIA_FRAMES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_ZOOM_ROOMS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_OAUTH?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(50) JOB_ATTEMPTS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) JOB_BACKOFF_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) JOB_KEEP_COMPLETED?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) JOB_KEEP_FAILED?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) SHUTDOWN_TIMEOUT_MS?: number;
+
+  @IsOptional() @IsString()
+  API_KEYS?: string;
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(1)
+  ADMIN_USERNAME?: string;
+
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(12, { message: 'ADMIN_PASSWORD must be at least 12 characters' })
+  ADMIN_PASSWORD?: string;
+
+  @IsOptional() @IsString() @Matches(/^\d+(b|kb|mb)$/i, { message: 'BODY_LIMIT must look like 512kb or 1mb' })
+  BODY_LIMIT?: string;
+
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  OPENAPI_ENABLED?: boolean;
+
+  @IsOptional() @IsString() ZOOM_CLIENT_ID?: string;
+  @IsOptional() @IsString() ZOOM_CLIENT_SECRET?: string;
+  @IsOptional() @IsString() ZOOM_WEBHOOK_SECRET_TOKEN?: string;
+  @IsOptional() @IsString() ZOOM_REDIRECT_URI?: string;
+  @IsOptional() @IsString() ZOOM_S2S_CLIENT_ID?: string;
+  @IsOptional() @IsString() ZOOM_S2S_CLIENT_SECRET?: string;
+  @IsOptional() @IsString() ZOOM_ACCOUNT_ID?: string;
+
+  @IsOptional() @IsString() @Matches(/^https?:\/\/[^\s]+$/, { message: 'ZOOM_API_BASE_URL must be an http(s) URL' })
+  ZOOM_API_BASE_URL?: string;
+
+  @IsOptional() @IsString() @Matches(/^https?:\/\/[^\s]+$/, { message: 'ZOOM_OAUTH_BASE_URL must be an http(s) URL' })
+  ZOOM_OAUTH_BASE_URL?: string;
+
+  @IsOptional() @IsString()
+  RTMS_ALLOWED_HOSTS?: string;
+
+  @IsOptional() @IsString()
+  TOKEN_ENCRYPTION_KEYS?: string;
+
+  @IsOptional() @IsIn(['local', 's3'])
+  STORAGE_DRIVER?: string;
+
+  @IsOptional() @IsString()
+  STORAGE_LOCAL_DIR?: string;
+}
+
+/** Validates raw env; throws one Error listing every bad variable by name. */
+export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
+  const env = plainToInstance(EnvironmentVariables, raw, { enableImplicitConversion: false });
+  const errors = validateSync(env, { skipMissingProperties: false, whitelist: false });
+  if (errors.length > 0) {
+    const lines = errors.map((e) => {
+      const reasons = Object.values(e.constraints ?? {}).join('; ');
+      return `  - ${e.property}: ${reasons}`;
+    });
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return env;
+}

@@ -1,0 +1,42 @@
+import { QueueName } from './queue-names';
+
+/**
+ * Every job name, as stored in Redis. Explicit strings (never a class `.name`) so a
+ * refactor cannot orphan jobs already queued.
+ */
+export enum JobName {
+  ZoomEventProcess = 'zoom-event.process',
+  RtmsStart = 'rtms.start',
+  RtmsStop = 'rtms.stop',
+  RtmsPause = 'rtms.pause',
+  RtmsResume = 'rtms.resume',
+  StreamRun = 'stream.run',
+  FrameSave = 'frame.save',
+  AudioSegmentSave = 'audio.segment.save',
+  TranscriptSave = 'transcript.save',
+  ChatSave = 'chat.save',
+  RoomJoin = 'room.join',
+  RoomLeave = 'room.leave',
+  TokenRefresh = 'token.refresh',
+}
+
+/** Which queue carries each job. Checked for completeness at compile time. */
+export const JOB_QUEUE: Record<JobName, QueueName> = {
+  [JobName.ZoomEventProcess]: QueueName.ZoomEvents,
+  [JobName.RtmsStart]: QueueName.RtmsControl,
+  [JobName.RtmsStop]: QueueName.RtmsControl,
+  [JobName.RtmsPause]: QueueName.RtmsControl,
+  [JobName.RtmsResume]: QueueName.RtmsControl,
+  [JobName.StreamRun]: QueueName.RtmsStreams,
+  [JobName.FrameSave]: QueueName.MediaFrames,
+  [JobName.AudioSegmentSave]: QueueName.MediaFrames,
+  [JobName.TranscriptSave]: QueueName.MediaFrames,
+  [JobName.ChatSave]: QueueName.MediaFrames,
+  [JobName.RoomJoin]: QueueName.ZoomRooms,
+  [JobName.RoomLeave]: QueueName.ZoomRooms,
+  [JobName.TokenRefresh]: QueueName.OAuth,
+};
+
+export function jobsOfQueue(queue: QueueName): JobName[] {
+  return (Object.keys(JOB_QUEUE) as JobName[]).filter((name) => JOB_QUEUE[name] === queue);
+}

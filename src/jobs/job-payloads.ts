@@ -1,0 +1,68 @@
+import { JobName } from './job-names';
+
+/**
+ * The payload of every job. Payloads carry ids and small values, never entities, so
+ * a job stays valid when the rows it names change.
+ */
+export interface ZoomEventProcessPayload {
+  /** session_events.id of the stored, verified event. */
+  eventId: string;
+}
+
+export interface RtmsControlPayload {
+  sessionId: string;
+  /** rtms_control_requests.id that records this request and its outcome. */
+  requestId: string;
+}
+
+export interface StreamRunPayload {
+  rtmsStreamId: string;
+  sessionId: string;
+}
+
+/** A batch of media messages from one stream, kept as received (base64 data). */
+export interface MediaBatchPayload {
+  sessionId: string;
+  rtmsStreamId: string;
+  items: MediaItem[];
+}
+
+export interface MediaItem {
+  /** RTMS msg_type: 14 audio, 15 video, 16 share, 17 transcript, 18 chat. */
+  msgType: number;
+  userId: number;
+  userName?: string;
+  /** Zoom server timestamp (ms). */
+  timestamp: number;
+  data: string;
+  /** Extra fields per type (transcript start/end/language, chat ids). */
+  meta?: Record<string, string | number | boolean | null>;
+  /** When the worker received it (ms since epoch), for latency metrics. */
+  receivedAt: number;
+}
+
+export interface RoomJobPayload {
+  dispatchId: string;
+}
+
+export interface TokenRefreshPayload {
+  connectionId: string;
+}
+
+export interface JobPayloads {
+  [JobName.ZoomEventProcess]: ZoomEventProcessPayload;
+  [JobName.RtmsStart]: RtmsControlPayload;
+  [JobName.RtmsStop]: RtmsControlPayload;
+  [JobName.RtmsPause]: RtmsControlPayload;
+  [JobName.RtmsResume]: RtmsControlPayload;
+  [JobName.StreamRun]: StreamRunPayload;
+  [JobName.FrameSave]: MediaBatchPayload;
+  [JobName.AudioSegmentSave]: MediaBatchPayload;
+  [JobName.TranscriptSave]: MediaBatchPayload;
+  [JobName.ChatSave]: MediaBatchPayload;
+  [JobName.RoomJoin]: RoomJobPayload;
+  [JobName.RoomLeave]: RoomJobPayload;
+  [JobName.TokenRefresh]: TokenRefreshPayload;
+}
+
+export type JobOf<N extends JobName> = JobPayloads[N];

@@ -1,0 +1,61 @@
+import { WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Job, UnrecoverableError } from 'bullmq';
+import { AppConfig } from '../config/app.config';
+import { QueueName } from './queue-names';
+
+/**
+ * Base of every processor: concurrency from validated config, one log line per job
+ * start/end with its duration, errors reported and rethrown (never swallowed), and a
+ * hook for the last failure so the domain row can be marked failed.
+ */
+export abstract class QueueProcessor extends WorkerHost implements OnApplicationBootstrap {
+  protected abstract readonly queueName: QueueName;
+  protected readonly logger = new Logger(this.constructor.name);
+
+  @Inject(ConfigService)
+  private readonly configService: ConfigService<AppConfig, true>;
+
+  onApplicationBootstrap(): void {
+    const concurrency = this.configService.get('queues', { infer: true }).concurrency[this.queueName];
+    this.worker.concurrency = concurrency;
+    this.worker.on('error', (err) => this.logger.error(`Worker error on ${this.queueName}: ${err.message}`));
+    this.worker.on('failed', (job, err) => {
+      if (!job) return;
+      const attempts = job.opts.attempts ?? 1;
+      const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
+      if (!final) return;
+      this.logger.error(`Job ${job.name} ${job.id} failed permanently after ${job.attemptsMade} attempt(s): ${err.message}`);
+      void Promise.resolve(this.onFinalFailure(job, err)).catch((hookErr: unknown) =>
+        this.logger.error(`onFinalFailure for ${job.name} ${job.id} threw: ${String(hookErr)}`),
+      );
+    });
+    this.logger.log(`Consuming ${this.queueName} with concurrency ${concurrency}`);
+  }
+
+  async process(job: Job): Promise<unknown> {
+    const started = Date.now();
+    this.logger.debug(`Job ${job.name} ${job.id} started (attempt ${job.attemptsMade + 1})`);
+    try {
+      const result = await this.handle(job);
+      this.logger.log(`Job ${job.name} ${job.id} done in ${Date.now() - started} ms`);
+      return result;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.logger.warn(`Job ${job.name} ${job.id} failed in ${Date.now() - started} ms: ${message}`);
+      throw err;
+    }
+  }
+
+  /** switch (job.name) exhaustively and delegate to a service. */
+  protected abstract handle(job: Job): Promise<unknown>;
+
+  /** Called once when a job will not be retried again. */
+  protected onFinalFailure(_job: Job, _err: Error): void | Promise<void> {}
+}
+
+/** Exhaustiveness guard for `switch (job.name)`. */
+export function unknownJob(name: never | string): never {
+  throw new UnrecoverableError(`No handler for job "${String(name)}"`);
+}

@@ -1,0 +1,85 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+  VersionColumn,
+} from 'typeorm';
+
+export enum SessionStatus {
+  Created = 'created',
+  RtmsStartRequested = 'rtms_start_requested',
+  Streaming = 'streaming',
+  Paused = 'paused',
+  Stopped = 'stopped',
+  Failed = 'failed',
+}
+
+/** Which Zoom product the stream belongs to; decides the id sent in handshakes. */
+export enum ZoomProduct {
+  Meeting = 'meeting',
+  Webinar = 'webinar',
+  VideoSdk = 'video_sdk',
+  ContactCenter = 'contact_center',
+}
+
+/** One capture of one meeting (or webinar / Video SDK session). */
+@Entity({ name: 'sessions' })
+@Index('IDX_sessions_created_at_id', ['createdAt', 'id'])
+export class SessionEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'varchar', length: 16, default: 'zoom' })
+  platform: string;
+
+  @Column({ type: 'varchar', length: 32, default: ZoomProduct.Meeting })
+  product: ZoomProduct;
+
+  /** Numeric Zoom meeting id (int64, kept as text). */
+  @Index('IDX_sessions_meeting_id')
+  @Column({ name: 'meeting_id', type: 'varchar', length: 32, nullable: true })
+  meetingId: string | null;
+
+  /** meeting_uuid / webinar_uuid / session_id exactly as Zoom sent it. */
+  @Index('IDX_sessions_meeting_uuid')
+  @Column({ name: 'meeting_uuid', type: 'varchar', length: 256, nullable: true })
+  meetingUuid: string | null;
+
+  @Index('IDX_sessions_status')
+  @Column({ type: 'varchar', length: 32, default: SessionStatus.Created })
+  status: SessionStatus;
+
+  @Column({ name: 'stop_reason', type: 'int', nullable: true })
+  stopReason: number | null;
+
+  @Column({ name: 'stop_reason_name', type: 'varchar', length: 64, nullable: true })
+  stopReasonName: string | null;
+
+  @Column({ name: 'failure_reason', type: 'text', nullable: true })
+  failureReason: string | null;
+
+  @Column({ name: 'capture_policy', type: 'jsonb', default: () => "'{}'::jsonb" })
+  capturePolicy: Record<string, unknown>;
+
+  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  metadata: Record<string, unknown>;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt: Date | null;
+
+  @Column({ name: 'ended_at', type: 'timestamptz', nullable: true })
+  endedAt: Date | null;
+
+  /** Optimistic-lock counter; status changes also take a row lock. */
+  @VersionColumn()
+  version: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

@@ -1,0 +1,7 @@
+import { ProcessorRegistration } from './processor-registration';
+
+/**
+ * The processor of each queue in this build. A queue without an entry is not consumed
+ * (its jobs wait in Redis); the boot check refuses a worker that is told to consume it.
+ */
+export const PROCESSORS: ProcessorRegistration[] = [];

@@ -1,0 +1,29 @@
+import { Client } from 'pg';
+import { runMigrations } from '../src/database/migrate';
+
+/**
+ * Once per e2e run: make sure the test database exists, empty it, and apply the real
+ * migrations (never synchronize).
+ */
+export default async function globalSetup(): Promise<void> {
+  const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_test');
+  const dbName = url.pathname.slice(1);
+  const admin = new URL(url.toString());
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${dbName.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+  const db = new Client({ connectionString: url.toString() });
+  await db.connect();
+  try {
+    await db.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+  } finally {
+    await db.end();
+  }
+  await runMigrations(url.toString(), () => undefined);
+}

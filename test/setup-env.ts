@@ -1,0 +1,20 @@
+import { randomUUID } from 'node:crypto';
+
+/**
+ * Test environment, set before each e2e file loads. Point the suite at other services
+ * with TEST_DATABASE_URL / TEST_REDIS_URL. Each file gets its own BullMQ prefix so
+ * files never see each other's jobs.
+ */
+const defaults: Record<string, string> = {
+  NODE_ENV: 'test',
+  DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_test',
+  REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+  QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+  API_KEYS: 'test-api-key,second-test-key',
+  ADMIN_USERNAME: 'admin',
+  ADMIN_PASSWORD: 'test-admin-password',
+  PORT: '0',
+  SHUTDOWN_TIMEOUT_MS: '10000',
+};
+for (const [key, value] of Object.entries(defaults)) process.env[key] = value;

@@ -1,0 +1,54 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Queue } from 'bullmq';
+import { AppModuleOptions } from '../../src/app.module';
+import { createHubApp } from '../../src/bootstrap';
+import { JobProducer } from '../../src/jobs/job-producer.service';
+import { ALL_QUEUES } from '../../src/jobs/queue-names';
+
+export const API_KEY = 'test-api-key';
+export const ADMIN_AUTH = 'Basic ' + Buffer.from('admin:test-admin-password').toString('base64');
+
+export interface TestApp {
+  app: NestExpressApplication;
+  baseUrl: string;
+  producer: JobProducer;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots a real hub process in-process on an ephemeral port, against the test
+ * Postgres and Redis. `env` overrides process.env for this app only (applied while
+ * the config is read at boot).
+ */
+export async function startTestApp(options: AppModuleOptions, env: Record<string, string> = {}): Promise<TestApp> {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+  let app: NestExpressApplication;
+  try {
+    app = await createHubApp(options);
+    await app.listen(0, '127.0.0.1');
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    app,
+    baseUrl: `http://127.0.0.1:${port}`,
+    producer: app.get(JobProducer),
+    close: () => app.close(),
+  };
+}
+
+/** Removes every job of this test file's queues (its own prefix) from Redis. */
+export async function obliterateQueues(producer: JobProducer): Promise<void> {
+  await Promise.all(producer.allQueues().map((q: Queue) => q.obliterate({ force: true }).catch(() => undefined)));
+}
+
+export { ALL_QUEUES };
