@@ -1,0 +1,78 @@
+/** A scripted meeting: who is present, on camera, speaking, sharing at a given script time. */
+import type { ParticipantScript, SimMeeting } from './types';
+
+export interface Participant extends ParticipantScript {
+  /** Palette / tone slot (distinct per participant in a meeting). */
+  slot: number;
+  /** Set for Zoom Rooms that joined through the Rooms API. */
+  roomId?: string;
+}
+
+export class MeetingState implements SimMeeting {
+  readonly participants: Participant[] = [];
+  ended = false;
+  private nextSlot = 0;
+
+  constructor(
+    readonly id: number,
+    readonly uuid: string,
+    readonly topic: string,
+    readonly passcode: string,
+    readonly hostUserId: string,
+    readonly altHostUserIds: string[],
+    readonly kind: 'meeting' | 'webinar' | 'session',
+    readonly createdAt: number,
+    readonly durationMs: number | undefined,
+    private readonly speed: number,
+    scripted: ParticipantScript[],
+  ) {
+    for (const p of scripted) this.add(p);
+  }
+
+  add(p: ParticipantScript, roomId?: string): Participant {
+    const q: Participant = { ...p, slot: this.nextSlot++, roomId };
+    this.participants.push(q);
+    return q;
+  }
+
+  /** Script time (ms since the meeting was created, scaled by `speed`). */
+  now(): number {
+    return (Date.now() - this.createdAt) * this.speed;
+  }
+
+  /** Zoom-server timestamp (epoch ms) for a script time. */
+  epoch(t: number): number {
+    return Math.round(this.createdAt + t);
+  }
+
+  present(p: Participant, t: number): boolean {
+    return (p.joinAtMs ?? 0) <= t && (p.leaveAtMs === undefined || t < p.leaveAtMs);
+  }
+
+  cameraOn(p: Participant, t: number): boolean {
+    if (!this.present(p, t)) return false;
+    let on = p.camera !== false;
+    let last = -Infinity;
+    for (const s of p.cameraSchedule ?? []) if (s.atMs <= t && s.atMs >= last) {
+      on = s.on;
+      last = s.atMs;
+    }
+    return on;
+  }
+
+  speaking(p: Participant, t: number): boolean {
+    return this.present(p, t) && (p.speaks ?? []).some((s) => s.atMs <= t && t < s.atMs + (s.durationMs ?? 2000));
+  }
+
+  sharer(t: number): Participant | undefined {
+    return this.participants.find((p) => this.present(p, t) && (p.shares ?? []).some((s) => s.fromMs <= t && t < s.toMs));
+  }
+
+  presentAt(t: number): Participant[] {
+    return this.participants.filter((p) => this.present(p, t));
+  }
+
+  find(userId: number): Participant | undefined {
+    return this.participants.find((p) => p.userId === userId);
+  }
+}
