@@ -95,7 +95,8 @@ export class EventWsServer {
     if (this.closed) return;
     const open = [...this.clients.keys()].filter((w) => w.readyState === WebSocket.OPEN);
     if (!open.length) {
-      if (this.cfg.redeliver) this.pending.push({ event, content });
+      // Only a subscription that has connected before gets redelivery (bounded).
+      if (this.cfg.redeliver && this.stats.connectionsAccepted > 0 && this.pending.length < 1000) this.pending.push({ event, content });
       return;
     }
     for (const ws of open) this.deliverTo(ws, event, content);
