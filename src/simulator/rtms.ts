@@ -728,8 +728,9 @@ export class RtmsEngine {
     const sentAt = ts !== undefined ? c.ka.outstanding.get(ts) : undefined;
     const stats = this.record(s.streamId).keepAlives[c.kind];
     if (sentAt === undefined) return; // unsolicited or wrong timestamp: does not count
-    c.ka.outstanding.clear();
-    c.ka.unanswered = 0;
+    // This request and every older one are settled; newer ones are still outstanding.
+    for (const k of [...c.ka.outstanding.keys()]) if (k <= (ts as number)) c.ka.outstanding.delete(k);
+    c.ka.unanswered = c.ka.outstanding.size;
     stats.answered++;
     stats.latenciesMs.push(Date.now() - sentAt);
   }
