@@ -16,5 +16,7 @@ const defaults: Record<string, string> = {
   ADMIN_PASSWORD: 'test-admin-password',
   PORT: '0',
   SHUTDOWN_TIMEOUT_MS: '10000',
+  // A fixed, test-only key (32 bytes): tokens at rest are always encrypted.
+  TOKEN_ENCRYPTION_KEYS: 'test-k1:g8VJan4WQbWU399kn2flbdxDCPbQhdIcVpZsjyUIvNQ=',
 };
 for (const [key, value] of Object.entries(defaults)) process.env[key] = value;

@@ -1,5 +1,6 @@
 import { QueueName } from '../jobs/queue-names';
 import { EnvironmentVariables, validateEnvironment } from './env.validation';
+import { EncryptionKey, parseKeyring } from './keyring';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -40,9 +41,21 @@ export interface AppConfig {
     accountId?: string;
     apiBaseUrl: string;
     oauthBaseUrl: string;
+    /** Timeout of every HTTP call to Zoom (OAuth and REST). */
+    httpTimeoutMs: number;
+  };
+  oauth: {
+    /** Lifetime of an authorize `state` (single use). */
+    stateTtlSec: number;
+    /** URLs (origin + optional path prefix) a `redirect_after` may point to. */
+    redirectAllowlist: string[];
   };
   rtms: { allowedHosts: string[] };
-  crypto: { tokenEncryptionKeys?: string };
+  crypto: {
+    tokenEncryptionKeys: string;
+    /** Parsed TOKEN_ENCRYPTION_KEYS, newest (encrypting) key first. */
+    keyring: EncryptionKey[];
+  };
   storage: { driver: 'local' | 's3'; localDir: string };
 }
 
@@ -97,9 +110,14 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       accountId: env.ZOOM_ACCOUNT_ID,
       apiBaseUrl: stripSlash(env.ZOOM_API_BASE_URL ?? 'https://api.zoom.us/v2'),
       oauthBaseUrl: stripSlash(env.ZOOM_OAUTH_BASE_URL ?? 'https://zoom.us'),
+      httpTimeoutMs: env.ZOOM_HTTP_TIMEOUT_MS ?? 10000,
+    },
+    oauth: {
+      stateTtlSec: env.OAUTH_STATE_TTL_SEC ?? 600,
+      redirectAllowlist: list(env.OAUTH_REDIRECT_ALLOWLIST),
     },
     rtms: { allowedHosts: list(env.RTMS_ALLOWED_HOSTS ?? '*.zoom.us') },
-    crypto: { tokenEncryptionKeys: env.TOKEN_ENCRYPTION_KEYS },
+    crypto: { tokenEncryptionKeys: env.TOKEN_ENCRYPTION_KEYS, keyring: parseKeyring(env.TOKEN_ENCRYPTION_KEYS) },
     storage: {
       driver: (env.STORAGE_DRIVER ?? 'local') as 'local' | 's3',
       localDir: env.STORAGE_LOCAL_DIR ?? './recordings',

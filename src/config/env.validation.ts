@@ -9,8 +9,10 @@ import {
   Max,
   Min,
   MinLength,
+  registerDecorator,
   validateSync,
 } from 'class-validator';
+import { parseKeyring } from './keyring';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : Number(value);
@@ -23,6 +25,30 @@ const toBool = ({ value }: { value: unknown }) => {
   return value; // leaves it invalid so @IsBoolean names the variable
 };
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/** TOKEN_ENCRYPTION_KEYS must parse as a keyring (the message never echoes key material). */
+function IsKeyring(): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    let reason = '';
+    registerDecorator({
+      name: 'isKeyring',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate(value: unknown): boolean {
+          try {
+            parseKeyring(typeof value === 'string' ? value : undefined);
+            return true;
+          } catch (err) {
+            reason = err instanceof Error ? err.message : 'is invalid';
+            return false;
+          }
+        },
+        defaultMessage: () => `TOKEN_ENCRYPTION_KEYS ${reason}`,
+      },
+    });
+  };
+}
 
 /**
  * Every environment variable the hub reads, with its rules. Defaults live in
@@ -99,8 +125,18 @@ export class EnvironmentVariables {
   @IsOptional() @IsString()
   RTMS_ALLOWED_HOSTS?: string;
 
+  /** Required: tokens are never stored without encryption. */
+  @IsKeyring()
+  TOKEN_ENCRYPTION_KEYS: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(30) @Max(3600)
+  OAUTH_STATE_TTL_SEC?: number;
+
   @IsOptional() @IsString()
-  TOKEN_ENCRYPTION_KEYS?: string;
+  OAUTH_REDIRECT_ALLOWLIST?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(120000)
+  ZOOM_HTTP_TIMEOUT_MS?: number;
 
   @IsOptional() @IsIn(['local', 's3'])
   STORAGE_DRIVER?: string;

@@ -1,7 +1,13 @@
+import { JobName } from '../jobs/job-names';
+import { QueueName } from '../jobs/queue-names';
+import { OAuthCoreModule } from '../modules/oauth/oauth-core.module';
+import { OAuthProcessor } from '../modules/oauth/oauth.processor';
 import { ProcessorRegistration } from './processor-registration';
 
 /**
  * The processor of each queue in this build. A queue without an entry is not consumed
  * (its jobs wait in Redis); the boot check refuses a worker that is told to consume it.
  */
-export const PROCESSORS: ProcessorRegistration[] = [];
+export const PROCESSORS: ProcessorRegistration[] = [
+  { queue: QueueName.OAuth, processor: OAuthProcessor, handles: [JobName.TokenRefresh], imports: [OAuthCoreModule] },
+];

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
+import { tokenAad } from './token-aad';
+import { TokenCipher } from './token-cipher';
+import { ZoomOAuthClient, ZoomTokenSet, ZoomUser } from './zoom-oauth.client';
+
+/** A proactive refresh runs this long before the access token expires. */
+export const PROACTIVE_REFRESH_BEFORE_MS = 10 * 60_000;
+
+export class ConnectionNotFoundError extends NotFoundException {
+  constructor(id: string) {
+    super({ code: 'connection_not_found', message: `OAuth connection ${id} does not exist` });
+  }
+}
+
+
+/** The API representation of a connection: never a token. */
+export function connectionView(c: OAuthConnectionEntity) {
+  return {
+    id: c.id,
+    zoom_user_id: c.zoomUserId,
+    zoom_account_id: c.zoomAccountId,
+    email: c.email,
+    display_name: c.displayName,
+    app_user_id: c.appUserId,
+    status: c.status,
+    status_reason: c.statusReason,
+    scopes: c.scopes.split(' ').filter((s) => s.length > 0),
+    access_token_expires_at: c.expiresAt,
+    last_refreshed_at: c.lastRefreshedAt,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+  };
+}
+export type ConnectionView = ReturnType<typeof connectionView>;
+
+export interface StoreConnectionInput {
+  user: ZoomUser;
+  tokens: ZoomTokenSet & { refreshToken: string };
+  ownerKeyFingerprint: string | null;
+  appUserId: string | null;
+}
+
+/**
+ * The oauth_connections table: storing, listing and removing connections, sealing and
+ * opening their tokens. Other modules get tokens from ZoomTokenProvider, never here.
+ */
+@Injectable()
+export class OAuthConnectionsService {
+  private readonly logger = new Logger(OAuthConnectionsService.name);
+
+  constructor(
+    @InjectRepository(OAuthConnectionEntity) private readonly repo: Repository<OAuthConnectionEntity>,
+    private readonly cipher: TokenCipher,
+    private readonly zoom: ZoomOAuthClient,
+    private readonly producer: JobProducer,
+  ) {}
+
+  async find(id: string): Promise<OAuthConnectionEntity | null> {
+    return this.repo.findOne({ where: { id } });
+  }
+
+  async get(id: string): Promise<OAuthConnectionEntity> {
+    const c = await this.find(id);
+    if (!c) throw new ConnectionNotFoundError(id);
+    return c;
+  }
+
+  async list(filter: { appUserId?: string; status?: ConnectionStatus } = {}): Promise<OAuthConnectionEntity[]> {
+    return this.repo.find({
+      where: { ...(filter.appUserId ? { appUserId: filter.appUserId } : {}), ...(filter.status ? { status: filter.status } : {}) },
+      order: { createdAt: 'DESC' },
+    });
+  }
+
+  /** Creates or replaces the connection of a Zoom user (one per user + account). */
+  async storeAuthorized(input: StoreConnectionInput): Promise<OAuthConnectionEntity> {
+    const existing = await this.repo.findOne({ where: { zoomUserId: input.user.id, zoomAccountId: input.user.accountId } });
+    const id = existing?.id ?? randomUUID();
+    const sealed = this.seal(id, input.tokens.accessToken, input.tokens.refreshToken);
+    const values = {
+      email: input.user.email,
+      displayName: input.user.displayName,
+      ownerKeyFingerprint: input.ownerKeyFingerprint,
+      appUserId: input.appUserId,
+      ...sealed,
+      scopes: input.tokens.scope,
+      expiresAt: new Date(Date.now() + input.tokens.expiresInSec * 1000),
+      status: ConnectionStatus.Active,
+      statusReason: null,
+    };
+    if (existing) {
+      await this.repo.update({ id }, { ...values, tokenVersion: existing.tokenVersion + 1 });
+    } else {
+      await this.repo.insert({ id, zoomUserId: input.user.id, zoomAccountId: input.user.accountId, tokenVersion: 1, ...values });
+    }
+    const saved = await this.get(id);
+    await this.scheduleProactiveRefresh(saved);
+    return saved;
+  }
+
+  /** Writes a refreshed token pair (Zoom rotated the refresh token). */
+  async storeRefreshed(conn: OAuthConnectionEntity, tokens: ZoomTokenSet & { refreshToken: string }): Promise<OAuthConnectionEntity> {
+    await this.repo.update(
+      { id: conn.id },
+      {
+        ...this.seal(conn.id, tokens.accessToken, tokens.refreshToken),
+        scopes: tokens.scope || conn.scopes,
+        expiresAt: new Date(Date.now() + tokens.expiresInSec * 1000),
+        tokenVersion: conn.tokenVersion + 1,
+        lastRefreshedAt: new Date(),
+        status: ConnectionStatus.Active,
+        statusReason: null,
+      },
+    );
+    const saved = await this.get(conn.id);
+    await this.scheduleProactiveRefresh(saved);
+    return saved;
+  }
+
+  async markReauthorizationRequired(id: string, reason: string): Promise<void> {
+    await this.repo.update({ id }, { status: ConnectionStatus.ReauthorizationRequired, statusReason: reason });
+  }
+
+  openAccessToken(c: OAuthConnectionEntity): string {
+    return this.cipher.decrypt(c.accessTokenEnc, tokenAad(c.id, 'access_token'));
+  }
+
+  openRefreshToken(c: OAuthConnectionEntity): string {
+    return this.cipher.decrypt(c.refreshTokenEnc, tokenAad(c.id, 'refresh_token'));
+  }
+
+  /**
+   * Disconnects: revokes the grant at Zoom, then deletes the row. A token Zoom no longer
+   * knows counts as revoked. If Zoom cannot be reached the row stays (retry later)
+   * unless `force` is set.
+   */
+  async disconnect(id: string, opts: { force?: boolean } = {}): Promise<{ revokedAtZoom: boolean }> {
+    const c = await this.get(id);
+    let revokedAtZoom = false;
+    try {
+      // Revoking the refresh token ends the whole grant (its access tokens too).
+      revokedAtZoom = await this.zoom.revoke(this.openRefreshToken(c));
+    } catch (err) {
+      if (!opts.force) throw err;
+      this.logger.warn(`Revoking connection ${id} at Zoom failed (${err instanceof Error ? err.name : 'error'}); deleting it anyway (force)`);
+    }
+    await this.repo.delete({ id });
+    this.logger.log(`Connection ${id} disconnected (revoked at Zoom: ${revokedAtZoom})`);
+    return { revokedAtZoom };
+  }
+
+  /**
+   * For the `app_deauthorized` webhook: Zoom already ended the grant, so the user's
+   * tokens are deleted without calling Zoom. Returns how many connections went.
+   */
+  async deleteConnectionsForZoomUser(zoomUserId: string, zoomAccountId?: string): Promise<number> {
+    const where = zoomAccountId ? { zoomUserId, zoomAccountId } : { zoomUserId };
+    const result = await this.repo.delete(where);
+    const count = result.affected ?? 0;
+    this.logger.log(`Deleted ${count} OAuth connection(s) of a deauthorized Zoom user`);
+    return count;
+  }
+
+  /** Enqueues a token.refresh shortly before expiry (one job per token version). */
+  async scheduleProactiveRefresh(c: OAuthConnectionEntity): Promise<void> {
+    const delay = Math.max(0, c.expiresAt.getTime() - Date.now() - PROACTIVE_REFRESH_BEFORE_MS);
+    try {
+      await this.producer.enqueue(
+        JobName.TokenRefresh,
+        { connectionId: c.id },
+        { delay, jobId: `token-refresh-${c.id}-v${c.tokenVersion}` },
+      );
+    } catch (err) {
+      // The on-demand refresh still covers this connection; the job is only an optimisation.
+      this.logger.warn(`Could not schedule the proactive refresh of ${c.id}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private seal(id: string, accessToken: string, refreshToken: string): Pick<OAuthConnectionEntity, 'accessTokenEnc' | 'refreshTokenEnc' | 'keyId'> {
+    return {
+      accessTokenEnc: this.cipher.encrypt(accessToken, tokenAad(id, 'access_token')),
+      refreshTokenEnc: this.cipher.encrypt(refreshToken, tokenAad(id, 'refresh_token')),
+      keyId: this.cipher.currentKeyId,
+    };
+  }
+}

@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { BadRequestException, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from '../../config/app.config';
+import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
+import { OAuthConnectionsService } from './oauth-connections.service';
+import { OAuthStateStore, pkceChallenge } from './oauth-state.store';
+import { isRedirectAllowed } from './redirect-allowlist';
+import { ZoomGrantRefusedError, ZoomOAuthClient } from './zoom-oauth.client';
+
+export interface AuthorizeInput {
+  apiKey?: string;
+  appUserId?: string;
+  redirectAfter?: string;
+}
+
+export interface CallbackInput {
+  code?: string;
+  state?: string;
+  error?: string;
+}
+
+export interface CallbackResult {
+  connection: OAuthConnectionEntity;
+  /** Where to send the browser next (an allow-listed redirect_after), if any. */
+  redirectTo?: string;
+}
+
+/** sha256 prefix of an API key: enough to tell keys apart, useless to an attacker. */
+export function keyFingerprint(apiKey: string): string {
+  return createHash('sha256').update(apiKey, 'utf8').digest('hex').slice(0, 16);
+}
+
+/** Authorization-code flow with single-use state and PKCE S256 (rtms-protocol.md §5). */
+@Injectable()
+export class OAuthFlowService {
+  private readonly logger = new Logger(OAuthFlowService.name);
+
+  constructor(
+    private readonly states: OAuthStateStore,
+    private readonly zoom: ZoomOAuthClient,
+    private readonly connections: OAuthConnectionsService,
+    private readonly config: ConfigService<AppConfig, true>,
+  ) {}
+
+  /** Zoom's authorize URL for a new, single-use state. */
+  async authorize(input: AuthorizeInput): Promise<string> {
+    this.zoom.userApp(); // 503 before anything is stored when the app is not configured
+    if (input.redirectAfter !== undefined && !isRedirectAllowed(input.redirectAfter, this.config.get('oauth', { infer: true }).redirectAllowlist)) {
+      throw new BadRequestException({ code: 'redirect_not_allowed', message: 'redirect_after is not on OAUTH_REDIRECT_ALLOWLIST' });
+    }
+    const codeVerifier = randomBytes(32).toString('base64url');
+    const state = await this.states.create({
+      codeVerifier,
+      ownerKeyFingerprint: input.apiKey ? keyFingerprint(input.apiKey) : null,
+      appUserId: input.appUserId ?? null,
+      redirectAfter: input.redirectAfter ?? null,
+    });
+    return this.zoom.authorizeUrl({ state, codeChallenge: pkceChallenge(codeVerifier) });
+  }
+
+  /**
+   * Completes an authorization. The state is checked (and spent) before anything else,
+   * so a missing, unknown, expired or replayed state stores nothing.
+   */
+  async callback(input: CallbackInput): Promise<CallbackResult> {
+    const pending = await this.states.consume(input.state);
+    if (!pending) {
+      throw new BadRequestException({ code: 'invalid_oauth_state', message: 'The OAuth state is missing, unknown, expired or already used; start again at /oauth/zoom/authorize' });
+    }
+    if (input.error) {
+      throw new BadRequestException({ code: 'oauth_denied', message: `Zoom did not authorize the hub (${input.error.slice(0, 64)})` });
+    }
+    if (!input.code) throw new BadRequestException({ code: 'missing_code', message: 'The callback has no authorization code' });
+
+    let tokens;
+    try {
+      tokens = await this.zoom.exchangeCode(input.code, pending.codeVerifier);
+    } catch (err) {
+      if (err instanceof ZoomGrantRefusedError) {
+        throw new BadRequestException({ code: 'invalid_authorization_code', message: `Zoom refused the authorization code (${err.zoomCode ?? err.httpStatus}: ${err.zoomMessage})` });
+      }
+      throw err;
+    }
+    if (!tokens.refreshToken) throw new BadRequestException({ code: 'invalid_token_response', message: 'Zoom returned no refresh token' });
+    const user = await this.zoom.getMe(tokens.accessToken);
+    const connection = await this.connections.storeAuthorized({
+      user,
+      tokens: { ...tokens, refreshToken: tokens.refreshToken },
+      ownerKeyFingerprint: pending.ownerKeyFingerprint,
+      appUserId: pending.appUserId,
+    });
+    this.logger.log(`Zoom user connected (connection ${connection.id})`);
+    let redirectTo: string | undefined;
+    if (pending.redirectAfter) {
+      const url = new URL(pending.redirectAfter);
+      url.searchParams.set('oauth_status', 'connected');
+      url.searchParams.set('connection_id', connection.id);
+      redirectTo = url.toString();
+    }
+    return { connection, redirectTo };
+  }
+}

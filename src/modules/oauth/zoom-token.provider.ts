@@ -1,0 +1,149 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import Redis from 'ioredis';
+import { Counter } from 'prom-client';
+import { REDIS_CLIENT } from '../../common/redis/redis.module';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { AppConfig } from '../../config/app.config';
+import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
+import { ConnectionNotFoundError, OAuthConnectionsService, PROACTIVE_REFRESH_BEFORE_MS } from './oauth-connections.service';
+import { RedisLock, sleep } from './redis-lock';
+import { ReauthorizationRequiredError, ZoomTransportError } from './zoom-errors';
+import { ZoomGrantRefusedError, ZoomOAuthClient } from './zoom-oauth.client';
+
+/** An access token with less than this left is refreshed before it is handed out. */
+export const REFRESH_WHEN_REMAINING_MS = 5 * 60_000;
+/** Lease of one refresh; longer than the Zoom HTTP timeout so it cannot lapse mid-call. */
+const LOCK_TTL_MS = 30_000;
+/** How long a caller waits for another process's refresh before giving up (retryable). */
+const WAIT_FOR_OTHER_MS = 20_000;
+
+export interface AccessTokenOptions {
+  /** A token Zoom just answered 401 to: refresh unless the stored token already differs. */
+  rejectedToken?: string;
+}
+
+/**
+ * Hands out valid user access tokens. A token close to expiry is refreshed exactly once
+ * across every process: a Redis lease per connection elects one refresher, the others
+ * wait for the row to change. This matters because Zoom rotates refresh tokens: two
+ * refreshes with the same refresh token would lose the connection (4735).
+ */
+@Injectable()
+export class ZoomTokenProvider {
+  private readonly logger = new Logger(ZoomTokenProvider.name);
+  private readonly lock: RedisLock;
+  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly keyPrefix: string;
+  private readonly refreshes: Counter<'outcome'>;
+
+  constructor(
+    private readonly connections: OAuthConnectionsService,
+    private readonly zoom: ZoomOAuthClient,
+    @Inject(REDIS_CLIENT) redis: Redis,
+    config: ConfigService<AppConfig, true>,
+    metrics: MetricsService,
+  ) {
+    this.lock = new RedisLock(redis);
+    this.keyPrefix = `${config.get('queues', { infer: true }).prefix}:oauth:refresh-lock:`;
+    this.refreshes = metrics.counter({
+      name: 'rtms_hub_oauth_token_refreshes_total',
+      help: 'User OAuth token refreshes by outcome (ok, refused, transport_error, error)',
+      labelNames: ['outcome'],
+    });
+  }
+
+  /** A valid access token for the connection (refreshing it first when needed). */
+  async getAccessToken(connectionId: string, opts: AccessTokenOptions = {}): Promise<string> {
+    const conn = await this.loadActive(connectionId);
+    const token = this.connections.openAccessToken(conn);
+    if (remainingMs(conn) >= REFRESH_WHEN_REMAINING_MS && token !== opts.rejectedToken) return token;
+    return this.refreshSingleFlight(connectionId, REFRESH_WHEN_REMAINING_MS, opts.rejectedToken);
+  }
+
+  /**
+   * For the proactive `token.refresh` job: refreshes when the token is inside the
+   * proactive window. Returns false when nothing was due (or the connection is gone).
+   */
+  async refreshIfDue(connectionId: string): Promise<boolean> {
+    const conn = await this.connections.find(connectionId);
+    if (!conn || conn.status !== ConnectionStatus.Active) return false;
+    const window = PROACTIVE_REFRESH_BEFORE_MS + 60_000;
+    if (remainingMs(conn) >= window) return false;
+    await this.refreshSingleFlight(connectionId, window);
+    return true;
+  }
+
+  private refreshSingleFlight(connectionId: string, windowMs: number, rejected?: string): Promise<string> {
+    // Callers in this process share one attempt; across processes the Redis lease decides.
+    let pending = this.inflight.get(connectionId);
+    if (!pending) {
+      pending = this.refreshAcrossProcesses(connectionId, windowMs, rejected).finally(() => this.inflight.delete(connectionId));
+      this.inflight.set(connectionId, pending);
+    }
+    return pending;
+  }
+
+  private async refreshAcrossProcesses(connectionId: string, windowMs: number, rejected?: string): Promise<string> {
+    const key = this.keyPrefix + connectionId;
+    const deadline = Date.now() + WAIT_FOR_OTHER_MS;
+    for (;;) {
+      const lease = await this.lock.acquire(key, LOCK_TTL_MS);
+      if (lease) {
+        try {
+          // Someone may have refreshed between our read and the lease.
+          const conn = await this.loadActive(connectionId);
+          const current = this.connections.openAccessToken(conn);
+          if (remainingMs(conn) >= windowMs && current !== rejected) return current;
+          return await this.refresh(conn);
+        } finally {
+          await this.lock.release(key, lease).catch(() => undefined);
+        }
+      }
+      await sleep(40 + Math.floor(Math.random() * 40));
+      const conn = await this.loadActive(connectionId);
+      const current = this.connections.openAccessToken(conn);
+      if (remainingMs(conn) >= windowMs && current !== rejected) return current;
+      if (Date.now() > deadline) {
+        throw new ZoomTransportError('token refresh', 'another process is still refreshing this connection');
+      }
+    }
+  }
+
+  private async refresh(conn: OAuthConnectionEntity): Promise<string> {
+    try {
+      const tokens = await this.zoom.refresh(this.connections.openRefreshToken(conn));
+      if (!tokens.refreshToken) throw new ZoomTransportError('token refresh', 'response lacks refresh_token');
+      const saved = await this.connections.storeRefreshed(conn, { ...tokens, refreshToken: tokens.refreshToken });
+      this.refreshes.inc({ outcome: 'ok' });
+      this.logger.log(`Refreshed the access token of connection ${conn.id}`);
+      return this.connections.openAccessToken(saved);
+    } catch (err) {
+      if (err instanceof ZoomGrantRefusedError) {
+        // A lease that lapsed could let another process rotate first; its result wins.
+        const again = await this.connections.find(conn.id);
+        if (again && again.status === ConnectionStatus.Active && again.tokenVersion !== conn.tokenVersion) {
+          return this.connections.openAccessToken(again);
+        }
+        const reason = `Zoom refused the refresh token (HTTP ${err.httpStatus}${err.zoomCode !== undefined ? `, code ${err.zoomCode}` : ''}: ${err.zoomMessage})`;
+        await this.connections.markReauthorizationRequired(conn.id, reason);
+        this.refreshes.inc({ outcome: 'refused' });
+        this.logger.warn(`Connection ${conn.id} needs reauthorization: ${reason}`);
+        throw new ReauthorizationRequiredError(conn.id);
+      }
+      this.refreshes.inc({ outcome: err instanceof ZoomTransportError ? 'transport_error' : 'error' });
+      throw err;
+    }
+  }
+
+  private async loadActive(connectionId: string): Promise<OAuthConnectionEntity> {
+    const conn = await this.connections.find(connectionId);
+    if (!conn) throw new ConnectionNotFoundError(connectionId);
+    if (conn.status !== ConnectionStatus.Active) throw new ReauthorizationRequiredError(connectionId);
+    return conn;
+  }
+}
+
+function remainingMs(conn: OAuthConnectionEntity): number {
+  return conn.expiresAt.getTime() - Date.now();
+}
