@@ -1,5 +1,7 @@
 import { Type } from '@nestjs/common';
 import { OAuthModule } from './modules/oauth/oauth.module';
+import { SessionsApiModule } from './modules/sessions/sessions-api.module';
+import { WebhooksApiModule } from './modules/webhooks/webhooks-api.module';
 
 /** Feature modules whose controllers the API serves. */
-export const API_MODULES: Type<unknown>[] = [OAuthModule];
+export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule];

@@ -18,6 +18,8 @@ export const API_PREFIX = 'api/v1';
 export async function createHubApp(options: AppModuleOptions): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
     bufferLogs: true,
+    // Throw boot errors to the caller (entrypoints print them and exit 1) instead of exiting here.
+    abortOnError: false,
     // Our own parsers (below) keep the raw bytes for webhook HMACs and map parse errors.
     bodyParser: false,
   });

@@ -16,6 +16,13 @@ const defaults: Record<string, string> = {
   ADMIN_PASSWORD: 'test-admin-password',
   PORT: '0',
   SHUTDOWN_TIMEOUT_MS: '10000',
+  // Zoom app credentials shared with the simulator in e2e tests.
+  ZOOM_CLIENT_ID: 'test_client_id',
+  ZOOM_CLIENT_SECRET: 'test_client_secret',
+  ZOOM_WEBHOOK_SECRET_TOKEN: 'test_webhook_secret_token',
+  // The simulator's RTMS servers are plain ws:// on loopback.
+  RTMS_ALLOWED_HOSTS: '127.0.0.1,localhost',
+  RTMS_ALLOW_INSECURE_WS: 'true',
   // A fixed, test-only key (32 bytes): tokens at rest are always encrypted.
   TOKEN_ENCRYPTION_KEYS: 'test-k1:g8VJan4WQbWU399kn2flbdxDCPbQhdIcVpZsjyUIvNQ=',
 };

@@ -1,4 +1,6 @@
 import { QueueName } from '../jobs/queue-names';
+import type { CapturePolicy } from '../modules/sessions/capture-policy';
+import type { MediaTypeName } from '../modules/sessions/dto/capture-policy.dto';
 import { EnvironmentVariables, validateEnvironment } from './env.validation';
 import { EncryptionKey, parseKeyring } from './keyring';
 
@@ -50,7 +52,15 @@ export interface AppConfig {
     /** URLs (origin + optional path prefix) a `redirect_after` may point to. */
     redirectAllowlist: string[];
   };
-  rtms: { allowedHosts: string[] };
+  rtms: {
+    /** Host patterns (`*.zoom.us`, exact hosts) the hub may open RTMS sockets to. */
+    allowedHosts: string[];
+    /** Allow ws:// (the local simulator); never in production. */
+    allowInsecureWs: boolean;
+  };
+  webhooks: { timestampToleranceSeconds: number };
+  /** Defaults for any capture-policy field a session does not set. */
+  capture: CapturePolicy;
   crypto: {
     tokenEncryptionKeys: string;
     /** Parsed TOKEN_ENCRYPTION_KEYS, newest (encrypting) key first. */
@@ -116,7 +126,28 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       stateTtlSec: env.OAUTH_STATE_TTL_SEC ?? 600,
       redirectAllowlist: list(env.OAUTH_REDIRECT_ALLOWLIST),
     },
-    rtms: { allowedHosts: list(env.RTMS_ALLOWED_HOSTS ?? '*.zoom.us') },
+    rtms: {
+      allowedHosts: list(env.RTMS_ALLOWED_HOSTS ?? '*.zoom.us'),
+      allowInsecureWs: env.RTMS_ALLOW_INSECURE_WS ?? false,
+    },
+    webhooks: { timestampToleranceSeconds: env.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS ?? 300 },
+    capture: {
+      media_types: list(env.CAPTURE_MEDIA_TYPES ?? 'audio,video,deskshare,transcript,chat') as MediaTypeName[],
+      include_user_ids: [],
+      exclude_user_ids: [],
+      video: {
+        skip_first_frames: env.CAPTURE_VIDEO_SKIP_FIRST_FRAMES ?? 0,
+        interval_ms: env.CAPTURE_VIDEO_INTERVAL_MS ?? 1000,
+        max_frames_per_user: env.CAPTURE_VIDEO_MAX_FRAMES_PER_USER ?? 0,
+      },
+      deskshare: { skip_first_frames: 0, interval_ms: env.CAPTURE_DESKSHARE_INTERVAL_MS ?? 1000, max_frames_per_user: 0 },
+      audio: {
+        mode: (env.CAPTURE_AUDIO_MODE ?? 'per_participant') as 'mixed' | 'per_participant',
+        segment_seconds: env.CAPTURE_AUDIO_SEGMENT_SECONDS ?? 10,
+      },
+      transcript: { enabled: true, src_language: env.CAPTURE_TRANSCRIPT_LANGUAGE ?? -1 },
+      chat: { enabled: true },
+    },
     crypto: { tokenEncryptionKeys: env.TOKEN_ENCRYPTION_KEYS, keyring: parseKeyring(env.TOKEN_ENCRYPTION_KEYS) },
     storage: {
       driver: (env.STORAGE_DRIVER ?? 'local') as 'local' | 's3',

@@ -138,6 +138,25 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(120000)
   ZOOM_HTTP_TIMEOUT_MS?: number;
 
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  RTMS_ALLOW_INSECURE_WS?: boolean;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400)
+  WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS?: number;
+
+  @IsOptional() @IsString() @Matches(/^(audio|video|deskshare|transcript|chat)(,(audio|video|deskshare|transcript|chat))*$/, {
+    message: 'CAPTURE_MEDIA_TYPES must be a comma list of audio, video, deskshare, transcript, chat',
+  })
+  CAPTURE_MEDIA_TYPES?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) CAPTURE_VIDEO_SKIP_FIRST_FRAMES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) CAPTURE_VIDEO_INTERVAL_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) CAPTURE_VIDEO_MAX_FRAMES_PER_USER?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) CAPTURE_DESKSHARE_INTERVAL_MS?: number;
+  @IsOptional() @IsIn(['mixed', 'per_participant']) CAPTURE_AUDIO_MODE?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3600) CAPTURE_AUDIO_SEGMENT_SECONDS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(-1) @Max(47) CAPTURE_TRANSCRIPT_LANGUAGE?: number;
+
   @IsOptional() @IsIn(['local', 's3'])
   STORAGE_DRIVER?: string;
 

@@ -2,6 +2,8 @@ import { JobName } from '../jobs/job-names';
 import { QueueName } from '../jobs/queue-names';
 import { OAuthCoreModule } from '../modules/oauth/oauth-core.module';
 import { OAuthProcessor } from '../modules/oauth/oauth.processor';
+import { ZoomEventsWorkerModule } from '../modules/webhooks/webhooks.module';
+import { ZoomEventsProcessor } from '../modules/webhooks/zoom-events.processor';
 import { ProcessorRegistration } from './processor-registration';
 
 /**
@@ -9,5 +11,6 @@ import { ProcessorRegistration } from './processor-registration';
  * (its jobs wait in Redis); the boot check refuses a worker that is told to consume it.
  */
 export const PROCESSORS: ProcessorRegistration[] = [
+  { queue: QueueName.ZoomEvents, processor: ZoomEventsProcessor, handles: [JobName.ZoomEventProcess], imports: [ZoomEventsWorkerModule] },
   { queue: QueueName.OAuth, processor: OAuthProcessor, handles: [JobName.TokenRefresh], imports: [OAuthCoreModule] },
 ];

@@ -1,0 +1,43 @@
+import { BadRequestException } from '@nestjs/common';
+
+/** Keyset cursor over (created_at, id): stable under inserts, no OFFSET scans. */
+export interface Cursor {
+  createdAt: string;
+  id: string;
+}
+
+export function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify({ c: createdAt.toISOString(), i: id })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): Cursor | undefined {
+  if (!cursor) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      typeof parsed === 'object' && parsed !== null &&
+      typeof (parsed as { c?: unknown }).c === 'string' &&
+      typeof (parsed as { i?: unknown }).i === 'string' &&
+      !Number.isNaN(Date.parse((parsed as { c: string }).c)) &&
+      /^[0-9a-f-]{36}$/i.test((parsed as { i: string }).i)
+    ) {
+      return { createdAt: (parsed as { c: string }).c, id: (parsed as { i: string }).i };
+    }
+  } catch {
+    // fall through
+  }
+  throw new BadRequestException({ code: 'invalid_cursor', message: 'cursor is not a valid page cursor' });
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+/** Builds a page from limit+1 rows fetched newest first. */
+export function toPage<R extends { createdAt: Date; id: string }, T>(rows: R[], limit: number, view: (r: R) => T): Page<T> {
+  const hasMore = rows.length > limit;
+  const pageRows = hasMore ? rows.slice(0, limit) : rows;
+  const last = pageRows[pageRows.length - 1];
+  return { data: pageRows.map(view), next_cursor: hasMore && last ? encodeCursor(last.createdAt, last.id) : null };
+}

@@ -1,0 +1,60 @@
+import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { CreateSessionDto } from './dto/create-session.dto';
+import { ListSessionsQuery, PageQuery } from './dto/list-sessions.query';
+import { sessionView, streamView } from './session.views';
+import { SessionsService } from './sessions.service';
+import { StreamsService } from './streams.service';
+
+/** Route ids are UUIDs; anything else is a 400, not a database error. */
+export const uuidParam = new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException({ code: 'invalid_id', message: 'id must be a UUID' }) });
+const uuid = uuidParam;
+
+@ApiTags('sessions')
+@ApiSecurity('api-key')
+@Controller('sessions')
+export class SessionsController {
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly streams: StreamsService,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Register a meeting to capture, with its capture policy' })
+  async create(@Body() dto: CreateSessionDto) {
+    return sessionView(await this.sessions.create(dto));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List sessions (newest first, cursor pagination)' })
+  list(@Query() query: ListSessionsQuery) {
+    return this.sessions.list(query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A session with its streams' })
+  async get(@Param('id', uuid) id: string) {
+    const session = await this.sessions.get(id);
+    const streams = await this.streams.listForSession(id);
+    return { ...sessionView(session), streams: streams.map(streamView) };
+  }
+
+  @Get(':id/events')
+  @ApiOperation({ summary: "The session's events (newest first)" })
+  events(@Param('id', uuid) id: string, @Query() query: PageQuery) {
+    return this.sessions.listEvents(id, query);
+  }
+
+  @Get(':id/participants')
+  @ApiOperation({ summary: 'Participants seen in the session' })
+  participants(@Param('id', uuid) id: string) {
+    return this.sessions.listParticipants(id);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a session, its events and its captured media' })
+  async remove(@Param('id', uuid) id: string): Promise<void> {
+    await this.sessions.delete(id);
+  }
+}

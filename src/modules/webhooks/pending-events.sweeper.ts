@@ -1,0 +1,46 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { SessionsService } from '../sessions/sessions.service';
+
+const SWEEP_EVERY_MS = 30_000;
+const PENDING_FOR_MS = 20_000;
+
+/**
+ * Safety net for "stored but not queued": an event whose enqueue failed after it was
+ * stored (Redis blip) is re-queued here. The deterministic jobId makes a re-queue of an
+ * event that does have a job a no-op. Runs in processes that consume zoom-events.
+ */
+@Injectable()
+export class PendingEventsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(PendingEventsSweeper.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly producer: JobProducer,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  async sweep(olderThanMs = PENDING_FOR_MS): Promise<number> {
+    try {
+      const ids = await this.sessions.pendingZoomEvents(olderThanMs, 500);
+      for (const id of ids) {
+        await this.producer.enqueue(JobName.ZoomEventProcess, { eventId: id }, { jobId: `zoom-event-${id}` });
+      }
+      if (ids.length > 0) this.logger.warn(`Re-queued ${ids.length} stored Zoom event(s) that had no job`);
+      return ids.length;
+    } catch (err) {
+      this.logger.warn(`Pending-events sweep failed: ${err instanceof Error ? err.message : String(err)}`);
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { BadRequestException, Controller, Headers, HttpCode, Logger, Post, Req, UnauthorizedException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { AuthenticatedBy } from '../../common/auth/public.decorator';
+import { RawBodyRequest } from '../../common/http/body-parsers';
+import { AppConfig } from '../../config/app.config';
+import { URL_VALIDATION_EVENT } from '../../zoom/webhook-events';
+import { EventSource } from '../sessions/entities/session-event.entity';
+import { ZoomEventIntakeService } from './zoom-event-intake.service';
+import { urlValidationToken, verifyWebhook } from './zoom-signature';
+
+const MAX_PLAIN_TOKEN = 256;
+
+/**
+ * Zoom's webhook endpoint. Every request, URL validation included, must carry a valid
+ * signature: answering an unsigned url_validation would hand out HMACs of chosen
+ * strings, which is enough to forge signatures.
+ */
+@ApiExcludeController()
+@AuthenticatedBy('zoom-signature')
+@Controller('webhooks')
+export class WebhooksController {
+  private readonly logger = new Logger(WebhooksController.name);
+
+  constructor(
+    private readonly intake: ZoomEventIntakeService,
+    private readonly config: ConfigService<AppConfig, true>,
+  ) {}
+
+  @Post('zoom')
+  @HttpCode(200)
+  async receive(
+    @Req() req: RawBodyRequest,
+    @Headers('x-zm-signature') signature: string | undefined,
+    @Headers('x-zm-request-timestamp') timestamp: string | undefined,
+  ) {
+    if (!req.rawBody || !req.is('application/json')) {
+      this.intake.countRefused(EventSource.Webhook, 'not_json');
+      throw new BadRequestException({ code: 'json_required', message: 'Zoom webhooks are application/json' });
+    }
+    const check = verifyWebhook({
+      rawBody: req.rawBody,
+      signature,
+      timestamp,
+      secrets: this.config.get('zoom', { infer: true }).webhookSecretTokens,
+      nowSeconds: Math.floor(Date.now() / 1000),
+      toleranceSeconds: this.config.get('webhooks', { infer: true }).timestampToleranceSeconds,
+    });
+    if (!check.ok) {
+      this.intake.countRefused(EventSource.Webhook, check.reason);
+      if (check.reason === 'no_secret_configured') this.logger.error('Webhook refused: ZOOM_WEBHOOK_SECRET_TOKEN is not configured');
+      throw new UnauthorizedException({ code: 'invalid_signature', message: `Webhook signature check failed: ${check.reason}` });
+    }
+
+    const body: unknown = req.body;
+    if (typeof body === 'object' && body !== null && (body as { event?: unknown }).event === URL_VALIDATION_EVENT) {
+      const plainToken = (body as { payload?: { plainToken?: unknown } }).payload?.plainToken;
+      if (typeof plainToken !== 'string' || plainToken.length === 0 || plainToken.length > MAX_PLAIN_TOKEN) {
+        throw new BadRequestException({ code: 'invalid_plain_token', message: 'payload.plainToken must be a non-empty string' });
+      }
+      return { plainToken, encryptedToken: urlValidationToken(check.secret, plainToken) };
+    }
+
+    const outcome = await this.intake.ingest(body, EventSource.Webhook);
+    return { status: outcome };
+  }
+}

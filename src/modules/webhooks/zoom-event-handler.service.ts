@@ -1,0 +1,142 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { UnrecoverableError } from 'bullmq';
+import { Counter } from 'prom-client';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
+import { AppConfig } from '../../config/app.config';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { stopReasonName } from '../../zoom/rtms-enums';
+import {
+  CONCURRENCY_EVENTS,
+  meetingIdentityOf,
+  productOfEvent,
+  RTMS_INTERRUPTED_EVENTS,
+  RTMS_STARTED_EVENTS,
+  RTMS_STOPPED_EVENTS,
+} from '../../zoom/webhook-events';
+import { StreamStatus } from '../sessions/entities/rtms-stream.entity';
+import { EventProcessingStatus, EventSource, SessionEventEntity } from '../sessions/entities/session-event.entity';
+import { ZoomProduct } from '../sessions/entities/session.entity';
+import { SessionsService } from '../sessions/sessions.service';
+import { StreamsService } from '../sessions/streams.service';
+import { checkServerUrls } from './server-url-policy';
+
+type Outcome = { status: EventProcessingStatus; sessionId?: string | null; error?: string | null };
+
+const PRODUCTS: Record<string, ZoomProduct> = {
+  meeting: ZoomProduct.Meeting,
+  webinar: ZoomProduct.Webinar,
+  video_sdk: ZoomProduct.VideoSdk,
+  contact_center: ZoomProduct.ContactCenter,
+};
+
+function str(v: unknown): string | null {
+  if (typeof v === 'string' && v.length > 0) return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return null;
+}
+
+/**
+ * Applies one stored Zoom event (the zoom-events job): sessions and streams move, the
+ * stream job is queued or signalled. Idempotent: an event already applied is skipped.
+ */
+@Injectable()
+export class ZoomEventHandlerService {
+  private readonly logger = new Logger(ZoomEventHandlerService.name);
+  private readonly concurrency: Counter<'event'>;
+
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly streams: StreamsService,
+    private readonly producer: JobProducer,
+    private readonly signals: StreamSignalPublisher,
+    private readonly config: ConfigService<AppConfig, true>,
+    metrics: MetricsService,
+  ) {
+    this.concurrency = metrics.counter({
+      name: 'rtms_hub_rtms_concurrency_events_total',
+      help: 'rtms.concurrency_* warnings received from Zoom',
+      labelNames: ['event'],
+    });
+  }
+
+  async handle(eventId: string): Promise<void> {
+    const event = await this.sessions.getEvent(eventId);
+    if (!event) throw new UnrecoverableError(`Stored event ${eventId} does not exist`);
+    if (event.status !== EventProcessingStatus.Received) return; // applied before (job retried or re-queued)
+    const outcome = await this.apply(event);
+    await this.sessions.finishEvent(event.id, outcome.status, { sessionId: outcome.sessionId, error: outcome.error });
+  }
+
+  /** Called when the job will not be retried: the event stays visible as failed. */
+  async markFailed(eventId: string, error: string): Promise<void> {
+    await this.sessions.finishEvent(eventId, EventProcessingStatus.Failed, { error });
+  }
+
+  private async apply(event: SessionEventEntity): Promise<Outcome> {
+    const name = event.eventType;
+    const payload = (typeof event.payload.payload === 'object' && event.payload.payload !== null ? event.payload.payload : {}) as Record<string, unknown>;
+    if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload);
+    if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload);
+    if (RTMS_INTERRUPTED_EVENTS.has(name)) return this.interrupted(payload);
+    if (CONCURRENCY_EVENTS.has(name)) {
+      this.concurrency.inc({ event: name });
+      this.logger.warn(`Zoom RTMS concurrency warning ${name}: ${JSON.stringify(payload)}`);
+      return { status: EventProcessingStatus.Processed };
+    }
+    return { status: EventProcessingStatus.Ignored };
+  }
+
+  private async started(name: string, payload: Record<string, unknown>): Promise<Outcome> {
+    const rtmsStreamId = str(payload.rtms_stream_id);
+    const serverUrls = str(payload.server_urls);
+    const identity = meetingIdentityOf(payload);
+    if (!rtmsStreamId || !serverUrls || !identity) {
+      return { status: EventProcessingStatus.Rejected, error: 'rtms_started without rtms_stream_id, server_urls or meeting identity' };
+    }
+    // Checked at intake too; checked again here because events can also arrive by other routes.
+    const refusal = checkServerUrls(serverUrls, this.config.get('rtms', { infer: true }));
+    if (refusal) return { status: EventProcessingStatus.Rejected, error: refusal };
+
+    const result = await this.streams.attachStarted({
+      product: PRODUCTS[productOfEvent(name)],
+      meetingIdentity: identity,
+      meetingId: str(payload.meeting_id) ?? str(payload.webinar_id),
+      rtmsStreamId,
+      serverUrls,
+      source: EventSource.Webhook,
+    });
+    if (result.outcome === 'failover') {
+      await this.signals.publish({ type: 'failover', rtmsStreamId, serverUrls });
+    }
+    if (result.outcome !== 'duplicate' || result.stream.status === StreamStatus.Pending) {
+      // jobId = rtms_stream_id: however often this runs, one stream job exists.
+      await this.producer.enqueue(JobName.StreamRun, { rtmsStreamId, sessionId: result.session.id }, { jobId: rtmsStreamId });
+    }
+    this.logger.log(`RTMS started: stream ${rtmsStreamId} on session ${result.session.id} (${result.outcome})`);
+    return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
+  }
+
+  private async stopped(payload: Record<string, unknown>): Promise<Outcome> {
+    const rtmsStreamId = str(payload.rtms_stream_id);
+    if (!rtmsStreamId) return { status: EventProcessingStatus.Rejected, error: 'rtms_stopped without rtms_stream_id' };
+    const reason = typeof payload.stop_reason === 'number' ? payload.stop_reason : null;
+    const result = await this.streams.markStopped(rtmsStreamId, reason, EventSource.Webhook);
+    await this.signals.publish({ type: 'stopped', rtmsStreamId, stopReason: reason });
+    if (!result) return { status: EventProcessingStatus.Ignored, error: 'unknown rtms_stream_id' };
+    this.logger.log(`RTMS stopped: stream ${rtmsStreamId} (${stopReasonName(reason) ?? 'no reason'})`);
+    return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
+  }
+
+  private async interrupted(payload: Record<string, unknown>): Promise<Outcome> {
+    const rtmsStreamId = str(payload.rtms_stream_id);
+    if (!rtmsStreamId) return { status: EventProcessingStatus.Rejected, error: 'rtms_interrupted without rtms_stream_id' };
+    const stream = await this.streams.findByStreamId(rtmsStreamId);
+    if (!stream) return { status: EventProcessingStatus.Ignored, error: 'unknown rtms_stream_id' };
+    await this.streams.setStatus(rtmsStreamId, StreamStatus.Interrupted);
+    await this.signals.publish({ type: 'interrupted', rtmsStreamId });
+    return { status: EventProcessingStatus.Processed, sessionId: stream.sessionId };
+  }
+}

@@ -1,0 +1,100 @@
+import { BadRequestException, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Counter } from 'prom-client';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { AppConfig } from '../../config/app.config';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { RTMS_STARTED_EVENTS, CONCURRENCY_EVENTS, RTMS_STOPPED_EVENTS, RTMS_INTERRUPTED_EVENTS, APP_DEAUTHORIZED_EVENT } from '../../zoom/webhook-events';
+import { EventSource } from '../sessions/entities/session-event.entity';
+import { SessionsService } from '../sessions/sessions.service';
+import { zoomEventDedupeKey } from './dedupe-key';
+import { checkServerUrls } from './server-url-policy';
+
+export type IntakeOutcome = 'accepted' | 'duplicate';
+
+const KNOWN_EVENTS = new Set([...RTMS_STARTED_EVENTS, ...RTMS_STOPPED_EVENTS, ...RTMS_INTERRUPTED_EVENTS, ...CONCURRENCY_EVENTS, APP_DEAUTHORIZED_EVENT]);
+const MAX_EVENT_NAME = 128;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The one entrance for verified Zoom events, whichever way they came (webhook or event
+ * WebSocket): shape check, server-URL policy, store under the dedupe key, enqueue.
+ * Processing happens later in the zoom-events job, so the caller can answer at once.
+ */
+@Injectable()
+export class ZoomEventIntakeService {
+  private readonly logger = new Logger(ZoomEventIntakeService.name);
+  private readonly received: Counter<'event' | 'source' | 'outcome'>;
+
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly producer: JobProducer,
+    private readonly config: ConfigService<AppConfig, true>,
+    metrics: MetricsService,
+  ) {
+    this.received = metrics.counter({
+      name: 'rtms_hub_zoom_events_received_total',
+      help: 'Verified Zoom events received, by event, source and outcome',
+      labelNames: ['event', 'source', 'outcome'],
+    });
+  }
+
+  /** Counts a refusal that happened before the body could be trusted (bad signature…). */
+  countRefused(source: EventSource, outcome: string): void {
+    this.received.inc({ event: 'unverified', source, outcome });
+  }
+
+  async ingest(body: unknown, source: EventSource): Promise<IntakeOutcome> {
+    if (!isRecord(body) || typeof body.event !== 'string' || body.event.length === 0 || body.event.length > MAX_EVENT_NAME) {
+      this.countRefused(source, 'invalid_event');
+      throw new BadRequestException({ code: 'invalid_event', message: 'Body must be a Zoom event: {"event": string, "payload": object, "event_ts": number}' });
+    }
+    const event = body.event;
+    const label = KNOWN_EVENTS.has(event) ? event : 'other';
+    const payload = isRecord(body.payload) ? body.payload : {};
+
+    if (RTMS_STARTED_EVENTS.has(event)) {
+      const urls = typeof payload.server_urls === 'string' ? payload.server_urls : '';
+      const refusal = checkServerUrls(urls, this.config.get('rtms', { infer: true }));
+      if (refusal) {
+        this.received.inc({ event: label, source, outcome: 'disallowed_server_url' });
+        this.logger.warn(`Refused ${event} for stream ${String(payload.rtms_stream_id)}: ${refusal}`);
+        throw new BadRequestException({ code: 'disallowed_server_url', message: refusal });
+      }
+    }
+
+    const eventTs = typeof body.event_ts === 'number' && Number.isSafeInteger(body.event_ts) ? body.event_ts : null;
+    let id: string | null;
+    try {
+      id = await this.sessions.storeZoomEvent({
+        source,
+        eventType: event,
+        dedupeKey: zoomEventDedupeKey(event, body),
+        rtmsStreamId: typeof payload.rtms_stream_id === 'string' ? payload.rtms_stream_id.slice(0, 128) : null,
+        eventTs,
+        payload: body,
+      });
+    } catch (err) {
+      // Not stored: answer 503 so Zoom delivers it again rather than lose it.
+      this.logger.error(`Could not store ${event}: ${err instanceof Error ? err.message : String(err)}`);
+      this.received.inc({ event: label, source, outcome: 'store_failed' });
+      throw new ServiceUnavailableException({ code: 'event_store_unavailable', message: 'Event could not be stored; retry later' });
+    }
+    if (id === null) {
+      this.received.inc({ event: label, source, outcome: 'duplicate' });
+      return 'duplicate';
+    }
+    this.received.inc({ event: label, source, outcome: 'accepted' });
+    try {
+      await this.producer.enqueue(JobName.ZoomEventProcess, { eventId: id }, { jobId: `zoom-event-${id}` });
+    } catch (err) {
+      // Stored but not queued: the pending-events sweeper re-queues it; still acknowledge.
+      this.logger.error(`Stored ${event} as ${id} but could not enqueue it: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return 'accepted';
+  }
+}

@@ -1,0 +1,263 @@
+import request from 'supertest';
+import { JobName } from '../src/jobs/job-names';
+import { ZoomSimulator, webhookSignature as simSignature } from '../src/simulator';
+import { query, tableCounts } from './utils/db';
+import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { waitFor } from './utils/wait-for';
+
+const SECRET = 'test_webhook_secret_token';
+const TABLES = ['sessions', 'rtms_streams', 'session_events', 'participants'];
+
+/** Signs a body the way Zoom does, with the simulator's independent implementation. */
+function signed(body: string, opts: { secret?: string; ts?: number } = {}) {
+  const ts = String(opts.ts ?? Math.floor(Date.now() / 1000));
+  return { 'x-zm-request-timestamp': ts, 'x-zm-signature': simSignature(opts.secret ?? SECRET, ts, body), 'content-type': 'application/json' };
+}
+
+describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
+  let sim: ZoomSimulator;
+  let hub: TestApp;
+  let webhookUrl: string;
+
+  beforeAll(async () => {
+    sim = await ZoomSimulator.start({ clientId: 'test_client_id', clientSecret: 'test_client_secret', webhookSecretToken: SECRET });
+    hub = await startTestApp({ api: true, worker: { queues: ['zoom-events' as never], explicit: true } });
+    webhookUrl = `${hub.baseUrl}/api/v1/webhooks/zoom`;
+    sim.setWebhookTarget(webhookUrl);
+  });
+
+  afterAll(async () => {
+    await sim?.stop();
+    await obliterateQueues(hub.producer);
+    await hub?.close();
+  });
+
+  const streamJobs = () => hub.producer.queueFor(JobName.StreamRun).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+  const server = () => hub.app.getHttpServer();
+
+  it('answers Zoom URL validation (signed) and the simulator accepts the answer', async () => {
+    const result = await sim.validateUrl();
+    expect(result).toMatchObject({ ok: true, status: 200 });
+  });
+
+  it('refuses an unsigned URL validation (it would be an HMAC oracle)', async () => {
+    const body = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'abc' }, event_ts: Date.now() });
+    const res = await request(server()).post('/api/v1/webhooks/zoom').set('content-type', 'application/json').send(body).expect(401);
+    expect(res.body).toMatchObject({ statusCode: 401, error: 'invalid_signature' });
+  });
+
+  it('rtms_started creates the session, the stream and one stream job; the app session is matched by meeting id', async () => {
+    const meeting = sim.createMeeting({ participants: [{ userId: 1, name: 'Ada' }] });
+    const created = await request(server())
+      .post('/api/v1/sessions')
+      .set('x-api-key', API_KEY)
+      .send({ platform: 'zoom', meeting_id: String(meeting.id), capture_policy: { media_types: ['audio', 'video'], video: { interval_ms: 2000, max_frames_per_user: 3 } }, metadata: { team: 'qa' } })
+      .expect(201);
+    expect(created.body).toMatchObject({ status: 'created', meeting_id: String(meeting.id), capture_policy: { media_types: ['audio', 'video'], video: { interval_ms: 2000, max_frames_per_user: 3, skip_first_frames: 0 } } });
+
+    const stream = await sim.startRtms(meeting.id);
+    const session = await waitFor(
+      async () => {
+        const res = await request(server()).get(`/api/v1/sessions/${created.body.id}`).set('x-api-key', API_KEY);
+        return res.body.status === 'streaming' ? res.body : undefined;
+      },
+      { what: 'session to be streaming' },
+    );
+    expect(session.meeting_uuid).toBe(meeting.uuid);
+    expect(session.streams).toHaveLength(1);
+    expect(session.streams[0]).toMatchObject({ rtms_stream_id: stream.streamId, status: 'pending' });
+    const jobs = await streamJobs();
+    expect(jobs.map((j) => j.id)).toContain(stream.streamId);
+    const job = jobs.find((j) => j.id === stream.streamId);
+    expect(job?.data).toEqual({ rtmsStreamId: stream.streamId, sessionId: created.body.id });
+    expect(sim.webhookLog.filter((w) => w.event === 'meeting.rtms_started').every((w) => w.status === 200)).toBe(true);
+
+    const events = await request(server()).get(`/api/v1/sessions/${created.body.id}/events`).set('x-api-key', API_KEY).expect(200);
+    const types = events.body.data.map((e: { event_type: string }) => e.event_type);
+    expect(types).toEqual(expect.arrayContaining(['meeting.rtms_started', 'session.status_changed', 'session.created']));
+  });
+
+  it('the same webhook delivered 5 times is stored once, processed once and queues one job', async () => {
+    const meeting = sim.createMeeting();
+    const streamId = 'ab'.repeat(16);
+    const body = JSON.stringify({
+      event: 'meeting.rtms_started',
+      event_ts: Date.now(),
+      payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op1', rtms_stream_id: streamId, server_urls: sim.signalingUrl },
+    });
+    const headers = signed(body);
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => request(server()).post('/api/v1/webhooks/zoom').set(headers).send(body)),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers.filter((a) => a.body.status === 'accepted')).toHaveLength(1);
+    await waitFor(async () => (await query(hub.app, `SELECT status FROM session_events WHERE rtms_stream_id = $1`, [streamId]))[0]?.status === 'processed', {
+      what: 'event processed',
+    });
+    const rows = await query(hub.app, `SELECT count(*)::int AS n FROM session_events WHERE event_type = 'meeting.rtms_started' AND rtms_stream_id = $1`, [streamId]);
+    expect(rows[0].n).toBe(1);
+    const jobs = (await streamJobs()).filter((j) => j.id === streamId);
+    expect(jobs).toHaveLength(1);
+    const streams = await query(hub.app, `SELECT count(*)::int AS n FROM rtms_streams WHERE rtms_stream_id = $1`, [streamId]);
+    expect(streams[0].n).toBe(1);
+  });
+
+  it('a repeated rtms_started with new server_urls is recorded as a failover', async () => {
+    const meeting = sim.createMeeting();
+    const stream = await sim.startRtms(meeting.id);
+    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId])).length === 1, { what: 'stream row' });
+    const newUrls = sim.failover(stream.streamId);
+    await waitFor(
+      async () => (await query<{ failover_count: number; server_urls: string }>(hub.app, `SELECT failover_count, server_urls FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId]))[0]?.failover_count === 1,
+      { what: 'failover recorded' },
+    );
+    const [row] = await query<{ server_urls: string }>(hub.app, `SELECT server_urls FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId]);
+    expect(row.server_urls).toBe(newUrls);
+    const failovers = await query(hub.app, `SELECT 1 FROM session_events WHERE event_type = 'stream.failover' AND rtms_stream_id = $1`, [stream.streamId]);
+    expect(failovers).toHaveLength(1);
+  });
+
+  it('rtms_stopped stops the stream and the session with the stop reason by name and number', async () => {
+    const meeting = sim.createMeeting();
+    const stream = await sim.startRtms(meeting.id);
+    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId])).length === 1, { what: 'stream row' });
+    await sim.stopRtms(stream.streamId, 6);
+    const [session] = await waitFor(
+      async () => {
+        const rows = await query<{ status: string; stop_reason: number; stop_reason_name: string }>(
+          hub.app,
+          `SELECT s.status, s.stop_reason, s.stop_reason_name FROM sessions s JOIN rtms_streams r ON r.session_id = s.id WHERE r.rtms_stream_id = $1`,
+          [stream.streamId],
+        );
+        return rows[0]?.status === 'stopped' ? rows : undefined;
+      },
+      { what: 'session stopped' },
+    );
+    expect(session).toEqual({ status: 'stopped', stop_reason: 6, stop_reason_name: 'STOP_BC_MEETING_ENDED' });
+  });
+
+  it('stores unknown and concurrency events and acknowledges them', async () => {
+    const before = (await query(hub.app, `SELECT count(*)::int AS n FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit')`))[0].n as number;
+    sim.sendWebhook('some.new_event', { anything: true });
+    sim.sendWebhook('rtms.concurrency_near_limit', { concurrency_limit: 2000, concurrency_number: 1700, percentage: 85 });
+    await waitFor(
+      async () => {
+        const rows = await query<{ status: string }>(hub.app, `SELECT status FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit') ORDER BY event_type`);
+        return rows.length === before + 2 && rows.every((r) => r.status !== 'received') ? rows : undefined;
+      },
+      { what: 'both events handled' },
+    );
+    const statuses = await query<{ event_type: string; status: string }>(hub.app, `SELECT event_type, status FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit') ORDER BY event_type`);
+    expect(statuses).toEqual(expect.arrayContaining([{ event_type: 'rtms.concurrency_near_limit', status: 'processed' }, { event_type: 'some.new_event', status: 'ignored' }]));
+    const metrics = await request(server()).get('/metrics').set('x-api-key', API_KEY).expect(200);
+    expect(metrics.text).toMatch(/rtms_hub_rtms_concurrency_events_total\{event="rtms.concurrency_near_limit"\} [1-9]/);
+  });
+
+  describe('refusals leave the database and the queues unchanged', () => {
+    const startedBody = (serverUrls: string) =>
+      JSON.stringify({
+        event: 'meeting.rtms_started',
+        event_ts: Date.now(),
+        payload: { meeting_uuid: 'zz==', meeting_id: 12345678, operator_id: 'op', rtms_stream_id: 'cd'.repeat(16), server_urls: serverUrls },
+      });
+
+    async function snapshot() {
+      const counts = await tableCounts(hub.app, TABLES);
+      const queues = await Promise.all(hub.producer.allQueues().map((q) => q.getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed')));
+      return { counts, queues };
+    }
+
+    it.each([
+      ['a bad signature', () => ({ body: startedBody(sim.signalingUrl), headers: signed(startedBody(sim.signalingUrl), { secret: 'wrong-secret' }), status: 401, code: 'invalid_signature' })],
+      ['a replay older than the window', () => {
+        const body = startedBody(sim.signalingUrl);
+        return { body, headers: signed(body, { ts: Math.floor(Date.now() / 1000) - 301 }), status: 401, code: 'invalid_signature' };
+      }],
+      ['a non-Zoom server_urls host', () => {
+        const body = startedBody('wss://attacker.example.com/rtms');
+        return { body, headers: signed(body), status: 400, code: 'disallowed_server_url' };
+      }],
+      ['malformed JSON', () => {
+        const body = '{"event": "meeting.rtms_started", ';
+        return { body, headers: signed(body), status: 400, code: 'malformed_json' };
+      }],
+      ['a 2 MB body', () => {
+        const body = JSON.stringify({ event: 'meeting.rtms_started', payload: { pad: 'x'.repeat(2 * 1024 * 1024) } });
+        return { body, headers: signed(body), status: 413, code: 'payload_too_large' };
+      }],
+      ['a body that is not an event', () => {
+        const body = JSON.stringify([1, 2, 3]);
+        return { body, headers: signed(body), status: 400, code: 'invalid_event' };
+      }],
+    ])('%s', async (_name, make) => {
+      const { body, headers, status, code } = make();
+      const before = await snapshot();
+      const res = await request(server()).post('/api/v1/webhooks/zoom').set(headers).send(body);
+      expect(res.status).toBe(status);
+      expect(res.body).toMatchObject({ statusCode: status, error: code });
+      expect(await snapshot()).toEqual(before);
+    });
+  });
+
+  describe('sessions API', () => {
+    it('validates input: unknown fields, bad meeting id, bad policy → 400 and nothing stored', async () => {
+      const before = await tableCounts(hub.app, ['sessions']);
+      const cases = [
+        { platform: 'zoom', meeting_id: '123456789', surprise: 1 },
+        { platform: 'zoom', meeting_id: 'abc' },
+        { platform: 'teams', meeting_id: '123456789' },
+        { platform: 'zoom', meeting_id: '123456789', capture_policy: { media_types: ['smell'] } },
+        { platform: 'zoom', meeting_id: '123456789', capture_policy: { audio: { segment_seconds: 0 } } },
+        { platform: 'zoom', meeting_id: '123456789', capture_policy: { video: { interval_ms: 10, extra: true } } },
+      ];
+      for (const body of cases) {
+        const res = await request(server()).post('/api/v1/sessions').set('x-api-key', API_KEY).send(body);
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({ statusCode: 400, error: 'validation_failed' });
+        expect(Array.isArray(res.body.details)).toBe(true);
+      }
+      expect(await tableCounts(hub.app, ['sessions'])).toEqual(before);
+    });
+
+    it('requires the API key', async () => {
+      await request(server()).get('/api/v1/sessions').expect(401);
+      await request(server()).post('/api/v1/sessions').send({ platform: 'zoom', meeting_id: '123456789' }).expect(401);
+    });
+
+    it('lists with filters and stable cursor pagination', async () => {
+      const meetingId = String(9_000_000_000 + Math.floor(Math.random() * 1_000_000));
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await request(server()).post('/api/v1/sessions').set('x-api-key', API_KEY).send({ platform: 'zoom', meeting_id: meetingId }).expect(201);
+        ids.push(res.body.id);
+      }
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res: request.Response = await request(server())
+          .get('/api/v1/sessions')
+          .query({ meeting_id: meetingId, limit: 2, ...(cursor ? { cursor } : {}) })
+          .set('x-api-key', API_KEY)
+          .expect(200);
+        seen.push(...res.body.data.map((s: { id: string }) => s.id));
+        cursor = res.body.next_cursor;
+      } while (cursor);
+      expect(seen).toEqual([...ids].reverse());
+      const filtered = await request(server()).get('/api/v1/sessions').query({ meeting_id: meetingId, status: 'streaming' }).set('x-api-key', API_KEY).expect(200);
+      expect(filtered.body.data).toEqual([]);
+      await request(server()).get('/api/v1/sessions').query({ cursor: 'garbage' }).set('x-api-key', API_KEY).expect(400);
+      await request(server()).get('/api/v1/sessions').query({ status: 'nope' }).set('x-api-key', API_KEY).expect(400);
+    });
+
+    it('gets, lists participants, deletes, and 404s afterwards', async () => {
+      const res = await request(server()).post('/api/v1/sessions').set('x-api-key', API_KEY).send({ platform: 'zoom', meeting_id: '555666777' }).expect(201);
+      const id = res.body.id as string;
+      await request(server()).get(`/api/v1/sessions/${id}/participants`).set('x-api-key', API_KEY).expect(200, { data: [] });
+      await request(server()).get('/api/v1/sessions/not-a-uuid').set('x-api-key', API_KEY).expect(400);
+      await request(server()).delete(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY).expect(204);
+      const gone = await request(server()).get(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY).expect(404);
+      expect(gone.body).toMatchObject({ error: 'session_not_found' });
+      expect((await query(hub.app, 'SELECT count(*)::int AS n FROM session_events WHERE session_id = $1', [id]))[0].n).toBe(0);
+    });
+  });
+});
