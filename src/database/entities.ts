@@ -1,8 +1,9 @@
 import { OAuthConnectionEntity } from '../modules/oauth/entities/oauth-connection.entity';
+import { RtmsControlRequestEntity } from '../modules/rtms-control/entities/rtms-control-request.entity';
 import { ParticipantEntity } from '../modules/sessions/entities/participant.entity';
 import { RtmsStreamEntity } from '../modules/sessions/entities/rtms-stream.entity';
 import { SessionEventEntity } from '../modules/sessions/entities/session-event.entity';
 import { SessionEntity } from '../modules/sessions/entities/session.entity';
 
 /** Every entity, listed explicitly (no globs) so the app and the CLI see the same set. */
-export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity];
+export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity];

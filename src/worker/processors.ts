@@ -2,6 +2,8 @@ import { JobName } from '../jobs/job-names';
 import { QueueName } from '../jobs/queue-names';
 import { OAuthCoreModule } from '../modules/oauth/oauth-core.module';
 import { OAuthProcessor } from '../modules/oauth/oauth.processor';
+import { RtmsControlModule } from '../modules/rtms-control/rtms-control.module';
+import { RtmsControlProcessor } from '../modules/rtms-control/rtms-control.processor';
 import { ZoomEventsWorkerModule } from '../modules/webhooks/webhooks.module';
 import { ZoomEventsProcessor } from '../modules/webhooks/zoom-events.processor';
 import { ProcessorRegistration } from './processor-registration';
@@ -13,4 +15,10 @@ import { ProcessorRegistration } from './processor-registration';
 export const PROCESSORS: ProcessorRegistration[] = [
   { queue: QueueName.ZoomEvents, processor: ZoomEventsProcessor, handles: [JobName.ZoomEventProcess], imports: [ZoomEventsWorkerModule] },
   { queue: QueueName.OAuth, processor: OAuthProcessor, handles: [JobName.TokenRefresh], imports: [OAuthCoreModule] },
+  {
+    queue: QueueName.RtmsControl,
+    processor: RtmsControlProcessor,
+    handles: [JobName.RtmsStart, JobName.RtmsStop, JobName.RtmsPause, JobName.RtmsResume],
+    imports: [RtmsControlModule],
+  },
 ];

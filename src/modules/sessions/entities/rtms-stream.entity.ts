@@ -55,7 +55,7 @@ export class RtmsStreamEntity {
   lastKeepaliveAt: Date | null;
 
   /** Reconnects by cause, e.g. {"failover":1,"signaling":2,"media":3,"socket_close":1}. */
-  @Column({ name: 'reconnect_counts', type: 'jsonb', default: () => "'{}'::jsonb" })
+  @Column({ name: 'reconnect_counts', type: 'jsonb', default: () => "'{}'" })
   reconnectCounts: Record<string, number>;
 
   @Column({ name: 'failover_count', type: 'int', default: 0 })

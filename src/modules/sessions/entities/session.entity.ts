@@ -61,10 +61,10 @@ export class SessionEntity {
   @Column({ name: 'failure_reason', type: 'text', nullable: true })
   failureReason: string | null;
 
-  @Column({ name: 'capture_policy', type: 'jsonb', default: () => "'{}'::jsonb" })
+  @Column({ name: 'capture_policy', type: 'jsonb', default: () => "'{}'" })
   capturePolicy: Record<string, unknown>;
 
-  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata: Record<string, unknown>;
 
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true })

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { OAuthCoreModule } from '../oauth/oauth-core.module';
+import { SessionsModule } from '../sessions/sessions.module';
+import { RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
+import { RtmsControlRunner } from './rtms-control.runner';
+import { RtmsControlService } from './rtms-control.service';
+
+/** RTMS start/stop/pause/resume: requests (API side) and the runner (worker side). No controllers. */
+@Module({
+  imports: [TypeOrmModule.forFeature([RtmsControlRequestEntity]), SessionsModule, OAuthCoreModule],
+  providers: [RtmsControlService, RtmsControlRunner],
+  exports: [RtmsControlService, RtmsControlRunner],
+})
+export class RtmsControlModule {}

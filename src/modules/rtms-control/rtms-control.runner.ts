@@ -1,0 +1,227 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectRepository } from '@nestjs/typeorm';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { Counter } from 'prom-client';
+import { In, Not, Repository } from 'typeorm';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { AppConfig } from '../../config/app.config';
+import { RtmsControlPayload } from '../../jobs/job-payloads';
+import { ZoomError, ZoomNotConfiguredError } from '../oauth/zoom-errors';
+import { retryAfterSeconds, ZoomHttpClient, zoomErrorOf } from '../oauth/zoom-http.client';
+import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
+import { ZoomTokenProvider } from '../oauth/zoom-token.provider';
+import { EventSource } from '../sessions/entities/session-event.entity';
+import { SessionStatus } from '../sessions/entities/session.entity';
+import { IllegalTransitionError } from '../sessions/sessions.errors';
+import { SessionsService } from '../sessions/sessions.service';
+import { ControlAuthMode, ControlRequestStatus, RtmsAction, RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
+import { RTMS_ACTIONS, STOP_REASON_MANUAL_API } from './rtms-actions';
+
+/** 429s per request before giving up (they do not use job attempts). */
+export const MAX_THROTTLED = 10;
+/** Longest Retry-After honoured; a larger one is capped (and still counted). */
+const MAX_RETRY_AFTER_SEC = 300;
+
+const FINAL = [ControlRequestStatus.Succeeded, ControlRequestStatus.Failed];
+
+/** A retryable failure of one attempt (5xx, network, timeout): BullMQ backs off and retries. */
+export class RtmsControlRetryableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RtmsControlRetryableError';
+  }
+}
+
+interface Outcome {
+  zoomStatus?: number | null;
+  zoomCode?: string | null;
+  zoomMessage?: string | null;
+  error?: string | null;
+}
+
+/**
+ * Runs one rtms-control job: PATCH /live_meetings/{meetingId}/rtms_app/status.
+ *  - 2xx: success, the session moves on.
+ *  - 401: refresh (or re-fetch the S2S token) once and retry at once.
+ *  - 429: the job is moved to delayed until Retry-After (no attempt used; capped).
+ *  - 5xx / network / timeout: thrown, so BullMQ retries with exponential backoff.
+ *  - other 4xx: fails at once with Zoom's code and message recorded (no blind retries).
+ */
+@Injectable()
+export class RtmsControlRunner {
+  private readonly logger = new Logger(RtmsControlRunner.name);
+  private readonly outcomes: Counter<'action' | 'outcome'>;
+
+  constructor(
+    @InjectRepository(RtmsControlRequestEntity) private readonly requests: Repository<RtmsControlRequestEntity>,
+    private readonly sessions: SessionsService,
+    private readonly http: ZoomHttpClient,
+    private readonly tokens: ZoomTokenProvider,
+    private readonly s2s: ZoomS2sTokenService,
+    private readonly config: ConfigService<AppConfig, true>,
+    metrics: MetricsService,
+  ) {
+    this.outcomes = metrics.counter({
+      name: 'rtms_hub_rtms_control_calls_total',
+      help: 'Calls to Zoom rtms_app/status by action and outcome (ok, throttled, retry, failed, unauthorized)',
+      labelNames: ['action', 'outcome'],
+    });
+  }
+
+  async run(job: Job<RtmsControlPayload>, action: RtmsAction): Promise<{ status: ControlRequestStatus; zoomStatus?: number }> {
+    const req = await this.requests.findOne({ where: { id: job.data.requestId } });
+    if (!req || req.sessionId !== job.data.sessionId) throw new UnrecoverableError(`control request ${job.data.requestId} does not exist`);
+    if (req.action !== action) throw new UnrecoverableError(`job ${job.name} does not match request action ${req.action}`);
+    if (FINAL.includes(req.status)) return { status: req.status }; // a redelivered job
+
+    const session = await this.sessions.get(req.sessionId);
+    if (!session.meetingId) return this.fail(req, { error: 'session has no meeting_id' });
+    const clientId = this.config.get('zoom', { infer: true }).clientId;
+    if (!clientId) return this.fail(req, { error: 'ZOOM_CLIENT_ID is not configured' });
+
+    await this.requests.update({ id: req.id }, { status: ControlRequestStatus.Running, nextAttemptAt: null });
+    const body = { action, settings: { client_id: clientId, ...(req.participantUserId ? { participant_user_id: req.participantUserId } : {}) } };
+    const url = `${this.config.get('zoom', { infer: true }).apiBaseUrl}/live_meetings/${encodeURIComponent(session.meetingId)}/rtms_app/status`;
+
+    let token: string;
+    try {
+      token = await this.token(req);
+    } catch (err) {
+      return this.tokenFailure(req, err);
+    }
+
+    let res;
+    let refreshed = false;
+    for (;;) {
+      try {
+        await this.requests.increment({ id: req.id }, 'attempts', 1);
+        res = await this.http.send({ method: 'PATCH', url, operation: `RTMS ${action}`, bearer: token, json: body });
+      } catch (err) {
+        // Network error or timeout: BullMQ retries with backoff.
+        const message = err instanceof Error ? err.message : String(err);
+        return this.retryLater(req, { error: message });
+      }
+      if (res.status === 401 && !refreshed) {
+        refreshed = true;
+        this.outcomes.inc({ action, outcome: 'unauthorized' });
+        try {
+          token = await this.token(req, token);
+        } catch (err) {
+          return this.tokenFailure(req, err);
+        }
+        continue;
+      }
+      break;
+    }
+
+    const zoomErr = zoomErrorOf(res.json);
+    const outcome: Outcome = {
+      zoomStatus: res.status,
+      zoomCode: res.status >= 300 && zoomErr.code !== undefined ? String(zoomErr.code) : null,
+      zoomMessage: res.status >= 300 ? zoomErr.message : null,
+    };
+
+    if (res.status >= 200 && res.status < 300) return this.succeed(req, action, res.status);
+
+    if (res.status === 429) {
+      const throttled = req.throttledCount + 1;
+      if (throttled > MAX_THROTTLED) return this.fail(req, { ...outcome, error: `Zoom rate-limited this request ${throttled} times` });
+      const waitSec = Math.min(retryAfterSeconds(res.headers) ?? 1, MAX_RETRY_AFTER_SEC);
+      const at = new Date(Date.now() + waitSec * 1000);
+      await this.requests.update({ id: req.id }, { status: ControlRequestStatus.Retrying, throttledCount: throttled, nextAttemptAt: at, ...outcome, error: `rate limited; retrying after ${waitSec} s` });
+      this.outcomes.inc({ action, outcome: 'throttled' });
+      this.logger.warn(`RTMS ${action} for session ${req.sessionId} rate-limited; retrying in ${waitSec} s`);
+      await job.moveToDelayed(at.getTime(), job.token);
+      throw new DelayedError();
+    }
+
+    if (res.status >= 500) return this.retryLater(req, { ...outcome, error: `Zoom answered HTTP ${res.status}` });
+
+    // 401 after a refresh, 400 (2308, 2310...), 403, 404...: retrying will not help.
+    return this.fail(req, { ...outcome, error: `Zoom refused RTMS ${action} (HTTP ${res.status}${outcome.zoomCode ? `, code ${outcome.zoomCode}` : ''}): ${outcome.zoomMessage}` });
+  }
+
+  /**
+   * The job will not run again (attempts exhausted): the request fails with what was
+   * last seen. Idempotent, so a failure this runner already recorded stays as it is.
+   */
+  async finalFailure(requestId: string, err: Error): Promise<void> {
+    const req = await this.requests.findOne({ where: { id: requestId } });
+    if (!req || FINAL.includes(req.status)) return;
+    await this.fail(req, { error: `gave up after ${req.attempts} attempt(s): ${err.message}` }, false);
+  }
+
+  private async token(req: RtmsControlRequestEntity, rejected?: string): Promise<string> {
+    if (req.authMode === ControlAuthMode.Account) {
+      if (rejected) await this.s2s.invalidate(rejected);
+      return this.s2s.getAccountToken();
+    }
+    if (!req.connectionId) throw new ZoomNotConfiguredError('user connection for this request');
+    return this.tokens.getAccessToken(req.connectionId, { rejectedToken: rejected });
+  }
+
+  private tokenFailure(req: RtmsControlRequestEntity, err: unknown): Promise<never> {
+    if (err instanceof ZoomError && err.retryable) return this.retryLater(req, { error: err.message });
+    const code = err instanceof ZoomError ? ((err.getResponse() as { code?: string }).code ?? null) : null;
+    return this.fail(req, { zoomCode: null, error: `no usable Zoom token${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}` });
+  }
+
+  private async succeed(req: RtmsControlRequestEntity, action: RtmsAction, zoomStatus: number): Promise<{ status: ControlRequestStatus; zoomStatus: number }> {
+    const rule = RTMS_ACTIONS[action];
+    try {
+      await this.sessions.transition(req.sessionId, rule.to, {
+        source: EventSource.Worker,
+        reason: `RTMS ${action} accepted by Zoom`,
+        ...(action === 'stop' ? { stopReason: STOP_REASON_MANUAL_API } : {}),
+        details: { request_id: req.id, zoom_status: zoomStatus },
+      });
+    } catch (err) {
+      // Zoom accepted, but the session moved meanwhile (e.g. a webhook stopped it).
+      if (!(err instanceof IllegalTransitionError)) throw err;
+      this.logger.warn(`RTMS ${action} accepted for session ${req.sessionId}, but ${err.message}`);
+    }
+    await this.requests.update(
+      { id: req.id, status: Not(In(FINAL)) },
+      { status: ControlRequestStatus.Succeeded, zoomStatus, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null, completedAt: new Date() },
+    );
+    this.outcomes.inc({ action, outcome: 'ok' });
+    this.logger.log(`RTMS ${action} accepted by Zoom for session ${req.sessionId} (HTTP ${zoomStatus})`);
+    return { status: ControlRequestStatus.Succeeded, zoomStatus };
+  }
+
+  private async retryLater(req: RtmsControlRequestEntity, outcome: Outcome): Promise<never> {
+    await this.requests.update({ id: req.id }, { status: ControlRequestStatus.Retrying, ...outcome });
+    this.outcomes.inc({ action: req.action, outcome: 'retry' });
+    throw new RtmsControlRetryableError(outcome.error ?? 'retryable Zoom failure');
+  }
+
+  /** Records a permanent failure on the request and the session, then stops the job. */
+  private async fail(req: RtmsControlRequestEntity, outcome: Outcome, throwAfter = true): Promise<never> {
+    const updated = await this.requests.update(
+      { id: req.id, status: Not(In(FINAL)) },
+      { status: ControlRequestStatus.Failed, ...outcome, nextAttemptAt: null, completedAt: new Date() },
+    );
+    if (updated.affected) {
+      this.outcomes.inc({ action: req.action, outcome: 'failed' });
+      const reason = outcome.error ?? 'failed';
+      await this.sessions.recordEvent(req.sessionId, {
+        source: EventSource.Worker,
+        eventType: `rtms.${req.action}_failed`,
+        payload: { request_id: req.id, zoom_status: outcome.zoomStatus ?? null, zoom_code: outcome.zoomCode ?? null, zoom_message: outcome.zoomMessage ?? null, error: reason },
+      });
+      // A start Zoom refused leaves the session failed, with Zoom's reason; a refused
+      // stop/pause/resume leaves the stream as it is (recorded as an event above).
+      if (req.action === 'start') {
+        await this.sessions
+          .transition(req.sessionId, SessionStatus.Failed, { source: EventSource.Worker, reason, details: { request_id: req.id, zoom_code: outcome.zoomCode ?? null } })
+          .catch((err: unknown) => {
+            if (!(err instanceof IllegalTransitionError)) throw err;
+          });
+      }
+      this.logger.warn(`RTMS ${req.action} for session ${req.sessionId} failed: ${reason}`);
+    }
+    if (throwAfter) throw new UnrecoverableError(outcome.error ?? 'failed');
+    return undefined as never;
+  }
+}

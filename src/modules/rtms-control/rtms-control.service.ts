@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import {
+  BadRequestException,
+  ConflictException,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectRepository } from '@nestjs/typeorm';
+import { QueryFailedError, Repository } from 'typeorm';
+import { AppConfig } from '../../config/app.config';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { ConnectionStatus } from '../oauth/entities/oauth-connection.entity';
+import { OAuthConnectionsService } from '../oauth/oauth-connections.service';
+import { ReauthorizationRequiredError } from '../oauth/zoom-errors';
+import { EventSource } from '../sessions/entities/session-event.entity';
+import { SessionEntity, ZoomProduct } from '../sessions/entities/session.entity';
+import { sessionView, streamView } from '../sessions/session.views';
+import { SessionsService } from '../sessions/sessions.service';
+import { StreamsService } from '../sessions/streams.service';
+import { RtmsControlBody } from './dto/rtms-control.dto';
+import { ControlAuthMode, ControlRequestStatus, RtmsAction, RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
+import { RTMS_ACTIONS } from './rtms-actions';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export function controlRequestView(r: RtmsControlRequestEntity) {
+  return {
+    id: r.id,
+    action: r.action,
+    status: r.status,
+    job_id: r.jobId,
+    idempotency_key: r.idempotencyKey,
+    participant_user_id: r.participantUserId,
+    auth_mode: r.authMode,
+    connection_id: r.connectionId,
+    attempts: r.attempts,
+    throttled_count: r.throttledCount,
+    zoom_status: r.zoomStatus,
+    zoom_code: r.zoomCode,
+    zoom_message: r.zoomMessage,
+    error: r.error,
+    next_attempt_at: r.nextAttemptAt,
+    completed_at: r.completedAt,
+    created_at: r.createdAt,
+    updated_at: r.updatedAt,
+  };
+}
+
+export interface ControlAccepted {
+  job_id: string;
+  /** True when an Idempotency-Key replay returned the first request. */
+  replayed: boolean;
+  request: ReturnType<typeof controlRequestView>;
+  session: ReturnType<typeof sessionView>;
+}
+
+/** Unique-violation of a named index (Postgres 23505). */
+function violates(err: unknown, index: string): boolean {
+  if (!(err instanceof QueryFailedError)) return false;
+  const driver = err.driverError as { code?: string; constraint?: string } | undefined;
+  return driver?.code === '23505' && driver.constraint === index;
+}
+
+/**
+ * The API side of RTMS control: checks a request against the session, records it in
+ * rtms_control_requests and enqueues the durable job that calls Zoom.
+ */
+@Injectable()
+export class RtmsControlService {
+  private readonly logger = new Logger(RtmsControlService.name);
+
+  constructor(
+    @InjectRepository(RtmsControlRequestEntity) private readonly requests: Repository<RtmsControlRequestEntity>,
+    private readonly sessions: SessionsService,
+    private readonly streams: StreamsService,
+    private readonly connections: OAuthConnectionsService,
+    private readonly producer: JobProducer,
+    private readonly config: ConfigService<AppConfig, true>,
+  ) {}
+
+  async request(sessionId: string, action: RtmsAction, body: RtmsControlBody, idempotencyKey?: string): Promise<ControlAccepted> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new BadRequestException({ code: 'invalid_idempotency_key', message: 'Idempotency-Key must be 1-255 printable ASCII characters' });
+    }
+    const session = await this.sessions.get(sessionId);
+    const hash = createHash('sha256')
+      .update(JSON.stringify({ action, participant_user_id: body.participant_user_id ?? null, connection_id: body.connection_id ?? null }))
+      .digest('hex');
+
+    if (idempotencyKey) {
+      const first = await this.requests.findOne({ where: { sessionId, idempotencyKey } });
+      if (first) return this.replay(first, hash, session);
+    }
+
+    this.checkControllable(session, action);
+    const auth = await this.resolveAuth(body.connection_id);
+
+    let saved: RtmsControlRequestEntity;
+    try {
+      saved = await this.requests.save(
+        this.requests.create({
+          sessionId,
+          action,
+          status: ControlRequestStatus.Queued,
+          idempotencyKey: idempotencyKey ?? null,
+          requestHash: hash,
+          participantUserId: body.participant_user_id ?? null,
+          authMode: auth.mode,
+          connectionId: auth.connectionId,
+        }),
+      );
+    } catch (err) {
+      const inFlight = violates(err, 'UQ_rtms_control_requests_in_flight');
+      if (idempotencyKey && (inFlight || violates(err, 'UQ_rtms_control_requests_idempotency'))) {
+        // The same key raced us (either index may fire first); the winner's request is the answer.
+        const first = await this.requests.findOne({ where: { sessionId, idempotencyKey } });
+        if (first) return this.replay(first, hash, session);
+      }
+      if (inFlight) {
+        throw new ConflictException({ code: 'control_request_in_progress', message: 'Another RTMS control request for this session is still in progress' });
+      }
+      throw err;
+    }
+
+    try {
+      const job = await this.producer.enqueue(RTMS_ACTIONS[action].job, { sessionId, requestId: saved.id }, { jobId: saved.id });
+      saved.jobId = job.id ?? saved.id;
+      await this.requests.update({ id: saved.id }, { jobId: saved.jobId });
+    } catch (err) {
+      await this.requests.update({ id: saved.id }, { status: ControlRequestStatus.Failed, error: 'could not be queued', completedAt: new Date() });
+      this.logger.error(`Could not enqueue RTMS ${action} for session ${sessionId}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ServiceUnavailableException({ code: 'queue_unavailable', message: 'The request could not be queued; try again' });
+    }
+    await this.sessions.recordEvent(sessionId, {
+      source: EventSource.Api,
+      eventType: `rtms.${action}_requested`,
+      payload: { request_id: saved.id, job_id: saved.jobId, auth_mode: auth.mode, connection_id: auth.connectionId, participant_user_id: saved.participantUserId },
+    });
+    this.logger.log(`RTMS ${action} requested for session ${sessionId} (request ${saved.id})`);
+    const fresh = await this.requests.findOneByOrFail({ id: saved.id });
+    return { job_id: saved.jobId as string, replayed: false, request: controlRequestView(fresh), session: sessionView(session) };
+  }
+
+  /** The last control request, its outcome, and the stream state. */
+  async status(sessionId: string) {
+    const session = await this.sessions.get(sessionId);
+    const [last] = await this.requests.find({ where: { sessionId }, order: { createdAt: 'DESC' }, take: 1 });
+    const streams = await this.streams.listForSession(sessionId);
+    const current = streams[streams.length - 1];
+    return {
+      session_id: session.id,
+      session_status: session.status,
+      failure_reason: session.failureReason,
+      stop_reason: session.stopReason,
+      stop_reason_name: session.stopReasonName,
+      stream: current ? streamView(current) : null,
+      last_request: last ? controlRequestView(last) : null,
+    };
+  }
+
+  getRequest(id: string): Promise<RtmsControlRequestEntity | null> {
+    return this.requests.findOne({ where: { id } });
+  }
+
+  private async replay(first: RtmsControlRequestEntity, hash: string, session: SessionEntity): Promise<ControlAccepted> {
+    if (first.requestHash !== hash) {
+      throw new UnprocessableEntityException({
+        code: 'idempotency_key_reused',
+        message: 'This Idempotency-Key was used for a different request on this session',
+      });
+    }
+    return { job_id: first.jobId ?? first.id, replayed: true, request: controlRequestView(first), session: sessionView(await this.sessions.get(session.id)) };
+  }
+
+  private checkControllable(session: SessionEntity, action: RtmsAction): void {
+    if (session.platform !== 'zoom' || !session.meetingId || (session.product !== ZoomProduct.Meeting && session.product !== ZoomProduct.Webinar)) {
+      throw new ConflictException({ code: 'session_not_controllable', message: 'RTMS control needs a Zoom meeting session with a numeric meeting_id' });
+    }
+    const rule = RTMS_ACTIONS[action];
+    if (!rule.from.includes(session.status)) {
+      throw new ConflictException({
+        code: 'invalid_session_state',
+        message: `Cannot ${action} RTMS while the session is ${session.status} (allowed from: ${rule.from.join(', ')})`,
+      });
+    }
+  }
+
+  private async resolveAuth(connectionId?: string): Promise<{ mode: ControlAuthMode; connectionId: string | null }> {
+    if (connectionId) {
+      const conn = await this.connections.get(connectionId);
+      if (conn.status !== ConnectionStatus.Active) throw new ReauthorizationRequiredError(conn.id);
+      return { mode: ControlAuthMode.User, connectionId: conn.id };
+    }
+    const zoom = this.config.get('zoom', { infer: true });
+    if (zoom.s2sClientId && zoom.s2sClientSecret && zoom.accountId) return { mode: ControlAuthMode.Account, connectionId: null };
+    const active = await this.connections.list({ status: ConnectionStatus.Active });
+    if (active.length === 1) return { mode: ControlAuthMode.User, connectionId: active[0].id };
+    throw new UnprocessableEntityException({
+      code: 'connection_required',
+      message:
+        active.length === 0
+          ? 'No Zoom user is connected and no Server-to-Server app is configured: connect one at /api/v1/oauth/zoom/authorize'
+          : 'Several Zoom users are connected: say which one acts with connection_id',
+    });
+  }
+}
