@@ -6,6 +6,21 @@ import { EncryptionKey, parseKeyring } from './keyring';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
+export interface ZoomEventWsConfig {
+  /** Base URL, e.g. wss://ws.zoom.us/ws (subscriptionId and access_token are appended). */
+  url: string;
+  subscriptionId: string;
+  /** App whose client_credentials token opens the socket (ZOOM_EVENT_WS_CLIENT_* or ZOOM_CLIENT_*). */
+  clientId?: string;
+  clientSecret?: string;
+  heartbeatMs: number;
+  /** Reconnect when nothing (not even a heartbeat answer) arrived for this long. */
+  idleTimeoutMs: number;
+  leaseTtlMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+}
+
 /** The hub's whole configuration, typed; read it through ConfigService<AppConfig, true>. */
 export interface AppConfig {
   nodeEnv: NodeEnv;
@@ -59,6 +74,8 @@ export interface AppConfig {
     allowInsecureWs: boolean;
   };
   webhooks: { timestampToleranceSeconds: number };
+  /** Zoom's event WebSocket (second event source); null unless URL + subscription id are set. */
+  zoomEventWs: ZoomEventWsConfig | null;
   /** Defaults for any capture-policy field a session does not set. */
   capture: CapturePolicy;
   crypto: {
@@ -131,6 +148,20 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       allowInsecureWs: env.RTMS_ALLOW_INSECURE_WS ?? false,
     },
     webhooks: { timestampToleranceSeconds: env.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS ?? 300 },
+    zoomEventWs:
+      env.ZOOM_EVENT_WS_URL && env.ZOOM_EVENT_SUBSCRIPTION_ID
+        ? {
+            url: env.ZOOM_EVENT_WS_URL,
+            subscriptionId: env.ZOOM_EVENT_SUBSCRIPTION_ID,
+            clientId: env.ZOOM_EVENT_WS_CLIENT_ID ?? env.ZOOM_CLIENT_ID,
+            clientSecret: env.ZOOM_EVENT_WS_CLIENT_SECRET ?? env.ZOOM_CLIENT_SECRET,
+            heartbeatMs: env.ZOOM_EVENT_WS_HEARTBEAT_MS ?? 30000,
+            idleTimeoutMs: env.ZOOM_EVENT_WS_IDLE_TIMEOUT_MS ?? 90000,
+            leaseTtlMs: env.ZOOM_EVENT_WS_LEASE_TTL_MS ?? 10000,
+            reconnectMinMs: env.ZOOM_EVENT_WS_RECONNECT_MIN_MS ?? 1000,
+            reconnectMaxMs: env.ZOOM_EVENT_WS_RECONNECT_MAX_MS ?? 30000,
+          }
+        : null,
     capture: {
       media_types: list(env.CAPTURE_MEDIA_TYPES ?? 'audio,video,deskshare,transcript,chat') as MediaTypeName[],
       include_user_ids: [],

@@ -122,6 +122,17 @@ export class EnvironmentVariables {
   @IsOptional() @IsString() @Matches(/^https?:\/\/[^\s]+$/, { message: 'ZOOM_OAUTH_BASE_URL must be an http(s) URL' })
   ZOOM_OAUTH_BASE_URL?: string;
 
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @Matches(/^wss?:\/\/[^\s?#]+$/, { message: 'ZOOM_EVENT_WS_URL must be a ws(s) URL without a query' })
+  ZOOM_EVENT_WS_URL?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(1) ZOOM_EVENT_SUBSCRIPTION_ID?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() ZOOM_EVENT_WS_CLIENT_ID?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() ZOOM_EVENT_WS_CLIENT_SECRET?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(300000) ZOOM_EVENT_WS_HEARTBEAT_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000) ZOOM_EVENT_WS_IDLE_TIMEOUT_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(120000) ZOOM_EVENT_WS_LEASE_TTL_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) ZOOM_EVENT_WS_RECONNECT_MIN_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(600000) ZOOM_EVENT_WS_RECONNECT_MAX_MS?: number;
+
   @IsOptional() @IsString()
   RTMS_ALLOWED_HOSTS?: string;
 

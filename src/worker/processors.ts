@@ -4,6 +4,7 @@ import { OAuthCoreModule } from '../modules/oauth/oauth-core.module';
 import { OAuthProcessor } from '../modules/oauth/oauth.processor';
 import { RtmsControlModule } from '../modules/rtms-control/rtms-control.module';
 import { RtmsControlProcessor } from '../modules/rtms-control/rtms-control.processor';
+import { ZoomEventWsModule } from '../modules/webhooks/event-ws/zoom-event-ws.module';
 import { ZoomEventsWorkerModule } from '../modules/webhooks/webhooks.module';
 import { ZoomEventsProcessor } from '../modules/webhooks/zoom-events.processor';
 import { ProcessorRegistration } from './processor-registration';
@@ -13,7 +14,7 @@ import { ProcessorRegistration } from './processor-registration';
  * (its jobs wait in Redis); the boot check refuses a worker that is told to consume it.
  */
 export const PROCESSORS: ProcessorRegistration[] = [
-  { queue: QueueName.ZoomEvents, processor: ZoomEventsProcessor, handles: [JobName.ZoomEventProcess], imports: [ZoomEventsWorkerModule] },
+  { queue: QueueName.ZoomEvents, processor: ZoomEventsProcessor, handles: [JobName.ZoomEventProcess], imports: [ZoomEventsWorkerModule, ZoomEventWsModule] },
   { queue: QueueName.OAuth, processor: OAuthProcessor, handles: [JobName.TokenRefresh], imports: [OAuthCoreModule] },
   {
     queue: QueueName.RtmsControl,

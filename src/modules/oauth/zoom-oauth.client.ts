@@ -96,6 +96,16 @@ export class ZoomOAuthClient {
   }
 
   /**
+   * A General app's `client_credentials` token (no refresh token; fetch a new one before
+   * it expires), e.g. for Zoom's event WebSocket. The app is passed in because the event
+   * WebSocket may use its own credentials.
+   */
+  async clientCredentials(app: { clientId: string; clientSecret: string }): Promise<ZoomTokenSet> {
+    const res = await this.tokenCall('client_credentials token', { id: app.clientId, secret: app.clientSecret }, { grant_type: 'client_credentials' });
+    return this.tokenSet('client_credentials token', res, false);
+  }
+
+  /**
    * Revokes a token (and with it the grant). Returns false when Zoom says the token is
    * already unknown/revoked, which for a disconnect is as good as success.
    */

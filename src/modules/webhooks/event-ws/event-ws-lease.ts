@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import Redis from 'ioredis';
+
+/** Extend the lease only while we still hold it (compare-and-set). */
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/** Give the lease back only if it is still ours. */
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * The Redis lease that makes one process across the deployment the holder of the event
+ * WebSocket for a subscription: SET NX PX to take it, a compare-and-set script to renew
+ * it, compare-and-delete to release it. A holder that dies stops renewing and the lease
+ * expires after its TTL; the next candidate takes it.
+ */
+export class EventWsLease {
+  /** Unique per process start; `host:pid:random` so an operator can see who holds it. */
+  readonly holderId = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly key: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  async tryAcquire(): Promise<boolean> {
+    return (await this.redis.set(this.key, this.holderId, 'PX', this.ttlMs, 'NX')) === 'OK';
+  }
+
+  /** True while we still hold it (TTL extended); false once someone else does. */
+  async renew(): Promise<boolean> {
+    return Number(await this.redis.eval(RENEW, 1, this.key, this.holderId, String(this.ttlMs))) === 1;
+  }
+
+  async release(): Promise<void> {
+    await this.redis.eval(RELEASE, 1, this.key, this.holderId);
+  }
+
+  async currentHolder(): Promise<string | null> {
+    return this.redis.get(this.key);
+  }
+}
