@@ -44,7 +44,7 @@ function IsKeyring(): PropertyDecorator {
             return false;
           }
         },
-        defaultMessage: () => `TOKEN_ENCRYPTION_KEYS ${reason}`,
+        defaultMessage: () => reason,
       },
     });
   };
