@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../../config/app.config';
@@ -34,6 +34,8 @@ export function requestIdFor(req: IncomingMessage & { id?: unknown }): string {
       useFactory: (config: ConfigService<AppConfig, true>) => {
         const log = config.get('log', { infer: true });
         return {
+          // Every route, in the path syntax of Express 5 (a bare '*' is legacy there).
+          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
           pinoHttp: {
             level: log.level,
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },

@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { BadRequestException, Injectable, Logger } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { Brackets, DataSource, EntityManager, Repository } from 'typeorm';
 import { AppConfig } from '../../config/app.config';
 import { stopReasonName } from '../../zoom/rtms-enums';
-import { resolveCapturePolicy } from './capture-policy';
+import { TokenCipher } from '../oauth/token-cipher';
+import { resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
 import { CreateSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery, PageQuery } from './dto/list-sessions.query';
 import { ParticipantEntity } from './entities/participant.entity';
 import { EventProcessingStatus, EventSource, SessionEventEntity } from './entities/session-event.entity';
 import { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
 import { decodeCursor, Page, toPage } from './pagination';
+import { SessionCleanupHooks } from './session-cleanup.hooks';
 import { canTransition } from './session-state';
 import { eventView, participantView, sessionView } from './session.views';
 import { IllegalTransitionError, SessionNotFoundError } from './sessions.errors';
@@ -29,6 +31,15 @@ export interface TransitionOptions {
 export interface TransitionResult {
   session: SessionEntity;
   changed: boolean;
+}
+
+export interface StoredZoomEventInput {
+  source: EventSource;
+  eventType: string;
+  dedupeKey: string;
+  rtmsStreamId: string | null;
+  eventTs: number | null;
+  payload: Record<string, unknown>;
 }
 
 export interface RecordEventInput {
@@ -60,20 +71,31 @@ export class SessionsService {
     return this.config.get('capture', { infer: true });
   }
 
+  /** The tokens' keyring (TOKEN_ENCRYPTION_KEYS) seals capture-policy secrets too. */
+  private passcodeCipher(): TokenCipher {
+    this.cipher ??= new TokenCipher(this.config.get('crypto', { infer: true }).keyring);
+    return this.cipher;
+  }
+  private cipher?: TokenCipher;
+
   async create(dto: CreateSessionDto): Promise<SessionEntity> {
     const metadata = dto.metadata ?? {};
     if (Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES) {
       throw new BadRequestException({ code: 'metadata_too_large', message: 'metadata must be at most 16 KB as JSON' });
     }
+    // The id is chosen here so a zoom_rooms passcode can be sealed bound to this row.
+    const id = randomUUID();
+    const sealPasscode = (plain: string) => this.passcodeCipher().encrypt(plain, zoomRoomsPasscodeAad(id));
     return this.dataSource.transaction(async (em) => {
       const session = await em.getRepository(SessionEntity).save(
         em.getRepository(SessionEntity).create({
+          id,
           platform: dto.platform,
           product: ZoomProduct.Meeting,
           meetingId: dto.meeting_id,
           meetingUuid: dto.meeting_uuid ?? null,
           status: SessionStatus.Created,
-          capturePolicy: resolveCapturePolicy(dto.capture_policy, this.defaultCapturePolicy()) as unknown as Record<string, unknown>,
+          capturePolicy: resolveCapturePolicy(dto.capture_policy, this.defaultCapturePolicy(), sealPasscode) as unknown as Record<string, unknown>,
           metadata,
         }),
       );
@@ -132,7 +154,11 @@ export class SessionsService {
     return { data: rows.map(participantView) };
   }
 
+  @Inject(SessionCleanupHooks) private readonly cleanupHooks: SessionCleanupHooks;
+
   async delete(id: string): Promise<void> {
+    await this.get(id);
+    await this.cleanupHooks.run(id);
     const result = await this.sessions.delete({ id });
     if (!result.affected) throw new SessionNotFoundError(id);
     this.logger.log(`Session ${id} deleted`);
@@ -175,18 +201,31 @@ export class SessionsService {
   }
 
   /**
-   * Stores a verified Zoom event under its dedupe key. Returns the new row's id, or
-   * null when the same event was stored before (a redelivery).
+   * Stores verified Zoom events under their dedupe keys in one statement. Returns, per
+   * input in order, the new row's id, or null when that event was stored before (a
+   * redelivery) or appears earlier in the same batch.
    */
-  async storeZoomEvent(input: { source: EventSource; eventType: string; dedupeKey: string; rtmsStreamId: string | null; eventTs: number | null; payload: Record<string, unknown> }): Promise<string | null> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(
+  async storeZoomEvents(inputs: StoredZoomEventInput[]): Promise<Array<string | null>> {
+    if (inputs.length === 0) return [];
+    const params: unknown[] = [];
+    const values = inputs.map((input, i) => {
+      params.push(input.source, input.eventType, input.dedupeKey, input.rtmsStreamId, input.eventTs, JSON.stringify(input.payload));
+      const b = i * 6;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, 'received')`;
+    });
+    const rows: Array<{ id: string; dedupe_key: string }> = await this.dataSource.query(
       `INSERT INTO session_events (source, event_type, dedupe_key, rtms_stream_id, event_ts, payload, status)
-       VALUES ($1, $2, $3, $4, $5, $6, 'received')
+       VALUES ${values.join(', ')}
        ON CONFLICT (dedupe_key) DO NOTHING
-       RETURNING id`,
-      [input.source, input.eventType, input.dedupeKey, input.rtmsStreamId, input.eventTs, JSON.stringify(input.payload)],
+       RETURNING id, dedupe_key`,
+      params,
     );
-    return rows[0]?.id ?? null;
+    const byKey = new Map(rows.map((r) => [r.dedupe_key, r.id]));
+    return inputs.map((input) => {
+      const id = byKey.get(input.dedupeKey) ?? null;
+      byKey.delete(input.dedupeKey); // a second copy in the same batch is a duplicate
+      return id;
+    });
   }
 
   getEvent(id: string): Promise<SessionEventEntity | null> {

@@ -4,11 +4,12 @@ import { SessionsModule } from '../sessions/sessions.module';
 import { PendingEventsSweeper } from './pending-events.sweeper';
 import { ZoomEventHandlerService } from './zoom-event-handler.service';
 import { ZoomEventIntakeService } from './zoom-event-intake.service';
+import { ZoomEventWriter } from './zoom-event-writer';
 
 /** Zoom event intake (shared by the webhook route and the event WebSocket) and handling. */
 @Module({
   imports: [SessionsModule],
-  providers: [ZoomEventIntakeService, ZoomEventHandlerService, StreamSignalPublisher],
+  providers: [ZoomEventIntakeService, ZoomEventWriter, ZoomEventHandlerService, StreamSignalPublisher],
   exports: [ZoomEventIntakeService, ZoomEventHandlerService],
 })
 export class WebhooksModule {}

@@ -3,13 +3,11 @@ import { ConfigService } from '@nestjs/config';
 import { Counter } from 'prom-client';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
-import { JobName } from '../../jobs/job-names';
-import { JobProducer } from '../../jobs/job-producer.service';
 import { RTMS_STARTED_EVENTS, CONCURRENCY_EVENTS, RTMS_STOPPED_EVENTS, RTMS_INTERRUPTED_EVENTS, APP_DEAUTHORIZED_EVENT } from '../../zoom/webhook-events';
 import { EventSource } from '../sessions/entities/session-event.entity';
-import { SessionsService } from '../sessions/sessions.service';
 import { zoomEventDedupeKey } from './dedupe-key';
 import { checkServerUrls } from './server-url-policy';
+import { ZoomEventWriter } from './zoom-event-writer';
 
 export type IntakeOutcome = 'accepted' | 'duplicate';
 
@@ -22,7 +20,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /**
  * The one entrance for verified Zoom events, whichever way they came (webhook or event
- * WebSocket): shape check, server-URL policy, store under the dedupe key, enqueue.
+ * WebSocket): shape check, server-URL policy, store under the dedupe key and enqueue
+ * (batched by ZoomEventWriter).
  * Processing happens later in the zoom-events job, so the caller can answer at once.
  */
 @Injectable()
@@ -31,8 +30,7 @@ export class ZoomEventIntakeService {
   private readonly received: Counter<'event' | 'source' | 'outcome'>;
 
   constructor(
-    private readonly sessions: SessionsService,
-    private readonly producer: JobProducer,
+    private readonly writer: ZoomEventWriter,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
   ) {
@@ -70,7 +68,7 @@ export class ZoomEventIntakeService {
     const eventTs = typeof body.event_ts === 'number' && Number.isSafeInteger(body.event_ts) ? body.event_ts : null;
     let id: string | null;
     try {
-      id = await this.sessions.storeZoomEvent({
+      id = await this.writer.store({
         source,
         eventType: event,
         dedupeKey: zoomEventDedupeKey(event, body),
@@ -89,12 +87,6 @@ export class ZoomEventIntakeService {
       return 'duplicate';
     }
     this.received.inc({ event: label, source, outcome: 'accepted' });
-    try {
-      await this.producer.enqueue(JobName.ZoomEventProcess, { eventId: id }, { jobId: `zoom-event-${id}` });
-    } catch (err) {
-      // Stored but not queued: the pending-events sweeper re-queues it; still acknowledge.
-      this.logger.error(`Stored ${event} as ${id} but could not enqueue it: ${err instanceof Error ? err.message : String(err)}`);
-    }
     return 'accepted';
   }
 }
