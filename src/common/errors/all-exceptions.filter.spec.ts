@@ -1,0 +1,29 @@
+import { BadRequestException, ConflictException, HttpException, NotFoundException } from '@nestjs/common';
+import { toErrorBody } from './all-exceptions.filter';
+
+describe('toErrorBody', () => {
+  it('uses the code and message a handler gave', () => {
+    expect(toErrorBody(new ConflictException({ code: 'illegal_transition', message: 'no' }), 'r1')).toEqual({
+      statusCode: 409,
+      error: 'illegal_transition',
+      message: 'no',
+      requestId: 'r1',
+    });
+  });
+
+  it('turns ValidationPipe messages into details', () => {
+    const body = toErrorBody(new BadRequestException(['a must be a string', 'property b should not exist']));
+    expect(body).toMatchObject({ statusCode: 400, error: 'validation_failed', message: 'Request validation failed', details: ['a must be a string', 'property b should not exist'] });
+  });
+
+  it('falls back to a code per status', () => {
+    expect(toErrorBody(new NotFoundException())).toMatchObject({ statusCode: 404, error: 'not_found' });
+    expect(toErrorBody(new HttpException('slow down', 429))).toMatchObject({ statusCode: 429, error: 'too_many_requests', message: 'slow down' });
+  });
+
+  it('maps body-parser errors and hides internal errors', () => {
+    expect(toErrorBody({ type: 'entity.too.large', status: 413 })).toMatchObject({ statusCode: 413, error: 'payload_too_large' });
+    expect(toErrorBody({ type: 'entity.parse.failed', status: 400 })).toMatchObject({ statusCode: 400, error: 'malformed_json' });
+    expect(toErrorBody(new Error('connection string postgres://secret@db'))).toEqual({ statusCode: 500, error: 'internal_error', message: 'Internal server error', requestId: undefined });
+  });
+});

@@ -1,0 +1,46 @@
+import { loadAppConfig } from './app.config';
+
+const base = {
+  DATABASE_URL: 'postgres://u@localhost/db',
+  REDIS_URL: 'redis://localhost:6379',
+  TOKEN_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+};
+
+describe('configuration validation', () => {
+  it('applies defaults to a minimal environment', () => {
+    const config = loadAppConfig(base);
+    expect(config.http.port).toBe(3000);
+    expect(config.queues.prefix).toBe('rtms-hub');
+    expect(config.rtms.allowedHosts).toEqual(['*.zoom.us']);
+    expect(config.rtms.allowInsecureWs).toBe(false);
+    expect(config.auth.apiKeys).toEqual([]);
+    expect(config.zoom.apiBaseUrl).toBe('https://api.zoom.us/v2');
+  });
+
+  it('parses lists, numbers and booleans', () => {
+    const config = loadAppConfig({ ...base, PORT: '8080', API_KEYS: 'a, b,,c', RTMS_ALLOW_INSECURE_WS: 'true', ZOOM_WEBHOOK_SECRET_TOKEN: 'new,old' });
+    expect(config.http.port).toBe(8080);
+    expect(config.auth.apiKeys).toEqual(['a', 'b', 'c']);
+    expect(config.rtms.allowInsecureWs).toBe(true);
+    expect(config.zoom.webhookSecretTokens).toEqual(['new', 'old']);
+  });
+
+  it.each([
+    [{ DATABASE_URL: undefined }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL must be a postgres:// URL'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD must be at least 12 characters'],
+    [{ CONCURRENCY_RTMS_STREAMS: '0' }, 'CONCURRENCY_RTMS_STREAMS'],
+    [{ RTMS_ALLOW_INSECURE_WS: 'maybe' }, 'RTMS_ALLOW_INSECURE_WS'],
+    [{ QUEUE_PREFIX: 'a:b' }, 'QUEUE_PREFIX'],
+  ])('refuses %j naming the variable', (patch, expected) => {
+    expect(() => loadAppConfig({ ...base, ...patch })).toThrow(expected);
+  });
+
+  it('never echoes a secret value in the error', () => {
+    expect(() => loadAppConfig({ ...base, ADMIN_PASSWORD: 'hunter2' })).toThrow(/^(?![\s\S]*hunter2)/);
+  });
+});
