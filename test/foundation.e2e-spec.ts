@@ -20,6 +20,7 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
   [JobName.ChatSave]: { sessionId: 's1', rtmsStreamId: 'abc', items: [] },
   [JobName.RoomJoin]: { dispatchId: 'd1' },
   [JobName.RoomLeave]: { dispatchId: 'd1' },
+  [JobName.RoomsAutoDispatch]: { sessionId: 's1' },
   [JobName.TokenRefresh]: { connectionId: 'c1' },
 };
 

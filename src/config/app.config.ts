@@ -76,6 +76,22 @@ export interface AppConfig {
   webhooks: { timestampToleranceSeconds: number };
   /** Zoom's event WebSocket (second event source); null unless URL + subscription id are set. */
   zoomEventWs: ZoomEventWsConfig | null;
+  /** Zoom Rooms dispatch (docs/zoom-rooms.md). */
+  zoomRooms: {
+    /** The account's rooms API limit (req/s, shared by every process); calls are spaced 10 % below it. */
+    rateLimitPerSec: number;
+    /** GET /api/v1/zoom-rooms answers from a Redis cache this long (0 = no cache). */
+    listCacheSec: number;
+    /** page_size of GET /v2/rooms (Zoom allows up to 300). */
+    pageSize: number;
+    /** Attempts of room.join / room.leave on 5xx and network errors (429s do not count). */
+    attempts: number;
+    /** First exponential backoff delay of those retries. */
+    backoffMs: number;
+    defaultLeaveAfterSec: number;
+    /** 429 answers one job tolerates before it fails. */
+    maxThrottled: number;
+  };
   /** Defaults for any capture-policy field a session does not set. */
   capture: CapturePolicy;
   crypto: {
@@ -162,6 +178,15 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
             reconnectMaxMs: env.ZOOM_EVENT_WS_RECONNECT_MAX_MS ?? 30000,
           }
         : null,
+    zoomRooms: {
+      rateLimitPerSec: env.ZOOM_ROOMS_RATE_LIMIT_PER_SEC ?? 2,
+      listCacheSec: env.ZOOM_ROOMS_LIST_CACHE_SEC ?? 30,
+      pageSize: env.ZOOM_ROOMS_PAGE_SIZE ?? 300,
+      attempts: env.ZOOM_ROOMS_ATTEMPTS ?? 6,
+      backoffMs: env.ZOOM_ROOMS_BACKOFF_MS ?? 2000,
+      defaultLeaveAfterSec: env.ZOOM_ROOMS_DEFAULT_LEAVE_AFTER_SEC ?? 30,
+      maxThrottled: env.ZOOM_ROOMS_MAX_THROTTLED ?? 20,
+    },
     capture: {
       media_types: list(env.CAPTURE_MEDIA_TYPES ?? 'audio,video,deskshare,transcript,chat') as MediaTypeName[],
       include_user_ids: [],

@@ -168,6 +168,15 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3600) CAPTURE_AUDIO_SEGMENT_SECONDS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(-1) @Max(47) CAPTURE_TRANSCRIPT_LANGUAGE?: number;
 
+  // Zoom Rooms dispatch (docs/zoom-rooms.md).
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) ZOOM_ROOMS_RATE_LIMIT_PER_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3600) ZOOM_ROOMS_LIST_CACHE_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(300) ZOOM_ROOMS_PAGE_SIZE?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(50) ZOOM_ROOMS_ATTEMPTS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(600000) ZOOM_ROOMS_BACKOFF_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(86400) ZOOM_ROOMS_DEFAULT_LEAVE_AFTER_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) ZOOM_ROOMS_MAX_THROTTLED?: number;
+
   @IsOptional() @IsIn(['local', 's3'])
   STORAGE_DRIVER?: string;
 

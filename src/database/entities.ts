@@ -4,6 +4,7 @@ import { ParticipantEntity } from '../modules/sessions/entities/participant.enti
 import { RtmsStreamEntity } from '../modules/sessions/entities/rtms-stream.entity';
 import { SessionEventEntity } from '../modules/sessions/entities/session-event.entity';
 import { SessionEntity } from '../modules/sessions/entities/session.entity';
+import { RoomDispatchEntity } from '../modules/zoom-rooms/entities/room-dispatch.entity';
 
 /** Every entity, listed explicitly (no globs) so the app and the CLI see the same set. */
-export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity];
+export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity];

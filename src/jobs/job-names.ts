@@ -17,6 +17,7 @@ export enum JobName {
   ChatSave = 'chat.save',
   RoomJoin = 'room.join',
   RoomLeave = 'room.leave',
+  RoomsAutoDispatch = 'rooms.auto-dispatch',
   TokenRefresh = 'token.refresh',
 }
 
@@ -34,6 +35,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.ChatSave]: QueueName.MediaFrames,
   [JobName.RoomJoin]: QueueName.ZoomRooms,
   [JobName.RoomLeave]: QueueName.ZoomRooms,
+  [JobName.RoomsAutoDispatch]: QueueName.ZoomRooms,
   [JobName.TokenRefresh]: QueueName.OAuth,
 };
 

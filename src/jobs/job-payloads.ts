@@ -43,6 +43,13 @@ export interface MediaItem {
 
 export interface RoomJobPayload {
   dispatchId: string;
+  /** room_dispatches.round the job belongs to (a retry starts a new round); stale rounds are skipped. */
+  round?: number;
+}
+
+/** Dispatch the rooms a session's capture policy names (once per session). */
+export interface RoomsAutoDispatchPayload {
+  sessionId: string;
 }
 
 export interface TokenRefreshPayload {
@@ -62,6 +69,7 @@ export interface JobPayloads {
   [JobName.ChatSave]: MediaBatchPayload;
   [JobName.RoomJoin]: RoomJobPayload;
   [JobName.RoomLeave]: RoomJobPayload;
+  [JobName.RoomsAutoDispatch]: RoomsAutoDispatchPayload;
   [JobName.TokenRefresh]: TokenRefreshPayload;
 }
 

@@ -7,6 +7,8 @@ import { RtmsControlProcessor } from '../modules/rtms-control/rtms-control.proce
 import { ZoomEventWsModule } from '../modules/webhooks/event-ws/zoom-event-ws.module';
 import { ZoomEventsWorkerModule } from '../modules/webhooks/webhooks.module';
 import { ZoomEventsProcessor } from '../modules/webhooks/zoom-events.processor';
+import { ZoomRoomsModule } from '../modules/zoom-rooms/zoom-rooms.module';
+import { ZoomRoomsProcessor } from '../modules/zoom-rooms/zoom-rooms.processor';
 import { ProcessorRegistration } from './processor-registration';
 
 /**
@@ -21,5 +23,11 @@ export const PROCESSORS: ProcessorRegistration[] = [
     processor: RtmsControlProcessor,
     handles: [JobName.RtmsStart, JobName.RtmsStop, JobName.RtmsPause, JobName.RtmsResume],
     imports: [RtmsControlModule],
+  },
+  {
+    queue: QueueName.ZoomRooms,
+    processor: ZoomRoomsProcessor,
+    handles: [JobName.RoomJoin, JobName.RoomLeave, JobName.RoomsAutoDispatch],
+    imports: [ZoomRoomsModule],
   },
 ];

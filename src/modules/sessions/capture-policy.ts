@@ -10,11 +10,44 @@ export interface CapturePolicy {
   audio: { mode: 'mixed' | 'per_participant'; segment_seconds: number };
   transcript: { enabled: boolean; src_language: number };
   chat: { enabled: boolean };
+  /** Zoom Rooms dispatched after the media handshake (absent = none). */
+  zoom_rooms?: StoredZoomRoomsPolicy;
 }
 
-/** Fills every field a request left out from the defaults. */
-export function resolveCapturePolicy(requested: CapturePolicyDto | undefined, defaults: CapturePolicy): CapturePolicy {
+/** zoom_rooms as stored: the passcode only as a TokenCipher envelope (see zoomRoomsPasscodeAad). */
+export interface StoredZoomRoomsPolicy {
+  room_ids: string[] | null;
+  all_available: boolean;
+  /** null = the session's meeting_id. */
+  meeting_number: string | null;
+  passcode_enc: string | null;
+  /** null = the configured default. */
+  leave_after_seconds: number | null;
+}
+
+/** AAD binding a sealed zoom_rooms passcode to its session's capture_policy. */
+export const zoomRoomsPasscodeAad = (sessionId: string): string => `sessions:${sessionId}:capture_policy.zoom_rooms.passcode`;
+
+/** The policy as the API shows it: never the passcode (not even sealed). */
+export function capturePolicyView(policy: Record<string, unknown>): Record<string, unknown> {
+  const rooms = policy.zoom_rooms as StoredZoomRoomsPolicy | undefined;
+  if (!rooms || typeof rooms !== 'object') return policy;
+  const { passcode_enc, ...rest } = rooms;
+  return { ...policy, zoom_rooms: { ...rest, has_passcode: typeof passcode_enc === 'string' } };
+}
+
+/**
+ * Fills every field a request left out from the defaults. `sealPasscode` encrypts a
+ * zoom_rooms passcode (it is never stored in plain text).
+ */
+export function resolveCapturePolicy(
+  requested: CapturePolicyDto | undefined,
+  defaults: CapturePolicy,
+  sealPasscode?: (plain: string) => string,
+): CapturePolicy {
   const r = requested ?? {};
+  const rooms = r.zoom_rooms;
+  if (rooms?.passcode && !sealPasscode) throw new Error('resolveCapturePolicy needs sealPasscode to store a zoom_rooms passcode');
   return {
     media_types: r.media_types ?? [...defaults.media_types],
     include_user_ids: r.include_user_ids ?? [...defaults.include_user_ids],
@@ -24,6 +57,17 @@ export function resolveCapturePolicy(requested: CapturePolicyDto | undefined, de
     audio: { ...defaults.audio, ...stripUndefined(r.audio) },
     transcript: { ...defaults.transcript, ...stripUndefined(r.transcript) },
     chat: { ...defaults.chat, ...stripUndefined(r.chat) },
+    ...(rooms
+      ? {
+          zoom_rooms: {
+            room_ids: rooms.room_ids ?? null,
+            all_available: rooms.room_ids === undefined && rooms.all_available === true,
+            meeting_number: rooms.meeting_number ?? null,
+            passcode_enc: rooms.passcode && sealPasscode ? sealPasscode(rooms.passcode) : null,
+            leave_after_seconds: rooms.leave_after_seconds ?? null,
+          },
+        }
+      : {}),
   };
 }
 

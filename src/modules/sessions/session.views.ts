@@ -1,3 +1,4 @@
+import { capturePolicyView } from './capture-policy';
 import { ParticipantEntity } from './entities/participant.entity';
 import { RtmsStreamEntity } from './entities/rtms-stream.entity';
 import { SessionEventEntity } from './entities/session-event.entity';
@@ -15,7 +16,7 @@ export function sessionView(s: SessionEntity) {
     stop_reason: s.stopReason,
     stop_reason_name: s.stopReasonName,
     failure_reason: s.failureReason,
-    capture_policy: s.capturePolicy,
+    capture_policy: capturePolicyView(s.capturePolicy),
     metadata: s.metadata,
     started_at: s.startedAt,
     ended_at: s.endedAt,

@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayNotEmpty,
   ArrayUnique,
   IsArray,
   IsBoolean,
@@ -9,9 +10,12 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  Matches,
   Max,
   MaxLength,
   Min,
+  ValidateBy,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 
@@ -56,6 +60,45 @@ export class ChatPolicyDto {
   enabled?: boolean;
 }
 
+/** Zoom room ids are short opaque strings (e.g. "qMOLddnySIGGVycz8aX_JQ"). */
+export const ZOOM_ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Zoom Rooms to send into the meeting once the stream's media handshake succeeds:
+ * either `room_ids` or `all_available: true`. The passcode is sealed before it is stored.
+ */
+export class ZoomRoomsPolicyDto {
+  @ApiPropertyOptional({ description: 'Zoom room ids to dispatch (or set all_available)', type: [String] })
+  @ValidateIf((o: ZoomRoomsPolicyDto) => o.all_available !== true || o.room_ids !== undefined)
+  @IsArray({ message: 'zoom_rooms needs room_ids (a non-empty array) or all_available: true' })
+  @ArrayNotEmpty() @ArrayMaxSize(300) @ArrayUnique()
+  @IsString({ each: true }) @Matches(ZOOM_ROOM_ID_PATTERN, { each: true, message: 'each room id may hold letters, digits, _ and - (max 64)' })
+  room_ids?: string[];
+
+  @ApiPropertyOptional({ description: 'Dispatch every room whose status is Available at dispatch time' })
+  @IsOptional() @IsBoolean()
+  @ValidateBy({
+    name: 'notWithRoomIds',
+    validator: {
+      validate: (value: unknown, args) => !(value === true && (args?.object as ZoomRoomsPolicyDto).room_ids !== undefined),
+      defaultMessage: () => 'give either room_ids or all_available, not both',
+    },
+  })
+  all_available?: boolean;
+
+  @ApiPropertyOptional({ description: 'Meeting number the rooms join (default: the session meeting_id)', example: '86429575325' })
+  @IsOptional() @IsString() @Matches(/^\d{6,20}$/, { message: 'meeting_number must be the numeric Zoom meeting number' })
+  meeting_number?: string;
+
+  @ApiPropertyOptional({ description: 'Meeting passcode (stored encrypted, never returned)' })
+  @IsOptional() @IsString() @MaxLength(64)
+  passcode?: string;
+
+  @ApiPropertyOptional({ description: 'Each room leaves after this many seconds; 0 = stays (default ZOOM_ROOMS_DEFAULT_LEAVE_AFTER_SEC)', minimum: 0, maximum: 86400 })
+  @IsOptional() @IsInt() @Min(0) @Max(86400)
+  leave_after_seconds?: number;
+}
+
 /** What to capture from a session's streams. Omitted fields take the configured defaults. */
 export class CapturePolicyDto {
   @ApiPropertyOptional({ enum: MEDIA_TYPES, isArray: true })
@@ -89,4 +132,8 @@ export class CapturePolicyDto {
   @ApiPropertyOptional({ type: ChatPolicyDto })
   @IsOptional() @ValidateNested() @Type(() => ChatPolicyDto)
   chat?: ChatPolicyDto;
+
+  @ApiPropertyOptional({ type: ZoomRoomsPolicyDto, description: 'Zoom Rooms to dispatch into the meeting after the media handshake' })
+  @IsOptional() @ValidateNested() @Type(() => ZoomRoomsPolicyDto)
+  zoom_rooms?: ZoomRoomsPolicyDto;
 }

@@ -1,0 +1,124 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { SessionEntity } from '../../sessions/entities/session.entity';
+
+export enum RoomDispatchStatus {
+  /** room.join is queued. */
+  Queued = 'queued',
+  /** room.join is running or waiting for a retry (429 Retry-After, 5xx/network backoff). */
+  Joining = 'joining',
+  /** Zoom accepted the join; a delayed room.leave is queued unless leave_after_seconds is 0. */
+  Joined = 'joined',
+  /** room.leave is due, running or waiting for a retry. */
+  Leaving = 'leaving',
+  Left = 'left',
+  /** Permanent failure (Zoom's 4xx, or attempts used up); see failed_step and zoom_*. */
+  Failed = 'failed',
+  /** DELETE before the room joined. */
+  Cancelled = 'cancelled',
+}
+
+/** A dispatch in one of these holds its room for its meeting (one active per room + meeting). */
+export const ACTIVE_DISPATCH_STATUSES: readonly RoomDispatchStatus[] = [
+  RoomDispatchStatus.Queued,
+  RoomDispatchStatus.Joining,
+  RoomDispatchStatus.Joined,
+  RoomDispatchStatus.Leaving,
+];
+
+export type DispatchSource = 'api' | 'auto';
+export type DispatchStep = 'join' | 'leave';
+
+/** One Zoom Room sent into one meeting (and out again), with every outcome Zoom gave. */
+@Entity({ name: 'room_dispatches' })
+@Index('IDX_room_dispatches_session', ['sessionId', 'createdAt'])
+@Index('IDX_room_dispatches_status', ['status', 'createdAt'])
+// Dispatching a room into a meeting it is already (being) sent to finds the first dispatch.
+@Index('UQ_room_dispatches_active', ['roomId', 'meetingNumber'], {
+  unique: true,
+  where: `"status" IN ('queued', 'joining', 'joined', 'leaving')`,
+})
+export class RoomDispatchEntity {
+  /** Chosen by the hub before insert: the passcode envelope is bound to it. */
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column({ name: 'room_id', type: 'varchar', length: 64 })
+  roomId: string;
+
+  @Column({ name: 'room_name', type: 'varchar', length: 256, nullable: true })
+  roomName: string | null;
+
+  @Column({ name: 'meeting_number', type: 'varchar', length: 20 })
+  meetingNumber: string;
+
+  /** TokenCipher envelope (AAD room_dispatches:<id>:passcode); never logged or returned. */
+  @Column({ name: 'passcode_enc', type: 'text', nullable: true })
+  passcodeEnc: string | null;
+
+  @Column({ name: 'session_id', type: 'uuid', nullable: true })
+  sessionId: string | null;
+
+  @ManyToOne(() => SessionEntity, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'session_id' })
+  session?: SessionEntity;
+
+  @Column({ type: 'varchar', length: 8, default: 'api' })
+  source: DispatchSource;
+
+  @Column({ type: 'varchar', length: 16, default: RoomDispatchStatus.Queued })
+  status: RoomDispatchStatus;
+
+  /** 0 = the room stays until DELETE. */
+  @Column({ name: 'leave_after_seconds', type: 'int' })
+  leaveAfterSeconds: number;
+
+  /** 1, then +1 per retry; job ids carry it so each round's jobs are distinct and deterministic. */
+  @Column({ type: 'int', default: 1 })
+  round: number;
+
+  /** Calls made to Zoom for this dispatch (join and leave, every retry). */
+  @Column({ type: 'int', default: 0 })
+  attempts: number;
+
+  /** 429 answers received (they do not use up job attempts, but are capped). */
+  @Column({ name: 'throttled_count', type: 'int', default: 0 })
+  throttledCount: number;
+
+  @Column({ name: 'failed_step', type: 'varchar', length: 8, nullable: true })
+  failedStep: DispatchStep | null;
+
+  @Column({ name: 'zoom_status', type: 'int', nullable: true })
+  zoomStatus: number | null;
+
+  @Column({ name: 'zoom_code', type: 'varchar', length: 32, nullable: true })
+  zoomCode: string | null;
+
+  @Column({ name: 'zoom_message', type: 'text', nullable: true })
+  zoomMessage: string | null;
+
+  /** Our summary of the last failure (never a token or passcode). */
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+
+  @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
+  nextAttemptAt: Date | null;
+
+  @Column({ name: 'joined_at', type: 'timestamptz', nullable: true })
+  joinedAt: Date | null;
+
+  /** When the delayed room.leave is due. */
+  @Column({ name: 'leave_at', type: 'timestamptz', nullable: true })
+  leaveAt: Date | null;
+
+  @Column({ name: 'left_at', type: 'timestamptz', nullable: true })
+  leftAt: Date | null;
+
+  @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
+  completedAt: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

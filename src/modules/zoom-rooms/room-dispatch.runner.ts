@@ -1,0 +1,265 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectRepository } from '@nestjs/typeorm';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { Histogram } from 'prom-client';
+import { In, Repository } from 'typeorm';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { AppConfig } from '../../config/app.config';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { RoomJobPayload } from '../../jobs/job-payloads';
+import { TokenCipher } from '../oauth/token-cipher';
+import { ZoomError } from '../oauth/zoom-errors';
+import { retryAfterSeconds, ZoomResponse, zoomErrorOf } from '../oauth/zoom-http.client';
+import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
+import { EventSource } from '../sessions/entities/session-event.entity';
+import { SessionsService } from '../sessions/sessions.service';
+import { DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
+import { RoomDispatchesService } from './room-dispatches.service';
+import { leaveJobId, passcodeAad } from './room-dispatch.views';
+import { RoomsRateLimiter } from './rooms-rate-limiter';
+import { RoomCall, ZoomRoomsClient } from './zoom-rooms.client';
+
+/** A job sleeps in-process for its rate-limit slot up to this long; further out it goes back to delayed. */
+const MAX_INPROCESS_WAIT_MS = 5_000;
+const MAX_RETRY_AFTER_SEC = 300;
+const FINAL = [RoomDispatchStatus.Left, RoomDispatchStatus.Failed, RoomDispatchStatus.Cancelled];
+
+/** A retryable failure (5xx, network, timeout): BullMQ backs off exponentially and retries. */
+export class RoomDispatchRetryableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RoomDispatchRetryableError';
+  }
+}
+
+interface Outcome {
+  zoomStatus?: number | null;
+  zoomCode?: string | null;
+  zoomMessage?: string | null;
+  error?: string | null;
+}
+
+/**
+ * Runs room.join / room.leave: PATCH /rooms/{id}/events through the shared rate limiter.
+ *  - 2xx: joined (and a delayed room.leave with a deterministic id), or left.
+ *  - 401: the S2S token is fetched again once.
+ *  - 429: everybody pauses for Retry-After; the job goes back to delayed (no attempt used; capped).
+ *  - 5xx / network / timeout: thrown, BullMQ retries with exponential backoff.
+ *  - other 4xx (offline, wrong passcode, unknown room...): failed at once with Zoom's code and message.
+ */
+@Injectable()
+export class RoomDispatchRunner {
+  private readonly logger = new Logger(RoomDispatchRunner.name);
+  private readonly waits: Histogram<'call'>;
+
+  constructor(
+    @InjectRepository(RoomDispatchEntity) private readonly repo: Repository<RoomDispatchEntity>,
+    private readonly client: ZoomRoomsClient,
+    private readonly s2s: ZoomS2sTokenService,
+    private readonly limiter: RoomsRateLimiter,
+    private readonly cipher: TokenCipher,
+    private readonly producer: JobProducer,
+    private readonly dispatches: RoomDispatchesService,
+    private readonly sessions: SessionsService,
+    private readonly config: ConfigService<AppConfig, true>,
+    metrics: MetricsService,
+  ) {
+    this.waits = metrics.histogram({
+      name: 'rtms_hub_zoom_rooms_rate_wait_seconds',
+      help: 'Time a Zoom Rooms call waited for its cluster-wide rate-limit slot',
+      labelNames: ['call'],
+      buckets: [0, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    });
+  }
+
+  async join(job: Job<RoomJobPayload>): Promise<{ status: string; skipped?: boolean }> {
+    const d = await this.load(job);
+    if (job.data.round !== undefined && job.data.round !== d.round) return { status: d.status, skipped: true };
+    if (d.status !== RoomDispatchStatus.Queued && d.status !== RoomDispatchStatus.Joining) return { status: d.status, skipped: true };
+    await this.repo.update({ id: d.id, status: In([RoomDispatchStatus.Queued, RoomDispatchStatus.Joining]) }, { status: RoomDispatchStatus.Joining, nextAttemptAt: null });
+
+    const params: Record<string, string> = { meeting_number: d.meetingNumber };
+    if (d.passcodeEnc) params.passcode = this.cipher.decrypt(d.passcodeEnc, passcodeAad(d.id));
+    const res = await this.call(job, d, 'join', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_join', params, token));
+    if (res.status < 200 || res.status >= 300) return this.refused(d, 'join', res);
+
+    const joinedAt = new Date();
+    const leaveAt = d.leaveAfterSeconds > 0 ? new Date(joinedAt.getTime() + d.leaveAfterSeconds * 1000) : null;
+    const upd = await this.repo.update(
+      { id: d.id, status: RoomDispatchStatus.Joining, round: d.round },
+      { status: RoomDispatchStatus.Joined, joinedAt, leaveAt, zoomStatus: res.status, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null },
+    );
+    this.client.calls.inc({ call: 'join', outcome: 'ok' });
+    if (!upd.affected) {
+      // DELETE arrived while Zoom was joining the room: it leaves at once.
+      await this.repo.update({ id: d.id }, { joinedAt });
+      await this.dispatches.leaveNow(d.id, d.round);
+      this.logger.log(`Room ${d.roomId} joined meeting ${d.meetingNumber} after its dispatch ${d.id} was cancelled; leaving now`);
+      return { status: RoomDispatchStatus.Cancelled };
+    }
+    if (leaveAt) {
+      // Deterministic id: a join job run twice (crash after Zoom's 202) still queues one leave.
+      await this.producer.enqueue(
+        JobName.RoomLeave,
+        { dispatchId: d.id, round: d.round },
+        { ...this.jobOptions(), jobId: leaveJobId(d.id, d.round), delay: Math.max(0, leaveAt.getTime() - Date.now()) },
+      );
+    }
+    this.dispatches.outcomes.inc({ outcome: 'joined' });
+    await this.event(d, 'zoom_room.joined', { leave_at: leaveAt?.toISOString() ?? null });
+    this.logger.log(`Room ${d.roomId} joined meeting ${d.meetingNumber} (dispatch ${d.id}${leaveAt ? `, leaves in ${d.leaveAfterSeconds} s` : ', stays'})`);
+    return { status: RoomDispatchStatus.Joined };
+  }
+
+  async leave(job: Job<RoomJobPayload>): Promise<{ status: string; skipped?: boolean }> {
+    const d = await this.load(job);
+    if (job.data.round !== undefined && job.data.round !== d.round) return { status: d.status, skipped: true };
+    const cancelledInMeeting = d.status === RoomDispatchStatus.Cancelled && d.joinedAt !== null && d.leftAt === null;
+    if (d.status !== RoomDispatchStatus.Joined && d.status !== RoomDispatchStatus.Leaving && !cancelledInMeeting) return { status: d.status, skipped: true };
+    if (d.status === RoomDispatchStatus.Joined) {
+      await this.repo.update({ id: d.id, status: RoomDispatchStatus.Joined }, { status: RoomDispatchStatus.Leaving });
+    }
+    const res = await this.call(job, d, 'leave', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_leave', {}, token));
+    if (res.status < 200 || res.status >= 300) return this.refused(d, 'leave', res);
+
+    const now = new Date();
+    const finalStatus = cancelledInMeeting ? RoomDispatchStatus.Cancelled : RoomDispatchStatus.Left;
+    await this.repo.update(
+      { id: d.id, status: In([RoomDispatchStatus.Leaving, RoomDispatchStatus.Joined, RoomDispatchStatus.Cancelled]) },
+      { status: finalStatus, leftAt: now, completedAt: now, zoomStatus: res.status, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null },
+    );
+    this.client.calls.inc({ call: 'leave', outcome: 'ok' });
+    this.dispatches.outcomes.inc({ outcome: 'left' });
+    await this.event(d, 'zoom_room.left', {});
+    this.logger.log(`Room ${d.roomId} left meeting ${d.meetingNumber} (dispatch ${d.id})`);
+    return { status: finalStatus };
+  }
+
+  /** Attempts used up (5xx/network): the dispatch fails with the last error seen. */
+  async finalFailure(dispatchId: string, step: DispatchStep, err: Error): Promise<void> {
+    const d = await this.repo.findOne({ where: { id: dispatchId } });
+    if (!d || FINAL.includes(d.status)) return;
+    await this.fail(d, step, { error: `gave up after ${d.attempts} call(s): ${err.message}` }, false);
+  }
+
+  private async load(job: Job<RoomJobPayload>): Promise<RoomDispatchEntity> {
+    const d = await this.repo.findOne({ where: { id: job.data.dispatchId } });
+    if (!d) throw new UnrecoverableError(`room dispatch ${job.data.dispatchId} does not exist`);
+    return d;
+  }
+
+  private jobOptions() {
+    const r = this.config.get('zoomRooms', { infer: true });
+    return { attempts: r.attempts, backoff: { type: 'exponential', delay: r.backoffMs } };
+  }
+
+  /**
+   * One Zoom call with its rate-limit slot. Returns 2xx and permanent 4xx answers; 429,
+   * 5xx and network errors end the job run here (delayed or retried).
+   */
+  private async call(job: Job<RoomJobPayload>, d: RoomDispatchEntity, step: DispatchStep, send: (token: string) => Promise<ZoomResponse>): Promise<ZoomResponse> {
+    const call: RoomCall = step;
+    let token: string;
+    try {
+      token = await this.s2s.getAccountToken();
+    } catch (err) {
+      if (err instanceof ZoomError && err.retryable) return this.retryLater(d, step, { error: err.message });
+      return this.fail(d, step, { error: `no usable Server-to-Server token: ${err instanceof Error ? err.message : String(err)}` });
+    }
+    let refreshed = false;
+    for (;;) {
+      const slot = await this.limiter.reserve(MAX_INPROCESS_WAIT_MS);
+      if (!slot.reserved) {
+        // The shared schedule is full far ahead (a 429 pause, or many processes): wait in Redis, not here.
+        await this.repo.update({ id: d.id }, { nextAttemptAt: new Date(Date.now() + slot.waitMs) });
+        await job.moveToDelayed(Date.now() + slot.waitMs, job.token);
+        throw new DelayedError();
+      }
+      this.waits.observe({ call }, slot.waitMs / 1000);
+      if (slot.waitMs > 0) await new Promise((r) => setTimeout(r, slot.waitMs));
+
+      let res: ZoomResponse;
+      try {
+        await this.repo.increment({ id: d.id }, 'attempts', 1);
+        res = await send(token);
+      } catch (err) {
+        return this.retryLater(d, step, { error: err instanceof Error ? err.message : String(err) });
+      }
+      if (res.status === 401 && !refreshed) {
+        refreshed = true;
+        this.client.calls.inc({ call, outcome: 'unauthorized' });
+        await this.s2s.invalidate(token);
+        try {
+          token = await this.s2s.getAccountToken();
+        } catch (err) {
+          return this.retryLater(d, step, { error: err instanceof Error ? err.message : String(err) });
+        }
+        continue;
+      }
+      if (res.status === 429) return this.throttled(job, d, step, res);
+      if (res.status >= 500) {
+        const z = zoomErrorOf(res.json);
+        return this.retryLater(d, step, { zoomStatus: res.status, zoomCode: z.code !== undefined ? String(z.code) : null, zoomMessage: z.message, error: `Zoom answered HTTP ${res.status}` });
+      }
+      return res;
+    }
+  }
+
+  private async throttled(job: Job<RoomJobPayload>, d: RoomDispatchEntity, step: DispatchStep, res: ZoomResponse): Promise<never> {
+    const max = this.config.get('zoomRooms', { infer: true }).maxThrottled;
+    const fresh = await this.repo.findOneByOrFail({ id: d.id });
+    const count = fresh.throttledCount + 1;
+    if (count > max) return this.fail(d, step, { zoomStatus: 429, error: `Zoom rate-limited this room ${count} times` });
+    const waitSec = Math.min(retryAfterSeconds(res.headers) ?? 1, MAX_RETRY_AFTER_SEC);
+    await this.limiter.penalize(waitSec * 1000);
+    const at = new Date(Date.now() + waitSec * 1000);
+    await this.repo.update({ id: d.id }, { throttledCount: count, nextAttemptAt: at, zoomStatus: 429, error: `rate limited; retrying after ${waitSec} s` });
+    this.client.calls.inc({ call: step, outcome: 'throttled' });
+    this.logger.warn(`Room ${step} for dispatch ${d.id} rate-limited by Zoom; every process pauses ${waitSec} s`);
+    await job.moveToDelayed(at.getTime(), job.token);
+    throw new DelayedError();
+  }
+
+  private async retryLater(d: RoomDispatchEntity, step: DispatchStep, outcome: Outcome): Promise<never> {
+    await this.repo.update({ id: d.id }, { ...outcome });
+    this.client.calls.inc({ call: step, outcome: 'retry' });
+    throw new RoomDispatchRetryableError(outcome.error ?? 'retryable Zoom failure');
+  }
+
+  /** A 4xx that retrying will not fix: the dispatch fails now with Zoom's code and message. */
+  private refused(d: RoomDispatchEntity, step: DispatchStep, res: ZoomResponse): Promise<never> {
+    const z = zoomErrorOf(res.json);
+    const code = z.code !== undefined ? String(z.code) : null;
+    this.client.calls.inc({ call: step, outcome: 'refused' });
+    return this.fail(d, step, {
+      zoomStatus: res.status,
+      zoomCode: code,
+      zoomMessage: z.message,
+      error: `Zoom refused room ${step} (HTTP ${res.status}${code ? `, code ${code}` : ''}): ${z.message}`,
+    });
+  }
+
+  private async fail(d: RoomDispatchEntity, step: DispatchStep, outcome: Outcome, throwAfter = true): Promise<never> {
+    const res = await this.repo.update(
+      { id: d.id, status: In([RoomDispatchStatus.Queued, RoomDispatchStatus.Joining, RoomDispatchStatus.Joined, RoomDispatchStatus.Leaving]) },
+      { status: RoomDispatchStatus.Failed, failedStep: step, ...outcome, nextAttemptAt: null, completedAt: new Date() },
+    );
+    if (res.affected) {
+      this.dispatches.outcomes.inc({ outcome: `failed_${step}` });
+      await this.event(d, `zoom_room.${step}_failed`, { zoom_status: outcome.zoomStatus ?? null, zoom_code: outcome.zoomCode ?? null, zoom_message: outcome.zoomMessage ?? null, error: outcome.error ?? null });
+      this.logger.warn(`Room ${step} failed for dispatch ${d.id} (room ${d.roomId}): ${outcome.error ?? 'failed'}`);
+    }
+    if (throwAfter) throw new UnrecoverableError(outcome.error ?? `room ${step} failed`);
+    return undefined as never;
+  }
+
+  /** Session timeline entry (no passcode in it). */
+  private async event(d: RoomDispatchEntity, eventType: string, payload: Record<string, unknown>): Promise<void> {
+    if (!d.sessionId) return;
+    await this.sessions
+      .recordEvent(d.sessionId, { source: EventSource.Worker, eventType, payload: { dispatch_id: d.id, room_id: d.roomId, meeting_number: d.meetingNumber, round: d.round, ...payload } })
+      .catch((err: unknown) => this.logger.warn(`Could not record ${eventType} for session ${d.sessionId}: ${String(err)}`));
+  }
+}

@@ -1,0 +1,292 @@
+import { randomUUID } from 'node:crypto';
+import { ConflictException, Inject, Injectable, Logger, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectRepository } from '@nestjs/typeorm';
+import { UnrecoverableError } from 'bullmq';
+import Redis from 'ioredis';
+import { Counter } from 'prom-client';
+import { FindOptionsWhere, In, QueryFailedError, Repository } from 'typeorm';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { REDIS_CLIENT } from '../../common/redis/redis.module';
+import { AppConfig } from '../../config/app.config';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { RedisLock } from '../oauth/redis-lock';
+import { TokenCipher } from '../oauth/token-cipher';
+import { StoredZoomRoomsPolicy, zoomRoomsPasscodeAad } from '../sessions/capture-policy';
+import { EventSource } from '../sessions/entities/session-event.entity';
+import { SessionNotFoundError } from '../sessions/sessions.errors';
+import { SessionsService } from '../sessions/sessions.service';
+import { CreateDispatchDto, ListDispatchesQuery } from './dto/zoom-rooms.dto';
+import { ACTIVE_DISPATCH_STATUSES, DispatchSource, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
+import { dispatchView, DispatchView, joinJobId, leaveJobId, passcodeAad } from './room-dispatch.views';
+import { ZoomRoomsService } from './zoom-rooms.service';
+
+export interface DispatchCreated {
+  data: Array<DispatchView & { existing: boolean }>;
+}
+
+export class RoomDispatchNotFoundError extends NotFoundException {
+  constructor(id: string) {
+    super({ code: 'room_dispatch_not_found', message: `Room dispatch ${id} does not exist` });
+  }
+}
+
+const AUTO_LOCK_TTL_MS = 60_000;
+
+/**
+ * Room dispatches: creation (API and automatic), queries, retry and cancel. Each room
+ * gets a row and a `room.join` job; the runner (worker) does the Zoom calls.
+ */
+@Injectable()
+export class RoomDispatchesService {
+  private readonly logger = new Logger(RoomDispatchesService.name);
+  private readonly lock: RedisLock;
+  private readonly lockPrefix: string;
+  readonly outcomes: Counter<'outcome'>;
+
+  constructor(
+    @InjectRepository(RoomDispatchEntity) private readonly repo: Repository<RoomDispatchEntity>,
+    private readonly rooms: ZoomRoomsService,
+    private readonly sessions: SessionsService,
+    private readonly cipher: TokenCipher,
+    private readonly producer: JobProducer,
+    private readonly config: ConfigService<AppConfig, true>,
+    @Inject(REDIS_CLIENT) redis: Redis,
+    metrics: MetricsService,
+  ) {
+    this.lock = new RedisLock(redis);
+    this.lockPrefix = `${config.get('queues', { infer: true }).prefix}:zoom-rooms:auto:`;
+    this.outcomes = metrics.counter({
+      name: 'rtms_hub_zoom_rooms_dispatches_total',
+      help: 'Room dispatches by outcome (created, joined, left, failed_join, failed_leave, cancelled)',
+      labelNames: ['outcome'],
+    });
+    const dispatches = this.repo;
+    metrics.gauge({
+      name: 'rtms_hub_zoom_rooms_dispatches',
+      help: 'Room dispatches per status (failed = final failures waiting for a retry)',
+      labelNames: ['status'],
+      async collect() {
+        try {
+          const rows = await dispatches.createQueryBuilder('d').select('d.status', 'status').addSelect('COUNT(*)', 'n').groupBy('d.status').getRawMany<{ status: string; n: string }>();
+          for (const s of Object.values(RoomDispatchStatus)) this.set({ status: s }, Number(rows.find((r) => r.status === s)?.n ?? 0));
+        } catch {
+          // Database unreachable: keep the last values; readiness reports the outage.
+        }
+      },
+    });
+  }
+
+  private jobOptions() {
+    const r = this.config.get('zoomRooms', { infer: true });
+    return { attempts: r.attempts, backoff: { type: 'exponential', delay: r.backoffMs } };
+  }
+
+  async create(dto: CreateDispatchDto, source: DispatchSource = 'api'): Promise<DispatchCreated> {
+    if (dto.session_id) await this.sessions.get(dto.session_id);
+    let roomIds = dto.room_ids;
+    const names = new Map<string, string>();
+    if (!roomIds) {
+      const available = await this.rooms.list('Available', { fresh: true });
+      for (const r of available.data) names.set(r.id, r.name);
+      roomIds = available.data.map((r) => r.id);
+      if (roomIds.length === 0 && source === 'api') {
+        throw new UnprocessableEntityException({ code: 'no_available_rooms', message: 'No Zoom Room is Available right now; pass room_ids to dispatch specific rooms' });
+      }
+    }
+    const leaveAfter = dto.leave_after_seconds ?? this.config.get('zoomRooms', { infer: true }).defaultLeaveAfterSec;
+    const out: DispatchCreated['data'] = [];
+    for (const roomId of roomIds) {
+      const { row, existing } = await this.insertOrFindActive(roomId, names.get(roomId) ?? null, dto, leaveAfter, source);
+      if (!existing) {
+        try {
+          await this.producer.enqueue(JobName.RoomJoin, { dispatchId: row.id, round: row.round }, { ...this.jobOptions(), jobId: joinJobId(row.id, row.round) });
+          this.outcomes.inc({ outcome: 'created' });
+        } catch (err) {
+          await this.repo.update({ id: row.id }, { status: RoomDispatchStatus.Failed, failedStep: 'join', error: 'could not be queued', completedAt: new Date() });
+          throw err;
+        }
+      }
+      out.push({ ...dispatchView(row), existing });
+    }
+    this.logger.log(`Dispatch to meeting ${dto.meeting_number}: ${out.filter((d) => !d.existing).length} new, ${out.filter((d) => d.existing).length} already active (${source})`);
+    return { data: out };
+  }
+
+  /** One active dispatch per room + meeting (unique partial index): a repeat finds the first one. */
+  private async insertOrFindActive(
+    roomId: string,
+    roomName: string | null,
+    dto: CreateDispatchDto,
+    leaveAfter: number,
+    source: DispatchSource,
+  ): Promise<{ row: RoomDispatchEntity; existing: boolean }> {
+    for (let i = 0; i < 3; i++) {
+      const id = randomUUID();
+      const inserted = await this.repo
+        .createQueryBuilder()
+        .insert()
+        .into(RoomDispatchEntity)
+        .values({
+          id,
+          roomId,
+          roomName,
+          meetingNumber: dto.meeting_number,
+          passcodeEnc: dto.passcode ? this.cipher.encrypt(dto.passcode, passcodeAad(id)) : null,
+          sessionId: dto.session_id ?? null,
+          source,
+          status: RoomDispatchStatus.Queued,
+          leaveAfterSeconds: leaveAfter,
+        })
+        .orIgnore()
+        .returning('id')
+        .execute();
+      if ((inserted.raw as unknown[]).length > 0) return { row: await this.repo.findOneByOrFail({ id }), existing: false };
+      const active = await this.repo.findOne({ where: { roomId, meetingNumber: dto.meeting_number, status: In([...ACTIVE_DISPATCH_STATUSES]) } });
+      if (active) return { row: active, existing: true };
+      // The active one finished between our insert and read: try again.
+    }
+    throw new ConflictException({ code: 'room_dispatch_conflict', message: `Room ${roomId} is being dispatched concurrently; try again` });
+  }
+
+  async get(id: string): Promise<RoomDispatchEntity> {
+    const row = await this.repo.findOne({ where: { id } });
+    if (!row) throw new RoomDispatchNotFoundError(id);
+    return row;
+  }
+
+  async list(query: ListDispatchesQuery): Promise<{ data: DispatchView[] }> {
+    const where: FindOptionsWhere<RoomDispatchEntity> = {};
+    if (query.session_id) where.sessionId = query.session_id;
+    if (query.status) where.status = query.status;
+    const rows = await this.repo.find({ where, order: { createdAt: 'DESC', id: 'ASC' }, take: query.limit ?? 100 });
+    return { data: rows.map(dispatchView) };
+  }
+
+  /** Re-runs a failed dispatch's failed step (join, or leave) in a new round. */
+  async retry(id: string): Promise<DispatchView> {
+    const d = await this.get(id);
+    if (d.status !== RoomDispatchStatus.Failed) {
+      throw new ConflictException({ code: 'room_dispatch_not_failed', message: `Room dispatch ${id} is ${d.status}; only a failed dispatch can be retried` });
+    }
+    const step = d.failedStep ?? 'join';
+    const round = d.round + 1;
+    try {
+      const res = await this.repo.update(
+        { id, status: RoomDispatchStatus.Failed, round: d.round },
+        {
+          status: step === 'join' ? RoomDispatchStatus.Queued : RoomDispatchStatus.Leaving,
+          round,
+          failedStep: null,
+          zoomStatus: null,
+          zoomCode: null,
+          zoomMessage: null,
+          error: null,
+          throttledCount: 0,
+          nextAttemptAt: null,
+          completedAt: null,
+          ...(step === 'leave' ? { leaveAt: new Date() } : {}),
+        },
+      );
+      if (!res.affected) throw new ConflictException({ code: 'room_dispatch_changed', message: `Room dispatch ${id} changed meanwhile; read it again` });
+    } catch (err) {
+      if (err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23505') {
+        throw new ConflictException({ code: 'room_busy', message: `Room ${d.roomId} already has an active dispatch to meeting ${d.meetingNumber}` });
+      }
+      throw err;
+    }
+    if (step === 'join') await this.producer.enqueue(JobName.RoomJoin, { dispatchId: id, round }, { ...this.jobOptions(), jobId: joinJobId(id, round) });
+    else await this.producer.enqueue(JobName.RoomLeave, { dispatchId: id, round }, { ...this.jobOptions(), jobId: leaveJobId(id, round) });
+    this.logger.log(`Room dispatch ${id} retried (${step}, round ${round})`);
+    return dispatchView(await this.get(id));
+  }
+
+  /** DELETE: a joined room leaves now; a pending join is cancelled. */
+  async cancel(id: string): Promise<DispatchView> {
+    for (let i = 0; i < 3; i++) {
+      const d = await this.get(id);
+      switch (d.status) {
+        case RoomDispatchStatus.Queued:
+        case RoomDispatchStatus.Joining: {
+          const res = await this.repo.update({ id, status: d.status, round: d.round }, { status: RoomDispatchStatus.Cancelled, nextAttemptAt: null, completedAt: new Date() });
+          if (!res.affected) continue;
+          // A join job not yet running goes away; one in flight sees the cancel and leaves at once.
+          const job = await this.producer.queueFor(JobName.RoomJoin).getJob(joinJobId(id, d.round));
+          await job?.remove().catch(() => undefined);
+          this.outcomes.inc({ outcome: 'cancelled' });
+          this.logger.log(`Room dispatch ${id} cancelled before the room joined`);
+          return dispatchView(await this.get(id));
+        }
+        case RoomDispatchStatus.Joined:
+        case RoomDispatchStatus.Leaving: {
+          if (d.status === RoomDispatchStatus.Joined) {
+            const res = await this.repo.update({ id, status: RoomDispatchStatus.Joined, round: d.round }, { status: RoomDispatchStatus.Leaving, leaveAt: new Date() });
+            if (!res.affected) continue;
+          }
+          await this.leaveNow(id, d.round);
+          this.logger.log(`Room dispatch ${id}: leave requested now`);
+          return dispatchView(await this.get(id));
+        }
+        default:
+          throw new ConflictException({ code: 'room_dispatch_finished', message: `Room dispatch ${id} is ${d.status}; nothing to cancel` });
+      }
+    }
+    throw new ConflictException({ code: 'room_dispatch_changed', message: `Room dispatch ${id} keeps changing; try again` });
+  }
+
+  /** Promotes the delayed leave job of the round, or adds it (leave_after_seconds 0 has none). */
+  async leaveNow(id: string, round: number): Promise<void> {
+    const queue = this.producer.queueFor(JobName.RoomLeave);
+    const job = await queue.getJob(leaveJobId(id, round));
+    if (job) {
+      if (await job.isDelayed()) await job.promote().catch(() => undefined);
+      return;
+    }
+    await this.producer.enqueue(JobName.RoomLeave, { dispatchId: id, round }, { ...this.jobOptions(), jobId: leaveJobId(id, round) });
+  }
+
+  /**
+   * `rooms.auto-dispatch`: dispatches the rooms a session's capture policy names, once
+   * per session (a second handshake or a redelivered job finds the first dispatch).
+   */
+  async autoDispatch(sessionId: string): Promise<{ skipped?: string; dispatched?: number }> {
+    let session;
+    try {
+      session = await this.sessions.get(sessionId);
+    } catch (err) {
+      if (err instanceof SessionNotFoundError) throw new UnrecoverableError(`session ${sessionId} does not exist`);
+      throw err;
+    }
+    const policy = (session.capturePolicy as { zoom_rooms?: StoredZoomRoomsPolicy }).zoom_rooms;
+    if (!policy || (!policy.all_available && !policy.room_ids?.length)) return { skipped: 'capture policy names no Zoom Rooms' };
+    const lockKey = `${this.lockPrefix}${sessionId}`;
+    const lease = await this.lock.acquire(lockKey, AUTO_LOCK_TTL_MS);
+    if (!lease) throw new Error(`auto-dispatch for session ${sessionId} is already running elsewhere`);
+    try {
+      const already = await this.repo.count({ where: { sessionId, source: 'auto' } });
+      if (already > 0) return { skipped: 'already dispatched', dispatched: already };
+      const passcode = policy.passcode_enc ? this.cipher.decrypt(policy.passcode_enc, zoomRoomsPasscodeAad(sessionId)) : undefined;
+      const meetingNumber = policy.meeting_number ?? session.meetingId;
+      if (!meetingNumber) throw new UnrecoverableError(`session ${sessionId} has no meeting number for its Zoom Rooms`);
+      const created = await this.create(
+        {
+          meeting_number: meetingNumber,
+          passcode,
+          room_ids: policy.all_available ? undefined : (policy.room_ids ?? undefined),
+          leave_after_seconds: policy.leave_after_seconds ?? undefined,
+          session_id: sessionId,
+        },
+        'auto',
+      );
+      await this.sessions.recordEvent(sessionId, {
+        source: EventSource.Worker,
+        eventType: 'zoom_rooms.dispatched',
+        payload: { dispatch_ids: created.data.map((d) => d.id), room_ids: created.data.map((d) => d.room_id) },
+      });
+      return { dispatched: created.data.length };
+    } finally {
+      await this.lock.release(lockKey, lease).catch(() => undefined);
+    }
+  }
+}

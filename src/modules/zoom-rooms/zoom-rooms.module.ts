@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { OAuthCoreModule } from '../oauth/oauth-core.module';
+import { SessionsModule } from '../sessions/sessions.module';
+import { RoomDispatchEntity } from './entities/room-dispatch.entity';
+import { RoomDispatchRunner } from './room-dispatch.runner';
+import { RoomDispatchesService } from './room-dispatches.service';
+import { RoomsRateLimiter } from './rooms-rate-limiter';
+import { ZoomRoomsClient } from './zoom-rooms.client';
+import { ZoomRoomsService } from './zoom-rooms.service';
+
+/** Zoom Rooms: listing, dispatches (API side) and the join/leave runner (worker side). No controllers. */
+@Module({
+  imports: [TypeOrmModule.forFeature([RoomDispatchEntity]), OAuthCoreModule, SessionsModule],
+  providers: [RoomsRateLimiter, ZoomRoomsClient, ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
+  exports: [ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
+})
+export class ZoomRoomsModule {}

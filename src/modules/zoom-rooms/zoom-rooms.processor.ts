@@ -1,0 +1,42 @@
+import { Processor } from '@nestjs/bullmq';
+import { Job } from 'bullmq';
+import { JobName } from '../../jobs/job-names';
+import { RoomJobPayload, RoomsAutoDispatchPayload } from '../../jobs/job-payloads';
+import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
+import { QueueName } from '../../jobs/queue-names';
+import { RoomDispatchRunner } from './room-dispatch.runner';
+import { RoomDispatchesService } from './room-dispatches.service';
+
+/** `zoom-rooms` queue: room.join, room.leave (delayed) and rooms.auto-dispatch. */
+@Processor(QueueName.ZoomRooms)
+export class ZoomRoomsProcessor extends QueueProcessor {
+  protected readonly queueName = QueueName.ZoomRooms;
+
+  constructor(
+    private readonly runner: RoomDispatchRunner,
+    private readonly dispatches: RoomDispatchesService,
+  ) {
+    super();
+  }
+
+  protected async handle(job: Job): Promise<unknown> {
+    const name = job.name as JobName;
+    switch (name) {
+      case JobName.RoomJoin:
+        return this.runner.join(job as Job<RoomJobPayload>);
+      case JobName.RoomLeave:
+        return this.runner.leave(job as Job<RoomJobPayload>);
+      case JobName.RoomsAutoDispatch:
+        return this.dispatches.autoDispatch((job as Job<RoomsAutoDispatchPayload>).data.sessionId);
+      default:
+        return unknownJob(name);
+    }
+  }
+
+  protected override async onFinalFailure(job: Job, err: Error): Promise<void> {
+    const data = job.data as Partial<RoomJobPayload>;
+    if (!data?.dispatchId) return;
+    if (job.name === JobName.RoomJoin) await this.runner.finalFailure(data.dispatchId, 'join', err);
+    if (job.name === JobName.RoomLeave) await this.runner.finalFailure(data.dispatchId, 'leave', err);
+  }
+}
