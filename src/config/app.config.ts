@@ -6,6 +6,26 @@ import { EncryptionKey, parseKeyring } from './keyring';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
+/** RTMS stream workers: reconnection windows, keep-alive timeout, media sockets, batching. */
+export interface RtmsIngestConfig {
+  /** One `all` media socket, or one socket per media type. */
+  mediaSocketMode: 'all' | 'split';
+  /** No keep-alive on signaling for this long → redo the signaling handshake (Zoom: 65 s). */
+  keepAliveTimeoutMs: number;
+  /** Give up reconnecting signaling after this long (Zoom waits ~60 s). */
+  signalingReconnectWindowMs: number;
+  /** Give up reconnecting media after this long (Zoom waits ~30 s). */
+  mediaReconnectWindowMs: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  handshakeTimeoutMs: number;
+  /** Larger RTMS messages are counted as malformed and dropped. */
+  maxMessageBytes: number;
+  batchMaxItems: number;
+  batchMaxBytes: number;
+  batchFlushMs: number;
+}
+
 export interface ZoomEventWsConfig {
   /** Base URL, e.g. wss://ws.zoom.us/ws (subscriptionId and access_token are appended). */
   url: string;
@@ -72,6 +92,8 @@ export interface AppConfig {
     allowedHosts: string[];
     /** Allow ws:// (the local simulator); never in production. */
     allowInsecureWs: boolean;
+    /** Stream workers (docs/media-ingest.md). */
+    ingest: RtmsIngestConfig;
   };
   webhooks: { timestampToleranceSeconds: number };
   /** Zoom's event WebSocket (second event source); null unless URL + subscription id are set. */
@@ -162,6 +184,19 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     rtms: {
       allowedHosts: list(env.RTMS_ALLOWED_HOSTS ?? '*.zoom.us'),
       allowInsecureWs: env.RTMS_ALLOW_INSECURE_WS ?? false,
+      ingest: {
+        mediaSocketMode: (env.RTMS_MEDIA_SOCKET_MODE ?? 'all') as 'all' | 'split',
+        keepAliveTimeoutMs: env.RTMS_KEEPALIVE_TIMEOUT_MS ?? 65000,
+        signalingReconnectWindowMs: env.RTMS_SIGNALING_RECONNECT_WINDOW_MS ?? 55000,
+        mediaReconnectWindowMs: env.RTMS_MEDIA_RECONNECT_WINDOW_MS ?? 25000,
+        reconnectBaseMs: env.RTMS_RECONNECT_BASE_MS ?? 500,
+        reconnectMaxMs: env.RTMS_RECONNECT_MAX_MS ?? 5000,
+        handshakeTimeoutMs: env.RTMS_HANDSHAKE_TIMEOUT_MS ?? 10000,
+        maxMessageBytes: env.RTMS_MAX_MESSAGE_BYTES ?? 8 * 1024 * 1024,
+        batchMaxItems: env.MEDIA_BATCH_MAX_ITEMS ?? 50,
+        batchMaxBytes: env.MEDIA_BATCH_MAX_BYTES ?? 4 * 1024 * 1024,
+        batchFlushMs: env.MEDIA_BATCH_FLUSH_MS ?? 250,
+      },
     },
     webhooks: { timestampToleranceSeconds: env.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS ?? 300 },
     zoomEventWs:

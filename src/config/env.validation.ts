@@ -155,6 +155,19 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(86400)
   WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS?: number;
 
+  // RTMS stream workers (media-ingest): reconnection windows, keep-alive, media sockets, batching.
+  @IsOptional() @IsIn(['all', 'split']) RTMS_MEDIA_SOCKET_MODE?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000) RTMS_KEEPALIVE_TIMEOUT_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000) RTMS_SIGNALING_RECONNECT_WINDOW_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600000) RTMS_MEDIA_RECONNECT_WINDOW_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) RTMS_RECONNECT_BASE_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) RTMS_RECONNECT_MAX_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(120000) RTMS_HANDSHAKE_TIMEOUT_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(104857600) RTMS_MAX_MESSAGE_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) MEDIA_BATCH_MAX_ITEMS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(104857600) MEDIA_BATCH_MAX_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) MEDIA_BATCH_FLUSH_MS?: number;
+
   @IsOptional() @IsString() @Matches(/^(audio|video|deskshare|transcript|chat)(,(audio|video|deskshare|transcript|chat))*$/, {
     message: 'CAPTURE_MEDIA_TYPES must be a comma list of audio, video, deskshare, transcript, chat',
   })

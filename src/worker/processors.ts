@@ -9,6 +9,8 @@ import { ZoomEventsWorkerModule } from '../modules/webhooks/webhooks.module';
 import { ZoomEventsProcessor } from '../modules/webhooks/zoom-events.processor';
 import { ZoomRoomsModule } from '../modules/zoom-rooms/zoom-rooms.module';
 import { ZoomRoomsProcessor } from '../modules/zoom-rooms/zoom-rooms.processor';
+import { MediaIngestModule } from '../modules/media-ingest/media-ingest.module';
+import { StreamRunProcessor } from '../modules/media-ingest/stream-run.processor';
 import { ProcessorRegistration } from './processor-registration';
 
 /**
@@ -30,4 +32,5 @@ export const PROCESSORS: ProcessorRegistration[] = [
     handles: [JobName.RoomJoin, JobName.RoomLeave, JobName.RoomsAutoDispatch],
     imports: [ZoomRoomsModule],
   },
+  { queue: QueueName.RtmsStreams, processor: StreamRunProcessor, handles: [JobName.StreamRun], imports: [MediaIngestModule] },
 ];

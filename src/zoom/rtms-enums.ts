@@ -68,3 +68,110 @@ export function stopReasonName(reason: number | null | undefined): string | null
   if (reason === null || reason === undefined) return null;
   return RTMS_STOP_REASONS[reason] ?? `UNKNOWN_${reason}`;
 }
+
+/** MEDIA_DATA_TYPE bitmask (msg 3 `media_type`). */
+export enum RtmsMediaBit {
+  Audio = 1,
+  Video = 2,
+  Deskshare = 4,
+  Transcript = 8,
+  Chat = 16,
+  All = 32,
+}
+
+/** RTMS_EVENT_TYPE (msg 6 `event.event_type`). */
+export enum RtmsEventType {
+  FirstPacketTimestamp = 1,
+  ActiveSpeakerChange = 2,
+  ParticipantJoin = 3,
+  ParticipantLeave = 4,
+  SharingStart = 5,
+  SharingStop = 6,
+  MediaConnectionInterrupted = 7,
+  ParticipantVideoOn = 8,
+  ParticipantVideoOff = 9,
+  ChatGroupCreate = 10,
+  ChatGroupDelete = 11,
+  ChatGroupMembersAdd = 12,
+  ChatGroupMembersDelete = 13,
+  ChatGroupMemberStatusUpdate = 14,
+}
+
+/** RTMS_STREAM_STATE (msg 8 `state`). */
+export enum RtmsStreamState {
+  Inactive = 0,
+  Active = 1,
+  Interrupted = 2,
+  Terminating = 3,
+  Terminated = 4,
+  Paused = 5,
+  Resumed = 6,
+}
+
+/** RTMS_SESSION_STATE (msg 9 `state`). */
+export enum RtmsSessionState {
+  Inactive = 0,
+  Initialize = 1,
+  Started = 2,
+  Paused = 3,
+  Resumed = 4,
+  Stopped = 5,
+}
+
+export const STOP_REASON_RECEIVER_REQUEST_CLOSE = 20;
+
+/** RTMS_STATUS_CODE, by number (rtms-protocol.md §2; 46/47 from the JS library only). */
+export const RTMS_STATUS_CODES: Record<number, string> = {
+  0: 'OK',
+  1: 'INVALID_MESSAGE_TYPE',
+  2: 'INVALID_RTMS_STREAM_ID',
+  3: 'INVALID_SIGNATURE',
+  4: 'INVALID_PAYLOAD',
+  5: 'INVALID_EVENTS',
+  6: 'INVALID_EVENT_TYPE',
+  7: 'INVALID_MEDIA_TYPE',
+  8: 'DUPLICATE_SIGNAL_REQUEST',
+  9: 'MEDIA_TYPE_AUDIO_NOT_SUPPORT',
+  10: 'MEDIA_TYPE_VIDEO_NOT_SUPPORT',
+  11: 'MEDIA_TYPE_DESKSHARE_NOT_SUPPORT',
+  12: 'MEDIA_TYPE_TRANSCRIPT_NOT_SUPPORT',
+  13: 'MEDIA_TYPE_CHAT_NOT_SUPPORT',
+  14: 'MEDIA_TYPE_INVALID_VALUE',
+  15: 'MEDIA_DATA_ALL_CONNECTION_EXIST',
+  16: 'DUPLICATE_MEDIA_DATA_CONNECTION',
+  17: 'INVALID_MEDIA_PARAMS',
+  18: 'INVALID_MEDIA_AUDIO_PARAMS',
+  19: 'INVALID_MEDIA_AUDIO_CONTENT_TYPE',
+  20: 'INVALID_MEDIA_AUDIO_SAMPLE_RATE',
+  21: 'INVALID_MEDIA_AUDIO_CHANNEL',
+  22: 'INVALID_MEDIA_AUDIO_CODEC',
+  23: 'INVALID_MEDIA_AUDIO_DATA_OPT',
+  24: 'INVALID_MEDIA_AUDIO_SEND_RATE',
+  25: 'INVALID_MEDIA_VIDEO_PARAMS',
+  26: 'INVALID_MEDIA_VIDEO_CONTENT_TYPE',
+  27: 'INVALID_MEDIA_VIDEO_CODEC',
+  28: 'INVALID_MEDIA_VIDEO_RESOLUTION',
+  29: 'INVALID_MEDIA_VIDEO_DATA_OPT',
+  30: 'INVALID_MEDIA_VIDEO_FPS',
+  31: 'INVALID_MEDIA_DESKSHARE_PARAMS',
+  32: 'INVALID_MEDIA_DESKSHARE_CONTENT_TYPE',
+  33: 'INVALID_MEDIA_DESKSHARE_CODEC',
+  34: 'INVALID_MEDIA_DESKSHARE_RESOLUTION',
+  35: 'INVALID_MEDIA_DESKSHARE_FPS',
+  36: 'INVALID_MEDIA_TRANSCRIPT_PARAMS',
+  37: 'INVALID_MEDIA_TRANSCRIPT_CONTENT_TYPE',
+  38: 'INVALID_MEDIA_CHAT_PARAMS',
+  39: 'INVALID_MEDIA_CHAT_CONTENT_TYPE',
+  40: 'INVALID_RTMS_SESSION_ID',
+  41: 'INVALID_CLIENT_READY_ACK',
+  42: 'INVALID_EVENT_SUBSCRIBE',
+  43: 'INVALID_MEDIA_TRANSCRIPT_SOURCE_LANGUAGE',
+  44: 'DUPLICATE_VIDEO_SUBSCRIPTION',
+  45: 'INTERNAL_EXCEPTION',
+  46: 'INVALID_MEDIA_TRANSCRIPT_TARGET_LANGUAGE',
+  47: 'CHAT_SESSION_KEY_NOT_AVAILABLE',
+};
+
+export function statusCodeName(code: number): string {
+  return RTMS_STATUS_CODES[code] ?? `UNKNOWN_STATUS_${code}`;
+}

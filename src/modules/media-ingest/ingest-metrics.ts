@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { MetricsService } from '../../common/metrics/metrics.service';
+
+/** Prometheus metrics of the stream workers. */
+@Injectable()
+export class IngestMetrics {
+  readonly activeStreams: Gauge;
+  readonly handshakes: Counter<'socket' | 'result'>;
+  readonly keepAliveReply: Histogram<'socket'>;
+  readonly keepAlives: Counter<'socket'>;
+  readonly reconnects: Counter<'cause'>;
+  readonly messages: Counter<'media_type'>;
+  readonly bytes: Counter<'media_type'>;
+  readonly invalid: Counter<'reason'>;
+  readonly filtered: Counter<'media_type'>;
+  readonly batches: Counter<'job'>;
+  readonly streamEnds: Counter<'outcome'>;
+
+  constructor(metrics: MetricsService) {
+    this.activeStreams = metrics.gauge({ name: 'rtms_hub_streams_active', help: 'RTMS streams held by this process' });
+    this.handshakes = metrics.counter({ name: 'rtms_hub_rtms_handshakes_total', help: 'RTMS handshakes by socket and result (ok or the status name)', labelNames: ['socket', 'result'] });
+    this.keepAliveReply = metrics.histogram({
+      name: 'rtms_hub_keepalive_reply_seconds',
+      help: 'Time from a KEEP_ALIVE_REQ arriving to its answer being sent',
+      labelNames: ['socket'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+    });
+    this.keepAlives = metrics.counter({ name: 'rtms_hub_keepalives_answered_total', help: 'KEEP_ALIVE_REQ answered', labelNames: ['socket'] });
+    this.reconnects = metrics.counter({ name: 'rtms_hub_stream_reconnects_total', help: 'Stream reconnects by case', labelNames: ['cause'] });
+    this.messages = metrics.counter({ name: 'rtms_hub_media_messages_total', help: 'Media messages received by media type', labelNames: ['media_type'] });
+    this.bytes = metrics.counter({ name: 'rtms_hub_media_bytes_total', help: 'Media message bytes received by media type', labelNames: ['media_type'] });
+    this.invalid = metrics.counter({ name: 'rtms_hub_rtms_messages_invalid_total', help: 'RTMS messages dropped as malformed, by reason', labelNames: ['reason'] });
+    this.filtered = metrics.counter({ name: 'rtms_hub_media_items_filtered_total', help: 'Media items the capture policy dropped', labelNames: ['media_type'] });
+    this.batches = metrics.counter({ name: 'rtms_hub_media_batches_total', help: 'Media batch jobs enqueued', labelNames: ['job'] });
+    this.streamEnds = metrics.counter({ name: 'rtms_hub_stream_jobs_ended_total', help: 'Stream jobs ended, by outcome', labelNames: ['outcome'] });
+  }
+}

@@ -1,0 +1,135 @@
+import { createHmac } from 'node:crypto';
+import { RtmsEventType, RtmsMediaBit, RtmsMessageType } from '../../../zoom/rtms-enums';
+import type { CapturePolicy } from '../../sessions/capture-policy';
+import type { MediaTypeName } from '../../sessions/dto/capture-policy.dto';
+
+/** hex(HMAC-SHA256(client secret, "client_id,id,rtms_stream_id")) — the same value in msg 1 and msg 3. */
+export function rtmsSignature(clientId: string, clientSecret: string, meetingIdentity: string, rtmsStreamId: string): string {
+  return createHmac('sha256', clientSecret).update(`${clientId},${meetingIdentity},${rtmsStreamId}`).digest('hex');
+}
+
+export interface StreamIdentity {
+  /** meeting_uuid / webinar_uuid / session_id / engagement_id exactly as received; sent in `meeting_uuid`. */
+  meetingIdentity: string;
+  rtmsStreamId: string;
+  signature: string;
+}
+
+export function signalingHandshake(id: StreamIdentity): Record<string, unknown> {
+  return {
+    msg_type: RtmsMessageType.SignalingHandshakeReq,
+    protocol_version: 1,
+    sequence: 1,
+    meeting_uuid: id.meetingIdentity,
+    rtms_stream_id: id.rtmsStreamId,
+    signature: id.signature,
+  };
+}
+
+export const MEDIA_BITS: Record<MediaTypeName, RtmsMediaBit> = {
+  audio: RtmsMediaBit.Audio,
+  video: RtmsMediaBit.Video,
+  deskshare: RtmsMediaBit.Deskshare,
+  transcript: RtmsMediaBit.Transcript,
+  chat: RtmsMediaBit.Chat,
+};
+
+export type MediaParams = Partial<Record<MediaTypeName, Record<string, number | boolean>>>;
+
+/** JPG allows ≤ 5 fps; derive the rate from the sampling interval the policy keeps. */
+function fpsFor(intervalMs: number, max: number): number {
+  if (!intervalMs || intervalMs <= 0) return max;
+  return Math.max(1, Math.min(max, Math.ceil(1000 / intervalMs)));
+}
+
+/** The media types a session's capture policy asks for (transcript/chat may be switched off). */
+export function requestedMediaTypes(policy: CapturePolicy): MediaTypeName[] {
+  return policy.media_types.filter((t) => (t === 'transcript' ? policy.transcript.enabled : t === 'chat' ? policy.chat.enabled : true));
+}
+
+/** msg 3 media_params from the capture policy (rtms-protocol.md §2 enums). */
+export function mediaParamsFor(types: readonly MediaTypeName[], policy: CapturePolicy): MediaParams {
+  const params: MediaParams = {};
+  for (const t of types) {
+    switch (t) {
+      case 'audio':
+        // L16 16 kHz mono; data_opt 1 = mixed stream, 2 = one stream per participant.
+        params.audio = { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: policy.audio.mode === 'mixed' ? 1 : 2, send_rate: 100 };
+        break;
+      case 'video':
+        params.video = { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: fpsFor(policy.video.interval_ms, 5) };
+        break;
+      case 'deskshare':
+        params.deskshare = { content_type: 3, codec: 5, resolution: 2, fps: fpsFor(policy.deskshare.interval_ms, 5) };
+        break;
+      case 'transcript': {
+        const lang = policy.transcript.src_language;
+        params.transcript = lang >= 0 ? { content_type: 5, src_language: lang, enable_lid: false } : { content_type: 5 };
+        break;
+      }
+      case 'chat':
+        params.chat = { content_type: 5 };
+        break;
+    }
+  }
+  return params;
+}
+
+export function mediaBitmask(types: readonly MediaTypeName[]): number {
+  return types.reduce((mask, t) => mask | MEDIA_BITS[t], 0);
+}
+
+export function dataHandshake(id: StreamIdentity, types: readonly MediaTypeName[], params: MediaParams): Record<string, unknown> {
+  const mediaParams: MediaParams = {};
+  for (const t of types) if (params[t]) mediaParams[t] = params[t];
+  return {
+    msg_type: RtmsMessageType.DataHandshakeReq,
+    protocol_version: 1,
+    sequence: 0,
+    meeting_uuid: id.meetingIdentity,
+    rtms_stream_id: id.rtmsStreamId,
+    signature: id.signature,
+    media_type: mediaBitmask(types),
+    payload_encryption: false,
+    media_params: mediaParams,
+  };
+}
+
+/** Events we subscribe to (1 and 7 arrive without subscribing). */
+export const SUBSCRIBED_EVENTS: readonly RtmsEventType[] = [
+  RtmsEventType.ActiveSpeakerChange,
+  RtmsEventType.ParticipantJoin,
+  RtmsEventType.ParticipantLeave,
+  RtmsEventType.SharingStart,
+  RtmsEventType.SharingStop,
+  RtmsEventType.ParticipantVideoOn,
+  RtmsEventType.ParticipantVideoOff,
+];
+
+export function eventSubscription(): Record<string, unknown> {
+  return { msg_type: RtmsMessageType.EventSubscription, events: SUBSCRIBED_EVENTS.map((event_type) => ({ event_type, subscribe: true })) };
+}
+
+/** Media sockets to open from msg 2's `media_server.server_urls`. */
+export interface MediaSocketPlan {
+  /** Path key in server_urls (`all` or a media type) and the types it carries. */
+  sockets: Array<{ key: 'all' | MediaTypeName; url: string; types: MediaTypeName[] }>;
+  /** Requested types the server offered no URL for (no scope): not requested. */
+  unavailable: MediaTypeName[];
+}
+
+export function planMediaSockets(serverUrls: Record<string, unknown>, wanted: readonly MediaTypeName[], mode: 'all' | 'split'): MediaSocketPlan {
+  const url = (k: string) => (typeof serverUrls[k] === 'string' && (serverUrls[k] as string).length > 0 ? (serverUrls[k] as string) : undefined);
+  const perType = wanted.filter((t) => url(t));
+  const all = url('all');
+  if ((mode === 'all' && all) || (mode === 'split' && perType.length === 0 && all)) {
+    // Offered per-type keys tell which types the app has scopes for; without any, ask for all wanted.
+    const offeredKeys = Object.keys(MEDIA_BITS).filter((k) => url(k));
+    const types = offeredKeys.length > 0 ? wanted.filter((t) => url(t)) : [...wanted];
+    return { sockets: types.length > 0 ? [{ key: 'all', url: all!, types }] : [], unavailable: wanted.filter((t) => !types.includes(t)) };
+  }
+  return {
+    sockets: perType.map((t) => ({ key: t, url: url(t)!, types: [t] })),
+    unavailable: wanted.filter((t) => !perType.includes(t)),
+  };
+}

@@ -1,0 +1,72 @@
+import { RtmsMessageType } from '../../../zoom/rtms-enums';
+import type { CapturePolicy } from '../../sessions/capture-policy';
+import { dataHandshake, mediaParamsFor, planMediaSockets, rtmsSignature, signalingHandshake } from './handshake';
+import { parseRtmsFrame, toMediaItem } from './rtms-message-parser';
+import { classifyStatus, RtmsStatusError } from './rtms-status';
+
+const policy: CapturePolicy = {
+  media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
+  include_user_ids: [],
+  exclude_user_ids: [],
+  video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
+  deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
+  audio: { mode: 'mixed', segment_seconds: 10 },
+  transcript: { enabled: true, src_language: 9 },
+  chat: { enabled: true },
+};
+
+describe('RTMS protocol helpers', () => {
+  it('signs the handshake like rtms-protocol.md §6', () => {
+    expect(rtmsSignature('test_client_id', 'test_client_secret', '4444AAAiAAAAAiAiAiiAii==', '03db704592624398931a588dd78200cb')).toBe(
+      'b652bb12b91a9fe177dd15655215e0f9d71cd96595aa3a06bf678b9dd9e91c8d',
+    );
+  });
+
+  it('builds msg 1 and msg 3 with the documented fields', () => {
+    const id = { meetingIdentity: 'u==', rtmsStreamId: 's1', signature: 'sig' };
+    expect(signalingHandshake(id)).toEqual({ msg_type: 1, protocol_version: 1, sequence: 1, meeting_uuid: 'u==', rtms_stream_id: 's1', signature: 'sig' });
+    const params = mediaParamsFor(['audio', 'transcript'], policy);
+    const msg = dataHandshake(id, ['audio', 'transcript'], params);
+    expect(msg).toMatchObject({ msg_type: 3, protocol_version: 1, sequence: 0, media_type: 9, payload_encryption: false });
+    expect(msg.media_params).toEqual({
+      audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 1, send_rate: 100 },
+      transcript: { content_type: 5, src_language: 9, enable_lid: false },
+    });
+    expect(mediaParamsFor(['audio'], { ...policy, audio: { mode: 'per_participant', segment_seconds: 10 } }).audio?.data_opt).toBe(2);
+  });
+
+  it('plans one all socket or one per type, dropping types without a URL', () => {
+    const urls = { all: 'ws://h/all', audio: 'ws://h/audio', video: 'ws://h/video' };
+    expect(planMediaSockets(urls, ['audio', 'video', 'chat'], 'all')).toEqual({ sockets: [{ key: 'all', url: 'ws://h/all', types: ['audio', 'video'] }], unavailable: ['chat'] });
+    expect(planMediaSockets(urls, ['audio', 'video'], 'split').sockets.map((s) => s.key)).toEqual(['audio', 'video']);
+    expect(planMediaSockets({ all: 'ws://h/all' }, ['audio', 'chat'], 'split').sockets).toEqual([{ key: 'all', url: 'ws://h/all', types: ['audio', 'chat'] }]);
+  });
+
+  it('parses JSON from text and binary frames and rejects junk', () => {
+    expect(parseRtmsFrame(Buffer.from('{"msg_type":12,"timestamp":5}'), 1000)).toMatchObject({ ok: true, message: { msg_type: 12, timestamp: 5 } });
+    expect(parseRtmsFrame(new Uint8Array(Buffer.from('{"msg_type":13}')).buffer, 1000)).toMatchObject({ ok: true });
+    expect(parseRtmsFrame(Buffer.from('{"msg_type":'), 1000)).toMatchObject({ ok: false, reason: 'bad_json' });
+    expect(parseRtmsFrame(Buffer.from('[1]'), 1000)).toMatchObject({ ok: false, reason: 'not_an_object' });
+    expect(parseRtmsFrame(Buffer.from('{"a":1}'), 1000)).toMatchObject({ ok: false, reason: 'no_msg_type' });
+    expect(parseRtmsFrame(Buffer.alloc(2000, 32), 1000)).toMatchObject({ ok: false, reason: 'oversized' });
+  });
+
+  it('turns media messages into items, data kept as received', () => {
+    const data = Buffer.alloc(640).toString('base64');
+    const ok = toMediaItem({ msg_type: 14, content: { user_id: 0, data, length: 640, timestamp: 100 } }, 7);
+    expect(ok).toEqual({ ok: true, lengthMismatch: false, item: { msgType: 14, userId: 0, timestamp: 100, data, receivedAt: 7, meta: { length: 640 } } });
+    expect(toMediaItem({ msg_type: 14, content: { user_id: 1, data: '!!!', timestamp: 1 } }, 0)).toEqual({ ok: false, reason: 'bad_base64' });
+    expect(toMediaItem({ msg_type: 15, content: {} }, 0)).toEqual({ ok: false, reason: 'missing_data' });
+    expect(toMediaItem({ msg_type: 15 }, 0)).toEqual({ ok: false, reason: 'missing_content' });
+    const t = toMediaItem({ msg_type: RtmsMessageType.MediaDataTranscript, content: { user_id: 3, user_name: 'A', data: 'hello', timestamp: 9, start_time: 1, end_time: 2, language: 9 } }, 0);
+    expect(t).toMatchObject({ ok: true, item: { userName: 'A', data: 'hello', meta: { start_time: 1, end_time: 2, language: 9 } } });
+  });
+
+  it('maps status codes to named permanent / retryable errors', () => {
+    expect(new RtmsStatusError('signaling', 3, 'bad sig')).toMatchObject({ statusName: 'INVALID_SIGNATURE', permanent: true });
+    expect(new RtmsStatusError('signaling', 8, '')).toMatchObject({ statusName: 'DUPLICATE_SIGNAL_REQUEST', permanent: false, statusClass: 'retryable' });
+    expect(classifyStatus(17, 'Duplicate signal request')).toBe('retryable');
+    expect(classifyStatus(2)).toBe('stream_gone');
+    expect(classifyStatus(22)).toBe('permanent');
+  });
+});

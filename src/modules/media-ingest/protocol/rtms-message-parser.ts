@@ -1,0 +1,131 @@
+import { RawData } from 'ws';
+import { MediaItem } from '../../../jobs/job-payloads';
+import { RtmsMessageType } from '../../../zoom/rtms-enums';
+
+/** A decoded RTMS message: `msg_type` plus the rest of the JSON object. */
+export interface RtmsMessage {
+  msg_type: number;
+  [key: string]: unknown;
+}
+
+export type ParseFailure = 'oversized' | 'bad_json' | 'not_an_object' | 'no_msg_type';
+
+export type ParseResult = { ok: true; message: RtmsMessage; bytes: number } | { ok: false; reason: ParseFailure; bytes: number };
+
+/** Bytes of a ws frame (text or binary; fragmented frames arrive as Buffer[]). */
+export function frameBytes(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}
+
+function frameText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
+
+/**
+ * Parses one frame. Zoom sends JSON in text frames and sometimes in binary frames
+ * (rtms-protocol.md pitfall 6), so both are decoded the same way.
+ */
+export function parseRtmsFrame(data: RawData, maxBytes: number): ParseResult {
+  const bytes = frameBytes(data);
+  if (bytes > maxBytes) return { ok: false, reason: 'oversized', bytes };
+  let value: unknown;
+  try {
+    value = JSON.parse(frameText(data));
+  } catch {
+    return { ok: false, reason: 'bad_json', bytes };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not_an_object', bytes };
+  const msgType = (value as Record<string, unknown>).msg_type;
+  if (typeof msgType !== 'number' || !Number.isInteger(msgType)) return { ok: false, reason: 'no_msg_type', bytes };
+  return { ok: true, message: value as RtmsMessage, bytes };
+}
+
+export const MEDIA_MESSAGE_TYPES: ReadonlySet<number> = new Set([
+  RtmsMessageType.MediaDataAudio,
+  RtmsMessageType.MediaDataVideo,
+  RtmsMessageType.MediaDataShare,
+  RtmsMessageType.MediaDataTranscript,
+  RtmsMessageType.MediaDataChat,
+]);
+
+export const MEDIA_TYPE_LABEL: Record<number, string> = {
+  [RtmsMessageType.MediaDataAudio]: 'audio',
+  [RtmsMessageType.MediaDataVideo]: 'video',
+  [RtmsMessageType.MediaDataShare]: 'deskshare',
+  [RtmsMessageType.MediaDataTranscript]: 'transcript',
+  [RtmsMessageType.MediaDataChat]: 'chat',
+};
+
+export type MediaRejection = 'missing_content' | 'missing_data' | 'bad_user_id' | 'bad_timestamp' | 'bad_base64';
+
+export type MediaParseResult = { ok: true; item: MediaItem; lengthMismatch: boolean } | { ok: false; reason: MediaRejection };
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function isBase64(data: string): boolean {
+  return data.length % 4 === 0 && BASE64.test(data);
+}
+
+function toInt(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
+  return undefined;
+}
+
+type Meta = NonNullable<MediaItem['meta']>;
+
+function scalarMeta(content: Record<string, unknown>, keys: readonly string[]): Meta | undefined {
+  const meta: Meta = {};
+  for (const k of keys) {
+    const v = content[k];
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null) meta[k] = v;
+  }
+  return Object.keys(meta).length > 0 ? meta : undefined;
+}
+
+const META_KEYS: Record<number, readonly string[]> = {
+  [RtmsMessageType.MediaDataAudio]: ['length', 'channel_id'],
+  [RtmsMessageType.MediaDataVideo]: ['length', 'channel_id'],
+  [RtmsMessageType.MediaDataShare]: ['length', 'channel_id'],
+  [RtmsMessageType.MediaDataTranscript]: ['start_time', 'end_time', 'language', 'attribute'],
+  [RtmsMessageType.MediaDataChat]: ['message_id', 'chat_session', 'operation_type'],
+};
+
+/**
+ * Validates a media message (14–18) and turns it into a pipeline item, data kept as
+ * received (base64 for 14–16, text for 17–18). Mixed audio has user_id 0 and no name.
+ */
+export function toMediaItem(message: RtmsMessage, receivedAt: number): MediaParseResult {
+  const content = message.content;
+  if (typeof content !== 'object' || content === null || Array.isArray(content)) return { ok: false, reason: 'missing_content' };
+  const c = content as Record<string, unknown>;
+  if (typeof c.data !== 'string') return { ok: false, reason: 'missing_data' };
+  const binary = message.msg_type <= RtmsMessageType.MediaDataShare;
+  const userId = c.user_id === undefined && !binary ? 0 : toInt(c.user_id);
+  if (userId === undefined) return { ok: false, reason: 'bad_user_id' };
+  const timestamp = toInt(c.timestamp);
+  if (timestamp === undefined) return { ok: false, reason: 'bad_timestamp' };
+  let lengthMismatch = false;
+  if (binary) {
+    if (!isBase64(c.data)) return { ok: false, reason: 'bad_base64' };
+    const length = toInt(c.length);
+    if (length !== undefined) {
+      const padding = c.data.endsWith('==') ? 2 : c.data.endsWith('=') ? 1 : 0;
+      lengthMismatch = (c.data.length / 4) * 3 - padding !== length;
+    }
+  }
+  const item: MediaItem = {
+    msgType: message.msg_type,
+    userId,
+    timestamp,
+    data: c.data,
+    receivedAt,
+  };
+  if (typeof c.user_name === 'string') item.userName = c.user_name;
+  const meta = scalarMeta(c, META_KEYS[message.msg_type] ?? []);
+  if (meta) item.meta = meta;
+  return { ok: true, item, lengthMismatch };
+}

@@ -1,0 +1,61 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+
+export interface RunningStream {
+  readonly rtmsStreamId: string;
+  /** Ends the stream job promptly (sockets closed, job released). */
+  abort(reason: 'shutdown' | 'lease_lost'): void;
+  /** Resolves when the stream's run has finished. */
+  readonly done: Promise<unknown>;
+}
+
+/**
+ * The streams this process holds, and this process's worker id. On shutdown every
+ * stream is aborted first so its job is handed back before the BullMQ worker closes.
+ */
+@Injectable()
+export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdown {
+  private readonly logger = new Logger(RunningStreams.name);
+  private readonly streams = new Map<string, RunningStream>();
+  readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private shuttingDown = false;
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  get closing(): boolean {
+    return this.shuttingDown;
+  }
+
+  add(stream: RunningStream): void {
+    this.streams.set(stream.rtmsStreamId, stream);
+  }
+
+  remove(stream: RunningStream): void {
+    if (this.streams.get(stream.rtmsStreamId) === stream) this.streams.delete(stream.rtmsStreamId);
+  }
+
+  abort(rtmsStreamId: string, reason: 'shutdown' | 'lease_lost'): void {
+    this.streams.get(rtmsStreamId)?.abort(reason);
+  }
+
+  /** Hands every stream back (SIGTERM). Idempotent. */
+  async abortAll(): Promise<void> {
+    this.shuttingDown = true;
+    const all = [...this.streams.values()];
+    if (all.length === 0) return;
+    this.logger.log(`Handing back ${all.length} stream(s)`);
+    for (const s of all) s.abort('shutdown');
+    await Promise.allSettled(all.map((s) => s.done));
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.abortAll();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.abortAll();
+  }
+}

@@ -1,0 +1,145 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Job, UnrecoverableError } from 'bullmq';
+import Redis from 'ioredis';
+import { REDIS_CLIENT } from '../../../common/redis/redis.module';
+import { AppConfig } from '../../../config/app.config';
+import { JobName } from '../../../jobs/job-names';
+import type { MediaBatchPayload, StreamRunPayload } from '../../../jobs/job-payloads';
+import { JobProducer } from '../../../jobs/job-producer.service';
+import type { CapturePolicy } from '../../sessions/capture-policy';
+import { StreamStatus } from '../../sessions/entities/rtms-stream.entity';
+import { EventSource } from '../../sessions/entities/session-event.entity';
+import { SessionEntity, ZoomProduct } from '../../sessions/entities/session.entity';
+import { SessionsService } from '../../sessions/sessions.service';
+import { StreamsService } from '../../sessions/streams.service';
+import { IngestMetrics } from '../ingest-metrics';
+import { MediaBatcher, MediaJobName } from '../pipeline/media-batcher';
+import { MEDIA_ITEM_FILTER_FACTORY, MediaItemFilterFactory } from '../pipeline/media-filter';
+import { mediaParamsFor, requestedMediaTypes, rtmsSignature } from '../protocol/handshake';
+import { RunningStreams } from './running-streams';
+import { StreamEventsRecorder } from './stream-events-recorder';
+import { StreamLease } from './stream-lease';
+import { StreamOutcome, StreamSession } from './stream-session';
+import { StreamSignalSubscriber } from './stream-signal-subscriber';
+
+/** The stored policy merged over the defaults (older rows may lack newer fields). */
+export function effectivePolicy(stored: Record<string, unknown>, defaults: CapturePolicy): CapturePolicy {
+  const s = stored as Partial<CapturePolicy>;
+  return {
+    ...defaults,
+    ...s,
+    media_types: Array.isArray(s.media_types) ? s.media_types : defaults.media_types,
+    video: { ...defaults.video, ...s.video },
+    deskshare: { ...defaults.deskshare, ...s.deskshare },
+    audio: { ...defaults.audio, ...s.audio },
+    transcript: { ...defaults.transcript, ...s.transcript },
+    chat: { ...defaults.chat, ...s.chat },
+  };
+}
+
+const PRODUCT_ID_FIELD: Record<ZoomProduct, string> = {
+  [ZoomProduct.Meeting]: 'meeting_uuid',
+  [ZoomProduct.Webinar]: 'webinar_uuid',
+  [ZoomProduct.VideoSdk]: 'session_id',
+  [ZoomProduct.ContactCenter]: 'engagement_id',
+};
+
+/** Builds a StreamSession for a `stream.run` job and runs it to its end. */
+@Injectable()
+export class StreamRunner {
+  private readonly logger = new Logger(StreamRunner.name);
+
+  constructor(
+    private readonly config: ConfigService<AppConfig, true>,
+    private readonly sessions: SessionsService,
+    private readonly streams: StreamsService,
+    private readonly recorder: StreamEventsRecorder,
+    private readonly metrics: IngestMetrics,
+    private readonly producer: JobProducer,
+    private readonly running: RunningStreams,
+    private readonly signals: StreamSignalSubscriber,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(MEDIA_ITEM_FILTER_FACTORY) private readonly filters: MediaItemFilterFactory,
+  ) {}
+
+  get workerId(): string {
+    return this.running.workerId;
+  }
+
+  async run(job: Job<StreamRunPayload>): Promise<StreamOutcome> {
+    const { rtmsStreamId, sessionId } = job.data;
+    if (this.running.closing) return { kind: 'handed_over' };
+    const stream = await this.streams.findByStreamId(rtmsStreamId);
+    if (!stream) throw new UnrecoverableError(`Stream ${rtmsStreamId} does not exist`);
+    if (stream.status === StreamStatus.Stopped || stream.status === StreamStatus.Failed) {
+      this.logger.log(`Stream ${rtmsStreamId} already ${stream.status}; nothing to run`);
+      return stream.status === StreamStatus.Stopped ? { kind: 'stopped', stopReason: stream.stopReason } : { kind: 'failed', reason: stream.failureReason ?? 'failed' };
+    }
+    const session: SessionEntity = await this.sessions.get(stream.sessionId ?? sessionId);
+    const zoom = this.config.get('zoom', { infer: true });
+    const rtms = this.config.get('rtms', { infer: true });
+    const fail = async (reason: string): Promise<StreamOutcome> => {
+      await this.streams.markFailed(rtmsStreamId, reason, EventSource.Worker);
+      return { kind: 'failed', reason };
+    };
+    if (!zoom.clientId || !zoom.clientSecret) return fail('ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET are not configured; cannot sign the RTMS handshake');
+    if (!session.meetingUuid) return fail(`session has no ${PRODUCT_ID_FIELD[session.product] ?? 'meeting_uuid'} to sign the handshake with`);
+
+    const policy = effectivePolicy(session.capturePolicy, this.config.get('capture', { infer: true }));
+    const mediaTypes = requestedMediaTypes(policy);
+    if (mediaTypes.length === 0) return fail('the capture policy requests no media type');
+    const ids = { sessionId: session.id, rtmsStreamId };
+    const batcher = new MediaBatcher(
+      ids,
+      policy,
+      this.filters.forStream(rtmsStreamId, policy),
+      { enqueueBatches: (name, batches) => this.enqueueBatches(name, batches) },
+      { maxItems: rtms.ingest.batchMaxItems, maxBytes: rtms.ingest.batchMaxBytes, flushMs: rtms.ingest.batchFlushMs },
+    );
+    const streamSession = new StreamSession(
+      {
+        ...ids,
+        identity: { meetingIdentity: session.meetingUuid, rtmsStreamId, signature: rtmsSignature(zoom.clientId, zoom.clientSecret, session.meetingUuid, rtmsStreamId) },
+        serverUrls: stream.serverUrls,
+        policy,
+        mediaTypes,
+        mediaParams: mediaParamsFor(mediaTypes, policy),
+        takeover: stream.connectedAt !== null,
+      },
+      {
+        config: rtms.ingest,
+        urlPolicy: { allowedHosts: rtms.allowedHosts, allowInsecureWs: rtms.allowInsecureWs },
+        streams: this.streams,
+        recorder: this.recorder,
+        metrics: this.metrics,
+        batcher,
+        lease: new StreamLease(this.redis, `${job.queueQualifiedName}:${job.id}:lock`, job.token ?? ''),
+        workerId: this.running.workerId,
+        onFirstMediaHandshake: () => this.afterFirstMediaHandshake(session),
+      },
+    );
+    this.running.add(streamSession);
+    const unlisten = this.signals.listen(rtmsStreamId, (signal) => streamSession.onSignal(signal));
+    try {
+      const outcome = await streamSession.run();
+      this.metrics.streamEnds.inc({ outcome: outcome.kind });
+      return outcome;
+    } finally {
+      unlisten();
+      this.running.remove(streamSession);
+    }
+  }
+
+  private async enqueueBatches(name: MediaJobName, batches: MediaBatchPayload[]): Promise<void> {
+    await this.producer.enqueueBulk(name, batches.map((data) => ({ data })));
+    this.metrics.batches.inc({ job: name }, batches.length);
+  }
+
+  /** Zoom Rooms named in the capture policy are dispatched once the media flows (once per session: jobId). */
+  private async afterFirstMediaHandshake(session: SessionEntity): Promise<void> {
+    const rooms = (session.capturePolicy as { zoom_rooms?: unknown }).zoom_rooms;
+    if (!rooms || typeof rooms !== 'object') return;
+    await this.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId: session.id }, { jobId: `rooms-auto-dispatch-${session.id}` });
+  }
+}
