@@ -368,6 +368,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       const providers = [hub.app.get(ZoomTokenProvider), peer.app.get(ZoomTokenProvider)];
       const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => providers[i % 2].getAccessToken(id)));
       expect(sim.stats.tokenRefreshes - refreshes).toBe(1);
+      expect(sim.stats.refreshesByToken[plaintextTokens(before).refresh]).toBe(1);
       expect(new Set(tokens).size).toBe(1);
       const after = await rowById(id);
       expect(tokens[0]).toBe(plaintextTokens(after).access);
@@ -435,9 +436,11 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       expect(err).toBeInstanceOf(ZoomTransportError);
       expect((err as ZoomTransportError).retryable).toBe(true);
       sim.faults.slowRest({ match: '/oauth/token', delayMs: 1500 });
+      const rotatedBefore = sim.stats.tokenRefreshes;
       const slow = await provider.getAccessToken(id).catch((e: unknown) => e);
       expect(slow).toBeInstanceOf(ZoomTransportError);
       expect((slow as Error).message).toContain('timed out');
+      await waitFor(() => sim.stats.tokenRefreshes > rotatedBefore, { what: 'the slow refresh to finish at Zoom' });
       const row = await rowById(id);
       expect(row.status).toBe('active');
       // The slow refresh reached Zoom, which rotated the token; its answer was lost, so
@@ -460,10 +463,10 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       expect(Math.abs(expiresAt - 10 * 60_000 - due)).toBeLessThan(5000);
       // Time passes: the token is now inside the window and the job comes due.
       await expireSoon(id, 9 * 60_000);
-      const refreshes = sim.stats.tokenRefreshes;
+      const oldRefresh = plaintextTokens(await rowById(id)).refresh;
       await scheduled?.promote();
       await waitFor(async () => (await rowById(id)).last_refreshed_at !== null, { what: 'the token.refresh job' });
-      expect(sim.stats.tokenRefreshes - refreshes).toBe(1);
+      expect(sim.stats.refreshesByToken[oldRefresh]).toBe(1);
       const row = await rowById(id);
       expect(row.expires_at.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
       // ... and scheduled the next one, delayed until shortly before the new expiry.

@@ -228,7 +228,12 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     expect(row).toMatchObject({ status: 'succeeded', attempts: 3, zoom_status: 202, zoom_code: null });
     expect(patches(meeting.id).map((c) => c.status)).toEqual([500, 500, 202]);
     const calls = patches(meeting.id);
-    expect(calls[2].at - calls[1].at).toBeGreaterThan(calls[1].at - calls[0].at - 20); // backoff grows
+    // Exponential backoff from JOB_BACKOFF_MS=50: at least 50 ms, then at least 100 ms.
+    expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(45);
+    expect(calls[2].at - calls[1].at).toBeGreaterThanOrEqual(95);
+    const job = await hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
+    expect(job?.opts.backoff).toEqual({ type: 'exponential', delay: 50 });
+    expect(job?.attemptsMade).toBe(3);
     await sessionStatus(sessionId, 'streaming');
   });
 
