@@ -13,10 +13,8 @@ import { ZoomGrantRefusedError, ZoomOAuthClient } from './zoom-oauth.client';
 
 /** An access token with less than this left is refreshed before it is handed out. */
 export const REFRESH_WHEN_REMAINING_MS = 5 * 60_000;
-/** Lease of one refresh; longer than the Zoom HTTP timeout so it cannot lapse mid-call. */
-const LOCK_TTL_MS = 30_000;
-/** How long a caller waits for another process's refresh before giving up (retryable). */
-const WAIT_FOR_OTHER_MS = 20_000;
+/** Shortest lease of one refresh; it is always longer than two Zoom HTTP timeouts, so it cannot lapse mid-call. */
+const MIN_LOCK_TTL_MS = 30_000;
 
 export interface AccessTokenOptions {
   /** A token Zoom just answered 401 to: refresh unless the stored token already differs. */
@@ -35,6 +33,9 @@ export class ZoomTokenProvider {
   private readonly lock: RedisLock;
   private readonly inflight = new Map<string, Promise<string>>();
   private readonly keyPrefix: string;
+  private readonly lockTtlMs: number;
+  /** How long a caller waits for another process's refresh before giving up (retryable). */
+  private readonly waitForOtherMs: number;
   private readonly refreshes: Counter<'outcome'>;
 
   constructor(
@@ -46,6 +47,8 @@ export class ZoomTokenProvider {
   ) {
     this.lock = new RedisLock(redis);
     this.keyPrefix = `${config.get('queues', { infer: true }).prefix}:oauth:refresh-lock:`;
+    this.lockTtlMs = Math.max(MIN_LOCK_TTL_MS, 2 * config.get('zoom', { infer: true }).httpTimeoutMs + 5_000);
+    this.waitForOtherMs = this.lockTtlMs;
     this.refreshes = metrics.counter({
       name: 'rtms_hub_oauth_token_refreshes_total',
       help: 'User OAuth token refreshes by outcome (ok, refused, transport_error, error)',
@@ -86,9 +89,9 @@ export class ZoomTokenProvider {
 
   private async refreshAcrossProcesses(connectionId: string, windowMs: number, rejected?: string): Promise<string> {
     const key = this.keyPrefix + connectionId;
-    const deadline = Date.now() + WAIT_FOR_OTHER_MS;
+    const deadline = Date.now() + this.waitForOtherMs;
     for (;;) {
-      const lease = await this.lock.acquire(key, LOCK_TTL_MS);
+      const lease = await this.lock.acquire(key, this.lockTtlMs);
       if (lease) {
         try {
           // Someone may have refreshed between our read and the lease.
