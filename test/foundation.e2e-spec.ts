@@ -18,6 +18,7 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
   [JobName.AudioSegmentSave]: { sessionId: 's1', rtmsStreamId: 'abc', items: [] },
   [JobName.TranscriptSave]: { sessionId: 's1', rtmsStreamId: 'abc', items: [] },
   [JobName.ChatSave]: { sessionId: 's1', rtmsStreamId: 'abc', items: [] },
+  [JobName.MediaPurge]: { rtmsStreamId: 'abc' },
   [JobName.RoomJoin]: { dispatchId: 'd1' },
   [JobName.RoomLeave]: { dispatchId: 'd1' },
   [JobName.RoomsAutoDispatch]: { sessionId: 's1' },

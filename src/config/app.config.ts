@@ -121,7 +121,13 @@ export interface AppConfig {
     /** Parsed TOKEN_ENCRYPTION_KEYS, newest (encrypting) key first. */
     keyring: EncryptionKey[];
   };
-  storage: { driver: 'local' | 's3'; localDir: string };
+  storage: {
+    driver: 'local' | 's3';
+    localDir: string;
+    s3: { bucket?: string; prefix: string; region: string; endpoint?: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
+    /** Open audio segments idle this long are finalized into WAV. */
+    audioIdleFinalizeMs: number;
+  };
 }
 
 const list = (raw: string | undefined): string[] =>
@@ -243,6 +249,16 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     storage: {
       driver: (env.STORAGE_DRIVER ?? 'local') as 'local' | 's3',
       localDir: env.STORAGE_LOCAL_DIR ?? './recordings',
+      s3: {
+        bucket: env.S3_BUCKET,
+        prefix: env.S3_PREFIX ?? '',
+        region: env.S3_REGION ?? 'us-east-1',
+        endpoint: env.S3_ENDPOINT,
+        forcePathStyle: env.S3_FORCE_PATH_STYLE ?? false,
+        accessKeyId: env.S3_ACCESS_KEY_ID,
+        secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+      },
+      audioIdleFinalizeMs: env.AUDIO_SEGMENT_IDLE_FINALIZE_MS ?? 5000,
     },
   };
 }

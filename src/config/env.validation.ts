@@ -195,6 +195,19 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsString()
   STORAGE_LOCAL_DIR?: string;
+
+  @IsOptional() @IsString() @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'S3_BUCKET must be a valid bucket name' })
+  S3_BUCKET?: string;
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._\/-]*$/, { message: 'S3_PREFIX may hold letters, digits, . _ - and /' })
+  S3_PREFIX?: string;
+  @IsOptional() @IsString() S3_REGION?: string;
+  @IsOptional() @IsString() @Matches(/^https?:\/\/[^\s]+$/, { message: 'S3_ENDPOINT must be an http(s) URL' })
+  S3_ENDPOINT?: string;
+  @IsOptional() @Transform(toBool) @IsBoolean() S3_FORCE_PATH_STYLE?: boolean;
+  @IsOptional() @IsString() S3_ACCESS_KEY_ID?: string;
+  @IsOptional() @IsString() S3_SECRET_ACCESS_KEY?: string;
+  /** An open audio segment with no new packet for this long is written out as WAV. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(600000) AUDIO_SEGMENT_IDLE_FINALIZE_MS?: number;
 }
 
 /** Validates raw env; throws one Error listing every bad variable by name. */

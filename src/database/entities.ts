@@ -1,3 +1,7 @@
+import { AudioPartEntity } from '../modules/media-ingest/entities/audio-part.entity';
+import { AudioSegmentEntity } from '../modules/media-ingest/entities/audio-segment.entity';
+import { MediaArtifactEntity } from '../modules/media-ingest/entities/media-artifact.entity';
+import { TranscriptSegmentEntity } from '../modules/media-ingest/entities/transcript-segment.entity';
 import { OAuthConnectionEntity } from '../modules/oauth/entities/oauth-connection.entity';
 import { RtmsControlRequestEntity } from '../modules/rtms-control/entities/rtms-control-request.entity';
 import { ParticipantEntity } from '../modules/sessions/entities/participant.entity';
@@ -7,4 +11,4 @@ import { SessionEntity } from '../modules/sessions/entities/session.entity';
 import { RoomDispatchEntity } from '../modules/zoom-rooms/entities/room-dispatch.entity';
 
 /** Every entity, listed explicitly (no globs) so the app and the CLI see the same set. */
-export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity];
+export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity];

@@ -41,6 +41,13 @@ export interface MediaItem {
   receivedAt: number;
 }
 
+/** Delete a stream's stored media (stop reason 8, STREAM_REVOKED). */
+export interface MediaPurgePayload {
+  rtmsStreamId: string;
+  /** 1 = at once; 2 = a follow-up sweep for saves that were in flight during the first. */
+  pass?: number;
+}
+
 export interface RoomJobPayload {
   dispatchId: string;
   /** room_dispatches.round the job belongs to (a retry starts a new round); stale rounds are skipped. */
@@ -67,6 +74,7 @@ export interface JobPayloads {
   [JobName.AudioSegmentSave]: MediaBatchPayload;
   [JobName.TranscriptSave]: MediaBatchPayload;
   [JobName.ChatSave]: MediaBatchPayload;
+  [JobName.MediaPurge]: MediaPurgePayload;
   [JobName.RoomJoin]: RoomJobPayload;
   [JobName.RoomLeave]: RoomJobPayload;
   [JobName.RoomsAutoDispatch]: RoomsAutoDispatchPayload;

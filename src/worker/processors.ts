@@ -11,6 +11,8 @@ import { ZoomRoomsModule } from '../modules/zoom-rooms/zoom-rooms.module';
 import { ZoomRoomsProcessor } from '../modules/zoom-rooms/zoom-rooms.processor';
 import { MediaIngestModule } from '../modules/media-ingest/media-ingest.module';
 import { StreamRunProcessor } from '../modules/media-ingest/stream-run.processor';
+import { MediaArtifactsModule } from '../modules/media-ingest/media-artifacts.module';
+import { MediaFramesProcessor } from '../modules/media-ingest/media-frames.processor';
 import { ProcessorRegistration } from './processor-registration';
 
 /**
@@ -33,4 +35,10 @@ export const PROCESSORS: ProcessorRegistration[] = [
     imports: [ZoomRoomsModule],
   },
   { queue: QueueName.RtmsStreams, processor: StreamRunProcessor, handles: [JobName.StreamRun], imports: [MediaIngestModule] },
+  {
+    queue: QueueName.MediaFrames,
+    processor: MediaFramesProcessor,
+    handles: [JobName.FrameSave, JobName.AudioSegmentSave, JobName.TranscriptSave, JobName.ChatSave, JobName.MediaPurge],
+    imports: [MediaArtifactsModule],
+  },
 ];

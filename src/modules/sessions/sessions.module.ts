@@ -4,6 +4,7 @@ import { ParticipantEntity } from './entities/participant.entity';
 import { RtmsStreamEntity } from './entities/rtms-stream.entity';
 import { SessionEventEntity } from './entities/session-event.entity';
 import { SessionEntity } from './entities/session.entity';
+import { SessionCleanupHooks } from './session-cleanup.hooks';
 import { SessionsService } from './sessions.service';
 import { StreamsService } from './streams.service';
 
@@ -13,7 +14,7 @@ import { StreamsService } from './streams.service';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity])],
-  providers: [SessionsService, StreamsService],
-  exports: [SessionsService, StreamsService],
+  providers: [SessionsService, StreamsService, SessionCleanupHooks],
+  exports: [SessionsService, StreamsService, SessionCleanupHooks],
 })
 export class SessionsModule {}

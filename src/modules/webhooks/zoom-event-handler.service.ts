@@ -9,6 +9,7 @@ import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { stopReasonName } from '../../zoom/rtms-enums';
 import {
+  APP_DEAUTHORIZED_EVENT,
   CONCURRENCY_EVENTS,
   meetingIdentityOf,
   productOfEvent,
@@ -16,6 +17,7 @@ import {
   RTMS_STARTED_EVENTS,
   RTMS_STOPPED_EVENTS,
 } from '../../zoom/webhook-events';
+import { OAuthConnectionsService } from '../oauth/oauth-connections.service';
 import { StreamStatus } from '../sessions/entities/rtms-stream.entity';
 import { EventProcessingStatus, EventSource, SessionEventEntity } from '../sessions/entities/session-event.entity';
 import { ZoomProduct } from '../sessions/entities/session.entity';
@@ -52,6 +54,7 @@ export class ZoomEventHandlerService {
     private readonly streams: StreamsService,
     private readonly producer: JobProducer,
     private readonly signals: StreamSignalPublisher,
+    private readonly connections: OAuthConnectionsService,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
   ) {
@@ -81,6 +84,7 @@ export class ZoomEventHandlerService {
     if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload);
     if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload);
     if (RTMS_INTERRUPTED_EVENTS.has(name)) return this.interrupted(payload);
+    if (name === APP_DEAUTHORIZED_EVENT) return this.deauthorized(payload);
     if (CONCURRENCY_EVENTS.has(name)) {
       this.concurrency.inc({ event: name });
       this.logger.warn(`Zoom RTMS concurrency warning ${name}: ${JSON.stringify(payload)}`);
@@ -125,9 +129,20 @@ export class ZoomEventHandlerService {
     const reason = typeof payload.stop_reason === 'number' ? payload.stop_reason : null;
     const result = await this.streams.markStopped(rtmsStreamId, reason, EventSource.Webhook);
     await this.signals.publish({ type: 'stopped', rtmsStreamId, stopReason: reason });
+    // STREAM_REVOKED (8): Zoom requires the stream's stored media to be deleted now.
+    if (reason === 8) await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId }, { jobId: `media-purge-${rtmsStreamId}` });
     if (!result) return { status: EventProcessingStatus.Ignored, error: 'unknown rtms_stream_id' };
     this.logger.log(`RTMS stopped: stream ${rtmsStreamId} (${stopReasonName(reason) ?? 'no reason'})`);
     return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
+  }
+
+  /** The user removed our app: their tokens must go (Zoom's data-retention rule). */
+  private async deauthorized(payload: Record<string, unknown>): Promise<Outcome> {
+    const userId = str(payload.user_id);
+    if (!userId) return { status: EventProcessingStatus.Rejected, error: 'app_deauthorized without user_id' };
+    const removed = await this.connections.deleteConnectionsForZoomUser(userId, str(payload.account_id) ?? undefined);
+    this.logger.log(`app_deauthorized: removed ${removed} OAuth connection(s)`);
+    return { status: EventProcessingStatus.Processed };
   }
 
   private async interrupted(payload: Record<string, unknown>): Promise<Outcome> {

@@ -1,0 +1,76 @@
+import { pipeline } from 'node:stream/promises';
+import { Controller, Get, Headers, HttpException, HttpStatus, Logger, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ListArtifactsQuery, TranscriptQuery } from '../dto/artifacts.query';
+import { ArtifactsService, artifactView } from './artifacts.service';
+import { parseRange } from './http-range';
+import { toTxt, toVtt } from './transcript-format';
+
+const uuid = new ParseUUIDPipe({ version: '4', exceptionFactory: () => new HttpException({ code: 'invalid_id', message: 'id must be a UUID' }, HttpStatus.BAD_REQUEST) });
+
+@ApiTags('artifacts')
+@ApiSecurity('api-key')
+@Controller()
+export class ArtifactsController {
+  private readonly logger = new Logger(ArtifactsController.name);
+
+  constructor(private readonly artifacts: ArtifactsService) {}
+
+  @Get('sessions/:id/artifacts')
+  @ApiOperation({ summary: "List a session's captured media (filter by kind, user, time; cursor-paginated, oldest first)" })
+  list(@Param('id', uuid) id: string, @Query() query: ListArtifactsQuery) {
+    return this.artifacts.list(id, query);
+  }
+
+  @Get('artifacts/:id')
+  @ApiOperation({ summary: 'One artifact (metadata)' })
+  async get(@Param('id', uuid) id: string) {
+    return artifactView(await this.artifacts.get(id));
+  }
+
+  @Get('artifacts/:id/content')
+  @ApiOperation({ summary: 'Download the bytes of an artifact (HTTP Range supported: 206 / 416)' })
+  async content(@Param('id', uuid) id: string, @Headers('range') rangeHeader: string | undefined, @Res() res: Response): Promise<void> {
+    const a = await this.artifacts.get(id);
+    const range = parseRange(rangeHeader, a.bytes);
+    if (range.kind === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${a.bytes}`);
+      throw new HttpException({ code: 'range_not_satisfiable', message: `Range ${JSON.stringify(rangeHeader)} cannot be served from ${a.bytes} bytes` }, HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
+    }
+    const obj = await this.artifacts.open(a, range.kind === 'range' ? range.range : undefined);
+    res.setHeader('Content-Type', a.contentType);
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('ETag', `"${a.sha256}"`);
+    res.setHeader('Content-Length', String(obj.length));
+    res.setHeader('Content-Disposition', `inline; filename="${a.storageKey.split('/').pop() ?? 'artifact'}"`);
+    if (range.kind === 'range') {
+      res.status(HttpStatus.PARTIAL_CONTENT);
+      res.setHeader('Content-Range', `bytes ${range.range.start}-${range.range.end}/${a.bytes}`);
+    } else {
+      res.status(HttpStatus.OK);
+    }
+    try {
+      await pipeline(obj.stream, res);
+    } catch (err) {
+      this.logger.warn(`Download of artifact ${id} ended early: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  @Get('sessions/:id/transcript')
+  @ApiOperation({ summary: 'The session transcript as JSON, WebVTT or plain text' })
+  async transcript(@Param('id', uuid) id: string, @Query() q: TranscriptQuery, @Res() res: Response): Promise<void> {
+    const lines = await this.artifacts.transcript(id);
+    const format = q.format ?? 'json';
+    if (format === 'vtt') {
+      res.type('text/vtt; charset=utf-8').send(toVtt(lines));
+    } else if (format === 'txt') {
+      res.type('text/plain; charset=utf-8').send(toTxt(lines));
+    } else {
+      res.json({
+        session_id: id,
+        data: lines.map((l) => ({ user_id: l.userId, user_name: l.userName, text: l.text, start_ms: l.startMs, end_ms: l.endMs, start_at: new Date(l.startMs).toISOString(), language: l.language })),
+      });
+    }
+  }
+}

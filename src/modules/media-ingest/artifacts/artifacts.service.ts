@@ -1,0 +1,91 @@
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Brackets, Repository } from 'typeorm';
+import { decodeCursor, encodeCursor, Page } from '../../sessions/pagination';
+import { SessionsService } from '../../sessions/sessions.service';
+import { ListArtifactsQuery } from '../dto/artifacts.query';
+import { MediaArtifactEntity } from '../entities/media-artifact.entity';
+import { TranscriptSegmentEntity } from '../entities/transcript-segment.entity';
+import { ByteRange, GetResult, MEDIA_STORAGE, MediaStorage, StorageObjectNotFoundError } from '../storage/media-storage';
+import { TranscriptLine } from './transcript-format';
+
+export function artifactView(a: MediaArtifactEntity) {
+  return {
+    id: a.id,
+    session_id: a.sessionId,
+    rtms_stream_id: a.rtmsStreamId,
+    kind: a.kind,
+    user_id: a.userId,
+    user_name: a.userName,
+    storage_key: a.storageKey,
+    content_type: a.contentType,
+    bytes: a.bytes,
+    sha256: a.sha256,
+    captured_at: a.capturedAt.toISOString(),
+    duration_ms: a.durationMs,
+    meta: a.meta,
+    created_at: a.createdAt.toISOString(),
+  };
+}
+export type ArtifactView = ReturnType<typeof artifactView>;
+
+const notFound = (id: string) => new NotFoundException({ code: 'artifact_not_found', message: `Artifact ${id} does not exist` });
+
+/** Reads artifacts and transcripts (the API side of media-ingest). */
+@Injectable()
+export class ArtifactsService {
+  constructor(
+    @InjectRepository(MediaArtifactEntity) private readonly artifacts: Repository<MediaArtifactEntity>,
+    @InjectRepository(TranscriptSegmentEntity) private readonly transcripts: Repository<TranscriptSegmentEntity>,
+    @Inject(MEDIA_STORAGE) private readonly storage: MediaStorage,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  /** Oldest first by captured_at, keyset-paginated over (captured_at, id). */
+  async list(sessionId: string, q: ListArtifactsQuery): Promise<Page<ArtifactView>> {
+    await this.sessions.get(sessionId);
+    const limit = q.limit ?? 100;
+    const cursor = decodeCursor(q.cursor);
+    const qb = this.artifacts
+      .createQueryBuilder('a')
+      .where('a.session_id = :sessionId', { sessionId })
+      .orderBy('a.captured_at', 'ASC')
+      .addOrderBy('a.id', 'ASC')
+      .take(limit + 1);
+    if (q.kind) qb.andWhere('a.kind = :kind', { kind: q.kind });
+    if (q.user_id) qb.andWhere('a.user_id = :userId', { userId: q.user_id });
+    if (q.from) qb.andWhere('a.captured_at >= :from', { from: q.from });
+    if (q.to) qb.andWhere('a.captured_at < :to', { to: q.to });
+    if (cursor) {
+      qb.andWhere(
+        new Brackets((w) => w.where('a.captured_at > :cc', { cc: cursor.createdAt }).orWhere('(a.captured_at = :cc AND a.id > :ci)', { cc: cursor.createdAt, ci: cursor.id })),
+      );
+    }
+    const rows = await qb.getMany();
+    const hasMore = rows.length > limit;
+    const page = hasMore ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return { data: page.map(artifactView), next_cursor: hasMore && last ? encodeCursor(last.capturedAt, last.id) : null };
+  }
+
+  async get(id: string): Promise<MediaArtifactEntity> {
+    const a = await this.artifacts.findOne({ where: { id } });
+    if (!a) throw notFound(id);
+    return a;
+  }
+
+  async open(a: MediaArtifactEntity, range?: ByteRange): Promise<GetResult> {
+    try {
+      return await this.storage.get(a.storageKey, range);
+    } catch (err) {
+      if (err instanceof StorageObjectNotFoundError) throw new NotFoundException({ code: 'artifact_content_missing', message: `The stored object of artifact ${a.id} is missing` });
+      throw err;
+    }
+  }
+
+  async transcript(sessionId: string): Promise<TranscriptLine[]> {
+    await this.sessions.get(sessionId);
+    const rows = await this.transcripts.find({ where: { sessionId }, order: { startMs: 'ASC', timestampMs: 'ASC', id: 'ASC' } });
+    return rows.map((r) => ({ userId: r.userId, userName: r.userName, text: r.text, startMs: r.startMs, endMs: r.endMs, language: r.language }));
+  }
+}

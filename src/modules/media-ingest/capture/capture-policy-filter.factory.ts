@@ -1,0 +1,10 @@
+import type { CapturePolicy } from '../../sessions/capture-policy';
+import type { MediaItemFilter, MediaItemFilterFactory } from '../pipeline/media-filter';
+import { CapturePolicyFilter } from './capture-policy-filter';
+
+/** The capture-policy hook of the stream pipeline: one stateful filter per stream. */
+export class CapturePolicyFilterFactory implements MediaItemFilterFactory {
+  forStream(_rtmsStreamId: string, policy: CapturePolicy): MediaItemFilter {
+    return new CapturePolicyFilter(policy);
+  }
+}

@@ -1,0 +1,69 @@
+import type { CapturePolicy } from '../../sessions/capture-policy';
+import { CapturePolicyFilter } from './capture-policy-filter';
+
+const base: CapturePolicy = {
+  media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
+  include_user_ids: [],
+  exclude_user_ids: [],
+  video: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0 },
+  deskshare: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0 },
+  audio: { mode: 'per_participant', segment_seconds: 10 },
+  transcript: { enabled: true, src_language: -1 },
+  chat: { enabled: true },
+};
+const policy = (p: Partial<CapturePolicy>): CapturePolicy => ({ ...base, ...p });
+const frames = (f: CapturePolicyFilter, msgType: number, userId: number, count: number, stepMs: number, t0 = 1_000_000) =>
+  Array.from({ length: count }, (_, i) => f.shouldKeep({ msgType, userId, timestamp: t0 + i * stepMs })).filter(Boolean).length;
+
+describe('CapturePolicyFilter', () => {
+  it('keeps everything under the permissive policy', () => {
+    const f = new CapturePolicyFilter(base);
+    expect(frames(f, 15, 1, 50, 200)).toBe(50);
+    expect([14, 16, 17, 18].every((t) => f.shouldKeep({ msgType: t, userId: 1, timestamp: 1 }))).toBe(true);
+  });
+
+  it('reproduces the Zoom Room sample: skip 3, keep at most 3 per user', () => {
+    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 3, interval_ms: 0, max_frames_per_user: 3 } }));
+    expect(frames(f, 15, 1, 20, 200)).toBe(3);
+    expect(frames(f, 15, 2, 5, 200)).toBe(2);
+    expect(f.stats.dropped.skip_first).toBe(6);
+  });
+
+  it('keeps one frame per interval per user, by Zoom timestamp', () => {
+    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 } }));
+    // 5 fps for 10 s → frames at 0, 1000, … 9800 → one per second = 10
+    expect(frames(f, 15, 7, 50, 200)).toBe(10);
+    // the other user has their own clock
+    expect(frames(f, 15, 8, 6, 200)).toBe(2);
+  });
+
+  it('combines skip, interval and max', () => {
+    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 2, interval_ms: 500, max_frames_per_user: 4 } }));
+    expect(frames(f, 15, 1, 100, 200)).toBe(4);
+  });
+
+  it('applies deskshare rules separately from video', () => {
+    const f = new CapturePolicyFilter(policy({ deskshare: { skip_first_frames: 1, interval_ms: 0, max_frames_per_user: 2 } }));
+    expect(frames(f, 16, 1, 10, 1000)).toBe(2);
+    expect(frames(f, 15, 1, 10, 1000)).toBe(10);
+  });
+
+  it('include and exclude lists; the mixed audio stream (user 0) is exempt', () => {
+    const f = new CapturePolicyFilter(policy({ include_user_ids: ['1', '2'], exclude_user_ids: ['2'] }));
+    expect(f.shouldKeep({ msgType: 15, userId: 1, timestamp: 1 })).toBe(true);
+    expect(f.shouldKeep({ msgType: 15, userId: 2, timestamp: 1 })).toBe(false);
+    expect(f.shouldKeep({ msgType: 17, userId: 3, timestamp: 1 })).toBe(false);
+    expect(f.shouldKeep({ msgType: 14, userId: 0, timestamp: 1 })).toBe(true);
+    expect(f.stats.dropped).toEqual({ excluded_user: 1, not_included_user: 1 });
+  });
+
+  it('media types and the transcript/chat switches', () => {
+    const f = new CapturePolicyFilter(policy({ media_types: ['audio', 'transcript', 'chat'], transcript: { enabled: false, src_language: -1 }, chat: { enabled: true } }));
+    expect(f.shouldKeep({ msgType: 14, userId: 1, timestamp: 1 })).toBe(true);
+    expect(f.shouldKeep({ msgType: 15, userId: 1, timestamp: 1 })).toBe(false);
+    expect(f.shouldKeep({ msgType: 16, userId: 1, timestamp: 1 })).toBe(false);
+    expect(f.shouldKeep({ msgType: 17, userId: 1, timestamp: 1 })).toBe(false);
+    expect(f.shouldKeep({ msgType: 18, userId: 1, timestamp: 1 })).toBe(true);
+    expect(f.shouldKeep({ msgType: 6, userId: 1, timestamp: 1 })).toBe(false);
+  });
+});

@@ -1,0 +1,37 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsDateString, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+
+export const ARTIFACT_KINDS = ['video_frame', 'share_frame', 'audio_segment', 'chat'] as const;
+
+export class ListArtifactsQuery {
+  @ApiPropertyOptional({ enum: ARTIFACT_KINDS })
+  @IsOptional() @IsIn(ARTIFACT_KINDS)
+  kind?: (typeof ARTIFACT_KINDS)[number];
+
+  @ApiPropertyOptional({ description: 'Zoom user id' })
+  @IsOptional() @IsString() @MaxLength(64) @Matches(/^[0-9A-Za-z_-]+$/, { message: 'user_id must be a Zoom user id' })
+  user_id?: string;
+
+  @ApiPropertyOptional({ description: 'captured_at ≥ this ISO time' })
+  @IsOptional() @IsDateString()
+  from?: string;
+
+  @ApiPropertyOptional({ description: 'captured_at < this ISO time' })
+  @IsOptional() @IsDateString()
+  to?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
+  @IsOptional() @Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value)) @IsInt() @Min(1) @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional() @IsString() @MaxLength(512)
+  cursor?: string;
+}
+
+export class TranscriptQuery {
+  @ApiPropertyOptional({ enum: ['json', 'vtt', 'txt'], default: 'json' })
+  @IsOptional() @IsIn(['json', 'vtt', 'txt'])
+  format?: 'json' | 'vtt' | 'txt';
+}

@@ -1,0 +1,78 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { assertSafeKey, ByteRange, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
+
+/** Local filesystem driver: keys map to files under one root directory. */
+export class LocalMediaStorage implements MediaStorage {
+  readonly driver = 'local' as const;
+  private readonly root: string;
+
+  constructor(rootDir: string) {
+    this.root = path.resolve(rootDir);
+  }
+
+  private pathOf(key: string, allowTrailingSlash = false): string {
+    assertSafeKey(key, allowTrailingSlash);
+    const full = path.resolve(this.root, ...key.split('/').filter((p) => p.length > 0));
+    if (full !== this.root && !full.startsWith(this.root + path.sep)) throw new Error('Storage key escapes the storage root');
+    return full;
+  }
+
+  async put(key: string, body: Buffer, _contentType: string): Promise<PutResult> {
+    const file = this.pathOf(key);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    // Write aside and rename: a crash mid-write never leaves a truncated file under the key.
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await fs.writeFile(tmp, body);
+      await fs.rename(tmp, file);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    return { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  }
+
+  async get(key: string, range?: ByteRange): Promise<GetResult> {
+    const file = this.pathOf(key);
+    const st = await this.stat(key);
+    if (!st) throw new StorageObjectNotFoundError(key);
+    const stream = createReadStream(file, range ? { start: range.start, end: range.end } : {});
+    return { stream, size: st.size, length: range ? range.end - range.start + 1 : st.size };
+  }
+
+  async stat(key: string): Promise<StoredObject | null> {
+    try {
+      const st = await fs.stat(this.pathOf(key));
+      return st.isFile() ? { size: st.size } : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.pathOf(key), { force: true });
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    if (!prefix.endsWith('/')) throw new Error('deletePrefix needs a folder prefix ending in /');
+    const dir = this.pathOf(prefix, true);
+    if (dir === this.root) throw new Error('Refusing to delete the storage root');
+    let count = 0;
+    try {
+      const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+      count = entries.filter((e) => e.isFile()).length;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+    return count;
+  }
+
+  locate(key: string): string {
+    return this.pathOf(key);
+  }
+}

@@ -1,0 +1,67 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { buildMediaKey, sanitizeSegment, userFolder } from './media-key';
+import { LocalMediaStorage } from './local-media-storage';
+import { assertSafeKey } from './media-storage';
+
+const SESSION = '2b0c1f0e-8d1c-4f5e-9a5b-0c8e6d9f1a2b';
+
+describe('media keys', () => {
+  it('builds the documented layout', () => {
+    expect(buildMediaKey({ sessionId: SESSION, kind: 'video_frame', userName: 'Ann Lee', userId: 16778240, name: 1750690000000, ext: 'jpg' })).toBe(
+      `${SESSION}/video/Ann_Lee_16778240/1750690000000.jpg`,
+    );
+    expect(buildMediaKey({ sessionId: SESSION, kind: 'audio_segment', userId: 0, name: 1, ext: 'wav' })).toBe(`${SESSION}/audio/mixed_0/1.wav`);
+  });
+
+  it.each([
+    ['../../x', 'x'],
+    ['a/b', 'a_b'],
+    ['a\0b', 'a_b'],
+    ['..', 'unknown'],
+    ['.hidden', 'hidden'],
+    ['C:\\win\\sys', 'C_win_sys'],
+    ['Zoë 山田', 'Zoë_山田'],
+    ['', 'unknown'],
+  ])('sanitises %j to one safe segment', (raw, expected) => {
+    expect(sanitizeSegment(raw)).toBe(expected);
+  });
+
+  it('keeps hostile names inside their folder', () => {
+    for (const name of ['../../x', 'a/b', 'nul\0name', 'x'.repeat(300), '/etc/passwd', '..\\..\\win', '%2e%2e%2f']) {
+      const key = buildMediaKey({ sessionId: SESSION, kind: 'video_frame', userName: name, userId: '../7', name: '../1', ext: '../jpg' });
+      const parts = key.split('/');
+      expect(parts).toHaveLength(4);
+      expect(parts[0]).toBe(SESSION);
+      expect(parts[1]).toBe('video');
+      expect(parts.every((p) => p !== '..' && p !== '.' && !p.includes('\0') && p.length <= 200)).toBe(true);
+      expect(() => assertSafeKey(key)).not.toThrow();
+    }
+    expect([...userFolder('x'.repeat(300), 5)].length).toBeLessThanOrEqual(82);
+  });
+
+  it('refuses unsafe keys in the drivers', () => {
+    for (const key of ['../x', 'a/../../x', '/abs', 'a//b', 'a\0b', '', 'a\\b']) expect(() => assertSafeKey(key)).toThrow();
+  });
+
+  it('the local driver writes only under its root, atomically, with Range reads and prefix delete', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'media-key-'));
+    const storage = new LocalMediaStorage(root);
+    const key = buildMediaKey({ sessionId: SESSION, kind: 'chat', userName: '../../../../tmp/evil', userId: 1, name: 5, ext: 'json' });
+    const put = await storage.put(key, Buffer.from('0123456789'), 'application/json');
+    expect(put.bytes).toBe(10);
+    expect(storage.locate(key).startsWith(root + path.sep)).toBe(true);
+    const got = await storage.get(key, { start: 2, end: 5 });
+    const chunks: Buffer[] = [];
+    for await (const c of got.stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('2345');
+    expect(got.size).toBe(10);
+    await storage.put(key, Buffer.from('0123456789'), 'application/json');
+    expect((await fs.readdir(path.dirname(storage.locate(key))))).toEqual(['5.json']);
+    expect(await storage.deletePrefix(`${SESSION}/`)).toBe(1);
+    expect(await storage.stat(key)).toBeNull();
+    await expect(storage.deletePrefix('../')).rejects.toThrow();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,66 @@
+import { Readable } from 'node:stream';
+
+/** Inclusive byte range, already validated against the object size. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface PutResult {
+  bytes: number;
+  sha256: string;
+}
+
+export interface StoredObject {
+  size: number;
+}
+
+export interface GetResult {
+  stream: Readable;
+  /** Size of the whole object. */
+  size: number;
+  /** Bytes this stream yields (the range length, or size). */
+  length: number;
+}
+
+/**
+ * Where captured media goes. Keys are relative, '/'-separated and built only by
+ * media-key.ts from sanitised parts. `put` is idempotent: writing the same key again
+ * replaces the object atomically (readers never see a half-written file).
+ */
+export interface MediaStorage {
+  readonly driver: 'local' | 's3';
+  put(key: string, body: Buffer, contentType: string): Promise<PutResult>;
+  get(key: string, range?: ByteRange): Promise<GetResult>;
+  stat(key: string): Promise<StoredObject | null>;
+  /** Deletes every object whose key starts with `prefix` (which must end in '/'); returns how many. */
+  deletePrefix(prefix: string): Promise<number>;
+  delete(key: string): Promise<void>;
+  /** Human-readable location of a key (path or s3:// URL), for reports. */
+  locate(key: string): string;
+  close?(): Promise<void>;
+}
+
+export const MEDIA_STORAGE = Symbol('MEDIA_STORAGE');
+
+export class StorageObjectNotFoundError extends Error {
+  constructor(key: string) {
+    super(`Stored object not found: ${key}`);
+    this.name = 'StorageObjectNotFoundError';
+  }
+}
+
+/** Refuses keys that could escape the storage root (defence in depth; media-key.ts builds safe keys). */
+export function assertSafeKey(key: string, allowTrailingSlash = false): void {
+  const parts = key.split('/');
+  const last = parts[parts.length - 1];
+  const bad =
+    key.length === 0 ||
+    key.length > 1024 ||
+    key.includes('\0') ||
+    key.includes('\\') ||
+    key.startsWith('/') ||
+    parts.some((p, i) => p === '.' || p === '..' || (p === '' && !(allowTrailingSlash && i === parts.length - 1))) ||
+    (!allowTrailingSlash && last === '');
+  if (bad) throw new Error(`Unsafe storage key refused: ${JSON.stringify(key.slice(0, 80))}`);
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { assertSafeKey, ByteRange, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
+
+export interface S3StorageOptions {
+  bucket: string;
+  /** Key prefix inside the bucket (no leading or trailing slash needed). */
+  prefix: string;
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+function isNotFound(err: unknown): boolean {
+  if (err instanceof S3ServiceException) {
+    return err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey';
+  }
+  return false;
+}
+
+/** S3-compatible driver (AWS S3, MinIO, R2, …) on @aws-sdk/client-s3. */
+export class S3MediaStorage implements MediaStorage {
+  readonly driver = 's3' as const;
+  private readonly client: S3Client;
+  private readonly prefix: string;
+
+  constructor(private readonly opts: S3StorageOptions) {
+    const trimmed = opts.prefix.replace(/^\/+|\/+$/g, '');
+    if (trimmed) assertSafeKey(trimmed);
+    this.prefix = trimmed ? `${trimmed}/` : '';
+    this.client = new S3Client({
+      region: opts.region,
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle,
+      // Many S3-compatible servers reject the newer default CRC32 checksums.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      credentials: opts.accessKeyId && opts.secretAccessKey ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } : undefined,
+    });
+  }
+
+  private full(key: string, allowTrailingSlash = false): string {
+    assertSafeKey(key, allowTrailingSlash);
+    return this.prefix + key;
+  }
+
+  async put(key: string, body: Buffer, contentType: string): Promise<PutResult> {
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), Body: body, ContentType: contentType, ContentLength: body.length, Metadata: { sha256 } }),
+    );
+    return { bytes: body.length, sha256 };
+  }
+
+  async get(key: string, range?: ByteRange): Promise<GetResult> {
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+      );
+      const body = res.Body;
+      if (!(body instanceof Readable)) throw new Error('S3 GetObject returned no stream');
+      const total = res.ContentRange ? Number(res.ContentRange.split('/')[1]) : Number(res.ContentLength ?? 0);
+      return { stream: body, size: total, length: Number(res.ContentLength ?? 0) };
+    } catch (err) {
+      if (isNotFound(err)) throw new StorageObjectNotFoundError(key);
+      throw err;
+    }
+  }
+
+  async stat(key: string): Promise<StoredObject | null> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key) }));
+      return { size: Number(res.ContentLength ?? 0) };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key) }));
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    if (!prefix.endsWith('/')) throw new Error('deletePrefix needs a folder prefix ending in /');
+    const full = this.full(prefix, true);
+    let count = 0;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: full, ContinuationToken: token, MaxKeys: 1000 }));
+      const keys = (page.Contents ?? []).map((o) => o.Key).filter((k): k is string => typeof k === 'string');
+      if (keys.length > 0) {
+        const res = await this.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
+        if (res.Errors && res.Errors.length > 0) throw new Error(`S3 delete failed for ${res.Errors.length} object(s): ${res.Errors[0]?.Code ?? 'error'}`);
+        count += keys.length;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return count;
+  }
+
+  locate(key: string): string {
+    return `s3://${this.opts.bucket}/${this.full(key)}`;
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,300 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import S3rver from '@20minutes/s3rver';
+import request from 'supertest';
+import { JobName } from '../src/jobs/job-names';
+import type { MediaBatchPayload, MediaItem } from '../src/jobs/job-payloads';
+import { QueueName } from '../src/jobs/queue-names';
+import { CapturePolicyFilter } from '../src/modules/media-ingest/capture/capture-policy-filter';
+import { parseWav } from '../src/modules/media-ingest/savers/wav';
+import { MediaSaverService } from '../src/modules/media-ingest/savers/media-saver.service';
+import type { CapturePolicy } from '../src/modules/sessions/capture-policy';
+import { pcmTones, videoFrame } from '../src/simulator/media';
+import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { waitFor } from './utils/wait-for';
+
+/**
+ * The media-frames savers, driven by realistic MediaBatchPayload jobs (the stream
+ * worker's output: base64 data as received, Zoom timestamps) built from the
+ * simulator's media generator. Runs once on the local driver and once on S3.
+ */
+const T0 = 1_750_690_000_000; // a Zoom ms timestamp on a 10 s boundary
+const HOSTILE = ['../../x', 'a/b', 'nul\0name', 'x'.repeat(300)];
+
+interface Ctx {
+  hub: TestApp;
+  root: string;
+  listKeys(prefix: string): Promise<string[]>;
+}
+
+const frameItems = (userId: number, userName: string, count: number, msgType = 15): MediaItem[] =>
+  Array.from({ length: count }, (_, i) => ({
+    msgType,
+    userId,
+    userName,
+    timestamp: T0 + i * 200, // 5 fps
+    data: videoFrame(userId, i, { width: 64, height: 36 }, 5, msgType === 16).base64,
+    receivedAt: Date.now(),
+  }));
+
+const audioItems = (userId: number, userName: string, ms: number, fromMs = 0): MediaItem[] =>
+  Array.from({ length: ms / 20 }, (_, i) => ({
+    msgType: 14,
+    userId,
+    userName,
+    timestamp: T0 + fromMs + i * 20,
+    data: pcmTones([220 + userId], 16000, (fromMs / 20 + i) * 320, 320, 1).toString('base64'),
+    receivedAt: Date.now(),
+  }));
+
+const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
+
+function suite(driver: 'local' | 's3') {
+  describe(`media savers (${driver} storage)`, () => {
+    const ctx = {} as Ctx;
+    let s3: S3rver | null = null;
+    let sessionId: string;
+    const stream = `stream-${driver}-${Date.now()}`;
+    const api = () => request(ctx.hub.baseUrl);
+    const enqueue = (name: JobName.FrameSave | JobName.AudioSegmentSave | JobName.TranscriptSave | JobName.ChatSave, items: MediaItem[], jobId?: string) =>
+      ctx.hub.producer.enqueue(name, { sessionId, rtmsStreamId: stream, items } as MediaBatchPayload, jobId ? { jobId } : undefined);
+    const artifacts = async (q = '') => {
+      const all: Array<Record<string, unknown>> = [];
+      let cursor: string | null = null;
+      do {
+        const res = await api().get(`/api/v1/sessions/${sessionId}/artifacts?limit=7${q}${cursor ? `&cursor=${cursor}` : ''}`).set('x-api-key', API_KEY).expect(200);
+        all.push(...(res.body.data as Array<Record<string, unknown>>));
+        cursor = res.body.next_cursor as string | null;
+      } while (cursor);
+      return all;
+    };
+    const queueIdle = async () => {
+      const q = ctx.hub.producer.allQueues().find((x) => x.name === QueueName.MediaFrames)!;
+      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return c.waiting + c.active + c.delayed + c.prioritized === 0;
+    };
+
+    beforeAll(async () => {
+      ctx.root = await fs.mkdtemp(path.join(os.tmpdir(), `media-${driver}-`));
+      const env: Record<string, string> = { STORAGE_LOCAL_DIR: ctx.root, AUDIO_SEGMENT_IDLE_FINALIZE_MS: '800', JOB_BACKOFF_MS: '50' };
+      if (driver === 's3') {
+        s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ctx.root, configureBuckets: [{ name: 'media-test' }],
+          // s3rver canonicalises bucket-level paths without the trailing '/' the v3 SDK signs (ListObjectsV2, DeleteObjects).
+          allowMismatchedSignatures: true });
+        const addr = await s3.run();
+        Object.assign(env, { STORAGE_DRIVER: 's3', S3_BUCKET: 'media-test', S3_PREFIX: 'hub', S3_ENDPOINT: `http://127.0.0.1:${addr.port}`, S3_FORCE_PATH_STYLE: 'true', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' });
+        const bucketDir = path.join(ctx.root, 'media-test');
+        ctx.listKeys = async (prefix) => {
+          const out: string[] = [];
+          const walk = async (d: string) => {
+            for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [])) {
+              const p = path.join(d, e.name);
+              if (e.isDirectory()) await walk(p);
+              else if (e.name.endsWith('._S3rver_object')) out.push(path.relative(bucketDir, p).replace(/\._S3rver_object$/, ''));
+            }
+          };
+          await walk(path.join(bucketDir, 'hub', prefix));
+          return out.map((k) => k.replace(/^hub\//, ''));
+        };
+      } else {
+        ctx.listKeys = async (prefix) => {
+          const dir = path.join(ctx.root, prefix);
+          const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+          return entries.filter((e) => e.isFile()).map((e) => path.relative(ctx.root, path.join(e.parentPath, e.name)));
+        };
+      }
+      ctx.hub = await startTestApp({ api: true, worker: { queues: [QueueName.MediaFrames], explicit: true } }, env);
+      const res = await api()
+        .post('/api/v1/sessions')
+        .set('x-api-key', API_KEY)
+        .send({ platform: 'zoom', meeting_id: '81234567890', capture_policy: { audio: { segment_seconds: 2 }, video: { skip_first_frames: 3, interval_ms: 1000, max_frames_per_user: 5 } } })
+        .expect(201);
+      sessionId = res.body.id as string;
+    });
+
+    afterAll(async () => {
+      await obliterateQueues(ctx.hub.producer);
+      await ctx.hub.close();
+      if (s3) await s3.close();
+      await fs.rm(ctx.root, { recursive: true, force: true });
+    });
+
+    it('saves exactly the frames the capture policy keeps, under sanitised folders', async () => {
+      const policy = (await api().get(`/api/v1/sessions/${sessionId}`).set('x-api-key', API_KEY).expect(200)).body.capture_policy as CapturePolicy;
+      const filter = new CapturePolicyFilter(policy);
+      const users = [{ id: 101, name: 'Ann' }, ...HOSTILE.map((name, i) => ({ id: 200 + i, name }))];
+      const sent = users.flatMap((u) => frameItems(u.id, u.name, 50)); // 10 s at 5 fps each
+      const kept = sent.filter((i) => filter.shouldKeep(i));
+      // skip 3 (0–400 ms), then one per second from 600 ms, at most 5 → 600,1600,…,4600
+      expect(kept.length).toBe(users.length * 5);
+      for (const [n, batch] of chunk(kept, 10).entries()) await enqueue(JobName.FrameSave, batch, `frames-${driver}-${n}`);
+      await waitFor(async () => (await artifacts('&kind=video_frame')).length === kept.length, { what: 'video artifacts', timeoutMs: 20000 });
+      const rows = await artifacts('&kind=video_frame');
+      for (const u of users) {
+        const mine = rows.filter((r) => r.user_id === String(u.id));
+        expect(mine.map((r) => Date.parse(r.captured_at as string) - T0)).toEqual([600, 1600, 2600, 3600, 4600]);
+      }
+      const keys = await ctx.listKeys(`${sessionId}/video`);
+      expect(keys.sort()).toEqual(rows.map((r) => r.storage_key as string).sort());
+      for (const k of keys) {
+        const parts = k.split('/');
+        expect(parts).toHaveLength(4);
+        expect(parts[0]).toBe(sessionId);
+        expect(parts[1]).toBe('video');
+        expect(parts[3]).toMatch(/^\d+\.jpg$/);
+      }
+      expect(keys.some((k) => k.includes('/x_200/'))).toBe(true);
+      expect(keys.some((k) => k.includes('/a_b_201/'))).toBe(true);
+      expect(keys.some((k) => k.includes('/nul_name_202/'))).toBe(true);
+      // the artifact's sha256 is the frame as sent
+      const first = rows[0];
+      const content = await api().get(`/api/v1/artifacts/${first.id as string}/content`).set('x-api-key', API_KEY).buffer(true).parse((res, cb) => {
+        const bufs: Buffer[] = [];
+        res.on('data', (b: Buffer) => bufs.push(b));
+        res.on('end', () => cb(null, Buffer.concat(bufs)));
+      }).expect(200);
+      expect(content.headers['content-type']).toBe('image/jpeg');
+      const sentItem = kept.find((i) => String(i.userId) === first.user_id && i.timestamp === Date.parse(first.captured_at as string))!;
+      expect((content.body as Buffer).equals(Buffer.from(sentItem.data, 'base64'))).toBe(true);
+    });
+
+    it('serves HTTP Range requests (206) and refuses bad ranges (416)', async () => {
+      const [a] = await artifacts('&kind=video_frame');
+      const whole = Buffer.from(kept64(a), 'base64');
+      const bin = (r: request.Test) => r.buffer(true).parse((res, cb) => {
+        const bufs: Buffer[] = [];
+        res.on('data', (b: Buffer) => bufs.push(b));
+        res.on('end', () => cb(null, Buffer.concat(bufs)));
+      });
+      const part = await bin(api().get(`/api/v1/artifacts/${a.id as string}/content`).set('x-api-key', API_KEY).set('Range', 'bytes=10-29')).expect(206);
+      expect(part.headers['content-range']).toBe(`bytes 10-29/${whole.length}`);
+      expect((part.body as Buffer).equals(whole.subarray(10, 30))).toBe(true);
+      const tail = await bin(api().get(`/api/v1/artifacts/${a.id as string}/content`).set('x-api-key', API_KEY).set('Range', 'bytes=-5')).expect(206);
+      expect((tail.body as Buffer).equals(whole.subarray(whole.length - 5))).toBe(true);
+      const bad = await api().get(`/api/v1/artifacts/${a.id as string}/content`).set('x-api-key', API_KEY).set('Range', `bytes=${whole.length}-`).expect(416);
+      expect(bad.body.message).toBeDefined();
+      expect(bad.headers['content-range']).toBe(`bytes */${whole.length}`);
+      await api().get(`/api/v1/artifacts/${a.id as string}/content`).expect(401);
+      await api().get('/api/v1/artifacts/not-a-uuid/content').set('x-api-key', API_KEY).expect(400);
+    });
+
+    it('writes valid WAV segments whose total duration matches the audio sent; retries add nothing', async () => {
+      // Two participants, 5 s each, 20 ms L16 packets, 10 packets per batch job.
+      const ann = audioItems(101, 'Ann', 5000);
+      const bob = audioItems(102, 'a/b', 5000);
+      const batches = [...chunk(ann, 10), ...chunk(bob, 10)];
+      for (const [n, b] of batches.entries()) await enqueue(JobName.AudioSegmentSave, b, `audio-${driver}-${n}`);
+      // a retried job (same payload, new job) and a replayed packet run after a reconnect
+      await enqueue(JobName.AudioSegmentSave, batches[3]);
+      await enqueue(JobName.AudioSegmentSave, [ann[42], ann[43]]);
+      await waitFor(async () => {
+        if (!(await queueIdle())) return false;
+        const wavs = await artifacts('&kind=audio_segment');
+        return wavs.length === 6 && wavs.every((w) => w.duration_ms !== null);
+      }, { what: '6 WAV segments (3 × 2 s per user)', timeoutMs: 20000 });
+      const wavs = await artifacts('&kind=audio_segment');
+      for (const user of ['101', '102']) {
+        const mine = wavs.filter((w) => w.user_id === user);
+        let total = 0;
+        for (const w of mine) {
+          const res = await api().get(`/api/v1/artifacts/${w.id as string}/content`).set('x-api-key', API_KEY).buffer(true).parse((r, cb) => {
+            const bufs: Buffer[] = [];
+            r.on('data', (b: Buffer) => bufs.push(b));
+            r.on('end', () => cb(null, Buffer.concat(bufs)));
+          }).expect(200);
+          expect(res.headers['content-type']).toBe('audio/wav');
+          const info = parseWav(res.body as Buffer);
+          expect(info).toMatchObject({ sampleRate: 16000, channels: 1, bitsPerSample: 16 });
+          expect(info.durationMs).toBe(w.duration_ms);
+          total += info.durationMs;
+        }
+        expect(Math.abs(total - 5000)).toBeLessThanOrEqual(20);
+      }
+      const annFirst = wavs.find((w) => w.user_id === '101' && (w.meta as { segment_start_ms: number }).segment_start_ms === T0)!;
+      expect((annFirst.meta as { duplicates: number; gaps: unknown[] }).gaps).toEqual([]);
+    });
+
+    it('stores transcripts once and renders them as JSON, VTT and text', async () => {
+      const lines: MediaItem[] = [
+        { msgType: 17, userId: 101, userName: 'Ann', timestamp: T0 + 3000, data: 'Hello everyone', meta: { start_time: T0 + 1000, end_time: T0 + 3000, language: 9, attribute: 1 }, receivedAt: Date.now() },
+        { msgType: 17, userId: 102, userName: 'a/b', timestamp: T0 + 6500, data: 'Hi <Ann>', meta: { start_time: T0 + 5000, end_time: T0 + 6500, language: 9, attribute: 1 }, receivedAt: Date.now() },
+      ];
+      await enqueue(JobName.TranscriptSave, lines);
+      await enqueue(JobName.TranscriptSave, lines); // retried
+      await waitFor(async () => (await queueIdle()) && (await api().get(`/api/v1/sessions/${sessionId}/transcript`).set('x-api-key', API_KEY)).body.data?.length === 2, { what: 'transcript' });
+      const json = await api().get(`/api/v1/sessions/${sessionId}/transcript?format=json`).set('x-api-key', API_KEY).expect(200);
+      expect(json.body.data.map((l: { text: string; user_name: string }) => [l.user_name, l.text])).toEqual([['Ann', 'Hello everyone'], ['a/b', 'Hi <Ann>']]);
+      const vtt = await api().get(`/api/v1/sessions/${sessionId}/transcript?format=vtt`).set('x-api-key', API_KEY).expect(200);
+      expect(vtt.headers['content-type']).toMatch(/^text\/vtt/);
+      expect(vtt.text).toBe('WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\n<v Ann>Hello everyone\n\n2\n00:00:04.000 --> 00:00:05.500\n<v a/b>Hi &lt;Ann&gt;\n');
+      const txt = await api().get(`/api/v1/sessions/${sessionId}/transcript?format=txt`).set('x-api-key', API_KEY).expect(200);
+      expect(txt.text).toBe('[00:00:00] Ann: Hello everyone\n[00:00:04] a/b: Hi <Ann>\n');
+      await api().get(`/api/v1/sessions/${sessionId}/transcript?format=srt`).set('x-api-key', API_KEY).expect(400);
+    });
+
+    it('saves chat as JSON artifacts, once', async () => {
+      const chat: MediaItem[] = [
+        { msgType: 18, userId: 101, userName: 'Ann', timestamp: T0 + 7000, data: 'hi all', receivedAt: Date.now() },
+        { msgType: 18, userId: 200, userName: '../../x', timestamp: T0 + 7000, data: 'hello', receivedAt: Date.now() },
+      ];
+      await enqueue(JobName.ChatSave, chat);
+      await enqueue(JobName.ChatSave, chat);
+      await waitFor(async () => (await queueIdle()) && (await artifacts('&kind=chat')).length === 2, { what: 'chat' });
+      const rows = await artifacts('&kind=chat&user_id=200');
+      expect(rows).toHaveLength(1);
+      expect(rows[0].content_type).toBe('application/json');
+      expect((rows[0].meta as { text: string }).text).toBe('hello');
+    });
+
+    it('a saver killed between writing files and recording rows is retried without duplicates', async () => {
+      const savers = ctx.hub.app.get(MediaSaverService);
+      const proto = Object.getPrototypeOf(savers) as { upsertArtifacts: (...a: unknown[]) => Promise<string[]> };
+      const original = proto.upsertArtifacts;
+      let crashes = 0;
+      jest.spyOn(proto, 'upsertArtifacts').mockImplementation(function (this: unknown, ...args: unknown[]) {
+        if (crashes++ === 0) return Promise.reject(new Error('worker killed mid-job'));
+        return original.apply(this, args);
+      });
+      const before = (await artifacts('&kind=share_frame')).length;
+      const share = frameItems(101, 'Ann', 4, 16);
+      const job = await enqueue(JobName.FrameSave, share);
+      await waitFor(async () => (await job.getState()) === 'completed', { what: 'retried frame job', timeoutMs: 15000 });
+      jest.restoreAllMocks();
+      expect(crashes).toBeGreaterThanOrEqual(2);
+      const rows = await artifacts('&kind=share_frame');
+      expect(rows.length - before).toBe(4);
+      expect((await ctx.listKeys(`${sessionId}/deskshare`)).length).toBe(4);
+      // and a re-run of the whole job changes nothing
+      const again = await enqueue(JobName.FrameSave, share);
+      await waitFor(async () => (await again.getState()) === 'completed', { what: 'rerun' });
+      expect((await artifacts('&kind=share_frame')).length - before).toBe(4);
+      expect((await ctx.listKeys(`${sessionId}/deskshare`)).length).toBe(4);
+    });
+
+    it('STREAM_REVOKED purge deletes the stream media and refuses later saves; session delete removes the rest', async () => {
+      const other = `${stream}-revoked`;
+      await ctx.hub.producer.enqueue(JobName.FrameSave, { sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 3) });
+      await waitFor(async () => (await artifacts('&user_id=300')).length === 3, { what: 'revoked stream frames' });
+      await ctx.hub.producer.enqueue(JobName.MediaPurge, { rtmsStreamId: other, pass: 2 });
+      await waitFor(async () => (await artifacts('&user_id=300')).length === 0, { what: 'purge' });
+      expect((await ctx.listKeys(`${sessionId}/video`)).filter((k) => k.includes('_300/'))).toEqual([]);
+      const late = await ctx.hub.producer.enqueue(JobName.FrameSave, { sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 2) });
+      await waitFor(async () => (await late.getState()) === 'completed', { what: 'late save' });
+      expect(await artifacts('&user_id=300')).toHaveLength(0);
+
+      expect((await ctx.listKeys(sessionId)).length).toBeGreaterThan(0);
+      await api().delete(`/api/v1/sessions/${sessionId}`).set('x-api-key', API_KEY).expect(204);
+      expect(await ctx.listKeys(sessionId)).toEqual([]);
+      await api().get(`/api/v1/sessions/${sessionId}/artifacts`).set('x-api-key', API_KEY).expect(404);
+    });
+
+    function kept64(a: Record<string, unknown>): string {
+      const i = Number(String(Date.parse(a.captured_at as string) - T0)) / 200;
+      return videoFrame(Number(a.user_id), i, { width: 64, height: 36 }, 5).base64;
+    }
+  });
+}
+
+suite('local');
+suite('s3');
