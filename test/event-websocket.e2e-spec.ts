@@ -185,6 +185,19 @@ describe('Zoom event WebSocket (second event source)', () => {
     expect(await metric(w1, /^rtms_hub_zoom_event_ws_closes_total\{code="1006"\}/)).toBeGreaterThanOrEqual(1);
   });
 
+  it('a token Zoom no longer accepts: the refused handshake (401) drops it and the next attempt fetches a new one', async () => {
+    const w1 = workers[0];
+    const rejected = sim.eventWsStats.connectionsRejected.length;
+    const accepted = sim.eventWsStats.connectionsAccepted;
+    sim.expireAccessTokens();
+    sim.faults.dropEventWs();
+    await waitFor(() => sim.eventWsStats.connectionsAccepted === accepted + 1 && sim.eventWsStats.live === 1, { what: 'reconnected with a new token' });
+    expect(sim.eventWsStats.connectionsRejected.slice(rejected).map((r) => r.status)).toEqual([401]);
+    expect(await metric(w1, /^rtms_hub_zoom_event_ws_closes_total\{code="http_401"\}/)).toBe(1);
+    const s = await sim.startRtms(sim.createMeeting().id);
+    await processed(s.streamId, 1);
+  });
+
   it('two hub processes: one connection at the simulator; the standby takes over at once when the holder shuts down', async () => {
     const [w1] = workers;
     const w2 = await startWorker();
@@ -255,5 +268,51 @@ describe('Zoom event WebSocket (second event source)', () => {
       expect((await streamJobs()).filter((j) => j.id === st.streamId)).toHaveLength(1);
     }
     expect(sim.eventWsStats.maxLive).toBe(1);
+  });
+});
+
+describe('Zoom event WebSocket token refresh', () => {
+  const SUB2 = 'e2e-subscription-9-refresh';
+  let sim: ZoomSimulator;
+  let worker: TestApp;
+
+  beforeAll(async () => {
+    // Tokens live 3 s, so the hub must renew them (at 90 % of a short lifetime) to reconnect.
+    sim = await ZoomSimulator.start({ clientId: 'test_client_id', clientSecret: 'test_client_secret', eventSubscriptionId: SUB2, accessTokenTtlSec: 3, webhookUrl: null });
+    worker = await startTestApp(
+      { api: false, worker: { queues: [QueueName.ZoomEvents], explicit: true } },
+      {
+        ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
+        ZOOM_API_BASE_URL: sim.apiBaseUrl,
+        ZOOM_EVENT_WS_URL: sim.eventWsUrl,
+        ZOOM_EVENT_SUBSCRIPTION_ID: SUB2,
+        ZOOM_EVENT_WS_HEARTBEAT_MS: String(HEARTBEAT_MS),
+        ZOOM_EVENT_WS_RECONNECT_MIN_MS: '100',
+      },
+    );
+  });
+
+  afterAll(async () => {
+    await sim?.stop();
+    await obliterateQueues(worker.producer);
+    await worker?.close();
+  });
+
+  it('fetches a new client_credentials token before the old one expires, and reconnects with it without a 401', async () => {
+    const tokenCalls = () => sim.restLog.filter((c) => c.path === '/oauth/token' && c.status === 200);
+    await waitFor(() => sim.eventWsStats.live === 1, { what: 'connected' });
+    expect(tokenCalls()).toHaveLength(1);
+    const first = tokenCalls()[0];
+    expect(String(first.headers.authorization)).toBe('Basic ' + Buffer.from('test_client_id:test_client_secret').toString('base64'));
+    expect(first.body).toContain('grant_type=client_credentials');
+    await waitFor(() => tokenCalls().length >= 2, { what: 'token refreshed', timeoutMs: 5000 });
+    expect(tokenCalls()[1].at - first.at).toBeLessThan(3000);
+    // The first token has expired by now; a reconnect uses the refreshed one.
+    await waitFor(() => Date.now() > first.at + 3100, { what: 'first token expired' });
+    const accepted = sim.eventWsStats.connectionsAccepted;
+    sim.faults.dropEventWs();
+    await waitFor(() => sim.eventWsStats.connectionsAccepted === accepted + 1, { what: 'reconnected' });
+    expect(sim.eventWsStats.connectionsRejected).toEqual([]);
+    await waitFor(() => worker.app.get(ZoomEventWsService).status.state === 'open', { what: 'open again' });
   });
 });
