@@ -153,6 +153,23 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     expect(metrics.text).toMatch(/rtms_hub_rtms_concurrency_events_total\{event="rtms.concurrency_near_limit"\} [1-9]/);
   });
 
+  it('app_deauthorized deletes that Zoom user\'s OAuth connections', async () => {
+    const insert = (id: string, user: string) =>
+      query(
+        hub.app,
+        `INSERT INTO oauth_connections (id, zoom_user_id, zoom_account_id, access_token_enc, refresh_token_enc, key_id, expires_at)
+         VALUES ($1, $2, 'acct-1', 'x', 'x', 'k', now() + interval '1 hour')`,
+        [id, user],
+      );
+    await insert('7c8f1a52-3d0e-4b8e-9c2f-1a2b3c4d5e6f', 'deauth-user');
+    await insert('8d9f2b63-4e1f-4c9f-8d3a-2b3c4d5e6f70', 'other-user');
+    sim.sendWebhook('app_deauthorized', { account_id: 'acct-1', user_id: 'deauth-user', client_id: 'test_client_id', deauthorization_time: new Date().toISOString() });
+    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM oauth_connections WHERE zoom_user_id = 'deauth-user'`)).length === 0, {
+      what: 'the deauthorized user\'s connection to be deleted',
+    });
+    expect(await query(hub.app, `SELECT zoom_user_id FROM oauth_connections WHERE zoom_user_id = 'other-user'`)).toHaveLength(1);
+  });
+
   describe('refusals leave the database and the queues unchanged', () => {
     const startedBody = (serverUrls: string) =>
       JSON.stringify({
