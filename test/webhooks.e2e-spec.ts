@@ -136,6 +136,36 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     expect(session).toEqual({ status: 'stopped', stop_reason: 6, stop_reason_name: 'STOP_BC_MEETING_ENDED' });
   });
 
+  it('a stop that overtakes its start is retried until the start lands, then applied', async () => {
+    const meeting = sim.createMeeting();
+    const streamId = 'ef'.repeat(16);
+    const post = (body: string) => request(server()).post('/api/v1/webhooks/zoom').set(signed(body)).send(body).expect(200);
+    await post(JSON.stringify({ event: 'meeting.rtms_stopped', event_ts: Date.now(), payload: { meeting_uuid: meeting.uuid, rtms_stream_id: streamId, stop_reason: 6 } }));
+    // The stop's job fails once (stream unknown) and waits for its retry.
+    await waitFor(async () => (await hub.producer.queueFor(JobName.ZoomEventProcess).getJobs(['delayed'])).some((j) => j.attemptsMade >= 1), {
+      what: 'the stop to be retried',
+    });
+    await post(
+      JSON.stringify({
+        event: 'meeting.rtms_started',
+        event_ts: Date.now(),
+        payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op', rtms_stream_id: streamId, server_urls: sim.signalingUrl },
+      }),
+    );
+    const [row] = await waitFor(
+      async () => {
+        const rows = await query<{ status: string; stop_reason: number }>(
+          hub.app,
+          `SELECT s.status, s.stop_reason FROM sessions s JOIN rtms_streams r ON r.session_id = s.id WHERE r.rtms_stream_id = $1`,
+          [streamId],
+        );
+        return rows[0]?.status === 'stopped' ? rows : undefined;
+      },
+      { what: 'the overtaking stop to be applied', timeoutMs: 15000 },
+    );
+    expect(row).toEqual({ status: 'stopped', stop_reason: 6 });
+  });
+
   it('stores unknown and concurrency events and acknowledges them', async () => {
     const before = (await query(hub.app, `SELECT count(*)::int AS n FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit')`))[0].n as number;
     sim.sendWebhook('some.new_event', { anything: true });

@@ -25,6 +25,16 @@ import { SessionsService } from '../sessions/sessions.service';
 import { StreamsService } from '../sessions/streams.service';
 import { checkServerUrls } from './server-url-policy';
 
+const UNKNOWN_STREAM = 'unknown rtms_stream_id';
+
+/** Retryable: the event names a stream whose rtms_started has not been applied yet. */
+export class StreamNotYetKnownError extends Error {
+  constructor(eventId: string) {
+    super(`Event ${eventId} names a stream that is not known yet; retrying`);
+    this.name = 'StreamNotYetKnownError';
+  }
+}
+
 type Outcome = { status: EventProcessingStatus; sessionId?: string | null; error?: string | null };
 
 const PRODUCTS: Record<string, ZoomProduct> = {
@@ -65,11 +75,20 @@ export class ZoomEventHandlerService {
     });
   }
 
-  async handle(eventId: string): Promise<void> {
+  /**
+   * @param lastAttempt true when the job will not be retried: an event about a stream we
+   *   do not know yet (a stop that overtook its start) is then recorded as ignored.
+   */
+  async handle(eventId: string, lastAttempt = true): Promise<void> {
     const event = await this.sessions.getEvent(eventId);
     if (!event) throw new UnrecoverableError(`Stored event ${eventId} does not exist`);
     if (event.status !== EventProcessingStatus.Received) return; // applied before (job retried or re-queued)
     const outcome = await this.apply(event);
+    if (outcome.status === EventProcessingStatus.Ignored && outcome.error === UNKNOWN_STREAM && !lastAttempt) {
+      // Workers process events in parallel, so a stop or interrupt can overtake the start
+      // of its stream (redelivery bursts). Retry with backoff until the start has landed.
+      throw new StreamNotYetKnownError(eventId);
+    }
     await this.sessions.finishEvent(event.id, outcome.status, { sessionId: outcome.sessionId, error: outcome.error });
   }
 
@@ -131,7 +150,7 @@ export class ZoomEventHandlerService {
     await this.signals.publish({ type: 'stopped', rtmsStreamId, stopReason: reason });
     // STREAM_REVOKED (8): Zoom requires the stream's stored media to be deleted now.
     if (reason === 8) await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId }, { jobId: `media-purge-${rtmsStreamId}` });
-    if (!result) return { status: EventProcessingStatus.Ignored, error: 'unknown rtms_stream_id' };
+    if (!result) return { status: EventProcessingStatus.Ignored, error: UNKNOWN_STREAM };
     this.logger.log(`RTMS stopped: stream ${rtmsStreamId} (${stopReasonName(reason) ?? 'no reason'})`);
     return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
   }
@@ -149,7 +168,7 @@ export class ZoomEventHandlerService {
     const rtmsStreamId = str(payload.rtms_stream_id);
     if (!rtmsStreamId) return { status: EventProcessingStatus.Rejected, error: 'rtms_interrupted without rtms_stream_id' };
     const stream = await this.streams.findByStreamId(rtmsStreamId);
-    if (!stream) return { status: EventProcessingStatus.Ignored, error: 'unknown rtms_stream_id' };
+    if (!stream) return { status: EventProcessingStatus.Ignored, error: UNKNOWN_STREAM };
     await this.streams.setStatus(rtmsStreamId, StreamStatus.Interrupted);
     await this.signals.publish({ type: 'interrupted', rtmsStreamId });
     return { status: EventProcessingStatus.Processed, sessionId: stream.sessionId };

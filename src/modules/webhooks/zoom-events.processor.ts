@@ -18,7 +18,7 @@ export class ZoomEventsProcessor extends QueueProcessor {
     const name = job.name as JobName;
     switch (name) {
       case JobName.ZoomEventProcess:
-        return this.handler.handle((job.data as JobOf<JobName.ZoomEventProcess>).eventId);
+        return this.handler.handle((job.data as JobOf<JobName.ZoomEventProcess>).eventId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
       default:
         return unknownJob(job.name);
     }
