@@ -149,7 +149,8 @@ export class StreamSession {
         if (this.closeRequested) this.sendCloseRequest();
         const next = await this.interrupts.next();
         if (next.kind === 'abort' || next.kind === 'stop') return this.finish(next);
-        mode = this.prepareReconnect(next, mode);
+        // Connected: only what the interruption names is redone.
+        mode = this.prepareReconnect(next, 'media');
         await this.countReconnect(next.cause, next.detail);
         continue;
       } catch (err) {
