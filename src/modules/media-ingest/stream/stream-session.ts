@@ -416,6 +416,8 @@ export class StreamSession {
     }
     if (alive && this.signaling === sock) {
       this.record('stream.interrupted_webhook_stale', { note: 'current signaling connection answered STREAM_STATE_REQ' });
+      // The webhook side marked the row interrupted; the stream is in fact live.
+      await this.deps.streams.updateRuntime(this.rtmsStreamId, { status: StreamStatus.Active }).catch(() => undefined);
       return;
     }
     this.interrupt({ kind: 'full', cause: 'signaling_interrupted', detail: 'rtms_interrupted webhook' });
