@@ -398,3 +398,59 @@ describe('Zoom Rooms: a 50-room dispatch against a 2 req/s account limit, two wo
     console.log(`50-room dispatch at a 2 req/s limit: ${calls.length} rooms API calls, all joined in ${(totalMs / 1000).toFixed(1)} s, 0 x 429, max ${Math.max(...perSecond.values())} calls/s`);
   }, 60000);
 });
+
+describe('Zoom Rooms: the sample flow — rooms dispatched after the media handshake appear in the stream', () => {
+  const S2S = { clientId: 'rooms_flow_s2s', clientSecret: 'rooms_flow_s2s_secret', accountId: 'rooms_flow_account' };
+  let sim: ZoomSimulator;
+  let hub: TestApp;
+
+  beforeAll(async () => {
+    sim = await ZoomSimulator.start({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, webhookSecretToken: WEBHOOK_SECRET, s2s: S2S, keepAliveIntervalMs: 500, videoScale: 0.25 });
+    hub = await startTestApp(
+      { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams, QueueName.ZoomRooms], explicit: true } },
+      hubEnv(sim, S2S, { ZOOM_ROOMS_RATE_LIMIT_PER_SEC: '50', QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-flow` }),
+    );
+    sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
+  });
+
+  afterAll(async () => {
+    sim?.setWebhookTarget(null);
+    await sim?.stop();
+    if (hub) await obliterateQueues(hub.producer);
+    await hub?.close();
+  });
+
+  it('3 rooms named in the capture policy join once the stream runs, appear in it as participants (media + participant rows), and leave 2 s later', async () => {
+    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [{ userId: 101, name: 'Ann' }] });
+    const rooms = [1, 2, 3].map((i) => sim.addRoom({ id: `flow_${i}`, name: `Flow Room ${i}` }));
+    const created = await request(hub.app.getHttpServer())
+      .post('/api/v1/sessions')
+      .set('x-api-key', API_KEY)
+      .send({ platform: 'zoom', meeting_id: String(meeting.id), capture_policy: { zoom_rooms: { room_ids: rooms.map((r) => r.id), passcode: PASSCODE, leave_after_seconds: 2 } } })
+      .expect(201);
+    const sessionId = created.body.id as string;
+    const stream = await sim.startRtms(meeting.id);
+
+    const mt = sim.meetings.get(meeting.id)!;
+    await waitFor(() => mt.presentAt(mt.now()).filter((p) => p.roomId).length === 3, { what: 'three rooms in the meeting', timeoutMs: 15000 });
+    const roomUsers = mt.participants.filter((p) => p.roomId).map((p) => String(p.userId));
+    // The rooms reach the hub's stream as participants: their media, and the hub's participant rows.
+    await waitFor(() => roomUsers.every((u) => Object.keys(sim.record(stream.streamId).messagesSent.byUser[u] ?? {}).length > 0), { what: 'room media in the stream', timeoutMs: 10000 });
+    const db = hub.app.get(DataSource);
+    const participants = () => db.query('SELECT zoom_user_id, user_name, left_at FROM participants WHERE session_id = $1', [sessionId]) as Promise<Array<{ zoom_user_id: string; user_name: string; left_at: Date | null }>>;
+    await waitFor(async () => (await participants()).filter((p) => p.user_name.startsWith('Flow Room')).length === 3, { what: 'rooms recorded as participants', timeoutMs: 10000 });
+    expect((await participants()).filter((p) => p.user_name.startsWith('Flow Room')).map((p) => p.zoom_user_id).sort()).toEqual([...roomUsers].sort());
+    // ...and leave ~2 s after joining.
+    for (const r of rooms) {
+      await waitFor(() => roomEvents(sim, r.id, 'zoomroom.meeting_leave').length === 1, { what: `room ${r.id} to leave`, timeoutMs: 8000 });
+      const gap = roomEvents(sim, r.id, 'zoomroom.meeting_leave')[0].at - roomEvents(sim, r.id, 'zoomroom.meeting_join')[0].at;
+      expect(gap).toBeGreaterThanOrEqual(1950);
+      expect(gap).toBeLessThan(3500);
+    }
+    expect(mt.presentAt(mt.now()).filter((p) => p.roomId)).toHaveLength(0);
+    await waitFor(async () => (await participants()).filter((p) => p.user_name.startsWith('Flow Room') && p.left_at !== null).length === 3, { what: 'rooms recorded as left' });
+    const dispatches = await request(hub.app.getHttpServer()).get(`/api/v1/zoom-rooms/dispatches?session_id=${sessionId}`).set('x-api-key', API_KEY).expect(200);
+    expect((dispatches.body.data as DispatchBody[]).map((d) => d.status)).toEqual(['left', 'left', 'left']);
+    await sim.stopRtms(stream.streamId);
+  }, 40000);
+});
