@@ -50,6 +50,9 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
         RTMS_RECONNECT_MAX_MS: '400',
         RTMS_HANDSHAKE_TIMEOUT_MS: '2000',
         MEDIA_BATCH_FLUSH_MS: '50',
+        // Keep-everything capture policy: these cases assert every media message reaches the pipeline.
+        CAPTURE_VIDEO_INTERVAL_MS: '0',
+        CAPTURE_DESKSHARE_INTERVAL_MS: '0',
       },
     );
     sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
