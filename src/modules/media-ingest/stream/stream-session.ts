@@ -188,7 +188,10 @@ export class StreamSession {
       this.closeAll();
       return 'full';
     }
-    this.closeMedia();
+    // Media only: sockets still open stay (split mode); dead ones are replaced.
+    const dead = this.media.filter((m) => !m.open);
+    for (const m of dead) m.close(1000, 'client reconnecting');
+    this.media = this.media.filter((m) => m.open);
     return 'media';
   }
 
@@ -224,8 +227,11 @@ export class StreamSession {
     this.subscribedOn = null;
   }
 
+  /**
+   * Opens the media sockets the plan needs. Sockets still open (split mode: the types
+   * that were not interrupted) are kept; only missing ones are handshaken again.
+   */
   private async connectMedia(): Promise<void> {
-    this.closeMedia();
     const signaling = this.signaling;
     if (!signaling?.open) throw new RtmsConnectionError('signaling', 'not connected');
     const plan = planMediaSockets(this.mediaServerUrls, this.init.mediaTypes, this.deps.config.mediaSocketMode);
@@ -237,10 +243,13 @@ export class StreamSession {
       const refusal = checkServerUrls(p.url, this.deps.urlPolicy);
       if (refusal) throw new StreamConfigError(`media server URL refused by RTMS_ALLOWED_HOSTS policy: ${refusal}`);
     }
-    const sockets = plan.sockets.map((p) => ({ p, sock: this.socket('media', p.key, p.url) }));
-    this.media = sockets.map((s) => s.sock);
+    const keep = this.media.filter((s) => s.open && plan.sockets.some((p) => p.key === s.label));
+    for (const s of this.media) if (!keep.includes(s)) s.close(1000, 'client reconnecting');
+    const missing = plan.sockets.filter((p) => !keep.some((s) => s.label === p.key));
+    const fresh = missing.map((p) => ({ p, sock: this.socket('media', p.key, p.url) }));
+    this.media = [...keep, ...fresh.map((f) => f.sock)];
     const results = await Promise.allSettled(
-      sockets.map(async ({ p, sock }) => {
+      fresh.map(async ({ p, sock }) => {
         await this.shake(sock, dataHandshake(this.init.identity, p.types, this.init.mediaParams), RtmsMessageType.DataHandshakeResp, {
           onMessage: (m, bytes, at) => this.onMediaMessage(m, bytes, at),
           onInvalid: (reason, bytes) => this.onInvalid('media', reason, bytes),
@@ -255,10 +264,11 @@ export class StreamSession {
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      this.closeMedia();
+      for (const f of fresh) f.sock.close(1000, 'client reconnecting');
+      this.media = this.media.filter((s) => !fresh.some((f) => f.sock === s));
       throw failed.reason;
     }
-    this.mediaConnectedAt = Date.now();
+    if (fresh.length > 0) this.mediaConnectedAt = Date.now();
     if (this.subscribedOn !== signaling) {
       signaling.send(eventSubscription());
       this.subscribedOn = signaling;

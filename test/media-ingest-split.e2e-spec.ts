@@ -1,0 +1,71 @@
+import type { MediaBatchPayload } from '../src/jobs/job-payloads';
+import { QueueName } from '../src/jobs/queue-names';
+import { ZoomSimulator } from '../src/simulator';
+import { obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { waitFor } from './utils/wait-for';
+
+/** RTMS_MEDIA_SOCKET_MODE=split: one media socket per type, one CLIENT_READY_ACK each, a dropped type redone alone. */
+describe('Media ingest: one media socket per type (split mode)', () => {
+  let sim: ZoomSimulator;
+  let hub: TestApp;
+
+  beforeAll(async () => {
+    sim = await ZoomSimulator.start({
+      clientId: 'test_client_id',
+      clientSecret: 'test_client_secret',
+      webhookSecretToken: 'test_webhook_secret_token',
+      keepAliveIntervalMs: 150,
+      mediaScopes: ['audio', 'video', 'transcript'],
+      videoScale: 0.25,
+    });
+    hub = await startTestApp(
+      { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams], explicit: true } },
+      {
+        ZOOM_API_BASE_URL: sim.apiBaseUrl,
+        ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
+        RTMS_MEDIA_SOCKET_MODE: 'split',
+        RTMS_RECONNECT_BASE_MS: '100',
+        RTMS_RECONNECT_MAX_MS: '300',
+        MEDIA_BATCH_FLUSH_MS: '50',
+      },
+    );
+    sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
+  });
+
+  afterAll(async () => {
+    await sim?.stop();
+    if (hub) await obliterateQueues(hub.producer);
+    await hub?.close();
+  });
+
+  it('opens one socket per offered type (types without a scope are not requested), acks each, and redoes only the dropped one', async () => {
+    const meeting = sim.createMeeting({ participants: [{ userId: 7, name: 'Ann' }] });
+    const { streamId: id } = await sim.startRtms(meeting.id);
+    await waitFor(() => sim.record(id).live.media.audio === 1 && sim.record(id).live.media.video === 1 && sim.record(id).live.media.transcript === 1, {
+      timeoutMs: 10000,
+      what: 'three media sockets',
+    });
+    const rec = sim.record(id);
+    expect(rec.live.media.all).toBe(0);
+    expect(rec.readyAcks.filter((a) => a.valid)).toHaveLength(3);
+    const reqs = rec.handshakes.filter((h) => h.socket === 'media').map((h) => (h.request as { media_type: number }).media_type).sort();
+    expect(reqs).toEqual([1, 2, 8]);
+
+    const before = sim.record(id).connections.filter((c) => c.kind === 'media' && c.handshakeStatus === 0).length;
+    sim.faults.dropMedia(id, { path: 'video', notify: 'both' });
+    await waitFor(() => sim.record(id).connections.filter((c) => c.kind === 'media' && c.handshakeStatus === 0).length === before + 1 && sim.record(id).live.media.video === 1, {
+      timeoutMs: 6000,
+      what: 'video redone',
+    });
+    // Audio and transcript kept their sockets; signaling was not redone.
+    const conns = sim.record(id).connections;
+    expect(conns.filter((c) => c.kind === 'media' && c.mediaPath === 'audio')).toHaveLength(1);
+    expect(conns.filter((c) => c.kind === 'signaling')).toHaveLength(1);
+    await waitFor(async () => {
+      const jobs = await hub.producer.queue(QueueName.MediaFrames).getJobs(['waiting']);
+      const items = jobs.flatMap((j) => (j.data as MediaBatchPayload).items);
+      return items.some((i) => i.msgType === 14 && i.userId === 7) && items.some((i) => i.msgType === 15);
+    }, { what: 'audio and video batches' });
+    await sim.stopRtms(id);
+  });
+});
