@@ -198,7 +198,7 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsString() @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'S3_BUCKET must be a valid bucket name' })
   S3_BUCKET?: string;
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._\/-]*$/, { message: 'S3_PREFIX may hold letters, digits, . _ - and /' })
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._/-]*$/, { message: 'S3_PREFIX may hold letters, digits, . _ - and /' })
   S3_PREFIX?: string;
   @IsOptional() @IsString() S3_REGION?: string;
   @IsOptional() @IsString() @Matches(/^https?:\/\/[^\s]+$/, { message: 'S3_ENDPOINT must be an http(s) URL' })
