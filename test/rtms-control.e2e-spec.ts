@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
@@ -157,6 +158,22 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     expect((await sessionRow(sessionId)).stop_reason).toBe(25); // MANUAL_API_TRIGGERED
     expect(patches(meeting.id).map((c) => JSON.parse(c.body).action)).toEqual(['start', 'pause', 'resume', 'stop']);
     await waitFor(() => sim.webhookLog.find((w) => w.event === 'meeting.rtms_stopped' && w.body.includes(meeting.uuid)), { what: 'rtms_stopped webhook' });
+  });
+
+  it('a stop our API asked for signals the stream worker to send STREAM_CLOSE_REQ at once', async () => {
+    const { sessionId } = await streamingSession();
+    const [stream] = (await db.query('SELECT rtms_stream_id FROM rtms_streams WHERE session_id = $1', [sessionId])) as Array<{ rtms_stream_id: string }>;
+    const subscriber = new Redis(process.env.REDIS_URL as string);
+    const signals: Array<{ type: string; rtmsStreamId: string }> = [];
+    try {
+      await subscriber.subscribe(`${process.env.QUEUE_PREFIX}:stream-signals`);
+      subscriber.on('message', (_channel: string, message: string) => signals.push(JSON.parse(message)));
+      const stop = await act(sessionId, 'stop').expect(202);
+      expect((await settled(stop.body.request.id)).status).toBe('succeeded');
+      await waitFor(() => signals.find((s) => s.type === 'close' && s.rtmsStreamId === stream.rtms_stream_id), { what: 'close signal' });
+    } finally {
+      await subscriber.quit();
+    }
   });
 
   it('refuses actions that make no sense in the session state (409) without calling Zoom', async () => {

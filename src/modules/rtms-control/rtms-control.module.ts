@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OAuthCoreModule } from '../oauth/oauth-core.module';
 import { SessionsModule } from '../sessions/sessions.module';
@@ -9,7 +10,7 @@ import { RtmsControlService } from './rtms-control.service';
 /** RTMS start/stop/pause/resume: requests (API side) and the runner (worker side). No controllers. */
 @Module({
   imports: [TypeOrmModule.forFeature([RtmsControlRequestEntity]), SessionsModule, OAuthCoreModule],
-  providers: [RtmsControlService, RtmsControlRunner],
+  providers: [RtmsControlService, RtmsControlRunner, StreamSignalPublisher],
   exports: [RtmsControlService, RtmsControlRunner],
 })
 export class RtmsControlModule {}

@@ -15,6 +15,8 @@ import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionStatus } from '../sessions/entities/session.entity';
 import { IllegalTransitionError } from '../sessions/sessions.errors';
 import { SessionsService } from '../sessions/sessions.service';
+import { StreamsService } from '../sessions/streams.service';
+import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
 import { ControlAuthMode, ControlRequestStatus, RtmsAction, RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
 import { RTMS_ACTIONS, STOP_REASON_MANUAL_API } from './rtms-actions';
 
@@ -56,6 +58,8 @@ export class RtmsControlRunner {
   constructor(
     @InjectRepository(RtmsControlRequestEntity) private readonly requests: Repository<RtmsControlRequestEntity>,
     private readonly sessions: SessionsService,
+    private readonly streams: StreamsService,
+    private readonly signals: StreamSignalPublisher,
     private readonly http: ZoomHttpClient,
     private readonly tokens: ZoomTokenProvider,
     private readonly s2s: ZoomS2sTokenService,
@@ -185,9 +189,23 @@ export class RtmsControlRunner {
       { id: req.id, status: Not(In(FINAL)) },
       { status: ControlRequestStatus.Succeeded, zoomStatus, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null, completedAt: new Date() },
     );
+    if (action === 'stop') await this.closeOpenStreams(req.sessionId);
     this.outcomes.inc({ action, outcome: 'ok' });
     this.logger.log(`RTMS ${action} accepted by Zoom for session ${req.sessionId} (HTTP ${zoomStatus})`);
     return { status: ControlRequestStatus.Succeeded, zoomStatus };
+  }
+
+  /**
+   * After a stop our own API asked for, the worker holding each open stream sends
+   * STREAM_CLOSE_REQ at once instead of waiting for Zoom's rtms_stopped webhook.
+   */
+  private async closeOpenStreams(sessionId: string): Promise<void> {
+    const open = (await this.streams.listForSession(sessionId)).filter((s) => !['stopped', 'failed'].includes(s.status));
+    for (const stream of open) {
+      await this.signals.publish({ type: 'close', rtmsStreamId: stream.rtmsStreamId }).catch((err: unknown) => {
+        this.logger.warn(`Could not signal close for stream ${stream.rtmsStreamId}: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    }
   }
 
   private async retryLater(req: RtmsControlRequestEntity, outcome: Outcome): Promise<never> {
