@@ -24,6 +24,8 @@ export interface RtmsIngestConfig {
   batchMaxItems: number;
   batchMaxBytes: number;
   batchFlushMs: number;
+  /** Audio packet length requested in media_params (send_rate, ms; Zoom: multiples of 20). */
+  audioSendRateMs: number;
 }
 
 export interface ZoomEventWsConfig {
@@ -202,6 +204,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         batchMaxItems: env.MEDIA_BATCH_MAX_ITEMS ?? 50,
         batchMaxBytes: env.MEDIA_BATCH_MAX_BYTES ?? 4 * 1024 * 1024,
         batchFlushMs: env.MEDIA_BATCH_FLUSH_MS ?? 250,
+        audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,
       },
     },
     webhooks: { timestampToleranceSeconds: env.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS ?? 300 },

@@ -48,13 +48,13 @@ export function requestedMediaTypes(policy: CapturePolicy): MediaTypeName[] {
 }
 
 /** msg 3 media_params from the capture policy (rtms-protocol.md §2 enums). */
-export function mediaParamsFor(types: readonly MediaTypeName[], policy: CapturePolicy): MediaParams {
+export function mediaParamsFor(types: readonly MediaTypeName[], policy: CapturePolicy, audioSendRateMs = 100): MediaParams {
   const params: MediaParams = {};
   for (const t of types) {
     switch (t) {
       case 'audio':
         // L16 16 kHz mono; data_opt 1 = mixed stream, 2 = one stream per participant.
-        params.audio = { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: policy.audio.mode === 'mixed' ? 1 : 2, send_rate: 100 };
+        params.audio = { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: policy.audio.mode === 'mixed' ? 1 : 2, send_rate: audioSendRateMs };
         break;
       case 'video':
         params.video = { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: fpsFor(policy.video.interval_ms, 5) };

@@ -104,7 +104,7 @@ export class StreamRunner {
         serverUrls: stream.serverUrls,
         policy,
         mediaTypes,
-        mediaParams: mediaParamsFor(mediaTypes, policy),
+        mediaParams: mediaParamsFor(mediaTypes, policy, rtms.ingest.audioSendRateMs),
         takeover: stream.connectedAt !== null,
       },
       {
