@@ -55,6 +55,7 @@ describe('process lifecycle (real entrypoints)', () => {
       await waitFor(() => run.output().includes('listening on port'), { timeoutMs: 30000, what: 'worker to boot' });
       run.child.kill('SIGTERM');
       const result = await run.exited;
+      if (result.code !== 0) console.error(run.output().slice(-4000));
       expect(result).toEqual({ code: 0, signal: null });
       expect(run.output()).toContain('stopped cleanly');
     } finally {

@@ -141,7 +141,8 @@ describe('webhooks out + REST', () => {
     let fails = 2;
     rx.answer = (r) => (r.body.event === 'custom.retry' && fails-- > 0 ? 500 : 200);
     const body = sim.sendWebhook('custom.retry', { x: 1 });
-    await sim.waitFor(() => rx.got.filter((r) => r.body.event === 'custom.retry').length === 3, 3000);
+    // The delivery log is written when the receiver's answer arrives, after it saw the body.
+    await sim.waitFor(() => sim.webhookLog.filter((w) => w.event === 'custom.retry').length === 3, 5000);
     const attempts = sim.webhookLog.filter((w) => w.event === 'custom.retry');
     expect(attempts.map((a) => [a.attempt, a.status])).toEqual([[1, 500], [2, 500], [3, 200]]);
     expect(new Set(rx.got.filter((r) => r.body.event === 'custom.retry').map((r) => r.raw))).toEqual(new Set([body]));
