@@ -1,7 +1,7 @@
 import { WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, Job, RateLimitError, UnrecoverableError, WaitingChildrenError, WaitingError } from 'bullmq';
 import { AppConfig } from '../config/app.config';
 import { QueueName } from './queue-names';
 
@@ -42,6 +42,11 @@ export abstract class QueueProcessor extends WorkerHost implements OnApplication
       this.logger.log(`Job ${job.name} ${job.id} done in ${Date.now() - started} ms`);
       return result;
     } catch (err) {
+      if (isJobMovedSignal(err)) {
+        // Not a failure: the job moved itself back to delayed/wait (429 Retry-After, hand-over).
+        this.logger.debug(`Job ${job.name} ${job.id} deferred after ${Date.now() - started} ms (${(err as Error).name})`);
+        throw err;
+      }
       const message = err instanceof Error ? err.message : String(err);
       this.logger.warn(`Job ${job.name} ${job.id} failed in ${Date.now() - started} ms: ${message}`);
       throw err;
@@ -53,6 +58,20 @@ export abstract class QueueProcessor extends WorkerHost implements OnApplication
 
   /** Called once when a job will not be retried again. */
   protected onFinalFailure(_job: Job, _err: Error): void | Promise<void> {}
+}
+
+/** BullMQ's control-flow errors: the job was moved on purpose, not failed. */
+export function isJobMovedSignal(err: unknown): boolean {
+  return err instanceof DelayedError || err instanceof WaitingError || err instanceof WaitingChildrenError || err instanceof RateLimitError;
+}
+
+/**
+ * Puts the running job back to delayed until `at` without using an attempt (e.g. Zoom's
+ * Retry-After). Call it last in a handler: it always throws BullMQ's DelayedError.
+ */
+export async function deferJobUntil(job: Job, at: Date | number): Promise<never> {
+  await job.moveToDelayed(typeof at === 'number' ? at : at.getTime(), job.token);
+  throw new DelayedError();
 }
 
 /** Exhaustiveness guard for `switch (job.name)`. */

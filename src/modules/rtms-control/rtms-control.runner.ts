@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { Job, UnrecoverableError } from 'bullmq';
+import { deferJobUntil } from '../../jobs/queue-processor';
 import { Counter } from 'prom-client';
 import { In, Not, Repository } from 'typeorm';
 import { MetricsService } from '../../common/metrics/metrics.service';
@@ -136,8 +137,7 @@ export class RtmsControlRunner {
       await this.requests.update({ id: req.id }, { status: ControlRequestStatus.Retrying, throttledCount: throttled, nextAttemptAt: at, ...outcome, error: `rate limited; retrying after ${waitSec} s` });
       this.outcomes.inc({ action, outcome: 'throttled' });
       this.logger.warn(`RTMS ${action} for session ${req.sessionId} rate-limited; retrying in ${waitSec} s`);
-      await job.moveToDelayed(at.getTime(), job.token);
-      throw new DelayedError();
+      return deferJobUntil(job, at);
     }
 
     if (res.status >= 500) return this.retryLater(req, { ...outcome, error: `Zoom answered HTTP ${res.status}` });

@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { Job, UnrecoverableError } from 'bullmq';
+import { deferJobUntil } from '../../jobs/queue-processor';
 import { Histogram } from 'prom-client';
 import { In, Repository } from 'typeorm';
 import { MetricsService } from '../../common/metrics/metrics.service';
@@ -174,8 +175,7 @@ export class RoomDispatchRunner {
       if (!slot.reserved) {
         // The shared schedule is full far ahead (a 429 pause, or many processes): wait in Redis, not here.
         await this.repo.update({ id: d.id }, { nextAttemptAt: new Date(Date.now() + slot.waitMs) });
-        await job.moveToDelayed(Date.now() + slot.waitMs, job.token);
-        throw new DelayedError();
+        return deferJobUntil(job, Date.now() + slot.waitMs);
       }
       this.waits.observe({ call }, slot.waitMs / 1000);
       if (slot.waitMs > 0) await new Promise((r) => setTimeout(r, slot.waitMs));
@@ -218,8 +218,7 @@ export class RoomDispatchRunner {
     await this.repo.update({ id: d.id }, { throttledCount: count, nextAttemptAt: at, zoomStatus: 429, error: `rate limited; retrying after ${waitSec} s` });
     this.client.calls.inc({ call: step, outcome: 'throttled' });
     this.logger.warn(`Room ${step} for dispatch ${d.id} rate-limited by Zoom; every process pauses ${waitSec} s`);
-    await job.moveToDelayed(at.getTime(), job.token);
-    throw new DelayedError();
+    return deferJobUntil(job, at);
   }
 
   private async retryLater(d: RoomDispatchEntity, step: DispatchStep, outcome: Outcome): Promise<never> {
