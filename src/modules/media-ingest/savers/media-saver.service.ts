@@ -173,22 +173,38 @@ export class MediaSaverService {
       else groups.set(k, [item]);
     }
     const maxTsByUser = new Map<string, number>();
-    for (const [k, items] of groups) {
-      const [userId, segStartRaw] = k.split('|');
-      const segStart = Number(segStartRaw);
-      items.sort((a, b) => a.timestamp - b.timestamp);
-      const rate = sampleRateHz(items[0].meta?.sample_rate);
-      const channels = typeof items[0].meta?.channels === 'number' ? items[0].meta.channels : 1;
-      const userName = dbText(items.find((i) => i.userName)?.userName);
-      const pcm = items.map((i) => Buffer.from(i.data, 'base64'));
-      try {
-        await this.db.transaction(async (em) => {
-          const seg: Array<{ id: string; status: string }> = await em.query(
+    // One transaction per job, and no exclusive lock on the segment rows in it: every
+    // job of a stream touches the same few segments, and an upsert/UPDATE per group
+    // serialised those jobs behind each other's commits (the bottleneck at scale).
+    // FOR SHARE lets concurrent jobs add parts side by side while still keeping the
+    // finalizer (FOR UPDATE SKIP LOCKED) away until they commit; groups go in key order.
+    // Parts stay unique per first packet, so a retried job adds nothing.
+    const ordered = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const touch: Array<{ id: string; reopen: boolean }> = [];
+    const staleMs = Math.max(100, Math.floor(this.config.get('storage', { infer: true }).audioIdleFinalizeMs / 4));
+    let latePackets = 0;
+    try {
+      await this.db.transaction(async (em) => {
+        latePackets = 0;
+        touch.length = 0;
+        for (const [k, items] of ordered) {
+          const [userId, segStartRaw] = k.split('|');
+          const segStart = Number(segStartRaw);
+          items.sort((a, b) => a.timestamp - b.timestamp);
+          const rate = sampleRateHz(items[0].meta?.sample_rate);
+          const channels = typeof items[0].meta?.channels === 'number' ? items[0].meta.channels : 1;
+          const userName = dbText(items.find((i) => i.userName)?.userName);
+          const pcm = items.map((i) => Buffer.from(i.data, 'base64'));
+          await em.query(
             `INSERT INTO audio_segments (session_id, rtms_stream_id, user_id, user_name, segment_start_ms, segment_ms, sample_rate, channels)
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
-             ON CONFLICT (rtms_stream_id, user_id, segment_start_ms) DO UPDATE SET user_name = COALESCE(audio_segments.user_name, EXCLUDED.user_name)
-             RETURNING id, status`,
+             ON CONFLICT (rtms_stream_id, user_id, segment_start_ms) DO NOTHING`,
             [p.sessionId, p.rtmsStreamId, userId, userName, segStart, segMs, rate, channels],
+          );
+          const seg: Array<{ id: string; status: string; stale: boolean }> = await em.query(
+            `SELECT id, status, (last_part_at IS NULL OR last_part_at < now() - make_interval(secs => $4::double precision / 1000)) AS stale
+               FROM audio_segments WHERE rtms_stream_id = $1 AND user_id = $2 AND segment_start_ms = $3 FOR SHARE`,
+            [p.rtmsStreamId, userId, segStart, staleMs],
           );
           const segment = seg[0];
           const part: unknown[] = await em.query(
@@ -196,26 +212,41 @@ export class MediaSaverService {
              ON CONFLICT (segment_id, first_ts) DO NOTHING RETURNING id`,
             [segment.id, items[0].timestamp, items.map((i) => String(i.timestamp)), pcm.map((b) => b.length), Buffer.concat(pcm)],
           );
-          if (part.length > 0) {
-            if (segment.status === 'sealed') {
+          if (segment.status === 'sealed') {
+            if (part.length > 0) {
               this.logger.warn(`Late audio for sealed segment ${segment.id} (stream ${p.rtmsStreamId}, user ${userId}); kept as part, not in WAV`);
-              this.metrics.counter({ name: 'rtms_hub_audio_late_packets_total', help: 'Audio packets that arrived after their segment was sealed' }).inc(items.length);
-            } else {
-              await em.query(`UPDATE audio_segments SET status = 'open', last_part_at = now(), updated_at = now() WHERE id = $1`, [segment.id]);
+              latePackets += items.length;
             }
+          } else if (segment.status === 'final' || segment.stale) {
+            // Reopen a written segment (its WAV is rebuilt), or keep an open one from looking idle.
+            touch.push({ id: segment.id, reopen: segment.status === 'final' });
           }
-        });
-      } catch (err) {
-        if (isFkViolation(err)) throw new UnrecoverableError(`session ${p.sessionId} no longer exists`);
-        throw err;
-      }
+        }
+      });
+    } catch (err) {
+      if (isFkViolation(err)) throw new UnrecoverableError(`session ${p.sessionId} no longer exists`);
+      throw err;
+    }
+    // After the commit, one short statement per row (one lock at a time: no deadlocks).
+    for (const t of touch) {
+      await this.db.query(
+        t.reopen
+          ? `UPDATE audio_segments SET status = 'open', last_part_at = now(), updated_at = now() WHERE id = $1 AND status IN ('open', 'final')`
+          : `UPDATE audio_segments SET last_part_at = now(), updated_at = now() WHERE id = $1 AND status = 'open'`,
+        [t.id],
+      );
+    }
+    if (latePackets > 0) this.metrics.counter({ name: 'rtms_hub_audio_late_packets_total', help: 'Audio packets that arrived after their segment was sealed' }).inc(latePackets);
+    for (const [k, items] of ordered) {
+      const userId = k.split('|')[0];
       const last = items[items.length - 1].timestamp;
       maxTsByUser.set(userId, Math.max(maxTsByUser.get(userId) ?? 0, last));
     }
-    for (const [userId, maxTs] of maxTsByUser) {
+    if (maxTsByUser.size > 0) {
       const due: Array<{ id: string }> = await this.db.query(
-        `SELECT id FROM audio_segments WHERE rtms_stream_id = $1 AND user_id = $2 AND status = 'open' AND segment_start_ms + segment_ms + $3 <= $4`,
-        [p.rtmsStreamId, userId, SEGMENT_GRACE_MS, maxTs],
+        `SELECT s.id FROM audio_segments s JOIN unnest($2::varchar[], $3::bigint[]) AS u(user_id, max_ts) ON s.user_id = u.user_id
+          WHERE s.rtms_stream_id = $1 AND s.status = 'open' AND s.segment_start_ms + s.segment_ms + $4 <= u.max_ts`,
+        [p.rtmsStreamId, [...maxTsByUser.keys()], [...maxTsByUser.values()].map(String), SEGMENT_GRACE_MS],
       );
       for (const s of due) await this.finalizeSegment(s.id);
     }
