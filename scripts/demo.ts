@@ -1,235 +1,361 @@
 /**
- * The RTMS Hub demo: a real hub process (API + workers, built code) against the Zoom
- * simulator. A 3-participant meeting is registered through the API, RTMS is started
- * through the hub's rtms-control API (Server-to-Server token from the simulator), Zoom's
- * webhook arrives, a worker holds the RTMS sockets and the savers write what the capture
- * policy asks for. Then it prints what was captured and where, and exits 0 (1 when
- * something that should have been captured is missing).
+ * npm run demo — the README's "run it": a real hub process (API + every worker,
+ * dist/src/main.js) against the Zoom simulator (in this process), one 3-participant
+ * meeting of ~20 s with video, audio, screen share, transcript and chat, then a report of
+ * what was captured and where. Exits 0 when media was captured, 1 otherwise, and leaves
+ * no process behind.
+ *
+ * Env: DEMO_DATABASE_URL (postgres://postgres@127.0.0.1:5432/rtms_hub_demo),
+ * DEMO_REDIS_URL (redis://127.0.0.1:6379/0), DEMO_RECORDINGS_DIR (./recordings),
+ * DEMO_DURATION_S (20), DEMO_PORT (a free port).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
 import { Client } from 'pg';
-import { distEntry, startNode } from '../bench/bench-utils';
+import { distEntry, startNode, type Child } from '../bench/bench-utils';
 import { runMigrations } from '../src/database/migrate';
 import { ZoomSimulator } from '../src/simulator';
 
-const DATABASE_URL = process.env.DEMO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_demo';
-const REDIS_URL = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const RECORDINGS = resolve(process.env.DEMO_RECORDINGS_DIR ?? 'recordings');
-const MEETING_MS = Number(process.env.DEMO_MEETING_SECONDS ?? 20) * 1000;
+const DB_URL = process.env.DEMO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_demo';
+const REDIS_URL = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const RAW_DIR = process.env.DEMO_RECORDINGS_DIR ?? 'recordings';
+const RECORDINGS = isAbsolute(RAW_DIR) ? RAW_DIR : resolve(process.cwd(), RAW_DIR);
+const DURATION_MS = Number(process.env.DEMO_DURATION_S ?? 20) * 1000;
 const API_KEY = 'demo-api-key';
-const APP = { clientId: 'demo_client_id', clientSecret: 'demo_client_secret', webhookSecretToken: 'demo_webhook_secret' };
-const S2S = { clientId: 'demo_s2s_id', clientSecret: 'demo_s2s_secret', accountId: 'demo_account' };
+const CREDS = { clientId: 'demo_client_id', clientSecret: 'demo_client_secret', webhookSecretToken: 'demo_webhook_secret' };
+const S2S = { clientId: 'demo_s2s_client_id', clientSecret: 'demo_s2s_client_secret', accountId: 'demo_account' };
 
-const log = (line: string) => console.log(line);
+const log = (msg: string) => console.log(`[demo] ${msg}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function waitUntil<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs: number, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr = '';
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (${lastErr})` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+async function freePort(): Promise<number> {
+  if (process.env.DEMO_PORT) return Number(process.env.DEMO_PORT);
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** Creates the demo database if it does not exist (never drops anything). */
 async function ensureDatabase(url: string): Promise<void> {
-  const target = new URL(url);
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const name = target.pathname.slice(1);
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      log(`created database ${name}`);
+    }
   } finally {
     await client.end();
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 interface Artifact {
+  id: string;
   kind: string;
-  user_id: string | number | null;
+  user_id: string | null;
   user_name: string | null;
   storage_key: string;
   bytes: number;
+  duration_ms: number | null;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const started = Date.now();
-  log('RTMS Hub demo');
-  await ensureDatabase(DATABASE_URL);
-  const applied = await runMigrations(DATABASE_URL, () => undefined);
-  log(`  database   ${new URL(DATABASE_URL).pathname.slice(1)} (${applied.length ? `applied ${applied.length} migration(s)` : 'up to date'})`);
+  await ensureDatabase(DB_URL);
+  await runMigrations(DB_URL, (m) => log(m));
 
-  const sim = await ZoomSimulator.start({ ...APP, s2s: S2S, keepAliveIntervalMs: 5000 });
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const hub = await startNode(
-    distEntry('main.js'),
-    {
-      NODE_ENV: 'development',
-      PORT: String(port),
-      LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? 'warn',
-      DATABASE_URL,
-      REDIS_URL,
-      QUEUE_PREFIX: `demo-${randomUUID().slice(0, 8)}`,
-      API_KEYS: API_KEY,
-      ZOOM_CLIENT_ID: APP.clientId,
-      ZOOM_CLIENT_SECRET: APP.clientSecret,
-      ZOOM_WEBHOOK_SECRET_TOKEN: APP.webhookSecretToken,
-      ZOOM_S2S_CLIENT_ID: S2S.clientId,
-      ZOOM_S2S_CLIENT_SECRET: S2S.clientSecret,
-      ZOOM_ACCOUNT_ID: S2S.accountId,
-      ZOOM_API_BASE_URL: sim.apiBaseUrl,
-      ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
-      RTMS_ALLOWED_HOSTS: '127.0.0.1',
-      RTMS_ALLOW_INSECURE_WS: 'true',
-      TOKEN_ENCRYPTION_KEYS: `demo:${randomBytes(32).toString('base64')}`,
-      STORAGE_DRIVER: 'local',
-      STORAGE_LOCAL_DIR: RECORDINGS,
-    },
-    async () => (await fetch(`${base}/health/ready`)).ok,
-    60000,
-  );
-  log(`  hub        ${base} (API + all workers, pid ${hub.proc.pid})`);
-  log(`  simulator  ${sim.httpBaseUrl}`);
-  sim.setWebhookTarget(`${base}/api/v1/webhooks/zoom`);
-
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${await res.text()}`);
-    const type = res.headers.get('content-type') ?? '';
-    return (type.includes('json') ? res.json() : res.text()) as Promise<T>;
+  const sim = await ZoomSimulator.start({ ...CREDS, s2s: S2S, keepAliveIntervalMs: 5000, videoScale: 0.5 });
+  const prefix = `demo-${randomUUID().slice(0, 8)}`;
+  let hub: Child | null = null;
+  const cleanup = async () => {
+    if (hub) {
+      const h = hub;
+      hub = null;
+      const kill = setTimeout(() => h.proc.kill('SIGKILL'), 15000);
+      await h.stop();
+      clearTimeout(kill);
+    }
+    await sim.stop().catch(() => undefined);
+    const queues = ['zoom-events', 'rtms-control', 'rtms-streams', 'media-frames', 'zoom-rooms', 'oauth'];
+    await Promise.all(
+      queues.map(async (name) => {
+        const q = new Queue(name, { connection: { url: REDIS_URL }, prefix });
+        await q.obliterate({ force: true }).catch(() => undefined);
+        await q.close();
+      }),
+    );
   };
+  const onSignal = () => {
+    log('interrupted, shutting down');
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
 
-  let exitCode = 1;
   try {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    log(`simulator on ${sim.httpBaseUrl}; starting the hub (dist/src/main.js) on ${base}`);
+    hub = await startNode(
+      distEntry('main.js'),
+      {
+        NODE_ENV: 'development',
+        PORT: String(port),
+        DATABASE_URL: DB_URL,
+        REDIS_URL,
+        QUEUE_PREFIX: prefix,
+        LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? 'warn',
+        API_KEYS: API_KEY,
+        ADMIN_USERNAME: 'admin',
+        ADMIN_PASSWORD: randomBytes(12).toString('hex'),
+        TOKEN_ENCRYPTION_KEYS: `demo:${randomBytes(32).toString('base64')}`,
+        ZOOM_CLIENT_ID: CREDS.clientId,
+        ZOOM_CLIENT_SECRET: CREDS.clientSecret,
+        ZOOM_WEBHOOK_SECRET_TOKEN: CREDS.webhookSecretToken,
+        ZOOM_S2S_CLIENT_ID: S2S.clientId,
+        ZOOM_S2S_CLIENT_SECRET: S2S.clientSecret,
+        ZOOM_ACCOUNT_ID: S2S.accountId,
+        ZOOM_API_BASE_URL: sim.apiBaseUrl,
+        ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
+        ZOOM_EVENT_WS_URL: '',
+        RTMS_ALLOWED_HOSTS: '127.0.0.1,localhost',
+        RTMS_ALLOW_INSECURE_WS: 'true',
+        STORAGE_DRIVER: 'local',
+        STORAGE_LOCAL_DIR: RECORDINGS,
+        AUDIO_SEGMENT_IDLE_FINALIZE_MS: '1500',
+        WORKER_QUEUES: '',
+      },
+      async () => (await fetch(`${base}/health/live`)).ok,
+      60000,
+    );
+    sim.setWebhookTarget(`${base}/api/v1/webhooks/zoom`);
+    const api = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; text: string }> => {
+      const res = await fetch(`${base}/api/v1${path}`, {
+        method,
+        headers: { 'x-api-key': API_KEY, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* text body (vtt/txt) */
+      }
+      return { status: res.status, body: parsed as T, text };
+    };
+
+    // The meeting: script times are ms after createMeeting; RTMS is connected within ~1–2 s.
+    const s = (sec: number) => sec * 1000;
     const meeting = sim.createMeeting({
       topic: 'RTMS Hub demo',
-      durationMs: MEETING_MS,
       participants: [
         {
           userId: 16778240,
-          name: 'Ada Lovelace',
+          name: 'Ann Lee',
           speaks: [
-            { atMs: 1000, text: 'Welcome to the RTMS Hub demo.' },
-            { atMs: 9000, text: 'Every camera, voice and word is captured per participant.' },
+            { atMs: s(3), text: 'Hi everyone, this meeting is captured by RTMS Hub.', durationMs: 2500 },
+            { atMs: s(13), text: 'Let me share the roadmap.', durationMs: 1500 },
           ],
-          chat: [{ atMs: 3000, text: 'Hello from the chat!' }],
+          shares: [{ fromMs: s(13), toMs: s(19) }],
+          chat: [{ atMs: s(4), text: 'Agenda: demo, questions' }],
         },
-        { userId: 16779264, name: 'Grace Hopper', shares: [{ fromMs: 4000, toMs: 12000 }], speaks: [{ atMs: 5000, text: 'I am sharing my screen now.' }] },
-        { userId: 16780288, name: 'José Müller', speaks: [{ atMs: 13000, text: 'Names with accents are fine too.' }], chat: [{ atMs: 14000, text: '¡Hasta luego!' }] },
+        {
+          userId: 16779264,
+          name: 'Bruno Díaz',
+          speaks: [{ atMs: s(7), text: 'Great, audio and video per participant?', durationMs: 2000 }],
+          cameraSchedule: [{ atMs: s(10), on: false }, { atMs: s(12), on: true }],
+          chat: [{ atMs: s(8), text: 'Looks good 👍' }],
+        },
+        {
+          userId: 16780288,
+          name: '../../etc/passwd',
+          joinAtMs: s(2),
+          speaks: [{ atMs: s(10), text: 'My name is hostile, my files stay in their folder.', durationMs: 2000 }],
+          chat: [{ atMs: s(16), text: 'bye' }],
+        },
       ],
     });
-    const session = await api<{ id: string }>('POST', '/sessions', {
-      platform: 'zoom',
-      meeting_id: String(meeting.id),
-      capture_policy: {
-        video: { interval_ms: 2000, max_frames_per_user: 5 },
-        deskshare: { interval_ms: 2000 },
-        audio: { mode: 'per_participant', segment_seconds: 5 },
-      },
-      metadata: { demo: true },
-    });
-    log(`  session    ${session.id} for meeting ${meeting.id} (3 participants, ${MEETING_MS / 1000} s)`);
 
-    await api('POST', `/sessions/${session.id}/rtms/start`, {});
-    log('  rtms       start requested through the hub → Zoom (simulator) → meeting.rtms_started webhook');
-    await until('the stream to connect', async () => {
-      const s = await api<{ status: string; streams: Array<{ status: string }> }>('GET', `/sessions/${session.id}`);
-      return s.status === 'streaming' && s.streams.some((st) => st.status === 'active');
-    }, 30000);
-    log('  stream     connected: signaling + media handshakes done, capturing…');
+    const policy = {
+      media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
+      video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
+      deskshare: { skip_first_frames: 0, interval_ms: 2000, max_frames_per_user: 0 },
+      audio: { mode: 'per_participant', segment_seconds: 10 },
+      transcript: { enabled: true },
+      chat: { enabled: true },
+    };
+    const created = await api<{ id: string }>('POST', '/sessions', { platform: 'zoom', meeting_id: String(meeting.id), capture_policy: policy });
+    if (created.status !== 201) throw new Error(`POST /sessions answered ${created.status}: ${created.text}`);
+    const sessionId = created.body.id;
+    log(`session ${sessionId} for meeting ${meeting.id} (video 1 frame/s per user, screen share 1 frame/2 s, audio per participant in 10 s WAV segments, transcript, chat)`);
 
-    const stopped = await until(
-      'the meeting to end',
+    const start = await api('POST', `/sessions/${sessionId}/rtms/start`, {});
+    if (start.status !== 202) throw new Error(`POST /sessions/:id/rtms/start answered ${start.status}: ${start.text}`);
+    log('RTMS start requested through the hub (Server-to-Server token from the simulator)');
+    const session = async () => (await api<{ status: string; failure_reason?: string | null }>('GET', `/sessions/${sessionId}`)).body;
+    await waitUntil(
+      'the session to stream',
       async () => {
-        const s = await api<{ status: string; stop_reason_name: string | null }>('GET', `/sessions/${session.id}`);
-        return s.status === 'stopped' || s.status === 'failed' ? s : undefined;
+        const cur = await session();
+        if (cur.status === 'failed') throw new Error(`session failed: ${cur.failure_reason ?? 'unknown reason'}`);
+        return cur.status === 'streaming';
       },
-      MEETING_MS + 60000,
+      30000,
     );
-    log(`  meeting    ended: session ${stopped.status} (${stopped.stop_reason_name ?? 'no reason'})`);
+    const streamId = await waitUntil('the RTMS stream', async () => sim.streamsOf(meeting.id)[0]?.streamId, 10000);
+    await waitUntil('the hub to connect to the stream', async () => sim.record(streamId).readyAcks.length > 0, 20000);
+    log(`streaming (rtms_stream_id ${streamId}); the meeting runs for ${DURATION_MS / 1000} s`);
 
-    // Savers drain asynchronously; wait until the artifact list stops growing.
-    let artifacts: Artifact[] = [];
-    let stableSince = Date.now();
-    const drainDeadline = Date.now() + 45000;
-    for (;;) {
-      const all: Artifact[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { data: Artifact[]; next_cursor: string | null } = await api('GET', `/sessions/${session.id}/artifacts?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-        all.push(...page.data);
-        cursor = page.next_cursor;
-      } while (cursor);
-      if (all.length !== artifacts.length) stableSince = Date.now();
-      artifacts = all;
-      const hasAudio = artifacts.some((a) => a.kind.startsWith('audio'));
-      if ((hasAudio && Date.now() - stableSince > 6000) || Date.now() > drainDeadline) break;
-      await new Promise((r) => setTimeout(r, 500));
+    const meetingEnd = meeting.createdAt + DURATION_MS;
+    while (Date.now() < meetingEnd) {
+      await sleep(Math.min(5000, meetingEnd - Date.now()));
+      const sent = sim.record(streamId).messagesSent.byType;
+      const left = Math.max(0, Math.round((meetingEnd - Date.now()) / 1000));
+      log(`  sent so far: audio ${sent[14] ?? 0}, video ${sent[15] ?? 0}, share ${sent[16] ?? 0}, transcript ${sent[17] ?? 0}, chat ${sent[18] ?? 0}${left ? ` (${left} s left)` : ''}`);
     }
 
-    const participants = await api<{ data: Array<{ zoom_user_id: string; user_name: string | null }> }>('GET', `/sessions/${session.id}/participants`);
-    const transcript = await api<string>('GET', `/sessions/${session.id}/transcript?format=txt`);
+    const stop = await api('POST', `/sessions/${sessionId}/rtms/stop`, {});
+    if (stop.status !== 202) throw new Error(`POST /sessions/:id/rtms/stop answered ${stop.status}: ${stop.text}`);
+    await waitUntil('the session to stop', async () => (await session()).status === 'stopped', 20000);
+    log('RTMS stopped; waiting for the savers to drain');
 
-    log('');
-    log(`Captured ${artifacts.length} files, ${(artifacts.reduce((n, a) => n + Number(a.bytes), 0) / 1024).toFixed(0)} KiB, under ${resolve(RECORDINGS, session.id)}`);
-    const rows = new Map<string, { files: number; bytes: number }>();
+    const media = new Queue('media-frames', { connection: { url: REDIS_URL }, prefix });
+    const db = new Client({ connectionString: DB_URL });
+    await db.connect();
+    try {
+      let lastCount = -1;
+      let stableSince = Date.now();
+      await waitUntil(
+        'the savers to drain',
+        async () => {
+          const counts = await media.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused');
+          const pending = Object.values(counts).reduce((a, b) => a + b, 0);
+          const open = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM audio_segments WHERE session_id = $1 AND status = 'open'`, [sessionId]);
+          const arts = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM media_artifacts WHERE session_id = $1`, [sessionId]);
+          const n = Number(arts.rows[0].n);
+          if (n !== lastCount) {
+            lastCount = n;
+            stableSince = Date.now();
+          }
+          return pending === 0 && Number(open.rows[0].n) === 0 && Date.now() - stableSince > 1000;
+        },
+        30000,
+      );
+      const failed = await media.getJobCounts('failed');
+      if (failed.failed) log(`warning: ${failed.failed} media-frames job(s) failed`);
+    } finally {
+      await db.end();
+      await media.close();
+    }
+
+    // The report, through the hub's API.
+    const artifacts: Artifact[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { status: number; body: { data: Artifact[]; next_cursor: string | null }; text: string } = await api('GET', `/sessions/${sessionId}/artifacts?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      if (page.status !== 200) throw new Error(`GET artifacts answered ${page.status}: ${page.text}`);
+      artifacts.push(...page.body.data);
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    const transcript = await api<string>('GET', `/sessions/${sessionId}/transcript?format=txt`);
+
+    const rec = sim.record(streamId);
+    const kinds = ['video_frame', 'share_frame', 'audio_segment', 'chat'];
+    const rows = new Map<string, { who: string; counts: Record<string, number>; bytes: number; audioMs: number }>();
     for (const a of artifacts) {
-      const key = `${a.kind.padEnd(15)} ${a.user_name ?? (a.user_id ? `user ${a.user_id}` : '(mixed)')}`;
-      const row = rows.get(key) ?? { files: 0, bytes: 0 };
-      row.files += 1;
-      row.bytes += Number(a.bytes);
-      rows.set(key, row);
+      const who = `${a.user_name ?? (a.user_id === '0' ? 'mixed' : '?')} (${a.user_id ?? '-'})`;
+      const r = rows.get(who) ?? { who, counts: {}, bytes: 0, audioMs: 0 };
+      r.counts[a.kind] = (r.counts[a.kind] ?? 0) + 1;
+      r.bytes += a.bytes;
+      if (a.kind === 'audio_segment') r.audioMs += a.duration_ms ?? 0;
+      rows.set(who, r);
     }
-    for (const [key, row] of [...rows.entries()].sort()) log(`  ${key.padEnd(40)} ${String(row.files).padStart(4)} file(s) ${(row.bytes / 1024).toFixed(1).padStart(9)} KiB`);
-    log('');
-    log(`Participants: ${participants.data.map((p) => p.user_name ?? p.zoom_user_id).join(', ')}`);
-    log('Transcript:');
-    for (const line of transcript.trim().split('\n')) log(`  ${line}`);
-    log('');
-    log(`Browse it: GET ${base}/api/v1/sessions/${session.id}/artifacts (x-api-key) — the hub stops now.`);
+    const total = artifacts.reduce((n, a) => n + a.bytes, 0);
+    const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+    const out: string[] = [];
+    out.push('');
+    out.push('=== RTMS Hub demo report ===');
+    out.push(`session ${sessionId}, meeting ${meeting.id}, stream ${streamId}`);
+    out.push(
+      `simulator sent: audio ${rec.messagesSent.byType[14] ?? 0}, video ${rec.messagesSent.byType[15] ?? 0}, share ${rec.messagesSent.byType[16] ?? 0}, transcript ${rec.messagesSent.byType[17] ?? 0}, chat ${rec.messagesSent.byType[18] ?? 0} messages`,
+    );
+    out.push(`captured: ${artifacts.length} files, ${kb(total)} (policy: 1 video frame/s per user, 1 share frame/2 s, 10 s WAV segments)`);
+    out.push('');
+    out.push(`${'participant'.padEnd(34)}${'video'.padStart(7)}${'share'.padStart(7)}${'wav'.padStart(5)}${'audio s'.padStart(9)}${'chat'.padStart(6)}${'bytes'.padStart(12)}`);
+    for (const r of [...rows.values()].sort((a, b) => a.who.localeCompare(b.who))) {
+      out.push(
+        `${r.who.slice(0, 33).padEnd(34)}${String(r.counts.video_frame ?? 0).padStart(7)}${String(r.counts.share_frame ?? 0).padStart(7)}${String(r.counts.audio_segment ?? 0).padStart(5)}${(r.audioMs / 1000).toFixed(1).padStart(9)}${String(r.counts.chat ?? 0).padStart(6)}${kb(r.bytes).padStart(12)}`,
+      );
+    }
+    out.push('');
+    out.push(`stored under ${join(RECORDINGS, sessionId)}/`);
+    const folders = new Map<string, number>();
+    for (const a of artifacts) {
+      const folder = a.storage_key.split('/').slice(0, -1).join('/');
+      folders.set(folder, (folders.get(folder) ?? 0) + 1);
+    }
+    for (const [folder, n] of [...folders.entries()].sort()) out.push(`  ${folder.slice(sessionId.length + 1)}/  (${n} file${n === 1 ? '' : 's'})`);
+    const example = artifacts.find((a) => a.kind === 'video_frame');
+    if (example) out.push(`e.g. ${join(RECORDINGS, example.storage_key)}`);
+    out.push('');
+    out.push(`transcript (GET /api/v1/sessions/${sessionId}/transcript?format=txt|vtt|json):`);
+    for (const line of transcript.text.trim().split('\n')) if (line) out.push(`  ${line}`);
+    out.push('');
+    out.push(`video is the active speaker's camera (RTMS data_opt 3). Done in ${Math.round((Date.now() - started) / 1000)} s; hub and simulator stopped.`);
+    out.push(`Serve it again with the API: npm start with DATABASE_URL = the demo database and STORAGE_LOCAL_DIR=${RECORDINGS}, then GET /api/v1/sessions/${sessionId}/artifacts.`);
+    console.log(out.join('\n'));
 
-    const kinds = new Set(artifacts.map((a) => a.kind));
-    const missing = ['video', 'audio', 'share', 'chat'].filter((k) => ![...kinds].some((kind) => kind.includes(k)));
-    if (missing.length > 0 || transcript.trim().length === 0) {
-      log(`Demo FAILED: nothing captured for ${[...missing, ...(transcript.trim() ? [] : ['transcript'])].join(', ')}`);
-    } else {
-      exitCode = 0;
+    const ok = kinds.every((k) => artifacts.some((a) => a.kind === k)) && transcript.status === 200 && transcript.text.trim().length > 0;
+    if (!ok) {
+      const missing = kinds.filter((k) => !artifacts.some((a) => a.kind === k));
+      console.error(`[demo] FAILED: nothing captured for ${missing.join(', ') || 'the transcript'}`);
+      console.error(hub?.output().slice(-3000));
+      return 1;
     }
+    return 0;
+  } catch (err) {
+    console.error(`[demo] FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    if (hub) console.error(hub.output().slice(-3000));
+    return 1;
   } finally {
-    const hubExit = await hub.stop();
-    await sim.stop();
-    if (hubExit !== 0) {
-      log(`Hub exited with ${hubExit}:\n${hub.output().slice(-3000)}`);
-      exitCode = 1;
-    }
+    await cleanup();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
-  log(`Demo ${exitCode === 0 ? 'OK' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  process.exit(exitCode);
 }
 
-main().catch((err: unknown) => {
-  console.error('Demo failed:', err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`[demo] FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
