@@ -62,6 +62,8 @@ const isFkViolation = (err: unknown) => err instanceof QueryFailedError && (err 
 export class MediaSaverService {
   private readonly logger = new Logger(MediaSaverService.name);
   private readonly policyCache = new Map<string, { policy: CapturePolicy; at: number }>();
+  /** (stream|user) → the last segment boundary checked for due segments in this process. */
+  private readonly dueChecked = new Map<string, number>();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -172,54 +174,91 @@ export class MediaSaverService {
       if (g) g.push(item);
       else groups.set(k, [item]);
     }
-    const maxTsByUser = new Map<string, number>();
-    // One transaction per job, and no exclusive lock on the segment rows in it: every
-    // job of a stream touches the same few segments, and an upsert/UPDATE per group
-    // serialised those jobs behind each other's commits (the bottleneck at scale).
-    // FOR SHARE lets concurrent jobs add parts side by side while still keeping the
-    // finalizer (FOR UPDATE SKIP LOCKED) away until they commit; groups go in key order.
-    // Parts stay unique per first packet, so a retried job adds nothing.
-    const ordered = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const touch: Array<{ id: string; reopen: boolean }> = [];
+    // One transaction of three set-based statements per job (not a transaction or three
+    // statements per (user, segment) group: Postgres statements were the bottleneck at
+    // scale), and no exclusive lock on the segment rows: every job of a stream touches
+    // the same few segments. FOR SHARE lets concurrent jobs add parts side by side while
+    // keeping the finalizer (FOR UPDATE SKIP LOCKED) away until they commit. Rows are
+    // inserted and locked in key order. Parts stay unique per first packet, so a retried
+    // job adds nothing.
+    const ordered = [...groups.entries()]
+      .map(([k, items]) => {
+        const [userId, segStart] = k.split('|');
+        items.sort((a, b) => a.timestamp - b.timestamp);
+        return { userId, segStart: Number(segStart), items, pcm: items.map((i) => Buffer.from(i.data, 'base64')) };
+      })
+      .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : a.segStart - b.segStart));
     const staleMs = Math.max(100, Math.floor(this.config.get('storage', { infer: true }).audioIdleFinalizeMs / 4));
+    const touch: Array<{ id: string; reopen: boolean }> = [];
     let latePackets = 0;
     try {
       await this.db.transaction(async (em) => {
-        latePackets = 0;
         touch.length = 0;
-        for (const [k, items] of ordered) {
-          const [userId, segStartRaw] = k.split('|');
-          const segStart = Number(segStartRaw);
-          items.sort((a, b) => a.timestamp - b.timestamp);
-          const rate = sampleRateHz(items[0].meta?.sample_rate);
-          const channels = typeof items[0].meta?.channels === 'number' ? items[0].meta.channels : 1;
-          const userName = dbText(items.find((i) => i.userName)?.userName);
-          const pcm = items.map((i) => Buffer.from(i.data, 'base64'));
-          await em.query(
-            `INSERT INTO audio_segments (session_id, rtms_stream_id, user_id, user_name, segment_start_ms, segment_ms, sample_rate, channels)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
-             ON CONFLICT (rtms_stream_id, user_id, segment_start_ms) DO NOTHING`,
-            [p.sessionId, p.rtmsStreamId, userId, userName, segStart, segMs, rate, channels],
-          );
-          const seg: Array<{ id: string; status: string; stale: boolean }> = await em.query(
-            `SELECT id, status, (last_part_at IS NULL OR last_part_at < now() - make_interval(secs => $4::double precision / 1000)) AS stale
-               FROM audio_segments WHERE rtms_stream_id = $1 AND user_id = $2 AND segment_start_ms = $3 FOR SHARE`,
-            [p.rtmsStreamId, userId, segStart, staleMs],
-          );
-          const segment = seg[0];
-          const part: unknown[] = await em.query(
-            `INSERT INTO audio_parts (segment_id, first_ts, packet_ts, packet_len, pcm) VALUES ($1,$2,$3,$4,$5)
-             ON CONFLICT (segment_id, first_ts) DO NOTHING RETURNING id`,
-            [segment.id, items[0].timestamp, items.map((i) => String(i.timestamp)), pcm.map((b) => b.length), Buffer.concat(pcm)],
-          );
-          if (segment.status === 'sealed') {
-            if (part.length > 0) {
-              this.logger.warn(`Late audio for sealed segment ${segment.id} (stream ${p.rtmsStreamId}, user ${userId}); kept as part, not in WAV`);
-              latePackets += items.length;
+        latePackets = 0;
+        await em.query(
+          `INSERT INTO audio_segments (session_id, rtms_stream_id, user_id, user_name, segment_start_ms, segment_ms, sample_rate, channels)
+           SELECT $1, $2, u.user_id, u.user_name, u.seg_start, $3, u.rate, u.channels
+             FROM unnest($4::varchar[], $5::varchar[], $6::bigint[], $7::int[], $8::int[]) AS u(user_id, user_name, seg_start, rate, channels)
+            ORDER BY u.user_id, u.seg_start
+           ON CONFLICT (rtms_stream_id, user_id, segment_start_ms) DO NOTHING`,
+          [
+            p.sessionId,
+            p.rtmsStreamId,
+            segMs,
+            ordered.map((g) => g.userId),
+            ordered.map((g) => dbText(g.items.find((i) => i.userName)?.userName)),
+            ordered.map((g) => String(g.segStart)),
+            ordered.map((g) => sampleRateHz(g.items[0].meta?.sample_rate)),
+            ordered.map((g) => (typeof g.items[0].meta?.channels === 'number' ? g.items[0].meta.channels : 1)),
+          ],
+        );
+        const segs: Array<{ id: string; user_id: string; seg_start: string; status: string; stale: boolean }> = await em.query(
+          `SELECT s.id, s.user_id, s.segment_start_ms::text AS seg_start, s.status,
+                  (s.last_part_at IS NULL OR s.last_part_at < now() - make_interval(secs => $4::double precision / 1000)) AS stale
+             FROM audio_segments s JOIN unnest($2::varchar[], $3::bigint[]) AS u(user_id, seg_start) ON s.user_id = u.user_id AND s.segment_start_ms = u.seg_start
+            WHERE s.rtms_stream_id = $1
+            ORDER BY s.user_id, s.segment_start_ms
+              FOR SHARE OF s`,
+          [p.rtmsStreamId, ordered.map((g) => g.userId), ordered.map((g) => String(g.segStart)), staleMs],
+        );
+        const segOf = new Map(segs.map((r) => [`${r.user_id}|${r.seg_start}`, r]));
+        const rows = ordered.map((g) => {
+          const seg = segOf.get(`${g.userId}|${g.segStart}`);
+          if (!seg) throw new Error(`audio segment ${g.userId}/${g.segStart} of stream ${p.rtmsStreamId} vanished`);
+          return { g, seg };
+        });
+        // All PCM as one binary parameter; each part is a slice of it.
+        let offset = 0;
+        const offsets = rows.map(({ g }) => {
+          const o = offset;
+          offset += g.pcm.reduce((n, b) => n + b.length, 0);
+          return o;
+        });
+        const inserted: Array<{ segment_id: string }> = await em.query(
+          `INSERT INTO audio_parts (segment_id, first_ts, packet_ts, packet_len, pcm)
+           SELECT u.segment_id, u.first_ts, string_to_array(u.ts, ',')::bigint[], string_to_array(u.lens, ',')::int[], substring($6::bytea FROM u.off + 1 FOR u.size)
+             FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::int[], $7::int[]) AS u(segment_id, first_ts, ts, lens, off, size)
+           ON CONFLICT (segment_id, first_ts) DO NOTHING RETURNING segment_id`,
+          [
+            rows.map(({ seg }) => seg.id),
+            rows.map(({ g }) => String(g.items[0].timestamp)),
+            rows.map(({ g }) => g.items.map((i) => i.timestamp).join(',')),
+            rows.map(({ g }) => g.pcm.map((b) => b.length).join(',')),
+            offsets,
+            Buffer.concat(rows.flatMap(({ g }) => g.pcm)),
+            rows.map(({ g }) => g.pcm.reduce((n, b) => n + b.length, 0)),
+          ],
+        );
+        const added = new Set(inserted.map((r) => r.segment_id));
+        for (const { g, seg } of rows) {
+          if (seg.status === 'sealed') {
+            if (added.has(seg.id)) {
+              this.logger.warn(`Late audio for sealed segment ${seg.id} (stream ${p.rtmsStreamId}, user ${g.userId}); kept as part, not in WAV`);
+              latePackets += g.items.length;
             }
-          } else if (segment.status === 'final' || segment.stale) {
+          } else if (seg.status === 'final' || seg.stale) {
             // Reopen a written segment (its WAV is rebuilt), or keep an open one from looking idle.
-            touch.push({ id: segment.id, reopen: segment.status === 'final' });
+            touch.push({ id: seg.id, reopen: seg.status === 'final' });
           }
         }
       });
@@ -237,16 +276,23 @@ export class MediaSaverService {
       );
     }
     if (latePackets > 0) this.metrics.counter({ name: 'rtms_hub_audio_late_packets_total', help: 'Audio packets that arrived after their segment was sealed' }).inc(latePackets);
-    for (const [k, items] of ordered) {
-      const userId = k.split('|')[0];
-      const last = items[items.length - 1].timestamp;
-      maxTsByUser.set(userId, Math.max(maxTsByUser.get(userId) ?? 0, last));
-    }
-    if (maxTsByUser.size > 0) {
+    // Segments this audio has passed by more than the grace are written out. Checked once
+    // per (stream, user) and segment boundary in this process; the idle sweeper covers the rest.
+    const maxTsByUser = new Map<string, number>();
+    for (const g of ordered) maxTsByUser.set(g.userId, Math.max(maxTsByUser.get(g.userId) ?? 0, g.items[g.items.length - 1].timestamp));
+    const check = [...maxTsByUser.entries()].filter(([userId, maxTs]) => {
+      const bucket = Math.floor((maxTs - SEGMENT_GRACE_MS) / segMs);
+      const key = `${p.rtmsStreamId}|${userId}`;
+      if ((this.dueChecked.get(key) ?? -Infinity) >= bucket) return false;
+      if (this.dueChecked.size > 50_000) this.dueChecked.clear();
+      this.dueChecked.set(key, bucket);
+      return true;
+    });
+    if (check.length > 0) {
       const due: Array<{ id: string }> = await this.db.query(
         `SELECT s.id FROM audio_segments s JOIN unnest($2::varchar[], $3::bigint[]) AS u(user_id, max_ts) ON s.user_id = u.user_id
           WHERE s.rtms_stream_id = $1 AND s.status = 'open' AND s.segment_start_ms + s.segment_ms + $4 <= u.max_ts`,
-        [p.rtmsStreamId, [...maxTsByUser.keys()], [...maxTsByUser.values()].map(String), SEGMENT_GRACE_MS],
+        [p.rtmsStreamId, check.map(([u]) => u), check.map(([, ts]) => String(ts)), SEGMENT_GRACE_MS],
       );
       for (const s of due) await this.finalizeSegment(s.id);
     }
