@@ -39,8 +39,8 @@ export interface Child {
 }
 
 /** Starts a node process and resolves once `ready()` is true (e.g. its /health/live answers). */
-export async function startNode(script: string, env: Record<string, string>, ready: () => Promise<boolean>, timeoutMs = 30000): Promise<Child> {
-  const proc = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startNode(script: string, env: Record<string, string>, ready: () => Promise<boolean>, timeoutMs = 30000, nodeArgs: string[] = []): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeArgs, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));

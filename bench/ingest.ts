@@ -1,0 +1,462 @@
+/**
+ * npm run bench:ingest — media ingest for ONE worker process (dist/src/main.worker.js,
+ * WORKER_QUEUES=rtms-streams,media-frames) against the Zoom simulator (its own process):
+ * N concurrent meetings × P participants, audio 20 ms L16 per participant, active-speaker
+ * JPEG video at 5 fps, transcript and chat, everything saved (local storage).
+ *
+ * In the same run, a raw baseline: a minimal `ws` client (this process) that does the
+ * handshakes, parses, base64-decodes and appends every media message to one file per
+ * stream — the hub's throughput is also reported as a ratio of it.
+ *
+ * Reported: sustained messages/s and MB/s (saved during the window), message-to-storage
+ * latency p50/p99 (Zoom timestamp → durable row; an upper bound of receivedAt → stored
+ * since it includes the simulator's send delay), worker CPU per stream, worker RSS,
+ * messages lost (simulator sent vs saved, after a drain; must be 0).
+ *
+ * Env: BENCH_MEETINGS (50), BENCH_PARTICIPANTS (5), BENCH_DURATION_S (30), BENCH_WARMUP_S (10; covers connecting and the simulator's
+ * initial audio burst), BENCH_BATCH_FLUSH_MS (100 = MEDIA_BATCH_FLUSH_MS of the worker),
+ * BENCH_VIDEO_SCALE (0.1), BENCH_BASELINE (1; 0 skips it), BENCH_MEDIA_CONCURRENCY (32), BENCH_DB_POOL (40),
+ * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ */
+import { randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Client } from 'pg';
+import WebSocket from 'ws';
+import { runMigrations } from '../src/database/migrate';
+import { rtmsHandshakeSignature } from '../src/simulator';
+import { distEntry, freshDatabase, httpOk, ROOT, startNode, type Child } from './bench-utils';
+
+const N = Number(process.env.BENCH_MEETINGS ?? 50);
+const P = Number(process.env.BENCH_PARTICIPANTS ?? 5);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 30);
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 10);
+const FLUSH_MS = process.env.BENCH_BATCH_FLUSH_MS ?? '100';
+const VIDEO_SCALE = Number(process.env.BENCH_VIDEO_SCALE ?? 0.1);
+const BASELINE = (process.env.BENCH_BASELINE ?? '1') !== '0';
+const MEDIA_CONCURRENCY = process.env.BENCH_MEDIA_CONCURRENCY ?? '32';
+const DB_POOL = process.env.BENCH_DB_POOL ?? '40';
+const DB_BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const SIM_PORT = Number(process.env.BENCH_SIM_PORT ?? 3911);
+const API_PORT = Number(process.env.BENCH_API_PORT ?? 3912);
+const WORKER_PORT = Number(process.env.BENCH_WORKER_PORT ?? 3913);
+const CREDS = { clientId: 'bench_client_id', clientSecret: 'bench_client_secret', webhook: 'bench_webhook_secret' };
+const SIM = `http://127.0.0.1:${SIM_PORT}`;
+const OUT = join(ROOT, '.bench', 'ingest');
+const MEDIA_TYPES = [14, 15, 16, 17, 18];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (m: string) => console.log(`[bench:ingest] ${m}`);
+
+async function sim<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${SIM}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  if (!res.ok) throw new Error(`simulator ${method} ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+interface StreamSummary {
+  streamId: string;
+  meetingUuid: string;
+  serverUrls: string;
+  state: string;
+}
+interface SimRecord {
+  state: string;
+  readyAcks: unknown[];
+  messagesSent: { byType: Record<string, number> };
+}
+
+/** A meeting of P participants who take turns speaking (active speaker video + transcript) and chat now and then. */
+function meetingScript(k: number, lengthS: number) {
+  const participants = Array.from({ length: P }, (_, i) => ({
+    userId: 16_000_000 + k * 100 + i,
+    name: `Bench ${k}.${i}`,
+    speaks: [] as Array<{ atMs: number; text: string; durationMs: number }>,
+    chat: [] as Array<{ atMs: number; text: string }>,
+  }));
+  for (let t = 1000, turn = 0; t < lengthS * 1000; t += 3000, turn++) {
+    participants[turn % P].speaks.push({ atMs: t, text: `line ${turn} of meeting ${k}`, durationMs: 2500 });
+    if (turn % 4 === 0) participants[(turn + 1) % P].chat.push({ atMs: t + 500, text: `chat ${turn}` });
+  }
+  return { topic: `bench ${k}`, participants };
+}
+
+async function startMeetings(count: number, lengthS: number): Promise<StreamSummary[]> {
+  const streams: StreamSummary[] = [];
+  for (let k = 0; k < count; k++) {
+    const m = await sim<{ id: number }>('POST', '/_sim/meetings', meetingScript(k, lengthS));
+    streams.push(await sim<StreamSummary>('POST', `/_sim/meetings/${m.id}/rtms/start`));
+  }
+  return streams;
+}
+
+async function records(streams: StreamSummary[]): Promise<SimRecord[]> {
+  return Promise.all(streams.map((s) => sim<SimRecord>('GET', `/_sim/streams/${s.streamId}/record`)));
+}
+const sentTotals = (recs: SimRecord[]) => {
+  const byType: Record<number, number> = {};
+  for (const r of recs) for (const t of MEDIA_TYPES) byType[t] = (byType[t] ?? 0) + (r.messagesSent.byType[t] ?? 0);
+  return byType;
+};
+const sum = (o: Record<number, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** CPU seconds (user + system) of a process, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ───────────────────────────── raw baseline ─────────────────────────────
+
+interface RawStats {
+  messages: number;
+  bytes: number;
+  latencies: number[];
+  windowOpen: boolean;
+  windowMessages: number;
+  windowBytes: number;
+  received: Record<number, number>;
+}
+
+/** The minimal client: handshakes, keep-alives, parse, base64-decode, append to a file. */
+function rawClient(s: StreamSummary, dir: string, stats: RawStats): { ready: Promise<void>; close: () => void } {
+  const signature = rtmsHandshakeSignature(CREDS.clientId, CREDS.clientSecret, s.meetingUuid, s.streamId);
+  const fd = openSync(join(dir, `${s.streamId}.bin`), 'a');
+  const sockets: WebSocket[] = [];
+  let closed = false;
+  const ready = new Promise<void>((resolve, reject) => {
+    const sig = new WebSocket(s.serverUrls.split(',')[0]);
+    sockets.push(sig);
+    sig.on('error', reject);
+    sig.on('open', () => sig.send(JSON.stringify({ msg_type: 1, protocol_version: 1, sequence: 1, meeting_uuid: s.meetingUuid, rtms_stream_id: s.streamId, signature })));
+    sig.on('message', (raw) => {
+      const m = JSON.parse(raw.toString()) as { msg_type: number; status_code?: number; timestamp?: number; media_server?: { server_urls: Record<string, string> } };
+      if (m.msg_type === 12) sig.send(JSON.stringify({ msg_type: 13, timestamp: m.timestamp }));
+      if (m.msg_type !== 2) return;
+      if (m.status_code !== 0 || !m.media_server) return reject(new Error(`signaling handshake ${m.status_code}`));
+      const media = new WebSocket(m.media_server.server_urls.all);
+      sockets.push(media);
+      media.on('error', reject);
+      media.on('open', () =>
+        media.send(
+          JSON.stringify({
+            msg_type: 3,
+            protocol_version: 1,
+            sequence: 0,
+            meeting_uuid: s.meetingUuid,
+            rtms_stream_id: s.streamId,
+            signature,
+            media_type: 31,
+            payload_encryption: false,
+            media_params: {
+              audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 2, send_rate: 20 },
+              video: { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: 5 },
+              deskshare: { content_type: 3, codec: 5, resolution: 2, fps: 5 },
+              transcript: { content_type: 5 },
+              chat: { content_type: 5 },
+            },
+          }),
+        ),
+      );
+      media.on('message', (data) => {
+        const msg = JSON.parse(data.toString()) as { msg_type: number; status_code?: number; timestamp?: number; content?: { data?: string; timestamp?: number } };
+        if (msg.msg_type === 12) return media.send(JSON.stringify({ msg_type: 13, timestamp: msg.timestamp }));
+        if (msg.msg_type === 4) {
+          if (msg.status_code !== 0) return reject(new Error(`media handshake ${msg.status_code}`));
+          sig.send(JSON.stringify({ msg_type: 7, rtms_stream_id: s.streamId }));
+          return resolve();
+        }
+        if (msg.msg_type < 14 || msg.msg_type > 18 || !msg.content?.data || closed) return;
+        const buf = msg.msg_type <= 16 ? Buffer.from(msg.content.data, 'base64') : Buffer.from(msg.content.data, 'utf8');
+        writeSync(fd, buf);
+        stats.messages++;
+        stats.bytes += buf.length;
+        stats.received[msg.msg_type] = (stats.received[msg.msg_type] ?? 0) + 1;
+        if (stats.windowOpen) {
+          stats.windowMessages++;
+          stats.windowBytes += buf.length;
+          stats.latencies.push(Date.now() - Number(msg.content.timestamp));
+        }
+      });
+    });
+  });
+  return {
+    ready,
+    close: () => {
+      closed = true;
+      for (const ws of sockets) ws.terminate();
+      closeSync(fd);
+    },
+  };
+}
+
+async function runBaseline() {
+  const dir = join(OUT, 'raw');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  await sim('POST', '/_sim/webhook-target', { url: null });
+  const streams = await startMeetings(N, WARMUP_S + DURATION_S + 120);
+  const stats: RawStats = { messages: 0, bytes: 0, latencies: [], windowOpen: false, windowMessages: 0, windowBytes: 0, received: {} };
+  const clients = streams.map((s) => rawClient(s, dir, stats));
+  await Promise.all(clients.map((c) => c.ready));
+  log(`baseline: ${N} streams connected; warm-up ${WARMUP_S} s, then ${DURATION_S} s measured`);
+  await sleep(WARMUP_S * 1000);
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  stats.windowOpen = true;
+  await sleep(DURATION_S * 1000);
+  stats.windowOpen = false;
+  const elapsed = (Date.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await Promise.all(streams.map((s) => sim('POST', `/_sim/streams/${s.streamId}/stop`, {})));
+  await sleep(500);
+  for (const c of clients) c.close();
+  const sent = sentTotals(await records(streams));
+  const lat = stats.latencies.sort((a, b) => a - b);
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    messages_per_s: Math.round(stats.windowMessages / elapsed),
+    mb_per_s: +(stats.windowBytes / elapsed / 1e6).toFixed(2),
+    latency_ms: { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] },
+    cpu_percent_of_one_core: +(((cpu.user + cpu.system) / 1e6 / elapsed) * 100).toFixed(1),
+    sent: sum(sent),
+    received: sum(stats.received),
+    lost: sum(sent) - sum(stats.received),
+  };
+}
+
+// ───────────────────────────── the hub ─────────────────────────────
+
+async function runHub(dbUrl: string, prefix: string) {
+  const recordings = join(OUT, 'recordings');
+  rmSync(recordings, { recursive: true, force: true });
+  const common = {
+    NODE_ENV: 'production',
+    DATABASE_URL: dbUrl,
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    API_KEYS: 'bench-key',
+    TOKEN_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
+    ZOOM_CLIENT_ID: CREDS.clientId,
+    ZOOM_CLIENT_SECRET: CREDS.clientSecret,
+    ZOOM_WEBHOOK_SECRET_TOKEN: CREDS.webhook,
+    ZOOM_API_BASE_URL: `${SIM}/v2`,
+    ZOOM_OAUTH_BASE_URL: SIM,
+    RTMS_ALLOWED_HOSTS: '127.0.0.1',
+    RTMS_ALLOW_INSECURE_WS: 'true',
+    RTMS_AUDIO_SEND_RATE_MS: '20',
+    MEDIA_BATCH_FLUSH_MS: FLUSH_MS,
+    STORAGE_LOCAL_DIR: recordings,
+    AUDIO_SEGMENT_IDLE_FINALIZE_MS: '2000',
+    // Save everything: every frame (5 fps), audio per participant, transcript, chat.
+    CAPTURE_VIDEO_INTERVAL_MS: '0',
+    CAPTURE_DESKSHARE_INTERVAL_MS: '0',
+    CAPTURE_AUDIO_MODE: 'per_participant',
+  };
+  // The API (webhook intake + the zoom-events worker that creates sessions and streams), then the measured worker.
+  const api = await startNode(distEntry('main.js'), { ...common, PORT: String(API_PORT), WORKER_QUEUES: 'zoom-events' }, httpOk(`http://127.0.0.1:${API_PORT}/health/live`));
+  let worker: Child | null = null;
+  try {
+    worker = await startNode(
+      distEntry('main.worker.js'),
+      { ...common, PORT: String(WORKER_PORT), WORKER_QUEUES: 'rtms-streams,media-frames', CONCURRENCY_RTMS_STREAMS: String(Math.max(100, N + 10)), CONCURRENCY_MEDIA_FRAMES: MEDIA_CONCURRENCY, DATABASE_POOL_SIZE: DB_POOL },
+      httpOk(`http://127.0.0.1:${WORKER_PORT}/health/live`),
+      30000,
+      process.env.BENCH_WORKER_NODE_ARGS ? process.env.BENCH_WORKER_NODE_ARGS.split(' ') : [],
+    );
+    const pid = worker.proc.pid!;
+    await sim('POST', '/_sim/webhook-target', { url: `http://127.0.0.1:${API_PORT}/api/v1/webhooks/zoom` });
+    const streams = await startMeetings(N, WARMUP_S + DURATION_S + 120);
+    await waitFor(
+      'every stream connected to the hub',
+      async () => (await records(streams)).every((r) => r.state === 'active' && r.readyAcks.length > 0),
+      60000,
+    );
+    log(`hub: ${N} streams connected to the worker (pid ${pid}); warm-up ${WARMUP_S} s, then ${DURATION_S} s measured`);
+    await sleep(WARMUP_S * 1000);
+
+    const db = new Client({ connectionString: dbUrl });
+    await db.connect();
+    const cpu0 = cpuSeconds(pid);
+    const t0 = new Date();
+    let rssMax = 0;
+    const rssSamples: number[] = [];
+    const rssTimer = setInterval(() => {
+      const r = rssMb(pid);
+      rssSamples.push(r);
+      rssMax = Math.max(rssMax, r);
+    }, 1000);
+    await sleep(DURATION_S * 1000);
+    const t1 = new Date();
+    const cpu = cpuSeconds(pid) - cpu0;
+    clearInterval(rssTimer);
+    const elapsed = (t1.getTime() - t0.getTime()) / 1000;
+    const media = new Queue('media-frames', { connection: { url: REDIS_URL }, prefix });
+    const backlogAtEnd = await media.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+
+    // Stop every stream, then let the savers drain.
+    await Promise.all(streams.map((s) => sim('POST', `/_sim/streams/${s.streamId}/stop`, {})));
+    const drainStart = Date.now();
+    await waitFor(
+      'the savers to drain',
+      async () => {
+        const c = await media.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        const open = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audio_segments WHERE status = 'open'`);
+        return c.waiting + c.active + c.delayed + c.prioritized === 0 && open.rows[0].n === 0;
+      },
+      180000,
+    );
+    const drainS = (Date.now() - drainStart) / 1000;
+    const failedJobs = (await media.getJobCounts('failed')).failed;
+    await media.close();
+    const sent = sentTotals(await records(streams));
+
+    const one = async (sql: string, params: unknown[] = []) => (await db.query<Record<string, string | number | null>>(sql, params)).rows[0];
+    const saved: Record<number, number> = {
+      14: Number((await one(`SELECT coalesce(sum(cardinality(packet_ts)), 0)::bigint AS n FROM audio_parts`)).n),
+      15: Number((await one(`SELECT count(*)::bigint AS n FROM media_artifacts WHERE kind = 'video_frame'`)).n),
+      16: Number((await one(`SELECT count(*)::bigint AS n FROM media_artifacts WHERE kind = 'share_frame'`)).n),
+      17: Number((await one(`SELECT count(*)::bigint AS n FROM transcript_segments`)).n),
+      18: Number((await one(`SELECT count(*)::bigint AS n FROM media_artifacts WHERE kind = 'chat'`)).n),
+    };
+    // Saved during the window (rows are durable at their created_at).
+    const win = [t0.toISOString(), t1.toISOString()];
+    const w = await one(
+      `SELECT
+         (SELECT coalesce(sum(cardinality(packet_ts)), 0) FROM audio_parts WHERE created_at >= $1 AND created_at < $2)::bigint AS audio_n,
+         (SELECT coalesce(sum(octet_length(pcm)), 0) FROM audio_parts WHERE created_at >= $1 AND created_at < $2)::bigint AS audio_b,
+         (SELECT count(*) FROM media_artifacts WHERE kind <> 'audio_segment' AND created_at >= $1 AND created_at < $2)::bigint AS art_n,
+         (SELECT coalesce(sum(bytes), 0) FROM media_artifacts WHERE kind <> 'audio_segment' AND created_at >= $1 AND created_at < $2)::bigint AS art_b,
+         (SELECT count(*) FROM transcript_segments WHERE created_at >= $1 AND created_at < $2)::bigint AS tr_n`,
+      win,
+    );
+    const windowMessages = Number(w.audio_n) + Number(w.art_n) + Number(w.tr_n);
+    const windowBytes = Number(w.audio_b) + Number(w.art_b);
+    // Latency of every message sent during the window: Zoom timestamp → durable row.
+    const lat = await one(
+      `WITH l AS (
+         SELECT extract(epoch FROM p.created_at) * 1000 - t AS ms FROM audio_parts p, unnest(p.packet_ts) AS t
+          WHERE t >= $3 AND t < $4
+         UNION ALL
+         SELECT extract(epoch FROM created_at - captured_at) * 1000 FROM media_artifacts
+          WHERE kind <> 'audio_segment' AND captured_at >= $1 AND captured_at < $2
+         UNION ALL
+         SELECT extract(epoch FROM created_at) * 1000 - timestamp_ms FROM transcript_segments WHERE timestamp_ms >= $3 AND timestamp_ms < $4)
+       SELECT count(*)::bigint AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max FROM l`,
+      [...win, t0.getTime(), t1.getTime()],
+    );
+    await db.end();
+    // The hub's own receivedAt → stored histogram (cumulative over the run).
+    const metrics = await (await fetch(`http://127.0.0.1:${WORKER_PORT}/metrics`, { headers: { 'x-api-key': 'bench-key' } })).text();
+    const bucket = (le: string) =>
+      [...metrics.matchAll(new RegExp(`rtms_hub_media_save_latency_seconds_bucket\\{[^}]*le="${le.replace('.', '\\.')}"[^}]*\\} (\\d+)`, 'g'))].reduce((a, m) => a + Number(m[1]), 0);
+    const hist = { le_100ms: bucket('0.1'), le_250ms: bucket('0.25'), total: bucket('\\+Inf') };
+
+    return {
+      messages_per_s: Math.round(windowMessages / elapsed),
+      mb_per_s: +(windowBytes / elapsed / 1e6).toFixed(2),
+      latency_ms: { samples: Number(lat.n), p50: Math.round(Number(lat.p50)), p99: Math.round(Number(lat.p99)), max: Math.round(Number(lat.max)) },
+      hub_histogram_receive_to_stored: { ...hist, share_le_250ms: hist.total ? +(hist.le_250ms / hist.total).toFixed(4) : null },
+      worker_cpu_percent_of_one_core: +((cpu / elapsed) * 100).toFixed(1),
+      cpu_ms_per_stream_per_s: +((cpu * 1000) / elapsed / N).toFixed(2),
+      worker_rss_mb: { max: Math.round(rssMax), last: Math.round(rssSamples[rssSamples.length - 1] ?? NaN) },
+      media_frames_backlog_at_window_end: backlogAtEnd,
+      drain_s: +drainS.toFixed(1),
+      failed_jobs: failedJobs,
+      sent_by_type: sent,
+      saved_by_type: saved,
+      sent: sum(sent),
+      saved: sum(saved),
+      lost: sum(sent) - sum(saved),
+    };
+  } finally {
+    const kill = setTimeout(() => {
+      worker?.proc.kill('SIGKILL');
+      api.proc.kill('SIGKILL');
+    }, 20000);
+    await worker?.stop();
+    await api.stop();
+    clearTimeout(kill);
+    rmSync(recordings, { recursive: true, force: true });
+    await Promise.all(
+      ['zoom-events', 'rtms-streams', 'media-frames'].map(async (name) => {
+        const q = new Queue(name, { connection: { url: REDIS_URL }, prefix });
+        await q.obliterate({ force: true }).catch(() => undefined);
+        await q.close();
+      }),
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const prefix = `bench-ingest-${randomUUID().slice(0, 8)}`;
+  const dbUrl = await freshDatabase(DB_BASE, 'rtms_hub_bench_ingest');
+  await runMigrations(dbUrl, () => undefined);
+  const simProc = await startNode(
+    join(ROOT, 'dist', 'src', 'simulator', 'main.js'),
+    {
+      SIM_PORT: String(SIM_PORT),
+      SIM_CLIENT_ID: CREDS.clientId,
+      SIM_CLIENT_SECRET: CREDS.clientSecret,
+      SIM_WEBHOOK_SECRET_TOKEN: CREDS.webhook,
+      SIM_VIDEO_SCALE: String(VIDEO_SCALE),
+      SIM_QUIET: '1',
+      SIM_CONCURRENCY_LIMIT: String(Math.max(2000, N * 4)),
+    },
+    httpOk(`${SIM}/_sim/state`),
+  );
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  log(`${N} meetings × ${P} participants, ${DURATION_S} s measured after ${WARMUP_S} s warm-up; load average before: ${load}`);
+  try {
+    const baseline = BASELINE ? await runBaseline() : null;
+    if (baseline) log(`baseline: ${baseline.messages_per_s} msg/s, ${baseline.mb_per_s} MB/s, p99 ${baseline.latency_ms.p99} ms, lost ${baseline.lost}`);
+    const hub = await runHub(dbUrl, prefix);
+    const report = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length,
+      load_average_before: load,
+      meetings: N,
+      participants: P,
+      duration_s: DURATION_S,
+      offered: `audio L16 16 kHz mono 20 ms per participant, active-speaker JPEG video 5 fps (video scale ${VIDEO_SCALE}), transcript, chat`,
+      hub,
+      baseline,
+      worker_settings: { MEDIA_BATCH_FLUSH_MS: FLUSH_MS, CONCURRENCY_MEDIA_FRAMES: MEDIA_CONCURRENCY, DATABASE_POOL_SIZE: DB_POOL, RTMS_AUDIO_SEND_RATE_MS: 20 },
+      hub_vs_baseline_message_rate: baseline ? +(hub.messages_per_s / baseline.messages_per_s).toFixed(3) : null,
+    };
+    writeFileSync(join(ROOT, '.bench', 'ingest.json'), JSON.stringify(report, null, 2));
+    console.log(JSON.stringify(report, null, 2));
+    const ok = hub.lost === 0 && hub.failed_jobs === 0 && hub.latency_ms.p99 < 250 && (!baseline || report.hub_vs_baseline_message_rate! >= 0.5);
+    console.log(ok ? 'bench:ingest OK (zero lost, p99 < 250 ms, ≥ 50 % of the raw baseline)' : 'bench:ingest: targets MISSED (see the report)');
+    process.exitCode = ok ? 0 : 1;
+  } finally {
+    await simProc.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
