@@ -15,6 +15,7 @@
  *
  * Env: BENCH_MEETINGS (50), BENCH_PARTICIPANTS (5), BENCH_DURATION_S (30), BENCH_WARMUP_S (10; covers connecting and the simulator's
  * initial audio burst), BENCH_BATCH_FLUSH_MS (100 = MEDIA_BATCH_FLUSH_MS of the worker),
+ * BENCH_AUDIO_SEND_RATE_MS (20; audio packet length for both clients), BENCH_BATCH_MAX_ITEMS (50),
  * BENCH_VIDEO_SCALE (0.1), BENCH_BASELINE (1; 0 skips it), BENCH_MEDIA_CONCURRENCY (32), BENCH_DB_POOL (40),
  * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
@@ -33,6 +34,8 @@ const P = Number(process.env.BENCH_PARTICIPANTS ?? 5);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 30);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 10);
 const FLUSH_MS = process.env.BENCH_BATCH_FLUSH_MS ?? '100';
+const AUDIO_MS = Number(process.env.BENCH_AUDIO_SEND_RATE_MS ?? 20);
+const MAX_ITEMS = process.env.BENCH_BATCH_MAX_ITEMS ?? '50';
 const VIDEO_SCALE = Number(process.env.BENCH_VIDEO_SCALE ?? 0.1);
 const BASELINE = (process.env.BENCH_BASELINE ?? '1') !== '0';
 const MEDIA_CONCURRENCY = process.env.BENCH_MEDIA_CONCURRENCY ?? '32';
@@ -168,7 +171,7 @@ function rawClient(s: StreamSummary, dir: string, stats: RawStats): { ready: Pro
             media_type: 31,
             payload_encryption: false,
             media_params: {
-              audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 2, send_rate: 20 },
+              audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 2, send_rate: AUDIO_MS },
               video: { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: 5 },
               deskshare: { content_type: 3, codec: 5, resolution: 2, fps: 5 },
               transcript: { content_type: 5 },
@@ -264,8 +267,9 @@ async function runHub(dbUrl: string, prefix: string) {
     ZOOM_OAUTH_BASE_URL: SIM,
     RTMS_ALLOWED_HOSTS: '127.0.0.1',
     RTMS_ALLOW_INSECURE_WS: 'true',
-    RTMS_AUDIO_SEND_RATE_MS: '20',
+    RTMS_AUDIO_SEND_RATE_MS: String(AUDIO_MS),
     MEDIA_BATCH_FLUSH_MS: FLUSH_MS,
+    MEDIA_BATCH_MAX_ITEMS: MAX_ITEMS,
     STORAGE_LOCAL_DIR: recordings,
     AUDIO_SEGMENT_IDLE_FINALIZE_MS: '2000',
     // Save everything: every frame (5 fps), audio per participant, transcript, chat.
@@ -440,10 +444,10 @@ async function main(): Promise<void> {
       meetings: N,
       participants: P,
       duration_s: DURATION_S,
-      offered: `audio L16 16 kHz mono 20 ms per participant, active-speaker JPEG video 5 fps (video scale ${VIDEO_SCALE}), transcript, chat`,
+      offered: `audio L16 16 kHz mono ${AUDIO_MS} ms per participant, active-speaker JPEG video 5 fps (video scale ${VIDEO_SCALE}), transcript, chat`,
       hub,
       baseline,
-      worker_settings: { MEDIA_BATCH_FLUSH_MS: FLUSH_MS, CONCURRENCY_MEDIA_FRAMES: MEDIA_CONCURRENCY, DATABASE_POOL_SIZE: DB_POOL, RTMS_AUDIO_SEND_RATE_MS: 20 },
+      worker_settings: { MEDIA_BATCH_FLUSH_MS: FLUSH_MS, MEDIA_BATCH_MAX_ITEMS: MAX_ITEMS, CONCURRENCY_MEDIA_FRAMES: MEDIA_CONCURRENCY, DATABASE_POOL_SIZE: DB_POOL, RTMS_AUDIO_SEND_RATE_MS: AUDIO_MS },
       hub_vs_baseline_message_rate: baseline ? +(hub.messages_per_s / baseline.messages_per_s).toFixed(3) : null,
     };
     writeFileSync(join(ROOT, '.bench', 'ingest.json'), JSON.stringify(report, null, 2));
