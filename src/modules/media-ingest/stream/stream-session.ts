@@ -366,6 +366,9 @@ export class StreamSession {
       return;
     }
     if (parsed.lengthMismatch) this.deps.metrics.invalid.inc({ reason: 'length_mismatch_kept' });
+    // The negotiated audio format travels with each packet, so the WAV header never has to be inferred.
+    const audio = m.msg_type === RtmsMessageType.MediaDataAudio ? this.init.mediaParams.audio : undefined;
+    if (audio) parsed.item.meta = { ...parsed.item.meta, sample_rate: Number(audio.sample_rate), channels: Number(audio.channel) };
     this.deps.metrics.messages.inc({ media_type: label });
     this.deps.metrics.bytes.inc({ media_type: label }, bytes);
     const before = this.deps.batcher.stats.filtered;
