@@ -3,7 +3,8 @@
  * p50/p99 latency, and a loss check: every acknowledged event must be in Postgres and
  * have its zoom-events job in Redis afterwards.
  *
- * Env: BENCH_DURATION_S (15), BENCH_CONNECTIONS (32), BENCH_DATABASE_URL, BENCH_REDIS_URL.
+ * Env: BENCH_DURATION_S (15), BENCH_CONNECTIONS (32), BENCH_DATABASE_URL, BENCH_REDIS_URL,
+ * BENCH_NODE_ARGS (extra node flags for the API process, e.g. --cpu-prof).
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -60,6 +61,9 @@ async function main(): Promise<void> {
       ZOOM_CLIENT_SECRET: 'bench',
     },
     httpOk(`http://127.0.0.1:${PORT}/health/live`),
+    30000,
+    // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the API process.
+    (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   );
 
   const url = `http://127.0.0.1:${PORT}/api/v1/webhooks/zoom`;

@@ -40,6 +40,8 @@ export interface StoredZoomEventInput {
   rtmsStreamId: string | null;
   eventTs: number | null;
   payload: Record<string, unknown>;
+  /** The payload's JSON text as received, when at hand (saves serialising it again). */
+  payloadJson?: string;
 }
 
 export interface RecordEventInput {
@@ -209,7 +211,7 @@ export class SessionsService {
     if (inputs.length === 0) return [];
     const params: unknown[] = [];
     const values = inputs.map((input, i) => {
-      params.push(input.source, input.eventType, input.dedupeKey, input.rtmsStreamId, input.eventTs, JSON.stringify(input.payload));
+      params.push(input.source, input.eventType, input.dedupeKey, input.rtmsStreamId, input.eventTs, input.payloadJson ?? JSON.stringify(input.payload));
       const b = i * 6;
       return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, 'received')`;
     });

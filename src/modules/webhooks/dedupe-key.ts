@@ -21,6 +21,5 @@ export function zoomEventDedupeKey(event: string, body: Record<string, unknown>)
   const payload = (body.payload ?? {}) as Record<string, unknown>;
   const stream = typeof payload.rtms_stream_id === 'string' ? payload.rtms_stream_id : '';
   const ts = typeof body.event_ts === 'number' || typeof body.event_ts === 'string' ? String(body.event_ts) : '';
-  const digest = createHash('sha256').update(canonicalJson(body)).digest('hex');
-  return `zoom:${createHash('sha256').update(`${event}\n${stream}\n${ts}\n${digest}`).digest('hex')}`;
+  return `zoom:${createHash('sha256').update(`${event}\n${stream}\n${ts}\n`).update(canonicalJson(body)).digest('hex')}`;
 }

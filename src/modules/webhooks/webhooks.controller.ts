@@ -61,7 +61,7 @@ export class WebhooksController {
       return { plainToken, encryptedToken: urlValidationToken(check.secret, plainToken) };
     }
 
-    const outcome = await this.intake.ingest(body, EventSource.Webhook);
+    const outcome = await this.intake.ingest(body, EventSource.Webhook, req.rawBody.toString('utf8'));
     return { status: outcome };
   }
 }

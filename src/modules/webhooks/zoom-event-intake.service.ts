@@ -46,7 +46,8 @@ export class ZoomEventIntakeService {
     this.received.inc({ event: 'unverified', source, outcome });
   }
 
-  async ingest(body: unknown, source: EventSource): Promise<IntakeOutcome> {
+  /** @param rawJson the body's JSON text exactly as received, if the caller has it. */
+  async ingest(body: unknown, source: EventSource, rawJson?: string): Promise<IntakeOutcome> {
     if (!isRecord(body) || typeof body.event !== 'string' || body.event.length === 0 || body.event.length > MAX_EVENT_NAME) {
       this.countRefused(source, 'invalid_event');
       throw new BadRequestException({ code: 'invalid_event', message: 'Body must be a Zoom event: {"event": string, "payload": object, "event_ts": number}' });
@@ -75,6 +76,7 @@ export class ZoomEventIntakeService {
         rtmsStreamId: typeof payload.rtms_stream_id === 'string' ? payload.rtms_stream_id.slice(0, 128) : null,
         eventTs,
         payload: body,
+        payloadJson: rawJson,
       });
     } catch (err) {
       // Not stored: answer 503 so Zoom delivers it again rather than lose it.
