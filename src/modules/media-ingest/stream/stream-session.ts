@@ -409,24 +409,27 @@ export class StreamSession {
    */
   private async checkInterrupted(): Promise<void> {
     const sock = this.signaling;
-    let alive = false;
-    if (sock?.open) {
-      alive = await new Promise<boolean>((resolve) => {
-        const t = setTimeout(() => {
-          this.probeWaiter = null;
-          resolve(false);
-        }, PROBE_TIMEOUT_MS);
-        this.probeWaiter = (ok) => {
-          clearTimeout(t);
-          resolve(ok);
-        };
-        if (!sock.send({ msg_type: RtmsMessageType.StreamStateReq, rtms_stream_id: this.rtmsStreamId })) {
-          clearTimeout(t);
-          this.probeWaiter = null;
-          resolve(false);
-        }
-      });
+    if (!sock?.open) {
+      // Our socket already closed, so the loop is already redoing signaling and media;
+      // a second redo would only cost Zoom another handshake.
+      this.record('stream.interrupted_webhook_during_reconnect', { note: 'reconnect already under way' });
+      return;
     }
+    const alive = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => {
+        this.probeWaiter = null;
+        resolve(false);
+      }, PROBE_TIMEOUT_MS);
+      this.probeWaiter = (ok) => {
+        clearTimeout(t);
+        resolve(ok);
+      };
+      if (!sock.send({ msg_type: RtmsMessageType.StreamStateReq, rtms_stream_id: this.rtmsStreamId })) {
+        clearTimeout(t);
+        this.probeWaiter = null;
+        resolve(false);
+      }
+    });
     if (alive && this.signaling === sock) {
       this.record('stream.interrupted_webhook_stale', { note: 'current signaling connection answered STREAM_STATE_REQ' });
       // The webhook side marked the row interrupted; the stream is in fact live.
