@@ -10,6 +10,8 @@ import { BULL_BOARD_ROUTE } from './admin/bull-board.module';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app.config';
 import { bodyParsers, requestIdMiddleware } from './common/http/body-parsers';
+import { ZoomWebhookReceiver } from './modules/webhooks/zoom-webhook.receiver';
+import { ZOOM_WEBHOOK_PATH, zoomWebhookRoute } from './modules/webhooks/zoom-webhook.route';
 import { adminAuthHandler } from './common/auth/admin-auth.middleware';
 
 export const API_PREFIX = 'api/v1';
@@ -37,6 +39,10 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
   );
   app.use(requestIdMiddleware());
   app.use(...bodyParsers(http.bodyLimit));
+  if (options.api) {
+    // Ahead of Nest's router on purpose: the hot path (zoom-webhook.route.ts).
+    app.use(`/${API_PREFIX}/${ZOOM_WEBHOOK_PATH}`, zoomWebhookRoute(app.get(ZoomWebhookReceiver)));
+  }
 
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [

@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
-import { WebhooksController } from './webhooks.controller';
 import { WebhooksModule } from './webhooks.module';
+import { ZoomWebhookReceiver } from './zoom-webhook.receiver';
 
-@Module({ imports: [WebhooksModule], controllers: [WebhooksController] })
+/**
+ * The webhook endpoint of API processes. Its route is mounted by bootstrap as a plain
+ * Express handler (see zoom-webhook.route.ts for why).
+ */
+@Module({ imports: [WebhooksModule], providers: [ZoomWebhookReceiver], exports: [ZoomWebhookReceiver] })
 export class WebhooksApiModule {}

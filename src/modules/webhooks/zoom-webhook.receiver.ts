@@ -1,7 +1,5 @@
-import { BadRequestException, Controller, Headers, HttpCode, Logger, Post, Req, UnauthorizedException } from '@nestjs/common';
+import { BadRequestException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { ApiExcludeController } from '@nestjs/swagger';
-import { AuthenticatedBy } from '../../common/auth/public.decorator';
 import { RawBodyRequest } from '../../common/http/body-parsers';
 import { AppConfig } from '../../config/app.config';
 import { URL_VALIDATION_EVENT } from '../../zoom/webhook-events';
@@ -11,37 +9,36 @@ import { urlValidationToken, verifyWebhook } from './zoom-signature';
 
 const MAX_PLAIN_TOKEN = 256;
 
+export type WebhookAnswer = { plainToken: string; encryptedToken: string } | { status: 'accepted' | 'duplicate' };
+
 /**
- * Zoom's webhook endpoint. Every request, URL validation included, must carry a valid
- * signature: answering an unsigned url_validation would hand out HMACs of chosen
- * strings, which is enough to forge signatures.
+ * Zoom's webhook, from raw request to answer. Every request, URL validation included,
+ * must carry a valid signature: answering an unsigned url_validation would hand out
+ * HMACs of chosen strings, which is enough to forge signatures. Throws HttpExceptions
+ * with stable codes for every refusal.
  */
-@ApiExcludeController()
-@AuthenticatedBy('zoom-signature')
-@Controller('webhooks')
-export class WebhooksController {
-  private readonly logger = new Logger(WebhooksController.name);
+@Injectable()
+export class ZoomWebhookReceiver {
+  private readonly logger = new Logger(ZoomWebhookReceiver.name);
 
   constructor(
     private readonly intake: ZoomEventIntakeService,
     private readonly config: ConfigService<AppConfig, true>,
   ) {}
 
-  @Post('zoom')
-  @HttpCode(200)
-  async receive(
-    @Req() req: RawBodyRequest,
-    @Headers('x-zm-signature') signature: string | undefined,
-    @Headers('x-zm-request-timestamp') timestamp: string | undefined,
-  ) {
+  async receive(req: RawBodyRequest): Promise<WebhookAnswer> {
     if (!req.rawBody || !req.is('application/json')) {
       this.intake.countRefused(EventSource.Webhook, 'not_json');
       throw new BadRequestException({ code: 'json_required', message: 'Zoom webhooks are application/json' });
     }
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
     const check = verifyWebhook({
       rawBody: req.rawBody,
-      signature,
-      timestamp,
+      signature: header('x-zm-signature'),
+      timestamp: header('x-zm-request-timestamp'),
       secrets: this.config.get('zoom', { infer: true }).webhookSecretTokens,
       nowSeconds: Math.floor(Date.now() / 1000),
       toleranceSeconds: this.config.get('webhooks', { infer: true }).timestampToleranceSeconds,
