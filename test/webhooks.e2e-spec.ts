@@ -40,6 +40,12 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     expect(result).toMatchObject({ ok: true, status: 200 });
   });
 
+  it('serves only POST on the exact webhook path', async () => {
+    await request(server()).get('/api/v1/webhooks/zoom').expect(404);
+    const body = JSON.stringify({ event: 'x', payload: {} });
+    await request(server()).post('/api/v1/webhooks/zoom/extra').set(signed(body)).send(body).expect(404);
+  });
+
   it('refuses an unsigned URL validation (it would be an HMAC oracle)', async () => {
     const body = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'abc' }, event_ts: Date.now() });
     const res = await request(server()).post('/api/v1/webhooks/zoom').set('content-type', 'application/json').send(body).expect(401);

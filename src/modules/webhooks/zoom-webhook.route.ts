@@ -20,7 +20,8 @@ export const ZOOM_WEBHOOK_PATH = 'webhooks/zoom';
 export function zoomWebhookRoute(receiver: ZoomWebhookReceiver): RequestHandler {
   const logger = new Logger('ZoomWebhook');
   return (req: RawBodyRequest, res: Response, next: NextFunction) => {
-    if (req.method !== 'POST') return next();
+    // Mounted with app.use, so sub-paths reach here too: only the exact path is ours.
+    if (req.method !== 'POST' || req.path !== '/') return next();
     receiver.receive(req).then(
       (answer) => res.status(200).json(answer),
       (err: unknown) => {
