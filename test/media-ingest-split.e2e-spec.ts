@@ -41,10 +41,14 @@ describe('Media ingest: one media socket per type (split mode)', () => {
   it('opens one socket per offered type (types without a scope are not requested), acks each, and redoes only the dropped one', async () => {
     const meeting = sim.createMeeting({ participants: [{ userId: 7, name: 'Ann' }] });
     const { streamId: id } = await sim.startRtms(meeting.id);
-    await waitFor(() => sim.record(id).live.media.audio === 1 && sim.record(id).live.media.video === 1 && sim.record(id).live.media.transcript === 1, {
-      timeoutMs: 10000,
-      what: 'three media sockets',
-    });
+    // A socket is live once its handshake is answered; its CLIENT_READY_ACK follows on signaling.
+    await waitFor(
+      () => {
+        const r = sim.record(id);
+        return r.live.media.audio === 1 && r.live.media.video === 1 && r.live.media.transcript === 1 && r.readyAcks.filter((a) => a.valid).length >= 3;
+      },
+      { timeoutMs: 10000, what: 'three media sockets and their ready acks' },
+    );
     const rec = sim.record(id);
     expect(rec.live.media.all).toBe(0);
     expect(rec.readyAcks.filter((a) => a.valid)).toHaveLength(3);
