@@ -32,6 +32,14 @@ export function zoomErrorOf(body: unknown): { code?: number | string; message: s
   return { code, error, message: raw.slice(0, 300) };
 }
 
+/** What a job records on its row about one Zoom call that did not succeed. */
+export interface ZoomCallOutcome {
+  zoomStatus?: number | null;
+  zoomCode?: string | null;
+  zoomMessage?: string | null;
+  error?: string | null;
+}
+
 /** Parses Retry-After (seconds or an HTTP date) into whole seconds. */
 export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
   const raw = headers.get('retry-after');

@@ -9,7 +9,7 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
 import { RtmsControlPayload } from '../../jobs/job-payloads';
 import { ZoomError, ZoomNotConfiguredError } from '../oauth/zoom-errors';
-import { retryAfterSeconds, ZoomHttpClient, zoomErrorOf } from '../oauth/zoom-http.client';
+import { retryAfterSeconds, ZoomCallOutcome, ZoomHttpClient, zoomErrorOf } from '../oauth/zoom-http.client';
 import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
 import { ZoomTokenProvider } from '../oauth/zoom-token.provider';
 import { EventSource } from '../sessions/entities/session-event.entity';
@@ -34,13 +34,6 @@ export class RtmsControlRetryableError extends Error {
     super(message);
     this.name = 'RtmsControlRetryableError';
   }
-}
-
-interface Outcome {
-  zoomStatus?: number | null;
-  zoomCode?: string | null;
-  zoomMessage?: string | null;
-  error?: string | null;
 }
 
 /**
@@ -121,7 +114,7 @@ export class RtmsControlRunner {
     }
 
     const zoomErr = zoomErrorOf(res.json);
-    const outcome: Outcome = {
+    const outcome: ZoomCallOutcome = {
       zoomStatus: res.status,
       zoomCode: res.status >= 300 && zoomErr.code !== undefined ? String(zoomErr.code) : null,
       zoomMessage: res.status >= 300 ? zoomErr.message : null,
@@ -208,14 +201,14 @@ export class RtmsControlRunner {
     }
   }
 
-  private async retryLater(req: RtmsControlRequestEntity, outcome: Outcome): Promise<never> {
+  private async retryLater(req: RtmsControlRequestEntity, outcome: ZoomCallOutcome): Promise<never> {
     await this.requests.update({ id: req.id }, { status: ControlRequestStatus.Retrying, ...outcome });
     this.outcomes.inc({ action: req.action, outcome: 'retry' });
     throw new RtmsControlRetryableError(outcome.error ?? 'retryable Zoom failure');
   }
 
   /** Records a permanent failure on the request and the session, then stops the job. */
-  private async fail(req: RtmsControlRequestEntity, outcome: Outcome, throwAfter = true): Promise<never> {
+  private async fail(req: RtmsControlRequestEntity, outcome: ZoomCallOutcome, throwAfter = true): Promise<never> {
     const updated = await this.requests.update(
       { id: req.id, status: Not(In(FINAL)) },
       { status: ControlRequestStatus.Failed, ...outcome, nextAttemptAt: null, completedAt: new Date() },

@@ -12,7 +12,7 @@ import { JobProducer } from '../../jobs/job-producer.service';
 import { RoomJobPayload } from '../../jobs/job-payloads';
 import { TokenCipher } from '../oauth/token-cipher';
 import { ZoomError } from '../oauth/zoom-errors';
-import { retryAfterSeconds, ZoomResponse, zoomErrorOf } from '../oauth/zoom-http.client';
+import { retryAfterSeconds, ZoomCallOutcome, ZoomResponse, zoomErrorOf } from '../oauth/zoom-http.client';
 import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
 import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionsService } from '../sessions/sessions.service';
@@ -33,13 +33,6 @@ export class RoomDispatchRetryableError extends Error {
     super(message);
     this.name = 'RoomDispatchRetryableError';
   }
-}
-
-interface Outcome {
-  zoomStatus?: number | null;
-  zoomCode?: string | null;
-  zoomMessage?: string | null;
-  error?: string | null;
 }
 
 /**
@@ -221,7 +214,7 @@ export class RoomDispatchRunner {
     return deferJobUntil(job, at);
   }
 
-  private async retryLater(d: RoomDispatchEntity, step: DispatchStep, outcome: Outcome): Promise<never> {
+  private async retryLater(d: RoomDispatchEntity, step: DispatchStep, outcome: ZoomCallOutcome): Promise<never> {
     await this.repo.update({ id: d.id }, { ...outcome });
     this.client.calls.inc({ call: step, outcome: 'retry' });
     throw new RoomDispatchRetryableError(outcome.error ?? 'retryable Zoom failure');
@@ -240,7 +233,7 @@ export class RoomDispatchRunner {
     });
   }
 
-  private async fail(d: RoomDispatchEntity, step: DispatchStep, outcome: Outcome, throwAfter = true): Promise<never> {
+  private async fail(d: RoomDispatchEntity, step: DispatchStep, outcome: ZoomCallOutcome, throwAfter = true): Promise<never> {
     const res = await this.repo.update(
       { id: d.id, status: In([RoomDispatchStatus.Queued, RoomDispatchStatus.Joining, RoomDispatchStatus.Joined, RoomDispatchStatus.Leaving]) },
       { status: RoomDispatchStatus.Failed, failedStep: step, ...outcome, nextAttemptAt: null, completedAt: new Date() },
