@@ -1,4 +1,5 @@
 import type { MediaBatchPayload } from '../src/jobs/job-payloads';
+import { spooledAudio } from './utils/spooled-audio';
 import { QueueName } from '../src/jobs/queue-names';
 import { ZoomSimulator } from '../src/simulator';
 import { obliterateQueues, startTestApp, TestApp } from './utils/test-app';
@@ -67,9 +68,9 @@ describe('Media ingest: one media socket per type (split mode)', () => {
     expect(conns.filter((c) => c.kind === 'signaling')).toHaveLength(1);
     await waitFor(async () => {
       const jobs = await hub.producer.queue(QueueName.MediaFrames).getJobs(['waiting']);
-      const items = jobs.flatMap((j) => (j.data as MediaBatchPayload).items);
-      return items.some((i) => i.msgType === 14 && i.userId === 7) && items.some((i) => i.msgType === 15);
-    }, { what: 'audio and video batches' });
+      const items = jobs.flatMap((j) => (j.data as MediaBatchPayload).streams.flatMap((s) => s.items));
+      return items.some((i) => i.msgType === 15) && (await spooledAudio(hub.app, id)).some((p) => p.userId === 7);
+    }, { what: 'video batched and audio spooled' });
     await sim.stopRtms(id);
   });
 });

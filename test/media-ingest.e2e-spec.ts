@@ -2,6 +2,7 @@ import request from 'supertest';
 import { StreamSignalPublisher } from '../src/common/stream-signals/stream-signal-publisher';
 import { JobName } from '../src/jobs/job-names';
 import type { MediaBatchPayload } from '../src/jobs/job-payloads';
+import { spooledAudio } from './utils/spooled-audio';
 import { QueueName } from '../src/jobs/queue-names';
 import { ZoomSimulator } from '../src/simulator';
 import { query } from './utils/db';
@@ -73,11 +74,14 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
   };
   const isLive = (id: string) => live(id).signaling === 1 && live(id).media === 1;
 
-  async function mediaItems(id: string) {
+  /** What reached the savers: media-frames batch items (the queue is not consumed here) and the spooled audio. */
+  async function mediaItems(id: string): Promise<Array<{ job: string; msgType: number; userId: number; data?: string }>> {
     const jobs = await hub.producer.queue(QueueName.MediaFrames).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized']);
-    return jobs
-      .filter((j) => (j.data as MediaBatchPayload).rtmsStreamId === id)
-      .flatMap((j) => (j.data as MediaBatchPayload).items.map((i) => ({ job: j.name, ...i })));
+    const batched = jobs.flatMap((j) =>
+      ((j.data as MediaBatchPayload).streams ?? []).filter((s) => s.rtmsStreamId === id).flatMap((s) => s.items.map((i) => ({ job: j.name, ...i }))),
+    );
+    const audio = (await spooledAudio(hub.app, id)).map((p) => ({ job: 'audio-spool', msgType: 14, userId: p.userId }));
+    return [...batched, ...audio];
   }
 
   /** Starts a meeting + stream and waits until the hub holds it (signaling + one media socket). */
@@ -152,9 +156,9 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
     }
     expect(Object.keys(sentByType).sort()).toEqual(['14', '15', '16', '17', '18']);
     const jobNames = new Set(items.map((i) => `${i.job}:${i.msgType}`));
-    expect(jobNames).toEqual(new Set(['audio.segment.save:14', 'frame.save:15', 'frame.save:16', 'transcript.save:17', 'chat.save:18']));
+    expect(jobNames).toEqual(new Set(['audio-spool:14', 'frame.save:15', 'frame.save:16', 'transcript.save:17', 'chat.save:18']));
     const video = items.find((i) => i.msgType === 15)!;
-    expect(Buffer.from(video.data, 'base64').subarray(0, 2).toString('hex')).toBe('ffd8'); // data kept as received
+    expect(Buffer.from(video.data!, 'base64').subarray(0, 2).toString('hex')).toBe('ffd8'); // data kept as received
 
     // Participants, events, rows.
     const [r] = await query<StreamRow>(hub.app, `SELECT * FROM rtms_streams WHERE rtms_stream_id = $1`, [id]);

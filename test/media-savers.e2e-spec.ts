@@ -9,6 +9,10 @@ import { QueueName } from '../src/jobs/queue-names';
 import { CapturePolicyFilter } from '../src/modules/media-ingest/capture/capture-policy-filter';
 import { parseWav } from '../src/modules/media-ingest/savers/wav';
 import { MediaSaverService } from '../src/modules/media-ingest/savers/media-saver.service';
+import { PgAudioPartStore } from '../src/modules/media-ingest/audio/audio-part.store';
+import { AudioSpool } from '../src/modules/media-ingest/audio/audio-spool';
+import { DataSource } from 'typeorm';
+import { query } from './utils/db';
 import type { CapturePolicy } from '../src/modules/sessions/capture-policy';
 import { pcmTones, videoFrame } from '../src/simulator/media';
 import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
@@ -19,7 +23,8 @@ import { waitFor } from './utils/wait-for';
  * worker's output: base64 data as received, Zoom timestamps) built from the
  * simulator's media generator. Runs once on the local driver and once on S3.
  */
-const T0 = 1_750_690_000_000; // a Zoom ms timestamp on a 10 s boundary
+const T0 = 1_750_690_000_000;
+const NO_HOOKS = { saved: () => undefined, discarded: () => undefined, late: () => undefined, flushFailed: () => undefined, flushed: () => undefined }; // a Zoom ms timestamp on a 10 s boundary
 const HOSTILE = ['../../x', 'a/b', 'nul\0name', 'x'.repeat(300)];
 
 interface Ctx {
@@ -58,7 +63,7 @@ function suite(driver: 'local' | 's3') {
     const stream = `stream-${driver}-${Date.now()}`;
     const api = () => request(ctx.hub.baseUrl);
     const enqueue = (name: JobName.FrameSave | JobName.AudioSegmentSave | JobName.TranscriptSave | JobName.ChatSave, items: MediaItem[], jobId?: string) =>
-      ctx.hub.producer.enqueue(name, { sessionId, rtmsStreamId: stream, items } as MediaBatchPayload, jobId ? { jobId } : undefined);
+      ctx.hub.producer.enqueue(name, { streams: [{ sessionId, rtmsStreamId: stream, items }] } as MediaBatchPayload, jobId ? { jobId } : undefined);
     const artifacts = async (q = '') => {
       const all: Array<Record<string, unknown>> = [];
       let cursor: string | null = null;
@@ -180,14 +185,32 @@ function suite(driver: 'local' | 's3') {
     });
 
     it('writes valid WAV segments whose total duration matches the audio sent; retries add nothing', async () => {
-      // Two participants, 5 s each, 20 ms L16 packets, 10 packets per batch job.
+      // Two participants, 5 s each, 20 ms L16 packets, spooled as the stream worker does
+      // (flush every 10 packets), against the real Postgres store; due segments go to the savers.
+      const store = new PgAudioPartStore(ctx.hub.app.get(DataSource));
+      const spool = new AudioSpool(
+        store,
+        { ...NO_HOOKS, segmentsDue: async (ids) => void (await ctx.hub.producer.enqueueBulk(JobName.AudioSegmentSave, ids.map((segmentId) => ({ data: { segmentId } })))) },
+        { flushMs: 60_000, flushBytes: 1e9, maxBufferedBytes: 1e9, touchEveryMs: 200 },
+      );
+      const audio = spool.open({ sessionId, rtmsStreamId: stream, segmentMs: 2000, sampleRate: 16000, channels: 1 });
       const ann = audioItems(101, 'Ann', 5000);
       const bob = audioItems(102, 'a/b', 5000);
-      const batches = [...chunk(ann, 10), ...chunk(bob, 10)];
-      for (const [n, b] of batches.entries()) await enqueue(JobName.AudioSegmentSave, b, `audio-${driver}-${n}`);
-      // a retried job (same payload, new job) and a replayed packet run after a reconnect
-      await enqueue(JobName.AudioSegmentSave, batches[3]);
-      await enqueue(JobName.AudioSegmentSave, [ann[42], ann[43]]);
+      const append = (i: MediaItem) => audio.append(String(i.userId), i.userName ?? null, { ts: i.timestamp, pcm: Buffer.from(i.data, 'base64'), receivedAt: i.receivedAt });
+      for (let n = 0; n < ann.length; n += 10) {
+        ann.slice(n, n + 10).forEach(append);
+        bob.slice(n, n + 10).forEach(append);
+        expect(await spool.flush()).toBe(true);
+      }
+      // Packets Zoom sends again (a replay after a reconnect) are kept once.
+      expect(append(ann[42])).toBe(false);
+      // A flush written twice (its commit went through, its answer was lost) adds nothing.
+      const segs = await query<{ id: string }>(ctx.hub.app, `SELECT id FROM audio_segments WHERE rtms_stream_id = $1 AND user_id = '101' ORDER BY segment_start_ms LIMIT 1`, [stream]);
+      const replay = ann.slice(0, 10).map((i) => ({ ts: i.timestamp, pcm: Buffer.from(i.data, 'base64'), receivedAt: 0 }));
+      const partsBefore = await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM audio_parts`);
+      await store.appendParts([{ segmentId: segs[0].id, packets: replay, touch: false }]);
+      expect(await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM audio_parts`)).toEqual(partsBefore);
+      await audio.end('finalize');
       await waitFor(async () => {
         if (!(await queueIdle())) return false;
         const wavs = await artifacts('&kind=audio_segment');
@@ -274,14 +297,21 @@ function suite(driver: 'local' | 's3') {
 
     it('STREAM_REVOKED purge deletes the stream media and refuses later saves; session delete removes the rest', async () => {
       const other = `${stream}-revoked`;
-      await ctx.hub.producer.enqueue(JobName.FrameSave, { sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 3) });
+      await ctx.hub.producer.enqueue(JobName.FrameSave, { streams: [{ sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 3) }] });
       await waitFor(async () => (await artifacts('&user_id=300')).length === 3, { what: 'revoked stream frames' });
       await ctx.hub.producer.enqueue(JobName.MediaPurge, { rtmsStreamId: other, pass: 2 });
       await waitFor(async () => (await artifacts('&user_id=300')).length === 0, { what: 'purge' });
       expect((await ctx.listKeys(`${sessionId}/video`)).filter((k) => k.includes('_300/'))).toEqual([]);
-      const late = await ctx.hub.producer.enqueue(JobName.FrameSave, { sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 2) });
+      // One batch carries several streams: the revoked one's frames are refused, the other's saved.
+      const late = await ctx.hub.producer.enqueue(JobName.FrameSave, {
+        streams: [
+          { sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 2) },
+          { sessionId, rtmsStreamId: `${stream}-live`, items: frameItems(301, 'Yan', 2) },
+        ],
+      });
       await waitFor(async () => (await late.getState()) === 'completed', { what: 'late save' });
       expect(await artifacts('&user_id=300')).toHaveLength(0);
+      expect(await artifacts('&user_id=301')).toHaveLength(2);
 
       expect((await ctx.listKeys(sessionId)).length).toBeGreaterThan(0);
       await api().delete(`/api/v1/sessions/${sessionId}`).set('x-api-key', API_KEY).expect(204);

@@ -24,6 +24,10 @@ export interface RtmsIngestConfig {
   batchMaxItems: number;
   batchMaxBytes: number;
   batchFlushMs: number;
+  /** The audio spool writes every stream's waiting PCM this often (ms). */
+  audioFlushMs: number;
+  /** PCM waiting for the database beyond this many bytes is dropped (and counted). */
+  audioSpoolMaxBytes: number;
   /** Audio packet length requested in media_params (send_rate, ms; Zoom: multiples of 20). */
   audioSendRateMs: number;
 }
@@ -204,6 +208,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         batchMaxItems: env.MEDIA_BATCH_MAX_ITEMS ?? 50,
         batchMaxBytes: env.MEDIA_BATCH_MAX_BYTES ?? 4 * 1024 * 1024,
         batchFlushMs: env.MEDIA_BATCH_FLUSH_MS ?? 250,
+        audioFlushMs: env.MEDIA_AUDIO_FLUSH_MS ?? 100,
+        audioSpoolMaxBytes: env.MEDIA_AUDIO_SPOOL_MAX_BYTES ?? 256 * 1024 * 1024,
         audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,
       },
     },

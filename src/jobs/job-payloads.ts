@@ -20,11 +20,20 @@ export interface StreamRunPayload {
   sessionId: string;
 }
 
-/** A batch of media messages from one stream, kept as received (base64 data). */
-export interface MediaBatchPayload {
+/** The media messages of one stream in a batch, kept as received (base64 data). */
+export interface StreamMediaItems {
   sessionId: string;
   rtmsStreamId: string;
   items: MediaItem[];
+}
+
+/**
+ * One kind of media (frames, transcript lines or chat) from all the streams of one
+ * worker process, collected over one flush interval: one job per interval, not one per
+ * stream.
+ */
+export interface MediaBatchPayload {
+  streams: StreamMediaItems[];
 }
 
 export interface MediaItem {
@@ -39,6 +48,11 @@ export interface MediaItem {
   meta?: Record<string, string | number | boolean | null>;
   /** When the worker received it (ms since epoch), for latency metrics. */
   receivedAt: number;
+}
+
+/** Write one audio segment out as WAV from its spooled PCM parts (again, if late parts reopened it). */
+export interface AudioSegmentSavePayload {
+  segmentId: string;
 }
 
 /** Delete a stream's stored media (stop reason 8, STREAM_REVOKED). */
@@ -71,7 +85,7 @@ export interface JobPayloads {
   [JobName.RtmsResume]: RtmsControlPayload;
   [JobName.StreamRun]: StreamRunPayload;
   [JobName.FrameSave]: MediaBatchPayload;
-  [JobName.AudioSegmentSave]: MediaBatchPayload;
+  [JobName.AudioSegmentSave]: AudioSegmentSavePayload;
   [JobName.TranscriptSave]: MediaBatchPayload;
   [JobName.ChatSave]: MediaBatchPayload;
   [JobName.MediaPurge]: MediaPurgePayload;

@@ -4,13 +4,13 @@ import { ConfigService } from '@nestjs/config';
 import { Job } from 'bullmq';
 import { AppConfig } from '../../config/app.config';
 import { JobName } from '../../jobs/job-names';
-import type { MediaBatchPayload, MediaPurgePayload } from '../../jobs/job-payloads';
+import type { AudioSegmentSavePayload, MediaBatchPayload, MediaPurgePayload } from '../../jobs/job-payloads';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { QueueName } from '../../jobs/queue-names';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { MediaSaverService } from './savers/media-saver.service';
 
-/** The savers: media batches from stream workers → storage + rows; and revoked-stream purges. */
+/** The savers: media batches from stream workers → storage + rows; audio segments → WAV; revoked-stream purges. */
 @Processor(QueueName.MediaFrames)
 export class MediaFramesProcessor extends QueueProcessor implements OnApplicationShutdown {
   protected readonly queueName = QueueName.MediaFrames;
@@ -56,7 +56,7 @@ export class MediaFramesProcessor extends QueueProcessor implements OnApplicatio
       case JobName.FrameSave:
         return { saved: await this.savers.saveFrames(job.data as MediaBatchPayload) };
       case JobName.AudioSegmentSave:
-        return { saved: await this.savers.saveAudio(job.data as MediaBatchPayload) };
+        return { written: await this.savers.finalizeSegment((job.data as AudioSegmentSavePayload).segmentId) };
       case JobName.TranscriptSave:
         return { saved: await this.savers.saveTranscripts(job.data as MediaBatchPayload) };
       case JobName.ChatSave:

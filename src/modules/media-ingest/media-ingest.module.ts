@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { SessionsModule } from '../sessions/sessions.module';
+import { AudioSpoolService } from './audio/audio-spool.service';
 import { IngestMetrics } from './ingest-metrics';
+import { MediaBatchService } from './pipeline/media-batch.service';
 import { CapturePolicyFilterFactory } from './capture/capture-policy-filter.factory';
 import { MEDIA_ITEM_FILTER_FACTORY } from './pipeline/media-filter';
 import { RunningStreams } from './stream/running-streams';
@@ -11,18 +13,21 @@ import { StreamSignalSubscriber } from './stream/stream-signal-subscriber';
 /**
  * RTMS stream workers: services behind the `stream.run` processor (registered in
  * src/worker/processors.ts). No controllers. Media pass the session's capture policy
- * (CapturePolicyFilter) before they are batched for the savers.
+ * (CapturePolicyFilter); audio then goes to the process's audio spool (straight to
+ * Postgres), the rest is batched for the savers.
  */
 @Module({
   imports: [SessionsModule],
   providers: [
+    AudioSpoolService,
     IngestMetrics,
+    MediaBatchService,
     RunningStreams,
     StreamEventsRecorder,
     StreamRunner,
     StreamSignalSubscriber,
     { provide: MEDIA_ITEM_FILTER_FACTORY, useClass: CapturePolicyFilterFactory },
   ],
-  exports: [StreamRunner, RunningStreams, SessionsModule, MEDIA_ITEM_FILTER_FACTORY],
+  exports: [AudioSpoolService, StreamRunner, RunningStreams, SessionsModule, MEDIA_ITEM_FILTER_FACTORY],
 })
 export class MediaIngestModule {}

@@ -2,9 +2,12 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import { AudioSegmentEntity } from './audio-segment.entity';
 import { bigintNumber } from './bigint-transformer';
 
-/** Raw PCM of consecutive packets of one segment from one batch job; unique per first packet so retries add nothing. */
+/**
+ * Raw PCM of the packets of one segment written by one audio-spool flush; unique per
+ * (first, last packet) so a flush written twice adds nothing.
+ */
 @Entity({ name: 'audio_parts' })
-@Index('UQ_audio_parts_segment_first_ts', ['segmentId', 'firstTs'], { unique: true })
+@Index('UQ_audio_parts_segment_span', ['segmentId', 'firstTs', 'lastTs'], { unique: true })
 export class AudioPartEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -18,6 +21,9 @@ export class AudioPartEntity {
 
   @Column({ name: 'first_ts', type: 'bigint', transformer: bigintNumber })
   firstTs: number;
+
+  @Column({ name: 'last_ts', type: 'bigint', transformer: bigintNumber })
+  lastTs: number;
 
   /** Zoom timestamp of each packet, in order. */
   @Column({ name: 'packet_ts', type: 'bigint', array: true })

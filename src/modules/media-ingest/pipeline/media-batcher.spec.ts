@@ -3,47 +3,103 @@ import type { MediaBatchPayload, MediaItem } from '../../../jobs/job-payloads';
 import type { CapturePolicy } from '../../sessions/capture-policy';
 import { MediaBatcher, MediaJobName } from './media-batcher';
 import { KEEP_EVERYTHING } from './media-filter';
+import { AudioSink, StreamMediaPipeline } from './stream-media-pipeline';
 
-const item = (msgType: number, data = 'AAAA'): MediaItem => ({ msgType, userId: 1, timestamp: 1, data, receivedAt: 1 });
+const item = (msgType: number, data = 'AAAA', timestamp = 1): MediaItem => ({ msgType, userId: 1, timestamp, data, receivedAt: 1 });
 const policy = {} as CapturePolicy;
+const A = { sessionId: 's1', rtmsStreamId: 'a' };
+const B = { sessionId: 's2', rtmsStreamId: 'b' };
 
-describe('MediaBatcher', () => {
-  it('batches by size and by time, per job name, video and share both as frame.save', async () => {
-    const out: Array<{ name: MediaJobName; batches: MediaBatchPayload[] }> = [];
-    const b = new MediaBatcher({ sessionId: 's', rtmsStreamId: 'r' }, policy, KEEP_EVERYTHING, { enqueueBatches: async (name, batches) => void out.push({ name, batches }) }, { maxItems: 3, maxBytes: 1e6, flushMs: 20 });
-    b.add(item(15));
-    b.add(item(16));
-    b.add(item(15)); // third frame → size flush
-    b.add(item(14));
-    await new Promise((r) => setTimeout(r, 60)); // time flush for audio
+function collect() {
+  const out: Array<{ name: MediaJobName; batches: MediaBatchPayload[] }> = [];
+  return { out, sink: { enqueueBatches: async (name: MediaJobName, batches: MediaBatchPayload[]) => void out.push({ name, batches }) } };
+}
+
+describe('MediaBatcher (one per worker process)', () => {
+  it('puts the items of many streams in one job per flush, grouped by stream in arrival order', async () => {
+    const { out, sink } = collect();
+    const b = new MediaBatcher(sink, { maxItems: 100, maxBytes: 1e6, flushMs: 20 });
+    b.add(A, JobName.FrameSave, item(15, 'AAAA', 1));
+    b.add(B, JobName.FrameSave, item(15, 'AAAA', 2));
+    b.add(A, JobName.FrameSave, item(16, 'AAAA', 3));
+    b.add(B, JobName.TranscriptSave, item(17, 'hi', 4));
+    await new Promise((r) => setTimeout(r, 60)); // the time flush
+    expect(out.map((o) => o.name).sort()).toEqual([JobName.FrameSave, JobName.TranscriptSave]);
+    const frames = out.find((o) => o.name === JobName.FrameSave)!.batches;
+    expect(frames).toHaveLength(1);
+    expect(frames[0].streams.map((s) => [s.sessionId, s.rtmsStreamId, s.items.map((i) => i.timestamp)])).toEqual([
+      ['s1', 'a', [1, 3]],
+      ['s2', 'b', [2]],
+    ]);
+    expect(b.pendingItems()).toBe(0);
     await b.close();
-    expect(out.find((o) => o.name === JobName.FrameSave)?.batches[0].items.map((i) => i.msgType)).toEqual([15, 16, 15]);
-    expect(out.find((o) => o.name === JobName.AudioSegmentSave)?.batches[0].items).toHaveLength(1);
-    expect(b.stats).toMatchObject({ kept: 4, enqueuedItems: 4 });
   });
 
-  it('applies the filter hook and keeps items when enqueue fails', async () => {
+  it('cuts payloads at maxItems and maxBytes', async () => {
+    const { out, sink } = collect();
+    const b = new MediaBatcher(sink, { maxItems: 3, maxBytes: 12, flushMs: 1000 });
+    for (let i = 0; i < 3; i++) b.add(A, JobName.FrameSave, item(15, 'AAAA', i)); // 3 items → flush at once
+    await b.flush();
+    b.add(A, JobName.ChatSave, item(18, '12345678', 10));
+    b.add(B, JobName.ChatSave, item(18, '12345678', 11)); // 16 bytes ≥ 12 → flush, split in two
+    await b.flush();
+    expect(out[0].batches.map((p) => p.streams[0].items.length)).toEqual([3]);
+    const chat = out.find((o) => o.name === JobName.ChatSave)!.batches;
+    expect(chat.map((p) => p.streams.map((s) => s.rtmsStreamId))).toEqual([['a'], ['b']]);
+    await b.close();
+  });
+
+  it('keeps items in order when enqueueing fails, and a stream can wait for its own items', async () => {
     let fail = true;
-    const got: MediaItem[] = [];
+    const got: number[] = [];
     const b = new MediaBatcher(
-      { sessionId: 's', rtmsStreamId: 'r' },
-      policy,
-      { shouldKeep: (i) => i.msgType !== 17 },
       {
         enqueueBatches: async (_n, batches) => {
           if (fail) throw new Error('redis down');
-          for (const x of batches) got.push(...x.items);
+          for (const p of batches) for (const s of p.streams) got.push(...s.items.map((i) => i.timestamp));
         },
       },
       { maxItems: 100, maxBytes: 1e6, flushMs: 10 },
     );
-    b.add(item(17));
-    b.add(item(18));
+    b.add(A, JobName.FrameSave, item(15, 'AAAA', 1));
     await b.flush();
-    expect(b.pendingItems()).toBe(1);
+    b.add(B, JobName.FrameSave, item(15, 'AAAA', 2));
+    b.add(A, JobName.FrameSave, item(15, 'AAAA', 3));
+    expect(b.pendingItems('a')).toBe(2);
+    expect(b.pendingItems('b')).toBe(1);
     fail = false;
+    await b.flushStream('a');
+    // Grouped by stream, streams in order of their first item, items in arrival order.
+    expect(got).toEqual([1, 3, 2]);
+    expect(b.pendingItems()).toBe(0);
+    expect(b.pendingItems('a')).toBe(0);
     await b.close();
-    expect(got.map((i) => i.msgType)).toEqual([18]);
-    expect(b.stats.filtered).toBe(1);
+  });
+});
+
+describe('StreamMediaPipeline', () => {
+  it('applies the capture filter first, sends audio decoded to the audio sink and the rest to the batcher', async () => {
+    const { out, sink } = collect();
+    const batcher = new MediaBatcher(sink, { maxItems: 100, maxBytes: 1e6, flushMs: 10 });
+    const audio: Array<{ userId: string; ts: number; pcm: Buffer }> = [];
+    const audioSink: AudioSink = { append: (userId, _name, p) => audio.push({ userId, ts: p.ts, pcm: p.pcm }) > 0 };
+    const p = new StreamMediaPipeline(A, policy, { shouldKeep: (i) => i.msgType !== 18 }, batcher, audioSink);
+    expect(p.add(item(14, Buffer.from([1, 2, 3, 4]).toString('base64'), 5))).toBe(true);
+    expect(p.add(item(15))).toBe(true);
+    expect(p.add(item(18, 'dropped'))).toBe(false);
+    expect(p.add(item(99))).toBe(false); // no saver takes it
+    await p.close();
+    expect(audio).toEqual([{ userId: '1', ts: 5, pcm: Buffer.from([1, 2, 3, 4]) }]);
+    expect(out.flatMap((o) => o.batches.flatMap((b) => b.streams.flatMap((s) => s.items.map((i) => i.msgType))))).toEqual([15]);
+    expect(p.stats).toEqual({ kept: 2, filtered: 1 });
+    await batcher.close();
+  });
+
+  it('keeps everything with the default filter', () => {
+    const batcher = new MediaBatcher(collect().sink, { maxItems: 100, maxBytes: 1e6, flushMs: 10 });
+    const p = new StreamMediaPipeline(A, policy, KEEP_EVERYTHING, batcher, { append: () => true });
+    for (const t of [14, 15, 16, 17, 18]) expect(p.add(item(t))).toBe(true);
+    expect(p.stats.kept).toBe(5);
+    return batcher.close();
   });
 });

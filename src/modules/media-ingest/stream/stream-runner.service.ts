@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import { JobName } from '../../../jobs/job-names';
-import type { MediaBatchPayload, StreamRunPayload } from '../../../jobs/job-payloads';
+import type { StreamRunPayload } from '../../../jobs/job-payloads';
 import { JobProducer } from '../../../jobs/job-producer.service';
 import type { CapturePolicy } from '../../sessions/capture-policy';
 import { StreamStatus } from '../../sessions/entities/rtms-stream.entity';
@@ -13,10 +13,15 @@ import { EventSource } from '../../sessions/entities/session-event.entity';
 import { SessionEntity, ZoomProduct } from '../../sessions/entities/session.entity';
 import { SessionsService } from '../../sessions/sessions.service';
 import { StreamsService } from '../../sessions/streams.service';
+import { STOP_REASON_STREAM_REVOKED } from '../../../zoom/rtms-enums';
+import { AudioSpoolService } from '../audio/audio-spool.service';
+import type { StreamEnd } from '../audio/audio-spool';
 import { IngestMetrics } from '../ingest-metrics';
-import { MediaBatcher, MediaJobName } from '../pipeline/media-batcher';
+import { MediaBatchService } from '../pipeline/media-batch.service';
 import { MEDIA_ITEM_FILTER_FACTORY, MediaItemFilterFactory } from '../pipeline/media-filter';
+import { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
 import { mediaParamsFor, requestedMediaTypes, rtmsSignature } from '../protocol/handshake';
+import { sampleRateHz } from '../savers/wav';
 import { RunningStreams } from './running-streams';
 import { StreamEventsRecorder } from './stream-events-recorder';
 import { StreamLease } from './stream-lease';
@@ -45,6 +50,22 @@ const PRODUCT_ID_FIELD: Record<ZoomProduct, string> = {
   [ZoomProduct.ContactCenter]: 'engagement_id',
 };
 
+/**
+ * What happens to a stream's open audio segments when its job ends: written out when the
+ * stream is over, dropped when Zoom revoked it (stop reason 8: its media is deleted), left
+ * open for the next holder on a hand-over.
+ */
+export function audioEndFor(outcome: StreamOutcome): StreamEnd {
+  switch (outcome.kind) {
+    case 'stopped':
+      return outcome.stopReason === STOP_REASON_STREAM_REVOKED ? 'discard' : 'finalize';
+    case 'failed':
+      return 'finalize';
+    default:
+      return 'keep';
+  }
+}
+
 /** Builds a StreamSession for a `stream.run` job and runs it to its end. */
 @Injectable()
 export class StreamRunner {
@@ -61,6 +82,8 @@ export class StreamRunner {
     private readonly signals: StreamSignalSubscriber,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(MEDIA_ITEM_FILTER_FACTORY) private readonly filters: MediaItemFilterFactory,
+    private readonly audioSpool: AudioSpoolService,
+    private readonly batches: MediaBatchService,
   ) {}
 
   get workerId(): string {
@@ -90,13 +113,14 @@ export class StreamRunner {
     const mediaTypes = requestedMediaTypes(policy);
     if (mediaTypes.length === 0) return fail('the capture policy requests no media type');
     const ids = { sessionId: session.id, rtmsStreamId };
-    const batcher = new MediaBatcher(
-      ids,
-      policy,
-      this.filters.forStream(rtmsStreamId, policy),
-      { enqueueBatches: (name, batches) => this.enqueueBatches(name, batches) },
-      { maxItems: rtms.ingest.batchMaxItems, maxBytes: rtms.ingest.batchMaxBytes, flushMs: rtms.ingest.batchFlushMs },
-    );
+    const mediaParams = mediaParamsFor(mediaTypes, policy, rtms.ingest.audioSendRateMs);
+    const audio = this.audioSpool.open({
+      ...ids,
+      segmentMs: Math.max(1, policy.audio.segment_seconds) * 1000,
+      sampleRate: sampleRateHz(mediaParams.audio?.sample_rate),
+      channels: Number(mediaParams.audio?.channel ?? 1),
+    });
+    const media = new StreamMediaPipeline(ids, policy, this.filters.forStream(rtmsStreamId, policy), this.batches.batcher, audio);
     const streamSession = new StreamSession(
       {
         ...ids,
@@ -104,7 +128,7 @@ export class StreamRunner {
         serverUrls: stream.serverUrls,
         policy,
         mediaTypes,
-        mediaParams: mediaParamsFor(mediaTypes, policy, rtms.ingest.audioSendRateMs),
+        mediaParams,
         takeover: stream.connectedAt !== null,
       },
       {
@@ -113,7 +137,7 @@ export class StreamRunner {
         streams: this.streams,
         recorder: this.recorder,
         metrics: this.metrics,
-        batcher,
+        media,
         lease: new StreamLease(this.redis, `${job.queueQualifiedName}:${job.id}:lock`, job.token ?? ''),
         workerId: this.running.workerId,
         onFirstMediaHandshake: () => this.afterFirstMediaHandshake(session),
@@ -121,19 +145,17 @@ export class StreamRunner {
     );
     this.running.add(streamSession);
     const unlisten = this.signals.listen(rtmsStreamId, (signal) => streamSession.onSignal(signal));
+    let audioEnd: StreamEnd = 'keep';
     try {
       const outcome = await streamSession.run();
       this.metrics.streamEnds.inc({ outcome: outcome.kind });
+      audioEnd = audioEndFor(outcome);
       return outcome;
     } finally {
       unlisten();
       this.running.remove(streamSession);
+      await audio.end(audioEnd);
     }
-  }
-
-  private async enqueueBatches(name: MediaJobName, batches: MediaBatchPayload[]): Promise<void> {
-    await this.producer.enqueueBulk(name, batches.map((data) => ({ data })));
-    this.metrics.batches.inc({ job: name }, batches.length);
   }
 
   /** Zoom Rooms named in the capture policy are dispatched once the media flows (once per session: jobId). */

@@ -10,7 +10,7 @@ import type { StreamsService } from '../../sessions/streams.service';
 import { checkServerUrls, ServerUrlPolicy } from '../../webhooks/server-url-policy';
 import { RtmsSocket } from '../connection/rtms-socket';
 import type { IngestMetrics } from '../ingest-metrics';
-import { MediaBatcher } from '../pipeline/media-batcher';
+import type { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
 import { dataHandshake, eventSubscription, MediaParams, planMediaSockets, signalingHandshake, StreamIdentity } from '../protocol/handshake';
 import { MEDIA_MESSAGE_TYPES, MEDIA_TYPE_LABEL, ParseFailure, RtmsMessage, toMediaItem } from '../protocol/rtms-message-parser';
 import { RtmsConnectionError, RtmsStatusError, StreamConfigError } from '../protocol/rtms-status';
@@ -31,7 +31,7 @@ export interface StreamSessionDeps {
   streams: StreamsService;
   recorder: StreamEventsRecorder;
   metrics: IngestMetrics;
-  batcher: MediaBatcher;
+  media: StreamMediaPipeline;
   lease: StreamLease;
   workerId: string;
   /** Called once, after the first successful media handshake of this job. */
@@ -54,7 +54,7 @@ const KEEPALIVE_DB_WRITE_MS = 2000;
 
 /**
  * Runs one RTMS stream for as long as the job holds it: signaling + media handshakes,
- * keep-alives, events, media into the batcher, and every reconnection case of
+ * keep-alives, events, media into its pipeline, and every reconnection case of
  * rtms-protocol.md §4. `run()` resolves with how the stream ended.
  */
 export class StreamSession {
@@ -128,7 +128,7 @@ export class StreamSession {
     } finally {
       for (const t of this.timers) clearInterval(t);
       this.closeAll();
-      await this.deps.batcher.close();
+      await this.deps.media.close();
       await this.recordChain;
       this.deps.metrics.activeStreams.dec();
       this.resolveDone();
@@ -366,14 +366,11 @@ export class StreamSession {
       return;
     }
     if (parsed.lengthMismatch) this.deps.metrics.invalid.inc({ reason: 'length_mismatch_kept' });
-    // The negotiated audio format travels with each packet, so the WAV header never has to be inferred.
-    const audio = m.msg_type === RtmsMessageType.MediaDataAudio ? this.init.mediaParams.audio : undefined;
-    if (audio) parsed.item.meta = { ...parsed.item.meta, sample_rate: Number(audio.sample_rate), channels: Number(audio.channel) };
     this.deps.metrics.messages.inc({ media_type: label });
     this.deps.metrics.bytes.inc({ media_type: label }, bytes);
-    const before = this.deps.batcher.stats.filtered;
-    this.deps.batcher.add(parsed.item);
-    if (this.deps.batcher.stats.filtered !== before) this.deps.metrics.filtered.inc({ media_type: label });
+    const before = this.deps.media.stats.filtered;
+    this.deps.media.add(parsed.item);
+    if (this.deps.media.stats.filtered !== before) this.deps.metrics.filtered.inc({ media_type: label });
   }
 
   private invalidLogged = new Map<string, number>();

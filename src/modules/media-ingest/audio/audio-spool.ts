@@ -1,0 +1,446 @@
+import { Logger } from '@nestjs/common';
+
+/**
+ * The audio path of the stream workers. Audio is 98 % of RTMS messages (one 20 ms packet
+ * per participant, 50 per second each), far too many for one queue job or one database
+ * transaction per packet or per stream. So every stream of a worker process appends its
+ * packets here, and one flush every `flushMs` writes all of them as PCM parts — one row
+ * per (stream, participant, segment) — in a single transaction. PCM never passes
+ * through Redis. Once a participant's audio has moved `SEGMENT_GRACE_MS` past a segment's
+ * end, that segment is handed to the savers (`audio.segment.save`), which cut the WAV.
+ *
+ * A failed flush keeps its batch exactly as it was and writes it again first on the next
+ * flush: parts are unique per (segment, first packet, last packet), so a batch whose
+ * commit succeeded but whose answer was lost adds nothing the second time.
+ */
+
+/** How far (Zoom ms) past a segment's end a participant's audio must reach before the segment is written out. */
+export const SEGMENT_GRACE_MS = 2000;
+
+export interface AudioStreamInfo {
+  sessionId: string;
+  rtmsStreamId: string;
+  segmentMs: number;
+  /** The negotiated format, for the WAV header. */
+  sampleRate: number;
+  channels: number;
+}
+
+export interface SpooledPacket {
+  ts: number;
+  pcm: Buffer;
+  receivedAt: number;
+}
+
+/** A segment the spool needs the id of (created if it does not exist yet). */
+export interface SegmentRef {
+  key: string;
+  sessionId: string;
+  rtmsStreamId: string;
+  userId: string;
+  userName: string | null;
+  segmentStartMs: number;
+  segmentMs: number;
+  sampleRate: number;
+  channels: number;
+}
+
+export interface PartRow {
+  segmentId: string;
+  packets: SpooledPacket[];
+  /** Also mark the segment as still receiving (last_part_at), so the idle sweeper leaves it alone. */
+  touch: boolean;
+}
+
+export interface AppendResult {
+  /** Segments that no longer exist (session deleted, stream purged): their parts were not written. */
+  vanished: Set<string>;
+  /** Segments already sealed (their WAV is final and their parts pruned): the parts are kept but miss the WAV. */
+  sealed: Set<string>;
+}
+
+/** Where parts are made durable (Postgres in production: audio-part.store.ts). */
+export interface AudioPartStore {
+  /** Ids of the given segments, creating the missing ones. Segments of a deleted session are left out. */
+  ensureSegments(refs: SegmentRef[]): Promise<Map<string, string>>;
+  /** Writes the parts in one transaction; reopens written segments that got new parts. */
+  appendParts(rows: PartRow[]): Promise<AppendResult>;
+}
+
+export interface AudioSpoolHooks {
+  /** Segments complete enough to be written out as WAV (the savers are told). */
+  segmentsDue(segmentIds: string[]): Promise<void>;
+  /** Packets now durable. */
+  saved(packets: SpooledPacket[], now: number): void;
+  /** Packets that will never be stored, and why. */
+  discarded(reason: 'session_deleted' | 'revoked' | 'spool_full' | 'shutdown', packets: number): void;
+  late(packets: number): void;
+  flushFailed(err: unknown): void;
+  /** How long one write took and how many packets it carried. */
+  flushed(ms: number, packets: number): void;
+}
+
+export interface AudioSpoolOptions {
+  flushMs: number;
+  /** Flush at once when this much PCM is waiting. */
+  flushBytes: number;
+  /** Beyond this much PCM waiting (the database is down), new packets are dropped and counted. */
+  maxBufferedBytes: number;
+  /** last_part_at is refreshed at most this often per segment. */
+  touchEveryMs: number;
+}
+
+export type StreamEnd = 'finalize' | 'keep' | 'discard';
+
+interface UserState {
+  userName: string | null;
+  maxTs: number;
+  /** Packets waiting for the next flush, in arrival order. */
+  waiting: SpooledPacket[];
+  /** segment start → id and when last_part_at was last refreshed (open segments this process wrote to). */
+  segments: Map<number, { id: string | null; touchedAt: number }>;
+  /** Timestamps already spooled, per segment start: a packet Zoom sends twice is kept once. */
+  seen: Map<number, Set<number>>;
+}
+
+interface StreamState {
+  info: AudioStreamInfo;
+  users: Map<string, UserState>;
+  /** Packets appended and not yet written or discarded. */
+  pending: number;
+  ended: StreamEnd | null;
+}
+
+interface Group {
+  stream: StreamState;
+  userId: string;
+  segStart: number;
+  packets: SpooledPacket[];
+  segmentId: string | null;
+}
+
+const segKey = (rtmsStreamId: string, userId: string, segStart: number) => `${rtmsStreamId}|${userId}|${segStart}`;
+
+/** One per worker process; shared by all its streams. */
+export class AudioSpool {
+  private readonly logger = new Logger(AudioSpool.name);
+  private readonly streams = new Map<string, StreamState>();
+  /** Batches whose write failed, written again (unchanged) before anything newer. */
+  private retry: Group[] = [];
+  private waitingBytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private chain: Promise<boolean> = Promise.resolve(true);
+  /** Flushes queued or running; the timer adds none while one is under way. */
+  private flushesQueued = 0;
+  private flushRequested = false;
+  private droppedLogged = 0;
+
+  constructor(
+    private readonly store: AudioPartStore,
+    private readonly hooks: AudioSpoolHooks,
+    private readonly opts: AudioSpoolOptions,
+  ) {}
+
+  /** Starts spooling a stream's audio. Opening a stream that is already open returns the same handle. */
+  open(info: AudioStreamInfo): AudioSpoolStream {
+    let s = this.streams.get(info.rtmsStreamId);
+    if (!s || s.ended) {
+      // A stream ended here and taken up again (hand-over back to this process) starts afresh;
+      // its earlier state, if still flushing, goes on under the old object.
+      s = { info, users: new Map(), pending: 0, ended: null };
+      this.streams.set(info.rtmsStreamId, s);
+    }
+    if (!this.timer) {
+      this.timer = setInterval(() => {
+        if (this.flushesQueued === 0) void this.flush();
+      }, this.opts.flushMs);
+      this.timer.unref();
+    }
+    return new AudioSpoolStream(this, s);
+  }
+
+  get bufferedBytes(): number {
+    return this.waitingBytes;
+  }
+
+  /** @internal via AudioSpoolStream */
+  append(s: StreamState, userId: string, userName: string | null, packet: SpooledPacket): boolean {
+    if (s.ended) return false;
+    if (this.waitingBytes + packet.pcm.length > this.opts.maxBufferedBytes) {
+      this.hooks.discarded('spool_full', 1);
+      if (this.droppedLogged++ % 1000 === 0) {
+        this.logger.error(`Audio spool full (${this.waitingBytes} bytes waiting for the database); dropping audio of stream ${s.info.rtmsStreamId}`);
+      }
+      return false;
+    }
+    let u = s.users.get(userId);
+    if (!u) {
+      u = { userName, maxTs: 0, waiting: [], segments: new Map(), seen: new Map() };
+      s.users.set(userId, u);
+    }
+    if (userName && !u.userName) u.userName = userName;
+    const segStart = Math.floor(packet.ts / s.info.segmentMs) * s.info.segmentMs;
+    let seen = u.seen.get(segStart);
+    if (!seen) {
+      seen = new Set();
+      u.seen.set(segStart, seen);
+      // Only the last few segments can still get packets worth checking.
+      for (const k of u.seen.keys()) if (k < segStart - 2 * s.info.segmentMs) u.seen.delete(k);
+    }
+    if (seen.has(packet.ts)) return false;
+    seen.add(packet.ts);
+    u.waiting.push(packet);
+    if (packet.ts > u.maxTs) u.maxTs = packet.ts;
+    s.pending += 1;
+    this.waitingBytes += packet.pcm.length;
+    if (this.waitingBytes >= this.opts.flushBytes && !this.flushRequested) {
+      this.flushRequested = true;
+      void this.flush();
+    }
+    return true;
+  }
+
+  /**
+   * Writes everything appended so far (flushes run one after another). Resolves true
+   * when it all is durable, false when the write failed and will be retried.
+   */
+  flush(): Promise<boolean> {
+    this.flushesQueued += 1;
+    this.chain = this.chain.then(() => this.flushNow()).finally(() => (this.flushesQueued -= 1));
+    return this.chain;
+  }
+
+  /** @internal via AudioSpoolStream */
+  async end(s: StreamState, how: StreamEnd): Promise<void> {
+    if (how === 'discard') {
+      const n = this.dropStream(s);
+      if (n > 0) this.hooks.discarded('revoked', n);
+      s.ended = 'discard';
+      if (this.streams.get(s.info.rtmsStreamId) === s) this.streams.delete(s.info.rtmsStreamId);
+      return;
+    }
+    s.ended = how;
+    // Retries happen on the timer if this fails; the stream is finished off once written.
+    await this.flush();
+  }
+
+  /** Final attempt at shutdown: whatever cannot be written now is lost, and said so. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const s of this.streams.values()) if (!s.ended) s.ended = 'keep';
+    for (let i = 0; i < 3 && this.pendingPackets() > 0; i++) {
+      if (await this.flush()) break;
+      await new Promise((r) => setTimeout(r, 200 * (i + 1)));
+    }
+    const lost = this.pendingPackets();
+    if (lost > 0) {
+      this.hooks.discarded('shutdown', lost);
+      this.logger.error(`Shutdown: ${lost} audio packet(s) could not be written to the database and are lost`);
+    }
+  }
+
+  pendingPackets(): number {
+    let n = this.retry.reduce((a, g) => a + g.packets.length, 0);
+    for (const s of this.streams.values()) for (const u of s.users.values()) n += u.waiting.length;
+    return n;
+  }
+
+  private async flushNow(): Promise<boolean> {
+    this.flushRequested = false;
+    const fresh = this.cut();
+    const groups = [...this.retry, ...fresh];
+    this.retry = [];
+    if (groups.length > 0) {
+      const started = Date.now();
+      try {
+        await this.write(groups);
+        this.hooks.flushed(Date.now() - started, groups.reduce((a, g) => a + g.packets.length, 0));
+      } catch (err) {
+        this.retry = groups;
+        this.hooks.flushFailed(err);
+        return false;
+      }
+    }
+    await this.afterWrite();
+    return true;
+  }
+
+  /** Takes the waiting packets of every stream, grouped by (stream, user, segment). */
+  private cut(): Group[] {
+    const out: Group[] = [];
+    for (const s of this.streams.values()) {
+      for (const [userId, u] of s.users) {
+        if (u.waiting.length === 0) continue;
+        const bySeg = new Map<number, SpooledPacket[]>();
+        for (const p of u.waiting) {
+          const seg = Math.floor(p.ts / s.info.segmentMs) * s.info.segmentMs;
+          const g = bySeg.get(seg);
+          if (g) g.push(p);
+          else bySeg.set(seg, [p]);
+        }
+        u.waiting = [];
+        for (const [segStart, packets] of bySeg) {
+          packets.sort((a, b) => a.ts - b.ts);
+          out.push({ stream: s, userId, segStart, packets, segmentId: u.segments.get(segStart)?.id ?? null });
+        }
+      }
+    }
+    return out;
+  }
+
+  private async write(groups: Group[]): Promise<void> {
+    const missing = new Map<string, SegmentRef>();
+    for (const g of groups) {
+      if (g.segmentId) continue;
+      const key = segKey(g.stream.info.rtmsStreamId, g.userId, g.segStart);
+      const u = g.stream.users.get(g.userId);
+      missing.set(key, {
+        key,
+        sessionId: g.stream.info.sessionId,
+        rtmsStreamId: g.stream.info.rtmsStreamId,
+        userId: g.userId,
+        userName: u?.userName ?? null,
+        segmentStartMs: g.segStart,
+        segmentMs: g.stream.info.segmentMs,
+        sampleRate: g.stream.info.sampleRate,
+        channels: g.stream.info.channels,
+      });
+    }
+    let writable = groups;
+    if (missing.size > 0) {
+      const ids = await this.store.ensureSegments([...missing.values()]);
+      const gone: Group[] = [];
+      for (const g of groups) {
+        if (g.segmentId) continue;
+        g.segmentId = ids.get(segKey(g.stream.info.rtmsStreamId, g.userId, g.segStart)) ?? null;
+        if (!g.segmentId) gone.push(g);
+      }
+      if (gone.length > 0) {
+        this.settle(gone);
+        this.hooks.discarded('session_deleted', gone.reduce((a, g) => a + g.packets.length, 0));
+        writable = groups.filter((g) => g.segmentId);
+      }
+    }
+    const now = Date.now();
+    const rows: PartRow[] = writable.map((g) => {
+      const seg = this.segmentOf(g);
+      const touch = g.segmentId !== seg.id || now - seg.touchedAt >= this.opts.touchEveryMs;
+      return { segmentId: g.segmentId!, packets: g.packets, touch };
+    });
+    const result = rows.length > 0 ? await this.store.appendParts(rows) : { vanished: new Set<string>(), sealed: new Set<string>() };
+    const written: SpooledPacket[] = [];
+    let late = 0;
+    let vanished = 0;
+    for (const [i, g] of writable.entries()) {
+      if (result.vanished.has(g.segmentId!)) {
+        vanished += g.packets.length;
+        continue;
+      }
+      if (result.sealed.has(g.segmentId!)) late += g.packets.length;
+      const seg = this.segmentOf(g);
+      seg.id = g.segmentId;
+      if (rows[i].touch) seg.touchedAt = now;
+      written.push(...g.packets);
+    }
+    this.settle(writable);
+    if (vanished > 0) this.hooks.discarded('session_deleted', vanished);
+    if (late > 0) this.hooks.late(late);
+    if (written.length > 0) this.hooks.saved(written, Date.now());
+  }
+
+  /** The in-memory record of a group's segment (created on first write). */
+  private segmentOf(g: Group): { id: string | null; touchedAt: number } {
+    const u = g.stream.users.get(g.userId)!;
+    let seg = u.segments.get(g.segStart);
+    if (!seg) {
+      seg = { id: null, touchedAt: 0 };
+      u.segments.set(g.segStart, seg);
+    }
+    return seg;
+  }
+
+  /** These groups are done with (written or discarded). */
+  private settle(groups: Group[]): void {
+    for (const g of groups) {
+      g.stream.pending -= g.packets.length;
+      for (const p of g.packets) this.waitingBytes -= p.pcm.length;
+    }
+  }
+
+  /** Segments every participant has moved past are handed to the savers; ended streams are finished off. */
+  private async afterWrite(): Promise<void> {
+    const due: string[] = [];
+    const finished: StreamState[] = [];
+    for (const s of this.streams.values()) {
+      const finalizeAll = s.ended === 'finalize' && s.pending === 0;
+      for (const u of s.users.values()) {
+        for (const [segStart, seg] of u.segments) {
+          if (finalizeAll || segStart + s.info.segmentMs + SEGMENT_GRACE_MS <= u.maxTs) {
+            if (seg.id) due.push(seg.id);
+            u.segments.delete(segStart);
+          }
+        }
+      }
+      if (s.ended && s.pending === 0) finished.push(s);
+    }
+    for (const s of finished) if (this.streams.get(s.info.rtmsStreamId) === s) this.streams.delete(s.info.rtmsStreamId);
+    if (this.streams.size === 0 && this.timer && this.retry.length === 0) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+    if (due.length === 0) return;
+    try {
+      await this.hooks.segmentsDue(due);
+    } catch (err) {
+      // Not lost: the idle sweeper writes out open segments nobody extends.
+      this.logger.warn(`Could not queue ${due.length} audio segment(s) for writing; the idle sweep will: ${String(err)}`);
+    }
+  }
+
+  private dropStream(s: StreamState): number {
+    let n = 0;
+    for (const u of s.users.values()) {
+      for (const p of u.waiting) this.waitingBytes -= p.pcm.length;
+      n += u.waiting.length;
+      u.waiting = [];
+    }
+    const keep: Group[] = [];
+    for (const g of this.retry) {
+      if (g.stream === s) {
+        n += g.packets.length;
+        for (const p of g.packets) this.waitingBytes -= p.pcm.length;
+      } else keep.push(g);
+    }
+    this.retry = keep;
+    s.pending = 0;
+    return n;
+  }
+}
+
+/** A stream's handle on the spool. */
+export class AudioSpoolStream {
+  constructor(
+    private readonly spool: AudioSpool,
+    private readonly state: StreamState,
+  ) {}
+
+  /** Spools one packet (PCM as received). False when it was a duplicate, the stream ended, or the spool is full. */
+  append(userId: string, userName: string | null, packet: SpooledPacket): boolean {
+    if (packet.pcm.length === 0) return false;
+    return this.spool.append(this.state, userId, userName, packet);
+  }
+
+  /**
+   * The stream ended. 'finalize': write out all its segments (stopped or failed);
+   * 'keep': leave them open for whoever continues the stream (hand-over, lease lost);
+   * 'discard': drop what is not written yet (stream revoked, its media is being deleted).
+   */
+  end(how: StreamEnd): Promise<void> {
+    return this.spool.end(this.state, how);
+  }
+
+  get pending(): number {
+    return this.state.pending;
+  }
+}
