@@ -20,7 +20,7 @@
  * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
@@ -122,6 +122,52 @@ function percentile(sorted: number[], p: number): number {
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+/** CPU seconds of every process whose command is `comm` (e.g. all Postgres backends). */
+function cpuSecondsOfCommand(comm: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== comm) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}
+/** Busy and total CPU seconds of the whole machine, from /proc/stat. */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4];
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: (total - idle) / 100, total: total / 100 };
+}
+/** Where the machine's CPU goes: the measured worker, the simulator, the API, Postgres, Redis, everything. */
+function cpuSnapshot(pids: { worker: number; simulator: number; api: number }) {
+  return {
+    worker: cpuSeconds(pids.worker),
+    simulator: cpuSeconds(pids.simulator),
+    api: cpuSeconds(pids.api),
+    postgres: cpuSecondsOfCommand('postgres'),
+    redis: cpuSecondsOfCommand('redis-server'),
+    machine: machineCpu(),
+  };
+}
+function cpuShares(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>, elapsed: number) {
+  const pct = (x: number) => +((x / elapsed) * 100).toFixed(1);
+  return {
+    unit: '% of one core',
+    worker: pct(b.worker - a.worker),
+    simulator: pct(b.simulator - a.simulator),
+    api: pct(b.api - a.api),
+    postgres: pct(b.postgres - a.postgres),
+    redis: pct(b.redis - a.redis),
+    machine_busy: pct(b.machine.busy - a.machine.busy),
+    machine_capacity: pct(b.machine.total - a.machine.total),
+  };
 }
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -249,7 +295,7 @@ async function runBaseline() {
 
 // ───────────────────────────── the hub ─────────────────────────────
 
-async function runHub(dbUrl: string, prefix: string) {
+async function runHub(dbUrl: string, prefix: string, simPid: number) {
   const recordings = join(OUT, 'recordings');
   rmSync(recordings, { recursive: true, force: true });
   const common = {
@@ -301,6 +347,8 @@ async function runHub(dbUrl: string, prefix: string) {
 
     const db = new Client({ connectionString: dbUrl });
     await db.connect();
+    const cpuPids = { worker: pid, simulator: simPid, api: api.proc.pid! };
+    const machine0 = cpuSnapshot(cpuPids);
     const cpu0 = cpuSeconds(pid);
     const t0 = new Date();
     let rssMax = 0;
@@ -315,6 +363,7 @@ async function runHub(dbUrl: string, prefix: string) {
     const cpu = cpuSeconds(pid) - cpu0;
     clearInterval(rssTimer);
     const elapsed = (t1.getTime() - t0.getTime()) / 1000;
+    const cpuByProcess = cpuShares(machine0, cpuSnapshot(cpuPids), elapsed);
     const media = new Queue('media-frames', { connection: { url: REDIS_URL }, prefix });
     const backlogAtEnd = await media.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
 
@@ -357,32 +406,43 @@ async function runHub(dbUrl: string, prefix: string) {
     const windowMessages = Number(w.audio_n) + Number(w.art_n) + Number(w.tr_n);
     const windowBytes = Number(w.audio_b) + Number(w.art_b);
     // Latency of every message sent during the window: Zoom timestamp → durable row.
-    const lat = await one(
-      `WITH l AS (
-         SELECT extract(epoch FROM p.created_at) * 1000 - t AS ms FROM audio_parts p, unnest(p.packet_ts) AS t
-          WHERE t >= $3 AND t < $4
-         UNION ALL
-         SELECT extract(epoch FROM created_at - captured_at) * 1000 FROM media_artifacts
-          WHERE kind <> 'audio_segment' AND captured_at >= $1 AND captured_at < $2
-         UNION ALL
-         SELECT extract(epoch FROM created_at) * 1000 - timestamp_ms FROM transcript_segments WHERE timestamp_ms >= $3 AND timestamp_ms < $4)
-       SELECT count(*)::bigint AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max FROM l`,
-      [...win, t0.getTime(), t1.getTime()],
-    );
+    const latencyRows = (
+      await db.query<{ kind: string; n: string; p50: number; p99: number; max: number }>(
+        `WITH l AS (
+           SELECT 'audio' AS kind, extract(epoch FROM p.created_at) * 1000 - t AS ms FROM audio_parts p, unnest(p.packet_ts) AS t
+            WHERE t >= $3 AND t < $4
+           UNION ALL
+           SELECT kind, extract(epoch FROM created_at - captured_at) * 1000 FROM media_artifacts
+            WHERE kind <> 'audio_segment' AND captured_at >= $1 AND captured_at < $2
+           UNION ALL
+           SELECT 'transcript', extract(epoch FROM created_at) * 1000 - timestamp_ms FROM transcript_segments WHERE timestamp_ms >= $3 AND timestamp_ms < $4)
+         SELECT coalesce(kind, 'all') AS kind, count(*)::bigint AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
+           FROM l GROUP BY ROLLUP (kind)`,
+        [...win, t0.getTime(), t1.getTime()],
+      )
+    ).rows;
+    const latOf = (r: { n: string; p50: number; p99: number; max: number } | undefined) =>
+      r ? { samples: Number(r.n), p50: Math.round(Number(r.p50)), p99: Math.round(Number(r.p99)), max: Math.round(Number(r.max)) } : null;
+    const lat = latOf(latencyRows.find((r) => r.kind === 'all')) ?? { samples: 0, p50: NaN, p99: NaN, max: NaN };
+    const latencyByKind = Object.fromEntries(latencyRows.filter((r) => r.kind !== 'all').map((r) => [r.kind, latOf(r)]));
     await db.end();
     // The hub's own receivedAt → stored histogram (cumulative over the run).
     const metrics = await (await fetch(`http://127.0.0.1:${WORKER_PORT}/metrics`, { headers: { 'x-api-key': 'bench-key' } })).text();
     const bucket = (le: string) =>
       [...metrics.matchAll(new RegExp(`rtms_hub_media_save_latency_seconds_bucket\\{[^}]*le="${le.replace('.', '\\.')}"[^}]*\\} (\\d+)`, 'g'))].reduce((a, m) => a + Number(m[1]), 0);
     const hist = { le_100ms: bucket('0.1'), le_250ms: bucket('0.25'), total: bucket('\\+Inf') };
+    writeFileSync(join(ROOT, '.bench', 'ingest-worker-metrics.txt'), metrics);
 
     return {
       messages_per_s: Math.round(windowMessages / elapsed),
       mb_per_s: +(windowBytes / elapsed / 1e6).toFixed(2),
-      latency_ms: { samples: Number(lat.n), p50: Math.round(Number(lat.p50)), p99: Math.round(Number(lat.p99)), max: Math.round(Number(lat.max)) },
+      latency_ms: lat,
+      latency_ms_by_kind: latencyByKind,
       hub_histogram_receive_to_stored: { ...hist, share_le_250ms: hist.total ? +(hist.le_250ms / hist.total).toFixed(4) : null },
       worker_cpu_percent_of_one_core: +((cpu / elapsed) * 100).toFixed(1),
       cpu_ms_per_stream_per_s: +((cpu * 1000) / elapsed / N).toFixed(2),
+      machine_cpu_during_window: cpuByProcess,
       worker_rss_mb: { max: Math.round(rssMax), last: Math.round(rssSamples[rssSamples.length - 1] ?? NaN) },
       media_frames_backlog_at_window_end: backlogAtEnd,
       drain_s: +drainS.toFixed(1),
@@ -435,7 +495,7 @@ async function main(): Promise<void> {
   try {
     const baseline = BASELINE ? await runBaseline() : null;
     if (baseline) log(`baseline: ${baseline.messages_per_s} msg/s, ${baseline.mb_per_s} MB/s, p99 ${baseline.latency_ms.p99} ms, lost ${baseline.lost}`);
-    const hub = await runHub(dbUrl, prefix);
+    const hub = await runHub(dbUrl, prefix, simProc.proc.pid!);
     const report = {
       date: new Date().toISOString(),
       node: process.version,
