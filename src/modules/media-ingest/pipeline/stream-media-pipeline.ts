@@ -30,8 +30,11 @@ export class StreamMediaPipeline {
     private readonly audio: AudioSink,
   ) {}
 
-  /** False when the capture policy dropped the item (or no saver takes its type). */
-  add(item: MediaItem): boolean {
+  /**
+   * False when the capture policy dropped the item (or no saver takes its type).
+   * `bytes`: the payload already decoded by the parser (audio is spooled decoded).
+   */
+  add(item: MediaItem, bytes?: Buffer): boolean {
     const isAudio = item.msgType === RtmsMessageType.MediaDataAudio;
     const job = isAudio ? undefined : MEDIA_JOB[item.msgType];
     if (!isAudio && !job) return false;
@@ -41,7 +44,7 @@ export class StreamMediaPipeline {
     }
     this.stats.kept += 1;
     if (job) this.batcher.add(this.ids, job, item);
-    else this.audio.append(String(item.userId), item.userName ?? null, { ts: item.timestamp, pcm: Buffer.from(item.data, 'base64'), receivedAt: item.receivedAt });
+    else this.audio.append(String(item.userId), item.userName ?? null, { ts: item.timestamp, pcm: bytes ?? Buffer.from(item.data, 'base64'), receivedAt: item.receivedAt });
     return true;
   }
 

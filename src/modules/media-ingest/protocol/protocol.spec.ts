@@ -54,8 +54,13 @@ describe('RTMS protocol helpers', () => {
   it('turns media messages into items, data kept as received', () => {
     const data = Buffer.alloc(640).toString('base64');
     const ok = toMediaItem({ msg_type: 14, content: { user_id: 0, data, length: 640, timestamp: 100 } }, 7);
-    expect(ok).toEqual({ ok: true, lengthMismatch: false, item: { msgType: 14, userId: 0, timestamp: 100, data, receivedAt: 7, meta: { length: 640 } } });
+    expect(ok).toEqual({ ok: true, lengthMismatch: false, bytes: Buffer.alloc(640), item: { msgType: 14, userId: 0, timestamp: 100, data, receivedAt: 7, meta: { length: 640 } } });
     expect(toMediaItem({ msg_type: 14, content: { user_id: 1, data: '!!!', timestamp: 1 } }, 0)).toEqual({ ok: false, reason: 'bad_base64' });
+    for (const bad of ['!!!!', 'AA=A', 'AAA-', 'AA_A', 'AA AA A=', 'AAAA====', 'A===']) {
+      expect(toMediaItem({ msg_type: 14, content: { user_id: 1, data: bad, timestamp: 1 } }, 0)).toEqual({ ok: false, reason: 'bad_base64' });
+    }
+    const decoded = toMediaItem({ msg_type: 14, content: { user_id: 1, data: Buffer.from([1, 2, 3, 4]).toString('base64'), timestamp: 1 } }, 0);
+    expect(decoded.ok && decoded.bytes).toEqual(Buffer.from([1, 2, 3, 4]));
     expect(toMediaItem({ msg_type: 15, content: {} }, 0)).toEqual({ ok: false, reason: 'missing_data' });
     expect(toMediaItem({ msg_type: 15 }, 0)).toEqual({ ok: false, reason: 'missing_content' });
     const t = toMediaItem({ msg_type: RtmsMessageType.MediaDataTranscript, content: { user_id: 3, user_name: 'A', data: 'hello', timestamp: 9, start_time: 1, end_time: 2, language: 9 } }, 0);

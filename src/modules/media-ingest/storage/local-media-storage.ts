@@ -7,9 +7,18 @@ import { assertSafeKey, ByteRange, GetResult, MediaStorage, PutResult, StorageOb
 export class LocalMediaStorage implements MediaStorage {
   readonly driver = 'local' as const;
   private readonly root: string;
+  /** Folders known to exist: one mkdir per folder rather than per frame. */
+  private readonly knownDirs = new Set<string>();
 
   constructor(rootDir: string) {
     this.root = path.resolve(rootDir);
+  }
+
+  private async ensureDir(dir: string, again = false): Promise<void> {
+    if (!again && this.knownDirs.has(dir)) return;
+    await fs.mkdir(dir, { recursive: true });
+    if (this.knownDirs.size > 10_000) this.knownDirs.clear();
+    this.knownDirs.add(dir);
   }
 
   private pathOf(key: string, allowTrailingSlash = false): string {
@@ -21,11 +30,16 @@ export class LocalMediaStorage implements MediaStorage {
 
   async put(key: string, body: Buffer, _contentType: string): Promise<PutResult> {
     const file = this.pathOf(key);
-    await fs.mkdir(path.dirname(file), { recursive: true });
+    await this.ensureDir(path.dirname(file));
     // Write aside and rename: a crash mid-write never leaves a truncated file under the key.
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await fs.writeFile(tmp, body);
+      await fs.writeFile(tmp, body).catch(async (err: NodeJS.ErrnoException) => {
+        // The folder was removed meanwhile (its session was deleted): make it again.
+        if (err.code !== 'ENOENT') throw err;
+        await this.ensureDir(path.dirname(file), true);
+        await fs.writeFile(tmp, body);
+      });
       await fs.rename(tmp, file);
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -69,6 +83,7 @@ export class LocalMediaStorage implements MediaStorage {
       throw err;
     }
     await fs.rm(dir, { recursive: true, force: true });
+    for (const known of this.knownDirs) if (known === dir || known.startsWith(dir + path.sep)) this.knownDirs.delete(known);
     return count;
   }
 

@@ -369,7 +369,7 @@ export class StreamSession {
     this.deps.metrics.messages.inc({ media_type: label });
     this.deps.metrics.bytes.inc({ media_type: label }, bytes);
     const before = this.deps.media.stats.filtered;
-    this.deps.media.add(parsed.item);
+    this.deps.media.add(parsed.item, parsed.bytes);
     if (this.deps.media.stats.filtered !== before) this.deps.metrics.filtered.inc({ media_type: label });
   }
 
