@@ -317,6 +317,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     MEDIA_BATCH_FLUSH_MS: FLUSH_MS,
     MEDIA_BATCH_MAX_ITEMS: MAX_ITEMS,
     STORAGE_LOCAL_DIR: recordings,
+    AUDIO_SPOOL_DIR: join(OUT, 'spool'),
     AUDIO_SEGMENT_IDLE_FINALIZE_MS: '2000',
     // Save everything: every frame (5 fps), audio per participant, transcript, chat.
     CAPTURE_VIDEO_INTERVAL_MS: '0',
@@ -397,7 +398,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     const w = await one(
       `SELECT
          (SELECT coalesce(sum(cardinality(packet_ts)), 0) FROM audio_parts WHERE created_at >= $1 AND created_at < $2)::bigint AS audio_n,
-         (SELECT coalesce(sum(octet_length(pcm)), 0) FROM audio_parts WHERE created_at >= $1 AND created_at < $2)::bigint AS audio_b,
+         (SELECT coalesce(sum(l), 0) FROM audio_parts p, unnest(p.packet_len) AS l WHERE p.created_at >= $1 AND p.created_at < $2)::bigint AS audio_b,
          (SELECT count(*) FROM media_artifacts WHERE kind <> 'audio_segment' AND created_at >= $1 AND created_at < $2)::bigint AS art_n,
          (SELECT coalesce(sum(bytes), 0) FROM media_artifacts WHERE kind <> 'audio_segment' AND created_at >= $1 AND created_at < $2)::bigint AS art_b,
          (SELECT count(*) FROM transcript_segments WHERE created_at >= $1 AND created_at < $2)::bigint AS tr_n`,
@@ -462,6 +463,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     await api.stop();
     clearTimeout(kill);
     rmSync(recordings, { recursive: true, force: true });
+    rmSync(join(OUT, 'spool'), { recursive: true, force: true });
     await Promise.all(
       ['zoom-events', 'rtms-streams', 'media-frames'].map(async (name) => {
         const q = new Queue(name, { connection: { url: REDIS_URL }, prefix });

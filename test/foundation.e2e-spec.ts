@@ -15,7 +15,6 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
   [JobName.RtmsResume]: { sessionId: 's1', requestId: 'r4' },
   [JobName.StreamRun]: { rtmsStreamId: 'abc', sessionId: 's1' },
   [JobName.FrameSave]: { streams: [{ sessionId: 's1', rtmsStreamId: 'abc', items: [] }] },
-  [JobName.AudioSegmentSave]: { segmentId: '00000000-0000-0000-0000-000000000000' },
   [JobName.TranscriptSave]: { streams: [{ sessionId: 's1', rtmsStreamId: 'abc', items: [] }] },
   [JobName.ChatSave]: { streams: [{ sessionId: 's1', rtmsStreamId: 'abc', items: [] }] },
   [JobName.MediaPurge]: { rtmsStreamId: 'abc' },

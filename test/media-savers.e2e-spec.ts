@@ -9,8 +9,12 @@ import { QueueName } from '../src/jobs/queue-names';
 import { CapturePolicyFilter } from '../src/modules/media-ingest/capture/capture-policy-filter';
 import { parseWav } from '../src/modules/media-ingest/savers/wav';
 import { MediaSaverService } from '../src/modules/media-ingest/savers/media-saver.service';
-import { PgAudioPartStore } from '../src/modules/media-ingest/audio/audio-part.store';
+import { AudioSegmentWriter } from '../src/modules/media-ingest/audio/audio-segment-writer';
 import { AudioSpool } from '../src/modules/media-ingest/audio/audio-spool';
+import { SpooledAudioStore } from '../src/modules/media-ingest/audio/audio-spool.store';
+import { SpoolFiles } from '../src/modules/media-ingest/audio/spool-files';
+import { MEDIA_STORAGE } from '../src/modules/media-ingest/storage/media-storage';
+import { ConfigService } from '@nestjs/config';
 import { DataSource } from 'typeorm';
 import { query } from './utils/db';
 import type { CapturePolicy } from '../src/modules/sessions/capture-policy';
@@ -30,6 +34,7 @@ const HOSTILE = ['../../x', 'a/b', 'nul\0name', 'x'.repeat(300)];
 interface Ctx {
   hub: TestApp;
   root: string;
+  spool: string;
   listKeys(prefix: string): Promise<string[]>;
 }
 
@@ -62,7 +67,7 @@ function suite(driver: 'local' | 's3') {
     let sessionId: string;
     const stream = `stream-${driver}-${Date.now()}`;
     const api = () => request(ctx.hub.baseUrl);
-    const enqueue = (name: JobName.FrameSave | JobName.AudioSegmentSave | JobName.TranscriptSave | JobName.ChatSave, items: MediaItem[], jobId?: string) =>
+    const enqueue = (name: JobName.FrameSave | JobName.TranscriptSave | JobName.ChatSave, items: MediaItem[], jobId?: string) =>
       ctx.hub.producer.enqueue(name, { streams: [{ sessionId, rtmsStreamId: stream, items }] } as MediaBatchPayload, jobId ? { jobId } : undefined);
     const artifacts = async (q = '') => {
       const all: Array<Record<string, unknown>> = [];
@@ -74,6 +79,8 @@ function suite(driver: 'local' | 's3') {
       } while (cursor);
       return all;
     };
+    /** The stream workers' segment writer (this app runs only the media-frames savers). */
+    const audioWriter = () => new AudioSegmentWriter(ctx.hub.app.get(DataSource), ctx.hub.app.get(MEDIA_STORAGE), ctx.hub.app.get(MediaSaverService), ctx.hub.app.get(ConfigService));
     const queueIdle = async () => {
       const q = ctx.hub.producer.allQueues().find((x) => x.name === QueueName.MediaFrames)!;
       const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -82,7 +89,8 @@ function suite(driver: 'local' | 's3') {
 
     beforeAll(async () => {
       ctx.root = await fs.mkdtemp(path.join(os.tmpdir(), `media-${driver}-`));
-      const env: Record<string, string> = { STORAGE_LOCAL_DIR: ctx.root, AUDIO_SEGMENT_IDLE_FINALIZE_MS: '800', JOB_BACKOFF_MS: '50' };
+      ctx.spool = await fs.mkdtemp(path.join(os.tmpdir(), `spool-${driver}-`));
+      const env: Record<string, string> = { STORAGE_LOCAL_DIR: ctx.root, AUDIO_SPOOL_DIR: ctx.spool, AUDIO_SEGMENT_IDLE_FINALIZE_MS: '800', JOB_BACKOFF_MS: '50' };
       if (driver === 's3') {
         s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ctx.root, configureBuckets: [{ name: 'media-test' }],
           // s3rver canonicalises bucket-level paths without the trailing '/' the v3 SDK signs (ListObjectsV2, DeleteObjects).
@@ -123,6 +131,7 @@ function suite(driver: 'local' | 's3') {
       await ctx.hub.close();
       if (s3) await s3.close();
       await fs.rm(ctx.root, { recursive: true, force: true });
+      await fs.rm(ctx.spool, { recursive: true, force: true });
     });
 
     it('saves exactly the frames the capture policy keeps, under sanitised folders', async () => {
@@ -186,12 +195,15 @@ function suite(driver: 'local' | 's3') {
 
     it('writes valid WAV segments whose total duration matches the audio sent; retries add nothing', async () => {
       // Two participants, 5 s each, 20 ms L16 packets, spooled as the stream worker does
-      // (flush every 10 packets), against the real Postgres store; due segments go to the savers.
-      const store = new PgAudioPartStore(ctx.hub.app.get(DataSource));
+      // (flush every 10 packets) to spool files and Postgres; complete segments are written out.
+      const writer = audioWriter();
+      const store = new SpooledAudioStore(ctx.hub.app.get(DataSource), new SpoolFiles(writer.spoolDir), writer.spoolHost);
+      const writes: Array<Promise<boolean>> = [];
       const spool = new AudioSpool(
         store,
-        { ...NO_HOOKS, segmentsDue: async (ids) => void (await ctx.hub.producer.enqueueBulk(JobName.AudioSegmentSave, ids.map((segmentId) => ({ data: { segmentId } })))) },
-        { flushMs: 60_000, flushBytes: 1e9, maxBufferedBytes: 1e9, touchEveryMs: 200 },
+        // Every other segment is written from the spool file rather than from memory.
+        { ...NO_HOOKS, segmentsDue: async (segs) => void writes.push(...segs.map((x, i) => writer.finalizeSegment(x.id, i % 2 === 0 ? x.parts : undefined))) },
+        { flushMs: 60_000, flushBytes: 1e9, maxBufferedBytes: 1e9, touchEveryMs: 200, cacheIdleMs: 60_000 },
       );
       const audio = spool.open({ sessionId, rtmsStreamId: stream, segmentMs: 2000, sampleRate: 16000, channels: 1 });
       const ann = audioItems(101, 'Ann', 5000);
@@ -211,12 +223,14 @@ function suite(driver: 'local' | 's3') {
       await store.appendParts([{ segmentId: segs[0].id, packets: replay, touch: false }]);
       expect(await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM audio_parts`)).toEqual(partsBefore);
       await audio.end('finalize');
-      await waitFor(async () => {
-        if (!(await queueIdle())) return false;
-        const wavs = await artifacts('&kind=audio_segment');
-        return wavs.length === 6 && wavs.every((w) => w.duration_ms !== null);
-      }, { what: '6 WAV segments (3 × 2 s per user)', timeoutMs: 20000 });
+      expect((await Promise.all(writes)).every(Boolean)).toBe(true);
+      // Writing a segment again (a crash between the object and the row) changes nothing.
+      await query(ctx.hub.app, `UPDATE audio_segments SET status = 'open' WHERE id = $1`, [segs[0].id]);
+      expect(await writer.finalizeSegment(segs[0].id)).toBe(true);
+      await spool.close();
+      await store.close();
       const wavs = await artifacts('&kind=audio_segment');
+      expect(wavs).toHaveLength(6); // 3 × 2 s per user
       for (const user of ['101', '102']) {
         const mine = wavs.filter((w) => w.user_id === user);
         let total = 0;
@@ -236,6 +250,21 @@ function suite(driver: 'local' | 's3') {
       }
       const annFirst = wavs.find((w) => w.user_id === '101' && (w.meta as { segment_start_ms: number }).segment_start_ms === T0)!;
       expect((annFirst.meta as { duplicates: number; gaps: unknown[] }).gaps).toEqual([]);
+
+      // The PCM was in the spool files, not in Postgres. Written segments are sealed after
+      // the retention: their parts and spool files go, the WAVs stay.
+      expect(await query(ctx.hub.app, `SELECT 1 FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.rtms_stream_id = $1 AND p.pcm IS NOT NULL`, [stream])).toEqual([]);
+      const spoolFiles = await fs.readdir(ctx.spool);
+      expect(spoolFiles).toHaveLength(1); // one append-only log per process
+      const old = new Date(Date.now() - 120_000);
+      await fs.utimes(path.join(ctx.spool, spoolFiles[0]), old, old);
+      expect(await writer.removeUnusedSpoolFiles()).toBe(0); // its parts are still there
+      await query(ctx.hub.app, `UPDATE audio_segments SET updated_at = now() - interval '11 minutes' WHERE rtms_stream_id = $1`, [stream]);
+      expect(await writer.sweep(800)).toEqual({ written: 0, sealed: 6 });
+      expect(await query(ctx.hub.app, `SELECT 1 FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.rtms_stream_id = $1`, [stream])).toEqual([]);
+      expect(await writer.removeUnusedSpoolFiles()).toBe(1);
+      expect(await fs.readdir(ctx.spool)).toEqual([]);
+      expect(await artifacts('&kind=audio_segment')).toHaveLength(6);
     });
 
     it('stores transcripts once and renders them as JSON, VTT and text', async () => {

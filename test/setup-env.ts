@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 /**
  * Test environment, set before each e2e file loads. Point the suite at other services
@@ -10,6 +12,8 @@ const defaults: Record<string, string> = {
   DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_test',
   REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
   QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+  // Stream workers spool audio here (created on first use), not in the working copy.
+  AUDIO_SPOOL_DIR: path.join(os.tmpdir(), 'rtms-hub-test-spool'),
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   API_KEYS: 'test-api-key,second-test-key',
   ADMIN_USERNAME: 'admin',

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { QueueName } from '../jobs/queue-names';
 import type { CapturePolicy } from '../modules/sessions/capture-policy';
 import type { MediaTypeName } from '../modules/sessions/dto/capture-policy.dto';
@@ -133,6 +134,10 @@ export interface AppConfig {
     s3: { bucket?: string; prefix: string; region: string; endpoint?: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
     /** Open audio segments idle this long are finalized into WAV. */
     audioIdleFinalizeMs: number;
+    /** Where stream workers spool audio PCM until its WAV segment is written (local disk, persistent). */
+    audioSpoolDir: string;
+    /** This machine's name for spooled audio (a segment's WAV is written on the host that spooled it). */
+    spoolHost: string;
   };
 }
 
@@ -268,6 +273,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         secretAccessKey: env.S3_SECRET_ACCESS_KEY,
       },
       audioIdleFinalizeMs: env.AUDIO_SEGMENT_IDLE_FINALIZE_MS ?? 5000,
+      audioSpoolDir: env.AUDIO_SPOOL_DIR ?? './spool',
+      spoolHost: env.SPOOL_HOST_ID ?? hostname(),
     },
   };
 }

@@ -199,6 +199,12 @@ export class EnvironmentVariables {
   @IsOptional() @IsString()
   STORAGE_LOCAL_DIR?: string;
 
+  @IsOptional() @IsString()
+  AUDIO_SPOOL_DIR?: string;
+
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { message: 'SPOOL_HOST_ID must be 1-128 letters, digits, dots, dashes or underscores' })
+  SPOOL_HOST_ID?: string;
+
   @IsOptional() @IsString() @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'S3_BUCKET must be a valid bucket name' })
   S3_BUCKET?: string;
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._/-]*$/, { message: 'S3_PREFIX may hold letters, digits, . _ - and /' })

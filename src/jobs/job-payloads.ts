@@ -50,11 +50,6 @@ export interface MediaItem {
   receivedAt: number;
 }
 
-/** Write one audio segment out as WAV from its spooled PCM parts (again, if late parts reopened it). */
-export interface AudioSegmentSavePayload {
-  segmentId: string;
-}
-
 /** Delete a stream's stored media (stop reason 8, STREAM_REVOKED). */
 export interface MediaPurgePayload {
   rtmsStreamId: string;
@@ -85,7 +80,6 @@ export interface JobPayloads {
   [JobName.RtmsResume]: RtmsControlPayload;
   [JobName.StreamRun]: StreamRunPayload;
   [JobName.FrameSave]: MediaBatchPayload;
-  [JobName.AudioSegmentSave]: AudioSegmentSavePayload;
   [JobName.TranscriptSave]: MediaBatchPayload;
   [JobName.ChatSave]: MediaBatchPayload;
   [JobName.MediaPurge]: MediaPurgePayload;

@@ -38,7 +38,7 @@ export const PROCESSORS: ProcessorRegistration[] = [
   {
     queue: QueueName.MediaFrames,
     processor: MediaFramesProcessor,
-    handles: [JobName.FrameSave, JobName.AudioSegmentSave, JobName.TranscriptSave, JobName.ChatSave, JobName.MediaPurge],
+    handles: [JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave, JobName.MediaPurge],
     imports: [MediaArtifactsModule],
   },
 ];

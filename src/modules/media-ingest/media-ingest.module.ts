@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { SessionsModule } from '../sessions/sessions.module';
+import { AudioSegmentWriter } from './audio/audio-segment-writer';
 import { AudioSpoolService } from './audio/audio-spool.service';
+import { MediaArtifactsModule } from './media-artifacts.module';
 import { IngestMetrics } from './ingest-metrics';
 import { MediaBatchService } from './pipeline/media-batch.service';
 import { CapturePolicyFilterFactory } from './capture/capture-policy-filter.factory';
@@ -13,12 +15,14 @@ import { StreamSignalSubscriber } from './stream/stream-signal-subscriber';
 /**
  * RTMS stream workers: services behind the `stream.run` processor (registered in
  * src/worker/processors.ts). No controllers. Media pass the session's capture policy
- * (CapturePolicyFilter); audio then goes to the process's audio spool (straight to
- * Postgres), the rest is batched for the savers.
+ * (CapturePolicyFilter); audio then goes to the process's audio spool (local spool
+ * files + Postgres bookkeeping; this host writes the WAV segments), the rest is batched
+ * for the media-frames savers.
  */
 @Module({
-  imports: [SessionsModule],
+  imports: [SessionsModule, MediaArtifactsModule],
   providers: [
+    AudioSegmentWriter,
     AudioSpoolService,
     IngestMetrics,
     MediaBatchService,

@@ -1,23 +1,57 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { AppConfig } from '../../../config/app.config';
-import { JobName } from '../../../jobs/job-names';
-import { JobProducer } from '../../../jobs/job-producer.service';
-import { PgAudioPartStore } from './audio-part.store';
-import { AudioSpool, AudioStreamInfo, AudioSpoolStream } from './audio-spool';
+import { AudioSegmentWriter } from './audio-segment-writer';
+import { AudioSpool, AudioSpoolStream, AudioStreamInfo, WrittenParts } from './audio-spool';
+import { SpooledAudioStore } from './audio-spool.store';
+import { SpoolFiles } from './spool-files';
 
-/** The worker process's audio spool (audio-spool.ts), wired to Postgres, the savers and the metrics. */
+/** Segments written out side by side (each reads its spool files and writes one WAV). */
+const WRITE_CONCURRENCY = 2;
+/**
+ * Segment windows are aligned to Zoom's clock, so every participant of every stream
+ * completes a segment at the same moment. Each write is delayed by a random share of
+ * this spread so the work does not land on the event loop (and the database) at once.
+ */
+const WRITE_SPREAD_MS = 3000;
+const ORPHAN_SWEEP_MS = 60_000;
+
+/**
+ * The stream worker's audio spool (audio-spool.ts), wired to its local spool files,
+ * Postgres, the segment writer and the metrics. Complete segments are written out here,
+ * on the host that spooled them; a sweep writes out idle ones (also those of a crashed
+ * process on this host) and seals old ones.
+ */
 @Injectable()
-export class AudioSpoolService implements OnApplicationShutdown {
+export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(AudioSpoolService.name);
   private readonly spool: AudioSpool;
+  private readonly store: SpooledAudioStore;
+  private readonly toWrite = new Map<string, WrittenParts>();
+  private readonly scheduled = new Map<string, { timer: NodeJS.Timeout; parts: WrittenParts }>();
+  private writing = 0;
+  private idle: Promise<void> = Promise.resolve();
+  private markIdle: (() => void) | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+  private orphanSweeper: NodeJS.Timeout | null = null;
+  private sweeping = false;
+  private closed = false;
+  private closing = false;
+  private readonly idleMs: number;
+  private readonly writeFailures;
 
-  constructor(@InjectDataSource() db: DataSource, producer: JobProducer, metrics: MetricsService, config: ConfigService<AppConfig, true>) {
+  constructor(
+    @InjectDataSource() db: DataSource,
+    private readonly writer: AudioSegmentWriter,
+    metrics: MetricsService,
+    config: ConfigService<AppConfig, true>,
+  ) {
     const ingest = config.get('rtms', { infer: true }).ingest;
+    this.idleMs = config.get('storage', { infer: true }).audioIdleFinalizeMs;
     const saved = metrics.counter({ name: 'rtms_hub_media_saved_total', help: 'Media items saved', labelNames: ['kind'] }).labels('audio');
     const latency = metrics
       .histogram({ name: 'rtms_hub_media_save_latency_seconds', help: 'Receive-to-storage latency', labelNames: ['kind'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] })
@@ -25,18 +59,15 @@ export class AudioSpoolService implements OnApplicationShutdown {
     const discarded = metrics.counter({ name: 'rtms_hub_audio_discarded_total', help: 'Audio packets that will not be stored, by reason', labelNames: ['reason'] });
     const late = metrics.counter({ name: 'rtms_hub_audio_late_packets_total', help: 'Audio packets that arrived after their segment was sealed' });
     const failures = metrics.counter({ name: 'rtms_hub_audio_spool_flush_failures_total', help: 'Audio spool writes that failed (retried)' });
+    this.writeFailures = metrics.counter({ name: 'rtms_hub_audio_segment_write_failures_total', help: 'Audio segments whose WAV could not be written (the sweep retries)' });
     const flushSeconds = metrics.histogram({ name: 'rtms_hub_audio_spool_flush_seconds', help: 'Duration of one audio spool write (all streams of the process)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
     const flushPackets = metrics.histogram({ name: 'rtms_hub_audio_spool_flush_packets', help: 'Audio packets per spool write', buckets: [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000] });
     let failuresLogged = 0;
+    this.store = new SpooledAudioStore(db, new SpoolFiles(writer.spoolDir), writer.spoolHost);
     this.spool = new AudioSpool(
-      new PgAudioPartStore(db),
+      this.store,
       {
-        segmentsDue: async (ids) => {
-          await producer.enqueueBulk(
-            JobName.AudioSegmentSave,
-            ids.map((segmentId) => ({ data: { segmentId } })),
-          );
-        },
+        segmentsDue: async (segments) => this.write(segments),
         saved: (packets, now) => {
           saved.inc(packets.length);
           for (const p of packets) latency.observe(Math.max(0, now - p.receivedAt) / 1000);
@@ -56,17 +87,32 @@ export class AudioSpoolService implements OnApplicationShutdown {
         flushMs: ingest.audioFlushMs,
         flushBytes: 8 * 1024 * 1024,
         maxBufferedBytes: ingest.audioSpoolMaxBytes,
-        touchEveryMs: Math.max(100, Math.floor(config.get('storage', { infer: true }).audioIdleFinalizeMs / 4)),
+        touchEveryMs: Math.max(100, Math.floor(this.idleMs / 4)),
+        cacheIdleMs: this.idleMs,
       },
     );
     const spool = this.spool;
     metrics.gauge({
       name: 'rtms_hub_audio_spool_bytes',
-      help: 'PCM waiting in this process for its database write',
+      help: 'PCM waiting in this process for its spool write',
       collect(this: Gauge) {
         this.set(spool.bufferedBytes);
       },
     });
+    metrics.gauge({
+      name: 'rtms_hub_audio_segment_cache_bytes',
+      help: 'PCM of open segments kept in memory to write their WAV without reading the spool file',
+      collect(this: Gauge) {
+        this.set(spool.cachedPcmBytes);
+      },
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(250, Math.floor(this.idleMs / 2)));
+    this.sweeper.unref();
+    this.orphanSweeper = setInterval(() => void this.writer.removeUnusedSpoolFiles(this.store.currentFile).catch((err: unknown) => this.logger.warn(`Spool orphan sweep: ${String(err)}`)), ORPHAN_SWEEP_MS);
+    this.orphanSweeper.unref();
   }
 
   open(info: AudioStreamInfo): AudioSpoolStream {
@@ -77,7 +123,82 @@ export class AudioSpoolService implements OnApplicationShutdown {
     return this.spool.flush();
   }
 
+  /** Every segment handed over so far is written (or failed, for the sweep to retry). */
+  async drained(): Promise<void> {
+    this.writeScheduledNow();
+    while (this.toWrite.size > 0 || this.writing > 0) await this.idle;
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    if (this.orphanSweeper) clearInterval(this.orphanSweeper);
+    this.closing = true;
     await this.spool.close();
+    await this.drained();
+    this.closed = true;
+    await this.store.close();
+  }
+
+  /** Complete segments are written out a few at a time, off the flush path, spread over WRITE_SPREAD_MS. */
+  private write(segments: Array<{ id: string; parts: WrittenParts }>): void {
+    if (this.closing) {
+      for (const s of segments) this.toWrite.set(s.id, s.parts);
+      this.pump();
+      return;
+    }
+    for (const s of segments) {
+      const timer = setTimeout(() => {
+        this.scheduled.delete(s.id);
+        this.toWrite.set(s.id, s.parts);
+        this.pump();
+      }, Math.floor(Math.random() * WRITE_SPREAD_MS));
+      this.scheduled.set(s.id, { timer, parts: s.parts });
+    }
+  }
+
+  /** Shutdown: what was scheduled is written now. */
+  private writeScheduledNow(): void {
+    for (const [id, s] of this.scheduled) {
+      clearTimeout(s.timer);
+      this.toWrite.set(id, s.parts);
+    }
+    this.scheduled.clear();
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.writing === 0 && this.toWrite.size > 0 && !this.markIdle) this.idle = new Promise((r) => (this.markIdle = r));
+    while (this.writing < WRITE_CONCURRENCY && this.toWrite.size > 0 && !this.closed) {
+      const [id, parts] = this.toWrite.entries().next().value as [string, WrittenParts];
+      this.toWrite.delete(id);
+      this.writing++;
+      void this.writer
+        .finalizeSegment(id, parts)
+        .catch((err: unknown) => {
+          // Not lost: the segment stays open and the sweep writes it out when idle.
+          this.writeFailures.inc();
+          this.logger.warn(`Audio segment ${id} could not be written yet: ${err instanceof Error ? err.message : String(err)}`);
+        })
+        .finally(() => {
+          this.writing--;
+          this.pump();
+        });
+    }
+    if (this.writing === 0 && this.toWrite.size === 0 && this.markIdle) {
+      this.markIdle();
+      this.markIdle = null;
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.closed) return;
+    this.sweeping = true;
+    try {
+      await this.writer.sweep(this.idleMs);
+    } catch (err) {
+      this.logger.warn(`Audio segment sweep failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.sweeping = false;
+    }
   }
 }

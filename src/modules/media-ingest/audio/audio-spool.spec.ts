@@ -1,4 +1,4 @@
-import { AppendResult, AudioPartStore, AudioSpool, AudioSpoolHooks, PartRow, SEGMENT_GRACE_MS, SegmentRef } from './audio-spool';
+import { AppendResult, AudioPartStore, AudioSpool, AudioSpoolHooks, PartRow, partKey, SEGMENT_GRACE_MS, SegmentRef, WrittenParts } from './audio-spool';
 
 /** An in-memory store that behaves like the Postgres one: parts unique per (segment, first, last). */
 class FakeStore implements AudioPartStore {
@@ -55,13 +55,17 @@ class FakeStore implements AudioPartStore {
 function hooks() {
   const h = {
     due: [] as string[],
+    dueParts: [] as WrittenParts[],
     saved: 0,
     discarded: {} as Record<string, number>,
     late: 0,
     failures: 0,
   };
   const impl: AudioSpoolHooks = {
-    segmentsDue: async (ids) => void h.due.push(...ids),
+    segmentsDue: async (segs) => {
+      h.due.push(...segs.map((x) => x.id));
+      h.dueParts.push(...segs.map((x) => x.parts));
+    },
     saved: (p) => void (h.saved += p.length),
     discarded: (reason, n) => void (h.discarded[reason] = (h.discarded[reason] ?? 0) + n),
     late: (n) => void (h.late += n),
@@ -71,7 +75,7 @@ function hooks() {
   return { h, impl };
 }
 
-const opts = { flushMs: 60_000, flushBytes: 1e9, maxBufferedBytes: 1e9, touchEveryMs: 1000 };
+const opts = { flushMs: 60_000, flushBytes: 1e9, maxBufferedBytes: 1e9, touchEveryMs: 1000, cacheIdleMs: 60_000 };
 const info = (rtmsStreamId = 'st1', sessionId = 'sess1') => ({ sessionId, rtmsStreamId, segmentMs: 1000, sampleRate: 16000, channels: 1 });
 const pkt = (ts: number) => ({ ts, pcm: Buffer.alloc(640, ts % 251), receivedAt: Date.now() });
 
@@ -122,6 +126,24 @@ describe('AudioSpool', () => {
     a.append('7', 'Ann', pkt(1000 + SEGMENT_GRACE_MS));
     await spool.flush();
     expect(h.due).toEqual(['st1|7|0']);
+    // The PCM of the parts it wrote goes along, so writing the WAV reads no file.
+    expect([...h.dueParts[0].keys()]).toEqual([partKey(500, 500)]);
+    expect(h.dueParts[0].get(partKey(500, 500))).toEqual([pkt(500).pcm]);
+    expect(spool.cachedPcmBytes).toBe(640 * 2); // the two later packets' segments are still open
+    await spool.close();
+  });
+
+  it('forgets a segment nobody wrote to for cacheIdleMs (the sweep writes it from the file)', async () => {
+    const store = new FakeStore();
+    const { h, impl } = hooks();
+    const spool = new AudioSpool(store, impl, { ...opts, cacheIdleMs: 0 });
+    const a = spool.open(info());
+    a.append('7', 'Ann', pkt(100));
+    await spool.flush();
+    await new Promise((r) => setTimeout(r, 5));
+    await spool.flush();
+    expect(spool.cachedPcmBytes).toBe(0);
+    expect(h.due).toEqual([]);
     await spool.close();
   });
 

@@ -67,9 +67,15 @@ export interface AudioPartStore {
   appendParts(rows: PartRow[]): Promise<AppendResult>;
 }
 
+/** The parts of a segment this process wrote, kept in memory so writing its WAV reads no file. */
+export type WrittenParts = Map<string, Buffer[]>;
+
+/** Key of a part in WrittenParts: its first and last packet timestamps. */
+export const partKey = (firstTs: number, lastTs: number) => `${firstTs}|${lastTs}`;
+
 export interface AudioSpoolHooks {
-  /** Segments complete enough to be written out as WAV (the savers are told). */
-  segmentsDue(segmentIds: string[]): Promise<void>;
+  /** Segments complete enough to be written out as WAV, with the parts this process wrote of each. */
+  segmentsDue(segments: Array<{ id: string; parts: WrittenParts }>): Promise<void>;
   /** Packets now durable. */
   saved(packets: SpooledPacket[], now: number): void;
   /** Packets that will never be stored, and why. */
@@ -88,6 +94,8 @@ export interface AudioSpoolOptions {
   maxBufferedBytes: number;
   /** last_part_at is refreshed at most this often per segment. */
   touchEveryMs: number;
+  /** A segment not written to for this long is dropped from memory (the sweep writes it from the file). */
+  cacheIdleMs: number;
 }
 
 export type StreamEnd = 'finalize' | 'keep' | 'discard';
@@ -97,10 +105,21 @@ interface UserState {
   maxTs: number;
   /** Packets waiting for the next flush, in arrival order. */
   waiting: SpooledPacket[];
-  /** segment start → id and when last_part_at was last refreshed (open segments this process wrote to). */
-  segments: Map<number, { id: string | null; touchedAt: number }>;
+  /** segment start → the open segments this process writes to. */
+  segments: Map<number, SegmentState>;
   /** Timestamps already spooled, per segment start: a packet Zoom sends twice is kept once. */
   seen: Map<number, Set<number>>;
+}
+
+interface SegmentState {
+  id: string | null;
+  /** When last_part_at was last refreshed. */
+  touchedAt: number;
+  /** When this process last wrote a part of it. */
+  writtenAt: number;
+  /** The PCM of the parts written, by partKey (a cache: the spool file has it too). */
+  parts: WrittenParts;
+  bytes: number;
 }
 
 interface StreamState {
@@ -128,6 +147,8 @@ export class AudioSpool {
   /** Batches whose write failed, written again (unchanged) before anything newer. */
   private retry: Group[] = [];
   private waitingBytes = 0;
+  /** PCM of written parts kept for writing their segments. */
+  private cachedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<boolean> = Promise.resolve(true);
   /** Flushes queued or running; the timer adds none while one is under way. */
@@ -161,6 +182,10 @@ export class AudioSpool {
 
   get bufferedBytes(): number {
     return this.waitingBytes;
+  }
+
+  get cachedPcmBytes(): number {
+    return this.cachedBytes;
   }
 
   /** @internal via AudioSpoolStream */
@@ -341,6 +366,14 @@ export class AudioSpool {
       const seg = this.segmentOf(g);
       seg.id = g.segmentId;
       if (rows[i].touch) seg.touchedAt = now;
+      seg.writtenAt = now;
+      const key = partKey(g.packets[0].ts, g.packets[g.packets.length - 1].ts);
+      if (!seg.parts.has(key)) {
+        const bytes = g.packets.reduce((n, p) => n + p.pcm.length, 0);
+        seg.parts.set(key, g.packets.map((p) => p.pcm));
+        seg.bytes += bytes;
+        this.cachedBytes += bytes;
+      }
       written.push(...g.packets);
     }
     this.settle(writable);
@@ -350,11 +383,11 @@ export class AudioSpool {
   }
 
   /** The in-memory record of a group's segment (created on first write). */
-  private segmentOf(g: Group): { id: string | null; touchedAt: number } {
+  private segmentOf(g: Group): SegmentState {
     const u = g.stream.users.get(g.userId)!;
     let seg = u.segments.get(g.segStart);
     if (!seg) {
-      seg = { id: null, touchedAt: 0 };
+      seg = { id: null, touchedAt: 0, writtenAt: 0, parts: new Map(), bytes: 0 };
       u.segments.set(g.segStart, seg);
     }
     return seg;
@@ -368,21 +401,30 @@ export class AudioSpool {
     }
   }
 
-  /** Segments every participant has moved past are handed to the savers; ended streams are finished off. */
+  /**
+   * Segments every participant has moved past are handed over to be written out, with the
+   * parts this process wrote of them; ended streams are finished off. A segment nobody
+   * has written to for `cacheIdleMs` (the participant went quiet) is forgotten here: the
+   * idle sweep writes it out from the spool file.
+   */
   private async afterWrite(): Promise<void> {
-    const due: string[] = [];
+    const due: Array<{ id: string; parts: WrittenParts }> = [];
     const finished: StreamState[] = [];
+    const now = Date.now();
     for (const s of this.streams.values()) {
       const finalizeAll = s.ended === 'finalize' && s.pending === 0;
+      const dropAll = s.ended !== null && s.pending === 0;
       for (const u of s.users.values()) {
         for (const [segStart, seg] of u.segments) {
-          if (finalizeAll || segStart + s.info.segmentMs + SEGMENT_GRACE_MS <= u.maxTs) {
-            if (seg.id) due.push(seg.id);
+          const complete = finalizeAll || segStart + s.info.segmentMs + SEGMENT_GRACE_MS <= u.maxTs;
+          if (complete && seg.id) due.push({ id: seg.id, parts: seg.parts });
+          if (complete || dropAll || (seg.writtenAt > 0 && now - seg.writtenAt > this.opts.cacheIdleMs)) {
+            this.cachedBytes -= seg.bytes;
             u.segments.delete(segStart);
           }
         }
       }
-      if (s.ended && s.pending === 0) finished.push(s);
+      if (dropAll) finished.push(s);
     }
     for (const s of finished) if (this.streams.get(s.info.rtmsStreamId) === s) this.streams.delete(s.info.rtmsStreamId);
     if (this.streams.size === 0 && this.timer && this.retry.length === 0) {
@@ -394,7 +436,7 @@ export class AudioSpool {
       await this.hooks.segmentsDue(due);
     } catch (err) {
       // Not lost: the idle sweeper writes out open segments nobody extends.
-      this.logger.warn(`Could not queue ${due.length} audio segment(s) for writing; the idle sweep will: ${String(err)}`);
+      this.logger.warn(`Could not hand over ${due.length} audio segment(s) to be written; the idle sweep will: ${String(err)}`);
     }
   }
 
@@ -414,6 +456,10 @@ export class AudioSpool {
     }
     this.retry = keep;
     s.pending = 0;
+    for (const u of s.users.values()) {
+      for (const seg of u.segments.values()) this.cachedBytes -= seg.bytes;
+      u.segments.clear();
+    }
     return n;
   }
 }

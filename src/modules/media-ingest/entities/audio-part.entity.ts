@@ -3,8 +3,10 @@ import { AudioSegmentEntity } from './audio-segment.entity';
 import { bigintNumber } from './bigint-transformer';
 
 /**
- * Raw PCM of the packets of one segment written by one audio-spool flush; unique per
- * (first, last packet) so a flush written twice adds nothing.
+ * The packets of one segment written by one audio-spool flush: their timestamps and
+ * lengths, and where their PCM is (a spool file on the segment's host, at an offset; or,
+ * for rows written before spool files, `pcm`). Unique per (first, last packet) so a
+ * flush written twice adds nothing.
  */
 @Entity({ name: 'audio_parts' })
 @Index('UQ_audio_parts_segment_span', ['segmentId', 'firstTs', 'lastTs'], { unique: true })
@@ -33,8 +35,15 @@ export class AudioPartEntity {
   @Column({ name: 'packet_len', type: 'int', array: true })
   packetLen: number[];
 
-  @Column({ type: 'bytea' })
-  pcm: Buffer;
+  @Column({ type: 'bytea', nullable: true })
+  pcm: Buffer | null;
+
+  /** File name under AUDIO_SPOOL_DIR on the segment's spool host. */
+  @Column({ name: 'spool_file', type: 'varchar', length: 255, nullable: true })
+  spoolFile: string | null;
+
+  @Column({ name: 'file_offset', type: 'bigint', nullable: true, transformer: bigintNumber })
+  fileOffset: number | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

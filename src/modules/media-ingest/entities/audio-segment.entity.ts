@@ -6,12 +6,13 @@ import { bigintNumber } from './bigint-transformer';
 export type AudioSegmentStatus = 'open' | 'final' | 'sealed';
 
 /**
- * One WAV segment being assembled: raw PCM arrives as parts (audio_parts) from many
- * small batch jobs; the segment is written out as WAV when a later segment's audio
- * arrives or it has been idle, and written again if a late part shows up.
+ * One WAV segment being assembled: PCM arrives as parts (audio_parts) from the audio
+ * spool of the host that holds the stream; the segment is written out as WAV when the
+ * participant's audio has moved past it or it has been idle, and written again if a
+ * late part shows up.
  */
 @Entity({ name: 'audio_segments' })
-@Index('UQ_audio_segments_natural', ['rtmsStreamId', 'userId', 'segmentStartMs'], { unique: true })
+@Index('UQ_audio_segments_natural', ['rtmsStreamId', 'userId', 'segmentStartMs', 'spoolHost'], { unique: true })
 @Index('IDX_audio_segments_open', ['status', 'lastPartAt'])
 export class AudioSegmentEntity {
   @PrimaryGeneratedColumn('uuid')
@@ -44,6 +45,10 @@ export class AudioSegmentEntity {
 
   @Column({ type: 'int' })
   channels: number;
+
+  /** The host whose AUDIO_SPOOL_DIR holds this segment's PCM; only it can write the WAV. */
+  @Column({ name: 'spool_host', type: 'varchar', length: 128, default: '' })
+  spoolHost: string;
 
   @Column({ type: 'varchar', length: 16, default: 'open' })
   status: AudioSegmentStatus;

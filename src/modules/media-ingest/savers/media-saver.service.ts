@@ -12,14 +12,11 @@ import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jo
 import { ArtifactKind, buildMediaKey, sessionPrefix } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { dbText } from './db-text';
-import { assemblePackets, Packet, toWav } from './wav';
 
 const MSG_VIDEO = 15;
 const MSG_SHARE = 16;
-/** Parts of finalized segments are kept this long for late packets, then pruned. */
-const PART_RETENTION_MIN = 10;
 
-interface ArtifactRow {
+export interface ArtifactRow {
   sessionId: string;
   rtmsStreamId: string;
   kind: ArtifactKind;
@@ -146,86 +143,6 @@ export class MediaSaverService {
     return res.length;
   }
 
-  /** Writes one segment's WAV from all its parts (again, if late parts arrived). Safe to run concurrently. */
-  async finalizeSegment(segmentId: string): Promise<boolean> {
-    return this.db.transaction(async (em) => {
-      const rows: Array<{ id: string; session_id: string; rtms_stream_id: string; user_id: string; user_name: string | null; segment_start_ms: string; segment_ms: number; sample_rate: number; channels: number; status: string }> =
-        await em.query(`SELECT * FROM audio_segments WHERE id = $1 FOR UPDATE SKIP LOCKED`, [segmentId]);
-      const seg = rows[0];
-      if (!seg || seg.status !== 'open') return false;
-      const parts: Array<{ packet_ts: string[]; packet_len: number[]; pcm: Buffer }> = await em.query(
-        `SELECT packet_ts, packet_len, pcm FROM audio_parts WHERE segment_id = $1 ORDER BY first_ts`,
-        [segmentId],
-      );
-      const packets: Packet[] = [];
-      for (const part of parts) {
-        let off = 0;
-        part.packet_ts.forEach((ts, i) => {
-          const len = part.packet_len[i];
-          packets.push({ ts: Number(ts), data: part.pcm.subarray(off, off + len) });
-          off += len;
-        });
-      }
-      const rate = this.inferRate(packets, seg.sample_rate, seg.channels);
-      const asm = assemblePackets(packets, rate, seg.channels);
-      const wav = toWav(asm.pcm, rate, seg.channels);
-      const segStart = Number(seg.segment_start_ms);
-      const key = buildMediaKey({ sessionId: seg.session_id, kind: 'audio_segment', userName: seg.user_name, userId: seg.user_id, name: segStart, ext: 'wav' });
-      const put = await this.storage.put(key, wav, 'audio/wav');
-      const durationMs = Math.round((asm.pcm.length / (2 * seg.channels * rate)) * 1000);
-      const ids = await this.upsertArtifacts(em, [
-        {
-          sessionId: seg.session_id,
-          rtmsStreamId: seg.rtms_stream_id,
-          kind: 'audio_segment',
-          userId: seg.user_id,
-          userName: seg.user_name,
-          storageKey: key,
-          contentType: 'audio/wav',
-          bytes: put.bytes,
-          sha256: put.sha256,
-          capturedAt: new Date(asm.firstTs),
-          durationMs,
-          meta: { sample_rate: rate, channels: seg.channels, bits_per_sample: 16, segment_start_ms: segStart, segment_ms: seg.segment_ms, first_ts: asm.firstTs, last_ts: asm.lastTs, packets: asm.packets, duplicates: asm.duplicates, gaps: asm.gaps },
-        },
-      ]);
-      await em.query(`UPDATE audio_segments SET status = 'final', sample_rate = $2, artifact_id = $3, updated_at = now() WHERE id = $1`, [segmentId, rate, ids[0]]);
-      return true;
-    });
-  }
-
-  /** Rate from metadata when the stream reported one, else from packet size ÷ timestamp step (mono L16). */
-  private inferRate(packets: Packet[], fallback: number, channels: number): number {
-    if (packets.length < 2) return fallback;
-    const sorted = [...packets].sort((a, b) => a.ts - b.ts);
-    for (let i = 1; i < sorted.length; i++) {
-      const step = sorted[i].ts - sorted[i - 1].ts;
-      if (step > 0) {
-        const hz = (sorted[i - 1].data.length * 1000) / (2 * channels * step);
-        const known = [8000, 16000, 32000, 48000].find((r) => Math.abs(r - hz) / r < 0.05);
-        return known ?? fallback;
-      }
-    }
-    return fallback;
-  }
-
-  /** Writes out segments idle for `idleMs` (stream stopped, user muted or left) and prunes old parts. */
-  async finalizeIdle(idleMs: number, rtmsStreamId?: string): Promise<number> {
-    const due: Array<{ id: string }> = await this.db.query(
-      `SELECT id FROM audio_segments WHERE status = 'open' AND (last_part_at < now() - ($1::int * interval '1 millisecond') ${rtmsStreamId ? 'OR rtms_stream_id = $2' : ''}) ORDER BY segment_start_ms LIMIT 500`,
-      rtmsStreamId ? [idleMs, rtmsStreamId] : [idleMs],
-    );
-    let n = 0;
-    for (const s of due) if (await this.finalizeSegment(s.id)) n++;
-    await this.db.query(
-      `WITH sealed AS (
-         UPDATE audio_segments SET status = 'sealed' WHERE status = 'final' AND updated_at < now() - ($1::int * interval '1 minute') RETURNING id)
-       DELETE FROM audio_parts WHERE segment_id IN (SELECT id FROM sealed)`,
-      [PART_RETENTION_MIN],
-    );
-    return n;
-  }
-
   /** Stop reason 8: deletes every stored object and row of the stream and refuses its later media. */
   async purgeStream(rtmsStreamId: string): Promise<number> {
     await this.redis.set(this.revokedKey(rtmsStreamId), '1', 'EX', 7 * 24 * 3600);
@@ -273,7 +190,8 @@ export class MediaSaverService {
     return (await this.upsertArtifacts(this.db.manager, kept)).length;
   }
 
-  private async upsertArtifacts(em: EntityManager, all: ArtifactRow[]): Promise<string[]> {
+  /** Inserts or updates artifact rows by storage key (objects already written); returns their ids. */
+  async upsertArtifacts(em: EntityManager, all: ArtifactRow[]): Promise<string[]> {
     // One row per key: a batch may carry the same frame twice, and ON CONFLICT DO UPDATE refuses that.
     const rows = [...new Map(all.map((r) => [r.storageKey, r])).values()];
     const values: unknown[] = [];

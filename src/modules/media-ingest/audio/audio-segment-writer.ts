@@ -1,0 +1,230 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../../../config/app.config';
+import { MediaSaverService } from '../savers/media-saver.service';
+import { assemblePackets, Packet, toWav } from '../savers/wav';
+import { buildMediaKey } from '../storage/media-key';
+import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
+import { partKey, WrittenParts } from './audio-spool';
+import { readSpool, SPOOL_FILE } from './spool-files';
+
+/** Parts of written segments are kept this long for late packets, then pruned with their spool files. */
+export const PART_RETENTION_MIN = 10;
+/** Spool files no part points at are removed once they have not been written for this long. */
+const UNUSED_GRACE_MS = 60_000;
+
+interface SegmentRow {
+  id: string;
+  session_id: string;
+  rtms_stream_id: string;
+  user_id: string;
+  user_name: string | null;
+  segment_start_ms: string;
+  segment_ms: number;
+  sample_rate: number;
+  channels: number;
+  status: string;
+  spool_host: string;
+  created_at: Date;
+}
+
+/**
+ * Writes audio segments out as WAV from their spooled parts. Runs on the host that
+ * spooled them (the PCM is in its AUDIO_SPOOL_DIR): the stream workers call it when a
+ * segment is complete, and sweep for idle segments. Idempotent: the object key is
+ * deterministic and the artifact row is upserted by it, so writing a segment again (a
+ * late part reopened it, or a crash came between the object and the row) leaves one
+ * object and one row.
+ */
+@Injectable()
+export class AudioSegmentWriter {
+  private readonly logger = new Logger(AudioSegmentWriter.name);
+  readonly spoolDir: string;
+  readonly spoolHost: string;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(MEDIA_STORAGE) private readonly storage: MediaStorage,
+    private readonly savers: MediaSaverService,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const settings = config.get('storage', { infer: true });
+    this.spoolDir = path.resolve(settings.audioSpoolDir);
+    this.spoolHost = settings.spoolHost;
+  }
+
+  /**
+   * Writes one segment's WAV from all its parts (again, if late parts arrived). False when
+   * there is nothing to do: not open, another writer holds it, or it is spooled elsewhere.
+   */
+  async finalizeSegment(segmentId: string, written?: WrittenParts): Promise<boolean> {
+    return this.db.transaction(async (em) => {
+      // `earlier`: segments other hosts spooled for the same window before this one (the stream moved mid-segment).
+      const rows: Array<SegmentRow & { earlier: number }> = await em.query(
+        `SELECT s.*, (SELECT count(*)::int FROM audio_segments o
+                       WHERE o.rtms_stream_id = s.rtms_stream_id AND o.user_id = s.user_id AND o.segment_start_ms = s.segment_start_ms
+                         AND (o.created_at, o.id) < (s.created_at, s.id)) AS earlier
+           FROM audio_segments s WHERE s.id = $1 FOR UPDATE OF s SKIP LOCKED`,
+        [segmentId],
+      );
+      const seg = rows[0];
+      if (!seg || seg.status !== 'open') return false;
+      if (seg.spool_host !== '' && seg.spool_host !== this.spoolHost) return false;
+      const parts: PartRow[] = await em.query(
+        `SELECT first_ts::text, last_ts::text, packet_ts, packet_len, pcm, spool_file, file_offset::text FROM audio_parts WHERE segment_id = $1 ORDER BY first_ts`,
+        [segmentId],
+      );
+      const { packets, missingParts } = await this.packetsOf(parts, written);
+      if (missingParts > 0) this.logger.error(`Audio segment ${segmentId}: ${missingParts} of ${parts.length} part(s) missing from the spool (${this.spoolDir}); written without them`);
+      const rate = inferRate(packets, seg.sample_rate, seg.channels);
+      const asm = assemblePackets(packets, rate, seg.channels);
+      const wav = toWav(asm.pcm, rate, seg.channels);
+      const segStart = Number(seg.segment_start_ms);
+      const name = seg.earlier === 0 ? String(segStart) : `${segStart}_${seg.earlier + 1}`;
+      const key = buildMediaKey({ sessionId: seg.session_id, kind: 'audio_segment', userName: seg.user_name, userId: seg.user_id, name, ext: 'wav' });
+      const put = await this.storage.put(key, wav, 'audio/wav');
+      const durationMs = Math.round((asm.pcm.length / (2 * seg.channels * rate)) * 1000);
+      const ids = await this.savers.upsertArtifacts(em, [
+        {
+          sessionId: seg.session_id,
+          rtmsStreamId: seg.rtms_stream_id,
+          kind: 'audio_segment',
+          userId: seg.user_id,
+          userName: seg.user_name,
+          storageKey: key,
+          contentType: 'audio/wav',
+          bytes: put.bytes,
+          sha256: put.sha256,
+          capturedAt: new Date(asm.firstTs),
+          durationMs,
+          meta: {
+            sample_rate: rate,
+            channels: seg.channels,
+            bits_per_sample: 16,
+            segment_start_ms: segStart,
+            segment_ms: seg.segment_ms,
+            first_ts: asm.firstTs,
+            last_ts: asm.lastTs,
+            packets: asm.packets,
+            duplicates: asm.duplicates,
+            gaps: asm.gaps,
+            ...(missingParts > 0 ? { missing_parts: missingParts } : {}),
+          },
+        },
+      ]);
+      await em.query(`UPDATE audio_segments SET status = 'final', sample_rate = $2, artifact_id = $3, updated_at = now() WHERE id = $1`, [segmentId, rate, ids[0]]);
+      return true;
+    });
+  }
+
+  /**
+   * The packets of a segment's parts: from the writer's memory when it still has them
+   * (the spool process that wrote them), else from the row (older rows), else from the
+   * spool file. Parts whose bytes are nowhere (a spool file on another host, or lost) are
+   * counted and left out.
+   */
+  private async packetsOf(parts: PartRow[], written?: WrittenParts): Promise<{ packets: Packet[]; missingParts: number }> {
+    const packets: Packet[] = [];
+    let missingParts = 0;
+    const fromFiles = new Map<string, PartRow[]>();
+    const add = (part: PartRow, data: Buffer[] | Buffer) => {
+      let off = 0;
+      part.packet_ts.forEach((ts, i) => {
+        const len = part.packet_len[i];
+        packets.push({ ts: Number(ts), data: Array.isArray(data) ? data[i] : data.subarray(off, off + len) });
+        off += len;
+      });
+    };
+    for (const part of parts) {
+      const cached = written?.get(partKey(Number(part.first_ts), Number(part.last_ts)));
+      if (cached && cached.length === part.packet_len.length && cached.every((b, i) => b.length === part.packet_len[i])) add(part, cached);
+      else if (part.pcm) add(part, part.pcm);
+      else if (part.spool_file) fromFiles.set(part.spool_file, [...(fromFiles.get(part.spool_file) ?? []), part]);
+      else missingParts++;
+    }
+    for (const [file, inFile] of fromFiles) {
+      const datas = await readSpool(this.spoolDir, file, inFile.map((p) => ({ offset: Number(p.file_offset), length: p.packet_len.reduce((n, l) => n + l, 0) })));
+      inFile.forEach((part, i) => {
+        const data = datas?.[i];
+        if (data) add(part, data);
+        else missingParts++;
+      });
+    }
+    return { packets, missingParts };
+  }
+
+  /**
+   * This host's sweep: writes out open segments idle for `idleMs` (stream stopped, user
+   * muted or left, or the writer crashed), then seals segments written long enough ago,
+   * dropping their parts (removeUnusedSpoolFiles then removes the files).
+   */
+  async sweep(idleMs: number): Promise<{ written: number; sealed: number }> {
+    const due: Array<{ id: string }> = await this.db.query(
+      `SELECT id FROM audio_segments WHERE status = 'open' AND spool_host IN ($2, '') AND last_part_at < now() - ($1::int * interval '1 millisecond')
+        ORDER BY segment_start_ms LIMIT 500`,
+      [idleMs, this.spoolHost],
+    );
+    let written = 0;
+    for (const s of due) if (await this.finalizeSegment(s.id)) written++;
+    const sealed: Array<{ id: string }> = await this.db.query(
+      `WITH sealed AS (
+         UPDATE audio_segments SET status = 'sealed' WHERE status = 'final' AND spool_host IN ($2, '') AND updated_at < now() - ($1::int * interval '1 minute') RETURNING id),
+       gone AS (DELETE FROM audio_parts WHERE segment_id IN (SELECT id FROM sealed))
+       SELECT id FROM sealed`,
+      [PART_RETENTION_MIN, this.spoolHost],
+    );
+    return { written, sealed: sealed.length };
+  }
+
+  /**
+   * Removes this host's spool files that no part points at any more (their segments were
+   * sealed, revoked or deleted with their session). Files written in the last minute are
+   * kept: a flush may be between writing its bytes and committing its rows.
+   */
+  async removeUnusedSpoolFiles(inUse: string | null = null): Promise<number> {
+    const names = (await fs.readdir(this.spoolDir).catch(() => [] as string[])).filter((f) => SPOOL_FILE.test(f) && f !== inUse);
+    if (names.length === 0) return 0;
+    const used: Array<{ spool_file: string }> = await this.db.query(`SELECT DISTINCT spool_file FROM audio_parts WHERE spool_file = ANY($1::varchar[])`, [names]);
+    const keep = new Set(used.map((u) => u.spool_file));
+    let removed = 0;
+    for (const name of names) {
+      if (keep.has(name)) continue;
+      const p = path.join(this.spoolDir, name);
+      const st = await fs.stat(p).catch(() => null);
+      if (st && Date.now() - st.mtimeMs > UNUSED_GRACE_MS) {
+        await fs.unlink(p).catch(() => undefined);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+interface PartRow {
+  first_ts: string;
+  last_ts: string;
+  packet_ts: string[];
+  packet_len: number[];
+  pcm: Buffer | null;
+  spool_file: string | null;
+  file_offset: string | null;
+}
+
+/** Rate from metadata when the stream reported one, else from packet size ÷ timestamp step. */
+function inferRate(packets: Packet[], fallback: number, channels: number): number {
+  if (packets.length < 2) return fallback;
+  const sorted = [...packets].sort((a, b) => a.ts - b.ts);
+  for (let i = 1; i < sorted.length; i++) {
+    const step = sorted[i].ts - sorted[i - 1].ts;
+    if (step > 0) {
+      const hz = (sorted[i - 1].data.length * 1000) / (2 * channels * step);
+      const known = [8000, 16000, 32000, 48000].find((r) => Math.abs(r - hz) / r < 0.05);
+      return known ?? fallback;
+    }
+  }
+  return fallback;
+}
