@@ -301,7 +301,7 @@ function suite(driver: 'local' | 's3') {
 
     it('a saver killed between writing files and recording rows is retried without duplicates', async () => {
       const savers = ctx.hub.app.get(MediaSaverService);
-      const proto = Object.getPrototypeOf(savers) as { upsertArtifacts: (...a: unknown[]) => Promise<string[]> };
+      const proto = Object.getPrototypeOf(savers) as { upsertArtifacts: (...a: unknown[]) => Promise<Map<string, string>> };
       const original = proto.upsertArtifacts;
       let crashes = 0;
       jest.spyOn(proto, 'upsertArtifacts').mockImplementation(function (this: unknown, ...args: unknown[]) {

@@ -5,7 +5,7 @@ import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../../config/app.config';
-import { MediaSaverService } from '../savers/media-saver.service';
+import { ArtifactRow, MediaSaverService } from '../savers/media-saver.service';
 import { assemblePackets, Packet, toWav } from '../savers/wav';
 import { buildMediaKey } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
@@ -14,6 +14,8 @@ import { readSpool, SPOOL_FILE } from './spool-files';
 
 /** Parts of written segments are kept this long for late packets, then pruned with their spool files. */
 export const PART_RETENTION_MIN = 10;
+/** Segments written out per transaction by the sweep. */
+const WRITE_BATCH = 20;
 /** Spool files no part points at are removed once they have not been written for this long. */
 const UNUSED_GRACE_MS = 60_000;
 
@@ -62,34 +64,51 @@ export class AudioSegmentWriter {
    * there is nothing to do: not open, another writer holds it, or it is spooled elsewhere.
    */
   async finalizeSegment(segmentId: string, written?: WrittenParts): Promise<boolean> {
+    return (await this.finalizeSegments([{ id: segmentId, written }])) === 1;
+  }
+
+  /**
+   * Writes out several segments in one transaction (a few statements for the lot, not
+   * per segment). Segments not open, held by another writer (SKIP LOCKED) or spooled on
+   * another host are left alone. Returns how many were written.
+   */
+  async finalizeSegments(items: Array<{ id: string; written?: WrittenParts }>): Promise<number> {
+    if (items.length === 0) return 0;
+    const cache = new Map(items.map((i) => [i.id, i.written]));
     return this.db.transaction(async (em) => {
       // `earlier`: segments other hosts spooled for the same window before this one (the stream moved mid-segment).
-      const rows: Array<SegmentRow & { earlier: number }> = await em.query(
+      const segs: Array<SegmentRow & { earlier: number }> = await em.query(
         `SELECT s.*, (SELECT count(*)::int FROM audio_segments o
                        WHERE o.rtms_stream_id = s.rtms_stream_id AND o.user_id = s.user_id AND o.segment_start_ms = s.segment_start_ms
                          AND (o.created_at, o.id) < (s.created_at, s.id)) AS earlier
-           FROM audio_segments s WHERE s.id = $1 FOR UPDATE OF s SKIP LOCKED`,
-        [segmentId],
+           FROM audio_segments s
+          WHERE s.id = ANY($1::uuid[]) AND s.status = 'open' AND s.spool_host IN ($2, '')
+          ORDER BY s.id
+            FOR UPDATE OF s SKIP LOCKED`,
+        [[...cache.keys()], this.spoolHost],
       );
-      const seg = rows[0];
-      if (!seg || seg.status !== 'open') return false;
-      if (seg.spool_host !== '' && seg.spool_host !== this.spoolHost) return false;
-      const parts: PartRow[] = await em.query(
-        `SELECT first_ts::text, last_ts::text, packet_ts, packet_len, pcm, spool_file, file_offset::text FROM audio_parts WHERE segment_id = $1 ORDER BY first_ts`,
-        [segmentId],
+      if (segs.length === 0) return 0;
+      const allParts: Array<PartRow & { segment_id: string }> = await em.query(
+        `SELECT segment_id, first_ts::text, last_ts::text, packet_ts, packet_len, pcm, spool_file, file_offset::text
+           FROM audio_parts WHERE segment_id = ANY($1::uuid[]) ORDER BY segment_id, first_ts`,
+        [segs.map((x) => x.id)],
       );
-      const { packets, missingParts } = await this.packetsOf(parts, written);
-      if (missingParts > 0) this.logger.error(`Audio segment ${segmentId}: ${missingParts} of ${parts.length} part(s) missing from the spool (${this.spoolDir}); written without them`);
-      const rate = inferRate(packets, seg.sample_rate, seg.channels);
-      const asm = assemblePackets(packets, rate, seg.channels);
-      const wav = toWav(asm.pcm, rate, seg.channels);
-      const segStart = Number(seg.segment_start_ms);
-      const name = seg.earlier === 0 ? String(segStart) : `${segStart}_${seg.earlier + 1}`;
-      const key = buildMediaKey({ sessionId: seg.session_id, kind: 'audio_segment', userName: seg.user_name, userId: seg.user_id, name, ext: 'wav' });
-      const put = await this.storage.put(key, wav, 'audio/wav');
-      const durationMs = Math.round((asm.pcm.length / (2 * seg.channels * rate)) * 1000);
-      const ids = await this.savers.upsertArtifacts(em, [
-        {
+      const partsOf = new Map<string, PartRow[]>();
+      for (const p of allParts) partsOf.set(p.segment_id, [...(partsOf.get(p.segment_id) ?? []), p]);
+      const artifacts: ArtifactRow[] = [];
+      const done: Array<{ id: string; rate: number; key: string }> = [];
+      for (const seg of segs) {
+        const parts = partsOf.get(seg.id) ?? [];
+        const { packets, missingParts } = await this.packetsOf(parts, cache.get(seg.id));
+        if (missingParts > 0) this.logger.error(`Audio segment ${seg.id}: ${missingParts} of ${parts.length} part(s) missing from the spool (${this.spoolDir}); written without them`);
+        const rate = inferRate(packets, seg.sample_rate, seg.channels);
+        const asm = assemblePackets(packets, rate, seg.channels);
+        const wav = toWav(asm.pcm, rate, seg.channels);
+        const segStart = Number(seg.segment_start_ms);
+        const name = seg.earlier === 0 ? String(segStart) : `${segStart}_${seg.earlier + 1}`;
+        const key = buildMediaKey({ sessionId: seg.session_id, kind: 'audio_segment', userName: seg.user_name, userId: seg.user_id, name, ext: 'wav' });
+        const put = await this.storage.put(key, wav, 'audio/wav');
+        artifacts.push({
           sessionId: seg.session_id,
           rtmsStreamId: seg.rtms_stream_id,
           kind: 'audio_segment',
@@ -100,7 +119,7 @@ export class AudioSegmentWriter {
           bytes: put.bytes,
           sha256: put.sha256,
           capturedAt: new Date(asm.firstTs),
-          durationMs,
+          durationMs: Math.round((asm.pcm.length / (2 * seg.channels * rate)) * 1000),
           meta: {
             sample_rate: rate,
             channels: seg.channels,
@@ -114,10 +133,16 @@ export class AudioSegmentWriter {
             gaps: asm.gaps,
             ...(missingParts > 0 ? { missing_parts: missingParts } : {}),
           },
-        },
-      ]);
-      await em.query(`UPDATE audio_segments SET status = 'final', sample_rate = $2, artifact_id = $3, updated_at = now() WHERE id = $1`, [segmentId, rate, ids[0]]);
-      return true;
+        });
+        done.push({ id: seg.id, rate, key });
+      }
+      const ids = await this.savers.upsertArtifacts(em, artifacts);
+      await em.query(
+        `UPDATE audio_segments s SET status = 'final', sample_rate = u.rate, artifact_id = u.artifact_id, updated_at = now()
+           FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS u(id, rate, artifact_id) WHERE s.id = u.id`,
+        [done.map((d) => d.id), done.map((d) => d.rate), done.map((d) => ids.get(d.key) ?? null)],
+      );
+      return done.length;
     });
   }
 
@@ -169,7 +194,7 @@ export class AudioSegmentWriter {
       [idleMs, this.spoolHost],
     );
     let written = 0;
-    for (const s of due) if (await this.finalizeSegment(s.id)) written++;
+    for (let i = 0; i < due.length; i += WRITE_BATCH) written += await this.finalizeSegments(due.slice(i, i + WRITE_BATCH).map((d) => ({ id: d.id })));
     const sealed: Array<{ id: string }> = await this.db.query(
       `WITH sealed AS (
          UPDATE audio_segments SET status = 'sealed' WHERE status = 'final' AND spool_host IN ($2, '') AND updated_at < now() - ($1::int * interval '1 minute') RETURNING id),

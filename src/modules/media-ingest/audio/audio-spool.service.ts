@@ -10,8 +10,8 @@ import { AudioSpool, AudioSpoolStream, AudioStreamInfo, WrittenParts } from './a
 import { SpooledAudioStore } from './audio-spool.store';
 import { SpoolFiles } from './spool-files';
 
-/** Segments written out side by side (each reads its spool files and writes one WAV). */
-const WRITE_CONCURRENCY = 2;
+/** Segments written out per transaction, one transaction at a time. */
+const WRITE_BATCH = 16;
 /**
  * Segment windows are aligned to Zoom's clock, so every participant of every stream
  * completes a segment at the same moment. Each write is delayed by a random share of
@@ -139,7 +139,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
     await this.store.close();
   }
 
-  /** Complete segments are written out a few at a time, off the flush path, spread over WRITE_SPREAD_MS. */
+  /** Complete segments are written out in batches, off the flush path, spread over WRITE_SPREAD_MS. */
   private write(segments: Array<{ id: string; parts: WrittenParts }>): void {
     if (this.closing) {
       for (const s of segments) this.toWrite.set(s.id, s.parts);
@@ -168,16 +168,16 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
 
   private pump(): void {
     if (this.writing === 0 && this.toWrite.size > 0 && !this.markIdle) this.idle = new Promise((r) => (this.markIdle = r));
-    while (this.writing < WRITE_CONCURRENCY && this.toWrite.size > 0 && !this.closed) {
-      const [id, parts] = this.toWrite.entries().next().value as [string, WrittenParts];
-      this.toWrite.delete(id);
+    if (this.writing === 0 && this.toWrite.size > 0 && !this.closed) {
+      const batch = [...this.toWrite.entries()].slice(0, WRITE_BATCH).map(([id, written]) => ({ id, written }));
+      for (const b of batch) this.toWrite.delete(b.id);
       this.writing++;
       void this.writer
-        .finalizeSegment(id, parts)
+        .finalizeSegments(batch)
         .catch((err: unknown) => {
-          // Not lost: the segment stays open and the sweep writes it out when idle.
-          this.writeFailures.inc();
-          this.logger.warn(`Audio segment ${id} could not be written yet: ${err instanceof Error ? err.message : String(err)}`);
+          // Not lost: the segments stay open and the sweep writes them out when idle.
+          this.writeFailures.inc(batch.length);
+          this.logger.warn(`${batch.length} audio segment(s) could not be written yet: ${err instanceof Error ? err.message : String(err)}`);
         })
         .finally(() => {
           this.writing--;

@@ -6,6 +6,10 @@ class FakeStore implements AudioPartStore {
   readonly parts = new Map<string, PartRow>();
   readonly deletedSessions = new Set<string>();
   failNext = 0;
+  /** When set, appendParts waits for it (a slow database). */
+  gate: Promise<void> | null = null;
+  inFlight = 0;
+  maxInFlight = 0;
   commitThenFail = false;
   appendCalls = 0;
 
@@ -25,6 +29,17 @@ class FakeStore implements AudioPartStore {
 
   async appendParts(rows: PartRow[]): Promise<AppendResult> {
     this.appendCalls++;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.gate) await this.gate;
+      return await this.appendNow(rows);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async appendNow(rows: PartRow[]): Promise<AppendResult> {
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('database down');
@@ -241,6 +256,30 @@ describe('AudioSpool', () => {
     await spool.flush();
     expect(store.packetTs('st3|7|0')).toEqual([]);
     expect(spool.pendingPackets()).toBe(0);
+    await spool.close();
+  });
+
+  it('a slow write does not hold back the next one (two in flight at most); segments wait for their writes', async () => {
+    const store = new FakeStore();
+    const { h, impl } = hooks();
+    const spool = new AudioSpool(store, impl, opts);
+    const a = spool.open(info());
+    let open!: () => void;
+    store.gate = new Promise<void>((r) => (open = r));
+    a.append('7', 'Ann', pkt(100));
+    const first = spool.flush();
+    a.append('7', 'Ann', pkt(1000 + SEGMENT_GRACE_MS)); // completes segment 0 — but its part is still being written
+    const second = spool.flush();
+    a.append('7', 'Ann', pkt(1000 + SEGMENT_GRACE_MS + 20));
+    const third = spool.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(store.inFlight).toBe(2);
+    expect(h.due).toEqual([]);
+    open();
+    expect(await Promise.all([first, second, third])).toEqual([true, true, true]);
+    expect(store.maxInFlight).toBe(2);
+    expect(h.due).toEqual(['st1|7|0']);
+    expect(h.dueParts[0].has(partKey(100, 100))).toBe(true);
     await spool.close();
   });
 

@@ -14,6 +14,9 @@ import { Logger } from '@nestjs/common';
  * commit succeeded but whose answer was lost adds nothing the second time.
  */
 
+/** Spool writes that may run at once (each is one file write and one SQL statement). */
+const MAX_WRITES_IN_FLIGHT = 2;
+
 /** How far (Zoom ms) past a segment's end a participant's audio must reach before the segment is written out. */
 export const SEGMENT_GRACE_MS = 2000;
 
@@ -150,9 +153,12 @@ export class AudioSpool {
   /** PCM of written parts kept for writing their segments. */
   private cachedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
-  private chain: Promise<boolean> = Promise.resolve(true);
-  /** Flushes queued or running; the timer adds none while one is under way. */
-  private flushesQueued = 0;
+  /** Writes started and not finished (running, or waiting for a slot). */
+  private readonly inFlight = new Set<Promise<boolean>>();
+  private freeSlots = MAX_WRITES_IN_FLIGHT;
+  private readonly slotWaiters: Array<() => void> = [];
+  /** Groups being written, by segment key: such a segment is not handed over or forgotten yet. */
+  private readonly inFlightSegments = new Map<string, number>();
   private flushRequested = false;
   private droppedLogged = 0;
 
@@ -173,7 +179,7 @@ export class AudioSpool {
     }
     if (!this.timer) {
       this.timer = setInterval(() => {
-        if (this.flushesQueued === 0) void this.flush();
+        if (this.inFlight.size < MAX_WRITES_IN_FLIGHT) void this.startWrite();
       }, this.opts.flushMs);
       this.timer.unref();
     }
@@ -220,7 +226,7 @@ export class AudioSpool {
     this.waitingBytes += packet.pcm.length;
     if (this.waitingBytes >= this.opts.flushBytes && !this.flushRequested) {
       this.flushRequested = true;
-      void this.flush();
+      void this.startWrite();
     }
     return true;
   }
@@ -230,9 +236,30 @@ export class AudioSpool {
    * when it all is durable, false when the write failed and will be retried.
    */
   flush(): Promise<boolean> {
-    this.flushesQueued += 1;
-    this.chain = this.chain.then(() => this.flushNow()).finally(() => (this.flushesQueued -= 1));
-    return this.chain;
+    const earlier = [...this.inFlight];
+    const mine = this.startWrite();
+    return Promise.all([...earlier, mine]).then((results) => results.every(Boolean));
+  }
+
+  /**
+   * One write of what is waiting. Up to MAX_WRITES_IN_FLIGHT run at once, so one slow
+   * database round trip does not hold back the audio that arrives meanwhile.
+   */
+  private startWrite(): Promise<boolean> {
+    const write = (async () => {
+      if (this.freeSlots > 0) this.freeSlots--;
+      else await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      try {
+        return await this.flushNow();
+      } finally {
+        const next = this.slotWaiters.shift();
+        if (next) next();
+        else this.freeSlots++;
+      }
+    })();
+    this.inFlight.add(write);
+    void write.finally(() => this.inFlight.delete(write));
+    return write;
   }
 
   /** @internal via AudioSpoolStream */
@@ -277,14 +304,22 @@ export class AudioSpool {
     const groups = [...this.retry, ...fresh];
     this.retry = [];
     if (groups.length > 0) {
+      const keys = groups.map((g) => segKey(g.stream.info.rtmsStreamId, g.userId, g.segStart));
+      for (const k of keys) this.inFlightSegments.set(k, (this.inFlightSegments.get(k) ?? 0) + 1);
       const started = Date.now();
       try {
         await this.write(groups);
         this.hooks.flushed(Date.now() - started, groups.reduce((a, g) => a + g.packets.length, 0));
       } catch (err) {
-        this.retry = groups;
+        this.retry.push(...groups);
         this.hooks.flushFailed(err);
         return false;
+      } finally {
+        for (const k of keys) {
+          const n = (this.inFlightSegments.get(k) ?? 1) - 1;
+          if (n > 0) this.inFlightSegments.set(k, n);
+          else this.inFlightSegments.delete(k);
+        }
       }
     }
     await this.afterWrite();
@@ -396,7 +431,8 @@ export class AudioSpool {
   /** These groups are done with (written or discarded). */
   private settle(groups: Group[]): void {
     for (const g of groups) {
-      g.stream.pending -= g.packets.length;
+      // (A discarded stream's pending was zeroed while this write was in flight.)
+      g.stream.pending = Math.max(0, g.stream.pending - g.packets.length);
       for (const p of g.packets) this.waitingBytes -= p.pcm.length;
     }
   }
@@ -414,8 +450,9 @@ export class AudioSpool {
     for (const s of this.streams.values()) {
       const finalizeAll = s.ended === 'finalize' && s.pending === 0;
       const dropAll = s.ended !== null && s.pending === 0;
-      for (const u of s.users.values()) {
+      for (const [userId, u] of s.users) {
         for (const [segStart, seg] of u.segments) {
+          if (this.inFlightSegments.has(segKey(s.info.rtmsStreamId, userId, segStart))) continue;
           const complete = finalizeAll || segStart + s.info.segmentMs + SEGMENT_GRACE_MS <= u.maxTs;
           if (complete && seg.id) due.push({ id: seg.id, parts: seg.parts });
           if (complete || dropAll || (seg.writtenAt > 0 && now - seg.writtenAt > this.opts.cacheIdleMs)) {

@@ -187,11 +187,11 @@ export class MediaSaverService {
     if (orphans.length > 0) await Promise.all(orphans.map((r) => this.storage.delete(r.storageKey).catch(() => undefined)));
     const kept = rows.filter((r) => existing.has(r.sessionId));
     if (kept.length === 0) return 0;
-    return (await this.upsertArtifacts(this.db.manager, kept)).length;
+    return (await this.upsertArtifacts(this.db.manager, kept)).size;
   }
 
-  /** Inserts or updates artifact rows by storage key (objects already written); returns their ids. */
-  async upsertArtifacts(em: EntityManager, all: ArtifactRow[]): Promise<string[]> {
+  /** Inserts or updates artifact rows by storage key (objects already written); returns their ids by storage key. */
+  async upsertArtifacts(em: EntityManager, all: ArtifactRow[]): Promise<Map<string, string>> {
     // One row per key: a batch may carry the same frame twice, and ON CONFLICT DO UPDATE refuses that.
     const rows = [...new Map(all.map((r) => [r.storageKey, r])).values()];
     const values: unknown[] = [];
@@ -200,15 +200,15 @@ export class MediaSaverService {
       const o = i * 12;
       return `(${Array.from({ length: 12 }, (_, j) => `$${o + j + 1}`).join(',')})`;
     });
-    const res: Array<{ id: string }> = await em.query(
+    const res: Array<{ id: string; storage_key: string }> = await em.query(
       `INSERT INTO media_artifacts (session_id, rtms_stream_id, kind, user_id, user_name, storage_key, content_type, bytes, sha256, captured_at, duration_ms, meta)
        VALUES ${tuples.join(',')}
        ON CONFLICT (storage_key) DO UPDATE SET bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, content_type = EXCLUDED.content_type,
          duration_ms = EXCLUDED.duration_ms, meta = EXCLUDED.meta, captured_at = EXCLUDED.captured_at
-       RETURNING id`,
+       RETURNING id, storage_key`,
       values,
     );
-    return res.map((r) => r.id);
+    return new Map(res.map((r) => [r.storage_key, r.id]));
   }
 
 }
