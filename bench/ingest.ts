@@ -318,7 +318,6 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     MEDIA_BATCH_MAX_ITEMS: MAX_ITEMS,
     STORAGE_LOCAL_DIR: recordings,
     AUDIO_SPOOL_DIR: join(OUT, 'spool'),
-    AUDIO_SEGMENT_IDLE_FINALIZE_MS: '2000',
     // Save everything: every frame (5 fps), audio per participant, transcript, chat.
     CAPTURE_VIDEO_INTERVAL_MS: '0',
     CAPTURE_DESKSHARE_INTERVAL_MS: '0',
@@ -434,6 +433,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
       [...metrics.matchAll(new RegExp(`rtms_hub_media_save_latency_seconds_bucket\\{[^}]*le="${le.replace('.', '\\.')}"[^}]*\\} (\\d+)`, 'g'))].reduce((a, m) => a + Number(m[1]), 0);
     const hist = { le_100ms: bucket('0.1'), le_250ms: bucket('0.25'), total: bucket('\\+Inf') };
     writeFileSync(join(ROOT, '.bench', 'ingest-worker-metrics.txt'), metrics);
+    writeFileSync(join(ROOT, '.bench', 'ingest-worker.log'), worker.output());
 
     return {
       messages_per_s: Math.round(windowMessages / elapsed),

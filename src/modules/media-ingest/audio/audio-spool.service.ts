@@ -14,10 +14,11 @@ import { SpoolFiles } from './spool-files';
 const WRITE_BATCH = 16;
 /**
  * Segment windows are aligned to Zoom's clock, so every participant of every stream
- * completes a segment at the same moment. Each write is delayed by a random share of
- * this spread so the work does not land on the event loop (and the database) at once.
+ * completes a segment at the same moment. Each write is delayed by a random share of the
+ * spread the spool asks for (at most this), so the work does not land on the event loop
+ * and the database at once.
  */
-const WRITE_SPREAD_MS = 3000;
+const MAX_WRITE_SPREAD_MS = 8000;
 const ORPHAN_SWEEP_MS = 60_000;
 
 /**
@@ -87,7 +88,9 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
         flushMs: ingest.audioFlushMs,
         flushBytes: 8 * 1024 * 1024,
         maxBufferedBytes: ingest.audioSpoolMaxBytes,
-        touchEveryMs: Math.max(100, Math.floor(this.idleMs / 4)),
+        // Often enough that the idle sweep never takes a live segment, rarely enough to keep
+        // updates of audio_segments (each a new row version and index entries) few.
+        touchEveryMs: Math.max(100, Math.floor(this.idleMs / 2)),
         cacheIdleMs: this.idleMs,
       },
     );
@@ -139,9 +142,9 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
     await this.store.close();
   }
 
-  /** Complete segments are written out in batches, off the flush path, spread over WRITE_SPREAD_MS. */
-  private write(segments: Array<{ id: string; parts: WrittenParts }>): void {
-    if (this.closing) {
+  /** Complete segments are written out in batches, off the flush path, spread out in time. */
+  private write(segments: Array<{ id: string; parts: WrittenParts; spreadMs: number }>): void {
+    if (this.closing || segments.every((s) => s.spreadMs === 0)) {
       for (const s of segments) this.toWrite.set(s.id, s.parts);
       this.pump();
       return;
@@ -151,7 +154,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
         this.scheduled.delete(s.id);
         this.toWrite.set(s.id, s.parts);
         this.pump();
-      }, Math.floor(Math.random() * WRITE_SPREAD_MS));
+      }, Math.floor(Math.random() * Math.min(s.spreadMs, MAX_WRITE_SPREAD_MS)));
       this.scheduled.set(s.id, { timer, parts: s.parts });
     }
   }

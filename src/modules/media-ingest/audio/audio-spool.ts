@@ -77,8 +77,11 @@ export type WrittenParts = Map<string, Buffer[]>;
 export const partKey = (firstTs: number, lastTs: number) => `${firstTs}|${lastTs}`;
 
 export interface AudioSpoolHooks {
-  /** Segments complete enough to be written out as WAV, with the parts this process wrote of each. */
-  segmentsDue(segments: Array<{ id: string; parts: WrittenParts }>): Promise<void>;
+  /**
+   * Segments complete enough to be written out as WAV, with the parts this process wrote
+   * of each, and how long the writing may be spread over (0: the stream ended, write now).
+   */
+  segmentsDue(segments: Array<{ id: string; parts: WrittenParts; spreadMs: number }>): Promise<void>;
   /** Packets now durable. */
   saved(packets: SpooledPacket[], now: number): void;
   /** Packets that will never be stored, and why. */
@@ -444,7 +447,7 @@ export class AudioSpool {
    * idle sweep writes it out from the spool file.
    */
   private async afterWrite(): Promise<void> {
-    const due: Array<{ id: string; parts: WrittenParts }> = [];
+    const due: Array<{ id: string; parts: WrittenParts; spreadMs: number }> = [];
     const finished: StreamState[] = [];
     const now = Date.now();
     for (const s of this.streams.values()) {
@@ -454,7 +457,9 @@ export class AudioSpool {
         for (const [segStart, seg] of u.segments) {
           if (this.inFlightSegments.has(segKey(s.info.rtmsStreamId, userId, segStart))) continue;
           const complete = finalizeAll || segStart + s.info.segmentMs + SEGMENT_GRACE_MS <= u.maxTs;
-          if (complete && seg.id) due.push({ id: seg.id, parts: seg.parts });
+          // Every segment of every stream ends at the same moment on Zoom's clock: their
+          // writing is spread over most of the next segment, unless the stream is over.
+          if (complete && seg.id) due.push({ id: seg.id, parts: seg.parts, spreadMs: finalizeAll ? 0 : Math.floor(s.info.segmentMs * 0.6) });
           if (complete || dropAll || (seg.writtenAt > 0 && now - seg.writtenAt > this.opts.cacheIdleMs)) {
             this.cachedBytes -= seg.bytes;
             u.segments.delete(segStart);
