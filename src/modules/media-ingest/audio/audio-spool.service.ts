@@ -18,7 +18,7 @@ const WRITE_BATCH = 16;
  * spread the spool asks for (at most this), so the work does not land on the event loop
  * and the database at once.
  */
-const MAX_WRITE_SPREAD_MS = 8000;
+const MAX_WRITE_SPREAD_MS = 3000;
 const ORPHAN_SWEEP_MS = 60_000;
 
 /**
