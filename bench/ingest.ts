@@ -14,7 +14,7 @@
  * messages lost (simulator sent vs saved, after a drain; must be 0).
  *
  * Env: BENCH_MEETINGS (50), BENCH_PARTICIPANTS (5), BENCH_DURATION_S (30), BENCH_WARMUP_S (10; covers connecting and the simulator's
- * initial audio burst), BENCH_BATCH_FLUSH_MS (100 = MEDIA_BATCH_FLUSH_MS of the worker),
+ * initial audio burst), BENCH_COOLDOWN_S (3; the meetings run on after the window before they are all stopped), BENCH_BATCH_FLUSH_MS (100 = MEDIA_BATCH_FLUSH_MS of the worker),
  * BENCH_AUDIO_SEND_RATE_MS (20; audio packet length for both clients), BENCH_BATCH_MAX_ITEMS (50),
  * BENCH_VIDEO_SCALE (0.1), BENCH_BASELINE (1; 0 skips it), BENCH_MEDIA_CONCURRENCY (32), BENCH_DB_POOL (40),
  * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
@@ -33,6 +33,7 @@ const N = Number(process.env.BENCH_MEETINGS ?? 50);
 const P = Number(process.env.BENCH_PARTICIPANTS ?? 5);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 30);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 10);
+const COOLDOWN_S = Number(process.env.BENCH_COOLDOWN_S ?? 3);
 const FLUSH_MS = process.env.BENCH_BATCH_FLUSH_MS ?? '100';
 const AUDIO_MS = Number(process.env.BENCH_AUDIO_SEND_RATE_MS ?? 20);
 const MAX_ITEMS = process.env.BENCH_BATCH_MAX_ITEMS ?? '50';
@@ -368,6 +369,9 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     const backlogAtEnd = await media.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
 
     // Stop every stream, then let the savers drain.
+    // The meetings run on a little after the window, so the window's last messages are
+    // saved in the steady state rather than during the stop of every meeting at once.
+    await sleep(COOLDOWN_S * 1000);
     await Promise.all(streams.map((s) => sim('POST', `/_sim/streams/${s.streamId}/stop`, {})));
     const drainStart = Date.now();
     await waitFor(

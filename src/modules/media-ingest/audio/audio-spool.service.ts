@@ -144,7 +144,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
 
   /** Complete segments are written out in batches, off the flush path, spread out in time. */
   private write(segments: Array<{ id: string; parts: WrittenParts; spreadMs: number }>): void {
-    if (this.closing || segments.every((s) => s.spreadMs === 0)) {
+    if (this.closing) {
       for (const s of segments) this.toWrite.set(s.id, s.parts);
       this.pump();
       return;

@@ -79,7 +79,7 @@ export const partKey = (firstTs: number, lastTs: number) => `${firstTs}|${lastTs
 export interface AudioSpoolHooks {
   /**
    * Segments complete enough to be written out as WAV, with the parts this process wrote
-   * of each, and how long the writing may be spread over (0: the stream ended, write now).
+   * of each, and how long their writing may be spread over.
    */
   segmentsDue(segments: Array<{ id: string; parts: WrittenParts; spreadMs: number }>): Promise<void>;
   /** Packets now durable. */
@@ -457,9 +457,9 @@ export class AudioSpool {
         for (const [segStart, seg] of u.segments) {
           if (this.inFlightSegments.has(segKey(s.info.rtmsStreamId, userId, segStart))) continue;
           const complete = finalizeAll || segStart + s.info.segmentMs + SEGMENT_GRACE_MS <= u.maxTs;
-          // Every segment of every stream ends at the same moment on Zoom's clock: their
-          // writing is spread over most of the next segment, unless the stream is over.
-          if (complete && seg.id) due.push({ id: seg.id, parts: seg.parts, spreadMs: finalizeAll ? 0 : Math.floor(s.info.segmentMs * 0.6) });
+          // Every segment of every stream ends at the same moment on Zoom's clock (and many
+          // streams may stop together): their writing is spread over part of a segment.
+          if (complete && seg.id) due.push({ id: seg.id, parts: seg.parts, spreadMs: Math.floor(s.info.segmentMs * 0.6) });
           if (complete || dropAll || (seg.writtenAt > 0 && now - seg.writtenAt > this.opts.cacheIdleMs)) {
             this.cachedBytes -= seg.bytes;
             u.segments.delete(segStart);
