@@ -122,10 +122,6 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
     return this.spool.open(info);
   }
 
-  flush(): Promise<boolean> {
-    return this.spool.flush();
-  }
-
   /** Every segment handed over so far is written (or failed, for the sweep to retry). */
   async drained(): Promise<void> {
     this.writeScheduledNow();

@@ -63,10 +63,7 @@ export class MediaSaverService {
     return `${this.config.get('queues', { infer: true }).prefix}:media-revoked:${rtmsStreamId}`;
   }
 
-  /** Media of a revoked stream (stop reason 8) is never written again. */
-  async isRevoked(rtmsStreamId: string): Promise<boolean> {
-    return (await this.redis.exists(this.revokedKey(rtmsStreamId))) === 1;
-  }
+
 
   private observe(kind: string, entries: Array<{ item: MediaItem }>): void {
     const now = Date.now();
@@ -75,7 +72,7 @@ export class MediaSaverService {
     for (const { item } of entries) h.observe({ kind }, Math.max(0, now - item.receivedAt) / 1000);
   }
 
-  /** Streams of the batch whose media may still be written (not revoked), with their items. */
+  /** Streams of the batch whose media may still be written (not revoked: stop reason 8), with their items. */
   private async liveEntries(p: MediaBatchPayload): Promise<Array<{ stream: StreamMediaItems; item: MediaItem }>> {
     if (p.streams.length === 0) return [];
     const revoked = await this.redis.mget(...p.streams.map((s) => this.revokedKey(s.rtmsStreamId)));
