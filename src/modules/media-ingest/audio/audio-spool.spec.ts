@@ -218,7 +218,33 @@ describe('AudioSpool', () => {
     await spool.close();
   });
 
-  it('counts packets for sealed segments as late', async () => {
+  it("a write that fails after dropping a deleted session's audio retries only the rest, counting each packet once", async () => {
+    const store = new FakeStore();
+    const { h, impl } = hooks();
+    const spool = new AudioSpool(store, impl, opts);
+    store.deletedSessions.add('gone');
+    spool.open(info('st9', 'gone')).append('7', 'Ann', pkt(100));
+    const live = spool.open(info('st1'));
+    live.append('7', 'Ann', pkt(100));
+    const append = store.appendParts.bind(store);
+    let fail = true;
+    store.appendParts = async (rows) => {
+      if (fail) {
+        fail = false;
+        throw new Error('database down');
+      }
+      return append(rows);
+    };
+    expect(await spool.flush()).toBe(false);
+    expect(await spool.flush()).toBe(true);
+    expect(h.discarded).toEqual({ session_deleted: 1 });
+    expect(store.packetTs('st1|7|0')).toEqual([100]);
+    expect(spool.bufferedBytes).toBe(0);
+    expect(spool.pendingPackets()).toBe(0);
+    await spool.close();
+  });
+
+    it('counts packets for sealed segments as late', async () => {
     const store = new FakeStore();
     const { h, impl } = hooks();
     const spool = new AudioSpool(store, impl, opts);

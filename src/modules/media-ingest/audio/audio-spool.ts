@@ -4,10 +4,11 @@ import { Logger } from '@nestjs/common';
  * The audio path of the stream workers. Audio is 98 % of RTMS messages (one 20 ms packet
  * per participant, 50 per second each), far too many for one queue job or one database
  * transaction per packet or per stream. So every stream of a worker process appends its
- * packets here, and one flush every `flushMs` writes all of them as PCM parts — one row
- * per (stream, participant, segment) — in a single transaction. PCM never passes
- * through Redis. Once a participant's audio has moved `SEGMENT_GRACE_MS` past a segment's
- * end, that segment is handed to the savers (`audio.segment.save`), which cut the WAV.
+ * packets here, and one write every `flushMs` stores all of them as parts — one per
+ * (stream, participant, segment) — through the AudioPartStore (audio-spool.store.ts: the
+ * PCM to a local spool file, the rows in one SQL statement). Once a participant's audio
+ * has moved `SEGMENT_GRACE_MS` past a segment's end, that segment is handed over to be
+ * written out as WAV (segmentsDue).
  *
  * A failed flush keeps its batch exactly as it was and writes it again first on the next
  * flush: parts are unique per (segment, first packet, last packet), so a batch whose
@@ -62,11 +63,11 @@ export interface AppendResult {
   sealed: Set<string>;
 }
 
-/** Where parts are made durable (Postgres in production: audio-part.store.ts). */
+/** Where parts are made durable (SpooledAudioStore in production). */
 export interface AudioPartStore {
   /** Ids of the given segments, creating the missing ones. Segments of a deleted session are left out. */
   ensureSegments(refs: SegmentRef[]): Promise<Map<string, string>>;
-  /** Writes the parts in one transaction; reopens written segments that got new parts. */
+  /** Makes the parts durable all at once; reopens written segments that got new parts. */
   appendParts(rows: PartRow[]): Promise<AppendResult>;
 }
 
@@ -142,9 +143,14 @@ interface Group {
   segStart: number;
   packets: SpooledPacket[];
   segmentId: string | null;
+  /** Written or discarded, and counted as such: never retried. */
+  settled?: boolean;
 }
 
 const segKey = (rtmsStreamId: string, userId: string, segStart: number) => `${rtmsStreamId}|${userId}|${segStart}`;
+
+/** Start of the segment window (a multiple of the segment length on Zoom's clock) that holds `ts`. */
+const segmentStart = (ts: number, segmentMs: number) => Math.floor(ts / segmentMs) * segmentMs;
 
 /** One per worker process; shared by all its streams. */
 export class AudioSpool {
@@ -213,7 +219,7 @@ export class AudioSpool {
       s.users.set(userId, u);
     }
     if (userName && !u.userName) u.userName = userName;
-    const segStart = Math.floor(packet.ts / s.info.segmentMs) * s.info.segmentMs;
+    const segStart = segmentStart(packet.ts, s.info.segmentMs);
     let seen = u.seen.get(segStart);
     if (!seen) {
       seen = new Set();
@@ -235,8 +241,8 @@ export class AudioSpool {
   }
 
   /**
-   * Writes everything appended so far (flushes run one after another). Resolves true
-   * when it all is durable, false when the write failed and will be retried.
+   * Writes everything appended so far, and waits for the writes already under way.
+   * Resolves true when it all is durable, false when a write failed and will be retried.
    */
   flush(): Promise<boolean> {
     const earlier = [...this.inFlight];
@@ -314,7 +320,8 @@ export class AudioSpool {
         await this.write(groups);
         this.hooks.flushed(Date.now() - started, groups.reduce((a, g) => a + g.packets.length, 0));
       } catch (err) {
-        this.retry.push(...groups);
+        // Groups already dropped in this write (their session is gone) are not retried.
+        this.retry.push(...groups.filter((g) => !g.settled));
         this.hooks.flushFailed(err);
         return false;
       } finally {
@@ -337,7 +344,7 @@ export class AudioSpool {
         if (u.waiting.length === 0) continue;
         const bySeg = new Map<number, SpooledPacket[]>();
         for (const p of u.waiting) {
-          const seg = Math.floor(p.ts / s.info.segmentMs) * s.info.segmentMs;
+          const seg = segmentStart(p.ts, s.info.segmentMs);
           const g = bySeg.get(seg);
           if (g) g.push(p);
           else bySeg.set(seg, [p]);
@@ -434,6 +441,7 @@ export class AudioSpool {
   /** These groups are done with (written or discarded). */
   private settle(groups: Group[]): void {
     for (const g of groups) {
+      g.settled = true;
       // (A discarded stream's pending was zeroed while this write was in flight.)
       g.stream.pending = Math.max(0, g.stream.pending - g.packets.length);
       for (const p of g.packets) this.waitingBytes -= p.pcm.length;
