@@ -267,6 +267,48 @@ function suite(driver: 'local' | 's3') {
       expect(await artifacts('&kind=audio_segment')).toHaveLength(6);
     });
 
+    it('two spool writes at once never wait on each other, whichever segments they refresh', async () => {
+      // The spool runs two writes at once, each touching the same open segments. Here each
+      // write is held open in its own transaction to pin the interleaving that deadlocked
+      // when writes share-locked their segments: A has refreshed segment X; B, refreshing
+      // Y, must go through at once (lock_timeout turns a wait into a failure), and so must
+      // A refreshing Y once B is in. The finalizer meanwhile skips the locked segments.
+      const db = ctx.hub.app.get(DataSource);
+      const writer = audioWriter();
+      const seed = new SpooledAudioStore(db, new SpoolFiles(writer.spoolDir), writer.spoolHost);
+      const refs = [0, 1].map((i) => ({
+        key: `k${i}`, sessionId, rtmsStreamId: `${stream}-locks`, userId: String(900 + i), userName: `U${i}`,
+        segmentStartMs: T0, segmentMs: 2000, sampleRate: 16000, channels: 1,
+      }));
+      const [x, y] = [...(await seed.ensureSegments(refs)).values()];
+      const packets = (from: number) => audioItems(900, 'U', 100, from).map((i) => ({ ts: i.timestamp, pcm: Buffer.from(i.data, 'base64'), receivedAt: 0 }));
+      const a = db.createQueryRunner();
+      const b = db.createQueryRunner();
+      try {
+        await a.startTransaction();
+        await b.startTransaction();
+        await b.query(`SET LOCAL lock_timeout = '2s'`);
+        const storeA = new SpooledAudioStore(a as unknown as DataSource, new SpoolFiles(writer.spoolDir), writer.spoolHost);
+        const storeB = new SpooledAudioStore(b as unknown as DataSource, new SpoolFiles(writer.spoolDir), writer.spoolHost);
+        await storeA.appendParts([{ segmentId: x, packets: packets(0), touch: true }, { segmentId: y, packets: packets(0), touch: false }]);
+        await storeB.appendParts([{ segmentId: x, packets: packets(100), touch: false }, { segmentId: y, packets: packets(100), touch: true }]);
+        expect(await writer.finalizeSegments([{ id: x }, { id: y }])).toBe(0); // both held: skipped, not waited for
+        await b.commitTransaction();
+        await storeA.appendParts([{ segmentId: y, packets: packets(200), touch: true }]);
+        await a.commitTransaction();
+        await Promise.all([storeA.close(), storeB.close()]);
+      } finally {
+        if (a.isTransactionActive) await a.rollbackTransaction();
+        if (b.isTransactionActive) await b.rollbackTransaction();
+        await a.release();
+        await b.release();
+        await seed.close();
+      }
+      const parts = await query<{ segment_id: string; n: string }>(ctx.hub.app, `SELECT segment_id, count(*)::text AS n FROM audio_parts WHERE segment_id = ANY($1::uuid[]) GROUP BY 1`, [[x, y]]);
+      expect(Object.fromEntries(parts.map((p) => [p.segment_id, Number(p.n)]))).toEqual({ [x]: 2, [y]: 3 });
+      expect(await writer.finalizeSegments([{ id: x }, { id: y }])).toBe(2);
+    });
+
     it('stores transcripts once and renders them as JSON, VTT and text', async () => {
       const lines: MediaItem[] = [
         { msgType: 17, userId: 101, userName: 'Ann', timestamp: T0 + 3000, data: 'Hello everyone', meta: { start_time: T0 + 1000, end_time: T0 + 3000, language: 9, attribute: 1 }, receivedAt: Date.now() },

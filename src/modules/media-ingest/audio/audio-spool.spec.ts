@@ -309,6 +309,38 @@ describe('AudioSpool', () => {
     await spool.close();
   });
 
+  it('two writes at once never both refresh the same segment (they would queue on its row)', async () => {
+    const store = new FakeStore();
+    const touched: string[][] = [];
+    const append = store.appendParts.bind(store);
+    store.appendParts = (rows) => {
+      touched.push(rows.filter((r) => r.touch).map((r) => r.segmentId));
+      return append(rows);
+    };
+    // touchEveryMs 0: every write would refresh every segment it writes to.
+    const spool = new AudioSpool(store, hooks().impl, { ...opts, touchEveryMs: 0 });
+    const a = spool.open(info());
+    let open!: () => void;
+    store.gate = new Promise<void>((r) => (open = r));
+    a.append('7', 'Ann', pkt(100));
+    a.append('8', 'Bob', pkt(100));
+    const first = spool.flush();
+    await new Promise((r) => setImmediate(r));
+    a.append('7', 'Ann', pkt(120));
+    a.append('8', 'Bob', pkt(120));
+    const second = spool.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(store.inFlight).toBe(2);
+    open();
+    expect(await Promise.all([first, second])).toEqual([true, true]);
+    expect(touched).toEqual([['st1|7|0', 'st1|8|0'], []]);
+    // Once the first write is done, the next one refreshes them again.
+    a.append('7', 'Ann', pkt(140));
+    await spool.flush();
+    expect(touched[2]).toEqual(['st1|7|0']);
+    await spool.close();
+  });
+
   it('close() makes a last attempt and reports what could not be written', async () => {
     const store = new FakeStore();
     const { h, impl } = hooks();

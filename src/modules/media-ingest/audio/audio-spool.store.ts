@@ -54,19 +54,26 @@ export class SpooledAudioStore implements AudioPartStore {
 
   /**
    * Writes the PCM of all parts to this process's spool file (one write), then records
-   * the parts in ONE statement (one round trip, its own transaction): it share-locks the
-   * segments (the finalizer, FOR UPDATE SKIP LOCKED, leaves them until the parts are in,
-   * and a segment cannot be deleted under it), inserts the part rows of the segments
+   * the parts in ONE statement (one round trip, its own transaction): it key-share-locks
+   * the segments (a segment cannot be deleted under it, and the finalizer's FOR UPDATE
+   * SKIP LOCKED leaves it until the parts are in), inserts the part rows of the segments
    * that still exist, reopens segments already written out that got new parts, and
    * refreshes last_part_at where asked. Bytes written for a segment that vanished are
    * never pointed at.
+   *
+   * Locking is what keeps concurrent writes (the spool runs two at once) from
+   * deadlocking. KEY SHARE does not conflict with another write's KEY SHARE nor with its
+   * update of non-key columns (status, last_part_at), so writes wait on each other only
+   * where both update the same segment, and those rows are locked in id order. (With
+   * FOR SHARE, two writes that each refreshed a segment the other had share-locked
+   * deadlocked: a one-second stall until Postgres broke it, then a retry.)
    */
   async appendParts(rows: PartRow[]): Promise<AppendResult> {
     const { file, offsets } = await this.files.append(rows.map((r) => r.packets.map((p) => p.pcm)));
     const ids = [...new Set(rows.map((r) => r.segmentId))].sort();
     const segs: Array<{ id: string; status: string }> = await this.db.query(
       `WITH segs AS (
-         SELECT id, status FROM audio_segments WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE),
+         SELECT id, status FROM audio_segments WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE),
        ins AS (
          INSERT INTO audio_parts (segment_id, first_ts, last_ts, packet_ts, packet_len, spool_file, file_offset)
          SELECT u.segment_id, u.first_ts, u.last_ts, string_to_array(u.ts, ',')::bigint[], string_to_array(u.lens, ',')::int[], $7, u.off
@@ -74,10 +81,14 @@ export class SpooledAudioStore implements AudioPartStore {
           WHERE u.segment_id IN (SELECT id FROM segs)
          ON CONFLICT (segment_id, first_ts, last_ts) DO NOTHING
          RETURNING segment_id),
-       upd AS (
-         UPDATE audio_segments SET status = 'open', last_part_at = now(), updated_at = now()
+       targets AS (
+         SELECT id FROM audio_segments
           WHERE (id IN (SELECT segment_id FROM ins) AND id IN (SELECT id FROM segs WHERE status = 'final'))
              OR (id = ANY($9::uuid[]) AND id IN (SELECT id FROM segs WHERE status = 'open'))
+          ORDER BY id FOR NO KEY UPDATE),
+       upd AS (
+         UPDATE audio_segments SET status = 'open', last_part_at = now(), updated_at = now()
+          WHERE id IN (SELECT id FROM targets)
          RETURNING id)
        SELECT id, status FROM segs`, // (ins and upd run to completion whether read or not)
       [

@@ -122,6 +122,11 @@ interface SegmentState {
   id: string | null;
   /** When last_part_at was last refreshed. */
   touchedAt: number;
+  /**
+   * A write under way refreshes last_part_at: no other write does, so two concurrent
+   * writes never update the same segment row (they would queue behind each other).
+   */
+  touching: boolean;
   /** When this process last wrote a part of it. */
   writtenAt: number;
   /** The PCM of the parts written, by partKey (a cache: the spool file has it too). */
@@ -393,12 +398,22 @@ export class AudioSpool {
       }
     }
     const now = Date.now();
+    const touching: SegmentState[] = [];
     const rows: PartRow[] = writable.map((g) => {
       const seg = this.segmentOf(g);
-      const touch = g.segmentId !== seg.id || now - seg.touchedAt >= this.opts.touchEveryMs;
+      const touch = !seg.touching && (g.segmentId !== seg.id || now - seg.touchedAt >= this.opts.touchEveryMs);
+      if (touch) {
+        seg.touching = true;
+        touching.push(seg);
+      }
       return { segmentId: g.segmentId!, packets: g.packets, touch };
     });
-    const result = rows.length > 0 ? await this.store.appendParts(rows) : { vanished: new Set<string>(), sealed: new Set<string>() };
+    let result: AppendResult;
+    try {
+      result = rows.length > 0 ? await this.store.appendParts(rows) : { vanished: new Set<string>(), sealed: new Set<string>() };
+    } finally {
+      for (const seg of touching) seg.touching = false;
+    }
     const written: SpooledPacket[] = [];
     let late = 0;
     let vanished = 0;
@@ -432,7 +447,7 @@ export class AudioSpool {
     const u = g.stream.users.get(g.userId)!;
     let seg = u.segments.get(g.segStart);
     if (!seg) {
-      seg = { id: null, touchedAt: 0, writtenAt: 0, parts: new Map(), bytes: 0 };
+      seg = { id: null, touchedAt: 0, touching: false, writtenAt: 0, parts: new Map(), bytes: 0 };
       u.segments.set(g.segStart, seg);
     }
     return seg;
