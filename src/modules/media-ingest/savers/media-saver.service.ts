@@ -101,15 +101,17 @@ export class MediaSaverService {
 
   async saveChat(p: MediaBatchPayload): Promise<number> {
     const entries = await this.liveEntries(p);
-    const rows: ArtifactRow[] = [];
-    for (const { stream, item } of entries) {
-      const doc = { timestamp: item.timestamp, user_id: item.userId, user_name: item.userName ?? null, text: item.data, ...(item.meta ?? {}) };
-      const body = Buffer.from(JSON.stringify(doc, null, 2));
-      const idPart = typeof item.meta?.message_id === 'string' ? item.meta.message_id : sha8(item.data);
-      const key = buildMediaKey({ sessionId: stream.sessionId, kind: 'chat', userName: item.userName, userId: item.userId, name: `${item.timestamp}_${idPart}`, ext: 'json' });
-      const put = await this.storage.put(key, body, 'application/json');
-      rows.push({ ...this.base(stream, item, 'chat'), storageKey: key, contentType: 'application/json', bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: { text: dbText(item.data, 4000) } });
-    }
+    // Written in parallel, as frames are: a batch holds the chat of every stream of the process.
+    const rows: ArtifactRow[] = await Promise.all(
+      entries.map(async ({ stream, item }) => {
+        const doc = { timestamp: item.timestamp, user_id: item.userId, user_name: item.userName ?? null, text: item.data, ...(item.meta ?? {}) };
+        const body = Buffer.from(JSON.stringify(doc, null, 2));
+        const idPart = typeof item.meta?.message_id === 'string' ? item.meta.message_id : sha8(item.data);
+        const key = buildMediaKey({ sessionId: stream.sessionId, kind: 'chat', userName: item.userName, userId: item.userId, name: `${item.timestamp}_${idPart}`, ext: 'json' });
+        const put = await this.storage.put(key, body, 'application/json');
+        return { ...this.base(stream, item, 'chat'), storageKey: key, contentType: 'application/json', bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: { text: dbText(item.data, 4000) } };
+      }),
+    );
     const saved = await this.insertArtifacts(rows);
     this.observe('chat', entries);
     return saved;
