@@ -90,7 +90,15 @@ function suite(driver: 'local' | 's3') {
     beforeAll(async () => {
       ctx.root = await fs.mkdtemp(path.join(os.tmpdir(), `media-${driver}-`));
       ctx.spool = await fs.mkdtemp(path.join(os.tmpdir(), `spool-${driver}-`));
-      const env: Record<string, string> = { STORAGE_LOCAL_DIR: ctx.root, AUDIO_SPOOL_DIR: ctx.spool, AUDIO_SEGMENT_IDLE_FINALIZE_MS: '800', JOB_BACKOFF_MS: '50' };
+      const env: Record<string, string> = {
+        STORAGE_LOCAL_DIR: ctx.root,
+        AUDIO_SPOOL_DIR: ctx.spool,
+        // The sweep takes every idle segment of its spool host: a host of its own keeps it off
+        // the segments other test files leave open in the shared database.
+        SPOOL_HOST_ID: `media-savers-${driver}-${process.pid}`,
+        AUDIO_SEGMENT_IDLE_FINALIZE_MS: '800',
+        JOB_BACKOFF_MS: '50',
+      };
       if (driver === 's3') {
         s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ctx.root, configureBuckets: [{ name: 'media-test' }],
           // s3rver canonicalises bucket-level paths without the trailing '/' the v3 SDK signs (ListObjectsV2, DeleteObjects).
