@@ -94,7 +94,7 @@ export class AudioSegmentWriter {
         [segs.map((x) => x.id)],
       );
       const partsOf = new Map<string, PartRow[]>();
-      for (const p of allParts) partsOf.set(p.segment_id, [...(partsOf.get(p.segment_id) ?? []), p]);
+      for (const p of allParts) pushTo(partsOf, p.segment_id, p);
       const artifacts: ArtifactRow[] = [];
       const done: Array<{ id: string; rate: number; key: string }> = [];
       for (const seg of segs) {
@@ -168,7 +168,7 @@ export class AudioSegmentWriter {
       const cached = written?.get(partKey(Number(part.first_ts), Number(part.last_ts)));
       if (cached && cached.length === part.packet_len.length && cached.every((b, i) => b.length === part.packet_len[i])) add(part, cached);
       else if (part.pcm) add(part, part.pcm);
-      else if (part.spool_file) fromFiles.set(part.spool_file, [...(fromFiles.get(part.spool_file) ?? []), part]);
+      else if (part.spool_file) pushTo(fromFiles, part.spool_file, part);
       else missingParts++;
     }
     for (const [file, inFile] of fromFiles) {
@@ -237,6 +237,13 @@ interface PartRow {
   pcm: Buffer | null;
   spool_file: string | null;
   file_offset: string | null;
+}
+
+/** Appends to the list under `key` (a segment has hundreds of parts: no copy per part). */
+function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 /** Rate from metadata when the stream reported one, else from packet size ÷ timestamp step. */
