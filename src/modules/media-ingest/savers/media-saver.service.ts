@@ -38,7 +38,6 @@ export function frameFormat(data: Buffer): { ext: string; contentType: string } 
   return { ext: 'h264', contentType: 'video/h264' };
 }
 
-
 const sha8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
 
 /**
@@ -62,8 +61,6 @@ export class MediaSaverService {
   private revokedKey(rtmsStreamId: string): string {
     return `${this.config.get('queues', { infer: true }).prefix}:media-revoked:${rtmsStreamId}`;
   }
-
-
 
   private observe(kind: string, entries: Array<{ item: MediaItem }>): void {
     const now = Date.now();
@@ -209,5 +206,4 @@ export class MediaSaverService {
     );
     return new Map(res.map((r) => [r.storage_key, r.id]));
   }
-
 }
