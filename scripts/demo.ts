@@ -17,6 +17,7 @@ import { Client } from 'pg';
 import { distEntry, startNode, type Child } from '../bench/bench-utils';
 import { runMigrations } from '../src/database/migrate';
 import { ZoomSimulator } from '../src/simulator';
+import { errorMessage } from '../src/common/errors/error-message';
 
 const DB_URL = process.env.DEMO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_demo';
 const REDIS_URL = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -38,7 +39,7 @@ async function waitUntil<T>(what: string, probe: () => Promise<T | undefined | n
       const v = await probe();
       if (v) return v;
     } catch (err) {
-      lastErr = err instanceof Error ? err.message : String(err);
+      lastErr = errorMessage(err);
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (${lastErr})` : ''}`);
     await sleep(intervalMs);
@@ -342,7 +343,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } catch (err) {
-    console.error(`[demo] FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`[demo] FAILED: ${errorMessage(err)}`);
     if (hub) console.error(hub.output().slice(-3000));
     return 1;
   } finally {
@@ -355,7 +356,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`[demo] FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`[demo] FAILED: ${errorMessage(err)}`);
     process.exit(1);
   },
 );

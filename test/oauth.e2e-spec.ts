@@ -14,7 +14,7 @@ import { ConnectionStatus } from '../src/modules/oauth/entities/oauth-connection
 import { OAuthConnectionsService } from '../src/modules/oauth/oauth-connections.service';
 import { reencryptConnectionTokens } from '../src/modules/oauth/reencrypt-tokens';
 import { tokenAad } from '../src/modules/oauth/token-aad';
-import { TokenCipher } from '../src/modules/oauth/token-cipher';
+import { TokenCipher } from '../src/common/crypto/token-cipher';
 import { ReauthorizationRequiredError, ZoomTransportError } from '../src/modules/oauth/zoom-errors';
 import { ZoomS2sTokenService } from '../src/modules/oauth/zoom-s2s-token.service';
 import { ZoomTokenProvider } from '../src/modules/oauth/zoom-token.provider';

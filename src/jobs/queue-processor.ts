@@ -4,6 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import { DelayedError, Job, RateLimitError, UnrecoverableError, WaitingChildrenError, WaitingError } from 'bullmq';
 import { AppConfig } from '../config/app.config';
 import { QueueName } from './queue-names';
+import { errorMessage } from '../common/errors/error-message';
 
 /**
  * Base of every processor: concurrency from validated config, one log line per job
@@ -47,7 +48,7 @@ export abstract class QueueProcessor extends WorkerHost implements OnApplication
         this.logger.debug(`Job ${job.name} ${job.id} deferred after ${Date.now() - started} ms (${(err as Error).name})`);
         throw err;
       }
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       this.logger.warn(`Job ${job.name} ${job.id} failed in ${Date.now() - started} ms: ${message}`);
       throw err;
     }

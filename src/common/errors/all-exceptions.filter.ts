@@ -1,15 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { Request, Response } from 'express';
 import { defaultCodeFor, ErrorBody } from './error-codes';
+import { isRecord } from '../types/is-record';
 
 interface BodyParserError {
   type?: string;
   status?: number;
   statusCode?: number;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }
 
 /** Translates any thrown value into the uniform ErrorBody. */

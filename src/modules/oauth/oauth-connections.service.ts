@@ -6,8 +6,9 @@ import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { tokenAad } from './token-aad';
-import { TokenCipher } from './token-cipher';
+import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomOAuthClient, ZoomTokenSet, ZoomUser } from './zoom-oauth.client';
+import { errorMessage } from '../../common/errors/error-message';
 
 /** A proactive refresh runs this long before the access token expires. */
 export const PROACTIVE_REFRESH_BEFORE_MS = 10 * 60_000;
@@ -17,7 +18,6 @@ export class ConnectionNotFoundError extends NotFoundException {
     super({ code: 'connection_not_found', message: `OAuth connection ${id} does not exist` });
   }
 }
-
 
 /** The API representation of a connection: never a token. */
 export function connectionView(c: OAuthConnectionEntity) {
@@ -178,7 +178,7 @@ export class OAuthConnectionsService {
       );
     } catch (err) {
       // The on-demand refresh still covers this connection; the job is only an optimisation.
-      this.logger.warn(`Could not schedule the proactive refresh of ${c.id}: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(`Could not schedule the proactive refresh of ${c.id}: ${errorMessage(err)}`);
     }
   }
 

@@ -1,12 +1,9 @@
 import { Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppConfig } from '../../config/app.config';
 import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { OAuthConnectionsService } from './oauth-connections.service';
 import { OAuthFlowService } from './oauth-flow.service';
 import { OAuthStateStore } from './oauth-state.store';
-import { TokenCipher } from './token-cipher';
 import { ZoomHttpClient } from './zoom-http.client';
 import { ZoomOAuthClient } from './zoom-oauth.client';
 import { ZoomS2sTokenService } from './zoom-s2s-token.service';
@@ -20,11 +17,6 @@ import { ZoomTokenProvider } from './zoom-token.provider';
 @Module({
   imports: [TypeOrmModule.forFeature([OAuthConnectionEntity])],
   providers: [
-    {
-      provide: TokenCipher,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => new TokenCipher(config.get('crypto', { infer: true }).keyring),
-    },
     ZoomHttpClient,
     ZoomOAuthClient,
     OAuthStateStore,
@@ -33,6 +25,6 @@ import { ZoomTokenProvider } from './zoom-token.provider';
     ZoomTokenProvider,
     ZoomS2sTokenService,
   ],
-  exports: [TokenCipher, ZoomHttpClient, ZoomOAuthClient, OAuthConnectionsService, OAuthFlowService, ZoomTokenProvider, ZoomS2sTokenService],
+  exports: [ZoomHttpClient, ZoomOAuthClient, OAuthConnectionsService, OAuthFlowService, ZoomTokenProvider, ZoomS2sTokenService],
 })
 export class OAuthCoreModule {}

@@ -4,7 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { AppConfig } from '../../config/app.config';
-import { TokenCipher } from './token-cipher';
+import { TokenCipher } from '../../common/crypto/token-cipher';
 
 /** What an authorize request leaves for its callback. */
 export interface PendingAuthorization {

@@ -3,7 +3,7 @@ import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Request, Response } from 'express';
 import { apiKeyFrom } from '../../common/auth/api-key.guard';
 import { AuthenticatedBy } from '../../common/auth/public.decorator';
-import { uuidParam } from './uuid-param';
+import { uuidParam } from '../../common/http/uuid-param';
 import { AuthorizeQuery, DisconnectQuery, ListConnectionsQuery } from './dto/oauth.dto';
 import { connectionView, OAuthConnectionsService } from './oauth-connections.service';
 import { OAuthFlowService } from './oauth-flow.service';

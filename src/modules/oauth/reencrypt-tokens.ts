@@ -5,7 +5,7 @@ import { loadEnvFile } from '../../config/load-env-file';
 import { buildDataSourceOptions } from '../../database/data-source-options';
 import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { tokenAad } from './token-aad';
-import { TokenCipher } from './token-cipher';
+import { TokenCipher } from '../../common/crypto/token-cipher';
 
 export interface ReencryptSummary {
   total: number;

@@ -3,8 +3,9 @@ import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { AppConfig } from '../../config/app.config';
-import { RedisLock, sleep } from './redis-lock';
-import { TokenCipher } from './token-cipher';
+import { RedisLock } from '../../common/redis/redis-lock';
+import { sleep } from '../../common/time/sleep';
+import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomTransportError } from './zoom-errors';
 import { ZoomOAuthClient } from './zoom-oauth.client';
 

@@ -7,7 +7,8 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
 import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { ConnectionNotFoundError, OAuthConnectionsService, PROACTIVE_REFRESH_BEFORE_MS } from './oauth-connections.service';
-import { RedisLock, sleep } from './redis-lock';
+import { RedisLock } from '../../common/redis/redis-lock';
+import { sleep } from '../../common/time/sleep';
 import { ReauthorizationRequiredError, ZoomTransportError } from './zoom-errors';
 import { ZoomGrantRefusedError, ZoomOAuthClient } from './zoom-oauth.client';
 

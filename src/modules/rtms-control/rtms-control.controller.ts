@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { uuidParam } from '../oauth/uuid-param';
+import { uuidParam } from '../../common/http/uuid-param';
 import { RtmsControlBody } from './dto/rtms-control.dto';
 import { RtmsAction } from './entities/rtms-control-request.entity';
 import { ControlAccepted, RtmsControlService } from './rtms-control.service';

@@ -20,6 +20,7 @@ import { StreamsService } from '../sessions/streams.service';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
 import { ControlAuthMode, ControlRequestStatus, RtmsAction, RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
 import { RTMS_ACTIONS, STOP_REASON_MANUAL_API } from './rtms-actions';
+import { errorMessage } from '../../common/errors/error-message';
 
 /** 429s per request before giving up (they do not use job attempts). */
 export const MAX_THROTTLED = 10;
@@ -97,7 +98,7 @@ export class RtmsControlRunner {
         res = await this.http.send({ method: 'PATCH', url, operation: `RTMS ${action}`, bearer: token, json: body });
       } catch (err) {
         // Network error or timeout: BullMQ retries with backoff.
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         return this.retryLater(req, { error: message });
       }
       if (res.status === 401 && !refreshed) {
@@ -161,7 +162,7 @@ export class RtmsControlRunner {
   private tokenFailure(req: RtmsControlRequestEntity, err: unknown): Promise<never> {
     if (err instanceof ZoomError && err.retryable) return this.retryLater(req, { error: err.message });
     const code = err instanceof ZoomError ? ((err.getResponse() as { code?: string }).code ?? null) : null;
-    return this.fail(req, { zoomCode: null, error: `no usable Zoom token${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}` });
+    return this.fail(req, { zoomCode: null, error: `no usable Zoom token${code ? ` (${code})` : ''}: ${errorMessage(err)}` });
   }
 
   private async succeed(req: RtmsControlRequestEntity, action: RtmsAction, zoomStatus: number): Promise<{ status: ControlRequestStatus; zoomStatus: number }> {
@@ -196,7 +197,7 @@ export class RtmsControlRunner {
     const open = (await this.streams.listForSession(sessionId)).filter((s) => !['stopped', 'failed'].includes(s.status));
     for (const stream of open) {
       await this.signals.publish({ type: 'close', rtmsStreamId: stream.rtmsStreamId }).catch((err: unknown) => {
-        this.logger.warn(`Could not signal close for stream ${stream.rtmsStreamId}: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.warn(`Could not signal close for stream ${stream.rtmsStreamId}: ${errorMessage(err)}`);
       });
     }
   }

@@ -23,6 +23,7 @@ import { StreamsService } from '../sessions/streams.service';
 import { RtmsControlBody } from './dto/rtms-control.dto';
 import { ControlAuthMode, ControlRequestStatus, RtmsAction, RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
 import { RTMS_ACTIONS } from './rtms-actions';
+import { errorMessage } from '../../common/errors/error-message';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -131,7 +132,7 @@ export class RtmsControlService {
       await this.requests.update({ id: saved.id }, { jobId: saved.jobId });
     } catch (err) {
       await this.requests.update({ id: saved.id }, { status: ControlRequestStatus.Failed, error: 'could not be queued', completedAt: new Date() });
-      this.logger.error(`Could not enqueue RTMS ${action} for session ${sessionId}: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.error(`Could not enqueue RTMS ${action} for session ${sessionId}: ${errorMessage(err)}`);
       throw new ServiceUnavailableException({ code: 'queue_unavailable', message: 'The request could not be queued; try again' });
     }
     await this.sessions.recordEvent(sessionId, {

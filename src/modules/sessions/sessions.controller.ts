@@ -1,14 +1,13 @@
-import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CreateSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery, PageQuery } from './dto/list-sessions.query';
 import { sessionView, streamView } from './session.views';
 import { SessionsService } from './sessions.service';
 import { StreamsService } from './streams.service';
+import { uuidParam } from '../../common/http/uuid-param';
 
 /** Route ids are UUIDs; anything else is a 400, not a database error. */
-export const uuidParam = new ParseUUIDPipe({ exceptionFactory: () => new BadRequestException({ code: 'invalid_id', message: 'id must be a UUID' }) });
-const uuid = uuidParam;
 
 @ApiTags('sessions')
 @ApiSecurity('api-key')
@@ -33,7 +32,7 @@ export class SessionsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'A session with its streams' })
-  async get(@Param('id', uuid) id: string) {
+  async get(@Param('id', uuidParam) id: string) {
     const session = await this.sessions.get(id);
     const streams = await this.streams.listForSession(id);
     return { ...sessionView(session), streams: streams.map(streamView) };
@@ -41,20 +40,20 @@ export class SessionsController {
 
   @Get(':id/events')
   @ApiOperation({ summary: "The session's events (newest first)" })
-  events(@Param('id', uuid) id: string, @Query() query: PageQuery) {
+  events(@Param('id', uuidParam) id: string, @Query() query: PageQuery) {
     return this.sessions.listEvents(id, query);
   }
 
   @Get(':id/participants')
   @ApiOperation({ summary: 'Participants seen in the session' })
-  participants(@Param('id', uuid) id: string) {
+  participants(@Param('id', uuidParam) id: string) {
     return this.sessions.listParticipants(id);
   }
 
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a session, its events and its captured media' })
-  async remove(@Param('id', uuid) id: string): Promise<void> {
+  async remove(@Param('id', uuidParam) id: string): Promise<void> {
     await this.sessions.delete(id);
   }
 }

@@ -5,7 +5,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { Brackets, DataSource, EntityManager, Repository } from 'typeorm';
 import { AppConfig } from '../../config/app.config';
 import { stopReasonName } from '../../zoom/rtms-enums';
-import { TokenCipher } from '../oauth/token-cipher';
+import { TokenCipher } from '../../common/crypto/token-cipher';
 import { resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
 import { CreateSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery, PageQuery } from './dto/list-sessions.query';
@@ -67,18 +67,13 @@ export class SessionsService {
     @InjectRepository(ParticipantEntity) private readonly participants: Repository<ParticipantEntity>,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: ConfigService<AppConfig, true>,
+    /** The tokens' key ring (TOKEN_ENCRYPTION_KEYS) seals capture-policy secrets too. */
+    private readonly cipher: TokenCipher,
   ) {}
 
   defaultCapturePolicy() {
     return this.config.get('capture', { infer: true });
   }
-
-  /** The tokens' keyring (TOKEN_ENCRYPTION_KEYS) seals capture-policy secrets too. */
-  private passcodeCipher(): TokenCipher {
-    this.cipher ??= new TokenCipher(this.config.get('crypto', { infer: true }).keyring);
-    return this.cipher;
-  }
-  private cipher?: TokenCipher;
 
   async create(dto: CreateSessionDto): Promise<SessionEntity> {
     const metadata = dto.metadata ?? {};
@@ -87,7 +82,7 @@ export class SessionsService {
     }
     // The id is chosen here so a zoom_rooms passcode can be sealed bound to this row.
     const id = randomUUID();
-    const sealPasscode = (plain: string) => this.passcodeCipher().encrypt(plain, zoomRoomsPasscodeAad(id));
+    const sealPasscode = (plain: string) => this.cipher.encrypt(plain, zoomRoomsPasscodeAad(id));
     return this.dataSource.transaction(async (em) => {
       const session = await em.getRepository(SessionEntity).save(
         em.getRepository(SessionEntity).create({

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { SessionsService } from '../sessions/sessions.service';
+import { errorMessage } from '../../common/errors/error-message';
 
 const SWEEP_EVERY_MS = 30_000;
 const PENDING_FOR_MS = 20_000;
@@ -39,7 +40,7 @@ export class PendingEventsSweeper implements OnApplicationBootstrap, OnApplicati
       if (ids.length > 0) this.logger.warn(`Re-queued ${ids.length} stored Zoom event(s) that had no job`);
       return ids.length;
     } catch (err) {
-      this.logger.warn(`Pending-events sweep failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(`Pending-events sweep failed: ${errorMessage(err)}`);
       return 0;
     }
   }

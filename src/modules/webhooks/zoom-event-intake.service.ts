@@ -8,15 +8,13 @@ import { EventSource } from '../sessions/entities/session-event.entity';
 import { zoomEventDedupeKey } from './dedupe-key';
 import { checkServerUrls } from './server-url-policy';
 import { ZoomEventWriter } from './zoom-event-writer';
+import { errorMessage } from '../../common/errors/error-message';
+import { isRecord } from '../../common/types/is-record';
 
 export type IntakeOutcome = 'accepted' | 'duplicate';
 
 const KNOWN_EVENTS = new Set([...RTMS_STARTED_EVENTS, ...RTMS_STOPPED_EVENTS, ...RTMS_INTERRUPTED_EVENTS, ...CONCURRENCY_EVENTS, APP_DEAUTHORIZED_EVENT]);
 const MAX_EVENT_NAME = 128;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * The one entrance for verified Zoom events, whichever way they came (webhook or event
@@ -80,7 +78,7 @@ export class ZoomEventIntakeService {
       });
     } catch (err) {
       // Not stored: answer 503 so Zoom delivers it again rather than lose it.
-      this.logger.error(`Could not store ${event}: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.error(`Could not store ${event}: ${errorMessage(err)}`);
       this.received.inc({ event: label, source, outcome: 'store_failed' });
       throw new ServiceUnavailableException({ code: 'event_store_unavailable', message: 'Event could not be stored; retry later' });
     }

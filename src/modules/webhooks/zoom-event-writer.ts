@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { SessionsService, StoredZoomEventInput } from '../sessions/sessions.service';
+import { errorMessage } from '../../common/errors/error-message';
 
 interface Pending {
   input: StoredZoomEventInput;
@@ -64,7 +65,7 @@ export class ZoomEventWriter {
         );
       } catch (err) {
         // Stored but not queued: the pending-events sweeper re-queues them; still acknowledged.
-        this.logger.error(`Stored ${stored.length} Zoom event(s) but could not queue them: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.error(`Stored ${stored.length} Zoom event(s) but could not queue them: ${errorMessage(err)}`);
       }
     }
     batch.forEach((p, i) => p.resolve(ids[i]));

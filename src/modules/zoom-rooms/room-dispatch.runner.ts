@@ -10,7 +10,7 @@ import { AppConfig } from '../../config/app.config';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { RoomJobPayload } from '../../jobs/job-payloads';
-import { TokenCipher } from '../oauth/token-cipher';
+import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomError } from '../oauth/zoom-errors';
 import { retryAfterSeconds, ZoomCallOutcome, ZoomResponse, zoomErrorOf } from '../oauth/zoom-http.client';
 import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
@@ -21,6 +21,7 @@ import { RoomDispatchesService } from './room-dispatches.service';
 import { leaveJobId, passcodeAad } from './room-dispatch.views';
 import { RoomsRateLimiter } from './rooms-rate-limiter';
 import { RoomCall, ZoomRoomsClient } from './zoom-rooms.client';
+import { errorMessage } from '../../common/errors/error-message';
 
 /** A job sleeps in-process for its rate-limit slot up to this long; further out it goes back to delayed. */
 const MAX_INPROCESS_WAIT_MS = 5_000;
@@ -160,7 +161,7 @@ export class RoomDispatchRunner {
       token = await this.s2s.getAccountToken();
     } catch (err) {
       if (err instanceof ZoomError && err.retryable) return this.retryLater(d, step, { error: err.message });
-      return this.fail(d, step, { error: `no usable Server-to-Server token: ${err instanceof Error ? err.message : String(err)}` });
+      return this.fail(d, step, { error: `no usable Server-to-Server token: ${errorMessage(err)}` });
     }
     let refreshed = false;
     for (;;) {
@@ -178,7 +179,7 @@ export class RoomDispatchRunner {
         await this.repo.increment({ id: d.id }, 'attempts', 1);
         res = await send(token);
       } catch (err) {
-        return this.retryLater(d, step, { error: err instanceof Error ? err.message : String(err) });
+        return this.retryLater(d, step, { error: errorMessage(err) });
       }
       if (res.status === 401 && !refreshed) {
         refreshed = true;
@@ -187,7 +188,7 @@ export class RoomDispatchRunner {
         try {
           token = await this.s2s.getAccountToken();
         } catch (err) {
-          return this.retryLater(d, step, { error: err instanceof Error ? err.message : String(err) });
+          return this.retryLater(d, step, { error: errorMessage(err) });
         }
         continue;
       }

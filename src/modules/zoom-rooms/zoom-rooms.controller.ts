@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { uuidParam } from '../oauth/uuid-param';
+import { uuidParam } from '../../common/http/uuid-param';
 import { CreateDispatchDto, ListDispatchesQuery, ListRoomsQuery } from './dto/zoom-rooms.dto';
 import { dispatchView } from './room-dispatch.views';
 import { RoomDispatchesService } from './room-dispatches.service';

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { TokenCipher } from '../oauth/token-cipher';
+import { TokenCipher } from '../../common/crypto/token-cipher';
 import { capturePolicyView, resolveCapturePolicy, zoomRoomsPasscodeAad } from '../sessions/capture-policy';
 import { CapturePolicyDto } from '../sessions/dto/capture-policy.dto';
 import { CreateDispatchDto, ListRoomsQuery } from './dto/zoom-rooms.dto';

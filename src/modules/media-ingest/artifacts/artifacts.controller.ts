@@ -1,13 +1,14 @@
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, Headers, HttpException, HttpStatus, Logger, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpException, HttpStatus, Logger, Param, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ListArtifactsQuery, TranscriptQuery } from '../dto/artifacts.query';
 import { ArtifactsService, artifactView } from './artifacts.service';
 import { parseRange } from './http-range';
 import { toTxt, toVtt } from './transcript-format';
+import { errorMessage } from '../../../common/errors/error-message';
+import { uuidParam } from '../../../common/http/uuid-param';
 
-const uuid = new ParseUUIDPipe({ version: '4', exceptionFactory: () => new HttpException({ code: 'invalid_id', message: 'id must be a UUID' }, HttpStatus.BAD_REQUEST) });
 
 @ApiTags('artifacts')
 @ApiSecurity('api-key')
@@ -19,19 +20,19 @@ export class ArtifactsController {
 
   @Get('sessions/:id/artifacts')
   @ApiOperation({ summary: "List a session's captured media (filter by kind, user, time; cursor-paginated, oldest first)" })
-  list(@Param('id', uuid) id: string, @Query() query: ListArtifactsQuery) {
+  list(@Param('id', uuidParam) id: string, @Query() query: ListArtifactsQuery) {
     return this.artifacts.list(id, query);
   }
 
   @Get('artifacts/:id')
   @ApiOperation({ summary: 'One artifact (metadata)' })
-  async get(@Param('id', uuid) id: string) {
+  async get(@Param('id', uuidParam) id: string) {
     return artifactView(await this.artifacts.get(id));
   }
 
   @Get('artifacts/:id/content')
   @ApiOperation({ summary: 'Download the bytes of an artifact (HTTP Range supported: 206 / 416)' })
-  async content(@Param('id', uuid) id: string, @Headers('range') rangeHeader: string | undefined, @Res() res: Response): Promise<void> {
+  async content(@Param('id', uuidParam) id: string, @Headers('range') rangeHeader: string | undefined, @Res() res: Response): Promise<void> {
     const a = await this.artifacts.get(id);
     const range = parseRange(rangeHeader, a.bytes);
     if (range.kind === 'unsatisfiable') {
@@ -53,13 +54,13 @@ export class ArtifactsController {
     try {
       await pipeline(obj.stream, res);
     } catch (err) {
-      this.logger.warn(`Download of artifact ${id} ended early: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(`Download of artifact ${id} ended early: ${errorMessage(err)}`);
     }
   }
 
   @Get('sessions/:id/transcript')
   @ApiOperation({ summary: 'The session transcript as JSON, WebVTT or plain text' })
-  async transcript(@Param('id', uuid) id: string, @Query() q: TranscriptQuery, @Res() res: Response): Promise<void> {
+  async transcript(@Param('id', uuidParam) id: string, @Query() q: TranscriptQuery, @Res() res: Response): Promise<void> {
     const lines = await this.artifacts.transcript(id);
     const format = q.format ?? 'json';
     if (format === 'vtt') {

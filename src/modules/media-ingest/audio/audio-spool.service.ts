@@ -9,6 +9,7 @@ import { AudioSegmentWriter } from './audio-segment-writer';
 import { AudioSpool, AudioSpoolStream, AudioStreamInfo, WrittenParts } from './audio-spool';
 import { SpooledAudioStore } from './audio-spool.store';
 import { SpoolFiles } from './spool-files';
+import { errorMessage } from '../../../common/errors/error-message';
 
 /** Segments written out per transaction, one transaction at a time. */
 const WRITE_BATCH = 16;
@@ -81,7 +82,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
         },
         flushFailed: (err) => {
           failures.inc();
-          if (failuresLogged++ % 50 === 0) this.logger.warn(`Audio spool write failed (${this.spool.bufferedBytes} bytes waiting; retrying): ${err instanceof Error ? err.message : String(err)}`);
+          if (failuresLogged++ % 50 === 0) this.logger.warn(`Audio spool write failed (${this.spool.bufferedBytes} bytes waiting; retrying): ${errorMessage(err)}`);
         },
       },
       {
@@ -176,7 +177,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
         .catch((err: unknown) => {
           // Not lost: the segments stay open and the sweep writes them out when idle.
           this.writeFailures.inc(batch.length);
-          this.logger.warn(`${batch.length} audio segment(s) could not be written yet: ${err instanceof Error ? err.message : String(err)}`);
+          this.logger.warn(`${batch.length} audio segment(s) could not be written yet: ${errorMessage(err)}`);
         })
         .finally(() => {
           this.writing--;
@@ -195,7 +196,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
     try {
       await this.writer.sweep(this.idleMs);
     } catch (err) {
-      this.logger.warn(`Audio segment sweep failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(`Audio segment sweep failed: ${errorMessage(err)}`);
     } finally {
       this.sweeping = false;
     }

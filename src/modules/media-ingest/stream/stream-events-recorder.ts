@@ -6,6 +6,7 @@ import { SessionStatus } from '../../sessions/entities/session.entity';
 import { SessionsService } from '../../sessions/sessions.service';
 import { StreamsService } from '../../sessions/streams.service';
 import type { RtmsMessage } from '../protocol/rtms-message-parser';
+import { errorMessage } from '../../../common/errors/error-message';
 
 export interface StreamRef {
   sessionId: string;
@@ -127,7 +128,7 @@ export class StreamEventsRecorder {
     try {
       await this.sessions.transition(ref.sessionId, to, { source: EventSource.Worker, reason });
     } catch (err) {
-      this.logger.warn(`Session ${ref.sessionId}: ${reason} not applied: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(`Session ${ref.sessionId}: ${reason} not applied: ${errorMessage(err)}`);
     }
   }
 
@@ -135,7 +136,7 @@ export class StreamEventsRecorder {
     try {
       await fn();
     } catch (err) {
-      this.logger.error(`Stream ${ref.rtmsStreamId}: could not record: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.error(`Stream ${ref.rtmsStreamId}: could not record: ${errorMessage(err)}`);
     }
   }
 }

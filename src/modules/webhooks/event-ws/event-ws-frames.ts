@@ -1,3 +1,4 @@
+import { isRecord } from '../../../common/types/is-record';
 /** Frames of Zoom's event WebSocket (rtms-protocol.md §5) and the reconnect backoff. */
 
 export type EventWsFrame =
@@ -8,10 +9,6 @@ export type EventWsFrame =
 
 /** The largest frame we parse; Zoom events are a few KB. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Classifies one text frame: `{"module":"message","content":"<event JSON string>"}` is an

@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
-
-/** Extend the lease only while we still hold it (compare-and-set). */
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-/** Give the lease back only if it is still ours. */
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+import { RELEASE_IF_HOLDER, RENEW_IF_HOLDER } from '../../../common/redis/lease-scripts';
 
 /**
  * The Redis lease that makes one process across the deployment the holder of the event
@@ -29,11 +25,11 @@ export class EventWsLease {
 
   /** True while we still hold it (TTL extended); false once someone else does. */
   async renew(): Promise<boolean> {
-    return Number(await this.redis.eval(RENEW, 1, this.key, this.holderId, String(this.ttlMs))) === 1;
+    return Number(await this.redis.eval(RENEW_IF_HOLDER, 1, this.key, this.holderId, String(this.ttlMs))) === 1;
   }
 
   async release(): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key, this.holderId);
+    await this.redis.eval(RELEASE_IF_HOLDER, 1, this.key, this.holderId);
   }
 
   async currentHolder(): Promise<string | null> {

@@ -11,6 +11,8 @@ import { EventSource } from '../../sessions/entities/session-event.entity';
 import { ZoomEventIntakeService } from '../zoom-event-intake.service';
 import { EventWsLease } from './event-ws-lease';
 import { eventWsUrl, MAX_FRAME_BYTES, parseEventWsFrame, reconnectDelayMs } from './event-ws-frames';
+import { errorMessage } from '../../../common/errors/error-message';
+import { isRecord } from '../../../common/types/is-record';
 
 /** A token is replaced this long (at most) before Zoom's expiry. */
 const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
@@ -26,10 +28,6 @@ export type EventWsState = 'idle' | 'standby' | 'connecting' | 'open' | 'heartbe
 interface CachedToken {
   token: string;
   expiresAt: number;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -192,7 +190,7 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
         void this.connect();
       }
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = errorMessage(err);
       // Cannot tell whether we still hold it: once it may have expired, stop using it.
       if (this.holding && Date.now() - this.lastRenewAt > cfg.leaseTtlMs - renewEvery) this.loseLease(`Redis unavailable (${msg})`);
       else this.logger.warn(`Event WebSocket lease check failed: ${msg}`);
@@ -237,7 +235,7 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
       if (this.stopped || !this.holding) return;
       this.fetchToken().then(
         () => this.logger.log('Refreshed the event WebSocket token before expiry'),
-        (err: unknown) => this.logger.warn(`Event WebSocket token refresh failed (will fetch on the next connect): ${err instanceof Error ? err.message : String(err)}`),
+        (err: unknown) => this.logger.warn(`Event WebSocket token refresh failed (will fetch on the next connect): ${errorMessage(err)}`),
       );
     }, refreshIn);
     this.logger.log(`Fetched a client_credentials token for the event WebSocket (expires in ${set.expiresInSec} s)`);
@@ -254,7 +252,7 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
     try {
       token = await this.getToken();
     } catch (err) {
-      this.lastError = err instanceof Error ? err.message : String(err);
+      this.lastError = errorMessage(err);
       this.logger.warn(`Event WebSocket token fetch failed: ${this.lastError}`);
       this.scheduleReconnect();
       return;
@@ -397,7 +395,7 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
         return;
       } catch (err) {
         const status = err instanceof HttpException ? err.getStatus() : 500;
-        const msg = err instanceof Error ? err.message : String(err);
+        const msg = errorMessage(err);
         if (status < 500) {
           this.ingested.inc({ outcome: 'refused' });
           this.logger.warn(`Event WebSocket ${name}${stream} refused by intake: ${msg}`);

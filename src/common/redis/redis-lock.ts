@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+import { RELEASE_IF_HOLDER } from './lease-scripts';
 
 /**
  * A Redis lease shared by every process: SET NX PX to take it, compare-and-delete to
@@ -18,8 +17,6 @@ export class RedisLock {
   }
 
   async release(key: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, key, token);
+    await this.redis.eval(RELEASE_IF_HOLDER, 1, key, token);
   }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
