@@ -15,9 +15,9 @@ import { OAuthConnectionsService } from '../src/modules/oauth/oauth-connections.
 import { reencryptConnectionTokens } from '../src/modules/oauth/reencrypt-tokens';
 import { tokenAad } from '../src/modules/oauth/token-aad';
 import { TokenCipher } from '../src/common/crypto/token-cipher';
-import { ReauthorizationRequiredError, ZoomTransportError } from '../src/modules/oauth/zoom-errors';
-import { ZoomS2sTokenService } from '../src/modules/oauth/zoom-s2s-token.service';
-import { ZoomTokenProvider } from '../src/modules/oauth/zoom-token.provider';
+import { ReauthorizationRequiredError, ZoomTransportError } from '../src/zoom/zoom-errors';
+import { ZoomS2sTokenService } from '../src/zoom/auth/zoom-s2s-token.service';
+import { ZoomTokenProvider } from '../src/zoom/auth/zoom-token.provider';
 import { SimUser, ZoomSimulator } from '../src/simulator';
 import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';

@@ -1,4 +1,6 @@
 import { BadRequestException, ConflictException, HttpException, NotFoundException } from '@nestjs/common';
+import { SessionNotFoundError } from '../../modules/sessions/sessions.errors';
+import { ZoomRequestError } from '../../zoom/zoom-errors';
 import { toErrorBody } from './all-exceptions.filter';
 
 describe('toErrorBody', () => {
@@ -8,6 +10,15 @@ describe('toErrorBody', () => {
       error: 'illegal_transition',
       message: 'no',
       requestId: 'r1',
+    });
+  });
+
+  it('answers a domain error with its code, the status the catalogue gives it, and its details', () => {
+    expect(toErrorBody(new SessionNotFoundError('s1'), 'r2')).toEqual({ statusCode: 404, error: 'session_not_found', message: 'Session s1 does not exist', requestId: 'r2' });
+    expect(toErrorBody(new ZoomRequestError('RTMS start', 400, 2308, 'not enabled'))).toMatchObject({
+      statusCode: 502,
+      error: 'zoom_request_failed',
+      details: { zoomStatus: 400, zoomCode: 2308, zoomMessage: 'not enabled' },
     });
   });
 

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { Request, Response } from 'express';
-import { defaultCodeFor, ErrorBody } from './error-codes';
+import { DomainError } from './domain-error';
+import { defaultCodeFor, DOMAIN_ERROR_HTTP_STATUS, ErrorBody } from './error-codes';
 import { isRecord } from '../types/is-record';
 
 interface BodyParserError {
@@ -11,6 +12,10 @@ interface BodyParserError {
 
 /** Translates any thrown value into the uniform ErrorBody. */
 export function toErrorBody(exception: unknown, requestId?: string): ErrorBody {
+  if (exception instanceof DomainError) {
+    const statusCode = DOMAIN_ERROR_HTTP_STATUS[exception.code] ?? 500;
+    return { statusCode, error: exception.code, message: exception.message, requestId, ...(exception.details !== undefined ? { details: exception.details } : {}) };
+  }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const response = exception.getResponse();

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { DomainError } from '../../common/errors/domain-error';
+import { OAuthErrorCode } from '../../common/errors/error-codes';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { JobName } from '../../jobs/job-names';
@@ -7,15 +9,13 @@ import { JobProducer } from '../../jobs/job-producer.service';
 import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { tokenAad } from './token-aad';
 import { TokenCipher } from '../../common/crypto/token-cipher';
-import { ZoomOAuthClient, ZoomTokenSet, ZoomUser } from './zoom-oauth.client';
+import { ZoomOAuthClient, ZoomTokenSet, ZoomUser } from '../../zoom/auth/zoom-oauth.client';
 import { errorMessage } from '../../common/errors/error-message';
+import { PROACTIVE_REFRESH_BEFORE_MS } from '../../zoom/auth/zoom-token.provider';
 
-/** A proactive refresh runs this long before the access token expires. */
-export const PROACTIVE_REFRESH_BEFORE_MS = 10 * 60_000;
-
-export class ConnectionNotFoundError extends NotFoundException {
+export class ConnectionNotFoundError extends DomainError {
   constructor(id: string) {
-    super({ code: 'connection_not_found', message: `OAuth connection ${id} does not exist` });
+    super(OAuthErrorCode.ConnectionNotFound, `OAuth connection ${id} does not exist`);
   }
 }
 

@@ -4,27 +4,25 @@ import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { OAuthConnectionsService } from './oauth-connections.service';
 import { OAuthFlowService } from './oauth-flow.service';
 import { OAuthStateStore } from './oauth-state.store';
-import { ZoomHttpClient } from './zoom-http.client';
-import { ZoomOAuthClient } from './zoom-oauth.client';
-import { ZoomS2sTokenService } from './zoom-s2s-token.service';
-import { ZoomTokenProvider } from './zoom-token.provider';
+import { OAuthUserGrantStore } from './oauth-user-grant.store';
+import { UserGrantStore } from '../../zoom/auth/user-grant-store';
+import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
+import { ZoomModule } from '../../zoom/zoom.module';
 
 /**
- * Zoom credentials for the rest of the hub: the token vault, the user token provider,
- * the S2S token, and the Zoom HTTP client. No controllers, so workers (rtms-control,
- * zoom-rooms, the oauth processor) can import it without serving routes.
+ * The token vault for the rest of the hub: connections and the user token provider
+ * (a Zoom-layer class, wired here to the vault's storage). No controllers, so workers
+ * (rtms-control, the oauth processor) can import it without serving routes.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([OAuthConnectionEntity])],
+  imports: [TypeOrmModule.forFeature([OAuthConnectionEntity]), ZoomModule],
   providers: [
-    ZoomHttpClient,
-    ZoomOAuthClient,
     OAuthStateStore,
     OAuthConnectionsService,
     OAuthFlowService,
+    { provide: UserGrantStore, useClass: OAuthUserGrantStore },
     ZoomTokenProvider,
-    ZoomS2sTokenService,
   ],
-  exports: [ZoomHttpClient, ZoomOAuthClient, OAuthConnectionsService, OAuthFlowService, ZoomTokenProvider, ZoomS2sTokenService],
+  exports: [OAuthConnectionsService, OAuthFlowService, ZoomTokenProvider],
 })
 export class OAuthCoreModule {}

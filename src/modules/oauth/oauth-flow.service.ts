@@ -6,7 +6,7 @@ import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { OAuthConnectionsService } from './oauth-connections.service';
 import { OAuthStateStore, pkceChallenge } from './oauth-state.store';
 import { isRedirectAllowed } from './redirect-allowlist';
-import { ZoomGrantRefusedError, ZoomOAuthClient } from './zoom-oauth.client';
+import { ZoomGrantRefusedError, ZoomOAuthClient } from '../../zoom/auth/zoom-oauth.client';
 
 export interface AuthorizeInput {
   apiKey?: string;

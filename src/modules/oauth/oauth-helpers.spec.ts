@@ -1,6 +1,6 @@
 import { pkceChallenge } from './oauth-state.store';
 import { isRedirectAllowed } from './redirect-allowlist';
-import { retryAfterSeconds, zoomErrorOf } from './zoom-http.client';
+import { retryAfterSeconds, zoomErrorOf } from '../../zoom/http/zoom-http.client';
 
 describe('PKCE S256', () => {
   it('matches RFC 7636 appendix B (rtms-protocol.md §6)', () => {

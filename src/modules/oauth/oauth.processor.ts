@@ -4,8 +4,8 @@ import { JobName } from '../../jobs/job-names';
 import { JobOf } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
-import { ZoomError } from './zoom-errors';
-import { ZoomTokenProvider } from './zoom-token.provider';
+import { ZoomError } from '../../zoom/zoom-errors';
+import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
 
 /** `oauth` queue: proactive token refreshes, shortly before access tokens expire. */
 @Processor(QueueName.OAuth)

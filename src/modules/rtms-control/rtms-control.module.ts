@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OAuthCoreModule } from '../oauth/oauth-core.module';
+import { ZoomModule } from '../../zoom/zoom.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
 import { RtmsControlRunner } from './rtms-control.runner';
@@ -9,7 +10,7 @@ import { RtmsControlService } from './rtms-control.service';
 
 /** RTMS start/stop/pause/resume: requests (API side) and the runner (worker side). No controllers. */
 @Module({
-  imports: [TypeOrmModule.forFeature([RtmsControlRequestEntity]), SessionsModule, OAuthCoreModule],
+  imports: [TypeOrmModule.forFeature([RtmsControlRequestEntity]), SessionsModule, OAuthCoreModule, ZoomModule],
   providers: [RtmsControlService, RtmsControlRunner, StreamSignalPublisher],
   exports: [RtmsControlService, RtmsControlRunner],
 })

@@ -8,10 +8,11 @@ import { In, Not, Repository } from 'typeorm';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
 import { RtmsControlPayload } from '../../jobs/job-payloads';
-import { ZoomError, ZoomNotConfiguredError } from '../oauth/zoom-errors';
-import { retryAfterSeconds, ZoomCallOutcome, ZoomHttpClient, zoomErrorOf } from '../oauth/zoom-http.client';
-import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
-import { ZoomTokenProvider } from '../oauth/zoom-token.provider';
+import { ZoomError, ZoomNotConfiguredError } from '../../zoom/zoom-errors';
+import { ZoomCallOutcome, ZoomHttpClient } from '../../zoom/http/zoom-http.client';
+import { ZoomCallPolicy } from '../../zoom/call/zoom-call-policy';
+import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
+import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
 import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionStatus } from '../sessions/entities/session.entity';
 import { IllegalTransitionError } from '../sessions/sessions.errors';
@@ -24,8 +25,6 @@ import { errorMessage } from '../../common/errors/error-message';
 
 /** 429s per request before giving up (they do not use job attempts). */
 export const MAX_THROTTLED = 10;
-/** Longest Retry-After honoured; a larger one is capped (and still counted). */
-const MAX_RETRY_AFTER_SEC = 300;
 
 const FINAL = [ControlRequestStatus.Succeeded, ControlRequestStatus.Failed];
 
@@ -56,6 +55,7 @@ export class RtmsControlRunner {
     private readonly streams: StreamsService,
     private readonly signals: StreamSignalPublisher,
     private readonly http: ZoomHttpClient,
+    private readonly policy: ZoomCallPolicy,
     private readonly tokens: ZoomTokenProvider,
     private readonly s2s: ZoomS2sTokenService,
     private readonly config: ConfigService<AppConfig, true>,
@@ -83,61 +83,38 @@ export class RtmsControlRunner {
     const body = { action, settings: { client_id: clientId, ...(req.participantUserId ? { participant_user_id: req.participantUserId } : {}) } };
     const url = `${this.config.get('zoom', { infer: true }).apiBaseUrl}/live_meetings/${encodeURIComponent(session.meetingId)}/rtms_app/status`;
 
-    let token: string;
-    try {
-      token = await this.token(req);
-    } catch (err) {
-      return this.tokenFailure(req, err);
-    }
-
-    let res;
-    let refreshed = false;
-    for (;;) {
-      try {
+    const result = await this.policy.call({
+      operation: `RTMS ${action}`,
+      token: { get: () => this.token(req), refresh: (rejected) => this.token(req, rejected) },
+      beforeSend: async () => {
         await this.requests.increment({ id: req.id }, 'attempts', 1);
-        res = await this.http.send({ method: 'PATCH', url, operation: `RTMS ${action}`, bearer: token, json: body });
-      } catch (err) {
-        // Network error or timeout: BullMQ retries with backoff.
-        const message = errorMessage(err);
-        return this.retryLater(req, { error: message });
+      },
+      send: (token) => this.http.send({ method: 'PATCH', url, operation: `RTMS ${action}`, bearer: token, json: body }),
+      onUnauthorized: () => this.outcomes.inc({ action, outcome: 'unauthorized' }),
+    });
+
+    switch (result.outcome) {
+      case 'ok':
+        return this.succeed(req, action, result.response.status);
+      case 'throttled': {
+        const throttled = req.throttledCount + 1;
+        if (throttled > MAX_THROTTLED) return this.fail(req, { ...result.record, error: `Zoom rate-limited this request ${throttled} times` });
+        const at = new Date(Date.now() + result.waitSec * 1000);
+        await this.requests.update({ id: req.id }, { status: ControlRequestStatus.Retrying, throttledCount: throttled, nextAttemptAt: at, ...result.record });
+        this.outcomes.inc({ action, outcome: 'throttled' });
+        this.logger.warn(`RTMS ${action} for session ${req.sessionId} rate-limited; retrying in ${result.waitSec} s`);
+        return deferJobUntil(job, at);
       }
-      if (res.status === 401 && !refreshed) {
-        refreshed = true;
-        this.outcomes.inc({ action, outcome: 'unauthorized' });
-        try {
-          token = await this.token(req, token);
-        } catch (err) {
-          return this.tokenFailure(req, err);
-        }
-        continue;
+      case 'retry':
+        return this.retryLater(req, result.record);
+      case 'refused':
+        // 401 after a refresh, 400 (2308, 2310...), 403, 404...: retrying will not help.
+        return this.fail(req, result.record);
+      case 'no_token': {
+        const code = result.cause instanceof ZoomError ? result.cause.code : null;
+        return this.fail(req, { zoomCode: null, error: `no usable Zoom token${code ? ` (${code})` : ''}: ${errorMessage(result.cause)}` });
       }
-      break;
     }
-
-    const zoomErr = zoomErrorOf(res.json);
-    const outcome: ZoomCallOutcome = {
-      zoomStatus: res.status,
-      zoomCode: res.status >= 300 && zoomErr.code !== undefined ? String(zoomErr.code) : null,
-      zoomMessage: res.status >= 300 ? zoomErr.message : null,
-    };
-
-    if (res.status >= 200 && res.status < 300) return this.succeed(req, action, res.status);
-
-    if (res.status === 429) {
-      const throttled = req.throttledCount + 1;
-      if (throttled > MAX_THROTTLED) return this.fail(req, { ...outcome, error: `Zoom rate-limited this request ${throttled} times` });
-      const waitSec = Math.min(retryAfterSeconds(res.headers) ?? 1, MAX_RETRY_AFTER_SEC);
-      const at = new Date(Date.now() + waitSec * 1000);
-      await this.requests.update({ id: req.id }, { status: ControlRequestStatus.Retrying, throttledCount: throttled, nextAttemptAt: at, ...outcome, error: `rate limited; retrying after ${waitSec} s` });
-      this.outcomes.inc({ action, outcome: 'throttled' });
-      this.logger.warn(`RTMS ${action} for session ${req.sessionId} rate-limited; retrying in ${waitSec} s`);
-      return deferJobUntil(job, at);
-    }
-
-    if (res.status >= 500) return this.retryLater(req, { ...outcome, error: `Zoom answered HTTP ${res.status}` });
-
-    // 401 after a refresh, 400 (2308, 2310...), 403, 404...: retrying will not help.
-    return this.fail(req, { ...outcome, error: `Zoom refused RTMS ${action} (HTTP ${res.status}${outcome.zoomCode ? `, code ${outcome.zoomCode}` : ''}): ${outcome.zoomMessage}` });
   }
 
   /**
@@ -157,12 +134,6 @@ export class RtmsControlRunner {
     }
     if (!req.connectionId) throw new ZoomNotConfiguredError('user connection for this request');
     return this.tokens.getAccessToken(req.connectionId, { rejectedToken: rejected });
-  }
-
-  private tokenFailure(req: RtmsControlRequestEntity, err: unknown): Promise<never> {
-    if (err instanceof ZoomError && err.retryable) return this.retryLater(req, { error: err.message });
-    const code = err instanceof ZoomError ? ((err.getResponse() as { code?: string }).code ?? null) : null;
-    return this.fail(req, { zoomCode: null, error: `no usable Zoom token${code ? ` (${code})` : ''}: ${errorMessage(err)}` });
   }
 
   private async succeed(req: RtmsControlRequestEntity, action: RtmsAction, zoomStatus: number): Promise<{ status: ControlRequestStatus; zoomStatus: number }> {

@@ -14,7 +14,7 @@ import { AppConfig } from '../../config/app.config';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { ConnectionStatus } from '../oauth/entities/oauth-connection.entity';
 import { OAuthConnectionsService } from '../oauth/oauth-connections.service';
-import { ReauthorizationRequiredError } from '../oauth/zoom-errors';
+import { ReauthorizationRequiredError } from '../../zoom/zoom-errors';
 import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionEntity, ZoomProduct } from '../sessions/entities/session.entity';
 import { sessionView, streamView } from '../sessions/session.views';

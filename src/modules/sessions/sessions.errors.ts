@@ -1,18 +1,19 @@
-import { ConflictException, NotFoundException } from '@nestjs/common';
+import { DomainError } from '../../common/errors/domain-error';
+import { SessionErrorCode } from '../../common/errors/error-codes';
 import { SessionStatus } from './entities/session.entity';
 
-export class SessionNotFoundError extends NotFoundException {
+export class SessionNotFoundError extends DomainError {
   constructor(id: string) {
-    super({ code: 'session_not_found', message: `Session ${id} does not exist` });
+    super(SessionErrorCode.SessionNotFound, `Session ${id} does not exist`);
   }
 }
 
 /** A status change the state machine does not allow (409 on the API). */
-export class IllegalTransitionError extends ConflictException {
+export class IllegalTransitionError extends DomainError {
   constructor(
     readonly from: SessionStatus,
     readonly to: SessionStatus,
   ) {
-    super({ code: 'illegal_transition', message: `Session cannot move from ${from} to ${to}` });
+    super(SessionErrorCode.IllegalTransition, `Session cannot move from ${from} to ${to}`);
   }
 }

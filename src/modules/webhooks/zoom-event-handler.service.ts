@@ -23,7 +23,7 @@ import { EventProcessingStatus, EventSource, SessionEventEntity } from '../sessi
 import { ZoomProduct } from '../sessions/entities/session.entity';
 import { SessionsService } from '../sessions/sessions.service';
 import { StreamsService } from '../sessions/streams.service';
-import { checkServerUrls } from './server-url-policy';
+import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
 
 const UNKNOWN_STREAM = 'unknown rtms_stream_id';
 

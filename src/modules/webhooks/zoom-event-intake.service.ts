@@ -6,7 +6,7 @@ import { AppConfig } from '../../config/app.config';
 import { RTMS_STARTED_EVENTS, CONCURRENCY_EVENTS, RTMS_STOPPED_EVENTS, RTMS_INTERRUPTED_EVENTS, APP_DEAUTHORIZED_EVENT } from '../../zoom/webhook-events';
 import { EventSource } from '../sessions/entities/session-event.entity';
 import { zoomEventDedupeKey } from './dedupe-key';
-import { checkServerUrls } from './server-url-policy';
+import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
 import { ZoomEventWriter } from './zoom-event-writer';
 import { errorMessage } from '../../common/errors/error-message';
 import { isRecord } from '../../common/types/is-record';

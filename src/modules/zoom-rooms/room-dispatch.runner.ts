@@ -11,9 +11,10 @@ import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { RoomJobPayload } from '../../jobs/job-payloads';
 import { TokenCipher } from '../../common/crypto/token-cipher';
-import { ZoomError } from '../oauth/zoom-errors';
-import { retryAfterSeconds, ZoomCallOutcome, ZoomResponse, zoomErrorOf } from '../oauth/zoom-http.client';
-import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
+import { ZoomCallOutcome, ZoomResponse } from '../../zoom/http/zoom-http.client';
+import { ZoomCallPolicy } from '../../zoom/call/zoom-call-policy';
+import { sleep } from '../../common/time/sleep';
+import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
 import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionsService } from '../sessions/sessions.service';
 import { DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
@@ -25,7 +26,6 @@ import { errorMessage } from '../../common/errors/error-message';
 
 /** A job sleeps in-process for its rate-limit slot up to this long; further out it goes back to delayed. */
 const MAX_INPROCESS_WAIT_MS = 5_000;
-const MAX_RETRY_AFTER_SEC = 300;
 const FINAL = [RoomDispatchStatus.Left, RoomDispatchStatus.Failed, RoomDispatchStatus.Cancelled];
 
 /** A retryable failure (5xx, network, timeout): BullMQ backs off exponentially and retries. */
@@ -52,6 +52,7 @@ export class RoomDispatchRunner {
   constructor(
     @InjectRepository(RoomDispatchEntity) private readonly repo: Repository<RoomDispatchEntity>,
     private readonly client: ZoomRoomsClient,
+    private readonly policy: ZoomCallPolicy,
     private readonly s2s: ZoomS2sTokenService,
     private readonly limiter: RoomsRateLimiter,
     private readonly cipher: TokenCipher,
@@ -78,7 +79,6 @@ export class RoomDispatchRunner {
     const params: Record<string, string> = { meeting_number: d.meetingNumber };
     if (d.passcodeEnc) params.passcode = this.cipher.decrypt(d.passcodeEnc, passcodeAad(d.id));
     const res = await this.call(job, d, 'join', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_join', params, token));
-    if (res.status < 200 || res.status >= 300) return this.refused(d, 'join', res);
 
     const joinedAt = new Date();
     const leaveAt = d.leaveAfterSeconds > 0 ? new Date(joinedAt.getTime() + d.leaveAfterSeconds * 1000) : null;
@@ -117,7 +117,6 @@ export class RoomDispatchRunner {
       await this.repo.update({ id: d.id, status: RoomDispatchStatus.Joined }, { status: RoomDispatchStatus.Leaving });
     }
     const res = await this.call(job, d, 'leave', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_leave', {}, token));
-    if (res.status < 200 || res.status >= 300) return this.refused(d, 'leave', res);
 
     const now = new Date();
     const finalStatus = cancelledInMeeting ? RoomDispatchStatus.Cancelled : RoomDispatchStatus.Left;
@@ -151,62 +150,54 @@ export class RoomDispatchRunner {
   }
 
   /**
-   * One Zoom call with its rate-limit slot. Returns 2xx and permanent 4xx answers; 429,
-   * 5xx and network errors end the job run here (delayed or retried).
+   * One Zoom call with its rate-limit slot, under the shared Zoom call policy. Returns
+   * 2xx answers; a 429 defers the job, 5xx and network errors retry it, a refusal fails it.
    */
   private async call(job: Job<RoomJobPayload>, d: RoomDispatchEntity, step: DispatchStep, send: (token: string) => Promise<ZoomResponse>): Promise<ZoomResponse> {
     const call: RoomCall = step;
-    let token: string;
-    try {
-      token = await this.s2s.getAccountToken();
-    } catch (err) {
-      if (err instanceof ZoomError && err.retryable) return this.retryLater(d, step, { error: err.message });
-      return this.fail(d, step, { error: `no usable Server-to-Server token: ${errorMessage(err)}` });
-    }
-    let refreshed = false;
-    for (;;) {
-      const slot = await this.limiter.reserve(MAX_INPROCESS_WAIT_MS);
-      if (!slot.reserved) {
-        // The shared schedule is full far ahead (a 429 pause, or many processes): wait in Redis, not here.
-        await this.repo.update({ id: d.id }, { nextAttemptAt: new Date(Date.now() + slot.waitMs) });
-        return deferJobUntil(job, Date.now() + slot.waitMs);
-      }
-      this.waits.observe({ call }, slot.waitMs / 1000);
-      if (slot.waitMs > 0) await new Promise((r) => setTimeout(r, slot.waitMs));
-
-      let res: ZoomResponse;
-      try {
-        await this.repo.increment({ id: d.id }, 'attempts', 1);
-        res = await send(token);
-      } catch (err) {
-        return this.retryLater(d, step, { error: errorMessage(err) });
-      }
-      if (res.status === 401 && !refreshed) {
-        refreshed = true;
-        this.client.calls.inc({ call, outcome: 'unauthorized' });
-        await this.s2s.invalidate(token);
-        try {
-          token = await this.s2s.getAccountToken();
-        } catch (err) {
-          return this.retryLater(d, step, { error: errorMessage(err) });
+    const result = await this.policy.call({
+      operation: `room ${step}`,
+      token: {
+        get: () => this.s2s.getAccountToken(),
+        refresh: async (rejected) => {
+          await this.s2s.invalidate(rejected);
+          return this.s2s.getAccountToken();
+        },
+      },
+      beforeSend: async () => {
+        const slot = await this.limiter.reserve(MAX_INPROCESS_WAIT_MS);
+        if (!slot.reserved) {
+          // The shared schedule is full far ahead (a 429 pause, or many processes): wait in Redis, not here.
+          await this.repo.update({ id: d.id }, { nextAttemptAt: new Date(Date.now() + slot.waitMs) });
+          await deferJobUntil(job, Date.now() + slot.waitMs);
         }
-        continue;
-      }
-      if (res.status === 429) return this.throttled(job, d, step, res);
-      if (res.status >= 500) {
-        const z = zoomErrorOf(res.json);
-        return this.retryLater(d, step, { zoomStatus: res.status, zoomCode: z.code !== undefined ? String(z.code) : null, zoomMessage: z.message, error: `Zoom answered HTTP ${res.status}` });
-      }
-      return res;
+        this.waits.observe({ call }, slot.waitMs / 1000);
+        if (slot.waitMs > 0) await sleep(slot.waitMs);
+        await this.repo.increment({ id: d.id }, 'attempts', 1);
+      },
+      send,
+      onUnauthorized: () => this.client.calls.inc({ call, outcome: 'unauthorized' }),
+    });
+    switch (result.outcome) {
+      case 'ok':
+        return result.response;
+      case 'throttled':
+        return this.throttled(job, d, step, result.waitSec);
+      case 'retry':
+        return this.retryLater(d, step, result.record);
+      case 'refused':
+        this.client.calls.inc({ call, outcome: 'refused' });
+        return this.fail(d, step, result.record);
+      case 'no_token':
+        return this.fail(d, step, { error: `no usable Server-to-Server token: ${errorMessage(result.cause)}` });
     }
   }
 
-  private async throttled(job: Job<RoomJobPayload>, d: RoomDispatchEntity, step: DispatchStep, res: ZoomResponse): Promise<never> {
+  private async throttled(job: Job<RoomJobPayload>, d: RoomDispatchEntity, step: DispatchStep, waitSec: number): Promise<never> {
     const max = this.config.get('zoomRooms', { infer: true }).maxThrottled;
     const fresh = await this.repo.findOneByOrFail({ id: d.id });
     const count = fresh.throttledCount + 1;
     if (count > max) return this.fail(d, step, { zoomStatus: 429, error: `Zoom rate-limited this room ${count} times` });
-    const waitSec = Math.min(retryAfterSeconds(res.headers) ?? 1, MAX_RETRY_AFTER_SEC);
     await this.limiter.penalize(waitSec * 1000);
     const at = new Date(Date.now() + waitSec * 1000);
     await this.repo.update({ id: d.id }, { throttledCount: count, nextAttemptAt: at, zoomStatus: 429, error: `rate limited; retrying after ${waitSec} s` });
@@ -219,19 +210,6 @@ export class RoomDispatchRunner {
     await this.repo.update({ id: d.id }, { ...outcome });
     this.client.calls.inc({ call: step, outcome: 'retry' });
     throw new RoomDispatchRetryableError(outcome.error ?? 'retryable Zoom failure');
-  }
-
-  /** A 4xx that retrying will not fix: the dispatch fails now with Zoom's code and message. */
-  private refused(d: RoomDispatchEntity, step: DispatchStep, res: ZoomResponse): Promise<never> {
-    const z = zoomErrorOf(res.json);
-    const code = z.code !== undefined ? String(z.code) : null;
-    this.client.calls.inc({ call: step, outcome: 'refused' });
-    return this.fail(d, step, {
-      zoomStatus: res.status,
-      zoomCode: code,
-      zoomMessage: z.message,
-      error: `Zoom refused room ${step} (HTTP ${res.status}${code ? `, code ${code}` : ''}): ${z.message}`,
-    });
   }
 
   private async fail(d: RoomDispatchEntity, step: DispatchStep, outcome: ZoomCallOutcome, throwAfter = true): Promise<never> {

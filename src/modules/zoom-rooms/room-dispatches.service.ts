@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictException, Inject, Injectable, Logger, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import { ConflictException, Inject, Injectable, Logger, UnprocessableEntityException } from '@nestjs/common';
+import { DomainError } from '../../common/errors/domain-error';
+import { ZoomRoomsErrorCode } from '../../common/errors/error-codes';
 import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
@@ -26,9 +28,9 @@ export interface DispatchCreated {
   data: Array<DispatchView & { existing: boolean }>;
 }
 
-export class RoomDispatchNotFoundError extends NotFoundException {
+export class RoomDispatchNotFoundError extends DomainError {
   constructor(id: string) {
-    super({ code: 'room_dispatch_not_found', message: `Room dispatch ${id} does not exist` });
+    super(ZoomRoomsErrorCode.RoomDispatchNotFound, `Room dispatch ${id} does not exist`);
   }
 }
 

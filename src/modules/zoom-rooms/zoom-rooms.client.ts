@@ -3,9 +3,10 @@ import { ConfigService } from '@nestjs/config';
 import { Counter } from 'prom-client';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
-import { ZoomRequestError, ZoomTransportError } from '../oauth/zoom-errors';
-import { retryAfterSeconds, ZoomHttpClient, ZoomResponse, zoomErrorOf } from '../oauth/zoom-http.client';
-import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
+import { ZoomRequestError, ZoomTransportError } from '../../zoom/zoom-errors';
+import { ZoomHttpClient, ZoomResponse } from '../../zoom/http/zoom-http.client';
+import { ZoomCallPolicy, ZoomTokenSource } from '../../zoom/call/zoom-call-policy';
+import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
 import { RoomsRateLimiter } from './rooms-rate-limiter';
 
 /** One room of GET /v2/rooms (activation_code is left out: it enrols a device). */
@@ -25,7 +26,6 @@ export type RoomCall = 'list' | 'join' | 'leave';
 const LIST_MAX_WAIT_MS = 15_000;
 /** 429s a list call absorbs before it gives up. */
 const LIST_MAX_THROTTLED = 3;
-const MAX_RETRY_AFTER_SEC = 300;
 
 /**
  * Zoom Rooms REST calls with the S2S account token, each through the cluster-wide
@@ -38,6 +38,7 @@ export class ZoomRoomsClient {
 
   constructor(
     private readonly http: ZoomHttpClient,
+    private readonly policy: ZoomCallPolicy,
     private readonly s2s: ZoomS2sTokenService,
     private readonly limiter: RoomsRateLimiter,
     private readonly config: ConfigService<AppConfig, true>,
@@ -77,37 +78,49 @@ export class ZoomRoomsClient {
   }
 
   private async listPage(url: string): Promise<ZoomResponse> {
-    let token = await this.s2s.getAccountToken();
-    let refreshed = false;
-    let throttled = 0;
-    for (;;) {
-      await this.limiter.acquire(LIST_MAX_WAIT_MS);
-      const res = await this.http.send({ method: 'GET', url, operation: 'rooms list', bearer: token });
-      if (res.status >= 200 && res.status < 300) {
-        this.calls.inc({ call: 'list', outcome: 'ok' });
-        return res;
+    for (let throttled = 0; ; throttled++) {
+      const result = await this.policy.call({
+        operation: 'rooms list',
+        token: this.accountToken,
+        beforeSend: async () => {
+          await this.limiter.acquire(LIST_MAX_WAIT_MS);
+        },
+        send: (token) => this.http.send({ method: 'GET', url, operation: 'rooms list', bearer: token }),
+        onUnauthorized: () => this.calls.inc({ call: 'list', outcome: 'unauthorized' }),
+      });
+      switch (result.outcome) {
+        case 'ok':
+          this.calls.inc({ call: 'list', outcome: 'ok' });
+          return result.response;
+        case 'throttled':
+          // An API request waits a little for Zoom, sharing the pause with every process.
+          if (throttled < LIST_MAX_THROTTLED) {
+            this.calls.inc({ call: 'list', outcome: 'throttled' });
+            await this.limiter.penalize(result.waitSec * 1000);
+            continue;
+          }
+          this.calls.inc({ call: 'list', outcome: 'retry' });
+          throw new ZoomTransportError('rooms list', 'HTTP 429', 429, result.waitSec);
+        case 'retry':
+          this.calls.inc({ call: 'list', outcome: 'retry' });
+          throw result.cause ?? new ZoomTransportError('rooms list', `HTTP ${result.record.zoomStatus}`, result.record.zoomStatus ?? undefined);
+        case 'refused':
+          this.calls.inc({ call: 'list', outcome: 'refused' });
+          throw new ZoomRequestError('rooms list', result.response.status, result.record.zoomCode ?? undefined, result.record.zoomMessage ?? '');
+        case 'no_token':
+          throw result.cause;
       }
-      if (res.status === 401 && !refreshed) {
-        refreshed = true;
-        this.calls.inc({ call: 'list', outcome: 'unauthorized' });
-        await this.s2s.invalidate(token);
-        token = await this.s2s.getAccountToken();
-        continue;
-      }
-      if (res.status === 429 && ++throttled <= LIST_MAX_THROTTLED) {
-        this.calls.inc({ call: 'list', outcome: 'throttled' });
-        await this.limiter.penalize(Math.min(retryAfterSeconds(res.headers) ?? 1, MAX_RETRY_AFTER_SEC) * 1000);
-        continue;
-      }
-      const err = zoomErrorOf(res.json);
-      if (res.status === 429 || res.status >= 500) {
-        this.calls.inc({ call: 'list', outcome: 'retry' });
-        throw new ZoomTransportError('rooms list', `HTTP ${res.status}`, res.status, retryAfterSeconds(res.headers));
-      }
-      this.calls.inc({ call: 'list', outcome: 'refused' });
-      throw new ZoomRequestError('rooms list', res.status, err.code, err.message);
     }
   }
+
+  /** The S2S account token, fetched again once after a 401. */
+  private readonly accountToken: ZoomTokenSource = {
+    get: () => this.s2s.getAccountToken(),
+    refresh: async (rejected) => {
+      await this.s2s.invalidate(rejected);
+      return this.s2s.getAccountToken();
+    },
+  };
 
   /** PATCH /rooms/{id}/events (the caller has reserved a rate-limit slot). Throws ZoomTransportError on network errors. */
   sendEvent(roomId: string, method: RoomEventMethod, params: Record<string, string>, token: string): Promise<ZoomResponse> {

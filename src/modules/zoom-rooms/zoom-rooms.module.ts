@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { OAuthCoreModule } from '../oauth/oauth-core.module';
+import { ZoomModule } from '../../zoom/zoom.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { RoomDispatchEntity } from './entities/room-dispatch.entity';
 import { RoomDispatchRunner } from './room-dispatch.runner';
@@ -11,7 +11,7 @@ import { ZoomRoomsService } from './zoom-rooms.service';
 
 /** Zoom Rooms: listing, dispatches (API side) and the join/leave runner (worker side). No controllers. */
 @Module({
-  imports: [TypeOrmModule.forFeature([RoomDispatchEntity]), OAuthCoreModule, SessionsModule],
+  imports: [TypeOrmModule.forFeature([RoomDispatchEntity]), ZoomModule, SessionsModule],
   providers: [RoomsRateLimiter, ZoomRoomsClient, ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
   exports: [ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
 })

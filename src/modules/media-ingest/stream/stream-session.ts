@@ -7,7 +7,7 @@ import type { MediaTypeName } from '../../sessions/dto/capture-policy.dto';
 import { StreamStatus } from '../../sessions/entities/rtms-stream.entity';
 import { EventSource } from '../../sessions/entities/session-event.entity';
 import type { StreamsService } from '../../sessions/streams.service';
-import { checkServerUrls, ServerUrlPolicy } from '../../webhooks/server-url-policy';
+import { checkServerUrls, ServerUrlPolicy } from '../../../zoom/rtms/server-url-policy';
 import { RtmsSocket } from '../connection/rtms-socket';
 import type { IngestMetrics } from '../ingest-metrics';
 import type { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { OAuthCoreModule } from '../../oauth/oauth-core.module';
+import { ZoomModule } from '../../../zoom/zoom.module';
 import { WebhooksModule } from '../webhooks.module';
 import { ZoomEventWsService } from './zoom-event-ws.service';
 
@@ -10,7 +10,7 @@ import { ZoomEventWsService } from './zoom-event-ws.service';
  * lease lets exactly one of those processes hold the socket.
  */
 @Module({
-  imports: [WebhooksModule, OAuthCoreModule],
+  imports: [WebhooksModule, ZoomModule],
   providers: [ZoomEventWsService],
   exports: [ZoomEventWsService],
 })

@@ -6,7 +6,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import type { AppConfig, ZoomEventWsConfig } from '../../../config/app.config';
 import type { JobProducer } from '../../../jobs/job-producer.service';
-import type { ZoomOAuthClient } from '../../oauth/zoom-oauth.client';
+import type { ZoomOAuthClient } from '../../../zoom/auth/zoom-oauth.client';
 import type { ZoomEventIntakeService } from '../zoom-event-intake.service';
 import { ZoomEventWsService } from './zoom-event-ws.service';
 

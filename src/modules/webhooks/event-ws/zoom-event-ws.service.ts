@@ -6,7 +6,7 @@ import WebSocket, { type RawData } from 'ws';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig, ZoomEventWsConfig } from '../../../config/app.config';
-import { ZoomOAuthClient } from '../../oauth/zoom-oauth.client';
+import { ZoomOAuthClient } from '../../../zoom/auth/zoom-oauth.client';
 import { EventSource } from '../../sessions/entities/session-event.entity';
 import { ZoomEventIntakeService } from '../zoom-event-intake.service';
 import { EventWsLease } from './event-ws-lease';

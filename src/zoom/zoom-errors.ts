@@ -1,11 +1,12 @@
-import { HttpException, HttpStatus } from '@nestjs/common';
+import { DomainError } from '../common/errors/domain-error';
+import { ZoomErrorCode } from '../common/errors/error-codes';
 
 /**
- * Errors of calls to Zoom. They are HttpExceptions so a controller can let them through
- * (the global filter renders them), and typed so processors can decide to retry.
+ * Errors of calls to Zoom. Domain errors, so a controller can let them through (the
+ * exception filter answers with their code) and workers decide retries from `retryable`.
  * Messages carry Zoom's code and reason, never a token or a secret.
  */
-export abstract class ZoomError extends HttpException {
+export abstract class ZoomError extends DomainError {
   /** True when the same call may succeed later (network, timeout, 429, 5xx). */
   abstract readonly retryable: boolean;
 }
@@ -21,11 +22,7 @@ export class ZoomTransportError extends ZoomError {
     /** Seconds from Retry-After on a 429, when Zoom sent one. */
     readonly retryAfterSec?: number,
   ) {
-    super(
-      { code: 'zoom_unavailable', message: `Zoom ${operation} failed: ${detail}. Try again later.` },
-      HttpStatus.BAD_GATEWAY,
-    );
-    this.name = 'ZoomTransportError';
+    super(ZoomErrorCode.Unavailable, `Zoom ${operation} failed: ${detail}. Try again later.`);
   }
 }
 
@@ -39,14 +36,10 @@ export class ZoomRequestError extends ZoomError {
     readonly zoomMessage: string,
   ) {
     super(
-      {
-        code: 'zoom_request_failed',
-        message: `Zoom ${operation} was refused (HTTP ${httpStatus}${zoomCode !== undefined ? `, code ${zoomCode}` : ''}): ${zoomMessage}`,
-        details: { zoomStatus: httpStatus, zoomCode: zoomCode ?? null, zoomMessage },
-      },
-      HttpStatus.BAD_GATEWAY,
+      ZoomErrorCode.RequestFailed,
+      `Zoom ${operation} was refused (HTTP ${httpStatus}${zoomCode !== undefined ? `, code ${zoomCode}` : ''}): ${zoomMessage}`,
+      { zoomStatus: httpStatus, zoomCode: zoomCode ?? null, zoomMessage },
     );
-    this.name = 'ZoomRequestError';
   }
 }
 
@@ -54,21 +47,14 @@ export class ZoomRequestError extends ZoomError {
 export class ReauthorizationRequiredError extends ZoomError {
   readonly retryable = false;
   constructor(readonly connectionId: string) {
-    super(
-      {
-        code: 'reauthorization_required',
-        message: `Zoom connection ${connectionId} must be authorized again (GET /api/v1/oauth/zoom/authorize)`,
-      },
-      HttpStatus.CONFLICT,
-    );
-    this.name = 'ReauthorizationRequiredError';
+    super(ZoomErrorCode.ReauthorizationRequired, `Zoom connection ${connectionId} must be authorized again (GET /api/v1/oauth/zoom/authorize)`);
   }
 }
 
 /** The hub lacks the Zoom app credentials a call needs. */
-export class ZoomNotConfiguredError extends HttpException {
+export class ZoomNotConfiguredError extends ZoomError {
+  readonly retryable = false;
   constructor(what: string) {
-    super({ code: 'zoom_not_configured', message: `Zoom ${what} is not configured on this hub` }, HttpStatus.SERVICE_UNAVAILABLE);
-    this.name = 'ZoomNotConfiguredError';
+    super(ZoomErrorCode.NotConfigured, `Zoom ${what} is not configured on this hub`);
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../../config/app.config';
-import { ZoomTransportError } from './zoom-errors';
+import { ZoomTransportError } from '../zoom-errors';
 
 export interface ZoomResponse {
   status: number;

@@ -6,7 +6,7 @@ import { AppConfig } from '../../config/app.config';
 import { RedisLock } from '../../common/redis/redis-lock';
 import { sleep } from '../../common/time/sleep';
 import { TokenCipher } from '../../common/crypto/token-cipher';
-import { ZoomTransportError } from './zoom-errors';
+import { ZoomTransportError } from '../zoom-errors';
 import { ZoomOAuthClient } from './zoom-oauth.client';
 
 /** A cached S2S token is dropped this long before Zoom's expiry. */

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../../config/app.config';
-import { ZoomHttpClient, ZoomResponse, retryAfterSeconds, zoomErrorOf } from './zoom-http.client';
-import { ZoomNotConfiguredError, ZoomRequestError, ZoomTransportError } from './zoom-errors';
+import { ZoomHttpClient, ZoomResponse, retryAfterSeconds, zoomErrorOf } from '../http/zoom-http.client';
+import { ZoomNotConfiguredError, ZoomRequestError, ZoomTransportError } from '../zoom-errors';
 
 /** What Zoom's token endpoint returns. */
 export interface ZoomTokenSet {

@@ -5,13 +5,14 @@ import { Counter } from 'prom-client';
 import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
-import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
-import { ConnectionNotFoundError, OAuthConnectionsService, PROACTIVE_REFRESH_BEFORE_MS } from './oauth-connections.service';
 import { RedisLock } from '../../common/redis/redis-lock';
 import { sleep } from '../../common/time/sleep';
-import { ReauthorizationRequiredError, ZoomTransportError } from './zoom-errors';
+import { ReauthorizationRequiredError, ZoomTransportError } from '../zoom-errors';
+import { UserGrant, UserGrantStore } from './user-grant-store';
 import { ZoomGrantRefusedError, ZoomOAuthClient } from './zoom-oauth.client';
 
+/** The proactive `token.refresh` job runs this long before an access token expires. */
+export const PROACTIVE_REFRESH_BEFORE_MS = 10 * 60_000;
 /** An access token with less than this left is refreshed before it is handed out. */
 export const REFRESH_WHEN_REMAINING_MS = 5 * 60_000;
 /** Shortest lease of one refresh; it is always longer than two Zoom HTTP timeouts, so it cannot lapse mid-call. */
@@ -40,7 +41,7 @@ export class ZoomTokenProvider {
   private readonly refreshes: Counter<'outcome'>;
 
   constructor(
-    private readonly connections: OAuthConnectionsService,
+    private readonly grants: UserGrantStore,
     private readonly zoom: ZoomOAuthClient,
     @Inject(REDIS_CLIENT) redis: Redis,
     config: ConfigService<AppConfig, true>,
@@ -59,9 +60,9 @@ export class ZoomTokenProvider {
 
   /** A valid access token for the connection (refreshing it first when needed). */
   async getAccessToken(connectionId: string, opts: AccessTokenOptions = {}): Promise<string> {
-    const conn = await this.loadActive(connectionId);
-    const token = this.connections.openAccessToken(conn);
-    if (remainingMs(conn) >= REFRESH_WHEN_REMAINING_MS && token !== opts.rejectedToken) return token;
+    const grant = await this.loadActive(connectionId);
+    const token = grant.accessToken();
+    if (remainingMs(grant) >= REFRESH_WHEN_REMAINING_MS && token !== opts.rejectedToken) return token;
     return this.refreshSingleFlight(connectionId, REFRESH_WHEN_REMAINING_MS, opts.rejectedToken);
   }
 
@@ -70,10 +71,10 @@ export class ZoomTokenProvider {
    * proactive window. Returns false when nothing was due (or the connection is gone).
    */
   async refreshIfDue(connectionId: string): Promise<boolean> {
-    const conn = await this.connections.find(connectionId);
-    if (!conn || conn.status !== ConnectionStatus.Active) return false;
+    const grant = await this.grants.find(connectionId);
+    if (!grant || !grant.active) return false;
     const window = PROACTIVE_REFRESH_BEFORE_MS + 60_000;
-    if (remainingMs(conn) >= window) return false;
+    if (remainingMs(grant) >= window) return false;
     await this.refreshSingleFlight(connectionId, window);
     return true;
   }
@@ -96,58 +97,56 @@ export class ZoomTokenProvider {
       if (lease) {
         try {
           // Someone may have refreshed between our read and the lease.
-          const conn = await this.loadActive(connectionId);
-          const current = this.connections.openAccessToken(conn);
-          if (remainingMs(conn) >= windowMs && current !== rejected) return current;
-          return await this.refresh(conn);
+          const grant = await this.loadActive(connectionId);
+          const current = grant.accessToken();
+          if (remainingMs(grant) >= windowMs && current !== rejected) return current;
+          return await this.refresh(grant);
         } finally {
           await this.lock.release(key, lease).catch(() => undefined);
         }
       }
       await sleep(40 + Math.floor(Math.random() * 40));
-      const conn = await this.loadActive(connectionId);
-      const current = this.connections.openAccessToken(conn);
-      if (remainingMs(conn) >= windowMs && current !== rejected) return current;
+      const grant = await this.loadActive(connectionId);
+      const current = grant.accessToken();
+      if (remainingMs(grant) >= windowMs && current !== rejected) return current;
       if (Date.now() > deadline) {
         throw new ZoomTransportError('token refresh', 'another process is still refreshing this connection');
       }
     }
   }
 
-  private async refresh(conn: OAuthConnectionEntity): Promise<string> {
+  private async refresh(grant: UserGrant): Promise<string> {
     try {
-      const tokens = await this.zoom.refresh(this.connections.openRefreshToken(conn));
+      const tokens = await this.zoom.refresh(grant.refreshToken());
       if (!tokens.refreshToken) throw new ZoomTransportError('token refresh', 'response lacks refresh_token');
-      const saved = await this.connections.storeRefreshed(conn, { ...tokens, refreshToken: tokens.refreshToken });
+      const saved = await this.grants.saveRefreshed(grant, { ...tokens, refreshToken: tokens.refreshToken });
       this.refreshes.inc({ outcome: 'ok' });
-      this.logger.log(`Refreshed the access token of connection ${conn.id}`);
-      return this.connections.openAccessToken(saved);
+      this.logger.log(`Refreshed the access token of connection ${grant.connectionId}`);
+      return saved.accessToken();
     } catch (err) {
       if (err instanceof ZoomGrantRefusedError) {
         // A lease that lapsed could let another process rotate first; its result wins.
-        const again = await this.connections.find(conn.id);
-        if (again && again.status === ConnectionStatus.Active && again.tokenVersion !== conn.tokenVersion) {
-          return this.connections.openAccessToken(again);
-        }
+        const again = await this.grants.find(grant.connectionId);
+        if (again && again.active && again.version !== grant.version) return again.accessToken();
         const reason = `Zoom refused the refresh token (HTTP ${err.httpStatus}${err.zoomCode !== undefined ? `, code ${err.zoomCode}` : ''}: ${err.zoomMessage})`;
-        await this.connections.markReauthorizationRequired(conn.id, reason);
+        await this.grants.markReauthorizationRequired(grant.connectionId, reason);
         this.refreshes.inc({ outcome: 'refused' });
-        this.logger.warn(`Connection ${conn.id} needs reauthorization: ${reason}`);
-        throw new ReauthorizationRequiredError(conn.id);
+        this.logger.warn(`Connection ${grant.connectionId} needs reauthorization: ${reason}`);
+        throw new ReauthorizationRequiredError(grant.connectionId);
       }
       this.refreshes.inc({ outcome: err instanceof ZoomTransportError ? 'transport_error' : 'error' });
       throw err;
     }
   }
 
-  private async loadActive(connectionId: string): Promise<OAuthConnectionEntity> {
-    const conn = await this.connections.find(connectionId);
-    if (!conn) throw new ConnectionNotFoundError(connectionId);
-    if (conn.status !== ConnectionStatus.Active) throw new ReauthorizationRequiredError(connectionId);
-    return conn;
+  private async loadActive(connectionId: string): Promise<UserGrant> {
+    const grant = await this.grants.find(connectionId);
+    if (!grant) throw this.grants.notFound(connectionId);
+    if (!grant.active) throw new ReauthorizationRequiredError(connectionId);
+    return grant;
   }
 }
 
-function remainingMs(conn: OAuthConnectionEntity): number {
-  return conn.expiresAt.getTime() - Date.now();
+function remainingMs(grant: UserGrant): number {
+  return grant.expiresAt.getTime() - Date.now();
 }
