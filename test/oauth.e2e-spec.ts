@@ -404,7 +404,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       expect(row.status_reason).toContain('4735');
       // Further requests fail fast without calling Zoom.
       const calls = tokenCalls('refresh_token').length;
-      await expect(peer.app.get(ZoomTokenProvider).getAccessToken(id)).rejects.toMatchObject({ response: { code: 'reauthorization_required' } });
+      await expect(peer.app.get(ZoomTokenProvider).getAccessToken(id)).rejects.toMatchObject({ code: 'reauthorization_required' });
       expect(tokenCalls('refresh_token').length).toBe(calls);
       const api = keep(await request(server()).get(`/api/v1/oauth/zoom/connections/${id}`).set('x-api-key', API_KEY).expect(200));
       expect(api.body).toMatchObject({ status: 'reauthorization_required' });

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
-import { joinJobId } from '../src/modules/zoom-rooms/room-dispatch.views';
+import { jobIdFor } from '../src/jobs/job-ids';
 import { RestCall, ZoomSimulator } from '../src/simulator';
 import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
@@ -175,7 +175,7 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(roomEvents(sim, room.id)).toHaveLength(1); // no blind retries
 
     // Bull Board shows the job in the failed set with Zoom's reason.
-    const job = await api.producer.queueFor(JobName.RoomJoin).getJob(joinJobId(d.id, 1));
+    const job = await api.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
     expect(await job?.getState()).toBe('failed');
     expect(job?.failedReason).toContain('code 3000');
     expect(job?.failedReason).not.toContain(PASSCODE);
@@ -251,7 +251,7 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     await waitFor(async () => (await getDispatch(d.id)).throttled_count === 1, { what: 'the 429' });
     const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
     expect(cancelled.status).toBe('cancelled');
-    const job = await api.producer.queueFor(JobName.RoomJoin).getJob(joinJobId(d.id, 1));
+    const job = await api.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
     expect(job).toBeUndefined();
     // Past the Retry-After, nothing joined.
     await waitFor(async () => (await api.producer.queue(QueueName.ZoomRooms).getJobCounts('delayed', 'active', 'waiting')).delayed === 0, { what: 'no delayed jobs' });

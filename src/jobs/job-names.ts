@@ -22,7 +22,7 @@ export enum JobName {
 }
 
 /** Which queue carries each job. Checked for completeness at compile time. */
-export const JOB_QUEUE: Record<JobName, QueueName> = {
+export const JOB_QUEUE = {
   [JobName.ZoomEventProcess]: QueueName.ZoomEvents,
   [JobName.RtmsStart]: QueueName.RtmsControl,
   [JobName.RtmsStop]: QueueName.RtmsControl,
@@ -37,7 +37,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.RoomLeave]: QueueName.ZoomRooms,
   [JobName.RoomsAutoDispatch]: QueueName.ZoomRooms,
   [JobName.TokenRefresh]: QueueName.OAuth,
-};
+} as const satisfies Record<JobName, QueueName>;
 
 export function jobsOfQueue(queue: QueueName): JobName[] {
   return (Object.keys(JOB_QUEUE) as JobName[]).filter((name) => JOB_QUEUE[name] === queue);

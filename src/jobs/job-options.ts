@@ -1,6 +1,8 @@
 import { JobsOptions } from 'bullmq';
 import { AppConfig } from '../config/app.config';
+import { jobIdFor } from './job-ids';
 import { JobName } from './job-names';
+import { JobOf } from './job-payloads';
 
 /** Central defaults for every job: bounded retries and bounded retention. */
 export function defaultJobOptions(queues: AppConfig['queues']): JobsOptions {
@@ -18,3 +20,20 @@ export const JOB_OPTIONS: Partial<Record<JobName, JobsOptions>> = {
   // inside the job, so BullMQ only re-runs it after a crash or a hand-over.
   [JobName.StreamRun]: { attempts: 20, backoff: { type: 'exponential', delay: 1000 } },
 };
+
+/**
+ * The options a job gets when it is added: its per-job overrides, those that come from
+ * configuration, and its deterministic id. The producer applies these to every job;
+ * a caller adds only what is about this one job (a delay).
+ */
+export function jobOptionsFor<N extends JobName>(name: N, data: JobOf<N>, config: Pick<AppConfig, 'zoomRooms'>): JobsOptions {
+  const opts: JobsOptions = { ...JOB_OPTIONS[name] };
+  if (name === JobName.RoomJoin || name === JobName.RoomLeave) {
+    // Room calls have their own retry budget (ZOOM_ROOMS_ATTEMPTS, ZOOM_ROOMS_BACKOFF_MS).
+    opts.attempts = config.zoomRooms.attempts;
+    opts.backoff = { type: 'exponential', delay: config.zoomRooms.backoffMs };
+  }
+  const jobId = jobIdFor(name, data);
+  if (jobId !== undefined) opts.jobId = jobId;
+  return opts;
+}

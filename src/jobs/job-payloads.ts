@@ -1,4 +1,6 @@
-import { JobName } from './job-names';
+import { Job } from 'bullmq';
+import { JOB_QUEUE, JobName } from './job-names';
+import { QueueName } from './queue-names';
 
 /**
  * The payload of every job. Payloads carry ids and small values, never entities, so
@@ -70,6 +72,8 @@ export interface RoomsAutoDispatchPayload {
 
 export interface TokenRefreshPayload {
   connectionId: string;
+  /** The token version the refresh was scheduled for (names the job: one per version). */
+  tokenVersion?: number;
 }
 
 export interface JobPayloads {
@@ -90,3 +94,13 @@ export interface JobPayloads {
 }
 
 export type JobOf<N extends JobName> = JobPayloads[N];
+
+/** The names of the jobs a queue carries, as a type (from JOB_QUEUE). */
+export type JobNameOf<Q extends QueueName> = { [N in JobName]: (typeof JOB_QUEUE)[N] extends Q ? N : never }[JobName];
+
+/**
+ * Any job of queue Q, as a union discriminated by `name`: a processor's
+ * `switch (job.name)` narrows `job.data`, and its `default: return unknownJob(job.name)`
+ * does not compile while a job of the queue has no case.
+ */
+export type QueueJob<Q extends QueueName> = { [N in JobNameOf<Q>]: Job<JobOf<N>, unknown, N> }[JobNameOf<Q>];

@@ -3,7 +3,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Job, JobsOptions, Queue } from 'bullmq';
 import { JOB_QUEUE, JobName } from './job-names';
 import { JobOf } from './job-payloads';
-import { JOB_OPTIONS } from './job-options';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from '../config/app.config';
+import { jobOptionsFor } from './job-options';
 import { QueueName } from './queue-names';
 
 /**
@@ -22,6 +24,7 @@ export class JobProducer {
     @InjectQueue(QueueName.MediaFrames) mediaFrames: Queue,
     @InjectQueue(QueueName.ZoomRooms) zoomRooms: Queue,
     @InjectQueue(QueueName.OAuth) oauth: Queue,
+    private readonly config: ConfigService<AppConfig, true>,
   ) {
     this.queues = {
       [QueueName.ZoomEvents]: zoomEvents,
@@ -33,9 +36,10 @@ export class JobProducer {
     };
   }
 
+  /** Adds a job with its options from src/jobs (id, retries); `opts` adds a delay or the like. */
   async enqueue<N extends JobName>(name: N, data: JobOf<N>, opts?: JobsOptions): Promise<Job<JobOf<N>>> {
     const queue = this.queueFor(name);
-    const job = (await queue.add(name, data, { ...JOB_OPTIONS[name], ...opts })) as Job<JobOf<N>>;
+    const job = (await queue.add(name, data, { ...this.optionsFor(name, data), ...opts })) as Job<JobOf<N>>;
     this.logger.debug(`Enqueued ${name} (job ${job.id}) on ${queue.name}`);
     return job;
   }
@@ -46,8 +50,12 @@ export class JobProducer {
     items: Array<{ data: JobOf<N>; opts?: JobsOptions }>,
   ): Promise<Job<JobOf<N>>[]> {
     const queue = this.queueFor(name);
-    const jobs = await queue.addBulk(items.map((i) => ({ name, data: i.data, opts: { ...JOB_OPTIONS[name], ...i.opts } })));
+    const jobs = await queue.addBulk(items.map((i) => ({ name, data: i.data, opts: { ...this.optionsFor(name, i.data), ...i.opts } })));
     return jobs as Job<JobOf<N>>[];
+  }
+
+  private optionsFor<N extends JobName>(name: N, data: JobOf<N>): JobsOptions {
+    return jobOptionsFor(name, data, { zoomRooms: this.config.get('zoomRooms', { infer: true }) });
   }
 
   queueFor(name: JobName): Queue {

@@ -75,7 +75,13 @@ export async function deferJobUntil(job: Job, at: Date | number): Promise<never>
   throw new DelayedError();
 }
 
-/** Exhaustiveness guard for `switch (job.name)`. */
-export function unknownJob(name: never | string): never {
+/**
+ * Exhaustiveness guard for `switch (job.name)` over a QueueJob union. Pass what the
+ * switch narrowed to `never` in its default branch: the job where the queue has several
+ * jobs, `job.name` where it has one. A job of the queue without a case then does not
+ * compile. At run time (a job name from a newer release, say) the job fails for good.
+ */
+export function unknownJob(jobOrName: never): never {
+  const name = typeof jobOrName === 'object' && jobOrName !== null ? (jobOrName as { name?: unknown }).name : jobOrName;
   throw new UnrecoverableError(`No handler for job "${String(name)}"`);
 }

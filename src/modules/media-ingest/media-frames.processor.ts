@@ -1,7 +1,6 @@
 import { Processor } from '@nestjs/bullmq';
-import { Job } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import type { MediaBatchPayload, MediaPurgePayload } from '../../jobs/job-payloads';
+import type { QueueJob } from '../../jobs/job-payloads';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { QueueName } from '../../jobs/queue-names';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
@@ -22,26 +21,25 @@ export class MediaFramesProcessor extends QueueProcessor {
     super();
   }
 
-  protected async handle(job: Job): Promise<unknown> {
-    const name = job.name as JobName;
-    switch (name) {
+  protected async handle(job: QueueJob<QueueName.MediaFrames>): Promise<unknown> {
+    switch (job.name) {
       case JobName.FrameSave:
-        return { saved: await this.savers.saveFrames(job.data as MediaBatchPayload) };
+        return { saved: await this.savers.saveFrames(job.data) };
       case JobName.TranscriptSave:
-        return { saved: await this.savers.saveTranscripts(job.data as MediaBatchPayload) };
+        return { saved: await this.savers.saveTranscripts(job.data) };
       case JobName.ChatSave:
-        return { saved: await this.savers.saveChat(job.data as MediaBatchPayload) };
+        return { saved: await this.savers.saveChat(job.data) };
       case JobName.MediaPurge: {
-        const data = job.data as MediaPurgePayload;
+        const data = job.data;
         const deleted = await this.savers.purgeStream(data.rtmsStreamId);
         if ((data.pass ?? 1) < 2) {
           // Saves already running when the stream was revoked may land after this pass.
-          await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId: data.rtmsStreamId, pass: 2 }, { delay: 10_000, jobId: `media-purge-2-${data.rtmsStreamId}` });
+          await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId: data.rtmsStreamId, pass: 2 }, { delay: 10_000 });
         }
         return { deleted };
       }
       default:
-        return unknownJob(job.name);
+        return unknownJob(job);
     }
   }
 }

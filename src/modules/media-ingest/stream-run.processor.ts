@@ -1,7 +1,7 @@
 import { Processor } from '@nestjs/bullmq';
 import { Job, UnrecoverableError, WaitingError } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import type { StreamRunPayload } from '../../jobs/job-payloads';
+import type { QueueJob, StreamRunPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { EventSource } from '../sessions/entities/session-event.entity';
@@ -48,10 +48,10 @@ export class StreamRunProcessor extends QueueProcessor {
     this.worker.on('closing', () => void this.running.abortAll());
   }
 
-  protected async handle(job: Job): Promise<unknown> {
-    switch (job.name as JobName) {
+  protected async handle(job: QueueJob<QueueName.RtmsStreams>): Promise<unknown> {
+    switch (job.name) {
       case JobName.StreamRun:
-        return this.runStream(job as Job<StreamRunPayload>);
+        return this.runStream(job);
       default:
         return unknownJob(job.name);
     }

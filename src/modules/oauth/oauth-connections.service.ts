@@ -173,8 +173,8 @@ export class OAuthConnectionsService {
     try {
       await this.producer.enqueue(
         JobName.TokenRefresh,
-        { connectionId: c.id },
-        { delay, jobId: `token-refresh-${c.id}-v${c.tokenVersion}` },
+        { connectionId: c.id, tokenVersion: c.tokenVersion },
+        { delay },
       );
     } catch (err) {
       // The on-demand refresh still covers this connection; the job is only an optimisation.

@@ -1,7 +1,7 @@
 import { Processor } from '@nestjs/bullmq';
-import { Job, UnrecoverableError } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import { JobOf } from '../../jobs/job-payloads';
+import { JobOf, QueueJob } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { ZoomError } from '../../zoom/zoom-errors';
@@ -16,13 +16,12 @@ export class OAuthProcessor extends QueueProcessor {
     super();
   }
 
-  protected async handle(job: Job): Promise<unknown> {
-    const name = job.name as JobName;
-    switch (name) {
+  protected async handle(job: QueueJob<QueueName.OAuth>): Promise<unknown> {
+    switch (job.name) {
       case JobName.TokenRefresh:
-        return this.refresh(job.data as JobOf<JobName.TokenRefresh>);
+        return this.refresh(job.data);
       default:
-        return unknownJob(name);
+        return unknownJob(job.name);
     }
   }
 

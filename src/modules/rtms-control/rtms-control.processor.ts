@@ -1,7 +1,7 @@
 import { Processor } from '@nestjs/bullmq';
 import { Job } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import { RtmsControlPayload } from '../../jobs/job-payloads';
+import { QueueJob, RtmsControlPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { RtmsControlRunner } from './rtms-control.runner';
@@ -15,9 +15,8 @@ export class RtmsControlProcessor extends QueueProcessor {
     super();
   }
 
-  protected async handle(job: Job<RtmsControlPayload>): Promise<unknown> {
-    const name = job.name as JobName;
-    switch (name) {
+  protected async handle(job: QueueJob<QueueName.RtmsControl>): Promise<unknown> {
+    switch (job.name) {
       case JobName.RtmsStart:
         return this.runner.run(job, 'start');
       case JobName.RtmsStop:
@@ -27,7 +26,7 @@ export class RtmsControlProcessor extends QueueProcessor {
       case JobName.RtmsResume:
         return this.runner.run(job, 'resume');
       default:
-        return unknownJob(name);
+        return unknownJob(job);
     }
   }
 

@@ -127,7 +127,7 @@ export class RtmsControlService {
     }
 
     try {
-      const job = await this.producer.enqueue(RTMS_ACTIONS[action].job, { sessionId, requestId: saved.id }, { jobId: saved.id });
+      const job = await this.producer.enqueue(RTMS_ACTIONS[action].job, { sessionId, requestId: saved.id });
       saved.jobId = job.id ?? saved.id;
       await this.requests.update({ id: saved.id }, { jobId: saved.jobId });
     } catch (err) {

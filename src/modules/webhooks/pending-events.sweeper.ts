@@ -35,7 +35,7 @@ export class PendingEventsSweeper implements OnApplicationBootstrap, OnApplicati
     try {
       const ids = await this.sessions.pendingZoomEvents(olderThanMs, 500);
       for (const id of ids) {
-        await this.producer.enqueue(JobName.ZoomEventProcess, { eventId: id }, { jobId: `zoom-event-${id}` });
+        await this.producer.enqueue(JobName.ZoomEventProcess, { eventId: id });
       }
       if (ids.length > 0) this.logger.warn(`Re-queued ${ids.length} stored Zoom event(s) that had no job`);
       return ids.length;

@@ -136,7 +136,7 @@ export class ZoomEventHandlerService {
     }
     if (result.outcome !== 'duplicate' || result.stream.status === StreamStatus.Pending) {
       // jobId = rtms_stream_id: however often this runs, one stream job exists.
-      await this.producer.enqueue(JobName.StreamRun, { rtmsStreamId, sessionId: result.session.id }, { jobId: rtmsStreamId });
+      await this.producer.enqueue(JobName.StreamRun, { rtmsStreamId, sessionId: result.session.id });
     }
     this.logger.log(`RTMS started: stream ${rtmsStreamId} on session ${result.session.id} (${result.outcome})`);
     return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
@@ -149,7 +149,7 @@ export class ZoomEventHandlerService {
     const result = await this.streams.markStopped(rtmsStreamId, reason, EventSource.Webhook);
     await this.signals.publish({ type: 'stopped', rtmsStreamId, stopReason: reason });
     // STREAM_REVOKED (8): Zoom requires the stream's stored media to be deleted now.
-    if (reason === 8) await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId }, { jobId: `media-purge-${rtmsStreamId}` });
+    if (reason === 8) await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId });
     if (!result) return { status: EventProcessingStatus.Ignored, error: UNKNOWN_STREAM };
     this.logger.log(`RTMS stopped: stream ${rtmsStreamId} (${stopReasonName(reason) ?? 'no reason'})`);
     return { status: EventProcessingStatus.Processed, sessionId: result.session.id };

@@ -61,7 +61,7 @@ export class ZoomEventWriter {
       try {
         await this.producer.enqueueBulk(
           JobName.ZoomEventProcess,
-          stored.map((eventId) => ({ data: { eventId }, opts: { jobId: `zoom-event-${eventId}` } })),
+          stored.map((eventId) => ({ data: { eventId } })),
         );
       } catch (err) {
         // Stored but not queued: the pending-events sweeper re-queues them; still acknowledged.

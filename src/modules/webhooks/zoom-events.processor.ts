@@ -1,7 +1,7 @@
 import { Processor } from '@nestjs/bullmq';
 import { Job } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import { JobOf } from '../../jobs/job-payloads';
+import { JobOf, QueueJob } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { ZoomEventHandlerService } from './zoom-event-handler.service';
@@ -14,11 +14,10 @@ export class ZoomEventsProcessor extends QueueProcessor {
     super();
   }
 
-  protected async handle(job: Job): Promise<void> {
-    const name = job.name as JobName;
-    switch (name) {
+  protected async handle(job: QueueJob<QueueName.ZoomEvents>): Promise<void> {
+    switch (job.name) {
       case JobName.ZoomEventProcess:
-        return this.handler.handle((job.data as JobOf<JobName.ZoomEventProcess>).eventId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+        return this.handler.handle(job.data.eventId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
       default:
         return unknownJob(job.name);
     }

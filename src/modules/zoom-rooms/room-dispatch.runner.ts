@@ -19,7 +19,7 @@ import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionsService } from '../sessions/sessions.service';
 import { DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { RoomDispatchesService } from './room-dispatches.service';
-import { leaveJobId, passcodeAad } from './room-dispatch.views';
+import { passcodeAad } from './room-dispatch.views';
 import { RoomsRateLimiter } from './rooms-rate-limiter';
 import { RoomCall, ZoomRoomsClient } from './zoom-rooms.client';
 import { errorMessage } from '../../common/errors/error-message';
@@ -99,7 +99,7 @@ export class RoomDispatchRunner {
       await this.producer.enqueue(
         JobName.RoomLeave,
         { dispatchId: d.id, round: d.round },
-        { ...this.jobOptions(), jobId: leaveJobId(d.id, d.round), delay: Math.max(0, leaveAt.getTime() - Date.now()) },
+        { delay: Math.max(0, leaveAt.getTime() - Date.now()) },
       );
     }
     this.dispatches.outcomes.inc({ outcome: 'joined' });
@@ -142,11 +142,6 @@ export class RoomDispatchRunner {
     const d = await this.repo.findOne({ where: { id: job.data.dispatchId } });
     if (!d) throw new UnrecoverableError(`room dispatch ${job.data.dispatchId} does not exist`);
     return d;
-  }
-
-  private jobOptions() {
-    const r = this.config.get('zoomRooms', { infer: true });
-    return { attempts: r.attempts, backoff: { type: 'exponential', delay: r.backoffMs } };
   }
 
   /**

@@ -33,6 +33,4 @@ export function dispatchView(d: RoomDispatchEntity) {
 export type DispatchView = ReturnType<typeof dispatchView>;
 
 /** Job ids are deterministic per dispatch and round: a redelivered job never adds a second one. */
-export const joinJobId = (dispatchId: string, round: number): string => `room-join-${dispatchId}-${round}`;
-export const leaveJobId = (dispatchId: string, round: number): string => `room-leave-${dispatchId}-${round}`;
 export const passcodeAad = (dispatchId: string): string => `room_dispatches:${dispatchId}:passcode`;

@@ -21,7 +21,8 @@ import { SessionNotFoundError } from '../sessions/sessions.errors';
 import { SessionsService } from '../sessions/sessions.service';
 import { CreateDispatchDto, ListDispatchesQuery } from './dto/zoom-rooms.dto';
 import { ACTIVE_DISPATCH_STATUSES, DispatchSource, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
-import { dispatchView, DispatchView, joinJobId, leaveJobId, passcodeAad } from './room-dispatch.views';
+import { dispatchView, DispatchView, passcodeAad } from './room-dispatch.views';
+import { jobIdFor } from '../../jobs/job-ids';
 import { ZoomRoomsService } from './zoom-rooms.service';
 
 export interface DispatchCreated {
@@ -80,11 +81,6 @@ export class RoomDispatchesService {
     });
   }
 
-  private jobOptions() {
-    const r = this.config.get('zoomRooms', { infer: true });
-    return { attempts: r.attempts, backoff: { type: 'exponential', delay: r.backoffMs } };
-  }
-
   async create(dto: CreateDispatchDto, source: DispatchSource = 'api'): Promise<DispatchCreated> {
     if (dto.session_id) await this.sessions.get(dto.session_id);
     let roomIds = dto.room_ids;
@@ -103,7 +99,7 @@ export class RoomDispatchesService {
       const { row, existing } = await this.insertOrFindActive(roomId, names.get(roomId) ?? null, dto, leaveAfter, source);
       if (!existing) {
         try {
-          await this.producer.enqueue(JobName.RoomJoin, { dispatchId: row.id, round: row.round }, { ...this.jobOptions(), jobId: joinJobId(row.id, row.round) });
+          await this.producer.enqueue(JobName.RoomJoin, { dispatchId: row.id, round: row.round });
           this.outcomes.inc({ outcome: 'created' });
         } catch (err) {
           await this.repo.update({ id: row.id }, { status: RoomDispatchStatus.Failed, failedStep: 'join', error: 'could not be queued', completedAt: new Date() });
@@ -198,8 +194,8 @@ export class RoomDispatchesService {
       }
       throw err;
     }
-    if (step === 'join') await this.producer.enqueue(JobName.RoomJoin, { dispatchId: id, round }, { ...this.jobOptions(), jobId: joinJobId(id, round) });
-    else await this.producer.enqueue(JobName.RoomLeave, { dispatchId: id, round }, { ...this.jobOptions(), jobId: leaveJobId(id, round) });
+    if (step === 'join') await this.producer.enqueue(JobName.RoomJoin, { dispatchId: id, round });
+    else await this.producer.enqueue(JobName.RoomLeave, { dispatchId: id, round });
     this.logger.log(`Room dispatch ${id} retried (${step}, round ${round})`);
     return dispatchView(await this.get(id));
   }
@@ -214,7 +210,7 @@ export class RoomDispatchesService {
           const res = await this.repo.update({ id, status: d.status, round: d.round }, { status: RoomDispatchStatus.Cancelled, nextAttemptAt: null, completedAt: new Date() });
           if (!res.affected) continue;
           // A join job not yet running goes away; one in flight sees the cancel and leaves at once.
-          const job = await this.producer.queueFor(JobName.RoomJoin).getJob(joinJobId(id, d.round));
+          const job = await this.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: id, round: d.round }) as string);
           await job?.remove().catch(() => undefined);
           this.outcomes.inc({ outcome: 'cancelled' });
           this.logger.log(`Room dispatch ${id} cancelled before the room joined`);
@@ -240,12 +236,12 @@ export class RoomDispatchesService {
   /** Promotes the delayed leave job of the round, or adds it (leave_after_seconds 0 has none). */
   async leaveNow(id: string, round: number): Promise<void> {
     const queue = this.producer.queueFor(JobName.RoomLeave);
-    const job = await queue.getJob(leaveJobId(id, round));
+    const job = await queue.getJob(jobIdFor(JobName.RoomLeave, { dispatchId: id, round }) as string);
     if (job) {
       if (await job.isDelayed()) await job.promote().catch(() => undefined);
       return;
     }
-    await this.producer.enqueue(JobName.RoomLeave, { dispatchId: id, round }, { ...this.jobOptions(), jobId: leaveJobId(id, round) });
+    await this.producer.enqueue(JobName.RoomLeave, { dispatchId: id, round });
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Processor } from '@nestjs/bullmq';
 import { Job } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import { RoomJobPayload, RoomsAutoDispatchPayload } from '../../jobs/job-payloads';
+import { QueueJob, RoomJobPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { RoomDispatchRunner } from './room-dispatch.runner';
@@ -19,17 +19,16 @@ export class ZoomRoomsProcessor extends QueueProcessor {
     super();
   }
 
-  protected async handle(job: Job): Promise<unknown> {
-    const name = job.name as JobName;
-    switch (name) {
+  protected async handle(job: QueueJob<QueueName.ZoomRooms>): Promise<unknown> {
+    switch (job.name) {
       case JobName.RoomJoin:
-        return this.runner.join(job as Job<RoomJobPayload>);
+        return this.runner.join(job);
       case JobName.RoomLeave:
-        return this.runner.leave(job as Job<RoomJobPayload>);
+        return this.runner.leave(job);
       case JobName.RoomsAutoDispatch:
-        return this.dispatches.autoDispatch((job as Job<RoomsAutoDispatchPayload>).data.sessionId);
+        return this.dispatches.autoDispatch(job.data.sessionId);
       default:
-        return unknownJob(name);
+        return unknownJob(job);
     }
   }
 

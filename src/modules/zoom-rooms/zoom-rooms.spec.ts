@@ -5,7 +5,6 @@ import { TokenCipher } from '../../common/crypto/token-cipher';
 import { capturePolicyView, resolveCapturePolicy, zoomRoomsPasscodeAad } from '../sessions/capture-policy';
 import { CapturePolicyDto } from '../sessions/dto/capture-policy.dto';
 import { CreateDispatchDto, ListRoomsQuery } from './dto/zoom-rooms.dto';
-import { joinJobId, leaveJobId } from './room-dispatch.views';
 import { RATE_HEADROOM, slotIntervalMs } from './rooms-rate-limiter';
 
 const errorsOf = <T extends object>(cls: new () => T, plain: unknown): string[] =>
@@ -39,14 +38,6 @@ describe('rooms rate limiter spacing', () => {
   });
 });
 
-describe('job ids', () => {
-  it('are deterministic per dispatch and round, and legal BullMQ custom ids (no ":")', () => {
-    const id = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
-    expect(joinJobId(id, 1)).toBe(`room-join-${id}-1`);
-    expect(leaveJobId(id, 2)).toBe(`room-leave-${id}-2`);
-    expect(leaveJobId(id, 2)).not.toContain(':');
-  });
-});
 
 describe('CreateDispatchDto', () => {
   it('accepts a minimal and a full body', () => {

@@ -162,6 +162,6 @@ export class StreamRunner {
   private async afterFirstMediaHandshake(session: SessionEntity): Promise<void> {
     const rooms = (session.capturePolicy as { zoom_rooms?: unknown }).zoom_rooms;
     if (!rooms || typeof rooms !== 'object') return;
-    await this.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId: session.id }, { jobId: `rooms-auto-dispatch-${session.id}` });
+    await this.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId: session.id });
   }
 }

@@ -1,0 +1,42 @@
+import { JobName } from './job-names';
+import { jobIdFor } from './job-ids';
+import { jobOptionsFor } from './job-options';
+
+const rooms = { zoomRooms: { attempts: 7, backoffMs: 1500 } } as Parameters<typeof jobOptionsFor>[2];
+
+describe('job ids', () => {
+  it('room jobs are deterministic per dispatch and round, and legal BullMQ custom ids (no ":")', () => {
+    const id = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+    expect(jobIdFor(JobName.RoomJoin, { dispatchId: id, round: 1 })).toBe(`room-join-${id}-1`);
+    expect(jobIdFor(JobName.RoomLeave, { dispatchId: id, round: 2 })).toBe(`room-leave-${id}-2`);
+    expect(jobIdFor(JobName.RoomLeave, { dispatchId: id, round: 2 })).not.toContain(':');
+  });
+
+  it('name the jobs that must exist once: one per stored event, stream, request, session or token version', () => {
+    expect(jobIdFor(JobName.ZoomEventProcess, { eventId: 'e1' })).toBe('zoom-event-e1');
+    expect(jobIdFor(JobName.StreamRun, { rtmsStreamId: 'st1', sessionId: 's1' })).toBe('st1');
+    expect(jobIdFor(JobName.RtmsStop, { sessionId: 's1', requestId: 'r1' })).toBe('r1');
+    expect(jobIdFor(JobName.MediaPurge, { rtmsStreamId: 'st1' })).toBe('media-purge-st1');
+    expect(jobIdFor(JobName.MediaPurge, { rtmsStreamId: 'st1', pass: 2 })).toBe('media-purge-2-st1');
+    expect(jobIdFor(JobName.RoomsAutoDispatch, { sessionId: 's1' })).toBe('rooms-auto-dispatch-s1');
+    expect(jobIdFor(JobName.TokenRefresh, { connectionId: 'c1', tokenVersion: 3 })).toBe('token-refresh-c1-v3');
+  });
+
+  it('leave media batches to BullMQ', () => {
+    expect(jobIdFor(JobName.FrameSave, { streams: [] })).toBeUndefined();
+  });
+});
+
+describe('job options', () => {
+  it('give room calls the configured retry budget and their id', () => {
+    expect(jobOptionsFor(JobName.RoomJoin, { dispatchId: 'd1', round: 1 }, rooms)).toEqual({
+      attempts: 7,
+      backoff: { type: 'exponential', delay: 1500 },
+      jobId: 'room-join-d1-1',
+    });
+  });
+
+  it('keep the stream job retrying across crashes and hand-overs', () => {
+    expect(jobOptionsFor(JobName.StreamRun, { rtmsStreamId: 'st1', sessionId: 's1' }, rooms)).toMatchObject({ attempts: 20, jobId: 'st1' });
+  });
+});

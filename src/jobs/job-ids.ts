@@ -1,0 +1,31 @@
+import { JobName } from './job-names';
+import { JobOf } from './job-payloads';
+
+/**
+ * Deterministic job ids, one function per job that has one, built from the payload.
+ * An id makes a repeated enqueue (a redelivered webhook, a crash between a Zoom call
+ * and the row update) a no-op while the first job exists; code that finds a job again
+ * (to cancel a delayed leave, say) builds the same id here. Changing one strands
+ * queued jobs' dedupe.
+ */
+export const JOB_IDS: { [N in JobName]?: (data: JobOf<N>) => string | undefined } = {
+  [JobName.ZoomEventProcess]: (d) => `zoom-event-${d.eventId}`,
+  // The request row is the job: its id is the Idempotency-Key's answer.
+  [JobName.RtmsStart]: (d) => d.requestId,
+  [JobName.RtmsStop]: (d) => d.requestId,
+  [JobName.RtmsPause]: (d) => d.requestId,
+  [JobName.RtmsResume]: (d) => d.requestId,
+  // One stream job per rtms_stream_id, however often rtms_started arrives.
+  [JobName.StreamRun]: (d) => d.rtmsStreamId,
+  [JobName.MediaPurge]: (d) => (d.pass === 2 ? `media-purge-2-${d.rtmsStreamId}` : `media-purge-${d.rtmsStreamId}`),
+  [JobName.RoomJoin]: (d) => (d.round === undefined ? undefined : `room-join-${d.dispatchId}-${d.round}`),
+  [JobName.RoomLeave]: (d) => (d.round === undefined ? undefined : `room-leave-${d.dispatchId}-${d.round}`),
+  [JobName.RoomsAutoDispatch]: (d) => `rooms-auto-dispatch-${d.sessionId}`,
+  [JobName.TokenRefresh]: (d) => (d.tokenVersion === undefined ? undefined : `token-refresh-${d.connectionId}-v${d.tokenVersion}`),
+};
+
+/** The id a job with this payload gets (undefined: BullMQ picks one). */
+export function jobIdFor<N extends JobName>(name: N, data: JobOf<N>): string | undefined {
+  const build = JOB_IDS[name] as ((d: JobOf<N>) => string | undefined) | undefined;
+  return build?.(data);
+}
