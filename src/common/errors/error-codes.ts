@@ -11,10 +11,37 @@ export enum SessionErrorCode {
 
 export enum OAuthErrorCode {
   ConnectionNotFound = 'connection_not_found',
+  RedirectNotAllowed = 'redirect_not_allowed',
+  InvalidOAuthState = 'invalid_oauth_state',
+  OAuthDenied = 'oauth_denied',
+  MissingCode = 'missing_code',
+  InvalidAuthorizationCode = 'invalid_authorization_code',
+  InvalidTokenResponse = 'invalid_token_response',
+}
+
+export enum RtmsControlErrorCode {
+  InvalidIdempotencyKey = 'invalid_idempotency_key',
+  IdempotencyKeyReused = 'idempotency_key_reused',
+  ControlRequestInProgress = 'control_request_in_progress',
+  SessionNotControllable = 'session_not_controllable',
+  InvalidSessionState = 'invalid_session_state',
+  ConnectionRequired = 'connection_required',
+  QueueUnavailable = 'queue_unavailable',
 }
 
 export enum ZoomRoomsErrorCode {
   RoomDispatchNotFound = 'room_dispatch_not_found',
+  NoAvailableRooms = 'no_available_rooms',
+  RoomDispatchConflict = 'room_dispatch_conflict',
+  RoomDispatchNotFailed = 'room_dispatch_not_failed',
+  RoomDispatchChanged = 'room_dispatch_changed',
+  RoomBusy = 'room_busy',
+  RoomDispatchFinished = 'room_dispatch_finished',
+}
+
+export enum MediaErrorCode {
+  ArtifactNotFound = 'artifact_not_found',
+  ArtifactContentMissing = 'artifact_content_missing',
 }
 
 /** Failures of calls to Zoom (src/zoom). */
@@ -29,14 +56,35 @@ export enum ZoomErrorCode {
   NotConfigured = 'zoom_not_configured',
 }
 
-export type DomainErrorCode = SessionErrorCode | OAuthErrorCode | ZoomRoomsErrorCode | ZoomErrorCode;
+export type DomainErrorCode = SessionErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | ZoomErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [SessionErrorCode.SessionNotFound]: 404,
   [SessionErrorCode.IllegalTransition]: 409,
   [OAuthErrorCode.ConnectionNotFound]: 404,
+  [OAuthErrorCode.RedirectNotAllowed]: 400,
+  [OAuthErrorCode.InvalidOAuthState]: 400,
+  [OAuthErrorCode.OAuthDenied]: 400,
+  [OAuthErrorCode.MissingCode]: 400,
+  [OAuthErrorCode.InvalidAuthorizationCode]: 400,
+  [OAuthErrorCode.InvalidTokenResponse]: 400,
+  [RtmsControlErrorCode.InvalidIdempotencyKey]: 400,
+  [RtmsControlErrorCode.IdempotencyKeyReused]: 422,
+  [RtmsControlErrorCode.ControlRequestInProgress]: 409,
+  [RtmsControlErrorCode.SessionNotControllable]: 409,
+  [RtmsControlErrorCode.InvalidSessionState]: 409,
+  [RtmsControlErrorCode.ConnectionRequired]: 422,
+  [RtmsControlErrorCode.QueueUnavailable]: 503,
   [ZoomRoomsErrorCode.RoomDispatchNotFound]: 404,
+  [ZoomRoomsErrorCode.NoAvailableRooms]: 422,
+  [ZoomRoomsErrorCode.RoomDispatchConflict]: 409,
+  [ZoomRoomsErrorCode.RoomDispatchNotFailed]: 409,
+  [ZoomRoomsErrorCode.RoomDispatchChanged]: 409,
+  [ZoomRoomsErrorCode.RoomBusy]: 409,
+  [ZoomRoomsErrorCode.RoomDispatchFinished]: 409,
+  [MediaErrorCode.ArtifactNotFound]: 404,
+  [MediaErrorCode.ArtifactContentMissing]: 404,
   [ZoomErrorCode.Unavailable]: 502,
   [ZoomErrorCode.RequestFailed]: 502,
   [ZoomErrorCode.ReauthorizationRequired]: 409,

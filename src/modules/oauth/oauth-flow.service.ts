@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { BadRequestException, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../../config/app.config';
 import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
@@ -7,6 +7,8 @@ import { OAuthConnectionsService } from './oauth-connections.service';
 import { OAuthStateStore, pkceChallenge } from './oauth-state.store';
 import { isRedirectAllowed } from './redirect-allowlist';
 import { ZoomGrantRefusedError, ZoomOAuthClient } from '../../zoom/auth/zoom-oauth.client';
+import { OAuthError } from './oauth.errors';
+import { OAuthErrorCode } from '../../common/errors/error-codes';
 
 export interface AuthorizeInput {
   apiKey?: string;
@@ -47,7 +49,7 @@ export class OAuthFlowService {
   async authorize(input: AuthorizeInput): Promise<string> {
     this.zoom.userApp(); // 503 before anything is stored when the app is not configured
     if (input.redirectAfter !== undefined && !isRedirectAllowed(input.redirectAfter, this.config.get('oauth', { infer: true }).redirectAllowlist)) {
-      throw new BadRequestException({ code: 'redirect_not_allowed', message: 'redirect_after is not on OAUTH_REDIRECT_ALLOWLIST' });
+      throw new OAuthError(OAuthErrorCode.RedirectNotAllowed, 'redirect_after is not on OAUTH_REDIRECT_ALLOWLIST');
     }
     const codeVerifier = randomBytes(32).toString('base64url');
     const state = await this.states.create({
@@ -66,23 +68,23 @@ export class OAuthFlowService {
   async callback(input: CallbackInput): Promise<CallbackResult> {
     const pending = await this.states.consume(input.state);
     if (!pending) {
-      throw new BadRequestException({ code: 'invalid_oauth_state', message: 'The OAuth state is missing, unknown, expired or already used; start again at /oauth/zoom/authorize' });
+      throw new OAuthError(OAuthErrorCode.InvalidOAuthState, 'The OAuth state is missing, unknown, expired or already used; start again at /oauth/zoom/authorize');
     }
     if (input.error) {
-      throw new BadRequestException({ code: 'oauth_denied', message: `Zoom did not authorize the hub (${input.error.slice(0, 64)})` });
+      throw new OAuthError(OAuthErrorCode.OAuthDenied, `Zoom did not authorize the hub (${input.error.slice(0, 64)})`);
     }
-    if (!input.code) throw new BadRequestException({ code: 'missing_code', message: 'The callback has no authorization code' });
+    if (!input.code) throw new OAuthError(OAuthErrorCode.MissingCode, 'The callback has no authorization code');
 
     let tokens;
     try {
       tokens = await this.zoom.exchangeCode(input.code, pending.codeVerifier);
     } catch (err) {
       if (err instanceof ZoomGrantRefusedError) {
-        throw new BadRequestException({ code: 'invalid_authorization_code', message: `Zoom refused the authorization code (${err.zoomCode ?? err.httpStatus}: ${err.zoomMessage})` });
+        throw new OAuthError(OAuthErrorCode.InvalidAuthorizationCode, `Zoom refused the authorization code (${err.zoomCode ?? err.httpStatus}: ${err.zoomMessage})`);
       }
       throw err;
     }
-    if (!tokens.refreshToken) throw new BadRequestException({ code: 'invalid_token_response', message: 'Zoom returned no refresh token' });
+    if (!tokens.refreshToken) throw new OAuthError(OAuthErrorCode.InvalidTokenResponse, 'Zoom returned no refresh token');
     const user = await this.zoom.getMe(tokens.accessToken);
     const connection = await this.connections.storeAuthorized({
       user,

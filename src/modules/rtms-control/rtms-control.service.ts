@@ -1,12 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  BadRequestException,
-  ConflictException,
-  Injectable,
-  Logger,
-  ServiceUnavailableException,
-  UnprocessableEntityException,
-} from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
 import { QueryFailedError, Repository } from 'typeorm';
@@ -24,6 +17,8 @@ import { RtmsControlBody } from './dto/rtms-control.dto';
 import { ControlAuthMode, ControlRequestStatus, RtmsAction, RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
 import { RTMS_ACTIONS } from './rtms-actions';
 import { errorMessage } from '../../common/errors/error-message';
+import { RtmsControlError } from './rtms-control.errors';
+import { RtmsControlErrorCode } from '../../common/errors/error-codes';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -84,7 +79,7 @@ export class RtmsControlService {
 
   async request(sessionId: string, action: RtmsAction, body: RtmsControlBody, idempotencyKey?: string): Promise<ControlAccepted> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new BadRequestException({ code: 'invalid_idempotency_key', message: 'Idempotency-Key must be 1-255 printable ASCII characters' });
+      throw new RtmsControlError(RtmsControlErrorCode.InvalidIdempotencyKey, 'Idempotency-Key must be 1-255 printable ASCII characters');
     }
     const session = await this.sessions.get(sessionId);
     const hash = createHash('sha256')
@@ -121,7 +116,7 @@ export class RtmsControlService {
         if (first) return this.replay(first, hash, session);
       }
       if (inFlight) {
-        throw new ConflictException({ code: 'control_request_in_progress', message: 'Another RTMS control request for this session is still in progress' });
+        throw new RtmsControlError(RtmsControlErrorCode.ControlRequestInProgress, 'Another RTMS control request for this session is still in progress');
       }
       throw err;
     }
@@ -133,7 +128,7 @@ export class RtmsControlService {
     } catch (err) {
       await this.requests.update({ id: saved.id }, { status: ControlRequestStatus.Failed, error: 'could not be queued', completedAt: new Date() });
       this.logger.error(`Could not enqueue RTMS ${action} for session ${sessionId}: ${errorMessage(err)}`);
-      throw new ServiceUnavailableException({ code: 'queue_unavailable', message: 'The request could not be queued; try again' });
+      throw new RtmsControlError(RtmsControlErrorCode.QueueUnavailable, 'The request could not be queued; try again');
     }
     await this.sessions.recordEvent(sessionId, {
       source: EventSource.Api,
@@ -168,24 +163,18 @@ export class RtmsControlService {
 
   private async replay(first: RtmsControlRequestEntity, hash: string, session: SessionEntity): Promise<ControlAccepted> {
     if (first.requestHash !== hash) {
-      throw new UnprocessableEntityException({
-        code: 'idempotency_key_reused',
-        message: 'This Idempotency-Key was used for a different request on this session',
-      });
+      throw new RtmsControlError(RtmsControlErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used for a different request on this session');
     }
     return { job_id: first.jobId ?? first.id, replayed: true, request: controlRequestView(first), session: sessionView(await this.sessions.get(session.id)) };
   }
 
   private checkControllable(session: SessionEntity, action: RtmsAction): void {
     if (session.platform !== 'zoom' || !session.meetingId || (session.product !== ZoomProduct.Meeting && session.product !== ZoomProduct.Webinar)) {
-      throw new ConflictException({ code: 'session_not_controllable', message: 'RTMS control needs a Zoom meeting session with a numeric meeting_id' });
+      throw new RtmsControlError(RtmsControlErrorCode.SessionNotControllable, 'RTMS control needs a Zoom meeting session with a numeric meeting_id');
     }
     const rule = RTMS_ACTIONS[action];
     if (!rule.from.includes(session.status)) {
-      throw new ConflictException({
-        code: 'invalid_session_state',
-        message: `Cannot ${action} RTMS while the session is ${session.status} (allowed from: ${rule.from.join(', ')})`,
-      });
+      throw new RtmsControlError(RtmsControlErrorCode.InvalidSessionState, `Cannot ${action} RTMS while the session is ${session.status} (allowed from: ${rule.from.join(', ')})`);
     }
   }
 
@@ -199,12 +188,11 @@ export class RtmsControlService {
     if (zoom.s2sClientId && zoom.s2sClientSecret && zoom.accountId) return { mode: ControlAuthMode.Account, connectionId: null };
     const active = await this.connections.list({ status: ConnectionStatus.Active });
     if (active.length === 1) return { mode: ControlAuthMode.User, connectionId: active[0].id };
-    throw new UnprocessableEntityException({
-      code: 'connection_required',
-      message:
-        active.length === 0
-          ? 'No Zoom user is connected and no Server-to-Server app is configured: connect one at /api/v1/oauth/zoom/authorize'
-          : 'Several Zoom users are connected: say which one acts with connection_id',
-    });
+    throw new RtmsControlError(
+      RtmsControlErrorCode.ConnectionRequired,
+      active.length === 0
+        ? 'No Zoom user is connected and no Server-to-Server app is configured: connect one at /api/v1/oauth/zoom/authorize'
+        : 'Several Zoom users are connected: say which one acts with connection_id',
+    );
   }
 }

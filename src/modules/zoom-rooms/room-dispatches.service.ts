@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictException, Inject, Injectable, Logger, UnprocessableEntityException } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../../common/errors/domain-error';
 import { ZoomRoomsErrorCode } from '../../common/errors/error-codes';
 import { ConfigService } from '@nestjs/config';
@@ -24,6 +24,7 @@ import { ACTIVE_DISPATCH_STATUSES, DispatchSource, RoomDispatchEntity, RoomDispa
 import { dispatchView, DispatchView, passcodeAad } from './room-dispatch.views';
 import { jobIdFor } from '../../jobs/job-ids';
 import { ZoomRoomsService } from './zoom-rooms.service';
+import { ZoomRoomsError } from './zoom-rooms.errors';
 
 export interface DispatchCreated {
   data: Array<DispatchView & { existing: boolean }>;
@@ -90,7 +91,7 @@ export class RoomDispatchesService {
       for (const r of available.data) names.set(r.id, r.name);
       roomIds = available.data.map((r) => r.id);
       if (roomIds.length === 0 && source === 'api') {
-        throw new UnprocessableEntityException({ code: 'no_available_rooms', message: 'No Zoom Room is Available right now; pass room_ids to dispatch specific rooms' });
+        throw new ZoomRoomsError(ZoomRoomsErrorCode.NoAvailableRooms, 'No Zoom Room is Available right now; pass room_ids to dispatch specific rooms');
       }
     }
     const leaveAfter = dto.leave_after_seconds ?? this.config.get('zoomRooms', { infer: true }).defaultLeaveAfterSec;
@@ -145,7 +146,7 @@ export class RoomDispatchesService {
       if (active) return { row: active, existing: true };
       // The active one finished between our insert and read: try again.
     }
-    throw new ConflictException({ code: 'room_dispatch_conflict', message: `Room ${roomId} is being dispatched concurrently; try again` });
+    throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchConflict, `Room ${roomId} is being dispatched concurrently; try again`);
   }
 
   async get(id: string): Promise<RoomDispatchEntity> {
@@ -166,7 +167,7 @@ export class RoomDispatchesService {
   async retry(id: string): Promise<DispatchView> {
     const d = await this.get(id);
     if (d.status !== RoomDispatchStatus.Failed) {
-      throw new ConflictException({ code: 'room_dispatch_not_failed', message: `Room dispatch ${id} is ${d.status}; only a failed dispatch can be retried` });
+      throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchNotFailed, `Room dispatch ${id} is ${d.status}; only a failed dispatch can be retried`);
     }
     const step = d.failedStep ?? 'join';
     const round = d.round + 1;
@@ -187,10 +188,10 @@ export class RoomDispatchesService {
           ...(step === 'leave' ? { leaveAt: new Date() } : {}),
         },
       );
-      if (!res.affected) throw new ConflictException({ code: 'room_dispatch_changed', message: `Room dispatch ${id} changed meanwhile; read it again` });
+      if (!res.affected) throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchChanged, `Room dispatch ${id} changed meanwhile; read it again`);
     } catch (err) {
       if (err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23505') {
-        throw new ConflictException({ code: 'room_busy', message: `Room ${d.roomId} already has an active dispatch to meeting ${d.meetingNumber}` });
+        throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomBusy, `Room ${d.roomId} already has an active dispatch to meeting ${d.meetingNumber}`);
       }
       throw err;
     }
@@ -227,10 +228,10 @@ export class RoomDispatchesService {
           return dispatchView(await this.get(id));
         }
         default:
-          throw new ConflictException({ code: 'room_dispatch_finished', message: `Room dispatch ${id} is ${d.status}; nothing to cancel` });
+          throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchFinished, `Room dispatch ${id} is ${d.status}; nothing to cancel`);
       }
     }
-    throw new ConflictException({ code: 'room_dispatch_changed', message: `Room dispatch ${id} keeps changing; try again` });
+    throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchChanged, `Room dispatch ${id} keeps changing; try again`);
   }
 
   /** Promotes the delayed leave job of the round, or adds it (leave_after_seconds 0 has none). */

@@ -1,4 +1,4 @@
-import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
 import { decodeCursor, encodeCursor, Page } from '../../sessions/pagination';
@@ -8,6 +8,8 @@ import { MediaArtifactEntity } from '../entities/media-artifact.entity';
 import { TranscriptSegmentEntity } from '../entities/transcript-segment.entity';
 import { ByteRange, GetResult, MEDIA_STORAGE, MediaStorage, StorageObjectNotFoundError } from '../storage/media-storage';
 import { TranscriptLine } from './transcript-format';
+import { MediaError } from '../media.errors';
+import { MediaErrorCode } from '../../../common/errors/error-codes';
 
 export function artifactView(a: MediaArtifactEntity) {
   return {
@@ -29,7 +31,7 @@ export function artifactView(a: MediaArtifactEntity) {
 }
 export type ArtifactView = ReturnType<typeof artifactView>;
 
-const notFound = (id: string) => new NotFoundException({ code: 'artifact_not_found', message: `Artifact ${id} does not exist` });
+const notFound = (id: string) => new MediaError(MediaErrorCode.ArtifactNotFound, `Artifact ${id} does not exist`);
 
 /** Reads artifacts and transcripts (the API side of media-ingest). */
 @Injectable()
@@ -78,7 +80,7 @@ export class ArtifactsService {
     try {
       return await this.storage.get(a.storageKey, range);
     } catch (err) {
-      if (err instanceof StorageObjectNotFoundError) throw new NotFoundException({ code: 'artifact_content_missing', message: `The stored object of artifact ${a.id} is missing` });
+      if (err instanceof StorageObjectNotFoundError) throw new MediaError(MediaErrorCode.ArtifactContentMissing, `The stored object of artifact ${a.id} is missing`);
       throw err;
     }
   }
