@@ -5,7 +5,7 @@
 export { ZoomSimulator, DEFAULT_USER, type SimRoom } from './simulator';
 export { SimulatorFaults, type RestRule, type SlowRule, type MalformedKind } from './faults';
 export type { Participant } from './meeting';
-export type { MediaPath } from './rtms';
+export type { MediaPath } from './rtms-stream';
 export type { OAuthStats } from './oauth';
 export type { EventWsStats } from './event-ws';
 export * from './types';

@@ -27,11 +27,10 @@ import {
   statusReason,
   type MediaKind,
 } from './protocol';
-import { validateMediaParams, type Params } from './rtms-media-params';
-import { randomHex, rtmsHandshakeSignature, safeEqual } from './signing';
-import type { ConnectionRecord, KeepAliveStats, SimStream, StreamRecord } from './types';
-
-export type MediaPath = 'all' | MediaKind;
+import { validateMediaParams } from './rtms-media-params';
+import { Conn, Stream, type MediaPath, type View } from './rtms-stream';
+import { rtmsHandshakeSignature, safeEqual } from './signing';
+import type { ConnectionRecord, KeepAliveStats, StreamRecord } from './types';
 
 export interface RtmsConfig {
   clientId: string;
@@ -51,78 +50,6 @@ export interface RtmsHost {
   wsBase(): string;
   webhook(event: string, payload: Record<string, unknown>): void;
   log(line: string): void;
-}
-
-interface KaState {
-  outstanding: Map<number, number>; // request timestamp → sent at
-  unanswered: number;
-  timer?: NodeJS.Timeout;
-}
-
-interface Cursor {
-  next: number; // next script time due
-}
-
-export class Conn {
-  stream?: Stream;
-  handshaken = false;
-  active = false;
-  closing = false;
-  kinds: MediaKind[] = [];
-  params: Partial<Record<MediaKind, Params>> = {};
-  readonly ka: KaState = { outstanding: new Map(), unanswered: 0 };
-  cursors: Partial<Record<MediaKind, Cursor>> = {};
-  constructor(
-    readonly id: number,
-    readonly ws: WebSocket,
-    readonly kind: 'signaling' | 'media',
-    readonly gen: number,
-    readonly path: string,
-    readonly mediaPath: MediaPath | undefined,
-    readonly rec: ConnectionRecord,
-  ) {}
-}
-
-interface View {
-  present: Set<number>;
-  camera: Set<number>;
-  sharer?: number;
-  speaker?: number;
-}
-
-export class Stream implements SimStream {
-  readonly streamId: string;
-  readonly sessionId = randomHex(16);
-  gen = 0;
-  serverUrls = '';
-  state: StreamRecord['state'] = 'started';
-  paused = false;
-  signaling?: Conn;
-  readonly media = new Map<MediaPath, Conn>();
-  readonly subscriptions = new Set<number>();
-  view: View = { present: new Set(), camera: new Set() };
-  firstPacketSent = false;
-  videoSubscription?: number;
-  sigTimer?: NodeJS.Timeout;
-  interruptReason: number = StopReason.SIGNAL_CONNECTION_INTERRUPTED;
-  readonly mediaTimers = new Map<MediaPath, NodeJS.Timeout>();
-  readonly kaSuppressed = { signaling: false, media: false };
-  constructor(
-    readonly meeting: MeetingState,
-    readonly operatorId: string,
-    streamId?: string,
-  ) {
-    this.streamId = streamId ?? randomHex(16);
-  }
-  get meetingId(): number {
-    return this.meeting.id;
-  }
-  get meetingUuid(): string {
-    return this.meeting.uuid;
-  }
-  get terminated(): boolean {
-    return this.state === 'terminated';
-  }
 }
 
 function newKa(): KeepAliveStats {

@@ -7,7 +7,8 @@ import { bearer, isRecord, parseJson, readBody, sendJson, str } from './http-uti
 import { MeetingState, type Participant } from './meeting';
 import { OAuthServer, type OAuthStats } from './oauth';
 import { MEDIA_KINDS, StopReason, type MediaKind } from './protocol';
-import { RtmsEngine, type Stream } from './rtms';
+import { RtmsEngine } from './rtms';
+import type { Stream } from './rtms-stream';
 import { randomMeetingUuid } from './signing';
 import type { DeliveredWebhook, EventWsDelivery, MeetingScript, RestCall, SimMeeting, SimStream, SimUser, SimulatorOptions, StreamRecord } from './types';
 import { WebhookSender, type SendOptions } from './webhooks';
