@@ -28,9 +28,11 @@ import {
   type MediaKind,
 } from './protocol';
 import { validateMediaParams } from './rtms-media-params';
+import { RtmsRecorder } from './rtms-records';
 import { Conn, Stream, type MediaPath, type View } from './rtms-stream';
+import { TimerSet } from './rtms-timers';
 import { rtmsHandshakeSignature, safeEqual } from './signing';
-import type { ConnectionRecord, KeepAliveStats, StreamRecord } from './types';
+import type { ConnectionRecord, StreamRecord } from './types';
 
 export interface RtmsConfig {
   clientId: string;
@@ -52,29 +54,6 @@ export interface RtmsHost {
   log(line: string): void;
 }
 
-function newKa(): KeepAliveStats {
-  return { sent: 0, answered: 0, latenciesMs: [] };
-}
-
-export function emptyRecord(streamId: string): StreamRecord {
-  return {
-    streamId,
-    state: 'unknown',
-    handshakes: [],
-    readyAcks: [],
-    keepAlives: { signaling: newKa(), media: newKa() },
-    messagesSent: { byType: {}, byUser: {} },
-    messagesReceived: { byType: {}, invalid: 0 },
-    subscriptions: [],
-    connections: [],
-    live: { signaling: 0, media: { all: 0, audio: 0, video: 0, deskshare: 0, transcript: 0, chat: 0 } },
-    maxLiveSignaling: 0,
-    maxLiveMedia: 0,
-    disconnects: [],
-    notes: [],
-  };
-}
-
 const PATH_RE = /^\/rtms\/(?:s(\d+)\/)?(signaling|media\/(all|audio|video|deskshare|transcript|chat))\/?$/;
 
 export class RtmsEngine {
@@ -82,7 +61,8 @@ export class RtmsEngine {
   readonly records = new Map<string, StreamRecord>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
   private readonly conns = new Set<Conn>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
+  private readonly recorder: RtmsRecorder;
   private tick?: NodeJS.Timeout;
   private nextConnId = 1;
   private closed = false;
@@ -91,41 +71,12 @@ export class RtmsEngine {
     private readonly cfg: RtmsConfig,
     private readonly host: RtmsHost,
   ) {
+    this.recorder = new RtmsRecorder(this.records, host.log);
     this.tick = setInterval(() => this.onTick(), cfg.tickMs);
   }
 
-  // ───────────────────────────── records ─────────────────────────────
-
   record(streamId: string): StreamRecord {
-    let r = this.records.get(streamId);
-    if (!r) {
-      r = emptyRecord(streamId);
-      this.records.set(streamId, r);
-    }
-    return r;
-  }
-
-  private note(s: Stream, note: string): void {
-    this.record(s.streamId).notes.push({ at: Date.now(), note });
-    this.host.log(`[${s.streamId.slice(0, 8)}] ${note}`);
-  }
-
-  private setState(s: Stream, state: StreamRecord['state']): void {
-    s.state = state;
-    this.record(s.streamId).state = state;
-  }
-
-  private updateLive(s: Stream): void {
-    const r = this.record(s.streamId);
-    const open = (c: Conn | undefined) => !!c && c.handshaken && !c.closing && c.ws.readyState === WebSocket.OPEN;
-    r.live.signaling = open(s.signaling) ? 1 : 0;
-    let media = 0;
-    for (const p of ['all', ...MEDIA_KINDS] as MediaPath[]) {
-      r.live.media[p] = open(s.media.get(p)) ? 1 : 0;
-      media += r.live.media[p];
-    }
-    r.maxLiveSignaling = Math.max(r.maxLiveSignaling, r.live.signaling);
-    r.maxLiveMedia = Math.max(r.maxLiveMedia, media);
+    return this.recorder.record(streamId);
   }
 
   // ───────────────────────────── urls ─────────────────────────────
@@ -152,51 +103,35 @@ export class RtmsEngine {
     const s = new Stream(meeting, operatorId);
     s.serverUrls = this.signalingUrl(0);
     this.streams.set(s.streamId, s);
-    const r = this.record(s.streamId);
+    const r = this.recorder.record(s.streamId);
     r.meetingId = meeting.id;
     r.meetingUuid = meeting.uuid;
-    this.setState(s, 'started');
+    this.recorder.setState(s, 'started');
     // Until a client connects, the stream waits like an interrupted one.
     this.armSignalingWindow(s, StopReason.CONNECTION_TIMEOUT);
     return s;
   }
 
-  private later(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.add(t);
-    return t;
-  }
-
-  private clear(t: NodeJS.Timeout | undefined): void {
-    if (!t) return;
-    clearTimeout(t);
-    clearInterval(t);
-    this.timers.delete(t);
-  }
-
   private armSignalingWindow(s: Stream, reason: number): void {
-    this.clear(s.sigTimer);
+    this.timers.clear(s.sigTimer);
     s.interruptReason = reason;
-    s.sigTimer = this.later(this.cfg.signalingReconnectWindowMs, () => {
+    s.sigTimer = this.timers.later(this.cfg.signalingReconnectWindowMs, () => {
       s.sigTimer = undefined;
       if (!s.terminated && !s.signaling) {
-        this.note(s, `signaling reconnect window expired (stop reason ${reason})`);
+        this.recorder.note(s, `signaling reconnect window expired (stop reason ${reason})`);
         this.terminate(s, reason);
       }
     });
   }
 
   private armMediaWindow(s: Stream, path: MediaPath, reason: number): void {
-    this.clear(s.mediaTimers.get(path));
+    this.timers.clear(s.mediaTimers.get(path));
     s.mediaTimers.set(
       path,
-      this.later(this.cfg.mediaReconnectWindowMs, () => {
+      this.timers.later(this.cfg.mediaReconnectWindowMs, () => {
         s.mediaTimers.delete(path);
         if (!s.terminated && !s.media.get(path)) {
-          this.note(s, `media (${path}) reconnect window expired`);
+          this.recorder.note(s, `media (${path}) reconnect window expired`);
           this.terminate(s, reason);
         }
       }),
@@ -210,13 +145,13 @@ export class RtmsEngine {
       this.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.TERMINATED, reason, timestamp: ts });
       this.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.STOPPED, stop_reason: reason, reason, timestamp: ts, rtms_session_id: s.sessionId });
     }
-    this.setState(s, 'terminated');
-    this.record(s.streamId).stopReason = reason;
-    this.clear(s.sigTimer);
-    for (const t of s.mediaTimers.values()) this.clear(t);
+    this.recorder.setState(s, 'terminated');
+    this.recorder.record(s.streamId).stopReason = reason;
+    this.timers.clear(s.sigTimer);
+    for (const t of s.mediaTimers.values()) this.timers.clear(t);
     s.mediaTimers.clear();
     for (const c of this.connsOf(s)) this.closeConn(c, 1000, 'stream terminated', 'terminated');
-    this.note(s, `terminated, stop reason ${reason}`);
+    this.recorder.note(s, `terminated, stop reason ${reason}`);
     const m = s.meeting;
     const payload: Record<string, unknown> = m.kind === 'session' ? { session_id: m.uuid, session_key: m.topic } : { [m.kind === 'webinar' ? 'webinar_uuid' : 'meeting_uuid']: m.uuid };
     this.host.webhook(`${this.eventPrefix(m)}.rtms_stopped`, { ...payload, rtms_stream_id: s.streamId, stop_reason: reason });
@@ -233,7 +168,7 @@ export class RtmsEngine {
   pause(s: Stream): void {
     if (s.paused || s.terminated) return;
     s.paused = true;
-    this.setState(s, 'paused');
+    this.recorder.setState(s, 'paused');
     const ts = Date.now();
     if (s.signaling) {
       this.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.PAUSED, reason: StopReason.MANUAL_API_TRIGGERED, timestamp: ts });
@@ -244,7 +179,7 @@ export class RtmsEngine {
   resume(s: Stream): void {
     if (!s.paused || s.terminated) return;
     s.paused = false;
-    this.setState(s, s.signaling ? 'active' : 'interrupted');
+    this.recorder.setState(s, s.signaling ? 'active' : 'interrupted');
     const ts = Date.now();
     const now = s.meeting.now();
     for (const c of s.media.values()) for (const k of c.kinds) c.cursors[k] = { next: now };
@@ -257,15 +192,15 @@ export class RtmsEngine {
   /** Signaling lost: close signaling and media, optional webhook, wait for a new handshake. */
   interruptSignaling(s: Stream, why: string, reason: number, webhook: boolean): void {
     if (s.terminated) return;
-    this.note(s, `signaling interrupted: ${why}`);
-    this.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'signaling', reason: why });
+    this.recorder.note(s, `signaling interrupted: ${why}`);
+    this.recorder.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'signaling', reason: why });
     for (const c of this.connsOf(s)) this.closeConn(c, 1000, why, why);
     s.signaling = undefined;
     s.media.clear();
-    for (const t of s.mediaTimers.values()) this.clear(t);
+    for (const t of s.mediaTimers.values()) this.timers.clear(t);
     s.mediaTimers.clear();
-    this.setState(s, 'interrupted');
-    this.updateLive(s);
+    this.recorder.setState(s, 'interrupted');
+    this.recorder.updateLive(s);
     this.armSignalingWindow(s, reason);
     if (webhook) {
       const m = s.meeting;
@@ -277,11 +212,11 @@ export class RtmsEngine {
   /** One media connection lost: close it, notify on signaling, wait for a new media handshake. */
   interruptMedia(s: Stream, c: Conn, why: string, notify: 'event' | 'state' | 'both' | 'none', reason: number): void {
     if (s.terminated || !c.mediaPath) return;
-    this.note(s, `media ${c.mediaPath} interrupted: ${why}`);
-    this.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'media', reason: why });
+    this.recorder.note(s, `media ${c.mediaPath} interrupted: ${why}`);
+    this.recorder.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'media', reason: why });
     this.closeConn(c, 1000, why, why);
     if (s.media.get(c.mediaPath) === c) s.media.delete(c.mediaPath);
-    this.updateLive(s);
+    this.recorder.updateLive(s);
     const ts = Date.now();
     if (s.signaling && (notify === 'event' || notify === 'both')) {
       const mediaType = c.kinds.reduce((a, k) => a | MEDIA_KIND_BIT[k], 0);
@@ -297,14 +232,14 @@ export class RtmsEngine {
   failover(s: Stream): string {
     s.gen++;
     s.serverUrls = this.signalingUrl(s.gen);
-    this.note(s, `failover to ${s.serverUrls}`);
+    this.recorder.note(s, `failover to ${s.serverUrls}`);
     for (const c of this.connsOf(s)) this.closeConn(c, 1001, 'server failover', 'failover');
     s.signaling = undefined;
     s.media.clear();
-    for (const t of s.mediaTimers.values()) this.clear(t);
+    for (const t of s.mediaTimers.values()) this.timers.clear(t);
     s.mediaTimers.clear();
-    this.setState(s, 'interrupted');
-    this.updateLive(s);
+    this.recorder.setState(s, 'interrupted');
+    this.recorder.updateLive(s);
     this.armSignalingWindow(s, StopReason.AWAIT_RECONNECTION_TIMEOUT);
     return s.serverUrls;
   }
@@ -321,8 +256,8 @@ export class RtmsEngine {
     } catch {
       c.ws.terminate();
     }
-    const t = this.later(1000, () => c.ws.terminate());
-    c.ws.once('close', () => this.clear(t));
+    const t = this.timers.later(1000, () => c.ws.terminate());
+    c.ws.once('close', () => this.timers.clear(t));
   }
 
   // ───────────────────────────── connections ─────────────────────────────
@@ -363,11 +298,11 @@ export class RtmsEngine {
     } else if (c.mediaPath && s.media.get(c.mediaPath) === c) {
       s.media.delete(c.mediaPath);
       if (byClient && !s.terminated) {
-        this.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'media', reason: `media ${c.mediaPath} closed by client (code ${code})` });
+        this.recorder.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'media', reason: `media ${c.mediaPath} closed by client (code ${code})` });
         this.armMediaWindow(s, c.mediaPath, StopReason.DATA_CONNECTION_CLOSED_ABNORMALLY);
       }
     }
-    this.updateLive(s);
+    this.recorder.updateLive(s);
   }
 
   private send(c: Conn, msg: Record<string, unknown>, userId?: number): boolean {
@@ -375,7 +310,7 @@ export class RtmsEngine {
     c.ws.send(JSON.stringify(msg));
     const s = c.stream;
     if (s) {
-      const r = this.record(s.streamId);
+      const r = this.recorder.record(s.streamId);
       const t = Number(msg.msg_type);
       r.messagesSent.byType[t] = (r.messagesSent.byType[t] ?? 0) + 1;
       if (userId !== undefined) {
@@ -401,11 +336,11 @@ export class RtmsEngine {
     }
     const type = isRecord(msg) ? int(msg.msg_type) : undefined;
     if (!isRecord(msg) || type === undefined) {
-      if (c.stream) this.record(c.stream.streamId).messagesReceived.invalid++;
+      if (c.stream) this.recorder.record(c.stream.streamId).messagesReceived.invalid++;
       return;
     }
     if (c.stream) {
-      const r = this.record(c.stream.streamId);
+      const r = this.recorder.record(c.stream.streamId);
       r.messagesReceived.byType[type] = (r.messagesReceived.byType[type] ?? 0) + 1;
     }
     if (type === MsgType.KEEP_ALIVE_RESP) return this.onKaResp(c, msg);
@@ -427,7 +362,7 @@ export class RtmsEngine {
   private handshakeFail(c: Conn, streamId: string, msg: Record<string, unknown>, status: number): void {
     const reason = statusReason(status);
     c.rec.handshakeStatus = status;
-    const rec = this.record(streamId);
+    const rec = this.recorder.record(streamId);
     rec.handshakes.push({ at: Date.now(), socket: c.kind, path: c.path, statusCode: status, reason, request: msg });
     rec.connections.push(c.rec);
     const resp =
@@ -460,14 +395,14 @@ export class RtmsEngine {
     s.subscriptions.clear();
     s.firstPacketSent = false;
     s.view = this.computeView(s, s.view.speaker);
-    this.clear(s.sigTimer);
+    this.timers.clear(s.sigTimer);
     s.sigTimer = undefined;
-    for (const t of s.mediaTimers.values()) this.clear(t);
+    for (const t of s.mediaTimers.values()) this.timers.clear(t);
     s.mediaTimers.clear();
-    const rec = this.record(sid);
+    const rec = this.recorder.record(sid);
     rec.handshakes.push({ at: Date.now(), socket: 'signaling', path: c.path, statusCode: 0, reason: 'OK', request: msg });
     rec.connections.push(c.rec);
-    this.setState(s, s.paused ? 'paused' : 'active');
+    this.recorder.setState(s, s.paused ? 'paused' : 'active');
     this.send(c, {
       msg_type: MsgType.SIGNALING_HAND_SHAKE_RESP,
       protocol_version: 1,
@@ -476,9 +411,9 @@ export class RtmsEngine {
       reason: '',
       media_server: { server_urls: this.mediaUrls(s.gen), srtp_keys: {} },
     });
-    this.updateLive(s);
+    this.recorder.updateLive(s);
     this.startKa(c);
-    this.note(s, `signaling handshake ok (conn ${c.id})`);
+    this.recorder.note(s, `signaling handshake ok (conn ${c.id})`);
   }
 
   private onMediaHandshake(c: Conn, msg: Record<string, unknown>): void {
@@ -520,9 +455,9 @@ export class RtmsEngine {
     c.params = v.confirmed;
     c.rec.handshakeStatus = 0;
     s.media.set(path, c);
-    this.clear(s.mediaTimers.get(path));
+    this.timers.clear(s.mediaTimers.get(path));
     s.mediaTimers.delete(path);
-    const rec = this.record(sid);
+    const rec = this.recorder.record(sid);
     rec.handshakes.push({ at: Date.now(), socket: 'media', path: c.path, statusCode: 0, reason: 'OK', request: msg });
     rec.connections.push(c.rec);
     this.send(c, {
@@ -534,9 +469,9 @@ export class RtmsEngine {
       payload_encrypted: false,
       media_params: v.confirmed,
     });
-    this.updateLive(s);
+    this.recorder.updateLive(s);
     this.startKa(c);
-    this.note(s, `media handshake ok on ${path} (${kinds.join(',')})`);
+    this.recorder.note(s, `media handshake ok on ${path} (${kinds.join(',')})`);
   }
 
   private onSignalingMessage(c: Conn, type: number, msg: Record<string, unknown>): void {
@@ -546,7 +481,7 @@ export class RtmsEngine {
     switch (type) {
       case MsgType.CLIENT_READY_ACK: {
         const valid = msg.rtms_stream_id === s.streamId;
-        this.record(s.streamId).readyAcks.push({ at: ts, valid });
+        this.recorder.record(s.streamId).readyAcks.push({ at: ts, valid });
         if (!valid) return;
         const now = s.meeting.now();
         for (const m of s.media.values())
@@ -559,7 +494,7 @@ export class RtmsEngine {
       case MsgType.EVENT_SUBSCRIPTION: {
         const events = msg.events;
         if (!Array.isArray(events)) {
-          this.record(s.streamId).messagesReceived.invalid++;
+          this.recorder.record(s.streamId).messagesReceived.invalid++;
           return;
         }
         for (const e of events) {
@@ -572,7 +507,7 @@ export class RtmsEngine {
             this.snapshot(s, et);
           }
         }
-        this.record(s.streamId).subscriptions = [...s.subscriptions].sort((a, b) => a - b);
+        this.recorder.record(s.streamId).subscriptions = [...s.subscriptions].sort((a, b) => a - b);
         return;
       }
       case MsgType.SESSION_STATE_REQ: {
@@ -614,13 +549,12 @@ export class RtmsEngine {
 
   private startKa(c: Conn): void {
     this.stopKa(c);
-    const t = setInterval(() => this.kaTick(c), this.cfg.keepAliveIntervalMs);
-    this.timers.add(t);
+    const t = this.timers.every(this.cfg.keepAliveIntervalMs, () => this.kaTick(c));
     c.ka.timer = t;
   }
 
   private stopKa(c: Conn): void {
-    if (c.ka.timer) this.clear(c.ka.timer);
+    if (c.ka.timer) this.timers.clear(c.ka.timer);
     c.ka.timer = undefined;
   }
 
@@ -639,7 +573,7 @@ export class RtmsEngine {
     while (c.ka.outstanding.has(key)) key++;
     c.ka.outstanding.set(key, ts);
     c.ka.unanswered++;
-    this.record(s.streamId).keepAlives[c.kind].sent++;
+    this.recorder.record(s.streamId).keepAlives[c.kind].sent++;
     this.send(c, { msg_type: MsgType.KEEP_ALIVE_REQ, timestamp: key });
   }
 
@@ -648,7 +582,7 @@ export class RtmsEngine {
     if (!s) return;
     const ts = int(msg.timestamp);
     const sentAt = ts !== undefined ? c.ka.outstanding.get(ts) : undefined;
-    const stats = this.record(s.streamId).keepAlives[c.kind];
+    const stats = this.recorder.record(s.streamId).keepAlives[c.kind];
     if (sentAt === undefined) return; // unsolicited or wrong timestamp: does not count
     // This request and every older one are settled; newer ones are still outstanding.
     for (const k of [...c.ka.outstanding.keys()]) if (k <= (ts as number)) c.ka.outstanding.delete(k);
@@ -834,11 +768,7 @@ export class RtmsEngine {
   close(): void {
     this.closed = true;
     if (this.tick) clearInterval(this.tick);
-    for (const t of this.timers) {
-      clearTimeout(t);
-      clearInterval(t);
-    }
-    this.timers.clear();
+    this.timers.clearAll();
     for (const c of this.conns) c.ws.terminate();
     this.conns.clear();
     this.wss.close();
