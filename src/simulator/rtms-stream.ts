@@ -8,6 +8,12 @@ import type { ConnectionRecord, SimStream, StreamRecord } from './types';
 
 export type MediaPath = 'all' | MediaKind;
 
+/** How a lost media socket is announced on signaling: msg 6 event 7, msg 8 state 2, both or not at all. */
+export type MediaNotify = 'event' | 'state' | 'both' | 'none';
+
+/** Sends one JSON message and counts it in the stream's record (per user when given). */
+export type SendFn = (c: Conn, msg: Record<string, unknown>, userId?: number) => boolean;
+
 interface KaState {
   outstanding: Map<number, number>; // request timestamp → sent at
   unanswered: number;

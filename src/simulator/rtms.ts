@@ -28,8 +28,9 @@ import {
   type MediaKind,
 } from './protocol';
 import { validateMediaParams } from './rtms-media-params';
+import { RtmsKeepAlive } from './rtms-keep-alive';
 import { RtmsRecorder } from './rtms-records';
-import { Conn, Stream, type MediaPath, type View } from './rtms-stream';
+import { Conn, Stream, type MediaNotify, type MediaPath, type View } from './rtms-stream';
 import { TimerSet } from './rtms-timers';
 import { rtmsHandshakeSignature, safeEqual } from './signing';
 import type { ConnectionRecord, StreamRecord } from './types';
@@ -63,6 +64,7 @@ export class RtmsEngine {
   private readonly conns = new Set<Conn>();
   private readonly timers = new TimerSet();
   private readonly recorder: RtmsRecorder;
+  private readonly keepAlive: RtmsKeepAlive;
   private tick?: NodeJS.Timeout;
   private nextConnId = 1;
   private closed = false;
@@ -72,6 +74,11 @@ export class RtmsEngine {
     private readonly host: RtmsHost,
   ) {
     this.recorder = new RtmsRecorder(this.records, host.log);
+    this.keepAlive = new RtmsKeepAlive(cfg, this.timers, this.recorder, {
+      send: (c, msg) => this.send(c, msg),
+      interruptSignaling: (s, why, reason, webhook) => this.interruptSignaling(s, why, reason, webhook),
+      interruptMedia: (s, c, why, notify, reason) => this.interruptMedia(s, c, why, notify, reason),
+    });
     this.tick = setInterval(() => this.onTick(), cfg.tickMs);
   }
 
@@ -210,7 +217,7 @@ export class RtmsEngine {
   }
 
   /** One media connection lost: close it, notify on signaling, wait for a new media handshake. */
-  interruptMedia(s: Stream, c: Conn, why: string, notify: 'event' | 'state' | 'both' | 'none', reason: number): void {
+  interruptMedia(s: Stream, c: Conn, why: string, notify: MediaNotify, reason: number): void {
     if (s.terminated || !c.mediaPath) return;
     this.recorder.note(s, `media ${c.mediaPath} interrupted: ${why}`);
     this.recorder.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'media', reason: why });
@@ -250,7 +257,7 @@ export class RtmsEngine {
     c.active = false;
     if (!c.rec.closedBy) c.rec.closedBy = 'server';
     c.rec.disconnectReason ??= disconnectReason;
-    this.stopKa(c);
+    this.keepAlive.stop(c);
     try {
       c.ws.close(code, reason.slice(0, 120));
     } catch {
@@ -284,7 +291,7 @@ export class RtmsEngine {
 
   private onClose(c: Conn, code: number, reason: string): void {
     this.conns.delete(c);
-    this.stopKa(c);
+    this.keepAlive.stop(c);
     c.rec.closedAt = Date.now();
     c.rec.closeCode = code;
     c.rec.closeReason = reason;
@@ -343,7 +350,7 @@ export class RtmsEngine {
       const r = this.recorder.record(c.stream.streamId);
       r.messagesReceived.byType[type] = (r.messagesReceived.byType[type] ?? 0) + 1;
     }
-    if (type === MsgType.KEEP_ALIVE_RESP) return this.onKaResp(c, msg);
+    if (type === MsgType.KEEP_ALIVE_RESP) return this.keepAlive.onResponse(c, msg);
     if (type === MsgType.KEEP_ALIVE_REQ) {
       this.send(c, { msg_type: MsgType.KEEP_ALIVE_RESP, timestamp: msg.timestamp ?? Date.now() });
       return;
@@ -412,7 +419,7 @@ export class RtmsEngine {
       media_server: { server_urls: this.mediaUrls(s.gen), srtp_keys: {} },
     });
     this.recorder.updateLive(s);
-    this.startKa(c);
+    this.keepAlive.start(c);
     this.recorder.note(s, `signaling handshake ok (conn ${c.id})`);
   }
 
@@ -470,7 +477,7 @@ export class RtmsEngine {
       media_params: v.confirmed,
     });
     this.recorder.updateLive(s);
-    this.startKa(c);
+    this.keepAlive.start(c);
     this.recorder.note(s, `media handshake ok on ${path} (${kinds.join(',')})`);
   }
 
@@ -543,52 +550,6 @@ export class RtmsEngine {
       default:
         return;
     }
-  }
-
-  // ───────────────────────────── keep-alive ─────────────────────────────
-
-  private startKa(c: Conn): void {
-    this.stopKa(c);
-    const t = this.timers.every(this.cfg.keepAliveIntervalMs, () => this.kaTick(c));
-    c.ka.timer = t;
-  }
-
-  private stopKa(c: Conn): void {
-    if (c.ka.timer) this.timers.clear(c.ka.timer);
-    c.ka.timer = undefined;
-  }
-
-  private kaTick(c: Conn): void {
-    const s = c.stream;
-    if (!s || c.closing || c.ws.readyState !== WebSocket.OPEN) return this.stopKa(c);
-    if (s.kaSuppressed[c.kind]) return;
-    if (c.ka.unanswered >= this.cfg.keepAliveMissLimit) {
-      if (c.kind === 'signaling') this.interruptSignaling(s, `keep-alive timeout (${c.ka.unanswered} unanswered)`, StopReason.KEEP_ALIVE_TIMEOUT, true);
-      else this.interruptMedia(s, c, `keep-alive timeout (${c.ka.unanswered} unanswered)`, 'event', StopReason.KEEP_ALIVE_TIMEOUT);
-      return;
-    }
-    const ts = Date.now();
-    // Timestamps must be unique per socket to match answers.
-    let key = ts;
-    while (c.ka.outstanding.has(key)) key++;
-    c.ka.outstanding.set(key, ts);
-    c.ka.unanswered++;
-    this.recorder.record(s.streamId).keepAlives[c.kind].sent++;
-    this.send(c, { msg_type: MsgType.KEEP_ALIVE_REQ, timestamp: key });
-  }
-
-  private onKaResp(c: Conn, msg: Record<string, unknown>): void {
-    const s = c.stream;
-    if (!s) return;
-    const ts = int(msg.timestamp);
-    const sentAt = ts !== undefined ? c.ka.outstanding.get(ts) : undefined;
-    const stats = this.recorder.record(s.streamId).keepAlives[c.kind];
-    if (sentAt === undefined) return; // unsolicited or wrong timestamp: does not count
-    // This request and every older one are settled; newer ones are still outstanding.
-    for (const k of [...c.ka.outstanding.keys()]) if (k <= (ts as number)) c.ka.outstanding.delete(k);
-    c.ka.unanswered = c.ka.outstanding.size;
-    stats.answered++;
-    stats.latenciesMs.push(Date.now() - sentAt);
   }
 
   // ───────────────────────────── events + media ─────────────────────────────
