@@ -11,24 +11,19 @@ import { MeetingState } from './meeting';
 import {
   EventType,
   MEDIA_KIND_BIT,
-  MEDIA_KINDS,
-  MediaBit,
   MsgType,
-  SUBSCRIBABLE_EVENTS,
   SessionState,
-  Status,
   StopReason,
   StreamState,
-  statusReason,
   type MediaKind,
 } from './protocol';
-import { validateMediaParams } from './rtms-media-params';
+import { RtmsHandshake } from './rtms-handshake';
 import { RtmsKeepAlive } from './rtms-keep-alive';
 import { RtmsMediaPump } from './rtms-media-pump';
 import { RtmsRecorder } from './rtms-records';
+import { RtmsSignaling } from './rtms-signaling';
 import { Conn, Stream, type MediaNotify, type MediaPath } from './rtms-stream';
 import { TimerSet } from './rtms-timers';
-import { rtmsHandshakeSignature, safeEqual } from './signing';
 import type { ConnectionRecord, StreamRecord } from './types';
 
 export interface RtmsConfig {
@@ -62,6 +57,8 @@ export class RtmsEngine {
   private readonly recorder: RtmsRecorder;
   private readonly keepAlive: RtmsKeepAlive;
   private readonly mediaPump: RtmsMediaPump;
+  private readonly handshake: RtmsHandshake;
+  private readonly signaling: RtmsSignaling;
   private tick?: NodeJS.Timeout;
   private nextConnId = 1;
   private closed = false;
@@ -78,6 +75,18 @@ export class RtmsEngine {
     });
     this.mediaPump = new RtmsMediaPump(cfg, this.streams, {
       send: (c, msg, userId) => this.send(c, msg, userId),
+      terminate: (s, reason) => this.terminate(s, reason),
+    });
+    this.handshake = new RtmsHandshake(cfg, this.streams, this.recorder, this.timers, {
+      send: (c, msg) => this.send(c, msg),
+      closeConn: (c, code, reason, disconnectReason) => this.closeConn(c, code, reason, disconnectReason),
+      mediaUrls: (gen) => this.mediaUrls(gen),
+      computeView: (s, lastSpeaker) => this.mediaPump.computeView(s, lastSpeaker),
+      startKeepAlive: (c) => this.keepAlive.start(c),
+    });
+    this.signaling = new RtmsSignaling(this.recorder, {
+      send: (c, msg) => this.send(c, msg),
+      snapshot: (s, eventType) => this.mediaPump.snapshot(s, eventType),
       terminate: (s, reason) => this.terminate(s, reason),
     });
     this.tick = setInterval(() => this.mediaPump.tick(), cfg.tickMs);
@@ -358,198 +367,12 @@ export class RtmsEngine {
     }
     if (c.kind === 'signaling') {
       if (!c.handshaken) {
-        if (type === MsgType.SIGNALING_HAND_SHAKE_REQ) this.onSignalingHandshake(c, msg);
+        if (type === MsgType.SIGNALING_HAND_SHAKE_REQ) this.handshake.signaling(c, msg);
         return;
       }
-      this.onSignalingMessage(c, type, msg);
+      this.signaling.handle(c, type, msg);
     } else {
-      if (!c.handshaken && type === MsgType.DATA_HAND_SHAKE_REQ) this.onMediaHandshake(c, msg);
-    }
-  }
-
-  private handshakeFail(c: Conn, streamId: string, msg: Record<string, unknown>, status: number): void {
-    const reason = statusReason(status);
-    c.rec.handshakeStatus = status;
-    const rec = this.recorder.record(streamId);
-    rec.handshakes.push({ at: Date.now(), socket: c.kind, path: c.path, statusCode: status, reason, request: msg });
-    rec.connections.push(c.rec);
-    const resp =
-      c.kind === 'signaling'
-        ? { msg_type: MsgType.SIGNALING_HAND_SHAKE_RESP, protocol_version: 1, sequence: msg.sequence ?? 0, status_code: status, reason }
-        : { msg_type: MsgType.DATA_HAND_SHAKE_RESP, protocol_version: 1, sequence: msg.sequence ?? 0, status_code: status, reason, payload_encrypted: false };
-    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify(resp));
-    this.closeConn(c, 1000, reason, `handshake failed: ${reason}`);
-  }
-
-  private lookup(c: Conn, msg: Record<string, unknown>): { s?: Stream; sid: string; status: number } {
-    const sid = typeof msg.rtms_stream_id === 'string' ? msg.rtms_stream_id : '';
-    const uuid = msg.meeting_uuid ?? msg.webinar_uuid ?? msg.session_id;
-    if (!sid || typeof uuid !== 'string' || typeof msg.signature !== 'string') return { sid: sid || '(none)', status: Status.INVALID_PAYLOAD };
-    const s = this.streams.get(sid);
-    if (!s || s.terminated || s.gen !== c.gen) return { sid, status: Status.INVALID_RTMS_STREAM_ID };
-    const expected = rtmsHandshakeSignature(this.cfg.clientId, this.cfg.clientSecret, s.meeting.uuid, sid);
-    if (uuid !== s.meeting.uuid || !safeEqual(expected, msg.signature)) return { s, sid, status: Status.INVALID_SIGNATURE };
-    return { s, sid, status: Status.OK };
-  }
-
-  private onSignalingHandshake(c: Conn, msg: Record<string, unknown>): void {
-    const { s, sid, status } = this.lookup(c, msg);
-    if (status !== Status.OK || !s) return this.handshakeFail(c, sid, msg, status);
-    if (s.signaling && !s.signaling.closing && s.signaling.ws.readyState === WebSocket.OPEN) return this.handshakeFail(c, sid, msg, Status.DUPLICATE_SIGNAL_REQUEST);
-    c.stream = s;
-    c.handshaken = true;
-    c.rec.handshakeStatus = 0;
-    s.signaling = c;
-    s.subscriptions.clear();
-    s.firstPacketSent = false;
-    s.view = this.mediaPump.computeView(s, s.view.speaker);
-    this.timers.clear(s.sigTimer);
-    s.sigTimer = undefined;
-    for (const t of s.mediaTimers.values()) this.timers.clear(t);
-    s.mediaTimers.clear();
-    const rec = this.recorder.record(sid);
-    rec.handshakes.push({ at: Date.now(), socket: 'signaling', path: c.path, statusCode: 0, reason: 'OK', request: msg });
-    rec.connections.push(c.rec);
-    this.recorder.setState(s, s.paused ? 'paused' : 'active');
-    this.send(c, {
-      msg_type: MsgType.SIGNALING_HAND_SHAKE_RESP,
-      protocol_version: 1,
-      sequence: msg.sequence ?? 0,
-      status_code: 0,
-      reason: '',
-      media_server: { server_urls: this.mediaUrls(s.gen), srtp_keys: {} },
-    });
-    this.recorder.updateLive(s);
-    this.keepAlive.start(c);
-    this.recorder.note(s, `signaling handshake ok (conn ${c.id})`);
-  }
-
-  private onMediaHandshake(c: Conn, msg: Record<string, unknown>): void {
-    const { s, sid, status } = this.lookup(c, msg);
-    if (status !== Status.OK || !s) return this.handshakeFail(c, sid, msg, status);
-    if (!s.signaling || !s.signaling.handshaken) return this.handshakeFail(c, sid, msg, Status.INVALID_RTMS_STREAM_ID);
-    const path = c.mediaPath as MediaPath;
-    const offered = this.mediaUrls(s.gen);
-    if (!offered[path]) return this.handshakeFail(c, sid, msg, Status.INVALID_MEDIA_TYPE);
-    const mt = msg.media_type;
-    if (typeof mt !== 'number' || !Number.isInteger(mt) || mt <= 0 || mt >= 64) return this.handshakeFail(c, sid, msg, Status.MEDIA_TYPE_INVALID_VALUE);
-    let kinds: MediaKind[];
-    if (path === 'all') {
-      kinds = mt & MediaBit.ALL ? [...this.cfg.mediaScopes] : MEDIA_KINDS.filter((k) => mt & MEDIA_KIND_BIT[k]);
-    } else {
-      if (mt !== MEDIA_KIND_BIT[path]) return this.handshakeFail(c, sid, msg, Status.INVALID_MEDIA_TYPE);
-      kinds = [path];
-    }
-    const notSupported: Record<MediaKind, number> = {
-      audio: Status.MEDIA_TYPE_AUDIO_NOT_SUPPORT,
-      video: Status.MEDIA_TYPE_VIDEO_NOT_SUPPORT,
-      deskshare: Status.MEDIA_TYPE_DESKSHARE_NOT_SUPPORT,
-      transcript: Status.MEDIA_TYPE_TRANSCRIPT_NOT_SUPPORT,
-      chat: Status.MEDIA_TYPE_CHAT_NOT_SUPPORT,
-    };
-    for (const k of kinds) if (!this.cfg.mediaScopes.includes(k)) return this.handshakeFail(c, sid, msg, notSupported[k]);
-    if (kinds.length === 0) return this.handshakeFail(c, sid, msg, Status.MEDIA_TYPE_INVALID_VALUE);
-    const live = (p: MediaPath) => {
-      const x = s.media.get(p);
-      return !!x && !x.closing && x.ws.readyState === WebSocket.OPEN;
-    };
-    if (live('all')) return this.handshakeFail(c, sid, msg, Status.MEDIA_DATA_ALL_CONNECTION_EXIST);
-    if (path === 'all' ? MEDIA_KINDS.some((k) => live(k)) : live(path)) return this.handshakeFail(c, sid, msg, Status.DUPLICATE_MEDIA_DATA_CONNECTION);
-    const v = validateMediaParams(kinds, msg.media_params);
-    if ('status' in v) return this.handshakeFail(c, sid, msg, v.status);
-    c.stream = s;
-    c.handshaken = true;
-    c.kinds = kinds;
-    c.params = v.confirmed;
-    c.rec.handshakeStatus = 0;
-    s.media.set(path, c);
-    this.timers.clear(s.mediaTimers.get(path));
-    s.mediaTimers.delete(path);
-    const rec = this.recorder.record(sid);
-    rec.handshakes.push({ at: Date.now(), socket: 'media', path: c.path, statusCode: 0, reason: 'OK', request: msg });
-    rec.connections.push(c.rec);
-    this.send(c, {
-      msg_type: MsgType.DATA_HAND_SHAKE_RESP,
-      protocol_version: 1,
-      status_code: 0,
-      reason: '',
-      sequence: msg.sequence ?? 0,
-      payload_encrypted: false,
-      media_params: v.confirmed,
-    });
-    this.recorder.updateLive(s);
-    this.keepAlive.start(c);
-    this.recorder.note(s, `media handshake ok on ${path} (${kinds.join(',')})`);
-  }
-
-  private onSignalingMessage(c: Conn, type: number, msg: Record<string, unknown>): void {
-    const s = c.stream;
-    if (!s || s.signaling !== c) return;
-    const ts = Date.now();
-    switch (type) {
-      case MsgType.CLIENT_READY_ACK: {
-        const valid = msg.rtms_stream_id === s.streamId;
-        this.recorder.record(s.streamId).readyAcks.push({ at: ts, valid });
-        if (!valid) return;
-        const now = s.meeting.now();
-        for (const m of s.media.values())
-          if (m.handshaken && !m.active && !m.closing) {
-            m.active = true;
-            for (const k of m.kinds) m.cursors[k] = { next: now };
-          }
-        return;
-      }
-      case MsgType.EVENT_SUBSCRIPTION: {
-        const events = msg.events;
-        if (!Array.isArray(events)) {
-          this.recorder.record(s.streamId).messagesReceived.invalid++;
-          return;
-        }
-        for (const e of events) {
-          if (!isRecord(e)) continue;
-          const et = int(e.event_type);
-          if (et === undefined || !SUBSCRIBABLE_EVENTS.has(et)) continue;
-          if (e.subscribe === false) s.subscriptions.delete(et);
-          else if (!s.subscriptions.has(et)) {
-            s.subscriptions.add(et);
-            this.mediaPump.snapshot(s, et);
-          }
-        }
-        this.recorder.record(s.streamId).subscriptions = [...s.subscriptions].sort((a, b) => a - b);
-        return;
-      }
-      case MsgType.SESSION_STATE_REQ: {
-        const ok = msg.rtms_session_id === s.sessionId;
-        const state = s.paused ? SessionState.PAUSED : SessionState.STARTED;
-        this.send(c, { msg_type: MsgType.SESSION_STATE_RESP, rtms_session_id: s.sessionId, state, timestamp: ts, ...(ok ? {} : { status_code: Status.INVALID_RTMS_SESSION_ID, reason: statusReason(Status.INVALID_RTMS_SESSION_ID) }) });
-        return;
-      }
-      case MsgType.STREAM_STATE_REQ: {
-        const state = s.paused ? StreamState.PAUSED : StreamState.ACTIVE;
-        this.send(c, { msg_type: MsgType.STREAM_STATE_RESP, state, rtms_stream_id: s.streamId, timestamp: ts });
-        return;
-      }
-      case MsgType.STREAM_CLOSE_REQ: {
-        const ok = msg.rtms_stream_id === s.streamId;
-        this.send(c, { msg_type: MsgType.STREAM_CLOSE_RESP, rtms_stream_id: s.streamId, status_code: ok ? 0 : Status.INVALID_RTMS_STREAM_ID, reason: ok ? '' : statusReason(Status.INVALID_RTMS_STREAM_ID), timestamp: ts });
-        if (ok) this.terminate(s, StopReason.RECEIVER_REQUEST_CLOSE);
-        return;
-      }
-      case MsgType.VIDEO_SUBSCRIPTION_REQ: {
-        const userId = int(msg.user_id);
-        const videoConn = [...s.media.values()].find((m) => m.kinds.includes('video'));
-        let status: number = Status.OK;
-        if (!videoConn || videoConn.params.video?.data_opt !== 4) status = Status.INVALID_MEDIA_VIDEO_DATA_OPT;
-        else if (userId === undefined) status = Status.INVALID_PAYLOAD;
-        else if (msg.subscribe === false) {
-          if (s.videoSubscription === userId) s.videoSubscription = undefined;
-        } else if (s.videoSubscription !== undefined && s.videoSubscription !== userId) status = Status.DUPLICATE_VIDEO_SUBSCRIPTION;
-        else s.videoSubscription = userId;
-        this.send(c, { msg_type: MsgType.VIDEO_SUBSCRIPTION_RESP, user_id: msg.user_id, status_code: status, reason: status ? statusReason(status) : '', timestamp: ts });
-        return;
-      }
-      default:
-        return;
+      if (!c.handshaken && type === MsgType.DATA_HAND_SHAKE_REQ) this.handshake.media(c, msg);
     }
   }
 
