@@ -103,6 +103,7 @@ export class RtmsMediaPump {
     this.event(s, { event_type: EventType.FIRST_PACKET_TIMESTAMP, timestamp: ts });
   }
 
+  // Every media message goes out here: test/media-capture.e2e-spec.ts taps this method on the prototype.
   private media(s: Stream, c: Conn, kind: MediaKind, content: Record<string, unknown>, userId: number): void {
     this.firstPacket(s, Number(content.timestamp));
     this.host.send(c, { msg_type: MEDIA_KIND_MSG[kind], content }, userId);
