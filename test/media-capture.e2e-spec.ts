@@ -6,7 +6,7 @@ import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { parseWav } from '../src/modules/media-ingest/savers/wav';
 import { ZoomSimulator } from '../src/simulator';
-import { RtmsEngine } from '../src/simulator/rtms';
+import { RtmsMediaPump } from '../src/simulator/rtms-media-pump';
 import { query } from './utils/db';
 import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
@@ -91,11 +91,11 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
   // sampling interval needs the Zoom timestamps, which drift when the event loop lags).
   const sentMedia: SentMedia[] = [];
   type MediaFn = (s: unknown, c: unknown, kind: string, content: Record<string, unknown>, userId: number) => void;
-  const engine = RtmsEngine.prototype as unknown as { media: MediaFn };
-  const originalMedia = engine.media;
+  const pump = RtmsMediaPump.prototype as unknown as { media: MediaFn };
+  const originalMedia = pump.media;
 
   beforeAll(async () => {
-    engine.media = function (this: unknown, s, c, kind, content, userId) {
+    pump.media = function (this: unknown, s, c, kind, content, userId) {
       sentMedia.push({ kind, userId, timestamp: Number(content.timestamp) });
       originalMedia.call(this, s, c, kind, content, userId);
     };
@@ -121,7 +121,7 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
   });
 
   afterAll(async () => {
-    engine.media = originalMedia;
+    pump.media = originalMedia;
     await sim?.stop();
     if (hub) await obliterateQueues(hub.producer);
     await hub?.close();

@@ -1,5 +1,5 @@
 /** Fault injection on demand (issue 3 §6). */
-import type { Conn, MediaPath } from './rtms';
+import type { Conn, MediaPath } from './rtms-stream';
 import type { ZoomSimulator } from './simulator';
 import { StopReason } from './protocol';
 

@@ -69,6 +69,10 @@ export function bearer(req: IncomingMessage): string | undefined {
   return h.slice(7).trim();
 }
 
+export function int(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
+}
+
 export function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }

@@ -2,10 +2,11 @@
  * Zoom simulator: a faithful, scriptable stand-in for Zoom's OAuth, REST, webhook and RTMS
  * WebSocket servers (docs/simulator.md). Independent of the hub's code on purpose.
  */
-export { ZoomSimulator, DEFAULT_USER, type SimRoom } from './simulator';
+export { ZoomSimulator, type SimRoom } from './simulator';
+export { DEFAULT_USER } from './oauth';
 export { SimulatorFaults, type RestRule, type SlowRule, type MalformedKind } from './faults';
 export type { Participant } from './meeting';
-export type { MediaPath } from './rtms';
+export type { MediaPath } from './rtms-stream';
 export type { OAuthStats } from './oauth';
 export type { EventWsStats } from './event-ws';
 export * from './types';

@@ -57,6 +57,9 @@ export interface OAuthStats {
   revocations: number;
 }
 
+/** The user who authorizes the app and hosts meetings when a test names no other. */
+export const DEFAULT_USER: SimUser = { id: 'sim_user_host_1', email: 'host@sim.zoom.test', first_name: 'Sim', last_name: 'Host' };
+
 const USER_SCOPE = 'meeting:update:participant_rtms_app_status user:read:user meeting:read:meeting_audio meeting:read:meeting_video meeting:read:meeting_transcript meeting:read:meeting_chat';
 const ACCOUNT_SCOPE = 'meeting:update:participant_rtms_app_status:admin room:read:admin room:write:admin user:read:user:admin';
 

@@ -1,36 +1,25 @@
 /**
- * RTMS signaling + media WebSocket servers (rtms-protocol.md §2–§4): handshakes and their
- * status codes, keep-alives, event subscription, scripted media, interruptions, reconnect
- * windows, failover and stream termination.
+ * RTMS signaling + media WebSocket servers (rtms-protocol.md §2–§4). The engine is what the
+ * simulator and its faults drive: it owns each stream's lifecycle (interruptions, reconnect
+ * windows, failover, termination) and wires the pieces that do the rest: rtms-connections
+ * (sockets), rtms-handshake, rtms-signaling, rtms-keep-alive and rtms-media-pump (events and
+ * scripted media). The pieces reach each other only through the hosts built here, so each one
+ * states what it needs.
  */
 import type { IncomingMessage } from 'http';
 import type { Duplex } from 'stream';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { isRecord } from './http-util';
-import { MeetingState, type Participant } from './meeting';
-import { FRAME_CYCLE, muLaw, pcmTones, toneHz, videoFrame } from './media';
-import {
-  Codec,
-  EventType,
-  MEDIA_KIND_BIT,
-  MEDIA_KIND_MSG,
-  MEDIA_KINDS,
-  MediaBit,
-  MsgType,
-  RESOLUTION_PX,
-  SAMPLE_RATE_HZ,
-  SUBSCRIBABLE_EVENTS,
-  SessionState,
-  Status,
-  StopReason,
-  StreamState,
-  statusReason,
-  type MediaKind,
-} from './protocol';
-import { randomHex, rtmsHandshakeSignature, safeEqual } from './signing';
-import type { ConnectionRecord, KeepAliveStats, SimStream, StreamRecord } from './types';
-
-export type MediaPath = 'all' | MediaKind;
+import { WebSocket } from 'ws';
+import { MeetingState } from './meeting';
+import { EventType, MEDIA_KIND_BIT, MsgType, SessionState, StopReason, StreamState, type MediaKind } from './protocol';
+import { RtmsConnections } from './rtms-connections';
+import { RtmsHandshake } from './rtms-handshake';
+import { RtmsKeepAlive } from './rtms-keep-alive';
+import { RtmsMediaPump } from './rtms-media-pump';
+import { RtmsRecorder } from './rtms-records';
+import { RtmsSignaling } from './rtms-signaling';
+import { Conn, Stream, type MediaNotify, type MediaPath } from './rtms-stream';
+import { TimerSet } from './rtms-timers';
+import type { StreamRecord } from './types';
 
 export interface RtmsConfig {
   clientId: string;
@@ -52,158 +41,63 @@ export interface RtmsHost {
   log(line: string): void;
 }
 
-type Params = Record<string, number | boolean>;
-
-interface KaState {
-  outstanding: Map<number, number>; // request timestamp → sent at
-  unanswered: number;
-  timer?: NodeJS.Timeout;
-}
-
-interface Cursor {
-  next: number; // next script time due
-}
-
-export class Conn {
-  stream?: Stream;
-  handshaken = false;
-  active = false;
-  closing = false;
-  kinds: MediaKind[] = [];
-  params: Partial<Record<MediaKind, Params>> = {};
-  readonly ka: KaState = { outstanding: new Map(), unanswered: 0 };
-  cursors: Partial<Record<MediaKind, Cursor>> = {};
-  constructor(
-    readonly id: number,
-    readonly ws: WebSocket,
-    readonly kind: 'signaling' | 'media',
-    readonly gen: number,
-    readonly path: string,
-    readonly mediaPath: MediaPath | undefined,
-    readonly rec: ConnectionRecord,
-  ) {}
-}
-
-interface View {
-  present: Set<number>;
-  camera: Set<number>;
-  sharer?: number;
-  speaker?: number;
-}
-
-export class Stream implements SimStream {
-  readonly streamId: string;
-  readonly sessionId = randomHex(16);
-  gen = 0;
-  serverUrls = '';
-  state: StreamRecord['state'] = 'started';
-  paused = false;
-  signaling?: Conn;
-  readonly media = new Map<MediaPath, Conn>();
-  readonly subscriptions = new Set<number>();
-  view: View = { present: new Set(), camera: new Set() };
-  firstPacketSent = false;
-  videoSubscription?: number;
-  sigTimer?: NodeJS.Timeout;
-  interruptReason: number = StopReason.SIGNAL_CONNECTION_INTERRUPTED;
-  readonly mediaTimers = new Map<MediaPath, NodeJS.Timeout>();
-  readonly kaSuppressed = { signaling: false, media: false };
-  constructor(
-    readonly meeting: MeetingState,
-    readonly operatorId: string,
-    streamId?: string,
-  ) {
-    this.streamId = streamId ?? randomHex(16);
-  }
-  get meetingId(): number {
-    return this.meeting.id;
-  }
-  get meetingUuid(): string {
-    return this.meeting.uuid;
-  }
-  get terminated(): boolean {
-    return this.state === 'terminated';
-  }
-}
-
-function newKa(): KeepAliveStats {
-  return { sent: 0, answered: 0, latenciesMs: [] };
-}
-
-export function emptyRecord(streamId: string): StreamRecord {
-  return {
-    streamId,
-    state: 'unknown',
-    handshakes: [],
-    readyAcks: [],
-    keepAlives: { signaling: newKa(), media: newKa() },
-    messagesSent: { byType: {}, byUser: {} },
-    messagesReceived: { byType: {}, invalid: 0 },
-    subscriptions: [],
-    connections: [],
-    live: { signaling: 0, media: { all: 0, audio: 0, video: 0, deskshare: 0, transcript: 0, chat: 0 } },
-    maxLiveSignaling: 0,
-    maxLiveMedia: 0,
-    disconnects: [],
-    notes: [],
-  };
-}
-
-const PATH_RE = /^\/rtms\/(?:s(\d+)\/)?(signaling|media\/(all|audio|video|deskshare|transcript|chat))\/?$/;
-
-function int(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
-}
-
 export class RtmsEngine {
   readonly streams = new Map<string, Stream>();
   readonly records = new Map<string, StreamRecord>();
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
-  private readonly conns = new Set<Conn>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
+  private readonly recorder: RtmsRecorder;
+  private readonly connections: RtmsConnections;
+  private readonly keepAlive: RtmsKeepAlive;
+  private readonly mediaPump: RtmsMediaPump;
+  private readonly handshake: RtmsHandshake;
+  private readonly signaling: RtmsSignaling;
   private tick?: NodeJS.Timeout;
-  private nextConnId = 1;
-  private closed = false;
 
   constructor(
     private readonly cfg: RtmsConfig,
     private readonly host: RtmsHost,
   ) {
-    this.tick = setInterval(() => this.onTick(), cfg.tickMs);
+    this.recorder = new RtmsRecorder(this.records, host.log);
+    this.connections = new RtmsConnections(this.recorder, this.timers, {
+      signalingHandshake: (c, msg) => this.handshake.signaling(c, msg),
+      mediaHandshake: (c, msg) => this.handshake.media(c, msg),
+      signalingMessage: (c, type, msg) => this.signaling.handle(c, type, msg),
+      keepAliveResponse: (c, msg) => this.keepAlive.onResponse(c, msg),
+      stopKeepAlive: (c) => this.keepAlive.stop(c),
+      interruptSignaling: (s, why, reason, webhook) => this.interruptSignaling(s, why, reason, webhook),
+      armMediaWindow: (s, path, reason) => this.armMediaWindow(s, path, reason),
+    });
+    this.keepAlive = new RtmsKeepAlive(cfg, this.timers, this.recorder, {
+      send: (c, msg) => this.connections.send(c, msg),
+      interruptSignaling: (s, why, reason, webhook) => this.interruptSignaling(s, why, reason, webhook),
+      interruptMedia: (s, c, why, notify, reason) => this.interruptMedia(s, c, why, notify, reason),
+    });
+    this.mediaPump = new RtmsMediaPump(cfg, this.streams, {
+      send: (c, msg, userId) => this.connections.send(c, msg, userId),
+      terminate: (s, reason) => this.terminate(s, reason),
+    });
+    this.handshake = new RtmsHandshake(cfg, this.streams, this.recorder, this.timers, {
+      send: (c, msg) => this.connections.send(c, msg),
+      closeConn: (c, code, reason, disconnectReason) => this.connections.closeConn(c, code, reason, disconnectReason),
+      mediaUrls: (gen) => this.mediaUrls(gen),
+      computeView: (s, lastSpeaker) => this.mediaPump.computeView(s, lastSpeaker),
+      startKeepAlive: (c) => this.keepAlive.start(c),
+    });
+    this.signaling = new RtmsSignaling(this.recorder, {
+      send: (c, msg) => this.connections.send(c, msg),
+      snapshot: (s, eventType) => this.mediaPump.snapshot(s, eventType),
+      terminate: (s, reason) => this.terminate(s, reason),
+    });
+    this.tick = setInterval(() => this.mediaPump.tick(), cfg.tickMs);
   }
-
-  // ───────────────────────────── records ─────────────────────────────
 
   record(streamId: string): StreamRecord {
-    let r = this.records.get(streamId);
-    if (!r) {
-      r = emptyRecord(streamId);
-      this.records.set(streamId, r);
-    }
-    return r;
+    return this.recorder.record(streamId);
   }
 
-  private note(s: Stream, note: string): void {
-    this.record(s.streamId).notes.push({ at: Date.now(), note });
-    this.host.log(`[${s.streamId.slice(0, 8)}] ${note}`);
-  }
-
-  private setState(s: Stream, state: StreamRecord['state']): void {
-    s.state = state;
-    this.record(s.streamId).state = state;
-  }
-
-  private updateLive(s: Stream): void {
-    const r = this.record(s.streamId);
-    const open = (c: Conn | undefined) => !!c && c.handshaken && !c.closing && c.ws.readyState === WebSocket.OPEN;
-    r.live.signaling = open(s.signaling) ? 1 : 0;
-    let media = 0;
-    for (const p of ['all', ...MEDIA_KINDS] as MediaPath[]) {
-      r.live.media[p] = open(s.media.get(p)) ? 1 : 0;
-      media += r.live.media[p];
-    }
-    r.maxLiveSignaling = Math.max(r.maxLiveSignaling, r.live.signaling);
-    r.maxLiveMedia = Math.max(r.maxLiveMedia, media);
+  /** Handle an HTTP upgrade for an /rtms/ path. Returns false if the path is not ours. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pathname: string): boolean {
+    return this.connections.handleUpgrade(req, socket, head, pathname);
   }
 
   // ───────────────────────────── urls ─────────────────────────────
@@ -230,51 +124,35 @@ export class RtmsEngine {
     const s = new Stream(meeting, operatorId);
     s.serverUrls = this.signalingUrl(0);
     this.streams.set(s.streamId, s);
-    const r = this.record(s.streamId);
+    const r = this.recorder.record(s.streamId);
     r.meetingId = meeting.id;
     r.meetingUuid = meeting.uuid;
-    this.setState(s, 'started');
+    this.recorder.setState(s, 'started');
     // Until a client connects, the stream waits like an interrupted one.
     this.armSignalingWindow(s, StopReason.CONNECTION_TIMEOUT);
     return s;
   }
 
-  private later(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.add(t);
-    return t;
-  }
-
-  private clear(t: NodeJS.Timeout | undefined): void {
-    if (!t) return;
-    clearTimeout(t);
-    clearInterval(t);
-    this.timers.delete(t);
-  }
-
   private armSignalingWindow(s: Stream, reason: number): void {
-    this.clear(s.sigTimer);
+    this.timers.clear(s.sigTimer);
     s.interruptReason = reason;
-    s.sigTimer = this.later(this.cfg.signalingReconnectWindowMs, () => {
+    s.sigTimer = this.timers.later(this.cfg.signalingReconnectWindowMs, () => {
       s.sigTimer = undefined;
       if (!s.terminated && !s.signaling) {
-        this.note(s, `signaling reconnect window expired (stop reason ${reason})`);
+        this.recorder.note(s, `signaling reconnect window expired (stop reason ${reason})`);
         this.terminate(s, reason);
       }
     });
   }
 
   private armMediaWindow(s: Stream, path: MediaPath, reason: number): void {
-    this.clear(s.mediaTimers.get(path));
+    this.timers.clear(s.mediaTimers.get(path));
     s.mediaTimers.set(
       path,
-      this.later(this.cfg.mediaReconnectWindowMs, () => {
+      this.timers.later(this.cfg.mediaReconnectWindowMs, () => {
         s.mediaTimers.delete(path);
         if (!s.terminated && !s.media.get(path)) {
-          this.note(s, `media (${path}) reconnect window expired`);
+          this.recorder.note(s, `media (${path}) reconnect window expired`);
           this.terminate(s, reason);
         }
       }),
@@ -285,16 +163,16 @@ export class RtmsEngine {
     if (s.terminated) return;
     const ts = Date.now();
     if (s.signaling) {
-      this.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.TERMINATED, reason, timestamp: ts });
-      this.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.STOPPED, stop_reason: reason, reason, timestamp: ts, rtms_session_id: s.sessionId });
+      this.connections.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.TERMINATED, reason, timestamp: ts });
+      this.connections.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.STOPPED, stop_reason: reason, reason, timestamp: ts, rtms_session_id: s.sessionId });
     }
-    this.setState(s, 'terminated');
-    this.record(s.streamId).stopReason = reason;
-    this.clear(s.sigTimer);
-    for (const t of s.mediaTimers.values()) this.clear(t);
+    this.recorder.setState(s, 'terminated');
+    this.recorder.record(s.streamId).stopReason = reason;
+    this.timers.clear(s.sigTimer);
+    for (const t of s.mediaTimers.values()) this.timers.clear(t);
     s.mediaTimers.clear();
-    for (const c of this.connsOf(s)) this.closeConn(c, 1000, 'stream terminated', 'terminated');
-    this.note(s, `terminated, stop reason ${reason}`);
+    for (const c of this.connsOf(s)) this.connections.closeConn(c, 1000, 'stream terminated', 'terminated');
+    this.recorder.note(s, `terminated, stop reason ${reason}`);
     const m = s.meeting;
     const payload: Record<string, unknown> = m.kind === 'session' ? { session_id: m.uuid, session_key: m.topic } : { [m.kind === 'webinar' ? 'webinar_uuid' : 'meeting_uuid']: m.uuid };
     this.host.webhook(`${this.eventPrefix(m)}.rtms_stopped`, { ...payload, rtms_stream_id: s.streamId, stop_reason: reason });
@@ -311,39 +189,39 @@ export class RtmsEngine {
   pause(s: Stream): void {
     if (s.paused || s.terminated) return;
     s.paused = true;
-    this.setState(s, 'paused');
+    this.recorder.setState(s, 'paused');
     const ts = Date.now();
     if (s.signaling) {
-      this.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.PAUSED, reason: StopReason.MANUAL_API_TRIGGERED, timestamp: ts });
-      this.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.PAUSED, stop_reason: 0, reason: 0, timestamp: ts, rtms_session_id: s.sessionId });
+      this.connections.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.PAUSED, reason: StopReason.MANUAL_API_TRIGGERED, timestamp: ts });
+      this.connections.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.PAUSED, stop_reason: 0, reason: 0, timestamp: ts, rtms_session_id: s.sessionId });
     }
   }
 
   resume(s: Stream): void {
     if (!s.paused || s.terminated) return;
     s.paused = false;
-    this.setState(s, s.signaling ? 'active' : 'interrupted');
+    this.recorder.setState(s, s.signaling ? 'active' : 'interrupted');
     const ts = Date.now();
     const now = s.meeting.now();
     for (const c of s.media.values()) for (const k of c.kinds) c.cursors[k] = { next: now };
     if (s.signaling) {
-      this.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.RESUMED, reason: StopReason.MANUAL_API_TRIGGERED, timestamp: ts });
-      this.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.RESUMED, stop_reason: 0, reason: 0, timestamp: ts, rtms_session_id: s.sessionId });
+      this.connections.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.RESUMED, reason: StopReason.MANUAL_API_TRIGGERED, timestamp: ts });
+      this.connections.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.RESUMED, stop_reason: 0, reason: 0, timestamp: ts, rtms_session_id: s.sessionId });
     }
   }
 
   /** Signaling lost: close signaling and media, optional webhook, wait for a new handshake. */
   interruptSignaling(s: Stream, why: string, reason: number, webhook: boolean): void {
     if (s.terminated) return;
-    this.note(s, `signaling interrupted: ${why}`);
-    this.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'signaling', reason: why });
-    for (const c of this.connsOf(s)) this.closeConn(c, 1000, why, why);
+    this.recorder.note(s, `signaling interrupted: ${why}`);
+    this.recorder.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'signaling', reason: why });
+    for (const c of this.connsOf(s)) this.connections.closeConn(c, 1000, why, why);
     s.signaling = undefined;
     s.media.clear();
-    for (const t of s.mediaTimers.values()) this.clear(t);
+    for (const t of s.mediaTimers.values()) this.timers.clear(t);
     s.mediaTimers.clear();
-    this.setState(s, 'interrupted');
-    this.updateLive(s);
+    this.recorder.setState(s, 'interrupted');
+    this.recorder.updateLive(s);
     this.armSignalingWindow(s, reason);
     if (webhook) {
       const m = s.meeting;
@@ -353,20 +231,20 @@ export class RtmsEngine {
   }
 
   /** One media connection lost: close it, notify on signaling, wait for a new media handshake. */
-  interruptMedia(s: Stream, c: Conn, why: string, notify: 'event' | 'state' | 'both' | 'none', reason: number): void {
+  interruptMedia(s: Stream, c: Conn, why: string, notify: MediaNotify, reason: number): void {
     if (s.terminated || !c.mediaPath) return;
-    this.note(s, `media ${c.mediaPath} interrupted: ${why}`);
-    this.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'media', reason: why });
-    this.closeConn(c, 1000, why, why);
+    this.recorder.note(s, `media ${c.mediaPath} interrupted: ${why}`);
+    this.recorder.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'media', reason: why });
+    this.connections.closeConn(c, 1000, why, why);
     if (s.media.get(c.mediaPath) === c) s.media.delete(c.mediaPath);
-    this.updateLive(s);
+    this.recorder.updateLive(s);
     const ts = Date.now();
     if (s.signaling && (notify === 'event' || notify === 'both')) {
       const mediaType = c.kinds.reduce((a, k) => a | MEDIA_KIND_BIT[k], 0);
-      this.send(s.signaling, { msg_type: MsgType.EVENT_UPDATE, event: { event_type: EventType.MEDIA_CONNECTION_INTERRUPTED, timestamp: ts, media_type: mediaType } });
+      this.connections.send(s.signaling, { msg_type: MsgType.EVENT_UPDATE, event: { event_type: EventType.MEDIA_CONNECTION_INTERRUPTED, timestamp: ts, media_type: mediaType } });
     }
     if (s.signaling && (notify === 'state' || notify === 'both')) {
-      this.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.INTERRUPTED, reason: StopReason.DATA_CONNECTION_INTERRUPTED, timestamp: ts });
+      this.connections.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.INTERRUPTED, reason: StopReason.DATA_CONNECTION_INTERRUPTED, timestamp: ts });
     }
     this.armMediaWindow(s, c.mediaPath, reason);
   }
@@ -375,531 +253,16 @@ export class RtmsEngine {
   failover(s: Stream): string {
     s.gen++;
     s.serverUrls = this.signalingUrl(s.gen);
-    this.note(s, `failover to ${s.serverUrls}`);
-    for (const c of this.connsOf(s)) this.closeConn(c, 1001, 'server failover', 'failover');
+    this.recorder.note(s, `failover to ${s.serverUrls}`);
+    for (const c of this.connsOf(s)) this.connections.closeConn(c, 1001, 'server failover', 'failover');
     s.signaling = undefined;
     s.media.clear();
-    for (const t of s.mediaTimers.values()) this.clear(t);
+    for (const t of s.mediaTimers.values()) this.timers.clear(t);
     s.mediaTimers.clear();
-    this.setState(s, 'interrupted');
-    this.updateLive(s);
+    this.recorder.setState(s, 'interrupted');
+    this.recorder.updateLive(s);
     this.armSignalingWindow(s, StopReason.AWAIT_RECONNECTION_TIMEOUT);
     return s.serverUrls;
-  }
-
-  private closeConn(c: Conn, code: number, reason: string, disconnectReason: string): void {
-    if (c.closing) return;
-    c.closing = true;
-    c.active = false;
-    if (!c.rec.closedBy) c.rec.closedBy = 'server';
-    c.rec.disconnectReason ??= disconnectReason;
-    this.stopKa(c);
-    try {
-      c.ws.close(code, reason.slice(0, 120));
-    } catch {
-      c.ws.terminate();
-    }
-    const t = this.later(1000, () => c.ws.terminate());
-    c.ws.once('close', () => this.clear(t));
-  }
-
-  // ───────────────────────────── connections ─────────────────────────────
-
-  /** Handle an HTTP upgrade for an /rtms/ path. Returns false if the path is not ours. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, pathname: string): boolean {
-    const m = PATH_RE.exec(pathname);
-    if (!m || this.closed) return false;
-    const gen = m[1] ? Number(m[1]) : 0;
-    const mediaPath = m[3] as MediaPath | undefined;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, gen, pathname, mediaPath));
-    return true;
-  }
-
-  private onConnection(ws: WebSocket, gen: number, path: string, mediaPath: MediaPath | undefined): void {
-    const id = this.nextConnId++;
-    const rec: ConnectionRecord = { id, kind: mediaPath ? 'media' : 'signaling', path, mediaPath, openedAt: Date.now() };
-    const c = new Conn(id, ws, rec.kind, gen, path, mediaPath, rec);
-    this.conns.add(c);
-    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(c, data, isBinary));
-    ws.on('error', () => undefined);
-    ws.on('close', (code: number, reason: Buffer) => this.onClose(c, code, reason.toString('utf8')));
-  }
-
-  private onClose(c: Conn, code: number, reason: string): void {
-    this.conns.delete(c);
-    this.stopKa(c);
-    c.rec.closedAt = Date.now();
-    c.rec.closeCode = code;
-    c.rec.closeReason = reason;
-    if (!c.rec.closedBy) c.rec.closedBy = 'client';
-    const s = c.stream;
-    if (!s) return;
-    const byClient = c.rec.closedBy === 'client';
-    if (c.kind === 'signaling' && s.signaling === c) {
-      s.signaling = undefined;
-      if (byClient && !s.terminated) this.interruptSignaling(s, `signaling closed by client (code ${code})`, StopReason.SIGNAL_CONNECTION_CLOSED_ABNORMALLY, true);
-    } else if (c.mediaPath && s.media.get(c.mediaPath) === c) {
-      s.media.delete(c.mediaPath);
-      if (byClient && !s.terminated) {
-        this.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'media', reason: `media ${c.mediaPath} closed by client (code ${code})` });
-        this.armMediaWindow(s, c.mediaPath, StopReason.DATA_CONNECTION_CLOSED_ABNORMALLY);
-      }
-    }
-    this.updateLive(s);
-  }
-
-  private send(c: Conn, msg: Record<string, unknown>, userId?: number): boolean {
-    if (c.ws.readyState !== WebSocket.OPEN) return false;
-    c.ws.send(JSON.stringify(msg));
-    const s = c.stream;
-    if (s) {
-      const r = this.record(s.streamId);
-      const t = Number(msg.msg_type);
-      r.messagesSent.byType[t] = (r.messagesSent.byType[t] ?? 0) + 1;
-      if (userId !== undefined) {
-        const u = (r.messagesSent.byUser[String(userId)] ??= {});
-        u[t] = (u[t] ?? 0) + 1;
-      }
-    }
-    return true;
-  }
-
-  /** Send raw text or bytes (fault injection). */
-  sendRaw(c: Conn, data: string | Buffer, binary = false): void {
-    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(data, { binary });
-  }
-
-  private onMessage(c: Conn, data: RawData, _isBinary: boolean): void {
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    let msg: unknown;
-    try {
-      msg = JSON.parse(buf.toString('utf8'));
-    } catch {
-      msg = undefined;
-    }
-    const type = isRecord(msg) ? int(msg.msg_type) : undefined;
-    if (!isRecord(msg) || type === undefined) {
-      if (c.stream) this.record(c.stream.streamId).messagesReceived.invalid++;
-      return;
-    }
-    if (c.stream) {
-      const r = this.record(c.stream.streamId);
-      r.messagesReceived.byType[type] = (r.messagesReceived.byType[type] ?? 0) + 1;
-    }
-    if (type === MsgType.KEEP_ALIVE_RESP) return this.onKaResp(c, msg);
-    if (type === MsgType.KEEP_ALIVE_REQ) {
-      this.send(c, { msg_type: MsgType.KEEP_ALIVE_RESP, timestamp: msg.timestamp ?? Date.now() });
-      return;
-    }
-    if (c.kind === 'signaling') {
-      if (!c.handshaken) {
-        if (type === MsgType.SIGNALING_HAND_SHAKE_REQ) this.onSignalingHandshake(c, msg);
-        return;
-      }
-      this.onSignalingMessage(c, type, msg);
-    } else {
-      if (!c.handshaken && type === MsgType.DATA_HAND_SHAKE_REQ) this.onMediaHandshake(c, msg);
-    }
-  }
-
-  private handshakeFail(c: Conn, streamId: string, msg: Record<string, unknown>, status: number): void {
-    const reason = statusReason(status);
-    c.rec.handshakeStatus = status;
-    const rec = this.record(streamId);
-    rec.handshakes.push({ at: Date.now(), socket: c.kind, path: c.path, statusCode: status, reason, request: msg });
-    rec.connections.push(c.rec);
-    const resp =
-      c.kind === 'signaling'
-        ? { msg_type: MsgType.SIGNALING_HAND_SHAKE_RESP, protocol_version: 1, sequence: msg.sequence ?? 0, status_code: status, reason }
-        : { msg_type: MsgType.DATA_HAND_SHAKE_RESP, protocol_version: 1, sequence: msg.sequence ?? 0, status_code: status, reason, payload_encrypted: false };
-    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(JSON.stringify(resp));
-    this.closeConn(c, 1000, reason, `handshake failed: ${reason}`);
-  }
-
-  private lookup(c: Conn, msg: Record<string, unknown>): { s?: Stream; sid: string; status: number } {
-    const sid = typeof msg.rtms_stream_id === 'string' ? msg.rtms_stream_id : '';
-    const uuid = msg.meeting_uuid ?? msg.webinar_uuid ?? msg.session_id;
-    if (!sid || typeof uuid !== 'string' || typeof msg.signature !== 'string') return { sid: sid || '(none)', status: Status.INVALID_PAYLOAD };
-    const s = this.streams.get(sid);
-    if (!s || s.terminated || s.gen !== c.gen) return { sid, status: Status.INVALID_RTMS_STREAM_ID };
-    const expected = rtmsHandshakeSignature(this.cfg.clientId, this.cfg.clientSecret, s.meeting.uuid, sid);
-    if (uuid !== s.meeting.uuid || !safeEqual(expected, msg.signature)) return { s, sid, status: Status.INVALID_SIGNATURE };
-    return { s, sid, status: Status.OK };
-  }
-
-  private onSignalingHandshake(c: Conn, msg: Record<string, unknown>): void {
-    const { s, sid, status } = this.lookup(c, msg);
-    if (status !== Status.OK || !s) return this.handshakeFail(c, sid, msg, status);
-    if (s.signaling && !s.signaling.closing && s.signaling.ws.readyState === WebSocket.OPEN) return this.handshakeFail(c, sid, msg, Status.DUPLICATE_SIGNAL_REQUEST);
-    c.stream = s;
-    c.handshaken = true;
-    c.rec.handshakeStatus = 0;
-    s.signaling = c;
-    s.subscriptions.clear();
-    s.firstPacketSent = false;
-    s.view = this.computeView(s, s.view.speaker);
-    this.clear(s.sigTimer);
-    s.sigTimer = undefined;
-    for (const t of s.mediaTimers.values()) this.clear(t);
-    s.mediaTimers.clear();
-    const rec = this.record(sid);
-    rec.handshakes.push({ at: Date.now(), socket: 'signaling', path: c.path, statusCode: 0, reason: 'OK', request: msg });
-    rec.connections.push(c.rec);
-    this.setState(s, s.paused ? 'paused' : 'active');
-    this.send(c, {
-      msg_type: MsgType.SIGNALING_HAND_SHAKE_RESP,
-      protocol_version: 1,
-      sequence: msg.sequence ?? 0,
-      status_code: 0,
-      reason: '',
-      media_server: { server_urls: this.mediaUrls(s.gen), srtp_keys: {} },
-    });
-    this.updateLive(s);
-    this.startKa(c);
-    this.note(s, `signaling handshake ok (conn ${c.id})`);
-  }
-
-  private onMediaHandshake(c: Conn, msg: Record<string, unknown>): void {
-    const { s, sid, status } = this.lookup(c, msg);
-    if (status !== Status.OK || !s) return this.handshakeFail(c, sid, msg, status);
-    if (!s.signaling || !s.signaling.handshaken) return this.handshakeFail(c, sid, msg, Status.INVALID_RTMS_STREAM_ID);
-    const path = c.mediaPath as MediaPath;
-    const offered = this.mediaUrls(s.gen);
-    if (!offered[path]) return this.handshakeFail(c, sid, msg, Status.INVALID_MEDIA_TYPE);
-    const mt = msg.media_type;
-    if (typeof mt !== 'number' || !Number.isInteger(mt) || mt <= 0 || mt >= 64) return this.handshakeFail(c, sid, msg, Status.MEDIA_TYPE_INVALID_VALUE);
-    let kinds: MediaKind[];
-    if (path === 'all') {
-      kinds = mt & MediaBit.ALL ? [...this.cfg.mediaScopes] : MEDIA_KINDS.filter((k) => mt & MEDIA_KIND_BIT[k]);
-    } else {
-      if (mt !== MEDIA_KIND_BIT[path]) return this.handshakeFail(c, sid, msg, Status.INVALID_MEDIA_TYPE);
-      kinds = [path];
-    }
-    const notSupported: Record<MediaKind, number> = {
-      audio: Status.MEDIA_TYPE_AUDIO_NOT_SUPPORT,
-      video: Status.MEDIA_TYPE_VIDEO_NOT_SUPPORT,
-      deskshare: Status.MEDIA_TYPE_DESKSHARE_NOT_SUPPORT,
-      transcript: Status.MEDIA_TYPE_TRANSCRIPT_NOT_SUPPORT,
-      chat: Status.MEDIA_TYPE_CHAT_NOT_SUPPORT,
-    };
-    for (const k of kinds) if (!this.cfg.mediaScopes.includes(k)) return this.handshakeFail(c, sid, msg, notSupported[k]);
-    if (kinds.length === 0) return this.handshakeFail(c, sid, msg, Status.MEDIA_TYPE_INVALID_VALUE);
-    const live = (p: MediaPath) => {
-      const x = s.media.get(p);
-      return !!x && !x.closing && x.ws.readyState === WebSocket.OPEN;
-    };
-    if (live('all')) return this.handshakeFail(c, sid, msg, Status.MEDIA_DATA_ALL_CONNECTION_EXIST);
-    if (path === 'all' ? MEDIA_KINDS.some((k) => live(k)) : live(path)) return this.handshakeFail(c, sid, msg, Status.DUPLICATE_MEDIA_DATA_CONNECTION);
-    const v = validateMediaParams(kinds, msg.media_params);
-    if ('status' in v) return this.handshakeFail(c, sid, msg, v.status);
-    c.stream = s;
-    c.handshaken = true;
-    c.kinds = kinds;
-    c.params = v.confirmed;
-    c.rec.handshakeStatus = 0;
-    s.media.set(path, c);
-    this.clear(s.mediaTimers.get(path));
-    s.mediaTimers.delete(path);
-    const rec = this.record(sid);
-    rec.handshakes.push({ at: Date.now(), socket: 'media', path: c.path, statusCode: 0, reason: 'OK', request: msg });
-    rec.connections.push(c.rec);
-    this.send(c, {
-      msg_type: MsgType.DATA_HAND_SHAKE_RESP,
-      protocol_version: 1,
-      status_code: 0,
-      reason: '',
-      sequence: msg.sequence ?? 0,
-      payload_encrypted: false,
-      media_params: v.confirmed,
-    });
-    this.updateLive(s);
-    this.startKa(c);
-    this.note(s, `media handshake ok on ${path} (${kinds.join(',')})`);
-  }
-
-  private onSignalingMessage(c: Conn, type: number, msg: Record<string, unknown>): void {
-    const s = c.stream;
-    if (!s || s.signaling !== c) return;
-    const ts = Date.now();
-    switch (type) {
-      case MsgType.CLIENT_READY_ACK: {
-        const valid = msg.rtms_stream_id === s.streamId;
-        this.record(s.streamId).readyAcks.push({ at: ts, valid });
-        if (!valid) return;
-        const now = s.meeting.now();
-        for (const m of s.media.values())
-          if (m.handshaken && !m.active && !m.closing) {
-            m.active = true;
-            for (const k of m.kinds) m.cursors[k] = { next: now };
-          }
-        return;
-      }
-      case MsgType.EVENT_SUBSCRIPTION: {
-        const events = msg.events;
-        if (!Array.isArray(events)) {
-          this.record(s.streamId).messagesReceived.invalid++;
-          return;
-        }
-        for (const e of events) {
-          if (!isRecord(e)) continue;
-          const et = int(e.event_type);
-          if (et === undefined || !SUBSCRIBABLE_EVENTS.has(et)) continue;
-          if (e.subscribe === false) s.subscriptions.delete(et);
-          else if (!s.subscriptions.has(et)) {
-            s.subscriptions.add(et);
-            this.snapshot(s, et);
-          }
-        }
-        this.record(s.streamId).subscriptions = [...s.subscriptions].sort((a, b) => a - b);
-        return;
-      }
-      case MsgType.SESSION_STATE_REQ: {
-        const ok = msg.rtms_session_id === s.sessionId;
-        const state = s.paused ? SessionState.PAUSED : SessionState.STARTED;
-        this.send(c, { msg_type: MsgType.SESSION_STATE_RESP, rtms_session_id: s.sessionId, state, timestamp: ts, ...(ok ? {} : { status_code: Status.INVALID_RTMS_SESSION_ID, reason: statusReason(Status.INVALID_RTMS_SESSION_ID) }) });
-        return;
-      }
-      case MsgType.STREAM_STATE_REQ: {
-        const state = s.paused ? StreamState.PAUSED : StreamState.ACTIVE;
-        this.send(c, { msg_type: MsgType.STREAM_STATE_RESP, state, rtms_stream_id: s.streamId, timestamp: ts });
-        return;
-      }
-      case MsgType.STREAM_CLOSE_REQ: {
-        const ok = msg.rtms_stream_id === s.streamId;
-        this.send(c, { msg_type: MsgType.STREAM_CLOSE_RESP, rtms_stream_id: s.streamId, status_code: ok ? 0 : Status.INVALID_RTMS_STREAM_ID, reason: ok ? '' : statusReason(Status.INVALID_RTMS_STREAM_ID), timestamp: ts });
-        if (ok) this.terminate(s, StopReason.RECEIVER_REQUEST_CLOSE);
-        return;
-      }
-      case MsgType.VIDEO_SUBSCRIPTION_REQ: {
-        const userId = int(msg.user_id);
-        const videoConn = [...s.media.values()].find((m) => m.kinds.includes('video'));
-        let status: number = Status.OK;
-        if (!videoConn || videoConn.params.video?.data_opt !== 4) status = Status.INVALID_MEDIA_VIDEO_DATA_OPT;
-        else if (userId === undefined) status = Status.INVALID_PAYLOAD;
-        else if (msg.subscribe === false) {
-          if (s.videoSubscription === userId) s.videoSubscription = undefined;
-        } else if (s.videoSubscription !== undefined && s.videoSubscription !== userId) status = Status.DUPLICATE_VIDEO_SUBSCRIPTION;
-        else s.videoSubscription = userId;
-        this.send(c, { msg_type: MsgType.VIDEO_SUBSCRIPTION_RESP, user_id: msg.user_id, status_code: status, reason: status ? statusReason(status) : '', timestamp: ts });
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
-  // ───────────────────────────── keep-alive ─────────────────────────────
-
-  private startKa(c: Conn): void {
-    this.stopKa(c);
-    const t = setInterval(() => this.kaTick(c), this.cfg.keepAliveIntervalMs);
-    this.timers.add(t);
-    c.ka.timer = t;
-  }
-
-  private stopKa(c: Conn): void {
-    if (c.ka.timer) this.clear(c.ka.timer);
-    c.ka.timer = undefined;
-  }
-
-  private kaTick(c: Conn): void {
-    const s = c.stream;
-    if (!s || c.closing || c.ws.readyState !== WebSocket.OPEN) return this.stopKa(c);
-    if (s.kaSuppressed[c.kind]) return;
-    if (c.ka.unanswered >= this.cfg.keepAliveMissLimit) {
-      if (c.kind === 'signaling') this.interruptSignaling(s, `keep-alive timeout (${c.ka.unanswered} unanswered)`, StopReason.KEEP_ALIVE_TIMEOUT, true);
-      else this.interruptMedia(s, c, `keep-alive timeout (${c.ka.unanswered} unanswered)`, 'event', StopReason.KEEP_ALIVE_TIMEOUT);
-      return;
-    }
-    const ts = Date.now();
-    // Timestamps must be unique per socket to match answers.
-    let key = ts;
-    while (c.ka.outstanding.has(key)) key++;
-    c.ka.outstanding.set(key, ts);
-    c.ka.unanswered++;
-    this.record(s.streamId).keepAlives[c.kind].sent++;
-    this.send(c, { msg_type: MsgType.KEEP_ALIVE_REQ, timestamp: key });
-  }
-
-  private onKaResp(c: Conn, msg: Record<string, unknown>): void {
-    const s = c.stream;
-    if (!s) return;
-    const ts = int(msg.timestamp);
-    const sentAt = ts !== undefined ? c.ka.outstanding.get(ts) : undefined;
-    const stats = this.record(s.streamId).keepAlives[c.kind];
-    if (sentAt === undefined) return; // unsolicited or wrong timestamp: does not count
-    // This request and every older one are settled; newer ones are still outstanding.
-    for (const k of [...c.ka.outstanding.keys()]) if (k <= (ts as number)) c.ka.outstanding.delete(k);
-    c.ka.unanswered = c.ka.outstanding.size;
-    stats.answered++;
-    stats.latenciesMs.push(Date.now() - sentAt);
-  }
-
-  // ───────────────────────────── events + media ─────────────────────────────
-
-  private event(s: Stream, event: Record<string, unknown>, userId?: number): void {
-    const et = Number(event.event_type);
-    if (!s.signaling || (et !== 1 && et !== 7 && !s.subscriptions.has(et))) return;
-    this.send(s.signaling, { msg_type: MsgType.EVENT_UPDATE, event }, userId);
-  }
-
-  private computeView(s: Stream, lastSpeaker: number | undefined): View {
-    const m = s.meeting;
-    const t = m.now();
-    const present = m.presentAt(t);
-    const ids = new Set(present.map((p) => p.userId));
-    let speaker = present.find((p) => m.speaking(p, t))?.userId ?? lastSpeaker;
-    if (speaker !== undefined && !ids.has(speaker)) speaker = undefined;
-    return { present: ids, camera: new Set(present.filter((p) => m.cameraOn(p, t)).map((p) => p.userId)), sharer: m.sharer(t)?.userId, speaker };
-  }
-
-  /** On a new subscription: tell the client the current state for that event type. */
-  private snapshot(s: Stream, et: number): void {
-    this.updateView(s);
-    const t = s.meeting.now();
-    const ts = s.meeting.epoch(t);
-    const present = s.meeting.presentAt(t);
-    if (et === EventType.PARTICIPANT_JOIN && present.length)
-      this.event(s, { event_type: 3, timestamp: ts, participants: present.map((p) => ({ user_id: p.userId, user_name: p.name })) });
-    if (et === EventType.PARTICIPANT_VIDEO_ON) {
-      const on = present.filter((p) => s.meeting.cameraOn(p, t));
-      if (on.length) this.event(s, { event_type: 8, timestamp: ts, participants: on.map((p) => ({ user_id: p.userId })) });
-    }
-    if (et === EventType.SHARING_START) {
-      const sh = s.meeting.sharer(t);
-      if (sh) this.event(s, { event_type: 5, timestamp: ts, user_id: sh.userId, user_name: sh.name }, sh.userId);
-    }
-    if (et === EventType.ACTIVE_SPEAKER_CHANGE && s.view.speaker !== undefined) {
-      const p = s.meeting.find(s.view.speaker);
-      if (p) this.event(s, { event_type: 2, timestamp: ts, user_id: p.userId, user_name: p.name }, p.userId);
-    }
-  }
-
-  private updateView(s: Stream): void {
-    const m = s.meeting;
-    const ts = m.epoch(m.now());
-    const before = s.view;
-    const v = this.computeView(s, before.speaker);
-    s.view = v;
-    const joined = [...v.present].filter((id) => !before.present.has(id));
-    const left = [...before.present].filter((id) => !v.present.has(id));
-    if (joined.length) this.event(s, { event_type: 3, timestamp: ts, participants: joined.map((id) => ({ user_id: id, user_name: m.find(id)?.name })) });
-    if (left.length) this.event(s, { event_type: 4, timestamp: ts, participants: left.map((id) => ({ user_id: id, user_name: m.find(id)?.name })) });
-    const on = [...v.camera].filter((id) => !before.camera.has(id));
-    const off = [...before.camera].filter((id) => !v.camera.has(id));
-    if (on.length) this.event(s, { event_type: 8, timestamp: ts, participants: on.map((id) => ({ user_id: id })) });
-    if (off.length) this.event(s, { event_type: 9, timestamp: ts, participants: off.map((id) => ({ user_id: id })) });
-    if (v.sharer !== before.sharer) {
-      if (before.sharer !== undefined) this.event(s, { event_type: 6, timestamp: ts, user_id: before.sharer, user_name: m.find(before.sharer)?.name }, before.sharer);
-      if (v.sharer !== undefined) this.event(s, { event_type: 5, timestamp: ts, user_id: v.sharer, user_name: m.find(v.sharer)?.name }, v.sharer);
-    }
-    if (v.speaker !== undefined && v.speaker !== before.speaker) this.event(s, { event_type: 2, timestamp: ts, user_id: v.speaker, user_name: m.find(v.speaker)?.name }, v.speaker);
-  }
-
-  private onTick(): void {
-    for (const s of this.streams.values()) {
-      if (s.terminated) continue;
-      const m = s.meeting;
-      if (m.durationMs !== undefined && m.now() >= m.durationMs) m.ended = true;
-      if (m.ended) {
-        this.terminate(s, StopReason.MEETING_ENDED);
-        continue;
-      }
-      if (!s.signaling) continue;
-      this.updateView(s);
-      if (s.paused) continue;
-      for (const c of s.media.values()) if (c.active && !c.closing) this.pump(s, c);
-    }
-  }
-
-  private firstPacket(s: Stream, ts: number): void {
-    if (s.firstPacketSent) return;
-    s.firstPacketSent = true;
-    this.event(s, { event_type: EventType.FIRST_PACKET_TIMESTAMP, timestamp: ts });
-  }
-
-  private media(s: Stream, c: Conn, kind: MediaKind, content: Record<string, unknown>, userId: number): void {
-    this.firstPacket(s, Number(content.timestamp));
-    this.send(c, { msg_type: MEDIA_KIND_MSG[kind], content }, userId);
-  }
-
-  private pump(s: Stream, c: Conn): void {
-    const m = s.meeting;
-    const now = m.now();
-    const congested = c.ws.bufferedAmount > 16 * 1024 * 1024;
-    for (const kind of c.kinds) {
-      const cur = c.cursors[kind];
-      const p = c.params[kind];
-      if (!cur || !p) continue;
-      if (kind === 'audio') {
-        const sendRate = Number(p.send_rate);
-        const rate = SAMPLE_RATE_HZ[Number(p.sample_rate)];
-        const ch = Number(p.channel);
-        let n = 0;
-        if (now - cur.next > 5000) cur.next = now - 5000;
-        while (cur.next + sendRate <= now && n++ < 250) {
-          const t = cur.next;
-          cur.next += sendRate;
-          const speakers = m.presentAt(t).filter((x) => !x.muted);
-          if (!speakers.length) continue;
-          const start = Math.round((t * rate) / 1000);
-          const count = Math.round((rate * sendRate) / 1000);
-          const encode = (pcm: Buffer) => (Number(p.codec) === Codec.G711 ? muLaw(pcm) : pcm);
-          if (Number(p.data_opt) === 1) {
-            const data = encode(pcmTones(speakers.map((x) => toneHz(x.slot)), rate, start, count, ch));
-            this.media(s, c, 'audio', { user_id: 0, data: data.toString('base64'), length: data.length, timestamp: m.epoch(t) }, 0);
-          } else {
-            for (const x of speakers) {
-              const data = encode(pcmTones([toneHz(x.slot)], rate, start, count, ch));
-              this.media(s, c, 'audio', { user_id: x.userId, user_name: x.name, data: data.toString('base64'), length: data.length, timestamp: m.epoch(t) }, x.userId);
-            }
-          }
-        }
-      } else if (kind === 'video' || kind === 'deskshare') {
-        const interval = 1000 / Number(p.fps);
-        if (now - cur.next > 1000) cur.next = now; // video is not buffered: skip, don't burst
-        while (cur.next <= now) {
-          const t = cur.next;
-          cur.next += interval;
-          if (congested) continue;
-          const users = kind === 'video' ? this.videoUsers(s, Number(p.data_opt), t) : [m.sharer(t)].filter((x): x is Participant => !!x);
-          const px = RESOLUTION_PX[Number(p.resolution)] ?? RESOLUTION_PX[2];
-          const size = { width: Math.max(16, Math.round(px.width * this.cfg.videoScale)), height: Math.max(16, Math.round(px.height * this.cfg.videoScale)) };
-          const idx = Math.floor(t / 500) % FRAME_CYCLE;
-          for (const u of users) {
-            const f = videoFrame(u.slot, idx, size, Number(p.codec), kind === 'deskshare');
-            this.media(s, c, kind, { user_id: u.userId, user_name: u.name, data: f.base64, length: f.length, timestamp: m.epoch(t) }, u.userId);
-          }
-        }
-      } else if (kind === 'transcript') {
-        const from = cur.next;
-        cur.next = now;
-        for (const x of m.participants)
-          for (const line of x.speaks ?? []) {
-            const end = line.atMs + (line.durationMs ?? 2000);
-            if (end > from && end <= now && m.present(x, line.atMs)) {
-              const lang = line.language ?? (typeof p.src_language === 'number' && p.src_language >= 0 ? p.src_language : 9);
-              this.media(s, c, 'transcript', { user_id: x.userId, user_name: x.name, start_time: m.epoch(line.atMs), end_time: m.epoch(end), timestamp: m.epoch(end), language: lang, attribute: 1, data: line.text }, x.userId);
-            }
-          }
-      } else if (kind === 'chat') {
-        const from = cur.next;
-        cur.next = now;
-        for (const x of m.participants)
-          for (const line of x.chat ?? [])
-            if (line.atMs > from && line.atMs <= now && m.present(x, line.atMs))
-              this.media(s, c, 'chat', { user_id: x.userId, user_name: x.name, timestamp: m.epoch(line.atMs), data: line.text }, x.userId);
-      }
-    }
-  }
-
-  private videoUsers(s: Stream, dataOpt: number, t: number): Participant[] {
-    const m = s.meeting;
-    const cams = m.presentAt(t).filter((p) => m.cameraOn(p, t));
-    if (dataOpt === 4) return cams.filter((p) => p.userId === s.videoSubscription);
-    if (dataOpt === 5) return cams;
-    const speaker = cams.find((p) => p.userId === s.view.speaker);
-    return speaker ? [speaker] : cams.slice(0, 1);
   }
 
   // ───────────────────────────── fault helpers ─────────────────────────────
@@ -909,95 +272,14 @@ export class RtmsEngine {
     return s.media.get('all') ?? [...s.media.values()][0];
   }
 
+  /** Send raw text or bytes (fault injection). */
+  sendRaw(c: Conn, data: string | Buffer, binary = false): void {
+    if (c.ws.readyState === WebSocket.OPEN) c.ws.send(data, { binary });
+  }
+
   close(): void {
-    this.closed = true;
     if (this.tick) clearInterval(this.tick);
-    for (const t of this.timers) {
-      clearTimeout(t);
-      clearInterval(t);
-    }
-    this.timers.clear();
-    for (const c of this.conns) c.ws.terminate();
-    this.conns.clear();
-    this.wss.close();
+    this.timers.clearAll();
+    this.connections.shutdown();
   }
-}
-
-// ───────────────────────────── media params ─────────────────────────────
-
-type Validation = { status: number } | { confirmed: Partial<Record<MediaKind, Params>> };
-
-const DEFAULTS: Record<MediaKind, Params> = {
-  audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 1, send_rate: 20 },
-  video: { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: 5 },
-  deskshare: { content_type: 3, codec: 5, resolution: 3, fps: 1 },
-  transcript: { content_type: 5, src_language: -1, enable_lid: true },
-  chat: { content_type: 5 },
-};
-
-const PARAM_STATUS = {
-  audio: { params: 18, content_type: 19, sample_rate: 20, channel: 21, codec: 22, data_opt: 23, send_rate: 24 },
-  video: { params: 25, content_type: 26, codec: 27, resolution: 28, data_opt: 29, fps: 30 },
-  deskshare: { params: 31, content_type: 32, codec: 33, resolution: 34, fps: 35 },
-  transcript: { params: 36, content_type: 37, src_language: 43 },
-  chat: { params: 38, content_type: 39 },
-} as const;
-
-/** Validate msg 3 `media_params` for the negotiated kinds; fills defaults. */
-export function validateMediaParams(kinds: MediaKind[], mediaParams: unknown): Validation {
-  if (mediaParams !== undefined && mediaParams !== null && !isRecord(mediaParams)) return { status: Status.INVALID_MEDIA_PARAMS };
-  const mp = isRecord(mediaParams) ? mediaParams : {};
-  const confirmed: Partial<Record<MediaKind, Params>> = {};
-  for (const kind of kinds) {
-    const raw = mp[kind];
-    if (raw !== undefined && raw !== null && !isRecord(raw)) return { status: PARAM_STATUS[kind].params };
-    const given = isRecord(raw) ? raw : {};
-    const out: Params = { ...DEFAULTS[kind] };
-    const num = (k: string): number | undefined | null => {
-      if (given[k] === undefined) return undefined;
-      return int(given[k]) ?? null; // null = present but not an integer
-    };
-    const check = (k: string, ok: (v: number) => boolean, code: number): number | undefined => {
-      const v = num(k);
-      if (v === undefined) return undefined;
-      if (v === null || !ok(v)) return code;
-      out[k] = v;
-      return undefined;
-    };
-    let bad: number | undefined;
-    if (kind === 'audio') {
-      const S = PARAM_STATUS.audio;
-      bad =
-        check('content_type', (v) => v === 2 || v === 1, S.content_type) ??
-        check('sample_rate', (v) => v >= 0 && v <= 3, S.sample_rate) ??
-        check('channel', (v) => v === 1 || v === 2, S.channel) ??
-        check('codec', (v) => v >= 1 && v <= 4, S.codec) ??
-        check('data_opt', (v) => v === 1 || v === 2, S.data_opt) ??
-        check('send_rate', (v) => v > 0 && v % 20 === 0, S.send_rate);
-      if (bad === undefined && out.channel === 2 && out.codec !== Codec.OPUS) bad = S.channel;
-      if (bad === undefined && out.codec === Codec.OPUS && out.sample_rate !== 3) bad = S.sample_rate;
-      if (bad === undefined) out.send_rate = Math.min(1000, Number(out.send_rate));
-    } else if (kind === 'video' || kind === 'deskshare') {
-      const S = PARAM_STATUS[kind];
-      bad =
-        check('content_type', (v) => v === 3, S.content_type) ??
-        check('codec', (v) => v === 5 || v === 6 || v === 7, S.codec) ??
-        check('resolution', (v) => v >= 1 && v <= 4, S.resolution) ??
-        (kind === 'video' ? check('data_opt', (v) => v >= 3 && v <= 5, PARAM_STATUS.video.data_opt) : undefined) ??
-        check('fps', (v) => v >= 1 && v <= 30, S.fps);
-      if (bad === undefined) {
-        const stillMax = 5; // JPG/PNG up to 5 fps (video per docs; deskshare per SDK)
-        if (given.codec === undefined && Number(out.fps) > stillMax) out.fps = kind === 'video' ? 5 : 1;
-        else if ((out.codec === Codec.JPG || out.codec === Codec.PNG) && Number(out.fps) > stillMax) bad = S.fps;
-      }
-    } else if (kind === 'transcript') {
-      bad = check('content_type', (v) => v === 5, PARAM_STATUS.transcript.content_type) ?? check('src_language', (v) => v >= -1 && v <= 36, PARAM_STATUS.transcript.src_language);
-      if (bad === undefined && typeof given.enable_lid === 'boolean') out.enable_lid = given.enable_lid;
-    } else {
-      bad = check('content_type', (v) => v === 5, PARAM_STATUS.chat.content_type);
-    }
-    if (bad !== undefined) return { status: bad };
-    confirmed[kind] = out;
-  }
-  return { confirmed };
 }

@@ -3,16 +3,17 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import type { Duplex } from 'stream';
 import { EventWsServer } from './event-ws';
-import { bearer, isRecord, parseJson, readBody, sendJson, str } from './http-util';
+import { HttpRouter } from './http-router';
 import { MeetingState, type Participant } from './meeting';
-import { OAuthServer, type OAuthStats } from './oauth';
-import { MEDIA_KINDS, StopReason, type MediaKind } from './protocol';
-import { RtmsEngine, type Stream } from './rtms';
+import { resolveOptions, type ResolvedOptions } from './options';
+import { DEFAULT_USER, OAuthServer, type OAuthStats } from './oauth';
+import { StopReason } from './protocol';
+import { RtmsEngine } from './rtms';
+import type { Stream } from './rtms-stream';
 import { randomMeetingUuid } from './signing';
 import type { DeliveredWebhook, EventWsDelivery, MeetingScript, RestCall, SimMeeting, SimStream, SimUser, SimulatorOptions, StreamRecord } from './types';
 import { WebhookSender, type SendOptions } from './webhooks';
-import { SimulatorFaults, type RestRule } from './faults';
-import { handleControl } from './control';
+import { SimulatorFaults } from './faults';
 
 export interface SimRoom {
   id: string;
@@ -27,40 +28,8 @@ export interface SimRoom {
   participantUserId?: number;
 }
 
-interface Resolved {
-  host: string;
-  port: number;
-  clientId: string;
-  clientSecret: string;
-  webhookSecretToken: string;
-  s2s: { clientId: string; clientSecret: string; accountId: string };
-  generalApp: { clientId: string; clientSecret: string };
-  redirectUris: string[];
-  accessTokenTtlSec: number;
-  keepAliveIntervalMs: number;
-  keepAliveMissLimit: number;
-  signalingReconnectWindowMs: number;
-  mediaReconnectWindowMs: number;
-  webhookTimeoutMs: number;
-  webhookRetryDelaysMs: number[];
-  eventSubscriptionId: string;
-  eventWsRedeliver: boolean;
-  eventWsHeartbeatTimeoutMs: number;
-  mediaSplit: 'both' | 'all' | 'split';
-  mediaScopes: MediaKind[];
-  speed: number;
-  tickMs: number;
-  videoScale: number;
-  roomsRateLimitPerSec: number;
-  concurrencyLimit: number;
-  controlApi: boolean;
-  log: (line: string) => void;
-}
-
-export const DEFAULT_USER: SimUser = { id: 'sim_user_host_1', email: 'host@sim.zoom.test', first_name: 'Sim', last_name: 'Host' };
-
 export class ZoomSimulator {
-  readonly options: Resolved;
+  readonly options: ResolvedOptions;
   httpBaseUrl = '';
   oauthBaseUrl = '';
   apiBaseUrl = '';
@@ -77,41 +46,11 @@ export class ZoomSimulator {
   private readonly server: http.Server;
   private readonly sockets = new Set<Duplex>();
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
-  private readonly roomsWindow = new Map<string, { second: number; count: number }>();
+  private readonly router: HttpRouter;
   private stopped = false;
 
   private constructor(opts: SimulatorOptions) {
-    const clientId = opts.clientId ?? 'sim_client_id';
-    const clientSecret = opts.clientSecret ?? 'sim_client_secret';
-    this.options = {
-      host: opts.host ?? '127.0.0.1',
-      port: opts.port ?? 0,
-      clientId,
-      clientSecret,
-      webhookSecretToken: opts.webhookSecretToken ?? 'sim_webhook_secret_token',
-      s2s: opts.s2s ?? { clientId: 'sim_s2s_client_id', clientSecret: 'sim_s2s_client_secret', accountId: 'sim_account_id' },
-      generalApp: opts.generalApp ?? { clientId, clientSecret },
-      redirectUris: opts.redirectUris ?? [],
-      accessTokenTtlSec: opts.accessTokenTtlSec ?? 3600,
-      keepAliveIntervalMs: opts.keepAliveIntervalMs ?? 10_000,
-      keepAliveMissLimit: opts.keepAliveMissLimit ?? 3,
-      signalingReconnectWindowMs: opts.signalingReconnectWindowMs ?? 60_000,
-      mediaReconnectWindowMs: opts.mediaReconnectWindowMs ?? 30_000,
-      webhookTimeoutMs: opts.webhookTimeoutMs ?? 3000,
-      webhookRetryDelaysMs: opts.webhookRetryDelaysMs ?? [300_000, 1_200_000, 3_600_000],
-      eventSubscriptionId: opts.eventSubscriptionId ?? 'sim-subscription-id',
-      eventWsRedeliver: opts.eventWsRedeliver ?? true,
-      eventWsHeartbeatTimeoutMs: opts.eventWsHeartbeatTimeoutMs ?? 90_000,
-      mediaSplit: opts.mediaSplit ?? 'both',
-      mediaScopes: opts.mediaScopes ?? [...MEDIA_KINDS],
-      speed: opts.speed ?? 1,
-      tickMs: opts.tickMs ?? 20,
-      videoScale: opts.videoScale ?? 1,
-      roomsRateLimitPerSec: opts.roomsRateLimitPerSec ?? 0,
-      concurrencyLimit: opts.concurrencyLimit ?? 2000,
-      controlApi: opts.controlApi ?? true,
-      log: opts.logger ?? (() => undefined),
-    };
+    this.options = resolveOptions(opts);
     const o = this.options;
     this.oauth = new OAuthServer(
       { clientId: o.clientId, clientSecret: o.clientSecret, s2s: o.s2s, generalApp: o.generalApp, redirectUris: o.redirectUris, accessTokenTtlSec: o.accessTokenTtlSec, apiBaseUrl: () => this.apiBaseUrl },
@@ -138,7 +77,8 @@ export class ZoomSimulator {
       { wsBase: () => this.httpBaseUrl.replace(/^http/, 'ws'), webhook: (e, p) => this.sendWebhook(e, p), log: o.log },
     );
     this.faults = new SimulatorFaults(this);
-    this.server = http.createServer((req, res) => void this.onRequest(req, res));
+    this.router = new HttpRouter(this, (ms) => this.delay(ms));
+    this.server = http.createServer((req, res) => void this.router.handle(req, res));
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server.on('connection', (s) => {
       this.sockets.add(s);
@@ -396,210 +336,5 @@ export class ZoomSimulator {
       }, ms);
       this.pendingTimers.add(t);
     });
-  }
-
-  private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    let body = '';
-    try {
-      body = await readBody(req, 2 * 1024 * 1024);
-    } catch {
-      sendJson(res, 413, { code: 413, message: 'Request entity too large.' });
-      return;
-    }
-    const call: RestCall = { at: Date.now(), method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body, status: 0 };
-    const isSim = url.pathname.startsWith('/_sim');
-    if (!isSim) this.restLog.push(call);
-    try {
-      if (!isSim) {
-        const slow = this.faults.takeSlow(call.method, url.pathname);
-        if (slow) await this.delay(slow);
-        const rule = this.faults.takeRestRule(call.method, url.pathname);
-        if (rule) {
-          call.status = this.answerRule(res, rule);
-          return;
-        }
-      }
-      call.status = await this.route(req, res, url, body);
-    } catch (e) {
-      this.options.log(`request error ${call.method} ${url.pathname}: ${(e as Error).message}`);
-      sendJson(res, 500, { code: 500, message: 'Internal server error.' });
-      call.status = 500;
-    }
-  }
-
-  private answerRule(res: http.ServerResponse, rule: RestRule): number {
-    const headers: Record<string, string> = {};
-    if (rule.status === 429) {
-      headers['retry-after'] = String(rule.retryAfterSec ?? 1);
-      headers['x-ratelimit-type'] = 'QPS';
-    }
-    const body = rule.body ?? (rule.status === 429 ? { code: 429, message: "You have reached the maximum per-second rate limit for this API. Try again later." } : { code: rule.status, message: 'Internal Server Error.' });
-    sendJson(res, rule.status, body, headers);
-    return rule.status;
-  }
-
-  private async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): Promise<number> {
-    const p = url.pathname;
-    if (p.startsWith('/oauth/')) {
-      const s = await this.oauth.handle(req, res, url, body);
-      if (s !== undefined) return s;
-    }
-    if (p.startsWith('/_sim') && this.options.controlApi) return handleControl(this, req, res, url, body);
-    if (p.startsWith('/v2/')) return this.rest(req, res, url, body);
-    sendJson(res, 404, { code: 404, message: 'Not Found' });
-    return 404;
-  }
-
-  private zerr(res: http.ServerResponse, status: number, code: number, message: string, extra: Record<string, unknown> = {}): number {
-    sendJson(res, status, { code, message, ...extra });
-    return status;
-  }
-
-  private rest(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): number {
-    const auth = this.oauth.check(bearer(req));
-    if (!auth.ok) return this.zerr(res, 401, auth.body.code, auth.body.message);
-    const token = auth.info;
-    const p = url.pathname;
-    const method = req.method ?? 'GET';
-    let m: RegExpExecArray | null;
-
-    if (p === '/v2/users/me' && method === 'GET') {
-      const u = this.oauth.authorizingUser ?? DEFAULT_USER;
-      const id = token.userId ?? DEFAULT_USER.id;
-      sendJson(res, 200, {
-        id,
-        first_name: id === u.id ? u.first_name : 'Sim',
-        last_name: id === u.id ? u.last_name : 'User',
-        display_name: id === u.id ? `${u.first_name} ${u.last_name}` : 'Sim User',
-        email: id === u.id ? u.email : `${id}@sim.zoom.test`,
-        type: 2,
-        role_name: 'Owner',
-        account_id: token.accountId,
-        status: 'active',
-      });
-      return 200;
-    }
-
-    if ((m = /^\/v2\/meetings\/([^/]+)$/.exec(p)) && method === 'GET') {
-      const mt = this.meeting(decodeURIComponent(decodeURIComponent(m[1])));
-      if (!mt) return this.zerr(res, 404, 3001, `Meeting does not exist: ${m[1]}.`);
-      sendJson(res, 200, { id: mt.id, uuid: mt.uuid, topic: mt.topic, host_id: mt.hostUserId, status: mt.ended ? 'finished' : 'started', password: mt.passcode, type: 2 });
-      return 200;
-    }
-
-    if ((m = /^\/v2\/live_meetings\/([^/]+)\/rtms_app\/status$/.exec(p))) {
-      if (method !== 'PATCH') return this.zerr(res, 405, 405, 'Method Not Allowed');
-      const rawId = decodeURIComponent(decodeURIComponent(m[1]));
-      if (token.kind === 'client') return this.zerr(res, 400, 4711, 'Invalid access token, does not contain scopes:[meeting:update:participant_rtms_app_status].');
-      const j = parseJson(body);
-      if (!isRecord(j)) return this.zerr(res, 400, 300, 'Request Body should be a valid JSON object.');
-      const action = j.action;
-      if (action !== 'start' && action !== 'stop' && action !== 'pause' && action !== 'resume')
-        return this.zerr(res, 400, 300, 'Validation Failed.', { errors: [{ field: 'action', message: 'Invalid field.' }] });
-      const settings = j.settings;
-      if (!isRecord(settings) || typeof settings.client_id !== 'string' || !settings.client_id)
-        return this.zerr(res, 400, 300, 'Validation Failed.', { errors: [{ field: 'settings.client_id', message: 'Invalid field.' }] });
-      if (settings.client_id !== this.options.clientId) return this.zerr(res, 400, 300, `Invalid client_id: ${settings.client_id}.`);
-      if (settings.participant_user_id !== undefined && typeof settings.participant_user_id !== 'string')
-        return this.zerr(res, 400, 300, 'Validation Failed.', { errors: [{ field: 'settings.participant_user_id', message: 'Invalid field.' }] });
-      const mt = this.meeting(rawId);
-      if (!mt) return this.zerr(res, 404, 3001, `Meeting does not exist: ${rawId}.`);
-      const forced = this.faults.takeControlError(mt.id);
-      if (forced) return this.zerr(res, forced.status, forced.code, forced.message);
-      if (mt.ended) return this.zerr(res, 400, 3000, 'Meeting is not in progress.');
-      if (token.kind === 'user' && token.userId !== mt.hostUserId && !mt.altHostUserIds.includes(token.userId ?? ''))
-        return this.zerr(res, 400, 2308, 'Only the host or alternative host of the meeting can start RTMS.');
-      const live = this.streamsOf(mt.id).filter((s) => !s.terminated);
-      const current = live[live.length - 1];
-      if (action === 'start') {
-        if (!current) {
-          const operator = typeof settings.participant_user_id === 'string' ? settings.participant_user_id : (token.userId ?? mt.hostUserId);
-          void this.startRtms(mt.id, { operatorId: operator }).catch((e: Error) => this.options.log(e.message));
-        }
-      } else if (!current) return this.zerr(res, 400, 300, 'RTMS is not running in this meeting.');
-      else if (action === 'stop') this.rtms.terminate(current, StopReason.MANUAL_API_TRIGGERED);
-      else if (action === 'pause') {
-        if (current.paused) return this.zerr(res, 400, 300, 'RTMS is already paused.');
-        this.rtms.pause(current);
-      } else {
-        if (!current.paused) return this.zerr(res, 400, 300, 'RTMS is not paused.');
-        this.rtms.resume(current);
-      }
-      res.writeHead(202);
-      res.end();
-      return 202;
-    }
-
-    if (p === '/v2/rooms' || p.startsWith('/v2/rooms/')) {
-      const limit = this.options.roomsRateLimitPerSec;
-      if (limit > 0) {
-        const sec = Math.floor(Date.now() / 1000);
-        const w = this.roomsWindow.get(token.accountId);
-        if (!w || w.second !== sec) this.roomsWindow.set(token.accountId, { second: sec, count: 1 });
-        else if (++w.count > limit) return this.answerRule(res, { status: 429, retryAfterSec: 1 });
-      }
-      if (token.kind !== 'account' && token.kind !== 'user') return this.zerr(res, 400, 4711, 'Invalid access token, does not contain scopes:[room:read:admin].');
-      if (p === '/v2/rooms' && method === 'GET') return this.listRooms(res, url);
-      if ((m = /^\/v2\/rooms\/([^/]+)\/events$/.exec(p)) && method === 'PATCH') return this.roomEvent(res, decodeURIComponent(m[1]), body);
-    }
-    return this.zerr(res, 404, 404, 'Not Found');
-  }
-
-  private listRooms(res: http.ServerResponse, url: URL): number {
-    const q = url.searchParams;
-    const status = q.get('status');
-    const pageSize = Math.min(300, Math.max(1, Number(q.get('page_size') ?? 30) || 30));
-    let offset = 0;
-    const tok = q.get('next_page_token');
-    if (tok) {
-      const parsed = parseJson(Buffer.from(tok, 'base64url').toString('utf8'));
-      if (!isRecord(parsed) || typeof parsed.o !== 'number' || typeof parsed.e !== 'number' || parsed.e < Date.now())
-        return this.zerr(res, 400, 300, 'The next page token is invalid or expired.');
-      offset = parsed.o;
-    }
-    const all = [...this.rooms.values()].filter((r) => !status || r.status.toLowerCase() === status.toLowerCase());
-    const page = all.slice(offset, offset + pageSize);
-    const next = offset + pageSize < all.length ? Buffer.from(JSON.stringify({ o: offset + pageSize, e: Date.now() + 15 * 60_000 })).toString('base64url') : '';
-    sendJson(res, 200, {
-      page_size: pageSize,
-      next_page_token: next,
-      rooms: page.map((r) => ({ id: r.id, room_id: r.room_id, name: r.name, status: r.status, location_id: r.location_id, activation_code: r.activation_code, tag_ids: r.tag_ids })),
-    });
-    return 200;
-  }
-
-  private roomEvent(res: http.ServerResponse, roomId: string, body: string): number {
-    const room = this.rooms.get(roomId);
-    if (!room) return this.zerr(res, 404, 1012, `Room does not exist: ${roomId}.`);
-    const j = parseJson(body);
-    if (!isRecord(j)) return this.zerr(res, 400, 300, 'Request Body should be a valid JSON object.');
-    const params = isRecord(j.params) ? j.params : {};
-    if (j.method === 'zoomroom.meeting_join') {
-      if (room.status === 'Offline' || room.status === 'UnderConstruction') return this.zerr(res, 400, 3000, 'Zoom Room is offline.');
-      const number = str(params.meeting_number);
-      if (!number) return this.zerr(res, 400, 300, 'Validation Failed.', { errors: [{ field: 'params.meeting_number', message: 'Invalid field.' }] });
-      const mt = this.meeting(number.replace(/\s/g, ''));
-      if (!mt || mt.ended) return this.zerr(res, 404, 3001, `Meeting does not exist: ${number}.`);
-      if (mt.passcode && str(params.passcode) !== mt.passcode) return this.zerr(res, 400, 3004, 'Wrong passcode.');
-      if (room.status === 'InMeeting') return this.zerr(res, 400, 3000, 'Zoom Room is already in a meeting.');
-      const userId = 16_800_000 + mt.participants.length * 1024 + Math.floor(Math.random() * 1000);
-      mt.add({ userId, name: room.name, joinAtMs: mt.now(), camera: true }, room.id);
-      room.status = 'InMeeting';
-      room.meetingId = mt.id;
-      room.participantUserId = userId;
-    } else if (j.method === 'zoomroom.meeting_leave') {
-      if (room.meetingId !== undefined && room.participantUserId !== undefined) {
-        const mt = this.meetings.get(room.meetingId);
-        const part = mt?.find(room.participantUserId);
-        if (mt && part && part.leaveAtMs === undefined) part.leaveAtMs = mt.now();
-      }
-      if (room.status === 'InMeeting') room.status = 'Available';
-      room.meetingId = undefined;
-      room.participantUserId = undefined;
-    } else return this.zerr(res, 400, 300, `Invalid method: ${String(j.method)}.`);
-    res.writeHead(202);
-    res.end();
-    return 202;
   }
 }

@@ -1,0 +1,67 @@
+/** Simulator options with every default filled in (the defaults are documented on SimulatorOptions). */
+import { MEDIA_KINDS, type MediaKind } from './protocol';
+import type { SimulatorOptions } from './types';
+
+export interface ResolvedOptions {
+  host: string;
+  port: number;
+  clientId: string;
+  clientSecret: string;
+  webhookSecretToken: string;
+  s2s: { clientId: string; clientSecret: string; accountId: string };
+  generalApp: { clientId: string; clientSecret: string };
+  redirectUris: string[];
+  accessTokenTtlSec: number;
+  keepAliveIntervalMs: number;
+  keepAliveMissLimit: number;
+  signalingReconnectWindowMs: number;
+  mediaReconnectWindowMs: number;
+  webhookTimeoutMs: number;
+  webhookRetryDelaysMs: number[];
+  eventSubscriptionId: string;
+  eventWsRedeliver: boolean;
+  eventWsHeartbeatTimeoutMs: number;
+  mediaSplit: 'both' | 'all' | 'split';
+  mediaScopes: MediaKind[];
+  speed: number;
+  tickMs: number;
+  videoScale: number;
+  roomsRateLimitPerSec: number;
+  concurrencyLimit: number;
+  controlApi: boolean;
+  log: (line: string) => void;
+}
+
+export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
+  const clientId = opts.clientId ?? 'sim_client_id';
+  const clientSecret = opts.clientSecret ?? 'sim_client_secret';
+  return {
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 0,
+    clientId,
+    clientSecret,
+    webhookSecretToken: opts.webhookSecretToken ?? 'sim_webhook_secret_token',
+    s2s: opts.s2s ?? { clientId: 'sim_s2s_client_id', clientSecret: 'sim_s2s_client_secret', accountId: 'sim_account_id' },
+    generalApp: opts.generalApp ?? { clientId, clientSecret },
+    redirectUris: opts.redirectUris ?? [],
+    accessTokenTtlSec: opts.accessTokenTtlSec ?? 3600,
+    keepAliveIntervalMs: opts.keepAliveIntervalMs ?? 10_000,
+    keepAliveMissLimit: opts.keepAliveMissLimit ?? 3,
+    signalingReconnectWindowMs: opts.signalingReconnectWindowMs ?? 60_000,
+    mediaReconnectWindowMs: opts.mediaReconnectWindowMs ?? 30_000,
+    webhookTimeoutMs: opts.webhookTimeoutMs ?? 3000,
+    webhookRetryDelaysMs: opts.webhookRetryDelaysMs ?? [300_000, 1_200_000, 3_600_000],
+    eventSubscriptionId: opts.eventSubscriptionId ?? 'sim-subscription-id',
+    eventWsRedeliver: opts.eventWsRedeliver ?? true,
+    eventWsHeartbeatTimeoutMs: opts.eventWsHeartbeatTimeoutMs ?? 90_000,
+    mediaSplit: opts.mediaSplit ?? 'both',
+    mediaScopes: opts.mediaScopes ?? [...MEDIA_KINDS],
+    speed: opts.speed ?? 1,
+    tickMs: opts.tickMs ?? 20,
+    videoScale: opts.videoScale ?? 1,
+    roomsRateLimitPerSec: opts.roomsRateLimitPerSec ?? 0,
+    concurrencyLimit: opts.concurrencyLimit ?? 2000,
+    controlApi: opts.controlApi ?? true,
+    log: opts.logger ?? (() => undefined),
+  };
+}
