@@ -21,7 +21,7 @@ import { OAuthConnectionsService } from '../oauth/oauth-connections.service';
 import { StreamStatus } from '../sessions/entities/rtms-stream.entity';
 import { EventProcessingStatus, EventSource, SessionEventEntity } from '../sessions/entities/session-event.entity';
 import { ZoomProduct } from '../sessions/entities/session.entity';
-import { SessionsService } from '../sessions/sessions.service';
+import { SessionEventsService } from '../sessions/session-events.service';
 import { StreamsService } from '../sessions/streams.service';
 import { checkServerUrls } from './server-url-policy';
 
@@ -60,7 +60,7 @@ export class ZoomEventHandlerService {
   private readonly concurrency: Counter<'event'>;
 
   constructor(
-    private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly streams: StreamsService,
     private readonly producer: JobProducer,
     private readonly signals: StreamSignalPublisher,
@@ -80,7 +80,7 @@ export class ZoomEventHandlerService {
    *   do not know yet (a stop that overtook its start) is then recorded as ignored.
    */
   async handle(eventId: string, lastAttempt = true): Promise<void> {
-    const event = await this.sessions.getEvent(eventId);
+    const event = await this.events.getEvent(eventId);
     if (!event) throw new UnrecoverableError(`Stored event ${eventId} does not exist`);
     if (event.status !== EventProcessingStatus.Received) return; // applied before (job retried or re-queued)
     const outcome = await this.apply(event);
@@ -89,12 +89,12 @@ export class ZoomEventHandlerService {
       // of its stream (redelivery bursts). Retry with backoff until the start has landed.
       throw new StreamNotYetKnownError(eventId);
     }
-    await this.sessions.finishEvent(event.id, outcome.status, { sessionId: outcome.sessionId, error: outcome.error });
+    await this.events.finishEvent(event.id, outcome.status, { sessionId: outcome.sessionId, error: outcome.error });
   }
 
   /** Called when the job will not be retried: the event stays visible as failed. */
   async markFailed(eventId: string, error: string): Promise<void> {
-    await this.sessions.finishEvent(eventId, EventProcessingStatus.Failed, { error });
+    await this.events.finishEvent(eventId, EventProcessingStatus.Failed, { error });
   }
 
   private async apply(event: SessionEventEntity): Promise<Outcome> {

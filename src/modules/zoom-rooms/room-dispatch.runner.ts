@@ -15,7 +15,7 @@ import { ZoomError } from '../oauth/zoom-errors';
 import { retryAfterSeconds, ZoomCallOutcome, ZoomResponse, zoomErrorOf } from '../oauth/zoom-http.client';
 import { ZoomS2sTokenService } from '../oauth/zoom-s2s-token.service';
 import { EventSource } from '../sessions/entities/session-event.entity';
-import { SessionsService } from '../sessions/sessions.service';
+import { SessionEventsService } from '../sessions/session-events.service';
 import { DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { RoomDispatchesService } from './room-dispatches.service';
 import { leaveJobId, passcodeAad } from './room-dispatch.views';
@@ -57,7 +57,7 @@ export class RoomDispatchRunner {
     private readonly cipher: TokenCipher,
     private readonly producer: JobProducer,
     private readonly dispatches: RoomDispatchesService,
-    private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
   ) {
@@ -251,7 +251,7 @@ export class RoomDispatchRunner {
   /** Session timeline entry (no passcode in it). */
   private async event(d: RoomDispatchEntity, eventType: string, payload: Record<string, unknown>): Promise<void> {
     if (!d.sessionId) return;
-    await this.sessions
+    await this.events
       .recordEvent(d.sessionId, { source: EventSource.Worker, eventType, payload: { dispatch_id: d.id, room_id: d.roomId, meeting_number: d.meetingNumber, round: d.round, ...payload } })
       .catch((err: unknown) => this.logger.warn(`Could not record ${eventType} for session ${d.sessionId}: ${String(err)}`));
   }
