@@ -72,6 +72,13 @@ export interface TokenRefreshPayload {
   connectionId: string;
 }
 
+/** A Zoom user removed the app (app_deauthorized): their OAuth connections must go. */
+export interface OAuthDeauthorizePayload {
+  zoomUserId: string;
+  /** Narrows the deletion to this account when the event named one. */
+  zoomAccountId?: string;
+}
+
 export interface JobPayloads {
   [JobName.ZoomEventProcess]: ZoomEventProcessPayload;
   [JobName.RtmsStart]: RtmsControlPayload;
@@ -87,6 +94,7 @@ export interface JobPayloads {
   [JobName.RoomLeave]: RoomJobPayload;
   [JobName.RoomsAutoDispatch]: RoomsAutoDispatchPayload;
   [JobName.TokenRefresh]: TokenRefreshPayload;
+  [JobName.OAuthDeauthorize]: OAuthDeauthorizePayload;
 }
 
 export type JobOf<N extends JobName> = JobPayloads[N];

@@ -4,15 +4,22 @@ import { JobName } from '../../jobs/job-names';
 import { JobOf } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
+import { OAuthConnectionsService } from './oauth-connections.service';
 import { ZoomError } from './zoom-errors';
 import { ZoomTokenProvider } from './zoom-token.provider';
 
-/** `oauth` queue: proactive token refreshes, shortly before access tokens expire. */
+/**
+ * `oauth` queue: proactive token refreshes, shortly before access tokens expire, and
+ * removal of a deauthorized user's connections (asked for by the webhooks module).
+ */
 @Processor(QueueName.OAuth)
 export class OAuthProcessor extends QueueProcessor {
   protected readonly queueName = QueueName.OAuth;
 
-  constructor(private readonly tokens: ZoomTokenProvider) {
+  constructor(
+    private readonly tokens: ZoomTokenProvider,
+    private readonly connections: OAuthConnectionsService,
+  ) {
     super();
   }
 
@@ -21,6 +28,8 @@ export class OAuthProcessor extends QueueProcessor {
     switch (name) {
       case JobName.TokenRefresh:
         return this.refresh(job.data as JobOf<JobName.TokenRefresh>);
+      case JobName.OAuthDeauthorize:
+        return this.deauthorize(job.data as JobOf<JobName.OAuthDeauthorize>);
       default:
         return unknownJob(name);
     }
@@ -34,5 +43,10 @@ export class OAuthProcessor extends QueueProcessor {
       if (err instanceof ZoomError && !err.retryable) throw new UnrecoverableError(err.message);
       throw err;
     }
+  }
+
+  /** Idempotent: a re-run finds nothing left to delete. */
+  private async deauthorize(data: JobOf<JobName.OAuthDeauthorize>): Promise<{ removed: number }> {
+    return { removed: await this.connections.deleteConnectionsForZoomUser(data.zoomUserId, data.zoomAccountId) };
   }
 }

@@ -17,7 +17,6 @@ import {
   RTMS_STARTED_EVENTS,
   RTMS_STOPPED_EVENTS,
 } from '../../zoom/webhook-events';
-import { OAuthConnectionsService } from '../oauth/oauth-connections.service';
 import { StreamStatus } from '../sessions/entities/rtms-stream.entity';
 import { EventProcessingStatus, EventSource, SessionEventEntity } from '../sessions/entities/session-event.entity';
 import { ZoomProduct } from '../sessions/entities/session.entity';
@@ -64,7 +63,6 @@ export class ZoomEventHandlerService {
     private readonly streams: StreamsService,
     private readonly producer: JobProducer,
     private readonly signals: StreamSignalPublisher,
-    private readonly connections: OAuthConnectionsService,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
   ) {
@@ -103,7 +101,7 @@ export class ZoomEventHandlerService {
     if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload);
     if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload);
     if (RTMS_INTERRUPTED_EVENTS.has(name)) return this.interrupted(payload);
-    if (name === APP_DEAUTHORIZED_EVENT) return this.deauthorized(payload);
+    if (name === APP_DEAUTHORIZED_EVENT) return this.deauthorized(event.id, payload);
     if (CONCURRENCY_EVENTS.has(name)) {
       this.concurrency.inc({ event: name });
       this.logger.warn(`Zoom RTMS concurrency warning ${name}: ${JSON.stringify(payload)}`);
@@ -155,12 +153,21 @@ export class ZoomEventHandlerService {
     return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
   }
 
-  /** The user removed our app: their tokens must go (Zoom's data-retention rule). */
-  private async deauthorized(payload: Record<string, unknown>): Promise<Outcome> {
+  /**
+   * The user removed our app: their tokens must go (Zoom's data-retention rule). The
+   * oauth module owns them, so it is asked by job; the jobId is the stored event's, so a
+   * re-run of this event queues no second job.
+   */
+  private async deauthorized(eventId: string, payload: Record<string, unknown>): Promise<Outcome> {
     const userId = str(payload.user_id);
     if (!userId) return { status: EventProcessingStatus.Rejected, error: 'app_deauthorized without user_id' };
-    const removed = await this.connections.deleteConnectionsForZoomUser(userId, str(payload.account_id) ?? undefined);
-    this.logger.log(`app_deauthorized: removed ${removed} OAuth connection(s)`);
+    const accountId = str(payload.account_id);
+    await this.producer.enqueue(
+      JobName.OAuthDeauthorize,
+      { zoomUserId: userId, ...(accountId ? { zoomAccountId: accountId } : {}) },
+      { jobId: `oauth-deauthorize-${eventId}` },
+    );
+    this.logger.log(`app_deauthorized: asked oauth to remove the user's connections`);
     return { status: EventProcessingStatus.Processed };
   }
 
