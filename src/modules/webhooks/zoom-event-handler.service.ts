@@ -22,6 +22,7 @@ import { EventProcessingStatus, EventSource, SessionEventEntity } from '../sessi
 import { ZoomProduct } from '../sessions/entities/session.entity';
 import { SessionEventsService } from '../sessions/session-events.service';
 import { StreamsService } from '../sessions/streams.service';
+import { isRecord } from '../../common/types/is-record';
 import { checkServerUrls } from './server-url-policy';
 
 const UNKNOWN_STREAM = 'unknown rtms_stream_id';
@@ -97,7 +98,7 @@ export class ZoomEventHandlerService {
 
   private async apply(event: SessionEventEntity): Promise<Outcome> {
     const name = event.eventType;
-    const payload = (typeof event.payload.payload === 'object' && event.payload.payload !== null ? event.payload.payload : {}) as Record<string, unknown>;
+    const payload = isRecord(event.payload.payload) ? event.payload.payload : {};
     if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload);
     if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload);
     if (RTMS_INTERRUPTED_EVENTS.has(name)) return this.interrupted(payload);
