@@ -22,6 +22,7 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
   [JobName.RoomLeave]: { dispatchId: 'd1' },
   [JobName.RoomsAutoDispatch]: { sessionId: 's1' },
   [JobName.TokenRefresh]: { connectionId: 'c1' },
+  [JobName.OAuthDeauthorize]: { eventId: 'e1', zoomUserId: 'u1', zoomAccountId: 'a1' },
 };
 
 describe('Foundation (all-in-one, API-only and worker processes)', () => {

@@ -21,7 +21,8 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
 
   beforeAll(async () => {
     sim = await ZoomSimulator.start({ clientId: 'test_client_id', clientSecret: 'test_client_secret', webhookSecretToken: SECRET });
-    hub = await startTestApp({ api: true, worker: { queues: ['zoom-events' as never], explicit: true } });
+    // oauth too: app_deauthorized asks the oauth module (by job) to drop the connections.
+    hub = await startTestApp({ api: true, worker: { queues: ['zoom-events' as never, 'oauth' as never], explicit: true } });
     webhookUrl = `${hub.baseUrl}/api/v1/webhooks/zoom`;
     sim.setWebhookTarget(webhookUrl);
   });
@@ -204,6 +205,21 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
       what: 'the deauthorized user\'s connection to be deleted',
     });
     expect(await query(hub.app, `SELECT zoom_user_id FROM oauth_connections WHERE zoom_user_id = 'other-user'`)).toHaveLength(1);
+    // The deletion ran in the oauth module's job; wait for it and the event's job to finish
+    // so later snapshots of the queues are not taken mid-flight.
+    const job = await waitFor(async () => (await hub.producer.queueFor(JobName.OAuthDeauthorize).getJobs(['completed'])).find((j) => j.name === JobName.OAuthDeauthorize), {
+      what: 'the oauth.deauthorize job to complete',
+    });
+    expect(job.data).toEqual({ eventId: expect.any(String), zoomUserId: 'deauth-user', zoomAccountId: 'acct-1' });
+    expect(job.returnvalue).toEqual({ removed: 1 });
+    await waitFor(
+      async () => {
+        const queues = [hub.producer.queueFor(JobName.ZoomEventProcess), hub.producer.queueFor(JobName.OAuthDeauthorize)];
+        const counts = await Promise.all(queues.map((q) => q.getJobCountByTypes('waiting', 'active', 'delayed')));
+        return counts.every((n) => n === 0);
+      },
+      { what: 'the zoom-events and oauth queues to be idle' },
+    );
   });
 
   describe('refusals leave the database and the queues unchanged', () => {

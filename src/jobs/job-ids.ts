@@ -21,6 +21,8 @@ export const JOB_IDS: { [N in JobName]?: (data: JobOf<N>) => string | undefined 
   [JobName.RoomJoin]: (d) => (d.round === undefined ? undefined : `room-join-${d.dispatchId}-${d.round}`),
   [JobName.RoomLeave]: (d) => (d.round === undefined ? undefined : `room-leave-${d.dispatchId}-${d.round}`),
   [JobName.RoomsAutoDispatch]: (d) => `rooms-auto-dispatch-${d.sessionId}`,
+  // Per event, not per user: a user who comes back and leaves again is removed again.
+  [JobName.OAuthDeauthorize]: (d) => `oauth-deauthorize-${d.eventId}`,
   [JobName.TokenRefresh]: (d) => (d.tokenVersion === undefined ? undefined : `token-refresh-${d.connectionId}-v${d.tokenVersion}`),
 };
 

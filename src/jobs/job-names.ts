@@ -19,6 +19,7 @@ export enum JobName {
   RoomLeave = 'room.leave',
   RoomsAutoDispatch = 'rooms.auto-dispatch',
   TokenRefresh = 'token.refresh',
+  OAuthDeauthorize = 'oauth.deauthorize',
 }
 
 /** Which queue carries each job. Checked for completeness at compile time. */
@@ -37,6 +38,7 @@ export const JOB_QUEUE = {
   [JobName.RoomLeave]: QueueName.ZoomRooms,
   [JobName.RoomsAutoDispatch]: QueueName.ZoomRooms,
   [JobName.TokenRefresh]: QueueName.OAuth,
+  [JobName.OAuthDeauthorize]: QueueName.OAuth,
 } as const satisfies Record<JobName, QueueName>;
 
 export function jobsOfQueue(queue: QueueName): JobName[] {

@@ -76,6 +76,15 @@ export interface TokenRefreshPayload {
   tokenVersion?: number;
 }
 
+/** A Zoom user removed the app (app_deauthorized): their OAuth connections must go. */
+export interface OAuthDeauthorizePayload {
+  /** session_events.id of the app_deauthorized event that asked (names the job). */
+  eventId: string;
+  zoomUserId: string;
+  /** Narrows the deletion to this account when the event named one. */
+  zoomAccountId?: string;
+}
+
 export interface JobPayloads {
   [JobName.ZoomEventProcess]: ZoomEventProcessPayload;
   [JobName.RtmsStart]: RtmsControlPayload;
@@ -91,6 +100,7 @@ export interface JobPayloads {
   [JobName.RoomLeave]: RoomJobPayload;
   [JobName.RoomsAutoDispatch]: RoomsAutoDispatchPayload;
   [JobName.TokenRefresh]: TokenRefreshPayload;
+  [JobName.OAuthDeauthorize]: OAuthDeauthorizePayload;
 }
 
 export type JobOf<N extends JobName> = JobPayloads[N];

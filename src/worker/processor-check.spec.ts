@@ -13,16 +13,18 @@ class OAuthTestProcessor extends QueueProcessor {
 }
 
 const oauth = (handles: JobName[]): ProcessorRegistration => ({ queue: QueueName.OAuth, processor: OAuthTestProcessor, handles, imports: [] });
+/** Every job of the oauth queue: a complete registration. */
+const ALL_OAUTH_JOBS = [JobName.TokenRefresh, JobName.OAuthDeauthorize];
 
 describe('planProcessors (worker boot check)', () => {
   it('selects the processors of consumed queues', () => {
-    const plan = planProcessors([QueueName.OAuth], [oauth([JobName.TokenRefresh])], true);
+    const plan = planProcessors([QueueName.OAuth], [oauth(ALL_OAUTH_JOBS)], true);
     expect(plan.selected).toHaveLength(1);
     expect(plan.unconsumed).toEqual([]);
   });
 
   it('leaves queues without processors unconsumed when none were named', () => {
-    const plan = planProcessors([QueueName.OAuth, QueueName.ZoomRooms], [oauth([JobName.TokenRefresh])], false);
+    const plan = planProcessors([QueueName.OAuth, QueueName.ZoomRooms], [oauth(ALL_OAUTH_JOBS)], false);
     expect(plan.unconsumed).toEqual([QueueName.ZoomRooms]);
   });
 

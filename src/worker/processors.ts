@@ -21,7 +21,7 @@ import { ProcessorRegistration } from './processor-registration';
  */
 export const PROCESSORS: ProcessorRegistration[] = [
   { queue: QueueName.ZoomEvents, processor: ZoomEventsProcessor, handles: [JobName.ZoomEventProcess], imports: [ZoomEventsWorkerModule, ZoomEventWsModule] },
-  { queue: QueueName.OAuth, processor: OAuthProcessor, handles: [JobName.TokenRefresh], imports: [OAuthCoreModule] },
+  { queue: QueueName.OAuth, processor: OAuthProcessor, handles: [JobName.TokenRefresh, JobName.OAuthDeauthorize], imports: [OAuthCoreModule] },
   {
     queue: QueueName.RtmsControl,
     processor: RtmsControlProcessor,

@@ -6,13 +6,20 @@ import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { ZoomError } from '../../zoom/zoom-errors';
 import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
+import { OAuthConnectionsService } from './oauth-connections.service';
 
-/** `oauth` queue: proactive token refreshes, shortly before access tokens expire. */
+/**
+ * `oauth` queue: proactive token refreshes, shortly before access tokens expire, and
+ * removal of a deauthorized user's connections (asked for by the webhooks module).
+ */
 @Processor(QueueName.OAuth)
 export class OAuthProcessor extends QueueProcessor {
   protected readonly queueName = QueueName.OAuth;
 
-  constructor(private readonly tokens: ZoomTokenProvider) {
+  constructor(
+    private readonly tokens: ZoomTokenProvider,
+    private readonly connections: OAuthConnectionsService,
+  ) {
     super();
   }
 
@@ -20,8 +27,10 @@ export class OAuthProcessor extends QueueProcessor {
     switch (job.name) {
       case JobName.TokenRefresh:
         return this.refresh(job.data);
+      case JobName.OAuthDeauthorize:
+        return this.deauthorize(job.data);
       default:
-        return unknownJob(job.name);
+        return unknownJob(job);
     }
   }
 
@@ -33,5 +42,10 @@ export class OAuthProcessor extends QueueProcessor {
       if (err instanceof ZoomError && !err.retryable) throw new UnrecoverableError(err.message);
       throw err;
     }
+  }
+
+  /** Idempotent: a re-run finds nothing left to delete. */
+  private async deauthorize(data: JobOf<JobName.OAuthDeauthorize>): Promise<{ removed: number }> {
+    return { removed: await this.connections.deleteConnectionsForZoomUser(data.zoomUserId, data.zoomAccountId) };
   }
 }

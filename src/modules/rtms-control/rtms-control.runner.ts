@@ -16,6 +16,7 @@ import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
 import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionStatus } from '../sessions/entities/session.entity';
 import { IllegalTransitionError } from '../sessions/sessions.errors';
+import { SessionEventsService } from '../sessions/session-events.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { StreamsService } from '../sessions/streams.service';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
@@ -52,6 +53,7 @@ export class RtmsControlRunner {
   constructor(
     @InjectRepository(RtmsControlRequestEntity) private readonly requests: Repository<RtmsControlRequestEntity>,
     private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly streams: StreamsService,
     private readonly signals: StreamSignalPublisher,
     private readonly http: ZoomHttpClient,
@@ -188,7 +190,7 @@ export class RtmsControlRunner {
     if (updated.affected) {
       this.outcomes.inc({ action: req.action, outcome: 'failed' });
       const reason = outcome.error ?? 'failed';
-      await this.sessions.recordEvent(req.sessionId, {
+      await this.events.recordEvent(req.sessionId, {
         source: EventSource.Worker,
         eventType: `rtms.${req.action}_failed`,
         payload: { request_id: req.id, zoom_status: outcome.zoomStatus ?? null, zoom_code: outcome.zoomCode ?? null, zoom_message: outcome.zoomMessage ?? null, error: reason },

@@ -11,6 +11,7 @@ import { ReauthorizationRequiredError } from '../../zoom/zoom-errors';
 import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionEntity, ZoomProduct } from '../sessions/entities/session.entity';
 import { sessionView, streamView } from '../sessions/session.views';
+import { SessionEventsService } from '../sessions/session-events.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { StreamsService } from '../sessions/streams.service';
 import { RtmsControlBody } from './dto/rtms-control.dto';
@@ -71,6 +72,7 @@ export class RtmsControlService {
   constructor(
     @InjectRepository(RtmsControlRequestEntity) private readonly requests: Repository<RtmsControlRequestEntity>,
     private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly streams: StreamsService,
     private readonly connections: OAuthConnectionsService,
     private readonly producer: JobProducer,
@@ -130,7 +132,7 @@ export class RtmsControlService {
       this.logger.error(`Could not enqueue RTMS ${action} for session ${sessionId}: ${errorMessage(err)}`);
       throw new RtmsControlError(RtmsControlErrorCode.QueueUnavailable, 'The request could not be queued; try again');
     }
-    await this.sessions.recordEvent(sessionId, {
+    await this.events.recordEvent(sessionId, {
       source: EventSource.Api,
       eventType: `rtms.${action}_requested`,
       payload: { request_id: saved.id, job_id: saved.jobId, auth_mode: auth.mode, connection_id: auth.connectionId, participant_user_id: saved.participantUserId },

@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { isRecord } from '../../common/types/is-record';
 
 /** Keyset cursor over (created_at, id): stable under inserts, no OFFSET scans. */
 export interface Cursor {
@@ -14,14 +15,8 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   if (!cursor) return undefined;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      typeof parsed === 'object' && parsed !== null &&
-      typeof (parsed as { c?: unknown }).c === 'string' &&
-      typeof (parsed as { i?: unknown }).i === 'string' &&
-      !Number.isNaN(Date.parse((parsed as { c: string }).c)) &&
-      /^[0-9a-f-]{36}$/i.test((parsed as { i: string }).i)
-    ) {
-      return { createdAt: (parsed as { c: string }).c, id: (parsed as { i: string }).i };
+    if (isRecord(parsed) && typeof parsed.c === 'string' && typeof parsed.i === 'string' && !Number.isNaN(Date.parse(parsed.c)) && /^[0-9a-f-]{36}$/i.test(parsed.i)) {
+      return { createdAt: parsed.c, id: parsed.i };
     }
   } catch {
     // fall through

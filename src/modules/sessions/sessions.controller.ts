@@ -2,12 +2,11 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@ne
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CreateSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery, PageQuery } from './dto/list-sessions.query';
+import { uuidParam } from '../../common/http/uuid-param';
+import { SessionEventsService } from './session-events.service';
 import { sessionView, streamView } from './session.views';
 import { SessionsService } from './sessions.service';
 import { StreamsService } from './streams.service';
-import { uuidParam } from '../../common/http/uuid-param';
-
-/** Route ids are UUIDs; anything else is a 400, not a database error. */
 
 @ApiTags('sessions')
 @ApiSecurity('api-key')
@@ -16,6 +15,7 @@ export class SessionsController {
   constructor(
     private readonly sessions: SessionsService,
     private readonly streams: StreamsService,
+    private readonly sessionEvents: SessionEventsService,
   ) {}
 
   @Post()
@@ -41,7 +41,7 @@ export class SessionsController {
   @Get(':id/events')
   @ApiOperation({ summary: "The session's events (newest first)" })
   events(@Param('id', uuidParam) id: string, @Query() query: PageQuery) {
-    return this.sessions.listEvents(id, query);
+    return this.sessionEvents.listEvents(id, query);
   }
 
   @Get(':id/participants')

@@ -4,17 +4,32 @@ import { ParticipantEntity } from './entities/participant.entity';
 import { RtmsStreamEntity } from './entities/rtms-stream.entity';
 import { SessionEventEntity } from './entities/session-event.entity';
 import { SessionEntity } from './entities/session.entity';
+import { ParticipantsRepository } from './repositories/participants.repository';
+import { RtmsStreamsRepository } from './repositories/rtms-streams.repository';
+import { SessionEventsRepository } from './repositories/session-events.repository';
+import { SessionsRepository } from './repositories/sessions.repository';
 import { SessionCleanupHooks } from './session-cleanup.hooks';
+import { SessionEventsService } from './session-events.service';
 import { SessionsService } from './sessions.service';
 import { StreamsService } from './streams.service';
 
 /**
  * Owns sessions, streams, events and participants; other modules go through its
- * services. No controllers here, so workers can import it without serving routes.
+ * services (the repositories, which hold the SQL, stay inside). No controllers here, so
+ * workers can import it without serving routes.
  */
 @Module({
   imports: [TypeOrmModule.forFeature([SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity])],
-  providers: [SessionsService, StreamsService, SessionCleanupHooks],
-  exports: [SessionsService, StreamsService, SessionCleanupHooks],
+  providers: [
+    SessionsRepository,
+    SessionEventsRepository,
+    RtmsStreamsRepository,
+    ParticipantsRepository,
+    SessionsService,
+    SessionEventsService,
+    StreamsService,
+    SessionCleanupHooks,
+  ],
+  exports: [SessionsService, SessionEventsService, StreamsService, SessionCleanupHooks],
 })
 export class SessionsModule {}

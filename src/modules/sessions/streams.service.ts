@@ -1,10 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In, Not, Repository } from 'typeorm';
-import { ParticipantEntity } from './entities/participant.entity';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
 import { EventProcessingStatus, EventSource } from './entities/session-event.entity';
 import { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
+import { ParticipantsRepository } from './repositories/participants.repository';
+import { ENDED_STREAM_STATUSES, RtmsStreamsRepository, StreamRuntimeFields } from './repositories/rtms-streams.repository';
+import { SessionsRepository } from './repositories/sessions.repository';
+import { SessionEventsService } from './session-events.service';
 import { canTransition } from './session-state';
 import { SessionsService } from './sessions.service';
 
@@ -26,27 +29,26 @@ export interface StartedStreamResult {
   outcome: StartedOutcome;
 }
 
-const OPEN_SESSION_STATUSES = [SessionStatus.Created, SessionStatus.RtmsStartRequested, SessionStatus.Streaming, SessionStatus.Paused];
-const ENDED_STREAM_STATUSES = [StreamStatus.Stopped, StreamStatus.Failed];
-
 /** RTMS streams of sessions: attach, failover, stop, and the worker's runtime fields. */
 @Injectable()
 export class StreamsService {
   private readonly logger = new Logger(StreamsService.name);
 
   constructor(
-    @InjectRepository(RtmsStreamEntity) private readonly streams: Repository<RtmsStreamEntity>,
-    @InjectRepository(ParticipantEntity) private readonly participants: Repository<ParticipantEntity>,
+    private readonly streams: RtmsStreamsRepository,
+    private readonly sessionRows: SessionsRepository,
+    private readonly participants: ParticipantsRepository,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
   ) {}
 
   findByStreamId(rtmsStreamId: string): Promise<RtmsStreamEntity | null> {
-    return this.streams.findOne({ where: { rtmsStreamId } });
+    return this.streams.findByStreamId(rtmsStreamId);
   }
 
   listForSession(sessionId: string): Promise<RtmsStreamEntity[]> {
-    return this.streams.find({ where: { sessionId }, order: { createdAt: 'ASC' } });
+    return this.streams.findBySession(sessionId);
   }
 
   /**
@@ -56,20 +58,19 @@ export class StreamsService {
    */
   async attachStarted(input: StartedStreamInput): Promise<StartedStreamResult> {
     return this.dataSource.transaction(async (em) => {
-      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`meeting:${input.meetingIdentity}`]);
-      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`stream:${input.rtmsStreamId}`]);
-      const streamRepo = em.getRepository(RtmsStreamEntity);
-      const existing = await streamRepo.findOne({ where: { rtmsStreamId: input.rtmsStreamId } });
+      await this.sessionRows.lockMeeting(input.meetingIdentity, em);
+      await this.streams.lockStream(input.rtmsStreamId, em);
+      const existing = await this.streams.findByStreamId(input.rtmsStreamId, em);
       if (existing) {
-        const session = await em.getRepository(SessionEntity).findOneOrFail({ where: { id: existing.sessionId } });
+        const session = await this.sessionRows.findByIdOrFail(existing.sessionId, em);
         if (existing.serverUrls === input.serverUrls || ENDED_STREAM_STATUSES.includes(existing.status)) {
           return { session, stream: existing, outcome: 'duplicate' as const };
         }
         const previous = existing.serverUrls;
         existing.serverUrls = input.serverUrls;
         existing.failoverCount += 1;
-        const stream = await streamRepo.save(existing);
-        await this.sessions.recordEvent(
+        const stream = await this.streams.save(existing, em);
+        await this.events.recordEvent(
           session.id,
           { source: input.source, eventType: 'stream.failover', rtmsStreamId: input.rtmsStreamId, payload: { previous_server_urls: previous, server_urls: input.serverUrls } },
           em,
@@ -79,8 +80,9 @@ export class StreamsService {
       }
 
       const session = await this.findOrCreateSession(em, input);
-      const stream = await streamRepo.save(
-        streamRepo.create({ rtmsStreamId: input.rtmsStreamId, sessionId: session.id, serverUrls: input.serverUrls, status: StreamStatus.Pending }),
+      const stream = await this.streams.insert(
+        { rtmsStreamId: input.rtmsStreamId, sessionId: session.id, serverUrls: input.serverUrls, status: StreamStatus.Pending },
+        em,
       );
       const updated = await this.moveSession(em, session, SessionStatus.Streaming, input.source, { reason: 'rtms_started', rtmsStreamId: input.rtmsStreamId });
       return { session: updated, stream, outcome: 'new' as const };
@@ -90,18 +92,17 @@ export class StreamsService {
   /** Applies an rtms_stopped (or stream TERMINATED): stream stopped; the session too when no stream is left. */
   async markStopped(rtmsStreamId: string, stopReason: number | null, source: EventSource): Promise<{ session: SessionEntity; stream: RtmsStreamEntity } | null> {
     return this.dataSource.transaction(async (em) => {
-      await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`stream:${rtmsStreamId}`]);
-      const repo = em.getRepository(RtmsStreamEntity);
-      const stream = await repo.findOne({ where: { rtmsStreamId } });
+      await this.streams.lockStream(rtmsStreamId, em);
+      const stream = await this.streams.findByStreamId(rtmsStreamId, em);
       if (!stream) return null;
       if (!ENDED_STREAM_STATUSES.includes(stream.status)) {
         stream.status = StreamStatus.Stopped;
         stream.stopReason = stopReason;
         stream.ownerWorkerId = null;
-        await repo.save(stream);
+        await this.streams.save(stream, em);
       }
-      const stillOpen = await repo.count({ where: { sessionId: stream.sessionId, status: Not(In(ENDED_STREAM_STATUSES)) } });
-      let session = await em.getRepository(SessionEntity).findOneOrFail({ where: { id: stream.sessionId } });
+      const stillOpen = await this.streams.countOpenForSession(stream.sessionId, em);
+      let session = await this.sessionRows.findByIdOrFail(stream.sessionId, em);
       if (stillOpen === 0) {
         session = await this.moveSession(em, session, SessionStatus.Stopped, source, {
           reason: 'rtms_stopped',
@@ -116,16 +117,15 @@ export class StreamsService {
   /** Marks a stream failed (worker gave up) and the session failed when nothing else streams. */
   async markFailed(rtmsStreamId: string, reason: string, source: EventSource): Promise<void> {
     await this.dataSource.transaction(async (em) => {
-      const repo = em.getRepository(RtmsStreamEntity);
-      const stream = await repo.findOne({ where: { rtmsStreamId } });
+      const stream = await this.streams.findByStreamId(rtmsStreamId, em);
       if (!stream || ENDED_STREAM_STATUSES.includes(stream.status)) return;
       stream.status = StreamStatus.Failed;
       stream.failureReason = reason;
       stream.ownerWorkerId = null;
-      await repo.save(stream);
-      const stillOpen = await repo.count({ where: { sessionId: stream.sessionId, status: Not(In(ENDED_STREAM_STATUSES)) } });
+      await this.streams.save(stream, em);
+      const stillOpen = await this.streams.countOpenForSession(stream.sessionId, em);
       if (stillOpen === 0) {
-        const session = await em.getRepository(SessionEntity).findOneOrFail({ where: { id: stream.sessionId } });
+        const session = await this.sessionRows.findByIdOrFail(stream.sessionId, em);
         await this.moveSession(em, session, SessionStatus.Failed, source, { reason, rtmsStreamId });
       }
     });
@@ -133,68 +133,34 @@ export class StreamsService {
 
   /** Sets a stream's status (interrupted, active, paused…) if it has not ended. */
   async setStatus(rtmsStreamId: string, status: StreamStatus): Promise<void> {
-    await this.streams.update({ rtmsStreamId, status: Not(In(ENDED_STREAM_STATUSES)) }, { status });
+    await this.streams.setStatusUnlessEnded(rtmsStreamId, status);
   }
 
   /** Runtime fields the stream worker keeps current. */
-  async updateRuntime(
-    rtmsStreamId: string,
-    fields: Partial<Pick<RtmsStreamEntity, 'status' | 'ownerWorkerId' | 'connectedAt' | 'lastKeepaliveAt'>>,
-  ): Promise<void> {
-    await this.streams.update({ rtmsStreamId }, fields);
+  async updateRuntime(rtmsStreamId: string, fields: StreamRuntimeFields): Promise<void> {
+    await this.streams.updateRuntime(rtmsStreamId, fields);
   }
 
   /** Counts a reconnect by cause atomically (jsonb increment). */
   async countReconnect(rtmsStreamId: string, cause: string): Promise<void> {
-    await this.streams
-      .createQueryBuilder()
-      .update(RtmsStreamEntity)
-      .set({
-        reconnectCounts: () =>
-          `jsonb_set(reconnect_counts, ARRAY[:cause]::text[], to_jsonb(COALESCE((reconnect_counts->>:cause)::int, 0) + 1))`,
-      })
-      .setParameters({ cause })
-      .where('rtms_stream_id = :rtmsStreamId', { rtmsStreamId })
-      .execute();
+    await this.streams.incrementReconnectCount(rtmsStreamId, cause);
   }
 
   /** Records a participant joining (a rejoin clears left_at; a known name is kept when none is given). */
   async participantJoined(sessionId: string, zoomUserId: string, userName: string | null, at: Date): Promise<void> {
-    await this.participants
-      .createQueryBuilder()
-      .insert()
-      .into(ParticipantEntity)
-      .values({ sessionId, zoomUserId, userName, joinedAt: at, leftAt: null })
-      .orUpdate(userName === null ? ['left_at'] : ['user_name', 'left_at'], ['session_id', 'zoom_user_id'])
-      .execute();
+    await this.participants.upsertJoined(sessionId, zoomUserId, userName, at);
   }
 
   async participantLeft(sessionId: string, zoomUserId: string, at: Date): Promise<void> {
-    await this.participants
-      .createQueryBuilder()
-      .insert()
-      .into(ParticipantEntity)
-      .values({ sessionId, zoomUserId, userName: null, joinedAt: null, leftAt: at })
-      .orUpdate(['left_at'], ['session_id', 'zoom_user_id'])
-      .execute();
+    await this.participants.upsertLeft(sessionId, zoomUserId, at);
   }
 
   private async findOrCreateSession(em: EntityManager, input: StartedStreamInput): Promise<SessionEntity> {
-    const repo = em.getRepository(SessionEntity);
     // 1) An open session already bound to this meeting uuid.
-    let session = await repo.findOne({
-      where: { meetingUuid: input.meetingIdentity, status: In(OPEN_SESSION_STATUSES) },
-      order: { createdAt: 'DESC' },
-    });
+    let session = await this.sessionRows.findLatestOpenByMeetingUuid(input.meetingIdentity, em);
     // 2) An app-created session for the numeric meeting id that has no uuid yet.
     if (!session && input.meetingId) {
-      session = await repo
-        .createQueryBuilder('s')
-        .where('s.meeting_id = :meetingId', { meetingId: input.meetingId })
-        .andWhere('s.status IN (:...statuses)', { statuses: OPEN_SESSION_STATUSES })
-        .andWhere('(s.meeting_uuid IS NULL OR s.meeting_uuid = :uuid)', { uuid: input.meetingIdentity })
-        .orderBy('s.created_at', 'DESC')
-        .getOne();
+      session = await this.sessionRows.findLatestOpenByMeetingId(input.meetingId, input.meetingIdentity, em);
     }
     if (session) {
       let dirty = false;
@@ -210,11 +176,11 @@ export class StreamsService {
         session.product = input.product;
         dirty = true;
       }
-      return dirty ? repo.save(session) : session;
+      return dirty ? this.sessionRows.save(session, em) : session;
     }
     // 3) Zoom started RTMS on a meeting the app never registered: capture with defaults.
-    const created = await repo.save(
-      repo.create({
+    const created = await this.sessionRows.insert(
+      {
         platform: 'zoom',
         product: input.product,
         meetingId: input.meetingId,
@@ -222,9 +188,10 @@ export class StreamsService {
         status: SessionStatus.Created,
         capturePolicy: this.sessions.defaultCapturePolicy() as unknown as Record<string, unknown>,
         metadata: {},
-      }),
+      },
+      em,
     );
-    await this.sessions.recordEvent(created.id, { source: input.source, eventType: 'session.created', payload: { by: 'rtms_started', meeting_id: input.meetingId } }, em);
+    await this.events.recordEvent(created.id, { source: input.source, eventType: 'session.created', payload: { by: 'rtms_started', meeting_id: input.meetingId } }, em);
     return created;
   }
 
@@ -238,7 +205,7 @@ export class StreamsService {
   ): Promise<SessionEntity> {
     if (session.status === to) return session;
     if (!canTransition(session.status, to)) {
-      await this.sessions.recordEvent(
+      await this.events.recordEvent(
         session.id,
         {
           source,

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
-import { SessionsService } from '../sessions/sessions.service';
+import { SessionEventsService } from '../sessions/session-events.service';
 import { errorMessage } from '../../common/errors/error-message';
 
 const SWEEP_EVERY_MS = 30_000;
@@ -18,7 +18,7 @@ export class PendingEventsSweeper implements OnApplicationBootstrap, OnApplicati
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly producer: JobProducer,
   ) {}
 
@@ -33,7 +33,7 @@ export class PendingEventsSweeper implements OnApplicationBootstrap, OnApplicati
 
   async sweep(olderThanMs = PENDING_FOR_MS): Promise<number> {
     try {
-      const ids = await this.sessions.pendingZoomEvents(olderThanMs, 500);
+      const ids = await this.events.pendingZoomEvents(olderThanMs, 500);
       for (const id of ids) {
         await this.producer.enqueue(JobName.ZoomEventProcess, { eventId: id });
       }

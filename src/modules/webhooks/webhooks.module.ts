@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
-import { OAuthCoreModule } from '../oauth/oauth-core.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { PendingEventsSweeper } from './pending-events.sweeper';
 import { ZoomEventHandlerService } from './zoom-event-handler.service';
@@ -9,7 +8,7 @@ import { ZoomEventWriter } from './zoom-event-writer';
 
 /** Zoom event intake (shared by the webhook route and the event WebSocket) and handling. */
 @Module({
-  imports: [SessionsModule, OAuthCoreModule],
+  imports: [SessionsModule],
   providers: [ZoomEventIntakeService, ZoomEventWriter, ZoomEventHandlerService, StreamSignalPublisher],
   exports: [ZoomEventIntakeService, ZoomEventHandlerService],
 })

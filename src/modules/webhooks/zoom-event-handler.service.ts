@@ -17,12 +17,12 @@ import {
   RTMS_STARTED_EVENTS,
   RTMS_STOPPED_EVENTS,
 } from '../../zoom/webhook-events';
-import { OAuthConnectionsService } from '../oauth/oauth-connections.service';
 import { StreamStatus } from '../sessions/entities/rtms-stream.entity';
 import { EventProcessingStatus, EventSource, SessionEventEntity } from '../sessions/entities/session-event.entity';
 import { ZoomProduct } from '../sessions/entities/session.entity';
-import { SessionsService } from '../sessions/sessions.service';
+import { SessionEventsService } from '../sessions/session-events.service';
 import { StreamsService } from '../sessions/streams.service';
+import { isRecord } from '../../common/types/is-record';
 import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
 
 const UNKNOWN_STREAM = 'unknown rtms_stream_id';
@@ -60,11 +60,10 @@ export class ZoomEventHandlerService {
   private readonly concurrency: Counter<'event'>;
 
   constructor(
-    private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly streams: StreamsService,
     private readonly producer: JobProducer,
     private readonly signals: StreamSignalPublisher,
-    private readonly connections: OAuthConnectionsService,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
   ) {
@@ -80,7 +79,7 @@ export class ZoomEventHandlerService {
    *   do not know yet (a stop that overtook its start) is then recorded as ignored.
    */
   async handle(eventId: string, lastAttempt = true): Promise<void> {
-    const event = await this.sessions.getEvent(eventId);
+    const event = await this.events.getEvent(eventId);
     if (!event) throw new UnrecoverableError(`Stored event ${eventId} does not exist`);
     if (event.status !== EventProcessingStatus.Received) return; // applied before (job retried or re-queued)
     const outcome = await this.apply(event);
@@ -89,21 +88,21 @@ export class ZoomEventHandlerService {
       // of its stream (redelivery bursts). Retry with backoff until the start has landed.
       throw new StreamNotYetKnownError(eventId);
     }
-    await this.sessions.finishEvent(event.id, outcome.status, { sessionId: outcome.sessionId, error: outcome.error });
+    await this.events.finishEvent(event.id, outcome.status, { sessionId: outcome.sessionId, error: outcome.error });
   }
 
   /** Called when the job will not be retried: the event stays visible as failed. */
   async markFailed(eventId: string, error: string): Promise<void> {
-    await this.sessions.finishEvent(eventId, EventProcessingStatus.Failed, { error });
+    await this.events.finishEvent(eventId, EventProcessingStatus.Failed, { error });
   }
 
   private async apply(event: SessionEventEntity): Promise<Outcome> {
     const name = event.eventType;
-    const payload = (typeof event.payload.payload === 'object' && event.payload.payload !== null ? event.payload.payload : {}) as Record<string, unknown>;
+    const payload = isRecord(event.payload.payload) ? event.payload.payload : {};
     if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload);
     if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload);
     if (RTMS_INTERRUPTED_EVENTS.has(name)) return this.interrupted(payload);
-    if (name === APP_DEAUTHORIZED_EVENT) return this.deauthorized(payload);
+    if (name === APP_DEAUTHORIZED_EVENT) return this.deauthorized(event.id, payload);
     if (CONCURRENCY_EVENTS.has(name)) {
       this.concurrency.inc({ event: name });
       this.logger.warn(`Zoom RTMS concurrency warning ${name}: ${JSON.stringify(payload)}`);
@@ -155,12 +154,20 @@ export class ZoomEventHandlerService {
     return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
   }
 
-  /** The user removed our app: their tokens must go (Zoom's data-retention rule). */
-  private async deauthorized(payload: Record<string, unknown>): Promise<Outcome> {
+  /**
+   * The user removed our app: their tokens must go (Zoom's data-retention rule). The
+   * oauth module owns them, so it is asked by job; its job id is the stored event's (src/jobs/job-ids.ts),
+   * so a re-run of this event queues no second job.
+   */
+  private async deauthorized(eventId: string, payload: Record<string, unknown>): Promise<Outcome> {
     const userId = str(payload.user_id);
     if (!userId) return { status: EventProcessingStatus.Rejected, error: 'app_deauthorized without user_id' };
-    const removed = await this.connections.deleteConnectionsForZoomUser(userId, str(payload.account_id) ?? undefined);
-    this.logger.log(`app_deauthorized: removed ${removed} OAuth connection(s)`);
+    const accountId = str(payload.account_id);
+    await this.producer.enqueue(
+      JobName.OAuthDeauthorize,
+      { eventId, zoomUserId: userId, ...(accountId ? { zoomAccountId: accountId } : {}) },
+    );
+    this.logger.log(`app_deauthorized: asked oauth to remove the user's connections`);
     return { status: EventProcessingStatus.Processed };
   }
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
-import { SessionsService, StoredZoomEventInput } from '../sessions/sessions.service';
+import { SessionEventsService, StoredZoomEventInput } from '../sessions/session-events.service';
 import { errorMessage } from '../../common/errors/error-message';
 
 interface Pending {
@@ -25,7 +25,7 @@ export class ZoomEventWriter {
   private scheduled = false;
 
   constructor(
-    private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly producer: JobProducer,
   ) {}
 
@@ -51,7 +51,7 @@ export class ZoomEventWriter {
   private async write(batch: Pending[]): Promise<void> {
     let ids: Array<string | null>;
     try {
-      ids = await this.sessions.storeZoomEvents(batch.map((p) => p.input));
+      ids = await this.events.storeZoomEvents(batch.map((p) => p.input));
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;

@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { RawBodyRequest } from '../../common/http/body-parsers';
+import { isRecord } from '../../common/types/is-record';
 import { AppConfig } from '../../config/app.config';
 import { URL_VALIDATION_EVENT } from '../../zoom/webhook-events';
 import { EventSource } from '../sessions/entities/session-event.entity';
@@ -50,8 +51,8 @@ export class ZoomWebhookReceiver {
     }
 
     const body: unknown = req.body;
-    if (typeof body === 'object' && body !== null && (body as { event?: unknown }).event === URL_VALIDATION_EVENT) {
-      const plainToken = (body as { payload?: { plainToken?: unknown } }).payload?.plainToken;
+    if (isRecord(body) && body.event === URL_VALIDATION_EVENT) {
+      const plainToken = isRecord(body.payload) ? body.payload.plainToken : undefined;
       if (typeof plainToken !== 'string' || plainToken.length === 0 || plainToken.length > MAX_PLAIN_TOKEN) {
         throw new BadRequestException({ code: 'invalid_plain_token', message: 'payload.plainToken must be a non-empty string' });
       }

@@ -16,7 +16,7 @@ import { ZoomCallPolicy } from '../../zoom/call/zoom-call-policy';
 import { sleep } from '../../common/time/sleep';
 import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
 import { EventSource } from '../sessions/entities/session-event.entity';
-import { SessionsService } from '../sessions/sessions.service';
+import { SessionEventsService } from '../sessions/session-events.service';
 import { DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { RoomDispatchesService } from './room-dispatches.service';
 import { passcodeAad } from './room-dispatch.views';
@@ -58,7 +58,7 @@ export class RoomDispatchRunner {
     private readonly cipher: TokenCipher,
     private readonly producer: JobProducer,
     private readonly dispatches: RoomDispatchesService,
-    private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
   ) {
@@ -224,7 +224,7 @@ export class RoomDispatchRunner {
   /** Session timeline entry (no passcode in it). */
   private async event(d: RoomDispatchEntity, eventType: string, payload: Record<string, unknown>): Promise<void> {
     if (!d.sessionId) return;
-    await this.sessions
+    await this.events
       .recordEvent(d.sessionId, { source: EventSource.Worker, eventType, payload: { dispatch_id: d.id, room_id: d.roomId, meeting_number: d.meetingNumber, round: d.round, ...payload } })
       .catch((err: unknown) => this.logger.warn(`Could not record ${eventType} for session ${d.sessionId}: ${String(err)}`));
   }

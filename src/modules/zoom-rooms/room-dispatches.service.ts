@@ -18,6 +18,7 @@ import { TokenCipher } from '../../common/crypto/token-cipher';
 import { StoredZoomRoomsPolicy, zoomRoomsPasscodeAad } from '../sessions/capture-policy';
 import { EventSource } from '../sessions/entities/session-event.entity';
 import { SessionNotFoundError } from '../sessions/sessions.errors';
+import { SessionEventsService } from '../sessions/session-events.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { CreateDispatchDto, ListDispatchesQuery } from './dto/zoom-rooms.dto';
 import { ACTIVE_DISPATCH_STATUSES, DispatchSource, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
@@ -53,6 +54,7 @@ export class RoomDispatchesService {
     @InjectRepository(RoomDispatchEntity) private readonly repo: Repository<RoomDispatchEntity>,
     private readonly rooms: ZoomRoomsService,
     private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly cipher: TokenCipher,
     private readonly producer: JobProducer,
     private readonly config: ConfigService<AppConfig, true>,
@@ -278,7 +280,7 @@ export class RoomDispatchesService {
         },
         'auto',
       );
-      await this.sessions.recordEvent(sessionId, {
+      await this.events.recordEvent(sessionId, {
         source: EventSource.Worker,
         eventType: 'zoom_rooms.dispatched',
         payload: { dispatch_ids: created.data.map((d) => d.id), room_ids: created.data.map((d) => d.room_id) },

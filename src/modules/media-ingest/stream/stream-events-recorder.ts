@@ -3,6 +3,7 @@ import { RtmsEventType, RtmsSessionState, RtmsStreamState } from '../../../zoom/
 import { StreamStatus } from '../../sessions/entities/rtms-stream.entity';
 import { EventSource } from '../../sessions/entities/session-event.entity';
 import { SessionStatus } from '../../sessions/entities/session.entity';
+import { SessionEventsService } from '../../sessions/session-events.service';
 import { SessionsService } from '../../sessions/sessions.service';
 import { StreamsService } from '../../sessions/streams.service';
 import type { RtmsMessage } from '../protocol/rtms-message-parser';
@@ -51,6 +52,7 @@ export class StreamEventsRecorder {
 
   constructor(
     private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
     private readonly streams: StreamsService,
   ) {}
 
@@ -71,7 +73,7 @@ export class StreamEventsRecorder {
           }
         }
       }
-      await this.sessions.recordEvent(ref.sessionId, {
+      await this.events.recordEvent(ref.sessionId, {
         source: EventSource.Worker,
         eventType: EVENT_NAMES[type] ?? `rtms.event_${type}`,
         rtmsStreamId: ref.rtmsStreamId,
@@ -84,7 +86,7 @@ export class StreamEventsRecorder {
   async streamState(ref: StreamRef, msg: RtmsMessage): Promise<void> {
     const state = typeof msg.state === 'number' ? msg.state : -1;
     await this.safe(ref, async () => {
-      await this.sessions.recordEvent(ref.sessionId, {
+      await this.events.recordEvent(ref.sessionId, {
         source: EventSource.Worker,
         eventType: 'rtms.stream_state',
         rtmsStreamId: ref.rtmsStreamId,
@@ -104,7 +106,7 @@ export class StreamEventsRecorder {
   async sessionState(ref: StreamRef, msg: RtmsMessage): Promise<void> {
     const state = typeof msg.state === 'number' ? msg.state : -1;
     await this.safe(ref, () =>
-      this.sessions.recordEvent(ref.sessionId, {
+      this.events.recordEvent(ref.sessionId, {
         source: EventSource.Worker,
         eventType: 'rtms.session_state',
         rtmsStreamId: ref.rtmsStreamId,
@@ -121,7 +123,7 @@ export class StreamEventsRecorder {
 
   /** Anything else worth keeping (handshake results, errors, reconnects, close responses). */
   async note(ref: StreamRef, eventType: string, payload: Record<string, unknown>): Promise<void> {
-    await this.safe(ref, () => this.sessions.recordEvent(ref.sessionId, { source: EventSource.Worker, eventType, rtmsStreamId: ref.rtmsStreamId, payload }));
+    await this.safe(ref, () => this.events.recordEvent(ref.sessionId, { source: EventSource.Worker, eventType, rtmsStreamId: ref.rtmsStreamId, payload }));
   }
 
   private async moveSession(ref: StreamRef, to: SessionStatus, reason: string): Promise<void> {

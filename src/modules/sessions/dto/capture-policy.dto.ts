@@ -18,6 +18,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from '../../zoom-rooms/room-id';
 
 export const MEDIA_TYPES = ['audio', 'video', 'deskshare', 'transcript', 'chat'] as const;
 export type MediaTypeName = (typeof MEDIA_TYPES)[number];
@@ -60,9 +61,6 @@ export class ChatPolicyDto {
   enabled?: boolean;
 }
 
-/** Zoom room ids are short opaque strings (e.g. "qMOLddnySIGGVycz8aX_JQ"). */
-export const ZOOM_ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
 /**
  * Zoom Rooms to send into the meeting once the stream's media handshake succeeds:
  * either `room_ids` or `all_available: true`. The passcode is sealed before it is stored.
@@ -72,7 +70,7 @@ export class ZoomRoomsPolicyDto {
   @ValidateIf((o: ZoomRoomsPolicyDto) => o.all_available !== true || o.room_ids !== undefined)
   @IsArray({ message: 'zoom_rooms needs room_ids (a non-empty array) or all_available: true' })
   @ArrayNotEmpty() @ArrayMaxSize(300) @ArrayUnique()
-  @IsString({ each: true }) @Matches(ZOOM_ROOM_ID_PATTERN, { each: true, message: 'each room id may hold letters, digits, _ and - (max 64)' })
+  @IsString({ each: true }) @Matches(ZOOM_ROOM_ID_PATTERN, { each: true, message: ZOOM_ROOM_ID_MESSAGE })
   room_ids?: string[];
 
   @ApiPropertyOptional({ description: 'Dispatch every room whose status is Available at dispatch time' })

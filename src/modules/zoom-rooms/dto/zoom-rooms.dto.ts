@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
-import { ZOOM_ROOM_ID_PATTERN } from '../../sessions/dto/capture-policy.dto';
 import { RoomDispatchStatus } from '../entities/room-dispatch.entity';
+import { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from '../room-id';
 import { ROOM_STATUSES, RoomStatus } from '../zoom-rooms.service';
 
 /** Zoom's status names in any case ("available" → "Available", as the sample sends). */
@@ -26,7 +26,7 @@ export class CreateDispatchDto {
 
   @ApiPropertyOptional({ description: 'Rooms to send (default: every room whose status is Available)', type: [String] })
   @IsOptional() @IsArray() @ArrayNotEmpty() @ArrayMaxSize(300) @ArrayUnique()
-  @IsString({ each: true }) @Matches(ZOOM_ROOM_ID_PATTERN, { each: true, message: 'each room id may hold letters, digits, _ and - (max 64)' })
+  @IsString({ each: true }) @Matches(ZOOM_ROOM_ID_PATTERN, { each: true, message: ZOOM_ROOM_ID_MESSAGE })
   room_ids?: string[];
 
   @ApiPropertyOptional({ description: 'Each room leaves after this many seconds; 0 = stays until DELETE (default 30)', minimum: 0, maximum: 86400 })

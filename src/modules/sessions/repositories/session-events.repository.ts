@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Brackets, DataSource, EntityManager, Repository } from 'typeorm';
+import { EventProcessingStatus, EventSource, SessionEventEntity } from '../entities/session-event.entity';
+import { Cursor } from '../pagination';
+
+export interface StoredZoomEventInput {
+  source: EventSource;
+  eventType: string;
+  dedupeKey: string;
+  rtmsStreamId: string | null;
+  eventTs: number | null;
+  payload: Record<string, unknown>;
+  /** The payload's JSON text as received, when at hand (saves serialising it again). */
+  payloadJson?: string;
+}
+
+export interface RecordEventInput {
+  source: EventSource;
+  eventType: string;
+  payload: Record<string, unknown>;
+  rtmsStreamId?: string | null;
+  dedupeKey?: string;
+  status?: EventProcessingStatus;
+  error?: string | null;
+}
+
+/** session_events: the Zoom-event inbox and the sessions' timeline. */
+@Injectable()
+export class SessionEventsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private repo(em?: EntityManager): Repository<SessionEventEntity> {
+    return (em ?? this.dataSource.manager).getRepository(SessionEventEntity);
+  }
+
+  /**
+   * Inserts verified Zoom events as `received` in one statement, skipping dedupe keys
+   * already stored. Returns, per input in order, the new row's id, or null when that
+   * key was stored before or appears earlier in the same batch.
+   */
+  async insertZoomEvents(inputs: StoredZoomEventInput[]): Promise<Array<string | null>> {
+    if (inputs.length === 0) return [];
+    const params: unknown[] = [];
+    const values = inputs.map((input, i) => {
+      params.push(input.source, input.eventType, input.dedupeKey, input.rtmsStreamId, input.eventTs, input.payloadJson ?? JSON.stringify(input.payload));
+      const b = i * 6;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, 'received')`;
+    });
+    const rows: Array<{ id: string; dedupe_key: string }> = await this.dataSource.query(
+      `INSERT INTO session_events (source, event_type, dedupe_key, rtms_stream_id, event_ts, payload, status)
+       VALUES ${values.join(', ')}
+       ON CONFLICT (dedupe_key) DO NOTHING
+       RETURNING id, dedupe_key`,
+      params,
+    );
+    const byKey = new Map(rows.map((r) => [r.dedupe_key, r.id]));
+    return inputs.map((input) => {
+      const id = byKey.get(input.dedupeKey) ?? null;
+      byKey.delete(input.dedupeKey); // a second copy in the same batch is a duplicate
+      return id;
+    });
+  }
+
+  findById(id: string): Promise<SessionEventEntity | null> {
+    return this.repo().findOne({ where: { id } });
+  }
+
+  /** Ids of Zoom events (webhook or event WebSocket) still `received` after `olderThanMs`, oldest first. */
+  async findReceivedZoomEventIds(olderThanMs: number, limit: number): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM session_events
+        WHERE status = 'received' AND source IN ('webhook', 'event_ws') AND created_at < now() - ($1::int * interval '1 millisecond')
+        ORDER BY created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Sets an event's final status and processed_at, plus its session and error when given. */
+  async markFinished(id: string, status: EventProcessingStatus, fields: { sessionId?: string | null; error?: string | null } = {}): Promise<void> {
+    await this.repo().update(
+      { id },
+      {
+        status,
+        processedAt: new Date(),
+        ...(fields.sessionId !== undefined ? { sessionId: fields.sessionId } : {}),
+        ...(fields.error !== undefined ? { error: fields.error } : {}),
+      },
+    );
+  }
+
+  /** Inserts a timeline event (already processed unless a status is given); a random dedupe key when none is. */
+  insert(sessionId: string | null, input: RecordEventInput, em?: EntityManager): Promise<SessionEventEntity> {
+    const repo = this.repo(em);
+    return repo.save(
+      repo.create({
+        sessionId,
+        source: input.source,
+        eventType: input.eventType,
+        payload: input.payload,
+        rtmsStreamId: input.rtmsStreamId ?? null,
+        dedupeKey: input.dedupeKey ?? `${input.source}:${randomUUID()}`,
+        status: input.status ?? EventProcessingStatus.Processed,
+        error: input.error ?? null,
+        processedAt: new Date(),
+      }),
+    );
+  }
+
+  /** One keyset page of a session's events, newest first: up to `limit + 1` rows (the extra one says there is more). */
+  findPageForSession(sessionId: string, limit: number, cursor?: Cursor): Promise<SessionEventEntity[]> {
+    const qb = this.repo()
+      .createQueryBuilder('e')
+      .where('e.session_id = :sessionId', { sessionId })
+      .orderBy('e.created_at', 'DESC')
+      .addOrderBy('e.id', 'DESC')
+      .take(limit + 1);
+    if (cursor) {
+      qb.andWhere(
+        new Brackets((w) =>
+          w.where('e.created_at < :cc', { cc: cursor.createdAt }).orWhere('(e.created_at = :cc AND e.id < :ci)', { cc: cursor.createdAt, ci: cursor.id }),
+        ),
+      );
+    }
+    return qb.getMany();
+  }
+}

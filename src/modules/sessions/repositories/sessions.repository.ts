@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Brackets, DataSource, DeepPartial, EntityManager, In, Repository } from 'typeorm';
+import { SessionEntity, SessionStatus } from '../entities/session.entity';
+import { Cursor } from '../pagination';
+
+/** A session that can still receive a stream. */
+export const OPEN_SESSION_STATUSES: readonly SessionStatus[] = [SessionStatus.Created, SessionStatus.RtmsStartRequested, SessionStatus.Streaming, SessionStatus.Paused];
+
+export interface SessionListFilter {
+  status?: SessionStatus;
+  meetingId?: string;
+  /** Created at or after (ISO 8601). */
+  createdFrom?: string;
+  /** Created before (ISO 8601). */
+  createdTo?: string;
+}
+
+/** The sessions table. */
+@Injectable()
+export class SessionsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private repo(em?: EntityManager): Repository<SessionEntity> {
+    return (em ?? this.dataSource.manager).getRepository(SessionEntity);
+  }
+
+  /** Inserts a new session row (defaults filled in by the database) and returns it. */
+  insert(fields: DeepPartial<SessionEntity>, em?: EntityManager): Promise<SessionEntity> {
+    const repo = this.repo(em);
+    return repo.save(repo.create(fields));
+  }
+
+  /** Writes a loaded session's changed fields back. */
+  save(session: SessionEntity, em?: EntityManager): Promise<SessionEntity> {
+    return this.repo(em).save(session);
+  }
+
+  findById(id: string, em?: EntityManager): Promise<SessionEntity | null> {
+    return this.repo(em).findOne({ where: { id } });
+  }
+
+  /** Like findById, but a missing row throws (TypeORM's EntityNotFoundError): for ids a foreign key vouches for. */
+  findByIdOrFail(id: string, em?: EntityManager): Promise<SessionEntity> {
+    return this.repo(em).findOneOrFail({ where: { id } });
+  }
+
+  /** Loads a session under a row lock (SELECT … FOR UPDATE) held until `em`'s transaction ends. */
+  findByIdForUpdate(id: string, em: EntityManager): Promise<SessionEntity | null> {
+    return this.repo(em).createQueryBuilder('s').setLock('pessimistic_write').where('s.id = :id', { id }).getOne();
+  }
+
+  /** True when a row was deleted (its streams, events and participants cascade). */
+  async deleteById(id: string): Promise<boolean> {
+    const result = await this.repo().delete({ id });
+    return Boolean(result.affected);
+  }
+
+  /** One keyset page of sessions, newest first: up to `limit + 1` rows (the extra one says there is more). */
+  findPage(filter: SessionListFilter, limit: number, cursor?: Cursor): Promise<SessionEntity[]> {
+    const qb = this.repo().createQueryBuilder('s').orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC').take(limit + 1);
+    if (filter.status) qb.andWhere('s.status = :status', { status: filter.status });
+    if (filter.meetingId) qb.andWhere('s.meeting_id = :meetingId', { meetingId: filter.meetingId });
+    if (filter.createdFrom) qb.andWhere('s.created_at >= :from', { from: filter.createdFrom });
+    if (filter.createdTo) qb.andWhere('s.created_at < :to', { to: filter.createdTo });
+    if (cursor) {
+      qb.andWhere(
+        new Brackets((w) =>
+          w.where('s.created_at < :cc', { cc: cursor.createdAt }).orWhere('(s.created_at = :cc AND s.id < :ci)', { cc: cursor.createdAt, ci: cursor.id }),
+        ),
+      );
+    }
+    return qb.getMany();
+  }
+
+  /**
+   * Serialises work on one meeting (find-or-create of its session) with a
+   * transaction-scoped advisory lock, released when `em`'s transaction ends.
+   */
+  async lockMeeting(meetingIdentity: string, em: EntityManager): Promise<void> {
+    await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`meeting:${meetingIdentity}`]);
+  }
+
+  /** The newest open session already bound to this meeting uuid. */
+  findLatestOpenByMeetingUuid(meetingUuid: string, em?: EntityManager): Promise<SessionEntity | null> {
+    return this.repo(em).findOne({
+      where: { meetingUuid, status: In(OPEN_SESSION_STATUSES) },
+      order: { createdAt: 'DESC' },
+    });
+  }
+
+  /** The newest open session for a numeric meeting id that has no uuid yet (or this one). */
+  findLatestOpenByMeetingId(meetingId: string, meetingUuid: string, em?: EntityManager): Promise<SessionEntity | null> {
+    return this.repo(em)
+      .createQueryBuilder('s')
+      .where('s.meeting_id = :meetingId', { meetingId })
+      .andWhere('s.status IN (:...statuses)', { statuses: OPEN_SESSION_STATUSES })
+      .andWhere('(s.meeting_uuid IS NULL OR s.meeting_uuid = :uuid)', { uuid: meetingUuid })
+      .orderBy('s.created_at', 'DESC')
+      .getOne();
+  }
+}
