@@ -19,7 +19,9 @@ export interface OAuthDance {
   authorize: request.Response;
   /** Where the hub sent the browser at Zoom. */
   authorizeUrl: URL;
-  /** Path + query of the callback Zoom redirected back to. */
+  /** Where Zoom redirected the browser back to (the hub's public callback URL). */
+  callbackUrl: URL;
+  /** Path + query of that callback. */
   callbackPath: string;
 }
 
@@ -34,10 +36,11 @@ export async function authorizeZoomUser(hub: TestApp, sim: ZoomSimulator, user: 
   const authorizeUrl = new URL(authorize.headers.location);
   const consent = await fetch(authorizeUrl, { redirect: 'manual' });
   if (consent.status !== 302) throw new Error(`simulator consent answered ${consent.status}, not a redirect`);
-  const back = new URL(consent.headers.get('location') ?? '');
-  const callbackPath = back.pathname + back.search;
+  const callbackUrl = new URL(consent.headers.get('location') ?? '');
+  const callbackPath = callbackUrl.pathname + callbackUrl.search;
+  // The browser would now load the hub's public callback URL: same path and query.
   const callback = await request(hub.app.getHttpServer()).get(callbackPath);
-  return { callback, authorize, authorizeUrl, callbackPath };
+  return { callback, authorize, authorizeUrl, callbackUrl, callbackPath };
 }
 
 /** Connects `user` through the OAuth dance and returns the new connection's id. */
