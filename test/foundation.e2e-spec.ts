@@ -2,6 +2,7 @@ import request from 'supertest';
 import { JobName, jobsOfQueue } from '../src/jobs/job-names';
 import { JobOf } from '../src/jobs/job-payloads';
 import { ALL_QUEUES } from '../src/jobs/queue-names';
+import { useE2eContext } from './utils/e2e-context';
 import { HandledJob, recordingRegistrations } from './utils/recording-processors';
 import { ADMIN_AUTH, API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
@@ -27,23 +28,16 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
 
 describe('Foundation (all-in-one, API-only and worker processes)', () => {
   describe('HTTP surface of the all-in-one process', () => {
-    let hub: TestApp;
-    beforeAll(async () => {
-      hub = await startTestApp({ api: true, worker: { queues: [...ALL_QUEUES], explicit: false, registrations: recordingRegistrations([]) } });
-    });
-    afterAll(async () => {
-      await obliterateQueues(hub.producer);
-      await hub.close();
-    });
+    const ctx = useE2eContext({ hub: { api: true, worker: { queues: [...ALL_QUEUES], explicit: false, registrations: recordingRegistrations([]) } } });
 
     it('answers liveness and readiness (Postgres + Redis up)', async () => {
-      await request(hub.app.getHttpServer()).get('/health/live').expect(200, { status: 'ok' });
-      const ready = await request(hub.app.getHttpServer()).get('/health/ready').expect(200);
+      await request(ctx.hub.app.getHttpServer()).get('/health/live').expect(200, { status: 'ok' });
+      const ready = await request(ctx.hub.app.getHttpServer()).get('/health/ready').expect(200);
       expect(ready.body.details).toEqual({ database: { status: 'up' }, redis: { status: 'up' } });
     });
 
     it('protects Bull Board with admin credentials', async () => {
-      const server = hub.app.getHttpServer();
+      const server = ctx.hub.app.getHttpServer();
       const anonymous = await request(server).get('/admin/queues').expect(401);
       expect(anonymous.body).toMatchObject({ statusCode: 401, error: 'invalid_admin_credentials' });
       const wrong = 'Basic ' + Buffer.from('admin:nope').toString('base64');
@@ -56,7 +50,7 @@ describe('Foundation (all-in-one, API-only and worker processes)', () => {
     });
 
     it('requires an API key on app routes (x-api-key or Bearer)', async () => {
-      const server = hub.app.getHttpServer();
+      const server = ctx.hub.app.getHttpServer();
       const res = await request(server).get('/metrics').expect(401);
       expect(res.body).toMatchObject({ statusCode: 401, error: 'invalid_api_key' });
       expect(typeof res.body.requestId).toBe('string');
@@ -66,7 +60,7 @@ describe('Foundation (all-in-one, API-only and worker processes)', () => {
     });
 
     it('exposes Prometheus metrics with per-queue gauges', async () => {
-      const res = await request(hub.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY).expect(200);
+      const res = await request(ctx.hub.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY).expect(200);
       expect(res.headers['content-type']).toContain('text/plain');
       expect(res.text).toContain('rtms_hub_process_resident_memory_bytes');
       for (const queue of ALL_QUEUES) {
@@ -77,7 +71,7 @@ describe('Foundation (all-in-one, API-only and worker processes)', () => {
     });
 
     it('answers malformed JSON with the uniform 400 error and a request id', async () => {
-      const res = await request(hub.app.getHttpServer())
+      const res = await request(ctx.hub.app.getHttpServer())
         .post('/api/v1/sessions')
         .set('x-api-key', API_KEY)
         .set('Content-Type', 'application/json')
@@ -90,7 +84,7 @@ describe('Foundation (all-in-one, API-only and worker processes)', () => {
 
     it('answers an oversized body with 413 in the same shape', async () => {
       const big = JSON.stringify({ blob: 'x'.repeat(2 * 1024 * 1024) });
-      const res = await request(hub.app.getHttpServer())
+      const res = await request(ctx.hub.app.getHttpServer())
         .post('/api/v1/sessions')
         .set('x-api-key', API_KEY)
         .set('Content-Type', 'application/json')
@@ -100,14 +94,14 @@ describe('Foundation (all-in-one, API-only and worker processes)', () => {
     });
 
     it('serves the OpenAPI document behind admin credentials', async () => {
-      const server = hub.app.getHttpServer();
+      const server = ctx.hub.app.getHttpServer();
       await request(server).get('/docs-json').expect(401);
       const doc = await request(server).get('/docs-json').set('Authorization', ADMIN_AUTH).expect(200);
       expect(doc.body.info.title).toBe('RTMS Hub API');
     });
 
     it('sets security headers (helmet) and hides the framework', async () => {
-      const res = await request(hub.app.getHttpServer()).get('/health/live').expect(200);
+      const res = await request(ctx.hub.app.getHttpServer()).get('/health/live').expect(200);
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['x-powered-by']).toBeUndefined();
     });

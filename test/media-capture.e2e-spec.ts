@@ -1,15 +1,15 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import request from 'supertest';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { parseWav } from '../src/modules/media-ingest/savers/wav';
-import { ZoomSimulator } from '../src/simulator';
 import { RtmsMediaPump } from '../src/simulator/rtms-media-pump';
+import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
-import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
-import { waitFor } from './utils/wait-for';
+import { useE2eContext } from './utils/e2e-context';
+import { API_KEY } from './utils/test-app';
+import { waitFor, waitForQueuesIdle } from './utils/wait-for';
 
 /**
  * From a simulated meeting to files: the simulator plays a 3-participant meeting
@@ -84,8 +84,6 @@ interface SentMedia {
 }
 
 describe('Media capture: simulated meeting → capture policy → files', () => {
-  let sim: ZoomSimulator;
-  let hub: TestApp;
   let root: string;
   // Every media message the simulator sends, in order (its record only keeps counts; the
   // sampling interval needs the Zoom timestamps, which drift when the event loop lags).
@@ -100,35 +98,20 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
       originalMedia.call(this, s, c, kind, content, userId);
     };
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'media-capture-'));
-    sim = await ZoomSimulator.start({
-      clientId: 'test_client_id',
-      clientSecret: 'test_client_secret',
-      webhookSecretToken: 'test_webhook_secret_token',
-      speed: SPEED,
-      videoScale: 0.25,
-    });
-    hub = await startTestApp(
-      { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams, QueueName.MediaFrames], explicit: true } },
-      {
-        ZOOM_API_BASE_URL: sim.apiBaseUrl,
-        ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
-        STORAGE_LOCAL_DIR: root,
-        AUDIO_SEGMENT_IDLE_FINALIZE_MS: '800',
-        MEDIA_BATCH_FLUSH_MS: '50',
-      },
-    );
-    sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
+  });
+
+  const ctx = useE2eContext({
+    simulator: { speed: SPEED, videoScale: 0.25 },
+    hub: { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams, QueueName.MediaFrames], explicit: true } },
+    env: () => ({ STORAGE_LOCAL_DIR: root, AUDIO_SEGMENT_IDLE_FINALIZE_MS: '800', MEDIA_BATCH_FLUSH_MS: '50' }),
   });
 
   afterAll(async () => {
     pump.media = originalMedia;
-    await sim?.stop();
-    if (hub) await obliterateQueues(hub.producer);
-    await hub?.close();
     if (root) await fs.rm(root, { recursive: true, force: true });
   });
 
-  const api = () => request(hub.baseUrl);
+  const api = () => ctx.http();
   async function artifacts(sessionId: string): Promise<Artifact[]> {
     const all: Artifact[] = [];
     let cursor: string | null = null;
@@ -141,7 +124,7 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
   }
 
   it('keeps exactly the frames the policy says, WAV audio as long as the audio sent, the transcript in json/vtt/txt and the chat, each in its participant folder', async () => {
-    const meeting = sim.createMeeting({
+    const meeting = ctx.sim.createMeeting({
       durationMs: END_MS, // then the stream stops with reason 6 (MEETING_ENDED)
       participants: [
         // Video is the active speaker's camera (data_opt 3): Ann (first camera, then speaking) until Bob speaks, then Bob until Eve speaks, then Eve — one contiguous run each.
@@ -150,32 +133,27 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
         { userId: EVE, name: '../../etc/passwd', joinAtMs: 6000, speaks: [{ atMs: 16000, text: SPEECH[2].text, durationMs: 1500 }], chat: [{ atMs: 17000, text: CHAT[2].text }] },
       ],
     });
-    const created = await api()
-      .post('/api/v1/sessions')
-      .set('x-api-key', API_KEY)
-      .send({ platform: 'zoom', meeting_id: String(meeting.id), capture_policy: POLICY })
-      .expect(201);
-    const sessionId = created.body.id as string;
-    const stream = await sim.startRtms(meeting.id);
+    const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: POLICY });
+    const stream = await ctx.sim.startRtms(meeting.id);
     const id = stream.streamId;
 
     // The meeting ends by itself; the stream job completes and the savers drain.
-    const job = await waitFor(async () => ((await hub.producer.queueFor(JobName.StreamRun).getJob(id))?.finishedOn ? true : undefined), {
+    const job = await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(id))?.finishedOn ? true : undefined), {
       timeoutMs: 20000,
       what: 'the stream job to finish',
     });
     expect(job).toBe(true);
-    const rec = sim.record(id);
+    const rec = ctx.sim.record(id);
     expect(rec.state).toBe('terminated');
     expect(rec.stopReason).toBe(6);
     const sent = rec.messagesSent.byUser;
     const sentOf = (user: number, type: number) => sent[String(user)]?.[type] ? Number(sent[String(user)][type]) : 0;
-    const mediaQueue = hub.producer.allQueues().find((q) => q.name === QueueName.MediaFrames)!;
+    const mediaQueue = ctx.hub.producer.queue(QueueName.MediaFrames);
     await waitFor(
       async () => {
-        const c = await mediaQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        const open = await query<{ n: string }>(hub.app, `SELECT count(*)::text AS n FROM audio_segments WHERE session_id = $1 AND status = 'open'`, [sessionId]);
-        return c.waiting + c.active + c.delayed + c.prioritized === 0 && open[0].n === '0';
+        await waitForQueuesIdle([mediaQueue], { timeoutMs: 15000 });
+        const open = await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM audio_segments WHERE session_id = $1 AND status = 'open'`, [sessionId]);
+        return open[0].n === '0';
       },
       { timeoutMs: 15000, what: 'savers drained and audio segments written' },
     );

@@ -2,101 +2,58 @@ import request from 'supertest';
 import { StreamSignalPublisher } from '../src/common/stream-signals/stream-signal-publisher';
 import { JobName } from '../src/jobs/job-names';
 import type { MediaBatchPayload } from '../src/jobs/job-payloads';
-import { spooledAudio } from './utils/spooled-audio';
 import { QueueName } from '../src/jobs/queue-names';
-import { ZoomSimulator } from '../src/simulator';
+import { insertSession } from './factories/session.factory';
+import { insertStreamAndRun, isLive as isLiveAt, startLiveStream, streamRow, StreamRow } from './factories/stream.factory';
 import { query } from './utils/db';
-import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { useE2eContext } from './utils/e2e-context';
+import { spooledAudio } from './utils/spooled-audio';
+import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
 /**
  * The hub's stream worker (in-process) against the Zoom simulator, with short
  * keep-alive intervals and reconnection windows so every case runs in seconds.
  */
-interface StreamRow {
-  status: string;
-  owner_worker_id: string | null;
-  connected_at: Date | null;
-  last_keepalive_at: Date | null;
-  reconnect_counts: Record<string, number>;
-  failure_reason: string | null;
-  stop_reason: number | null;
-  session_id: string;
-}
-
 describe('Media ingest: RTMS stream worker against the simulator', () => {
-  let sim: ZoomSimulator;
-  let hub: TestApp;
-
-  beforeAll(async () => {
-    sim = await ZoomSimulator.start({
-      clientId: 'test_client_id',
-      clientSecret: 'test_client_secret',
-      webhookSecretToken: 'test_webhook_secret_token',
-      keepAliveIntervalMs: 150,
-      signalingReconnectWindowMs: 4000,
-      mediaReconnectWindowMs: 3000,
-      speed: 4,
-      videoScale: 0.25,
-    });
-    hub = await startTestApp(
-      { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams], explicit: true } },
-      {
-        ZOOM_API_BASE_URL: sim.apiBaseUrl,
-        ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
-        RTMS_KEEPALIVE_TIMEOUT_MS: '1200',
-        RTMS_SIGNALING_RECONNECT_WINDOW_MS: '2500',
-        RTMS_MEDIA_RECONNECT_WINDOW_MS: '2000',
-        RTMS_RECONNECT_BASE_MS: '100',
-        RTMS_RECONNECT_MAX_MS: '400',
-        RTMS_HANDSHAKE_TIMEOUT_MS: '2000',
-        MEDIA_BATCH_FLUSH_MS: '50',
-        // Keep-everything capture policy: these cases assert every media message reaches the pipeline.
-        CAPTURE_VIDEO_INTERVAL_MS: '0',
-        CAPTURE_DESKSHARE_INTERVAL_MS: '0',
-      },
-    );
-    sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
+  const ctx = useE2eContext({
+    simulator: { keepAliveIntervalMs: 150, signalingReconnectWindowMs: 4000, mediaReconnectWindowMs: 3000, speed: 4, videoScale: 0.25 },
+    hub: { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams], explicit: true } },
+    env: () => ({
+      RTMS_KEEPALIVE_TIMEOUT_MS: '1200',
+      RTMS_SIGNALING_RECONNECT_WINDOW_MS: '2500',
+      RTMS_MEDIA_RECONNECT_WINDOW_MS: '2000',
+      RTMS_RECONNECT_BASE_MS: '100',
+      RTMS_RECONNECT_MAX_MS: '400',
+      RTMS_HANDSHAKE_TIMEOUT_MS: '2000',
+      MEDIA_BATCH_FLUSH_MS: '50',
+      // Keep-everything capture policy: these cases assert every media message reaches the pipeline.
+      CAPTURE_VIDEO_INTERVAL_MS: '0',
+      CAPTURE_DESKSHARE_INTERVAL_MS: '0',
+    }),
   });
 
-  afterAll(async () => {
-    await sim?.stop();
-    if (hub) await obliterateQueues(hub.producer);
-    await hub?.close();
-  });
-
-  const row = async (id: string) => (await query<StreamRow>(hub.app, `SELECT * FROM rtms_streams WHERE rtms_stream_id = $1`, [id]))[0];
-  const streamJob = (id: string) => hub.producer.queueFor(JobName.StreamRun).getJob(id);
-  const live = (id: string) => {
-    const r = sim.record(id);
-    const media = Object.values(r.live.media).reduce((a, b) => a + b, 0);
-    return { signaling: r.live.signaling, media };
-  };
-  const isLive = (id: string) => live(id).signaling === 1 && live(id).media === 1;
+  const row = (id: string) => streamRow(ctx.hub, id);
+  const streamJob = (id: string) => ctx.hub.producer.queueFor(JobName.StreamRun).getJob(id);
+  const isLive = (id: string) => isLiveAt(ctx.sim, id);
 
   /** What reached the savers: media-frames batch items (the queue is not consumed here) and the spooled audio. */
   async function mediaItems(id: string): Promise<Array<{ job: string; msgType: number; userId: number; data?: string }>> {
-    const jobs = await hub.producer.queue(QueueName.MediaFrames).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized']);
+    const jobs = await ctx.hub.producer.queue(QueueName.MediaFrames).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized']);
     const batched = jobs.flatMap((j) =>
       ((j.data as MediaBatchPayload).streams ?? []).filter((s) => s.rtmsStreamId === id).flatMap((s) => s.items.map((i) => ({ job: j.name, ...i }))),
     );
-    const audio = (await spooledAudio(hub.app, id)).map((p) => ({ job: 'audio-spool', msgType: 14, userId: p.userId }));
+    const audio = (await spooledAudio(ctx.hub.app, id)).map((p) => ({ job: 'audio-spool', msgType: 14, userId: p.userId }));
     return [...batched, ...audio];
   }
 
   /** Starts a meeting + stream and waits until the hub holds it (signaling + one media socket). */
-  async function startStream(participants = [{ userId: 1, name: 'Ann' }]) {
-    const meeting = sim.createMeeting({ participants });
-    const stream = await sim.startRtms(meeting.id);
-    await waitFor(() => isLive(stream.streamId) && sim.record(stream.streamId).readyAcks.length > 0, { timeoutMs: 10000, what: 'stream connected' });
-    await waitFor(async () => (await row(stream.streamId))?.status === 'active', { what: 'stream row active' });
-    return { meeting, stream, id: stream.streamId };
-  }
+  const startStream = () => startLiveStream(ctx.sim, ctx.hub);
 
-  const signalingConnections = (id: string) => sim.record(id).connections.filter((c) => c.kind === 'signaling' && c.handshakeStatus === 0);
+  const signalingConnections = (id: string) => ctx.sim.record(id).connections.filter((c) => c.kind === 'signaling' && c.handshakeStatus === 0);
 
   it('a 3-participant meeting: handshakes, every keep-alive answered on both sockets, every media message reaches the pipeline, participants and events recorded', async () => {
-    const meeting = sim.createMeeting({
+    const meeting = ctx.sim.createMeeting({
       participants: [
         // Script times are meeting time (÷ speed 4); everything happens after the hub has connected.
         { userId: 101, name: 'Ann', speaks: [{ atMs: 8000, text: 'hello everyone', durationMs: 1200 }], chat: [{ atMs: 9000, text: 'hi' }], shares: [{ fromMs: 9000, toMs: 12000 }] },
@@ -104,10 +61,10 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
         { userId: 103, name: 'Cy', joinAtMs: 8000, leaveAtMs: 14000 },
       ],
     });
-    const stream = await sim.startRtms(meeting.id);
+    const stream = await ctx.sim.startRtms(meeting.id);
     const id = stream.streamId;
     await waitFor(() => isLive(id), { timeoutMs: 10000, what: 'connected' });
-    const hs = sim.record(id).handshakes;
+    const hs = ctx.sim.record(id).handshakes;
     expect(hs.find((h) => h.socket === 'signaling')).toMatchObject({ statusCode: 0 });
     expect(hs.find((h) => h.socket === 'media')).toMatchObject({ statusCode: 0 });
     const sigReq = hs.find((h) => h.socket === 'signaling')!.request as Record<string, unknown>;
@@ -116,16 +73,16 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
     expect(mediaReq).toMatchObject({ msg_type: 3, media_type: 31, media_params: { audio: { data_opt: 2, content_type: 2 }, video: { codec: 5 }, transcript: { content_type: 5 }, chat: { content_type: 5 } } });
 
     // Let the script play to its end (14 s of meeting time at speed 4 → 3.5 s).
-    await waitFor(() => (sim.record(id).messagesSent.byType[17] ?? 0) >= 2 && (sim.record(id).messagesSent.byType[16] ?? 0) >= 1 && Date.now() - meeting.createdAt > 14500 / 4, {
+    await waitFor(() => (ctx.sim.record(id).messagesSent.byType[17] ?? 0) >= 2 && (ctx.sim.record(id).messagesSent.byType[16] ?? 0) >= 1 && Date.now() - meeting.createdAt > 14500 / 4, {
       timeoutMs: 10000,
       what: 'the script played',
     });
-    await waitFor(() => sim.record(id).keepAlives.media.answered >= 5 && sim.record(id).keepAlives.signaling.answered >= 5, { what: 'keep-alives' });
-    await sim.stopRtms(id, 6);
+    await waitFor(() => ctx.sim.record(id).keepAlives.media.answered >= 5 && ctx.sim.record(id).keepAlives.signaling.answered >= 5, { what: 'keep-alives' });
+    await ctx.sim.stopRtms(id, 6);
     const job = await waitFor(async () => ((await streamJob(id))?.finishedOn ? streamJob(id) : undefined), { what: 'stream job finished' });
     expect(await job!.getState()).toBe('completed');
 
-    const rec = sim.record(id);
+    const rec = ctx.sim.record(id);
     for (const socket of ['signaling', 'media'] as const) {
       // Every request was answered (one may have been in flight when the stream ended).
       expect(rec.keepAlives[socket].answered).toBeGreaterThanOrEqual(rec.keepAlives[socket].sent - 1);
@@ -161,18 +118,18 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
     expect(Buffer.from(video.data!, 'base64').subarray(0, 2).toString('hex')).toBe('ffd8'); // data kept as received
 
     // Participants, events, rows.
-    const [r] = await query<StreamRow>(hub.app, `SELECT * FROM rtms_streams WHERE rtms_stream_id = $1`, [id]);
+    const [r] = await query<StreamRow>(ctx.hub.app, `SELECT * FROM rtms_streams WHERE rtms_stream_id = $1`, [id]);
     expect(r).toMatchObject({ status: 'stopped', stop_reason: 6 });
     expect(r.connected_at).not.toBeNull();
     expect(r.last_keepalive_at).not.toBeNull();
     const participants = await query<{ zoom_user_id: string; user_name: string; left_at: Date | null }>(
-      hub.app,
+      ctx.hub.app,
       `SELECT zoom_user_id, user_name, left_at FROM participants WHERE session_id = $1 ORDER BY zoom_user_id`,
       [r.session_id],
     );
     expect(participants.map((p) => [p.zoom_user_id, p.user_name])).toEqual([['101', 'Ann'], ['102', 'Bob'], ['103', 'Cy']]);
     expect(participants[2].left_at).not.toBeNull();
-    const types = (await query<{ event_type: string }>(hub.app, `SELECT DISTINCT event_type FROM session_events WHERE rtms_stream_id = $1`, [id])).map((e) => e.event_type);
+    const types = (await query<{ event_type: string }>(ctx.hub.app, `SELECT DISTINCT event_type FROM session_events WHERE rtms_stream_id = $1`, [id])).map((e) => e.event_type);
     expect(types).toEqual(
       expect.arrayContaining([
         'rtms.first_packet_timestamp',
@@ -186,10 +143,10 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
         'rtms.stream_state',
       ]),
     );
-    const [session] = await query<{ status: string; stop_reason: number; stop_reason_name: string }>(hub.app, `SELECT status, stop_reason, stop_reason_name FROM sessions WHERE id = $1`, [r.session_id]);
+    const [session] = await query<{ status: string; stop_reason: number; stop_reason_name: string }>(ctx.hub.app, `SELECT status, stop_reason, stop_reason_name FROM sessions WHERE id = $1`, [r.session_id]);
     expect(session).toEqual({ status: 'stopped', stop_reason: 6, stop_reason_name: 'STOP_BC_MEETING_ENDED' });
 
-    const metrics = await request(hub.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY).expect(200);
+    const metrics = await request(ctx.hub.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY).expect(200);
     expect(metrics.text).toMatch(/rtms_hub_rtms_handshakes_total\{socket="signaling",result="ok"\} [1-9]/);
     expect(metrics.text).toMatch(/rtms_hub_media_messages_total\{media_type="video"\} [1-9]/);
     expect(metrics.text).toMatch(/rtms_hub_media_bytes_total\{media_type="audio"\} [1-9]/);
@@ -198,34 +155,34 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
 
   it('(1) failover: a new rtms_started with new server_urls → everything redone on the new URLs, one connection at a time', async () => {
     const { id } = await startStream();
-    const newUrl = sim.failover(id);
-    await waitFor(() => sim.record(id).connections.some((c) => c.kind === 'signaling' && c.handshakeStatus === 0 && c.path.includes('/s1/')) && isLive(id), {
+    const newUrl = ctx.sim.failover(id);
+    await waitFor(() => ctx.sim.record(id).connections.some((c) => c.kind === 'signaling' && c.handshakeStatus === 0 && c.path.includes('/s1/')) && isLive(id), {
       timeoutMs: 8000,
       what: 'reconnected on the new URL',
     });
     expect(newUrl).toContain('/s1/');
-    const rec = sim.record(id);
+    const rec = ctx.sim.record(id);
     expect(rec.maxLiveSignaling).toBe(1);
     expect(rec.connections.some((c) => c.kind === 'media' && c.handshakeStatus === 0 && c.path.includes('/s1/'))).toBe(true);
     await waitFor(async () => ((await row(id)).reconnect_counts.failover ?? 0) + ((await row(id)).reconnect_counts.socket_closed ?? 0) >= 1, { what: 'reconnect counted' });
     expect((await row(id)).status).toBe('active');
-    await sim.stopRtms(id);
+    await ctx.sim.stopRtms(id);
   });
 
   it('(2) rtms_interrupted (signaling dropped) → signaling and media redone', async () => {
     const { id } = await startStream();
     const before = signalingConnections(id).length;
-    sim.faults.dropSignaling(id, { webhook: true });
+    ctx.sim.faults.dropSignaling(id, { webhook: true });
     await waitFor(() => signalingConnections(id).length === before + 1 && isLive(id), { timeoutMs: 8000, what: 'signaling + media redone' });
     // The rtms_interrupted webhook is applied too; it does not tear down the new, healthy connection.
-    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM session_events WHERE rtms_stream_id = $1 AND event_type = 'meeting.rtms_interrupted' AND status = 'processed'`, [id])).length === 1, {
+    await waitFor(async () => (await query(ctx.hub.app, `SELECT 1 FROM session_events WHERE rtms_stream_id = $1 AND event_type = 'meeting.rtms_interrupted' AND status = 'processed'`, [id])).length === 1, {
       what: 'interrupted webhook processed',
     });
     await waitFor(async () => (await row(id)).status === 'active', { what: 'active again' });
-    const rec = sim.record(id);
+    const rec = ctx.sim.record(id);
     expect(rec.maxLiveSignaling).toBe(1);
     expect(rec.state).toBe('active');
-    await sim.stopRtms(id);
+    await ctx.sim.stopRtms(id);
   });
 
   it('(2b) a stale rtms_interrupted (the current signaling answers STREAM_STATE_REQ) keeps the healthy connection', async () => {
@@ -233,103 +190,104 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
     const before = signalingConnections(id).length;
     // Zoom says signaling broke while our socket looks open: the STREAM_STATE_REQ probe decides.
     // The simulator answers it, so the webhook is treated as stale and the connection kept.
-    sim.sendWebhook('meeting.rtms_interrupted', { meeting_uuid: meeting.uuid, rtms_stream_id: id });
-    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM session_events WHERE rtms_stream_id = $1 AND event_type = 'stream.interrupted_webhook_stale'`, [id])).length === 1, {
+    ctx.sim.sendWebhook('meeting.rtms_interrupted', { meeting_uuid: meeting.uuid, rtms_stream_id: id });
+    await waitFor(async () => (await query(ctx.hub.app, `SELECT 1 FROM session_events WHERE rtms_stream_id = $1 AND event_type = 'stream.interrupted_webhook_stale'`, [id])).length === 1, {
       what: 'probe answered',
     });
     expect(signalingConnections(id).length).toBe(before);
     expect(isLive(id)).toBe(true);
-    await sim.stopRtms(id);
+    await ctx.sim.stopRtms(id);
   });
 
   it.each([['event'], ['state']] as const)('(3) media interruption (notify %s) → media redone, signaling kept', async (notify) => {
     const { id } = await startStream();
     const sigBefore = signalingConnections(id).length;
-    const mediaBefore = sim.record(id).connections.filter((c) => c.kind === 'media' && c.handshakeStatus === 0).length;
-    sim.faults.dropMedia(id, { notify });
-    await waitFor(() => sim.record(id).connections.filter((c) => c.kind === 'media' && c.handshakeStatus === 0).length === mediaBefore + 1 && isLive(id), {
+    const mediaBefore = ctx.sim.record(id).connections.filter((c) => c.kind === 'media' && c.handshakeStatus === 0).length;
+    ctx.sim.faults.dropMedia(id, { notify });
+    await waitFor(() => ctx.sim.record(id).connections.filter((c) => c.kind === 'media' && c.handshakeStatus === 0).length === mediaBefore + 1 && isLive(id), {
       timeoutMs: 6000,
       what: 'media redone',
     });
     expect(signalingConnections(id).length).toBe(sigBefore);
-    expect(sim.record(id).maxLiveMedia).toBe(1);
+    expect(ctx.sim.record(id).maxLiveMedia).toBe(1);
     await waitFor(async () => {
       const c = (await row(id)).reconnect_counts;
       return (c.media_interrupted ?? 0) + (c.socket_closed ?? 0) >= 1;
     }, { what: 'media reconnect counted' });
-    await sim.stopRtms(id);
+    await ctx.sim.stopRtms(id);
   });
 
   it('(4) a signaling socket closed without any notice → reconnect with backoff', async () => {
     const { id } = await startStream();
     const before = signalingConnections(id).length;
-    sim.faults.dropSignaling(id, { webhook: false });
+    ctx.sim.faults.dropSignaling(id, { webhook: false });
     await waitFor(() => signalingConnections(id).length === before + 1 && isLive(id), { timeoutMs: 6000, what: 'reconnected' });
     expect((await row(id)).reconnect_counts.socket_closed).toBeGreaterThanOrEqual(1);
-    expect(sim.record(id).maxLiveSignaling).toBe(1);
-    await sim.stopRtms(id);
+    expect(ctx.sim.record(id).maxLiveSignaling).toBe(1);
+    await ctx.sim.stopRtms(id);
   });
 
   it('(4) beyond the window: a stream that cannot be reconnected fails with a clear reason', async () => {
     const { id } = await startStream();
     // The new server_urls never reach the hub: the old URL answers INVALID_RTMS_STREAM_ID until the window closes.
-    sim.setWebhookTarget(null);
+    ctx.sim.setWebhookTarget(null);
     try {
-      sim.failover(id);
+      ctx.sim.failover(id);
       const r = await waitFor(async () => ((await row(id)).status === 'failed' ? row(id) : undefined), { timeoutMs: 8000, what: 'stream failed' });
       expect(r.failure_reason).toMatch(/signaling reconnect window \(2500 ms\) exhausted.*INVALID_RTMS_STREAM_ID/);
-      const [session] = await query<{ status: string; failure_reason: string }>(hub.app, `SELECT status, failure_reason FROM sessions WHERE id = $1`, [r.session_id]);
+      const [session] = await query<{ status: string; failure_reason: string }>(ctx.hub.app, `SELECT status, failure_reason FROM sessions WHERE id = $1`, [r.session_id]);
       expect(session.status).toBe('failed');
       const job = await streamJob(id);
       expect(await job!.getState()).toBe('failed');
     } finally {
-      sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
+      ctx.sim.setWebhookTarget(ctx.webhookUrl);
     }
   });
 
   it('no keep-alive on signaling for the timeout → the signaling handshake is redone', async () => {
     const { id } = await startStream();
     const before = signalingConnections(id).length;
-    sim.faults.stopKeepAlives(id, 'signaling');
+    ctx.sim.faults.stopKeepAlives(id, 'signaling');
     await waitFor(async () => ((await row(id)).reconnect_counts.keepalive_timeout ?? 0) >= 1, { timeoutMs: 6000, what: 'keep-alive timeout reconnect' });
-    sim.faults.resumeKeepAlives(id, 'signaling');
+    ctx.sim.faults.resumeKeepAlives(id, 'signaling');
     await waitFor(() => signalingConnections(id).length > before && isLive(id), { timeoutMs: 6000, what: 'reconnected' });
-    expect(sim.record(id).maxLiveSignaling).toBe(1);
-    await sim.stopRtms(id);
+    expect(ctx.sim.record(id).maxLiveSignaling).toBe(1);
+    await ctx.sim.stopRtms(id);
   });
 
   it('the same rtms_started delivered 5 times plus a Zoom-style retry 3 s later → one connection', async () => {
-    const meeting = sim.createMeeting();
-    sim.faults.duplicateWebhooks(5, 1);
-    const stream = await sim.startRtms(meeting.id);
+    const meeting = ctx.sim.createMeeting();
+    ctx.sim.faults.duplicateWebhooks(5, 1);
+    const stream = await ctx.sim.startRtms(meeting.id);
     const id = stream.streamId;
     await waitFor(() => isLive(id), { timeoutMs: 10000, what: 'connected' });
-    const first = sim.webhookLog.find((w) => w.event === 'meeting.rtms_started' && w.body.includes(id))!;
-    sim.faults.redeliverWebhook(first.body, { delayMs: 3000 });
-    await waitFor(() => sim.webhookLog.filter((w) => w.event === 'meeting.rtms_started' && w.body.includes(id) && w.status === 200).length >= 6, {
+    const first = ctx.sim.webhookLog.find((w) => w.event === 'meeting.rtms_started' && w.body.includes(id))!;
+    ctx.sim.faults.redeliverWebhook(first.body, { delayMs: 3000 });
+    await waitFor(() => ctx.sim.webhookLog.filter((w) => w.event === 'meeting.rtms_started' && w.body.includes(id) && w.status === 200).length >= 6, {
       timeoutMs: 6000,
       what: '6 deliveries acknowledged',
     });
-    // Give a duplicate job (if any) time to connect before counting.
-    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM session_events WHERE rtms_stream_id = $1 AND event_type = 'meeting.rtms_started' AND status <> 'received'`, [id])).length >= 1, {
+    await waitFor(async () => (await query(ctx.hub.app, `SELECT 1 FROM session_events WHERE rtms_stream_id = $1 AND event_type = 'meeting.rtms_started' AND status <> 'received'`, [id])).length >= 1, {
       what: 'started event handled',
     });
-    await new Promise((r) => setTimeout(r, 500));
-    const rec = sim.record(id);
+    // Every delivery was answered, so whatever it queued is on the queues: once they have
+    // no job left but the one holding this stream, a duplicate job (if any) has run.
+    await ctx.queuesIdle({ except: (job, queue) => queue.name === QueueName.RtmsStreams && job.id === id });
+    const rec = ctx.sim.record(id);
     expect(signalingConnections(id)).toHaveLength(1);
     expect(rec.maxLiveSignaling).toBe(1);
     expect(rec.handshakes.filter((h) => h.socket === 'signaling')).toHaveLength(1);
-    await sim.stopRtms(id);
+    await ctx.sim.stopRtms(id);
   });
 
   it('malformed media messages are counted and logged; the stream keeps running', async () => {
     const { id } = await startStream();
-    const connsBefore = sim.record(id).connections.length;
+    const connsBefore = ctx.sim.record(id).connections.length;
     for (const kind of ['bad-json', 'bad-base64', 'missing-fields', 'unknown-type', 'oversized', 'binary-json', 'wrong-length'] as const) {
-      sim.faults.malformedMedia(id, kind);
+      ctx.sim.faults.malformedMedia(id, kind);
     }
     const metricValue = async (re: RegExp) => {
-      const text = (await request(hub.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY)).text;
+      const text = (await request(ctx.hub.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY)).text;
       const m = re.exec(text);
       return m ? Number(m[1]) : 0;
     };
@@ -339,45 +297,41 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
     expect(await metricValue(/rtms_hub_rtms_messages_invalid_total\{reason="missing_data"\} (\d+)/)).toBeGreaterThanOrEqual(1);
     expect(await metricValue(/rtms_hub_rtms_messages_invalid_total\{reason="unexpected_msg_type"\} (\d+)/)).toBeGreaterThanOrEqual(1);
     // Nothing reconnected; media still flows; the binary-frame JSON message reached the pipeline.
-    expect(sim.record(id).connections.length).toBe(connsBefore);
+    expect(ctx.sim.record(id).connections.length).toBe(connsBefore);
     expect(isLive(id)).toBe(true);
     await waitFor(async () => (await mediaItems(id)).some((i) => i.msgType === 14 && i.userId === 0), { what: 'binary-frame message in the pipeline' });
-    await sim.stopRtms(id);
+    await ctx.sim.stopRtms(id);
   });
 
   it('pause / resume move the stream and the session; a close request sends STREAM_CLOSE_REQ and the session stops with reason 20', async () => {
     const { id } = await startStream();
     const r0 = await row(id);
-    sim.pauseRtms(id);
+    ctx.sim.pauseRtms(id);
     await waitFor(async () => (await row(id)).status === 'paused', { what: 'paused' });
-    await waitFor(async () => (await query<{ status: string }>(hub.app, `SELECT status FROM sessions WHERE id = $1`, [r0.session_id]))[0].status === 'paused', { what: 'session paused' });
-    sim.resumeRtms(id);
+    await waitFor(async () => (await query<{ status: string }>(ctx.hub.app, `SELECT status FROM sessions WHERE id = $1`, [r0.session_id]))[0].status === 'paused', { what: 'session paused' });
+    ctx.sim.resumeRtms(id);
     await waitFor(async () => (await row(id)).status === 'active', { what: 'resumed' });
-    await waitFor(async () => (await query<{ status: string }>(hub.app, `SELECT status FROM sessions WHERE id = $1`, [r0.session_id]))[0].status === 'streaming', { what: 'session streaming' });
-    await hub.app.get(StreamSignalPublisher, { strict: false }).publish({ type: 'close', rtmsStreamId: id });
+    await waitFor(async () => (await query<{ status: string }>(ctx.hub.app, `SELECT status FROM sessions WHERE id = $1`, [r0.session_id]))[0].status === 'streaming', { what: 'session streaming' });
+    await ctx.hub.app.get(StreamSignalPublisher, { strict: false }).publish({ type: 'close', rtmsStreamId: id });
     await waitFor(async () => (await row(id)).status === 'stopped', { timeoutMs: 6000, what: 'stopped after close' });
-    expect(sim.record(id).messagesReceived.byType[21]).toBe(1);
-    const [session] = await query<{ status: string; stop_reason: number }>(hub.app, `SELECT status, stop_reason FROM sessions WHERE id = $1`, [r0.session_id]);
+    expect(ctx.sim.record(id).messagesReceived.byType[21]).toBe(1);
+    const [session] = await query<{ status: string; stop_reason: number }>(ctx.hub.app, `SELECT status, stop_reason FROM sessions WHERE id = $1`, [r0.session_id]);
     expect(session).toEqual({ status: 'stopped', stop_reason: 20 });
   });
 
   it('a refused handshake (INVALID_SIGNATURE) is permanent: the stream fails with the named reason, no retry', async () => {
-    sim.setWebhookTarget(null);
-    const meeting = sim.createMeeting();
-    const stream = await sim.startRtms(meeting.id);
-    sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
+    ctx.sim.setWebhookTarget(null);
+    const meeting = ctx.sim.createMeeting();
+    const stream = await ctx.sim.startRtms(meeting.id);
+    ctx.sim.setWebhookTarget(ctx.webhookUrl);
     // A session bound to a different meeting uuid signs a handshake the server refuses.
-    const [session] = await query<{ id: string }>(
-      hub.app,
-      `INSERT INTO sessions (platform, product, meeting_uuid, status, capture_policy, metadata, version) VALUES ('zoom', 'meeting', 'not-the-uuid==', 'streaming', '{}', '{}', 1) RETURNING id`,
-    );
-    await query(hub.app, `INSERT INTO rtms_streams (rtms_stream_id, session_id, server_urls, status) VALUES ($1, $2, $3, 'pending')`, [stream.streamId, session.id, stream.serverUrls]);
-    await hub.producer.enqueue(JobName.StreamRun, { rtmsStreamId: stream.streamId, sessionId: session.id }, { jobId: stream.streamId });
+    const sessionId = await insertSession(ctx.hub, { meetingUuid: 'not-the-uuid==', status: 'streaming' });
+    await insertStreamAndRun(ctx.hub, { rtmsStreamId: stream.streamId, sessionId, serverUrls: stream.serverUrls });
     const r = await waitFor(async () => ((await row(stream.streamId))?.status === 'failed' ? row(stream.streamId) : undefined), { what: 'failed' });
     expect(r.failure_reason).toMatch(/INVALID_SIGNATURE \(3\)/);
-    expect(sim.record(stream.streamId).handshakes.filter((h) => h.socket === 'signaling')).toHaveLength(1);
-    const events = await query<{ payload: Record<string, unknown> }>(hub.app, `SELECT payload FROM session_events WHERE rtms_stream_id = $1 AND event_type = 'rtms.handshake_refused'`, [stream.streamId]);
+    expect(ctx.sim.record(stream.streamId).handshakes.filter((h) => h.socket === 'signaling')).toHaveLength(1);
+    const events = await query<{ payload: Record<string, unknown> }>(ctx.hub.app, `SELECT payload FROM session_events WHERE rtms_stream_id = $1 AND event_type = 'rtms.handshake_refused'`, [stream.streamId]);
     expect(events[0].payload).toMatchObject({ status_code: 3, status_name: 'INVALID_SIGNATURE', class: 'permanent' });
-    await sim.stopRtms(stream.streamId);
+    await ctx.sim.stopRtms(stream.streamId);
   });
 });

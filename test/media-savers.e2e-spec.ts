@@ -19,8 +19,10 @@ import { DataSource } from 'typeorm';
 import { query } from './utils/db';
 import type { CapturePolicy } from '../src/modules/sessions/capture-policy';
 import { pcmTones, videoFrame } from '../src/simulator/media';
-import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
-import { waitFor } from './utils/wait-for';
+import { createSession } from './factories/session.factory';
+import { useE2eContext } from './utils/e2e-context';
+import { API_KEY } from './utils/test-app';
+import { waitFor, waitForQueuesIdle } from './utils/wait-for';
 
 /**
  * The media-frames savers, driven by realistic MediaBatchPayload jobs (the stream
@@ -32,7 +34,6 @@ const NO_HOOKS = { saved: () => undefined, discarded: () => undefined, late: () 
 const HOSTILE = ['../../x', 'a/b', 'nul\0name', 'x'.repeat(300)];
 
 interface Ctx {
-  hub: TestApp;
   root: string;
   spool: string;
   listKeys(prefix: string): Promise<string[]>;
@@ -63,12 +64,13 @@ const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(x
 function suite(driver: 'local' | 's3') {
   describe(`media savers (${driver} storage)`, () => {
     const ctx = {} as Ctx;
+    let env: Record<string, string>;
     let s3: S3rver | null = null;
     let sessionId: string;
     const stream = `stream-${driver}-${Date.now()}`;
-    const api = () => request(ctx.hub.baseUrl);
+    const api = () => request(e2e.hub.baseUrl);
     const enqueue = (name: JobName.FrameSave | JobName.TranscriptSave | JobName.ChatSave, items: MediaItem[], jobId?: string) =>
-      ctx.hub.producer.enqueue(name, { streams: [{ sessionId, rtmsStreamId: stream, items }] } as MediaBatchPayload, jobId ? { jobId } : undefined);
+      e2e.hub.producer.enqueue(name, { streams: [{ sessionId, rtmsStreamId: stream, items }] } as MediaBatchPayload, jobId ? { jobId } : undefined);
     const artifacts = async (q = '') => {
       const all: Array<Record<string, unknown>> = [];
       let cursor: string | null = null;
@@ -80,17 +82,16 @@ function suite(driver: 'local' | 's3') {
       return all;
     };
     /** The stream workers' segment writer (this app runs only the media-frames savers). */
-    const audioWriter = () => new AudioSegmentWriter(ctx.hub.app.get(DataSource), ctx.hub.app.get(MEDIA_STORAGE), ctx.hub.app.get(MediaSaverService), ctx.hub.app.get(ConfigService));
+    const audioWriter = () => new AudioSegmentWriter(e2e.hub.app.get(DataSource), e2e.hub.app.get(MEDIA_STORAGE), e2e.hub.app.get(MediaSaverService), e2e.hub.app.get(ConfigService));
     const queueIdle = async () => {
-      const q = ctx.hub.producer.allQueues().find((x) => x.name === QueueName.MediaFrames)!;
-      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      return c.waiting + c.active + c.delayed + c.prioritized === 0;
+      await waitForQueuesIdle([e2e.hub.producer.queue(QueueName.MediaFrames)]);
+      return true;
     };
 
     beforeAll(async () => {
       ctx.root = await fs.mkdtemp(path.join(os.tmpdir(), `media-${driver}-`));
       ctx.spool = await fs.mkdtemp(path.join(os.tmpdir(), `spool-${driver}-`));
-      const env: Record<string, string> = {
+      env = {
         STORAGE_LOCAL_DIR: ctx.root,
         AUDIO_SPOOL_DIR: ctx.spool,
         // The sweep takes every idle segment of its spool host: a host of its own keeps it off
@@ -125,18 +126,18 @@ function suite(driver: 'local' | 's3') {
           return entries.filter((e) => e.isFile()).map((e) => path.relative(ctx.root, path.join(e.parentPath, e.name)));
         };
       }
-      ctx.hub = await startTestApp({ api: true, worker: { queues: [QueueName.MediaFrames], explicit: true } }, env);
-      const res = await api()
-        .post('/api/v1/sessions')
-        .set('x-api-key', API_KEY)
-        .send({ platform: 'zoom', meeting_id: '81234567890', capture_policy: { audio: { segment_seconds: 2 }, video: { skip_first_frames: 3, interval_ms: 1000, max_frames_per_user: 5 } } })
-        .expect(201);
-      sessionId = res.body.id as string;
+    });
+
+    const e2e = useE2eContext({ hub: { api: true, worker: { queues: [QueueName.MediaFrames], explicit: true } }, env: () => env });
+
+    beforeAll(async () => {
+      ({ id: sessionId } = await createSession(e2e.hub, {
+        meetingId: '81234567890',
+        capturePolicy: { audio: { segment_seconds: 2 }, video: { skip_first_frames: 3, interval_ms: 1000, max_frames_per_user: 5 } },
+      }));
     });
 
     afterAll(async () => {
-      await obliterateQueues(ctx.hub.producer);
-      await ctx.hub.close();
       if (s3) await s3.close();
       await fs.rm(ctx.root, { recursive: true, force: true });
       await fs.rm(ctx.spool, { recursive: true, force: true });
@@ -205,7 +206,7 @@ function suite(driver: 'local' | 's3') {
       // Two participants, 5 s each, 20 ms L16 packets, spooled as the stream worker does
       // (flush every 10 packets) to spool files and Postgres; complete segments are written out.
       const writer = audioWriter();
-      const store = new SpooledAudioStore(ctx.hub.app.get(DataSource), new SpoolFiles(writer.spoolDir), writer.spoolHost);
+      const store = new SpooledAudioStore(e2e.hub.app.get(DataSource), new SpoolFiles(writer.spoolDir), writer.spoolHost);
       const writes: Array<Promise<boolean>> = [];
       const spool = new AudioSpool(
         store,
@@ -225,15 +226,15 @@ function suite(driver: 'local' | 's3') {
       // Packets Zoom sends again (a replay after a reconnect) are kept once.
       expect(append(ann[42])).toBe(false);
       // A flush written twice (its commit went through, its answer was lost) adds nothing.
-      const segs = await query<{ id: string }>(ctx.hub.app, `SELECT id FROM audio_segments WHERE rtms_stream_id = $1 AND user_id = '101' ORDER BY segment_start_ms LIMIT 1`, [stream]);
+      const segs = await query<{ id: string }>(e2e.hub.app, `SELECT id FROM audio_segments WHERE rtms_stream_id = $1 AND user_id = '101' ORDER BY segment_start_ms LIMIT 1`, [stream]);
       const replay = ann.slice(0, 10).map((i) => ({ ts: i.timestamp, pcm: Buffer.from(i.data, 'base64'), receivedAt: 0 }));
-      const partsBefore = await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM audio_parts`);
+      const partsBefore = await query<{ n: string }>(e2e.hub.app, `SELECT count(*)::text AS n FROM audio_parts`);
       await store.appendParts([{ segmentId: segs[0].id, packets: replay, touch: false }]);
-      expect(await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM audio_parts`)).toEqual(partsBefore);
+      expect(await query<{ n: string }>(e2e.hub.app, `SELECT count(*)::text AS n FROM audio_parts`)).toEqual(partsBefore);
       await audio.end('finalize');
       expect((await Promise.all(writes)).every(Boolean)).toBe(true);
       // Writing a segment again (a crash between the object and the row) changes nothing.
-      await query(ctx.hub.app, `UPDATE audio_segments SET status = 'open' WHERE id = $1`, [segs[0].id]);
+      await query(e2e.hub.app, `UPDATE audio_segments SET status = 'open' WHERE id = $1`, [segs[0].id]);
       expect(await writer.finalizeSegment(segs[0].id)).toBe(true);
       await spool.close();
       await store.close();
@@ -261,15 +262,15 @@ function suite(driver: 'local' | 's3') {
 
       // The PCM was in the spool files, not in Postgres. Written segments are sealed after
       // the retention: their parts and spool files go, the WAVs stay.
-      expect(await query(ctx.hub.app, `SELECT 1 FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.rtms_stream_id = $1 AND p.pcm IS NOT NULL`, [stream])).toEqual([]);
+      expect(await query(e2e.hub.app, `SELECT 1 FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.rtms_stream_id = $1 AND p.pcm IS NOT NULL`, [stream])).toEqual([]);
       const spoolFiles = await fs.readdir(ctx.spool);
       expect(spoolFiles).toHaveLength(1); // one append-only log per process
       const old = new Date(Date.now() - 120_000);
       await fs.utimes(path.join(ctx.spool, spoolFiles[0]), old, old);
       expect(await writer.removeUnusedSpoolFiles()).toBe(0); // its parts are still there
-      await query(ctx.hub.app, `UPDATE audio_segments SET updated_at = now() - interval '11 minutes' WHERE rtms_stream_id = $1`, [stream]);
+      await query(e2e.hub.app, `UPDATE audio_segments SET updated_at = now() - interval '11 minutes' WHERE rtms_stream_id = $1`, [stream]);
       expect(await writer.sweep(800)).toEqual({ written: 0, sealed: 6 });
-      expect(await query(ctx.hub.app, `SELECT 1 FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.rtms_stream_id = $1`, [stream])).toEqual([]);
+      expect(await query(e2e.hub.app, `SELECT 1 FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.rtms_stream_id = $1`, [stream])).toEqual([]);
       expect(await writer.removeUnusedSpoolFiles()).toBe(1);
       expect(await fs.readdir(ctx.spool)).toEqual([]);
       expect(await artifacts('&kind=audio_segment')).toHaveLength(6);
@@ -281,7 +282,7 @@ function suite(driver: 'local' | 's3') {
       // when writes share-locked their segments: A has refreshed segment X; B, refreshing
       // Y, must go through at once (lock_timeout turns a wait into a failure), and so must
       // A refreshing Y once B is in. The finalizer meanwhile skips the locked segments.
-      const db = ctx.hub.app.get(DataSource);
+      const db = e2e.hub.app.get(DataSource);
       const writer = audioWriter();
       const seed = new SpooledAudioStore(db, new SpoolFiles(writer.spoolDir), writer.spoolHost);
       const refs = [0, 1].map((i) => ({
@@ -312,7 +313,7 @@ function suite(driver: 'local' | 's3') {
         await b.release();
         await seed.close();
       }
-      const parts = await query<{ segment_id: string; n: string }>(ctx.hub.app, `SELECT segment_id, count(*)::text AS n FROM audio_parts WHERE segment_id = ANY($1::uuid[]) GROUP BY 1`, [[x, y]]);
+      const parts = await query<{ segment_id: string; n: string }>(e2e.hub.app, `SELECT segment_id, count(*)::text AS n FROM audio_parts WHERE segment_id = ANY($1::uuid[]) GROUP BY 1`, [[x, y]]);
       expect(Object.fromEntries(parts.map((p) => [p.segment_id, Number(p.n)]))).toEqual({ [x]: 2, [y]: 3 });
       expect(await writer.finalizeSegments([{ id: x }, { id: y }])).toBe(2);
     });
@@ -350,7 +351,7 @@ function suite(driver: 'local' | 's3') {
     });
 
     it('a saver killed between writing files and recording rows is retried without duplicates', async () => {
-      const savers = ctx.hub.app.get(MediaSaverService);
+      const savers = e2e.hub.app.get(MediaSaverService);
       const proto = Object.getPrototypeOf(savers) as { upsertArtifacts: (...a: unknown[]) => Promise<Map<string, string>> };
       const original = proto.upsertArtifacts;
       let crashes = 0;
@@ -376,13 +377,13 @@ function suite(driver: 'local' | 's3') {
 
     it('STREAM_REVOKED purge deletes the stream media and refuses later saves; session delete removes the rest', async () => {
       const other = `${stream}-revoked`;
-      await ctx.hub.producer.enqueue(JobName.FrameSave, { streams: [{ sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 3) }] });
+      await e2e.hub.producer.enqueue(JobName.FrameSave, { streams: [{ sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 3) }] });
       await waitFor(async () => (await artifacts('&user_id=300')).length === 3, { what: 'revoked stream frames' });
-      await ctx.hub.producer.enqueue(JobName.MediaPurge, { rtmsStreamId: other, pass: 2 });
+      await e2e.hub.producer.enqueue(JobName.MediaPurge, { rtmsStreamId: other, pass: 2 });
       await waitFor(async () => (await artifacts('&user_id=300')).length === 0, { what: 'purge' });
       expect((await ctx.listKeys(`${sessionId}/video`)).filter((k) => k.includes('_300/'))).toEqual([]);
       // One batch carries several streams: the revoked one's frames are refused, the other's saved.
-      const late = await ctx.hub.producer.enqueue(JobName.FrameSave, {
+      const late = await e2e.hub.producer.enqueue(JobName.FrameSave, {
         streams: [
           { sessionId, rtmsStreamId: other, items: frameItems(300, 'Zed', 2) },
           { sessionId, rtmsStreamId: `${stream}-live`, items: frameItems(301, 'Yan', 2) },

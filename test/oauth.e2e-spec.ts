@@ -19,10 +19,12 @@ import { ReauthorizationRequiredError, ZoomTransportError } from '../src/zoom/zo
 import { ZoomS2sTokenService } from '../src/zoom/auth/zoom-s2s-token.service';
 import { ZoomTokenProvider } from '../src/zoom/auth/zoom-token.provider';
 import { SimUser, ZoomSimulator } from '../src/simulator';
-import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { authorizeZoomUser, connectZoomUser, newZoomUser } from './factories/oauth-connection.factory';
+import { useE2eContext } from './utils/e2e-context';
+import { API_KEY, startTestApp, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
-const REDIRECT_URI = 'https://hub.example.test/api/v1/oauth/zoom/callback';
+const REDIRECT_URI = 'https://ctx.hub.example.test/api/v1/oauth/zoom/callback';
 const CLIENT_ID = 'oauth_e2e_client';
 const CLIENT_SECRET = 'oauth_e2e_client_secret';
 const S2S = { clientId: 'oauth_e2e_s2s', clientSecret: 'oauth_e2e_s2s_secret', accountId: 'oauth_e2e_account' };
@@ -42,11 +44,7 @@ interface RawRow {
   last_refreshed_at: Date | null;
 }
 
-let userSeq = 0;
-function newUser(): SimUser {
-  userSeq++;
-  return { id: `oauth_e2e_user_${userSeq}_${randomBytes(3).toString('hex')}`, email: `u${userSeq}@example.test`, first_name: 'User', last_name: String(userSeq) };
-}
+const newUser = (): SimUser => newZoomUser('oauth_e2e_user');
 
 /**
  * Captures everything the app writes to stdout/stderr (pino writes through fs.writeSync
@@ -94,16 +92,24 @@ function captureOutput(): { text: () => string; restore: () => void } {
 }
 
 describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key rotation', () => {
-  let sim: ZoomSimulator;
-  let hub: TestApp;
+  let output: ReturnType<typeof captureOutput>;
+  beforeAll(() => {
+    output = captureOutput();
+  });
+
+  const ctx = useE2eContext({
+    simulator: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, s2s: S2S, redirectUris: [REDIRECT_URI] },
+    hub: { api: true, worker: { queues: [QueueName.OAuth], explicit: true } },
+    env: (sim) => ({ ...zoomEnv(sim as ZoomSimulator), LOG_LEVEL: 'debug' }),
+    webhooks: false,
+  });
   let peer: TestApp; // a second process on the same Postgres + Redis
   let db: DataSource;
   let redis: Redis;
-  let output: ReturnType<typeof captureOutput>;
   const cipher = new TokenCipher(parseKeyring(process.env.TOKEN_ENCRYPTION_KEYS));
   const responses: string[] = [];
 
-  const zoomEnv = () => ({
+  const zoomEnv = (sim: ZoomSimulator) => ({
     ZOOM_CLIENT_ID: CLIENT_ID,
     ZOOM_CLIENT_SECRET: CLIENT_SECRET,
     ZOOM_REDIRECT_URI: REDIRECT_URI,
@@ -116,7 +122,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
     ZOOM_HTTP_TIMEOUT_MS: '1000',
   });
 
-  const server = () => hub.app.getHttpServer();
+  const server = () => ctx.hub.app.getHttpServer();
   const keep = (res: request.Response): request.Response => {
     responses.push(JSON.stringify(res.headers) + (res.text ?? ''));
     return res;
@@ -128,20 +134,14 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
     access: cipher.decrypt(row.access_token_enc, tokenAad(row.id, 'access_token')),
     refresh: cipher.decrypt(row.refresh_token_enc, tokenAad(row.id, 'refresh_token')),
   });
-  const tokenCalls = (grant: string) => sim.restLog.filter((c) => c.path === '/oauth/token' && new URLSearchParams(c.body).get('grant_type') === grant);
+  const tokenCalls = (grant: string) => ctx.sim.restLog.filter((c) => c.path === '/oauth/token' && new URLSearchParams(c.body).get('grant_type') === grant);
 
-  /** Browser-less dance: authorize → Zoom consent (simulator) → callback on the hub. */
+  /** Browser-less dance: authorize → Zoom consent (simulator) → callback on the ctx.hub. */
   async function connect(user: SimUser, query = ''): Promise<{ callback: request.Response; authorizeUrl: URL; callbackPath: string }> {
-    sim.setAuthorizingUser(user);
-    const start = keep(await request(server()).get(`/api/v1/oauth/zoom/authorize${query}`).set('x-api-key', API_KEY).expect(302));
-    const authorizeUrl = new URL(start.headers.location);
-    const consent = await fetch(authorizeUrl, { redirect: 'manual' });
-    expect(consent.status).toBe(302);
-    const back = new URL(consent.headers.get('location') ?? '');
-    expect(`${back.origin}${back.pathname}`).toBe(REDIRECT_URI);
-    // The browser would now load the hub's public callback URL: same path and query.
-    const callbackPath = back.pathname + back.search;
-    const callback = keep(await request(server()).get(callbackPath));
+    const { authorize, callback, authorizeUrl, callbackUrl, callbackPath } = await authorizeZoomUser(ctx.hub, ctx.sim, user, query);
+    keep(authorize);
+    expect(`${callbackUrl.origin}${callbackUrl.pathname}`).toBe(REDIRECT_URI);
+    keep(callback);
     return { callback, authorizeUrl, callbackPath };
   }
 
@@ -156,21 +156,14 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
   }
 
   beforeAll(async () => {
-    sim = await ZoomSimulator.start({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, s2s: S2S, redirectUris: [REDIRECT_URI] });
-    output = captureOutput();
-    hub = await startTestApp({ api: true, worker: { queues: [QueueName.OAuth], explicit: true } }, { ...zoomEnv(), LOG_LEVEL: 'debug' });
     // A worker process: its own OAuth services, same Postgres and Redis.
-    peer = await startTestApp({ api: false, worker: { queues: [QueueName.OAuth], explicit: true } }, { ...zoomEnv(), LOG_LEVEL: 'debug' });
-    db = hub.app.get(DataSource);
-    redis = hub.app.get(REDIS_CLIENT);
+    peer = await ctx.startApp({ api: false, worker: { queues: [QueueName.OAuth], explicit: true } });
+    db = ctx.hub.app.get(DataSource);
+    redis = ctx.hub.app.get(REDIS_CLIENT);
     await db.query('DELETE FROM oauth_connections');
   });
 
-  afterAll(async () => {
-    if (hub) await obliterateQueues(hub.producer);
-    await peer?.close();
-    await hub?.close();
-    await sim?.stop();
+  afterAll(() => {
     output?.restore();
   });
 
@@ -178,7 +171,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
     it('connects a Zoom user with state + PKCE S256, Basic client auth and the exact redirect_uri', async () => {
       const user = newUser();
       const { callback, authorizeUrl } = await connect(user, '?app_user_id=app-user-42');
-      expect(authorizeUrl.origin + authorizeUrl.pathname).toBe(`${sim.oauthBaseUrl}/oauth/authorize`);
+      expect(authorizeUrl.origin + authorizeUrl.pathname).toBe(`${ctx.sim.oauthBaseUrl}/oauth/authorize`);
       const q = authorizeUrl.searchParams;
       expect(q.get('response_type')).toBe('code');
       expect(q.get('client_id')).toBe(CLIENT_ID);
@@ -202,7 +195,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       const verifier = form.get('code_verifier') ?? '';
       expect(verifier.length).toBeGreaterThanOrEqual(43);
       expect(createHash('sha256').update(verifier).digest('base64url')).toBe(q.get('code_challenge'));
-      expect(sim.restLog.some((c) => c.path === '/v2/users/me' && c.status === 200)).toBe(true);
+      expect(ctx.sim.restLog.some((c) => c.path === '/v2/users/me' && c.status === 200)).toBe(true);
 
       // At rest: encrypted envelopes under the current key, bound to the row.
       const row = await rowOf(user.id);
@@ -263,7 +256,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
 
       it('tampered state', async () => {
         const user = newUser();
-        sim.setAuthorizingUser(user);
+        ctx.sim.setAuthorizingUser(user);
         const start = await request(server()).get('/api/v1/oauth/zoom/authorize').set('x-api-key', API_KEY).expect(302);
         const consent = await fetch(start.headers.location, { redirect: 'manual' });
         const back = new URL(consent.headers.get('location') ?? '');
@@ -279,7 +272,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
 
       it('expired state', async () => {
         const user = newUser();
-        sim.setAuthorizingUser(user);
+        ctx.sim.setAuthorizingUser(user);
         const start = await request(server()).get('/api/v1/oauth/zoom/authorize').set('x-api-key', API_KEY).expect(302);
         const state = new URL(start.headers.location).searchParams.get('state') ?? '';
         const key = `${process.env.QUEUE_PREFIX}:oauth:state:${createHash('sha256').update(state).digest('hex')}`;
@@ -310,7 +303,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
 
       it('a state is single use even when the first callback failed at Zoom', async () => {
         const user = newUser();
-        sim.setAuthorizingUser(user);
+        ctx.sim.setAuthorizingUser(user);
         const start = await request(server()).get('/api/v1/oauth/zoom/authorize').set('x-api-key', API_KEY).expect(302);
         const consent = await fetch(start.headers.location, { redirect: 'manual' });
         const back = new URL(consent.headers.get('location') ?? '');
@@ -322,7 +315,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       });
 
       it('user denied consent', async () => {
-        sim.setAuthorizingUser(null);
+        ctx.sim.setAuthorizingUser(null);
         const start = await request(server()).get('/api/v1/oauth/zoom/authorize').set('x-api-key', API_KEY).expect(302);
         const consent = await fetch(start.headers.location, { redirect: 'manual' });
         const back = new URL(consent.headers.get('location') ?? '');
@@ -354,21 +347,21 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
   describe('token provider', () => {
     it('hands out the stored token while it has more than 5 minutes left', async () => {
       const { id } = await connectOk();
-      const refreshes = sim.stats.tokenRefreshes;
-      const token = await hub.app.get(ZoomTokenProvider).getAccessToken(id);
+      const refreshes = ctx.sim.stats.tokenRefreshes;
+      const token = await ctx.hub.app.get(ZoomTokenProvider).getAccessToken(id);
       expect(token).toBe(plaintextTokens(await rowById(id)).access);
-      expect(sim.stats.tokenRefreshes).toBe(refreshes);
+      expect(ctx.sim.stats.tokenRefreshes).toBe(refreshes);
     });
 
     it('20 concurrent requests across two processes for a token that needs refresh → exactly one refresh', async () => {
       const { id } = await connectOk();
       const before = await rowById(id);
       await expireSoon(id, 4 * 60_000); // < 5 min left
-      const refreshes = sim.stats.tokenRefreshes;
-      const providers = [hub.app.get(ZoomTokenProvider), peer.app.get(ZoomTokenProvider)];
+      const refreshes = ctx.sim.stats.tokenRefreshes;
+      const providers = [ctx.hub.app.get(ZoomTokenProvider), peer.app.get(ZoomTokenProvider)];
       const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => providers[i % 2].getAccessToken(id)));
-      expect(sim.stats.tokenRefreshes - refreshes).toBe(1);
-      expect(sim.stats.refreshesByToken[plaintextTokens(before).refresh]).toBe(1);
+      expect(ctx.sim.stats.tokenRefreshes - refreshes).toBe(1);
+      expect(ctx.sim.stats.refreshesByToken[plaintextTokens(before).refresh]).toBe(1);
       expect(new Set(tokens).size).toBe(1);
       const after = await rowById(id);
       expect(tokens[0]).toBe(plaintextTokens(after).access);
@@ -378,26 +371,26 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       expect(after.expires_at.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
       // The new token works at Zoom; the rotated refresh token replaced the old one.
       expect(plaintextTokens(after).refresh).not.toBe(plaintextTokens(before).refresh);
-      const me = await fetch(`${sim.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${tokens[0]}` } });
+      const me = await fetch(`${ctx.sim.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${tokens[0]}` } });
       expect(me.status).toBe(200);
     });
 
     it('a 401 from Zoom for the current token forces one refresh (rejectedToken)', async () => {
       const { id } = await connectOk();
-      const provider = hub.app.get(ZoomTokenProvider);
+      const provider = ctx.hub.app.get(ZoomTokenProvider);
       const current = await provider.getAccessToken(id);
-      const refreshes = sim.stats.tokenRefreshes;
+      const refreshes = ctx.sim.stats.tokenRefreshes;
       const [a, b] = await Promise.all([provider.getAccessToken(id, { rejectedToken: current }), peer.app.get(ZoomTokenProvider).getAccessToken(id, { rejectedToken: current })]);
       expect(a).toBe(b);
       expect(a).not.toBe(current);
-      expect(sim.stats.tokenRefreshes - refreshes).toBe(1);
+      expect(ctx.sim.stats.tokenRefreshes - refreshes).toBe(1);
     });
 
     it('a refresh refused by Zoom marks the connection reauthorization_required and says so in the API', async () => {
       const { id } = await connectOk();
       await expireSoon(id);
-      sim.faults.restError({ status: 400, match: '/oauth/token', method: 'POST', body: { reason: 'Invalid Token!', error: 'invalid_grant', code: 4735 } });
-      const provider = hub.app.get(ZoomTokenProvider);
+      ctx.sim.faults.restError({ status: 400, match: '/oauth/token', method: 'POST', body: { reason: 'Invalid Token!', error: 'invalid_grant', code: 4735 } });
+      const provider = ctx.hub.app.get(ZoomTokenProvider);
       await expect(provider.getAccessToken(id)).rejects.toBeInstanceOf(ReauthorizationRequiredError);
       const row = await rowById(id);
       expect(row.status).toBe(ConnectionStatus.ReauthorizationRequired);
@@ -416,31 +409,31 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       const { id } = await connectOk();
       const row = await rowById(id);
       // The user removed the app at Zoom: revoke its grant with Zoom's own revoke endpoint.
-      const revoked = await fetch(`${sim.oauthBaseUrl}/oauth/revoke`, {
+      const revoked = await fetch(`${ctx.sim.oauthBaseUrl}/oauth/revoke`, {
         method: 'POST',
         headers: { authorization: 'Basic ' + Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token: plaintextTokens(row).access }).toString(),
       });
       expect(revoked.status).toBe(200);
       await expireSoon(id);
-      await expect(hub.app.get(ZoomTokenProvider).getAccessToken(id)).rejects.toBeInstanceOf(ReauthorizationRequiredError);
+      await expect(ctx.hub.app.get(ZoomTokenProvider).getAccessToken(id)).rejects.toBeInstanceOf(ReauthorizationRequiredError);
       expect((await rowById(id)).status_reason).toContain('4741');
     });
 
     it('transport trouble (5xx, timeout) is a typed retryable error and keeps the connection', async () => {
       const { id } = await connectOk();
       await expireSoon(id);
-      const provider = hub.app.get(ZoomTokenProvider);
-      sim.faults.rest5xx('/oauth/token', 1, 503);
+      const provider = ctx.hub.app.get(ZoomTokenProvider);
+      ctx.sim.faults.rest5xx('/oauth/token', 1, 503);
       const err = await provider.getAccessToken(id).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ZoomTransportError);
       expect((err as ZoomTransportError).retryable).toBe(true);
-      sim.faults.slowRest({ match: '/oauth/token', delayMs: 1500 });
-      const rotatedBefore = sim.stats.tokenRefreshes;
+      ctx.sim.faults.slowRest({ match: '/oauth/token', delayMs: 1500 });
+      const rotatedBefore = ctx.sim.stats.tokenRefreshes;
       const slow = await provider.getAccessToken(id).catch((e: unknown) => e);
       expect(slow).toBeInstanceOf(ZoomTransportError);
       expect((slow as Error).message).toContain('timed out');
-      await waitFor(() => sim.stats.tokenRefreshes > rotatedBefore, { what: 'the slow refresh to finish at Zoom' });
+      await waitFor(() => ctx.sim.stats.tokenRefreshes > rotatedBefore, { what: 'the slow refresh to finish at Zoom' });
       const row = await rowById(id);
       expect(row.status).toBe('active');
       // The slow refresh reached Zoom, which rotated the token; its answer was lost, so
@@ -453,7 +446,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
 
     it('the oauth queue refreshes a connection proactively before it expires', async () => {
       const { id } = await connectOk();
-      const queue = hub.producer.queue(QueueName.OAuth);
+      const queue = ctx.hub.producer.queue(QueueName.OAuth);
       // Connecting scheduled a token.refresh for 10 minutes before the token expires.
       const scheduled = await queue.getJob(`token-refresh-${id}-v1`);
       expect(scheduled).toBeDefined();
@@ -466,7 +459,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       const oldRefresh = plaintextTokens(await rowById(id)).refresh;
       await scheduled?.promote();
       await waitFor(async () => (await rowById(id)).last_refreshed_at !== null, { what: 'the token.refresh job' });
-      expect(sim.stats.refreshesByToken[oldRefresh]).toBe(1);
+      expect(ctx.sim.stats.refreshesByToken[oldRefresh]).toBe(1);
       const row = await rowById(id);
       expect(row.expires_at.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
       // ... and scheduled the next one, delayed until shortly before the new expiry.
@@ -481,24 +474,24 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
     it('DELETE revokes the grant at Zoom, then deletes the row', async () => {
       const { id } = await connectOk();
       const { access } = plaintextTokens(await rowById(id));
-      const revocations = sim.stats.revocations;
+      const revocations = ctx.sim.stats.revocations;
       await request(server()).delete(`/api/v1/oauth/zoom/connections/${id}`).set('x-api-key', API_KEY).expect(204);
-      expect(sim.stats.revocations - revocations).toBe(1);
-      const revokeCall = sim.restLog.filter((c) => c.path === '/oauth/revoke').at(-1);
+      expect(ctx.sim.stats.revocations - revocations).toBe(1);
+      const revokeCall = ctx.sim.restLog.filter((c) => c.path === '/oauth/revoke').at(-1);
       expect(revokeCall?.query).toEqual({}); // never in the URL
       expect(await db.query('SELECT 1 FROM oauth_connections WHERE id = $1', [id])).toEqual([]);
-      const me = await fetch(`${sim.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${access}` } });
+      const me = await fetch(`${ctx.sim.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${access}` } });
       expect(me.status).toBe(401);
       await request(server()).delete(`/api/v1/oauth/zoom/connections/${id}`).set('x-api-key', API_KEY).expect(404);
     });
 
     it('keeps the row when Zoom cannot be reached, unless force=true', async () => {
       const { id } = await connectOk();
-      sim.faults.rest5xx('/oauth/revoke', 1, 503);
+      ctx.sim.faults.rest5xx('/oauth/revoke', 1, 503);
       const res = keep(await request(server()).delete(`/api/v1/oauth/zoom/connections/${id}`).set('x-api-key', API_KEY).expect(502));
       expect(res.body.error).toBe('zoom_unavailable');
       expect(await db.query('SELECT 1 FROM oauth_connections WHERE id = $1', [id])).toHaveLength(1);
-      sim.faults.rest5xx('/oauth/revoke', 1, 503);
+      ctx.sim.faults.rest5xx('/oauth/revoke', 1, 503);
       await request(server()).delete(`/api/v1/oauth/zoom/connections/${id}?force=true`).set('x-api-key', API_KEY).expect(204);
       expect(await db.query('SELECT 1 FROM oauth_connections WHERE id = $1', [id])).toEqual([]);
     });
@@ -506,7 +499,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
     it('deleteConnectionsForZoomUser (app_deauthorized) deletes that user’s tokens only', async () => {
       const a = await connectOk();
       const b = await connectOk();
-      const service = hub.app.get(OAuthConnectionsService);
+      const service = ctx.hub.app.get(OAuthConnectionsService);
       expect(await service.deleteConnectionsForZoomUser(a.user.id, S2S.accountId)).toBe(1);
       expect(await rowOf(a.user.id)).toBeUndefined();
       expect(await rowOf(b.user.id)).toBeDefined();
@@ -517,7 +510,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
   describe('Server-to-Server OAuth', () => {
     it('one account_credentials token for 20 concurrent callers in two processes, cached encrypted until 60 s before expiry', async () => {
       const before = tokenCalls('account_credentials').length;
-      const services = [hub.app.get(ZoomS2sTokenService), peer.app.get(ZoomS2sTokenService)];
+      const services = [ctx.hub.app.get(ZoomS2sTokenService), peer.app.get(ZoomS2sTokenService)];
       const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => services[i % 2].getAccountToken()));
       expect(new Set(tokens).size).toBe(1);
       expect(tokenCalls('account_credentials').length - before).toBe(1);
@@ -536,7 +529,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       const fresh = await services[1].getAccountToken();
       expect(fresh).not.toBe(tokens[0]);
       expect(tokenCalls('account_credentials').length - before).toBe(2);
-      const rooms = await fetch(`${sim.apiBaseUrl}/rooms`, { headers: { authorization: `Bearer ${fresh}` } });
+      const rooms = await fetch(`${ctx.sim.apiBaseUrl}/rooms`, { headers: { authorization: `Bearer ${fresh}` } });
       expect(rooms.status).toBe(200);
     });
   });
@@ -550,7 +543,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
         secrets.add(t.access);
         secrets.add(t.refresh);
       }
-      for (const token of sim.oauth.access.keys()) secrets.add(token);
+      for (const token of ctx.sim.oauth.access.keys()) secrets.add(token);
       expect(secrets.size).toBeGreaterThan(10);
       const logs = output.text();
       expect(logs.length).toBeGreaterThan(1000); // debug logging was on and captured
@@ -568,25 +561,21 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
 });
 
 describe('Token encryption keys', () => {
-  let sim: ZoomSimulator;
+  const ctx = useE2eContext({ simulator: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] } });
   const env = (keys: string) => ({
     ZOOM_CLIENT_ID: CLIENT_ID,
     ZOOM_CLIENT_SECRET: CLIENT_SECRET,
     ZOOM_REDIRECT_URI: REDIRECT_URI,
-    ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
-    ZOOM_API_BASE_URL: sim.apiBaseUrl,
+    ZOOM_OAUTH_BASE_URL: ctx.sim.oauthBaseUrl,
+    ZOOM_API_BASE_URL: ctx.sim.apiBaseUrl,
     TOKEN_ENCRYPTION_KEYS: keys,
   });
 
   beforeAll(async () => {
-    sim = await ZoomSimulator.start({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT_URI] });
     // Rows of the suite above are sealed with the default test key, not A or B.
     const db = await new DataSource(buildDataSourceOptions(process.env.DATABASE_URL ?? '', 1)).initialize();
     await db.query('DELETE FROM oauth_connections');
     await db.destroy();
-  });
-  afterAll(async () => {
-    await sim?.stop();
   });
 
   it.each([
@@ -614,16 +603,11 @@ describe('Token encryption keys', () => {
 
   it('rotation: rows under A are read with A+B, the re-encrypt command moves them to B, and B alone reads them', async () => {
     const user = newUser();
-    sim.setAuthorizingUser(user);
     const withA = await startTestApp({ api: true }, env(KEY_A));
     let id: string;
     let tokenUnderA: string;
     try {
-      const start = await request(withA.app.getHttpServer()).get('/api/v1/oauth/zoom/authorize').set('x-api-key', API_KEY).expect(302);
-      const consent = await fetch(start.headers.location, { redirect: 'manual' });
-      const back = new URL(consent.headers.get('location') ?? '');
-      const cb = await request(withA.app.getHttpServer()).get(back.pathname + back.search).expect(200);
-      id = cb.body.connection.id;
+      id = await connectZoomUser(withA, ctx.sim, user);
       tokenUnderA = await withA.app.get(ZoomTokenProvider).getAccessToken(id);
     } finally {
       await withA.close();

@@ -1,30 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { spawnEntrypoint } from './utils/processes';
 import { waitFor } from './utils/wait-for';
 
-const ROOT = join(__dirname, '..');
-
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 /** Starts a real entrypoint (TypeScript, transpile-only) with the test env plus overrides. */
-function start(entry: string, env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src', entry)], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, output: () => out, exited };
-}
+const start = spawnEntrypoint;
 
 describe('process lifecycle (real entrypoints)', () => {
   it('WORKER_QUEUES with an unknown queue stops boot naming it', async () => {
@@ -59,7 +37,7 @@ describe('process lifecycle (real entrypoints)', () => {
       expect(result).toEqual({ code: 0, signal: null });
       expect(run.output()).toContain('stopped cleanly');
     } finally {
-      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await run.stop('SIGKILL');
     }
   });
 });

@@ -3,15 +3,16 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { QueueName } from '../src/jobs/queue-names';
-import { SimMeeting, SimUser, ZoomSimulator } from '../src/simulator';
-import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { SimMeeting, SimUser } from '../src/simulator';
+import { connectZoomUser, newZoomUser } from './factories/oauth-connection.factory';
+import { createSession } from './factories/session.factory';
+import { TEST_ZOOM_APP, useE2eContext } from './utils/e2e-context';
+import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
-const REDIRECT_URI = 'https://hub.example.test/api/v1/oauth/zoom/callback';
+const REDIRECT_URI = 'https://ctx.hub.example.test/api/v1/oauth/zoom/callback';
 const S2S = { clientId: 'rtms_e2e_s2s', clientSecret: 'rtms_e2e_s2s_secret', accountId: 'rtms_e2e_account' };
-const CLIENT_ID = process.env.ZOOM_CLIENT_ID ?? 'test_client_id';
-const CLIENT_SECRET = process.env.ZOOM_CLIENT_SECRET ?? 'test_client_secret';
-const WEBHOOK_SECRET = process.env.ZOOM_WEBHOOK_SECRET_TOKEN ?? 'test_webhook_secret_token';
+const CLIENT_ID = TEST_ZOOM_APP.clientId;
 
 interface RequestRow {
   id: string;
@@ -26,35 +27,38 @@ interface RequestRow {
 }
 
 describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
-  let sim: ZoomSimulator;
-  let hub: TestApp;
+  const ctx = useE2eContext({
+    simulator: { s2s: S2S, redirectUris: [REDIRECT_URI] },
+    hub: { api: true, worker: { queues: [QueueName.RtmsControl, QueueName.ZoomEvents, QueueName.OAuth], explicit: true } },
+    env: () => ({
+      ZOOM_REDIRECT_URI: REDIRECT_URI,
+      ZOOM_S2S_CLIENT_ID: S2S.clientId,
+      ZOOM_S2S_CLIENT_SECRET: S2S.clientSecret,
+      ZOOM_ACCOUNT_ID: S2S.accountId,
+      ZOOM_HTTP_TIMEOUT_MS: '2000',
+      JOB_ATTEMPTS: '4',
+      JOB_BACKOFF_MS: '50',
+    }),
+  });
   let db: DataSource;
   let host: SimUser;
   let connectionId: string;
 
-  const server = () => hub.app.getHttpServer();
+  const server = () => ctx.hub.app.getHttpServer();
   const api = (method: 'get' | 'post', path: string) => request(server())[method](`/api/v1${path}`).set('x-api-key', API_KEY);
-  const patches = (meetingId: number) => sim.restLog.filter((c) => c.method === 'PATCH' && c.path === `/v2/live_meetings/${meetingId}/rtms_app/status`);
+  const patches = (meetingId: number) => ctx.sim.restLog.filter((c) => c.method === 'PATCH' && c.path === `/v2/live_meetings/${meetingId}/rtms_app/status`);
   const requestRow = async (id: string): Promise<RequestRow> => (await db.query('SELECT * FROM rtms_control_requests WHERE id = $1', [id]))[0] as RequestRow;
   const sessionRow = async (id: string) =>
     (await db.query('SELECT status, failure_reason, stop_reason FROM sessions WHERE id = $1', [id]))[0] as { status: string; failure_reason: string | null; stop_reason: number | null };
 
-  async function connectHost(): Promise<string> {
-    sim.setAuthorizingUser(host);
-    const start = await api('get', '/oauth/zoom/authorize').expect(302);
-    const consent = await fetch(start.headers.location, { redirect: 'manual' });
-    const back = new URL(consent.headers.get('location') ?? '');
-    const cb = await request(server()).get(back.pathname + back.search).expect(200);
-    return cb.body.connection.id as string;
-  }
+  const connectHost = () => connectZoomUser(ctx.hub, ctx.sim, host);
 
   function newMeeting(): SimMeeting {
-    return sim.createMeeting({ hostUserId: host.id, participants: [] });
+    return ctx.sim.createMeeting({ hostUserId: host.id, participants: [] });
   }
 
   async function newSession(meeting: SimMeeting): Promise<string> {
-    const res = await api('post', '/sessions').send({ platform: 'zoom', meeting_id: String(meeting.id) }).expect(201);
-    return res.body.id as string;
+    return (await createSession(ctx.hub, { meetingId: meeting.id })).id;
   }
 
   function act(sessionId: string, action: string, body: Record<string, unknown> = { connection_id: connectionId }, key?: string): request.Test {
@@ -88,31 +92,9 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
   }
 
   beforeAll(async () => {
-    sim = await ZoomSimulator.start({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, webhookSecretToken: WEBHOOK_SECRET, s2s: S2S, redirectUris: [REDIRECT_URI] });
-    hub = await startTestApp(
-      { api: true, worker: { queues: [QueueName.RtmsControl, QueueName.ZoomEvents, QueueName.OAuth], explicit: true } },
-      {
-        ZOOM_REDIRECT_URI: REDIRECT_URI,
-        ZOOM_S2S_CLIENT_ID: S2S.clientId,
-        ZOOM_S2S_CLIENT_SECRET: S2S.clientSecret,
-        ZOOM_ACCOUNT_ID: S2S.accountId,
-        ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
-        ZOOM_API_BASE_URL: sim.apiBaseUrl,
-        ZOOM_HTTP_TIMEOUT_MS: '2000',
-        JOB_ATTEMPTS: '4',
-        JOB_BACKOFF_MS: '50',
-      },
-    );
-    sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
-    db = hub.app.get(DataSource);
-    host = { id: `rtms_host_${randomBytes(4).toString('hex')}`, email: 'host@example.test', first_name: 'Meeting', last_name: 'Host' };
+    db = ctx.hub.app.get(DataSource);
+    host = newZoomUser('rtms_host', { email: 'host@example.test', first_name: 'Meeting', last_name: 'Host' });
     connectionId = await connectHost();
-  });
-
-  afterAll(async () => {
-    if (hub) await obliterateQueues(hub.producer);
-    await hub?.close();
-    await sim?.stop();
   });
 
   it('start: one well-formed PATCH as the connected host, meeting.rtms_started arrives, the session streams', async () => {
@@ -121,7 +103,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     const res = await act(sessionId, 'start', { connection_id: connectionId, participant_user_id: host.id }).expect(202);
     expect(res.body).toMatchObject({ replayed: false, session: { id: sessionId, status: 'created' }, request: { action: 'start', auth_mode: 'user', connection_id: connectionId } });
     expect(typeof res.body.job_id).toBe('string');
-    const job = await hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
+    const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
     expect(job?.name).toBe('rtms.start');
     expect(job?.data).toEqual({ sessionId, requestId: res.body.request.id });
 
@@ -133,7 +115,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     expect(calls[0].headers['content-type']).toContain('application/json');
     expect(String(calls[0].headers.authorization)).toMatch(/^Bearer sim_at_/);
 
-    await waitFor(() => sim.webhookLog.find((w) => w.event === 'meeting.rtms_started' && w.body.includes(String(meeting.id)) && w.status === 200), {
+    await waitFor(() => ctx.sim.webhookLog.find((w) => w.event === 'meeting.rtms_started' && w.body.includes(String(meeting.id)) && w.status === 200), {
       what: 'the rtms_started webhook to be delivered',
     });
     await sessionStatus(sessionId, 'streaming');
@@ -157,7 +139,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     await sessionStatus(sessionId, 'stopped');
     expect((await sessionRow(sessionId)).stop_reason).toBe(25); // MANUAL_API_TRIGGERED
     expect(patches(meeting.id).map((c) => JSON.parse(c.body).action)).toEqual(['start', 'pause', 'resume', 'stop']);
-    await waitFor(() => sim.webhookLog.find((w) => w.event === 'meeting.rtms_stopped' && w.body.includes(meeting.uuid)), { what: 'rtms_stopped webhook' });
+    await waitFor(() => ctx.sim.webhookLog.find((w) => w.event === 'meeting.rtms_stopped' && w.body.includes(meeting.uuid)), { what: 'rtms_stopped webhook' });
   });
 
   it('a stop our API asked for signals the stream worker to send STREAM_CLOSE_REQ at once', async () => {
@@ -191,7 +173,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
 
   it('a second request while one is in flight is refused with 409', async () => {
     const { sessionId, meeting } = await streamingSession();
-    sim.faults.slowRest({ match: '/rtms_app/status', method: 'PATCH', delayMs: 800 });
+    ctx.sim.faults.slowRest({ match: '/rtms_app/status', method: 'PATCH', delayMs: 800 });
     const first = await act(sessionId, 'pause').expect(202);
     const second = await act(sessionId, 'stop').expect(409);
     expect(second.body.error).toBe('control_request_in_progress');
@@ -221,17 +203,17 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
   it('429 then 2xx: retried after Retry-After without using an attempt', async () => {
     const meeting = newMeeting();
     const sessionId = await newSession(meeting);
-    sim.faults.rest429(`/v2/live_meetings/${meeting.id}/rtms_app/status`, 1, 1);
+    ctx.sim.faults.rest429(`/v2/live_meetings/${meeting.id}/rtms_app/status`, 1, 1);
     const res = await act(sessionId, 'start').expect(202);
     await waitFor(async () => (await requestRow(res.body.request.id)).status === 'retrying', { what: 'the request to wait for Retry-After' });
-    const job = await hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
+    const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
     expect(await job?.getState()).toBe('delayed');
     const row = await settled(res.body.request.id);
     expect(row).toMatchObject({ status: 'succeeded', throttled_count: 1, attempts: 2, zoom_status: 202 });
     const calls = patches(meeting.id);
     expect(calls.map((c) => c.status)).toEqual([429, 202]);
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(950);
-    const done = await hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
+    const done = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
     expect(done?.attemptsMade).toBe(1);
     await sessionStatus(sessionId, 'streaming');
   });
@@ -239,7 +221,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
   it('500 twice then 2xx: exponential backoff, then success', async () => {
     const meeting = newMeeting();
     const sessionId = await newSession(meeting);
-    sim.faults.rest5xx(`/v2/live_meetings/${meeting.id}/rtms_app/status`, 2, 500);
+    ctx.sim.faults.rest5xx(`/v2/live_meetings/${meeting.id}/rtms_app/status`, 2, 500);
     const res = await act(sessionId, 'start').expect(202);
     const row = await settled(res.body.request.id);
     expect(row).toMatchObject({ status: 'succeeded', attempts: 3, zoom_status: 202, zoom_code: null });
@@ -248,7 +230,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     // Exponential backoff from JOB_BACKOFF_MS=50: at least 50 ms, then at least 100 ms.
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(45);
     expect(calls[2].at - calls[1].at).toBeGreaterThanOrEqual(95);
-    const job = await hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
+    const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
     expect(job?.opts.backoff).toEqual({ type: 'exponential', delay: 50 });
     expect(job?.attemptsMade).toBe(3);
     await sessionStatus(sessionId, 'streaming');
@@ -257,7 +239,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
   it('5xx on every attempt: gives up after JOB_ATTEMPTS and fails the start', async () => {
     const meeting = newMeeting();
     const sessionId = await newSession(meeting);
-    sim.faults.rest5xx(`/v2/live_meetings/${meeting.id}/rtms_app/status`, 10, 503);
+    ctx.sim.faults.rest5xx(`/v2/live_meetings/${meeting.id}/rtms_app/status`, 10, 503);
     const res = await act(sessionId, 'start').expect(202);
     const row = await settled(res.body.request.id);
     expect(row.status).toBe('failed');
@@ -266,13 +248,13 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     expect(row.error).toContain('gave up after 4 attempt(s)');
     expect(patches(meeting.id)).toHaveLength(4);
     await sessionStatus(sessionId, 'failed');
-    sim.faults.clear();
+    ctx.sim.faults.clear();
   });
 
   it('400 (2308): fails at once, no retries, Zoom code recorded on the request and the session', async () => {
     const meeting = newMeeting();
     const sessionId = await newSession(meeting);
-    sim.faults.rtmsControlError(meeting.id, { code: 2308 });
+    ctx.sim.faults.rtmsControlError(meeting.id, { code: 2308 });
     const res = await act(sessionId, 'start').expect(202);
     const row = await settled(res.body.request.id);
     expect(row).toMatchObject({ status: 'failed', attempts: 1, zoom_status: 400, zoom_code: '2308' });
@@ -286,7 +268,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     const events = await api('get', `/sessions/${sessionId}/events`).expect(200);
     const failed = events.body.data.find((e: { event_type: string }) => e.event_type === 'rtms.start_failed');
     expect(failed.payload).toMatchObject({ zoom_code: '2308', zoom_status: 400 });
-    const job = await hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
+    const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
     expect(await job?.getState()).toBe('failed');
     expect(job?.attemptsMade).toBe(1);
 
@@ -298,7 +280,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
 
   it('400 (2310) on stop: recorded, the stream keeps running', async () => {
     const { sessionId, meeting } = await streamingSession();
-    sim.faults.rtmsControlError(meeting.id, { code: 2310 });
+    ctx.sim.faults.rtmsControlError(meeting.id, { code: 2310 });
     const res = await act(sessionId, 'stop').expect(202);
     const row = await settled(res.body.request.id);
     expect(row).toMatchObject({ status: 'failed', zoom_code: '2310', attempts: 1 });
@@ -306,7 +288,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
   });
 
   it('a real 2308: a connected user who is not the host', async () => {
-    const other: SimUser = { id: `rtms_guest_${randomBytes(4).toString('hex')}`, email: 'guest@example.test', first_name: 'Guest', last_name: 'User' };
+    const other = newZoomUser('rtms_guest', { email: 'guest@example.test', first_name: 'Guest', last_name: 'User' });
     const saved = host;
     host = other;
     const guestConnection = await connectHost();
@@ -320,13 +302,13 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
   it('401: refreshes the token once and retries at once', async () => {
     const meeting = newMeeting();
     const sessionId = await newSession(meeting);
-    const refreshes = sim.stats.tokenRefreshes;
-    sim.expireAccessTokens(); // Zoom now rejects the stored (not yet locally expired) token
+    const refreshes = ctx.sim.stats.tokenRefreshes;
+    ctx.sim.expireAccessTokens(); // Zoom now rejects the stored (not yet locally expired) token
     const res = await act(sessionId, 'start').expect(202);
     const row = await settled(res.body.request.id);
     expect(row).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(patches(meeting.id).map((c) => c.status)).toEqual([401, 202]);
-    expect(sim.stats.tokenRefreshes - refreshes).toBe(1);
+    expect(ctx.sim.stats.tokenRefreshes - refreshes).toBe(1);
   });
 
   it('without connection_id the Server-to-Server account token is used', async () => {
@@ -336,7 +318,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     expect(res.body.request).toMatchObject({ auth_mode: 'account', connection_id: null });
     expect((await settled(res.body.request.id)).status).toBe('succeeded');
     const token = String(patches(meeting.id)[0].headers.authorization).slice(7);
-    expect(sim.oauth.access.get(token)?.kind).toBe('account');
+    expect(ctx.sim.oauth.access.get(token)?.kind).toBe('account');
   });
 
   it('validates input: ids, body, unknown session, API key', async () => {

@@ -1,11 +1,15 @@
 import request from 'supertest';
 import { JobName } from '../src/jobs/job-names';
-import { ZoomSimulator, webhookSignature as simSignature } from '../src/simulator';
+import { QueueName } from '../src/jobs/queue-names';
+import { webhookSignature as simSignature } from '../src/simulator';
+import { insertOAuthConnection } from './factories/oauth-connection.factory';
+import { createSession } from './factories/session.factory';
 import { query, tableCounts } from './utils/db';
-import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { TEST_ZOOM_APP, useE2eContext } from './utils/e2e-context';
+import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
-const SECRET = 'test_webhook_secret_token';
+const SECRET = TEST_ZOOM_APP.webhookSecretToken;
 const TABLES = ['sessions', 'rtms_streams', 'session_events', 'participants'];
 
 /** Signs a body the way Zoom does, with the simulator's independent implementation. */
@@ -15,29 +19,14 @@ function signed(body: string, opts: { secret?: string; ts?: number } = {}) {
 }
 
 describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
-  let sim: ZoomSimulator;
-  let hub: TestApp;
-  let webhookUrl: string;
+  const ctx = useE2eContext({ simulator: {}, hub: { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.OAuth], explicit: true } } });
+  // (oauth too: app_deauthorized asks the oauth module, by job, to drop the connections.)
 
-  beforeAll(async () => {
-    sim = await ZoomSimulator.start({ clientId: 'test_client_id', clientSecret: 'test_client_secret', webhookSecretToken: SECRET });
-    // oauth too: app_deauthorized asks the oauth module (by job) to drop the connections.
-    hub = await startTestApp({ api: true, worker: { queues: ['zoom-events' as never, 'oauth' as never], explicit: true } });
-    webhookUrl = `${hub.baseUrl}/api/v1/webhooks/zoom`;
-    sim.setWebhookTarget(webhookUrl);
-  });
-
-  afterAll(async () => {
-    await sim?.stop();
-    await obliterateQueues(hub.producer);
-    await hub?.close();
-  });
-
-  const streamJobs = () => hub.producer.queueFor(JobName.StreamRun).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
-  const server = () => hub.app.getHttpServer();
+  const streamJobs = () => ctx.hub.producer.queueFor(JobName.StreamRun).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+  const server = () => ctx.hub.app.getHttpServer();
 
   it('answers Zoom URL validation (signed) and the simulator accepts the answer', async () => {
-    const result = await sim.validateUrl();
+    const result = await ctx.sim.validateUrl();
     expect(result).toMatchObject({ ok: true, status: 200 });
   });
 
@@ -54,18 +43,18 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
   });
 
   it('rtms_started creates the session, the stream and one stream job; the app session is matched by meeting id', async () => {
-    const meeting = sim.createMeeting({ participants: [{ userId: 1, name: 'Ada' }] });
-    const created = await request(server())
-      .post('/api/v1/sessions')
-      .set('x-api-key', API_KEY)
-      .send({ platform: 'zoom', meeting_id: String(meeting.id), capture_policy: { media_types: ['audio', 'video'], video: { interval_ms: 2000, max_frames_per_user: 3 } }, metadata: { team: 'qa' } })
-      .expect(201);
-    expect(created.body).toMatchObject({ status: 'created', meeting_id: String(meeting.id), capture_policy: { media_types: ['audio', 'video'], video: { interval_ms: 2000, max_frames_per_user: 3, skip_first_frames: 0 } } });
+    const meeting = ctx.sim.createMeeting({ participants: [{ userId: 1, name: 'Ada' }] });
+    const created = await createSession(ctx.hub, {
+      meetingId: meeting.id,
+      capturePolicy: { media_types: ['audio', 'video'], video: { interval_ms: 2000, max_frames_per_user: 3 } },
+      metadata: { team: 'qa' },
+    });
+    expect(created).toMatchObject({ status: 'created', meeting_id: String(meeting.id), capture_policy: { media_types: ['audio', 'video'], video: { interval_ms: 2000, max_frames_per_user: 3, skip_first_frames: 0 } } });
 
-    const stream = await sim.startRtms(meeting.id);
+    const stream = await ctx.sim.startRtms(meeting.id);
     const session = await waitFor(
       async () => {
-        const res = await request(server()).get(`/api/v1/sessions/${created.body.id}`).set('x-api-key', API_KEY);
+        const res = await request(server()).get(`/api/v1/sessions/${created.id}`).set('x-api-key', API_KEY);
         return res.body.status === 'streaming' ? res.body : undefined;
       },
       { what: 'session to be streaming' },
@@ -76,21 +65,21 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     const jobs = await streamJobs();
     expect(jobs.map((j) => j.id)).toContain(stream.streamId);
     const job = jobs.find((j) => j.id === stream.streamId);
-    expect(job?.data).toEqual({ rtmsStreamId: stream.streamId, sessionId: created.body.id });
-    expect(sim.webhookLog.filter((w) => w.event === 'meeting.rtms_started').every((w) => w.status === 200)).toBe(true);
+    expect(job?.data).toEqual({ rtmsStreamId: stream.streamId, sessionId: created.id });
+    expect(ctx.sim.webhookLog.filter((w) => w.event === 'meeting.rtms_started').every((w) => w.status === 200)).toBe(true);
 
-    const events = await request(server()).get(`/api/v1/sessions/${created.body.id}/events`).set('x-api-key', API_KEY).expect(200);
+    const events = await request(server()).get(`/api/v1/sessions/${created.id}/events`).set('x-api-key', API_KEY).expect(200);
     const types = events.body.data.map((e: { event_type: string }) => e.event_type);
     expect(types).toEqual(expect.arrayContaining(['meeting.rtms_started', 'session.status_changed', 'session.created']));
   });
 
   it('the same webhook delivered 5 times is stored once, processed once and queues one job', async () => {
-    const meeting = sim.createMeeting();
+    const meeting = ctx.sim.createMeeting();
     const streamId = 'ab'.repeat(16);
     const body = JSON.stringify({
       event: 'meeting.rtms_started',
       event_ts: Date.now(),
-      payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op1', rtms_stream_id: streamId, server_urls: sim.signalingUrl },
+      payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op1', rtms_stream_id: streamId, server_urls: ctx.sim.signalingUrl },
     });
     const headers = signed(body);
     const answers = await Promise.all(
@@ -98,41 +87,41 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
     expect(answers.filter((a) => a.body.status === 'accepted')).toHaveLength(1);
-    await waitFor(async () => (await query(hub.app, `SELECT status FROM session_events WHERE rtms_stream_id = $1`, [streamId]))[0]?.status === 'processed', {
+    await waitFor(async () => (await query(ctx.hub.app, `SELECT status FROM session_events WHERE rtms_stream_id = $1`, [streamId]))[0]?.status === 'processed', {
       what: 'event processed',
     });
-    const rows = await query(hub.app, `SELECT count(*)::int AS n FROM session_events WHERE event_type = 'meeting.rtms_started' AND rtms_stream_id = $1`, [streamId]);
+    const rows = await query(ctx.hub.app, `SELECT count(*)::int AS n FROM session_events WHERE event_type = 'meeting.rtms_started' AND rtms_stream_id = $1`, [streamId]);
     expect(rows[0].n).toBe(1);
     const jobs = (await streamJobs()).filter((j) => j.id === streamId);
     expect(jobs).toHaveLength(1);
-    const streams = await query(hub.app, `SELECT count(*)::int AS n FROM rtms_streams WHERE rtms_stream_id = $1`, [streamId]);
+    const streams = await query(ctx.hub.app, `SELECT count(*)::int AS n FROM rtms_streams WHERE rtms_stream_id = $1`, [streamId]);
     expect(streams[0].n).toBe(1);
   });
 
   it('a repeated rtms_started with new server_urls is recorded as a failover', async () => {
-    const meeting = sim.createMeeting();
-    const stream = await sim.startRtms(meeting.id);
-    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId])).length === 1, { what: 'stream row' });
-    const newUrls = sim.failover(stream.streamId);
+    const meeting = ctx.sim.createMeeting();
+    const stream = await ctx.sim.startRtms(meeting.id);
+    await waitFor(async () => (await query(ctx.hub.app, `SELECT 1 FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId])).length === 1, { what: 'stream row' });
+    const newUrls = ctx.sim.failover(stream.streamId);
     await waitFor(
-      async () => (await query<{ failover_count: number; server_urls: string }>(hub.app, `SELECT failover_count, server_urls FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId]))[0]?.failover_count === 1,
+      async () => (await query<{ failover_count: number; server_urls: string }>(ctx.hub.app, `SELECT failover_count, server_urls FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId]))[0]?.failover_count === 1,
       { what: 'failover recorded' },
     );
-    const [row] = await query<{ server_urls: string }>(hub.app, `SELECT server_urls FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId]);
+    const [row] = await query<{ server_urls: string }>(ctx.hub.app, `SELECT server_urls FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId]);
     expect(row.server_urls).toBe(newUrls);
-    const failovers = await query(hub.app, `SELECT 1 FROM session_events WHERE event_type = 'stream.failover' AND rtms_stream_id = $1`, [stream.streamId]);
+    const failovers = await query(ctx.hub.app, `SELECT 1 FROM session_events WHERE event_type = 'stream.failover' AND rtms_stream_id = $1`, [stream.streamId]);
     expect(failovers).toHaveLength(1);
   });
 
   it('rtms_stopped stops the stream and the session with the stop reason by name and number', async () => {
-    const meeting = sim.createMeeting();
-    const stream = await sim.startRtms(meeting.id);
-    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId])).length === 1, { what: 'stream row' });
-    await sim.stopRtms(stream.streamId, 6);
+    const meeting = ctx.sim.createMeeting();
+    const stream = await ctx.sim.startRtms(meeting.id);
+    await waitFor(async () => (await query(ctx.hub.app, `SELECT 1 FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId])).length === 1, { what: 'stream row' });
+    await ctx.sim.stopRtms(stream.streamId, 6);
     const [session] = await waitFor(
       async () => {
         const rows = await query<{ status: string; stop_reason: number; stop_reason_name: string }>(
-          hub.app,
+          ctx.hub.app,
           `SELECT s.status, s.stop_reason, s.stop_reason_name FROM sessions s JOIN rtms_streams r ON r.session_id = s.id WHERE r.rtms_stream_id = $1`,
           [stream.streamId],
         );
@@ -144,25 +133,25 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
   });
 
   it('a stop that overtakes its start is retried until the start lands, then applied', async () => {
-    const meeting = sim.createMeeting();
+    const meeting = ctx.sim.createMeeting();
     const streamId = 'ef'.repeat(16);
     const post = (body: string) => request(server()).post('/api/v1/webhooks/zoom').set(signed(body)).send(body).expect(200);
     await post(JSON.stringify({ event: 'meeting.rtms_stopped', event_ts: Date.now(), payload: { meeting_uuid: meeting.uuid, rtms_stream_id: streamId, stop_reason: 6 } }));
     // The stop's job fails once (stream unknown) and waits for its retry.
-    await waitFor(async () => (await hub.producer.queueFor(JobName.ZoomEventProcess).getJobs(['delayed'])).some((j) => j.attemptsMade >= 1), {
+    await waitFor(async () => (await ctx.hub.producer.queueFor(JobName.ZoomEventProcess).getJobs(['delayed'])).some((j) => j.attemptsMade >= 1), {
       what: 'the stop to be retried',
     });
     await post(
       JSON.stringify({
         event: 'meeting.rtms_started',
         event_ts: Date.now(),
-        payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op', rtms_stream_id: streamId, server_urls: sim.signalingUrl },
+        payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op', rtms_stream_id: streamId, server_urls: ctx.sim.signalingUrl },
       }),
     );
     const [row] = await waitFor(
       async () => {
         const rows = await query<{ status: string; stop_reason: number }>(
-          hub.app,
+          ctx.hub.app,
           `SELECT s.status, s.stop_reason FROM sessions s JOIN rtms_streams r ON r.session_id = s.id WHERE r.rtms_stream_id = $1`,
           [streamId],
         );
@@ -174,52 +163,39 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
   });
 
   it('stores unknown and concurrency events and acknowledges them', async () => {
-    const before = (await query(hub.app, `SELECT count(*)::int AS n FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit')`))[0].n as number;
-    sim.sendWebhook('some.new_event', { anything: true });
-    sim.sendWebhook('rtms.concurrency_near_limit', { concurrency_limit: 2000, concurrency_number: 1700, percentage: 85 });
+    const before = (await query(ctx.hub.app, `SELECT count(*)::int AS n FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit')`))[0].n as number;
+    ctx.sim.sendWebhook('some.new_event', { anything: true });
+    ctx.sim.sendWebhook('rtms.concurrency_near_limit', { concurrency_limit: 2000, concurrency_number: 1700, percentage: 85 });
     await waitFor(
       async () => {
-        const rows = await query<{ status: string }>(hub.app, `SELECT status FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit') ORDER BY event_type`);
+        const rows = await query<{ status: string }>(ctx.hub.app, `SELECT status FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit') ORDER BY event_type`);
         return rows.length === before + 2 && rows.every((r) => r.status !== 'received') ? rows : undefined;
       },
       { what: 'both events handled' },
     );
-    const statuses = await query<{ event_type: string; status: string }>(hub.app, `SELECT event_type, status FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit') ORDER BY event_type`);
+    const statuses = await query<{ event_type: string; status: string }>(ctx.hub.app, `SELECT event_type, status FROM session_events WHERE event_type IN ('some.new_event', 'rtms.concurrency_near_limit') ORDER BY event_type`);
     expect(statuses).toEqual(expect.arrayContaining([{ event_type: 'rtms.concurrency_near_limit', status: 'processed' }, { event_type: 'some.new_event', status: 'ignored' }]));
     const metrics = await request(server()).get('/metrics').set('x-api-key', API_KEY).expect(200);
     expect(metrics.text).toMatch(/rtms_hub_rtms_concurrency_events_total\{event="rtms.concurrency_near_limit"\} [1-9]/);
   });
 
   it('app_deauthorized deletes that Zoom user\'s OAuth connections', async () => {
-    const insert = (id: string, user: string) =>
-      query(
-        hub.app,
-        `INSERT INTO oauth_connections (id, zoom_user_id, zoom_account_id, access_token_enc, refresh_token_enc, key_id, expires_at)
-         VALUES ($1, $2, 'acct-1', 'x', 'x', 'k', now() + interval '1 hour')`,
-        [id, user],
-      );
+    const insert = (id: string, user: string) => insertOAuthConnection(ctx.hub, { id, zoomUserId: user, zoomAccountId: 'acct-1' });
     await insert('7c8f1a52-3d0e-4b8e-9c2f-1a2b3c4d5e6f', 'deauth-user');
     await insert('8d9f2b63-4e1f-4c9f-8d3a-2b3c4d5e6f70', 'other-user');
-    sim.sendWebhook('app_deauthorized', { account_id: 'acct-1', user_id: 'deauth-user', client_id: 'test_client_id', deauthorization_time: new Date().toISOString() });
-    await waitFor(async () => (await query(hub.app, `SELECT 1 FROM oauth_connections WHERE zoom_user_id = 'deauth-user'`)).length === 0, {
+    ctx.sim.sendWebhook('app_deauthorized', { account_id: 'acct-1', user_id: 'deauth-user', client_id: 'test_client_id', deauthorization_time: new Date().toISOString() });
+    await waitFor(async () => (await query(ctx.hub.app, `SELECT 1 FROM oauth_connections WHERE zoom_user_id = 'deauth-user'`)).length === 0, {
       what: 'the deauthorized user\'s connection to be deleted',
     });
-    expect(await query(hub.app, `SELECT zoom_user_id FROM oauth_connections WHERE zoom_user_id = 'other-user'`)).toHaveLength(1);
+    expect(await query(ctx.hub.app, `SELECT zoom_user_id FROM oauth_connections WHERE zoom_user_id = 'other-user'`)).toHaveLength(1);
     // The deletion ran in the oauth module's job; wait for it and the event's job to finish
     // so later snapshots of the queues are not taken mid-flight.
-    const job = await waitFor(async () => (await hub.producer.queueFor(JobName.OAuthDeauthorize).getJobs(['completed'])).find((j) => j.name === JobName.OAuthDeauthorize), {
+    const job = await waitFor(async () => (await ctx.hub.producer.queueFor(JobName.OAuthDeauthorize).getJobs(['completed'])).find((j) => j.name === JobName.OAuthDeauthorize), {
       what: 'the oauth.deauthorize job to complete',
     });
     expect(job.data).toEqual({ eventId: expect.any(String), zoomUserId: 'deauth-user', zoomAccountId: 'acct-1' });
     expect(job.returnvalue).toEqual({ removed: 1 });
-    await waitFor(
-      async () => {
-        const queues = [hub.producer.queueFor(JobName.ZoomEventProcess), hub.producer.queueFor(JobName.OAuthDeauthorize)];
-        const counts = await Promise.all(queues.map((q) => q.getJobCountByTypes('waiting', 'active', 'delayed')));
-        return counts.every((n) => n === 0);
-      },
-      { what: 'the zoom-events and oauth queues to be idle' },
-    );
+    await ctx.queuesIdle();
   });
 
   describe('refusals leave the database and the queues unchanged', () => {
@@ -231,15 +207,15 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
       });
 
     async function snapshot() {
-      const counts = await tableCounts(hub.app, TABLES);
-      const queues = await Promise.all(hub.producer.allQueues().map((q) => q.getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed')));
+      const counts = await tableCounts(ctx.hub.app, TABLES);
+      const queues = await Promise.all(ctx.hub.producer.allQueues().map((q) => q.getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed')));
       return { counts, queues };
     }
 
     it.each([
-      ['a bad signature', () => ({ body: startedBody(sim.signalingUrl), headers: signed(startedBody(sim.signalingUrl), { secret: 'wrong-secret' }), status: 401, code: 'invalid_signature' })],
+      ['a bad signature', () => ({ body: startedBody(ctx.sim.signalingUrl), headers: signed(startedBody(ctx.sim.signalingUrl), { secret: 'wrong-secret' }), status: 401, code: 'invalid_signature' })],
       ['a replay older than the window', () => {
-        const body = startedBody(sim.signalingUrl);
+        const body = startedBody(ctx.sim.signalingUrl);
         return { body, headers: signed(body, { ts: Math.floor(Date.now() / 1000) - 301 }), status: 401, code: 'invalid_signature' };
       }],
       ['a non-Zoom server_urls host', () => {
@@ -270,7 +246,7 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
 
   describe('sessions API', () => {
     it('validates input: unknown fields, bad meeting id, bad policy → 400 and nothing stored', async () => {
-      const before = await tableCounts(hub.app, ['sessions']);
+      const before = await tableCounts(ctx.hub.app, ['sessions']);
       const cases = [
         { platform: 'zoom', meeting_id: '123456789', surprise: 1 },
         { platform: 'zoom', meeting_id: 'abc' },
@@ -285,7 +261,7 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
         expect(res.body).toMatchObject({ statusCode: 400, error: 'validation_failed' });
         expect(Array.isArray(res.body.details)).toBe(true);
       }
-      expect(await tableCounts(hub.app, ['sessions'])).toEqual(before);
+      expect(await tableCounts(ctx.hub.app, ['sessions'])).toEqual(before);
     });
 
     it('requires the API key', async () => {
@@ -297,8 +273,7 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
       const meetingId = String(9_000_000_000 + Math.floor(Math.random() * 1_000_000));
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const res = await request(server()).post('/api/v1/sessions').set('x-api-key', API_KEY).send({ platform: 'zoom', meeting_id: meetingId }).expect(201);
-        ids.push(res.body.id);
+        ids.push((await createSession(ctx.hub, { meetingId })).id);
       }
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -319,14 +294,13 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     });
 
     it('gets, lists participants, deletes, and 404s afterwards', async () => {
-      const res = await request(server()).post('/api/v1/sessions').set('x-api-key', API_KEY).send({ platform: 'zoom', meeting_id: '555666777' }).expect(201);
-      const id = res.body.id as string;
+      const { id } = await createSession(ctx.hub, { meetingId: '555666777' });
       await request(server()).get(`/api/v1/sessions/${id}/participants`).set('x-api-key', API_KEY).expect(200, { data: [] });
       await request(server()).get('/api/v1/sessions/not-a-uuid').set('x-api-key', API_KEY).expect(400);
       await request(server()).delete(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY).expect(204);
       const gone = await request(server()).get(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY).expect(404);
       expect(gone.body).toMatchObject({ error: 'session_not_found' });
-      expect((await query(hub.app, 'SELECT count(*)::int AS n FROM session_events WHERE session_id = $1', [id]))[0].n).toBe(0);
+      expect((await query(ctx.hub.app, 'SELECT count(*)::int AS n FROM session_events WHERE session_id = $1', [id]))[0].n).toBe(0);
     });
   });
 });

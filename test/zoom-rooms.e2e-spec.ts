@@ -4,12 +4,11 @@ import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { jobIdFor } from '../src/jobs/job-ids';
 import { RestCall, ZoomSimulator } from '../src/simulator';
-import { API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { createSession } from './factories/session.factory';
+import { useE2eContext } from './utils/e2e-context';
+import { API_KEY, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
-const CLIENT_ID = process.env.ZOOM_CLIENT_ID ?? 'test_client_id';
-const CLIENT_SECRET = process.env.ZOOM_CLIENT_SECRET ?? 'test_client_secret';
-const WEBHOOK_SECRET = process.env.ZOOM_WEBHOOK_SECRET_TOKEN ?? 'test_webhook_secret_token';
 const PASSCODE = 'pa55-Secret!';
 
 interface DispatchBody {
@@ -30,13 +29,11 @@ interface DispatchBody {
   has_passcode: boolean;
 }
 
-function hubEnv(sim: ZoomSimulator, s2s: { clientId: string; clientSecret: string; accountId: string }, extra: Record<string, string> = {}): Record<string, string> {
+function hubEnv(s2s: { clientId: string; clientSecret: string; accountId: string }, extra: Record<string, string> = {}): Record<string, string> {
   return {
     ZOOM_S2S_CLIENT_ID: s2s.clientId,
     ZOOM_S2S_CLIENT_SECRET: s2s.clientSecret,
     ZOOM_ACCOUNT_ID: s2s.accountId,
-    ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl,
-    ZOOM_API_BASE_URL: sim.apiBaseUrl,
     ZOOM_HTTP_TIMEOUT_MS: '2000',
     ZOOM_ROOMS_ATTEMPTS: '4',
     ZOOM_ROOMS_BACKOFF_MS: '100',
@@ -49,14 +46,19 @@ const roomEvents = (sim: ZoomSimulator, roomId: string, method?: string): RestCa
 
 describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs', () => {
   const S2S = { clientId: 'rooms_e2e_s2s', clientSecret: 'rooms_e2e_s2s_secret', accountId: 'rooms_e2e_account' };
-  let sim: ZoomSimulator;
-  let api: TestApp;
+  // API and worker in separate processes (apps), as deployed: the worker can be killed alone.
+  const ctx = useE2eContext({
+    simulator: { s2s: S2S },
+    hub: { api: true },
+    env: () => hubEnv(S2S, { ZOOM_ROOMS_RATE_LIMIT_PER_SEC: '50', ZOOM_ROOMS_PAGE_SIZE: '2', ZOOM_ROOMS_LIST_CACHE_SEC: '30' }),
+    webhooks: false,
+  });
+  const WORKER = { api: false, worker: { queues: [QueueName.ZoomRooms], explicit: true } };
   let worker: TestApp;
-  let db: DataSource;
-  let env: Record<string, string>;
   let seq = 0;
 
-  const http = () => request(api.app.getHttpServer());
+  const http = () => ctx.http();
+  const db = () => ctx.hub.app.get(DataSource);
   const dispatch = (body: Record<string, unknown>) => http().post('/api/v1/zoom-rooms/dispatches').set('x-api-key', API_KEY).send(body);
   const getDispatch = async (id: string): Promise<DispatchBody> =>
     (await http().get(`/api/v1/zoom-rooms/dispatches/${id}`).set('x-api-key', API_KEY).expect(200)).body as DispatchBody;
@@ -68,26 +70,14 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
       },
       { what: `dispatch ${id} to be ${status}`, timeoutMs },
     );
-  const newRoom = (status: 'Available' | 'Offline' = 'Available') => sim.addRoom({ id: `rm_${++seq}_${Date.now().toString(36)}`, name: `Room ${seq}`, status });
+  const newRoom = (status: 'Available' | 'Offline' = 'Available') => ctx.sim.addRoom({ id: `rm_${++seq}_${Date.now().toString(36)}`, name: `Room ${seq}`, status });
 
   beforeAll(async () => {
-    sim = await ZoomSimulator.start({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, webhookSecretToken: WEBHOOK_SECRET, s2s: S2S });
-    env = hubEnv(sim, S2S, { ZOOM_ROOMS_RATE_LIMIT_PER_SEC: '50', ZOOM_ROOMS_PAGE_SIZE: '2', ZOOM_ROOMS_LIST_CACHE_SEC: '30' });
-    // API and worker in separate processes (apps), as deployed: the worker can be killed alone.
-    api = await startTestApp({ api: true }, env);
-    worker = await startTestApp({ api: false, worker: { queues: [QueueName.ZoomRooms], explicit: true } }, env);
-    db = api.app.get(DataSource);
-  });
-
-  afterAll(async () => {
-    if (api) await obliterateQueues(api.producer);
-    await worker?.close();
-    await api?.close();
-    await sim?.stop();
+    worker = await ctx.startApp(WORKER);
   });
 
   it('lists every page of the account rooms, filters by status, caches briefly, and guards the route', async () => {
-    const before = sim.restLog.filter((c) => c.path === '/v2/rooms').length;
+    const before = ctx.sim.restLog.filter((c) => c.path === '/v2/rooms').length;
     const avail = [newRoom(), newRoom(), newRoom()];
     newRoom('Offline');
     const res = await http().get('/api/v1/zoom-rooms?status=available').set('x-api-key', API_KEY).expect(200);
@@ -96,19 +86,19 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect((res.body.data as Array<{ status: string }>).every((r) => r.status === 'Available')).toBe(true);
     expect(res.body.cached).toBe(false);
     expect(JSON.stringify(res.body)).not.toContain('activation_code');
-    const pages = sim.restLog.filter((c) => c.path === '/v2/rooms').slice(before);
+    const pages = ctx.sim.restLog.filter((c) => c.path === '/v2/rooms').slice(before);
     expect(pages.length).toBeGreaterThanOrEqual(2); // page_size 2: every page followed
     expect(pages.every((c) => c.query.status === 'Available')).toBe(true);
     const again = await http().get('/api/v1/zoom-rooms?status=Available').set('x-api-key', API_KEY).expect(200);
     expect(again.body.cached).toBe(true);
-    expect(sim.restLog.filter((c) => c.path === '/v2/rooms').length).toBe(before + pages.length);
+    expect(ctx.sim.restLog.filter((c) => c.path === '/v2/rooms').length).toBe(before + pages.length);
     const bad = await http().get('/api/v1/zoom-rooms?status=Sleeping').set('x-api-key', API_KEY).expect(400);
     expect(bad.body.error).toBe('validation_failed');
     await http().get('/api/v1/zoom-rooms').expect(401);
   });
 
   it('dispatches 3 rooms with leave after 2 s: three joins, the rooms are in the meeting, three leaves ~2 s later', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [{ userId: 101, name: 'Host' }] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [{ userId: 101, name: 'Host' }] });
     const rooms = [newRoom(), newRoom(), newRoom()];
     const res = await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: rooms.map((r) => r.id), leave_after_seconds: 2 }).expect(202);
     const created = res.body.data as DispatchBody[];
@@ -117,36 +107,36 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(JSON.stringify(res.body)).not.toContain(PASSCODE);
 
     const joined = await Promise.all(created.map((d) => until(d.id, 'joined')));
-    const mt = sim.meetings.get(meeting.id)!;
+    const mt = ctx.sim.meetings.get(meeting.id)!;
     const present = mt.presentAt(mt.now()).filter((p) => p.roomId);
     expect(present.map((p) => p.roomId).sort()).toEqual(rooms.map((r) => r.id).sort());
-    expect(rooms.every((r) => sim.rooms.get(r.id)?.status === 'InMeeting')).toBe(true);
+    expect(rooms.every((r) => ctx.sim.rooms.get(r.id)?.status === 'InMeeting')).toBe(true);
     for (const r of rooms) {
-      const [join] = roomEvents(sim, r.id, 'zoomroom.meeting_join');
+      const [join] = roomEvents(ctx.sim, r.id, 'zoomroom.meeting_join');
       expect(JSON.parse(join.body)).toEqual({ method: 'zoomroom.meeting_join', params: { meeting_number: String(meeting.id), passcode: PASSCODE } });
       expect(join.status).toBe(202);
     }
 
     await Promise.all(created.map((d) => until(d.id, 'left', 8000)));
     for (const r of rooms) {
-      const [join] = roomEvents(sim, r.id, 'zoomroom.meeting_join');
-      const leaves = roomEvents(sim, r.id, 'zoomroom.meeting_leave');
+      const [join] = roomEvents(ctx.sim, r.id, 'zoomroom.meeting_join');
+      const leaves = roomEvents(ctx.sim, r.id, 'zoomroom.meeting_leave');
       expect(leaves).toHaveLength(1);
       expect(JSON.parse(leaves[0].body)).toEqual({ method: 'zoomroom.meeting_leave', params: {} });
       const gap = leaves[0].at - join.at;
       expect(gap).toBeGreaterThanOrEqual(1950);
       expect(gap).toBeLessThan(3500);
-      expect(sim.rooms.get(r.id)?.status).toBe('Available');
+      expect(ctx.sim.rooms.get(r.id)?.status).toBe('Available');
     }
     expect(mt.presentAt(mt.now()).filter((p) => p.roomId)).toHaveLength(0);
     expect(joined.every((d) => d.attempts === 1)).toBe(true);
     // The passcode is sealed at rest.
-    const rows = (await db.query('SELECT passcode_enc FROM room_dispatches WHERE id = ANY($1)', [created.map((d) => d.id)])) as Array<{ passcode_enc: string }>;
+    const rows = (await db().query('SELECT passcode_enc FROM room_dispatches WHERE id = ANY($1)', [created.map((d) => d.id)])) as Array<{ passcode_enc: string }>;
     expect(rows.every((r) => r.passcode_enc.startsWith('v1.') && !r.passcode_enc.includes(PASSCODE))).toBe(true);
   });
 
   it('does not join twice when the same room is dispatched into the same meeting while active', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom();
     const first = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
     const second = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
@@ -155,27 +145,27 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     await until(first.id, 'joined');
     const third = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id] }).expect(202)).body.data[0] as DispatchBody;
     expect(third).toMatchObject({ id: first.id, existing: true, status: 'joined' });
-    expect(roomEvents(sim, room.id, 'zoomroom.meeting_join')).toHaveLength(1);
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join')).toHaveLength(1);
 
     // DELETE: a joined room that stays (leave_after_seconds 0) leaves now.
     await http().delete(`/api/v1/zoom-rooms/dispatches/${first.id}`).set('x-api-key', API_KEY).expect(202);
     await until(first.id, 'left');
-    expect(roomEvents(sim, room.id, 'zoomroom.meeting_leave')).toHaveLength(1);
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave')).toHaveLength(1);
     const done = await http().delete(`/api/v1/zoom-rooms/dispatches/${first.id}`).set('x-api-key', API_KEY).expect(409);
     expect(done.body.error).toBe('room_dispatch_finished');
   });
 
   it('fails an offline room at once with Zoom code and message (API, metrics, failed job), and the retry endpoint re-runs it', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom('Offline');
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
     const failed = await until(d.id, 'failed');
     expect(failed).toMatchObject({ failed_step: 'join', zoom_status: 400, zoom_code: '3000', zoom_message: 'Zoom Room is offline.', attempts: 1 });
     expect(failed.error).toContain('Zoom Room is offline.');
-    expect(roomEvents(sim, room.id)).toHaveLength(1); // no blind retries
+    expect(roomEvents(ctx.sim, room.id)).toHaveLength(1); // no blind retries
 
     // Bull Board shows the job in the failed set with Zoom's reason.
-    const job = await api.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
+    const job = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
     expect(await job?.getState()).toBe('failed');
     expect(job?.failedReason).toContain('code 3000');
     expect(job?.failedReason).not.toContain(PASSCODE);
@@ -188,18 +178,18 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect((listed.body.data as DispatchBody[]).map((x) => x.id)).toContain(d.id);
 
     // Only a failed dispatch can be retried; this one can once the room is online.
-    sim.rooms.get(room.id)!.status = 'Available';
+    ctx.sim.rooms.get(room.id)!.status = 'Available';
     const retried = (await http().post(`/api/v1/zoom-rooms/dispatches/${d.id}/retry`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
     expect(retried).toMatchObject({ status: 'queued', round: 2, failed_step: null, zoom_code: null });
     const joined = await until(d.id, 'joined');
     expect(joined.round).toBe(2);
-    expect(roomEvents(sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([400, 202]);
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([400, 202]);
     const again = await http().post(`/api/v1/zoom-rooms/dispatches/${d.id}/retry`).set('x-api-key', API_KEY).expect(409);
     expect(again.body.error).toBe('room_dispatch_not_failed');
   });
 
   it('fails a wrong passcode at once (3004) and never logs or returns the passcode', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom();
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: 'wrong-one', room_ids: [room.id] }).expect(202)).body.data[0] as DispatchBody;
     const failed = await until(d.id, 'failed');
@@ -208,67 +198,67 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
   });
 
   it('429 then 202: waits Retry-After (no attempt used) and joins', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom();
-    sim.faults.rest429(`/v2/rooms/${room.id}/events`, 1, 1);
+    ctx.sim.faults.rest429(`/v2/rooms/${room.id}/events`, 1, 1);
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
     const joined = await until(d.id, 'joined');
     expect(joined).toMatchObject({ throttled_count: 1, attempts: 2, error: null });
-    const calls = roomEvents(sim, room.id, 'zoomroom.meeting_join');
+    const calls = roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join');
     expect(calls.map((c) => c.status)).toEqual([429, 202]);
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(950);
   });
 
   it('500 x2 then 202: backs off and joins on the third attempt', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom();
-    sim.faults.rest5xx(`/v2/rooms/${room.id}/events`, 2, 500);
+    ctx.sim.faults.rest5xx(`/v2/rooms/${room.id}/events`, 2, 500);
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
     const joined = await until(d.id, 'joined');
     expect(joined.attempts).toBe(3);
-    const calls = roomEvents(sim, room.id, 'zoomroom.meeting_join');
+    const calls = roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join');
     expect(calls.map((c) => c.status)).toEqual([500, 500, 202]);
     // Exponential: the second wait is longer than the first (100 ms, 200 ms).
     expect(calls[2].at - calls[1].at).toBeGreaterThan(calls[1].at - calls[0].at);
   });
 
   it('5xx on every attempt: fails after the configured attempts with the last error', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom();
-    sim.faults.rest5xx(`/v2/rooms/${room.id}/events`, 10, 503);
+    ctx.sim.faults.rest5xx(`/v2/rooms/${room.id}/events`, 10, 503);
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id] }).expect(202)).body.data[0] as DispatchBody;
     const failed = await until(d.id, 'failed');
     expect(failed).toMatchObject({ failed_step: 'join', attempts: 4, zoom_status: 503 });
     expect(failed.error).toContain('gave up after 4 call(s)');
-    sim.faults.clear();
+    ctx.sim.faults.clear();
   });
 
   it('DELETE cancels a join that is waiting for a retry; the room never joins', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom();
-    sim.faults.rest429(`/v2/rooms/${room.id}/events`, 1, 2);
+    ctx.sim.faults.rest429(`/v2/rooms/${room.id}/events`, 1, 2);
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id] }).expect(202)).body.data[0] as DispatchBody;
     await waitFor(async () => (await getDispatch(d.id)).throttled_count === 1, { what: 'the 429' });
     const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
     expect(cancelled.status).toBe('cancelled');
-    const job = await api.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
+    const job = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
     expect(job).toBeUndefined();
     // Past the Retry-After, nothing joined.
-    await waitFor(async () => (await api.producer.queue(QueueName.ZoomRooms).getJobCounts('delayed', 'active', 'waiting')).delayed === 0, { what: 'no delayed jobs' });
-    expect(roomEvents(sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([429]);
+    await ctx.queuesIdle({ queues: [QueueName.ZoomRooms] });
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([429]);
     expect((await getDispatch(d.id)).status).toBe('cancelled');
   });
 
   it('a worker killed between join and leave: a new worker performs the leave on time', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom();
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 3 }).expect(202)).body.data[0] as DispatchBody;
     await until(d.id, 'joined');
-    await worker.close();
-    worker = await startTestApp({ api: false, worker: { queues: [QueueName.ZoomRooms], explicit: true } }, env);
+    await ctx.stopApp(worker);
+    worker = await ctx.startApp(WORKER);
     await until(d.id, 'left', 10000);
-    const [join] = roomEvents(sim, room.id, 'zoomroom.meeting_join');
-    const leaves = roomEvents(sim, room.id, 'zoomroom.meeting_leave');
+    const [join] = roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join');
+    const leaves = roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave');
     expect(leaves).toHaveLength(1);
     const gap = leaves[0].at - join.at;
     expect(gap).toBeGreaterThanOrEqual(2950);
@@ -276,7 +266,7 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
   });
 
   it('automatic dispatch from the capture policy: passcode sealed, dispatched once per session', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const rooms = [newRoom(), newRoom()];
     const bad = await http()
       .post('/api/v1/sessions')
@@ -290,21 +280,17 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
       .send({ platform: 'zoom', meeting_id: String(meeting.id), capture_policy: { zoom_rooms: { room_ids: ['../etc'] } } })
       .expect(400);
 
-    const created = await http()
-      .post('/api/v1/sessions')
-      .set('x-api-key', API_KEY)
-      .send({ platform: 'zoom', meeting_id: String(meeting.id), capture_policy: { zoom_rooms: { room_ids: rooms.map((r) => r.id), passcode: PASSCODE, leave_after_seconds: 0 } } })
-      .expect(201);
-    const sessionId = created.body.id as string;
-    expect(created.body.capture_policy.zoom_rooms).toMatchObject({ room_ids: rooms.map((r) => r.id), has_passcode: true, meeting_number: null, leave_after_seconds: 0 });
-    expect(JSON.stringify(created.body)).not.toContain(PASSCODE);
-    const [stored] = (await db.query('SELECT capture_policy::text AS p FROM sessions WHERE id = $1', [sessionId])) as Array<{ p: string }>;
+    const created = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { zoom_rooms: { room_ids: rooms.map((r) => r.id), passcode: PASSCODE, leave_after_seconds: 0 } } });
+    const sessionId = created.id;
+    expect((created.capture_policy as { zoom_rooms: unknown }).zoom_rooms).toMatchObject({ room_ids: rooms.map((r) => r.id), has_passcode: true, meeting_number: null, leave_after_seconds: 0 });
+    expect(JSON.stringify(created)).not.toContain(PASSCODE);
+    const [stored] = (await db().query('SELECT capture_policy::text AS p FROM sessions WHERE id = $1', [sessionId])) as Array<{ p: string }>;
     expect(stored.p).not.toContain(PASSCODE);
     expect(stored.p).toContain('passcode_enc');
 
     // The stream client enqueues this after the first media handshake (maybe more than once).
-    await api.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId });
-    await api.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId });
+    await ctx.hub.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId });
+    await ctx.hub.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId });
     const list = await waitFor(
       async () => {
         const res = await http().get(`/api/v1/zoom-rooms/dispatches?session_id=${sessionId}`).set('x-api-key', API_KEY).expect(200);
@@ -315,11 +301,12 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     );
     expect(list.map((x) => x.room_id).sort()).toEqual(rooms.map((r) => r.id).sort());
     for (const r of rooms) {
-      const [join] = roomEvents(sim, r.id, 'zoomroom.meeting_join');
+      const [join] = roomEvents(ctx.sim, r.id, 'zoomroom.meeting_join');
       expect(JSON.parse(join.body).params).toEqual({ meeting_number: String(meeting.id), passcode: PASSCODE });
     }
-    await waitFor(async () => (await api.producer.queue(QueueName.ZoomRooms).getJobCounts('completed')).completed > 0 && (await api.producer.queue(QueueName.ZoomRooms).getJobCounts('waiting', 'active')).active === 0, { what: 'auto-dispatch jobs done' });
-    expect((await db.query('SELECT COUNT(*)::int AS n FROM room_dispatches WHERE session_id = $1', [sessionId]))[0].n).toBe(2);
+    // Both auto-dispatch jobs (and the joins they queued) have run.
+    await ctx.queuesIdle({ queues: [QueueName.ZoomRooms] });
+    expect((await db().query('SELECT COUNT(*)::int AS n FROM room_dispatches WHERE session_id = $1', [sessionId]))[0].n).toBe(2);
     const events = await http().get(`/api/v1/sessions/${sessionId}/events`).set('x-api-key', API_KEY).expect(200);
     const types = (events.body.data as Array<{ event_type: string }>).map((e) => e.event_type);
     expect(types).toContain('zoom_rooms.dispatched');
@@ -327,7 +314,7 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
   });
 
   it('rejects bad dispatch input with a clear 400 and creates nothing', async () => {
-    const count = async () => Number((await db.query('SELECT COUNT(*)::int AS n FROM room_dispatches'))[0].n);
+    const count = async () => Number((await db().query('SELECT COUNT(*)::int AS n FROM room_dispatches'))[0].n);
     const before = await count();
     for (const body of [
       { meeting_number: 'abc', room_ids: ['r1'] },
@@ -348,39 +335,33 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
 
 describe('Zoom Rooms: a 50-room dispatch against a 2 req/s account limit, two workers', () => {
   const S2S = { clientId: 'rooms_rl_s2s', clientSecret: 'rooms_rl_s2s_secret', accountId: 'rooms_rl_account' };
-  let sim: ZoomSimulator;
-  let api: TestApp;
+  // Own queue prefix: the first suite's workers talk to another simulator.
+  const ctx = useE2eContext({
+    simulator: { s2s: S2S, roomsRateLimitPerSec: 2 },
+    hub: { api: true, worker: { queues: [QueueName.ZoomRooms], explicit: true } },
+    env: () => hubEnv(S2S, { ZOOM_ROOMS_RATE_LIMIT_PER_SEC: '2', ZOOM_ROOMS_PAGE_SIZE: '25', QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-rl` }),
+    webhooks: false,
+  });
   let workerB: TestApp;
 
   beforeAll(async () => {
-    sim = await ZoomSimulator.start({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, webhookSecretToken: WEBHOOK_SECRET, s2s: S2S, roomsRateLimitPerSec: 2 });
-    // Own queue prefix: the first suite's workers talk to another simulator.
-    const env = hubEnv(sim, S2S, { ZOOM_ROOMS_RATE_LIMIT_PER_SEC: '2', ZOOM_ROOMS_PAGE_SIZE: '25', QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-rl` });
-    api = await startTestApp({ api: true, worker: { queues: [QueueName.ZoomRooms], explicit: true } }, env);
-    workerB = await startTestApp({ api: false, worker: { queues: [QueueName.ZoomRooms], explicit: true } }, env);
-  });
-
-  afterAll(async () => {
-    if (api) await obliterateQueues(api.producer);
-    await workerB?.close();
-    await api?.close();
-    await sim?.stop();
+    workerB = await ctx.startApp({ api: false, worker: { queues: [QueueName.ZoomRooms], explicit: true } });
   });
 
   it('joins all 50 Available rooms with no 429 and never more than 2 calls in a second', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [] });
-    for (let i = 0; i < 50; i++) sim.addRoom({ id: `bulk_${i}`, name: `Bulk Room ${i}` });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    for (let i = 0; i < 50; i++) ctx.sim.addRoom({ id: `bulk_${i}`, name: `Bulk Room ${i}` });
     const started = Date.now();
-    const res = await request(api.app.getHttpServer())
+    const res = await ctx.http()
       .post('/api/v1/zoom-rooms/dispatches')
       .set('x-api-key', API_KEY)
       .send({ meeting_number: String(meeting.id), passcode: PASSCODE, leave_after_seconds: 0 })
       .expect(202);
     expect(res.body.data).toHaveLength(50);
-    const mt = sim.meetings.get(meeting.id)!;
+    const mt = ctx.sim.meetings.get(meeting.id)!;
     await waitFor(() => mt.presentAt(mt.now()).filter((p) => p.roomId).length === 50, { what: 'all 50 rooms in the meeting', timeoutMs: 50000, intervalMs: 100 });
     const totalMs = Date.now() - started;
-    const calls = sim.restLog.filter((c) => c.path.startsWith('/v2/rooms'));
+    const calls = ctx.sim.restLog.filter((c) => c.path.startsWith('/v2/rooms'));
     expect(calls.filter((c) => c.status === 429)).toHaveLength(0);
     const perSecond = new Map<number, number>();
     for (const c of calls) perSecond.set(Math.floor(c.at / 1000), (perSecond.get(Math.floor(c.at / 1000)) ?? 0) + 1);
@@ -388,11 +369,11 @@ describe('Zoom Rooms: a 50-room dispatch against a 2 req/s account limit, two wo
     expect(calls.filter((c) => c.method === 'PATCH' && c.status === 202)).toHaveLength(50);
     expect(calls.filter((c) => c.method === 'GET')).toHaveLength(2); // 50 rooms, page_size 25
     // Both workers took part: the throttle is shared by the processes, not per process.
-    for (const app of [api, workerB]) {
+    for (const app of [ctx.hub, workerB]) {
       const m = await request(app.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY).expect(200);
       expect(m.text).toMatch(/rtms_hub_zoom_rooms_calls_total\{call="join",outcome="ok"\} [1-9]/);
     }
-    const db = api.app.get(DataSource);
+    const db = ctx.hub.app.get(DataSource);
     const rows = (await db.query("SELECT COUNT(*)::int AS n FROM room_dispatches WHERE meeting_number = $1 AND status = 'joined'", [String(meeting.id)])) as Array<{ n: number }>;
     expect(rows[0].n).toBe(50);
     console.log(`50-room dispatch at a 2 req/s limit: ${calls.length} rooms API calls, all joined in ${(totalMs / 1000).toFixed(1)} s, 0 x 429, max ${Math.max(...perSecond.values())} calls/s`);
@@ -401,56 +382,38 @@ describe('Zoom Rooms: a 50-room dispatch against a 2 req/s account limit, two wo
 
 describe('Zoom Rooms: the sample flow — rooms dispatched after the media handshake appear in the stream', () => {
   const S2S = { clientId: 'rooms_flow_s2s', clientSecret: 'rooms_flow_s2s_secret', accountId: 'rooms_flow_account' };
-  let sim: ZoomSimulator;
-  let hub: TestApp;
-
-  beforeAll(async () => {
-    sim = await ZoomSimulator.start({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, webhookSecretToken: WEBHOOK_SECRET, s2s: S2S, keepAliveIntervalMs: 500, videoScale: 0.25 });
-    hub = await startTestApp(
-      { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams, QueueName.ZoomRooms], explicit: true } },
-      hubEnv(sim, S2S, { ZOOM_ROOMS_RATE_LIMIT_PER_SEC: '50', QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-flow` }),
-    );
-    sim.setWebhookTarget(`${hub.baseUrl}/api/v1/webhooks/zoom`);
-  });
-
-  afterAll(async () => {
-    sim?.setWebhookTarget(null);
-    await sim?.stop();
-    if (hub) await obliterateQueues(hub.producer);
-    await hub?.close();
+  const ctx = useE2eContext({
+    simulator: { s2s: S2S, keepAliveIntervalMs: 500, videoScale: 0.25 },
+    hub: { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams, QueueName.ZoomRooms], explicit: true } },
+    env: () => hubEnv(S2S, { ZOOM_ROOMS_RATE_LIMIT_PER_SEC: '50', QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-flow` }),
   });
 
   it('3 rooms named in the capture policy join once the stream runs, appear in it as participants (media + participant rows), and leave 2 s later', async () => {
-    const meeting = sim.createMeeting({ passcode: PASSCODE, participants: [{ userId: 101, name: 'Ann' }] });
-    const rooms = [1, 2, 3].map((i) => sim.addRoom({ id: `flow_${i}`, name: `Flow Room ${i}` }));
-    const created = await request(hub.app.getHttpServer())
-      .post('/api/v1/sessions')
-      .set('x-api-key', API_KEY)
-      .send({ platform: 'zoom', meeting_id: String(meeting.id), capture_policy: { zoom_rooms: { room_ids: rooms.map((r) => r.id), passcode: PASSCODE, leave_after_seconds: 2 } } })
-      .expect(201);
-    const sessionId = created.body.id as string;
-    const stream = await sim.startRtms(meeting.id);
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [{ userId: 101, name: 'Ann' }] });
+    const rooms = [1, 2, 3].map((i) => ctx.sim.addRoom({ id: `flow_${i}`, name: `Flow Room ${i}` }));
+    const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { zoom_rooms: { room_ids: rooms.map((r) => r.id), passcode: PASSCODE, leave_after_seconds: 2 } } });
+    const stream = await ctx.sim.startRtms(meeting.id);
 
-    const mt = sim.meetings.get(meeting.id)!;
+    const mt = ctx.sim.meetings.get(meeting.id)!;
     await waitFor(() => mt.presentAt(mt.now()).filter((p) => p.roomId).length === 3, { what: 'three rooms in the meeting', timeoutMs: 15000 });
     const roomUsers = mt.participants.filter((p) => p.roomId).map((p) => String(p.userId));
     // The rooms reach the hub's stream as participants: their media, and the hub's participant rows.
-    await waitFor(() => roomUsers.every((u) => Object.keys(sim.record(stream.streamId).messagesSent.byUser[u] ?? {}).length > 0), { what: 'room media in the stream', timeoutMs: 10000 });
-    const db = hub.app.get(DataSource);
+    await waitFor(() => roomUsers.every((u) => Object.keys(ctx.sim.record(stream.streamId).messagesSent.byUser[u] ?? {}).length > 0), { what: 'room media in the stream', timeoutMs: 10000 });
+    const db = ctx.hub.app.get(DataSource);
     const participants = () => db.query('SELECT zoom_user_id, user_name, left_at FROM participants WHERE session_id = $1', [sessionId]) as Promise<Array<{ zoom_user_id: string; user_name: string; left_at: Date | null }>>;
     await waitFor(async () => (await participants()).filter((p) => p.user_name.startsWith('Flow Room')).length === 3, { what: 'rooms recorded as participants', timeoutMs: 10000 });
     expect((await participants()).filter((p) => p.user_name.startsWith('Flow Room')).map((p) => p.zoom_user_id).sort()).toEqual([...roomUsers].sort());
     // ...and leave ~2 s after joining.
     for (const r of rooms) {
-      await waitFor(() => roomEvents(sim, r.id, 'zoomroom.meeting_leave').length === 1, { what: `room ${r.id} to leave`, timeoutMs: 8000 });
-      const gap = roomEvents(sim, r.id, 'zoomroom.meeting_leave')[0].at - roomEvents(sim, r.id, 'zoomroom.meeting_join')[0].at;
+      await waitFor(() => roomEvents(ctx.sim, r.id, 'zoomroom.meeting_leave').length === 1, { what: `room ${r.id} to leave`, timeoutMs: 8000 });
+      const gap = roomEvents(ctx.sim, r.id, 'zoomroom.meeting_leave')[0].at - roomEvents(ctx.sim, r.id, 'zoomroom.meeting_join')[0].at;
       expect(gap).toBeGreaterThanOrEqual(1950);
       expect(gap).toBeLessThan(3500);
     }
     expect(mt.presentAt(mt.now()).filter((p) => p.roomId)).toHaveLength(0);
     await waitFor(async () => (await participants()).filter((p) => p.user_name.startsWith('Flow Room') && p.left_at !== null).length === 3, { what: 'rooms recorded as left' });
-    const dispatches = await request(hub.app.getHttpServer()).get(`/api/v1/zoom-rooms/dispatches?session_id=${sessionId}`).set('x-api-key', API_KEY).expect(200);
+    const dispatches = await ctx.http().get(`/api/v1/zoom-rooms/dispatches?session_id=${sessionId}`).set('x-api-key', API_KEY).expect(200);
     expect((dispatches.body.data as DispatchBody[]).map((d) => d.status)).toEqual(['left', 'left', 'left']);
-    await sim.stopRtms(stream.streamId);
+    await ctx.sim.stopRtms(stream.streamId);
   }, 40000);
 });

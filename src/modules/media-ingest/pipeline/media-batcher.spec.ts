@@ -16,14 +16,19 @@ function collect() {
 }
 
 describe('MediaBatcher (one per worker process)', () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
   it('puts the items of many streams in one job per flush, grouped by stream in arrival order', async () => {
+    jest.useFakeTimers();
     const { out, sink } = collect();
     const b = new MediaBatcher(sink, { maxItems: 100, maxBytes: 1e6, flushMs: 20 });
     b.add(A, JobName.FrameSave, item(15, 'AAAA', 1));
     b.add(B, JobName.FrameSave, item(15, 'AAAA', 2));
     b.add(A, JobName.FrameSave, item(16, 'AAAA', 3));
     b.add(B, JobName.TranscriptSave, item(17, 'hi', 4));
-    await new Promise((r) => setTimeout(r, 60)); // the time flush
+    await jest.advanceTimersByTimeAsync(20); // the time flush
     expect(out.map((o) => o.name).sort()).toEqual([JobName.FrameSave, JobName.TranscriptSave]);
     const frames = out.find((o) => o.name === JobName.FrameSave)!.batches;
     expect(frames).toHaveLength(1);

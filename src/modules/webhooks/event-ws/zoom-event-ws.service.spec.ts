@@ -10,12 +10,49 @@ import type { ZoomOAuthClient } from '../../../zoom/auth/zoom-oauth.client';
 import type { ZoomEventIntakeService } from '../zoom-event-intake.service';
 import { ZoomEventWsService } from './zoom-event-ws.service';
 
+/**
+ * Wakes waiters whenever something observable happens (a socket connects or sends, a
+ * metric of the service moves, the lease is written, an event is ingested), so a test
+ * awaits the state it expects — with a deadline — instead of polling it on a timer.
+ */
+class Changes {
+  private readonly waiters = new Set<() => void>();
+
+  notify(): void {
+    for (const check of [...this.waiters]) check();
+  }
+
+  until(probe: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+    if (probe()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      const check = () => {
+        if (!probe()) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+}
+
+const changes = new Changes();
+const until = (probe: () => boolean, what: string, timeoutMs?: number) => changes.until(probe, what, timeoutMs);
+
 /** The few Redis commands the lease uses, in memory (TTL ignored: tests steal the key explicitly). */
 class FakeRedis {
   readonly data = new Map<string, string>();
   async set(key: string, value: string, ..._args: unknown[]): Promise<'OK' | null> {
     if (this.data.has(key)) return null;
     this.data.set(key, value);
+    changes.notify();
     return 'OK';
   }
   async get(key: string): Promise<string | null> {
@@ -24,16 +61,25 @@ class FakeRedis {
   async eval(script: string, _n: number, key: string, holder: string): Promise<number> {
     if (this.data.get(key) !== holder) return 0;
     if (script.includes("'del'")) this.data.delete(key);
+    changes.notify();
     return 1;
   }
 }
 
-async function until(probe: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Metrics whose counters and gauges also report every change to `changes` (the service's state changes are counted). */
+function observedMetrics(): MetricsService {
+  const metrics = new MetricsService({ allQueues: () => [] } as unknown as JobProducer);
+  const counter = metrics.counter.bind(metrics);
+  metrics.counter = ((config: Parameters<MetricsService['counter']>[0]) => {
+    const c = counter(config);
+    const inc = c.inc.bind(c) as (...args: unknown[]) => void;
+    (c as unknown as { inc: (...args: unknown[]) => void }).inc = (...args: unknown[]) => {
+      inc(...args);
+      changes.notify();
+    };
+    return c;
+  }) as MetricsService['counter'];
+  return metrics;
 }
 
 describe('ZoomEventWsService', () => {
@@ -55,10 +101,12 @@ describe('ZoomEventWsService', () => {
     url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`;
     wss.on('connection', (ws) => {
       connections.push(ws);
+      changes.notify();
       ws.on('message', (d) => {
         if (JSON.parse(d.toString()).module === 'heartbeat') {
           heartbeats++;
           if (answerHeartbeats) ws.send(JSON.stringify({ module: 'heartbeat', success: true }));
+          changes.notify();
         }
       });
     });
@@ -86,9 +134,12 @@ describe('ZoomEventWsService', () => {
     };
     const values: Partial<AppConfig> = { zoomEventWs: cfg, queues: { prefix: 'unit' } as AppConfig['queues'], rtms: { allowInsecureWs: true } as AppConfig['rtms'] };
     const config = { get: (k: keyof AppConfig) => values[k] } as unknown as ConfigService<AppConfig, true>;
-    const metrics = new MetricsService({ allQueues: () => [] } as unknown as JobProducer);
+    const metrics = observedMetrics();
     const oauth = { clientCredentials: jest.fn(async () => ({ accessToken: 'tok', expiresInSec: 3600, scope: '' })) } as unknown as ZoomOAuthClient;
-    const ingest = jest.fn(async () => 'accepted' as const);
+    const ingest = jest.fn(async () => {
+      changes.notify();
+      return 'accepted' as const;
+    });
     const svc = new ZoomEventWsService({ ingest, ...intake } as unknown as ZoomEventIntakeService, oauth, redis as unknown as Redis, config, metrics);
     services.push(svc);
     const metric = async (name: string, labels: Record<string, string> = {}) => {

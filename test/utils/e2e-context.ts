@@ -1,0 +1,125 @@
+import request from 'supertest';
+import type { AppModuleOptions } from '../../src/app.module';
+import { ALL_QUEUES, QueueName } from '../../src/jobs/queue-names';
+import { type SimulatorOptions, ZoomSimulator } from '../../src/simulator';
+import { EntrypointProcess, spawnEntrypoint } from './processes';
+import { obliterateQueues, startTestApp, TestApp } from './test-app';
+import { QueuesIdleOptions, waitForQueuesIdle } from './wait-for';
+
+/** The Zoom app of the test env (test/setup-env.ts); the simulator is started with it unless told otherwise. */
+export const TEST_ZOOM_APP = {
+  clientId: process.env.ZOOM_CLIENT_ID ?? 'test_client_id',
+  clientSecret: process.env.ZOOM_CLIENT_SECRET ?? 'test_client_secret',
+  webhookSecretToken: process.env.ZOOM_WEBHOOK_SECRET_TOKEN ?? 'test_webhook_secret_token',
+};
+
+export const WEBHOOK_PATH = '/api/v1/webhooks/zoom';
+
+export interface E2eContextOptions {
+  /** Start the Zoom simulator first, with these options on top of the test app's credentials. */
+  simulator?: SimulatorOptions;
+  /** The hub process under test (an in-process Nest app on an ephemeral port); omit for none. */
+  hub?: AppModuleOptions;
+  /**
+   * Env overrides for the hub and for every app or worker process started through the
+   * context. With a simulator, ZOOM_API_BASE_URL and ZOOM_OAUTH_BASE_URL point at it.
+   */
+  env?: (sim: ZoomSimulator | undefined) => Record<string, string> | Promise<Record<string, string>>;
+  /** Point the simulator's webhooks at the hub (default: when the hub serves the API). */
+  webhooks?: boolean;
+}
+
+export interface E2eContext {
+  /** The simulator (throws when the context started none). */
+  readonly sim: ZoomSimulator;
+  readonly hub: TestApp;
+  /** The env the hub was started with (the overrides only). */
+  readonly env: Record<string, string>;
+  /** The hub's Zoom webhook URL. */
+  readonly webhookUrl: string;
+  /** A supertest client for an app's HTTP server (the hub by default). */
+  http(app?: TestApp): ReturnType<typeof request>;
+  /** Starts another hub process (same env unless overridden); it is closed at teardown. */
+  startApp(options: AppModuleOptions, env?: Record<string, string>): Promise<TestApp>;
+  /** Closes an app started with startApp now (e.g. to kill a worker mid-test). */
+  stopApp(app: TestApp): Promise<void>;
+  /** Spawns a real worker process (src/main.worker.ts) with the context's env; SIGKILLed at teardown if still running. */
+  spawnWorker(env: Record<string, string>): EntrypointProcess;
+  /**
+   * Waits until the hub's queues (those its worker consumes, or `queues`) have no job
+   * left to run — see waitForQueuesIdle.
+   */
+  queuesIdle(options?: QueuesIdleOptions & { queues?: QueueName[] }): Promise<void>;
+}
+
+/**
+ * One shared e2e setup: registers beforeAll/afterAll in the calling describe block that
+ * start the simulator (when asked) and the hub, wire the simulator's webhooks to it, and
+ * tear everything down (webhooks off, simulator, child processes, queues, extra apps,
+ * hub), so no connection outlives the file.
+ */
+export function useE2eContext(options: E2eContextOptions): E2eContext {
+  let sim: ZoomSimulator | undefined;
+  let hub: TestApp | undefined;
+  let env: Record<string, string> = {};
+  const apps: TestApp[] = [];
+  const children: EntrypointProcess[] = [];
+
+  const ctx: E2eContext = {
+    get sim() {
+      if (!sim) throw new Error('this e2e context started no simulator');
+      return sim;
+    },
+    get hub() {
+      if (!hub) throw new Error('no hub: this e2e context starts none, or it is used outside a test');
+      return hub;
+    },
+    get env() {
+      return env;
+    },
+    get webhookUrl() {
+      return `${ctx.hub.baseUrl}${WEBHOOK_PATH}`;
+    },
+    http: (app) => request((app ?? ctx.hub).app.getHttpServer()),
+    startApp: async (appOptions, override) => {
+      const app = await startTestApp(appOptions, { ...env, ...override });
+      apps.push(app);
+      return app;
+    },
+    stopApp: async (app) => {
+      const i = apps.indexOf(app);
+      if (i >= 0) apps.splice(i, 1);
+      await app.close();
+    },
+    spawnWorker: (workerEnv) => {
+      const p = spawnEntrypoint('main.worker.ts', { ...env, PORT: '0', ...workerEnv });
+      children.push(p);
+      return p;
+    },
+    queuesIdle: async ({ queues, ...rest } = {}) => {
+      const names = queues ?? options.hub?.worker?.queues ?? ALL_QUEUES;
+      await waitForQueuesIdle(names.map((n) => ctx.hub.producer.queue(n)), rest);
+    },
+  };
+
+  beforeAll(async () => {
+    if (options.simulator) sim = await ZoomSimulator.start({ ...TEST_ZOOM_APP, ...options.simulator });
+    env = {
+      ...(sim ? { ZOOM_API_BASE_URL: sim.apiBaseUrl, ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl } : {}),
+      ...(await options.env?.(sim)),
+    };
+    if (options.hub) hub = await startTestApp(options.hub, env);
+    if (sim && hub && (options.webhooks ?? options.hub?.api)) sim.setWebhookTarget(ctx.webhookUrl);
+  });
+
+  afterAll(async () => {
+    sim?.setWebhookTarget(null);
+    await sim?.stop();
+    for (const c of children.splice(0)) await c.stop('SIGKILL');
+    if (hub) await obliterateQueues(hub.producer);
+    for (const app of apps.splice(0).reverse()) await app.close();
+    await hub?.close();
+  });
+
+  return ctx;
+}
