@@ -274,4 +274,12 @@ export class SessionsService {
       }),
     );
   }
+
+  /** Which of the given session ids exist (for modules that must not query the sessions table). */
+  async existingIds(ids: string[]): Promise<Set<string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Set();
+    const rows = await this.sessions.createQueryBuilder('s').select('s.id', 'id').where('s.id = ANY(:ids)', { ids: unique }).getRawMany<{ id: string }>();
+    return new Set(rows.map((r) => r.id));
+  }
 }
