@@ -11,7 +11,7 @@ import { MediaSaverService } from '../savers/media-saver.service';
 import { assemblePackets, Packet, toWav } from '../savers/wav';
 import { buildMediaKey } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
-import { partKey, WrittenParts } from './audio-spool';
+import { partKey, WrittenParts } from './audio-spool.ports';
 import { readSpool, SPOOL_FILE } from './spool-files';
 
 /** Parts of written segments are kept this long for late packets, then pruned with their spool files. */

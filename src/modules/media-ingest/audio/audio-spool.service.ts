@@ -8,7 +8,8 @@ import { AppConfig } from '../../../config/app.config';
 import { AudioSegmentWriter } from './audio-segment-writer';
 import { SessionsService } from '../../sessions/sessions.service';
 import { errorMessage } from '../../../common/errors/error-message';
-import { AudioSpool, AudioSpoolStream, AudioStreamInfo, WrittenParts } from './audio-spool';
+import { AudioSpool, AudioSpoolStream } from './audio-spool';
+import type { AudioStreamInfo, WrittenParts } from './audio-spool.ports';
 import { SpooledAudioStore } from './audio-spool.store';
 import { SpoolFiles } from './spool-files';
 

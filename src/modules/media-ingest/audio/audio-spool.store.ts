@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { AudioSegmentsRepository } from '../repositories/audio-segments.repository';
-import type { AppendResult, AudioPartStore, PartRow, SegmentRef } from './audio-spool';
+import type { AppendResult, AudioPartStore, PartRow, SegmentRef } from './audio-spool.ports';
 import { SpoolFiles } from './spool-files';
 
 /** Which of the given session ids still exist (SessionsService.existingIds in production). */
