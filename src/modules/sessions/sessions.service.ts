@@ -152,4 +152,9 @@ export class SessionsService {
     };
     return em ? run(em) : this.dataSource.transaction(run);
   }
+
+  /** Which of the given session ids exist (for modules that must not query the sessions table). */
+  existingIds(ids: string[]): Promise<Set<string>> {
+    return this.sessions.existingIds(ids);
+  }
 }

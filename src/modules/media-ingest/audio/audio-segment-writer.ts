@@ -5,11 +5,13 @@ import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../../config/app.config';
-import { ArtifactRow, MediaSaverService } from '../savers/media-saver.service';
+import { AudioSegmentsRepository, StoredPart } from '../repositories/audio-segments.repository';
+import type { ArtifactRow } from '../repositories/media-artifacts.repository';
+import { MediaSaverService } from '../savers/media-saver.service';
 import { assemblePackets, Packet, toWav } from '../savers/wav';
 import { buildMediaKey } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
-import { partKey, WrittenParts } from './audio-spool';
+import { partKey, WrittenParts } from './audio-spool.ports';
 import { readSpool, SPOOL_FILE } from './spool-files';
 
 /** Parts of written segments are kept this long for late packets, then pruned with their spool files. */
@@ -18,21 +20,6 @@ export const PART_RETENTION_MIN = 10;
 const WRITE_BATCH = 20;
 /** Spool files no part points at are removed once they have not been written for this long. */
 const UNUSED_GRACE_MS = 60_000;
-
-interface SegmentRow {
-  id: string;
-  session_id: string;
-  rtms_stream_id: string;
-  user_id: string;
-  user_name: string | null;
-  segment_start_ms: string;
-  segment_ms: number;
-  sample_rate: number;
-  channels: number;
-  status: string;
-  spool_host: string;
-  created_at: Date;
-}
 
 /**
  * Writes audio segments out as WAV from their spooled parts. Runs on the host that
@@ -53,6 +40,8 @@ export class AudioSegmentWriter {
     @Inject(MEDIA_STORAGE) private readonly storage: MediaStorage,
     private readonly savers: MediaSaverService,
     config: ConfigService<AppConfig, true>,
+    // Injected by Nest; built from `db` where the writer is constructed by hand (tests).
+    private readonly segments: AudioSegmentsRepository = new AudioSegmentsRepository(db),
   ) {
     const settings = config.get('storage', { infer: true });
     this.spoolDir = path.resolve(settings.audioSpoolDir);
@@ -76,24 +65,10 @@ export class AudioSegmentWriter {
     if (items.length === 0) return 0;
     const cache = new Map(items.map((i) => [i.id, i.written]));
     return this.db.transaction(async (em) => {
-      // `earlier`: segments other hosts spooled for the same window before this one (the stream moved mid-segment).
-      const segs: Array<SegmentRow & { earlier: number }> = await em.query(
-        `SELECT s.*, (SELECT count(*)::int FROM audio_segments o
-                       WHERE o.rtms_stream_id = s.rtms_stream_id AND o.user_id = s.user_id AND o.segment_start_ms = s.segment_start_ms
-                         AND (o.created_at, o.id) < (s.created_at, s.id)) AS earlier
-           FROM audio_segments s
-          WHERE s.id = ANY($1::uuid[]) AND s.status = 'open' AND s.spool_host IN ($2, '')
-          ORDER BY s.id
-            FOR UPDATE OF s SKIP LOCKED`,
-        [[...cache.keys()], this.spoolHost],
-      );
+      const segs = await this.segments.claimOpen([...cache.keys()], this.spoolHost, em);
       if (segs.length === 0) return 0;
-      const allParts: Array<PartRow & { segment_id: string }> = await em.query(
-        `SELECT segment_id, first_ts::text, last_ts::text, packet_ts, packet_len, pcm, spool_file, file_offset::text
-           FROM audio_parts WHERE segment_id = ANY($1::uuid[]) ORDER BY segment_id, first_ts`,
-        [segs.map((x) => x.id)],
-      );
-      const partsOf = new Map<string, PartRow[]>();
+      const allParts = await this.segments.findParts(segs.map((x) => x.id), em);
+      const partsOf = new Map<string, StoredPart[]>();
       for (const p of allParts) pushTo(partsOf, p.segment_id, p);
       const artifacts: ArtifactRow[] = [];
       const done: Array<{ id: string; rate: number; key: string }> = [];
@@ -137,10 +112,9 @@ export class AudioSegmentWriter {
         done.push({ id: seg.id, rate, key });
       }
       const ids = await this.savers.upsertArtifacts(em, artifacts);
-      await em.query(
-        `UPDATE audio_segments s SET status = 'final', sample_rate = u.rate, artifact_id = u.artifact_id, updated_at = now()
-           FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS u(id, rate, artifact_id) WHERE s.id = u.id`,
-        [done.map((d) => d.id), done.map((d) => d.rate), done.map((d) => ids.get(d.key) ?? null)],
+      await this.segments.markFinal(
+        done.map((d) => ({ id: d.id, sampleRate: d.rate, artifactId: ids.get(d.key) ?? null })),
+        em,
       );
       return done.length;
     });
@@ -152,11 +126,11 @@ export class AudioSegmentWriter {
    * spool file. Parts whose bytes are nowhere (a spool file on another host, or lost) are
    * counted and left out.
    */
-  private async packetsOf(parts: PartRow[], written?: WrittenParts): Promise<{ packets: Packet[]; missingParts: number }> {
+  private async packetsOf(parts: StoredPart[], written?: WrittenParts): Promise<{ packets: Packet[]; missingParts: number }> {
     const packets: Packet[] = [];
     let missingParts = 0;
-    const fromFiles = new Map<string, PartRow[]>();
-    const add = (part: PartRow, data: Buffer[] | Buffer) => {
+    const fromFiles = new Map<string, StoredPart[]>();
+    const add = (part: StoredPart, data: Buffer[] | Buffer) => {
       let off = 0;
       part.packet_ts.forEach((ts, i) => {
         const len = part.packet_len[i];
@@ -188,20 +162,10 @@ export class AudioSegmentWriter {
    * dropping their parts (removeUnusedSpoolFiles then removes the files).
    */
   async sweep(idleMs: number): Promise<{ written: number; sealed: number }> {
-    const due: Array<{ id: string }> = await this.db.query(
-      `SELECT id FROM audio_segments WHERE status = 'open' AND spool_host IN ($2, '') AND last_part_at < now() - ($1::int * interval '1 millisecond')
-        ORDER BY segment_start_ms LIMIT 500`,
-      [idleMs, this.spoolHost],
-    );
+    const due = await this.segments.findIdleOpen(idleMs, this.spoolHost);
     let written = 0;
-    for (let i = 0; i < due.length; i += WRITE_BATCH) written += await this.finalizeSegments(due.slice(i, i + WRITE_BATCH).map((d) => ({ id: d.id })));
-    const sealed: Array<{ id: string }> = await this.db.query(
-      `WITH sealed AS (
-         UPDATE audio_segments SET status = 'sealed' WHERE status = 'final' AND spool_host IN ($2, '') AND updated_at < now() - ($1::int * interval '1 minute') RETURNING id),
-       gone AS (DELETE FROM audio_parts WHERE segment_id IN (SELECT id FROM sealed))
-       SELECT id FROM sealed`,
-      [PART_RETENTION_MIN, this.spoolHost],
-    );
+    for (let i = 0; i < due.length; i += WRITE_BATCH) written += await this.finalizeSegments(due.slice(i, i + WRITE_BATCH).map((id) => ({ id })));
+    const sealed = await this.segments.sealWritten(PART_RETENTION_MIN, this.spoolHost);
     return { written, sealed: sealed.length };
   }
 
@@ -213,8 +177,7 @@ export class AudioSegmentWriter {
   async removeUnusedSpoolFiles(inUse: string | null = null): Promise<number> {
     const names = (await fs.readdir(this.spoolDir).catch(() => [] as string[])).filter((f) => SPOOL_FILE.test(f) && f !== inUse);
     if (names.length === 0) return 0;
-    const used: Array<{ spool_file: string }> = await this.db.query(`SELECT DISTINCT spool_file FROM audio_parts WHERE spool_file = ANY($1::varchar[])`, [names]);
-    const keep = new Set(used.map((u) => u.spool_file));
+    const keep = await this.segments.spoolFilesInUse(names);
     let removed = 0;
     for (const name of names) {
       if (keep.has(name)) continue;
@@ -227,16 +190,6 @@ export class AudioSegmentWriter {
     }
     return removed;
   }
-}
-
-interface PartRow {
-  first_ts: string;
-  last_ts: string;
-  packet_ts: string[];
-  packet_len: number[];
-  pcm: Buffer | null;
-  spool_file: string | null;
-  file_offset: string | null;
 }
 
 /** Appends to the list under `key` (a segment has hundreds of parts: no copy per part). */

@@ -6,10 +6,12 @@ import { DataSource } from 'typeorm';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { AppConfig } from '../../../config/app.config';
 import { AudioSegmentWriter } from './audio-segment-writer';
-import { AudioSpool, AudioSpoolStream, AudioStreamInfo, WrittenParts } from './audio-spool';
+import { SessionsService } from '../../sessions/sessions.service';
+import { errorMessage } from '../../../common/errors/error-message';
+import { AudioSpool, AudioSpoolStream } from './audio-spool';
+import type { AudioStreamInfo, WrittenParts } from './audio-spool.ports';
 import { SpooledAudioStore } from './audio-spool.store';
 import { SpoolFiles } from './spool-files';
-import { errorMessage } from '../../../common/errors/error-message';
 
 /** Segments written out per transaction, one transaction at a time. */
 const WRITE_BATCH = 16;
@@ -51,6 +53,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
     private readonly writer: AudioSegmentWriter,
     metrics: MetricsService,
     config: ConfigService<AppConfig, true>,
+    sessions: SessionsService,
   ) {
     const ingest = config.get('rtms', { infer: true }).ingest;
     this.idleMs = config.get('storage', { infer: true }).audioIdleFinalizeMs;
@@ -65,7 +68,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
     const flushSeconds = metrics.histogram({ name: 'rtms_hub_audio_spool_flush_seconds', help: 'Duration of one audio spool write (all streams of the process)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
     const flushPackets = metrics.histogram({ name: 'rtms_hub_audio_spool_flush_packets', help: 'Audio packets per spool write', buckets: [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000] });
     let failuresLogged = 0;
-    this.store = new SpooledAudioStore(db, new SpoolFiles(writer.spoolDir), writer.spoolHost);
+    this.store = new SpooledAudioStore(db, new SpoolFiles(writer.spoolDir), writer.spoolHost, (ids) => sessions.existingIds(ids));
     this.spool = new AudioSpool(
       this.store,
       {
@@ -115,7 +118,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
   onApplicationBootstrap(): void {
     this.sweeper = setInterval(() => void this.sweep(), Math.max(250, Math.floor(this.idleMs / 2)));
     this.sweeper.unref();
-    this.orphanSweeper = setInterval(() => void this.writer.removeUnusedSpoolFiles(this.store.currentFile).catch((err: unknown) => this.logger.warn(`Spool orphan sweep: ${String(err)}`)), ORPHAN_SWEEP_MS);
+    this.orphanSweeper = setInterval(() => void this.writer.removeUnusedSpoolFiles(this.store.currentFile).catch((err: unknown) => this.logger.warn(`Spool orphan sweep: ${errorMessage(err)}`)), ORPHAN_SWEEP_MS);
     this.orphanSweeper.unref();
   }
 

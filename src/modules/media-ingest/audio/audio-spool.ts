@@ -1,4 +1,12 @@
 import { Logger } from '@nestjs/common';
+import { errorMessage } from '../../../common/errors/error-message';
+import type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
+import { partKey } from './audio-spool.ports';
+import { cutWaiting, Group, groupKey, segKey, segmentOf, segmentsToEnsure, segmentStart, SegmentState, StreamState } from './spool-groups';
+
+// The ports moved to audio-spool.ports.ts; re-exported for the callers that import them from here.
+export type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SegmentRef, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
+export { partKey } from './audio-spool.ports';
 
 /**
  * The audio path of the stream workers. Audio is 98 % of RTMS messages (one 20 ms packet
@@ -8,7 +16,8 @@ import { Logger } from '@nestjs/common';
  * (stream, participant, segment) — through the AudioPartStore (audio-spool.store.ts: the
  * PCM to a local spool file, the rows in one SQL statement). Once a participant's audio
  * has moved `SEGMENT_GRACE_MS` past a segment's end, that segment is handed over to be
- * written out as WAV (segmentsDue).
+ * written out as WAV (segmentsDue). The ports are in audio-spool.ports.ts, the in-memory
+ * state and its grouping into parts in spool-groups.ts; this file schedules the flushes.
  *
  * A failed flush keeps its batch exactly as it was and writes it again first on the next
  * flush: parts are unique per (segment, first packet, last packet), so a batch whose
@@ -20,142 +29,6 @@ const MAX_WRITES_IN_FLIGHT = 2;
 
 /** How far (Zoom ms) past a segment's end a participant's audio must reach before the segment is written out. */
 export const SEGMENT_GRACE_MS = 2000;
-
-export interface AudioStreamInfo {
-  sessionId: string;
-  rtmsStreamId: string;
-  segmentMs: number;
-  /** The negotiated format, for the WAV header. */
-  sampleRate: number;
-  channels: number;
-}
-
-export interface SpooledPacket {
-  ts: number;
-  pcm: Buffer;
-  receivedAt: number;
-}
-
-/** A segment the spool needs the id of (created if it does not exist yet). */
-export interface SegmentRef {
-  key: string;
-  sessionId: string;
-  rtmsStreamId: string;
-  userId: string;
-  userName: string | null;
-  segmentStartMs: number;
-  segmentMs: number;
-  sampleRate: number;
-  channels: number;
-}
-
-export interface PartRow {
-  segmentId: string;
-  packets: SpooledPacket[];
-  /** Also mark the segment as still receiving (last_part_at), so the idle sweeper leaves it alone. */
-  touch: boolean;
-}
-
-export interface AppendResult {
-  /** Segments that no longer exist (session deleted, stream purged): their parts were not written. */
-  vanished: Set<string>;
-  /** Segments already sealed (their WAV is final and their parts pruned): the parts are kept but miss the WAV. */
-  sealed: Set<string>;
-}
-
-/** Where parts are made durable (SpooledAudioStore in production). */
-export interface AudioPartStore {
-  /** Ids of the given segments, creating the missing ones. Segments of a deleted session are left out. */
-  ensureSegments(refs: SegmentRef[]): Promise<Map<string, string>>;
-  /** Makes the parts durable all at once; reopens written segments that got new parts. */
-  appendParts(rows: PartRow[]): Promise<AppendResult>;
-}
-
-/** The parts of a segment this process wrote, kept in memory so writing its WAV reads no file. */
-export type WrittenParts = Map<string, Buffer[]>;
-
-/** Key of a part in WrittenParts: its first and last packet timestamps. */
-export const partKey = (firstTs: number, lastTs: number) => `${firstTs}|${lastTs}`;
-
-export interface AudioSpoolHooks {
-  /**
-   * Segments complete enough to be written out as WAV, with the parts this process wrote
-   * of each, and how long their writing may be spread over.
-   */
-  segmentsDue(segments: Array<{ id: string; parts: WrittenParts; spreadMs: number }>): Promise<void>;
-  /** Packets now durable. */
-  saved(packets: SpooledPacket[], now: number): void;
-  /** Packets that will never be stored, and why. */
-  discarded(reason: 'session_deleted' | 'revoked' | 'spool_full' | 'shutdown', packets: number): void;
-  late(packets: number): void;
-  flushFailed(err: unknown): void;
-  /** How long one write took and how many packets it carried. */
-  flushed(ms: number, packets: number): void;
-}
-
-export interface AudioSpoolOptions {
-  flushMs: number;
-  /** Flush at once when this much PCM is waiting. */
-  flushBytes: number;
-  /** Beyond this much PCM waiting (the database is down), new packets are dropped and counted. */
-  maxBufferedBytes: number;
-  /** last_part_at is refreshed at most this often per segment. */
-  touchEveryMs: number;
-  /** A segment not written to for this long is dropped from memory (the sweep writes it from the file). */
-  cacheIdleMs: number;
-}
-
-export type StreamEnd = 'finalize' | 'keep' | 'discard';
-
-interface UserState {
-  userName: string | null;
-  maxTs: number;
-  /** Packets waiting for the next flush, in arrival order. */
-  waiting: SpooledPacket[];
-  /** segment start → the open segments this process writes to. */
-  segments: Map<number, SegmentState>;
-  /** Timestamps already spooled, per segment start: a packet Zoom sends twice is kept once. */
-  seen: Map<number, Set<number>>;
-}
-
-interface SegmentState {
-  id: string | null;
-  /** When last_part_at was last refreshed. */
-  touchedAt: number;
-  /**
-   * A write under way refreshes last_part_at: no other write does, so two concurrent
-   * writes never update the same segment row (they would queue behind each other).
-   */
-  touching: boolean;
-  /** When this process last wrote a part of it. */
-  writtenAt: number;
-  /** The PCM of the parts written, by partKey (a cache: the spool file has it too). */
-  parts: WrittenParts;
-  bytes: number;
-}
-
-interface StreamState {
-  info: AudioStreamInfo;
-  users: Map<string, UserState>;
-  /** Packets appended and not yet written or discarded. */
-  pending: number;
-  ended: StreamEnd | null;
-}
-
-interface Group {
-  stream: StreamState;
-  userId: string;
-  segStart: number;
-  packets: SpooledPacket[];
-  segmentId: string | null;
-  /** Written or discarded, and counted as such: never retried. */
-  settled?: boolean;
-}
-
-const segKey = (rtmsStreamId: string, userId: string, segStart: number) => `${rtmsStreamId}|${userId}|${segStart}`;
-
-/** Start of the segment window (a multiple of the segment length on Zoom's clock) that holds `ts`. */
-const segmentStart = (ts: number, segmentMs: number) => Math.floor(ts / segmentMs) * segmentMs;
 
 /** One per worker process; shared by all its streams. */
 export class AudioSpool {
@@ -314,11 +187,11 @@ export class AudioSpool {
 
   private async flushNow(): Promise<boolean> {
     this.flushRequested = false;
-    const fresh = this.cut();
+    const fresh = cutWaiting(this.streams.values());
     const groups = [...this.retry, ...fresh];
     this.retry = [];
     if (groups.length > 0) {
-      const keys = groups.map((g) => segKey(g.stream.info.rtmsStreamId, g.userId, g.segStart));
+      const keys = groups.map(groupKey);
       for (const k of keys) this.inFlightSegments.set(k, (this.inFlightSegments.get(k) ?? 0) + 1);
       const started = Date.now();
       try {
@@ -341,54 +214,15 @@ export class AudioSpool {
     return true;
   }
 
-  /** Takes the waiting packets of every stream, grouped by (stream, user, segment). */
-  private cut(): Group[] {
-    const out: Group[] = [];
-    for (const s of this.streams.values()) {
-      for (const [userId, u] of s.users) {
-        if (u.waiting.length === 0) continue;
-        const bySeg = new Map<number, SpooledPacket[]>();
-        for (const p of u.waiting) {
-          const seg = segmentStart(p.ts, s.info.segmentMs);
-          const g = bySeg.get(seg);
-          if (g) g.push(p);
-          else bySeg.set(seg, [p]);
-        }
-        u.waiting = [];
-        for (const [segStart, packets] of bySeg) {
-          packets.sort((a, b) => a.ts - b.ts);
-          out.push({ stream: s, userId, segStart, packets, segmentId: u.segments.get(segStart)?.id ?? null });
-        }
-      }
-    }
-    return out;
-  }
-
   private async write(groups: Group[]): Promise<void> {
-    const missing = new Map<string, SegmentRef>();
-    for (const g of groups) {
-      if (g.segmentId) continue;
-      const key = segKey(g.stream.info.rtmsStreamId, g.userId, g.segStart);
-      const u = g.stream.users.get(g.userId);
-      missing.set(key, {
-        key,
-        sessionId: g.stream.info.sessionId,
-        rtmsStreamId: g.stream.info.rtmsStreamId,
-        userId: g.userId,
-        userName: u?.userName ?? null,
-        segmentStartMs: g.segStart,
-        segmentMs: g.stream.info.segmentMs,
-        sampleRate: g.stream.info.sampleRate,
-        channels: g.stream.info.channels,
-      });
-    }
+    const missing = segmentsToEnsure(groups);
     let writable = groups;
-    if (missing.size > 0) {
-      const ids = await this.store.ensureSegments([...missing.values()]);
+    if (missing.length > 0) {
+      const ids = await this.store.ensureSegments(missing);
       const gone: Group[] = [];
       for (const g of groups) {
         if (g.segmentId) continue;
-        g.segmentId = ids.get(segKey(g.stream.info.rtmsStreamId, g.userId, g.segStart)) ?? null;
+        g.segmentId = ids.get(groupKey(g)) ?? null;
         if (!g.segmentId) gone.push(g);
       }
       if (gone.length > 0) {
@@ -400,7 +234,7 @@ export class AudioSpool {
     const now = Date.now();
     const touching: SegmentState[] = [];
     const rows: PartRow[] = writable.map((g) => {
-      const seg = this.segmentOf(g);
+      const seg = segmentOf(g);
       const touch = !seg.touching && (g.segmentId !== seg.id || now - seg.touchedAt >= this.opts.touchEveryMs);
       if (touch) {
         seg.touching = true;
@@ -423,7 +257,7 @@ export class AudioSpool {
         continue;
       }
       if (result.sealed.has(g.segmentId!)) late += g.packets.length;
-      const seg = this.segmentOf(g);
+      const seg = segmentOf(g);
       seg.id = g.segmentId;
       if (rows[i].touch) seg.touchedAt = now;
       seg.writtenAt = now;
@@ -440,17 +274,6 @@ export class AudioSpool {
     if (vanished > 0) this.hooks.discarded('session_deleted', vanished);
     if (late > 0) this.hooks.late(late);
     if (written.length > 0) this.hooks.saved(written, Date.now());
-  }
-
-  /** The in-memory record of a group's segment (created on first write). */
-  private segmentOf(g: Group): SegmentState {
-    const u = g.stream.users.get(g.userId)!;
-    let seg = u.segments.get(g.segStart);
-    if (!seg) {
-      seg = { id: null, touchedAt: 0, touching: false, writtenAt: 0, parts: new Map(), bytes: 0 };
-      u.segments.set(g.segStart, seg);
-    }
-    return seg;
   }
 
   /** These groups are done with (written or discarded). */
@@ -501,7 +324,7 @@ export class AudioSpool {
       await this.hooks.segmentsDue(due);
     } catch (err) {
       // Not lost: the idle sweeper writes out open segments nobody extends.
-      this.logger.warn(`Could not hand over ${due.length} audio segment(s) to be written; the idle sweep will: ${String(err)}`);
+      this.logger.warn(`Could not hand over ${due.length} audio segment(s) to be written; the idle sweep will: ${errorMessage(err)}`);
     }
   }
 

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { JobName } from '../../../jobs/job-names';
 import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
+import { errorMessage } from '../../../common/errors/error-message';
 
 export type MediaJobName = JobName.FrameSave | JobName.TranscriptSave | JobName.ChatSave;
 
@@ -135,7 +136,7 @@ export class MediaBatcher {
         // Put them back in front; the next flush retries.
         const now = this.buffers.get(name)!;
         this.buffers.set(name, { entries: [...buf.entries, ...now.entries], bytes: buf.bytes + now.bytes });
-        this.logger.warn(`Enqueue of ${buf.entries.length} ${name} item(s) failed, will retry: ${String(err)}`);
+        this.logger.warn(`Enqueue of ${buf.entries.length} ${name} item(s) failed, will retry: ${errorMessage(err)}`);
         this.arm();
       }
     }

@@ -1,6 +1,7 @@
 import { RawData } from 'ws';
 import { MediaItem } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
+import { isRecord } from '../../../common/types/is-record';
 
 /** A decoded RTMS message: `msg_type` plus the rest of the JSON object. */
 export interface RtmsMessage {
@@ -37,8 +38,8 @@ export function parseRtmsFrame(data: RawData, maxBytes: number): ParseResult {
   } catch {
     return { ok: false, reason: 'bad_json', bytes };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not_an_object', bytes };
-  const msgType = (value as Record<string, unknown>).msg_type;
+  if (!isRecord(value)) return { ok: false, reason: 'not_an_object', bytes };
+  const msgType = value.msg_type;
   if (typeof msgType !== 'number' || !Number.isInteger(msgType)) return { ok: false, reason: 'no_msg_type', bytes };
   return { ok: true, message: value as RtmsMessage, bytes };
 }
@@ -108,9 +109,8 @@ const META_KEYS: Record<number, readonly string[]> = {
  * received (base64 for 14–16, text for 17–18). Mixed audio has user_id 0 and no name.
  */
 export function toMediaItem(message: RtmsMessage, receivedAt: number): MediaParseResult {
-  const content = message.content;
-  if (typeof content !== 'object' || content === null || Array.isArray(content)) return { ok: false, reason: 'missing_content' };
-  const c = content as Record<string, unknown>;
+  const c = message.content;
+  if (!isRecord(c)) return { ok: false, reason: 'missing_content' };
   if (typeof c.data !== 'string') return { ok: false, reason: 'missing_data' };
   const binary = message.msg_type <= RtmsMessageType.MediaDataShare;
   const userId = c.user_id === undefined && !binary ? 0 : toInt(c.user_id);

@@ -9,27 +9,16 @@ import { MetricsService } from '../../../common/metrics/metrics.service';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jobs/job-payloads';
+import { SessionsService } from '../../sessions/sessions.service';
+import { ArtifactRow, MediaArtifactsRepository } from '../repositories/media-artifacts.repository';
+import { AudioSegmentsRepository } from '../repositories/audio-segments.repository';
+import { TranscriptRow, TranscriptSegmentsRepository } from '../repositories/transcript-segments.repository';
 import { ArtifactKind, buildMediaKey, sessionPrefix } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { dbText } from './db-text';
 
 const MSG_VIDEO = 15;
 const MSG_SHARE = 16;
-
-export interface ArtifactRow {
-  sessionId: string;
-  rtmsStreamId: string;
-  kind: ArtifactKind;
-  userId: string;
-  userName: string | null;
-  storageKey: string;
-  contentType: string;
-  bytes: number;
-  sha256: string;
-  capturedAt: Date;
-  durationMs: number | null;
-  meta: Record<string, unknown>;
-}
 
 /** Frame container from its first bytes: JPEG/PNG as received, anything else H.264 Annex-B. */
 export function frameFormat(data: Buffer): { ext: string; contentType: string } {
@@ -56,6 +45,10 @@ export class MediaSaverService {
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly config: ConfigService<AppConfig, true>,
     private readonly metrics: MetricsService,
+    private readonly sessions: SessionsService,
+    private readonly artifacts: MediaArtifactsRepository,
+    private readonly transcripts: TranscriptSegmentsRepository,
+    private readonly audioSegments: AudioSegmentsRepository,
   ) {}
 
   private revokedKey(rtmsStreamId: string): string {
@@ -116,38 +109,37 @@ export class MediaSaverService {
 
   async saveTranscripts(p: MediaBatchPayload): Promise<number> {
     const entries = await this.liveEntries(p);
-    const existing = await this.existingSessions(entries.map((e) => e.stream.sessionId));
+    const existing = await this.sessions.existingIds(entries.map((e) => e.stream.sessionId));
     const kept = entries.filter((e) => existing.has(e.stream.sessionId));
     if (kept.length === 0) return 0;
     const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : d);
-    const values: unknown[] = [];
-    const tuples = kept.map(({ stream, item }, i) => {
-      const start = num(item.meta?.start_time, item.timestamp);
-      const end = num(item.meta?.end_time, item.timestamp);
-      values.push(stream.sessionId, stream.rtmsStreamId, String(item.userId), dbText(item.userName), dbText(item.data, 100_000), start, end, item.timestamp, item.meta?.language === undefined ? null : num(item.meta.language, 0), item.meta?.attribute === undefined ? null : num(item.meta.attribute, 0));
-      const o = i * 10;
-      return `($${o + 1},$${o + 2},$${o + 3},$${o + 4},$${o + 5},$${o + 6},$${o + 7},$${o + 8},$${o + 9},$${o + 10})`;
-    });
+    const rows: TranscriptRow[] = kept.map(({ stream, item }) => ({
+      sessionId: stream.sessionId,
+      rtmsStreamId: stream.rtmsStreamId,
+      userId: String(item.userId),
+      userName: dbText(item.userName),
+      text: dbText(item.data, 100_000)!, // (data is a string: never null)
+      startMs: num(item.meta?.start_time, item.timestamp),
+      endMs: num(item.meta?.end_time, item.timestamp),
+      timestampMs: item.timestamp,
+      language: item.meta?.language === undefined ? null : num(item.meta.language, 0),
+      attribute: item.meta?.attribute === undefined ? null : num(item.meta.attribute, 0),
+    }));
     // A session deleted between the check and the insert fails the statement (FK); the retry leaves it out.
-    const res: unknown[] = await this.db.query(
-      `INSERT INTO transcript_segments (session_id, rtms_stream_id, user_id, user_name, text, start_ms, end_ms, timestamp_ms, language, attribute)
-       VALUES ${tuples.join(',')}
-       ON CONFLICT (rtms_stream_id, user_id, timestamp_ms, start_ms) DO NOTHING RETURNING id`,
-      values,
-    );
+    const saved = await this.transcripts.insertMany(rows);
     this.observe('transcript', kept);
-    return res.length;
+    return saved;
   }
 
   /** Stop reason 8: deletes every stored object and row of the stream and refuses its later media. */
   async purgeStream(rtmsStreamId: string): Promise<number> {
     await this.redis.set(this.revokedKey(rtmsStreamId), '1', 'EX', 7 * 24 * 3600);
-    const keys: Array<{ storage_key: string }> = await this.db.query(`SELECT storage_key FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
-    for (const k of keys) await this.storage.delete(k.storage_key);
+    const keys = await this.artifacts.storageKeysForStream(rtmsStreamId);
+    for (const k of keys) await this.storage.delete(k);
     await this.db.transaction(async (em) => {
-      await em.query(`DELETE FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
-      await em.query(`DELETE FROM transcript_segments WHERE rtms_stream_id = $1`, [rtmsStreamId]);
-      await em.query(`DELETE FROM audio_segments WHERE rtms_stream_id = $1`, [rtmsStreamId]);
+      await this.artifacts.deleteForStream(rtmsStreamId, em);
+      await this.transcripts.deleteForStream(rtmsStreamId, em);
+      await this.audioSegments.deleteForStream(rtmsStreamId, em);
     });
     this.logger.log(`Purged stored media of revoked stream ${rtmsStreamId}: ${keys.length} object(s)`);
     return keys.length;
@@ -164,13 +156,6 @@ export class MediaSaverService {
     return { sessionId: stream.sessionId, rtmsStreamId: stream.rtmsStreamId, kind, userId: String(item.userId), userName: dbText(item.userName), capturedAt: new Date(item.timestamp) };
   }
 
-  private async existingSessions(ids: string[]): Promise<Set<string>> {
-    const unique = [...new Set(ids)];
-    if (unique.length === 0) return new Set();
-    const rows: Array<{ id: string }> = await this.db.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[])`, [unique]);
-    return new Set(rows.map((r) => r.id));
-  }
-
   /**
    * Records the rows of objects already written. Objects of sessions deleted meanwhile are
    * taken back (their rows would have nowhere to go). A session deleted between the check
@@ -178,7 +163,7 @@ export class MediaSaverService {
    */
   private async insertArtifacts(rows: ArtifactRow[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const existing = await this.existingSessions(rows.map((r) => r.sessionId));
+    const existing = await this.sessions.existingIds(rows.map((r) => r.sessionId));
     const orphans = rows.filter((r) => !existing.has(r.sessionId));
     if (orphans.length > 0) await Promise.all(orphans.map((r) => this.storage.delete(r.storageKey).catch(() => undefined)));
     const kept = rows.filter((r) => existing.has(r.sessionId));
@@ -186,24 +171,12 @@ export class MediaSaverService {
     return (await this.upsertArtifacts(this.db.manager, kept)).size;
   }
 
-  /** Inserts or updates artifact rows by storage key (objects already written); returns their ids by storage key. */
-  async upsertArtifacts(em: EntityManager, all: ArtifactRow[]): Promise<Map<string, string>> {
-    // One row per key: a batch may carry the same frame twice, and ON CONFLICT DO UPDATE refuses that.
-    const rows = [...new Map(all.map((r) => [r.storageKey, r])).values()];
-    const values: unknown[] = [];
-    const tuples = rows.map((r, i) => {
-      values.push(r.sessionId, r.rtmsStreamId, r.kind, r.userId, r.userName, r.storageKey, r.contentType, r.bytes, r.sha256, r.capturedAt, r.durationMs, JSON.stringify(r.meta));
-      const o = i * 12;
-      return `(${Array.from({ length: 12 }, (_, j) => `$${o + j + 1}`).join(',')})`;
-    });
-    const res: Array<{ id: string; storage_key: string }> = await em.query(
-      `INSERT INTO media_artifacts (session_id, rtms_stream_id, kind, user_id, user_name, storage_key, content_type, bytes, sha256, captured_at, duration_ms, meta)
-       VALUES ${tuples.join(',')}
-       ON CONFLICT (storage_key) DO UPDATE SET bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, content_type = EXCLUDED.content_type,
-         duration_ms = EXCLUDED.duration_ms, meta = EXCLUDED.meta, captured_at = EXCLUDED.captured_at
-       RETURNING id, storage_key`,
-      values,
-    );
-    return new Map(res.map((r) => [r.storage_key, r.id]));
+  /**
+   * Inserts or updates artifact rows by storage key (objects already written); returns
+   * their ids by storage key. The segment writer records its WAVs through it too, in its
+   * own transaction.
+   */
+  upsertArtifacts(em: EntityManager, rows: ArtifactRow[]): Promise<Map<string, string>> {
+    return this.artifacts.upsertMany(rows, em);
   }
 }

@@ -15,7 +15,7 @@ import { SessionsService } from '../../sessions/sessions.service';
 import { StreamsService } from '../../sessions/streams.service';
 import { STOP_REASON_STREAM_REVOKED } from '../../../zoom/rtms-enums';
 import { AudioSpoolService } from '../audio/audio-spool.service';
-import type { StreamEnd } from '../audio/audio-spool';
+import type { StreamEnd } from '../audio/audio-spool.ports';
 import { IngestMetrics } from '../ingest-metrics';
 import { MediaBatchService } from '../pipeline/media-batch.service';
 import { MEDIA_ITEM_FILTER_FACTORY, MediaItemFilterFactory } from '../pipeline/media-filter';

@@ -1,21 +1,25 @@
 import { Logger } from '@nestjs/common';
 import type { RtmsIngestConfig } from '../../../config/app.config';
 import type { StreamSignal } from '../../../common/stream-signals/stream-signals';
-import { RtmsEventType, RtmsMessageType, RtmsStreamState, statusCodeName, STOP_REASON_RECEIVER_REQUEST_CLOSE } from '../../../zoom/rtms-enums';
+import { errorMessage } from '../../../common/errors/error-message';
+import { isRecord } from '../../../common/types/is-record';
+import { RtmsEventType, RtmsMessageType, RtmsStreamState, STOP_REASON_RECEIVER_REQUEST_CLOSE } from '../../../zoom/rtms-enums';
 import type { CapturePolicy } from '../../sessions/capture-policy';
 import type { MediaTypeName } from '../../sessions/dto/capture-policy.dto';
 import { StreamStatus } from '../../sessions/entities/rtms-stream.entity';
 import { EventSource } from '../../sessions/entities/session-event.entity';
 import type { StreamsService } from '../../sessions/streams.service';
-import { checkServerUrls, ServerUrlPolicy } from '../../../zoom/rtms/server-url-policy';
-import { RtmsSocket } from '../connection/rtms-socket';
+import type { ServerUrlPolicy } from '../../../zoom/rtms/server-url-policy';
+import type { RtmsSocket } from '../connection/rtms-socket';
 import type { IngestMetrics } from '../ingest-metrics';
 import type { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
-import { dataHandshake, eventSubscription, MediaParams, planMediaSockets, signalingHandshake, StreamIdentity } from '../protocol/handshake';
-import { MEDIA_MESSAGE_TYPES, MEDIA_TYPE_LABEL, ParseFailure, RtmsMessage, toMediaItem } from '../protocol/rtms-message-parser';
-import { RtmsConnectionError, RtmsStatusError, StreamConfigError } from '../protocol/rtms-status';
+import type { MediaParams, StreamIdentity } from '../protocol/handshake';
+import { MEDIA_MESSAGE_TYPES, RtmsMessage } from '../protocol/rtms-message-parser';
+import { RtmsStatusError, StreamConfigError } from '../protocol/rtms-status';
 import { Interruption, Interruptions, ReconnectCause } from './interruptions';
 import { ReconnectPolicy } from './reconnect-policy';
+import { StreamConnections } from './stream-connections';
+import { StreamMediaDispatcher } from './stream-media-dispatcher';
 import type { StreamEventsRecorder, StreamRef } from './stream-events-recorder';
 import type { StreamLease } from './stream-lease';
 
@@ -53,24 +57,20 @@ const PROBE_TIMEOUT_MS = 2000;
 const KEEPALIVE_DB_WRITE_MS = 2000;
 
 /**
- * Runs one RTMS stream for as long as the job holds it: signaling + media handshakes,
- * keep-alives, events, media into its pipeline, and every reconnection case of
- * rtms-protocol.md §4. `run()` resolves with how the stream ended.
+ * Runs one RTMS stream for as long as the job holds it: when to connect and reconnect
+ * (every case of rtms-protocol.md §4), keep-alive and lease watch, events, media into its
+ * pipeline, and how the stream ends. `run()` resolves with how it ended. The sockets and
+ * their handshakes are StreamConnections' (stream-connections.ts), media parsing and
+ * counting StreamMediaDispatcher's.
  */
 export class StreamSession {
   private readonly logger = new Logger(StreamSession.name);
   private readonly interrupts = new Interruptions();
   private readonly reconnect: ReconnectPolicy;
-  private signaling: RtmsSocket | null = null;
-  private media: RtmsSocket[] = [];
-  private mediaServerUrls: Record<string, unknown> = {};
-  private serverUrls: string;
-  private urlIndex = 0;
-  private subscribedOn: RtmsSocket | null = null;
+  private readonly conn: StreamConnections;
+  private readonly dispatcher: StreamMediaDispatcher;
   private firstMediaDone = false;
   private closeRequested = false;
-  private mediaConnectedAt = 0;
-  private signalingConnectedAt = 0;
   private lastKeepAliveWrite = 0;
   private timers: NodeJS.Timeout[] = [];
   private recordChain: Promise<void> = Promise.resolve();
@@ -82,8 +82,20 @@ export class StreamSession {
     private readonly init: StreamSessionInit,
     private readonly deps: StreamSessionDeps,
   ) {
-    this.serverUrls = init.serverUrls;
     this.reconnect = new ReconnectPolicy(deps.config.reconnectBaseMs, deps.config.reconnectMaxMs);
+    this.dispatcher = new StreamMediaDispatcher(init.rtmsStreamId, deps.metrics, deps.media);
+    this.conn = new StreamConnections(init, deps, {
+      onSignalingMessage: (sock, m, bytes, at) => this.onSignalingMessage(sock, m, bytes, at),
+      onMediaMessage: (m, bytes, at) => this.dispatcher.onMediaMessage(m, bytes, at),
+      onInvalid: (socket, reason, bytes) => this.dispatcher.onInvalid(socket, reason, bytes),
+      onSignalingClosed: (code, reason) => {
+        if (this.closeRequested) this.interrupt({ kind: 'stop', stopReason: STOP_REASON_RECEIVER_REQUEST_CLOSE, via: 'close_request' });
+        else this.interrupt({ kind: 'full', cause: 'socket_closed', detail: `signaling closed (${code}${reason ? ` ${reason}` : ''})` });
+      },
+      onMediaClosed: (key, code, reason) => this.interrupt({ kind: 'media', cause: 'socket_closed', detail: `media ${key} closed (${code}${reason ? ` ${reason}` : ''})` }),
+      onSignalingKeepAlive: () => this.keepAliveSeen(),
+      record: (eventType, payload) => this.record(eventType, payload),
+    });
   }
 
   get rtmsStreamId(): string {
@@ -104,7 +116,7 @@ export class StreamSession {
       case 'stopped':
         return this.interrupt({ kind: 'stop', stopReason: signal.stopReason ?? null, via: 'webhook' });
       case 'failover':
-        if (signal.serverUrls && signal.serverUrls !== this.serverUrls) {
+        if (signal.serverUrls && signal.serverUrls !== this.conn.serverUrls) {
           this.interrupt({ kind: 'full', cause: 'failover', detail: 'new rtms_started with new server_urls', serverUrls: signal.serverUrls });
         }
         return;
@@ -142,8 +154,12 @@ export class StreamSession {
       if (terminal) return this.finish(this.interrupts.take()!);
       let lastError: Error;
       try {
-        if (mode === 'full') await this.connectSignaling();
-        await this.connectMedia();
+        if (mode === 'full') {
+          this.closeAll();
+          await this.conn.connectSignaling();
+        }
+        await this.conn.connectMedia();
+        await this.afterMediaConnected();
         this.reconnect.reset();
         await this.deps.streams.updateRuntime(this.init.rtmsStreamId, { status: StreamStatus.Active, connectedAt: new Date(), ownerWorkerId: this.deps.workerId });
         if (this.closeRequested) this.sendCloseRequest();
@@ -160,7 +176,7 @@ export class StreamSession {
       if (lastError instanceof StreamConfigError || (lastError instanceof RtmsStatusError && lastError.permanent)) {
         return this.fail(lastError.message, lastError);
       }
-      if (mode === 'media' && !this.signaling?.open) mode = 'full';
+      if (mode === 'media' && !this.conn.signaling?.open) mode = 'full';
       const windowMs = mode === 'full' ? this.deps.config.signalingReconnectWindowMs : this.deps.config.mediaReconnectWindowMs;
       const delay = this.reconnect.nextDelay(windowMs);
       if (delay === null) {
@@ -179,147 +195,30 @@ export class StreamSession {
   /** Closes what must be redone; returns the reconnect mode. */
   private prepareReconnect(i: Extract<Interruption, { kind: 'full' | 'media' }>, current: 'full' | 'media'): 'full' | 'media' {
     this.reconnect.begin();
-    if (i.kind === 'full' && i.serverUrls) {
-      this.serverUrls = i.serverUrls;
-      this.urlIndex = 0;
-    }
+    if (i.kind === 'full' && i.serverUrls) this.conn.useServerUrls(i.serverUrls);
     this.logger.warn(`Stream ${this.rtmsStreamId}: reconnecting ${i.kind === 'full' ? 'signaling + media' : 'media'} (${i.cause}: ${i.detail})`);
     if (i.kind === 'full' || current === 'full') {
       this.closeAll();
       return 'full';
     }
     // Media only: sockets still open stay (split mode); dead ones are replaced.
-    const dead = this.media.filter((m) => !m.open);
-    for (const m of dead) m.close(1000, 'client reconnecting');
-    this.media = this.media.filter((m) => m.open);
+    this.conn.dropDeadMedia();
     return 'media';
   }
 
-  // ───────────── connecting ─────────────
-
-  private async connectSignaling(): Promise<void> {
-    this.closeAll();
-    // The webhook side may have stored new URLs (failover) since the job started.
-    const row = await this.deps.streams.findByStreamId(this.rtmsStreamId);
-    // The row is written before a failover signal is published, so it is never older than the signal.
-    if (row && row.serverUrls !== this.serverUrls) {
-      this.serverUrls = row.serverUrls;
-      this.urlIndex = 0;
-    }
-    const refusal = checkServerUrls(this.serverUrls, this.deps.urlPolicy);
-    if (refusal) throw new StreamConfigError(`server_urls refused by RTMS_ALLOWED_HOSTS policy: ${refusal}`);
-    const urls = this.serverUrls.split(',').map((u) => u.trim()).filter(Boolean);
-    const url = urls[this.urlIndex++ % urls.length];
-    const sock = this.socket('signaling', 'signaling', url);
-    this.signaling = sock;
-    const resp = await this.shake(sock, signalingHandshake(this.init.identity), RtmsMessageType.SignalingHandshakeResp, {
-      onMessage: (m, bytes, at) => this.onSignalingMessage(sock, m, bytes, at),
-      onInvalid: (reason, bytes) => this.onInvalid('signaling', reason, bytes),
-      onClose: (code, reason) => {
-        if (this.signaling !== sock) return;
-        if (this.closeRequested) this.interrupt({ kind: 'stop', stopReason: STOP_REASON_RECEIVER_REQUEST_CLOSE, via: 'close_request' });
-        else this.interrupt({ kind: 'full', cause: 'socket_closed', detail: `signaling closed (${code}${reason ? ` ${reason}` : ''})` });
-      },
-    });
-    const server = (resp.media_server ?? {}) as Record<string, unknown>;
-    this.mediaServerUrls = (typeof server.server_urls === 'object' && server.server_urls !== null ? server.server_urls : {}) as Record<string, unknown>;
-    this.signalingConnectedAt = Date.now();
-    this.subscribedOn = null;
-  }
-
-  /**
-   * Opens the media sockets the plan needs. Sockets still open (split mode: the types
-   * that were not interrupted) are kept; only missing ones are handshaken again.
-   */
-  private async connectMedia(): Promise<void> {
-    const signaling = this.signaling;
-    if (!signaling?.open) throw new RtmsConnectionError('signaling', 'not connected');
-    const plan = planMediaSockets(this.mediaServerUrls, this.init.mediaTypes, this.deps.config.mediaSocketMode);
-    if (plan.unavailable.length > 0) {
-      this.logger.warn(`Stream ${this.rtmsStreamId}: no media URL offered for ${plan.unavailable.join(', ')} (no scope?); not requested`);
-    }
-    if (plan.sockets.length === 0) throw new StreamConfigError(`the media server offered no URL for any requested media type (${this.init.mediaTypes.join(', ')})`);
-    for (const p of plan.sockets) {
-      const refusal = checkServerUrls(p.url, this.deps.urlPolicy);
-      if (refusal) throw new StreamConfigError(`media server URL refused by RTMS_ALLOWED_HOSTS policy: ${refusal}`);
-    }
-    const keep = this.media.filter((s) => s.open && plan.sockets.some((p) => p.key === s.label));
-    for (const s of this.media) if (!keep.includes(s)) s.close(1000, 'client reconnecting');
-    const missing = plan.sockets.filter((p) => !keep.some((s) => s.label === p.key));
-    const fresh = missing.map((p) => ({ p, sock: this.socket('media', p.key, p.url) }));
-    this.media = [...keep, ...fresh.map((f) => f.sock)];
-    const results = await Promise.allSettled(
-      fresh.map(async ({ p, sock }) => {
-        await this.shake(sock, dataHandshake(this.init.identity, p.types, this.init.mediaParams), RtmsMessageType.DataHandshakeResp, {
-          onMessage: (m, bytes, at) => this.onMediaMessage(m, bytes, at),
-          onInvalid: (reason, bytes) => this.onInvalid('media', reason, bytes),
-          onClose: (code, reason) => {
-            if (!this.media.includes(sock)) return;
-            this.interrupt({ kind: 'media', cause: 'socket_closed', detail: `media ${p.key} closed (${code}${reason ? ` ${reason}` : ''})` });
-          },
-        });
-        // One CLIENT_READY_ACK per successful media handshake, on signaling.
-        signaling.send({ msg_type: RtmsMessageType.ClientReadyAck, rtms_stream_id: this.rtmsStreamId });
-      }),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      for (const f of fresh) f.sock.close(1000, 'client reconnecting');
-      this.media = this.media.filter((s) => !fresh.some((f) => f.sock === s));
-      throw failed.reason;
-    }
-    if (fresh.length > 0) this.mediaConnectedAt = Date.now();
-    if (this.subscribedOn !== signaling) {
-      signaling.send(eventSubscription());
-      this.subscribedOn = signaling;
-    }
-    if (!this.firstMediaDone) {
-      this.firstMediaDone = true;
-      await this.deps.onFirstMediaHandshake().catch((err: unknown) => this.logger.error(`Stream ${this.rtmsStreamId}: after-handshake hook failed: ${String(err)}`));
-    }
-  }
-
-  private socket(kind: 'signaling' | 'media', label: string, url: string): RtmsSocket {
-    return new RtmsSocket({
-      kind,
-      label,
-      url,
-      handshakeTimeoutMs: this.deps.config.handshakeTimeoutMs,
-      maxMessageBytes: this.deps.config.maxMessageBytes,
-      keepAlive: {
-        answered: (socket, latencyMs) => {
-          this.deps.metrics.keepAliveReply.observe({ socket }, latencyMs / 1000);
-          this.deps.metrics.keepAlives.inc({ socket });
-          if (socket === 'signaling') this.keepAliveSeen();
-        },
-      },
-    });
-  }
-
-  private async shake(sock: RtmsSocket, req: Record<string, unknown>, resp: RtmsMessageType, handlers: Parameters<RtmsSocket['handshake']>[2]): Promise<RtmsMessage> {
-    const kind = resp === RtmsMessageType.SignalingHandshakeResp ? 'signaling' : 'media';
-    try {
-      const msg = await sock.handshake(req, resp, handlers);
-      this.deps.metrics.handshakes.inc({ socket: kind, result: 'ok' });
-      return msg;
-    } catch (err) {
-      if (err instanceof RtmsStatusError) {
-        this.deps.metrics.handshakes.inc({ socket: kind, result: statusCodeName(err.statusCode) });
-        this.logger.warn(`Stream ${this.rtmsStreamId}: ${err.message} [${err.statusClass}]`);
-        this.record('rtms.handshake_refused', { socket: kind, path: sock.label, status_code: err.statusCode, status_name: err.statusName, reason: err.reason.slice(0, 500), class: err.statusClass });
-      } else {
-        this.deps.metrics.handshakes.inc({ socket: kind, result: 'connection_error' });
-      }
-      throw err;
-    }
+  /** Once per job, after the first successful media handshake. */
+  private async afterMediaConnected(): Promise<void> {
+    if (this.firstMediaDone) return;
+    this.firstMediaDone = true;
+    await this.deps.onFirstMediaHandshake().catch((err: unknown) => this.logger.error(`Stream ${this.rtmsStreamId}: after-handshake hook failed: ${errorMessage(err)}`));
   }
 
   // ───────────── messages ─────────────
 
-  private onSignalingMessage(sock: RtmsSocket, m: RtmsMessage, _bytes: number, _at: number): void {
+  private onSignalingMessage(sock: RtmsSocket, m: RtmsMessage, bytes: number, at: number): void {
     switch (m.msg_type) {
       case RtmsMessageType.EventUpdate: {
-        const ev = (m.event ?? {}) as Record<string, unknown>;
+        const ev = isRecord(m.event) ? m.event : {};
         if (ev.event_type === RtmsEventType.MediaConnectionInterrupted) this.mediaInterrupted('event 7 MEDIA_CONNECTION_INTERRUPTED');
         this.chainRecord(() => this.deps.recorder.event(this.ref, m));
         return;
@@ -339,7 +238,7 @@ export class StreamSession {
         this.chainRecord(() => this.deps.recorder.sessionState(this.ref, m));
         return;
       case RtmsMessageType.StreamStateResp:
-        if (sock === this.signaling && this.probeWaiter) {
+        if (sock === this.conn.signaling && this.probeWaiter) {
           const w = this.probeWaiter;
           this.probeWaiter = null;
           w(true);
@@ -349,45 +248,14 @@ export class StreamSession {
         this.record('rtms.stream_close_response', { status_code: m.status_code ?? null, reason: m.reason ?? null });
         return;
       default:
-        if (MEDIA_MESSAGE_TYPES.has(m.msg_type)) this.onMediaMessage(m, _bytes, _at);
+        if (MEDIA_MESSAGE_TYPES.has(m.msg_type)) this.dispatcher.onMediaMessage(m, bytes, at);
         else this.logger.debug(`Stream ${this.rtmsStreamId}: ignoring signaling msg_type ${m.msg_type}`);
-    }
-  }
-
-  private onMediaMessage(m: RtmsMessage, bytes: number, receivedAt: number): void {
-    if (!MEDIA_MESSAGE_TYPES.has(m.msg_type)) {
-      this.onInvalid('media', 'unexpected_msg_type', bytes, m.msg_type);
-      return;
-    }
-    const label = MEDIA_TYPE_LABEL[m.msg_type];
-    const parsed = toMediaItem(m, receivedAt);
-    if (!parsed.ok) {
-      this.onInvalid('media', parsed.reason, bytes, m.msg_type);
-      return;
-    }
-    if (parsed.lengthMismatch) this.deps.metrics.invalid.inc({ reason: 'length_mismatch_kept' });
-    this.deps.metrics.messages.inc({ media_type: label });
-    this.deps.metrics.bytes.inc({ media_type: label }, bytes);
-    const before = this.deps.media.stats.filtered;
-    this.deps.media.add(parsed.item, parsed.bytes);
-    if (this.deps.media.stats.filtered !== before) this.deps.metrics.filtered.inc({ media_type: label });
-  }
-
-  private invalidLogged = new Map<string, number>();
-
-  private onInvalid(socket: 'signaling' | 'media', reason: ParseFailure | string, bytes: number, msgType?: number): void {
-    this.deps.metrics.invalid.inc({ reason });
-    // Log the first of each kind per stream, then every 100th, so a flood cannot drown the log.
-    const n = (this.invalidLogged.get(reason) ?? 0) + 1;
-    this.invalidLogged.set(reason, n);
-    if (n === 1 || n % 100 === 0) {
-      this.logger.warn(`Stream ${this.rtmsStreamId}: dropped a malformed ${socket} message (${reason}, ${bytes} bytes${msgType !== undefined ? `, msg_type ${msgType}` : ''}; ${n} so far)`);
     }
   }
 
   private mediaInterrupted(detail: string): void {
     // A notice about the connection we just replaced is stale.
-    if (this.media.length > 0 && this.media.every((s) => s.open) && Date.now() - this.mediaConnectedAt < 1000) return;
+    if (this.conn.mediaConnectedWithin(1000)) return;
     this.interrupt({ kind: 'media', cause: 'media_interrupted', detail });
   }
 
@@ -405,7 +273,7 @@ export class StreamSession {
    * replaced; otherwise redo signaling and media.
    */
   private async checkInterrupted(): Promise<void> {
-    const sock = this.signaling;
+    const sock = this.conn.signaling;
     if (!sock?.open) {
       // Our socket already closed, so the loop is already redoing signaling and media;
       // a second redo would only cost Zoom another handshake.
@@ -427,7 +295,7 @@ export class StreamSession {
         resolve(false);
       }
     });
-    if (alive && this.signaling === sock) {
+    if (alive && this.conn.signaling === sock) {
       this.record('stream.interrupted_webhook_stale', { note: 'current signaling connection answered STREAM_STATE_REQ' });
       // The webhook side marked the row interrupted; the stream is in fact live.
       await this.deps.streams.updateRuntime(this.rtmsStreamId, { status: StreamStatus.Active }).catch(() => undefined);
@@ -442,17 +310,13 @@ export class StreamSession {
   }
 
   private sendCloseRequest(): void {
-    if (this.signaling?.send({ msg_type: RtmsMessageType.StreamCloseReq, rtms_stream_id: this.rtmsStreamId })) {
+    if (this.conn.signaling?.send({ msg_type: RtmsMessageType.StreamCloseReq, rtms_stream_id: this.rtmsStreamId })) {
       this.record('rtms.stream_close_requested', {});
     }
   }
 
   private checkKeepAlive(): void {
-    const sock = this.signaling;
-    if (!sock?.open || this.signalingConnectedAt === 0) return;
-    const last = Math.max(sock.keepAlive.lastRequestAt ?? 0, this.signalingConnectedAt);
-    if (Date.now() - last > this.deps.config.keepAliveTimeoutMs) {
-      this.signalingConnectedAt = 0; // once per connection
+    if (this.conn.keepAliveOverdue(this.deps.config.keepAliveTimeoutMs)) {
       this.interrupt({ kind: 'full', cause: 'keepalive_timeout', detail: `no keep-alive on signaling for ${this.deps.config.keepAliveTimeoutMs} ms` });
     }
   }
@@ -506,7 +370,7 @@ export class StreamSession {
   private async countReconnect(cause: ReconnectCause | 'takeover', detail: string): Promise<void> {
     this.deps.metrics.reconnects.inc({ cause });
     this.record('stream.reconnect', { cause, detail, worker: this.deps.workerId });
-    await this.deps.streams.countReconnect(this.rtmsStreamId, cause).catch((err: unknown) => this.logger.warn(`countReconnect: ${String(err)}`));
+    await this.deps.streams.countReconnect(this.rtmsStreamId, cause).catch((err: unknown) => this.logger.warn(`countReconnect: ${errorMessage(err)}`));
   }
 
   private record(eventType: string, payload: Record<string, unknown>): void {
@@ -518,17 +382,9 @@ export class StreamSession {
     this.recordChain = this.recordChain.then(fn, fn);
   }
 
-  private closeMedia(): void {
-    const media = this.media;
-    this.media = [];
-    for (const s of media) s.close(1000, 'client reconnecting');
-  }
-
+  /** Closes every socket, and answers a pending liveness probe: not alive. */
   private closeAll(): void {
-    this.closeMedia();
-    const sig = this.signaling;
-    this.signaling = null;
-    sig?.close(1000, 'client closing');
+    this.conn.closeAll();
     if (this.probeWaiter) {
       const w = this.probeWaiter;
       this.probeWaiter = null;

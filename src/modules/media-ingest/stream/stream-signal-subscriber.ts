@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { StreamSignal, streamSignalChannel } from '../../../common/stream-signals/stream-signals';
 import { AppConfig } from '../../../config/app.config';
+import { errorMessage } from '../../../common/errors/error-message';
 
 export type StreamSignalListener = (signal: StreamSignal) => void;
 
@@ -61,7 +62,7 @@ export class StreamSignalSubscriber implements OnModuleInit, OnApplicationShutdo
     try {
       listener(signal);
     } catch (err) {
-      this.logger.error(`Stream ${signal.rtmsStreamId}: signal ${signal.type} handler threw: ${String(err)}`);
+      this.logger.error(`Stream ${signal.rtmsStreamId}: signal ${signal.type} handler threw: ${errorMessage(err)}`);
     }
   }
 }

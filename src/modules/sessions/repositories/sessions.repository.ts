@@ -36,6 +36,14 @@ export class SessionsRepository {
     return this.repo(em).save(session);
   }
 
+  /** Which of these ids name a session. */
+  async existingIds(ids: string[]): Promise<Set<string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Set();
+    const rows = await this.repo().find({ select: { id: true }, where: { id: In(unique) } });
+    return new Set(rows.map((r) => r.id));
+  }
+
   findById(id: string, em?: EntityManager): Promise<SessionEntity | null> {
     return this.repo(em).findOne({ where: { id } });
   }

@@ -1,0 +1,91 @@
+/**
+ * The audio spool's ports: what a stream hands it (AudioStreamInfo, SpooledPacket), where
+ * it makes parts durable (AudioPartStore, SpooledAudioStore in production), and what it
+ * reports (AudioSpoolHooks). audio-spool.ts holds the spool itself.
+ */
+
+export interface AudioStreamInfo {
+  sessionId: string;
+  rtmsStreamId: string;
+  segmentMs: number;
+  /** The negotiated format, for the WAV header. */
+  sampleRate: number;
+  channels: number;
+}
+
+export interface SpooledPacket {
+  ts: number;
+  pcm: Buffer;
+  receivedAt: number;
+}
+
+/** A segment the spool needs the id of (created if it does not exist yet). */
+export interface SegmentRef {
+  key: string;
+  sessionId: string;
+  rtmsStreamId: string;
+  userId: string;
+  userName: string | null;
+  segmentStartMs: number;
+  segmentMs: number;
+  sampleRate: number;
+  channels: number;
+}
+
+export interface PartRow {
+  segmentId: string;
+  packets: SpooledPacket[];
+  /** Also mark the segment as still receiving (last_part_at), so the idle sweeper leaves it alone. */
+  touch: boolean;
+}
+
+export interface AppendResult {
+  /** Segments that no longer exist (session deleted, stream purged): their parts were not written. */
+  vanished: Set<string>;
+  /** Segments already sealed (their WAV is final and their parts pruned): the parts are kept but miss the WAV. */
+  sealed: Set<string>;
+}
+
+/** Where parts are made durable (SpooledAudioStore in production). */
+export interface AudioPartStore {
+  /** Ids of the given segments, creating the missing ones. Segments of a deleted session are left out. */
+  ensureSegments(refs: SegmentRef[]): Promise<Map<string, string>>;
+  /** Makes the parts durable all at once; reopens written segments that got new parts. */
+  appendParts(rows: PartRow[]): Promise<AppendResult>;
+}
+
+/** The parts of a segment this process wrote, kept in memory so writing its WAV reads no file. */
+export type WrittenParts = Map<string, Buffer[]>;
+
+/** Key of a part in WrittenParts: its first and last packet timestamps. */
+export const partKey = (firstTs: number, lastTs: number) => `${firstTs}|${lastTs}`;
+
+export interface AudioSpoolHooks {
+  /**
+   * Segments complete enough to be written out as WAV, with the parts this process wrote
+   * of each, and how long their writing may be spread over.
+   */
+  segmentsDue(segments: Array<{ id: string; parts: WrittenParts; spreadMs: number }>): Promise<void>;
+  /** Packets now durable. */
+  saved(packets: SpooledPacket[], now: number): void;
+  /** Packets that will never be stored, and why. */
+  discarded(reason: 'session_deleted' | 'revoked' | 'spool_full' | 'shutdown', packets: number): void;
+  late(packets: number): void;
+  flushFailed(err: unknown): void;
+  /** How long one write took and how many packets it carried. */
+  flushed(ms: number, packets: number): void;
+}
+
+export interface AudioSpoolOptions {
+  flushMs: number;
+  /** Flush at once when this much PCM is waiting. */
+  flushBytes: number;
+  /** Beyond this much PCM waiting (the database is down), new packets are dropped and counted. */
+  maxBufferedBytes: number;
+  /** last_part_at is refreshed at most this often per segment. */
+  touchEveryMs: number;
+  /** A segment not written to for this long is dropped from memory (the sweep writes it from the file). */
+  cacheIdleMs: number;
+}
+
+export type StreamEnd = 'finalize' | 'keep' | 'discard';

@@ -1,0 +1,115 @@
+import type { AudioStreamInfo, SegmentRef, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
+
+/**
+ * The audio spool's in-memory state (stream → participant → open segments) and how the
+ * packets waiting in it are cut into groups, one per (stream, participant, segment): a
+ * group becomes one part row per flush. audio-spool.ts schedules the flushes.
+ */
+
+export interface UserState {
+  userName: string | null;
+  maxTs: number;
+  /** Packets waiting for the next flush, in arrival order. */
+  waiting: SpooledPacket[];
+  /** segment start → the open segments this process writes to. */
+  segments: Map<number, SegmentState>;
+  /** Timestamps already spooled, per segment start: a packet Zoom sends twice is kept once. */
+  seen: Map<number, Set<number>>;
+}
+
+export interface SegmentState {
+  id: string | null;
+  /** When last_part_at was last refreshed. */
+  touchedAt: number;
+  /**
+   * A write under way refreshes last_part_at: no other write does, so two concurrent
+   * writes never update the same segment row (they would queue behind each other).
+   */
+  touching: boolean;
+  /** When this process last wrote a part of it. */
+  writtenAt: number;
+  /** The PCM of the parts written, by partKey (a cache: the spool file has it too). */
+  parts: WrittenParts;
+  bytes: number;
+}
+
+export interface StreamState {
+  info: AudioStreamInfo;
+  users: Map<string, UserState>;
+  /** Packets appended and not yet written or discarded. */
+  pending: number;
+  ended: StreamEnd | null;
+}
+
+export interface Group {
+  stream: StreamState;
+  userId: string;
+  segStart: number;
+  packets: SpooledPacket[];
+  segmentId: string | null;
+  /** Written or discarded, and counted as such: never retried. */
+  settled?: boolean;
+}
+
+export const segKey = (rtmsStreamId: string, userId: string, segStart: number) => `${rtmsStreamId}|${userId}|${segStart}`;
+
+export const groupKey = (g: Group) => segKey(g.stream.info.rtmsStreamId, g.userId, g.segStart);
+
+/** Start of the segment window (a multiple of the segment length on Zoom's clock) that holds `ts`. */
+export const segmentStart = (ts: number, segmentMs: number) => Math.floor(ts / segmentMs) * segmentMs;
+
+/** Takes the waiting packets of every stream, grouped by (stream, user, segment). */
+export function cutWaiting(streams: Iterable<StreamState>): Group[] {
+  const out: Group[] = [];
+  for (const s of streams) {
+    for (const [userId, u] of s.users) {
+      if (u.waiting.length === 0) continue;
+      const bySeg = new Map<number, SpooledPacket[]>();
+      for (const p of u.waiting) {
+        const seg = segmentStart(p.ts, s.info.segmentMs);
+        const g = bySeg.get(seg);
+        if (g) g.push(p);
+        else bySeg.set(seg, [p]);
+      }
+      u.waiting = [];
+      for (const [segStart, packets] of bySeg) {
+        packets.sort((a, b) => a.ts - b.ts);
+        out.push({ stream: s, userId, segStart, packets, segmentId: u.segments.get(segStart)?.id ?? null });
+      }
+    }
+  }
+  return out;
+}
+
+/** The segments the groups need and have no id for yet (one ref per segment). */
+export function segmentsToEnsure(groups: Group[]): SegmentRef[] {
+  const missing = new Map<string, SegmentRef>();
+  for (const g of groups) {
+    if (g.segmentId) continue;
+    const key = groupKey(g);
+    const u = g.stream.users.get(g.userId);
+    missing.set(key, {
+      key,
+      sessionId: g.stream.info.sessionId,
+      rtmsStreamId: g.stream.info.rtmsStreamId,
+      userId: g.userId,
+      userName: u?.userName ?? null,
+      segmentStartMs: g.segStart,
+      segmentMs: g.stream.info.segmentMs,
+      sampleRate: g.stream.info.sampleRate,
+      channels: g.stream.info.channels,
+    });
+  }
+  return [...missing.values()];
+}
+
+/** The in-memory record of a group's segment (created on first write). */
+export function segmentOf(g: Group): SegmentState {
+  const u = g.stream.users.get(g.userId)!;
+  let seg = u.segments.get(g.segStart);
+  if (!seg) {
+    seg = { id: null, touchedAt: 0, touching: false, writtenAt: 0, parts: new Map(), bytes: 0 };
+    u.segments.set(g.segStart, seg);
+  }
+  return seg;
+}

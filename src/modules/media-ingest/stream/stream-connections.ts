@@ -1,0 +1,227 @@
+import { Logger } from '@nestjs/common';
+import type { RtmsIngestConfig } from '../../../config/app.config';
+import { isRecord } from '../../../common/types/is-record';
+import { RtmsMessageType, statusCodeName } from '../../../zoom/rtms-enums';
+import type { MediaTypeName } from '../../sessions/dto/capture-policy.dto';
+import type { StreamsService } from '../../sessions/streams.service';
+import { checkServerUrls, ServerUrlPolicy } from '../../../zoom/rtms/server-url-policy';
+import { RtmsSocket } from '../connection/rtms-socket';
+import type { IngestMetrics } from '../ingest-metrics';
+import { dataHandshake, eventSubscription, MediaParams, planMediaSockets, signalingHandshake, StreamIdentity } from '../protocol/handshake';
+import type { ParseFailure, RtmsMessage } from '../protocol/rtms-message-parser';
+import { RtmsConnectionError, RtmsStatusError, StreamConfigError } from '../protocol/rtms-status';
+
+/** What the connections report to their StreamSession. */
+export interface StreamConnectionEvents {
+  onSignalingMessage(sock: RtmsSocket, m: RtmsMessage, bytes: number, receivedAt: number): void;
+  onMediaMessage(m: RtmsMessage, bytes: number, receivedAt: number): void;
+  onInvalid(socket: 'signaling' | 'media', reason: ParseFailure, bytes: number): void;
+  /** The current signaling socket closed, not by us. */
+  onSignalingClosed(code: number, reason: string): void;
+  /** A current media socket closed, not by us. */
+  onMediaClosed(key: string, code: number, reason: string): void;
+  /** Zoom sent a keep-alive on signaling (and it was answered). */
+  onSignalingKeepAlive(): void;
+  record(eventType: string, payload: Record<string, unknown>): void;
+}
+
+export interface StreamConnectionsInit {
+  rtmsStreamId: string;
+  identity: StreamIdentity;
+  serverUrls: string;
+  mediaTypes: MediaTypeName[];
+  mediaParams: MediaParams;
+}
+
+export interface StreamConnectionsDeps {
+  config: RtmsIngestConfig;
+  urlPolicy: ServerUrlPolicy;
+  streams: Pick<StreamsService, 'findByStreamId'>;
+  metrics: IngestMetrics;
+}
+
+/**
+ * A stream's sockets: the signaling connection and the media sockets, their handshakes
+ * (rtms-protocol.md §2–3), which server URL is tried next, and what is kept across a
+ * media-only reconnection. When to (re)connect is StreamSession's call.
+ */
+export class StreamConnections {
+  private readonly logger = new Logger(StreamConnections.name);
+  private signalingSock: RtmsSocket | null = null;
+  private media: RtmsSocket[] = [];
+  private mediaServerUrls: Record<string, unknown> = {};
+  private urls: string;
+  private urlIndex = 0;
+  private subscribedOn: RtmsSocket | null = null;
+  private mediaConnectedAt = 0;
+  private signalingConnectedAt = 0;
+
+  constructor(
+    private readonly init: StreamConnectionsInit,
+    private readonly deps: StreamConnectionsDeps,
+    private readonly events: StreamConnectionEvents,
+  ) {
+    this.urls = init.serverUrls;
+  }
+
+  private get rtmsStreamId(): string {
+    return this.init.rtmsStreamId;
+  }
+
+  /** The signaling socket of the current connection, if any. */
+  get signaling(): RtmsSocket | null {
+    return this.signalingSock;
+  }
+
+  /** The server URLs connections go to (the job's, or newer ones after a failover). */
+  get serverUrls(): string {
+    return this.urls;
+  }
+
+  /** Failover: the next signaling connection starts at the first of these URLs. */
+  useServerUrls(serverUrls: string): void {
+    this.urls = serverUrls;
+    this.urlIndex = 0;
+  }
+
+  async connectSignaling(): Promise<void> {
+    this.closeAll();
+    // The webhook side may have stored new URLs (failover) since the job started.
+    const row = await this.deps.streams.findByStreamId(this.rtmsStreamId);
+    // The row is written before a failover signal is published, so it is never older than the signal.
+    if (row && row.serverUrls !== this.urls) this.useServerUrls(row.serverUrls);
+    const refusal = checkServerUrls(this.urls, this.deps.urlPolicy);
+    if (refusal) throw new StreamConfigError(`server_urls refused by RTMS_ALLOWED_HOSTS policy: ${refusal}`);
+    const urls = this.urls.split(',').map((u) => u.trim()).filter(Boolean);
+    const url = urls[this.urlIndex++ % urls.length];
+    const sock = this.socket('signaling', 'signaling', url);
+    this.signalingSock = sock;
+    const resp = await this.shake(sock, signalingHandshake(this.init.identity), RtmsMessageType.SignalingHandshakeResp, {
+      onMessage: (m, bytes, at) => this.events.onSignalingMessage(sock, m, bytes, at),
+      onInvalid: (reason, bytes) => this.events.onInvalid('signaling', reason, bytes),
+      onClose: (code, reason) => {
+        if (this.signalingSock === sock) this.events.onSignalingClosed(code, reason);
+      },
+    });
+    const server = isRecord(resp.media_server) ? resp.media_server : {};
+    this.mediaServerUrls = isRecord(server.server_urls) ? server.server_urls : {};
+    this.signalingConnectedAt = Date.now();
+    this.subscribedOn = null;
+  }
+
+  /**
+   * Opens the media sockets the plan needs. Sockets still open (split mode: the types
+   * that were not interrupted) are kept; only missing ones are handshaken again.
+   */
+  async connectMedia(): Promise<void> {
+    const signaling = this.signalingSock;
+    if (!signaling?.open) throw new RtmsConnectionError('signaling', 'not connected');
+    const plan = planMediaSockets(this.mediaServerUrls, this.init.mediaTypes, this.deps.config.mediaSocketMode);
+    if (plan.unavailable.length > 0) {
+      this.logger.warn(`Stream ${this.rtmsStreamId}: no media URL offered for ${plan.unavailable.join(', ')} (no scope?); not requested`);
+    }
+    if (plan.sockets.length === 0) throw new StreamConfigError(`the media server offered no URL for any requested media type (${this.init.mediaTypes.join(', ')})`);
+    for (const p of plan.sockets) {
+      const refusal = checkServerUrls(p.url, this.deps.urlPolicy);
+      if (refusal) throw new StreamConfigError(`media server URL refused by RTMS_ALLOWED_HOSTS policy: ${refusal}`);
+    }
+    const keep = this.media.filter((s) => s.open && plan.sockets.some((p) => p.key === s.label));
+    for (const s of this.media) if (!keep.includes(s)) s.close(1000, 'client reconnecting');
+    const missing = plan.sockets.filter((p) => !keep.some((s) => s.label === p.key));
+    const fresh = missing.map((p) => ({ p, sock: this.socket('media', p.key, p.url) }));
+    this.media = [...keep, ...fresh.map((f) => f.sock)];
+    const results = await Promise.allSettled(
+      fresh.map(async ({ p, sock }) => {
+        await this.shake(sock, dataHandshake(this.init.identity, p.types, this.init.mediaParams), RtmsMessageType.DataHandshakeResp, {
+          onMessage: (m, bytes, at) => this.events.onMediaMessage(m, bytes, at),
+          onInvalid: (reason, bytes) => this.events.onInvalid('media', reason, bytes),
+          onClose: (code, reason) => {
+            if (this.media.includes(sock)) this.events.onMediaClosed(p.key, code, reason);
+          },
+        });
+        // One CLIENT_READY_ACK per successful media handshake, on signaling.
+        signaling.send({ msg_type: RtmsMessageType.ClientReadyAck, rtms_stream_id: this.rtmsStreamId });
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      for (const f of fresh) f.sock.close(1000, 'client reconnecting');
+      this.media = this.media.filter((s) => !fresh.some((f) => f.sock === s));
+      throw failed.reason;
+    }
+    if (fresh.length > 0) this.mediaConnectedAt = Date.now();
+    if (this.subscribedOn !== signaling) {
+      signaling.send(eventSubscription());
+      this.subscribedOn = signaling;
+    }
+  }
+
+  /** Media-only reconnection: sockets still open stay (split mode); dead ones are closed, to be replaced. */
+  dropDeadMedia(): void {
+    const dead = this.media.filter((m) => !m.open);
+    for (const m of dead) m.close(1000, 'client reconnecting');
+    this.media = this.media.filter((m) => m.open);
+  }
+
+  /** Every media socket is open and came up less than `ms` ago (a notice about the one it replaced is stale). */
+  mediaConnectedWithin(ms: number): boolean {
+    return this.media.length > 0 && this.media.every((s) => s.open) && Date.now() - this.mediaConnectedAt < ms;
+  }
+
+  /**
+   * Whether Zoom has sent no keep-alive on signaling for `timeoutMs` (counted from the
+   * connection when none came yet). True once per connection.
+   */
+  keepAliveOverdue(timeoutMs: number): boolean {
+    const sock = this.signalingSock;
+    if (!sock?.open || this.signalingConnectedAt === 0) return false;
+    const last = Math.max(sock.keepAlive.lastRequestAt ?? 0, this.signalingConnectedAt);
+    if (Date.now() - last <= timeoutMs) return false;
+    this.signalingConnectedAt = 0;
+    return true;
+  }
+
+  closeAll(): void {
+    const media = this.media;
+    this.media = [];
+    for (const s of media) s.close(1000, 'client reconnecting');
+    const sig = this.signalingSock;
+    this.signalingSock = null;
+    sig?.close(1000, 'client closing');
+  }
+
+  private socket(kind: 'signaling' | 'media', label: string, url: string): RtmsSocket {
+    return new RtmsSocket({
+      kind,
+      label,
+      url,
+      handshakeTimeoutMs: this.deps.config.handshakeTimeoutMs,
+      maxMessageBytes: this.deps.config.maxMessageBytes,
+      keepAlive: {
+        answered: (socket, latencyMs) => {
+          this.deps.metrics.keepAliveReply.observe({ socket }, latencyMs / 1000);
+          this.deps.metrics.keepAlives.inc({ socket });
+          if (socket === 'signaling') this.events.onSignalingKeepAlive();
+        },
+      },
+    });
+  }
+
+  private async shake(sock: RtmsSocket, req: Record<string, unknown>, resp: RtmsMessageType, handlers: Parameters<RtmsSocket['handshake']>[2]): Promise<RtmsMessage> {
+    const kind = resp === RtmsMessageType.SignalingHandshakeResp ? 'signaling' : 'media';
+    try {
+      const msg = await sock.handshake(req, resp, handlers);
+      this.deps.metrics.handshakes.inc({ socket: kind, result: 'ok' });
+      return msg;
+    } catch (err) {
+      if (err instanceof RtmsStatusError) {
+        this.deps.metrics.handshakes.inc({ socket: kind, result: statusCodeName(err.statusCode) });
+        this.logger.warn(`Stream ${this.rtmsStreamId}: ${err.message} [${err.statusClass}]`);
+        this.events.record('rtms.handshake_refused', { socket: kind, path: sock.label, status_code: err.statusCode, status_name: err.statusName, reason: err.reason.slice(0, 500), class: err.statusClass });
+      } else {
+        this.deps.metrics.handshakes.inc({ socket: kind, result: 'connection_error' });
+      }
+      throw err;
+    }
+  }
+}
