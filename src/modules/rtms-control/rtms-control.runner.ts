@@ -10,7 +10,7 @@ import { AppConfig } from '../../config/app.config';
 import { RtmsControlPayload } from '../../jobs/job-payloads';
 import { ZoomError, ZoomNotConfiguredError } from '../../zoom/zoom-errors';
 import { ZoomCallOutcome, ZoomHttpClient } from '../../zoom/http/zoom-http.client';
-import { ZoomCallPolicy } from '../../zoom/call/zoom-call-policy';
+import { ZoomCallPolicy, ZoomCallRetryableError } from '../../zoom/call/zoom-call-policy';
 import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
 import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
 import { EventSource } from '../sessions/entities/session-event.entity';
@@ -28,14 +28,6 @@ import { errorMessage } from '../../common/errors/error-message';
 export const MAX_THROTTLED = 10;
 
 const FINAL = [ControlRequestStatus.Succeeded, ControlRequestStatus.Failed];
-
-/** A retryable failure of one attempt (5xx, network, timeout): BullMQ backs off and retries. */
-export class RtmsControlRetryableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RtmsControlRetryableError';
-  }
-}
 
 /**
  * Runs one rtms-control job: PATCH /live_meetings/{meetingId}/rtms_app/status.
@@ -178,7 +170,7 @@ export class RtmsControlRunner {
   private async retryLater(req: RtmsControlRequestEntity, outcome: ZoomCallOutcome): Promise<never> {
     await this.requests.update({ id: req.id }, { status: ControlRequestStatus.Retrying, ...outcome });
     this.outcomes.inc({ action: req.action, outcome: 'retry' });
-    throw new RtmsControlRetryableError(outcome.error ?? 'retryable Zoom failure');
+    throw new ZoomCallRetryableError(outcome.error ?? 'retryable Zoom failure');
   }
 
   /** Records a permanent failure on the request and the session, then stops the job. */

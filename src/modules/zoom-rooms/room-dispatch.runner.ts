@@ -12,7 +12,7 @@ import { JobProducer } from '../../jobs/job-producer.service';
 import { RoomJobPayload } from '../../jobs/job-payloads';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomCallOutcome, ZoomResponse } from '../../zoom/http/zoom-http.client';
-import { ZoomCallPolicy } from '../../zoom/call/zoom-call-policy';
+import { ZoomCallPolicy, ZoomCallRetryableError } from '../../zoom/call/zoom-call-policy';
 import { sleep } from '../../common/time/sleep';
 import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
 import { EventSource } from '../sessions/entities/session-event.entity';
@@ -27,14 +27,6 @@ import { errorMessage } from '../../common/errors/error-message';
 /** A job sleeps in-process for its rate-limit slot up to this long; further out it goes back to delayed. */
 const MAX_INPROCESS_WAIT_MS = 5_000;
 const FINAL = [RoomDispatchStatus.Left, RoomDispatchStatus.Failed, RoomDispatchStatus.Cancelled];
-
-/** A retryable failure (5xx, network, timeout): BullMQ backs off exponentially and retries. */
-export class RoomDispatchRetryableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RoomDispatchRetryableError';
-  }
-}
 
 /**
  * Runs room.join / room.leave: PATCH /rooms/{id}/events through the shared rate limiter.
@@ -204,7 +196,7 @@ export class RoomDispatchRunner {
   private async retryLater(d: RoomDispatchEntity, step: DispatchStep, outcome: ZoomCallOutcome): Promise<never> {
     await this.repo.update({ id: d.id }, { ...outcome });
     this.client.calls.inc({ call: step, outcome: 'retry' });
-    throw new RoomDispatchRetryableError(outcome.error ?? 'retryable Zoom failure');
+    throw new ZoomCallRetryableError(outcome.error ?? 'retryable Zoom failure');
   }
 
   private async fail(d: RoomDispatchEntity, step: DispatchStep, outcome: ZoomCallOutcome, throwAfter = true): Promise<never> {

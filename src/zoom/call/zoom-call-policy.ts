@@ -8,6 +8,17 @@ export const MAX_RETRY_AFTER_SEC = 300;
 /** The wait after a 429 that named none. */
 const DEFAULT_RETRY_AFTER_SEC = 1;
 
+/**
+ * Thrown by a job when its Zoom call came to `retry` (5xx, network, timeout): BullMQ
+ * backs off and runs the job again. The row already records what happened.
+ */
+export class ZoomCallRetryableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ZoomCallRetryableError';
+  }
+}
+
 /** Where a call gets its bearer token, and a fresh one after Zoom answered 401. */
 export interface ZoomTokenSource {
   get(): Promise<string>;

@@ -1,3 +1,5 @@
+import type { NewSegment } from '../repositories/audio-segments.repository';
+
 /**
  * The audio spool's ports: what a stream hands it (AudioStreamInfo, SpooledPacket), where
  * it makes parts durable (AudioPartStore, SpooledAudioStore in production), and what it
@@ -20,17 +22,7 @@ export interface SpooledPacket {
 }
 
 /** A segment the spool needs the id of (created if it does not exist yet). */
-export interface SegmentRef {
-  key: string;
-  sessionId: string;
-  rtmsStreamId: string;
-  userId: string;
-  userName: string | null;
-  segmentStartMs: number;
-  segmentMs: number;
-  sampleRate: number;
-  channels: number;
-}
+export type SegmentRef = NewSegment;
 
 export interface PartRow {
   segmentId: string;

@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { SessionEntity } from '../../sessions/entities/session.entity';
+import { ZoomCallRecord } from '../../../zoom/call/zoom-call-record';
 
 export type RtmsAction = 'start' | 'stop' | 'pause' | 'resume';
 
@@ -27,7 +28,7 @@ export enum ControlAuthMode {
 @Index('UQ_rtms_control_requests_idempotency', ['sessionId', 'idempotencyKey'], { unique: true, where: '"idempotency_key" IS NOT NULL' })
 // At most one request in flight per session: a second one is refused with 409.
 @Index('UQ_rtms_control_requests_in_flight', ['sessionId'], { unique: true, where: `"status" IN ('queued', 'running', 'retrying')` })
-export class RtmsControlRequestEntity {
+export class RtmsControlRequestEntity extends ZoomCallRecord {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
@@ -63,30 +64,6 @@ export class RtmsControlRequestEntity {
 
   @Column({ name: 'job_id', type: 'varchar', length: 128, nullable: true })
   jobId: string | null;
-
-  /** Calls made to Zoom for this request (every retry counts). */
-  @Column({ type: 'int', default: 0 })
-  attempts: number;
-
-  /** 429 answers received (they do not use up job attempts, but are capped). */
-  @Column({ name: 'throttled_count', type: 'int', default: 0 })
-  throttledCount: number;
-
-  @Column({ name: 'zoom_status', type: 'int', nullable: true })
-  zoomStatus: number | null;
-
-  @Column({ name: 'zoom_code', type: 'varchar', length: 32, nullable: true })
-  zoomCode: string | null;
-
-  @Column({ name: 'zoom_message', type: 'text', nullable: true })
-  zoomMessage: string | null;
-
-  /** Our summary of the last failure (never a token). */
-  @Column({ type: 'text', nullable: true })
-  error: string | null;
-
-  @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
-  nextAttemptAt: Date | null;
 
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
   completedAt: Date | null;

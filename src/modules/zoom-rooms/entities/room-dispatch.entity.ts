@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { SessionEntity } from '../../sessions/entities/session.entity';
+import { ZoomCallRecord } from '../../../zoom/call/zoom-call-record';
 
 export enum RoomDispatchStatus {
   /** room.join is queued. */
@@ -37,7 +38,7 @@ export type DispatchStep = 'join' | 'leave';
   unique: true,
   where: `"status" IN ('queued', 'joining', 'joined', 'leaving')`,
 })
-export class RoomDispatchEntity {
+export class RoomDispatchEntity extends ZoomCallRecord {
   /** Chosen by the hub before insert: the passcode envelope is bound to it. */
   @PrimaryColumn('uuid')
   id: string;
@@ -76,32 +77,8 @@ export class RoomDispatchEntity {
   @Column({ type: 'int', default: 1 })
   round: number;
 
-  /** Calls made to Zoom for this dispatch (join and leave, every retry). */
-  @Column({ type: 'int', default: 0 })
-  attempts: number;
-
-  /** 429 answers received (they do not use up job attempts, but are capped). */
-  @Column({ name: 'throttled_count', type: 'int', default: 0 })
-  throttledCount: number;
-
   @Column({ name: 'failed_step', type: 'varchar', length: 8, nullable: true })
   failedStep: DispatchStep | null;
-
-  @Column({ name: 'zoom_status', type: 'int', nullable: true })
-  zoomStatus: number | null;
-
-  @Column({ name: 'zoom_code', type: 'varchar', length: 32, nullable: true })
-  zoomCode: string | null;
-
-  @Column({ name: 'zoom_message', type: 'text', nullable: true })
-  zoomMessage: string | null;
-
-  /** Our summary of the last failure (never a token or passcode). */
-  @Column({ type: 'text', nullable: true })
-  error: string | null;
-
-  @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
-  nextAttemptAt: Date | null;
 
   @Column({ name: 'joined_at', type: 'timestamptz', nullable: true })
   joinedAt: Date | null;
