@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { PageQuery } from './dto/list-sessions.query';
 import { EventProcessingStatus, SessionEventEntity } from './entities/session-event.entity';
-import { decodeCursor, Page, toPage } from './pagination';
+import { decodeCursor, Page, toPage } from '../../common/http/pagination';
 import { RecordEventInput, SessionEventsRepository, StoredZoomEventInput } from './repositories/session-events.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
 import { eventView } from './session.views';

@@ -11,7 +11,7 @@ import { CreateSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery } from './dto/list-sessions.query';
 import { EventSource } from './entities/session-event.entity';
 import { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
-import { decodeCursor, Page, toPage } from './pagination';
+import { decodeCursor, Page, toPage } from '../../common/http/pagination';
 import { ParticipantsRepository } from './repositories/participants.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
 import { SessionCleanupHooks } from './session-cleanup.hooks';

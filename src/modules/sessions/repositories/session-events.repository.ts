@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Brackets, DataSource, EntityManager, Repository } from 'typeorm';
 import { EventProcessingStatus, EventSource, SessionEventEntity } from '../entities/session-event.entity';
-import { Cursor } from '../pagination';
+import { Cursor } from '../../../common/http/pagination';
 
 export interface StoredZoomEventInput {
   source: EventSource;

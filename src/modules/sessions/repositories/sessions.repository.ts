@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Brackets, DataSource, DeepPartial, EntityManager, In, Repository } from 'typeorm';
 import { SessionEntity, SessionStatus } from '../entities/session.entity';
-import { Cursor } from '../pagination';
+import { Cursor } from '../../../common/http/pagination';
 
 /** A session that can still receive a stream. */
 export const OPEN_SESSION_STATUSES: readonly SessionStatus[] = [SessionStatus.Created, SessionStatus.RtmsStartRequested, SessionStatus.Streaming, SessionStatus.Paused];

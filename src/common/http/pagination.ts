@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { isRecord } from '../../common/types/is-record';
+import { isRecord } from '../types/is-record';
 
 /** Keyset cursor over (created_at, id): stable under inserts, no OFFSET scans. */
 export interface Cursor {
