@@ -1,4 +1,5 @@
 import eslint from '@eslint/js';
+import boundaries from 'eslint-plugin-boundaries';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -30,6 +31,41 @@ export default tseslint.config(
     files: ['src/simulator/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../simulator/**'], message: 'The simulator must not import hub code.' }] }],
+    },
+  },
+  {
+    // One door per feature module: code outside src/modules/<name>/ imports only that
+    // module's index.ts (or contract.ts, plain constants that cannot close a load
+    // cycle). A module's internals (services it does not export, repositories, DTOs,
+    // entities it keeps to itself) can then change without breaking another module.
+    files: ['src/**/*.ts'],
+    ignores: ['**/*.spec.ts', 'src/database/entities.ts'],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/include': ['src/**/*.ts'],
+      // Modules first: an element is the first pattern that matches. The layers (common,
+      // zoom, jobs, worker, config…) and the entry files are elements too, so their
+      // imports of a module are checked the same way.
+      'boundaries/elements': [
+        { type: 'module', pattern: 'src/modules/*', mode: 'folder', capture: ['name'] },
+        { type: 'layer', pattern: 'src/*', mode: 'folder', capture: ['name'] },
+        { type: 'entry', pattern: 'src/*.ts', mode: 'file' },
+      ],
+      'import/resolver': { typescript: { project: './tsconfig.json' } },
+    },
+    rules: {
+      'boundaries/entry-point': [
+        'error',
+        {
+          default: 'disallow',
+          message: "Import another module only through its door: '${dependency.source}' reaches into module '${dependency.name}'; import its index.ts (or contract.ts) instead.",
+          rules: [
+            { target: ['module'], allow: ['index.ts', 'contract.ts'] },
+            // Layers are shared infrastructure: any of their files may be imported.
+            { target: ['layer', 'entry'], allow: '**' },
+          ],
+        },
+      ],
     },
   },
 );

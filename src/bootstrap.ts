@@ -10,8 +10,7 @@ import { BULL_BOARD_ROUTE } from './admin/bull-board.module';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app.config';
 import { bodyParsers, requestIdMiddleware } from './common/http/body-parsers';
-import { ZoomWebhookReceiver } from './modules/webhooks/zoom-webhook.receiver';
-import { ZOOM_WEBHOOK_PATH, zoomWebhookRoute } from './modules/webhooks/zoom-webhook.route';
+import { ZOOM_WEBHOOK_PATH, ZoomWebhookReceiver, zoomWebhookRoute } from './modules/webhooks';
 import { adminAuthHandler } from './common/auth/admin-auth.middleware';
 
 export const API_PREFIX = 'api/v1';

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import { QueueName } from '../jobs/queue-names';
-import type { CapturePolicy } from '../modules/sessions/capture-policy';
-import type { MediaTypeName } from '../modules/sessions/dto/capture-policy.dto';
+import type { CapturePolicy, MediaTypeName } from '../modules/sessions';
 import { EnvironmentVariables, validateEnvironment } from './env.validation';
 import { EncryptionKey, parseKeyring } from './keyring';
 

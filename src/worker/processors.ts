@@ -1,18 +1,10 @@
 import { JobName } from '../jobs/job-names';
 import { QueueName } from '../jobs/queue-names';
-import { OAuthCoreModule } from '../modules/oauth/oauth-core.module';
-import { OAuthProcessor } from '../modules/oauth/oauth.processor';
-import { RtmsControlModule } from '../modules/rtms-control/rtms-control.module';
-import { RtmsControlProcessor } from '../modules/rtms-control/rtms-control.processor';
-import { ZoomEventWsModule } from '../modules/webhooks/event-ws/zoom-event-ws.module';
-import { ZoomEventsWorkerModule } from '../modules/webhooks/webhooks.module';
-import { ZoomEventsProcessor } from '../modules/webhooks/zoom-events.processor';
-import { ZoomRoomsModule } from '../modules/zoom-rooms/zoom-rooms.module';
-import { ZoomRoomsProcessor } from '../modules/zoom-rooms/zoom-rooms.processor';
-import { MediaIngestModule } from '../modules/media-ingest/media-ingest.module';
-import { StreamRunProcessor } from '../modules/media-ingest/stream-run.processor';
-import { MediaArtifactsModule } from '../modules/media-ingest/media-artifacts.module';
-import { MediaFramesProcessor } from '../modules/media-ingest/media-frames.processor';
+import { OAuthCoreModule, OAuthProcessor } from '../modules/oauth';
+import { RtmsControlModule, RtmsControlProcessor } from '../modules/rtms-control';
+import { ZoomEventsProcessor, ZoomEventsWorkerModule, ZoomEventWsModule } from '../modules/webhooks';
+import { ZoomRoomsModule, ZoomRoomsProcessor } from '../modules/zoom-rooms';
+import { MediaArtifactsModule, MediaFramesProcessor, MediaIngestModule, StreamRunProcessor } from '../modules/media-ingest';
 import { ProcessorRegistration } from './processor-registration';
 
 /**

@@ -1,5 +1,5 @@
 import { BadRequestException, ConflictException, HttpException, NotFoundException } from '@nestjs/common';
-import { SessionNotFoundError } from '../../modules/sessions/sessions.errors';
+import { SessionNotFoundError } from '../../modules/sessions';
 import { ZoomRequestError } from '../../zoom/zoom-errors';
 import { toErrorBody } from './all-exceptions.filter';
 

@@ -1,7 +1,6 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { SessionCleanupHooks } from '../sessions/session-cleanup.hooks';
-import { SessionsModule } from '../sessions/sessions.module';
+import { SessionCleanupHooks, SessionsModule } from '../sessions';
 import { CapturePolicyFilterFactory } from './capture/capture-policy-filter.factory';
 import { AudioPartEntity } from './entities/audio-part.entity';
 import { AudioSegmentEntity } from './entities/audio-segment.entity';

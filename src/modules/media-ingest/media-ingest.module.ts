@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { SessionsModule } from '../sessions/sessions.module';
+import { SessionsModule } from '../sessions';
 import { AudioSegmentWriter } from './audio/audio-segment-writer';
 import { AudioSpoolService } from './audio/audio-spool.service';
 import { MediaArtifactsModule } from './media-artifacts.module';

@@ -4,8 +4,7 @@ import { JobName } from '../../jobs/job-names';
 import type { QueueJob, StreamRunPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
-import { EventSource } from '../sessions/entities/session-event.entity';
-import { StreamsService } from '../sessions/streams.service';
+import { EventSource, StreamsService } from '../sessions';
 import { RunningStreams } from './stream/running-streams';
 import { StreamRunner } from './stream/stream-runner.service';
 

@@ -1,7 +1,6 @@
 import { JOB_QUEUE, JobName } from '../../jobs/job-names';
 import { QueueName } from '../../jobs/queue-names';
-import { SessionStatus } from '../sessions/entities/session.entity';
-import { canTransition } from '../sessions/session-state';
+import { canTransition, SessionStatus } from '../sessions';
 import { actionOfJob, RTMS_ACTION_NAMES, RTMS_ACTIONS } from './rtms-actions';
 
 describe('RTMS actions', () => {

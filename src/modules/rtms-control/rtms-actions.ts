@@ -1,5 +1,5 @@
 import { JobName } from '../../jobs/job-names';
-import { SessionStatus } from '../sessions/entities/session.entity';
+import { SessionStatus } from '../sessions';
 import { RtmsAction } from './entities/rtms-control-request.entity';
 
 export interface ActionRule {

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { OAuthCoreModule } from '../oauth/oauth-core.module';
+import { OAuthCoreModule } from '../oauth';
 import { ZoomModule } from '../../zoom/zoom.module';
-import { SessionsModule } from '../sessions/sessions.module';
+import { SessionsModule } from '../sessions';
 import { RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
 import { RtmsControlRunner } from './rtms-control.runner';
 import { RtmsControlService } from './rtms-control.service';

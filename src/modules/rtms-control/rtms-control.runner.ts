@@ -13,12 +13,7 @@ import { ZoomCallOutcome, ZoomHttpClient } from '../../zoom/http/zoom-http.clien
 import { ZoomCallPolicy, ZoomCallRetryableError } from '../../zoom/call/zoom-call-policy';
 import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
 import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
-import { EventSource } from '../sessions/entities/session-event.entity';
-import { SessionStatus } from '../sessions/entities/session.entity';
-import { IllegalTransitionError } from '../sessions/sessions.errors';
-import { SessionEventsService } from '../sessions/session-events.service';
-import { SessionsService } from '../sessions/sessions.service';
-import { StreamsService } from '../sessions/streams.service';
+import { EventSource, IllegalTransitionError, SessionEventsService, SessionsService, SessionStatus, StreamsService } from '../sessions';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
 import { ControlAuthMode, ControlRequestStatus, RtmsAction, RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
 import { RTMS_ACTIONS, STOP_REASON_MANUAL_API } from './rtms-actions';

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
-import { SessionEventsService } from '../sessions/session-events.service';
+import { SessionEventsService } from '../sessions';
 import { errorMessage } from '../../common/errors/error-message';
 
 const SWEEP_EVERY_MS = 30_000;

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
-import { SessionsModule } from '../sessions/sessions.module';
+import { SessionsModule } from '../sessions';
 import { PendingEventsSweeper } from './pending-events.sweeper';
 import { ZoomEventHandlerService } from './zoom-event-handler.service';
 import { ZoomEventIntakeService } from './zoom-event-intake.service';

@@ -17,11 +17,7 @@ import {
   RTMS_STARTED_EVENTS,
   RTMS_STOPPED_EVENTS,
 } from '../../zoom/webhook-events';
-import { StreamStatus } from '../sessions/entities/rtms-stream.entity';
-import { EventProcessingStatus, EventSource, SessionEventEntity } from '../sessions/entities/session-event.entity';
-import { ZoomProduct } from '../sessions/entities/session.entity';
-import { SessionEventsService } from '../sessions/session-events.service';
-import { StreamsService } from '../sessions/streams.service';
+import { EventProcessingStatus, EventSource, SessionEventEntity, SessionEventsService, StreamsService, StreamStatus, ZoomProduct } from '../sessions';
 import { isRecord } from '../../common/types/is-record';
 import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
 

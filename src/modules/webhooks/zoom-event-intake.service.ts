@@ -4,7 +4,7 @@ import { Counter } from 'prom-client';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
 import { RTMS_STARTED_EVENTS, CONCURRENCY_EVENTS, RTMS_STOPPED_EVENTS, RTMS_INTERRUPTED_EVENTS, APP_DEAUTHORIZED_EVENT } from '../../zoom/webhook-events';
-import { EventSource } from '../sessions/entities/session-event.entity';
+import { EventSource } from '../sessions';
 import { zoomEventDedupeKey } from './dedupe-key';
 import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
 import { ZoomEventWriter } from './zoom-event-writer';

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
-import { SessionEventsService, StoredZoomEventInput } from '../sessions/session-events.service';
+import { SessionEventsService, StoredZoomEventInput } from '../sessions';
 import { errorMessage } from '../../common/errors/error-message';
 
 interface Pending {

@@ -4,7 +4,7 @@ import { RawBodyRequest } from '../../common/http/body-parsers';
 import { isRecord } from '../../common/types/is-record';
 import { AppConfig } from '../../config/app.config';
 import { URL_VALIDATION_EVENT } from '../../zoom/webhook-events';
-import { EventSource } from '../sessions/entities/session-event.entity';
+import { EventSource } from '../sessions';
 import { ZoomEventIntakeService } from './zoom-event-intake.service';
 import { urlValidationToken, verifyWebhook } from './zoom-signature';
 

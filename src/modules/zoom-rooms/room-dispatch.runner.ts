@@ -15,8 +15,7 @@ import { ZoomCallOutcome, ZoomResponse } from '../../zoom/http/zoom-http.client'
 import { ZoomCallPolicy, ZoomCallRetryableError } from '../../zoom/call/zoom-call-policy';
 import { sleep } from '../../common/time/sleep';
 import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
-import { EventSource } from '../sessions/entities/session-event.entity';
-import { SessionEventsService } from '../sessions/session-events.service';
+import { EventSource, SessionEventsService } from '../sessions';
 import { DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { RoomDispatchesService } from './room-dispatches.service';
 import { passcodeAad } from './room-dispatch.views';

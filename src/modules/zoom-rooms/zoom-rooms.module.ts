@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ZoomModule } from '../../zoom/zoom.module';
-import { SessionsModule } from '../sessions/sessions.module';
+import { SessionsModule } from '../sessions';
 import { RoomDispatchEntity } from './entities/room-dispatch.entity';
 import { RoomDispatchRunner } from './room-dispatch.runner';
 import { RoomDispatchesService } from './room-dispatches.service';

@@ -2,8 +2,7 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { TokenCipher } from '../../common/crypto/token-cipher';
-import { capturePolicyView, resolveCapturePolicy, zoomRoomsPasscodeAad } from '../sessions/capture-policy';
-import { CapturePolicyDto } from '../sessions/dto/capture-policy.dto';
+import { CapturePolicyDto, capturePolicyView, resolveCapturePolicy, zoomRoomsPasscodeAad } from '../sessions';
 import { CreateDispatchDto, ListRoomsQuery } from './dto/zoom-rooms.dto';
 import { RATE_HEADROOM, slotIntervalMs } from './rooms-rate-limiter';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
 import { decodeCursor, encodeCursor, Page } from '../../../common/http/pagination';
-import { SessionsService } from '../../sessions/sessions.service';
+import { SessionsService } from '../../sessions';
 import { ListArtifactsQuery } from '../dto/artifacts.query';
 import { MediaArtifactEntity } from '../entities/media-artifact.entity';
 import { TranscriptSegmentEntity } from '../entities/transcript-segment.entity';

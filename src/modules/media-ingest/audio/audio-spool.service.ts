@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { AppConfig } from '../../../config/app.config';
 import { AudioSegmentWriter } from './audio-segment-writer';
-import { SessionsService } from '../../sessions/sessions.service';
+import { SessionsService } from '../../sessions';
 import { errorMessage } from '../../../common/errors/error-message';
 import { AudioSpool, AudioSpoolStream } from './audio-spool';
 import type { AudioStreamInfo, WrittenParts } from './audio-spool.ports';

@@ -1,4 +1,4 @@
-import type { CapturePolicy } from '../../sessions/capture-policy';
+import type { CapturePolicy } from '../../sessions';
 import type { MediaItemFilter, MediaItemFilterFactory } from '../pipeline/media-filter';
 import { CapturePolicyFilter } from './capture-policy-filter';
 

@@ -1,4 +1,4 @@
-import type { CapturePolicy } from '../../sessions/capture-policy';
+import type { CapturePolicy } from '../../sessions';
 import { CapturePolicyFilter } from './capture-policy-filter';
 
 const base: CapturePolicy = {

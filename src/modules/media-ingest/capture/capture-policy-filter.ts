@@ -1,5 +1,4 @@
-import type { CapturePolicy } from '../../sessions/capture-policy';
-import type { MediaTypeName } from '../../sessions/dto/capture-policy.dto';
+import type { CapturePolicy, MediaTypeName } from '../../sessions';
 
 /** The fields of a media message the filter looks at (a MediaItem satisfies it). */
 export interface FilterableItem {

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import { SessionEntity } from '../../sessions/entities/session.entity';
+import { SessionEntity } from '../../sessions';
 import { bigintNumber } from './bigint-transformer';
 
 /** open: parts may arrive; final: WAV written (rewritten if a late part reopens it); sealed: parts pruned. */

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { SessionEntity } from '../../sessions/entities/session.entity';
+import { SessionEntity } from '../../sessions';
 import type { ArtifactKind } from '../storage/media-key';
 
 /** One stored media object (frame, WAV segment, chat message) of a session. */

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { SessionEntity } from '../../sessions/entities/session.entity';
+import { SessionEntity } from '../../sessions';
 import { bigintNumber } from './bigint-transformer';
 
 /** One transcript line (RTMS msg 17). Unique per stream/user/timestamp/start so a retried save never duplicates it. */

@@ -1,6 +1,6 @@
 import { JobName } from '../../../jobs/job-names';
 import type { MediaBatchPayload, MediaItem } from '../../../jobs/job-payloads';
-import type { CapturePolicy } from '../../sessions/capture-policy';
+import type { CapturePolicy } from '../../sessions';
 import { MediaBatcher, MediaJobName } from './media-batcher';
 import { KEEP_EVERYTHING } from './media-filter';
 import { AudioSink, StreamMediaPipeline } from './stream-media-pipeline';

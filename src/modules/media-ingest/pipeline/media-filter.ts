@@ -1,5 +1,5 @@
 import type { MediaItem } from '../../../jobs/job-payloads';
-import type { CapturePolicy } from '../../sessions/capture-policy';
+import type { CapturePolicy } from '../../sessions';
 
 /**
  * The capture-policy hook of the media pipeline: decides per media item whether it is

@@ -1,6 +1,6 @@
 import type { MediaItem } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
-import type { CapturePolicy } from '../../sessions/capture-policy';
+import type { CapturePolicy } from '../../sessions';
 import { MEDIA_JOB, MediaBatcher, StreamIds } from './media-batcher';
 import type { MediaItemFilter } from './media-filter';
 

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { RtmsEventType, RtmsMediaBit, RtmsMessageType } from '../../../zoom/rtms-enums';
-import type { CapturePolicy } from '../../sessions/capture-policy';
-import type { MediaTypeName } from '../../sessions/dto/capture-policy.dto';
+import type { CapturePolicy, MediaTypeName } from '../../sessions';
 
 /** hex(HMAC-SHA256(client secret, "client_id,id,rtms_stream_id")) — the same value in msg 1 and msg 3. */
 export function rtmsSignature(clientId: string, clientSecret: string, meetingIdentity: string, rtmsStreamId: string): string {

@@ -1,5 +1,5 @@
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
-import type { CapturePolicy } from '../../sessions/capture-policy';
+import type { CapturePolicy } from '../../sessions';
 import { dataHandshake, mediaParamsFor, planMediaSockets, rtmsSignature, signalingHandshake } from './handshake';
 import { parseRtmsFrame, toMediaItem } from './rtms-message-parser';
 import { classifyStatus, RtmsStatusError } from './rtms-status';

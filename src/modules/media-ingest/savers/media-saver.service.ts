@@ -9,7 +9,7 @@ import { MetricsService } from '../../../common/metrics/metrics.service';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jobs/job-payloads';
-import { SessionsService } from '../../sessions/sessions.service';
+import { SessionsService } from '../../sessions';
 import { ArtifactRow, MediaArtifactsRepository } from '../repositories/media-artifacts.repository';
 import { AudioSegmentsRepository } from '../repositories/audio-segments.repository';
 import { TranscriptRow, TranscriptSegmentsRepository } from '../repositories/transcript-segments.repository';

@@ -1,11 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RtmsEventType, RtmsSessionState, RtmsStreamState } from '../../../zoom/rtms-enums';
-import { StreamStatus } from '../../sessions/entities/rtms-stream.entity';
-import { EventSource } from '../../sessions/entities/session-event.entity';
-import { SessionStatus } from '../../sessions/entities/session.entity';
-import { SessionEventsService } from '../../sessions/session-events.service';
-import { SessionsService } from '../../sessions/sessions.service';
-import { StreamsService } from '../../sessions/streams.service';
+import { EventSource, SessionEventsService, SessionsService, SessionStatus, StreamsService, StreamStatus } from '../../sessions';
 import type { RtmsMessage } from '../protocol/rtms-message-parser';
 import { errorMessage } from '../../../common/errors/error-message';
 

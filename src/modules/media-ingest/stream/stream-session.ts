@@ -4,11 +4,8 @@ import type { StreamSignal } from '../../../common/stream-signals/stream-signals
 import { errorMessage } from '../../../common/errors/error-message';
 import { isRecord } from '../../../common/types/is-record';
 import { RtmsEventType, RtmsMessageType, RtmsStreamState, STOP_REASON_RECEIVER_REQUEST_CLOSE } from '../../../zoom/rtms-enums';
-import type { CapturePolicy } from '../../sessions/capture-policy';
-import type { MediaTypeName } from '../../sessions/dto/capture-policy.dto';
-import { StreamStatus } from '../../sessions/entities/rtms-stream.entity';
-import { EventSource } from '../../sessions/entities/session-event.entity';
-import type { StreamsService } from '../../sessions/streams.service';
+import type { CapturePolicy, MediaTypeName, StreamsService } from '../../sessions';
+import { EventSource, StreamStatus } from '../../sessions';
 import type { ServerUrlPolicy } from '../../../zoom/rtms/server-url-policy';
 import type { RtmsSocket } from '../connection/rtms-socket';
 import type { IngestMetrics } from '../ingest-metrics';

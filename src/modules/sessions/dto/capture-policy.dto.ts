@@ -18,7 +18,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from '../../zoom-rooms/room-id';
+import { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from '../../zoom-rooms/contract';
 
 export const MEDIA_TYPES = ['audio', 'video', 'deskshare', 'transcript', 'chat'] as const;
 export type MediaTypeName = (typeof MEDIA_TYPES)[number];

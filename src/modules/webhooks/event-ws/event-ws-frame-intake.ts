@@ -4,7 +4,7 @@ import { type RawData } from 'ws';
 import { errorMessage } from '../../../common/errors/error-message';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { isRecord } from '../../../common/types/is-record';
-import { EventSource } from '../../sessions/entities/session-event.entity';
+import { EventSource } from '../../sessions';
 import { ZoomEventIntakeService } from '../zoom-event-intake.service';
 import { parseEventWsFrame } from './event-ws-frames';
 

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { RoomDispatchStatus } from '../entities/room-dispatch.entity';
-import { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from '../room-id';
+import { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from '../contract';
 import { ROOM_STATUSES, RoomStatus } from '../zoom-rooms.service';
 
 /** Zoom's status names in any case ("available" → "Available", as the sample sends). */

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { SessionEntity } from '../../sessions/entities/session.entity';
+import { SessionEntity } from '../../sessions';
 import { ZoomCallRecord } from '../../../zoom/call/zoom-call-record';
 
 export enum RoomDispatchStatus {

@@ -1,3 +1,9 @@
+/*
+ * The zoom-rooms module's contract: plain constants other modules may import besides its
+ * index.ts. Nothing here imports anything, so importing it can never close a load cycle
+ * (zoom-rooms depends on sessions; sessions validates room ids with these).
+ */
+
 /**
  * Zoom room ids are short opaque strings (e.g. "qMOLddnySIGGVycz8aX_JQ"). A plain constant
  * with no imports: the sessions capture-policy DTO validates room ids with it without the

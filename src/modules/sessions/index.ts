@@ -1,0 +1,24 @@
+/*
+ * The sessions module's door: the shared core other modules write through (the session
+ * lifecycle, the event inbox and timeline, streams) and the types they exchange. Its
+ * repositories, controllers and DTO internals stay behind it.
+ */
+export { SessionsModule } from './sessions.module';
+export { SessionsApiModule } from './sessions-api.module';
+export { SessionsService } from './sessions.service';
+export type { TransitionOptions, TransitionResult } from './sessions.service';
+export { SessionEventsService } from './session-events.service';
+export type { RecordEventInput, StoredZoomEventInput } from './session-events.service';
+export { StreamsService } from './streams.service';
+export { SessionCleanupHooks } from './session-cleanup.hooks';
+export { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
+export { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
+export { EventProcessingStatus, EventSource, SessionEventEntity } from './entities/session-event.entity';
+export { ParticipantEntity } from './entities/participant.entity';
+export { IllegalTransitionError, SessionNotFoundError } from './sessions.errors';
+export { canTransition } from './session-state';
+export { sessionView, streamView } from './session.views';
+export { capturePolicyView, resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
+export type { CapturePolicy, StoredZoomRoomsPolicy } from './capture-policy';
+export { CapturePolicyDto } from './dto/capture-policy.dto';
+export type { MediaTypeName } from './dto/capture-policy.dto';
