@@ -1,7 +1,10 @@
 import { BadRequestException, ConflictException, HttpException, NotFoundException } from '@nestjs/common';
 import { SessionNotFoundError } from '../../modules/sessions';
 import { ZoomRequestError } from '../../zoom/zoom-errors';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { toErrorBody } from './all-exceptions.filter';
+import { DEFAULT_ERROR_CODES, DOMAIN_ERROR_HTTP_STATUS } from './error-codes';
 
 describe('toErrorBody', () => {
   it('uses the code and message a handler gave', () => {
@@ -36,5 +39,11 @@ describe('toErrorBody', () => {
     expect(toErrorBody({ type: 'entity.too.large', status: 413 })).toMatchObject({ statusCode: 413, error: 'payload_too_large' });
     expect(toErrorBody({ type: 'entity.parse.failed', status: 400 })).toMatchObject({ statusCode: 400, error: 'malformed_json' });
     expect(toErrorBody(new Error('connection string postgres://secret@db'))).toEqual({ statusCode: 500, error: 'internal_error', message: 'Internal server error', requestId: undefined });
+  });
+
+  it('lists every code the API can answer with in docs/api.md', () => {
+    const doc = readFileSync(join(__dirname, '../../../docs/api.md'), 'utf8');
+    const codes = [...Object.keys(DOMAIN_ERROR_HTTP_STATUS), ...Object.values(DEFAULT_ERROR_CODES).filter((c) => c !== 'error')];
+    expect(codes.filter((code) => !doc.includes(`\`${code}\``))).toEqual([]);
   });
 });

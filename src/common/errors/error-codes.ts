@@ -7,6 +7,15 @@
 export enum SessionErrorCode {
   SessionNotFound = 'session_not_found',
   IllegalTransition = 'illegal_transition',
+  MetadataTooLarge = 'metadata_too_large',
+}
+
+/** Refusals of the Zoom event intake (webhook route and event WebSocket alike). */
+export enum WebhookErrorCode {
+  InvalidEvent = 'invalid_event',
+  DisallowedServerUrl = 'disallowed_server_url',
+  /** The event could not be stored: the sender should try again (Zoom resends webhooks). */
+  EventStoreUnavailable = 'event_store_unavailable',
 }
 
 export enum OAuthErrorCode {
@@ -56,12 +65,16 @@ export enum ZoomErrorCode {
   NotConfigured = 'zoom_not_configured',
 }
 
-export type DomainErrorCode = SessionErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | ZoomErrorCode;
+export type DomainErrorCode = SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | ZoomErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [SessionErrorCode.SessionNotFound]: 404,
   [SessionErrorCode.IllegalTransition]: 409,
+  [SessionErrorCode.MetadataTooLarge]: 400,
+  [WebhookErrorCode.InvalidEvent]: 400,
+  [WebhookErrorCode.DisallowedServerUrl]: 400,
+  [WebhookErrorCode.EventStoreUnavailable]: 503,
   [OAuthErrorCode.ConnectionNotFound]: 404,
   [OAuthErrorCode.RedirectNotAllowed]: 400,
   [OAuthErrorCode.InvalidOAuthState]: 400,

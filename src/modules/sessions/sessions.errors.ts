@@ -2,6 +2,13 @@ import { DomainError } from '../../common/errors/domain-error';
 import { SessionErrorCode } from '../../common/errors/error-codes';
 import { SessionStatus } from './entities/session.entity';
 
+/** A refusal of the sessions module with no class of its own (e.g. metadata too large). */
+export class SessionError extends DomainError {
+  constructor(code: SessionErrorCode, message: string) {
+    super(code, message);
+  }
+}
+
 export class SessionNotFoundError extends DomainError {
   constructor(id: string) {
     super(SessionErrorCode.SessionNotFound, `Session ${id} does not exist`);

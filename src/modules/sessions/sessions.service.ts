@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BadRequestException, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -18,7 +18,8 @@ import { SessionCleanupHooks } from './session-cleanup.hooks';
 import { SessionEventsService } from './session-events.service';
 import { canTransition } from './session-state';
 import { participantView, sessionView } from './session.views';
-import { IllegalTransitionError, SessionNotFoundError } from './sessions.errors';
+import { SessionErrorCode } from '../../common/errors/error-codes';
+import { IllegalTransitionError, SessionError, SessionNotFoundError } from './sessions.errors';
 
 export interface TransitionOptions {
   source: EventSource;
@@ -60,7 +61,7 @@ export class SessionsService {
   async create(dto: CreateSessionDto): Promise<SessionEntity> {
     const metadata = dto.metadata ?? {};
     if (Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES) {
-      throw new BadRequestException({ code: 'metadata_too_large', message: 'metadata must be at most 16 KB as JSON' });
+      throw new SessionError(SessionErrorCode.MetadataTooLarge, 'metadata must be at most 16 KB as JSON');
     }
     // The id is chosen here so a zoom_rooms passcode can be sealed bound to this row.
     const id = randomUUID();

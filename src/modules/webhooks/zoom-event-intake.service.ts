@@ -1,4 +1,6 @@
-import { BadRequestException, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { WebhookErrorCode } from '../../common/errors/error-codes';
+import { WebhooksError } from './webhooks.errors';
 import { ConfigService } from '@nestjs/config';
 import { Counter } from 'prom-client';
 import { MetricsService } from '../../common/metrics/metrics.service';
@@ -48,7 +50,7 @@ export class ZoomEventIntakeService {
   async ingest(body: unknown, source: EventSource, rawJson?: string): Promise<IntakeOutcome> {
     if (!isRecord(body) || typeof body.event !== 'string' || body.event.length === 0 || body.event.length > MAX_EVENT_NAME) {
       this.countRefused(source, 'invalid_event');
-      throw new BadRequestException({ code: 'invalid_event', message: 'Body must be a Zoom event: {"event": string, "payload": object, "event_ts": number}' });
+      throw new WebhooksError(WebhookErrorCode.InvalidEvent, 'Body must be a Zoom event: {"event": string, "payload": object, "event_ts": number}');
     }
     const event = body.event;
     const label = KNOWN_EVENTS.has(event) ? event : 'other';
@@ -60,7 +62,7 @@ export class ZoomEventIntakeService {
       if (refusal) {
         this.received.inc({ event: label, source, outcome: 'disallowed_server_url' });
         this.logger.warn(`Refused ${event} for stream ${String(payload.rtms_stream_id)}: ${refusal}`);
-        throw new BadRequestException({ code: 'disallowed_server_url', message: refusal });
+        throw new WebhooksError(WebhookErrorCode.DisallowedServerUrl, refusal);
       }
     }
 
@@ -80,7 +82,7 @@ export class ZoomEventIntakeService {
       // Not stored: answer 503 so Zoom delivers it again rather than lose it.
       this.logger.error(`Could not store ${event}: ${errorMessage(err)}`);
       this.received.inc({ event: label, source, outcome: 'store_failed' });
-      throw new ServiceUnavailableException({ code: 'event_store_unavailable', message: 'Event could not be stored; retry later' });
+      throw new WebhooksError(WebhookErrorCode.EventStoreUnavailable, 'Event could not be stored; retry later');
     }
     if (id === null) {
       this.received.inc({ event: label, source, outcome: 'duplicate' });

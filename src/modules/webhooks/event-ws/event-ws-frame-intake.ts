@@ -1,4 +1,6 @@
-import { HttpException, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { WebhookErrorCode } from '../../../common/errors/error-codes';
+import { WebhooksError } from '../webhooks.errors';
 import { Counter } from 'prom-client';
 import { type RawData } from 'ws';
 import { errorMessage } from '../../../common/errors/error-message';
@@ -107,9 +109,9 @@ export class EventWsFrameIntake {
         this.logger.log(`Event WebSocket ${name}${stream}: ${outcome}`);
         return;
       } catch (err) {
-        const status = err instanceof HttpException ? err.getStatus() : 500;
         const msg = errorMessage(err);
-        if (status < 500) {
+        // The intake refused the event itself: storing it again would change nothing.
+        if (err instanceof WebhooksError && err.code !== WebhookErrorCode.EventStoreUnavailable) {
           this.ingested.inc({ outcome: 'refused' });
           this.logger.warn(`Event WebSocket ${name}${stream} refused by intake: ${msg}`);
           return;
