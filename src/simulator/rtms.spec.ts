@@ -55,8 +55,9 @@ describe('RTMS signaling + media servers', () => {
       }),
     );
     expect(resp.status_code).toBe(0);
-    // Nothing flows before CLIENT_READY_ACK.
-    await new Promise((r) => setTimeout(r, 150));
+    // Nothing flows before CLIENT_READY_ACK: three of the server's 60 ms keep-alives on this
+    // socket mean its timers have run past the first 100 ms audio interval.
+    await media.until(() => media.keepAlivesSeen >= 3, 3000);
     expect(media.msgs.filter((m) => (m.msg_type ?? 0) >= 14 && (m.msg_type ?? 0) <= 18)).toHaveLength(0);
     sig.send({ msg_type: 7, rtms_stream_id: st.streamId });
     sig.send({ msg_type: 5, events: [3, 4, 2, 5, 6, 8, 9].map((event_type) => ({ event_type, subscribe: true })) });
@@ -224,7 +225,9 @@ describe('RTMS signaling + media servers', () => {
     expect(m2.resp.status_code).toBe(0);
     sig.send({ msg_type: 7, rtms_stream_id: st.streamId });
     await m2.sock.next(14);
-    await new Promise((r) => setTimeout(r, 500)); // past the 400 ms window
+    // Past the 400 ms window on the server's own clock: eight of its 60 ms keep-alives.
+    const seen = m2.sock.keepAlivesSeen;
+    await m2.sock.until(() => m2.sock.keepAlivesSeen >= seen + 8, 5000);
     expect(sim.record(st.streamId).state).toBe('active');
     await sim.stopRtms(st.streamId);
   });

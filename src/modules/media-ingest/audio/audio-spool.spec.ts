@@ -155,8 +155,14 @@ describe('AudioSpool', () => {
     const a = spool.open(info());
     a.append('7', 'Ann', pkt(100));
     await spool.flush();
-    await new Promise((r) => setTimeout(r, 5));
-    await spool.flush();
+    // The next flush runs 5 ms later on the spool's clock: past cacheIdleMs.
+    const later = Date.now() + 5;
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(later);
+    try {
+      await spool.flush();
+    } finally {
+      clock.mockRestore();
+    }
     expect(spool.cachedPcmBytes).toBe(0);
     expect(h.due).toEqual([]);
     await spool.close();
