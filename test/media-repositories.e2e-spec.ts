@@ -136,6 +136,26 @@ describe('media-ingest repositories (Postgres)', () => {
       expect(await artifacts.storageKeysForStream(s1)).toEqual([]);
       expect(await artifacts.storageKeysForStream(s2)).toEqual([`${s2}/c.jpg`]);
     });
+
+    it('findPageForSession pages oldest first after the cursor, with the filters', async () => {
+      const session = await newSession();
+      const stream = `art-${uniq()}`;
+      const at = (s: number) => new Date(1_750_690_000_000 + s * 1000);
+      await artifacts.upsertMany([
+        row(session, stream, `${stream}/1.jpg`, { capturedAt: at(1) }),
+        row(session, stream, `${stream}/2.jpg`, { capturedAt: at(2), userId: '2' }),
+        row(session, stream, `${stream}/3.wav`, { capturedAt: at(3), kind: 'audio_segment' }),
+        row(session, stream, `${stream}/4.jpg`, { capturedAt: at(4) }),
+      ]);
+      const keys = (rows: Array<{ storageKey: string }>) => rows.map((r) => r.storageKey.slice(stream.length + 1));
+      const first = await artifacts.findPageForSession(session, {}, 2);
+      expect(keys(first)).toEqual(['1.jpg', '2.jpg', '3.wav']); // limit + 1: another page follows
+      const next = await artifacts.findPageForSession(session, {}, 2, { createdAt: first[1].capturedAt.toISOString(), id: first[1].id });
+      expect(keys(next)).toEqual(['3.wav', '4.jpg']);
+      expect(keys(await artifacts.findPageForSession(session, { kind: 'video_frame', userId: '16778240' }, 10))).toEqual(['1.jpg', '4.jpg']);
+      expect(keys(await artifacts.findPageForSession(session, { from: at(2).toISOString(), to: at(4).toISOString() }, 10))).toEqual(['2.jpg', '3.wav']);
+      expect(await artifacts.findPageForSession(await newSession(), {}, 10)).toEqual([]);
+    });
   });
 
   describe('TranscriptSegmentsRepository', () => {

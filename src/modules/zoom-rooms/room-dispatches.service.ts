@@ -20,6 +20,7 @@ import { CreateDispatchDto, ListDispatchesQuery } from './dto/zoom-rooms.dto';
 import { ACTIVE_DISPATCH_STATUSES, DispatchSource, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { dispatchView, DispatchView, passcodeAad } from './room-dispatch.views';
 import { jobIdFor } from '../../jobs/job-ids';
+import { RoomDispatchesRepository } from './repositories/room-dispatches.repository';
 import { ZoomRoomsService } from './zoom-rooms.service';
 import { ZoomRoomsError } from './zoom-rooms.errors';
 
@@ -48,6 +49,7 @@ export class RoomDispatchesService {
 
   constructor(
     @InjectRepository(RoomDispatchEntity) private readonly repo: Repository<RoomDispatchEntity>,
+    private readonly rows: RoomDispatchesRepository,
     private readonly rooms: ZoomRoomsService,
     private readonly sessions: SessionsService,
     private readonly events: SessionEventsService,
@@ -64,15 +66,15 @@ export class RoomDispatchesService {
       help: 'Room dispatches by outcome (created, joined, left, failed_join, failed_leave, cancelled)',
       labelNames: ['outcome'],
     });
-    const dispatches = this.repo;
+    const dispatches = this.rows;
     metrics.gauge({
       name: 'rtms_hub_zoom_rooms_dispatches',
       help: 'Room dispatches per status (failed = final failures waiting for a retry)',
       labelNames: ['status'],
       async collect() {
         try {
-          const rows = await dispatches.createQueryBuilder('d').select('d.status', 'status').addSelect('COUNT(*)', 'n').groupBy('d.status').getRawMany<{ status: string; n: string }>();
-          for (const s of Object.values(RoomDispatchStatus)) this.set({ status: s }, Number(rows.find((r) => r.status === s)?.n ?? 0));
+          const counts = await dispatches.countByStatus();
+          for (const s of Object.values(RoomDispatchStatus)) this.set({ status: s }, counts.get(s) ?? 0);
         } catch {
           // Database unreachable: keep the last values; readiness reports the outage.
         }
@@ -121,25 +123,18 @@ export class RoomDispatchesService {
   ): Promise<{ row: RoomDispatchEntity; existing: boolean }> {
     for (let i = 0; i < 3; i++) {
       const id = randomUUID();
-      const inserted = await this.repo
-        .createQueryBuilder()
-        .insert()
-        .into(RoomDispatchEntity)
-        .values({
-          id,
-          roomId,
-          roomName,
-          meetingNumber: dto.meeting_number,
-          passcodeEnc: dto.passcode ? this.cipher.encrypt(dto.passcode, passcodeAad(id)) : null,
-          sessionId: dto.session_id ?? null,
-          source,
-          status: RoomDispatchStatus.Queued,
-          leaveAfterSeconds: leaveAfter,
-        })
-        .orIgnore()
-        .returning('id')
-        .execute();
-      if ((inserted.raw as unknown[]).length > 0) return { row: await this.repo.findOneByOrFail({ id }), existing: false };
+      const inserted = await this.rows.insertUnlessActive({
+        id,
+        roomId,
+        roomName,
+        meetingNumber: dto.meeting_number,
+        passcodeEnc: dto.passcode ? this.cipher.encrypt(dto.passcode, passcodeAad(id)) : null,
+        sessionId: dto.session_id ?? null,
+        source,
+        status: RoomDispatchStatus.Queued,
+        leaveAfterSeconds: leaveAfter,
+      });
+      if (inserted) return { row: await this.repo.findOneByOrFail({ id }), existing: false };
       const active = await this.repo.findOne({ where: { roomId, meetingNumber: dto.meeting_number, status: In([...ACTIVE_DISPATCH_STATUSES]) } });
       if (active) return { row: active, existing: true };
       // The active one finished between our insert and read: try again.

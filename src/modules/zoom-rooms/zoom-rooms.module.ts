@@ -5,6 +5,7 @@ import { SessionsModule } from '../sessions';
 import { RoomDispatchEntity } from './entities/room-dispatch.entity';
 import { RoomDispatchRunner } from './room-dispatch.runner';
 import { RoomDispatchesService } from './room-dispatches.service';
+import { RoomDispatchesRepository } from './repositories/room-dispatches.repository';
 import { RoomsRateLimiter } from './rooms-rate-limiter';
 import { ZoomRoomsClient } from './zoom-rooms.client';
 import { ZoomRoomsService } from './zoom-rooms.service';
@@ -12,7 +13,7 @@ import { ZoomRoomsService } from './zoom-rooms.service';
 /** Zoom Rooms: listing, dispatches (API side) and the join/leave runner (worker side). No controllers. */
 @Module({
   imports: [TypeOrmModule.forFeature([RoomDispatchEntity]), ZoomModule, SessionsModule],
-  providers: [RoomsRateLimiter, ZoomRoomsClient, ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
+  providers: [RoomDispatchesRepository, RoomsRateLimiter, ZoomRoomsClient, ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
   exports: [ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
 })
 export class ZoomRoomsModule {}

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
+import { MediaArtifactsRepository } from '../repositories/media-artifacts.repository';
 import { decodeCursor, encodeCursor, Page } from '../../../common/http/pagination';
 import { SessionsService } from '../../sessions';
 import { ListArtifactsQuery } from '../dto/artifacts.query';
@@ -38,6 +39,7 @@ const notFound = (id: string) => new MediaError(MediaErrorCode.ArtifactNotFound,
 export class ArtifactsService {
   constructor(
     @InjectRepository(MediaArtifactEntity) private readonly artifacts: Repository<MediaArtifactEntity>,
+    private readonly rows: MediaArtifactsRepository,
     @InjectRepository(TranscriptSegmentEntity) private readonly transcripts: Repository<TranscriptSegmentEntity>,
     @Inject(MEDIA_STORAGE) private readonly storage: MediaStorage,
     private readonly sessions: SessionsService,
@@ -48,22 +50,7 @@ export class ArtifactsService {
     await this.sessions.get(sessionId);
     const limit = q.limit ?? 100;
     const cursor = decodeCursor(q.cursor);
-    const qb = this.artifacts
-      .createQueryBuilder('a')
-      .where('a.session_id = :sessionId', { sessionId })
-      .orderBy('a.captured_at', 'ASC')
-      .addOrderBy('a.id', 'ASC')
-      .take(limit + 1);
-    if (q.kind) qb.andWhere('a.kind = :kind', { kind: q.kind });
-    if (q.user_id) qb.andWhere('a.user_id = :userId', { userId: q.user_id });
-    if (q.from) qb.andWhere('a.captured_at >= :from', { from: q.from });
-    if (q.to) qb.andWhere('a.captured_at < :to', { to: q.to });
-    if (cursor) {
-      qb.andWhere(
-        new Brackets((w) => w.where('a.captured_at > :cc', { cc: cursor.createdAt }).orWhere('(a.captured_at = :cc AND a.id > :ci)', { cc: cursor.createdAt, ci: cursor.id })),
-      );
-    }
-    const rows = await qb.getMany();
+    const rows = await this.rows.findPageForSession(sessionId, { kind: q.kind, userId: q.user_id, from: q.from, to: q.to }, limit, cursor);
     const hasMore = rows.length > limit;
     const page = hasMore ? rows.slice(0, limit) : rows;
     const last = page[page.length - 1];

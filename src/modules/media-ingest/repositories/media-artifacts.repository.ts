@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { Brackets, DataSource, EntityManager } from 'typeorm';
+import type { Cursor } from '../../../common/http/pagination';
+import { MediaArtifactEntity } from '../entities/media-artifact.entity';
 import type { ArtifactKind } from '../storage/media-key';
 
 /** An artifact row for an object already written to storage. */
@@ -19,10 +21,44 @@ export interface ArtifactRow {
   meta: Record<string, unknown>;
 }
 
-/** The SQL of `media_artifacts` (the API's paged reads go through the TypeORM repository in ArtifactsService). */
+/** What the artifacts API filters a session's artifacts by. */
+export interface ArtifactFilter {
+  kind?: string;
+  userId?: string;
+  /** Captured at or after (ISO 8601). */
+  from?: string;
+  /** Captured before (ISO 8601). */
+  to?: string;
+}
+
+/** The SQL of `media_artifacts`. */
 @Injectable()
 export class MediaArtifactsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /**
+   * A session's artifacts oldest first by (captured_at, id), after `cursor`; fetches
+   * `limit + 1` so the caller can tell whether another page follows.
+   */
+  findPageForSession(sessionId: string, filter: ArtifactFilter, limit: number, cursor?: Cursor): Promise<MediaArtifactEntity[]> {
+    const qb = this.db
+      .getRepository(MediaArtifactEntity)
+      .createQueryBuilder('a')
+      .where('a.session_id = :sessionId', { sessionId })
+      .orderBy('a.captured_at', 'ASC')
+      .addOrderBy('a.id', 'ASC')
+      .take(limit + 1);
+    if (filter.kind) qb.andWhere('a.kind = :kind', { kind: filter.kind });
+    if (filter.userId) qb.andWhere('a.user_id = :userId', { userId: filter.userId });
+    if (filter.from) qb.andWhere('a.captured_at >= :from', { from: filter.from });
+    if (filter.to) qb.andWhere('a.captured_at < :to', { to: filter.to });
+    if (cursor) {
+      qb.andWhere(
+        new Brackets((w) => w.where('a.captured_at > :cc', { cc: cursor.createdAt }).orWhere('(a.captured_at = :cc AND a.id > :ci)', { cc: cursor.createdAt, ci: cursor.id })),
+      );
+    }
+    return qb.getMany();
+  }
 
   /**
    * Inserts or updates artifact rows by storage key in one statement; returns their ids
