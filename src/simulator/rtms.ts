@@ -215,14 +215,7 @@ export class RtmsEngine {
     if (s.terminated) return;
     this.recorder.note(s, `signaling interrupted: ${why}`);
     this.recorder.record(s.streamId).disconnects.push({ at: Date.now(), kind: 'signaling', reason: why });
-    for (const c of this.connsOf(s)) this.connections.closeConn(c, 1000, why, why);
-    s.signaling = undefined;
-    s.media.clear();
-    for (const t of s.mediaTimers.values()) this.timers.clear(t);
-    s.mediaTimers.clear();
-    this.recorder.setState(s, 'interrupted');
-    this.recorder.updateLive(s);
-    this.armSignalingWindow(s, reason);
+    this.dropAllConnections(s, 1000, why, why, reason);
     if (webhook) {
       const m = s.meeting;
       const idField = m.kind === 'session' ? { session_id: m.uuid, session_key: m.topic } : { [m.kind === 'webinar' ? 'webinar_uuid' : 'meeting_uuid']: m.uuid };
@@ -249,19 +242,27 @@ export class RtmsEngine {
     this.armMediaWindow(s, c.mediaPath, reason);
   }
 
-  /** Server failover: new server_urls for the same stream; old connections closed. */
-  failover(s: Stream): string {
-    s.gen++;
-    s.serverUrls = this.signalingUrl(s.gen);
-    this.recorder.note(s, `failover to ${s.serverUrls}`);
-    for (const c of this.connsOf(s)) this.connections.closeConn(c, 1001, 'server failover', 'failover');
+  /**
+   * Closes every connection of the stream and stops its media; the stream waits for the
+   * client to redo signaling within the window (or ends with `windowReason`).
+   */
+  private dropAllConnections(s: Stream, code: number, why: string, label: string, windowReason: number): void {
+    for (const c of this.connsOf(s)) this.connections.closeConn(c, code, why, label);
     s.signaling = undefined;
     s.media.clear();
     for (const t of s.mediaTimers.values()) this.timers.clear(t);
     s.mediaTimers.clear();
     this.recorder.setState(s, 'interrupted');
     this.recorder.updateLive(s);
-    this.armSignalingWindow(s, StopReason.AWAIT_RECONNECTION_TIMEOUT);
+    this.armSignalingWindow(s, windowReason);
+  }
+
+  /** Server failover: new server_urls for the same stream; old connections closed. */
+  failover(s: Stream): string {
+    s.gen++;
+    s.serverUrls = this.signalingUrl(s.gen);
+    this.recorder.note(s, `failover to ${s.serverUrls}`);
+    this.dropAllConnections(s, 1001, 'server failover', 'failover', StopReason.AWAIT_RECONNECTION_TIMEOUT);
     return s.serverUrls;
   }
 
