@@ -48,6 +48,19 @@ export interface ZoomEventWsConfig {
 }
 
 /** The hub's whole configuration, typed; read it through ConfigService<AppConfig, true>. */
+export interface AppWebhooksConfig {
+  /** One attempt's limit (WEBHOOK_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Seconds before each attempt: [0] before the first, [1] between the first and the second… */
+  retryScheduleSec: number[];
+  /** An endpoint whose deliveries have all failed for this long is disabled. */
+  disableAfterMs: number;
+  /** How long a rotated-out secret keeps signing beside the new one. */
+  secretRotationOverlapSec: number;
+  /** http:// and private/loopback addresses allowed (never in production). */
+  allowPrivateUrls: boolean;
+}
+
 export interface AppConfig {
   nodeEnv: NodeEnv;
   http: {
@@ -102,6 +115,8 @@ export interface AppConfig {
     ingest: RtmsIngestConfig;
   };
   webhooks: { timestampToleranceSeconds: number };
+  /** Outbound webhooks to apps (docs/webhooks.md). */
+  appWebhooks: AppWebhooksConfig;
   /** Zoom's event WebSocket (second event source); null unless URL + subscription id are set. */
   zoomEventWs: ZoomEventWsConfig | null;
   /** Zoom Rooms dispatch (docs/zoom-rooms.md). */
@@ -169,6 +184,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         [QueueName.MediaFrames]: env.CONCURRENCY_MEDIA_FRAMES ?? 8,
         [QueueName.ZoomRooms]: env.CONCURRENCY_ZOOM_ROOMS ?? 5,
         [QueueName.OAuth]: env.CONCURRENCY_OAUTH ?? 5,
+        [QueueName.AppWebhooks]: env.CONCURRENCY_APP_WEBHOOKS ?? 50,
       },
       attempts: env.JOB_ATTEMPTS ?? 5,
       backoffMs: env.JOB_BACKOFF_MS ?? 1000,
@@ -218,6 +234,13 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       },
     },
     webhooks: { timestampToleranceSeconds: env.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS ?? 300 },
+    appWebhooks: {
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS ?? 15_000,
+      retryScheduleSec: list(env.WEBHOOK_RETRY_SCHEDULE ?? '0,5,300,1800,7200,18000,36000').map(Number),
+      disableAfterMs: (env.WEBHOOK_DISABLE_AFTER_HOURS ?? 120) * 3_600_000,
+      secretRotationOverlapSec: env.WEBHOOK_SECRET_ROTATION_OVERLAP_SEC ?? 86_400,
+      allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS ?? false,
+    },
     zoomEventWs:
       env.ZOOM_EVENT_WS_URL && env.ZOOM_EVENT_SUBSCRIPTION_ID
         ? {

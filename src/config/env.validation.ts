@@ -3,6 +3,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
   IsOptional,
   IsString,
   Matches,
@@ -86,6 +87,7 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_MEDIA_FRAMES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_ZOOM_ROOMS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_OAUTH?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_APP_WEBHOOKS?: number;
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(50) JOB_ATTEMPTS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) JOB_BACKOFF_MS?: number;
@@ -215,6 +217,16 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toBool) @IsBoolean() S3_FORCE_PATH_STYLE?: boolean;
   @IsOptional() @IsString() S3_ACCESS_KEY_ID?: string;
   @IsOptional() @IsString() S3_SECRET_ACCESS_KEY?: string;
+  // Outbound webhooks to apps (docs/webhooks.md).
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(120000) WEBHOOK_TIMEOUT_MS?: number;
+  @IsOptional() @IsString() @Matches(/^\s*\d+(\s*,\s*\d+)*\s*$/, { message: 'WEBHOOK_RETRY_SCHEDULE must be a comma list of whole seconds, e.g. 0,5,300' })
+  WEBHOOK_RETRY_SCHEDULE?: string;
+  /** Fractions allowed (tests use seconds). */
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0.0001) @Max(8760) WEBHOOK_DISABLE_AFTER_HOURS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(30 * 86400) WEBHOOK_SECRET_ROTATION_OVERLAP_SEC?: number;
+  /** Lets endpoints be http:// and on private or loopback addresses (development and tests only). */
+  @IsOptional() @Transform(toBool) @IsBoolean() WEBHOOK_ALLOW_PRIVATE_URLS?: boolean;
+
   /** An open audio segment with no new packet for this long is written out as WAV. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(600000) AUDIO_SEGMENT_IDLE_FINALIZE_MS?: number;
 }
@@ -229,6 +241,10 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
       return `  - ${e.property}: ${reasons}`;
     });
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (env.NODE_ENV === 'production' && env.WEBHOOK_ALLOW_PRIVATE_URLS === true) {
+    // It would let anyone with an API key make the hub call internal services (SSRF).
+    throw new Error('Invalid configuration:\n  - WEBHOOK_ALLOW_PRIVATE_URLS: must not be true when NODE_ENV=production');
   }
   return env;
 }

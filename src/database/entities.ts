@@ -1,3 +1,9 @@
+import { AppEventSequenceEntity } from '../modules/app-events/entities/app-event-sequence.entity';
+import { AppEventEntity } from '../modules/app-events/entities/app-event.entity';
+import { WebhookAttemptEntity } from '../modules/app-webhooks/entities/webhook-attempt.entity';
+import { WebhookEndpointEventEntity } from '../modules/app-webhooks/entities/webhook-endpoint-event.entity';
+import { WebhookEndpointEntity } from '../modules/app-webhooks/entities/webhook-endpoint.entity';
+import { WebhookMessageEntity } from '../modules/app-webhooks/entities/webhook-message.entity';
 import { AudioPartEntity } from '../modules/media-ingest/entities/audio-part.entity';
 import { AudioSegmentEntity } from '../modules/media-ingest/entities/audio-segment.entity';
 import { MediaArtifactEntity } from '../modules/media-ingest/entities/media-artifact.entity';
@@ -11,4 +17,4 @@ import { SessionEntity } from '../modules/sessions/entities/session.entity';
 import { RoomDispatchEntity } from '../modules/zoom-rooms/entities/room-dispatch.entity';
 
 /** Every entity, listed explicitly (no globs) so the app and the CLI see the same set. */
-export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity];
+export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity];

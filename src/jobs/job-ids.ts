@@ -23,6 +23,9 @@ export const JOB_IDS: { [N in JobName]?: (data: JobOf<N>) => string | undefined 
   [JobName.RoomsAutoDispatch]: (d) => `rooms-auto-dispatch-${d.sessionId}`,
   // Per event, not per user: a user who comes back and leaves again is removed again.
   [JobName.OAuthDeauthorize]: (d) => `oauth-deauthorize-${d.eventId}`,
+  [JobName.AppEventFanout]: (d) => `app-event-${d.eventId}`,
+  // One job per attempt: a re-queue of an attempt already queued is a no-op.
+  [JobName.WebhookDeliver]: (d) => `webhook-${d.messageId}-${d.attempt}`,
   [JobName.TokenRefresh]: (d) => (d.tokenVersion === undefined ? undefined : `token-refresh-${d.connectionId}-v${d.tokenVersion}`),
 };
 

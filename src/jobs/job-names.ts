@@ -20,6 +20,8 @@ export enum JobName {
   RoomsAutoDispatch = 'rooms.auto-dispatch',
   TokenRefresh = 'token.refresh',
   OAuthDeauthorize = 'oauth.deauthorize',
+  AppEventFanout = 'app-event.fanout',
+  WebhookDeliver = 'webhook.deliver',
 }
 
 /** Which queue carries each job. Checked for completeness at compile time. */
@@ -39,6 +41,8 @@ export const JOB_QUEUE = {
   [JobName.RoomsAutoDispatch]: QueueName.ZoomRooms,
   [JobName.TokenRefresh]: QueueName.OAuth,
   [JobName.OAuthDeauthorize]: QueueName.OAuth,
+  [JobName.AppEventFanout]: QueueName.AppWebhooks,
+  [JobName.WebhookDeliver]: QueueName.AppWebhooks,
 } as const satisfies Record<JobName, QueueName>;
 
 export function jobsOfQueue(queue: QueueName): JobName[] {

@@ -85,6 +85,20 @@ export interface OAuthDeauthorizePayload {
   zoomAccountId?: string;
 }
 
+/** Create the webhook messages of one app event (one per subscribed endpoint). */
+export interface AppEventFanoutPayload {
+  eventId: string;
+}
+
+/** One attempt to deliver a webhook message. */
+export interface WebhookDeliverPayload {
+  messageId: string;
+  /** Which attempt this job makes (1 = the first): names the job, and a stale job finds the message moved on. */
+  attempt: number;
+  /** What started it (a scheduled attempt, a resend, a recovery). */
+  trigger?: 'scheduled' | 'resend' | 'recover';
+}
+
 export interface JobPayloads {
   [JobName.ZoomEventProcess]: ZoomEventProcessPayload;
   [JobName.RtmsStart]: RtmsControlPayload;
@@ -101,6 +115,8 @@ export interface JobPayloads {
   [JobName.RoomsAutoDispatch]: RoomsAutoDispatchPayload;
   [JobName.TokenRefresh]: TokenRefreshPayload;
   [JobName.OAuthDeauthorize]: OAuthDeauthorizePayload;
+  [JobName.AppEventFanout]: AppEventFanoutPayload;
+  [JobName.WebhookDeliver]: WebhookDeliverPayload;
 }
 
 export type JobOf<N extends JobName> = JobPayloads[N];

@@ -24,6 +24,7 @@ export class JobProducer {
     @InjectQueue(QueueName.MediaFrames) mediaFrames: Queue,
     @InjectQueue(QueueName.ZoomRooms) zoomRooms: Queue,
     @InjectQueue(QueueName.OAuth) oauth: Queue,
+    @InjectQueue(QueueName.AppWebhooks) appWebhooks: Queue,
     private readonly config: ConfigService<AppConfig, true>,
   ) {
     this.queues = {
@@ -33,6 +34,7 @@ export class JobProducer {
       [QueueName.MediaFrames]: mediaFrames,
       [QueueName.ZoomRooms]: zoomRooms,
       [QueueName.OAuth]: oauth,
+      [QueueName.AppWebhooks]: appWebhooks,
     };
   }
 

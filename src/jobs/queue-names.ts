@@ -11,6 +11,7 @@ export enum QueueName {
   MediaFrames = 'media-frames',
   ZoomRooms = 'zoom-rooms',
   OAuth = 'oauth',
+  AppWebhooks = 'app-webhooks',
 }
 
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);

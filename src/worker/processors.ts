@@ -5,6 +5,7 @@ import { RtmsControlModule, RtmsControlProcessor } from '../modules/rtms-control
 import { ZoomEventsProcessor, ZoomEventsWorkerModule, ZoomEventWsModule } from '../modules/webhooks';
 import { ZoomRoomsModule, ZoomRoomsProcessor } from '../modules/zoom-rooms';
 import { MediaArtifactsModule, MediaFramesProcessor, MediaIngestModule, StreamRunProcessor } from '../modules/media-ingest';
+import { AppWebhooksModule, AppWebhooksProcessor } from '../modules/app-webhooks';
 import { ProcessorRegistration } from './processor-registration';
 
 /**
@@ -33,4 +34,5 @@ export const PROCESSORS: ProcessorRegistration[] = [
     handles: [JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave, JobName.MediaPurge],
     imports: [MediaArtifactsModule],
   },
+  { queue: QueueName.AppWebhooks, processor: AppWebhooksProcessor, handles: [JobName.AppEventFanout, JobName.WebhookDeliver], imports: [AppWebhooksModule] },
 ];

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
+import { errorMessage } from '../../common/errors/error-message';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { AppEvent, AppEventInput } from './app-event-types';
+import { AppEventsRepository } from './repositories/app-events.repository';
+
+/**
+ * Records app events: the one source that webhook delivery (and, later, live fan-out)
+ * read. A producer records an event in the same transaction as the fact it reports
+ * (pass that transaction's EntityManager), so nothing is announced for a change that
+ * rolled back. The fan-out job is queued once the transaction commits; a sweeper
+ * re-queues events whose job was lost.
+ */
+@Injectable()
+export class AppEventsService implements OnModuleInit, EntitySubscriberInterface {
+  private readonly logger = new Logger(AppEventsService.name);
+  /** Events recorded inside a still-open transaction, queued when it commits. */
+  private readonly afterCommit = new WeakMap<QueryRunner, string[]>();
+
+  constructor(
+    private readonly events: AppEventsRepository,
+    private readonly producer: JobProducer,
+    @InjectDataSource() private readonly db: DataSource,
+  ) {}
+
+  onModuleInit(): void {
+    // TypeORM tells subscribers when any transaction commits or rolls back.
+    if (!this.db.subscribers.includes(this)) this.db.subscribers.push(this);
+  }
+
+  /**
+   * Records an event. With `em` inside a transaction, it is written there and queued
+   * after the commit; otherwise it is written and queued at once.
+   */
+  async record(input: AppEventInput, em?: EntityManager): Promise<AppEvent> {
+    const manager = em ?? this.db.manager;
+    const sessionId = input.sessionId ?? null;
+    const sequence = sessionId ? await this.events.nextSequence(sessionId, manager) : null;
+    const event = await this.events.insert(
+      { id: randomUUID(), type: input.type, sessionId, sequence, data: { ...input.data, session_id: sessionId, sequence } },
+      manager,
+    );
+    const qr = manager.queryRunner;
+    if (qr && qr.isTransactionActive) {
+      const pending = this.afterCommit.get(qr) ?? [];
+      pending.push(event.id);
+      this.afterCommit.set(qr, pending);
+    } else {
+      await this.queueFanout([event.id]);
+    }
+    return event;
+  }
+
+  async afterTransactionCommit(e: TransactionCommitEvent): Promise<void> {
+    const qr = e.queryRunner;
+    if (qr.isTransactionActive) return; // a savepoint released; the outer transaction may still roll back
+    const pending = this.afterCommit.get(qr);
+    if (!pending) return;
+    this.afterCommit.delete(qr);
+    await this.queueFanout(pending);
+  }
+
+  afterTransactionRollback(e: TransactionRollbackEvent): void {
+    // Savepoint rollbacks keep the list: what was recorded before the savepoint may still commit.
+    if (!e.queryRunner.isTransactionActive) this.afterCommit.delete(e.queryRunner);
+  }
+
+  /** Queues the fan-out of stored events; a failure is left to the sweeper (the events are stored). */
+  async queueFanout(eventIds: string[]): Promise<void> {
+    if (eventIds.length === 0) return;
+    try {
+      await this.producer.enqueueBulk(
+        JobName.AppEventFanout,
+        eventIds.map((eventId) => ({ data: { eventId } })),
+      );
+    } catch (err) {
+      this.logger.warn(`Stored ${eventIds.length} app event(s) but could not queue their fan-out (the sweeper will): ${errorMessage(err)}`);
+    }
+  }
+
+  findById(id: string): Promise<AppEvent | null> {
+    return this.events.findById(id);
+  }
+
+  markFannedOut(id: string, em?: EntityManager): Promise<void> {
+    return this.events.markFannedOut(id, em);
+  }
+
+  /** Events whose fan-out job was lost (stored, never fanned out), for the sweeper. */
+  findNotFannedOut(olderThanMs: number, limit: number): Promise<string[]> {
+    return this.events.findNotFannedOut(olderThanMs, limit);
+  }
+}

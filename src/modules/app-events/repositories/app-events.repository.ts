@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { AppEvent, AppEventType } from '../app-event-types';
+
+interface EventRow {
+  id: string;
+  type: string;
+  session_id: string | null;
+  sequence: string | null;
+  data: Record<string, unknown>;
+  created_at: Date;
+}
+
+const toEvent = (r: EventRow): AppEvent => ({
+  id: r.id,
+  type: r.type as AppEventType,
+  sessionId: r.session_id,
+  sequence: r.sequence === null ? null : Number(r.sequence),
+  data: r.data,
+  createdAt: r.created_at,
+});
+
+/** The SQL of `app_events` and `app_event_sequences`. */
+@Injectable()
+export class AppEventsRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /**
+   * The session's next sequence number. The upsert locks the session's counter row until
+   * the caller's transaction ends, so two events of one session never share a number.
+   */
+  async nextSequence(sessionId: string, em: EntityManager = this.db.manager): Promise<number> {
+    const rows: Array<{ last_sequence: string }> = await em.query(
+      `INSERT INTO app_event_sequences (session_id, last_sequence) VALUES ($1, 1)
+       ON CONFLICT (session_id) DO UPDATE SET last_sequence = app_event_sequences.last_sequence + 1
+       RETURNING last_sequence`,
+      [sessionId],
+    );
+    return Number(rows[0].last_sequence);
+  }
+
+  async insert(event: Omit<AppEvent, 'createdAt'>, em: EntityManager = this.db.manager): Promise<AppEvent> {
+    const rows: EventRow[] = await em.query(
+      `INSERT INTO app_events (id, type, session_id, sequence, data) VALUES ($1, $2, $3, $4, $5)
+       RETURNING id, type, session_id, sequence, data, created_at`,
+      [event.id, event.type, event.sessionId, event.sequence, JSON.stringify(event.data)],
+    );
+    return toEvent(rows[0]);
+  }
+
+  async findById(id: string): Promise<AppEvent | null> {
+    const rows: EventRow[] = await this.db.query(`SELECT id, type, session_id, sequence, data, created_at FROM app_events WHERE id = $1`, [id]);
+    return rows[0] ? toEvent(rows[0]) : null;
+  }
+
+  /** Marks the event fanned out (its messages exist). */
+  async markFannedOut(id: string, em: EntityManager = this.db.manager): Promise<void> {
+    await em.query(`UPDATE app_events SET fanned_out_at = now() WHERE id = $1 AND fanned_out_at IS NULL`, [id]);
+  }
+
+  /** Events older than `olderThanMs` whose fan-out never ran (their job was lost), oldest first. */
+  async findNotFannedOut(olderThanMs: number, limit: number): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.db.query(
+      `SELECT id FROM app_events WHERE fanned_out_at IS NULL AND created_at < now() - ($1::int * interval '1 millisecond') ORDER BY created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+}

@@ -1,0 +1,94 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { LookupFunction } from 'node:net';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { resolvePublicAddress } from './endpoint-url';
+
+/** The first bytes of a response body kept in the delivery log. */
+export const RESPONSE_BODY_LIMIT = 4096;
+
+export interface SendResult {
+  /** The HTTP status, or null when no answer came. */
+  statusCode: number | null;
+  /** The first 4 KB of the response body (UTF-8), when there was an answer. */
+  responseBody: string | null;
+  latencyMs: number;
+  /** Why no usable answer came (refused address, timeout, connection error). */
+  error: string | null;
+}
+
+export interface SendRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+  allowPrivate: boolean;
+}
+
+/**
+ * POSTs one webhook. The host is resolved and checked before the request and the socket
+ * connects only to that checked address (no second lookup a rebinding DNS server could
+ * answer differently); redirects are never followed; the whole exchange is bounded by
+ * the timeout. Keep-alive agents reuse connections to busy endpoints.
+ */
+@Injectable()
+export class WebhookHttpSender implements OnModuleDestroy {
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+  async send(req: SendRequest): Promise<SendResult> {
+    const started = performance.now();
+    const done = (r: Omit<SendResult, 'latencyMs'>): SendResult => ({ ...r, latencyMs: Math.round(performance.now() - started) });
+    const url = new URL(req.url);
+    const target = await resolvePublicAddress(url.hostname, req.allowPrivate);
+    if ('refusal' in target) return done({ statusCode: null, responseBody: null, error: `refused: ${target.refusal}` });
+    // Connect to the address just checked, whatever the name resolves to a moment later.
+    const pinned: LookupFunction = (_host, options, cb) => {
+      if ((options as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [target]);
+      else cb(null, target.address, target.family);
+    };
+    const isHttps = url.protocol === 'https:';
+    const client = isHttps ? https : http;
+    return new Promise<SendResult>((resolve) => {
+      let settled = false;
+      const finish = (r: Omit<SendResult, 'latencyMs'>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(done(r));
+      };
+      const request = client.request(
+        url,
+        {
+          method: 'POST',
+          agent: isHttps ? this.httpsAgent : this.httpAgent,
+          lookup: pinned,
+          headers: { ...req.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(req.body).toString() },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let kept = 0;
+          res.on('data', (chunk: Buffer) => {
+            if (kept < RESPONSE_BODY_LIMIT) {
+              chunks.push(chunk.subarray(0, RESPONSE_BODY_LIMIT - kept));
+              kept += Math.min(chunk.length, RESPONSE_BODY_LIMIT - kept);
+            }
+          });
+          res.on('end', () => finish({ statusCode: res.statusCode ?? null, responseBody: Buffer.concat(chunks).toString('utf8'), error: null }));
+          res.on('error', (err) => finish({ statusCode: res.statusCode ?? null, responseBody: Buffer.concat(chunks).toString('utf8'), error: `response: ${err.message}` }));
+        },
+      );
+      const timer = setTimeout(() => {
+        finish({ statusCode: null, responseBody: null, error: `timed out after ${req.timeoutMs} ms` });
+        request.destroy(new Error('timeout'));
+      }, req.timeoutMs);
+      request.on('error', (err: NodeJS.ErrnoException) => finish({ statusCode: null, responseBody: null, error: err.code ?? err.message }));
+      request.end(req.body);
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.httpsAgent.destroy();
+    this.httpAgent.destroy();
+  }
+}

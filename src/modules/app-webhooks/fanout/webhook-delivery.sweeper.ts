@@ -1,0 +1,71 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { errorMessage } from '../../../common/errors/error-message';
+import { jobIdFor } from '../../../jobs/job-ids';
+import { JobName } from '../../../jobs/job-names';
+import { JobProducer } from '../../../jobs/job-producer.service';
+import { AppEventsService } from '../../app-events';
+import { WebhookMessagesRepository } from '../repositories/webhook-messages.repository';
+
+const SWEEP_EVERY_MS = 15_000;
+/** An event not fanned out this long after it was stored has lost its job. */
+const FANOUT_GRACE_MS = 10_000;
+/** A message this far past its due time has lost its job (or waits behind a backlog). */
+const OVERDUE_MS = 30_000;
+const BATCH = 500;
+
+/**
+ * Safety net for Redis losing jobs (a flush, a failover, an enqueue that failed after the
+ * row was stored): Postgres says what is due, and this re-queues it. Deterministic job ids
+ * make re-queuing a job that still exists a no-op. Runs in processes that consume
+ * app-webhooks; several may run at once.
+ */
+@Injectable()
+export class WebhookDeliverySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WebhookDeliverySweeper.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly events: AppEventsService,
+    private readonly messages: WebhookMessagesRepository,
+    private readonly producer: JobProducer,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One pass; returns how many events and messages it re-queued. */
+  async sweep(opts: { fanoutGraceMs?: number; overdueMs?: number } = {}): Promise<{ events: number; messages: number }> {
+    try {
+      const eventIds = await this.events.findNotFannedOut(opts.fanoutGraceMs ?? FANOUT_GRACE_MS, BATCH);
+      await this.events.queueFanout(eventIds);
+      let requeued = 0;
+      for (const m of await this.messages.findOverdue(opts.overdueMs ?? OVERDUE_MS, BATCH)) {
+        if (await this.requeue(m.id, m.attempts + 1)) requeued++;
+      }
+      if (eventIds.length + requeued > 0) this.logger.warn(`Re-queued ${eventIds.length} app event fan-out(s) and ${requeued} webhook message(s) that had no job`);
+      return { events: eventIds.length, messages: requeued };
+    } catch (err) {
+      this.logger.warn(`Webhook delivery sweep failed: ${errorMessage(err)}`);
+      return { events: 0, messages: 0 };
+    }
+  }
+
+  /** Queues the attempt unless its job is waiting, delayed or running; a finished job of that id is replaced. */
+  private async requeue(messageId: string, attempt: number): Promise<boolean> {
+    const queue = this.producer.queueFor(JobName.WebhookDeliver);
+    const existing = await queue.getJob(jobIdFor(JobName.WebhookDeliver, { messageId, attempt }) as string);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed') return false;
+      await existing.remove();
+    }
+    await this.producer.enqueue(JobName.WebhookDeliver, { messageId, attempt });
+    return true;
+  }
+}
