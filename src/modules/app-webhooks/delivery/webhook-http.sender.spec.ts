@@ -1,0 +1,84 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { RESPONSE_BODY_LIMIT, SendRequest, WebhookHttpSender } from './webhook-http.sender';
+
+describe('WebhookHttpSender', () => {
+  let server: Server;
+  let handler: (req: IncomingMessage, res: ServerResponse) => void;
+  const requests: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
+  const sender = new WebhookHttpSender();
+  let base: string;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        requests.push({ headers: req.headers, body });
+        handler(req, res);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    sender.onModuleDestroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  beforeEach(() => {
+    requests.length = 0;
+    handler = (_req, res) => res.writeHead(200).end('ok');
+  });
+
+  const send = (over: Partial<SendRequest> = {}) => sender.send({ url: `${base}/hook`, headers: { 'webhook-id': 'msg_1' }, body: '{"a":1}', timeoutMs: 2000, allowPrivate: true, ...over });
+
+  it('POSTs the body as JSON with the given headers and reports status, body and latency', async () => {
+    const r = await send();
+    expect(r).toMatchObject({ statusCode: 200, responseBody: 'ok', error: null });
+    expect(r.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(requests[0]).toEqual({ headers: expect.objectContaining({ 'webhook-id': 'msg_1', 'content-type': 'application/json', 'content-length': '7' }), body: '{"a":1}' });
+  });
+
+  it('refuses a loopback address without the development flag, before any connection', async () => {
+    const r = await send({ allowPrivate: false });
+    expect(r).toMatchObject({ statusCode: null, error: expect.stringMatching(/^refused: host 127\.0\.0\.1 resolves to a non-public address/) });
+    expect(requests).toHaveLength(0);
+  });
+
+  it('refuses a name that resolves to loopback (checked at send time, not only at creation)', async () => {
+    const r = await send({ allowPrivate: false, url: `${base.replace('127.0.0.1', 'localhost')}/hook` });
+    expect(r.error).toMatch(/^refused: host localhost resolves to a non-public address/);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('never follows a redirect: the 3xx is the answer', async () => {
+    handler = (_req, res) => res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' }).end();
+    expect(await send()).toMatchObject({ statusCode: 302, error: null });
+    expect(requests).toHaveLength(1);
+  });
+
+  it('keeps only the first 4 KB of the response body', async () => {
+    handler = (_req, res) => res.writeHead(500).end('x'.repeat(20_000));
+    const r = await send();
+    expect(r.statusCode).toBe(500);
+    expect(r.responseBody).toHaveLength(RESPONSE_BODY_LIMIT);
+  });
+
+  it('cuts a receiver that does not answer at the timeout', async () => {
+    handler = () => undefined; // never answers
+    const r = await send({ timeoutMs: 150 });
+    expect(r).toMatchObject({ statusCode: null, error: 'timed out after 150 ms' });
+    expect(r.latencyMs).toBeGreaterThanOrEqual(140);
+  });
+
+  it('reports a refused connection as an error, not a status', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    expect(await send({ url: `http://127.0.0.1:${port}/` })).toMatchObject({ statusCode: null, error: 'ECONNREFUSED' });
+  });
+});
