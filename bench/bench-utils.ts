@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { basename, join } from 'node:path';
+import { Queue } from 'bullmq';
 import { Client } from 'pg';
 
 /** The repository root, whether this runs from bench/ (ts-node) or dist/bench/ (built). */
@@ -32,10 +33,61 @@ export function httpOk(url: string): () => Promise<boolean> {
   return async () => (await fetch(url)).ok;
 }
 
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `probe` every `intervalMs` until it is true; throws after `timeoutMs`. */
+export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await Promise.resolve().then(probe).catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Nearest-rank percentile of an ascending array (NaN when empty). */
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The env every hub process of a benchmark shares (production mode, loopback only, warn logs). */
+export function hubEnv(o: { dbUrl: string; redisUrl: string; prefix: string; simBaseUrl: string; clientId: string; clientSecret: string; webhookSecret: string }): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    DATABASE_URL: o.dbUrl,
+    REDIS_URL: o.redisUrl,
+    QUEUE_PREFIX: o.prefix,
+    LOG_LEVEL: 'warn',
+    API_KEYS: 'bench-key',
+    TOKEN_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
+    ZOOM_CLIENT_ID: o.clientId,
+    ZOOM_CLIENT_SECRET: o.clientSecret,
+    ZOOM_WEBHOOK_SECRET_TOKEN: o.webhookSecret,
+    ZOOM_API_BASE_URL: `${o.simBaseUrl}/v2`,
+    ZOOM_OAUTH_BASE_URL: o.simBaseUrl,
+    RTMS_ALLOWED_HOSTS: '127.0.0.1',
+    RTMS_ALLOW_INSECURE_WS: 'true',
+  };
+}
+
+/** Removes a benchmark's BullMQ queues (jobs, locks, events) from Redis. */
+export async function obliterateQueues(redisUrl: string, prefix: string, names: string[]): Promise<void> {
+  await Promise.all(
+    names.map(async (name) => {
+      const q = new Queue(name, { connection: { url: redisUrl }, prefix });
+      await q.obliterate({ force: true }).catch(() => undefined);
+      await q.close();
+    }),
+  );
+}
+
 export interface Child {
   proc: ChildProcess;
   output: () => string;
-  stop: () => Promise<number | null>;
+  /** Resolves with the exit code (null when a signal ended it) and the signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (default SIGTERM) unless the process has exited, and resolves with its exit code. */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
 /** Starts a node process and resolves once `ready()` is true (e.g. its /health/live answers). */
@@ -44,7 +96,7 @@ export async function startNode(script: string, env: Record<string, string>, rea
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const deadline = Date.now() + timeoutMs;
   while (!(await ready().catch(() => false))) {
     if (proc.exitCode !== null || Date.now() > deadline) {
@@ -56,9 +108,10 @@ export async function startNode(script: string, env: Record<string, string>, rea
   return {
     proc,
     output: () => out,
-    stop: async () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      return exited;
+    exited,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return (await exited).code;
     },
   };
 }

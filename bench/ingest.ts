@@ -27,7 +27,7 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import { runMigrations } from '../src/database/migrate';
 import { rtmsHandshakeSignature } from '../src/simulator';
-import { distEntry, freshDatabase, httpOk, ROOT, startNode, type Child } from './bench-utils';
+import { distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
 
 const N = Number(process.env.BENCH_MEETINGS ?? 50);
 const P = Number(process.env.BENCH_PARTICIPANTS ?? 5);
@@ -51,7 +51,6 @@ const SIM = `http://127.0.0.1:${SIM_PORT}`;
 const OUT = join(ROOT, '.bench', 'ingest');
 const MEDIA_TYPES = [14, 15, 16, 17, 18];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => console.log(`[bench:ingest] ${m}`);
 
 async function sim<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -105,19 +104,6 @@ const sentTotals = (recs: SimRecord[]) => {
   return byType;
 };
 const sum = (o: Record<number, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /** CPU seconds (user + system) of a process, from /proc. */
 function cpuSeconds(pid: number): number {
@@ -300,20 +286,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
   const recordings = join(OUT, 'recordings');
   rmSync(recordings, { recursive: true, force: true });
   const common = {
-    NODE_ENV: 'production',
-    DATABASE_URL: dbUrl,
-    REDIS_URL,
-    QUEUE_PREFIX: prefix,
-    LOG_LEVEL: 'warn',
-    API_KEYS: 'bench-key',
-    TOKEN_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
-    ZOOM_CLIENT_ID: CREDS.clientId,
-    ZOOM_CLIENT_SECRET: CREDS.clientSecret,
-    ZOOM_WEBHOOK_SECRET_TOKEN: CREDS.webhook,
-    ZOOM_API_BASE_URL: `${SIM}/v2`,
-    ZOOM_OAUTH_BASE_URL: SIM,
-    RTMS_ALLOWED_HOSTS: '127.0.0.1',
-    RTMS_ALLOW_INSECURE_WS: 'true',
+    ...hubEnv({ dbUrl, redisUrl: REDIS_URL, prefix, simBaseUrl: SIM, clientId: CREDS.clientId, clientSecret: CREDS.clientSecret, webhookSecret: CREDS.webhook }),
     RTMS_AUDIO_SEND_RATE_MS: String(AUDIO_MS),
     MEDIA_BATCH_FLUSH_MS: FLUSH_MS,
     MEDIA_BATCH_MAX_ITEMS: MAX_ITEMS,
@@ -468,13 +441,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     clearTimeout(kill);
     rmSync(recordings, { recursive: true, force: true });
     rmSync(join(OUT, 'spool'), { recursive: true, force: true });
-    await Promise.all(
-      ['zoom-events', 'rtms-streams', 'media-frames'].map(async (name) => {
-        const q = new Queue(name, { connection: { url: REDIS_URL }, prefix });
-        await q.obliterate({ force: true }).catch(() => undefined);
-        await q.close();
-      }),
-    );
+    await obliterateQueues(REDIS_URL, prefix, ['zoom-events', 'rtms-streams', 'media-frames']);
   }
 }
 
