@@ -27,7 +27,7 @@ import { Client } from 'pg';
 import WebSocket from 'ws';
 import { runMigrations } from '../src/database/migrate';
 import { rtmsHandshakeSignature } from '../src/simulator';
-import { distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
+import { cpuSeconds, distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
 
 const N = Number(process.env.BENCH_MEETINGS ?? 50);
 const P = Number(process.env.BENCH_PARTICIPANTS ?? 5);
@@ -105,11 +105,6 @@ const sentTotals = (recs: SimRecord[]) => {
 };
 const sum = (o: Record<number, number>) => Object.values(o).reduce((a, b) => a + b, 0);
 
-/** CPU seconds (user + system) of a process, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
 /** CPU seconds of every process whose command is `comm` (e.g. all Postgres backends). */
 function cpuSecondsOfCommand(comm: string): number {
   let total = 0;

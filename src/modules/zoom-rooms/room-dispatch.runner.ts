@@ -13,7 +13,7 @@ import { RoomJobPayload } from '../../jobs/job-payloads';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomCallOutcome, ZoomResponse } from '../../zoom/http/zoom-http.client';
 import { ZoomCallPolicy, ZoomCallRetryableError } from '../../zoom/call/zoom-call-policy';
-import { sleep } from '../../common/time/sleep';
+import { sleep } from '../../common/async/sleep';
 import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
 import { EventSource, SessionEventsService } from '../sessions';
 import { DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';

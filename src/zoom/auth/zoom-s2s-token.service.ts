@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { AppConfig } from '../../config/app.config';
 import { RedisLock } from '../../common/redis/redis-lock';
-import { sleep } from '../../common/time/sleep';
+import { sleep } from '../../common/async/sleep';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomTransportError } from '../zoom-errors';
 import { ZoomOAuthClient } from './zoom-oauth.client';

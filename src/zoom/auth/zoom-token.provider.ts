@@ -6,7 +6,7 @@ import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
 import { RedisLock } from '../../common/redis/redis-lock';
-import { sleep } from '../../common/time/sleep';
+import { sleep } from '../../common/async/sleep';
 import { ReauthorizationRequiredError, ZoomTransportError } from '../zoom-errors';
 import { UserGrant, UserGrantStore } from './user-grant-store';
 import { ZoomGrantRefusedError, ZoomOAuthClient } from './zoom-oauth.client';

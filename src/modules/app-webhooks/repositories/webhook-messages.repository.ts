@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { TurnBatcher } from '../../../common/async/turn-batcher';
 import { WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
 import { WebhookMessageStatus } from '../entities/webhook-message.entity';
 
@@ -41,6 +42,9 @@ export interface AttemptRecord {
 /** The SQL of `webhook_messages` and `webhook_attempts`. */
 @Injectable()
 export class WebhookMessagesRepository {
+  private readonly loader = new TurnBatcher<string, DeliverableMessage | null>((ids) => this.loadMany(ids));
+  private readonly writer = new TurnBatcher<AttemptRecord, boolean>((records) => this.recordMany(records));
+
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   /**
@@ -78,36 +82,68 @@ export class WebhookMessagesRepository {
     );
   }
 
-  async findDeliverable(id: string): Promise<DeliverableMessage | null> {
+  /** The message and its endpoint (null when gone). Concurrent calls share one query. */
+  findDeliverable(id: string): Promise<DeliverableMessage | null> {
+    return this.loader.run(id);
+  }
+
+  private async loadMany(ids: string[]): Promise<Array<DeliverableMessage | null>> {
     const rows: DeliverableMessage[] = await this.db.query(
       `SELECT m.id, m.endpoint_id AS "endpointId", m.event_id AS "eventId", m.event_type AS "eventType", m.body, m.status, m.attempts,
               m.created_at AS "createdAt", e.url, e.enabled, e.secret_enc AS "secretEnc", e.previous_secret_enc AS "previousSecretEnc",
               e.previous_secret_expires_at AS "previousSecretExpiresAt", e.failing_since AS "failingSince"
          FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
-        WHERE m.id = $1`,
-      [id],
+        WHERE m.id = ANY($1::uuid[])`,
+      [ids],
     );
-    return rows[0] ?? null;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
   /**
    * Writes an attempt and the message's new state, only if no other attempt got there
    * first (the message still has `attemptNo - 1` attempts). Returns false when it had.
+   * Concurrent calls share one statement (group commit), so busy workers need few connections.
    */
-  async recordAttempt(a: AttemptRecord): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(
-      `WITH upd AS (
-         UPDATE webhook_messages
-            SET attempts = $3::int, status = $10::varchar, next_attempt_at = $11::timestamptz, last_status_code = $6::int, last_error = $9::text,
-                delivered_at = CASE WHEN $10::varchar = 'succeeded' THEN now() ELSE delivered_at END
-          WHERE id = $2::uuid AND attempts = $3::int - 1
-          RETURNING id)
+  recordAttempt(a: AttemptRecord): Promise<boolean> {
+    return this.writer.run(a);
+  }
+
+  private async recordMany(all: AttemptRecord[]): Promise<boolean[]> {
+    // In message-id order, so two batches never lock the same rows in opposite orders.
+    const batch = [...all].sort((x, y) => (x.messageId < y.messageId ? -1 : x.messageId > y.messageId ? 1 : 0));
+    const col = <K extends keyof AttemptRecord>(k: K) => batch.map((a) => a[k]);
+    const rows: Array<{ message_id: string }> = await this.db.query(
+      `WITH v AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::varchar[], $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[], $10::varchar[], $11::timestamptz[])
+             AS v(attempt_id, message_id, attempt_no, trigger, started_at, status_code, latency_ms, response_body, error, status, next_attempt_at)),
+       upd AS (
+         UPDATE webhook_messages m
+            SET attempts = v.attempt_no, status = v.status, next_attempt_at = v.next_attempt_at, last_status_code = v.status_code, last_error = v.error,
+                delivered_at = CASE WHEN v.status = 'succeeded' THEN now() ELSE m.delivered_at END
+           FROM v
+          WHERE m.id = v.message_id AND m.attempts = v.attempt_no - 1
+          RETURNING m.id)
        INSERT INTO webhook_attempts (id, message_id, attempt_no, trigger, started_at, status_code, latency_ms, response_body, error)
-       SELECT $1::uuid, upd.id, $3::int, $4::varchar, $5::timestamptz, $6::int, $7::int, $8::text, $9::text FROM upd
-       RETURNING id`,
-      [a.attemptId, a.messageId, a.attemptNo, a.trigger, a.startedAt, a.statusCode, a.latencyMs, a.responseBody, a.error, a.status, a.nextAttemptAt],
+       SELECT v.attempt_id, v.message_id, v.attempt_no, v.trigger, v.started_at, v.status_code, v.latency_ms, v.response_body, v.error
+         FROM v JOIN upd ON upd.id = v.message_id
+       RETURNING message_id`,
+      [
+        col('attemptId'),
+        col('messageId'),
+        col('attemptNo'),
+        col('trigger'),
+        col('startedAt'),
+        col('statusCode'),
+        col('latencyMs'),
+        col('responseBody'),
+        col('error'),
+        col('status'),
+        col('nextAttemptAt'),
+      ],
     );
-    return rows.length > 0;
+    const recorded = new Set(rows.map((r) => r.message_id));
+    return all.map((a) => recorded.has(a.messageId));
   }
 
   /** Closes a pending message without an attempt (its endpoint is disabled). */
