@@ -30,6 +30,7 @@ export class WebhookDeliveryService {
   private readonly outcomes: Counter<'outcome'>;
   private readonly latency: Histogram<'result'>;
   private readonly eventToDelivery: Histogram;
+  private readonly lag: Histogram;
 
   constructor(
     private readonly messages: WebhookMessagesRepository,
@@ -52,6 +53,11 @@ export class WebhookDeliveryService {
       labelNames: ['result'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
     });
+    this.lag = metrics.histogram({
+      name: 'rtms_hub_app_webhook_attempt_lag_seconds',
+      help: 'How late an attempt started after it was due (queue lag: a backlog or a slow worker shows here)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300],
+    });
     this.eventToDelivery = metrics.histogram({
       name: 'rtms_hub_app_webhook_event_to_delivery_seconds',
       help: 'From a message being created to its successful delivery',
@@ -69,6 +75,7 @@ export class WebhookDeliveryService {
     }
 
     const startedAt = new Date();
+    if (m.dueAt) this.lag.observe(Math.max(0, startedAt.getTime() - m.dueAt.getTime()) / 1000);
     const timestamp = Math.floor(startedAt.getTime() / 1000);
     const result = await this.sender.send({
       url: m.url,

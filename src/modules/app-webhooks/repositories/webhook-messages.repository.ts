@@ -15,6 +15,8 @@ export interface DeliverableMessage {
   status: WebhookMessageStatus;
   attempts: number;
   createdAt: Date;
+  /** When this attempt was due (next_attempt_at). */
+  dueAt: Date | null;
   url: string;
   enabled: boolean;
   secretEnc: string;
@@ -90,7 +92,7 @@ export class WebhookMessagesRepository {
   private async loadMany(ids: string[]): Promise<Array<DeliverableMessage | null>> {
     const rows: DeliverableMessage[] = await this.db.query(
       `SELECT m.id, m.endpoint_id AS "endpointId", m.event_id AS "eventId", m.event_type AS "eventType", m.body, m.status, m.attempts,
-              m.created_at AS "createdAt", e.url, e.enabled, e.secret_enc AS "secretEnc", e.previous_secret_enc AS "previousSecretEnc",
+              m.created_at AS "createdAt", m.next_attempt_at AS "dueAt", e.url, e.enabled, e.secret_enc AS "secretEnc", e.previous_secret_enc AS "previousSecretEnc",
               e.previous_secret_expires_at AS "previousSecretExpiresAt", e.failing_since AS "failingSince"
          FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
         WHERE m.id = ANY($1::uuid[])`,
