@@ -98,8 +98,8 @@ export class WebhookMessagesRepository {
     const rows: unknown[] = await this.db.query(
       `WITH upd AS (
          UPDATE webhook_messages
-            SET attempts = $3, status = $10, next_attempt_at = $11, last_status_code = $6, last_error = $9,
-                delivered_at = CASE WHEN $10 = 'succeeded' THEN now() ELSE delivered_at END
+            SET attempts = $3, status = $10::varchar, next_attempt_at = $11, last_status_code = $6, last_error = $9,
+                delivered_at = CASE WHEN $10::varchar = 'succeeded' THEN now() ELSE delivered_at END
           WHERE id = $2 AND attempts = $3 - 1
           RETURNING id)
        INSERT INTO webhook_attempts (id, message_id, attempt_no, trigger, started_at, status_code, latency_ms, response_body, error)
