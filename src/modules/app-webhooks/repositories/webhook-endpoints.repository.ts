@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { returningRows } from './returning';
 
 /** The SQL of `webhook_endpoints`' delivery health and `webhook_endpoint_events`. */
 @Injectable()
@@ -14,9 +15,8 @@ export class WebhookEndpointsRepository {
 
   /** A delivery failed: remember since when (the first failure of a run). Returns that time. */
   async markFailing(endpointId: string): Promise<Date | null> {
-    const rows: Array<{ failing_since: Date }> = await this.db.query(
-      `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = $1 RETURNING failing_since`,
-      [endpointId],
+    const rows = await returningRows<{ failing_since: Date }>(
+      this.db.query(`UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = $1 RETURNING failing_since`, [endpointId]),
     );
     return rows[0]?.failing_since ?? null;
   }
@@ -24,9 +24,8 @@ export class WebhookEndpointsRepository {
   /** Disables an enabled endpoint and records why. Returns false if it was not enabled. */
   async disable(endpointId: string, reason: string, details: Record<string, unknown>): Promise<boolean> {
     return this.db.transaction(async (em) => {
-      const rows: unknown[] = await em.query(
-        `UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2 WHERE id = $1 AND enabled RETURNING id`,
-        [endpointId, reason],
+      const rows = await returningRows(
+        em.query(`UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2 WHERE id = $1 AND enabled RETURNING id`, [endpointId, reason]),
       );
       if (rows.length === 0) return false;
       await em.query(`INSERT INTO webhook_endpoint_events (endpoint_id, type, details) VALUES ($1, 'endpoint.disabled', $2)`, [

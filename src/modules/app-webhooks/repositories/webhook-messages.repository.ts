@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
 import { WebhookMessageStatus } from '../entities/webhook-message.entity';
+import { returningRows } from './returning';
 
 /** A message with what its delivery needs of its endpoint. */
 export interface DeliverableMessage {
@@ -117,9 +118,11 @@ export class WebhookMessagesRepository {
 
   /** Fails every pending message of an endpoint (it was disabled). */
   async failPendingOfEndpoint(endpointId: string, error: string): Promise<number> {
-    const rows: unknown[] = await this.db.query(
-      `UPDATE webhook_messages SET status = 'failed', next_attempt_at = NULL, last_error = $2 WHERE endpoint_id = $1 AND status = 'pending' RETURNING id`,
-      [endpointId, error],
+    const rows = await returningRows(
+      this.db.query(`UPDATE webhook_messages SET status = 'failed', next_attempt_at = NULL, last_error = $2 WHERE endpoint_id = $1 AND status = 'pending' RETURNING id`, [
+        endpointId,
+        error,
+      ]),
     );
     return rows.length;
   }
@@ -139,9 +142,8 @@ export class WebhookMessagesRepository {
    * whatever it was. Returns the number of the attempt to make, or null if it is gone.
    */
   async makeDueNow(id: string): Promise<number | null> {
-    const rows: Array<{ attempts: number }> = await this.db.query(
-      `UPDATE webhook_messages SET status = 'pending', next_attempt_at = now() WHERE id = $1 RETURNING attempts`,
-      [id],
+    const rows = await returningRows<{ attempts: number }>(
+      this.db.query(`UPDATE webhook_messages SET status = 'pending', next_attempt_at = now() WHERE id = $1 RETURNING attempts`, [id]),
     );
     return rows[0] ? rows[0].attempts + 1 : null;
   }
