@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
-import { WebhookMessageStatus } from '../entities/webhook-message.entity';
+import { Cursor } from '../../../common/http/pagination';
+import { WebhookAttemptEntity, WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
+import { WebhookMessageEntity, WebhookMessageStatus } from '../entities/webhook-message.entity';
+import { Keyed, keysetPage } from './keyset-page';
 import { returningRows } from './returning';
 
 /** A message with what its delivery needs of its endpoint. */
@@ -37,6 +39,12 @@ export interface AttemptRecord {
   /** The message after this attempt. */
   status: WebhookMessageStatus;
   nextAttemptAt: Date | null;
+}
+
+/** Filters of an endpoint's delivery log. */
+export interface MessageListFilter {
+  status?: WebhookMessageStatus;
+  eventType?: string;
 }
 
 /** The SQL of `webhook_messages` and `webhook_attempts`. */
@@ -155,5 +163,22 @@ export class WebhookMessagesRepository {
       [endpointId, since, limit],
     );
     return rows.map((r) => r.id);
+  }
+
+  findById(id: string): Promise<WebhookMessageEntity | null> {
+    return this.db.manager.getRepository(WebhookMessageEntity).findOne({ where: { id } });
+  }
+
+  /** One keyset page of an endpoint's messages, newest first: up to `limit + 1` rows. */
+  findPage(endpointId: string, filter: MessageListFilter, limit: number, cursor?: Cursor): Promise<Array<Keyed<WebhookMessageEntity>>> {
+    const qb = this.db.manager.getRepository(WebhookMessageEntity).createQueryBuilder('m').where('m.endpoint_id = :endpointId', { endpointId });
+    if (filter.status) qb.andWhere('m.status = :status', { status: filter.status });
+    if (filter.eventType) qb.andWhere('m.event_type = :eventType', { eventType: filter.eventType });
+    return keysetPage(qb, 'm', limit, cursor);
+  }
+
+  /** Every attempt of a message, in the order they were made. */
+  findAttempts(messageId: string): Promise<WebhookAttemptEntity[]> {
+    return this.db.manager.getRepository(WebhookAttemptEntity).find({ where: { messageId }, order: { attemptNo: 'ASC', startedAt: 'ASC' } });
   }
 }
