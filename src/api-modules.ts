@@ -1,4 +1,5 @@
 import { Type } from '@nestjs/common';
+import { AppWebhooksApiModule } from './modules/app-webhooks';
 import { MediaArtifactsApiModule } from './modules/media-ingest';
 import { OAuthModule } from './modules/oauth';
 import { RtmsControlApiModule } from './modules/rtms-control';
@@ -7,4 +8,4 @@ import { WebhooksApiModule } from './modules/webhooks';
 import { ZoomRoomsApiModule } from './modules/zoom-rooms';
 
 /** Feature modules whose controllers the API serves. */
-export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule, RtmsControlApiModule, ZoomRoomsApiModule, MediaArtifactsApiModule];
+export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule, RtmsControlApiModule, ZoomRoomsApiModule, MediaArtifactsApiModule, AppWebhooksApiModule];

@@ -34,23 +34,19 @@ describe('App webhooks: delivery, retries, 410 and timeouts', () => {
 
   /** Verifies a request as an app would, and returns its parsed body. */
   const verify = (endpoint: TestEndpoint, r: ReceivedWebhook) =>
-    new Webhook(endpoint.secret).verify(r.body, {
-      'webhook-id': String(r.headers['webhook-id']),
-      'webhook-timestamp': String(r.headers['webhook-timestamp']),
-      'webhook-signature': String(r.headers['webhook-signature']),
-    }) as { type: string; id: string; timestamp: string; data: Record<string, unknown> };
+    new Webhook(endpoint.secret).verify(r.body, { 'webhook-id': r.webhookId, 'webhook-timestamp': r.webhookTimestamp, 'webhook-signature': r.webhookSignature }) as { type: string; id: string; timestamp: string; data: Record<string, unknown> };
 
   const messagesOf = (endpointId: string) =>
     query<{ id: string; status: string; attempts: number; last_status_code: number | null }>(ctx.hub.app, `SELECT id, status, attempts, last_status_code FROM webhook_messages WHERE endpoint_id = $1`, [endpointId]);
 
   it('delivers a signed envelope; a receiver failing 3 times gets 4 attempts with one webhook-id, all in the log', async () => {
-    const endpoint = await insertWebhookEndpoint(ctx.hub.app, `${receiver.url}/hooks`, ['zoom_room.joined']);
-    receiver.failFirst(3, 503);
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url('/hooks'), ['zoom_room.joined']);
+    receiver.failTimes(3, 503);
     const event = await events().record({ type: AppEventType.ZoomRoomJoined, data: { dispatch_id: 'd1', room_id: 'r1', meeting_number: '81234567890' } });
 
-    const got = await receiver.until((r) => r.length >= 4 && r, 15_000, '4 attempts');
+    const got = await receiver.waitFor(4, { timeoutMs: 15_000, what: '4 attempts' });
     expect(got).toHaveLength(4);
-    expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect(new Set(got.map((r) => r.webhookId)).size).toBe(1);
     for (const r of got) {
       const body = verify(endpoint, r);
       expect(body).toEqual({ type: 'zoom_room.joined', id: event.id, timestamp: event.createdAt.toISOString(), data: { dispatch_id: 'd1', room_id: 'r1', meeting_number: '81234567890', session_id: null, sequence: null } });
@@ -61,37 +57,37 @@ describe('App webhooks: delivery, retries, 410 and timeouts', () => {
       const m = await messagesOf(endpoint.id);
       return m[0]?.status === 'succeeded' ? m : undefined;
     }, { what: 'the message to be succeeded' });
-    expect(message).toMatchObject({ id: got[0].headers['webhook-id'], attempts: 4, last_status_code: 200 });
+    expect(message).toMatchObject({ id: got[0].webhookId, attempts: 4, last_status_code: 200 });
     const attempts = await query<{ attempt_no: number; status_code: number; response_body: string; error: string | null; trigger: string }>(
       ctx.hub.app,
       `SELECT attempt_no, status_code, response_body, error, trigger FROM webhook_attempts WHERE message_id = $1 ORDER BY attempt_no`,
       [message.id],
     );
     expect(attempts).toEqual([
-      { attempt_no: 1, status_code: 503, response_body: 'failure 1', error: 'HTTP 503', trigger: 'scheduled' },
-      { attempt_no: 2, status_code: 503, response_body: 'failure 2', error: 'HTTP 503', trigger: 'scheduled' },
-      { attempt_no: 3, status_code: 503, response_body: 'failure 3', error: 'HTTP 503', trigger: 'scheduled' },
+      { attempt_no: 1, status_code: 503, response_body: 'planned failure 503', error: 'HTTP 503', trigger: 'scheduled' },
+      { attempt_no: 2, status_code: 503, response_body: 'planned failure 503', error: 'HTTP 503', trigger: 'scheduled' },
+      { attempt_no: 3, status_code: 503, response_body: 'planned failure 503', error: 'HTTP 503', trigger: 'scheduled' },
       { attempt_no: 4, status_code: 200, response_body: 'ok', error: null, trigger: 'scheduled' },
     ]);
     // Retries follow the schedule (1 s ± 10 % between attempts).
-    for (let i = 1; i < 4; i++) expect(got[i].at - got[i - 1].at).toBeGreaterThanOrEqual(850);
+    for (let i = 1; i < 4; i++) expect(got[i].receivedAt - got[i - 1].receivedAt).toBeGreaterThanOrEqual(850);
   });
 
   it('gives up when the schedule runs out: the message is failed with the last answer', async () => {
-    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url, ['zoom_room.left']);
-    receiver.failFirst(100, 500);
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['zoom_room.left']);
+    receiver.answer(500, 'down');
     await events().record({ type: AppEventType.ZoomRoomLeft, data: { dispatch_id: 'd2' } });
     const [m] = await waitFor(async () => {
       const rows = await messagesOf(endpoint.id);
       return rows[0]?.status === 'failed' ? rows : undefined;
     }, { timeoutMs: 15_000, what: 'the message to fail' });
     expect(m).toMatchObject({ attempts: 4, last_status_code: 500 });
-    expect(receiver.received).toHaveLength(4);
+    expect(receiver.requests).toHaveLength(4);
   });
 
   it('410 Gone disables the endpoint at once, fails its pending messages and records why', async () => {
-    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url, ['zoom_room.failed']);
-    receiver.answerWith(() => ({ status: 410, body: 'gone' }));
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['zoom_room.failed']);
+    receiver.answer(410, 'gone');
     await events().record({ type: AppEventType.ZoomRoomFailed, data: { dispatch_id: 'd3' } });
     const [row] = await waitFor(async () => {
       const r = await query<{ enabled: boolean; disabled_reason: string | null }>(ctx.hub.app, `SELECT enabled, disabled_reason FROM webhook_endpoints WHERE id = $1`, [endpoint.id]);
@@ -105,13 +101,13 @@ describe('App webhooks: delivery, retries, 410 and timeouts', () => {
     // Nothing more goes to a disabled endpoint.
     await events().record({ type: AppEventType.ZoomRoomFailed, data: { dispatch_id: 'd4' } });
     await ctx.queuesIdle({ timeoutMs: 10_000 });
-    expect(receiver.received).toHaveLength(1);
+    expect(receiver.requests).toHaveLength(1);
     expect(await messagesOf(endpoint.id)).toHaveLength(1);
   });
 
   it('cuts a hanging receiver at WEBHOOK_TIMEOUT_MS and retries the same message', async () => {
-    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url, ['media.deleted']);
-    receiver.answerWith((n) => (n === 0 ? 'hang' : { status: 202 }));
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['media.deleted']);
+    receiver.hangNext().always({ status: 202 });
     await events().record({ type: AppEventType.MediaDeleted, data: { reason: 'stream_revoked', rtms_stream_id: 's1', artifacts_deleted: 3 } });
     const [m] = await waitFor(async () => {
       const rows = await messagesOf(endpoint.id);
@@ -126,25 +122,25 @@ describe('App webhooks: delivery, retries, 410 and timeouts', () => {
     expect(attempts[0].latency_ms).toBeGreaterThanOrEqual(690);
     expect(attempts[0].latency_ms).toBeLessThan(5_000);
     expect(attempts[1]).toMatchObject({ attempt_no: 2, status_code: 202, error: null });
-    expect(receiver.received[0].headers['webhook-id']).toBe(receiver.received[1].headers['webhook-id']);
+    expect(receiver.requests[0].webhookId).toBe(receiver.requests[1].webhookId);
   });
 
   it('fans an event out once per subscribed endpoint, and not to endpoints that did not subscribe', async () => {
-    const [a, b] = [await insertWebhookEndpoint(ctx.hub.app, `${receiver.url}/a`, ['*']), await insertWebhookEndpoint(ctx.hub.app, `${receiver.url}/b`, ['participant.joined'])];
-    const none = await insertWebhookEndpoint(ctx.hub.app, `${receiver.url}/none`, ['participant.left']);
-    const optInOnly = await insertWebhookEndpoint(ctx.hub.app, `${receiver.url}/transcript`, ['transcript.segment']);
+    const [a, b] = [await insertWebhookEndpoint(ctx.hub.app, receiver.url('/a'), ['*']), await insertWebhookEndpoint(ctx.hub.app, receiver.url('/b'), ['participant.joined'])];
+    const none = await insertWebhookEndpoint(ctx.hub.app, receiver.url('/none'), ['participant.left']);
+    const optInOnly = await insertWebhookEndpoint(ctx.hub.app, receiver.url('/transcript'), ['transcript.segment']);
     const joined = await events().record({ type: AppEventType.ParticipantJoined, data: { participant: { user_id: '1', user_name: 'Ann' } } });
     // `*` does not include the opt-in transcript.segment.
     await events().record({ type: AppEventType.TranscriptSegment, data: { text: 'hello' } });
-    await receiver.until((r) => r.length >= 3 && r, 10_000, 'three deliveries');
+    await receiver.waitFor(3, { what: 'three deliveries' });
     await ctx.queuesIdle({ timeoutMs: 10_000 });
-    const byPath = (p: string) => receiver.received.filter((r) => r.path === p).map((r) => JSON.parse(r.body) as { type: string; id: string });
+    const byPath = (p: string) => receiver.requests.filter((r) => r.path === p).map((r) => JSON.parse(r.body) as { type: string; id: string });
     expect(byPath('/a')).toEqual([expect.objectContaining({ type: 'participant.joined', id: joined.id })]);
     expect(byPath('/b')).toEqual([expect.objectContaining({ type: 'participant.joined', id: joined.id })]);
     expect(byPath('/none')).toEqual([]);
     expect(byPath('/transcript')).toEqual([expect.objectContaining({ type: 'transcript.segment' })]);
-    verify(a, receiver.received.find((r) => r.path === '/a') as ReceivedWebhook);
-    verify(b, receiver.received.find((r) => r.path === '/b') as ReceivedWebhook);
+    verify(a, receiver.requests.find((r) => r.path === '/a') as ReceivedWebhook);
+    verify(b, receiver.requests.find((r) => r.path === '/b') as ReceivedWebhook);
     expect(none.id).toBeDefined();
     expect(optInOnly.id).toBeDefined();
     // The fan-out ran once: re-running it adds no message.
@@ -155,7 +151,7 @@ describe('App webhooks: delivery, retries, 410 and timeouts', () => {
   });
 
   it('records an event in the caller transaction: a rollback announces nothing, a commit queues it after the commit', async () => {
-    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url, ['oauth.connection.revoked']);
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['oauth.connection.revoked']);
     await db()
       .transaction(async (em) => {
         await events().record({ type: AppEventType.OAuthRevoked, data: { connection_id: 'rolled-back' } }, em);
@@ -168,10 +164,10 @@ describe('App webhooks: delivery, retries, 410 and timeouts', () => {
       // Not queued before the commit: nothing can be delivered yet.
       expect(await ctx.hub.producer.queueFor('app-event.fanout' as never).getJob(`app-event-${committedId}`)).toBeUndefined();
     });
-    const [r] = await receiver.until((rs) => rs.length >= 1 && rs, 10_000, 'the committed event');
+    const [r] = await receiver.waitFor(1, { what: 'the committed event' });
     expect(verify(endpoint, r)).toMatchObject({ id: committedId, data: { connection_id: 'kept' } });
     await ctx.queuesIdle({ timeoutMs: 10_000 });
-    expect(receiver.received).toHaveLength(1);
+    expect(receiver.requests).toHaveLength(1);
     const stored = await query<{ n: number }>(ctx.hub.app, `SELECT count(*)::int AS n FROM app_events WHERE data->>'connection_id' = 'rolled-back'`);
     expect(stored[0].n).toBe(0);
   });

@@ -51,8 +51,8 @@ describe('App webhooks: a worker killed mid-retry, and Redis losing the queue', 
 
   it('delivers a message whose worker was SIGKILLed while its retry waited', async () => {
     const first = await startWorker();
-    const endpoint = await insertWebhookEndpoint(ctx.hub.app, `${receiver.url}/kill`, ['session.created']);
-    receiver.answerWith((n, r) => (r.path === '/kill' && receiver.received.filter((x) => x.path === '/kill').length === 1 ? { status: 500 } : { status: 200 }));
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url('/kill'), ['session.created']);
+    receiver.reset().failTimes(1, 500);
     await ctx.hub.app.get(AppEventsService).record({ type: AppEventType.SessionCreated, data: { session: { id: 'x' } } });
     await waitFor(async () => (await message(endpoint.id))?.attempts === 1, { timeoutMs: 20_000, what: 'the first attempt to fail' });
 
@@ -63,14 +63,14 @@ describe('App webhooks: a worker killed mid-retry, and Redis losing the queue', 
       return m?.status === 'succeeded' ? m : undefined;
     }, { timeoutMs: 30_000, what: 'the retry to be delivered by the new worker' });
     expect(delivered.attempts).toBe(2);
-    const hits = receiver.received.filter((r) => r.path === '/kill');
+    const hits = receiver.requests.filter((r) => r.path === '/kill');
     expect(hits).toHaveLength(2);
-    expect(hits[0].headers['webhook-id']).toBe(hits[1].headers['webhook-id']);
+    expect(hits[0].webhookId).toBe(hits[1].webhookId);
   });
 
   it('re-queues from Postgres when the queue keys are flushed: a lost retry and a lost fan-out are both delivered', async () => {
-    const endpoint = await insertWebhookEndpoint(ctx.hub.app, `${receiver.url}/flush`, ['session.status_changed']);
-    receiver.answerWith((_n, r) => (r.path === '/flush' && receiver.received.filter((x) => x.path === '/flush').length === 1 ? { status: 503 } : { status: 200 }));
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url('/flush'), ['session.status_changed']);
+    receiver.reset().failTimes(1, 503);
     const retried = await ctx.hub.app.get(AppEventsService).record({ type: AppEventType.SessionStatusChanged, data: { status: 'streaming' } });
     await waitFor(async () => (await message(endpoint.id))?.attempts === 1, { timeoutMs: 20_000, what: 'the first attempt to fail' });
 
@@ -93,10 +93,9 @@ describe('App webhooks: a worker killed mid-retry, and Redis losing the queue', 
     const swept = await ctx.hub.app.get(WebhookDeliverySweeper).sweep({ overdueMs: 0, fanoutGraceMs: 0 });
     expect(swept).toEqual({ events: 1, messages: 1 });
 
-    const bodies = await receiver.until((r) => {
-      const got = r.filter((x) => x.path === '/flush' && x.headers['webhook-id']).map((x) => JSON.parse(x.body) as { id: string });
-      return got.length >= 3 && got;
-    }, 30_000, 'the retry and the lost event');
+    const flushed = () => receiver.requests.filter((x) => x.path === '/flush').map((x) => x.json as { id: string });
+    await receiver.waitFor(() => flushed().length >= 3, { timeoutMs: 30_000, what: 'the retry and the lost event' });
+    const bodies = flushed();
     expect(bodies.map((b) => b.id).sort()).toEqual([retried.id, retried.id, lostId].sort());
     await waitFor(async () => (await message(endpoint.id))?.status === 'succeeded', { what: 'the retried message to be succeeded' });
   });

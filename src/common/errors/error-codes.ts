@@ -53,6 +53,20 @@ export enum MediaErrorCode {
   ArtifactContentMissing = 'artifact_content_missing',
 }
 
+/** Refusals of the webhook-endpoints API (outbound webhooks to apps). */
+export enum AppWebhooksErrorCode {
+  EndpointNotFound = 'webhook_endpoint_not_found',
+  MessageNotFound = 'webhook_message_not_found',
+  /** The URL's form: not absolute, not https://, credentials or a fragment in it. */
+  InvalidUrl = 'invalid_webhook_url',
+  /** The URL's host resolves to a loopback, private, link-local… address, or does not resolve. */
+  UrlNotAllowed = 'webhook_url_not_allowed',
+  UnknownEventType = 'unknown_event_type',
+  /** Resend, recover or test on a disabled endpoint. */
+  EndpointDisabled = 'webhook_endpoint_disabled',
+  MetadataTooLarge = 'webhook_metadata_too_large',
+}
+
 /** Failures of calls to Zoom (src/zoom). */
 export enum ZoomErrorCode {
   /** Network error, timeout, 429 or 5xx: try again later. */
@@ -65,7 +79,7 @@ export enum ZoomErrorCode {
   NotConfigured = 'zoom_not_configured',
 }
 
-export type DomainErrorCode = SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | ZoomErrorCode;
+export type DomainErrorCode = SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | ZoomErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
@@ -98,6 +112,13 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [ZoomRoomsErrorCode.RoomDispatchFinished]: 409,
   [MediaErrorCode.ArtifactNotFound]: 404,
   [MediaErrorCode.ArtifactContentMissing]: 404,
+  [AppWebhooksErrorCode.EndpointNotFound]: 404,
+  [AppWebhooksErrorCode.MessageNotFound]: 404,
+  [AppWebhooksErrorCode.InvalidUrl]: 400,
+  [AppWebhooksErrorCode.UrlNotAllowed]: 400,
+  [AppWebhooksErrorCode.UnknownEventType]: 400,
+  [AppWebhooksErrorCode.EndpointDisabled]: 409,
+  [AppWebhooksErrorCode.MetadataTooLarge]: 400,
   [ZoomErrorCode.Unavailable]: 502,
   [ZoomErrorCode.RequestFailed]: 502,
   [ZoomErrorCode.ReauthorizationRequired]: 409,

@@ -8,18 +8,21 @@ import { WebhookDeliverySweeper } from './fanout/webhook-delivery.sweeper';
 import { WebhookEndpointsRepository } from './repositories/webhook-endpoints.repository';
 import { WebhookMessagesRepository } from './repositories/webhook-messages.repository';
 
-/** Delivery of app events to app endpoints (worker side): fan-out, signed attempts, retries, sweeper. */
+/** What the API and the worker share: the tables' repositories and the sealing of secrets. */
 @Module({
-  imports: [AppEventsModule],
-  providers: [
-    WebhookMessagesRepository,
-    WebhookEndpointsRepository,
-    EndpointSecrets,
-    WebhookHttpSender,
-    WebhookDeliveryService,
-    AppEventFanoutService,
-    WebhookDeliverySweeper,
-  ],
-  exports: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets, WebhookDeliveryService, AppEventFanoutService, WebhookDeliverySweeper],
+  providers: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets],
+  exports: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets],
+})
+export class AppWebhooksCoreModule {}
+
+/**
+ * Delivery of app events to app endpoints (worker side): fan-out, signed attempts,
+ * retries, sweeper. API processes import only the core: the sweeper runs where the
+ * app-webhooks queue is consumed.
+ */
+@Module({
+  imports: [AppEventsModule, AppWebhooksCoreModule],
+  providers: [WebhookHttpSender, WebhookDeliveryService, AppEventFanoutService, WebhookDeliverySweeper],
+  exports: [AppWebhooksCoreModule, WebhookDeliveryService, AppEventFanoutService, WebhookDeliverySweeper],
 })
 export class AppWebhooksModule {}

@@ -23,6 +23,11 @@ export class EndpointSecrets {
     return this.cipher.encrypt(secret, aad(endpointId, column));
   }
 
+  /** The current secret, sealed again for the previous-secret column: a rotation moves it there. */
+  resealAsPrevious(endpointId: string, sealedCurrent: string): string {
+    return this.seal(endpointId, this.open(endpointId, sealedCurrent, 'secret'), 'previous_secret');
+  }
+
   /** The secrets that sign a message now: the current one, and the previous one during its overlap. */
   signingSecrets(
     e: { endpointId: string; secretEnc: string; previousSecretEnc: string | null; previousSecretExpiresAt: Date | null },

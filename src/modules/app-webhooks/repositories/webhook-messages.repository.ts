@@ -2,8 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { TurnBatcher } from '../../../common/async/turn-batcher';
-import { WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
-import { WebhookMessageStatus } from '../entities/webhook-message.entity';
+import { Cursor } from '../../../common/http/pagination';
+import { WebhookAttemptEntity, WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
+import { WebhookMessageEntity, WebhookMessageStatus } from '../entities/webhook-message.entity';
+import { Keyed, keysetPage } from './keyset-page';
+import { returningRows } from './returning';
 
 /** A message with what its delivery needs of its endpoint. */
 export interface DeliverableMessage {
@@ -39,6 +42,12 @@ export interface AttemptRecord {
   /** The message after this attempt. */
   status: WebhookMessageStatus;
   nextAttemptAt: Date | null;
+}
+
+/** Filters of an endpoint's delivery log. */
+export interface MessageListFilter {
+  status?: WebhookMessageStatus;
+  eventType?: string;
 }
 
 /** The SQL of `webhook_messages` and `webhook_attempts`. */
@@ -155,9 +164,11 @@ export class WebhookMessagesRepository {
 
   /** Fails every pending message of an endpoint (it was disabled). */
   async failPendingOfEndpoint(endpointId: string, error: string): Promise<number> {
-    const rows: unknown[] = await this.db.query(
-      `UPDATE webhook_messages SET status = 'failed', next_attempt_at = NULL, last_error = $2 WHERE endpoint_id = $1 AND status = 'pending' RETURNING id`,
-      [endpointId, error],
+    const rows = await returningRows(
+      this.db.query(`UPDATE webhook_messages SET status = 'failed', next_attempt_at = NULL, last_error = $2 WHERE endpoint_id = $1 AND status = 'pending' RETURNING id`, [
+        endpointId,
+        error,
+      ]),
     );
     return rows.length;
   }
@@ -177,9 +188,8 @@ export class WebhookMessagesRepository {
    * whatever it was. Returns the number of the attempt to make, or null if it is gone.
    */
   async makeDueNow(id: string): Promise<number | null> {
-    const rows: Array<{ attempts: number }> = await this.db.query(
-      `UPDATE webhook_messages SET status = 'pending', next_attempt_at = now() WHERE id = $1 RETURNING attempts`,
-      [id],
+    const rows = await returningRows<{ attempts: number }>(
+      this.db.query(`UPDATE webhook_messages SET status = 'pending', next_attempt_at = now() WHERE id = $1 RETURNING attempts`, [id]),
     );
     return rows[0] ? rows[0].attempts + 1 : null;
   }
@@ -191,5 +201,22 @@ export class WebhookMessagesRepository {
       [endpointId, since, limit],
     );
     return rows.map((r) => r.id);
+  }
+
+  findById(id: string): Promise<WebhookMessageEntity | null> {
+    return this.db.manager.getRepository(WebhookMessageEntity).findOne({ where: { id } });
+  }
+
+  /** One keyset page of an endpoint's messages, newest first: up to `limit + 1` rows. */
+  findPage(endpointId: string, filter: MessageListFilter, limit: number, cursor?: Cursor): Promise<Array<Keyed<WebhookMessageEntity>>> {
+    const qb = this.db.manager.getRepository(WebhookMessageEntity).createQueryBuilder('m').where('m.endpoint_id = :endpointId', { endpointId });
+    if (filter.status) qb.andWhere('m.status = :status', { status: filter.status });
+    if (filter.eventType) qb.andWhere('m.event_type = :eventType', { eventType: filter.eventType });
+    return keysetPage(qb, 'm', limit, cursor);
+  }
+
+  /** Every attempt of a message, in the order they were made. */
+  findAttempts(messageId: string): Promise<WebhookAttemptEntity[]> {
+    return this.db.manager.getRepository(WebhookAttemptEntity).find({ where: { messageId }, order: { attemptNo: 'ASC', startedAt: 'ASC' } });
   }
 }

@@ -1,0 +1,43 @@
+import { ALL_EVENTS, AppEventType, isAppEventType } from '../app-events';
+import { AppWebhooksErrorCode } from '../../common/errors/error-codes';
+import { AppWebhooksError } from './app-webhooks.errors';
+import { checkUrlForm, resolvePublicAddress } from './delivery/endpoint-url';
+
+/** An endpoint's `metadata`, as JSON, at most this many bytes (like a session's). */
+export const ENDPOINT_METADATA_MAX_BYTES = 16 * 1024;
+
+/** The entries of `events` that name no type an endpoint can subscribe to (`ping` is sent only by the test route). */
+export function unknownEventTypes(events: readonly string[]): string[] {
+  return events.filter((e) => e !== ALL_EVENTS && (!isAppEventType(e) || e === AppEventType.Ping));
+}
+
+/** Refuses `events` naming a type outside the catalogue (400 unknown_event_type, naming them). */
+export function assertKnownEventTypes(events: readonly string[]): void {
+  const unknown = unknownEventTypes(events);
+  if (unknown.length === 0) return;
+  const ping = unknown.includes(AppEventType.Ping) ? ' (ping is sent only by POST /webhook-endpoints/:id/test)' : '';
+  throw new AppWebhooksError(AppWebhooksErrorCode.UnknownEventType, `Unknown event type(s): ${unknown.join(', ')}${ping}`, { unknown });
+}
+
+/** Refuses metadata over 16 KB as JSON. */
+export function assertMetadataSize(metadata: Record<string, unknown>): void {
+  if (Buffer.byteLength(JSON.stringify(metadata)) > ENDPOINT_METADATA_MAX_BYTES) {
+    throw new AppWebhooksError(AppWebhooksErrorCode.MetadataTooLarge, 'metadata must be at most 16 KB as JSON');
+  }
+}
+
+/**
+ * Refuses a URL the hub must not send to: its form (https only, unless private URLs are
+ * allowed, which also allows http) → 400 invalid_webhook_url; a host that resolves to a
+ * non-public address or not at all → 400 webhook_url_not_allowed. The sender checks the
+ * resolved address again before every attempt.
+ */
+export async function assertDeliverableUrl(url: string, allowPrivate: boolean): Promise<void> {
+  const form = checkUrlForm(url, allowPrivate);
+  if (form) throw new AppWebhooksError(AppWebhooksErrorCode.InvalidUrl, form, { url });
+  const target = await resolvePublicAddress(new URL(url).hostname, allowPrivate);
+  if ('refusal' in target) {
+    const hint = allowPrivate ? '' : ' (only public addresses are allowed; WEBHOOK_ALLOW_PRIVATE_URLS opens this for development)';
+    throw new AppWebhooksError(AppWebhooksErrorCode.UrlNotAllowed, `${target.refusal}${hint}`, { url });
+  }
+}
