@@ -56,9 +56,9 @@ export class WebhookMessagesRepository {
     const rows: Array<{ id: string }> = await em.query(
       `WITH ins AS (
          INSERT INTO webhook_messages (id, endpoint_id, event_id, event_type, body, status, attempts, next_attempt_at)
-         SELECT gen_random_uuid(), e.id, $1, $2, $3, 'pending', 0, now() + ($5::int * interval '1 millisecond')
+         SELECT gen_random_uuid(), e.id, $1, $2::text, $3, 'pending', 0, now() + ($5::int * interval '1 millisecond')
            FROM webhook_endpoints e
-          WHERE e.enabled AND ($2 = ANY(e.events) OR ('*' = ANY(e.events) AND NOT $4::boolean))
+          WHERE e.enabled AND ($2::text = ANY(e.events) OR ('*' = ANY(e.events) AND NOT $4::boolean))
          ON CONFLICT (endpoint_id, event_id) DO NOTHING
          RETURNING id)
        SELECT id FROM ins
@@ -98,12 +98,12 @@ export class WebhookMessagesRepository {
     const rows: unknown[] = await this.db.query(
       `WITH upd AS (
          UPDATE webhook_messages
-            SET attempts = $3, status = $10, next_attempt_at = $11, last_status_code = $6, last_error = $9,
-                delivered_at = CASE WHEN $10 = 'succeeded' THEN now() ELSE delivered_at END
-          WHERE id = $2 AND attempts = $3 - 1
+            SET attempts = $3::int, status = $10::text, next_attempt_at = $11, last_status_code = $6::int, last_error = $9::text,
+                delivered_at = CASE WHEN $10::text = 'succeeded' THEN now() ELSE delivered_at END
+          WHERE id = $2 AND attempts = $3::int - 1
           RETURNING id)
        INSERT INTO webhook_attempts (id, message_id, attempt_no, trigger, started_at, status_code, latency_ms, response_body, error)
-       SELECT $1, upd.id, $3, $4, $5, $6, $7, $8, $9 FROM upd
+       SELECT $1, upd.id, $3::int, $4, $5, $6::int, $7, $8, $9::text FROM upd
        RETURNING id`,
       [a.attemptId, a.messageId, a.attemptNo, a.trigger, a.startedAt, a.statusCode, a.latencyMs, a.responseBody, a.error, a.status, a.nextAttemptAt],
     );
