@@ -44,15 +44,43 @@ export class AppEventsService implements OnModuleInit, EntitySubscriberInterface
       { id: randomUUID(), type: input.type, sessionId, sequence, data: { ...input.data, session_id: sessionId, sequence } },
       manager,
     );
+    await this.fanoutAfterCommit(manager, [event.id]);
+    return event;
+  }
+
+  /**
+   * Records several events at once (a batch of transcript lines, say): one statement
+   * reserves every session's sequence numbers, one inserts the rows. Events of one
+   * session get consecutive numbers in the order given.
+   */
+  async recordMany(inputs: AppEventInput[], em?: EntityManager): Promise<void> {
+    if (inputs.length === 0) return;
+    const manager = em ?? this.db.manager;
+    const counts = new Map<string, number>();
+    for (const i of inputs) if (i.sessionId) counts.set(i.sessionId, (counts.get(i.sessionId) ?? 0) + 1);
+    const next = await this.events.reserveSequences(counts, manager);
+    const events = inputs.map((input) => {
+      const sessionId = input.sessionId ?? null;
+      let sequence: number | null = null;
+      if (sessionId) {
+        sequence = next.get(sessionId)!;
+        next.set(sessionId, sequence + 1);
+      }
+      return { id: randomUUID(), type: input.type, sessionId, sequence, data: { ...input.data, session_id: sessionId, sequence } };
+    });
+    await this.events.insertMany(events, manager);
+    await this.fanoutAfterCommit(manager, events.map((e) => e.id));
+  }
+
+  private async fanoutAfterCommit(manager: EntityManager, ids: string[]): Promise<void> {
     const qr = manager.queryRunner;
     if (qr && qr.isTransactionActive) {
       const pending = this.afterCommit.get(qr) ?? [];
-      pending.push(event.id);
+      pending.push(...ids);
       this.afterCommit.set(qr, pending);
     } else {
-      await this.queueFanout([event.id]);
+      await this.queueFanout(ids);
     }
-    return event;
   }
 
   async afterTransactionCommit(e: TransactionCommitEvent): Promise<void> {
