@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AfterCommit } from '../../database/after-commit';
+import { AppEventsModule } from '../app-events';
 import { ParticipantEntity } from './entities/participant.entity';
 import { RtmsStreamEntity } from './entities/rtms-stream.entity';
 import { SessionEventEntity } from './entities/session-event.entity';
@@ -19,8 +21,9 @@ import { StreamsService } from './streams.service';
  * workers can import it without serving routes.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity])],
+  imports: [TypeOrmModule.forFeature([SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity]), AppEventsModule],
   providers: [
+    AfterCommit,
     SessionsRepository,
     SessionEventsRepository,
     RtmsStreamsRepository,
