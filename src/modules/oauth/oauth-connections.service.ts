@@ -174,7 +174,9 @@ export class OAuthConnectionsService {
   async deleteConnectionsForZoomUser(zoomUserId: string, zoomAccountId?: string): Promise<number> {
     const count = await this.repo.manager.transaction(async (em) => {
       const rows: Array<{ id: string; zoom_user_id: string; zoom_account_id: string }> = await em.query(
-        `DELETE FROM oauth_connections WHERE zoom_user_id = $1 AND ($2::varchar IS NULL OR zoom_account_id = $2) RETURNING id, zoom_user_id, zoom_account_id`,
+        // (A CTE, so the driver answers rows: a bare DELETE … RETURNING comes back as [rows, count].)
+        `WITH gone AS (DELETE FROM oauth_connections WHERE zoom_user_id = $1 AND ($2::varchar IS NULL OR zoom_account_id = $2) RETURNING id, zoom_user_id, zoom_account_id)
+         SELECT * FROM gone`,
         [zoomUserId, zoomAccountId ?? null],
       );
       for (const r of rows) await this.announce(AppEventType.OAuthRevoked, { id: r.id, zoomUserId: r.zoom_user_id, zoomAccountId: r.zoom_account_id }, 'app_deauthorized', em);
