@@ -19,6 +19,7 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
   [JobName.TranscriptSave]: { streams: [{ sessionId: 's1', rtmsStreamId: 'abc', items: [] }] },
   [JobName.ChatSave]: { streams: [{ sessionId: 's1', rtmsStreamId: 'abc', items: [] }] },
   [JobName.MediaPurge]: { rtmsStreamId: 'abc' },
+  [JobName.RecordingCheck]: { sessionId: 's1' },
   [JobName.RoomJoin]: { dispatchId: 'd1' },
   [JobName.RoomLeave]: { dispatchId: 'd1' },
   [JobName.RoomsAutoDispatch]: { sessionId: 's1' },

@@ -12,6 +12,9 @@ const defaults: Record<string, string> = {
   DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_test',
   REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
   QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+  // A spool host per file: a hub's idle-segment sweep never writes out (into its own
+  // storage root) the audio another file's hub left open when it was closed.
+  SPOOL_HOST_ID: `test-host-${randomUUID().slice(0, 8)}`,
   // Stream workers spool audio here (created on first use), not in the working copy.
   AUDIO_SPOOL_DIR: path.join(os.tmpdir(), 'rtms-hub-test-spool'),
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

@@ -133,6 +133,18 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     // The passcode is sealed at rest.
     const rows = (await db().query('SELECT passcode_enc FROM room_dispatches WHERE id = ANY($1)', [created.map((d) => d.id)])) as Array<{ passcode_enc: string }>;
     expect(rows.every((r) => r.passcode_enc.startsWith('v1.') && !r.passcode_enc.includes(PASSCODE))).toBe(true);
+    // Apps hear one zoom_room.joined and one zoom_room.left per dispatch (no session here: no sequence), never the passcode.
+    const announced = (await db().query(`SELECT type, session_id, data FROM app_events WHERE data->>'dispatch_id' = ANY($1) ORDER BY created_at`, [created.map((d) => d.id)])) as Array<{
+      type: string;
+      session_id: string | null;
+      data: Record<string, unknown>;
+    }>;
+    for (const d of created) {
+      const mine = announced.filter((e) => e.data.dispatch_id === d.id);
+      expect(mine.map((e) => e.type)).toEqual(['zoom_room.joined', 'zoom_room.left']);
+      for (const e of mine) expect(e.data).toEqual({ dispatch_id: d.id, room_id: d.room_id, meeting_number: String(meeting.id), session_id: null, sequence: null });
+    }
+    expect(JSON.stringify(announced)).not.toContain(PASSCODE);
   });
 
   it('does not join twice when the same room is dispatched into the same meeting while active', async () => {
@@ -163,6 +175,8 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(failed).toMatchObject({ failed_step: 'join', zoom_status: 400, zoom_code: '3000', zoom_message: 'Zoom Room is offline.', attempts: 1 });
     expect(failed.error).toContain('Zoom Room is offline.');
     expect(roomEvents(ctx.sim, room.id)).toHaveLength(1); // no blind retries
+    const [announcedFailure] = (await db().query(`SELECT data FROM app_events WHERE type = 'zoom_room.failed' AND data->>'dispatch_id' = $1`, [d.id])) as Array<{ data: Record<string, unknown> }>;
+    expect(announcedFailure.data).toMatchObject({ dispatch_id: d.id, room_id: room.id, step: 'join', zoom_status: 400, zoom_code: '3000', error: expect.stringContaining('Zoom Room is offline.') });
 
     // Bull Board shows the job in the failed set with Zoom's reason.
     const job = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);

@@ -148,6 +148,8 @@ export interface AppConfig {
     s3: { bucket?: string; prefix: string; region: string; endpoint?: string; forcePathStyle: boolean; accessKeyId?: string; secretAccessKey?: string };
     /** Open audio segments idle this long are finalized into WAV. */
     audioIdleFinalizeMs: number;
+    /** How long after a session ends recording.ready waits for media still in flight before it is announced with what is there. */
+    recordingReadyMaxWaitMs: number;
     /** Where stream workers spool audio PCM until its WAV segment is written (local disk, persistent). */
     audioSpoolDir: string;
     /** This machine's name for spooled audio (a segment's WAV is written on the host that spooled it). */
@@ -295,6 +297,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         secretAccessKey: env.S3_SECRET_ACCESS_KEY,
       },
       audioIdleFinalizeMs: env.AUDIO_SEGMENT_IDLE_FINALIZE_MS ?? 5000,
+      recordingReadyMaxWaitMs: env.RECORDING_READY_MAX_WAIT_MS ?? 600_000,
       audioSpoolDir: env.AUDIO_SPOOL_DIR ?? './spool',
       spoolHost: env.SPOOL_HOST_ID ?? hostname(),
     },

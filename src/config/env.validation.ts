@@ -229,6 +229,7 @@ export class EnvironmentVariables {
 
   /** An open audio segment with no new packet for this long is written out as WAV. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(600000) AUDIO_SEGMENT_IDLE_FINALIZE_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(24 * 3600 * 1000) RECORDING_READY_MAX_WAIT_MS?: number;
 }
 
 /** Validates raw env; throws one Error listing every bad variable by name. */

@@ -1,9 +1,12 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app.config';
+import { AfterCommit } from './after-commit';
 import { buildDataSourceOptions } from './data-source-options';
 
+/** The connection pool, and AfterCommit (work that must wait for a transaction to commit) for every module. */
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -14,5 +17,7 @@ import { buildDataSourceOptions } from './data-source-options';
       },
     }),
   ],
+  providers: [AfterCommit],
+  exports: [AfterCommit],
 })
 export class DatabaseModule {}

@@ -6,6 +6,7 @@ import { WebhookEndpointEntity } from '../modules/app-webhooks/entities/webhook-
 import { WebhookMessageEntity } from '../modules/app-webhooks/entities/webhook-message.entity';
 import { AudioPartEntity } from '../modules/media-ingest/entities/audio-part.entity';
 import { AudioSegmentEntity } from '../modules/media-ingest/entities/audio-segment.entity';
+import { RecordingCompletionEntity } from '../modules/media-ingest/entities/recording-completion.entity';
 import { MediaArtifactEntity } from '../modules/media-ingest/entities/media-artifact.entity';
 import { TranscriptSegmentEntity } from '../modules/media-ingest/entities/transcript-segment.entity';
 import { OAuthConnectionEntity } from '../modules/oauth/entities/oauth-connection.entity';
@@ -17,4 +18,4 @@ import { SessionEntity } from '../modules/sessions/entities/session.entity';
 import { RoomDispatchEntity } from '../modules/zoom-rooms/entities/room-dispatch.entity';
 
 /** Every entity, listed explicitly (no globs) so the app and the CLI see the same set. */
-export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity];
+export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity];

@@ -18,6 +18,8 @@ export const JOB_IDS: { [N in JobName]?: (data: JobOf<N>) => string | undefined 
   // One stream job per rtms_stream_id, however often rtms_started arrives.
   [JobName.StreamRun]: (d) => d.rtmsStreamId,
   [JobName.MediaPurge]: (d) => (d.pass === 2 ? `media-purge-2-${d.rtmsStreamId}` : `media-purge-${d.rtmsStreamId}`),
+  // Only the deadline has an id (one per session); a plain check may run any number of times.
+  [JobName.RecordingCheck]: (d) => (d.deadline ? `recording-deadline-${d.sessionId}` : undefined),
   [JobName.RoomJoin]: (d) => (d.round === undefined ? undefined : `room-join-${d.dispatchId}-${d.round}`),
   [JobName.RoomLeave]: (d) => (d.round === undefined ? undefined : `room-leave-${d.dispatchId}-${d.round}`),
   [JobName.RoomsAutoDispatch]: (d) => `rooms-auto-dispatch-${d.sessionId}`,

@@ -36,6 +36,11 @@ export interface StreamMediaItems {
  */
 export interface MediaBatchPayload {
   streams: StreamMediaItems[];
+  /**
+   * Names the batch while it is in flight: its sessions' recording holds
+   * (media-ingest/recording) carry it until the saver is done with it.
+   */
+  batchId?: string;
 }
 
 export interface MediaItem {
@@ -57,6 +62,15 @@ export interface MediaPurgePayload {
   rtmsStreamId: string;
   /** 1 = at once; 2 = a follow-up sweep for saves that were in flight during the first. */
   pass?: number;
+}
+
+/**
+ * Is the session's recording complete (recording.ready)? Queued when a session stops or
+ * fails; `deadline`: the bounded wait is over, announce what is there.
+ */
+export interface RecordingCheckPayload {
+  sessionId: string;
+  deadline?: boolean;
 }
 
 export interface RoomJobPayload {
@@ -110,6 +124,7 @@ export interface JobPayloads {
   [JobName.TranscriptSave]: MediaBatchPayload;
   [JobName.ChatSave]: MediaBatchPayload;
   [JobName.MediaPurge]: MediaPurgePayload;
+  [JobName.RecordingCheck]: RecordingCheckPayload;
   [JobName.RoomJoin]: RoomJobPayload;
   [JobName.RoomLeave]: RoomJobPayload;
   [JobName.RoomsAutoDispatch]: RoomsAutoDispatchPayload;

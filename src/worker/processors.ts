@@ -31,7 +31,7 @@ export const PROCESSORS: ProcessorRegistration[] = [
   {
     queue: QueueName.MediaFrames,
     processor: MediaFramesProcessor,
-    handles: [JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave, JobName.MediaPurge],
+    handles: [JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave, JobName.MediaPurge, JobName.RecordingCheck],
     imports: [MediaArtifactsModule],
   },
   { queue: QueueName.AppWebhooks, processor: AppWebhooksProcessor, handles: [JobName.AppEventFanout, JobName.WebhookDeliver], imports: [AppWebhooksModule] },

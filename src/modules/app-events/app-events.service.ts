@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { AfterCommit } from '../../database/after-commit';
 import { errorMessage } from '../../common/errors/error-message';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
@@ -16,21 +17,15 @@ import { AppEventsRepository } from './repositories/app-events.repository';
  * re-queues events whose job was lost.
  */
 @Injectable()
-export class AppEventsService implements OnModuleInit, EntitySubscriberInterface {
+export class AppEventsService {
   private readonly logger = new Logger(AppEventsService.name);
-  /** Events recorded inside a still-open transaction, queued when it commits. */
-  private readonly afterCommit = new WeakMap<QueryRunner, string[]>();
 
   constructor(
     private readonly events: AppEventsRepository,
     private readonly producer: JobProducer,
+    private readonly afterCommit: AfterCommit,
     @InjectDataSource() private readonly db: DataSource,
   ) {}
-
-  onModuleInit(): void {
-    // TypeORM tells subscribers when any transaction commits or rolls back.
-    if (!this.db.subscribers.includes(this)) this.db.subscribers.push(this);
-  }
 
   /**
    * Records an event. With `em` inside a transaction, it is written there and queued
@@ -44,29 +39,37 @@ export class AppEventsService implements OnModuleInit, EntitySubscriberInterface
       { id: randomUUID(), type: input.type, sessionId, sequence, data: { ...input.data, session_id: sessionId, sequence } },
       manager,
     );
-    const qr = manager.queryRunner;
-    if (qr && qr.isTransactionActive) {
-      const pending = this.afterCommit.get(qr) ?? [];
-      pending.push(event.id);
-      this.afterCommit.set(qr, pending);
-    } else {
-      await this.queueFanout([event.id]);
-    }
+    await this.fanoutAfterCommit(manager, [event.id]);
     return event;
   }
 
-  async afterTransactionCommit(e: TransactionCommitEvent): Promise<void> {
-    const qr = e.queryRunner;
-    if (qr.isTransactionActive) return; // a savepoint released; the outer transaction may still roll back
-    const pending = this.afterCommit.get(qr);
-    if (!pending) return;
-    this.afterCommit.delete(qr);
-    await this.queueFanout(pending);
+  /**
+   * Records several events at once (a batch of transcript lines, say): one statement
+   * reserves every session's sequence numbers, one inserts the rows. Events of one
+   * session get consecutive numbers in the order given.
+   */
+  async recordMany(inputs: AppEventInput[], em?: EntityManager): Promise<void> {
+    if (inputs.length === 0) return;
+    const manager = em ?? this.db.manager;
+    const counts = new Map<string, number>();
+    for (const i of inputs) if (i.sessionId) counts.set(i.sessionId, (counts.get(i.sessionId) ?? 0) + 1);
+    const next = await this.events.reserveSequences(counts, manager);
+    const events = inputs.map((input) => {
+      const sessionId = input.sessionId ?? null;
+      let sequence: number | null = null;
+      if (sessionId) {
+        sequence = next.get(sessionId)!;
+        next.set(sessionId, sequence + 1);
+      }
+      return { id: randomUUID(), type: input.type, sessionId, sequence, data: { ...input.data, session_id: sessionId, sequence } };
+    });
+    await this.events.insertMany(events, manager);
+    await this.fanoutAfterCommit(manager, events.map((e) => e.id));
   }
 
-  afterTransactionRollback(e: TransactionRollbackEvent): void {
-    // Savepoint rollbacks keep the list: what was recorded before the savepoint may still commit.
-    if (!e.queryRunner.isTransactionActive) this.afterCommit.delete(e.queryRunner);
+  /** The fan-out is queued once the producer's transaction commits (never if it rolls back). */
+  private fanoutAfterCommit(manager: EntityManager, ids: string[]): Promise<void> {
+    return this.afterCommit.run(manager, () => this.queueFanout(ids));
   }
 
   /** Queues the fan-out of stored events; a failure is left to the sweeper (the events are stored). */

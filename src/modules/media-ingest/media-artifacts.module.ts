@@ -1,11 +1,16 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppEventsModule } from '../app-events';
 import { SessionCleanupHooks, SessionsModule } from '../sessions';
 import { CapturePolicyFilterFactory } from './capture/capture-policy-filter.factory';
 import { AudioPartEntity } from './entities/audio-part.entity';
 import { AudioSegmentEntity } from './entities/audio-segment.entity';
 import { MediaArtifactEntity } from './entities/media-artifact.entity';
+import { RecordingCompletionEntity } from './entities/recording-completion.entity';
 import { TranscriptSegmentEntity } from './entities/transcript-segment.entity';
+import { RecordingHolds } from './recording/recording-holds';
+import { RecordingReadyService } from './recording/recording-ready.service';
+import { RecordingCompletionsRepository } from './repositories/recording-completions.repository';
 import { ArtifactsService } from './artifacts/artifacts.service';
 import { AudioSegmentsRepository } from './repositories/audio-segments.repository';
 import { MediaArtifactsRepository } from './repositories/media-artifacts.repository';
@@ -18,12 +23,24 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
  * Captured media: storage drivers, the repositories of the media tables (repositories/:
  * all of this module's SQL), the media-frames savers, artifacts and transcripts
  * (no controllers; media-artifacts-api.module.ts serves them). Deletes a session's
- * stored media when the session is deleted.
+ * stored media when the session is deleted. Announces a session's recording.ready
+ * (recording/).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity]), SessionsModule],
-  providers: [mediaStorageProvider, MediaArtifactsRepository, TranscriptSegmentsRepository, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory],
-  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory],
+  imports: [TypeOrmModule.forFeature([MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity]), SessionsModule, AppEventsModule],
+  providers: [
+    mediaStorageProvider,
+    MediaArtifactsRepository,
+    TranscriptSegmentsRepository,
+    AudioSegmentsRepository,
+    RecordingCompletionsRepository,
+    MediaSaverService,
+    ArtifactsService,
+    CapturePolicyFilterFactory,
+    RecordingHolds,
+    RecordingReadyService,
+  ],
+  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService],
 })
 export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown {
   constructor(
@@ -33,9 +50,8 @@ export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown
   ) {}
 
   onModuleInit(): void {
-    this.hooks.register(async (sessionId) => {
-      await this.savers.purgeSessionObjects(sessionId);
-    });
+    // Returns how many stored objects went: the session's media.deleted reports it.
+    this.hooks.register((sessionId) => this.savers.purgeSessionObjects(sessionId));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,14 +1,20 @@
 import { Processor } from '@nestjs/bullmq';
+import { Job } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import type { QueueJob } from '../../jobs/job-payloads';
+import type { MediaBatchPayload, QueueJob } from '../../jobs/job-payloads';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { QueueName } from '../../jobs/queue-names';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
+import { RecordingHolds } from './recording/recording-holds';
+import { RecordingReadyService } from './recording/recording-ready.service';
 import { MediaSaverService } from './savers/media-saver.service';
 
+const MEDIA_BATCH_JOBS: ReadonlySet<string> = new Set([JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave]);
+
 /**
- * The savers: media batches from stream workers → storage + rows; revoked-stream purges.
- * (Audio segments are written out by the stream workers that spool them: audio/.)
+ * The savers: media batches from stream workers → storage + rows; revoked-stream purges;
+ * recording.ready checks. (Audio segments are written out by the stream workers that
+ * spool them: audio/.)
  */
 @Processor(QueueName.MediaFrames)
 export class MediaFramesProcessor extends QueueProcessor {
@@ -17,6 +23,8 @@ export class MediaFramesProcessor extends QueueProcessor {
   constructor(
     private readonly savers: MediaSaverService,
     private readonly producer: JobProducer,
+    private readonly holds: RecordingHolds,
+    private readonly recording: RecordingReadyService,
   ) {
     super();
   }
@@ -24,22 +32,45 @@ export class MediaFramesProcessor extends QueueProcessor {
   protected async handle(job: QueueJob<QueueName.MediaFrames>): Promise<unknown> {
     switch (job.name) {
       case JobName.FrameSave:
-        return { saved: await this.savers.saveFrames(job.data) };
+        return this.batchDone(job.data, { saved: await this.savers.saveFrames(job.data) });
       case JobName.TranscriptSave:
-        return { saved: await this.savers.saveTranscripts(job.data) };
+        return this.batchDone(job.data, { saved: await this.savers.saveTranscripts(job.data) });
       case JobName.ChatSave:
-        return { saved: await this.savers.saveChat(job.data) };
+        return this.batchDone(job.data, { saved: await this.savers.saveChat(job.data) });
       case JobName.MediaPurge: {
         const data = job.data;
-        const deleted = await this.savers.purgeStream(data.rtmsStreamId);
-        if ((data.pass ?? 1) < 2) {
+        const pass = data.pass ?? 1;
+        const deleted = await this.savers.purgeStream(data.rtmsStreamId, pass);
+        if (pass < 2) {
           // Saves already running when the stream was revoked may land after this pass.
           await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId: data.rtmsStreamId, pass: 2 }, { delay: 10_000 });
         }
         return { deleted };
       }
+      case JobName.RecordingCheck:
+        return { result: await this.recording.check(job.data.sessionId, job.data.deadline ? 'deadline' : 'job') };
       default:
         return unknownJob(job);
     }
+  }
+
+  /** The batch is saved: its recording holds go, and sessions left with none may be complete. */
+  private async batchDone<T>(p: MediaBatchPayload, result: T): Promise<T> {
+    await this.releaseBatch(p);
+    return result;
+  }
+
+  private async releaseBatch(p: MediaBatchPayload): Promise<void> {
+    if (!p.batchId) return; // enqueued by an older worker: it held nothing
+    const free = await this.holds.release(
+      p.streams.map((s) => s.sessionId),
+      `batch:${p.batchId}`,
+    );
+    await this.recording.afterMediaLanded(free);
+  }
+
+  /** A batch given up on is in flight no more: its holds go too (the deadline would otherwise wait for it). */
+  protected override async onFinalFailure(job: Job, _err: Error): Promise<void> {
+    if (MEDIA_BATCH_JOBS.has(job.name)) await this.releaseBatch(job.data as MediaBatchPayload);
   }
 }

@@ -77,5 +77,7 @@ export class StreamRunProcessor extends QueueProcessor {
     const data = job.data as StreamRunPayload;
     // markFailed is a no-op when the stream already ended (or was failed with a better reason).
     await this.streams.markFailed(data.rtmsStreamId, err.message, EventSource.Worker);
+    // No run will drain it any more: its hold on recording.ready goes.
+    await this.runner.streamDrained(data.sessionId, data.rtmsStreamId);
   }
 }

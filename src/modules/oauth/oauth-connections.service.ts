@@ -3,7 +3,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../../common/errors/domain-error';
 import { OAuthErrorCode } from '../../common/errors/error-codes';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
+import { AppEventsService, AppEventType } from '../app-events';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
@@ -59,6 +60,7 @@ export class OAuthConnectionsService {
     private readonly cipher: TokenCipher,
     private readonly zoom: ZoomOAuthClient,
     private readonly producer: JobProducer,
+    private readonly appEvents: AppEventsService,
   ) {}
 
   async find(id: string): Promise<OAuthConnectionEntity | null> {
@@ -123,8 +125,15 @@ export class OAuthConnectionsService {
     return saved;
   }
 
+  /** The grant is dead (Zoom refused its refresh token): announced when the connection was not already marked so. */
   async markReauthorizationRequired(id: string, reason: string): Promise<void> {
-    await this.repo.update({ id }, { status: ConnectionStatus.ReauthorizationRequired, statusReason: reason });
+    await this.repo.manager.transaction(async (em) => {
+      const repo = em.getRepository(OAuthConnectionEntity);
+      const c = await repo.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!c) return;
+      await repo.update({ id }, { status: ConnectionStatus.ReauthorizationRequired, statusReason: reason });
+      if (c.status !== ConnectionStatus.ReauthorizationRequired) await this.announce(AppEventType.OAuthReauthorizationRequired, c, reason, em);
+    });
   }
 
   openAccessToken(c: OAuthConnectionEntity): string {
@@ -150,7 +159,10 @@ export class OAuthConnectionsService {
       if (!opts.force) throw err;
       this.logger.warn(`Revoking connection ${id} at Zoom failed (${err instanceof Error ? err.name : 'error'}); deleting it anyway (force)`);
     }
-    await this.repo.delete({ id });
+    await this.repo.manager.transaction(async (em) => {
+      const res = await em.getRepository(OAuthConnectionEntity).delete({ id });
+      if (res.affected) await this.announce(AppEventType.OAuthRevoked, c, 'disconnected', em);
+    });
     this.logger.log(`Connection ${id} disconnected (revoked at Zoom: ${revokedAtZoom})`);
     return { revokedAtZoom };
   }
@@ -160,11 +172,23 @@ export class OAuthConnectionsService {
    * tokens are deleted without calling Zoom. Returns how many connections went.
    */
   async deleteConnectionsForZoomUser(zoomUserId: string, zoomAccountId?: string): Promise<number> {
-    const where = zoomAccountId ? { zoomUserId, zoomAccountId } : { zoomUserId };
-    const result = await this.repo.delete(where);
-    const count = result.affected ?? 0;
+    const count = await this.repo.manager.transaction(async (em) => {
+      const rows: Array<{ id: string; zoom_user_id: string; zoom_account_id: string }> = await em.query(
+        // (A CTE, so the driver answers rows: a bare DELETE … RETURNING comes back as [rows, count].)
+        `WITH gone AS (DELETE FROM oauth_connections WHERE zoom_user_id = $1 AND ($2::varchar IS NULL OR zoom_account_id = $2) RETURNING id, zoom_user_id, zoom_account_id)
+         SELECT * FROM gone`,
+        [zoomUserId, zoomAccountId ?? null],
+      );
+      for (const r of rows) await this.announce(AppEventType.OAuthRevoked, { id: r.id, zoomUserId: r.zoom_user_id, zoomAccountId: r.zoom_account_id }, 'app_deauthorized', em);
+      return rows.length;
+    });
     this.logger.log(`Deleted ${count} OAuth connection(s) of a deauthorized Zoom user`);
     return count;
+  }
+
+  /** oauth.connection.* events concern no session. */
+  private async announce(type: AppEventType, c: Pick<OAuthConnectionEntity, 'id' | 'zoomUserId' | 'zoomAccountId'>, reason: string, em: EntityManager): Promise<void> {
+    await this.appEvents.record({ type, data: { connection_id: c.id, zoom_user_id: c.zoomUserId, zoom_account_id: c.zoomAccountId, reason } }, em);
   }
 
   /** Enqueues a token.refresh shortly before expiry (one job per token version). */

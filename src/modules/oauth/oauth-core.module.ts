@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppEventsModule } from '../app-events';
 import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { OAuthConnectionsService } from './oauth-connections.service';
 import { OAuthFlowService } from './oauth-flow.service';
@@ -15,7 +16,7 @@ import { ZoomModule } from '../../zoom/zoom.module';
  * (rtms-control, the oauth processor) can import it without serving routes.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([OAuthConnectionEntity]), ZoomModule],
+  imports: [TypeOrmModule.forFeature([OAuthConnectionEntity]), ZoomModule, AppEventsModule],
   providers: [
     OAuthStateStore,
     OAuthConnectionsService,

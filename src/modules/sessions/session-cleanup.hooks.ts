@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
-export type SessionCleanupHook = (sessionId: string) => Promise<void>;
+/** A hook may say how many stored artifacts it deleted (reported in the session's media.deleted). */
+export type SessionCleanupHook = (sessionId: string) => Promise<void | number>;
 
 /**
  * Work other modules must do before a session's rows go (e.g. media-ingest deletes the
@@ -15,7 +16,9 @@ export class SessionCleanupHooks {
     this.hooks.push(hook);
   }
 
-  async run(sessionId: string): Promise<void> {
-    for (const hook of this.hooks) await hook(sessionId);
+  async run(sessionId: string): Promise<{ artifactsDeleted: number }> {
+    let artifactsDeleted = 0;
+    for (const hook of this.hooks) artifactsDeleted += (await hook(sessionId)) ?? 0;
+    return { artifactsDeleted };
   }
 }

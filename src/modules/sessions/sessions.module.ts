@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppEventsModule } from '../app-events';
 import { ParticipantEntity } from './entities/participant.entity';
 import { RtmsStreamEntity } from './entities/rtms-stream.entity';
 import { SessionEventEntity } from './entities/session-event.entity';
@@ -19,7 +20,7 @@ import { StreamsService } from './streams.service';
  * workers can import it without serving routes.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity])],
+  imports: [TypeOrmModule.forFeature([SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity]), AppEventsModule],
   providers: [
     SessionsRepository,
     SessionEventsRepository,

@@ -4,6 +4,10 @@ import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppConfig } from '../../config/app.config';
+import { AfterCommit } from '../../database/after-commit';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { AppEventsService, AppEventType } from '../app-events';
 import { stopReasonName } from '../../zoom/rtms-enums';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
@@ -52,6 +56,9 @@ export class SessionsService {
     private readonly config: ConfigService<AppConfig, true>,
     /** The tokens' key ring (TOKEN_ENCRYPTION_KEYS) seals capture-policy secrets too. */
     private readonly cipher: TokenCipher,
+    private readonly appEvents: AppEventsService,
+    private readonly producer: JobProducer,
+    private readonly afterCommit: AfterCommit,
   ) {}
 
   defaultCapturePolicy() {
@@ -81,6 +88,7 @@ export class SessionsService {
         em,
       );
       await this.events.recordEvent(session.id, { source: EventSource.Api, eventType: 'session.created', payload: { meeting_id: dto.meeting_id } }, em);
+      await this.announceCreated(session, em);
       return session;
     });
   }
@@ -108,11 +116,25 @@ export class SessionsService {
     return { data: rows.map(participantView) };
   }
 
+  /**
+   * Deletes a session: other modules' cleanup first (its stored media), then the row
+   * (cascading to its streams, events, participants and media rows), announced as
+   * media.deleted in the same transaction. The event outlives the row (the outbox has no
+   * foreign key to sessions).
+   */
   async delete(id: string): Promise<void> {
     await this.get(id);
-    await this.cleanupHooks.run(id);
-    if (!(await this.sessions.deleteById(id))) throw new SessionNotFoundError(id);
+    const { artifactsDeleted } = await this.cleanupHooks.run(id);
+    await this.dataSource.transaction(async (em) => {
+      if (!(await this.sessions.deleteById(id, em))) throw new SessionNotFoundError(id);
+      await this.appEvents.record({ type: AppEventType.MediaDeleted, sessionId: id, data: { reason: 'session_deleted', rtms_stream_id: null, artifacts_deleted: artifactsDeleted } }, em);
+    });
     this.logger.log(`Session ${id} deleted`);
+  }
+
+  /** session.created, with the session as GET /sessions/:id shows it (in the transaction that created it). */
+  async announceCreated(session: SessionEntity, em: EntityManager): Promise<void> {
+    await this.appEvents.record({ type: AppEventType.SessionCreated, sessionId: session.id, data: { session: sessionView(session) } }, em);
   }
 
   /**
@@ -148,6 +170,25 @@ export class SessionsService {
         },
         m,
       );
+      await this.appEvents.record(
+        {
+          type: AppEventType.SessionStatusChanged,
+          sessionId: id,
+          data: {
+            status: to,
+            previous_status: from,
+            reason: opts.reason ?? null,
+            stop_reason: opts.stopReason ?? null,
+            stop_reason_name: stopReasonName(opts.stopReason),
+            failure_reason: to === SessionStatus.Failed ? saved.failureReason : null,
+          },
+        },
+        m,
+      );
+      if (to === SessionStatus.Stopped || to === SessionStatus.Failed) {
+        // Media-ingest decides whether the recording is complete (recording.ready); it must see the committed status.
+        await this.afterCommit.run(m, () => this.producer.enqueue(JobName.RecordingCheck, { sessionId: id }));
+      }
       this.logger.log(`Session ${id}: ${from} → ${to}${opts.reason ? ` (${opts.reason})` : ''}`);
       return { session: saved, changed: true };
     };

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { AppEventsService, AppEventType } from '../app-events';
 import { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
 import { EventProcessingStatus, EventSource } from './entities/session-event.entity';
 import { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
@@ -41,6 +42,7 @@ export class StreamsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sessions: SessionsService,
     private readonly events: SessionEventsService,
+    private readonly appEvents: AppEventsService,
   ) {}
 
   findByStreamId(rtmsStreamId: string): Promise<RtmsStreamEntity | null> {
@@ -146,13 +148,38 @@ export class StreamsService {
     await this.streams.incrementReconnectCount(rtmsStreamId, cause);
   }
 
-  /** Records a participant joining (a rejoin clears left_at; a known name is kept when none is given). */
-  async participantJoined(sessionId: string, zoomUserId: string, userName: string | null, at: Date): Promise<void> {
-    await this.participants.upsertJoined(sessionId, zoomUserId, userName, at);
+  /**
+   * Records a participant joining (a rejoin clears left_at; a known name is kept when none
+   * is given), and announces participant.joined in the same transaction when it is news:
+   * a first join or a rejoin, not the repeated observation of someone already in.
+   */
+  async participantJoined(sessionId: string, zoomUserId: string, userName: string | null, at: Date, rtmsStreamId: string | null = null): Promise<boolean> {
+    return this.dataSource.transaction(async (em) => {
+      const r = await this.participants.upsertJoined(sessionId, zoomUserId, userName, at, em);
+      if (r.changed) await this.announceParticipant(AppEventType.ParticipantJoined, sessionId, zoomUserId, r.userName, at, rtmsStreamId, em);
+      return r.changed;
+    });
   }
 
-  async participantLeft(sessionId: string, zoomUserId: string, at: Date): Promise<void> {
-    await this.participants.upsertLeft(sessionId, zoomUserId, at);
+  /** Records a participant leaving; participant.left is announced unless they had already left. */
+  async participantLeft(sessionId: string, zoomUserId: string, at: Date, rtmsStreamId: string | null = null): Promise<boolean> {
+    return this.dataSource.transaction(async (em) => {
+      const r = await this.participants.upsertLeft(sessionId, zoomUserId, at, em);
+      if (r.changed) await this.announceParticipant(AppEventType.ParticipantLeft, sessionId, zoomUserId, r.userName, at, rtmsStreamId, em);
+      return r.changed;
+    });
+  }
+
+  private async announceParticipant(
+    type: AppEventType,
+    sessionId: string,
+    zoomUserId: string,
+    userName: string | null,
+    at: Date,
+    rtmsStreamId: string | null,
+    em: EntityManager,
+  ): Promise<void> {
+    await this.appEvents.record({ type, sessionId, data: { rtms_stream_id: rtmsStreamId, participant: { user_id: zoomUserId, user_name: userName }, at: at.toISOString() } }, em);
   }
 
   private async findOrCreateSession(em: EntityManager, input: StartedStreamInput): Promise<SessionEntity> {
@@ -192,6 +219,7 @@ export class StreamsService {
       em,
     );
     await this.events.recordEvent(created.id, { source: input.source, eventType: 'session.created', payload: { by: 'rtms_started', meeting_id: input.meetingId } }, em);
+    await this.sessions.announceCreated(created, em);
     return created;
   }
 

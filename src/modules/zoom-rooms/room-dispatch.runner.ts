@@ -4,7 +4,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Job, UnrecoverableError } from 'bullmq';
 import { deferJobUntil } from '../../jobs/queue-processor';
 import { Histogram } from 'prom-client';
-import { In, Repository } from 'typeorm';
+import { EntityManager, FindOptionsWhere, In, Repository } from 'typeorm';
+import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { AppEventsService, AppEventType } from '../app-events';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
 import { JobName } from '../../jobs/job-names';
@@ -52,6 +54,7 @@ export class RoomDispatchRunner {
     private readonly events: SessionEventsService,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
+    private readonly appEvents: AppEventsService,
   ) {
     this.waits = metrics.histogram({
       name: 'rtms_hub_zoom_rooms_rate_wait_seconds',
@@ -73,9 +76,12 @@ export class RoomDispatchRunner {
 
     const joinedAt = new Date();
     const leaveAt = d.leaveAfterSeconds > 0 ? new Date(joinedAt.getTime() + d.leaveAfterSeconds * 1000) : null;
-    const upd = await this.repo.update(
+    const upd = await this.updateAndAnnounce(
       { id: d.id, status: RoomDispatchStatus.Joining, round: d.round },
       { status: RoomDispatchStatus.Joined, joinedAt, leaveAt, zoomStatus: res.status, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null },
+      d,
+      AppEventType.ZoomRoomJoined,
+      {},
     );
     this.client.calls.inc({ call: 'join', outcome: 'ok' });
     if (!upd.affected) {
@@ -111,9 +117,12 @@ export class RoomDispatchRunner {
 
     const now = new Date();
     const finalStatus = cancelledInMeeting ? RoomDispatchStatus.Cancelled : RoomDispatchStatus.Left;
-    await this.repo.update(
+    await this.updateAndAnnounce(
       { id: d.id, status: In([RoomDispatchStatus.Leaving, RoomDispatchStatus.Joined, RoomDispatchStatus.Cancelled]) },
       { status: finalStatus, leftAt: now, completedAt: now, zoomStatus: res.status, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null },
+      d,
+      AppEventType.ZoomRoomLeft,
+      {},
     );
     this.client.calls.inc({ call: 'leave', outcome: 'ok' });
     this.dispatches.outcomes.inc({ outcome: 'left' });
@@ -199,9 +208,12 @@ export class RoomDispatchRunner {
   }
 
   private async fail(d: RoomDispatchEntity, step: DispatchStep, outcome: ZoomCallOutcome, throwAfter = true): Promise<never> {
-    const res = await this.repo.update(
+    const res = await this.updateAndAnnounce(
       { id: d.id, status: In([RoomDispatchStatus.Queued, RoomDispatchStatus.Joining, RoomDispatchStatus.Joined, RoomDispatchStatus.Leaving]) },
       { status: RoomDispatchStatus.Failed, failedStep: step, ...outcome, nextAttemptAt: null, completedAt: new Date() },
+      d,
+      AppEventType.ZoomRoomFailed,
+      { step, error: outcome.error ?? null, zoom_status: outcome.zoomStatus ?? null, zoom_code: outcome.zoomCode ?? null },
     );
     if (res.affected) {
       this.dispatches.outcomes.inc({ outcome: `failed_${step}` });
@@ -210,6 +222,26 @@ export class RoomDispatchRunner {
     }
     if (throwAfter) throw new UnrecoverableError(outcome.error ?? `room ${step} failed`);
     return undefined as never;
+  }
+
+  /**
+   * Moves the dispatch (a conditional update) and, when it moved, announces it to apps
+   * (zoom_room.*) in the same transaction.
+   */
+  private async updateAndAnnounce(
+    where: FindOptionsWhere<RoomDispatchEntity>,
+    fields: QueryDeepPartialEntity<RoomDispatchEntity>,
+    d: RoomDispatchEntity,
+    type: AppEventType,
+    extra: Record<string, unknown>,
+  ): Promise<{ affected?: number | null }> {
+    return this.repo.manager.transaction(async (em: EntityManager) => {
+      const res = await em.getRepository(RoomDispatchEntity).update(where, fields);
+      if (res.affected) {
+        await this.appEvents.record({ type, sessionId: d.sessionId, data: { dispatch_id: d.id, room_id: d.roomId, meeting_number: d.meetingNumber, ...extra } }, em);
+      }
+      return res;
+    });
   }
 
   /** Session timeline entry (no passcode in it). */

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ZoomModule } from '../../zoom/zoom.module';
+import { AppEventsModule } from '../app-events';
 import { SessionsModule } from '../sessions';
 import { RoomDispatchEntity } from './entities/room-dispatch.entity';
 import { RoomDispatchRunner } from './room-dispatch.runner';
@@ -12,7 +13,7 @@ import { ZoomRoomsService } from './zoom-rooms.service';
 
 /** Zoom Rooms: listing, dispatches (API side) and the join/leave runner (worker side). No controllers. */
 @Module({
-  imports: [TypeOrmModule.forFeature([RoomDispatchEntity]), ZoomModule, SessionsModule],
+  imports: [TypeOrmModule.forFeature([RoomDispatchEntity]), ZoomModule, SessionsModule, AppEventsModule],
   providers: [RoomDispatchesRepository, RoomsRateLimiter, ZoomRoomsClient, ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
   exports: [ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
 })

@@ -40,6 +40,40 @@ export class AppEventsRepository {
     return Number(rows[0].last_sequence);
   }
 
+  /**
+   * Reserves `count` consecutive sequence numbers per session in one statement, locking
+   * the counters in session-id order (so two transactions reserving for the same sessions
+   * cannot deadlock). Returns the first number reserved per session.
+   */
+  async reserveSequences(counts: Map<string, number>, em: EntityManager = this.db.manager): Promise<Map<string, number>> {
+    if (counts.size === 0) return new Map();
+    const ids = [...counts.keys()].sort();
+    const rows: Array<{ session_id: string; last_sequence: string }> = await em.query(
+      `INSERT INTO app_event_sequences (session_id, last_sequence)
+       SELECT u.session_id, u.n FROM unnest($1::uuid[], $2::bigint[]) AS u(session_id, n) ORDER BY u.session_id
+       ON CONFLICT (session_id) DO UPDATE SET last_sequence = app_event_sequences.last_sequence + EXCLUDED.last_sequence
+       RETURNING session_id, last_sequence`,
+      [ids, ids.map((id) => String(counts.get(id)))],
+    );
+    return new Map(rows.map((r) => [r.session_id, Number(r.last_sequence) - (counts.get(r.session_id) ?? 1) + 1]));
+  }
+
+  /** Inserts several events in one statement. */
+  async insertMany(events: Array<Omit<AppEvent, 'createdAt'>>, em: EntityManager = this.db.manager): Promise<void> {
+    if (events.length === 0) return;
+    await em.query(
+      `INSERT INTO app_events (id, type, session_id, sequence, data)
+       SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::uuid[], $4::bigint[], $5::jsonb[])`,
+      [
+        events.map((e) => e.id),
+        events.map((e) => e.type),
+        events.map((e) => e.sessionId),
+        events.map((e) => (e.sequence === null ? null : String(e.sequence))),
+        events.map((e) => JSON.stringify(e.data)),
+      ],
+    );
+  }
+
   async insert(event: Omit<AppEvent, 'createdAt'>, em: EntityManager = this.db.manager): Promise<AppEvent> {
     const rows: EventRow[] = await em.query(
       `INSERT INTO app_events (id, type, session_id, sequence, data) VALUES ($1, $2, $3, $4, $5)

@@ -1,12 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../../config/app.config';
 import { AudioSegmentsRepository, StoredPart } from '../repositories/audio-segments.repository';
 import type { ArtifactRow } from '../repositories/media-artifacts.repository';
+import { RecordingReadyService } from '../recording/recording-ready.service';
 import { MediaSaverService } from '../savers/media-saver.service';
 import { assemblePackets, Packet, toWav } from '../savers/wav';
 import { buildMediaKey } from '../storage/media-key';
@@ -42,6 +43,8 @@ export class AudioSegmentWriter {
     config: ConfigService<AppConfig, true>,
     // Injected by Nest; built from `db` where the writer is constructed by hand (tests).
     private readonly segments: AudioSegmentsRepository = new AudioSegmentsRepository(db),
+    // Told when a session's segments are written (its recording may be complete); absent in hand-built writers.
+    @Optional() private readonly recording?: RecordingReadyService,
   ) {
     const settings = config.get('storage', { infer: true });
     this.spoolDir = path.resolve(settings.audioSpoolDir);
@@ -64,7 +67,8 @@ export class AudioSegmentWriter {
   async finalizeSegments(items: Array<{ id: string; written?: WrittenParts }>): Promise<number> {
     if (items.length === 0) return 0;
     const cache = new Map(items.map((i) => [i.id, i.written]));
-    return this.db.transaction(async (em) => {
+    const sessions = new Set<string>();
+    const written = await this.db.transaction(async (em) => {
       const segs = await this.segments.claimOpen([...cache.keys()], this.spoolHost, em);
       if (segs.length === 0) return 0;
       const allParts = await this.segments.findParts(segs.map((x) => x.id), em);
@@ -110,6 +114,7 @@ export class AudioSegmentWriter {
           },
         });
         done.push({ id: seg.id, rate, key });
+        sessions.add(seg.session_id);
       }
       const ids = await this.savers.upsertArtifacts(em, artifacts);
       await this.segments.markFinal(
@@ -118,6 +123,8 @@ export class AudioSegmentWriter {
       );
       return done.length;
     });
+    if (written > 0) await this.recording?.afterMediaLanded(sessions);
+    return written;
   }
 
   /**

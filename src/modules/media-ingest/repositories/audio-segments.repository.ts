@@ -261,4 +261,10 @@ export class AudioSegmentsRepository {
   async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<void> {
     await em.query(`DELETE FROM audio_segments WHERE rtms_stream_id = $1`, [rtmsStreamId]);
   }
+
+  /** How many of a session's segments are still open (their WAV not written yet, or reopened by a late part). */
+  async countOpenForSession(sessionId: string): Promise<number> {
+    const rows: Array<{ n: number }> = await this.db.query(`SELECT count(*)::int AS n FROM audio_segments WHERE session_id = $1 AND status = 'open'`, [sessionId]);
+    return rows[0].n;
+  }
 }

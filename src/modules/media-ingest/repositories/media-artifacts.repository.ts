@@ -94,4 +94,10 @@ export class MediaArtifactsRepository {
   async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<void> {
     await em.query(`DELETE FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
   }
+
+  /** How many artifacts of each kind a session has (what the artifacts API lists). */
+  async countByKind(sessionId: string, em: EntityManager = this.db.manager): Promise<Partial<Record<ArtifactKind, number>>> {
+    const rows: Array<{ kind: ArtifactKind; n: number }> = await em.query(`SELECT kind, count(*)::int AS n FROM media_artifacts WHERE session_id = $1 GROUP BY kind`, [sessionId]);
+    return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
+  }
 }

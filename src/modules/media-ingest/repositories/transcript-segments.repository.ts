@@ -16,6 +16,20 @@ export interface TranscriptRow {
   attribute: number | null;
 }
 
+interface InsertedRow {
+  id: string;
+  session_id: string;
+  rtms_stream_id: string;
+  user_id: string;
+  user_name: string | null;
+  text: string;
+  start_ms: string;
+  end_ms: string;
+  timestamp_ms: string;
+  language: number | null;
+  attribute: number | null;
+}
+
 /** The SQL of `transcript_segments` (the API reads them through the TypeORM repository in ArtifactsService). */
 @Injectable()
 export class TranscriptSegmentsRepository {
@@ -26,20 +40,43 @@ export class TranscriptSegmentsRepository {
    * stream, user, timestamp, start). Returns how many were new.
    */
   async insertMany(rows: TranscriptRow[], em: EntityManager = this.db.manager): Promise<number> {
-    if (rows.length === 0) return 0;
+    return (await this.insertNew(rows, em)).length;
+  }
+
+  /** Like insertMany, but returns the lines that were new (those already stored are not returned). */
+  async insertNew(rows: TranscriptRow[], em: EntityManager = this.db.manager): Promise<Array<TranscriptRow & { id: string }>> {
+    if (rows.length === 0) return [];
     const values: unknown[] = [];
     const tuples = rows.map((r, i) => {
       values.push(r.sessionId, r.rtmsStreamId, r.userId, r.userName, r.text, r.startMs, r.endMs, r.timestampMs, r.language, r.attribute);
       const o = i * 10;
       return `($${o + 1},$${o + 2},$${o + 3},$${o + 4},$${o + 5},$${o + 6},$${o + 7},$${o + 8},$${o + 9},$${o + 10})`;
     });
-    const res: unknown[] = await em.query(
+    const res: InsertedRow[] = await em.query(
       `INSERT INTO transcript_segments (session_id, rtms_stream_id, user_id, user_name, text, start_ms, end_ms, timestamp_ms, language, attribute)
        VALUES ${tuples.join(',')}
-       ON CONFLICT (rtms_stream_id, user_id, timestamp_ms, start_ms) DO NOTHING RETURNING id`,
+       ON CONFLICT (rtms_stream_id, user_id, timestamp_ms, start_ms) DO NOTHING
+       RETURNING id, session_id, rtms_stream_id, user_id, user_name, text, start_ms::text, end_ms::text, timestamp_ms::text, language, attribute`,
       values,
     );
-    return res.length;
+    return res.map((r) => ({
+      id: r.id,
+      sessionId: r.session_id,
+      rtmsStreamId: r.rtms_stream_id,
+      userId: r.user_id,
+      userName: r.user_name,
+      text: r.text,
+      startMs: Number(r.start_ms),
+      endMs: Number(r.end_ms),
+      timestampMs: Number(r.timestamp_ms),
+      language: r.language,
+      attribute: r.attribute,
+    }));
+  }
+
+  async countForSession(sessionId: string, em: EntityManager = this.db.manager): Promise<number> {
+    const rows: Array<{ n: number }> = await em.query(`SELECT count(*)::int AS n FROM transcript_segments WHERE session_id = $1`, [sessionId]);
+    return rows[0].n;
   }
 
   async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<void> {

@@ -9,7 +9,8 @@ import { MetricsService } from '../../../common/metrics/metrics.service';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jobs/job-payloads';
-import { SessionsService } from '../../sessions';
+import { AppEventsService, AppEventType } from '../../app-events';
+import { SessionsService, StreamsService } from '../../sessions';
 import { ArtifactRow, MediaArtifactsRepository } from '../repositories/media-artifacts.repository';
 import { AudioSegmentsRepository } from '../repositories/audio-segments.repository';
 import { TranscriptRow, TranscriptSegmentsRepository } from '../repositories/transcript-segments.repository';
@@ -46,6 +47,8 @@ export class MediaSaverService {
     private readonly config: ConfigService<AppConfig, true>,
     private readonly metrics: MetricsService,
     private readonly sessions: SessionsService,
+    private readonly streams: StreamsService,
+    private readonly appEvents: AppEventsService,
     private readonly artifacts: MediaArtifactsRepository,
     private readonly transcripts: TranscriptSegmentsRepository,
     private readonly audioSegments: AudioSegmentsRepository,
@@ -126,20 +129,44 @@ export class MediaSaverService {
       attribute: item.meta?.attribute === undefined ? null : num(item.meta.attribute, 0),
     }));
     // A session deleted between the check and the insert fails the statement (FK); the retry leaves it out.
-    const saved = await this.transcripts.insertMany(rows);
+    // Each line new to the table is announced (transcript.segment) in the same transaction;
+    // a re-saved line inserts nothing, so it is not announced twice.
+    const saved = await this.db.transaction(async (em) => {
+      const inserted = await this.transcripts.insertNew(rows, em);
+      await this.appEvents.recordMany(
+        inserted.map((r) => ({
+          type: AppEventType.TranscriptSegment,
+          sessionId: r.sessionId,
+          data: { rtms_stream_id: r.rtmsStreamId, user_id: r.userId, user_name: r.userName, text: r.text, start_ms: r.startMs, end_ms: r.endMs, language: r.language },
+        })),
+        em,
+      );
+      return inserted.length;
+    });
     this.observe('transcript', kept);
     return saved;
   }
 
-  /** Stop reason 8: deletes every stored object and row of the stream and refuses its later media. */
-  async purgeStream(rtmsStreamId: string): Promise<number> {
+  /**
+   * Stop reason 8: deletes every stored object and row of the stream and refuses its later
+   * media. Announced (media.deleted) with the rows' deletion: always on the first pass,
+   * on the follow-up pass only when it found something.
+   */
+  async purgeStream(rtmsStreamId: string, pass = 1): Promise<number> {
     await this.redis.set(this.revokedKey(rtmsStreamId), '1', 'EX', 7 * 24 * 3600);
     const keys = await this.artifacts.storageKeysForStream(rtmsStreamId);
     for (const k of keys) await this.storage.delete(k);
+    const sessionId = (await this.streams.findByStreamId(rtmsStreamId))?.sessionId ?? null;
     await this.db.transaction(async (em) => {
       await this.artifacts.deleteForStream(rtmsStreamId, em);
       await this.transcripts.deleteForStream(rtmsStreamId, em);
       await this.audioSegments.deleteForStream(rtmsStreamId, em);
+      if (sessionId && (pass === 1 || keys.length > 0)) {
+        await this.appEvents.record(
+          { type: AppEventType.MediaDeleted, sessionId, data: { reason: 'stream_revoked', rtms_stream_id: rtmsStreamId, artifacts_deleted: keys.length } },
+          em,
+        );
+      }
     });
     this.logger.log(`Purged stored media of revoked stream ${rtmsStreamId}: ${keys.length} object(s)`);
     return keys.length;

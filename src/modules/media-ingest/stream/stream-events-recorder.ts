@@ -62,9 +62,9 @@ export class StreamEventsRecorder {
           const id = userIdOf(p?.user_id);
           if (!id) continue;
           if (type === RtmsEventType.ParticipantJoin) {
-            await this.streams.participantJoined(ref.sessionId, id, typeof p.user_name === 'string' ? p.user_name.slice(0, 256) : null, at);
+            await this.streams.participantJoined(ref.sessionId, id, typeof p.user_name === 'string' ? p.user_name.slice(0, 256) : null, at, ref.rtmsStreamId);
           } else {
-            await this.streams.participantLeft(ref.sessionId, id, at);
+            await this.streams.participantLeft(ref.sessionId, id, at, ref.rtmsStreamId);
           }
         }
       }

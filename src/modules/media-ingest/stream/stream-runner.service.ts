@@ -18,6 +18,9 @@ import { MEDIA_ITEM_FILTER_FACTORY, MediaItemFilterFactory } from '../pipeline/m
 import { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
 import { mediaParamsFor, requestedMediaTypes, rtmsSignature } from '../protocol/handshake';
 import { sampleRateHz } from '../savers/wav';
+import { errorMessage } from '../../../common/errors/error-message';
+import { RecordingHolds } from '../recording/recording-holds';
+import { RecordingReadyService } from '../recording/recording-ready.service';
 import { RunningStreams } from './running-streams';
 import { StreamEventsRecorder } from './stream-events-recorder';
 import { StreamLease } from './stream-lease';
@@ -80,6 +83,8 @@ export class StreamRunner {
     @Inject(MEDIA_ITEM_FILTER_FACTORY) private readonly filters: MediaItemFilterFactory,
     private readonly audioSpool: AudioSpoolService,
     private readonly batches: MediaBatchService,
+    private readonly holds: RecordingHolds,
+    private readonly recording: RecordingReadyService,
   ) {}
 
   get workerId(): string {
@@ -93,6 +98,7 @@ export class StreamRunner {
     if (!stream) throw new UnrecoverableError(`Stream ${rtmsStreamId} does not exist`);
     if (stream.status === StreamStatus.Stopped || stream.status === StreamStatus.Failed) {
       this.logger.log(`Stream ${rtmsStreamId} already ${stream.status}; nothing to run`);
+      await this.streamDrained(stream.sessionId, rtmsStreamId);
       return stream.status === StreamStatus.Stopped ? { kind: 'stopped', stopReason: stream.stopReason } : { kind: 'failed', reason: stream.failureReason ?? 'failed' };
     }
     const session: SessionEntity = await this.sessions.get(stream.sessionId ?? sessionId);
@@ -109,6 +115,8 @@ export class StreamRunner {
     const mediaTypes = requestedMediaTypes(policy);
     if (mediaTypes.length === 0) return fail('the capture policy requests no media type');
     const ids = { sessionId: session.id, rtmsStreamId };
+    // Until its media has left this process, the stream holds its session's recording.ready (recording/).
+    await this.holds.add([session.id], `stream:${rtmsStreamId}`);
     const mediaParams = mediaParamsFor(mediaTypes, policy, rtms.ingest.audioSendRateMs);
     const audio = this.audioSpool.open({
       ...ids,
@@ -151,6 +159,18 @@ export class StreamRunner {
       unlisten();
       this.running.remove(streamSession);
       await audio.end(audioEnd);
+      // Batched media is queued (the session closed its pipeline) and the audio spooled:
+      // the stream's hold goes. On a hand-over it stays for the next holder of the job.
+      if (audioEnd !== 'keep') await this.streamDrained(session.id, rtmsStreamId);
+    }
+  }
+
+  /** The stream's media has left this process: release its hold on the session's recording, which may now be complete. */
+  async streamDrained(sessionId: string, rtmsStreamId: string): Promise<void> {
+    try {
+      await this.recording.afterMediaLanded(await this.holds.release([sessionId], `stream:${rtmsStreamId}`));
+    } catch (err) {
+      this.logger.warn(`Stream ${rtmsStreamId}: could not release its recording hold (the recording.ready deadline will): ${errorMessage(err)}`);
     }
   }
 

@@ -59,8 +59,8 @@ export class SessionsRepository {
   }
 
   /** True when a row was deleted (its streams, events and participants cascade). */
-  async deleteById(id: string): Promise<boolean> {
-    const result = await this.repo().delete({ id });
+  async deleteById(id: string, em?: EntityManager): Promise<boolean> {
+    const result = await this.repo(em).delete({ id });
     return Boolean(result.affected);
   }
 
