@@ -181,6 +181,7 @@ describe('App-event producers (real Postgres)', () => {
         session_id: id,
         sequence: 4,
         counts: { video_frames: 0, share_frames: 0, audio_segments: 0, transcript_segments: 0, chat_messages: 0 },
+        complete: true,
         artifacts_url: `/api/v1/sessions/${id}/artifacts`,
         transcript_url: `/api/v1/sessions/${id}/transcript`,
       });
@@ -200,7 +201,9 @@ describe('App-event producers (real Postgres)', () => {
       expect(await get(RecordingReadyService).check(id, 'deadline')).toBe('announced');
       const [row] = await query<{ forced: boolean; pending: Record<string, unknown> }>(ctx.hub.app, `SELECT forced, pending FROM recording_completions WHERE session_id = $1`, [id]);
       expect(row).toEqual({ forced: true, pending: { holds: ['batch:lost-in-a-crash'], open_audio_segments: 0 } });
-      expect(await eventsOf(id, 'recording.ready')).toHaveLength(1);
+      const ready = await eventsOf(id, 'recording.ready');
+      expect(ready).toHaveLength(1);
+      expect(ready[0].data).toMatchObject({ complete: false });
     });
 
     it('a session that failed before it ever streamed has no recording.ready', async () => {

@@ -150,6 +150,7 @@ describe('App webhooks: a simulated meeting, as an app receives it', () => {
         transcript_segments: (transcript.body.data as unknown[]).length,
         chat_messages: kind('chat'),
       },
+      complete: true,
       artifacts_url: `/api/v1/sessions/${sessionId}/artifacts`,
       transcript_url: `/api/v1/sessions/${sessionId}/transcript`,
     });

@@ -237,8 +237,9 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
       expect(r.failure_reason).toMatch(/signaling reconnect window \(2500 ms\) exhausted.*INVALID_RTMS_STREAM_ID/);
       const [session] = await query<{ status: string; failure_reason: string }>(ctx.hub.app, `SELECT status, failure_reason FROM sessions WHERE id = $1`, [r.session_id]);
       expect(session.status).toBe('failed');
+      // The job ends after its stream's last bookkeeping (the recording hold is released).
       const job = await streamJob(id);
-      expect(await job!.getState()).toBe('failed');
+      await waitFor(async () => (await job!.getState()) === 'failed', { what: 'the stream job to fail' });
     } finally {
       ctx.sim.setWebhookTarget(ctx.webhookUrl);
     }

@@ -72,6 +72,9 @@ export class RtmsControlRunner {
     const body = { action, settings: { client_id: clientId, ...(req.participantUserId ? { participant_user_id: req.participantUserId } : {}) } };
     const url = `${this.config.get('zoom', { infer: true }).apiBaseUrl}/live_meetings/${encodeURIComponent(session.meetingId)}/rtms_app/status`;
 
+    // The streams open when we ask Zoom to stop: once Zoom accepts, their workers close them
+    // at once (read now, because Zoom may end them, and their rows, before it answers).
+    const openStreams = action === 'stop' ? await this.openStreams(req.sessionId) : [];
     const result = await this.policy.call({
       operation: `RTMS ${action}`,
       token: { get: () => this.token(req), refresh: (rejected) => this.token(req, rejected) },
@@ -84,7 +87,7 @@ export class RtmsControlRunner {
 
     switch (result.outcome) {
       case 'ok':
-        return this.succeed(req, action, result.response.status);
+        return this.succeed(req, action, result.response.status, openStreams);
       case 'throttled': {
         const throttled = req.throttledCount + 1;
         if (throttled > MAX_THROTTLED) return this.fail(req, { ...result.record, error: `Zoom rate-limited this request ${throttled} times` });
@@ -125,7 +128,7 @@ export class RtmsControlRunner {
     return this.tokens.getAccessToken(req.connectionId, { rejectedToken: rejected });
   }
 
-  private async succeed(req: RtmsControlRequestEntity, action: RtmsAction, zoomStatus: number): Promise<{ status: ControlRequestStatus; zoomStatus: number }> {
+  private async succeed(req: RtmsControlRequestEntity, action: RtmsAction, zoomStatus: number, openStreams: string[]): Promise<{ status: ControlRequestStatus; zoomStatus: number }> {
     const rule = RTMS_ACTIONS[action];
     try {
       await this.sessions.transition(req.sessionId, rule.to, {
@@ -143,21 +146,25 @@ export class RtmsControlRunner {
       { id: req.id, status: Not(In(FINAL)) },
       { status: ControlRequestStatus.Succeeded, zoomStatus, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null, completedAt: new Date() },
     );
-    if (action === 'stop') await this.closeOpenStreams(req.sessionId);
+    if (action === 'stop') await this.signalClose(openStreams);
     this.outcomes.inc({ action, outcome: 'ok' });
     this.logger.log(`RTMS ${action} accepted by Zoom for session ${req.sessionId} (HTTP ${zoomStatus})`);
     return { status: ControlRequestStatus.Succeeded, zoomStatus };
   }
 
+  private async openStreams(sessionId: string): Promise<string[]> {
+    return (await this.streams.listForSession(sessionId)).filter((s) => !['stopped', 'failed'].includes(s.status)).map((s) => s.rtmsStreamId);
+  }
+
   /**
-   * After a stop our own API asked for, the worker holding each open stream sends
-   * STREAM_CLOSE_REQ at once instead of waiting for Zoom's rtms_stopped webhook.
+   * After a stop our own API asked for, the worker holding each stream sends
+   * STREAM_CLOSE_REQ at once instead of waiting for Zoom's rtms_stopped webhook (a worker
+   * whose stream already ended ignores the signal).
    */
-  private async closeOpenStreams(sessionId: string): Promise<void> {
-    const open = (await this.streams.listForSession(sessionId)).filter((s) => !['stopped', 'failed'].includes(s.status));
-    for (const stream of open) {
-      await this.signals.publish({ type: 'close', rtmsStreamId: stream.rtmsStreamId }).catch((err: unknown) => {
-        this.logger.warn(`Could not signal close for stream ${stream.rtmsStreamId}: ${errorMessage(err)}`);
+  private async signalClose(rtmsStreamIds: string[]): Promise<void> {
+    for (const rtmsStreamId of rtmsStreamIds) {
+      await this.signals.publish({ type: 'close', rtmsStreamId }).catch((err: unknown) => {
+        this.logger.warn(`Could not signal close for stream ${rtmsStreamId}: ${errorMessage(err)}`);
       });
     }
   }

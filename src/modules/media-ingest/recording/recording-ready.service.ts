@@ -124,7 +124,8 @@ export class RecordingReadyService {
         {
           type: AppEventType.RecordingReady,
           sessionId,
-          data: { counts, artifacts_url: `/api/v1/sessions/${sessionId}/artifacts`, transcript_url: `/api/v1/sessions/${sessionId}/transcript` },
+          // complete: false when announced at the deadline with media still pending (an operator sees why in the timeline).
+          data: { counts, complete: pending === null, artifacts_url: `/api/v1/sessions/${sessionId}/artifacts`, transcript_url: `/api/v1/sessions/${sessionId}/transcript` },
         },
         em,
       );
