@@ -172,3 +172,40 @@ describe('App webhooks: delivery, retries, 410 and timeouts', () => {
     expect(stored[0].n).toBe(0);
   });
 });
+
+describe('App webhooks: an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS is disabled', () => {
+  const ctx = useE2eContext({
+    hub: { api: false, worker: { queues: [QueueName.AppWebhooks], explicit: true } },
+    // 1.5 s: attempts at 0, 1 and 2 s all fail, so the third finds the endpoint failing for longer.
+    env: () => ({ WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_RETRY_SCHEDULE: '0,1,1,1,1', WEBHOOK_DISABLE_AFTER_HOURS: String(1.5 / 3600) }),
+  });
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+  });
+
+  afterAll(async () => {
+    await receiver.close();
+  });
+
+  it('disables it, records endpoint.disabled with the time it started failing, and fails its pending messages', async () => {
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['session.created']);
+    receiver.answer(502, 'upstream down');
+    await ctx.hub.app.get(AppEventsService).record({ type: AppEventType.SessionCreated, data: { session: { id: 's' } } });
+    const [row] = await waitFor(async () => {
+      const r = await query<{ enabled: boolean; disabled_reason: string | null; failing_since: Date | null }>(
+        ctx.hub.app,
+        `SELECT enabled, disabled_reason, failing_since FROM webhook_endpoints WHERE id = $1`,
+        [endpoint.id],
+      );
+      return r[0]?.enabled === false ? r : undefined;
+    }, { timeoutMs: 15_000, what: 'the endpoint to be disabled' });
+    expect(row.disabled_reason).toBe(`every delivery failed since ${(row.failing_since as Date).toISOString()}`);
+    const [m] = await query<{ status: string; attempts: number }>(ctx.hub.app, `SELECT status, attempts FROM webhook_messages WHERE endpoint_id = $1`, [endpoint.id]);
+    expect(m).toEqual({ status: 'failed', attempts: 3 });
+    const records = await query<{ type: string }>(ctx.hub.app, `SELECT type FROM webhook_endpoint_events WHERE endpoint_id = $1`, [endpoint.id]);
+    expect(records).toEqual([{ type: 'endpoint.disabled' }]);
+    expect(receiver.requests).toHaveLength(3);
+  });
+});

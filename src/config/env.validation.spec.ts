@@ -17,6 +17,18 @@ describe('configuration validation', () => {
     expect(config.zoom.apiBaseUrl).toBe('https://api.zoom.us/v2');
   });
 
+  it('reads the outbound webhook settings, with their defaults', () => {
+    expect(loadAppConfig(base).appWebhooks).toEqual({
+      timeoutMs: 15_000,
+      retryScheduleSec: [0, 5, 300, 1800, 7200, 18000, 36000],
+      disableAfterMs: 120 * 3_600_000,
+      secretRotationOverlapSec: 86_400,
+      allowPrivateUrls: false,
+    });
+    const custom = loadAppConfig({ ...base, WEBHOOK_RETRY_SCHEDULE: '0, 2,10', WEBHOOK_DISABLE_AFTER_HOURS: '0.5', WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }).appWebhooks;
+    expect(custom).toMatchObject({ retryScheduleSec: [0, 2, 10], disableAfterMs: 1_800_000, allowPrivateUrls: true });
+  });
+
   it('parses lists, numbers and booleans', () => {
     const config = loadAppConfig({ ...base, PORT: '8080', API_KEYS: 'a, b,,c', RTMS_ALLOW_INSECURE_WS: 'true', ZOOM_WEBHOOK_SECRET_TOKEN: 'new,old' });
     expect(config.http.port).toBe(8080);
@@ -36,6 +48,9 @@ describe('configuration validation', () => {
     [{ CONCURRENCY_RTMS_STREAMS: '0' }, 'CONCURRENCY_RTMS_STREAMS'],
     [{ RTMS_ALLOW_INSECURE_WS: 'maybe' }, 'RTMS_ALLOW_INSECURE_WS'],
     [{ QUEUE_PREFIX: 'a:b' }, 'QUEUE_PREFIX'],
+    [{ WEBHOOK_RETRY_SCHEDULE: '0,5m' }, 'WEBHOOK_RETRY_SCHEDULE must be a comma list of whole seconds'],
+    [{ WEBHOOK_TIMEOUT_MS: '10' }, 'WEBHOOK_TIMEOUT_MS'],
+    [{ NODE_ENV: 'production', WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }, 'WEBHOOK_ALLOW_PRIVATE_URLS: must not be true when NODE_ENV=production'],
   ])('refuses %j naming the variable', (patch, expected) => {
     expect(() => loadAppConfig({ ...base, ...patch })).toThrow(expected);
   });
