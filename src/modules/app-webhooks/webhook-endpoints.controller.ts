@@ -3,7 +3,8 @@ import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { uuidParam } from '../../common/http/uuid-param';
 import { endpointView } from './app-webhook.views';
 import { CreateWebhookEndpointDto, UpdateWebhookEndpointDto } from './dto/webhook-endpoint.dto';
-import { ListWebhookMessagesQuery, RecoverQuery, WebhookPageQuery } from './dto/webhook-queries.dto';
+import { PageQuery } from '../../common/http/page.query';
+import { ListWebhookMessagesQuery, RecoverQuery } from './dto/webhook-queries.dto';
 import { WebhookDeliveryLogService } from './webhook-delivery-log.service';
 import { WebhookEndpointsService } from './webhook-endpoints.service';
 
@@ -24,7 +25,7 @@ export class WebhookEndpointsController {
 
   @Get()
   @ApiOperation({ summary: 'List endpoints (newest first, cursor pagination)' })
-  list(@Query() query: WebhookPageQuery) {
+  list(@Query() query: PageQuery) {
     return this.endpoints.list(query);
   }
 
@@ -63,7 +64,7 @@ export class WebhookEndpointsController {
 
   @Get(':id/events')
   @ApiOperation({ summary: 'What happened to the endpoint: disabled, enabled, secret rotated (newest first)' })
-  events(@Param('id', uuidParam) id: string, @Query() query: WebhookPageQuery) {
+  events(@Param('id', uuidParam) id: string, @Query() query: PageQuery) {
     return this.endpoints.listEvents(id, query);
   }
 

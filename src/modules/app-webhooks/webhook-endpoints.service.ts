@@ -10,7 +10,7 @@ import { WebhookEndpointNotFoundError } from './app-webhooks.errors';
 import { EndpointSecrets } from './delivery/endpoint-secrets';
 import { newSigningSecret } from './delivery/webhook-signature';
 import { CreateWebhookEndpointDto, UpdateWebhookEndpointDto } from './dto/webhook-endpoint.dto';
-import { WebhookPageQuery } from './dto/webhook-queries.dto';
+import { PageQuery } from '../../common/http/page.query';
 import { WebhookEndpointEntity } from './entities/webhook-endpoint.entity';
 import { assertDeliverableUrl, assertKnownEventTypes, assertMetadataSize } from './endpoint-input';
 import { keysetToPage } from './repositories/keyset-page';
@@ -68,7 +68,7 @@ export class WebhookEndpointsService {
     return endpoint;
   }
 
-  async list(query: WebhookPageQuery) {
+  async list(query: PageQuery) {
     const limit = query.limit ?? 20;
     const rows = await this.endpoints.findPage(limit, decodeCursor(query.cursor));
     return keysetToPage(rows, limit, endpointView);
@@ -132,7 +132,7 @@ export class WebhookEndpointsService {
     return { ...endpointView(saved), secret };
   }
 
-  async listEvents(id: string, query: WebhookPageQuery) {
+  async listEvents(id: string, query: PageQuery) {
     await this.get(id);
     const limit = query.limit ?? 20;
     const rows = await this.endpoints.findEventsPage(id, limit, decodeCursor(query.cursor));

@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { PeriodicTask } from '../../common/async/periodic-task';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { SessionEventsService } from '../sessions';
@@ -13,22 +14,19 @@ const PENDING_FOR_MS = 20_000;
  * event that does have a job a no-op. Runs in processes that consume zoom-events.
  */
 @Injectable()
-export class PendingEventsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+export class PendingEventsSweeper extends PeriodicTask {
   private readonly logger = new Logger(PendingEventsSweeper.name);
-  private timer?: NodeJS.Timeout;
+  protected readonly intervalMs = SWEEP_EVERY_MS;
 
   constructor(
     private readonly events: SessionEventsService,
     private readonly producer: JobProducer,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
-    this.timer.unref();
+  ) {
+    super();
   }
 
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
+  protected tick(): Promise<number> {
+    return this.sweep();
   }
 
   async sweep(olderThanMs = PENDING_FOR_MS): Promise<number> {

@@ -1,19 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsEnum, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsEnum, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
+import { PageQuery } from '../../../common/http/page.query';
 import { WebhookMessageStatus } from '../entities/webhook-message.entity';
 
-export class WebhookPageQuery {
-  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page' })
-  @IsOptional() @IsString() @MaxLength(512)
-  cursor?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
-  limit?: number;
-}
-
-export class ListWebhookMessagesQuery extends WebhookPageQuery {
+export class ListWebhookMessagesQuery extends PageQuery {
   @ApiPropertyOptional({ enum: WebhookMessageStatus })
   @IsOptional() @IsEnum(WebhookMessageStatus)
   status?: WebhookMessageStatus;

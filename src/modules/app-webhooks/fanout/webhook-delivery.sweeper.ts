@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { PeriodicTask } from '../../../common/async/periodic-task';
 import { errorMessage } from '../../../common/errors/error-message';
 import { jobIdFor } from '../../../jobs/job-ids';
 import { JobName } from '../../../jobs/job-names';
@@ -20,23 +21,20 @@ const BATCH = 500;
  * app-webhooks; several may run at once.
  */
 @Injectable()
-export class WebhookDeliverySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WebhookDeliverySweeper extends PeriodicTask {
   private readonly logger = new Logger(WebhookDeliverySweeper.name);
-  private timer?: NodeJS.Timeout;
+  protected readonly intervalMs = SWEEP_EVERY_MS;
 
   constructor(
     private readonly events: AppEventsService,
     private readonly messages: WebhookMessagesRepository,
     private readonly producer: JobProducer,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
-    this.timer.unref();
+  ) {
+    super();
   }
 
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
+  protected tick(): Promise<unknown> {
+    return this.sweep();
   }
 
   /** One pass; returns how many events and messages it re-queued. */

@@ -1,17 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsEnum, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsEnum, IsISO8601, IsOptional, Matches } from 'class-validator';
+import { PageQuery } from '../../../common/http/page.query';
 import { SessionStatus } from '../entities/session.entity';
 
-export class PageQuery {
-  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page' })
-  @IsOptional() @IsString() @MaxLength(512)
-  cursor?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
-  limit?: number;
-}
+export { PageQuery };
 
 export class ListSessionsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: SessionStatus })
