@@ -1,5 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Global, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Global, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/app.config';
 import { redisOptionsFromUrl } from '../common/redis/redis-options';
@@ -7,9 +7,17 @@ import { defaultJobOptions } from './job-options';
 import { JobProducer } from './job-producer.service';
 import { ALL_QUEUES } from './queue-names';
 
-/** Queues emit 'error' on connection trouble; an unhandled 'error' would crash the process. */
+/** How long shutdown waits for a queue's connection that is still starting. */
+const READY_BEFORE_CLOSE_MS = 1_000;
+
+/**
+ * Queues emit 'error' on connection trouble; an unhandled 'error' would crash the process.
+ * A queue closed while its connection is still starting loses its listeners first and then
+ * emits the aborted start as an 'error' nobody hears (BullMQ's RedisConnection): so
+ * shutdown lets starting connections finish (bounded, for when Redis is down).
+ */
 @Injectable()
-class QueueErrorReporter implements OnModuleInit {
+class QueueErrorReporter implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('Queues');
   constructor(private readonly producer: JobProducer) {}
 
@@ -21,6 +29,14 @@ class QueueErrorReporter implements OnModuleInit {
         last = err.message;
       });
     }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      this.producer.allQueues().map((queue) =>
+        Promise.race([queue.waitUntilReady().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, READY_BEFORE_CLOSE_MS).unref())]),
+      ),
+    );
   }
 }
 
