@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AppEventsModule } from '../app-events';
 import { EndpointSecrets } from './delivery/endpoint-secrets';
+import { WebhookAttemptQueue } from './delivery/webhook-attempt-queue';
 import { WebhookDeliveryService } from './delivery/webhook-delivery.service';
 import { WebhookHttpSender } from './delivery/webhook-http.sender';
 import { AppEventFanoutService } from './fanout/app-event-fanout.service';
@@ -10,8 +11,8 @@ import { WebhookMessagesRepository } from './repositories/webhook-messages.repos
 
 /** What the API and the worker share: the tables' repositories and the sealing of secrets. */
 @Module({
-  providers: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets],
-  exports: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets],
+  providers: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets, WebhookAttemptQueue],
+  exports: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets, WebhookAttemptQueue],
 })
 export class AppWebhooksCoreModule {}
 

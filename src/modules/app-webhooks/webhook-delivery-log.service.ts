@@ -2,9 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { errorMessage } from '../../common/errors/error-message';
 import { decodeCursor } from '../../common/http/pagination';
-import { jobIdFor } from '../../jobs/job-ids';
-import { JobName } from '../../jobs/job-names';
-import { JobProducer } from '../../jobs/job-producer.service';
 import { AppEventType } from '../app-events';
 import { attemptView, messageView } from './app-webhook.views';
 import { WebhookEndpointDisabledError, WebhookEndpointNotFoundError, WebhookMessageNotFoundError } from './app-webhooks.errors';
@@ -12,6 +9,7 @@ import { ListWebhookMessagesQuery } from './dto/webhook-queries.dto';
 import { WebhookAttemptTrigger } from './entities/webhook-attempt.entity';
 import { WebhookEndpointEntity } from './entities/webhook-endpoint.entity';
 import { WebhookMessageEntity } from './entities/webhook-message.entity';
+import { WebhookAttemptQueue } from './delivery/webhook-attempt-queue';
 import { envelope } from './fanout/app-event-fanout.service';
 import { keysetToPage } from './repositories/keyset-page';
 import { WebhookEndpointsRepository } from './repositories/webhook-endpoints.repository';
@@ -34,7 +32,7 @@ export class WebhookDeliveryLogService {
   constructor(
     private readonly endpoints: WebhookEndpointsRepository,
     private readonly messages: WebhookMessagesRepository,
-    private readonly producer: JobProducer,
+    private readonly attempts: WebhookAttemptQueue,
   ) {}
 
   async listMessages(endpointId: string, query: ListWebhookMessagesQuery) {
@@ -95,27 +93,10 @@ export class WebhookDeliveryLogService {
     return { resent };
   }
 
-  /**
-   * Queues attempt `attempt` now. Its job id is fixed per attempt, so a job of that id may
-   * exist: a delayed retry (scheduled, or left by a disable) is promoted to run now; a
-   * waiting or running one makes the attempt anyway; a finished one is replaced. If Redis
-   * is unreachable the message is stored as due now, and the sweeper queues it.
-   */
+  /** Queues the attempt now; if Redis is unreachable the message stays due now and the sweeper queues it. */
   private async queueAttempt(messageId: string, attempt: number, trigger: WebhookAttemptTrigger): Promise<void> {
-    const data = { messageId, attempt, trigger };
     try {
-      const existing = await this.producer.queueFor(JobName.WebhookDeliver).getJob(jobIdFor(JobName.WebhookDeliver, data) as string);
-      if (existing) {
-        const state = await existing.getState();
-        if (state === 'delayed') {
-          await existing.updateData(data);
-          await existing.promote();
-          return;
-        }
-        if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return;
-        await existing.remove();
-      }
-      await this.producer.enqueue(JobName.WebhookDeliver, data);
+      await this.attempts.runNow({ messageId, attempt, trigger });
     } catch (err) {
       this.logger.warn(`Could not queue attempt ${attempt} of webhook message ${messageId} (the sweeper will): ${errorMessage(err)}`);
     }

@@ -1,10 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { PeriodicTask } from '../../../common/async/periodic-task';
 import { errorMessage } from '../../../common/errors/error-message';
-import { jobIdFor } from '../../../jobs/job-ids';
-import { JobName } from '../../../jobs/job-names';
-import { JobProducer } from '../../../jobs/job-producer.service';
 import { AppEventsService } from '../../app-events';
+import { WebhookAttemptQueue } from '../delivery/webhook-attempt-queue';
 import { WebhookMessagesRepository } from '../repositories/webhook-messages.repository';
 
 const SWEEP_EVERY_MS = 15_000;
@@ -28,7 +26,7 @@ export class WebhookDeliverySweeper extends PeriodicTask {
   constructor(
     private readonly events: AppEventsService,
     private readonly messages: WebhookMessagesRepository,
-    private readonly producer: JobProducer,
+    private readonly attempts: WebhookAttemptQueue,
   ) {
     super();
   }
@@ -44,7 +42,7 @@ export class WebhookDeliverySweeper extends PeriodicTask {
       await this.events.queueFanout(eventIds);
       let requeued = 0;
       for (const m of await this.messages.findOverdue(opts.overdueMs ?? OVERDUE_MS, BATCH)) {
-        if (await this.requeue(m.id, m.attempts + 1)) requeued++;
+        if (await this.attempts.runNow({ messageId: m.id, attempt: m.attempts + 1 })) requeued++;
       }
       if (eventIds.length + requeued > 0) this.logger.warn(`Re-queued ${eventIds.length} app event fan-out(s) and ${requeued} webhook message(s) that had no job`);
       return { events: eventIds.length, messages: requeued };
@@ -52,18 +50,5 @@ export class WebhookDeliverySweeper extends PeriodicTask {
       this.logger.warn(`Webhook delivery sweep failed: ${errorMessage(err)}`);
       return { events: 0, messages: 0 };
     }
-  }
-
-  /** Queues the attempt unless its job is waiting, delayed or running; a finished job of that id is replaced. */
-  private async requeue(messageId: string, attempt: number): Promise<boolean> {
-    const queue = this.producer.queueFor(JobName.WebhookDeliver);
-    const existing = await queue.getJob(jobIdFor(JobName.WebhookDeliver, { messageId, attempt }) as string);
-    if (existing) {
-      const state = await existing.getState();
-      if (state !== 'completed' && state !== 'failed') return false;
-      await existing.remove();
-    }
-    await this.producer.enqueue(JobName.WebhookDeliver, { messageId, attempt });
-    return true;
   }
 }
