@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { WebhookAttemptTrigger } from '../src/modules/app-webhooks/entities/webhook-attempt.entity';
 import { WebhookMessageStatus } from '../src/modules/app-webhooks/entities/webhook-message.entity';
-import { keysetCursor } from '../src/modules/app-webhooks/repositories/keyset-page';
+import { keysetCursor } from '../src/common/http/keyset-page';
 import { WebhookEndpointsRepository } from '../src/modules/app-webhooks/repositories/webhook-endpoints.repository';
 import { WebhookMessagesRepository } from '../src/modules/app-webhooks/repositories/webhook-messages.repository';
 import { decodeCursor } from '../src/common/http/pagination';

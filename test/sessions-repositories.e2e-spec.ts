@@ -8,6 +8,8 @@ import { ParticipantsRepository } from '../src/modules/sessions/repositories/par
 import { RtmsStreamsRepository } from '../src/modules/sessions/repositories/rtms-streams.repository';
 import { SessionEventsRepository, StoredZoomEventInput } from '../src/modules/sessions/repositories/session-events.repository';
 import { SessionsRepository } from '../src/modules/sessions/repositories/sessions.repository';
+import { keysetCursor } from '../src/common/http/keyset-page';
+import { decodeCursor } from '../src/common/http/pagination';
 
 /**
  * The sessions module's repositories against the real, migrated Postgres. Every row is
@@ -121,7 +123,7 @@ describe('sessions repositories (real Postgres)', () => {
         await setCreatedAt('sessions', s.id, `2020-01-0${i + 1}T00:00:00Z`);
         rows.push(s);
       }
-      const ids = (list: SessionEntity[]) => list.map((s) => s.id);
+      const ids = (list: Array<{ row: SessionEntity }>) => list.map((k) => k.row.id);
       expect(ids(await sessions.findPage({ meetingId: m }, 2))).toEqual([rows[3].id, rows[2].id, rows[1].id]);
       expect(ids(await sessions.findPage({ meetingId: m, status: SessionStatus.Created }, 10))).toEqual([rows[2].id, rows[1].id, rows[0].id]);
       expect(ids(await sessions.findPage({ meetingId: m, createdFrom: '2020-01-02T00:00:00Z', createdTo: '2020-01-04T00:00:00Z' }, 10))).toEqual([rows[2].id, rows[1].id]);
@@ -262,9 +264,27 @@ describe('sessions repositories (real Postgres)', () => {
       }
       await events.insert(other.id, { source: EventSource.Api, eventType: 'elsewhere', payload: {} });
       const page = await events.findPageForSession(s.id, 1);
-      expect(page.map((e) => e.eventType)).toEqual(['e2', 'e1']);
+      expect(page.map((k) => k.row.eventType)).toEqual(['e2', 'e1']);
       const rest = await events.findPageForSession(s.id, 5, { createdAt: '2020-01-02T00:00:00.000Z', id: rows[1].id });
-      expect(rest.map((e) => e.eventType)).toEqual(['e0']);
+      expect(rest.map((k) => k.row.eventType)).toEqual(['e0']);
+    });
+
+    it('findPageForSession does not skip events created within the same millisecond as a page boundary', async () => {
+      const s = await newSession();
+      const made = [];
+      for (let i = 0; i < 3; i++) made.push(await events.insert(s.id, { source: EventSource.Api, eventType: `same-ms-${i}`, payload: {} }));
+      // 1 µs apart: a cursor cut to milliseconds would lose the events after the boundary.
+      for (let i = 0; i < 3; i++) {
+        await ds.query(`UPDATE session_events SET created_at = '2021-06-01T00:00:00.000001Z'::timestamptz + ($2::int * interval '1 microsecond') WHERE id = $1`, [made[i].id, i]);
+      }
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await events.findPageForSession(s.id, 1, cursor ? decodeCursor(cursor) : undefined);
+        seen.push(page[0].row.eventType);
+        cursor = page.length > 1 ? keysetCursor(page[0]) : null;
+      } while (cursor);
+      expect(seen).toEqual(['same-ms-2', 'same-ms-1', 'same-ms-0']);
     });
   });
 

@@ -28,11 +28,3 @@ export interface Page<T> {
   data: T[];
   next_cursor: string | null;
 }
-
-/** Builds a page from limit+1 rows fetched newest first. */
-export function toPage<R extends { createdAt: Date; id: string }, T>(rows: R[], limit: number, view: (r: R) => T): Page<T> {
-  const hasMore = rows.length > limit;
-  const pageRows = hasMore ? rows.slice(0, limit) : rows;
-  const last = pageRows[pageRows.length - 1];
-  return { data: pageRows.map(view), next_cursor: hasMore && last ? encodeCursor(last.createdAt, last.id) : null };
-}

@@ -11,7 +11,7 @@ import { WebhookEndpointEntity } from './entities/webhook-endpoint.entity';
 import { WebhookMessageEntity } from './entities/webhook-message.entity';
 import { WebhookAttemptQueue } from './delivery/webhook-attempt-queue';
 import { envelope } from './fanout/app-event-fanout.service';
-import { keysetToPage } from './repositories/keyset-page';
+import { keysetToPage } from '../../common/http/keyset-page';
 import { WebhookEndpointsRepository } from './repositories/webhook-endpoints.repository';
 import { WebhookMessagesRepository } from './repositories/webhook-messages.repository';
 

@@ -13,7 +13,7 @@ import { CreateWebhookEndpointDto, UpdateWebhookEndpointDto } from './dto/webhoo
 import { PageQuery } from '../../common/http/page.query';
 import { WebhookEndpointEntity } from './entities/webhook-endpoint.entity';
 import { assertDeliverableUrl, assertKnownEventTypes, assertMetadataSize } from './endpoint-input';
-import { keysetToPage } from './repositories/keyset-page';
+import { keysetToPage } from '../../common/http/keyset-page';
 import { WebhookEndpointsRepository } from './repositories/webhook-endpoints.repository';
 import { WebhookMessagesRepository } from './repositories/webhook-messages.repository';
 

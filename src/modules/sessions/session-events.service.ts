@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { PageQuery } from './dto/list-sessions.query';
 import { EventProcessingStatus, SessionEventEntity } from './entities/session-event.entity';
-import { decodeCursor, Page, toPage } from '../../common/http/pagination';
+import {decodeCursor, Page } from '../../common/http/pagination';
+import { keysetToPage } from '../../common/http/keyset-page';
 import { RecordEventInput, SessionEventsRepository, StoredZoomEventInput } from './repositories/session-events.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
 import { eventView } from './session.views';
@@ -57,6 +58,6 @@ export class SessionEventsService {
     if (!(await this.sessions.findById(sessionId))) throw new SessionNotFoundError(sessionId);
     const limit = query.limit ?? 50;
     const rows = await this.events.findPageForSession(sessionId, limit, decodeCursor(query.cursor));
-    return toPage(rows, limit, eventView);
+    return keysetToPage(rows, limit, eventView);
   }
 }

@@ -15,7 +15,8 @@ import { CreateSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery } from './dto/list-sessions.query';
 import { EventSource } from './entities/session-event.entity';
 import { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
-import { decodeCursor, Page, toPage } from '../../common/http/pagination';
+import {decodeCursor, Page } from '../../common/http/pagination';
+import { keysetToPage } from '../../common/http/keyset-page';
 import { ParticipantsRepository } from './repositories/participants.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
 import { SessionCleanupHooks } from './session-cleanup.hooks';
@@ -107,7 +108,7 @@ export class SessionsService {
       limit,
       cursor,
     );
-    return toPage(rows, limit, sessionView);
+    return keysetToPage(rows, limit, sessionView);
   }
 
   async listParticipants(sessionId: string) {

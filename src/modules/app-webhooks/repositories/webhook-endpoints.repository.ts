@@ -4,7 +4,7 @@ import { DataSource, DeepPartial, EntityManager, Repository } from 'typeorm';
 import { Cursor } from '../../../common/http/pagination';
 import { WebhookEndpointEventEntity } from '../entities/webhook-endpoint-event.entity';
 import { WebhookEndpointEntity } from '../entities/webhook-endpoint.entity';
-import { Keyed, keysetPage } from './keyset-page';
+import { Keyed, keysetPage } from '../../../common/http/keyset-page';
 import { returningRows } from './returning';
 
 /** What `webhook_endpoint_events` records. */

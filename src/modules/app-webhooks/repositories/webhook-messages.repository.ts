@@ -5,7 +5,7 @@ import { TurnBatcher } from '../../../common/async/turn-batcher';
 import { Cursor } from '../../../common/http/pagination';
 import { WebhookAttemptEntity, WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
 import { WebhookMessageEntity, WebhookMessageStatus } from '../entities/webhook-message.entity';
-import { Keyed, keysetPage } from './keyset-page';
+import { Keyed, keysetPage } from '../../../common/http/keyset-page';
 import { returningRows } from './returning';
 
 /** A message with what its delivery needs of its endpoint. */

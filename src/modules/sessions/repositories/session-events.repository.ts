@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, EntityManager, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import { EventProcessingStatus, EventSource, SessionEventEntity } from '../entities/session-event.entity';
+import { keysetPage, Keyed } from '../../../common/http/keyset-page';
 import { Cursor } from '../../../common/http/pagination';
 
 export interface StoredZoomEventInput {
@@ -110,20 +111,7 @@ export class SessionEventsRepository {
   }
 
   /** One keyset page of a session's events, newest first: up to `limit + 1` rows (the extra one says there is more). */
-  findPageForSession(sessionId: string, limit: number, cursor?: Cursor): Promise<SessionEventEntity[]> {
-    const qb = this.repo()
-      .createQueryBuilder('e')
-      .where('e.session_id = :sessionId', { sessionId })
-      .orderBy('e.created_at', 'DESC')
-      .addOrderBy('e.id', 'DESC')
-      .take(limit + 1);
-    if (cursor) {
-      qb.andWhere(
-        new Brackets((w) =>
-          w.where('e.created_at < :cc', { cc: cursor.createdAt }).orWhere('(e.created_at = :cc AND e.id < :ci)', { cc: cursor.createdAt, ci: cursor.id }),
-        ),
-      );
-    }
-    return qb.getMany();
+  findPageForSession(sessionId: string, limit: number, cursor?: Cursor): Promise<Array<Keyed<SessionEventEntity>>> {
+    return keysetPage(this.repo().createQueryBuilder('e').where('e.session_id = :sessionId', { sessionId }), 'e', limit, cursor);
   }
 }

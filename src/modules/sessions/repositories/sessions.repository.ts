@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, DeepPartial, EntityManager, In, Repository } from 'typeorm';
+import { DataSource, DeepPartial, EntityManager, In, Repository } from 'typeorm';
 import { SessionEntity, SessionStatus } from '../entities/session.entity';
+import { keysetPage, Keyed } from '../../../common/http/keyset-page';
 import { Cursor } from '../../../common/http/pagination';
 
 /** A session that can still receive a stream. */
@@ -65,20 +66,13 @@ export class SessionsRepository {
   }
 
   /** One keyset page of sessions, newest first: up to `limit + 1` rows (the extra one says there is more). */
-  findPage(filter: SessionListFilter, limit: number, cursor?: Cursor): Promise<SessionEntity[]> {
-    const qb = this.repo().createQueryBuilder('s').orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC').take(limit + 1);
+  findPage(filter: SessionListFilter, limit: number, cursor?: Cursor): Promise<Array<Keyed<SessionEntity>>> {
+    const qb = this.repo().createQueryBuilder('s');
     if (filter.status) qb.andWhere('s.status = :status', { status: filter.status });
     if (filter.meetingId) qb.andWhere('s.meeting_id = :meetingId', { meetingId: filter.meetingId });
     if (filter.createdFrom) qb.andWhere('s.created_at >= :from', { from: filter.createdFrom });
     if (filter.createdTo) qb.andWhere('s.created_at < :to', { to: filter.createdTo });
-    if (cursor) {
-      qb.andWhere(
-        new Brackets((w) =>
-          w.where('s.created_at < :cc', { cc: cursor.createdAt }).orWhere('(s.created_at = :cc AND s.id < :ci)', { cc: cursor.createdAt, ci: cursor.id }),
-        ),
-      );
-    }
-    return qb.getMany();
+    return keysetPage(qb, 's', limit, cursor);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
-import { Cursor } from '../../../common/http/pagination';
+import { Cursor } from './pagination';
 
 /** A row of a keyset page with its exact position (created_at to the microsecond, id). */
 export interface Keyed<T> {

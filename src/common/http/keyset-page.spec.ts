@@ -1,4 +1,4 @@
-import { decodeCursor } from '../../../common/http/pagination';
+import { decodeCursor } from './pagination';
 import { keysetCursor, keysetToPage } from './keyset-page';
 
 describe('keyset pages of the delivery log', () => {
