@@ -1,5 +1,7 @@
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { jobIdFor } from '../src/jobs/job-ids';
+import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { AppEventsService, AppEventType } from '../src/modules/app-events';
 import { AppWebhooksProcessor } from '../src/modules/app-webhooks';
@@ -54,7 +56,13 @@ describe('App webhooks: a worker killed mid-retry, and Redis losing the queue', 
     const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url('/kill'), ['session.created']);
     receiver.reset().failTimes(1, 500);
     await ctx.hub.app.get(AppEventsService).record({ type: AppEventType.SessionCreated, data: { session: { id: 'x' } } });
-    await waitFor(async () => (await message(endpoint.id))?.attempts === 1, { timeoutMs: 20_000, what: 'the first attempt to fail' });
+    const failed = await waitFor(async () => {
+      const m = await message(endpoint.id);
+      return m?.attempts === 1 ? m : undefined;
+    }, { timeoutMs: 20_000, what: 'the first attempt to fail' });
+    // Killed while the retry waits in Redis (delayed), not between the attempt's record and its retry's enqueue.
+    const retry = jobIdFor(JobName.WebhookDeliver, { messageId: failed.id, attempt: 2 }) as string;
+    await waitFor(async () => (await (await ctx.hub.producer.queueFor(JobName.WebhookDeliver).getJob(retry))?.getState()) === 'delayed', { what: 'the retry to wait in Redis' });
 
     await first.stop('SIGKILL');
     await startWorker();
@@ -72,7 +80,12 @@ describe('App webhooks: a worker killed mid-retry, and Redis losing the queue', 
     const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url('/flush'), ['session.status_changed']);
     receiver.reset().failTimes(1, 503);
     const retried = await ctx.hub.app.get(AppEventsService).record({ type: AppEventType.SessionStatusChanged, data: { status: 'streaming' } });
-    await waitFor(async () => (await message(endpoint.id))?.attempts === 1, { timeoutMs: 20_000, what: 'the first attempt to fail' });
+    const failed = await waitFor(async () => {
+      const m = await message(endpoint.id);
+      return m?.attempts === 1 ? m : undefined;
+    }, { timeoutMs: 20_000, what: 'the first attempt to fail' });
+    const retry = jobIdFor(JobName.WebhookDeliver, { messageId: failed.id, attempt: 2 }) as string;
+    await waitFor(async () => (await (await ctx.hub.producer.queueFor(JobName.WebhookDeliver).getJob(retry))?.getState()) === 'delayed', { what: 'the retry to wait in Redis' });
 
     // Redis loses every key of the app-webhooks queue (the delayed retry with them).
     const prefix = process.env.QUEUE_PREFIX as string;
