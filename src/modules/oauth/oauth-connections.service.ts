@@ -8,6 +8,7 @@ import { AppEventsService, AppEventType } from '../app-events';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
+import { OAuthConnectionsRepository } from './repositories/oauth-connections.repository';
 import { tokenAad } from './token-aad';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomOAuthClient, ZoomTokenSet, ZoomUser } from '../../zoom/auth/zoom-oauth.client';
@@ -61,6 +62,7 @@ export class OAuthConnectionsService {
     private readonly zoom: ZoomOAuthClient,
     private readonly producer: JobProducer,
     private readonly appEvents: AppEventsService,
+    private readonly rows: OAuthConnectionsRepository,
   ) {}
 
   async find(id: string): Promise<OAuthConnectionEntity | null> {
@@ -173,14 +175,9 @@ export class OAuthConnectionsService {
    */
   async deleteConnectionsForZoomUser(zoomUserId: string, zoomAccountId?: string): Promise<number> {
     const count = await this.repo.manager.transaction(async (em) => {
-      const rows: Array<{ id: string; zoom_user_id: string; zoom_account_id: string }> = await em.query(
-        // (A CTE, so the driver answers rows: a bare DELETE … RETURNING comes back as [rows, count].)
-        `WITH gone AS (DELETE FROM oauth_connections WHERE zoom_user_id = $1 AND ($2::varchar IS NULL OR zoom_account_id = $2) RETURNING id, zoom_user_id, zoom_account_id)
-         SELECT * FROM gone`,
-        [zoomUserId, zoomAccountId ?? null],
-      );
-      for (const r of rows) await this.announce(AppEventType.OAuthRevoked, { id: r.id, zoomUserId: r.zoom_user_id, zoomAccountId: r.zoom_account_id }, 'app_deauthorized', em);
-      return rows.length;
+      const removed = await this.rows.deleteForZoomUser(zoomUserId, zoomAccountId, em);
+      for (const r of removed) await this.announce(AppEventType.OAuthRevoked, r, 'app_deauthorized', em);
+      return removed.length;
     });
     this.logger.log(`Deleted ${count} OAuth connection(s) of a deauthorized Zoom user`);
     return count;

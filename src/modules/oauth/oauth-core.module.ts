@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppEventsModule } from '../app-events';
 import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { OAuthConnectionsService } from './oauth-connections.service';
+import { OAuthConnectionsRepository } from './repositories/oauth-connections.repository';
 import { OAuthFlowService } from './oauth-flow.service';
 import { OAuthStateStore } from './oauth-state.store';
 import { OAuthUserGrantStore } from './oauth-user-grant.store';
@@ -19,6 +20,7 @@ import { ZoomModule } from '../../zoom/zoom.module';
   imports: [TypeOrmModule.forFeature([OAuthConnectionEntity]), ZoomModule, AppEventsModule],
   providers: [
     OAuthStateStore,
+    OAuthConnectionsRepository,
     OAuthConnectionsService,
     OAuthFlowService,
     { provide: UserGrantStore, useClass: OAuthUserGrantStore },
