@@ -33,14 +33,10 @@ export class AppEventsService {
    */
   async record(input: AppEventInput, em?: EntityManager): Promise<AppEvent> {
     const manager = em ?? this.db.manager;
-    const sessionId = input.sessionId ?? null;
-    const sequence = sessionId ? await this.events.nextSequence(sessionId, manager) : null;
-    const event = await this.events.insert(
-      { id: randomUUID(), type: input.type, sessionId, sequence, data: { ...input.data, session_id: sessionId, sequence } },
-      manager,
-    );
-    await this.fanoutAfterCommit(manager, [event.id]);
-    return event;
+    const [event] = await this.numbered([input], manager);
+    const stored = await this.events.insert(event, manager);
+    await this.fanoutAfterCommit(manager, [stored.id]);
+    return stored;
   }
 
   /**
@@ -51,20 +47,28 @@ export class AppEventsService {
   async recordMany(inputs: AppEventInput[], em?: EntityManager): Promise<void> {
     if (inputs.length === 0) return;
     const manager = em ?? this.db.manager;
+    const events = await this.numbered(inputs, manager);
+    await this.events.insertMany(events, manager);
+    await this.fanoutAfterCommit(manager, events.map((e) => e.id));
+  }
+
+  /**
+   * The events to store: ids, and each session's next sequence numbers, reserved in the
+   * caller's transaction (consecutive, in the order given); `data` carries both.
+   */
+  private async numbered(inputs: AppEventInput[], manager: EntityManager): Promise<Array<Omit<AppEvent, 'createdAt'>>> {
     const counts = new Map<string, number>();
     for (const i of inputs) if (i.sessionId) counts.set(i.sessionId, (counts.get(i.sessionId) ?? 0) + 1);
     const next = await this.events.reserveSequences(counts, manager);
-    const events = inputs.map((input) => {
+    return inputs.map((input) => {
       const sessionId = input.sessionId ?? null;
       let sequence: number | null = null;
       if (sessionId) {
-        sequence = next.get(sessionId)!;
+        sequence = next.get(sessionId) as number;
         next.set(sessionId, sequence + 1);
       }
       return { id: randomUUID(), type: input.type, sessionId, sequence, data: { ...input.data, session_id: sessionId, sequence } };
     });
-    await this.events.insertMany(events, manager);
-    await this.fanoutAfterCommit(manager, events.map((e) => e.id));
   }
 
   /** The fan-out is queued once the producer's transaction commits (never if it rolls back). */

@@ -27,23 +27,10 @@ export class AppEventsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   /**
-   * The session's next sequence number. The upsert locks the session's counter row until
-   * the caller's transaction ends, so two events of one session never share a number.
-   */
-  async nextSequence(sessionId: string, em: EntityManager = this.db.manager): Promise<number> {
-    const rows: Array<{ last_sequence: string }> = await em.query(
-      `INSERT INTO app_event_sequences (session_id, last_sequence) VALUES ($1, 1)
-       ON CONFLICT (session_id) DO UPDATE SET last_sequence = app_event_sequences.last_sequence + 1
-       RETURNING last_sequence`,
-      [sessionId],
-    );
-    return Number(rows[0].last_sequence);
-  }
-
-  /**
    * Reserves `count` consecutive sequence numbers per session in one statement, locking
    * the counters in session-id order (so two transactions reserving for the same sessions
-   * cannot deadlock). Returns the first number reserved per session.
+   * cannot deadlock) until the caller's transaction ends, so two events of one session
+   * never share a number. Returns the first number reserved per session.
    */
   async reserveSequences(counts: Map<string, number>, em: EntityManager = this.db.manager): Promise<Map<string, number>> {
     if (counts.size === 0) return new Map();
