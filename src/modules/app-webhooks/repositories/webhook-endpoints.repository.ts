@@ -5,7 +5,7 @@ import { Cursor } from '../../../common/http/pagination';
 import { WebhookEndpointEventEntity } from '../entities/webhook-endpoint-event.entity';
 import { WebhookEndpointEntity } from '../entities/webhook-endpoint.entity';
 import { Keyed, keysetPage } from '../../../common/http/keyset-page';
-import { returningRows } from './returning';
+import { returningRows } from '../../../database/returning-rows';
 
 /** What `webhook_endpoint_events` records. */
 export type EndpointEventType = 'endpoint.disabled' | 'endpoint.enabled' | 'endpoint.secret_rotated';
@@ -85,10 +85,7 @@ export class WebhookEndpointsRepository {
         em.query(`UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2 WHERE id = $1 AND enabled RETURNING id`, [endpointId, reason]),
       );
       if (rows.length === 0) return false;
-      await em.query(`INSERT INTO webhook_endpoint_events (endpoint_id, type, details) VALUES ($1, 'endpoint.disabled', $2)`, [
-        endpointId,
-        JSON.stringify({ reason, ...details }),
-      ]);
+      await this.recordEvent(endpointId, 'endpoint.disabled', { reason, ...details }, em);
       return true;
     });
   }

@@ -6,7 +6,7 @@ import { Cursor } from '../../../common/http/pagination';
 import { WebhookAttemptEntity, WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
 import { WebhookMessageEntity, WebhookMessageStatus } from '../entities/webhook-message.entity';
 import { Keyed, keysetPage } from '../../../common/http/keyset-page';
-import { returningRows } from './returning';
+import { returningRows } from '../../../database/returning-rows';
 
 /** A message with what its delivery needs of its endpoint. */
 export interface DeliverableMessage {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../../database/returning-rows';
 
 /** A connection removed with its identity (for the revoked event). */
 export interface RemovedConnection {
@@ -16,11 +17,11 @@ export class OAuthConnectionsRepository {
 
   /** Deletes every connection of a Zoom user (of one account, when given) and returns what went. */
   async deleteForZoomUser(zoomUserId: string, zoomAccountId: string | undefined, em: EntityManager = this.db.manager): Promise<RemovedConnection[]> {
-    const rows: Array<{ id: string; zoom_user_id: string; zoom_account_id: string }> = await em.query(
-      // A CTE, so the driver answers rows (a bare DELETE … RETURNING comes back as [rows, count]).
-      `WITH gone AS (DELETE FROM oauth_connections WHERE zoom_user_id = $1 AND ($2::varchar IS NULL OR zoom_account_id = $2) RETURNING id, zoom_user_id, zoom_account_id)
-       SELECT * FROM gone`,
-      [zoomUserId, zoomAccountId ?? null],
+    const rows = await returningRows<{ id: string; zoom_user_id: string; zoom_account_id: string }>(
+      em.query(`DELETE FROM oauth_connections WHERE zoom_user_id = $1 AND ($2::varchar IS NULL OR zoom_account_id = $2) RETURNING id, zoom_user_id, zoom_account_id`, [
+        zoomUserId,
+        zoomAccountId ?? null,
+      ]),
     );
     return rows.map((r) => ({ id: r.id, zoomUserId: r.zoom_user_id, zoomAccountId: r.zoom_account_id }));
   }
