@@ -173,25 +173,25 @@ describe('media-ingest repositories (Postgres)', () => {
       ...over,
     });
 
-    it('insertMany stores each line once and counts only the new ones', async () => {
+    it('insertNew stores each line once and returns only the new ones', async () => {
       const session = await newSession();
       const stream = `tr-${uniq()}`;
       const lines = [line(session, stream, 1000), line(session, stream, 2000)];
-      expect(await transcripts.insertMany(lines)).toBe(2);
-      expect(await transcripts.insertMany([...lines, line(session, stream, 3000)])).toBe(1);
+      expect((await transcripts.insertNew(lines)).length).toBe(2);
+      expect((await transcripts.insertNew([...lines, line(session, stream, 3000)])).length).toBe(1);
       const rows = await ds.query(`SELECT user_id, user_name, text, start_ms::int, end_ms::int, timestamp_ms::int, language, attribute FROM transcript_segments WHERE rtms_stream_id = $1 ORDER BY timestamp_ms`, [stream]);
       expect(rows).toEqual([1000, 2000, 3000].map((t) => ({ user_id: '101', user_name: 'Ann', text: `line at ${t}`, start_ms: t - 1000, end_ms: t, timestamp_ms: t, language: 9, attribute: null })));
-      expect(await transcripts.insertMany([])).toBe(0);
+      expect(await transcripts.insertNew([])).toEqual([]);
     });
 
-    it('insertMany fails on a session that does not exist (the FK the savers rely on)', async () => {
-      await expect(transcripts.insertMany([line(randomUUID(), `tr-${uniq()}`, 1000)])).rejects.toMatchObject({ driverError: { code: '23503' } });
+    it('insertNew fails on a session that does not exist (the FK the savers rely on)', async () => {
+      await expect(transcripts.insertNew([line(randomUUID(), `tr-${uniq()}`, 1000)])).rejects.toMatchObject({ driverError: { code: '23503' } });
     });
 
     it('deleteForStream deletes only that stream', async () => {
       const session = await newSession();
       const [s1, s2] = [`tr-${uniq()}`, `tr-${uniq()}`];
-      await transcripts.insertMany([line(session, s1, 1000), line(session, s2, 1000)]);
+      await transcripts.insertNew([line(session, s1, 1000), line(session, s2, 1000)]);
       await transcripts.deleteForStream(s1);
       expect(await count(`SELECT 1 FROM transcript_segments WHERE rtms_stream_id = $1`, [s1])).toBe(0);
       expect(await count(`SELECT 1 FROM transcript_segments WHERE rtms_stream_id = $1`, [s2])).toBe(1);

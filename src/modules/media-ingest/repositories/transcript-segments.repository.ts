@@ -39,11 +39,7 @@ export class TranscriptSegmentsRepository {
    * Inserts the lines in one statement, skipping those already stored (natural key:
    * stream, user, timestamp, start). Returns how many were new.
    */
-  async insertMany(rows: TranscriptRow[], em: EntityManager = this.db.manager): Promise<number> {
-    return (await this.insertNew(rows, em)).length;
-  }
-
-  /** Like insertMany, but returns the lines that were new (those already stored are not returned). */
+  /** Inserts the lines in one statement; returns those that were new (a line already stored is skipped, not returned). */
   async insertNew(rows: TranscriptRow[], em: EntityManager = this.db.manager): Promise<Array<TranscriptRow & { id: string }>> {
     if (rows.length === 0) return [];
     const values: unknown[] = [];
