@@ -1,5 +1,6 @@
 import { Type } from '@nestjs/common';
 import { AppWebhooksApiModule } from './modules/app-webhooks';
+import { LiveApiModule } from './modules/live';
 import { MediaArtifactsApiModule } from './modules/media-ingest';
 import { OAuthModule } from './modules/oauth';
 import { RtmsControlApiModule } from './modules/rtms-control';
@@ -8,4 +9,4 @@ import { WebhooksApiModule } from './modules/webhooks';
 import { ZoomRoomsApiModule } from './modules/zoom-rooms';
 
 /** Feature modules whose controllers the API serves. */
-export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule, RtmsControlApiModule, ZoomRoomsApiModule, MediaArtifactsApiModule, AppWebhooksApiModule];
+export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule, RtmsControlApiModule, ZoomRoomsApiModule, MediaArtifactsApiModule, AppWebhooksApiModule, LiveApiModule];

@@ -61,6 +61,24 @@ export interface AppWebhooksConfig {
   allowPrivateUrls: boolean;
 }
 
+/** Live fan-out to app clients (docs/live.md). */
+export interface LiveConfig {
+  /** How far back a client can resume text (events, transcript, chat): the Redis log's window. */
+  resumeWindowSec: number;
+  /** Bytes waiting to be sent to one client beyond which its media is dropped and, for text, it is cut. */
+  clientBufferBytes: number;
+  /** Server pings every client this often; one that missed the previous ping is dropped. */
+  pingIntervalMs: number;
+  /** Lifetime of a browser ticket from POST /api/v1/live/tickets (single use). */
+  ticketTtlSec: number;
+  /** A media subscription registered in Redis lives this long unless its API process refreshes it (every third of it). */
+  registryTtlMs: number;
+  /** Stream workers re-read the media subscription registry this often (and at once on a change notice). */
+  registryPollMs: number;
+  /** Subscriptions one client may hold at once. */
+  maxSubscriptionsPerClient: number;
+}
+
 export interface AppConfig {
   nodeEnv: NodeEnv;
   http: {
@@ -117,6 +135,8 @@ export interface AppConfig {
   webhooks: { timestampToleranceSeconds: number };
   /** Outbound webhooks to apps (docs/webhooks.md). */
   appWebhooks: AppWebhooksConfig;
+  /** Live fan-out over WebSocket and SSE (docs/live.md). */
+  live: LiveConfig;
   /** Zoom's event WebSocket (second event source); null unless URL + subscription id are set. */
   zoomEventWs: ZoomEventWsConfig | null;
   /** Zoom Rooms dispatch (docs/zoom-rooms.md). */
@@ -242,6 +262,15 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       disableAfterMs: (env.WEBHOOK_DISABLE_AFTER_HOURS ?? 120) * 3_600_000,
       secretRotationOverlapSec: env.WEBHOOK_SECRET_ROTATION_OVERLAP_SEC ?? 86_400,
       allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS ?? false,
+    },
+    live: {
+      resumeWindowSec: env.LIVE_RESUME_WINDOW_SEC ?? 300,
+      clientBufferBytes: env.LIVE_CLIENT_BUFFER_BYTES ?? 4 * 1024 * 1024,
+      pingIntervalMs: (env.LIVE_PING_INTERVAL_SEC ?? 30) * 1000,
+      ticketTtlSec: env.LIVE_TICKET_TTL_SEC ?? 60,
+      registryTtlMs: (env.LIVE_REGISTRY_TTL_SEC ?? 15) * 1000,
+      registryPollMs: env.LIVE_REGISTRY_POLL_MS ?? 1000,
+      maxSubscriptionsPerClient: env.LIVE_MAX_SUBSCRIPTIONS_PER_CLIENT ?? 20,
     },
     zoomEventWs:
       env.ZOOM_EVENT_WS_URL && env.ZOOM_EVENT_SUBSCRIPTION_ID

@@ -227,6 +227,15 @@ export class EnvironmentVariables {
   /** Lets endpoints be http:// and on private or loopback addresses (development and tests only). */
   @IsOptional() @Transform(toBool) @IsBoolean() WEBHOOK_ALLOW_PRIVATE_URLS?: boolean;
 
+  // Live fan-out (docs/live.md). Fractions of a second are allowed so tests can use short windows.
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(1) @Max(86400) LIVE_RESUME_WINDOW_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(16 * 1024) @Max(1024 * 1024 * 1024) LIVE_CLIENT_BUFFER_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0.05) @Max(600) LIVE_PING_INTERVAL_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3600) LIVE_TICKET_TTL_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0.3) @Max(3600) LIVE_REGISTRY_TTL_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) LIVE_REGISTRY_POLL_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) LIVE_MAX_SUBSCRIPTIONS_PER_CLIENT?: number;
+
   /** An open audio segment with no new packet for this long is written out as WAV. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(600000) AUDIO_SEGMENT_IDLE_FINALIZE_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(24 * 3600 * 1000) RECORDING_READY_MAX_WAIT_MS?: number;
