@@ -20,13 +20,15 @@
  * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import WebSocket from 'ws';
 import { runMigrations } from '../src/database/migrate';
 import { rtmsHandshakeSignature } from '../src/simulator';
+import { cpuShares, cpuSnapshot, rssMb } from './proc-stats';
+import { SimControl, sentTotals, sumValues as sum, type StreamSummary } from './sim-meetings';
 import { cpuSeconds, distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
 
 const N = Number(process.env.BENCH_MEETINGS ?? 50);
@@ -49,112 +51,11 @@ const WORKER_PORT = Number(process.env.BENCH_WORKER_PORT ?? 3913);
 const CREDS = { clientId: 'bench_client_id', clientSecret: 'bench_client_secret', webhook: 'bench_webhook_secret' };
 const SIM = `http://127.0.0.1:${SIM_PORT}`;
 const OUT = join(ROOT, '.bench', 'ingest');
-const MEDIA_TYPES = [14, 15, 16, 17, 18];
+const simControl = new SimControl(SIM);
+const sim = <T>(method: string, path: string, body?: unknown) => simControl.call<T>(method, path, body);
 
 const log = (m: string) => console.log(`[bench:ingest] ${m}`);
 
-async function sim<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${SIM}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  if (!res.ok) throw new Error(`simulator ${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
-interface StreamSummary {
-  streamId: string;
-  meetingUuid: string;
-  serverUrls: string;
-  state: string;
-}
-interface SimRecord {
-  state: string;
-  readyAcks: unknown[];
-  messagesSent: { byType: Record<string, number> };
-}
-
-/** A meeting of P participants who take turns speaking (active speaker video + transcript) and chat now and then. */
-function meetingScript(k: number, lengthS: number) {
-  const participants = Array.from({ length: P }, (_, i) => ({
-    userId: 16_000_000 + k * 100 + i,
-    name: `Bench ${k}.${i}`,
-    speaks: [] as Array<{ atMs: number; text: string; durationMs: number }>,
-    chat: [] as Array<{ atMs: number; text: string }>,
-  }));
-  for (let t = 1000, turn = 0; t < lengthS * 1000; t += 3000, turn++) {
-    participants[turn % P].speaks.push({ atMs: t, text: `line ${turn} of meeting ${k}`, durationMs: 2500 });
-    if (turn % 4 === 0) participants[(turn + 1) % P].chat.push({ atMs: t + 500, text: `chat ${turn}` });
-  }
-  return { topic: `bench ${k}`, participants };
-}
-
-async function startMeetings(count: number, lengthS: number): Promise<StreamSummary[]> {
-  const streams: StreamSummary[] = [];
-  for (let k = 0; k < count; k++) {
-    const m = await sim<{ id: number }>('POST', '/_sim/meetings', meetingScript(k, lengthS));
-    streams.push(await sim<StreamSummary>('POST', `/_sim/meetings/${m.id}/rtms/start`));
-  }
-  return streams;
-}
-
-async function records(streams: StreamSummary[]): Promise<SimRecord[]> {
-  return Promise.all(streams.map((s) => sim<SimRecord>('GET', `/_sim/streams/${s.streamId}/record`)));
-}
-const sentTotals = (recs: SimRecord[]) => {
-  const byType: Record<number, number> = {};
-  for (const r of recs) for (const t of MEDIA_TYPES) byType[t] = (byType[t] ?? 0) + (r.messagesSent.byType[t] ?? 0);
-  return byType;
-};
-const sum = (o: Record<number, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-
-/** CPU seconds of every process whose command is `comm` (e.g. all Postgres backends). */
-function cpuSecondsOfCommand(comm: string): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== comm) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return total;
-}
-/** Busy and total CPU seconds of the whole machine, from /proc/stat. */
-function machineCpu(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3] + f[4];
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: (total - idle) / 100, total: total / 100 };
-}
-/** Where the machine's CPU goes: the measured worker, the simulator, the API, Postgres, Redis, everything. */
-function cpuSnapshot(pids: { worker: number; simulator: number; api: number }) {
-  return {
-    worker: cpuSeconds(pids.worker),
-    simulator: cpuSeconds(pids.simulator),
-    api: cpuSeconds(pids.api),
-    postgres: cpuSecondsOfCommand('postgres'),
-    redis: cpuSecondsOfCommand('redis-server'),
-    machine: machineCpu(),
-  };
-}
-function cpuShares(a: ReturnType<typeof cpuSnapshot>, b: ReturnType<typeof cpuSnapshot>, elapsed: number) {
-  const pct = (x: number) => +((x / elapsed) * 100).toFixed(1);
-  return {
-    unit: '% of one core',
-    worker: pct(b.worker - a.worker),
-    simulator: pct(b.simulator - a.simulator),
-    api: pct(b.api - a.api),
-    postgres: pct(b.postgres - a.postgres),
-    redis: pct(b.redis - a.redis),
-    machine_busy: pct(b.machine.busy - a.machine.busy),
-    machine_capacity: pct(b.machine.total - a.machine.total),
-  };
-}
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 // ───────────────────────────── raw baseline ─────────────────────────────
 
@@ -245,7 +146,7 @@ async function runBaseline() {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   await sim('POST', '/_sim/webhook-target', { url: null });
-  const streams = await startMeetings(N, WARMUP_S + DURATION_S + 120);
+  const streams = await simControl.startMeetings(N, P, WARMUP_S + DURATION_S + 120);
   const stats: RawStats = { messages: 0, bytes: 0, latencies: [], windowOpen: false, windowMessages: 0, windowBytes: 0, received: {} };
   const clients = streams.map((s) => rawClient(s, dir, stats));
   await Promise.all(clients.map((c) => c.ready));
@@ -261,7 +162,7 @@ async function runBaseline() {
   await Promise.all(streams.map((s) => sim('POST', `/_sim/streams/${s.streamId}/stop`, {})));
   await sleep(500);
   for (const c of clients) c.close();
-  const sent = sentTotals(await records(streams));
+  const sent = sentTotals(await simControl.records(streams));
   const lat = stats.latencies.sort((a, b) => a - b);
   rmSync(dir, { recursive: true, force: true });
   return {
@@ -305,10 +206,10 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     );
     const pid = worker.proc.pid!;
     await sim('POST', '/_sim/webhook-target', { url: `http://127.0.0.1:${API_PORT}/api/v1/webhooks/zoom` });
-    const streams = await startMeetings(N, WARMUP_S + DURATION_S + 120);
+    const streams = await simControl.startMeetings(N, P, WARMUP_S + DURATION_S + 120);
     await waitFor(
       'every stream connected to the hub',
-      async () => (await records(streams)).every((r) => r.state === 'active' && r.readyAcks.length > 0),
+      async () => (await simControl.records(streams)).every((r) => r.state === 'active' && r.readyAcks.length > 0),
       60000,
     );
     log(`hub: ${N} streams connected to the worker (pid ${pid}); warm-up ${WARMUP_S} s, then ${DURATION_S} s measured`);
@@ -354,7 +255,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     const drainS = (Date.now() - drainStart) / 1000;
     const failedJobs = (await media.getJobCounts('failed')).failed;
     await media.close();
-    const sent = sentTotals(await records(streams));
+    const sent = sentTotals(await simControl.records(streams));
 
     const one = async (sql: string, params: unknown[] = []) => (await db.query<Record<string, string | number | null>>(sql, params)).rows[0];
     const saved: Record<number, number> = {
