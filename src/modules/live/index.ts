@@ -5,4 +5,5 @@ export { LiveMediaPublisher } from './publish/live-media-publisher';
 export { LiveMediaTap } from './publish/live-media-tap';
 export { frameFormatOf } from './publish/frame-format';
 export { LiveApiModule } from './serve/live-api.module';
+export { FrameFormat } from './live-protocol';
 export type { LiveBinaryMedia, LiveEventName, LiveTextEntry } from './live-protocol';
