@@ -22,7 +22,7 @@ export default tseslint.config(
   {
     // Config loading, entrypoints that pick the process role, CLI scripts, the simulator
     // (its own program) and tests may read the environment directly.
-    files: ['src/config/**', 'src/database/data-source.ts', 'src/simulator/**', 'test/**', 'bench/**', 'scripts/**', '**/*.spec.ts'],
+    files: ['src/config/**', 'src/database/data-source.ts', 'src/simulator/**', 'test/**', 'bench/**', 'scripts/**', '**/*.spec.ts', '**/*.spec-helper.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

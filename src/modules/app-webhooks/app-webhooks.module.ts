@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AppEventsModule } from '../app-events';
+import { LivePublisherModule } from '../live';
 import { EndpointSecrets } from './delivery/endpoint-secrets';
 import { WebhookAttemptQueue } from './delivery/webhook-attempt-queue';
 import { WebhookDeliveryService } from './delivery/webhook-delivery.service';
@@ -22,7 +23,7 @@ export class AppWebhooksCoreModule {}
  * app-webhooks queue is consumed.
  */
 @Module({
-  imports: [AppEventsModule, AppWebhooksCoreModule],
+  imports: [AppEventsModule, AppWebhooksCoreModule, LivePublisherModule],
   providers: [WebhookHttpSender, WebhookDeliveryService, AppEventFanoutService, WebhookDeliverySweeper],
   exports: [AppWebhooksCoreModule, WebhookDeliveryService, AppEventFanoutService, WebhookDeliverySweeper],
 })

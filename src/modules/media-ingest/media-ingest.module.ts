@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LivePublisherModule } from '../live';
 import { SessionsModule } from '../sessions';
 import { AudioSegmentWriter } from './audio/audio-segment-writer';
 import { AudioSpoolService } from './audio/audio-spool.service';
@@ -20,7 +21,7 @@ import { StreamSignalSubscriber } from './stream/stream-signal-subscriber';
  * for the media-frames savers.
  */
 @Module({
-  imports: [SessionsModule, MediaArtifactsModule],
+  imports: [SessionsModule, MediaArtifactsModule, LivePublisherModule],
   providers: [
     AudioSegmentWriter,
     AudioSpoolService,

@@ -1,15 +1,26 @@
 import { CapturePolicyDto, MediaTypeName } from './dto/capture-policy.dto';
 
+/**
+ * `store: false` on a media type: the stream still receives it (and publishes it live)
+ * but writes nothing of it to storage or Postgres.
+ */
+export interface FrameSamplingPolicy {
+  skip_first_frames: number;
+  interval_ms: number;
+  max_frames_per_user: number;
+  store: boolean;
+}
+
 /** A fully resolved capture policy, as stored on the session (snake_case, like the API). */
 export interface CapturePolicy {
   media_types: MediaTypeName[];
   include_user_ids: string[];
   exclude_user_ids: string[];
-  video: { skip_first_frames: number; interval_ms: number; max_frames_per_user: number };
-  deskshare: { skip_first_frames: number; interval_ms: number; max_frames_per_user: number };
-  audio: { mode: 'mixed' | 'per_participant'; segment_seconds: number };
-  transcript: { enabled: boolean; src_language: number };
-  chat: { enabled: boolean };
+  video: FrameSamplingPolicy;
+  deskshare: FrameSamplingPolicy;
+  audio: { mode: 'mixed' | 'per_participant'; segment_seconds: number; store: boolean };
+  transcript: { enabled: boolean; src_language: number; store: boolean };
+  chat: { enabled: boolean; store: boolean };
   /** Zoom Rooms dispatched after the media handshake (absent = none). */
   zoom_rooms?: StoredZoomRoomsPolicy;
 }

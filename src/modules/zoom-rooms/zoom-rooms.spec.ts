@@ -77,11 +77,11 @@ describe('capture_policy.zoom_rooms', () => {
     media_types: ['video'],
     include_user_ids: [],
     exclude_user_ids: [],
-    video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
-    deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
-    audio: { mode: 'mixed', segment_seconds: 10 },
-    transcript: { enabled: true, src_language: -1 },
-    chat: { enabled: true },
+    video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true },
+    deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true },
+    audio: { mode: 'mixed', segment_seconds: 10, store: true },
+    transcript: { enabled: true, src_language: -1, store: true },
+    chat: { enabled: true, store: true },
   });
 
   it('needs room_ids or all_available, not both', () => {

@@ -5,11 +5,11 @@ const base: CapturePolicy = {
   media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
   include_user_ids: [],
   exclude_user_ids: [],
-  video: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0 },
-  deskshare: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0 },
-  audio: { mode: 'per_participant', segment_seconds: 10 },
-  transcript: { enabled: true, src_language: -1 },
-  chat: { enabled: true },
+  video: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0, store: true },
+  deskshare: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0, store: true },
+  audio: { mode: 'per_participant', segment_seconds: 10, store: true },
+  transcript: { enabled: true, src_language: -1, store: true },
+  chat: { enabled: true, store: true },
 };
 const policy = (p: Partial<CapturePolicy>): CapturePolicy => ({ ...base, ...p });
 const frames = (f: CapturePolicyFilter, msgType: number, userId: number, count: number, stepMs: number, t0 = 1_000_000) =>
@@ -23,14 +23,14 @@ describe('CapturePolicyFilter', () => {
   });
 
   it('reproduces the Zoom Room sample: skip 3, keep at most 3 per user', () => {
-    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 3, interval_ms: 0, max_frames_per_user: 3 } }));
+    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 3, interval_ms: 0, max_frames_per_user: 3, store: true } }));
     expect(frames(f, 15, 1, 20, 200)).toBe(3);
     expect(frames(f, 15, 2, 5, 200)).toBe(2);
     expect(f.stats.dropped.skip_first).toBe(6);
   });
 
   it('keeps one frame per interval per user, by Zoom timestamp', () => {
-    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 } }));
+    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true } }));
     // 5 fps for 10 s → frames at 0, 1000, … 9800 → one per second = 10
     expect(frames(f, 15, 7, 50, 200)).toBe(10);
     // the other user has their own clock
@@ -38,12 +38,12 @@ describe('CapturePolicyFilter', () => {
   });
 
   it('combines skip, interval and max', () => {
-    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 2, interval_ms: 500, max_frames_per_user: 4 } }));
+    const f = new CapturePolicyFilter(policy({ video: { skip_first_frames: 2, interval_ms: 500, max_frames_per_user: 4, store: true } }));
     expect(frames(f, 15, 1, 100, 200)).toBe(4);
   });
 
   it('applies deskshare rules separately from video', () => {
-    const f = new CapturePolicyFilter(policy({ deskshare: { skip_first_frames: 1, interval_ms: 0, max_frames_per_user: 2 } }));
+    const f = new CapturePolicyFilter(policy({ deskshare: { skip_first_frames: 1, interval_ms: 0, max_frames_per_user: 2, store: true } }));
     expect(frames(f, 16, 1, 10, 1000)).toBe(2);
     expect(frames(f, 15, 1, 10, 1000)).toBe(10);
   });
@@ -58,7 +58,7 @@ describe('CapturePolicyFilter', () => {
   });
 
   it('media types and the transcript/chat switches', () => {
-    const f = new CapturePolicyFilter(policy({ media_types: ['audio', 'transcript', 'chat'], transcript: { enabled: false, src_language: -1 }, chat: { enabled: true } }));
+    const f = new CapturePolicyFilter(policy({ media_types: ['audio', 'transcript', 'chat'], transcript: { enabled: false, src_language: -1, store: true }, chat: { enabled: true, store: true } }));
     expect(f.shouldKeep({ msgType: 14, userId: 1, timestamp: 1 })).toBe(true);
     expect(f.shouldKeep({ msgType: 15, userId: 1, timestamp: 1 })).toBe(false);
     expect(f.shouldKeep({ msgType: 16, userId: 1, timestamp: 1 })).toBe(false);

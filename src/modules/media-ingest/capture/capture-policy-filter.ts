@@ -1,4 +1,5 @@
 import type { CapturePolicy, MediaTypeName } from '../../sessions';
+import { CaptureAdmission } from './capture-admission';
 
 /** The fields of a media message the filter looks at (a MediaItem satisfies it). */
 export interface FilterableItem {
@@ -32,15 +33,11 @@ export interface FilterStats {
  */
 export class CapturePolicyFilter {
   private readonly frames = new Map<string, FrameState>();
-  private readonly include: Set<string>;
-  private readonly exclude: Set<string>;
-  private readonly types: Set<MediaTypeName>;
+  private readonly admission: CaptureAdmission;
   readonly stats: FilterStats = { kept: 0, dropped: {} };
 
   constructor(private readonly policy: CapturePolicy) {
-    this.include = new Set(policy.include_user_ids.map(String));
-    this.exclude = new Set(policy.exclude_user_ids.map(String));
-    this.types = new Set(policy.media_types);
+    this.admission = new CaptureAdmission(policy);
   }
 
   /** The hook the stream pipeline calls for each message. `policy` is accepted for the pipeline's signature; the constructor's policy rules. */
@@ -58,15 +55,9 @@ export class CapturePolicyFilter {
   dropReason(item: FilterableItem): string | null {
     const type = MSG_MEDIA_TYPE[item.msgType];
     if (!type) return 'unknown_type';
-    if (!this.types.has(type)) return 'media_type';
-    if (type === 'transcript' && !this.policy.transcript.enabled) return 'transcript_off';
-    if (type === 'chat' && !this.policy.chat.enabled) return 'chat_off';
-    const user = String(item.userId);
-    // user 0 is Zoom's mixed audio stream, not a participant: user filters don't apply to it.
-    const participant = !(type === 'audio' && item.userId === 0);
-    if (participant && this.exclude.has(user)) return 'excluded_user';
-    if (participant && this.include.size > 0 && !this.include.has(user)) return 'not_included_user';
-    if (type === 'video' || type === 'deskshare') return this.frameDecision(`${type}:${user}`, item.timestamp, this.policy[type]);
+    const refusal = this.admission.refusal(type, item.userId);
+    if (refusal) return refusal;
+    if (type === 'video' || type === 'deskshare') return this.frameDecision(`${type}:${item.userId}`, item.timestamp, this.policy[type]);
     return null;
   }
 

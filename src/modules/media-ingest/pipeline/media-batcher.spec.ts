@@ -1,12 +1,8 @@
 import { JobName } from '../../../jobs/job-names';
 import type { MediaBatchPayload, MediaItem } from '../../../jobs/job-payloads';
-import type { CapturePolicy } from '../../sessions';
 import { MediaBatcher, MediaJobName } from './media-batcher';
-import { KEEP_EVERYTHING } from './media-filter';
-import { AudioSink, StreamMediaPipeline } from './stream-media-pipeline';
 
 const item = (msgType: number, data = 'AAAA', timestamp = 1): MediaItem => ({ msgType, userId: 1, timestamp, data, receivedAt: 1 });
-const policy = {} as CapturePolicy;
 const A = { sessionId: 's1', rtmsStreamId: 'a' };
 const B = { sessionId: 's2', rtmsStreamId: 'b' };
 
@@ -79,32 +75,5 @@ describe('MediaBatcher (one per worker process)', () => {
     expect(b.pendingItems()).toBe(0);
     expect(b.pendingItems('a')).toBe(0);
     await b.close();
-  });
-});
-
-describe('StreamMediaPipeline', () => {
-  it('applies the capture filter first, sends audio decoded to the audio sink and the rest to the batcher', async () => {
-    const { out, sink } = collect();
-    const batcher = new MediaBatcher(sink, { maxItems: 100, maxBytes: 1e6, flushMs: 10 });
-    const audio: Array<{ userId: string; ts: number; pcm: Buffer }> = [];
-    const audioSink: AudioSink = { append: (userId, _name, p) => audio.push({ userId, ts: p.ts, pcm: p.pcm }) > 0 };
-    const p = new StreamMediaPipeline(A, policy, { shouldKeep: (i) => i.msgType !== 18 }, batcher, audioSink);
-    expect(p.add(item(14, Buffer.from([1, 2, 3, 4]).toString('base64'), 5))).toBe(true);
-    expect(p.add(item(15))).toBe(true);
-    expect(p.add(item(18, 'dropped'))).toBe(false);
-    expect(p.add(item(99))).toBe(false); // no saver takes it
-    await p.close();
-    expect(audio).toEqual([{ userId: '1', ts: 5, pcm: Buffer.from([1, 2, 3, 4]) }]);
-    expect(out.flatMap((o) => o.batches.flatMap((b) => b.streams.flatMap((s) => s.items.map((i) => i.msgType))))).toEqual([15]);
-    expect(p.stats).toEqual({ kept: 2, filtered: 1 });
-    await batcher.close();
-  });
-
-  it('keeps everything with the default filter', () => {
-    const batcher = new MediaBatcher(collect().sink, { maxItems: 100, maxBytes: 1e6, flushMs: 10 });
-    const p = new StreamMediaPipeline(A, policy, KEEP_EVERYTHING, batcher, { append: () => true });
-    for (const t of [14, 15, 16, 17, 18]) expect(p.add(item(t))).toBe(true);
-    expect(p.stats.kept).toBe(5);
-    return batcher.close();
   });
 });

@@ -8,11 +8,11 @@ const policy: CapturePolicy = {
   media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
   include_user_ids: [],
   exclude_user_ids: [],
-  video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
-  deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
-  audio: { mode: 'mixed', segment_seconds: 10 },
-  transcript: { enabled: true, src_language: 9 },
-  chat: { enabled: true },
+  video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true },
+  deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true },
+  audio: { mode: 'mixed', segment_seconds: 10, store: true },
+  transcript: { enabled: true, src_language: 9, store: true },
+  chat: { enabled: true, store: true },
 };
 
 describe('RTMS protocol helpers', () => {
@@ -32,7 +32,7 @@ describe('RTMS protocol helpers', () => {
       audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 1, send_rate: 100 },
       transcript: { content_type: 5, src_language: 9, enable_lid: false },
     });
-    expect(mediaParamsFor(['audio'], { ...policy, audio: { mode: 'per_participant', segment_seconds: 10 } }).audio?.data_opt).toBe(2);
+    expect(mediaParamsFor(['audio'], { ...policy, audio: { mode: 'per_participant', segment_seconds: 10, store: true } }).audio?.data_opt).toBe(2);
   });
 
   it('plans one all socket or one per type, dropping types without a URL', () => {

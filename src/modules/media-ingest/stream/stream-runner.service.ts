@@ -7,6 +7,7 @@ import { AppConfig } from '../../../config/app.config';
 import { JobName } from '../../../jobs/job-names';
 import type { StreamRunPayload } from '../../../jobs/job-payloads';
 import { JobProducer } from '../../../jobs/job-producer.service';
+import { LiveMediaPublisher, LiveTextLog } from '../../live';
 import type { CapturePolicy } from '../../sessions';
 import { EventSource, SessionEntity, SessionsService, StreamsService, StreamStatus, ZoomProduct } from '../../sessions';
 import { STOP_REASON_STREAM_REVOKED } from '../../../zoom/rtms-enums';
@@ -85,6 +86,8 @@ export class StreamRunner {
     private readonly batches: MediaBatchService,
     private readonly holds: RecordingHolds,
     private readonly recording: RecordingReadyService,
+    private readonly liveMedia: LiveMediaPublisher,
+    private readonly liveText: LiveTextLog,
   ) {}
 
   get workerId(): string {
@@ -124,7 +127,9 @@ export class StreamRunner {
       sampleRate: sampleRateHz(mediaParams.audio?.sample_rate),
       channels: Number(mediaParams.audio?.channel ?? 1),
     });
-    const media = new StreamMediaPipeline(ids, policy, this.filters.forStream(rtmsStreamId, policy), this.batches.batcher, audio);
+    const tap = this.liveMedia.openTap(session.id);
+    const codecs = { video: Number(mediaParams.video?.codec), deskshare: Number(mediaParams.deskshare?.codec) };
+    const media = new StreamMediaPipeline(ids, policy, this.filters.forStream(rtmsStreamId, policy), this.batches.batcher, audio, { tap, text: this.liveText, codecs });
     const streamSession = new StreamSession(
       {
         ...ids,
@@ -142,6 +147,7 @@ export class StreamRunner {
         recorder: this.recorder,
         metrics: this.metrics,
         media,
+        liveText: this.liveText,
         lease: new StreamLease(this.redis, `${job.queueQualifiedName}:${job.id}:lock`, job.token ?? ''),
         workerId: this.running.workerId,
         onFirstMediaHandshake: () => this.afterFirstMediaHandshake(session),
@@ -156,6 +162,7 @@ export class StreamRunner {
       audioEnd = audioEndFor(outcome);
       return outcome;
     } finally {
+      tap.close();
       unlisten();
       this.running.remove(streamSession);
       await audio.end(audioEnd);

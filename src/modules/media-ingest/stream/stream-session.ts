@@ -18,6 +18,8 @@ import { ReconnectPolicy } from './reconnect-policy';
 import { StreamConnections } from './stream-connections';
 import { StreamMediaDispatcher } from './stream-media-dispatcher';
 import type { StreamEventsRecorder, StreamRef } from './stream-events-recorder';
+import { liveEventEntries, liveStreamStateEntry } from './live-signaling-entries';
+import type { LiveTextEntry } from '../../live';
 import type { StreamLease } from './stream-lease';
 
 export type StreamOutcome =
@@ -33,6 +35,8 @@ export interface StreamSessionDeps {
   recorder: StreamEventsRecorder;
   metrics: IngestMetrics;
   media: StreamMediaPipeline;
+  /** The session's live text log: signaling events go there as they arrive, not after their database write. */
+  liveText: { append(entry: LiveTextEntry): void };
   lease: StreamLease;
   workerId: string;
   /** Called once, after the first successful media handshake of this job. */
@@ -217,6 +221,7 @@ export class StreamSession {
       case RtmsMessageType.EventUpdate: {
         const ev = isRecord(m.event) ? m.event : {};
         if (ev.event_type === RtmsEventType.MediaConnectionInterrupted) this.mediaInterrupted('event 7 MEDIA_CONNECTION_INTERRUPTED');
+        for (const entry of liveEventEntries(this.init.sessionId, m)) this.deps.liveText.append(entry);
         this.chainRecord(() => this.deps.recorder.event(this.ref, m));
         return;
       }
@@ -228,6 +233,7 @@ export class StreamSession {
         } else if (state === RtmsStreamState.Interrupted) {
           this.mediaInterrupted(`stream state INTERRUPTED (reason ${String(m.reason)})`);
         }
+        this.deps.liveText.append(liveStreamStateEntry(this.init.sessionId, m));
         this.chainRecord(() => this.deps.recorder.streamState(this.ref, m));
         return;
       }

@@ -23,6 +23,9 @@ import { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from '../../zoom-rooms/con
 export const MEDIA_TYPES = ['audio', 'video', 'deskshare', 'transcript', 'chat'] as const;
 export type MediaTypeName = (typeof MEDIA_TYPES)[number];
 
+const STORE_DESCRIPTION =
+  'false: receive this media type and publish it to live clients (docs/live.md), but store nothing of it (no files, no rows). Live clients get every frame: the sampling fields apply to storage only.';
+
 export class FrameSamplingDto {
   @ApiPropertyOptional({ description: 'Frames to skip per participant before saving any', minimum: 0 })
   @IsOptional() @IsInt() @Min(0) @Max(100000)
@@ -35,6 +38,10 @@ export class FrameSamplingDto {
   @ApiPropertyOptional({ description: 'Stop saving after this many frames per participant; 0 = no limit', minimum: 0 })
   @IsOptional() @IsInt() @Min(0) @Max(1000000)
   max_frames_per_user?: number;
+
+  @ApiPropertyOptional({ description: STORE_DESCRIPTION, default: true })
+  @IsOptional() @IsBoolean()
+  store?: boolean;
 }
 
 export class AudioPolicyDto {
@@ -45,6 +52,10 @@ export class AudioPolicyDto {
   @ApiPropertyOptional({ description: 'WAV segment length in seconds', minimum: 1, maximum: 3600 })
   @IsOptional() @IsInt() @Min(1) @Max(3600)
   segment_seconds?: number;
+
+  @ApiPropertyOptional({ description: STORE_DESCRIPTION, default: true })
+  @IsOptional() @IsBoolean()
+  store?: boolean;
 }
 
 export class TranscriptPolicyDto {
@@ -54,11 +65,19 @@ export class TranscriptPolicyDto {
   @ApiPropertyOptional({ description: 'Zoom src_language code (-1 none/auto, 9 English, …)', minimum: -1, maximum: 47 })
   @IsOptional() @IsInt() @Min(-1) @Max(47)
   src_language?: number;
+
+  @ApiPropertyOptional({ description: STORE_DESCRIPTION, default: true })
+  @IsOptional() @IsBoolean()
+  store?: boolean;
 }
 
 export class ChatPolicyDto {
   @ApiPropertyOptional() @IsOptional() @IsBoolean()
   enabled?: boolean;
+
+  @ApiPropertyOptional({ description: STORE_DESCRIPTION, default: true })
+  @IsOptional() @IsBoolean()
+  store?: boolean;
 }
 
 /**

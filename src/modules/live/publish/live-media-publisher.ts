@@ -1,0 +1,217 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import Redis from 'ioredis';
+import { errorMessage } from '../../../common/errors/error-message';
+import { REDIS_CLIENT } from '../../../common/redis/redis.module';
+import { AppConfig } from '../../../config/app.config';
+import { ALL_SESSIONS, LiveBinaryMedia, LiveKeys, liveKeys, packFrames } from '../live-protocol';
+import { DistinctErrorLog } from './distinct-error-log';
+import { FrameSink, LiveMediaTap } from './live-media-tap';
+import { LivePublishMetrics } from './live-publish-metrics';
+import { wantedMediaOf } from './media-registry';
+
+interface SessionFrames {
+  frames: Buffer[];
+  count: Record<LiveBinaryMedia, number>;
+  bytes: Record<LiveBinaryMedia, number>;
+}
+
+/** Publish pipelines in flight beyond which a turn's frames are dropped: a slow Redis must not pile media up in memory. */
+const MAX_PUBLISHES_IN_FLIGHT = 4;
+
+/**
+ * The process's live media: the subscription registry of the sessions its streams run
+ * (re-read every `live.registryPollMs`, and at once on a `mediaWantChanged` notice), the
+ * taps that ask it, and one pipelined PUBLISH per session and event-loop turn of what the
+ * taps framed. Media is never replayed: frames Redis did not take are dropped and counted.
+ */
+@Injectable()
+export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
+  private readonly logger = new Logger(LiveMediaPublisher.name);
+  private readonly registryFailures = new DistinctErrorLog(this.logger, 'Reading the live media registry');
+  private readonly publishFailures = new DistinctErrorLog(this.logger, 'Publishing live media');
+  private readonly keys: LiveKeys;
+  private readonly pollMs: number;
+  private readonly taps = new Map<string, Set<LiveMediaTap>>();
+  private pending = new Map<string, SessionFrames>();
+  private flushScheduled = false;
+  private publishesInFlight = 0;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private subscriber: Redis | null = null;
+  private refreshing: Promise<void> | null = null;
+  private refreshQueued: Promise<void> | null = null;
+
+  constructor(
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    config: ConfigService<AppConfig, true>,
+    private readonly metrics: LivePublishMetrics,
+  ) {
+    this.keys = liveKeys(config.get('queues', { infer: true }).prefix);
+    this.pollMs = config.get('live', { infer: true }).registryPollMs;
+  }
+
+  /** A tap for one stream of `sessionId`; close it when the stream ends. */
+  openTap(sessionId: string): LiveMediaTap {
+    const tap = new LiveMediaTap(sessionId, this, (t) => this.forget(t));
+    const siblings = this.taps.get(sessionId);
+    if (siblings) {
+      // Another stream of the session already knows what is wanted.
+      tap.setWanted(siblings.values().next().value!.currentlyWanted);
+      siblings.add(tap);
+    } else {
+      this.taps.set(sessionId, new Set([tap]));
+    }
+    this.watch();
+    void this.refresh();
+    return tap;
+  }
+
+  /** Re-reads the registry for every session with a tap; resolves after a read that began after the call. */
+  refresh(): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = this.readRegistry().finally(() => (this.refreshing = null));
+      return this.refreshing;
+    }
+    this.refreshQueued ??= this.refreshing.then(() => {
+      this.refreshQueued = null;
+      return this.refresh();
+    });
+    return this.refreshQueued;
+  }
+
+  queueFrame(sessionId: string, media: LiveBinaryMedia, frame: Buffer): void {
+    let q = this.pending.get(sessionId);
+    if (!q) {
+      q = { frames: [], count: { audio: 0, video: 0, deskshare: 0 }, bytes: { audio: 0, video: 0, deskshare: 0 } };
+      this.pending.set(sessionId, q);
+    }
+    q.frames.push(frame);
+    q.count[media] += 1;
+    q.bytes[media] += frame.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopPolling();
+    const sub = this.subscriber;
+    this.subscriber = null;
+    if (sub && sub.status !== 'end') await sub.quit().catch(() => sub.disconnect());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = new Map();
+    if (batch.size === 0) return;
+    if (this.publishesInFlight >= MAX_PUBLISHES_IN_FLIGHT) {
+      for (const q of batch.values()) this.dropped(q);
+      this.publishFailures.failed(`Redis is behind (${this.publishesInFlight} publishes in flight); frames dropped`);
+      return;
+    }
+    const sessions = [...batch.keys()];
+    const pipeline = this.redis.pipeline();
+    for (const [sessionId, q] of batch) pipeline.publish(this.keys.mediaChannel(sessionId), packFrames(q.frames));
+    this.publishesInFlight += 1;
+    pipeline
+      .exec()
+      .then(
+        (results) => {
+          sessions.forEach((sessionId, i) => {
+            const q = batch.get(sessionId)!;
+            const err = results?.[i]?.[0];
+            if (err) {
+              this.dropped(q);
+              this.publishFailures.failed(err.message);
+            } else {
+              this.published(q);
+            }
+          });
+          this.publishFailures.recovered();
+        },
+        (err: unknown) => {
+          for (const q of batch.values()) this.dropped(q);
+          this.publishFailures.failed(errorMessage(err));
+        },
+      )
+      .finally(() => (this.publishesInFlight -= 1));
+  }
+
+  private published(q: SessionFrames): void {
+    for (const media of ['audio', 'video', 'deskshare'] as const) {
+      if (q.count[media] === 0) continue;
+      this.metrics.published.inc({ media }, q.count[media]);
+      this.metrics.bytes.inc({ media }, q.bytes[media]);
+    }
+  }
+
+  private dropped(q: SessionFrames): void {
+    this.metrics.errors.inc({ kind: 'media' }, q.frames.length);
+  }
+
+  private async readRegistry(): Promise<void> {
+    const sessions = [...this.taps.keys()];
+    if (sessions.length === 0) return;
+    const now = Date.now();
+    const pipeline = this.redis.pipeline();
+    pipeline.zrangebyscore(this.keys.mediaWanted(ALL_SESSIONS), now, '+inf');
+    for (const s of sessions) pipeline.zrangebyscore(this.keys.mediaWanted(s), now, '+inf');
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      const firstError = results.find(([err]) => err)?.[0];
+      if (firstError) throw firstError;
+      const members = (i: number): string[] => (results[i]?.[1] as string[] | undefined) ?? [];
+      const everySession = members(0);
+      sessions.forEach((sessionId, i) => {
+        const wanted = wantedMediaOf([...everySession, ...members(i + 1)]);
+        for (const tap of this.taps.get(sessionId) ?? []) tap.setWanted(wanted);
+      });
+      this.registryFailures.recovered();
+    } catch (err) {
+      // The taps keep what they last knew: the next read (poll or notice) corrects them.
+      this.metrics.errors.inc({ kind: 'registry' });
+      this.registryFailures.failed(errorMessage(err));
+    }
+  }
+
+  /** Polls and listens while some tap is open. */
+  private watch(): void {
+    if (!this.pollTimer) {
+      this.pollTimer = setInterval(() => void this.refresh(), this.pollMs);
+      this.pollTimer.unref();
+    }
+    if (!this.subscriber) this.subscriber = this.subscribe();
+  }
+
+  /** One dedicated connection per process (a subscribed connection can run nothing else), opened with the first tap. */
+  private subscribe(): Redis {
+    const sub = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    const failures = new DistinctErrorLog(this.logger, 'The live registry subscriber');
+    sub.on('error', (err: Error) => failures.failed(err.message));
+    sub.on('ready', () => {
+      failures.recovered();
+      // Notices sent while the connection was down are lost: read the registry now.
+      void this.refresh();
+    });
+    sub.on('message', (_channel: string, sessionId: string) => {
+      if (sessionId === ALL_SESSIONS || this.taps.has(sessionId)) void this.refresh();
+    });
+    sub.subscribe(this.keys.mediaWantChanged).catch((err: unknown) => failures.failed(errorMessage(err)));
+    return sub;
+  }
+
+  private forget(tap: LiveMediaTap): void {
+    const siblings = this.taps.get(tap.sessionId);
+    if (!siblings) return;
+    siblings.delete(tap);
+    if (siblings.size === 0) this.taps.delete(tap.sessionId);
+    if (this.taps.size === 0) this.stopPolling();
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  }
+}

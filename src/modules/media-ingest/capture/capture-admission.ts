@@ -1,0 +1,35 @@
+import type { CapturePolicy, MediaTypeName } from '../../sessions';
+
+export type AdmissionRefusal = 'media_type' | 'transcript_off' | 'chat_off' | 'excluded_user' | 'not_included_user';
+
+/**
+ * The part of a capture policy that says whose media, and which types, may leave the
+ * stream at all — for storage and for live clients alike (privacy). Frame sampling is
+ * storage's alone (CapturePolicyFilter). Pure, no per-stream state.
+ */
+export class CaptureAdmission {
+  private readonly include: Set<string>;
+  private readonly exclude: Set<string>;
+  private readonly types: Set<MediaTypeName>;
+
+  constructor(private readonly policy: CapturePolicy) {
+    this.include = new Set(policy.include_user_ids.map(String));
+    this.exclude = new Set(policy.exclude_user_ids.map(String));
+    this.types = new Set(policy.media_types);
+  }
+
+  /** Why this media type of this Zoom user may not leave the stream, or null when it may. */
+  refusal(type: MediaTypeName, userId: number): AdmissionRefusal | null {
+    if (!this.types.has(type)) return 'media_type';
+    if (type === 'transcript' && !this.policy.transcript.enabled) return 'transcript_off';
+    if (type === 'chat' && !this.policy.chat.enabled) return 'chat_off';
+    // user 0 is Zoom's mixed audio stream, not a participant: user filters don't apply to it.
+    if (type === 'audio' && userId === 0) return null;
+    if (this.exclude.size > 0 || this.include.size > 0) {
+      const user = String(userId);
+      if (this.exclude.has(user)) return 'excluded_user';
+      if (this.include.size > 0 && !this.include.has(user)) return 'not_included_user';
+    }
+    return null;
+  }
+}
