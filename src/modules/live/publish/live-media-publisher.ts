@@ -38,6 +38,8 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
   private publishesInFlight = 0;
   private pollTimer: NodeJS.Timeout | null = null;
   private subscriber: Redis | null = null;
+  /** Media has its own connection: a burst of frames must not queue ahead of the leases and locks on the shared client. */
+  private publisher: Redis | null = null;
   private refreshing: Promise<void> | null = null;
   private refreshQueued: Promise<void> | null = null;
 
@@ -96,9 +98,10 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.stopPolling();
-    const sub = this.subscriber;
+    const connections = [this.subscriber, this.publisher];
     this.subscriber = null;
-    if (sub && sub.status !== 'end') await sub.quit().catch(() => sub.disconnect());
+    this.publisher = null;
+    await Promise.all(connections.map((c) => (c && c.status !== 'end' ? c.quit().catch(() => c.disconnect()) : undefined)));
   }
 
   private flush(): void {
@@ -112,7 +115,8 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
       return;
     }
     const sessions = [...batch.keys()];
-    const pipeline = this.redis.pipeline();
+    this.publisher ??= this.openPublisher();
+    const pipeline = this.publisher.pipeline();
     for (const [sessionId, q] of batch) pipeline.publish(this.keys.mediaChannel(sessionId), packFrames(q.frames));
     this.publishesInFlight += 1;
     pipeline
@@ -183,6 +187,16 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
       this.pollTimer.unref();
     }
     if (!this.subscriber) this.subscriber = this.subscribe();
+  }
+
+  /**
+   * Queues commands while (re)connecting, so the first frames after it opens are not lost;
+   * MAX_PUBLISHES_IN_FLIGHT bounds what can wait.
+   */
+  private openPublisher(): Redis {
+    const publisher = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+    publisher.on('error', (err: Error) => this.publishFailures.failed(err.message));
+    return publisher;
   }
 
   /** One dedicated connection per process (a subscribed connection can run nothing else), opened with the first tap. */
