@@ -72,7 +72,13 @@ export class TextLog {
     });
   }
 
-  /** A gap when the log already trimmed entries newer than `requested` (Redis 7's max-deleted-entry-id); null otherwise or when there is no log. */
+  /**
+   * A gap when the log no longer holds some entry newer than `requested`; null when
+   * nothing is missing or there is no log. XDEL records max-deleted-entry-id (Redis 7)
+   * but trimming (XADD MINID, XTRIM) does not, so a trimmed log counts as a gap for any
+   * resume point before its first entry — including, rarely and harmlessly, the very
+   * last id trimmed.
+   */
   async gapAfter(sessionId: string, requested: string): Promise<ResumeGap | null> {
     let info: unknown[];
     try {
@@ -85,9 +91,14 @@ export class TextLog {
       for (let i = 0; i + 1 < info.length; i += 2) if (info[i] === name) return info[i + 1];
       return undefined;
     };
-    const maxDeleted = field('max-deleted-entry-id');
-    if (typeof maxDeleted !== 'string' || compareEntryIds(maxDeleted, requested) <= 0) return null;
     const first = field('first-entry');
-    return { oldestAvailable: Array.isArray(first) && typeof first[0] === 'string' ? first[0] : null };
+    const firstId = Array.isArray(first) && typeof first[0] === 'string' ? first[0] : null;
+    const maxDeleted = field('max-deleted-entry-id');
+    const deletedOne = typeof maxDeleted === 'string' && compareEntryIds(maxDeleted, requested) > 0;
+    const trimmed = Number(field('entries-added')) > Number(field('length'));
+    const lastGenerated = field('last-generated-id');
+    const beforeWhatIsLeft = firstId !== null ? compareEntryIds(requested, firstId) < 0 : typeof lastGenerated === 'string' && compareEntryIds(requested, lastGenerated) < 0;
+    if (!deletedOne && !(trimmed && beforeWhatIsLeft)) return null;
+    return { oldestAvailable: firstId };
   }
 }
