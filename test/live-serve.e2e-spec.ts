@@ -367,10 +367,33 @@ describe('live serving (WebSocket, SSE, tickets)', () => {
       await a.next('chat', (m) => m.id === id);
       await b.next('chat', (m) => m.id === id);
       await waitFor(() => a.frames.length === 1 && b.frames.length === 1, { what: 'the frame on both' });
-      await a.close();
-      await b.close();
+
+      // Shutting one process down sends its clients GoingAway (they reconnect elsewhere and resume).
       await ctx.stopApp(second);
+      expect(b.closeCode).toBe(LiveCloseCode.GoingAway);
+      expect(a.ws.readyState).toBe(WebSocket.OPEN);
+      await waitFor(async () => (await redis.zcard(keys.mediaWanted(sessionId))) === 1, { what: "the stopped process's registry member gone" });
     });
+
+    it('cuts a client that does not answer pings', async () => {
+      const app = await ctx.startApp({ api: true }, { LIVE_PING_INTERVAL_SEC: '0.1' });
+      const ws = new WebSocket(wsUrl(app), { headers: { 'x-api-key': API_KEY }, autoPong: false });
+      const client = new LiveTestClient(ws);
+      clients.push(client);
+      await client.next('welcome');
+      await waitFor(() => client.closeCode, { what: 'the ping-timeout close' });
+      expect([LiveCloseCode.PingTimeout, 1006]).toContain(client.closeCode);
+      await ctx.stopApp(app);
+    });
+  });
+
+  it('exposes the live metrics', async () => {
+    const res = await ctx.http().get('/metrics').set('x-api-key', API_KEY).expect(200);
+    for (const name of ['rtms_hub_live_clients', 'rtms_hub_live_subscriptions', 'rtms_hub_live_messages_sent_total', 'rtms_hub_live_bytes_sent_total', 'rtms_hub_live_media_dropped_total', 'rtms_hub_live_clients_closed_total', 'rtms_hub_live_delivery_latency_seconds_bucket']) {
+      expect(res.text).toContain(name);
+    }
+    expect(res.text).toMatch(/rtms_hub_live_clients_closed_total\{reason="too_slow"\} [1-9]/);
+    expect(res.text).toMatch(/rtms_hub_live_media_dropped_total\{media="video"\} [1-9]/);
   });
 });
 

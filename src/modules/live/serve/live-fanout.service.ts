@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { LiveProtocolErrorCode } from '../../../common/errors/error-codes';
 import { SessionsService } from '../../sessions';
-import { ALL_SESSIONS, decodeFrameHeader, LIVE_BINARY_MEDIA, LiveBinaryMedia, LiveCloseCode, unpackFrames } from '../live-protocol';
+import { ALL_SESSIONS, decodeFrameHeader, FrameHeader, LIVE_BINARY_MEDIA, LiveBinaryMedia, LiveCloseCode, unpackFrames } from '../live-protocol';
 import { ActiveSessions } from './active-sessions';
 import { LiveClient } from './live-client';
 import { LiveMetrics } from './live-metrics';
@@ -184,25 +184,14 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
     const corked: LiveClient[] = [];
     const sentCount: Record<LiveBinaryMedia, number> = { audio: 0, video: 0, deskshare: 0 };
     const sentBytes: Record<LiveBinaryMedia, number> = { audio: 0, video: 0, deskshare: 0 };
-    const stampFirst = this.frameStamp + 1;
+    const firstStamp = this.frameStamp + 1;
     for (const frame of unpackFrames(packed)) {
       const header = decodeFrameHeader(frame);
       if (!header) continue;
       const stamp = ++this.frameStamp;
       let sent = 0;
-      for (const targets of [explicit, this.allMedia]) {
-        if (!targets) continue;
-        for (const { client, sub } of targets) {
-          if (client.frameStamp === stamp || client.closed || !sub.wantsFrame(header)) continue;
-          // A client's stamp below this message's first one: first frame for it here, so cork it.
-          if (client.frameStamp < stampFirst) {
-            client.transport.cork();
-            corked.push(client);
-          }
-          client.frameStamp = stamp;
-          if (client.sendFrame(frame, header.media, now)) sent++;
-        }
-      }
+      if (explicit) sent += this.sendToTargets(explicit, frame, header, stamp, firstStamp, now, corked);
+      if (this.allMedia.size > 0) sent += this.sendToTargets(this.allMedia, frame, header, stamp, firstStamp, now, corked);
       if (sent > 0) {
         sentCount[header.media] += sent;
         sentBytes[header.media] += sent * frame.length;
@@ -211,6 +200,22 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
     }
     for (const client of corked) client.transport.uncork();
     for (const media of LIVE_BINARY_MEDIA) if (sentCount[media] > 0) this.metrics.sent(media, sentCount[media], sentBytes[media]);
+  }
+
+  /** Sends one frame to the matching targets that do not have it yet (stamp); returns how many got it. */
+  private sendToTargets(targets: Set<Attached>, frame: Buffer, header: FrameHeader, stamp: number, firstStamp: number, now: number, corked: LiveClient[]): number {
+    let sent = 0;
+    for (const { client, sub } of targets) {
+      if (client.frameStamp === stamp || client.closed || !sub.wantsFrame(header)) continue;
+      // A stamp older than this message's first frame: the client's first frame of the message, so cork its socket until the end.
+      if (client.frameStamp < firstStamp) {
+        client.transport.cork();
+        corked.push(client);
+      }
+      client.frameStamp = stamp;
+      if (client.sendFrame(frame, header.media, now)) sent++;
+    }
+    return sent;
   }
 
   private get maxSubscriptions(): number {
