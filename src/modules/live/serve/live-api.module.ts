@@ -19,6 +19,5 @@ import { TextLogReader } from './text-log-reader';
   imports: [SessionsModule],
   controllers: [LiveTicketsController, LiveSseController],
   providers: [LiveSettings, LiveMetrics, TextLog, TextLogReader, ActiveSessions, MediaSubscriber, MediaRegistry, LiveFanout, LiveTickets, LiveAuth, LiveGateway],
-  exports: [LiveFanout, MediaRegistry],
 })
 export class LiveApiModule {}
