@@ -2,11 +2,13 @@ import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from
 import { ConfigService } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
 import { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { AppConfig } from '../../config/app.config';
 import { AUTH_KIND, NonApiKeyAuth } from './public.decorator';
 import { matchesAny } from './safe-compare';
 
-export function apiKeyFrom(req: Request): string | undefined {
+/** The API key a request carries (x-api-key, or Authorization: Bearer); also used on WebSocket upgrades. */
+export function apiKeyFrom(req: { headers: IncomingHttpHeaders }): string | undefined {
   const header = req.headers['x-api-key'];
   if (typeof header === 'string' && header.length > 0) return header;
   const auth = req.headers.authorization;

@@ -79,7 +79,32 @@ export enum ZoomErrorCode {
   NotConfigured = 'zoom_not_configured',
 }
 
-export type DomainErrorCode = SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | ZoomErrorCode;
+/** Refusals of the live endpoints' HTTP side (tickets, SSE, the WebSocket upgrade). */
+export enum LiveErrorCode {
+  /** `?ticket=` unknown, expired or already used. */
+  InvalidTicket = 'invalid_live_ticket',
+  /** The ticket was issued for other sessions. */
+  SessionNotAllowed = 'live_session_not_allowed',
+  /** SSE `types` names something that is not a text media (binary media need the WebSocket). */
+  InvalidLiveTypes = 'invalid_live_types',
+}
+
+/**
+ * Codes of the live WebSocket's in-band `{"type":"error","code"}` messages (the
+ * connection stays open). Not HTTP answers, so not domain codes; docs/api.md lists them.
+ */
+export enum LiveProtocolErrorCode {
+  BadRequest = 'bad_request',
+  SessionNotFound = 'session_not_found',
+  SessionNotAllowed = 'live_session_not_allowed',
+  TooManySubscriptions = 'too_many_subscriptions',
+  DuplicateSubscription = 'duplicate_subscription',
+  UnknownSubscription = 'unknown_subscription',
+  /** The hub could not reach Redis or Postgres for this request: try again. */
+  Unavailable = 'live_unavailable',
+}
+
+export type DomainErrorCode = SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | ZoomErrorCode | LiveErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
@@ -123,6 +148,9 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [ZoomErrorCode.RequestFailed]: 502,
   [ZoomErrorCode.ReauthorizationRequired]: 409,
   [ZoomErrorCode.NotConfigured]: 503,
+  [LiveErrorCode.InvalidTicket]: 401,
+  [LiveErrorCode.SessionNotAllowed]: 403,
+  [LiveErrorCode.InvalidLiveTypes]: 400,
 };
 
 /** Default machine-readable code per HTTP status, used when a handler gives none. */

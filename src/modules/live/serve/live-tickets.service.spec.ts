@@ -1,0 +1,53 @@
+import Redis from 'ioredis';
+import { liveKeys } from '../live-protocol';
+import { keyFingerprint, LiveTickets, principalOf } from './live-tickets.service';
+import { LiveSettings } from './live-settings';
+
+/** Just the two commands tickets use, over a Map. */
+class FakeRedis {
+  store = new Map<string, { value: string; ex: number }>();
+  async set(key: string, value: string, _ex: 'EX', seconds: number) {
+    this.store.set(key, { value, ex: seconds });
+    return 'OK';
+  }
+  async getdel(key: string) {
+    const v = this.store.get(key);
+    this.store.delete(key);
+    return v?.value ?? null;
+  }
+}
+
+describe('LiveTickets', () => {
+  const settings = { keys: liveKeys('t'), config: { ticketTtlSec: 60 } } as unknown as LiveSettings;
+
+  it('stores only the hash of the ticket, with the key fingerprint and sessions, for the TTL', async () => {
+    const redis = new FakeRedis();
+    const tickets = new LiveTickets(redis as unknown as Redis, settings);
+    const { ticket, expiresAt } = await tickets.issue('secret-key', ['s1']);
+    expect(ticket.length).toBeGreaterThanOrEqual(40);
+    expect(expiresAt.getTime()).toBeGreaterThan(Date.now() + 59_000);
+    const [[key, stored]] = [...redis.store.entries()];
+    expect(key).not.toContain(ticket);
+    expect(key.startsWith('t:live:ticket:')).toBe(true);
+    expect(stored.ex).toBe(60);
+    expect(stored.value).not.toContain('secret-key');
+    expect(JSON.parse(stored.value)).toEqual({ key_fingerprint: keyFingerprint('secret-key'), session_ids: ['s1'] });
+  });
+
+  it('redeems a ticket once', async () => {
+    const tickets = new LiveTickets(new FakeRedis() as unknown as Redis, settings);
+    const { ticket } = await tickets.issue('k', null);
+    const principal = await tickets.redeem(ticket);
+    expect(principal).toEqual({ keyFingerprint: keyFingerprint('k'), sessionIds: null });
+    await expect(tickets.redeem(ticket)).resolves.toBeNull();
+    await expect(tickets.redeem('made-up')).resolves.toBeNull();
+    await expect(tickets.redeem('')).resolves.toBeNull();
+  });
+
+  it('fingerprints keys as 16 hex chars and ignores foreign stored values', () => {
+    expect(keyFingerprint('abc')).toMatch(/^[0-9a-f]{16}$/);
+    expect(principalOf('not json')).toBeNull();
+    expect(principalOf('{"x":1}')).toBeNull();
+    expect(principalOf('{"key_fingerprint":"f","session_ids":["a"]}')?.sessionIds?.has('a')).toBe(true);
+  });
+});

@@ -1,0 +1,68 @@
+import { Inject, Injectable } from '@nestjs/common';
+import Redis from 'ioredis';
+import { createHash, randomBytes } from 'node:crypto';
+import { REDIS_CLIENT } from '../../../common/redis/redis.module';
+import { isRecord } from '../../../common/types/is-record';
+import { LivePrincipal } from './live-client';
+import { LiveSettings } from './live-settings';
+
+/** What Redis keeps for a ticket (never the ticket or the key themselves). */
+interface StoredTicket {
+  key_fingerprint: string;
+  session_ids?: string[];
+}
+
+export interface IssuedTicket {
+  ticket: string;
+  expiresAt: Date;
+}
+
+/** Names an API key in logs and tickets without revealing it: the first 16 hex of its sha256. */
+export function keyFingerprint(apiKey: string): string {
+  return sha256Hex(apiKey).slice(0, 16);
+}
+
+function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/**
+ * Single-use browser tickets: a browser cannot set headers on a WebSocket or an
+ * EventSource, so an app exchanges its API key for a short-lived ticket it can put in
+ * the URL. Redis keeps only the ticket's hash; redeeming deletes it (GETDEL).
+ */
+@Injectable()
+export class LiveTickets {
+  constructor(
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    private readonly settings: LiveSettings,
+  ) {}
+
+  async issue(apiKey: string, sessionIds: readonly string[] | null): Promise<IssuedTicket> {
+    const ticket = randomBytes(32).toString('base64url');
+    const stored: StoredTicket = { key_fingerprint: keyFingerprint(apiKey), ...(sessionIds ? { session_ids: [...sessionIds] } : {}) };
+    const ttl = this.settings.config.ticketTtlSec;
+    await this.redis.set(this.settings.keys.ticket(sha256Hex(ticket)), JSON.stringify(stored), 'EX', ttl);
+    return { ticket, expiresAt: new Date(Date.now() + ttl * 1000) };
+  }
+
+  /** The ticket's principal, or null when it is unknown, expired or used. It cannot be redeemed again. */
+  async redeem(ticket: string): Promise<LivePrincipal | null> {
+    if (ticket.length === 0 || ticket.length > 256) return null;
+    const raw = await this.redis.getdel(this.settings.keys.ticket(sha256Hex(ticket)));
+    return raw === null ? null : principalOf(raw);
+  }
+}
+
+/** The stored JSON as a principal (null if it is not one of ours). */
+export function principalOf(raw: string): LivePrincipal | null {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (!isRecord(stored) || typeof stored.key_fingerprint !== 'string') return null;
+  const ids = Array.isArray(stored.session_ids) ? stored.session_ids.filter((s): s is string => typeof s === 'string') : null;
+  return { keyFingerprint: stored.key_fingerprint, sessionIds: ids ? new Set(ids) : null };
+}

@@ -1,0 +1,104 @@
+import { compareEntryIds } from '../live-protocol';
+import { Subscription } from './subscription';
+import { LogEntry } from './text-log';
+
+/** The client a cursor writes to (LiveClient), narrowed to what the cursor needs. */
+export interface TextSink {
+  readonly closed: boolean;
+  /** Sends one entry of a subscription; false when that cut the client (too slow). */
+  sendEntry(subscriptionId: string, item: LogEntry): boolean;
+  /** Claims memory for a held entry from the client's budget; false when it is spent. */
+  reservePending(bytes: number): boolean;
+  releasePending(bytes: number): void;
+}
+
+/**
+ * One subscription's text of one session, in entry-id order, each entry once.
+ *
+ * A cursor starts out holding: entries the live reader hands it are kept (bounded by
+ * the client's budget) while the replay (or, without resume, just the `subscribed`
+ * answer) goes first; finishReplay then releases those newer than what was replayed.
+ * If the held entries outgrow the budget they are dropped and `overflows` goes up:
+ * they are in the log, so the replay reads on until it catches up with no overflow
+ * in between.
+ */
+export class TextCursor {
+  /** Last entry id handled (sent or filtered out); later entries with a smaller or equal id are duplicates. */
+  private lastId: string | null;
+  private holding = true;
+  private held: LogEntry[] = [];
+  private heldBytes = 0;
+  private overflowCount = 0;
+  private cancelledFlag = false;
+
+  constructor(
+    readonly subscription: Subscription,
+    readonly sessionId: string,
+    private readonly sink: TextSink,
+    /** Entries up to this id are not sent (the resume point), or null for "from the first entry handed over". */
+    after: string | null,
+  ) {
+    this.lastId = after;
+  }
+
+  get position(): string | null {
+    return this.lastId;
+  }
+
+  get overflows(): number {
+    return this.overflowCount;
+  }
+
+  get cancelled(): boolean {
+    return this.cancelledFlag || this.sink.closed;
+  }
+
+  get isHolding(): boolean {
+    return this.holding;
+  }
+
+  /** An entry from the live reader. */
+  onLive(item: LogEntry): void {
+    if (this.cancelled) return;
+    if (!this.holding) {
+      this.deliver(item);
+      return;
+    }
+    // Filtered entries need no memory: the replay would skip them too.
+    if (!this.subscription.wantsEntry(item.entry)) return;
+    if (!this.sink.reservePending(item.bytes)) {
+      this.dropHeld();
+      this.overflowCount++;
+      return;
+    }
+    this.held.push(item);
+    this.heldBytes += item.bytes;
+  }
+
+  /** Sends the entry unless it is a duplicate or filtered; false when the client is gone. */
+  deliver(item: LogEntry): boolean {
+    if (this.lastId !== null && compareEntryIds(item.id, this.lastId) <= 0) return true;
+    this.lastId = item.id;
+    if (!this.subscription.wantsEntry(item.entry)) return true;
+    return this.sink.sendEntry(this.subscription.id, item);
+  }
+
+  /** The replay reached the log's end: send what was held (only what is newer), then go live. */
+  finishReplay(): void {
+    const held = this.held;
+    this.dropHeld();
+    this.holding = false;
+    for (const item of held) if (!this.deliver(item)) return;
+  }
+
+  cancel(): void {
+    this.cancelledFlag = true;
+    this.dropHeld();
+  }
+
+  private dropHeld(): void {
+    if (this.heldBytes > 0) this.sink.releasePending(this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
+  }
+}
