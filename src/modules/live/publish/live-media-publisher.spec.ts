@@ -75,4 +75,21 @@ describe('LiveMediaPublisher (against the local Redis)', () => {
     b.close();
     await sub.quit();
   });
+
+  it('frames published over many turns while Redis answers slowly all arrive, in order (they wait for a pipeline, they are not dropped)', async () => {
+    const sub = kit.redis.duplicate();
+    const got: number[] = [];
+    sub.on('messageBuffer', (_channel: Buffer, packed: Buffer) => got.push(...unpackFrames(packed).map((f) => decodeFrameHeader(f)!.sequence)));
+    await sub.subscribe(keys.mediaChannel(S1));
+    const tap = publisher.openTap(S1);
+    // One frame per event-loop turn: far more turns than pipelines allowed in flight.
+    for (let i = 0; i < 200; i++) {
+      tap.publish('audio', 7, 2000 + i, Buffer.alloc(640), FrameFormat.L16);
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => got.length === 200, 'all 200 frames');
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    tap.close();
+    await sub.quit();
+  });
 });

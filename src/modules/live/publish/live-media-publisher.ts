@@ -16,8 +16,10 @@ interface SessionFrames {
   bytes: Record<LiveBinaryMedia, number>;
 }
 
-/** Publish pipelines in flight beyond which a turn's frames are dropped: a slow Redis must not pile media up in memory. */
-const MAX_PUBLISHES_IN_FLIGHT = 4;
+/** Publish pipelines in flight at once; frames queued meanwhile go out together when one completes. */
+const MAX_PUBLISHES_IN_FLIGHT = 2;
+/** Frames waiting for Redis beyond this many bytes are dropped (and counted): a slow Redis must not pile media up in memory. */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 /**
  * The process's live media: the subscription registry of the sessions its streams run
@@ -36,6 +38,7 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
   private pending = new Map<string, SessionFrames>();
   private flushScheduled = false;
   private publishesInFlight = 0;
+  private pendingBytes = 0;
   private pollTimer: NodeJS.Timeout | null = null;
   private subscriber: Redis | null = null;
   /** Media has its own connection: a burst of frames must not queue ahead of the leases and locks on the shared client. */
@@ -82,6 +85,11 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
   }
 
   queueFrame(sessionId: string, media: LiveBinaryMedia, frame: Buffer): void {
+    if (this.pendingBytes + frame.length > MAX_PENDING_BYTES) {
+      this.metrics.errors.inc({ kind: 'media' });
+      this.publishFailures.failed(`Redis is behind (over ${MAX_PENDING_BYTES} bytes of frames waiting); frames dropped`);
+      return;
+    }
     let q = this.pending.get(sessionId);
     if (!q) {
       q = { frames: [], count: { audio: 0, video: 0, deskshare: 0 }, bytes: { audio: 0, video: 0, deskshare: 0 } };
@@ -90,10 +98,14 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
     q.frames.push(frame);
     q.count[media] += 1;
     q.bytes[media] += frame.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.pendingBytes += frame.length;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.publishesInFlight >= MAX_PUBLISHES_IN_FLIGHT) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -106,14 +118,11 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
 
   private flush(): void {
     this.flushScheduled = false;
+    // Two pipelines at most: what arrives meanwhile waits (bounded by MAX_PENDING_BYTES) and goes out in the next one.
+    if (this.pending.size === 0 || this.publishesInFlight >= MAX_PUBLISHES_IN_FLIGHT) return;
     const batch = this.pending;
     this.pending = new Map();
-    if (batch.size === 0) return;
-    if (this.publishesInFlight >= MAX_PUBLISHES_IN_FLIGHT) {
-      for (const q of batch.values()) this.dropped(q);
-      this.publishFailures.failed(`Redis is behind (${this.publishesInFlight} publishes in flight); frames dropped`);
-      return;
-    }
+    this.pendingBytes = 0;
     const sessions = [...batch.keys()];
     this.publisher ??= this.openPublisher();
     const pipeline = this.publisher.pipeline();
@@ -140,7 +149,10 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
           this.publishFailures.failed(errorMessage(err));
         },
       )
-      .finally(() => (this.publishesInFlight -= 1));
+      .finally(() => {
+        this.publishesInFlight -= 1;
+        if (this.pending.size > 0) this.scheduleFlush();
+      });
   }
 
   private published(q: SessionFrames): void {
@@ -191,7 +203,7 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
 
   /**
    * Queues commands while (re)connecting, so the first frames after it opens are not lost;
-   * MAX_PUBLISHES_IN_FLIGHT bounds what can wait.
+   * MAX_PENDING_BYTES bounds what can wait.
    */
   private openPublisher(): Redis {
     const publisher = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: 1 });
