@@ -18,7 +18,8 @@
  *
  * Env: BENCH_MEETINGS (50), BENCH_PARTICIPANTS (5), BENCH_DURATION_S (30), BENCH_WARMUP_S (10),
  * BENCH_TEXT_CLIENTS (50), BENCH_AUDIO_CLIENTS (10), BENCH_AUDIO_SCOPE (session|all),
- * BENCH_AUDIO_SEND_RATE_MS (20), BENCH_VIDEO_SCALE (0.1), BENCH_DATABASE_URL, BENCH_REDIS_URL.
+ * BENCH_AUDIO_SEND_RATE_MS (20), BENCH_VIDEO_SCALE (0.1), BENCH_DATABASE_URL, BENCH_REDIS_URL,
+ * BENCH_WORKER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -161,6 +162,26 @@ async function sessionsByMeeting(): Promise<Map<string, string>> {
   return out;
 }
 
+async function metricsOf(baseUrl: string): Promise<string> {
+  return (await fetch(`${baseUrl}/metrics`, { headers: { 'x-api-key': API_KEY } })).text();
+}
+
+/** Share of a histogram's samples (label media=…) at or under each bound, whole run. */
+function histogramShares(metrics: string, name: string, media: string, bounds: string[]): Record<string, number | null> {
+  const bucket = (le: string) => {
+    const line = metrics.split('\n').find((l) => l.startsWith(`${name}_bucket{`) && l.includes(`media="${media}"`) && l.includes(`le="${le}"`));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  };
+  const total = bucket('+Inf');
+  return Object.fromEntries([['samples', total], ...bounds.map((b) => [`share_le_${Number(b) * 1000}ms`, total ? +(bucket(b) / total).toFixed(4) : null])]);
+}
+
+/** The process's event-loop delay (prom-client's default metrics), ms. */
+function eventLoopLag(metrics: string): Record<string, number> {
+  const gauge = (n: string) => Math.round(Number(metrics.split('\n').find((l) => l.startsWith(`rtms_hub_nodejs_eventloop_lag_${n}_seconds `))?.split(' ')[1] ?? NaN) * 1000);
+  return { p50: gauge('p50'), p99: gauge('p99'), max: gauge('max') };
+}
+
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return { samples: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1] ?? NaN };
@@ -183,6 +204,8 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
       distEntry('main.worker.js'),
       { ...common, PORT: String(WORKER_PORT), CONCURRENCY_RTMS_STREAMS: String(Math.max(100, N + 10)), CONCURRENCY_MEDIA_FRAMES: '32', DATABASE_POOL_SIZE: '40' },
       httpOk(`http://127.0.0.1:${WORKER_PORT}/health/live`),
+      30000,
+      process.env.BENCH_WORKER_NODE_ARGS ? process.env.BENCH_WORKER_NODE_ARGS.split(' ') : [],
     );
     await simControl.setWebhookTarget(`${API}/api/v1/webhooks/zoom`);
     const streams: StreamSummary[] = await simControl.startMeetings(N, P, WARMUP_S + DURATION_S + 120);
@@ -231,8 +254,10 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
       lost += Math.max(0, e.transcript - c.counts.transcript) + Math.max(0, e.chat - c.counts.chat);
       duplicated += Math.max(0, c.counts.transcript - e.transcript) + Math.max(0, c.counts.chat - e.chat);
     }
-    const metrics = await (await fetch(`${API}/metrics`)).text();
-    writeFileSync(join(ROOT, '.bench', 'live-api-metrics.txt'), metrics);
+    const apiMetrics = await metricsOf(API);
+    const workerMetrics = await metricsOf(`http://127.0.0.1:${WORKER_PORT}`);
+    writeFileSync(join(ROOT, '.bench', 'live-api-metrics.txt'), apiMetrics);
+    writeFileSync(join(ROOT, '.bench', 'live-worker-metrics.txt'), workerMetrics);
     return {
       latency_ms: { event: stats(m.latency.event), transcript: stats(m.latency.transcript), chat: stats(m.latency.chat), audio: stats(m.latency.audio) },
       text: {
@@ -251,6 +276,8 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
         mb_received: +(audios.reduce((a, c) => a + c.bytes, 0) / 1e6).toFixed(1),
         dropped_by_backpressure: audios.reduce((a, c) => a + c.dropped, 0),
       },
+      api_histogram_zoom_ts_to_socket_write: Object.fromEntries(['events', 'transcript', 'chat', 'audio'].map((media) => [media, histogramShares(apiMetrics, 'rtms_hub_live_delivery_latency_seconds', media, ['0.15', '0.25'])])),
+      event_loop_lag_ms: { api: eventLoopLag(apiMetrics), worker: eventLoopLag(workerMetrics) },
       api_cpu_percent_of_one_core: apiCpuPct,
       api_rss_mb: { max: Math.round(apiRssMax), end: Math.round(apiRssEnd) },
       cpu_during_window: cpu,

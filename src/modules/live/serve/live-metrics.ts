@@ -38,7 +38,7 @@ export class LiveMetrics {
       name: 'rtms_hub_live_delivery_latency_seconds',
       help: "Zoom's timestamp of a live message to its write to a client socket",
       labelNames: ['media'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5],
     });
     for (const media of LIVE_MEDIA) {
       this.perMedia.set(media, { messages: messages.labels(media), bytes: bytes.labels(media), dropped: dropped.labels(media), latency: latency.labels(media) });
