@@ -167,9 +167,9 @@ async function metricsOf(baseUrl: string): Promise<string> {
 }
 
 /** Share of a histogram's samples (label media=…) at or under each bound, whole run. */
-function histogramShares(metrics: string, name: string, media: string, bounds: string[]): Record<string, number | null> {
+function histogramShares(metrics: string, name: string, media: string, bounds: string[], label = 'media'): Record<string, number | null> {
   const bucket = (le: string) => {
-    const line = metrics.split('\n').find((l) => l.startsWith(`${name}_bucket{`) && l.includes(`media="${media}"`) && l.includes(`le="${le}"`));
+    const line = metrics.split('\n').find((l) => l.startsWith(`${name}_bucket{`) && l.includes(`${label}="${media}"`) && l.includes(`le="${le}"`));
     return Number(line?.split(' ').at(-1) ?? 0);
   };
   const total = bucket('+Inf');
@@ -277,6 +277,7 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
         dropped_by_backpressure: audios.reduce((a, c) => a + c.dropped, 0),
       },
       api_histogram_zoom_ts_to_socket_write: Object.fromEntries(['events', 'transcript', 'chat', 'audio'].map((media) => [media, histogramShares(apiMetrics, 'rtms_hub_live_delivery_latency_seconds', media, ['0.15', '0.25'])])),
+      worker_histogram_zoom_ts_to_received: Object.fromEntries(['transcript', 'chat'].map((t) => [t, histogramShares(workerMetrics, 'rtms_hub_text_arrival_delay_seconds', t, ['0.05', '0.15'], 'media_type')])),
       event_loop_lag_ms: { api: eventLoopLag(apiMetrics), worker: eventLoopLag(workerMetrics) },
       api_cpu_percent_of_one_core: apiCpuPct,
       api_rss_mb: { max: Math.round(apiRssMax), end: Math.round(apiRssEnd) },

@@ -16,6 +16,7 @@ export class IngestMetrics {
   readonly filtered: Counter<'media_type'>;
   readonly batches: Counter<'job'>;
   readonly streamEnds: Counter<'outcome'>;
+  readonly textArrivalDelay: Histogram<'media_type'>;
 
   constructor(metrics: MetricsService) {
     this.activeStreams = metrics.gauge({ name: 'rtms_hub_streams_active', help: 'RTMS streams held by this process' });
@@ -34,5 +35,13 @@ export class IngestMetrics {
     this.filtered = metrics.counter({ name: 'rtms_hub_media_items_filtered_total', help: 'Media items the capture policy dropped', labelNames: ['media_type'] });
     this.batches = metrics.counter({ name: 'rtms_hub_media_batches_total', help: 'Media batch jobs enqueued', labelNames: ['job'] });
     this.streamEnds = metrics.counter({ name: 'rtms_hub_stream_jobs_ended_total', help: 'Stream jobs ended, by outcome', labelNames: ['outcome'] });
+    // What the hub cannot do better than: how late transcript and chat reach this worker
+    // after Zoom's timestamp (live delivery's latency starts here; audio is not observed, it is the hot path).
+    this.textArrivalDelay = metrics.histogram({
+      name: 'rtms_hub_text_arrival_delay_seconds',
+      help: 'Zoom timestamp to receipt by the stream worker, transcript and chat',
+      labelNames: ['media_type'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5],
+    });
   }
 }
