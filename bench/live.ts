@@ -10,7 +10,8 @@
  * session (BENCH_AUDIO_SCOPE=all).
  *
  * Reported: latency from the Zoom timestamp to receipt by the client, p50/p99 per type
- * (messages whose timestamp falls in the measured window); text messages lost (simulator
+ * (messages whose timestamp falls in the measured window), and for text the hub's own part
+ * (the stream worker's receipt, `received_at`, to the client's); text messages lost (simulator
  * sent vs received, after the meetings stop), duplicated or out of order; audio frames
  * received vs sent and media dropped by the hub's backpressure; API and worker CPU (% of
  * one core) and API RSS.
@@ -19,6 +20,7 @@
  * Env: BENCH_MEETINGS (50), BENCH_PARTICIPANTS (5), BENCH_DURATION_S (30), BENCH_WARMUP_S (10),
  * BENCH_TEXT_CLIENTS (50), BENCH_AUDIO_CLIENTS (10), BENCH_AUDIO_SCOPE (session|all),
  * BENCH_AUDIO_SEND_RATE_MS (20), BENCH_VIDEO_SCALE (0.1), BENCH_DATABASE_URL, BENCH_REDIS_URL,
+ * BENCH_SPLIT_WORKERS (0; 1 = the stream worker takes rtms-streams only and a second worker every other queue),
  * BENCH_WORKER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomUUID } from 'node:crypto';
@@ -45,6 +47,9 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const SIM_PORT = Number(process.env.BENCH_SIM_PORT ?? 3921);
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3922);
 const WORKER_PORT = Number(process.env.BENCH_WORKER_PORT ?? 3923);
+const SAVERS_PORT = WORKER_PORT + 1;
+/** 1: the stream worker consumes rtms-streams only, a second worker process every other queue (savers, events, webhooks). */
+const SPLIT = process.env.BENCH_SPLIT_WORKERS === '1';
 const API_KEY = 'bench-key';
 const CREDS = { clientId: 'bench_client_id', clientSecret: 'bench_client_secret', webhook: 'bench_webhook_secret' };
 const SIM = `http://127.0.0.1:${SIM_PORT}`;
@@ -60,8 +65,12 @@ class Measurements {
   windowStart = Infinity;
   windowEnd = Infinity;
   readonly latency: Record<string, number[]> = { event: [], transcript: [], chat: [], audio: [] };
-  record(type: string, ts: number, now: number): void {
-    if (ts >= this.windowStart && ts < this.windowEnd) this.latency[type]?.push(now - ts);
+  /** The hub's own part: the stream worker's receipt (received_at) → the client's. */
+  readonly hubLatency: Record<string, number[]> = { event: [], transcript: [], chat: [] };
+  record(type: string, ts: number, now: number, receivedAt?: number): void {
+    if (ts < this.windowStart || ts >= this.windowEnd) return;
+    this.latency[type]?.push(now - ts);
+    if (receivedAt !== undefined) this.hubLatency[type]?.push(now - receivedAt);
   }
 }
 
@@ -115,13 +124,13 @@ async function textClient(sessionId: string, m: Measurements): Promise<TextClien
   ws.on('message', (raw, binary) => {
     if (binary) return;
     const now = Date.now();
-    const msg = JSON.parse(raw.toString()) as { type: string; id?: string; ts?: number };
+    const msg = JSON.parse(raw.toString()) as { type: string; id?: string; ts?: number; received_at?: number };
     if (msg.type !== 'transcript' && msg.type !== 'chat' && msg.type !== 'event') return;
     c.counts[msg.type]++;
     const [ms, seq] = (msg.id ?? '0-0').split('-').map(Number);
     if (ms < lastId[0] || (ms === lastId[0] && seq <= lastId[1])) c.outOfOrder++;
     lastId = [ms, seq];
-    m.record(msg.type, Number(msg.ts), now);
+    m.record(msg.type, Number(msg.ts), now, msg.received_at);
   });
   ws.on('close', (code, reason) => (c.closedEarly = { code, reason: reason.toString() }));
   await subscribe(ws, { id: 'text', sessions: [sessionId], media: ['events', 'transcript', 'chat'], resume_from: '0' });
@@ -198,15 +207,23 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
   };
   const api = await startNode(distEntry('main.api.js'), { ...common, PORT: String(API_PORT) }, httpOk(`${API}/health/live`));
   let worker: Child | null = null;
+  let savers: Child | null = null;
   const clients: WebSocket[] = [];
   try {
     worker = await startNode(
       distEntry('main.worker.js'),
-      { ...common, PORT: String(WORKER_PORT), CONCURRENCY_RTMS_STREAMS: String(Math.max(100, N + 10)), CONCURRENCY_MEDIA_FRAMES: '32', DATABASE_POOL_SIZE: '40' },
+      { ...common, PORT: String(WORKER_PORT), WORKER_QUEUES: SPLIT ? 'rtms-streams' : '', CONCURRENCY_RTMS_STREAMS: String(Math.max(100, N + 10)), CONCURRENCY_MEDIA_FRAMES: '32', DATABASE_POOL_SIZE: '40' },
       httpOk(`http://127.0.0.1:${WORKER_PORT}/health/live`),
       30000,
       process.env.BENCH_WORKER_NODE_ARGS ? process.env.BENCH_WORKER_NODE_ARGS.split(' ') : [],
     );
+    if (SPLIT) {
+      savers = await startNode(
+        distEntry('main.worker.js'),
+        { ...common, PORT: String(SAVERS_PORT), WORKER_QUEUES: QUEUES.filter((q) => q !== 'rtms-streams').join(','), CONCURRENCY_MEDIA_FRAMES: '32', DATABASE_POOL_SIZE: '40' },
+        httpOk(`http://127.0.0.1:${SAVERS_PORT}/health/live`),
+      );
+    }
     await simControl.setWebhookTarget(`${API}/api/v1/webhooks/zoom`);
     const streams: StreamSummary[] = await simControl.startMeetings(N, P, WARMUP_S + DURATION_S + 120);
     await waitFor('every stream connected to the hub', async () => (await simControl.records(streams)).every((r) => r.state === 'active' && r.readyAcks.length > 0), 60000);
@@ -221,7 +238,8 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
     log(`${N} streams on the worker, ${TEXT_CLIENTS} text + ${AUDIO_CLIENTS} audio clients (${AUDIO_SCOPE}) on the API; warm-up ${WARMUP_S} s, then ${DURATION_S} s measured`);
     await sleep(WARMUP_S * 1000);
 
-    const pids = { api: api.proc.pid!, worker: worker.proc.pid!, simulator: simPid, bench_clients: process.pid };
+    const pids: Record<string, number> = { api: api.proc.pid!, worker: worker.proc.pid!, simulator: simPid, bench_clients: process.pid };
+    if (savers) pids.savers_worker = savers.proc.pid!;
     const snap0 = cpuSnapshot(pids);
     const apiCpu0 = cpuSeconds(pids.api);
     const audio0 = audios.reduce((a, c) => a + c.frames, 0);
@@ -260,6 +278,7 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
     writeFileSync(join(ROOT, '.bench', 'live-worker-metrics.txt'), workerMetrics);
     return {
       latency_ms: { event: stats(m.latency.event), transcript: stats(m.latency.transcript), chat: stats(m.latency.chat), audio: stats(m.latency.audio) },
+      hub_latency_ms_worker_receipt_to_client: { event: stats(m.hubLatency.event), transcript: stats(m.hubLatency.transcript), chat: stats(m.hubLatency.chat) },
       text: {
         clients: TEXT_CLIENTS,
         expected_messages: sentText,
@@ -287,9 +306,11 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
     for (const ws of clients) ws.terminate();
     const kill = setTimeout(() => {
       worker?.proc.kill('SIGKILL');
+      savers?.proc.kill('SIGKILL');
       api.proc.kill('SIGKILL');
     }, 20000);
     await worker?.stop();
+    await savers?.stop();
     await api.stop();
     clearTimeout(kill);
     rmSync(OUT, { recursive: true, force: true });
@@ -311,7 +332,7 @@ async function main(): Promise<void> {
   log(`${N} meetings × ${P} participants; load average before: ${load}`);
   try {
     const live = await run(dbUrl, prefix, simProc.proc.pid!);
-    const report = { date: new Date().toISOString(), node: process.version, load_average_before: load, meetings: N, participants: P, duration_s: DURATION_S, audio_send_rate_ms: AUDIO_MS, live };
+    const report = { date: new Date().toISOString(), node: process.version, load_average_before: load, meetings: N, participants: P, duration_s: DURATION_S, audio_send_rate_ms: AUDIO_MS, split_workers: SPLIT, live };
     writeFileSync(join(ROOT, '.bench', 'live.json'), JSON.stringify(report, null, 2));
     console.log(JSON.stringify(report, null, 2));
     const l = live.latency_ms;

@@ -80,13 +80,15 @@ export function mediaOfRegistryMember(member: string): LiveBinaryMedia[] {
 /**
  * One text log entry, stored as JSON in field `m`. The client receives it as
  * `{"type": TEXT_MESSAGE_TYPE[media], "sub": <subscription id>, "id": <entry id>,
- * "session_id", "ts", "data"}` (toClientText).
+ * "session_id", "ts", "received_at"?, "data"}` (toClientText).
  */
 export interface LiveTextEntry {
   media: LiveTextMedia;
   session_id: string;
   /** Zoom's timestamp of the message (ms), or when the hub decided it (status changes). */
   ts: number;
+  /** When the stream worker received it from Zoom (ms; absent for what the hub decided): `now − received_at` is the hub's own delay. */
+  received_at?: number;
   data: Record<string, unknown>;
 }
 
@@ -120,7 +122,7 @@ export function trimArgs(nowMs: number, windowMs: number): ['MINID', '~', string
 
 /** The client's JSON for a log entry (built once per entry and subscription). */
 export function toClientText(sub: string, id: string, entry: LiveTextEntry): string {
-  return JSON.stringify({ type: TEXT_MESSAGE_TYPE[entry.media], sub, id, session_id: entry.session_id, ts: entry.ts, data: entry.data });
+  return JSON.stringify({ type: TEXT_MESSAGE_TYPE[entry.media], sub, id, session_id: entry.session_id, ts: entry.ts, received_at: entry.received_at, data: entry.data });
 }
 
 /** Compares two Redis Stream ids (`<ms>-<seq>`): negative, 0 or positive. */

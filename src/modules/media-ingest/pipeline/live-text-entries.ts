@@ -9,6 +9,7 @@ export function transcriptEntry(sessionId: string, item: MediaItem): LiveTextEnt
     media: 'transcript',
     session_id: sessionId,
     ts: item.timestamp,
+    received_at: item.receivedAt,
     data: {
       user_id: item.userId,
       user_name: item.userName ?? null,
@@ -27,6 +28,7 @@ export function chatEntry(sessionId: string, item: MediaItem): LiveTextEntry {
     media: 'chat',
     session_id: sessionId,
     ts: item.timestamp,
+    received_at: item.receivedAt,
     data: {
       user_id: item.userId,
       user_name: item.userName ?? null,

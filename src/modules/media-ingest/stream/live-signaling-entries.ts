@@ -27,11 +27,12 @@ function tsOf(v: unknown, fallback: number): number {
 }
 
 /** The live `events` entries of a signaling event (msg 6); none for the kinds apps are not told about. */
+/** `now`: when the worker received the message. */
 export function liveEventEntries(sessionId: string, msg: RtmsMessage, now = Date.now()): LiveTextEntry[] {
   const ev = isRecord(msg.event) ? msg.event : {};
   const type = typeof ev.event_type === 'number' ? ev.event_type : -1;
   const ts = tsOf(ev.timestamp, now);
-  const entry = (data: Record<string, unknown>): LiveTextEntry => ({ media: 'events', session_id: sessionId, ts, data });
+  const entry = (data: Record<string, unknown>): LiveTextEntry => ({ media: 'events', session_id: sessionId, ts, received_at: now, data });
   const perParticipant = PER_PARTICIPANT[type];
   if (perParticipant) {
     const list = Array.isArray(ev.participants) ? ev.participants : [];
@@ -49,6 +50,7 @@ export function liveStreamStateEntry(sessionId: string, msg: RtmsMessage, now = 
     media: 'events',
     session_id: sessionId,
     ts: tsOf(msg.timestamp, now),
+    received_at: now,
     data: { event: 'stream.state_changed' satisfies LiveEventName, state, state_name: state === null ? null : (RtmsStreamState[state] ?? null), reason: msg.reason ?? null },
   };
 }

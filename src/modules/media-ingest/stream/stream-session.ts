@@ -221,7 +221,7 @@ export class StreamSession {
       case RtmsMessageType.EventUpdate: {
         const ev = isRecord(m.event) ? m.event : {};
         if (ev.event_type === RtmsEventType.MediaConnectionInterrupted) this.mediaInterrupted('event 7 MEDIA_CONNECTION_INTERRUPTED');
-        for (const entry of liveEventEntries(this.init.sessionId, m)) this.deps.liveText.append(entry);
+        for (const entry of liveEventEntries(this.init.sessionId, m, at)) this.deps.liveText.append(entry);
         this.chainRecord(() => this.deps.recorder.event(this.ref, m));
         return;
       }
@@ -233,7 +233,7 @@ export class StreamSession {
         } else if (state === RtmsStreamState.Interrupted) {
           this.mediaInterrupted(`stream state INTERRUPTED (reason ${String(m.reason)})`);
         }
-        this.deps.liveText.append(liveStreamStateEntry(this.init.sessionId, m));
+        this.deps.liveText.append(liveStreamStateEntry(this.init.sessionId, m, at));
         this.chainRecord(() => this.deps.recorder.streamState(this.ref, m));
         return;
       }
