@@ -15,7 +15,10 @@ import { WebhookReceiver } from './utils/webhook-receiver';
 
 jest.setTimeout(120_000);
 
-const WORKER_ENV = { WORKER_QUEUES: QueueName.AppWebhooks, WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_RETRY_SCHEDULE: '0,3' };
+// The retry waits 8 s: the worker is killed while it waits, even on a loaded machine (with 3 s
+// the retry sometimes ran first, and the killed attempt was delivered twice — at-least-once, but
+// not the case under test).
+const WORKER_ENV = { WORKER_QUEUES: QueueName.AppWebhooks, WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_RETRY_SCHEDULE: '0,8' };
 
 /**
  * At-least-once across crashes: real worker processes deliver; the in-process hub only
@@ -102,7 +105,7 @@ describe('App webhooks: a worker killed mid-retry, and Redis losing the queue', 
     await ctx.hub.app.get(DataSource).query(`INSERT INTO app_events (id, type, data) VALUES ($1, 'session.status_changed', '{"status":"stopped","session_id":null,"sequence":null}')`, [lostId]);
 
     const due = (await message(endpoint.id)).next_attempt_at as Date;
-    await waitFor(() => Date.now() > due.getTime(), { timeoutMs: 10_000, intervalMs: 100, what: 'the lost retry to be due' });
+    await waitFor(() => Date.now() > due.getTime(), { timeoutMs: 20_000, intervalMs: 100, what: 'the lost retry to be due' });
     const swept = await ctx.hub.app.get(WebhookDeliverySweeper).sweep({ overdueMs: 0, fanoutGraceMs: 0 });
     // At least these two (other files' events in the shared test database may be swept too).
     expect(swept.events).toBeGreaterThanOrEqual(1);
