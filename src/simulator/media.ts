@@ -164,6 +164,40 @@ export function pcmTones(freqs: readonly number[], rateHz: number, startSample: 
   return out;
 }
 
+export interface EncodedAudio {
+  base64: string;
+  length: number;
+}
+
+const audioCache = new Map<string, EncodedAudio>();
+const AUDIO_CACHE_MAX = 20_000;
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * One audio packet of pcmTones (µ-law encoded when `mulaw`), base64 as sent. A tone of
+ * f Hz repeats every rate/gcd(f, rate) samples, so a packet depends only on its start
+ * within that cycle: packets are computed once per phase and reused, which keeps the
+ * simulator's cost per packet to a JSON message instead of hundreds of sines (the load
+ * generator must not be what a benchmark measures).
+ */
+export function audioPacket(freqs: readonly number[], rateHz: number, startSample: number, count: number, channels: number, mulaw: boolean): EncodedAudio {
+  let cycle = 1;
+  for (const f of freqs) {
+    const c = rateHz / gcd(Math.round(f), rateHz);
+    cycle = (cycle * c) / gcd(cycle, c);
+  }
+  const key = `${freqs.join('+')}|${rateHz}|${count}|${channels}|${mulaw ? 'u' : 'l'}|${startSample % cycle}`;
+  let packet = audioCache.get(key);
+  if (!packet) {
+    const pcm = pcmTones(freqs, rateHz, startSample % cycle, count, channels);
+    const data = mulaw ? muLaw(pcm) : pcm;
+    packet = { base64: data.toString('base64'), length: data.length };
+    if (audioCache.size >= AUDIO_CACHE_MAX) audioCache.clear();
+    audioCache.set(key, packet);
+  }
+  return packet;
+}
+
 /** G.711 µ-law encode of L16 samples. */
 export function muLaw(pcm: Buffer): Buffer {
   const out = Buffer.alloc(pcm.length / 2);

@@ -4,7 +4,7 @@
  * active media socket, at the negotiated rates.
  */
 import type { Participant } from './meeting';
-import { FRAME_CYCLE, muLaw, pcmTones, toneHz, videoFrame } from './media';
+import { audioPacket, FRAME_CYCLE, toneHz, videoFrame } from './media';
 import { Codec, EventType, MEDIA_KIND_MSG, MsgType, RESOLUTION_PX, SAMPLE_RATE_HZ, StopReason, type MediaKind } from './protocol';
 import type { RtmsConfig } from './rtms';
 import type { Conn, SendFn, Stream, View } from './rtms-stream';
@@ -130,14 +130,14 @@ export class RtmsMediaPump {
           if (!speakers.length) continue;
           const start = Math.round((t * rate) / 1000);
           const count = Math.round((rate * sendRate) / 1000);
-          const encode = (pcm: Buffer) => (Number(p.codec) === Codec.G711 ? muLaw(pcm) : pcm);
+          const mulaw = Number(p.codec) === Codec.G711;
           if (Number(p.data_opt) === 1) {
-            const data = encode(pcmTones(speakers.map((x) => toneHz(x.slot)), rate, start, count, ch));
-            this.media(s, c, 'audio', { user_id: 0, data: data.toString('base64'), length: data.length, timestamp: m.epoch(t) }, 0);
+            const a = audioPacket(speakers.map((x) => toneHz(x.slot)), rate, start, count, ch, mulaw);
+            this.media(s, c, 'audio', { user_id: 0, data: a.base64, length: a.length, timestamp: m.epoch(t) }, 0);
           } else {
             for (const x of speakers) {
-              const data = encode(pcmTones([toneHz(x.slot)], rate, start, count, ch));
-              this.media(s, c, 'audio', { user_id: x.userId, user_name: x.name, data: data.toString('base64'), length: data.length, timestamp: m.epoch(t) }, x.userId);
+              const a = audioPacket([toneHz(x.slot)], rate, start, count, ch, mulaw);
+              this.media(s, c, 'audio', { user_id: x.userId, user_name: x.name, data: a.base64, length: a.length, timestamp: m.epoch(t) }, x.userId);
             }
           }
         }
