@@ -17,6 +17,10 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# A young generation of 64 MB: stream workers allocate ~20 MB/s of objects that live ~100 ms
+# (one per media packet); with V8's default they survive scavenges, which then pause the
+# event loop often enough to push live delivery's p99 past 250 ms (docs/performance.md).
+ENV NODE_OPTIONS=--max-semi-space-size=64
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends tini \
   && rm -rf /var/lib/apt/lists/* \

@@ -12,6 +12,12 @@ export function distEntry(rel: string): string {
   return join(ROOT, 'dist', 'src', rel);
 }
 
+/**
+ * Node flags hub processes run with in production (package.json start scripts, the
+ * Dockerfile's NODE_OPTIONS): benchmarks start the API and workers the same way.
+ */
+export const HUB_NODE_ARGS = ['--max-semi-space-size=64'];
+
 /** Drops and recreates a scratch database for a benchmark run. */
 export async function freshDatabase(baseUrl: string, name: string): Promise<string> {
   const admin = new URL(baseUrl);

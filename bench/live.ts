@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { runMigrations } from '../src/database/migrate';
 import { decodeFrameHeader } from '../src/modules/live/live-protocol';
-import { cpuSeconds, distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
+import { cpuSeconds, distEntry, freshDatabase, HUB_NODE_ARGS, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
 import { cpuShares, cpuSnapshot, rssMb } from './proc-stats';
 import { SimControl, type StreamSummary } from './sim-meetings';
 
@@ -205,7 +205,7 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
     AUDIO_SPOOL_DIR: join(OUT, 'spool'),
     CAPTURE_AUDIO_MODE: 'per_participant',
   };
-  const api = await startNode(distEntry('main.api.js'), { ...common, PORT: String(API_PORT) }, httpOk(`${API}/health/live`));
+  const api = await startNode(distEntry('main.api.js'), { ...common, PORT: String(API_PORT) }, httpOk(`${API}/health/live`), 30000, HUB_NODE_ARGS);
   let worker: Child | null = null;
   let savers: Child | null = null;
   const clients: WebSocket[] = [];
@@ -215,13 +215,15 @@ async function run(dbUrl: string, prefix: string, simPid: number) {
       { ...common, PORT: String(WORKER_PORT), WORKER_QUEUES: SPLIT ? 'rtms-streams' : '', CONCURRENCY_RTMS_STREAMS: String(Math.max(100, N + 10)), CONCURRENCY_MEDIA_FRAMES: '32', DATABASE_POOL_SIZE: '40' },
       httpOk(`http://127.0.0.1:${WORKER_PORT}/health/live`),
       30000,
-      process.env.BENCH_WORKER_NODE_ARGS ? process.env.BENCH_WORKER_NODE_ARGS.split(' ') : [],
+      [...HUB_NODE_ARGS, ...(process.env.BENCH_WORKER_NODE_ARGS ? process.env.BENCH_WORKER_NODE_ARGS.split(' ') : [])],
     );
     if (SPLIT) {
       savers = await startNode(
         distEntry('main.worker.js'),
         { ...common, PORT: String(SAVERS_PORT), WORKER_QUEUES: QUEUES.filter((q) => q !== 'rtms-streams').join(','), CONCURRENCY_MEDIA_FRAMES: '32', DATABASE_POOL_SIZE: '40' },
         httpOk(`http://127.0.0.1:${SAVERS_PORT}/health/live`),
+        30000,
+        HUB_NODE_ARGS,
       );
     }
     await simControl.setWebhookTarget(`${API}/api/v1/webhooks/zoom`);
