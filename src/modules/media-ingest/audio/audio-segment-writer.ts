@@ -137,17 +137,17 @@ export class AudioSegmentWriter {
     const packets: Packet[] = [];
     let missingParts = 0;
     const fromFiles = new Map<string, StoredPart[]>();
-    const add = (part: StoredPart, data: Buffer[] | Buffer) => {
+    const add = (part: StoredPart, data: Buffer) => {
       let off = 0;
       part.packet_ts.forEach((ts, i) => {
         const len = part.packet_len[i];
-        packets.push({ ts: Number(ts), data: Array.isArray(data) ? data[i] : data.subarray(off, off + len) });
+        packets.push({ ts: Number(ts), data: data.subarray(off, off + len) });
         off += len;
       });
     };
     for (const part of parts) {
       const cached = written?.get(partKey(Number(part.first_ts), Number(part.last_ts)));
-      if (cached && cached.length === part.packet_len.length && cached.every((b, i) => b.length === part.packet_len[i])) add(part, cached);
+      if (cached && cached.length === part.packet_len.reduce((n, l) => n + l, 0)) add(part, cached);
       else if (part.pcm) add(part, part.pcm);
       else if (part.spool_file) pushTo(fromFiles, part.spool_file, part);
       else missingParts++;

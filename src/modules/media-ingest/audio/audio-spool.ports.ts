@@ -46,8 +46,13 @@ export interface AudioPartStore {
   appendParts(rows: PartRow[]): Promise<AppendResult>;
 }
 
-/** The parts of a segment this process wrote, kept in memory so writing its WAV reads no file. */
-export type WrittenParts = Map<string, Buffer[]>;
+/**
+ * The parts of a segment this process wrote, kept in memory so writing its WAV reads no
+ * file: each part's PCM in one buffer, its packets back to back (as in the spool file).
+ * One buffer per part, not one per packet: a segment is kept for its whole length, and
+ * per-packet objects living that long would be copied by every young-generation GC.
+ */
+export type WrittenParts = Map<string, Buffer>;
 
 /** Key of a part in WrittenParts: its first and last packet timestamps. */
 export const partKey = (firstTs: number, lastTs: number) => `${firstTs}|${lastTs}`;

@@ -143,7 +143,7 @@ describe('AudioSpool', () => {
     expect(h.due).toEqual(['st1|7|0']);
     // The PCM of the parts it wrote goes along, so writing the WAV reads no file.
     expect([...h.dueParts[0].keys()]).toEqual([partKey(500, 500)]);
-    expect(h.dueParts[0].get(partKey(500, 500))).toEqual([pkt(500).pcm]);
+    expect(h.dueParts[0].get(partKey(500, 500))).toEqual(pkt(500).pcm);
     expect(spool.cachedPcmBytes).toBe(640 * 2); // the two later packets' segments are still open
     await spool.close();
   });

@@ -105,8 +105,11 @@ export class AudioSpool {
       // Only the last few segments can still get packets worth checking.
       for (const k of u.seen.keys()) if (k < segStart - 2 * s.info.segmentMs) u.seen.delete(k);
     }
-    if (seen.has(packet.ts)) return false;
-    seen.add(packet.ts);
+    // The offset in the segment, a small integer V8 stores inline (an epoch-ms timestamp
+    // would be one heap object per packet, kept for three segments).
+    const offset = packet.ts - segStart;
+    if (seen.has(offset)) return false;
+    seen.add(offset);
     u.waiting.push(packet);
     if (packet.ts > u.maxTs) u.maxTs = packet.ts;
     s.pending += 1;
@@ -264,7 +267,7 @@ export class AudioSpool {
       const key = partKey(g.packets[0].ts, g.packets[g.packets.length - 1].ts);
       if (!seg.parts.has(key)) {
         const bytes = g.packets.reduce((n, p) => n + p.pcm.length, 0);
-        seg.parts.set(key, g.packets.map((p) => p.pcm));
+        seg.parts.set(key, Buffer.concat(g.packets.map((p) => p.pcm), bytes));
         seg.bytes += bytes;
         this.cachedBytes += bytes;
       }

@@ -13,7 +13,7 @@ export interface UserState {
   waiting: SpooledPacket[];
   /** segment start → the open segments this process writes to. */
   segments: Map<number, SegmentState>;
-  /** Timestamps already spooled, per segment start: a packet Zoom sends twice is kept once. */
+  /** Packets already spooled (their offset in the segment), per segment start: a packet Zoom sends twice is kept once. */
   seen: Map<number, Set<number>>;
 }
 
