@@ -4,6 +4,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { LiveErrorCode } from '../../../common/errors/error-codes';
+import { errorMessage } from '../../../common/errors/error-message';
 import { LiveAuth } from './live-auth';
 import { LiveFanout } from './live-fanout.service';
 import { LiveMetrics } from './live-metrics';
@@ -56,19 +57,24 @@ export class LiveGateway implements OnApplicationBootstrap, OnModuleDestroy {
     // Until ws owns the socket, a reset by the peer must not become an uncaught error.
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== LIVE_WS_PATH) return refuse(socket, 404, 'not_found', 'No WebSocket endpoint at this path');
+    const refuse = (status: number, code: string, message: string) => {
+      // Who was refused and why; never the key or ticket (the query string is left out).
+      this.logger.warn(`Live upgrade refused (${status} ${code}) for ${req.socket.remoteAddress ?? 'unknown'} on ${url.pathname}`);
+      refuseUpgrade(socket, status, code, message);
+    };
+    if (url.pathname !== LIVE_WS_PATH) return refuse(404, 'not_found', 'No WebSocket endpoint at this path');
     let principal;
     try {
       principal = await this.auth.authenticate(req, url.searchParams.get('ticket'));
     } catch (err) {
-      this.logger.warn(`Live authentication failed: ${(err as Error).message}`);
-      return refuse(socket, 503, 'service_unavailable', 'Could not check the credentials: try again');
+      this.logger.warn(`Live authentication failed: ${errorMessage(err)}`);
+      return refuse(503, 'service_unavailable', 'Could not check the credentials: try again');
     }
     if (!principal) {
       const ticketOnly = url.searchParams.has('ticket') && !req.headers['x-api-key'] && !req.headers.authorization;
       return ticketOnly
-        ? refuse(socket, 401, LiveErrorCode.InvalidTicket, 'The ticket is unknown, expired or used')
-        : refuse(socket, 401, 'invalid_api_key', 'A valid API key (x-api-key or Bearer) or ?ticket= is required');
+        ? refuse(401, LiveErrorCode.InvalidTicket, 'The ticket is unknown, expired or used')
+        : refuse(401, 'invalid_api_key', 'A valid API key (x-api-key or Bearer) or ?ticket= is required');
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -79,7 +85,7 @@ export class LiveGateway implements OnApplicationBootstrap, OnModuleDestroy {
 }
 
 /** Answers an upgrade request with a plain HTTP error (the API's error shape) and closes the socket. */
-function refuse(socket: Socket, status: number, code: string, message: string): void {
+function refuseUpgrade(socket: Socket, status: number, code: string, message: string): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ statusCode: status, error: code, message });
   const reason = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Service Unavailable';

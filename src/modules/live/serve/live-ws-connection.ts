@@ -70,6 +70,7 @@ export class LiveWsConnection {
     }
     const request = parseClientRequest(rawText(data));
     if ('error' in request) {
+      LiveWsConnection.logger.warn(`Live client ${this.client.id}: refused a request (${request.error})`);
       this.client.sendControl({ type: 'error', code: LiveProtocolErrorCode.BadRequest, message: request.error, ...(request.id ? { id: request.id } : {}) });
       if (++this.badInARow >= MAX_BAD_MESSAGES_IN_A_ROW) this.client.close(LiveCloseCode.ProtocolError, 'protocol_error', 'Too many invalid messages');
       return;
