@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import type { AppModuleOptions } from '../../src/app.module';
 import { ALL_QUEUES, QueueName } from '../../src/jobs/queue-names';
 import { type SimulatorOptions, ZoomSimulator } from '../../src/simulator';
@@ -116,10 +117,24 @@ export function useE2eContext(options: E2eContextOptions): E2eContext {
     sim?.setWebhookTarget(null);
     await sim?.stop();
     for (const c of children.splice(0)) await c.stop('SIGKILL');
-    if (hub) await obliterateQueues(hub.producer);
+    if (hub) {
+      await obliterateQueues(hub.producer);
+      await leaveNothingForTheNextFile(hub);
+    }
     for (const app of apps.splice(0).reverse()) await app.close();
     await hub?.close();
   });
 
   return ctx;
+}
+
+/**
+ * The test database is shared by every e2e file: app events this file recorded but never
+ * fanned out, and its webhook endpoints, must not reach the next file's sweeper and
+ * receivers (a stray session.created once showed up as an extra delivery there).
+ */
+async function leaveNothingForTheNextFile(hub: TestApp): Promise<void> {
+  const db = hub.app.get(DataSource);
+  await db.query(`UPDATE app_events SET fanned_out_at = now() WHERE fanned_out_at IS NULL`).catch(() => undefined);
+  await db.query(`UPDATE webhook_endpoints SET enabled = false WHERE enabled`).catch(() => undefined);
 }
