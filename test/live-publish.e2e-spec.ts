@@ -200,4 +200,19 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
     const log = await logOf(sessionId);
     expect(log.filter((e) => e.entry.media === 'transcript').map((e) => e.entry.data.text)).toEqual(SPEECH.map((s) => s.text));
   });
+
+  it('a participant the capture policy excludes is not in the live log: no events about them', async () => {
+    const m = meeting(18000);
+    const { id: sessionId } = await createSession(ctx.hub, { meetingId: m.id, capturePolicy: { exclude_user_ids: [String(CY)] } });
+    const stream = await ctx.sim.startRtms(m.id);
+    await streamFinished(stream.streamId);
+    await queuesIdle();
+
+    const events = (await logOf(sessionId)).filter((e) => e.entry.media === 'events').map((e) => e.entry.data);
+    const joined = events.filter((d) => d.event === 'participant.joined').map((d) => d.user_id);
+    expect(joined).toEqual(expect.arrayContaining([ANN, BOB]));
+    expect(events.filter((d) => d.user_id === CY)).toEqual([]);
+    // The simulator sent its events (the same script's first case sees Cy join when nobody is excluded).
+    expect(ctx.sim.record(stream.streamId).messagesSent.byType[6]).toBeGreaterThan(0);
+  });
 });

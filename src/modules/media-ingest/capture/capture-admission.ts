@@ -18,6 +18,18 @@ export class CaptureAdmission {
     this.types = new Set(policy.media_types);
   }
 
+  /**
+   * Whether a live event about this participant may leave the stream (joins, leaves,
+   * speaker, sharing, video on/off): the include/exclude lists apply to what apps learn
+   * about a person, not only to their media. Events about no one (`undefined`/`null`) pass.
+   */
+  admitsParticipant(userId: unknown): boolean {
+    if (userId === undefined || userId === null) return true;
+    const user = String(userId);
+    if (this.exclude.has(user)) return false;
+    return this.include.size === 0 || this.include.has(user);
+  }
+
   /** Why this media type of this Zoom user may not leave the stream, or null when it may. */
   refusal(type: MediaTypeName, userId: number): AdmissionRefusal | null {
     if (!this.types.has(type)) return 'media_type';

@@ -13,6 +13,7 @@ import type { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
 import type { MediaParams, StreamIdentity } from '../protocol/handshake';
 import { MEDIA_MESSAGE_TYPES, RtmsMessage } from '../protocol/rtms-message-parser';
 import { RtmsStatusError, StreamConfigError } from '../protocol/rtms-status';
+import { CaptureAdmission } from '../capture/capture-admission';
 import { Interruption, Interruptions, ReconnectCause } from './interruptions';
 import { ReconnectPolicy } from './reconnect-policy';
 import { StreamConnections } from './stream-connections';
@@ -70,6 +71,8 @@ export class StreamSession {
   private readonly reconnect: ReconnectPolicy;
   private readonly conn: StreamConnections;
   private readonly dispatcher: StreamMediaDispatcher;
+  /** The capture policy's participant rules, applied to live events as to media. */
+  private readonly admission: CaptureAdmission;
   private firstMediaDone = false;
   private closeRequested = false;
   private lastKeepAliveWrite = 0;
@@ -85,6 +88,7 @@ export class StreamSession {
   ) {
     this.reconnect = new ReconnectPolicy(deps.config.reconnectBaseMs, deps.config.reconnectMaxMs);
     this.dispatcher = new StreamMediaDispatcher(init.rtmsStreamId, deps.metrics, deps.media);
+    this.admission = new CaptureAdmission(init.policy);
     this.conn = new StreamConnections(init, deps, {
       onSignalingMessage: (sock, m, bytes, at) => this.onSignalingMessage(sock, m, bytes, at),
       onMediaMessage: (m, bytes, at) => this.dispatcher.onMediaMessage(m, bytes, at),
@@ -221,7 +225,7 @@ export class StreamSession {
       case RtmsMessageType.EventUpdate: {
         const ev = isRecord(m.event) ? m.event : {};
         if (ev.event_type === RtmsEventType.MediaConnectionInterrupted) this.mediaInterrupted('event 7 MEDIA_CONNECTION_INTERRUPTED');
-        for (const entry of liveEventEntries(this.init.sessionId, m, at)) this.deps.liveText.append(entry);
+        for (const entry of liveEventEntries(this.init.sessionId, m, at)) if (this.admission.admitsParticipant(entry.data.user_id)) this.deps.liveText.append(entry);
         this.chainRecord(() => this.deps.recorder.event(this.ref, m));
         return;
       }
