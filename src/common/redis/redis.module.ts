@@ -2,6 +2,7 @@ import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } fro
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
+import { DistinctErrorLog } from '../logging/distinct-error-log';
 import { redisOptionsFromUrl } from './redis-options';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
@@ -29,20 +30,16 @@ class RedisCloser implements OnApplicationShutdown {
       provide: REDIS_CLIENT,
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
-        const logger = new Logger('Redis');
+        const errors = new DistinctErrorLog(new Logger('Redis'), 'The connection');
         const client = new Redis({
           ...redisOptionsFromUrl(config.get('redis', { infer: true }).url),
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           lazyConnect: false,
         });
-        let lastError = '';
-        client.on('error', (err: Error) => {
-          // ioredis repeats the same error on every retry; log each distinct one once.
-          if (err.message !== lastError) logger.warn(`Redis connection error: ${err.message}`);
-          lastError = err.message;
-        });
-        client.on('ready', () => (lastError = ''));
+        // ioredis repeats the same error on every retry; log each distinct one once.
+        client.on('error', (err: Error) => errors.failed(err.message));
+        client.on('ready', () => errors.recovered());
         return client;
       },
     },

@@ -2,10 +2,11 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { errorMessage } from '../../../common/errors/error-message';
+import { dedicatedRedis } from '../../../common/redis/dedicated-redis';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import { ALL_SESSIONS, LiveBinaryMedia, LiveKeys, liveKeys, packFrames } from '../live-protocol';
-import { DistinctErrorLog } from './distinct-error-log';
+import { DistinctErrorLog } from '../../../common/logging/distinct-error-log';
 import { FrameSink, LiveMediaTap } from './live-media-tap';
 import { LivePublishMetrics } from './live-publish-metrics';
 import { wantedMediaOf } from './media-registry';
@@ -39,6 +40,7 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
   private readonly registryFailures = new DistinctErrorLog(this.logger, 'Reading the live media registry');
   private readonly publishFailures = new DistinctErrorLog(this.logger, 'Publishing live media');
   private readonly keys: LiveKeys;
+  private readonly redisUrl: string;
   private readonly pollMs: number;
   private readonly taps = new Map<string, Set<LiveMediaTap>>();
   private pending = new Map<string, SessionFrames>();
@@ -59,6 +61,7 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
     private readonly metrics: LivePublishMetrics,
   ) {
     this.keys = liveKeys(config.get('queues', { infer: true }).prefix);
+    this.redisUrl = config.get('redis', { infer: true }).url;
     this.pollMs = config.get('live', { infer: true }).registryPollMs;
   }
 
@@ -210,25 +213,20 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
   }
 
   /**
-   * Queues commands while (re)connecting, so the first frames after it opens are not lost;
-   * MAX_PENDING_BYTES bounds what can wait.
+   * Queues commands while (re)connecting, so the first frames after it opens are not lost
+   * (MAX_PENDING_BYTES bounds what can wait); a command fails after one retry, and its
+   * frames are dropped, rather than waiting out an outage.
    */
   private openPublisher(): Redis {
-    const publisher = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: 1 });
-    publisher.on('error', (err: Error) => this.publishFailures.failed(err.message));
-    return publisher;
+    return dedicatedRedis(this.redisUrl, 'live-media-publisher', { maxRetriesPerRequest: 1 });
   }
 
   /** One dedicated connection per process (a subscribed connection can run nothing else), opened with the first tap. */
   private subscribe(): Redis {
-    const sub = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    const failures = new DistinctErrorLog(this.logger, 'The live registry subscriber');
-    sub.on('error', (err: Error) => failures.failed(err.message));
-    sub.on('ready', () => {
-      failures.recovered();
-      // Notices sent while the connection was down are lost: read the registry now.
-      void this.refresh();
-    });
+    const sub = dedicatedRedis(this.redisUrl, 'live-registry-subscriber');
+    const failures = new DistinctErrorLog(this.logger, 'Subscribing to live registry notices');
+    // Notices sent while the connection was down are lost: read the registry now.
+    sub.on('ready', () => void this.refresh());
     sub.on('message', (_channel: string, sessionId: string) => {
       if (sessionId === ALL_SESSIONS || this.taps.has(sessionId)) void this.refresh();
     });

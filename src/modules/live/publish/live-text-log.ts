@@ -7,7 +7,7 @@ import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import { LiveKeys, liveKeys, LiveTextEntry, TEXT_ENTRY_FIELD, trimArgs } from '../live-protocol';
 import { APPEND_APP_EVENT_ONCE } from './append-app-event.lua';
-import { DistinctErrorLog } from './distinct-error-log';
+import { DistinctErrorLog } from '../../../common/logging/distinct-error-log';
 import { LivePublishMetrics } from './live-publish-metrics';
 
 /** Entries kept in memory while Redis refuses writes; past it the oldest go (and are counted). */

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
-import { closeDedicatedRedis, dedicatedRedis } from './dedicated-redis';
+import { closeDedicatedRedis, dedicatedRedis } from '../../../common/redis/dedicated-redis';
 import { LiveSettings } from './live-settings';
 
 export type MediaMessageHandler = (sessionId: string, packed: Buffer) => void;

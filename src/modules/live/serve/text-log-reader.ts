@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import Redis from 'ioredis';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { sleep } from '../../../common/async/sleep';
-import { closeDedicatedRedis, dedicatedRedis } from './dedicated-redis';
+import { closeDedicatedRedis, dedicatedRedis } from '../../../common/redis/dedicated-redis';
 import { LiveSettings } from './live-settings';
 import { LogEntry, parseLogEntries, RawStreamEntry, TextLog } from './text-log';
 

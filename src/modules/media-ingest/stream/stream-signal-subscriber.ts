@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
-import { REDIS_CLIENT } from '../../../common/redis/redis.module';
+import { dedicatedRedis } from '../../../common/redis/dedicated-redis';
 import { StreamSignal, streamSignalChannel } from '../../../common/stream-signals/stream-signals';
 import { AppConfig } from '../../../config/app.config';
 import { errorMessage } from '../../../common/errors/error-message';
@@ -18,18 +18,16 @@ export class StreamSignalSubscriber implements OnModuleInit, OnApplicationShutdo
   private readonly listeners = new Map<string, StreamSignalListener>();
   private subscriber: Redis | null = null;
   private readonly channel: string;
+  private readonly redisUrl: string;
 
-  constructor(
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    config: ConfigService<AppConfig, true>,
-  ) {
+  constructor(config: ConfigService<AppConfig, true>) {
     this.channel = streamSignalChannel(config.get('queues', { infer: true }).prefix);
+    this.redisUrl = config.get('redis', { infer: true }).url;
   }
 
   async onModuleInit(): Promise<void> {
     // A subscribed connection cannot run other commands: use a dedicated one.
-    const sub = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    sub.on('error', (err: Error) => this.logger.warn(`Signal subscriber: ${err.message}`));
+    const sub = dedicatedRedis(this.redisUrl, 'stream-signal-subscriber');
     sub.on('message', (_channel: string, raw: string) => this.dispatch(raw));
     this.subscriber = sub;
     await sub.subscribe(this.channel);
