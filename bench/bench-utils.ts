@@ -63,6 +63,9 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** The API key every benchmark's hub accepts. */
+export const BENCH_API_KEY = 'bench-key';
+
 /** The env every hub process of a benchmark shares (production mode, loopback only, warn logs). */
 export function hubEnv(o: { dbUrl: string; redisUrl: string; prefix: string; simBaseUrl: string; clientId: string; clientSecret: string; webhookSecret: string }): Record<string, string> {
   return {
@@ -71,7 +74,7 @@ export function hubEnv(o: { dbUrl: string; redisUrl: string; prefix: string; sim
     REDIS_URL: o.redisUrl,
     QUEUE_PREFIX: o.prefix,
     LOG_LEVEL: 'warn',
-    API_KEYS: 'bench-key',
+    API_KEYS: BENCH_API_KEY,
     TOKEN_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
     ZOOM_CLIENT_ID: o.clientId,
     ZOOM_CLIENT_SECRET: o.clientSecret,
