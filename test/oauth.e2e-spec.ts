@@ -29,7 +29,8 @@ const CLIENT_ID = 'oauth_e2e_client';
 const CLIENT_SECRET = 'oauth_e2e_client_secret';
 const S2S = { clientId: 'oauth_e2e_s2s', clientSecret: 'oauth_e2e_s2s_secret', accountId: 'oauth_e2e_account' };
 const KEY_A = `ka:${randomBytes(32).toString('base64')}`;
-const KEY_B = `kb:${randomBytes(32).toString('base64')}`;
+// The new key's id holds dots (the keyring allows them): the envelope must still open after a rotation to it.
+const KEY_B = `kb.2026.11:${randomBytes(32).toString('base64')}`;
 
 interface RawRow {
   id: string;
@@ -632,11 +633,11 @@ describe('Token encryption keys', () => {
         ['-r', 'ts-node/register/transpile-only', 'src/modules/oauth/reencrypt-tokens.ts'],
         { env: { ...process.env, TOKEN_ENCRYPTION_KEYS: `${KEY_B},${KEY_A}`, TS_NODE_TRANSPILE_ONLY: 'true' }, cwd: process.cwd() },
       );
-      expect(stdout).toMatch(/with key "kb": [1-9]\d* rewritten/);
+      expect(stdout).toMatch(/with key "kb\.2026\.11": [1-9]\d* rewritten/);
       const row = await keyOf();
-      expect(row.key_id).toBe('kb');
-      expect(TokenCipher.keyIdOf(row.access_token_enc)).toBe('kb');
-      expect(TokenCipher.keyIdOf(row.refresh_token_enc)).toBe('kb');
+      expect(row.key_id).toBe('kb.2026.11');
+      expect(TokenCipher.keyIdOf(row.access_token_enc)).toBe('kb.2026.11');
+      expect(TokenCipher.keyIdOf(row.refresh_token_enc)).toBe('kb.2026.11');
       // Idempotent: a second run rewrites nothing.
       const again = await reencryptConnectionTokens(db, new TokenCipher(parseKeyring(`${KEY_B},${KEY_A}`)));
       expect(again.rewritten).toBe(0);

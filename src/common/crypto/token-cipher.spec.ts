@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { parseKeyring } from '../../config/keyring';
 import { TokenCipher, TokenDecryptionError } from './token-cipher';
 
@@ -47,6 +47,24 @@ describe('TokenCipher (AES-256-GCM envelopes)', () => {
     expect(new TokenCipher([keyB]).decrypt(underB, AAD)).toBe('v');
   });
 
+  it('round-trips under a key id holding dots (the keyring allows them), and still opens envelopes sealed before', () => {
+    const dotted = { id: 'prod.2026.11', key: randomBytes(32) };
+    const cipher = new TokenCipher([dotted, keyA]);
+    const env = cipher.encrypt('value', AAD);
+    expect(env.startsWith('v1.prod.2026.11.')).toBe(true);
+    expect(TokenCipher.keyIdOf(env)).toBe('prod.2026.11');
+    expect(cipher.decrypt(env, AAD)).toBe('value');
+    // An envelope in the format as first shipped (dot-free id, five fields), built by hand.
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', keyA.key, iv, { authTagLength: 16 });
+    c.setAAD(Buffer.from(AAD, 'utf8'));
+    const ct = Buffer.concat([c.update('legacy', 'utf8'), c.final()]);
+    const legacy = ['v1', 'A', iv.toString('base64url'), c.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+    expect(TokenCipher.keyIdOf(legacy)).toBe('A');
+    expect(cipher.decrypt(legacy, AAD)).toBe('legacy');
+    expect(() => cipher.decrypt('v1.A.x.y', AAD)).toThrow(/unrecognised format/);
+  });
+
   it('never puts key material or plaintext in its errors', () => {
     const cipher = new TokenCipher([keyA]);
     try {
@@ -65,8 +83,8 @@ describe('parseKeyring (TOKEN_ENCRYPTION_KEYS)', () => {
 
   it('parses id:base64key lists, newest first', () => {
     const other = randomBytes(32).toString('base64url');
-    const ring = parseKeyring(` k2:${b64} , k1:${other}`);
-    expect(ring.map((k) => k.id)).toEqual(['k2', 'k1']);
+    const ring = parseKeyring(` k2:${b64} , k1:${other}, prod.2026-11:${b64.replace('A', 'B')}`);
+    expect(ring.map((k) => k.id)).toEqual(['k2', 'k1', 'prod.2026-11']);
     expect(ring[0].key.length).toBe(32);
     expect(ring[1].key.toString('base64url')).toBe(other);
   });

@@ -16,7 +16,10 @@ export class TokenDecryptionError extends Error {
 /**
  * AES-256-GCM for secrets at rest. The envelope is
  * `v1.<keyId>.<iv b64url>.<tag b64url>.<ciphertext b64url>`: a random 96-bit IV per
- * value, the 128-bit auth tag, and the id of the key that sealed it. The newest key of
+ * value, the 128-bit auth tag, and the id of the key that sealed it. Key ids may hold
+ * `.` (the keyring allows it) but base64url never does, so an envelope is read from
+ * both ends: the version first, the last three fields, and the key id is what lies
+ * between. The newest key of
  * the ring seals; every key of the ring opens. `aad` binds a value to where it is
  * stored (e.g. `oauth_connections:<id>:access_token`), so a ciphertext copied into
  * another row or column does not decrypt.
@@ -49,9 +52,9 @@ export class TokenCipher {
   }
 
   decrypt(envelope: string, aad: string): string {
-    const parts = envelope.split('.');
-    if (parts.length !== 5 || parts[0] !== VERSION) throw new TokenDecryptionError('unrecognised format');
-    const [, keyId, ivB64, tagB64, ctB64] = parts;
+    const parts = splitEnvelope(envelope);
+    if (!parts) throw new TokenDecryptionError('unrecognised format');
+    const { keyId, ivB64, tagB64, ctB64 } = parts;
     const key = this.byId.get(keyId);
     if (!key) throw new TokenDecryptionError(`key "${keyId}" is not in TOKEN_ENCRYPTION_KEYS`);
     const iv = Buffer.from(ivB64, 'base64url');
@@ -69,7 +72,13 @@ export class TokenCipher {
 
   /** Key id a stored envelope was sealed with (without opening it). */
   static keyIdOf(envelope: string): string | undefined {
-    const parts = envelope.split('.');
-    return parts.length === 5 && parts[0] === VERSION ? parts[1] : undefined;
+    return splitEnvelope(envelope)?.keyId;
   }
+}
+
+function splitEnvelope(envelope: string): { keyId: string; ivB64: string; tagB64: string; ctB64: string } | undefined {
+  const parts = envelope.split('.');
+  if (parts.length < 5 || parts[0] !== VERSION) return undefined;
+  const [ivB64, tagB64, ctB64] = parts.slice(-3);
+  return { keyId: parts.slice(1, -3).join('.'), ivB64, tagB64, ctB64 };
 }
