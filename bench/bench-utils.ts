@@ -66,10 +66,14 @@ export function percentile(sorted: number[], p: number): number {
 /** The API key every benchmark's hub accepts. */
 export const BENCH_API_KEY = 'bench-key';
 
-/** The env every hub process of a benchmark shares (production mode, loopback only, warn logs). */
+/**
+ * The env every hub process of a benchmark shares (loopback only, warn logs). Not
+ * NODE_ENV=production: the simulator speaks http:// and ws://, which production refuses
+ * at boot; in the hub NODE_ENV gates only those development-only switches.
+ */
 export function hubEnv(o: { dbUrl: string; redisUrl: string; prefix: string; simBaseUrl: string; clientId: string; clientSecret: string; webhookSecret: string }): Record<string, string> {
   return {
-    NODE_ENV: 'production',
+    NODE_ENV: 'development',
     DATABASE_URL: o.dbUrl,
     REDIS_URL: o.redisUrl,
     QUEUE_PREFIX: o.prefix,

@@ -55,6 +55,49 @@ describe('configuration validation', () => {
     expect(() => loadAppConfig({ ...base, ...patch })).toThrow(expected);
   });
 
+  describe('development-only switches are refused with NODE_ENV=production', () => {
+    const prod = { ...base, NODE_ENV: 'production' };
+
+    it.each([
+      [{ RTMS_ALLOW_INSECURE_WS: 'true' }, 'RTMS_ALLOW_INSECURE_WS: must not be true when NODE_ENV=production'],
+      [{ WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }, 'WEBHOOK_ALLOW_PRIVATE_URLS: must not be true when NODE_ENV=production'],
+      [{ ZOOM_API_BASE_URL: 'http://127.0.0.1:9999/v2' }, 'ZOOM_API_BASE_URL: must be an https:// URL when NODE_ENV=production'],
+      [{ ZOOM_OAUTH_BASE_URL: 'http://zoom.example' }, 'ZOOM_OAUTH_BASE_URL: must be an https:// URL when NODE_ENV=production'],
+      [{ ZOOM_REDIRECT_URI: 'http://hub.example/api/v1/oauth/zoom/callback' }, 'ZOOM_REDIRECT_URI: must be an https:// URL when NODE_ENV=production'],
+      [{ ZOOM_EVENT_WS_URL: 'ws://127.0.0.1:9999/ws' }, 'ZOOM_EVENT_WS_URL: must be a wss:// URL when NODE_ENV=production'],
+    ])('refuses %j', (patch, expected) => {
+      expect(() => loadAppConfig({ ...prod, ...patch })).toThrow(expected);
+      // The same settings are fine outside production (the simulator, the demo, tests).
+      expect(() => loadAppConfig({ ...base, NODE_ENV: 'development', ...patch })).not.toThrow();
+    });
+
+    it('lists every offending variable at once, without echoing values', () => {
+      const secretUrl = 'http://user:s3cret@zoom.example';
+      let message = '';
+      try {
+        loadAppConfig({ ...prod, RTMS_ALLOW_INSECURE_WS: 'true', ZOOM_API_BASE_URL: secretUrl });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toContain('RTMS_ALLOW_INSECURE_WS');
+      expect(message).toContain('ZOOM_API_BASE_URL');
+      expect(message).not.toContain('s3cret');
+    });
+
+    it('boots production with the secure equivalents', () => {
+      const config = loadAppConfig({
+        ...prod,
+        RTMS_ALLOW_INSECURE_WS: 'false',
+        WEBHOOK_ALLOW_PRIVATE_URLS: 'false',
+        ZOOM_API_BASE_URL: 'https://api.zoom.us/v2',
+        ZOOM_OAUTH_BASE_URL: 'https://zoom.us',
+        ZOOM_REDIRECT_URI: 'https://hub.example/api/v1/oauth/zoom/callback',
+        ZOOM_EVENT_WS_URL: 'wss://ws.zoom.us/ws',
+      });
+      expect(config.rtms.allowInsecureWs).toBe(false);
+    });
+  });
+
   it('never echoes a secret value in the error', () => {
     expect(() => loadAppConfig({ ...base, ADMIN_PASSWORD: 'hunter2' })).toThrow(/^(?![\s\S]*hunter2)/);
   });

@@ -252,9 +252,31 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
     });
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  if (env.NODE_ENV === 'production' && env.WEBHOOK_ALLOW_PRIVATE_URLS === true) {
-    // It would let anyone with an API key make the hub call internal services (SSRF).
-    throw new Error('Invalid configuration:\n  - WEBHOOK_ALLOW_PRIVATE_URLS: must not be true when NODE_ENV=production');
+  if (env.NODE_ENV === 'production') {
+    const refused = developmentOnlySettings(env);
+    if (refused.length > 0) {
+      throw new Error(`Invalid configuration (development-only settings with NODE_ENV=production):\n${refused.map((r) => `  - ${r}`).join('\n')}`);
+    }
   }
   return env;
+}
+
+/**
+ * Switches that exist for the simulator, local runs and tests, and that would weaken a
+ * production hub silently: each is named with why it is refused, so the operator knows
+ * what to remove. Values are never echoed (a URL may carry credentials).
+ */
+function developmentOnlySettings(env: EnvironmentVariables): string[] {
+  const refused: string[] = [];
+  // Lets anyone with an API key make the hub call internal services (SSRF).
+  if (env.WEBHOOK_ALLOW_PRIVATE_URLS === true) refused.push('WEBHOOK_ALLOW_PRIVATE_URLS: must not be true when NODE_ENV=production');
+  // RTMS signaling/media in clear text: the handshake signature and all media readable on the wire.
+  if (env.RTMS_ALLOW_INSECURE_WS === true) refused.push('RTMS_ALLOW_INSECURE_WS: must not be true when NODE_ENV=production');
+  // Client secret, authorization codes and tokens would travel in clear text.
+  for (const name of ['ZOOM_API_BASE_URL', 'ZOOM_OAUTH_BASE_URL', 'ZOOM_REDIRECT_URI'] as const) {
+    const url = env[name];
+    if (url !== undefined && /^http:/i.test(url)) refused.push(`${name}: must be an https:// URL when NODE_ENV=production`);
+  }
+  if (env.ZOOM_EVENT_WS_URL !== undefined && /^ws:/i.test(env.ZOOM_EVENT_WS_URL)) refused.push('ZOOM_EVENT_WS_URL: must be a wss:// URL when NODE_ENV=production');
+  return refused;
 }
