@@ -62,7 +62,8 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
   );
 
   if (options.api && http.openApiEnabled) {
-    app.use(['/docs', '/docs-json'], adminAuthHandler(config.get('auth', { infer: true })));
+    // Every document URL Swagger serves is guarded, /docs-yaml included (it is on by default).
+    app.use(['/docs', '/docs-json', '/docs-yaml'], adminAuthHandler(config.get('auth', { infer: true })));
     const document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()
@@ -73,7 +74,7 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
         .addSecurityRequirements('api-key')
         .build(),
     );
-    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
   }
   return app;
 }
