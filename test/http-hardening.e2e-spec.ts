@@ -1,5 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import { createSession } from './factories/session.factory';
+import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
+import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
-import { ADMIN_AUTH } from './utils/test-app';
+import { ADMIN_AUTH, API_KEY } from './utils/test-app';
+
+const crafted = (c: unknown, i: unknown) => Buffer.from(JSON.stringify({ c, i })).toString('base64url');
 
 /** Findings of the security review (issue 17) about the HTTP surface, each as a request. */
 describe('HTTP hardening (security review)', () => {
@@ -16,6 +22,56 @@ describe('HTTP hardening (security review)', () => {
       expect(anonymous.text).not.toContain(content);
       const res = await ctx.http().get(url).set('Authorization', ADMIN_AUTH).expect(200);
       expect(res.text).toContain(content);
+    });
+  });
+
+  describe('impossible dates and crafted cursors are a 400, never a 500', () => {
+    it.each([
+      '/api/v1/sessions?created_from=2026-02-31T00:00:00Z',
+      '/api/v1/sessions?created_to=2026-02-29',
+      '/api/v1/sessions?created_from=0000-01-01T00:00:00Z',
+      '/api/v1/sessions?created_from=2026-W05',
+    ])('%s', async (url) => {
+      const res = await ctx.http().get(url).set('x-api-key', API_KEY).expect(400);
+      expect(res.body).toMatchObject({ error: 'validation_failed' });
+    });
+
+    it('artifact time filters', async () => {
+      const session = await createSession(ctx.hub, { meetingId: 81234567001 });
+      for (const q of ['from=2026-02-31T00:00:00Z', 'to=2026-04-31', 'from=20260131T000000Z']) {
+        const res = await ctx.http().get(`/api/v1/sessions/${session.id}/artifacts?${q}`).set('x-api-key', API_KEY).expect(400);
+        expect(res.body).toMatchObject({ error: 'validation_failed' });
+      }
+      await ctx.http().get(`/api/v1/sessions/${session.id}/artifacts?from=2026-02-28T00:00:00Z&to=2026-03-01`).set('x-api-key', API_KEY).expect(200);
+    });
+
+    it('webhook recover since', async () => {
+      const endpoint = await insertWebhookEndpoint(ctx.hub.app, 'https://receiver.example.test/hook');
+      try {
+        for (const since of ['2026-02-31T00:00:00Z', '2026-W05']) {
+          const res = await ctx.http().post(`/api/v1/webhook-endpoints/${endpoint.id}/recover?since=${since}`).set('x-api-key', API_KEY).expect(400);
+          expect(res.body).toMatchObject({ error: 'validation_failed' });
+        }
+      } finally {
+        await query(ctx.hub.app, 'DELETE FROM webhook_endpoints WHERE id = $1', [endpoint.id]);
+      }
+    });
+
+    it.each([
+      ['an impossible date', crafted('2026-02-31T00:00:00.000Z', randomUUID())],
+      ['a date past what Postgres holds', crafted('+275760-09-13T00:00:00.000Z', randomUUID())],
+      ['a non-UUID id', crafted('2026-12-01T00:00:00.000Z', '------------------------------------')],
+    ])('a cursor with %s', async (_what, cursor) => {
+      const session = await createSession(ctx.hub, { meetingId: 81234567002 });
+      for (const url of [
+        `/api/v1/sessions?cursor=${cursor}`,
+        `/api/v1/sessions/${session.id}/events?cursor=${cursor}`,
+        `/api/v1/sessions/${session.id}/artifacts?cursor=${cursor}`,
+        `/api/v1/webhook-endpoints?cursor=${cursor}`,
+      ]) {
+        const res = await ctx.http().get(url).set('x-api-key', API_KEY);
+        expect({ url, status: res.status, error: res.body.error }).toEqual({ url, status: 400, error: 'invalid_cursor' });
+      }
     });
   });
 

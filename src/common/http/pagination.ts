@@ -1,5 +1,8 @@
 import { BadRequestException } from '@nestjs/common';
 import { isRecord } from '../types/is-record';
+import { isInstant } from './instant';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Keyset cursor over (created_at, id): stable under inserts, no OFFSET scans. */
 export interface Cursor {
@@ -15,7 +18,8 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   if (!cursor) return undefined;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (isRecord(parsed) && typeof parsed.c === 'string' && typeof parsed.i === 'string' && !Number.isNaN(Date.parse(parsed.c)) && /^[0-9a-f-]{36}$/i.test(parsed.i)) {
+    // A cursor is client input: both fields go to Postgres casts, which must not fail (a 500).
+    if (isRecord(parsed) && isInstant(parsed.c, true) && typeof parsed.i === 'string' && UUID.test(parsed.i)) {
       return { createdAt: parsed.c, id: parsed.i };
     }
   } catch {

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEnum, IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsEnum, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsInstant } from '../../../common/http/instant';
 import { PageQuery } from '../../../common/http/page.query';
 import { WebhookMessageStatus } from '../entities/webhook-message.entity';
 
@@ -15,6 +16,6 @@ export class ListWebhookMessagesQuery extends PageQuery {
 
 export class RecoverQuery {
   @ApiProperty({ description: 'Resend the failed messages created at or after this time (ISO 8601)', example: '2026-12-01T00:00:00Z' })
-  @IsISO8601({ strict: true }, { message: 'since must be an ISO 8601 time' })
+  @IsInstant()
   since: string;
 }

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsDateString, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInstant } from '../../../common/http/instant';
 
 export const ARTIFACT_KINDS = ['video_frame', 'share_frame', 'audio_segment', 'chat'] as const;
 
@@ -14,11 +15,11 @@ export class ListArtifactsQuery {
   user_id?: string;
 
   @ApiPropertyOptional({ description: 'captured_at ≥ this ISO time' })
-  @IsOptional() @IsDateString()
+  @IsOptional() @IsInstant()
   from?: string;
 
   @ApiPropertyOptional({ description: 'captured_at < this ISO time' })
-  @IsOptional() @IsDateString()
+  @IsOptional() @IsInstant()
   to?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })

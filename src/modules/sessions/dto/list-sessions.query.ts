@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEnum, IsISO8601, IsOptional, Matches } from 'class-validator';
+import { IsEnum, IsOptional, Matches } from 'class-validator';
+import { IsInstant } from '../../../common/http/instant';
 import { PageQuery } from '../../../common/http/page.query';
 import { SessionStatus } from '../entities/session.entity';
 
@@ -14,11 +15,11 @@ export class ListSessionsQuery extends PageQuery {
   @IsOptional() @Matches(/^\d{6,20}$/, { message: 'meeting_id must be numeric' })
   meeting_id?: string;
 
-  @ApiPropertyOptional({ description: 'Created at or after (ISO 8601)' })
-  @IsOptional() @IsISO8601()
+  @ApiPropertyOptional({ description: 'Created at or after (RFC 3339 date-time or date)' })
+  @IsOptional() @IsInstant()
   created_from?: string;
 
-  @ApiPropertyOptional({ description: 'Created before (ISO 8601)' })
-  @IsOptional() @IsISO8601()
+  @ApiPropertyOptional({ description: 'Created before (RFC 3339 date-time or date)' })
+  @IsOptional() @IsInstant()
   created_to?: string;
 }
