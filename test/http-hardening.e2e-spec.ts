@@ -1,15 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MEDIA_STORAGE, MediaStorage } from '../src/modules/media-ingest/storage/media-storage';
 import { createSession } from './factories/session.factory';
 import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
 import { ADMIN_AUTH, API_KEY } from './utils/test-app';
 
+const storageRoot = mkdtempSync(path.join(os.tmpdir(), 'http-hardening-'));
 const crafted = (c: unknown, i: unknown) => Buffer.from(JSON.stringify({ c, i })).toString('base64url');
 
 /** Findings of the security review (issue 17) about the HTTP surface, each as a request. */
 describe('HTTP hardening (security review)', () => {
-  const ctx = useE2eContext({ hub: { api: true } });
+  const ctx = useE2eContext({ hub: { api: true }, env: () => ({ STORAGE_LOCAL_DIR: storageRoot }) });
+  afterAll(() => rmSync(storageRoot, { recursive: true, force: true }));
 
   describe('OpenAPI documents', () => {
     it.each([
@@ -73,6 +79,23 @@ describe('HTTP hardening (security review)', () => {
         expect({ url, status: res.status, error: res.body.error }).toEqual({ url, status: 400, error: 'invalid_cursor' });
       }
     });
+  });
+
+  it('downloads an artifact whose name is not Latin-1 (ASCII filename + filename*=UTF-8)', async () => {
+    const session = await createSession(ctx.hub, { meetingId: 81234567003 });
+    const name = '会议-Zoë.jpg';
+    const key = `${session.id}/${randomUUID()}/${name}`;
+    const bytes = Buffer.from('not really a jpeg');
+    await ctx.hub.app.get<MediaStorage>(MEDIA_STORAGE, { strict: false }).put(key, bytes, 'image/jpeg');
+    const [artifact] = await query<{ id: string }>(
+      ctx.hub.app,
+      `INSERT INTO media_artifacts (session_id, rtms_stream_id, kind, user_id, storage_key, content_type, bytes, sha256, captured_at)
+       VALUES ($1, 'stream-http-hardening', 'video_frame', 'u1', $2, 'image/jpeg', $3, repeat('0', 64), now()) RETURNING id`,
+      [session.id, key, bytes.length],
+    );
+    const res = await ctx.http().get(`/api/v1/artifacts/${artifact.id}/content`).set('x-api-key', API_KEY).expect(200);
+    expect(res.headers['content-disposition']).toBe(`inline; filename="__-Zo_.jpg"; filename*=UTF-8''${encodeURIComponent(name)}`);
+    expect(Buffer.isBuffer(res.body) && res.body.equals(bytes)).toBe(true);
   });
 
 });

@@ -8,6 +8,7 @@ import { parseRange } from './http-range';
 import { toTxt, toVtt } from './transcript-format';
 import { errorMessage } from '../../../common/errors/error-message';
 import { uuidParam } from '../../../common/http/uuid-param';
+import { contentDisposition } from '../../../common/http/content-disposition';
 
 
 @ApiTags('artifacts')
@@ -44,7 +45,7 @@ export class ArtifactsController {
     res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('ETag', `"${a.sha256}"`);
     res.setHeader('Content-Length', String(obj.length));
-    res.setHeader('Content-Disposition', `inline; filename="${a.storageKey.split('/').pop() ?? 'artifact'}"`);
+    res.setHeader('Content-Disposition', contentDisposition('inline', a.storageKey.split('/').pop() || 'artifact', 'artifact'));
     if (range.kind === 'range') {
       res.status(HttpStatus.PARTIAL_CONTENT);
       res.setHeader('Content-Range', `bytes ${range.range.start}-${range.range.end}/${a.bytes}`);
