@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Queue } from 'bullmq';
+import request from 'supertest';
+import { QueueName } from '../src/jobs/queue-names';
 import { MEDIA_STORAGE, MediaStorage } from '../src/modules/media-ingest/storage/media-storage';
 import { createSession } from './factories/session.factory';
 import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
-import { ADMIN_AUTH, API_KEY } from './utils/test-app';
+import { ADMIN_AUTH, API_KEY, TestApp } from './utils/test-app';
 
 const storageRoot = mkdtempSync(path.join(os.tmpdir(), 'http-hardening-'));
 const crafted = (c: unknown, i: unknown) => Buffer.from(JSON.stringify({ c, i })).toString('base64url');
@@ -98,4 +101,64 @@ describe('HTTP hardening (security review)', () => {
     expect(Buffer.isBuffer(res.body) && res.body.equals(bytes)).toBe(true);
   });
 
+  describe('Bull Board state changes', () => {
+    const queueOf = (app: TestApp): Queue => {
+      const q = app.producer.allQueues().find((x) => x.name === QueueName.ZoomRooms);
+      if (!q) throw new Error('no zoom-rooms queue');
+      return q;
+    };
+    const total = async (app: TestApp) => Object.values(await queueOf(app).getJobCounts()).reduce((a, b) => a + b, 0);
+    const addUrl = `/admin/queues/api/queues/${QueueName.ZoomRooms}/add`;
+
+    it('refuses a cross-site form post (valid Basic auth replayed by the browser) and adds nothing', async () => {
+      const before = await total(ctx.hub);
+      const form = await ctx
+        .http()
+        .post(addUrl)
+        .set('Authorization', ADMIN_AUTH)
+        .set('Content-Type', 'application/x-www-form-urlencoded')
+        .send('name=room.join&data=%7B%7D')
+        .expect(403);
+      expect(form.body).toMatchObject({ error: 'cross_site_request_refused' });
+      // text/plain (a form's other enctype, or a no-cors fetch) carrying JSON is refused too.
+      await ctx.http().post(addUrl).set('Authorization', ADMIN_AUTH).set('Content-Type', 'text/plain').send('{"name":"room.join","data":{}}').expect(403);
+      // JSON, but the browser says it comes from another site.
+      await ctx.http().post(addUrl).set('Authorization', ADMIN_AUTH).set('Sec-Fetch-Site', 'cross-site').send({ name: 'room.join', data: {} }).expect(403);
+      expect(await total(ctx.hub)).toBe(before);
+    });
+
+    it('accepts the requests Bull Board UI makes (JSON POST, PUT without a body)', async () => {
+      const before = await total(ctx.hub);
+      const added = await ctx
+        .http()
+        .post(addUrl)
+        .set('Authorization', ADMIN_AUTH)
+        .set('Content-Type', 'application/json')
+        .set('Sec-Fetch-Site', 'same-origin')
+        .send({ name: 'bull-board-ui-check', data: { dispatchId: 'none' }, options: { delay: 3_600_000 } })
+        .expect(200);
+      expect(added.body.job).toMatchObject({ name: 'bull-board-ui-check' });
+      expect(await total(ctx.hub)).toBe(before + 1);
+      await ctx.http().put(`/admin/queues/api/queues/${QueueName.ZoomRooms}/pause`).set('Authorization', ADMIN_AUTH).expect(200);
+      expect(await queueOf(ctx.hub).isPaused()).toBe(true);
+      await ctx.http().put(`/admin/queues/api/queues/${QueueName.ZoomRooms}/resume`).set('Authorization', ADMIN_AUTH).expect(200);
+      expect(await queueOf(ctx.hub).isPaused()).toBe(false);
+      await queueOf(ctx.hub).obliterate({ force: true });
+    });
+
+    it('with BULL_BOARD_READ_ONLY=true shows the queues but refuses every change', async () => {
+      const ro = await ctx.startApp({ api: true }, { ...ctx.env, BULL_BOARD_READ_ONLY: 'true' });
+      const http = () => request(ro.app.getHttpServer());
+      const before = await total(ro);
+      const list = await http().get('/admin/queues/api/queues').set('Authorization', ADMIN_AUTH).expect(200);
+      expect((list.body.queues as Array<{ readOnlyMode: boolean }>).every((q) => q.readOnlyMode)).toBe(true);
+      const add = await http().post(addUrl).set('Authorization', ADMIN_AUTH).send({ name: 'x', data: {} }).expect(403);
+      expect(add.body).toMatchObject({ error: 'admin_read_only' });
+      await http().put(`/admin/queues/api/queues/${QueueName.ZoomRooms}/pause`).set('Authorization', ADMIN_AUTH).expect(403);
+      expect(await queueOf(ro).isPaused()).toBe(false);
+      expect(await total(ro)).toBe(before);
+      // Credentials still come first.
+      await http().put(`/admin/queues/api/queues/${QueueName.ZoomRooms}/pause`).expect(401);
+    });
+  });
 });

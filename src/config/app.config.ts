@@ -86,6 +86,8 @@ export interface AppConfig {
     bodyLimit: string;
     openApiEnabled: boolean;
   };
+  /** Bull Board (/admin/queues): read-only refuses every state change. */
+  bullBoard: { readOnly: boolean };
   log: { level: string };
   database: { url: string; poolSize: number };
   redis: { url: string };
@@ -193,6 +195,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       bodyLimit: env.BODY_LIMIT ?? '1mb',
       openApiEnabled: env.OPENAPI_ENABLED ?? true,
     },
+    bullBoard: { readOnly: env.BULL_BOARD_READ_ONLY ?? false },
     log: { level: env.LOG_LEVEL ?? 'info' },
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE ?? 10 },
     redis: { url: env.REDIS_URL },

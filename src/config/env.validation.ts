@@ -110,6 +110,10 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toBool) @IsBoolean()
   OPENAPI_ENABLED?: boolean;
 
+  /** Bull Board shows queues and jobs but refuses every change (retry, clean, add, pause…). */
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  BULL_BOARD_READ_ONLY?: boolean;
+
   @IsOptional() @IsString() ZOOM_CLIENT_ID?: string;
   @IsOptional() @IsString() ZOOM_CLIENT_SECRET?: string;
   @IsOptional() @IsString() ZOOM_WEBHOOK_SECRET_TOKEN?: string;

@@ -1,6 +1,5 @@
-import { Injectable, NestMiddleware, UnauthorizedException } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { NextFunction, Request, RequestHandler, Response } from 'express';
+import { UnauthorizedException } from '@nestjs/common';
+import { Request, RequestHandler } from 'express';
 import { AppConfig } from '../../config/app.config';
 import { safeEqual } from './safe-compare';
 
@@ -33,27 +32,14 @@ export function checkAdminAuth(req: Request, creds: AdminCredentials): Unauthori
   });
 }
 
-const CHALLENGE = 'Basic realm="rtms-hub admin", charset="UTF-8"';
+export const ADMIN_CHALLENGE = 'Basic realm="rtms-hub admin", charset="UTF-8"';
 
-/** Nest middleware form (Bull Board). */
-@Injectable()
-export class AdminAuthMiddleware implements NestMiddleware {
-  constructor(private readonly config: ConfigService<AppConfig, true>) {}
-
-  use(req: Request, res: Response, next: NextFunction): void {
-    const error = checkAdminAuth(req, this.config.get('auth', { infer: true }));
-    if (!error) return next();
-    res.setHeader('WWW-Authenticate', CHALLENGE);
-    throw error;
-  }
-}
-
-/** Plain Express form, for pages mounted outside Nest's router (Swagger UI). */
+/** Express middleware for pages mounted outside Nest's router (Swagger UI); Bull Board has its own (src/admin). */
 export function adminAuthHandler(creds: AdminCredentials): RequestHandler {
   return (req, res, next) => {
     const error = checkAdminAuth(req, creds);
     if (!error) return next();
-    res.setHeader('WWW-Authenticate', CHALLENGE);
+    res.setHeader('WWW-Authenticate', ADMIN_CHALLENGE);
     next(error);
   };
 }

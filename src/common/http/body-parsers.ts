@@ -47,10 +47,11 @@ function wrapParser(parser: RequestHandler): RequestHandler {
     });
 }
 
-/** JSON and form parsers with a size limit, keeping the raw bytes. */
+/**
+ * The JSON parser with a size limit, keeping the raw bytes. No form (urlencoded)
+ * parser: no route takes a form, and one would hand a cross-site form post's fields to
+ * Bull Board's routes as if they were its JSON body.
+ */
 export function bodyParsers(limit: string): RequestHandler[] {
-  return [
-    wrapParser(express.json({ limit, verify: keepRawBody })),
-    wrapParser(express.urlencoded({ limit, extended: false, verify: keepRawBody })),
-  ];
+  return [wrapParser(express.json({ limit, verify: keepRawBody }))];
 }
