@@ -198,6 +198,35 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     await ctx.queuesIdle();
   });
 
+  it('app_deauthorized of another Zoom app (or naming none) leaves the connections of ours alone', async () => {
+    const id = '9e0a3c74-5f20-4da0-9e4b-3c4d5e6f7081';
+    await insertOAuthConnection(ctx.hub, { id, zoomUserId: 'two-apps-user', zoomAccountId: 'acct-2' });
+    const outcome = async (marker: string) =>
+      waitFor(
+        async () => {
+          const rows = await query<{ status: string; error: string | null }>(
+            ctx.hub.app,
+            `SELECT status, error FROM session_events WHERE event_type = 'app_deauthorized' AND payload->'payload'->>'deauthorization_time' = $1`,
+            [marker],
+          );
+          return rows[0] && rows[0].status !== 'received' ? rows[0] : undefined;
+        },
+        { what: `the app_deauthorized event ${marker} to be handled` },
+      );
+    const send = (clientId: string | undefined) => {
+      const marker = new Date(Date.now() + Math.floor(Math.random() * 1e9)).toISOString();
+      ctx.sim.sendWebhook('app_deauthorized', { account_id: 'acct-2', user_id: 'two-apps-user', ...(clientId ? { client_id: clientId } : {}), deauthorization_time: marker });
+      return outcome(marker);
+    };
+    expect(await send('another_apps_client_id')).toEqual({ status: 'ignored', error: 'app_deauthorized of another Zoom app' });
+    expect(await send(undefined)).toEqual({ status: 'rejected', error: 'app_deauthorized without client_id' });
+    expect(await query(ctx.hub.app, `SELECT 1 FROM oauth_connections WHERE id = $1`, [id])).toHaveLength(1);
+    // Ours (the hub's ZOOM_CLIENT_ID) still removes it.
+    expect((await send(TEST_ZOOM_APP.clientId)).status).toBe('processed');
+    await waitFor(async () => (await query(ctx.hub.app, `SELECT 1 FROM oauth_connections WHERE id = $1`, [id])).length === 0, { what: 'our app_deauthorized to delete the connection' });
+    await ctx.queuesIdle();
+  });
+
   describe('refusals leave the database and the queues unchanged', () => {
     const startedBody = (serverUrls: string) =>
       JSON.stringify({

@@ -158,6 +158,15 @@ export class ZoomEventHandlerService {
   private async deauthorized(eventId: string, payload: Record<string, unknown>): Promise<Outcome> {
     const userId = str(payload.user_id);
     if (!userId) return { status: EventProcessingStatus.Rejected, error: 'app_deauthorized without user_id' };
+    // The hub may take webhooks of several Zoom apps (ZOOM_WEBHOOK_SECRET_TOKEN is a list),
+    // and a user who removes one of them still has granted ours: only an uninstall of the
+    // app whose tokens the hub holds (ZOOM_CLIENT_ID) deletes them.
+    const clientId = str(payload.client_id);
+    if (!clientId) return { status: EventProcessingStatus.Rejected, error: 'app_deauthorized without client_id' };
+    if (clientId !== this.config.get('zoom', { infer: true }).clientId) {
+      this.logger.log(`app_deauthorized of another Zoom app (client_id ${clientId}): no connection touched`);
+      return { status: EventProcessingStatus.Ignored, error: 'app_deauthorized of another Zoom app' };
+    }
     const accountId = str(payload.account_id);
     await this.producer.enqueue(
       JobName.OAuthDeauthorize,
