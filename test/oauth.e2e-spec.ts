@@ -387,6 +387,35 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       expect(ctx.sim.stats.tokenRefreshes - refreshes).toBe(1);
     });
 
+    it('a stale refresh (lease lost, or a re-consent meanwhile) never overwrites newer tokens', async () => {
+      const { id, user } = await connectOk();
+      const service = ctx.hub.app.get(OAuthConnectionsService);
+      const stale = await service.get(id);
+      const staleTokens = { accessToken: 'stale-access', refreshToken: 'stale-refresh', expiresInSec: 3600, scope: stale.scopes };
+      // Another process refreshes first (version +1)...
+      const provider = ctx.hub.app.get(ZoomTokenProvider);
+      const newer = await provider.getAccessToken(id, { rejectedToken: await provider.getAccessToken(id) });
+      const afterRefresh = await rowById(id);
+      expect(afterRefresh.token_version).toBe(stale.tokenVersion + 1);
+      // ... then the one that started from the old version finishes: it loses, and gets the newer tokens.
+      const returned = await service.storeRefreshed(stale, staleTokens);
+      expect(service.openAccessToken(returned)).toBe(newer);
+      expect(plaintextTokens(await rowById(id))).toEqual(plaintextTokens(afterRefresh));
+      expect((await rowById(id)).token_version).toBe(afterRefresh.token_version);
+
+      // A re-consent also moves the version on: a refresh begun before it loses too.
+      const beforeConsent = await service.get(id);
+      await connect(user);
+      const consented = await rowById(id);
+      expect(consented.token_version).toBe(beforeConsent.tokenVersion + 1);
+      await service.storeRefreshed(beforeConsent, staleTokens);
+      expect(plaintextTokens(await rowById(id))).toEqual(plaintextTokens(consented));
+      // The current version still writes.
+      const fresh = await service.storeRefreshed(await service.get(id), staleTokens);
+      expect(service.openAccessToken(fresh)).toBe('stale-access');
+      expect(fresh.tokenVersion).toBe(consented.token_version + 1);
+    });
+
     it('a refresh refused by Zoom marks the connection reauthorization_required and says so in the API', async () => {
       const { id } = await connectOk();
       await expireSoon(id);

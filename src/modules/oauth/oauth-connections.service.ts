@@ -99,7 +99,9 @@ export class OAuthConnectionsService {
       statusReason: null,
     };
     if (existing) {
-      await this.repo.update({ id }, { ...values, tokenVersion: existing.tokenVersion + 1 });
+      // Bumped in SQL: a refresh that lands between the read above and this write still
+      // sees its version move on and loses (storeRefreshed), never the newer consent.
+      await this.repo.update({ id }, { ...values, tokenVersion: () => 'token_version + 1' });
     } else {
       await this.repo.insert({ id, zoomUserId: input.user.id, zoomAccountId: input.user.accountId, tokenVersion: 1, ...values });
     }
@@ -108,10 +110,15 @@ export class OAuthConnectionsService {
     return saved;
   }
 
-  /** Writes a refreshed token pair (Zoom rotated the refresh token). */
+  /**
+   * Writes a refreshed token pair (Zoom rotated the refresh token), only over the version
+   * the refresh started from. A refresh that went stale meanwhile (its lease lapsed and
+   * another process refreshed, or the user consented again) loses: the newer tokens stay
+   * and are returned, and the stale pair is dropped.
+   */
   async storeRefreshed(conn: OAuthConnectionEntity, tokens: ZoomTokenSet & { refreshToken: string }): Promise<OAuthConnectionEntity> {
-    await this.repo.update(
-      { id: conn.id },
+    const written = await this.repo.update(
+      { id: conn.id, tokenVersion: conn.tokenVersion },
       {
         ...this.seal(conn.id, tokens.accessToken, tokens.refreshToken),
         scopes: tokens.scope || conn.scopes,
@@ -123,6 +130,10 @@ export class OAuthConnectionsService {
       },
     );
     const saved = await this.get(conn.id);
+    if (!written.affected) {
+      this.logger.warn(`A stale refresh of connection ${conn.id} (from token version ${conn.tokenVersion}) lost to version ${saved.tokenVersion}; its tokens were dropped`);
+      return saved;
+    }
     await this.scheduleProactiveRefresh(saved);
     return saved;
   }
