@@ -29,6 +29,12 @@ describe('configuration validation', () => {
     expect(custom).toMatchObject({ retryScheduleSec: [0, 2, 10], disableAfterMs: 1_800_000, allowPrivateUrls: true });
   });
 
+  it('BULL_BOARD_READ_ONLY: off by default, a boolean', () => {
+    expect(loadAppConfig(base).bullBoard).toEqual({ readOnly: false });
+    expect(loadAppConfig({ ...base, BULL_BOARD_READ_ONLY: 'true' }).bullBoard).toEqual({ readOnly: true });
+    expect(() => loadAppConfig({ ...base, BULL_BOARD_READ_ONLY: 'sometimes' })).toThrow('BULL_BOARD_READ_ONLY');
+  });
+
   it('parses lists, numbers and booleans', () => {
     const config = loadAppConfig({ ...base, PORT: '8080', API_KEYS: 'a, b,,c', RTMS_ALLOW_INSECURE_WS: 'true', ZOOM_WEBHOOK_SECRET_TOKEN: 'new,old' });
     expect(config.http.port).toBe(8080);
