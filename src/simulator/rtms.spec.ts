@@ -39,9 +39,11 @@ describe('RTMS signaling + media servers', () => {
 
   it('completes the handshake on `all` and delivers every media type, events and keep-alives', async () => {
     const { st, ev, sig, urls } = await connected({
+      // Transcript and chat are sent from the CLIENT_READY_ACK's meeting time on: script them
+      // well after it (the handshakes take longer than a few hundred ms on a busy machine).
       participants: [
-        { userId: 101, name: 'Ann Lee', speaks: [{ atMs: 0, text: 'first line', durationMs: 300 }], chat: [{ atMs: 300, text: 'hello chat' }], shares: [{ fromMs: 0, toMs: 60_000 }] },
-        { userId: 102, name: '../../etc/passwd', speaks: [{ atMs: 400, text: 'second line', durationMs: 200 }] },
+        { userId: 101, name: 'Ann Lee', speaks: [{ atMs: 2000, text: 'first line', durationMs: 300 }], chat: [{ atMs: 2300, text: 'hello chat' }], shares: [{ fromMs: 0, toMs: 60_000 }] },
+        { userId: 102, name: '../../etc/passwd', speaks: [{ atMs: 2400, text: 'second line', durationMs: 200 }] },
       ],
     });
     expect(Object.keys(urls).sort()).toEqual(['all', 'audio', 'chat', 'deskshare', 'transcript', 'video']);
