@@ -41,6 +41,16 @@ export function describePending(t: Pick<PendingTotals, 'items' | 'bytes'>): stri
   return `${parts.join(', ') || 'nothing'} (${formatBytes(t.bytes)})`;
 }
 
+const PROBE_TIMEOUT_MS = 3000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ETIMEDOUT' })), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 interface ProbeState {
   up: boolean;
   at: number;
@@ -144,8 +154,15 @@ export class StorageHealth extends PeriodicTask {
   private async runProbe(): Promise<ProbeState> {
     const key = `${PROBE_PREFIX}probe-${this.probeName}`;
     try {
-      await this.storage.put(key, Buffer.from(new Date().toISOString()), 'text/plain');
-      await this.storage.delete(key);
+      // A store that does not answer (S3 behind a black hole) must not hang readiness.
+      await withTimeout(
+        (async () => {
+          await this.storage.put(key, Buffer.from(new Date().toISOString()), 'text/plain');
+          await this.storage.delete(key);
+        })(),
+        PROBE_TIMEOUT_MS,
+        `storage did not answer the probe within ${PROBE_TIMEOUT_MS} ms`,
+      );
       return this.setState(true, null);
     } catch (err) {
       // A probe that fails for another reason (a bug) still says storage cannot be written.
@@ -163,7 +180,7 @@ export class StorageHealth extends PeriodicTask {
 
   /** The storage entry of /health/ready. */
   async readiness(): Promise<ReadinessCheckResult> {
-    const [probe, pending] = await Promise.all([this.probe(), this.pending().catch(() => null)]);
+    const [probe, pending] = await Promise.all([this.probe(), withTimeout(this.pending(), 1000, 'no answer from Redis').catch(() => null)]);
     return {
       status: probe.up ? 'up' : 'down',
       driver: this.storage.driver,
