@@ -1,6 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import S3rver from '@20minutes/s3rver';
+import { TcpFaultProxy } from '../bench/tcp-fault-proxy';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { createSession, insertSession } from './factories/session.factory';
@@ -285,5 +287,69 @@ describe('Storage outage: what cannot wait is recorded where an operator sees it
     await waitFor(async () => (await query(ctx.hub.app, `SELECT 1 FROM media_artifacts WHERE session_id = $1`, [sessionId])).length === 2, {
       what: 'the retried batch to be stored',
     });
+  });
+});
+
+describe('Storage outage on S3: an unreachable S3 endpoint is waited for the same way', () => {
+  let tmp: string;
+  let s3: S3rver | undefined;
+  let proxy: TcpFaultProxy | undefined;
+
+  const ctx = useE2eContext({
+    hub: { api: true, worker: { queues: [QueueName.MediaFrames], explicit: true } },
+    env: async () => {
+      tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'storage-s3-'));
+      s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: tmp, configureBuckets: [{ name: 'outage-test' }], allowMismatchedSignatures: true });
+      const addr = await s3.run();
+      proxy = await new TcpFaultProxy({ host: '127.0.0.1', port: addr.port }).start();
+      return {
+        STORAGE_DRIVER: 's3',
+        S3_BUCKET: 'outage-test',
+        S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+        STORAGE_RETRY_BASE_MS: '200',
+        STORAGE_RETRY_MAX_DELAY_MS: '500',
+        STORAGE_PROBE_CACHE_MS: '200',
+      };
+    },
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await s3?.close();
+    if (tmp) await fs.rm(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  });
+
+  it('frames and chat saved while S3 refuses connections land once it is back', async () => {
+    const sessionId = await insertSession(ctx.hub, { meetingUuid: `storage-s3-${Math.random().toString(36).slice(2)}==` });
+    proxy!.cut();
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]).toString('base64');
+    const frames = await ctx.hub.producer.enqueue(JobName.FrameSave, {
+      streams: [{ sessionId, rtmsStreamId: 'rs-s3', items: [1000, 2000].map((timestamp) => ({ msgType: 15, userId: 9, userName: 'Sue', timestamp, data: jpeg, receivedAt: Date.now() })) }],
+    });
+    const chat = await ctx.hub.producer.enqueue(JobName.ChatSave, {
+      streams: [{ sessionId, rtmsStreamId: 'rs-s3', items: [1500, 2500, 3500].map((timestamp) => ({ msgType: 18, userId: 9, userName: 'Sue', timestamp, data: `hello ${timestamp}`, receivedAt: Date.now() })) }],
+    });
+    const down = await waitFor(
+      async () => {
+        const r = await ready(ctx);
+        return r.body.status === 'degraded' && r.body.details.storage.waiting?.items.chat === 3 && r.body.details.storage.waiting.items.video_frame === 2 ? r : undefined;
+      },
+      { timeoutMs: 15000, what: 'readiness degraded with 2 frames and 3 chat messages waiting' },
+    );
+    expect(down.code).toBe(200);
+    expect(down.body.error.storage.driver).toBe('s3');
+    const queue = ctx.hub.producer.queue(QueueName.MediaFrames);
+    expect(await (await queue.getJob(chat.id!))!.getState()).toMatch(/delayed|active|waiting/);
+
+    proxy!.restore();
+    for (const id of [frames.id!, chat.id!]) {
+      await waitFor(async () => ((await (await queue.getJob(id))?.getState()) === 'completed' ? true : undefined), { timeoutMs: 15000, what: `job ${id} to complete` });
+    }
+    const rows = await query<{ kind: string }>(ctx.hub.app, `SELECT kind FROM media_artifacts WHERE session_id = $1`, [sessionId]);
+    expect(rows.map((r) => r.kind).sort()).toEqual(['chat', 'chat', 'chat', 'video_frame', 'video_frame']);
+    await waitFor(async () => (await ready(ctx)).body.status === 'ok', { timeoutMs: 10000, what: 'readiness ok again' });
+    await waitFor(async () => (await pendingItems(ctx)) === 0, { timeoutMs: 5000, what: 'the pending metric back to 0' });
   });
 });

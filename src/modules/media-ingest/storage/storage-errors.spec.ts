@@ -1,4 +1,6 @@
 import { S3ServiceException } from '@aws-sdk/client-s3';
+import { UnrecoverableError } from 'bullmq';
+import { UnsafeStorageKeyError } from './media-storage';
 import { isStorageUnavailable, storageRetryDelayMs, StorageUnavailableError } from './storage-errors';
 import { decideStorageRetry } from '../savers/storage-retry';
 import { describePending } from './storage-health.service';
@@ -28,8 +30,14 @@ describe('isStorageUnavailable', () => {
     expect(isStorageUnavailable(Object.assign(new Error('timed out'), { name: 'TimeoutError' }))).toBe(true);
   });
 
-  it('a refused key, a bad request or a plain bug is permanent', () => {
-    expect(isStorageUnavailable(new Error('Unsafe storage key refused: "../x"'))).toBe(false);
+  it('an error nobody foresaw holds the media (unavailable) rather than dropping it', () => {
+    expect(isStorageUnavailable(new Error('AWS SDK error wrapper for TimeoutError: connect ECONNRESET 127.0.0.1:1'))).toBe(true);
+    expect(isStorageUnavailable(new Error('something odd'))).toBe(true);
+  });
+
+  it('a refused key, a bad request or a bad argument is permanent', () => {
+    expect(isStorageUnavailable(new UnsafeStorageKeyError('Unsafe storage key refused: "../x"'))).toBe(false);
+    expect(isStorageUnavailable(new UnrecoverableError('frame.save got msgType 99'))).toBe(false);
     expect(isStorageUnavailable(s3('InvalidArgument', 400))).toBe(false);
     expect(isStorageUnavailable(s3('EntityTooLarge', 400))).toBe(false);
     expect(isStorageUnavailable(new TypeError('x is undefined'))).toBe(false);

@@ -71,21 +71,41 @@ interface ErrorLike {
   $metadata?: { httpStatusCode?: number };
 }
 
-/**
- * Whether `err` means "storage unavailable" (retry later) rather than "this item can never
- * be stored". Looks through `cause` and AggregateError members (the AWS SDK and Node's
- * happy-eyeballs connect wrap the socket error).
- */
-export function isStorageUnavailable(err: unknown, depth = 0): boolean {
-  if (err instanceof StorageUnavailableError) return true;
-  if (typeof err !== 'object' || err === null || depth > 4) return false;
-  const e = err as ErrorLike;
+/** Errors about the item itself: the same write can never succeed. */
+const PERMANENT_ERRNO = new Set(['EISDIR', 'ENAMETOOLONG', 'EINVAL', 'EFBIG', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
+const PERMANENT_NAMES = new Set(['UnrecoverableError', 'UnsafeStorageKeyError', 'TypeError', 'RangeError']);
+
+function knownUnavailable(e: ErrorLike, depth: number): boolean {
   if (typeof e.code === 'string' && UNAVAILABLE_ERRNO.has(e.code)) return true;
   if (typeof e.name === 'string' && UNAVAILABLE_S3_NAMES.has(e.name)) return true;
   const status = e.$metadata?.httpStatusCode;
-  if (typeof status === 'number' && (status >= 500 || status === 429 || status === 401 || status === 403)) return true;
-  if (Array.isArray(e.errors) && e.errors.some((x) => isStorageUnavailable(x, depth + 1))) return true;
-  return e.cause !== undefined && isStorageUnavailable(e.cause, depth + 1);
+  if (typeof status === 'number' && (status >= 500 || status === 429 || status === 408 || status === 401 || status === 403)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => typeof x === 'object' && x !== null && knownUnavailable(x as ErrorLike, depth + 1))) return true;
+  return depth < 4 && typeof e.cause === 'object' && e.cause !== null && knownUnavailable(e.cause as ErrorLike, depth + 1);
+}
+
+function knownPermanent(e: ErrorLike): boolean {
+  if (typeof e.code === 'string' && PERMANENT_ERRNO.has(e.code)) return true;
+  if (typeof e.name === 'string' && PERMANENT_NAMES.has(e.name)) return true;
+  // Any other 4xx from S3 is about the request (InvalidArgument, EntityTooLarge, KeyTooLong…).
+  const status = e.$metadata?.httpStatusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
+ * Whether `err` means "storage unavailable" (retry later) rather than "this item can never
+ * be stored". Known outage errors (above; also inside `cause` and AggregateError members,
+ * as the AWS SDK and Node's connect wrap them) are unavailable; errors known to be about
+ * the item are permanent; anything else counts as unavailable: media is held (and, past
+ * STORAGE_RETRY_WINDOW_SEC, recorded as lost) rather than dropped on an error nobody
+ * foresaw. (The SDK may also hand over a bare Error whose message alone names the cause.)
+ */
+export function isStorageUnavailable(err: unknown): boolean {
+  if (err instanceof StorageUnavailableError) return true;
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as ErrorLike;
+  if (knownUnavailable(e, 0)) return true;
+  return !knownPermanent(e);
 }
 
 /** A short, secret-free description of a storage error for logs and the timeline. */
