@@ -36,7 +36,13 @@ describe('Foundation (all-in-one, API-only and worker processes)', () => {
     it('answers liveness and readiness (Postgres + Redis up)', async () => {
       await request(ctx.hub.app.getHttpServer()).get('/health/live').expect(200, { status: 'ok' });
       const ready = await request(ctx.hub.app.getHttpServer()).get('/health/ready').expect(200);
-      expect(ready.body.details).toEqual({ database: { status: 'up' }, redis: { status: 'up' } });
+      expect(ready.body.status).toBe('ok');
+      expect(ready.body.details).toEqual({
+        database: { status: 'up' },
+        redis: { status: 'up' },
+        // Media storage: a cached write probe, and what waits for storage (nothing).
+        storage: { status: 'up', driver: 'local', waiting: { items: {}, bytes: 0, batches: 0, oldest_failure_at: null } },
+      });
     });
 
     it('protects Bull Board with admin credentials', async () => {

@@ -176,6 +176,16 @@ export interface AppConfig {
     audioSpoolDir: string;
     /** This machine's name for spooled audio (a segment's WAV is written on the host that spooled it). */
     spoolHost: string;
+    /**
+     * Media batches whose storage is unavailable wait (as delayed jobs) this long from
+     * their first failure, retried with base·2ⁿ backoff capped at maxDelayMs, while the
+     * bytes waiting stay under pendingMaxBytes; then they are recorded as lost.
+     */
+    retry: { windowMs: number; baseMs: number; maxDelayMs: number; pendingMaxBytes: number };
+    /** How long a readiness write probe of storage is reused. */
+    probeCacheMs: number;
+    /** While media waits for storage, one process logs how much every this often. */
+    outageLogIntervalMs: number;
   };
 }
 
@@ -334,6 +344,14 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       recordingReadyMaxWaitMs: env.RECORDING_READY_MAX_WAIT_MS ?? 600_000,
       audioSpoolDir: env.AUDIO_SPOOL_DIR ?? './spool',
       spoolHost: env.SPOOL_HOST_ID ?? hostname(),
+      retry: {
+        windowMs: Math.round((env.STORAGE_RETRY_WINDOW_SEC ?? 21_600) * 1000),
+        baseMs: env.STORAGE_RETRY_BASE_MS ?? 2000,
+        maxDelayMs: env.STORAGE_RETRY_MAX_DELAY_MS ?? 300_000,
+        pendingMaxBytes: env.STORAGE_PENDING_MAX_BYTES ?? 512 * 1024 * 1024,
+      },
+      probeCacheMs: env.STORAGE_PROBE_CACHE_MS ?? 10_000,
+      outageLogIntervalMs: env.STORAGE_OUTAGE_LOG_INTERVAL_MS ?? 30_000,
     },
   };
 }

@@ -243,6 +243,14 @@ export class EnvironmentVariables {
   /** An open audio segment with no new packet for this long is written out as WAV. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(600000) AUDIO_SEGMENT_IDLE_FINALIZE_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(24 * 3600 * 1000) RECORDING_READY_MAX_WAIT_MS?: number;
+  // Storage outages (docs/operations.md): media waits for storage this long, with this backoff, within this budget.
+  /** Fractions allowed (tests use seconds). */
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0.1) @Max(7 * 86400) STORAGE_RETRY_WINDOW_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(3600_000) STORAGE_RETRY_BASE_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(3600_000) STORAGE_RETRY_MAX_DELAY_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1024 ** 4) STORAGE_PENDING_MAX_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600_000) STORAGE_PROBE_CACHE_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3600_000) STORAGE_OUTAGE_LOG_INTERVAL_MS?: number;
 }
 
 /** Validates raw env; throws one Error listing every bad variable by name. */

@@ -15,7 +15,12 @@ import { ArtifactsService } from './artifacts/artifacts.service';
 import { AudioSegmentsRepository } from './repositories/audio-segments.repository';
 import { MediaArtifactsRepository } from './repositories/media-artifacts.repository';
 import { TranscriptSegmentsRepository } from './repositories/transcript-segments.repository';
+import { ReadinessChecks } from '../../common/health/readiness-checks';
+import { MediaLossRecorder } from './savers/media-loss';
 import { MediaSaverService } from './savers/media-saver.service';
+import { StorageRetryPolicy } from './savers/storage-retry';
+import { StorageHealth } from './storage/storage-health.service';
+import { StoragePendingLedger } from './storage/storage-pending';
 import { MEDIA_STORAGE, MediaStorage } from './storage/media-storage';
 import { mediaStorageProvider } from './storage/media-storage.provider';
 
@@ -24,7 +29,8 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
  * all of this module's SQL), the media-frames savers, artifacts and transcripts
  * (no controllers; media-artifacts-api.module.ts serves them). Deletes a session's
  * stored media when the session is deleted. Announces a session's recording.ready
- * (recording/).
+ * (recording/). Media that storage cannot take waits for it (savers/storage-retry.ts),
+ * and readiness reports storage (storage/storage-health.service.ts).
  */
 @Module({
   imports: [TypeOrmModule.forFeature([MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity]), SessionsModule, AppEventsModule],
@@ -39,19 +45,26 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
     CapturePolicyFilterFactory,
     RecordingHolds,
     RecordingReadyService,
+    StoragePendingLedger,
+    StorageHealth,
+    MediaLossRecorder,
+    StorageRetryPolicy,
   ],
-  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService],
+  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, StorageRetryPolicy],
 })
 export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly hooks: SessionCleanupHooks,
     private readonly savers: MediaSaverService,
     @Inject(MEDIA_STORAGE) private readonly storage: MediaStorage,
+    private readonly readiness: ReadinessChecks,
+    private readonly storageHealth: StorageHealth,
   ) {}
 
   onModuleInit(): void {
     // Returns how many stored objects went: the session's media.deleted reports it.
     this.hooks.register((sessionId) => this.savers.purgeSessionObjects(sessionId));
+    this.readiness.register('storage', () => this.storageHealth.readiness());
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -8,6 +8,8 @@ import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { RecordingHolds } from './recording/recording-holds';
 import { RecordingReadyService } from './recording/recording-ready.service';
 import { MediaSaverService } from './savers/media-saver.service';
+import { StorageRetryPolicy } from './savers/storage-retry';
+import { StorageUnavailableError } from './storage/storage-errors';
 
 const MEDIA_BATCH_JOBS: ReadonlySet<string> = new Set([JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave]);
 
@@ -25,6 +27,7 @@ export class MediaFramesProcessor extends QueueProcessor {
     private readonly producer: JobProducer,
     private readonly holds: RecordingHolds,
     private readonly recording: RecordingReadyService,
+    private readonly storageRetry: StorageRetryPolicy,
   ) {
     super();
   }
@@ -32,11 +35,11 @@ export class MediaFramesProcessor extends QueueProcessor {
   protected async handle(job: QueueJob<QueueName.MediaFrames>): Promise<unknown> {
     switch (job.name) {
       case JobName.FrameSave:
-        return this.batchDone(job.data, { saved: await this.savers.saveFrames(job.data) });
+        return this.saveBatch(job, (p) => this.savers.saveFrames(p));
       case JobName.TranscriptSave:
         return this.batchDone(job.data, { saved: await this.savers.saveTranscripts(job.data) });
       case JobName.ChatSave:
-        return this.batchDone(job.data, { saved: await this.savers.saveChat(job.data) });
+        return this.saveBatch(job, (p) => this.savers.saveChat(p));
       case JobName.MediaPurge: {
         const data = job.data;
         const pass = data.pass ?? 1;
@@ -52,6 +55,22 @@ export class MediaFramesProcessor extends QueueProcessor {
       default:
         return unknownJob(job);
     }
+  }
+
+  /**
+   * A batch written to storage. Storage unavailable: the job waits for it (delayed, no
+   * attempt used) until the retry window ends; other errors use the normal attempts.
+   */
+  private async saveBatch(job: Job<MediaBatchPayload>, save: (p: MediaBatchPayload) => Promise<number>): Promise<{ saved: number }> {
+    let saved: number;
+    try {
+      saved = await save(job.data);
+    } catch (err) {
+      if (err instanceof StorageUnavailableError) return this.storageRetry.waitForStorage(job, err);
+      throw err;
+    }
+    await this.storageRetry.saved(job);
+    return this.batchDone(job.data, { saved });
   }
 
   /** The batch is saved: its recording holds go, and sessions left with none may be complete. */

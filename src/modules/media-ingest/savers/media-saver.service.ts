@@ -16,7 +16,10 @@ import { AudioSegmentsRepository } from '../repositories/audio-segments.reposito
 import { TranscriptRow, TranscriptSegmentsRepository } from '../repositories/transcript-segments.repository';
 import { ArtifactKind, buildMediaKey, sessionPrefix } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
+import { StorageHealth } from '../storage/storage-health.service';
+import { isStorageUnavailable, KindCounts, storageErrorSummary, StorageUnavailableError } from '../storage/storage-errors';
 import { dbText } from './db-text';
+import { itemKind, MediaLossRecorder } from './media-loss';
 
 const MSG_VIDEO = 15;
 const MSG_SHARE = 16;
@@ -26,6 +29,15 @@ export function frameFormat(data: Buffer): { ext: string; contentType: string } 
   if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return { ext: 'jpg', contentType: 'image/jpeg' };
   if (data.length >= 8 && data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return { ext: 'png', contentType: 'image/png' };
   return { ext: 'h264', contentType: 'video/h264' };
+}
+
+/**
+ * The batch restricted to the given items (a batch's remainder to retry, or its lost
+ * part). Every stream stays, if only with no items: the batch's recording holds are
+ * released by its sessions.
+ */
+function subBatch(p: MediaBatchPayload, items: Map<StreamMediaItems, MediaItem[]>): MediaBatchPayload {
+  return { ...p, streams: p.streams.map((s) => ({ ...s, items: items.get(s) ?? [] })) };
 }
 
 const sha8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
@@ -52,6 +64,8 @@ export class MediaSaverService {
     private readonly artifacts: MediaArtifactsRepository,
     private readonly transcripts: TranscriptSegmentsRepository,
     private readonly audioSegments: AudioSegmentsRepository,
+    private readonly loss: MediaLossRecorder,
+    private readonly storageHealth: StorageHealth,
   ) {}
 
   private revokedKey(rtmsStreamId: string): string {
@@ -73,40 +87,69 @@ export class MediaSaverService {
   }
 
   async saveFrames(p: MediaBatchPayload): Promise<number> {
-    const entries = await this.liveEntries(p);
-    const rows: ArtifactRow[] = [];
-    await Promise.all(
-      entries.map(async ({ stream, item }) => {
-        if (item.msgType !== MSG_VIDEO && item.msgType !== MSG_SHARE) throw new UnrecoverableError(`frame.save got msgType ${item.msgType}`);
-        const data = Buffer.from(item.data, 'base64');
-        if (data.length === 0) return;
-        const kind: ArtifactKind = item.msgType === MSG_SHARE ? 'share_frame' : 'video_frame';
-        const fmt = frameFormat(data);
-        const key = buildMediaKey({ sessionId: stream.sessionId, kind, userName: item.userName, userId: item.userId, name: item.timestamp, ext: fmt.ext });
-        const put = await this.storage.put(key, data, fmt.contentType);
-        rows.push({ ...this.base(stream, item, kind), storageKey: key, contentType: fmt.contentType, bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: {} });
-      }),
-    );
-    const saved = await this.insertArtifacts(rows);
-    this.observe('frame', entries);
-    return saved;
+    return this.writeEach(p, 'frame', async ({ stream, item }) => {
+      if (item.msgType !== MSG_VIDEO && item.msgType !== MSG_SHARE) throw new UnrecoverableError(`frame.save got msgType ${item.msgType}`);
+      const data = Buffer.from(item.data, 'base64');
+      if (data.length === 0) return null;
+      const kind: ArtifactKind = item.msgType === MSG_SHARE ? 'share_frame' : 'video_frame';
+      const fmt = frameFormat(data);
+      const key = buildMediaKey({ sessionId: stream.sessionId, kind, userName: item.userName, userId: item.userId, name: item.timestamp, ext: fmt.ext });
+      const put = await this.storage.put(key, data, fmt.contentType);
+      return { ...this.base(stream, item, kind), storageKey: key, contentType: fmt.contentType, bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: {} };
+    });
   }
 
   async saveChat(p: MediaBatchPayload): Promise<number> {
+    return this.writeEach(p, 'chat', async ({ stream, item }) => {
+      const doc = { timestamp: item.timestamp, user_id: item.userId, user_name: item.userName ?? null, text: item.data, ...(item.meta ?? {}) };
+      const body = Buffer.from(JSON.stringify(doc, null, 2));
+      const idPart = typeof item.meta?.message_id === 'string' ? item.meta.message_id : sha8(item.data);
+      const key = buildMediaKey({ sessionId: stream.sessionId, kind: 'chat', userName: item.userName, userId: item.userId, name: `${item.timestamp}_${idPart}`, ext: 'json' });
+      const put = await this.storage.put(key, body, 'application/json');
+      return { ...this.base(stream, item, 'chat'), storageKey: key, contentType: 'application/json', bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: { text: dbText(item.data, 4000) } };
+    });
+  }
+
+  /**
+   * Writes every item of a batch to storage in parallel (a batch holds the media of every
+   * stream of the process) and settles them one by one: the rows of what was written are
+   * recorded; an item storage refuses for a reason of its own is recorded as lost and does
+   * not hold the others back; if storage is unavailable, StorageUnavailableError carries
+   * the batch cut down to the items not written, for the processor to retry.
+   */
+  private async writeEach(p: MediaBatchPayload, metric: string, write: (e: { stream: StreamMediaItems; item: MediaItem }) => Promise<ArtifactRow | null>): Promise<number> {
     const entries = await this.liveEntries(p);
-    // Written in parallel, as frames are: a batch holds the chat of every stream of the process.
-    const rows: ArtifactRow[] = await Promise.all(
-      entries.map(async ({ stream, item }) => {
-        const doc = { timestamp: item.timestamp, user_id: item.userId, user_name: item.userName ?? null, text: item.data, ...(item.meta ?? {}) };
-        const body = Buffer.from(JSON.stringify(doc, null, 2));
-        const idPart = typeof item.meta?.message_id === 'string' ? item.meta.message_id : sha8(item.data);
-        const key = buildMediaKey({ sessionId: stream.sessionId, kind: 'chat', userName: item.userName, userId: item.userId, name: `${item.timestamp}_${idPart}`, ext: 'json' });
-        const put = await this.storage.put(key, body, 'application/json');
-        return { ...this.base(stream, item, 'chat'), storageKey: key, contentType: 'application/json', bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: { text: dbText(item.data, 4000) } };
-      }),
-    );
+    const results = await Promise.allSettled(entries.map(write));
+    const rows: ArtifactRow[] = [];
+    const written: Array<{ item: MediaItem }> = [];
+    const unsaved: KindCounts = {};
+    const waiting = new Map<StreamMediaItems, MediaItem[]>();
+    const refused = new Map<StreamMediaItems, MediaItem[]>();
+    let unavailable: unknown;
+    let refusal: unknown;
+    results.forEach((r, i) => {
+      const { stream, item } = entries[i];
+      if (r.status === 'fulfilled') {
+        if (r.value) rows.push(r.value);
+        written.push(entries[i]);
+      } else if (isStorageUnavailable(r.reason)) {
+        unavailable ??= r.reason;
+        const kind = itemKind(item.msgType);
+        unsaved[kind] = (unsaved[kind] ?? 0) + 1;
+        waiting.set(stream, [...(waiting.get(stream) ?? []), item]);
+      } else {
+        refusal ??= r.reason;
+        refused.set(stream, [...(refused.get(stream) ?? []), item]);
+      }
+    });
     const saved = await this.insertArtifacts(rows);
-    this.observe('chat', entries);
+    this.observe(metric, written);
+    if (refused.size > 0) await this.loss.record('rejected', subBatch(p, refused), { error: storageErrorSummary(refusal) });
+    if (unavailable !== undefined) {
+      this.storageHealth.noteUnavailable(unavailable);
+      throw new StorageUnavailableError(unsaved, unavailable, subBatch(p, waiting));
+    }
+    if (rows.length > 0) this.storageHealth.noteWritten();
     return saved;
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { assertSafeKey, ByteRange, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
+import { assertSafeKey, ByteRange, UnsafeStorageKeyError, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
 
 /** Local filesystem driver: keys map to files under one root directory. */
 export class LocalMediaStorage implements MediaStorage {
@@ -24,7 +24,7 @@ export class LocalMediaStorage implements MediaStorage {
   private pathOf(key: string, allowTrailingSlash = false): string {
     assertSafeKey(key, allowTrailingSlash);
     const full = path.resolve(this.root, ...key.split('/').filter((p) => p.length > 0));
-    if (full !== this.root && !full.startsWith(this.root + path.sep)) throw new Error('Storage key escapes the storage root');
+    if (full !== this.root && !full.startsWith(this.root + path.sep)) throw new UnsafeStorageKeyError('Storage key escapes the storage root');
     return full;
   }
 

@@ -50,6 +50,14 @@ export class StorageObjectNotFoundError extends Error {
   }
 }
 
+/** A key that could escape the storage root: the item can never be stored (not an outage). */
+export class UnsafeStorageKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeStorageKeyError';
+  }
+}
+
 /** Refuses keys that could escape the storage root (defence in depth; media-key.ts builds safe keys). */
 export function assertSafeKey(key: string, allowTrailingSlash = false): void {
   const parts = key.split('/');
@@ -62,5 +70,5 @@ export function assertSafeKey(key: string, allowTrailingSlash = false): void {
     key.startsWith('/') ||
     parts.some((p, i) => p === '.' || p === '..' || (p === '' && !(allowTrailingSlash && i === parts.length - 1))) ||
     (!allowTrailingSlash && last === '');
-  if (bad) throw new Error(`Unsafe storage key refused: ${JSON.stringify(key.slice(0, 80))}`);
+  if (bad) throw new UnsafeStorageKeyError(`Unsafe storage key refused: ${JSON.stringify(key.slice(0, 80))}`);
 }
