@@ -122,7 +122,7 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
         recovered: (streamId, waiting) => {
           if (!this.failing.delete(streamId) || this.failing.size > 0) return;
           const dropped = this.droppedInOutage ? `; ${this.droppedInOutage} dropped (buffer full)` : '';
-          this.logger.log(`Postgres answers again: held stream observations written after ${((Date.now() - this.outageSince) / 1000).toFixed(1)} s (${waiting} still waiting${dropped})`);
+          this.logger.log(`Postgres answers again after ${((Date.now() - this.outageSince) / 1000).toFixed(1)} s: writing the held stream observations (${waiting} waiting${dropped})`);
         },
       },
     );
