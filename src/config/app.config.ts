@@ -30,6 +30,8 @@ export interface RtmsIngestConfig {
   audioSpoolMaxBytes: number;
   /** Audio packet length requested in media_params (send_rate, ms; Zoom: multiples of 20). */
   audioSendRateMs: number;
+  /** Stream observations (events, participants, status) waiting for Postgres in one process, at most; beyond it the oldest are dropped (and counted). */
+  observationBufferMax: number;
 }
 
 export interface ZoomEventWsConfig {
@@ -266,6 +268,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         audioFlushMs: env.MEDIA_AUDIO_FLUSH_MS ?? 100,
         audioSpoolMaxBytes: env.MEDIA_AUDIO_SPOOL_MAX_BYTES ?? 256 * 1024 * 1024,
         audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,
+        observationBufferMax: env.RTMS_OBSERVATION_BUFFER_MAX ?? 10000,
       },
     },
     webhooks: { timestampToleranceSeconds: env.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS ?? 300 },

@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Global, Injectable, Logger, Module, OnModule
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/app.config';
 import { redisOptionsFromUrl } from '../common/redis/redis-options';
+import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
 import { defaultJobOptions } from './job-options';
 import { JobProducer } from './job-producer.service';
 import { ALL_QUEUES } from './queue-names';
@@ -11,7 +12,8 @@ import { ALL_QUEUES } from './queue-names';
 const READY_BEFORE_CLOSE_MS = 1_000;
 
 /**
- * Queues emit 'error' on connection trouble; an unhandled 'error' would crash the process.
+ * Queues emit 'error' on connection trouble (a line per queue and retry if logged as is); an
+ * unhandled 'error' would crash the process.
  * A queue closed while its connection is still starting loses its listeners first and then
  * emits the aborted start as an 'error' nobody hears (BullMQ's RedisConnection): so
  * shutdown lets starting connections finish (bounded, for when Redis is down).
@@ -25,9 +27,16 @@ class QueueErrorReporter implements OnModuleInit, BeforeApplicationShutdown {
     for (const queue of this.producer.allQueues()) {
       let last = '';
       queue.on('error', (err: Error) => {
+        // Redis unreachable: one line per outage for the whole process (redis-outage-log.ts).
+        if (isRedisConnectionError(err.message)) return redisOutage.failed(queue, err.message);
         if (err.message !== last) this.logger.warn(`Queue ${queue.name}: ${err.message}`);
         last = err.message;
       });
+      // ioredis says 'ready' after every reconnect: the queue is back.
+      queue.client.then(
+        (client) => client.on('ready', () => redisOutage.ready(queue)),
+        () => undefined,
+      );
     }
   }
 

@@ -5,6 +5,7 @@ import { DelayedError, Job, RateLimitError, UnrecoverableError, WaitingChildrenE
 import { AppConfig } from '../config/app.config';
 import { QueueName } from './queue-names';
 import { errorMessage } from '../common/errors/error-message';
+import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
 
 /**
  * Base of every processor: concurrency from validated config, one log line per job
@@ -21,7 +22,13 @@ export abstract class QueueProcessor extends WorkerHost implements OnApplication
   onApplicationBootstrap(): void {
     const concurrency = this.configService.get('queues', { infer: true }).concurrency[this.queueName];
     this.worker.concurrency = concurrency;
-    this.worker.on('error', (err) => this.logger.error(`Worker error on ${this.queueName}: ${err.message}`));
+    this.worker.on('error', (err) => {
+      // Redis unreachable: one line per outage for the whole process (redis-outage-log.ts).
+      if (isRedisConnectionError(err.message)) redisOutage.failed(this.worker, err.message);
+      else this.logger.error(`Worker error on ${this.queueName}: ${err.message}`);
+    });
+    // Emitted when the worker's blocking connection is (re)connected.
+    this.worker.on('ready', () => redisOutage.ready(this.worker));
     this.worker.on('failed', (job, err) => {
       if (!job) return;
       const attempts = job.opts.attempts ?? 1;

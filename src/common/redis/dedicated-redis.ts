@@ -1,20 +1,18 @@
-import { Logger } from '@nestjs/common';
 import Redis, { RedisOptions } from 'ioredis';
-import { DistinctErrorLog } from '../logging/distinct-error-log';
+import { redisOutage } from '../logging/redis-outage-log';
 import { redisOptionsFromUrl } from './redis-options';
 
 /**
  * A connection of its own, for a blocking reader, a pub/sub subscriber (neither can share
  * the command client) or traffic that must not queue ahead of it. By default it queues
  * commands while reconnecting and retries them, because its owner's loop resumes where it
- * was; `overrides` change that (e.g. `maxRetriesPerRequest: 1` to fail fast). Each distinct
- * connection error is logged once.
+ * was; `overrides` change that (e.g. `maxRetriesPerRequest: 1` to fail fast). Connection
+ * errors go to the process's Redis outage log (one line per outage).
  */
 export function dedicatedRedis(url: string, name: string, overrides: Partial<RedisOptions> = {}): Redis {
-  const errors = new DistinctErrorLog(new Logger(`Redis:${name}`), 'The connection');
   const client = new Redis({ ...redisOptionsFromUrl(url), connectionName: name, maxRetriesPerRequest: null, enableOfflineQueue: true, ...overrides });
-  client.on('error', (err: Error) => errors.failed(err.message));
-  client.on('ready', () => errors.recovered());
+  client.on('error', (err: Error) => redisOutage.failed(client, err.message));
+  client.on('ready', () => redisOutage.ready(client));
   return client;
 }
 

@@ -1,8 +1,8 @@
-import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
-import { DistinctErrorLog } from '../logging/distinct-error-log';
+import { redisOutage } from '../logging/redis-outage-log';
 import { redisOptionsFromUrl } from './redis-options';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
@@ -30,16 +30,15 @@ class RedisCloser implements OnApplicationShutdown {
       provide: REDIS_CLIENT,
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
-        const errors = new DistinctErrorLog(new Logger('Redis'), 'The connection');
         const client = new Redis({
           ...redisOptionsFromUrl(config.get('redis', { infer: true }).url),
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           lazyConnect: false,
         });
-        // ioredis repeats the same error on every retry; log each distinct one once.
-        client.on('error', (err: Error) => errors.failed(err.message));
-        client.on('ready', () => errors.recovered());
+        // ioredis repeats the error on every retry: the process logs one line per outage.
+        client.on('error', (err: Error) => redisOutage.failed(client, err.message));
+        client.on('ready', () => redisOutage.ready(client));
         return client;
       },
     },

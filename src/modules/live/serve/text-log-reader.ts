@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { sleep } from '../../../common/async/sleep';
 import { closeDedicatedRedis, dedicatedRedis } from '../../../common/redis/dedicated-redis';
+import { isRedisConnectionError, redisOutage } from '../../../common/logging/redis-outage-log';
 import { LiveSettings } from './live-settings';
 import { LogEntry, parseLogEntries, RawStreamEntry, TextLog } from './text-log';
 
@@ -108,7 +109,10 @@ export class TextLogReader implements OnModuleInit, OnApplicationShutdown {
         reply = (await this.connection.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...sessions.map((s) => this.settings.keys.textLog(s)), ...ids)) as Array<[string, RawStreamEntry[]]> | null;
       } catch (err) {
         if (!this.running) return;
-        this.logger.warn(`Reading the live text logs failed: ${(err as Error).message}`);
+        const message = (err as Error).message;
+        // Redis unreachable: one line per outage for the whole process.
+        if (isRedisConnectionError(message)) redisOutage.failed(undefined, message);
+        else this.logger.warn(`Reading the live text logs failed: ${message}`);
         await sleep(RETRY_MS);
         continue;
       } finally {

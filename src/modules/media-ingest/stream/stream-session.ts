@@ -5,7 +5,7 @@ import { errorMessage } from '../../../common/errors/error-message';
 import { isRecord } from '../../../common/types/is-record';
 import { RtmsEventType, RtmsMessageType, RtmsStreamState, STOP_REASON_RECEIVER_REQUEST_CLOSE } from '../../../zoom/rtms-enums';
 import type { CapturePolicy, MediaTypeName, StreamsService } from '../../sessions';
-import { EventSource, StreamStatus } from '../../sessions';
+import { StreamStatus } from '../../sessions';
 import type { ServerUrlPolicy } from '../../../zoom/rtms/server-url-policy';
 import type { RtmsSocket } from '../connection/rtms-socket';
 import type { IngestMetrics } from '../ingest-metrics';
@@ -18,6 +18,7 @@ import { Interruption, Interruptions, ReconnectCause } from './interruptions';
 import { ReconnectPolicy } from './reconnect-policy';
 import { StreamConnections } from './stream-connections';
 import { StreamMediaDispatcher } from './stream-media-dispatcher';
+import { STREAM_END_FLUSH_MS } from './stream-events-recorder';
 import type { StreamEventsRecorder, StreamRef } from './stream-events-recorder';
 import { liveEventEntries, liveStreamStateEntry } from './live-signaling-entries';
 import type { LiveTextEntry } from '../../live';
@@ -57,6 +58,8 @@ export interface StreamSessionInit extends StreamRef {
 const LEASE_CHECK_MS = 1000;
 const PROBE_TIMEOUT_MS = 2000;
 const KEEPALIVE_DB_WRITE_MS = 2000;
+/** A hand-over (or a lost lease) waits at most this long for the stream's observations: the next holder must not wait. */
+const HANDOVER_FLUSH_MS = 2000;
 
 /**
  * Runs one RTMS stream for as long as the job holds it: when to connect and reconnect
@@ -77,7 +80,6 @@ export class StreamSession {
   private closeRequested = false;
   private lastKeepAliveWrite = 0;
   private timers: NodeJS.Timeout[] = [];
-  private recordChain: Promise<void> = Promise.resolve();
   private probeWaiter: ((ok: boolean) => void) | null = null;
   private resolveDone!: () => void;
   readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
@@ -135,18 +137,24 @@ export class StreamSession {
 
   async run(): Promise<StreamOutcome> {
     this.deps.metrics.activeStreams.inc();
+    let outcome: StreamOutcome | undefined;
     this.timers.push(setInterval(() => void this.checkLease(), LEASE_CHECK_MS));
     const kaTick = Math.max(50, Math.min(1000, Math.floor(this.deps.config.keepAliveTimeoutMs / 4)));
     this.timers.push(setInterval(() => this.checkKeepAlive(), kaTick));
     try {
-      await this.deps.streams.updateRuntime(this.init.rtmsStreamId, { status: StreamStatus.Connecting, ownerWorkerId: this.deps.workerId });
+      this.deps.recorder.runtime(this.ref, { status: StreamStatus.Connecting, ownerWorkerId: this.deps.workerId });
       if (this.init.takeover) await this.countReconnect('takeover', 'stream job taken over from another worker');
-      return await this.loop();
+      outcome = await this.loop();
+      return outcome;
     } finally {
       for (const t of this.timers) clearInterval(t);
       this.closeAll();
       await this.deps.media.close();
-      await this.recordChain;
+      // What the stream observed is written before its job ends (Postgres may be down: bounded wait, the process keeps retrying the rest).
+      const ended = outcome?.kind === 'stopped' || outcome?.kind === 'failed';
+      if (!(await this.deps.recorder.settled(this.rtmsStreamId, ended ? STREAM_END_FLUSH_MS : HANDOVER_FLUSH_MS))) {
+        this.logger.warn(`Stream ${this.rtmsStreamId}: job ends with observations still waiting for Postgres (retried by this process)`);
+      }
       this.deps.metrics.activeStreams.dec();
       this.resolveDone();
     }
@@ -166,7 +174,7 @@ export class StreamSession {
         await this.conn.connectMedia();
         await this.afterMediaConnected();
         this.reconnect.reset();
-        await this.deps.streams.updateRuntime(this.init.rtmsStreamId, { status: StreamStatus.Active, connectedAt: new Date(), ownerWorkerId: this.deps.workerId });
+        this.deps.recorder.runtime(this.ref, { status: StreamStatus.Active, connectedAt: new Date(), ownerWorkerId: this.deps.workerId });
         if (this.closeRequested) this.sendCloseRequest();
         const next = await this.interrupts.next();
         if (next.kind === 'abort' || next.kind === 'stop') return this.finish(next);
@@ -305,7 +313,7 @@ export class StreamSession {
     if (alive && this.conn.signaling === sock) {
       this.record('stream.interrupted_webhook_stale', { note: 'current signaling connection answered STREAM_STATE_REQ' });
       // The webhook side marked the row interrupted; the stream is in fact live.
-      await this.deps.streams.updateRuntime(this.rtmsStreamId, { status: StreamStatus.Active }).catch(() => undefined);
+      this.deps.recorder.runtime(this.ref, { status: StreamStatus.Active });
       return;
     }
     this.interrupt({ kind: 'full', cause: 'signaling_interrupted', detail: 'rtms_interrupted webhook' });
@@ -332,7 +340,7 @@ export class StreamSession {
     const now = Date.now();
     if (now - this.lastKeepAliveWrite < KEEPALIVE_DB_WRITE_MS) return;
     this.lastKeepAliveWrite = now;
-    this.deps.streams.updateRuntime(this.rtmsStreamId, { lastKeepaliveAt: new Date(now) }).catch(() => undefined);
+    this.deps.recorder.runtime(this.ref, { lastKeepaliveAt: new Date(now) });
   }
 
   private async checkLease(): Promise<void> {
@@ -349,14 +357,14 @@ export class StreamSession {
     this.closeAll();
     if (i.kind === 'abort') {
       if (i.reason === 'shutdown') {
-        await this.deps.streams.updateRuntime(this.rtmsStreamId, { status: StreamStatus.Interrupted, ownerWorkerId: null }).catch(() => undefined);
+        this.deps.recorder.runtime(this.ref, { status: StreamStatus.Interrupted, ownerWorkerId: null });
         this.record('stream.handed_over', { worker: this.deps.workerId });
         return { kind: 'handed_over' };
       }
       return { kind: 'lease_lost' };
     }
     if (i.kind === 'stop') {
-      await this.deps.streams.markStopped(this.rtmsStreamId, i.stopReason, EventSource.Worker);
+      this.deps.recorder.ended(this.ref, { kind: 'stopped', stopReason: i.stopReason });
       this.logger.log(`Stream ${this.rtmsStreamId}: stopped (${i.via}, reason ${String(i.stopReason)})`);
       return { kind: 'stopped', stopReason: i.stopReason };
     }
@@ -369,24 +377,26 @@ export class StreamSession {
     const details: Record<string, unknown> = { reason };
     if (err instanceof RtmsStatusError) Object.assign(details, { status_code: err.statusCode, status_name: err.statusName });
     this.record('stream.failed', details);
-    await this.recordChain;
-    await this.deps.streams.markFailed(this.rtmsStreamId, reason, EventSource.Worker);
+    this.deps.recorder.ended(this.ref, { kind: 'failed', reason });
     return { kind: 'failed', reason };
   }
 
   private async countReconnect(cause: ReconnectCause | 'takeover', detail: string): Promise<void> {
     this.deps.metrics.reconnects.inc({ cause });
     this.record('stream.reconnect', { cause, detail, worker: this.deps.workerId });
-    await this.deps.streams.countReconnect(this.rtmsStreamId, cause).catch((err: unknown) => this.logger.warn(`countReconnect: ${errorMessage(err)}`));
+    this.deps.recorder.reconnect(this.ref, cause);
   }
 
   private record(eventType: string, payload: Record<string, unknown>): void {
     this.chainRecord(() => this.deps.recorder.note(this.ref, eventType, payload));
   }
 
-  /** Records in arrival order (a join is written before the matching leave). */
+  /**
+   * Records in arrival order (a join is written before the matching leave): the recorder
+   * queues each call behind the stream's earlier ones at once, and writes them in order.
+   */
   private chainRecord(fn: () => Promise<void>): void {
-    this.recordChain = this.recordChain.then(fn, fn);
+    fn().catch((err: unknown) => this.logger.error(`Stream ${this.rtmsStreamId}: could not queue an observation: ${errorMessage(err)}`));
   }
 
   /** Closes every socket, and answers a pending liveness probe: not alive. */

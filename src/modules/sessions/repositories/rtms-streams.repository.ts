@@ -55,8 +55,12 @@ export class RtmsStreamsRepository {
     await this.repo().update({ rtmsStreamId, status: Not(In(ENDED_STREAM_STATUSES)) }, { status });
   }
 
+  /**
+   * A status among the fields never moves an ended stream: the worker's write may come late
+   * (held while Postgres was unreachable), after the webhook side stopped the stream.
+   */
   async updateRuntime(rtmsStreamId: string, fields: StreamRuntimeFields): Promise<void> {
-    await this.repo().update({ rtmsStreamId }, fields);
+    await this.repo().update(fields.status === undefined ? { rtmsStreamId } : { rtmsStreamId, status: Not(In(ENDED_STREAM_STATUSES)) }, fields);
   }
 
   /** reconnect_counts[cause] += 1, atomically in the database (jsonb). */

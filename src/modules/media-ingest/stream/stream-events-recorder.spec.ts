@@ -1,0 +1,99 @@
+import type { ConfigService } from '@nestjs/config';
+import type { MetricsService } from '../../../common/metrics/metrics.service';
+import type { AppConfig } from '../../../config/app.config';
+import { RtmsMessageType, RtmsStreamState } from '../../../zoom/rtms-enums';
+import { IllegalTransitionError, SessionStatus } from '../../sessions';
+import type { SessionEventsService, SessionsService, StreamsService } from '../../sessions';
+import type { RtmsMessage } from '../protocol/rtms-message-parser';
+import { StreamEventsRecorder } from './stream-events-recorder';
+
+const down = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+
+/** Fakes of the sessions module that fail while `db.up` is false and log every write. */
+function fakes() {
+  const db = { up: true, log: [] as string[], refuseTransition: false, commitThenLose: 0 };
+  const guard = () => {
+    if (!db.up) throw down();
+  };
+  const events = {
+    recordEvent: jest.fn(async (_s: string, input: { eventType: string; dedupeKey?: string }) => {
+      guard();
+      if (db.log.includes(`event ${input.eventType} ${input.dedupeKey}`)) throw Object.assign(new Error('duplicate key'), { code: '23505', constraint: 'UQ_session_events_dedupe_key' });
+      db.log.push(`event ${input.eventType} ${input.dedupeKey}`);
+      // The commit landed but the answer is lost: the caller sees the connection drop.
+      if (db.commitThenLose > 0) {
+        db.commitThenLose--;
+        throw down();
+      }
+    }),
+  };
+  const streams = {
+    setStatus: jest.fn(async (_id: string, status: string) => {
+      guard();
+      db.log.push(`stream ${status}`);
+    }),
+    participantJoined: jest.fn(async (_s: string, user: string) => {
+      guard();
+      db.log.push(`joined ${user}`);
+      return true;
+    }),
+  };
+  const sessions = {
+    transition: jest.fn(async (_id: string, to: SessionStatus) => {
+      guard();
+      if (db.refuseTransition) throw new IllegalTransitionError(SessionStatus.Stopped, to);
+      db.log.push(`session ${to}`);
+    }),
+  };
+  const metrics = { counter: () => ({ inc: () => undefined }), gauge: () => ({}) } as unknown as MetricsService;
+  const config = { get: () => ({ ingest: { observationBufferMax: 100 } }) } as unknown as ConfigService<AppConfig, true>;
+  const recorder = new StreamEventsRecorder(sessions as unknown as SessionsService, events as unknown as SessionEventsService, streams as unknown as StreamsService, metrics, config);
+  return { db, recorder };
+}
+
+const ref = { sessionId: 'sess', rtmsStreamId: 'stream-1' };
+const state = (s: RtmsStreamState) => ({ msg_type: RtmsMessageType.StreamStateUpdate, state: s }) as unknown as RtmsMessage;
+const join = (user: number) => ({ msg_type: RtmsMessageType.EventUpdate, event: { event_type: 3, participants: [{ user_id: user, user_name: 'A' }] } }) as unknown as RtmsMessage;
+const written = (log: string[]) => log.map((l) => l.replace(/ worker:[0-9a-f-]+$/, ''));
+
+describe('StreamEventsRecorder', () => {
+  it('what it sees while Postgres is down is written in order once it answers: join, pause (stream, then session), resume', async () => {
+    const { db, recorder } = fakes();
+    db.up = false;
+    await recorder.event(ref, join(7));
+    await recorder.streamState(ref, state(RtmsStreamState.Paused));
+    await recorder.streamState(ref, state(RtmsStreamState.Resumed));
+    expect(await recorder.settled(ref.rtmsStreamId, 50)).toBe(false);
+    expect(recorder.waiting).toBe(3);
+    db.up = true;
+    expect(await recorder.settled(ref.rtmsStreamId, 5000)).toBe(true);
+    expect(written(db.log)).toEqual([
+      'joined 7',
+      'event rtms.participant_joined',
+      'event rtms.stream_state',
+      'stream paused',
+      `session ${SessionStatus.Paused}`,
+      'event rtms.stream_state',
+      'stream active',
+      `session ${SessionStatus.Streaming}`,
+    ]);
+  });
+
+  it('an event row whose commit landed before the connection dropped is not written twice', async () => {
+    const { db, recorder } = fakes();
+    db.commitThenLose = 1;
+    await recorder.note(ref, 'stream.reconnect', {});
+    await recorder.note(ref, 'stream.handed_over', {});
+    expect(await recorder.settled(ref.rtmsStreamId, 5000)).toBe(true);
+    expect(written(db.log)).toEqual(['event stream.reconnect', 'event stream.handed_over']);
+  });
+
+  it('a transition the state machine refuses is not retried; the stream goes on', async () => {
+    const { db, recorder } = fakes();
+    db.refuseTransition = true;
+    await recorder.streamState(ref, state(RtmsStreamState.Paused));
+    await recorder.note(ref, 'after', {});
+    expect(await recorder.settled(ref.rtmsStreamId, 5000)).toBe(true);
+    expect(written(db.log)).toEqual(['event rtms.stream_state', 'stream paused', 'event after']);
+  });
+});
