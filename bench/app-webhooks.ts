@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       REDIS_URL,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'warn',
-      API_KEYS: 'bench-key',
+      API_KEYS: 'bench-api-key-0123456789abcdef0123456789',
       TOKEN_ENCRYPTION_KEYS: `bench:${KEY.toString('base64')}`,
       WORKER_QUEUES: 'app-webhooks',
       CONCURRENCY_APP_WEBHOOKS: String(CONCURRENCY),

@@ -71,7 +71,7 @@ export function hubEnv(o: { dbUrl: string; redisUrl: string; prefix: string; sim
     REDIS_URL: o.redisUrl,
     QUEUE_PREFIX: o.prefix,
     LOG_LEVEL: 'warn',
-    API_KEYS: 'bench-key',
+    API_KEYS: 'bench-api-key-0123456789abcdef0123456789',
     TOKEN_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
     ZOOM_CLIENT_ID: o.clientId,
     ZOOM_CLIENT_SECRET: o.clientSecret,

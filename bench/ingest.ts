@@ -301,7 +301,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     const latencyByKind = Object.fromEntries(latencyRows.filter((r) => r.kind !== 'all').map((r) => [r.kind, latOf(r)]));
     await db.end();
     // The hub's own receivedAt → stored histogram (cumulative over the run).
-    const metrics = await (await fetch(`http://127.0.0.1:${WORKER_PORT}/metrics`, { headers: { 'x-api-key': 'bench-key' } })).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${WORKER_PORT}/metrics`, { headers: { 'x-api-key': 'bench-api-key-0123456789abcdef0123456789' } })).text();
     const bucket = (le: string) =>
       [...metrics.matchAll(new RegExp(`rtms_hub_media_save_latency_seconds_bucket\\{[^}]*le="${le.replace('.', '\\.')}"[^}]*\\} (\\d+)`, 'g'))].reduce((a, m) => a + Number(m[1]), 0);
     const hist = { le_100ms: bucket('0.1'), le_250ms: bucket('0.25'), total: bucket('\\+Inf') };

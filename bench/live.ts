@@ -50,7 +50,7 @@ const WORKER_PORT = Number(process.env.BENCH_WORKER_PORT ?? 3923);
 const SAVERS_PORT = WORKER_PORT + 1;
 /** 1: the stream worker consumes rtms-streams only, a second worker process every other queue (savers, events, webhooks). */
 const SPLIT = process.env.BENCH_SPLIT_WORKERS === '1';
-const API_KEY = 'bench-key';
+const API_KEY = 'bench-api-key-0123456789abcdef0123456789';
 const CREDS = { clientId: 'bench_client_id', clientSecret: 'bench_client_secret', webhook: 'bench_webhook_secret' };
 const SIM = `http://127.0.0.1:${SIM_PORT}`;
 const API = `http://127.0.0.1:${API_PORT}`;

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       REDIS_URL,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'warn',
-      API_KEYS: 'bench-key',
+      API_KEYS: 'bench-api-key-0123456789abcdef0123456789',
       ZOOM_WEBHOOK_SECRET_TOKEN: SECRET,
       TOKEN_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
       ZOOM_CLIENT_ID: 'bench',
