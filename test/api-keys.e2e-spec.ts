@@ -109,6 +109,31 @@ describe('scoped API keys: roles, owner tags, uniform 401s', () => {
       await tenantB.delete(`/sessions/${b}`).expect(204);
     });
 
+    it("room dispatches belong to their session's owner (else the creating key's) and are invisible to other owners", async () => {
+      const a = (await tenantA.post('/sessions', meeting()).expect(201)).body.id as string;
+      const b = (await tenantB.post('/sessions', meeting()).expect(201)).body.id as string;
+      const dispatch = async (key: typeof admin, body: Record<string, unknown>) =>
+        ((await key.post('/zoom-rooms/dispatches', { meeting_number: meeting().meeting_id, room_ids: [`room-${randomUUID()}`], ...body }).expect(202)).body.data as Array<{ id: string }>)[0].id;
+      const ofA = await dispatch(tenantA, { session_id: a });
+      const ofB = await dispatch(admin, { session_id: b }); // an unscoped key on tenant-b's session
+      const unowned = await dispatch(operator, {});
+      expect([await ownerOf('room_dispatches', ofA), await ownerOf('room_dispatches', ofB), await ownerOf('room_dispatches', unowned)]).toEqual(['tenant-a', 'tenant-b', null]);
+
+      const listed = (await tenantA.get('/zoom-rooms/dispatches').expect(200)).body.data as Array<{ id: string }>;
+      expect(listed.map((d) => d.id)).toContain(ofA);
+      expect(listed.map((d) => d.id)).not.toContain(ofB);
+      expect(listed.map((d) => d.id)).not.toContain(unowned);
+      await tenantB.get(`/zoom-rooms/dispatches/${ofB}`).expect(200);
+      for (const id of [ofB, unowned]) {
+        expect((await tenantA.get(`/zoom-rooms/dispatches/${id}`).expect(404)).body.error).toBe('room_dispatch_not_found');
+        await tenantA.post(`/zoom-rooms/dispatches/${id}/retry`).expect(404);
+        await tenantA.delete(`/zoom-rooms/dispatches/${id}`).expect(404);
+      }
+      const all = (await admin.get('/zoom-rooms/dispatches').expect(200)).body.data as Array<{ id: string }>;
+      expect(all.map((d) => d.id)).toEqual(expect.arrayContaining([ofA, ofB, unowned]));
+      for (const [key, id] of [[tenantA, ofA], [tenantB, ofB], [operator, unowned]] as const) await key.delete(`/zoom-rooms/dispatches/${id}`).expect(202);
+    });
+
     it('refuses owner-scoped keys on routes that concern every owner (403)', async () => {
       const metrics = await ctx.http().get('/metrics').set('x-api-key', TEST_KEYS.tenantA).expect(403);
       expect(metrics.body).toMatchObject({ statusCode: 403, error: 'owner_scoped_key_refused' });
