@@ -57,7 +57,7 @@ describe('ApiKeyGuard', () => {
   });
 
   it('answers every failed authentication with the same error', () => {
-    const tries = [{}, { 'x-api-key': 'nope' }, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }, { 'x-api-key': '' }];
+    const tries: Array<Record<string, string>> = [{}, { 'x-api-key': 'nope' }, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }, { 'x-api-key': '' }];
     for (const headers of tries) {
       let error: unknown;
       try {
