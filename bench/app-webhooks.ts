@@ -23,7 +23,7 @@ import { TokenCipher } from '../src/common/crypto/token-cipher';
 import { runMigrations } from '../src/database/migrate';
 import { EndpointSecrets } from '../src/modules/app-webhooks/delivery/endpoint-secrets';
 import { newSigningSecret } from '../src/modules/app-webhooks/delivery/webhook-signature';
-import { cpuSeconds, distEntry, freshDatabase, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor } from './bench-utils';
+import { BENCH_API_KEY, cpuSeconds, distEntry, freshDatabase, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor } from './bench-utils';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 20);
 const EVENTS_PER_S = Number(process.env.BENCH_EVENTS_PER_S ?? 120);
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       REDIS_URL,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'warn',
-      API_KEYS: 'bench-key',
+      API_KEYS: BENCH_API_KEY,
       TOKEN_ENCRYPTION_KEYS: `bench:${KEY.toString('base64')}`,
       WORKER_QUEUES: 'app-webhooks',
       CONCURRENCY_APP_WEBHOOKS: String(CONCURRENCY),

@@ -64,7 +64,7 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** The API key every benchmark's hub accepts. */
-export const BENCH_API_KEY = 'bench-key';
+export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef0123456789';
 
 /**
  * The env every hub process of a benchmark shares (loopback only, warn logs). Not

@@ -29,7 +29,7 @@ import { runMigrations } from '../src/database/migrate';
 import { rtmsHandshakeSignature } from '../src/simulator';
 import { cpuShares, cpuSnapshot, rssMb } from './proc-stats';
 import { SimControl, sentTotals, sumValues as sum, type StreamSummary } from './sim-meetings';
-import { cpuSeconds, distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
+import { BENCH_API_KEY, cpuSeconds, distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
 
 const N = Number(process.env.BENCH_MEETINGS ?? 50);
 const P = Number(process.env.BENCH_PARTICIPANTS ?? 5);
@@ -301,7 +301,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     const latencyByKind = Object.fromEntries(latencyRows.filter((r) => r.kind !== 'all').map((r) => [r.kind, latOf(r)]));
     await db.end();
     // The hub's own receivedAt → stored histogram (cumulative over the run).
-    const metrics = await (await fetch(`http://127.0.0.1:${WORKER_PORT}/metrics`, { headers: { 'x-api-key': 'bench-key' } })).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${WORKER_PORT}/metrics`, { headers: { 'x-api-key': BENCH_API_KEY } })).text();
     const bucket = (le: string) =>
       [...metrics.matchAll(new RegExp(`rtms_hub_media_save_latency_seconds_bucket\\{[^}]*le="${le.replace('.', '\\.')}"[^}]*\\} (\\d+)`, 'g'))].reduce((a, m) => a + Number(m[1]), 0);
     const hist = { le_100ms: bucket('0.1'), le_250ms: bucket('0.25'), total: bucket('\\+Inf') };

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { runMigrations } from '../src/database/migrate';
 import { decodeFrameHeader } from '../src/modules/live/live-protocol';
-import { cpuSeconds, distEntry, freshDatabase, HUB_NODE_ARGS, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
+import { BENCH_API_KEY, cpuSeconds, distEntry, freshDatabase, HUB_NODE_ARGS, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
 import { cpuShares, cpuSnapshot, rssMb } from './proc-stats';
 import { SimControl, type StreamSummary } from './sim-meetings';
 
@@ -50,7 +50,7 @@ const WORKER_PORT = Number(process.env.BENCH_WORKER_PORT ?? 3923);
 const SAVERS_PORT = WORKER_PORT + 1;
 /** 1: the stream worker consumes rtms-streams only, a second worker process every other queue (savers, events, webhooks). */
 const SPLIT = process.env.BENCH_SPLIT_WORKERS === '1';
-const API_KEY = 'bench-key';
+
 const CREDS = { clientId: 'bench_client_id', clientSecret: 'bench_client_secret', webhook: 'bench_webhook_secret' };
 const SIM = `http://127.0.0.1:${SIM_PORT}`;
 const API = `http://127.0.0.1:${API_PORT}`;
@@ -92,7 +92,7 @@ interface AudioClient {
 
 function connect(): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${API_PORT}/api/v1/live`, { headers: { 'x-api-key': API_KEY } });
+    const ws = new WebSocket(`ws://127.0.0.1:${API_PORT}/api/v1/live`, { headers: { 'x-api-key': BENCH_API_KEY } });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
   });
@@ -163,7 +163,7 @@ async function sessionsByMeeting(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let cursor: string | null = null;
   do {
-    const res = await fetch(`${API}/api/v1/sessions?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { 'x-api-key': API_KEY } });
+    const res = await fetch(`${API}/api/v1/sessions?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { 'x-api-key': BENCH_API_KEY } });
     const page = (await res.json()) as { data: Array<{ id: string; meeting_uuid: string }>; next_cursor: string | null };
     for (const s of page.data) out.set(s.meeting_uuid, s.id);
     cursor = page.next_cursor;
@@ -172,7 +172,7 @@ async function sessionsByMeeting(): Promise<Map<string, string>> {
 }
 
 async function metricsOf(baseUrl: string): Promise<string> {
-  return (await fetch(`${baseUrl}/metrics`, { headers: { 'x-api-key': API_KEY } })).text();
+  return (await fetch(`${baseUrl}/metrics`, { headers: { 'x-api-key': BENCH_API_KEY } })).text();
 }
 
 /** Share of a histogram's samples (label media=…) at or under each bound, whole run. */

@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { runMigrations } from '../src/database/migrate';
-import { distEntry, freshDatabase, httpOk, ROOT, startNode } from './bench-utils';
+import { BENCH_API_KEY, distEntry, freshDatabase, httpOk, ROOT, startNode } from './bench-utils';
 
 const SECRET = 'bench_webhook_secret';
 const PORT = Number(process.env.BENCH_PORT ?? 3901);
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       REDIS_URL,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'warn',
-      API_KEYS: 'bench-key',
+      API_KEYS: BENCH_API_KEY,
       ZOOM_WEBHOOK_SECRET_TOKEN: SECRET,
       TOKEN_ENCRYPTION_KEYS: `bench:${Buffer.alloc(32, 7).toString('base64')}`,
       ZOOM_CLIENT_ID: 'bench',

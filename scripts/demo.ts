@@ -24,7 +24,7 @@ const REDIS_URL = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const RAW_DIR = process.env.DEMO_RECORDINGS_DIR ?? 'recordings';
 const RECORDINGS = isAbsolute(RAW_DIR) ? RAW_DIR : resolve(process.cwd(), RAW_DIR);
 const DURATION_MS = Number(process.env.DEMO_DURATION_S ?? 20) * 1000;
-const API_KEY = 'demo-api-key';
+const API_KEY = 'demo-api-key-0123456789abcdef0123456789';
 const CREDS = { clientId: 'demo_client_id', clientSecret: 'demo_client_secret', webhookSecretToken: 'demo_webhook_secret' };
 const S2S = { clientId: 'demo_s2s_client_id', clientSecret: 'demo_s2s_client_secret', accountId: 'demo_account' };
 

@@ -4,7 +4,7 @@ import { JobOf } from '../src/jobs/job-payloads';
 import { ALL_QUEUES } from '../src/jobs/queue-names';
 import { useE2eContext } from './utils/e2e-context';
 import { HandledJob, recordingRegistrations } from './utils/recording-processors';
-import { ADMIN_AUTH, API_KEY, obliterateQueues, startTestApp, TestApp } from './utils/test-app';
+import { ADMIN_AUTH, API_KEY, obliterateQueues, startTestApp, TEST_KEYS, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
 /** A minimal valid payload per job name (the recording processors only store it). */
@@ -65,7 +65,7 @@ describe('Foundation (all-in-one, API-only and worker processes)', () => {
       expect(typeof res.body.requestId).toBe('string');
       await request(server).get('/metrics').set('x-api-key', 'wrong').expect(401);
       await request(server).get('/metrics').set('x-api-key', API_KEY).expect(200);
-      await request(server).get('/metrics').set('Authorization', 'Bearer second-test-key').expect(200);
+      await request(server).get('/metrics').set('Authorization', `Bearer ${TEST_KEYS.second}`).expect(200);
     });
 
     it('exposes Prometheus metrics with per-queue gauges', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { TEST_API_KEYS } from './utils/test-keys';
 
 /**
  * Test environment, set before each e2e file loads. Point the suite at other services
@@ -18,7 +19,7 @@ const defaults: Record<string, string> = {
   // Stream workers spool audio here (created on first use), not in the working copy.
   AUDIO_SPOOL_DIR: path.join(os.tmpdir(), 'rtms-hub-test-spool'),
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-  API_KEYS: 'test-api-key,second-test-key',
+  API_KEYS: TEST_API_KEYS,
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'test-admin-password',
   PORT: '0',

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { QueueName } from '../jobs/queue-names';
 import type { CapturePolicy, MediaTypeName } from '../modules/sessions';
+import { ApiKeyEntry, parseApiKeys } from './api-keys';
 import { EnvironmentVariables, validateEnvironment } from './env.validation';
 import { EncryptionKey, parseKeyring } from './keyring';
 
@@ -105,7 +106,8 @@ export interface AppConfig {
   };
   shutdownTimeoutMs: number;
   auth: {
-    apiKeys: string[];
+    /** Parsed API_KEYS: name, role, secret, owner tag. */
+    apiKeys: ApiKeyEntry[];
     adminUsername?: string;
     adminPassword?: string;
   };
@@ -230,7 +232,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS ?? 25000,
     auth: {
-      apiKeys: list(env.API_KEYS),
+      apiKeys: parseApiKeys(env.API_KEYS),
       adminUsername: env.ADMIN_USERNAME,
       adminPassword: env.ADMIN_PASSWORD,
     },

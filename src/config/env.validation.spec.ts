@@ -36,9 +36,10 @@ describe('configuration validation', () => {
   });
 
   it('parses lists, numbers and booleans', () => {
-    const config = loadAppConfig({ ...base, PORT: '8080', API_KEYS: 'a, b,,c', RTMS_ALLOW_INSECURE_WS: 'true', ZOOM_WEBHOOK_SECRET_TOKEN: 'new,old' });
+    const [k1, k2] = ['k'.repeat(32), 'q'.repeat(32)];
+    const config = loadAppConfig({ ...base, PORT: '8080', API_KEYS: `${k1}, app:read:${k2},`, RTMS_ALLOW_INSECURE_WS: 'true', ZOOM_WEBHOOK_SECRET_TOKEN: 'new,old' });
     expect(config.http.port).toBe(8080);
-    expect(config.auth.apiKeys).toEqual(['a', 'b', 'c']);
+    expect(config.auth.apiKeys.map((k) => [k.role, k.secret])).toEqual([['admin', k1], ['read', k2]]);
     expect(config.rtms.allowInsecureWs).toBe(true);
     expect(config.zoom.webhookSecretTokens).toEqual(['new', 'old']);
   });
@@ -51,6 +52,8 @@ describe('configuration validation', () => {
     [{ PORT: '70000' }, 'PORT'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD must be at least 12 characters'],
+    [{ API_KEYS: 'test-api-key' }, 'API_KEYS: entry 1 (a bare secret): the secret must be at least 32 characters'],
+    [{ API_KEYS: `app:superuser:${'s'.repeat(32)}` }, 'API_KEYS: entry 1 ("app"): the role must be one of read, control, admin'],
     [{ CONCURRENCY_RTMS_STREAMS: '0' }, 'CONCURRENCY_RTMS_STREAMS'],
     [{ RTMS_ALLOW_INSECURE_WS: 'maybe' }, 'RTMS_ALLOW_INSECURE_WS'],
     [{ QUEUE_PREFIX: 'a:b' }, 'QUEUE_PREFIX'],

@@ -13,6 +13,7 @@ import {
   registerDecorator,
   validateSync,
 } from 'class-validator';
+import { parseApiKeys } from './api-keys';
 import { parseKeyring } from './keyring';
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -39,6 +40,30 @@ function IsKeyring(): PropertyDecorator {
         validate(value: unknown): boolean {
           try {
             parseKeyring(typeof value === 'string' ? value : undefined);
+            return true;
+          } catch (err) {
+            reason = err instanceof Error ? err.message : 'is invalid';
+            return false;
+          }
+        },
+        defaultMessage: () => reason,
+      },
+    });
+  };
+}
+
+/** API_KEYS must parse (entries, roles, unique names, secrets of 32+ characters); the message never echoes a secret. */
+function IsApiKeys(): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    let reason = '';
+    registerDecorator({
+      name: 'isApiKeys',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate(value: unknown): boolean {
+          try {
+            parseApiKeys(typeof value === 'string' ? value : undefined);
             return true;
           } catch (err) {
             reason = err instanceof Error ? err.message : 'is invalid';
@@ -95,7 +120,7 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) JOB_KEEP_FAILED?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1000) SHUTDOWN_TIMEOUT_MS?: number;
 
-  @IsOptional() @IsString()
+  @IsOptional() @IsString() @IsApiKeys()
   API_KEYS?: string;
 
   @IsOptional() @Transform(emptyToUndefined) @IsString() @MinLength(1)

@@ -30,9 +30,9 @@ export interface OAuthDance {
  * consent → the hub's public callback. Returns every step's answer, unchecked past the
  * two redirects.
  */
-export async function authorizeZoomUser(hub: TestApp, sim: ZoomSimulator, user: SimUser | null, authorizeQuery = ''): Promise<OAuthDance> {
+export async function authorizeZoomUser(hub: TestApp, sim: ZoomSimulator, user: SimUser | null, authorizeQuery = '', apiKey: string = API_KEY): Promise<OAuthDance> {
   sim.setAuthorizingUser(user);
-  const authorize = await request(hub.app.getHttpServer()).get(`/api/v1/oauth/zoom/authorize${authorizeQuery}`).set('x-api-key', API_KEY).expect(302);
+  const authorize = await request(hub.app.getHttpServer()).get(`/api/v1/oauth/zoom/authorize${authorizeQuery}`).set('x-api-key', apiKey).expect(302);
   const authorizeUrl = new URL(authorize.headers.location);
   const consent = await fetch(authorizeUrl, { redirect: 'manual' });
   if (consent.status !== 302) throw new Error(`simulator consent answered ${consent.status}, not a redirect`);
@@ -43,9 +43,9 @@ export async function authorizeZoomUser(hub: TestApp, sim: ZoomSimulator, user: 
   return { callback, authorize, authorizeUrl, callbackUrl, callbackPath };
 }
 
-/** Connects `user` through the OAuth dance and returns the new connection's id. */
-export async function connectZoomUser(hub: TestApp, sim: ZoomSimulator, user: SimUser): Promise<string> {
-  const { callback } = await authorizeZoomUser(hub, sim, user);
+/** Connects `user` through the OAuth dance (started with `apiKey`) and returns the new connection's id. */
+export async function connectZoomUser(hub: TestApp, sim: ZoomSimulator, user: SimUser, apiKey: string = API_KEY): Promise<string> {
+  const { callback } = await authorizeZoomUser(hub, sim, user, '', apiKey);
   if (callback.status !== 200) throw new Error(`OAuth callback answered ${callback.status}: ${callback.text}`);
   return callback.body.connection.id as string;
 }

@@ -9,12 +9,12 @@ export interface NewSession {
   metadata?: Record<string, unknown>;
 }
 
-/** Creates a session the way an app does (POST /api/v1/sessions) and returns the 201 body. */
-export async function createSession(hub: TestApp, session: NewSession): Promise<{ id: string } & Record<string, unknown>> {
+/** Creates a session the way an app does (POST /api/v1/sessions, with `apiKey`) and returns the 201 body. */
+export async function createSession(hub: TestApp, session: NewSession, apiKey: string = API_KEY): Promise<{ id: string } & Record<string, unknown>> {
   const body: Record<string, unknown> = { platform: 'zoom', meeting_id: String(session.meetingId) };
   if (session.capturePolicy !== undefined) body.capture_policy = session.capturePolicy;
   if (session.metadata !== undefined) body.metadata = session.metadata;
-  const res = await request(hub.app.getHttpServer()).post('/api/v1/sessions').set('x-api-key', API_KEY).send(body).expect(201);
+  const res = await request(hub.app.getHttpServer()).post('/api/v1/sessions').set('x-api-key', apiKey).send(body).expect(201);
   return res.body as { id: string } & Record<string, unknown>;
 }
 

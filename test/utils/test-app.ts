@@ -5,7 +5,10 @@ import { createHubApp } from '../../src/bootstrap';
 import { JobProducer } from '../../src/jobs/job-producer.service';
 import { ALL_QUEUES } from '../../src/jobs/queue-names';
 
-export const API_KEY = 'test-api-key';
+import { TEST_KEYS } from './test-keys';
+
+export const API_KEY = TEST_KEYS.admin;
+export { TEST_KEYS };
 export const ADMIN_AUTH = 'Basic ' + Buffer.from('admin:test-admin-password').toString('base64');
 
 export interface TestApp {

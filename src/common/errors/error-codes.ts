@@ -4,6 +4,16 @@
  * status for errors that give no code.
  */
 
+/** Refusals of the API key guard (and of the live endpoints' key check). */
+export enum AuthErrorCode {
+  /** No key, an unknown key or a malformed header: one answer for all, so a caller cannot tell which. */
+  InvalidApiKey = 'invalid_api_key',
+  /** The key's role (read < control < admin) is below the route's. */
+  InsufficientRole = 'insufficient_role',
+  /** An owner-scoped key on a route that shows or changes every owner's data. */
+  OwnerScopedKeyRefused = 'owner_scoped_key_refused',
+}
+
 export enum SessionErrorCode {
   SessionNotFound = 'session_not_found',
   IllegalTransition = 'illegal_transition',
@@ -104,10 +114,13 @@ export enum LiveProtocolErrorCode {
   Unavailable = 'live_unavailable',
 }
 
-export type DomainErrorCode = SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | ZoomErrorCode | LiveErrorCode;
+export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | ZoomErrorCode | LiveErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
+  [AuthErrorCode.InvalidApiKey]: 401,
+  [AuthErrorCode.InsufficientRole]: 403,
+  [AuthErrorCode.OwnerScopedKeyRefused]: 403,
   [SessionErrorCode.SessionNotFound]: 404,
   [SessionErrorCode.IllegalTransition]: 409,
   [SessionErrorCode.MetadataTooLarge]: 400,

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { RequireRole } from '../../common/auth/require-role.decorator';
 import { uuidParam } from '../../common/http/uuid-param';
 import { endpointView } from './app-webhook.views';
 import { CreateWebhookEndpointDto, UpdateWebhookEndpointDto } from './dto/webhook-endpoint.dto';
@@ -10,6 +11,8 @@ import { WebhookEndpointsService } from './webhook-endpoints.service';
 
 @ApiTags('webhook-endpoints')
 @ApiSecurity('api-key')
+// Endpoints receive every owner's events.
+@RequireRole('admin', { everyOwner: true })
 @Controller('webhook-endpoints')
 export class WebhookEndpointsController {
   constructor(

@@ -1,10 +1,13 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { RequireRole } from '../../common/auth/require-role.decorator';
 import { uuidParam } from '../../common/http/uuid-param';
 import { WebhookDeliveryLogService } from './webhook-delivery-log.service';
 
 @ApiTags('webhook-endpoints')
 @ApiSecurity('api-key')
+// Endpoints receive every owner's events.
+@RequireRole('admin', { everyOwner: true })
 @Controller('webhook-messages')
 export class WebhookMessagesController {
   constructor(private readonly log: WebhookDeliveryLogService) {}

@@ -45,6 +45,8 @@ export interface StoreConnectionInput {
   user: ZoomUser;
   tokens: ZoomTokenSet & { refreshToken: string };
   ownerKeyFingerprint: string | null;
+  /** Owner tag of the key that started the authorization (a reconnect moves the connection to it). */
+  owner?: string | null;
   appUserId: string | null;
 }
 
@@ -69,15 +71,20 @@ export class OAuthConnectionsService {
     return this.repo.findOne({ where: { id } });
   }
 
-  async get(id: string): Promise<OAuthConnectionEntity> {
-    const c = await this.find(id);
+  /** The connection; with an `owner`, another owner's connection is not found either. */
+  async get(id: string, owner?: string | null): Promise<OAuthConnectionEntity> {
+    const c = owner ? await this.repo.findOne({ where: { id, owner } }) : await this.find(id);
     if (!c) throw new ConnectionNotFoundError(id);
     return c;
   }
 
-  async list(filter: { appUserId?: string; status?: ConnectionStatus } = {}): Promise<OAuthConnectionEntity[]> {
+  async list(filter: { appUserId?: string; status?: ConnectionStatus; owner?: string } = {}): Promise<OAuthConnectionEntity[]> {
     return this.repo.find({
-      where: { ...(filter.appUserId ? { appUserId: filter.appUserId } : {}), ...(filter.status ? { status: filter.status } : {}) },
+      where: {
+        ...(filter.appUserId ? { appUserId: filter.appUserId } : {}),
+        ...(filter.status ? { status: filter.status } : {}),
+        ...(filter.owner ? { owner: filter.owner } : {}),
+      },
       order: { createdAt: 'DESC' },
     });
   }
@@ -91,6 +98,7 @@ export class OAuthConnectionsService {
       email: input.user.email,
       displayName: input.user.displayName,
       ownerKeyFingerprint: input.ownerKeyFingerprint,
+      owner: input.owner ?? null,
       appUserId: input.appUserId,
       ...sealed,
       scopes: input.tokens.scope,
@@ -162,8 +170,8 @@ export class OAuthConnectionsService {
    * knows counts as revoked. If Zoom cannot be reached the row stays (retry later)
    * unless `force` is set.
    */
-  async disconnect(id: string, opts: { force?: boolean } = {}): Promise<{ revokedAtZoom: boolean }> {
-    const c = await this.get(id);
+  async disconnect(id: string, opts: { force?: boolean; owner?: string | null } = {}): Promise<{ revokedAtZoom: boolean }> {
+    const c = await this.get(id, opts.owner);
     let revokedAtZoom = false;
     try {
       // Revoking the refresh token ends the whole grant (its access tokens too).

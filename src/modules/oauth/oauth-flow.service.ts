@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../../config/app.config';
@@ -11,7 +11,8 @@ import { OAuthError } from './oauth.errors';
 import { OAuthErrorCode } from '../../common/errors/error-codes';
 
 export interface AuthorizeInput {
-  apiKey?: string;
+  /** The API key that starts it: its fingerprint and owner tag go on the connection. */
+  caller?: { fingerprint: string; owner: string | null };
   appUserId?: string;
   redirectAfter?: string;
 }
@@ -26,11 +27,6 @@ export interface CallbackResult {
   connection: OAuthConnectionEntity;
   /** Where to send the browser next (an allow-listed redirect_after), if any. */
   redirectTo?: string;
-}
-
-/** sha256 prefix of an API key: enough to tell keys apart, useless to an attacker. */
-export function keyFingerprint(apiKey: string): string {
-  return createHash('sha256').update(apiKey, 'utf8').digest('hex').slice(0, 16);
 }
 
 /** Authorization-code flow with single-use state and PKCE S256 (rtms-protocol.md §5). */
@@ -54,7 +50,8 @@ export class OAuthFlowService {
     const codeVerifier = randomBytes(32).toString('base64url');
     const state = await this.states.create({
       codeVerifier,
-      ownerKeyFingerprint: input.apiKey ? keyFingerprint(input.apiKey) : null,
+      ownerKeyFingerprint: input.caller?.fingerprint ?? null,
+      owner: input.caller?.owner ?? null,
       appUserId: input.appUserId ?? null,
       redirectAfter: input.redirectAfter ?? null,
     });
@@ -90,6 +87,7 @@ export class OAuthFlowService {
       user,
       tokens: { ...tokens, refreshToken: tokens.refreshToken },
       ownerKeyFingerprint: pending.ownerKeyFingerprint,
+      owner: pending.owner ?? null,
       appUserId: pending.appUserId,
     });
     this.logger.log(`Zoom user connected (connection ${connection.id})`);

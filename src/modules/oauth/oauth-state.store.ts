@@ -11,6 +11,8 @@ export interface PendingAuthorization {
   codeVerifier: string;
   /** sha256 prefix of the API key that started it. */
   ownerKeyFingerprint: string | null;
+  /** Owner tag of that key (absent in states written before owner tags existed). */
+  owner?: string | null;
   appUserId: string | null;
   redirectAfter: string | null;
   createdAt: number;

@@ -73,11 +73,12 @@ export class RtmsControlService {
     private readonly config: ConfigService<AppConfig, true>,
   ) {}
 
-  async request(sessionId: string, action: RtmsAction, body: RtmsControlBody, idempotencyKey?: string): Promise<ControlAccepted> {
+  /** `owner`: the caller's owner tag; another owner's session is not found, and only that owner's connections act. */
+  async request(sessionId: string, action: RtmsAction, body: RtmsControlBody, idempotencyKey?: string, owner?: string | null): Promise<ControlAccepted> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new RtmsControlError(RtmsControlErrorCode.InvalidIdempotencyKey, 'Idempotency-Key must be 1-255 printable ASCII characters');
     }
-    const session = await this.sessions.get(sessionId);
+    const session = await this.sessions.get(sessionId, owner);
     const hash = createHash('sha256')
       .update(JSON.stringify({ action, participant_user_id: body.participant_user_id ?? null, connection_id: body.connection_id ?? null }))
       .digest('hex');
@@ -88,7 +89,7 @@ export class RtmsControlService {
     }
 
     this.checkControllable(session, action);
-    const auth = await this.resolveAuth(body.connection_id);
+    const auth = await this.resolveAuth(body.connection_id, owner);
 
     let saved: RtmsControlRequestEntity;
     try {
@@ -137,8 +138,8 @@ export class RtmsControlService {
   }
 
   /** The last control request, its outcome, and the stream state. */
-  async status(sessionId: string) {
-    const session = await this.sessions.get(sessionId);
+  async status(sessionId: string, owner?: string | null) {
+    const session = await this.sessions.get(sessionId, owner);
     const [last] = await this.requests.find({ where: { sessionId }, order: { createdAt: 'DESC' }, take: 1 });
     const streams = await this.streams.listForSession(sessionId);
     const current = streams[streams.length - 1];
@@ -174,15 +175,15 @@ export class RtmsControlService {
     }
   }
 
-  private async resolveAuth(connectionId?: string): Promise<{ mode: ControlAuthMode; connectionId: string | null }> {
+  private async resolveAuth(connectionId: string | undefined, owner: string | null | undefined): Promise<{ mode: ControlAuthMode; connectionId: string | null }> {
     if (connectionId) {
-      const conn = await this.connections.get(connectionId);
+      const conn = await this.connections.get(connectionId, owner);
       if (conn.status !== ConnectionStatus.Active) throw new ReauthorizationRequiredError(conn.id);
       return { mode: ControlAuthMode.User, connectionId: conn.id };
     }
     const zoom = this.config.get('zoom', { infer: true });
     if (zoom.s2sClientId && zoom.s2sClientSecret && zoom.accountId) return { mode: ControlAuthMode.Account, connectionId: null };
-    const active = await this.connections.list({ status: ConnectionStatus.Active });
+    const active = await this.connections.list({ status: ConnectionStatus.Active, owner: owner ?? undefined });
     if (active.length === 1) return { mode: ControlAuthMode.User, connectionId: active[0].id };
     throw new RtmsControlError(
       RtmsControlErrorCode.ConnectionRequired,

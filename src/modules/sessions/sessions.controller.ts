@@ -2,6 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@ne
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CreateSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery, PageQuery } from './dto/list-sessions.query';
+import { ApiCaller, Caller } from '../../common/auth/api-caller';
+import { RequireRole } from '../../common/auth/require-role.decorator';
 import { uuidParam } from '../../common/http/uuid-param';
 import { SessionEventsService } from './session-events.service';
 import { sessionView, streamView } from './session.views';
@@ -10,6 +12,7 @@ import { StreamsService } from './streams.service';
 
 @ApiTags('sessions')
 @ApiSecurity('api-key')
+@RequireRole('read')
 @Controller('sessions')
 export class SessionsController {
   constructor(
@@ -19,41 +22,44 @@ export class SessionsController {
   ) {}
 
   @Post()
+  @RequireRole('control')
   @ApiOperation({ summary: 'Register a meeting to capture, with its capture policy' })
-  async create(@Body() dto: CreateSessionDto) {
-    return sessionView(await this.sessions.create(dto));
+  async create(@Body() dto: CreateSessionDto, @Caller() caller: ApiCaller) {
+    return sessionView(await this.sessions.create(dto, caller.owner));
   }
 
   @Get()
   @ApiOperation({ summary: 'List sessions (newest first, cursor pagination)' })
-  list(@Query() query: ListSessionsQuery) {
-    return this.sessions.list(query);
+  list(@Query() query: ListSessionsQuery, @Caller() caller: ApiCaller) {
+    return this.sessions.list(query, caller.owner);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'A session with its streams' })
-  async get(@Param('id', uuidParam) id: string) {
-    const session = await this.sessions.get(id);
+  async get(@Param('id', uuidParam) id: string, @Caller() caller: ApiCaller) {
+    const session = await this.sessions.get(id, caller.owner);
     const streams = await this.streams.listForSession(id);
     return { ...sessionView(session), streams: streams.map(streamView) };
   }
 
   @Get(':id/events')
   @ApiOperation({ summary: "The session's events (newest first)" })
-  events(@Param('id', uuidParam) id: string, @Query() query: PageQuery) {
+  async events(@Param('id', uuidParam) id: string, @Query() query: PageQuery, @Caller() caller: ApiCaller) {
+    await this.sessions.get(id, caller.owner);
     return this.sessionEvents.listEvents(id, query);
   }
 
   @Get(':id/participants')
   @ApiOperation({ summary: 'Participants seen in the session' })
-  participants(@Param('id', uuidParam) id: string) {
-    return this.sessions.listParticipants(id);
+  participants(@Param('id', uuidParam) id: string, @Caller() caller: ApiCaller) {
+    return this.sessions.listParticipants(id, caller.owner);
   }
 
   @Delete(':id')
+  @RequireRole('admin')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a session, its events and its captured media' })
-  async remove(@Param('id', uuidParam) id: string): Promise<void> {
-    await this.sessions.delete(id);
+  async remove(@Param('id', uuidParam) id: string, @Caller() caller: ApiCaller): Promise<void> {
+    await this.sessions.delete(id, caller.owner);
   }
 }

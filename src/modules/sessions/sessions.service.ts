@@ -66,7 +66,8 @@ export class SessionsService {
     return this.config.get('capture', { infer: true });
   }
 
-  async create(dto: CreateSessionDto): Promise<SessionEntity> {
+  /** `owner`: the creating key's owner tag (only keys of that owner, and unscoped keys, see the session). */
+  async create(dto: CreateSessionDto, owner: string | null = null): Promise<SessionEntity> {
     const metadata = dto.metadata ?? {};
     if (Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES) {
       throw new SessionError(SessionErrorCode.MetadataTooLarge, 'metadata must be at most 16 KB as JSON');
@@ -85,6 +86,7 @@ export class SessionsService {
           status: SessionStatus.Created,
           capturePolicy: resolveCapturePolicy(dto.capture_policy, this.defaultCapturePolicy(), sealPasscode) as unknown as Record<string, unknown>,
           metadata,
+          owner,
         },
         em,
       );
@@ -94,25 +96,29 @@ export class SessionsService {
     });
   }
 
-  async get(id: string): Promise<SessionEntity> {
-    const session = await this.sessions.findById(id);
+  /**
+   * The session, or SessionNotFoundError. With an `owner`, a session of another owner
+   * (or of none) is not found either: an owner-scoped key never learns it exists.
+   */
+  async get(id: string, owner?: string | null): Promise<SessionEntity> {
+    const session = await this.sessions.findById(id, undefined, owner);
     if (!session) throw new SessionNotFoundError(id);
     return session;
   }
 
-  async list(query: ListSessionsQuery): Promise<Page<ReturnType<typeof sessionView>>> {
+  async list(query: ListSessionsQuery, owner?: string | null): Promise<Page<ReturnType<typeof sessionView>>> {
     const limit = query.limit ?? 20;
     const cursor = decodeCursor(query.cursor);
     const rows = await this.sessions.findPage(
-      { status: query.status, meetingId: query.meeting_id, createdFrom: query.created_from, createdTo: query.created_to },
+      { status: query.status, meetingId: query.meeting_id, createdFrom: query.created_from, createdTo: query.created_to, owner: owner ?? undefined },
       limit,
       cursor,
     );
     return keysetToPage(rows, limit, sessionView);
   }
 
-  async listParticipants(sessionId: string) {
-    await this.get(sessionId);
+  async listParticipants(sessionId: string, owner?: string | null) {
+    await this.get(sessionId, owner);
     const rows = await this.participants.findBySession(sessionId);
     return { data: rows.map(participantView) };
   }
@@ -123,8 +129,8 @@ export class SessionsService {
    * media.deleted in the same transaction. The event outlives the row (the outbox has no
    * foreign key to sessions).
    */
-  async delete(id: string): Promise<void> {
-    await this.get(id);
+  async delete(id: string, owner?: string | null): Promise<void> {
+    await this.get(id, owner);
     const { artifactsDeleted } = await this.cleanupHooks.run(id);
     await this.dataSource.transaction(async (em) => {
       if (!(await this.sessions.deleteById(id, em))) throw new SessionNotFoundError(id);
@@ -197,7 +203,7 @@ export class SessionsService {
   }
 
   /** Which of the given session ids exist (for modules that must not query the sessions table). */
-  existingIds(ids: string[]): Promise<Set<string>> {
-    return this.sessions.existingIds(ids);
+  existingIds(ids: string[], owner?: string | null): Promise<Set<string>> {
+    return this.sessions.existingIds(ids, owner);
   }
 }

@@ -82,8 +82,13 @@ export class RoomDispatchesService {
     });
   }
 
-  async create(dto: CreateDispatchDto, source: DispatchSource = 'api'): Promise<DispatchCreated> {
-    if (dto.session_id) await this.sessions.get(dto.session_id);
+  /**
+   * `owner`: the caller's owner tag. Another owner's session is not found; the dispatch
+   * belongs to its session's owner, or else to the caller's.
+   */
+  async create(dto: CreateDispatchDto, source: DispatchSource = 'api', owner?: string | null): Promise<DispatchCreated> {
+    const session = dto.session_id ? await this.sessions.get(dto.session_id, owner) : null;
+    const rowOwner = session ? session.owner : (owner ?? null);
     let roomIds = dto.room_ids;
     const names = new Map<string, string>();
     if (!roomIds) {
@@ -97,7 +102,11 @@ export class RoomDispatchesService {
     const leaveAfter = dto.leave_after_seconds ?? this.config.get('zoomRooms', { infer: true }).defaultLeaveAfterSec;
     const out: DispatchCreated['data'] = [];
     for (const roomId of roomIds) {
-      const { row, existing } = await this.insertOrFindActive(roomId, names.get(roomId) ?? null, dto, leaveAfter, source);
+      const { row, existing } = await this.insertOrFindActive(roomId, names.get(roomId) ?? null, dto, leaveAfter, source, rowOwner);
+      if (existing && owner && row.owner !== owner) {
+        // Another owner's dispatch holds the room: say so without showing it.
+        throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomBusy, `Room ${roomId} already has an active dispatch to meeting ${dto.meeting_number}`);
+      }
       if (!existing) {
         try {
           await this.producer.enqueue(JobName.RoomJoin, { dispatchId: row.id, round: row.round });
@@ -120,6 +129,7 @@ export class RoomDispatchesService {
     dto: CreateDispatchDto,
     leaveAfter: number,
     source: DispatchSource,
+    owner: string | null,
   ): Promise<{ row: RoomDispatchEntity; existing: boolean }> {
     for (let i = 0; i < 3; i++) {
       const id = randomUUID();
@@ -130,6 +140,7 @@ export class RoomDispatchesService {
         meetingNumber: dto.meeting_number,
         passcodeEnc: dto.passcode ? this.cipher.encrypt(dto.passcode, passcodeAad(id)) : null,
         sessionId: dto.session_id ?? null,
+        owner,
         source,
         status: RoomDispatchStatus.Queued,
         leaveAfterSeconds: leaveAfter,
@@ -142,14 +153,16 @@ export class RoomDispatchesService {
     throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchConflict, `Room ${roomId} is being dispatched concurrently; try again`);
   }
 
-  async get(id: string): Promise<RoomDispatchEntity> {
-    const row = await this.repo.findOne({ where: { id } });
+  /** The dispatch; with an `owner`, another owner's dispatch is not found either. */
+  async get(id: string, owner?: string | null): Promise<RoomDispatchEntity> {
+    const row = await this.repo.findOne({ where: owner ? { id, owner } : { id } });
     if (!row) throw new RoomDispatchNotFoundError(id);
     return row;
   }
 
-  async list(query: ListDispatchesQuery): Promise<{ data: DispatchView[] }> {
+  async list(query: ListDispatchesQuery, owner?: string | null): Promise<{ data: DispatchView[] }> {
     const where: FindOptionsWhere<RoomDispatchEntity> = {};
+    if (owner) where.owner = owner;
     if (query.session_id) where.sessionId = query.session_id;
     if (query.status) where.status = query.status;
     const rows = await this.repo.find({ where, order: { createdAt: 'DESC', id: 'ASC' }, take: query.limit ?? 100 });
@@ -157,8 +170,8 @@ export class RoomDispatchesService {
   }
 
   /** Re-runs a failed dispatch's failed step (join, or leave) in a new round. */
-  async retry(id: string): Promise<DispatchView> {
-    const d = await this.get(id);
+  async retry(id: string, owner?: string | null): Promise<DispatchView> {
+    const d = await this.get(id, owner);
     if (d.status !== RoomDispatchStatus.Failed) {
       throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchNotFailed, `Room dispatch ${id} is ${d.status}; only a failed dispatch can be retried`);
     }
@@ -195,9 +208,9 @@ export class RoomDispatchesService {
   }
 
   /** DELETE: a joined room leaves now; a pending join is cancelled. */
-  async cancel(id: string): Promise<DispatchView> {
+  async cancel(id: string, owner?: string | null): Promise<DispatchView> {
     for (let i = 0; i < 3; i++) {
-      const d = await this.get(id);
+      const d = await this.get(id, owner);
       switch (d.status) {
         case RoomDispatchStatus.Queued:
         case RoomDispatchStatus.Joining: {

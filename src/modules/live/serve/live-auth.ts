@@ -1,20 +1,22 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
-import { apiKeyFrom } from '../../../common/auth/api-key.guard';
-import { matchesAny } from '../../../common/auth/safe-compare';
+import { authenticateApiKey, readApiKey } from '../../../common/auth/api-key.guard';
+import { ApiKeyEntry } from '../../../config/api-keys';
 import { AppConfig } from '../../../config/app.config';
 import { LivePrincipal } from './live-client';
-import { keyFingerprint, LiveTickets } from './live-tickets.service';
+import { LiveTickets } from './live-tickets.service';
 
 /**
  * Who may open a live connection: an API key (x-api-key or Bearer), or else a
  * single-use `?ticket=`. A request that carries a wrong key is refused even with a
- * ticket, so a typo never silently falls back.
+ * ticket, so a typo never silently falls back. Every key role may read live data; an
+ * owner-scoped key (or its ticket) sees only its owner's sessions.
  */
 @Injectable()
 export class LiveAuth {
-  private readonly apiKeys: readonly string[];
+  private readonly logger = new Logger(LiveAuth.name);
+  private readonly apiKeys: readonly ApiKeyEntry[];
 
   constructor(
     config: ConfigService<AppConfig, true>,
@@ -23,10 +25,23 @@ export class LiveAuth {
     this.apiKeys = config.get('auth', { infer: true }).apiKeys;
   }
 
-  /** The principal, or null for a 401. */
+  /** The principal, or null for a 401 (the log line says which check failed). */
   async authenticate(req: Pick<IncomingMessage, 'headers'>, ticket: string | null): Promise<LivePrincipal | null> {
-    const key = apiKeyFrom(req);
-    if (key !== undefined) return this.apiKeys.length > 0 && matchesAny(key, this.apiKeys) ? { keyFingerprint: keyFingerprint(key), sessionIds: null } : null;
-    return ticket ? this.tickets.redeem(ticket) : null;
+    const read = readApiKey(req);
+    if (read.key !== undefined) {
+      const result = authenticateApiKey(read, this.apiKeys);
+      if (!result.key) {
+        this.logger.warn(`Live connection refused: ${result.problem}`);
+        return null;
+      }
+      return { keyFingerprint: result.key.fingerprint, sessionIds: null, owner: result.key.owner };
+    }
+    if (!ticket) {
+      this.logger.warn(`Live connection refused: ${read.problem} and no ?ticket=`);
+      return null;
+    }
+    const principal = await this.tickets.redeem(ticket);
+    if (!principal) this.logger.warn('Live connection refused: the ticket is unknown, expired or used');
+    return principal;
   }
 }

@@ -44,7 +44,7 @@ describe('LiveClient backpressure', () => {
 
   it('drops media past the limit, counts it, and reports at most once a second', () => {
     const t = new FakeTransport();
-    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null }, LIMIT, metrics(), () => undefined);
+    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null, owner: null }, LIMIT, metrics(), () => undefined);
     const frame = Buffer.alloc(1000);
     let now = 10_000;
     for (let i = 0; i < 10; i++) client.sendFrame(frame, 'audio', now);
@@ -65,7 +65,7 @@ describe('LiveClient backpressure', () => {
   it('never drops text: text past the limit cuts the client with TooSlow', () => {
     const t = new FakeTransport();
     const closed: LiveClient[] = [];
-    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null }, LIMIT, metrics(), (c) => closed.push(c));
+    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null, owner: null }, LIMIT, metrics(), (c) => closed.push(c));
     let i = 0;
     while (client.sendEntry('sub', entry(`${++i}-0`, 'x'.repeat(200)))) expect(i).toBeLessThan(100);
     expect(t.closedWith).toBe(LiveCloseCode.TooSlow);
@@ -76,14 +76,14 @@ describe('LiveClient backpressure', () => {
 
   it('builds each text message with its subscription and entry id', () => {
     const t = new FakeTransport();
-    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null }, LIMIT, metrics(), () => undefined);
+    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null, owner: null }, LIMIT, metrics(), () => undefined);
     client.sendEntry('mine', entry('7-1'));
     expect(JSON.parse(t.texts[0])).toMatchObject({ type: 'transcript', sub: 'mine', id: '7-1', session_id: 's', data: { text: 'hello' } });
   });
 
   it('paces on half the limit and bounds held memory', async () => {
     const t = new FakeTransport();
-    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null }, LIMIT, metrics(), () => undefined);
+    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null, owner: null }, LIMIT, metrics(), () => undefined);
     expect(client.whenWritable()).toBe(true);
     t.buffered = LIMIT;
     const writable = client.whenWritable() as Promise<boolean>;

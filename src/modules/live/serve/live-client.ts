@@ -12,6 +12,8 @@ export interface LivePrincipal {
   keyFingerprint: string;
   /** Sessions a ticket was issued for; null = any. */
   sessionIds: ReadonlySet<string> | null;
+  /** The key's owner tag: only that owner's sessions, and never `all`. null = every owner's. */
+  owner: string | null;
 }
 
 /** A media_dropped notice goes out at most this often while frames are being dropped. */

@@ -109,12 +109,16 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
     if (allowed && (spec.sessions === 'all' || spec.sessions.some((s) => !allowed.has(s)))) {
       return refuse(LiveProtocolErrorCode.SessionNotAllowed, 'The ticket does not allow these sessions');
     }
+    const owner = client.principal.owner;
+    // `all` follows sessions as they become active, unfiltered: an owner-scoped key names its sessions instead.
+    if (owner && spec.sessions === 'all') return refuse(LiveProtocolErrorCode.SessionNotAllowed, 'An owner-scoped API key cannot subscribe to all sessions: name them');
     const sub = new Subscription(spec);
     client.reservedIds.add(spec.id);
     let initialSessions: string[];
     try {
       if (spec.sessions !== 'all') {
-        const existing = await this.sessions.existingIds([...spec.sessions]);
+        // Another owner's session is reported missing, as if it did not exist.
+        const existing = await this.sessions.existingIds([...spec.sessions], owner);
         const missing = spec.sessions.filter((s) => !existing.has(s));
         if (missing.length > 0) return refuse(LiveProtocolErrorCode.SessionNotFound, 'No such session', { sessions: missing });
         initialSessions = sub.wantsText ? [...spec.sessions] : [];

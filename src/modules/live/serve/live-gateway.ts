@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { LiveErrorCode } from '../../../common/errors/error-codes';
+import { AuthErrorCode, LiveErrorCode } from '../../../common/errors/error-codes';
 import { errorMessage } from '../../../common/errors/error-message';
 import { LiveAuth } from './live-auth';
 import { LiveFanout } from './live-fanout.service';
@@ -74,7 +74,7 @@ export class LiveGateway implements OnApplicationBootstrap, OnModuleDestroy {
       const ticketOnly = url.searchParams.has('ticket') && !req.headers['x-api-key'] && !req.headers.authorization;
       return ticketOnly
         ? refuse(401, LiveErrorCode.InvalidTicket, 'The ticket is unknown, expired or used')
-        : refuse(401, 'invalid_api_key', 'A valid API key (x-api-key or Bearer) or ?ticket= is required');
+        : refuse(401, AuthErrorCode.InvalidApiKey, 'Missing or invalid credentials');
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => {

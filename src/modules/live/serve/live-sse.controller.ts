@@ -2,6 +2,7 @@ import { BadRequestException, Controller, ForbiddenException, Get, Param, Query,
 import { ApiOperation, ApiProduces, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuthenticatedBy } from '../../../common/auth/public.decorator';
+import { InvalidApiKeyError } from '../../../common/auth/api-key.guard';
 import { LiveErrorCode } from '../../../common/errors/error-codes';
 import { uuidParam } from '../../../common/http/uuid-param';
 import { SessionsService } from '../../sessions';
@@ -59,7 +60,7 @@ export class LiveSseController {
     if (!principal) {
       throw ticket && !req.headers['x-api-key'] && !req.headers.authorization
         ? new UnauthorizedException({ code: LiveErrorCode.InvalidTicket, message: 'The ticket is unknown, expired or used' })
-        : new UnauthorizedException({ code: 'invalid_api_key', message: 'A valid API key (x-api-key or Bearer) or ?ticket= is required' });
+        : new InvalidApiKeyError();
     }
     const media = parseSseTypes(types);
     if (!media) throw new BadRequestException({ code: LiveErrorCode.InvalidLiveTypes, message: `types must be a comma-separated list of ${LIVE_TEXT_MEDIA.join(', ')} (binary media need the WebSocket)` });
@@ -69,7 +70,8 @@ export class LiveSseController {
     const header = req.headers['last-event-id'];
     const lastEventId = (typeof header === 'string' && header !== '' ? header : undefined) ?? lastEventIdQuery;
     if (lastEventId !== undefined && !isEntryId(lastEventId)) throw new BadRequestException({ code: 'bad_request', message: 'Last-Event-ID must be an entry id received from this stream' });
-    await this.sessions.get(sessionId);
+    // Another owner's session answers 404, as if it did not exist.
+    await this.sessions.get(sessionId, principal.owner);
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');

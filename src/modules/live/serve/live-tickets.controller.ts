@@ -1,13 +1,14 @@
-import { Body, Controller, Post, Req } from '@nestjs/common';
+import { Body, Controller, Post } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { Request } from 'express';
-import { apiKeyFrom } from '../../../common/auth/api-key.guard';
+import { ApiCaller, Caller } from '../../../common/auth/api-caller';
+import { RequireRole } from '../../../common/auth/require-role.decorator';
 import { SessionNotFoundError, SessionsService } from '../../sessions';
 import { CreateLiveTicketDto } from './dto/create-ticket.dto';
 import { LiveTickets } from './live-tickets.service';
 
 @ApiTags('live')
 @ApiSecurity('api-key')
+@RequireRole('read')
 @Controller('live')
 export class LiveTicketsController {
   constructor(
@@ -17,15 +18,15 @@ export class LiveTicketsController {
 
   @Post('tickets')
   @ApiOperation({ summary: 'A single-use ticket for a browser to open the live WebSocket or SSE stream (?ticket=)' })
-  async create(@Req() req: Request, @Body() dto: CreateLiveTicketDto) {
+  async create(@Caller() caller: ApiCaller, @Body() dto: CreateLiveTicketDto) {
     const sessionIds = dto.session_ids ? [...new Set(dto.session_ids.map((s) => s.toLowerCase()))] : null;
     if (sessionIds) {
-      const existing = await this.sessions.existingIds(sessionIds);
+      const existing = await this.sessions.existingIds(sessionIds, caller.owner);
       const missing = sessionIds.find((s) => !existing.has(s));
       if (missing) throw new SessionNotFoundError(missing);
     }
-    // The global guard already checked the key; it is here, or the request would not be.
-    const { ticket, expiresAt } = await this.tickets.issue(apiKeyFrom(req)!, sessionIds);
+    // The ticket carries the key's owner tag: what it opens is checked like the key itself.
+    const { ticket, expiresAt } = await this.tickets.issue(caller, sessionIds);
     return { ticket, expires_at: expiresAt.toISOString() };
   }
 }

@@ -23,7 +23,7 @@ describe('LiveTickets', () => {
   it('stores only the hash of the ticket, with the key fingerprint and sessions, for the TTL', async () => {
     const redis = new FakeRedis();
     const tickets = new LiveTickets(redis as unknown as Redis, settings);
-    const { ticket, expiresAt } = await tickets.issue('secret-key', ['s1']);
+    const { ticket, expiresAt } = await tickets.issue({ fingerprint: keyFingerprint('secret-key'), owner: null }, ['s1']);
     expect(ticket.length).toBeGreaterThanOrEqual(40);
     expect(expiresAt.getTime()).toBeGreaterThan(Date.now() + 59_000);
     const [[key, stored]] = [...redis.store.entries()];
@@ -36,12 +36,18 @@ describe('LiveTickets', () => {
 
   it('redeems a ticket once', async () => {
     const tickets = new LiveTickets(new FakeRedis() as unknown as Redis, settings);
-    const { ticket } = await tickets.issue('k', null);
+    const { ticket } = await tickets.issue({ fingerprint: keyFingerprint('k'), owner: null }, null);
     const principal = await tickets.redeem(ticket);
-    expect(principal).toEqual({ keyFingerprint: keyFingerprint('k'), sessionIds: null });
+    expect(principal).toEqual({ keyFingerprint: keyFingerprint('k'), sessionIds: null, owner: null });
     await expect(tickets.redeem(ticket)).resolves.toBeNull();
     await expect(tickets.redeem('made-up')).resolves.toBeNull();
     await expect(tickets.redeem('')).resolves.toBeNull();
+  });
+
+  it("carries an owner-scoped key's owner tag to the connection it opens", async () => {
+    const tickets = new LiveTickets(new FakeRedis() as unknown as Redis, settings);
+    const { ticket } = await tickets.issue({ fingerprint: 'f', owner: 'tenant-a' }, null);
+    await expect(tickets.redeem(ticket)).resolves.toEqual({ keyFingerprint: 'f', sessionIds: null, owner: 'tenant-a' });
   });
 
   it('fingerprints keys as 16 hex chars and ignores foreign stored values', () => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
 import { createHash, randomBytes } from 'node:crypto';
+import type { ApiCaller } from '../../../common/auth/api-caller';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { isRecord } from '../../../common/types/is-record';
 import { LivePrincipal } from './live-client';
@@ -10,6 +11,7 @@ import { LiveSettings } from './live-settings';
 interface StoredTicket {
   key_fingerprint: string;
   session_ids?: string[];
+  owner?: string;
 }
 
 export interface IssuedTicket {
@@ -17,10 +19,7 @@ export interface IssuedTicket {
   expiresAt: Date;
 }
 
-/** Names an API key in logs and tickets without revealing it: the first 16 hex of its sha256. */
-export function keyFingerprint(apiKey: string): string {
-  return sha256Hex(apiKey).slice(0, 16);
-}
+export { keyFingerprint } from '../../../config/api-keys';
 
 function sha256Hex(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
@@ -38,9 +37,14 @@ export class LiveTickets {
     private readonly settings: LiveSettings,
   ) {}
 
-  async issue(apiKey: string, sessionIds: readonly string[] | null): Promise<IssuedTicket> {
+  /** A ticket that opens live connections as `key` (its owner tag included), for `sessionIds` or any. */
+  async issue(key: Pick<ApiCaller, 'fingerprint' | 'owner'>, sessionIds: readonly string[] | null): Promise<IssuedTicket> {
     const ticket = randomBytes(32).toString('base64url');
-    const stored: StoredTicket = { key_fingerprint: keyFingerprint(apiKey), ...(sessionIds ? { session_ids: [...sessionIds] } : {}) };
+    const stored: StoredTicket = {
+      key_fingerprint: key.fingerprint,
+      ...(sessionIds ? { session_ids: [...sessionIds] } : {}),
+      ...(key.owner !== null ? { owner: key.owner } : {}),
+    };
     const ttl = this.settings.config.ticketTtlSec;
     await this.redis.set(this.settings.keys.ticket(sha256Hex(ticket)), JSON.stringify(stored), 'EX', ttl);
     return { ticket, expiresAt: new Date(Date.now() + ttl * 1000) };
@@ -64,5 +68,5 @@ export function principalOf(raw: string): LivePrincipal | null {
   }
   if (!isRecord(stored) || typeof stored.key_fingerprint !== 'string') return null;
   const ids = Array.isArray(stored.session_ids) ? stored.session_ids.filter((s): s is string => typeof s === 'string') : null;
-  return { keyFingerprint: stored.key_fingerprint, sessionIds: ids ? new Set(ids) : null };
+  return { keyFingerprint: stored.key_fingerprint, sessionIds: ids ? new Set(ids) : null, owner: typeof stored.owner === 'string' ? stored.owner : null };
 }

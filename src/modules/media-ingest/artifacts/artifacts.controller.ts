@@ -9,10 +9,13 @@ import { toTxt, toVtt } from './transcript-format';
 import { errorMessage } from '../../../common/errors/error-message';
 import { uuidParam } from '../../../common/http/uuid-param';
 import { contentDisposition } from '../../../common/http/content-disposition';
+import { ApiCaller, Caller } from '../../../common/auth/api-caller';
+import { RequireRole } from '../../../common/auth/require-role.decorator';
 
 
 @ApiTags('artifacts')
 @ApiSecurity('api-key')
+@RequireRole('read')
 @Controller()
 export class ArtifactsController {
   private readonly logger = new Logger(ArtifactsController.name);
@@ -21,20 +24,20 @@ export class ArtifactsController {
 
   @Get('sessions/:id/artifacts')
   @ApiOperation({ summary: "List a session's captured media (filter by kind, user, time; cursor-paginated, oldest first)" })
-  list(@Param('id', uuidParam) id: string, @Query() query: ListArtifactsQuery) {
-    return this.artifacts.list(id, query);
+  list(@Param('id', uuidParam) id: string, @Query() query: ListArtifactsQuery, @Caller() caller: ApiCaller) {
+    return this.artifacts.list(id, query, caller.owner);
   }
 
   @Get('artifacts/:id')
   @ApiOperation({ summary: 'One artifact (metadata)' })
-  async get(@Param('id', uuidParam) id: string) {
-    return artifactView(await this.artifacts.get(id));
+  async get(@Param('id', uuidParam) id: string, @Caller() caller: ApiCaller) {
+    return artifactView(await this.artifacts.get(id, caller.owner));
   }
 
   @Get('artifacts/:id/content')
   @ApiOperation({ summary: 'Download the bytes of an artifact (HTTP Range supported: 206 / 416)' })
-  async content(@Param('id', uuidParam) id: string, @Headers('range') rangeHeader: string | undefined, @Res() res: Response): Promise<void> {
-    const a = await this.artifacts.get(id);
+  async content(@Param('id', uuidParam) id: string, @Headers('range') rangeHeader: string | undefined, @Caller() caller: ApiCaller, @Res() res: Response): Promise<void> {
+    const a = await this.artifacts.get(id, caller.owner);
     const range = parseRange(rangeHeader, a.bytes);
     if (range.kind === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${a.bytes}`);
@@ -61,8 +64,8 @@ export class ArtifactsController {
 
   @Get('sessions/:id/transcript')
   @ApiOperation({ summary: 'The session transcript as JSON, WebVTT or plain text' })
-  async transcript(@Param('id', uuidParam) id: string, @Query() q: TranscriptQuery, @Res() res: Response): Promise<void> {
-    const lines = await this.artifacts.transcript(id);
+  async transcript(@Param('id', uuidParam) id: string, @Query() q: TranscriptQuery, @Caller() caller: ApiCaller, @Res() res: Response): Promise<void> {
+    const lines = await this.artifacts.transcript(id, caller.owner);
     const format = q.format ?? 'json';
     if (format === 'vtt') {
       res.type('text/vtt; charset=utf-8').send(toVtt(lines));

@@ -46,8 +46,8 @@ export class ArtifactsService {
   ) {}
 
   /** Oldest first by captured_at, keyset-paginated over (captured_at, id). */
-  async list(sessionId: string, q: ListArtifactsQuery): Promise<Page<ArtifactView>> {
-    await this.sessions.get(sessionId);
+  async list(sessionId: string, q: ListArtifactsQuery, owner?: string | null): Promise<Page<ArtifactView>> {
+    await this.sessions.get(sessionId, owner);
     const limit = q.limit ?? 100;
     const cursor = decodeCursor(q.cursor);
     const rows = await this.rows.findPageForSession(sessionId, { kind: q.kind, userId: q.user_id, from: q.from, to: q.to }, limit, cursor);
@@ -57,9 +57,11 @@ export class ArtifactsService {
     return { data: page.map(artifactView), next_cursor: hasMore && last ? encodeCursor(last.capturedAt, last.id) : null };
   }
 
-  async get(id: string): Promise<MediaArtifactEntity> {
+  /** The artifact; with an `owner`, one of another owner's session is not found either. */
+  async get(id: string, owner?: string | null): Promise<MediaArtifactEntity> {
     const a = await this.artifacts.findOne({ where: { id } });
     if (!a) throw notFound(id);
+    if (owner && !(await this.sessions.existingIds([a.sessionId], owner)).has(a.sessionId)) throw notFound(id);
     return a;
   }
 
@@ -72,8 +74,8 @@ export class ArtifactsService {
     }
   }
 
-  async transcript(sessionId: string): Promise<TranscriptLine[]> {
-    await this.sessions.get(sessionId);
+  async transcript(sessionId: string, owner?: string | null): Promise<TranscriptLine[]> {
+    await this.sessions.get(sessionId, owner);
     const rows = await this.transcripts.find({ where: { sessionId }, order: { startMs: 'ASC', timestampMs: 'ASC', id: 'ASC' } });
     return rows.map((r) => ({ userId: r.userId, userName: r.userName, text: r.text, startMs: r.startMs, endMs: r.endMs, language: r.language }));
   }

@@ -33,6 +33,11 @@ export class OAuthConnectionEntity {
   @Column({ name: 'owner_key_fingerprint', type: 'varchar', length: 64, nullable: true })
   ownerKeyFingerprint: string | null;
 
+  /** Owner tag of that key (API_KEYS): only keys of this owner, and unscoped keys, see the connection. */
+  @Index('IDX_oauth_connections_owner')
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  owner: string | null;
+
   /** The caller's own id for the end user, when authorize was given one. */
   @Index('IDX_oauth_connections_app_user_id')
   @Column({ name: 'app_user_id', type: 'varchar', length: 256, nullable: true })

@@ -28,6 +28,7 @@ export enum ZoomProduct {
 /** One capture of one meeting (or webinar / Video SDK session). */
 @Entity({ name: 'sessions' })
 @Index('IDX_sessions_created_at_id', ['createdAt', 'id'])
+@Index('IDX_sessions_owner_created_at_id', ['owner', 'createdAt', 'id'])
 export class SessionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -66,6 +67,10 @@ export class SessionEntity {
 
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata: Record<string, unknown>;
+
+  /** Owner tag of the API key that created it (API_KEYS); null: created by an unscoped key or by Zoom's webhooks. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  owner: string | null;
 
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
   startedAt: Date | null;

@@ -15,6 +15,8 @@ export interface SessionListFilter {
   createdFrom?: string;
   /** Created before (ISO 8601). */
   createdTo?: string;
+  /** Only this owner's sessions. */
+  owner?: string;
 }
 
 /** The sessions table. */
@@ -37,16 +39,17 @@ export class SessionsRepository {
     return this.repo(em).save(session);
   }
 
-  /** Which of these ids name a session. */
-  async existingIds(ids: string[]): Promise<Set<string>> {
+  /** Which of these ids name a session (of `owner`, when given). */
+  async existingIds(ids: string[], owner?: string | null): Promise<Set<string>> {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return new Set();
-    const rows = await this.repo().find({ select: { id: true }, where: { id: In(unique) } });
+    const rows = await this.repo().find({ select: { id: true }, where: { id: In(unique), ...(owner ? { owner } : {}) } });
     return new Set(rows.map((r) => r.id));
   }
 
-  findById(id: string, em?: EntityManager): Promise<SessionEntity | null> {
-    return this.repo(em).findOne({ where: { id } });
+  /** The session; with an `owner`, only when it is that owner's. */
+  findById(id: string, em?: EntityManager, owner?: string | null): Promise<SessionEntity | null> {
+    return this.repo(em).findOne({ where: owner ? { id, owner } : { id } });
   }
 
   /** Like findById, but a missing row throws (TypeORM's EntityNotFoundError): for ids a foreign key vouches for. */
@@ -72,6 +75,7 @@ export class SessionsRepository {
     if (filter.meetingId) qb.andWhere('s.meeting_id = :meetingId', { meetingId: filter.meetingId });
     if (filter.createdFrom) qb.andWhere('s.created_at >= :from', { from: filter.createdFrom });
     if (filter.createdTo) qb.andWhere('s.created_at < :to', { to: filter.createdTo });
+    if (filter.owner) qb.andWhere('s.owner = :owner', { owner: filter.owner });
     return keysetPage(qb, 's', limit, cursor);
   }
 

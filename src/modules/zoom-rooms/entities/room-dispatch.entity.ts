@@ -63,6 +63,11 @@ export class RoomDispatchEntity extends ZoomCallRecord {
   @JoinColumn({ name: 'session_id' })
   session?: SessionEntity;
 
+  /** Owner tag (API_KEYS) of its session, or of the key that created it: only keys of this owner, and unscoped keys, see it. */
+  @Index('IDX_room_dispatches_owner')
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  owner: string | null;
+
   @Column({ type: 'varchar', length: 8, default: 'api' })
   source: DispatchSource;
 

@@ -1,0 +1,86 @@
+import { ExecutionContext } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Reflector } from '@nestjs/core';
+import { parseApiKeys } from '../../config/api-keys';
+import { AppConfig } from '../../config/app.config';
+import { DomainError } from '../errors/domain-error';
+import { RequestWithCaller } from './api-caller';
+import { ApiKeyGuard, authenticateApiKey, readApiKey } from './api-key.guard';
+import { RequireRole } from './require-role.decorator';
+
+const ADMIN = 'a'.repeat(40);
+const READER = 'r'.repeat(40);
+const TENANT = 't'.repeat(40);
+const KEYS = parseApiKeys(`${ADMIN},dash:read:${READER},tenant:control:${TENANT}:acme`);
+
+class Routes {
+  @RequireRole('read') list() {}
+  @RequireRole('control') create() {}
+  @RequireRole('read', { everyOwner: true }) metrics() {}
+  undeclared() {}
+}
+
+function run(handler: keyof Routes, headers: Record<string, string>): RequestWithCaller {
+  const req: RequestWithCaller & { headers: Record<string, string>; method: string; path: string } = { headers, method: 'GET', path: '/x' };
+  const ctx = {
+    getHandler: () => Routes.prototype[handler],
+    getClass: () => Routes,
+    switchToHttp: () => ({ getRequest: () => req }),
+  } as unknown as ExecutionContext;
+  const config = { get: () => ({ apiKeys: KEYS }) } as unknown as ConfigService<AppConfig, true>;
+  new ApiKeyGuard(new Reflector(), config).canActivate(ctx);
+  return req;
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof DomainError ? err.code : String(err);
+  }
+  return 'passed';
+}
+
+describe('ApiKeyGuard', () => {
+  it('lets a key through when its role reaches the route, and tells handlers who called', () => {
+    expect(run('list', { 'x-api-key': READER }).apiCaller).toEqual({ name: 'dash', role: 'read', owner: null, fingerprint: KEYS[1].fingerprint });
+    expect(run('create', { authorization: `Bearer ${TENANT}` }).apiCaller).toMatchObject({ name: 'tenant', owner: 'acme' });
+    expect(run('create', { 'x-api-key': ADMIN }).apiCaller).toMatchObject({ role: 'admin', owner: null });
+  });
+
+  it('refuses a role below the route (403 insufficient_role), owner-scoped keys on every-owner routes, and undeclared routes to all but unscoped admins', () => {
+    expect(codeOf(() => run('create', { 'x-api-key': READER }))).toBe('insufficient_role');
+    expect(codeOf(() => run('metrics', { 'x-api-key': TENANT }))).toBe('owner_scoped_key_refused');
+    expect(codeOf(() => run('metrics', { 'x-api-key': READER }))).toBe('passed');
+    expect(codeOf(() => run('undeclared', { 'x-api-key': TENANT }))).toBe('insufficient_role');
+    expect(codeOf(() => run('undeclared', { 'x-api-key': ADMIN }))).toBe('passed');
+  });
+
+  it('answers every failed authentication with the same error', () => {
+    const tries: Array<Record<string, string>> = [{}, { 'x-api-key': 'nope' }, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }, { 'x-api-key': '' }];
+    for (const headers of tries) {
+      let error: unknown;
+      try {
+        run('list', headers);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(DomainError);
+      expect({ code: (error as DomainError).code, message: (error as DomainError).message }).toEqual({ code: 'invalid_api_key', message: 'Missing or invalid credentials' });
+    }
+  });
+
+  it('says in the log which check failed, never with the secret', () => {
+    const problem = (headers: Record<string, string>) => {
+      const result = authenticateApiKey(readApiKey({ headers }), KEYS);
+      return result.key ? 'ok' : result.problem;
+    };
+    expect(problem({})).toBe('no x-api-key or Authorization header');
+    expect(problem({ 'x-api-key': '' })).toMatch(/^malformed x-api-key header/);
+    expect(problem({ authorization: 'Basic abc' })).toMatch(/^malformed Authorization header/);
+    const wrong = 'w'.repeat(40);
+    expect(problem({ 'x-api-key': wrong })).toMatch(/^unknown key \(fingerprint [0-9a-f]{16}\)$/);
+    expect(problem({ 'x-api-key': wrong })).not.toContain(wrong);
+    expect(authenticateApiKey({ key: ADMIN }, [])).toEqual({ problem: 'no API_KEYS are configured' });
+  });
+});
