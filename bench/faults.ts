@@ -303,16 +303,24 @@ async function main(): Promise<void> {
         )
       ).rows;
       const transcripts = (await db.query<{ rtms_stream_id: string; user_id: string; ts: string; start: string }>(`SELECT rtms_stream_id, user_id, timestamp_ms::text AS ts, start_ms::text AS start FROM transcript_segments WHERE session_id = ANY($1)`, [sessionIds])).rows;
-      const audio = (await db.query<{ rtms_stream_id: string; user_id: string; packets: string }>(`SELECT rtms_stream_id, user_id, sum((meta->>'packets')::int)::text AS packets FROM media_artifacts WHERE session_id = ANY($1) AND kind = 'audio_segment' GROUP BY 1, 2`, [sessionIds])).rows;
+      const audio = (
+        await db.query<{ rtms_stream_id: string; user_id: string; first_ts: string; last_ts: string; packets: string }>(
+          `SELECT rtms_stream_id, user_id, meta->>'first_ts' AS first_ts, meta->>'last_ts' AS last_ts, meta->>'packets' AS packets FROM media_artifacts WHERE session_id = ANY($1) AND kind = 'audio_segment'`,
+          [sessionIds],
+        )
+      ).rows;
       const keys = new Set<string>();
       const kindOf: Record<string, Kind> = { video_frame: 'video', share_frame: 'deskshare', chat: 'chat' };
       for (const f of frames) keys.add(`${f.rtms_stream_id}|${kindOf[f.kind]}|${f.user_id}|${f.ts}`);
       for (const t of transcripts) keys.add(`${t.rtms_stream_id}|transcript|${t.user_id}|${t.ts}|${t.start}`);
-      const audioPackets = new Map(audio.map((a) => [`${a.rtms_stream_id}|${a.user_id}`, Number(a.packets)]));
-      return { keys, audioPackets };
+      const audioSegments = audio.map((a) => ({ key: `${a.rtms_stream_id}|${a.user_id}`, first: Number(a.first_ts), last: Number(a.last_ts), packets: Number(a.packets) }));
+      const audioPackets = audioSegments.reduce((n, a) => n + a.packets, 0);
+      return { keys, audioSegments, audioPackets };
     };
     const keyOf = (s: Sent) => (s.kind === 'transcript' ? `${s.streamId}|transcript|${s.userId}|${s.ts}|${s.startTs}` : `${s.streamId}|${s.kind}|${s.userId}|${s.ts}`);
-    // Drained: every stream row stopped and the stored counts unchanged for 5 s (or the timeout).
+    // Drained: every stream row stopped, and the stored counts unchanged for 5 s with every
+    // frame, transcript line and chat message found — or unchanged for 30 s (something is
+    // missing for good; a delayed storage retry comes back sooner than that).
     let last = '';
     let stableSince = Date.now();
     await waitFor(
@@ -320,12 +328,13 @@ async function main(): Promise<void> {
       async () => {
         const stopped = (await db.query(`SELECT 1 FROM rtms_streams WHERE rtms_stream_id = ANY($1) AND status <> 'stopped'`, [ids])).rowCount === 0;
         const s = await storedKeys();
-        const sig = `${s.keys.size}|${[...s.audioPackets.values()].reduce((a, b) => a + b, 0)}`;
+        const sig = `${s.keys.size}|${s.audioPackets}`;
         if (sig !== last) {
           last = sig;
           stableSince = Date.now();
         }
-        return stopped && Date.now() - stableSince > 5000 && sent.filter((x) => x.kind !== 'audio').every((x) => s.keys.has(keyOf(x)));
+        const stableMs = Date.now() - stableSince;
+        return stopped && stableMs > 5000 && (stableMs > 30000 || sent.every((x) => x.kind === 'audio' || s.keys.has(keyOf(x))));
       },
       DRAIN_TIMEOUT_S * 1000,
       1000,
@@ -337,20 +346,22 @@ async function main(): Promise<void> {
     const phaseNames = ['start', ...phases.map((p) => p.name), 'stop'];
     const table: Record<string, Record<Kind, { sent: number; stored: number }>> = {};
     for (const name of phaseNames) table[name] = Object.fromEntries(KINDS.map((k) => [k, { sent: 0, stored: 0 }])) as Record<Kind, { sent: number; stored: number }>;
-    // Audio: packets per (stream, user) in the WAVs, attributed to phases in send order
-    // (the first N sent are counted as stored — audio loss shows in the total either way).
-    const audioLeft = new Map(stored.audioPackets);
+    // Audio: a sent packet is stored when a WAV segment of its (stream, user) spans its
+    // timestamp; a segment holding fewer packets than were sent in its span lacks the
+    // difference (counted against the last ones sent in it).
+    const audioInSegment = new Map<(typeof stored.audioSegments)[number], Sent[]>();
+    const audioMissing = new Set<Sent>();
+    for (const s of sent) {
+      if (s.kind !== 'audio') continue;
+      const seg = stored.audioSegments.find((a) => a.key === `${s.streamId}|${s.userId}` && a.first <= s.ts && s.ts <= a.last);
+      if (!seg) audioMissing.add(s);
+      else audioInSegment.set(seg, [...(audioInSegment.get(seg) ?? []), s]);
+    }
+    for (const [seg, inSpan] of audioInSegment) for (const s of inSpan.slice(Math.max(0, seg.packets))) audioMissing.add(s);
     for (const s of sent) {
       const row = table[phaseOf(s.at)][s.kind];
       row.sent++;
-      if (s.kind === 'audio') {
-        const k = `${s.streamId}|${s.userId}`;
-        const left = audioLeft.get(k) ?? 0;
-        if (left > 0) {
-          row.stored++;
-          audioLeft.set(k, left - 1);
-        }
-      } else if (stored.keys.has(keyOf(s))) row.stored++;
+      if (s.kind === 'audio' ? !audioMissing.has(s) : stored.keys.has(keyOf(s))) row.stored++;
     }
     const totals = Object.fromEntries(KINDS.map((k) => [k, phaseNames.reduce((a, p) => ({ sent: a.sent + table[p][k].sent, stored: a.stored + table[p][k].stored }), { sent: 0, stored: 0 })]));
 
