@@ -17,6 +17,7 @@ import { TranscriptRow, TranscriptSegmentsRepository } from '../repositories/tra
 import { ArtifactKind, buildMediaKey, sessionPrefix } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { dbText } from './db-text';
+import { errorMessage } from '../../../common/errors/error-message';
 
 const MSG_VIDEO = 15;
 const MSG_SHARE = 16;
@@ -26,6 +27,10 @@ export function frameFormat(data: Buffer): { ext: string; contentType: string } 
   if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return { ext: 'jpg', contentType: 'image/jpeg' };
   if (data.length >= 8 && data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return { ext: 'png', contentType: 'image/png' };
   return { ext: 'h264', contentType: 'video/h264' };
+}
+
+function settledRows(results: Array<PromiseSettledResult<ArtifactRow | null>>): ArtifactRow[] {
+  return results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
 }
 
 const sha8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
@@ -74,29 +79,30 @@ export class MediaSaverService {
 
   async saveFrames(p: MediaBatchPayload): Promise<number> {
     const entries = await this.liveEntries(p);
-    const rows: ArtifactRow[] = [];
-    await Promise.all(
-      entries.map(async ({ stream, item }) => {
+    // Settled one by one: an item that cannot be written must not cost the others their rows.
+    const results = await Promise.allSettled(
+      entries.map(async ({ stream, item }): Promise<ArtifactRow | null> => {
         if (item.msgType !== MSG_VIDEO && item.msgType !== MSG_SHARE) throw new UnrecoverableError(`frame.save got msgType ${item.msgType}`);
         const data = Buffer.from(item.data, 'base64');
-        if (data.length === 0) return;
+        if (data.length === 0) return null;
         const kind: ArtifactKind = item.msgType === MSG_SHARE ? 'share_frame' : 'video_frame';
         const fmt = frameFormat(data);
         const key = buildMediaKey({ sessionId: stream.sessionId, kind, userName: item.userName, userId: item.userId, name: item.timestamp, ext: fmt.ext });
         const put = await this.storage.put(key, data, fmt.contentType);
-        rows.push({ ...this.base(stream, item, kind), storageKey: key, contentType: fmt.contentType, bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: {} });
+        return { ...this.base(stream, item, kind), storageKey: key, contentType: fmt.contentType, bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: {} };
       }),
     );
-    const saved = await this.insertArtifacts(rows);
+    const saved = await this.insertArtifacts(settledRows(results));
     this.observe('frame', entries);
+    this.throwIfAnyFailed('frame', results);
     return saved;
   }
 
   async saveChat(p: MediaBatchPayload): Promise<number> {
     const entries = await this.liveEntries(p);
     // Written in parallel, as frames are: a batch holds the chat of every stream of the process.
-    const rows: ArtifactRow[] = await Promise.all(
-      entries.map(async ({ stream, item }) => {
+    const results = await Promise.allSettled(
+      entries.map(async ({ stream, item }): Promise<ArtifactRow> => {
         const doc = { timestamp: item.timestamp, user_id: item.userId, user_name: item.userName ?? null, text: item.data, ...(item.meta ?? {}) };
         const body = Buffer.from(JSON.stringify(doc, null, 2));
         const idPart = typeof item.meta?.message_id === 'string' ? item.meta.message_id : sha8(item.data);
@@ -105,9 +111,23 @@ export class MediaSaverService {
         return { ...this.base(stream, item, 'chat'), storageKey: key, contentType: 'application/json', bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: { text: dbText(item.data, 4000) } };
       }),
     );
-    const saved = await this.insertArtifacts(rows);
+    const saved = await this.insertArtifacts(settledRows(results));
     this.observe('chat', entries);
+    this.throwIfAnyFailed('chat', results);
     return saved;
+  }
+
+  /**
+   * The items written are recorded first; then a failed one fails the job so it is retried
+   * (saves are idempotent: the stored items are rewritten as they are). A bad payload
+   * (UnrecoverableError) is not retried.
+   */
+  private throwIfAnyFailed(kind: string, results: Array<PromiseSettledResult<unknown>>): void {
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length === 0) return;
+    const first = failed.find((f) => f.reason instanceof UnrecoverableError) ?? failed[0];
+    this.logger.warn(`${failed.length} of ${results.length} ${kind} item(s) could not be stored (the others were): ${errorMessage(first.reason)}`);
+    throw first.reason;
   }
 
   async saveTranscripts(p: MediaBatchPayload): Promise<number> {
