@@ -9,7 +9,8 @@ import { RTMS_STARTED_EVENTS, CONCURRENCY_EVENTS, RTMS_STOPPED_EVENTS, RTMS_INTE
 import { EventSource } from '../sessions';
 import { zoomEventDedupeKey } from './dedupe-key';
 import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
-import { ZoomEventWriter } from './zoom-event-writer';
+import { UnstorableEventError, ZoomEventWriter } from './zoom-event-writer';
+import { mayHoldUnstorableText, replaceUnstorableText } from '../../common/json/json-text';
 import { errorMessage } from '../../common/errors/error-message';
 import { isRecord } from '../../common/types/is-record';
 
@@ -47,7 +48,18 @@ export class ZoomEventIntakeService {
   }
 
   /** @param rawJson the body's JSON text exactly as received, if the caller has it. */
-  async ingest(body: unknown, source: EventSource, rawJson?: string): Promise<IntakeOutcome> {
+  async ingest(received: unknown, source: EventSource, rawJson?: string): Promise<IntakeOutcome> {
+    let body = received;
+    // Postgres cannot store NUL (\u0000) or a lone surrogate, and a valid Zoom event may
+    // carry one (in a name): stored with U+FFFD in their place (docs/api.md), and the
+    // payload re-serialised from the cleaned value instead of kept byte for byte.
+    if (mayHoldUnstorableText(rawJson ?? JSON.stringify(body) ?? '')) {
+      const cleaned = replaceUnstorableText(body);
+      if (cleaned.changed) {
+        body = cleaned.value;
+        rawJson = undefined;
+      }
+    }
     if (!isRecord(body) || typeof body.event !== 'string' || body.event.length === 0 || body.event.length > MAX_EVENT_NAME) {
       this.countRefused(source, 'invalid_event');
       throw new WebhooksError(WebhookErrorCode.InvalidEvent, 'Body must be a Zoom event: {"event": string, "payload": object, "event_ts": number}');
@@ -79,6 +91,12 @@ export class ZoomEventIntakeService {
         payloadJson: rawJson,
       });
     } catch (err) {
+      if (err instanceof UnstorableEventError) {
+        // Its own data, not an outage: delivering it again would fail again.
+        this.logger.error(`Refused ${event}: Postgres cannot store it: ${err.message}`);
+        this.received.inc({ event: label, source, outcome: 'unstorable' });
+        throw new WebhooksError(WebhookErrorCode.EventUnstorable, 'Event cannot be stored as sent');
+      }
       // Not stored: answer 503 so Zoom delivers it again rather than lose it.
       this.logger.error(`Could not store ${event}: ${errorMessage(err)}`);
       this.received.inc({ event: label, source, outcome: 'store_failed' });
