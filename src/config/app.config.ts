@@ -24,6 +24,10 @@ export interface RtmsIngestConfig {
   batchMaxItems: number;
   batchMaxBytes: number;
   batchFlushMs: number;
+  /** Non-audio media held in memory at most while the queue is unreachable; past it, it spills to disk. */
+  batchMaxBufferedBytes: number;
+  /** Disk budget of the media spill (under the spool dir); past it, media is dropped (frames first) and counted. 0: no spill. */
+  batchSpillMaxBytes: number;
   /** The audio spool writes every stream's waiting PCM this often (ms). */
   audioFlushMs: number;
   /** PCM waiting for the database beyond this many bytes is dropped (and counted). */
@@ -250,6 +254,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         batchMaxItems: env.MEDIA_BATCH_MAX_ITEMS ?? 50,
         batchMaxBytes: env.MEDIA_BATCH_MAX_BYTES ?? 4 * 1024 * 1024,
         batchFlushMs: env.MEDIA_BATCH_FLUSH_MS ?? 250,
+        batchMaxBufferedBytes: env.MEDIA_BATCH_MAX_BUFFERED_BYTES ?? 64 * 1024 * 1024,
+        batchSpillMaxBytes: env.MEDIA_BATCH_SPILL_MAX_BYTES ?? 1024 * 1024 * 1024,
         audioFlushMs: env.MEDIA_AUDIO_FLUSH_MS ?? 100,
         audioSpoolMaxBytes: env.MEDIA_AUDIO_SPOOL_MAX_BYTES ?? 256 * 1024 * 1024,
         audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,

@@ -169,6 +169,8 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) MEDIA_BATCH_MAX_ITEMS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(104857600) MEDIA_BATCH_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) MEDIA_BATCH_FLUSH_MS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) @Max(17179869184) MEDIA_BATCH_MAX_BUFFERED_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1099511627776) MEDIA_BATCH_SPILL_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(10000) MEDIA_AUDIO_FLUSH_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) @Max(17179869184) MEDIA_AUDIO_SPOOL_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(20) @Max(1000) @IsIn([20, 40, 60, 80, 100, 200, 500, 1000], { message: 'RTMS_AUDIO_SEND_RATE_MS must be one of 20, 40, 60, 80, 100, 200, 500, 1000' }) RTMS_AUDIO_SEND_RATE_MS?: number;
