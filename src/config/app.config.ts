@@ -19,8 +19,13 @@ export interface RtmsIngestConfig {
   reconnectBaseMs: number;
   reconnectMaxMs: number;
   handshakeTimeoutMs: number;
-  /** Larger RTMS messages are counted as malformed and dropped. */
+  /**
+   * Largest RTMS media message: a larger one closes the socket (1009, before it is
+   * buffered) and the media reconnects.
+   */
   maxMessageBytes: number;
+  /** The same for signaling, which carries no media. */
+  maxSignalingMessageBytes: number;
   batchMaxItems: number;
   batchMaxBytes: number;
   batchFlushMs: number;
@@ -251,6 +256,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         reconnectMaxMs: env.RTMS_RECONNECT_MAX_MS ?? 5000,
         handshakeTimeoutMs: env.RTMS_HANDSHAKE_TIMEOUT_MS ?? 10000,
         maxMessageBytes: env.RTMS_MAX_MESSAGE_BYTES ?? 8 * 1024 * 1024,
+        maxSignalingMessageBytes: env.RTMS_MAX_SIGNALING_MESSAGE_BYTES ?? 1024 * 1024,
         batchMaxItems: env.MEDIA_BATCH_MAX_ITEMS ?? 50,
         batchMaxBytes: env.MEDIA_BATCH_MAX_BYTES ?? 4 * 1024 * 1024,
         batchFlushMs: env.MEDIA_BATCH_FLUSH_MS ?? 250,

@@ -166,6 +166,7 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) RTMS_RECONNECT_MAX_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(120000) RTMS_HANDSHAKE_TIMEOUT_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(104857600) RTMS_MAX_MESSAGE_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(104857600) RTMS_MAX_SIGNALING_MESSAGE_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) MEDIA_BATCH_MAX_ITEMS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(104857600) MEDIA_BATCH_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) MEDIA_BATCH_FLUSH_MS?: number;

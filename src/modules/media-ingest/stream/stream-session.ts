@@ -22,6 +22,7 @@ import type { StreamEventsRecorder, StreamRef } from './stream-events-recorder';
 import { liveEventEntries, liveStreamStateEntry } from './live-signaling-entries';
 import type { LiveTextEntry } from '../../live';
 import type { StreamLease } from './stream-lease';
+import { BoundedChain } from './bounded-chain';
 
 export type StreamOutcome =
   | { kind: 'stopped'; stopReason: number | null }
@@ -56,6 +57,8 @@ export interface StreamSessionInit extends StreamRef {
 
 const LEASE_CHECK_MS = 1000;
 const PROBE_TIMEOUT_MS = 2000;
+/** Timeline records (events, states, notes) of a stream waiting for the database at most. */
+const MAX_PENDING_RECORDS = 1000;
 const KEEPALIVE_DB_WRITE_MS = 2000;
 
 /**
@@ -77,7 +80,8 @@ export class StreamSession {
   private closeRequested = false;
   private lastKeepAliveWrite = 0;
   private timers: NodeJS.Timeout[] = [];
-  private recordChain: Promise<void> = Promise.resolve();
+  /** Bounded: a slow database drops (and counts) records rather than chaining them forever. */
+  private readonly recordChain = new BoundedChain(MAX_PENDING_RECORDS);
   private probeWaiter: ((ok: boolean) => void) | null = null;
   private resolveDone!: () => void;
   readonly done: Promise<void> = new Promise((r) => (this.resolveDone = r));
@@ -146,7 +150,7 @@ export class StreamSession {
       for (const t of this.timers) clearInterval(t);
       this.closeAll();
       await this.deps.media.close();
-      await this.recordChain;
+      await this.recordChain.idle();
       this.deps.metrics.activeStreams.dec();
       this.resolveDone();
     }
@@ -369,7 +373,7 @@ export class StreamSession {
     const details: Record<string, unknown> = { reason };
     if (err instanceof RtmsStatusError) Object.assign(details, { status_code: err.statusCode, status_name: err.statusName });
     this.record('stream.failed', details);
-    await this.recordChain;
+    await this.recordChain.idle();
     await this.deps.streams.markFailed(this.rtmsStreamId, reason, EventSource.Worker);
     return { kind: 'failed', reason };
   }
@@ -386,7 +390,9 @@ export class StreamSession {
 
   /** Records in arrival order (a join is written before the matching leave). */
   private chainRecord(fn: () => Promise<void>): void {
-    this.recordChain = this.recordChain.then(fn, fn);
+    if (!this.recordChain.push(fn) && this.recordChain.dropped % 100 === 1) {
+      this.logger.warn(`Stream ${this.rtmsStreamId}: ${MAX_PENDING_RECORDS} records waiting for the database; ${this.recordChain.dropped} dropped so far`);
+    }
   }
 
   /** Closes every socket, and answers a pending liveness probe: not alive. */
