@@ -177,6 +177,33 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
     await b.close();
   });
 
+  it('an enqueue that hangs (Redis down, commands queued) leaves at most one flush waiting, not one per add', async () => {
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    const calls: number[] = [];
+    const b = new MediaBatcher(
+      {
+        enqueueBatches: async (_n, batches) => {
+          calls.push(batches.reduce((n, p) => n + p.streams.reduce((m, s) => m + s.items.length, 0), 0));
+          if (calls.length === 1) await hung;
+        },
+      },
+      { maxItems: 1, maxBytes: 1e6, flushMs: 60_000 },
+    );
+    const flushes = new Set<Promise<void>>();
+    for (let ts = 0; ts < 10_000; ts++) {
+      b.add(A, JobName.TranscriptSave, text(ts));
+      flushes.add(b.flush());
+    }
+    expect(flushes.size).toBeLessThanOrEqual(2);
+    release();
+    await b.flush();
+    expect(calls.length).toBeLessThanOrEqual(3);
+    expect(calls.reduce((a, n) => a + n, 0)).toBe(10_000);
+    expect(b.pendingItems()).toBe(0);
+    await b.close();
+  });
+
   it('without a spill, frames are dropped first and text survives', async () => {
     const q = flakyQueue();
     const { c, hooks } = counters();

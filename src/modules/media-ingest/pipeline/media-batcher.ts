@@ -82,6 +82,7 @@ export class MediaBatcher {
   private readonly buffers = new Map<MediaJobName, Buffered>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private queuedFlush: Promise<void> | null = null;
   private readonly pendingByStream = new Map<string, number>();
   /** Bytes of every buffer (taken out while a flush is enqueueing them, put back if it fails). */
   private memBytes = 0;
@@ -166,10 +167,21 @@ export class MediaBatcher {
     else this.pendingByStream.delete(rtmsStreamId);
   }
 
-  /** Enqueues everything buffered; flushes run one after another. */
+  /**
+   * Enqueues everything buffered; flushes run one after another. At most one waits behind
+   * the running one (it takes everything buffered when it starts): while an enqueue hangs
+   * (Redis down), every add past maxItems asks for a flush, and chaining one per call
+   * would grow without bound.
+   */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushNow());
-    return this.flushing;
+    if (this.queuedFlush) return this.queuedFlush;
+    const next = this.flushing.then(() => {
+      this.queuedFlush = null;
+      return this.flushNow();
+    });
+    this.queuedFlush = next;
+    this.flushing = next;
+    return next;
   }
 
   /** A stream's job is ending: its items are enqueued now (a failed enqueue is retried a few times). */
