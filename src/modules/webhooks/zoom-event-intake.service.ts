@@ -13,6 +13,7 @@ import { UnstorableEventError, ZoomEventWriter } from './zoom-event-writer';
 import { mayHoldUnstorableText, replaceUnstorableText } from '../../common/json/json-text';
 import { errorMessage } from '../../common/errors/error-message';
 import { isRecord } from '../../common/types/is-record';
+import { RateLimitedLog } from '../../common/logging/rate-limited-log';
 
 export type IntakeOutcome = 'accepted' | 'duplicate';
 
@@ -28,6 +29,8 @@ const MAX_EVENT_NAME = 128;
 @Injectable()
 export class ZoomEventIntakeService {
   private readonly logger = new Logger(ZoomEventIntakeService.name);
+  /** Refusals come in floods (a misconfigured or hostile sender): one line per reason per 10 s. */
+  private readonly refusalLog = new RateLimitedLog(this.logger);
   private readonly received: Counter<'event' | 'source' | 'outcome'>;
 
   constructor(
@@ -73,7 +76,7 @@ export class ZoomEventIntakeService {
       const refusal = checkServerUrls(urls, this.config.get('rtms', { infer: true }));
       if (refusal) {
         this.received.inc({ event: label, source, outcome: 'disallowed_server_url' });
-        this.logger.warn(`Refused ${event} for stream ${String(payload.rtms_stream_id)}: ${refusal}`);
+        this.refusalLog.warn('disallowed_server_url', `Refused ${event} for stream ${String(payload.rtms_stream_id).slice(0, 128)}: ${refusal}`);
         throw new WebhooksError(WebhookErrorCode.DisallowedServerUrl, refusal);
       }
     }
@@ -93,7 +96,7 @@ export class ZoomEventIntakeService {
     } catch (err) {
       if (err instanceof UnstorableEventError) {
         // Its own data, not an outage: delivering it again would fail again.
-        this.logger.error(`Refused ${event}: Postgres cannot store it: ${err.message}`);
+        this.refusalLog.error('unstorable', `Refused ${event}: Postgres cannot store it: ${err.message}`);
         this.received.inc({ event: label, source, outcome: 'unstorable' });
         throw new WebhooksError(WebhookErrorCode.EventUnstorable, 'Event cannot be stored as sent');
       }
