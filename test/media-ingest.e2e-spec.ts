@@ -285,7 +285,7 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
   it('malformed media messages are counted and logged; the stream keeps running', async () => {
     const { id } = await startStream();
     const connsBefore = ctx.sim.record(id).connections.length;
-    for (const kind of ['bad-json', 'bad-base64', 'missing-fields', 'unknown-type', 'oversized', 'binary-json', 'wrong-length'] as const) {
+    for (const kind of ['bad-json', 'bad-base64', 'missing-fields', 'unknown-type', 'binary-json', 'wrong-length'] as const) {
       ctx.sim.faults.malformedMedia(id, kind);
     }
     const metricValue = async (re: RegExp) => {
@@ -293,8 +293,7 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
       const m = re.exec(text);
       return m ? Number(m[1]) : 0;
     };
-    await waitFor(async () => (await metricValue(/rtms_hub_rtms_messages_invalid_total\{reason="oversized"\} (\d+)/)) >= 1, { timeoutMs: 8000, what: 'oversized counted' });
-    expect(await metricValue(/rtms_hub_rtms_messages_invalid_total\{reason="bad_json"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+    await waitFor(async () => (await metricValue(/rtms_hub_rtms_messages_invalid_total\{reason="bad_json"\} (\d+)/)) >= 1, { timeoutMs: 8000, what: 'bad_json counted' });
     expect(await metricValue(/rtms_hub_rtms_messages_invalid_total\{reason="bad_base64"\} (\d+)/)).toBeGreaterThanOrEqual(1);
     expect(await metricValue(/rtms_hub_rtms_messages_invalid_total\{reason="missing_data"\} (\d+)/)).toBeGreaterThanOrEqual(1);
     expect(await metricValue(/rtms_hub_rtms_messages_invalid_total\{reason="unexpected_msg_type"\} (\d+)/)).toBeGreaterThanOrEqual(1);
@@ -302,6 +301,25 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
     expect(ctx.sim.record(id).connections.length).toBe(connsBefore);
     expect(isLive(id)).toBe(true);
     await waitFor(async () => (await mediaItems(id)).some((i) => i.msgType === 14 && i.userId === 0), { what: 'binary-frame message in the pipeline' });
+    await ctx.sim.stopRtms(id);
+  });
+
+  it('a media message over RTMS_MAX_MESSAGE_BYTES closes the media socket with 1009 before it is buffered; counted, and media reconnects', async () => {
+    const { id } = await startStream();
+    const metricValue = async (re: RegExp) => {
+      const text = (await request(ctx.hub.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY)).text;
+      const m = re.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const closesBefore = await metricValue(/rtms_hub_rtms_oversize_closes_total\{socket="media"\} (\d+)/);
+    const mediaHandshakes = () => ctx.sim.record(id).handshakes.filter((h) => h.socket !== 'signaling').length;
+    const shakesBefore = mediaHandshakes();
+    ctx.sim.faults.malformedMedia(id, 'oversized'); // 10 MB of JSON, the limit is 8 MiB
+    await waitFor(async () => (await metricValue(/rtms_hub_rtms_oversize_closes_total\{socket="media"\} (\d+)/)) > closesBefore, { timeoutMs: 8000, what: 'the 1009 close counted' });
+    await waitFor(async () => mediaHandshakes() > shakesBefore, { timeoutMs: 15000, what: 'media to reconnect' });
+    expect(isLive(id)).toBe(true);
+    const n0 = (await mediaItems(id)).length;
+    await waitFor(async () => (await mediaItems(id)).length > n0, { timeoutMs: 15000, what: 'media flowing again' });
     await ctx.sim.stopRtms(id);
   });
 

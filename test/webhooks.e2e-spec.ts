@@ -227,6 +227,26 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     await ctx.queuesIdle();
   });
 
+  it('events with a NUL or a lone surrogate in a name are stored (U+FFFD in their place) with the events sent alongside', async () => {
+    const event = (name: string, i: number) =>
+      `{"event":"some.nul_event","event_ts":${Date.now()},"payload":{"n":${i},"object":{"participant":{"user_name":${name}}}}}`;
+    const bodies = [event('"Ann\\u0000Lee"', 0), event('"x\\ud800y"', 1), ...[2, 3, 4].map((i) => event(`"ok ${i}"`, i))];
+    const answers = await Promise.all(bodies.map((b) => request(server()).post('/api/v1/webhooks/zoom').set(signed(b)).send(b)));
+    expect(answers.map((a) => [a.status, a.body.status])).toEqual(bodies.map(() => [200, 'accepted']));
+    const rows = await query<{ n: number; name: string }>(
+      ctx.hub.app,
+      `SELECT (payload->'payload'->>'n')::int AS n, payload->'payload'->'object'->'participant'->>'user_name' AS name FROM session_events WHERE event_type = 'some.nul_event' ORDER BY 1`,
+    );
+    expect(rows).toEqual([
+      { n: 0, name: 'Ann\uFFFDLee' },
+      { n: 1, name: 'x\uFFFDy' },
+      { n: 2, name: 'ok 2' },
+      { n: 3, name: 'ok 3' },
+      { n: 4, name: 'ok 4' },
+    ]);
+    await ctx.queuesIdle();
+  });
+
   describe('refusals leave the database and the queues unchanged', () => {
     const startedBody = (serverUrls: string) =>
       JSON.stringify({
@@ -258,6 +278,10 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
       ['a 2 MB body', () => {
         const body = JSON.stringify({ event: 'meeting.rtms_started', payload: { pad: 'x'.repeat(2 * 1024 * 1024) } });
         return { body, headers: signed(body), status: 413, code: 'payload_too_large' };
+      }],
+      ['a body nested 100,000 deep (refused before it is parsed or verified)', () => {
+        const body = `{"event":"x","payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+        return { body, headers: signed(body), status: 400, code: 'json_too_deep' };
       }],
       ['a body that is not an event', () => {
         const body = JSON.stringify([1, 2, 3]);

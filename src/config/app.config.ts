@@ -20,11 +20,20 @@ export interface RtmsIngestConfig {
   reconnectBaseMs: number;
   reconnectMaxMs: number;
   handshakeTimeoutMs: number;
-  /** Larger RTMS messages are counted as malformed and dropped. */
+  /**
+   * Largest RTMS media message: a larger one closes the socket (1009, before it is
+   * buffered) and the media reconnects.
+   */
   maxMessageBytes: number;
+  /** The same for signaling, which carries no media. */
+  maxSignalingMessageBytes: number;
   batchMaxItems: number;
   batchMaxBytes: number;
   batchFlushMs: number;
+  /** Non-audio media held in memory at most while the queue is unreachable; past it, it spills to disk. */
+  batchMaxBufferedBytes: number;
+  /** Disk budget of the media spill (under the spool dir); past it, media is dropped (frames first) and counted. 0: no spill. */
+  batchSpillMaxBytes: number;
   /** The audio spool writes every stream's waiting PCM this often (ms). */
   audioFlushMs: number;
   /** PCM waiting for the database beyond this many bytes is dropped (and counted). */
@@ -264,9 +273,12 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         reconnectMaxMs: env.RTMS_RECONNECT_MAX_MS ?? 5000,
         handshakeTimeoutMs: env.RTMS_HANDSHAKE_TIMEOUT_MS ?? 10000,
         maxMessageBytes: env.RTMS_MAX_MESSAGE_BYTES ?? 8 * 1024 * 1024,
+        maxSignalingMessageBytes: env.RTMS_MAX_SIGNALING_MESSAGE_BYTES ?? 1024 * 1024,
         batchMaxItems: env.MEDIA_BATCH_MAX_ITEMS ?? 50,
         batchMaxBytes: env.MEDIA_BATCH_MAX_BYTES ?? 4 * 1024 * 1024,
         batchFlushMs: env.MEDIA_BATCH_FLUSH_MS ?? 250,
+        batchMaxBufferedBytes: env.MEDIA_BATCH_MAX_BUFFERED_BYTES ?? 64 * 1024 * 1024,
+        batchSpillMaxBytes: env.MEDIA_BATCH_SPILL_MAX_BYTES ?? 1024 * 1024 * 1024,
         audioFlushMs: env.MEDIA_AUDIO_FLUSH_MS ?? 100,
         audioSpoolMaxBytes: env.MEDIA_AUDIO_SPOOL_MAX_BYTES ?? 256 * 1024 * 1024,
         audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,

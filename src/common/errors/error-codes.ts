@@ -26,6 +26,8 @@ export enum WebhookErrorCode {
   DisallowedServerUrl = 'disallowed_server_url',
   /** The event could not be stored: the sender should try again (Zoom resends webhooks). */
   EventStoreUnavailable = 'event_store_unavailable',
+  /** Postgres refuses this one event's data (not an outage): sending it again fails again. */
+  EventUnstorable = 'event_unstorable',
 }
 
 export enum OAuthErrorCode {
@@ -127,6 +129,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [WebhookErrorCode.InvalidEvent]: 400,
   [WebhookErrorCode.DisallowedServerUrl]: 400,
   [WebhookErrorCode.EventStoreUnavailable]: 503,
+  [WebhookErrorCode.EventUnstorable]: 422,
   [OAuthErrorCode.ConnectionNotFound]: 404,
   [OAuthErrorCode.RedirectNotAllowed]: 400,
   [OAuthErrorCode.InvalidOAuthState]: 400,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PayloadTooLargeException, BadRequestException, HttpException } from '@nestjs/common';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
+import { jsonDeeperThan, MAX_JSON_DEPTH } from '../json/json-depth';
 
 /** Request with the exact bytes received (webhook HMACs are computed over them). */
 export interface RawBodyRequest extends Request {
@@ -27,6 +28,12 @@ function keepRawBody(req: RawBodyRequest, _res: Response, buf: Buffer): void {
   req.rawBody = buf;
 }
 
+/** Keeps the raw bytes and refuses JSON nested deeper than MAX_JSON_DEPTH before it is parsed. */
+function keepRawJson(req: RawBodyRequest, res: Response, buf: Buffer): void {
+  keepRawBody(req, res, buf);
+  if (jsonDeeperThan(buf, MAX_JSON_DEPTH)) throw Object.assign(new Error('JSON nested too deep'), { type: 'entity.too.deep' });
+}
+
 /** Maps body-parser failures to HttpExceptions with stable codes for the error filter. */
 function wrapParser(parser: RequestHandler): RequestHandler {
   return (req, res, next) =>
@@ -36,6 +43,8 @@ function wrapParser(parser: RequestHandler): RequestHandler {
       let mapped: HttpException;
       if (e.type === 'entity.too.large') {
         mapped = new PayloadTooLargeException({ code: 'payload_too_large', message: 'Request body exceeds the size limit' });
+      } else if (e.type === 'entity.too.deep') {
+        mapped = new BadRequestException({ code: 'json_too_deep', message: `Request body nests deeper than ${MAX_JSON_DEPTH} levels` });
       } else if (e.type === 'entity.parse.failed') {
         mapped = new BadRequestException({ code: 'malformed_json', message: 'Request body is not valid JSON' });
       } else if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
@@ -53,5 +62,5 @@ function wrapParser(parser: RequestHandler): RequestHandler {
  * Bull Board's routes as if they were its JSON body.
  */
 export function bodyParsers(limit: string): RequestHandler[] {
-  return [wrapParser(express.json({ limit, verify: keepRawBody }))];
+  return [wrapParser(express.json({ limit, verify: keepRawJson }))];
 }

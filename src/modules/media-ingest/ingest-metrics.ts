@@ -13,6 +13,7 @@ export class IngestMetrics {
   readonly messages: Counter<'media_type'>;
   readonly bytes: Counter<'media_type'>;
   readonly invalid: Counter<'reason'>;
+  readonly oversizeCloses: Counter<'socket'>;
   readonly filtered: Counter<'media_type'>;
   readonly batches: Counter<'job'>;
   readonly streamEnds: Counter<'outcome'>;
@@ -32,6 +33,7 @@ export class IngestMetrics {
     this.messages = metrics.counter({ name: 'rtms_hub_media_messages_total', help: 'Media messages received by media type', labelNames: ['media_type'] });
     this.bytes = metrics.counter({ name: 'rtms_hub_media_bytes_total', help: 'Media message bytes received by media type', labelNames: ['media_type'] });
     this.invalid = metrics.counter({ name: 'rtms_hub_rtms_messages_invalid_total', help: 'RTMS messages dropped as malformed, by reason', labelNames: ['reason'] });
+    this.oversizeCloses = metrics.counter({ name: 'rtms_hub_rtms_oversize_closes_total', help: 'RTMS sockets closed (1009) for a message over the size limit; they reconnect', labelNames: ['socket'] });
     this.filtered = metrics.counter({ name: 'rtms_hub_media_items_filtered_total', help: 'Media items the capture policy dropped', labelNames: ['media_type'] });
     this.batches = metrics.counter({ name: 'rtms_hub_media_batches_total', help: 'Media batch jobs enqueued', labelNames: ['job'] });
     this.streamEnds = metrics.counter({ name: 'rtms_hub_stream_jobs_ended_total', help: 'Stream jobs ended, by outcome', labelNames: ['outcome'] });

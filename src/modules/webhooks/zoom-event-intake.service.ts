@@ -9,9 +9,11 @@ import { RTMS_STARTED_EVENTS, CONCURRENCY_EVENTS, RTMS_STOPPED_EVENTS, RTMS_INTE
 import { EventSource } from '../sessions';
 import { zoomEventDedupeKey } from './dedupe-key';
 import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
-import { ZoomEventWriter } from './zoom-event-writer';
+import { UnstorableEventError, ZoomEventWriter } from './zoom-event-writer';
+import { mayHoldUnstorableText, replaceUnstorableText } from '../../common/json/json-text';
 import { errorMessage } from '../../common/errors/error-message';
 import { isRecord } from '../../common/types/is-record';
+import { RateLimitedLog } from '../../common/logging/rate-limited-log';
 
 export type IntakeOutcome = 'accepted' | 'duplicate';
 
@@ -27,6 +29,8 @@ const MAX_EVENT_NAME = 128;
 @Injectable()
 export class ZoomEventIntakeService {
   private readonly logger = new Logger(ZoomEventIntakeService.name);
+  /** Refusals come in floods (a misconfigured or hostile sender): one line per reason per 10 s. */
+  private readonly refusalLog = new RateLimitedLog(this.logger);
   private readonly received: Counter<'event' | 'source' | 'outcome'>;
 
   constructor(
@@ -47,7 +51,18 @@ export class ZoomEventIntakeService {
   }
 
   /** @param rawJson the body's JSON text exactly as received, if the caller has it. */
-  async ingest(body: unknown, source: EventSource, rawJson?: string): Promise<IntakeOutcome> {
+  async ingest(received: unknown, source: EventSource, rawJson?: string): Promise<IntakeOutcome> {
+    let body = received;
+    // Postgres cannot store NUL (\u0000) or a lone surrogate, and a valid Zoom event may
+    // carry one (in a name): stored with U+FFFD in their place (docs/api.md), and the
+    // payload re-serialised from the cleaned value instead of kept byte for byte.
+    if (mayHoldUnstorableText(rawJson ?? JSON.stringify(body) ?? '')) {
+      const cleaned = replaceUnstorableText(body);
+      if (cleaned.changed) {
+        body = cleaned.value;
+        rawJson = undefined;
+      }
+    }
     if (!isRecord(body) || typeof body.event !== 'string' || body.event.length === 0 || body.event.length > MAX_EVENT_NAME) {
       this.countRefused(source, 'invalid_event');
       throw new WebhooksError(WebhookErrorCode.InvalidEvent, 'Body must be a Zoom event: {"event": string, "payload": object, "event_ts": number}');
@@ -61,7 +76,7 @@ export class ZoomEventIntakeService {
       const refusal = checkServerUrls(urls, this.config.get('rtms', { infer: true }));
       if (refusal) {
         this.received.inc({ event: label, source, outcome: 'disallowed_server_url' });
-        this.logger.warn(`Refused ${event} for stream ${String(payload.rtms_stream_id)}: ${refusal}`);
+        this.refusalLog.warn('disallowed_server_url', `Refused ${event} for stream ${String(payload.rtms_stream_id).slice(0, 128)}: ${refusal}`);
         throw new WebhooksError(WebhookErrorCode.DisallowedServerUrl, refusal);
       }
     }
@@ -79,6 +94,12 @@ export class ZoomEventIntakeService {
         payloadJson: rawJson,
       });
     } catch (err) {
+      if (err instanceof UnstorableEventError) {
+        // Its own data, not an outage: delivering it again would fail again.
+        this.refusalLog.error('unstorable', `Refused ${event}: Postgres cannot store it: ${err.message}`);
+        this.received.inc({ event: label, source, outcome: 'unstorable' });
+        throw new WebhooksError(WebhookErrorCode.EventUnstorable, 'Event cannot be stored as sent');
+      }
       // Not stored: answer 503 so Zoom delivers it again rather than lose it.
       this.logger.error(`Could not store ${event}: ${errorMessage(err)}`);
       this.received.inc({ event: label, source, outcome: 'store_failed' });

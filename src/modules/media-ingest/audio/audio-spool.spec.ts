@@ -1,3 +1,4 @@
+import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
 import { AppendResult, AudioPartStore, AudioSpool, AudioSpoolHooks, PartRow, partKey, SEGMENT_GRACE_MS, SegmentRef, WrittenParts } from './audio-spool';
 
 /** An in-memory store that behaves like the Postgres one: parts unique per (segment, first, last). */
@@ -188,6 +189,18 @@ describe('AudioSpool', () => {
     expect(store.packetTs('st1|7|0')).toEqual([100, 120, 140]);
     expect(a.pending).toBe(0);
     expect(spool.bufferedBytes).toBe(0);
+    await spool.close();
+  });
+
+  it('keeps per-user state for at most MAX_TRACKED_PARTICIPANTS users per stream; audio of new ids beyond is dropped and counted', async () => {
+    const store = new FakeStore();
+    const { h, impl } = hooks();
+    const spool = new AudioSpool(store, impl, opts);
+    const s = spool.open(info());
+    for (let u = 0; u < MAX_TRACKED_PARTICIPANTS; u++) expect(s.append(String(u), null, pkt(1000))).toBe(true);
+    for (let u = 0; u < 20_000; u++) expect(s.append(`x${u}`, null, pkt(1000))).toBe(false);
+    expect(h.discarded.participant_cap).toBe(20_000);
+    expect(s.append('5', null, pkt(1100))).toBe(true);
     await spool.close();
   });
 

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { errorMessage } from '../../../common/errors/error-message';
 import type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
 import { partKey } from './audio-spool.ports';
+import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
 import { cutWaiting, Group, groupKey, segKey, segmentOf, segmentsToEnsure, segmentStart, SegmentState, StreamState } from './spool-groups';
 
 // The ports moved to audio-spool.ports.ts; re-exported for the callers that import them from here.
@@ -93,6 +94,11 @@ export class AudioSpool {
     }
     let u = s.users.get(userId);
     if (!u) {
+      if (s.users.size >= MAX_TRACKED_PARTICIPANTS) {
+        // A hostile or broken peer inventing user ids: no per-user state past the cap.
+        this.hooks.discarded('participant_cap', 1);
+        return false;
+      }
       u = { userName, maxTs: 0, waiting: [], segments: new Map(), seen: new Map() };
       s.users.set(userId, u);
     }

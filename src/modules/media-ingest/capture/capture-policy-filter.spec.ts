@@ -1,5 +1,6 @@
 import type { CapturePolicy } from '../../sessions';
 import { CapturePolicyFilter } from './capture-policy-filter';
+import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
 
 const base: CapturePolicy = {
   media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
@@ -16,6 +17,18 @@ const frames = (f: CapturePolicyFilter, msgType: number, userId: number, count: 
   Array.from({ length: count }, (_, i) => f.shouldKeep({ msgType, userId, timestamp: t0 + i * stepMs })).filter(Boolean).length;
 
 describe('CapturePolicyFilter', () => {
+  it('tracks at most MAX_TRACKED_PARTICIPANTS users per frame type; frames of new ids beyond are dropped and counted', () => {
+    const f = new CapturePolicyFilter(base);
+    for (let u = 1; u <= MAX_TRACKED_PARTICIPANTS; u++) expect(f.shouldKeep({ msgType: 15, userId: u, timestamp: 1 })).toBe(true);
+    for (let u = 1; u <= MAX_TRACKED_PARTICIPANTS; u++) expect(f.shouldKeep({ msgType: 16, userId: u, timestamp: 1 })).toBe(true);
+    for (let u = 0; u < 50_000; u++) expect(f.shouldKeep({ msgType: 15, userId: 1_000_000 + u, timestamp: 1 })).toBe(false);
+    expect(f.stats.dropped.participant_cap).toBe(50_000);
+    expect((f as unknown as { frames: Map<string, unknown> }).frames.size).toBe(2 * MAX_TRACKED_PARTICIPANTS);
+    // Tracked participants and text are not affected.
+    expect(f.shouldKeep({ msgType: 15, userId: 7, timestamp: 2 })).toBe(true);
+    expect(f.shouldKeep({ msgType: 17, userId: 2_000_000, timestamp: 2 })).toBe(true);
+  });
+
   it('keeps everything under the permissive policy', () => {
     const f = new CapturePolicyFilter(base);
     expect(frames(f, 15, 1, 50, 200)).toBe(50);

@@ -1,5 +1,6 @@
 import type { CapturePolicy, MediaTypeName } from '../../sessions';
 import { CaptureAdmission } from './capture-admission';
+import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
 
 /** The fields of a media message the filter looks at (a MediaItem satisfies it). */
 export interface FilterableItem {
@@ -64,6 +65,9 @@ export class CapturePolicyFilter {
   private frameDecision(key: string, ts: number, rule: CapturePolicy['video']): string | null {
     let st = this.frames.get(key);
     if (!st) {
+      // One counter per participant and frame type: past the cap, new ids get no state
+      // and their frames are dropped (counted as 'participant_cap').
+      if (this.frames.size >= 2 * MAX_TRACKED_PARTICIPANTS) return 'participant_cap';
       st = { seen: 0, saved: 0, lastSavedTs: null };
       this.frames.set(key, st);
     }

@@ -34,6 +34,8 @@ export class RtmsSocket {
   private handlers: RtmsSocketHandlers | null = null;
   private closedByUs = false;
   private closeReported = false;
+  /** A message over maxMessageBytes closed the socket. */
+  private oversized = false;
   readonly keepAlive: KeepAliveResponder;
   lastMessageAt = 0;
 
@@ -69,16 +71,20 @@ export class RtmsSocket {
         } else resolve(msg!);
       };
       const timer = setTimeout(() => finish(new RtmsConnectionError(this.opts.kind, `no handshake response within ${this.opts.handshakeTimeoutMs} ms`)), this.opts.handshakeTimeoutMs);
-      // Large frames are checked by the parser (counted, dropped) instead of killing the socket.
-      const ws = new WebSocket(this.opts.url, { handshakeTimeout: this.opts.handshakeTimeoutMs, maxPayload: Math.max(this.opts.maxMessageBytes * 4, 64 * 1024 * 1024), perMessageDeflate: false });
+      // The real limit: a larger message is refused while its header arrives, never
+      // buffered; ws closes the socket with 1009 and the owner reconnects (counted there).
+      const ws = new WebSocket(this.opts.url, { handshakeTimeout: this.opts.handshakeTimeoutMs, maxPayload: this.opts.maxMessageBytes, perMessageDeflate: false });
       this.ws = ws;
       ws.on('open', () => this.send(request));
       ws.on('error', (err) => {
+        // ws sends the 1009 close frame but stops reading, so its own close event says 1006.
+        if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.oversized = true;
         if (!settled) finish(new RtmsConnectionError(this.opts.kind, err.message));
         else this.logger.debug(`${this.opts.label} socket error: ${err.message}`);
       });
-      ws.on('close', (code, reasonBuf) => {
-        const reason = reasonBuf.toString('utf8');
+      ws.on('close', (rawCode, reasonBuf) => {
+        const code = this.oversized ? 1009 : rawCode;
+        const reason = this.oversized ? 'message too big' : reasonBuf.toString('utf8');
         if (!settled) return finish(new RtmsConnectionError(this.opts.kind, `closed during handshake (${code}${reason ? ` ${reason}` : ''})`));
         if (this.closedByUs || this.closeReported) return;
         this.closeReported = true;

@@ -1,6 +1,10 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { JobName } from '../../../jobs/job-names';
 import type { MediaBatchPayload, MediaItem } from '../../../jobs/job-payloads';
 import { MediaBatcher, MediaJobName } from './media-batcher';
+import { MediaSpill } from './media-spill';
 
 const item = (msgType: number, data = 'AAAA', timestamp = 1): MediaItem => ({ msgType, userId: 1, timestamp, data, receivedAt: 1 });
 const A = { sessionId: 's1', rtmsStreamId: 'a' };
@@ -74,6 +78,146 @@ describe('MediaBatcher (one per worker process)', () => {
     expect(got).toEqual([1, 3, 2]);
     expect(b.pendingItems()).toBe(0);
     expect(b.pendingItems('a')).toBe(0);
+    await b.close();
+  });
+});
+
+describe('MediaBatcher bounds while the queue is unreachable', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'media-spill-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  /** A queue that fails while `down`, and remembers every item it took. */
+  function flakyQueue() {
+    const q = {
+      down: true,
+      got: [] as Array<{ name: MediaJobName; ts: number }>,
+      sink: {
+        enqueueBatches: async (name: MediaJobName, batches: MediaBatchPayload[]) => {
+          if (q.down) throw new Error('Connection is closed.');
+          for (const p of batches) for (const s of p.streams) for (const i of s.items) q.got.push({ name, ts: i.timestamp });
+        },
+      },
+    };
+    return q;
+  }
+
+  function counters() {
+    const c = { spilled: 0, drained: 0, dropped: new Map<MediaJobName, number>() };
+    return {
+      c,
+      hooks: {
+        spilled: (_n: MediaJobName, k: number) => void (c.spilled += k),
+        drained: (k: number) => void (c.drained += k),
+        dropped: (_ids: unknown, name: MediaJobName, k: number) => void c.dropped.set(name, (c.dropped.get(name) ?? 0) + k),
+      },
+    };
+  }
+
+  const frame = (ts: number) => item(15, 'F'.repeat(10_000), ts);
+  const text = (ts: number) => item(17, `line ${ts}`, ts);
+
+  async function drainAll(b: MediaBatcher) {
+    for (let i = 0; i < 100 && b.pendingItems() > 0; i++) await b.flush();
+  }
+
+  it('memory stays under its budget, the rest spills to disk, and everything is enqueued after the outage', async () => {
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const budget = 200_000;
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: budget }, new MediaSpill(dir, 50e6), hooks);
+    let maxMem = 0;
+    for (let ts = 0; ts < 2000; ts++) {
+      b.add(A, JobName.FrameSave, frame(ts)); // 20 MB of frames in all
+      if (ts % 10 === 0) b.add(B, JobName.TranscriptSave, text(ts));
+      maxMem = Math.max(maxMem, b.bufferedBytes);
+      if (ts % 100 === 0) await b.flush(); // fails: Redis is down
+    }
+    expect(maxMem).toBeLessThanOrEqual(budget + 10_000);
+    expect(c.spilled).toBeGreaterThan(1500);
+    expect(c.dropped.size).toBe(0);
+    expect(b.spilledBytes).toBeGreaterThan(15e6);
+    expect(b.pendingItems()).toBe(2200);
+
+    q.down = false;
+    await drainAll(b);
+    expect(b.pendingItems()).toBe(0);
+    expect(b.spilledBytes).toBe(0);
+    expect(await fs.readdir(path.join(dir))).toEqual([]);
+    expect(c.drained).toBe(c.spilled);
+    const frames = q.got.filter((g) => g.name === JobName.FrameSave).map((g) => g.ts);
+    expect(new Set(frames).size).toBe(2000);
+    expect(q.got.filter((g) => g.name === JobName.TranscriptSave)).toHaveLength(200);
+    await b.close();
+  });
+
+  it('past both budgets frames are dropped and counted, text is kept while any frame can go instead', async () => {
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, new MediaSpill(dir, 300_000), hooks);
+    for (let ts = 0; ts < 1000; ts++) {
+      b.add(A, JobName.FrameSave, frame(ts));
+      b.add(B, JobName.ChatSave, item(18, `chat ${ts}`, ts));
+      expect(b.bufferedBytes).toBeLessThanOrEqual(110_000);
+      expect(b.spilledBytes).toBeLessThanOrEqual(300_000);
+    }
+    const droppedFrames = c.dropped.get(JobName.FrameSave) ?? 0;
+    expect(droppedFrames).toBeGreaterThan(900);
+    expect(c.dropped.get(JobName.ChatSave)).toBeUndefined();
+    expect(b.pendingItems('a')).toBe(1000 - droppedFrames);
+
+    q.down = false;
+    await drainAll(b);
+    expect(q.got.filter((g) => g.name === JobName.ChatSave)).toHaveLength(1000);
+    expect(q.got.filter((g) => g.name === JobName.FrameSave)).toHaveLength(1000 - droppedFrames);
+    await b.close();
+  });
+
+  it('an enqueue that hangs (Redis down, commands queued) leaves at most one flush waiting, not one per add', async () => {
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    const calls: number[] = [];
+    const b = new MediaBatcher(
+      {
+        enqueueBatches: async (_n, batches) => {
+          calls.push(batches.reduce((n, p) => n + p.streams.reduce((m, s) => m + s.items.length, 0), 0));
+          if (calls.length === 1) await hung;
+        },
+      },
+      { maxItems: 1, maxBytes: 1e6, flushMs: 60_000 },
+    );
+    const flushes = new Set<Promise<void>>();
+    for (let ts = 0; ts < 10_000; ts++) {
+      b.add(A, JobName.TranscriptSave, text(ts));
+      flushes.add(b.flush());
+    }
+    expect(flushes.size).toBeLessThanOrEqual(2);
+    release();
+    await b.flush();
+    expect(calls.length).toBeLessThanOrEqual(3);
+    expect(calls.reduce((a, n) => a + n, 0)).toBe(10_000);
+    expect(b.pendingItems()).toBe(0);
+    await b.close();
+  });
+
+  it('without a spill, frames are dropped first and text survives', async () => {
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, null, hooks);
+    for (let ts = 0; ts < 100; ts++) {
+      b.add(A, JobName.FrameSave, frame(ts));
+      b.add(B, JobName.TranscriptSave, text(ts));
+    }
+    expect(b.bufferedBytes).toBeLessThanOrEqual(110_000);
+    expect(c.dropped.get(JobName.TranscriptSave)).toBeUndefined();
+    expect(b.pendingItems('b')).toBe(100);
+    q.down = false;
+    await drainAll(b);
+    expect(q.got.filter((g) => g.name === JobName.TranscriptSave)).toHaveLength(100);
     await b.close();
   });
 });

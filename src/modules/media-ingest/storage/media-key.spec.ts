@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { buildMediaKey, sanitizeSegment, userFolder } from './media-key';
+import { buildMediaKey, MAX_SEGMENT_BYTES, sanitizeSegment, userFolder } from './media-key';
 import { LocalMediaStorage } from './local-media-storage';
 import { assertSafeKey } from './media-storage';
 
@@ -38,7 +38,42 @@ describe('media keys', () => {
       expect(parts.every((p) => p !== '..' && p !== '.' && !p.includes('\0') && p.length <= 200)).toBe(true);
       expect(() => assertSafeKey(key)).not.toThrow();
     }
-    expect([...userFolder('x'.repeat(300), 5)].length).toBeLessThanOrEqual(82);
+    expect(Buffer.byteLength(userFolder('x'.repeat(300), 5))).toBeLessThanOrEqual(MAX_SEGMENT_BYTES + 2);
+  });
+
+  describe('byte caps (a file name is at most 255 bytes, not characters)', () => {
+    const wide = '𝐀'.repeat(80); // 80 code points, 320 UTF-8 bytes (was ENAMETOOLONG)
+    const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+    it('caps every segment in UTF-8 bytes, never splitting a character or a surrogate pair', () => {
+      for (const name of [wide, 'é'.repeat(300), '山'.repeat(300), `a${'😀'.repeat(100)}`, 'x'.repeat(300)]) {
+        const seg = sanitizeSegment(name);
+        expect(bytes(seg)).toBeLessThanOrEqual(MAX_SEGMENT_BYTES);
+        expect(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(seg)).toBe(false); // no lone surrogate
+        expect(Buffer.from(seg, 'utf8').toString('utf8')).toBe(seg);
+        const folder = userFolder(name, '9'.repeat(200));
+        expect(bytes(folder)).toBeLessThanOrEqual(200);
+      }
+      const key = buildMediaKey({ sessionId: SESSION, kind: 'chat', userName: wide, userId: 1, name: `1750690000000_${wide}`, ext: 'j'.repeat(300) });
+      for (const part of key.split('/')) expect(bytes(part) + '.0123456789ab.tmp'.length).toBeLessThanOrEqual(255);
+    });
+
+    it('keeps names that differ only after the cut apart, and short names unchanged', () => {
+      expect(userFolder(`${wide}a`, 1)).not.toBe(userFolder(`${wide}b`, 1));
+      expect(sanitizeSegment(`${'x'.repeat(200)}1`)).not.toBe(sanitizeSegment(`${'x'.repeat(200)}2`));
+      expect(sanitizeSegment('Zoë 山田 𝐀')).toBe('Zoë_山田_𝐀');
+    });
+
+    it('the local driver stores a frame of a participant with an 80-letter astral name', async () => {
+      const root = await fs.mkdtemp(path.join(os.tmpdir(), 'media-key-'));
+      try {
+        const storage = new LocalMediaStorage(root);
+        const key = buildMediaKey({ sessionId: SESSION, kind: 'video_frame', userName: wide, userId: 16778240, name: 1750690000000, ext: 'jpg' });
+        await expect(storage.put(key, Buffer.from('jpeg'), 'image/jpeg')).resolves.toMatchObject({ bytes: 4 });
+      } finally {
+        await fs.rm(root, { recursive: true, force: true });
+      }
+    });
   });
 
   it('refuses unsafe keys in the drivers', () => {

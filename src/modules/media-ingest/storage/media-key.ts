@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Storage keys of captured media: `{session}/{kind}/{user_name}_{user_id}/{timestamp}.{ext}`.
  * Every part that comes from Zoom (names, ids) is sanitised so it is exactly one path
- * segment: no '/', '\\', NUL or control characters, never '.' or '..', at most 80 chars.
+ * segment: no '/', '\\', NUL or control characters, never '.' or '..', and short enough
+ * in UTF-8 bytes for any file system (see MAX_SEGMENT_BYTES).
  */
 export type ArtifactKind = 'video_frame' | 'share_frame' | 'audio_segment' | 'chat';
 
@@ -12,10 +15,40 @@ export const KIND_FOLDER: Record<ArtifactKind, string> = {
   chat: 'chat',
 };
 
-const MAX_SEGMENT = 80;
+/**
+ * File systems limit a name to 255 bytes, not characters: 80 four-byte letters were 320
+ * (ENAMETOOLONG). A sanitised segment is at most this many UTF-8 bytes, so a user folder
+ * (`{name}_{id}`: 120 + 1 + 64) and a file name plus the local driver's temporary suffix
+ * (`.{12 hex}.tmp`) stay well under 255.
+ */
+export const MAX_SEGMENT_BYTES = 120;
+/** User ids are numbers in practice; a hostile one must not crowd the name out. */
+const MAX_ID_BYTES = 64;
+/** `-` and 8 hex digits of the whole sanitised text, appended when it was cut. */
+const HASH_SUFFIX_BYTES = 9;
+
+/**
+ * Cuts `s` to at most `maxBytes` UTF-8 bytes at a code point boundary (never inside a
+ * character or a surrogate pair). A cut text ends with a short hash of the whole, so two
+ * long names that differ only after the cut still get different segments.
+ */
+function capBytes(s: string, maxBytes: number): string {
+  if (Buffer.byteLength(s, 'utf8') <= maxBytes) return s;
+  const budget = maxBytes - HASH_SUFFIX_BYTES;
+  let out = '';
+  let used = 0;
+  for (const cp of s) {
+    const n = Buffer.byteLength(cp, 'utf8');
+    if (used + n > budget) break;
+    out += cp;
+    used += n;
+  }
+  const hash = createHash('sha256').update(s).digest('hex').slice(0, 8);
+  return `${out.replace(/\.+$/, '')}-${hash}`;
+}
 
 /** One safe path segment from untrusted text (keeps letters of any script, digits, '-', '_', '.'). */
-export function sanitizeSegment(raw: string | number | null | undefined, fallback = 'unknown'): string {
+export function sanitizeSegment(raw: string | number | null | undefined, fallback = 'unknown', maxBytes = MAX_SEGMENT_BYTES): string {
   let s = String(raw ?? '')
     .normalize('NFC')
     // Anything that is not a letter, mark, digit, '-', '_' or '.' becomes '_' (this removes
@@ -24,12 +57,11 @@ export function sanitizeSegment(raw: string | number | null | undefined, fallbac
     .replace(/_+/g, '_');
   // No leading dots (hidden files, '.', '..') and no trailing dots.
   s = s.replace(/^[._]+/, '').replace(/\.+$/, '');
-  if ([...s].length > MAX_SEGMENT) s = [...s].slice(0, MAX_SEGMENT).join('');
-  return s.length > 0 ? s : fallback;
+  return s.length > 0 ? capBytes(s, maxBytes) : fallback;
 }
 
 export function userFolder(userName: string | null | undefined, userId: string | number): string {
-  const id = sanitizeSegment(userId, '0');
+  const id = sanitizeSegment(userId, '0', MAX_ID_BYTES);
   const name = sanitizeSegment(userName, id === '0' ? 'mixed' : 'user');
   return `${name}_${id}`;
 }
@@ -45,7 +77,7 @@ export interface MediaKeyParts {
 }
 
 export function buildMediaKey(p: MediaKeyParts): string {
-  const ext = sanitizeSegment(p.ext, 'bin').replace(/\./g, '');
+  const ext = sanitizeSegment(p.ext, 'bin', 16).replace(/\./g, '');
   return [sanitizeSegment(p.sessionId), KIND_FOLDER[p.kind], userFolder(p.userName, p.userId), `${sanitizeSegment(p.name, '0')}.${ext}`].join('/');
 }
 

@@ -99,6 +99,7 @@ export class StreamConnections {
       onMessage: (m, bytes, at) => this.events.onSignalingMessage(sock, m, bytes, at),
       onInvalid: (reason, bytes) => this.events.onInvalid('signaling', reason, bytes),
       onClose: (code, reason) => {
+        this.countOversize('signaling', code);
         if (this.signalingSock === sock) this.events.onSignalingClosed(code, reason);
       },
     });
@@ -135,6 +136,7 @@ export class StreamConnections {
           onMessage: (m, bytes, at) => this.events.onMediaMessage(m, bytes, at),
           onInvalid: (reason, bytes) => this.events.onInvalid('media', reason, bytes),
           onClose: (code, reason) => {
+            this.countOversize('media', code);
             if (this.media.includes(sock)) this.events.onMediaClosed(p.key, code, reason);
           },
         });
@@ -189,13 +191,20 @@ export class StreamConnections {
     sig?.close(1000, 'client closing');
   }
 
+  /** 1009: a message over the limit (maxPayload); the close is then handled like any other drop. */
+  private countOversize(socket: 'signaling' | 'media', code: number): void {
+    if (code !== 1009) return;
+    this.deps.metrics.oversizeCloses.inc({ socket });
+    this.logger.warn(`Stream ${this.rtmsStreamId}: ${socket} message over the size limit; socket closed (1009), reconnecting`);
+  }
+
   private socket(kind: 'signaling' | 'media', label: string, url: string): RtmsSocket {
     return new RtmsSocket({
       kind,
       label,
       url,
       handshakeTimeoutMs: this.deps.config.handshakeTimeoutMs,
-      maxMessageBytes: this.deps.config.maxMessageBytes,
+      maxMessageBytes: kind === 'signaling' ? this.deps.config.maxSignalingMessageBytes : this.deps.config.maxMessageBytes,
       keepAlive: {
         answered: (socket, latencyMs) => {
           this.deps.metrics.keepAliveReply.observe({ socket }, latencyMs / 1000);

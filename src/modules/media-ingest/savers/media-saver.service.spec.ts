@@ -1,0 +1,56 @@
+import type { MediaBatchPayload } from '../../../jobs/job-payloads';
+import type { ArtifactRow } from '../repositories/media-artifacts.repository';
+import { MediaSaverService } from './media-saver.service';
+
+const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]).toString('base64');
+
+/** A saver whose storage refuses one key (as a file system refuses a name too long for it). */
+function saver(refuse: (key: string) => boolean) {
+  const upserted: ArtifactRow[] = [];
+  const lost: Array<{ reason: string; batch: MediaBatchPayload }> = [];
+  const storage = {
+    put: async (key: string, body: Buffer) => {
+      if (refuse(key)) throw Object.assign(new Error(`ENAMETOOLONG: name too long, open '${key}'`), { code: 'ENAMETOOLONG' });
+      return { bytes: body.length, sha256: 'x' };
+    },
+    delete: async () => undefined,
+  };
+  const svc = new MediaSaverService(
+    { manager: {} } as never,
+    storage as never,
+    { mget: async (...keys: string[]) => keys.map(() => null) } as never,
+    { get: () => ({ prefix: 't' }) } as never,
+    { counter: () => ({ inc: () => undefined }), histogram: () => ({ observe: () => undefined }) } as never,
+    { existingIds: async (ids: string[]) => new Set(ids) } as never,
+    {} as never,
+    {} as never,
+    { upsertMany: async (rows: ArtifactRow[]) => (upserted.push(...rows), new Map(rows.map((r) => [r.storageKey, r.storageKey]))) } as never,
+    {} as never,
+    {} as never,
+    { record: async (reason: string, b: MediaBatchPayload) => void lost.push({ reason, batch: b }) } as never,
+    { noteWritten: () => undefined, noteUnavailable: () => undefined } as never,
+  );
+  return { svc, upserted, lost };
+}
+
+const batch = (msgType: number, names: string[]): MediaBatchPayload => ({
+  streams: names.map((n, i) => ({
+    sessionId: `s${i}`,
+    rtmsStreamId: `r${i}`,
+    items: [{ msgType, userId: i + 1, userName: n, timestamp: 1000 + i, data: msgType === 18 ? `hello ${n}` : JPEG, receivedAt: Date.now() }],
+  })),
+});
+
+describe('MediaSaverService: one bad item of a multi-stream batch', () => {
+  it.each([
+    ['frames', 15, (s: MediaSaverService, p: MediaBatchPayload) => s.saveFrames(p)],
+    ['chat', 18, (s: MediaSaverService, p: MediaBatchPayload) => s.saveChat(p)],
+  ])('%s: the others are stored and recorded; the refused one is recorded as lost (rejected), not retried', async (_k, msgType, save) => {
+    const { svc, upserted, lost } = saver((key) => key.includes('Bad_'));
+    await expect(save(svc, batch(msgType as number, ['Ann', 'Bad', 'Cy']))).resolves.toBe(2);
+    expect(upserted.map((r) => r.userName).sort()).toEqual(['Ann', 'Cy']);
+    expect(lost).toHaveLength(1);
+    expect(lost[0].reason).toBe('rejected');
+    expect(lost[0].batch.streams.flatMap((st) => st.items.map((i) => i.userName))).toEqual(['Bad']);
+  });
+});
