@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
 import { DistinctErrorLog } from '../logging/distinct-error-log';
+import { KeyExpiryWatcher } from './key-expiry-watcher';
 import { redisOptionsFromUrl } from './redis-options';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
@@ -44,7 +45,8 @@ class RedisCloser implements OnApplicationShutdown {
       },
     },
     RedisCloser,
+    KeyExpiryWatcher,
   ],
-  exports: [REDIS_CLIENT],
+  exports: [REDIS_CLIENT, KeyExpiryWatcher],
 })
 export class RedisModule {}

@@ -6,6 +6,8 @@ export interface RunningStream {
   readonly rtmsStreamId: string;
   /** Ends the stream job promptly (sockets closed, job released). */
   abort(reason: 'shutdown' | 'lease_lost'): void;
+  /** Its job lock was renewed by a request sent at `sentAt` (monotonic ms). */
+  leaseRenewed(sentAt: number): void;
   /** Resolves when the stream's run has finished. */
   readonly done: Promise<unknown>;
 }
@@ -39,6 +41,10 @@ export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdow
 
   abort(rtmsStreamId: string, reason: 'shutdown' | 'lease_lost'): void {
     this.streams.get(rtmsStreamId)?.abort(reason);
+  }
+
+  leaseRenewed(rtmsStreamId: string, sentAt: number): void {
+    this.streams.get(rtmsStreamId)?.leaseRenewed(sentAt);
   }
 
   /** Hands every stream back (SIGTERM). Idempotent. */

@@ -54,7 +54,6 @@ export interface StreamSessionInit extends StreamRef {
   takeover: boolean;
 }
 
-const LEASE_CHECK_MS = 1000;
 const PROBE_TIMEOUT_MS = 2000;
 const KEEPALIVE_DB_WRITE_MS = 2000;
 
@@ -115,6 +114,11 @@ export class StreamSession {
     this.interrupt({ kind: 'abort', reason });
   }
 
+  /** BullMQ renewed the job lock with a request sent at `sentAt` (monotonic ms). */
+  leaseRenewed(sentAt: number): void {
+    this.deps.lease.renewed(sentAt);
+  }
+
   /** A stream signal from Redis (the webhook side). */
   onSignal(signal: StreamSignal): void {
     switch (signal.type) {
@@ -135,7 +139,10 @@ export class StreamSession {
 
   async run(): Promise<StreamOutcome> {
     this.deps.metrics.activeStreams.inc();
-    this.timers.push(setInterval(() => void this.checkLease(), LEASE_CHECK_MS));
+    this.deps.lease.watch(() => {
+      this.logger.error(`Stream ${this.rtmsStreamId}: lease not renewed in time (it could expire and be taken over); closing sockets`);
+      this.abort('lease_lost');
+    });
     const kaTick = Math.max(50, Math.min(1000, Math.floor(this.deps.config.keepAliveTimeoutMs / 4)));
     this.timers.push(setInterval(() => this.checkKeepAlive(), kaTick));
     try {
@@ -144,6 +151,7 @@ export class StreamSession {
       return await this.loop();
     } finally {
       for (const t of this.timers) clearInterval(t);
+      this.deps.lease.stop();
       this.closeAll();
       await this.deps.media.close();
       await this.recordChain;
@@ -333,14 +341,6 @@ export class StreamSession {
     if (now - this.lastKeepAliveWrite < KEEPALIVE_DB_WRITE_MS) return;
     this.lastKeepAliveWrite = now;
     this.deps.streams.updateRuntime(this.rtmsStreamId, { lastKeepaliveAt: new Date(now) }).catch(() => undefined);
-  }
-
-  private async checkLease(): Promise<void> {
-    const held = await this.deps.lease.held();
-    if (held === false) {
-      this.logger.error(`Stream ${this.rtmsStreamId}: lease lost (another worker owns the job); closing sockets`);
-      this.abort('lease_lost');
-    }
   }
 
   // ───────────── ending ─────────────
