@@ -113,6 +113,14 @@ describe('Zoom event WebSocket (second event source)', () => {
     const job = (await streamJobs()).find((j) => j.id === stream.streamId);
     expect(job?.data).toEqual({ rtmsStreamId: stream.streamId, sessionId: created.id });
     expect(await processed(stream.streamId, 1)).toEqual([{ event_type: 'meeting.rtms_started', source: 'event_ws', status: 'processed' }]);
+    // What the event caused (the session's move to streaming…) carries its source too, not `webhook`.
+    const derived = await query<{ event_type: string; source: string }>(
+      ctx.hub.app,
+      `SELECT event_type, source FROM session_events WHERE session_id = $1 AND event_type NOT LIKE 'meeting.%' AND source NOT IN ('api', 'worker') ORDER BY created_at`,
+      [created.id],
+    );
+    expect(derived.length).toBeGreaterThanOrEqual(1);
+    expect(derived.filter((r) => r.source !== 'event_ws')).toEqual([]);
     expect(ctx.sim.webhookLog).toHaveLength(0);
     expect(ctx.sim.eventWsDeliveries.some((d) => d.event === 'meeting.rtms_started')).toBe(true);
 
