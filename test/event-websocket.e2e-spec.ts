@@ -172,6 +172,18 @@ describe('Zoom event WebSocket (second event source)', () => {
     expect(ctx.sim.eventWsStats.live).toBe(1);
   });
 
+  it('a frame over 1 MB is logged, counted and dropped; the connection stays up and the next event is processed', async () => {
+    const w1 = workers[0];
+    const accepted = ctx.sim.eventWsStats.connectionsAccepted;
+    const before = await metric(w1, /^rtms_hub_zoom_event_ws_frames_total\{kind="malformed"\}/);
+    ctx.sim.eventWs.publish('garbage', JSON.stringify({ event: 'meeting.rtms_started', payload: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
+    await waitFor(async () => (await metric(w1, /^rtms_hub_zoom_event_ws_frames_total\{kind="malformed"\}/)) === before + 1, { what: 'oversize frame counted' });
+    const stream = await ctx.sim.startRtms(ctx.sim.createMeeting().id);
+    await processed(stream.streamId, 1);
+    expect(ctx.sim.eventWsStats.connectionsAccepted).toBe(accepted);
+    expect(ctx.sim.eventWsStats.live).toBe(1);
+  });
+
   it('the simulator drops the socket: the hub reconnects, heartbeats resume and no event is lost', async () => {
     const w1 = workers[0];
     const accepted = ctx.sim.eventWsStats.connectionsAccepted;
