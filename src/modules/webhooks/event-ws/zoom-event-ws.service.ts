@@ -191,8 +191,10 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
           this.connectedGauge.set(0);
           this.closes.inc({ code });
           this.setState('closed', `Event WebSocket closed (code ${code}${why ? `: ${why}` : ''})`, opened ? 'log' : 'warn');
+          // Zoom does not replay what it sends while we are away: a connection that was
+          // healthy is reopened at once; one that never was backs off.
           if (this.stable) this.attempt = 0;
-          if (!this.stopped && this.holding) this.scheduleReconnect();
+          if (!this.stopped && this.holding) this.scheduleReconnect(this.stable);
         },
       },
       this.logger,
@@ -200,10 +202,10 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
     this.connection = connection;
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(immediate = false): void {
     const cfg = this.cfg;
     if (this.stopped || !this.holding || !cfg || this.reconnectTimer) return;
-    const delay = reconnectDelayMs(this.attempt, cfg.reconnectMinMs, cfg.reconnectMaxMs);
+    const delay = immediate ? 0 : reconnectDelayMs(this.attempt, cfg.reconnectMinMs, cfg.reconnectMaxMs);
     this.attempt++;
     this.logger.log(`Event WebSocket reconnecting in ${delay} ms`);
     this.reconnectTimer = setTimeout(() => {
