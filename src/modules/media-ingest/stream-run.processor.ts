@@ -25,9 +25,12 @@ import {
  * streams are silent until another worker reconnects them, and Zoom does not buffer: the
  * hole in the media is permanent. The hole is lease expiry + detection + reconnect:
  *
- * - Expiry: the lock lives STREAM_LOCK_DURATION_MS from its last renewal. BullMQ renews
- *   every lock older than lockRenewTime/2 on a timer of lockRenewTime/2, so a lock is
- *   renewed every 400–800 ms and a killed worker's locks expire 1.2–2 s after the kill.
+ * - Expiry: the lock lives STREAM_LOCK_DURATION_MS (1.6 s) from its last renewal. BullMQ
+ *   renews every lock older than lockRenewTime/2 on a timer of lockRenewTime/2, so a lock
+ *   is renewed every 300–600 ms and a killed worker's locks expire 1.0–1.6 s after the kill.
+ *   Shorter would leave the holder too little time for a slow renewal reply on a busy host
+ *   (each needless fence costs a reconnect): the reply has lockDuration − margin −
+ *   lockRenewTime = 600 ms.
  * - Detection: the moment Redis expires the lock, every standby gets a keyspace
  *   notification (KeyExpiryWatcher) and runs BullMQ's stalled check for that job at once,
  *   which puts it back in `wait`. Where notifications are off, the periodic stalled check
@@ -35,7 +38,7 @@ import {
  * - Safety: the holder closes its sockets STREAM_LEASE_MARGIN_MS before its lock could
  *   expire unless a renewal was confirmed (StreamLease), so the takeover cannot overlap it.
  *
- * Load when nothing fails: one batched extendLocks script per worker every ~0.4–0.8 s
+ * Load when nothing fails: one batched extendLocks script per worker every ~0.3–0.6 s
  * (it was one per 1.5–3 s plus one GET per stream per second, now gone) and the stalled
  * check: every 1 s when polling is the only detection, every 5 s as a backstop when
  * notifications are on. A stream may be taken over many times in a long meeting, so the

@@ -31,10 +31,10 @@ describe('StreamLease (self-fencing holder)', () => {
     const lease = new StreamLease(STREAM_LOCK_DURATION_MS, STREAM_LEASE_MARGIN_MS, 0, clock);
     const fencedAt: number[] = [];
     lease.watch(() => fencedAt.push(now));
-    // Renewals every 800 ms, each confirmed…
+    // Renewals every lockRenewTime (BullMQ's slowest), each confirmed…
     let lastSent = 0;
-    for (let t = 800; t <= 4000; t += 800) {
-      advance(800);
+    for (let t = STREAM_LOCK_RENEW_MS; t <= 4000; t += STREAM_LOCK_RENEW_MS) {
+      advance(STREAM_LOCK_RENEW_MS);
       lastSent = t;
       lease.renewed(t);
     }
@@ -53,7 +53,7 @@ describe('StreamLease (self-fencing holder)', () => {
     const fenced = jest.fn();
     lease.watch(fenced);
     advance(700);
-    // Sent at 100, confirmed only now (700 ms later): valid until 100 + 2000 − 500.
+    // Sent at 100, confirmed only now (600 ms later): valid until 100 + lockDuration − margin.
     lease.renewed(100);
     expect(lease.trustedUntil).toBe(100 + STREAM_LOCK_DURATION_MS - STREAM_LEASE_MARGIN_MS);
     advance(100 + STREAM_LOCK_DURATION_MS - STREAM_LEASE_MARGIN_MS - 700 - 1);

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 
 /** Lease timing of stream jobs; why these values: stream-run.processor.ts. */
-export const STREAM_LOCK_DURATION_MS = 2000;
-export const STREAM_LOCK_RENEW_MS = 800;
+export const STREAM_LOCK_DURATION_MS = 1600;
+export const STREAM_LOCK_RENEW_MS = 600;
 /** Sockets close this long before the lock could expire: covers a late timer and the close itself. */
-export const STREAM_LEASE_MARGIN_MS = 500;
+export const STREAM_LEASE_MARGIN_MS = 400;
 export const STREAM_STALLED_INTERVAL_MS = 1000;
 /** The stalled check's interval once expiry notifications detect crashes: only a backstop. */
 export const STREAM_STALLED_BACKSTOP_MS = 5000;
