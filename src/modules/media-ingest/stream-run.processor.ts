@@ -101,6 +101,14 @@ export class StreamRunProcessor extends QueueProcessor {
   }
 
   private async runStream(job: Job<StreamRunPayload>): Promise<unknown> {
+    try {
+      return await this.runStreamOutcome(job);
+    } finally {
+      this.running.jobEnded(job.data.rtmsStreamId);
+    }
+  }
+
+  private async runStreamOutcome(job: Job<StreamRunPayload>): Promise<unknown> {
     const outcome = await this.runner.run(job);
     switch (outcome.kind) {
       case 'stopped':
