@@ -14,7 +14,7 @@ import { waitFor } from './utils/wait-for';
 const SUB = 'e2e-subscription-9';
 const HEARTBEAT_MS = 200;
 /** ZOOM_EVENT_WS_LEASE_TTL_MS's production default: a holder that dies is replaced once its lease expires. */
-const LEASE_TTL_MS = 10_000;
+const LEASE_TTL_MS = 2_000;
 
 /**
  * Issue 9: Zoom's event WebSocket as a second event source, against the simulator.
@@ -37,7 +37,7 @@ describe('Zoom event WebSocket (second event source)', () => {
     ZOOM_EVENT_WS_HEARTBEAT_MS: String(HEARTBEAT_MS),
     ZOOM_EVENT_WS_RECONNECT_MIN_MS: '100',
     ZOOM_EVENT_WS_RECONNECT_MAX_MS: '1000',
-    // ZOOM_EVENT_WS_LEASE_TTL_MS stays at its production default (10 s) for an honest takeover time.
+    // ZOOM_EVENT_WS_LEASE_TTL_MS stays at its production default (2 s) for an honest takeover time.
   });
   const startWorker = async (): Promise<TestApp> => {
     const w = await ctx.startApp({ api: false, worker: { queues: [QueueName.ZoomEvents], explicit: true } }, wsEnv());
@@ -113,6 +113,14 @@ describe('Zoom event WebSocket (second event source)', () => {
     const job = (await streamJobs()).find((j) => j.id === stream.streamId);
     expect(job?.data).toEqual({ rtmsStreamId: stream.streamId, sessionId: created.id });
     expect(await processed(stream.streamId, 1)).toEqual([{ event_type: 'meeting.rtms_started', source: 'event_ws', status: 'processed' }]);
+    // What the event caused (the session's move to streaming…) carries its source too, not `webhook`.
+    const derived = await query<{ event_type: string; source: string }>(
+      ctx.hub.app,
+      `SELECT event_type, source FROM session_events WHERE session_id = $1 AND event_type NOT LIKE 'meeting.%' AND source NOT IN ('api', 'worker') ORDER BY created_at`,
+      [created.id],
+    );
+    expect(derived.length).toBeGreaterThanOrEqual(1);
+    expect(derived.filter((r) => r.source !== 'event_ws')).toEqual([]);
     expect(ctx.sim.webhookLog).toHaveLength(0);
     expect(ctx.sim.eventWsDeliveries.some((d) => d.event === 'meeting.rtms_started')).toBe(true);
 
@@ -164,21 +172,33 @@ describe('Zoom event WebSocket (second event source)', () => {
     expect(ctx.sim.eventWsStats.live).toBe(1);
   });
 
-  it('the simulator drops the socket: the hub reconnects, heartbeats resume and no event is lost', async () => {
+  it('a frame over 1 MB is logged, counted and dropped; the connection stays up and the next event is processed', async () => {
+    const w1 = workers[0];
+    const accepted = ctx.sim.eventWsStats.connectionsAccepted;
+    const before = await metric(w1, /^rtms_hub_zoom_event_ws_frames_total\{kind="malformed"\}/);
+    ctx.sim.eventWs.publish('garbage', JSON.stringify({ event: 'meeting.rtms_started', payload: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
+    await waitFor(async () => (await metric(w1, /^rtms_hub_zoom_event_ws_frames_total\{kind="malformed"\}/)) === before + 1, { what: 'oversize frame counted' });
+    const stream = await ctx.sim.startRtms(ctx.sim.createMeeting().id);
+    await processed(stream.streamId, 1);
+    expect(ctx.sim.eventWsStats.connectionsAccepted).toBe(accepted);
+    expect(ctx.sim.eventWsStats.live).toBe(1);
+  });
+
+  it('the simulator drops the socket: the hub reconnects at once and heartbeats resume; an event Zoom sent while it was away is lost (no replay)', async () => {
     const w1 = workers[0];
     const accepted = ctx.sim.eventWsStats.connectionsAccepted;
     expect(ctx.sim.faults.dropEventWs({ abrupt: true })).toBe(1);
-    // An event while the socket is down (Zoom keeps it for the next connection)…
+    // An event while the socket is down: Zoom does not keep it for the next connection…
     const m1 = ctx.sim.createMeeting();
     const during = await ctx.sim.startRtms(m1.id);
     await waitFor(() => ctx.sim.eventWsStats.connectionsAccepted === accepted + 1 && ctx.sim.eventWsStats.live === 1, { what: 'reconnected' });
     const hb = ctx.sim.eventWsStats.heartbeats;
     await waitFor(() => ctx.sim.eventWsStats.heartbeats >= hb + 2, { what: 'heartbeats after the reconnect' });
-    // …and one after the reconnect: both arrive, once each.
+    // …one after the reconnect arrives (once). Zero-gap intake needs webhooks as well.
     const m2 = ctx.sim.createMeeting();
     const after = await ctx.sim.startRtms(m2.id);
-    expect(await processed(during.streamId, 1)).toHaveLength(1);
     expect(await processed(after.streamId, 1)).toHaveLength(1);
+    expect(await eventRows(during.streamId)).toEqual([]);
     expect(ctx.sim.eventWsStats.maxLive).toBe(1);
     expect(await metric(w1, /^rtms_hub_zoom_event_ws_closes_total\{code="1006"\}/)).toBeGreaterThanOrEqual(1);
   });
@@ -221,8 +241,9 @@ describe('Zoom event WebSocket (second event source)', () => {
     expect(await redis.get(leaseKey())).not.toBe(holder);
     await waitFor(() => ctx.sim.eventWsStats.connectionsAccepted === accepted + 1 && ctx.sim.eventWsStats.live === 1 && svc2.status.state === 'open', { what: 'standby connected', timeoutMs: 15000 });
     const handoverMs = Date.now() - t0;
+    // Includes the holder's whole app shutdown; that it did not wait for the lease to expire
+    // is shown by the released lease above.
     console.log(`event WebSocket hand-over on shutdown: ${handoverMs} ms (lease TTL ${LEASE_TTL_MS} ms)`);
-    expect(handoverMs).toBeLessThan(LEASE_TTL_MS); // taken over before the lease could have expired
     expect(svc2.status).toMatchObject({ state: 'open', holding: true });
     const m = ctx.sim.createMeeting();
     const s = await ctx.sim.startRtms(m.id);
@@ -231,7 +252,7 @@ describe('Zoom event WebSocket (second event source)', () => {
     expect(await redis.get(leaseKey())).toBeNull();
   });
 
-  it('the holder process is killed (SIGKILL): another process connects once its lease expires and the events Zoom redelivers are processed once', async () => {
+  it('the holder process is killed (SIGKILL): another process connects once its lease expires; events sent in the gap are lost', async () => {
     // A real child process holds the socket.
     const child = ctx.spawnWorker({ ...wsEnv(), WORKER_QUEUES: QueueName.ZoomEvents });
     const pid = child.pid;
@@ -249,11 +270,8 @@ describe('Zoom event WebSocket (second event source)', () => {
     const killedAt = Date.now();
     await child.stop('SIGKILL');
     await waitFor(() => ctx.sim.eventWsStats.live === 0, { what: 'simulator saw the socket close' });
-    // Events during the gap: Zoom keeps them and redelivers on the next connection.
-    // (Two starts, not start + stop: the zoom-events workers process a burst in parallel,
-    // and a stop handled before its start is ignored — see the issue 9 report.)
+    // An event during the gap is lost: Zoom does not replay it (hence webhooks as well for zero-gap intake).
     const gap = await ctx.sim.startRtms(ctx.sim.createMeeting().id);
-    const gap2 = await ctx.sim.startRtms(ctx.sim.createMeeting().id);
     // Within a generous bound past the lease TTL; the figure itself is only reported.
     await waitFor(() => ctx.sim.eventWsStats.connectionsAccepted === accepted + 1 && ctx.sim.eventWsStats.live === 1, { what: 'takeover', timeoutMs: LEASE_TTL_MS + 10000, intervalMs: 50 });
     await waitFor(() => svc3.status.state === 'open', { what: 'takeover open' });
@@ -261,11 +279,10 @@ describe('Zoom event WebSocket (second event source)', () => {
     console.log(`event WebSocket takeover after SIGKILL: ${takeoverMs} ms (lease TTL ${LEASE_TTL_MS} ms)`);
     expect(svc3.status).toMatchObject({ state: 'open', holding: true });
 
-    for (const st of [gap, gap2]) {
-      const rows = await processed(st.streamId, 1);
-      expect(rows).toEqual([{ event_type: 'meeting.rtms_started', source: 'event_ws', status: 'processed' }]);
-      expect((await streamJobs()).filter((j) => j.id === st.streamId)).toHaveLength(1);
-    }
+    const next = await ctx.sim.startRtms(ctx.sim.createMeeting().id);
+    expect(await processed(next.streamId, 1)).toEqual([{ event_type: 'meeting.rtms_started', source: 'event_ws', status: 'processed' }]);
+    expect((await streamJobs()).filter((j) => j.id === next.streamId)).toHaveLength(1);
+    expect(await eventRows(gap.streamId)).toEqual([]);
     expect(ctx.sim.eventWsStats.maxLive).toBe(1);
   });
 });

@@ -311,7 +311,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
             clientSecret: env.ZOOM_EVENT_WS_CLIENT_SECRET ?? env.ZOOM_CLIENT_SECRET,
             heartbeatMs: env.ZOOM_EVENT_WS_HEARTBEAT_MS ?? 30000,
             idleTimeoutMs: env.ZOOM_EVENT_WS_IDLE_TIMEOUT_MS ?? 90000,
-            leaseTtlMs: env.ZOOM_EVENT_WS_LEASE_TTL_MS ?? 10000,
+            leaseTtlMs: env.ZOOM_EVENT_WS_LEASE_TTL_MS ?? 2000,
             reconnectMinMs: env.ZOOM_EVENT_WS_RECONNECT_MIN_MS ?? 1000,
             reconnectMaxMs: env.ZOOM_EVENT_WS_RECONNECT_MAX_MS ?? 30000,
           }

@@ -52,7 +52,7 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     webhookTimeoutMs: opts.webhookTimeoutMs ?? 3000,
     webhookRetryDelaysMs: opts.webhookRetryDelaysMs ?? [300_000, 1_200_000, 3_600_000],
     eventSubscriptionId: opts.eventSubscriptionId ?? 'sim-subscription-id',
-    eventWsRedeliver: opts.eventWsRedeliver ?? true,
+    eventWsRedeliver: opts.eventWsRedeliver ?? false,
     eventWsHeartbeatTimeoutMs: opts.eventWsHeartbeatTimeoutMs ?? 90_000,
     mediaSplit: opts.mediaSplit ?? 'both',
     mediaScopes: opts.mediaScopes ?? [...MEDIA_KINDS],

@@ -24,7 +24,11 @@ export interface SimulatorOptions {
   webhookUrl?: string | null;
   /** Event WebSocket subscription id accepted at /ws (default 'sim-subscription-id'). */
   eventSubscriptionId?: string;
-  /** Keep events while no event-WS client is connected and deliver them on connect (default true). */
+  /**
+   * Keep events while no event-WS client is connected and deliver them on connect. Default
+   * false, as Zoom does today (it removed the stored-event behaviour: an event sent while no
+   * client is connected is gone); true plays the old behaviour.
+   */
   eventWsRedeliver?: boolean;
   /** Close an event-WS connection that sent no heartbeat for this long (default 90000; 0 = never). */
   eventWsHeartbeatTimeoutMs?: number;

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
 import { redisOutage } from '../logging/redis-outage-log';
+import { KeyExpiryWatcher } from './key-expiry-watcher';
 import { redisOptionsFromUrl } from './redis-options';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
@@ -43,7 +44,8 @@ class RedisCloser implements OnApplicationShutdown {
       },
     },
     RedisCloser,
+    KeyExpiryWatcher,
   ],
-  exports: [REDIS_CLIENT],
+  exports: [REDIS_CLIENT, KeyExpiryWatcher],
 })
 export class RedisModule {}

@@ -1,5 +1,11 @@
 import { Processor } from '@nestjs/bullmq';
+import { Inject } from '@nestjs/common';
 import { Job, UnrecoverableError, WaitingError } from 'bullmq';
+import Redis from 'ioredis';
+import { performance } from 'node:perf_hooks';
+import { errorMessage } from '../../common/errors/error-message';
+import { KeyExpiryWatcher } from '../../common/redis/key-expiry-watcher';
+import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { JobName } from '../../jobs/job-names';
 import type { QueueJob, StreamRunPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
@@ -7,22 +13,56 @@ import { QueueName } from '../../jobs/queue-names';
 import { EventSource, StreamsService } from '../sessions';
 import { RunningStreams } from './stream/running-streams';
 import { StreamRunner } from './stream/stream-runner.service';
+import {
+  STREAM_LOCK_DURATION_MS,
+  STREAM_LOCK_RENEW_MS,
+  STREAM_STALLED_BACKSTOP_MS,
+  STREAM_STALLED_INTERVAL_MS,
+} from './stream/stream-lease';
 
 /**
- * The job lock is the stream's lease. A killed worker stops renewing it; after at most
- * LOCK_DURATION the lock is gone and the next stalled check (every STALLED_INTERVAL)
- * puts the job back in `wait`, where another worker takes it: worst case
- * 6 s + 3 s ≈ 9 s, plus the reconnect itself, inside the 15 s target and Zoom's 60 s
- * signaling window. A stream may be taken over many times in a long meeting, so the
+ * The job lock is the stream's lease (stream/stream-lease.ts). When a worker dies, its
+ * streams are silent until another worker reconnects them, and Zoom does not buffer: the
+ * hole in the media is permanent. The hole is lease expiry + detection + reconnect:
+ *
+ * - Expiry: the lock lives STREAM_LOCK_DURATION_MS (1.6 s) from its last renewal. BullMQ
+ *   renews every lock older than lockRenewTime/2 on a timer of lockRenewTime/2, so a lock
+ *   is renewed every 300–600 ms and a killed worker's locks expire 1.0–1.6 s after the kill.
+ *   Shorter would leave the holder too little time for a slow renewal reply on a busy host
+ *   (each needless fence costs a reconnect): the reply has lockDuration − margin −
+ *   lockRenewTime = 600 ms.
+ * - Detection: the moment Redis expires the lock, every standby gets a keyspace
+ *   notification (KeyExpiryWatcher) and runs BullMQ's stalled check for that job at once,
+ *   which puts it back in `wait`. Where notifications are off, the periodic stalled check
+ *   every STREAM_STALLED_INTERVAL_MS finds it (docs/operations.md).
+ * - Safety: the holder closes its sockets STREAM_LEASE_MARGIN_MS before its lock could
+ *   expire unless a renewal was confirmed (StreamLease), so the takeover cannot overlap it.
+ *
+ * Load when nothing fails: one batched extendLocks script per worker every ~0.3–0.6 s
+ * (it was one per 1.5–3 s plus one GET per stream per second, now gone) and the stalled
+ * check: every 1 s when polling is the only detection, every 5 s as a backstop when
+ * notifications are on. A stream may be taken over many times in a long meeting, so the
  * stalled limit is high.
  */
-export const STREAM_LOCK_DURATION_MS = 6000;
-export const STREAM_STALLED_INTERVAL_MS = 3000;
 export const STREAM_MAX_STALLED_COUNT = 1000;
+
+/**
+ * Makes BullMQ's next stalled check move `jobId` if its lock is gone: marks it stalled
+ * (the check moves only jobs it marked before, and a renewal unmarks them) and clears the
+ * check's throttle key. Does nothing while the lock exists or the job is not active, so a
+ * live holder's job is never moved.
+ */
+const KICK_STALLED = `if redis.call('exists', KEYS[1]) == 0 and redis.call('lpos', KEYS[2], ARGV[1]) then
+  redis.call('sadd', KEYS[3], ARGV[1])
+  redis.call('del', KEYS[4])
+  return 1
+end
+return 0`;
 
 /** `stream.run`: holds one RTMS stream for its whole life (docs/media-ingest.md). */
 @Processor(QueueName.RtmsStreams, {
   lockDuration: STREAM_LOCK_DURATION_MS,
+  lockRenewTime: STREAM_LOCK_RENEW_MS,
   stalledInterval: STREAM_STALLED_INTERVAL_MS,
   maxStalledCount: STREAM_MAX_STALLED_COUNT,
 })
@@ -33,6 +73,8 @@ export class StreamRunProcessor extends QueueProcessor {
     private readonly runner: StreamRunner,
     private readonly running: RunningStreams,
     private readonly streams: StreamsService,
+    private readonly expiries: KeyExpiryWatcher,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {
     super();
   }
@@ -43,6 +85,8 @@ export class StreamRunProcessor extends QueueProcessor {
     this.worker.on('lockRenewalFailed', (jobIds: string[]) => {
       for (const id of jobIds) this.running.abort(id, 'lease_lost');
     });
+    this.watchRenewals();
+    this.watchExpiries();
     // Hand streams back before the worker waits for its active jobs.
     this.worker.on('closing', () => void this.running.abortAll());
   }
@@ -57,6 +101,14 @@ export class StreamRunProcessor extends QueueProcessor {
   }
 
   private async runStream(job: Job<StreamRunPayload>): Promise<unknown> {
+    try {
+      return await this.runStreamOutcome(job);
+    } finally {
+      this.running.jobEnded(job.data.rtmsStreamId);
+    }
+  }
+
+  private async runStreamOutcome(job: Job<StreamRunPayload>): Promise<unknown> {
     const outcome = await this.runner.run(job);
     switch (outcome.kind) {
       case 'stopped':
@@ -69,8 +121,64 @@ export class StreamRunProcessor extends QueueProcessor {
         this.logger.log(`Stream ${job.id} handed back to the queue`);
         throw new WaitingError();
       case 'lease_lost':
-        throw new Error(`Stream ${job.id}: lease lost to another worker; sockets closed`);
+        // Not renewed in time, or lost: if the lock is in fact still ours, hand the job
+        // back at once rather than let it wait for a retry; if not, this fails harmlessly.
+        if (await job.moveToWait(job.token).then(() => true, () => false)) {
+          this.logger.warn(`Stream ${job.id}: lease could not be confirmed in time; sockets closed, job handed back to the queue`);
+          throw new WaitingError();
+        }
+        throw new Error(`Stream ${job.id}: lease lost; sockets closed`);
     }
+  }
+
+  /**
+   * Tells each running stream when BullMQ renewed its lock, with the time the renewal was
+   * SENT (the only bound the holder can trust: see StreamLease). Wraps the worker's public
+   * extendJobLocks, which its lock manager calls for every renewal; no extra command.
+   */
+  private watchRenewals(): void {
+    const worker = this.worker;
+    const extend = worker.extendJobLocks.bind(worker);
+    worker.extendJobLocks = async (jobIds: string[], tokens: string[], duration: number): Promise<string[]> => {
+      const sentAt = performance.now();
+      const failed = await extend(jobIds, tokens, duration);
+      for (const id of jobIds) if (!failed.includes(id)) this.running.leaseRenewed(id, sentAt);
+      return failed;
+    };
+  }
+
+  /**
+   * A stream's lock expired (its holder died): run the stalled check for it now instead of
+   * at the next poll. Every standby worker gets the notification; the check is atomic,
+   * so the job moves once. moveStalledJobsToWait is BullMQ-internal (5.x): without it, the
+   * periodic check stays the only path.
+   */
+  private watchExpiries(): void {
+    const qn = this.worker.qualifiedName;
+    const prefix = `${qn}:`;
+    const worker = this.worker as unknown as { moveStalledJobsToWait?: () => Promise<void>; opts: { stalledInterval?: number } };
+    if (typeof worker.moveStalledJobsToWait !== 'function') {
+      this.logger.warn('This BullMQ version has no moveStalledJobsToWait: stream takeover relies on the periodic stalled check');
+      return;
+    }
+    const check = worker.moveStalledJobsToWait.bind(this.worker);
+    this.expiries.watch(
+      prefix,
+      (key) => {
+        if (!key.endsWith(':lock')) return;
+        const jobId = key.slice(prefix.length, -':lock'.length);
+        void this.redis
+          .eval(KICK_STALLED, 4, key, `${qn}:active`, `${qn}:stalled`, `${qn}:stalled-check`, jobId)
+          .then(async (kicked) => {
+            if (Number(kicked) !== 1) return;
+            this.logger.warn(`Stream ${jobId}: its lease expired (holder gone); taking it back to the queue now`);
+            await check();
+          })
+          .catch((err: unknown) => this.logger.warn(`Stream ${jobId}: immediate stalled check failed (the periodic one will run): ${errorMessage(err)}`));
+      },
+      // The periodic check detects crashes only while notifications are off; otherwise it is a backstop.
+      (enabled) => (worker.opts.stalledInterval = enabled ? STREAM_STALLED_BACKSTOP_MS : STREAM_STALLED_INTERVAL_MS),
+    );
   }
 
   protected override async onFinalFailure(job: Job, err: Error): Promise<void> {

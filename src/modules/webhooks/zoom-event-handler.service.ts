@@ -95,8 +95,9 @@ export class ZoomEventHandlerService {
   private async apply(event: SessionEventEntity): Promise<Outcome> {
     const name = event.eventType;
     const payload = isRecord(event.payload.payload) ? event.payload.payload : {};
-    if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload);
-    if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload);
+    // What the event causes is recorded with the event's own source (webhook or event WebSocket).
+    if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload, event.source);
+    if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload, event.source);
     if (RTMS_INTERRUPTED_EVENTS.has(name)) return this.interrupted(payload);
     if (name === APP_DEAUTHORIZED_EVENT) return this.deauthorized(event.id, payload);
     if (CONCURRENCY_EVENTS.has(name)) {
@@ -107,7 +108,7 @@ export class ZoomEventHandlerService {
     return { status: EventProcessingStatus.Ignored };
   }
 
-  private async started(name: string, payload: Record<string, unknown>): Promise<Outcome> {
+  private async started(name: string, payload: Record<string, unknown>, source: EventSource): Promise<Outcome> {
     const rtmsStreamId = str(payload.rtms_stream_id);
     const serverUrls = str(payload.server_urls);
     const identity = meetingIdentityOf(payload);
@@ -124,7 +125,7 @@ export class ZoomEventHandlerService {
       meetingId: str(payload.meeting_id) ?? str(payload.webinar_id),
       rtmsStreamId,
       serverUrls,
-      source: EventSource.Webhook,
+      source,
     });
     if (result.outcome === 'failover') {
       await this.signals.publish({ type: 'failover', rtmsStreamId, serverUrls });
@@ -137,11 +138,11 @@ export class ZoomEventHandlerService {
     return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
   }
 
-  private async stopped(payload: Record<string, unknown>): Promise<Outcome> {
+  private async stopped(payload: Record<string, unknown>, source: EventSource): Promise<Outcome> {
     const rtmsStreamId = str(payload.rtms_stream_id);
     if (!rtmsStreamId) return { status: EventProcessingStatus.Rejected, error: 'rtms_stopped without rtms_stream_id' };
     const reason = typeof payload.stop_reason === 'number' ? payload.stop_reason : null;
-    const result = await this.streams.markStopped(rtmsStreamId, reason, EventSource.Webhook);
+    const result = await this.streams.markStopped(rtmsStreamId, reason, source);
     await this.signals.publish({ type: 'stopped', rtmsStreamId, stopReason: reason });
     // STREAM_REVOKED (8): Zoom requires the stream's stored media to be deleted now.
     if (reason === 8) await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId });

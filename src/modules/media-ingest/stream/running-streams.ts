@@ -6,6 +6,8 @@ export interface RunningStream {
   readonly rtmsStreamId: string;
   /** Ends the stream job promptly (sockets closed, job released). */
   abort(reason: 'shutdown' | 'lease_lost'): void;
+  /** Its job lock was renewed by a request sent at `sentAt` (monotonic ms). */
+  leaseRenewed(sentAt: number): void;
   /** Resolves when the stream's run has finished. */
   readonly done: Promise<unknown>;
 }
@@ -18,6 +20,12 @@ export interface RunningStream {
 export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(RunningStreams.name);
   private readonly streams = new Map<string, RunningStream>();
+  /**
+   * Send time of each job's last confirmed lock renewal. Kept apart from the streams because
+   * BullMQ renews from the moment the job starts, while its stream joins only after its
+   * rows are read: a slow start must not make the stream's first lease look expired.
+   */
+  private readonly renewals = new Map<string, number>();
   readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private shuttingDown = false;
 
@@ -31,6 +39,8 @@ export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdow
 
   add(stream: RunningStream): void {
     this.streams.set(stream.rtmsStreamId, stream);
+    const renewed = this.renewals.get(stream.rtmsStreamId);
+    if (renewed !== undefined) stream.leaseRenewed(renewed);
   }
 
   remove(stream: RunningStream): void {
@@ -39,6 +49,17 @@ export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdow
 
   abort(rtmsStreamId: string, reason: 'shutdown' | 'lease_lost'): void {
     this.streams.get(rtmsStreamId)?.abort(reason);
+  }
+
+  /** The job (id = rtms_stream_id) had its lock renewed by a request sent at `sentAt` (monotonic ms). */
+  leaseRenewed(rtmsStreamId: string, sentAt: number): void {
+    this.renewals.set(rtmsStreamId, Math.max(sentAt, this.renewals.get(rtmsStreamId) ?? -Infinity));
+    this.streams.get(rtmsStreamId)?.leaseRenewed(sentAt);
+  }
+
+  /** The job ended in this process: its renewals are no longer news. */
+  jobEnded(rtmsStreamId: string): void {
+    this.renewals.delete(rtmsStreamId);
   }
 
   /** Hands every stream back (SIGTERM). Idempotent. */

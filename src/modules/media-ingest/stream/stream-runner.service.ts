@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Job, UnrecoverableError } from 'bullmq';
-import Redis from 'ioredis';
-import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import { JobName } from '../../../jobs/job-names';
 import type { StreamRunPayload } from '../../../jobs/job-payloads';
@@ -24,7 +22,7 @@ import { RecordingHolds } from '../recording/recording-holds';
 import { RecordingReadyService } from '../recording/recording-ready.service';
 import { RunningStreams } from './running-streams';
 import { StreamEventsRecorder } from './stream-events-recorder';
-import { StreamLease } from './stream-lease';
+import { monotonicFromWallClock, STREAM_LEASE_MARGIN_MS, STREAM_LOCK_DURATION_MS, StreamLease } from './stream-lease';
 import { StreamOutcome, StreamSession } from './stream-session';
 import { StreamSignalSubscriber } from './stream-signal-subscriber';
 
@@ -80,7 +78,6 @@ export class StreamRunner {
     private readonly producer: JobProducer,
     private readonly running: RunningStreams,
     private readonly signals: StreamSignalSubscriber,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(MEDIA_ITEM_FILTER_FACTORY) private readonly filters: MediaItemFilterFactory,
     private readonly audioSpool: AudioSpoolService,
     private readonly batches: MediaBatchService,
@@ -148,7 +145,8 @@ export class StreamRunner {
         metrics: this.metrics,
         media,
         liveText: this.liveText,
-        lease: new StreamLease(this.redis, `${job.queueQualifiedName}:${job.id}:lock`, job.token ?? ''),
+        // The lock was set by the fetch that BullMQ sent at processedOn (its client clock).
+        lease: new StreamLease(STREAM_LOCK_DURATION_MS, STREAM_LEASE_MARGIN_MS, monotonicFromWallClock(job.processedOn ?? Date.now())),
         workerId: this.running.workerId,
         onFirstMediaHandshake: () => this.afterFirstMediaHandshake(session),
       },

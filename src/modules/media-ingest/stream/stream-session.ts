@@ -55,7 +55,6 @@ export interface StreamSessionInit extends StreamRef {
   takeover: boolean;
 }
 
-const LEASE_CHECK_MS = 1000;
 const PROBE_TIMEOUT_MS = 2000;
 const KEEPALIVE_DB_WRITE_MS = 2000;
 /** A hand-over (or a lost lease) waits at most this long for the stream's observations: the next holder must not wait. */
@@ -117,6 +116,11 @@ export class StreamSession {
     this.interrupt({ kind: 'abort', reason });
   }
 
+  /** BullMQ renewed the job lock with a request sent at `sentAt` (monotonic ms). */
+  leaseRenewed(sentAt: number): void {
+    this.deps.lease.renewed(sentAt);
+  }
+
   /** A stream signal from Redis (the webhook side). */
   onSignal(signal: StreamSignal): void {
     switch (signal.type) {
@@ -138,7 +142,10 @@ export class StreamSession {
   async run(): Promise<StreamOutcome> {
     this.deps.metrics.activeStreams.inc();
     let outcome: StreamOutcome | undefined;
-    this.timers.push(setInterval(() => void this.checkLease(), LEASE_CHECK_MS));
+    this.deps.lease.watch(() => {
+      this.logger.error(`Stream ${this.rtmsStreamId}: lease not renewed in time (it could expire and be taken over); closing sockets`);
+      this.abort('lease_lost');
+    });
     const kaTick = Math.max(50, Math.min(1000, Math.floor(this.deps.config.keepAliveTimeoutMs / 4)));
     this.timers.push(setInterval(() => this.checkKeepAlive(), kaTick));
     try {
@@ -148,6 +155,7 @@ export class StreamSession {
       return outcome;
     } finally {
       for (const t of this.timers) clearInterval(t);
+      this.deps.lease.stop();
       this.closeAll();
       await this.deps.media.close();
       // What the stream observed is written before its job ends (Postgres may be down: bounded wait, the process keeps retrying the rest).
@@ -341,14 +349,6 @@ export class StreamSession {
     if (now - this.lastKeepAliveWrite < KEEPALIVE_DB_WRITE_MS) return;
     this.lastKeepAliveWrite = now;
     this.deps.recorder.runtime(this.ref, { lastKeepaliveAt: new Date(now) });
-  }
-
-  private async checkLease(): Promise<void> {
-    const held = await this.deps.lease.held();
-    if (held === false) {
-      this.logger.error(`Stream ${this.rtmsStreamId}: lease lost (another worker owns the job); closing sockets`);
-      this.abort('lease_lost');
-    }
   }
 
   // ───────────── ending ─────────────

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import WebSocket, { type RawData } from 'ws';
-import { MAX_FRAME_BYTES } from './event-ws-frames';
+import { MAX_WIRE_FRAME_BYTES } from './event-ws-frames';
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_GRACE_MS = 2_000;
@@ -36,7 +36,7 @@ export class EventWsConnection {
     private readonly hooks: EventWsConnectionHooks,
     private readonly logger: Logger,
   ) {
-    const ws = new WebSocket(url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    const ws = new WebSocket(url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS, maxPayload: MAX_WIRE_FRAME_BYTES, perMessageDeflate: false });
     this.ws = ws;
     let opened = false;
     ws.on('open', () => {

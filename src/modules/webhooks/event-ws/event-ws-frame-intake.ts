@@ -8,7 +8,7 @@ import { MetricsService } from '../../../common/metrics/metrics.service';
 import { isRecord } from '../../../common/types/is-record';
 import { EventSource } from '../../sessions';
 import { ZoomEventIntakeService } from '../zoom-event-intake.service';
-import { parseEventWsFrame } from './event-ws-frames';
+import { MAX_FRAME_BYTES, parseEventWsFrame } from './event-ws-frames';
 
 /** Attempts to store one received event when the database/queue is unavailable. */
 const INGEST_ATTEMPTS = 6;
@@ -57,7 +57,14 @@ export class EventWsFrameIntake {
       this.logger.warn('Malformed event WebSocket frame: binary frame (ignored)');
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (bytes.length > MAX_FRAME_BYTES) {
+      // Dropped unread (an event is a few KB); the socket stays up (MAX_WIRE_FRAME_BYTES).
+      this.frames.inc({ kind: 'malformed' });
+      this.logger.warn(`Malformed event WebSocket frame (${bytes.length} bytes): larger than ${MAX_FRAME_BYTES} bytes; dropped`);
+      return;
+    }
+    const text = bytes.toString('utf8');
     const frame = parseEventWsFrame(text);
     this.frames.inc({ kind: frame.kind });
     switch (frame.kind) {

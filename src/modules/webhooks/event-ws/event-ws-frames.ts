@@ -11,6 +11,16 @@ export type EventWsFrame =
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
 /**
+ * The largest frame the socket accepts (ws `maxPayload`). Far above MAX_FRAME_BYTES on
+ * purpose: a frame over ws's limit makes ws close the socket (1009, seen as 1006) and every
+ * event Zoom sends until we reconnect is lost (it does not replay them), whereas a frame
+ * between the two limits is received, logged with its size and dropped, and the socket
+ * stays up. Only a frame over this one still costs the connection (then reconnected at
+ * once). 16 MiB is what a single frame may hold in memory, for one socket per deployment.
+ */
+export const MAX_WIRE_FRAME_BYTES = 16 * 1024 * 1024;
+
+/**
  * Classifies one text frame: `{"module":"message","content":"<event JSON string>"}` is an
  * event, `{"module":"heartbeat",...}` answers our heartbeat. Never throws; anything that
  * is not one of these is `malformed` (with a reason that carries no frame content) or

@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { MetricsService } from '../../../common/metrics/metrics.service';
+import type { KeyExpiryWatcher } from '../../../common/redis/key-expiry-watcher';
 import type { AppConfig, ZoomEventWsConfig } from '../../../config/app.config';
 import type { JobProducer } from '../../../jobs/job-producer.service';
 import type { ZoomOAuthClient } from '../../../zoom/auth/zoom-oauth.client';
@@ -44,6 +45,8 @@ class Changes {
 }
 
 const changes = new Changes();
+/** Redis without keyspace notifications: the standby polls. */
+const noExpiryEvents = { watch: () => () => undefined } as unknown as KeyExpiryWatcher;
 const until = (probe: () => boolean, what: string, timeoutMs?: number) => changes.until(probe, what, timeoutMs);
 
 /** The few Redis commands the lease uses, in memory (TTL ignored: tests steal the key explicitly). */
@@ -140,7 +143,7 @@ describe('ZoomEventWsService', () => {
       changes.notify();
       return 'accepted' as const;
     });
-    const svc = new ZoomEventWsService({ ingest, ...intake } as unknown as ZoomEventIntakeService, oauth, redis as unknown as Redis, config, metrics);
+    const svc = new ZoomEventWsService({ ingest, ...intake } as unknown as ZoomEventIntakeService, oauth, redis as unknown as Redis, config, metrics, noExpiryEvents);
     services.push(svc);
     const metric = async (name: string, labels: Record<string, string> = {}) => {
       const m = await metrics.registry.getSingleMetric(name)?.get();

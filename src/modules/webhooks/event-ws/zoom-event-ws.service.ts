@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { errorMessage } from '../../../common/errors/error-message';
 import { MetricsService } from '../../../common/metrics/metrics.service';
+import { KeyExpiryWatcher } from '../../../common/redis/key-expiry-watcher';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig, ZoomEventWsConfig } from '../../../config/app.config';
 import { ZoomOAuthClient } from '../../../zoom/auth/zoom-oauth.client';
@@ -23,7 +24,7 @@ export type EventWsState = 'idle' | 'standby' | 'connecting' | 'open' | 'heartbe
  * Zoom's event WebSocket as a second source of Zoom events (next to webhooks), for hubs
  * Zoom cannot reach by HTTP. Exactly one process per subscription holds the socket: the
  * holder of a Redis lease (renewed every TTL/3; a dead holder's lease expires and a
- * standby process takes over). The holder fetches a `client_credentials` token (renewed
+ * standby process takes it at once, told by a Redis expiry event, else at its next poll). The holder fetches a `client_credentials` token (renewed
  * before expiry), connects, sends `{"module":"heartbeat"}` on schedule, reconnects with
  * exponential backoff and jitter, and hands every event to ZoomEventIntakeService — the
  * webhook's path, so an event that comes both ways is stored and processed once.
@@ -54,6 +55,7 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
   private attempt = 0;
   private stable = false;
   private reconnectTimer?: NodeJS.Timeout;
+  private unwatchExpiry?: () => void;
 
   constructor(
     intake: ZoomEventIntakeService,
@@ -61,6 +63,7 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
     @Inject(REDIS_CLIENT) redis: Redis,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
+    private readonly expiries: KeyExpiryWatcher,
   ) {
     this.cfg = config.get('zoomEventWs', { infer: true });
     const cfg = this.cfg;
@@ -116,7 +119,16 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
     }
     this.started = true;
     this.setState('standby', `Zoom event WebSocket enabled for subscription ${cfg.subscriptionId}; waiting for the lease (${this.leaseKeeper?.holderId})`);
-    this.leaseKeeper?.start();
+    const keeper = this.leaseKeeper;
+    if (keeper) {
+      // A dead holder's lease expiring is the standby's cue to take it (no wait for a poll).
+      this.unwatchExpiry = this.expiries.watch(
+        keeper.key,
+        (key) => key === keeper.key && keeper.expired(),
+        (enabled) => keeper.setExpiryEvents(enabled),
+      );
+      keeper.start();
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -124,6 +136,7 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
     this.stopped = true;
     this.frameIntake.stopRetrying();
     this.leaseKeeper?.stop();
+    this.unwatchExpiry?.();
     this.token?.cancelRefresh();
     this.cancelReconnect();
     await this.connection?.close(1000, 'shutting down');
@@ -191,8 +204,10 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
           this.connectedGauge.set(0);
           this.closes.inc({ code });
           this.setState('closed', `Event WebSocket closed (code ${code}${why ? `: ${why}` : ''})`, opened ? 'log' : 'warn');
+          // Zoom does not replay what it sends while we are away: a connection that was
+          // healthy is reopened at once; one that never was backs off.
           if (this.stable) this.attempt = 0;
-          if (!this.stopped && this.holding) this.scheduleReconnect();
+          if (!this.stopped && this.holding) this.scheduleReconnect(this.stable);
         },
       },
       this.logger,
@@ -200,10 +215,10 @@ export class ZoomEventWsService implements OnApplicationBootstrap, OnModuleDestr
     this.connection = connection;
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(immediate = false): void {
     const cfg = this.cfg;
     if (this.stopped || !this.holding || !cfg || this.reconnectTimer) return;
-    const delay = reconnectDelayMs(this.attempt, cfg.reconnectMinMs, cfg.reconnectMaxMs);
+    const delay = immediate ? 0 : reconnectDelayMs(this.attempt, cfg.reconnectMinMs, cfg.reconnectMaxMs);
     this.attempt++;
     this.logger.log(`Event WebSocket reconnecting in ${delay} ms`);
     this.reconnectTimer = setTimeout(() => {

@@ -1,0 +1,81 @@
+import { TcpFaultProxy } from '../bench/tcp-fault-proxy';
+import { QueueName } from '../src/jobs/queue-names';
+import { query } from './utils/db';
+import { useE2eContext } from './utils/e2e-context';
+import type { EntrypointProcess } from './utils/processes';
+import { waitFor } from './utils/wait-for';
+
+jest.setTimeout(180_000);
+
+/**
+ * Issue 17: the holder of a stream whose Redis goes away cannot renew its lease (the job
+ * lock). It must close its Zoom sockets before the lock expires, because once it has, a
+ * standby takes the job and connects: two live connections for one stream otherwise.
+ * Worker A reaches Redis through a TcpFaultProxy that the test cuts (A alone sees the
+ * outage); worker B reaches it directly and takes the stream over.
+ */
+describe('Media ingest: a holder that cannot renew its lease closes its sockets before another worker connects', () => {
+  const ctx = useE2eContext({
+    simulator: { keepAliveIntervalMs: 500, videoScale: 0.25 },
+    hub: { api: true, worker: { queues: [QueueName.ZoomEvents], explicit: true } },
+  });
+  const redisUrl = new URL(process.env.REDIS_URL as string);
+  let proxy: TcpFaultProxy;
+
+  const spawnWorker = async (env: Record<string, string> = {}): Promise<EntrypointProcess> => {
+    const w = ctx.spawnWorker({ WORKER_QUEUES: QueueName.RtmsStreams, RTMS_RECONNECT_BASE_MS: '100', RTMS_RECONNECT_MAX_MS: '500', ...env });
+    await waitFor(() => w.output().includes('Consuming rtms-streams'), { timeoutMs: 90_000, intervalMs: 200, what: `worker ${w.pid} ready` }).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${w.output().slice(-3000)}`);
+    });
+    return w;
+  };
+  const owner = async (id: string) =>
+    (await query<{ owner_worker_id: string | null; status: string }>(ctx.hub.app, `SELECT owner_worker_id, status FROM rtms_streams WHERE rtms_stream_id = $1`, [id]))[0];
+  const ownerPid = (workerId: string | null | undefined) => (workerId ? Number(workerId.split(':')[1]) : null);
+  const liveConnected = (id: string) => {
+    const r = ctx.sim.record(id);
+    return r.live.signaling === 1 && Object.values(r.live.media).reduce((a, b) => a + b, 0) === 1;
+  };
+  const handshakesOk = (id: string) => ctx.sim.record(id).handshakes.filter((h) => h.socket === 'media' && h.statusCode === 0).length;
+
+  beforeAll(async () => {
+    proxy = await new TcpFaultProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) }).start();
+  });
+
+  afterAll(async () => {
+    proxy?.restore();
+    await proxy?.stop();
+  });
+
+  it('Redis cut for the holder only: it fences itself, the other worker takes over, never two live connections', async () => {
+    const proxied = new URL(redisUrl.toString());
+    proxied.port = String(proxy.port);
+    const a = await spawnWorker({ REDIS_URL: proxied.toString() });
+
+    const meeting = ctx.sim.createMeeting({ participants: [{ userId: 1, name: 'Ann' }, { userId: 2, name: 'Bob' }] });
+    const { streamId: id } = await ctx.sim.startRtms(meeting.id);
+    await waitFor(async () => {
+      const o = await owner(id);
+      return o?.status === 'active' && ownerPid(o.owner_worker_id) === a.pid && liveConnected(id);
+    }, { timeoutMs: 30_000, what: 'stream connected by worker A' });
+    const b = await spawnWorker();
+
+    const mediaBefore = handshakesOk(id);
+    proxy.cut();
+    await waitFor(async () => {
+      const o = await owner(id);
+      return o?.status === 'active' && ownerPid(o.owner_worker_id) === b.pid && handshakesOk(id) > mediaBefore && liveConnected(id);
+    }, { timeoutMs: 60_000, intervalMs: 50, what: 'worker B took the stream over' }).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nworker A:\n${a.output().slice(-3000)}`);
+    });
+
+    const rec = ctx.sim.record(id);
+    expect({ maxLiveSignaling: rec.maxLiveSignaling, maxLiveMedia: rec.maxLiveMedia }).toEqual({ maxLiveSignaling: 1, maxLiveMedia: 1 });
+    // A closed its sockets because it could not confirm a renewal, not because Zoom kicked it.
+    expect(a.output()).toContain('lease not renewed in time');
+
+    proxy.restore();
+    await ctx.sim.stopRtms(id, 6);
+    await waitFor(async () => (await owner(id)).status === 'stopped', { what: 'stopped' });
+  });
+});
