@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Queue } from 'bullmq';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 
 /** The repository root, whether this runs from bench/ (ts-node) or dist/bench/ (built). */
@@ -134,4 +135,30 @@ export async function startNode(script: string, env: Record<string, string>, rea
       return (await exited).code;
     },
   };
+}
+
+/**
+ * A private redis-server on a loopback port (no persistence), optionally publishing
+ * expired-key events as the compose file's Redis does (crash takeover is noticed at once).
+ */
+export async function startPrivateRedis(port: number, o: { keyspaceEvents: boolean }): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--notify-keyspace-events', o.keyspaceEvents ? 'Ex' : ''];
+  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  await waitFor(
+    'private redis-server up',
+    async () => {
+      const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await c.connect();
+        return (await c.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        c.disconnect();
+      }
+    },
+    10000,
+    100,
+  );
+  return proc;
 }

@@ -32,9 +32,11 @@
  *
  * Env: BENCH_PHASE_MS (6000), BENCH_REDIS_OUTAGE_MS (3000), BENCH_PG_OUTAGE_MS (5000),
  * BENCH_STORAGE_OUTAGE_MS (20000), BENCH_DRAIN_TIMEOUT_S (180), BENCH_TIMEOUT_S (600),
- * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SIM_PORT (3951), BENCH_API_PORT (3952),
+ * BENCH_DATABASE_URL, BENCH_REDIS_URL (default: a private redis-server on BENCH_REDIS_PORT, 6392,
+ * with expired-key events as docker-compose.yml configures; BENCH_KEYSPACE_EVENTS=0 without), BENCH_SIM_PORT (3951), BENCH_API_PORT (3952),
  * BENCH_WORKER_PORT (3960), BENCH_HUB_ENV (extra env for every hub process, `K=V,K=V`).
  */
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +44,7 @@ import { Client } from 'pg';
 import { runMigrations } from '../src/database/migrate';
 import { ZoomSimulator, type MeetingScript } from '../src/simulator';
 import { RtmsMediaPump } from '../src/simulator/rtms-media-pump';
-import { BENCH_API_KEY, distEntry, freshDatabase, hubEnv, httpOk, HUB_NODE_ARGS, obliterateQueues, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
+import { BENCH_API_KEY, distEntry, freshDatabase, hubEnv, httpOk, HUB_NODE_ARGS, obliterateQueues, ROOT, sleep, startNode, startPrivateRedis, waitFor, type Child } from './bench-utils';
 import { TcpFaultProxy } from './tcp-fault-proxy';
 
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 6000);
@@ -53,7 +55,11 @@ const DRAIN_TIMEOUT_S = Number(process.env.BENCH_DRAIN_TIMEOUT_S ?? 180);
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 600);
 const TARGET_GAP_MS = 3000;
 const DB_BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+/** Unless BENCH_REDIS_URL is given: a private redis-server configured as the compose file's (expired-key events on; BENCH_KEYSPACE_EVENTS=0 turns them off). */
+const OWN_REDIS_PORT = Number(process.env.BENCH_REDIS_PORT ?? 6392);
+const OWN_REDIS = !process.env.BENCH_REDIS_URL;
+const KEYSPACE_EVENTS = process.env.BENCH_KEYSPACE_EVENTS !== '0';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? `redis://127.0.0.1:${OWN_REDIS_PORT}/0`;
 const SIM_PORT = Number(process.env.BENCH_SIM_PORT ?? 3951);
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3952);
 const WORKER_PORT = Number(process.env.BENCH_WORKER_PORT ?? 3960);
@@ -111,7 +117,13 @@ pump.media = function (this: unknown, s, c, kind, content, userId) {
 // ───────────────────────────── processes ─────────────────────────────
 
 const started: Child[] = [];
+let redisServer: ChildProcess | null = null;
 let workerSeq = 0;
+
+function killAll(): void {
+  started.forEach((c) => c.proc.kill('SIGKILL'));
+  redisServer?.kill('SIGKILL');
+}
 
 async function spawnStreamWorker(env: Record<string, string>): Promise<Child> {
   const port = WORKER_PORT + workerSeq++;
@@ -150,16 +162,17 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const guard = setTimeout(() => {
     console.error(`[bench:faults] did not finish within ${TIMEOUT_S} s: killing everything`);
-    started.forEach((c) => c.proc.kill('SIGKILL'));
+    killAll();
     process.exit(1);
   }, TIMEOUT_S * 1000);
   guard.unref();
   process.once('SIGINT', () => {
-    started.forEach((c) => c.proc.kill('SIGKILL'));
+    killAll();
     process.exit(130);
   });
 
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  redisServer = OWN_REDIS ? await startPrivateRedis(OWN_REDIS_PORT, { keyspaceEvents: KEYSPACE_EVENTS }) : null;
   const prefix = `bench-faults-${randomUUID().slice(0, 8)}`;
   const dbUrl = await freshDatabase(DB_BASE, 'rtms_hub_bench_faults');
   await runMigrations(dbUrl, () => undefined);
@@ -198,7 +211,7 @@ async function main(): Promise<void> {
   };
   const phases: Phase[] = [];
   const checks: Record<string, unknown> = {};
-  log(`${MEETINGS} meetings × 3 participants, 2 stream workers; phases of ${PHASE_MS} ms; load average before: ${load}`);
+  log(`${MEETINGS} meetings × 3 participants, 2 stream workers; phases of ${PHASE_MS} ms; Redis: ${OWN_REDIS ? `own redis-server, keyspace events ${KEYSPACE_EVENTS ? 'on' : 'off'}` : REDIS_URL}; load average before: ${load}`);
 
   try {
     const api = await startNode(distEntry('main.js'), { ...env, PORT: String(API_PORT), WORKER_QUEUES: QUEUES.filter((q) => q !== 'rtms-streams').join(',') }, httpOk(`http://127.0.0.1:${API_PORT}/health/live`), 60000, HUB_NODE_ARGS);
@@ -372,6 +385,8 @@ async function main(): Promise<void> {
     const sigkill = phases.find((p) => p.name === 'worker SIGKILL');
     const sigkillGaps = gaps.filter((g) => sigkill && g.firstNewAt >= sigkill.from && g.firstNewAt < sigkill.to).map((g) => g.firstNewAt - g.lastOldAt);
     checks.sigkill_media_gap_ms = sigkillGaps;
+    // Every reconnect is a hole Zoom does not fill: show where each phase's came from.
+    checks.media_gaps_ms_by_phase = Object.fromEntries(phaseNames.map((name) => [name, gaps.filter((g) => phaseOf(g.firstNewAt) === name).map((g) => g.firstNewAt - g.lastOldAt)]));
     checks.max_live_connections_per_stream = Math.max(...ids.map((id) => Math.max(sim.record(id).maxLiveSignaling, sim.record(id).maxLiveMedia)));
 
     const report = {
@@ -380,6 +395,7 @@ async function main(): Promise<void> {
       load_average_before: load,
       load_average_after: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
       phase_ms: PHASE_MS,
+      redis: OWN_REDIS ? { own: true, keyspace_events: KEYSPACE_EVENTS } : { own: false, url: REDIS_URL },
       outages_ms: { redis: REDIS_OUTAGE_MS, postgres: PG_OUTAGE_MS, storage: STORAGE_OUTAGE_MS },
       phases: phases.map((p) => ({ name: p.name, seconds: +((p.to - p.from) / 1000).toFixed(1), note: p.note })),
       sent_vs_stored: table,
@@ -401,6 +417,7 @@ async function main(): Promise<void> {
     const observed = checks.latecomer_join_recorded === true && checks.leaver_leave_recorded === true && checks.paused_session_status_after_pg_outage === 'paused';
     const single = checks.max_live_connections_per_stream === 1;
     console.log(`bench:faults: everything sent outside the SIGKILL phase stored: ${complete ? 'yes' : 'NO'}`);
+    for (const [name, list] of Object.entries(checks.media_gaps_ms_by_phase as Record<string, number[]>)) if (list.length) console.log(`bench:faults: media gaps (reconnects) in ${name}: ${list.join(', ')} ms`);
     console.log(`bench:faults: SIGKILL media gap ${sigkillGaps.join(', ')} ms (target < ${TARGET_GAP_MS} ms): ${gapOk ? 'met' : 'MISSED'}`);
     console.log(`bench:faults: observations through the Postgres outage (join, leave, pause) recorded: ${observed ? 'yes' : 'NO'}`);
     console.log(`bench:faults: never two live connections for one stream: ${single ? 'yes' : 'NO'}`);
@@ -416,6 +433,7 @@ async function main(): Promise<void> {
     await redisProxy.stop();
     await pgProxy.stop();
     await obliterateQueues(REDIS_URL, prefix, QUEUES);
+    redisServer?.kill('SIGKILL');
     rmSync(OUT, { recursive: true, force: true });
     clearTimeout(guard);
   }
@@ -423,6 +441,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(err);
-  started.forEach((c) => c.proc.kill('SIGKILL'));
+  killAll();
   process.exit(1);
 });

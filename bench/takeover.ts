@@ -40,7 +40,7 @@
  * BENCH_TIMEOUT_S (900: the whole run, then everything is killed), BENCH_DATABASE_URL,
  * BENCH_SIM_PORT (3931), BENCH_API_PORT (3932), BENCH_WORKER_PORT (3940: first of the workers' ports).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,7 +51,7 @@ import { runMigrations } from '../src/database/migrate';
 import { STREAM_LOCK_DURATION_MS } from '../src/modules/media-ingest/stream/stream-lease';
 import { ZoomSimulator, type MeetingScript } from '../src/simulator';
 import { RtmsMediaPump } from '../src/simulator/rtms-media-pump';
-import { distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
+import { distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, startPrivateRedis, waitFor, type Child } from './bench-utils';
 
 const K = Number(process.env.BENCH_MEETINGS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -168,24 +168,6 @@ const stats = (xs: number[]) => {
   return { n: s.length, min: s[0] ?? NaN, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), max: s[s.length - 1] ?? NaN };
 };
 
-/** A private redis-server (no persistence), optionally publishing expired-key events. */
-async function startRedis(): Promise<ChildProcess> {
-  const args = ['--port', String(OWN_REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--notify-keyspace-events', KEYSPACE_EVENTS ? 'Ex' : ''];
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
-  await waitFor('private redis-server up', async () => {
-    const c = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    try {
-      await c.connect();
-      return (await c.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      c.disconnect();
-    }
-  }, 10000, 100);
-  return proc;
-}
-
 /** Commands Redis ran per second over `ms` (INFO commandstats), total and by command. */
 async function redisLoad(ms: number): Promise<{ window_ms: number; commands_per_s: number; by_command_per_s: Record<string, number> }> {
   const c = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
@@ -232,7 +214,7 @@ async function main(): Promise<void> {
   });
 
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  redisServer = OWN_REDIS ? await startRedis() : null;
+  redisServer = OWN_REDIS ? await startPrivateRedis(OWN_REDIS_PORT, { keyspaceEvents: KEYSPACE_EVENTS }) : null;
   const prefix = `bench-takeover-${randomUUID().slice(0, 8)}`;
   const dbUrl = await freshDatabase(DB_BASE, 'rtms_hub_bench_takeover');
   await runMigrations(dbUrl, () => undefined);
