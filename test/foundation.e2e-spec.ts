@@ -4,6 +4,7 @@ import { JobOf } from '../src/jobs/job-payloads';
 import { ALL_QUEUES } from '../src/jobs/queue-names';
 import { useE2eContext } from './utils/e2e-context';
 import { HandledJob, recordingRegistrations } from './utils/recording-processors';
+import { StallingRedis } from './utils/stalling-redis';
 import { ADMIN_AUTH, API_KEY, obliterateQueues, startTestApp, TEST_KEYS, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
@@ -126,6 +127,30 @@ describe('Foundation (all-in-one, API-only and worker processes)', () => {
         expect(res.body.details.database.status).toBe('up');
       } finally {
         await hub.close();
+      }
+    });
+
+    it('closes without leaving a failure behind when Redis never answered', async () => {
+      // Redis resets every connection, then holds the next ones unanswered: the hub's queue
+      // connections are still starting when it closes. Their start used to fail after close
+      // as an unheard 'error', an unhandled rejection that failed whichever test ran next.
+      const redis = await new StallingRedis().start();
+      try {
+        const hub = await startTestApp({ api: true }, { REDIS_URL: redis.url });
+        try {
+          const res = await request(hub.app.getHttpServer()).get('/health/ready').expect(503);
+          expect(res.body.details.redis.status).toBe('down');
+          redis.resetting = false;
+          await waitFor(() => redis.holdingCount >= ALL_QUEUES.length, { what: "the hub's Redis clients to be starting again" });
+        } finally {
+          await hub.close();
+        }
+        // The closed hub let go of every connection; what failing starts do next has run by
+        // the next turn of the event loop, while this test is still the one running.
+        await waitFor(() => redis.holdingCount === 0, { what: 'the closed hub to drop its Redis connections' });
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        await redis.stop();
       }
     });
   });

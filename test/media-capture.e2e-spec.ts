@@ -5,6 +5,8 @@ import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { parseWav } from '../src/modules/media-ingest/savers/wav';
 import { RtmsMediaPump } from '../src/simulator/rtms-media-pump';
+import type { MediaKind } from '../src/simulator/protocol';
+import type { ParticipantScript } from '../src/simulator/types';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
@@ -46,7 +48,9 @@ const POLICY = {
   transcript: { enabled: true },
   chat: { enabled: true },
 };
-// Script times (meeting time; wall time = ÷ SPEED). Everything happens after the hub is connected (~2–4 s of meeting time).
+// Script times (meeting time; wall time = ÷ SPEED), counted from the moment the hub receives
+// every kind of media: nobody is in the meeting before, so however late a loaded machine
+// connects the hub, it sees the whole script (startScript).
 const SPEECH = [
   { user: ANN, name: 'Ann', atMs: 8000, text: 'Welcome to the capture test.' },
   { user: BOB, name: 'Bob', atMs: 12000, text: 'Thanks Ann, I can hear you.' },
@@ -58,6 +62,24 @@ const CHAT = [
   { user: EVE, atMs: 17000, text: '<script>alert(1)</script>' },
 ];
 const END_MS = 22000;
+
+/** What each participant does, from the script's start (the hub connected). */
+const SCRIPT: ParticipantScript[] = [
+  // Video is the active speaker's camera (data_opt 3): Ann (first camera, then speaking) until Bob speaks, then Bob until Eve speaks, then Eve — one contiguous run each.
+  { userId: ANN, name: 'Ann', speaks: [{ atMs: 8000, text: SPEECH[0].text, durationMs: 1500 }], chat: [{ atMs: 9000, text: CHAT[0].text }], shares: [{ fromMs: 18000, toMs: 21000 }] },
+  { userId: BOB, name: 'Bob', speaks: [{ atMs: 12000, text: SPEECH[1].text, durationMs: 1500 }], chat: [{ atMs: 13000, text: CHAT[1].text }] },
+  { userId: EVE, name: '../../etc/passwd', joinAtMs: 6000, speaks: [{ atMs: 16000, text: SPEECH[2].text, durationMs: 1500 }], chat: [{ atMs: 17000, text: CHAT[2].text }] },
+];
+
+/** The participant's script moved to start at meeting time `t0`. */
+function startingAt(p: ParticipantScript, t0: number): Partial<ParticipantScript> {
+  return {
+    joinAtMs: t0 + (p.joinAtMs ?? 0),
+    speaks: p.speaks?.map((l) => ({ ...l, atMs: t0 + l.atMs })),
+    chat: p.chat?.map((l) => ({ ...l, atMs: t0 + l.atMs })),
+    shares: p.shares?.map((w) => ({ fromMs: t0 + w.fromMs, toMs: t0 + w.toMs })),
+  };
+}
 
 type FrameRule = { skip_first_frames: number; interval_ms: number; max_frames_per_user: number };
 
@@ -124,18 +146,27 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
   }
 
   it('keeps exactly the frames the policy says, WAV audio as long as the audio sent, the transcript in json/vtt/txt and the chat, each in its participant folder', async () => {
-    const meeting = ctx.sim.createMeeting({
-      durationMs: END_MS, // then the stream stops with reason 6 (MEETING_ENDED)
-      participants: [
-        // Video is the active speaker's camera (data_opt 3): Ann (first camera, then speaking) until Bob speaks, then Bob until Eve speaks, then Eve — one contiguous run each.
-        { userId: ANN, name: 'Ann', speaks: [{ atMs: 8000, text: SPEECH[0].text, durationMs: 1500 }], chat: [{ atMs: 9000, text: CHAT[0].text }], shares: [{ fromMs: 18000, toMs: 21000 }] },
-        { userId: BOB, name: 'Bob', speaks: [{ atMs: 12000, text: SPEECH[1].text, durationMs: 1500 }], chat: [{ atMs: 13000, text: CHAT[1].text }] },
-        { userId: EVE, name: '../../etc/passwd', joinAtMs: 6000, speaks: [{ atMs: 16000, text: SPEECH[2].text, durationMs: 1500 }], chat: [{ atMs: 17000, text: CHAT[2].text }] },
-      ],
-    });
+    // Everyone joins when the script starts (they are not there before).
+    const meeting = ctx.sim.createMeeting({ participants: SCRIPT.map((p) => ({ userId: p.userId, name: p.name, joinAtMs: Infinity })) });
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: POLICY });
     const stream = await ctx.sim.startRtms(meeting.id);
     const id = stream.streamId;
+
+    // The script starts once the hub receives every kind of media it asked for.
+    const live = ctx.sim.meeting(meeting.id)!;
+    const simStream = ctx.sim.stream(id)!;
+    await waitFor(
+      () => {
+        const flowing = new Set<MediaKind>([...simStream.media.values()].filter((c) => c.active).flatMap((c) => c.kinds));
+        return (POLICY.media_types as MediaKind[]).every((k) => flowing.has(k));
+      },
+      { timeoutMs: 20000, what: 'the hub to receive every kind of media' },
+    );
+    const t0 = live.now();
+    for (const p of SCRIPT) Object.assign(live.find(p.userId)!, startingAt(p, t0));
+    // Then the meeting ends: the stream stops with reason 6 (MEETING_ENDED).
+    await waitFor(() => live.now() >= t0 + END_MS, { timeoutMs: 20000, what: 'the end of the script' });
+    ctx.sim.endMeeting(meeting.id);
 
     // The meeting ends by itself; the stream job completes and the savers drain.
     const job = await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(id))?.finishedOn ? true : undefined), {

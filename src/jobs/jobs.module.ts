@@ -4,6 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/app.config';
 import { redisOptionsFromUrl } from '../common/redis/redis-options';
 import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
+import { dropErrorsOfClosedConnections } from './closed-connection-errors';
 import { defaultJobOptions } from './job-options';
 import { JobProducer } from './job-producer.service';
 import { ALL_QUEUES } from './queue-names';
@@ -14,9 +15,9 @@ const READY_BEFORE_CLOSE_MS = 1_000;
 /**
  * Queues emit 'error' on connection trouble (a line per queue and retry if logged as is); an
  * unhandled 'error' would crash the process.
- * A queue closed while its connection is still starting loses its listeners first and then
- * emits the aborted start as an 'error' nobody hears (BullMQ's RedisConnection): so
- * shutdown lets starting connections finish (bounded, for when Redis is down).
+ * Shutdown lets connections that are still starting finish (bounded, for when Redis is
+ * down), so they close with QUIT; one closed while starting fails its start after close,
+ * which closed-connection-errors.ts keeps from crashing the process.
  */
 @Injectable()
 class QueueErrorReporter implements OnModuleInit, BeforeApplicationShutdown {
@@ -56,6 +57,8 @@ class QueueErrorReporter implements OnModuleInit, BeforeApplicationShutdown {
     BullModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
+        // Before any queue or worker opens a connection.
+        dropErrorsOfClosedConnections();
         const queues = config.get('queues', { infer: true });
         return {
           connection: redisOptionsFromUrl(config.get('redis', { infer: true }).url),

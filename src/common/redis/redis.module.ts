@@ -8,13 +8,19 @@ import { redisOptionsFromUrl } from './redis-options';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
 
-/** Closes the shared client on shutdown so the process (and jest) can exit. */
+/**
+ * Closes the shared client on shutdown so the process (and jest) can exit. QUIT only when
+ * connected: on a socket Redis has not answered yet (it accepts but is stuck, or a proxy in
+ * front holds the connection) ioredis sends QUIT anyway and its answer never comes, which
+ * held shutdown forever.
+ */
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
   constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis) {}
 
   async onApplicationShutdown(): Promise<void> {
     if (this.redis.status === 'end') return;
+    if (this.redis.status !== 'ready') return this.redis.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
