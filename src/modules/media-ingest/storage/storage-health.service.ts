@@ -74,7 +74,8 @@ export class StorageHealth extends PeriodicTask {
   private readonly probeName = `${hostname().replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private state: ProbeState | null = null;
   private probing?: Promise<ProbeState>;
-  private pendingCache?: { at: number; totals: PendingTotals };
+  /** The ledger read of the last second, shared by concurrent callers (a scrape reads both pending gauges at once). */
+  private pendingCache?: { at: number; totals: Promise<PendingTotals> };
   /** This process logged an outage: it says when the wait is over. */
   private reportedOutage = false;
   private readonly upGauge: Gauge;
@@ -173,9 +174,13 @@ export class StorageHealth extends PeriodicTask {
   /** The ledger's totals, reused for a second (metrics and readiness read it together). */
   async pending(): Promise<PendingTotals> {
     if (this.pendingCache && Date.now() - this.pendingCache.at < 1000) return this.pendingCache.totals;
-    const totals = await this.ledger.totals();
-    this.pendingCache = { at: Date.now(), totals };
-    return totals;
+    const cache = { at: Date.now(), totals: this.ledger.totals() };
+    this.pendingCache = cache;
+    // A failed read is not kept: the next caller asks Redis again.
+    cache.totals.catch(() => {
+      if (this.pendingCache === cache) this.pendingCache = undefined;
+    });
+    return cache.totals;
   }
 
   /** The storage entry of /health/ready. */
@@ -194,7 +199,7 @@ export class StorageHealth extends PeriodicTask {
   protected async tick(): Promise<void> {
     try {
       const totals = await this.ledger.totals();
-      this.pendingCache = { at: Date.now(), totals };
+      this.pendingCache = { at: Date.now(), totals: Promise.resolve(totals) };
       if (totals.jobs === 0) {
         if (this.reportedOutage) this.logger.log('Storage has caught up: no media waits for it any more');
         this.reportedOutage = false;
