@@ -1,7 +1,7 @@
 import { TcpFaultProxy } from '../bench/tcp-fault-proxy';
 import { QueueName } from '../src/jobs/queue-names';
-import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
+import { streamOwnership } from './utils/stream-ownership';
 import type { EntrypointProcess } from './utils/processes';
 import { waitFor } from './utils/wait-for';
 
@@ -29,14 +29,7 @@ describe('Media ingest: a holder that cannot renew its lease closes its sockets 
     });
     return w;
   };
-  const owner = async (id: string) =>
-    (await query<{ owner_worker_id: string | null; status: string }>(ctx.hub.app, `SELECT owner_worker_id, status FROM rtms_streams WHERE rtms_stream_id = $1`, [id]))[0];
-  const ownerPid = (workerId: string | null | undefined) => (workerId ? Number(workerId.split(':')[1]) : null);
-  const liveConnected = (id: string) => {
-    const r = ctx.sim.record(id);
-    return r.live.signaling === 1 && Object.values(r.live.media).reduce((a, b) => a + b, 0) === 1;
-  };
-  const handshakesOk = (id: string) => ctx.sim.record(id).handshakes.filter((h) => h.socket === 'media' && h.statusCode === 0).length;
+  const { owner, ownerPid, liveConnected, handshakesOk } = streamOwnership(ctx);
 
   beforeAll(async () => {
     proxy = await new TcpFaultProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) }).start();
