@@ -64,6 +64,9 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** The pid in a stream row's owner_worker_id (`host:pid:random`). */
+export const ownerPid = (workerId: string | null): number | null => (workerId ? Number(workerId.split(':').at(-2)) : null);
+
 /** The API key every benchmark's hub accepts. */
 export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef0123456789';
 

@@ -44,7 +44,7 @@ import { Client } from 'pg';
 import { runMigrations } from '../src/database/migrate';
 import { ZoomSimulator, type MeetingScript } from '../src/simulator';
 import { RtmsMediaPump } from '../src/simulator/rtms-media-pump';
-import { BENCH_API_KEY, distEntry, freshDatabase, hubEnv, httpOk, HUB_NODE_ARGS, obliterateQueues, ROOT, sleep, startNode, startPrivateRedis, waitFor, type Child } from './bench-utils';
+import { BENCH_API_KEY, distEntry, freshDatabase, hubEnv, httpOk, HUB_NODE_ARGS, obliterateQueues, ownerPid, ROOT, sleep, startNode, startPrivateRedis, waitFor, type Child } from './bench-utils';
 import { TcpFaultProxy } from './tcp-fault-proxy';
 
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 6000);
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
     await phase('worker SIGKILL', async () => {
       const owners = (await db.query<{ owner_worker_id: string }>(`SELECT owner_worker_id FROM rtms_streams WHERE rtms_stream_id = ANY($1) AND status = 'active'`, [ids])).rows;
       const byPid = new Map<number, number>();
-      for (const o of owners) byPid.set(Number(o.owner_worker_id.split(':').at(-2)), (byPid.get(Number(o.owner_worker_id.split(':').at(-2))) ?? 0) + 1);
+      for (const o of owners) byPid.set(ownerPid(o.owner_worker_id)!, (byPid.get(ownerPid(o.owner_worker_id)!) ?? 0) + 1);
       const victim = workers.sort((a, b) => (byPid.get(b.proc.pid!) ?? 0) - (byPid.get(a.proc.pid!) ?? 0))[0];
       const killedAt = Date.now();
       victim.proc.kill('SIGKILL');

@@ -51,7 +51,7 @@ import { runMigrations } from '../src/database/migrate';
 import { STREAM_LOCK_DURATION_MS } from '../src/modules/media-ingest/stream/stream-lease';
 import { ZoomSimulator, type MeetingScript } from '../src/simulator';
 import { RtmsMediaPump } from '../src/simulator/rtms-media-pump';
-import { distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, startPrivateRedis, waitFor, type Child } from './bench-utils';
+import { distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, ownerPid, percentile, ROOT, sleep, startNode, startPrivateRedis, waitFor, type Child } from './bench-utils';
 
 const K = Number(process.env.BENCH_MEETINGS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
@@ -143,8 +143,6 @@ interface StreamRow {
   owner_worker_id: string | null;
   status: string;
 }
-/** owner_worker_id is `host:pid:random`. */
-const ownerPid = (workerId: string | null) => (workerId ? Number(workerId.split(':').at(-2)) : null);
 
 interface Sample {
   round: number;
