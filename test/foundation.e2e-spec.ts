@@ -28,6 +28,8 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
   [JobName.OAuthDeauthorize]: { eventId: 'e1', zoomUserId: 'u1', zoomAccountId: 'a1' },
   [JobName.AppEventFanout]: { eventId: '00000000-0000-4000-8000-000000000001' },
   [JobName.WebhookDeliver]: { messageId: '00000000-0000-4000-8000-000000000002', attempt: 1 },
+  [JobName.RetentionSweep]: { trigger: 'manual' },
+  [JobName.ErasureRun]: { erasureId: '00000000-0000-4000-8000-000000000003' },
 };
 
 describe('Foundation (all-in-one, API-only and worker processes)', () => {

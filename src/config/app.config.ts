@@ -177,6 +177,11 @@ export interface AppConfig {
     /** Parsed TOKEN_ENCRYPTION_KEYS, newest (encrypting) key first. */
     keyring: EncryptionKey[];
   };
+  /**
+   * Default retention, in days after a session ends (from its creation if it never
+   * streamed); a session's capture_policy.retention overrides each. 0 = keep forever.
+   */
+  retention: { mediaDays: number; transcriptDays: number; eventsDays: number; sweepIntervalMs: number };
   storage: {
     driver: 'local' | 's3';
     localDir: string;
@@ -233,6 +238,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         [QueueName.ZoomRooms]: env.CONCURRENCY_ZOOM_ROOMS ?? 5,
         [QueueName.OAuth]: env.CONCURRENCY_OAUTH ?? 5,
         [QueueName.AppWebhooks]: env.CONCURRENCY_APP_WEBHOOKS ?? 50,
+        [QueueName.Maintenance]: env.CONCURRENCY_MAINTENANCE ?? 2,
       },
       attempts: env.JOB_ATTEMPTS ?? 5,
       backoffMs: env.JOB_BACKOFF_MS ?? 1000,
@@ -369,6 +375,13 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       },
       probeCacheMs: env.STORAGE_PROBE_CACHE_MS ?? 10_000,
       outageLogIntervalMs: env.STORAGE_OUTAGE_LOG_INTERVAL_MS ?? 30_000,
+    },
+    // Unset is never "forever": media is the most sensitive and the largest, events the least.
+    retention: {
+      mediaDays: env.RETENTION_MEDIA_DAYS ?? 30,
+      transcriptDays: env.RETENTION_TRANSCRIPT_DAYS ?? 90,
+      eventsDays: env.RETENTION_EVENTS_DAYS ?? 365,
+      sweepIntervalMs: Math.round((env.RETENTION_SWEEP_INTERVAL_SEC ?? 3600) * 1000),
     },
   };
 }

@@ -113,6 +113,7 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_ZOOM_ROOMS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_OAUTH?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_APP_WEBHOOKS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100) CONCURRENCY_MAINTENANCE?: number;
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(50) JOB_ATTEMPTS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) JOB_BACKOFF_MS?: number;
@@ -280,6 +281,12 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1024 ** 4) STORAGE_PENDING_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600_000) STORAGE_PROBE_CACHE_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3600_000) STORAGE_OUTAGE_LOG_INTERVAL_MS?: number;
+
+  // Retention (docs/retention.md): days after a session ends; fractions allowed; 0 = keep forever (only when set).
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_MEDIA_DAYS?: number;
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_TRANSCRIPT_DAYS?: number;
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_EVENTS_DAYS?: number;
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0.1) @Max(86400) RETENTION_SWEEP_INTERVAL_SEC?: number;
 }
 
 /** Validates raw env; throws one Error listing every bad variable by name. */

@@ -28,6 +28,8 @@ export const JOB_IDS: { [N in JobName]?: (data: JobOf<N>) => string | undefined 
   [JobName.AppEventFanout]: (d) => `app-event-${d.eventId}`,
   // One job per attempt: a re-queue of an attempt already queued is a no-op.
   [JobName.WebhookDeliver]: (d) => `webhook-${d.messageId}-${d.attempt}`,
+  // One job per erasure request: asking again while it runs is a no-op.
+  [JobName.ErasureRun]: (d) => `erasure-${d.erasureId}`,
   [JobName.TokenRefresh]: (d) => (d.tokenVersion === undefined ? undefined : `token-refresh-${d.connectionId}-v${d.tokenVersion}`),
 };
 

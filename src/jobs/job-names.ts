@@ -23,6 +23,8 @@ export enum JobName {
   OAuthDeauthorize = 'oauth.deauthorize',
   AppEventFanout = 'app-event.fanout',
   WebhookDeliver = 'webhook.deliver',
+  RetentionSweep = 'retention.sweep',
+  ErasureRun = 'erasure.run',
 }
 
 /** Which queue carries each job. Checked for completeness at compile time. */
@@ -45,6 +47,8 @@ export const JOB_QUEUE = {
   [JobName.OAuthDeauthorize]: QueueName.OAuth,
   [JobName.AppEventFanout]: QueueName.AppWebhooks,
   [JobName.WebhookDeliver]: QueueName.AppWebhooks,
+  [JobName.RetentionSweep]: QueueName.Maintenance,
+  [JobName.ErasureRun]: QueueName.Maintenance,
 } as const satisfies Record<JobName, QueueName>;
 
 export function jobsOfQueue(queue: QueueName): JobName[] {

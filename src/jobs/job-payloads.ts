@@ -113,6 +113,17 @@ export interface WebhookDeliverPayload {
   trigger?: 'scheduled' | 'resend' | 'recover';
 }
 
+/** One pass of the retention sweep (repeatable; docs/retention.md). */
+export interface RetentionSweepPayload {
+  /** What scheduled it: the repeatable schedule, or a run asked for (tests, operators). */
+  trigger?: 'schedule' | 'manual';
+}
+
+/** Carry out (or continue) one erasure request. */
+export interface ErasureRunPayload {
+  erasureId: string;
+}
+
 export interface JobPayloads {
   [JobName.ZoomEventProcess]: ZoomEventProcessPayload;
   [JobName.RtmsStart]: RtmsControlPayload;
@@ -132,6 +143,8 @@ export interface JobPayloads {
   [JobName.OAuthDeauthorize]: OAuthDeauthorizePayload;
   [JobName.AppEventFanout]: AppEventFanoutPayload;
   [JobName.WebhookDeliver]: WebhookDeliverPayload;
+  [JobName.RetentionSweep]: RetentionSweepPayload;
+  [JobName.ErasureRun]: ErasureRunPayload;
 }
 
 export type JobOf<N extends JobName> = JobPayloads[N];

@@ -25,6 +25,7 @@ export class JobProducer {
     @InjectQueue(QueueName.ZoomRooms) zoomRooms: Queue,
     @InjectQueue(QueueName.OAuth) oauth: Queue,
     @InjectQueue(QueueName.AppWebhooks) appWebhooks: Queue,
+    @InjectQueue(QueueName.Maintenance) maintenance: Queue,
     private readonly config: ConfigService<AppConfig, true>,
   ) {
     this.queues = {
@@ -35,6 +36,7 @@ export class JobProducer {
       [QueueName.ZoomRooms]: zoomRooms,
       [QueueName.OAuth]: oauth,
       [QueueName.AppWebhooks]: appWebhooks,
+      [QueueName.Maintenance]: maintenance,
     };
   }
 

@@ -12,6 +12,7 @@ export enum QueueName {
   ZoomRooms = 'zoom-rooms',
   OAuth = 'oauth',
   AppWebhooks = 'app-webhooks',
+  Maintenance = 'maintenance',
 }
 
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);

@@ -6,6 +6,7 @@ import { ZoomEventsProcessor, ZoomEventsWorkerModule, ZoomEventWsModule } from '
 import { ZoomRoomsModule, ZoomRoomsProcessor } from '../modules/zoom-rooms';
 import { MediaArtifactsModule, MediaFramesProcessor, MediaIngestModule, StreamRunProcessor } from '../modules/media-ingest';
 import { AppWebhooksModule, AppWebhooksProcessor } from '../modules/app-webhooks';
+import { MaintenanceProcessor, RetentionModule } from '../modules/retention';
 import { ProcessorRegistration } from './processor-registration';
 
 /**
@@ -35,4 +36,5 @@ export const PROCESSORS: ProcessorRegistration[] = [
     imports: [MediaArtifactsModule],
   },
   { queue: QueueName.AppWebhooks, processor: AppWebhooksProcessor, handles: [JobName.AppEventFanout, JobName.WebhookDeliver], imports: [AppWebhooksModule] },
+  { queue: QueueName.Maintenance, processor: MaintenanceProcessor, handles: [JobName.RetentionSweep, JobName.ErasureRun], imports: [RetentionModule] },
 ];

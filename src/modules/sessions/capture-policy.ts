@@ -21,8 +21,22 @@ export interface CapturePolicy {
   audio: { mode: 'mixed' | 'per_participant'; segment_seconds: number; store: boolean };
   transcript: { enabled: boolean; src_language: number; store: boolean };
   chat: { enabled: boolean; store: boolean };
+  /** Retention (absent on sessions created before retention existed: every field follows the config). */
+  retention?: SessionRetentionPolicy;
   /** Zoom Rooms dispatched after the media handshake (absent = none). */
   zoom_rooms?: StoredZoomRoomsPolicy;
+}
+
+/**
+ * Retention as stored on the session: a number of days (fractions allowed, 0 = forever)
+ * only where the session set one; null follows RETENTION_*_DAYS when the sweep runs.
+ * `zero`: nothing is stored (every media type's `store` is false).
+ */
+export interface SessionRetentionPolicy {
+  media_days: number | null;
+  transcript_days: number | null;
+  events_days: number | null;
+  zero: boolean;
 }
 
 /** zoom_rooms as stored: the passcode only as a TokenCipher envelope (see zoomRoomsPasscodeAad). */
@@ -59,15 +73,24 @@ export function resolveCapturePolicy(
   const r = requested ?? {};
   const rooms = r.zoom_rooms;
   if (rooms?.passcode && !sealPasscode) throw new Error('resolveCapturePolicy needs sealPasscode to store a zoom_rooms passcode');
+  const zero = r.retention?.zero === true;
+  // Zero retention is `store: false` on every media type, whatever the request said per type.
+  const store = zero ? { store: false } : {};
   return {
     media_types: r.media_types ?? [...defaults.media_types],
     include_user_ids: r.include_user_ids ?? [...defaults.include_user_ids],
     exclude_user_ids: r.exclude_user_ids ?? [...defaults.exclude_user_ids],
-    video: { ...defaults.video, ...stripUndefined(r.video) },
-    deskshare: { ...defaults.deskshare, ...stripUndefined(r.deskshare) },
-    audio: { ...defaults.audio, ...stripUndefined(r.audio) },
-    transcript: { ...defaults.transcript, ...stripUndefined(r.transcript) },
-    chat: { ...defaults.chat, ...stripUndefined(r.chat) },
+    video: { ...defaults.video, ...stripUndefined(r.video), ...store },
+    deskshare: { ...defaults.deskshare, ...stripUndefined(r.deskshare), ...store },
+    audio: { ...defaults.audio, ...stripUndefined(r.audio), ...store },
+    transcript: { ...defaults.transcript, ...stripUndefined(r.transcript), ...store },
+    chat: { ...defaults.chat, ...stripUndefined(r.chat), ...store },
+    retention: {
+      media_days: r.retention?.media_days ?? null,
+      transcript_days: r.retention?.transcript_days ?? null,
+      events_days: r.retention?.events_days ?? null,
+      zero,
+    },
     ...(rooms
       ? {
           zoom_rooms: {

@@ -8,6 +8,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
   IsOptional,
   IsString,
   Matches,
@@ -116,6 +117,32 @@ export class ZoomRoomsPolicyDto {
   leave_after_seconds?: number;
 }
 
+const DAYS_DESCRIPTION = (what: string, env: string) =>
+  `Keep ${what} this many days after the session ends (from its creation if it never streamed); fractions allowed; 0 = keep forever. Omitted: ${env} at the time of each sweep.`;
+
+/**
+ * How long a session's captured data is kept (docs/retention.md). Unset fields follow the
+ * RETENTION_* configuration as it is when the sweep runs, so tightening it applies to old
+ * sessions too. `zero: true` stores nothing at all (live delivery is the only output).
+ */
+export class RetentionPolicyDto {
+  @ApiPropertyOptional({ description: DAYS_DESCRIPTION('stored frames and audio', 'RETENTION_MEDIA_DAYS'), minimum: 0 })
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(36500)
+  media_days?: number;
+
+  @ApiPropertyOptional({ description: DAYS_DESCRIPTION('transcript segments and chat', 'RETENTION_TRANSCRIPT_DAYS'), minimum: 0 })
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(36500)
+  transcript_days?: number;
+
+  @ApiPropertyOptional({ description: DAYS_DESCRIPTION('session events and participants', 'RETENTION_EVENTS_DAYS'), minimum: 0 })
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(36500)
+  events_days?: number;
+
+  @ApiPropertyOptional({ description: 'Zero retention: store no media, transcript, chat or participant data (store: false on every media type); only the session, its status timeline and counters are kept.', default: false })
+  @IsOptional() @IsBoolean()
+  zero?: boolean;
+}
+
 /** What to capture from a session's streams. Omitted fields take the configured defaults. */
 export class CapturePolicyDto {
   @ApiPropertyOptional({ enum: MEDIA_TYPES, isArray: true })
@@ -149,6 +176,10 @@ export class CapturePolicyDto {
   @ApiPropertyOptional({ type: ChatPolicyDto })
   @IsOptional() @ValidateNested() @Type(() => ChatPolicyDto)
   chat?: ChatPolicyDto;
+
+  @ApiPropertyOptional({ type: RetentionPolicyDto, description: 'How long what is stored is kept, or zero retention' })
+  @IsOptional() @ValidateNested() @Type(() => RetentionPolicyDto)
+  retention?: RetentionPolicyDto;
 
   @ApiPropertyOptional({ type: ZoomRoomsPolicyDto, description: 'Zoom Rooms to dispatch into the meeting after the media handshake' })
   @IsOptional() @ValidateNested() @Type(() => ZoomRoomsPolicyDto)

@@ -72,6 +72,17 @@ export class SessionEntity {
   @Column({ type: 'varchar', length: 64, nullable: true })
   owner: string | null;
 
+  /** Legal hold: while set, retention and erasure leave the session's data alone. */
+  @Column({ name: 'legal_hold_at', type: 'timestamptz', nullable: true })
+  legalHoldAt: Date | null;
+
+  @Column({ name: 'legal_hold_reason', type: 'varchar', length: 512, nullable: true })
+  legalHoldReason: string | null;
+
+  /** Fingerprint of the API key that placed the hold. */
+  @Column({ name: 'legal_hold_by', type: 'varchar', length: 64, nullable: true })
+  legalHoldBy: string | null;
+
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
   startedAt: Date | null;
 

@@ -1,0 +1,3 @@
+/* The retention module's door: the maintenance processor and its module (docs/retention.md). */
+export { RetentionModule } from './retention.module';
+export { MaintenanceProcessor } from './maintenance.processor';

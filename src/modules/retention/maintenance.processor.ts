@@ -1,0 +1,31 @@
+import { Processor } from '@nestjs/bullmq';
+import { JobName } from '../../jobs/job-names';
+import { QueueJob } from '../../jobs/job-payloads';
+import { QueueName } from '../../jobs/queue-names';
+import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
+import { ErasureService } from './erasure/erasure.service';
+import { RetentionSweepService } from './sweep/retention-sweep.service';
+
+/** `maintenance` queue: the retention sweep and erasure requests. */
+@Processor(QueueName.Maintenance)
+export class MaintenanceProcessor extends QueueProcessor {
+  protected readonly queueName = QueueName.Maintenance;
+
+  constructor(
+    private readonly sweeper: RetentionSweepService,
+    private readonly erasures: ErasureService,
+  ) {
+    super();
+  }
+
+  protected async handle(job: QueueJob<QueueName.Maintenance>): Promise<unknown> {
+    switch (job.name) {
+      case JobName.RetentionSweep:
+        return this.sweeper.sweep();
+      case JobName.ErasureRun:
+        return this.erasures.run(job.data.erasureId);
+      default:
+        return unknownJob(job);
+    }
+  }
+}
