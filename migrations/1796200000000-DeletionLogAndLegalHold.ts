@@ -27,6 +27,7 @@ export class DeletionLogAndLegalHold1796200000000 implements MigrationInterface 
         "rows_deleted" jsonb NOT NULL DEFAULT '{}',
         "actor" character varying(16) NOT NULL,
         "api_key_fingerprint" character varying(64),
+        "owner" character varying(64),
         "details" jsonb NOT NULL DEFAULT '{}',
         CONSTRAINT "PK_deletion_log" PRIMARY KEY ("id"),
         CONSTRAINT "CHK_deletion_log_reason" CHECK ("reason" IN ('retention', 'session_deleted', 'stream_revoked', 'erasure')),
@@ -34,6 +35,7 @@ export class DeletionLogAndLegalHold1796200000000 implements MigrationInterface 
       )`);
     await queryRunner.query(`CREATE INDEX "IDX_deletion_log_created_at_id" ON "deletion_log" ("created_at", "id")`);
     await queryRunner.query(`CREATE INDEX "IDX_deletion_log_session_created_at_id" ON "deletion_log" ("session_id", "created_at", "id")`);
+    await queryRunner.query(`CREATE INDEX "IDX_deletion_log_owner_created_at_id" ON "deletion_log" ("owner", "created_at", "id")`);
     await queryRunner.query(`CREATE INDEX "IDX_deletion_log_reason_created_at_id" ON "deletion_log" ("reason", "created_at", "id")`);
     await queryRunner.query(`
       CREATE FUNCTION deletion_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

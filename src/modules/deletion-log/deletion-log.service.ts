@@ -18,6 +18,8 @@ export interface DeletionInput {
   /** The API key that asked (its fingerprint only); absent: the hub (retention) or Zoom (revoked). */
   apiKeyFingerprint?: string | null;
   actor?: DeletionActor;
+  /** The session's owner tag (null: unscoped). */
+  owner?: string | null;
   details?: Record<string, unknown>;
 }
 
@@ -47,6 +49,7 @@ export class DeletionLogService {
         rowsDeleted: input.rowsDeleted,
         actor,
         apiKeyFingerprint: input.apiKeyFingerprint ?? null,
+        owner: input.owner ?? null,
         details: input.details ?? {},
       },
       em,

@@ -23,6 +23,7 @@ export enum DeletionActor {
 @Index('IDX_deletion_log_created_at_id', ['createdAt', 'id'])
 @Index('IDX_deletion_log_session_created_at_id', ['sessionId', 'createdAt', 'id'])
 @Index('IDX_deletion_log_reason_created_at_id', ['reason', 'createdAt', 'id'])
+@Index('IDX_deletion_log_owner_created_at_id', ['owner', 'createdAt', 'id'])
 export class DeletionEntryEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -63,6 +64,10 @@ export class DeletionEntryEntity {
   /** The API key's fingerprint when an API key asked (never the key). */
   @Column({ name: 'api_key_fingerprint', type: 'varchar', length: 64, nullable: true })
   apiKeyFingerprint: string | null;
+
+  /** Owner tag of the deleted session (owner-scoped API keys list only their own deletions). */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  owner: string | null;
 
   /** Anything else worth keeping (policy days, cut-off time, erasure subject kind…); never personal data. */
   @Column({ type: 'jsonb', default: () => "'{}'" })
