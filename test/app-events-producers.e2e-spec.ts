@@ -147,7 +147,19 @@ describe('App-event producers (real Postgres)', () => {
       await get(MediaSaverService).purgeStream(stream, 1);
       await get(MediaSaverService).purgeStream(stream, 2); // the follow-up pass found nothing: no second event
       const deleted = await eventsOf(id, 'media.deleted');
-      expect(deleted.map((e) => e.data)).toEqual([{ session_id: id, sequence: 4, reason: 'stream_revoked', rtms_stream_id: stream, artifacts_deleted: 0 }]);
+      expect(deleted.map((e) => e.data)).toEqual([
+        {
+          session_id: id,
+          sequence: 4,
+          reason: 'stream_revoked',
+          rtms_stream_id: stream,
+          artifacts_deleted: 0,
+          deletion_id: expect.any(String),
+          erasure_id: null,
+          categories: ['media', 'transcript', 'chat'],
+          bytes_deleted: 0,
+        },
+      ]);
     });
 
     it('recording.ready waits for holds and open audio segments, then is announced exactly once, even by racing checks', async () => {

@@ -40,6 +40,8 @@ describe('HTTP hardening (security review)', () => {
       '/api/v1/sessions?created_to=2026-02-29',
       '/api/v1/sessions?created_from=0000-01-01T00:00:00Z',
       '/api/v1/sessions?created_from=2026-W05',
+      '/api/v1/deletions?created_from=2026-02-31T00:00:00Z',
+      '/api/v1/deletions?created_to=2026-W05',
     ])('%s', async (url) => {
       const res = await ctx.http().get(url).set('x-api-key', API_KEY).expect(400);
       expect(res.body).toMatchObject({ error: 'validation_failed' });
@@ -77,6 +79,7 @@ describe('HTTP hardening (security review)', () => {
         `/api/v1/sessions/${session.id}/events?cursor=${cursor}`,
         `/api/v1/sessions/${session.id}/artifacts?cursor=${cursor}`,
         `/api/v1/webhook-endpoints?cursor=${cursor}`,
+        `/api/v1/deletions?cursor=${cursor}`,
       ]) {
         const res = await ctx.http().get(url).set('x-api-key', API_KEY);
         expect({ url, status: res.status, error: res.body.error }).toEqual({ url, status: 400, error: 'invalid_cursor' });

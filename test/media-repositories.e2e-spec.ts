@@ -127,14 +127,19 @@ describe('media-ingest repositories (Postgres)', () => {
       expect(await count(`SELECT 1 FROM media_artifacts WHERE rtms_stream_id = $1`, [stream])).toBe(0);
     });
 
-    it('storageKeysForStream and deleteForStream see only their stream', async () => {
+    it('objectsForStream and deleteForStream see only their stream; the deletion says how many rows went', async () => {
       const session = await newSession();
       const [s1, s2] = [`art-${uniq()}`, `art-${uniq()}`];
-      await artifacts.upsertMany([row(session, s1, `${s1}/a.jpg`), row(session, s1, `${s1}/b.jpg`), row(session, s2, `${s2}/c.jpg`)]);
-      expect((await artifacts.storageKeysForStream(s1)).sort()).toEqual([`${s1}/a.jpg`, `${s1}/b.jpg`]);
-      await artifacts.deleteForStream(s1);
-      expect(await artifacts.storageKeysForStream(s1)).toEqual([]);
-      expect(await artifacts.storageKeysForStream(s2)).toEqual([`${s2}/c.jpg`]);
+      await artifacts.upsertMany([row(session, s1, `${s1}/a.jpg`, { bytes: 7 }), row(session, s1, `${s1}/b.jpg`, { bytes: 5 }), row(session, s2, `${s2}/c.jpg`, { bytes: 3 })]);
+      expect((await artifacts.objectsForStream(s1)).sort((a, b) => a.storageKey.localeCompare(b.storageKey))).toEqual([
+        { storageKey: `${s1}/a.jpg`, bytes: 7 },
+        { storageKey: `${s1}/b.jpg`, bytes: 5 },
+      ]);
+      expect(await artifacts.countForSession(session)).toBe(3);
+      expect(await artifacts.deleteForStream(s1)).toBe(2);
+      expect(await artifacts.deleteForStream(s1)).toBe(0);
+      expect(await artifacts.objectsForStream(s1)).toEqual([]);
+      expect(await artifacts.objectsForStream(s2)).toEqual([{ storageKey: `${s2}/c.jpg`, bytes: 3 }]);
     });
 
     it('findPageForSession pages oldest first after the cursor, with the filters', async () => {

@@ -60,6 +60,8 @@ describe('API key roles per route', () => {
       'DELETE /zoom-rooms/dispatches/:id': 'control',
       'GET /artifacts/:id': 'read',
       'GET /artifacts/:id/content': 'read',
+      'GET /deletions': 'read',
+      'GET /deletions/:id': 'read',
       'GET /health/live': 'by probe',
       'GET /health/ready': 'by probe',
       'GET /metrics': 'read!',

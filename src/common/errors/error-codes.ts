@@ -79,6 +79,11 @@ export enum AppWebhooksErrorCode {
   MetadataTooLarge = 'webhook_metadata_too_large',
 }
 
+/** Refusals of the deletion-log API (the audit trail of deletions). */
+export enum DeletionLogErrorCode {
+  DeletionNotFound = 'deletion_not_found',
+}
+
 /** Failures of calls to Zoom (src/zoom). */
 export enum ZoomErrorCode {
   /** Network error, timeout, 429 or 5xx: try again later. */
@@ -116,7 +121,7 @@ export enum LiveProtocolErrorCode {
   Unavailable = 'live_unavailable',
 }
 
-export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | ZoomErrorCode | LiveErrorCode;
+export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | DeletionLogErrorCode | ZoomErrorCode | LiveErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
@@ -160,6 +165,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [AppWebhooksErrorCode.UnknownEventType]: 400,
   [AppWebhooksErrorCode.EndpointDisabled]: 409,
   [AppWebhooksErrorCode.MetadataTooLarge]: 400,
+  [DeletionLogErrorCode.DeletionNotFound]: 404,
   [ZoomErrorCode.Unavailable]: 502,
   [ZoomErrorCode.RequestFailed]: 502,
   [ZoomErrorCode.ReauthorizationRequired]: 409,

@@ -1,6 +1,7 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppEventsModule } from '../app-events';
+import { DeletionLogModule } from '../deletion-log';
 import { SessionCleanupHooks, SessionsModule } from '../sessions';
 import { CapturePolicyFilterFactory } from './capture/capture-policy-filter.factory';
 import { AudioPartEntity } from './entities/audio-part.entity';
@@ -33,7 +34,7 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
  * and readiness reports storage (storage/storage-health.service.ts).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity]), SessionsModule, AppEventsModule],
+  imports: [TypeOrmModule.forFeature([MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity]), SessionsModule, AppEventsModule, DeletionLogModule],
   providers: [
     mediaStorageProvider,
     MediaArtifactsRepository,
@@ -62,8 +63,10 @@ export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown
   ) {}
 
   onModuleInit(): void {
-    // Returns how many stored objects went: the session's media.deleted reports it.
+    // Returns the stored objects (and bytes) that went, and counts the media rows the
+    // session's deletion takes: the deletion log and media.deleted report both.
     this.hooks.register((sessionId) => this.savers.purgeSessionObjects(sessionId));
+    this.hooks.registerRowCounter((sessionId, em) => this.savers.countSessionRows(sessionId, em));
     this.readiness.register('storage', () => this.storageHealth.readiness());
   }
 

@@ -1,9 +1,9 @@
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OAuthCoreModule } from '../oauth';
 import { ZoomModule } from '../../zoom/zoom.module';
-import { SessionsModule } from '../sessions';
+import { SessionCleanupHooks, SessionsModule } from '../sessions';
 import { RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
 import { RtmsControlRunner } from './rtms-control.runner';
 import { RtmsControlService } from './rtms-control.service';
@@ -14,4 +14,14 @@ import { RtmsControlService } from './rtms-control.service';
   providers: [RtmsControlService, RtmsControlRunner, StreamSignalPublisher],
   exports: [RtmsControlService, RtmsControlRunner],
 })
-export class RtmsControlModule {}
+export class RtmsControlModule implements OnModuleInit {
+  constructor(
+    private readonly hooks: SessionCleanupHooks,
+    private readonly control: RtmsControlService,
+  ) {}
+
+  onModuleInit(): void {
+    // A session's control requests go with it: the deletion log counts them.
+    this.hooks.registerRowCounter(async (sessionId, em) => ({ rtms_control_requests: await this.control.countForSession(sessionId, em) }));
+  }
+}

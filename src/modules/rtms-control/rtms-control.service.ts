@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
-import { QueryFailedError, Repository } from 'typeorm';
+import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { AppConfig } from '../../config/app.config';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { ConnectionStatus, OAuthConnectionsService } from '../oauth';
@@ -72,6 +72,11 @@ export class RtmsControlService {
     private readonly producer: JobProducer,
     private readonly config: ConfigService<AppConfig, true>,
   ) {}
+
+  /** How many control requests the session has (what deleting it cascades to), in `em`'s transaction. */
+  countForSession(sessionId: string, em: EntityManager): Promise<number> {
+    return em.getRepository(RtmsControlRequestEntity).count({ where: { sessionId } });
+  }
 
   /** `owner`: the caller's owner tag; another owner's session is not found, and only that owner's connections act. */
   async request(sessionId: string, action: RtmsAction, body: RtmsControlBody, idempotencyKey?: string, owner?: string | null): Promise<ControlAccepted> {

@@ -11,6 +11,7 @@ export { SessionEventsService } from './session-events.service';
 export type { RecordEventInput, StoredZoomEventInput } from './session-events.service';
 export { StreamsService } from './streams.service';
 export { SessionCleanupHooks } from './session-cleanup.hooks';
+export type { SessionCleanupHook, SessionRowCounter, StoredObjectsDeleted } from './session-cleanup.hooks';
 export { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
 export { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
 export { EventProcessingStatus, EventSource, SessionEventEntity } from './entities/session-event.entity';

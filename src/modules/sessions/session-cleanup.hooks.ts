@@ -1,24 +1,59 @@
 import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 
-/** A hook may say how many stored artifacts it deleted (reported in the session's media.deleted). */
-export type SessionCleanupHook = (sessionId: string) => Promise<void | number>;
+/** What a cleanup hook deleted from storage (reported in the deletion log and the session's media.deleted). */
+export interface StoredObjectsDeleted {
+  objects: number;
+  bytes: number;
+}
+
+/** A hook may say what stored objects it deleted (a bare number: objects, bytes unknown). */
+export type SessionCleanupHook = (sessionId: string) => Promise<void | number | StoredObjectsDeleted>;
+
+/**
+ * Counts, per table, the rows of another module that a session's deletion cascades to.
+ * Runs in the deleting transaction, just before the session row goes, so the counts are
+ * the rows that transaction deletes.
+ */
+export type SessionRowCounter = (sessionId: string, em: EntityManager) => Promise<Record<string, number>>;
 
 /**
  * Work other modules must do before a session's rows go (e.g. media-ingest deletes the
- * stored media). Modules that depend on sessions register here, so sessions never
- * depends on them. A hook that throws stops the delete (it can be retried).
+ * stored media), and the counts of their rows the deletion takes with it. Modules that
+ * depend on sessions register here, so sessions never depends on them. A hook that
+ * throws stops the delete (it can be retried).
  */
 @Injectable()
 export class SessionCleanupHooks {
   private readonly hooks: SessionCleanupHook[] = [];
+  private readonly rowCounters: SessionRowCounter[] = [];
 
   register(hook: SessionCleanupHook): void {
     this.hooks.push(hook);
   }
 
-  async run(sessionId: string): Promise<{ artifactsDeleted: number }> {
-    let artifactsDeleted = 0;
-    for (const hook of this.hooks) artifactsDeleted += (await hook(sessionId)) ?? 0;
-    return { artifactsDeleted };
+  registerRowCounter(counter: SessionRowCounter): void {
+    this.rowCounters.push(counter);
+  }
+
+  async run(sessionId: string): Promise<StoredObjectsDeleted> {
+    const total: StoredObjectsDeleted = { objects: 0, bytes: 0 };
+    for (const hook of this.hooks) {
+      const r = await hook(sessionId);
+      if (typeof r === 'number') total.objects += r;
+      else if (r) {
+        total.objects += r.objects;
+        total.bytes += r.bytes;
+      }
+    }
+    return total;
+  }
+
+  async countRows(sessionId: string, em: EntityManager): Promise<Record<string, number>> {
+    const rows: Record<string, number> = {};
+    for (const counter of this.rowCounters) {
+      for (const [table, n] of Object.entries(await counter(sessionId, em))) rows[table] = (rows[table] ?? 0) + n;
+    }
+    return rows;
   }
 }

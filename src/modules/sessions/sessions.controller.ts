@@ -60,6 +60,6 @@ export class SessionsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a session, its events and its captured media' })
   async remove(@Param('id', uuidParam) id: string, @Caller() caller: ApiCaller): Promise<void> {
-    await this.sessions.delete(id, caller.owner);
+    await this.sessions.delete(id, caller.owner, caller.fingerprint);
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppEventsModule } from '../app-events';
+import { DeletionLogModule } from '../deletion-log';
 import { ParticipantEntity } from './entities/participant.entity';
 import { RtmsStreamEntity } from './entities/rtms-stream.entity';
 import { SessionEventEntity } from './entities/session-event.entity';
@@ -20,7 +21,7 @@ import { StreamsService } from './streams.service';
  * workers can import it without serving routes.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity]), AppEventsModule],
+  imports: [TypeOrmModule.forFeature([SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity]), AppEventsModule, DeletionLogModule],
   providers: [
     SessionsRepository,
     SessionEventsRepository,

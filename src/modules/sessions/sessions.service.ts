@@ -8,6 +8,7 @@ import { AfterCommit } from '../../database/after-commit';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { AppEventsService, AppEventType } from '../app-events';
+import { DeletionLogService, DeletionReason } from '../deletion-log';
 import { stopReasonName } from '../../zoom/rtms-enums';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
@@ -43,6 +44,9 @@ export interface TransitionResult {
 
 const METADATA_MAX_BYTES = 16 * 1024;
 
+/** A deleted session takes every kind of data it had. */
+const SESSION_CATEGORIES = ['media', 'transcript', 'chat', 'events', 'participants', 'session'];
+
 /** Sessions: creation, queries, and the one place a session's status changes. */
 @Injectable()
 export class SessionsService {
@@ -60,6 +64,7 @@ export class SessionsService {
     private readonly appEvents: AppEventsService,
     private readonly producer: JobProducer,
     private readonly afterCommit: AfterCommit,
+    private readonly deletionLog: DeletionLogService,
   ) {}
 
   defaultCapturePolicy() {
@@ -125,18 +130,35 @@ export class SessionsService {
 
   /**
    * Deletes a session: other modules' cleanup first (its stored media), then the row
-   * (cascading to its streams, events, participants and media rows), announced as
-   * media.deleted in the same transaction. The event outlives the row (the outbox has no
-   * foreign key to sessions).
+   * (cascading to its streams, events, participants and media rows), recorded in the
+   * deletion log — and announced as media.deleted — in the same transaction. Both outlive
+   * the row (neither has a foreign key to sessions). `apiKeyFingerprint`: the key that
+   * asked (the trail keeps its fingerprint, never the key).
    */
-  async delete(id: string, owner?: string | null): Promise<void> {
+  async delete(id: string, owner?: string | null, apiKeyFingerprint?: string | null): Promise<void> {
     await this.get(id, owner);
-    const { artifactsDeleted } = await this.cleanupHooks.run(id);
-    await this.dataSource.transaction(async (em) => {
+    const stored = await this.cleanupHooks.run(id);
+    const entry = await this.dataSource.transaction(async (em) => {
+      // Locked: the counts are of the rows this transaction deletes, not of a moment before.
+      const session = await this.sessions.findByIdForUpdate(id, em);
+      if (!session) throw new SessionNotFoundError(id);
+      const rowsDeleted = { ...(await this.sessions.countCascade(id, em)), ...(await this.cleanupHooks.countRows(id, em)) };
       if (!(await this.sessions.deleteById(id, em))) throw new SessionNotFoundError(id);
-      await this.appEvents.record({ type: AppEventType.MediaDeleted, sessionId: id, data: { reason: 'session_deleted', rtms_stream_id: null, artifacts_deleted: artifactsDeleted } }, em);
+      return this.deletionLog.record(
+        {
+          reason: DeletionReason.SessionDeleted,
+          sessionId: id,
+          categories: SESSION_CATEGORIES,
+          objectsDeleted: stored.objects,
+          bytesDeleted: stored.bytes,
+          rowsDeleted,
+          apiKeyFingerprint: apiKeyFingerprint ?? null,
+          owner: session.owner,
+        },
+        em,
+      );
     });
-    this.logger.log(`Session ${id} deleted`);
+    this.logger.log(`Session ${id} deleted (deletion ${entry.id}: ${stored.objects} object(s), ${stored.bytes} bytes)`);
   }
 
   /** session.created, with the session as GET /sessions/:id shows it (in the transaction that created it). */

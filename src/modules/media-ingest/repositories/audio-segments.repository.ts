@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { dbText } from '../savers/db-text';
+import { returningRows } from '../../../database/returning-rows';
 import type { AudioSegmentStatus } from '../entities/audio-segment.entity';
 
 /** A segment to create (if missing) for one participant, segment window and spool host. */
@@ -258,8 +259,24 @@ export class AudioSegmentsRepository {
   }
 
   /** Deletes a stream's segments (their parts go with them: FK cascade). */
-  async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<void> {
-    await em.query(`DELETE FROM audio_segments WHERE rtms_stream_id = $1`, [rtmsStreamId]);
+  /** How many rows went: segments, and their parts (which cascade from them), counted first. */
+  async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<{ audio_segments: number; audio_parts: number }> {
+    const [parts]: Array<{ n: number }> = await em.query(
+      `SELECT count(*)::int AS n FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.rtms_stream_id = $1`,
+      [rtmsStreamId],
+    );
+    const segments = await returningRows(em.query(`DELETE FROM audio_segments WHERE rtms_stream_id = $1 RETURNING 1`, [rtmsStreamId]));
+    return { audio_segments: segments.length, audio_parts: parts.n };
+  }
+
+  /** The session's segments and their parts (what deleting the session cascades to). */
+  async countForSession(sessionId: string, em: EntityManager = this.db.manager): Promise<{ audio_segments: number; audio_parts: number }> {
+    const [row]: Array<{ segments: number; parts: number }> = await em.query(
+      `SELECT (SELECT count(*)::int FROM audio_segments WHERE session_id = $1) AS segments,
+              (SELECT count(*)::int FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.session_id = $1) AS parts`,
+      [sessionId],
+    );
+    return { audio_segments: row.segments, audio_parts: row.parts };
   }
 
   /** How many of a session's segments are still open (their WAV not written yet, or reopened by a late part). */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Brackets, DataSource, EntityManager } from 'typeorm';
 import type { Cursor } from '../../../common/http/pagination';
+import { returningRows } from '../../../database/returning-rows';
 import { MediaArtifactEntity } from '../entities/media-artifact.entity';
 import type { ArtifactKind } from '../storage/media-key';
 
@@ -86,13 +87,20 @@ export class MediaArtifactsRepository {
   }
 
   /** Storage keys of every artifact of a stream. */
-  async storageKeysForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<string[]> {
-    const rows: Array<{ storage_key: string }> = await em.query(`SELECT storage_key FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
-    return rows.map((r) => r.storage_key);
+  /** The stream's stored objects: keys and the bytes written (put's count, recorded on the row). */
+  async objectsForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<Array<{ storageKey: string; bytes: number }>> {
+    const rows: Array<{ storage_key: string; bytes: string | number }> = await em.query(`SELECT storage_key, bytes FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
+    return rows.map((r) => ({ storageKey: r.storage_key, bytes: Number(r.bytes) }));
   }
 
-  async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<void> {
-    await em.query(`DELETE FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
+  /** How many rows went. */
+  async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<number> {
+    return (await returningRows(em.query(`DELETE FROM media_artifacts WHERE rtms_stream_id = $1 RETURNING 1`, [rtmsStreamId]))).length;
+  }
+
+  async countForSession(sessionId: string, em: EntityManager = this.db.manager): Promise<number> {
+    const rows: Array<{ n: number }> = await em.query(`SELECT count(*)::int AS n FROM media_artifacts WHERE session_id = $1`, [sessionId]);
+    return rows[0].n;
   }
 
   /** How many artifacts of each kind a session has (what the artifacts API lists). */

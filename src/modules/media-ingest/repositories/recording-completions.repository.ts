@@ -28,8 +28,8 @@ export class RecordingCompletionsRepository {
     await em.query(`UPDATE recording_completions SET event_id = $2 WHERE session_id = $1`, [sessionId, eventId]);
   }
 
-  async exists(sessionId: string): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(`SELECT 1 FROM recording_completions WHERE session_id = $1`, [sessionId]);
+  async exists(sessionId: string, em: EntityManager = this.db.manager): Promise<boolean> {
+    const rows: unknown[] = await em.query(`SELECT 1 FROM recording_completions WHERE session_id = $1`, [sessionId]);
     return rows.length > 0;
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../../database/returning-rows';
 
 /** A transcript line as stored (texts already clamped for the database). */
 export interface TranscriptRow {
@@ -75,7 +76,9 @@ export class TranscriptSegmentsRepository {
     return rows[0].n;
   }
 
-  async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<void> {
-    await em.query(`DELETE FROM transcript_segments WHERE rtms_stream_id = $1`, [rtmsStreamId]);
+  /** How many rows went. */
+  async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<number> {
+    return (await returningRows(em.query(`DELETE FROM transcript_segments WHERE rtms_stream_id = $1 RETURNING 1`, [rtmsStreamId]))).length;
   }
+
 }

@@ -29,6 +29,8 @@ function saver(refuse: (key: string) => boolean) {
     {} as never,
     { record: async (reason: string, b: MediaBatchPayload) => void lost.push({ reason, batch: b }) } as never,
     { noteWritten: () => undefined, noteUnavailable: () => undefined } as never,
+    {} as never,
+    {} as never,
   );
   return { svc, upserted, lost };
 }

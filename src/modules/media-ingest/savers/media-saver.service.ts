@@ -10,12 +10,14 @@ import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jobs/job-payloads';
 import { AppEventsService, AppEventType } from '../../app-events';
-import { SessionsService, StreamsService } from '../../sessions';
+import { DeletionActor, DeletionLogService, DeletionReason } from '../../deletion-log';
+import { SessionNotFoundError, SessionsService, StreamsService } from '../../sessions';
 import { ArtifactRow, MediaArtifactsRepository } from '../repositories/media-artifacts.repository';
 import { AudioSegmentsRepository } from '../repositories/audio-segments.repository';
+import { RecordingCompletionsRepository } from '../repositories/recording-completions.repository';
 import { TranscriptRow, TranscriptSegmentsRepository } from '../repositories/transcript-segments.repository';
 import { ArtifactKind, buildMediaKey, sessionPrefix } from '../storage/media-key';
-import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
+import { DeletedObjects, MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { StorageHealth } from '../storage/storage-health.service';
 import { isStorageUnavailable, KindCounts, storageErrorSummary, StorageUnavailableError } from '../storage/storage-errors';
 import { dbText } from './db-text';
@@ -66,6 +68,8 @@ export class MediaSaverService {
     private readonly audioSegments: AudioSegmentsRepository,
     private readonly loss: MediaLossRecorder,
     private readonly storageHealth: StorageHealth,
+    private readonly completions: RecordingCompletionsRepository,
+    private readonly deletionLog: DeletionLogService,
   ) {}
 
   private revokedKey(rtmsStreamId: string): string {
@@ -192,34 +196,73 @@ export class MediaSaverService {
 
   /**
    * Stop reason 8: deletes every stored object and row of the stream and refuses its later
-   * media. Announced (media.deleted) with the rows' deletion: always on the first pass,
-   * on the follow-up pass only when it found something.
+   * media. Recorded in the deletion log (stream_revoked, by Zoom) with the rows' deletion,
+   * which also announces media.deleted: always on the first pass, on the follow-up pass
+   * only when it deleted something.
    */
   async purgeStream(rtmsStreamId: string, pass = 1): Promise<number> {
     await this.redis.set(this.revokedKey(rtmsStreamId), '1', 'EX', 7 * 24 * 3600);
-    const keys = await this.artifacts.storageKeysForStream(rtmsStreamId);
-    for (const k of keys) await this.storage.delete(k);
+    // Stream objects have no prefix of their own (keys are per session and kind), so they
+    // go one by one and their bytes are the rows' (put's own count of what it wrote).
+    const objects = await this.artifacts.objectsForStream(rtmsStreamId);
+    for (const o of objects) await this.storage.delete(o.storageKey);
     const sessionId = (await this.streams.findByStreamId(rtmsStreamId))?.sessionId ?? null;
+    const owner = sessionId ? await this.sessionOwner(sessionId) : null;
     await this.db.transaction(async (em) => {
-      await this.artifacts.deleteForStream(rtmsStreamId, em);
-      await this.transcripts.deleteForStream(rtmsStreamId, em);
-      await this.audioSegments.deleteForStream(rtmsStreamId, em);
-      if (sessionId && (pass === 1 || keys.length > 0)) {
-        await this.appEvents.record(
-          { type: AppEventType.MediaDeleted, sessionId, data: { reason: 'stream_revoked', rtms_stream_id: rtmsStreamId, artifacts_deleted: keys.length } },
+      const audio = await this.audioSegments.deleteForStream(rtmsStreamId, em);
+      const rowsDeleted: Record<string, number> = {
+        media_artifacts: await this.artifacts.deleteForStream(rtmsStreamId, em),
+        transcript_segments: await this.transcripts.deleteForStream(rtmsStreamId, em),
+        ...audio,
+      };
+      const deletedAnything = objects.length > 0 || Object.values(rowsDeleted).some((n) => n > 0);
+      if (pass === 1 || deletedAnything) {
+        await this.deletionLog.record(
+          {
+            reason: DeletionReason.StreamRevoked,
+            actor: DeletionActor.Zoom,
+            sessionId,
+            rtmsStreamId,
+            owner,
+            categories: ['media', 'transcript', 'chat'],
+            objectsDeleted: objects.length,
+            bytesDeleted: objects.reduce((sum, o) => sum + o.bytes, 0),
+            rowsDeleted,
+            details: { pass },
+          },
           em,
         );
       }
     });
-    this.logger.log(`Purged stored media of revoked stream ${rtmsStreamId}: ${keys.length} object(s)`);
-    return keys.length;
+    this.logger.log(`Purged stored media of revoked stream ${rtmsStreamId} (pass ${pass}): ${objects.length} object(s)`);
+    return objects.length;
   }
 
-  /** Deletes every stored object of a session (its rows go with the session row). */
-  async purgeSessionObjects(sessionId: string): Promise<number> {
-    const n = await this.storage.deletePrefix(sessionPrefix(sessionId));
-    if (n > 0) this.logger.log(`Deleted ${n} stored object(s) of session ${sessionId}`);
-    return n;
+  /** The session's owner tag; null when it has none or is gone (deleted meanwhile). */
+  private async sessionOwner(sessionId: string): Promise<string | null> {
+    try {
+      return (await this.sessions.get(sessionId)).owner;
+    } catch (err) {
+      if (err instanceof SessionNotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Deletes every stored object of a session (its rows go with the session row): how many, and their bytes. */
+  async purgeSessionObjects(sessionId: string): Promise<DeletedObjects> {
+    const deleted = await this.storage.deletePrefix(sessionPrefix(sessionId));
+    if (deleted.objects > 0) this.logger.log(`Deleted ${deleted.objects} stored object(s) (${deleted.bytes} bytes) of session ${sessionId}`);
+    return deleted;
+  }
+
+  /** The media rows a session's deletion cascades to, per table (counted in the deleting transaction). */
+  async countSessionRows(sessionId: string, em: EntityManager): Promise<Record<string, number>> {
+    return {
+      media_artifacts: await this.artifacts.countForSession(sessionId, em),
+      transcript_segments: await this.transcripts.countForSession(sessionId, em),
+      ...(await this.audioSegments.countForSession(sessionId, em)),
+      recording_completions: (await this.completions.exists(sessionId, em)) ? 1 : 0,
+    };
   }
 
   private base(stream: StreamMediaItems, item: MediaItem, kind: ArtifactKind) {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { assertSafeKey, ByteRange, UnsafeStorageKeyError, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
+import { assertSafeKey, ByteRange, DeletedObjects, UnsafeStorageKeyError, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
 
 /** Local filesystem driver: keys map to files under one root directory. */
 export class LocalMediaStorage implements MediaStorage {
@@ -70,21 +70,26 @@ export class LocalMediaStorage implements MediaStorage {
     await fs.rm(this.pathOf(key), { force: true });
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string): Promise<DeletedObjects> {
     if (!prefix.endsWith('/')) throw new Error('deletePrefix needs a folder prefix ending in /');
     const dir = this.pathOf(prefix, true);
     if (dir === this.root) throw new Error('Refusing to delete the storage root');
-    let count = 0;
+    const deleted: DeletedObjects = { objects: 0, bytes: 0 };
     try {
       const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
-      count = entries.filter((e) => e.isFile()).length;
+      for (const e of entries) {
+        if (!e.isFile()) continue;
+        deleted.objects++;
+        // A file removed meanwhile (ENOENT) counts as deleted with no bytes.
+        deleted.bytes += (await fs.stat(path.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { objects: 0, bytes: 0 };
       throw err;
     }
     await fs.rm(dir, { recursive: true, force: true });
     for (const known of this.knownDirs) if (known === dir || known.startsWith(dir + path.sep)) this.knownDirs.delete(known);
-    return count;
+    return deleted;
   }
 
   locate(key: string): string {

@@ -94,7 +94,7 @@ describe('media keys', () => {
     expect(got.size).toBe(10);
     await storage.put(key, Buffer.from('0123456789'), 'application/json');
     expect((await fs.readdir(path.dirname(storage.locate(key))))).toEqual(['5.json']);
-    expect(await storage.deletePrefix(`${SESSION}/`)).toBe(1);
+    expect(await storage.deletePrefix(`${SESSION}/`)).toEqual({ objects: 1, bytes: 10 });
     expect(await storage.stat(key)).toBeNull();
     await expect(storage.deletePrefix('../')).rejects.toThrow();
     await fs.rm(root, { recursive: true, force: true });

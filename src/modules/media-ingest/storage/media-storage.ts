@@ -15,6 +15,12 @@ export interface StoredObject {
   size: number;
 }
 
+/** What a prefix deletion removed: objects and their bytes, as the storage itself reported them. */
+export interface DeletedObjects {
+  objects: number;
+  bytes: number;
+}
+
 export interface GetResult {
   stream: Readable;
   /** Size of the whole object. */
@@ -33,8 +39,11 @@ export interface MediaStorage {
   put(key: string, body: Buffer, contentType: string): Promise<PutResult>;
   get(key: string, range?: ByteRange): Promise<GetResult>;
   stat(key: string): Promise<StoredObject | null>;
-  /** Deletes every object whose key starts with `prefix` (which must end in '/'); returns how many. */
-  deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Deletes every object whose key starts with `prefix` (which must end in '/'); returns
+   * how many and their bytes (the deletion log records both).
+   */
+  deletePrefix(prefix: string): Promise<DeletedObjects>;
   delete(key: string): Promise<void>;
   /** Human-readable location of a key (path or s3:// URL), for reports. */
   locate(key: string): string;

@@ -10,7 +10,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { assertSafeKey, ByteRange, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
+import { assertSafeKey, ByteRange, DeletedObjects, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -93,22 +93,24 @@ export class S3MediaStorage implements MediaStorage {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key) }));
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string): Promise<DeletedObjects> {
     if (!prefix.endsWith('/')) throw new Error('deletePrefix needs a folder prefix ending in /');
     const full = this.full(prefix, true);
-    let count = 0;
+    const deleted: DeletedObjects = { objects: 0, bytes: 0 };
     let token: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: full, ContinuationToken: token, MaxKeys: 1000 }));
-      const keys = (page.Contents ?? []).map((o) => o.Key).filter((k): k is string => typeof k === 'string');
-      if (keys.length > 0) {
-        const res = await this.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
+      const listed = (page.Contents ?? []).filter((o): o is typeof o & { Key: string } => typeof o.Key === 'string');
+      if (listed.length > 0) {
+        const res = await this.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: listed.map(({ Key }) => ({ Key })), Quiet: true } }));
         if (res.Errors && res.Errors.length > 0) throw new Error(`S3 delete failed for ${res.Errors.length} object(s): ${res.Errors[0]?.Code ?? 'error'}`);
-        count += keys.length;
+        deleted.objects += listed.length;
+        // The listing's sizes: what the bucket held, without a HEAD per object.
+        deleted.bytes += listed.reduce((sum, o) => sum + Number(o.Size ?? 0), 0);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return count;
+    return deleted;
   }
 
   locate(key: string): string {

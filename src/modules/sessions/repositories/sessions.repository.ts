@@ -62,6 +62,20 @@ export class SessionsRepository {
     return this.repo(em).createQueryBuilder('s').setLock('pessimistic_write').where('s.id = :id', { id }).getOne();
   }
 
+  /**
+   * The session row and this module's rows its deletion cascades to, per table (in `em`'s
+   * transaction, before the delete, for the deletion log).
+   */
+  async countCascade(id: string, em: EntityManager): Promise<Record<string, number>> {
+    const [row]: Array<{ streams: number; events: number; participants: number }> = await em.query(
+      `SELECT (SELECT count(*)::int FROM rtms_streams WHERE session_id = $1) AS streams,
+              (SELECT count(*)::int FROM session_events WHERE session_id = $1) AS events,
+              (SELECT count(*)::int FROM participants WHERE session_id = $1) AS participants`,
+      [id],
+    );
+    return { sessions: 1, rtms_streams: row.streams, session_events: row.events, participants: row.participants };
+  }
+
   /** True when a row was deleted (its streams, events and participants cascade). */
   async deleteById(id: string, em?: EntityManager): Promise<boolean> {
     const result = await this.repo(em).delete({ id });
