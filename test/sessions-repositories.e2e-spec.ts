@@ -55,6 +55,26 @@ describe('sessions repositories (real Postgres)', () => {
   }
 
   describe('SessionsRepository', () => {
+    it('addReceivedCounts sums counts per name (concurrent streams lose nothing), merges participants_seen by maximum; a save never overwrites them', async () => {
+      const s = await newSession();
+      expect(s.receivedCounts).toEqual({});
+      await Promise.all([
+        sessions.addReceivedCounts(s.id, { audio_messages: 10, audio_bytes: 6400, participants_seen: 2 }),
+        sessions.addReceivedCounts(s.id, { audio_messages: 5, chat_messages: 1, participants_seen: 3 }),
+      ]);
+      await sessions.addReceivedCounts(s.id, { audio_messages: 1, participants_seen: 1, events: 4 });
+      const loaded = (await sessions.findById(s.id))!;
+      expect(loaded.receivedCounts).toEqual({ audio_messages: 16, audio_bytes: 6400, chat_messages: 1, participants_seen: 3, events: 4 });
+      // An entity loaded before a stream adds, then saved, keeps the stream's counts.
+      const stale = (await sessions.findById(s.id))!;
+      await sessions.addReceivedCounts(s.id, { audio_messages: 4 });
+      stale.metadata = { saved: true };
+      await sessions.save(stale);
+      expect((await sessions.findById(s.id))!.receivedCounts).toMatchObject({ audio_messages: 20 });
+      // A session that is gone: nothing happens.
+      await sessions.addReceivedCounts(randomUUID(), { audio_messages: 1 });
+    });
+
     it('insert fills the database defaults and returns the row', async () => {
       const s = await newSession({ metadata: { team: 'qa' } });
       expect(s.id).toMatch(/^[0-9a-f-]{36}$/);

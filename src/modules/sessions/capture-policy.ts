@@ -105,6 +105,29 @@ export function resolveCapturePolicy(
   };
 }
 
+/** Zero retention: nothing of the session's media, transcript, chat or participants is stored. */
+export function isZeroRetention(policy: Pick<CapturePolicy, 'retention'> | Record<string, unknown>): boolean {
+  const retention = (policy as { retention?: unknown }).retention;
+  return typeof retention === 'object' && retention !== null && (retention as { zero?: unknown }).zero === true;
+}
+
+/**
+ * The policy with `store: false` on every media type when it asks for zero retention,
+ * whatever its per-type flags say (a stored policy is normally resolved that way already;
+ * this keeps a hand-edited or older row from storing anything).
+ */
+export function enforceZeroRetention(policy: CapturePolicy): CapturePolicy {
+  if (!isZeroRetention(policy)) return policy;
+  return {
+    ...policy,
+    video: { ...policy.video, store: false },
+    deskshare: { ...policy.deskshare, store: false },
+    audio: { ...policy.audio, store: false },
+    transcript: { ...policy.transcript, store: false },
+    chat: { ...policy.chat, store: false },
+  };
+}
+
 function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   if (!value) return {};
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -13,6 +13,7 @@ import { stopReasonName } from '../../zoom/rtms-enums';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
 import { CreateSessionDto } from './dto/create-session.dto';
+import type { ReceivedCounts } from './received-counts';
 import { ListSessionsQuery } from './dto/list-sessions.query';
 import { EventSource } from './entities/session-event.entity';
 import { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
@@ -222,6 +223,11 @@ export class SessionsService {
       return { session: saved, changed: true };
     };
     return em ? run(em) : this.dataSource.transaction(run);
+  }
+
+  /** Adds what a stream received to the session's received_counts (a missing session changes nothing). */
+  addReceivedCounts(id: string, delta: ReceivedCounts): Promise<void> {
+    return this.sessions.addReceivedCounts(id, delta);
   }
 
   /** Which of the given session ids exist (for modules that must not query the sessions table). */

@@ -1,7 +1,7 @@
 import type { ConfigService } from '@nestjs/config';
 import type { MetricsService } from '../../../common/metrics/metrics.service';
 import type { AppConfig } from '../../../config/app.config';
-import { RtmsMessageType, RtmsStreamState } from '../../../zoom/rtms-enums';
+import { RtmsEventType, RtmsMessageType, RtmsStreamState } from '../../../zoom/rtms-enums';
 import { IllegalTransitionError, SessionStatus } from '../../sessions';
 import type { SessionEventsService, SessionsService, StreamsService } from '../../sessions';
 import type { RtmsMessage } from '../protocol/rtms-message-parser';
@@ -39,6 +39,10 @@ function fakes() {
     }),
   };
   const sessions = {
+    addReceivedCounts: jest.fn(async (_id: string, delta: Record<string, number>) => {
+      guard();
+      db.log.push(`counts ${JSON.stringify(delta)}`);
+    }),
     transition: jest.fn(async (_id: string, to: SessionStatus) => {
       guard();
       if (db.refuseTransition) throw new IllegalTransitionError(SessionStatus.Stopped, to);
@@ -54,6 +58,7 @@ function fakes() {
 const ref = { sessionId: 'sess', rtmsStreamId: 'stream-1' };
 const state = (s: RtmsStreamState) => ({ msg_type: RtmsMessageType.StreamStateUpdate, state: s }) as unknown as RtmsMessage;
 const join = (user: number) => ({ msg_type: RtmsMessageType.EventUpdate, event: { event_type: 3, participants: [{ user_id: user, user_name: 'A' }] } }) as unknown as RtmsMessage;
+const event = (type: number, extra: Record<string, unknown> = {}) => ({ msg_type: RtmsMessageType.EventUpdate, event: { event_type: type, ...extra } }) as unknown as RtmsMessage;
 const written = (log: string[]) => log.map((l) => l.replace(/ worker:[0-9a-f-]+$/, ''));
 
 describe('StreamEventsRecorder', () => {
@@ -95,5 +100,19 @@ describe('StreamEventsRecorder', () => {
     await recorder.note(ref, 'after', {});
     expect(await recorder.settled(ref.rtmsStreamId, 5000)).toBe(true);
     expect(written(db.log)).toEqual(['event rtms.stream_state', 'stream paused', 'event after']);
+  });
+
+  it('zero retention (storesPeople false): no participant rows and no event about a person; the stream\'s own events and the counts are written', async () => {
+    const { db, recorder } = fakes();
+    await recorder.event(ref, join(7), false);
+    await recorder.event(ref, event(RtmsEventType.ActiveSpeakerChange, { user_id: 7, user_name: 'A' }), false);
+    await recorder.event(ref, event(RtmsEventType.SharingStart, { user_id: 7, user_name: 'A' }), false);
+    await recorder.event(ref, event(RtmsEventType.ParticipantVideoOn, { participants: [{ user_id: 7 }] }), false);
+    await recorder.event(ref, event(99, { user_name: 'A' }), false);
+    await recorder.event(ref, event(RtmsEventType.FirstPacketTimestamp, { timestamp: 1 }), false);
+    await recorder.event(ref, event(RtmsEventType.MediaConnectionInterrupted), false);
+    recorder.counts(ref, { events: 7, participants_seen: 1 });
+    expect(await recorder.settled(ref.rtmsStreamId, 5000)).toBe(true);
+    expect(written(db.log)).toEqual(['event rtms.first_packet_timestamp', 'event rtms.media_connection_interrupted', 'counts {"events":7,"participants_seen":1}']);
   });
 });

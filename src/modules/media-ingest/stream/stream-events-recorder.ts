@@ -7,7 +7,7 @@ import { DomainError } from '../../../common/errors/domain-error';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import type { AppConfig } from '../../../config/app.config';
 import { isDatabaseUnavailable, isUniqueViolation } from '../../../database/database-unavailable';
-import { EventSource, RecordEventInput, SessionEventsService, SessionsService, SessionStatus, StreamsService, StreamStatus } from '../../sessions';
+import { EventSource, ReceivedCounts, RecordEventInput, SessionEventsService, SessionsService, SessionStatus, StreamsService, StreamStatus } from '../../sessions';
 import type { RtmsMessage } from '../protocol/rtms-message-parser';
 import { errorMessage } from '../../../common/errors/error-message';
 import { Observation, ObservationBuffer } from './observation-buffer';
@@ -35,6 +35,9 @@ const EVENT_NAMES: Record<number, string> = {
   [RtmsEventType.ChatGroupMembersDelete]: 'rtms.chat_group_members_deleted',
   [RtmsEventType.ChatGroupMemberStatusUpdate]: 'rtms.chat_group_member_status_updated',
 };
+
+/** The events a zero-retention session still records: about the stream, never about a person. */
+const ZERO_RETENTION_EVENTS: ReadonlySet<number> = new Set([RtmsEventType.FirstPacketTimestamp, RtmsEventType.MediaConnectionInterrupted]);
 
 /** Retry backoff while Postgres does not answer. */
 const RETRY_BASE_MS = 200;
@@ -136,9 +139,15 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
     });
   }
 
-  async event(ref: StreamRef, msg: RtmsMessage): Promise<void> {
+  /**
+   * msg 6. `storesPeople` false (zero retention): no participants rows and no timeline
+   * row for any event that names or identifies someone — only the stream's own events
+   * (ZERO_RETENTION_EVENTS); the stream counts the rest (received_counts).
+   */
+  async event(ref: StreamRef, msg: RtmsMessage, storesPeople = true): Promise<void> {
     const ev = (typeof msg.event === 'object' && msg.event !== null ? msg.event : {}) as Record<string, unknown>;
     const type = typeof ev.event_type === 'number' ? ev.event_type : -1;
+    if (!storesPeople && !ZERO_RETENTION_EVENTS.has(type)) return;
     const steps: Observation['steps'] = [];
     if (type === RtmsEventType.ParticipantJoin || type === RtmsEventType.ParticipantLeave) {
       const at = timeOf(ev.timestamp);
@@ -212,6 +221,11 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
   runtime(ref: StreamRef, fields: StreamRuntimeUpdate): void {
     const keepAliveOnly = Object.keys(fields).every((k) => k === 'lastKeepaliveAt');
     this.buffer.runtime(ref.rtmsStreamId, fields, !keepAliveOnly, (f) => this.streams.updateRuntime(ref.rtmsStreamId, f as StreamRuntimeUpdate), keepAliveOnly ? 'low' : 'high');
+  }
+
+  /** Adds what the stream received since its last report to the session's received_counts (stream-counters.ts). */
+  counts(ref: StreamRef, delta: ReceivedCounts): void {
+    this.buffer.push(ref.rtmsStreamId, { kind: 'session.received_counts', priority: 'low', steps: [() => this.sessions.addReceivedCounts(ref.sessionId, delta)] });
   }
 
   /** reconnect_counts[cause] += 1. */

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
 import type { IngestMetrics } from '../ingest-metrics';
+import type { StreamCounters } from './stream-counters';
 import type { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
 import { MEDIA_MESSAGE_TYPES, MEDIA_TYPE_LABEL, ParseFailure, RtmsMessage, toMediaItem } from '../protocol/rtms-message-parser';
 
@@ -17,6 +18,7 @@ export class StreamMediaDispatcher {
     private readonly rtmsStreamId: string,
     private readonly metrics: IngestMetrics,
     private readonly media: StreamMediaPipeline,
+    private readonly counters: StreamCounters,
   ) {}
 
   onMediaMessage(m: RtmsMessage, bytes: number, receivedAt: number): void {
@@ -33,6 +35,7 @@ export class StreamMediaDispatcher {
     if (parsed.lengthMismatch) this.metrics.invalid.inc({ reason: 'length_mismatch_kept' });
     this.metrics.messages.inc({ media_type: label });
     this.metrics.bytes.inc({ media_type: label }, bytes);
+    this.counters.media(label, bytes);
     if (m.msg_type >= RtmsMessageType.MediaDataTranscript) this.metrics.textArrivalDelay.observe({ media_type: label }, Math.max(0, receivedAt - parsed.item.timestamp) / 1000);
     const before = this.media.stats.filtered;
     this.media.add(parsed.item, parsed.bytes);

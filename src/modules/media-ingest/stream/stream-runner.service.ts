@@ -7,14 +7,14 @@ import type { StreamRunPayload } from '../../../jobs/job-payloads';
 import { JobProducer } from '../../../jobs/job-producer.service';
 import { LiveMediaPublisher, LiveTextLog } from '../../live';
 import type { CapturePolicy } from '../../sessions';
-import { EventSource, SessionEntity, SessionsService, StreamsService, StreamStatus, ZoomProduct } from '../../sessions';
+import { enforceZeroRetention, EventSource, SessionEntity, SessionsService, StreamsService, StreamStatus, ZoomProduct } from '../../sessions';
 import { STOP_REASON_STREAM_REVOKED } from '../../../zoom/rtms-enums';
 import { AudioSpoolService } from '../audio/audio-spool.service';
 import type { StreamEnd } from '../audio/audio-spool.ports';
 import { IngestMetrics } from '../ingest-metrics';
 import { MediaBatchService } from '../pipeline/media-batch.service';
 import { MEDIA_ITEM_FILTER_FACTORY, MediaItemFilterFactory } from '../pipeline/media-filter';
-import { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
+import { AudioSink, StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
 import { mediaParamsFor, requestedMediaTypes, rtmsSignature } from '../protocol/handshake';
 import { sampleRateHz } from '../savers/wav';
 import { errorMessage } from '../../../common/errors/error-message';
@@ -26,10 +26,10 @@ import { monotonicFromWallClock, STREAM_LEASE_MARGIN_MS, STREAM_LOCK_DURATION_MS
 import { StreamOutcome, StreamSession } from './stream-session';
 import { StreamSignalSubscriber } from './stream-signal-subscriber';
 
-/** The stored policy merged over the defaults (older rows may lack newer fields). */
+/** The stored policy merged over the defaults (older rows may lack newer fields); zero retention stores no media type. */
 export function effectivePolicy(stored: Record<string, unknown>, defaults: CapturePolicy): CapturePolicy {
   const s = stored as Partial<CapturePolicy>;
-  return {
+  return enforceZeroRetention({
     ...defaults,
     ...s,
     media_types: Array.isArray(s.media_types) ? s.media_types : defaults.media_types,
@@ -38,8 +38,14 @@ export function effectivePolicy(stored: Record<string, unknown>, defaults: Captu
     audio: { ...defaults.audio, ...s.audio },
     transcript: { ...defaults.transcript, ...s.transcript },
     chat: { ...defaults.chat, ...s.chat },
-  };
+  });
 }
+
+/** A stream's handle on the audio spool (AudioSpoolStream), or NO_AUDIO. */
+type StreamAudio = AudioSink & { end(how: StreamEnd): Promise<void> };
+
+/** The audio handle of a stream whose audio is not stored: takes nothing, spools nothing. */
+const NO_AUDIO: StreamAudio = { append: () => false, end: () => Promise.resolve() };
 
 const PRODUCT_ID_FIELD: Record<ZoomProduct, string> = {
   [ZoomProduct.Meeting]: 'meeting_uuid',
@@ -118,12 +124,16 @@ export class StreamRunner {
     // Until its media has left this process, the stream holds its session's recording.ready (recording/).
     await this.holds.add([session.id], `stream:${rtmsStreamId}`);
     const mediaParams = mediaParamsFor(mediaTypes, policy, rtms.ingest.audioSendRateMs);
-    const audio = this.audioSpool.open({
-      ...ids,
-      segmentMs: Math.max(1, policy.audio.segment_seconds) * 1000,
-      sampleRate: sampleRateHz(mediaParams.audio?.sample_rate),
-      channels: Number(mediaParams.audio?.channel ?? 1),
-    });
+    // Audio that is not stored (zero retention, or audio.store false) never touches the spool: no files, no rows.
+    const audio: StreamAudio =
+      policy.audio.store === false
+        ? NO_AUDIO
+        : this.audioSpool.open({
+            ...ids,
+            segmentMs: Math.max(1, policy.audio.segment_seconds) * 1000,
+            sampleRate: sampleRateHz(mediaParams.audio?.sample_rate),
+            channels: Number(mediaParams.audio?.channel ?? 1),
+          });
     const tap = this.liveMedia.openTap(session.id);
     const codecs = { video: Number(mediaParams.video?.codec), deskshare: Number(mediaParams.deskshare?.codec) };
     const media = new StreamMediaPipeline(ids, policy, this.filters.forStream(rtmsStreamId, policy), this.batches.batcher, audio, { tap, text: this.liveText, codecs });

@@ -5,7 +5,7 @@ import { errorMessage } from '../../../common/errors/error-message';
 import { isRecord } from '../../../common/types/is-record';
 import { RtmsEventType, RtmsMessageType, RtmsStreamState, STOP_REASON_RECEIVER_REQUEST_CLOSE } from '../../../zoom/rtms-enums';
 import type { CapturePolicy, MediaTypeName, StreamsService } from '../../sessions';
-import { StreamStatus } from '../../sessions';
+import { isZeroRetention, StreamStatus } from '../../sessions';
 import type { ServerUrlPolicy } from '../../../zoom/rtms/server-url-policy';
 import type { RtmsSocket } from '../connection/rtms-socket';
 import type { IngestMetrics } from '../ingest-metrics';
@@ -17,6 +17,7 @@ import { CaptureAdmission } from '../capture/capture-admission';
 import { Interruption, Interruptions, ReconnectCause } from './interruptions';
 import { ReconnectPolicy } from './reconnect-policy';
 import { StreamConnections } from './stream-connections';
+import { StreamCounters } from './stream-counters';
 import { StreamMediaDispatcher } from './stream-media-dispatcher';
 import { STREAM_END_FLUSH_MS } from './stream-events-recorder';
 import type { StreamEventsRecorder, StreamRef } from './stream-events-recorder';
@@ -56,6 +57,8 @@ export interface StreamSessionInit extends StreamRef {
 }
 
 const PROBE_TIMEOUT_MS = 2000;
+/** How often a stream's received counters are added to its session's row (and once more when it ends). */
+export const COUNTS_WRITE_MS = 10_000;
 const KEEPALIVE_DB_WRITE_MS = 2000;
 /** A hand-over (or a lost lease) waits at most this long for the stream's observations: the next holder must not wait. */
 const HANDOVER_FLUSH_MS = 2000;
@@ -75,6 +78,10 @@ export class StreamSession {
   private readonly dispatcher: StreamMediaDispatcher;
   /** The capture policy's participant rules, applied to live events as to media. */
   private readonly admission: CaptureAdmission;
+  /** What the stream received (the session's received_counts). */
+  private readonly counters = new StreamCounters();
+  /** Zero retention: participants and per-person events are not written (only counted). */
+  private readonly storesPeople: boolean;
   private firstMediaDone = false;
   private closeRequested = false;
   private lastKeepAliveWrite = 0;
@@ -88,8 +95,9 @@ export class StreamSession {
     private readonly deps: StreamSessionDeps,
   ) {
     this.reconnect = new ReconnectPolicy(deps.config.reconnectBaseMs, deps.config.reconnectMaxMs);
-    this.dispatcher = new StreamMediaDispatcher(init.rtmsStreamId, deps.metrics, deps.media);
+    this.dispatcher = new StreamMediaDispatcher(init.rtmsStreamId, deps.metrics, deps.media, this.counters);
     this.admission = new CaptureAdmission(init.policy);
+    this.storesPeople = !isZeroRetention(init.policy);
     this.conn = new StreamConnections(init, deps, {
       onSignalingMessage: (sock, m, bytes, at) => this.onSignalingMessage(sock, m, bytes, at),
       onMediaMessage: (m, bytes, at) => this.dispatcher.onMediaMessage(m, bytes, at),
@@ -148,6 +156,7 @@ export class StreamSession {
     });
     const kaTick = Math.max(50, Math.min(1000, Math.floor(this.deps.config.keepAliveTimeoutMs / 4)));
     this.timers.push(setInterval(() => this.checkKeepAlive(), kaTick));
+    this.timers.push(setInterval(() => this.writeCounts(), COUNTS_WRITE_MS));
     try {
       this.deps.recorder.runtime(this.ref, { status: StreamStatus.Connecting, ownerWorkerId: this.deps.workerId });
       if (this.init.takeover) await this.countReconnect('takeover', 'stream job taken over from another worker');
@@ -157,6 +166,7 @@ export class StreamSession {
       for (const t of this.timers) clearInterval(t);
       this.deps.lease.stop();
       this.closeAll();
+      this.writeCounts();
       await this.deps.media.close();
       // What the stream observed is written before its job ends (Postgres may be down: bounded wait, the process keeps retrying the rest).
       const ended = outcome?.kind === 'stopped' || outcome?.kind === 'failed';
@@ -242,7 +252,8 @@ export class StreamSession {
         const ev = isRecord(m.event) ? m.event : {};
         if (ev.event_type === RtmsEventType.MediaConnectionInterrupted) this.mediaInterrupted('event 7 MEDIA_CONNECTION_INTERRUPTED');
         for (const entry of liveEventEntries(this.init.sessionId, m, at)) if (this.admission.admitsParticipant(entry.data.user_id)) this.deps.liveText.append(entry);
-        this.chainRecord(() => this.deps.recorder.event(this.ref, m));
+        this.countEvent(ev);
+        this.chainRecord(() => this.deps.recorder.event(this.ref, m, this.storesPeople));
         return;
       }
       case RtmsMessageType.StreamStateUpdate: {
@@ -274,6 +285,21 @@ export class StreamSession {
         if (MEDIA_MESSAGE_TYPES.has(m.msg_type)) this.dispatcher.onMediaMessage(m, bytes, at);
         else this.logger.debug(`Stream ${this.rtmsStreamId}: ignoring signaling msg_type ${m.msg_type}`);
     }
+  }
+
+  private countEvent(ev: Record<string, unknown>): void {
+    this.counters.event();
+    if (ev.event_type !== RtmsEventType.ParticipantJoin || !Array.isArray(ev.participants)) return;
+    for (const p of ev.participants as unknown[]) {
+      const id = isRecord(p) ? p.user_id : undefined;
+      if (typeof id === 'number' || (typeof id === 'string' && id.length > 0 && id.length <= 128)) this.counters.participant(String(id));
+    }
+  }
+
+  /** Hands what was counted since the last write to the recorder (in order with the stream's other observations). */
+  private writeCounts(): void {
+    const delta = this.counters.take();
+    if (delta) this.deps.recorder.counts(this.ref, delta);
   }
 
   private mediaInterrupted(detail: string): void {
@@ -364,6 +390,8 @@ export class StreamSession {
       return { kind: 'lease_lost' };
     }
     if (i.kind === 'stop') {
+      // The counts are final before the session is: whoever sees it stopped sees them whole.
+      this.writeCounts();
       this.deps.recorder.ended(this.ref, { kind: 'stopped', stopReason: i.stopReason });
       this.logger.log(`Stream ${this.rtmsStreamId}: stopped (${i.via}, reason ${String(i.stopReason)})`);
       return { kind: 'stopped', stopReason: i.stopReason };
@@ -377,6 +405,7 @@ export class StreamSession {
     const details: Record<string, unknown> = { reason };
     if (err instanceof RtmsStatusError) Object.assign(details, { status_code: err.statusCode, status_name: err.statusName });
     this.record('stream.failed', details);
+    this.writeCounts();
     this.deps.recorder.ended(this.ref, { kind: 'failed', reason });
     return { kind: 'failed', reason };
   }

@@ -68,6 +68,14 @@ export class SessionEntity {
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata: Record<string, unknown>;
 
+  /**
+   * What the session's streams received (received-counts.ts): written only by
+   * SessionsRepository.addReceivedCounts (a merge in SQL), never by an entity save, which
+   * could put back a value it loaded before a stream added to it.
+   */
+  @Column({ name: 'received_counts', type: 'jsonb', default: () => "'{}'", update: false })
+  receivedCounts: Record<string, number>;
+
   /** Owner tag of the API key that created it (API_KEYS); null: created by an unscoped key or by Zoom's webhooks. */
   @Column({ type: 'varchar', length: 64, nullable: true })
   owner: string | null;

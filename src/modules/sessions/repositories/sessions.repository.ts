@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, DeepPartial, EntityManager, In, Repository } from 'typeorm';
 import { SessionEntity, SessionStatus } from '../entities/session.entity';
+import { MAX_MERGED_RECEIVED_COUNTS, ReceivedCounts } from '../received-counts';
 import { keysetPage, Keyed } from '../../../common/http/keyset-page';
 import { Cursor } from '../../../common/http/pagination';
 
@@ -45,6 +46,27 @@ export class SessionsRepository {
     if (unique.length === 0) return new Set();
     const rows = await this.repo().find({ select: { id: true }, where: { id: In(unique), ...(owner ? { owner } : {}) } });
     return new Set(rows.map((r) => r.id));
+  }
+
+  /**
+   * Adds a stream's counts to the session's received_counts in one statement (concurrent
+   * streams of a session cannot lose each other's): summed per name, except the
+   * MAX_MERGED_RECEIVED_COUNTS names, merged by maximum.
+   */
+  async addReceivedCounts(id: string, delta: ReceivedCounts): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE sessions SET received_counts = (
+         SELECT COALESCE(jsonb_object_agg(k, v), '{}'::jsonb) FROM (
+           SELECT k, CASE WHEN k = ANY($3::text[]) THEN MAX(v) ELSE SUM(v) END AS v
+           FROM (
+             SELECT key AS k, value::numeric AS v FROM jsonb_each_text(received_counts)
+             UNION ALL
+             SELECT key, value::numeric FROM jsonb_each_text($2::jsonb)
+           ) merged GROUP BY k
+         ) totals)
+       WHERE id = $1::uuid`,
+      [id, JSON.stringify(delta), MAX_MERGED_RECEIVED_COUNTS],
+    );
   }
 
   /** The session; with an `owner`, only when it is that owner's. */
