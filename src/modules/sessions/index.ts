@@ -11,6 +11,8 @@ export { SessionEventsService } from './session-events.service';
 export type { RecordEventInput, StoredZoomEventInput } from './session-events.service';
 export { StreamsService } from './streams.service';
 export { SessionCleanupHooks } from './session-cleanup.hooks';
+export { normaliseEmail, ParticipantDirectory, PARTICIPANT_EMAIL_MAX } from './participant-directory.service';
+export type { ParticipantRef, SessionErasureFacts } from './repositories/participant-lookup.repository';
 export { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
 export { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
 export { EventProcessingStatus, EventSource, SessionEventEntity } from './entities/session-event.entity';

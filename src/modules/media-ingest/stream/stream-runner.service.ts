@@ -152,7 +152,11 @@ export class StreamRunner {
       },
     );
     this.running.add(streamSession);
-    const unlisten = this.signals.listen(rtmsStreamId, (signal) => streamSession.onSignal(signal));
+    const unlisten = this.signals.listen(rtmsStreamId, (signal) => {
+      if (signal.type !== 'erase_users') return streamSession.onSignal(signal);
+      const dropped = (signal.userIds ?? []).reduce((n, userId) => n + audio.eraseUser(String(userId)), 0);
+      this.logger.log(`Stream ${rtmsStreamId}: erasure dropped ${dropped} spooled audio segment window(s) of ${signal.userIds?.length ?? 0} participant(s)`);
+    });
     let audioEnd: StreamEnd = 'keep';
     try {
       const outcome = await streamSession.run();
