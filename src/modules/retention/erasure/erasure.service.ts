@@ -177,11 +177,17 @@ export class ErasureService {
         await this.erasures.addHeld(row.id, sessionId, em);
         return;
       }
-      const segments = await this.media.lockUserSegments(sessionId, userIds, em);
-      const objects = await this.media.userObjects(sessionId, userIds, em);
       // Storage first: a crash after this leaves rows whose objects are gone, which the
-      // job's retry deletes; the other order could leave objects no row points at.
-      await this.media.deleteObjects(objects);
+      // job's retry deletes; the other order could leave objects no row points at. The
+      // bulk goes before the person's audio segments are locked: a lock held that long
+      // would stall the spool flushes (one statement for every stream of a worker).
+      const first = await this.media.userObjects(sessionId, userIds, em);
+      await this.media.deleteObjects(first);
+      const segments = await this.media.lockUserSegments(sessionId, userIds, em);
+      // A WAV finished (or a frame saved) meanwhile: its object goes too, under the lock.
+      const objects = await this.media.userObjects(sessionId, userIds, em);
+      const deleted = new Set(first.map((o) => o.storageKey));
+      await this.media.deleteObjects(objects.filter((o) => !deleted.has(o.storageKey)));
       const rows = await this.media.deleteUserRows(sessionId, userIds, em);
       const participantRows = await this.participants.deleteParticipants(sessionId, userIds, em);
       const counts: ErasureCounts = {
