@@ -119,6 +119,20 @@ describe('erasure repositories (real Postgres)', () => {
     expect(left.filter((r) => r.session_id === s2)).toHaveLength(2);
   });
 
+  it('tells which participant folders hold another user\'s object (those are not removed)', async () => {
+    const s = await newSession();
+    await ds.query(
+      `INSERT INTO media_artifacts (session_id, rtms_stream_id, kind, user_id, user_name, storage_key, content_type, bytes, sha256, captured_at)
+       VALUES ($1, 'st', 'chat', $2, 'Bob', $4, 'application/json', 1, 'x', now()),
+              ($1, 'st', 'chat', $3, 'Ann', $5, 'application/json', 1, 'x', now())`,
+      [s, uid(6), uid(7), `${s}/chat/Bob_${uid(6)}/1.json`, `${s}/chat/Ann_${uid(7)}/1.json`],
+    );
+    const bob = `${s}/chat/Bob_${uid(6)}/`;
+    const ann = `${s}/chat/Ann_${uid(7)}/`;
+    expect(await media.foldersShared(s, [bob, ann], [uid(6)])).toEqual(new Set([ann]));
+    expect(await media.foldersShared(s, [], [uid(6)])).toEqual(new Set());
+  });
+
   it("adds a session's progress to the report (counts merged by kind, sessions listed once) and clears the sealed subject when it ends", async () => {
     const id = randomUUID();
     erasureIds.push(id);

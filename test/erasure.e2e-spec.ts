@@ -247,6 +247,9 @@ describe('Erasure by participant', () => {
     const gone = new Set(bObjects.map((o) => o.storage_key));
     expect(await filesOnDisk()).toEqual(filesBefore.filter((f) => !gone.has(f)));
     expect(gone.size).toBeGreaterThan(0);
+    // Nor are B's folders left behind (their names are B's): only the held session keeps one.
+    const dirs = (await fs.readdir(root, { recursive: true, withFileTypes: true })).filter((e) => e.isDirectory() && e.name.endsWith(`_${B}`));
+    expect(dirs.map((d) => path.relative(root, d.parentPath).split(path.sep)[0])).toEqual([held, held]);
 
     // The report adds up to what B had.
     const had = (t: string) => (before[`${s1}|${t}|${B}`] ?? 0) + (before[`${mixed}|${t}|${B}`] ?? 0);

@@ -60,6 +60,20 @@ export class ParticipantMediaService {
     }
   }
 
+  /**
+   * Removes the participant folders (`{session}/{kind}/{name}_{user id}/`) the objects
+   * were in, with anything left in them: their names are the person's. A folder that
+   * holds another participant's object (never, as keys are built) is left alone.
+   * Returns how many leftover objects went with them.
+   */
+  async deleteUserFolders(sessionId: string, userIds: string[], objects: UserObject[], em?: EntityManager): Promise<number> {
+    const folders = [...new Set(objects.map((o) => o.storageKey.split('/')).filter((p) => p.length === 4).map((p) => `${p.slice(0, 3).join('/')}/`))];
+    const shared = await this.repo.foldersShared(sessionId, folders, userIds, em);
+    let leftovers = 0;
+    for (const folder of folders) if (!shared.has(folder)) leftovers += await this.storage.deletePrefix(folder);
+    return leftovers;
+  }
+
   /** Deletes the users' rows of a session (artifacts, transcript lines, audio segments and parts), in `em`. */
   async deleteUserRows(sessionId: string, userIds: string[], em: EntityManager): Promise<ParticipantRowsDeleted> {
     const artifacts = await this.repo.deleteUserArtifacts(sessionId, userIds, em);

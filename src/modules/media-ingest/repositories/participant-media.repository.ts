@@ -74,6 +74,18 @@ export class ParticipantMediaRepository {
     return rows.map((r) => ({ storageKey: r.storage_key, bytes: Number(r.bytes), kind: r.kind }));
   }
 
+  /** Which of the given folder prefixes hold an object of anyone but these users (such a folder is not removed). */
+  async foldersShared(sessionId: string, folders: string[], userIds: string[], em: EntityManager = this.db.manager): Promise<Set<string>> {
+    if (folders.length === 0) return new Set();
+    const rows: Array<{ folder: string }> = await em.query(
+      `SELECT f.folder FROM unnest($2::text[]) AS f(folder)
+        WHERE EXISTS (SELECT 1 FROM media_artifacts a WHERE a.session_id = $1 AND NOT (a.user_id = ANY($3::varchar[]))
+                         AND left(a.storage_key, length(f.folder)) = f.folder)`,
+      [sessionId, folders, userIds],
+    );
+    return new Set(rows.map((r) => r.folder));
+  }
+
   /** Deletes the users' artifact rows of a session; returns how many of each kind went. */
   async deleteUserArtifacts(sessionId: string, userIds: string[], em: EntityManager): Promise<Partial<Record<ArtifactKind, number>>> {
     const rows = await returningRows<{ kind: ArtifactKind }>(

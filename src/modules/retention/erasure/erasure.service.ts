@@ -188,6 +188,8 @@ export class ErasureService {
       const objects = await this.media.userObjects(sessionId, userIds, em);
       const deleted = new Set(first.map((o) => o.storageKey));
       await this.media.deleteObjects(objects.filter((o) => !deleted.has(o.storageKey)));
+      // The now empty participant folders carry the person's name (local storage).
+      await this.media.deleteUserFolders(sessionId, userIds, objects, em);
       const rows = await this.media.deleteUserRows(sessionId, userIds, em);
       const participantRows = await this.participants.deleteParticipants(sessionId, userIds, em);
       const counts: ErasureCounts = {
