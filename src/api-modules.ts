@@ -4,10 +4,11 @@ import { DeletionLogApiModule } from './modules/deletion-log';
 import { LiveApiModule } from './modules/live';
 import { MediaArtifactsApiModule } from './modules/media-ingest';
 import { OAuthModule } from './modules/oauth';
+import { ErasuresApiModule } from './modules/retention';
 import { RtmsControlApiModule } from './modules/rtms-control';
 import { SessionsApiModule } from './modules/sessions';
 import { WebhooksApiModule } from './modules/webhooks';
 import { ZoomRoomsApiModule } from './modules/zoom-rooms';
 
 /** Feature modules whose controllers the API serves. */
-export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule, RtmsControlApiModule, ZoomRoomsApiModule, MediaArtifactsApiModule, AppWebhooksApiModule, LiveApiModule, DeletionLogApiModule];
+export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule, RtmsControlApiModule, ZoomRoomsApiModule, MediaArtifactsApiModule, AppWebhooksApiModule, LiveApiModule, DeletionLogApiModule, ErasuresApiModule];

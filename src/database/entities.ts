@@ -17,6 +17,7 @@ import { SessionEventEntity } from '../modules/sessions/entities/session-event.e
 import { SessionEntity } from '../modules/sessions/entities/session.entity';
 import { DeletionEntryEntity } from '../modules/deletion-log/entities/deletion-entry.entity';
 import { RoomDispatchEntity } from '../modules/zoom-rooms/entities/room-dispatch.entity';
+import { ErasureEntity } from '../modules/retention/erasure/entities/erasure.entity';
 
 /** Every entity, listed explicitly (no globs) so the app and the CLI see the same set. */
-export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity, DeletionEntryEntity];
+export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity, DeletionEntryEntity, ErasureEntity];

@@ -22,6 +22,8 @@ export const CONCURRENCY_EVENTS = new Set([
   'rtms.concurrency_near_limit',
   'meeting.rtms_concurrency_limited',
 ]);
+/** A participant joined (not an RTMS event): carries their email, which RTMS does not (erasure by email). */
+export const PARTICIPANT_JOINED_EVENTS = new Set(['meeting.participant_joined', 'webinar.participant_joined']);
 export const URL_VALIDATION_EVENT = 'endpoint.url_validation';
 export const APP_DEAUTHORIZED_EVENT = 'app_deauthorized';
 

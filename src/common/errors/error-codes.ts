@@ -84,6 +84,13 @@ export enum DeletionLogErrorCode {
   DeletionNotFound = 'deletion_not_found',
 }
 
+/** Refusals of the erasures API (erasure by participant, docs/retention.md). */
+export enum ErasureErrorCode {
+  ErasureNotFound = 'erasure_not_found',
+  /** Not exactly one of zoom_user_id, user_email, user_name, or one that is malformed. */
+  InvalidErasureSubject = 'invalid_erasure_subject',
+}
+
 /** Failures of calls to Zoom (src/zoom). */
 export enum ZoomErrorCode {
   /** Network error, timeout, 429 or 5xx: try again later. */
@@ -121,7 +128,7 @@ export enum LiveProtocolErrorCode {
   Unavailable = 'live_unavailable',
 }
 
-export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | DeletionLogErrorCode | ZoomErrorCode | LiveErrorCode;
+export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | DeletionLogErrorCode | ZoomErrorCode | LiveErrorCode | ErasureErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
@@ -173,6 +180,8 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [LiveErrorCode.InvalidTicket]: 401,
   [LiveErrorCode.SessionNotAllowed]: 403,
   [LiveErrorCode.InvalidLiveTypes]: 400,
+  [ErasureErrorCode.ErasureNotFound]: 404,
+  [ErasureErrorCode.InvalidErasureSubject]: 400,
 };
 
 /** Default machine-readable code per HTTP status, used when a handler gives none. */

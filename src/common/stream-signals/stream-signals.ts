@@ -10,13 +10,17 @@ export type StreamSignalType =
   /** rtms_stopped: end the job. */
   | 'stopped'
   /** Our API asked to end the stream: send STREAM_CLOSE_REQ. */
-  | 'close';
+  | 'close'
+  /** Erasure by participant: drop the users' spooled audio (docs/retention.md "Erasure"). */
+  | 'erase_users';
 
 export interface StreamSignal {
   type: StreamSignalType;
   rtmsStreamId: string;
   serverUrls?: string;
   stopReason?: number | null;
+  /** erase_users: the Zoom user ids. */
+  userIds?: string[];
   at: number;
 }
 

@@ -7,3 +7,7 @@ export { MediaArtifactsModule } from './media-artifacts.module';
 export { MediaArtifactsApiModule } from './media-artifacts-api.module';
 export { StreamRunProcessor } from './stream-run.processor';
 export { MediaFramesProcessor } from './media-frames.processor';
+export { ParticipantMediaService } from './erasure/participant-media.service';
+export type { ParticipantRowsDeleted } from './erasure/participant-media.service';
+export type { UserInSession, UserObject } from './repositories/participant-media.repository';
+export { MIXED_AUDIO_USER_ID } from './repositories/participant-media.repository';

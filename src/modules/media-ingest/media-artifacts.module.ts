@@ -16,6 +16,8 @@ import { ArtifactsService } from './artifacts/artifacts.service';
 import { AudioSegmentsRepository } from './repositories/audio-segments.repository';
 import { MediaArtifactsRepository } from './repositories/media-artifacts.repository';
 import { TranscriptSegmentsRepository } from './repositories/transcript-segments.repository';
+import { ParticipantMediaRepository } from './repositories/participant-media.repository';
+import { ParticipantMediaService } from './erasure/participant-media.service';
 import { ReadinessChecks } from '../../common/health/readiness-checks';
 import { MediaLossRecorder } from './savers/media-loss';
 import { MediaSaverService } from './savers/media-saver.service';
@@ -50,8 +52,10 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
     StorageHealth,
     MediaLossRecorder,
     StorageRetryPolicy,
+    ParticipantMediaRepository,
+    ParticipantMediaService,
   ],
-  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, StorageRetryPolicy],
+  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, StorageRetryPolicy, ParticipantMediaService],
 })
 export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown {
   constructor(

@@ -1,4 +1,5 @@
 import { Processor } from '@nestjs/bullmq';
+import { Job } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
 import { QueueJob } from '../../jobs/job-payloads';
 import { QueueName } from '../../jobs/queue-names';
@@ -27,5 +28,10 @@ export class MaintenanceProcessor extends QueueProcessor {
       default:
         return unknownJob(job);
     }
+  }
+
+  /** An erasure whose job will not run again is marked failed (and its sealed subject cleared). */
+  protected override async onFinalFailure(job: Job, err: Error): Promise<void> {
+    if (job.name === (JobName.ErasureRun as string)) await this.erasures.markFailed((job.data as { erasureId: string }).erasureId, err.message);
   }
 }

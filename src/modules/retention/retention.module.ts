@@ -1,4 +1,8 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
+import { ErasureEntity } from './erasure/entities/erasure.entity';
+import { ErasuresRepository } from './erasure/erasures.repository';
 import { DeletionLogModule } from '../deletion-log';
 import { MediaArtifactsModule } from '../media-ingest';
 import { SessionsModule } from '../sessions';
@@ -12,8 +16,8 @@ import { RetentionSweepService } from './sweep/retention-sweep.service';
  * deletion in the deletion log.
  */
 @Module({
-  imports: [SessionsModule, MediaArtifactsModule, DeletionLogModule],
-  providers: [RetentionSweepService, ErasureService],
+  imports: [TypeOrmModule.forFeature([ErasureEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule],
+  providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher],
   exports: [RetentionSweepService, ErasureService],
 })
 export class RetentionModule {}

@@ -12,6 +12,8 @@ export type { RecordEventInput, StoredZoomEventInput } from './session-events.se
 export { StreamsService } from './streams.service';
 export { SessionCleanupHooks } from './session-cleanup.hooks';
 export type { SessionCleanupHook, SessionRowCounter, StoredObjectsDeleted } from './session-cleanup.hooks';
+export { normaliseEmail, ParticipantDirectory, PARTICIPANT_EMAIL_MAX } from './participant-directory.service';
+export type { ParticipantRef, SessionErasureFacts } from './repositories/participant-lookup.repository';
 export { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
 export { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
 export { EventProcessingStatus, EventSource, SessionEventEntity } from './entities/session-event.entity';

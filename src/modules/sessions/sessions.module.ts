@@ -7,6 +7,8 @@ import { RtmsStreamEntity } from './entities/rtms-stream.entity';
 import { SessionEventEntity } from './entities/session-event.entity';
 import { SessionEntity } from './entities/session.entity';
 import { ParticipantsRepository } from './repositories/participants.repository';
+import { ParticipantLookupRepository } from './repositories/participant-lookup.repository';
+import { ParticipantDirectory } from './participant-directory.service';
 import { RtmsStreamsRepository } from './repositories/rtms-streams.repository';
 import { SessionEventsRepository } from './repositories/session-events.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
@@ -31,7 +33,9 @@ import { StreamsService } from './streams.service';
     SessionEventsService,
     StreamsService,
     SessionCleanupHooks,
+    ParticipantLookupRepository,
+    ParticipantDirectory,
   ],
-  exports: [SessionsService, SessionEventsService, StreamsService, SessionCleanupHooks],
+  exports: [SessionsService, SessionEventsService, StreamsService, SessionCleanupHooks, ParticipantDirectory],
 })
 export class SessionsModule {}

@@ -12,12 +12,13 @@ import {
   APP_DEAUTHORIZED_EVENT,
   CONCURRENCY_EVENTS,
   meetingIdentityOf,
+  PARTICIPANT_JOINED_EVENTS,
   productOfEvent,
   RTMS_INTERRUPTED_EVENTS,
   RTMS_STARTED_EVENTS,
   RTMS_STOPPED_EVENTS,
 } from '../../zoom/webhook-events';
-import { EventProcessingStatus, EventSource, SessionEventEntity, SessionEventsService, StreamsService, StreamStatus, ZoomProduct } from '../sessions';
+import { EventProcessingStatus, EventSource, ParticipantDirectory, PARTICIPANT_EMAIL_MAX, SessionEventEntity, SessionEventsService, StreamsService, StreamStatus, ZoomProduct } from '../sessions';
 import { isRecord } from '../../common/types/is-record';
 import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
 
@@ -62,6 +63,7 @@ export class ZoomEventHandlerService {
     private readonly signals: StreamSignalPublisher,
     private readonly config: ConfigService<AppConfig, true>,
     metrics: MetricsService,
+    private readonly participants: ParticipantDirectory,
   ) {
     this.concurrency = metrics.counter({
       name: 'rtms_hub_rtms_concurrency_events_total',
@@ -100,6 +102,7 @@ export class ZoomEventHandlerService {
     if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload, event.source);
     if (RTMS_INTERRUPTED_EVENTS.has(name)) return this.interrupted(payload);
     if (name === APP_DEAUTHORIZED_EVENT) return this.deauthorized(event.id, payload);
+    if (PARTICIPANT_JOINED_EVENTS.has(name)) return this.participantJoined(payload);
     if (CONCURRENCY_EVENTS.has(name)) {
       this.concurrency.inc({ event: name });
       this.logger.warn(`Zoom RTMS concurrency warning ${name}: ${JSON.stringify(payload)}`);
@@ -174,6 +177,26 @@ export class ZoomEventHandlerService {
       { eventId, zoomUserId: userId, ...(accountId ? { zoomAccountId: accountId } : {}) },
     );
     this.logger.log(`app_deauthorized: asked oauth to remove the user's connections`);
+    return { status: EventProcessingStatus.Processed };
+  }
+
+  /**
+   * meeting.participant_joined: the only place Zoom gives a participant's email (RTMS
+   * does not). It is kept on the participant's row of the meeting's open session, so an
+   * erasure can be asked by email (docs/retention.md "Erasure"); nothing else is taken.
+   */
+  private async participantJoined(payload: Record<string, unknown>): Promise<Outcome> {
+    const object = isRecord(payload.object) ? payload.object : {};
+    const participant = isRecord(object.participant) ? object.participant : {};
+    const meetingUuid = str(object.uuid);
+    const userId = str(participant.user_id);
+    const email = str(participant.email);
+    if (!meetingUuid || !userId) return { status: EventProcessingStatus.Rejected, error: 'participant_joined without object.uuid or participant.user_id' };
+    if (!email || email.length > PARTICIPANT_EMAIL_MAX || !email.includes('@')) return { status: EventProcessingStatus.Ignored, error: 'participant_joined without a usable email' };
+    const userName = str(participant.user_name);
+    if (!(await this.participants.recordEmail(meetingUuid, userId, email, userName ? userName.slice(0, 512) : null))) {
+      return { status: EventProcessingStatus.Ignored, error: 'no open session for the meeting' };
+    }
     return { status: EventProcessingStatus.Processed };
   }
 

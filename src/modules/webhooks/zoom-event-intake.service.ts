@@ -5,7 +5,7 @@ import { ConfigService } from '@nestjs/config';
 import { Counter } from 'prom-client';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
-import { RTMS_STARTED_EVENTS, CONCURRENCY_EVENTS, RTMS_STOPPED_EVENTS, RTMS_INTERRUPTED_EVENTS, APP_DEAUTHORIZED_EVENT } from '../../zoom/webhook-events';
+import { RTMS_STARTED_EVENTS, CONCURRENCY_EVENTS, RTMS_STOPPED_EVENTS, RTMS_INTERRUPTED_EVENTS, APP_DEAUTHORIZED_EVENT, PARTICIPANT_JOINED_EVENTS } from '../../zoom/webhook-events';
 import { EventSource } from '../sessions';
 import { zoomEventDedupeKey } from './dedupe-key';
 import { checkServerUrls } from '../../zoom/rtms/server-url-policy';
@@ -17,7 +17,7 @@ import { RateLimitedLog } from '../../common/logging/rate-limited-log';
 
 export type IntakeOutcome = 'accepted' | 'duplicate';
 
-const KNOWN_EVENTS = new Set([...RTMS_STARTED_EVENTS, ...RTMS_STOPPED_EVENTS, ...RTMS_INTERRUPTED_EVENTS, ...CONCURRENCY_EVENTS, APP_DEAUTHORIZED_EVENT]);
+const KNOWN_EVENTS = new Set([...RTMS_STARTED_EVENTS, ...RTMS_STOPPED_EVENTS, ...RTMS_INTERRUPTED_EVENTS, ...CONCURRENCY_EVENTS, ...PARTICIPANT_JOINED_EVENTS, APP_DEAUTHORIZED_EVENT]);
 const MAX_EVENT_NAME = 128;
 
 /**

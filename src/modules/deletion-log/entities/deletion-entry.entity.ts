@@ -26,6 +26,8 @@ export enum DeletionActor {
 @Index('IDX_deletion_log_session_created_at_id', ['sessionId', 'createdAt', 'id'])
 @Index('IDX_deletion_log_reason_created_at_id', ['reason', 'createdAt', 'id'])
 @Index('IDX_deletion_log_owner_created_at_id', ['owner', 'createdAt', 'id'])
+@Check('CHK_deletion_log_reason', `"reason" IN ('retention', 'session_deleted', 'stream_revoked', 'erasure')`)
+@Check('CHK_deletion_log_actor', `"actor" IN ('system', 'api_key', 'zoom')`)
 export class DeletionEntryEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -66,7 +66,7 @@ export interface AudioSpoolHooks {
   /** Packets now durable. */
   saved(packets: SpooledPacket[], now: number): void;
   /** Packets that will never be stored, and why. */
-  discarded(reason: 'session_deleted' | 'revoked' | 'spool_full' | 'shutdown' | 'participant_cap', packets: number): void;
+  discarded(reason: 'session_deleted' | 'revoked' | 'spool_full' | 'shutdown' | 'participant_cap' | 'erased', packets: number): void;
   late(packets: number): void;
   flushFailed(err: unknown): void;
   /** How long one write took and how many packets it carried. */

@@ -360,6 +360,65 @@ describe('AudioSpool', () => {
     await spool.close();
   });
 
+  it('erasing a participant drops their waiting and cached audio and the rest of their current window, never handing it over; others and later windows go on', async () => {
+    const store = new FakeStore();
+    const { h, impl } = hooks();
+    const spool = new AudioSpool(store, impl, opts);
+    const a = spool.open(info());
+    a.append('7', 'Ann', pkt(100));
+    a.append('8', 'Bob', pkt(100));
+    await spool.flush();
+    a.append('7', 'Ann', pkt(120));
+    a.append('8', 'Bob', pkt(120));
+    expect(spool.cachedPcmBytes).toBe(2 * 640);
+    // Bob's segment of window 0 is cached (written part) and has a packet waiting: one window.
+    expect(a.eraseUser('8')).toBe(1);
+    expect(h.discarded).toEqual({ erased: 1 });
+    expect(spool.cachedPcmBytes).toBe(640);
+    expect(a.pending).toBe(1);
+    // The rest of Bob's current window is refused; Ann is untouched.
+    expect(a.append('8', 'Bob', pkt(140))).toBe(false);
+    expect(a.append('7', 'Ann', pkt(140))).toBe(true);
+    await spool.flush();
+    expect(store.packetTs('st1|8|0')).toEqual([100]); // what was already in Postgres is the erasure job's to delete
+    expect(store.packetTs('st1|7|0')).toEqual([100, 120, 140]);
+    // A later window of Bob is new capture.
+    expect(a.append('8', 'Bob', pkt(1100))).toBe(true);
+    a.append('7', 'Ann', pkt(1000 + SEGMENT_GRACE_MS));
+    await spool.flush();
+    expect(h.due).toEqual(['st1|7|0']);
+    expect(store.packetTs('st1|8|1000')).toEqual([1100]);
+    expect(h.discarded).toEqual({ erased: 2 });
+    await spool.close();
+  });
+
+  it('a batch of an erased participant cut before the erasure is not written, and one written meanwhile is not kept for a WAV', async () => {
+    const store = new FakeStore();
+    const { h, impl } = hooks();
+    const spool = new AudioSpool(store, impl, opts);
+    const a = spool.open(info());
+    a.append('8', 'Bob', pkt(100));
+    store.failNext = 1;
+    expect(await spool.flush()).toBe(false); // Bob's batch waits to be retried
+    a.eraseUser('8');
+    expect(await spool.flush()).toBe(true);
+    expect(store.packetTs('st1|8|0')).toEqual([]);
+    expect(spool.bufferedBytes).toBe(0);
+
+    let open: () => void = () => undefined;
+    a.append('7', 'Ann', pkt(200));
+    store.gate = new Promise<void>((r) => (open = r));
+    const writing = spool.flush();
+    await new Promise((r) => setImmediate(r));
+    a.eraseUser('7'); // while Ann's part is being written
+    open();
+    expect(await writing).toBe(true);
+    expect(store.packetTs('st1|7|0')).toEqual([200]);
+    expect(spool.cachedPcmBytes).toBe(0);
+    expect(h.discarded).toEqual({ erased: 2 });
+    await spool.close();
+  });
+
   it('close() makes a last attempt and reports what could not be written', async () => {
     const store = new FakeStore();
     const { h, impl } = hooks();

@@ -3,7 +3,7 @@ import { errorMessage } from '../../../common/errors/error-message';
 import type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
 import { partKey } from './audio-spool.ports';
 import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
-import { cutWaiting, Group, groupKey, segKey, segmentOf, segmentsToEnsure, segmentStart, SegmentState, StreamState } from './spool-groups';
+import { cutWaiting, Group, groupKey, isErasedGroup, segKey, segmentOf, segmentsToEnsure, segmentStart, SegmentState, StreamState } from './spool-groups';
 
 // The ports moved to audio-spool.ports.ts; re-exported for the callers that import them from here.
 export type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SegmentRef, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
@@ -104,6 +104,11 @@ export class AudioSpool {
     }
     if (userName && !u.userName) u.userName = userName;
     const segStart = segmentStart(packet.ts, s.info.segmentMs);
+    const erasedThrough = s.erasedThrough?.get(userId);
+    if (erasedThrough !== undefined && segStart <= erasedThrough) {
+      this.hooks.discarded('erased', 1);
+      return false;
+    }
     let seen = u.seen.get(segStart);
     if (!seen) {
       seen = new Set();
@@ -172,6 +177,52 @@ export class AudioSpool {
     await this.flush();
   }
 
+  /**
+   * @internal via AudioSpoolStream. Erasure by participant: drops what this process holds
+   * of the user's audio (packets waiting, batches to retry, written parts kept for the
+   * WAV) and refuses the rest of their current segment window, so nothing of them spooled
+   * before the erasure is written out as WAV here. Parts already in Postgres are the
+   * erasure job's to delete (it locks and deletes the segments). Returns how many of the
+   * user's segment windows were dropped.
+   */
+  eraseUser(s: StreamState, userId: string): number {
+    const u = s.users.get(userId);
+    let latest = -1;
+    for (const other of s.users.values()) latest = Math.max(latest, other.maxTs);
+    if (latest < 0) return 0;
+    const through = segmentStart(latest, s.info.segmentMs);
+    (s.erasedThrough ??= new Map()).set(userId, Math.max(through, s.erasedThrough.get(userId) ?? -1));
+    const windows = new Set<number>();
+    let packets = 0;
+    if (u) {
+      for (const p of u.waiting) {
+        this.waitingBytes -= p.pcm.length;
+        windows.add(segmentStart(p.ts, s.info.segmentMs));
+      }
+      packets += u.waiting.length;
+      s.pending = Math.max(0, s.pending - u.waiting.length);
+      u.waiting = [];
+      for (const [segStart, seg] of u.segments) {
+        this.cachedBytes -= seg.bytes;
+        windows.add(segStart);
+      }
+      u.segments.clear();
+    }
+    const keep: Group[] = [];
+    for (const g of this.retry) {
+      if (g.stream === s && g.userId === userId) {
+        packets += g.packets.length;
+        windows.add(g.segStart);
+        g.settled = true;
+        s.pending = Math.max(0, s.pending - g.packets.length);
+        for (const p of g.packets) this.waitingBytes -= p.pcm.length;
+      } else keep.push(g);
+    }
+    this.retry = keep;
+    if (packets > 0) this.hooks.discarded('erased', packets);
+    return windows.size;
+  }
+
   /** Final attempt at shutdown: whatever cannot be written now is lost, and said so. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
@@ -223,7 +274,14 @@ export class AudioSpool {
     return true;
   }
 
-  private async write(groups: Group[]): Promise<void> {
+  private async write(all: Group[]): Promise<void> {
+    // Batches cut before their participant was erased are not written.
+    const erased = all.filter(isErasedGroup);
+    if (erased.length > 0) {
+      this.settle(erased);
+      this.hooks.discarded('erased', erased.reduce((a, g) => a + g.packets.length, 0));
+    }
+    const groups = erased.length > 0 ? all.filter((g) => !isErasedGroup(g)) : all;
     const missing = segmentsToEnsure(groups);
     let writable = groups;
     if (missing.length > 0) {
@@ -260,9 +318,16 @@ export class AudioSpool {
     const written: SpooledPacket[] = [];
     let late = 0;
     let vanished = 0;
+    let erasedMeanwhile = 0;
     for (const [i, g] of writable.entries()) {
       if (result.vanished.has(g.segmentId!)) {
         vanished += g.packets.length;
+        continue;
+      }
+      if (isErasedGroup(g)) {
+        // Erased while this write was under way: its parts are in Postgres, where the
+        // erasure's re-check deletes them; nothing of it is kept here for a WAV.
+        erasedMeanwhile += g.packets.length;
         continue;
       }
       if (result.sealed.has(g.segmentId!)) late += g.packets.length;
@@ -281,6 +346,7 @@ export class AudioSpool {
     }
     this.settle(writable);
     if (vanished > 0) this.hooks.discarded('session_deleted', vanished);
+    if (erasedMeanwhile > 0) this.hooks.discarded('erased', erasedMeanwhile);
     if (late > 0) this.hooks.late(late);
     if (written.length > 0) this.hooks.saved(written, Date.now());
   }
@@ -381,6 +447,11 @@ export class AudioSpoolStream {
    */
   end(how: StreamEnd): Promise<void> {
     return this.spool.end(this.state, how);
+  }
+
+  /** Erasure by participant: drop the user's spooled audio up to their current segment (AudioSpool.eraseUser). */
+  eraseUser(userId: string): number {
+    return this.spool.eraseUser(this.state, userId);
   }
 
   get pending(): number {

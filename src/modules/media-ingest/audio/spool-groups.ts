@@ -39,6 +39,12 @@ export interface StreamState {
   /** Packets appended and not yet written or discarded. */
   pending: number;
   ended: StreamEnd | null;
+  /**
+   * Participants erased while the stream ran (erasure by participant): user id → the last
+   * segment window (start) whose audio is dropped. Their audio up to the erasure never
+   * becomes a WAV; later windows are new capture.
+   */
+  erasedThrough?: Map<string, number>;
 }
 
 export interface Group {
@@ -54,6 +60,12 @@ export interface Group {
 export const segKey = (rtmsStreamId: string, userId: string, segStart: number) => `${rtmsStreamId}|${userId}|${segStart}`;
 
 export const groupKey = (g: Group) => segKey(g.stream.info.rtmsStreamId, g.userId, g.segStart);
+
+/** True when the group's window belongs to a participant erased while the stream ran. */
+export const isErasedGroup = (g: Group) => {
+  const through = g.stream.erasedThrough?.get(g.userId);
+  return through !== undefined && g.segStart <= through;
+};
 
 /** Start of the segment window (a multiple of the segment length on Zoom's clock) that holds `ts`. */
 export const segmentStart = (ts: number, segmentMs: number) => Math.floor(ts / segmentMs) * segmentMs;

@@ -14,6 +14,7 @@ export type AudioSegmentStatus = 'open' | 'final' | 'sealed';
 @Entity({ name: 'audio_segments' })
 @Index('UQ_audio_segments_natural', ['rtmsStreamId', 'userId', 'segmentStartMs', 'spoolHost'], { unique: true })
 @Index('IDX_audio_segments_open', ['status', 'lastPartAt'])
+@Index('IDX_audio_segments_user_session', ['userId', 'sessionId'])
 export class AudioSegmentEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -5,6 +5,7 @@ import type { ArtifactKind } from '../storage/media-key';
 /** One stored media object (frame, WAV segment, chat message) of a session. */
 @Entity({ name: 'media_artifacts' })
 @Index('IDX_media_artifacts_session_captured', ['sessionId', 'capturedAt', 'id'])
+@Index('IDX_media_artifacts_user_session', ['userId', 'sessionId'])
 export class MediaArtifactEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -6,6 +6,7 @@ import { bigintNumber } from './bigint-transformer';
 @Entity({ name: 'transcript_segments' })
 @Index('UQ_transcript_segments_natural', ['rtmsStreamId', 'userId', 'timestampMs', 'startMs'], { unique: true })
 @Index('IDX_transcript_segments_session_start', ['sessionId', 'startMs'])
+@Index('IDX_transcript_segments_user_session', ['userId', 'sessionId'])
 export class TranscriptSegmentEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

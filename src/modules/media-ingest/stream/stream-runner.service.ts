@@ -42,10 +42,10 @@ export function effectivePolicy(stored: Record<string, unknown>, defaults: Captu
 }
 
 /** A stream's handle on the audio spool (AudioSpoolStream), or NO_AUDIO. */
-type StreamAudio = AudioSink & { end(how: StreamEnd): Promise<void> };
+type StreamAudio = AudioSink & { end(how: StreamEnd): Promise<void>; eraseUser(userId: string): number };
 
 /** The audio handle of a stream whose audio is not stored: takes nothing, spools nothing. */
-const NO_AUDIO: StreamAudio = { append: () => false, end: () => Promise.resolve() };
+const NO_AUDIO: StreamAudio = { append: () => false, end: () => Promise.resolve(), eraseUser: () => 0 };
 
 const PRODUCT_ID_FIELD: Record<ZoomProduct, string> = {
   [ZoomProduct.Meeting]: 'meeting_uuid',
@@ -162,7 +162,11 @@ export class StreamRunner {
       },
     );
     this.running.add(streamSession);
-    const unlisten = this.signals.listen(rtmsStreamId, (signal) => streamSession.onSignal(signal));
+    const unlisten = this.signals.listen(rtmsStreamId, (signal) => {
+      if (signal.type !== 'erase_users') return streamSession.onSignal(signal);
+      const dropped = (signal.userIds ?? []).reduce((n, userId) => n + audio.eraseUser(String(userId)), 0);
+      this.logger.log(`Stream ${rtmsStreamId}: erasure dropped ${dropped} spooled audio segment window(s) of ${signal.userIds?.length ?? 0} participant(s)`);
+    });
     let audioEnd: StreamEnd = 'keep';
     try {
       const outcome = await streamSession.run();

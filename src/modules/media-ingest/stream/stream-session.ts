@@ -144,6 +144,9 @@ export class StreamSession {
         return;
       case 'close':
         return this.requestClose();
+      case 'erase_users':
+        // The stream's audio spool handle takes these (stream-runner.service.ts).
+        return;
     }
   }
 

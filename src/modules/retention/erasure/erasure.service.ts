@@ -1,10 +1,235 @@
-import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { UnrecoverableError } from 'bullmq';
+import { DataSource } from 'typeorm';
+import { TokenCipher } from '../../../common/crypto/token-cipher';
+import { errorMessage } from '../../../common/errors/error-message';
+import { keysetToPage } from '../../../common/http/keyset-page';
+import type { PageQuery } from '../../../common/http/page.query';
+import { decodeCursor } from '../../../common/http/pagination';
+import { StreamSignalPublisher } from '../../../common/stream-signals/stream-signal-publisher';
+import { AppConfig } from '../../../config/app.config';
+import { JobName } from '../../../jobs/job-names';
+import { JobProducer } from '../../../jobs/job-producer.service';
+import { DeletionActor, DeletionLogService, DeletionReason } from '../../deletion-log';
+import { ParticipantMediaService } from '../../media-ingest';
+import { ParticipantDirectory, StreamsService, StreamStatus } from '../../sessions';
+import type { ApiCaller } from '../../../common/auth/api-caller';
+import { ErasureCounts, ErasureEntity } from './entities/erasure.entity';
+import { ErasureNotFoundError } from './erasure.errors';
+import { ErasureSubject, subjectAad, subjectHash, userIdsBySession } from './erasure-subject';
+import { erasureView, ErasureView } from './erasure.views';
+import { ErasuresRepository } from './erasures.repository';
 
-/** Erasure of one person's data across sessions (docs/retention.md). */
+/** Streams that may still be spooling audio on a worker. */
+const LIVE_STREAM_STATUSES = new Set<StreamStatus>([StreamStatus.Pending, StreamStatus.Connecting, StreamStatus.Active, StreamStatus.Interrupted, StreamStatus.Paused]);
+
+/** The outcome of one pass over the subject's sessions. */
+interface PassResult {
+  matched: number;
+  /** Live streams told to drop the subject's spooled audio. */
+  signalled: number;
+}
+
+/**
+ * Erasure of one person's data across sessions (docs/retention.md "Erasure"): the API
+ * side (request, progress) and the `erasure.run` job. Per session, in one transaction:
+ * lock the session (a legal hold wins) and the person's audio segments, delete the
+ * stored objects, then the rows, record the deletion log row and add to the report. A
+ * second pass after the spool has settled deletes what was in flight during the first.
+ */
 @Injectable()
 export class ErasureService {
-  // Placeholder while erasure is built (issue 18); the job fails loudly rather than pretend.
-  async run(_erasureId: string): Promise<Record<string, unknown>> {
-    throw new Error('erasure not implemented yet');
+  private readonly logger = new Logger(ErasureService.name);
+  /** How long the second pass waits for audio and media that were in flight when the first ran. */
+  private readonly settleMs: number;
+
+  constructor(
+    private readonly erasures: ErasuresRepository,
+    private readonly participants: ParticipantDirectory,
+    private readonly streams: StreamsService,
+    private readonly media: ParticipantMediaService,
+    private readonly deletionLog: DeletionLogService,
+    private readonly signals: StreamSignalPublisher,
+    private readonly producer: JobProducer,
+    private readonly cipher: TokenCipher,
+    @InjectDataSource() private readonly db: DataSource,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const ingest = config.get('rtms', { infer: true }).ingest;
+    this.settleMs = 2 * Math.max(ingest.audioFlushMs, ingest.batchFlushMs) + 1500;
   }
+
+  // ───────────── API ─────────────
+
+  /** Records the request and queues its job (202). The subject is stored only sealed and hashed. */
+  async request(subject: ErasureSubject, caller: ApiCaller): Promise<ErasureView> {
+    const id = randomUUID();
+    const row = await this.erasures.insert({
+      id,
+      subjectKind: subject.kind,
+      subjectHash: subjectHash(subject),
+      subjectSealed: this.cipher.encrypt(subject.value, subjectAad(id)),
+      requestedBy: caller.fingerprint,
+      owner: caller.owner,
+    });
+    try {
+      await this.producer.enqueue(JobName.ErasureRun, { erasureId: id });
+    } catch (err) {
+      await this.erasures.finish(id, 'failed', `could not queue the erasure job: ${errorMessage(err)}`);
+      throw err;
+    }
+    this.logger.log(`Erasure ${id} requested by key ${caller.fingerprint} (${subject.kind})`);
+    return erasureView(row);
+  }
+
+  async get(id: string, owner: string | null): Promise<ErasureView> {
+    const row = await this.erasures.findOne(id, owner);
+    if (!row) throw new ErasureNotFoundError(id);
+    return erasureView(row);
+  }
+
+  async list(query: PageQuery, owner: string | null) {
+    const limit = query.limit ?? 20;
+    return keysetToPage(await this.erasures.findPage(owner, limit, decodeCursor(query.cursor)), limit, erasureView);
+  }
+
+  // ───────────── the job ─────────────
+
+  /**
+   * Carries out (or continues) an erasure. Idempotent: sessions already erased have no
+   * rows of the person left, and the report was added to in the same transactions.
+   */
+  async run(erasureId: string): Promise<Record<string, unknown>> {
+    const row = await this.erasures.findOne(erasureId);
+    if (!row) throw new UnrecoverableError(`Erasure ${erasureId} does not exist`);
+    if (row.status === 'completed' || row.status === 'failed') return { erasureId, status: row.status };
+    if (!row.subjectSealed) throw new UnrecoverableError(`Erasure ${erasureId} has no subject left to erase`);
+    const subject: ErasureSubject = { kind: row.subjectKind, value: this.cipher.decrypt(row.subjectSealed, subjectAad(erasureId)) };
+    if (!(await this.erasures.markRunning(erasureId))) return { erasureId, status: 'gone' };
+
+    const first = await this.pass(row, subject);
+    if (first.matched === 0) await this.erasures.markUnresolved(erasureId);
+    // Audio of the person still spooling, media batches and a WAV being written when the
+    // first pass ran land within a few flushes: a second pass deletes them.
+    if (first.signalled > 0) await new Promise((r) => setTimeout(r, this.settleMs));
+    await this.pass(row, subject);
+    await this.erasures.finish(erasureId, 'completed');
+    const done = (await this.erasures.findOne(erasureId))!;
+    this.logger.log(`Erasure ${erasureId} completed: ${done.sessionsAffected.length} session(s), ${done.sessionsHeld.length} held, ${done.mixedAudioSessions.length} with mixed audio`);
+    return { erasureId, sessions: done.sessionsAffected.length, held: done.sessionsHeld.length };
+  }
+
+  /** The job failed for good: the erasure is failed and its sealed subject cleared. */
+  async markFailed(erasureId: string, error: string): Promise<void> {
+    await this.erasures.finish(erasureId, 'failed', error.slice(0, 2000));
+  }
+
+  /** One pass: find the person's (session, user id) pairs and erase each session. */
+  private async pass(row: ErasureEntity, subject: ErasureSubject): Promise<PassResult> {
+    const bySession = userIdsBySession(await this.match(subject));
+    const facts = new Map((await this.participants.sessionFacts([...bySession.keys()])).map((f) => [f.id, f]));
+    let matched = 0;
+    let signalled = 0;
+    for (const [sessionId, userIds] of bySession) {
+      const f = facts.get(sessionId);
+      // Another owner's session (owner-scoped key), or deleted meanwhile.
+      if (!f || (row.owner !== null && f.owner !== row.owner)) continue;
+      matched += 1;
+      if (f.legalHoldAt) {
+        await this.erasures.addHeld(row.id, sessionId);
+        continue;
+      }
+      signalled += await this.signalStreams(sessionId, userIds);
+      await this.eraseSession(row, subject, sessionId, userIds);
+      if (await this.media.hasMixedAudio(sessionId)) await this.erasures.addMixedAudio(row.id, sessionId);
+    }
+    return { matched, signalled };
+  }
+
+  private async match(subject: ErasureSubject) {
+    switch (subject.kind) {
+      case 'zoom_user_id':
+        return [...(await this.participants.byUserId(subject.value)), ...(await this.media.sessionsOfUserId(subject.value))];
+      case 'user_name':
+        return [...(await this.participants.byUserName(subject.value)), ...(await this.media.sessionsOfUserName(subject.value))];
+      case 'user_email':
+        // RTMS carries no email: only participants whose email Zoom's participant_joined webhook gave.
+        return this.participants.byEmail(subject.value);
+    }
+  }
+
+  /** Tells the workers holding the session's live streams to drop the users' spooled audio. */
+  private async signalStreams(sessionId: string, userIds: string[]): Promise<number> {
+    const live = (await this.streams.listForSession(sessionId)).filter((s) => LIVE_STREAM_STATUSES.has(s.status));
+    for (const s of live) await this.signals.publish({ type: 'erase_users', rtmsStreamId: s.rtmsStreamId, userIds });
+    return live.length;
+  }
+
+  private async eraseSession(row: ErasureEntity, subject: ErasureSubject, sessionId: string, userIds: string[]): Promise<void> {
+    await this.db.transaction(async (em) => {
+      const facts = await this.participants.lockSessionFacts(sessionId, em);
+      if (!facts) return;
+      if (facts.legalHoldAt) {
+        // Held between the match and the lock: the hold wins.
+        await this.erasures.addHeld(row.id, sessionId, em);
+        return;
+      }
+      // Storage first: a crash after this leaves rows whose objects are gone, which the
+      // job's retry deletes; the other order could leave objects no row points at. The
+      // bulk goes before the person's audio segments are locked: a lock held that long
+      // would stall the spool flushes (one statement for every stream of a worker).
+      const first = await this.media.userObjects(sessionId, userIds, em);
+      await this.media.deleteObjects(first);
+      const segments = await this.media.lockUserSegments(sessionId, userIds, em);
+      // A WAV finished (or a frame saved) meanwhile: its object goes too, under the lock.
+      const objects = await this.media.userObjects(sessionId, userIds, em);
+      const deleted = new Set(first.map((o) => o.storageKey));
+      await this.media.deleteObjects(objects.filter((o) => !deleted.has(o.storageKey)));
+      // The now empty participant folders carry the person's name (local storage).
+      await this.media.deleteUserFolders(sessionId, userIds, objects, em);
+      const rows = await this.media.deleteUserRows(sessionId, userIds, em);
+      const participantRows = await this.participants.deleteParticipants(sessionId, userIds, em);
+      const counts: ErasureCounts = {
+        video_frames: rows.video_frames,
+        share_frames: rows.share_frames,
+        audio_segments: rows.audio_segments,
+        chat_messages: rows.chat_messages,
+        transcript_segments: rows.transcript_segments,
+        participants: participantRows,
+        objects: objects.length,
+      };
+      const artifacts = rows.video_frames + rows.share_frames + rows.audio_segments + rows.chat_messages;
+      if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objects.length === 0) return;
+      const bytes = objects.reduce((n, o) => n + o.bytes, 0);
+      await this.deletionLog.record(
+        {
+          reason: DeletionReason.Erasure,
+          sessionId,
+          erasureId: row.id,
+          categories: categoriesOf(rows, participantRows),
+          objectsDeleted: objects.length,
+          bytesDeleted: bytes,
+          rowsDeleted: { media_artifacts: artifacts, transcript_segments: rows.transcript_segments, audio_segments: rows.spool_segments, participants: participantRows },
+          apiKeyFingerprint: row.requestedBy,
+          actor: row.requestedBy ? DeletionActor.ApiKey : DeletionActor.System,
+          owner: facts.owner,
+          details: { subject_kind: subject.kind, subject_hash: row.subjectHash, spool_segments_dropped: segments.open },
+        },
+        em,
+      );
+      await this.erasures.addProgress(row.id, sessionId, { counts, bytes, spoolSegmentsDropped: segments.open }, em);
+    });
+  }
+}
+
+function categoriesOf(rows: { video_frames: number; share_frames: number; audio_segments: number; chat_messages: number; transcript_segments: number; spool_segments: number }, participants: number): string[] {
+  const out: string[] = [];
+  if (rows.video_frames + rows.share_frames + rows.audio_segments + rows.spool_segments > 0) out.push('media');
+  if (rows.transcript_segments > 0) out.push('transcript');
+  if (rows.chat_messages > 0) out.push('chat');
+  if (participants > 0) out.push('participants');
+  return out;
 }

@@ -4,6 +4,7 @@ import { SessionEntity } from './session.entity';
 /** A Zoom participant seen in a session's streams. */
 @Entity({ name: 'participants' })
 @Index('UQ_participants_session_user', ['sessionId', 'zoomUserId'], { unique: true })
+@Index('IDX_participants_user', ['zoomUserId'])
 export class ParticipantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -20,6 +21,11 @@ export class ParticipantEntity {
 
   @Column({ name: 'user_name', type: 'varchar', length: 512, nullable: true })
   userName: string | null;
+
+  /** From Zoom's meeting.participant_joined webhook (RTMS carries none); lower-cased. */
+  @Index('IDX_participants_email')
+  @Column({ type: 'varchar', length: 320, nullable: true })
+  email: string | null;
 
   @Column({ name: 'joined_at', type: 'timestamptz', nullable: true })
   joinedAt: Date | null;

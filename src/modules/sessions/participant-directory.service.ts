@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { ParticipantLookupRepository, ParticipantRef, SessionErasureFacts } from './repositories/participant-lookup.repository';
+import { SessionsRepository } from './repositories/sessions.repository';
+
+/** Longest email stored (RFC 5321 path limit, rounded up to the column). */
+export const PARTICIPANT_EMAIL_MAX = 320;
+
+/**
+ * Who was in which session, as erasure by participant asks it (docs/retention.md
+ * "Erasure"), and the participant emails Zoom's meeting.participant_joined webhook gives
+ * (RTMS carries none).
+ */
+@Injectable()
+export class ParticipantDirectory {
+  constructor(
+    private readonly lookup: ParticipantLookupRepository,
+    private readonly sessions: SessionsRepository,
+  ) {}
+
+  byUserId(userId: string): Promise<ParticipantRef[]> {
+    return this.lookup.byUserId(userId);
+  }
+
+  byUserName(nfcName: string): Promise<ParticipantRef[]> {
+    return this.lookup.byUserName(nfcName);
+  }
+
+  /** `email` already normalised (trimmed, lower-cased). */
+  byEmail(email: string): Promise<ParticipantRef[]> {
+    return this.lookup.byEmail(email);
+  }
+
+  sessionFacts(sessionIds: string[]): Promise<SessionErasureFacts[]> {
+    return this.lookup.facts(sessionIds);
+  }
+
+  /** See ParticipantLookupRepository.lockFacts. Needs a transaction. */
+  lockSessionFacts(sessionId: string, em: EntityManager): Promise<SessionErasureFacts | null> {
+    return this.lookup.lockFacts(sessionId, em);
+  }
+
+  deleteParticipants(sessionId: string, userIds: string[], em: EntityManager): Promise<number> {
+    return this.lookup.deleteParticipants(sessionId, userIds, em);
+  }
+
+  /**
+   * meeting.participant_joined: keeps the participant's email on their row of the open
+   * session of that meeting. False when no open session is bound to the meeting uuid.
+   */
+  async recordEmail(meetingUuid: string, zoomUserId: string, email: string, userName: string | null): Promise<boolean> {
+    const session = await this.sessions.findLatestOpenByMeetingUuid(meetingUuid);
+    if (!session) return false;
+    await this.lookup.recordEmail(session.id, zoomUserId, normaliseEmail(email), userName);
+    return true;
+  }
+}
+
+/** Emails are matched case-insensitively: stored and looked up trimmed and lower-cased. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
