@@ -7,3 +7,6 @@ export { MediaArtifactsModule } from './media-artifacts.module';
 export { MediaArtifactsApiModule } from './media-artifacts-api.module';
 export { StreamRunProcessor } from './stream-run.processor';
 export { MediaFramesProcessor } from './media-frames.processor';
+export { MediaRetentionService } from './retention/media-retention.service';
+export type { PurgeBatchResult, StoredCategory } from './retention/media-retention.service';
+export { StorageHealth } from './storage/storage-health.service';

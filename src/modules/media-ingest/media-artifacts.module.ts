@@ -1,4 +1,4 @@
-import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppEventsModule } from '../app-events';
 import { SessionCleanupHooks, SessionsModule } from '../sessions';
@@ -15,6 +15,8 @@ import { ArtifactsService } from './artifacts/artifacts.service';
 import { AudioSegmentsRepository } from './repositories/audio-segments.repository';
 import { MediaArtifactsRepository } from './repositories/media-artifacts.repository';
 import { TranscriptSegmentsRepository } from './repositories/transcript-segments.repository';
+import { MediaRetentionRepository } from './repositories/media-retention.repository';
+import { MediaRetentionService } from './retention/media-retention.service';
 import { ReadinessChecks } from '../../common/health/readiness-checks';
 import { MediaLossRecorder } from './savers/media-loss';
 import { MediaSaverService } from './savers/media-saver.service';
@@ -49,10 +51,12 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
     StorageHealth,
     MediaLossRecorder,
     StorageRetryPolicy,
+    MediaRetentionRepository,
+    MediaRetentionService,
   ],
-  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, StorageRetryPolicy],
+  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, StorageRetryPolicy, MediaRetentionService, StorageHealth],
 })
-export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown {
+export class MediaArtifactsModule implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly hooks: SessionCleanupHooks,
     private readonly savers: MediaSaverService,
@@ -65,6 +69,11 @@ export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown
     // Returns how many stored objects went: the session's media.deleted reports it.
     this.hooks.register((sessionId) => this.savers.purgeSessionObjects(sessionId));
     this.readiness.register('storage', () => this.storageHealth.readiness());
+  }
+
+  /** The storage prefix must be writable (a clear error at boot, readiness down; docs/storage.md). */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.storageHealth.checkAtBoot();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -11,6 +11,10 @@ export { SessionEventsService } from './session-events.service';
 export type { RecordEventInput, StoredZoomEventInput } from './session-events.service';
 export { StreamsService } from './streams.service';
 export { SessionCleanupHooks } from './session-cleanup.hooks';
+export { SessionRetentionService } from './session-retention.service';
+export { RETENTION_CATEGORIES } from './repositories/session-retention.repository';
+export type { DueSession, RetentionCategory } from './repositories/session-retention.repository';
+export { retentionClockFrom } from './retention-clock';
 export { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
 export { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
 export { EventProcessingStatus, EventSource, SessionEventEntity } from './entities/session-event.entity';
@@ -19,6 +23,6 @@ export { IllegalTransitionError, SessionNotFoundError } from './sessions.errors'
 export { canTransition } from './session-state';
 export { sessionView, streamView } from './session.views';
 export { capturePolicyView, resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
-export type { CapturePolicy, StoredZoomRoomsPolicy } from './capture-policy';
+export type { CapturePolicy, SessionRetentionPolicy, StoredZoomRoomsPolicy } from './capture-policy';
 export { CapturePolicyDto } from './dto/capture-policy.dto';
 export type { MediaTypeName } from './dto/capture-policy.dto';

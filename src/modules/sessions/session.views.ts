@@ -18,6 +18,7 @@ export function sessionView(s: SessionEntity) {
     failure_reason: s.failureReason,
     capture_policy: capturePolicyView(s.capturePolicy),
     metadata: s.metadata,
+    legal_hold: s.legalHoldAt ? { placed_at: s.legalHoldAt, reason: s.legalHoldReason, placed_by: s.legalHoldBy } : null,
     started_at: s.startedAt,
     ended_at: s.endedAt,
     created_at: s.createdAt,

@@ -9,6 +9,8 @@ import { ParticipantsRepository } from './repositories/participants.repository';
 import { RtmsStreamsRepository } from './repositories/rtms-streams.repository';
 import { SessionEventsRepository } from './repositories/session-events.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
+import { SessionRetentionRepository } from './repositories/session-retention.repository';
+import { SessionRetentionService } from './session-retention.service';
 import { SessionCleanupHooks } from './session-cleanup.hooks';
 import { SessionEventsService } from './session-events.service';
 import { SessionsService } from './sessions.service';
@@ -30,7 +32,9 @@ import { StreamsService } from './streams.service';
     SessionEventsService,
     StreamsService,
     SessionCleanupHooks,
+    SessionRetentionRepository,
+    SessionRetentionService,
   ],
-  exports: [SessionsService, SessionEventsService, StreamsService, SessionCleanupHooks],
+  exports: [SessionsService, SessionEventsService, StreamsService, SessionCleanupHooks, SessionRetentionService],
 })
 export class SessionsModule {}

@@ -22,9 +22,10 @@ import { SessionsRepository } from './repositories/sessions.repository';
 import { SessionCleanupHooks } from './session-cleanup.hooks';
 import { SessionEventsService } from './session-events.service';
 import { canTransition } from './session-state';
+import { retentionClockFrom } from './retention-clock';
 import { participantView, sessionView } from './session.views';
 import { SessionErrorCode } from '../../common/errors/error-codes';
-import { IllegalTransitionError, SessionError, SessionNotFoundError } from './sessions.errors';
+import { IllegalTransitionError, SessionError, SessionNotFoundError, SessionOnLegalHoldError } from './sessions.errors';
 
 export interface TransitionOptions {
   source: EventSource;
@@ -130,7 +131,7 @@ export class SessionsService {
    * foreign key to sessions).
    */
   async delete(id: string, owner?: string | null): Promise<void> {
-    await this.get(id, owner);
+    if ((await this.get(id, owner)).legalHoldAt) throw new SessionOnLegalHoldError(id);
     const { artifactsDeleted } = await this.cleanupHooks.run(id);
     await this.dataSource.transaction(async (em) => {
       if (!(await this.sessions.deleteById(id, em))) throw new SessionNotFoundError(id);
@@ -167,6 +168,11 @@ export class SessionsService {
         session.stopReasonName = stopReasonName(opts.stopReason);
       }
       if (to === SessionStatus.Failed) session.failureReason = opts.reason ?? 'failed';
+      session.retentionFrom = retentionClockFrom(session);
+      if (to === SessionStatus.RtmsStartRequested || to === SessionStatus.Streaming) {
+        // Captured again: what the sweep purged before is no longer all there is.
+        session.mediaPurgedAt = session.transcriptPurgedAt = session.eventsPurgedAt = null;
+      }
       const saved = await this.sessions.save(session, m);
       await this.events.recordEvent(
         id,
@@ -200,6 +206,42 @@ export class SessionsService {
       return { session: saved, changed: true };
     };
     return em ? run(em) : this.dataSource.transaction(run);
+  }
+
+  /**
+   * Places (or updates) a legal hold: while it is set, retention and erasure leave the
+   * session's data alone. Under the row lock, so a retention batch running now either
+   * finished before or sees the hold and stops.
+   */
+  async placeHold(id: string, hold: { reason: string | null; by: string }, owner?: string | null): Promise<SessionEntity> {
+    return this.dataSource.transaction(async (em) => {
+      const session = await this.sessions.findByIdForUpdate(id, em, owner);
+      if (!session) throw new SessionNotFoundError(id);
+      const first = session.legalHoldAt === null;
+      session.legalHoldAt = session.legalHoldAt ?? new Date();
+      session.legalHoldReason = hold.reason;
+      session.legalHoldBy = hold.by;
+      const saved = await this.sessions.save(session, em);
+      await this.events.recordEvent(id, { source: EventSource.Api, eventType: first ? 'session.legal_hold_placed' : 'session.legal_hold_updated', payload: { by: hold.by } }, em);
+      this.logger.log(`Session ${id}: legal hold ${first ? 'placed' : 'updated'} by key ${hold.by}`);
+      return saved;
+    });
+  }
+
+  /** Releases a legal hold (a no-op when there is none): retention applies again from the next sweep. */
+  async releaseHold(id: string, by: string, owner?: string | null): Promise<SessionEntity> {
+    return this.dataSource.transaction(async (em) => {
+      const session = await this.sessions.findByIdForUpdate(id, em, owner);
+      if (!session) throw new SessionNotFoundError(id);
+      if (session.legalHoldAt === null) return session;
+      session.legalHoldAt = null;
+      session.legalHoldReason = null;
+      session.legalHoldBy = null;
+      const saved = await this.sessions.save(session, em);
+      await this.events.recordEvent(id, { source: EventSource.Api, eventType: 'session.legal_hold_released', payload: { by } }, em);
+      this.logger.log(`Session ${id}: legal hold released by key ${by}`);
+      return saved;
+    });
   }
 
   /** Which of the given session ids exist (for modules that must not query the sessions table). */

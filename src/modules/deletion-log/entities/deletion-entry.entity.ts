@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /** Why something was deleted (the values are stored and shown by the API). */
 export enum DeletionReason {
@@ -20,6 +20,8 @@ export enum DeletionActor {
  * and DELETE) and has no foreign keys, so it outlives the sessions it describes.
  */
 @Entity({ name: 'deletion_log' })
+@Check('CHK_deletion_log_reason', `"reason" IN ('retention', 'session_deleted', 'stream_revoked', 'erasure')`)
+@Check('CHK_deletion_log_actor', `"actor" IN ('system', 'api_key', 'zoom')`)
 @Index('IDX_deletion_log_created_at_id', ['createdAt', 'id'])
 @Index('IDX_deletion_log_session_created_at_id', ['sessionId', 'createdAt', 'id'])
 @Index('IDX_deletion_log_reason_created_at_id', ['reason', 'createdAt', 'id'])
