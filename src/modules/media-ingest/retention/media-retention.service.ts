@@ -78,11 +78,22 @@ export class MediaRetentionService {
     return { media: sum(KINDS.media), transcript: sum(KINDS.transcript) };
   }
 
+  /** Deletes the objects, a few at a time; the first failure stops taking new keys and is thrown once every delete under way has settled. */
   private async deleteObjects(keys: string[]): Promise<void> {
     let next = 0;
+    let failed = false;
     const worker = async () => {
-      while (next < keys.length) await this.storage.delete(keys[next++]);
+      while (!failed && next < keys.length) {
+        try {
+          await this.storage.delete(keys[next++]);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
     };
-    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+    const results = await Promise.allSettled(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 }

@@ -23,7 +23,8 @@ export function effectiveDays(policy: Partial<SessionRetentionPolicy> | null | u
 /** When data kept `days` from `clock` expires; null = never (no clock: the session streams; or 0 = forever). */
 export function expiryOf(clock: Date | null, days: number): Date | null {
   if (clock === null || !(days > 0)) return null;
-  return new Date(clock.getTime() + days * DAY_MS);
+  // Rounded to the millisecond: 6 s as days (6 / 86400) times a day is not exactly 6000 in floating point.
+  return new Date(clock.getTime() + Math.round(days * DAY_MS));
 }
 
 export function isExpired(clock: Date | null, days: number, now: Date): boolean {

@@ -18,8 +18,6 @@ import { RetentionRunStats, RetentionStatsStore } from './retention-stats';
 
 /** Sessions fetched per look at a category's work list. */
 const SESSIONS_PER_PAGE = 50;
-/** Rows (and their objects) deleted per transaction. */
-export const PURGE_BATCH_SIZE = 200;
 /** The sweep's lease: renewed every third of it while the sweep runs. */
 const LEASE_MS = 60_000;
 
@@ -62,7 +60,7 @@ export class RetentionSweepService {
     this.leaseKey = `${config.get('queues', { infer: true }).prefix}:retention-sweep:lease`;
   }
 
-  private defaults(): RetentionDefaults {
+  private defaults(): RetentionDefaults & { batchSize: number } {
     return this.config.get('retention', { infer: true });
   }
 
@@ -207,10 +205,10 @@ export class RetentionSweepService {
   }
 
   private async deleteBatch(sessionId: string, category: RetentionCategory, em: EntityManager): Promise<PurgeTotals & { more: boolean }> {
-    if (category !== 'events') return this.media.purgeBatch(sessionId, category, PURGE_BATCH_SIZE, em);
-    const events = await this.sessions.deleteEventsBatch(sessionId, PURGE_BATCH_SIZE, em);
+    if (category !== 'events') return this.media.purgeBatch(sessionId, category, this.defaults().batchSize, em);
+    const events = await this.sessions.deleteEventsBatch(sessionId, this.defaults().batchSize, em);
     if (events > 0) return { objects: 0, bytes: 0, rows: { session_events: events }, more: true };
-    const participants = await this.sessions.deleteParticipantsBatch(sessionId, PURGE_BATCH_SIZE, em);
+    const participants = await this.sessions.deleteParticipantsBatch(sessionId, this.defaults().batchSize, em);
     return { objects: 0, bytes: 0, rows: participants > 0 ? { participants } : {}, more: participants > 0 };
   }
 }
