@@ -102,6 +102,12 @@ function suite(driver: 'local' | 's3') {
       const rows = await query<{ storage_key: string }>(ctx.hub.app, `SELECT storage_key FROM media_artifacts WHERE session_id = $1`, [id]);
       expect((await listKeys(id)).sort()).toEqual(rows.map((r) => r.storage_key).sort());
     }
+    /** One sample of a Prometheus metric from the hub's /metrics (the sweep runs there). */
+    async function metric(name: string): Promise<number | undefined> {
+      const text = (await api().get('/metrics').set('x-api-key', API_KEY).expect(200)).text;
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line === undefined ? undefined : Number(line.slice(name.length + 1));
+    }
     /** Resolves once `n` sweeps have finished after now (their stats are in Redis). */
     async function sweepsFinished(n: number, app: TestApp = ctx.hub): Promise<void> {
       const store = app.app.get(RetentionStatsStore);
@@ -280,6 +286,9 @@ function suite(driver: 'local' | 's3') {
         expect((await mediaKeys(id)).length).toBe(5);
         expect(await query(ctx.hub.app, `SELECT category, objects_deleted FROM retention_purges WHERE session_id = $1`, [id])).toEqual([{ category: 'media', objects_deleted: 5 }]);
         expect(await deletions(id)).toEqual([]);
+        // The metrics say so: the last sweep failed, and expired media has been waiting.
+        await waitFor(async () => (await metric('rtms_hub_retention_last_run_success')) === 0, { what: 'the failed sweep in the metrics' });
+        await waitFor(async () => ((await metric('rtms_hub_retention_overdue_seconds{category="media"}')) ?? 0) > 0, { what: 'overdue media in the metrics' });
       } finally {
         storage.delete = realDelete;
       }
@@ -293,6 +302,10 @@ function suite(driver: 'local' | 's3') {
       expect(await listKeys(id)).toEqual([]);
       expect(await count(`media_artifacts WHERE session_id = $1`, [id])).toBe(0);
       expect(await count(`retention_purges WHERE session_id = $1`, [id])).toBe(0);
+      await waitFor(async () => (await metric('rtms_hub_retention_last_run_success')) === 1, { what: 'a successful sweep in the metrics' });
+      await waitFor(async () => (await metric('rtms_hub_retention_overdue_seconds{category="media"}')) === 0, { what: 'nothing overdue in the metrics' });
+      expect(await metric('rtms_hub_retention_last_run_duration_seconds')).toBeGreaterThanOrEqual(0);
+      expect(await metric('rtms_hub_retention_stored_objects{category="media"}')).toBeGreaterThanOrEqual(0);
     }, 60_000);
 
     it('lets two workers sweep at once without double deletes: one deletion_log entry per session and category, counts adding up', async () => {
