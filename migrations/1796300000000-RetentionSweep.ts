@@ -11,6 +11,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - `retention_purges`: a purge in progress (counts so far), so a sweep killed halfway
  *   resumes and its deletion_log entry still adds up.
  */
+const RETENTION_OVERRIDE_PREDICATE =
+  `legal_hold_at IS NULL AND retention_from IS NOT NULL AND ((capture_policy->'retention'->>'media_days') IS NOT NULL OR (capture_policy->'retention'->>'transcript_days') IS NOT NULL OR (capture_policy->'retention'->>'events_days') IS NOT NULL)`;
+
 export class RetentionSweep1796300000000 implements MigrationInterface {
   name = 'RetentionSweep1796300000000';
 
@@ -29,6 +32,10 @@ export class RetentionSweep1796300000000 implements MigrationInterface {
         `CREATE INDEX "IDX_sessions_retention_${c}" ON "sessions" ("retention_from", "id") WHERE legal_hold_at IS NULL AND ${c}_purged_at IS NULL AND retention_from IS NOT NULL`,
       );
     }
+    // The few sessions with retention of their own (capture_policy.retention.*_days set): the sweep's second work list.
+    await queryRunner.query(
+      `CREATE INDEX "IDX_sessions_retention_override" ON "sessions" ("retention_from", "id") WHERE ${RETENTION_OVERRIDE_PREDICATE}`,
+    );
     await queryRunner.query(`
       CREATE TABLE "retention_purges" (
         "session_id" uuid NOT NULL,
@@ -46,6 +53,7 @@ export class RetentionSweep1796300000000 implements MigrationInterface {
 
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`DROP TABLE "retention_purges"`);
+    await queryRunner.query(`DROP INDEX "IDX_sessions_retention_override"`);
     for (const c of ['events', 'transcript', 'media']) await queryRunner.query(`DROP INDEX "IDX_sessions_retention_${c}"`);
     await queryRunner.query(`ALTER TABLE "sessions" DROP COLUMN "events_purged_at"`);
     await queryRunner.query(`ALTER TABLE "sessions" DROP COLUMN "transcript_purged_at"`);

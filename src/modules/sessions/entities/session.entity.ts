@@ -33,6 +33,9 @@ export enum ZoomProduct {
 @Index('IDX_sessions_retention_media', ['retentionFrom', 'id'], { where: 'legal_hold_at IS NULL AND media_purged_at IS NULL AND retention_from IS NOT NULL' })
 @Index('IDX_sessions_retention_transcript', ['retentionFrom', 'id'], { where: 'legal_hold_at IS NULL AND transcript_purged_at IS NULL AND retention_from IS NOT NULL' })
 @Index('IDX_sessions_retention_events', ['retentionFrom', 'id'], { where: 'legal_hold_at IS NULL AND events_purged_at IS NULL AND retention_from IS NOT NULL' })
+@Index('IDX_sessions_retention_override', ['retentionFrom', 'id'], {
+  where: `legal_hold_at IS NULL AND retention_from IS NOT NULL AND ((capture_policy->'retention'->>'media_days') IS NOT NULL OR (capture_policy->'retention'->>'transcript_days') IS NOT NULL OR (capture_policy->'retention'->>'events_days') IS NOT NULL)`,
+})
 export class SessionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

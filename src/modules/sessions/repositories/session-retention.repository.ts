@@ -43,24 +43,28 @@ export class SessionRetentionRepository {
     const purged = PURGED_COLUMN[category];
     const override = OVERRIDE[category];
     const base = `legal_hold_at IS NULL AND ${purged} IS NULL AND retention_from IS NOT NULL`;
-    const branches = [
+    // Two work lists, each read in index order and cut at `limit`, merged here: a UNION
+    // ordered by expiry would read every due session before its LIMIT.
+    const own: Array<{ id: string; expired_at: Date }> = await this.db.query(
       `SELECT id, retention_from + make_interval(secs => ${override}::float8 * 86400) AS expired_at FROM sessions
         WHERE ${base} AND ${override} IS NOT NULL AND ${override}::float8 > 0
-          AND retention_from + make_interval(secs => ${override}::float8 * 86400) <= now()`,
-    ];
-    const params: unknown[] = [limit];
-    if (configDays > 0) {
-      params.push(configDays * 86400);
-      branches.push(
-        `SELECT id, retention_from + make_interval(secs => $2::float8) AS expired_at FROM sessions
-          WHERE ${base} AND ${override} IS NULL AND retention_from <= now() - make_interval(secs => $2::float8)`,
-      );
-    }
-    const rows: Array<{ id: string; expired_at: Date }> = await this.db.query(
-      `SELECT id, expired_at FROM (${branches.join(' UNION ALL ')}) due ORDER BY expired_at, id LIMIT $1::int`,
-      params,
+          AND retention_from + make_interval(secs => ${override}::float8 * 86400) <= now()
+        ORDER BY retention_from, id LIMIT $1::int`,
+      [limit],
     );
-    return rows.map((r) => ({ id: r.id, expiredAt: new Date(r.expired_at) }));
+    const byConfig: Array<{ id: string; expired_at: Date }> =
+      configDays > 0
+        ? await this.db.query(
+            `SELECT id, retention_from + make_interval(secs => $2::float8) AS expired_at FROM sessions
+              WHERE ${base} AND ${override} IS NULL AND retention_from <= now() - make_interval(secs => $2::float8)
+              ORDER BY retention_from, id LIMIT $1::int`,
+            [limit, configDays * 86400],
+          )
+        : [];
+    return [...own, ...byConfig]
+      .map((r) => ({ id: r.id, expiredAt: new Date(r.expired_at) }))
+      .sort((a, b) => a.expiredAt.getTime() - b.expiredAt.getTime() || a.id.localeCompare(b.id))
+      .slice(0, limit);
   }
 
   /**
