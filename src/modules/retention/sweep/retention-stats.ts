@@ -17,6 +17,8 @@ export interface RetentionRunStats {
   durationMs: number;
   finishedAt: string | null;
   byCategory: Partial<Record<string, number>>;
+  /** The process began shutting down: the sweep stopped between batches (the next one resumes). */
+  interrupted?: boolean;
   /** Stored media of unheld sessions after the sweep, per category. */
   stored?: Record<StoredCategory, { objects: number; bytes: number }>;
 }

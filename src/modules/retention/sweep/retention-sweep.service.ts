@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import Redis from 'ioredis';
@@ -41,8 +41,10 @@ type PurgeOutcome = { purged: true; totals: PurgeTotals; sessionDeleted: boolean
  * each row once and log each session's category once.
  */
 @Injectable()
-export class RetentionSweepService {
+export class RetentionSweepService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RetentionSweepService.name);
+  /** The process is shutting down: a running sweep stops after its current batch (the next one resumes). */
+  private stopping = false;
   private readonly lock: RedisLock;
   private readonly leaseKey: string;
 
@@ -58,6 +60,10 @@ export class RetentionSweepService {
   ) {
     this.lock = new RedisLock(redis);
     this.leaseKey = `${config.get('queues', { infer: true }).prefix}:retention-sweep:lease`;
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
   }
 
   private defaults(): RetentionDefaults & { batchSize: number } {
@@ -107,10 +113,15 @@ export class RetentionSweepService {
       const tried = new Set<string>();
       for (;;) {
         if (lease.lost) throw new Error('retention sweep lost its lease (another sweep may run now); stopping after the last batch');
+        if (this.stopping) {
+          run.interrupted = true;
+          return;
+        }
         const due = (await this.sessions.findDue(category, configDays, SESSIONS_PER_PAGE + tried.size)).filter((d) => !tried.has(d.id));
         if (due.length === 0) break;
         for (const { id } of due) {
           tried.add(id);
+          if (this.stopping) break;
           const outcome = await this.purgeSession(id, category, lease);
           if (!outcome.purged) continue;
           run.sessions++;
@@ -151,6 +162,7 @@ export class RetentionSweepService {
       });
       if (more === null) return false;
       if (!more) return true;
+      if (this.stopping) return false;
       if (lease.lost) throw new Error('retention sweep lost its lease; stopping between batches');
     }
   }
