@@ -109,21 +109,24 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
     const defaults = this.defaults();
     for (const category of RETENTION_CATEGORIES) {
       const configDays = effectiveDays(null, defaults, category);
-      // A session that could not be purged this pass (held or restarted meanwhile) is not tried again in it.
-      const tried = new Set<string>();
+      // A session that could not be purged this pass (held or restarted meanwhile) is not tried again in it;
+      // the page grows by those only, as purged sessions leave the work list.
+      const skipped = new Set<string>();
       for (;;) {
         if (lease.lost) throw new Error('retention sweep lost its lease (another sweep may run now); stopping after the last batch');
         if (this.stopping) {
           run.interrupted = true;
           return;
         }
-        const due = (await this.sessions.findDue(category, configDays, SESSIONS_PER_PAGE + tried.size)).filter((d) => !tried.has(d.id));
+        const due = (await this.sessions.findDue(category, configDays, SESSIONS_PER_PAGE + skipped.size)).filter((d) => !skipped.has(d.id));
         if (due.length === 0) break;
         for (const { id } of due) {
-          tried.add(id);
           if (this.stopping) break;
           const outcome = await this.purgeSession(id, category, lease);
-          if (!outcome.purged) continue;
+          if (!outcome.purged) {
+            skipped.add(id);
+            continue;
+          }
           run.sessions++;
           run.objects += outcome.totals.objects;
           run.bytes += outcome.totals.bytes;
