@@ -265,6 +265,16 @@ function suite(driver: 'local' | 's3') {
       expect(await listKeys(id)).toEqual([]);
     }, 60_000);
 
+    it('purges a session that never streamed from its creation on, logging only what there was: its events and the row', async () => {
+      const { id } = await createSession(ctx.hub, { meetingId: '85550000002', capturePolicy: { retention: { media_days: days(1), transcript_days: days(1), events_days: days(2) } } });
+      const createdAt = Date.parse((await api().get(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY).expect(200)).body.created_at as string);
+      await waitFor(async () => (await api().get(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY)).status === 404, { timeoutMs: 20000, what: 'the unused session to be purged' });
+      const entries = await deletions(id);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ categories: ['events', 'session'], objects_deleted: 0, rows_deleted: { session_events: 1, sessions: 1 } });
+      expect(entries[0].created_at.getTime()).toBeGreaterThanOrEqual(createdAt + 2000);
+    }, 30_000);
+
     it('resumes a purge killed halfway and finishes with nothing orphaned and the counts adding up', async () => {
       const id = await heldSession(1);
       await storeMedia(id, 12, 2, 1);
