@@ -181,7 +181,7 @@ export interface AppConfig {
    * Default retention, in days after a session ends (from its creation if it never
    * streamed); a session's capture_policy.retention overrides each. 0 = keep forever.
    */
-  retention: { mediaDays: number; transcriptDays: number; eventsDays: number; sweepIntervalMs: number };
+  retention: { mediaDays: number; transcriptDays: number; eventsDays: number; sweepIntervalMs: number; batchSize: number };
   storage: {
     driver: 'local' | 's3';
     localDir: string;
@@ -382,6 +382,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       transcriptDays: env.RETENTION_TRANSCRIPT_DAYS ?? 90,
       eventsDays: env.RETENTION_EVENTS_DAYS ?? 365,
       sweepIntervalMs: Math.round((env.RETENTION_SWEEP_INTERVAL_SEC ?? 3600) * 1000),
+      // Rows (and their stored objects) one purge transaction deletes.
+      batchSize: env.RETENTION_SWEEP_BATCH_SIZE ?? 200,
     },
   };
 }

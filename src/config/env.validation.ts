@@ -287,6 +287,7 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_TRANSCRIPT_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_EVENTS_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0.1) @Max(86400) RETENTION_SWEEP_INTERVAL_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) RETENTION_SWEEP_BATCH_SIZE?: number;
 }
 
 /** Validates raw env; throws one Error listing every bad variable by name. */

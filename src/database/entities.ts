@@ -16,8 +16,9 @@ import { RtmsStreamEntity } from '../modules/sessions/entities/rtms-stream.entit
 import { SessionEventEntity } from '../modules/sessions/entities/session-event.entity';
 import { SessionEntity } from '../modules/sessions/entities/session.entity';
 import { DeletionEntryEntity } from '../modules/deletion-log/entities/deletion-entry.entity';
+import { RetentionPurgeEntity } from '../modules/retention/entities/retention-purge.entity';
 import { RoomDispatchEntity } from '../modules/zoom-rooms/entities/room-dispatch.entity';
 import { ErasureEntity } from '../modules/retention/erasure/entities/erasure.entity';
 
 /** Every entity, listed explicitly (no globs) so the app and the CLI see the same set. */
-export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity, DeletionEntryEntity, ErasureEntity];
+export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity, DeletionEntryEntity, ErasureEntity, RetentionPurgeEntity];

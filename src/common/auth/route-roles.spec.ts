@@ -56,6 +56,7 @@ describe('API key roles per route', () => {
     expect(Object.fromEntries([...decisions].sort(([a], [b]) => a.localeCompare(b)))).toEqual({
       'DELETE /oauth/zoom/connections/:id': 'admin',
       'DELETE /sessions/:id': 'admin',
+      'DELETE /sessions/:id/hold': 'admin',
       'DELETE /webhook-endpoints/:id': 'admin!',
       'DELETE /zoom-rooms/dispatches/:id': 'control',
       'GET /artifacts/:id': 'read',
@@ -92,6 +93,7 @@ describe('API key roles per route', () => {
       'POST /erasures': 'admin',
       'POST /live/tickets': 'read',
       'POST /sessions': 'control',
+      'POST /sessions/:id/hold': 'admin',
       'POST /sessions/:id/rtms/pause': 'control',
       'POST /sessions/:id/rtms/resume': 'control',
       'POST /sessions/:id/rtms/start': 'control',

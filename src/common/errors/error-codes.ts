@@ -18,6 +18,8 @@ export enum SessionErrorCode {
   SessionNotFound = 'session_not_found',
   IllegalTransition = 'illegal_transition',
   MetadataTooLarge = 'metadata_too_large',
+  /** The session is under legal hold: it cannot be deleted until the hold is released. */
+  SessionOnLegalHold = 'session_on_legal_hold',
 }
 
 /** Refusals of the Zoom event intake (webhook route and event WebSocket alike). */
@@ -138,6 +140,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [SessionErrorCode.SessionNotFound]: 404,
   [SessionErrorCode.IllegalTransition]: 409,
   [SessionErrorCode.MetadataTooLarge]: 400,
+  [SessionErrorCode.SessionOnLegalHold]: 409,
   [WebhookErrorCode.InvalidEvent]: 400,
   [WebhookErrorCode.DisallowedServerUrl]: 400,
   [WebhookErrorCode.EventStoreUnavailable]: 503,

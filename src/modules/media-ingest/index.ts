@@ -11,3 +11,6 @@ export { ParticipantMediaService } from './erasure/participant-media.service';
 export type { ParticipantRowsDeleted } from './erasure/participant-media.service';
 export type { UserInSession, UserObject } from './repositories/participant-media.repository';
 export { MIXED_AUDIO_USER_ID } from './repositories/participant-media.repository';
+export { MediaRetentionService } from './retention/media-retention.service';
+export type { PurgeBatchResult, StoredCategory } from './retention/media-retention.service';
+export { StorageHealth } from './storage/storage-health.service';

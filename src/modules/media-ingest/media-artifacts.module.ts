@@ -1,4 +1,4 @@
-import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Module, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppEventsModule } from '../app-events';
 import { DeletionLogModule } from '../deletion-log';
@@ -18,6 +18,8 @@ import { MediaArtifactsRepository } from './repositories/media-artifacts.reposit
 import { TranscriptSegmentsRepository } from './repositories/transcript-segments.repository';
 import { ParticipantMediaRepository } from './repositories/participant-media.repository';
 import { ParticipantMediaService } from './erasure/participant-media.service';
+import { MediaRetentionRepository } from './repositories/media-retention.repository';
+import { MediaRetentionService } from './retention/media-retention.service';
 import { ReadinessChecks } from '../../common/health/readiness-checks';
 import { MediaLossRecorder } from './savers/media-loss';
 import { MediaSaverService } from './savers/media-saver.service';
@@ -54,10 +56,12 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
     StorageRetryPolicy,
     ParticipantMediaRepository,
     ParticipantMediaService,
+    MediaRetentionRepository,
+    MediaRetentionService,
   ],
-  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, StorageRetryPolicy, ParticipantMediaService],
+  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, StorageRetryPolicy, ParticipantMediaService, MediaRetentionService, StorageHealth],
 })
-export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown {
+export class MediaArtifactsModule implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly hooks: SessionCleanupHooks,
     private readonly savers: MediaSaverService,
@@ -72,6 +76,11 @@ export class MediaArtifactsModule implements OnModuleInit, OnApplicationShutdown
     this.hooks.register((sessionId) => this.savers.purgeSessionObjects(sessionId));
     this.hooks.registerRowCounter((sessionId, em) => this.savers.countSessionRows(sessionId, em));
     this.readiness.register('storage', () => this.storageHealth.readiness());
+  }
+
+  /** The storage prefix must be writable (a clear error at boot, readiness down; docs/storage.md). */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.storageHealth.checkAtBoot();
   }
 
   async onApplicationShutdown(): Promise<void> {

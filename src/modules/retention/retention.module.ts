@@ -6,18 +6,24 @@ import { ErasuresRepository } from './erasure/erasures.repository';
 import { DeletionLogModule } from '../deletion-log';
 import { MediaArtifactsModule } from '../media-ingest';
 import { SessionsModule } from '../sessions';
+import { RetentionPurgeEntity } from './entities/retention-purge.entity';
 import { ErasureService } from './erasure/erasure.service';
+import { RetentionPurgesRepository } from './repositories/retention-purges.repository';
+import { RetentionMetrics } from './sweep/retention-metrics';
+import { RetentionScheduler } from './sweep/retention-scheduler';
+import { RetentionStatsStore } from './sweep/retention-stats';
 import { RetentionSweepService } from './sweep/retention-sweep.service';
 
 /**
  * The data's life (docs/retention.md): the retention sweep, legal hold, erasure by
  * participant. It deletes through the modules that own the data (media-ingest for
  * stored media and media rows, sessions for events and participants) and records every
- * deletion in the deletion log.
+ * deletion in the deletion log. Imported by the processes that consume `maintenance`:
+ * they schedule the sweep and serve its metrics.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ErasureEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule],
-  providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher],
+  imports: [TypeOrmModule.forFeature([ErasureEntity, RetentionPurgeEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule],
+  providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher, RetentionPurgesRepository, RetentionStatsStore, RetentionMetrics, RetentionScheduler],
   exports: [RetentionSweepService, ErasureService],
 })
 export class RetentionModule {}

@@ -19,6 +19,7 @@ export function sessionView(s: SessionEntity) {
     capture_policy: capturePolicyView(s.capturePolicy),
     metadata: s.metadata,
     received_counts: s.receivedCounts ?? {},
+    legal_hold: s.legalHoldAt ? { placed_at: s.legalHoldAt, reason: s.legalHoldReason, placed_by: s.legalHoldBy } : null,
     started_at: s.startedAt,
     ended_at: s.endedAt,
     created_at: s.createdAt,

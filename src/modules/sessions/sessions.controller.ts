@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CreateSessionDto } from './dto/create-session.dto';
+import { PlaceLegalHoldDto } from './dto/legal-hold.dto';
 import { ListSessionsQuery, PageQuery } from './dto/list-sessions.query';
 import { ApiCaller, Caller } from '../../common/auth/api-caller';
 import { RequireRole } from '../../common/auth/require-role.decorator';
@@ -53,6 +54,22 @@ export class SessionsController {
   @ApiOperation({ summary: 'Participants seen in the session' })
   participants(@Param('id', uuidParam) id: string, @Caller() caller: ApiCaller) {
     return this.sessions.listParticipants(id, caller.owner);
+  }
+
+  @Post(':id/hold')
+  @RequireRole('admin')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Place (or update) a legal hold: retention and erasure leave the session alone until it is released' })
+  async placeHold(@Param('id', uuidParam) id: string, @Body() dto: PlaceLegalHoldDto, @Caller() caller: ApiCaller) {
+    return sessionView(await this.sessions.placeHold(id, { reason: dto.reason ?? null, by: caller.fingerprint }, caller.owner));
+  }
+
+  @Delete(':id/hold')
+  @RequireRole('admin')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Release a legal hold (no-op when none): retention applies again from the next sweep' })
+  async releaseHold(@Param('id', uuidParam) id: string, @Caller() caller: ApiCaller) {
+    return sessionView(await this.sessions.releaseHold(id, caller.fingerprint, caller.owner));
   }
 
   @Delete(':id')

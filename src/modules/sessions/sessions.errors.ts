@@ -24,3 +24,10 @@ export class IllegalTransitionError extends DomainError {
     super(SessionErrorCode.IllegalTransition, `Session cannot move from ${from} to ${to}`);
   }
 }
+
+/** A held session cannot be deleted (409): release the hold first. */
+export class SessionOnLegalHoldError extends DomainError {
+  constructor(id: string) {
+    super(SessionErrorCode.SessionOnLegalHold, `Session ${id} is under legal hold; release the hold before deleting it`);
+  }
+}

@@ -12,6 +12,8 @@ import { ParticipantDirectory } from './participant-directory.service';
 import { RtmsStreamsRepository } from './repositories/rtms-streams.repository';
 import { SessionEventsRepository } from './repositories/session-events.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
+import { SessionRetentionRepository } from './repositories/session-retention.repository';
+import { SessionRetentionService } from './session-retention.service';
 import { SessionCleanupHooks } from './session-cleanup.hooks';
 import { SessionEventsService } from './session-events.service';
 import { SessionsService } from './sessions.service';
@@ -35,7 +37,9 @@ import { StreamsService } from './streams.service';
     SessionCleanupHooks,
     ParticipantLookupRepository,
     ParticipantDirectory,
+    SessionRetentionRepository,
+    SessionRetentionService,
   ],
-  exports: [SessionsService, SessionEventsService, StreamsService, SessionCleanupHooks, ParticipantDirectory],
+  exports: [SessionsService, SessionEventsService, StreamsService, SessionCleanupHooks, ParticipantDirectory, SessionRetentionService],
 })
 export class SessionsModule {}

@@ -24,9 +24,10 @@ import { SessionsRepository } from './repositories/sessions.repository';
 import { SessionCleanupHooks } from './session-cleanup.hooks';
 import { SessionEventsService } from './session-events.service';
 import { canTransition } from './session-state';
+import { retentionClockFrom } from './retention-clock';
 import { participantView, sessionView } from './session.views';
 import { SessionErrorCode } from '../../common/errors/error-codes';
-import { IllegalTransitionError, SessionError, SessionNotFoundError } from './sessions.errors';
+import { IllegalTransitionError, SessionError, SessionNotFoundError, SessionOnLegalHoldError } from './sessions.errors';
 
 export interface TransitionOptions {
   source: EventSource;
@@ -137,7 +138,7 @@ export class SessionsService {
    * asked (the trail keeps its fingerprint, never the key).
    */
   async delete(id: string, owner?: string | null, apiKeyFingerprint?: string | null): Promise<void> {
-    await this.get(id, owner);
+    if ((await this.get(id, owner)).legalHoldAt) throw new SessionOnLegalHoldError(id);
     const stored = await this.cleanupHooks.run(id);
     const entry = await this.dataSource.transaction(async (em) => {
       // Locked: the counts are of the rows this transaction deletes, not of a moment before.
@@ -190,6 +191,11 @@ export class SessionsService {
         session.stopReasonName = stopReasonName(opts.stopReason);
       }
       if (to === SessionStatus.Failed) session.failureReason = opts.reason ?? 'failed';
+      session.retentionFrom = retentionClockFrom(session);
+      if (to === SessionStatus.RtmsStartRequested || to === SessionStatus.Streaming) {
+        // Captured again: what the sweep purged before is no longer all there is.
+        session.mediaPurgedAt = session.transcriptPurgedAt = session.eventsPurgedAt = null;
+      }
       const saved = await this.sessions.save(session, m);
       await this.events.recordEvent(
         id,
@@ -228,6 +234,42 @@ export class SessionsService {
   /** Adds what a stream received to the session's received_counts (a missing session changes nothing). */
   addReceivedCounts(id: string, delta: ReceivedCounts): Promise<void> {
     return this.sessions.addReceivedCounts(id, delta);
+  }
+
+  /**
+   * Places (or updates) a legal hold: while it is set, retention and erasure leave the
+   * session's data alone. Under the row lock, so a retention batch running now either
+   * finished before or sees the hold and stops.
+   */
+  async placeHold(id: string, hold: { reason: string | null; by: string }, owner?: string | null): Promise<SessionEntity> {
+    return this.dataSource.transaction(async (em) => {
+      const session = await this.sessions.findByIdForUpdate(id, em, owner);
+      if (!session) throw new SessionNotFoundError(id);
+      const first = session.legalHoldAt === null;
+      session.legalHoldAt = session.legalHoldAt ?? new Date();
+      session.legalHoldReason = hold.reason;
+      session.legalHoldBy = hold.by;
+      const saved = await this.sessions.save(session, em);
+      await this.events.recordEvent(id, { source: EventSource.Api, eventType: first ? 'session.legal_hold_placed' : 'session.legal_hold_updated', payload: { by: hold.by } }, em);
+      this.logger.log(`Session ${id}: legal hold ${first ? 'placed' : 'updated'} by key ${hold.by}`);
+      return saved;
+    });
+  }
+
+  /** Releases a legal hold (a no-op when there is none): retention applies again from the next sweep. */
+  async releaseHold(id: string, by: string, owner?: string | null): Promise<SessionEntity> {
+    return this.dataSource.transaction(async (em) => {
+      const session = await this.sessions.findByIdForUpdate(id, em, owner);
+      if (!session) throw new SessionNotFoundError(id);
+      if (session.legalHoldAt === null) return session;
+      session.legalHoldAt = null;
+      session.legalHoldReason = null;
+      session.legalHoldBy = null;
+      const saved = await this.sessions.save(session, em);
+      await this.events.recordEvent(id, { source: EventSource.Api, eventType: 'session.legal_hold_released', payload: { by } }, em);
+      this.logger.log(`Session ${id}: legal hold released by key ${by}`);
+      return saved;
+    });
   }
 
   /** Which of the given session ids exist (for modules that must not query the sessions table). */

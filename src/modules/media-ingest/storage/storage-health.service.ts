@@ -145,6 +145,25 @@ export class StorageHealth extends PeriodicTask {
     if (this.state && !this.state.up) this.setState(true, null);
   }
 
+  /**
+   * At boot: the storage location (directory, or bucket + prefix) must take a write and a
+   * delete — the retention sweep deletes there. Failing, the process still starts (storage
+   * outages are waited out, never fatal) but says so clearly once, and /health/ready
+   * reports storage down until a write succeeds.
+   */
+  async checkAtBoot(): Promise<boolean> {
+    const state = await this.probe();
+    const where = this.storage.locate(`${PROBE_PREFIX}probe`).replace(/\/?\.rtms-hub-health\/probe$/, '') || '.';
+    if (state.up) this.logger.log(`Storage (${this.storage.driver}) at ${where} takes writes and deletes`);
+    else
+      this.logger.error(
+        `Storage (${this.storage.driver}) at ${where} cannot be written and deleted at boot: ${state.error ?? 'no detail'}. ` +
+          'Check STORAGE_DRIVER, STORAGE_LOCAL_DIR or S3_* and the bucket policy (PutObject and DeleteObject under the prefix); ' +
+          '/health/ready reports storage down until a write succeeds.',
+      );
+    return state.up;
+  }
+
   /** Write + delete a small object under PROBE_PREFIX, at most once per STORAGE_PROBE_CACHE_MS. */
   async probe(): Promise<ProbeState> {
     if (this.state && Date.now() - this.state.at < this.cacheMs) return this.state;

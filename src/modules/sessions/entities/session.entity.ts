@@ -29,6 +29,13 @@ export enum ZoomProduct {
 @Entity({ name: 'sessions' })
 @Index('IDX_sessions_created_at_id', ['createdAt', 'id'])
 @Index('IDX_sessions_owner_created_at_id', ['owner', 'createdAt', 'id'])
+// The retention sweep's work lists: unheld sessions whose category is not purged yet, oldest clock first.
+@Index('IDX_sessions_retention_media', ['retentionFrom', 'id'], { where: 'legal_hold_at IS NULL AND media_purged_at IS NULL AND retention_from IS NOT NULL' })
+@Index('IDX_sessions_retention_transcript', ['retentionFrom', 'id'], { where: 'legal_hold_at IS NULL AND transcript_purged_at IS NULL AND retention_from IS NOT NULL' })
+@Index('IDX_sessions_retention_events', ['retentionFrom', 'id'], { where: 'legal_hold_at IS NULL AND events_purged_at IS NULL AND retention_from IS NOT NULL' })
+@Index('IDX_sessions_retention_override', ['retentionFrom', 'id'], {
+  where: `legal_hold_at IS NULL AND retention_from IS NOT NULL AND ((capture_policy->'retention'->>'media_days') IS NOT NULL OR (capture_policy->'retention'->>'transcript_days') IS NOT NULL OR (capture_policy->'retention'->>'events_days') IS NOT NULL)`,
+})
 export class SessionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -90,6 +97,23 @@ export class SessionEntity {
   /** Fingerprint of the API key that placed the hold. */
   @Column({ name: 'legal_hold_by', type: 'varchar', length: 64, nullable: true })
   legalHoldBy: string | null;
+
+  /**
+   * When the retention clock started: the session's end, or its creation while it never
+   * streamed; null while it streams or is paused (never purged). See retention-clock.ts.
+   */
+  @Column({ name: 'retention_from', type: 'timestamptz', nullable: true, default: () => 'now()' })
+  retentionFrom: Date | null;
+
+  /** What the retention sweep has purged (null: not yet). */
+  @Column({ name: 'media_purged_at', type: 'timestamptz', nullable: true })
+  mediaPurgedAt: Date | null;
+
+  @Column({ name: 'transcript_purged_at', type: 'timestamptz', nullable: true })
+  transcriptPurgedAt: Date | null;
+
+  @Column({ name: 'events_purged_at', type: 'timestamptz', nullable: true })
+  eventsPurgedAt: Date | null;
 
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
   startedAt: Date | null;

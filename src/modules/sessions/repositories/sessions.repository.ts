@@ -80,8 +80,10 @@ export class SessionsRepository {
   }
 
   /** Loads a session under a row lock (SELECT … FOR UPDATE) held until `em`'s transaction ends. */
-  findByIdForUpdate(id: string, em: EntityManager): Promise<SessionEntity | null> {
-    return this.repo(em).createQueryBuilder('s').setLock('pessimistic_write').where('s.id = :id', { id }).getOne();
+  findByIdForUpdate(id: string, em: EntityManager, owner?: string | null): Promise<SessionEntity | null> {
+    const qb = this.repo(em).createQueryBuilder('s').setLock('pessimistic_write').where('s.id = :id', { id });
+    if (owner) qb.andWhere('s.owner = :owner', { owner });
+    return qb.getOne();
   }
 
   /**

@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { SessionEntity } from './entities/session.entity';
+import { DueSession, RetentionCategory, SessionRetentionRepository } from './repositories/session-retention.repository';
+
+/**
+ * The sessions module's part of the retention sweep (retention module): which sessions
+ * are due, their row lock, their events and participants, the purge markers and, last,
+ * the row itself. The sweep decides; this only reads and deletes what sessions owns.
+ */
+@Injectable()
+export class SessionRetentionService {
+  constructor(private readonly repo: SessionRetentionRepository) {}
+
+  findDue(category: RetentionCategory, configDays: number, limit: number): Promise<DueSession[]> {
+    return this.repo.findDue(category, configDays, limit);
+  }
+
+  lockForPurge(id: string, em: EntityManager): Promise<SessionEntity | null> {
+    return this.repo.lockForPurge(id, em);
+  }
+
+  markPurged(id: string, category: RetentionCategory, em: EntityManager): Promise<void> {
+    return this.repo.markPurged(id, category, em);
+  }
+
+  deleteEventsBatch(sessionId: string, limit: number, em: EntityManager): Promise<number> {
+    return this.repo.deleteEventsBatch(sessionId, limit, em);
+  }
+
+  deleteParticipantsBatch(sessionId: string, limit: number, em: EntityManager): Promise<number> {
+    return this.repo.deleteParticipantsBatch(sessionId, limit, em);
+  }
+
+  deleteSession(id: string, em: EntityManager): Promise<boolean> {
+    return this.repo.deleteSession(id, em);
+  }
+}
