@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ErasuresController } from './erasure/erasures.controller';
-import { RetentionModule } from './retention.module';
+import { RetentionCoreModule } from './retention.module';
 
 /** The erasures REST API (API processes only). */
-@Module({ imports: [RetentionModule], controllers: [ErasuresController] })
+@Module({ imports: [RetentionCoreModule], controllers: [ErasuresController] })
 export class ErasuresApiModule {}

@@ -18,12 +18,23 @@ import { RetentionSweepService } from './sweep/retention-sweep.service';
  * The data's life (docs/retention.md): the retention sweep, legal hold, erasure by
  * participant. It deletes through the modules that own the data (media-ingest for
  * stored media and media rows, sessions for events and participants) and records every
- * deletion in the deletion log. Imported by the processes that consume `maintenance`:
- * they schedule the sweep and serve its metrics.
+ * deletion in the deletion log. What the API and the workers share.
  */
 @Module({
   imports: [TypeOrmModule.forFeature([ErasureEntity, RetentionPurgeEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule],
-  providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher, RetentionPurgesRepository, RetentionStatsStore, RetentionMetrics, RetentionScheduler],
-  exports: [RetentionSweepService, ErasureService],
+  providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher, RetentionPurgesRepository, RetentionStatsStore],
+  exports: [RetentionSweepService, ErasureService, RetentionStatsStore],
+})
+export class RetentionCoreModule {}
+
+/**
+ * The worker side, imported only by processes that consume `maintenance`: they schedule
+ * the sweep and serve its metrics. (An API process must not: it would schedule sweeps
+ * nobody there runs, and wait on Redis at boot.)
+ */
+@Module({
+  imports: [RetentionCoreModule, SessionsModule],
+  providers: [RetentionMetrics, RetentionScheduler],
+  exports: [RetentionCoreModule],
 })
 export class RetentionModule {}

@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { errorMessage } from '../../../common/errors/error-message';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../../../config/app.config';
 import { JobName } from '../../../jobs/job-names';
@@ -7,21 +8,47 @@ import { JobProducer } from '../../../jobs/job-producer.service';
 /** Id of the sweep's job scheduler (BullMQ keeps one schedule per id, however many workers upsert it). */
 export const RETENTION_SWEEP_SCHEDULER_ID = 'retention-sweep';
 
+const RETRY_MS = 5000;
+
 /**
  * Schedules the repeatable retention sweep (every RETENTION_SWEEP_INTERVAL_SEC) when a
  * process that consumes `maintenance` boots. Upserting is idempotent: every worker does it
- * and there is still one schedule; a changed interval replaces it.
+ * and there is still one schedule; a changed interval replaces it. Boot does not wait for
+ * it: with Redis unreachable the worker starts anyway and the upsert is retried until it
+ * lands.
  */
 @Injectable()
-export class RetentionScheduler implements OnApplicationBootstrap {
+export class RetentionScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RetentionScheduler.name);
+  private retry?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(
     private readonly producer: JobProducer,
     private readonly config: ConfigService<AppConfig, true>,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
+    void this.scheduleUntilDone();
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+  }
+
+  private async scheduleUntilDone(): Promise<void> {
+    try {
+      await this.schedule();
+    } catch (err) {
+      if (this.stopped) return;
+      this.logger.warn(`Could not schedule the retention sweep (retrying in ${RETRY_MS / 1000} s): ${errorMessage(err)}`);
+      this.retry = setTimeout(() => void this.scheduleUntilDone(), RETRY_MS);
+      this.retry.unref();
+    }
+  }
+
+  async schedule(): Promise<void> {
     const every = this.config.get('retention', { infer: true }).sweepIntervalMs;
     const queues = this.config.get('queues', { infer: true });
     await this.producer.queueFor(JobName.RetentionSweep).upsertJobScheduler(
