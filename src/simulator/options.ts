@@ -1,6 +1,6 @@
 /** Simulator options with every default filled in (the defaults are documented on SimulatorOptions). */
 import { MEDIA_KINDS, type MediaKind } from './protocol';
-import type { SimulatorOptions } from './types';
+import type { MediaEncoding, SimulatorOptions } from './types';
 
 export interface ResolvedOptions {
   host: string;
@@ -26,6 +26,7 @@ export interface ResolvedOptions {
   speed: number;
   tickMs: number;
   videoScale: number;
+  mediaEncoding: MediaEncoding;
   roomsRateLimitPerSec: number;
   concurrencyLimit: number;
   controlApi: boolean;
@@ -59,6 +60,7 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     speed: opts.speed ?? 1,
     tickMs: opts.tickMs ?? 20,
     videoScale: opts.videoScale ?? 1,
+    mediaEncoding: opts.mediaEncoding ?? 'prebuilt',
     roomsRateLimitPerSec: opts.roomsRateLimitPerSec ?? 0,
     concurrencyLimit: opts.concurrencyLimit ?? 2000,
     controlApi: opts.controlApi ?? true,
