@@ -14,7 +14,8 @@
  *    lost (sent − saved after the savers drain), a media job fails, or not every stream connects.
  *
  * Each step starts fresh meetings, waits until all stream, warms up, measures a steady window,
- * then stops them (and for the hub waits for the savers to drain). Reported per step: msg/s,
+ * then pauses them, stops them once the receiver has taken everything sent, and (hub) waits for
+ * the savers to drain. Reported per step: msg/s,
  * MB/s, p50/p99, lost, CPU of the client (baseline: this process; hub: the worker, with the API,
  * simulator, Postgres and Redis beside it), worker RSS and RSS per stream; the largest passing
  * load of each; hub CPU per 1,000 msg/s as a ratio to the baseline's at the same loads.
@@ -28,7 +29,8 @@
  * starts after that many seconds), BENCH_GEN_MEETINGS (50; 0 skips part 1), BENCH_GEN_S (10),
  * BENCH_BASELINE (1; 0 skips part 2), BENCH_HUB (1; 0 skips part 3), BENCH_VIDEO_SCALE (0.1;
  * realistic 0.5), BENCH_STORAGES (local; realistic local,s3), BENCH_P99_MS (250),
- * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS and BENCH_SIM_NODE_ARGS (e.g.
+ * BENCH_RETRIES (1: a step that misses on latency alone, nothing lost, runs once more — the machine is
+ * shared), BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS and BENCH_SIM_NODE_ARGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomUUID } from 'node:crypto';
@@ -55,6 +57,7 @@ const HUB = (process.env.BENCH_HUB ?? '1') !== '0';
 const VIDEO_SCALE = Number(process.env.BENCH_VIDEO_SCALE ?? (REALISTIC ? 0.5 : 0.1));
 const STORAGES = (process.env.BENCH_STORAGES ?? (REALISTIC ? 'local,s3' : 'local')).split(',') as Array<'local' | 's3'>;
 const P99_MS = Number(process.env.BENCH_P99_MS ?? 250);
+const RETRIES = Number(process.env.BENCH_RETRIES ?? 1);
 const AUDIO_MS = 20;
 const DB_BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -98,6 +101,7 @@ async function startSimulator(encoding: 'json' | 'prebuilt'): Promise<Child> {
 
 interface BaselineStep {
   meetings: number;
+  retried?: boolean;
   pass: boolean;
   why?: string;
   messages_per_s: number;
@@ -132,8 +136,7 @@ async function baselineStep(n: number, simPid: number, steadyS: number): Promise
     const wall = (Date.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const simCpu = cpuSeconds(simPid) - sim0;
-    await simControl.stopAll(streams);
-    await sleep(500);
+    await settle(streams, async () => stats.messages);
     const sent = sum(sentTotals(await simControl.records(streams)));
     const lat = stats.latencies.sort((a, b) => a - b);
     const msgs = Math.round(stats.windowMessages / wall);
@@ -166,6 +169,8 @@ async function baselineStep(n: number, simPid: number, steadyS: number): Promise
 
 interface HubStep {
   meetings: number;
+  /** A first attempt that missed on latency alone; the next entry is its repeat. */
+  retried?: boolean;
   storage: string;
   pass: boolean;
   why?: string;
@@ -238,7 +243,12 @@ async function hubRamp(dbUrl: string, prefix: string, simPid: number, storage: '
         log(`hub (${storage}): time budget (${MAX_S} s) spent, ${n} meetings not tried`);
         break;
       }
-      const step = await hubStep(n, storage, db, media, pid, api.proc.pid!, simPid, idleRss);
+      let step = await hubStep(n, storage, db, media, pid, api.proc.pid!, simPid, idleRss);
+      if (!step.pass && step.lost === 0 && !step.failed_jobs && RETRIES > 0) {
+        log(`hub (${storage}) ${n} × ${P}: ${step.why}; once more (the machine is shared)`);
+        steps.push({ ...step, retried: true });
+        step = await hubStep(n, storage, db, media, pid, api.proc.pid!, simPid, idleRss);
+      }
       steps.push(step);
       log(`hub (${storage}) ${n} × ${P}: ${step.pass ? 'PASS' : `FAIL (${step.why})`} ${step.messages_per_s ?? '-'} msg/s, ${step.mb_per_s ?? '-'} MB/s, p50/p99 ${step.latency_ms?.p50 ?? '-'}/${step.latency_ms?.p99 ?? '-'} ms, lost ${step.lost ?? '-'}, worker ${step.worker_cpu_percent ?? '-'} %, RSS ${step.worker_rss_mb ?? '-'} MB`);
       if (!step.pass) break;
@@ -290,10 +300,9 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
   const wall = (t1.getTime() - t0.getTime()) / 1000;
   const workerCpu = pct(cpuSeconds(pid) - cpu0, wall);
   const shares = cpuShares(snap0, cpuSnapshot(pids), wall);
-  await sleep(2000); // the window's last messages are saved in the steady state, not during the stop of every meeting
-  await simControl.stopAll(streams);
   const drainStart = Date.now();
   try {
+    await settle(streams, () => savedTotal(db));
     await drain(db, media);
   } catch {
     return { meetings: n, storage, pass: false, why: 'the savers did not drain within 180 s' };
@@ -357,6 +366,26 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
   };
 }
 
+/**
+ * Ends a step's meetings without counting what a stop cuts off as lost: the streams are paused
+ * first (the simulator sends no more media), and stopped once the receiver has taken what was
+ * sent (its count unchanged for 1 s, at most 60 s). A stop of every meeting at once while the
+ * receiver is behind drops what is still unread: the hub closes its media socket as soon as
+ * signaling says TERMINATED (docs/performance.md, Capacity).
+ */
+async function settle(streams: StreamSummary[], count: () => Promise<number>): Promise<void> {
+  await simControl.pauseAll(streams);
+  const deadline = Date.now() + 60_000;
+  let last = -1;
+  for (;;) {
+    await sleep(1000);
+    const n = await count();
+    if (n === last || Date.now() > deadline) break;
+    last = n;
+  }
+  await simControl.stopAll(streams);
+}
+
 /** The media-frames queue is empty and no audio segment is open: everything sent so far is saved or lost. */
 async function drain(db: Client, media: Queue): Promise<void> {
   await waitFor(
@@ -377,6 +406,7 @@ async function drain(db: Client, media: Queue): Promise<void> {
 const largestPassing = <T extends { meetings: number; pass: boolean }>(steps: T[]): number | null => {
   let best: number | null = null;
   for (const s of steps) {
+    if ((s as { retried?: boolean }).retried) continue;
     if (!s.pass) break;
     best = s.meetings;
   }
@@ -423,7 +453,12 @@ async function main(): Promise<void> {
       const steps: BaselineStep[] = [];
       for (const n of STEPS) {
         if (elapsedS() > MAX_S) break;
-        const s = await baselineStep(n, simPid, STEADY_S);
+        let s = await baselineStep(n, simPid, STEADY_S);
+        if (!s.pass && s.lost === 0 && RETRIES > 0) {
+          log(`baseline ${n} × ${P}: ${s.why}; once more (the machine is shared)`);
+          steps.push({ ...s, retried: true });
+          s = await baselineStep(n, simPid, STEADY_S);
+        }
         steps.push(s);
         log(`baseline ${n} × ${P}: ${s.pass ? 'PASS' : `FAIL (${s.why})`} ${s.messages_per_s} msg/s, ${s.mb_per_s} MB/s, p50/p99 ${s.latency_ms.p50}/${s.latency_ms.p99} ms, client ${s.client_cpu_percent} %, simulator ${s.simulator_cpu_percent} %`);
         if (!s.pass) break;
