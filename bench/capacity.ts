@@ -21,14 +21,15 @@
  * load of each; hub CPU per 1,000 msg/s as a ratio to the baseline's at the same loads.
  *
  * BENCH_PROFILE=realistic: frames at 640×360 (the hub asks for resolution 2, 1280×720, so the
- * simulator's video scale is 0.5), and the hub ramp runs twice: local disk, then a local S3
+ * simulator's video scale is 0.5) with camera grain (SIM_VIDEO_GRAIN: ≈ 23 KB per JPEG, as a
+ * camera's, where a flat synthetic picture is ≈ 7–10 KB), and the hub ramp runs twice: local disk, then a local S3
  * server (s3rver, its own process); MB/s saved is the figure to read.
  *
  * Env: BENCH_PROFILE (default | realistic), BENCH_STEPS (25,50,…,200; realistic 25,50,75,100),
  * BENCH_PARTICIPANTS (5), BENCH_WARMUP_S (4), BENCH_STEADY_S (10), BENCH_MAX_S (540: no new step
  * starts after that many seconds), BENCH_GEN_MEETINGS (50; 0 skips part 1), BENCH_GEN_S (10),
  * BENCH_BASELINE (1; 0 skips part 2), BENCH_HUB (1; 0 skips part 3), BENCH_VIDEO_SCALE (0.1;
- * realistic 0.5), BENCH_STORAGES (local; realistic local,s3), BENCH_P99_MS (250),
+ * realistic 0.5), BENCH_VIDEO_GRAIN (0; realistic 1), BENCH_STORAGES (local; realistic local,s3), BENCH_P99_MS (250),
  * BENCH_RETRIES (1: a step that misses on latency alone, nothing lost, runs once more — the machine is
  * shared), BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS and BENCH_SIM_NODE_ARGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`).
@@ -55,6 +56,7 @@ const GEN_S = Number(process.env.BENCH_GEN_S ?? 10);
 const BASELINE = (process.env.BENCH_BASELINE ?? '1') !== '0';
 const HUB = (process.env.BENCH_HUB ?? '1') !== '0';
 const VIDEO_SCALE = Number(process.env.BENCH_VIDEO_SCALE ?? (REALISTIC ? 0.5 : 0.1));
+const GRAIN = (process.env.BENCH_VIDEO_GRAIN ?? (REALISTIC ? '1' : '0')) !== '0';
 const STORAGES = (process.env.BENCH_STORAGES ?? (REALISTIC ? 'local,s3' : 'local')).split(',') as Array<'local' | 's3'>;
 const P99_MS = Number(process.env.BENCH_P99_MS ?? 250);
 const RETRIES = Number(process.env.BENCH_RETRIES ?? 1);
@@ -87,6 +89,7 @@ async function startSimulator(encoding: 'json' | 'prebuilt'): Promise<Child> {
       SIM_CLIENT_SECRET: CREDS.clientSecret,
       SIM_WEBHOOK_SECRET_TOKEN: CREDS.webhook,
       SIM_VIDEO_SCALE: String(VIDEO_SCALE),
+      SIM_VIDEO_GRAIN: GRAIN ? '1' : '0',
       SIM_MEDIA_ENCODING: encoding,
       SIM_QUIET: '1',
       SIM_CONCURRENCY_LIMIT: '5000',
@@ -425,6 +428,7 @@ async function main(): Promise<void> {
     profile: REALISTIC ? 'realistic' : 'default',
     participants: P,
     video_scale: VIDEO_SCALE,
+    video_grain: GRAIN,
     steady_s: STEADY_S,
     p99_target_ms: P99_MS,
   };

@@ -26,6 +26,7 @@ export interface ResolvedOptions {
   speed: number;
   tickMs: number;
   videoScale: number;
+  videoGrain: boolean;
   mediaEncoding: MediaEncoding;
   roomsRateLimitPerSec: number;
   concurrencyLimit: number;
@@ -60,6 +61,7 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     speed: opts.speed ?? 1,
     tickMs: opts.tickMs ?? 20,
     videoScale: opts.videoScale ?? 1,
+    videoGrain: opts.videoGrain ?? false,
     mediaEncoding: opts.mediaEncoding ?? 'prebuilt',
     roomsRateLimitPerSec: opts.roomsRateLimitPerSec ?? 0,
     concurrencyLimit: opts.concurrencyLimit ?? 2000,

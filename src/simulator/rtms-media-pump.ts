@@ -24,7 +24,7 @@ export class RtmsMediaPump {
   private readonly encoder?: MediaMessageEncoder;
 
   constructor(
-    private readonly cfg: Pick<RtmsConfig, 'videoScale' | 'mediaEncoding'>,
+    private readonly cfg: Pick<RtmsConfig, 'videoScale' | 'videoGrain' | 'mediaEncoding'>,
     private readonly streams: Map<string, Stream>,
     private readonly host: MediaPumpHost,
   ) {
@@ -181,7 +181,7 @@ export class RtmsMediaPump {
           const size = { width: Math.max(16, Math.round(px.width * this.cfg.videoScale)), height: Math.max(16, Math.round(px.height * this.cfg.videoScale)) };
           const idx = Math.floor(t / 500) % FRAME_CYCLE;
           for (const u of users) {
-            const f = videoFrame(u.slot, idx, size, Number(p.codec), kind === 'deskshare');
+            const f = videoFrame(u.slot, idx, size, Number(p.codec), kind === 'deskshare', this.cfg.videoGrain && kind === 'video');
             this.media(s, c, kind, { user_id: u.userId, user_name: u.name, data: f.base64, length: f.length, timestamp: m.epoch(t) }, u.userId);
           }
         }

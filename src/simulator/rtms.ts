@@ -32,6 +32,7 @@ export interface RtmsConfig {
   mediaScopes: MediaKind[];
   tickMs: number;
   videoScale: number;
+  videoGrain: boolean;
   mediaEncoding: MediaEncoding;
   accountId: string;
 }

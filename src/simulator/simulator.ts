@@ -72,6 +72,7 @@ export class ZoomSimulator {
         mediaScopes: o.mediaScopes,
         tickMs: o.tickMs,
         videoScale: o.videoScale,
+        videoGrain: o.videoGrain,
         mediaEncoding: o.mediaEncoding,
         accountId: o.s2s.accountId,
       },

@@ -44,6 +44,8 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** Scale video frame pixel sizes (e.g. 0.25 for load tests; default 1). */
   videoScale?: number;
+  /** Camera-like grain in video frames, so a JPEG has a real camera's size rather than a flat picture's (default false). */
+  videoGrain?: boolean;
   /**
    * How media messages are serialised: 'prebuilt' (default) encodes each (payload, user) once and
    * patches the timestamp digits, and writes a tick's messages for a socket in one syscall;
