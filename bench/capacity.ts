@@ -246,11 +246,12 @@ async function hubRamp(dbUrl: string, prefix: string, simPid: number, storage: '
         log(`hub (${storage}): time budget (${MAX_S} s) spent, ${n} meetings not tried`);
         break;
       }
-      let step = await hubStep(n, storage, db, media, pid, api.proc.pid!, simPid, idleRss);
+      const pids: Record<string, number> = { worker: pid, api: api.proc.pid!, simulator: simPid, ...(s3 ? { s3_server: s3.proc.pid! } : {}) };
+      let step = await hubStep(n, storage, db, media, pids, idleRss);
       if (!step.pass && step.lost === 0 && !step.failed_jobs && RETRIES > 0) {
         log(`hub (${storage}) ${n} × ${P}: ${step.why}; once more (the machine is shared)`);
         steps.push({ ...step, retried: true });
-        step = await hubStep(n, storage, db, media, pid, api.proc.pid!, simPid, idleRss);
+        step = await hubStep(n, storage, db, media, pids, idleRss);
       }
       steps.push(step);
       log(`hub (${storage}) ${n} × ${P}: ${step.pass ? 'PASS' : `FAIL (${step.why})`} ${step.messages_per_s ?? '-'} msg/s, ${step.mb_per_s ?? '-'} MB/s, p50/p99 ${step.latency_ms?.p50 ?? '-'}/${step.latency_ms?.p99 ?? '-'} ms, lost ${step.lost ?? '-'}, worker ${step.worker_cpu_percent ?? '-'} %, RSS ${step.worker_rss_mb ?? '-'} MB`);
@@ -275,7 +276,8 @@ async function hubRamp(dbUrl: string, prefix: string, simPid: number, storage: '
   }
 }
 
-async function hubStep(n: number, storage: string, db: Client, media: Queue, pid: number, apiPid: number, simPid: number, idleRss: number): Promise<HubStep> {
+async function hubStep(n: number, storage: string, db: Client, media: Queue, pids: Record<string, number>, idleRss: number): Promise<HubStep> {
+  const pid = pids.worker;
   const savedBefore = await savedTotal(db);
   const connectStart = Date.now();
   const streams: StreamSummary[] = await simControl.startMeetings(n, P, MEETING_S);
@@ -291,7 +293,6 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
   }
   const connectS = (Date.now() - connectStart) / 1000;
   await sleep(WARMUP_S * 1000);
-  const pids = { worker: pid, api: apiPid, simulator: simPid };
   const snap0 = cpuSnapshot(pids);
   const cpu0 = cpuSeconds(pid);
   const t0 = new Date();
