@@ -20,15 +20,14 @@
  * BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
-import WebSocket from 'ws';
 import { runMigrations } from '../src/database/migrate';
-import { rtmsHandshakeSignature } from '../src/simulator';
 import { cpuShares, cpuSnapshot, rssMb } from './proc-stats';
-import { SimControl, sentTotals, sumValues as sum, type StreamSummary } from './sim-meetings';
+import { emptyRawStats, rawClient } from './raw-rtms-client';
+import { SimControl, sentTotals, sumValues as sum } from './sim-meetings';
 import { BENCH_API_KEY, cpuSeconds, distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
 
 const N = Number(process.env.BENCH_MEETINGS ?? 50);
@@ -59,96 +58,14 @@ const log = (m: string) => console.log(`[bench:ingest] ${m}`);
 
 // ───────────────────────────── raw baseline ─────────────────────────────
 
-interface RawStats {
-  messages: number;
-  bytes: number;
-  latencies: number[];
-  windowOpen: boolean;
-  windowMessages: number;
-  windowBytes: number;
-  received: Record<number, number>;
-}
-
-/** The minimal client: handshakes, keep-alives, parse, base64-decode, append to a file. */
-function rawClient(s: StreamSummary, dir: string, stats: RawStats): { ready: Promise<void>; close: () => void } {
-  const signature = rtmsHandshakeSignature(CREDS.clientId, CREDS.clientSecret, s.meetingUuid, s.streamId);
-  const fd = openSync(join(dir, `${s.streamId}.bin`), 'a');
-  const sockets: WebSocket[] = [];
-  let closed = false;
-  const ready = new Promise<void>((resolve, reject) => {
-    const sig = new WebSocket(s.serverUrls.split(',')[0]);
-    sockets.push(sig);
-    sig.on('error', reject);
-    sig.on('open', () => sig.send(JSON.stringify({ msg_type: 1, protocol_version: 1, sequence: 1, meeting_uuid: s.meetingUuid, rtms_stream_id: s.streamId, signature })));
-    sig.on('message', (raw) => {
-      const m = JSON.parse(raw.toString()) as { msg_type: number; status_code?: number; timestamp?: number; media_server?: { server_urls: Record<string, string> } };
-      if (m.msg_type === 12) sig.send(JSON.stringify({ msg_type: 13, timestamp: m.timestamp }));
-      if (m.msg_type !== 2) return;
-      if (m.status_code !== 0 || !m.media_server) return reject(new Error(`signaling handshake ${m.status_code}`));
-      const media = new WebSocket(m.media_server.server_urls.all);
-      sockets.push(media);
-      media.on('error', reject);
-      media.on('open', () =>
-        media.send(
-          JSON.stringify({
-            msg_type: 3,
-            protocol_version: 1,
-            sequence: 0,
-            meeting_uuid: s.meetingUuid,
-            rtms_stream_id: s.streamId,
-            signature,
-            media_type: 31,
-            payload_encryption: false,
-            media_params: {
-              audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 2, send_rate: AUDIO_MS },
-              video: { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: 5 },
-              deskshare: { content_type: 3, codec: 5, resolution: 2, fps: 5 },
-              transcript: { content_type: 5 },
-              chat: { content_type: 5 },
-            },
-          }),
-        ),
-      );
-      media.on('message', (data) => {
-        const msg = JSON.parse(data.toString()) as { msg_type: number; status_code?: number; timestamp?: number; content?: { data?: string; timestamp?: number } };
-        if (msg.msg_type === 12) return media.send(JSON.stringify({ msg_type: 13, timestamp: msg.timestamp }));
-        if (msg.msg_type === 4) {
-          if (msg.status_code !== 0) return reject(new Error(`media handshake ${msg.status_code}`));
-          sig.send(JSON.stringify({ msg_type: 7, rtms_stream_id: s.streamId }));
-          return resolve();
-        }
-        if (msg.msg_type < 14 || msg.msg_type > 18 || !msg.content?.data || closed) return;
-        const buf = msg.msg_type <= 16 ? Buffer.from(msg.content.data, 'base64') : Buffer.from(msg.content.data, 'utf8');
-        writeSync(fd, buf);
-        stats.messages++;
-        stats.bytes += buf.length;
-        stats.received[msg.msg_type] = (stats.received[msg.msg_type] ?? 0) + 1;
-        if (stats.windowOpen) {
-          stats.windowMessages++;
-          stats.windowBytes += buf.length;
-          stats.latencies.push(Date.now() - Number(msg.content.timestamp));
-        }
-      });
-    });
-  });
-  return {
-    ready,
-    close: () => {
-      closed = true;
-      for (const ws of sockets) ws.terminate();
-      closeSync(fd);
-    },
-  };
-}
-
 async function runBaseline() {
   const dir = join(OUT, 'raw');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   await sim('POST', '/_sim/webhook-target', { url: null });
   const streams = await simControl.startMeetings(N, P, WARMUP_S + DURATION_S + 120);
-  const stats: RawStats = { messages: 0, bytes: 0, latencies: [], windowOpen: false, windowMessages: 0, windowBytes: 0, received: {} };
-  const clients = streams.map((s) => rawClient(s, dir, stats));
+  const stats = emptyRawStats();
+  const clients = streams.map((s) => rawClient(s, dir, stats, { clientId: CREDS.clientId, clientSecret: CREDS.clientSecret, audioMs: AUDIO_MS }));
   await Promise.all(clients.map((c) => c.ready));
   log(`baseline: ${N} streams connected; warm-up ${WARMUP_S} s, then ${DURATION_S} s measured`);
   await sleep(WARMUP_S * 1000);

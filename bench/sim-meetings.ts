@@ -44,6 +44,11 @@ export class SimControl {
     return Promise.all(streams.map((s) => this.call<SimRecord>('GET', `/_sim/streams/${s.streamId}/record`)));
   }
 
+  /** Pauses RTMS on every stream (msg 8 PAUSED; no more media is sent until a resume). */
+  pauseAll(streams: StreamSummary[]): Promise<unknown> {
+    return Promise.all(streams.map((s) => this.call('POST', `/_sim/streams/${s.streamId}/pause`, {})));
+  }
+
   stopAll(streams: StreamSummary[]): Promise<unknown> {
     return Promise.all(streams.map((s) => this.call('POST', `/_sim/streams/${s.streamId}/stop`, {})));
   }

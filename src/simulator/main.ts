@@ -38,6 +38,8 @@ export function optionsFrom(c: Record<string, string>): SimulatorOptions {
     eventSubscriptionId: c.SIM_EVENT_SUBSCRIPTION_ID,
     speed: num('SIM_SPEED'),
     videoScale: num('SIM_VIDEO_SCALE'),
+    videoGrain: c.SIM_VIDEO_GRAIN === undefined ? undefined : c.SIM_VIDEO_GRAIN === 'true' || c.SIM_VIDEO_GRAIN === '1',
+    mediaEncoding: c.SIM_MEDIA_ENCODING === 'json' || c.SIM_MEDIA_ENCODING === 'prebuilt' ? c.SIM_MEDIA_ENCODING : undefined,
     roomsRateLimitPerSec: num('SIM_ROOMS_RATE_LIMIT_PER_SEC'),
     concurrencyLimit: num('SIM_CONCURRENCY_LIMIT'),
     mediaSplit: c.SIM_MEDIA_SPLIT as SimulatorOptions['mediaSplit'],

@@ -1,4 +1,5 @@
-import { audioPacket, muLaw, pcmTones, toneHz } from './media';
+import * as jpeg from 'jpeg-js';
+import { audioPacket, muLaw, pcmTones, toneHz, videoFrame } from './media';
 
 const samples = (b: Buffer) => Array.from({ length: b.length / 2 }, (_, i) => b.readInt16LE(i * 2));
 
@@ -19,5 +20,21 @@ describe('simulator audio packets', () => {
     const packet = audioPacket([toneHz(0)], 8000, 160, 160, 1, true);
     expect(packet.length).toBe(160);
     expect(packet.base64).toBe(muLaw(pcmTones([toneHz(0)], 8000, 160, 160, 1)).toString('base64'));
+  });
+});
+
+describe('simulator video frames', () => {
+  it('with camera grain are decodable JPEGs of a camera frame\'s size, the same on every call', () => {
+    const size = { width: 640, height: 360 };
+    const flat = videoFrame(3, 1, size, 5);
+    const grain = videoFrame(3, 1, size, 5, false, true);
+    const bytes = Buffer.from(grain.base64, 'base64');
+    expect(bytes.length).toBe(grain.length);
+    const img = jpeg.decode(bytes, { useTArray: true });
+    expect([img.width, img.height]).toEqual([640, 360]);
+    expect(grain.length).toBeGreaterThan(2 * flat.length);
+    expect(grain.length).toBeGreaterThan(15_000);
+    expect(videoFrame(3, 1, size, 5, false, true)).toBe(grain);
+    expect(videoFrame(3, 2, size, 5, false, true).base64).not.toBe(grain.base64);
   });
 });

@@ -12,6 +12,8 @@ const PALETTES: ReadonlyArray<readonly [number, number, number]> = [
   [240, 120, 30], [120, 120, 120], [200, 90, 150], [100, 60, 30], [30, 60, 140], [170, 210, 60],
 ];
 export const PALETTE_COUNT = PALETTES.length;
+/** Spread of the camera grain (grey levels). */
+const GRAIN = 24;
 
 export interface FrameSize {
   width: number;
@@ -25,8 +27,8 @@ export interface EncodedFrame {
 
 const cache = new Map<string, EncodedFrame>();
 
-/** RGBA pixels: a palette-coloured background, a moving white bar and an id pattern. */
-function render(palette: number, index: number, size: FrameSize, screen: boolean): Buffer {
+/** RGBA pixels: a palette-coloured background, a moving white bar and an id pattern (plus sensor-like noise when `grain`). */
+function render(palette: number, index: number, size: FrameSize, screen: boolean, grain: boolean): Buffer {
   const { width, height } = size;
   const [r, g, b] = screen ? [235, 235, 240] : PALETTES[palette % PALETTES.length];
   const data = Buffer.alloc(width * height * 4);
@@ -50,6 +52,14 @@ function render(palette: number, index: number, size: FrameSize, screen: boolean
         pr = pg = pb = on ? 0 : 255;
       } else if (screen && y % 24 < 2) {
         pr = pg = pb = PALETTES[palette % PALETTES.length][0] / 2;
+      }
+      if (grain) {
+        // Deterministic per pixel and frame: a flat picture compresses to a few KB, a camera's does not.
+        const n = (Math.imul(x + 1, 73856093) ^ Math.imul(y + 1, 19349663) ^ Math.imul(index + 1, 83492791)) >>> 0;
+        const d = (n % GRAIN) - GRAIN / 2;
+        pr = Math.max(0, Math.min(255, pr + d));
+        pg = Math.max(0, Math.min(255, pg + d));
+        pb = Math.max(0, Math.min(255, pb + d));
       }
       data[o] = pr;
       data[o + 1] = pg;
@@ -125,16 +135,16 @@ function fakeH264(palette: number, index: number): Buffer {
  * One encoded frame for (palette, cycle index, size, codec). Encoded lazily once and
  * shared by every meeting and simulator in the process.
  */
-export function videoFrame(palette: number, index: number, size: FrameSize, codec: number, screen = false): EncodedFrame {
+export function videoFrame(palette: number, index: number, size: FrameSize, codec: number, screen = false, grain = false): EncodedFrame {
   const i = index % FRAME_CYCLE;
   const p = palette % PALETTES.length;
-  const key = `${p}:${i}:${size.width}x${size.height}:${codec}:${screen ? 's' : 'c'}`;
+  const key = `${p}:${i}:${size.width}x${size.height}:${codec}:${screen ? 's' : 'c'}:${grain ? 'g' : ''}`;
   let f = cache.get(key);
   if (!f) {
     let bytes: Buffer;
     if (codec === 7) bytes = fakeH264(p, i);
     else {
-      const rgba = render(p, i, size, screen);
+      const rgba = render(p, i, size, screen, grain);
       bytes = codec === 6 ? encodePng(rgba, size.width, size.height) : Buffer.from(jpeg.encode({ data: rgba, width: size.width, height: size.height }, 60).data);
     }
     f = { base64: bytes.toString('base64'), length: bytes.length };

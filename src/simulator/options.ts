@@ -1,6 +1,6 @@
 /** Simulator options with every default filled in (the defaults are documented on SimulatorOptions). */
 import { MEDIA_KINDS, type MediaKind } from './protocol';
-import type { SimulatorOptions } from './types';
+import type { MediaEncoding, SimulatorOptions } from './types';
 
 export interface ResolvedOptions {
   host: string;
@@ -26,6 +26,8 @@ export interface ResolvedOptions {
   speed: number;
   tickMs: number;
   videoScale: number;
+  videoGrain: boolean;
+  mediaEncoding: MediaEncoding;
   roomsRateLimitPerSec: number;
   concurrencyLimit: number;
   controlApi: boolean;
@@ -59,6 +61,8 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     speed: opts.speed ?? 1,
     tickMs: opts.tickMs ?? 20,
     videoScale: opts.videoScale ?? 1,
+    videoGrain: opts.videoGrain ?? false,
+    mediaEncoding: opts.mediaEncoding ?? 'prebuilt',
     roomsRateLimitPerSec: opts.roomsRateLimitPerSec ?? 0,
     concurrencyLimit: opts.concurrencyLimit ?? 2000,
     controlApi: opts.controlApi ?? true,

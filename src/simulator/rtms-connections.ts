@@ -7,6 +7,7 @@ import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { int, isRecord } from './http-util';
 import { MsgType, StopReason } from './protocol';
+import type { EncodedMessage } from './rtms-media-encoder';
 import type { RtmsRecorder } from './rtms-records';
 import { Conn, type MediaPath, type Stream } from './rtms-stream';
 import type { TimerSet } from './rtms-timers';
@@ -22,6 +23,9 @@ export interface ConnectionHost {
   interruptSignaling(s: Stream, why: string, reason: number, webhook: boolean): void;
   armMediaWindow(s: Stream, path: MediaPath, reason: number): void;
 }
+
+/** Zoom sends every RTMS message as a JSON text frame; a Buffer would otherwise go out as a binary one. */
+const TEXT = { binary: false } as const;
 
 const PATH_RE = /^\/rtms\/(?:s(\d+)\/)?(signaling|media\/(all|audio|video|deskshare|transcript|chat))\/?$/;
 
@@ -114,16 +118,20 @@ export class RtmsConnections {
   }
 
   send(c: Conn, msg: Record<string, unknown>, userId?: number): boolean {
+    return this.sendEncoded(c, Number(msg.msg_type), JSON.stringify(msg), userId);
+  }
+
+  /** Sends a message already serialised to JSON (a text frame, whatever its form) and counts it. */
+  sendEncoded(c: Conn, msgType: number, json: EncodedMessage, userId?: number): boolean {
     if (c.ws.readyState !== WebSocket.OPEN) return false;
-    c.ws.send(JSON.stringify(msg));
+    c.ws.send(json, TEXT);
     const s = c.stream;
     if (s) {
       const r = this.recorder.record(s.streamId);
-      const t = Number(msg.msg_type);
-      r.messagesSent.byType[t] = (r.messagesSent.byType[t] ?? 0) + 1;
+      r.messagesSent.byType[msgType] = (r.messagesSent.byType[msgType] ?? 0) + 1;
       if (userId !== undefined) {
         const u = (r.messagesSent.byUser[String(userId)] ??= {});
-        u[t] = (u[t] ?? 0) + 1;
+        u[msgType] = (u[msgType] ?? 0) + 1;
       }
     }
     return true;

@@ -7,20 +7,29 @@ import type { Participant } from './meeting';
 import { audioPacket, FRAME_CYCLE, toneHz, videoFrame } from './media';
 import { Codec, EventType, MEDIA_KIND_MSG, MsgType, RESOLUTION_PX, SAMPLE_RATE_HZ, StopReason, type MediaKind } from './protocol';
 import type { RtmsConfig } from './rtms';
+import { MediaMessageEncoder, type EncodedMessage } from './rtms-media-encoder';
 import type { Conn, SendFn, Stream, View } from './rtms-stream';
 
 /** A meeting that ends terminates its stream, which the engine owns. */
 export interface MediaPumpHost {
   send: SendFn;
+  sendEncoded(c: Conn, msgType: number, json: EncodedMessage, userId?: number): boolean;
   terminate(s: Stream, reason: number): void;
 }
 
+type CorkableSocket = { cork?: () => void; uncork?: () => void };
+
 export class RtmsMediaPump {
+  /** Set when media messages are pre-encoded (rtms-media-encoder.ts); unset: JSON.stringify per message. */
+  private readonly encoder?: MediaMessageEncoder;
+
   constructor(
-    private readonly cfg: Pick<RtmsConfig, 'videoScale'>,
+    private readonly cfg: Pick<RtmsConfig, 'videoScale' | 'videoGrain' | 'mediaEncoding'>,
     private readonly streams: Map<string, Stream>,
     private readonly host: MediaPumpHost,
-  ) {}
+  ) {
+    if (cfg.mediaEncoding === 'prebuilt') this.encoder = new MediaMessageEncoder();
+  }
 
   private event(s: Stream, event: Record<string, unknown>, userId?: number): void {
     const et = Number(event.event_type);
@@ -93,7 +102,7 @@ export class RtmsMediaPump {
       if (!s.signaling) continue;
       this.updateView(s);
       if (s.paused) continue;
-      for (const c of s.media.values()) if (c.active && !c.closing) this.pump(s, c);
+      for (const c of s.media.values()) if (c.active && !c.closing) this.corked(c, () => this.pump(s, c));
     }
   }
 
@@ -103,10 +112,29 @@ export class RtmsMediaPump {
     this.event(s, { event_type: EventType.FIRST_PACKET_TIMESTAMP, timestamp: ts });
   }
 
+  /**
+   * A tick's messages for one socket leave in one write: while the socket is corked, every
+   * frame ws writes is queued and uncork hands them to the kernel together (one writev instead
+   * of one per message). Each message is still its own WebSocket frame. Only with pre-encoded
+   * media; `_socket` is ws's own net.Socket (not public API, hence the guard).
+   */
+  private corked(c: Conn, fn: () => void): void {
+    const sock = this.encoder ? (c.ws as unknown as { _socket?: CorkableSocket })._socket : undefined;
+    if (!sock?.cork || !sock.uncork) return fn();
+    sock.cork();
+    try {
+      fn();
+    } finally {
+      sock.uncork();
+    }
+  }
+
   // Every media message goes out here: test/media-capture.e2e-spec.ts taps this method on the prototype.
   private media(s: Stream, c: Conn, kind: MediaKind, content: Record<string, unknown>, userId: number): void {
     this.firstPacket(s, Number(content.timestamp));
-    this.host.send(c, { msg_type: MEDIA_KIND_MSG[kind], content }, userId);
+    const msgType = MEDIA_KIND_MSG[kind];
+    if (this.encoder) this.host.sendEncoded(c, msgType, this.encoder.encode(msgType, content), userId);
+    else this.host.send(c, { msg_type: msgType, content }, userId);
   }
 
   private pump(s: Stream, c: Conn): void {
@@ -153,7 +181,7 @@ export class RtmsMediaPump {
           const size = { width: Math.max(16, Math.round(px.width * this.cfg.videoScale)), height: Math.max(16, Math.round(px.height * this.cfg.videoScale)) };
           const idx = Math.floor(t / 500) % FRAME_CYCLE;
           for (const u of users) {
-            const f = videoFrame(u.slot, idx, size, Number(p.codec), kind === 'deskshare');
+            const f = videoFrame(u.slot, idx, size, Number(p.codec), kind === 'deskshare', this.cfg.videoGrain && kind === 'video');
             this.media(s, c, kind, { user_id: u.userId, user_name: u.name, data: f.base64, length: f.length, timestamp: m.epoch(t) }, u.userId);
           }
         }

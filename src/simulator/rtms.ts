@@ -19,7 +19,7 @@ import { RtmsRecorder } from './rtms-records';
 import { RtmsSignaling } from './rtms-signaling';
 import { Conn, Stream, type MediaNotify, type MediaPath } from './rtms-stream';
 import { TimerSet } from './rtms-timers';
-import type { StreamRecord } from './types';
+import type { MediaEncoding, StreamRecord } from './types';
 
 export interface RtmsConfig {
   clientId: string;
@@ -32,6 +32,8 @@ export interface RtmsConfig {
   mediaScopes: MediaKind[];
   tickMs: number;
   videoScale: number;
+  videoGrain: boolean;
+  mediaEncoding: MediaEncoding;
   accountId: string;
 }
 
@@ -74,6 +76,7 @@ export class RtmsEngine {
     });
     this.mediaPump = new RtmsMediaPump(cfg, this.streams, {
       send: (c, msg, userId) => this.connections.send(c, msg, userId),
+      sendEncoded: (c, msgType, json, userId) => this.connections.sendEncoded(c, msgType, json, userId),
       terminate: (s, reason) => this.terminate(s, reason),
     });
     this.handshake = new RtmsHandshake(cfg, this.streams, this.recorder, this.timers, {

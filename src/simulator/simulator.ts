@@ -72,6 +72,8 @@ export class ZoomSimulator {
         mediaScopes: o.mediaScopes,
         tickMs: o.tickMs,
         videoScale: o.videoScale,
+        videoGrain: o.videoGrain,
+        mediaEncoding: o.mediaEncoding,
         accountId: o.s2s.accountId,
       },
       { wsBase: () => this.httpBaseUrl.replace(/^http/, 'ws'), webhook: (e, p) => this.sendWebhook(e, p), log: o.log },

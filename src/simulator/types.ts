@@ -1,6 +1,8 @@
 /** Public types of the Zoom simulator. */
 import type { MediaKind } from './protocol';
 
+export type MediaEncoding = 'prebuilt' | 'json';
+
 export interface SimulatorOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default 0 (ephemeral)
@@ -42,6 +44,14 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** Scale video frame pixel sizes (e.g. 0.25 for load tests; default 1). */
   videoScale?: number;
+  /** Camera-like grain in video frames, so a JPEG has a real camera's size rather than a flat picture's (default false). */
+  videoGrain?: boolean;
+  /**
+   * How media messages are serialised: 'prebuilt' (default) encodes each (payload, user) once and
+   * patches the timestamp digits, and writes a tick's messages for a socket in one syscall;
+   * 'json' stringifies every message and writes it on its own. The bytes on the wire are the same.
+   */
+  mediaEncoding?: MediaEncoding;
   /** Requests per second per account on /v2/rooms endpoints (default unlimited). */
   roomsRateLimitPerSec?: number;
   /** RTMS concurrent stream limit per app (default 2000); >80 % sends rtms.concurrency_near_limit. */
