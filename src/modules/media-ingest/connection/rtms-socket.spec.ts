@@ -53,3 +53,55 @@ describe('RtmsSocket message size limit', () => {
     expect(serverCloses).toEqual([1009]);
   });
 });
+
+describe('RtmsSocket close', () => {
+  let server: WebSocketServer;
+  const BURST = 500;
+
+  beforeEach(async () => {
+    server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    server.on('connection', (ws) => {
+      ws.once('message', () => {
+        ws.send(JSON.stringify({ msg_type: RtmsMessageType.DataHandshakeResp, status_code: 0 }));
+        // A burst already on its way when the client decides to close (as media is when
+        // Zoom ends a stream on the signaling socket).
+        for (let i = 0; i < BURST; i++) ws.send(JSON.stringify({ msg_type: 14, content: { user_id: 1, data: 'AAAA', timestamp: i }, pad: 'x'.repeat(2000) }));
+      });
+    });
+  });
+
+  afterEach(async () => {
+    for (const c of server.clients) c.terminate();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('hands on every message the peer sent before our close frame, and resolves once the socket is closed', async () => {
+    const sock = new RtmsSocket({
+      kind: 'media',
+      label: 'media',
+      url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      handshakeTimeoutMs: 5000,
+      maxMessageBytes: 64 * 1024,
+      keepAlive: { answered: () => undefined },
+    });
+    const timestamps: number[] = [];
+    await sock.handshake({ msg_type: RtmsMessageType.DataHandshakeReq }, RtmsMessageType.DataHandshakeResp, {
+      onMessage: (m) => void timestamps.push(Number((m.content as { timestamp: number }).timestamp)),
+      onInvalid: () => undefined,
+      onClose: () => undefined,
+    });
+    // Close as soon as the first media message is in: the rest is still in flight.
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (timestamps.length > 0) {
+          clearInterval(t);
+          r();
+        }
+      }, 1);
+    });
+    await sock.close(1000, 'client closing');
+    expect(sock.open).toBe(false);
+    expect(timestamps).toEqual(Array.from({ length: BURST }, (_, i) => i));
+  });
+});

@@ -116,16 +116,22 @@ export class RtmsSocket {
     return true;
   }
 
-  /** Closes without reporting a close (we asked for it). */
-  close(code = 1000, reason = 'client closing'): void {
+  /**
+   * Closes without reporting a close (we asked for it). Resolves once the socket is closed:
+   * until the peer answers our close frame, what it sent before still arrives and is
+   * handled (at most 2 s: then the socket is cut).
+   */
+  close(code = 1000, reason = 'client closing'): Promise<void> {
     this.closedByUs = true;
     const ws = this.ws;
-    if (!ws) return;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
     else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
     // A peer that never answers the close frame must not keep the socket (or the test) alive.
     const t = setTimeout(() => ws.terminate(), 2000);
     t.unref();
     ws.once('close', () => clearTimeout(t));
+    return closed;
   }
 }

@@ -48,6 +48,8 @@ export class StreamConnections {
   private readonly logger = new Logger(StreamConnections.name);
   private signalingSock: RtmsSocket | null = null;
   private media: RtmsSocket[] = [];
+  /** Media sockets we closed whose close has not completed (closeAll waits for them). */
+  private mediaClosing: Promise<void>[] = [];
   private mediaServerUrls: Record<string, unknown> = {};
   private urls: string;
   private urlIndex = 0;
@@ -182,13 +184,23 @@ export class StreamConnections {
     return true;
   }
 
-  closeAll(): void {
+  /**
+   * Closes every socket. Resolves when the media sockets have closed: Zoom ends a stream
+   * on signaling, and media is another TCP stream whose last messages can still be on
+   * the way; they arrive until Zoom answers our close frame (a few ms; at most 2 s).
+   * Called again while those closes are pending, it waits for them too.
+   */
+  closeAll(): Promise<void> {
     const media = this.media;
     this.media = [];
-    for (const s of media) s.close(1000, 'client reconnecting');
+    this.mediaClosing.push(...media.map((s) => s.close(1000, 'client reconnecting')));
     const sig = this.signalingSock;
     this.signalingSock = null;
-    sig?.close(1000, 'client closing');
+    void sig?.close(1000, 'client closing');
+    const pending = this.mediaClosing;
+    return Promise.all(pending).then(() => {
+      if (this.mediaClosing === pending) this.mediaClosing = [];
+    });
   }
 
   /** 1009: a message over the limit (maxPayload); the close is then handled like any other drop. */

@@ -383,7 +383,10 @@ export class StreamSession {
   // ───────────── ending ─────────────
 
   private async finish(i: Interruption): Promise<StreamOutcome> {
-    this.closeAll();
+    const closed = this.closeAll();
+    // Media sent before the stop (or before our hand-over) is read to the end, not dropped
+    // with the socket. Not after a lost lease: another worker may already hold the stream.
+    if (i.kind === 'stop' || (i.kind === 'abort' && i.reason === 'shutdown')) await closed;
     if (i.kind === 'abort') {
       if (i.reason === 'shutdown') {
         this.deps.recorder.runtime(this.ref, { status: StreamStatus.Interrupted, ownerWorkerId: null });
@@ -432,12 +435,13 @@ export class StreamSession {
   }
 
   /** Closes every socket, and answers a pending liveness probe: not alive. */
-  private closeAll(): void {
-    this.conn.closeAll();
+  private closeAll(): Promise<void> {
+    const closed = this.conn.closeAll();
     if (this.probeWaiter) {
       const w = this.probeWaiter;
       this.probeWaiter = null;
       w(false);
     }
+    return closed;
   }
 }
