@@ -37,6 +37,6 @@ import { StreamWorkerPresence } from './workers/stream-worker-presence';
     LostSpoolHosts,
     { provide: MEDIA_ITEM_FILTER_FACTORY, useClass: CapturePolicyFilterFactory },
   ],
-  exports: [AudioSpoolService, StreamRunner, RunningStreams, SessionsModule, MEDIA_ITEM_FILTER_FACTORY],
+  exports: [AudioSpoolService, StreamRunner, RunningStreams, StreamWorkerPresence, LostSpoolHosts, SessionsModule, MEDIA_ITEM_FILTER_FACTORY],
 })
 export class MediaIngestModule {}

@@ -15,7 +15,7 @@ import type { WorkerLoad } from './fair-share';
  */
 
 export const HEARTBEAT_MS = 1000;
-export const REGISTRATION_TTL_MS = 5000;
+export const REGISTRATION_TTL_MS = 10_000;
 /** Registrations this old are deleted by whoever reads them. */
 const PRUNE_AFTER_MS = 10 * 60_000;
 
