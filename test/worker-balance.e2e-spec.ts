@@ -112,16 +112,21 @@ describe('Stream workers: balanced over worker hosts, drained for a rolling depl
   it('30 meetings spread within ±20 % of even; draining one worker moves its streams to the others with 0 lost', async () => {
     // Light meetings: one speaker with camera, transcript and chat; one silent listener.
     const lines = Array.from({ length: 40 }, (_, i) => i);
-    const ids: string[] = [];
-    for (let m = 0; m < MEETINGS; m++) {
-      const meeting = ctx.sim.createMeeting({
+    const meetings = Array.from({ length: MEETINGS }, () =>
+      ctx.sim.createMeeting({
         participants: [
           { userId: 1, name: 'Ann', speaks: lines.map((i) => ({ atMs: 2000 + i * 3000, text: `line ${i}`, durationMs: 500 })), chat: lines.map((i) => ({ atMs: 3000 + i * 4000, text: `msg ${i}` })) },
           { userId: 2, name: 'Bob', camera: false, muted: true },
         ],
-      });
-      ids.push((await ctx.sim.startRtms(meeting.id)).streamId);
-    }
+      }),
+    );
+    // All 30 jobs wait while the queue is paused, then arrive at once: the burst BullMQ's
+    // greedy fetch would hand to whichever worker wakes first (up to its cap of 20).
+    const streamsQueue = ctx.hub.producer.queue(QueueName.RtmsStreams);
+    await streamsQueue.pause();
+    const ids = (await Promise.all(meetings.map((m) => ctx.sim.startRtms(m.id)))).map((s) => s.streamId);
+    await waitFor(async () => (await streamsQueue.getWaitingCount()) === MEETINGS, { timeoutMs: 30_000, what: '30 stream jobs waiting' });
+    await streamsQueue.resume();
     await waitFor(async () => (await Promise.all(ids.map(async (id) => (await owner(id))?.status === 'active' && liveConnected(id)))).every(Boolean), {
       timeoutMs: 60_000,
       intervalMs: 500,
