@@ -9,6 +9,8 @@ import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
 import type { EntrypointProcess } from './utils/processes';
 import { streamOwnership } from './utils/stream-ownership';
+import { API_KEY } from './utils/test-app';
+import { TEST_KEYS } from './utils/test-keys';
 import { waitFor } from './utils/wait-for';
 import Redis from 'ioredis';
 
@@ -141,7 +143,15 @@ describe('Stream workers: balanced over worker hosts, drained for a rolling depl
       expect(n).toBeLessThanOrEqual(12);
     }
 
-    // ── drain the busiest ──
+    // ── the admin API lists them; unknown targets and owner-scoped keys are refused ──
+    const listed = await ctx.http().get('/api/v1/stream-workers').set('x-api-key', API_KEY).expect(200);
+    expect((listed.body.data as Array<{ spool_host: string; streams: number }>).map((w) => w.spool_host).sort()).toEqual(['bal-host-a', 'bal-host-b', 'bal-host-c']);
+    expect((listed.body.data as Array<{ streams: number }>).reduce((a, w) => a + w.streams, 0)).toBe(MEETINGS);
+    const unknown = await ctx.http().post('/api/v1/stream-workers/no-such-host/drain').set('x-api-key', API_KEY).expect(404);
+    expect(unknown.body.error).toBe('stream_worker_not_found');
+    await ctx.http().get('/api/v1/stream-workers').set('x-api-key', TEST_KEYS.tenantB).expect(403);
+
+    // ── drain the busiest (npm run worker:drain -- <host> --wait) ──
     const victimPid = [...before.entries()].sort((a, b) => b[1] - a[1])[0][0];
     const victim = workers.find((w) => w.pid === victimPid)!;
     const drained = await runDrain(victim.host);
@@ -159,6 +169,8 @@ describe('Stream workers: balanced over worker hosts, drained for a rolling depl
     expect([...after.values()].reduce((a, b) => a + b, 0)).toBe(MEETINGS);
     const reg = (await listWorkers(redis, qn())).find((w) => w.pid === victimPid);
     expect(reg).toMatchObject({ draining: true, running: 0 });
+    const afterList = await ctx.http().get('/api/v1/stream-workers').set('x-api-key', API_KEY).expect(200);
+    expect((afterList.body.data as Array<{ spool_host: string }>).find((w) => w.spool_host === victim.host)).toMatchObject({ streams: 0, draining: true });
     expect(victim.output()).toContain('Drained: this worker holds no stream');
     // The hand-overs were clean: one connection at a time, the SIGTERM path (stream.handed_over).
     for (const id of ids) {
