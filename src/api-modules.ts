@@ -2,7 +2,7 @@ import { Type } from '@nestjs/common';
 import { AppWebhooksApiModule } from './modules/app-webhooks';
 import { DeletionLogApiModule } from './modules/deletion-log';
 import { LiveApiModule } from './modules/live';
-import { MediaArtifactsApiModule } from './modules/media-ingest';
+import { MediaArtifactsApiModule, StreamWorkersApiModule } from './modules/media-ingest';
 import { OAuthModule } from './modules/oauth';
 import { ErasuresApiModule } from './modules/retention';
 import { RtmsControlApiModule } from './modules/rtms-control';
@@ -11,4 +11,4 @@ import { WebhooksApiModule } from './modules/webhooks';
 import { ZoomRoomsApiModule } from './modules/zoom-rooms';
 
 /** Feature modules whose controllers the API serves. */
-export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule, RtmsControlApiModule, ZoomRoomsApiModule, MediaArtifactsApiModule, AppWebhooksApiModule, LiveApiModule, DeletionLogApiModule, ErasuresApiModule];
+export const API_MODULES: Type<unknown>[] = [SessionsApiModule, WebhooksApiModule, OAuthModule, RtmsControlApiModule, ZoomRoomsApiModule, MediaArtifactsApiModule, AppWebhooksApiModule, LiveApiModule, DeletionLogApiModule, ErasuresApiModule, StreamWorkersApiModule];

@@ -146,6 +146,15 @@ export interface AppConfig {
     allowInsecureWs: boolean;
     /** Stream workers (docs/media-ingest.md). */
     ingest: RtmsIngestConfig;
+    /** Balancing and draining stream workers (docs/operations.md). */
+    workers: {
+      /** Streams a worker may hold above its even share. */
+      balanceSlack: number;
+      /** Pause between two streams a draining worker hands over. */
+      drainIntervalMs: number;
+      /** A spool host silent this long has its open audio segments recorded as lost. */
+      spoolHostLostAfterMs: number;
+    };
   };
   webhooks: { timestampToleranceSeconds: number };
   /** Outbound webhooks to apps (docs/webhooks.md). */
@@ -289,6 +298,11 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         audioSpoolMaxBytes: env.MEDIA_AUDIO_SPOOL_MAX_BYTES ?? 256 * 1024 * 1024,
         audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,
         observationBufferMax: env.RTMS_OBSERVATION_BUFFER_MAX ?? 10000,
+      },
+      workers: {
+        balanceSlack: env.WORKER_BALANCE_SLACK ?? 1,
+        drainIntervalMs: env.WORKER_DRAIN_INTERVAL_MS ?? 1000,
+        spoolHostLostAfterMs: (env.SPOOL_HOST_LOST_AFTER_SEC ?? 900) * 1000,
       },
     },
     webhooks: { timestampToleranceSeconds: env.WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS ?? 300 },

@@ -240,6 +240,9 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { message: 'SPOOL_HOST_ID must be 1-128 letters, digits, dots, dashes or underscores' })
   SPOOL_HOST_ID?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(604_800) SPOOL_HOST_LOST_AFTER_SEC?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1000) WORKER_BALANCE_SLACK?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(600_000) WORKER_DRAIN_INTERVAL_MS?: number;
 
   @IsOptional() @IsString() @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'S3_BUCKET must be a valid bucket name' })
   S3_BUCKET?: string;

@@ -65,6 +65,7 @@ export enum ZoomRoomsErrorCode {
 export enum MediaErrorCode {
   ArtifactNotFound = 'artifact_not_found',
   ArtifactContentMissing = 'artifact_content_missing',
+  StreamWorkerNotFound = 'stream_worker_not_found',
 }
 
 /** Refusals of the webhook-endpoints API (outbound webhooks to apps). */
@@ -168,6 +169,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [ZoomRoomsErrorCode.RoomDispatchFinished]: 409,
   [MediaErrorCode.ArtifactNotFound]: 404,
   [MediaErrorCode.ArtifactContentMissing]: 404,
+  [MediaErrorCode.StreamWorkerNotFound]: 404,
   [AppWebhooksErrorCode.EndpointNotFound]: 404,
   [AppWebhooksErrorCode.MessageNotFound]: 404,
   [AppWebhooksErrorCode.InvalidUrl]: 400,

@@ -5,6 +5,7 @@
 export { MediaIngestModule } from './media-ingest.module';
 export { MediaArtifactsModule } from './media-artifacts.module';
 export { MediaArtifactsApiModule } from './media-artifacts-api.module';
+export { StreamWorkersApiModule } from './stream-workers-api.module';
 export { StreamRunProcessor } from './stream-run.processor';
 export { MediaFramesProcessor } from './media-frames.processor';
 export { ParticipantMediaService } from './erasure/participant-media.service';

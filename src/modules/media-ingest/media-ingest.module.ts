@@ -12,6 +12,8 @@ import { RunningStreams } from './stream/running-streams';
 import { StreamEventsRecorder } from './stream/stream-events-recorder';
 import { StreamRunner } from './stream/stream-runner.service';
 import { StreamSignalSubscriber } from './stream/stream-signal-subscriber';
+import { LostSpoolHosts } from './workers/lost-spool-hosts';
+import { StreamWorkerPresence } from './workers/stream-worker-presence';
 
 /**
  * RTMS stream workers: services behind the `stream.run` processor (registered in
@@ -31,8 +33,10 @@ import { StreamSignalSubscriber } from './stream/stream-signal-subscriber';
     StreamEventsRecorder,
     StreamRunner,
     StreamSignalSubscriber,
+    StreamWorkerPresence,
+    LostSpoolHosts,
     { provide: MEDIA_ITEM_FILTER_FACTORY, useClass: CapturePolicyFilterFactory },
   ],
-  exports: [AudioSpoolService, StreamRunner, RunningStreams, SessionsModule, MEDIA_ITEM_FILTER_FACTORY],
+  exports: [AudioSpoolService, StreamRunner, RunningStreams, StreamWorkerPresence, LostSpoolHosts, SessionsModule, MEDIA_ITEM_FILTER_FACTORY],
 })
 export class MediaIngestModule {}

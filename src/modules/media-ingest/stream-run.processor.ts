@@ -1,6 +1,6 @@
 import { Processor } from '@nestjs/bullmq';
 import { Inject } from '@nestjs/common';
-import { Job, UnrecoverableError, WaitingError } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError, WaitingError } from 'bullmq';
 import Redis from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../../common/errors/error-message';
@@ -13,6 +13,8 @@ import { QueueName } from '../../jobs/queue-names';
 import { EventSource, StreamsService } from '../sessions';
 import { RunningStreams } from './stream/running-streams';
 import { StreamRunner } from './stream/stream-runner.service';
+import { StreamWorkerPresence } from './workers/stream-worker-presence';
+import { LostSpoolHosts } from './workers/lost-spool-hosts';
 import {
   STREAM_LOCK_DURATION_MS,
   STREAM_LOCK_RENEW_MS,
@@ -75,6 +77,8 @@ export class StreamRunProcessor extends QueueProcessor {
     private readonly streams: StreamsService,
     private readonly expiries: KeyExpiryWatcher,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    private readonly presence: StreamWorkerPresence,
+    private readonly lostHosts: LostSpoolHosts,
   ) {
     super();
   }
@@ -89,6 +93,9 @@ export class StreamRunProcessor extends QueueProcessor {
     this.watchExpiries();
     // Hand streams back before the worker waits for its active jobs.
     this.worker.on('closing', () => void this.running.abortAll());
+    // Fair share, drain and the spool-host heartbeat (workers/).
+    this.presence.attach(this.worker);
+    this.lostHosts.start(this.worker.qualifiedName);
   }
 
   protected async handle(job: QueueJob<QueueName.RtmsStreams>): Promise<unknown> {
@@ -101,11 +108,28 @@ export class StreamRunProcessor extends QueueProcessor {
   }
 
   private async runStream(job: Job<StreamRunPayload>): Promise<unknown> {
+    // Shutting down: the runner hands the job straight back, no fair-share check needed.
+    const counted = !this.running.closing && (await this.admitOrPutBack(job));
     try {
       return await this.runStreamOutcome(job);
     } finally {
       this.running.jobEnded(job.data.rtmsStreamId);
+      if (counted) this.presence.released();
     }
+  }
+
+  /**
+   * Above this worker's fair share (or draining), the job goes back to the queue for
+   * another worker, no attempt used; delayed briefly so this worker does not fetch it
+   * again at once. Throws DelayedError then; true when admitted.
+   */
+  private async admitOrPutBack(job: Job<StreamRunPayload>): Promise<true> {
+    const admission = await this.presence.admit();
+    if (admission.admit) return true;
+    this.running.jobEnded(job.data.rtmsStreamId);
+    await job.moveToDelayed(admission.retryAt, job.token);
+    this.logger.debug(`Stream ${job.id} left for another worker (${admission.decision.reason}, share ${admission.decision.share})`);
+    throw new DelayedError();
   }
 
   private async runStreamOutcome(job: Job<StreamRunPayload>): Promise<unknown> {

@@ -2,8 +2,11 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import { SessionEntity } from '../../sessions';
 import { bigintNumber } from './bigint-transformer';
 
-/** open: parts may arrive; final: WAV written (rewritten if a late part reopens it); sealed: parts pruned. */
-export type AudioSegmentStatus = 'open' | 'final' | 'sealed';
+/**
+ * open: parts may arrive; final: WAV written (rewritten if a late part reopens it); sealed:
+ * parts pruned; lost: its spool host never came back (workers/lost-spool-hosts.ts).
+ */
+export type AudioSegmentStatus = 'open' | 'final' | 'sealed' | 'lost';
 
 /**
  * One WAV segment being assembled: PCM arrives as parts (audio_parts) from the audio

@@ -47,6 +47,17 @@ export interface StoredSegment {
   earlier: number;
 }
 
+/** A segment given up as lost (its spool host is gone). */
+export interface LostSegment {
+  session_id: string;
+  rtms_stream_id: string;
+  user_id: string;
+  user_name: string | null;
+  segment_start_ms: string;
+  segment_ms: number;
+  spool_host: string;
+}
+
 /** A part row as the WAV writer reads it (bigints as text). */
 export interface StoredPart {
   segment_id: string;
@@ -237,6 +248,32 @@ export class AudioSegmentsRepository {
       [idleMs, spoolHost],
     );
     return rows.map((r) => r.id);
+  }
+
+  /** Spool hosts other than `exceptHost` with open segments that got no part for `idleMs`. */
+  async hostsWithIdleOpen(idleMs: number, exceptHost: string): Promise<string[]> {
+    const rows: Array<{ spool_host: string }> = await this.db.query(
+      `SELECT DISTINCT spool_host FROM audio_segments
+        WHERE status = 'open' AND spool_host NOT IN ($2, '') AND last_part_at < now() - ($1::bigint * interval '1 millisecond')`,
+      [idleMs, exceptHost],
+    );
+    return rows.map((r) => r.spool_host);
+  }
+
+  /**
+   * Marks `lost` the open segments of `hosts` that got no part for `idleMs` (their PCM is on
+   * a disk that is gone); returns them. A host that is back writes only `open` segments.
+   */
+  async markLost(hosts: string[], idleMs: number, em: EntityManager = this.db.manager): Promise<LostSegment[]> {
+    if (hosts.length === 0) return [];
+    return returningRows<LostSegment>(
+      em.query(
+        `UPDATE audio_segments SET status = 'lost', updated_at = now()
+          WHERE status = 'open' AND spool_host = ANY($1::varchar[]) AND last_part_at < now() - ($2::bigint * interval '1 millisecond')
+          RETURNING session_id, rtms_stream_id, user_id, user_name, segment_start_ms::text AS segment_start_ms, segment_ms, spool_host`,
+        [hosts, idleMs],
+      ),
+    );
   }
 
   /** Seals this host's segments written more than `retentionMin` minutes ago and deletes their parts; returns their ids. */

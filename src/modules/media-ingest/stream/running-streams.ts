@@ -51,6 +51,22 @@ export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdow
     this.streams.get(rtmsStreamId)?.abort(reason);
   }
 
+  /** Ids of the streams this process holds. */
+  ids(): string[] {
+    return [...this.streams.keys()];
+  }
+
+  /**
+   * Hands one stream back as on SIGTERM (a drain): sockets closed, job back to `wait` for
+   * another worker. Resolves when its run has finished.
+   */
+  async handOver(rtmsStreamId: string): Promise<void> {
+    const s = this.streams.get(rtmsStreamId);
+    if (!s) return;
+    s.abort('shutdown');
+    await Promise.allSettled([s.done]);
+  }
+
   /** The job (id = rtms_stream_id) had its lock renewed by a request sent at `sentAt` (monotonic ms). */
   leaseRenewed(rtmsStreamId: string, sentAt: number): void {
     this.renewals.set(rtmsStreamId, Math.max(sentAt, this.renewals.get(rtmsStreamId) ?? -Infinity));
