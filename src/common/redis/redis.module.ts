@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
 import { redisOutage } from '../logging/redis-outage-log';
 import { KeyExpiryWatcher } from './key-expiry-watcher';
-import { redisOptionsFromUrl } from './redis-options';
+import { createRedisClient } from './redis-factory';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
 
@@ -27,7 +27,7 @@ class RedisCloser implements OnApplicationShutdown {
 
 /**
  * One shared ioredis client for locks, caches, leases and health checks (BullMQ opens
- * its own connections). Commands fail fast while disconnected instead of queueing,
+ * its own connections), built for the configured topology (redis-factory.ts). Commands fail fast while disconnected instead of queueing,
  * so a Redis outage surfaces as an error rather than a hang.
  */
 @Global()
@@ -37,8 +37,7 @@ class RedisCloser implements OnApplicationShutdown {
       provide: REDIS_CLIENT,
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
-        const client = new Redis({
-          ...redisOptionsFromUrl(config.get('redis', { infer: true }).url),
+        const client = createRedisClient(config.get('redis', { infer: true }), 'hub', {
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           lazyConnect: false,
