@@ -45,12 +45,14 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
   });
 
   async function run(during: () => Promise<void>): Promise<string> {
-    const chat = (user: number, from: number) => Array.from({ length: 5 }, (_, i) => ({ atMs: from + i * 2000, text: `chat ${user} #${i}` }));
-    const speech = (from: number) => Array.from({ length: 5 }, (_, i) => ({ atMs: from + i * 2000, text: `line at ${from + i * 2000}`, durationMs: 800 }));
+    // Script times are meeting time; the hub holds the stream ~2-3 s after the meeting starts.
+    // Enough script for a slow start plus a long fault; the meeting is ended once enough flowed after the fault.
+    const chat = (user: number, from: number) => Array.from({ length: 16 }, (_, i) => ({ atMs: from + i * 1500, text: `chat ${user} #${i}` }));
+    const speech = (from: number) => Array.from({ length: 16 }, (_, i) => ({ atMs: from + i * 1500, text: `line at ${from + i * 1500}`, durationMs: 700 }));
     const meeting = ctx.sim.createMeeting({
       participants: [
-        { userId: ANN, name: 'Ann', speaks: speech(1000), chat: chat(ANN, 1500), shares: [{ fromMs: 3000, toMs: 9000 }] },
-        { userId: BOB, name: 'Bob', speaks: speech(2000), chat: chat(BOB, 2500) },
+        { userId: ANN, name: 'Ann', speaks: speech(3000), chat: chat(ANN, 3500), shares: [{ fromMs: 4000, toMs: 26000 }] },
+        { userId: BOB, name: 'Bob', speaks: speech(3700), chat: chat(BOB, 4200) },
       ],
     });
     const policy = {
@@ -63,14 +65,24 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: policy });
     const stream = await ctx.sim.startRtms(meeting.id);
     const storedFrames = async () => Number((await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM media_artifacts WHERE session_id = $1 AND kind = 'video_frame'`, [sessionId]))[0].n);
-    await waitFor(async () => (await storedFrames()) > 0, { timeoutMs: 20_000, what: 'a first stored frame' });
+    const rec = () => ctx.sim.record(stream.streamId);
+    const sentNow = (type: number) => Number(rec().messagesSent.byType[type] ?? 0);
+    // The fault hits a meeting in full flow: frames stored, transcript and chat already sent.
+    await waitFor(async () => sentNow(17) >= 2 && sentNow(18) >= 2 && (await storedFrames()) > 0, { timeoutMs: 20_000, intervalMs: 100, what: 'media flowing before the fault' });
 
     await during();
 
-    // Media keeps flowing and being stored after the fault.
-    const after = await storedFrames();
-    await waitFor(async () => (await storedFrames()) > after, { timeoutMs: 15_000, what: 'frames stored after the fault' });
-    await waitFor(() => Date.now() - meeting.createdAt > 12_000, { timeoutMs: 20_000, intervalMs: 100, what: 'the script to play out' });
+    // Media keeps flowing and being stored after the fault: frames stored, transcript and chat sent.
+    const [frames, transcripts, chats] = [await storedFrames(), sentNow(17), sentNow(18)];
+    await waitFor(async () => sentNow(17) >= transcripts + 4 && sentNow(18) >= chats + 4 && (await storedFrames()) > frames, { timeoutMs: 25_000, intervalMs: 100, what: 'media flowing after the fault' }).catch(async (err: Error) => {
+      const job = await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId);
+      const [row] = await query<{ status: string }>(ctx.hub.app, `SELECT status FROM rtms_streams WHERE rtms_stream_id = $1`, [stream.streamId]);
+      const conns = rec().connections.map((c) => `${c.kind}:${c.handshakeStatus ?? '-'}`).join(' ');
+      throw new Error(
+        `${err.message}; sent transcript ${transcripts}→${sentNow(17)}, chat ${chats}→${sentNow(18)}, frames stored ${frames}→${await storedFrames()}; ` +
+          `stream job ${job ? await job.getState() : 'gone'} (attempts ${job?.attemptsMade}, ${job?.failedReason ?? ''}); row ${row?.status}; sim connections ${conns}`,
+      );
+    });
     ctx.sim.endMeeting(meeting.id);
     await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))?.finishedOn ? true : undefined), {
       timeoutMs: 20_000,
@@ -91,8 +103,7 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
     expect(await (await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))!.getState()).toBe('completed');
 
     // Sent vs stored, per media type.
-    const rec = ctx.sim.record(stream.streamId);
-    const sent = (type: number) => Number(rec.messagesSent.byType[type] ?? 0);
+    const sent = sentNow;
     const counts = await query<{ kind: string; n: string }>(ctx.hub.app, `SELECT kind, count(*)::text AS n FROM media_artifacts WHERE session_id = $1 GROUP BY kind`, [sessionId]);
     const stored = Object.fromEntries(counts.map((c) => [c.kind, Number(c.n)]));
     const lines = Number((await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM transcript_segments WHERE session_id = $1`, [sessionId]))[0].n);
@@ -102,10 +113,9 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
       chat: sent(18),
       transcript: sent(17),
     });
-    // Enough of each type flowed for the comparison to mean something (video is sparse at this scale).
-    expect(sent(15)).toBeGreaterThan(2);
-    expect(sent(17)).toBeGreaterThanOrEqual(3);
-    expect(sent(18)).toBeGreaterThanOrEqual(3);
+    // Each type flowed (transcript and chat before and after the fault: waited for above).
+    expect(sent(15)).toBeGreaterThan(0);
+    expect(sent(16)).toBeGreaterThan(0);
     const audioMs = Number((await query<{ ms: string }>(ctx.hub.app, `SELECT coalesce(sum(duration_ms), 0)::text AS ms FROM media_artifacts WHERE session_id = $1 AND kind = 'audio_segment'`, [sessionId]))[0].ms);
     expect(sent(14)).toBeGreaterThan(0);
     expect(Math.abs(audioMs - sent(14) * 100)).toBeLessThanOrEqual(100);

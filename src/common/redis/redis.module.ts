@@ -1,7 +1,8 @@
-import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
+import { describeRedisTopology } from '../../config/redis-topology';
 import { redisOutage } from '../logging/redis-outage-log';
 import { KeyExpiryWatcher } from './key-expiry-watcher';
 import { createRedisClient } from './redis-factory';
@@ -37,7 +38,10 @@ class RedisCloser implements OnApplicationShutdown {
       provide: REDIS_CLIENT,
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
-        const client = createRedisClient(config.get('redis', { infer: true }), 'hub', {
+        const topology = config.get('redis', { infer: true });
+        // Which Redis this process uses (hosts and mode only, never credentials).
+        new Logger('Redis').log(`Redis: ${describeRedisTopology(topology)}`);
+        const client = createRedisClient(topology, 'hub', {
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           lazyConnect: false,
