@@ -20,7 +20,7 @@ describe('redis factory: one builder for every topology', () => {
     expect(redisDatabase(t)).toBe(1);
   });
 
-  it('Sentinel: sentinels + group name, both passwords, TLS on both legs, the failover detector; BullMQ gets options', () => {
+  it('Sentinel: sentinels + group name, both passwords, TLS on both legs, no failover detector (it leaks past QUIT); BullMQ gets options', () => {
     expect(redisOptionsFor(sentinel)).toMatchObject({
       sentinels: sentinel.sentinels,
       name: 'hub',
@@ -30,7 +30,7 @@ describe('redis factory: one builder for every topology', () => {
       tls: {},
       enableTLSForSentinelMode: true,
       db: 3,
-      failoverDetector: true,
+      failoverDetector: false,
       maxRetriesPerRequest: null,
     });
     expect(redisDatabase(sentinel)).toBe(3);

@@ -44,9 +44,11 @@ export function redisOptionsFor(topology: RedisTopology): RedisOptions {
         db: topology.db,
         tls: topology.tls ? {} : undefined,
         enableTLSForSentinelMode: topology.tls,
-        // Subscribes to the sentinels' +switch-master: every connection moves to the new
-        // primary as soon as the sentinels elect it, not when the old one drops it.
-        failoverDetector: true,
+        // Not ioredis's failoverDetector: its sentinel subscriptions outlive a client closed
+        // with QUIT (as BullMQ closes its own) and retry forever once the sentinels are gone,
+        // so a process could not exit. A failover reaches every connection anyway: Sentinel
+        // kills the demoted primary's clients, a dead one drops them, READONLY reconnects.
+        failoverDetector: false,
       };
     case 'cluster':
       return { ...common, username: topology.username, password: topology.password, tls: topology.tls ? {} : undefined };
