@@ -4,6 +4,7 @@ import type { CapturePolicy, MediaTypeName } from '../modules/sessions';
 import { ApiKeyEntry, parseApiKeys } from './api-keys';
 import { EnvironmentVariables, validateEnvironment } from './env.validation';
 import { EncryptionKey, parseKeyring } from './keyring';
+import { queuePrefix, RedisTopology, redisTopology } from './redis-topology';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -102,7 +103,8 @@ export interface AppConfig {
   bullBoard: { readOnly: boolean };
   log: { level: string };
   database: { url: string; poolSize: number };
-  redis: { url: string };
+  /** Where Redis is (one server, Sentinel or Cluster): every connection is built from it. */
+  redis: RedisTopology;
   queues: {
     prefix: string;
     /** Raw WORKER_QUEUES; parsed by the worker entrypoint (empty = all). */
@@ -235,9 +237,9 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     bullBoard: { readOnly: env.BULL_BOARD_READ_ONLY ?? false },
     log: { level: env.LOG_LEVEL ?? 'info' },
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE ?? 10 },
-    redis: { url: env.REDIS_URL },
+    redis: redisTopology(env),
     queues: {
-      prefix: env.QUEUE_PREFIX ?? 'rtms-hub',
+      prefix: queuePrefix(env),
       workerQueues: env.WORKER_QUEUES ?? '',
       concurrency: {
         [QueueName.ZoomEvents]: env.CONCURRENCY_ZOOM_EVENTS ?? 10,

@@ -15,6 +15,7 @@ import {
 } from 'class-validator';
 import { parseApiKeys } from './api-keys';
 import { parseKeyring } from './keyring';
+import { redisSettingsProblems } from './redis-topology';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : Number(value);
@@ -97,10 +98,27 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
   DATABASE_POOL_SIZE?: number;
 
-  @IsString() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL: string;
+  // Required unless REDIS_SENTINELS or REDIS_CLUSTER_NODES is set (redis-topology.ts checks the combination).
+  @IsOptional() @IsString() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
 
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_-]+$/, { message: 'QUEUE_PREFIX may hold letters, digits, _ and - only' })
+  // Sentinel (docs/operations.md "Redis topologies"): takes precedence over REDIS_URL.
+  @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_SENTINELS?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_SENTINEL_NAME?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_SENTINEL_USERNAME?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_SENTINEL_PASSWORD?: string;
+  @IsOptional() @Transform(toBool) @IsBoolean() REDIS_SENTINEL_TLS?: boolean;
+  // Cluster: takes precedence over REDIS_URL; QUEUE_PREFIX must then carry a {hash tag}.
+  @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_CLUSTER_NODES?: string;
+  // The data nodes' credentials, TLS and database under Sentinel or Cluster (REDIS_URL carries its own).
+  @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_USERNAME?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_PASSWORD?: string;
+  @IsOptional() @Transform(toBool) @IsBoolean() REDIS_TLS?: boolean;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(15) REDIS_DB?: number;
+
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_-]*(\{[A-Za-z0-9_-]+\})?[A-Za-z0-9_-]*$/, {
+    message: 'QUEUE_PREFIX may hold letters, digits, _ and - only, plus one {hash tag} (needed under Redis Cluster)',
+  })
   QUEUE_PREFIX?: string;
 
   @IsOptional() @IsString()
@@ -304,6 +322,8 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
     });
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
+  const redis = redisSettingsProblems(env);
+  if (redis.length > 0) throw new Error(`Invalid configuration:\n${redis.map((r) => `  - ${r}`).join('\n')}`);
   if (env.NODE_ENV === 'production') {
     const refused = developmentOnlySettings(env);
     if (refused.length > 0) {

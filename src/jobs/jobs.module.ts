@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Global, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/app.config';
-import { redisOptionsFromUrl } from '../common/redis/redis-options';
+import { BullConnection, BullConnectionModule } from './bull-connection';
 import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
 import { dropErrorsOfClosedConnections } from './closed-connection-errors';
 import { defaultJobOptions } from './job-options';
@@ -55,13 +55,14 @@ class QueueErrorReporter implements OnModuleInit, BeforeApplicationShutdown {
 @Module({
   imports: [
     BullModule.forRootAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => {
+      imports: [BullConnectionModule],
+      inject: [ConfigService, BullConnection],
+      useFactory: (config: ConfigService<AppConfig, true>, bullConnection: BullConnection) => {
         // Before any queue or worker opens a connection.
         dropErrorsOfClosedConnections();
         const queues = config.get('queues', { infer: true });
         return {
-          connection: redisOptionsFromUrl(config.get('redis', { infer: true }).url),
+          connection: bullConnection.for(config.get('redis', { infer: true })),
           prefix: queues.prefix,
           defaultJobOptions: defaultJobOptions(queues),
         };

@@ -1,6 +1,7 @@
 import Redis, { RedisOptions } from 'ioredis';
+import type { RedisTopology } from '../../config/redis-topology';
 import { redisOutage } from '../logging/redis-outage-log';
-import { redisOptionsFromUrl } from './redis-options';
+import { createRedisClient } from './redis-factory';
 
 /**
  * A connection of its own, for a blocking reader, a pub/sub subscriber (neither can share
@@ -9,8 +10,8 @@ import { redisOptionsFromUrl } from './redis-options';
  * was; `overrides` change that (e.g. `maxRetriesPerRequest: 1` to fail fast). Connection
  * errors go to the process's Redis outage log (one line per outage).
  */
-export function dedicatedRedis(url: string, name: string, overrides: Partial<RedisOptions> = {}): Redis {
-  const client = new Redis({ ...redisOptionsFromUrl(url), connectionName: name, maxRetriesPerRequest: null, enableOfflineQueue: true, ...overrides });
+export function dedicatedRedis(topology: RedisTopology, name: string, overrides: Partial<RedisOptions> = {}): Redis {
+  const client = createRedisClient(topology, name, { maxRetriesPerRequest: null, enableOfflineQueue: true, ...overrides });
   client.on('error', (err: Error) => redisOutage.failed(client, err.message));
   client.on('ready', () => redisOutage.ready(client));
   return client;

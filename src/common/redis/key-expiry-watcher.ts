@@ -2,9 +2,10 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
+import type { RedisTopology } from '../../config/redis-topology';
 import { errorMessage } from '../errors/error-message';
 import { closeDedicatedRedis, dedicatedRedis } from './dedicated-redis';
-import { redisOptionsFromUrl } from './redis-options';
+import { redisDatabase } from './redis-factory';
 
 export type KeyExpiredListener = (key: string) => void;
 
@@ -30,7 +31,7 @@ export class KeyExpiryWatcher implements OnApplicationShutdown {
   private readonly logger = new Logger(KeyExpiryWatcher.name);
   private readonly listeners = new Map<KeyExpiredListener, string>();
   private readonly modeListeners = new Set<(enabled: boolean) => void>();
-  private readonly url: string;
+  private readonly topology: RedisTopology;
   private readonly channel: string;
   private sub: Redis | null = null;
   private on = false;
@@ -38,8 +39,8 @@ export class KeyExpiryWatcher implements OnApplicationShutdown {
   private logged = false;
 
   constructor(config: ConfigService<AppConfig, true>) {
-    this.url = config.get('redis', { infer: true }).url;
-    this.channel = `__keyevent@${redisOptionsFromUrl(this.url).db ?? 0}__:expired`;
+    this.topology = config.get('redis', { infer: true });
+    this.channel = `__keyevent@${redisDatabase(this.topology)}__:expired`;
   }
 
   /** Whether expiry events are being received (else callers must poll). */
@@ -75,7 +76,14 @@ export class KeyExpiryWatcher implements OnApplicationShutdown {
 
   private ensureConnection(): void {
     if (this.sub || this.closed) return;
-    const sub = dedicatedRedis(this.url, 'key-expiry-watcher');
+    if (this.topology.mode === 'cluster') {
+      // Keyspace events are published on the node that expired the key only, and a
+      // Cluster's subscriber connection sits on one arbitrary node: callers poll.
+      if (!this.logged) this.logger.warn('Redis Cluster: expired-key notifications are not followed; standbys notice an expired lease by polling only (see docs/operations.md)');
+      this.logged = true;
+      return;
+    }
+    const sub = dedicatedRedis(this.topology, 'key-expiry-watcher');
     this.sub = sub;
     sub.on('message', (_channel: string, key: string) => this.dispatch(key));
     // Checked on every (re)connect: the server may have restarted with another configuration.

@@ -1,10 +1,11 @@
-import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
+import { describeRedisTopology } from '../../config/redis-topology';
 import { redisOutage } from '../logging/redis-outage-log';
 import { KeyExpiryWatcher } from './key-expiry-watcher';
-import { redisOptionsFromUrl } from './redis-options';
+import { createRedisClient } from './redis-factory';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
 
@@ -27,7 +28,7 @@ class RedisCloser implements OnApplicationShutdown {
 
 /**
  * One shared ioredis client for locks, caches, leases and health checks (BullMQ opens
- * its own connections). Commands fail fast while disconnected instead of queueing,
+ * its own connections), built for the configured topology (redis-factory.ts). Commands fail fast while disconnected instead of queueing,
  * so a Redis outage surfaces as an error rather than a hang.
  */
 @Global()
@@ -37,8 +38,10 @@ class RedisCloser implements OnApplicationShutdown {
       provide: REDIS_CLIENT,
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
-        const client = new Redis({
-          ...redisOptionsFromUrl(config.get('redis', { infer: true }).url),
+        const topology = config.get('redis', { infer: true });
+        // Which Redis this process uses (hosts and mode only, never credentials).
+        new Logger('Redis').log(`Redis: ${describeRedisTopology(topology)}`);
+        const client = createRedisClient(topology, 'hub', {
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           lazyConnect: false,

@@ -5,6 +5,7 @@ import { errorMessage } from '../../../common/errors/error-message';
 import { dedicatedRedis } from '../../../common/redis/dedicated-redis';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
+import type { RedisTopology } from '../../../config/redis-topology';
 import { ALL_SESSIONS, LiveBinaryMedia, LiveKeys, liveKeys, packFrames } from '../live-protocol';
 import { DistinctErrorLog } from '../../../common/logging/distinct-error-log';
 import { FrameSink, LiveMediaTap } from './live-media-tap';
@@ -40,7 +41,7 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
   private readonly registryFailures = new DistinctErrorLog(this.logger, 'Reading the live media registry');
   private readonly publishFailures = new DistinctErrorLog(this.logger, 'Publishing live media');
   private readonly keys: LiveKeys;
-  private readonly redisUrl: string;
+  private readonly redisTopology: RedisTopology;
   private readonly pollMs: number;
   private readonly taps = new Map<string, Set<LiveMediaTap>>();
   private pending = new Map<string, SessionFrames>();
@@ -61,7 +62,7 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
     private readonly metrics: LivePublishMetrics,
   ) {
     this.keys = liveKeys(config.get('queues', { infer: true }).prefix);
-    this.redisUrl = config.get('redis', { infer: true }).url;
+    this.redisTopology = config.get('redis', { infer: true });
     this.pollMs = config.get('live', { infer: true }).registryPollMs;
   }
 
@@ -218,12 +219,12 @@ export class LiveMediaPublisher implements FrameSink, OnApplicationShutdown {
    * frames are dropped, rather than waiting out an outage.
    */
   private openPublisher(): Redis {
-    return dedicatedRedis(this.redisUrl, 'live-media-publisher', { maxRetriesPerRequest: 1 });
+    return dedicatedRedis(this.redisTopology, 'live-media-publisher', { maxRetriesPerRequest: 1 });
   }
 
   /** One dedicated connection per process (a subscribed connection can run nothing else), opened with the first tap. */
   private subscribe(): Redis {
-    const sub = dedicatedRedis(this.redisUrl, 'live-registry-subscriber');
+    const sub = dedicatedRedis(this.redisTopology, 'live-registry-subscriber');
     const failures = new DistinctErrorLog(this.logger, 'Subscribing to live registry notices');
     // Notices sent while the connection was down are lost: read the registry now.
     sub.on('ready', () => void this.refresh());

@@ -15,7 +15,7 @@ export function livePublishKit(live: { resumeWindowSec?: number; registryPollMs?
   const prefix = `unit-live-${randomUUID().slice(0, 8)}`;
   const url = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  const values = { queues: { prefix }, redis: { url }, live: { resumeWindowSec: live.resumeWindowSec ?? 300, registryPollMs: live.registryPollMs ?? 60_000 } };
+  const values = { queues: { prefix }, redis: { mode: 'standalone', url }, live: { resumeWindowSec: live.resumeWindowSec ?? 300, registryPollMs: live.registryPollMs ?? 60_000 } };
   const config = { get: (key: keyof typeof values) => values[key] } as unknown as ConfigService<AppConfig, true>;
   const metrics = new LivePublishMetrics(new MetricsService({ allQueues: () => [] } as unknown as JobProducer));
   const metricValue = async (name: string, labels: Record<string, string> = {}): Promise<number> => {

@@ -32,7 +32,7 @@ export class MediaSubscriber implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.connection = dedicatedRedis(this.settings.redisUrl, 'live-subscriber');
+    this.connection = dedicatedRedis(this.settings.redisTopology, 'live-subscriber');
     this.connection.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       if (channel.equals(this.announceChannel)) return this.onAnnounce(message.toString());
       if (this.patternActive) return;

@@ -48,7 +48,7 @@ export class TextLogReader implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.connection = dedicatedRedis(this.settings.redisUrl, 'live-reader');
+    this.connection = dedicatedRedis(this.settings.redisTopology, 'live-reader');
     this.connection.on('ready', () => {
       this.connection.client('ID').then(
         (id) => (this.connectionId = Number(id)),

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { dedicatedRedis } from '../../../common/redis/dedicated-redis';
 import { StreamSignal, streamSignalChannel } from '../../../common/stream-signals/stream-signals';
 import { AppConfig } from '../../../config/app.config';
+import type { RedisTopology } from '../../../config/redis-topology';
 import { errorMessage } from '../../../common/errors/error-message';
 
 export type StreamSignalListener = (signal: StreamSignal) => void;
@@ -18,16 +19,16 @@ export class StreamSignalSubscriber implements OnModuleInit, OnApplicationShutdo
   private readonly listeners = new Map<string, StreamSignalListener>();
   private subscriber: Redis | null = null;
   private readonly channel: string;
-  private readonly redisUrl: string;
+  private readonly redisTopology: RedisTopology;
 
   constructor(config: ConfigService<AppConfig, true>) {
     this.channel = streamSignalChannel(config.get('queues', { infer: true }).prefix);
-    this.redisUrl = config.get('redis', { infer: true }).url;
+    this.redisTopology = config.get('redis', { infer: true });
   }
 
   async onModuleInit(): Promise<void> {
     // A subscribed connection cannot run other commands: use a dedicated one.
-    const sub = dedicatedRedis(this.redisUrl, 'stream-signal-subscriber');
+    const sub = dedicatedRedis(this.redisTopology, 'stream-signal-subscriber');
     sub.on('message', (_channel: string, raw: string) => this.dispatch(raw));
     this.subscriber = sub;
     await sub.subscribe(this.channel);

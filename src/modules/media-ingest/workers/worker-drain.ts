@@ -1,8 +1,8 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadAppConfig } from '../../../config/app.config';
 import { loadEnvFile } from '../../../config/load-env-file';
-import { redisOptionsFromUrl } from '../../../common/redis/redis-options';
+import { createRedisClient } from '../../../common/redis/redis-factory';
 import { QueueName } from '../../../jobs/queue-names';
 import { listWorkers, requestDrain, WorkerRegistration, workersMatching } from './stream-workers.registry';
 
@@ -59,7 +59,8 @@ export async function runWorkerDrain(redis: Redis, queueQualifiedName: string, a
 async function main(): Promise<number> {
   loadEnvFile();
   const config = loadAppConfig();
-  const redis = new Redis({ ...redisOptionsFromUrl(config.redis.url), maxRetriesPerRequest: 3 });
+  // The hub's own connection factory: Sentinel and Cluster work here as everywhere else.
+  const redis: Redis = createRedisClient(config.redis, 'rtms-hub:worker-drain', { maxRetriesPerRequest: 3 });
   try {
     return await runWorkerDrain(redis, `${config.queues.prefix}:${QueueName.RtmsStreams}`, process.argv.slice(2), (line) => console.log(line));
   } finally {

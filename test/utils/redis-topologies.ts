@@ -1,0 +1,239 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { createServer } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import Redis from 'ioredis';
+import { waitFor } from './wait-for';
+
+/**
+ * Throwaway Redis topologies for e2e tests, from Debian's redis packages (redis-server,
+ * which runs a sentinel with --sentinel, and redis-cli), on free loopback ports, in a
+ * temp dir: never the shared Redis on 6379. stop() kills every process and removes the dir.
+ */
+
+const run = promisify(execFile);
+const HOST = '127.0.0.1';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface RedisProcess {
+  port: number;
+  child: ChildProcess;
+  exited: Promise<void>;
+  output(): string;
+}
+
+function startRedis(args: string[], port: number): RedisProcess {
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { port, child, exited, output: () => out };
+}
+
+async function kill(p: RedisProcess): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await p.exited;
+}
+
+/** A short-lived admin connection (no retries: a test must see a dead server as an error). */
+async function withClient<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
+  const c = new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return await fn(c);
+  } finally {
+    c.disconnect();
+  }
+}
+
+const info = (port: number, section: string) => withClient(port, (c) => c.info(section));
+const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
+
+/** Base arguments of a data node: loopback only, no persistence, expired-key events on (the hub's lease takeover uses them). */
+const nodeArgs = (port: number, dir: string) => ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--notify-keyspace-events', 'Ex', '--protected-mode', 'no'];
+
+export class SentinelSet {
+  static readonly NAME = 'hubmaster';
+  private readonly procs: RedisProcess[] = [];
+  /** Ports of the two data nodes; which one is primary changes on switchover. */
+  nodes: number[] = [];
+  sentinels: number[] = [];
+
+  private constructor(private readonly dir: string) {}
+
+  /** One primary, one replica and three sentinels (quorum 2), all up and aware of each other. */
+  static async start(): Promise<SentinelSet> {
+    const set = new SentinelSet(await fs.mkdtemp(path.join(os.tmpdir(), 'redis-sentinel-')));
+    try {
+      await set.boot();
+    } catch (err) {
+      await set.stop();
+      throw err;
+    }
+    return set;
+  }
+
+  /** REDIS_SENTINELS / REDIS_SENTINEL_NAME for the hub. */
+  env(): Record<string, string> {
+    return { REDIS_SENTINELS: this.sentinels.map((p) => `${HOST}:${p}`).join(','), REDIS_SENTINEL_NAME: SentinelSet.NAME };
+  }
+
+  /** The primary's port as the sentinels report it (every one must agree). */
+  async primary(): Promise<number> {
+    const ports = await Promise.all(
+      this.sentinels.map((p) => withClient(p, async (c) => Number(((await c.call('SENTINEL', 'get-master-addr-by-name', SentinelSet.NAME)) as string[])[1]))),
+    );
+    if (new Set(ports).size !== 1) throw new Error(`sentinels disagree on the primary: ${ports.join(', ')}`);
+    return ports[0];
+  }
+
+  private async boot(): Promise<void> {
+    const [primary, replica] = [await freePort(), await freePort()];
+    this.nodes = [primary, replica];
+    for (const port of this.nodes) {
+      const dir = path.join(this.dir, String(port));
+      await fs.mkdir(dir);
+      const args = nodeArgs(port, dir);
+      if (port === replica) args.push('--replicaof', HOST, String(primary));
+      this.procs.push(startRedis(args, port));
+    }
+    await waitFor(async () => field(await info(replica, 'replication'), 'master_link_status') === 'up', { timeoutMs: 10_000, what: 'the replica in sync' });
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      const conf = path.join(this.dir, `sentinel-${port}.conf`);
+      await fs.writeFile(
+        conf,
+        [
+          `port ${port}`,
+          `bind ${HOST}`,
+          `dir ${this.dir}`,
+          `sentinel monitor ${SentinelSet.NAME} ${HOST} ${primary} 2`,
+          `sentinel down-after-milliseconds ${SentinelSet.NAME} 1000`,
+          `sentinel failover-timeout ${SentinelSet.NAME} 10000`,
+          `sentinel parallel-syncs ${SentinelSet.NAME} 1`,
+          '',
+        ].join('\n'),
+      );
+      this.sentinels.push(port);
+      this.procs.push(startRedis([conf, '--sentinel'], port));
+    }
+    // Each sentinel has found the replica and the two other sentinels (hello messages, every 2 s).
+    await waitFor(
+      async () => {
+        for (const p of this.sentinels) {
+          const ok = await withClient(p, async (c) => {
+            const replicas = (await c.call('SENTINEL', 'replicas', SentinelSet.NAME)) as unknown[];
+            const others = (await c.call('SENTINEL', 'sentinels', SentinelSet.NAME)) as unknown[];
+            return replicas.length === 1 && others.length === 2;
+          });
+          if (!ok) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'the sentinels to know the replica and each other' },
+    );
+  }
+
+  /**
+   * A planned switchover that loses no acknowledged write: writes are paused on the old
+   * primary (clients wait, nothing is refused), the replica catches up, the sentinels
+   * promote it, and only once every sentinel names the new primary are the old one's
+   * clients disconnected (ioredis resends what they had in flight, to the new primary)
+   * and the old primary made a replica. Plain SENTINEL FAILOVER would leave a window in
+   * which writes still land on the old primary and are then discarded by its resync.
+   */
+  async switchover(): Promise<{ from: number; to: number }> {
+    const from = await this.primary();
+    const to = this.nodes.find((p) => p !== from)!;
+    await withClient(from, (c) => c.call('CLIENT', 'PAUSE', '20000', 'WRITE'));
+    try {
+      await waitFor(
+        async () => {
+          const offset = field(await info(from, 'replication'), 'master_repl_offset');
+          return offset !== undefined && field(await info(to, 'replication'), 'slave_repl_offset') === offset;
+        },
+        { timeoutMs: 10_000, what: 'the replica to catch up' },
+      );
+      await withClient(this.sentinels[0], (c) => c.call('SENTINEL', 'FAILOVER', SentinelSet.NAME));
+      await waitFor(async () => (await this.primary().catch(() => 0)) === to, { timeoutMs: 20_000, intervalMs: 100, what: 'every sentinel to name the new primary' });
+      await withClient(from, async (c) => {
+        await c.call('REPLICAOF', HOST, String(to));
+        await c.call('CLIENT', 'KILL', 'TYPE', 'normal');
+        await c.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      });
+    } finally {
+      await withClient(from, (c) => c.call('CLIENT', 'UNPAUSE')).catch(() => undefined);
+    }
+    await waitFor(async () => field(await info(from, 'replication'), 'master_link_status') === 'up', { timeoutMs: 15_000, what: 'the old primary to replicate the new one' });
+    return { from, to };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.splice(0).map(kill));
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class RedisClusterSet {
+  private readonly procs: RedisProcess[] = [];
+  ports: number[] = [];
+
+  private constructor(private readonly dir: string) {}
+
+  /** Three primaries (no replicas) sharing the 16384 slots, state ok on every node. */
+  static async start(): Promise<RedisClusterSet> {
+    const set = new RedisClusterSet(await fs.mkdtemp(path.join(os.tmpdir(), 'redis-cluster-')));
+    try {
+      await set.boot();
+    } catch (err) {
+      await set.stop();
+      throw err;
+    }
+    return set;
+  }
+
+  env(): Record<string, string> {
+    return { REDIS_CLUSTER_NODES: this.ports.map((p) => `${HOST}:${p}`).join(',') };
+  }
+
+  /** Keys on each primary (DBSIZE), to show where the hub's data went. */
+  async keysPerNode(): Promise<number[]> {
+    return Promise.all(this.ports.map((p) => withClient(p, (c) => c.dbsize())));
+  }
+
+  private async boot(): Promise<void> {
+    for (let i = 0; i < 3; i++) this.ports.push(await freePort());
+    for (const port of this.ports) {
+      const dir = path.join(this.dir, String(port));
+      await fs.mkdir(dir);
+      this.procs.push(startRedis([...nodeArgs(port, dir), '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'], port));
+    }
+    await waitFor(async () => (await Promise.all(this.ports.map((p) => withClient(p, (c) => c.ping())))).every((r) => r === 'PONG'), { timeoutMs: 10_000, what: 'cluster nodes up' });
+    await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `${HOST}:${p}`), '--cluster-yes'], { timeout: 30_000 });
+    await waitFor(async () => (await Promise.all(this.ports.map(async (p) => field(await withClient(p, (c) => c.call('CLUSTER', 'INFO') as Promise<string>), 'cluster_state')))).every((s) => s === 'ok'), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      what: 'cluster state ok on every node',
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.splice(0).map(kill));
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
