@@ -5,6 +5,7 @@ import Redis from 'ioredis';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../../common/errors/error-message';
+import { isRedisConnectionError, redisOutage } from '../../../common/logging/redis-outage-log';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import { QueueName } from '../../../jobs/queue-names';
@@ -80,7 +81,7 @@ export class StreamWorkerPresence implements OnApplicationShutdown {
       try {
         decision = await this.decide();
       } catch (err) {
-        this.logger.warn(`Fair-share check failed (taking the stream): ${errorMessage(err)}`);
+        this.reportFailure('Fair-share check failed (taking the stream)', err);
         decision = { admit: true, share: this.cap, reason: 'only_worker_left' };
       }
       if (decision.admit) {
@@ -148,8 +149,15 @@ export class StreamWorkerPresence implements OnApplicationShutdown {
       if (drainRequested && !this.draining) this.startDrain();
       else if (!drainRequested && this.draining) this.stopDrain();
     } catch (err) {
-      this.logger.warn(`Stream worker heartbeat failed: ${errorMessage(err)}`);
+      this.reportFailure('Stream worker heartbeat failed', err);
     }
+  }
+
+  /** Redis being unreachable is the outage log's to report (one line per outage, not one per beat). */
+  private reportFailure(what: string, err: unknown): void {
+    const message = errorMessage(err);
+    if (isRedisConnectionError(message)) redisOutage.failed(undefined, message);
+    else this.logger.warn(`${what}: ${message}`);
   }
 
   private startDrain(): void {

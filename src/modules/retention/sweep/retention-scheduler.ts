@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { errorMessage } from '../../../common/errors/error-message';
+import { isRedisConnectionError, redisOutage } from '../../../common/logging/redis-outage-log';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../../../config/app.config';
 import { JobName } from '../../../jobs/job-names';
@@ -42,7 +43,10 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnApplication
       await this.schedule();
     } catch (err) {
       if (this.stopped) return;
-      this.logger.warn(`Could not schedule the retention sweep (retrying in ${RETRY_MS / 1000} s): ${errorMessage(err)}`);
+      const message = errorMessage(err);
+      // Redis being down is the outage log's to report; anything else is this scheduler's.
+      if (isRedisConnectionError(message)) redisOutage.failed(undefined, message);
+      else this.logger.warn(`Could not schedule the retention sweep (retrying in ${RETRY_MS / 1000} s): ${message}`);
       this.retry = setTimeout(() => void this.scheduleUntilDone(), RETRY_MS);
       this.retry.unref();
     }
