@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, chmodSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,12 +46,15 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     const ini = path.join(dir, 'pgbouncer.ini');
     writeFileSync(ini, iniFile({ target, port, user, dir, poolSize: options.poolSize ?? 3, poolMode: options.poolMode ?? 'transaction' }), { mode: 0o644 });
     const out = openSync(logFile, 'a');
-    const child = spawn('pgbouncer', [ini], { stdio: ['ignore', out, out] });
+    const child = spawn(pgbouncerBinary(), [ini], { stdio: ['ignore', out, out] });
     closeSync(out);
+    let spawnError: Error | undefined;
+    child.once('error', (err) => (spawnError = err));
     try {
-      await waitUntilListening(child, port, logFile);
+      await waitUntilListening(child, port, logFile, () => spawnError);
     } catch (err) {
       lastError = err;
+      if (spawnError) break; // no binary: another port will not help
       await stopChild(child);
       continue; // most likely the port was taken between freePort() and bind: try another
     }
@@ -71,6 +74,12 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   }
   rmSync(dir, { recursive: true, force: true });
   throw lastError;
+}
+
+/** PGBOUNCER_BIN, else Debian's path (/usr/sbin is not on every user's PATH), else PATH. */
+function pgbouncerBinary(): string {
+  if (process.env.PGBOUNCER_BIN) return process.env.PGBOUNCER_BIN;
+  return existsSync('/usr/sbin/pgbouncer') ? '/usr/sbin/pgbouncer' : 'pgbouncer';
 }
 
 function iniFile(o: { target: URL; port: number; user: string; dir: string; poolSize: number; poolMode: string }): string {
@@ -112,9 +121,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilListening(child: ChildProcess, port: number, logFile: string): Promise<void> {
+async function waitUntilListening(child: ChildProcess, port: number, logFile: string, spawnError: () => Error | undefined): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
+    const err = spawnError();
+    if (err) throw new Error(`cannot run pgbouncer (${err.message}): install it (apt-get install pgbouncer) or set PGBOUNCER_BIN`);
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`pgbouncer exited at start (${child.exitCode ?? child.signalCode}): ${readFileSync(logFile, 'utf8').slice(-2000)}`);
     }
