@@ -1,9 +1,13 @@
 import { Client } from 'pg';
 import { runMigrations } from '../src/database/migrate';
+import { startPgBouncer } from './utils/pgbouncer';
+import { PGBOUNCER_GLOBAL } from './global-teardown';
 
 /**
  * Once per e2e run: make sure the test database exists, empty it, and apply the real
- * migrations (never synchronize).
+ * migrations (never synchronize). With TEST_VIA_PGBOUNCER=1 (`npm run test:e2e:pgbouncer`)
+ * it then starts a PgBouncer in transaction mode in front of that database, and every test
+ * file's DATABASE_URL goes through it (test/setup-env.ts); migrations stay direct.
  */
 export default async function globalSetup(): Promise<void> {
   const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_test');
@@ -26,4 +30,12 @@ export default async function globalSetup(): Promise<void> {
     await db.end();
   }
   await runMigrations(url.toString(), () => undefined);
+
+  if (process.env.TEST_VIA_PGBOUNCER === '1') {
+    const bouncer = await startPgBouncer({ target: url.toString(), poolSize: Number(process.env.TEST_PGBOUNCER_POOL_SIZE ?? 20) });
+    (globalThis as Record<string, unknown>)[PGBOUNCER_GLOBAL] = bouncer;
+    // Test files start after this, and their process.env is copied from this one.
+    process.env.TEST_PGBOUNCER_URL = bouncer.url;
+    console.log(`\nE2E through PgBouncer (transaction mode) on ${bouncer.url}, log ${bouncer.logFile}`);
+  }
 }

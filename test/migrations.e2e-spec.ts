@@ -5,7 +5,8 @@ import { runMigrations } from '../src/database/migrate';
 
 /** Runs every committed migration on an empty database, then reverts them all. */
 describe('migrations', () => {
-  const base = new URL(process.env.DATABASE_URL as string);
+  // Direct to Postgres, as `npm run migrate` is (MIGRATION_DATABASE_URL): the suite may run through PgBouncer.
+  const base = new URL((process.env.MIGRATION_DATABASE_URL || process.env.DATABASE_URL) as string);
   const dbName = `${base.pathname.slice(1)}_migrations`;
   const url = new URL(base.toString());
   url.pathname = `/${dbName}`;

@@ -5,12 +5,15 @@ import { TEST_API_KEYS } from './utils/test-keys';
 
 /**
  * Test environment, set before each e2e file loads. Point the suite at other services
- * with TEST_DATABASE_URL / TEST_REDIS_URL. Each file gets its own BullMQ prefix so
+ * with TEST_DATABASE_URL / TEST_REDIS_URL (TEST_VIA_PGBOUNCER=1: Postgres through PgBouncer). Each file gets its own BullMQ prefix so
  * files never see each other's jobs.
  */
+const directDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_test';
 const defaults: Record<string, string> = {
   NODE_ENV: 'test',
-  DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/rtms_hub_test',
+  // Through PgBouncer when the global setup started one (TEST_VIA_PGBOUNCER=1); migrations direct.
+  DATABASE_URL: process.env.TEST_PGBOUNCER_URL ?? directDatabaseUrl,
+  MIGRATION_DATABASE_URL: directDatabaseUrl,
   REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
   QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
   // A spool host per file: a hub's idle-segment sweep never writes out (into its own

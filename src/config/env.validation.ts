@@ -98,6 +98,10 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
   DATABASE_POOL_SIZE?: number;
 
+  /** Read by `npm run migrate` only (src/config/database-url.ts); validated here so a bad value in a shared .env fails at boot too. */
+  @IsOptional() @IsString() @Matches(/^(postgres(ql)?:\/\/|$)/, { message: 'MIGRATION_DATABASE_URL must be a postgres:// URL' })
+  MIGRATION_DATABASE_URL?: string;
+
   // Required unless REDIS_SENTINELS or REDIS_CLUSTER_NODES is set (redis-topology.ts checks the combination).
   @IsOptional() @IsString() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;

@@ -21,6 +21,11 @@ describe('isDatabaseUnavailable', () => {
       expect(isDatabaseUnavailable(err)).toBe(true);
   });
 
+  it('is true for what PgBouncer answers while Postgres is away (all SQLSTATE 08P01)', () => {
+    for (const message of ['query_wait_timeout', 'pgbouncer cannot connect to server', 'server conn crashed?', 'server login has been failing, try again later (server_login_retry)', 'client_idle_timeout'])
+      expect({ message, unavailable: isDatabaseUnavailable(new QueryFailedError('SELECT 1', [], pgError('08P01', message))) }).toEqual({ message, unavailable: true });
+  });
+
   it('is false for what would fail again', () => {
     for (const err of [pgError('23505', 'duplicate key'), pgError('23503', 'violates foreign key constraint'), pgError('22P02', 'invalid input syntax'), new Error('boom'), null, 'text'])
       expect(isDatabaseUnavailable(err)).toBe(false);

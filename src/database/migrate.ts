@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { databaseUrlFromEnv } from '../config/database-url';
+import { migrationDatabaseUrlFromEnv } from '../config/database-url';
 import { loadEnvFile } from '../config/load-env-file';
 import { buildDataSourceOptions } from './data-source-options';
 
@@ -10,6 +10,10 @@ const MIGRATION_LOCK_KEY = 724_115_001;
 /**
  * Runs pending migrations once, under a Postgres advisory lock. The compose file runs
  * this as a one-shot service; API and worker processes never migrate.
+ *
+ * The lock is session-level (it must span every migration's own transaction), so
+ * `databaseUrl` must reach Postgres directly, never through a transaction-pooling
+ * PgBouncer: the `migrate` command reads MIGRATION_DATABASE_URL for that.
  */
 export async function runMigrations(databaseUrl: string, log: (msg: string) => void = console.log): Promise<string[]> {
   const dataSource = new DataSource(buildDataSourceOptions(databaseUrl, 1));
@@ -31,7 +35,7 @@ export async function runMigrations(databaseUrl: string, log: (msg: string) => v
 
 if (require.main === module) {
   loadEnvFile();
-  runMigrations(databaseUrlFromEnv()).then(
+  runMigrations(migrationDatabaseUrlFromEnv()).then(
     () => process.exit(0),
     (err: unknown) => {
       console.error('Migration failed:', err instanceof Error ? err.message : err);
