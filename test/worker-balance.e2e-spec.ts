@@ -144,9 +144,16 @@ describe('Stream workers: balanced over worker hosts, drained for a rolling depl
     }
 
     // ── the admin API lists them; unknown targets and owner-scoped keys are refused ──
-    const listed = await ctx.http().get('/api/v1/stream-workers').set('x-api-key', API_KEY).expect(200);
-    expect((listed.body.data as Array<{ spool_host: string; streams: number }>).map((w) => w.spool_host).sort()).toEqual(['bal-host-a', 'bal-host-b', 'bal-host-c']);
-    expect((listed.body.data as Array<{ streams: number }>).reduce((a, w) => a + w.streams, 0)).toBe(MEETINGS);
+    // Each worker reports its stream count with its heartbeat (every second): the listing catches up within one.
+    let listed: Array<{ spool_host: string; streams: number }> = [];
+    await waitFor(
+      async () => {
+        listed = (await ctx.http().get('/api/v1/stream-workers').set('x-api-key', API_KEY).expect(200)).body.data;
+        return listed.reduce((a, w) => a + w.streams, 0) === MEETINGS;
+      },
+      { timeoutMs: 10_000, what: 'the stream-worker listing to count all 30 streams' },
+    );
+    expect(listed.map((w) => w.spool_host).sort()).toEqual(['bal-host-a', 'bal-host-b', 'bal-host-c']);
     const unknown = await ctx.http().post('/api/v1/stream-workers/no-such-host/drain').set('x-api-key', API_KEY).expect(404);
     expect(unknown.body.error).toBe('stream_worker_not_found');
     await ctx.http().get('/api/v1/stream-workers').set('x-api-key', TEST_KEYS.tenantB).expect(403);
