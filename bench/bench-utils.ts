@@ -165,3 +165,20 @@ export async function startPrivateRedis(port: number, o: { keyspaceEvents: boole
   );
   return proc;
 }
+
+/**
+ * Waits until everything sent so far is saved or lost: the media-frames queue is empty
+ * and no audio segment is still open.
+ */
+export async function waitForSaversToDrain(db: Client, mediaFrames: Queue, timeoutMs = 180_000, intervalMs = 500): Promise<void> {
+  await waitFor(
+    'the savers to drain',
+    async () => {
+      const c = await mediaFrames.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const open = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audio_segments WHERE status = 'open'`);
+      return c.waiting + c.active + c.delayed + c.prioritized === 0 && open.rows[0].n === 0;
+    },
+    timeoutMs,
+    intervalMs,
+  );
+}

@@ -43,7 +43,7 @@ import { runMigrations } from '../src/database/migrate';
 import { cpuShares, cpuSnapshot, rssMb } from './proc-stats';
 import { emptyRawStats, rawClient } from './raw-rtms-client';
 import { SimControl, sentTotals, sumValues as sum, type StreamSummary } from './sim-meetings';
-import { cpuSeconds, distEntry, freshDatabase, HUB_NODE_ARGS, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
+import { cpuSeconds, distEntry, freshDatabase, HUB_NODE_ARGS, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, waitForSaversToDrain, type Child } from './bench-utils';
 
 const REALISTIC = process.env.BENCH_PROFILE === 'realistic';
 const STEPS = (process.env.BENCH_STEPS ?? (REALISTIC ? '25,50,75,100' : '25,50,75,100,125,150,175,200')).split(',').map(Number).filter((n) => n > 0);
@@ -390,19 +390,8 @@ async function settle(streams: StreamSummary[], count: () => Promise<number>): P
   await simControl.stopAll(streams);
 }
 
-/** The media-frames queue is empty and no audio segment is open: everything sent so far is saved or lost. */
-async function drain(db: Client, media: Queue): Promise<void> {
-  await waitFor(
-    'the savers to drain',
-    async () => {
-      const c = await media.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      const open = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audio_segments WHERE status = 'open'`);
-      return c.waiting + c.active + c.delayed + c.prioritized === 0 && open.rows[0].n === 0;
-    },
-    180_000,
-    500,
-  );
-}
+/** Everything sent so far is saved or lost. */
+const drain = (db: Client, media: Queue): Promise<void> => waitForSaversToDrain(db, media);
 
 // ───────────────────────────── the run ─────────────────────────────
 

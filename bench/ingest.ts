@@ -28,7 +28,7 @@ import { runMigrations } from '../src/database/migrate';
 import { cpuShares, cpuSnapshot, rssMb } from './proc-stats';
 import { emptyRawStats, rawClient } from './raw-rtms-client';
 import { SimControl, sentTotals, sumValues as sum } from './sim-meetings';
-import { BENCH_API_KEY, cpuSeconds, distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, type Child } from './bench-utils';
+import { BENCH_API_KEY, cpuSeconds, distEntry, freshDatabase, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, waitForSaversToDrain, type Child } from './bench-utils';
 
 const N = Number(process.env.BENCH_MEETINGS ?? 50);
 const P = Number(process.env.BENCH_PARTICIPANTS ?? 5);
@@ -160,15 +160,7 @@ async function runHub(dbUrl: string, prefix: string, simPid: number) {
     await sleep(COOLDOWN_S * 1000);
     await Promise.all(streams.map((s) => sim('POST', `/_sim/streams/${s.streamId}/stop`, {})));
     const drainStart = Date.now();
-    await waitFor(
-      'the savers to drain',
-      async () => {
-        const c = await media.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        const open = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audio_segments WHERE status = 'open'`);
-        return c.waiting + c.active + c.delayed + c.prioritized === 0 && open.rows[0].n === 0;
-      },
-      180000,
-    );
+    await waitForSaversToDrain(db, media, 180_000, 250);
     const drainS = (Date.now() - drainStart) / 1000;
     const failedJobs = (await media.getJobCounts('failed')).failed;
     await media.close();
