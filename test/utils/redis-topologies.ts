@@ -50,6 +50,17 @@ async function kill(p: RedisProcess): Promise<void> {
 }
 
 /** A short-lived admin connection (no retries: a test must see a dead server as an error). */
+/** Boots a set; if booting fails half way, stops what did start before rethrowing. */
+async function bootOrCleanUp<T extends { stop(): Promise<void> }>(set: T, boot: () => Promise<void>): Promise<T> {
+  try {
+    await boot();
+  } catch (err) {
+    await set.stop();
+    throw err;
+  }
+  return set;
+}
+
 async function withClient<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {
   const c = new Redis({ host: HOST, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
   c.on('error', () => undefined);
@@ -79,13 +90,7 @@ export class SentinelSet {
   /** One primary, one replica and three sentinels (quorum 2), all up and aware of each other. */
   static async start(): Promise<SentinelSet> {
     const set = new SentinelSet(await fs.mkdtemp(path.join(os.tmpdir(), 'redis-sentinel-')));
-    try {
-      await set.boot();
-    } catch (err) {
-      await set.stop();
-      throw err;
-    }
-    return set;
+    return bootOrCleanUp(set, () => set.boot());
   }
 
   /** REDIS_SENTINELS / REDIS_SENTINEL_NAME for the hub. */
@@ -198,13 +203,7 @@ export class RedisClusterSet {
   /** Three primaries (no replicas) sharing the 16384 slots, state ok on every node. */
   static async start(): Promise<RedisClusterSet> {
     const set = new RedisClusterSet(await fs.mkdtemp(path.join(os.tmpdir(), 'redis-cluster-')));
-    try {
-      await set.boot();
-    } catch (err) {
-      await set.stop();
-      throw err;
-    }
-    return set;
+    return bootOrCleanUp(set, () => set.boot());
   }
 
   env(): Record<string, string> {
