@@ -21,12 +21,20 @@ export function isVcl(type: number): boolean {
   return type >= 1 && type <= 5;
 }
 
+/** A NAL unit of an Annex-B buffer. */
+export interface NalUnit {
+  /** The unit without its start code and trailing zero bytes (what its header and syntax are read from). */
+  data: Buffer;
+  /** The unit as it was in the buffer: its start code, the unit, and any zero bytes up to the next start code. */
+  raw: Buffer;
+}
+
 /**
- * The NAL units of an Annex-B buffer, without their start codes (views into `buf`).
- * Bytes before the first start code are not a NAL unit and are skipped; trailing zero
- * bytes of a unit (trailing_zero_8bits) are trimmed.
+ * The NAL units of an Annex-B buffer (views into `buf`). Bytes before the first start
+ * code are not a NAL unit and are skipped. Concatenating every `raw` gives `buf` back from
+ * its first start code on, byte for byte.
  */
-export function splitNalUnits(buf: Buffer): Buffer[] {
+export function splitNalUnits(buf: Buffer): NalUnit[] {
   const starts: Array<{ at: number; len: number }> = [];
   for (let i = 0; i + 2 < buf.length; i++) {
     if (buf[i] !== 0 || buf[i + 1] !== 0) continue;
@@ -38,11 +46,12 @@ export function splitNalUnits(buf: Buffer): Buffer[] {
       i += 3;
     }
   }
-  const out: Buffer[] = [];
+  const out: NalUnit[] = [];
   starts.forEach((s, k) => {
-    let end = k + 1 < starts.length ? starts[k + 1].at : buf.length;
+    const next = k + 1 < starts.length ? starts[k + 1].at : buf.length;
+    let end = next;
     while (end > s.at + s.len && buf[end - 1] === 0) end--;
-    if (end > s.at + s.len) out.push(buf.subarray(s.at + s.len, end));
+    if (end > s.at + s.len) out.push({ data: buf.subarray(s.at + s.len, end), raw: buf.subarray(s.at, next) });
   });
   return out;
 }
@@ -58,13 +67,7 @@ export function startsAccessUnit(nal: Buffer): boolean {
   return isVcl(type) && nal.length > 1 && (nal[1] & 0x80) !== 0;
 }
 
-/** NAL units written back as Annex-B, each behind a 4-byte start code. */
-export function joinNalUnits(nals: readonly Buffer[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const n of nals) parts.push(START_CODE, n);
-  return Buffer.concat(parts);
-}
-
-export function annexBLength(nals: readonly Buffer[]): number {
-  return nals.reduce((n, u) => n + START_CODE.length + u.length, 0);
+/** A NAL unit's data behind a 4-byte start code (for parameter sets put in front of a keyframe). */
+export function withStartCode(data: Buffer): Buffer {
+  return Buffer.concat([START_CODE, data]);
 }

@@ -24,7 +24,7 @@ function harness(opts: Partial<{ segmentMs: number; maxBytes: number }> = {}) {
   return { seg, segments, waits, play };
 }
 
-const types = (b: Buffer) => splitNalUnits(b).map(nalType);
+const types = (b: Buffer) => splitNalUnits(b).map((n) => nalType(n.data));
 
 describe('H264Segmenter', () => {
   it('waits for the first keyframe: drops and counts what comes before it, and reports the wait once', () => {
@@ -64,13 +64,14 @@ describe('H264Segmenter', () => {
     expect(segments.reduce((n, s) => n + s.frameTs.length, 0)).toBe(150);
   });
 
-  it('keeps the bytes: segment = SPS PPS IDR P … exactly as sent (4-byte start codes)', () => {
+  it('keeps the bytes exactly as sent: 3- and 4-byte start codes, trailing zeros', () => {
     const { seg, segments } = harness();
+    const threeByte = Buffer.concat([Buffer.from([0, 0, 1]), P(2), Buffer.from([0, 0])]);
     seg.push(1, 'A', 0, 0, key(1));
-    seg.push(1, 'A', 40, 0, delta(2));
+    seg.push(1, 'A', 40, 0, threeByte);
     seg.push(1, 'A', 80, 0, delta(3));
     seg.flushAll('stream_end');
-    expect(segments[0].bytes.equals(Buffer.concat([key(1), delta(2), delta(3)]))).toBe(true);
+    expect(segments[0].bytes.equals(Buffer.concat([key(1), threeByte, delta(3)]))).toBe(true);
   });
 
   it('byte cap: cuts at a keyframe early, or closes the segment and waits for the next keyframe', () => {

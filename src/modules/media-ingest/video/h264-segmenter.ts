@@ -1,4 +1,4 @@
-import { annexBLength, isVcl, joinNalUnits, NAL_IDR, NAL_PPS, NAL_SPS, nalType, splitNalUnits, startsAccessUnit } from './annex-b';
+import { isVcl, NAL_IDR, NAL_PPS, NAL_SPS, NalUnit, nalType, splitNalUnits, startsAccessUnit, withStartCode } from './annex-b';
 
 export interface H264SegmenterOptions {
   /** A segment is cut at the first keyframe once it is this long (Zoom ms). */
@@ -60,7 +60,7 @@ export interface SegmenterStats {
 }
 
 interface AccessUnit {
-  nals: Buffer[];
+  nals: NalUnit[];
   ts: number;
   receivedAt: number;
   idr: boolean;
@@ -69,7 +69,8 @@ interface AccessUnit {
 }
 
 interface OpenSegment {
-  nals: Buffer[];
+  /** The access units' bytes as received (start codes included), in order. */
+  parts: Buffer[];
   bytes: number;
   firstTs: number;
   lastTs: number;
@@ -93,7 +94,7 @@ interface Track {
   sps: Buffer | null;
   pps: Buffer | null;
   /** Parameter sets of a message that held no picture, for the next message's access unit. */
-  carried: Buffer[];
+  carried: NalUnit[];
   lastReceivedAt: number;
 }
 
@@ -105,6 +106,8 @@ const DEFAULT_MAX_TRACKS = 1000;
  * access units in order. Pure and synchronous: bytes in, segments and keyframe waits out
  * through the sink.
  *
+ * - Bytes are kept as received (start codes included); only parameter sets put in front
+ *   of a keyframe that came without them are written anew.
  * - One RTMS message is normally one access unit. A message holding several is split at
  *   the access-unit boundaries of the NAL units; a message holding only parameter sets or
  *   SEI is joined to the next.
@@ -143,12 +146,13 @@ export class H264Segmenter {
     let k = 0;
     const begin = (): AccessUnit => {
       const carried = track.carried.splice(0);
-      const has = (type: number) => carried.some((n) => nalType(n) === type);
+      const has = (type: number) => carried.some((n) => nalType(n.data) === type);
       return { nals: carried, ts: timestamp + k++ * this.opts.frameIntervalMs, receivedAt, idr: false, hasSps: has(NAL_SPS), hasPps: has(NAL_PPS) };
     };
+    const hasPicture = (a: AccessUnit) => a.nals.some((n) => isVcl(nalType(n.data)));
     for (const nal of nals) {
-      const type = nalType(nal);
-      if (au && au.nals.some((n) => isVcl(nalType(n))) && startsAccessUnit(nal)) {
+      const type = nalType(nal.data);
+      if (au && hasPicture(au) && startsAccessUnit(nal.data)) {
         this.commit(track, au);
         au = null;
       }
@@ -157,14 +161,14 @@ export class H264Segmenter {
       if (type === NAL_IDR) au.idr = true;
       if (type === NAL_SPS) {
         au.hasSps = true;
-        track.sps = nal;
+        track.sps = nal.data;
       }
       if (type === NAL_PPS) {
         au.hasPps = true;
-        track.pps = nal;
+        track.pps = nal.data;
       }
     }
-    if (au && au.nals.some((n) => isVcl(nalType(n)))) this.commit(track, au);
+    if (au && hasPicture(au)) this.commit(track, au);
     else if (au) track.carried = au.nals;
   }
 
@@ -206,7 +210,8 @@ export class H264Segmenter {
       return this.open(track, au);
     }
     const seg = track.open!;
-    const size = annexBLength(au.nals);
+    const bytes = Buffer.concat(au.nals.map((n) => n.raw));
+    const size = bytes.length;
     if (startable && (au.ts - seg.firstTs >= this.opts.segmentMs || seg.bytes + size > this.opts.maxBytes)) {
       this.close(track);
       return this.open(track, au);
@@ -216,7 +221,7 @@ export class H264Segmenter {
       track.waiting = newWait('byte_cap');
       return this.drop(track, au);
     }
-    seg.nals.push(...au.nals);
+    seg.parts.push(bytes);
     seg.bytes += size;
     seg.frameTs.push(au.ts - seg.firstTs);
     seg.lastTs = Math.max(seg.lastTs, au.ts);
@@ -224,8 +229,8 @@ export class H264Segmenter {
 
   private open(track: Track, au: AccessUnit): void {
     // A keyframe without its parameter sets gets the last ones seen: every segment decodes alone.
-    const nals = [...(au.hasSps ? [] : [track.sps!]), ...(au.hasPps ? [] : [track.pps!]), ...au.nals];
-    track.open = { nals, bytes: annexBLength(nals), firstTs: au.ts, lastTs: au.ts, frameTs: [0], receivedAt: au.receivedAt };
+    const parts = [...(au.hasSps ? [] : [withStartCode(track.sps!)]), ...(au.hasPps ? [] : [withStartCode(track.pps!)]), ...au.nals.map((n) => n.raw)];
+    track.open = { parts, bytes: parts.reduce((n, p) => n + p.length, 0), firstTs: au.ts, lastTs: au.ts, frameTs: [0], receivedAt: au.receivedAt };
   }
 
   private close(track: Track): void {
@@ -236,7 +241,7 @@ export class H264Segmenter {
     this.sink.segment({
       userId: track.userId,
       userName: track.userName,
-      bytes: joinNalUnits(seg.nals),
+      bytes: Buffer.concat(seg.parts),
       firstTs: seg.firstTs,
       lastTs: seg.lastTs,
       frameTs: seg.frameTs,
