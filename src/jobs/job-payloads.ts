@@ -73,6 +73,9 @@ export interface VideoSegmentInfo {
   frameTs: number[];
   /** lastTs − firstTs + one frame interval (1000 / the negotiated fps). */
   durationMs: number;
+  /** Picture size from the segment's SPS, when it could be read. */
+  width?: number;
+  height?: number;
 }
 
 /** Delete a stream's stored media (stop reason 8, STREAM_REVOKED). */

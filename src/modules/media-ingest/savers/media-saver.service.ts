@@ -130,7 +130,7 @@ export class MediaSaverService {
       bytes: put.bytes,
       sha256: put.sha256,
       durationMs: seg.durationMs,
-      meta: { codec: 'h264', frames: seg.frames, first_ts: seg.firstTs, last_ts: seg.lastTs, frame_ts: seg.frameTs },
+      meta: { codec: 'h264', frames: seg.frames, first_ts: seg.firstTs, last_ts: seg.lastTs, frame_ts: seg.frameTs, ...(seg.width && seg.height ? { width: seg.width, height: seg.height } : {}) },
     };
   }
 

@@ -144,6 +144,16 @@ describe('H264Segmenter', () => {
     expect(fresh.waits).toMatchObject([{ droppedUnits: 1, ended: 'flushed' }]);
   });
 
+  it("reads the picture size from the segment's SPS", () => {
+    const { seg, segments } = harness();
+    const sps720 = Buffer.from('6764001facd9405005bb011000000300100000030320f1831960', 'hex');
+    seg.push(1, 'A', 0, 0, annexB(sps720, PPS, IDR(1)));
+    seg.flushAll('stream_end');
+    seg.push(1, 'A', 40, 0, key(2)); // an SPS that cannot be read: no size
+    seg.flushAll('stream_end');
+    expect(segments.map((s) => [s.width, s.height])).toEqual([[1280, 720], [undefined, undefined]]);
+  });
+
   it('counts messages without any NAL unit and bounds the participants it tracks', () => {
     const segments: H264Segment[] = [];
     const seg = new H264Segmenter({ segmentMs: 2000, maxBytes: 1 << 20, frameIntervalMs: FRAME, maxTracks: 2 }, { segment: (s) => segments.push(s), keyframeWait: () => undefined });

@@ -1,3 +1,4 @@
+import { spsPictureSize } from './h264-sps';
 import { isVcl, NAL_IDR, NAL_PPS, NAL_SPS, NalUnit, nalType, splitNalUnits, startsAccessUnit, withStartCode } from './annex-b';
 
 export interface H264SegmenterOptions {
@@ -23,6 +24,9 @@ export interface H264Segment {
   durationMs: number;
   /** When the first access unit arrived (wall clock), for latency metrics. */
   receivedAt: number;
+  /** Picture size its SPS declares (absent if it could not be read). */
+  width?: number;
+  height?: number;
 }
 
 /** Why a track was waiting for a keyframe. */
@@ -76,6 +80,7 @@ interface OpenSegment {
   lastTs: number;
   frameTs: number[];
   receivedAt: number;
+  size: { width: number; height: number } | null;
 }
 
 interface Waiting {
@@ -93,6 +98,8 @@ interface Track {
   /** The last SPS / PPS seen: put in front of a keyframe that arrives without them. */
   sps: Buffer | null;
   pps: Buffer | null;
+  /** The picture size of `sps`. */
+  size: { width: number; height: number } | null;
   /** Parameter sets of a message that held no picture, for the next message's access unit. */
   carried: NalUnit[];
   lastReceivedAt: number;
@@ -161,6 +168,7 @@ export class H264Segmenter {
       if (type === NAL_IDR) au.idr = true;
       if (type === NAL_SPS) {
         au.hasSps = true;
+        if (!track.sps?.equals(nal.data)) track.size = spsPictureSize(nal.data);
         track.sps = nal.data;
       }
       if (type === NAL_PPS) {
@@ -193,7 +201,7 @@ export class H264Segmenter {
     let t = this.tracks.get(userId);
     if (!t) {
       if (this.tracks.size >= (this.opts.maxTracks ?? DEFAULT_MAX_TRACKS)) return null;
-      t = { userId, open: null, waiting: newWait('connect'), sps: null, pps: null, carried: [], lastReceivedAt: receivedAt };
+      t = { userId, open: null, waiting: newWait('connect'), sps: null, pps: null, size: null, carried: [], lastReceivedAt: receivedAt };
       this.tracks.set(userId, t);
     }
     if (userName !== undefined) t.userName = userName;
@@ -230,7 +238,7 @@ export class H264Segmenter {
   private open(track: Track, au: AccessUnit): void {
     // A keyframe without its parameter sets gets the last ones seen: every segment decodes alone.
     const parts = [...(au.hasSps ? [] : [withStartCode(track.sps!)]), ...(au.hasPps ? [] : [withStartCode(track.pps!)]), ...au.nals.map((n) => n.raw)];
-    track.open = { parts, bytes: parts.reduce((n, p) => n + p.length, 0), firstTs: au.ts, lastTs: au.ts, frameTs: [0], receivedAt: au.receivedAt };
+    track.open = { parts, bytes: parts.reduce((n, p) => n + p.length, 0), firstTs: au.ts, lastTs: au.ts, frameTs: [0], receivedAt: au.receivedAt, size: track.size };
   }
 
   private close(track: Track): void {
@@ -247,6 +255,7 @@ export class H264Segmenter {
       frameTs: seg.frameTs,
       durationMs: Math.round(seg.lastTs - seg.firstTs + this.opts.frameIntervalMs),
       receivedAt: seg.receivedAt,
+      ...(seg.size ?? {}),
     });
   }
 
