@@ -5,6 +5,7 @@ import type { CapturePolicy, MediaTypeName, VideoKind } from '../../sessions';
 import { isH264, videoMediaParams } from '../../sessions';
 import { CaptureAdmission } from '../capture/capture-admission';
 import { H264Segmenter, KeyframeWait } from '../video/h264-segmenter';
+import { segmentItem } from '../video/segment-item';
 import { chatEntry, transcriptEntry } from './live-text-entries';
 import { MEDIA_JOB, MediaBatcher, StreamIds } from './media-batcher';
 import type { MediaItemFilter } from './media-filter';
@@ -83,23 +84,7 @@ export class StreamMediaPipeline {
           { segmentMs: video.segmentMs, maxBytes: video.maxBytes, frameIntervalMs },
           {
             // Each finished segment is one item of the batch → media-frames → saver path (retries, outages and loss accounting included).
-            segment: (seg) =>
-              this.batcher.add(this.ids, MEDIA_JOB[msgType], {
-                msgType,
-                userId: seg.userId,
-                userName: seg.userName,
-                timestamp: seg.firstTs,
-                data: seg.bytes.toString('base64'),
-                receivedAt: seg.receivedAt,
-                segment: {
-                  frames: seg.frameTs.length,
-                  firstTs: seg.firstTs,
-                  lastTs: seg.lastTs,
-                  frameTs: seg.frameTs,
-                  durationMs: seg.durationMs,
-                  ...(seg.width && seg.height ? { width: seg.width, height: seg.height } : {}),
-                },
-              }),
+            segment: (seg) => this.batcher.add(this.ids, MEDIA_JOB[msgType], segmentItem(msgType, seg)),
             keyframeWait: (w) => video.keyframeWait(kind, w),
           },
         ),
