@@ -89,7 +89,7 @@ describe('H.264 (codec 7) from the simulator decodes, and shows the speaker of e
     const t0 = m.createdAt;
     await media.sock.until(() => media.sock.msgs.some((x) => x.msg_type === 15 && Number(content(x).timestamp) >= t0 + END_AT), 15_000, 'video past the end');
 
-    const all = media.sock.msgs.map((x: Msg) => ({ type: x.msg_type, ...content(x) }));
+    const all = media.sock.msgs.map((x: Msg): Record<string, unknown> => ({ type: x.msg_type, ...content(x) }));
     const video = all.filter((x) => x.type === 15);
     // The handshakes finished well before Bob joined: there is Ann's video to switch from.
     expect(Number(video[0].timestamp)).toBeLessThan(t0 + BOB_AT - 500);
