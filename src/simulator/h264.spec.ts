@@ -1,5 +1,5 @@
 import { execFileSync } from 'child_process';
-import { readFileSync } from 'fs';
+import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { fixturesDir, H264_SLOTS, loadClip, nalTypesOf, participantClip, screenClip, splitAccessUnits } from './h264';
 
@@ -33,6 +33,15 @@ describe('H.264 fixtures split into access units', () => {
       else expect(u.nalTypes).toEqual([1]);
     });
     expect(units).toHaveLength(30);
+  });
+
+  it('the build copies every fixture next to the compiled simulator (nest-cli.json assets), so dist/ runs on its own', () => {
+    const nest = JSON.parse(readFileSync(join(__dirname, '../../nest-cli.json'), 'utf8')) as { sourceRoot: string; compilerOptions: { assets?: Array<{ include: string; outDir: string }> } };
+    const rule = nest.compilerOptions.assets?.find((a) => a.include === 'simulator/fixtures/*.h264');
+    // include is relative to sourceRoot (src); outDir dist/src puts them at dist/src/simulator/fixtures, next to h264.js.
+    expect(nest.sourceRoot).toBe('src');
+    expect(rule?.outDir).toBe('dist/src');
+    expect(readdirSync(fixturesDir()).filter((f) => f.endsWith('.h264')).sort()).toEqual([...names].map((n) => `${n}.h264`).sort());
   });
 
   it('participant slots wrap around the 12 fixtures; the screen loop is its own', () => {

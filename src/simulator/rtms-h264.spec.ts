@@ -55,7 +55,8 @@ describe('H.264 (codec 7) from the simulator decodes, and shows the speaker of e
   const sockets: JsonSocket[] = [];
 
   beforeAll(async () => {
-    sim = await ZoomSimulator.start({ ...creds, keepAliveIntervalMs: 1000 });
+    // The load generator's pre-encoded path (the default): the access units go out as cached templates.
+    sim = await ZoomSimulator.start({ ...creds, keepAliveIntervalMs: 1000, mediaEncoding: 'prebuilt' });
     dir = mkdtempSync(join(tmpdir(), 'sim-h264-'));
   });
   afterAll(async () => {

@@ -162,7 +162,7 @@ export class RtmsMediaPump {
             segments.length === 1
               ? audioPacket(segments[0].heard.filter(heard).map((x) => toneHz(x.slot)), rate, start, count, ch, mulaw)
               : audioPacketOfSegments(segments.map((g) => ({ freqs: g.heard.filter(heard).map((x) => toneHz(x.slot)), startSample: g.startSample, count: g.count })), rate, ch, mulaw);
-          const heardInPacket = [...new Set(segments.flatMap((g) => g.heard))];
+          const heardInPacket = segments.length === 1 ? segments[0].heard : [...new Set(segments.flatMap((g) => g.heard))];
           if (!heardInPacket.length) continue;
           if (Number(p.data_opt) === 1) {
             const a = packet(() => true);

@@ -25,16 +25,18 @@ function heardAt(p: Participant, n: number, rateHz: number): boolean {
 /** Segments of `[startSample, startSample+count)` with a constant set of heard participants. */
 export function audibleSegments(participants: readonly Participant[], startSample: number, count: number, rateHz: number): AudibleSegment[] {
   const end = startSample + count;
-  const cuts = new Set<number>([startSample]);
+  let cuts: number[] | undefined;
   for (const p of participants) {
     if (p.muted) continue;
-    for (const ms of [p.joinAtMs ?? 0, p.leaveAtMs]) {
-      if (ms === undefined) continue;
-      const n = sampleAt(ms, rateHz);
-      if (n > startSample && n < end) cuts.add(n);
-    }
+    const join = sampleAt(p.joinAtMs ?? 0, rateHz);
+    if (join > startSample && join < end) (cuts ??= []).push(join);
+    if (p.leaveAtMs === undefined) continue;
+    const leave = sampleAt(p.leaveAtMs, rateHz);
+    if (leave > startSample && leave < end) (cuts ??= []).push(leave);
   }
-  const starts = [...cuts].sort((a, b) => a - b);
+  // The common case (nobody joins or leaves inside this packet): one segment, no sorting.
+  if (!cuts) return [{ startSample, count, heard: participants.filter((p) => heardAt(p, startSample, rateHz)) }];
+  const starts = [...new Set([startSample, ...cuts])].sort((a, b) => a - b);
   return starts.map((from, i) => {
     const to = i + 1 < starts.length ? starts[i + 1] : end;
     return { startSample: from, count: to - from, heard: participants.filter((p) => heardAt(p, from, rateHz)) };
