@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { promisify } from 'util';
+import { participantClip } from './h264';
 import { ZoomSimulator } from './index';
 import { content, JsonSocket, mediaHandshake, mediaUrls, signalingHandshake, type Msg } from './spec-client.spec-helper';
 
@@ -140,5 +141,40 @@ describe('H.264 (codec 7) from the simulator decodes, and shows the speaker of e
     expect(decodedShare.errors).toBe('');
     expect(decodedShare.averages).toHaveLength(share.length);
     for (const rgb of decodedShare.averages) expect(nearest(rgb, TINT).name).toBe('screen');
+  });
+
+  it('a media socket that reconnects mid-meeting resumes where the clock is (often mid-GOP), not at an IDR', async () => {
+    const m = sim.createMeeting({ participants: [{ userId: 7, name: 'Ann' }] });
+    const st = await sim.startRtms(m.id);
+    const s = sim.stream(st.streamId)!;
+    const ev = { meeting_uuid: s.meetingUuid, rtms_stream_id: s.streamId, server_urls: s.serverUrls };
+    const sig = await signalingHandshake(creds, ev);
+    sockets.push(sig.sock);
+    const params = { video: { content_type: 3, codec: 7, resolution: 2, data_opt: 3, fps: 30 } };
+    const first = await mediaHandshake(creds, ev, mediaUrls(sig.resp).video, 2, params);
+    sockets.push(first.sock);
+    sig.sock.send({ msg_type: 7, rtms_stream_id: st.streamId });
+    await first.sock.until(() => first.sock.count(15) >= 10, 10_000, '10 frames');
+    sim.faults.dropMedia(st.streamId, { path: 'video' });
+    await first.sock.closed();
+    const second = await mediaHandshake(creds, ev, mediaUrls(sig.resp).video, 2, params);
+    sockets.push(second.sock);
+    sig.sock.send({ msg_type: 7, rtms_stream_id: st.streamId });
+    await second.sock.until(() => second.sock.count(15) >= 3, 10_000, 'frames after the reconnect');
+
+    // Which unit of Ann's loop each message carried (the 30 units are all different).
+    const unitOf = new Map(participantClip(0).units.map((u, i) => [u.base64, i]));
+    expect(unitOf.size).toBe(30);
+    const frames = (sock: JsonSocket) => sock.msgs.filter((x) => x.msg_type === 15).map((x) => ({ ts: Number(content(x).timestamp), unit: unitOf.get(String(content(x).data)) }));
+    const before = frames(first.sock);
+    const after = frames(second.sock);
+    // Before the drop: from the IDR, in order.
+    before.forEach((f, i) => expect(f.unit).toBe(i % 30));
+    // After: the units the clock ran through while no socket was there are skipped, then in order again.
+    const last = before[before.length - 1];
+    const missed = Math.round((after[0].ts - last.ts) / (1000 / 30));
+    expect(missed).toBeGreaterThan(1);
+    expect(after[0].unit).toBe((last.unit! + missed) % 30);
+    after.forEach((f, i) => expect(f.unit).toBe((after[0].unit! + i) % 30));
   });
 });
