@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -33,7 +34,7 @@ interface Artifact {
   sha256: string;
   captured_at: string;
   duration_ms: number | null;
-  meta: { codec: string; frames: number; first_ts: number; last_ts: number; frame_ts: number[] };
+  meta: { codec: string; frames: number; first_ts: number; last_ts: number; frame_ts: number[]; width?: number; height?: number };
 }
 
 interface Sent {
@@ -76,6 +77,21 @@ function nalTypes(buf: Buffer): number[] {
   return out;
 }
 const isKeyframe = (payload: Buffer) => nalTypes(payload).includes(5);
+
+/** ffprobe decodes every frame of a raw H.264 file: the frames it read, the picture size, and whatever it said on stderr (errors). */
+function ffprobe(file: string): Promise<{ frames: number; width: number; height: number; errors: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'ffprobe',
+      ['-v', 'error', '-f', 'h264', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'json', file],
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`ffprobe ${file}: ${err.message}\n${stderr}`));
+        const stream = (JSON.parse(stdout) as { streams: Array<{ nb_read_frames: string; width: number; height: number }> }).streams[0];
+        resolve({ frames: Number(stream.nb_read_frames), width: stream.width, height: stream.height, errors: stderr.trim() });
+      },
+    );
+  });
+}
 
 interface Worker extends EntrypointProcess {
   ready: boolean;
@@ -180,7 +196,7 @@ describe('H.264 capture: segments per speaker, stored durably, a worker crash le
       expect(a.bytes).toBe(bytes.length);
       expect(nalTypes(bytes).slice(0, 3)).toEqual([7, 8, 5]);
       expect(a.storage_key).toMatch(new RegExp(`/${kind === 'video' ? 'video' : 'deskshare'}-segments/[^/]+_${a.user_id}/${a.meta.first_ts}\\.h264$`));
-      expect(a.meta).toMatchObject({ codec: 'h264', frames: a.meta.frame_ts.length });
+      expect(a.meta).toMatchObject({ codec: 'h264', frames: a.meta.frame_ts.length, width: 640, height: 360 }); // the simulator's fixtures are 640×360
       expect(Date.parse(a.captured_at)).toBe(a.meta.first_ts);
       expect(a.meta.frame_ts[0]).toBe(0);
       expect(a.meta.last_ts).toBe(a.meta.first_ts + a.meta.frame_ts[a.meta.frame_ts.length - 1]);
@@ -190,8 +206,19 @@ describe('H.264 capture: segments per speaker, stored durably, a worker crash le
       const payloads = a.meta.frame_ts.map((off) => mine.find((s) => s.ts === a.meta.first_ts + off));
       expect(payloads.every(Boolean)).toBe(true);
       expect(Buffer.concat(payloads.map((p) => p!.payload)).equals(bytes)).toBe(true);
+      // Each segment decodes alone, without a single error, into exactly its frames, at the size its meta says.
+      const probe = await ffprobe(path.join(root, a.storage_key));
+      expect({ key: a.storage_key, ...probe }).toEqual({ key: a.storage_key, frames: a.meta.frames, width: a.meta.width, height: a.meta.height, errors: '' });
       const k = `${kind}:${a.user_id}`;
       stored.set(k, [...(stored.get(k) ?? []), ...a.meta.frame_ts.map((off) => a.meta.first_ts + off)]);
+    }
+    // A participant's segments concatenated in captured_at order are one playable stream: zero errors, every frame.
+    for (const [k, ts] of stored) {
+      const [kind, user] = k.split(':');
+      const mine = arts.filter((a) => a.kind === (kind === 'video' ? 'video_segment' : 'share_segment') && a.user_id === user).sort((x, y) => x.meta.first_ts - y.meta.first_ts);
+      const joined = path.join(root, `joined-${sessionId}-${kind}-${user}.h264`);
+      await fs.writeFile(joined, Buffer.concat(await Promise.all(mine.map((a) => fs.readFile(path.join(root, a.storage_key))))));
+      expect({ k, ...(await ffprobe(joined)) }).toMatchObject({ k, frames: ts.length, errors: '' });
     }
     // No frame stored twice; each participant's frames in time order across segments.
     for (const ts of stored.values()) {
@@ -250,8 +277,8 @@ describe('H.264 capture: segments per speaker, stored durably, a worker crash le
     const totals = { sent: streamSent.length, stored: [...stored.values()].reduce((n, t) => n + t.length, 0), dropped: waits.reduce((n, w) => n + w.dropped_units, 0) };
     console.log(`h264 capture: ${arts.length} segments, frames sent ${totals.sent} = stored ${totals.stored} + dropped in ${waits.length} keyframe wait(s) ${totals.dropped}`);
     expect(totals.stored).toBeGreaterThan(totals.dropped);
-    // Segments are cut at keyframes after ≥ 2 s: none is longer than 2 s + one GOP of the simulator (2 s).
-    for (const a of arts.filter((x) => x.kind === 'video_segment')) expect(a.meta.last_ts - a.meta.first_ts).toBeLessThan(4000);
+    // Segments are cut at the first keyframe once ≥ 2 s long: none is longer than 2 s + one GOP of the simulator (15 frames).
+    for (const a of arts.filter((x) => x.kind === 'video_segment')) expect(a.meta.last_ts - a.meta.first_ts).toBeLessThan(2000 + (15 * 1000) / FPS);
   });
 
   it('SIGKILL of the owner mid-meeting leaves a gap (no duplicate, no corrupt segment); SIGTERM hands over with nothing lost; each new owner starts at a keyframe with its wait recorded once', async () => {
