@@ -274,6 +274,9 @@ describe('H.264 capture: segments per speaker, stored durably, a worker crash le
         for (const s of mine.filter((m) => !keptTs.has(m.ts))) expect(isKeyframe(s.payload) && nalTypes(s.payload).includes(7)).toBe(false);
       }
     }
+    // recording.ready counts the segments (the compose job starts from it).
+    const ready = await waitFor(async () => (await query<{ counts: Record<string, number>; forced: boolean }>(ctx.hub.app, `SELECT counts, forced FROM recording_completions WHERE session_id = $1`, [sessionId]))[0], { timeoutMs: 30_000, what: 'recording.ready' });
+    expect(ready).toMatchObject({ forced: false, counts: { video_segments: arts.filter((a) => a.kind === 'video_segment').length, share_segments: arts.filter((a) => a.kind === 'share_segment').length, video_frames: 0 } });
     const totals = { sent: streamSent.length, stored: [...stored.values()].reduce((n, t) => n + t.length, 0), dropped: waits.reduce((n, w) => n + w.dropped_units, 0) };
     console.log(`h264 capture: ${arts.length} segments, frames sent ${totals.sent} = stored ${totals.stored} + dropped in ${waits.length} keyframe wait(s) ${totals.dropped}`);
     expect(totals.stored).toBeGreaterThan(totals.dropped);
