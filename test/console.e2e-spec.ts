@@ -1,0 +1,203 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { QueueName } from '../src/jobs/queue-names';
+import type { ParticipantScript } from '../src/simulator';
+import { createSession } from './factories/session.factory';
+import { launchChromium, type HeadlessChromium } from './utils/chromium';
+import { useE2eContext } from './utils/e2e-context';
+import { API_KEY } from './utils/test-app';
+import { waitFor } from './utils/wait-for';
+
+jest.setTimeout(120_000);
+
+const S2S = { clientId: 'console_e2e_s2s', clientSecret: 'console_e2e_s2s_secret', accountId: 'console_e2e_account' };
+const SCREENSHOTS = join(__dirname, '..', 'docs', 'img');
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+/** Ann and Bob take turns speaking every 1.5 s of meeting time for two minutes: there is always a next line to arrive live. */
+function turns(userId: number, name: string, offsetMs: number): ParticipantScript {
+  return {
+    userId,
+    name,
+    speaks: Array.from({ length: 40 }, (_, i) => ({ atMs: 1000 + offsetMs + i * 3000, text: `${name} says line ${i}`, durationMs: 1200 })),
+    // HTML in a chat message must show as text.
+    chat: Array.from({ length: 20 }, (_, i) => ({ atMs: 2000 + offsetMs + i * 6000, text: `<b>${name}</b> chat ${i}` })),
+  };
+}
+
+/**
+ * The session console in a real browser (Debian's Chromium through playwright-core)
+ * against the hub and the simulator: log in, watch the session go live in the list, open
+ * it, see transcript lines arrive, frames per participant, play an audio segment, refuse a
+ * cross-origin form that tries to stop the stream, then stop it from the page.
+ */
+describe('Session console: a simulated meeting seen in the browser', () => {
+  const ctx = useE2eContext({
+    simulator: { speed: 2, videoScale: 0.25, s2s: S2S },
+    hub: { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.RtmsStreams, QueueName.MediaFrames, QueueName.RtmsControl, QueueName.AppWebhooks], explicit: true } },
+    env: () => ({
+      ZOOM_S2S_CLIENT_ID: S2S.clientId,
+      ZOOM_S2S_CLIENT_SECRET: S2S.clientSecret,
+      ZOOM_ACCOUNT_ID: S2S.accountId,
+      AUDIO_SEGMENT_IDLE_FINALIZE_MS: '500',
+      MEDIA_BATCH_FLUSH_MS: '50',
+      STORAGE_LOCAL_DIR: join(process.env.TMPDIR ?? '/tmp', `console-e2e-${process.pid}`),
+    }),
+  });
+  let chromium: HeadlessChromium;
+  let browser: BrowserContext;
+  let page: Page;
+  // Session status changes reach the live API through the app-events fan-out (app-webhooks queue).
+  let evil: Server;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    chromium = await launchChromium();
+    browser = await chromium.newContext({ viewport: DESKTOP, baseURL: ctx.hub.baseUrl });
+    page = await browser.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) pageErrors.push(msg.text());
+    });
+  });
+
+  afterAll(async () => {
+    await chromium?.close();
+    await new Promise<void>((resolve) => (evil ? evil.close(() => resolve()) : resolve()));
+  });
+
+  /** The page from its top, at 1280×800 and at phone width (docs/console.md shows them). */
+  async function screenshots(name: string): Promise<void> {
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+    await page.setViewportSize(PHONE);
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}-phone.png`) });
+    await page.setViewportSize(DESKTOP);
+  }
+
+  const session = async (id: string) => (await ctx.http().get(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY).expect(200)).body as { status: string };
+  const artifacts = async (id: string, kind: string) =>
+    (await ctx.http().get(`/api/v1/sessions/${id}/artifacts?kind=${kind}&limit=500`).set('x-api-key', API_KEY).expect(200)).body.data as Array<{ user_id: string }>;
+
+  it('logs in, follows the session live, shows its transcript, frames and audio, and stops it from the page (never from another origin)', async () => {
+    // Before anything runs, the console says how to start a session (the test database
+    // may hold other files' sessions: filter to a status no session has yet).
+    await page.goto('/console');
+    await page.waitForURL(/\/console\/login\?next=%2Fconsole$/);
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Wrong username or password.').waitFor();
+    await page.getByLabel('Password').fill('test-admin-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/console$/);
+    const cookie = (await browser.cookies()).find((c) => c.name === 'rtms_console');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    await page.getByText('Live: updates as streams run.').waitFor();
+
+    // The meeting: the session is created first (with its capture policy), then RTMS starts.
+    const meeting = ctx.sim.createMeeting({ topic: 'Console e2e', participants: [turns(301, 'Ann', 0), turns(302, 'Bob', 1500)] });
+    const { id: sessionId } = await createSession(ctx.hub, {
+      meetingId: meeting.id,
+      capturePolicy: {
+        media_types: ['audio', 'video', 'transcript', 'chat'],
+        video: { skip_first_frames: 0, interval_ms: 500, max_frames_per_user: 0 },
+        audio: { mode: 'per_participant', segment_seconds: 2 },
+      },
+    });
+    const row = page.locator(`tr[data-session-id="${sessionId}"]`);
+    await ctx.sim.startRtms(meeting.id);
+    // The list shows the new session go live without a reload (live WebSocket).
+    await row.locator('.badge', { hasText: 'streaming' }).waitFor({ timeout: 20_000 });
+
+    // Frames and audio exist for both speakers before the page is opened (each gallery loads once).
+    await waitFor(
+      async () => {
+        const video = new Set((await artifacts(sessionId, 'video_frame')).map((a) => a.user_id));
+        const audio = new Set((await artifacts(sessionId, 'audio_segment')).map((a) => a.user_id));
+        return video.has('301') && video.has('302') && audio.size > 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'video frames of both speakers and an audio segment' },
+    );
+    const withVideo = [...new Set((await artifacts(sessionId, 'video_frame')).map((a) => a.user_id))];
+
+    await row.getByRole('link').click();
+    await page.waitForURL(new RegExp(`/console/sessions/${sessionId}$`));
+    await page.locator('#summary .badge', { hasText: 'streaming' }).waitFor();
+    await page.locator('#live', { hasText: 'Live' }).waitFor();
+
+    // Transcript lines arrive while the page is open (SSE), escaped as text.
+    const lines = page.locator('#transcript ol.transcript li');
+    await lines.first().waitFor({ timeout: 20_000 });
+    const shown = await lines.count();
+    await waitFor(async () => (await lines.count()) > shown, { timeoutMs: 20_000, intervalMs: 100, what: 'a new transcript line on the open page' });
+    expect(await lines.last().textContent()).toMatch(/(Ann|Bob): (Ann|Bob) says line \d+/);
+    await page.getByText(/^<b>Ann<\/b> chat \d+$/).first().waitFor();
+
+    // At least one thumbnail per participant with video, loaded (naturalWidth > 0).
+    for (const user of withVideo) {
+      const img = page.locator(`#frames .user-gallery[data-user-id="${user}"] img`).first();
+      await img.waitFor();
+      await waitFor(() => img.evaluate((el) => { const i = el as unknown as { complete: boolean; naturalWidth: number }; return i.complete && i.naturalWidth > 0; }), { timeoutMs: 10_000, what: `a loaded thumbnail of user ${user}` });
+    }
+    // Full size on click, closed with Escape.
+    await page.locator('#frames button.thumb').first().click();
+    await page.locator('#viewer[open] img').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('#viewer[open]').waitFor({ state: 'detached' });
+
+    // An audio segment plays: the element reports a duration (Range requests on the artifact route).
+    const audio = page.locator('#audio audio').first();
+    await audio.waitFor();
+    const duration = await audio.evaluate(async (el) => {
+      const player = el as unknown as { play(): Promise<void>; duration: number };
+      await player.play();
+      return player.duration;
+    });
+    expect(duration).toBeGreaterThan(0);
+
+    await screenshots('console-session');
+
+    // Transcript search and downloads.
+    await page.getByLabel('Search').fill('Bob says');
+    await waitFor(async () => (await page.locator('#transcript ol.transcript li:visible').allTextContents()).every((t) => t.includes('Bob says')), { what: 'search to filter' });
+    await page.getByLabel('Search').fill('');
+    const vtt = await page.request.get(`/api/v1/sessions/${sessionId}/transcript?format=vtt`);
+    expect(vtt.status()).toBe(200);
+    expect(await vtt.text()).toMatch(/^WEBVTT/);
+
+
+    // Another origin (same site: 127.0.0.1 on another port, so even SameSite=Strict sends
+    // the cookie) posts a form to the stop route: refused, and the stream keeps running.
+    evil = createServer((_req, res) => {
+      res.setHeader('Content-Type', 'text/html');
+      res.end(`<!doctype html><form id="f" method="post" action="${ctx.hub.baseUrl}/api/v1/sessions/${sessionId}/rtms/stop" enctype="application/x-www-form-urlencoded"><input name="x" value="1"></form><script>document.getElementById('f').submit()</script>`);
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    const attacker = await browser.newPage();
+    const answer = attacker.waitForResponse((r) => r.url().endsWith(`/rtms/stop`));
+    await attacker.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
+    const refused = await answer;
+    expect(refused.status()).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: 'cross_site_request_refused' });
+    await attacker.close();
+    expect((await session(sessionId)).status).toBe('streaming');
+    expect(ctx.sim.streamsOf(meeting.id).some((s) => !s.terminated)).toBe(true);
+
+    // Stop from the page: the control API stops RTMS at Zoom, the status changes on the page.
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.locator('#summary .badge', { hasText: 'stopped' }).waitFor({ timeout: 20_000 });
+    expect((await session(sessionId)).status).toBe('stopped');
+
+    // Back to the list: the stopped session with what it captured.
+    await page.getByRole('link', { name: 'Sessions', exact: true }).click();
+    await row.locator('.badge', { hasText: 'stopped' }).waitFor();
+    await screenshots('console-sessions');
+    expect(pageErrors).toEqual([]);
+  });
+});
