@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ const S2S = { clientId: 'console_e2e_s2s', clientSecret: 'console_e2e_s2s_secret
 const SCREENSHOTS = join(__dirname, '..', 'docs', 'img');
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
+const STORAGE = join(process.env.TMPDIR ?? '/tmp', `console-e2e-${process.pid}`);
 
 /** Ann and Bob take turns speaking every 1.5 s of meeting time for two minutes: there is always a next line to arrive live. */
 function turns(userId: number, name: string, offsetMs: number): ParticipantScript {
@@ -45,7 +46,7 @@ describe('Session console: a simulated meeting seen in the browser', () => {
       ZOOM_ACCOUNT_ID: S2S.accountId,
       AUDIO_SEGMENT_IDLE_FINALIZE_MS: '500',
       MEDIA_BATCH_FLUSH_MS: '50',
-      STORAGE_LOCAL_DIR: join(process.env.TMPDIR ?? '/tmp', `console-e2e-${process.pid}`),
+      STORAGE_LOCAL_DIR: STORAGE,
     }),
   });
   let chromium: HeadlessChromium;
@@ -69,6 +70,7 @@ describe('Session console: a simulated meeting seen in the browser', () => {
   afterAll(async () => {
     await chromium?.close();
     await new Promise<void>((resolve) => (evil ? evil.close(() => resolve()) : resolve()));
+    rmSync(STORAGE, { recursive: true, force: true });
   });
 
   /** The page from its top, at 1280×800 and at phone width (docs/console.md shows them). */
@@ -82,7 +84,9 @@ describe('Session console: a simulated meeting seen in the browser', () => {
 
   const session = async (id: string) => (await ctx.http().get(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY).expect(200)).body as { status: string };
   const artifacts = async (id: string, kind: string) =>
-    (await ctx.http().get(`/api/v1/sessions/${id}/artifacts?kind=${kind}&limit=500`).set('x-api-key', API_KEY).expect(200)).body.data as Array<{ user_id: string }>;
+    (await ctx.http().get(`/api/v1/sessions/${id}/artifacts?kind=${kind}&limit=500`).set('x-api-key', API_KEY).expect(200)).body.data as Array<{ id: string; user_id: string; storage_key: string }>;
+  /** The session the first test captured (the second breaks its files). */
+  let capturedId: string;
 
   it('logs in, follows the session live, shows its transcript, frames and audio, and stops it from the page (never from another origin)', async () => {
     // Before anything runs, the console says how to start a session (the test database
@@ -110,6 +114,7 @@ describe('Session console: a simulated meeting seen in the browser', () => {
         audio: { mode: 'per_participant', segment_seconds: 2 },
       },
     });
+    capturedId = sessionId;
     const row = page.locator(`tr[data-session-id="${sessionId}"]`);
     await ctx.sim.startRtms(meeting.id);
     // The list shows the new session go live without a reload (live WebSocket).
@@ -198,6 +203,44 @@ describe('Session console: a simulated meeting seen in the browser', () => {
     await page.getByRole('link', { name: 'Sessions', exact: true }).click();
     await row.locator('.badge', { hasText: 'stopped' }).waitFor();
     await screenshots('console-sessions');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says what is wrong instead of showing a blank: unknown session, no media, a deleted file, storage unreachable, no match', async () => {
+    await page.goto(`/console/sessions/00000000-0000-4000-8000-000000000000`);
+    await page.getByText('No such session').waitFor();
+
+    // A session that never streamed: every panel says so.
+    const { id: idle } = await createSession(ctx.hub, { meetingId: '81230000001' });
+    await page.goto(`/console/sessions/${idle}`);
+    await page.getByText('No stream yet: RTMS has not started in this meeting.').waitFor();
+    await page.getByText('No video frames').waitFor();
+    await page.getByText('No transcript lines yet.').waitFor();
+    await page.getByText('No audio segments').waitFor();
+    expect(await page.getByRole('button', { name: 'Stop' }).isDisabled()).toBe(true);
+
+    // The captured session, with one of Ann's frames deleted (as retention or an erasure
+    // would) and Bob's frame folder unreachable (a file where the folder was: ENOTDIR).
+    const frames = await artifacts(capturedId, 'video_frame');
+    const ann = frames.filter((a) => a.user_id === '301');
+    const bob = frames.find((a) => a.user_id === '302')!;
+    unlinkSync(join(STORAGE, ann[0].storage_key));
+    const bobFolder = join(STORAGE, bob.storage_key.split('/').slice(0, -1).join('/'));
+    renameSync(bobFolder, `${bobFolder}.moved`);
+    writeFileSync(bobFolder, 'not a folder');
+    try {
+      await page.goto(`/console/sessions/${capturedId}`);
+      await page.locator('#frames .user-gallery[data-user-id="301"]').getByText('Deleted (retention or erasure): the file is no longer stored.').waitFor();
+      await page.locator('#frames .user-gallery[data-user-id="302"] .broken', { hasText: 'Storage is unreachable right now' }).first().waitFor();
+      // The other frames still show.
+      await waitFor(() => page.locator('#frames .user-gallery[data-user-id="301"] img').first().evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth > 0), { what: "Ann's other frames" });
+    } finally {
+      unlinkSync(bobFolder);
+      renameSync(`${bobFolder}.moved`, bobFolder);
+    }
+
+    await page.goto('/console?created_to=2000-01-01T00:00:00.000Z');
+    await page.getByText('No sessions match these filters.').waitFor();
     expect(pageErrors).toEqual([]);
   });
 });
