@@ -147,4 +147,14 @@ describe('Session console: login, cookie rules and headers', () => {
     // The API key still works as before, cookie or not.
     await http().get(`/api/v1/sessions/${sessionId}`).set('x-api-key', API_KEY).expect(200);
   });
+
+  // Last: it locks this address out of the login form for the rest of the file (the
+  // counter lives under this file's own queue prefix).
+  it('refuses the login form from an address after 10 failures within the window, even with the right password', async () => {
+    for (let i = 0; i < 10; i++) await http().post('/console/login').type('form').send({ username: 'admin', password: `guess-${i}` }).expect(401);
+    const locked = await http().post('/console/login').type('form').send({ username: 'admin', password: 'test-admin-password' }).expect(429);
+    expect(locked.headers['x-error-code']).toBe('too_many_login_attempts');
+    expect(locked.headers['set-cookie']).toBeUndefined();
+    expect(locked.text).toContain('Too many failed sign-ins');
+  });
 });

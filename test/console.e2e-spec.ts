@@ -150,8 +150,9 @@ describe('Session console: a simulated meeting seen in the browser', () => {
       await img.waitFor();
       await waitFor(() => img.evaluate((el) => { const i = el as unknown as { complete: boolean; naturalWidth: number }; return i.complete && i.naturalWidth > 0; }), { timeoutMs: 10_000, what: `a loaded thumbnail of user ${user}` });
     }
-    // Full size on click, closed with Escape.
-    await page.locator('#frames button.thumb').first().click();
+    // Full size from the keyboard (thumbnails are buttons), closed with Escape.
+    await page.locator('#frames button.thumb').first().focus();
+    await page.keyboard.press('Enter');
     await page.locator('#viewer[open] img').waitFor();
     await page.keyboard.press('Escape');
     await page.locator('#viewer[open]').waitFor({ state: 'detached' });
@@ -193,6 +194,13 @@ describe('Session console: a simulated meeting seen in the browser', () => {
     await attacker.close();
     expect((await session(sessionId)).status).toBe('streaming');
     expect(ctx.sim.streamsOf(meeting.id).some((s) => !s.terminated)).toBe(true);
+
+    // Pause and resume from the page (the control API, through Zoom), then stop.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('#summary .badge', { hasText: 'paused' }).waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('#summary .badge', { hasText: 'streaming' }).waitFor({ timeout: 20_000 });
+    await page.locator('#timeline li', { hasText: 'paused → streaming' }).waitFor();
 
     // Stop from the page: the control API stops RTMS at Zoom, the status changes on the page.
     await page.getByRole('button', { name: 'Stop' }).click();

@@ -383,7 +383,7 @@ function startLive() {
     if (d.event === 'session.status_changed' || d.event === 'stream.state_changed') {
       loadSession().then(() => {
         loadEvents();
-        if (!RUNNING.has(session.status)) stopLive();
+        if (!RUNNING.has(session.status) && session.status !== 'created') stopLive();
       });
     }
   });
@@ -398,7 +398,8 @@ function stopLive() {
 async function main() {
   $('transcript').querySelector('.toolbar').append(h('span#live.live-state', { role: 'status' }));
   if (!(await loadSession())) return;
-  if (RUNNING.has(session.status)) startLive();
+  // A session not started yet is followed too: its start arrives as an event.
+  if (RUNNING.has(session.status) || session.status === 'created') startLive();
   await loadParticipants();
   await Promise.all([loadEvents(), loadTranscript(), loadChat(), loadRooms(), loadDeletions()]);
   await Promise.all([
