@@ -1,7 +1,8 @@
-import { Global, Inject, Injectable, Module } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, ServiceUnavailableException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { AppConfig } from '../../config/app.config';
+import { errorMessage } from '../errors/error-message';
 import { isRecord } from '../types/is-record';
 import { REDIS_CLIENT } from '../redis/redis.module';
 import { ConsoleSession, ConsoleSessionRecord, consoleSessionKey, newConsoleSecret } from './console-session';
@@ -13,6 +14,7 @@ import { ConsoleSession, ConsoleSessionRecord, consoleSessionKey, newConsoleSecr
  */
 @Injectable()
 export class ConsoleSessions {
+  private readonly logger = new Logger('Console');
   private readonly prefix: string;
   readonly ttlSec: number;
 
@@ -31,12 +33,19 @@ export class ConsoleSessions {
     return { id, ...record };
   }
 
-  /** The live session with this id (its idle expiry renewed), or null. Redis errors propagate (the caller answers 503/401). */
+  /** The live session with this id (its idle expiry renewed), or null. Without Redis: 503, never a 500 or a silent pass. */
   async find(id: string): Promise<ConsoleSession | null> {
     const key = consoleSessionKey(this.prefix, id);
-    const [[getErr, raw], [expireErr]] = (await this.redis.multi().get(key).expire(key, this.ttlSec).exec()) ?? [[null, null], [null]];
-    if (getErr) throw getErr;
-    if (expireErr) throw expireErr;
+    let raw: unknown;
+    try {
+      const [[getErr, value], [expireErr]] = (await this.redis.multi().get(key).expire(key, this.ttlSec).exec()) ?? [[null, null], [null]];
+      if (getErr) throw getErr;
+      if (expireErr) throw expireErr;
+      raw = value;
+    } catch (err) {
+      this.logger.warn(`Console login could not be checked: ${errorMessage(err)}`);
+      throw new ServiceUnavailableException({ code: 'service_unavailable', message: 'Console logins cannot be checked right now (Redis is unreachable): try again' });
+    }
     if (typeof raw !== 'string') return null;
     return recordOf(id, raw);
   }

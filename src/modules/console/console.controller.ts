@@ -6,6 +6,7 @@ import { consoleCookieHeader, consoleFingerprint, consoleRequestRefusal, Console
 import { ConsoleSessions } from '../../common/auth/console-sessions.service';
 import { safeEqual } from '../../common/auth/safe-compare';
 import { ConsoleErrorCode } from '../../common/errors/error-codes';
+import { errorMessage } from '../../common/errors/error-message';
 import { uuidParam } from '../../common/http/uuid-param';
 import { ConsoleAsset, etagMatches, loadConsoleAssets, PUBLIC_ASSETS } from './console-assets';
 import { ConsoleLogin } from './console-login.service';
@@ -71,7 +72,13 @@ export class ConsoleController {
       this.logger.warn(`Console login form refused: ${refusal}`);
       return html(res, HttpStatus.FORBIDDEN, loginPage({ error: 'This sign-in did not come from the console’s own page.', next, username: '' }));
     }
-    const result = await this.login.check(req, username, password);
+    let result;
+    try {
+      result = await this.login.check(req, username, password);
+    } catch (err) {
+      this.logger.warn(`Console login could not be checked: ${errorMessage(err)}`);
+      return html(res, HttpStatus.SERVICE_UNAVAILABLE, loginPage({ error: 'Sign-in is unavailable right now (the hub cannot reach Redis). Try again shortly.', next, username: username.slice(0, 256) }));
+    }
     if (!result.ok) {
       const status = result.reason === 'rate_limited' ? HttpStatus.TOO_MANY_REQUESTS : HttpStatus.UNAUTHORIZED;
       const error =
@@ -83,7 +90,13 @@ export class ConsoleController {
       res.setHeader('X-Error-Code', result.reason === 'rate_limited' ? ConsoleErrorCode.TooManyLoginAttempts : ConsoleErrorCode.InvalidCredentials);
       return html(res, status, loginPage({ error, next, username: username.slice(0, 256) }));
     }
-    const session = await this.sessions.create(username);
+    let session: ConsoleSession;
+    try {
+      session = await this.sessions.create(username);
+    } catch (err) {
+      this.logger.warn(`Console login could not be stored: ${errorMessage(err)}`);
+      return html(res, HttpStatus.SERVICE_UNAVAILABLE, loginPage({ error: 'Sign-in is unavailable right now (the hub cannot reach Redis). Try again shortly.', next, username: username.slice(0, 256) }));
+    }
     res.setHeader('Set-Cookie', consoleCookieHeader(session.id, { secure: req.secure, maxAgeSec: this.sessions.ttlSec }));
     res.redirect(303, next);
   }
