@@ -105,12 +105,13 @@ describe('Session console: a simulated meeting seen in the browser', () => {
     await page.getByText('Live: updates as streams run.').waitFor();
 
     // The meeting: the session is created first (with its capture policy), then RTMS starts.
-    const meeting = ctx.sim.createMeeting({ topic: 'Console e2e', participants: [turns(301, 'Ann', 0), turns(302, 'Bob', 1500)] });
+    const meeting = ctx.sim.createMeeting({ topic: 'Console e2e', participants: [{ ...turns(301, 'Ann', 0), shares: [{ fromMs: 0, toMs: 120_000 }] }, turns(302, 'Bob', 1500)] });
     const { id: sessionId } = await createSession(ctx.hub, {
       meetingId: meeting.id,
       capturePolicy: {
-        media_types: ['audio', 'video', 'transcript', 'chat'],
+        media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
         video: { skip_first_frames: 0, interval_ms: 500, max_frames_per_user: 0 },
+        deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
         audio: { mode: 'per_participant', segment_seconds: 2 },
       },
     });
@@ -125,9 +126,10 @@ describe('Session console: a simulated meeting seen in the browser', () => {
       async () => {
         const video = new Set((await artifacts(sessionId, 'video_frame')).map((a) => a.user_id));
         const audio = new Set((await artifacts(sessionId, 'audio_segment')).map((a) => a.user_id));
-        return video.has('301') && video.has('302') && audio.size > 0;
+        const share = await artifacts(sessionId, 'share_frame');
+        return video.has('301') && video.has('302') && audio.size > 0 && share.length > 0;
       },
-      { timeoutMs: 30_000, intervalMs: 250, what: 'video frames of both speakers and an audio segment' },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'video frames of both speakers, a screen-share frame and an audio segment' },
     );
     const withVideo = [...new Set((await artifacts(sessionId, 'video_frame')).map((a) => a.user_id))];
 
@@ -150,6 +152,9 @@ describe('Session console: a simulated meeting seen in the browser', () => {
       await img.waitFor();
       await waitFor(() => img.evaluate((el) => { const i = el as unknown as { complete: boolean; naturalWidth: number }; return i.complete && i.naturalWidth > 0; }), { timeoutMs: 10_000, what: `a loaded thumbnail of user ${user}` });
     }
+    const shared = page.locator('#share .user-gallery[data-user-id="301"] img').first();
+    await shared.waitFor();
+    await waitFor(() => shared.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth > 0), { timeoutMs: 10_000, what: 'a loaded screen-share thumbnail' });
     // Full size from the keyboard (thumbnails are buttons), closed with Escape.
     await page.locator('#frames button.thumb').first().focus();
     await page.keyboard.press('Enter');
