@@ -54,6 +54,7 @@ describe('Session console: a simulated meeting seen in the browser', () => {
   let page: Page;
   // Session status changes reach the live API through the app-events fan-out (app-webhooks queue).
   let evil: Server;
+  /** Uncaught errors and console errors of the console's pages (checked empty at the end of each test). */
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
@@ -61,9 +62,11 @@ describe('Session console: a simulated meeting seen in the browser', () => {
     chromium = await launchChromium();
     browser = await chromium.newContext({ viewport: DESKTOP, baseURL: ctx.hub.baseUrl });
     page = await browser.newPage();
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('pageerror', (err) => pageErrors.push(`uncaught: ${err.message}`));
+    // Script errors fail the test; the browser's own network notices do not (a refused
+    // download the page then explains, a socket closed by navigating away).
     page.on('console', (msg) => {
-      if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) pageErrors.push(msg.text());
+      if (msg.type() === 'error' && !/Failed to load resource|WebSocket|EventSource|net::ERR_/.test(msg.text())) pageErrors.push(`console: ${msg.text()}`);
     });
   });
 
@@ -144,6 +147,9 @@ describe('Session console: a simulated meeting seen in the browser', () => {
     const shown = await lines.count();
     await waitFor(async () => (await lines.count()) > shown, { timeoutMs: 20_000, intervalMs: 100, what: 'a new transcript line on the open page' });
     expect(await lines.last().textContent()).toMatch(/(Ann|Bob): (Ann|Bob) says line \d+/);
+    // Stored and live lines meet without a duplicate.
+    const texts = (await lines.allTextContents()).map((t) => t.replace(/^\S+ \S+ /, ''));
+    expect(new Set(texts).size).toBe(texts.length);
     await page.getByText(/^<b>Ann<\/b> chat \d+$/).first().waitFor();
 
     // At least one thumbnail per participant with video, loaded (naturalWidth > 0).
@@ -220,6 +226,7 @@ describe('Session console: a simulated meeting seen in the browser', () => {
   });
 
   it('says what is wrong instead of showing a blank: unknown session, no media, a deleted file, storage unreachable, no match', async () => {
+    pageErrors.length = 0;
     await page.goto(`/console/sessions/00000000-0000-4000-8000-000000000000`);
     await page.getByText('No such session').waitFor();
 

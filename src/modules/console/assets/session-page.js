@@ -201,8 +201,14 @@ async function loadParticipants() {
 }
 
 // ---- transcript ----------------------------------------------------------------------
+// Live lines may arrive before the stored transcript has loaded, or be in both: each line
+// is keyed (speaker, text, Zoom start time) and shown once.
 
 const transcriptList = h('ol.transcript', { 'aria-label': 'Transcript lines' });
+const transcriptSeen = new Set();
+let transcriptLoaded = false;
+const lineKey = (name, text, atMs) => `${name}\u0000${text}\u0000${atMs}`;
+
 function transcriptLine(name, text, at) {
   return h('li', { dataset: { text: `${name} ${text}`.toLowerCase() } }, h('time', { datetime: at, text: fmtClock(at) }), ' ', h('strong', { text: name }), ': ', h('span', { text }));
 }
@@ -214,19 +220,55 @@ function applySearch() {
     li.hidden = q !== '' && !li.dataset.text.includes(q);
     if (!li.hidden) shown++;
   }
-  $('t-count').textContent = q ? `${shown} line${shown === 1 ? '' : 's'} match` : '';
+  const count = $('t-count');
+  if (count) count.textContent = q ? `${shown} line${shown === 1 ? '' : 's'} match` : '';
+  const empty = $('t-empty');
+  if (empty) empty.hidden = transcriptList.children.length > 0;
+}
+
+/** Adds a line unless it is already shown; false when it was. */
+function addTranscriptLine(name, text, atMs) {
+  const key = lineKey(name, text, atMs);
+  if (transcriptSeen.has(key)) return false;
+  transcriptSeen.add(key);
+  transcriptList.append(transcriptLine(name, text, new Date(atMs).toISOString()));
+  return true;
 }
 
 async function loadTranscript() {
+  let stored;
   try {
-    const t = await api(`/sessions/${ID}/transcript`);
-    transcriptList.replaceChildren(...t.data.map((l) => transcriptLine(l.user_name || `user ${l.user_id}`, l.text, l.start_at)));
+    stored = (await api(`/sessions/${ID}/transcript`)).data;
   } catch (err) {
     fill(body('transcript'), message('error', errorText(err, 'The transcript')));
     return;
   }
-  fill(body('transcript'), h('p#t-empty.msg.empty', { text: 'No transcript lines yet.', hidden: transcriptList.children.length > 0 }), h('p#t-count.note', { role: 'status' }), transcriptList);
+  // Stored lines first, in order; then the live ones they do not hold yet.
+  const live = [...transcriptList.children];
+  transcriptList.replaceChildren();
+  transcriptSeen.clear();
+  for (const l of stored) addTranscriptLine(l.user_name || `user ${l.user_id}`, l.text, l.start_ms);
+  for (const li of live) {
+    const key = li.dataset.key;
+    if (key && !transcriptSeen.has(key)) {
+      transcriptSeen.add(key);
+      transcriptList.append(li);
+    }
+  }
+  transcriptLoaded = true;
+  fill(body('transcript'), h('p#t-empty.msg.empty', { text: 'No transcript lines yet.' }), h('p#t-count.note', { role: 'status' }), transcriptList);
   applySearch();
+}
+
+/** A line from the live API: shown at once (kept through the stored transcript's load). */
+function liveTranscriptLine(name, text, atMs) {
+  const key = lineKey(name, text, atMs);
+  if (transcriptSeen.has(key)) return;
+  transcriptSeen.add(key);
+  const li = transcriptLine(name, text, new Date(atMs).toISOString());
+  li.dataset.key = key;
+  transcriptList.append(li);
+  if (transcriptLoaded) applySearch();
 }
 $('t-search').addEventListener('input', () => applySearch());
 
@@ -308,14 +350,27 @@ async function loadKind(panel, kind, item, listTag, emptyText) {
 }
 
 const chatList = h('ol.chat', { 'aria-label': 'Chat messages' });
+const chatSeen = new Set();
 function chatLine(name, text, at) {
   return h('li', {}, h('time', { datetime: at, text: fmtClock(at) }), ' ', h('strong', { text: name }), ': ', h('span', { text }));
 }
 async function loadChat() {
   try {
     const arts = await allPages(`/sessions/${ID}/artifacts?kind=chat`, 500);
-    chatList.replaceChildren(...arts.map((a) => chatLine(a.user_name || `user ${a.user_id}`, a.meta?.text ?? '', a.captured_at)));
-    fill(body('chat'), h('p#c-empty.msg.empty', { text: 'No chat messages.', hidden: arts.length > 0 }), chatList);
+    // Stored messages first; then live ones that arrived meanwhile and are not stored yet.
+    const live = [...chatList.children];
+    const stored = new Set();
+    chatList.replaceChildren();
+    for (const a of arts) {
+      const name = a.user_name || `user ${a.user_id}`;
+      const text = a.meta?.text ?? '';
+      const key = lineKey(name, text, new Date(a.captured_at).getTime());
+      stored.add(key);
+      chatSeen.add(key);
+      chatList.append(chatLine(name, text, a.captured_at));
+    }
+    for (const li of live) if (!stored.has(li.dataset.key)) chatList.append(li);
+    fill(body('chat'), h('p#c-empty.msg.empty', { text: 'No chat messages.', hidden: chatList.children.length > 0 }), chatList);
   } catch (err) {
     fill(body('chat'), message('error', errorText(err, 'The chat')));
   }
@@ -362,15 +417,18 @@ function startLive() {
   live.addEventListener('transcript', (ev) => {
     const m = JSON.parse(ev.data);
     const d = m.data || {};
-    transcriptList.append(transcriptLine(d.user_name || `user ${d.user_id}`, d.text || '', new Date(d.start_time || m.ts).toISOString()));
-    const empty = $('t-empty');
-    if (empty) empty.hidden = true;
-    applySearch();
+    liveTranscriptLine(d.user_name || `user ${d.user_id}`, d.text || '', Number(d.start_time || m.ts));
   });
   live.addEventListener('chat', (ev) => {
     const m = JSON.parse(ev.data);
     const d = m.data || {};
-    chatList.append(chatLine(d.user_name || `user ${d.user_id}`, d.text || '', new Date(m.ts).toISOString()));
+    const name = d.user_name || `user ${d.user_id}`;
+    const key = lineKey(name, d.text || '', Number(m.ts));
+    if (chatSeen.has(key)) return;
+    chatSeen.add(key);
+    const li = chatLine(name, d.text || '', new Date(m.ts).toISOString());
+    li.dataset.key = key;
+    chatList.append(li);
     const empty = $('c-empty');
     if (empty) empty.hidden = true;
   });
@@ -381,7 +439,8 @@ function startLive() {
     if (sp && addSpeaker({ ...sp, at: new Date(m.ts).toISOString() })) renderSpeakers();
     if (d.event === 'participant.joined' || d.event === 'participant.left') loadParticipants();
     if (d.event === 'session.status_changed' || d.event === 'stream.state_changed') {
-      loadSession().then(() => {
+      loadSession().then((ok) => {
+        if (!ok) return;
         loadEvents();
         if (!RUNNING.has(session.status) && session.status !== 'created') stopLive();
       });

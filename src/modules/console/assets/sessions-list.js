@@ -53,14 +53,14 @@ function row(s, streams) {
   const tr = h(
     'tr',
     { dataset: { sessionId: s.id, status: s.status } },
-    h('td', {}, statusBadge(s.status)),
-    h('th', { scope: 'row' }, link, h('div.sub', { text: s.id })),
-    h('td', { text: fmtTime(s.started_at) }),
-    h('td', { text: fmtTime(s.ended_at) }),
-    h('td', { text: fmtDuration(s.started_at, s.ended_at) }),
-    h('td.num', { text: String(counts.participants_seen ?? 0) }),
-    h('td.num', { text: fmtBytes(capturedBytes(counts)) }),
-    h('td.num', { text: streams ? String(reconnects(streams)) : '…' }),
+    h('td', { 'data-label': 'Status' }, statusBadge(s.status)),
+    h('th', { scope: 'row', 'data-label': 'Meeting' }, link, h('div.sub', { text: s.id })),
+    h('td', { 'data-label': 'Started', text: fmtTime(s.started_at) }),
+    h('td', { 'data-label': 'Ended', text: fmtTime(s.ended_at) }),
+    h('td', { 'data-label': 'Duration', text: fmtDuration(s.started_at, s.ended_at) }),
+    h('td.num', { 'data-label': 'Participants', text: String(counts.participants_seen ?? 0) }),
+    h('td.num', { 'data-label': 'Captured', text: fmtBytes(capturedBytes(counts)) }),
+    h('td.num', { 'data-label': 'Reconnects', text: streams ? String(reconnects(streams)) : '…' }),
   );
   return tr;
 }
