@@ -63,6 +63,11 @@ const UNDECLARED: RoleRequirement = { role: 'admin', everyOwner: true };
  * is at least the route's @RequireRole, unless it declares another protection with
  * @AuthenticatedBy. With no keys configured, every app route is refused (never open by
  * default). Every 401 has the same body; the log line says which check failed.
+ *
+ * A request without any key may instead carry the session console's cookie: it is then
+ * an unscoped admin (`console:<username>`), if the console session exists and the request
+ * passes the same-origin and CSRF rules (console-session.ts), else 401 / 403
+ * `cross_site_request_refused`.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
