@@ -35,6 +35,10 @@ export interface RtmsIngestConfig {
   batchMaxBufferedBytes: number;
   /** Disk budget of the media spill (under the spool dir); past it, media is dropped (frames first) and counted. 0: no spill. */
   batchSpillMaxBytes: number;
+  /** H.264 capture: a segment is cut at the first keyframe once it is this long (ms). */
+  h264SegmentMs: number;
+  /** H.264 capture: a segment never grows past this many bytes (cut at the next keyframe, or closed). */
+  h264SegmentMaxBytes: number;
   /** The audio spool writes every stream's waiting PCM this often (ms). */
   audioFlushMs: number;
   /** PCM waiting for the database beyond this many bytes is dropped (and counted). */
@@ -299,6 +303,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         batchFlushMs: env.MEDIA_BATCH_FLUSH_MS ?? 250,
         batchMaxBufferedBytes: env.MEDIA_BATCH_MAX_BUFFERED_BYTES ?? 64 * 1024 * 1024,
         batchSpillMaxBytes: env.MEDIA_BATCH_SPILL_MAX_BYTES ?? 1024 * 1024 * 1024,
+        h264SegmentMs: (env.H264_SEGMENT_SECONDS ?? 2) * 1000,
+        h264SegmentMaxBytes: env.H264_SEGMENT_MAX_BYTES ?? 2 * 1024 * 1024,
         audioFlushMs: env.MEDIA_AUDIO_FLUSH_MS ?? 100,
         audioSpoolMaxBytes: env.MEDIA_AUDIO_SPOOL_MAX_BYTES ?? 256 * 1024 * 1024,
         audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,

@@ -228,6 +228,8 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) MEDIA_BATCH_FLUSH_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) @Max(17179869184) MEDIA_BATCH_MAX_BUFFERED_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1099511627776) MEDIA_BATCH_SPILL_MAX_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(60) H264_SEGMENT_SECONDS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(65536) @Max(67108864) H264_SEGMENT_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(10000) MEDIA_AUDIO_FLUSH_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) @Max(17179869184) MEDIA_AUDIO_SPOOL_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(1000000) RTMS_OBSERVATION_BUFFER_MAX?: number;

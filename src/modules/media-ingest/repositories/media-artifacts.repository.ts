@@ -86,7 +86,13 @@ export class MediaArtifactsRepository {
     return new Map(res.map((r) => [r.storage_key, r.id]));
   }
 
-  /** Storage keys of every artifact of a stream. */
+  /** The stored object's size and digest under a key, if a row records one. */
+  async findByStorageKey(storageKey: string, em: EntityManager = this.db.manager): Promise<{ bytes: number; sha256: string } | null> {
+    const rows: Array<{ bytes: number; sha256: string }> = await em.query(`SELECT bytes, sha256 FROM media_artifacts WHERE storage_key = $1`, [storageKey]);
+    return rows[0] ?? null;
+  }
+
+
   /** The stream's stored objects: keys and the bytes written (put's count, recorded on the row). */
   async objectsForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<Array<{ storageKey: string; bytes: number }>> {
     const rows: Array<{ storage_key: string; bytes: string | number }> = await em.query(`SELECT storage_key, bytes FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
