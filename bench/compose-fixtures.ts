@@ -41,6 +41,8 @@ export interface FixtureOptions {
   audioPieceMs: number;
   /** ± this many ms of deterministic jitter on every frame timestamp. */
   jitterMs: number;
+  /** 'mixed': Zoom's mixed stream (userId null); 'participants': each speaker's own audio. */
+  audioStreams?: 'mixed' | 'participants';
   ffmpegPath?: string;
 }
 
@@ -110,7 +112,8 @@ export function generateFixtures(o: FixtureOptions): Fixtures {
       video.push({ path, userId: s.userId, frameTs });
     }
   }
-  // Zoom's mixed stream: the speaking participant's tone, nothing during gaps.
+  // The speaking participant's tone, nothing during gaps: in Zoom's mixed stream, or as
+  // that participant's own audio.
   for (const [t, turn] of o.turns.entries()) {
     if (turn.userId === null) continue;
     const tone = speakers.get(turn.userId)!.toneHz;
@@ -121,7 +124,7 @@ export function generateFixtures(o: FixtureOptions): Fixtures {
       for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8000 * Math.sin(2 * Math.PI * tone * (phase0 + i / AUDIO_RATE)));
       const path = join(o.dir, `a-${t}-${from}.wav`);
       writeFileSync(path, wavBytes(samples));
-      audio.push({ path, startTs: o.startTs + from, userId: null });
+      audio.push({ path, startTs: o.startTs + from, userId: o.audioStreams === 'participants' ? turn.userId : null });
     }
   }
   return { video, audio };
