@@ -1,4 +1,5 @@
-import { buildBlackPictureArgs, buildComposeArgs, buildParticipantAudioArgs, DEFAULT_ENCODER_SETTINGS, videoFilter } from './compose-args';
+import { COMPOSE_VIDEO_PRESETS } from '../../../config/env.validation';
+import { buildBlackPictureArgs, buildComposeArgs, buildParticipantAudioArgs, DEFAULT_ENCODER_SETTINGS, videoFilter, X264_PRESETS } from './compose-args';
 
 const base = { width: 1280, height: 720, fps: 25, frames: 1500, prerollFrames: 3, holdSeconds: 2.5, pcmSampleRate: 16000, outFile: '/tmp/x y/recording.mp4', encoder: DEFAULT_ENCODER_SETTINGS };
 const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
@@ -20,6 +21,10 @@ describe('compose arguments', () => {
     expect(args).toContain('-benchmark');
     // -frames:v would close the audio too when the video reaches it.
     expect(args).not.toContain('-frames:v');
+  });
+
+  it('accepts exactly the presets COMPOSE_VIDEO_PRESET allows', () => {
+    expect(X264_PRESETS).toEqual(COMPOSE_VIDEO_PRESETS);
   });
 
   it('uses the configured encoder settings', () => {

@@ -37,7 +37,7 @@ describe('runTool', () => {
       yield Buffer.from('x');
       throw new Error('segment file vanished');
     }
-    await expect(runTool('sh', { args: ['-c', 'cat <&3 >/dev/null; sleep 30'], inputs: [{ fd: 3, data: broken() }] })).rejects.toThrow('segment file vanished');
+    await expect(runTool('sh', { args: ['-c', 'cat <&3 >/dev/null; exec sleep 30'], inputs: [{ fd: 3, data: broken() }] })).rejects.toThrow('segment file vanished');
   });
 });
 

@@ -113,14 +113,18 @@ export function runTool(binary: string, run: ToolRun): Promise<ToolResult> {
       if (stderr.length > 2 * STDERR_TAIL_BYTES) stderr = stderr.slice(-STDERR_TAIL_BYTES);
     });
     child.on('error', (error) => finish((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'EACCES' ? new FfmpegNotFoundError(binary, error) : error));
-    for (const input of run.inputs ?? []) {
+    const sinks = (run.inputs ?? []).map((input) => {
       const sink = child.stdio[input.fd] as Writable;
       pump(input.data, sink).catch((error: unknown) => {
         // The input could not be produced (a source file vanished…): stop the tool, report that.
         inputError = error;
+        sink.destroy();
         child.kill('SIGKILL');
       });
-    }
+      return sink;
+    });
+    // 'close' waits for every pipe: our ends of the input pipes must not outlive the child.
+    child.on('exit', () => sinks.forEach((sink) => sink.destroy()));
     child.on('close', (code, killSignal) => {
       const tail = stderr.slice(-STDERR_TAIL_BYTES);
       if (inputError) finish(inputError);
