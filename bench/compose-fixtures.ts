@@ -16,7 +16,11 @@ import type { AudioPieceInput, VideoSegmentInput } from '../src/modules/media-co
 
 export interface FixtureSpeaker {
   userId: string;
-  /** ffmpeg colour name (solid picture) or 'pattern' (testsrc2, moving). */
+  /**
+   * An ffmpeg colour name (a solid picture); 'pattern': ffmpeg's moving test pattern over
+   * the whole picture (a hard case for the encoder); 'head': a still background with that
+   * pattern moving in its middle third (closer to a talking head on camera).
+   */
   picture: string;
   width: number;
   height: number;
@@ -55,7 +59,10 @@ const AUDIO_RATE = 16000;
 
 /** Encodes `frames` pictures of a speaker as one Annex-B segment (one IDR, then P-frames). */
 function encodeSegment(ffmpeg: string, s: FixtureSpeaker, frames: number): Buffer {
-  const source = s.picture === 'pattern' ? `testsrc2=s=${s.width}x${s.height}:r=${s.fps}` : `color=c=${s.picture}:s=${s.width}x${s.height}:r=${s.fps}`;
+  const size = `${s.width}x${s.height}`;
+  const even = (n: number) => 2 * Math.round(n / 2);
+  const head = `color=c=0x303840:s=${size}:r=${s.fps}[bg];testsrc2=s=${even(s.width / 2)}x${even((2 * s.height) / 3)}:r=${s.fps}[fg];[bg][fg]overlay=x=(W-w)/2:y=(H-h)/2:shortest=1`;
+  const source = s.picture === 'pattern' ? `testsrc2=s=${size}:r=${s.fps}` : s.picture === 'head' ? head : `color=c=${s.picture}:s=${size}:r=${s.fps}`;
   const args = ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', source, '-frames:v', String(frames)];
   args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-bf', '0', '-g', String(frames + 1), '-pix_fmt', 'yuv420p', '-f', 'h264', 'pipe:1');
   const r = spawnSync(ffmpeg, args, { maxBuffer: 256 * 1024 * 1024 });

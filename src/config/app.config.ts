@@ -407,7 +407,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       // Bare names: found on PATH (Debian's ffmpeg package, installed by the Dockerfile).
       ffmpegPath: env.FFMPEG_PATH ?? 'ffmpeg',
       ffprobePath: env.FFPROBE_PATH ?? 'ffprobe',
-      videoPreset: env.COMPOSE_VIDEO_PRESET ?? 'veryfast',
+      videoPreset: env.COMPOSE_VIDEO_PRESET ?? 'auto',
       videoCrf: env.COMPOSE_VIDEO_CRF ?? 23,
     },
   };

@@ -18,7 +18,7 @@ describe('configuration validation', () => {
   });
 
   it('reads the compose engine settings, with their defaults, and refuses an unknown x264 preset', () => {
-    expect(loadAppConfig(base).composeEngine).toEqual({ ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', videoPreset: 'veryfast', videoCrf: 23 });
+    expect(loadAppConfig(base).composeEngine).toEqual({ ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', videoPreset: 'auto', videoCrf: 23 });
     const custom = loadAppConfig({ ...base, FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg', FFPROBE_PATH: '', COMPOSE_VIDEO_PRESET: 'ultrafast', COMPOSE_VIDEO_CRF: '28' }).composeEngine;
     expect(custom).toEqual({ ffmpegPath: '/opt/ffmpeg/bin/ffmpeg', ffprobePath: 'ffprobe', videoPreset: 'ultrafast', videoCrf: 28 });
     expect(() => loadAppConfig({ ...base, COMPOSE_VIDEO_PRESET: 'placebo' })).toThrow('COMPOSE_VIDEO_PRESET');

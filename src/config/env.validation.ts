@@ -17,8 +17,8 @@ import { parseApiKeys } from './api-keys';
 import { parseKeyring } from './keyring';
 import { redisSettingsProblems } from './redis-topology';
 
-/** x264 presets COMPOSE_VIDEO_PRESET accepts, fastest first (the compose engine's X264_PRESETS). */
-export const COMPOSE_VIDEO_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
+/** What COMPOSE_VIDEO_PRESET accepts: auto, or an x264 preset, fastest first (the compose engine's VIDEO_PRESET_CHOICES). */
+export const COMPOSE_VIDEO_PRESETS = ['auto', 'ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
 export type ComposeVideoPreset = (typeof COMPOSE_VIDEO_PRESETS)[number];
 
 const toInt = ({ value }: { value: unknown }) =>

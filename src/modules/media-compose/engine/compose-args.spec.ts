@@ -1,5 +1,5 @@
 import { COMPOSE_VIDEO_PRESETS } from '../../../config/env.validation';
-import { buildBlackPictureArgs, buildComposeArgs, buildParticipantAudioArgs, DEFAULT_ENCODER_SETTINGS, videoFilter, X264_PRESETS } from './compose-args';
+import { buildBlackPictureArgs, buildComposeArgs, buildParticipantAudioArgs, DEFAULT_ENCODER_SETTINGS, resolveVideoPreset, VIDEO_PRESET_CHOICES, videoFilter } from './compose-args';
 
 const base = { width: 1280, height: 720, fps: 25, frames: 1500, prerollFrames: 3, holdSeconds: 2.5, pcmSampleRate: 16000, outFile: '/tmp/x y/recording.mp4', encoder: DEFAULT_ENCODER_SETTINGS };
 const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
@@ -11,7 +11,7 @@ describe('compose arguments', () => {
     expect(args.slice(args.indexOf('pipe:3') - 3, args.indexOf('pipe:3') + 1)).toEqual(['-f', 'mpegts', '-i', 'pipe:3']);
     expect(args.slice(args.indexOf('pipe:4') - 7, args.indexOf('pipe:4') + 1)).toEqual(['-f', 's16le', '-ar', '16000', '-ac', '1', '-i', 'pipe:4']);
     expect(after(args, '-c:v')).toBe('libx264');
-    expect(after(args, '-preset')).toBe('veryfast');
+    expect(after(args, '-preset')).toBe('ultrafast'); // auto at 1280×720 25 fps
     expect(after(args, '-pix_fmt')).toBe('yuv420p');
     expect(after(args, '-c:a')).toBe('aac');
     expect(after(args, '-movflags')).toBe('+faststart');
@@ -24,7 +24,16 @@ describe('compose arguments', () => {
   });
 
   it('accepts exactly the presets COMPOSE_VIDEO_PRESET allows', () => {
-    expect(X264_PRESETS).toEqual(COMPOSE_VIDEO_PRESETS);
+    expect(VIDEO_PRESET_CHOICES).toEqual(COMPOSE_VIDEO_PRESETS);
+  });
+
+  it('picks veryfast up to 640×360 at 30 fps and ultrafast above it for auto; a named preset is kept', () => {
+    expect(resolveVideoPreset('auto', 640, 360, 30)).toBe('veryfast');
+    expect(resolveVideoPreset('auto', 640, 360, 25)).toBe('veryfast');
+    expect(resolveVideoPreset('auto', 1280, 720, 25)).toBe('ultrafast');
+    expect(resolveVideoPreset('auto', 640, 360, 60)).toBe('ultrafast');
+    expect(resolveVideoPreset('medium', 1920, 1080, 30)).toBe('medium');
+    expect(after(buildComposeArgs({ ...base, encoder: { ...DEFAULT_ENCODER_SETTINGS, videoPreset: 'auto' } }), '-preset')).toBe('ultrafast');
   });
 
   it('uses the configured encoder settings', () => {

@@ -1,9 +1,26 @@
-/** x264 speed presets an operator may choose (COMPOSE_VIDEO_PRESET): slower = smaller file, more CPU. */
+/** x264 speed presets, fastest first: slower = smaller file for the same quality, more CPU. */
 export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
 export type X264Preset = (typeof X264_PRESETS)[number];
 
+/** What COMPOSE_VIDEO_PRESET accepts: 'auto' (the default) or a preset. */
+export const VIDEO_PRESET_CHOICES = ['auto', ...X264_PRESETS] as const;
+export type VideoPresetChoice = (typeof VIDEO_PRESET_CHOICES)[number];
+
+/**
+ * 'auto' uses veryfast up to this output pixel rate (640×360 at 30 fps) and ultrafast
+ * above it: x264 is most of the CPU a composition takes, and bench:compose measured
+ * veryfast at 640×360 25 fps at ~6.5 % of the meeting's duration on one core, but ~20 % at
+ * 1280×720 (ultrafast there: ~9 %, for files about 3× larger) — the target is < 10 %.
+ */
+export const AUTO_VERYFAST_MAX_PIXEL_RATE = 640 * 360 * 30;
+
+export function resolveVideoPreset(choice: VideoPresetChoice, width: number, height: number, fps: number): X264Preset {
+  if (choice !== 'auto') return choice;
+  return width * height * fps <= AUTO_VERYFAST_MAX_PIXEL_RATE ? 'veryfast' : 'ultrafast';
+}
+
 export interface EncoderSettings {
-  videoPreset: X264Preset;
+  videoPreset: VideoPresetChoice;
   /** x264 constant rate factor (0–51, lower = better; 23 is x264's default). */
   videoCrf: number;
   audioBitrateKbps: number;
@@ -11,7 +28,7 @@ export interface EncoderSettings {
   audioSampleRate: number;
 }
 
-export const DEFAULT_ENCODER_SETTINGS: EncoderSettings = { videoPreset: 'veryfast', videoCrf: 23, audioBitrateKbps: 64, audioSampleRate: 48000 };
+export const DEFAULT_ENCODER_SETTINGS: EncoderSettings = { videoPreset: 'auto', videoCrf: 23, audioBitrateKbps: 64, audioSampleRate: 48000 };
 
 export interface ComposeArgsInput {
   width: number;
@@ -67,7 +84,7 @@ export function buildComposeArgs(a: ComposeArgsInput): string[] {
     '-f', 's16le', '-ar', String(a.pcmSampleRate), '-ac', '1', '-i', 'pipe:4',
     '-filter_complex', `[0:v:0]${videoFilter(a)}[v]`,
     '-map', '[v]', '-map', '1:a:0',
-    '-c:v', 'libx264', '-preset', a.encoder.videoPreset, '-crf', String(a.encoder.videoCrf), '-pix_fmt', 'yuv420p',
+    '-c:v', 'libx264', '-preset', resolveVideoPreset(a.encoder.videoPreset, a.width, a.height, a.fps), '-crf', String(a.encoder.videoCrf), '-pix_fmt', 'yuv420p',
     // A keyframe every 2 s keeps seeking in a browser quick.
     '-g', String(Math.max(1, Math.round(a.fps * 2))),
     '-c:a', 'aac', '-b:a', `${a.encoder.audioBitrateKbps}k`, '-ar', String(a.encoder.audioSampleRate), '-ac', '1',

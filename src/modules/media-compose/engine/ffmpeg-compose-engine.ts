@@ -1,7 +1,7 @@
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { AudioPieceInfo, AudioPlan, planAudio, renderTimeline } from './audio-timeline';
 import { splitAccessUnits, type AccessUnit } from './annexb';
-import { buildBlackPictureArgs, buildComposeArgs, buildParticipantAudioArgs, DEFAULT_ENCODER_SETTINGS, EncoderSettings } from './compose-args';
+import { buildBlackPictureArgs, buildComposeArgs, buildParticipantAudioArgs, DEFAULT_ENCODER_SETTINGS, EncoderSettings, VideoPresetChoice } from './compose-args';
 import { reportGaps } from './compose-gaps';
 import type { AudioPieceInput, ComposeEngine, ComposeGap, ComposeInput, ComposeResult } from './compose-types';
 import { probeMedia } from './ffmpeg-probe';
@@ -83,6 +83,11 @@ export class FfmpegComposeEngine implements ComposeEngine, ParticipantAudioEncod
 
   constructor(private readonly options: FfmpegComposeEngineOptions) {
     this.encoder = { ...DEFAULT_ENCODER_SETTINGS, ...options.encoder };
+  }
+
+  /** From the app config's `composeEngine` section (FFMPEG_PATH, FFPROBE_PATH, COMPOSE_VIDEO_PRESET, COMPOSE_VIDEO_CRF). */
+  static fromConfig(config: { ffmpegPath: string; ffprobePath: string; videoPreset: VideoPresetChoice; videoCrf: number }): FfmpegComposeEngine {
+    return new FfmpegComposeEngine({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, encoder: { videoPreset: config.videoPreset, videoCrf: config.videoCrf } });
   }
 
   async compose(input: ComposeInput, outFile: string, signal?: AbortSignal): Promise<ComposeResult> {
