@@ -34,6 +34,8 @@ const TURNS: FixtureTurn[] = [
 ];
 const TONES = SPEAKERS.map((s) => s.toneHz);
 const COLOURS = ['red', 'green', 'blue'] as const;
+/** Tone onsets are found in 5 ms blocks (a run of 10 = 50 ms of the tone), so they are measured to ±10 ms. */
+const ONSET_BLOCK_MS = 5;
 
 describe('compose engine (ffmpeg)', () => {
   let dir: string;
@@ -75,7 +77,7 @@ describe('compose engine (ffmpeg)', () => {
   });
 
   it('keeps the audio in sync with the video: each tone starts with its speaker’s first frame (within 100 ms)', () => {
-    const blocks = toneBlocks(decodeMonoPcm(outFile), TONES); // 10 ms blocks
+    const blocks = toneBlocks(decodeMonoPcm(outFile), TONES, 16000, ONSET_BLOCK_MS);
     const colours = frameColours(outFile);
     expect(colours).toHaveLength(WINDOW_MS / FRAME_MS);
     for (const [speaker, turn] of [
@@ -83,11 +85,11 @@ describe('compose engine (ffmpeg)', () => {
       [1, TURNS[1]],
       [2, TURNS[3]],
     ] as const) {
-      const onsetMs = toneOnsetMs(blocks, speaker);
+      const onsetMs = toneOnsetMs(blocks, speaker, ONSET_BLOCK_MS, 10);
       const firstFrameMs = FRAME_MS * colours.indexOf(COLOURS[speaker]);
       expect(Math.abs(onsetMs - firstFrameMs)).toBeLessThanOrEqual(100);
       // And both sit where the source put them (the turn's Zoom timestamp): frames within half a frame interval.
-      expect(Math.abs(onsetMs - turn.fromMs)).toBeLessThanOrEqual(10);
+      expect(Math.abs(onsetMs - turn.fromMs)).toBeLessThanOrEqual(2 * ONSET_BLOCK_MS);
       expect(Math.abs(firstFrameMs - turn.fromMs)).toBeLessThanOrEqual(FRAME_MS / 2);
     }
     // Every frame of a turn shows that speaker (no stale picture of the previous one).
@@ -111,6 +113,24 @@ describe('compose engine (ffmpeg)', () => {
     // Black from one frame interval after green's last frame (~5960 ms) until blue's first.
     expect(Math.abs(noVideo.fromTs - 6000)).toBeLessThanOrEqual(FRAME_MS / 2);
     expect(noVideo.toTs).toBe(9000);
+  });
+
+  it('cuts a window that starts mid-GOP and reports a known pause instead of the gaps inside it', async () => {
+    // From 1.5 s (inside red's first segment: decodable only from its IDR at 0) to 10.5 s.
+    const cut = join(dir, 'cut.mp4');
+    const window = { startTs: START_TS + 1500, endTs: START_TS + 10_500 };
+    const paused = { fromTs: START_TS + 6000, toTs: START_TS + 9000, reason: 'paused' as const };
+    const cutResult = await engine.compose({ ...input, ...window, knownGaps: [paused] }, cut);
+    expect(Math.abs(cutResult.durationMs - 9000)).toBeLessThanOrEqual(FRAME_MS);
+    const colours = frameColours(cut);
+    expect(colours).toHaveLength(9000 / FRAME_MS);
+    expect(colours[0]).toBe('red');
+    // 1.5 s is not on the 40 ms grid of the full window: 3000 and 9000 fall between two frames.
+    expect(Math.abs(FRAME_MS * colours.indexOf('green') - 1500)).toBeLessThanOrEqual(FRAME_MS / 2);
+    expect(Math.abs(FRAME_MS * colours.indexOf('blue') - 7500)).toBeLessThanOrEqual(FRAME_MS / 2);
+    const onsetMs = toneOnsetMs(toneBlocks(decodeMonoPcm(cut), TONES, 16000, ONSET_BLOCK_MS), 1, ONSET_BLOCK_MS, 10);
+    expect(Math.abs(onsetMs - 1500)).toBeLessThanOrEqual(2 * ONSET_BLOCK_MS);
+    expect(cutResult.gaps).toEqual([paused]);
   });
 
   it('plays in headless Chromium: <video> reports the duration and its time advances', async () => {

@@ -53,6 +53,11 @@ const WAV_HEADER_BYTES = 64 * 1024;
 const FEED_CHUNK_BYTES = 256 * 1024;
 /** Raw H.264 segments kept in memory while feeding (a resumed segment is usually one of the last few). */
 const SEGMENT_CACHE = 4;
+/**
+ * Files indexed at once: an hour holds ~1,800 video segments and as many audio pieces,
+ * and opening them all together would exhaust file descriptors and hold every segment in memory.
+ */
+const FILE_CONCURRENCY = 8;
 /** MPEG-TS timestamps are 33 bits of 90 kHz: about 26.5 hours before they wrap. */
 const MAX_WINDOW_MS = 24 * 3600_000;
 
@@ -94,7 +99,7 @@ export class FfmpegComposeEngine implements ComposeEngine, ParticipantAudioEncod
     validateInput(input);
     const { width, height, fps } = input.output;
     const window = { startTs: input.startTs, endTs: input.endTs };
-    const segments = await Promise.all(input.video.map((s) => indexSegment(s.path)));
+    const segments = await mapLimit(input.video, FILE_CONCURRENCY, (s) => indexSegment(s.path));
     const plan = planVideo(
       input.video.map((s, i) => {
         const count = Math.min(s.frameTs.length, segments[i].units.length);
@@ -203,26 +208,38 @@ function validateInput(input: ComposeInput): void {
   if (!(fps > 0 && fps <= 60)) throw new ComposeInputError('output.fps must be in (0, 60]');
 }
 
+/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 async function indexSegment(path: string): Promise<IndexedSegment> {
   return { path, units: splitAccessUnits(await readFile(path)) };
 }
 
 async function indexAudio(pieces: AudioPieceInput[]): Promise<IndexedAudio> {
-  const formats = await Promise.all(
-    pieces.map(async (p) => {
-      const file = await open(p.path, 'r');
-      try {
-        const { size } = await file.stat();
-        const head = Buffer.alloc(Math.min(size, WAV_HEADER_BYTES));
-        await file.read(head, 0, head.length, 0);
-        return parseWavHeader(head, size);
-      } catch (error) {
-        throw new ComposeInputError(`audio piece ${p.path}: ${error instanceof Error ? error.message : String(error)}`);
-      } finally {
-        await file.close();
-      }
-    }),
-  );
+  const formats = await mapLimit(pieces, FILE_CONCURRENCY, async (p) => {
+    const file = await open(p.path, 'r');
+    try {
+      const { size } = await file.stat();
+      const head = Buffer.alloc(Math.min(size, WAV_HEADER_BYTES));
+      await file.read(head, 0, head.length, 0);
+      return parseWavHeader(head, size);
+    } catch (error) {
+      throw new ComposeInputError(`audio piece ${p.path}: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      await file.close();
+    }
+  });
   const info = pieces.map((p, i) => ({ startTs: p.startTs, userId: p.userId, sampleRate: formats[i].sampleRate, frames: formats[i].dataBytes / (2 * formats[i].channels) }));
   return { info, formats };
 }
