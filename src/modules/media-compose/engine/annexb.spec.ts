@@ -1,4 +1,4 @@
-import { splitAccessUnits } from './annexb';
+import { parameterSets, splitAccessUnits, withParameterSets } from './annexb';
 
 const SC4 = [0, 0, 0, 1];
 const SC3 = [0, 0, 1];
@@ -15,7 +15,8 @@ describe('splitAccessUnits', () => {
     const stream = Uint8Array.from([...sps, ...pps, ...idr(), ...slice(), ...slice()]);
     const units = splitAccessUnits(stream);
     expect(units.map((u) => u.idr)).toEqual([true, false, false]);
-    expect(units[0]).toEqual({ offset: 0, length: sps.length + pps.length + idr().length, idr: true });
+    expect(units[0]).toEqual({ offset: 0, length: sps.length + pps.length + idr().length, idr: true, sps: true });
+    expect(units[1].sps).toBe(false);
     expect(units[1].offset).toBe(units[0].length);
     expect(units.reduce((n, u) => n + u.length, 0)).toBe(stream.length);
   });
@@ -24,7 +25,7 @@ describe('splitAccessUnits', () => {
     const stream = Uint8Array.from([...sps, ...pps, ...idr(), ...idr(true), ...slice(), ...slice(true), ...slice(true)]);
     const units = splitAccessUnits(stream);
     expect(units).toHaveLength(2);
-    expect(units[1]).toEqual({ offset: sps.length + pps.length + 2 * idr().length, length: 3 * slice().length, idr: false });
+    expect(units[1]).toEqual({ offset: sps.length + pps.length + 2 * idr().length, length: 3 * slice().length, idr: false, sps: false });
   });
 
   it('opens a unit at an AUD or SEI that follows a picture', () => {
@@ -35,6 +36,18 @@ describe('splitAccessUnits', () => {
       [aud.length + sps.length + pps.length + idr().length, false],
       [aud.length + sps.length + pps.length + idr().length + aud.length + sei.length + slice().length, false],
     ]);
+  });
+
+  it('extracts an access unit’s SPS and PPS (with 4-byte start codes) to send again before a later IDR', () => {
+    const unit = Uint8Array.from([...aud, ...sps, ...SC3, ...pps.slice(4), ...sei, ...idr()]);
+    expect([...parameterSets(unit)]).toEqual([...sps, ...pps]);
+    expect(parameterSets(Uint8Array.from(slice())).length).toBe(0);
+  });
+
+  it('puts resent parameter sets after the access unit delimiter, or first when there is none', () => {
+    const params = Buffer.from([...sps, ...pps]);
+    expect([...withParameterSets(Uint8Array.from([...aud, ...idr()]), params)]).toEqual([...aud, ...sps, ...pps, ...idr()]);
+    expect([...withParameterSets(Uint8Array.from(idr()), params)]).toEqual([...sps, ...pps, ...idr()]);
   });
 
   it('returns nothing for an empty buffer', () => {

@@ -1,6 +1,6 @@
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { AudioPieceInfo, AudioPlan, planAudio, renderTimeline } from './audio-timeline';
-import { splitAccessUnits, type AccessUnit } from './annexb';
+import { parameterSets, splitAccessUnits, withParameterSets, type AccessUnit } from './annexb';
 import { buildBlackPictureArgs, buildComposeArgs, buildParticipantAudioArgs, DEFAULT_ENCODER_SETTINGS, EncoderSettings, VideoPresetChoice } from './compose-args';
 import { reportGaps } from './compose-gaps';
 import type { AudioPieceInput, ComposeEngine, ComposeGap, ComposeInput, ComposeResult } from './compose-types';
@@ -272,8 +272,14 @@ async function* videoFeed(plan: VideoPlan, segments: IndexedSegment[], black: Bu
       cache.set(frame.segment, data);
       if (cache.size > SEGMENT_CACHE) cache.delete(cache.keys().next().value as number);
     }
-    const unit = segments[frame.segment].units[frame.unit];
-    return data.subarray(unit.offset, unit.offset + unit.length);
+    const { units } = segments[frame.segment];
+    const unit = units[frame.unit];
+    const bytes = data.subarray(unit.offset, unit.offset + unit.length);
+    if (!unit.idr || unit.sps) return bytes;
+    // An IDR after the segment's first (a resumption, or the entry point of the window)
+    // may rely on parameter sets sent once at the segment's start: send them again.
+    const withSps = units.find((u) => u.sps);
+    return withSps ? withParameterSets(bytes, parameterSets(data.subarray(withSps.offset, withSps.offset + withSps.length))) : bytes;
   };
   const pts = (ts: number) => Math.round((ts - anchorTs) * 90);
   let pending: Buffer[] = [writer.accessUnit(black, 0)];
