@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { QueueName } from '../jobs/queue-names';
 import type { CapturePolicy, MediaTypeName } from '../modules/sessions';
 import { ApiKeyEntry, parseApiKeys } from './api-keys';
-import { EnvironmentVariables, validateEnvironment } from './env.validation';
+import { ComposeVideoPreset, EnvironmentVariables, validateEnvironment } from './env.validation';
 import { EncryptionKey, parseKeyring } from './keyring';
 import { queuePrefix, RedisTopology, redisTopology } from './redis-topology';
 
@@ -222,6 +222,8 @@ export interface AppConfig {
     /** While media waits for storage, one process logs how much every this often. */
     outageLogIntervalMs: number;
   };
+  /** The ffmpeg compose engine (docs/recordings.md): where ffmpeg and ffprobe are, and x264's preset and CRF. */
+  composeEngine: { ffmpegPath: string; ffprobePath: string; videoPreset: ComposeVideoPreset; videoCrf: number };
 }
 
 const list = (raw: string | undefined): string[] =>
@@ -409,6 +411,13 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       sweepIntervalMs: Math.round((env.RETENTION_SWEEP_INTERVAL_SEC ?? 3600) * 1000),
       // Rows (and their stored objects) one purge transaction deletes.
       batchSize: env.RETENTION_SWEEP_BATCH_SIZE ?? 200,
+    },
+    composeEngine: {
+      // Bare names: found on PATH (Debian's ffmpeg package, installed by the Dockerfile).
+      ffmpegPath: env.FFMPEG_PATH ?? 'ffmpeg',
+      ffprobePath: env.FFPROBE_PATH ?? 'ffprobe',
+      videoPreset: env.COMPOSE_VIDEO_PRESET ?? 'auto',
+      videoCrf: env.COMPOSE_VIDEO_CRF ?? 23,
     },
   };
 }

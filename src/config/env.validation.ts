@@ -17,6 +17,10 @@ import { parseApiKeys } from './api-keys';
 import { parseKeyring } from './keyring';
 import { redisSettingsProblems } from './redis-topology';
 
+/** What COMPOSE_VIDEO_PRESET accepts: auto, or an x264 preset, fastest first (the compose engine's VIDEO_PRESET_CHOICES). */
+export const COMPOSE_VIDEO_PRESETS = ['auto', 'ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
+export type ComposeVideoPreset = (typeof COMPOSE_VIDEO_PRESETS)[number];
+
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : Number(value);
 const toBool = ({ value }: { value: unknown }) => {
@@ -319,6 +323,12 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_EVENTS_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0.1) @Max(86400) RETENTION_SWEEP_INTERVAL_SEC?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) RETENTION_SWEEP_BATCH_SIZE?: number;
+
+  // Composing recordings (docs/recordings.md): the ffmpeg and ffprobe binaries, and the H.264 encoder's speed/quality.
+  @IsOptional() @Transform(emptyToUndefined) @IsString() FFMPEG_PATH?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() FFPROBE_PATH?: string;
+  @IsOptional() @IsIn(COMPOSE_VIDEO_PRESETS) COMPOSE_VIDEO_PRESET?: ComposeVideoPreset;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(51) COMPOSE_VIDEO_CRF?: number;
 }
 
 /** Validates raw env; throws one Error listing every bad variable by name. */
