@@ -81,6 +81,8 @@ const nodeArgs = (port: number, dir: string) => ['--port', String(port), '--bind
 export class SentinelSet {
   static readonly NAME = 'hubmaster';
   private readonly procs: RedisProcess[] = [];
+  /** The data nodes' processes by port (killPrimary). */
+  private readonly dataNodes = new Map<number, RedisProcess>();
   /** Ports of the two data nodes; which one is primary changes on switchover. */
   nodes: number[] = [];
   sentinels: number[] = [];
@@ -115,7 +117,9 @@ export class SentinelSet {
       await fs.mkdir(dir);
       const args = nodeArgs(port, dir);
       if (port === replica) args.push('--replicaof', HOST, String(primary));
-      this.procs.push(startRedis(args, port));
+      const proc = startRedis(args, port);
+      this.procs.push(proc);
+      this.dataNodes.set(port, proc);
     }
     await waitFor(async () => field(await info(replica, 'replication'), 'master_link_status') === 'up', { timeoutMs: 10_000, what: 'the replica in sync' });
     for (let i = 0; i < 3; i++) {
@@ -186,6 +190,23 @@ export class SentinelSet {
     }
     await waitFor(async () => field(await info(from, 'replication'), 'master_link_status') === 'up', { timeoutMs: 15_000, what: 'the old primary to replicate the new one' });
     return { from, to };
+  }
+
+  /**
+   * An unplanned failover: the primary is SIGKILLed (no goodbye to its clients, whatever
+   * it had not shipped to the replica is gone) and the sentinels, after
+   * down-after-milliseconds and an election, promote the replica. Resolves once every
+   * sentinel names the replica, with when that happened (ms after the kill, as seen by
+   * polling every 50 ms). The killed node stays down.
+   */
+  async killPrimary(): Promise<{ killed: number; promoted: number; killedAt: number; promotedAfterMs: number }> {
+    const killed = await this.primary();
+    const promoted = this.nodes.find((p) => p !== killed)!;
+    const killedAt = Date.now();
+    await kill(this.dataNodes.get(killed)!);
+    await waitFor(async () => (await this.primary().catch(() => 0)) === promoted, { timeoutMs: 30_000, intervalMs: 50, what: 'every sentinel to name the promoted replica' });
+    await waitFor(async () => field(await info(promoted, 'replication'), 'role') === 'master', { timeoutMs: 10_000, intervalMs: 50, what: 'the replica to take the primary role' });
+    return { killed, promoted, killedAt, promotedAfterMs: Date.now() - killedAt };
   }
 
   async stop(): Promise<void> {
