@@ -145,14 +145,54 @@ export class StreamRunProcessor extends QueueProcessor {
         this.logger.log(`Stream ${job.id} handed back to the queue`);
         throw new WaitingError();
       case 'lease_lost':
-        // Not renewed in time, or lost: if the lock is in fact still ours, hand the job
-        // back at once rather than let it wait for a retry; if not, this fails harmlessly.
-        if (await job.moveToWait(job.token).then(() => true, () => false)) {
-          this.logger.warn(`Stream ${job.id}: lease could not be confirmed in time; sockets closed, job handed back to the queue`);
-          throw new WaitingError();
-        }
-        throw new Error(`Stream ${job.id}: lease lost; sockets closed`);
+        return this.afterLeaseLost(job);
     }
+  }
+
+  /**
+   * The sockets are closed (the session fenced itself). The job goes back to `wait` now,
+   * so a worker reconnects the stream as soon as Redis answers, instead of when a stalled
+   * check happens to run (up to STREAM_STALLED_BACKSTOP_MS later):
+   * - the lock is still ours (renewals were only slow): hand it back with our token;
+   * - the lock is gone and nobody took the job (Redis was unreachable longer than the
+   *   lock lives — a primary failover: the promoted replica has no lock, or one that
+   *   expired): the same atomic stalled check a standby runs when a lock expires; it
+   *   moves the job only while no lock exists, so it can never move one a live holder has;
+   * - otherwise another worker holds it already: nothing to do, the failure is harmless.
+   * The commands wait for Redis to answer (BullMQ's connections queue them meanwhile).
+   */
+  private async afterLeaseLost(job: Job<StreamRunPayload>): Promise<never> {
+    const id = job.id!;
+    if (await job.moveToWait(job.token).then(() => true, () => false)) {
+      this.logger.warn(`Stream ${id}: lease could not be confirmed in time; sockets closed, job handed back to the queue`);
+      throw new WaitingError();
+    }
+    if (await this.requeueIfLockGone(id).catch(() => false)) {
+      this.logger.warn(`Stream ${id}: lease expired while Redis was unreachable (a failover?); sockets closed, job back in the queue at once`);
+      throw new WaitingError();
+    }
+    throw new Error(`Stream ${id}: lease lost; sockets closed`);
+  }
+
+  /**
+   * Moves `jobId` back to `wait` through BullMQ's stalled check if its lock is gone and it
+   * is still active (KICK_STALLED, then the check at once). False when the lock exists
+   * (a live holder: never moved), the job is not active, or this BullMQ has no such check.
+   */
+  private async requeueIfLockGone(jobId: string): Promise<boolean> {
+    const check = this.stalledCheck();
+    if (!check) return false;
+    const qn = this.worker.qualifiedName;
+    const kicked = await this.redis.eval(KICK_STALLED, 4, `${qn}:${jobId}:lock`, `${qn}:active`, `${qn}:stalled`, `${qn}:stalled-check`, jobId);
+    if (Number(kicked) !== 1) return false;
+    await check();
+    return true;
+  }
+
+  /** BullMQ's stalled check (internal in 5.x), bound to this worker; null if this version has none. */
+  private stalledCheck(): (() => Promise<void>) | null {
+    const worker = this.worker as unknown as { moveStalledJobsToWait?: () => Promise<void> };
+    return typeof worker.moveStalledJobsToWait === 'function' ? worker.moveStalledJobsToWait.bind(this.worker) : null;
   }
 
   /**
@@ -178,25 +218,20 @@ export class StreamRunProcessor extends QueueProcessor {
    * periodic check stays the only path.
    */
   private watchExpiries(): void {
-    const qn = this.worker.qualifiedName;
-    const prefix = `${qn}:`;
-    const worker = this.worker as unknown as { moveStalledJobsToWait?: () => Promise<void>; opts: { stalledInterval?: number } };
-    if (typeof worker.moveStalledJobsToWait !== 'function') {
+    const prefix = `${this.worker.qualifiedName}:`;
+    const worker = this.worker as unknown as { opts: { stalledInterval?: number } };
+    if (!this.stalledCheck()) {
       this.logger.warn('This BullMQ version has no moveStalledJobsToWait: stream takeover relies on the periodic stalled check');
       return;
     }
-    const check = worker.moveStalledJobsToWait.bind(this.worker);
     this.expiries.watch(
       prefix,
       (key) => {
         if (!key.endsWith(':lock')) return;
         const jobId = key.slice(prefix.length, -':lock'.length);
-        void this.redis
-          .eval(KICK_STALLED, 4, key, `${qn}:active`, `${qn}:stalled`, `${qn}:stalled-check`, jobId)
-          .then(async (kicked) => {
-            if (Number(kicked) !== 1) return;
-            this.logger.warn(`Stream ${jobId}: its lease expired (holder gone); taking it back to the queue now`);
-            await check();
+        void this.requeueIfLockGone(jobId)
+          .then((moved) => {
+            if (moved) this.logger.warn(`Stream ${jobId}: its lease expired (holder gone); taking it back to the queue now`);
           })
           .catch((err: unknown) => this.logger.warn(`Stream ${jobId}: immediate stalled check failed (the periodic one will run): ${errorMessage(err)}`));
       },
