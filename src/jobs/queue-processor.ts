@@ -8,6 +8,15 @@ import { errorMessage } from '../common/errors/error-message';
 import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
 
 /**
+ * How long a worker waits before retrying a fetch, or the completion or failure of a job,
+ * that hit a Redis connection error (BullMQ's `runRetryDelay`, 15 s by default). The
+ * connections reconnect on their own (backing off up to 2 s: redis-factory.ts); with the
+ * default a worker whose fetch failed during a short outage or a Sentinel failover sat
+ * idle for 15 s after Redis was back, its streams and media waiting.
+ */
+export const WORKER_RUN_RETRY_DELAY_MS = 1000;
+
+/**
  * Base of every processor: concurrency from validated config, one log line per job
  * start/end with its duration, errors reported and rethrown (never swallowed), and a
  * hook for the last failure so the domain row can be marked failed.
@@ -22,6 +31,8 @@ export abstract class QueueProcessor extends WorkerHost implements OnApplication
   onApplicationBootstrap(): void {
     const concurrency = this.configService.get('queues', { infer: true }).concurrency[this.queueName];
     this.worker.concurrency = concurrency;
+    // Read by BullMQ at each retry; @Processor options cannot carry it for every processor at once.
+    this.worker.opts.runRetryDelay = WORKER_RUN_RETRY_DELAY_MS;
     this.worker.on('error', (err) => {
       // Redis unreachable: one line per outage for the whole process (redis-outage-log.ts).
       if (isRedisConnectionError(err.message)) redisOutage.failed(this.worker, err.message);
