@@ -1,11 +1,9 @@
 import { Processor } from '@nestjs/bullmq';
-import { Inject } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError, WaitingError } from 'bullmq';
 import Redis from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../../common/errors/error-message';
 import { KeyExpiryWatcher } from '../../common/redis/key-expiry-watcher';
-import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { JobName } from '../../jobs/job-names';
 import type { QueueJob, StreamRunPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
@@ -76,7 +74,6 @@ export class StreamRunProcessor extends QueueProcessor {
     private readonly running: RunningStreams,
     private readonly streams: StreamsService,
     private readonly expiries: KeyExpiryWatcher,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly presence: StreamWorkerPresence,
     private readonly lostHosts: LostSpoolHosts,
   ) {
@@ -85,7 +82,10 @@ export class StreamRunProcessor extends QueueProcessor {
 
   override onApplicationBootstrap(): void {
     super.onApplicationBootstrap();
-    // BullMQ could not extend a lock: that stream's lease is gone, close its sockets.
+    // BullMQ could not extend a lock: that stream's lease is gone, close its sockets. The
+    // job is put back in the queue when the run has wound down (afterLeaseLost), not here:
+    // BullMQ tracks locks by job id, so a run of the same job fetched by this worker before
+    // the earlier one ended would lose its lock renewals when the earlier one ends.
     this.worker.on('lockRenewalFailed', (jobIds: string[]) => {
       for (const id of jobIds) this.running.abort(id, 'lease_lost');
     });
@@ -183,7 +183,10 @@ export class StreamRunProcessor extends QueueProcessor {
     const check = this.stalledCheck();
     if (!check) return false;
     const qn = this.worker.qualifiedName;
-    const kicked = await this.redis.eval(KICK_STALLED, 4, `${qn}:${jobId}:lock`, `${qn}:active`, `${qn}:stalled`, `${qn}:stalled-check`, jobId);
+    // The worker's own connection, which the check runs on too: it queues commands while
+    // reconnecting, where the shared client fails fast and may come back later than it.
+    const client = (await this.worker.client) as unknown as Redis;
+    const kicked = await client.eval(KICK_STALLED, 4, `${qn}:${jobId}:lock`, `${qn}:active`, `${qn}:stalled`, `${qn}:stalled-check`, jobId);
     if (Number(kicked) !== 1) return false;
     await check();
     return true;
