@@ -6,6 +6,8 @@ import { AppConfig } from '../config/app.config';
 import { QueueName } from './queue-names';
 import { errorMessage } from '../common/errors/error-message';
 import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
+import { keepAsking } from '../common/redis/keep-asking';
+import type Redis from 'ioredis';
 
 /**
  * How long a worker waits before retrying a fetch, or the completion or failure of a job,
@@ -40,6 +42,13 @@ export abstract class QueueProcessor extends WorkerHost implements OnApplication
     });
     // Emitted when the worker's blocking connection is (re)connected.
     this.worker.on('ready', () => redisOutage.ready(this.worker));
+    // Its command connection may idle between jobs: it finds a frozen primary on its own
+    // (keep-asking.ts). The blocking one has BullMQ's own watchdog.
+    const socketTimeoutMs = this.configService.get('redis', { infer: true })?.socketTimeoutMs ?? 0;
+    this.worker.client.then(
+      (client) => keepAsking(client as unknown as Redis, socketTimeoutMs),
+      () => undefined,
+    );
     this.worker.on('failed', (job, err) => {
       if (!job) return;
       const attempts = job.opts.attempts ?? 1;

@@ -5,7 +5,7 @@ import { Logger } from '@nestjs/common';
  * BullMQ repeat them on every connection and every retry while Redis is down.
  */
 const CONNECTION_ERROR =
-  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|max retries per request|socket closed|connection (?:was )?(?:closed|lost|reset)/i;
+  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|Socket timeout|max retries per request|socket closed|connection (?:was )?(?:closed|lost|reset)/i;
 
 export function isRedisConnectionError(message: string): boolean {
   return CONNECTION_ERROR.test(message);
