@@ -78,6 +78,16 @@ const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').
 /** Base arguments of a data node: loopback only, no persistence, expired-key events on (the hub's lease takeover uses them). */
 const nodeArgs = (port: number, dir: string) => ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--notify-keyspace-events', 'Ex', '--protected-mode', 'no'];
 
+/** A primary lost without a failover of its own (killed or frozen), and the replica the sentinels promoted. */
+export interface PrimaryLoss {
+  lost: number;
+  promoted: number;
+  /** Date.now() when the primary was lost. */
+  lostAt: number;
+  /** When every sentinel named the replica (and it had the primary role), ms after the loss. */
+  promotedAfterMs: number;
+}
+
 export class SentinelSet {
   static readonly NAME = 'hubmaster';
   private readonly procs: RedisProcess[] = [];
@@ -199,14 +209,34 @@ export class SentinelSet {
    * sentinel names the replica, with when that happened (ms after the kill, as seen by
    * polling every 50 ms). The killed node stays down.
    */
-  async killPrimary(): Promise<{ killed: number; promoted: number; killedAt: number; promotedAfterMs: number }> {
-    const killed = await this.primary();
-    const promoted = this.nodes.find((p) => p !== killed)!;
-    const killedAt = Date.now();
-    await kill(this.dataNodes.get(killed)!);
+  async killPrimary(): Promise<PrimaryLoss> {
+    return this.losePrimary((p) => kill(p));
+  }
+
+  /**
+   * The primary hangs instead of dying (SIGSTOP): what a host that lost power or a network
+   * partition looks like to its clients — their sockets stay open, no RST, no reply, and
+   * connections are still accepted by the kernel. The sentinels promote the replica as
+   * for a kill. It stays frozen until `killLostPrimary()` (or stop()).
+   */
+  async freezePrimary(): Promise<PrimaryLoss> {
+    return this.losePrimary(async (p) => void p.child.kill('SIGSTOP'));
+  }
+
+  /** SIGKILLs the data node that is not the primary any more (a frozen one: its host is gone for good). */
+  async killLostPrimary(): Promise<void> {
+    const primary = await this.primary();
+    await Promise.all([...this.dataNodes].filter(([port]) => port !== primary).map(([, p]) => kill(p)));
+  }
+
+  private async losePrimary(lose: (p: RedisProcess) => Promise<void>): Promise<PrimaryLoss> {
+    const lost = await this.primary();
+    const promoted = this.nodes.find((p) => p !== lost)!;
+    const lostAt = Date.now();
+    await lose(this.dataNodes.get(lost)!);
     await waitFor(async () => (await this.primary().catch(() => 0)) === promoted, { timeoutMs: 30_000, intervalMs: 50, what: 'every sentinel to name the promoted replica' });
     await waitFor(async () => field(await info(promoted, 'replication'), 'role') === 'master', { timeoutMs: 10_000, intervalMs: 50, what: 'the replica to take the primary role' });
-    return { killed, promoted, killedAt, promotedAfterMs: Date.now() - killedAt };
+    return { lost, promoted, lostAt, promotedAfterMs: Date.now() - lostAt };
   }
 
   async stop(): Promise<void> {
