@@ -18,7 +18,7 @@ jest.setTimeout(150_000);
  */
 describe.each([
   // A crash: every client is reset at once and reconnects (via the sentinels) as soon as
-  // the replica is promoted. Measured 0.5–1.9 s after the promotion on loopback; 5.8 s
+  // the replica is promoted. Measured 0.4–1.9 s after the promotion on loopback; 5.8 s
   // before the holder put its stream job back itself (the stalled check's 5 s backstop).
   { how: 'killed (SIGKILL)', lose: (set: SentinelSet) => set.killPrimary(), resumedBy: (f: PrimaryLoss) => f.lostAt + f.promotedAfterMs + 3000 },
   // Nothing resets the sockets: each connection gives up on the frozen primary after
