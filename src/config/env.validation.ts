@@ -123,6 +123,8 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(emptyToUndefined) @IsString() REDIS_PASSWORD?: string;
   @IsOptional() @Transform(toBool) @IsBoolean() REDIS_TLS?: boolean;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(15) REDIS_DB?: number;
+  // Any topology: a connection whose server stops answering is dropped after this long (0: off; redis-topology.ts).
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(600_000) REDIS_SOCKET_TIMEOUT_MS?: number;
 
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_-]*(\{[A-Za-z0-9_-]+\})?[A-Za-z0-9_-]*$/, {
     message: 'QUEUE_PREFIX may hold letters, digits, _ and - only, plus one {hash tag} (needed under Redis Cluster)',

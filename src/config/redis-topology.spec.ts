@@ -10,7 +10,7 @@ const base = {
 describe('Redis topology settings', () => {
   it('REDIS_URL alone: one server, prefix rtms-hub (existing installs keep their keys)', () => {
     const config = loadAppConfig(base);
-    expect(config.redis).toEqual({ mode: 'standalone', url: 'redis://localhost:6379' });
+    expect(config.redis).toEqual({ mode: 'standalone', url: 'redis://localhost:6379', socketTimeoutMs: 12_000 });
     expect(config.queues.prefix).toBe('rtms-hub');
   });
 
@@ -39,13 +39,20 @@ describe('Redis topology settings', () => {
       password: 'data-secret',
       tls: true,
       db: 2,
+      socketTimeoutMs: 12_000,
     });
     expect(config.queues.prefix).toBe('rtms-hub');
   });
 
+  it('REDIS_SOCKET_TIMEOUT_MS: 12 s by default, 0 turns it off, under 11 s is refused (it would cut BullMQ\'s 10 s blocking reads)', () => {
+    expect(loadAppConfig({ ...base, REDIS_SOCKET_TIMEOUT_MS: '20000' }).redis.socketTimeoutMs).toBe(20_000);
+    expect(loadAppConfig({ ...base, REDIS_SOCKET_TIMEOUT_MS: '0' }).redis.socketTimeoutMs).toBe(0);
+    expect(() => loadAppConfig({ ...base, REDIS_SOCKET_TIMEOUT_MS: '5000' })).toThrow(/REDIS_SOCKET_TIMEOUT_MS: 0 \(off\) or at least 11000/);
+  });
+
   it('Cluster: nodes, and a hash-tagged prefix by default', () => {
     const config = loadAppConfig({ ...base, REDIS_URL: undefined, REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001' });
-    expect(config.redis).toEqual({ mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }], username: undefined, password: undefined, tls: false });
+    expect(config.redis).toEqual({ mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }], username: undefined, password: undefined, tls: false, socketTimeoutMs: 12_000 });
     expect(config.queues.prefix).toBe('{rtms-hub}');
     expect(loadAppConfig({ ...base, REDIS_CLUSTER_NODES: 'n1:7000', QUEUE_PREFIX: 'hub-{eu}' }).queues.prefix).toBe('hub-{eu}');
   });

@@ -10,7 +10,23 @@ export interface HostPort {
   port: number;
 }
 
-export type RedisTopology =
+/**
+ * How every connection notices a server that stopped answering without closing the socket
+ * (a frozen process, a host gone dark, a partition): ioredis's socketTimeout — a command
+ * sent and no byte back for this long and the connection is dropped and made again
+ * (under Sentinel, to whichever primary the sentinels name by then). 0: off (then such a
+ * connection waits for TCP to give up, which can take many minutes).
+ */
+export interface RedisConnectionTuning {
+  socketTimeoutMs?: number;
+}
+
+export const DEFAULT_REDIS_SOCKET_TIMEOUT_MS = 12_000;
+/** BullMQ's workers block up to 10 s waiting for a job (live readers 5 s): a socket timeout at or under it would cut those reads. */
+export const MIN_REDIS_SOCKET_TIMEOUT_MS = 11_000;
+
+export type RedisTopology = RedisConnectionTuning &
+  (
   | { mode: 'standalone'; url: string }
   | {
       mode: 'sentinel';
@@ -25,7 +41,8 @@ export type RedisTopology =
       tls: boolean;
       db: number;
     }
-  | { mode: 'cluster'; nodes: HostPort[]; username?: string; password?: string; tls: boolean };
+  | { mode: 'cluster'; nodes: HostPort[]; username?: string; password?: string; tls: boolean }
+  );
 
 /** The raw variables the topology is read from (strings as in the environment; booleans/ints already converted). */
 export interface RedisEnv {
@@ -40,6 +57,7 @@ export interface RedisEnv {
   REDIS_PASSWORD?: string;
   REDIS_TLS?: boolean;
   REDIS_DB?: number;
+  REDIS_SOCKET_TIMEOUT_MS?: number;
   QUEUE_PREFIX?: string;
 }
 
@@ -99,6 +117,10 @@ export function redisSettingsProblems(env: RedisEnv): string[] {
       if (env[name] !== undefined) problems.push(`${name}: only applies with REDIS_SENTINELS or REDIS_CLUSTER_NODES (put it in REDIS_URL)`);
     }
   }
+  const socketTimeout = env.REDIS_SOCKET_TIMEOUT_MS;
+  if (socketTimeout !== undefined && socketTimeout !== 0 && socketTimeout < MIN_REDIS_SOCKET_TIMEOUT_MS) {
+    problems.push(`REDIS_SOCKET_TIMEOUT_MS: 0 (off) or at least ${MIN_REDIS_SOCKET_TIMEOUT_MS} (BullMQ's workers wait up to 10 s for a job on a blocking read)`);
+  }
   if (cluster) {
     if (env.REDIS_DB !== undefined && env.REDIS_DB !== 0) problems.push('REDIS_DB: Redis Cluster has database 0 only');
     if (hashTagOf(queuePrefix(env)) === null) {
@@ -110,6 +132,10 @@ export function redisSettingsProblems(env: RedisEnv): string[] {
 
 /** The topology of valid settings (redisSettingsProblems returned none). */
 export function redisTopology(env: RedisEnv): RedisTopology {
+  return { ...topologyOf(env), socketTimeoutMs: env.REDIS_SOCKET_TIMEOUT_MS ?? DEFAULT_REDIS_SOCKET_TIMEOUT_MS };
+}
+
+function topologyOf(env: RedisEnv): RedisTopology {
   if (env.REDIS_SENTINELS !== undefined) {
     return {
       mode: 'sentinel',

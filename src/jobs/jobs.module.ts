@@ -1,9 +1,11 @@
 import { BullModule } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Global, Injectable, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import type Redis from 'ioredis';
 import { AppConfig } from '../config/app.config';
 import { BullConnection, BullConnectionModule } from './bull-connection';
 import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
+import { keepAsking } from '../common/redis/keep-asking';
 import { dropErrorsOfClosedConnections } from './closed-connection-errors';
 import { defaultJobOptions } from './job-options';
 import { JobProducer } from './job-producer.service';
@@ -22,7 +24,10 @@ const READY_BEFORE_CLOSE_MS = 1_000;
 @Injectable()
 class QueueErrorReporter implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('Queues');
-  constructor(private readonly producer: JobProducer) {}
+  constructor(
+    private readonly producer: JobProducer,
+    private readonly config: ConfigService<AppConfig, true>,
+  ) {}
 
   onModuleInit(): void {
     for (const queue of this.producer.allQueues()) {
@@ -35,7 +40,11 @@ class QueueErrorReporter implements OnModuleInit, BeforeApplicationShutdown {
       });
       // ioredis says 'ready' after every reconnect: the queue is back.
       queue.client.then(
-        (client) => client.on('ready', () => redisOutage.ready(queue)),
+        (client) => {
+          client.on('ready', () => redisOutage.ready(queue));
+          // An idle queue would find a frozen primary only at its next command (keep-asking.ts).
+          keepAsking(client as unknown as Redis, this.config.get('redis', { infer: true })?.socketTimeoutMs ?? 0);
+        },
         () => undefined,
       );
     }

@@ -6,6 +6,17 @@ import { AppConfig } from '../config/app.config';
 import { QueueName } from './queue-names';
 import { errorMessage } from '../common/errors/error-message';
 import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
+import { keepAsking } from '../common/redis/keep-asking';
+import type Redis from 'ioredis';
+
+/**
+ * How long a worker waits before retrying a fetch, or the completion or failure of a job,
+ * that hit a Redis connection error (BullMQ's `runRetryDelay`, 15 s by default). The
+ * connections reconnect on their own (backing off up to 2 s: redis-factory.ts); with the
+ * default a worker whose fetch failed during a short outage or a Sentinel failover sat
+ * idle for 15 s after Redis was back, its streams and media waiting.
+ */
+export const WORKER_RUN_RETRY_DELAY_MS = 1000;
 
 /**
  * Base of every processor: concurrency from validated config, one log line per job
@@ -22,6 +33,8 @@ export abstract class QueueProcessor extends WorkerHost implements OnApplication
   onApplicationBootstrap(): void {
     const concurrency = this.configService.get('queues', { infer: true }).concurrency[this.queueName];
     this.worker.concurrency = concurrency;
+    // Read by BullMQ at each retry; @Processor options cannot carry it for every processor at once.
+    this.worker.opts.runRetryDelay = WORKER_RUN_RETRY_DELAY_MS;
     this.worker.on('error', (err) => {
       // Redis unreachable: one line per outage for the whole process (redis-outage-log.ts).
       if (isRedisConnectionError(err.message)) redisOutage.failed(this.worker, err.message);
@@ -29,6 +42,13 @@ export abstract class QueueProcessor extends WorkerHost implements OnApplication
     });
     // Emitted when the worker's blocking connection is (re)connected.
     this.worker.on('ready', () => redisOutage.ready(this.worker));
+    // Its command connection may idle between jobs: it finds a frozen primary on its own
+    // (keep-asking.ts). The blocking one has BullMQ's own watchdog.
+    const socketTimeoutMs = this.configService.get('redis', { infer: true })?.socketTimeoutMs ?? 0;
+    this.worker.client.then(
+      (client) => keepAsking(client as unknown as Redis, socketTimeoutMs),
+      () => undefined,
+    );
     this.worker.on('failed', (job, err) => {
       if (!job) return;
       const attempts = job.opts.attempts ?? 1;

@@ -17,11 +17,23 @@ import { waitFor, waitForQueuesIdle } from './wait-for';
 
 const ANN = 301;
 const BOB = 302;
+const CY = 303;
+
+/** The stream `during` runs against (to watch it in the simulator). */
+export interface MeetingStream {
+  streamId: string;
+  sessionId: string;
+}
+
+export interface MeetingOptions {
+  /** A third participant who speaks and chats too (default: Ann and Bob only). */
+  thirdParticipant?: boolean;
+}
 
 export interface MeetingThroughRedis {
   ctx: E2eContext;
   /** Runs the meeting; `during` runs once media is being stored. Returns the per-type counts (for the log). */
-  run(during: () => Promise<void>): Promise<string>;
+  run(during: (stream: MeetingStream) => Promise<void>, options?: MeetingOptions): Promise<string>;
 }
 
 export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): MeetingThroughRedis {
@@ -44,7 +56,7 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
     if (storeDir) await fs.rm(storeDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   });
 
-  async function run(during: () => Promise<void>): Promise<string> {
+  async function run(during: (stream: MeetingStream) => Promise<void>, options: MeetingOptions = {}): Promise<string> {
     // Script times are meeting time; the hub holds the stream ~2-3 s after the meeting starts.
     // Enough script for a slow start plus a long fault; the meeting is ended once enough flowed after the fault.
     const chat = (user: number, from: number) => Array.from({ length: 16 }, (_, i) => ({ atMs: from + i * 1500, text: `chat ${user} #${i}` }));
@@ -53,6 +65,7 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
       participants: [
         { userId: ANN, name: 'Ann', speaks: speech(3000), chat: chat(ANN, 3500), shares: [{ fromMs: 4000, toMs: 26000 }] },
         { userId: BOB, name: 'Bob', speaks: speech(3700), chat: chat(BOB, 4200) },
+        ...(options.thirdParticipant ? [{ userId: CY, name: 'Cy', speaks: speech(4400), chat: chat(CY, 4900) }] : []),
       ],
     });
     const policy = {
@@ -70,7 +83,7 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
     // The fault hits a meeting in full flow: frames stored, transcript and chat already sent.
     await waitFor(async () => sentNow(17) >= 2 && sentNow(18) >= 2 && (await storedFrames()) > 0, { timeoutMs: 20_000, intervalMs: 100, what: 'media flowing before the fault' });
 
-    await during();
+    await during({ streamId: stream.streamId, sessionId });
 
     // Media keeps flowing and being stored after the fault: frames stored, transcript and chat sent.
     const [frames, transcripts, chats] = [await storedFrames(), sentNow(17), sentNow(18)];

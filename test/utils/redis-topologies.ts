@@ -78,9 +78,21 @@ const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').
 /** Base arguments of a data node: loopback only, no persistence, expired-key events on (the hub's lease takeover uses them). */
 const nodeArgs = (port: number, dir: string) => ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--notify-keyspace-events', 'Ex', '--protected-mode', 'no'];
 
+/** A primary lost without a failover of its own (killed or frozen), and the replica the sentinels promoted. */
+export interface PrimaryLoss {
+  lost: number;
+  promoted: number;
+  /** Date.now() when the primary was lost. */
+  lostAt: number;
+  /** When every sentinel named the replica (and it had the primary role), ms after the loss. */
+  promotedAfterMs: number;
+}
+
 export class SentinelSet {
   static readonly NAME = 'hubmaster';
   private readonly procs: RedisProcess[] = [];
+  /** The data nodes' processes by port (killPrimary). */
+  private readonly dataNodes = new Map<number, RedisProcess>();
   /** Ports of the two data nodes; which one is primary changes on switchover. */
   nodes: number[] = [];
   sentinels: number[] = [];
@@ -115,7 +127,9 @@ export class SentinelSet {
       await fs.mkdir(dir);
       const args = nodeArgs(port, dir);
       if (port === replica) args.push('--replicaof', HOST, String(primary));
-      this.procs.push(startRedis(args, port));
+      const proc = startRedis(args, port);
+      this.procs.push(proc);
+      this.dataNodes.set(port, proc);
     }
     await waitFor(async () => field(await info(replica, 'replication'), 'master_link_status') === 'up', { timeoutMs: 10_000, what: 'the replica in sync' });
     for (let i = 0; i < 3; i++) {
@@ -188,6 +202,43 @@ export class SentinelSet {
     return { from, to };
   }
 
+  /**
+   * An unplanned failover: the primary is SIGKILLed (no goodbye to its clients, whatever
+   * it had not shipped to the replica is gone) and the sentinels, after
+   * down-after-milliseconds and an election, promote the replica. Resolves once every
+   * sentinel names the replica, with when that happened (ms after the kill, as seen by
+   * polling every 50 ms). The killed node stays down.
+   */
+  async killPrimary(): Promise<PrimaryLoss> {
+    return this.losePrimary((p) => kill(p));
+  }
+
+  /**
+   * The primary hangs instead of dying (SIGSTOP): what a host that lost power or a network
+   * partition looks like to its clients — their sockets stay open, no RST, no reply, and
+   * connections are still accepted by the kernel. The sentinels promote the replica as
+   * for a kill. It stays frozen until `killLostPrimary()` (or stop()).
+   */
+  async freezePrimary(): Promise<PrimaryLoss> {
+    return this.losePrimary(async (p) => void p.child.kill('SIGSTOP'));
+  }
+
+  /** SIGKILLs the data node that is not the primary any more (a frozen one: its host is gone for good). */
+  async killLostPrimary(): Promise<void> {
+    const primary = await this.primary();
+    await Promise.all([...this.dataNodes].filter(([port]) => port !== primary).map(([, p]) => kill(p)));
+  }
+
+  private async losePrimary(lose: (p: RedisProcess) => Promise<void>): Promise<PrimaryLoss> {
+    const lost = await this.primary();
+    const promoted = this.nodes.find((p) => p !== lost)!;
+    const lostAt = Date.now();
+    await lose(this.dataNodes.get(lost)!);
+    await waitFor(async () => (await this.primary().catch(() => 0)) === promoted, { timeoutMs: 30_000, intervalMs: 50, what: 'every sentinel to name the promoted replica' });
+    await waitFor(async () => field(await info(promoted, 'replication'), 'role') === 'master', { timeoutMs: 10_000, intervalMs: 50, what: 'the replica to take the primary role' });
+    return { lost, promoted, lostAt, promotedAfterMs: Date.now() - lostAt };
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.procs.splice(0).map(kill));
     await fs.rm(this.dir, { recursive: true, force: true });
@@ -196,13 +247,17 @@ export class SentinelSet {
 
 export class RedisClusterSet {
   private readonly procs: RedisProcess[] = [];
+  private readonly byPort = new Map<number, RedisProcess>();
   ports: number[] = [];
 
-  private constructor(private readonly dir: string) {}
+  private constructor(
+    private readonly dir: string,
+    private readonly replicas: number,
+  ) {}
 
-  /** Three primaries (no replicas) sharing the 16384 slots, state ok on every node. */
-  static async start(): Promise<RedisClusterSet> {
-    const set = new RedisClusterSet(await fs.mkdtemp(path.join(os.tmpdir(), 'redis-cluster-')));
+  /** Three primaries sharing the 16384 slots (each with `replicas` replicas), state ok on every node. */
+  static async start(options: { replicas?: number } = {}): Promise<RedisClusterSet> {
+    const set = new RedisClusterSet(await fs.mkdtemp(path.join(os.tmpdir(), 'redis-cluster-')), options.replicas ?? 0);
     return bootOrCleanUp(set, () => set.boot());
   }
 
@@ -212,23 +267,101 @@ export class RedisClusterSet {
 
   /** Keys on each primary (DBSIZE), to show where the hub's data went. */
   async keysPerNode(): Promise<number[]> {
-    return Promise.all(this.ports.map((p) => withClient(p, (c) => c.dbsize())));
+    const primaries = await this.primaries();
+    return Promise.all(primaries.map((p) => withClient(p, (c) => c.dbsize())));
+  }
+
+  /** Ports of the nodes that are primaries now (as a live node sees the cluster). */
+  async primaries(): Promise<number[]> {
+    const nodes = await this.clusterNodes();
+    return nodes.filter((n) => n.primary && !n.failed).map((n) => n.port);
+  }
+
+  /** The port of the primary serving `key`'s slot, as a live node sees it. */
+  async primaryFor(key: string): Promise<number> {
+    const alive = this.ports.find((p) => this.isAlive(p))!;
+    const slot = Number(await withClient(alive, (c) => c.call('CLUSTER', 'KEYSLOT', key)));
+    const nodes = await this.clusterNodes();
+    const owner = nodes.find((n) => n.primary && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b));
+    if (!owner) throw new Error(`no live primary serves slot ${slot}`);
+    return owner.port;
+  }
+
+  /**
+   * An unplanned failover inside the cluster: the primary serving `key` is SIGKILLed; its
+   * replica takes its slots after cluster-node-timeout and an election. Resolves once a
+   * live node names another primary for the slot and the cluster state is ok again.
+   */
+  async killPrimaryFor(key: string): Promise<PrimaryLoss> {
+    const lost = await this.primaryFor(key);
+    const lostAt = Date.now();
+    await kill(this.byPort.get(lost)!);
+    let promoted = 0;
+    await waitFor(
+      async () => {
+        promoted = await this.primaryFor(key).catch(() => 0);
+        if (promoted === 0 || promoted === lost) return false;
+        const alive = this.ports.filter((p) => this.isAlive(p));
+        return (await Promise.all(alive.map(async (p) => field(await withClient(p, (c) => c.call('CLUSTER', 'INFO') as Promise<string>), 'cluster_state')))).every((s) => s === 'ok');
+      },
+      { timeoutMs: 30_000, intervalMs: 50, what: "the replica to take over the killed primary's slots" },
+    );
+    return { lost, promoted, lostAt, promotedAfterMs: Date.now() - lostAt };
+  }
+
+  private isAlive(port: number): boolean {
+    const p = this.byPort.get(port)!;
+    return p.child.exitCode === null && p.child.signalCode === null;
+  }
+
+  private async clusterNodes(): Promise<{ port: number; primary: boolean; failed: boolean; slots: [number, number][] }[]> {
+    const alive = this.ports.find((p) => this.isAlive(p))!;
+    const text = (await withClient(alive, (c) => c.call('CLUSTER', 'NODES'))) as string;
+    return text
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const f = line.split(' ');
+        const port = Number(f[1].split('@')[0].split(':').pop());
+        const flags = f[2].split(',');
+        const slots = f.slice(8).filter((r) => !r.startsWith('[')).map((r): [number, number] => {
+          const [a, b] = r.split('-').map(Number);
+          return [a, b ?? a];
+        });
+        return { port, primary: flags.includes('master'), failed: flags.includes('fail') || flags.includes('fail?'), slots };
+      });
   }
 
   private async boot(): Promise<void> {
-    for (let i = 0; i < 3; i++) this.ports.push(await freePort());
+    const count = 3 * (1 + this.replicas);
+    for (let i = 0; i < count; i++) this.ports.push(await freePort());
     for (const port of this.ports) {
       const dir = path.join(this.dir, String(port));
       await fs.mkdir(dir);
-      this.procs.push(startRedis([...nodeArgs(port, dir), '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'], port));
+      const proc = startRedis([...nodeArgs(port, dir), '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'], port);
+      this.procs.push(proc);
+      this.byPort.set(port, proc);
     }
     await waitFor(async () => (await Promise.all(this.ports.map((p) => withClient(p, (c) => c.ping())))).every((r) => r === 'PONG'), { timeoutMs: 10_000, what: 'cluster nodes up' });
-    await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `${HOST}:${p}`), '--cluster-yes'], { timeout: 30_000 });
+    await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `${HOST}:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes'], { timeout: 30_000 });
     await waitFor(async () => (await Promise.all(this.ports.map(async (p) => field(await withClient(p, (c) => c.call('CLUSTER', 'INFO') as Promise<string>), 'cluster_state')))).every((s) => s === 'ok'), {
       timeoutMs: 20_000,
       intervalMs: 200,
       what: 'cluster state ok on every node',
     });
+    if (this.replicas > 0) {
+      // Every replica has synced with its primary (else a failover could not promote it).
+      await waitFor(
+        async () => {
+          for (const p of this.ports) {
+            const repl = await info(p, 'replication');
+            if (field(repl, 'role') === 'slave' && field(repl, 'master_link_status') !== 'up') return false;
+          }
+          return true;
+        },
+        { timeoutMs: 20_000, intervalMs: 200, what: 'the replicas in sync' },
+      );
+    }
   }
 
   async stop(): Promise<void> {

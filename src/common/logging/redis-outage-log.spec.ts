@@ -68,7 +68,7 @@ describe('RedisOutageLog', () => {
   });
 
   it('knows connection errors from command errors', () => {
-    for (const m of ['read ECONNRESET', 'connect ECONNREFUSED 127.0.0.1:6379', 'Connection is closed.', "Stream isn't writeable and enableOfflineQueue options is false", 'Reached the max retries per request limit (which is 1).'])
+    for (const m of ['read ECONNRESET', 'connect ECONNREFUSED 127.0.0.1:6379', 'Connection is closed.', "Stream isn't writeable and enableOfflineQueue options is false", 'Reached the max retries per request limit (which is 1).', "Socket timeout. Expecting data, but didn't receive any in 12000ms.", 'Too many Cluster redirections. Last error: Error: Connection is closed.', 'CLUSTERDOWN The cluster is down'])
       expect(isRedisConnectionError(m)).toBe(true);
     for (const m of ['ERR unknown command', 'WRONGTYPE Operation against a key holding the wrong kind of value', 'Missing lock for job 1. moveToFinished']) expect(isRedisConnectionError(m)).toBe(false);
   });

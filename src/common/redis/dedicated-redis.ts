@@ -2,6 +2,7 @@ import Redis, { RedisOptions } from 'ioredis';
 import type { RedisTopology } from '../../config/redis-topology';
 import { redisOutage } from '../logging/redis-outage-log';
 import { createRedisClient } from './redis-factory';
+import { keepAsking } from './keep-asking';
 
 /**
  * A connection of its own, for a blocking reader, a pub/sub subscriber (neither can share
@@ -14,6 +15,7 @@ export function dedicatedRedis(topology: RedisTopology, name: string, overrides:
   const client = createRedisClient(topology, name, { maxRetriesPerRequest: null, enableOfflineQueue: true, ...overrides });
   client.on('error', (err: Error) => redisOutage.failed(client, err.message));
   client.on('ready', () => redisOutage.ready(client));
+  keepAsking(client, topology.socketTimeoutMs ?? 0);
   return client;
 }
 

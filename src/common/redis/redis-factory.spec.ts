@@ -20,6 +20,19 @@ describe('redis factory: one builder for every topology', () => {
     expect(redisDatabase(t)).toBe(1);
   });
 
+  it('socketTimeoutMs becomes every connection\'s socketTimeout (a server that stops answering is left); 0 or unset: none', () => {
+    expect(redisOptionsFor({ mode: 'standalone', url: 'redis://h:6380', socketTimeoutMs: 12_000 }).socketTimeout).toBe(12_000);
+    expect(redisOptionsFor({ ...sentinel, socketTimeoutMs: 15_000 }).socketTimeout).toBe(15_000);
+    expect(redisOptionsFor({ mode: 'standalone', url: 'redis://h:6380', socketTimeoutMs: 0 }).socketTimeout).toBeUndefined();
+    expect(redisOptionsFor(sentinel).socketTimeout).toBeUndefined();
+    const cluster = createRedisClient({ mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 7000 }], tls: false, socketTimeoutMs: 12_000 }, 'unit', { lazyConnect: true });
+    try {
+      expect((cluster as unknown as Cluster).options.redisOptions).toMatchObject({ socketTimeout: 12_000 });
+    } finally {
+      cluster.disconnect();
+    }
+  });
+
   it('Sentinel: sentinels + group name, both passwords, TLS on both legs, no failover detector (it leaks past QUIT); BullMQ gets options', () => {
     expect(redisOptionsFor(sentinel)).toMatchObject({
       sentinels: sentinel.sentinels,

@@ -27,7 +27,14 @@ export function reconnectOnReadonly(err: Error): boolean | 1 | 2 {
  * BullMQ's blocking connections need; callers override it where failing fast is right.
  */
 export function redisOptionsFor(topology: RedisTopology): RedisOptions {
-  const common: RedisOptions = { maxRetriesPerRequest: null, retryStrategy, reconnectOnError: reconnectOnReadonly };
+  const common: RedisOptions = {
+    maxRetriesPerRequest: null,
+    retryStrategy,
+    reconnectOnError: reconnectOnReadonly,
+    // A server that stops answering (frozen, host gone, partition) is left after this long,
+    // not when TCP gives up: under Sentinel the reconnect then finds the promoted replica.
+    socketTimeout: topology.socketTimeoutMs || undefined,
+  };
   switch (topology.mode) {
     case 'standalone':
       return { ...redisOptionsFromUrl(topology.url), ...common };

@@ -6,6 +6,7 @@ import { describeRedisTopology } from '../../config/redis-topology';
 import { redisOutage } from '../logging/redis-outage-log';
 import { KeyExpiryWatcher } from './key-expiry-watcher';
 import { createRedisClient } from './redis-factory';
+import { keepAsking } from './keep-asking';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
 
@@ -49,6 +50,7 @@ class RedisCloser implements OnApplicationShutdown {
         // ioredis repeats the error on every retry: the process logs one line per outage.
         client.on('error', (err: Error) => redisOutage.failed(client, err.message));
         client.on('ready', () => redisOutage.ready(client));
+        keepAsking(client, topology.socketTimeoutMs ?? 0);
         return client;
       },
     },

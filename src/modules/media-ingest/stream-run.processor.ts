@@ -1,11 +1,9 @@
 import { Processor } from '@nestjs/bullmq';
-import { Inject } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError, WaitingError } from 'bullmq';
 import Redis from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../../common/errors/error-message';
 import { KeyExpiryWatcher } from '../../common/redis/key-expiry-watcher';
-import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { JobName } from '../../jobs/job-names';
 import type { QueueJob, StreamRunPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
@@ -76,7 +74,6 @@ export class StreamRunProcessor extends QueueProcessor {
     private readonly running: RunningStreams,
     private readonly streams: StreamsService,
     private readonly expiries: KeyExpiryWatcher,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly presence: StreamWorkerPresence,
     private readonly lostHosts: LostSpoolHosts,
   ) {
@@ -85,7 +82,10 @@ export class StreamRunProcessor extends QueueProcessor {
 
   override onApplicationBootstrap(): void {
     super.onApplicationBootstrap();
-    // BullMQ could not extend a lock: that stream's lease is gone, close its sockets.
+    // BullMQ could not extend a lock: that stream's lease is gone, close its sockets. The
+    // job is put back in the queue when the run has wound down (afterLeaseLost), not here:
+    // BullMQ tracks locks by job id, so a run of the same job fetched by this worker before
+    // the earlier one ended would lose its lock renewals when the earlier one ends.
     this.worker.on('lockRenewalFailed', (jobIds: string[]) => {
       for (const id of jobIds) this.running.abort(id, 'lease_lost');
     });
@@ -145,14 +145,57 @@ export class StreamRunProcessor extends QueueProcessor {
         this.logger.log(`Stream ${job.id} handed back to the queue`);
         throw new WaitingError();
       case 'lease_lost':
-        // Not renewed in time, or lost: if the lock is in fact still ours, hand the job
-        // back at once rather than let it wait for a retry; if not, this fails harmlessly.
-        if (await job.moveToWait(job.token).then(() => true, () => false)) {
-          this.logger.warn(`Stream ${job.id}: lease could not be confirmed in time; sockets closed, job handed back to the queue`);
-          throw new WaitingError();
-        }
-        throw new Error(`Stream ${job.id}: lease lost; sockets closed`);
+        return this.afterLeaseLost(job);
     }
+  }
+
+  /**
+   * The sockets are closed (the session fenced itself). The job goes back to `wait` now,
+   * so a worker reconnects the stream as soon as Redis answers, instead of when a stalled
+   * check happens to run (up to STREAM_STALLED_BACKSTOP_MS later):
+   * - the lock is still ours (renewals were only slow): hand it back with our token;
+   * - the lock is gone and nobody took the job (Redis was unreachable longer than the
+   *   lock lives — a primary failover: the promoted replica has no lock, or one that
+   *   expired): the same atomic stalled check a standby runs when a lock expires; it
+   *   moves the job only while no lock exists, so it can never move one a live holder has;
+   * - otherwise another worker holds it already: nothing to do, the failure is harmless.
+   * The commands wait for Redis to answer (BullMQ's connections queue them meanwhile).
+   */
+  private async afterLeaseLost(job: Job<StreamRunPayload>): Promise<never> {
+    const id = job.id!;
+    if (await job.moveToWait(job.token).then(() => true, () => false)) {
+      this.logger.warn(`Stream ${id}: lease could not be confirmed in time; sockets closed, job handed back to the queue`);
+      throw new WaitingError();
+    }
+    if (await this.requeueIfLockGone(id).catch(() => false)) {
+      this.logger.warn(`Stream ${id}: lease expired while Redis was unreachable (a failover?); sockets closed, job back in the queue at once`);
+      throw new WaitingError();
+    }
+    throw new Error(`Stream ${id}: lease lost; sockets closed`);
+  }
+
+  /**
+   * Moves `jobId` back to `wait` through BullMQ's stalled check if its lock is gone and it
+   * is still active (KICK_STALLED, then the check at once). False when the lock exists
+   * (a live holder: never moved), the job is not active, or this BullMQ has no such check.
+   */
+  private async requeueIfLockGone(jobId: string): Promise<boolean> {
+    const check = this.stalledCheck();
+    if (!check) return false;
+    const qn = this.worker.qualifiedName;
+    // The worker's own connection, which the check runs on too: it queues commands while
+    // reconnecting, where the shared client fails fast and may come back later than it.
+    const client = (await this.worker.client) as unknown as Redis;
+    const kicked = await client.eval(KICK_STALLED, 4, `${qn}:${jobId}:lock`, `${qn}:active`, `${qn}:stalled`, `${qn}:stalled-check`, jobId);
+    if (Number(kicked) !== 1) return false;
+    await check();
+    return true;
+  }
+
+  /** BullMQ's stalled check (internal in 5.x), bound to this worker; null if this version has none. */
+  private stalledCheck(): (() => Promise<void>) | null {
+    const worker = this.worker as unknown as { moveStalledJobsToWait?: () => Promise<void> };
+    return typeof worker.moveStalledJobsToWait === 'function' ? worker.moveStalledJobsToWait.bind(this.worker) : null;
   }
 
   /**
@@ -178,25 +221,20 @@ export class StreamRunProcessor extends QueueProcessor {
    * periodic check stays the only path.
    */
   private watchExpiries(): void {
-    const qn = this.worker.qualifiedName;
-    const prefix = `${qn}:`;
-    const worker = this.worker as unknown as { moveStalledJobsToWait?: () => Promise<void>; opts: { stalledInterval?: number } };
-    if (typeof worker.moveStalledJobsToWait !== 'function') {
+    const prefix = `${this.worker.qualifiedName}:`;
+    const worker = this.worker as unknown as { opts: { stalledInterval?: number } };
+    if (!this.stalledCheck()) {
       this.logger.warn('This BullMQ version has no moveStalledJobsToWait: stream takeover relies on the periodic stalled check');
       return;
     }
-    const check = worker.moveStalledJobsToWait.bind(this.worker);
     this.expiries.watch(
       prefix,
       (key) => {
         if (!key.endsWith(':lock')) return;
         const jobId = key.slice(prefix.length, -':lock'.length);
-        void this.redis
-          .eval(KICK_STALLED, 4, key, `${qn}:active`, `${qn}:stalled`, `${qn}:stalled-check`, jobId)
-          .then(async (kicked) => {
-            if (Number(kicked) !== 1) return;
-            this.logger.warn(`Stream ${jobId}: its lease expired (holder gone); taking it back to the queue now`);
-            await check();
+        void this.requeueIfLockGone(jobId)
+          .then((moved) => {
+            if (moved) this.logger.warn(`Stream ${jobId}: its lease expired (holder gone); taking it back to the queue now`);
           })
           .catch((err: unknown) => this.logger.warn(`Stream ${jobId}: immediate stalled check failed (the periodic one will run): ${errorMessage(err)}`));
       },

@@ -304,6 +304,26 @@ describe('AudioSpool', () => {
     await spool.close();
   });
 
+  it("a run that ends with 'keep' after a later run of the same stream took it up in this process does not end the later one's audio", async () => {
+    // A lost lease: the stream is put back in the queue and taken up again here while the
+    // earlier run still winds down (its Redis or Postgres writes waiting); its 'keep' comes last.
+    const store = new FakeStore();
+    const { h, impl } = hooks();
+    const spool = new AudioSpool(store, impl, opts);
+    const earlier = spool.open(info('st1'));
+    earlier.append('7', 'Ann', pkt(100));
+    const later = spool.open(info('st1'));
+    await earlier.end('keep');
+    expect(later.append('7', 'Ann', pkt(120))).toBe(true);
+    await spool.flush();
+    expect(store.packetTs('st1|7|0')).toEqual([100, 120]);
+    // The later run's own end still ends the stream.
+    await later.end('finalize');
+    expect(h.due).toEqual(['st1|7|0']);
+    expect(later.append('7', 'Ann', pkt(1100))).toBe(false);
+    await spool.close();
+  });
+
   it('a slow write does not hold back the next one (two in flight at most); segments wait for their writes', async () => {
     const store = new FakeStore();
     const { h, impl } = hooks();

@@ -65,6 +65,7 @@ export class AudioSpool {
       s = { info, users: new Map(), pending: 0, ended: null };
       this.streams.set(info.rtmsStreamId, s);
     }
+    s.handles = (s.handles ?? 0) + 1;
     if (!this.timer) {
       this.timer = setInterval(() => {
         if (this.inFlight.size < MAX_WRITES_IN_FLIGHT) void this.startWrite();
@@ -165,6 +166,14 @@ export class AudioSpool {
 
   /** @internal via AudioSpoolStream */
   async end(s: StreamState, how: StreamEnd): Promise<void> {
+    s.handles = Math.max(0, (s.handles ?? 1) - 1);
+    // A later run of the stream holds it too (taken up here before this one wound down,
+    // after a lost lease): leaving the segments open is all 'keep' means, and ending the
+    // state would refuse that run's audio. What this run appended is written as usual.
+    if (how === 'keep' && s.handles > 0) {
+      await this.flush();
+      return;
+    }
     if (how === 'discard') {
       const n = this.dropStream(s);
       if (n > 0) this.hooks.discarded('revoked', n);

@@ -39,6 +39,8 @@ export interface StreamState {
   /** Packets appended and not yet written or discarded. */
   pending: number;
   ended: StreamEnd | null;
+  /** Runs of this process holding the stream (handles opened and not ended): a later run may take it up before an earlier one has wound down. */
+  handles?: number;
   /**
    * Participants erased while the stream ran (erasure by participant): user id → the last
    * segment window (start) whose audio is dropped. Their audio up to the erasure never

@@ -3,6 +3,7 @@ import { JobName } from '../../../jobs/job-names';
 import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
 import { errorMessage } from '../../../common/errors/error-message';
+import { isRedisConnectionError, redisOutage } from '../../../common/logging/redis-outage-log';
 import type { MediaSpill, SpilledEntry } from './media-spill';
 
 export type MediaJobName = JobName.FrameSave | JobName.TranscriptSave | JobName.ChatSave;
@@ -239,7 +240,7 @@ export class MediaBatcher {
         // Put them back in front; the next flush retries.
         const now = this.buffers.get(name)!;
         this.buffers.set(name, { entries: [...buf.entries, ...now.entries], bytes: buf.bytes + now.bytes });
-        this.logger.warn(`Enqueue of ${buf.entries.length} ${name} item(s) failed, will retry: ${errorMessage(err)}`);
+        this.enqueueFailed(`Enqueue of ${buf.entries.length} ${name} item(s) failed, will retry`, err);
         this.arm();
       }
     }
@@ -260,7 +261,7 @@ export class MediaBatcher {
       // Saves are idempotent: a file enqueued in part and then again adds nothing twice.
       for (const [name, entries] of byName) await this.sink.enqueueBatches(name, this.split(entries));
     } catch (err) {
-      this.logger.warn(`Enqueue of spilled media failed, will retry: ${errorMessage(err)}`);
+      this.enqueueFailed('Enqueue of spilled media failed, will retry', err);
       this.arm();
       return;
     }
@@ -268,6 +269,17 @@ export class MediaBatcher {
     for (const e of file.entries) this.settle(e.ids.rtmsStreamId, 1);
     this.hooks.drained(file.entries.length);
     if (!this.spill!.empty) this.arm();
+  }
+
+  /**
+   * Redis unreachable: one line per outage for the whole process (redis-outage-log.ts),
+   * not one per flush (every MEDIA_BATCH_FLUSH_MS); what still waits when a stream ends
+   * is logged then ("could not be enqueued yet"). Other errors are logged as they come.
+   */
+  private enqueueFailed(what: string, err: unknown): void {
+    const message = errorMessage(err);
+    if (isRedisConnectionError(message)) redisOutage.failed(undefined, message);
+    else this.logger.warn(`${what}: ${message}`);
   }
 
   /** Payloads of at most maxItems / maxBytes, each grouping its items by stream (arrival order kept per stream). */
