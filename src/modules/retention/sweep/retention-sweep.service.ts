@@ -6,6 +6,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { RedisLock } from '../../../common/redis/redis-lock';
 import { RENEW_IF_HOLDER } from '../../../common/redis/lease-scripts';
+import { isRedisConnectionError, redisOutage } from '../../../common/logging/redis-outage-log';
 import { errorMessage } from '../../../common/errors/error-message';
 import { AppConfig } from '../../../config/app.config';
 import { DeletionLogService, DeletionReason, DeletionActor } from '../../deletion-log';
@@ -92,17 +93,24 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
       run.success = true;
       return run;
     } catch (err) {
-      this.logger.error(`Retention sweep failed after ${Date.now() - started} ms: ${errorMessage(err)}`);
+      this.reportFailure(`Retention sweep failed after ${Date.now() - started} ms`, err, 'error');
       throw err;
     } finally {
       clearInterval(renew);
       run.stored = await this.media.storedByCategory().catch(() => undefined);
       run.durationMs = Date.now() - started;
       run.finishedAt = new Date().toISOString();
-      await this.stats.save(run).catch((err: unknown) => this.logger.warn(`Could not record the sweep's metrics: ${errorMessage(err)}`));
+      await this.stats.save(run).catch((err: unknown) => this.reportFailure(`Could not record the sweep's metrics`, err, 'warn'));
       await this.lock.release(this.leaseKey, token).catch(() => undefined);
       if (run.sessions > 0) this.logger.log(`Retention sweep: ${run.sessions} purge(s), ${run.objects} object(s), ${run.bytes} bytes, ${run.rows} row(s) in ${run.durationMs} ms`);
     }
+  }
+
+  /** A Redis outage is reported once per outage by the outage log; anything else is logged here. */
+  private reportFailure(what: string, err: unknown, level: 'warn' | 'error'): void {
+    const message = errorMessage(err);
+    if (isRedisConnectionError(message)) redisOutage.failed(undefined, message);
+    else this.logger[level](`${what}: ${message}`);
   }
 
   private async runSweep(run: RetentionRunStats, lease: { lost: boolean }): Promise<void> {
