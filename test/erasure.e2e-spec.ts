@@ -22,9 +22,10 @@ import { waitFor, waitForQueuesIdle } from './utils/wait-for';
  * still in the worker's spool: no WAV of B's open segment ever appears.
  */
 const SPEED = 4;
-const A = 201;
-const B = 202;
-const C = 203;
+// User ids no other spec uses: an erasure reaches every session in the shared test database.
+const A = 9201;
+const B = 9202;
+const C = 9203;
 const POLICY = {
   media_types: ['audio', 'video', 'transcript', 'chat'],
   video: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 3 },
@@ -292,8 +293,8 @@ describe('Erasure by participant', () => {
   }, 90000);
 
   it("an erasure asked while the meeting streams drops B's audio still in the spool: no WAV of B's open segment appears", async () => {
-    const BOB = 302;
-    const ANN = 301;
+    const BOB = 9302;
+    const ANN = 9301;
     // One long segment window: B's audio stays in the spool, its WAV written only at the end.
     const policy = { media_types: ['audio', 'transcript'], audio: { mode: 'per_participant', segment_seconds: 3600 }, transcript: { enabled: true } };
     const script: ParticipantScript[] = [
