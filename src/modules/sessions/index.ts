@@ -26,7 +26,7 @@ export { IllegalTransitionError, SessionNotFoundError } from './sessions.errors'
 export { canTransition } from './session-state';
 export { sessionView, streamView } from './session.views';
 export { capturePolicyView, enforceZeroRetention, isZeroRetention, resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
-export type { CapturePolicy, SessionRetentionPolicy, StoredZoomRoomsPolicy } from './capture-policy';
+export type { CapturePolicy, RecordingPolicy, SessionRetentionPolicy, StoredZoomRoomsPolicy } from './capture-policy';
 export { CapturePolicyDto } from './dto/capture-policy.dto';
 export type { MediaTypeName } from './dto/capture-policy.dto';
 export { MAX_MERGED_RECEIVED_COUNTS } from './received-counts';

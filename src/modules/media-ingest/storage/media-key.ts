@@ -6,13 +6,16 @@ import { createHash } from 'node:crypto';
  * segment: no '/', '\\', NUL or control characters, never '.' or '..', and short enough
  * in UTF-8 bytes for any file system (see MAX_SEGMENT_BYTES).
  */
-export type ArtifactKind = 'video_frame' | 'share_frame' | 'audio_segment' | 'chat';
+export type ArtifactKind = 'video_frame' | 'share_frame' | 'audio_segment' | 'chat' | 'recording' | 'participant_audio';
 
 export const KIND_FOLDER: Record<ArtifactKind, string> = {
   video_frame: 'video',
   share_frame: 'deskshare',
   audio_segment: 'audio',
   chat: 'chat',
+  // Composed by media-compose (docs/recordings.md).
+  recording: 'recording',
+  participant_audio: 'participant_audio',
 };
 
 /**
