@@ -1,0 +1,239 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { JobName } from '../src/jobs/job-names';
+import { QueueName } from '../src/jobs/queue-names';
+import { MediaComposeModule, MediaComposeProcessor } from '../src/modules/media-compose';
+import type { ComposeEngine, ComposeInput, ComposeResult } from '../src/modules/media-compose/engine/compose-types';
+import { EventSource, SessionsService, SessionStatus } from '../src/modules/sessions';
+import { PROCESSORS } from '../src/worker/processors';
+import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
+import { insertStreamingSession, seedAudio, seedVideo } from './utils/compose-seed';
+import { query } from './utils/db';
+import { useE2eContext } from './utils/e2e-context';
+import { API_KEY, TEST_KEYS } from './utils/test-app';
+import { waitFor } from './utils/wait-for';
+import { WebhookReceiver } from './utils/webhook-receiver';
+
+interface Envelope {
+  type: string;
+  id: string;
+  data: Record<string, unknown> & { session_id: string | null };
+}
+
+/**
+ * A test-only engine: checks that every input file the job handed it exists, records the
+ * input, writes a small deterministic "MP4" and answers like the real engine. `failNext`
+ * makes the next call fail the way ffmpeg does (a deterministic error).
+ */
+class RecordingFakeEngine implements ComposeEngine {
+  readonly calls: ComposeInput[] = [];
+  failNext: Error | null = null;
+
+  async compose(input: ComposeInput, outFile: string): Promise<ComposeResult> {
+    for (const f of [...input.video.map((v) => v.path), ...input.audio.map((a) => a.path)]) await fs.access(f);
+    this.calls.push(input);
+    if (this.failNext) {
+      const err = this.failNext;
+      this.failNext = null;
+      throw err;
+    }
+    const body = Buffer.from(`fake-mp4 ${input.startTs}-${input.endTs} v${input.video.length} a${input.audio.length} call${this.calls.length}`);
+    await fs.writeFile(outFile, body);
+    return {
+      durationMs: input.endTs - input.startTs,
+      bytes: body.length,
+      video: { codec: 'h264', width: input.output.width, height: input.output.height, fps: input.output.fps },
+      audio: { codec: 'aac', sampleRate: 48000, channels: 1 },
+      gaps: input.knownGaps,
+      cpuMs: 12,
+    };
+  }
+}
+
+const T0 = Date.now() - 60_000;
+const SECOND_PCM = Buffer.alloc(16000 * 2); // 1 s of 16 kHz mono silence
+
+describe('Recording composition (media-compose): trigger, exactly-once recording.ready, API', () => {
+  let receiver: WebhookReceiver;
+  let root: string;
+  const engine = new RecordingFakeEngine();
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'rtms-compose-e2e-'));
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    if (root) await fs.rm(root, { recursive: true, force: true });
+  });
+
+  const registrations = PROCESSORS.filter((r) => r.queue !== QueueName.MediaCompose).concat({
+    queue: QueueName.MediaCompose,
+    processor: MediaComposeProcessor,
+    handles: [JobName.RecordingCompose],
+    imports: [MediaComposeModule.withEngine(engine)],
+  });
+  const ctx = useE2eContext({
+    hub: { api: true, worker: { queues: [QueueName.MediaFrames, QueueName.MediaCompose, QueueName.AppWebhooks], explicit: true, registrations } },
+    env: () => ({ STORAGE_DRIVER: 'local', STORAGE_LOCAL_DIR: root, COMPOSE_RECORDINGS: 'true', COMPOSE_WORK_DIR: path.join(root, 'work'), WEBHOOK_ALLOW_PRIVATE_URLS: 'true', COMPOSE_WIDTH: '640', COMPOSE_HEIGHT: '360' }),
+  });
+
+  let endpoint: { secret: string };
+  beforeAll(async () => {
+    endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['recording.ready']);
+  });
+
+  const parse = (body: string) => JSON.parse(body) as Envelope;
+  const readyOf = (sessionId: string) => receiver.requests.map((r) => parse(r.body)).filter((e) => e.type === 'recording.ready' && e.data.session_id === sessionId);
+
+  async function seededSession(policy: Record<string, unknown> = {}, owner: string | null = null): Promise<string> {
+    const sessionId = await insertStreamingSession(ctx.hub, new Date(T0), policy, owner);
+    await seedVideo(ctx.hub, root, sessionId, { userId: '16778240', userName: 'Ann', firstTs: T0 + 100, frameTs: [0, 40, 80, 120], bytes: Buffer.from('annexb-1') });
+    await seedVideo(ctx.hub, root, sessionId, { userId: '16778241', userName: 'Bob', firstTs: T0 + 2000, frameTs: [0, 40, 80], bytes: Buffer.from('annexb-2') });
+    await seedAudio(ctx.hub, root, sessionId, { userId: '0', firstTs: T0 + 50, pcm: Buffer.concat([SECOND_PCM, SECOND_PCM]), sampleRate: 16000, gaps: [{ at_ms: T0 + 1050, missing_ms: 500 }] });
+    return sessionId;
+  }
+
+  const stop = (sessionId: string) => ctx.hub.app.get(SessionsService).transition(sessionId, SessionStatus.Stopped, { source: EventSource.Api, stopReason: 6 });
+  const timeline = async (sessionId: string, type: string) =>
+    query<{ payload: Record<string, unknown> }>(ctx.hub.app, `SELECT payload FROM session_events WHERE session_id = $1 AND event_type = $2 ORDER BY created_at`, [sessionId, type]);
+
+  it('composes when the session stops, stores one recording artifact, and announces recording.ready once with it', async () => {
+    const sessionId = await seededSession();
+    const calls = engine.calls.length;
+    await stop(sessionId);
+
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'recording.ready at the receiver' });
+    const ready = readyOf(sessionId)[0];
+    const recording = ready.data.recording as Record<string, unknown>;
+    expect(recording).toMatchObject({ session_id: sessionId, kind: 'recording', content_type: 'video/mp4', user_id: '0', storage_key: `${sessionId}/recording/recording.mp4` });
+    expect((recording.meta as Record<string, unknown>).codecs).toEqual({ video: 'h264', audio: 'aac' });
+    expect(ready.data.counts).toMatchObject({ audio_segments: 1 });
+    expect(ready.data.complete).toBe(true);
+    expect(ready.data.recording_error).toBeUndefined();
+    // Signed like every app webhook (independent Standard Webhooks implementation).
+    const delivery = receiver.requests.find((r) => parse(r.body).id === ready.id)!;
+    expect(() => new Webhook(endpoint.secret).verify(delivery.body, { 'webhook-id': delivery.webhookId, 'webhook-timestamp': delivery.webhookTimestamp, 'webhook-signature': delivery.webhookSignature })).not.toThrow();
+
+    // What the engine was given: both speakers' segments, the WAV cut at its hole into two runs placed at their own timestamps.
+    const input = engine.calls[calls];
+    expect(input.video.map((v) => [v.userId, v.frameTs[0]])).toEqual([
+      ['16778240', T0 + 100],
+      ['16778241', T0 + 2000],
+    ]);
+    expect(input.audio.map((a) => [a.userId, a.startTs])).toEqual([
+      [null, T0 + 50],
+      [null, T0 + 1550],
+    ]);
+    expect(input.startTs).toBe(T0);
+    expect(input.output).toEqual({ width: 640, height: 360, fps: 25 });
+
+    // The artifacts API lists it (kind filter), the download route serves it with Range.
+    const list = await ctx.http().get(`/api/v1/sessions/${sessionId}/artifacts?kind=recording`).set('x-api-key', API_KEY).expect(200);
+    expect(list.body.data).toHaveLength(1);
+    expect(list.body.data[0].id).toBe(recording.id);
+    const full = await ctx.http().get(`/api/v1/artifacts/${String(recording.id)}/content`).set('x-api-key', API_KEY).buffer(true).parse((res, cb) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    expect(full.status).toBe(200);
+    expect(full.headers['content-type']).toBe('video/mp4');
+    const part = await ctx.http().get(`/api/v1/artifacts/${String(recording.id)}/content`).set('x-api-key', API_KEY).set('Range', 'bytes=0-3').expect(206);
+    expect(part.headers['content-range']).toBe(`bytes 0-3/${full.body.length}`);
+
+    // Timeline: capture complete, then composed (with the gaps the engine reported), then ready.
+    expect(await timeline(sessionId, 'recording.capture_complete')).toHaveLength(1);
+    expect(await timeline(sessionId, 'recording.composed')).toHaveLength(1);
+    expect(await timeline(sessionId, 'recording.ready')).toHaveLength(1);
+    // The work dir was cleaned up.
+    expect(await fs.readdir(path.join(root, 'work'))).toEqual([]);
+
+    // Another capture-complete check (a redelivered stop, a late saver) changes nothing.
+    await ctx.hub.producer.enqueue(JobName.RecordingCheck, { sessionId });
+    await ctx.queuesIdle({ queues: [QueueName.MediaFrames, QueueName.MediaCompose, QueueName.AppWebhooks], timeoutMs: 15000 });
+    expect(readyOf(sessionId)).toHaveLength(1);
+    const [{ n }] = await query<{ n: number }>(ctx.hub.app, `SELECT count(*)::int AS n FROM app_events WHERE session_id = $1 AND type = 'recording.ready'`, [sessionId]);
+    expect(n).toBe(1);
+  });
+
+  it('re-composes on POST /sessions/:id/recording: 202, the same row and key replaced, no second recording.ready', async () => {
+    const sessionId = await seededSession();
+    await stop(sessionId);
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'the first recording.ready' });
+    const first = (readyOf(sessionId)[0].data.recording as { id: string; sha256: string });
+
+    const res = await ctx.http().post(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', TEST_KEYS.operator).expect(202);
+    expect(res.body).toMatchObject({ session_id: sessionId, revision: 1, job_id: `recording-compose-${sessionId}-r1` });
+    await waitFor(async () => ((await timeline(sessionId, 'recording.composed')).length === 2) || undefined, { timeoutMs: 20000, what: 'the second composition' });
+
+    const rows = await query<{ id: string; sha256: string }>(ctx.hub.app, `SELECT id, sha256 FROM media_artifacts WHERE session_id = $1 AND kind = 'recording'`, [sessionId]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].id).toBe(first.id);
+    expect(rows[0].sha256).not.toBe(first.sha256); // the fake engine's output differs per call: the object was replaced
+    const status = await ctx.http().get(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', TEST_KEYS.reader).expect(200);
+    expect(status.body).toMatchObject({ session_id: sessionId, state: 'done', revision: 1, error: null, recording: { id: first.id, sha256: rows[0].sha256 } });
+    await ctx.queuesIdle({ queues: [QueueName.MediaCompose, QueueName.AppWebhooks], timeoutMs: 15000 });
+    expect(readyOf(sessionId)).toHaveLength(1);
+  });
+
+  it('refuses to compose a session that has not ended (409), hides other owners’ sessions (404), and needs the control role (403)', async () => {
+    const sessionId = await insertStreamingSession(ctx.hub, new Date(T0));
+    const res = await ctx.http().post(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', API_KEY).expect(409);
+    expect(res.body).toMatchObject({ error: 'recording_session_not_ended', details: { status: 'streaming' } });
+    expect(await query(ctx.hub.app, `SELECT 1 FROM recording_compositions WHERE session_id = $1`, [sessionId])).toHaveLength(0);
+
+    const owned = await insertStreamingSession(ctx.hub, new Date(T0), {}, 'tenant-b');
+    await ctx.http().post(`/api/v1/sessions/${owned}/recording`).set('x-api-key', TEST_KEYS.tenantA).expect(404);
+    await ctx.http().post(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', TEST_KEYS.reader).expect(403);
+  });
+
+  it('announces a deterministic ffmpeg failure once, as recording: null with recording_error, and records it', async () => {
+    const sessionId = await seededSession();
+    engine.failNext = new Error('ffmpeg exited with code 1: Invalid data found when processing input');
+    await stop(sessionId);
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'recording.ready with the error' });
+    const ready = readyOf(sessionId)[0];
+    expect(ready.data.recording).toBeNull();
+    expect(ready.data.recording_error).toEqual({ code: 'compose_failed', message: 'ffmpeg exited with code 1: Invalid data found when processing input' });
+    expect(await timeline(sessionId, 'recording.compose_failed')).toEqual([{ payload: expect.objectContaining({ code: 'compose_failed', revision: 'auto' }) }]);
+    const job = await ctx.hub.producer.queueFor(JobName.RecordingCompose).getJob(`recording-compose-${sessionId}-auto`);
+    expect(job?.attemptsMade).toBe(1); // not retried: the same input fails the same way
+    const status = await ctx.http().get(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', API_KEY).expect(200);
+    expect(status.body).toMatchObject({ state: 'failed', error: { code: 'compose_failed' }, recording: null });
+  });
+
+  it('retries an attempt that can pass (an interrupted run) and announces once when it succeeds', async () => {
+    const sessionId = await seededSession();
+    engine.failNext = Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
+    await stop(sessionId);
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 30000, what: 'recording.ready after the retry' });
+    expect(readyOf(sessionId)[0].data.recording).toMatchObject({ kind: 'recording' });
+    const job = await ctx.hub.producer.queueFor(JobName.RecordingCompose).getJob(`recording-compose-${sessionId}-auto`);
+    expect(job?.attemptsMade).toBe(2);
+    expect(await timeline(sessionId, 'recording.compose_failed')).toHaveLength(0);
+  });
+
+  it('announces a source object that is gone as source_missing, without retrying', async () => {
+    const sessionId = await seededSession();
+    const [gone] = await query<{ storage_key: string }>(ctx.hub.app, `SELECT storage_key FROM media_artifacts WHERE session_id = $1 AND kind = 'video_segment' ORDER BY captured_at LIMIT 1`, [sessionId]);
+    await fs.rm(path.join(root, ...gone.storage_key.split('/')));
+    await stop(sessionId);
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'recording.ready with source_missing' });
+    expect(readyOf(sessionId)[0].data).toMatchObject({ recording: null, recording_error: { code: 'source_missing' } });
+    const job = await ctx.hub.producer.queueFor(JobName.RecordingCompose).getJob(`recording-compose-${sessionId}-auto`);
+    expect(job?.attemptsMade).toBe(1);
+  });
+
+  it('leaves recording.ready as it was when the session turns composition off', async () => {
+    const sessionId = await seededSession({ recording: { compose: false, participant_audio: 'none' } });
+    const calls = engine.calls.length;
+    await stop(sessionId);
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'recording.ready' });
+    expect(readyOf(sessionId)[0].data).not.toHaveProperty('recording');
+    expect(engine.calls.length).toBe(calls);
+    expect(await ctx.hub.producer.queueFor(JobName.RecordingCompose).getJob(`recording-compose-${sessionId}-auto`)).toBeUndefined();
+  });
+});
