@@ -76,7 +76,7 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
     imports: [MediaComposeModule.withEngine(engine)],
   });
   const ctx = useE2eContext({
-    hub: { api: true, worker: { queues: [QueueName.MediaFrames, QueueName.MediaCompose, QueueName.AppWebhooks], explicit: true, registrations } },
+    hub: { api: true, worker: { queues: [QueueName.MediaFrames, QueueName.MediaCompose, QueueName.AppWebhooks, QueueName.Maintenance], explicit: true, registrations } },
     env: () => ({ STORAGE_DRIVER: 'local', STORAGE_LOCAL_DIR: root, COMPOSE_RECORDINGS: 'true', COMPOSE_WORK_DIR: path.join(root, 'work'), WEBHOOK_ALLOW_PRIVATE_URLS: 'true', COMPOSE_WIDTH: '640', COMPOSE_HEIGHT: '360' }),
   });
 
@@ -88,10 +88,10 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
   const parse = (body: string) => JSON.parse(body) as Envelope;
   const readyOf = (sessionId: string) => receiver.requests.map((r) => parse(r.body)).filter((e) => e.type === 'recording.ready' && e.data.session_id === sessionId);
 
-  async function seededSession(policy: Record<string, unknown> = {}, owner: string | null = null): Promise<string> {
+  async function seededSession(policy: Record<string, unknown> = {}, owner: string | null = null, users: [string, string] = ['16778240', '16778241']): Promise<string> {
     const sessionId = await insertStreamingSession(ctx.hub, new Date(T0), policy, owner);
-    await seedVideo(ctx.hub, root, sessionId, { userId: '16778240', userName: 'Ann', firstTs: T0 + 100, frameTs: [0, 40, 80, 120], bytes: Buffer.from('annexb-1') });
-    await seedVideo(ctx.hub, root, sessionId, { userId: '16778241', userName: 'Bob', firstTs: T0 + 2000, frameTs: [0, 40, 80], bytes: Buffer.from('annexb-2') });
+    await seedVideo(ctx.hub, root, sessionId, { userId: users[0], userName: 'Ann', firstTs: T0 + 100, frameTs: [0, 40, 80, 120], bytes: Buffer.from('annexb-1') });
+    await seedVideo(ctx.hub, root, sessionId, { userId: users[1], userName: 'Bob', firstTs: T0 + 2000, frameTs: [0, 40, 80], bytes: Buffer.from('annexb-2') });
     await seedAudio(ctx.hub, root, sessionId, { userId: '0', firstTs: T0 + 50, pcm: Buffer.concat([SECOND_PCM, SECOND_PCM]), sampleRate: 16000, gaps: [{ at_ms: T0 + 1050, missing_ms: 500 }] });
     return sessionId;
   }
@@ -225,6 +225,34 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
     expect(readyOf(sessionId)[0].data).toMatchObject({ recording: null, recording_error: { code: 'source_missing' } });
     const job = await ctx.hub.producer.queueFor(JobName.RecordingCompose).getJob(`recording-compose-${sessionId}-auto`);
     expect(job?.attemptsMade).toBe(1);
+  });
+
+  it("erasing a participant deletes the composed recording that shows them (row and object), and counts it", async () => {
+    // Participants of this session only: the erasure reaches no other session of the file.
+    const sessionId = await seededSession({}, null, ['31000001', '31000002']);
+    await stop(sessionId);
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'recording.ready' });
+    const file = path.join(root, sessionId, 'recording', 'recording.mp4');
+    await fs.access(file);
+
+    const res = await ctx.http().post('/api/v1/erasures').set('x-api-key', API_KEY).send({ zoom_user_id: '31000002' }).expect(202);
+    const done = await waitFor(
+      async () => {
+        const r = await ctx.http().get(`/api/v1/erasures/${String(res.body.id)}`).set('x-api-key', API_KEY).expect(200);
+        return r.body.status === 'completed' ? (r.body as { counts: Record<string, number> }) : undefined;
+      },
+      { timeoutMs: 30000, what: 'the erasure to complete' },
+    );
+    expect(done.counts).toMatchObject({ recordings: 1 });
+    expect(await query(ctx.hub.app, `SELECT 1 FROM media_artifacts WHERE session_id = $1 AND kind = 'recording'`, [sessionId])).toHaveLength(0);
+    await expect(fs.access(file)).rejects.toMatchObject({ code: 'ENOENT' });
+    // The other speaker's segment is still there to compose from again.
+    expect(await query(ctx.hub.app, `SELECT user_id FROM media_artifacts WHERE session_id = $1 AND kind = 'video_segment'`, [sessionId])).toEqual([{ user_id: '31000001' }]);
+  });
+
+  it('reports ffmpeg in /health/ready on a process that composes', async () => {
+    const res = await ctx.http().get('/health/ready').expect(200);
+    expect(res.body.details.ffmpeg).toEqual({ status: 'up', ffmpeg: 'ok', version: expect.stringMatching(/\d/) });
   });
 
   it('leaves recording.ready as it was when the session turns composition off', async () => {
