@@ -22,7 +22,9 @@ ENV NODE_ENV=production
 # event loop often enough to push live delivery's p99 past 250 ms (docs/performance.md).
 ENV NODE_OPTIONS=--max-semi-space-size=64
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends tini \
+# ffmpeg (Debian's package) composes recordings (media-compose workers; docs/recordings.md).
+# Nothing downloads a binary at install time; FFMPEG_PATH points at another ffmpeg.
+RUN apt-get update && apt-get install -y --no-install-recommends tini ffmpeg \
   && rm -rf /var/lib/apt/lists/* \
   && mkdir -p /app/recordings /app/spool && chown node:node /app/recordings /app/spool
 COPY --from=build --chown=node:node /app/package.json /app/package-lock.json ./
