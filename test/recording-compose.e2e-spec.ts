@@ -6,6 +6,7 @@ import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { MediaComposeModule, MediaComposeProcessor } from '../src/modules/media-compose';
 import type { ComposeEngine, ComposeInput, ComposeResult } from '../src/modules/media-compose/engine/compose-types';
+import type { ParticipantAudioEncoder, ParticipantAudioInput, ParticipantAudioResult } from '../src/modules/media-compose/engine/participant-audio';
 import { EventSource, SessionsService, SessionStatus } from '../src/modules/sessions';
 import { PROCESSORS } from '../src/worker/processors';
 import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
@@ -52,6 +53,18 @@ class RecordingFakeEngine implements ComposeEngine {
   }
 }
 
+/** A test-only participant-audio encoder: writes a small file per participant and records what it got. */
+class RecordingFakeEncoder implements ParticipantAudioEncoder {
+  readonly calls: ParticipantAudioInput[] = [];
+
+  async encode(input: ParticipantAudioInput, outFile: string): Promise<ParticipantAudioResult> {
+    for (const a of input.audio) await fs.access(a.path);
+    this.calls.push(input);
+    await fs.writeFile(outFile, Buffer.from(`OggS fake ${input.audio[0]?.userId}`));
+    return { durationMs: input.endTs - input.startTs, codec: 'opus', contentType: 'audio/ogg', ext: 'ogg' };
+  }
+}
+
 const T0 = Date.now() - 60_000;
 const SECOND_PCM = Buffer.alloc(16000 * 2); // 1 s of 16 kHz mono silence
 
@@ -59,6 +72,7 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
   let receiver: WebhookReceiver;
   let root: string;
   const engine = new RecordingFakeEngine();
+  const encoder = new RecordingFakeEncoder();
 
   beforeAll(async () => {
     receiver = await WebhookReceiver.start();
@@ -73,7 +87,7 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
     queue: QueueName.MediaCompose,
     processor: MediaComposeProcessor,
     handles: [JobName.RecordingCompose],
-    imports: [MediaComposeModule.withEngine(engine)],
+    imports: [MediaComposeModule.withEngine(engine, encoder)],
   });
   const ctx = useE2eContext({
     hub: { api: true, worker: { queues: [QueueName.MediaFrames, QueueName.MediaCompose, QueueName.AppWebhooks, QueueName.Maintenance], explicit: true, registrations } },
@@ -248,6 +262,30 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
     await expect(fs.access(file)).rejects.toMatchObject({ code: 'ENOENT' });
     // The other speaker's segment is still there to compose from again.
     expect(await query(ctx.hub.app, `SELECT user_id FROM media_artifacts WHERE session_id = $1 AND kind = 'video_segment'`, [sessionId])).toEqual([{ user_id: '31000001' }]);
+  });
+
+  it('stores one participant_audio file per participant when the policy asks for them, next to the recording from mixed audio', async () => {
+    const sessionId = await seededSession({ recording: { compose: true, participant_audio: 'opus' } }, null, ['32000001', '32000002']);
+    await seedAudio(ctx.hub, root, sessionId, { userId: '32000001', firstTs: T0 + 100, pcm: SECOND_PCM, sampleRate: 16000 });
+    await seedAudio(ctx.hub, root, sessionId, { userId: '32000002', firstTs: T0 + 2000, pcm: SECOND_PCM, sampleRate: 16000 });
+    const calls = engine.calls.length;
+    await stop(sessionId);
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'recording.ready' });
+    // The recording carries Zoom's mixed stream, not the participants' tracks.
+    expect(engine.calls[calls].audio.every((a) => a.userId === null)).toBe(true);
+    const files = await query<{ user_id: string; content_type: string; storage_key: string; meta: { codec: string } }>(
+      ctx.hub.app,
+      `SELECT user_id, content_type, storage_key, meta FROM media_artifacts WHERE session_id = $1 AND kind = 'participant_audio' ORDER BY user_id`,
+      [sessionId],
+    );
+    expect(files.map((f) => [f.user_id, f.content_type, f.storage_key, f.meta.codec])).toEqual([
+      ['32000001', 'audio/ogg', `${sessionId}/participant_audio/user_32000001/audio.ogg`, 'opus'],
+      ['32000002', 'audio/ogg', `${sessionId}/participant_audio/user_32000002/audio.ogg`, 'opus'],
+    ]);
+    const encoded = encoder.calls.filter((c) => c.audio.some((a) => a.userId === '32000002'));
+    expect(encoded.map((c) => c.audio.map((a) => a.startTs))).toEqual([[T0 + 2000]]);
+    const [composed] = await timeline(sessionId, 'recording.composed');
+    expect(composed.payload.participant_audio).toHaveLength(2);
   });
 
   it('reports ffmpeg in /health/ready on a process that composes', async () => {

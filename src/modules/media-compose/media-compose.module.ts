@@ -4,6 +4,7 @@ import { ComposeMetrics } from './compose/compose-metrics';
 import { RecordingComposer } from './compose/recording-composer.service';
 import { COMPOSE_ENGINE } from './engine/compose-engine.token';
 import type { ComposeEngine } from './engine/compose-types';
+import { PARTICIPANT_AUDIO_ENCODER, ParticipantAudioEncoder } from './engine/participant-audio';
 import { FfmpegHealth } from './health/ffmpeg-health';
 import { MediaComposeCoreModule } from './media-compose-core.module';
 
@@ -22,10 +23,11 @@ export class MediaComposeModule implements OnApplicationBootstrap {
     private readonly readiness: ReadinessChecks,
   ) {}
 
-  /** The module with another engine (tests: a fake that needs no ffmpeg). */
-  static withEngine(engine: ComposeEngine): DynamicModule {
-    const provider: Provider = { provide: COMPOSE_ENGINE, useValue: engine };
-    return { module: MediaComposeModule, providers: [provider] };
+  /** The module with another engine and participant-audio encoder (tests: fakes that need no ffmpeg). */
+  static withEngine(engine: ComposeEngine, participantEncoder?: ParticipantAudioEncoder): DynamicModule {
+    const providers: Provider[] = [{ provide: COMPOSE_ENGINE, useValue: engine }];
+    if (participantEncoder) providers.push({ provide: PARTICIPANT_AUDIO_ENCODER, useValue: participantEncoder });
+    return { module: MediaComposeModule, providers };
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -101,6 +101,17 @@ describe('planComposition', () => {
     ]);
   });
 
+  it('plans each participant’s own audio when per-participant files are asked for (the recording keeps the mixed stream)', () => {
+    const req = { startedAt: new Date(T0), endedAt: new Date(T0 + 5000), video: [], audio: [audioSeg('0', T0, 5000), audioSeg('1', T0, 5000), audioSeg('2', T0 + 10, 4000)], events: [] };
+    expect(planComposition(req).participants).toEqual([]);
+    const plan = planComposition({ ...req, participantAudio: true });
+    expect(plan.audio.map((a) => a.userId)).toEqual([null]);
+    expect(plan.participants.map((p) => [p.userId, p.file, p.runs[0].file])).toEqual([
+      ['1', 'p-00000.wav', 'p-00000-0.wav'],
+      ['2', 'p-00001.wav', 'p-00001-0.wav'],
+    ]);
+  });
+
   it('leaves out a malformed source and says which', () => {
     const bad = videoSeg('1', T0, 10, 25, { frame_ts: 'nope' });
     const plan = planComposition({ startedAt: new Date(T0), endedAt: new Date(T0 + 1000), video: [bad, videoSeg('2', T0, 10)], audio: [], events: [] });

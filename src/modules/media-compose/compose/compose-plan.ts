@@ -59,6 +59,8 @@ export interface ComposePlan {
   /** Which audio the recording carries: Zoom's mixed stream, or the participants' own mixed down. */
   audioSource: 'mixed' | 'participants' | 'none';
   keyframeWaits: number;
+  /** Each participant's own audio (not the mixed stream), when per-participant files were asked for. */
+  participants: PlannedAudio[];
 }
 
 export interface PlanRequest {
@@ -67,6 +69,8 @@ export interface PlanRequest {
   video: PlanSource[];
   audio: PlanSource[];
   events: PlanEvent[];
+  /** Plan every participant's own audio too (capture_policy.recording.participant_audio). */
+  participantAudio?: boolean;
 }
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -143,17 +147,21 @@ export function planComposition(req: PlanRequest): ComposePlan {
     video.push({ source: s, file: `v-${String(video.length).padStart(5, '0')}.h264`, frameTs: ts });
   }
   const mixed = req.audio.filter((a) => a.userId === MIXED_USER_ID);
-  const chosen = mixed.length > 0 ? mixed : req.audio;
-  const audio: PlannedAudio[] = [];
-  for (const s of chosen) {
-    const base = `a-${String(audio.length).padStart(5, '0')}`;
-    const runs = audioRuns(s.meta, finite(s.meta.first_ts) ? s.meta.first_ts : s.capturedAt.getTime(), base);
-    if (typeof runs === 'string') {
-      skipped.push({ storage_key: s.storageKey, reason: runs });
-      continue;
+  const planAudio = (sources: PlanSource[], prefix: string, report: boolean): PlannedAudio[] => {
+    const out: PlannedAudio[] = [];
+    for (const s of sources) {
+      const base = `${prefix}-${String(out.length).padStart(5, '0')}`;
+      const runs = audioRuns(s.meta, finite(s.meta.first_ts) ? s.meta.first_ts : s.capturedAt.getTime(), base);
+      if (typeof runs === 'string') {
+        if (report) skipped.push({ storage_key: s.storageKey, reason: runs });
+        continue;
+      }
+      out.push({ source: s, file: `${base}.wav`, userId: s.userId === MIXED_USER_ID ? null : s.userId, runs });
     }
-    audio.push({ source: s, file: `${base}.wav`, userId: s.userId === MIXED_USER_ID ? null : s.userId, runs });
-  }
+    return out;
+  };
+  const audio = planAudio(mixed.length > 0 ? mixed : req.audio, 'a', true);
+  const participants = req.participantAudio ? planAudio(req.audio.filter((a) => a.userId !== MIXED_USER_ID), 'p', mixed.length > 0) : [];
 
   const starts = [...video.map((v) => v.frameTs[0]), ...audio.map((a) => a.runs[0].startTs)];
   const ends = [...video.map((v) => sourceEnd(v.source, v.frameTs)), ...audio.map((a) => sourceEnd(a.source))];
@@ -202,6 +210,7 @@ export function planComposition(req: PlanRequest): ComposePlan {
     skipped,
     audioSource: audio.length === 0 ? 'none' : mixed.length > 0 ? 'mixed' : 'participants',
     keyframeWaits,
+    participants,
   };
 }
 

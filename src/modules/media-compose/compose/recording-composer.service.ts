@@ -7,11 +7,15 @@ import { ArtifactView, RecordingMediaService, RecordingReadyService, recordingEn
 import { EventSource, SessionEntity, SessionEventsService, SessionNotFoundError, SessionsService } from '../../sessions';
 import { COMPOSE_ENGINE } from '../engine/compose-engine.token';
 import type { ComposeEngine, ComposeResult } from '../engine/compose-types';
+import { PARTICIPANT_AUDIO_ENCODER, ParticipantAudioEncoder, ParticipantAudioResult } from '../engine/participant-audio';
 import { RecordingCompositionsRepository } from '../recording-compositions.repository';
 import { classifyComposeError, ComposeFailure, engineFailure, storageFailure } from './compose-errors';
 import { ComposeMetrics } from './compose-metrics';
 import { ComposePlan, engineInput, PLAN_EVENT_TYPES, planComposition } from './compose-plan';
 import { cutWav } from './wav-runs';
+
+/** What became of one participant's audio file (recording.composed). */
+export type ParticipantFileOutcome = { user_id: string; artifact_id: string } | { user_id: string; error: string };
 
 export type ComposeOutcome =
   | { status: 'composed'; artifactId: string; durationMs: number; bytes: number; announced: boolean }
@@ -42,6 +46,7 @@ export class RecordingComposer {
     private readonly metrics: ComposeMetrics,
     // Optional until the ffmpeg engine is in the build: without one every job fails with compose_failed.
     @Optional() @Inject(COMPOSE_ENGINE) private readonly engine: ComposeEngine | undefined,
+    @Optional() @Inject(PARTICIPANT_AUDIO_ENCODER) private readonly participantEncoder: ParticipantAudioEncoder | undefined,
     config: ConfigService<AppConfig, true>,
   ) {
     this.settings = config.get('recordings', { infer: true });
@@ -63,7 +68,7 @@ export class RecordingComposer {
     try {
       if (!recordingEnded(session)) throw new ComposeFailure('internal_error', `session ${sessionId} has not ended (${session.status})`, false);
       await this.compositions.setState(sessionId, 'running');
-      const { recording, result, plan } = await this.compose(session, signal);
+      const { recording, result, plan, participantFiles } = await this.compose(session, signal);
       await this.compositions.setState(sessionId, 'done', { error: null, artifactId: recording.id });
       await this.sessionEvents.recordEvent(sessionId, {
         source: EventSource.Worker,
@@ -76,6 +81,7 @@ export class RecordingComposer {
           gaps: result.gaps,
           audio_source: plan.audioSource,
           sources: { video_segments: plan.video.length, audio_segments: plan.audio.length, skipped: plan.skipped.length },
+          ...(participantFiles.length > 0 ? { participant_audio: participantFiles } : {}),
           compose_ms: Date.now() - started,
           cpu_ms: result.cpuMs,
         },
@@ -106,10 +112,11 @@ export class RecordingComposer {
     return { status: 'failed', code: failure.code, announced };
   }
 
-  private async compose(session: SessionEntity, signal?: AbortSignal): Promise<{ recording: ArtifactView; result: ComposeResult; plan: ComposePlan }> {
+  private async compose(session: SessionEntity, signal?: AbortSignal): Promise<{ recording: ArtifactView; result: ComposeResult; plan: ComposePlan; participantFiles: ParticipantFileOutcome[] }> {
     const sources = await this.media.sources(session.id);
     const events = await this.sessionEvents.eventsOfTypes(session.id, PLAN_EVENT_TYPES);
-    const plan = planComposition({ startedAt: session.startedAt, endedAt: session.endedAt, video: sources.video, audio: sources.audio, events });
+    const participantAudio = (session.capturePolicy.recording as { participant_audio?: unknown } | undefined)?.participant_audio === 'opus';
+    const plan = planComposition({ startedAt: session.startedAt, endedAt: session.endedAt, video: sources.video, audio: sources.audio, events, participantAudio });
     if (plan.video.length === 0 && plan.audio.length === 0) {
       throw new ComposeFailure('nothing_to_compose', `session ${session.id} has no H.264 video and no audio to compose${plan.skipped.length ? ` (${plan.skipped.length} malformed source(s) left out)` : ''}`, false);
     }
@@ -158,10 +165,71 @@ export class RecordingComposer {
       } catch (err) {
         throw storageFailure(err);
       }
-      return { recording, result, plan };
+      const participantFiles = await this.participantFiles(session, plan, dir, signal);
+      return { recording, result, plan, participantFiles };
     } finally {
       await fs.rm(dir, { recursive: true, force: true }).catch((err: unknown) => this.logger.warn(`Could not remove ${dir}: ${String(err)}`));
     }
+  }
+
+  /**
+   * One compressed file per participant's own audio (capture_policy.recording.participant_audio).
+   * A participant whose file fails is reported (recording.composed) without failing the
+   * recording, which is already stored.
+   */
+  private async participantFiles(session: SessionEntity, plan: ComposePlan, dir: string, signal?: AbortSignal): Promise<ParticipantFileOutcome[]> {
+    if (plan.participants.length === 0) return [];
+    const byUser = new Map<string, ComposePlan['participants']>();
+    for (const p of plan.participants) byUser.set(p.source.userId, [...(byUser.get(p.source.userId) ?? []), p]);
+    const outcomes: ParticipantFileOutcome[] = [];
+    for (const [userId, pieces] of byUser) {
+      if (!this.participantEncoder) {
+        outcomes.push({ user_id: userId, error: 'this build has no participant audio encoder' });
+        continue;
+      }
+      const out = path.join(dir, `participant-${outcomes.length}.out`);
+      try {
+        let encoded: ParticipantAudioResult;
+        try {
+          encoded = await this.participantEncoder.encode(
+            { startTs: plan.startTs, endTs: plan.endTs, audio: pieces.flatMap((p) => p.runs.map((r) => ({ path: path.join(dir, r.file), startTs: r.startTs, userId }))) },
+            out,
+            signal,
+          );
+        } catch (err) {
+          const failure = engineFailure(err);
+          if (failure.retryable) throw failure;
+          outcomes.push({ user_id: userId, error: failure.message.slice(0, 300) });
+          continue;
+        }
+        try {
+          const saved = await this.media.save(
+            {
+              sessionId: session.id,
+              rtmsStreamId: pieces[0].source.rtmsStreamId,
+              kind: 'participant_audio',
+              userId,
+              userName: pieces.find((p) => p.source.userName)?.source.userName ?? null,
+              contentType: encoded.contentType,
+              capturedAt: new Date(plan.startTs),
+              durationMs: encoded.durationMs,
+              meta: { codec: encoded.codec, window: { start_ts: plan.startTs, end_ts: plan.endTs }, segments: pieces.length },
+            },
+            encoded.ext,
+            out,
+          );
+          outcomes.push({ user_id: userId, artifact_id: saved.id });
+        } catch (err) {
+          // Storage unavailable fails the attempt (retried; the recording is rewritten under the same key).
+          const failure = storageFailure(err);
+          if (failure.retryable) throw failure;
+          outcomes.push({ user_id: userId, error: failure.message.slice(0, 300) });
+        }
+      } finally {
+        await fs.rm(out, { force: true });
+      }
+    }
+    return outcomes;
   }
 
   /** Downloads every source into `dir` (one at a time: disk and memory stay bounded), cutting WAVs into their gapless runs. */
@@ -171,7 +239,7 @@ export class RecordingComposer {
         throw storageFailure(err);
       });
     }
-    for (const a of plan.audio) {
+    for (const a of [...plan.audio, ...plan.participants]) {
       const file = path.join(dir, a.file);
       await this.media.download(a.source.storageKey, file).catch((err: unknown) => {
         throw storageFailure(err);
@@ -189,5 +257,6 @@ export class RecordingComposer {
       await fs.rm(file, { force: true });
     }
     plan.audio = plan.audio.filter((a) => a.runs.length > 0);
+    plan.participants = plan.participants.filter((a) => a.runs.length > 0);
   }
 }
