@@ -10,7 +10,9 @@ import type { ParticipantAudioEncoder, ParticipantAudioInput, ParticipantAudioRe
 import { EventSource, SessionsService, SessionStatus } from '../src/modules/sessions';
 import { PROCESSORS } from '../src/worker/processors';
 import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
+import { launchChromium } from './utils/chromium';
 import { insertStreamingSession, seedAudio, seedVideo } from './utils/compose-seed';
+import { playableMp4 } from './utils/h264-fixtures';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
 import { API_KEY, TEST_KEYS } from './utils/test-app';
@@ -31,6 +33,8 @@ interface Envelope {
 class RecordingFakeEngine implements ComposeEngine {
   readonly calls: ComposeInput[] = [];
   failNext: Error | null = null;
+  /** The next call writes a real playable MP4 (made by ffmpeg from test sources) instead of placeholder bytes. */
+  playableNext = false;
 
   async compose(input: ComposeInput, outFile: string): Promise<ComposeResult> {
     for (const f of [...input.video.map((v) => v.path), ...input.audio.map((a) => a.path)]) await fs.access(f);
@@ -40,8 +44,13 @@ class RecordingFakeEngine implements ComposeEngine {
       this.failNext = null;
       throw err;
     }
-    const body = Buffer.from(`fake-mp4 ${input.startTs}-${input.endTs} v${input.video.length} a${input.audio.length} call${this.calls.length}`);
-    await fs.writeFile(outFile, body);
+    if (this.playableNext) {
+      this.playableNext = false;
+      await playableMp4(outFile, (input.endTs - input.startTs) / 1000);
+    } else {
+      await fs.writeFile(outFile, Buffer.from(`fake-mp4 ${input.startTs}-${input.endTs} v${input.video.length} a${input.audio.length} call${this.calls.length}`));
+    }
+    const body = await fs.readFile(outFile);
     return {
       durationMs: input.endTs - input.startTs,
       bytes: body.length,
@@ -66,6 +75,11 @@ class RecordingFakeEncoder implements ParticipantAudioEncoder {
 }
 
 const T0 = Date.now() - 60_000;
+
+/** Browser-side expressions (evaluated in the page; the test's TypeScript has no DOM types). */
+const VIDEO = `document.getElementById('v')`;
+const VIDEO_DURATION = `Number.isFinite(${VIDEO}.duration) && ${VIDEO}.duration > 0 ? ${VIDEO}.duration : null`;
+const VIDEO_PLAY = `${VIDEO}.play()`;
 const SECOND_PCM = Buffer.alloc(16000 * 2); // 1 s of 16 kHz mono silence
 
 describe('Recording composition (media-compose): trigger, exactly-once recording.ready, API', () => {
@@ -286,6 +300,38 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
     expect(encoded.map((c) => c.audio.map((a) => a.startTs))).toEqual([[T0 + 2000]]);
     const [composed] = await timeline(sessionId, 'recording.composed');
     expect(composed.payload.participant_audio).toHaveLength(2);
+  });
+
+  it('serves the recording to a browser: headless Chromium plays it from the download route (Range requests)', async () => {
+    const sessionId = await insertStreamingSession(ctx.hub, new Date(T0));
+    await seedAudio(ctx.hub, root, sessionId, { userId: '0', firstTs: T0, pcm: Buffer.concat([SECOND_PCM, SECOND_PCM, SECOND_PCM, SECOND_PCM]), sampleRate: 16000 });
+    await query(ctx.hub.app, `UPDATE sessions SET status = 'stopped', ended_at = $2 WHERE id = $1`, [sessionId, new Date(T0 + 4000)]);
+    engine.playableNext = true;
+    await ctx.hub.producer.enqueue(JobName.RecordingCheck, { sessionId });
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'recording.ready' });
+    const recording = readyOf(sessionId)[0].data.recording as { id: string };
+
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ extraHTTPHeaders: { 'x-api-key': API_KEY } });
+      const page = await context.newPage();
+      const ranges: string[] = [];
+      page.on('request', (r) => {
+        const range = r.headers().range;
+        if (r.url().includes(recording.id) && range) ranges.push(range);
+      });
+      // A page of the hub's own origin (a loopback URL from about:blank is refused by Chromium's private network rules).
+      await page.goto(`${ctx.hub.baseUrl}/health/live`);
+      await page.setContent(`<video id="v" muted preload="auto" src="/api/v1/artifacts/${recording.id}/content"></video>`);
+      const duration = await page.waitForFunction(VIDEO_DURATION, undefined, { timeout: 20000 });
+      expect(Math.abs(Number(await duration.jsonValue()) - 4)).toBeLessThanOrEqual(1);
+      await page.evaluate(VIDEO_PLAY);
+      await page.waitForFunction(`${VIDEO}.currentTime > 0.5`, undefined, { timeout: 20000 });
+      expect(await page.evaluate(`${VIDEO}.error`)).toBeNull();
+      expect(ranges.length).toBeGreaterThan(0); // the media element asked with Range, and the hub answered it
+    } finally {
+      await browser.close();
+    }
   });
 
   it('reports ffmpeg in /health/ready on a process that composes', async () => {

@@ -32,6 +32,19 @@ export function tone(hz: number, ms: number, sampleRate = 16000, amplitude = 0.5
   return pcm;
 }
 
+/** A small playable MP4 (H.264 + AAC, moov first) of `seconds`, written to `file`. */
+export function playableMp4(file: string, seconds: number): Promise<void> {
+  const args = [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `testsrc=size=320x240:rate=25:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+    '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', '-shortest', file,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile('ffmpeg', args, (err, _stdout, stderr) => (err ? reject(new Error(`ffmpeg could not make the MP4: ${String(stderr).slice(-500)}`)) : resolve()));
+  });
+}
+
 export interface ProbedStream {
   codec_type: string;
   codec_name: string;
