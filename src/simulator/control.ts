@@ -29,6 +29,7 @@ export async function handleControl(sim: ZoomSimulator, req: IncomingMessage, re
         eventWsUrl: sim.eventWsUrl,
         signalingUrl: sim.signalingUrl,
         webhookTarget: sim.webhookTarget,
+        urlValidation: sim.urlValidation,
         meetings: [...sim.meetings.values()].map((x) => ({ id: x.id, uuid: x.uuid, topic: x.topic, passcode: x.passcode, ended: x.ended, participants: x.participants.length })),
         streams: [...sim.rtms.streams.keys()].map((id) => streamSummary(sim, id)),
         rooms: [...sim.rooms.values()],
@@ -63,8 +64,9 @@ export async function handleControl(sim: ZoomSimulator, req: IncomingMessage, re
     if (p === '/_sim/streams') return ok([...sim.rtms.streams.keys()].map((id) => streamSummary(sim, id)));
     if (p === '/_sim/webhook-target' && method === 'POST') {
       sim.setWebhookTarget(typeof args.url === 'string' ? args.url : null);
-      return ok({ webhookTarget: sim.webhookTarget });
+      return ok({ webhookTarget: sim.webhookTarget, urlValidation: sim.urlValidation });
     }
+    if (p === '/_sim/url-validation' && method === 'GET') return ok(sim.urlValidation);
     if (p === '/_sim/webhooks' && method === 'POST') {
       if (typeof args.event !== 'string') return bad(400, 'event required');
       const sent = sim.sendWebhook(args.event, isRecord(args.payload) ? args.payload : {});

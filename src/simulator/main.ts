@@ -35,6 +35,8 @@ export function optionsFrom(c: Record<string, string>): SimulatorOptions {
     mediaReconnectWindowMs: num('SIM_MEDIA_RECONNECT_WINDOW_MS'),
     webhookTimeoutMs: num('SIM_WEBHOOK_TIMEOUT_MS'),
     webhookRetryDelaysMs: list('SIM_WEBHOOK_RETRY_DELAYS_MS')?.map(Number),
+    autoUrlValidation: c.SIM_AUTO_URL_VALIDATION === undefined ? undefined : !['false', '0', 'off'].includes(c.SIM_AUTO_URL_VALIDATION),
+    urlValidationIntervalMs: num('SIM_URL_VALIDATION_INTERVAL_MS'),
     eventSubscriptionId: c.SIM_EVENT_SUBSCRIPTION_ID,
     speed: num('SIM_SPEED'),
     videoScale: num('SIM_VIDEO_SCALE'),

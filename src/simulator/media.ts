@@ -1,9 +1,11 @@
 /**
- * Synthetic media: real JPEG/PNG frames (cached per palette, resolution and cycle index)
- * and L16 PCM tones, one distinct frequency per participant.
+ * Synthetic media: real JPEG/PNG frames (cached per palette, resolution and cycle index),
+ * real H.264 access units from the committed fixtures (h264.ts) and L16 PCM tones, one
+ * distinct frequency per participant.
  */
 import { deflateSync } from 'zlib';
 import * as jpeg from 'jpeg-js';
+import { participantClip, screenClip } from './h264';
 
 /** Frames per participant cycle (the picture changes over time, then repeats). */
 export const FRAME_CYCLE = 4;
@@ -122,31 +124,23 @@ export function encodePng(rgba: Buffer, width: number, height: number): Buffer {
 }
 
 /**
- * An H.264-shaped payload (Annex-B start codes and NAL headers). The simulator has no
- * H.264 encoder, so this is NOT decodable video; it only exercises the byte path.
- */
-function fakeH264(palette: number, index: number): Buffer {
-  const nal = (type: number, len: number) =>
-    Buffer.concat([Buffer.from([0, 0, 0, 1, 0x60 | type]), Buffer.alloc(len, (palette * 16 + index) & 0xff)]);
-  return index === 0 ? Buffer.concat([nal(7, 8), nal(8, 4), nal(5, 512)]) : nal(1, 256);
-}
-
-/**
  * One encoded frame for (palette, cycle index, size, codec). Encoded lazily once and
- * shared by every meeting and simulator in the process.
+ * shared by every meeting and simulator in the process. H.264 (codec 7) is access unit
+ * `index` of the slot's (or the screen's) fixture loop, at the fixture's 640×360 whatever
+ * `size` says; which unit a stream sends is h264-sequence.ts's business.
  */
 export function videoFrame(palette: number, index: number, size: FrameSize, codec: number, screen = false, grain = false): EncodedFrame {
+  if (codec === 7) {
+    const units = (screen ? screenClip() : participantClip(palette)).units;
+    return units[index % units.length];
+  }
   const i = index % FRAME_CYCLE;
   const p = palette % PALETTES.length;
   const key = `${p}:${i}:${size.width}x${size.height}:${codec}:${screen ? 's' : 'c'}:${grain ? 'g' : ''}`;
   let f = cache.get(key);
   if (!f) {
-    let bytes: Buffer;
-    if (codec === 7) bytes = fakeH264(p, i);
-    else {
-      const rgba = render(p, i, size, screen, grain);
-      bytes = codec === 6 ? encodePng(rgba, size.width, size.height) : Buffer.from(jpeg.encode({ data: rgba, width: size.width, height: size.height }, 60).data);
-    }
+    const rgba = render(p, i, size, screen, grain);
+    const bytes = codec === 6 ? encodePng(rgba, size.width, size.height) : Buffer.from(jpeg.encode({ data: rgba, width: size.width, height: size.height }, 60).data);
     f = { base64: bytes.toString('base64'), length: bytes.length };
     cache.set(key, f);
   }
@@ -206,6 +200,23 @@ export function audioPacket(freqs: readonly number[], rateHz: number, startSampl
     audioCache.set(key, packet);
   }
   return packet;
+}
+
+/** A run of samples `[startSample, startSample+count)` in which the same tones sound. */
+export interface ToneSegment {
+  freqs: readonly number[];
+  startSample: number;
+  count: number;
+}
+
+/**
+ * One audio packet made of consecutive segments (someone joins or leaves inside the packet, so
+ * their tone starts or stops at the exact sample). Rare, so not cached.
+ */
+export function audioPacketOfSegments(segments: readonly ToneSegment[], rateHz: number, channels: number, mulaw: boolean): EncodedAudio {
+  const pcm = Buffer.concat(segments.map((g) => pcmTones(g.freqs, rateHz, g.startSample, g.count, channels)));
+  const data = mulaw ? muLaw(pcm) : pcm;
+  return { base64: data.toString('base64'), length: data.length };
 }
 
 /** G.711 µ-law encode of L16 samples. */

@@ -64,6 +64,29 @@ export class MeetingState implements SimMeeting {
     return this.present(p, t) && (p.speaks ?? []).some((s) => s.atMs <= t && t < s.atMs + (s.durationMs ?? 2000));
   }
 
+  /**
+   * The active speaker at script time `t`, a pure function of the script (so the video of a
+   * frame and the event agree whenever either is computed): the first present participant (in
+   * join order) speaking at `t`; when nobody speaks, the one whose speech ended last (the screen
+   * stays on them); undefined before anyone has spoken.
+   */
+  activeSpeaker(t: number): Participant | undefined {
+    const present = this.presentAt(t);
+    const now = present.find((p) => this.speaking(p, t));
+    if (now) return now;
+    let best: Participant | undefined;
+    let bestEnd = -Infinity;
+    for (const p of present)
+      for (const s of p.speaks ?? []) {
+        const end = s.atMs + (s.durationMs ?? 2000);
+        if (end <= t && end > bestEnd) {
+          best = p;
+          bestEnd = end;
+        }
+      }
+    return best;
+  }
+
   sharer(t: number): Participant | undefined {
     return this.participants.find((p) => this.present(p, t) && (p.shares ?? []).some((s) => s.fromMs <= t && t < s.toMs));
   }

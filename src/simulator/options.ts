@@ -18,6 +18,8 @@ export interface ResolvedOptions {
   mediaReconnectWindowMs: number;
   webhookTimeoutMs: number;
   webhookRetryDelaysMs: number[];
+  autoUrlValidation: boolean;
+  urlValidationIntervalMs: number;
   eventSubscriptionId: string;
   eventWsRedeliver: boolean;
   eventWsHeartbeatTimeoutMs: number;
@@ -53,6 +55,8 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     mediaReconnectWindowMs: opts.mediaReconnectWindowMs ?? 30_000,
     webhookTimeoutMs: opts.webhookTimeoutMs ?? 3000,
     webhookRetryDelaysMs: opts.webhookRetryDelaysMs ?? [300_000, 1_200_000, 3_600_000],
+    autoUrlValidation: opts.autoUrlValidation ?? true,
+    urlValidationIntervalMs: opts.urlValidationIntervalMs ?? 72 * 3600_000,
     eventSubscriptionId: opts.eventSubscriptionId ?? 'sim-subscription-id',
     eventWsRedeliver: opts.eventWsRedeliver ?? false,
     eventWsHeartbeatTimeoutMs: opts.eventWsHeartbeatTimeoutMs ?? 90_000,

@@ -69,7 +69,8 @@ export class RtmsConnections {
     c.rec.closeReason = reason;
     if (!c.rec.closedBy) c.rec.closedBy = 'client';
     const s = c.stream;
-    if (!s) return;
+    // A socket whose close event arrives after shutdown() must not arm reconnect windows (timers outliving stop()).
+    if (!s || this.closed) return;
     const byClient = c.rec.closedBy === 'client';
     if (c.kind === 'signaling' && s.signaling === c) {
       s.signaling = undefined;

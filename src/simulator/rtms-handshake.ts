@@ -16,7 +16,7 @@ export interface HandshakeHost {
   send: SendFn;
   closeConn(c: Conn, code: number, reason: string, disconnectReason: string): void;
   mediaUrls(gen: number): Record<string, string>;
-  computeView(s: Stream, lastSpeaker: number | undefined): View;
+  computeView(s: Stream): View;
   startKeepAlive(c: Conn): void;
 }
 
@@ -64,7 +64,7 @@ export class RtmsHandshake {
     s.signaling = c;
     s.subscriptions.clear();
     s.firstPacketSent = false;
-    s.view = this.host.computeView(s, s.view.speaker);
+    s.view = this.host.computeView(s);
     this.timers.clear(s.sigTimer);
     s.sigTimer = undefined;
     for (const t of s.mediaTimers.values()) this.timers.clear(t);

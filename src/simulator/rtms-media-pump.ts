@@ -4,11 +4,13 @@
  * active media socket, at the negotiated rates.
  */
 import type { Participant } from './meeting';
-import { audioPacket, FRAME_CYCLE, toneHz, videoFrame } from './media';
+import { participantClip, screenClip } from './h264';
+import { audioPacket, audioPacketOfSegments, FRAME_CYCLE, toneHz, videoFrame, type EncodedFrame } from './media';
 import { Codec, EventType, MEDIA_KIND_MSG, MsgType, RESOLUTION_PX, SAMPLE_RATE_HZ, StopReason, type MediaKind } from './protocol';
 import type { RtmsConfig } from './rtms';
 import { MediaMessageEncoder, type EncodedMessage } from './rtms-media-encoder';
 import type { Conn, SendFn, Stream, View } from './rtms-stream';
+import { audibleSegments } from './tone-segments';
 
 /** A meeting that ends terminates its stream, which the engine owns. */
 export interface MediaPumpHost {
@@ -37,14 +39,12 @@ export class RtmsMediaPump {
     this.host.send(s.signaling, { msg_type: MsgType.EVENT_UPDATE, event }, userId);
   }
 
-  computeView(s: Stream, lastSpeaker: number | undefined): View {
+  computeView(s: Stream): View {
     const m = s.meeting;
     const t = m.now();
     const present = m.presentAt(t);
     const ids = new Set(present.map((p) => p.userId));
-    let speaker = present.find((p) => m.speaking(p, t))?.userId ?? lastSpeaker;
-    if (speaker !== undefined && !ids.has(speaker)) speaker = undefined;
-    return { present: ids, camera: new Set(present.filter((p) => m.cameraOn(p, t)).map((p) => p.userId)), sharer: m.sharer(t)?.userId, speaker };
+    return { present: ids, camera: new Set(present.filter((p) => m.cameraOn(p, t)).map((p) => p.userId)), sharer: m.sharer(t)?.userId, speaker: m.activeSpeaker(t)?.userId };
   }
 
   /** On a new subscription: tell the client the current state for that event type. */
@@ -73,7 +73,7 @@ export class RtmsMediaPump {
     const m = s.meeting;
     const ts = m.epoch(m.now());
     const before = s.view;
-    const v = this.computeView(s, before.speaker);
+    const v = this.computeView(s);
     s.view = v;
     const joined = [...v.present].filter((id) => !before.present.has(id));
     const left = [...before.present].filter((id) => !v.present.has(id));
@@ -154,17 +154,22 @@ export class RtmsMediaPump {
         while (cur.next + sendRate <= now && n++ < 250) {
           const t = cur.next;
           cur.next += sendRate;
-          const speakers = m.presentAt(t).filter((x) => !x.muted);
-          if (!speakers.length) continue;
           const start = Math.round((t * rate) / 1000);
           const count = Math.round((rate * sendRate) / 1000);
+          const segments = audibleSegments(m.participants, start, count, rate);
           const mulaw = Number(p.codec) === Codec.G711;
+          const packet = (heard: (x: Participant) => boolean) =>
+            segments.length === 1
+              ? audioPacket(segments[0].heard.filter(heard).map((x) => toneHz(x.slot)), rate, start, count, ch, mulaw)
+              : audioPacketOfSegments(segments.map((g) => ({ freqs: g.heard.filter(heard).map((x) => toneHz(x.slot)), startSample: g.startSample, count: g.count })), rate, ch, mulaw);
+          const heardInPacket = segments.length === 1 ? segments[0].heard : [...new Set(segments.flatMap((g) => g.heard))];
+          if (!heardInPacket.length) continue;
           if (Number(p.data_opt) === 1) {
-            const a = audioPacket(speakers.map((x) => toneHz(x.slot)), rate, start, count, ch, mulaw);
+            const a = packet(() => true);
             this.media(s, c, 'audio', { user_id: 0, data: a.base64, length: a.length, timestamp: m.epoch(t) }, 0);
           } else {
-            for (const x of speakers) {
-              const a = audioPacket([toneHz(x.slot)], rate, start, count, ch, mulaw);
+            for (const x of heardInPacket) {
+              const a = packet((y) => y === x);
               this.media(s, c, 'audio', { user_id: x.userId, user_name: x.name, data: a.base64, length: a.length, timestamp: m.epoch(t) }, x.userId);
             }
           }
@@ -172,18 +177,17 @@ export class RtmsMediaPump {
       } else if (kind === 'video' || kind === 'deskshare') {
         const interval = 1000 / Number(p.fps);
         if (now - cur.next > 1000) cur.next = now; // video is not buffered: skip, don't burst
+        const codec = Number(p.codec);
         while (cur.next <= now) {
           const t = cur.next;
           cur.next += interval;
           if (congested) continue;
-          const users = kind === 'video' ? this.videoUsers(s, Number(p.data_opt), t) : [m.sharer(t)].filter((x): x is Participant => !!x);
-          const px = RESOLUTION_PX[Number(p.resolution)] ?? RESOLUTION_PX[2];
-          const size = { width: Math.max(16, Math.round(px.width * this.cfg.videoScale)), height: Math.max(16, Math.round(px.height * this.cfg.videoScale)) };
-          const idx = Math.floor(t / 500) % FRAME_CYCLE;
-          for (const u of users) {
-            const f = videoFrame(u.slot, idx, size, Number(p.codec), kind === 'deskshare', this.cfg.videoGrain && kind === 'video');
-            this.media(s, c, kind, { user_id: u.userId, user_name: u.name, data: f.base64, length: f.length, timestamp: m.epoch(t) }, u.userId);
-          }
+          // Decide on the integer ms the frame is stamped with, so "timestamp ≥ T" and "script time ≥ T" agree.
+          const ts = m.epoch(t);
+          const tq = ts - m.createdAt;
+          const users = kind === 'video' ? this.videoUsers(s, Number(p.data_opt), tq) : [m.sharer(tq)].filter((x): x is Participant => !!x);
+          const frames = codec === Codec.H264 ? this.h264Frames(s, c, kind, tq, interval, users) : this.stillFrames(kind, codec, Number(p.resolution), tq, users);
+          users.forEach((u, i) => this.media(s, c, kind, { user_id: u.userId, user_name: u.name, data: frames[i].base64, length: frames[i].length, timestamp: ts }, u.userId));
         }
       } else if (kind === 'transcript') {
         const from = cur.next;
@@ -207,12 +211,28 @@ export class RtmsMediaPump {
     }
   }
 
+  /** JPEG/PNG: the participant's (or screen's) picture of the 500 ms cycle step, at the negotiated size. */
+  private stillFrames(kind: MediaKind, codec: number, resolution: number, t: number, users: Participant[]): EncodedFrame[] {
+    const px = RESOLUTION_PX[resolution] ?? RESOLUTION_PX[2];
+    const size = { width: Math.max(16, Math.round(px.width * this.cfg.videoScale)), height: Math.max(16, Math.round(px.height * this.cfg.videoScale)) };
+    const idx = Math.floor(t / 500) % FRAME_CYCLE;
+    return users.map((u) => videoFrame(u.slot, idx, size, codec, kind === 'deskshare', this.cfg.videoGrain && kind === 'video'));
+  }
+
+  /** H.264: the next access unit of each user's loop, as h264-sequence.ts rules (IDR on switch, in order while on screen). */
+  private h264Frames(s: Stream, c: Conn, kind: 'video' | 'deskshare', t: number, interval: number, users: Participant[]): EncodedFrame[] {
+    const clips = users.map((u) => (kind === 'deskshare' ? screenClip() : participantClip(u.slot)));
+    const units = s.h264[kind].frame(t, c.id, interval, users.map((u, i) => ({ userId: u.userId, units: clips[i].units.length })));
+    return units.map((n, i) => clips[i].units[n]);
+  }
+
+  /** Who is on the video stream at script time `t`: data_opt 4 the subscribed user, 5 every camera, 3 the active speaker (else the first camera). */
   private videoUsers(s: Stream, dataOpt: number, t: number): Participant[] {
     const m = s.meeting;
     const cams = m.presentAt(t).filter((p) => m.cameraOn(p, t));
     if (dataOpt === 4) return cams.filter((p) => p.userId === s.videoSubscription);
     if (dataOpt === 5) return cams;
-    const speaker = cams.find((p) => p.userId === s.view.speaker);
-    return speaker ? [speaker] : cams.slice(0, 1);
+    const speaker = m.activeSpeaker(t);
+    return speaker && cams.includes(speaker) ? [speaker] : cams.slice(0, 1);
   }
 }

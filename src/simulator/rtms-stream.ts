@@ -1,5 +1,6 @@
 /** The state of one RTMS stream and of each socket serving it; the engine's pieces share it. */
 import type { WebSocket } from 'ws';
+import { H264Sequence } from './h264-sequence';
 import type { MeetingState } from './meeting';
 import { StopReason, type MediaKind } from './protocol';
 import type { Params } from './rtms-media-params';
@@ -64,6 +65,8 @@ export class Stream implements SimStream {
   view: View = { present: new Set(), camera: new Set() };
   firstPacketSent = false;
   videoSubscription?: number;
+  /** Where each user's H.264 loop stands (codec 7); kept across media reconnects, as Zoom's live stream goes on. */
+  readonly h264 = { video: new H264Sequence(), deskshare: new H264Sequence() };
   sigTimer?: NodeJS.Timeout;
   interruptReason: number = StopReason.SIGNAL_CONNECTION_INTERRUPTED;
   readonly mediaTimers = new Map<MediaPath, NodeJS.Timeout>();

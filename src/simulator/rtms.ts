@@ -83,7 +83,7 @@ export class RtmsEngine {
       send: (c, msg) => this.connections.send(c, msg),
       closeConn: (c, code, reason, disconnectReason) => this.connections.closeConn(c, code, reason, disconnectReason),
       mediaUrls: (gen) => this.mediaUrls(gen),
-      computeView: (s, lastSpeaker) => this.mediaPump.computeView(s, lastSpeaker),
+      computeView: (s) => this.mediaPump.computeView(s),
       startKeepAlive: (c) => this.keepAlive.start(c),
     });
     this.signaling = new RtmsSignaling(this.recorder, {

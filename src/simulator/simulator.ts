@@ -11,7 +11,8 @@ import { StopReason } from './protocol';
 import { RtmsEngine } from './rtms';
 import type { Stream } from './rtms-stream';
 import { randomMeetingUuid } from './signing';
-import type { DeliveredWebhook, EventWsDelivery, MeetingScript, RestCall, SimMeeting, SimStream, SimUser, SimulatorOptions, StreamRecord } from './types';
+import type { DeliveredWebhook, EventWsDelivery, MeetingScript, RestCall, SimMeeting, SimStream, SimUser, SimulatorOptions, StreamRecord, UrlValidationResult, UrlValidationStatus } from './types';
+import { UrlValidationSchedule } from './url-validation';
 import { WebhookSender, type SendOptions } from './webhooks';
 import { SimulatorFaults } from './faults';
 
@@ -43,6 +44,7 @@ export class ZoomSimulator {
   /** @internal */ readonly rtms: RtmsEngine;
   /** @internal */ readonly webhooks: WebhookSender;
   /** @internal */ readonly eventWs: EventWsServer;
+  private readonly urlValidationSchedule: UrlValidationSchedule;
   private readonly server: http.Server;
   private readonly sockets = new Set<Duplex>();
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
@@ -58,6 +60,10 @@ export class ZoomSimulator {
     );
     this.webhooks = new WebhookSender({ secretToken: o.webhookSecretToken, timeoutMs: o.webhookTimeoutMs, retryDelaysMs: o.webhookRetryDelaysMs, log: o.log });
     this.webhooks.target = opts.webhookUrl ?? null;
+    this.urlValidationSchedule = new UrlValidationSchedule((url, plainToken) => this.webhooks.validateUrl(plainToken, url), {
+      automatic: o.autoUrlValidation,
+      intervalMs: o.urlValidationIntervalMs,
+    });
     this.eventWs = new EventWsServer(this.oauth, { subscriptionId: o.eventSubscriptionId, redeliver: o.eventWsRedeliver, heartbeatTimeoutMs: o.eventWsHeartbeatTimeoutMs });
     this.webhooks.onEvent = (event, body) => this.eventWs.publish(event, body);
     this.rtms = new RtmsEngine(
@@ -100,6 +106,8 @@ export class ZoomSimulator {
     sim.apiBaseUrl = `${sim.httpBaseUrl}/v2`;
     sim.eventWsUrl = `ws://${sim.options.host}:${addr.port}/ws`;
     sim.signalingUrl = sim.rtms.signalingUrl(0);
+    // A URL configured at start counts as saved: Zoom validates it now and then every interval.
+    sim.urlValidationSchedule.saved(sim.webhooks.target);
     sim.options.log(`zoom simulator listening on ${sim.httpBaseUrl}`);
     return sim;
   }
@@ -114,8 +122,15 @@ export class ZoomSimulator {
     return this.webhooks.target;
   }
 
+  /** Save the webhook URL (null = webhooks off). Like Zoom, a saved URL is validated at once and every `urlValidationIntervalMs`. */
   setWebhookTarget(url: string | null): void {
     this.webhooks.target = url;
+    this.urlValidationSchedule.saved(url);
+  }
+
+  /** The automatic URL validation's state for the current webhook URL. */
+  get urlValidation(): UrlValidationStatus {
+    return this.urlValidationSchedule.status;
   }
 
   setAuthorizingUser(user: SimUser | null): void {
@@ -273,9 +288,11 @@ export class ZoomSimulator {
     return this.webhooks.send(event, payload, opts);
   }
 
-  /** Send `endpoint.url_validation` and check the receiver's answer. */
-  validateUrl(plainToken = 'sim' + Math.random().toString(36).slice(2, 12)): Promise<{ ok: boolean; status: number | null; body: unknown }> {
-    return this.webhooks.validateUrl(plainToken);
+  /** Send `endpoint.url_validation` now and check the receiver's answer (also updates `urlValidation`). */
+  validateUrl(plainToken = 'sim' + Math.random().toString(36).slice(2, 12)): Promise<UrlValidationResult> {
+    const url = this.webhooks.target;
+    if (!url) return Promise.reject(new Error('no webhook target set'));
+    return this.urlValidationSchedule.run(url, plainToken);
   }
 
   addRoom(room: { id?: string; name: string; status?: SimRoom['status']; locationId?: string }): SimRoom {
@@ -314,6 +331,7 @@ export class ZoomSimulator {
     this.stopped = true;
     this.rtms.close();
     this.eventWs.close();
+    this.urlValidationSchedule.close();
     this.webhooks.close();
     for (const t of this.pendingTimers) clearTimeout(t);
     for (const s of this.sockets) s.destroy();

@@ -24,6 +24,13 @@ export interface SimulatorOptions {
   webhookTimeoutMs?: number; // 3000
   webhookRetryDelaysMs?: number[]; // [300000, 1200000, 3600000]
   webhookUrl?: string | null;
+  /**
+   * Send `endpoint.url_validation` on its own, as Zoom does: when the webhook URL is set or
+   * changed, and every `urlValidationIntervalMs` (default true). false: only `sim.validateUrl()`.
+   */
+  autoUrlValidation?: boolean;
+  /** Time between automatic URL validations (default 259200000 = 72 h, Zoom's). */
+  urlValidationIntervalMs?: number;
   /** Event WebSocket subscription id accepted at /ws (default 'sim-subscription-id'). */
   eventSubscriptionId?: string;
   /**
@@ -195,6 +202,34 @@ export interface DeliveredWebhook {
   error?: string;
   latencyMs: number;
   at: number;
+  /** `endpoint.url_validation` only: whether the answer carried the right encryptedToken. */
+  validated?: boolean;
+}
+
+/** The answer to one `endpoint.url_validation`. */
+export interface UrlValidationResult {
+  /** 200 with the same plainToken and encryptedToken = hex HMAC-SHA256(secret, plainToken). */
+  ok: boolean;
+  status: number | null;
+  body: unknown;
+  error?: string;
+}
+
+/** The automatic URL validation's state for the current webhook URL (`sim.urlValidation`, GET /_sim/url-validation). */
+export interface UrlValidationStatus {
+  url: string | null;
+  automatic: boolean;
+  intervalMs: number;
+  /** true after a good answer, false after a bad one, null before the first answer for this URL. */
+  validated: boolean | null;
+  attempts: number;
+  consecutiveFailures: number;
+  lastAttemptAt: number | null;
+  /** Last good answer. */
+  lastValidatedAt: number | null;
+  lastResult: { ok: boolean; status: number | null; error?: string } | null;
+  /** When the next automatic validation is due (null: none armed). */
+  nextAt: number | null;
 }
 
 export interface RestCall {

@@ -17,6 +17,8 @@ interface Received {
 class Receiver {
   readonly got: Received[] = [];
   answer: (r: Received) => number = () => 200;
+  /** The secret url_validation answers are computed with (a wrong one = a receiver that fails validation). */
+  validationSecret = secret;
   private server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -27,7 +29,7 @@ class Receiver {
       if (r.body.event === 'endpoint.url_validation') {
         const plainToken = String(r.body.payload.plainToken);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ plainToken, encryptedToken: createHmac('sha256', secret).update(plainToken).digest('hex') }));
+        res.end(JSON.stringify({ plainToken, encryptedToken: createHmac('sha256', this.validationSecret).update(plainToken).digest('hex') }));
         return;
       }
       res.writeHead(this.answer(r));
@@ -80,6 +82,67 @@ describe('webhooks out + REST', () => {
   it('url validation challenge is answered and checked', async () => {
     const r = await sim.validateUrl('qgg8vlvZRS6UYooatFL8Aw');
     expect(r.ok).toBe(true);
+  });
+
+  it('sends url_validation on its own: at start, on every save, on the timer; records the outcome; keeps sending events after a failure', async () => {
+    const rx2 = await new Receiver().start();
+    const bad = await new Receiver().start();
+    bad.validationSecret = 'not-the-secret';
+    const auto = await ZoomSimulator.start({ ...app, webhookSecretToken: secret, webhookUrl: rx2.url, urlValidationIntervalMs: 300, webhookRetryDelaysMs: [] });
+    const validations = (r: Receiver) => r.got.filter((x) => x.body.event === 'endpoint.url_validation');
+    try {
+      // At start (the configured URL counts as saved), signed like every webhook.
+      await auto.waitFor(() => auto.urlValidation.validated === true, 3000);
+      expect(validations(rx2)).toHaveLength(1);
+      expect(Receiver.verify(validations(rx2)[0])).toBe(true);
+      expect(auto.webhookLog).toEqual([expect.objectContaining({ event: 'endpoint.url_validation', url: rx2.url, status: 200, validated: true })]);
+      // Again on the timer, each with a fresh plainToken.
+      await auto.waitFor(() => validations(rx2).length >= 3, 3000);
+      const tokens = validations(rx2).map((x) => x.body.payload.plainToken);
+      expect(new Set(tokens).size).toBe(tokens.length);
+      const ctl = (path: string, body?: unknown) =>
+        fetch(`${auto.httpBaseUrl}${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, unknown>>);
+      expect(await ctl('/_sim/url-validation')).toMatchObject({ url: rx2.url, automatic: true, intervalMs: 300, validated: true, consecutiveFailures: 0 });
+
+      // Saving a URL that answers wrongly: validated at once, marked not valid, events still delivered there.
+      const saved = await ctl('/_sim/webhook-target', { url: bad.url });
+      expect(saved.webhookTarget).toBe(bad.url);
+      await auto.waitFor(() => auto.urlValidation.validated === false, 3000);
+      expect(validations(bad).length).toBeGreaterThanOrEqual(1);
+      const failed = auto.webhookLog.filter((w) => w.url === bad.url && w.event === 'endpoint.url_validation');
+      expect(failed[0]).toMatchObject({ status: 200, validated: false });
+      expect((await ctl('/_sim/state')).urlValidation).toMatchObject({ url: bad.url, validated: false, lastResult: { ok: false, status: 200 } });
+      auto.sendWebhook('custom.after_failed_validation', { n: 1 });
+      await auto.waitFor(() => bad.got.find((x) => x.body.event === 'custom.after_failed_validation'), 3000);
+      // The old URL gets nothing more; webhooks off stops validating.
+      const before = validations(rx2).length;
+      await auto.waitFor(() => validations(bad).length >= 2, 3000);
+      expect(validations(rx2)).toHaveLength(before);
+      auto.setWebhookTarget(null);
+      expect(auto.urlValidation).toMatchObject({ url: null, nextAt: null, validated: null });
+    } finally {
+      await auto.stop();
+      await rx2.stop();
+      await bad.stop();
+    }
+  });
+
+  it('autoUrlValidation: false sends url_validation only on request', async () => {
+    const rx3 = await new Receiver().start();
+    const manual = await ZoomSimulator.start({ ...app, webhookSecretToken: secret, webhookUrl: rx3.url, autoUrlValidation: false, urlValidationIntervalMs: 50 });
+    try {
+      manual.sendWebhook('custom.marker', {});
+      await manual.waitFor(() => rx3.got.find((x) => x.body.event === 'custom.marker'), 3000);
+      manual.setWebhookTarget(rx3.url);
+      manual.sendWebhook('custom.marker2', {});
+      await manual.waitFor(() => rx3.got.find((x) => x.body.event === 'custom.marker2'), 3000);
+      expect(rx3.got.map((x) => x.body.event)).toEqual(['custom.marker', 'custom.marker2']);
+      expect((await manual.validateUrl()).ok).toBe(true);
+      expect(manual.urlValidation).toMatchObject({ automatic: false, validated: true, attempts: 1, nextAt: null });
+    } finally {
+      await manual.stop();
+      await rx3.stop();
+    }
   });
 
   it('REST start → signed flat meeting.rtms_started; pause/resume; stop → rtms_stopped 25', async () => {
@@ -160,13 +223,17 @@ describe('webhooks out + REST', () => {
   it('retries when the receiver does not answer within the timeout', async () => {
     let hang = true;
     const slow = http.createServer((req, res) => {
-      req.resume();
-      if (hang) {
-        hang = false;
-        return; // never answer
-      }
-      res.writeHead(204);
-      res.end();
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        // Saving the URL sends an endpoint.url_validation first: only the event under test hangs.
+        if (hang && Buffer.concat(chunks).toString('utf8').includes('"custom.timeout"')) {
+          hang = false;
+          return; // never answer
+        }
+        res.writeHead(204);
+        res.end();
+      });
     });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
     sim.setWebhookTarget(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/`);

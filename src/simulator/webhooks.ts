@@ -3,7 +3,7 @@ import * as http from 'http';
 import * as https from 'https';
 import { webhookSignature, urlValidationToken } from './signing';
 import { parseJson, isRecord } from './http-util';
-import type { DeliveredWebhook } from './types';
+import type { DeliveredWebhook, UrlValidationResult } from './types';
 
 export interface WebhookSenderOptions {
   secretToken: string;
@@ -145,23 +145,24 @@ export class WebhookSender {
     });
   }
 
-  /** Send `endpoint.url_validation` to the target and check the answer. */
-  async validateUrl(plainToken: string): Promise<{ ok: boolean; status: number | null; body: unknown }> {
-    if (!this.target) throw new Error('no webhook target set');
+  /** Send `endpoint.url_validation` to `url` (default: the target) and check the answer; the log entry says whether it passed. */
+  async validateUrl(plainToken: string, url: string | null = this.target): Promise<UrlValidationResult> {
+    if (!url) throw new Error('no webhook target set');
     const body = JSON.stringify({ payload: { plainToken }, event_ts: Date.now(), event: 'endpoint.url_validation' });
     const ts = Math.floor(Date.now() / 1000);
-    const r = await this.post(this.target, body, {
+    const r = await this.post(url, body, {
       'x-zm-signature': webhookSignature(this.opts.secretToken, ts, body),
       'x-zm-request-timestamp': String(ts),
     });
-    this.log.push({ deliveryId: this.nextId++, event: 'endpoint.url_validation', body, url: this.target, attempt: 1, status: r.status, error: r.error, latencyMs: r.latencyMs, at: Date.now() });
     const parsed = parseJson(r.body);
     const ok =
       r.status === 200 &&
       isRecord(parsed) &&
       parsed.plainToken === plainToken &&
       parsed.encryptedToken === urlValidationToken(this.opts.secretToken, plainToken);
-    return { ok, status: r.status, body: parsed ?? r.body };
+    this.log.push({ deliveryId: this.nextId++, event: 'endpoint.url_validation', body, url, attempt: 1, status: r.status, error: r.error, latencyMs: r.latencyMs, at: Date.now(), validated: ok });
+    this.opts.log(`url validation of ${url} → ${r.status ?? r.error} (${ok ? 'valid' : 'NOT valid'})`);
+    return { ok, status: r.status, body: parsed ?? r.body, ...(r.error ? { error: r.error } : {}) };
   }
 
   close(): void {

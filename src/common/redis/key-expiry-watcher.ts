@@ -95,6 +95,9 @@ export class KeyExpiryWatcher implements OnApplicationShutdown {
     try {
       // A subscribed connection cannot run CONFIG: ask with a short-lived duplicate.
       const probe = sub.duplicate({ connectionName: 'key-expiry-watcher-probe', maxRetriesPerRequest: 1 });
+      // Its errors reach us through the CONFIG call below; without a listener a reset while
+      // it connects (Redis restarting again) would print ioredis' "Unhandled error event".
+      probe.on('error', () => undefined);
       try {
         const reply = (await probe.config('GET', 'notify-keyspace-events')) as string[];
         flags = reply[1] ?? '';
