@@ -7,7 +7,11 @@
  *
  * Env: DEMO_DATABASE_URL (postgres://postgres@127.0.0.1:5432/rtms_hub_demo),
  * DEMO_REDIS_URL (redis://127.0.0.1:6379/0), DEMO_RECORDINGS_DIR (./recordings),
- * DEMO_DURATION_S (20), DEMO_PORT (a free port).
+ * DEMO_DURATION_S (20), DEMO_PORT (a free port), DEMO_KEEP_RUNNING (1: after the report,
+ * keep the hub up so the session console can be explored, until Ctrl-C).
+ *
+ * The session console (/console) is open while the meeting runs: its URL and the admin
+ * credentials the demo set are printed when the hub is up and again with the report.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -24,6 +28,8 @@ const REDIS_URL = process.env.DEMO_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const RAW_DIR = process.env.DEMO_RECORDINGS_DIR ?? 'recordings';
 const RECORDINGS = isAbsolute(RAW_DIR) ? RAW_DIR : resolve(process.cwd(), RAW_DIR);
 const DURATION_MS = Number(process.env.DEMO_DURATION_S ?? 20) * 1000;
+const KEEP_RUNNING = process.env.DEMO_KEEP_RUNNING === '1' || process.env.DEMO_KEEP_RUNNING === 'true';
+const ADMIN = { username: 'admin', password: randomBytes(12).toString('hex') };
 const API_KEY = 'demo-api-key-0123456789abcdef0123456789';
 const CREDS = { clientId: 'demo_client_id', clientSecret: 'demo_client_secret', webhookSecretToken: 'demo_webhook_secret' };
 const S2S = { clientId: 'demo_s2s_client_id', clientSecret: 'demo_s2s_client_secret', accountId: 'demo_account' };
@@ -134,8 +140,8 @@ async function main(): Promise<number> {
         QUEUE_PREFIX: prefix,
         LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? 'warn',
         API_KEYS: API_KEY,
-        ADMIN_USERNAME: 'admin',
-        ADMIN_PASSWORD: randomBytes(12).toString('hex'),
+        ADMIN_USERNAME: ADMIN.username,
+        ADMIN_PASSWORD: ADMIN.password,
         TOKEN_ENCRYPTION_KEYS: `demo:${randomBytes(32).toString('base64')}`,
         ZOOM_CLIENT_ID: CREDS.clientId,
         ZOOM_CLIENT_SECRET: CREDS.clientSecret,
@@ -157,6 +163,8 @@ async function main(): Promise<number> {
       60000,
     );
     sim.setWebhookTarget(`${base}/api/v1/webhooks/zoom`);
+    const consoleLines = [`session console: ${base}/console (username ${ADMIN.username}, password ${ADMIN.password})`];
+    log(`${consoleLines[0]} — open it now to watch the meeting live`);
     const api = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; text: string }> => {
       const res = await fetch(`${base}/api/v1${path}`, {
         method,
@@ -330,8 +338,11 @@ async function main(): Promise<number> {
     out.push(`transcript (GET /api/v1/sessions/${sessionId}/transcript?format=txt|vtt|json):`);
     for (const line of transcript.text.trim().split('\n')) if (line) out.push(`  ${line}`);
     out.push('');
-    out.push(`video is the active speaker's camera (RTMS data_opt 3). Done in ${Math.round((Date.now() - started) / 1000)} s; hub and simulator stopped.`);
+    out.push(`video is the active speaker's camera (RTMS data_opt 3). Done in ${Math.round((Date.now() - started) / 1000)} s${KEEP_RUNNING ? '' : '; hub and simulator stopped'}.`);
     out.push(`Serve it again with the API: npm start with DATABASE_URL = the demo database and STORAGE_LOCAL_DIR=${RECORDINGS}, then GET /api/v1/sessions/${sessionId}/artifacts.`);
+    out.push('');
+    out.push(KEEP_RUNNING ? `The hub keeps running (DEMO_KEEP_RUNNING): Ctrl-C to stop it.` : `(DEMO_KEEP_RUNNING=1 npm run demo keeps the hub up after the report, to explore it in the console.)`);
+    out.push(...consoleLines, `  this session: ${base}/console/sessions/${sessionId}`);
     console.log(out.join('\n'));
 
     const ok = kinds.every((k) => artifacts.some((a) => a.kind === k)) && transcript.status === 200 && transcript.text.trim().length > 0;
@@ -341,6 +352,8 @@ async function main(): Promise<number> {
       console.error(hub?.output().slice(-3000));
       return 1;
     }
+    // Until Ctrl-C: onSignal stops the hub and the simulator and exits.
+    if (KEEP_RUNNING) await new Promise<never>(() => undefined);
     return 0;
   } catch (err) {
     console.error(`[demo] FAILED: ${errorMessage(err)}`);

@@ -2,6 +2,7 @@ import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AdminModule } from './admin/bull-board.module';
 import { ApiKeyGuard } from './common/auth/api-key.guard';
+import { ConsoleSessionsModule } from './common/auth/console-sessions.service';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { HealthModule } from './common/health/health.module';
@@ -40,6 +41,7 @@ export class AppModule {
       LoggingModule,
       DatabaseModule,
       RedisModule,
+      ConsoleSessionsModule,
       CryptoModule,
       JobsModule,
       MetricsModule,

@@ -12,6 +12,7 @@ import { AppConfig } from './config/app.config';
 import { bodyParsers, requestIdMiddleware } from './common/http/body-parsers';
 import { ZOOM_WEBHOOK_PATH, ZoomWebhookReceiver, zoomWebhookRoute } from './modules/webhooks';
 import { adminAuthHandler } from './common/auth/admin-auth.middleware';
+import { CONSOLE_ROUTE, consoleHttpMiddleware } from './modules/console';
 
 export const API_PREFIX = 'api/v1';
 
@@ -41,6 +42,8 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
   if (options.api) {
     // Ahead of Nest's router on purpose: the hot path (zoom-webhook.route.ts).
     app.use(`/${API_PREFIX}/${ZOOM_WEBHOOK_PATH}`, zoomWebhookRoute(app.get(ZoomWebhookReceiver)));
+    // The session console's own CSP and headers on every answer under /console, and its login form's parser.
+    app.use(CONSOLE_ROUTE, ...consoleHttpMiddleware());
   }
 
   app.setGlobalPrefix(API_PREFIX, {
@@ -50,6 +53,8 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
       { path: 'metrics', method: RequestMethod.GET },
       { path: BULL_BOARD_ROUTE.slice(1), method: RequestMethod.ALL },
       { path: `${BULL_BOARD_ROUTE.slice(1)}/*path`, method: RequestMethod.ALL },
+      { path: CONSOLE_ROUTE.slice(1), method: RequestMethod.ALL },
+      { path: `${CONSOLE_ROUTE.slice(1)}/*path`, method: RequestMethod.ALL },
     ],
   });
   app.useGlobalPipes(

@@ -101,6 +101,8 @@ export interface AppConfig {
   };
   /** Bull Board (/admin/queues): read-only refuses every state change. */
   bullBoard: { readOnly: boolean };
+  /** The session console (/console): idle lifetime of a login. */
+  console: { sessionTtlSec: number };
   log: { level: string };
   database: { url: string; poolSize: number };
   /** Where Redis is (one server, Sentinel or Cluster): every connection is built from it. */
@@ -248,6 +250,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       openApiEnabled: env.OPENAPI_ENABLED ?? true,
     },
     bullBoard: { readOnly: env.BULL_BOARD_READ_ONLY ?? false },
+    console: { sessionTtlSec: env.CONSOLE_SESSION_TTL_SEC ?? 3600 },
     log: { level: env.LOG_LEVEL ?? 'info' },
     database: { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE ?? 10 },
     redis: redisTopology(env),

@@ -164,6 +164,10 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toBool) @IsBoolean()
   BULL_BOARD_READ_ONLY?: boolean;
 
+  /** Idle lifetime of a session console login (each request renews it). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(60) @Max(7 * 24 * 3600)
+  CONSOLE_SESSION_TTL_SEC?: number;
+
   @IsOptional() @IsString() ZOOM_CLIENT_ID?: string;
   @IsOptional() @IsString() ZOOM_CLIENT_SECRET?: string;
   @IsOptional() @IsString() ZOOM_WEBHOOK_SECRET_TOKEN?: string;

@@ -7,6 +7,8 @@ import { DomainError } from '../errors/domain-error';
 import { RequestWithCaller } from './api-caller';
 import { ApiKeyGuard, authenticateApiKey, readApiKey } from './api-key.guard';
 import { RequireRole } from './require-role.decorator';
+import { consoleFingerprint, newConsoleSecret } from './console-session';
+import type { ConsoleSessions } from './console-sessions.service';
 
 const ADMIN = 'a'.repeat(40);
 const READER = 'r'.repeat(40);
@@ -82,5 +84,47 @@ describe('ApiKeyGuard', () => {
     expect(problem({ 'x-api-key': wrong })).toMatch(/^unknown key \(fingerprint [0-9a-f]{16}\)$/);
     expect(problem({ 'x-api-key': wrong })).not.toContain(wrong);
     expect(authenticateApiKey({ key: ADMIN }, [])).toEqual({ problem: 'no API_KEYS are configured' });
+  });
+
+  describe('the session console cookie', () => {
+    const id = newConsoleSecret();
+    const csrf = newConsoleSecret();
+    const sessions = { find: async (sid: string) => (sid === id ? { id, username: 'ops', csrf, created_at: '' } : null) } as unknown as ConsoleSessions;
+
+    async function runConsole(handler: keyof Routes, method: string, headers: Record<string, string>): Promise<string> {
+      const req = { headers, method, path: '/x', protocol: 'http', host: 'hub:3000' } as RequestWithCaller & Record<string, unknown>;
+      const ctx = {
+        getHandler: () => Routes.prototype[handler],
+        getClass: () => Routes,
+        switchToHttp: () => ({ getRequest: () => req }),
+      } as unknown as ExecutionContext;
+      const config = { get: () => ({ apiKeys: KEYS }) } as unknown as ConfigService<AppConfig, true>;
+      try {
+        await new ApiKeyGuard(new Reflector(), config, sessions).canActivate(ctx);
+      } catch (err) {
+        return err instanceof DomainError ? err.code : String(err);
+      }
+      return JSON.stringify(req.apiCaller);
+    }
+    const cookie = { cookie: `rtms_console=${id}` };
+
+    it('makes a same-origin request an unscoped admin named after the console user', async () => {
+      const caller = { name: 'console:ops', role: 'admin', owner: null, fingerprint: consoleFingerprint(id) };
+      expect(await runConsole('undeclared', 'GET', { ...cookie, 'sec-fetch-site': 'same-origin', origin: 'http://hub:3000' })).toBe(JSON.stringify(caller));
+      expect(await runConsole('create', 'POST', { ...cookie, 'x-csrf-token': csrf, origin: 'http://hub:3000' })).toBe(JSON.stringify(caller));
+    });
+
+    it('refuses other origins and changes without the right CSRF header (403), unknown sessions (401)', async () => {
+      expect(await runConsole('list', 'GET', { ...cookie, 'sec-fetch-site': 'cross-site' })).toBe('cross_site_request_refused');
+      expect(await runConsole('list', 'GET', { ...cookie, origin: 'http://evil.example' })).toBe('cross_site_request_refused');
+      expect(await runConsole('create', 'POST', { ...cookie })).toBe('cross_site_request_refused');
+      expect(await runConsole('create', 'POST', { ...cookie, 'x-csrf-token': newConsoleSecret() })).toBe('cross_site_request_refused');
+      expect(await runConsole('list', 'GET', { cookie: `rtms_console=${newConsoleSecret()}` })).toBe('invalid_api_key');
+    });
+
+    it('lets an API key, when one is sent, decide alone', async () => {
+      expect(await runConsole('list', 'GET', { ...cookie, 'x-api-key': 'wrong' })).toBe('invalid_api_key');
+      expect(await runConsole('create', 'POST', { ...cookie, 'x-api-key': READER })).toBe('insufficient_role');
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Logger, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
 import { Request } from 'express';
@@ -7,7 +7,9 @@ import { ApiKeyEntry, keyFingerprint, roleAllows } from '../../config/api-keys';
 import { AppConfig } from '../../config/app.config';
 import { DomainError } from '../errors/domain-error';
 import { AuthErrorCode } from '../errors/error-codes';
-import { callerOf, RequestWithCaller } from './api-caller';
+import { ApiCaller, callerOf, RequestWithCaller } from './api-caller';
+import { consoleCaller, consoleRequestRefusal, readConsoleCookie } from './console-session';
+import { ConsoleSessions } from './console-sessions.service';
 import { AUTH_KIND, NonApiKeyAuth } from './public.decorator';
 import { REQUIRED_ROLE, RoleRequirement } from './require-role.decorator';
 import { safeEqual } from './safe-compare';
@@ -61,6 +63,11 @@ const UNDECLARED: RoleRequirement = { role: 'admin', everyOwner: true };
  * is at least the route's @RequireRole, unless it declares another protection with
  * @AuthenticatedBy. With no keys configured, every app route is refused (never open by
  * default). Every 401 has the same body; the log line says which check failed.
+ *
+ * A request without any key may instead carry the session console's cookie: it is then
+ * an unscoped admin (`console:<username>`), if the console session exists and the request
+ * passes the same-origin and CSRF rules (console-session.ts), else 401 / 403
+ * `cross_site_request_refused`.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -69,19 +76,46 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly config: ConfigService<AppConfig, true>,
+    @Optional() private readonly consoleSessions?: ConsoleSessions,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     const kind = this.reflector.getAllAndOverride<NonApiKeyAuth | undefined>(AUTH_KIND, targets);
     if (kind) return true;
     const req = context.switchToHttp().getRequest<Request & RequestWithCaller>();
-    const result = authenticateApiKey(readApiKey(req), this.config.get('auth', { infer: true }).apiKeys);
+    const read = readApiKey(req);
+    // A request with no key but a console cookie: the session console's client calling the
+    // public API (src/common/auth/console-session.ts). A key, when sent, always decides.
+    const consoleId = read.key === undefined && this.consoleSessions ? readConsoleCookie(req.headers) : null;
+    if (consoleId !== null) return this.authorizeConsole(req, consoleId, targets);
+    const result = authenticateApiKey(read, this.config.get('auth', { infer: true }).apiKeys);
     if (!result.key) {
       this.logger.warn(`401 on ${req.method} ${req.path}: ${result.problem}`);
       throw new InvalidApiKeyError();
     }
-    const key = result.key;
+    this.authorize(req, callerOf(result.key), targets);
+    return true;
+  }
+
+  /** A console session as an unscoped admin caller, if it exists and the request passes the same-origin and CSRF rules. */
+  private async authorizeConsole(req: Request & RequestWithCaller, id: string, targets: Parameters<Reflector['getAllAndOverride']>[1]): Promise<boolean> {
+    const session = await this.consoleSessions!.find(id);
+    if (!session) {
+      this.logger.warn(`401 on ${req.method} ${req.path}: unknown or expired console session`);
+      throw new InvalidApiKeyError();
+    }
+    const refusal = consoleRequestRefusal({ method: req.method, headers: req.headers, origin: `${req.protocol}://${req.host}` }, session.csrf);
+    const caller = consoleCaller(session);
+    if (refusal) {
+      this.logger.warn(`403 on ${req.method} ${req.path}: console session ${caller.fingerprint} refused: ${refusal}`);
+      throw new ForbiddenKeyError(AuthErrorCode.CrossSiteRequestRefused, 'A console request must come from the console itself (same origin, with its CSRF token)');
+    }
+    this.authorize(req, caller, targets);
+    return true;
+  }
+
+  private authorize(req: Request & RequestWithCaller, key: ApiCaller, targets: Parameters<Reflector['getAllAndOverride']>[1]): void {
     const need = this.reflector.getAllAndOverride<RoleRequirement | undefined>(REQUIRED_ROLE, targets) ?? UNDECLARED;
     if (!roleAllows(key.role, need.role)) {
       this.logger.warn(`403 on ${req.method} ${req.path}: key "${key.name}" has role ${key.role}, the route needs ${need.role}`);
@@ -91,7 +125,6 @@ export class ApiKeyGuard implements CanActivate {
       this.logger.warn(`403 on ${req.method} ${req.path}: key "${key.name}" is scoped to owner "${key.owner}"`);
       throw new ForbiddenKeyError(AuthErrorCode.OwnerScopedKeyRefused, 'This route concerns every owner: an owner-scoped API key cannot use it');
     }
-    req.apiCaller = callerOf(key);
-    return true;
+    req.apiCaller = key;
   }
 }

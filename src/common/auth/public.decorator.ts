@@ -7,6 +7,6 @@ export const AUTH_KIND = 'auth:kind';
  * controller verifies Zoom's HMAC), `oauth-state` (single-use state), `probe` (health).
  * Every route is API-key protected unless it says otherwise here.
  */
-export type NonApiKeyAuth = 'zoom-signature' | 'oauth-state' | 'probe' | 'admin' | 'live-ticket';
+export type NonApiKeyAuth = 'zoom-signature' | 'oauth-state' | 'probe' | 'admin' | 'live-ticket' | 'console';
 
 export const AuthenticatedBy = (kind: NonApiKeyAuth) => SetMetadata(AUTH_KIND, kind);

@@ -54,6 +54,12 @@ describe('API key roles per route', () => {
   // The table docs/api.md describes: a change of a route's role shows up here.
   it('gives each route the role docs/api.md documents', () => {
     expect(Object.fromEntries([...decisions].sort(([a], [b]) => a.localeCompare(b)))).toEqual({
+      'GET /console': 'by console',
+      'GET /console/assets/:name': 'by console',
+      'GET /console/login': 'by console',
+      'GET /console/sessions/:id': 'by console',
+      'POST /console/login': 'by console',
+      'POST /console/logout': 'by console',
       'DELETE /oauth/zoom/connections/:id': 'admin',
       'DELETE /sessions/:id': 'admin',
       'DELETE /sessions/:id/hold': 'admin',

@@ -12,6 +12,8 @@ export enum AuthErrorCode {
   InsufficientRole = 'insufficient_role',
   /** An owner-scoped key on a route that shows or changes every owner's data. */
   OwnerScopedKeyRefused = 'owner_scoped_key_refused',
+  /** A console-cookie request a cross-site page could have made (another origin, or a change without the CSRF header). */
+  CrossSiteRequestRefused = 'cross_site_request_refused',
 }
 
 export enum SessionErrorCode {
@@ -66,6 +68,18 @@ export enum MediaErrorCode {
   ArtifactNotFound = 'artifact_not_found',
   ArtifactContentMissing = 'artifact_content_missing',
   StreamWorkerNotFound = 'stream_worker_not_found',
+  /** The storage backend (disk or S3) cannot be reached: the artifact exists, try again later. */
+  StorageUnavailable = 'storage_unavailable',
+}
+
+/** Refusals of the session console's own routes (/console). */
+export enum ConsoleErrorCode {
+  /** A console asset or action without a live console login. */
+  LoginRequired = 'console_login_required',
+  /** Wrong admin username or password on the login form (or no admin credentials configured). */
+  InvalidCredentials = 'invalid_console_credentials',
+  /** Too many failed logins from this address: wait. */
+  TooManyLoginAttempts = 'too_many_login_attempts',
 }
 
 /** Refusals of the recording API (composed recordings, docs/recordings.md). */
@@ -139,13 +153,14 @@ export enum LiveProtocolErrorCode {
   Unavailable = 'live_unavailable',
 }
 
-export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | DeletionLogErrorCode | ZoomErrorCode | LiveErrorCode | ErasureErrorCode | RecordingErrorCode;
+export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | DeletionLogErrorCode | ZoomErrorCode | LiveErrorCode | ErasureErrorCode | ConsoleErrorCode | RecordingErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [AuthErrorCode.InvalidApiKey]: 401,
   [AuthErrorCode.InsufficientRole]: 403,
   [AuthErrorCode.OwnerScopedKeyRefused]: 403,
+  [AuthErrorCode.CrossSiteRequestRefused]: 403,
   [SessionErrorCode.SessionNotFound]: 404,
   [SessionErrorCode.IllegalTransition]: 409,
   [SessionErrorCode.MetadataTooLarge]: 400,
@@ -178,6 +193,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [MediaErrorCode.ArtifactNotFound]: 404,
   [MediaErrorCode.ArtifactContentMissing]: 404,
   [MediaErrorCode.StreamWorkerNotFound]: 404,
+  [MediaErrorCode.StorageUnavailable]: 503,
   [AppWebhooksErrorCode.EndpointNotFound]: 404,
   [AppWebhooksErrorCode.MessageNotFound]: 404,
   [AppWebhooksErrorCode.InvalidUrl]: 400,
@@ -195,6 +211,9 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [LiveErrorCode.InvalidLiveTypes]: 400,
   [ErasureErrorCode.ErasureNotFound]: 404,
   [ErasureErrorCode.InvalidErasureSubject]: 400,
+  [ConsoleErrorCode.LoginRequired]: 401,
+  [ConsoleErrorCode.InvalidCredentials]: 401,
+  [ConsoleErrorCode.TooManyLoginAttempts]: 429,
   [RecordingErrorCode.SessionNotEnded]: 409,
   [RecordingErrorCode.QueueUnavailable]: 503,
 };

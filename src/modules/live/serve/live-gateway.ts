@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { originOfUpgrade } from '../../../common/auth/console-session';
 import { AuthErrorCode, LiveErrorCode } from '../../../common/errors/error-codes';
 import { errorMessage } from '../../../common/errors/error-message';
 import { LiveAuth } from './live-auth';
@@ -65,7 +66,7 @@ export class LiveGateway implements OnApplicationBootstrap, OnModuleDestroy {
     if (url.pathname !== LIVE_WS_PATH) return refuse(404, 'not_found', 'No WebSocket endpoint at this path');
     let principal;
     try {
-      principal = await this.auth.authenticate(req, url.searchParams.get('ticket'));
+      principal = await this.auth.authenticate(req, url.searchParams.get('ticket'), originOfUpgrade(req.headers, 'encrypted' in socket && socket.encrypted === true));
     } catch (err) {
       this.logger.warn(`Live authentication failed: ${errorMessage(err)}`);
       return refuse(503, 'service_unavailable', 'Could not check the credentials: try again');

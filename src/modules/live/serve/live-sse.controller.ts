@@ -56,7 +56,7 @@ export class LiveSseController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const principal = await this.auth.authenticate(req, typeof ticket === 'string' ? ticket : null);
+    const principal = await this.auth.authenticate(req, typeof ticket === 'string' ? ticket : null, `${req.protocol}://${req.host}`);
     if (!principal) {
       throw ticket && !req.headers['x-api-key'] && !req.headers.authorization
         ? new UnauthorizedException({ code: LiveErrorCode.InvalidTicket, message: 'The ticket is unknown, expired or used' })

@@ -10,6 +10,8 @@ import { TranscriptSegmentEntity } from '../entities/transcript-segment.entity';
 import { ByteRange, GetResult, MEDIA_STORAGE, MediaStorage, StorageObjectNotFoundError } from '../storage/media-storage';
 import { TranscriptLine } from './transcript-format';
 import { MediaError } from '../media.errors';
+import { isStorageUnavailable, storageErrorSummary } from '../storage/storage-errors';
+import { Logger } from '@nestjs/common';
 import { MediaErrorCode } from '../../../common/errors/error-codes';
 
 export function artifactView(a: MediaArtifactEntity) {
@@ -70,6 +72,11 @@ export class ArtifactsService {
       return await this.storage.get(a.storageKey, range);
     } catch (err) {
       if (err instanceof StorageObjectNotFoundError) throw new MediaError(MediaErrorCode.ArtifactContentMissing, `The stored object of artifact ${a.id} is missing`);
+      // An outage, not a bug: 503 tells the caller (and the console) to try again later.
+      if (isStorageUnavailable(err)) {
+        new Logger(ArtifactsService.name).warn(`Artifact ${a.id}: storage unavailable: ${storageErrorSummary(err)}`);
+        throw new MediaError(MediaErrorCode.StorageUnavailable, 'Storage cannot be reached: try again later');
+      }
       throw err;
     }
   }
