@@ -22,7 +22,7 @@ ENV NODE_ENV=production
 # event loop often enough to push live delivery's p99 past 250 ms (docs/performance.md).
 ENV NODE_OPTIONS=--max-semi-space-size=64
 WORKDIR /app
-# ffmpeg (Debian's package) composes recordings (media-compose workers; docs/recordings.md).
+# ffmpeg (Debian's package: libx264, AAC, libopus) composes recordings (docs/recordings.md).
 # Nothing downloads a binary at install time; FFMPEG_PATH points at another ffmpeg.
 RUN apt-get update && apt-get install -y --no-install-recommends tini ffmpeg \
   && rm -rf /var/lib/apt/lists/* \

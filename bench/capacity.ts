@@ -31,7 +31,7 @@
  * BENCH_BASELINE (1; 0 skips part 2), BENCH_HUB (1; 0 skips part 3), BENCH_VIDEO_SCALE (0.1;
  * realistic 0.5), BENCH_VIDEO_GRAIN (0; realistic 1), BENCH_STORAGES (local; realistic local,s3), BENCH_P99_MS (250),
  * BENCH_RETRIES (1: a step that misses on latency alone, nothing lost, runs once more — the machine is
- * shared), BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS and BENCH_SIM_NODE_ARGS (e.g.
+ * shared), BENCH_DATABASE_URL, BENCH_DATABASE_NAME (rtms_hub_bench_capacity), BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS and BENCH_SIM_NODE_ARGS (e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { randomUUID } from 'node:crypto';
@@ -62,6 +62,8 @@ const P99_MS = Number(process.env.BENCH_P99_MS ?? 250);
 const RETRIES = Number(process.env.BENCH_RETRIES ?? 1);
 const AUDIO_MS = 20;
 const DB_BASE = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The scratch database (dropped and recreated): its own name lets two runs share one Postgres. */
+const DB_NAME = process.env.BENCH_DATABASE_NAME ?? 'rtms_hub_bench_capacity';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const SIM_PORT = Number(process.env.BENCH_SIM_PORT ?? 3951);
 const API_PORT = Number(process.env.BENCH_API_PORT ?? 3952);
@@ -296,10 +298,13 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
   const snap0 = cpuSnapshot(pids);
   const cpu0 = cpuSeconds(pid);
   const t0 = new Date();
+  const mono0 = process.hrtime.bigint() / 1000n;
   const rss: number[] = [];
   const rssTimer = setInterval(() => rss.push(rssMb(pid)), 1000);
   await sleep(STEADY_S * 1000);
   const t1 = new Date();
+  // CLOCK_MONOTONIC in µs, the clock of a --cpu-prof profile's startTime/timeDeltas: cut it to the window with this.
+  log(`hub (${storage}) ${n} × ${P}: steady window, monotonic µs ${mono0}–${process.hrtime.bigint() / 1000n}`);
   clearInterval(rssTimer);
   const wall = (t1.getTime() - t0.getTime()) / 1000;
   const workerCpu = pct(cpuSeconds(pid) - cpu0, wall);
@@ -461,7 +466,7 @@ async function main(): Promise<void> {
     }
     // 3. The hub ramp, per storage.
     if (HUB) {
-      const dbUrl = await freshDatabase(DB_BASE, 'rtms_hub_bench_capacity');
+      const dbUrl = await freshDatabase(DB_BASE, DB_NAME);
       await runMigrations(dbUrl, () => undefined);
       const hub: Record<string, unknown> = {};
       for (const storage of STORAGES) {

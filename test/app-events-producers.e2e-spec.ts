@@ -177,6 +177,14 @@ describe('App-event producers (real Postgres)', () => {
       expect(await deadline?.isDelayed()).toBe(true);
       // The stream drained, but a segment is still open.
       expect(await holds.release([id], 'stream:s1')).toEqual([id]);
+      // Many sessions in one call (a media batch's): only those left with no hold come back.
+      const [a, b] = [await newSession(), await newSession()];
+      await holds.add([a, b, a], 'batch:b1');
+      await holds.add([b], 'batch:b2');
+      expect(await holds.list(b)).toEqual(['batch:b1', 'batch:b2']);
+      expect(await holds.release([a, b], 'batch:b1')).toEqual([a]);
+      expect(await holds.release([b, b], 'batch:b2')).toEqual([b]);
+      expect(await holds.release([], 'batch:b2')).toEqual([]);
       const [seg] = await query<{ id: string }>(
         ctx.hub.app,
         `INSERT INTO audio_segments (session_id, rtms_stream_id, user_id, segment_start_ms, segment_ms, sample_rate, channels, spool_host) VALUES ($1, 's1', '7', 0, 2000, 16000, 1, 'h') RETURNING id`,

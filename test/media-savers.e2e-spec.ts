@@ -350,6 +350,53 @@ function suite(driver: 'local' | 's3') {
       expect((rows[0].meta as { text: string }).text).toBe('hello');
     });
 
+    it('H.264 segments: one object and row each, a repeated save changes nothing, other bytes under a taken key are refused', async () => {
+      // A segment as the stream worker's segmenter emits it: SPS+PPS+IDR then P frames, 40 ms apart.
+      const nal = (...b: number[]) => Buffer.from([0, 0, 0, 1, ...b]);
+      const segment = (userId: number, firstTs: number, fill: number): MediaItem => {
+        const bytes = Buffer.concat([nal(0x67, 0x42, 0xc0, 0x1e, 0xd9), nal(0x68, 0xce, 0x3c, 0x80), nal(0x65, 0x88, fill), nal(0x41, 0x9a, fill), nal(0x41, 0x9a, fill)]);
+        return { msgType: userId === 102 ? 16 : 15, userId, userName: userId === 102 ? 'Bea' : '../../x', timestamp: firstTs, data: bytes.toString('base64'), receivedAt: Date.now(), segment: { frames: 3, firstTs, lastTs: firstTs + 80, frameTs: [0, 40, 80], durationMs: 120 } };
+      };
+      const first = [segment(101, T0 + 20_000, 1), segment(101, T0 + 22_000, 2), segment(102, T0 + 20_000, 3)];
+      const job = await enqueue(JobName.FrameSave, first);
+      await waitFor(async () => (await job.getState()) === 'completed', { what: 'segment job' });
+      const rows = async () => [...(await artifacts('&kind=video_segment')), ...(await artifacts('&kind=share_segment'))];
+      const saved = await rows();
+      expect(saved.map((r) => [r.kind, r.user_id, r.captured_at, r.duration_ms, r.content_type, r.meta])).toEqual([
+        ['video_segment', '101', new Date(T0 + 20_000).toISOString(), 120, 'video/h264', { codec: 'h264', frames: 3, first_ts: T0 + 20_000, last_ts: T0 + 20_080, frame_ts: [0, 40, 80] }],
+        ['video_segment', '101', new Date(T0 + 22_000).toISOString(), 120, 'video/h264', { codec: 'h264', frames: 3, first_ts: T0 + 22_000, last_ts: T0 + 22_080, frame_ts: [0, 40, 80] }],
+        ['share_segment', '102', new Date(T0 + 20_000).toISOString(), 120, 'video/h264', { codec: 'h264', frames: 3, first_ts: T0 + 20_000, last_ts: T0 + 20_080, frame_ts: [0, 40, 80] }],
+      ]);
+      expect(saved.map((r) => r.storage_key)).toEqual([
+        `${sessionId}/video-segments/x_101/${T0 + 20_000}.h264`,
+        `${sessionId}/video-segments/x_101/${T0 + 22_000}.h264`,
+        `${sessionId}/deskshare-segments/Bea_102/${T0 + 20_000}.h264`,
+      ]);
+      const keys = [...(await ctx.listKeys(`${sessionId}/video-segments`)), ...(await ctx.listKeys(`${sessionId}/deskshare-segments`))];
+      expect(keys.sort()).toEqual(saved.map((r) => r.storage_key as string).sort());
+      // Retried and duplicated saves (the same segment again) rewrite nothing new.
+      const again = await enqueue(JobName.FrameSave, [...first, first[0]]);
+      await waitFor(async () => (await again.getState()) === 'completed', { what: 'repeated segment job' });
+      expect((await rows()).map((r) => [r.id, r.sha256])).toEqual(saved.map((r) => [r.id, r.sha256]));
+      // Other bytes starting at the same frame (a second owner, which fencing rules out) never replace the first.
+      const other = await enqueue(JobName.FrameSave, [segment(101, T0 + 20_000, 9)]);
+      await waitFor(async () => (await other.getState()) === 'completed', { what: 'conflicting segment job' });
+      expect((await rows()).map((r) => [r.id, r.sha256, r.bytes])).toEqual(saved.map((r) => [r.id, r.sha256, r.bytes]));
+      const body = await api().get(`/api/v1/artifacts/${saved[0].id as string}/content`).set('x-api-key', API_KEY).set('Range', 'bytes=0-3').buffer(true).parse((res, cb) => {
+        const bufs: Buffer[] = [];
+        res.on('data', (b: Buffer) => bufs.push(b));
+        res.on('end', () => cb(null, Buffer.concat(bufs)));
+      }).expect(206);
+      expect(body.headers['content-type']).toBe('video/h264');
+      expect((body.body as Buffer).equals(Buffer.from([0, 0, 0, 1]))).toBe(true);
+      const whole = await api().get(`/api/v1/artifacts/${saved[0].id as string}/content`).set('x-api-key', API_KEY).buffer(true).parse((res, cb) => {
+        const bufs: Buffer[] = [];
+        res.on('data', (b: Buffer) => bufs.push(b));
+        res.on('end', () => cb(null, Buffer.concat(bufs)));
+      }).expect(200);
+      expect((whole.body as Buffer).equals(Buffer.from(first[0].data, 'base64'))).toBe(true);
+    });
+
     it('a saver killed between writing files and recording rows is retried without duplicates', async () => {
       const savers = e2e.hub.app.get(MediaSaverService);
       const proto = Object.getPrototypeOf(savers) as { upsertArtifacts: (...a: unknown[]) => Promise<Map<string, string>> };

@@ -6,7 +6,7 @@ import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { MediaComposeModule, MediaComposeProcessor } from '../src/modules/media-compose';
 import type { ComposeEngine, ComposeInput, ComposeResult } from '../src/modules/media-compose/engine/compose-types';
-import type { ParticipantAudioEncoder, ParticipantAudioInput, ParticipantAudioResult } from '../src/modules/media-compose/engine/participant-audio';
+import type { ParticipantAudioEncoder, ParticipantAudioInput, ParticipantAudioResult } from '../src/modules/media-compose/engine/ffmpeg-compose-engine';
 import { EventSource, SessionsService, SessionStatus } from '../src/modules/sessions';
 import { PROCESSORS } from '../src/worker/processors';
 import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
@@ -66,11 +66,12 @@ class RecordingFakeEngine implements ComposeEngine {
 class RecordingFakeEncoder implements ParticipantAudioEncoder {
   readonly calls: ParticipantAudioInput[] = [];
 
-  async encode(input: ParticipantAudioInput, outFile: string): Promise<ParticipantAudioResult> {
+  async participantAudio(input: ParticipantAudioInput, outFile: string): Promise<ParticipantAudioResult> {
     for (const a of input.audio) await fs.access(a.path);
     this.calls.push(input);
-    await fs.writeFile(outFile, Buffer.from(`OggS fake ${input.audio[0]?.userId}`));
-    return { durationMs: input.endTs - input.startTs, codec: 'opus', contentType: 'audio/ogg', ext: 'ogg' };
+    const body = Buffer.from(`OggS fake ${input.userId}`);
+    await fs.writeFile(outFile, body);
+    return { durationMs: input.endTs - input.startTs, bytes: body.length, codec: 'opus', gaps: [], cpuMs: 1 };
   }
 }
 
@@ -336,7 +337,7 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
 
   it('reports ffmpeg in /health/ready on a process that composes', async () => {
     const res = await ctx.http().get('/health/ready').expect(200);
-    expect(res.body.details.ffmpeg).toEqual({ status: 'up', ffmpeg: 'ok', version: expect.stringMatching(/\d/) });
+    expect(res.body.details.ffmpeg).toEqual({ status: 'up', ffmpeg: 'ok', version: expect.stringMatching(/\d/), ffprobe_version: expect.stringMatching(/\d/) });
   });
 
   it('leaves recording.ready as it was when the session turns composition off', async () => {

@@ -262,6 +262,10 @@ describe('sessions repositories (real Postgres)', () => {
       const e = await events.insert(s.id, { source: EventSource.Worker, eventType: 'stream.connected', payload: { n: 1 }, rtmsStreamId: 'st' });
       expect(e).toMatchObject({ sessionId: s.id, status: EventProcessingStatus.Processed, error: null, rtmsStreamId: 'st', processedAt: expect.any(Date) });
       expect(e.dedupeKey).toMatch(/^worker:[0-9a-f-]{36}$/);
+      // One INSERT … RETURNING (no transaction of its own): the generated id and created_at come back on the entity.
+      expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(e.createdAt).toEqual(expect.any(Date));
+      expect(await events.findById(e.id)).toMatchObject({ eventType: 'stream.connected', payload: { n: 1 }, createdAt: e.createdAt });
       const refused = await events.insert(s.id, { source: EventSource.Webhook, eventType: 'session.transition_refused', payload: {}, status: EventProcessingStatus.Rejected, error: 'no', dedupeKey: key('refused') });
       expect(await events.findById(refused.id)).toMatchObject({ status: EventProcessingStatus.Rejected, error: 'no', dedupeKey: key('refused') });
       await expect(

@@ -2,7 +2,7 @@ import { hostname, tmpdir } from 'node:os';
 import { QueueName } from '../jobs/queue-names';
 import type { CapturePolicy, MediaTypeName } from '../modules/sessions';
 import { ApiKeyEntry, parseApiKeys } from './api-keys';
-import { EnvironmentVariables, validateEnvironment } from './env.validation';
+import { ComposeVideoPreset, EnvironmentVariables, validateEnvironment } from './env.validation';
 import { EncryptionKey, parseKeyring } from './keyring';
 import { queuePrefix, RedisTopology, redisTopology } from './redis-topology';
 
@@ -35,6 +35,10 @@ export interface RtmsIngestConfig {
   batchMaxBufferedBytes: number;
   /** Disk budget of the media spill (under the spool dir); past it, media is dropped (frames first) and counted. 0: no spill. */
   batchSpillMaxBytes: number;
+  /** H.264 capture: a segment is cut at the first keyframe once it is this long (ms). */
+  h264SegmentMs: number;
+  /** H.264 capture: a segment never grows past this many bytes (cut at the next keyframe, or closed). */
+  h264SegmentMaxBytes: number;
   /** The audio spool writes every stream's waiting PCM this often (ms). */
   audioFlushMs: number;
   /** PCM waiting for the database beyond this many bytes is dropped (and counted). */
@@ -203,8 +207,6 @@ export interface AppConfig {
     width: number;
     height: number;
     fps: number;
-    /** The ffmpeg binary (FFMPEG_PATH; default `ffmpeg` on PATH). */
-    ffmpegPath: string;
     /** Where the compose job downloads a session's media and writes the MP4 (removed after each job). */
     workDir: string;
   };
@@ -231,6 +233,8 @@ export interface AppConfig {
     /** While media waits for storage, one process logs how much every this often. */
     outageLogIntervalMs: number;
   };
+  /** The ffmpeg compose engine (docs/recordings.md): where ffmpeg and ffprobe are, and x264's preset and CRF. */
+  composeEngine: { ffmpegPath: string; ffprobePath: string; videoPreset: ComposeVideoPreset; videoCrf: number };
 }
 
 const list = (raw: string | undefined): string[] =>
@@ -314,6 +318,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         batchFlushMs: env.MEDIA_BATCH_FLUSH_MS ?? 250,
         batchMaxBufferedBytes: env.MEDIA_BATCH_MAX_BUFFERED_BYTES ?? 64 * 1024 * 1024,
         batchSpillMaxBytes: env.MEDIA_BATCH_SPILL_MAX_BYTES ?? 1024 * 1024 * 1024,
+        h264SegmentMs: (env.H264_SEGMENT_SECONDS ?? 2) * 1000,
+        h264SegmentMaxBytes: env.H264_SEGMENT_MAX_BYTES ?? 2 * 1024 * 1024,
         audioFlushMs: env.MEDIA_AUDIO_FLUSH_MS ?? 100,
         audioSpoolMaxBytes: env.MEDIA_AUDIO_SPOOL_MAX_BYTES ?? 256 * 1024 * 1024,
         audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,
@@ -391,7 +397,6 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       height: env.COMPOSE_HEIGHT ?? 720,
       fps: env.COMPOSE_FPS ?? 25,
       workDir: env.COMPOSE_WORK_DIR ?? tmpdir(),
-      ffmpegPath: env.FFMPEG_PATH ?? 'ffmpeg',
     },
     storage: {
       driver: (env.STORAGE_DRIVER ?? 'local') as 'local' | 's3',
@@ -426,6 +431,13 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       sweepIntervalMs: Math.round((env.RETENTION_SWEEP_INTERVAL_SEC ?? 3600) * 1000),
       // Rows (and their stored objects) one purge transaction deletes.
       batchSize: env.RETENTION_SWEEP_BATCH_SIZE ?? 200,
+    },
+    composeEngine: {
+      // Bare names: found on PATH (Debian's ffmpeg package, installed by the Dockerfile).
+      ffmpegPath: env.FFMPEG_PATH ?? 'ffmpeg',
+      ffprobePath: env.FFPROBE_PATH ?? 'ffprobe',
+      videoPreset: env.COMPOSE_VIDEO_PRESET ?? 'auto',
+      videoCrf: env.COMPOSE_VIDEO_CRF ?? 23,
     },
   };
 }

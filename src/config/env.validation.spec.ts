@@ -17,6 +17,14 @@ describe('configuration validation', () => {
     expect(config.zoom.apiBaseUrl).toBe('https://api.zoom.us/v2');
   });
 
+  it('reads the compose engine settings, with their defaults, and refuses an unknown x264 preset', () => {
+    expect(loadAppConfig(base).composeEngine).toEqual({ ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', videoPreset: 'auto', videoCrf: 23 });
+    const custom = loadAppConfig({ ...base, FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg', FFPROBE_PATH: '', COMPOSE_VIDEO_PRESET: 'ultrafast', COMPOSE_VIDEO_CRF: '28' }).composeEngine;
+    expect(custom).toEqual({ ffmpegPath: '/opt/ffmpeg/bin/ffmpeg', ffprobePath: 'ffprobe', videoPreset: 'ultrafast', videoCrf: 28 });
+    expect(() => loadAppConfig({ ...base, COMPOSE_VIDEO_PRESET: 'placebo' })).toThrow('COMPOSE_VIDEO_PRESET');
+    expect(() => loadAppConfig({ ...base, COMPOSE_VIDEO_CRF: '60' })).toThrow('COMPOSE_VIDEO_CRF');
+  });
+
   it('reads the outbound webhook settings, with their defaults', () => {
     expect(loadAppConfig(base).appWebhooks).toEqual({
       timeoutMs: 15_000,

@@ -18,6 +18,10 @@ import { parseApiKeys } from './api-keys';
 import { parseKeyring } from './keyring';
 import { redisSettingsProblems } from './redis-topology';
 
+/** What COMPOSE_VIDEO_PRESET accepts: auto, or an x264 preset, fastest first (the compose engine's VIDEO_PRESET_CHOICES). */
+export const COMPOSE_VIDEO_PRESETS = ['auto', 'ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'] as const;
+export type ComposeVideoPreset = (typeof COMPOSE_VIDEO_PRESETS)[number];
+
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : Number(value);
 const toBool = ({ value }: { value: unknown }) => {
@@ -230,6 +234,8 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) MEDIA_BATCH_FLUSH_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) @Max(17179869184) MEDIA_BATCH_MAX_BUFFERED_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1099511627776) MEDIA_BATCH_SPILL_MAX_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(60) H264_SEGMENT_SECONDS?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(65536) @Max(67108864) H264_SEGMENT_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(10000) MEDIA_AUDIO_FLUSH_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) @Max(17179869184) MEDIA_AUDIO_SPOOL_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(1000000) RTMS_OBSERVATION_BUFFER_MAX?: number;
@@ -308,7 +314,6 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(90) @Max(2160) @IsDivisibleBy(2) COMPOSE_HEIGHT?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(60) COMPOSE_FPS?: number;
   @IsOptional() @IsString() COMPOSE_WORK_DIR?: string;
-  @IsOptional() @IsString() @MinLength(1) FFMPEG_PATH?: string;
 
   /** An open audio segment with no new packet for this long is written out as WAV. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(600000) AUDIO_SEGMENT_IDLE_FINALIZE_MS?: number;
@@ -328,6 +333,12 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_EVENTS_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0.1) @Max(86400) RETENTION_SWEEP_INTERVAL_SEC?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) RETENTION_SWEEP_BATCH_SIZE?: number;
+
+  // Composing recordings (docs/recordings.md): the ffmpeg and ffprobe binaries, and the H.264 encoder's speed/quality.
+  @IsOptional() @Transform(emptyToUndefined) @IsString() FFMPEG_PATH?: string;
+  @IsOptional() @Transform(emptyToUndefined) @IsString() FFPROBE_PATH?: string;
+  @IsOptional() @IsIn(COMPOSE_VIDEO_PRESETS) COMPOSE_VIDEO_PRESET?: ComposeVideoPreset;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(51) COMPOSE_VIDEO_CRF?: number;
 }
 
 /** Validates raw env; throws one Error listing every bad variable by name. */

@@ -55,6 +55,27 @@ export interface MediaItem {
   meta?: Record<string, string | number | boolean | null>;
   /** When the worker received it (ms since epoch), for latency metrics. */
   receivedAt: number;
+  /**
+   * Set on an H.264 segment (capture_policy video/deskshare format h264): `data` is the
+   * segment's Annex-B bytes (SPS + PPS + IDR first, whole access units in order) and
+   * `timestamp` its first frame's Zoom timestamp. Saved as one video_segment / share_segment.
+   */
+  segment?: VideoSegmentInfo;
+}
+
+/** What an H.264 segment item carries besides its bytes (media-ingest/video/h264-segmenter.ts). */
+export interface VideoSegmentInfo {
+  /** Access units in the segment. */
+  frames: number;
+  firstTs: number;
+  lastTs: number;
+  /** Each access unit's Zoom timestamp minus firstTs, in order. */
+  frameTs: number[];
+  /** lastTs − firstTs + one frame interval (1000 / the negotiated fps). */
+  durationMs: number;
+  /** Picture size from the segment's SPS, when it could be read. */
+  width?: number;
+  height?: number;
 }
 
 /** Delete a stream's stored media (stop reason 8, STREAM_REVOKED). */

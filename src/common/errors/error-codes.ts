@@ -22,6 +22,8 @@ export enum SessionErrorCode {
   MetadataTooLarge = 'metadata_too_large',
   /** The session is under legal hold: it cannot be deleted until the hold is released. */
   SessionOnLegalHold = 'session_on_legal_hold',
+  /** capture_policy video/deskshare: a format, fps and resolution Zoom does not offer together (e.g. h264 at 5 fps). */
+  InvalidCapturePolicy = 'invalid_capture_policy',
 }
 
 /** Refusals of the Zoom event intake (webhook route and event WebSocket alike). */
@@ -165,6 +167,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [SessionErrorCode.IllegalTransition]: 409,
   [SessionErrorCode.MetadataTooLarge]: 400,
   [SessionErrorCode.SessionOnLegalHold]: 409,
+  [SessionErrorCode.InvalidCapturePolicy]: 400,
   [WebhookErrorCode.InvalidEvent]: 400,
   [WebhookErrorCode.DisallowedServerUrl]: 400,
   [WebhookErrorCode.EventStoreUnavailable]: 503,

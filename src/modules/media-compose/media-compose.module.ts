@@ -2,9 +2,11 @@ import { DynamicModule, Module, OnApplicationBootstrap, Provider } from '@nestjs
 import { ReadinessChecks } from '../../common/health/readiness-checks';
 import { ComposeMetrics } from './compose/compose-metrics';
 import { RecordingComposer } from './compose/recording-composer.service';
-import { COMPOSE_ENGINE } from './engine/compose-engine.token';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from '../../config/app.config';
+import { COMPOSE_ENGINE, PARTICIPANT_AUDIO_ENCODER } from './engine/compose-engine.token';
 import type { ComposeEngine } from './engine/compose-types';
-import { PARTICIPANT_AUDIO_ENCODER, ParticipantAudioEncoder } from './engine/participant-audio';
+import { FfmpegComposeEngine, type ParticipantAudioEncoder } from './engine/ffmpeg-compose-engine';
 import { FfmpegHealth } from './health/ffmpeg-health';
 import { MediaComposeCoreModule } from './media-compose-core.module';
 
@@ -14,7 +16,15 @@ import { MediaComposeCoreModule } from './media-compose-core.module';
  */
 @Module({
   imports: [MediaComposeCoreModule],
-  providers: [RecordingComposer, ComposeMetrics, FfmpegHealth],
+  providers: [
+    RecordingComposer,
+    ComposeMetrics,
+    FfmpegHealth,
+    // The ffmpeg engine builds recording.mp4 and the per-participant Opus files (FFMPEG_PATH, FFPROBE_PATH, COMPOSE_VIDEO_*).
+    { provide: FfmpegComposeEngine, inject: [ConfigService], useFactory: (config: ConfigService<AppConfig, true>) => FfmpegComposeEngine.fromConfig(config.get('composeEngine', { infer: true })) },
+    { provide: COMPOSE_ENGINE, useExisting: FfmpegComposeEngine },
+    { provide: PARTICIPANT_AUDIO_ENCODER, useExisting: FfmpegComposeEngine },
+  ],
   exports: [RecordingComposer],
 })
 export class MediaComposeModule implements OnApplicationBootstrap {
@@ -23,7 +33,7 @@ export class MediaComposeModule implements OnApplicationBootstrap {
     private readonly readiness: ReadinessChecks,
   ) {}
 
-  /** The module with another engine and participant-audio encoder (tests: fakes that need no ffmpeg). */
+  /** The module with another engine and participant-audio encoder (tests: fakes that need no ffmpeg); they replace the ffmpeg ones. */
   static withEngine(engine: ComposeEngine, participantEncoder?: ParticipantAudioEncoder): DynamicModule {
     const providers: Provider[] = [{ provide: COMPOSE_ENGINE, useValue: engine }];
     if (participantEncoder) providers.push({ provide: PARTICIPANT_AUDIO_ENCODER, useValue: participantEncoder });

@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { CapturePolicy, enforceZeroRetention, isZeroRetention, resolveCapturePolicy } from './capture-policy';
 import { CapturePolicyDto } from './dto/capture-policy.dto';
+import { InvalidCapturePolicyError, videoMediaParams } from './video-capture';
 
 const DEFAULTS: CapturePolicy = {
   media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
@@ -75,5 +76,56 @@ describe('capture policy: retention', () => {
   it('refuses a retention that is not an object', () => {
     expect(errorsOf({ retention: 'zero' }).length).toBeGreaterThan(0);
     expect(errorsOf({ retention: 30 }).length).toBeGreaterThan(0);
+  });
+});
+
+describe('capture policy: video format, fps and resolution', () => {
+  const resolve = (plain: Record<string, unknown>) => resolveCapturePolicy(plain as CapturePolicyDto, DEFAULTS);
+
+  it('defaults to JPEG as before: no format, fps or resolution stored, the rate follows interval_ms', () => {
+    const p = resolveCapturePolicy(undefined, DEFAULTS);
+    expect(p.video).toEqual(DEFAULTS.video);
+    expect(videoMediaParams(p.video)).toEqual({ codec: 5, resolution: 2, fps: 1 });
+    expect(videoMediaParams({ ...p.video, interval_ms: 0 })).toEqual({ codec: 5, resolution: 2, fps: 5 });
+  });
+
+  it('h264: codec 7 at the fps and resolution asked; fps defaults to 25 (video) / 10 (deskshare)', () => {
+    const p = resolve({ video: { format: 'h264', fps: 30, resolution: 'fhd' }, deskshare: { format: 'h264' } });
+    expect(p.video).toMatchObject({ format: 'h264', fps: 30, resolution: 'fhd' });
+    expect(videoMediaParams(p.video)).toEqual({ codec: 7, resolution: 3, fps: 30 });
+    expect(p.deskshare).toMatchObject({ format: 'h264', fps: 10 });
+    expect(videoMediaParams(p.deskshare)).toEqual({ codec: 7, resolution: 2, fps: 10 });
+    expect(videoMediaParams(resolve({ video: { format: 'h264' } }).video)).toEqual({ codec: 7, resolution: 2, fps: 25 });
+    expect(videoMediaParams(resolve({ video: { format: 'png', fps: 3, resolution: 'sd' } }).video)).toEqual({ codec: 6, resolution: 1, fps: 3 });
+    expect(videoMediaParams(resolve({ deskshare: { format: 'h264', fps: 2, resolution: 'qhd' } }).deskshare)).toEqual({ codec: 7, resolution: 4, fps: 2 });
+  });
+
+  it.each([
+    ['h264 video at 5 fps (Zoom sends JPG at ≤ 5)', { video: { format: 'h264', fps: 5 } }, /video.fps from 6 to 30/],
+    ['h264 deskshare at 1 fps', { deskshare: { format: 'h264', fps: 1 } }, /deskshare.fps from 2 to 30/],
+    ['jpeg at 6 fps (Zoom sends H.264 above 5)', { video: { format: 'jpeg', fps: 6 } }, /video.fps from 1 to 5/],
+    ['png deskshare at 25 fps', { deskshare: { format: 'png', fps: 25 } }, /deskshare.fps from 1 to 5/],
+    ['fps alone above 5 (jpeg by default)', { video: { fps: 10 } }, /"jpeg" allows video.fps from 1 to 5/],
+  ])('refuses %s with invalid_capture_policy', (_what, plain, message) => {
+    expect(errorsOf(plain)).toEqual([]); // each field is valid alone …
+    let err: unknown;
+    try {
+      resolve(plain);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidCapturePolicyError); // … the combination is not
+    expect((err as InvalidCapturePolicyError).code).toBe('invalid_capture_policy');
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it.each([
+    ['an unknown format', { video: { format: 'vp8' } }],
+    ['fps 0', { video: { format: 'h264', fps: 0 } }],
+    ['fps 31', { video: { format: 'h264', fps: 31 } }],
+    ['fractional fps', { video: { format: 'h264', fps: 24.5 } }],
+    ['an unknown resolution', { deskshare: { resolution: '4k' } }],
+  ])('refuses %s as validation_failed', (_what, plain) => {
+    expect(errorsOf(plain).length).toBeGreaterThan(0);
   });
 });

@@ -1,4 +1,5 @@
 import { CapturePolicyDto, MediaTypeName } from './dto/capture-policy.dto';
+import { resolveVideoCapture } from './video-capture';
 
 /**
  * `store: false` on a media type: the stream still receives it (and publishes it live)
@@ -9,7 +10,18 @@ export interface FrameSamplingPolicy {
   interval_ms: number;
   max_frames_per_user: number;
   store: boolean;
+  /** What Zoom sends (codec 5/6/7); absent = 'jpeg' (rows written before H.264 capture). */
+  format?: VideoFormat;
+  /** Frames per second asked of Zoom; absent = derived from interval_ms (JPEG/PNG, ≤ 5). */
+  fps?: number;
+  /** Absent = 'hd'. */
+  resolution?: VideoResolution;
 }
+
+export const VIDEO_FORMATS = ['jpeg', 'png', 'h264'] as const;
+export type VideoFormat = (typeof VIDEO_FORMATS)[number];
+export const VIDEO_RESOLUTIONS = ['sd', 'hd', 'fhd', 'qhd'] as const;
+export type VideoResolution = (typeof VIDEO_RESOLUTIONS)[number];
 
 /** A fully resolved capture policy, as stored on the session (snake_case, like the API). */
 export interface CapturePolicy {
@@ -88,8 +100,8 @@ export function resolveCapturePolicy(
     media_types: r.media_types ?? [...defaults.media_types],
     include_user_ids: r.include_user_ids ?? [...defaults.include_user_ids],
     exclude_user_ids: r.exclude_user_ids ?? [...defaults.exclude_user_ids],
-    video: { ...defaults.video, ...stripUndefined(r.video), ...store },
-    deskshare: { ...defaults.deskshare, ...stripUndefined(r.deskshare), ...store },
+    video: resolveVideoCapture('video', { ...defaults.video, ...stripUndefined(r.video), ...store }),
+    deskshare: resolveVideoCapture('deskshare', { ...defaults.deskshare, ...stripUndefined(r.deskshare), ...store }),
     audio: { ...defaults.audio, ...stripUndefined(r.audio), ...store },
     transcript: { ...defaults.transcript, ...stripUndefined(r.transcript), ...store },
     chat: { ...defaults.chat, ...stripUndefined(r.chat), ...store },

@@ -26,7 +26,9 @@ export { IllegalTransitionError, SessionNotFoundError } from './sessions.errors'
 export { canTransition } from './session-state';
 export { sessionView, streamView } from './session.views';
 export { capturePolicyView, enforceZeroRetention, isZeroRetention, resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
-export type { CapturePolicy, RecordingPolicy, SessionRetentionPolicy, StoredZoomRoomsPolicy } from './capture-policy';
+export type { CapturePolicy, FrameSamplingPolicy, RecordingPolicy, SessionRetentionPolicy, StoredZoomRoomsPolicy, VideoFormat, VideoResolution } from './capture-policy';
+export { H264_DEFAULT_FPS, InvalidCapturePolicyError, isH264, videoFormatOf, videoMediaParams } from './video-capture';
+export type { VideoKind } from './video-capture';
 export { CapturePolicyDto } from './dto/capture-policy.dto';
 export type { MediaTypeName } from './dto/capture-policy.dto';
 export { MAX_MERGED_RECEIVED_COUNTS } from './received-counts';

@@ -1,4 +1,6 @@
 import { isStorageUnavailable, StorageObjectNotFoundError } from '../../media-ingest';
+import { ComposeInputError } from '../engine/ffmpeg-compose-engine';
+import { FfmpegNotFoundError } from '../engine/ffmpeg-runner';
 
 /** Why a recording could not be composed: what recording.ready's `recording_error.code` says. */
 export type ComposeErrorCode =
@@ -36,6 +38,8 @@ export function engineFailure(err: unknown): ComposeFailure {
   const e = err as { code?: unknown; syscall?: unknown; name?: unknown; message?: unknown };
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (e?.name === 'AbortError') return new ComposeFailure('internal_error', `composition aborted: ${message}`, true);
+  if (err instanceof FfmpegNotFoundError) return new ComposeFailure('ffmpeg_missing', message, false);
+  if (err instanceof ComposeInputError) return new ComposeFailure('source_invalid', message, false);
   if (e?.code === 'ENOENT' && (typeof e.syscall !== 'string' || e.syscall.startsWith('spawn'))) return new ComposeFailure('ffmpeg_missing', `ffmpeg not found: ${message}`, false);
   return new ComposeFailure('compose_failed', message, false);
 }

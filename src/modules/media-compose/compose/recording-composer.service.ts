@@ -1,13 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../../../config/app.config';
 import { ArtifactView, RecordingMediaService, RecordingReadyService, recordingEnded } from '../../media-ingest';
 import { EventSource, SessionEntity, SessionEventsService, SessionNotFoundError, SessionsService } from '../../sessions';
-import { COMPOSE_ENGINE } from '../engine/compose-engine.token';
+import { COMPOSE_ENGINE, PARTICIPANT_AUDIO_ENCODER } from '../engine/compose-engine.token';
+import type { ParticipantAudioEncoder, ParticipantAudioResult } from '../engine/ffmpeg-compose-engine';
 import type { ComposeEngine, ComposeResult } from '../engine/compose-types';
-import { PARTICIPANT_AUDIO_ENCODER, ParticipantAudioEncoder, ParticipantAudioResult } from '../engine/participant-audio';
 import { RecordingCompositionsRepository } from '../recording-compositions.repository';
 import { classifyComposeError, ComposeFailure, engineFailure, storageFailure } from './compose-errors';
 import { ComposeMetrics } from './compose-metrics';
@@ -44,9 +44,8 @@ export class RecordingComposer {
     private readonly ready: RecordingReadyService,
     private readonly compositions: RecordingCompositionsRepository,
     private readonly metrics: ComposeMetrics,
-    // Optional until the ffmpeg engine is in the build: without one every job fails with compose_failed.
-    @Optional() @Inject(COMPOSE_ENGINE) private readonly engine: ComposeEngine | undefined,
-    @Optional() @Inject(PARTICIPANT_AUDIO_ENCODER) private readonly participantEncoder: ParticipantAudioEncoder | undefined,
+    @Inject(COMPOSE_ENGINE) private readonly engine: ComposeEngine,
+    @Inject(PARTICIPANT_AUDIO_ENCODER) private readonly participantEncoder: ParticipantAudioEncoder,
     config: ConfigService<AppConfig, true>,
   ) {
     this.settings = config.get('recordings', { infer: true });
@@ -129,7 +128,6 @@ export class RecordingComposer {
       const input = engineInput(plan, dir, { width: this.settings.width, height: this.settings.height, fps: this.settings.fps }, path.join);
       let result: ComposeResult;
       try {
-        if (!this.engine) throw new Error('this build has no compose engine');
         result = await this.engine.compose(input, out, signal);
       } catch (err) {
         throw engineFailure(err);
@@ -183,16 +181,12 @@ export class RecordingComposer {
     for (const p of plan.participants) byUser.set(p.source.userId, [...(byUser.get(p.source.userId) ?? []), p]);
     const outcomes: ParticipantFileOutcome[] = [];
     for (const [userId, pieces] of byUser) {
-      if (!this.participantEncoder) {
-        outcomes.push({ user_id: userId, error: 'this build has no participant audio encoder' });
-        continue;
-      }
       const out = path.join(dir, `participant-${outcomes.length}.out`);
       try {
         let encoded: ParticipantAudioResult;
         try {
-          encoded = await this.participantEncoder.encode(
-            { startTs: plan.startTs, endTs: plan.endTs, audio: pieces.flatMap((p) => p.runs.map((r) => ({ path: path.join(dir, r.file), startTs: r.startTs, userId }))) },
+          encoded = await this.participantEncoder.participantAudio(
+            { startTs: plan.startTs, endTs: plan.endTs, userId, audio: pieces.flatMap((p) => p.runs.map((r) => ({ path: path.join(dir, r.file), startTs: r.startTs, userId }))) },
             out,
             signal,
           );
@@ -210,12 +204,17 @@ export class RecordingComposer {
               kind: 'participant_audio',
               userId,
               userName: pieces.find((p) => p.source.userName)?.source.userName ?? null,
-              contentType: encoded.contentType,
+              contentType: 'audio/ogg',
               capturedAt: new Date(plan.startTs),
               durationMs: encoded.durationMs,
-              meta: { codec: encoded.codec, window: { start_ts: plan.startTs, end_ts: plan.endTs }, segments: pieces.length },
+              meta: {
+                codec: encoded.codec,
+                window: { start_ts: plan.startTs, end_ts: plan.endTs },
+                gaps: encoded.gaps.map((g) => ({ from_ts: g.fromTs, to_ts: g.toTs, reason: g.reason })),
+                segments: pieces.length,
+              },
             },
-            encoded.ext,
+            'ogg',
             out,
           );
           outcomes.push({ user_id: userId, artifact_id: saved.id });

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ReadinessCheckResult } from '../../../common/health/readiness-checks';
 import { AppConfig } from '../../../config/app.config';
-import { FfmpegProbe, probeFfmpeg } from './ffmpeg-probe';
+import { FfmpegProbe, probeFfmpeg } from '../engine/ffmpeg-probe';
 
 /** Replaces the probe (tests: a missing ffmpeg). */
 export const FFMPEG_PROBE = Symbol('FFMPEG_PROBE');
@@ -22,14 +22,16 @@ export class FfmpegHealth {
   private cache?: { at: number; probe: Promise<FfmpegProbe> };
   private readonly composeEnabled: boolean;
   private readonly probe: () => Promise<FfmpegProbe>;
+  private readonly paths: string;
 
   constructor(
     config: ConfigService<AppConfig, true>,
     @Optional() @Inject(FFMPEG_PROBE) probe?: () => Promise<FfmpegProbe>,
   ) {
-    const settings = config.get('recordings', { infer: true });
-    this.probe = probe ?? (() => probeFfmpeg(settings.ffmpegPath));
-    this.composeEnabled = settings.compose;
+    const paths = config.get('composeEngine', { infer: true });
+    this.probe = probe ?? (() => probeFfmpeg(paths));
+    this.paths = `${paths.ffmpegPath}, ${paths.ffprobePath}`;
+    this.composeEnabled = config.get('recordings', { infer: true }).compose;
   }
 
   private current(): Promise<FfmpegProbe> {
@@ -39,10 +41,10 @@ export class FfmpegHealth {
 
   async checkAtBoot(): Promise<FfmpegProbe> {
     const p = await this.current();
-    if (p.ok) this.logger.log(`ffmpeg ${p.version} (${p.path}) composes recordings`);
+    if (p.ok) this.logger.log(`ffmpeg ${p.version} (${this.paths}) composes recordings`);
     else if (this.composeEnabled)
       this.logger.error(
-        `ffmpeg is missing (${p.reason}): recordings cannot be composed and every compose job will fail with ffmpeg_missing. Install ffmpeg (Debian: apt-get install ffmpeg) or set FFMPEG_PATH; COMPOSE_RECORDINGS=false turns composition off.`,
+        `ffmpeg is missing (${p.reason}): recordings cannot be composed and every compose job will fail with ffmpeg_missing. Install ffmpeg with libx264, aac and libopus (Debian: apt-get install ffmpeg) or set FFMPEG_PATH / FFPROBE_PATH; COMPOSE_RECORDINGS=false turns composition off.`,
       );
     else this.logger.warn(`ffmpeg is missing (${p.reason}); composition is off (COMPOSE_RECORDINGS=false) unless a session asks for it`);
     return p;
@@ -50,6 +52,8 @@ export class FfmpegHealth {
 
   async readiness(): Promise<ReadinessCheckResult> {
     const p = await this.current();
-    return p.ok ? { status: 'up', ffmpeg: 'ok', version: p.version } : { status: 'down', ffmpeg: 'missing', reason: p.reason, compose_enabled: this.composeEnabled };
+    return p.ok
+      ? { status: 'up', ffmpeg: 'ok', version: p.version, ffprobe_version: p.ffprobeVersion }
+      : { status: 'down', ffmpeg: 'missing', reason: p.reason, compose_enabled: this.composeEnabled };
   }
 }

@@ -29,6 +29,14 @@ describe('CapturePolicyFilter', () => {
     expect(f.shouldKeep({ msgType: 17, userId: 2_000_000, timestamp: 2 })).toBe(true);
   });
 
+  it('h264: every frame is kept (sampling is for JPEG/PNG); the participant rules still apply', () => {
+    const sampling = { skip_first_frames: 3, interval_ms: 1000, max_frames_per_user: 2, store: true };
+    const f = new CapturePolicyFilter(policy({ exclude_user_ids: ['9'], video: { ...sampling, format: 'h264', fps: 25 }, deskshare: sampling }));
+    expect(frames(f, 15, 1, 50, 40)).toBe(50);
+    expect(frames(f, 15, 9, 5, 40)).toBe(0);
+    expect(frames(f, 16, 1, 50, 40)).toBe(2); // deskshare is still JPEG here: skip 3, then one per second, at most 2
+  });
+
   it('keeps everything under the permissive policy', () => {
     const f = new CapturePolicyFilter(base);
     expect(frames(f, 15, 1, 50, 200)).toBe(50);

@@ -1,4 +1,5 @@
 import type { CapturePolicy, MediaTypeName } from '../../sessions';
+import { isH264 } from '../../sessions';
 import { CaptureAdmission } from './capture-admission';
 import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
 
@@ -30,7 +31,8 @@ export interface FilterStats {
  *
  * Video and deskshare, per user: skip the first `skip_first_frames`, then keep a frame
  * only if `interval_ms` has passed (Zoom timestamps) since the last kept one, until
- * `max_frames_per_user` are kept (0 = no limit).
+ * `max_frames_per_user` are kept (0 = no limit). Not with format h264: every frame is
+ * kept, for the stream's H.264 segmenter.
  */
 export class CapturePolicyFilter {
   private readonly frames = new Map<string, FrameState>();
@@ -58,7 +60,8 @@ export class CapturePolicyFilter {
     if (!type) return 'unknown_type';
     const refusal = this.admission.refusal(type, item.userId);
     if (refusal) return refusal;
-    if (type === 'video' || type === 'deskshare') return this.frameDecision(`${type}:${item.userId}`, item.timestamp, this.policy[type]);
+    // H.264 keeps every frame (a frame depends on the ones before it): sampling is for JPEG/PNG only.
+    if ((type === 'video' || type === 'deskshare') && !isH264(this.policy[type])) return this.frameDecision(`${type}:${item.userId}`, item.timestamp, this.policy[type]);
     return null;
   }
 

@@ -10,6 +10,9 @@ const DELETE_CONCURRENCY = 8;
 export interface ParticipantRowsDeleted {
   video_frames: number;
   share_frames: number;
+  /** H.264 segments (capture_policy format h264). */
+  video_segments: number;
+  share_segments: number;
   audio_segments: number;
   chat_messages: number;
   transcript_segments: number;
@@ -82,6 +85,8 @@ export class ParticipantMediaService {
     return {
       video_frames: artifacts.video_frame ?? 0,
       share_frames: artifacts.share_frame ?? 0,
+      video_segments: artifacts.video_segment ?? 0,
+      share_segments: artifacts.share_segment ?? 0,
       audio_segments: artifacts.audio_segment ?? 0,
       chat_messages: artifacts.chat ?? 0,
       transcript_segments: transcript,

@@ -3,7 +3,8 @@ import { FrameFormat, LiveBinaryMedia, LiveTextEntry } from '../../live';
 import type { CapturePolicy } from '../../sessions';
 import { MediaBatcher, MediaJobName } from './media-batcher';
 import { KEEP_EVERYTHING } from './media-filter';
-import { AudioSink, StreamLive, StreamMediaPipeline } from './stream-media-pipeline';
+import { AudioSink, StreamLive, StreamMediaPipeline, StreamVideoCapture } from './stream-media-pipeline';
+import type { KeyframeWait } from '../video/h264-segmenter';
 
 const POLICY: CapturePolicy = {
   media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
@@ -20,7 +21,7 @@ const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
 const item = (msgType: number, over: Partial<MediaItem> = {}): MediaItem => ({ msgType, userId: 1, timestamp: 1, data: 'AAAA', receivedAt: 1, ...over });
 
 /** The pipeline with every outlet recorded: batched items, spooled audio, live text and live frames. */
-function harness(policy: Partial<CapturePolicy> = {}, wanted: LiveBinaryMedia[] = [], filter = KEEP_EVERYTHING) {
+function harness(policy: Partial<CapturePolicy> = {}, wanted: LiveBinaryMedia[] = [], filter = KEEP_EVERYTHING, video?: StreamVideoCapture) {
   const batched: Array<{ name: MediaJobName; batches: MediaBatchPayload[] }> = [];
   const batcher = new MediaBatcher({ enqueueBatches: async (name, batches) => void batched.push({ name, batches }) }, { maxItems: 100, maxBytes: 1e6, flushMs: 10 });
   const audio: Array<{ userId: string; ts: number; pcm: Buffer }> = [];
@@ -33,12 +34,12 @@ function harness(policy: Partial<CapturePolicy> = {}, wanted: LiveBinaryMedia[] 
     text: { append: (e) => void text.push(e) },
     codecs: { video: 5, deskshare: 5 },
   };
-  const pipeline = new StreamMediaPipeline(A, { ...POLICY, ...policy }, filter, batcher, audioSink, live);
+  const pipeline = new StreamMediaPipeline(A, { ...POLICY, ...policy }, filter, batcher, audioSink, live, video);
   const batchedTypes = async () => {
     await pipeline.close();
     return batched.flatMap((o) => o.batches.flatMap((b) => b.streams.flatMap((s) => s.items.map((i) => i.msgType))));
   };
-  return { pipeline, batcher, audio, text, frames, wants, batchedTypes };
+  return { pipeline, batcher, batched, audio, text, frames, wants, batchedTypes };
 }
 
 describe('StreamMediaPipeline', () => {
@@ -106,6 +107,47 @@ describe('StreamMediaPipeline', () => {
     expect(h.frames.map((f) => f.media)).toEqual(['audio']);
     expect(h.text.map((e) => e.data.text)).toEqual(['said', 'typed']);
     expect(h.pipeline.stats).toEqual({ kept: 1, filtered: 0, notStored: 3 });
+    await h.batcher.close();
+  });
+
+  it('h264: frames go through the segmenter; each finished segment is one batched item (SPS/PPS/IDR first, frame offsets), waits are reported', async () => {
+    const annexB = (...nals: number[][]) => Buffer.concat(nals.flatMap((n) => [Buffer.from([0, 0, 0, 1]), Buffer.from(n)]));
+    const KEY = annexB([0x67, 0x42], [0x68, 0xce], [0x65, 0x88, 1]);
+    const P = annexB([0x41, 0x9a, 2]);
+    const waits: Array<{ kind: string; w: KeyframeWait }> = [];
+    const video: StreamVideoCapture = { segmentMs: 1000, maxBytes: 1 << 20, keyframeWait: (kind, w) => void waits.push({ kind, w }) };
+    const h = harness({ video: { skip_first_frames: 9, interval_ms: 60_000, max_frames_per_user: 1, store: true, format: 'h264', fps: 25 } }, [], KEEP_EVERYTHING, video);
+    const send = (userId: number, ts: number, bytes: Buffer) => h.pipeline.add(item(15, { userId, userName: `U${userId}`, timestamp: ts, data: bytes.toString('base64') }), bytes);
+    send(1, 960, P); // before any keyframe: dropped
+    send(1, 1000, KEY);
+    send(1, 1040, P);
+    send(1, 2000, KEY); // 1 s: cut
+    send(2, 2040, KEY); // another speaker: user 1's segment is written
+    h.pipeline.mediaReconnecting(['audio']); // not video: nothing flushed
+    h.pipeline.mediaReconnecting(['video']); // user 2's segment is written, tracks wait again
+    send(2, 5000, P);
+    await h.pipeline.close();
+    const items = h.batched.flatMap((o) => o.batches.flatMap((b) => b.streams.flatMap((s) => s.items)));
+    expect(items.map((i) => [i.msgType, i.userId, i.timestamp, i.segment])).toEqual([
+      [15, 1, 1000, { frames: 2, firstTs: 1000, lastTs: 1040, frameTs: [0, 40], durationMs: 80 }],
+      [15, 1, 2000, { frames: 1, firstTs: 2000, lastTs: 2000, frameTs: [0], durationMs: 40 }],
+      [15, 2, 2040, { frames: 1, firstTs: 2040, lastTs: 2040, frameTs: [0], durationMs: 40 }],
+    ]);
+    expect(Buffer.from(items[0].data, 'base64').equals(Buffer.concat([KEY, P]))).toBe(true);
+    expect(items[0].userName).toBe('U1');
+    expect(waits).toEqual([
+      { kind: 'video', w: { userId: 1, userName: 'U1', cause: 'connect', droppedUnits: 1, waitedMs: 40, ended: 'keyframe' } },
+      { kind: 'video', w: { userId: 2, userName: 'U2', cause: 'connect', droppedUnits: 1, waitedMs: 40, ended: 'flushed' } },
+    ]);
+    // Sampling does not apply to h264 (the filter keeps everything here; CapturePolicyFilter skips sampling for h264).
+    expect(h.pipeline.stats).toEqual({ kept: 6, filtered: 0, notStored: 0 });
+    await h.batcher.close();
+  });
+
+  it('h264 with store: false makes no segments', async () => {
+    const h = harness({ video: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0, store: false, format: 'h264', fps: 25 } }, [], KEEP_EVERYTHING, { segmentMs: 1000, maxBytes: 1 << 20, keyframeWait: () => undefined });
+    expect(h.pipeline.add(item(15))).toBe(false);
+    expect(await h.batchedTypes()).toEqual([]);
     await h.batcher.close();
   });
 });

@@ -1,8 +1,11 @@
 import type { MediaItem } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
 import { frameFormatOf, LiveBinaryMedia, LiveMediaTap, LiveTextEntry } from '../../live';
-import type { CapturePolicy, MediaTypeName } from '../../sessions';
+import type { CapturePolicy, MediaTypeName, VideoKind } from '../../sessions';
+import { isH264, videoMediaParams } from '../../sessions';
 import { CaptureAdmission } from '../capture/capture-admission';
+import { H264Segmenter, KeyframeWait } from '../video/h264-segmenter';
+import { segmentItem } from '../video/segment-item';
 import { chatEntry, transcriptEntry } from './live-text-entries';
 import { MEDIA_JOB, MediaBatcher, StreamIds } from './media-batcher';
 import type { MediaItemFilter } from './media-filter';
@@ -19,6 +22,16 @@ export interface StreamLive {
   /** The video/deskshare codec the stream asked Zoom for (media_params), to name a payload's format. */
   codecs: Partial<Record<LiveBinaryMedia, number>>;
 }
+
+/** H.264 capture settings (config) and where a stream's keyframe waits are reported (its session's timeline). */
+export interface StreamVideoCapture {
+  segmentMs: number;
+  maxBytes: number;
+  keyframeWait(kind: VideoKind, wait: KeyframeWait): void;
+}
+
+/** How often open H.264 segments are checked for idleness (a camera switched off). */
+const IDLE_CHECK_MS = 1000;
 
 export interface PipelineStats {
   kept: number;
@@ -46,6 +59,9 @@ const MEDIA_TYPE_OF: Record<number, MediaTypeName> = {
 export class StreamMediaPipeline {
   readonly stats: PipelineStats = { kept: 0, filtered: 0, notStored: 0 };
   private readonly admission: CaptureAdmission;
+  /** Per stored H.264 kind: its segmenter (video/h264-segmenter.ts). */
+  private readonly segmenters = new Map<VideoKind, H264Segmenter>();
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ids: StreamIds,
@@ -54,8 +70,43 @@ export class StreamMediaPipeline {
     private readonly batcher: MediaBatcher,
     private readonly audio: AudioSink,
     private readonly live: StreamLive,
+    video?: StreamVideoCapture,
   ) {
     this.admission = new CaptureAdmission(policy);
+    for (const kind of ['video', 'deskshare'] as const) {
+      const rule = policy[kind];
+      if (!video || !isH264(rule) || rule.store === false) continue;
+      const msgType = kind === 'video' ? RtmsMessageType.MediaDataVideo : RtmsMessageType.MediaDataShare;
+      const frameIntervalMs = 1000 / videoMediaParams(rule).fps;
+      this.segmenters.set(
+        kind,
+        new H264Segmenter(
+          { segmentMs: video.segmentMs, maxBytes: video.maxBytes, frameIntervalMs },
+          {
+            // Each finished segment is one item of the batch → media-frames → saver path (retries, outages and loss accounting included).
+            segment: (seg) => this.batcher.add(this.ids, MEDIA_JOB[msgType], segmentItem(msgType, seg)),
+            keyframeWait: (w) => video.keyframeWait(kind, w),
+          },
+        ),
+      );
+    }
+    if (this.segmenters.size > 0) {
+      // A segment whose participant went quiet (camera off, left) is written out rather than held until the stream ends.
+      const idleMs = video!.segmentMs + IDLE_CHECK_MS;
+      this.idleTimer = setInterval(() => {
+        for (const seg of this.segmenters.values()) seg.flushIdle(Date.now(), idleMs);
+      }, IDLE_CHECK_MS);
+      this.idleTimer.unref();
+    }
+  }
+
+  /**
+   * Media sockets carrying `types` are being (re)connected: what the old connection sent
+   * is segmented to its end, and each participant's H.264 waits for a keyframe again (the
+   * new connection's first frames may refer to pictures this process never saw).
+   */
+  mediaReconnecting(types: readonly MediaTypeName[]): void {
+    for (const [kind, seg] of this.segmenters) if (types.includes(kind)) seg.flushAll('reconnect');
   }
 
   /**
@@ -75,13 +126,21 @@ export class StreamMediaPipeline {
       return false;
     }
     this.stats.kept += 1;
-    if (type === 'audio') this.audio.append(String(item.userId), item.userName ?? null, { ts: item.timestamp, pcm: bytes ?? Buffer.from(item.data, 'base64'), receivedAt: item.receivedAt });
+    const segmenter = type === 'video' || type === 'deskshare' ? this.segmenters.get(type) : undefined;
+    if (segmenter) segmenter.push(item.userId, item.userName, item.timestamp, item.receivedAt, bytes ?? Buffer.from(item.data, 'base64'));
+    else if (type === 'audio') this.audio.append(String(item.userId), item.userName ?? null, { ts: item.timestamp, pcm: bytes ?? Buffer.from(item.data, 'base64'), receivedAt: item.receivedAt });
     else this.batcher.add(this.ids, MEDIA_JOB[item.msgType], item);
     return true;
   }
 
-  /** The stream's job is ending: its batched items are enqueued now. */
+  /**
+   * The stream's job is ending (stop, hand-over, lost lease, shutdown): open H.264
+   * segments are written out, then its batched items are enqueued now.
+   */
   close(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+    for (const seg of this.segmenters.values()) seg.flushAll('stream_end');
     return this.batcher.flushStream(this.ids.rtmsStreamId);
   }
 

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { RtmsEventType, RtmsMediaBit, RtmsMessageType } from '../../../zoom/rtms-enums';
 import type { CapturePolicy, MediaTypeName } from '../../sessions';
+import { videoMediaParams } from '../../sessions';
 
 /** hex(HMAC-SHA256(client secret, "client_id,id,rtms_stream_id")) — the same value in msg 1 and msg 3. */
 export function rtmsSignature(clientId: string, clientSecret: string, meetingIdentity: string, rtmsStreamId: string): string {
@@ -35,12 +36,6 @@ export const MEDIA_BITS: Record<MediaTypeName, RtmsMediaBit> = {
 
 export type MediaParams = Partial<Record<MediaTypeName, Record<string, number | boolean>>>;
 
-/** JPG allows ≤ 5 fps; derive the rate from the sampling interval the policy keeps. */
-function fpsFor(intervalMs: number, max: number): number {
-  if (!intervalMs || intervalMs <= 0) return max;
-  return Math.max(1, Math.min(max, Math.ceil(1000 / intervalMs)));
-}
-
 /** The media types a session's capture policy asks for (transcript/chat may be switched off). */
 export function requestedMediaTypes(policy: CapturePolicy): MediaTypeName[] {
   return policy.media_types.filter((t) => (t === 'transcript' ? policy.transcript.enabled : t === 'chat' ? policy.chat.enabled : true));
@@ -56,10 +51,11 @@ export function mediaParamsFor(types: readonly MediaTypeName[], policy: CaptureP
         params.audio = { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: policy.audio.mode === 'mixed' ? 1 : 2, send_rate: audioSendRateMs };
         break;
       case 'video':
-        params.video = { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: fpsFor(policy.video.interval_ms, 5) };
+        // Codec, resolution and fps per the policy (sessions/video-capture.ts); data_opt 3 = the active speaker's video.
+        params.video = { content_type: 3, ...videoMediaParams(policy.video), data_opt: 3 };
         break;
       case 'deskshare':
-        params.deskshare = { content_type: 3, codec: 5, resolution: 2, fps: fpsFor(policy.deskshare.interval_ms, 5) };
+        params.deskshare = { content_type: 3, ...videoMediaParams(policy.deskshare) };
         break;
       case 'transcript': {
         const lang = policy.transcript.src_language;

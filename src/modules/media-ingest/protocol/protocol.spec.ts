@@ -35,6 +35,24 @@ describe('RTMS protocol helpers', () => {
     expect(mediaParamsFor(['audio'], { ...policy, audio: { mode: 'per_participant', segment_seconds: 10, store: true } }).audio?.data_opt).toBe(2);
   });
 
+  it('asks for video and deskshare as the policy says: JPG from interval_ms by default, H.264 at the fps and resolution asked', () => {
+    expect(mediaParamsFor(['video', 'deskshare'], policy)).toEqual({
+      video: { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: 1 },
+      deskshare: { content_type: 3, codec: 5, resolution: 2, fps: 1 },
+    });
+    const h264 = {
+      ...policy,
+      video: { ...policy.video, format: 'h264' as const, fps: 25, resolution: 'fhd' as const },
+      deskshare: { ...policy.deskshare, format: 'h264' as const, fps: 10, resolution: 'qhd' as const },
+    };
+    expect(mediaParamsFor(['video', 'deskshare'], h264)).toEqual({
+      // data_opt 3: the active speaker's video, as with JPG.
+      video: { content_type: 3, codec: 7, resolution: 3, data_opt: 3, fps: 25 },
+      deskshare: { content_type: 3, codec: 7, resolution: 4, fps: 10 },
+    });
+    expect(mediaParamsFor(['video'], { ...policy, video: { ...policy.video, format: 'png', resolution: 'sd', fps: 4 } }).video).toEqual({ content_type: 3, codec: 6, resolution: 1, data_opt: 3, fps: 4 });
+  });
+
   it('plans one all socket or one per type, dropping types without a URL', () => {
     const urls = { all: 'ws://h/all', audio: 'ws://h/audio', video: 'ws://h/video' };
     expect(planMediaSockets(urls, ['audio', 'video', 'chat'], 'all')).toEqual({ sockets: [{ key: 'all', url: 'ws://h/all', types: ['audio', 'video'] }], unavailable: ['chat'] });

@@ -7,6 +7,25 @@ import { AppConfig } from '../../../config/app.config';
 /** A hold key lives this long after its last change (a session's recording never takes a week to finish). */
 const HOLD_TTL_SEC = 7 * 24 * 3600;
 
+/**
+ * Every media batch adds its hold to each of its sessions and releases it once saved:
+ * one script call for all of them (a MULTI of two commands per session cost the stream
+ * worker ≈ 1 ms of CPU per batch at 50 sessions, the script a quarter of it). Every key
+ * shares the prefix's hash tag under Redis Cluster, so one script may touch them all.
+ */
+const ADD_HOLD = `for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[1], ARGV[2])
+  redis.call('EXPIRE', key, ARGV[3])
+end
+return #KEYS`;
+/** Removes the hold from each session; answers each session's holds left, in KEYS order. */
+const RELEASE_HOLD = `local left = {}
+for i, key in ipairs(KEYS) do
+  redis.call('ZREM', key, ARGV[1])
+  left[i] = redis.call('ZCARD', key)
+end
+return left`;
+
 /** What keeps a session's recording from being complete: a stream still draining, a media batch not saved yet. */
 export type RecordingHold = `stream:${string}` | `batch:${string}`;
 
@@ -37,22 +56,19 @@ export class RecordingHolds {
     return this.prefix + sessionId;
   }
 
-  /** Adds `hold` to each session (one round trip). */
+  /** Adds `hold` to each session (one round trip, one command). */
   async add(sessionIds: Iterable<string>, hold: RecordingHold): Promise<void> {
-    const now = Date.now();
-    const multi = this.redis.multi();
-    for (const id of new Set(sessionIds)) multi.zadd(this.key(id), now, hold).expire(this.key(id), HOLD_TTL_SEC);
-    await multi.exec();
+    const keys = [...new Set(sessionIds)].map((id) => this.key(id));
+    if (keys.length === 0) return;
+    await this.redis.eval(ADD_HOLD, keys.length, ...keys, Date.now(), hold, HOLD_TTL_SEC);
   }
 
   /** Removes `hold` from each session; returns the sessions left with no hold (their recording may now be complete). */
   async release(sessionIds: Iterable<string>, hold: RecordingHold): Promise<string[]> {
     const ids = [...new Set(sessionIds)];
     if (ids.length === 0) return [];
-    const multi = this.redis.multi();
-    for (const id of ids) multi.zrem(this.key(id), hold).zcard(this.key(id));
-    const res = (await multi.exec()) ?? [];
-    return ids.filter((_, i) => Number(res[2 * i + 1]?.[1] ?? 1) === 0);
+    const left = (await this.redis.eval(RELEASE_HOLD, ids.length, ...ids.map((id) => this.key(id)), hold)) as number[];
+    return ids.filter((_, i) => Number(left[i] ?? 1) === 0);
   }
 
   /** The session's holds (oldest first). */

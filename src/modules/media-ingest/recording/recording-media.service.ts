@@ -34,9 +34,6 @@ export interface ComposedFile {
   meta: Record<string, unknown>;
 }
 
-/** H.264 segments as capture stores them (docs/media-ingest.md). */
-const VIDEO_SEGMENT_KIND = 'video_segment';
-
 /** The kinds composed from a session's media (and purged, erased and re-composed with it). */
 export const COMPOSED_KINDS = ['recording', 'participant_audio'] as const;
 
@@ -65,7 +62,7 @@ export class RecordingMediaService {
 
   /** The session's H.264 video segments and WAV audio segments, oldest first. */
   async sources(sessionId: string): Promise<{ video: RecordingSource[]; audio: RecordingSource[] }> {
-    const rows = await this.rows.findForSessionByKinds(sessionId, [VIDEO_SEGMENT_KIND, 'audio_segment']);
+    const rows = await this.rows.findForSessionByKinds(sessionId, ['video_segment', 'audio_segment']);
     const toSource = (a: MediaArtifactEntity): RecordingSource => ({
       storageKey: a.storageKey,
       rtmsStreamId: a.rtmsStreamId,
@@ -77,7 +74,7 @@ export class RecordingMediaService {
       meta: a.meta,
     });
     return {
-      video: rows.filter((r) => (r.kind as string) === VIDEO_SEGMENT_KIND).map(toSource),
+      video: rows.filter((r) => r.kind === 'video_segment').map(toSource),
       audio: rows.filter((r) => r.kind === 'audio_segment').map(toSource),
     };
   }
@@ -93,7 +90,7 @@ export class RecordingMediaService {
     const storageKey = composedKey(file, ext);
     const put = await this.storage.putFile(storageKey, filePath, file.contentType);
     await this.rows.upsertMany([{ ...file, storageKey, bytes: put.bytes, sha256: put.sha256 }]);
-    const row = await this.rows.findByStorageKey(storageKey);
+    const row = await this.rows.findRowByStorageKey(storageKey);
     if (!row) throw new Error(`The artifact row of ${storageKey} vanished right after it was written (session deleted meanwhile?)`);
     return artifactView(row);
   }

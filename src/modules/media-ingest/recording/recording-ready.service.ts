@@ -180,6 +180,7 @@ export class RecordingReadyService {
       const counts = {
         video_frames: kinds.video_frame ?? 0,
         share_frames: kinds.share_frame ?? 0,
+        ...(kinds.video_segment || kinds.share_segment ? { video_segments: kinds.video_segment ?? 0, share_segments: kinds.share_segment ?? 0 } : {}),
         audio_segments: kinds.audio_segment ?? 0,
         transcript_segments: await this.transcripts.countForSession(sessionId, em),
         chat_messages: kinds.chat ?? 0,

@@ -86,6 +86,12 @@ export class MediaArtifactsRepository {
     return new Map(res.map((r) => [r.storage_key, r.id]));
   }
 
+  /** The stored object's size and digest under a key, if a row records one. */
+  async findByStorageKey(storageKey: string, em: EntityManager = this.db.manager): Promise<{ bytes: number; sha256: string } | null> {
+    const rows: Array<{ bytes: number; sha256: string }> = await em.query(`SELECT bytes, sha256 FROM media_artifacts WHERE storage_key = $1`, [storageKey]);
+    return rows[0] ?? null;
+  }
+
   /** A session's artifacts of these kinds, oldest first by (captured_at, id). */
   findForSessionByKinds(sessionId: string, kinds: readonly string[]): Promise<MediaArtifactEntity[]> {
     return this.db
@@ -98,7 +104,7 @@ export class MediaArtifactsRepository {
       .getMany();
   }
 
-  findByStorageKey(storageKey: string): Promise<MediaArtifactEntity | null> {
+  findRowByStorageKey(storageKey: string): Promise<MediaArtifactEntity | null> {
     return this.db.getRepository(MediaArtifactEntity).findOne({ where: { storageKey } });
   }
 

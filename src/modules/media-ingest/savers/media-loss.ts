@@ -9,10 +9,10 @@ export type LossReason = 'retry_window' | 'pending_budget' | 'rejected';
 
 const MSG_SHARE = 16;
 
-/** The artifact kind of a batch item (frames by msg type; chat and transcript by job). */
-export function itemKind(msgType: number): string {
-  if (msgType === 15) return 'video_frame';
-  if (msgType === MSG_SHARE) return 'share_frame';
+/** The artifact kind of a batch item (frames and H.264 segments by msg type; chat and transcript by job). */
+export function itemKind(msgType: number, segment?: unknown): string {
+  if (msgType === 15) return segment ? 'video_segment' : 'video_frame';
+  if (msgType === MSG_SHARE) return segment ? 'share_segment' : 'share_frame';
   if (msgType === 17) return 'transcript';
   if (msgType === 18) return 'chat';
   return `msg_${msgType}`;
@@ -26,7 +26,7 @@ export function countsBySession(p: MediaBatchPayload): Map<string, { streams: Se
     const entry = out.get(s.sessionId) ?? { streams: new Set<string>(), items: {} };
     entry.streams.add(s.rtmsStreamId);
     for (const item of s.items) {
-      const kind = itemKind(item.msgType);
+      const kind = itemKind(item.msgType, item.segment);
       entry.items[kind] = (entry.items[kind] ?? 0) + 1;
     }
     out.set(s.sessionId, entry);

@@ -8,7 +8,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
-import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jobs/job-payloads';
+import type { MediaBatchPayload, MediaItem, StreamMediaItems, VideoSegmentInfo } from '../../../jobs/job-payloads';
 import { AppEventsService, AppEventType } from '../../app-events';
 import { DeletionActor, DeletionLogService, DeletionReason } from '../../deletion-log';
 import { SessionNotFoundError, SessionsService, StreamsService } from '../../sessions';
@@ -95,12 +95,43 @@ export class MediaSaverService {
       if (item.msgType !== MSG_VIDEO && item.msgType !== MSG_SHARE) throw new UnrecoverableError(`frame.save got msgType ${item.msgType}`);
       const data = Buffer.from(item.data, 'base64');
       if (data.length === 0) return null;
+      if (item.segment) return this.writeSegment(stream, item, item.segment, data);
       const kind: ArtifactKind = item.msgType === MSG_SHARE ? 'share_frame' : 'video_frame';
       const fmt = frameFormat(data);
       const key = buildMediaKey({ sessionId: stream.sessionId, kind, userName: item.userName, userId: item.userId, name: item.timestamp, ext: fmt.ext });
       const put = await this.storage.put(key, data, fmt.contentType);
       return { ...this.base(stream, item, kind), storageKey: key, contentType: fmt.contentType, bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: {} };
     });
+  }
+
+  /**
+   * One H.264 segment (video/h264-segmenter.ts): its Annex-B bytes as one object, keyed by
+   * session, kind, participant and first frame's Zoom timestamp, so a retried or duplicated
+   * save rewrites the same object. Whoever wrote a key first keeps it: a segment starting at
+   * the same frame but holding other bytes (two owners of one stream, which the lease
+   * fencing rules out) is refused, counted and logged rather than overwrite it.
+   */
+  private async writeSegment(stream: StreamMediaItems, item: MediaItem, seg: VideoSegmentInfo, data: Buffer): Promise<ArtifactRow | null> {
+    const kind: ArtifactKind = item.msgType === MSG_SHARE ? 'share_segment' : 'video_segment';
+    const key = buildMediaKey({ sessionId: stream.sessionId, kind, userName: item.userName, userId: item.userId, name: seg.firstTs, ext: 'h264' });
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const existing = await this.artifacts.findByStorageKey(key);
+    if (existing && existing.sha256 !== sha256) {
+      this.metrics.counter({ name: 'rtms_hub_video_segment_conflicts_total', help: 'H.264 segments refused: their key already holds other bytes', labelNames: ['kind'] }).inc({ kind });
+      this.logger.error(`Segment ${key} already stored with other bytes (${existing.bytes} bytes, sha256 ${existing.sha256.slice(0, 12)}…); the new one (${data.length} bytes) is not written`);
+      return null;
+    }
+    const put = existing ? { bytes: existing.bytes, sha256 } : await this.storage.put(key, data, 'video/h264');
+    return {
+      ...this.base(stream, item, kind),
+      capturedAt: new Date(seg.firstTs),
+      storageKey: key,
+      contentType: 'video/h264',
+      bytes: put.bytes,
+      sha256: put.sha256,
+      durationMs: seg.durationMs,
+      meta: { codec: 'h264', frames: seg.frames, first_ts: seg.firstTs, last_ts: seg.lastTs, frame_ts: seg.frameTs, ...(seg.width && seg.height ? { width: seg.width, height: seg.height } : {}) },
+    };
   }
 
   async saveChat(p: MediaBatchPayload): Promise<number> {
@@ -138,7 +169,7 @@ export class MediaSaverService {
         written.push(entries[i]);
       } else if (isStorageUnavailable(r.reason)) {
         unavailable ??= r.reason;
-        const kind = itemKind(item.msgType);
+        const kind = itemKind(item.msgType, item.segment);
         unsaved[kind] = (unsaved[kind] ?? 0) + 1;
         waiting.set(stream, [...(waiting.get(stream) ?? []), item]);
       } else {

@@ -6,11 +6,14 @@ import { createHash } from 'node:crypto';
  * segment: no '/', '\\', NUL or control characters, never '.' or '..', and short enough
  * in UTF-8 bytes for any file system (see MAX_SEGMENT_BYTES).
  */
-export type ArtifactKind = 'video_frame' | 'share_frame' | 'audio_segment' | 'chat' | 'recording' | 'participant_audio';
+export type ArtifactKind = 'video_frame' | 'share_frame' | 'video_segment' | 'share_segment' | 'audio_segment' | 'chat' | 'recording' | 'participant_audio';
 
 export const KIND_FOLDER: Record<ArtifactKind, string> = {
   video_frame: 'video',
   share_frame: 'deskshare',
+  // H.264 segments (capture_policy format h264): `{first frame's Zoom timestamp}.h264`.
+  video_segment: 'video-segments',
+  share_segment: 'deskshare-segments',
   audio_segment: 'audio',
   chat: 'chat',
   // Composed by media-compose (docs/recordings.md).

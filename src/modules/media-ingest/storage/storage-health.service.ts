@@ -21,10 +21,12 @@ export const PROBE_PREFIX = '.rtms-hub-health/';
 const KIND_WORDS: Record<string, string> = {
   video_frame: 'video frames',
   share_frame: 'screen-share frames',
+  video_segment: 'video segments',
+  share_segment: 'screen-share segments',
   chat: 'chat messages',
   transcript: 'transcript lines',
 };
-const KNOWN_KINDS = ['video_frame', 'share_frame', 'chat'];
+const KNOWN_KINDS = ['video_frame', 'share_frame', 'video_segment', 'share_segment', 'chat'];
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -14,6 +14,8 @@ import { RtmsConnectionError, RtmsStatusError, StreamConfigError } from '../prot
 export interface StreamConnectionEvents {
   onSignalingMessage(sock: RtmsSocket, m: RtmsMessage, bytes: number, receivedAt: number): void;
   onMediaMessage(m: RtmsMessage, bytes: number, receivedAt: number): void;
+  /** New media sockets for these types are about to be handshaken (the old ones, if any, are closed). */
+  onMediaConnecting(types: MediaTypeName[]): void;
   onInvalid(socket: 'signaling' | 'media', reason: ParseFailure, bytes: number): void;
   /** The current signaling socket closed, not by us. */
   onSignalingClosed(code: number, reason: string): void;
@@ -130,6 +132,7 @@ export class StreamConnections {
     const keep = this.media.filter((s) => s.open && plan.sockets.some((p) => p.key === s.label));
     for (const s of this.media) if (!keep.includes(s)) s.close(1000, 'client reconnecting');
     const missing = plan.sockets.filter((p) => !keep.some((s) => s.label === p.key));
+    if (missing.length > 0) this.events.onMediaConnecting(missing.flatMap((p) => p.types));
     const fresh = missing.map((p) => ({ p, sock: this.socket('media', p.key, p.url) }));
     this.media = [...keep, ...fresh.map((f) => f.sock)];
     const results = await Promise.allSettled(

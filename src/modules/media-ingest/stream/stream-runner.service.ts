@@ -136,7 +136,15 @@ export class StreamRunner {
           });
     const tap = this.liveMedia.openTap(session.id);
     const codecs = { video: Number(mediaParams.video?.codec), deskshare: Number(mediaParams.deskshare?.codec) };
-    const media = new StreamMediaPipeline(ids, policy, this.filters.forStream(rtmsStreamId, policy), this.batches.batcher, audio, { tap, text: this.liveText, codecs });
+    const media = new StreamMediaPipeline(ids, policy, this.filters.forStream(rtmsStreamId, policy), this.batches.batcher, audio, { tap, text: this.liveText, codecs }, {
+      segmentMs: rtms.ingest.h264SegmentMs,
+      maxBytes: rtms.ingest.h264SegmentMaxBytes,
+      // One event per wait that dropped frames: the gap it leaves in the segment timeline is explained on the session's timeline.
+      keyframeWait: (kind, w) =>
+        void this.recorder
+          .note(ids, 'video.keyframe_wait', { user_id: String(w.userId), kind, cause: w.cause, dropped_units: w.droppedUnits, waited_ms: w.waitedMs, ended: w.ended })
+          .catch((err: unknown) => this.logger.warn(`Stream ${rtmsStreamId}: could not record a keyframe wait: ${errorMessage(err)}`)),
+    });
     const streamSession = new StreamSession(
       {
         ...ids,

@@ -101,6 +101,7 @@ export class StreamSession {
     this.conn = new StreamConnections(init, deps, {
       onSignalingMessage: (sock, m, bytes, at) => this.onSignalingMessage(sock, m, bytes, at),
       onMediaMessage: (m, bytes, at) => this.dispatcher.onMediaMessage(m, bytes, at),
+      onMediaConnecting: (types) => deps.media.mediaReconnecting(types),
       onInvalid: (socket, reason, bytes) => this.dispatcher.onInvalid(socket, reason, bytes),
       onSignalingClosed: (code, reason) => {
         if (this.closeRequested) this.interrupt({ kind: 'stop', stopReason: STOP_REASON_RECEIVER_REQUEST_CLOSE, via: 'close_request' });

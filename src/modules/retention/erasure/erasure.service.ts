@@ -15,6 +15,7 @@ import { JobName } from '../../../jobs/job-names';
 import { JobProducer } from '../../../jobs/job-producer.service';
 import { DeletionActor, DeletionLogService, DeletionReason } from '../../deletion-log';
 import { ParticipantMediaService, RecordingMediaService } from '../../media-ingest';
+import type { ParticipantRowsDeleted } from '../../media-ingest';
 import { ParticipantDirectory, StreamsService, StreamStatus } from '../../sessions';
 import type { ApiCaller } from '../../../common/auth/api-caller';
 import { ErasureCounts, ErasureEntity } from './entities/erasure.entity';
@@ -199,6 +200,7 @@ export class ErasureService {
       const counts: ErasureCounts = {
         video_frames: rows.video_frames,
         share_frames: rows.share_frames,
+        ...(rows.video_segments + rows.share_segments > 0 ? { video_segments: rows.video_segments, share_segments: rows.share_segments } : {}),
         audio_segments: rows.audio_segments,
         chat_messages: rows.chat_messages,
         transcript_segments: rows.transcript_segments,
@@ -206,7 +208,7 @@ export class ErasureService {
         objects: objects.length + recording.objects,
         ...(recording.objects > 0 ? { recordings: recording.objects } : {}),
       };
-      const artifacts = rows.video_frames + rows.share_frames + rows.audio_segments + rows.chat_messages + recording.objects;
+      const artifacts = rows.video_frames + rows.share_frames + rows.video_segments + rows.share_segments + rows.audio_segments + rows.chat_messages + recording.objects;
       if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objects.length === 0) return;
       const bytes = objects.reduce((n, o) => n + o.bytes, 0) + recording.bytes;
       await this.deletionLog.record(
@@ -230,9 +232,9 @@ export class ErasureService {
   }
 }
 
-function categoriesOf(rows: { video_frames: number; share_frames: number; audio_segments: number; chat_messages: number; transcript_segments: number; spool_segments: number }, participants: number): string[] {
+function categoriesOf(rows: ParticipantRowsDeleted, participants: number): string[] {
   const out: string[] = [];
-  if (rows.video_frames + rows.share_frames + rows.audio_segments + rows.spool_segments > 0) out.push('media');
+  if (rows.video_frames + rows.share_frames + rows.video_segments + rows.share_segments + rows.audio_segments + rows.spool_segments > 0) out.push('media');
   if (rows.transcript_segments > 0) out.push('transcript');
   if (rows.chat_messages > 0) out.push('chat');
   if (participants > 0) out.push('participants');

@@ -27,16 +27,30 @@ export type MediaTypeName = (typeof MEDIA_TYPES)[number];
 const STORE_DESCRIPTION =
   'false: receive this media type and publish it to live clients (docs/live.md), but store nothing of it (no files, no rows). Live clients get every frame: the sampling fields apply to storage only.';
 
+const SAMPLING_NOTE = ' (JPEG/PNG only: with format h264 every frame is kept, in segments)';
+
 export class FrameSamplingDto {
-  @ApiPropertyOptional({ description: 'Frames to skip per participant before saving any', minimum: 0 })
+  @ApiPropertyOptional({ enum: ['jpeg', 'png', 'h264'], default: 'jpeg', description: 'jpeg/png: one picture per frame (≤ 5 fps); h264: H.264 video stored as segments (video fps 6–30, deskshare 2–30)' })
+  @IsOptional() @IsIn(['jpeg', 'png', 'h264'])
+  format?: 'jpeg' | 'png' | 'h264';
+
+  @ApiPropertyOptional({ description: 'Frames per second asked of Zoom: 1–5 for jpeg/png (default: from interval_ms), 6–30 for h264 video (default 25), 2–30 for h264 deskshare (default 10)', minimum: 1, maximum: 30 })
+  @IsOptional() @IsInt() @Min(1) @Max(30)
+  fps?: number;
+
+  @ApiPropertyOptional({ enum: ['sd', 'hd', 'fhd', 'qhd'], default: 'hd', description: 'sd 480p/360p, hd 720p, fhd 1080p, qhd 1440p' })
+  @IsOptional() @IsIn(['sd', 'hd', 'fhd', 'qhd'])
+  resolution?: 'sd' | 'hd' | 'fhd' | 'qhd';
+
+  @ApiPropertyOptional({ description: `Frames to skip per participant before saving any${SAMPLING_NOTE}`, minimum: 0 })
   @IsOptional() @IsInt() @Min(0) @Max(100000)
   skip_first_frames?: number;
 
-  @ApiPropertyOptional({ description: 'Save at most one frame per participant per interval (ms); 0 = every frame', minimum: 0 })
+  @ApiPropertyOptional({ description: `Save at most one frame per participant per interval (ms); 0 = every frame${SAMPLING_NOTE}`, minimum: 0 })
   @IsOptional() @IsInt() @Min(0) @Max(3600000)
   interval_ms?: number;
 
-  @ApiPropertyOptional({ description: 'Stop saving after this many frames per participant; 0 = no limit', minimum: 0 })
+  @ApiPropertyOptional({ description: `Stop saving after this many frames per participant; 0 = no limit${SAMPLING_NOTE}`, minimum: 0 })
   @IsOptional() @IsInt() @Min(0) @Max(1000000)
   max_frames_per_user?: number;
 

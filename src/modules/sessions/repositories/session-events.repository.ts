@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { EventProcessingStatus, EventSource, SessionEventEntity } from '../entities/session-event.entity';
 import { keysetPage, Keyed } from '../../../common/http/keyset-page';
 import { Cursor } from '../../../common/http/pagination';
@@ -92,22 +93,28 @@ export class SessionEventsRepository {
     );
   }
 
-  /** Inserts a timeline event (already processed unless a status is given); a random dedupe key when none is. */
-  insert(sessionId: string | null, input: RecordEventInput, em?: EntityManager): Promise<SessionEventEntity> {
+  /**
+   * Inserts a timeline event (already processed unless a status is given); a random dedupe
+   * key when none is. One INSERT … RETURNING: `save` would wrap it in a transaction of its
+   * own (three round trips per event; the stream workers record several a second per
+   * meeting). The returned entity carries the generated id and created_at.
+   */
+  async insert(sessionId: string | null, input: RecordEventInput, em?: EntityManager): Promise<SessionEventEntity> {
     const repo = this.repo(em);
-    return repo.save(
-      repo.create({
-        sessionId,
-        source: input.source,
-        eventType: input.eventType,
-        payload: input.payload,
-        rtmsStreamId: input.rtmsStreamId ?? null,
-        dedupeKey: input.dedupeKey ?? `${input.source}:${randomUUID()}`,
-        status: input.status ?? EventProcessingStatus.Processed,
-        error: input.error ?? null,
-        processedAt: new Date(),
-      }),
-    );
+    const entity = repo.create({
+      sessionId,
+      source: input.source,
+      eventType: input.eventType,
+      payload: input.payload,
+      rtmsStreamId: input.rtmsStreamId ?? null,
+      dedupeKey: input.dedupeKey ?? `${input.source}:${randomUUID()}`,
+      status: input.status ?? EventProcessingStatus.Processed,
+      error: input.error ?? null,
+      processedAt: new Date(),
+    });
+    // (The entity type's relations do not fit insert's partial type; the row is the entity.)
+    await repo.insert(entity as QueryDeepPartialEntity<SessionEventEntity>);
+    return entity;
   }
 
   /** A session's timeline events of these types, oldest first (what a composed recording's gaps come from). */

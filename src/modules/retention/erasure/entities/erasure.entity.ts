@@ -7,6 +7,9 @@ export type ErasureSubjectKind = 'zoom_user_id' | 'user_email' | 'user_name';
 export interface ErasureCounts {
   video_frames?: number;
   share_frames?: number;
+  /** H.264 segments (only present when any were erased). */
+  video_segments?: number;
+  share_segments?: number;
   audio_segments?: number;
   chat_messages?: number;
   transcript_segments?: number;
