@@ -10,9 +10,10 @@ import type { ParticipantAudioEncoder, ParticipantAudioInput, ParticipantAudioRe
 import { EventSource, SessionsService, SessionStatus } from '../src/modules/sessions';
 import { PROCESSORS } from '../src/worker/processors';
 import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
-import { launchChromium } from './utils/chromium';
+import { HeadlessChromium, launchChromium } from './utils/chromium';
 import { insertStreamingSession, seedAudio, seedVideo } from './utils/compose-seed';
-import { playableMp4 } from './utils/h264-fixtures';
+import { ffprobe, h264Segment, playableMp4, tone } from './utils/h264-fixtures';
+import { decodeMonoPcm, frameColours, toneBlocks, toneOnsetMs } from './utils/media-analysis';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
 import { API_KEY, TEST_KEYS } from './utils/test-app';
@@ -348,5 +349,112 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
     expect(readyOf(sessionId)[0].data).not.toHaveProperty('recording');
     expect(engine.calls.length).toBe(calls);
     expect(await ctx.hub.producer.queueFor(JobName.RecordingCompose).getJob(`recording-compose-${sessionId}-auto`)).toBeUndefined();
+  });
+});
+
+/**
+ * The real engine (ffmpeg) behind the production registration: H.264 made by ffmpeg for
+ * three speakers, a mixed audio track whose tone starts exactly at a speaker change, and
+ * a 2 s stretch at the end with no media at all.
+ */
+describe('Recording composition with ffmpeg: a playable recording.mp4', () => {
+  let receiver: WebhookReceiver;
+  let root: string;
+  let chromium: HeadlessChromium | undefined;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'rtms-compose-ffmpeg-e2e-'));
+  });
+  afterAll(async () => {
+    await chromium?.close();
+    await receiver?.close();
+    if (root) await fs.rm(root, { recursive: true, force: true });
+  });
+
+  const ctx = useE2eContext({
+    hub: { api: true, worker: { queues: [QueueName.MediaFrames, QueueName.MediaCompose, QueueName.AppWebhooks], explicit: true } },
+    env: () => ({ STORAGE_DRIVER: 'local', STORAGE_LOCAL_DIR: root, COMPOSE_RECORDINGS: 'true', WEBHOOK_ALLOW_PRIVATE_URLS: 'true', COMPOSE_WIDTH: '320', COMPOSE_HEIGHT: '240', COMPOSE_FPS: '25' }),
+  });
+
+  it('an ended meeting → one recording.ready whose recording.mp4 ffprobe reads as H.264 + AAC of the meeting length, in sync, Chromium plays it; Opus per participant', async () => {
+    await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['recording.ready']);
+    const start = Date.now() - 120_000;
+    const sessionId = await insertStreamingSession(ctx.hub, new Date(start), { recording: { compose: true, participant_audio: 'opus' } });
+    // Speakers: Ann (red) 0–4 s, Bob (green) 4–8 s, Cid (blue) 8–12 s, in 2 s segments of 50 frames at 25 fps.
+    const speakers = [
+      ['16778240', 'Ann', 'red'],
+      ['16778241', 'Bob', 'green'],
+      ['16778242', 'Cid', 'blue'],
+    ] as const;
+    const frameTs = Array.from({ length: 50 }, (_, i) => i * 40);
+    for (let s = 0; s < 3; s++) {
+      const [userId, userName, colour] = speakers[s];
+      for (let k = 0; k < 2; k++) {
+        await seedVideo(ctx.hub, root, sessionId, { userId, userName, firstTs: start + s * 4000 + k * 2000, frameTs, bytes: await h264Segment(colour, 50) });
+      }
+    }
+    // Mixed audio: silence while Ann speaks, then a 1 kHz tone from Bob's first frame (4 s) to 12 s.
+    await seedAudio(ctx.hub, root, sessionId, { userId: '0', firstTs: start, pcm: tone(0, 4000), sampleRate: 16000 });
+    await seedAudio(ctx.hub, root, sessionId, { userId: '0', firstTs: start + 4000, pcm: tone(1000, 8000), sampleRate: 16000 });
+    // Bob's own track too (per_participant audio): his Opus file.
+    await seedAudio(ctx.hub, root, sessionId, { userId: '16778241', firstTs: start + 4000, pcm: tone(1000, 4000), sampleRate: 16000 });
+    // The meeting lasted 14 s (its last 2 s without media): the session ended then, and its capture-complete check runs.
+    await query(ctx.hub.app, `UPDATE sessions SET status = 'stopped', ended_at = $2 WHERE id = $1`, [sessionId, new Date(start + 14_000)]);
+    await ctx.hub.producer.enqueue(JobName.RecordingCheck, { sessionId });
+
+    const ready = await waitFor(() => receiver.requests.map((r) => JSON.parse(r.body) as Envelope).filter((e) => e.type === 'recording.ready' && e.data.session_id === sessionId)[0], {
+      timeoutMs: 90_000,
+      what: 'recording.ready with the composed recording',
+    });
+    const recording = ready.data.recording as { id: string; bytes: number; duration_ms: number; meta: { gaps: Array<{ from_ts: number; to_ts: number; reason: string }> } };
+    expect(recording).toMatchObject({ kind: 'recording', content_type: 'video/mp4' });
+
+    // Download it through the API and let ffprobe judge it.
+    const file = path.join(root, 'downloaded.mp4');
+    const res = await fetch(`${ctx.hub.baseUrl}/api/v1/artifacts/${recording.id}/content`, { headers: { 'x-api-key': API_KEY } });
+    expect(res.status).toBe(200);
+    await fs.writeFile(file, Buffer.from(await res.arrayBuffer()));
+    const probe = await ffprobe(file);
+    expect(probe.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:aac', 'video:h264']);
+    expect(Math.abs(Number(probe.format.duration) * 1000 - 14_000)).toBeLessThanOrEqual(1000);
+    expect(Math.abs(recording.duration_ms - 14_000)).toBeLessThanOrEqual(1000);
+    expect((await fs.stat(file)).size).toBe(recording.bytes);
+
+    // Sync: the tone starts where the first green frame is shown (±100 ms), 4 s in.
+    const onset = toneOnsetMs(toneBlocks(decodeMonoPcm(file), [1000]), 0);
+    const colours = frameColours(file);
+    const firstGreenMs = colours.indexOf('green') * (1000 / 25);
+    expect(onset).toBeGreaterThan(0);
+    expect(colours.indexOf('green')).toBeGreaterThan(0);
+    expect(Math.abs(onset - firstGreenMs)).toBeLessThanOrEqual(100);
+    expect(Math.abs(onset - 4000)).toBeLessThanOrEqual(100);
+    // Red, green, blue in turn; the media-less tail is black and reported as a gap.
+    expect(colours.indexOf('blue')).toBeGreaterThan(colours.indexOf('green'));
+    const tail = colours.slice(Math.ceil(12.5 * 25));
+    expect(tail.length).toBeGreaterThan(0);
+    expect(tail.every((c) => c === 'black')).toBe(true);
+    expect(recording.meta.gaps.some((g) => g.from_ts <= start + 12_100 && g.to_ts >= start + 13_900)).toBe(true);
+
+    // Bob's own audio as Opus in Ogg, over the whole window.
+    const [opus] = await query<{ id: string; content_type: string }>(ctx.hub.app, `SELECT id, content_type FROM media_artifacts WHERE session_id = $1 AND kind = 'participant_audio' AND user_id = '16778241'`, [sessionId]);
+    expect(opus.content_type).toBe('audio/ogg');
+    const ogg = path.join(root, 'bob.ogg');
+    await fs.writeFile(ogg, Buffer.from(await (await fetch(`${ctx.hub.baseUrl}/api/v1/artifacts/${opus.id}/content`, { headers: { 'x-api-key': API_KEY } })).arrayBuffer()));
+    const oggProbe = await ffprobe(ogg);
+    expect(oggProbe.streams.map((st) => st.codec_name)).toEqual(['opus']);
+    expect(Math.abs(Number(oggProbe.format.duration) * 1000 - 14_000)).toBeLessThanOrEqual(1000);
+
+    // A browser plays it from the download route (Range requests), reporting its duration and advancing.
+    chromium = await launchChromium();
+    const context = await chromium.newContext({ extraHTTPHeaders: { 'x-api-key': API_KEY } });
+    const page = await context.newPage();
+    await page.goto(`${ctx.hub.baseUrl}/health/live`);
+    await page.setContent(`<video id="v" muted preload="auto" src="/api/v1/artifacts/${recording.id}/content"></video>`);
+    const duration = await page.waitForFunction(VIDEO_DURATION, undefined, { timeout: 20_000 });
+    expect(Math.abs(Number(await duration.jsonValue()) * 1000 - 14_000)).toBeLessThanOrEqual(1000);
+    await page.evaluate(VIDEO_PLAY);
+    await page.waitForFunction(`${VIDEO}.currentTime > 0.5`, undefined, { timeout: 20_000 });
+    expect(await page.evaluate(`${VIDEO}.error`)).toBeNull();
   });
 });
