@@ -18,9 +18,9 @@ import { waitFor } from './utils/wait-for';
 jest.setTimeout(240_000);
 
 const FPS = 25;
-const ANN = 301;
-const BOB = 302;
-const EVE = 303;
+const ANN = 7301;
+const BOB = 7302;
+const EVE = 7303;
 /** The simulator's H.264 tints (docs/simulator.md) of slots 0, 1, 2. */
 const TINTS: Array<[number, number, number]> = [
   [220, 60, 60],
