@@ -23,6 +23,7 @@ ENV NODE_ENV=production
 ENV NODE_OPTIONS=--max-semi-space-size=64
 WORKDIR /app
 # ffmpeg (Debian's package: libx264, AAC, libopus) composes recordings (docs/recordings.md).
+# Nothing downloads a binary at install time; FFMPEG_PATH points at another ffmpeg.
 RUN apt-get update && apt-get install -y --no-install-recommends tini ffmpeg \
   && rm -rf /var/lib/apt/lists/* \
   && mkdir -p /app/recordings /app/spool && chown node:node /app/recordings /app/spool

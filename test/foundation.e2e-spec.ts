@@ -30,6 +30,7 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
   [JobName.WebhookDeliver]: { messageId: '00000000-0000-4000-8000-000000000002', attempt: 1 },
   [JobName.RetentionSweep]: { trigger: 'manual' },
   [JobName.ErasureRun]: { erasureId: '00000000-0000-4000-8000-000000000003' },
+  [JobName.RecordingCompose]: { sessionId: 's1', revision: 'auto' },
 };
 
 describe('Foundation (all-in-one, API-only and worker processes)', () => {

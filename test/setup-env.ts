@@ -15,6 +15,8 @@ const defaults: Record<string, string> = {
   DATABASE_URL: process.env.TEST_PGBOUNCER_URL ?? directDatabaseUrl,
   MIGRATION_DATABASE_URL: directDatabaseUrl,
   REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+  // Composition (docs/recordings.md) is off unless a spec turns it on: recording.ready then comes at capture completion as before.
+  COMPOSE_RECORDINGS: 'false',
   QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
   // A spool host per file: a hub's idle-segment sweep never writes out (into its own
   // storage root) the audio another file's hub left open when it was closed.

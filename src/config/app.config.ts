@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { QueueName } from '../jobs/queue-names';
 import type { CapturePolicy, MediaTypeName } from '../modules/sessions';
 import { ApiKeyEntry, parseApiKeys } from './api-keys';
@@ -199,6 +199,17 @@ export interface AppConfig {
    * streamed); a session's capture_policy.retention overrides each. 0 = keep forever.
    */
   retention: { mediaDays: number; transcriptDays: number; eventsDays: number; sweepIntervalMs: number; batchSize: number };
+  /** Composed recordings (docs/recordings.md): the media-compose job that builds recording.mp4. */
+  recordings: {
+    /** Default of a session's capture_policy.recording.compose (COMPOSE_RECORDINGS). */
+    compose: boolean;
+    /** The recording's video frame (the active speaker scaled and padded into it). */
+    width: number;
+    height: number;
+    fps: number;
+    /** Where the compose job downloads a session's media and writes the MP4 (removed after each job). */
+    workDir: string;
+  };
   storage: {
     driver: 'local' | 's3';
     localDir: string;
@@ -259,6 +270,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         [QueueName.OAuth]: env.CONCURRENCY_OAUTH ?? 5,
         [QueueName.AppWebhooks]: env.CONCURRENCY_APP_WEBHOOKS ?? 50,
         [QueueName.Maintenance]: env.CONCURRENCY_MAINTENANCE ?? 2,
+        // ffmpeg is CPU-heavy: one composition per worker process unless told otherwise.
+        [QueueName.MediaCompose]: env.CONCURRENCY_MEDIA_COMPOSE ?? 1,
       },
       attempts: env.JOB_ATTEMPTS ?? 5,
       backoffMs: env.JOB_BACKOFF_MS ?? 1000,
@@ -378,6 +391,13 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       chat: { enabled: true, store: true },
     },
     crypto: { tokenEncryptionKeys: env.TOKEN_ENCRYPTION_KEYS, keyring: parseKeyring(env.TOKEN_ENCRYPTION_KEYS) },
+    recordings: {
+      compose: env.COMPOSE_RECORDINGS ?? true,
+      width: env.COMPOSE_WIDTH ?? 1280,
+      height: env.COMPOSE_HEIGHT ?? 720,
+      fps: env.COMPOSE_FPS ?? 25,
+      workDir: env.COMPOSE_WORK_DIR ?? tmpdir(),
+    },
     storage: {
       driver: (env.STORAGE_DRIVER ?? 'local') as 'local' | 's3',
       localDir: env.STORAGE_LOCAL_DIR ?? './recordings',

@@ -1,6 +1,7 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
+  IsDivisibleBy,
   IsIn,
   IsInt,
   IsNumber,
@@ -142,6 +143,7 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_OAUTH?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) CONCURRENCY_APP_WEBHOOKS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100) CONCURRENCY_MAINTENANCE?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(64) CONCURRENCY_MEDIA_COMPOSE?: number;
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(50) JOB_ATTEMPTS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) JOB_BACKOFF_MS?: number;
@@ -306,6 +308,14 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0.3) @Max(3600) LIVE_REGISTRY_TTL_SEC?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(60000) LIVE_REGISTRY_POLL_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1000) LIVE_MAX_SUBSCRIPTIONS_PER_CLIENT?: number;
+
+  // Composed recordings (docs/recordings.md).
+  @IsOptional() @Transform(toBool) @IsBoolean() COMPOSE_RECORDINGS?: boolean;
+  /** Even sizes only: H.264 in yuv420p needs them. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(160) @Max(3840) @IsDivisibleBy(2) COMPOSE_WIDTH?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(90) @Max(2160) @IsDivisibleBy(2) COMPOSE_HEIGHT?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(60) COMPOSE_FPS?: number;
+  @IsOptional() @IsString() COMPOSE_WORK_DIR?: string;
 
   /** An open audio segment with no new packet for this long is written out as WAV. */
   @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(600000) AUDIO_SEGMENT_IDLE_FINALIZE_MS?: number;

@@ -19,6 +19,7 @@ import { DeletionEntryEntity } from '../modules/deletion-log/entities/deletion-e
 import { RetentionPurgeEntity } from '../modules/retention/entities/retention-purge.entity';
 import { RoomDispatchEntity } from '../modules/zoom-rooms/entities/room-dispatch.entity';
 import { ErasureEntity } from '../modules/retention/erasure/entities/erasure.entity';
+import { RecordingCompositionEntity } from '../modules/media-compose/entities/recording-composition.entity';
 
 /** Every entity, listed explicitly (no globs) so the app and the CLI see the same set. */
-export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity, DeletionEntryEntity, ErasureEntity, RetentionPurgeEntity];
+export const ENTITIES = [SessionEntity, RtmsStreamEntity, SessionEventEntity, ParticipantEntity, OAuthConnectionEntity, RtmsControlRequestEntity, RoomDispatchEntity, MediaArtifactEntity, TranscriptSegmentEntity, AudioSegmentEntity, AudioPartEntity, RecordingCompletionEntity, AppEventEntity, AppEventSequenceEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookAttemptEntity, WebhookEndpointEventEntity, DeletionEntryEntity, ErasureEntity, RetentionPurgeEntity, RecordingCompositionEntity];

@@ -23,6 +23,14 @@ describe('job ids', () => {
     expect(jobIdFor(JobName.OAuthDeauthorize, { eventId: 'e9', zoomUserId: 'u1' })).toBe('oauth-deauthorize-e9');
   });
 
+  it('name a composition per session and revision: the capture-complete job once, each re-compose its own', () => {
+    const s = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+    expect(jobIdFor(JobName.RecordingCompose, { sessionId: s, revision: 'auto' })).toBe(`recording-compose-${s}-auto`);
+    expect(jobIdFor(JobName.RecordingCompose, { sessionId: s, revision: 3 })).toBe(`recording-compose-${s}-r3`);
+    expect(jobIdFor(JobName.RecordingCompose, { sessionId: s, revision: 3 })).not.toBe(jobIdFor(JobName.RecordingCompose, { sessionId: s, revision: 4 }));
+    expect(jobIdFor(JobName.RecordingCompose, { sessionId: s, revision: 1 })).not.toContain(':');
+  });
+
   it('leave media batches to BullMQ', () => {
     expect(jobIdFor(JobName.FrameSave, { streams: [] })).toBeUndefined();
   });
@@ -34,6 +42,14 @@ describe('job options', () => {
       attempts: 7,
       backoff: { type: 'exponential', delay: 1500 },
       jobId: 'room-join-d1-1',
+    });
+  });
+
+  it('give a composition a longer retry budget than the default (storage outages), with its id', () => {
+    expect(jobOptionsFor(JobName.RecordingCompose, { sessionId: 's1', revision: 'auto' }, rooms)).toEqual({
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 5000 },
+      jobId: 'recording-compose-s1-auto',
     });
   });
 

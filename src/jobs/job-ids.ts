@@ -30,6 +30,8 @@ export const JOB_IDS: { [N in JobName]?: (data: JobOf<N>) => string | undefined 
   [JobName.WebhookDeliver]: (d) => `webhook-${d.messageId}-${d.attempt}`,
   // One job per erasure request: asking again while it runs is a no-op.
   [JobName.ErasureRun]: (d) => `erasure-${d.erasureId}`,
+  // One job per session and revision: the capture-complete check may run several times (one job), and each re-compose asked for is its own.
+  [JobName.RecordingCompose]: (d) => `recording-compose-${d.sessionId}-${d.revision === 'auto' ? 'auto' : `r${d.revision}`}`,
   [JobName.TokenRefresh]: (d) => (d.tokenVersion === undefined ? undefined : `token-refresh-${d.connectionId}-v${d.tokenVersion}`),
 };
 

@@ -25,6 +25,7 @@ export enum JobName {
   WebhookDeliver = 'webhook.deliver',
   RetentionSweep = 'retention.sweep',
   ErasureRun = 'erasure.run',
+  RecordingCompose = 'recording.compose',
 }
 
 /** Which queue carries each job. Checked for completeness at compile time. */
@@ -49,6 +50,7 @@ export const JOB_QUEUE = {
   [JobName.WebhookDeliver]: QueueName.AppWebhooks,
   [JobName.RetentionSweep]: QueueName.Maintenance,
   [JobName.ErasureRun]: QueueName.Maintenance,
+  [JobName.RecordingCompose]: QueueName.MediaCompose,
 } as const satisfies Record<JobName, QueueName>;
 
 export function jobsOfQueue(queue: QueueName): JobName[] {

@@ -19,6 +19,9 @@ export const JOB_OPTIONS: Partial<Record<JobName, JobsOptions>> = {
   // A stream job lives as long as the meeting; its retries are reconnects handled
   // inside the job, so BullMQ only re-runs it after a crash or a hand-over.
   [JobName.StreamRun]: { attempts: 20, backoff: { type: 'exponential', delay: 1000 } },
+  // A composition retries what can pass (storage unavailable): 8 attempts from 5 s doubling
+  // wait ~10 minutes in all; then recording.ready says storage_unavailable.
+  [JobName.RecordingCompose]: { attempts: 8, backoff: { type: 'exponential', delay: 5000 } },
 };
 
 /**

@@ -145,6 +145,16 @@ export interface ErasureRunPayload {
   erasureId: string;
 }
 
+/**
+ * Build a session's recording.mp4 (media-compose). `auto`: queued by the capture-complete
+ * check, it announces recording.ready when done; a number: an operator's re-compose
+ * (POST /sessions/:id/recording), which replaces the recording and announces nothing.
+ */
+export interface RecordingComposePayload {
+  sessionId: string;
+  revision: 'auto' | number;
+}
+
 export interface JobPayloads {
   [JobName.ZoomEventProcess]: ZoomEventProcessPayload;
   [JobName.RtmsStart]: RtmsControlPayload;
@@ -166,6 +176,7 @@ export interface JobPayloads {
   [JobName.WebhookDeliver]: WebhookDeliverPayload;
   [JobName.RetentionSweep]: RetentionSweepPayload;
   [JobName.ErasureRun]: ErasureRunPayload;
+  [JobName.RecordingCompose]: RecordingComposePayload;
 }
 
 export type JobOf<N extends JobName> = JobPayloads[N];

@@ -26,6 +26,7 @@ export class JobProducer {
     @InjectQueue(QueueName.OAuth) oauth: Queue,
     @InjectQueue(QueueName.AppWebhooks) appWebhooks: Queue,
     @InjectQueue(QueueName.Maintenance) maintenance: Queue,
+    @InjectQueue(QueueName.MediaCompose) mediaCompose: Queue,
     private readonly config: ConfigService<AppConfig, true>,
   ) {
     this.queues = {
@@ -37,6 +38,7 @@ export class JobProducer {
       [QueueName.OAuth]: oauth,
       [QueueName.AppWebhooks]: appWebhooks,
       [QueueName.Maintenance]: maintenance,
+      [QueueName.MediaCompose]: mediaCompose,
     };
   }
 

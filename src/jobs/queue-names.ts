@@ -13,6 +13,7 @@ export enum QueueName {
   OAuth = 'oauth',
   AppWebhooks = 'app-webhooks',
   Maintenance = 'maintenance',
+  MediaCompose = 'media-compose',
 }
 
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);

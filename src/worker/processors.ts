@@ -7,6 +7,7 @@ import { ZoomRoomsModule, ZoomRoomsProcessor } from '../modules/zoom-rooms';
 import { MediaArtifactsModule, MediaFramesProcessor, MediaIngestModule, StreamRunProcessor } from '../modules/media-ingest';
 import { AppWebhooksModule, AppWebhooksProcessor } from '../modules/app-webhooks';
 import { MaintenanceProcessor, RetentionModule } from '../modules/retention';
+import { MediaComposeModule, MediaComposeProcessor } from '../modules/media-compose';
 import { ProcessorRegistration } from './processor-registration';
 
 /**
@@ -37,4 +38,5 @@ export const PROCESSORS: ProcessorRegistration[] = [
   },
   { queue: QueueName.AppWebhooks, processor: AppWebhooksProcessor, handles: [JobName.AppEventFanout, JobName.WebhookDeliver], imports: [AppWebhooksModule] },
   { queue: QueueName.Maintenance, processor: MaintenanceProcessor, handles: [JobName.RetentionSweep, JobName.ErasureRun], imports: [RetentionModule] },
+  { queue: QueueName.MediaCompose, processor: MediaComposeProcessor, handles: [JobName.RecordingCompose], imports: [MediaComposeModule] },
 ];

@@ -84,6 +84,14 @@ export enum ConsoleErrorCode {
   TooManyLoginAttempts = 'too_many_login_attempts',
 }
 
+/** Refusals of the recording API (composed recordings, docs/recordings.md). */
+export enum RecordingErrorCode {
+  /** The session is still streaming (or never streamed): there is nothing final to compose yet. */
+  SessionNotEnded = 'recording_session_not_ended',
+  /** The compose job could not be queued (Redis unreachable): try again. */
+  QueueUnavailable = 'recording_queue_unavailable',
+}
+
 /** Refusals of the webhook-endpoints API (outbound webhooks to apps). */
 export enum AppWebhooksErrorCode {
   EndpointNotFound = 'webhook_endpoint_not_found',
@@ -147,7 +155,7 @@ export enum LiveProtocolErrorCode {
   Unavailable = 'live_unavailable',
 }
 
-export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | DeletionLogErrorCode | ZoomErrorCode | LiveErrorCode | ErasureErrorCode | ConsoleErrorCode;
+export type DomainErrorCode = AuthErrorCode | SessionErrorCode | WebhookErrorCode | OAuthErrorCode | RtmsControlErrorCode | ZoomRoomsErrorCode | MediaErrorCode | AppWebhooksErrorCode | DeletionLogErrorCode | ZoomErrorCode | LiveErrorCode | ErasureErrorCode | ConsoleErrorCode | RecordingErrorCode;
 
 /** The HTTP status each domain code is answered with. */
 export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
@@ -209,6 +217,8 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [ConsoleErrorCode.LoginRequired]: 401,
   [ConsoleErrorCode.InvalidCredentials]: 401,
   [ConsoleErrorCode.TooManyLoginAttempts]: 429,
+  [RecordingErrorCode.SessionNotEnded]: 409,
+  [RecordingErrorCode.QueueUnavailable]: 503,
 };
 
 /** Default machine-readable code per HTTP status, used when a handler gives none. */

@@ -11,6 +11,7 @@ import { RecordingCompletionEntity } from './entities/recording-completion.entit
 import { TranscriptSegmentEntity } from './entities/transcript-segment.entity';
 import { RecordingHolds } from './recording/recording-holds';
 import { RecordingReadyService } from './recording/recording-ready.service';
+import { RecordingMediaService } from './recording/recording-media.service';
 import { RecordingCompletionsRepository } from './repositories/recording-completions.repository';
 import { ArtifactsService } from './artifacts/artifacts.service';
 import { AudioSegmentsRepository } from './repositories/audio-segments.repository';
@@ -50,6 +51,7 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
     CapturePolicyFilterFactory,
     RecordingHolds,
     RecordingReadyService,
+    RecordingMediaService,
     StoragePendingLedger,
     StorageHealth,
     MediaLossRecorder,
@@ -59,7 +61,7 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
     MediaRetentionRepository,
     MediaRetentionService,
   ],
-  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, StorageRetryPolicy, ParticipantMediaService, MediaRetentionService, StorageHealth],
+  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, RecordingMediaService, StorageRetryPolicy, ParticipantMediaService, MediaRetentionService, StorageHealth],
 })
 export class MediaArtifactsModule implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   constructor(

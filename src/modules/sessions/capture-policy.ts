@@ -37,6 +37,14 @@ export interface CapturePolicy {
   retention?: SessionRetentionPolicy;
   /** Zoom Rooms dispatched after the media handshake (absent = none). */
   zoom_rooms?: StoredZoomRoomsPolicy;
+  /** The composed recording (absent = COMPOSE_RECORDINGS decides, no per-participant files). */
+  recording?: RecordingPolicy;
+}
+
+/** compose null: COMPOSE_RECORDINGS decides when capture completes. */
+export interface RecordingPolicy {
+  compose: boolean | null;
+  participant_audio: 'none' | 'opus';
 }
 
 /**
@@ -103,6 +111,7 @@ export function resolveCapturePolicy(
       events_days: r.retention?.events_days ?? null,
       zero,
     },
+    ...(r.recording ? { recording: { compose: r.recording.compose ?? null, participant_audio: r.recording.participant_audio ?? 'none' } } : {}),
     ...(rooms
       ? {
           zoom_rooms: {

@@ -26,7 +26,7 @@ export { IllegalTransitionError, SessionNotFoundError } from './sessions.errors'
 export { canTransition } from './session-state';
 export { sessionView, streamView } from './session.views';
 export { capturePolicyView, enforceZeroRetention, isZeroRetention, resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
-export type { CapturePolicy, FrameSamplingPolicy, SessionRetentionPolicy, StoredZoomRoomsPolicy, VideoFormat, VideoResolution } from './capture-policy';
+export type { CapturePolicy, FrameSamplingPolicy, RecordingPolicy, SessionRetentionPolicy, StoredZoomRoomsPolicy, VideoFormat, VideoResolution } from './capture-policy';
 export { H264_DEFAULT_FPS, InvalidCapturePolicyError, isH264, videoFormatOf, videoMediaParams } from './video-capture';
 export type { VideoKind } from './video-capture';
 export { CapturePolicyDto } from './dto/capture-policy.dto';

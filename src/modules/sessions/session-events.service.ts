@@ -54,6 +54,11 @@ export class SessionEventsService {
     return this.events.insert(sessionId, input, em);
   }
 
+  /** The session's timeline events of these types, oldest first. */
+  eventsOfTypes(sessionId: string, types: readonly string[]) {
+    return this.events.findTypesForSession(sessionId, types);
+  }
+
   async listEvents(sessionId: string, query: PageQuery): Promise<Page<ReturnType<typeof eventView>>> {
     if (!(await this.sessions.findById(sessionId))) throw new SessionNotFoundError(sessionId);
     const limit = query.limit ?? 50;

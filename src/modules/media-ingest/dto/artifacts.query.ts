@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { IsInstant } from '../../../common/http/instant';
 
-export const ARTIFACT_KINDS = ['video_frame', 'share_frame', 'video_segment', 'share_segment', 'audio_segment', 'chat'] as const;
+export const ARTIFACT_KINDS = ['video_frame', 'share_frame', 'video_segment', 'share_segment', 'audio_segment', 'chat', 'recording', 'participant_audio'] as const;
 
 export class ListArtifactsQuery {
   @ApiPropertyOptional({ enum: ARTIFACT_KINDS })

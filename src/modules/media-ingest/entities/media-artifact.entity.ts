@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { SessionEntity } from '../../sessions';
 import type { ArtifactKind } from '../storage/media-key';
+import { bigintNumber } from './bigint-transformer';
 
 /** One stored media object (frame, WAV segment, chat message) of a session. */
 @Entity({ name: 'media_artifacts' })
@@ -38,7 +39,8 @@ export class MediaArtifactEntity {
   @Column({ name: 'content_type', type: 'varchar', length: 64 })
   contentType: string;
 
-  @Column({ type: 'int' })
+  /** bigint: a composed recording can pass 2 GiB. */
+  @Column({ type: 'bigint', transformer: bigintNumber })
   bytes: number;
 
   @Column({ type: 'varchar', length: 64 })

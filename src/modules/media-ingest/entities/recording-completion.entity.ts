@@ -31,6 +31,13 @@ export class RecordingCompletionEntity {
   @Column({ name: 'event_id', type: 'uuid', nullable: true })
   eventId: string | null;
 
+  /**
+   * null: announced at capture completion (no composition). 'pending': capture complete, the
+   * media-compose job announces it; 'done' / 'failed': the job announced it.
+   */
+  @Column({ name: 'compose_state', type: 'varchar', length: 16, nullable: true })
+  composeState: 'pending' | 'done' | 'failed' | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

@@ -13,12 +13,20 @@ import { AudioSegmentsRepository } from '../repositories/audio-segments.reposito
 import { MediaArtifactsRepository } from '../repositories/media-artifacts.repository';
 import { RecordingCompletionsRepository } from '../repositories/recording-completions.repository';
 import { TranscriptSegmentsRepository } from '../repositories/transcript-segments.repository';
+import { composeRecording } from './compose-decision';
 import { RecordingHolds } from './recording-holds';
 
 /** How a check was triggered: `job` (the session ended), `inline` (a piece of media landed), `deadline` (the bounded wait is over). */
 export type RecordingCheckMode = 'inline' | 'job' | 'deadline';
 
-export type RecordingCheckResult = 'announced' | 'already_announced' | 'not_ended' | 'waiting' | 'no_session';
+/** `compose_queued`: capture is complete and the media-compose job announces it once recording.mp4 is built (or failed). */
+export type RecordingCheckResult = 'announced' | 'compose_queued' | 'already_announced' | 'not_ended' | 'waiting' | 'no_session';
+
+/** What the compose job announces with recording.ready: the recording's artifact view, or why there is none. */
+export interface ComposedRecording {
+  recording: Record<string, unknown> | null;
+  recordingError?: { code: string; message: string };
+}
 
 /** A session's recording can be complete: it was stopped, or it failed after it had streamed. */
 export function recordingEnded(s: Pick<SessionEntity, 'status' | 'startedAt'>): boolean {
@@ -44,11 +52,20 @@ export function recordingEnded(s: Pick<SessionEntity, 'status' | 'startedAt'>): 
  * which announces what is there and records what was still pending (a worker that
  * crashed with a hold, a host that never came back with open segments). An announcement
  * removes the deadline job.
+ * Composition (docs/recordings.md): when the session's recording is composed
+ * (composeRecording), the check that finds capture complete claims the row with
+ * compose_state 'pending' and queues `recording.compose` instead of announcing; that job
+ * announces recording.ready (announceComposed), with the recording or its error, in the
+ * transaction that sets the row's event — still exactly once. A check that finds the row
+ * pending queues the job again (its id makes that a no-op while it exists), so a crash
+ * between the claim and the queueing loses nothing.
  */
 @Injectable()
 export class RecordingReadyService {
   private readonly logger = new Logger(RecordingReadyService.name);
   private readonly maxWaitMs: number;
+  /** COMPOSE_RECORDINGS: whether a session whose policy does not say composes its recording. */
+  private readonly composeDefault: boolean;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -64,6 +81,7 @@ export class RecordingReadyService {
     config: ConfigService<AppConfig, true>,
   ) {
     this.maxWaitMs = config.get('storage', { infer: true }).recordingReadyMaxWaitMs;
+    this.composeDefault = config.get('recordings', { infer: true }).compose;
   }
 
   /** Checks several sessions after a piece of their media landed; never throws (the media is saved either way). */
@@ -92,9 +110,11 @@ export class RecordingReadyService {
       throw err;
     }
     if (!recordingEnded(session)) return 'not_ended';
-    if (await this.completions.exists(sessionId)) {
+    const state = await this.completions.state(sessionId);
+    if (state !== 'none') {
+      if (state === 'compose_pending') await this.enqueueCompose(sessionId);
       await this.disarmDeadline(sessionId);
-      return 'already_announced';
+      return state === 'compose_pending' ? 'compose_queued' : 'already_announced';
     }
     const openSegments = await this.audioSegments.countOpenForSession(sessionId);
     if (openSegments > 0 && mode !== 'deadline') {
@@ -104,13 +124,58 @@ export class RecordingReadyService {
     }
     const holds = mode === 'deadline' ? await this.holds.list(sessionId) : [];
     const pending = holds.length > 0 || openSegments > 0 ? { holds, open_audio_segments: openSegments } : null;
-    const announced = await this.announce(sessionId, pending);
+    const outcome = await this.announce(session, pending);
+    if (outcome === 'compose') await this.enqueueCompose(sessionId);
     await this.disarmDeadline(sessionId);
-    return announced ? 'announced' : 'already_announced';
+    return outcome === 'compose' ? 'compose_queued' : outcome ? 'announced' : 'already_announced';
   }
 
-  private async announce(sessionId: string, pending: Record<string, unknown> | null): Promise<boolean> {
-    const announced = await this.db.transaction(async (em) => {
+  /**
+   * The compose job's announcement: recording.ready with the counts claimed at capture
+   * completion and the recording (or its error). False when it was announced already (a
+   * second run of the job) or the session's announcement does not wait for a composition.
+   */
+  async announceComposed(sessionId: string, composed: ComposedRecording): Promise<boolean> {
+    return this.db.transaction(async (em) => {
+      const claimed = await this.completions.lockPendingCompose(sessionId, em);
+      if (!claimed) return false;
+      const { counts, pending } = claimed;
+      const recordingError = composed.recordingError ?? null;
+      const event = await this.appEvents.record(
+        {
+          type: AppEventType.RecordingReady,
+          sessionId,
+          data: {
+            counts,
+            complete: pending === null,
+            artifacts_url: `/api/v1/sessions/${sessionId}/artifacts`,
+            transcript_url: `/api/v1/sessions/${sessionId}/transcript`,
+            recording: composed.recording,
+            ...(recordingError ? { recording_error: recordingError } : {}),
+          },
+        },
+        em,
+      );
+      await this.completions.setComposed(sessionId, composed.recording ? 'done' : 'failed', event.id, em);
+      await this.sessionEvents.recordEvent(
+        sessionId,
+        { source: EventSource.Worker, eventType: 'recording.ready', payload: { counts, forced: pending !== null, pending, recording_id: composed.recording?.id ?? null, recording_error: recordingError } },
+        em,
+      );
+      this.logger.log(`Session ${sessionId}: recording ready (${composed.recording ? 'composed' : `composition failed: ${recordingError?.code}`})`);
+      return true;
+    });
+  }
+
+  /** Queues the session's compose job (deterministic id: a second call while it exists is a no-op). */
+  private async enqueueCompose(sessionId: string): Promise<void> {
+    await this.producer.enqueue(JobName.RecordingCompose, { sessionId, revision: 'auto' });
+  }
+
+  /** true: announced; false: announced before; 'compose': claimed for the compose job, which announces it. */
+  private async announce(session: SessionEntity, pending: Record<string, unknown> | null): Promise<boolean | 'compose'> {
+    const sessionId = session.id;
+    const announced = await this.db.transaction(async (em): Promise<boolean | 'compose'> => {
       const kinds = await this.artifacts.countByKind(sessionId, em);
       const counts = {
         video_frames: kinds.video_frame ?? 0,
@@ -120,6 +185,11 @@ export class RecordingReadyService {
         transcript_segments: await this.transcripts.countForSession(sessionId, em),
         chat_messages: kinds.chat ?? 0,
       };
+      if (composeRecording(session.capturePolicy, this.composeDefault, kinds)) {
+        if (!(await this.completions.claim({ sessionId, counts, forced: pending !== null, pending, composeState: 'pending' }, em))) return false;
+        await this.sessionEvents.recordEvent(sessionId, { source: EventSource.Worker, eventType: 'recording.capture_complete', payload: { counts, forced: pending !== null, pending } }, em);
+        return 'compose';
+      }
       if (!(await this.completions.claim({ sessionId, counts, forced: pending !== null, pending }, em))) return false;
       const event = await this.appEvents.record(
         {
@@ -134,7 +204,8 @@ export class RecordingReadyService {
       await this.sessionEvents.recordEvent(sessionId, { source: EventSource.Worker, eventType: 'recording.ready', payload: { counts, forced: pending !== null, pending } }, em);
       return true;
     });
-    if (announced && pending) this.logger.warn(`Session ${sessionId}: recording.ready announced after the ${this.maxWaitMs} ms wait with media still pending: ${JSON.stringify(pending)}`);
+    if (announced === 'compose') this.logger.log(`Session ${sessionId}: capture complete, composing the recording`);
+    else if (announced && pending) this.logger.warn(`Session ${sessionId}: recording.ready announced after the ${this.maxWaitMs} ms wait with media still pending: ${JSON.stringify(pending)}`);
     else if (announced) this.logger.log(`Session ${sessionId}: recording ready`);
     return announced;
   }

@@ -92,6 +92,29 @@ export class MediaArtifactsRepository {
     return rows[0] ?? null;
   }
 
+  /** A session's artifacts of these kinds, oldest first by (captured_at, id). */
+  findForSessionByKinds(sessionId: string, kinds: readonly string[]): Promise<MediaArtifactEntity[]> {
+    return this.db
+      .getRepository(MediaArtifactEntity)
+      .createQueryBuilder('a')
+      .where('a.session_id = :sessionId', { sessionId })
+      .andWhere('a.kind IN (:...kinds)', { kinds })
+      .orderBy('a.captured_at', 'ASC')
+      .addOrderBy('a.id', 'ASC')
+      .getMany();
+  }
+
+  findRowByStorageKey(storageKey: string): Promise<MediaArtifactEntity | null> {
+    return this.db.getRepository(MediaArtifactEntity).findOne({ where: { storageKey } });
+  }
+
+  /** Deletes a session's artifacts of these kinds; returns their keys and bytes. */
+  async deleteForSessionByKinds(sessionId: string, kinds: readonly ArtifactKind[], em: EntityManager = this.db.manager): Promise<Array<{ storageKey: string; bytes: number }>> {
+    const rows = await returningRows<{ storage_key: string; bytes: string }>(
+      em.query(`DELETE FROM media_artifacts WHERE session_id = $1 AND kind = ANY($2::varchar[]) RETURNING storage_key, bytes`, [sessionId, kinds]),
+    );
+    return rows.map((r) => ({ storageKey: r.storage_key, bytes: Number(r.bytes) }));
+  }
 
   /** The stream's stored objects: keys and the bytes written (put's count, recorded on the row). */
   async objectsForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<Array<{ storageKey: string; bytes: number }>> {

@@ -8,7 +8,7 @@ import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 export type StoredCategory = 'media' | 'transcript';
 
 const KINDS: Record<StoredCategory, ArtifactKind[]> = {
-  media: ['video_frame', 'share_frame', 'video_segment', 'share_segment', 'audio_segment'],
+  media: ['video_frame', 'share_frame', 'video_segment', 'share_segment', 'audio_segment', 'recording', 'participant_audio'],
   transcript: ['chat'],
 };
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { assertSafeKey, ByteRange, DeletedObjects, UnsafeStorageKeyError, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
+import { assertSafeKey, hashFile, ByteRange, DeletedObjects, UnsafeStorageKeyError, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
 
 /** Local filesystem driver: keys map to files under one root directory. */
 export class LocalMediaStorage implements MediaStorage {
@@ -46,6 +46,21 @@ export class LocalMediaStorage implements MediaStorage {
       throw err;
     }
     return { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  }
+
+  async putFile(key: string, filePath: string, _contentType: string): Promise<PutResult> {
+    const file = this.pathOf(key);
+    await this.ensureDir(path.dirname(file), true);
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      // Copy aside and rename, as put(): readers never see a half-written recording.
+      await fs.copyFile(filePath, tmp);
+      await fs.rename(tmp, file);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    return hashFile(file);
   }
 
   async get(key: string, range?: ByteRange): Promise<GetResult> {

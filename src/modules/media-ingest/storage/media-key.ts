@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
  * segment: no '/', '\\', NUL or control characters, never '.' or '..', and short enough
  * in UTF-8 bytes for any file system (see MAX_SEGMENT_BYTES).
  */
-export type ArtifactKind = 'video_frame' | 'share_frame' | 'video_segment' | 'share_segment' | 'audio_segment' | 'chat';
+export type ArtifactKind = 'video_frame' | 'share_frame' | 'video_segment' | 'share_segment' | 'audio_segment' | 'chat' | 'recording' | 'participant_audio';
 
 export const KIND_FOLDER: Record<ArtifactKind, string> = {
   video_frame: 'video',
@@ -16,6 +16,9 @@ export const KIND_FOLDER: Record<ArtifactKind, string> = {
   share_segment: 'deskshare-segments',
   audio_segment: 'audio',
   chat: 'chat',
+  // Composed by media-compose (docs/recordings.md).
+  recording: 'recording',
+  participant_audio: 'participant_audio',
 };
 
 /**

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 
 /** Inclusive byte range, already validated against the object size. */
@@ -37,6 +39,11 @@ export interface GetResult {
 export interface MediaStorage {
   readonly driver: 'local' | 's3';
   put(key: string, body: Buffer, contentType: string): Promise<PutResult>;
+  /**
+   * put() of a local file, streamed (a composed recording may be gigabytes: it is never
+   * held in memory). Same guarantees: idempotent, atomic replace.
+   */
+  putFile(key: string, filePath: string, contentType: string): Promise<PutResult>;
   get(key: string, range?: ByteRange): Promise<GetResult>;
   stat(key: string): Promise<StoredObject | null>;
   /**
@@ -51,6 +58,17 @@ export interface MediaStorage {
 }
 
 export const MEDIA_STORAGE = Symbol('MEDIA_STORAGE');
+
+/** SHA-256 and size of a file, read as a stream. */
+export async function hashFile(filePath: string): Promise<PutResult> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(filePath)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
 
 export class StorageObjectNotFoundError extends Error {
   constructor(key: string) {

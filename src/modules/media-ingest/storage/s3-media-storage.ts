@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -10,7 +11,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { assertSafeKey, ByteRange, DeletedObjects, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
+import { assertSafeKey, hashFile, ByteRange, DeletedObjects, GetResult, MediaStorage, PutResult, StorageObjectNotFoundError, StoredObject } from './media-storage';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -62,6 +63,19 @@ export class S3MediaStorage implements MediaStorage {
       new PutObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), Body: body, ContentType: contentType, ContentLength: body.length, Metadata: { sha256 } }),
     );
     return { bytes: body.length, sha256 };
+  }
+
+  /**
+   * One streamed PUT of the file (S3 takes up to 5 GiB in one PUT): the file is read twice
+   * (its hash, then the upload), never held in memory. Multipart upload would need
+   * @aws-sdk/lib-storage, which the hub does not ship.
+   */
+  async putFile(key: string, filePath: string, contentType: string): Promise<PutResult> {
+    const { bytes, sha256 } = await hashFile(filePath);
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), Body: createReadStream(filePath), ContentType: contentType, ContentLength: bytes, Metadata: { sha256 } }),
+    );
+    return { bytes, sha256 };
   }
 
   async get(key: string, range?: ByteRange): Promise<GetResult> {

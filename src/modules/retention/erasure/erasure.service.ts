@@ -14,7 +14,7 @@ import { AppConfig } from '../../../config/app.config';
 import { JobName } from '../../../jobs/job-names';
 import { JobProducer } from '../../../jobs/job-producer.service';
 import { DeletionActor, DeletionLogService, DeletionReason } from '../../deletion-log';
-import { ParticipantMediaService } from '../../media-ingest';
+import { ParticipantMediaService, RecordingMediaService } from '../../media-ingest';
 import type { ParticipantRowsDeleted } from '../../media-ingest';
 import { ParticipantDirectory, StreamsService, StreamStatus } from '../../sessions';
 import type { ApiCaller } from '../../../common/auth/api-caller';
@@ -52,6 +52,7 @@ export class ErasureService {
     private readonly participants: ParticipantDirectory,
     private readonly streams: StreamsService,
     private readonly media: ParticipantMediaService,
+    private readonly recordings: RecordingMediaService,
     private readonly deletionLog: DeletionLogService,
     private readonly signals: StreamSignalPublisher,
     private readonly producer: JobProducer,
@@ -192,6 +193,9 @@ export class ErasureService {
       // The now empty participant folders carry the person's name (local storage).
       await this.media.deleteUserFolders(sessionId, userIds, objects, em);
       const rows = await this.media.deleteUserRows(sessionId, userIds, em);
+      // The composed recording shows and plays everyone: it goes with the person (docs/retention.md);
+      // POST /sessions/:id/recording composes it again from what is left.
+      const recording = await this.recordings.deleteComposed(sessionId, em, ['recording']);
       const participantRows = await this.participants.deleteParticipants(sessionId, userIds, em);
       const counts: ErasureCounts = {
         video_frames: rows.video_frames,
@@ -201,18 +205,19 @@ export class ErasureService {
         chat_messages: rows.chat_messages,
         transcript_segments: rows.transcript_segments,
         participants: participantRows,
-        objects: objects.length,
+        objects: objects.length + recording.objects,
+        ...(recording.objects > 0 ? { recordings: recording.objects } : {}),
       };
-      const artifacts = rows.video_frames + rows.share_frames + rows.video_segments + rows.share_segments + rows.audio_segments + rows.chat_messages;
+      const artifacts = rows.video_frames + rows.share_frames + rows.video_segments + rows.share_segments + rows.audio_segments + rows.chat_messages + recording.objects;
       if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objects.length === 0) return;
-      const bytes = objects.reduce((n, o) => n + o.bytes, 0);
+      const bytes = objects.reduce((n, o) => n + o.bytes, 0) + recording.bytes;
       await this.deletionLog.record(
         {
           reason: DeletionReason.Erasure,
           sessionId,
           erasureId: row.id,
-          categories: categoriesOf(rows, participantRows),
-          objectsDeleted: objects.length,
+          categories: [...new Set([...categoriesOf(rows, participantRows), ...(recording.objects > 0 ? ['media'] : [])])],
+          objectsDeleted: objects.length + recording.objects,
           bytesDeleted: bytes,
           rowsDeleted: { media_artifacts: artifacts, transcript_segments: rows.transcript_segments, audio_segments: rows.spool_segments, participants: participantRows },
           apiKeyFingerprint: row.requestedBy,

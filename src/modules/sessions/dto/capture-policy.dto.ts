@@ -131,6 +131,17 @@ export class ZoomRoomsPolicyDto {
   leave_after_seconds?: number;
 }
 
+/** The composed recording of the session (docs/recordings.md). */
+export class RecordingPolicyDto {
+  @ApiPropertyOptional({ description: 'Build recording.mp4 when capture completes. Omitted: COMPOSE_RECORDINGS (default true) when the session captured video or audio.' })
+  @IsOptional() @IsBoolean()
+  compose?: boolean;
+
+  @ApiPropertyOptional({ enum: ['none', 'opus'], default: 'none', description: "Also one Opus (Ogg) file per participant's own audio (kind participant_audio)" })
+  @IsOptional() @IsIn(['none', 'opus'])
+  participant_audio?: 'none' | 'opus';
+}
+
 const DAYS_DESCRIPTION = (what: string, env: string) =>
   `Keep ${what} this many days after the session ends (from its creation if it never streamed); fractions allowed; 0 = keep forever. Omitted: ${env} at the time of each sweep.`;
 
@@ -198,4 +209,8 @@ export class CapturePolicyDto {
   @ApiPropertyOptional({ type: ZoomRoomsPolicyDto, description: 'Zoom Rooms to dispatch into the meeting after the media handshake' })
   @IsOptional() @ValidateNested() @Type(() => ZoomRoomsPolicyDto)
   zoom_rooms?: ZoomRoomsPolicyDto;
+
+  @ApiPropertyOptional({ type: () => RecordingPolicyDto, description: 'The composed recording (recording.mp4) built when capture completes (docs/recordings.md)' })
+  @IsOptional() @ValidateNested() @Type(() => RecordingPolicyDto)
+  recording?: RecordingPolicyDto;
 }

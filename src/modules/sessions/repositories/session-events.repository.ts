@@ -117,6 +117,15 @@ export class SessionEventsRepository {
     return entity;
   }
 
+  /** A session's timeline events of these types, oldest first (what a composed recording's gaps come from). */
+  async findTypesForSession(sessionId: string, types: readonly string[]): Promise<Array<{ eventType: string; payload: Record<string, unknown>; createdAt: Date; rtmsStreamId: string | null }>> {
+    const rows: Array<{ event_type: string; payload: Record<string, unknown>; created_at: Date; rtms_stream_id: string | null }> = await this.repo().query(
+      `SELECT event_type, payload, created_at, rtms_stream_id FROM session_events WHERE session_id = $1 AND event_type = ANY($2::varchar[]) ORDER BY created_at, id`,
+      [sessionId, types],
+    );
+    return rows.map((r) => ({ eventType: r.event_type, payload: r.payload, createdAt: r.created_at, rtmsStreamId: r.rtms_stream_id }));
+  }
+
   /** One keyset page of a session's events, newest first: up to `limit + 1` rows (the extra one says there is more). */
   findPageForSession(sessionId: string, limit: number, cursor?: Cursor): Promise<Array<Keyed<SessionEventEntity>>> {
     return keysetPage(this.repo().createQueryBuilder('e').where('e.session_id = :sessionId', { sessionId }), 'e', limit, cursor);

@@ -1,0 +1,64 @@
+import { isStorageUnavailable, StorageObjectNotFoundError } from '../../media-ingest';
+import { ComposeInputError } from '../engine/ffmpeg-compose-engine';
+import { FfmpegNotFoundError } from '../engine/ffmpeg-runner';
+
+/** Why a recording could not be composed: what recording.ready's `recording_error.code` says. */
+export type ComposeErrorCode =
+  /** The session captured nothing the recording is made from (no H.264 video, no audio). */
+  | 'nothing_to_compose'
+  /** A stored source object is gone (deleted, purged) though its row is there. */
+  | 'source_missing'
+  /** A stored source cannot be read as what its row says (not a WAV, say). */
+  | 'source_invalid'
+  /** ffmpeg is not installed (or FFMPEG_PATH is wrong). */
+  | 'ffmpeg_missing'
+  /** ffmpeg ran and failed: the same input fails the same way again. */
+  | 'compose_failed'
+  /** Storage was unavailable for every attempt the job had. */
+  | 'storage_unavailable'
+  /** Anything else, after the job's last attempt. */
+  | 'internal_error';
+
+/** A failure the job knows the nature of. */
+export class ComposeFailure extends Error {
+  constructor(
+    readonly code: ComposeErrorCode,
+    message: string,
+    /** True: another attempt may succeed (the job is retried); false: recorded and announced now. */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'ComposeFailure';
+  }
+}
+
+/** An error from the engine (ffmpeg): deterministic, except a missing binary is named as such and an abort is retried. */
+export function engineFailure(err: unknown): ComposeFailure {
+  if (err instanceof ComposeFailure) return err;
+  const e = err as { code?: unknown; syscall?: unknown; name?: unknown; message?: unknown };
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (e?.name === 'AbortError') return new ComposeFailure('internal_error', `composition aborted: ${message}`, true);
+  if (err instanceof FfmpegNotFoundError) return new ComposeFailure('ffmpeg_missing', message, false);
+  if (err instanceof ComposeInputError) return new ComposeFailure('source_invalid', message, false);
+  if (e?.code === 'ENOENT' && (typeof e.syscall !== 'string' || e.syscall.startsWith('spawn'))) return new ComposeFailure('ffmpeg_missing', `ffmpeg not found: ${message}`, false);
+  return new ComposeFailure('compose_failed', message, false);
+}
+
+/**
+ * An error of a storage call (download a source, upload the result): a missing object is
+ * final; storage that is unavailable is retried (so is anything storage-errors.ts does
+ * not know to be permanent); a refused write is final.
+ */
+export function storageFailure(err: unknown): ComposeFailure {
+  if (err instanceof ComposeFailure) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof StorageObjectNotFoundError) return new ComposeFailure('source_missing', message, false);
+  if (isStorageUnavailable(err)) return new ComposeFailure('storage_unavailable', message, true);
+  return new ComposeFailure('internal_error', `storage refused: ${message}`, false);
+}
+
+/** Any other error of an attempt (Postgres, a bug): retried; the last attempt announces it as internal_error. */
+export function classifyComposeError(err: unknown): ComposeFailure {
+  if (err instanceof ComposeFailure) return err;
+  return new ComposeFailure('internal_error', err instanceof Error ? err.message : String(err), true);
+}

@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { CompositionState, RecordingCompositionEntity } from './entities/recording-composition.entity';
+
+/** The SQL of `recording_compositions`. */
+@Injectable()
+export class RecordingCompositionsRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  find(sessionId: string): Promise<RecordingCompositionEntity | null> {
+    return this.db.getRepository(RecordingCompositionEntity).findOne({ where: { sessionId } });
+  }
+
+  /**
+   * A new re-compose revision: the row's revision + 1 (the row made at 1 when the session
+   * had none), state queued. Returns the revision to queue.
+   */
+  async nextRevision(sessionId: string): Promise<number> {
+    const rows: Array<{ revision: number }> = await this.db.query(
+      `INSERT INTO recording_compositions (session_id, revision, state) VALUES ($1, 1, 'queued')
+       ON CONFLICT (session_id) DO UPDATE SET revision = recording_compositions.revision + 1, state = 'queued', requested_at = now(), updated_at = now()
+       RETURNING revision`,
+      [sessionId],
+    );
+    return rows[0].revision;
+  }
+
+  /** Records where the session's composition is (the row made if missing, revision 0). */
+  async setState(sessionId: string, state: CompositionState, fields: { error?: { code: string; message: string } | null; artifactId?: string | null } = {}): Promise<void> {
+    await this.db.query(
+      `INSERT INTO recording_compositions (session_id, revision, state, error, artifact_id) VALUES ($1, 0, $2, $3, $4)
+       ON CONFLICT (session_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now(),
+         error = CASE WHEN $5 THEN EXCLUDED.error ELSE recording_compositions.error END,
+         artifact_id = CASE WHEN $6 THEN EXCLUDED.artifact_id ELSE recording_compositions.artifact_id END`,
+      [sessionId, state, fields.error === undefined || fields.error === null ? null : JSON.stringify(fields.error), fields.artifactId ?? null, fields.error !== undefined, fields.artifactId !== undefined],
+    );
+  }
+}
