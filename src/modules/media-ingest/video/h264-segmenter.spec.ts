@@ -1,4 +1,4 @@
-import { splitNalUnits, nalType } from './annex-b';
+import { splitNalUnits, nalType } from '../../../common/media/h264-annex-b';
 import { H264Segment, H264Segmenter, KeyframeWait } from './h264-segmenter';
 
 // NAL units as an encoder writes them: header byte, then (for slices) first_mb_in_slice = 0 → top bit set.

@@ -1,5 +1,5 @@
 import { spsPictureSize } from './h264-sps';
-import { isVcl, NAL_IDR, NAL_PPS, NAL_SPS, NalUnit, nalType, splitNalUnits, startsAccessUnit, withStartCode } from './annex-b';
+import { isVcl, NAL_IDR, NAL_PPS, NAL_SPS, NalUnit, nalType, splitNalUnits, startsAccessUnit, withStartCode } from '../../../common/media/h264-annex-b';
 
 export interface H264SegmenterOptions {
   /** A segment is cut at the first keyframe once it is this long (Zoom ms). */
