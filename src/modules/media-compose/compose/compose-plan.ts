@@ -1,15 +1,8 @@
+import { MIXED_AUDIO_USER_ID, type RecordingSource } from '../../media-ingest';
 import type { ComposeGap, ComposeInput } from '../engine/compose-types';
 
-/** A stored piece as the plan sees it (media-ingest's RecordingSource, the fields used here). */
-export interface PlanSource {
-  storageKey: string;
-  rtmsStreamId: string;
-  userId: string;
-  userName: string | null;
-  capturedAt: Date;
-  durationMs: number | null;
-  meta: Record<string, unknown>;
-}
+/** A stored piece as the plan sees it: media-ingest's RecordingSource (its size is not needed here). */
+export type PlanSource = Omit<RecordingSource, 'bytes'>;
 
 /** The timeline events gaps come from (session_events rows of the session). */
 export interface PlanEvent {
@@ -20,9 +13,6 @@ export interface PlanEvent {
 
 /** The session events the plan reads: pauses, stream interruptions/takeovers, keyframe waits. */
 export const PLAN_EVENT_TYPES = ['session.status_changed', 'stream.reconnect', 'video.keyframe_wait'] as const;
-
-/** Zoom's id of the mixed audio stream (media-ingest MIXED_AUDIO_USER_ID). */
-const MIXED_USER_ID = '0';
 
 export interface PlannedVideo {
   source: PlanSource;
@@ -146,7 +136,7 @@ export function planComposition(req: PlanRequest): ComposePlan {
     }
     video.push({ source: s, file: `v-${String(video.length).padStart(5, '0')}.h264`, frameTs: ts });
   }
-  const mixed = req.audio.filter((a) => a.userId === MIXED_USER_ID);
+  const mixed = req.audio.filter((a) => a.userId === MIXED_AUDIO_USER_ID);
   const planAudio = (sources: PlanSource[], prefix: string, report: boolean): PlannedAudio[] => {
     const out: PlannedAudio[] = [];
     for (const s of sources) {
@@ -156,12 +146,12 @@ export function planComposition(req: PlanRequest): ComposePlan {
         if (report) skipped.push({ storage_key: s.storageKey, reason: runs });
         continue;
       }
-      out.push({ source: s, file: `${base}.wav`, userId: s.userId === MIXED_USER_ID ? null : s.userId, runs });
+      out.push({ source: s, file: `${base}.wav`, userId: s.userId === MIXED_AUDIO_USER_ID ? null : s.userId, runs });
     }
     return out;
   };
   const audio = planAudio(mixed.length > 0 ? mixed : req.audio, 'a', true);
-  const participants = req.participantAudio ? planAudio(req.audio.filter((a) => a.userId !== MIXED_USER_ID), 'p', mixed.length > 0) : [];
+  const participants = req.participantAudio ? planAudio(req.audio.filter((a) => a.userId !== MIXED_AUDIO_USER_ID), 'p', mixed.length > 0) : [];
 
   const starts = [...video.map((v) => v.frameTs[0]), ...audio.map((a) => a.runs[0].startTs)];
   const ends = [...video.map((v) => sourceEnd(v.source, v.frameTs)), ...audio.map((a) => sourceEnd(a.source))];
