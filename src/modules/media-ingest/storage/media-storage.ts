@@ -34,7 +34,9 @@ export interface GetResult {
 /**
  * Where captured media goes. Keys are relative, '/'-separated and built only by
  * media-key.ts from sanitised parts. `put` is idempotent: writing the same key again
- * replaces the object atomically (readers never see a half-written file).
+ * leaves the same bytes or replaces the object atomically. Readers reach an object through
+ * its row, inserted only after put() returns, so they never see a half-written one (the
+ * local driver creates a new key in place; S3 PUTs are atomic).
  */
 export interface MediaStorage {
   readonly driver: 'local' | 's3';
