@@ -33,8 +33,7 @@ export class StreamMediaDispatcher {
       return;
     }
     if (parsed.lengthMismatch) this.metrics.invalid.inc({ reason: 'length_mismatch_kept' });
-    this.metrics.messages.inc({ media_type: label });
-    this.metrics.bytes.inc({ media_type: label }, bytes);
+    this.metrics.mediaReceived(label, bytes);
     this.counters.media(label, bytes);
     if (m.msg_type >= RtmsMessageType.MediaDataTranscript) this.metrics.textArrivalDelay.observe({ media_type: label }, Math.max(0, receivedAt - parsed.item.timestamp) / 1000);
     const before = this.media.stats.filtered;
