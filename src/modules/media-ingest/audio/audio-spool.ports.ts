@@ -27,6 +27,11 @@ export type SegmentRef = NewSegment;
 export interface PartRow {
   segmentId: string;
   packets: SpooledPacket[];
+  /**
+   * The packets' PCM back to back, when the caller has joined them already (the spool has:
+   * the same buffer is kept for the segment's WAV, so the bytes are copied once per flush).
+   */
+  pcm?: Buffer;
   /** Also mark the segment as still receiving (last_part_at), so the idle sweeper leaves it alone. */
   touch: boolean;
 }

@@ -53,7 +53,7 @@ export class SpooledAudioStore implements AudioPartStore {
    * the locking rules). Bytes written for a segment that vanished are never pointed at.
    */
   async appendParts(rows: PartRow[]): Promise<AppendResult> {
-    const { file, offsets } = await this.files.append(rows.map((r) => r.packets.map((p) => p.pcm)));
+    const { file, offsets } = await this.files.append(rows.map((r) => r.pcm ?? Buffer.concat(r.packets.map((p) => p.pcm))));
     const status = await this.segments.insertParts(
       rows.map((r, i) => ({ segmentId: r.segmentId, packetTs: r.packets.map((p) => p.ts), packetLen: r.packets.map((p) => p.pcm.length), fileOffset: offsets[i], touch: r.touch })),
       file,

@@ -31,6 +31,16 @@ const MAX_WRITES_IN_FLIGHT = 2;
 /** How far (Zoom ms) past a segment's end a participant's audio must reach before the segment is written out. */
 export const SEGMENT_GRACE_MS = 2000;
 
+/** A group's packets' PCM back to back: one part, as it goes to the spool file and stays for the WAV. */
+function joinPcm(packets: SpooledPacket[]): Buffer {
+  let bytes = 0;
+  for (const p of packets) bytes += p.pcm.length;
+  return Buffer.concat(
+    packets.map((p) => p.pcm),
+    bytes,
+  );
+}
+
 /** One per worker process; shared by all its streams. */
 export class AudioSpool {
   private readonly logger = new Logger(AudioSpool.name);
@@ -316,7 +326,7 @@ export class AudioSpool {
         seg.touching = true;
         touching.push(seg);
       }
-      return { segmentId: g.segmentId!, packets: g.packets, touch };
+      return { segmentId: g.segmentId!, packets: g.packets, pcm: joinPcm(g.packets), touch };
     });
     let result: AppendResult;
     try {
@@ -346,10 +356,11 @@ export class AudioSpool {
       seg.writtenAt = now;
       const key = partKey(g.packets[0].ts, g.packets[g.packets.length - 1].ts);
       if (!seg.parts.has(key)) {
-        const bytes = g.packets.reduce((n, p) => n + p.pcm.length, 0);
-        seg.parts.set(key, Buffer.concat(g.packets.map((p) => p.pcm), bytes));
-        seg.bytes += bytes;
-        this.cachedBytes += bytes;
+        // The buffer the spool file got: kept for the WAV, with no second copy.
+        const pcm = rows[i].pcm!;
+        seg.parts.set(key, pcm);
+        seg.bytes += pcm.length;
+        this.cachedBytes += pcm.length;
       }
       written.push(...g.packets);
     }

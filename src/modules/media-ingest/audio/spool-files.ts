@@ -27,27 +27,28 @@ export class SpoolFiles {
   }
 
   /**
-   * Appends every part's buffers in one write; resolves with the file and, per part, the
-   * offset its bytes start at.
+   * Appends every part's bytes in one positional writev (no joined copy of the flush);
+   * resolves with the file and, per part, the offset its bytes start at.
    */
-  async append(parts: Buffer[][]): Promise<{ file: string; offsets: number[] }> {
+  async append(parts: Buffer[]): Promise<{ file: string; offsets: number[] }> {
     const f = await this.file();
     const offsets: number[] = [];
-    const bufs: Buffer[] = [];
     let size = f.size;
     for (const part of parts) {
       offsets.push(size);
-      for (const b of part) {
-        bufs.push(b);
-        size += b.length;
-      }
+      size += part.length;
     }
     const start = f.size;
     // Reserved before the write: a failed write's range is never pointed at, nor reused.
     f.size = size;
-    const data = Buffer.concat(bufs);
-    let written = 0;
-    while (written < data.length) written += (await f.fh.write(data, written, data.length - written, start + written)).bytesWritten;
+    const total = size - start;
+    const { bytesWritten } = await f.fh.writev(parts, start);
+    if (bytesWritten < total) {
+      // A short write (rare: a full disk, a signal): the rest in plain writes.
+      const rest = Buffer.concat(parts).subarray(bytesWritten);
+      let written = 0;
+      while (written < rest.length) written += (await f.fh.write(rest, written, rest.length - written, start + bytesWritten + written)).bytesWritten;
+    }
     return { file: f.name, offsets };
   }
 
