@@ -44,7 +44,10 @@ export class SessionsRepository {
   async existingIds(ids: string[], owner?: string | null): Promise<Set<string>> {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return new Set();
-    const rows = await this.repo().find({ select: { id: true }, where: { id: In(unique), ...(owner ? { owner } : {}) } });
+    // Plain SQL: every media batch and audio flush asks, and TypeORM's find costs several times the query.
+    const rows: Array<{ id: string }> = owner
+      ? await this.dataSource.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[]) AND owner = $2`, [unique, owner])
+      : await this.dataSource.query(`SELECT id FROM sessions WHERE id = ANY($1::uuid[])`, [unique]);
     return new Set(rows.map((r) => r.id));
   }
 
