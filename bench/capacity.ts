@@ -40,7 +40,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { runMigrations } from '../src/database/migrate';
-import { cpuShares, cpuSnapshot, rssMb } from './proc-stats';
+import { cpuShares, cpuSnapshot, rssMb, threadCpu, threadShares } from './proc-stats';
 import { emptyRawStats, rawClient } from './raw-rtms-client';
 import { SimControl, sentTotals, sumValues as sum, type StreamSummary } from './sim-meetings';
 import { cpuSeconds, distEntry, freshDatabase, HUB_NODE_ARGS, hubEnv, httpOk, obliterateQueues, percentile, ROOT, sleep, startNode, waitFor, waitForSaversToDrain, type Child } from './bench-utils';
@@ -190,6 +190,8 @@ interface HubStep {
   drain_s?: number;
   worker_cpu_percent?: number;
   worker_cpu_per_1000_msg_s?: number;
+  /** The worker's CPU by thread name (main, libuv-worker: file system, V8 helpers: GC), % of one core. */
+  worker_cpu_by_thread?: Record<string, { percent: number; kernel_percent: number }>;
   cpu_during_window?: Record<string, number | string>;
   worker_rss_mb?: number;
   rss_per_stream_mb?: number;
@@ -256,7 +258,7 @@ async function hubRamp(dbUrl: string, prefix: string, simPid: number, storage: '
         step = await hubStep(n, storage, db, media, pids, idleRss);
       }
       steps.push(step);
-      log(`hub (${storage}) ${n} × ${P}: ${step.pass ? 'PASS' : `FAIL (${step.why})`} ${step.messages_per_s ?? '-'} msg/s, ${step.mb_per_s ?? '-'} MB/s, p50/p99 ${step.latency_ms?.p50 ?? '-'}/${step.latency_ms?.p99 ?? '-'} ms, lost ${step.lost ?? '-'}, worker ${step.worker_cpu_percent ?? '-'} %, RSS ${step.worker_rss_mb ?? '-'} MB`);
+      log(`hub (${storage}) ${n} × ${P}: ${step.pass ? 'PASS' : `FAIL (${step.why})`} ${step.messages_per_s ?? '-'} msg/s, ${step.mb_per_s ?? '-'} MB/s, p50/p99 ${step.latency_ms?.p50 ?? '-'}/${step.latency_ms?.p99 ?? '-'} ms, lost ${step.lost ?? '-'}, worker ${step.worker_cpu_percent ?? '-'} % (${Object.entries(step.worker_cpu_by_thread ?? {}).map(([t, c]) => `${t} ${c.percent}`).join(', ')}), RSS ${step.worker_rss_mb ?? '-'} MB`);
       if (!step.pass) break;
     }
     writeFileSync(join(ROOT, '.bench', `capacity-worker-${storage}.log`), worker.output().slice(-200_000));
@@ -297,6 +299,7 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
   await sleep(WARMUP_S * 1000);
   const snap0 = cpuSnapshot(pids);
   const cpu0 = cpuSeconds(pid);
+  const threads0 = threadCpu(pid);
   const t0 = new Date();
   const mono0 = process.hrtime.bigint() / 1000n;
   const rss: number[] = [];
@@ -308,6 +311,7 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
   clearInterval(rssTimer);
   const wall = (t1.getTime() - t0.getTime()) / 1000;
   const workerCpu = pct(cpuSeconds(pid) - cpu0, wall);
+  const workerThreads = threadShares(threads0, threadCpu(pid), wall);
   const shares = cpuShares(snap0, cpuSnapshot(pids), wall);
   const drainStart = Date.now();
   try {
@@ -368,6 +372,7 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
     drain_s: +drainS.toFixed(1),
     worker_cpu_percent: workerCpu,
     worker_cpu_per_1000_msg_s: +(workerCpu / (msgs / 1000)).toFixed(2),
+    worker_cpu_by_thread: workerThreads,
     cpu_during_window: shares,
     worker_rss_mb: Math.round(rssAvg),
     rss_per_stream_mb: +((rssAvg - idleRss) / n).toFixed(2),

@@ -52,3 +52,44 @@ export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+/**
+ * CPU seconds so far of a process's threads, summed by thread name: Node's main thread is
+ * named after the process (`node`, or what process.title set), libuv's file-system pool
+ * `libuv-worker`, V8's GC and compiler helpers `V8 DefaultWorke`. User and kernel apart.
+ */
+export function threadCpu(pid: number): Record<string, { user: number; system: number }> {
+  const out: Record<string, { user: number; system: number }> = {};
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const t = (out[name] ??= { user: 0, system: 0 });
+      t.user += Number(fields[11]) / 100;
+      t.system += Number(fields[12]) / 100;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Per thread name, % of one core between two threadCpu readings (user + kernel, and kernel alone). */
+export function threadShares(a: ReturnType<typeof threadCpu>, b: ReturnType<typeof threadCpu>, elapsedS: number): Record<string, { percent: number; kernel_percent: number }> {
+  const pct = (x: number) => +((x / elapsedS) * 100).toFixed(1);
+  const out: Record<string, { percent: number; kernel_percent: number }> = {};
+  for (const [name, t] of Object.entries(b)) {
+    const before = a[name] ?? { user: 0, system: 0 };
+    const user = t.user - before.user;
+    const system = t.system - before.system;
+    if (user + system > 0) out[name] = { percent: pct(user + system), kernel_percent: pct(system) };
+  }
+  return out;
+}
