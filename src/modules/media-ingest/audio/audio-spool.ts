@@ -3,7 +3,7 @@ import { errorMessage } from '../../../common/errors/error-message';
 import type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
 import { partKey } from './audio-spool.ports';
 import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
-import { cutWaiting, Group, groupKey, isErasedGroup, segKey, segmentOf, segmentsToEnsure, segmentStart, SegmentState, StreamState } from './spool-groups';
+import { cutWaiting, Group, groupKey, isErasedGroup, SeenOffsets, segKey, segmentOf, segmentsToEnsure, segmentStart, SegmentState, StreamState } from './spool-groups';
 
 // The ports moved to audio-spool.ports.ts; re-exported for the callers that import them from here.
 export type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SegmentRef, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
@@ -122,16 +122,14 @@ export class AudioSpool {
     }
     let seen = u.seen.get(segStart);
     if (!seen) {
-      seen = new Set();
+      seen = new SeenOffsets(s.info.segmentMs);
       u.seen.set(segStart, seen);
       // Only the last few segments can still get packets worth checking.
       for (const k of u.seen.keys()) if (k < segStart - 2 * s.info.segmentMs) u.seen.delete(k);
     }
-    // The offset in the segment, a small integer V8 stores inline (an epoch-ms timestamp
-    // would be one heap object per packet, kept for three segments).
+    // The offset in the segment (0 ≤ offset < segmentMs): Zoom's timestamps are whole ms.
     const offset = packet.ts - segStart;
-    if (seen.has(offset)) return false;
-    seen.add(offset);
+    if (!seen.mark(offset)) return false;
     u.waiting.push(packet);
     if (packet.ts > u.maxTs) u.maxTs = packet.ts;
     s.pending += 1;

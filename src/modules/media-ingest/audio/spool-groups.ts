@@ -14,7 +14,29 @@ export interface UserState {
   /** segment start → the open segments this process writes to. */
   segments: Map<number, SegmentState>;
   /** Packets already spooled (their offset in the segment), per segment start: a packet Zoom sends twice is kept once. */
-  seen: Map<number, Set<number>>;
+  seen: Map<number, SeenOffsets>;
+}
+
+/**
+ * The millisecond offsets in one segment that already had a packet: one bit each. Checked
+ * for every audio packet, so a bitmap (1.25 KB for a 10 s segment) rather than a Set,
+ * whose growing hash table allocated and rehashed as each segment filled.
+ */
+export class SeenOffsets {
+  private readonly bits: Uint8Array;
+
+  constructor(segmentMs: number) {
+    this.bits = new Uint8Array(Math.ceil(segmentMs / 8));
+  }
+
+  /** Marks the offset (0 ≤ offset < segmentMs); false when it was marked already. */
+  mark(offset: number): boolean {
+    const byte = offset >>> 3;
+    const bit = 1 << (offset & 7);
+    if (this.bits[byte] & bit) return false;
+    this.bits[byte] |= bit;
+    return true;
+  }
 }
 
 export interface SegmentState {
