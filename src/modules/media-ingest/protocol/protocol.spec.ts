@@ -1,7 +1,7 @@
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
 import type { CapturePolicy } from '../../sessions';
 import { dataHandshake, mediaParamsFor, planMediaSockets, rtmsSignature, signalingHandshake } from './handshake';
-import { parseRtmsFrame, toMediaItem } from './rtms-message-parser';
+import { AudioSlab, decodeBase64, parseRtmsFrame, toMediaItem } from './rtms-message-parser';
 import { classifyStatus, RtmsStatusError } from './rtms-status';
 
 const policy: CapturePolicy = {
@@ -83,6 +83,21 @@ describe('RTMS protocol helpers', () => {
     expect(toMediaItem({ msg_type: 15 }, 0)).toEqual({ ok: false, reason: 'missing_content' });
     const t = toMediaItem({ msg_type: RtmsMessageType.MediaDataTranscript, content: { user_id: 3, user_name: 'A', data: 'hello', timestamp: 9, start_time: 1, end_time: 2, language: 9 } }, 0);
     expect(t).toMatchObject({ ok: true, item: { userName: 'A', data: 'hello', meta: { start_time: 1, end_time: 2, language: 9 } } });
+  });
+
+  it('decodes audio back to back into slabs: each packet keeps its own bytes, across slabs', () => {
+    const slab = new AudioSlab();
+    const packets = Array.from({ length: 1000 }, (_, i) => Buffer.alloc(640 + (i % 3), i % 256)); // 641 KB: three slabs
+    const decoded = packets.map((p) => decodeBase64(p.toString('base64'), slab));
+    decoded.forEach((d, i) => expect(d?.equals(packets[i])).toBe(true));
+    // Refused input takes no room and leaves earlier packets alone.
+    for (const bad of ['AA=A', 'AAA-', '!!!!', 'AA AA A=']) expect(decodeBase64(bad, slab)).toBeNull();
+    const next = decodeBase64(Buffer.from([9, 9, 9]).toString('base64'), slab);
+    expect(next).toEqual(Buffer.from([9, 9, 9]));
+    expect(decoded[999]?.equals(packets[999])).toBe(true);
+    // A payload too big for a slab gets a buffer of its own.
+    const big = Buffer.alloc(AudioSlab.MAX_PAYLOAD + 3, 7);
+    expect(decodeBase64(big.toString('base64'), slab)?.equals(big)).toBe(true);
   });
 
   it('maps status codes to named permanent / retryable errors', () => {

@@ -70,14 +70,46 @@ export type MediaParseResult = { ok: true; item: MediaItem; lengthMismatch: bool
  * characters outside the alphabet and stops at padding, so any such character makes the
  * output shorter than the length implies; the URL-safe letters it would also accept are
  * refused explicitly. One pass instead of a regular expression and then a decode: this
- * runs for every audio packet.
+ * runs for every audio packet. `into`: where small payloads are decoded (AudioSlab).
  */
-export function decodeBase64(data: string): Buffer | null {
+export function decodeBase64(data: string, into?: AudioSlab): Buffer | null {
   if (data.length % 4 !== 0 || data.includes('-') || data.includes('_')) return null;
   const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  const expected = (data.length / 4) * 3 - padding;
+  if (into && expected <= AudioSlab.MAX_PAYLOAD) return into.decode(data, expected);
   const bytes = Buffer.from(data, 'base64');
-  return bytes.length === (data.length / 4) * 3 - padding ? bytes : null;
+  return bytes.length === expected ? bytes : null;
 }
+
+/**
+ * Audio packets decoded back to back into one large buffer. Each packet is a few hundred
+ * bytes, and Buffer.from() puts them in 8 KB pools: one new pool (an ArrayBuffer for V8
+ * to track) every dozen packets, thousands a second. A packet lives only until the spool's
+ * next flush copies it into its part (≈ 100 ms), so a slab is not pinned for long.
+ * Only audio goes here: video may be held for a whole H.264 segment.
+ */
+export class AudioSlab {
+  static readonly SIZE = 256 * 1024;
+  static readonly MAX_PAYLOAD = 16 * 1024;
+  private slab = Buffer.allocUnsafe(AudioSlab.SIZE);
+  private used = 0;
+
+  /** Decodes `data` (expected to yield `expected` bytes); null when it yields fewer (not valid base64). */
+  decode(data: string, expected: number): Buffer | null {
+    if (this.used + expected > AudioSlab.SIZE) {
+      this.slab = Buffer.allocUnsafe(AudioSlab.SIZE);
+      this.used = 0;
+    }
+    const written = this.slab.write(data, this.used, expected, 'base64');
+    if (written !== expected) return null;
+    const out = this.slab.subarray(this.used, this.used + expected);
+    this.used += expected;
+    return out;
+  }
+}
+
+/** The process's audio slab (the stream workers' event loop is single-threaded). */
+const audioSlab = new AudioSlab();
 
 function toInt(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
@@ -120,7 +152,7 @@ export function toMediaItem(message: RtmsMessage, receivedAt: number): MediaPars
   let lengthMismatch = false;
   let bytes: Buffer | undefined;
   if (binary) {
-    bytes = decodeBase64(c.data) ?? undefined;
+    bytes = decodeBase64(c.data, message.msg_type === RtmsMessageType.MediaDataAudio ? audioSlab : undefined) ?? undefined;
     if (!bytes) return { ok: false, reason: 'bad_base64' };
     const length = toInt(c.length);
     if (length !== undefined) lengthMismatch = bytes.length !== length;
