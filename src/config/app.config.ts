@@ -1,6 +1,6 @@
 import { hostname, tmpdir } from 'node:os';
 import { QueueName } from '../jobs/queue-names';
-import type { CapturePolicy, MediaTypeName } from '../modules/sessions';
+import type { CapturePolicy, MediaTypeName, VideoFormat, VideoResolution } from '../modules/sessions';
 import { ApiKeyEntry, parseApiKeys } from './api-keys';
 import { ComposeVideoPreset, EnvironmentVariables, validateEnvironment } from './env.validation';
 import { EncryptionKey, parseKeyring } from './keyring';
@@ -380,6 +380,10 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         interval_ms: env.CAPTURE_VIDEO_INTERVAL_MS ?? 1000,
         max_frames_per_user: env.CAPTURE_VIDEO_MAX_FRAMES_PER_USER ?? 0,
         store: true,
+        // Left out when unset: rows and defaults without them mean JPEG, the fps from interval_ms, HD.
+        ...(env.CAPTURE_VIDEO_FORMAT ? { format: env.CAPTURE_VIDEO_FORMAT as VideoFormat } : {}),
+        ...(env.CAPTURE_VIDEO_FPS ? { fps: env.CAPTURE_VIDEO_FPS } : {}),
+        ...(env.CAPTURE_VIDEO_RESOLUTION ? { resolution: env.CAPTURE_VIDEO_RESOLUTION as VideoResolution } : {}),
       },
       deskshare: { skip_first_frames: 0, interval_ms: env.CAPTURE_DESKSHARE_INTERVAL_MS ?? 1000, max_frames_per_user: 0, store: true },
       audio: {

@@ -43,6 +43,14 @@ describe('configuration validation', () => {
     expect(() => loadAppConfig({ ...base, BULL_BOARD_READ_ONLY: 'sometimes' })).toThrow('BULL_BOARD_READ_ONLY');
   });
 
+  it('reads the default video format, fps and resolution (unset: JPEG, no fps, no resolution) and refuses others', () => {
+    expect(loadAppConfig(base).capture.video).toEqual({ skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true });
+    expect(loadAppConfig({ ...base, CAPTURE_VIDEO_FORMAT: 'h264', CAPTURE_VIDEO_FPS: '15', CAPTURE_VIDEO_RESOLUTION: 'fhd' }).capture.video).toMatchObject({ format: 'h264', fps: 15, resolution: 'fhd' });
+    expect(() => loadAppConfig({ ...base, CAPTURE_VIDEO_FORMAT: 'vp8' })).toThrow('CAPTURE_VIDEO_FORMAT');
+    expect(() => loadAppConfig({ ...base, CAPTURE_VIDEO_FPS: '60' })).toThrow('CAPTURE_VIDEO_FPS');
+    expect(() => loadAppConfig({ ...base, CAPTURE_VIDEO_RESOLUTION: '4k' })).toThrow('CAPTURE_VIDEO_RESOLUTION');
+  });
+
   it('parses lists, numbers and booleans', () => {
     const [k1, k2] = ['k'.repeat(32), 'q'.repeat(32)];
     const config = loadAppConfig({ ...base, PORT: '8080', API_KEYS: `${k1}, app:read:${k2},`, RTMS_ALLOW_INSECURE_WS: 'true', ZOOM_WEBHOOK_SECRET_TOKEN: 'new,old' });

@@ -251,6 +251,9 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) CAPTURE_VIDEO_SKIP_FIRST_FRAMES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) CAPTURE_VIDEO_INTERVAL_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) CAPTURE_VIDEO_MAX_FRAMES_PER_USER?: number;
+  @IsOptional() @IsIn(['jpeg', 'png', 'h264']) CAPTURE_VIDEO_FORMAT?: string;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(30) CAPTURE_VIDEO_FPS?: number;
+  @IsOptional() @IsIn(['sd', 'hd', 'fhd', 'qhd']) CAPTURE_VIDEO_RESOLUTION?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) CAPTURE_DESKSHARE_INTERVAL_MS?: number;
   @IsOptional() @IsIn(['mixed', 'per_participant']) CAPTURE_AUDIO_MODE?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(3600) CAPTURE_AUDIO_SEGMENT_SECONDS?: number;

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { CapturePolicy, enforceZeroRetention, isZeroRetention, resolveCapturePolicy } from './capture-policy';
+import { CapturePolicy, enforceZeroRetention, isZeroRetention, resolveCapturePolicy, resolveDefaultCapturePolicy, storedVideoRule } from './capture-policy';
 import { CapturePolicyDto } from './dto/capture-policy.dto';
 import { InvalidCapturePolicyError, videoMediaParams } from './video-capture';
 
@@ -127,5 +127,39 @@ describe('capture policy: video format, fps and resolution', () => {
     ['an unknown resolution', { deskshare: { resolution: '4k' } }],
   ])('refuses %s as validation_failed', (_what, plain) => {
     expect(errorsOf(plain).length).toBeGreaterThan(0);
+  });
+});
+
+describe('capture policy: configured video defaults (CAPTURE_VIDEO_FORMAT, _FPS, _RESOLUTION)', () => {
+  const dto = (plain: Record<string, unknown>) => plain as CapturePolicyDto;
+  const h264Defaults: CapturePolicy = { ...DEFAULTS, video: { ...DEFAULTS.video, format: 'h264', resolution: 'fhd' } };
+
+  it('checks the defaults at boot and fills H.264 frame rate in, as for a request', () => {
+    const resolved = resolveDefaultCapturePolicy(h264Defaults);
+    expect(resolved.video).toEqual({ ...h264Defaults.video, fps: 25 });
+    expect(videoMediaParams(resolved.video)).toEqual({ codec: 7, resolution: 3, fps: 25 });
+    expect(resolveDefaultCapturePolicy(DEFAULTS)).toEqual(DEFAULTS);
+    expect(() => resolveDefaultCapturePolicy({ ...DEFAULTS, video: { ...DEFAULTS.video, format: 'h264', fps: 5 } })).toThrow(/CAPTURE_VIDEO_FORMAT \/ CAPTURE_VIDEO_FPS: video.format "h264" needs video.fps from 6/);
+    expect(() => resolveDefaultCapturePolicy({ ...DEFAULTS, video: { ...DEFAULTS.video, format: 'jpeg', fps: 25 } })).toThrow(/allows video.fps from 1 to 5/);
+  });
+
+  it('a session asking for another format than the default does not inherit its frame rate', () => {
+    const defaults = resolveDefaultCapturePolicy({ ...DEFAULTS, video: { ...DEFAULTS.video, format: 'h264', fps: 25 } });
+    const jpeg = resolveCapturePolicy(dto({ video: { format: 'jpeg' } }), defaults);
+    expect(jpeg.video).toEqual({ ...DEFAULTS.video, format: 'jpeg' });
+    expect(videoMediaParams(jpeg.video).codec).toBe(5);
+    // Same format: the default rate stays unless the request sets its own.
+    expect(resolveCapturePolicy(dto({ video: { interval_ms: 0 } }), defaults).video).toMatchObject({ format: 'h264', fps: 25, interval_ms: 0 });
+    expect(resolveCapturePolicy(dto({ video: { format: 'h264', fps: 10 } }), defaults).video).toMatchObject({ format: 'h264', fps: 10 });
+  });
+
+  it('a stored rule keeps its own format: a row without one stays JPEG after the defaults change to H.264', () => {
+    const stored = { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0, store: true };
+    const rule = storedVideoRule(stored, { ...h264Defaults.video, fps: 25 });
+    expect(rule).toEqual(stored);
+    expect(videoMediaParams(rule).codec).toBe(5);
+    // Fields the row lacks (written before they existed) still come from the defaults.
+    expect(storedVideoRule({ interval_ms: 500 }, DEFAULTS.video)).toEqual({ ...DEFAULTS.video, interval_ms: 500 });
+    expect(storedVideoRule(undefined, h264Defaults.video)).toBe(h264Defaults.video);
   });
 });

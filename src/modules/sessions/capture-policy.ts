@@ -1,5 +1,5 @@
 import { CapturePolicyDto, MediaTypeName } from './dto/capture-policy.dto';
-import { resolveVideoCapture } from './video-capture';
+import { InvalidCapturePolicyError, resolveVideoCapture } from './video-capture';
 
 /**
  * `store: false` on a media type: the stream still receives it (and publishes it live)
@@ -82,6 +82,41 @@ export function capturePolicyView(policy: Record<string, unknown>): Record<strin
 }
 
 /**
+ * The defaults a video/deskshare request is merged over. A request naming another format
+ * than the default's does not inherit the default's frame rate: the rate belongs to the
+ * format (an operator's H.264 at 25 fps would make a request for JPEG invalid).
+ */
+function videoDefaults(defaults: FrameSamplingPolicy, requested: { format?: VideoFormat; fps?: number } | undefined): FrameSamplingPolicy {
+  if (requested?.format === undefined || requested.format === (defaults.format ?? 'jpeg')) return defaults;
+  const { fps: _formatsRate, ...rest } = defaults;
+  return rest;
+}
+
+/**
+ * The configured defaults (CAPTURE_*), checked as a request would be and with the H.264
+ * frame rate filled in; a combination Zoom does not offer fails the boot.
+ */
+export function resolveDefaultCapturePolicy(defaults: CapturePolicy): CapturePolicy {
+  try {
+    return { ...defaults, video: resolveVideoCapture('video', defaults.video), deskshare: resolveVideoCapture('deskshare', defaults.deskshare) };
+  } catch (err) {
+    if (err instanceof InvalidCapturePolicyError) throw new Error(`CAPTURE_VIDEO_FORMAT / CAPTURE_VIDEO_FPS: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * A stored video/deskshare rule with the defaults under it, for fields added since it was
+ * written. Not format, fps or resolution: their absence has a meaning of its own (JPEG,
+ * the rate from interval_ms, HD), which a later change of the defaults must not alter.
+ */
+export function storedVideoRule(stored: Partial<FrameSamplingPolicy> | undefined, defaults: FrameSamplingPolicy): FrameSamplingPolicy {
+  if (!stored) return defaults;
+  const { format: _format, fps: _fps, resolution: _resolution, ...base } = defaults;
+  return { ...base, ...stored };
+}
+
+/**
  * Fills every field a request left out from the defaults. `sealPasscode` encrypts a
  * zoom_rooms passcode (it is never stored in plain text).
  */
@@ -100,8 +135,8 @@ export function resolveCapturePolicy(
     media_types: r.media_types ?? [...defaults.media_types],
     include_user_ids: r.include_user_ids ?? [...defaults.include_user_ids],
     exclude_user_ids: r.exclude_user_ids ?? [...defaults.exclude_user_ids],
-    video: resolveVideoCapture('video', { ...defaults.video, ...stripUndefined(r.video), ...store }),
-    deskshare: resolveVideoCapture('deskshare', { ...defaults.deskshare, ...stripUndefined(r.deskshare), ...store }),
+    video: resolveVideoCapture('video', { ...videoDefaults(defaults.video, r.video), ...stripUndefined(r.video), ...store }),
+    deskshare: resolveVideoCapture('deskshare', { ...videoDefaults(defaults.deskshare, r.deskshare), ...stripUndefined(r.deskshare), ...store }),
     audio: { ...defaults.audio, ...stripUndefined(r.audio), ...store },
     transcript: { ...defaults.transcript, ...stripUndefined(r.transcript), ...store },
     chat: { ...defaults.chat, ...stripUndefined(r.chat), ...store },

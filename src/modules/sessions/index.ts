@@ -25,7 +25,7 @@ export { ParticipantEntity } from './entities/participant.entity';
 export { IllegalTransitionError, SessionNotFoundError } from './sessions.errors';
 export { canTransition } from './session-state';
 export { sessionView, streamView } from './session.views';
-export { capturePolicyView, enforceZeroRetention, isZeroRetention, resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
+export { capturePolicyView, enforceZeroRetention, isZeroRetention, resolveCapturePolicy, storedVideoRule, zoomRoomsPasscodeAad } from './capture-policy';
 export type { CapturePolicy, FrameSamplingPolicy, RecordingPolicy, SessionRetentionPolicy, StoredZoomRoomsPolicy, VideoFormat, VideoResolution } from './capture-policy';
 export { H264_DEFAULT_FPS, InvalidCapturePolicyError, isH264, videoFormatOf, videoMediaParams } from './video-capture';
 export type { VideoKind } from './video-capture';

@@ -11,7 +11,7 @@ import { AppEventsService, AppEventType } from '../app-events';
 import { DeletionLogService, DeletionReason } from '../deletion-log';
 import { stopReasonName } from '../../zoom/rtms-enums';
 import { TokenCipher } from '../../common/crypto/token-cipher';
-import { resolveCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
+import { CapturePolicy, resolveCapturePolicy, resolveDefaultCapturePolicy, zoomRoomsPasscodeAad } from './capture-policy';
 import { CreateSessionDto } from './dto/create-session.dto';
 import type { ReceivedCounts } from './received-counts';
 import { ListSessionsQuery } from './dto/list-sessions.query';
@@ -53,6 +53,8 @@ const SESSION_CATEGORIES = ['media', 'transcript', 'chat', 'events', 'participan
 @Injectable()
 export class SessionsService {
   private readonly logger = new Logger(SessionsService.name);
+  /** CAPTURE_* as a session gets them (checked at boot; H.264's frame rate filled in). */
+  private readonly captureDefaults: CapturePolicy;
 
   constructor(
     private readonly sessions: SessionsRepository,
@@ -67,10 +69,12 @@ export class SessionsService {
     private readonly producer: JobProducer,
     private readonly afterCommit: AfterCommit,
     private readonly deletionLog: DeletionLogService,
-  ) {}
+  ) {
+    this.captureDefaults = resolveDefaultCapturePolicy(config.get('capture', { infer: true }));
+  }
 
-  defaultCapturePolicy() {
-    return this.config.get('capture', { infer: true });
+  defaultCapturePolicy(): CapturePolicy {
+    return this.captureDefaults;
   }
 
   /** `owner`: the creating key's owner tag (only keys of that owner, and unscoped keys, see the session). */

@@ -7,7 +7,7 @@ import type { StreamRunPayload } from '../../../jobs/job-payloads';
 import { JobProducer } from '../../../jobs/job-producer.service';
 import { LiveMediaPublisher, LiveTextLog } from '../../live';
 import type { CapturePolicy } from '../../sessions';
-import { enforceZeroRetention, EventSource, SessionEntity, SessionsService, StreamsService, StreamStatus, ZoomProduct } from '../../sessions';
+import { enforceZeroRetention, EventSource, SessionEntity, SessionsService, storedVideoRule, StreamsService, StreamStatus, ZoomProduct } from '../../sessions';
 import { STOP_REASON_STREAM_REVOKED } from '../../../zoom/rtms-enums';
 import { AudioSpoolService } from '../audio/audio-spool.service';
 import type { StreamEnd } from '../audio/audio-spool.ports';
@@ -33,8 +33,8 @@ export function effectivePolicy(stored: Record<string, unknown>, defaults: Captu
     ...defaults,
     ...s,
     media_types: Array.isArray(s.media_types) ? s.media_types : defaults.media_types,
-    video: { ...defaults.video, ...s.video },
-    deskshare: { ...defaults.deskshare, ...s.deskshare },
+    video: storedVideoRule(s.video, defaults.video),
+    deskshare: storedVideoRule(s.deskshare, defaults.deskshare),
     audio: { ...defaults.audio, ...s.audio },
     transcript: { ...defaults.transcript, ...s.transcript },
     chat: { ...defaults.chat, ...s.chat },
