@@ -28,7 +28,8 @@
  * Env: BENCH_PROFILE (default | realistic), BENCH_STEPS (25,50,…,200; realistic 25,50,75,100),
  * BENCH_PARTICIPANTS (5), BENCH_WARMUP_S (4), BENCH_STEADY_S (10), BENCH_MAX_S (540: no new step
  * starts after that many seconds), BENCH_GEN_MEETINGS (50; 0 skips part 1), BENCH_GEN_S (10),
- * BENCH_BASELINE (1; 0 skips part 2), BENCH_HUB (1; 0 skips part 3), BENCH_VIDEO_SCALE (0.1;
+ * BENCH_BASELINE (1; 0 skips part 2), BENCH_HUB (1; 0 skips part 3), BENCH_VIDEO_FORMAT (jpeg | h264: the hub captures
+ * H.264 segments, CAPTURE_VIDEO_FORMAT, and the raw client asks for codec 7 too), BENCH_VIDEO_FPS (5; h264 25), BENCH_VIDEO_SCALE (0.1;
  * realistic 0.5), BENCH_VIDEO_GRAIN (0; realistic 1), BENCH_STORAGES (local; realistic local,s3), BENCH_P99_MS (250),
  * BENCH_RETRIES (1: a step that misses on latency alone, nothing lost, runs once more — the machine is
  * shared), BENCH_DATABASE_URL, BENCH_DATABASE_NAME (rtms_hub_bench_capacity), BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS and BENCH_SIM_NODE_ARGS (e.g.
@@ -55,6 +56,10 @@ const GEN_MEETINGS = Number(process.env.BENCH_GEN_MEETINGS ?? 50);
 const GEN_S = Number(process.env.BENCH_GEN_S ?? 10);
 const BASELINE = (process.env.BENCH_BASELINE ?? '1') !== '0';
 const HUB = (process.env.BENCH_HUB ?? '1') !== '0';
+/** jpeg (one file per frame, as before) or h264 (the hub captures 2 s segments: CAPTURE_VIDEO_FORMAT). */
+const VIDEO_FORMAT = (process.env.BENCH_VIDEO_FORMAT ?? 'jpeg') as 'jpeg' | 'h264';
+const VIDEO_FPS = Number(process.env.BENCH_VIDEO_FPS ?? (VIDEO_FORMAT === 'h264' ? 25 : 5));
+const RAW_VIDEO = { codec: VIDEO_FORMAT === 'h264' ? 7 : 5, fps: VIDEO_FPS };
 const VIDEO_SCALE = Number(process.env.BENCH_VIDEO_SCALE ?? (REALISTIC ? 0.5 : 0.1));
 const GRAIN = (process.env.BENCH_VIDEO_GRAIN ?? (REALISTIC ? '1' : '0')) !== '0';
 const STORAGES = (process.env.BENCH_STORAGES ?? (REALISTIC ? 'local,s3' : 'local')).split(',') as Array<'local' | 's3'>;
@@ -126,7 +131,7 @@ async function baselineStep(n: number, simPid: number, steadyS: number): Promise
   await simControl.setWebhookTarget(null);
   const streams = await simControl.startMeetings(n, P, MEETING_S);
   const stats = emptyRawStats();
-  const clients = streams.map((s) => rawClient(s, dir, stats, { clientId: CREDS.clientId, clientSecret: CREDS.clientSecret, audioMs: AUDIO_MS }));
+  const clients = streams.map((s) => rawClient(s, dir, stats, { clientId: CREDS.clientId, clientSecret: CREDS.clientSecret, audioMs: AUDIO_MS, video: RAW_VIDEO }));
   try {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('not every stream connected within 60 s')), 60_000)));
@@ -202,6 +207,9 @@ async function savedTotal(db: Client): Promise<number> {
   const r = await db.query<{ n: string }>(
     `SELECT ((SELECT coalesce(sum(cardinality(packet_ts)), 0) FROM audio_parts)
            + (SELECT count(*) FROM media_artifacts WHERE kind IN ('video_frame', 'share_frame', 'chat'))
+           + (SELECT coalesce(sum((meta->>'frames')::int), 0) FROM media_artifacts WHERE kind IN ('video_segment', 'share_segment'))
+           -- H.264 units before a track's first keyframe cannot be decoded: not stored, by design, and each wait is on the timeline.
+           + (SELECT coalesce(sum((payload->>'dropped_units')::int), 0) FROM session_events WHERE event_type = 'video.keyframe_wait')
            + (SELECT count(*) FROM transcript_segments))::bigint AS n`,
   );
   return Number(r.rows[0].n);
@@ -222,6 +230,7 @@ async function hubRamp(dbUrl: string, prefix: string, simPid: number, storage: '
     MEDIA_BATCH_FLUSH_MS: '100',
     AUDIO_SPOOL_DIR: join(OUT, `spool-${storage}`),
     CAPTURE_VIDEO_INTERVAL_MS: '0',
+    ...(VIDEO_FORMAT === 'h264' ? { CAPTURE_VIDEO_FORMAT: 'h264', CAPTURE_VIDEO_FPS: String(VIDEO_FPS) } : {}),
     CAPTURE_DESKSHARE_INTERVAL_MS: '0',
     CAPTURE_AUDIO_MODE: 'per_participant',
     ...storageEnv,
@@ -330,7 +339,8 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
       `SELECT
          (SELECT coalesce(sum(cardinality(packet_ts)), 0) FROM audio_parts WHERE created_at >= $1 AND created_at < $2)::bigint AS audio_n,
          (SELECT coalesce(sum(l), 0) FROM audio_parts p, unnest(p.packet_len) AS l WHERE p.created_at >= $1 AND p.created_at < $2)::bigint AS audio_b,
-         (SELECT count(*) FROM media_artifacts WHERE kind <> 'audio_segment' AND created_at >= $1 AND created_at < $2)::bigint AS art_n,
+         (SELECT coalesce(sum(CASE WHEN kind IN ('video_segment', 'share_segment') THEN (meta->>'frames')::int ELSE 1 END), 0)
+            FROM media_artifacts WHERE kind <> 'audio_segment' AND created_at >= $1 AND created_at < $2)::bigint AS art_n,
          (SELECT coalesce(sum(bytes), 0) FROM media_artifacts WHERE kind <> 'audio_segment' AND created_at >= $1 AND created_at < $2)::bigint AS art_b,
          (SELECT count(*) FROM transcript_segments WHERE created_at >= $1 AND created_at < $2)::bigint AS tr_n`,
       win,
@@ -343,11 +353,15 @@ async function hubStep(n: number, storage: string, db: Client, media: Queue, pid
       `WITH l AS (
          SELECT 'audio' AS kind, extract(epoch FROM p.created_at) * 1000 - t AS ms FROM audio_parts p, unnest(p.packet_ts) AS t WHERE t >= $3 AND t < $4
          UNION ALL
-         SELECT kind, extract(epoch FROM created_at - captured_at) * 1000 FROM media_artifacts WHERE kind <> 'audio_segment' AND captured_at >= $1 AND captured_at < $2
+         SELECT kind, extract(epoch FROM created_at - captured_at) * 1000 FROM media_artifacts WHERE kind IN ('video_frame', 'share_frame', 'chat') AND captured_at >= $1 AND captured_at < $2
+         UNION ALL
+         -- An H.264 segment is stored once it is cut (≥ H264_SEGMENT_SECONDS): its latency runs from its last frame, and it is reported on its own, not in 'all'.
+         SELECT kind, extract(epoch FROM created_at) * 1000 - (meta->>'last_ts')::bigint FROM media_artifacts WHERE kind IN ('video_segment', 'share_segment') AND captured_at >= $1 AND captured_at < $2
          UNION ALL
          SELECT 'transcript', extract(epoch FROM created_at) * 1000 - timestamp_ms FROM transcript_segments WHERE timestamp_ms >= $3 AND timestamp_ms < $4)
-       SELECT coalesce(kind, 'all') AS kind, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max
-         FROM l GROUP BY ROLLUP (kind)`,
+       SELECT kind, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max FROM l GROUP BY kind
+       UNION ALL
+       SELECT 'all', percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms) FROM l WHERE kind NOT IN ('video_segment', 'share_segment')`,
       [...win, t0.getTime(), t1.getTime()],
     )
   ).rows;
@@ -419,7 +433,7 @@ const largestPassing = <T extends { meetings: number; pass: boolean }>(steps: T[
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  log(`profile ${REALISTIC ? 'realistic' : 'default'}: steps ${STEPS.join(', ')} meetings × ${P}, video scale ${VIDEO_SCALE}, ${WARMUP_S} s warm-up + ${STEADY_S} s per step; load average ${load}`);
+  log(`profile ${REALISTIC ? 'realistic' : 'default'}: steps ${STEPS.join(', ')} meetings × ${P}, video ${VIDEO_FORMAT} ${VIDEO_FPS} fps scale ${VIDEO_SCALE}, ${WARMUP_S} s warm-up + ${STEADY_S} s per step; load average ${load}`);
   const report: Record<string, unknown> = {
     date: new Date().toISOString(),
     node: process.version,
@@ -428,6 +442,8 @@ async function main(): Promise<void> {
     profile: REALISTIC ? 'realistic' : 'default',
     participants: P,
     video_scale: VIDEO_SCALE,
+    video_format: VIDEO_FORMAT,
+    video_fps: VIDEO_FPS,
     video_grain: GRAIN,
     steady_s: STEADY_S,
     p99_target_ms: P99_MS,

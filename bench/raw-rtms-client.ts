@@ -26,6 +26,8 @@ export interface RawClientOptions {
   clientSecret: string;
   /** Audio packet length (ms), as the hub asks for. */
   audioMs: number;
+  /** Video as the hub asks for it: codec (5 JPG, 7 H.264) and fps; default JPG at 5 fps. */
+  video?: { codec: number; fps: number };
 }
 
 /** The minimal client: handshakes, keep-alives, parse, base64-decode, append to a file. */
@@ -60,7 +62,7 @@ export function rawClient(s: StreamSummary, dir: string, stats: RawStats, o: Raw
             payload_encryption: false,
             media_params: {
               audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 2, send_rate: o.audioMs },
-              video: { content_type: 3, codec: 5, resolution: 2, data_opt: 3, fps: 5 },
+              video: { content_type: 3, codec: o.video?.codec ?? 5, resolution: 2, data_opt: 3, fps: o.video?.fps ?? 5 },
               deskshare: { content_type: 3, codec: 5, resolution: 2, fps: 5 },
               transcript: { content_type: 5 },
               chat: { content_type: 5 },
