@@ -29,7 +29,8 @@
  * BENCH_PARTICIPANTS (5), BENCH_WARMUP_S (4), BENCH_STEADY_S (10), BENCH_MAX_S (540: no new step
  * starts after that many seconds), BENCH_GEN_MEETINGS (50; 0 skips part 1), BENCH_GEN_S (10),
  * BENCH_BASELINE (1; 0 skips part 2), BENCH_HUB (1; 0 skips part 3), BENCH_VIDEO_FORMAT (jpeg | h264: the hub captures
- * H.264 segments, CAPTURE_VIDEO_FORMAT, and the raw client asks for codec 7 too), BENCH_VIDEO_FPS (5; h264 25), BENCH_VIDEO_SCALE (0.1;
+ * H.264 segments, CAPTURE_VIDEO_FORMAT, and the raw client asks for codec 7 too), BENCH_VIDEO_FPS (5; h264 25),
+ * BENCH_MEDIA_DIR (.bench/capacity: where both write media; see MEDIA_DIR), BENCH_VIDEO_SCALE (0.1;
  * realistic 0.5), BENCH_VIDEO_GRAIN (0; realistic 1), BENCH_STORAGES (local; realistic local,s3), BENCH_P99_MS (250),
  * BENCH_RETRIES (1: a step that misses on latency alone, nothing lost, runs once more — the machine is
  * shared), BENCH_DATABASE_URL, BENCH_DATABASE_NAME (rtms_hub_bench_capacity), BENCH_REDIS_URL, BENCH_WORKER_NODE_ARGS and BENCH_SIM_NODE_ARGS (e.g.
@@ -77,6 +78,13 @@ const S3_PORT = Number(process.env.BENCH_S3_PORT ?? 3954);
 const CREDS = { clientId: 'bench_client_id', clientSecret: 'bench_client_secret', webhook: 'bench_webhook_secret' };
 const SIM = `http://127.0.0.1:${SIM_PORT}`;
 const OUT = join(ROOT, '.bench', 'capacity');
+/**
+ * Where the media goes (the raw client's files, the hub's recordings and audio spool).
+ * On a journal-less ext4 (this VM's disk), creating a file soon after many deletions scans
+ * inode tables for recently deleted inodes: the hub's one-file-per-frame then costs ~1 ms
+ * of kernel time per file, varying run to run. BENCH_MEDIA_DIR=/dev/shm/… takes the disk out.
+ */
+const MEDIA_DIR = process.env.BENCH_MEDIA_DIR ?? OUT;
 const simControl = new SimControl(SIM);
 const started = Date.now();
 const elapsedS = () => (Date.now() - started) / 1000;
@@ -125,7 +133,7 @@ interface BaselineStep {
 
 /** N meetings with raw clients: connect, warm up, measure `steadyS`, stop. */
 async function baselineStep(n: number, simPid: number, steadyS: number): Promise<BaselineStep> {
-  const dir = join(OUT, 'raw');
+  const dir = join(MEDIA_DIR, 'raw');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   await simControl.setWebhookTarget(null);
@@ -216,7 +224,7 @@ async function savedTotal(db: Client): Promise<number> {
 }
 
 async function hubRamp(dbUrl: string, prefix: string, simPid: number, storage: 'local' | 's3'): Promise<{ steps: HubStep[]; idle_rss_mb: number }> {
-  const recordings = join(OUT, `recordings-${storage}`);
+  const recordings = join(MEDIA_DIR, `recordings-${storage}`);
   rmSync(recordings, { recursive: true, force: true });
   let s3: Child | null = null;
   const storageEnv: Record<string, string> = { STORAGE_LOCAL_DIR: recordings };
@@ -228,7 +236,7 @@ async function hubRamp(dbUrl: string, prefix: string, simPid: number, storage: '
     ...hubEnv({ dbUrl, redisUrl: REDIS_URL, prefix, simBaseUrl: SIM, clientId: CREDS.clientId, clientSecret: CREDS.clientSecret, webhookSecret: CREDS.webhook }),
     RTMS_AUDIO_SEND_RATE_MS: String(AUDIO_MS),
     MEDIA_BATCH_FLUSH_MS: '100',
-    AUDIO_SPOOL_DIR: join(OUT, `spool-${storage}`),
+    AUDIO_SPOOL_DIR: join(MEDIA_DIR, `spool-${storage}`),
     CAPTURE_VIDEO_INTERVAL_MS: '0',
     ...(VIDEO_FORMAT === 'h264' ? { CAPTURE_VIDEO_FORMAT: 'h264', CAPTURE_VIDEO_FPS: String(VIDEO_FPS) } : {}),
     CAPTURE_DESKSHARE_INTERVAL_MS: '0',
@@ -285,7 +293,7 @@ async function hubRamp(dbUrl: string, prefix: string, simPid: number, storage: '
     await media.close();
     await db.end();
     rmSync(recordings, { recursive: true, force: true });
-    rmSync(join(OUT, `spool-${storage}`), { recursive: true, force: true });
+    rmSync(join(MEDIA_DIR, `spool-${storage}`), { recursive: true, force: true });
   }
 }
 
@@ -443,6 +451,7 @@ async function main(): Promise<void> {
     participants: P,
     video_scale: VIDEO_SCALE,
     video_format: VIDEO_FORMAT,
+    media_dir: MEDIA_DIR,
     video_fps: VIDEO_FPS,
     video_grain: GRAIN,
     steady_s: STEADY_S,
