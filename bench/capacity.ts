@@ -203,7 +203,7 @@ interface HubStep {
   drain_s?: number;
   worker_cpu_percent?: number;
   worker_cpu_per_1000_msg_s?: number;
-  /** The worker's CPU by thread name (main, libuv-worker: file system, V8 helpers: GC), % of one core. */
+  /** The worker's CPU by thread name (main = the event loop; proc-stats.ts threadCpu), % of one core. */
   worker_cpu_by_thread?: Record<string, { percent: number; kernel_percent: number }>;
   cpu_during_window?: Record<string, number | string>;
   worker_rss_mb?: number;

@@ -54,9 +54,10 @@ export function rssMb(pid: number): number {
 }
 
 /**
- * CPU seconds so far of a process's threads, summed by thread name: Node's main thread is
- * named after the process (`node`, or what process.title set), libuv's file-system pool
- * `libuv-worker`, V8's GC and compiler helpers `V8 DefaultWorke`. User and kernel apart.
+ * CPU seconds so far of a process's threads, summed by thread name, user and kernel apart.
+ * The main thread (the event loop) is reported as `main`. Node 20 leaves its helper threads
+ * named `node` (libuv's file-system pool, V8's GC and compiler workers together); Node 22+
+ * names the pool `libuv-worker` and V8's workers `V8 DefaultWorke`.
  */
 export function threadCpu(pid: number): Record<string, { user: number; system: number }> {
   const out: Record<string, { user: number; system: number }> = {};
