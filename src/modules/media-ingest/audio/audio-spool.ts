@@ -33,12 +33,7 @@ export const SEGMENT_GRACE_MS = 2000;
 
 /** A group's packets' PCM back to back: one part, as it goes to the spool file and stays for the WAV. */
 function joinPcm(packets: SpooledPacket[]): Buffer {
-  let bytes = 0;
-  for (const p of packets) bytes += p.pcm.length;
-  return Buffer.concat(
-    packets.map((p) => p.pcm),
-    bytes,
-  );
+  return Buffer.concat(packets.map((p) => p.pcm));
 }
 
 /** One per worker process; shared by all its streams. */
