@@ -115,17 +115,34 @@ export function useE2eContext(options: E2eContextOptions): E2eContext {
 
   afterAll(async () => {
     sim?.setWebhookTarget(null);
-    await sim?.stop();
-    for (const c of children.splice(0)) await c.stop('SIGKILL');
+    await teardownStep('stop the simulator', async () => sim?.stop());
+    for (const c of children.splice(0)) await teardownStep(`SIGKILL child ${c.pid}`, () => c.stop('SIGKILL'));
     if (hub) {
-      await obliterateQueues(hub.producer);
-      await leaveNothingForTheNextFile(hub);
+      const h = hub;
+      await teardownStep('obliterate the queues', () => obliterateQueues(h.producer));
+      await teardownStep('mark app events and endpoints done', () => leaveNothingForTheNextFile(h));
     }
-    for (const app of apps.splice(0).reverse()) await app.close();
-    await hub?.close();
+    for (const app of apps.splice(0).reverse()) await teardownStep('close an extra app', () => app.close());
+    await teardownStep('close the hub', async () => hub?.close());
   });
 
   return ctx;
+}
+
+/**
+ * One teardown step, named in the log when it is slow: a teardown that hangs (once seen
+ * after a Redis failover test, 150 s) then says which step it is stuck in.
+ */
+async function teardownStep(what: string, step: () => Promise<unknown>): Promise<void> {
+  const started = Date.now();
+  const watch = setInterval(() => console.warn(`e2e teardown: still waiting to ${what} after ${Math.round((Date.now() - started) / 1000)} s`), 20_000);
+  try {
+    await step();
+  } finally {
+    clearInterval(watch);
+    const ms = Date.now() - started;
+    if (ms > 10_000) console.warn(`e2e teardown: ${what} took ${ms} ms`);
+  }
 }
 
 /**
