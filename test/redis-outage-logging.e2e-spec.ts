@@ -37,6 +37,11 @@ describe('Redis outage: one log line when it starts, one when it ends', () => {
     await waitFor(() => worker.output().includes('listening on port'), { timeoutMs: 120_000, intervalMs: 200, what: 'worker started' }).catch((err: unknown) => {
       throw new Error(`${String(err)}\n${worker.output().slice(-3000)}`);
     });
+    // The key-expiry watcher says once per process whether Redis publishes expiries (a
+    // warning where it does not, as here). It checks when its connection is first ready,
+    // which can be just after boot: wait for that line, or a cut right after boot would
+    // count it as the outage's.
+    await waitFor(() => /notify-keyspace-events|keyspace notifications for expired keys are on/.test(worker.output()), { timeoutMs: 30_000, intervalMs: 100, what: "the key-expiry watcher's first check" });
   });
 
   afterAll(async () => {
