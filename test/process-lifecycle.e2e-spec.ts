@@ -1,3 +1,4 @@
+import { TcpFaultProxy } from '../bench/tcp-fault-proxy';
 import { spawnEntrypoint } from './utils/processes';
 import { waitFor } from './utils/wait-for';
 
@@ -38,6 +39,33 @@ describe('process lifecycle (real entrypoints)', () => {
       expect(run.output()).toContain('stopped cleanly');
     } finally {
       await run.stop('SIGKILL');
+    }
+  });
+
+  // A worker stopped during a Redis outage (or a failover) waits, up to SHUTDOWN_TIMEOUT_MS,
+  // for Redis to take its last commands, then stops cleanly. Its connections between two
+  // reconnect attempts used to never close (disconnect-while-reconnecting.ts): the close
+  // hung even after Redis was back and, with no handle left, the process drained its event
+  // loop and exited 0 without ever finishing the close.
+  it('SIGTERM during a Redis outage: the worker waits for Redis and, once it is back, stops cleanly', async () => {
+    const redis = new URL(process.env.REDIS_URL!);
+    const proxy = await new TcpFaultProxy({ host: redis.hostname, port: Number(redis.port || 6379) }).start();
+    redis.host = `127.0.0.1:${proxy.port}`;
+    const run = start('main.worker.ts', { REDIS_URL: redis.toString(), PORT: '0', SHUTDOWN_TIMEOUT_MS: '60000' });
+    try {
+      await waitFor(() => run.output().includes('listening on port'), { timeoutMs: 60000, what: 'worker to boot' });
+      proxy.cut();
+      await waitFor(() => run.output().includes('redis unreachable'), { timeoutMs: 30000, what: 'the worker to notice the outage' });
+      run.child.kill('SIGTERM');
+      await waitFor(() => run.output().includes('SIGTERM received'), { timeoutMs: 10000, what: 'the worker to start closing' });
+      proxy.restore();
+      const result = await run.exited;
+      if (result.code !== 0) console.error(run.output().slice(-4000));
+      expect(result).toEqual({ code: 0, signal: null });
+      expect(run.output()).toContain('stopped cleanly');
+    } finally {
+      await run.stop('SIGKILL');
+      await proxy.stop();
     }
   });
 });

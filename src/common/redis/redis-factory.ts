@@ -1,5 +1,6 @@
 import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
 import type { RedisTopology } from '../../config/redis-topology';
+import { endDisconnectWhileReconnecting } from './disconnect-while-reconnecting';
 import { redisOptionsFromUrl } from './redis-options';
 
 /**
@@ -82,6 +83,7 @@ function clusterOptions(node: RedisOptions): ClusterOptions {
  * users stay written against one interface.
  */
 export function createRedisClient(topology: RedisTopology, name: string, overrides: Partial<RedisOptions> = {}): Redis {
+  endDisconnectWhileReconnecting();
   const options: RedisOptions = { ...redisOptionsFor(topology), connectionName: name, ...overrides };
   if (topology.mode === 'cluster') return new Cluster(topology.nodes, clusterOptions(options)) as unknown as Redis;
   return new Redis(options);
@@ -99,6 +101,8 @@ export function isClusterClient(client: Redis): boolean {
  * queues and duplicated by each worker for its blocking reads — its owner closes it.
  */
 export function bullConnectionFor(topology: RedisTopology): RedisOptions | Cluster {
+  // Before BullMQ builds its clients: a worker closed while Redis is away must still close.
+  endDisconnectWhileReconnecting();
   if (topology.mode === 'cluster') return createRedisClient(topology, 'bullmq', { maxRetriesPerRequest: null }) as unknown as Cluster;
   return redisOptionsFor(topology);
 }
