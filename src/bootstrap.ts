@@ -9,6 +9,7 @@ import { Logger } from 'nestjs-pino';
 import { BULL_BOARD_ROUTE } from './admin/bull-board.module';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app.config';
+import { ShutdownTracer } from './common/lifecycle/shutdown-tracer';
 import { bodyParsers, requestIdMiddleware } from './common/http/body-parsers';
 import { ZOOM_WEBHOOK_PATH, ZoomWebhookReceiver, zoomWebhookRoute } from './modules/webhooks';
 import { adminAuthHandler } from './common/auth/admin-auth.middleware';
@@ -99,11 +100,14 @@ export async function runUntilSignal(app: INestApplication, port: number, label:
     if (closing) return;
     closing = true;
     logger.log(`${signal} received: draining ${label}`);
-    const timer = setTimeout(() => {
-      logger.error(`Shutdown did not finish within ${timeoutMs} ms; exiting`);
+    const tracer = new ShutdownTracer(app);
+    // Not unref'd: a close stuck on a promise nothing will settle leaves no handle behind,
+    // and the process would drain its event loop and exit 0 as if it had closed cleanly.
+    setTimeout(() => {
+      const pending = tracer.pending();
+      logger.error(`Shutdown did not finish within ${timeoutMs} ms; exiting${pending.length ? ` (still waiting on ${pending.join(', ')})` : ''}`);
       process.exit(1);
     }, timeoutMs);
-    timer.unref();
     app.close().then(
       () => {
         logger.log(`${label} stopped cleanly`);

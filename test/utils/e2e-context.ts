@@ -122,8 +122,8 @@ export function useE2eContext(options: E2eContextOptions): E2eContext {
       await teardownStep('obliterate the queues', () => obliterateQueues(h.producer));
       await teardownStep('mark app events and endpoints done', () => leaveNothingForTheNextFile(h));
     }
-    for (const app of apps.splice(0).reverse()) await teardownStep('close an extra app', () => app.close());
-    await teardownStep('close the hub', async () => hub?.close());
+    for (const app of apps.splice(0).reverse()) await teardownStep('close an extra app', () => app.close(), () => app.pendingShutdownHooks());
+    await teardownStep('close the hub', async () => hub?.close(), () => hub?.pendingShutdownHooks() ?? []);
   });
 
   return ctx;
@@ -131,11 +131,15 @@ export function useE2eContext(options: E2eContextOptions): E2eContext {
 
 /**
  * One teardown step, named in the log when it is slow: a teardown that hangs (once seen
- * after a Redis failover test, 150 s) then says which step it is stuck in.
+ * after a Redis failover test) then says which step it is stuck in and, for an app,
+ * which shutdown hooks it is waiting on. The watch never keeps the process alive itself.
  */
-async function teardownStep(what: string, step: () => Promise<unknown>): Promise<void> {
+async function teardownStep(what: string, step: () => Promise<unknown>, waitingOn: () => string[] = () => []): Promise<void> {
   const started = Date.now();
-  const watch = setInterval(() => console.warn(`e2e teardown: still waiting to ${what} after ${Math.round((Date.now() - started) / 1000)} s`), 20_000);
+  const watch = setInterval(() => {
+    const pending = waitingOn();
+    console.warn(`e2e teardown: still waiting to ${what} after ${Math.round((Date.now() - started) / 1000)} s${pending.length ? `; waiting on ${pending.join(', ')}` : ''}`);
+  }, 20_000).unref();
   try {
     await step();
   } finally {

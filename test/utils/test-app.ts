@@ -5,6 +5,7 @@ import { createHubApp } from '../../src/bootstrap';
 import { JobProducer } from '../../src/jobs/job-producer.service';
 import { ALL_QUEUES } from '../../src/jobs/queue-names';
 
+import { ShutdownTracer } from '../../src/common/lifecycle/shutdown-tracer';
 import { TEST_KEYS } from './test-keys';
 
 export const API_KEY = TEST_KEYS.admin;
@@ -16,6 +17,8 @@ export interface TestApp {
   baseUrl: string;
   producer: JobProducer;
   close(): Promise<void>;
+  /** While close() runs: the shutdown hooks it is still waiting on (shutdown-tracer.ts). */
+  pendingShutdownHooks(): string[];
 }
 
 /**
@@ -39,13 +42,18 @@ export async function startTestApp(options: AppModuleOptions, env: Record<string
       else process.env[k] = v;
     }
   }
+  let tracer: ShutdownTracer | undefined;
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     app,
     baseUrl: `http://127.0.0.1:${port}`,
     producer: app.get(JobProducer),
-    close: () => app.close(),
+    close: () => {
+      tracer ??= new ShutdownTracer(app);
+      return app.close();
+    },
+    pendingShutdownHooks: () => tracer?.pending() ?? [],
   };
 }
 
