@@ -1,53 +1,47 @@
-import Redis, { Cluster } from 'ioredis';
+import Redis, { RedisOptions } from 'ioredis';
 import { closeHandler } from 'ioredis/built/redis/event_handler';
 
 const PATCHED = Symbol('rtmsHubDisconnectWhileReconnecting');
 
-type Patchable<T> = T & { [PATCHED]?: true };
+/**
+ * The option that opts a connection in (a string key: ioredis copies options with lodash
+ * `defaults`, which drops symbols). It rides along in the options BullMQ is given and in
+ * every `duplicate()`.
+ */
+const OPT_IN = 'rtmsHubEndOnDisconnectBetweenAttempts';
 
-/** The ioredis internals the fix goes through (the same steps ioredis takes itself). */
-interface ClusterInternals {
-  setStatus(status: string): void;
-  handleCloseEvent(reason?: Error): void;
+/** `options` with the opt-in set: only standalone and Sentinel connections (never a Cluster's nodes). */
+export function endingBetweenAttempts(options: RedisOptions): RedisOptions {
+  return { ...options, [OPT_IN]: true } as RedisOptions;
 }
 
 /**
- * Makes `disconnect()` end a client that was waiting to reconnect. ioredis (5.11, Redis and
- * Cluster alike) cancels the reconnect timer and ends the socket, but a client between two
- * attempts has no socket: nothing closes, the client stays `reconnecting` (a Cluster
- * `disconnecting`) for ever and never emits 'end' (redis/ioredis#1247, #1830; the fix,
- * #2169, is not released). BullMQ closes a worker by disconnecting its blocking
- * connection and waiting for that 'end': a worker whose connection was between attempts —
- * a Redis failover, or an outage, at shutdown — never finished closing, so the process
- * (a SIGTERM, a drain) hung with no handle left, silently. Here the client then takes
- * ioredis's own close path, as it does for a client that never connected: status 'end',
- * 'end' emitted, queued commands rejected with "Connection is closed.".
+ * Makes `disconnect()` end an opted-in client that was waiting to reconnect. ioredis 5.11
+ * cancels the reconnect timer and ends the socket, but a client between two attempts has
+ * no socket: nothing closes, the client stays `reconnecting` for ever and never emits
+ * 'end' (redis/ioredis#1247, #1830; the fix, #2169, is not released). BullMQ closes a
+ * worker by disconnecting its blocking connection and waiting for that 'end': a worker
+ * whose connection was between attempts — a Sentinel failover, or an outage, at shutdown —
+ * never finished closing, and the process (a SIGTERM, a drain) hung with no handle left.
+ * Such a client now takes ioredis's own close path, as one that never connected does:
+ * status 'end', 'end' emitted, queued commands rejected with "Connection is closed.".
  *
- * Patched on the prototypes because BullMQ builds its own clients from options. Idempotent.
+ * Only for the connections the hub builds for one server or a Sentinel-managed primary
+ * (`endingBetweenAttempts`): a Cluster's node clients are disconnected by the Cluster
+ * itself while it refreshes its slots, and an 'end' there removes the node from its pool
+ * and can make the whole Cluster reconnect (a worker then stopped consuming after a
+ * Cluster failover). BullMQ recovers a Cluster's blocking client on its own.
+ *
+ * Patched on the prototype because BullMQ builds its own clients from options. Idempotent.
  */
 export function endDisconnectWhileReconnecting(): void {
-  const redis = Redis.prototype as Patchable<Redis>;
-  if (!redis[PATCHED]) {
-    const disconnect = redis.disconnect;
-    redis.disconnect = function (this: Redis, reconnect = false): void {
-      const between = !reconnect && this.status === 'reconnecting';
-      disconnect.call(this, reconnect);
-      if (between && this.status === 'reconnecting') closeHandler(this)();
-    };
-    redis[PATCHED] = true;
-  }
-  const cluster = Cluster.prototype as Patchable<Cluster>;
-  if (!cluster[PATCHED]) {
-    const disconnect = cluster.disconnect;
-    cluster.disconnect = function (this: Cluster, reconnect = false): void {
-      const between = !reconnect && this.status === 'reconnecting';
-      disconnect.call(this, reconnect);
-      if (between && this.status === 'disconnecting') {
-        const internals = this as unknown as ClusterInternals;
-        internals.setStatus('close');
-        internals.handleCloseEvent();
-      }
-    };
-    cluster[PATCHED] = true;
-  }
+  const proto = Redis.prototype as Redis & { [PATCHED]?: true };
+  if (proto[PATCHED]) return;
+  const disconnect = proto.disconnect;
+  proto.disconnect = function (this: Redis, reconnect = false): void {
+    const between = !reconnect && this.status === 'reconnecting' && (this.options as Record<string, unknown>)[OPT_IN] === true;
+    disconnect.call(this, reconnect);
+    if (between && this.status === 'reconnecting') closeHandler(this)();
+  };
+  proto[PATCHED] = true;
 }

@@ -1,6 +1,6 @@
 import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
 import type { RedisTopology } from '../../config/redis-topology';
-import { endDisconnectWhileReconnecting } from './disconnect-while-reconnecting';
+import { endDisconnectWhileReconnecting, endingBetweenAttempts } from './disconnect-while-reconnecting';
 import { redisOptionsFromUrl } from './redis-options';
 
 /**
@@ -38,9 +38,9 @@ export function redisOptionsFor(topology: RedisTopology): RedisOptions {
   };
   switch (topology.mode) {
     case 'standalone':
-      return { ...redisOptionsFromUrl(topology.url), ...common };
+      return endingBetweenAttempts({ ...redisOptionsFromUrl(topology.url), ...common });
     case 'sentinel':
-      return {
+      return endingBetweenAttempts({
         ...common,
         sentinels: topology.sentinels,
         name: topology.name,
@@ -57,7 +57,7 @@ export function redisOptionsFor(topology: RedisTopology): RedisOptions {
         // so a process could not exit. A failover reaches every connection anyway: Sentinel
         // kills the demoted primary's clients, a dead one drops them, READONLY reconnects.
         failoverDetector: false,
-      };
+      });
     case 'cluster':
       return { ...common, username: topology.username, password: topology.password, tls: topology.tls ? {} : undefined };
   }
