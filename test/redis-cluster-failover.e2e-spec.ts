@@ -3,7 +3,7 @@ import { useMeetingThroughRedis } from './utils/meeting-through-redis';
 import { PrimaryLoss, RedisClusterSet } from './utils/redis-topologies';
 import { waitFor } from './utils/wait-for';
 
-jest.setTimeout(150_000);
+jest.setTimeout(200_000);
 
 /**
  * Issue 20, the unplanned case under Redis Cluster: three primaries with a replica each;

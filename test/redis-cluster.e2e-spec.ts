@@ -1,7 +1,7 @@
 import { useMeetingThroughRedis } from './utils/meeting-through-redis';
 import { RedisClusterSet } from './utils/redis-topologies';
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
 
 /**
  * Issue 20: the same meeting against a local 3-primary Redis Cluster. QUEUE_PREFIX

@@ -4,7 +4,7 @@ import { PrimaryLoss, SentinelSet } from './utils/redis-topologies';
 import { AUDIO, MediaGapMeter } from './utils/media-gap-meter';
 import { waitFor } from './utils/wait-for';
 
-jest.setTimeout(150_000);
+jest.setTimeout(200_000);
 
 /**
  * Issue 20, the unplanned case: the Sentinel-managed primary is lost mid-meeting (three

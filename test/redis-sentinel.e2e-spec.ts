@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { useMeetingThroughRedis } from './utils/meeting-through-redis';
 import { SentinelSet } from './utils/redis-topologies';
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
 
 /** Names of the hub's own connections (connectionName) on a data node. */
 async function hubClientNames(port: number): Promise<string[]> {

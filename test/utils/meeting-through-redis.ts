@@ -15,6 +15,9 @@ import { waitFor, waitForQueuesIdle } from './wait-for';
  * issue asks: sent vs stored equal per media type, no job failed, every queue drained.
  */
 
+/** Lock expiry (30 s) plus BullMQ's stalled-check interval (30 s) for a save job orphaned by the fault, and a margin. */
+const QUEUES_IDLE_AFTER_FAULT_MS = 75_000;
+
 const ANN = 301;
 const BOB = 302;
 const CY = 303;
@@ -102,15 +105,20 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
       what: 'the stream job to finish',
     });
     // The queues this hub consumes drain; on the others (no worker here) nothing failed.
+    // A failover can lose the primary's last writes (replication is asynchronous): a save
+    // job whose completion was lost is still `active` until its lock expires and BullMQ's
+    // stalled check (every 30 s) puts it back, so draining may take up to ~60 s.
     const queues = consumed.map((q) => ctx.hub.producer.queue(q));
+    const endedAt = Date.now();
     await waitFor(
       async () => {
-        await waitForQueuesIdle(queues, { timeoutMs: 20_000 });
+        await waitForQueuesIdle(queues, { timeoutMs: QUEUES_IDLE_AFTER_FAULT_MS });
         const open = await query<{ n: string }>(ctx.hub.app, `SELECT count(*)::text AS n FROM audio_segments WHERE session_id = $1 AND status = 'open'`, [sessionId]);
         return open[0].n === '0';
       },
-      { timeoutMs: 25_000, what: 'savers drained and audio segments written' },
+      { timeoutMs: QUEUES_IDLE_AFTER_FAULT_MS + 5_000, what: 'savers drained and audio segments written' },
     );
+    const drainedMs = Date.now() - endedAt;
     for (const q of queues) expect({ queue: q.name, ...(await q.getJobCounts('failed', 'active', 'waiting', 'delayed')) }).toMatchObject({ queue: q.name, failed: 0, active: 0, waiting: 0, delayed: 0 });
     for (const name of ALL_QUEUES) expect({ queue: name, ...(await ctx.hub.producer.queue(name).getJobCounts('failed')) }).toMatchObject({ queue: name, failed: 0 });
     expect(await (await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))!.getState()).toBe('completed');
@@ -134,7 +142,7 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
     expect(Math.abs(audioMs - sent(14) * 100)).toBeLessThanOrEqual(100);
     const lost = await query(ctx.hub.app, `SELECT 1 FROM session_events WHERE session_id = $1 AND event_type IN ('media.lost', 'media.dropped')`, [sessionId]);
     expect(lost).toHaveLength(0);
-    return `stored/sent: video ${stored.video_frame}/${sent(15)}, share ${stored.share_frame}/${sent(16)}, chat ${stored.chat}/${sent(18)}, transcript ${lines}/${sent(17)}, audio ${audioMs} ms/${sent(14) * 100} ms`;
+    return `queues idle ${drainedMs} ms after the stream job finished; stored/sent: video ${stored.video_frame}/${sent(15)}, share ${stored.share_frame}/${sent(16)}, chat ${stored.chat}/${sent(18)}, transcript ${lines}/${sent(17)}, audio ${audioMs} ms/${sent(14) * 100} ms`;
   }
 
   return { ctx, run };

@@ -1,3 +1,5 @@
+import { WorkerHost } from '@nestjs/bullmq';
+import { ModulesContainer } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Queue } from 'bullmq';
 import { AppModuleOptions } from '../../src/app.module';
@@ -17,8 +19,29 @@ export interface TestApp {
   baseUrl: string;
   producer: JobProducer;
   close(): Promise<void>;
-  /** While close() runs: the shutdown hooks it is still waiting on (shutdown-tracer.ts). */
+  /** While close() runs: the shutdown hooks it is still waiting on (shutdown-tracer.ts), and each BullMQ worker's state. */
   pendingShutdownHooks(): string[];
+}
+
+/** A BullMQ worker as a stuck close sees it: closing or not, jobs in hand, its two connections' statuses. */
+function workerStates(app: NestExpressApplication): string[] {
+  const states: string[] = [];
+  for (const mod of app.get(ModulesContainer, { strict: false }).values()) {
+    for (const wrapper of mod.providers.values()) {
+      if (!(wrapper.instance instanceof WorkerHost)) continue;
+      const w = wrapper.instance.worker as unknown as {
+        name: string;
+        closing?: unknown;
+        closed?: boolean;
+        mainLoopRunning?: unknown;
+        blockingConnection?: { status?: string; _client?: { status?: string } };
+        connection?: { status?: string; _client?: { status?: string } };
+      };
+      const conn = (c?: { status?: string; _client?: { status?: string } }) => `${c?.status ?? '?'}/${c?._client?.status ?? '?'}`;
+      states.push(`${w.name}: ${w.closed ? 'closed' : w.closing ? 'closing' : 'open'}, main loop ${w.mainLoopRunning ? 'running' : 'stopped'}, blocking ${conn(w.blockingConnection)}, client ${conn(w.connection)}`);
+    }
+  }
+  return states;
 }
 
 /**
@@ -53,7 +76,10 @@ export async function startTestApp(options: AppModuleOptions, env: Record<string
       tracer ??= new ShutdownTracer(app);
       return app.close();
     },
-    pendingShutdownHooks: () => tracer?.pending() ?? [],
+    pendingShutdownHooks: () => {
+      const pending = tracer?.pending() ?? [];
+      return pending.some((p) => p.includes('BullExplorer')) ? [...pending, ...workerStates(app)] : pending;
+    },
   };
 }
 
