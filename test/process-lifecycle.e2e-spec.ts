@@ -1,9 +1,17 @@
 import { TcpFaultProxy } from '../bench/tcp-fault-proxy';
-import { spawnEntrypoint } from './utils/processes';
+import { EntrypointProcess, spawnEntrypoint } from './utils/processes';
 import { waitFor } from './utils/wait-for';
 
 /** Starts a real entrypoint (TypeScript, transpile-only) with the test env plus overrides. */
 const start = spawnEntrypoint;
+
+/** The process exits 0 after its graceful close (its output is printed when it does not). */
+async function expectStoppedCleanly(run: EntrypointProcess): Promise<void> {
+  const result = await run.exited;
+  if (result.code !== 0) console.error(run.output().slice(-4000));
+  expect(result).toEqual({ code: 0, signal: null });
+  expect(run.output()).toContain('stopped cleanly');
+}
 
 describe('process lifecycle (real entrypoints)', () => {
   it('WORKER_QUEUES with an unknown queue stops boot naming it', async () => {
@@ -33,10 +41,7 @@ describe('process lifecycle (real entrypoints)', () => {
     try {
       await waitFor(() => run.output().includes('listening on port'), { timeoutMs: 30000, what: 'worker to boot' });
       run.child.kill('SIGTERM');
-      const result = await run.exited;
-      if (result.code !== 0) console.error(run.output().slice(-4000));
-      expect(result).toEqual({ code: 0, signal: null });
-      expect(run.output()).toContain('stopped cleanly');
+      await expectStoppedCleanly(run);
     } finally {
       await run.stop('SIGKILL');
     }
@@ -59,10 +64,7 @@ describe('process lifecycle (real entrypoints)', () => {
       run.child.kill('SIGTERM');
       await waitFor(() => run.output().includes('SIGTERM received'), { timeoutMs: 10000, what: 'the worker to start closing' });
       proxy.restore();
-      const result = await run.exited;
-      if (result.code !== 0) console.error(run.output().slice(-4000));
-      expect(result).toEqual({ code: 0, signal: null });
-      expect(run.output()).toContain('stopped cleanly');
+      await expectStoppedCleanly(run);
     } finally {
       await run.stop('SIGKILL');
       await proxy.stop();
