@@ -1,24 +1,13 @@
-import { WorkerHost } from '@nestjs/bullmq';
-import { ModulesContainer } from '@nestjs/core';
 import type { Worker } from 'bullmq';
 import { TcpFaultProxy } from '../bench/tcp-fault-proxy';
 import { ALL_QUEUES } from '../src/jobs/queue-names';
-import { startTestApp, TestApp } from './utils/test-app';
+import { startTestApp, TestApp, workersOf } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
 jest.setTimeout(120_000);
 
 /** How long a close may take while Redis is away (every step is bounded well below it). */
 const CLOSE_DEADLINE_MS = 30_000;
-
-/** The app's BullMQ workers (one per consumed queue). */
-function workersOf(app: TestApp): Worker[] {
-  const workers: Worker[] = [];
-  for (const mod of app.app.get(ModulesContainer, { strict: false }).values()) {
-    for (const wrapper of mod.providers.values()) if (wrapper.instance instanceof WorkerHost) workers.push(wrapper.instance.worker);
-  }
-  return workers;
-}
 
 /** What a worker's blocking connection (the one BullMQ disconnects and waits on to close) is doing. */
 function blockingStatus(worker: Worker): string | undefined {
@@ -53,7 +42,7 @@ describe('Shutdown while Redis is unreachable', () => {
 
   it('a worker consuming every queue closes within seconds while all its connections wait to reconnect', async () => {
     const app = hub!;
-    const workers = workersOf(app);
+    const workers = workersOf(app.app);
     expect(workers.length).toBe(ALL_QUEUES.length);
     await waitFor(() => workers.every((w) => blockingStatus(w) === 'ready'), { timeoutMs: 30_000, intervalMs: 50, what: "every worker's blocking connection ready" });
 

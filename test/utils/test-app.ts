@@ -1,7 +1,7 @@
 import { WorkerHost } from '@nestjs/bullmq';
 import { ModulesContainer } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { AppModuleOptions } from '../../src/app.module';
 import { createHubApp } from '../../src/bootstrap';
 import { JobProducer } from '../../src/jobs/job-producer.service';
@@ -23,25 +23,29 @@ export interface TestApp {
   pendingShutdownHooks(): string[];
 }
 
-/** A BullMQ worker as a stuck close sees it: closing or not, jobs in hand, its two connections' statuses. */
-function workerStates(app: NestExpressApplication): string[] {
-  const states: string[] = [];
+/** The app's BullMQ workers (one per consumed queue). */
+export function workersOf(app: NestExpressApplication): Worker[] {
+  const workers: Worker[] = [];
   for (const mod of app.get(ModulesContainer, { strict: false }).values()) {
-    for (const wrapper of mod.providers.values()) {
-      if (!(wrapper.instance instanceof WorkerHost)) continue;
-      const w = wrapper.instance.worker as unknown as {
-        name: string;
-        closing?: unknown;
-        closed?: boolean;
-        mainLoopRunning?: unknown;
-        blockingConnection?: { status?: string; _client?: { status?: string } };
-        connection?: { status?: string; _client?: { status?: string } };
-      };
-      const conn = (c?: { status?: string; _client?: { status?: string } }) => `${c?.status ?? '?'}/${c?._client?.status ?? '?'}`;
-      states.push(`${w.name}: ${w.closed ? 'closed' : w.closing ? 'closing' : 'open'}, main loop ${w.mainLoopRunning ? 'running' : 'stopped'}, blocking ${conn(w.blockingConnection)}, client ${conn(w.connection)}`);
-    }
+    for (const wrapper of mod.providers.values()) if (wrapper.instance instanceof WorkerHost) workers.push(wrapper.instance.worker);
   }
-  return states;
+  return workers;
+}
+
+/** Each BullMQ worker as a stuck close sees it: closing or not, its main loop, its two connections' statuses. */
+function workerStates(app: NestExpressApplication): string[] {
+  return workersOf(app).map((worker) => {
+    const w = worker as unknown as {
+      name: string;
+      closing?: unknown;
+      closed?: boolean;
+      mainLoopRunning?: unknown;
+      blockingConnection?: { status?: string; _client?: { status?: string } };
+      connection?: { status?: string; _client?: { status?: string } };
+    };
+    const conn = (c?: { status?: string; _client?: { status?: string } }) => `${c?.status ?? '?'}/${c?._client?.status ?? '?'}`;
+    return `${w.name}: ${w.closed ? 'closed' : w.closing ? 'closing' : 'open'}, main loop ${w.mainLoopRunning ? 'running' : 'stopped'}, blocking ${conn(w.blockingConnection)}, client ${conn(w.connection)}`;
+  });
 }
 
 /**
