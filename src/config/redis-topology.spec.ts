@@ -52,9 +52,19 @@ describe('Redis topology settings', () => {
 
   it('Cluster: nodes, and a hash-tagged prefix by default', () => {
     const config = loadAppConfig({ ...base, REDIS_URL: undefined, REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001' });
-    expect(config.redis).toEqual({ mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }], username: undefined, password: undefined, tls: false, socketTimeoutMs: 12_000 });
+    expect(config.redis).toEqual({
+      mode: 'cluster',
+      nodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }],
+      slotKey: '{rtms-hub}',
+      username: undefined,
+      password: undefined,
+      tls: false,
+      socketTimeoutMs: 12_000,
+    });
     expect(config.queues.prefix).toBe('{rtms-hub}');
-    expect(loadAppConfig({ ...base, REDIS_CLUSTER_NODES: 'n1:7000', QUEUE_PREFIX: 'hub-{eu}' }).queues.prefix).toBe('hub-{eu}');
+    const tagged = loadAppConfig({ ...base, REDIS_CLUSTER_NODES: 'n1:7000', QUEUE_PREFIX: 'hub-{eu}' });
+    expect(tagged.queues.prefix).toBe('hub-{eu}');
+    expect(tagged.redis).toMatchObject({ slotKey: 'hub-{eu}' });
   });
 
   it.each([
@@ -90,6 +100,6 @@ describe('Redis topology settings', () => {
 
   it('describes a topology without credentials', () => {
     expect(describeRedisTopology({ mode: 'standalone', url: 'redis://u:secret@h:6380/1' })).toBe('standalone h:6380');
-    expect(describeRedisTopology({ mode: 'cluster', nodes: [{ host: 'a', port: 1 }], password: 'secret', tls: false })).toBe('cluster a:1');
+    expect(describeRedisTopology({ mode: 'cluster', nodes: [{ host: 'a', port: 1 }], slotKey: '{x}', password: 'secret', tls: false })).toBe('cluster a:1');
   });
 });

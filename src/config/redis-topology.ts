@@ -41,7 +41,16 @@ export type RedisTopology = RedisConnectionTuning &
       tls: boolean;
       db: number;
     }
-  | { mode: 'cluster'; nodes: HostPort[]; username?: string; password?: string; tls: boolean }
+  | {
+      mode: 'cluster';
+      /** Seed nodes, asked which primary serves the hub's slot. */
+      nodes: HostPort[];
+      /** A key in the hub's hash slot (the hash-tagged QUEUE_PREFIX): all of the hub's keys live there. */
+      slotKey: string;
+      username?: string;
+      password?: string;
+      tls: boolean;
+    }
   );
 
 /** The raw variables the topology is read from (strings as in the environment; booleans/ints already converted). */
@@ -151,7 +160,14 @@ function topologyOf(env: RedisEnv): RedisTopology {
     };
   }
   if (env.REDIS_CLUSTER_NODES !== undefined) {
-    return { mode: 'cluster', nodes: parseHostPorts(env.REDIS_CLUSTER_NODES) ?? [], username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD, tls: env.REDIS_TLS ?? false };
+    return {
+      mode: 'cluster',
+      nodes: parseHostPorts(env.REDIS_CLUSTER_NODES) ?? [],
+      slotKey: queuePrefix(env),
+      username: env.REDIS_USERNAME,
+      password: env.REDIS_PASSWORD,
+      tls: env.REDIS_TLS ?? false,
+    };
   }
   return { mode: 'standalone', url: env.REDIS_URL ?? '' };
 }

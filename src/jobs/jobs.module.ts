@@ -3,9 +3,9 @@ import { BeforeApplicationShutdown, Global, Injectable, Logger, Module, OnModule
 import { ConfigService } from '@nestjs/config';
 import type Redis from 'ioredis';
 import { AppConfig } from '../config/app.config';
-import { BullConnection, BullConnectionModule } from './bull-connection';
 import { isRedisConnectionError, redisOutage } from '../common/logging/redis-outage-log';
 import { keepAsking } from '../common/redis/keep-asking';
+import { bullConnectionFor } from '../common/redis/redis-factory';
 import { dropErrorsOfClosedConnections } from './closed-connection-errors';
 import { defaultJobOptions } from './job-options';
 import { JobProducer } from './job-producer.service';
@@ -64,14 +64,13 @@ class QueueErrorReporter implements OnModuleInit, BeforeApplicationShutdown {
 @Module({
   imports: [
     BullModule.forRootAsync({
-      imports: [BullConnectionModule],
-      inject: [ConfigService, BullConnection],
-      useFactory: (config: ConfigService<AppConfig, true>, bullConnection: BullConnection) => {
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) => {
         // Before any queue or worker opens a connection.
         dropErrorsOfClosedConnections();
         const queues = config.get('queues', { infer: true });
         return {
-          connection: bullConnection.for(config.get('redis', { infer: true })),
+          connection: bullConnectionFor(config.get('redis', { infer: true })),
           prefix: queues.prefix,
           defaultJobOptions: defaultJobOptions(queues),
         };

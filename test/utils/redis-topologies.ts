@@ -309,12 +309,27 @@ export class RedisClusterSet {
     return { lost, promoted, lostAt, promotedAfterMs: Date.now() - lostAt };
   }
 
+  /**
+   * A planned failover: the replica of the primary serving `key` runs CLUSTER FAILOVER and
+   * takes its slots; the old primary becomes its replica (and answers MOVED for the slot).
+   */
+  async failoverPrimaryFor(key: string): Promise<{ from: number; to: number }> {
+    const from = await this.primaryFor(key);
+    const nodes = await this.clusterNodes();
+    const fromId = nodes.find((n) => n.port === from)!.id;
+    const to = nodes.find((n) => !n.primary && n.primaryId === fromId)?.port;
+    if (!to) throw new Error(`the primary on ${from} has no replica`);
+    await withClient(to, (c) => c.call('CLUSTER', 'FAILOVER'));
+    await waitFor(async () => (await this.primaryFor(key).catch(() => 0)) === to, { timeoutMs: 15_000, intervalMs: 50, what: 'the replica to take over the slot' });
+    return { from, to };
+  }
+
   private isAlive(port: number): boolean {
     const p = this.byPort.get(port)!;
     return p.child.exitCode === null && p.child.signalCode === null;
   }
 
-  private async clusterNodes(): Promise<{ port: number; primary: boolean; failed: boolean; slots: [number, number][] }[]> {
+  private async clusterNodes(): Promise<{ id: string; port: number; primary: boolean; primaryId: string; failed: boolean; slots: [number, number][] }[]> {
     const alive = this.ports.find((p) => this.isAlive(p))!;
     const text = (await withClient(alive, (c) => c.call('CLUSTER', 'NODES'))) as string;
     return text
@@ -328,7 +343,7 @@ export class RedisClusterSet {
           const [a, b] = r.split('-').map(Number);
           return [a, b ?? a];
         });
-        return { port, primary: flags.includes('master'), failed: flags.includes('fail') || flags.includes('fail?'), slots };
+        return { id: f[0], port, primary: flags.includes('master'), primaryId: f[3], failed: flags.includes('fail') || flags.includes('fail?'), slots };
       });
   }
 

@@ -2,11 +2,12 @@ import { Logger } from '@nestjs/common';
 
 /**
  * Errors that say "Redis cannot be reached" (the socket, not a command; a Cluster with a
- * slot that no live primary serves, during its failover): ioredis and
+ * slot that no live primary serves, during its failover; no Cluster node answering the
+ * question which primary serves the hub's slot): ioredis and
  * BullMQ repeat them on every connection and every retry while Redis is down.
  */
 const CONNECTION_ERROR =
-  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|Socket timeout|Too many Cluster redirections|CLUSTERDOWN|max retries per request|socket closed|connection (?:was )?(?:closed|lost|reset)/i;
+  /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|Socket timeout|Too many Cluster redirections|CLUSTERDOWN|no node named the primary|max retries per request|socket closed|connection (?:was )?(?:closed|lost|reset)/i;
 
 export function isRedisConnectionError(message: string): boolean {
   return CONNECTION_ERROR.test(message);

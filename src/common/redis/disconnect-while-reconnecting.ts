@@ -10,7 +10,7 @@ const PATCHED = Symbol('rtmsHubDisconnectWhileReconnecting');
  */
 const OPT_IN = 'rtmsHubEndOnDisconnectBetweenAttempts';
 
-/** `options` with the opt-in set: only standalone and Sentinel connections (never a Cluster's nodes). */
+/** `options` with the opt-in set (every connection the hub's factory builds). */
 export function endingBetweenAttempts(options: RedisOptions): RedisOptions {
   return { ...options, [OPT_IN]: true } as RedisOptions;
 }
@@ -26,11 +26,10 @@ export function endingBetweenAttempts(options: RedisOptions): RedisOptions {
  * Such a client now takes ioredis's own close path, as one that never connected does:
  * status 'end', 'end' emitted, queued commands rejected with "Connection is closed.".
  *
- * Only for the connections the hub builds for one server or a Sentinel-managed primary
- * (`endingBetweenAttempts`): a Cluster's node clients are disconnected by the Cluster
+ * Only for the connections the hub builds (`endingBetweenAttempts`), never for clients of
+ * other code: an ioredis Cluster's node clients, for one, are disconnected by the Cluster
  * itself while it refreshes its slots, and an 'end' there removes the node from its pool
- * and can make the whole Cluster reconnect (a worker then stopped consuming after a
- * Cluster failover). BullMQ recovers a Cluster's blocking client on its own.
+ * (the hub reaches a Cluster through plain clients: cluster-slot-connector.ts).
  *
  * Patched on the prototype because BullMQ builds its own clients from options. Idempotent.
  */

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 
-/** What keepAsking needs of a connection (an ioredis client or Cluster). */
+/** What keepAsking needs of a connection. */
 type Askable = Pick<Redis, 'status' | 'ping' | 'once'>;
 
 /**

@@ -76,13 +76,9 @@ export class KeyExpiryWatcher implements OnApplicationShutdown {
 
   private ensureConnection(): void {
     if (this.sub || this.closed) return;
-    if (this.topology.mode === 'cluster') {
-      // Keyspace events are published on the node that expired the key only, and a
-      // Cluster's subscriber connection sits on one arbitrary node: callers poll.
-      if (!this.logged) this.logger.warn('Redis Cluster: expired-key notifications are not followed; standbys notice an expired lease by polling only (see docs/operations.md)');
-      this.logged = true;
-      return;
-    }
+    // Under Cluster too: keyspace events are published on the node that expired the key,
+    // and this connection, like every one of the hub's, is on the primary serving the hub's
+    // slot, where all of its keys live (cluster-slot-connector.ts).
     const sub = dedicatedRedis(this.topology, 'key-expiry-watcher');
     this.sub = sub;
     sub.on('message', (_channel: string, key: string) => this.dispatch(key));

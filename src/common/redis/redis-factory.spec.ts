@@ -1,5 +1,6 @@
 import Redis, { Cluster } from 'ioredis';
-import { bullConnectionFor, createRedisClient, isClusterClient, reconnectOnReadonly, redisDatabase, redisOptionsFor } from './redis-factory';
+import { CLUSTER_SLOT_TARGET, ClusterSlotConnector } from './cluster-slot-connector';
+import { bullConnectionFor, createRedisClient, reconnectOnFailoverReply, redisDatabase, redisOptionsFor } from './redis-factory';
 
 const sentinel = {
   mode: 'sentinel' as const,
@@ -25,12 +26,7 @@ describe('redis factory: one builder for every topology', () => {
     expect(redisOptionsFor({ ...sentinel, socketTimeoutMs: 15_000 }).socketTimeout).toBe(15_000);
     expect(redisOptionsFor({ mode: 'standalone', url: 'redis://h:6380', socketTimeoutMs: 0 }).socketTimeout).toBeUndefined();
     expect(redisOptionsFor(sentinel).socketTimeout).toBeUndefined();
-    const cluster = createRedisClient({ mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 7000 }], tls: false, socketTimeoutMs: 12_000 }, 'unit', { lazyConnect: true });
-    try {
-      expect((cluster as unknown as Cluster).options.redisOptions).toMatchObject({ socketTimeout: 12_000 });
-    } finally {
-      cluster.disconnect();
-    }
+    expect(redisOptionsFor({ mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 7000 }], slotKey: '{x}', tls: false, socketTimeoutMs: 12_000 }).socketTimeout).toBe(12_000);
   });
 
   it('Sentinel: sentinels + group name, both passwords, TLS on both legs, no failover detector (it leaks past QUIT); BullMQ gets options', () => {
@@ -50,32 +46,33 @@ describe('redis factory: one builder for every topology', () => {
     const client = createRedisClient(sentinel, 'unit', { lazyConnect: true });
     try {
       expect(client).toBeInstanceOf(Redis);
-      expect(isClusterClient(client)).toBe(false);
       expect(client.options).toMatchObject({ connectionName: 'unit', name: 'hub' });
     } finally {
       client.disconnect();
     }
   });
 
-  it('Cluster: a Cluster client whose nodes share the options; BullMQ gets an instance with maxRetriesPerRequest null', () => {
-    const t = { mode: 'cluster' as const, nodes: [{ host: '127.0.0.1', port: 7000 }], password: 'dp', tls: false };
-    const client = createRedisClient(t, 'unit', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    const bull = bullConnectionFor({ ...t }) as Cluster;
+  it('Cluster: a plain client whose connector finds the primary serving the hub\'s slot; BullMQ gets options, and duplicates keep the target', () => {
+    const t = { mode: 'cluster' as const, nodes: [{ host: '127.0.0.1', port: 7000 }], slotKey: '{hub}', password: 'dp', tls: true };
+    const client = createRedisClient(t, 'unit', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const duplicate = client.duplicate({ connectionName: 'unit-2' });
     try {
-      expect(isClusterClient(client)).toBe(true);
-      const options = (client as unknown as Cluster).options;
-      expect(options).toMatchObject({ enableOfflineQueue: false, lazyConnect: true, scaleReads: 'master' });
-      expect(options.redisOptions).toMatchObject({ password: 'dp', connectionName: 'unit', maxRetriesPerRequest: 1 });
-      expect(bull).toBeInstanceOf(Cluster);
-      expect(bull.options.redisOptions).toMatchObject({ maxRetriesPerRequest: null });
+      expect(client).toBeInstanceOf(Redis);
+      expect(client.options).toMatchObject({ Connector: ClusterSlotConnector, password: 'dp', tls: {}, connectionName: 'unit', maxRetriesPerRequest: 1 });
+      const target = { seeds: t.nodes, key: '{hub}', password: 'dp', tls: {} };
+      expect((client.options as Record<string, unknown>)[CLUSTER_SLOT_TARGET]).toMatchObject(target);
+      expect((duplicate.options as Record<string, unknown>)[CLUSTER_SLOT_TARGET]).toMatchObject(target);
+      expect(bullConnectionFor(t)).toMatchObject({ Connector: ClusterSlotConnector, maxRetriesPerRequest: null, [CLUSTER_SLOT_TARGET]: target });
     } finally {
       client.disconnect();
-      bull.disconnect();
+      duplicate.disconnect();
     }
   });
 
-  it('reconnects and resends on READONLY (a demoted primary), not on other errors', () => {
-    expect(reconnectOnReadonly(new Error("READONLY You can't write against a read only replica."))).toBe(2);
-    expect(reconnectOnReadonly(new Error('ERR wrong number of arguments'))).toBe(false);
+  it('reconnects and resends on READONLY (a demoted primary), MOVED and CLUSTERDOWN (a Cluster failover), not on other errors', () => {
+    expect(reconnectOnFailoverReply(new Error("READONLY You can't write against a read only replica."))).toBe(2);
+    expect(reconnectOnFailoverReply(new Error('MOVED 3999 127.0.0.1:7001'))).toBe(2);
+    expect(reconnectOnFailoverReply(new Error('CLUSTERDOWN The cluster is down'))).toBe(2);
+    expect(reconnectOnFailoverReply(new Error('ERR wrong number of arguments'))).toBe(false);
   });
 });

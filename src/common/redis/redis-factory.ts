@@ -1,5 +1,6 @@
-import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
+import Redis, { RedisOptions } from 'ioredis';
 import type { RedisTopology } from '../../config/redis-topology';
+import { CLUSTER_SLOT_TARGET, ClusterSlotConnector } from './cluster-slot-connector';
 import { endDisconnectWhileReconnecting, endingBetweenAttempts } from './disconnect-while-reconnecting';
 import { redisOptionsFromUrl } from './redis-options';
 
@@ -13,25 +14,29 @@ import { redisOptionsFromUrl } from './redis-options';
 const retryStrategy = (times: number): number => Math.min(times * 200, 2000);
 
 /**
- * A primary demoted to replica (a failover, or a managed endpoint that moved) answers
- * writes with READONLY while the socket stays open: reconnect (Sentinel then resolves the
- * new primary) and resend the command (2) instead of failing every write until the
- * server happens to drop the connection.
+ * Replies that mean "not here, not now" while the socket stays open: a primary demoted to
+ * replica (a failover, or a managed endpoint that moved) answers writes with READONLY; a
+ * Cluster node that no longer serves the hub's slot answers MOVED, and every node answers
+ * CLUSTERDOWN while a slot has no primary (an election). Reconnect (Sentinel, or the
+ * Cluster connector, then finds the primary again) and resend the command (2), instead
+ * of failing every command until the server happens to drop the connection.
  */
-export function reconnectOnReadonly(err: Error): boolean | 1 | 2 {
-  return err.message.startsWith('READONLY') ? 2 : false;
+const FAILOVER_REPLIES = ['READONLY', 'MOVED', 'CLUSTERDOWN'];
+
+export function reconnectOnFailoverReply(err: Error): boolean | 1 | 2 {
+  return FAILOVER_REPLIES.some((reply) => err.message.startsWith(reply)) ? 2 : false;
 }
 
 /**
- * ioredis options for one server or a Sentinel-managed primary (connection level; a
- * Cluster's nodes get the same through `redisOptions`). maxRetriesPerRequest null as
+ * ioredis options for one server, a Sentinel-managed primary or the Cluster primary that
+ * serves the hub's slot (cluster-slot-connector.ts). maxRetriesPerRequest null as
  * BullMQ's blocking connections need; callers override it where failing fast is right.
  */
 export function redisOptionsFor(topology: RedisTopology): RedisOptions {
   const common: RedisOptions = {
     maxRetriesPerRequest: null,
     retryStrategy,
-    reconnectOnError: reconnectOnReadonly,
+    reconnectOnError: reconnectOnFailoverReply,
     // A server that stops answering (frozen, host gone, partition) is left after this long,
     // not when TCP gives up: under Sentinel the reconnect then finds the promoted replica.
     socketTimeout: topology.socketTimeoutMs || undefined,
@@ -58,52 +63,35 @@ export function redisOptionsFor(topology: RedisTopology): RedisOptions {
         // kills the demoted primary's clients, a dead one drops them, READONLY reconnects.
         failoverDetector: false,
       });
-    case 'cluster':
-      return { ...common, username: topology.username, password: topology.password, tls: topology.tls ? {} : undefined };
+    case 'cluster': {
+      const tls = topology.tls ? {} : undefined;
+      const { username, password } = topology;
+      // Every key of the hub carries QUEUE_PREFIX's hash tag, so one primary serves them all.
+      return endingBetweenAttempts({
+        ...common,
+        username,
+        password,
+        tls,
+        Connector: ClusterSlotConnector,
+        [CLUSTER_SLOT_TARGET]: { seeds: topology.nodes, key: topology.slotKey, username, password, tls },
+      } as RedisOptions);
+    }
   }
 }
 
-/** Cluster-level options; `node` goes to every node connection. */
-function clusterOptions(node: RedisOptions): ClusterOptions {
-  const { enableOfflineQueue, lazyConnect, ...redisOptions } = node;
-  return {
-    redisOptions,
-    enableOfflineQueue,
-    lazyConnect,
-    clusterRetryStrategy: retryStrategy,
-    // Every key of the hub carries one hash tag (QUEUE_PREFIX): reads go to its primary.
-    scaleReads: 'master',
-  };
-}
-
-/**
- * A new connection for `topology`, named `name` (CLIENT LIST). A Cluster is returned as
- * the Redis type: the hub uses only what both share (commands, pipeline/multi — whose
- * keys all carry the prefix's hash tag —, pub/sub, status, quit/disconnect), so its
- * users stay written against one interface.
- */
+/** A new connection for `topology`, named `name` (CLIENT LIST). */
 export function createRedisClient(topology: RedisTopology, name: string, overrides: Partial<RedisOptions> = {}): Redis {
   endDisconnectWhileReconnecting();
-  const options: RedisOptions = { ...redisOptionsFor(topology), connectionName: name, ...overrides };
-  if (topology.mode === 'cluster') return new Cluster(topology.nodes, clusterOptions(options)) as unknown as Redis;
-  return new Redis(options);
-}
-
-/** True for a client createRedisClient built for a Cluster. */
-export function isClusterClient(client: Redis): boolean {
-  return (client as unknown as { isCluster?: boolean }).isCluster === true;
+  return new Redis({ ...redisOptionsFor(topology), connectionName: name, ...overrides });
 }
 
 /**
- * What BullMQ gets as its `connection`: options for one server or Sentinel (every queue
- * and worker then opens its own connections, each following a failover); for a Cluster,
- * BullMQ needs a client instance (it cannot build one from options), shared by the
- * queues and duplicated by each worker for its blocking reads — its owner closes it.
+ * What BullMQ gets as its `connection`: options, so that every queue and worker opens its
+ * own connections, each following a failover (Sentinel's or the Cluster's) on its own.
  */
-export function bullConnectionFor(topology: RedisTopology): RedisOptions | Cluster {
+export function bullConnectionFor(topology: RedisTopology): RedisOptions {
   // Before BullMQ builds its clients: a worker closed while Redis is away must still close.
   endDisconnectWhileReconnecting();
-  if (topology.mode === 'cluster') return createRedisClient(topology, 'bullmq', { maxRetriesPerRequest: null }) as unknown as Cluster;
   return redisOptionsFor(topology);
 }
 
