@@ -63,7 +63,8 @@ describe('Redis Cluster: connections on the primary serving the hub’s slot', (
     const before = await cluster.primaryFor(slotKey);
     expect(await portOf(reader)).toBe(before);
     const popped = reader.bzpopmin(`${slotKey}:z`, 0);
-    await waitFor(async () => (await writer.client('LIST')).includes('name=connector-reader') && (await writer.client('LIST')).includes('cmd=bzpopmin'), { timeoutMs: 5000, what: 'the reader blocked' });
+    const readerBlocked = async () => ((await writer.client('LIST')) as string).split('\n').some((c) => c.includes('name=connector-reader') && c.includes('cmd=bzpopmin'));
+    await waitFor(readerBlocked, { timeoutMs: 5000, what: 'the reader blocked' });
     const loss = await cluster.killPrimaryFor(slotKey);
     await writer.zadd(`${slotKey}:z`, 1, 'after-the-failover');
     expect(await popped).toEqual([`${slotKey}:z`, 'after-the-failover', '1']);

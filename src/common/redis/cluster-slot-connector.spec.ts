@@ -69,10 +69,13 @@ describe('ClusterSlotConnector', () => {
       expect(client.status).toBe('connecting');
       expect(errors[0]).toMatch(new RegExp(`^Redis Cluster: no node named the primary for the hub's slot \\(127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\); asking again in 200 ms$`));
       expect(errors[1]).toMatch(/asking again in 400 ms$/);
+      // Mid back-off (the second, 400 ms): disconnect ends the client at once, not after it.
       const ended = until(client, 'end');
+      const disconnectedAt = Date.now();
       client.disconnect();
       await ended;
       expect(client.status).toBe('end');
+      expect(Date.now() - disconnectedAt).toBeLessThan(300);
       await expect(held).rejects.toThrow(/Connection is closed/);
     });
   });

@@ -68,6 +68,8 @@ export class ClusterSlotConnector extends AbstractConnector {
   private readonly target: ClusterSlotTarget;
   /** The seed to ask first: the last one that answered. */
   private firstSeed = 0;
+  /** While connect() waits (a lookup, or the back-off): how disconnect() cuts it short. */
+  private readonly inProgress = new Set<() => void>();
 
   constructor(options: ConnectorOptions) {
     super(options.disconnectTimeout ?? 2000);
@@ -82,9 +84,27 @@ export class ClusterSlotConnector extends AbstractConnector {
       if (owner) return this.open(owner);
       const delay = askAgainAfterMs(round);
       emit('error', new Error(`Redis Cluster: no node named the primary for the hub's slot (${problem}); asking again in ${delay} ms`));
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await this.sleep(delay);
       if (!this.connecting) throw new Error(CONNECTION_CLOSED);
     }
+  }
+
+  /** Also ends a lookup or back-off in progress, so that the client ends at once (BullMQ's close waits for it). */
+  override disconnect(): void {
+    super.disconnect();
+    for (const stop of this.inProgress) stop();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const stop = () => {
+        clearTimeout(timer);
+        this.inProgress.delete(stop);
+        resolve();
+      };
+      const timer = setTimeout(stop, ms);
+      this.inProgress.add(stop);
+    });
   }
 
   /** Ready check (INFO, parsed by ioredis): only a primary may serve the hub. */
@@ -137,6 +157,8 @@ export class ClusterSlotConnector extends AbstractConnector {
     // The socket's own error (ECONNREFUSED, a timeout) says more than the rejected connect().
     let socketError: Error | undefined;
     client.on('error', (err: Error) => (socketError ??= err));
+    const stop = () => client.disconnect();
+    this.inProgress.add(stop);
     try {
       await client.connect();
       const [slot, ranges] = await Promise.all([client.call('CLUSTER', 'KEYSLOT', this.target.key), client.call('CLUSTER', 'SLOTS')]);
@@ -144,6 +166,7 @@ export class ClusterSlotConnector extends AbstractConnector {
     } catch (err) {
       throw socketError ?? err;
     } finally {
+      this.inProgress.delete(stop);
       client.disconnect();
     }
   }
