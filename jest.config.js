@@ -18,10 +18,6 @@ module.exports = {
       rootDir: '.',
       testEnvironment: 'node',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      // The Cluster failover file is run on its own (`npm run test:e2e:cluster-failover`):
-      // a worker sometimes stops consuming after a Cluster failover, and then its close
-      // hangs the whole run (issue 20, docs/operations.md "Cluster").
-      testPathIgnorePatterns: process.env.TEST_CLUSTER_FAILOVER === '1' ? [] : ['/test/redis-cluster-failover\\.e2e-spec\\.ts$'],
       transform: { '^.+\\.ts$': tsJest },
       moduleFileExtensions: ['ts', 'js', 'json'],
       globalSetup: '<rootDir>/test/global-setup.ts',

@@ -11,11 +11,10 @@ jest.setTimeout(200_000);
  * mid-meeting (three participants) and its replica takes its slots after
  * cluster-node-timeout (2 s here). The hub's side is the Sentinel case's: holders fence
  * themselves, the stream job goes back to the queue once the new primary answers, and
- * what Zoom sent is stored.
- *
- * Run on its own (`npm run test:e2e:cluster-failover`), not by `npm test`: it fails about
- * one run in three on an open bug (a worker's blocking Cluster connection is left without
- * a retry after the failover: docs/operations.md "Cluster").
+ * what Zoom sent is stored. Every connection finds the promoted primary by asking the
+ * cluster again (src/common/redis/cluster-slot-connector.ts); with ioredis's Cluster
+ * client, a worker's blocking connection was left without a retry in about one run in
+ * three (docs/operations.md "Cluster").
  */
 describe('Redis Cluster: a meeting through an unplanned failover of the primary serving the hub', () => {
   let cluster: RedisClusterSet;
