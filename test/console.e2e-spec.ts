@@ -14,7 +14,12 @@ import { waitFor } from './utils/wait-for';
 jest.setTimeout(120_000);
 
 const S2S = { clientId: 'console_e2e_s2s', clientSecret: 'console_e2e_s2s_secret', accountId: 'console_e2e_account' };
-const SCREENSHOTS = join(__dirname, '..', 'docs', 'img');
+/**
+ * docs/console.md's screenshots are refreshed only on request (UPDATE_DOC_SCREENSHOTS=1):
+ * otherwise every test run rewrote tracked files. The pages are shot either way.
+ */
+const UPDATE_DOC_SCREENSHOTS = process.env.UPDATE_DOC_SCREENSHOTS === '1';
+const SCREENSHOTS = UPDATE_DOC_SCREENSHOTS ? join(__dirname, '..', 'docs', 'img') : join(process.env.TMPDIR ?? '/tmp', `console-e2e-shots-${process.pid}`);
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const STORAGE = join(process.env.TMPDIR ?? '/tmp', `console-e2e-${process.pid}`);
@@ -74,6 +79,7 @@ describe('Session console: a simulated meeting seen in the browser', () => {
     await chromium?.close();
     await new Promise<void>((resolve) => (evil ? evil.close(() => resolve()) : resolve()));
     rmSync(STORAGE, { recursive: true, force: true });
+    if (!UPDATE_DOC_SCREENSHOTS) rmSync(SCREENSHOTS, { recursive: true, force: true });
   });
 
   /** The page from its top, at 1280×800 and at phone width (docs/console.md shows them). */
