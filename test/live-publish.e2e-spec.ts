@@ -138,6 +138,12 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
     expect([...byUser.keys()].sort()).toEqual(expect.arrayContaining([ANN, BOB]));
     for (const [user, list] of byUser) {
       expect(list.every((f) => f.header.media === 'audio' && f.header.format === FrameFormat.L16 && f.header.sessionId === sessionId)).toBe(true);
+      const restartAt = list.findIndex((f, i) => f.header.sequence !== i);
+      if (restartAt >= 0) {
+        // A new stream run (a takeover) starts its taps at 0: say whether the timeline shows one, to tell a hub bug from a fenced lease.
+        const timeline = await query(ctx.hub.app, `SELECT event_type, payload, created_at FROM session_events WHERE session_id = $1 AND event_type LIKE 'stream.%' ORDER BY created_at`, [sessionId]);
+        console.log(`user ${user}: sequence ${list[restartAt].header.sequence} at frame ${restartAt}; stream events: ${JSON.stringify(timeline)}`);
+      }
       expect(list.map((f) => f.header.sequence)).toEqual(list.map((_, i) => i));
       // Bytes: everything the simulator sent this participant from the first live frame on (± one packet in flight at the end).
       const from = list[0].header.timestamp;
