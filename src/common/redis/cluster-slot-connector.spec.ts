@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
-import { askAgainAfterMs, CLUSTER_SLOT_TARGET, ClusterSlotConnector, primaryForSlot } from './cluster-slot-connector';
+import { CLUSTER_SLOT_TARGET, ClusterSlotConnector, primaryForSlot } from './cluster-slot-connector';
 import { endDisconnectWhileReconnecting } from './disconnect-while-reconnecting';
+import { reconnectDelayMs } from './redis-options';
 
 /** A loopback port nothing listens on (bound, then released). */
 async function refusedPort(): Promise<number> {
@@ -38,8 +39,8 @@ describe('ClusterSlotConnector', () => {
     expect(primaryForSlot([slots[0]], 9000, asked)).toBeNull();
   });
 
-  it('backs off 200 ms more per round of asking every seed, up to 2 s', () => {
-    expect([1, 2, 5, 10, 50].map(askAgainAfterMs)).toEqual([200, 400, 1000, 2000, 2000]);
+  it('backs off 200 ms more per round of asking every seed, up to 2 s (as every reconnect does)', () => {
+    expect([1, 2, 5, 10, 50].map(reconnectDelayMs)).toEqual([200, 400, 1000, 2000, 2000]);
   });
 
   it('the ready check accepts a primary only (a stale answer could name a demoted one)', () => {

@@ -2,6 +2,7 @@ import { createConnection } from 'node:net';
 import { connect as tlsConnect, ConnectionOptions } from 'node:tls';
 import Redis, { AbstractConnector } from 'ioredis';
 import type { HostPort } from '../../config/redis-topology';
+import { reconnectDelayMs } from './redis-options';
 
 /**
  * How the hub reaches a Redis Cluster: one plain connection to the primary that serves the
@@ -50,9 +51,6 @@ type NetStream = Awaited<ReturnType<AbstractConnector['connect']>>;
 const CONNECTION_CLOSED = 'Connection is closed.';
 const DEFAULT_ASK_TIMEOUT_MS = 2000;
 
-/** Back-off between two rounds of asking every seed: 200 ms more per round, up to 2 s. */
-export const askAgainAfterMs = (round: number): number => Math.min(round * 200, 2000);
-
 /** `CLUSTER SLOTS` reply: [start, end, [host, port, id, …], …replicas]. */
 type SlotRange = [number, number, [string, number, ...unknown[]], ...unknown[]];
 
@@ -82,7 +80,8 @@ export class ClusterSlotConnector extends AbstractConnector {
       const { owner, problem } = await this.askSeeds();
       if (!this.connecting) throw new Error(CONNECTION_CLOSED);
       if (owner) return this.open(owner);
-      const delay = askAgainAfterMs(round);
+      // Between two rounds of asking every seed: the back-off of every reconnect.
+      const delay = reconnectDelayMs(round);
       emit('error', new Error(`Redis Cluster: no node named the primary for the hub's slot (${problem}); asking again in ${delay} ms`));
       await this.sleep(delay);
       if (!this.connecting) throw new Error(CONNECTION_CLOSED);

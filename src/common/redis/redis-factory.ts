@@ -2,16 +2,13 @@ import Redis, { RedisOptions } from 'ioredis';
 import type { RedisTopology } from '../../config/redis-topology';
 import { CLUSTER_SLOT_TARGET, ClusterSlotConnector } from './cluster-slot-connector';
 import { endDisconnectWhileReconnecting, endingBetweenAttempts } from './disconnect-while-reconnecting';
-import { redisOptionsFromUrl } from './redis-options';
+import { reconnectDelayMs, redisOptionsFromUrl } from './redis-options';
 
 /**
  * The one place the hub builds Redis connections, from the configured topology (one
  * server, Sentinel or Cluster): the shared command client, every dedicated connection
  * (subscribers, blocking readers, the media publisher) and BullMQ's.
  */
-
-/** Back off up to 2 s between reconnect attempts instead of hammering a down server. */
-const retryStrategy = (times: number): number => Math.min(times * 200, 2000);
 
 /**
  * Replies that mean "not here, not now" while the socket stays open: a primary demoted to
@@ -35,7 +32,7 @@ export function reconnectOnFailoverReply(err: Error): boolean | 1 | 2 {
 export function redisOptionsFor(topology: RedisTopology): RedisOptions {
   const common: RedisOptions = {
     maxRetriesPerRequest: null,
-    retryStrategy,
+    retryStrategy: reconnectDelayMs,
     reconnectOnError: reconnectOnFailoverReply,
     // A server that stops answering (frozen, host gone, partition) is left after this long,
     // not when TCP gives up: under Sentinel the reconnect then finds the promoted replica.

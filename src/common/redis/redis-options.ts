@@ -1,5 +1,8 @@
 import { RedisOptions } from 'ioredis';
 
+/** Back off up to 2 s between reconnect attempts instead of hammering a down server: 200 ms more per attempt. */
+export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 200, 2000);
+
 /**
  * ioredis options from a redis:// or rediss:// URL. BullMQ needs
  * maxRetriesPerRequest: null for its blocking worker connections; every other client
@@ -16,7 +19,6 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     db: Number.isFinite(db) ? db : 0,
     tls: u.protocol === 'rediss:' ? {} : undefined,
     maxRetriesPerRequest: null,
-    // Back off up to 2 s between reconnect attempts instead of hammering a down server.
-    retryStrategy: (times: number) => Math.min(times * 200, 2000),
+    retryStrategy: reconnectDelayMs,
   };
 }
