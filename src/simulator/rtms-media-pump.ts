@@ -192,21 +192,23 @@ export class RtmsMediaPump {
       } else if (kind === 'transcript') {
         const from = cur.next;
         cur.next = now;
-        for (const x of m.participants)
-          for (const line of x.speaks ?? []) {
-            const end = line.atMs + (line.durationMs ?? 2000);
-            if (end > from && end <= now && m.present(x, line.atMs)) {
-              const lang = line.language ?? (typeof p.src_language === 'number' && p.src_language >= 0 ? p.src_language : 9);
-              this.media(s, c, 'transcript', { user_id: x.userId, user_name: x.name, start_time: m.epoch(line.atMs), end_time: m.epoch(end), timestamp: m.epoch(end), language: lang, attribute: 1, data: line.text }, x.userId);
-            }
-          }
+        // A late tick can cover several lines: send them in the order they ended, as Zoom does.
+        const due = m.participants
+          .flatMap((x) => (x.speaks ?? []).map((line) => ({ x, line, end: line.atMs + (line.durationMs ?? 2000) })))
+          .filter(({ x, line, end }) => end > from && end <= now && m.present(x, line.atMs))
+          .sort((a, b) => a.end - b.end);
+        for (const { x, line, end } of due) {
+          const lang = line.language ?? (typeof p.src_language === 'number' && p.src_language >= 0 ? p.src_language : 9);
+          this.media(s, c, 'transcript', { user_id: x.userId, user_name: x.name, start_time: m.epoch(line.atMs), end_time: m.epoch(end), timestamp: m.epoch(end), language: lang, attribute: 1, data: line.text }, x.userId);
+        }
       } else if (kind === 'chat') {
         const from = cur.next;
         cur.next = now;
-        for (const x of m.participants)
-          for (const line of x.chat ?? [])
-            if (line.atMs > from && line.atMs <= now && m.present(x, line.atMs))
-              this.media(s, c, 'chat', { user_id: x.userId, user_name: x.name, timestamp: m.epoch(line.atMs), data: line.text }, x.userId);
+        const due = m.participants
+          .flatMap((x) => (x.chat ?? []).map((line) => ({ x, line })))
+          .filter(({ x, line }) => line.atMs > from && line.atMs <= now && m.present(x, line.atMs))
+          .sort((a, b) => a.line.atMs - b.line.atMs);
+        for (const { x, line } of due) this.media(s, c, 'chat', { user_id: x.userId, user_name: x.name, timestamp: m.epoch(line.atMs), data: line.text }, x.userId);
       }
     }
   }

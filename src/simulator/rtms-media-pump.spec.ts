@@ -1,0 +1,62 @@
+import type { WebSocket } from 'ws';
+import { MeetingState } from './meeting';
+import { MsgType } from './protocol';
+import { RtmsMediaPump } from './rtms-media-pump';
+import { Conn, Stream } from './rtms-stream';
+import type { ConnectionRecord } from './types';
+
+/**
+ * A pump tick that comes late (a busy event loop) covers several script events at once; they
+ * must still leave in script order, as the real Zoom sends them, not grouped by participant.
+ */
+describe('RtmsMediaPump: a late tick', () => {
+  const START = 1_800_000_000_000;
+  let now = START;
+  beforeEach(() => jest.spyOn(Date, 'now').mockImplementation(() => now));
+  afterEach(() => jest.restoreAllMocks());
+
+  function setUp() {
+    const meeting = new MeetingState(1, 'uuid', 'topic', '', 'host', [], 'meeting', START, undefined, 1, [
+      { userId: 1, name: 'Ann', speaks: [{ atMs: 1000, durationMs: 1000, text: 'a0' }, { atMs: 4000, durationMs: 1000, text: 'a1' }], chat: [{ atMs: 1000, text: 'c-a0' }, { atMs: 4000, text: 'c-a1' }] },
+      { userId: 2, name: 'Bob', speaks: [{ atMs: 2500, durationMs: 1000, text: 'b0' }], chat: [{ atMs: 2500, text: 'c-b0' }] },
+    ]);
+    const stream = new Stream(meeting, 'op');
+    const sent: Array<{ msgType: number; text: string }> = [];
+    const socket = { bufferedAmount: 0 } as unknown as WebSocket;
+    stream.signaling = new Conn(1, socket, 'signaling', 0, '/sig', undefined, {} as ConnectionRecord);
+    const media = new Conn(2, socket, 'media', 0, '/all', 'all', {} as ConnectionRecord);
+    media.active = true;
+    media.kinds = ['transcript', 'chat'];
+    media.params = { transcript: { content_type: 5 }, chat: { content_type: 5 } };
+    media.cursors = { transcript: { next: 0 }, chat: { next: 0 } };
+    stream.media.set('all', media);
+    const pump = new RtmsMediaPump({ videoScale: 1, videoGrain: false, mediaEncoding: 'json' }, new Map([[stream.streamId, stream]]), {
+      send: (c, msg) => {
+        const content = msg.content as { data?: string } | undefined;
+        if (c === media && content?.data) sent.push({ msgType: Number(msg.msg_type), text: content.data });
+        return true;
+      },
+      sendEncoded: () => true,
+      terminate: () => undefined,
+    });
+    return { pump, sent };
+  }
+
+  it('sends every transcript line and chat message it covers in the order they happened', () => {
+    const { pump, sent } = setUp();
+    now = START + 6000; // one tick for the first six seconds of the meeting
+    pump.tick();
+    expect(sent.filter((m) => m.msgType === MsgType.MEDIA_DATA_TRANSCRIPT).map((m) => m.text)).toEqual(['a0', 'b0', 'a1']);
+    expect(sent.filter((m) => m.msgType === MsgType.MEDIA_DATA_CHAT).map((m) => m.text)).toEqual(['c-a0', 'c-b0', 'c-a1']);
+  });
+
+  it('sends each line once across ticks', () => {
+    const { pump, sent } = setUp();
+    for (const t of [1500, 2000, 3600, 6000, 9000]) {
+      now = START + t;
+      pump.tick();
+    }
+    expect(sent.filter((m) => m.msgType === MsgType.MEDIA_DATA_TRANSCRIPT).map((m) => m.text)).toEqual(['a0', 'b0', 'a1']);
+    expect(sent.filter((m) => m.msgType === MsgType.MEDIA_DATA_CHAT).map((m) => m.text)).toEqual(['c-a0', 'c-b0', 'c-a1']);
+  });
+});
