@@ -247,10 +247,8 @@ describe('Storage outage: what cannot wait is recorded where an operator sees it
   }
   async function failedJob(id: string) {
     const queue = ctx.hub.producer.queue(QueueName.MediaFrames);
-    return waitFor(async () => {
-      const job = await queue.getJob(id);
-      return job && (await job.getState()) === 'failed' ? job : undefined;
-    }, { timeoutMs: 20000, what: `job ${id} to fail` });
+    // State first, then the job: a job read just before it failed has no failedReason yet.
+    return waitFor(async () => ((await queue.getJobState(id)) === 'failed' ? queue.getJob(id) : undefined), { timeoutMs: 20000, what: `job ${id} to fail` });
   }
 
   it('a batch item storage refuses for good is recorded as lost; the rest of the batch is stored', async () => {
