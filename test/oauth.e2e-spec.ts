@@ -21,6 +21,7 @@ import { ZoomTokenProvider } from '../src/zoom/auth/zoom-token.provider';
 import { SimUser, ZoomSimulator } from '../src/simulator';
 import { authorizeZoomUser, connectZoomUser, newZoomUser } from './factories/oauth-connection.factory';
 import { useE2eContext } from './utils/e2e-context';
+import { nodeArgsFor } from './utils/processes';
 import { API_KEY, startTestApp, TestApp } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
@@ -620,7 +621,7 @@ describe('Token encryption keys', () => {
 
   it('the API process exits at boot without a valid key, naming the variable but not the key', async () => {
     const shortKey = randomBytes(16).toString('base64');
-    const run = promisify(execFile)(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.api.ts'], {
+    const run = promisify(execFile)(process.execPath, nodeArgsFor('src/main.api.ts'), {
       env: { ...process.env, TOKEN_ENCRYPTION_KEYS: `k1:${shortKey}`, TS_NODE_TRANSPILE_ONLY: 'true' },
       cwd: process.cwd(),
       timeout: 30000,
@@ -659,7 +660,7 @@ describe('Token encryption keys', () => {
       // Step 2: the re-encrypt command (the real entrypoint, as `npm run tokens:reencrypt` runs it).
       const { stdout } = await promisify(execFile)(
         process.execPath,
-        ['-r', 'ts-node/register/transpile-only', 'src/modules/oauth/reencrypt-tokens.ts'],
+        nodeArgsFor('src/modules/oauth/reencrypt-tokens.ts'),
         { env: { ...process.env, TOKEN_ENCRYPTION_KEYS: `${KEY_B},${KEY_A}`, TS_NODE_TRANSPILE_ONLY: 'true' }, cwd: process.cwd() },
       );
       expect(stdout).toMatch(/with key "kb\.2026\.11": [1-9]\d* rewritten/);

@@ -7,7 +7,7 @@ import { QueueName } from '../src/jobs/queue-names';
 import { listWorkers } from '../src/modules/media-ingest/workers/stream-workers.registry';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
-import type { EntrypointProcess } from './utils/processes';
+import { nodeArgsFor, type EntrypointProcess } from './utils/processes';
 import { streamOwnership } from './utils/stream-ownership';
 import { API_KEY } from './utils/test-app';
 import { TEST_KEYS } from './utils/test-keys';
@@ -101,7 +101,7 @@ describe('Stream workers: balanced over worker hosts, drained for a rolling depl
   }
 
   function runDrain(target: string): Promise<{ code: number | null; out: string }> {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', 'src/modules/media-ingest/workers/worker-drain.ts'), target, '--wait'], {
+    const child = spawn(process.execPath, [...nodeArgsFor('src/modules/media-ingest/workers/worker-drain.ts'), target, '--wait'], {
       env: { ...process.env, ...ctx.env, TS_NODE_TRANSPILE_ONLY: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
