@@ -11,8 +11,8 @@ if docker compose version >/dev/null 2>&1; then
 else
   if ! command -v docker-compose >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq docker-compose >/dev/null
+    # The package lists are usually there already; refresh them only when the install needs it.
+    apt-get install -y -qq docker-compose >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq docker-compose >/dev/null; }
   fi
   docker-compose -f docker-compose.yml config -q
 fi
