@@ -132,26 +132,37 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
     await waitFor(async () => frames.length === (await metric('rtms_hub_live_published_total', 'media="audio"')), { what: 'all published frames received' });
     expect(await metric('rtms_hub_live_publish_errors_total', 'kind="media"')).toBe(0);
 
-    // Headers: audio, L16, this session; per participant a gapless sequence from 0.
+    // Headers: audio, L16, this session; per participant a gapless sequence from 0 in each run
+    // of the stream. One run unless the lease fence struck (a host stalled past the 1.6 s
+    // lease, as on a loaded CI machine): the same job then runs again and its taps start at 0.
+    const runs = (await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))!.attemptsStarted;
     const byUser = new Map<number, Array<{ header: FrameHeader; payload: Buffer }>>();
     for (const f of frames) byUser.set(f.header.userId, [...(byUser.get(f.header.userId) ?? []), f]);
     expect([...byUser.keys()].sort()).toEqual(expect.arrayContaining([ANN, BOB]));
     for (const [user, list] of byUser) {
       expect(list.every((f) => f.header.media === 'audio' && f.header.format === FrameFormat.L16 && f.header.sessionId === sessionId)).toBe(true);
-      const restartAt = list.findIndex((f, i) => f.header.sequence !== i);
-      if (restartAt >= 0) {
-        // A new stream run (a takeover) starts its taps at 0: say whether the timeline shows one, to tell a hub bug from a fenced lease.
-        const timeline = await query(ctx.hub.app, `SELECT event_type, payload, created_at FROM session_events WHERE session_id = $1 AND event_type LIKE 'stream.%' ORDER BY created_at`, [sessionId]);
-        console.log(`user ${user}: sequence ${list[restartAt].header.sequence} at frame ${restartAt}; stream events: ${JSON.stringify(timeline)}`);
+      const perRun: Array<typeof list> = [];
+      for (const f of list) {
+        if (!perRun.length || f.header.sequence === 0) perRun.push([]);
+        perRun[perRun.length - 1].push(f);
       }
-      expect(list.map((f) => f.header.sequence)).toEqual(list.map((_, i) => i));
-      // Bytes: everything the simulator sent this participant from the first live frame on (± one packet in flight at the end).
-      const from = list[0].header.timestamp;
-      const sentAudio = sent.filter((s) => s.streamId === stream.streamId && s.kind === 'audio' && s.userId === user && s.timestamp >= from);
-      const sentBytes = sentAudio.reduce((n, s) => n + s.bytes, 0);
-      const gotBytes = list.reduce((n, f) => n + f.payload.length, 0);
-      const packet = Math.max(...sentAudio.map((s) => s.bytes));
-      expect({ user, diff: Math.abs(sentBytes - gotBytes) <= packet }).toEqual({ user, diff: true });
+      if (perRun.length > 1) {
+        const timeline = await query(ctx.hub.app, `SELECT event_type, payload, created_at FROM session_events WHERE session_id = $1 AND event_type LIKE 'stream.%' ORDER BY created_at`, [sessionId]);
+        console.log(`user ${user}: live sequence restarted ${perRun.length - 1} time(s), stream job ran ${runs} time(s); stream events: ${JSON.stringify(timeline)}`);
+      }
+      expect(perRun.length).toBeLessThanOrEqual(runs);
+      perRun.forEach((run, i) => {
+        expect(run.map((f) => f.header.sequence)).toEqual(run.map((_, n) => n));
+        // Bytes: everything the simulator sent this participant while the run published (± one
+        // packet in flight at the end of the last run).
+        const from = run[0].header.timestamp;
+        const to = i === perRun.length - 1 ? Infinity : run[run.length - 1].header.timestamp;
+        const sentAudio = sent.filter((s) => s.streamId === stream.streamId && s.kind === 'audio' && s.userId === user && s.timestamp >= from && s.timestamp <= to);
+        const sentBytes = sentAudio.reduce((n, s) => n + s.bytes, 0);
+        const gotBytes = run.reduce((n, f) => n + f.payload.length, 0);
+        const packet = Math.max(...sentAudio.map((s) => s.bytes));
+        expect({ user, run: i, diff: Math.abs(sentBytes - gotBytes) <= packet }).toEqual({ user, run: i, diff: true });
+      });
     }
 
     // The text log: transcript and chat exactly as sent, in order; participants joined; ids increasing.
