@@ -9,11 +9,7 @@ trap '[ -n "$tmp_env" ] && rm -f .env' EXIT
 if docker compose version >/dev/null 2>&1; then
   docker compose -f docker-compose.yml config -q
 else
-  if ! command -v docker-compose >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    # The package lists are usually there already; refresh them only when the install needs it.
-    apt-get install -y -qq docker-compose >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq docker-compose >/dev/null; }
-  fi
+  command -v docker-compose >/dev/null 2>&1 || bash scripts/apt-install.sh docker-compose
   docker-compose -f docker-compose.yml config -q
 fi
 echo "docker-compose.yml is valid"
