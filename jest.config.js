@@ -23,7 +23,7 @@ module.exports = {
       globalSetup: '<rootDir>/test/global-setup.ts',
       globalTeardown: '<rootDir>/test/global-teardown.ts',
       setupFiles: ['<rootDir>/test/setup-env.ts'],
-      setupFilesAfterEnv: ['<rootDir>/test/setup-after-env.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/setup-file-isolation.ts'],
     },
   ],
 };

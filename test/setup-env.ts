@@ -40,15 +40,3 @@ const defaults: Record<string, string> = {
   TOKEN_ENCRYPTION_KEYS: 'test-k1:g8VJan4WQbWU399kn2flbdxDCPbQhdIcVpZsjyUIvNQ=',
 };
 for (const [key, value] of Object.entries(defaults)) process.env[key] = value;
-
-
-/**
- * TypeORM, class-validator and Nest's Swagger keep their decorator metadata on the global
- * object. The global setup (migrations) loads them in Jest's own realm, and Jest's node
- * environment hands each test file that realm's globals: every file's entity and DTO classes
- * then piled up in one shared storage, which kept each finished file's whole module graph
- * (apps, pools, sockets' buffers) alive — ≈ 15 MB per file, over 1 GB by the end of the
- * in-band e2e run. Each file starts with its own (the libraries create one when it is unset).
- */
-const LIBRARY_METADATA_STORAGES = ['typeormMetadataArgsStorage', 'classValidatorMetadataStorage', 'SwaggerGlobalParametersStorage', 'SwaggerGlobalResponsesStorage'];
-for (const key of LIBRARY_METADATA_STORAGES) (globalThis as Record<string, unknown>)[key] = undefined;
