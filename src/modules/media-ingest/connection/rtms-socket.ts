@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import WebSocket, { RawData } from 'ws';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
+import { FastMediaFrame, parseMediaFrameFast } from '../protocol/media-frame-fast-path';
 import { parseRtmsFrame, ParseFailure, RtmsMessage } from '../protocol/rtms-message-parser';
 import { RtmsConnectionError, RtmsStatusError } from '../protocol/rtms-status';
 import { KeepAliveObserver, KeepAliveResponder } from './keep-alive-responder';
@@ -8,6 +9,11 @@ import { KeepAliveObserver, KeepAliveResponder } from './keep-alive-responder';
 export interface RtmsSocketHandlers {
   /** Every message except keep-alive requests (answered here). */
   onMessage(message: RtmsMessage, bytes: number, receivedAt: number): void;
+  /**
+   * Media sockets: an audio, video or share message the fast path read (every other
+   * message still comes through onMessage).
+   */
+  onFastMedia?(frame: FastMediaFrame, bytes: number, receivedAt: number): void;
   onInvalid(reason: ParseFailure, bytes: number): void;
   /** The socket closed (not by us). */
   onClose(code: number, reason: string): void;
@@ -93,6 +99,11 @@ export class RtmsSocket {
       ws.on('message', (data: RawData) => {
         const receivedAt = Date.now();
         this.lastMessageAt = receivedAt;
+        const onFastMedia = this.handlers?.onFastMedia;
+        if (onFastMedia && Buffer.isBuffer(data) && data.length <= this.opts.maxMessageBytes) {
+          const media = parseMediaFrameFast(data, receivedAt);
+          if (media) return onFastMedia(media, data.length, receivedAt);
+        }
         const parsed = parseRtmsFrame(data, this.opts.maxMessageBytes);
         if (!parsed.ok) {
           this.handlers?.onInvalid(parsed.reason, parsed.bytes);

@@ -111,7 +111,12 @@ export class AudioSlab {
 /** The process's audio slab (the stream workers' event loop is single-threaded). */
 const audioSlab = new AudioSlab();
 
-function toInt(v: unknown): number | undefined {
+/** A media payload decoded (audio into the process's slab), or null if it is not standard base64. */
+export function decodeMediaPayload(msgType: number, data: string): Buffer | null {
+  return decodeBase64(data, msgType === RtmsMessageType.MediaDataAudio ? audioSlab : undefined);
+}
+
+export function toInt(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
   if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
   return undefined;
@@ -152,7 +157,7 @@ export function toMediaItem(message: RtmsMessage, receivedAt: number): MediaPars
   let lengthMismatch = false;
   let bytes: Buffer | undefined;
   if (binary) {
-    bytes = decodeBase64(c.data, message.msg_type === RtmsMessageType.MediaDataAudio ? audioSlab : undefined) ?? undefined;
+    bytes = decodeMediaPayload(message.msg_type, c.data) ?? undefined;
     if (!bytes) return { ok: false, reason: 'bad_base64' };
     const length = toInt(c.length);
     if (length !== undefined) lengthMismatch = bytes.length !== length;

@@ -7,6 +7,7 @@ import { checkServerUrls, ServerUrlPolicy } from '../../../zoom/rtms/server-url-
 import { RtmsSocket } from '../connection/rtms-socket';
 import type { IngestMetrics } from '../ingest-metrics';
 import { dataHandshake, eventSubscription, MediaParams, planMediaSockets, signalingHandshake, StreamIdentity } from '../protocol/handshake';
+import type { FastMediaFrame } from '../protocol/media-frame-fast-path';
 import type { ParseFailure, RtmsMessage } from '../protocol/rtms-message-parser';
 import { RtmsConnectionError, RtmsStatusError, StreamConfigError } from '../protocol/rtms-status';
 
@@ -14,6 +15,8 @@ import { RtmsConnectionError, RtmsStatusError, StreamConfigError } from '../prot
 export interface StreamConnectionEvents {
   onSignalingMessage(sock: RtmsSocket, m: RtmsMessage, bytes: number, receivedAt: number): void;
   onMediaMessage(m: RtmsMessage, bytes: number, receivedAt: number): void;
+  /** An audio, video or share message read by the media socket's fast path. */
+  onFastMedia(frame: FastMediaFrame, bytes: number, receivedAt: number): void;
   /** New media sockets for these types are about to be handshaken (the old ones, if any, are closed). */
   onMediaConnecting(types: MediaTypeName[]): void;
   onInvalid(socket: 'signaling' | 'media', reason: ParseFailure, bytes: number): void;
@@ -139,6 +142,7 @@ export class StreamConnections {
       fresh.map(async ({ p, sock }) => {
         await this.shake(sock, dataHandshake(this.init.identity, p.types, this.init.mediaParams), RtmsMessageType.DataHandshakeResp, {
           onMessage: (m, bytes, at) => this.events.onMediaMessage(m, bytes, at),
+          onFastMedia: (frame, bytes, at) => this.events.onFastMedia(frame, bytes, at),
           onInvalid: (reason, bytes) => this.events.onInvalid('media', reason, bytes),
           onClose: (code, reason) => {
             this.countOversize('media', code);

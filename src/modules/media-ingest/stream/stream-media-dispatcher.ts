@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { MediaItem } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
 import type { IngestMetrics } from '../ingest-metrics';
 import type { StreamCounters } from './stream-counters';
@@ -26,16 +27,21 @@ export class StreamMediaDispatcher {
       this.onInvalid('media', 'unexpected_msg_type', bytes, m.msg_type);
       return;
     }
-    const label = MEDIA_TYPE_LABEL[m.msg_type];
     const parsed = toMediaItem(m, receivedAt);
     if (!parsed.ok) {
       this.onInvalid('media', parsed.reason, bytes, m.msg_type);
       return;
     }
+    this.onParsedMedia(m.msg_type, parsed, bytes, receivedAt);
+  }
+
+  /** A valid media message, from the general path above or the media socket's fast path. */
+  onParsedMedia(msgType: number, parsed: { item: MediaItem; bytes?: Buffer; lengthMismatch: boolean }, bytes: number, receivedAt: number): void {
+    const label = MEDIA_TYPE_LABEL[msgType];
     if (parsed.lengthMismatch) this.metrics.invalid.inc({ reason: 'length_mismatch_kept' });
     this.metrics.mediaReceived(label, bytes);
     this.counters.media(label, bytes);
-    if (m.msg_type >= RtmsMessageType.MediaDataTranscript) this.metrics.textArrivalDelay.observe({ media_type: label }, Math.max(0, receivedAt - parsed.item.timestamp) / 1000);
+    if (msgType >= RtmsMessageType.MediaDataTranscript) this.metrics.textArrivalDelay.observe({ media_type: label }, Math.max(0, receivedAt - parsed.item.timestamp) / 1000);
     const before = this.media.stats.filtered;
     this.media.add(parsed.item, parsed.bytes);
     if (this.media.stats.filtered !== before) this.metrics.filtered.inc({ media_type: label });
