@@ -1,5 +1,5 @@
 /** A scripted meeting: who is present, on camera, speaking, sharing at a given script time. */
-import type { ParticipantScript, SimMeeting } from './types';
+import type { ChatLine, ParticipantScript, SimMeeting, SpeechLine } from './types';
 
 export interface Participant extends ParticipantScript {
   /** Palette / tone slot (distinct per participant in a meeting). */
@@ -8,10 +8,41 @@ export interface Participant extends ParticipantScript {
   roomId?: string;
 }
 
+/** A transcript line of the script, with when it ends (it is sent then). */
+export interface TimedSpeech {
+  participant: Participant;
+  line: SpeechLine;
+  end: number;
+}
+
+export interface TimedChat {
+  participant: Participant;
+  line: ChatLine;
+}
+
+/** The first index whose element is past `t` by `key` (arr sorted by key): a binary search. */
+function firstAfter<T>(arr: readonly T[], t: number, key: (x: T) => number): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(arr[mid]) > t) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 export class MeetingState implements SimMeeting {
   readonly participants: Participant[] = [];
   ended = false;
   private nextSlot = 0;
+  /**
+   * The script's transcript lines by end and chat lines by time, built on first use and
+   * again after a participant is added: the pump asks every tick (50 a second per stream),
+   * and a scan of the whole script each time made a long meeting the simulator's main cost.
+   */
+  private speechByEnd: TimedSpeech[] | null = null;
+  private chatByTime: TimedChat[] | null = null;
 
   constructor(
     readonly id: number,
@@ -32,7 +63,30 @@ export class MeetingState implements SimMeeting {
   add(p: ParticipantScript, roomId?: string): Participant {
     const q: Participant = { ...p, slot: this.nextSlot++, roomId };
     this.participants.push(q);
+    this.speechByEnd = null;
+    this.chatByTime = null;
     return q;
+  }
+
+  /**
+   * Transcript lines that ended in (from, to] and whose speaker was present when they
+   * started, in the order they ended (ties: join order, then script order), as Zoom sends them.
+   */
+  speechEndedIn(from: number, to: number): TimedSpeech[] {
+    const all = (this.speechByEnd ??= this.participants
+      .flatMap((participant) => (participant.speaks ?? []).map((line) => ({ participant, line, end: line.atMs + (line.durationMs ?? 2000) })))
+      .sort((a, b) => a.end - b.end));
+    const due: TimedSpeech[] = [];
+    for (let i = firstAfter(all, from, (x) => x.end); i < all.length && all[i].end <= to; i++) if (this.present(all[i].participant, all[i].line.atMs)) due.push(all[i]);
+    return due;
+  }
+
+  /** Chat lines sent in (from, to] by a participant present then, in time order (ties as above). */
+  chatIn(from: number, to: number): TimedChat[] {
+    const all = (this.chatByTime ??= this.participants.flatMap((participant) => (participant.chat ?? []).map((line) => ({ participant, line }))).sort((a, b) => a.line.atMs - b.line.atMs));
+    const due: TimedChat[] = [];
+    for (let i = firstAfter(all, from, (x) => x.line.atMs); i < all.length && all[i].line.atMs <= to; i++) if (this.present(all[i].participant, all[i].line.atMs)) due.push(all[i]);
+    return due;
   }
 
   /** Script time (ms since the meeting was created, scaled by `speed`). */

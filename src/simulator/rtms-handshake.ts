@@ -18,6 +18,8 @@ export interface HandshakeHost {
   mediaUrls(gen: number): Record<string, string>;
   computeView(s: Stream): View;
   startKeepAlive(c: Conn): void;
+  /** A media socket is ready to carry media with its confirmed params. */
+  mediaReady(s: Stream, c: Conn): void;
 }
 
 export class RtmsHandshake {
@@ -141,6 +143,7 @@ export class RtmsHandshake {
     });
     this.recorder.updateLive(s);
     this.host.startKeepAlive(c);
+    this.host.mediaReady(s, c);
     this.recorder.note(s, `media handshake ok on ${path} (${kinds.join(',')})`);
   }
 }

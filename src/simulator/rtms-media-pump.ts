@@ -193,24 +193,41 @@ export class RtmsMediaPump {
         const from = cur.next;
         cur.next = now;
         // A late tick can cover several lines: send them in the order they ended, as Zoom does.
-        const due = m.participants
-          .flatMap((x) => (x.speaks ?? []).map((line) => ({ x, line, end: line.atMs + (line.durationMs ?? 2000) })))
-          .filter(({ x, line, end }) => end > from && end <= now && m.present(x, line.atMs))
-          .sort((a, b) => a.end - b.end);
-        for (const { x, line, end } of due) {
+        for (const { participant: x, line, end } of m.speechEndedIn(from, now)) {
           const lang = line.language ?? (typeof p.src_language === 'number' && p.src_language >= 0 ? p.src_language : 9);
           this.media(s, c, 'transcript', { user_id: x.userId, user_name: x.name, start_time: m.epoch(line.atMs), end_time: m.epoch(end), timestamp: m.epoch(end), language: lang, attribute: 1, data: line.text }, x.userId);
         }
       } else if (kind === 'chat') {
         const from = cur.next;
         cur.next = now;
-        const due = m.participants
-          .flatMap((x) => (x.chat ?? []).map((line) => ({ x, line })))
-          .filter(({ x, line }) => line.atMs > from && line.atMs <= now && m.present(x, line.atMs))
-          .sort((a, b) => a.line.atMs - b.line.atMs);
-        for (const { x, line } of due) this.media(s, c, 'chat', { user_id: x.userId, user_name: x.name, timestamp: m.epoch(line.atMs), data: line.text }, x.userId);
+        for (const { participant: x, line } of m.chatIn(from, now)) this.media(s, c, 'chat', { user_id: x.userId, user_name: x.name, timestamp: m.epoch(line.atMs), data: line.text }, x.userId);
       }
     }
+  }
+
+  /**
+   * Encodes the JPEG/PNG frames a new media socket will send (each participant's and the
+   * screen's, every cycle step, at its size) one at a time off the handshake's path. A frame
+   * is encoded once per process, but jpeg-js takes 30-70 ms for each: met first mid-meeting,
+   * the encodes stalled the pump and were most of what a load test measured as the
+   * simulator's cost while speakers took their first turns.
+   */
+  prewarm(s: Stream, c: Conn): void {
+    const todo: Array<() => void> = [];
+    for (const kind of ['video', 'deskshare'] as const) {
+      const p = c.params[kind];
+      if (!c.kinds.includes(kind) || !p || Number(p.codec) === Codec.H264) continue;
+      // (A shared screen's picture is tinted by its sharer too: every participant, either way.)
+      const users = s.meeting.participants;
+      for (let step = 0; step < FRAME_CYCLE; step++) todo.push(() => this.stillFrames(kind, Number(p.codec), Number(p.resolution), step * 500, users));
+    }
+    const next = () => {
+      const job = todo.shift();
+      if (!job) return;
+      job();
+      setImmediate(next);
+    };
+    setImmediate(next);
   }
 
   /** JPEG/PNG: the participant's (or screen's) picture of the 500 ms cycle step, at the negotiated size. */

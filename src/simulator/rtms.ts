@@ -85,6 +85,7 @@ export class RtmsEngine {
       mediaUrls: (gen) => this.mediaUrls(gen),
       computeView: (s) => this.mediaPump.computeView(s),
       startKeepAlive: (c) => this.keepAlive.start(c),
+      mediaReady: (s, c) => this.mediaPump.prewarm(s, c),
     });
     this.signaling = new RtmsSignaling(this.recorder, {
       send: (c, msg) => this.connections.send(c, msg),
