@@ -64,25 +64,35 @@ describe('RtmsMediaPump: a late tick', () => {
 describe('RtmsMediaPump.prewarm', () => {
   afterEach(() => jest.restoreAllMocks());
 
-  it('encodes every still frame a new video/deskshare socket will send, one per turn of the event loop, and none for H.264', async () => {
+  it('encodes the still frames a new video/deskshare socket will send (cameras, sharers), one per turn of the event loop, and none for H.264', async () => {
     const media = await import('./media');
     const encode = jest.spyOn(media, 'videoFrame');
     const meeting = new MeetingState(1, 'uuid', 'topic', '', 'host', [], 'meeting', Date.now(), undefined, 1, [
       { userId: 1, name: 'Ann' },
-      { userId: 2, name: 'Bob' },
+      { userId: 2, name: 'Bob', camera: false, cameraSchedule: [{ atMs: 5000, on: true }], shares: [{ fromMs: 1000, toMs: 2000 }] },
+      { userId: 3, name: 'Cy', camera: false },
     ]);
     const stream = new Stream(meeting, 'op');
     const socket = { bufferedAmount: 0 } as unknown as WebSocket;
     const conn = new Conn(2, socket, 'media', 0, '/all', 'all', {} as ConnectionRecord);
     conn.kinds = ['audio', 'video', 'deskshare'];
-    conn.params = { audio: { codec: 1 }, video: { codec: 5, resolution: 1 }, deskshare: { codec: 7, resolution: 2 } };
+    conn.params = { audio: { codec: 1 }, video: { codec: 5, resolution: 1 }, deskshare: { codec: 6, resolution: 2 } };
     const pump = new RtmsMediaPump({ videoScale: 0.05, videoGrain: false, mediaEncoding: 'prebuilt' }, new Map(), { send: () => true, sendEncoded: () => true, terminate: () => undefined });
     pump.prewarm(stream, conn);
     expect(encode).not.toHaveBeenCalled(); // nothing on the handshake's own turn
     const deadline = Date.now() + 10_000;
-    while (encode.mock.calls.length < 2 * media.FRAME_CYCLE && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    while (encode.mock.calls.length < 3 * media.FRAME_CYCLE && Date.now() < deadline) await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
     const calls = encode.mock.calls.map(([slot, index, , codec, screen]) => `${slot}:${index}:${codec}:${screen}`);
-    expect(new Set(calls)).toEqual(new Set(Array.from({ length: media.FRAME_CYCLE }, (_, i) => [`0:${i}:5:false`, `1:${i}:5:false`]).flat()));
+    // Ann's and Bob's cameras (Bob's comes on later), Bob's shared screen as PNG; never Cy (camera off, no share).
+    expect(calls.sort()).toEqual(Array.from({ length: media.FRAME_CYCLE }, (_, i) => [`0:${i}:5:false`, `1:${i}:5:false`, `1:${i}:6:true`]).flat().sort());
+
+    encode.mockClear();
+    const h264 = new Conn(3, socket, 'media', 0, '/video', 'video', {} as ConnectionRecord);
+    h264.kinds = ['video'];
+    h264.params = { video: { codec: 7, resolution: 2 } };
+    pump.prewarm(stream, h264);
+    await new Promise((r) => setImmediate(r));
+    expect(encode).not.toHaveBeenCalled();
   });
 });

@@ -206,8 +206,8 @@ export class RtmsMediaPump {
   }
 
   /**
-   * Encodes the JPEG/PNG frames a new media socket will send (each participant's and the
-   * screen's, every cycle step, at its size) one at a time off the handshake's path. A frame
+   * Encodes the JPEG/PNG frames a new media socket will send (each camera's and each
+   * sharer's screen, every cycle step, at its size) one at a time off the handshake's path. A frame
    * is encoded once per process, but jpeg-js takes 30-70 ms for each: met first mid-meeting,
    * the encodes stalled the pump and were most of what a load test measured as the
    * simulator's cost while speakers took their first turns.
@@ -217,8 +217,9 @@ export class RtmsMediaPump {
     for (const kind of ['video', 'deskshare'] as const) {
       const p = c.params[kind];
       if (!c.kinds.includes(kind) || !p || Number(p.codec) === Codec.H264) continue;
-      // (A shared screen's picture is tinted by its sharer too: every participant, either way.)
-      const users = s.meeting.participants;
+      // Only who the script can put on screen: a camera that is ever on, a participant who shares.
+      const users = s.meeting.participants.filter((x) => (kind === 'video' ? x.camera !== false || (x.cameraSchedule ?? []).some((e) => e.on) : (x.shares?.length ?? 0) > 0));
+      if (users.length === 0) continue;
       for (let step = 0; step < FRAME_CYCLE; step++) todo.push(() => this.stillFrames(kind, Number(p.codec), Number(p.resolution), step * 500, users));
     }
     const next = () => {
