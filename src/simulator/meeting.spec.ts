@@ -53,4 +53,14 @@ describe('MeetingState script index', () => {
     expect(m.speechEndedIn(0, 10_000).map((x) => x.line.text)).toEqual(['c1', 'b1', 'a1', 'b2', 'a2']);
     expect(m.chatIn(0, 5000).map((x) => x.line.text)).toEqual(['cy chat', 'ann chat', 'bob chat']);
   });
+
+  it('follows a script rewritten in place: lines replaced or added through find()', () => {
+    const m = meeting();
+    expect(m.speechEndedIn(0, 10_000)).toHaveLength(4);
+    Object.assign(m.find(1)!, { speaks: [{ atMs: 9000, text: 'a3', durationMs: 500 }], chat: [{ atMs: 9100, text: 'late chat' }] });
+    expect(m.speechEndedIn(0, 10_000).map((x) => x.line.text)).toEqual(['b1', 'b2', 'a3']);
+    expect(m.chatIn(0, 10_000).map((x) => x.line.text)).toEqual(['bob chat', 'late chat']);
+    m.find(2)!.speaks!.push({ atMs: 9500, text: 'b3', durationMs: 100 });
+    expect(m.speechEndedIn(9000, 10_000).map((x) => x.line.text)).toEqual(['a3', 'b3']);
+  });
 });

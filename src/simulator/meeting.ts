@@ -37,12 +37,15 @@ export class MeetingState implements SimMeeting {
   ended = false;
   private nextSlot = 0;
   /**
-   * The script's transcript lines by end and chat lines by time, built on first use and
-   * again after a participant is added: the pump asks every tick (50 a second per stream),
-   * and a scan of the whole script each time made a long meeting the simulator's main cost.
+   * The script's transcript lines by end and chat lines by time: the pump asks every tick
+   * (50 a second per stream), and a scan of the whole script each time made a long meeting
+   * the simulator's main cost. Rebuilt when the script changes: a participant added, or a
+   * participant's `speaks` / `chat` replaced or grown (tests rewrite a live meeting's script
+   * through `find()`); `indexedLines` is what the index was built from.
    */
   private speechByEnd: TimedSpeech[] | null = null;
   private chatByTime: TimedChat[] | null = null;
+  private indexedLines: Array<{ speaks?: unknown[]; speaksLength: number; chat?: unknown[]; chatLength: number }> = [];
 
   constructor(
     readonly id: number,
@@ -63,9 +66,23 @@ export class MeetingState implements SimMeeting {
   add(p: ParticipantScript, roomId?: string): Participant {
     const q: Participant = { ...p, slot: this.nextSlot++, roomId };
     this.participants.push(q);
+    return q;
+  }
+
+  /** Drops the line index if the script's lines changed since it was built (O(participants)). */
+  private checkIndex(): void {
+    const ps = this.participants;
+    const seen = this.indexedLines;
+    let same = seen.length === ps.length;
+    for (let i = 0; same && i < ps.length; i++) {
+      const p = ps[i];
+      const was = seen[i];
+      same = was.speaks === p.speaks && was.speaksLength === (p.speaks?.length ?? 0) && was.chat === p.chat && was.chatLength === (p.chat?.length ?? 0);
+    }
+    if (same) return;
     this.speechByEnd = null;
     this.chatByTime = null;
-    return q;
+    this.indexedLines = ps.map((p) => ({ speaks: p.speaks, speaksLength: p.speaks?.length ?? 0, chat: p.chat, chatLength: p.chat?.length ?? 0 }));
   }
 
   /**
@@ -73,6 +90,7 @@ export class MeetingState implements SimMeeting {
    * started, in the order they ended (ties: join order, then script order), as Zoom sends them.
    */
   speechEndedIn(from: number, to: number): TimedSpeech[] {
+    this.checkIndex();
     const all = (this.speechByEnd ??= this.participants
       .flatMap((participant) => (participant.speaks ?? []).map((line) => ({ participant, line, end: line.atMs + (line.durationMs ?? 2000) })))
       .sort((a, b) => a.end - b.end));
@@ -83,6 +101,7 @@ export class MeetingState implements SimMeeting {
 
   /** Chat lines sent in (from, to] by a participant present then, in time order (ties as above). */
   chatIn(from: number, to: number): TimedChat[] {
+    this.checkIndex();
     const all = (this.chatByTime ??= this.participants.flatMap((participant) => (participant.chat ?? []).map((line) => ({ participant, line }))).sort((a, b) => a.line.atMs - b.line.atMs));
     const due: TimedChat[] = [];
     for (let i = firstAfter(all, from, (x) => x.line.atMs); i < all.length && all[i].line.atMs <= to; i++) if (this.present(all[i].participant, all[i].line.atMs)) due.push(all[i]);
