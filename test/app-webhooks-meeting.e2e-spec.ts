@@ -64,15 +64,25 @@ describe('App webhooks: a simulated meeting, as an app receives it', () => {
 
   it('delivers the meeting in order, signed, ending with recording.ready whose counts match the artifacts', async () => {
     const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['*']);
+    // Ann is there from the start; the script (Bob joining, the lines) runs from the moment the
+    // hub receives media, so a slow connect on a busy machine cannot make it miss a line.
     const meeting = ctx.sim.createMeeting({
-      durationMs: 14000, // then the stream stops with reason 6 (MEETING_ENDED)
       participants: [
-        { userId: ANN, name: 'Ann', speaks: [{ atMs: 6000, text: 'Hello from Ann.', durationMs: 1200 }], chat: [{ atMs: 7000, text: 'hi' }] },
-        { userId: BOB, name: 'Bob', joinAtMs: 3000, speaks: [{ atMs: 9000, text: 'Bob here.', durationMs: 1200 }] },
+        { userId: ANN, name: 'Ann' },
+        { userId: BOB, name: 'Bob', joinAtMs: Infinity },
       ],
     });
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: POLICY });
     const stream = await ctx.sim.startRtms(meeting.id);
+    const live = ctx.sim.meeting(meeting.id)!;
+    const simStream = ctx.sim.stream(stream.streamId)!;
+    await waitFor(() => [...simStream.media.values()].some((c) => c.active && c.kinds.includes('transcript')), { timeoutMs: 20000, what: 'the hub to receive media' });
+    const t0 = live.now();
+    Object.assign(live.find(ANN)!, { speaks: [{ atMs: t0 + 3000, text: 'Hello from Ann.', durationMs: 1200 }], chat: [{ atMs: t0 + 4000, text: 'hi' }] });
+    Object.assign(live.find(BOB)!, { joinAtMs: t0 + 1000, speaks: [{ atMs: t0 + 6000, text: 'Bob here.', durationMs: 1200 }] });
+    // Then the meeting ends: the stream stops with reason 6 (MEETING_ENDED).
+    await waitFor(() => live.now() >= t0 + 9000, { timeoutMs: 20000, what: 'the end of the script' });
+    ctx.sim.endMeeting(meeting.id);
 
     await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))?.finishedOn ? true : undefined), {
       timeoutMs: 20000,
