@@ -1,10 +1,12 @@
 import { Webhook } from 'standardwebhooks';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
+import type { ParticipantScript } from '../src/simulator/types';
 import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
+import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 import { WebhookReceiver } from './utils/webhook-receiver';
@@ -64,25 +66,18 @@ describe('App webhooks: a simulated meeting, as an app receives it', () => {
 
   it('delivers the meeting in order, signed, ending with recording.ready whose counts match the artifacts', async () => {
     const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url(), ['*']);
-    // Ann is there from the start; the script (Bob joining, the lines) runs from the moment the
-    // hub receives media, so a slow connect on a busy machine cannot make it miss a line.
-    const meeting = ctx.sim.createMeeting({
-      participants: [
-        { userId: ANN, name: 'Ann' },
-        { userId: BOB, name: 'Bob', joinAtMs: Infinity },
-      ],
-    });
+    // The script (both joining, the lines) runs from the moment the hub receives media, so a
+    // slow connect on a busy machine cannot make it miss a line; then the meeting ends and the
+    // stream stops with reason 6 (MEETING_ENDED).
+    const script: ParticipantScript[] = [
+      { userId: ANN, name: 'Ann', speaks: [{ atMs: 3000, text: 'Hello from Ann.', durationMs: 1200 }], chat: [{ atMs: 4000, text: 'hi' }] },
+      { userId: BOB, name: 'Bob', joinAtMs: 1000, speaks: [{ atMs: 6000, text: 'Bob here.', durationMs: 1200 }] },
+    ];
+    const meeting = ctx.sim.createMeeting({ participants: waitingParticipants(script) });
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: POLICY });
     const stream = await ctx.sim.startRtms(meeting.id);
-    const live = ctx.sim.meeting(meeting.id)!;
-    const simStream = ctx.sim.stream(stream.streamId)!;
-    await waitFor(() => [...simStream.media.values()].some((c) => c.active && c.kinds.includes('transcript')), { timeoutMs: 20000, what: 'the hub to receive media' });
-    const t0 = live.now();
-    Object.assign(live.find(ANN)!, { speaks: [{ atMs: t0 + 3000, text: 'Hello from Ann.', durationMs: 1200 }], chat: [{ atMs: t0 + 4000, text: 'hi' }] });
-    Object.assign(live.find(BOB)!, { joinAtMs: t0 + 1000, speaks: [{ atMs: t0 + 6000, text: 'Bob here.', durationMs: 1200 }] });
-    // Then the meeting ends: the stream stops with reason 6 (MEETING_ENDED).
-    await waitFor(() => live.now() >= t0 + 9000, { timeoutMs: 20000, what: 'the end of the script' });
-    ctx.sim.endMeeting(meeting.id);
+    const t0 = await runScriptWhenMediaFlows(ctx.sim, meeting.id, stream.streamId, script, ['transcript', 'chat']);
+    await endMeetingAt(ctx.sim, meeting.id, t0 + 9000);
 
     await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))?.finishedOn ? true : undefined), {
       timeoutMs: 20000,

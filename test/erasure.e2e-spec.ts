@@ -9,6 +9,7 @@ import type { ParticipantScript } from '../src/simulator/types';
 import { createSession, insertSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
+import { runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { TEST_KEYS } from './utils/test-keys';
 import { waitFor, waitForQueuesIdle } from './utils/wait-for';
@@ -40,14 +41,6 @@ const SCRIPT: ParticipantScript[] = [
   { userId: B, name: 'Bob', speaks: [{ atMs: 4500, text: 'Bob speaking.', durationMs: 2000 }], chat: [{ atMs: 5000, text: 'hello from Bob' }] },
   { userId: C, name: 'Cat', speaks: [{ atMs: 8000, text: 'Cat speaking.', durationMs: 2000 }], chat: [{ atMs: 8500, text: 'hello from Cat' }] },
 ];
-
-function startingAt(p: ParticipantScript, t0: number): Partial<ParticipantScript> {
-  return {
-    joinAtMs: t0 + (p.joinAtMs ?? 0),
-    speaks: p.speaks?.map((l) => ({ ...l, atMs: t0 + l.atMs })),
-    chat: p.chat?.map((l) => ({ ...l, atMs: t0 + l.atMs })),
-  };
-}
 
 interface ErasureBody {
   id: string;
@@ -88,20 +81,11 @@ describe('Erasure by participant', () => {
 
   /** Starts the script once the hub receives every kind of media; returns the session, the sim meeting and its stream. */
   async function startMeeting(script: ParticipantScript[], policy: Record<string, unknown>) {
-    const meeting = ctx.sim.createMeeting({ participants: script.map((p) => ({ userId: p.userId, name: p.name, joinAtMs: Infinity })) });
+    const meeting = ctx.sim.createMeeting({ participants: waitingParticipants(script) });
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: policy });
     const { streamId } = await ctx.sim.startRtms(meeting.id);
     const live = ctx.sim.meeting(meeting.id)!;
-    const simStream = ctx.sim.stream(streamId)!;
-    await waitFor(
-      () => {
-        const flowing = new Set<MediaKind>([...simStream.media.values()].filter((c) => c.active).flatMap((c) => c.kinds));
-        return (policy.media_types as MediaKind[]).every((k) => flowing.has(k));
-      },
-      { timeoutMs: 20000, what: 'the hub to receive every kind of media' },
-    );
-    const t0 = live.now();
-    for (const p of script) Object.assign(live.find(p.userId)!, startingAt(p, t0));
+    const t0 = await runScriptWhenMediaFlows(ctx.sim, meeting.id, streamId, script, policy.media_types as MediaKind[]);
     return { sessionId, meeting, live, streamId, t0 };
   }
 

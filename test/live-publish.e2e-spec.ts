@@ -3,9 +3,11 @@ import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { compareEntryIds, decodeFrameHeader, FrameFormat, FrameHeader, liveKeys, LiveTextEntry, registryMember, unpackFrames } from '../src/modules/live/live-protocol';
 import { RtmsMediaPump } from '../src/simulator/rtms-media-pump';
+import type { ParticipantScript } from '../src/simulator/types';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
+import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor, waitForQueuesIdle } from './utils/wait-for';
 
@@ -19,7 +21,7 @@ const SPEED = 4;
 const ANN = 101;
 const BOB = 102;
 const CY = 103;
-// Script times in meeting time (wall time ÷ SPEED); all after the hub has connected.
+// Script times in meeting time (wall time ÷ SPEED), from when the hub receives media.
 const SPEECH = [
   { user: ANN, atMs: 8000, text: 'first line from Ann' },
   { user: BOB, atMs: 11000, text: 'then Bob answers' },
@@ -91,19 +93,31 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
   const queuesIdle = () =>
     waitForQueuesIdle([QueueName.MediaFrames, QueueName.AppWebhooks].map((q) => ctx.hub.producer.queue(q)), { timeoutMs: 15000 });
 
-  function meeting(durationMs: number) {
-    return ctx.sim.createMeeting({
-      durationMs,
-      participants: [
-        { userId: ANN, name: 'Ann', speaks: SPEECH.filter((s) => s.user === ANN).map((s) => ({ atMs: s.atMs, text: s.text, durationMs: 1000 })), chat: CHAT.filter((c) => c.user === ANN) },
-        { userId: BOB, name: 'Bob', speaks: SPEECH.filter((s) => s.user === BOB).map((s) => ({ atMs: s.atMs, text: s.text, durationMs: 1000 })), chat: CHAT.filter((c) => c.user === BOB) },
-        { userId: CY, name: 'Cy', joinAtMs: 6000 },
-      ],
-    });
+  const SCRIPT: ParticipantScript[] = [
+    { userId: ANN, name: 'Ann', speaks: SPEECH.filter((s) => s.user === ANN).map((s) => ({ atMs: s.atMs, text: s.text, durationMs: 1000 })), chat: CHAT.filter((c) => c.user === ANN) },
+    { userId: BOB, name: 'Bob', speaks: SPEECH.filter((s) => s.user === BOB).map((s) => ({ atMs: s.atMs, text: s.text, durationMs: 1000 })), chat: CHAT.filter((c) => c.user === BOB) },
+    { userId: CY, name: 'Cy', joinAtMs: 6000 },
+  ];
+
+  function meeting() {
+    return ctx.sim.createMeeting({ participants: waitingParticipants(SCRIPT) });
+  }
+
+  /**
+   * Plays the script from the moment the hub receives media, then ends the meeting
+   * `durationMs` (meeting time) later. Runs beside the test; await it before the stream's end.
+   */
+  function play(meetingId: number, streamId: string, durationMs: number): Promise<void> {
+    const done = (async () => {
+      const t0 = await runScriptWhenMediaFlows(ctx.sim, meetingId, streamId, SCRIPT, ['audio', 'transcript', 'chat']);
+      await endMeetingAt(ctx.sim, meetingId, t0 + durationMs);
+    })();
+    done.catch(() => undefined); // reported where it is awaited
+    return done;
   }
 
   it('logs every transcript line, chat message and participant event in order; publishes audio only while the registry asks, framed and complete', async () => {
-    const m = meeting(22000);
+    const m = meeting();
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: m.id });
     const frames: Array<{ header: FrameHeader; payload: Buffer }> = [];
     let messages = 0;
@@ -116,6 +130,7 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
     });
     await sub.subscribe(keys().mediaChannel(sessionId));
     const stream = await ctx.sim.startRtms(m.id);
+    const playing = play(m.id, stream.streamId, 22000);
 
     // Audio flows through the hub's pipeline, and with no registry entry nothing is published.
     await waitFor(async () => (await metric('rtms_hub_media_messages_total', 'media_type="audio"')) >= 20, { what: 'audio through the pipeline' });
@@ -127,6 +142,7 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
     await redis.publish(keys().mediaWantChanged, sessionId);
     await waitFor(() => frames.length > 0, { what: 'the first live audio frame' });
 
+    await playing;
     await streamFinished(stream.streamId);
     // Every frame the hub published has reached this subscriber.
     await waitFor(async () => frames.length === (await metric('rtms_hub_live_published_total', 'media="audio"')), { what: 'all published frames received' });
@@ -199,9 +215,10 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
   });
 
   it('audio.store and transcript.store false: nothing of them is stored, the transcript is still logged live', async () => {
-    const m = meeting(18000);
+    const m = meeting();
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: m.id, capturePolicy: { audio: { store: false }, transcript: { store: false } } });
     const stream = await ctx.sim.startRtms(m.id);
+    await play(m.id, stream.streamId, 18000);
     await streamFinished(stream.streamId);
     await queuesIdle();
 
@@ -219,9 +236,10 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
   });
 
   it('a participant the capture policy excludes is not in the live log: no events about them', async () => {
-    const m = meeting(18000);
+    const m = meeting();
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: m.id, capturePolicy: { exclude_user_ids: [String(CY)] } });
     const stream = await ctx.sim.startRtms(m.id);
+    await play(m.id, stream.streamId, 18000);
     await streamFinished(stream.streamId);
     await queuesIdle();
 

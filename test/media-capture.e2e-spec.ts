@@ -10,6 +10,7 @@ import type { ParticipantScript } from '../src/simulator/types';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
+import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor, waitForQueuesIdle } from './utils/wait-for';
 
@@ -70,16 +71,6 @@ const SCRIPT: ParticipantScript[] = [
   { userId: BOB, name: 'Bob', speaks: [{ atMs: 12000, text: SPEECH[1].text, durationMs: 1500 }], chat: [{ atMs: 13000, text: CHAT[1].text }] },
   { userId: EVE, name: '../../etc/passwd', joinAtMs: 6000, speaks: [{ atMs: 16000, text: SPEECH[2].text, durationMs: 1500 }], chat: [{ atMs: 17000, text: CHAT[2].text }] },
 ];
-
-/** The participant's script moved to start at meeting time `t0`. */
-function startingAt(p: ParticipantScript, t0: number): Partial<ParticipantScript> {
-  return {
-    joinAtMs: t0 + (p.joinAtMs ?? 0),
-    speaks: p.speaks?.map((l) => ({ ...l, atMs: t0 + l.atMs })),
-    chat: p.chat?.map((l) => ({ ...l, atMs: t0 + l.atMs })),
-    shares: p.shares?.map((w) => ({ fromMs: t0 + w.fromMs, toMs: t0 + w.toMs })),
-  };
-}
 
 type FrameRule = { skip_first_frames: number; interval_ms: number; max_frames_per_user: number };
 
@@ -147,26 +138,15 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
 
   it('keeps exactly the frames the policy says, WAV audio as long as the audio sent, the transcript in json/vtt/txt and the chat, each in its participant folder', async () => {
     // Everyone joins when the script starts (they are not there before).
-    const meeting = ctx.sim.createMeeting({ participants: SCRIPT.map((p) => ({ userId: p.userId, name: p.name, joinAtMs: Infinity })) });
+    const meeting = ctx.sim.createMeeting({ participants: waitingParticipants(SCRIPT) });
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: POLICY });
     const stream = await ctx.sim.startRtms(meeting.id);
     const id = stream.streamId;
 
-    // The script starts once the hub receives every kind of media it asked for.
-    const live = ctx.sim.meeting(meeting.id)!;
-    const simStream = ctx.sim.stream(id)!;
-    await waitFor(
-      () => {
-        const flowing = new Set<MediaKind>([...simStream.media.values()].filter((c) => c.active).flatMap((c) => c.kinds));
-        return (POLICY.media_types as MediaKind[]).every((k) => flowing.has(k));
-      },
-      { timeoutMs: 20000, what: 'the hub to receive every kind of media' },
-    );
-    const t0 = live.now();
-    for (const p of SCRIPT) Object.assign(live.find(p.userId)!, startingAt(p, t0));
-    // Then the meeting ends: the stream stops with reason 6 (MEETING_ENDED).
-    await waitFor(() => live.now() >= t0 + END_MS, { timeoutMs: 20000, what: 'the end of the script' });
-    ctx.sim.endMeeting(meeting.id);
+    // The script starts once the hub receives every kind of media it asked for, then the
+    // meeting ends: the stream stops with reason 6 (MEETING_ENDED).
+    const t0 = await runScriptWhenMediaFlows(ctx.sim, meeting.id, id, SCRIPT, POLICY.media_types as MediaKind[]);
+    await endMeetingAt(ctx.sim, meeting.id, t0 + END_MS);
 
     // The meeting ends by itself; the stream job completes and the savers drain.
     const job = await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(id))?.finishedOn ? true : undefined), {

@@ -6,10 +6,13 @@ import request from 'supertest';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { webhookSignature } from '../src/simulator';
+import type { MediaKind } from '../src/simulator/protocol';
+import type { ParticipantScript } from '../src/simulator/types';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { TEST_ZOOM_APP, useE2eContext, WEBHOOK_PATH } from './utils/e2e-context';
 import { type PgBouncer, startPgBouncer } from './utils/pgbouncer';
+import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
@@ -115,15 +118,17 @@ describe(`Postgres through PgBouncer (transaction pooling, ${POOL_SIZE} server c
   it('a simulated meeting runs end to end: webhook → stream → media stored → stopped, with recording.ready', async () => {
     const speaks = (user: number) => SPEECH.filter((s) => s.user === user).map((s) => ({ atMs: s.atMs, text: s.text, durationMs: 1000 }));
     const chat = (user: number) => CHAT.filter((c) => c.user === user).map((c) => ({ atMs: c.atMs, text: c.text }));
-    const meeting = ctx.sim.createMeeting({
-      durationMs: 12000,
-      participants: [
-        { userId: ANN, name: 'Ann Pooled', speaks: speaks(ANN), chat: chat(ANN) },
-        { userId: BOB, name: 'Bob Pooled', speaks: speaks(BOB), chat: chat(BOB) },
-      ],
-    });
-    ({ id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { media_types: ['audio', 'video', 'transcript', 'chat'] } }));
+    const script: ParticipantScript[] = [
+      { userId: ANN, name: 'Ann Pooled', speaks: speaks(ANN), chat: chat(ANN) },
+      { userId: BOB, name: 'Bob Pooled', speaks: speaks(BOB), chat: chat(BOB) },
+    ];
+    const kinds: MediaKind[] = ['audio', 'video', 'transcript', 'chat'];
+    const meeting = ctx.sim.createMeeting({ participants: waitingParticipants(script) });
+    ({ id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { media_types: kinds } }));
     const stream = await ctx.sim.startRtms(meeting.id);
+    // The script runs from the moment media flows; the meeting ends 12 s (meeting time) later.
+    const t0 = await runScriptWhenMediaFlows(ctx.sim, meeting.id, stream.streamId, script, kinds);
+    await endMeetingAt(ctx.sim, meeting.id, t0 + 12000);
     await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))?.finishedOn ? true : undefined), {
       timeoutMs: 60000,
       what: 'the stream job to finish',

@@ -3,11 +3,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
+import type { MediaKind } from '../src/simulator/protocol';
+import type { ParticipantScript } from '../src/simulator/types';
 import { RtmsMessageType } from '../src/zoom/rtms-enums';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
 import { LiveTestClient } from './utils/live-test-client';
+import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
@@ -36,7 +39,9 @@ const CHAT = [
   { user: BOB, atMs: 9000, text: 'chat zero one' },
   { user: CY, atMs: 12000, text: 'chat zero two' },
 ];
-const ALL_MEDIA = ['audio', 'video', 'deskshare', 'transcript', 'chat'];
+const ALL_MEDIA: MediaKind[] = ['audio', 'video', 'deskshare', 'transcript', 'chat'];
+/** The meeting ends this long (meeting time) after its script starts. */
+const MEETING_MS = 20000;
 const MEDIA_TABLES = ['media_artifacts', 'transcript_segments', 'audio_segments', 'participants'];
 
 /**
@@ -70,17 +75,15 @@ describe('Zero retention: live delivery only, nothing stored', () => {
     await fs.rm(root, { recursive: true, force: true });
   });
 
-  function meeting() {
+  /** The meeting's script, played from the moment the hub receives media (sim-script.ts). */
+  function script(): ParticipantScript[] {
     const speaks = (user: number) => SPEECH.filter((s) => s.user === user).map((s) => ({ atMs: s.atMs, text: s.text, durationMs: 1000 }));
     const chat = (user: number) => CHAT.filter((c) => c.user === user).map((c) => ({ atMs: c.atMs, text: c.text }));
-    return ctx.sim.createMeeting({
-      durationMs: 20000,
-      participants: [
-        { userId: ANN, name: NAMES[ANN], speaks: speaks(ANN), chat: chat(ANN), shares: [{ fromMs: 6000, toMs: 14000 }] },
-        { userId: BOB, name: NAMES[BOB], speaks: speaks(BOB), chat: chat(BOB) },
-        { userId: CY, name: NAMES[CY], joinAtMs: 5000, chat: chat(CY) },
-      ],
-    });
+    return [
+      { userId: ANN, name: NAMES[ANN], speaks: speaks(ANN), chat: chat(ANN), shares: [{ fromMs: 6000, toMs: 14000 }] },
+      { userId: BOB, name: NAMES[BOB], speaks: speaks(BOB), chat: chat(BOB) },
+      { userId: CY, name: NAMES[CY], joinAtMs: 5000, chat: chat(CY) },
+    ];
   }
 
   /** Every file (not directory) under `dir`, as paths relative to it. */
@@ -102,11 +105,13 @@ describe('Zero retention: live delivery only, nothing stored', () => {
 
   /** Runs the meeting for a new session with `capturePolicy` until the hub is quiet again: stream done, queues idle, recording.ready announced. */
   async function capture(capturePolicy: Record<string, unknown>, live?: (sessionId: string) => Promise<void>) {
-    const m = meeting();
+    const m = ctx.sim.createMeeting({ participants: waitingParticipants(script()) });
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: m.id, capturePolicy });
     const watching = live?.(sessionId);
     const stream = await ctx.sim.startRtms(m.id);
     await watching;
+    const t0 = await runScriptWhenMediaFlows(ctx.sim, m.id, stream.streamId, script(), capturePolicy.media_types as MediaKind[]);
+    await endMeetingAt(ctx.sim, m.id, t0 + MEETING_MS);
     await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))?.finishedOn ? true : undefined), { timeoutMs: 30000, what: 'the stream job to finish' });
     await ctx.queuesIdle({ timeoutMs: 20000 });
     await waitFor(async () => (await events(sessionId)).some((e) => e.event_type === 'recording.ready'), { timeoutMs: 15000, what: 'recording.ready' });
