@@ -16,15 +16,26 @@ import { waitFor } from './wait-for';
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
+/**
+ * `n` distinct free loopback ports: every listener stays open until all have a port, so
+ * the kernel cannot hand the same one out twice (one at a time, it may: a closed port is
+ * free again at once, and a Sentinel set once got its primary's port for its replica).
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.once('error', reject);
+            srv.listen(0, HOST, () => resolve((srv.address() as { port: number }).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve()))));
+  }
 }
 
 interface RedisProcess {
@@ -120,7 +131,7 @@ export class SentinelSet {
   }
 
   private async boot(): Promise<void> {
-    const [primary, replica] = [await freePort(), await freePort()];
+    const [primary, replica, ...sentinelPorts] = await freePorts(5);
     this.nodes = [primary, replica];
     for (const port of this.nodes) {
       const dir = path.join(this.dir, String(port));
@@ -132,8 +143,7 @@ export class SentinelSet {
       this.dataNodes.set(port, proc);
     }
     await waitFor(async () => field(await info(replica, 'replication'), 'master_link_status') === 'up', { timeoutMs: 10_000, what: 'the replica in sync' });
-    for (let i = 0; i < 3; i++) {
-      const port = await freePort();
+    for (const port of sentinelPorts) {
       const conf = path.join(this.dir, `sentinel-${port}.conf`);
       await fs.writeFile(
         conf,
@@ -349,7 +359,7 @@ export class RedisClusterSet {
 
   private async boot(): Promise<void> {
     const count = 3 * (1 + this.replicas);
-    for (let i = 0; i < count; i++) this.ports.push(await freePort());
+    this.ports.push(...(await freePorts(count)));
     for (const port of this.ports) {
       const dir = path.join(this.dir, String(port));
       await fs.mkdir(dir);
