@@ -8,6 +8,7 @@ import { JobName } from '../../jobs/job-names';
 import type { QueueJob, StreamRunPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
+import { renewLocksFromFetch } from '../../jobs/renew-locks-from-fetch';
 import { EventSource, StreamsService } from '../sessions';
 import { RunningStreams } from './stream/running-streams';
 import { StreamRunner } from './stream/stream-runner.service';
@@ -90,6 +91,9 @@ export class StreamRunProcessor extends QueueProcessor {
       for (const id of jobIds) this.running.abort(id, 'lease_lost');
     });
     this.watchRenewals();
+    // A burst of streams (a takeover, a deploy, many meetings at once) must not outlast the
+    // lock of the first ones fetched before they start (jobs/renew-locks-from-fetch.ts).
+    if (!renewLocksFromFetch(this.worker)) this.logger.warn('This BullMQ version cannot renew a job lock from its fetch: a burst of stream jobs may start with expired leases');
     this.watchExpiries();
     // Hand streams back before the worker waits for its active jobs.
     this.worker.on('closing', () => void this.running.abortAll());
