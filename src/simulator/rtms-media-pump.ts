@@ -220,7 +220,8 @@ export class RtmsMediaPump {
       // Only who the script can put on screen: a camera that is ever on, a participant who shares.
       const users = s.meeting.participants.filter((x) => (kind === 'video' ? x.camera !== false || (x.cameraSchedule ?? []).some((e) => e.on) : (x.shares?.length ?? 0) > 0));
       if (users.length === 0) continue;
-      for (let step = 0; step < FRAME_CYCLE; step++) todo.push(() => this.stillFrames(kind, Number(p.codec), Number(p.resolution), step * 500, users));
+      // One frame per turn: at scale 1 a frame takes ~240 ms, and a turn per camera would block for seconds.
+      for (const user of users) for (let step = 0; step < FRAME_CYCLE; step++) todo.push(() => this.stillFrames(kind, Number(p.codec), Number(p.resolution), step * 500, [user]));
     }
     const next = () => {
       const job = todo.shift();
