@@ -91,20 +91,23 @@ export class MeetingState implements SimMeeting {
    */
   speechEndedIn(from: number, to: number): TimedSpeech[] {
     this.checkIndex();
-    const all = (this.speechByEnd ??= this.participants
+    this.speechByEnd ??= this.participants
       .flatMap((participant) => (participant.speaks ?? []).map((line) => ({ participant, line, end: line.atMs + (line.durationMs ?? 2000) })))
-      .sort((a, b) => a.end - b.end));
-    const due: TimedSpeech[] = [];
-    for (let i = firstAfter(all, from, (x) => x.end); i < all.length && all[i].end <= to; i++) if (this.present(all[i].participant, all[i].line.atMs)) due.push(all[i]);
-    return due;
+      .sort((a, b) => a.end - b.end);
+    return this.window(this.speechByEnd, from, to, (x) => x.end);
   }
 
   /** Chat lines sent in (from, to] by a participant present then, in time order (ties as above). */
   chatIn(from: number, to: number): TimedChat[] {
     this.checkIndex();
-    const all = (this.chatByTime ??= this.participants.flatMap((participant) => (participant.chat ?? []).map((line) => ({ participant, line }))).sort((a, b) => a.line.atMs - b.line.atMs));
-    const due: TimedChat[] = [];
-    for (let i = firstAfter(all, from, (x) => x.line.atMs); i < all.length && all[i].line.atMs <= to; i++) if (this.present(all[i].participant, all[i].line.atMs)) due.push(all[i]);
+    this.chatByTime ??= this.participants.flatMap((participant) => (participant.chat ?? []).map((line) => ({ participant, line }))).sort((a, b) => a.line.atMs - b.line.atMs);
+    return this.window(this.chatByTime, from, to, (x) => x.line.atMs);
+  }
+
+  /** The lines of `all` (sorted by `at`) with from < at ≤ to whose participant was present when the line began. */
+  private window<T extends TimedChat>(all: readonly T[], from: number, to: number, at: (x: T) => number): T[] {
+    const due: T[] = [];
+    for (let i = firstAfter(all, from, at); i < all.length && at(all[i]) <= to; i++) if (this.present(all[i].participant, all[i].line.atMs)) due.push(all[i]);
     return due;
   }
 
