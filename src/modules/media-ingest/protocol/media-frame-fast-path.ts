@@ -1,12 +1,10 @@
 import type { MediaItem } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
-import { decodeMediaPayload, toInt } from './rtms-message-parser';
+import { decodeMediaPayload, ParsedMedia, toInt } from './rtms-message-parser';
 
 /** What the fast path yields: the same as `toMediaItem` for a well-formed audio, video or share message. */
-export interface FastMediaFrame {
-  item: MediaItem;
+export interface FastMediaFrame extends ParsedMedia {
   bytes: Buffer;
-  lengthMismatch: boolean;
 }
 
 type Scalar = string | number | boolean | null;
@@ -267,9 +265,10 @@ class FrameScan {
   }
 
   /**
-   * Where the base64 payload starts (after its quote; the scan stops after the closing one). Base64 has no quote, backslash or
-   * control character, so the first quote ends it; anything else that is not base64 makes
-   * the decode come out short, and the frame then goes down the general path.
+   * Where the base64 payload starts (after its quote; the scan moves past the closing one).
+   * Base64 has no quote, backslash or control character, so the first quote ends it;
+   * anything else that is not base64 makes the decode come out short, and the frame then
+   * goes down the general path.
    */
   private base64Start(): number {
     this.expect(QUOTE);

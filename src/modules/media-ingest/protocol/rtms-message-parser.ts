@@ -63,7 +63,14 @@ export const MEDIA_TYPE_LABEL: Record<number, string> = {
 export type MediaRejection = 'missing_content' | 'missing_data' | 'bad_user_id' | 'bad_timestamp' | 'bad_base64';
 
 /** `bytes`: the decoded payload of audio, video and share (data stays base64 in the item). */
-export type MediaParseResult = { ok: true; item: MediaItem; lengthMismatch: boolean; bytes?: Buffer } | { ok: false; reason: MediaRejection };
+/** A valid media message: its pipeline item, the decoded payload (audio, video, share) and whether `length` disagreed with it. */
+export interface ParsedMedia {
+  item: MediaItem;
+  lengthMismatch: boolean;
+  bytes?: Buffer;
+}
+
+export type MediaParseResult = ({ ok: true } & ParsedMedia) | { ok: false; reason: MediaRejection };
 
 /**
  * Decodes standard base64, or null if `data` is not exactly that. Node's decoder skips

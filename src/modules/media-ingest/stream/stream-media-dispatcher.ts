@@ -1,10 +1,9 @@
 import { Logger } from '@nestjs/common';
-import type { MediaItem } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
 import type { IngestMetrics } from '../ingest-metrics';
 import type { StreamCounters } from './stream-counters';
 import type { StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
-import { MEDIA_MESSAGE_TYPES, MEDIA_TYPE_LABEL, ParseFailure, RtmsMessage, toMediaItem } from '../protocol/rtms-message-parser';
+import { MEDIA_MESSAGE_TYPES, MEDIA_TYPE_LABEL, ParsedMedia, ParseFailure, RtmsMessage, toMediaItem } from '../protocol/rtms-message-parser';
 
 /**
  * A stream's media messages, from whichever socket they came: parsed into media items,
@@ -32,11 +31,12 @@ export class StreamMediaDispatcher {
       this.onInvalid('media', parsed.reason, bytes, m.msg_type);
       return;
     }
-    this.onParsedMedia(m.msg_type, parsed, bytes, receivedAt);
+    this.onParsedMedia(parsed, bytes, receivedAt);
   }
 
   /** A valid media message, from the general path above or the media socket's fast path. */
-  onParsedMedia(msgType: number, parsed: { item: MediaItem; bytes?: Buffer; lengthMismatch: boolean }, bytes: number, receivedAt: number): void {
+  onParsedMedia(parsed: ParsedMedia, bytes: number, receivedAt: number): void {
+    const msgType = parsed.item.msgType;
     const label = MEDIA_TYPE_LABEL[msgType];
     if (parsed.lengthMismatch) this.metrics.invalid.inc({ reason: 'length_mismatch_kept' });
     this.metrics.mediaReceived(label, bytes);

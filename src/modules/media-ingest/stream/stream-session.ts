@@ -101,7 +101,7 @@ export class StreamSession {
     this.conn = new StreamConnections(init, deps, {
       onSignalingMessage: (sock, m, bytes, at) => this.onSignalingMessage(sock, m, bytes, at),
       onMediaMessage: (m, bytes, at) => this.dispatcher.onMediaMessage(m, bytes, at),
-      onFastMedia: (frame, bytes, at) => this.dispatcher.onParsedMedia(frame.item.msgType, frame, bytes, at),
+      onFastMedia: (frame, bytes, at) => this.dispatcher.onParsedMedia(frame, bytes, at),
       onMediaConnecting: (types) => deps.media.mediaReconnecting(types),
       onInvalid: (socket, reason, bytes) => this.dispatcher.onInvalid(socket, reason, bytes),
       onSignalingClosed: (code, reason) => {
