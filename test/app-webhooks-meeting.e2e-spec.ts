@@ -6,7 +6,7 @@ import { insertWebhookEndpoint } from './factories/webhook-endpoint.factory';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
-import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
+import { playMeeting, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 import { WebhookReceiver } from './utils/webhook-receiver';
@@ -76,8 +76,7 @@ describe('App webhooks: a simulated meeting, as an app receives it', () => {
     const meeting = ctx.sim.createMeeting({ participants: waitingParticipants(script) });
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: POLICY });
     const stream = await ctx.sim.startRtms(meeting.id);
-    const t0 = await runScriptWhenMediaFlows(ctx.sim, meeting.id, stream.streamId, script, ['transcript', 'chat']);
-    await endMeetingAt(ctx.sim, meeting.id, t0 + 9000);
+    await playMeeting(ctx.sim, meeting.id, stream.streamId, script, ['transcript', 'chat'], 9000);
 
     await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))?.finishedOn ? true : undefined), {
       timeoutMs: 20000,

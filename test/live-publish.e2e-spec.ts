@@ -7,7 +7,7 @@ import type { ParticipantScript } from '../src/simulator/types';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
-import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
+import { playMeeting, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor, waitForQueuesIdle } from './utils/wait-for';
 
@@ -108,10 +108,7 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
    * `durationMs` (meeting time) later. Runs beside the test; await it before the stream's end.
    */
   function play(meetingId: number, streamId: string, durationMs: number): Promise<void> {
-    const done = (async () => {
-      const t0 = await runScriptWhenMediaFlows(ctx.sim, meetingId, streamId, SCRIPT, ['audio', 'transcript', 'chat']);
-      await endMeetingAt(ctx.sim, meetingId, t0 + durationMs);
-    })();
+    const done = playMeeting(ctx.sim, meetingId, streamId, SCRIPT, ['audio', 'transcript', 'chat'], durationMs);
     done.catch(() => undefined); // reported where it is awaited
     return done;
   }

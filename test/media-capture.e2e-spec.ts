@@ -10,7 +10,7 @@ import type { ParticipantScript } from '../src/simulator/types';
 import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
-import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
+import { playMeeting, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor, waitForQueuesIdle } from './utils/wait-for';
 
@@ -145,8 +145,7 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
 
     // The script starts once the hub receives every kind of media it asked for, then the
     // meeting ends: the stream stops with reason 6 (MEETING_ENDED).
-    const t0 = await runScriptWhenMediaFlows(ctx.sim, meeting.id, id, SCRIPT, POLICY.media_types as MediaKind[]);
-    await endMeetingAt(ctx.sim, meeting.id, t0 + END_MS);
+    await playMeeting(ctx.sim, meeting.id, id, SCRIPT, POLICY.media_types as MediaKind[], END_MS);
 
     // The meeting ends by itself; the stream job completes and the savers drain.
     const job = await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(id))?.finishedOn ? true : undefined), {

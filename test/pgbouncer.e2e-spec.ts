@@ -12,7 +12,7 @@ import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { TEST_ZOOM_APP, useE2eContext, WEBHOOK_PATH } from './utils/e2e-context';
 import { type PgBouncer, startPgBouncer } from './utils/pgbouncer';
-import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
+import { playMeeting, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
@@ -127,8 +127,7 @@ describe(`Postgres through PgBouncer (transaction pooling, ${POOL_SIZE} server c
     ({ id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { media_types: kinds } }));
     const stream = await ctx.sim.startRtms(meeting.id);
     // The script runs from the moment media flows; the meeting ends 12 s (meeting time) later.
-    const t0 = await runScriptWhenMediaFlows(ctx.sim, meeting.id, stream.streamId, script, kinds);
-    await endMeetingAt(ctx.sim, meeting.id, t0 + 12000);
+    await playMeeting(ctx.sim, meeting.id, stream.streamId, script, kinds, 12000);
     await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))?.finishedOn ? true : undefined), {
       timeoutMs: 60000,
       what: 'the stream job to finish',

@@ -10,7 +10,7 @@ import { createSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
 import { LiveTestClient } from './utils/live-test-client';
-import { endMeetingAt, runScriptWhenMediaFlows, waitingParticipants } from './utils/sim-script';
+import { playMeeting, waitingParticipants } from './utils/sim-script';
 import { API_KEY } from './utils/test-app';
 import { waitFor } from './utils/wait-for';
 
@@ -110,8 +110,7 @@ describe('Zero retention: live delivery only, nothing stored', () => {
     const watching = live?.(sessionId);
     const stream = await ctx.sim.startRtms(m.id);
     await watching;
-    const t0 = await runScriptWhenMediaFlows(ctx.sim, m.id, stream.streamId, script(), capturePolicy.media_types as MediaKind[]);
-    await endMeetingAt(ctx.sim, m.id, t0 + MEETING_MS);
+    await playMeeting(ctx.sim, m.id, stream.streamId, script(), capturePolicy.media_types as MediaKind[], MEETING_MS);
     await waitFor(async () => ((await ctx.hub.producer.queueFor(JobName.StreamRun).getJob(stream.streamId))?.finishedOn ? true : undefined), { timeoutMs: 30000, what: 'the stream job to finish' });
     await ctx.queuesIdle({ timeoutMs: 20000 });
     await waitFor(async () => (await events(sessionId)).some((e) => e.event_type === 'recording.ready'), { timeoutMs: 15000, what: 'recording.ready' });

@@ -42,8 +42,17 @@ export async function runScriptWhenMediaFlows(sim: ZoomSimulator, meetingId: num
 }
 
 /** Waits until meeting time `t` (the script's end), then ends the meeting: its streams stop with reason 6 (MEETING_ENDED). */
-export async function endMeetingAt(sim: ZoomSimulator, meetingId: number, t: number): Promise<void> {
+async function endMeetingAt(sim: ZoomSimulator, meetingId: number, t: number): Promise<void> {
   const live = sim.meeting(meetingId)!;
   await waitFor(() => live.now() >= t, { timeoutMs: 60000, what: 'the end of the script' });
   sim.endMeeting(meetingId);
+}
+
+/**
+ * The whole scripted meeting: `script` plays from the moment the hub receives `kinds`
+ * (runScriptWhenMediaFlows), and the meeting ends `durationMs` of meeting time later.
+ */
+export async function playMeeting(sim: ZoomSimulator, meetingId: number, streamId: string, script: ParticipantScript[], kinds: readonly MediaKind[], durationMs: number): Promise<void> {
+  const t0 = await runScriptWhenMediaFlows(sim, meetingId, streamId, script, kinds);
+  await endMeetingAt(sim, meetingId, t0 + durationMs);
 }
