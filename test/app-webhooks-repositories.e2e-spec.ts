@@ -73,6 +73,26 @@ describe('app-webhooks repositories (real Postgres)', () => {
     expect(await endpoints.findById(e.id)).toMatchObject({ enabled: false, disabledReason: 'the endpoint answered 410 Gone' });
   });
 
+  it('disables an endpoint and fails its pending messages in the caller’s transaction: all or nothing', async () => {
+    const e = await newEndpoint();
+    const m = await newMessage(e.id);
+    const disableAndFail = (then: 'commit' | 'roll back') =>
+      ds
+        .transaction(async (em) => {
+          expect(await endpoints.disable(e.id, 'every delivery failed', {}, em)).toBe(true);
+          expect(await messages.failPendingOfEndpoint(e.id, 'endpoint disabled', em)).toBe(1);
+          if (then === 'roll back') throw new Error('roll back');
+        })
+        .catch((err: Error) => expect(err.message).toBe('roll back'));
+    await disableAndFail('roll back');
+    expect(await endpoints.findById(e.id)).toMatchObject({ enabled: true, disabledReason: null });
+    expect(await messages.findById(m)).toMatchObject({ status: WebhookMessageStatus.Pending });
+    expect(await endpoints.findEventsPage(e.id, 10)).toEqual([]);
+    await disableAndFail('commit');
+    expect(await endpoints.findById(e.id)).toMatchObject({ enabled: false, disabledReason: 'every delivery failed' });
+    expect(await messages.findById(m)).toMatchObject({ status: WebhookMessageStatus.Failed, lastError: 'endpoint disabled' });
+  });
+
   it('locks, saves and deletes an endpoint (its messages cascade)', async () => {
     const e = await newEndpoint();
     const m = await newMessage(e.id);

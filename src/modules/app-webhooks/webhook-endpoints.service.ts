@@ -83,7 +83,6 @@ export class WebhookEndpointsService {
     if (dto.events) assertKnownEventTypes(dto.events);
     if (dto.metadata) assertMetadataSize(dto.metadata);
     if (dto.url) await assertDeliverableUrl(dto.url, this.config.allowPrivateUrls);
-    let disabled = false;
     const saved = await this.db.transaction(async (em) => {
       const e = await this.endpoints.findByIdForUpdate(id, em);
       if (!e) throw new WebhookEndpointNotFoundError(id);
@@ -98,11 +97,11 @@ export class WebhookEndpointsService {
         await this.endpoints.recordEvent(id, 'endpoint.disabled', { by: 'api' }, em);
         // No reason: the hub did not disable it, the app did.
         Object.assign(e, { enabled: false, disabledAt: new Date(), disabledReason: null });
-        disabled = true;
+        // In the same transaction: a disabled endpoint never has messages waiting.
+        await this.messages.failPendingOfEndpoint(id, 'endpoint disabled', em);
       }
       return this.endpoints.save(e, em);
     });
-    if (disabled) await this.messages.failPendingOfEndpoint(id, 'endpoint disabled');
     return endpointView(saved);
   }
 

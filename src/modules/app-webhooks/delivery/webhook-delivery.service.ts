@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Histogram } from 'prom-client';
+import { DataSource } from 'typeorm';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { AppConfig, AppWebhooksConfig } from '../../../config/app.config';
 import { JobName } from '../../../jobs/job-names';
@@ -33,6 +35,7 @@ export class WebhookDeliveryService {
   private readonly lag: Histogram;
 
   constructor(
+    @InjectDataSource() private readonly db: DataSource,
     private readonly messages: WebhookMessagesRepository,
     private readonly endpoints: WebhookEndpointsRepository,
     private readonly secrets: EndpointSecrets,
@@ -152,9 +155,15 @@ export class WebhookDeliveryService {
     });
   }
 
+  /**
+   * Disables the endpoint and fails its pending messages in one transaction: nobody sees
+   * (and no crash leaves) a disabled endpoint with messages still waiting to be sent.
+   */
   private async disable(endpointId: string, reason: string, details: Record<string, unknown>): Promise<void> {
-    if (!(await this.endpoints.disable(endpointId, reason, details))) return;
-    const closed = await this.messages.failPendingOfEndpoint(endpointId, 'endpoint disabled');
+    const closed = await this.db.transaction(async (em) =>
+      (await this.endpoints.disable(endpointId, reason, details, em)) ? this.messages.failPendingOfEndpoint(endpointId, 'endpoint disabled', em) : null,
+    );
+    if (closed === null) return;
     this.logger.warn(`Webhook endpoint ${endpointId} disabled: ${reason} (${closed} pending message(s) failed)`);
   }
 

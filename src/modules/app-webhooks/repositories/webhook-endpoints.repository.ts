@@ -78,15 +78,19 @@ export class WebhookEndpointsRepository {
     return rows[0]?.failing_since ?? null;
   }
 
-  /** Disables an enabled endpoint and records why. Returns false if it was not enabled. */
-  async disable(endpointId: string, reason: string, details: Record<string, unknown>): Promise<boolean> {
-    return this.db.transaction(async (em) => {
+  /**
+   * Disables an enabled endpoint and records why, in `em`'s transaction (or its own).
+   * Returns false if it was not enabled.
+   */
+  async disable(endpointId: string, reason: string, details: Record<string, unknown>, em?: EntityManager): Promise<boolean> {
+    const run = async (tx: EntityManager) => {
       const rows = await returningRows(
-        em.query(`UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2 WHERE id = $1 AND enabled RETURNING id`, [endpointId, reason]),
+        tx.query(`UPDATE webhook_endpoints SET enabled = false, disabled_at = now(), disabled_reason = $2 WHERE id = $1 AND enabled RETURNING id`, [endpointId, reason]),
       );
       if (rows.length === 0) return false;
-      await this.recordEvent(endpointId, 'endpoint.disabled', { reason, ...details }, em);
+      await this.recordEvent(endpointId, 'endpoint.disabled', { reason, ...details }, tx);
       return true;
-    });
+    };
+    return em ? run(em) : this.db.transaction(run);
   }
 }

@@ -163,9 +163,9 @@ export class WebhookMessagesRepository {
   }
 
   /** Fails every pending message of an endpoint (it was disabled). */
-  async failPendingOfEndpoint(endpointId: string, error: string): Promise<number> {
+  async failPendingOfEndpoint(endpointId: string, error: string, em: EntityManager = this.db.manager): Promise<number> {
     const rows = await returningRows(
-      this.db.query(`UPDATE webhook_messages SET status = 'failed', next_attempt_at = NULL, last_error = $2 WHERE endpoint_id = $1 AND status = 'pending' RETURNING id`, [
+      em.query(`UPDATE webhook_messages SET status = 'failed', next_attempt_at = NULL, last_error = $2 WHERE endpoint_id = $1 AND status = 'pending' RETURNING id`, [
         endpointId,
         error,
       ]),
