@@ -308,9 +308,12 @@ describe('Erasure by participant', () => {
     expect(done.spool_segments_dropped).toBeGreaterThanOrEqual(1);
     expect(await sql(`SELECT 1 FROM participants WHERE session_id = $1 AND zoom_user_id = $2`, [sessionId, String(BOB)])).toEqual([]);
     // The worker dropped B's audio it still held (and refuses the rest of B's window).
-    const metrics = await api().get('/metrics').set('x-api-key', API_KEY).expect(200);
-    const erased = /rtms_hub_audio_discarded_total\{reason="erased"\} (\d+)/.exec(metrics.text);
-    expect(Number(erased?.[1] ?? 0)).toBeGreaterThan(0);
+    // (Counted when the worker's erase signal lands: not ordered with the erasure's end.)
+    await waitFor(async () => {
+      const metrics = await api().get('/metrics').set('x-api-key', API_KEY).expect(200);
+      const erased = /rtms_hub_audio_discarded_total\{reason="erased"\} (\d+)/.exec(metrics.text);
+      return Number(erased?.[1] ?? 0) > 0;
+    }, { what: 'erased audio to be counted' });
 
     await endMeeting(meeting.id, streamId, sessionId);
     // B's window that was open at the erasure never became a WAV, nor a segment row; A's did.

@@ -110,7 +110,8 @@ describe('Zoom event WebSocket (second event source)', () => {
     );
     expect(session.streams).toHaveLength(1);
     expect(session.streams[0]).toMatchObject({ rtms_stream_id: stream.streamId });
-    const job = (await streamJobs()).find((j) => j.id === stream.streamId);
+    // The stream job is added just after the session's move to streaming commits.
+    const job = await waitFor(async () => (await streamJobs()).find((j) => j.id === stream.streamId), { what: 'the stream job' });
     expect(job?.data).toEqual({ rtmsStreamId: stream.streamId, sessionId: created.id });
     expect(await processed(stream.streamId, 1)).toEqual([{ event_type: 'meeting.rtms_started', source: 'event_ws', status: 'processed' }]);
     // What the event caused (the session's move to streaming…) carries its source too, not `webhook`.

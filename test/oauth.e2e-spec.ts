@@ -495,9 +495,8 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       expect(row.expires_at.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
       // ... and scheduled the next one, delayed until shortly before the new expiry.
       expect(row.token_version).toBe(2);
-      const next = await queue.getJob(`token-refresh-${id}-v2`);
-      expect(next).toBeDefined();
-      expect(await next?.getState()).toBe('delayed');
+      // Scheduled just after the refreshed row is stored.
+      await waitFor(async () => (await (await queue.getJob(`token-refresh-${id}-v2`))?.getState()) === 'delayed', { what: 'the next token.refresh job' });
     });
   });
 

@@ -67,6 +67,13 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     return req.send(body);
   }
 
+  /** The job once BullMQ has finished it (its row settles just before: attemptsMade counts only then). */
+  const finishedJob = (jobId: string) =>
+    waitFor(async () => {
+      const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(jobId);
+      return job?.finishedOn ? job : undefined;
+    }, { what: `job ${jobId} to finish` });
+
   async function settled(requestId: string): Promise<RequestRow> {
     return waitFor(
       async () => {
@@ -206,15 +213,15 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     ctx.sim.faults.rest429(`/v2/live_meetings/${meeting.id}/rtms_app/status`, 1, 1);
     const res = await act(sessionId, 'start').expect(202);
     await waitFor(async () => (await requestRow(res.body.request.id)).status === 'retrying', { what: 'the request to wait for Retry-After' });
-    const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
-    expect(await job?.getState()).toBe('delayed');
+    // The row says retrying just before the job moves to delayed.
+    await waitFor(async () => (await (await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id))?.getState()) === 'delayed', { what: 'the job to be delayed' });
     const row = await settled(res.body.request.id);
     expect(row).toMatchObject({ status: 'succeeded', throttled_count: 1, attempts: 2, zoom_status: 202 });
     const calls = patches(meeting.id);
     expect(calls.map((c) => c.status)).toEqual([429, 202]);
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(950);
-    const done = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
-    expect(done?.attemptsMade).toBe(1);
+    const done = await finishedJob(res.body.job_id);
+    expect(done.attemptsMade).toBe(1);
     await sessionStatus(sessionId, 'streaming');
   });
 
@@ -230,9 +237,9 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     // Exponential backoff from JOB_BACKOFF_MS=50: at least 50 ms, then at least 100 ms.
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(45);
     expect(calls[2].at - calls[1].at).toBeGreaterThanOrEqual(95);
-    const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
-    expect(job?.opts.backoff).toEqual({ type: 'exponential', delay: 50 });
-    expect(job?.attemptsMade).toBe(3);
+    const job = await finishedJob(res.body.job_id);
+    expect(job.opts.backoff).toEqual({ type: 'exponential', delay: 50 });
+    expect(job.attemptsMade).toBe(3);
     await sessionStatus(sessionId, 'streaming');
   });
 
@@ -268,9 +275,9 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     const events = await api('get', `/sessions/${sessionId}/events`).expect(200);
     const failed = events.body.data.find((e: { event_type: string }) => e.event_type === 'rtms.start_failed');
     expect(failed.payload).toMatchObject({ zoom_code: '2308', zoom_status: 400 });
-    const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id);
-    expect(await job?.getState()).toBe('failed');
-    expect(job?.attemptsMade).toBe(1);
+    const job = await finishedJob(res.body.job_id);
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(1);
 
     // A failed start may be tried again; this time Zoom accepts.
     const again = await act(sessionId, 'start').expect(202);

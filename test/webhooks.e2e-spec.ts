@@ -62,9 +62,8 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     expect(session.meeting_uuid).toBe(meeting.uuid);
     expect(session.streams).toHaveLength(1);
     expect(session.streams[0]).toMatchObject({ rtms_stream_id: stream.streamId, status: 'pending' });
-    const jobs = await streamJobs();
-    expect(jobs.map((j) => j.id)).toContain(stream.streamId);
-    const job = jobs.find((j) => j.id === stream.streamId);
+    // The stream job is added just after the session's move to streaming commits.
+    const job = await waitFor(async () => (await streamJobs()).find((j) => j.id === stream.streamId), { what: 'the stream job' });
     expect(job?.data).toEqual({ rtmsStreamId: stream.streamId, sessionId: created.id });
     expect(ctx.sim.webhookLog.filter((w) => w.event === 'meeting.rtms_started').every((w) => w.status === 200)).toBe(true);
 

@@ -179,8 +179,11 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(announcedFailure.data).toMatchObject({ dispatch_id: d.id, room_id: room.id, step: 'join', zoom_status: 400, zoom_code: '3000', error: expect.stringContaining('Zoom Room is offline.') });
 
     // Bull Board shows the job in the failed set with Zoom's reason.
-    const job = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
-    expect(await job?.getState()).toBe('failed');
+    // The dispatch row says failed just before BullMQ moves the job to the failed set.
+    const job = await waitFor(async () => {
+      const j = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
+      return j && (await j.getState()) === 'failed' ? j : undefined;
+    }, { what: 'the join job to be failed' });
     expect(job?.failedReason).toContain('code 3000');
     expect(job?.failedReason).not.toContain(PASSCODE);
     const metrics = await request(worker.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY).expect(200);
@@ -253,6 +256,8 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     ctx.sim.faults.rest429(`/v2/rooms/${room.id}/events`, 1, 2);
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id] }).expect(202)).body.data[0] as DispatchBody;
     await waitFor(async () => (await getDispatch(d.id)).throttled_count === 1, { what: 'the 429' });
+    // The count is stored just before the job moves to delayed (an active job's lock would keep it).
+    await waitFor(async () => (await (await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string))?.getState()) === 'delayed', { what: 'the join to wait for its retry' });
     const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
     expect(cancelled.status).toBe('cancelled');
     const job = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
