@@ -23,7 +23,7 @@ import { authorizeZoomUser, connectZoomUser, newZoomUser } from './factories/oau
 import { useE2eContext } from './utils/e2e-context';
 import { nodeArgsFor } from './utils/processes';
 import { API_KEY, startTestApp, TestApp } from './utils/test-app';
-import { waitFor } from './utils/wait-for';
+import { waitFor, waitForJobState } from './utils/wait-for';
 
 const REDIRECT_URI = 'https://ctx.hub.example.test/api/v1/oauth/zoom/callback';
 const CLIENT_ID = 'oauth_e2e_client';
@@ -496,7 +496,7 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       // ... and scheduled the next one, delayed until shortly before the new expiry.
       expect(row.token_version).toBe(2);
       // Scheduled just after the refreshed row is stored.
-      await waitFor(async () => (await (await queue.getJob(`token-refresh-${id}-v2`))?.getState()) === 'delayed', { what: 'the next token.refresh job' });
+      await waitForJobState(queue, `token-refresh-${id}-v2`, 'delayed');
     });
   });
 

@@ -8,7 +8,7 @@ import { connectZoomUser, newZoomUser } from './factories/oauth-connection.facto
 import { createSession } from './factories/session.factory';
 import { TEST_ZOOM_APP, useE2eContext } from './utils/e2e-context';
 import { API_KEY } from './utils/test-app';
-import { waitFor } from './utils/wait-for';
+import { waitFor, waitForJobState } from './utils/wait-for';
 
 const REDIRECT_URI = 'https://ctx.hub.example.test/api/v1/oauth/zoom/callback';
 const S2S = { clientId: 'rtms_e2e_s2s', clientSecret: 'rtms_e2e_s2s_secret', accountId: 'rtms_e2e_account' };
@@ -214,7 +214,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     const res = await act(sessionId, 'start').expect(202);
     await waitFor(async () => (await requestRow(res.body.request.id)).status === 'retrying', { what: 'the request to wait for Retry-After' });
     // The row says retrying just before the job moves to delayed.
-    await waitFor(async () => (await (await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id))?.getState()) === 'delayed', { what: 'the job to be delayed' });
+    await waitForJobState(ctx.hub.producer.queue(QueueName.RtmsControl), res.body.job_id, 'delayed');
     const row = await settled(res.body.request.id);
     expect(row).toMatchObject({ status: 'succeeded', throttled_count: 1, attempts: 2, zoom_status: 202 });
     const calls = patches(meeting.id);

@@ -7,7 +7,7 @@ import { RestCall, ZoomSimulator } from '../src/simulator';
 import { createSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
 import { API_KEY, TestApp } from './utils/test-app';
-import { waitFor } from './utils/wait-for';
+import { waitFor, waitForJobState } from './utils/wait-for';
 
 const PASSCODE = 'pa55-Secret!';
 
@@ -180,12 +180,9 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
 
     // Bull Board shows the job in the failed set with Zoom's reason.
     // The dispatch row says failed just before BullMQ moves the job to the failed set.
-    const job = await waitFor(async () => {
-      const j = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
-      return j && (await j.getState()) === 'failed' ? j : undefined;
-    }, { what: 'the join job to be failed' });
-    expect(job?.failedReason).toContain('code 3000');
-    expect(job?.failedReason).not.toContain(PASSCODE);
+    const job = await waitForJobState(ctx.hub.producer.queueFor(JobName.RoomJoin), jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string, 'failed');
+    expect(job.failedReason).toContain('code 3000');
+    expect(job.failedReason).not.toContain(PASSCODE);
     const metrics = await request(worker.app.getHttpServer()).get('/metrics').set('x-api-key', API_KEY).expect(200);
     expect(metrics.text).toMatch(/rtms_hub_zoom_rooms_dispatches_total\{outcome="failed_join"\} [1-9]/);
     expect(metrics.text).toMatch(/rtms_hub_zoom_rooms_calls_total\{call="join",outcome="refused"\} [1-9]/);
@@ -257,7 +254,7 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id] }).expect(202)).body.data[0] as DispatchBody;
     await waitFor(async () => (await getDispatch(d.id)).throttled_count === 1, { what: 'the 429' });
     // The count is stored just before the job moves to delayed (an active job's lock would keep it).
-    await waitFor(async () => (await (await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string))?.getState()) === 'delayed', { what: 'the join to wait for its retry' });
+    await waitForJobState(ctx.hub.producer.queueFor(JobName.RoomJoin), jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string, 'delayed');
     const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
     expect(cancelled.status).toBe('cancelled');
     const job = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);

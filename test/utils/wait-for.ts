@@ -27,6 +27,17 @@ export async function waitFor<T>(probe: () => T | Promise<T>, { timeoutMs = 1000
   }
 }
 
+/**
+ * The job once BullMQ has it in `state` (e.g. `delayed` after a deferral, `failed` after
+ * the handler threw): a row the job writes is committed before BullMQ moves the job.
+ */
+export function waitForJobState(queue: Queue, jobId: string, state: 'delayed' | 'failed' | 'completed', o: WaitOptions = {}): Promise<Job> {
+  return waitFor(async () => {
+    const job = await queue.getJob(jobId);
+    return job && (await job.getState()) === state ? job : undefined;
+  }, { what: `job ${jobId} to be ${state}`, ...o });
+}
+
 /** The BullMQ states in which a job still has work to do (or to wait for). */
 export const BUSY_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 
