@@ -68,11 +68,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
   }
 
   /** The job once BullMQ has finished it (its row settles just before: attemptsMade counts only then). */
-  const finishedJob = (jobId: string) =>
-    waitFor(async () => {
-      const job = await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(jobId);
-      return job?.finishedOn ? job : undefined;
-    }, { what: `job ${jobId} to finish` });
+  const finishedJob = (jobId: string, state: 'completed' | 'failed') => waitForJobState(ctx.hub.producer.queue(QueueName.RtmsControl), jobId, state);
 
   async function settled(requestId: string): Promise<RequestRow> {
     return waitFor(
@@ -220,7 +216,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     const calls = patches(meeting.id);
     expect(calls.map((c) => c.status)).toEqual([429, 202]);
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(950);
-    const done = await finishedJob(res.body.job_id);
+    const done = await finishedJob(res.body.job_id, 'completed');
     expect(done.attemptsMade).toBe(1);
     await sessionStatus(sessionId, 'streaming');
   });
@@ -237,7 +233,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     // Exponential backoff from JOB_BACKOFF_MS=50: at least 50 ms, then at least 100 ms.
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(45);
     expect(calls[2].at - calls[1].at).toBeGreaterThanOrEqual(95);
-    const job = await finishedJob(res.body.job_id);
+    const job = await finishedJob(res.body.job_id, 'completed');
     expect(job.opts.backoff).toEqual({ type: 'exponential', delay: 50 });
     expect(job.attemptsMade).toBe(3);
     await sessionStatus(sessionId, 'streaming');
@@ -275,8 +271,7 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     const events = await api('get', `/sessions/${sessionId}/events`).expect(200);
     const failed = events.body.data.find((e: { event_type: string }) => e.event_type === 'rtms.start_failed');
     expect(failed.payload).toMatchObject({ zoom_code: '2308', zoom_status: 400 });
-    const job = await finishedJob(res.body.job_id);
-    expect(await job.getState()).toBe('failed');
+    const job = await finishedJob(res.body.job_id, 'failed');
     expect(job.attemptsMade).toBe(1);
 
     // A failed start may be tried again; this time Zoom accepts.
