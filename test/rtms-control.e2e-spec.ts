@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { QueueName } from '../src/jobs/queue-names';
+import { SessionStatus, SessionsService } from '../src/modules/sessions';
 import { SimMeeting, SimUser } from '../src/simulator';
 import { connectZoomUser, newZoomUser } from './factories/oauth-connection.factory';
 import { createSession } from './factories/session.factory';
@@ -278,6 +279,35 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     const again = await act(sessionId, 'start').expect(202);
     expect((await settled(again.body.request.id)).status).toBe('succeeded');
     await sessionStatus(sessionId, 'streaming');
+  });
+
+  it('a refused start is recorded whole or not at all: a failure while recording it leaves it for the retry', async () => {
+    const meeting = newMeeting();
+    const sessionId = await newSession(meeting);
+    ctx.sim.faults.rtmsControlError(meeting.id, { code: 2308 }, 2);
+    // The first attempt loses its database connection as it fails the session, after the
+    // request was marked failed and the failure event written in the same transaction.
+    const sessions = ctx.hub.app.get(SessionsService, { strict: false });
+    const transition = sessions.transition.bind(sessions);
+    let failMoves = 0;
+    const spy = jest.spyOn(sessions, 'transition').mockImplementation(async (id, to, opts, em) => {
+      if (id === sessionId && to === SessionStatus.Failed && failMoves++ === 0) throw new Error('Connection terminated unexpectedly');
+      return transition(id, to, opts, em);
+    });
+    try {
+      const res = await act(sessionId, 'start').expect(202);
+      const job = await finishedJob(res.body.job_id, 'failed');
+      // Rolled back, so the retry asked Zoom again and recorded the refusal once, whole.
+      expect(job.attemptsMade).toBe(2);
+      expect(failMoves).toBe(2);
+      expect(await requestRow(res.body.request.id)).toMatchObject({ status: 'failed', attempts: 2, zoom_code: '2308' });
+      expect(patches(meeting.id)).toHaveLength(2);
+      await sessionStatus(sessionId, 'failed');
+      const events = await api('get', `/sessions/${sessionId}/events`).expect(200);
+      expect(events.body.data.filter((e: { event_type: string }) => e.event_type === 'rtms.start_failed')).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('400 (2310) on stop: recorded, the stream keeps running', async () => {

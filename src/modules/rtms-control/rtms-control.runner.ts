@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { InjectRepository } from '@nestjs/typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { Job, UnrecoverableError } from 'bullmq';
 import { deferJobUntil } from '../../jobs/queue-processor';
 import { Counter } from 'prom-client';
-import { In, Not, Repository } from 'typeorm';
+import { DataSource, EntityManager, In, Not, Repository } from 'typeorm';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app.config';
 import { RtmsControlPayload } from '../../jobs/job-payloads';
@@ -39,6 +39,7 @@ export class RtmsControlRunner {
 
   constructor(
     @InjectRepository(RtmsControlRequestEntity) private readonly requests: Repository<RtmsControlRequestEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sessions: SessionsService,
     private readonly events: SessionEventsService,
     private readonly streams: StreamsService,
@@ -128,28 +129,51 @@ export class RtmsControlRunner {
     return this.tokens.getAccessToken(req.connectionId, { rejectedToken: rejected });
   }
 
+  /** The session moves on and the request succeeds in one transaction: a crash leaves both as they were, for the retry. */
   private async succeed(req: RtmsControlRequestEntity, action: RtmsAction, zoomStatus: number, openStreams: string[]): Promise<{ status: ControlRequestStatus; zoomStatus: number }> {
     const rule = RTMS_ACTIONS[action];
-    try {
-      await this.sessions.transition(req.sessionId, rule.to, {
-        source: EventSource.Worker,
-        reason: `RTMS ${action} accepted by Zoom`,
-        ...(action === 'stop' ? { stopReason: STOP_REASON_MANUAL_API } : {}),
-        details: { request_id: req.id, zoom_status: zoomStatus },
-      });
-    } catch (err) {
-      // Zoom accepted, but the session moved meanwhile (e.g. a webhook stopped it).
-      if (!(err instanceof IllegalTransitionError)) throw err;
-      this.logger.warn(`RTMS ${action} accepted for session ${req.sessionId}, but ${err.message}`);
-    }
-    await this.requests.update(
-      { id: req.id, status: Not(In(FINAL)) },
-      { status: ControlRequestStatus.Succeeded, zoomStatus, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null, completedAt: new Date() },
-    );
+    await this.dataSource.transaction(async (em) => {
+      await this.transitionUnlessMoved(
+        req.sessionId,
+        rule.to,
+        {
+          source: EventSource.Worker,
+          reason: `RTMS ${action} accepted by Zoom`,
+          ...(action === 'stop' ? { stopReason: STOP_REASON_MANUAL_API } : {}),
+          details: { request_id: req.id, zoom_status: zoomStatus },
+        },
+        em,
+        // Zoom accepted, but the session moved meanwhile (e.g. a webhook stopped it).
+        (err) => this.logger.warn(`RTMS ${action} accepted for session ${req.sessionId}, but ${err.message}`),
+      );
+      await em.getRepository(RtmsControlRequestEntity).update(
+        { id: req.id, status: Not(In(FINAL)) },
+        { status: ControlRequestStatus.Succeeded, zoomStatus, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null, completedAt: new Date() },
+      );
+    });
     if (action === 'stop') await this.signalClose(openStreams);
     this.outcomes.inc({ action, outcome: 'ok' });
     this.logger.log(`RTMS ${action} accepted by Zoom for session ${req.sessionId} (HTTP ${zoomStatus})`);
     return { status: ControlRequestStatus.Succeeded, zoomStatus };
+  }
+
+  /**
+   * A move the state machine refuses (the session went elsewhere meanwhile) is reported
+   * and skipped; it throws before writing, so the transaction around it carries on.
+   */
+  private async transitionUnlessMoved(
+    sessionId: string,
+    to: SessionStatus,
+    opts: Parameters<SessionsService['transition']>[2],
+    em: EntityManager,
+    refused: (err: IllegalTransitionError) => void = () => undefined,
+  ): Promise<void> {
+    try {
+      await this.sessions.transition(sessionId, to, opts, em);
+    } catch (err) {
+      if (!(err instanceof IllegalTransitionError)) throw err;
+      refused(err);
+    }
   }
 
   private async openStreams(sessionId: string): Promise<string[]> {
@@ -175,29 +199,36 @@ export class RtmsControlRunner {
     throw new ZoomCallRetryableError(outcome.error ?? 'retryable Zoom failure');
   }
 
-  /** Records a permanent failure on the request and the session, then stops the job. */
+  /**
+   * Records a permanent failure on the request, the session's timeline and (for a start)
+   * the session, in one transaction: a crash between them would leave a final request
+   * that no retry revisits beside a session still waiting for it. Then stops the job.
+   */
   private async fail(req: RtmsControlRequestEntity, outcome: ZoomCallOutcome, throwAfter = true): Promise<never> {
-    const updated = await this.requests.update(
-      { id: req.id, status: Not(In(FINAL)) },
-      { status: ControlRequestStatus.Failed, ...outcome, nextAttemptAt: null, completedAt: new Date() },
-    );
-    if (updated.affected) {
-      this.outcomes.inc({ action: req.action, outcome: 'failed' });
-      const reason = outcome.error ?? 'failed';
-      await this.events.recordEvent(req.sessionId, {
-        source: EventSource.Worker,
-        eventType: `rtms.${req.action}_failed`,
-        payload: { request_id: req.id, zoom_status: outcome.zoomStatus ?? null, zoom_code: outcome.zoomCode ?? null, zoom_message: outcome.zoomMessage ?? null, error: reason },
-      });
+    const reason = outcome.error ?? 'failed';
+    const recorded = await this.dataSource.transaction(async (em) => {
+      const updated = await em
+        .getRepository(RtmsControlRequestEntity)
+        .update({ id: req.id, status: Not(In(FINAL)) }, { status: ControlRequestStatus.Failed, ...outcome, nextAttemptAt: null, completedAt: new Date() });
+      if (!updated.affected) return false;
+      await this.events.recordEvent(
+        req.sessionId,
+        {
+          source: EventSource.Worker,
+          eventType: `rtms.${req.action}_failed`,
+          payload: { request_id: req.id, zoom_status: outcome.zoomStatus ?? null, zoom_code: outcome.zoomCode ?? null, zoom_message: outcome.zoomMessage ?? null, error: reason },
+        },
+        em,
+      );
       // A start Zoom refused leaves the session failed, with Zoom's reason; a refused
       // stop/pause/resume leaves the stream as it is (recorded as an event above).
       if (req.action === 'start') {
-        await this.sessions
-          .transition(req.sessionId, SessionStatus.Failed, { source: EventSource.Worker, reason, details: { request_id: req.id, zoom_code: outcome.zoomCode ?? null } })
-          .catch((err: unknown) => {
-            if (!(err instanceof IllegalTransitionError)) throw err;
-          });
+        await this.transitionUnlessMoved(req.sessionId, SessionStatus.Failed, { source: EventSource.Worker, reason, details: { request_id: req.id, zoom_code: outcome.zoomCode ?? null } }, em);
       }
+      return true;
+    });
+    if (recorded) {
+      this.outcomes.inc({ action: req.action, outcome: 'failed' });
       this.logger.warn(`RTMS ${req.action} for session ${req.sessionId} failed: ${reason}`);
     }
     if (throwAfter) throw new UnrecoverableError(outcome.error ?? 'failed');
