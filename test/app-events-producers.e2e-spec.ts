@@ -7,6 +7,8 @@ import { RecordingReadyService } from '../src/modules/media-ingest/recording/rec
 import { MediaSaverService } from '../src/modules/media-ingest/savers/media-saver.service';
 import { OAuthConnectionsService } from '../src/modules/oauth/oauth-connections.service';
 import { EventSource, SessionsService, SessionStatus, StreamsService } from '../src/modules/sessions';
+import { StreamStatus } from '../src/modules/sessions/entities/rtms-stream.entity';
+import { RtmsStreamsRepository } from '../src/modules/sessions/repositories/rtms-streams.repository';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
 
@@ -104,6 +106,47 @@ describe('App-event producers (real Postgres)', () => {
         ['participant.joined', { user_id: '16778240', user_name: 'Ann' }, '2026-11-30T10:00:05.000Z'],
       ]);
       expect(evs.every((e) => e.data.rtms_stream_id === 'stream-a')).toBe(true);
+    });
+
+    it('a stream pause moves the stream and its session in one transaction; a failure between them leaves both as they were', async () => {
+      const streams = get(StreamsService);
+      const sessions = get(SessionsService);
+      const id = await newSession();
+      await sessions.transition(id, SessionStatus.Streaming, { source: EventSource.Worker, reason: 'rtms_started' });
+      const rtmsStreamId = `pause-${randomUUID()}`;
+      await get(RtmsStreamsRepository).insert({ rtmsStreamId, sessionId: id, serverUrls: 'wss://rtms.example.test', status: StreamStatus.Active });
+      const statuses = async () => {
+        const [row] = await query<{ stream: string; session: string }>(
+          ctx.hub.app,
+          'SELECT s.status AS stream, x.status AS session FROM rtms_streams s JOIN sessions x ON x.id = s.session_id WHERE s.rtms_stream_id = $1',
+          [rtmsStreamId],
+        );
+        return row;
+      };
+      const moves = async () => (await eventsOf(id, 'session.status_changed')).map((e) => e.data.status);
+
+      const spy = jest.spyOn(sessions, 'transition').mockImplementationOnce(async () => {
+        throw new Error('Connection terminated unexpectedly');
+      });
+      try {
+        await expect(streams.applyPause(rtmsStreamId, id, true, EventSource.Worker)).rejects.toThrow('Connection terminated');
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await statuses()).toEqual({ stream: 'active', session: 'streaming' });
+
+      await streams.applyPause(rtmsStreamId, id, true, EventSource.Worker);
+      expect(await statuses()).toEqual({ stream: 'paused', session: 'paused' });
+      await streams.applyPause(rtmsStreamId, id, false, EventSource.Worker);
+      expect(await statuses()).toEqual({ stream: 'active', session: 'streaming' });
+      expect(await moves()).toEqual(['streaming', 'paused', 'streaming']);
+
+      // The session stopped meanwhile: the stream's own state still moves, the session's is refused and recorded.
+      await sessions.transition(id, SessionStatus.Stopped, { source: EventSource.Webhook, reason: 'rtms_stopped' });
+      await streams.applyPause(rtmsStreamId, id, true, EventSource.Worker);
+      expect(await statuses()).toEqual({ stream: 'paused', session: 'stopped' });
+      const refused = await query<{ payload: Record<string, unknown> }>(ctx.hub.app, `SELECT payload FROM session_events WHERE session_id = $1 AND event_type = 'session.transition_refused'`, [id]);
+      expect(refused.map((r) => r.payload)).toEqual([{ from: 'stopped', to: 'paused', reason: 'rtms_paused' }]);
     });
 
     it('deleting a session announces media.deleted although its row is gone', async () => {

@@ -138,6 +138,21 @@ export class StreamsService {
     await this.streams.setStatusUnlessEnded(rtmsStreamId, status);
   }
 
+  /**
+   * A stream paused or resumed (msg 8): the stream's status and its session's move in one
+   * transaction, so no reader sees one without the other. An ended stream keeps its
+   * status; a move the session's state forbids (it stopped meanwhile) is recorded as refused.
+   */
+  async applyPause(rtmsStreamId: string, sessionId: string, paused: boolean, source: EventSource): Promise<void> {
+    await this.dataSource.transaction(async (em) => {
+      await this.streams.setStatusUnlessEnded(rtmsStreamId, paused ? StreamStatus.Paused : StreamStatus.Active, em);
+      // Locked before the check, so the move checked is the move made.
+      const session = await this.sessionRows.findByIdForUpdate(sessionId, em);
+      if (!session) return;
+      await this.moveSession(em, session, paused ? SessionStatus.Paused : SessionStatus.Streaming, source, { reason: paused ? 'rtms_paused' : 'rtms_resumed', rtmsStreamId });
+    });
+  }
+
   /** Runtime fields the stream worker keeps current. */
   async updateRuntime(rtmsStreamId: string, fields: StreamRuntimeFields): Promise<void> {
     await this.streams.updateRuntime(rtmsStreamId, fields);

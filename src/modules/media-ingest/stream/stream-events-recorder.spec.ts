@@ -2,7 +2,7 @@ import type { ConfigService } from '@nestjs/config';
 import type { MetricsService } from '../../../common/metrics/metrics.service';
 import type { AppConfig } from '../../../config/app.config';
 import { RtmsEventType, RtmsMessageType, RtmsStreamState } from '../../../zoom/rtms-enums';
-import { IllegalTransitionError, SessionStatus } from '../../sessions';
+import { SessionStatus } from '../../sessions';
 import type { SessionEventsService, SessionsService, StreamsService } from '../../sessions';
 import type { RtmsMessage } from '../protocol/rtms-message-parser';
 import { StreamEventsRecorder } from './stream-events-recorder';
@@ -11,7 +11,7 @@ const down = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'
 
 /** Fakes of the sessions module that fail while `db.up` is false and log every write. */
 function fakes() {
-  const db = { up: true, log: [] as string[], refuseTransition: false, commitThenLose: 0 };
+  const db = { up: true, log: [] as string[], commitThenLose: 0 };
   const guard = () => {
     if (!db.up) throw down();
   };
@@ -28,9 +28,10 @@ function fakes() {
     }),
   };
   const streams = {
-    setStatus: jest.fn(async (_id: string, status: string) => {
+    // One transaction: both rows or neither.
+    applyPause: jest.fn(async (_id: string, _session: string, paused: boolean) => {
       guard();
-      db.log.push(`stream ${status}`);
+      db.log.push(`stream ${paused ? 'paused' : 'active'}`, `session ${paused ? SessionStatus.Paused : SessionStatus.Streaming}`);
     }),
     participantJoined: jest.fn(async (_s: string, user: string) => {
       guard();
@@ -42,11 +43,6 @@ function fakes() {
     addReceivedCounts: jest.fn(async (_id: string, delta: Record<string, number>) => {
       guard();
       db.log.push(`counts ${JSON.stringify(delta)}`);
-    }),
-    transition: jest.fn(async (_id: string, to: SessionStatus) => {
-      guard();
-      if (db.refuseTransition) throw new IllegalTransitionError(SessionStatus.Stopped, to);
-      db.log.push(`session ${to}`);
     }),
   };
   const metrics = { counter: () => ({ inc: () => undefined }), gauge: () => ({}) } as unknown as MetricsService;
@@ -62,7 +58,7 @@ const event = (type: number, extra: Record<string, unknown> = {}) => ({ msg_type
 const written = (log: string[]) => log.map((l) => l.replace(/ worker:[0-9a-f-]+$/, ''));
 
 describe('StreamEventsRecorder', () => {
-  it('what it sees while Postgres is down is written in order once it answers: join, pause (stream, then session), resume', async () => {
+  it('what it sees while Postgres is down is written in order once it answers: join, pause (stream and session), resume', async () => {
     const { db, recorder } = fakes();
     db.up = false;
     await recorder.event(ref, join(7));
@@ -91,15 +87,6 @@ describe('StreamEventsRecorder', () => {
     await recorder.note(ref, 'stream.handed_over', {});
     expect(await recorder.settled(ref.rtmsStreamId, 5000)).toBe(true);
     expect(written(db.log)).toEqual(['event stream.reconnect', 'event stream.handed_over']);
-  });
-
-  it('a transition the state machine refuses is not retried; the stream goes on', async () => {
-    const { db, recorder } = fakes();
-    db.refuseTransition = true;
-    await recorder.streamState(ref, state(RtmsStreamState.Paused));
-    await recorder.note(ref, 'after', {});
-    expect(await recorder.settled(ref.rtmsStreamId, 5000)).toBe(true);
-    expect(written(db.log)).toEqual(['event rtms.stream_state', 'stream paused', 'event after']);
   });
 
   it('zero retention (storesPeople false): no participant rows and no event about a person; the stream\'s own events and the counts are written', async () => {

@@ -3,11 +3,10 @@ import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Counter, Gauge } from 'prom-client';
 import { RtmsEventType, RtmsSessionState, RtmsStreamState } from '../../../zoom/rtms-enums';
-import { DomainError } from '../../../common/errors/domain-error';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import type { AppConfig } from '../../../config/app.config';
 import { isDatabaseUnavailable, isUniqueViolation } from '../../../database/database-unavailable';
-import { EventSource, ReceivedCounts, RecordEventInput, SessionEventsService, SessionsService, SessionStatus, StreamsService, StreamStatus } from '../../sessions';
+import { EventSource, ReceivedCounts, RecordEventInput, SessionEventsService, SessionsService, StreamsService } from '../../sessions';
 import type { RtmsMessage } from '../protocol/rtms-message-parser';
 import { errorMessage } from '../../../common/errors/error-message';
 import { Observation, ObservationBuffer } from './observation-buffer';
@@ -179,12 +178,8 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
         payload: { state, state_name: RtmsStreamState[state] ?? null, reason: msg.reason ?? null, timestamp: msg.timestamp ?? null },
       }),
     ];
-    if (state === RtmsStreamState.Paused) {
-      steps.push(() => this.streams.setStatus(ref.rtmsStreamId, StreamStatus.Paused));
-      steps.push(() => this.moveSession(ref, SessionStatus.Paused, 'rtms_paused'));
-    } else if (state === RtmsStreamState.Resumed) {
-      steps.push(() => this.streams.setStatus(ref.rtmsStreamId, StreamStatus.Active));
-      steps.push(() => this.moveSession(ref, SessionStatus.Streaming, 'rtms_resumed'));
+    if (state === RtmsStreamState.Paused || state === RtmsStreamState.Resumed) {
+      steps.push(() => this.streams.applyPause(ref.rtmsStreamId, ref.sessionId, state === RtmsStreamState.Paused, EventSource.Worker));
     }
     this.buffer.push(ref.rtmsStreamId, { kind: 'rtms.stream_state', priority: 'high', steps });
   }
@@ -269,15 +264,5 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
         if (!isUniqueViolation(err, 'UQ_session_events_dedupe_key')) throw err;
       }
     };
-  }
-
-  private async moveSession(ref: StreamRef, to: SessionStatus, reason: string): Promise<void> {
-    try {
-      await this.sessions.transition(ref.sessionId, to, { source: EventSource.Worker, reason });
-    } catch (err) {
-      // Postgres unreachable: retried. A refused move (already stopped, say) is the state machine's answer.
-      if (!(err instanceof DomainError)) throw err;
-      this.logger.warn(`Session ${ref.sessionId}: ${reason} not applied: ${errorMessage(err)}`);
-    }
   }
 }

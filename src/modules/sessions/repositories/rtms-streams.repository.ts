@@ -51,8 +51,8 @@ export class RtmsStreamsRepository {
   }
 
   /** Sets a stream's status unless it has ended (an ended stream keeps its final status). */
-  async setStatusUnlessEnded(rtmsStreamId: string, status: StreamStatus): Promise<void> {
-    await this.repo().update({ rtmsStreamId, status: Not(In(ENDED_STREAM_STATUSES)) }, { status });
+  async setStatusUnlessEnded(rtmsStreamId: string, status: StreamStatus, em?: EntityManager): Promise<void> {
+    await this.repo(em).update({ rtmsStreamId, status: Not(In(ENDED_STREAM_STATUSES)) }, { status });
   }
 
   /**
