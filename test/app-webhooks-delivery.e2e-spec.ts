@@ -1,12 +1,17 @@
+import { UnrecoverableError } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
+import { jobIdFor } from '../src/jobs/job-ids';
+import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { AppEventsService, AppEventType } from '../src/modules/app-events';
+import { AppEventFanoutService } from '../src/modules/app-webhooks/fanout/app-event-fanout.service';
+import { WebhookDeliverySweeper } from '../src/modules/app-webhooks/fanout/webhook-delivery.sweeper';
 import { insertWebhookEndpoint, TestEndpoint } from './factories/webhook-endpoint.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
 import { ReceivedWebhook, WebhookReceiver } from './utils/webhook-receiver';
-import { waitFor } from './utils/wait-for';
+import { waitFor, waitForJobState } from './utils/wait-for';
 
 /**
  * Delivery of app events to an app's endpoint (a local receiver), with a worker in this
@@ -148,6 +153,26 @@ describe('App webhooks: delivery, retries, 410 and timeouts', () => {
     await ctx.hub.app.get(AppEventFanoutService).fanout(joined.id);
     const n = await query<{ n: number }>(ctx.hub.app, `SELECT count(*)::int AS n FROM webhook_messages WHERE event_id = $1`, [joined.id]);
     expect(n[0].n).toBe(2);
+  });
+
+  it('a fan-out that failed for good (Postgres down through its retries) is queued again by the sweeper and delivered', async () => {
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, receiver.url('/late'), ['recording.ready']);
+    const fanout = ctx.hub.app.get(AppEventFanoutService);
+    const spy = jest.spyOn(fanout, 'fanout').mockRejectedValueOnce(new UnrecoverableError('Connection terminated unexpectedly'));
+    let eventId = '';
+    try {
+      eventId = (await events().record({ type: AppEventType.RecordingReady, data: { complete: true } })).id;
+      await waitForJobState(ctx.hub.producer.queueFor(JobName.AppEventFanout), jobIdFor(JobName.AppEventFanout, { eventId }) as string, 'failed');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await messagesOf(endpoint.id)).toEqual([]);
+
+    // The failed job keeps the event's job id; the sweep replaces it rather than add nothing.
+    const swept = await ctx.hub.app.get(WebhookDeliverySweeper).sweep({ fanoutGraceMs: 0, overdueMs: 3_600_000 });
+    expect(swept.events).toBeGreaterThanOrEqual(1);
+    const [r] = await receiver.waitFor(1, { what: 'the swept event' });
+    expect(verify(endpoint, r)).toMatchObject({ id: eventId, type: 'recording.ready' });
   });
 
   it('records an event in the caller transaction: a rollback announces nothing, a commit queues it after the commit', async () => {

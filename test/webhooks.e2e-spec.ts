@@ -1,13 +1,17 @@
+import { UnrecoverableError } from 'bullmq';
 import request from 'supertest';
+import { jobIdFor } from '../src/jobs/job-ids';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
+import { PendingEventsSweeper } from '../src/modules/webhooks/pending-events.sweeper';
+import { ZoomEventHandlerService } from '../src/modules/webhooks/zoom-event-handler.service';
 import { webhookSignature as simSignature } from '../src/simulator';
 import { insertOAuthConnection } from './factories/oauth-connection.factory';
 import { createSession } from './factories/session.factory';
 import { query, tableCounts } from './utils/db';
 import { TEST_ZOOM_APP, useE2eContext } from './utils/e2e-context';
 import { API_KEY } from './utils/test-app';
-import { waitFor } from './utils/wait-for';
+import { waitFor, waitForJobState } from './utils/wait-for';
 
 const SECRET = TEST_ZOOM_APP.webhookSecretToken;
 const TABLES = ['sessions', 'rtms_streams', 'session_events', 'participants'];
@@ -95,6 +99,38 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     expect(jobs).toHaveLength(1);
     const streams = await query(ctx.hub.app, `SELECT count(*)::int AS n FROM rtms_streams WHERE rtms_stream_id = $1`, [streamId]);
     expect(streams[0].n).toBe(1);
+  });
+
+  it('an event whose job failed for good while its failure could not be recorded is queued again by the sweeper and applied', async () => {
+    const handler = ctx.hub.app.get(ZoomEventHandlerService, { strict: false });
+    // The job fails at once, and recording that fails too (Postgres unreachable just then): the row stays received.
+    const handle = jest.spyOn(handler, 'handle').mockRejectedValueOnce(new UnrecoverableError('Connection terminated unexpectedly'));
+    const markFailed = jest.spyOn(handler, 'markFailed').mockRejectedValueOnce(new Error('Connection terminated unexpectedly'));
+    const meeting = ctx.sim.createMeeting();
+    const streamId = 'cd'.repeat(16);
+    const body = JSON.stringify({
+      event: 'meeting.rtms_started',
+      event_ts: Date.now(),
+      payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op1', rtms_stream_id: streamId, server_urls: ctx.sim.signalingUrl },
+    });
+    let eventId: string;
+    try {
+      await request(server()).post('/api/v1/webhooks/zoom').set(signed(body)).send(body).expect(200);
+      eventId = (await query<{ id: string }>(ctx.hub.app, `SELECT id FROM session_events WHERE rtms_stream_id = $1`, [streamId]))[0].id;
+      await waitForJobState(ctx.hub.producer.queueFor(JobName.ZoomEventProcess), jobIdFor(JobName.ZoomEventProcess, { eventId }) as string, 'failed');
+      await waitFor(() => markFailed.mock.calls.length === 1, { what: 'the final failure to be recorded (and fail)' });
+    } finally {
+      handle.mockRestore();
+      markFailed.mockRestore();
+    }
+    expect((await query<{ status: string }>(ctx.hub.app, `SELECT status FROM session_events WHERE id = $1`, [eventId]))[0].status).toBe('received');
+
+    // The failed job is still kept under the event's job id; the sweep replaces it.
+    expect(await ctx.hub.app.get(PendingEventsSweeper, { strict: false }).sweep(0)).toBeGreaterThanOrEqual(1);
+    await waitFor(async () => (await query<{ status: string }>(ctx.hub.app, `SELECT status FROM session_events WHERE id = $1`, [eventId]))[0].status === 'processed', {
+      what: 'the swept event to be processed',
+    });
+    await waitFor(async () => (await streamJobs()).some((j) => j.id === streamId), { what: 'the stream job of the swept event' });
   });
 
   it('a repeated rtms_started with new server_urls is recorded as a failover', async () => {

@@ -5,6 +5,7 @@ import { JOB_QUEUE, JobName } from './job-names';
 import { JobOf } from './job-payloads';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/app.config';
+import { jobIdFor } from './job-ids';
 import { jobOptionsFor } from './job-options';
 import { QueueName } from './queue-names';
 
@@ -48,6 +49,24 @@ export class JobProducer {
     const job = (await queue.add(name, data, { ...this.optionsFor(name, data), ...opts })) as Job<JobOf<N>>;
     this.logger.debug(`Enqueued ${name} (job ${job.id}) on ${queue.name}`);
     return job;
+  }
+
+  /**
+   * Queues a job again for a sweeper that found its work undone in Postgres. A job of the
+   * same deterministic id that is waiting, delayed or running is left alone. One that has
+   * finished is still kept by BullMQ (bounded retention), and while it is, a plain add of
+   * its id adds nothing: it is removed first. Returns whether a job was queued.
+   */
+  async requeue<N extends JobName>(name: N, data: JobOf<N>, opts?: JobsOptions): Promise<boolean> {
+    const id = jobIdFor(name, data);
+    const existing = id ? await this.queueFor(name).getJob(id) : undefined;
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return false;
+      await existing.remove();
+    }
+    await this.enqueue(name, data, opts);
+    return true;
   }
 
   /** Adds many jobs of one name in one round trip (media batches). */

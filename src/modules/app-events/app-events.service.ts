@@ -89,6 +89,13 @@ export class AppEventsService {
     }
   }
 
+  /** The sweeper's re-queue: also replaces a fan-out job that finished (failed) without fanning out. Returns how many it queued. */
+  async requeueFanout(eventIds: string[]): Promise<number> {
+    let queued = 0;
+    for (const eventId of eventIds) if (await this.producer.requeue(JobName.AppEventFanout, { eventId })) queued++;
+    return queued;
+  }
+
   findById(id: string): Promise<AppEvent | null> {
     return this.events.findById(id);
   }

@@ -9,9 +9,10 @@ const SWEEP_EVERY_MS = 30_000;
 const PENDING_FOR_MS = 20_000;
 
 /**
- * Safety net for "stored but not queued": an event whose enqueue failed after it was
- * stored (Redis blip) is re-queued here. The deterministic jobId makes a re-queue of an
- * event that does have a job a no-op. Runs in processes that consume zoom-events.
+ * Safety net for "stored but not processed": an event whose enqueue failed after it was
+ * stored (Redis blip), or whose job finished without its row saying so (the final
+ * failure could not be recorded: Postgres was down), is queued again here. An event whose
+ * job is still waiting or running is left to it. Runs in processes that consume zoom-events.
  */
 @Injectable()
 export class PendingEventsSweeper extends PeriodicTask {
@@ -32,11 +33,12 @@ export class PendingEventsSweeper extends PeriodicTask {
   async sweep(olderThanMs = PENDING_FOR_MS): Promise<number> {
     try {
       const ids = await this.events.pendingZoomEvents(olderThanMs, 500);
+      let requeued = 0;
       for (const id of ids) {
-        await this.producer.enqueue(JobName.ZoomEventProcess, { eventId: id });
+        if (await this.producer.requeue(JobName.ZoomEventProcess, { eventId: id })) requeued++;
       }
-      if (ids.length > 0) this.logger.warn(`Re-queued ${ids.length} stored Zoom event(s) that had no job`);
-      return ids.length;
+      if (requeued > 0) this.logger.warn(`Re-queued ${requeued} stored Zoom event(s) that had no live job`);
+      return requeued;
     } catch (err) {
       this.logger.warn(`Pending-events sweep failed: ${errorMessage(err)}`);
       return 0;

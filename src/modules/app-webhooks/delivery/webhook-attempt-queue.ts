@@ -17,17 +17,11 @@ export class WebhookAttemptQueue {
   /** Returns false when the attempt was already waiting or running. */
   async runNow(data: WebhookDeliverPayload): Promise<boolean> {
     const existing = await this.producer.queueFor(JobName.WebhookDeliver).getJob(jobIdFor(JobName.WebhookDeliver, data) as string);
-    if (existing) {
-      const state = await existing.getState();
-      if (state === 'delayed') {
-        await existing.updateData(data);
-        await existing.promote();
-        return true;
-      }
-      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return false;
-      await existing.remove();
+    if (existing && (await existing.getState()) === 'delayed') {
+      await existing.updateData(data);
+      await existing.promote();
+      return true;
     }
-    await this.producer.enqueue(JobName.WebhookDeliver, data);
-    return true;
+    return this.producer.requeue(JobName.WebhookDeliver, data);
   }
 }

@@ -14,8 +14,9 @@ const BATCH = 500;
 
 /**
  * Safety net for Redis losing jobs (a flush, a failover, an enqueue that failed after the
- * row was stored): Postgres says what is due, and this re-queues it. Deterministic job ids
- * make re-queuing a job that still exists a no-op. Runs in processes that consume
+ * row was stored) and for jobs that failed for good while their work is still undone (a
+ * Postgres outage longer than their retries): Postgres says what is due, and this queues
+ * it again. A job still waiting or running is left to run. Runs in processes that consume
  * app-webhooks; several may run at once.
  */
 @Injectable()
@@ -38,14 +39,13 @@ export class WebhookDeliverySweeper extends PeriodicTask {
   /** One pass; returns how many events and messages it re-queued. */
   async sweep(opts: { fanoutGraceMs?: number; overdueMs?: number } = {}): Promise<{ events: number; messages: number }> {
     try {
-      const eventIds = await this.events.findNotFannedOut(opts.fanoutGraceMs ?? FANOUT_GRACE_MS, BATCH);
-      await this.events.queueFanout(eventIds);
-      let requeued = 0;
+      const events = await this.events.requeueFanout(await this.events.findNotFannedOut(opts.fanoutGraceMs ?? FANOUT_GRACE_MS, BATCH));
+      let messages = 0;
       for (const m of await this.messages.findOverdue(opts.overdueMs ?? OVERDUE_MS, BATCH)) {
-        if (await this.attempts.runNow({ messageId: m.id, attempt: m.attempts + 1 })) requeued++;
+        if (await this.attempts.runNow({ messageId: m.id, attempt: m.attempts + 1 })) messages++;
       }
-      if (eventIds.length + requeued > 0) this.logger.warn(`Re-queued ${eventIds.length} app event fan-out(s) and ${requeued} webhook message(s) that had no job`);
-      return { events: eventIds.length, messages: requeued };
+      if (events + messages > 0) this.logger.warn(`Re-queued ${events} app event fan-out(s) and ${messages} webhook message(s) that had no live job`);
+      return { events, messages };
     } catch (err) {
       this.logger.warn(`Webhook delivery sweep failed: ${errorMessage(err)}`);
       return { events: 0, messages: 0 };
