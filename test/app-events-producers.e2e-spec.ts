@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { ConfigService } from '@nestjs/config';
 import { DataSource } from 'typeorm';
+import type { AppConfig } from '../src/config/app.config';
 import { JobName } from '../src/jobs/job-names';
 import type { MediaBatchPayload } from '../src/jobs/job-payloads';
+import { RecordingCheckSweeper } from '../src/modules/media-ingest/recording/recording-check.sweeper';
 import { RecordingHolds } from '../src/modules/media-ingest/recording/recording-holds';
 import { RecordingReadyService } from '../src/modules/media-ingest/recording/recording-ready.service';
 import { MediaSaverService } from '../src/modules/media-ingest/savers/media-saver.service';
+import { RecordingCompletionsRepository } from '../src/modules/media-ingest/repositories/recording-completions.repository';
 import { OAuthConnectionsService } from '../src/modules/oauth/oauth-connections.service';
 import { EventSource, SessionsService, SessionStatus, StreamsService } from '../src/modules/sessions';
 import { StreamStatus } from '../src/modules/sessions/entities/rtms-stream.entity';
@@ -267,6 +271,37 @@ describe('App-event producers (real Postgres)', () => {
       const ready = await eventsOf(id, 'recording.ready');
       expect(ready).toHaveLength(1);
       expect(ready[0].data).toMatchObject({ complete: false });
+    });
+
+    it('a session whose recording check was never queued gets its deadline check from the sweeper, then recording.ready', async () => {
+      const sessions = get(SessionsService);
+      const id = await newSession();
+      await sessions.transition(id, SessionStatus.Streaming, { source: EventSource.Worker, reason: 'rtms_started' });
+      // Redis refuses the check queued after the stop commits (or the process dies right after the commit).
+      const enqueue = jest.spyOn(ctx.hub.producer, 'enqueue').mockImplementation(async (name) => {
+        throw new Error(`Redis unreachable (${name})`);
+      });
+      try {
+        await sessions.transition(id, SessionStatus.Stopped, { source: EventSource.Worker, reason: 'rtms_stopped', stopReason: 6 });
+      } finally {
+        enqueue.mockRestore();
+      }
+      const deadlineId = `recording-deadline-${id}`;
+      const queue = ctx.hub.producer.queueFor(JobName.RecordingCheck);
+      expect(await queue.getJob(deadlineId)).toBeUndefined();
+
+      const sweeper = new RecordingCheckSweeper(sessions, get(RecordingCompletionsRepository), ctx.hub.producer, get(ConfigService) as unknown as ConfigService<AppConfig, true>);
+      expect(await sweeper.sweep(0)).toBeGreaterThanOrEqual(1);
+      const deadline = await queue.getJob(deadlineId);
+      expect(deadline?.data).toEqual({ sessionId: id, deadline: true });
+      expect(await deadline?.isWaiting()).toBe(true);
+      // (No media-frames worker here: the check runs as that job would run it.)
+      expect(await get(RecordingReadyService).check(id, 'deadline')).toBe('announced');
+      expect(await eventsOf(id, 'recording.ready')).toHaveLength(1);
+      // Announced: the next pass leaves the session alone.
+      await deadline?.remove();
+      await sweeper.sweep(0);
+      expect(await queue.getJob(deadlineId)).toBeUndefined();
     });
 
     it('a session that failed before it ever streamed has no recording.ready', async () => {

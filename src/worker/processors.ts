@@ -4,7 +4,7 @@ import { OAuthCoreModule, OAuthProcessor } from '../modules/oauth';
 import { RtmsControlModule, RtmsControlProcessor } from '../modules/rtms-control';
 import { ZoomEventsProcessor, ZoomEventsWorkerModule, ZoomEventWsModule } from '../modules/webhooks';
 import { ZoomRoomsModule, ZoomRoomsProcessor } from '../modules/zoom-rooms';
-import { MediaArtifactsModule, MediaFramesProcessor, MediaIngestModule, StreamRunProcessor } from '../modules/media-ingest';
+import { MediaFramesProcessor, MediaFramesWorkerModule, MediaIngestModule, StreamRunProcessor } from '../modules/media-ingest';
 import { AppWebhooksModule, AppWebhooksProcessor } from '../modules/app-webhooks';
 import { MaintenanceProcessor, RetentionModule } from '../modules/retention';
 import { MediaComposeModule, MediaComposeProcessor } from '../modules/media-compose';
@@ -34,7 +34,7 @@ export const PROCESSORS: ProcessorRegistration[] = [
     queue: QueueName.MediaFrames,
     processor: MediaFramesProcessor,
     handles: [JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave, JobName.MediaPurge, JobName.RecordingCheck],
-    imports: [MediaArtifactsModule],
+    imports: [MediaFramesWorkerModule],
   },
   { queue: QueueName.AppWebhooks, processor: AppWebhooksProcessor, handles: [JobName.AppEventFanout, JobName.WebhookDeliver], imports: [AppWebhooksModule] },
   { queue: QueueName.Maintenance, processor: MaintenanceProcessor, handles: [JobName.RetentionSweep, JobName.ErasureRun], imports: [RetentionModule] },

@@ -4,6 +4,7 @@
  */
 export { MediaIngestModule } from './media-ingest.module';
 export { MediaArtifactsModule } from './media-artifacts.module';
+export { MediaFramesWorkerModule } from './media-frames-worker.module';
 export { MediaArtifactsApiModule } from './media-artifacts-api.module';
 export { StreamWorkersApiModule } from './stream-workers-api.module';
 export { StreamRunProcessor } from './stream-run.processor';

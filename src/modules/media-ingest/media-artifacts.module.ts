@@ -61,7 +61,7 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
     MediaRetentionRepository,
     MediaRetentionService,
   ],
-  exports: [MEDIA_STORAGE, AudioSegmentsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, RecordingMediaService, StorageRetryPolicy, ParticipantMediaService, MediaRetentionService, StorageHealth],
+  exports: [MEDIA_STORAGE, AudioSegmentsRepository, RecordingCompletionsRepository, MediaSaverService, ArtifactsService, CapturePolicyFilterFactory, RecordingHolds, RecordingReadyService, RecordingMediaService, StorageRetryPolicy, ParticipantMediaService, MediaRetentionService, StorageHealth],
 })
 export class MediaArtifactsModule implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   constructor(

@@ -7,6 +7,7 @@ export { SessionsModule } from './sessions.module';
 export { SessionsApiModule } from './sessions-api.module';
 export { SessionsService } from './sessions.service';
 export type { TransitionOptions, TransitionResult } from './sessions.service';
+export type { EndedSession } from './repositories/sessions.repository';
 export { SessionEventsService } from './session-events.service';
 export type { RecordEventInput, StoredZoomEventInput } from './session-events.service';
 export { StreamsService } from './streams.service';

@@ -20,7 +20,7 @@ import { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.en
 import {decodeCursor, Page } from '../../common/http/pagination';
 import { keysetToPage } from '../../common/http/keyset-page';
 import { ParticipantsRepository } from './repositories/participants.repository';
-import { SessionsRepository } from './repositories/sessions.repository';
+import { EndedSession, SessionsRepository } from './repositories/sessions.repository';
 import { SessionCleanupHooks } from './session-cleanup.hooks';
 import { SessionEventsService } from './session-events.service';
 import { canTransition } from './session-state';
@@ -277,6 +277,11 @@ export class SessionsService {
   }
 
   /** Which of the given session ids exist (for modules that must not query the sessions table). */
+  /** Sessions whose recording can be complete (see recordingEnded) that ended in [from, to), oldest first, a page at a time. */
+  recordingEndedBetween(from: Date, to: Date, limit: number, after?: EndedSession): Promise<EndedSession[]> {
+    return this.sessions.findRecordingEndedBetween(from, to, limit, after);
+  }
+
   existingIds(ids: string[], owner?: string | null): Promise<Set<string>> {
     return this.sessions.existingIds(ids, owner);
   }

@@ -54,6 +54,16 @@ export class RecordingCompletionsRepository {
     await em.query(`UPDATE recording_completions SET event_id = $2 WHERE session_id = $1`, [sessionId, eventId]);
   }
 
+  /** The given sessions that have no completion row (recording.ready not announced nor claimed). */
+  async withoutCompletion(sessionIds: string[]): Promise<string[]> {
+    if (sessionIds.length === 0) return [];
+    const rows: Array<{ id: string }> = await this.db.query(
+      `SELECT id FROM unnest($1::uuid[]) AS s(id) WHERE NOT EXISTS (SELECT 1 FROM recording_completions c WHERE c.session_id = s.id)`,
+      [sessionIds],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async exists(sessionId: string, em: EntityManager = this.db.manager): Promise<boolean> {
     const rows: unknown[] = await em.query(`SELECT 1 FROM recording_completions WHERE session_id = $1`, [sessionId]);
     return rows.length > 0;

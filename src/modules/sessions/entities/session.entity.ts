@@ -118,6 +118,7 @@ export class SessionEntity {
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
   startedAt: Date | null;
 
+  @Index('IDX_sessions_ended_at')
   @Column({ name: 'ended_at', type: 'timestamptz', nullable: true })
   endedAt: Date | null;
 

@@ -20,6 +20,12 @@ export interface SessionListFilter {
   owner?: string;
 }
 
+/** A session that ended, and when. */
+export interface EndedSession {
+  id: string;
+  endedAt: Date;
+}
+
 /** The sessions table. */
 @Injectable()
 export class SessionsRepository {
@@ -41,6 +47,22 @@ export class SessionsRepository {
   }
 
   /** Which of these ids name a session (of `owner`, when given). */
+  /**
+   * Sessions whose recording can be complete (stopped, or failed after streaming) that
+   * ended in [from, to), oldest first, a page at a time: `after` is the last row of the
+   * page before.
+   */
+  async findRecordingEndedBetween(from: Date, to: Date, limit: number, after?: EndedSession): Promise<EndedSession[]> {
+    const rows: Array<{ id: string; ended_at: Date }> = await this.dataSource.query(
+      `SELECT id, ended_at FROM sessions
+       WHERE ended_at >= $1 AND ended_at < $2 AND (status = 'stopped' OR (status = 'failed' AND started_at IS NOT NULL))
+         AND ($4::timestamptz IS NULL OR (ended_at, id) > ($4, $5::uuid))
+       ORDER BY ended_at, id LIMIT $3`,
+      [from, to, limit, after?.endedAt ?? null, after?.id ?? null],
+    );
+    return rows.map((r) => ({ id: r.id, endedAt: r.ended_at }));
+  }
+
   async existingIds(ids: string[], owner?: string | null): Promise<Set<string>> {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return new Set();
