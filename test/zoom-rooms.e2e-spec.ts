@@ -3,6 +3,8 @@ import { DataSource } from 'typeorm';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { jobIdFor } from '../src/jobs/job-ids';
+import { JobProducer } from '../src/jobs/job-producer.service';
+import { ZoomRoomsClient } from '../src/modules/zoom-rooms/zoom-rooms.client';
 import { RestCall, ZoomSimulator } from '../src/simulator';
 import { createSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
@@ -44,6 +46,34 @@ function hubEnv(s2s: { clientId: string; clientSecret: string; accountId: string
 const roomEvents = (sim: ZoomSimulator, roomId: string, method?: string): RestCall[] =>
   sim.restLog.filter((c) => c.method === 'PATCH' && c.path === `/v2/rooms/${roomId}/events` && (!method || c.body.includes(`"${method}"`)));
 
+/** The app's `nth` enqueue of `name` fails as it would during a Redis blip; every other enqueue goes through. */
+function failEnqueue(app: TestApp, name: JobName, nth = 1): void {
+  const producer = app.app.get(JobProducer, { strict: false });
+  const enqueue = producer.enqueue.bind(producer);
+  let seen = 0;
+  jest.spyOn(producer, 'enqueue').mockImplementation(((n, data, opts) => {
+    if (n === name && ++seen === nth) return Promise.reject(new Error(`Connection is closed (injected for ${name})`));
+    return enqueue(n, data, opts);
+  }) as JobProducer['enqueue']);
+}
+
+/** Holds the worker's join call for `roomId` before it reaches Zoom until the returned release is called. */
+function holdJoin(app: TestApp, roomId: string): { reached: () => boolean; release: () => void } {
+  const client = app.app.get(ZoomRoomsClient, { strict: false });
+  const send = client.sendEvent.bind(client);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let reached = false;
+  jest.spyOn(client, 'sendEvent').mockImplementation(async (id, method, params, token) => {
+    if (id === roomId && method === 'zoomroom.meeting_join') {
+      reached = true;
+      await gate;
+    }
+    return send(id, method, params, token);
+  });
+  return { reached: () => reached, release };
+}
+
 describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs', () => {
   const S2S = { clientId: 'rooms_e2e_s2s', clientSecret: 'rooms_e2e_s2s_secret', accountId: 'rooms_e2e_account' };
   // API and worker in separate processes (apps), as deployed: the worker can be killed alone.
@@ -75,6 +105,8 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
   beforeAll(async () => {
     worker = await ctx.startApp(WORKER);
   });
+
+  afterEach(() => jest.restoreAllMocks());
 
   it('lists every page of the account rooms, filters by status, caches briefly, and guards the route', async () => {
     const before = ctx.sim.restLog.filter((c) => c.path === '/v2/rooms').length;
@@ -327,6 +359,87 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     const types = (events.body.data as Array<{ event_type: string }>).map((e) => e.event_type);
     expect(types).toContain('zoom_rooms.dispatched');
     expect(types.filter((t) => t === 'zoom_room.joined')).toHaveLength(2);
+  });
+
+  it('a Redis error queuing the delayed leave after Zoom joined: the retried join job queues it and the room leaves on time', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom();
+    failEnqueue(worker, JobName.RoomLeave);
+    const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 1 }).expect(202)).body.data[0] as DispatchBody;
+    await until(d.id, 'left', 8000);
+    const joins = roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join');
+    const leaves = roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave');
+    expect(joins).toHaveLength(1);
+    expect(leaves).toHaveLength(1);
+    expect(leaves[0].at - joins[0].at).toBeGreaterThanOrEqual(950);
+    expect(ctx.sim.rooms.get(room.id)?.status).toBe('Available');
+  });
+
+  it('DELETE while Zoom joins the room, then a Redis error queuing its leave: the retried join job makes the room leave', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom();
+    const join = holdJoin(worker, room.id);
+    failEnqueue(worker, JobName.RoomLeave);
+    const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    await waitFor(join.reached, { what: 'the join call to be in flight' });
+    const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
+    expect(cancelled.status).toBe('cancelled');
+    join.release();
+    const left = await waitFor(
+      async () => {
+        const x = await getDispatch(d.id);
+        return x.left_at ? x : undefined;
+      },
+      { what: `dispatch ${d.id} to record the room's leave` },
+    );
+    expect(left).toMatchObject({ status: 'cancelled', joined_at: expect.any(String) });
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([202]);
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave').map((c) => c.status)).toEqual([202]);
+    expect(ctx.sim.rooms.get(room.id)?.status).toBe('Available');
+  });
+
+  it('a retry whose job cannot be queued puts the dispatch back to failed, and the next retry runs it', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom('Offline');
+    const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    await until(d.id, 'failed');
+    ctx.sim.rooms.get(room.id)!.status = 'Available';
+    failEnqueue(ctx.hub, JobName.RoomJoin);
+    const refused = await http().post(`/api/v1/zoom-rooms/dispatches/${d.id}/retry`).set('x-api-key', API_KEY);
+    expect(refused.status).toBeGreaterThanOrEqual(500);
+    expect(await getDispatch(d.id)).toMatchObject({ status: 'failed', failed_step: 'join', error: 'could not be queued', round: 2 });
+
+    const retried = (await http().post(`/api/v1/zoom-rooms/dispatches/${d.id}/retry`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
+    expect(retried).toMatchObject({ status: 'queued', round: 3, error: null });
+    await until(d.id, 'joined');
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([400, 202]);
+  });
+
+  it('automatic dispatch that fails part way: its retry dispatches only the rooms that have no dispatch yet', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const rooms = [newRoom(), newRoom(), newRoom()];
+    const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { zoom_rooms: { room_ids: rooms.map((r) => r.id), passcode: PASSCODE, leave_after_seconds: 0 } } });
+    // The second room's join cannot be queued: the first run stops there and throws.
+    failEnqueue(worker, JobName.RoomJoin, 2);
+    await ctx.hub.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId });
+    const job = await waitForJobState(ctx.hub.producer.queueFor(JobName.RoomsAutoDispatch), jobIdFor(JobName.RoomsAutoDispatch, { sessionId }) as string, 'completed');
+    expect(job.attemptsMade).toBe(2);
+    expect(job.returnvalue).toEqual({ dispatched: 1 });
+
+    const byRoom = await waitFor(
+      async () => {
+        const res = await http().get(`/api/v1/zoom-rooms/dispatches?session_id=${sessionId}`).set('x-api-key', API_KEY).expect(200);
+        const data = res.body.data as DispatchBody[];
+        const map = new Map(data.map((x) => [x.room_id, x]));
+        return map.size === 3 && map.get(rooms[0].id)?.status === 'joined' && map.get(rooms[2].id)?.status === 'joined' ? map : undefined;
+      },
+      { what: 'the first and third rooms joined' },
+    );
+    expect(byRoom.get(rooms[1].id)).toMatchObject({ status: 'failed', failed_step: 'join', error: 'could not be queued' });
+    expect(roomEvents(ctx.sim, rooms[1].id)).toHaveLength(0);
+    expect((await db().query('SELECT COUNT(*)::int AS n FROM room_dispatches WHERE session_id = $1', [sessionId]))[0].n).toBe(3);
+    const dispatched = (await db().query(`SELECT payload FROM session_events WHERE session_id = $1 AND event_type = 'zoom_rooms.dispatched'`, [sessionId])) as Array<{ payload: { room_ids: string[] } }>;
+    expect(dispatched.map((e) => e.payload.room_ids)).toEqual([[rooms[2].id]]);
   });
 
   it('rejects bad dispatch input with a clear 400 and creates nothing', async () => {

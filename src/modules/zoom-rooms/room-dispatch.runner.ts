@@ -29,6 +29,9 @@ import { errorMessage } from '../../common/errors/error-message';
 const MAX_INPROCESS_WAIT_MS = 5_000;
 const FINAL = [RoomDispatchStatus.Left, RoomDispatchStatus.Failed, RoomDispatchStatus.Cancelled];
 
+/** Cancelled after Zoom had joined the room, which has not left yet. */
+const isCancelledInMeeting = (d: RoomDispatchEntity): boolean => d.status === RoomDispatchStatus.Cancelled && d.joinedAt !== null && d.leftAt === null;
+
 /**
  * Runs room.join / room.leave: PATCH /rooms/{id}/events through the shared rate limiter.
  *  - 2xx: joined (and a delayed room.leave with a deterministic id), or left.
@@ -67,7 +70,10 @@ export class RoomDispatchRunner {
   async join(job: Job<RoomJobPayload>): Promise<{ status: string; skipped?: boolean }> {
     const d = await this.load(job);
     if (job.data.round !== undefined && job.data.round !== d.round) return { status: d.status, skipped: true };
-    if (d.status !== RoomDispatchStatus.Queued && d.status !== RoomDispatchStatus.Joining) return { status: d.status, skipped: true };
+    if (d.status !== RoomDispatchStatus.Queued && d.status !== RoomDispatchStatus.Joining) {
+      await this.finishInterruptedJoin(d);
+      return { status: d.status, skipped: true };
+    }
     await this.repo.update({ id: d.id, status: In([RoomDispatchStatus.Queued, RoomDispatchStatus.Joining]) }, { status: RoomDispatchStatus.Joining, nextAttemptAt: null });
 
     const params: Record<string, string> = { meeting_number: d.meetingNumber };
@@ -91,24 +97,39 @@ export class RoomDispatchRunner {
       this.logger.log(`Room ${d.roomId} joined meeting ${d.meetingNumber} after its dispatch ${d.id} was cancelled; leaving now`);
       return { status: RoomDispatchStatus.Cancelled };
     }
-    if (leaveAt) {
-      // Deterministic id: a join job run twice (crash after Zoom's 202) still queues one leave.
-      await this.producer.enqueue(
-        JobName.RoomLeave,
-        { dispatchId: d.id, round: d.round },
-        { delay: Math.max(0, leaveAt.getTime() - Date.now()) },
-      );
-    }
+    if (leaveAt) await this.scheduleLeave(d, leaveAt);
     this.dispatches.outcomes.inc({ outcome: 'joined' });
     await this.event(d, 'zoom_room.joined', { leave_at: leaveAt?.toISOString() ?? null });
     this.logger.log(`Room ${d.roomId} joined meeting ${d.meetingNumber} (dispatch ${d.id}${leaveAt ? `, leaves in ${d.leaveAfterSeconds} s` : ', stays'})`);
     return { status: RoomDispatchStatus.Joined };
   }
 
+  /**
+   * A re-run of this round's join (BullMQ retry after a throw or a crash) finds that the
+   * first run got Zoom's 202 and moved the row, but may have died before the step after
+   * it: makes sure that step happened, so the room does not stay in the meeting.
+   */
+  private async finishInterruptedJoin(d: RoomDispatchEntity): Promise<void> {
+    if (d.status === RoomDispatchStatus.Joined && d.leaveAt) {
+      await this.scheduleLeave(d, d.leaveAt);
+    } else if (isCancelledInMeeting(d)) {
+      await this.dispatches.leaveNow(d.id, d.round);
+    }
+  }
+
+  /**
+   * The round's delayed room.leave. Its id is deterministic, so adding it again is a no-op
+   * while a job with that id exists — also a completed or failed one: that leave already
+   * ran, or was recorded as failed.
+   */
+  private async scheduleLeave(d: RoomDispatchEntity, leaveAt: Date): Promise<void> {
+    await this.producer.enqueue(JobName.RoomLeave, { dispatchId: d.id, round: d.round }, { delay: Math.max(0, leaveAt.getTime() - Date.now()) });
+  }
+
   async leave(job: Job<RoomJobPayload>): Promise<{ status: string; skipped?: boolean }> {
     const d = await this.load(job);
     if (job.data.round !== undefined && job.data.round !== d.round) return { status: d.status, skipped: true };
-    const cancelledInMeeting = d.status === RoomDispatchStatus.Cancelled && d.joinedAt !== null && d.leftAt === null;
+    const cancelledInMeeting = isCancelledInMeeting(d);
     if (d.status !== RoomDispatchStatus.Joined && d.status !== RoomDispatchStatus.Leaving && !cancelledInMeeting) return { status: d.status, skipped: true };
     if (d.status === RoomDispatchStatus.Joined) {
       await this.repo.update({ id: d.id, status: RoomDispatchStatus.Joined }, { status: RoomDispatchStatus.Leaving });

@@ -17,7 +17,7 @@ import { RedisLock } from '../../common/redis/redis-lock';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { EventSource, SessionEventsService, SessionNotFoundError, SessionsService, StoredZoomRoomsPolicy, zoomRoomsPasscodeAad } from '../sessions';
 import { CreateDispatchDto, ListDispatchesQuery } from './dto/zoom-rooms.dto';
-import { ACTIVE_DISPATCH_STATUSES, DispatchSource, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
+import { ACTIVE_DISPATCH_STATUSES, DispatchSource, DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { dispatchView, DispatchView, passcodeAad } from './room-dispatch.views';
 import { jobIdFor } from '../../jobs/job-ids';
 import { RoomDispatchesRepository } from './repositories/room-dispatches.repository';
@@ -35,6 +35,14 @@ export class RoomDispatchNotFoundError extends DomainError {
 }
 
 const AUTO_LOCK_TTL_MS = 60_000;
+
+/** A room to dispatch; the name is known when the room came from Zoom's list. */
+interface RoomTarget {
+  id: string;
+  name: string | null;
+}
+
+const roomById = (id: string): RoomTarget => ({ id, name: null });
 
 /**
  * Room dispatches: creation (API and automatic), queries, retry and cancel. Each room
@@ -89,37 +97,61 @@ export class RoomDispatchesService {
   async create(dto: CreateDispatchDto, source: DispatchSource = 'api', owner?: string | null): Promise<DispatchCreated> {
     const session = dto.session_id ? await this.sessions.get(dto.session_id, owner) : null;
     const rowOwner = session ? session.owner : (owner ?? null);
-    let roomIds = dto.room_ids;
-    const names = new Map<string, string>();
-    if (!roomIds) {
-      const available = await this.rooms.list('Available', { fresh: true });
-      for (const r of available.data) names.set(r.id, r.name);
-      roomIds = available.data.map((r) => r.id);
-      if (roomIds.length === 0 && source === 'api') {
-        throw new ZoomRoomsError(ZoomRoomsErrorCode.NoAvailableRooms, 'No Zoom Room is Available right now; pass room_ids to dispatch specific rooms');
-      }
+    const rooms = dto.room_ids ? dto.room_ids.map(roomById) : await this.availableRooms();
+    if (!dto.room_ids && rooms.length === 0 && source === 'api') {
+      throw new ZoomRoomsError(ZoomRoomsErrorCode.NoAvailableRooms, 'No Zoom Room is Available right now; pass room_ids to dispatch specific rooms');
     }
+    return this.dispatchRooms(rooms, dto, source, rowOwner, owner);
+  }
+
+  /** The rooms Zoom says are Available now (not from the cache). */
+  private async availableRooms(): Promise<RoomTarget[]> {
+    const available = await this.rooms.list('Available', { fresh: true });
+    return available.data.map((r) => ({ id: r.id, name: r.name }));
+  }
+
+  /** One dispatch (row + room.join) per room; `callerOwner` may not see another owner's active dispatch. */
+  private async dispatchRooms(
+    rooms: RoomTarget[],
+    dto: CreateDispatchDto,
+    source: DispatchSource,
+    rowOwner: string | null,
+    callerOwner?: string | null,
+  ): Promise<DispatchCreated> {
     const leaveAfter = dto.leave_after_seconds ?? this.config.get('zoomRooms', { infer: true }).defaultLeaveAfterSec;
     const out: DispatchCreated['data'] = [];
-    for (const roomId of roomIds) {
-      const { row, existing } = await this.insertOrFindActive(roomId, names.get(roomId) ?? null, dto, leaveAfter, source, rowOwner);
-      if (existing && owner && row.owner !== owner) {
+    for (const room of rooms) {
+      const { row, existing } = await this.insertOrFindActive(room.id, room.name, dto, leaveAfter, source, rowOwner);
+      if (existing && callerOwner && row.owner !== callerOwner) {
         // Another owner's dispatch holds the room: say so without showing it.
-        throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomBusy, `Room ${roomId} already has an active dispatch to meeting ${dto.meeting_number}`);
+        throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomBusy, `Room ${room.id} already has an active dispatch to meeting ${dto.meeting_number}`);
       }
       if (!existing) {
-        try {
-          await this.producer.enqueue(JobName.RoomJoin, { dispatchId: row.id, round: row.round });
-          this.outcomes.inc({ outcome: 'created' });
-        } catch (err) {
-          await this.repo.update({ id: row.id }, { status: RoomDispatchStatus.Failed, failedStep: 'join', error: 'could not be queued', completedAt: new Date() });
-          throw err;
-        }
+        await this.enqueueStep(row, 'join');
+        this.outcomes.inc({ outcome: 'created' });
       }
       out.push({ ...dispatchView(row), existing });
     }
     this.logger.log(`Dispatch to meeting ${dto.meeting_number}: ${out.filter((d) => !d.existing).length} new, ${out.filter((d) => d.existing).length} already active (${source})`);
     return { data: out };
+  }
+
+  /**
+   * Queues the step's job for the row's round. When Redis refuses it, the row goes (back)
+   * to failed, so it holds no room without a job and can be retried; the error propagates.
+   */
+  private async enqueueStep(row: Pick<RoomDispatchEntity, 'id' | 'round'>, step: DispatchStep): Promise<void> {
+    const data = { dispatchId: row.id, round: row.round };
+    try {
+      if (step === 'join') await this.producer.enqueue(JobName.RoomJoin, data);
+      else await this.producer.enqueue(JobName.RoomLeave, data);
+    } catch (err) {
+      await this.repo.update(
+        { id: row.id, round: row.round, status: In([RoomDispatchStatus.Queued, RoomDispatchStatus.Leaving]) },
+        { status: RoomDispatchStatus.Failed, failedStep: step, error: 'could not be queued', completedAt: new Date() },
+      );
+      throw err;
+    }
   }
 
   /** One active dispatch per room + meeting (unique partial index): a repeat finds the first one. */
@@ -201,8 +233,7 @@ export class RoomDispatchesService {
       }
       throw err;
     }
-    if (step === 'join') await this.producer.enqueue(JobName.RoomJoin, { dispatchId: id, round });
-    else await this.producer.enqueue(JobName.RoomLeave, { dispatchId: id, round });
+    await this.enqueueStep({ id, round }, step);
     this.logger.log(`Room dispatch ${id} retried (${step}, round ${round})`);
     return dispatchView(await this.get(id));
   }
@@ -253,7 +284,10 @@ export class RoomDispatchesService {
 
   /**
    * `rooms.auto-dispatch`: dispatches the rooms a session's capture policy names, once
-   * per session (a second handshake or a redelivered job finds the first dispatch).
+   * per room and session: a second handshake or a redelivered job dispatches only the
+   * named rooms that have no automatic dispatch for the session yet (none, once a run
+   * finished; the rest, after a run that failed part way). With all_available, a run
+   * after any room went dispatches nothing.
    */
   async autoDispatch(sessionId: string): Promise<{ skipped?: string; dispatched?: number }> {
     let session;
@@ -269,21 +303,18 @@ export class RoomDispatchesService {
     const lease = await this.lock.acquire(lockKey, AUTO_LOCK_TTL_MS);
     if (!lease) throw new Error(`auto-dispatch for session ${sessionId} is already running elsewhere`);
     try {
-      const already = await this.repo.count({ where: { sessionId, source: 'auto' } });
-      if (already > 0) return { skipped: 'already dispatched', dispatched: already };
+      const already = await this.autoDispatchedRoomIds(sessionId);
+      // All available means the rooms Available when capture began: once any went, a later
+      // run (a second handshake) must not send rooms that became Available since.
+      if (policy.all_available && already.size > 0) return { skipped: 'already dispatched', dispatched: already.size };
+      const policyRooms = policy.all_available ? await this.availableRooms() : (policy.room_ids ?? []).map(roomById);
+      const rooms = policyRooms.filter((r) => !already.has(r.id));
+      if (rooms.length === 0) return { skipped: already.size > 0 ? 'already dispatched' : 'no room to dispatch', dispatched: already.size };
       const passcode = policy.passcode_enc ? this.cipher.decrypt(policy.passcode_enc, zoomRoomsPasscodeAad(sessionId)) : undefined;
       const meetingNumber = policy.meeting_number ?? session.meetingId;
       if (!meetingNumber) throw new UnrecoverableError(`session ${sessionId} has no meeting number for its Zoom Rooms`);
-      const created = await this.create(
-        {
-          meeting_number: meetingNumber,
-          passcode,
-          room_ids: policy.all_available ? undefined : (policy.room_ids ?? undefined),
-          leave_after_seconds: policy.leave_after_seconds ?? undefined,
-          session_id: sessionId,
-        },
-        'auto',
-      );
+      const dto: CreateDispatchDto = { meeting_number: meetingNumber, passcode, leave_after_seconds: policy.leave_after_seconds ?? undefined, session_id: sessionId };
+      const created = await this.dispatchRooms(rooms, dto, 'auto', session.owner);
       await this.events.recordEvent(sessionId, {
         source: EventSource.Worker,
         eventType: 'zoom_rooms.dispatched',
@@ -293,5 +324,11 @@ export class RoomDispatchesService {
     } finally {
       await this.lock.release(lockKey, lease).catch(() => undefined);
     }
+  }
+
+  /** The rooms that already have an automatic dispatch for the session (in any status). */
+  private async autoDispatchedRoomIds(sessionId: string): Promise<Set<string>> {
+    const rows = await this.repo.find({ where: { sessionId, source: 'auto' }, select: { roomId: true } });
+    return new Set(rows.map((r) => r.roomId));
   }
 }
