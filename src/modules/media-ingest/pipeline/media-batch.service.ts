@@ -10,7 +10,7 @@ import { JobProducer } from '../../../jobs/job-producer.service';
 import { EventSource, SessionEventsService } from '../../sessions';
 import { IngestMetrics } from '../ingest-metrics';
 import { RecordingHolds } from '../recording/recording-holds';
-import { MediaBatcher, MediaJobName, StreamIds } from './media-batcher';
+import { DropReason, MediaBatcher, MediaJobName, StreamIds } from './media-batcher';
 import { MediaSpill } from './media-spill';
 
 /** Drops are written to the session's timeline at most this often per stream and job. */
@@ -23,7 +23,7 @@ export class MediaBatchService implements OnApplicationShutdown {
   private readonly dropLog = new RateLimitedLog(this.logger);
   readonly batcher: MediaBatcher;
   /** Drops not yet on the sessions' timelines, by stream and job. */
-  private readonly unrecorded = new Map<string, { ids: StreamIds; name: MediaJobName; items: number }>();
+  private readonly unrecorded = new Map<string, { ids: StreamIds; name: MediaJobName; items: number; reason: DropReason }>();
   private recordTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -39,7 +39,11 @@ export class MediaBatchService implements OnApplicationShutdown {
     const spill = ingest.batchSpillMaxBytes > 0 ? new MediaSpill(spillDir, ingest.batchSpillMaxBytes) : null;
     const spilled = registry.counter({ name: 'rtms_hub_media_items_spilled_total', help: 'Media items moved to the local spill while the queue was unreachable', labelNames: ['job'] });
     const drained = registry.counter({ name: 'rtms_hub_media_items_unspilled_total', help: 'Spilled media items enqueued once the queue was back' });
-    const dropped = registry.counter({ name: 'rtms_hub_media_items_dropped_total', help: 'Media items dropped: memory and spill budgets full while the queue was unreachable', labelNames: ['job'] });
+    const dropped = registry.counter({
+      name: 'rtms_hub_media_items_dropped_total',
+      help: 'Media items dropped while the queue was unreachable: memory and spill budgets full (buffers_full), or still unqueued at shutdown (shutdown)',
+      labelNames: ['job', 'reason'],
+    });
     this.batcher = new MediaBatcher(
       {
         enqueueBatches: async (name, batches) => {
@@ -65,10 +69,10 @@ export class MediaBatchService implements OnApplicationShutdown {
           this.dropLog.warn(`spill ${name}`, `Queue unreachable: ${n} ${name} item(s) spilled to ${spillDir} (${this.batcher.spilledBytes} bytes spilled)`);
         },
         drained: (n) => drained.inc(n),
-        dropped: (ids, name, n) => {
-          dropped.inc({ job: name }, n);
-          this.dropLog.error(`drop ${name}`, `Queue unreachable and media buffers full: dropped ${n} ${name} item(s) of stream ${ids.rtmsStreamId}`);
-          this.noteDrop(ids, name, n);
+        dropped: (ids, name, n, reason) => {
+          dropped.inc({ job: name, reason }, n);
+          if (reason === 'buffers_full') this.dropLog.error(`drop ${name}`, `Queue unreachable and media buffers full: dropped ${n} ${name} item(s) of stream ${ids.rtmsStreamId}`);
+          this.noteDrop(ids, name, n, reason);
         },
       },
     );
@@ -81,9 +85,9 @@ export class MediaBatchService implements OnApplicationShutdown {
   }
 
   /** The session's timeline says what it lost (`media.dropped`), summed up every DROP_RECORD_MS. */
-  private noteDrop(ids: StreamIds, name: MediaJobName, items: number): void {
-    const key = `${ids.rtmsStreamId}|${name}`;
-    const d = this.unrecorded.get(key) ?? { ids, name, items: 0 };
+  private noteDrop(ids: StreamIds, name: MediaJobName, items: number, reason: DropReason): void {
+    const key = `${ids.rtmsStreamId}|${name}|${reason}`;
+    const d = this.unrecorded.get(key) ?? { ids, name, items: 0, reason };
     d.items += items;
     this.unrecorded.set(key, d);
     if (!this.recordTimer) {
@@ -99,7 +103,7 @@ export class MediaBatchService implements OnApplicationShutdown {
     this.unrecorded.clear();
     for (const d of drops) {
       await this.events
-        .recordEvent(d.ids.sessionId, { source: EventSource.Worker, eventType: 'media.dropped', rtmsStreamId: d.ids.rtmsStreamId, payload: { job: d.name, items: d.items, reason: 'buffers_full' } })
+        .recordEvent(d.ids.sessionId, { source: EventSource.Worker, eventType: 'media.dropped', rtmsStreamId: d.ids.rtmsStreamId, payload: { job: d.name, items: d.items, reason: d.reason } })
         .catch((err: unknown) => this.logger.warn(`Could not record dropped media of session ${d.ids.sessionId}: ${errorMessage(err)}`));
     }
   }

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { JobName } from '../../../jobs/job-names';
 import type { MediaBatchPayload, MediaItem } from '../../../jobs/job-payloads';
-import { MediaBatcher, MediaJobName } from './media-batcher';
+import { DropReason, MediaBatcher, MediaJobName, StreamIds } from './media-batcher';
 import { MediaSpill } from './media-spill';
 
 const item = (msgType: number, data = 'AAAA', timestamp = 1): MediaItem => ({ msgType, userId: 1, timestamp, data, receivedAt: 1 });
@@ -107,16 +107,34 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
   }
 
   function counters() {
-    const c = { spilled: 0, drained: 0, dropped: new Map<MediaJobName, number>() };
+    const c = { spilled: 0, drained: 0, dropped: new Map<MediaJobName, number>(), droppedAtShutdown: new Map<string, number>() };
     return {
       c,
       hooks: {
         spilled: (_n: MediaJobName, k: number) => void (c.spilled += k),
         drained: (k: number) => void (c.drained += k),
-        dropped: (_ids: unknown, name: MediaJobName, k: number) => void c.dropped.set(name, (c.dropped.get(name) ?? 0) + k),
+        dropped: (ids: StreamIds, name: MediaJobName, k: number, reason: DropReason) => {
+          if (reason === 'buffers_full') c.dropped.set(name, (c.dropped.get(name) ?? 0) + k);
+          else c.droppedAtShutdown.set(`${ids.rtmsStreamId} ${name}`, (c.droppedAtShutdown.get(`${ids.rtmsStreamId} ${name}`) ?? 0) + k);
+        },
       },
     };
   }
+
+  it('a shutdown while the queue is unreachable reports every item still waiting, in memory or spilled, per stream, and removes the spill', async () => {
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, new MediaSpill(dir, 50e6), hooks);
+    for (let ts = 0; ts < 100; ts++) b.add(A, JobName.FrameSave, frame(ts));
+    for (let ts = 0; ts < 5; ts++) b.add(B, JobName.TranscriptSave, text(ts));
+    expect(c.spilled).toBeGreaterThan(0);
+    await b.close();
+    expect(Object.fromEntries(c.droppedAtShutdown)).toEqual({ [`${A.rtmsStreamId} ${JobName.FrameSave}`]: 100, [`${B.rtmsStreamId} ${JobName.TranscriptSave}`]: 5 });
+    expect(c.dropped.size).toBe(0);
+    expect(b.pendingItems()).toBe(0);
+    expect(b.bufferedBytes).toBe(0);
+    expect(await fs.readdir(dir)).toEqual([]);
+  });
 
   const frame = (ts: number) => item(15, 'F'.repeat(10_000), ts);
   const text = (ts: number) => item(17, `line ${ts}`, ts);

@@ -35,11 +35,14 @@ export interface BatcherOptions {
   maxBufferedBytes?: number;
 }
 
+/** Why items were dropped: both budgets full while the queue was unreachable, or still unqueued when the process shut down. */
+export type DropReason = 'buffers_full' | 'shutdown';
+
 /** What the batcher reports (metrics, the session's timeline, logs). */
 export interface BatcherHooks {
   spilled(name: MediaJobName, items: number): void;
-  /** Items that will never be stored: the memory and spill budgets were both full. */
-  dropped(ids: StreamIds, name: MediaJobName, items: number): void;
+  /** Items that will never be stored. */
+  dropped(ids: StreamIds, name: MediaJobName, items: number, reason: DropReason): void;
   /** Spilled items enqueued after all. */
   drained(items: number): void;
 }
@@ -148,7 +151,7 @@ export class MediaBatcher {
     }
   }
 
-  private drop(name: MediaJobName, entries: Waiting[]): void {
+  private drop(name: MediaJobName, entries: Waiting[], reason: DropReason = 'buffers_full'): void {
     const byStream = new Map<string, { ids: StreamIds; n: number }>();
     for (const e of entries) {
       const s = byStream.get(e.ids.rtmsStreamId) ?? { ids: e.ids, n: 0 };
@@ -157,7 +160,7 @@ export class MediaBatcher {
     }
     for (const { ids, n } of byStream.values()) {
       this.settle(ids.rtmsStreamId, n);
-      this.hooks.dropped(ids, name, n);
+      this.hooks.dropped(ids, name, n, reason);
     }
   }
 
@@ -197,13 +200,27 @@ export class MediaBatcher {
     if (left > 0) this.logger.error(`Stream ${rtmsStreamId}: ${left} media item(s) could not be enqueued yet; still retrying`);
   }
 
-  /** Last attempt at shutdown. */
+  /**
+   * Last attempt at shutdown. What still could not be enqueued (the queue unreachable) is
+   * lost: reported per stream as dropped (`shutdown`), and the spill files removed, as no
+   * other process reads them.
+   */
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.flush();
     const left = this.pendingItems();
-    if (left > 0) this.logger.error(`Shutdown: ${left} media item(s) could not be enqueued and are lost`);
+    if (left === 0) return;
+    for (const [name, buf] of [...this.buffers.entries()]) {
+      this.buffers.set(name, { entries: [], bytes: 0 });
+      this.memBytes -= buf.bytes;
+      this.drop(name, buf.entries, 'shutdown');
+    }
+    for (let file = this.spill?.oldest(); file; file = this.spill?.oldest()) {
+      for (const e of file.entries) this.drop(e.name, [e], 'shutdown');
+      file.done();
+    }
+    this.logger.error(`Shutdown: ${left} media item(s) could not be enqueued and are lost (recorded per stream as media.dropped)`);
   }
 
   /** Items added and not yet enqueued or dropped (in memory or in the spill). */
