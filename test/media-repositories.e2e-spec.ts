@@ -127,19 +127,25 @@ describe('media-ingest repositories (Postgres)', () => {
       expect(await count(`SELECT 1 FROM media_artifacts WHERE rtms_stream_id = $1`, [stream])).toBe(0);
     });
 
-    it('objectsForStream and deleteForStream see only their stream; the deletion says how many rows went', async () => {
+    it('objectsForStream and deleteForStream see only their stream; the deletion returns the objects its rows recorded, at their row version', async () => {
       const session = await newSession();
       const [s1, s2] = [`art-${uniq()}`, `art-${uniq()}`];
       await artifacts.upsertMany([row(session, s1, `${s1}/a.jpg`, { bytes: 7 }), row(session, s1, `${s1}/b.jpg`, { bytes: 5 }), row(session, s2, `${s2}/c.jpg`, { bytes: 3 })]);
-      expect((await artifacts.objectsForStream(s1)).sort((a, b) => a.storageKey.localeCompare(b.storageKey))).toEqual([
-        { storageKey: `${s1}/a.jpg`, bytes: 7 },
-        { storageKey: `${s1}/b.jpg`, bytes: 5 },
+      const byKey = <T extends { storageKey: string }>(xs: T[]) => [...xs].sort((a, b) => a.storageKey.localeCompare(b.storageKey));
+      const listed = byKey(await artifacts.objectsForStream(s1));
+      expect(listed).toEqual([
+        { storageKey: `${s1}/a.jpg`, bytes: 7, rowVersion: expect.stringMatching(/^\d+$/) },
+        { storageKey: `${s1}/b.jpg`, bytes: 5, rowVersion: expect.stringMatching(/^\d+$/) },
       ]);
       expect(await artifacts.countForSession(session)).toBe(3);
-      expect(await artifacts.deleteForStream(s1)).toBe(2);
-      expect(await artifacts.deleteForStream(s1)).toBe(0);
+      // A re-save rewrites b's row: a new version; a's is as listed.
+      await artifacts.upsertMany([row(session, s1, `${s1}/b.jpg`, { bytes: 6 })]);
+      const deleted = byKey(await artifacts.deleteForStream(s1));
+      expect(deleted).toEqual([listed[0], { storageKey: `${s1}/b.jpg`, bytes: 6, rowVersion: expect.any(String) }]);
+      expect(deleted[1].rowVersion).not.toBe(listed[1].rowVersion);
+      expect(await artifacts.deleteForStream(s1)).toEqual([]);
       expect(await artifacts.objectsForStream(s1)).toEqual([]);
-      expect(await artifacts.objectsForStream(s2)).toEqual([{ storageKey: `${s2}/c.jpg`, bytes: 3 }]);
+      expect(await artifacts.objectsForStream(s2)).toEqual([{ storageKey: `${s2}/c.jpg`, bytes: 3, rowVersion: expect.any(String) }]);
     });
 
     it('findPageForSession pages oldest first after the cursor, with the filters', async () => {

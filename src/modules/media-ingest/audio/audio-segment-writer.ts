@@ -3,9 +3,12 @@ import * as path from 'node:path';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import type { Counter } from 'prom-client';
+import { DataSource, EntityManager } from 'typeorm';
+import { MetricsService } from '../../../common/metrics/metrics.service';
 import { AppConfig } from '../../../config/app.config';
-import { AudioSegmentsRepository, StoredPart } from '../repositories/audio-segments.repository';
+import { EventSource, SessionEventsService } from '../../sessions';
+import { AudioSegmentsRepository, StoredPart, StoredSegment } from '../repositories/audio-segments.repository';
 import type { ArtifactRow } from '../repositories/media-artifacts.repository';
 import { RecordingReadyService } from '../recording/recording-ready.service';
 import { MediaSaverService } from '../savers/media-saver.service';
@@ -13,6 +16,7 @@ import { assemblePackets, Packet, toWav } from '../savers/wav';
 import { buildMediaKey } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { partKey, WrittenParts } from './audio-spool.ports';
+import { MissingAudio, missingAudio, missingPartsPayload } from './missing-audio';
 import { readSpool, SPOOL_FILE } from './spool-files';
 
 /** Parts of written segments are kept this long for late packets, then pruned with their spool files. */
@@ -21,6 +25,14 @@ export const PART_RETENTION_MIN = 10;
 const WRITE_BATCH = 20;
 /** Spool files no part points at are removed once they have not been written for this long. */
 const UNUSED_GRACE_MS = 60_000;
+
+/** A segment written out: its artifact row, the rate used, and what it lacks. */
+interface WrittenSegment {
+  segment: StoredSegment;
+  artifact: ArtifactRow;
+  rate: number;
+  missing: MissingAudio | null;
+}
 
 /**
  * Writes audio segments out as WAV from their spooled parts. Runs on the host that
@@ -35,6 +47,7 @@ export class AudioSegmentWriter {
   private readonly logger = new Logger(AudioSegmentWriter.name);
   readonly spoolDir: string;
   readonly spoolHost: string;
+  private readonly missingPackets?: Counter;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -45,10 +58,14 @@ export class AudioSegmentWriter {
     private readonly segments: AudioSegmentsRepository = new AudioSegmentsRepository(db),
     // Told when a session's segments are written (its recording may be complete); absent in hand-built writers.
     @Optional() private readonly recording?: RecordingReadyService,
+    // Where a WAV written without some of its parts is reported; hand-built writers (tests) only log it.
+    @Optional() private readonly events?: SessionEventsService,
+    @Optional() metrics?: MetricsService,
   ) {
     const settings = config.get('storage', { infer: true });
     this.spoolDir = path.resolve(settings.audioSpoolDir);
     this.spoolHost = settings.spoolHost;
+    this.missingPackets = metrics?.counter({ name: 'rtms_hub_audio_packets_missing_total', help: 'Audio packets left out of written WAV segments: their spooled parts were missing from the spool' });
   }
 
   /**
@@ -62,80 +79,92 @@ export class AudioSegmentWriter {
   /**
    * Writes out several segments in one transaction (a few statements for the lot, not
    * per segment). Segments not open, held by another writer (SKIP LOCKED) or spooled on
-   * another host are left alone. Returns how many were written.
+   * another host are left alone. A segment written without some of its parts (their
+   * spooled bytes are gone) gets `media.lost` on its session's timeline in the same
+   * transaction, and is counted once that commits. Returns how many were written.
    */
   async finalizeSegments(items: Array<{ id: string; written?: WrittenParts }>): Promise<number> {
     if (items.length === 0) return 0;
     const cache = new Map(items.map((i) => [i.id, i.written]));
-    const sessions = new Set<string>();
     const written = await this.db.transaction(async (em) => {
       const segs = await this.segments.claimOpen([...cache.keys()], this.spoolHost, em);
-      if (segs.length === 0) return 0;
+      if (segs.length === 0) return [];
       const allParts = await this.segments.findParts(segs.map((x) => x.id), em);
       const partsOf = new Map<string, StoredPart[]>();
       for (const p of allParts) pushTo(partsOf, p.segment_id, p);
-      const artifacts: ArtifactRow[] = [];
-      const done: Array<{ id: string; rate: number; key: string }> = [];
-      for (const seg of segs) {
-        const parts = partsOf.get(seg.id) ?? [];
-        const { packets, missingParts } = await this.packetsOf(parts, cache.get(seg.id));
-        if (missingParts > 0) this.logger.error(`Audio segment ${seg.id}: ${missingParts} of ${parts.length} part(s) missing from the spool (${this.spoolDir}); written without them`);
-        const rate = inferRate(packets, seg.sample_rate, seg.channels);
-        const asm = assemblePackets(packets, rate, seg.channels);
-        const wav = toWav(asm.pcm, rate, seg.channels);
-        const segStart = Number(seg.segment_start_ms);
-        const name = seg.earlier === 0 ? String(segStart) : `${segStart}_${seg.earlier + 1}`;
-        const key = buildMediaKey({ sessionId: seg.session_id, kind: 'audio_segment', userName: seg.user_name, userId: seg.user_id, name, ext: 'wav' });
-        const put = await this.storage.put(key, wav, 'audio/wav');
-        artifacts.push({
-          sessionId: seg.session_id,
-          rtmsStreamId: seg.rtms_stream_id,
-          kind: 'audio_segment',
-          userId: seg.user_id,
-          userName: seg.user_name,
-          storageKey: key,
-          contentType: 'audio/wav',
-          bytes: put.bytes,
-          sha256: put.sha256,
-          capturedAt: new Date(asm.firstTs),
-          durationMs: Math.round((asm.pcm.length / (2 * seg.channels * rate)) * 1000),
-          meta: {
-            sample_rate: rate,
-            channels: seg.channels,
-            bits_per_sample: 16,
-            segment_start_ms: segStart,
-            segment_ms: seg.segment_ms,
-            first_ts: asm.firstTs,
-            last_ts: asm.lastTs,
-            packets: asm.packets,
-            duplicates: asm.duplicates,
-            gaps: asm.gaps,
-            ...(missingParts > 0 ? { missing_parts: missingParts } : {}),
-          },
-        });
-        done.push({ id: seg.id, rate, key });
-        sessions.add(seg.session_id);
-      }
-      const ids = await this.savers.upsertArtifacts(em, artifacts);
+      const out: WrittenSegment[] = [];
+      for (const seg of segs) out.push(await this.writeWav(seg, partsOf.get(seg.id) ?? [], cache.get(seg.id)));
+      const ids = await this.savers.upsertArtifacts(em, out.map((w) => w.artifact));
       await this.segments.markFinal(
-        done.map((d) => ({ id: d.id, sampleRate: d.rate, artifactId: ids.get(d.key) ?? null })),
+        out.map((w) => ({ id: w.segment.id, sampleRate: w.rate, artifactId: ids.get(w.artifact.storageKey) ?? null })),
         em,
       );
-      return done.length;
+      await this.reportMissing(out, ids, em);
+      return out;
     });
-    if (written > 0) await this.recording?.afterMediaLanded(sessions);
-    return written;
+    for (const w of written) if (w.missing) this.missingPackets?.inc(w.missing.packets);
+    if (written.length > 0) await this.recording?.afterMediaLanded(new Set(written.map((w) => w.segment.session_id)));
+    return written.length;
+  }
+
+  /** One segment's WAV, stored; its artifact row is for the caller to record. */
+  private async writeWav(seg: StoredSegment, parts: StoredPart[], written?: WrittenParts): Promise<WrittenSegment> {
+    const { packets, missingParts } = await this.packetsOf(parts, written);
+    if (missingParts.length > 0) this.logger.error(`Audio segment ${seg.id}: ${missingParts.length} of ${parts.length} part(s) missing from the spool (${this.spoolDir}); written without them`);
+    const rate = inferRate(packets, seg.sample_rate, seg.channels);
+    const asm = assemblePackets(packets, rate, seg.channels);
+    const wav = toWav(asm.pcm, rate, seg.channels);
+    const segStart = Number(seg.segment_start_ms);
+    const name = seg.earlier === 0 ? String(segStart) : `${segStart}_${seg.earlier + 1}`;
+    const key = buildMediaKey({ sessionId: seg.session_id, kind: 'audio_segment', userName: seg.user_name, userId: seg.user_id, name, ext: 'wav' });
+    const put = await this.storage.put(key, wav, 'audio/wav');
+    const artifact: ArtifactRow = {
+      sessionId: seg.session_id,
+      rtmsStreamId: seg.rtms_stream_id,
+      kind: 'audio_segment',
+      userId: seg.user_id,
+      userName: seg.user_name,
+      storageKey: key,
+      contentType: 'audio/wav',
+      bytes: put.bytes,
+      sha256: put.sha256,
+      capturedAt: new Date(asm.firstTs),
+      durationMs: Math.round((asm.pcm.length / (2 * seg.channels * rate)) * 1000),
+      meta: {
+        sample_rate: rate,
+        channels: seg.channels,
+        bits_per_sample: 16,
+        segment_start_ms: segStart,
+        segment_ms: seg.segment_ms,
+        first_ts: asm.firstTs,
+        last_ts: asm.lastTs,
+        packets: asm.packets,
+        duplicates: asm.duplicates,
+        gaps: asm.gaps,
+        ...(missingParts.length > 0 ? { missing_parts: missingParts.length } : {}),
+      },
+    };
+    return { segment: seg, artifact, rate, missing: missingParts.length > 0 ? missingAudio(missingParts, rate, seg.channels) : null };
+  }
+
+  /** `media.lost` (spool_part_missing) on the timeline of each segment written without some of its parts. */
+  private async reportMissing(written: WrittenSegment[], artifactIds: Map<string, string>, em: EntityManager): Promise<void> {
+    for (const w of written) {
+      if (!w.missing) continue;
+      const payload = missingPartsPayload(w.segment, this.spoolHost, w.missing, artifactIds.get(w.artifact.storageKey) ?? null);
+      await this.events?.recordEvent(w.segment.session_id, { source: EventSource.Worker, eventType: 'media.lost', payload }, em);
+    }
   }
 
   /**
    * The packets of a segment's parts: from the writer's memory when it still has them
    * (the spool process that wrote them), else from the row (older rows), else from the
    * spool file. Parts whose bytes are nowhere (a spool file on another host, or lost) are
-   * counted and left out.
+   * left out and returned.
    */
-  private async packetsOf(parts: StoredPart[], written?: WrittenParts): Promise<{ packets: Packet[]; missingParts: number }> {
+  private async packetsOf(parts: StoredPart[], written?: WrittenParts): Promise<{ packets: Packet[]; missingParts: StoredPart[] }> {
     const packets: Packet[] = [];
-    let missingParts = 0;
+    const missingParts: StoredPart[] = [];
     const fromFiles = new Map<string, StoredPart[]>();
     const add = (part: StoredPart, data: Buffer) => {
       let off = 0;
@@ -150,14 +179,14 @@ export class AudioSegmentWriter {
       if (cached && cached.length === part.packet_len.reduce((n, l) => n + l, 0)) add(part, cached);
       else if (part.pcm) add(part, part.pcm);
       else if (part.spool_file) pushTo(fromFiles, part.spool_file, part);
-      else missingParts++;
+      else missingParts.push(part);
     }
     for (const [file, inFile] of fromFiles) {
       const datas = await readSpool(this.spoolDir, file, inFile.map((p) => ({ offset: Number(p.file_offset), length: p.packet_len.reduce((n, l) => n + l, 0) })));
       inFile.forEach((part, i) => {
         const data = datas?.[i];
         if (data) add(part, data);
-        else missingParts++;
+        else missingParts.push(part);
       });
     }
     return { packets, missingParts };

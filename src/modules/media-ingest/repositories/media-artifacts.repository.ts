@@ -22,6 +22,25 @@ export interface ArtifactRow {
   meta: Record<string, unknown>;
 }
 
+/**
+ * A stream's stored object as its artifact row records it: the key, the bytes written
+ * (put's count), and the row's version (its xmin), which changes whenever a save
+ * rewrites the row, as it does after rewriting the object.
+ */
+export interface StreamObject {
+  storageKey: string;
+  bytes: number;
+  rowVersion: string;
+}
+
+interface StreamObjectRow {
+  storage_key: string;
+  bytes: string | number;
+  row_version: string;
+}
+
+const toStreamObject = (r: StreamObjectRow): StreamObject => ({ storageKey: r.storage_key, bytes: Number(r.bytes), rowVersion: r.row_version });
+
 /** What the artifacts API filters a session's artifacts by. */
 export interface ArtifactFilter {
   kind?: string;
@@ -116,15 +135,18 @@ export class MediaArtifactsRepository {
     return rows.map((r) => ({ storageKey: r.storage_key, bytes: Number(r.bytes) }));
   }
 
-  /** The stream's stored objects: keys and the bytes written (put's count, recorded on the row). */
-  async objectsForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<Array<{ storageKey: string; bytes: number }>> {
-    const rows: Array<{ storage_key: string; bytes: string | number }> = await em.query(`SELECT storage_key, bytes FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
-    return rows.map((r) => ({ storageKey: r.storage_key, bytes: Number(r.bytes) }));
+  /** The stream's stored objects, as their artifact rows record them. */
+  async objectsForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<StreamObject[]> {
+    const rows: StreamObjectRow[] = await em.query(`SELECT storage_key, bytes, xmin::text AS row_version FROM media_artifacts WHERE rtms_stream_id = $1`, [rtmsStreamId]);
+    return rows.map(toStreamObject);
   }
 
-  /** How many rows went. */
-  async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<number> {
-    return (await returningRows(em.query(`DELETE FROM media_artifacts WHERE rtms_stream_id = $1 RETURNING 1`, [rtmsStreamId]))).length;
+  /** Deletes the stream's artifact rows; returns the objects they recorded (as objectsForStream does). */
+  async deleteForStream(rtmsStreamId: string, em: EntityManager = this.db.manager): Promise<StreamObject[]> {
+    const rows = await returningRows<StreamObjectRow>(
+      em.query(`DELETE FROM media_artifacts WHERE rtms_stream_id = $1 RETURNING storage_key, bytes, xmin::text AS row_version`, [rtmsStreamId]),
+    );
+    return rows.map(toStreamObject);
   }
 
   async countForSession(sessionId: string, em: EntityManager = this.db.manager): Promise<number> {

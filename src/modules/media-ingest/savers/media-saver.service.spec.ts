@@ -1,5 +1,5 @@
 import type { MediaBatchPayload } from '../../../jobs/job-payloads';
-import type { ArtifactRow } from '../repositories/media-artifacts.repository';
+import type { ArtifactRow, StreamObject } from '../repositories/media-artifacts.repository';
 import { MediaSaverService } from './media-saver.service';
 
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]).toString('base64');
@@ -54,5 +54,51 @@ describe('MediaSaverService: one bad item of a multi-stream batch', () => {
     expect(lost).toHaveLength(1);
     expect(lost[0].reason).toBe('rejected');
     expect(lost[0].batch.streams.flatMap((st) => st.items.map((i) => i.userName))).toEqual(['Bad']);
+  });
+});
+
+describe('MediaSaverService.purgeStream', () => {
+  /** A saver whose stream rows are listed as `listed` and deleted as `deleted` (what was committed by then). */
+  function purger(listed: StreamObject[], deleted: StreamObject[], storageDelete?: (key: string) => Promise<void>) {
+    const deletedKeys: string[] = [];
+    const logged: Array<Record<string, unknown>> = [];
+    const svc = new MediaSaverService(
+      { transaction: async (fn: (em: unknown) => Promise<unknown>) => fn({}) } as never,
+      { delete: storageDelete ?? (async (key: string) => void deletedKeys.push(key)) } as never,
+      { set: async () => 'OK' } as never,
+      { get: () => ({ prefix: 't' }) } as never,
+      {} as never,
+      {} as never,
+      { findByStreamId: async () => null } as never,
+      {} as never,
+      { objectsForStream: async () => listed, deleteForStream: async () => deleted } as never,
+      { deleteForStream: async () => 0 } as never,
+      { deleteForStream: async () => ({ audio_segments: 0, audio_parts: 0 }) } as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      { record: async (input: Record<string, unknown>) => void logged.push(input) } as never,
+    );
+    return { svc, deletedKeys, logged };
+  }
+  const obj = (storageKey: string, bytes: number, rowVersion: string): StreamObject => ({ storageKey, bytes, rowVersion });
+
+  it('also deletes the objects of rows committed or rewritten after its listing, and counts each object once', async () => {
+    const { svc, deletedKeys, logged } = purger(
+      [obj('a', 10, '1'), obj('b', 20, '1')],
+      // a: as listed; b: rewritten since (re-saved); c: committed since.
+      [obj('a', 10, '1'), obj('b', 25, '2'), obj('c', 30, '3')],
+    );
+    await expect(svc.purgeStream('r1')).resolves.toBe(3);
+    expect(deletedKeys).toEqual(['a', 'b', 'b', 'c']);
+    expect(logged).toEqual([expect.objectContaining({ objectsDeleted: 3, bytesDeleted: 10 + 25 + 30, rowsDeleted: { media_artifacts: 3, transcript_segments: 0, audio_segments: 0, audio_parts: 0 } })]);
+  });
+
+  it('fails before logging anything when a late object cannot be deleted (its transaction rolls back; the job retries)', async () => {
+    const { svc, logged } = purger([], [obj('late', 5, '9')], async () => {
+      throw new Error('storage down');
+    });
+    await expect(svc.purgeStream('r1')).rejects.toThrow('storage down');
+    expect(logged).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import type { MediaBatchPayload, MediaItem, StreamMediaItems, VideoSegmentInfo }
 import { AppEventsService, AppEventType } from '../../app-events';
 import { DeletionActor, DeletionLogService, DeletionReason } from '../../deletion-log';
 import { SessionNotFoundError, SessionsService, StreamsService } from '../../sessions';
-import { ArtifactRow, MediaArtifactsRepository } from '../repositories/media-artifacts.repository';
+import { ArtifactRow, MediaArtifactsRepository, StreamObject } from '../repositories/media-artifacts.repository';
 import { AudioSegmentsRepository } from '../repositories/audio-segments.repository';
 import { RecordingCompletionsRepository } from '../repositories/recording-completions.repository';
 import { TranscriptRow, TranscriptSegmentsRepository } from '../repositories/transcript-segments.repository';
@@ -40,6 +40,22 @@ export function frameFormat(data: Buffer): { ext: string; contentType: string } 
  */
 function subBatch(p: MediaBatchPayload, items: Map<StreamMediaItems, MediaItem[]>): MediaBatchPayload {
   return { ...p, streams: p.streams.map((s) => ({ ...s, items: items.get(s) ?? [] })) };
+}
+
+/**
+ * The objects of deleted rows that the listing did not delete: rows committed since, and
+ * rows rewritten since (a re-save rewrites its object first, possibly after the listing's
+ * delete of it), told apart by their row version.
+ */
+function missedByListing(listed: StreamObject[], deletedRows: StreamObject[]): StreamObject[] {
+  const version = (o: StreamObject) => `${o.rowVersion}|${o.storageKey}`;
+  const seen = new Set(listed.map(version));
+  return deletedRows.filter((o) => !seen.has(version(o)));
+}
+
+/** One entry per key, the last one given winning (a rewritten object counts once, at its latest size). */
+function uniqueByKey(objects: StreamObject[]): StreamObject[] {
+  return [...new Map(objects.map((o) => [o.storageKey, o])).values()];
 }
 
 const sha8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
@@ -234,19 +250,26 @@ export class MediaSaverService {
   async purgeStream(rtmsStreamId: string, pass = 1): Promise<number> {
     await this.redis.set(this.revokedKey(rtmsStreamId), '1', 'EX', 7 * 24 * 3600);
     // Stream objects have no prefix of their own (keys are per session and kind), so they
-    // go one by one and their bytes are the rows' (put's own count of what it wrote).
-    const objects = await this.artifacts.objectsForStream(rtmsStreamId);
-    for (const o of objects) await this.storage.delete(o.storageKey);
+    // go one by one, listed from their rows; their bytes are the rows' (put's own count).
+    const listed = await this.artifacts.objectsForStream(rtmsStreamId);
+    await this.deleteObjects(listed);
     const sessionId = (await this.streams.findByStreamId(rtmsStreamId))?.sessionId ?? null;
     const owner = sessionId ? await this.sessionOwner(sessionId) : null;
-    await this.db.transaction(async (em) => {
+    const objects = await this.db.transaction(async (em) => {
       const audio = await this.audioSegments.deleteForStream(rtmsStreamId, em);
+      const rows = await this.artifacts.deleteForStream(rtmsStreamId, em);
+      // A save that checked the revoked key before it was set may have committed rows (and
+      // written their objects) since the listing; their objects go before the rows' deletion
+      // commits, or a failure rolls it back and the job's retry lists them.
+      const missed = missedByListing(listed, rows);
+      await this.deleteObjects(missed);
+      const deleted = uniqueByKey([...listed, ...missed]);
       const rowsDeleted: Record<string, number> = {
-        media_artifacts: await this.artifacts.deleteForStream(rtmsStreamId, em),
+        media_artifacts: rows.length,
         transcript_segments: await this.transcripts.deleteForStream(rtmsStreamId, em),
         ...audio,
       };
-      const deletedAnything = objects.length > 0 || Object.values(rowsDeleted).some((n) => n > 0);
+      const deletedAnything = deleted.length > 0 || Object.values(rowsDeleted).some((n) => n > 0);
       if (pass === 1 || deletedAnything) {
         await this.deletionLog.record(
           {
@@ -256,17 +279,22 @@ export class MediaSaverService {
             rtmsStreamId,
             owner,
             categories: ['media', 'transcript', 'chat'],
-            objectsDeleted: objects.length,
-            bytesDeleted: objects.reduce((sum, o) => sum + o.bytes, 0),
+            objectsDeleted: deleted.length,
+            bytesDeleted: deleted.reduce((sum, o) => sum + o.bytes, 0),
             rowsDeleted,
             details: { pass },
           },
           em,
         );
       }
+      return deleted;
     });
     this.logger.log(`Purged stored media of revoked stream ${rtmsStreamId} (pass ${pass}): ${objects.length} object(s)`);
     return objects.length;
+  }
+
+  private async deleteObjects(objects: StreamObject[]): Promise<void> {
+    for (const o of objects) await this.storage.delete(o.storageKey);
   }
 
   /** The session's owner tag; null when it has none or is gone (deleted meanwhile). */
