@@ -32,10 +32,9 @@ export async function waitFor<T>(probe: () => T | Promise<T>, { timeoutMs = 1000
  * the handler threw): a row the job writes is committed before BullMQ moves the job.
  */
 export function waitForJobState(queue: Queue, jobId: string, state: 'delayed' | 'failed' | 'completed', o: WaitOptions = {}): Promise<Job> {
-  return waitFor(async () => {
-    const job = await queue.getJob(jobId);
-    return job && (await job.getState()) === state ? job : undefined;
-  }, { what: `job ${jobId} to be ${state}`, ...o });
+  // State first, then the job: a job read before its state changes can carry the fields
+  // of before (attemptsMade, failedReason) while its state, read after, is already the one.
+  return waitFor(async () => ((await queue.getJobState(jobId)) === state ? queue.getJob(jobId) : undefined), { what: `job ${jobId} to be ${state}`, ...o });
 }
 
 /** The BullMQ states in which a job still has work to do (or to wait for). */
