@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { QueueName } from '../src/jobs/queue-names';
+import { RtmsControlProcessor } from '../src/modules/rtms-control';
+import { RtmsControlSweeper } from '../src/modules/rtms-control/rtms-control.sweeper';
 import { SessionStatus, SessionsService } from '../src/modules/sessions';
 import { SimMeeting, SimUser } from '../src/simulator';
 import { connectZoomUser, newZoomUser } from './factories/oauth-connection.factory';
@@ -308,6 +310,37 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('a request whose job is gone is failed by the sweeper, so the session takes the next request', async () => {
+    const meeting = newMeeting();
+    const sessionId = await newSession(meeting);
+    const worker = ctx.hub.app.get(RtmsControlProcessor).worker;
+    await worker.pause();
+    let requestId: string;
+    try {
+      const res = await act(sessionId, 'start').expect(202);
+      requestId = res.body.request.id;
+      // Redis loses the job before any worker took it (a flush, a failover to a stale replica).
+      await (await ctx.hub.producer.queue(QueueName.RtmsControl).getJob(res.body.job_id))!.remove();
+    } finally {
+      worker.resume();
+    }
+    const refused = await act(sessionId, 'start').expect(409);
+    expect(refused.body.error).toBe('control_request_in_progress');
+
+    const sweeper = ctx.hub.app.get(RtmsControlSweeper, { strict: false });
+    expect(await sweeper.sweep(0)).toBeGreaterThanOrEqual(1);
+    const row = await requestRow(requestId);
+    expect(row).toMatchObject({ status: 'failed', attempts: 0 });
+    expect(row.error).toContain('its job was lost');
+    await sessionStatus(sessionId, 'failed');
+    expect(patches(meeting.id)).toHaveLength(0);
+
+    const again = await act(sessionId, 'start').expect(202);
+    expect((await settled(again.body.request.id)).status).toBe('succeeded');
+    // A live request is left alone.
+    expect(await sweeper.sweep(0)).toBe(0);
   });
 
   it('400 (2310) on stop: recorded, the stream keeps running', async () => {

@@ -1,7 +1,7 @@
 import { JobName } from '../jobs/job-names';
 import { QueueName } from '../jobs/queue-names';
 import { OAuthCoreModule, OAuthProcessor } from '../modules/oauth';
-import { RtmsControlModule, RtmsControlProcessor } from '../modules/rtms-control';
+import { RtmsControlProcessor, RtmsControlWorkerModule } from '../modules/rtms-control';
 import { ZoomEventsProcessor, ZoomEventsWorkerModule, ZoomEventWsModule } from '../modules/webhooks';
 import { ZoomRoomsModule, ZoomRoomsProcessor } from '../modules/zoom-rooms';
 import { MediaFramesProcessor, MediaFramesWorkerModule, MediaIngestModule, StreamRunProcessor } from '../modules/media-ingest';
@@ -21,7 +21,7 @@ export const PROCESSORS: ProcessorRegistration[] = [
     queue: QueueName.RtmsControl,
     processor: RtmsControlProcessor,
     handles: [JobName.RtmsStart, JobName.RtmsStop, JobName.RtmsPause, JobName.RtmsResume],
-    imports: [RtmsControlModule],
+    imports: [RtmsControlWorkerModule],
   },
   {
     queue: QueueName.ZoomRooms,

@@ -124,14 +124,15 @@ export class RtmsControlService {
     }
 
     try {
-      const job = await this.producer.enqueue(RTMS_ACTIONS[action].job, { sessionId, requestId: saved.id });
-      saved.jobId = job.id ?? saved.id;
-      await this.requests.update({ id: saved.id }, { jobId: saved.jobId });
+      saved.jobId = (await this.producer.enqueue(RTMS_ACTIONS[action].job, { sessionId, requestId: saved.id })).id ?? saved.id;
     } catch (err) {
-      await this.requests.update({ id: saved.id }, { status: ControlRequestStatus.Failed, error: 'could not be queued', completedAt: new Date() });
+      // Only a request its job never picked up: one that ran meanwhile keeps its outcome.
+      await this.requests.update({ id: saved.id, status: ControlRequestStatus.Queued }, { status: ControlRequestStatus.Failed, error: 'could not be queued', completedAt: new Date() });
       this.logger.error(`Could not enqueue RTMS ${action} for session ${sessionId}: ${errorMessage(err)}`);
       throw new RtmsControlError(RtmsControlErrorCode.QueueUnavailable, 'The request could not be queued; try again');
     }
+    // The job id is the request id; the column only shows it.
+    await this.requests.update({ id: saved.id }, { jobId: saved.jobId });
     await this.events.recordEvent(sessionId, {
       source: EventSource.Api,
       eventType: `rtms.${action}_requested`,
