@@ -22,6 +22,11 @@ export const JOB_OPTIONS: Partial<Record<JobName, JobsOptions>> = {
   // A composition retries what can pass (storage unavailable): 8 attempts from 5 s doubling
   // wait ~10 minutes in all; then recording.ready says storage_unavailable.
   [JobName.RecordingCompose]: { attempts: 8, backoff: { type: 'exponential', delay: 5000 } },
+  // Zoom requires a deauthorized user's tokens to be deleted: the deletion outlasts a
+  // database failover or an outage of about an hour (12 attempts from 2 s doubling wait
+  // ~68 minutes in all) before the event is marked failed (OAuthDeauthorizer). BullMQ's
+  // exponential backoff has no cap, so the last waits are long (17, then 34 minutes).
+  [JobName.OAuthDeauthorize]: { attempts: 12, backoff: { type: 'exponential', delay: 2000 } },
 };
 
 /**

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppEventsModule } from '../app-events';
+import { SessionsModule } from '../sessions';
 import { OAuthConnectionEntity } from './entities/oauth-connection.entity';
 import { OAuthConnectionsService } from './oauth-connections.service';
+import { OAuthDeauthorizer } from './oauth-deauthorizer.service';
 import { OAuthConnectionsRepository } from './repositories/oauth-connections.repository';
 import { OAuthFlowService } from './oauth-flow.service';
 import { OAuthStateStore } from './oauth-state.store';
@@ -17,15 +19,17 @@ import { ZoomModule } from '../../zoom/zoom.module';
  * (rtms-control, the oauth processor) can import it without serving routes.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([OAuthConnectionEntity]), ZoomModule, AppEventsModule],
+  // Sessions: a failed deauthorization is recorded on the stored Zoom event that asked for it.
+  imports: [TypeOrmModule.forFeature([OAuthConnectionEntity]), ZoomModule, AppEventsModule, SessionsModule],
   providers: [
     OAuthStateStore,
     OAuthConnectionsRepository,
     OAuthConnectionsService,
+    OAuthDeauthorizer,
     OAuthFlowService,
     { provide: UserGrantStore, useClass: OAuthUserGrantStore },
     ZoomTokenProvider,
   ],
-  exports: [OAuthConnectionsService, OAuthFlowService, ZoomTokenProvider],
+  exports: [OAuthConnectionsService, OAuthDeauthorizer, OAuthFlowService, ZoomTokenProvider],
 })
 export class OAuthCoreModule {}

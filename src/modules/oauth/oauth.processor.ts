@@ -1,12 +1,12 @@
 import { Processor } from '@nestjs/bullmq';
-import { UnrecoverableError } from 'bullmq';
+import { Job, UnrecoverableError } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import { JobOf, QueueJob } from '../../jobs/job-payloads';
+import { JobOf, OAuthDeauthorizePayload, QueueJob } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { ZoomError } from '../../zoom/zoom-errors';
 import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
-import { OAuthConnectionsService } from './oauth-connections.service';
+import { OAuthDeauthorizer } from './oauth-deauthorizer.service';
 
 /**
  * `oauth` queue: proactive token refreshes, shortly before access tokens expire, and
@@ -18,7 +18,7 @@ export class OAuthProcessor extends QueueProcessor {
 
   constructor(
     private readonly tokens: ZoomTokenProvider,
-    private readonly connections: OAuthConnectionsService,
+    private readonly deauthorizer: OAuthDeauthorizer,
   ) {
     super();
   }
@@ -28,7 +28,7 @@ export class OAuthProcessor extends QueueProcessor {
       case JobName.TokenRefresh:
         return this.refresh(job.data);
       case JobName.OAuthDeauthorize:
-        return this.deauthorize(job.data);
+        return this.deauthorizer.deauthorize(job.data);
       default:
         return unknownJob(job);
     }
@@ -44,8 +44,8 @@ export class OAuthProcessor extends QueueProcessor {
     }
   }
 
-  /** Idempotent: a re-run finds nothing left to delete. */
-  private async deauthorize(data: JobOf<JobName.OAuthDeauthorize>): Promise<{ removed: number }> {
-    return { removed: await this.connections.deleteConnectionsForZoomUser(data.zoomUserId, data.zoomAccountId) };
+  /** A deauthorized user's tokens still stored must be seen: their event is marked failed and counted. */
+  protected override async onFinalFailure(job: Job, err: Error): Promise<void> {
+    if (job.name === (JobName.OAuthDeauthorize as string)) await this.deauthorizer.failedForGood(job.data as OAuthDeauthorizePayload, err);
   }
 }

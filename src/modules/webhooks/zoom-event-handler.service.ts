@@ -157,7 +157,9 @@ export class ZoomEventHandlerService {
   /**
    * The user removed our app: their tokens must go (Zoom's data-retention rule). The
    * oauth module owns them, so it is asked by job; its job id is the stored event's (src/jobs/job-ids.ts),
-   * so a re-run of this event queues no second job.
+   * so a re-run of this event queues no second job. `processed` here means handed over:
+   * the job retries for about an hour, and if it still fails the oauth module marks this
+   * event `failed` with the error (OAuthDeauthorizer).
    */
   private async deauthorized(eventId: string, payload: Record<string, unknown>): Promise<Outcome> {
     const userId = str(payload.user_id);
