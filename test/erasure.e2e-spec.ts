@@ -6,6 +6,7 @@ import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import type { MediaKind } from '../src/simulator/protocol';
 import type { ParticipantScript } from '../src/simulator/types';
+import { ParticipantDirectory } from '../src/modules/sessions';
 import { createSession, insertSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
@@ -136,18 +137,18 @@ describe('Erasure by participant', () => {
     );
   }
 
-  /** A session with stored rows and files written directly (a past meeting), B among its participants. */
-  async function seedSession(opts: { mixedAudio: boolean; held: boolean }): Promise<string> {
+  /** A session with stored rows and files written directly (a past meeting), `person` (B unless told) among its participants. */
+  async function seedSession(opts: { mixedAudio: boolean; held: boolean }, person = { id: B, name: 'Bob' }): Promise<string> {
     const id = await insertSession(ctx.hub, { meetingUuid: `seed-${Math.random().toString(36).slice(2)}==`, status: 'stopped' });
-    await sql(`INSERT INTO participants (session_id, zoom_user_id, user_name) VALUES ($1, $2, 'Bob'), ($1, $3, 'Ann')`, [id, String(B), String(A)]);
+    await sql(`INSERT INTO participants (session_id, zoom_user_id, user_name) VALUES ($1, $2, $4), ($1, $3, 'Ann')`, [id, String(person.id), String(A), person.name]);
     await sql(
       `INSERT INTO transcript_segments (session_id, rtms_stream_id, user_id, user_name, text, start_ms, end_ms, timestamp_ms)
-       VALUES ($1::uuid, $4, $2, 'Bob', 'Bob in a past meeting', 1, 2, 2), ($1::uuid, $4, $3, 'Ann', 'Ann in a past meeting', 3, 4, 4)`,
-      [id, String(B), String(A), `seed-${id}`],
+       VALUES ($1::uuid, $4, $2, $5::text, $5::text || ' in a past meeting', 1, 2, 2), ($1::uuid, $4, $3, 'Ann', 'Ann in a past meeting', 3, 4, 4)`,
+      [id, String(person.id), String(A), `seed-${id}`, person.name],
     );
     const objects: Array<{ kind: string; folder: string; user: string; name: string; file: string; type: string }> = [
-      { kind: 'chat', folder: 'chat', user: String(B), name: 'Bob', file: '1_b.json', type: 'application/json' },
-      { kind: 'video_frame', folder: 'video', user: String(B), name: 'Bob', file: '2.jpg', type: 'image/jpeg' },
+      { kind: 'chat', folder: 'chat', user: String(person.id), name: person.name, file: '1_b.json', type: 'application/json' },
+      { kind: 'video_frame', folder: 'video', user: String(person.id), name: person.name, file: '2.jpg', type: 'image/jpeg' },
       { kind: 'chat', folder: 'chat', user: String(A), name: 'Ann', file: '3_a.json', type: 'application/json' },
     ];
     if (opts.mixedAudio) objects.push({ kind: 'audio_segment', folder: 'audio', user: '0', name: 'mixed', file: '0.wav', type: 'audio/wav' });
@@ -328,4 +329,25 @@ describe('Erasure by participant', () => {
     expect(wavs.filter((w) => w.user_id === String(BOB) && inOpenWindow(w))).toEqual([]);
     expect(wavs.filter((w) => w.user_id === String(ANN) && inOpenWindow(w)).length).toBeGreaterThan(0);
   }, 60000);
+
+  it('an erasure job that failed after its first pass had erased reports the person found, with that pass\'s counts, once its retry completes', async () => {
+    const dan = { id: 9204, name: 'Dan' };
+    const sessionId = await seedSession({ mixedAudio: false, held: false }, dan);
+    const before = await rowCounts([sessionId]);
+    const participants = ctx.hub.app.get(ParticipantDirectory);
+    const byUserId = participants.byUserId.bind(participants);
+    // Run 1: its first pass erases Dan, its second pass's lookup fails, so the job is retried.
+    // Run 2's passes find nothing of Dan left.
+    const lookups = jest.spyOn(participants, 'byUserId').mockImplementationOnce(byUserId).mockRejectedValueOnce(new Error('connection lost after the first pass'));
+    try {
+      const done = await erase({ zoom_user_id: String(dan.id) });
+      expect(lookups).toHaveBeenCalledTimes(4);
+      expect(done).toMatchObject({ status: 'completed', subject_unresolved: false, sessions_affected: 1, affected_sessions: [sessionId], sessions_held: [], error: null });
+      expect(done.counts).toEqual({ video_frames: 1, share_frames: 0, audio_segments: 0, chat_messages: 1, transcript_segments: 1, participants: 1, objects: 2 });
+      expect(await rowCounts([sessionId])).toEqual(Object.fromEntries(Object.entries(before).filter(([k]) => !k.endsWith(`|${dan.id}`))));
+      expect(await sql(`SELECT session_id FROM deletion_log WHERE erasure_id = $1`, [done.id])).toEqual([{ session_id: sessionId }]);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
 });

@@ -113,11 +113,11 @@ export class ErasureService {
     if (!(await this.erasures.markRunning(erasureId))) return { erasureId, status: 'gone' };
 
     const first = await this.pass(row, subject);
-    if (first.matched === 0) await this.erasures.markUnresolved(erasureId);
     // Audio of the person still spooling, media batches and a WAV being written when the
     // first pass ran land within a few flushes: a second pass deletes them.
     if (first.signalled > 0) await new Promise((r) => setTimeout(r, this.settleMs));
-    await this.pass(row, subject);
+    const second = await this.pass(row, subject);
+    if (first.matched + second.matched === 0 && !foundByEarlierRun(row)) await this.erasures.markUnresolved(erasureId);
     await this.erasures.finish(erasureId, 'completed');
     const done = (await this.erasures.findOne(erasureId))!;
     this.logger.log(`Erasure ${erasureId} completed: ${done.sessionsAffected.length} session(s), ${done.sessionsHeld.length} held, ${done.mixedAudioSessions.length} with mixed audio`);
@@ -230,6 +230,15 @@ export class ErasureService {
       await this.erasures.addProgress(row.id, sessionId, { counts, bytes, spoolSegmentsDropped: segments.open }, em);
     });
   }
+}
+
+/**
+ * Whether an earlier run of this erasure (its job retried after a pass had committed)
+ * erased or held sessions of the person, as the row read at the start of this run says:
+ * this run's passes then match nothing, and the person was found all the same.
+ */
+function foundByEarlierRun(row: ErasureEntity): boolean {
+  return row.sessionsAffected.length + row.sessionsHeld.length > 0;
 }
 
 function categoriesOf(rows: ParticipantRowsDeleted, participants: number): string[] {
