@@ -304,6 +304,29 @@ describe('App-event producers (real Postgres)', () => {
       expect(await queue.getJob(deadlineId)).toBeUndefined();
     });
 
+    it('a session claimed for a composition that never announced gets its compose job again from the sweeper', async () => {
+      const sessions = get(SessionsService);
+      const id = await newSession();
+      await sessions.transition(id, SessionStatus.Streaming, { source: EventSource.Worker, reason: 'rtms_started' });
+      await sessions.transition(id, SessionStatus.Stopped, { source: EventSource.Worker, reason: 'rtms_stopped' });
+      // Capture was complete and claimed for the compose job, which Redis then lost (or whose final failure was never recorded).
+      await query(ctx.hub.app, `INSERT INTO recording_completions (session_id, counts, forced, pending, compose_state) VALUES ($1, '{}', false, NULL, 'pending')`, [id]);
+      const composeId = `recording-compose-${id}-auto`;
+      const compose = ctx.hub.producer.queueFor(JobName.RecordingCompose);
+      expect(await compose.getJob(composeId)).toBeUndefined();
+
+      const sweeper = new RecordingCheckSweeper(sessions, get(RecordingCompletionsRepository), ctx.hub.producer, get(ConfigService) as unknown as ConfigService<AppConfig, true>);
+      expect(await sweeper.sweep(0)).toBeGreaterThanOrEqual(1);
+      expect((await compose.getJob(composeId))?.data).toEqual({ sessionId: id, revision: 'auto' });
+      // Its deadline check is not queued: the completion exists, the composition announces.
+      expect(await ctx.hub.producer.queueFor(JobName.RecordingCheck).getJob(`recording-deadline-${id}`)).toBeUndefined();
+      // While that job waits, the next pass leaves it alone.
+      const before = await compose.getJob(composeId);
+      await sweeper.sweep(0);
+      expect((await compose.getJob(composeId))?.timestamp).toBe(before?.timestamp);
+      await before?.remove();
+    });
+
     it('a session that failed before it ever streamed has no recording.ready', async () => {
       const id = await newSession();
       await get(SessionsService).transition(id, SessionStatus.Failed, { source: EventSource.Worker, reason: 'no scope' });

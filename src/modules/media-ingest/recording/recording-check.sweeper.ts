@@ -25,7 +25,9 @@ const PAGE = 500;
  * or a deadline job Redis lost would leave the session without recording.ready for good.
  * Every minute this queues the deadline check of each session that ended more than the
  * wait (and a grace) ago, in the last day, and has no completion row: the check announces
- * what is there. A deadline job still waiting or running is left to it. Runs in the
+ * what is there. A session claimed for a composition that never announced (the compose
+ * job's final failure could not be recorded, or Redis lost the job) gets its compose job
+ * again. A job still waiting or running is left to it. Runs in the
  * processes that consume media-frames; several may run at once (one job id per session).
  */
 @Injectable()
@@ -48,7 +50,7 @@ export class RecordingCheckSweeper extends PeriodicTask {
     return this.sweep();
   }
 
-  /** One pass over the sessions that ended more than `olderThanMs` ago; returns how many deadline checks it queued. */
+  /** One pass over the sessions that ended more than `olderThanMs` ago; returns how many jobs it queued. */
   async sweep(olderThanMs = this.maxWaitMs + GRACE_MS): Promise<number> {
     try {
       const now = Date.now();
@@ -58,13 +60,19 @@ export class RecordingCheckSweeper extends PeriodicTask {
       let after: EndedSession | undefined;
       for (;;) {
         const page = await this.sessions.recordingEndedBetween(from, to, PAGE, after);
-        for (const sessionId of await this.completions.withoutCompletion(page.map((s) => s.id))) {
+        const { withoutCompletion, composePending } = await this.completions.unannounced(page.map((s) => s.id));
+        for (const sessionId of withoutCompletion) {
           if (await this.producer.requeue(JobName.RecordingCheck, { sessionId, deadline: true })) queued++;
+        }
+        // Claimed for a composition whose job is gone or finished without announcing (its
+        // final failure could not be recorded): the job runs again; a running one is left be.
+        for (const sessionId of composePending) {
+          if (await this.producer.requeue(JobName.RecordingCompose, { sessionId, revision: 'auto' })) queued++;
         }
         if (page.length < PAGE) break;
         after = page[page.length - 1];
       }
-      if (queued > 0) this.logger.warn(`Queued the recording deadline of ${queued} ended session(s) that had no recording.ready and no live check`);
+      if (queued > 0) this.logger.warn(`Queued the recording check or composition of ${queued} ended session(s) that had no recording.ready and no live job`);
       return queued;
     } catch (err) {
       this.logger.warn(`Recording check sweep failed: ${errorMessage(err)}`);

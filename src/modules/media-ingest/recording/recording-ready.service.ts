@@ -167,9 +167,13 @@ export class RecordingReadyService {
     });
   }
 
-  /** Queues the session's compose job (deterministic id: a second call while it exists is a no-op). */
+  /**
+   * Queues the session's compose job: one waiting or running is left alone; one that
+   * finished while the completion still waits for it (its final failure could not be
+   * recorded) is replaced.
+   */
   private async enqueueCompose(sessionId: string): Promise<void> {
-    await this.producer.enqueue(JobName.RecordingCompose, { sessionId, revision: 'auto' });
+    await this.producer.requeue(JobName.RecordingCompose, { sessionId, revision: 'auto' });
   }
 
   /** true: announced; false: announced before; 'compose': claimed for the compose job, which announces it. */

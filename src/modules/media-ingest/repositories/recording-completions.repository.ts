@@ -54,14 +54,19 @@ export class RecordingCompletionsRepository {
     await em.query(`UPDATE recording_completions SET event_id = $2 WHERE session_id = $1`, [sessionId, eventId]);
   }
 
-  /** The given sessions that have no completion row (recording.ready not announced nor claimed). */
-  async withoutCompletion(sessionIds: string[]): Promise<string[]> {
-    if (sessionIds.length === 0) return [];
-    const rows: Array<{ id: string }> = await this.db.query(
-      `SELECT id FROM unnest($1::uuid[]) AS s(id) WHERE NOT EXISTS (SELECT 1 FROM recording_completions c WHERE c.session_id = s.id)`,
+  /**
+   * Of the given sessions, those whose recording.ready is still to come: no completion row
+   * yet, or one claimed for a composition that has not announced it.
+   */
+  async unannounced(sessionIds: string[]): Promise<{ withoutCompletion: string[]; composePending: string[] }> {
+    if (sessionIds.length === 0) return { withoutCompletion: [], composePending: [] };
+    const rows: Array<{ id: string; pending: boolean }> = await this.db.query(
+      `SELECT s.id, c.session_id IS NOT NULL AS pending FROM unnest($1::uuid[]) AS s(id)
+       LEFT JOIN recording_completions c ON c.session_id = s.id
+       WHERE c.session_id IS NULL OR (c.compose_state = 'pending' AND c.event_id IS NULL)`,
       [sessionIds],
     );
-    return rows.map((r) => r.id);
+    return { withoutCompletion: rows.filter((r) => !r.pending).map((r) => r.id), composePending: rows.filter((r) => r.pending).map((r) => r.id) };
   }
 
   async exists(sessionId: string, em: EntityManager = this.db.manager): Promise<boolean> {
