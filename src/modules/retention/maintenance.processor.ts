@@ -30,7 +30,10 @@ export class MaintenanceProcessor extends QueueProcessor {
     }
   }
 
-  /** An erasure whose job will not run again is marked failed (and its sealed subject cleared). */
+  /**
+   * An erasure whose job will not run again is marked failed (and its sealed subject cleared).
+   * Should that fail too (Postgres down), ErasureSweeper finds the row still running and re-runs it.
+   */
   protected override async onFinalFailure(job: Job, err: Error): Promise<void> {
     if (job.name === (JobName.ErasureRun as string)) await this.erasures.markFailed((job.data as { erasureId: string }).erasureId, err.message);
   }

@@ -8,6 +8,7 @@ import { MediaArtifactsModule } from '../media-ingest';
 import { SessionsModule } from '../sessions';
 import { RetentionPurgeEntity } from './entities/retention-purge.entity';
 import { ErasureService } from './erasure/erasure.service';
+import { ErasureSweeper } from './erasure/erasure.sweeper';
 import { RetentionPurgesRepository } from './repositories/retention-purges.repository';
 import { RetentionMetrics } from './sweep/retention-metrics';
 import { RetentionScheduler } from './sweep/retention-scheduler';
@@ -23,18 +24,19 @@ import { RetentionSweepService } from './sweep/retention-sweep.service';
 @Module({
   imports: [TypeOrmModule.forFeature([ErasureEntity, RetentionPurgeEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule],
   providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher, RetentionPurgesRepository, RetentionStatsStore],
-  exports: [RetentionSweepService, ErasureService, RetentionStatsStore],
+  exports: [RetentionSweepService, ErasureService, ErasuresRepository, RetentionStatsStore],
 })
 export class RetentionCoreModule {}
 
 /**
  * The worker side, imported only by processes that consume `maintenance`: they schedule
- * the sweep and serve its metrics. (An API process must not: it would schedule sweeps
- * nobody there runs, and wait on Redis at boot.)
+ * the sweep, serve its metrics and re-queue erasures whose job is gone (ErasureSweeper).
+ * (An API process must not: it would schedule sweeps nobody there runs, and wait on
+ * Redis at boot.)
  */
 @Module({
   imports: [RetentionCoreModule, SessionsModule],
-  providers: [RetentionMetrics, RetentionScheduler],
+  providers: [RetentionMetrics, RetentionScheduler, ErasureSweeper],
   exports: [RetentionCoreModule],
 })
 export class RetentionModule {}

@@ -102,7 +102,9 @@ export class ErasureService {
 
   /**
    * Carries out (or continues) an erasure. Idempotent: sessions already erased have no
-   * rows of the person left, and the report was added to in the same transactions.
+   * rows of the person left, and the report was added to in the same transactions. A row
+   * already `running` is taken again: a retry, or ErasureSweeper's re-run of an erasure
+   * whose job was lost or whose final failure could not be recorded.
    */
   async run(erasureId: string): Promise<Record<string, unknown>> {
     const row = await this.erasures.findOne(erasureId);

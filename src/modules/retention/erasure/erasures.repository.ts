@@ -47,7 +47,26 @@ export class ErasuresRepository {
     return keysetPage(qb, 'e', limit, cursor);
   }
 
-  /** queued → running (started_at kept from the first run). False: not queued or running any more. */
+  /**
+   * Erasures still `queued` or `running` whose row has not changed for `olderThanMs`
+   * (Postgres' clock), oldest first: candidates for the sweeper, which re-queues those
+   * whose job is gone or finished.
+   */
+  async findUnfinishedIds(olderThanMs: number, limit: number): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.db.query(
+      `SELECT id FROM erasures
+        WHERE status IN ('queued', 'running') AND updated_at < now() - ($1::int * interval '1 millisecond')
+        ORDER BY updated_at, id LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * queued → running (started_at kept from the first run). A row already `running` is
+   * taken as well: a retry, or a re-run the sweeper queued for an abandoned erasure
+   * (ErasureSweeper). False: not queued or running any more.
+   */
   async markRunning(id: string): Promise<boolean> {
     const rows = await returningRows<{ id: string }>(
       this.db.query(
