@@ -546,3 +546,98 @@ describe('Zoom Rooms: the sample flow — rooms dispatched after the media hands
     await ctx.sim.stopRtms(stream.streamId);
   }, 40000);
 });
+
+describe('Zoom Rooms: an automatic dispatch that failed, or could not be queued, is run again by the stream', () => {
+  const S2S = { clientId: 'rooms_again_s2s', clientSecret: 'rooms_again_s2s_secret', accountId: 'rooms_again_account' };
+  // Own simulator and queue prefix: all_available here means this suite's rooms only.
+  const ctx = useE2eContext({
+    simulator: { s2s: S2S, keepAliveIntervalMs: 500, videoScale: 0.25 },
+    hub: { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.ZoomRooms], explicit: true } },
+    env: () =>
+      hubEnv(S2S, {
+        ZOOM_ROOMS_RATE_LIMIT_PER_SEC: '50',
+        // rooms.auto-dispatch gives up after 3 quick attempts (in production: 5 over ~15 s).
+        JOB_ATTEMPTS: '3',
+        JOB_BACKOFF_MS: '50',
+        RTMS_RECONNECT_BASE_MS: '100',
+        RTMS_RECONNECT_MAX_MS: '500',
+        QUEUE_PREFIX: `${process.env.QUEUE_PREFIX}-again`,
+      }),
+  });
+  // The stream jobs run in their own app, so the stream can be handed over to another one.
+  const STREAM_WORKER = { api: false, worker: { queues: [QueueName.RtmsStreams], explicit: true } };
+  let streamWorker: TestApp;
+
+  beforeAll(async () => {
+    streamWorker = await ctx.startApp(STREAM_WORKER);
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  const autoJobId = (sessionId: string) => jobIdFor(JobName.RoomsAutoDispatch, { sessionId }) as string;
+  const autoQueue = () => ctx.hub.producer.queueFor(JobName.RoomsAutoDispatch);
+  const sessionEvents = (sessionId: string, type: string) =>
+    ctx.hub.app.get(DataSource).query(`SELECT payload FROM session_events WHERE session_id = $1 AND event_type = $2 ORDER BY created_at, id`, [sessionId, type]) as Promise<Array<{ payload: Record<string, unknown> }>>;
+  const joinedRooms = async (sessionId: string) => {
+    const res = await ctx.http().get(`/api/v1/zoom-rooms/dispatches?session_id=${sessionId}`).set('x-api-key', API_KEY).expect(200);
+    return (res.body.data as DispatchBody[]).filter((d) => d.status === 'joined').map((d) => d.room_id).sort();
+  };
+
+  it('failed for good (Zoom rooms API down): zoom_rooms.dispatch_failed is on the session timeline, and the next stream job (a hand-over) dispatches the rooms', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [{ userId: 101, name: 'Ann' }] });
+    const rooms = [1, 2].map((i) => ctx.sim.addRoom({ id: `again_${i}`, name: `Again Room ${i}` }));
+    const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { zoom_rooms: { all_available: true, passcode: PASSCODE, leave_after_seconds: 0 } } });
+    // Zoom's rooms list answers 503 for as long as the outage lasts.
+    ctx.sim.faults.restError({ status: 503, match: /^\/v2\/rooms$/, method: 'GET', count: 1000 });
+    const stream = await ctx.sim.startRtms(meeting.id);
+
+    // The first media handshake queued the job; it fails all its attempts.
+    const failed = await waitForJobState(autoQueue(), autoJobId(sessionId), 'failed', { timeoutMs: 30_000 });
+    expect(failed.attemptsMade).toBe(3);
+    const [event] = await waitFor(async () => {
+      const rows = await sessionEvents(sessionId, 'zoom_rooms.dispatch_failed');
+      return rows.length > 0 ? rows : undefined;
+    }, { what: 'zoom_rooms.dispatch_failed recorded' });
+    expect(event.payload).toMatchObject({ attempts: 3, error: expect.stringContaining('503') });
+    expect(JSON.stringify(event.payload)).not.toContain(PASSCODE);
+    expect(await joinedRooms(sessionId)).toEqual([]);
+
+    // Zoom is back. The stream is handed over to another worker: its media handshake queues
+    // the job again, replacing the failed one BullMQ still holds.
+    ctx.sim.faults.clear();
+    const heir = await ctx.startApp(STREAM_WORKER);
+    const handshakesBefore = ctx.sim.record(stream.streamId).readyAcks.length;
+    await ctx.stopApp(streamWorker);
+    streamWorker = heir;
+    await waitFor(() => ctx.sim.record(stream.streamId).readyAcks.length > handshakesBefore, { what: 'the stream handshaken again by the new worker', timeoutMs: 20_000 });
+    const done = await waitForJobState(autoQueue(), autoJobId(sessionId), 'completed', { timeoutMs: 15_000 });
+    expect(done.returnvalue).toEqual({ dispatched: 2 });
+    await waitFor(async () => (await joinedRooms(sessionId)).length === 2, { what: 'both rooms joined', timeoutMs: 15_000 });
+    expect(await joinedRooms(sessionId)).toEqual(rooms.map((r) => r.id).sort());
+    expect(await sessionEvents(sessionId, 'zoom_rooms.dispatched')).toHaveLength(1);
+    await ctx.sim.stopRtms(stream.streamId);
+  }, 90_000);
+
+  it('could not be queued after the first media handshake (Redis blip): queued after the next media handshake, and the room joins', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [{ userId: 201, name: 'Bea' }] });
+    const room = ctx.sim.addRoom({ id: 'again_blip', name: 'Blip Room' });
+    const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { zoom_rooms: { room_ids: [room.id], passcode: PASSCODE, leave_after_seconds: 0 } } });
+    failEnqueue(streamWorker, JobName.RoomsAutoDispatch);
+    const producer = streamWorker.app.get(JobProducer, { strict: false });
+    const autoEnqueues = () => (producer.enqueue as jest.Mock).mock.calls.filter(([name]) => name === JobName.RoomsAutoDispatch).length;
+    const stream = await ctx.sim.startRtms(meeting.id);
+
+    await waitFor(() => autoEnqueues() === 1, { what: 'the refused enqueue after the first media handshake', timeoutMs: 20_000 });
+    expect(await autoQueue().getJob(autoJobId(sessionId))).toBeUndefined();
+
+    // Zoom drops the media socket: the media-only reconnect's handshake queues the job.
+    const handshakesBefore = ctx.sim.record(stream.streamId).readyAcks.length;
+    ctx.sim.faults.dropMedia(stream.streamId);
+    await waitFor(() => ctx.sim.record(stream.streamId).readyAcks.length > handshakesBefore, { what: 'media handshaken again', timeoutMs: 20_000 });
+    const done = await waitForJobState(autoQueue(), autoJobId(sessionId), 'completed', { timeoutMs: 15_000 });
+    expect(done.returnvalue).toEqual({ dispatched: 1 });
+    await waitFor(async () => (await joinedRooms(sessionId)).length === 1, { what: 'the room joined', timeoutMs: 15_000 });
+    expect(autoEnqueues()).toBe(2);
+    await ctx.sim.stopRtms(stream.streamId);
+  }, 60_000);
+});

@@ -326,6 +326,17 @@ export class RoomDispatchesService {
     }
   }
 
+  /**
+   * A `rooms.auto-dispatch` job failed for good (its last attempt, e.g. during a Zoom API
+   * outage): recorded on the session's timeline as `zoom_rooms.dispatch_failed`. Never
+   * throws: a session that is gone, or a database that does not answer, is logged.
+   */
+  async autoDispatchFailed(sessionId: string, err: Error, attempts: number): Promise<void> {
+    await this.events
+      .recordEvent(sessionId, { source: EventSource.Worker, eventType: 'zoom_rooms.dispatch_failed', payload: { error: err.message.slice(0, 500), attempts } })
+      .catch((recordErr: unknown) => this.logger.warn(`Could not record zoom_rooms.dispatch_failed for session ${sessionId}: ${String(recordErr)}`));
+  }
+
   /** The rooms that already have an automatic dispatch for the session (in any status). */
   private async autoDispatchedRoomIds(sessionId: string): Promise<Set<string>> {
     const rows = await this.repo.find({ where: { sessionId, source: 'auto' }, select: { roomId: true } });

@@ -1,7 +1,7 @@
 import { Processor } from '@nestjs/bullmq';
 import { Job } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import { QueueJob, RoomJobPayload } from '../../jobs/job-payloads';
+import { QueueJob, RoomJobPayload, RoomsAutoDispatchPayload } from '../../jobs/job-payloads';
 import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { RoomDispatchRunner } from './room-dispatch.runner';
@@ -33,6 +33,12 @@ export class ZoomRoomsProcessor extends QueueProcessor {
   }
 
   protected override async onFinalFailure(job: Job, err: Error): Promise<void> {
+    if (job.name === JobName.RoomsAutoDispatch) {
+      // On the session's timeline; the session's next stream job queues it again after its media handshake (JobProducer.requeue).
+      const { sessionId } = job.data as Partial<RoomsAutoDispatchPayload>;
+      if (sessionId) await this.dispatches.autoDispatchFailed(sessionId, err, job.attemptsMade);
+      return;
+    }
     const data = job.data as Partial<RoomJobPayload>;
     if (!data?.dispatchId) return;
     if (job.name === JobName.RoomJoin) await this.runner.finalFailure(data.dispatchId, 'join', err);

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { RtmsIngestConfig } from '../../../config/app.config';
+import { errorMessage } from '../../../common/errors/error-message';
 import { isRecord } from '../../../common/types/is-record';
 import { RtmsMessageType, statusCodeName } from '../../../zoom/rtms-enums';
 import type { MediaTypeName, StreamsService } from '../../sessions';
@@ -45,6 +46,13 @@ export interface StreamConnectionsDeps {
 }
 
 /**
+ * How long a signaling (re)connection waits for the stream row's server URLs before it
+ * dials the URLs it already has. Postgres may be failing over while Zoom still accepts
+ * the stream: the reconnect must not wait for, or fail on, the database.
+ */
+export const SERVER_URLS_READ_TIMEOUT_MS = 1000;
+
+/**
  * A stream's sockets: the signaling connection and the media sockets, their handshakes
  * (rtms-protocol.md §2–3), which server URL is tried next, and what is kept across a
  * media-only reconnection. When to (re)connect is StreamSession's call.
@@ -61,6 +69,8 @@ export class StreamConnections {
   private subscribedOn: RtmsSocket | null = null;
   private mediaConnectedAt = 0;
   private signalingConnectedAt = 0;
+  /** The last read of the stream row's server URLs failed (logged once until one succeeds). */
+  private urlsReadFailing = false;
 
   constructor(
     private readonly init: StreamConnectionsInit,
@@ -92,10 +102,7 @@ export class StreamConnections {
 
   async connectSignaling(): Promise<void> {
     this.closeAll();
-    // The webhook side may have stored new URLs (failover) since the job started.
-    const row = await this.deps.streams.findByStreamId(this.rtmsStreamId);
-    // The row is written before a failover signal is published, so it is never older than the signal.
-    if (row && row.serverUrls !== this.urls) this.useServerUrls(row.serverUrls);
+    await this.refreshServerUrls();
     const refusal = checkServerUrls(this.urls, this.deps.urlPolicy);
     if (refusal) throw new StreamConfigError(`server_urls refused by RTMS_ALLOWED_HOSTS policy: ${refusal}`);
     const urls = this.urls.split(',').map((u) => u.trim()).filter(Boolean);
@@ -114,6 +121,35 @@ export class StreamConnections {
     this.mediaServerUrls = isRecord(server.server_urls) ? server.server_urls : {};
     this.signalingConnectedAt = Date.now();
     this.subscribedOn = null;
+  }
+
+  /**
+   * The webhook side may have stored new URLs (failover) since the job started: they are
+   * read from the stream row. The row is written before a failover signal is published, so
+   * it is never older than the signal. When Postgres does not answer within
+   * SERVER_URLS_READ_TIMEOUT_MS, or fails, the URLs the stream has are kept: a failover
+   * still reaches the stream through its own signal (StreamSession.onSignal).
+   */
+  private async refreshServerUrls(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${SERVER_URLS_READ_TIMEOUT_MS} ms`)), SERVER_URLS_READ_TIMEOUT_MS);
+    });
+    try {
+      const row = await Promise.race([this.deps.streams.findByStreamId(this.rtmsStreamId), timeout]);
+      if (this.urlsReadFailing) {
+        this.urlsReadFailing = false;
+        this.logger.log(`Stream ${this.rtmsStreamId}: server URLs read from the stream row again`);
+      }
+      if (row && row.serverUrls !== this.urls) this.useServerUrls(row.serverUrls);
+    } catch (err) {
+      if (!this.urlsReadFailing) {
+        this.urlsReadFailing = true;
+        this.logger.warn(`Stream ${this.rtmsStreamId}: could not read its server URLs from Postgres (${errorMessage(err)}); reconnecting to the ones it has`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

@@ -201,10 +201,16 @@ export class StreamRunner {
     }
   }
 
-  /** Zoom Rooms named in the capture policy are dispatched once the media flows (once per session: jobId). */
+  /**
+   * Zoom Rooms named in the capture policy are dispatched once the media flows. One job per
+   * session (jobId): one waiting or running is left alone. One that finished is replaced,
+   * not kept: BullMQ holds a failed job for days, and a plain add of its id would add
+   * nothing, so rooms whose dispatch failed for good (a Zoom outage) would never go. Running
+   * it again is safe: RoomDispatchesService.autoDispatch sends no room twice per session.
+   */
   private async afterFirstMediaHandshake(session: SessionEntity): Promise<void> {
     const rooms = (session.capturePolicy as { zoom_rooms?: unknown }).zoom_rooms;
     if (!rooms || typeof rooms !== 'object') return;
-    await this.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId: session.id });
+    await this.producer.requeue(JobName.RoomsAutoDispatch, { sessionId: session.id });
   }
 }

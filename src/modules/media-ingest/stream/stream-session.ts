@@ -42,7 +42,10 @@ export interface StreamSessionDeps {
   liveText: { append(entry: LiveTextEntry): void };
   lease: StreamLease;
   workerId: string;
-  /** Called once, after the first successful media handshake of this job. */
+  /**
+   * Called after the first successful media handshake of this job; when it throws (e.g.
+   * Redis refused the job it queues), again after the next successful media handshake.
+   */
   onFirstMediaHandshake: () => Promise<void>;
 }
 
@@ -242,11 +245,16 @@ export class StreamSession {
     return 'media';
   }
 
-  /** Once per job, after the first successful media handshake. */
+  /** Once per job, after the first successful media handshake; a hook that failed runs again after the next one. */
   private async afterMediaConnected(): Promise<void> {
     if (this.firstMediaDone) return;
     this.firstMediaDone = true;
-    await this.deps.onFirstMediaHandshake().catch((err: unknown) => this.logger.error(`Stream ${this.rtmsStreamId}: after-handshake hook failed: ${errorMessage(err)}`));
+    try {
+      await this.deps.onFirstMediaHandshake();
+    } catch (err) {
+      this.firstMediaDone = false;
+      this.logger.error(`Stream ${this.rtmsStreamId}: after-handshake hook failed (run again after the next media handshake): ${errorMessage(err)}`);
+    }
   }
 
   // ───────────── messages ─────────────
