@@ -22,6 +22,15 @@ function signed(body: string, opts: { secret?: string; ts?: number } = {}) {
   return { 'x-zm-request-timestamp': ts, 'x-zm-signature': simSignature(opts.secret ?? SECRET, ts, body), 'content-type': 'application/json' };
 }
 
+/** A meeting.rtms_started body for the simulator's meeting, as Zoom sends it. */
+function rtmsStartedBody(meeting: { uuid: string; id: number }, streamId: string, serverUrls: string): string {
+  return JSON.stringify({
+    event: 'meeting.rtms_started',
+    event_ts: Date.now(),
+    payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op1', rtms_stream_id: streamId, server_urls: serverUrls },
+  });
+}
+
 describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
   const ctx = useE2eContext({ simulator: {}, hub: { api: true, worker: { queues: [QueueName.ZoomEvents, QueueName.OAuth], explicit: true } } });
   // (oauth too: app_deauthorized asks the oauth module, by job, to drop the connections.)
@@ -79,11 +88,7 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
   it('the same webhook delivered 5 times is stored once, processed once and queues one job', async () => {
     const meeting = ctx.sim.createMeeting();
     const streamId = 'ab'.repeat(16);
-    const body = JSON.stringify({
-      event: 'meeting.rtms_started',
-      event_ts: Date.now(),
-      payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op1', rtms_stream_id: streamId, server_urls: ctx.sim.signalingUrl },
-    });
+    const body = rtmsStartedBody(meeting, streamId, ctx.sim.signalingUrl);
     const headers = signed(body);
     const answers = await Promise.all(
       Array.from({ length: 5 }, () => request(server()).post('/api/v1/webhooks/zoom').set(headers).send(body)),
@@ -108,11 +113,7 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     const markFailed = jest.spyOn(handler, 'markFailed').mockRejectedValueOnce(new Error('Connection terminated unexpectedly'));
     const meeting = ctx.sim.createMeeting();
     const streamId = 'cd'.repeat(16);
-    const body = JSON.stringify({
-      event: 'meeting.rtms_started',
-      event_ts: Date.now(),
-      payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op1', rtms_stream_id: streamId, server_urls: ctx.sim.signalingUrl },
-    });
+    const body = rtmsStartedBody(meeting, streamId, ctx.sim.signalingUrl);
     let eventId: string;
     try {
       await request(server()).post('/api/v1/webhooks/zoom').set(signed(body)).send(body).expect(200);
@@ -176,13 +177,7 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     await waitFor(async () => (await ctx.hub.producer.queueFor(JobName.ZoomEventProcess).getJobs(['delayed'])).some((j) => j.attemptsMade >= 1), {
       what: 'the stop to be retried',
     });
-    await post(
-      JSON.stringify({
-        event: 'meeting.rtms_started',
-        event_ts: Date.now(),
-        payload: { meeting_uuid: meeting.uuid, meeting_id: meeting.id, operator_id: 'op', rtms_stream_id: streamId, server_urls: ctx.sim.signalingUrl },
-      }),
-    );
+    await post(rtmsStartedBody(meeting, streamId, ctx.sim.signalingUrl));
     const [row] = await waitFor(
       async () => {
         const rows = await query<{ status: string; stop_reason: number }>(
