@@ -209,6 +209,28 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
     expect(readyOf(sessionId)).toHaveLength(1);
   });
 
+  it('a re-compose that cannot be queued answers 503 and its status says failed, not queued; the next request runs', async () => {
+    const sessionId = await seededSession();
+    await stop(sessionId);
+    await waitFor(() => readyOf(sessionId).length === 1 || undefined, { timeoutMs: 20000, what: 'the first recording.ready' });
+    const enqueue = jest.spyOn(ctx.hub.producer, 'enqueue').mockRejectedValueOnce(new Error('Connection is closed.'));
+    try {
+      const res = await ctx.http().post(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', TEST_KEYS.operator).expect(503);
+      expect(res.body).toMatchObject({ error: 'recording_queue_unavailable' });
+    } finally {
+      enqueue.mockRestore();
+    }
+    const status = await ctx.http().get(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', TEST_KEYS.reader).expect(200);
+    expect(status.body).toMatchObject({ state: 'failed', revision: 1, error: { code: 'recording_queue_unavailable' } });
+
+    const again = await ctx.http().post(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', TEST_KEYS.operator).expect(202);
+    expect(again.body).toMatchObject({ revision: 2 });
+    await waitFor(async () => (await ctx.http().get(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', TEST_KEYS.reader)).body.state === 'done' || undefined, {
+      timeoutMs: 20000,
+      what: 'the next re-compose to be done',
+    });
+  });
+
   it('refuses to compose a session that has not ended (409), hides other owners’ sessions (404), and needs the control role (403)', async () => {
     const sessionId = await insertStreamingSession(ctx.hub, new Date(T0));
     const res = await ctx.http().post(`/api/v1/sessions/${sessionId}/recording`).set('x-api-key', API_KEY).expect(409);

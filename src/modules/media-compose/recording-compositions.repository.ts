@@ -26,6 +26,14 @@ export class RecordingCompositionsRepository {
     return rows[0].revision;
   }
 
+  /** The revision's request could not be queued: failed, unless a newer request or its job moved the row on. */
+  async failUnqueued(sessionId: string, revision: number, error: { code: string; message: string }): Promise<void> {
+    await this.db.query(
+      `UPDATE recording_compositions SET state = 'failed', error = $3, updated_at = now() WHERE session_id = $1 AND revision = $2 AND state = 'queued'`,
+      [sessionId, revision, JSON.stringify(error)],
+    );
+  }
+
   /** Records where the session's composition is (the row made if missing, revision 0). */
   async setState(sessionId: string, state: CompositionState, fields: { error?: { code: string; message: string } | null; artifactId?: string | null } = {}): Promise<void> {
     await this.db.query(

@@ -53,6 +53,7 @@ export class RecordingRequestsService {
     if (!recordingEnded(session)) {
       throw new RecordingError(RecordingErrorCode.SessionNotEnded, `Session ${sessionId} is ${session.status}: a recording is composed once the session has ended`, { status: session.status });
     }
+    let revision: number | null = null;
     try {
       const current = await this.compositions.find(sessionId);
       if (current && current.revision > 0 && current.state === 'queued') {
@@ -61,11 +62,17 @@ export class RecordingRequestsService {
         const state = job ? await job.getState() : undefined;
         if (job && state && NOT_STARTED.has(state)) return { session_id: sessionId, revision: current.revision, job_id: job.id, state, deduplicated: true };
       }
-      const revision = await this.compositions.nextRevision(sessionId);
+      revision = await this.compositions.nextRevision(sessionId);
       const job = await this.producer.enqueue(JobName.RecordingCompose, { sessionId, revision });
       return { session_id: sessionId, revision, job_id: job.id, state: await job.getState(), deduplicated: false };
     } catch (err) {
       this.logger.warn(`Re-compose of session ${sessionId} could not be queued: ${errorMessage(err)}`);
+      // Its status must not say queued for a job that does not exist.
+      if (revision !== null) {
+        await this.compositions
+          .failUnqueued(sessionId, revision, { code: RecordingErrorCode.QueueUnavailable, message: 'the composition could not be queued' })
+          .catch((e: unknown) => this.logger.warn(`Could not mark re-compose ${revision} of session ${sessionId} failed: ${errorMessage(e)}`));
+      }
       throw new RecordingError(RecordingErrorCode.QueueUnavailable, 'The composition could not be queued; try again');
     }
   }
