@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import Redis from 'ioredis';
+import { withTimeout } from '../async/with-timeout';
 import { REDIS_CLIENT } from '../redis/redis.module';
 
 const PING_TIMEOUT_MS = 1000;
@@ -14,17 +15,11 @@ export class RedisHealthIndicator {
 
   async isHealthy(key = 'redis') {
     const indicator = this.health.check(key);
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no PONG within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
-      });
-      await Promise.race([this.redis.ping(), timeout]);
+      await withTimeout(this.redis.ping(), PING_TIMEOUT_MS, `no PONG within ${PING_TIMEOUT_MS} ms`);
       return indicator.up();
     } catch (err) {
       return indicator.down({ message: err instanceof Error ? err.message : 'unreachable' });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -4,6 +4,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import type { Gauge } from 'prom-client';
+import { withTimeout } from '../../../common/async/with-timeout';
 import { PeriodicTask } from '../../../common/async/periodic-task';
 import type { ReadinessCheckResult } from '../../../common/health/readiness-checks';
 import { MetricsService } from '../../../common/metrics/metrics.service';
@@ -44,14 +45,6 @@ export function describePending(t: Pick<PendingTotals, 'items' | 'bytes'>): stri
 }
 
 const PROBE_TIMEOUT_MS = 3000;
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ETIMEDOUT' })), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 interface ProbeState {
   up: boolean;

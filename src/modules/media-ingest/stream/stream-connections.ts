@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { RtmsIngestConfig } from '../../../config/app.config';
+import { withTimeout } from '../../../common/async/with-timeout';
 import { errorMessage } from '../../../common/errors/error-message';
 import { isRecord } from '../../../common/types/is-record';
 import { RtmsMessageType, statusCodeName } from '../../../zoom/rtms-enums';
@@ -131,12 +132,8 @@ export class StreamConnections {
    * still reaches the stream through its own signal (StreamSession.onSignal).
    */
   private async refreshServerUrls(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${SERVER_URLS_READ_TIMEOUT_MS} ms`)), SERVER_URLS_READ_TIMEOUT_MS);
-    });
     try {
-      const row = await Promise.race([this.deps.streams.findByStreamId(this.rtmsStreamId), timeout]);
+      const row = await withTimeout(this.deps.streams.findByStreamId(this.rtmsStreamId), SERVER_URLS_READ_TIMEOUT_MS, `no answer within ${SERVER_URLS_READ_TIMEOUT_MS} ms`);
       if (this.urlsReadFailing) {
         this.urlsReadFailing = false;
         this.logger.log(`Stream ${this.rtmsStreamId}: server URLs read from the stream row again`);
@@ -147,8 +144,6 @@ export class StreamConnections {
         this.urlsReadFailing = true;
         this.logger.warn(`Stream ${this.rtmsStreamId}: could not read its server URLs from Postgres (${errorMessage(err)}); reconnecting to the ones it has`);
       }
-    } finally {
-      clearTimeout(timer);
     }
   }
 
