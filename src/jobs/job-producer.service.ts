@@ -9,6 +9,11 @@ import { jobIdFor } from './job-ids';
 import { jobOptionsFor } from './job-options';
 import { QueueName } from './queue-names';
 
+/** A job in this state will still run (waiting, delayed, active…): not finished, not gone. */
+export function isLiveJobState(state: string): boolean {
+  return state !== 'completed' && state !== 'failed' && state !== 'unknown';
+}
+
 /**
  * The only place that adds jobs. Producers name a job and pass its typed payload; they
  * never need to know which process consumes it.
@@ -51,6 +56,12 @@ export class JobProducer {
     return job;
   }
 
+  /** The BullMQ state of this payload's job (by its deterministic id); 'unknown' when there is none. */
+  async jobState<N extends JobName>(name: N, data: JobOf<N>): Promise<string> {
+    const id = jobIdFor(name, data);
+    return id ? this.queueFor(name).getJobState(id) : 'unknown';
+  }
+
   /**
    * Queues a job again for a sweeper that found its work undone in Postgres. A job of the
    * same deterministic id that is waiting, delayed or running is left alone. One that has
@@ -58,13 +69,9 @@ export class JobProducer {
    * its id adds nothing: it is removed first. Returns whether a job was queued.
    */
   async requeue<N extends JobName>(name: N, data: JobOf<N>, opts?: JobsOptions): Promise<boolean> {
+    if (isLiveJobState(await this.jobState(name, data))) return false;
     const id = jobIdFor(name, data);
-    const existing = id ? await this.queueFor(name).getJob(id) : undefined;
-    if (existing) {
-      const state = await existing.getState();
-      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return false;
-      await existing.remove();
-    }
+    if (id) await this.queueFor(name).remove(id);
     await this.enqueue(name, data, opts);
     return true;
   }

@@ -3,9 +3,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, Repository } from 'typeorm';
 import { PeriodicTask } from '../../common/async/periodic-task';
 import { errorMessage } from '../../common/errors/error-message';
-import { JobProducer } from '../../jobs/job-producer.service';
-import { QueueName } from '../../jobs/queue-names';
+import { isLiveJobState, JobProducer } from '../../jobs/job-producer.service';
 import { ControlRequestStatus, RtmsControlRequestEntity } from './entities/rtms-control-request.entity';
+import { RTMS_ACTIONS } from './rtms-actions';
 import { RtmsControlRunner } from './rtms-control.runner';
 
 const SWEEP_EVERY_MS = 60_000;
@@ -13,7 +13,6 @@ const SWEEP_EVERY_MS = 60_000;
 const ABANDONED_AFTER_MS = 2 * 60_000;
 const BATCH = 100;
 const IN_FLIGHT = [ControlRequestStatus.Queued, ControlRequestStatus.Running, ControlRequestStatus.Retrying];
-const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
  * Safety net for control requests whose job is gone while the request still says it is in
@@ -51,7 +50,7 @@ export class RtmsControlSweeper extends PeriodicTask {
       });
       let failed = 0;
       for (const req of stale) {
-        const lost = await this.lostJob(req.id);
+        const lost = await this.lostJob(req);
         if (!lost) continue;
         await this.runner.finalFailure(req.id, new Error(lost));
         failed++;
@@ -64,11 +63,10 @@ export class RtmsControlSweeper extends PeriodicTask {
     }
   }
 
-  /** Why the request's job will not settle it, or null while it is live (the job id is the request id). */
-  private async lostJob(requestId: string): Promise<string | null> {
-    const job = await this.producer.queue(QueueName.RtmsControl).getJob(requestId);
-    if (!job) return 'its job was lost (never queued, or removed from Redis)';
-    const state = await job.getState();
-    return LIVE_JOB_STATES.has(state) ? null : `its job ended (${state}) without recording an outcome`;
+  /** Why the request's job will not settle it, or null while it is live. */
+  private async lostJob(req: RtmsControlRequestEntity): Promise<string | null> {
+    const state = await this.producer.jobState(RTMS_ACTIONS[req.action].job, { sessionId: req.sessionId, requestId: req.id });
+    if (isLiveJobState(state)) return null;
+    return state === 'unknown' ? 'its job was lost (never queued, or removed from Redis)' : `its job ended (${state}) without recording an outcome`;
   }
 }
