@@ -368,6 +368,23 @@ describe('sessions repositories (real Postgres)', () => {
       expect(await streams.findByStreamId(streamId('rt'))).toMatchObject({ status: StreamStatus.Active, ownerWorkerId: 'w1', connectedAt: at, lastKeepaliveAt: at });
     });
 
+    it('updateRuntime from a worker that no longer owns the stream changes nothing; a claim always applies', async () => {
+      const s = await newSession();
+      await streams.insert({ rtmsStreamId: streamId('own'), sessionId: s.id, serverUrls: 'x' });
+      const row = () => streams.findByStreamId(streamId('own'));
+      await streams.updateRuntime(streamId('own'), { status: StreamStatus.Connecting, ownerWorkerId: 'old' }, 'old');
+      // The new owner claims the stream; the old one's hand-over write lands after it.
+      await streams.updateRuntime(streamId('own'), { status: StreamStatus.Connecting, ownerWorkerId: 'new' }, 'new');
+      await streams.updateRuntime(streamId('own'), { status: StreamStatus.Interrupted, ownerWorkerId: null }, 'old');
+      await streams.updateRuntime(streamId('own'), { lastKeepaliveAt: new Date('2024-05-01T10:00:00Z') }, 'old');
+      expect(await row()).toMatchObject({ status: StreamStatus.Connecting, ownerWorkerId: 'new', lastKeepaliveAt: null });
+      // The owner's own writes apply, its release too; then a write from anyone on an unowned row.
+      await streams.updateRuntime(streamId('own'), { status: StreamStatus.Interrupted, ownerWorkerId: null }, 'new');
+      expect(await row()).toMatchObject({ status: StreamStatus.Interrupted, ownerWorkerId: null });
+      await streams.updateRuntime(streamId('own'), { status: StreamStatus.Active }, 'old');
+      expect(await row()).toMatchObject({ status: StreamStatus.Active, ownerWorkerId: null });
+    });
+
     it('incrementReconnectCount counts per cause, atomically under concurrency', async () => {
       const s = await newSession();
       await streams.insert({ rtmsStreamId: streamId('rc'), sessionId: s.id, serverUrls: 'x' });

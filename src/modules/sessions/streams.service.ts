@@ -153,9 +153,9 @@ export class StreamsService {
     });
   }
 
-  /** Runtime fields the stream worker keeps current. */
-  async updateRuntime(rtmsStreamId: string, fields: StreamRuntimeFields): Promise<void> {
-    await this.streams.updateRuntime(rtmsStreamId, fields);
+  /** Runtime fields the stream worker keeps current; `writer` fences them by ownership (RtmsStreamsRepository.updateRuntime). */
+  async updateRuntime(rtmsStreamId: string, fields: StreamRuntimeFields, writer?: string): Promise<void> {
+    await this.streams.updateRuntime(rtmsStreamId, fields, writer);
   }
 
   /** Counts a reconnect by cause atomically (jsonb increment). */

@@ -211,11 +211,12 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
   /**
    * The stream row's runtime fields; only their latest values matter, so waiting updates
    * merge. A status stays in order with the observations around it; a keep-alive time alone
-   * merges into any waiting update.
+   * merges into any waiting update. `writer` is this process's worker id: the row takes the
+   * update only while it names this worker as owner, or no one, unless it claims the stream.
    */
-  runtime(ref: StreamRef, fields: StreamRuntimeUpdate): void {
+  runtime(ref: StreamRef, fields: StreamRuntimeUpdate, writer: string): void {
     const keepAliveOnly = Object.keys(fields).every((k) => k === 'lastKeepaliveAt');
-    this.buffer.runtime(ref.rtmsStreamId, fields, !keepAliveOnly, (f) => this.streams.updateRuntime(ref.rtmsStreamId, f as StreamRuntimeUpdate), keepAliveOnly ? 'low' : 'high');
+    this.buffer.runtime(ref.rtmsStreamId, fields, !keepAliveOnly, (f) => this.streams.updateRuntime(ref.rtmsStreamId, f as StreamRuntimeUpdate, writer), keepAliveOnly ? 'low' : 'high');
   }
 
   /** Adds what the stream received since its last report to the session's received_counts (stream-counters.ts). */

@@ -166,7 +166,7 @@ export class StreamSession {
     this.timers.push(setInterval(() => this.checkKeepAlive(), kaTick));
     this.timers.push(setInterval(() => this.writeCounts(), COUNTS_WRITE_MS));
     try {
-      this.deps.recorder.runtime(this.ref, { status: StreamStatus.Connecting, ownerWorkerId: this.deps.workerId });
+      this.deps.recorder.runtime(this.ref, { status: StreamStatus.Connecting, ownerWorkerId: this.deps.workerId }, this.deps.workerId);
       if (this.init.takeover) await this.countReconnect('takeover', 'stream job taken over from another worker');
       outcome = await this.loop();
       return outcome;
@@ -200,7 +200,7 @@ export class StreamSession {
         await this.conn.connectMedia();
         await this.afterMediaConnected();
         this.reconnect.reset();
-        this.deps.recorder.runtime(this.ref, { status: StreamStatus.Active, connectedAt: new Date(), ownerWorkerId: this.deps.workerId });
+        this.deps.recorder.runtime(this.ref, { status: StreamStatus.Active, connectedAt: new Date(), ownerWorkerId: this.deps.workerId }, this.deps.workerId);
         if (this.closeRequested) this.sendCloseRequest();
         const next = await this.interrupts.next();
         if (next.kind === 'abort' || next.kind === 'stop') return this.finish(next);
@@ -360,7 +360,7 @@ export class StreamSession {
     if (alive && this.conn.signaling === sock) {
       this.record('stream.interrupted_webhook_stale', { note: 'current signaling connection answered STREAM_STATE_REQ' });
       // The webhook side marked the row interrupted; the stream is in fact live.
-      this.deps.recorder.runtime(this.ref, { status: StreamStatus.Active });
+      this.deps.recorder.runtime(this.ref, { status: StreamStatus.Active, ownerWorkerId: this.deps.workerId }, this.deps.workerId);
       return;
     }
     this.interrupt({ kind: 'full', cause: 'signaling_interrupted', detail: 'rtms_interrupted webhook' });
@@ -387,7 +387,7 @@ export class StreamSession {
     const now = Date.now();
     if (now - this.lastKeepAliveWrite < KEEPALIVE_DB_WRITE_MS) return;
     this.lastKeepAliveWrite = now;
-    this.deps.recorder.runtime(this.ref, { lastKeepaliveAt: new Date(now) });
+    this.deps.recorder.runtime(this.ref, { lastKeepaliveAt: new Date(now) }, this.deps.workerId);
   }
 
   // ───────────── ending ─────────────
@@ -399,7 +399,7 @@ export class StreamSession {
     if (i.kind === 'stop' || (i.kind === 'abort' && i.reason === 'shutdown')) await closed;
     if (i.kind === 'abort') {
       if (i.reason === 'shutdown') {
-        this.deps.recorder.runtime(this.ref, { status: StreamStatus.Interrupted, ownerWorkerId: null });
+        this.deps.recorder.runtime(this.ref, { status: StreamStatus.Interrupted, ownerWorkerId: null }, this.deps.workerId);
         this.record('stream.handed_over', { worker: this.deps.workerId });
         return { kind: 'handed_over' };
       }

@@ -58,9 +58,18 @@ export class RtmsStreamsRepository {
   /**
    * A status among the fields never moves an ended stream: the worker's write may come late
    * (held while Postgres was unreachable), after the webhook side stopped the stream.
+   *
+   * With `writer` (the worker whose observation this is), the write is fenced by ownership:
+   * a worker's claim (`ownerWorkerId: writer`) always applies, anything else only while the
+   * row names that worker or no one. A worker that handed a stream over can have its last
+   * write ("interrupted, no owner") land after the new owner's claim; without the fence it
+   * would show a running stream as interrupted and ownerless.
    */
-  async updateRuntime(rtmsStreamId: string, fields: StreamRuntimeFields): Promise<void> {
-    await this.repo().update(fields.status === undefined ? { rtmsStreamId } : { rtmsStreamId, status: Not(In(ENDED_STREAM_STATUSES)) }, fields);
+  async updateRuntime(rtmsStreamId: string, fields: StreamRuntimeFields, writer?: string): Promise<void> {
+    const update = this.repo().createQueryBuilder().update(RtmsStreamEntity).set(fields).where('rtms_stream_id = :rtmsStreamId', { rtmsStreamId });
+    if (fields.status !== undefined) update.andWhere('status NOT IN (:...ended)', { ended: ENDED_STREAM_STATUSES });
+    if (writer !== undefined && fields.ownerWorkerId !== writer) update.andWhere('(owner_worker_id IS NULL OR owner_worker_id = :writer)', { writer });
+    await update.execute();
   }
 
   /** reconnect_counts[cause] += 1, atomically in the database (jsonb). */
