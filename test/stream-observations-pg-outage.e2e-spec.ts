@@ -1,4 +1,5 @@
 import { TcpFaultProxy } from '../bench/tcp-fault-proxy';
+import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { StreamEventsRecorder } from '../src/modules/media-ingest/stream/stream-events-recorder';
 import { isLive, streamRow } from './factories/stream.factory';
@@ -119,5 +120,34 @@ describe('Stream observations survive a Postgres outage', () => {
     await ctx.sim.stopRtms(id, 6);
     await waitFor(async () => (await streamRow(ctx.hub, id)).status === 'stopped', { what: 'stream stopped' });
     expect(await sessionStatus(sessionId)).toBe('stopped');
+  });
+
+  it('a stream whose start fails while Postgres is down is tried again soon, using no attempt, and connects once Postgres is back', async () => {
+    const queue = ctx.hub.producer.queueFor(JobName.StreamRun);
+    const meeting = ctx.sim.createMeeting({ participants: [{ userId: 1, name: 'Ann' }] });
+    proxy.cut();
+    let id: string;
+    try {
+      ({ streamId: id } = await ctx.sim.startRtms(meeting.id));
+      // Four back-to-back failures take 0.5 + 1 + 2 s of waits; with BullMQ's attempts (1, 2, 4 s …) the job would have used three.
+      const failing = await waitFor(async () => {
+        const job = await queue.getJob(id);
+        return (job?.data.startFailures?.count ?? 0) >= 4 ? job : undefined;
+      }, { timeoutMs: 30_000, what: 'four failed starts recorded on the job' });
+      expect(failing!.attemptsMade).toBe(0);
+      expect(await failing!.getState()).toBe('delayed');
+    } finally {
+      proxy.restore();
+    }
+    await waitFor(() => isLive(ctx.sim, id) && ctx.sim.record(id).readyAcks.length > 0, { timeoutMs: 20_000, what: 'stream connected after the outage' });
+    await waitFor(async () => ((await streamRow(ctx.hub, id))?.status === 'active' ? true : undefined), { what: 'stream row active' });
+    // The streak ends with the start that got through; nothing was spent of the job's attempts.
+    const job = await waitFor(async () => {
+      const j = await queue.getJob(id);
+      return j && j.data.startFailures === undefined ? j : undefined;
+    }, { what: 'the start failures cleared' });
+    expect(job.attemptsMade).toBe(0);
+    await ctx.sim.stopRtms(id, 6);
+    await waitFor(async () => (await streamRow(ctx.hub, id)).status === 'stopped', { what: 'stream stopped' });
   });
 });

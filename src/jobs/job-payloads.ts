@@ -20,6 +20,8 @@ export interface RtmsControlPayload {
 export interface StreamRunPayload {
   rtmsStreamId: string;
   sessionId: string;
+  /** Set while the job's starts fail back to back on Postgres or Redis (media-ingest stream/start-retry.ts). */
+  startFailures?: { count: number; since: number };
 }
 
 /** The media messages of one stream in a batch, kept as received (base64 data). */

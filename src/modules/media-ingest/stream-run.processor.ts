@@ -12,6 +12,8 @@ import { renewLocksFromFetch } from '../../jobs/renew-locks-from-fetch';
 import { EventSource, StreamsService } from '../sessions';
 import { RunningStreams } from './stream/running-streams';
 import { StreamRunner } from './stream/stream-runner.service';
+import type { StreamOutcome } from './stream/stream-session';
+import { nextStartRetry, StreamStartError } from './stream/start-retry';
 import { StreamWorkerPresence } from './workers/stream-worker-presence';
 import { LostSpoolHosts } from './workers/lost-spool-hosts';
 import {
@@ -137,7 +139,13 @@ export class StreamRunProcessor extends QueueProcessor {
   }
 
   private async runStreamOutcome(job: Job<StreamRunPayload>): Promise<unknown> {
-    const outcome = await this.runner.run(job);
+    let outcome: StreamOutcome;
+    try {
+      outcome = await this.runner.run(job);
+    } catch (err) {
+      if (err instanceof StreamStartError) return this.retryStart(job, err);
+      throw err;
+    }
     switch (outcome.kind) {
       case 'stopped':
         return { outcome: 'stopped', stopReason: outcome.stopReason, worker: this.runner.workerId };
@@ -151,6 +159,23 @@ export class StreamRunProcessor extends QueueProcessor {
       case 'lease_lost':
         return this.afterLeaseLost(job);
     }
+  }
+
+  /**
+   * The start failed on Postgres or Redis: tried again soon, no attempt used, for as long
+   * as the failures go on back to back within the window (stream/start-retry.ts); then the
+   * stream fails for good. Throws DelayedError (or the failure).
+   */
+  private async retryStart(job: Job<StreamRunPayload>, err: StreamStartError): Promise<never> {
+    const next = nextStartRetry(job.data.startFailures, Date.now());
+    if (!next.retry) throw new UnrecoverableError(`could not start for ${Math.round(next.failingForMs / 60_000)} min: ${errorMessage(err.cause)}`);
+    await job.updateData({ ...job.data, startFailures: next.streak });
+    await job.moveToDelayed(next.at, job.token);
+    // The first failure and then about one a minute: a long outage would otherwise log every stream every 5 s.
+    const message = `${err.message}; trying again in ${next.at - Date.now()} ms (failure ${next.streak.count} in a row, no attempt used)`;
+    if (next.streak.count % 12 === 1) this.logger.warn(message);
+    else this.logger.debug(message);
+    throw new DelayedError();
   }
 
   /**

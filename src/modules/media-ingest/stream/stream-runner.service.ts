@@ -7,7 +7,7 @@ import type { StreamRunPayload } from '../../../jobs/job-payloads';
 import { JobProducer } from '../../../jobs/job-producer.service';
 import { LiveMediaPublisher, LiveTextLog } from '../../live';
 import type { CapturePolicy } from '../../sessions';
-import { enforceZeroRetention, EventSource, SessionEntity, SessionsService, storedVideoRule, StreamsService, StreamStatus, ZoomProduct } from '../../sessions';
+import { enforceZeroRetention, EventSource, RtmsStreamEntity, SessionEntity, SessionsService, storedVideoRule, StreamsService, StreamStatus, ZoomProduct } from '../../sessions';
 import { STOP_REASON_STREAM_REVOKED } from '../../../zoom/rtms-enums';
 import { AudioSpoolService } from '../audio/audio-spool.service';
 import type { StreamEnd } from '../audio/audio-spool.ports';
@@ -25,6 +25,7 @@ import { StreamEventsRecorder } from './stream-events-recorder';
 import { monotonicFromWallClock, STREAM_LEASE_MARGIN_MS, STREAM_LOCK_DURATION_MS, StreamLease } from './stream-lease';
 import { StreamOutcome, StreamSession } from './stream-session';
 import { StreamSignalSubscriber } from './stream-signal-subscriber';
+import { StreamStartError } from './start-retry';
 
 /** The stored policy merged over the defaults (older rows may lack newer fields); zero retention stores no media type. */
 export function effectivePolicy(stored: Record<string, unknown>, defaults: CapturePolicy): CapturePolicy {
@@ -70,6 +71,16 @@ export function audioEndFor(outcome: StreamOutcome): StreamEnd {
   }
 }
 
+/** What a stream's start read and checked: all the run needs besides configuration. */
+interface StreamStart {
+  stream: RtmsStreamEntity;
+  session: SessionEntity;
+  policy: CapturePolicy;
+  mediaTypes: ReturnType<typeof requestedMediaTypes>;
+  /** What the handshakes are signed with. */
+  identity: { meetingIdentity: string; rtmsStreamId: string; signature: string };
+}
+
 /** Builds a StreamSession for a `stream.run` job and runs it to its end. */
 @Injectable()
 export class StreamRunner {
@@ -97,9 +108,31 @@ export class StreamRunner {
     return this.running.workerId;
   }
 
+  /**
+   * Runs the stream to its end. A start that fails on Postgres or Redis (before any socket)
+   * throws StreamStartError, which StreamRunProcessor retries without using an attempt
+   * (start-retry.ts); a start that gets through ends such a streak.
+   */
   async run(job: Job<StreamRunPayload>): Promise<StreamOutcome> {
-    const { rtmsStreamId, sessionId } = job.data;
     if (this.running.closing) return { kind: 'handed_over' };
+    let start: StreamStart | StreamOutcome;
+    try {
+      start = await this.start(job.data);
+    } catch (err) {
+      if (err instanceof UnrecoverableError) throw err;
+      throw new StreamStartError(job.data.rtmsStreamId, err);
+    }
+    if ('kind' in start) return start;
+    if (job.data.startFailures) {
+      const { startFailures, ...rest } = job.data;
+      this.logger.log(`Stream ${job.data.rtmsStreamId}: started after ${startFailures.count} failed start(s)`);
+      void job.updateData(rest).catch((err: unknown) => this.logger.warn(`Stream ${job.data.rtmsStreamId}: could not clear its start failures: ${errorMessage(err)}`));
+    }
+    return this.runStarted(job, start);
+  }
+
+  /** Reads and checks what the stream needs and takes its recording hold; an outcome when there is nothing to run. */
+  private async start({ rtmsStreamId, sessionId }: StreamRunPayload): Promise<StreamStart | StreamOutcome> {
     const stream = await this.streams.findByStreamId(rtmsStreamId);
     if (!stream) throw new UnrecoverableError(`Stream ${rtmsStreamId} does not exist`);
     if (stream.status === StreamStatus.Stopped || stream.status === StreamStatus.Failed) {
@@ -109,7 +142,6 @@ export class StreamRunner {
     }
     const session: SessionEntity = await this.sessions.get(stream.sessionId ?? sessionId);
     const zoom = this.config.get('zoom', { infer: true });
-    const rtms = this.config.get('rtms', { infer: true });
     const fail = async (reason: string): Promise<StreamOutcome> => {
       await this.streams.markFailed(rtmsStreamId, reason, EventSource.Worker);
       return { kind: 'failed', reason };
@@ -120,9 +152,16 @@ export class StreamRunner {
     const policy = effectivePolicy(session.capturePolicy, this.config.get('capture', { infer: true }));
     const mediaTypes = requestedMediaTypes(policy);
     if (mediaTypes.length === 0) return fail('the capture policy requests no media type');
-    const ids = { sessionId: session.id, rtmsStreamId };
     // Until its media has left this process, the stream holds its session's recording.ready (recording/).
     await this.holds.add([session.id], `stream:${rtmsStreamId}`);
+    return { stream, session, policy, mediaTypes, identity: { meetingIdentity: session.meetingUuid, rtmsStreamId, signature: rtmsSignature(zoom.clientId, zoom.clientSecret, session.meetingUuid, rtmsStreamId) } };
+  }
+
+  /** Connects the stream and runs it to its end (the sockets, the media pipeline, the audio spool). */
+  private async runStarted(job: Job<StreamRunPayload>, { stream, session, policy, mediaTypes, identity }: StreamStart): Promise<StreamOutcome> {
+    const rtmsStreamId = stream.rtmsStreamId;
+    const rtms = this.config.get('rtms', { infer: true });
+    const ids = { sessionId: session.id, rtmsStreamId };
     const mediaParams = mediaParamsFor(mediaTypes, policy, rtms.ingest.audioSendRateMs);
     // Audio that is not stored (zero retention, or audio.store false) never touches the spool: no files, no rows.
     const audio: StreamAudio =
@@ -148,7 +187,7 @@ export class StreamRunner {
     const streamSession = new StreamSession(
       {
         ...ids,
-        identity: { meetingIdentity: session.meetingUuid, rtmsStreamId, signature: rtmsSignature(zoom.clientId, zoom.clientSecret, session.meetingUuid, rtmsStreamId) },
+        identity,
         serverUrls: stream.serverUrls,
         policy,
         mediaTypes,
