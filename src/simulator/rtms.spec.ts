@@ -18,8 +18,13 @@ describe('RTMS signaling + media servers', () => {
     return x;
   };
 
+  // Reconnect windows long enough that a reconnect made at once fits on a loaded CI machine
+  // (400 ms did not, once), short enough that the tests waiting for them to run out stay quick.
+  const WINDOW_MS = 1500;
+  const KEEPALIVE_MS = 60;
+
   beforeAll(async () => {
-    sim = await ZoomSimulator.start({ ...creds, keepAliveIntervalMs: 60, keepAliveMissLimit: 3, signalingReconnectWindowMs: 400, mediaReconnectWindowMs: 400, videoScale: 0.25 });
+    sim = await ZoomSimulator.start({ ...creds, keepAliveIntervalMs: KEEPALIVE_MS, keepAliveMissLimit: 3, signalingReconnectWindowMs: WINDOW_MS, mediaReconnectWindowMs: WINDOW_MS, videoScale: 0.25 });
   });
   afterEach(async () => {
     await Promise.all(sockets.splice(0).map((s) => s.close()));
@@ -208,7 +213,7 @@ describe('RTMS signaling + media servers', () => {
     expect(rec.state).toBe('interrupted');
     expect(rec.disconnects[0]).toMatchObject({ kind: 'signaling', reason: expect.stringContaining('keep-alive') });
     expect(rec.keepAlives.signaling.answered).toBe(0);
-    await sim.waitFor(() => sim.record(st.streamId).state === 'terminated', 3000);
+    await sim.waitFor(() => sim.record(st.streamId).state === 'terminated', WINDOW_MS + 10_000);
     expect(sim.record(st.streamId).stopReason).toBe(24);
     hooks.push(...sim.webhookLog.slice(off).map((w) => w.event));
     expect(hooks).toEqual([]); // webhooks off: nothing POSTed
@@ -227,9 +232,9 @@ describe('RTMS signaling + media servers', () => {
     expect(m2.resp.status_code).toBe(0);
     sig.send({ msg_type: 7, rtms_stream_id: st.streamId });
     await m2.sock.next(14);
-    // Past the 400 ms window on the server's own clock: eight of its 60 ms keep-alives.
+    // Past the window on the server's own clock: more of its keep-alives than fit in it.
     const seen = m2.sock.keepAlivesSeen;
-    await m2.sock.until(() => m2.sock.keepAlivesSeen >= seen + 8, 5000);
+    await m2.sock.until(() => m2.sock.keepAlivesSeen >= seen + Math.ceil(WINDOW_MS / KEEPALIVE_MS) + 2, WINDOW_MS + 10_000);
     expect(sim.record(st.streamId).state).toBe('active');
     await sim.stopRtms(st.streamId);
   });
