@@ -1,4 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
+import { randomUUID } from 'node:crypto';
 import { jobIdFor } from '../src/jobs/job-ids';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
@@ -93,6 +94,31 @@ describe('Erasure sweeper: erasures whose job is gone or finished', () => {
     expect(await sweeper.sweep(0)).toBeGreaterThanOrEqual(1);
     await expectErased(id, sessionId);
     await waitForJobState(queue(), jobId(id), 'completed');
+  });
+
+  it('looks past a full page of erasures whose jobs are live to the abandoned one behind them', async () => {
+    // 101 erasures updated in one statement (one updated_at, to the microsecond): the
+    // first 100 in the sweeper's order have live (delayed) jobs, the last has none.
+    const ids = Array.from({ length: 101 }, () => randomUUID()).sort();
+    const abandoned = ids[ids.length - 1];
+    const worker = ctx.hub.app.get(MaintenanceProcessor).worker;
+    const sweeper = ctx.hub.app.get(ErasureSweeper, { strict: false });
+    await worker.pause();
+    try {
+      await sql(
+        `INSERT INTO erasures (id, status, subject_kind, subject_hash, updated_at)
+         SELECT id, 'queued', 'zoom_user_id', repeat('0', 64), now() - interval '1 hour' FROM unnest($1::uuid[]) AS id`,
+        [ids],
+      );
+      for (const erasureId of ids.slice(0, -1)) await queue().add(JobName.ErasureRun, { erasureId }, { jobId: jobId(erasureId), delay: 600_000 });
+      expect(await sweeper.sweep(0)).toBeGreaterThanOrEqual(1);
+      expect(await queue().getJobState(jobId(abandoned))).toBe('waiting');
+      for (const erasureId of ids.slice(0, -1)) expect(await queue().getJobState(jobId(erasureId))).toBe('delayed');
+    } finally {
+      await Promise.all(ids.map((erasureId) => queue().remove(jobId(erasureId))));
+      await sql(`DELETE FROM erasures WHERE id = ANY($1::uuid[])`, [ids]);
+      worker.resume();
+    }
   });
 
   it('re-runs an erasure whose job failed for good while marking it failed failed too (Postgres down), and it completes', async () => {

@@ -3,7 +3,7 @@ import { PeriodicTask } from '../../../common/async/periodic-task';
 import { errorMessage } from '../../../common/errors/error-message';
 import { JobName } from '../../../jobs/job-names';
 import { JobProducer } from '../../../jobs/job-producer.service';
-import { ErasuresRepository } from './erasures.repository';
+import { ErasuresRepository, UnfinishedErasure } from './erasures.repository';
 
 const SWEEP_EVERY_MS = 60_000;
 /**
@@ -43,22 +43,28 @@ export class ErasureSweeper extends PeriodicTask {
     return this.sweep();
   }
 
-  /** One pass over erasures unchanged for `olderThanMs`; returns how many it re-queued. */
+  /** One pass over every erasure unchanged for `olderThanMs`, a page at a time; returns how many it re-queued. */
   async sweep(olderThanMs = ABANDONED_AFTER_MS): Promise<number> {
-    let ids: string[];
-    try {
-      ids = await this.erasures.findUnfinishedIds(olderThanMs, BATCH);
-    } catch (err) {
-      this.logger.warn(`Erasure sweep failed: ${errorMessage(err)}`);
-      return 0;
-    }
     let requeued = 0;
-    for (const erasureId of ids) {
+    // All of them, not the oldest page only: erasures whose jobs are legitimately waiting
+    // (a backlog on `maintenance`) would otherwise hide the abandoned ones behind them.
+    for (let after: UnfinishedErasure | undefined; ; ) {
+      let page: UnfinishedErasure[];
       try {
-        if (await this.producer.requeue(JobName.ErasureRun, { erasureId })) requeued++;
+        page = await this.erasures.findUnfinished(olderThanMs, BATCH, after);
       } catch (err) {
-        this.logger.warn(`Erasure sweep could not re-queue erasure ${erasureId}: ${errorMessage(err)}`);
+        this.logger.warn(`Erasure sweep failed: ${errorMessage(err)}`);
+        break;
       }
+      for (const { id: erasureId } of page) {
+        try {
+          if (await this.producer.requeue(JobName.ErasureRun, { erasureId })) requeued++;
+        } catch (err) {
+          this.logger.warn(`Erasure sweep could not re-queue erasure ${erasureId}: ${errorMessage(err)}`);
+        }
+      }
+      if (page.length < BATCH) break;
+      after = page[page.length - 1];
     }
     if (requeued > 0) this.logger.warn(`Re-queued ${requeued} erasure(s) still queued or running whose job was gone or finished`);
     return requeued;

@@ -22,6 +22,13 @@ export interface SessionProgress {
   spoolSegmentsDropped: number;
 }
 
+/** Where the sweeper's keyset paging over unfinished erasures stands. */
+export interface UnfinishedErasure {
+  id: string;
+  /** updated_at as Postgres prints it: microseconds kept (a Date would cut them, and the page could repeat). */
+  updatedAt: string;
+}
+
 /** The SQL of `erasures`. Progress is added in the transaction that deletes, so a re-run never counts twice. */
 @Injectable()
 export class ErasuresRepository {
@@ -49,17 +56,19 @@ export class ErasuresRepository {
 
   /**
    * Erasures still `queued` or `running` whose row has not changed for `olderThanMs`
-   * (Postgres' clock), oldest first: candidates for the sweeper, which re-queues those
-   * whose job is gone or finished.
+   * (Postgres' clock), oldest first, `limit` at a time after `after` (the last of the
+   * previous page): candidates for the sweeper, which re-queues those whose job is gone
+   * or finished.
    */
-  async findUnfinishedIds(olderThanMs: number, limit: number): Promise<string[]> {
-    const rows: Array<{ id: string }> = await this.db.query(
-      `SELECT id FROM erasures
+  async findUnfinished(olderThanMs: number, limit: number, after?: UnfinishedErasure): Promise<UnfinishedErasure[]> {
+    const rows: Array<{ id: string; updated_at: string }> = await this.db.query(
+      `SELECT id, updated_at::text AS updated_at FROM erasures
         WHERE status IN ('queued', 'running') AND updated_at < now() - ($1::int * interval '1 millisecond')
+          AND ($3::timestamptz IS NULL OR (updated_at, id) > ($3::timestamptz, $4::uuid))
         ORDER BY updated_at, id LIMIT $2`,
-      [olderThanMs, limit],
+      [olderThanMs, limit, after?.updatedAt ?? null, after?.id ?? null],
     );
-    return rows.map((r) => r.id);
+    return rows.map((r) => ({ id: r.id, updatedAt: r.updated_at }));
   }
 
   /**
