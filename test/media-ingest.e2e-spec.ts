@@ -99,7 +99,7 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
         const got = await mediaItems(id);
         return got.length === Object.values(sentByType).reduce((a, b) => a + b, 0) ? got : undefined;
       },
-      { timeoutMs: 5000, what: 'all media items enqueued' },
+      { timeoutMs: 15_000, what: 'all media items enqueued' },
     );
     const gotByType: Record<string, number> = {};
     const gotByUser: Record<string, Record<number, number>> = {};

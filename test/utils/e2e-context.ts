@@ -7,6 +7,15 @@ import { EntrypointProcess, spawnEntrypoint } from './processes';
 import { obliterateQueues, startTestApp, TestApp } from './test-app';
 import { QueuesIdleOptions, waitForQueuesIdle } from './wait-for';
 
+/**
+ * Suites run keep-alives every 150–500 ms to be quick, where Zoom's are seconds apart; at
+ * Zoom's 3 misses a hub stalled ~0.5 s (a GC pause, CI running suites side by side on two
+ * cores) would be interrupted in the middle of a test that expects an unbroken stream.
+ * The tolerance stays far below Zoom's own in milliseconds. The miss rule itself is tested
+ * in src/simulator/rtms.spec.ts; a suite can still set its own.
+ */
+const E2E_KEEPALIVE_MISS_LIMIT = 10;
+
 /** The Zoom app of the test env (test/setup-env.ts); the simulator is started with it unless told otherwise. */
 export const TEST_ZOOM_APP = {
   clientId: process.env.ZOOM_CLIENT_ID ?? 'test_client_id',
@@ -104,7 +113,7 @@ export function useE2eContext(options: E2eContextOptions): E2eContext {
   };
 
   beforeAll(async () => {
-    if (options.simulator) sim = await ZoomSimulator.start({ ...TEST_ZOOM_APP, ...options.simulator });
+    if (options.simulator) sim = await ZoomSimulator.start({ ...TEST_ZOOM_APP, keepAliveMissLimit: E2E_KEEPALIVE_MISS_LIMIT, ...options.simulator });
     env = {
       ...(sim ? { ZOOM_API_BASE_URL: sim.apiBaseUrl, ZOOM_OAUTH_BASE_URL: sim.oauthBaseUrl } : {}),
       ...(await options.env?.(sim)),
