@@ -120,6 +120,8 @@ export interface AppConfig {
     backoffMs: number;
     keepCompleted: number;
     keepFailed: number;
+    /** Failed media batch jobs kept (with their media, for Bull Board's Retry) per queue. */
+    keepFailedMedia: number;
   };
   shutdownTimeoutMs: number;
   auth: {
@@ -277,6 +279,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       backoffMs: env.JOB_BACKOFF_MS ?? 1000,
       keepCompleted: env.JOB_KEEP_COMPLETED ?? 1000,
       keepFailed: env.JOB_KEEP_FAILED ?? 5000,
+      keepFailedMedia: env.JOB_KEEP_FAILED_MEDIA ?? 100,
     },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS ?? 25000,
     auth: {

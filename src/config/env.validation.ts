@@ -149,6 +149,7 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) JOB_BACKOFF_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) JOB_KEEP_COMPLETED?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) JOB_KEEP_FAILED?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) JOB_KEEP_FAILED_MEDIA?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1000) SHUTDOWN_TIMEOUT_MS?: number;
 
   @IsOptional() @IsString() @IsApiKeys()

@@ -29,13 +29,24 @@ export const JOB_OPTIONS: Partial<Record<JobName, JobsOptions>> = {
   [JobName.OAuthDeauthorize]: { attempts: 12, backoff: { type: 'exponential', delay: 2000 } },
 };
 
+/** Jobs whose payload is the media itself (base64 frames, chat, transcript lines): up to MEDIA_BATCH_MAX_BYTES each. */
+const MEDIA_BATCH_JOBS: ReadonlySet<JobName> = new Set([JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave]);
+
 /**
  * The options a job gets when it is added: its per-job overrides, those that come from
  * configuration, and its deterministic id. The producer applies these to every job;
  * a caller adds only what is about this one job (a delay).
  */
-export function jobOptionsFor<N extends JobName>(name: N, data: JobOf<N>, config: Pick<AppConfig, 'zoomRooms'>): JobsOptions {
+export function jobOptionsFor<N extends JobName>(name: N, data: JobOf<N>, config: Pick<AppConfig, 'zoomRooms' | 'queues'>): JobsOptions {
   const opts: JobsOptions = { ...JOB_OPTIONS[name] };
+  if (MEDIA_BATCH_JOBS.has(name)) {
+    // A finished media batch keeps its payload in Redis, which runs with noeviction: the
+    // default retention (JOB_KEEP_COMPLETED / JOB_KEEP_FAILED per queue) would hold GBs of
+    // media that is already stored (completed) or already reported as media.lost (failed).
+    // Saved batches go at once; the newest given-up ones stay for Bull Board's Retry.
+    opts.removeOnComplete = true;
+    opts.removeOnFail = { age: 7 * 24 * 3600, count: config.queues.keepFailedMedia };
+  }
   if (name === JobName.RoomJoin || name === JobName.RoomLeave) {
     // Room calls have their own retry budget (ZOOM_ROOMS_ATTEMPTS, ZOOM_ROOMS_BACKOFF_MS).
     opts.attempts = config.zoomRooms.attempts;

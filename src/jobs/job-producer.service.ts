@@ -87,7 +87,7 @@ export class JobProducer {
   }
 
   private optionsFor<N extends JobName>(name: N, data: JobOf<N>): JobsOptions {
-    return jobOptionsFor(name, data, { zoomRooms: this.config.get('zoomRooms', { infer: true }) });
+    return jobOptionsFor(name, data, { zoomRooms: this.config.get('zoomRooms', { infer: true }), queues: this.config.get('queues', { infer: true }) });
   }
 
   queueFor(name: JobName): Queue {
