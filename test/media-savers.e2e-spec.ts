@@ -22,7 +22,7 @@ import { pcmTones, videoFrame } from '../src/simulator/media';
 import { createSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
 import { API_KEY } from './utils/test-app';
-import { waitFor, waitForQueuesIdle } from './utils/wait-for';
+import { waitFor, waitForJobDone, waitForQueuesIdle } from './utils/wait-for';
 
 /**
  * The media-frames savers, driven by realistic MediaBatchPayload jobs (the stream
@@ -359,7 +359,9 @@ function suite(driver: 'local' | 's3') {
       };
       const first = [segment(101, T0 + 20_000, 1), segment(101, T0 + 22_000, 2), segment(102, T0 + 20_000, 3)];
       const job = await enqueue(JobName.FrameSave, first);
-      await waitFor(async () => (await job.getState()) === 'completed', { what: 'segment job' });
+      await waitForJobDone(e2e.hub.producer.queue(QueueName.MediaFrames), job.id!, { what: 'segment job' });
+      // A saved batch does not keep its media in Redis (src/jobs/job-options.ts).
+      expect(await e2e.hub.producer.queue(QueueName.MediaFrames).getJob(job.id!)).toBeUndefined();
       const rows = async () => [...(await artifacts('&kind=video_segment')), ...(await artifacts('&kind=share_segment'))];
       const saved = await rows();
       expect(saved.map((r) => [r.kind, r.user_id, r.captured_at, r.duration_ms, r.content_type, r.meta])).toEqual([
@@ -376,11 +378,11 @@ function suite(driver: 'local' | 's3') {
       expect(keys.sort()).toEqual(saved.map((r) => r.storage_key as string).sort());
       // Retried and duplicated saves (the same segment again) rewrite nothing new.
       const again = await enqueue(JobName.FrameSave, [...first, first[0]]);
-      await waitFor(async () => (await again.getState()) === 'completed', { what: 'repeated segment job' });
+      await waitForJobDone(e2e.hub.producer.queue(QueueName.MediaFrames), again.id!, { what: 'repeated segment job' });
       expect((await rows()).map((r) => [r.id, r.sha256])).toEqual(saved.map((r) => [r.id, r.sha256]));
       // Other bytes starting at the same frame (a second owner, which fencing rules out) never replace the first.
       const other = await enqueue(JobName.FrameSave, [segment(101, T0 + 20_000, 9)]);
-      await waitFor(async () => (await other.getState()) === 'completed', { what: 'conflicting segment job' });
+      await waitForJobDone(e2e.hub.producer.queue(QueueName.MediaFrames), other.id!, { what: 'conflicting segment job' });
       expect((await rows()).map((r) => [r.id, r.sha256, r.bytes])).toEqual(saved.map((r) => [r.id, r.sha256, r.bytes]));
       const body = await api().get(`/api/v1/artifacts/${saved[0].id as string}/content`).set('x-api-key', API_KEY).set('Range', 'bytes=0-3').buffer(true).parse((res, cb) => {
         const bufs: Buffer[] = [];
@@ -409,7 +411,7 @@ function suite(driver: 'local' | 's3') {
       const before = (await artifacts('&kind=share_frame')).length;
       const share = frameItems(101, 'Ann', 4, 16);
       const job = await enqueue(JobName.FrameSave, share);
-      await waitFor(async () => (await job.getState()) === 'completed', { what: 'retried frame job', timeoutMs: 15000 });
+      await waitForJobDone(e2e.hub.producer.queue(QueueName.MediaFrames), job.id!, { what: 'retried frame job', timeoutMs: 15000 });
       jest.restoreAllMocks();
       expect(crashes).toBeGreaterThanOrEqual(2);
       const rows = await artifacts('&kind=share_frame');
@@ -417,7 +419,7 @@ function suite(driver: 'local' | 's3') {
       expect((await ctx.listKeys(`${sessionId}/deskshare`)).length).toBe(4);
       // and a re-run of the whole job changes nothing
       const again = await enqueue(JobName.FrameSave, share);
-      await waitFor(async () => (await again.getState()) === 'completed', { what: 'rerun' });
+      await waitForJobDone(e2e.hub.producer.queue(QueueName.MediaFrames), again.id!, { what: 'rerun' });
       expect((await artifacts('&kind=share_frame')).length - before).toBe(4);
       expect((await ctx.listKeys(`${sessionId}/deskshare`)).length).toBe(4);
     });
@@ -436,7 +438,7 @@ function suite(driver: 'local' | 's3') {
           { sessionId, rtmsStreamId: `${stream}-live`, items: frameItems(301, 'Yan', 2) },
         ],
       });
-      await waitFor(async () => (await late.getState()) === 'completed', { what: 'late save' });
+      await waitForJobDone(e2e.hub.producer.queue(QueueName.MediaFrames), late.id!, { what: 'late save' });
       expect(await artifacts('&user_id=300')).toHaveLength(0);
       expect(await artifacts('&user_id=301')).toHaveLength(2);
 

@@ -9,7 +9,7 @@ import { createSession, insertSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { E2eContext, useE2eContext } from './utils/e2e-context';
 import { API_KEY } from './utils/test-app';
-import { waitFor, waitForQueuesIdle } from './utils/wait-for';
+import { waitFor, waitForJobDone, waitForQueuesIdle } from './utils/wait-for';
 
 /**
  * Issue 17: nothing is lost when storage fails. The local driver's root sits below a
@@ -255,8 +255,7 @@ describe('Storage outage: what cannot wait is recorded where an operator sees it
     const sessionId = await newSession();
     const job = await ctx.hub.producer.enqueue(JobName.FrameSave, { streams: [{ sessionId, rtmsStreamId: 'rs-rejected', items: [frame(1000), frame(2000, 16, 99), frame(3000)] }] });
     const queue = ctx.hub.producer.queue(QueueName.MediaFrames);
-    await waitFor(async () => (await queue.getJob(job.id!))?.finishedOn, { what: 'the batch to complete' });
-    expect(await (await queue.getJob(job.id!))!.getState()).toBe('completed');
+    await waitForJobDone(queue, job.id!, { what: 'the batch' });
     const rows = await query(ctx.hub.app, `SELECT 1 FROM media_artifacts WHERE session_id = $1`, [sessionId]);
     expect(rows).toHaveLength(2);
     const lost = await lostEvents(sessionId);
@@ -354,7 +353,7 @@ describe('Storage outage on S3: an unreachable S3 endpoint is waited for the sam
 
     proxy!.restore();
     for (const id of [frames.id!, chat.id!]) {
-      await waitFor(async () => ((await (await queue.getJob(id))?.getState()) === 'completed' ? true : undefined), { timeoutMs: 15000, what: `job ${id} to complete` });
+      await waitForJobDone(queue, id, { timeoutMs: 15000 });
     }
     const rows = await query<{ kind: string }>(ctx.hub.app, `SELECT kind FROM media_artifacts WHERE session_id = $1`, [sessionId]);
     expect(rows.map((r) => r.kind).sort()).toEqual(['chat', 'chat', 'chat', 'video_frame', 'video_frame']);

@@ -37,6 +37,22 @@ export function waitForJobState(queue: Queue, jobId: string, state: 'delayed' | 
   return waitFor(async () => ((await queue.getJobState(jobId)) === state ? queue.getJob(jobId) : undefined), { what: `job ${jobId} to be ${state}`, ...o });
 }
 
+/**
+ * Waits until the job `jobId` of `queue` has completed: its state is `completed`, or it is
+ * gone — media batch jobs are removed on completion (src/jobs/job-options.ts), and a failed
+ * one is kept. Times out (with its last state) if it fails or never finishes.
+ */
+export async function waitForJobDone(queue: Queue, jobId: string, o: WaitOptions = {}): Promise<void> {
+  let last = 'never read';
+  await waitFor(
+    async () => {
+      last = await queue.getJobState(jobId);
+      return last === 'completed' || last === 'unknown';
+    },
+    { ...o, what: `${o.what ?? `job ${jobId}`} to complete (last state: ${last})` },
+  );
+}
+
 /** The BullMQ states in which a job still has work to do (or to wait for). */
 export const BUSY_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 
