@@ -109,6 +109,27 @@ describe('scoped API keys: roles, owner tags, uniform 401s', () => {
       await tenantB.delete(`/sessions/${b}`).expect(204);
     });
 
+    it("refuses to register a meeting another owner has an open session for (it would take over that owner's stream)", async () => {
+      const m = meeting();
+      const uuid = `owner-conflict-${Math.random().toString(36).slice(2)}==`;
+      const a = (await tenantA.post('/sessions', { ...m, meeting_uuid: uuid }).expect(201)).body.id as string;
+      const sessionsFor = async () => ((await ctx.hub.app.get(DataSource).query(`SELECT owner FROM sessions WHERE meeting_id = $1 OR meeting_uuid = $2`, [m.meeting_id, uuid])) as unknown[]).length;
+      // By meeting id, by uuid, and from an unscoped key: refused, nothing stored.
+      for (const [caller, body] of [
+        [tenantB, m],
+        [tenantB, { ...meeting(), meeting_uuid: uuid }],
+        [admin, m],
+      ] as const) {
+        const res = await caller.post('/sessions', body).expect(409);
+        expect(res.body.error).toBe('meeting_registered_by_another_owner');
+      }
+      expect(await sessionsFor()).toBe(1);
+      // The owner itself may register the meeting again; once its sessions have ended, another owner may too.
+      const again = (await tenantA.post('/sessions', m).expect(201)).body.id as string;
+      for (const id of [a, again]) await ctx.hub.app.get(DataSource).query(`UPDATE sessions SET status = 'stopped' WHERE id = $1`, [id]);
+      await tenantB.post('/sessions', m).expect(201);
+    });
+
     it("room dispatches belong to their session's owner (else the creating key's) and are invisible to other owners", async () => {
       const a = (await tenantA.post('/sessions', meeting()).expect(201)).body.id as string;
       const b = (await tenantB.post('/sessions', meeting()).expect(201)).body.id as string;

@@ -108,7 +108,7 @@ describe('Deletion log', () => {
 
   it('a session delete writes exactly one row (key fingerprint, owner, objects, bytes, rows per table) and a media.deleted carrying its id', async () => {
     // tenant-b: an owner-scoped admin key; the session carries its owner tag.
-    const session = await createSession(ctx.hub, { meetingId: '81234567001' }, TEST_KEYS.tenantB);
+    const session = await createSession(ctx.hub, { meetingId: '81234567091' }, TEST_KEYS.tenantB);
     const stream = `del-${randomUUID()}`;
     await query(ctx.hub.app, `INSERT INTO rtms_streams (rtms_stream_id, session_id, server_urls, status) VALUES ($1, $2, 'wss://x', 'stopped')`, [stream, session.id]);
     await query(ctx.hub.app, `INSERT INTO participants (session_id, zoom_user_id, user_name) VALUES ($1, '7', 'Ann'), ($1, '8', 'Bob')`, [session.id]);

@@ -24,6 +24,8 @@ export enum SessionErrorCode {
   SessionOnLegalHold = 'session_on_legal_hold',
   /** capture_policy video/deskshare: a format, fps and resolution Zoom does not offer together (e.g. h264 at 5 fps). */
   InvalidCapturePolicy = 'invalid_capture_policy',
+  /** An open session of another owner is registered for this meeting: Zoom sends one stream, and it is theirs. */
+  MeetingRegisteredByAnotherOwner = 'meeting_registered_by_another_owner',
 }
 
 /** Refusals of the Zoom event intake (webhook route and event WebSocket alike). */
@@ -168,6 +170,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [SessionErrorCode.MetadataTooLarge]: 400,
   [SessionErrorCode.SessionOnLegalHold]: 409,
   [SessionErrorCode.InvalidCapturePolicy]: 400,
+  [SessionErrorCode.MeetingRegisteredByAnotherOwner]: 409,
   [WebhookErrorCode.InvalidEvent]: 400,
   [WebhookErrorCode.DisallowedServerUrl]: 400,
   [WebhookErrorCode.EventStoreUnavailable]: 503,

@@ -87,6 +87,13 @@ export class SessionsService {
     const id = randomUUID();
     const sealPasscode = (plain: string) => this.cipher.encrypt(plain, zoomRoomsPasscodeAad(id));
     return this.dataSource.transaction(async (em) => {
+      // Zoom sends one stream per meeting, and it goes to the meeting's open session: a
+      // second owner registering the same meeting would take over the first one's capture.
+      await this.sessions.lockMeetingId(dto.meeting_id, em);
+      if (dto.meeting_uuid) await this.sessions.lockMeeting(dto.meeting_uuid, em);
+      if (await this.sessions.openSessionOfAnotherOwner(dto.meeting_id, dto.meeting_uuid ?? null, owner, em)) {
+        throw new SessionError(SessionErrorCode.MeetingRegisteredByAnotherOwner, 'an open session of another owner is registered for this meeting');
+      }
       const session = await this.sessions.insert(
         {
           id,

@@ -150,6 +150,29 @@ export class SessionsRepository {
     await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`meeting:${meetingIdentity}`]);
   }
 
+  /**
+   * Serialises session registrations for one numeric meeting id (POST /sessions), with a
+   * transaction-scoped advisory lock, so two owners cannot both pass the check below.
+   */
+  async lockMeetingId(meetingId: string, em: EntityManager): Promise<void> {
+    await em.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`meeting-id:${meetingId}`]);
+  }
+
+  /**
+   * Whether an open session of an owner other than `owner` (NULL-safe: an unscoped
+   * session is another owner's too) is registered for this meeting id or uuid.
+   */
+  async openSessionOfAnotherOwner(meetingId: string, meetingUuid: string | null, owner: string | null, em: EntityManager): Promise<boolean> {
+    const rows: unknown[] = await em.query(
+      `SELECT 1 FROM sessions
+        WHERE status = ANY($1::text[]) AND owner IS DISTINCT FROM $2
+          AND (meeting_id = $3 OR meeting_uuid = $4)
+        LIMIT 1`,
+      [OPEN_SESSION_STATUSES, owner, meetingId, meetingUuid],
+    );
+    return rows.length > 0;
+  }
+
   /** The newest open session already bound to this meeting uuid. */
   findLatestOpenByMeetingUuid(meetingUuid: string, em?: EntityManager): Promise<SessionEntity | null> {
     return this.repo(em).findOne({
