@@ -77,6 +77,22 @@ describe('capture policy: retention', () => {
     expect(errorsOf({ retention: 'zero' }).length).toBeGreaterThan(0);
     expect(errorsOf({ retention: 30 }).length).toBeGreaterThan(0);
   });
+
+  it.each(['retention', 'video', 'deskshare', 'audio', 'transcript', 'chat', 'zoom_rooms', 'recording'])('refuses %s sent as an array (its elements were validated, the whole ignored)', (field) => {
+    expect(errorsOf({ [field]: [{}] })).toContain(`${field} must be an object`);
+  });
+});
+
+describe('capture policy: null fields', () => {
+  it('take the default, as if they were not sent', () => {
+    const plain = { audio: { segment_seconds: null, store: null }, transcript: { src_language: null, enabled: null }, video: { interval_ms: null, skip_first_frames: null }, chat: { enabled: null } };
+    expect(errorsOf(plain)).toEqual([]);
+    const p = resolveCapturePolicy(plainToInstance(CapturePolicyDto, plain), DEFAULTS);
+    expect(p.audio).toEqual(DEFAULTS.audio);
+    expect(p.transcript).toEqual(DEFAULTS.transcript);
+    expect(p.chat).toEqual(DEFAULTS.chat);
+    expect(p.video).toMatchObject({ interval_ms: 1000, skip_first_frames: 0, store: true });
+  });
 });
 
 describe('capture policy: video format, fps and resolution', () => {

@@ -135,11 +135,11 @@ export function resolveCapturePolicy(
     media_types: r.media_types ?? [...defaults.media_types],
     include_user_ids: r.include_user_ids ?? [...defaults.include_user_ids],
     exclude_user_ids: r.exclude_user_ids ?? [...defaults.exclude_user_ids],
-    video: resolveVideoCapture('video', { ...videoDefaults(defaults.video, r.video), ...stripUndefined(r.video), ...store }),
-    deskshare: resolveVideoCapture('deskshare', { ...videoDefaults(defaults.deskshare, r.deskshare), ...stripUndefined(r.deskshare), ...store }),
-    audio: { ...defaults.audio, ...stripUndefined(r.audio), ...store },
-    transcript: { ...defaults.transcript, ...stripUndefined(r.transcript), ...store },
-    chat: { ...defaults.chat, ...stripUndefined(r.chat), ...store },
+    video: resolveVideoCapture('video', { ...videoDefaults(defaults.video, r.video), ...stripUnset(r.video), ...store }),
+    deskshare: resolveVideoCapture('deskshare', { ...videoDefaults(defaults.deskshare, r.deskshare), ...stripUnset(r.deskshare), ...store }),
+    audio: { ...defaults.audio, ...stripUnset(r.audio), ...store },
+    transcript: { ...defaults.transcript, ...stripUnset(r.transcript), ...store },
+    chat: { ...defaults.chat, ...stripUnset(r.chat), ...store },
     retention: {
       media_days: r.retention?.media_days ?? null,
       transcript_days: r.retention?.transcript_days ?? null,
@@ -184,7 +184,12 @@ export function enforceZeroRetention(policy: CapturePolicy): CapturePolicy {
   };
 }
 
-function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+/**
+ * The fields a request set. JSON `null` counts as not set, so the default applies: stored
+ * as is, a null was read as a value (`audio.segment_seconds: null` made 1 s segments, a
+ * null `transcript.src_language` went into the handshake).
+ */
+function stripUnset<T extends object>(value: T | undefined): Partial<T> {
   if (!value) return {};
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
 }

@@ -9,6 +9,7 @@ import {
   IsIn,
   IsInt,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -183,34 +184,34 @@ export class CapturePolicyDto {
   exclude_user_ids?: string[];
 
   @ApiPropertyOptional({ type: FrameSamplingDto })
-  @IsOptional() @ValidateNested() @Type(() => FrameSamplingDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => FrameSamplingDto)
   video?: FrameSamplingDto;
 
   @ApiPropertyOptional({ type: FrameSamplingDto })
-  @IsOptional() @ValidateNested() @Type(() => FrameSamplingDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => FrameSamplingDto)
   deskshare?: FrameSamplingDto;
 
   @ApiPropertyOptional({ type: AudioPolicyDto })
-  @IsOptional() @ValidateNested() @Type(() => AudioPolicyDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => AudioPolicyDto)
   audio?: AudioPolicyDto;
 
   @ApiPropertyOptional({ type: TranscriptPolicyDto })
-  @IsOptional() @ValidateNested() @Type(() => TranscriptPolicyDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => TranscriptPolicyDto)
   transcript?: TranscriptPolicyDto;
 
   @ApiPropertyOptional({ type: ChatPolicyDto })
-  @IsOptional() @ValidateNested() @Type(() => ChatPolicyDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => ChatPolicyDto)
   chat?: ChatPolicyDto;
 
   @ApiPropertyOptional({ type: RetentionPolicyDto, description: 'How long what is stored is kept, or zero retention' })
-  @IsOptional() @ValidateNested() @Type(() => RetentionPolicyDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => RetentionPolicyDto)
   retention?: RetentionPolicyDto;
 
   @ApiPropertyOptional({ type: ZoomRoomsPolicyDto, description: 'Zoom Rooms to dispatch into the meeting after the media handshake' })
-  @IsOptional() @ValidateNested() @Type(() => ZoomRoomsPolicyDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => ZoomRoomsPolicyDto)
   zoom_rooms?: ZoomRoomsPolicyDto;
 
   @ApiPropertyOptional({ type: () => RecordingPolicyDto, description: 'The composed recording (recording.mp4) built when capture completes (docs/recordings.md)' })
-  @IsOptional() @ValidateNested() @Type(() => RecordingPolicyDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => RecordingPolicyDto)
   recording?: RecordingPolicyDto;
 }

@@ -18,7 +18,7 @@ export class CreateSessionDto {
   meeting_uuid?: string;
 
   @ApiPropertyOptional({ type: CapturePolicyDto })
-  @IsOptional() @ValidateNested() @Type(() => CapturePolicyDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CapturePolicyDto)
   capture_policy?: CapturePolicyDto;
 
   @ApiPropertyOptional({ description: 'Free-form app data (max 16 KB as JSON)' })
