@@ -1,10 +1,17 @@
+import { Logger } from '@nestjs/common';
+import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import Redis from 'ioredis';
 import WebSocket from 'ws';
+import { SessionsService } from '../src/modules/sessions';
 import { encodeFrame, FrameFormat, FrameHeader, LiveBinaryMedia, LiveCloseCode, LiveTextEntry, liveKeys, packFrames, TEXT_ENTRY_FIELD } from '../src/modules/live/live-protocol';
+import { ActiveSessions } from '../src/modules/live/serve/active-sessions';
+import { LiveAuth } from '../src/modules/live/serve/live-auth';
 import { LiveFanout } from '../src/modules/live/serve/live-fanout.service';
+import { TextLog } from '../src/modules/live/serve/text-log';
+import { TextLogReader } from '../src/modules/live/serve/text-log-reader';
 import { insertSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
 import { API_KEY, TestApp } from './utils/test-app';
@@ -84,6 +91,38 @@ function refusedUpgrade(url: string, headers: Record<string, string> = {}): Prom
     });
     ws.on('error', () => undefined);
   });
+}
+
+type AsyncMethod = (...args: unknown[]) => Promise<unknown>;
+
+/**
+ * Spies on an async method: calls that `hold` picks wait until release() before they
+ * run; every call is recorded with the promise the caller got. A test parks a request
+ * at one await this way, acts (the client leaves), then lets it go on.
+ */
+function holdCalls(target: object, method: string, hold: (args: unknown[]) => boolean = () => true) {
+  const methods = target as Record<string, AsyncMethod>;
+  const original = methods[method].bind(target);
+  const calls: Array<{ args: unknown[]; result: Promise<unknown>; held: boolean }> = [];
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const spy = jest.spyOn(methods, method).mockImplementation((...args: unknown[]) => {
+    const held = hold(args);
+    const result = held ? released.then(() => original(...args)) : original(...args);
+    calls.push({ args, result, held });
+    return result;
+  });
+  return {
+    calls,
+    held: () => calls.filter((c) => c.held),
+    release,
+    /** Resolves once every held call has settled and what awaited it has run on. */
+    settled: async () => {
+      await Promise.allSettled(calls.filter((c) => c.held).map((c) => c.result));
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+    restore: () => spy.mockRestore(),
+  };
 }
 
 const clients: LiveTestClient[] = [];
@@ -348,6 +387,134 @@ describe('live serving (WebSocket, SSE, tickets)', () => {
       } finally {
         close();
       }
+      await waitFor(() => ctx.hub.app.get(LiveFanout).connectedClients().every((c) => c.transport.kind !== 'sse'), { what: 'the SSE client gone' });
+    });
+  });
+
+  describe('clients that leave before they are set up', () => {
+    /** Ids of the hub's live clients of a transport. */
+    const liveClients = (kind: 'ws' | 'sse') => ctx.hub.app.get(LiveFanout).connectedClients().filter((c) => c.transport.kind === kind).map((c): string => c.id);
+    const spies: Array<{ restore(): void; release(): void }> = [];
+    const hold = (...args: Parameters<typeof holdCalls>) => {
+      const spy = holdCalls(...args);
+      spies.push(spy);
+      return spy;
+    };
+    afterEach(() => {
+      for (const spy of spies.splice(0)) {
+        spy.release();
+        spy.restore();
+      }
+    });
+
+    it.each(['authenticating', 'looking up the session'])('keeps nothing of an SSE client that left while %s', async (step) => {
+      const sessionId = await newSession();
+      const auth = hold(ctx.hub.app.get(LiveAuth), 'authenticate', () => step === 'authenticating');
+      const lookup = hold(ctx.hub.app.get(SessionsService), 'get', ([id]) => id === sessionId);
+      const req = http.get(`${ctx.hub.baseUrl}/api/v1/sessions/${sessionId}/live`, { headers: { 'x-api-key': API_KEY } });
+      req.on('error', () => undefined);
+      const parked = step === 'authenticating' ? auth : lookup;
+      await waitFor(() => parked.held().length === 1, { what: `the request parked while ${step}` });
+      const serverRes = (auth.calls[0].args[0] as Request).res!;
+
+      req.destroy();
+      await waitFor(() => serverRes.destroyed, { what: 'the server to see the client leave' });
+      auth.release();
+      await waitFor(() => lookup.held().length === 1, { what: 'the session lookup' });
+      lookup.release();
+      await lookup.settled();
+
+      expect(liveClients('sse')).toEqual([]);
+      expect(ctx.hub.app.get(TextLogReader).isReading(sessionId)).toBe(false);
+    });
+
+    it('keeps nothing of a WebSocket client that left while its upgrade was authenticated', async () => {
+      const auth = hold(ctx.hub.app.get(LiveAuth), 'authenticate');
+      const ws = new WebSocket(wsUrl(ctx.hub), { headers: { 'x-api-key': API_KEY } });
+      ws.on('error', () => undefined);
+      await waitFor(() => auth.held().length === 1, { what: 'the upgrade parked while authenticating' });
+      const socket = (auth.calls[0].args[0] as http.IncomingMessage).socket;
+
+      ws.terminate();
+      auth.release();
+      await auth.settled();
+      // Refused at once, or upgraded and then closed by ws: either way the socket ends, and then no client is left.
+      await waitFor(() => socket.destroyed, { what: 'the server socket closed' });
+      await waitFor(() => liveClients('ws').length === 0, { what: 'no WebSocket client left' });
+    });
+
+    it('stops reading a session whose only SSE client left while its starting id was read', async () => {
+      const sessionId = await newSession();
+      const lastIds = hold(ctx.hub.app.get(TextLog), 'lastIds', ([ids]) => (ids as string[]).includes(sessionId));
+      const req = http.get(`${ctx.hub.baseUrl}/api/v1/sessions/${sessionId}/live`, { headers: { 'x-api-key': API_KEY } });
+      req.on('error', () => undefined);
+      await waitFor(() => lastIds.held().length === 1, { what: 'the starting id lookup' });
+      const server = ctx.hub.app.get(LiveFanout).connectedClients().find((c) => c.subscriptions.get('sse')?.sessions.has(sessionId));
+      expect(server).toBeDefined();
+
+      req.destroy();
+      await waitFor(() => server!.closed, { what: 'the SSE client gone' });
+      lastIds.release();
+      await lastIds.settled();
+
+      expect(ctx.hub.app.get(TextLogReader).isReading(sessionId)).toBe(false);
+    });
+
+    it('stops reading a newly active session whose only `all` subscriber left while its starting id was read', async () => {
+      const client = await connect(ctx.hub);
+      await client.subscribe({ id: 'every', sessions: 'all', media: ['events'] });
+      const sessionId = await newSession();
+      const lastIds = hold(ctx.hub.app.get(TextLog), 'lastIds', ([ids]) => (ids as string[]).includes(sessionId));
+      await appendText(sessionId, 'events', { event: 'session.status_changed', status: 'streaming' });
+      await redis.publish(keys.announce, sessionId);
+      await waitFor(() => lastIds.held().length >= 1, { what: "the new session's starting id lookup" });
+
+      await client.close();
+      await waitFor(() => !liveClients('ws').includes(client.of('welcome')[0].connection_id as string), { what: 'the WebSocket client gone' });
+      lastIds.release();
+      await lastIds.settled();
+
+      expect(ctx.hub.app.get(TextLogReader).isReading(sessionId)).toBe(false);
+      expect(ctx.hub.app.get(ActiveSessions).watching).toBe(false);
+    });
+
+    it('stops watching active sessions when an `all` subscriber left while they were read', async () => {
+      const current = hold(ctx.hub.app.get(ActiveSessions), 'current');
+      const client = await connect(ctx.hub);
+      client.send({ type: 'subscribe', id: 'every', sessions: 'all', media: ['events'] });
+      await waitFor(() => current.held().length === 1, { what: 'the active sessions read' });
+
+      await client.close();
+      await waitFor(() => !liveClients('ws').includes(client.of('welcome')[0].connection_id as string), { what: 'the WebSocket client gone' });
+      current.release();
+      await current.settled();
+
+      expect(ctx.hub.app.get(ActiveSessions).watching).toBe(false);
+    });
+  });
+
+  describe('SSE query parameters', () => {
+    it('answers a repeated parameter with a 400, logged, without spending the ticket', async () => {
+      const sessionId = await newSession();
+      const warn = jest.spyOn(Logger.prototype, 'warn');
+      try {
+        const types = await ctx.http().get(`/api/v1/sessions/${sessionId}/live?types=events&types=chat`).set('x-api-key', API_KEY).expect(400);
+        expect(types.body).toMatchObject({ statusCode: 400, error: 'invalid_live_types' });
+        expect(warn.mock.calls.some(([line]) => String(line).includes('400 invalid_live_types'))).toBe(true);
+        await ctx.http().get(`/api/v1/sessions/${sessionId}/live?last_event_id=1-0&last_event_id=2-0`).set('x-api-key', API_KEY).expect(400, /bad_request/);
+        await ctx.http().get(`/api/v1/sessions/${sessionId}/live?ticket=a&ticket=b`).expect(400, /bad_request/);
+      } finally {
+        warn.mockRestore();
+      }
+
+      const { body } = await ctx.http().post('/api/v1/live/tickets').set('x-api-key', API_KEY).send({ session_ids: [sessionId] }).expect(201);
+      const ticket = encodeURIComponent(body.ticket as string);
+      await ctx.http().get(`/api/v1/sessions/${sessionId}/live?types=events&types=chat&ticket=${ticket}`).expect(400, /invalid_live_types/);
+      expect(ctx.hub.app.get(LiveFanout).connectedClients().filter((c) => c.transport.kind === 'sse').length).toBe(0);
+      // The refused request spent nothing: the ticket still opens the stream.
+      const { headers, close } = await openSse(ctx.hub, `/api/v1/sessions/${sessionId}/live?types=events&ticket=${ticket}`, {});
+      close();
+      expect(headers['content-type']).toMatch(/^text\/event-stream/);
       await waitFor(() => ctx.hub.app.get(LiveFanout).connectedClients().every((c) => c.transport.kind !== 'sse'), { what: 'the SSE client gone' });
     });
   });

@@ -41,6 +41,8 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
   private readonly cursorsBySub = new Map<Subscription, Map<string, TextCursor>>();
   /** `all` text subscriptions: each session that becomes active gets a cursor, replayed from its log's start. */
   private readonly allTextSubs = new Set<Attached>();
+  /** `all` text subscribes still reading the active sessions: they keep the watch on until they attach or give up. */
+  private pendingAllText = 0;
   private readonly mediaBySession = new Map<string, Set<Attached>>();
   private readonly allMedia = new Set<Attached>();
   private mediaSyncScheduled = false;
@@ -123,18 +125,28 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
         if (missing.length > 0) return refuse(LiveProtocolErrorCode.SessionNotFound, 'No such session', { sessions: missing });
         initialSessions = sub.wantsText ? [...spec.sessions] : [];
       } else if (sub.wantsText) {
+        this.pendingAllText++;
         this.activeSessions.setWatching(true);
-        initialSessions = await this.activeSessions.current();
+        try {
+          initialSessions = await this.activeSessions.current();
+        } finally {
+          this.pendingAllText--;
+        }
       } else {
         initialSessions = [];
       }
     } catch (err) {
+      this.syncWatching();
       this.logger.warn(`Subscribe ${spec.id} failed: ${(err as Error).message}`);
       return refuse(LiveProtocolErrorCode.Unavailable, 'Could not check the subscription: try again');
     } finally {
       client.reservedIds.delete(spec.id);
     }
-    if (client.closed) return false;
+    // The client left while this was checked: it holds nothing yet, and an `all` it asked for needs no watch.
+    if (client.closed) {
+      this.syncWatching();
+      return false;
+    }
 
     const attached: Attached = { client, sub };
     client.subscriptions.set(sub.id, sub);
@@ -291,7 +303,7 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
     for (const cursor of [...(this.cursorsBySub.get(sub)?.values() ?? [])]) this.closeCursor(sub, cursor);
     this.cursorsBySub.delete(sub);
     for (const a of this.allTextSubs) if (a.sub === sub) this.allTextSubs.delete(a);
-    if (this.allTextSubs.size === 0) this.activeSessions.setWatching(false);
+    this.syncWatching();
     if (sub.wantsBinary) {
       for (const a of this.allMedia) if (a.sub === sub) this.allMedia.delete(a);
       for (const s of sub.sessions) {
@@ -302,6 +314,11 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
       }
       this.scheduleMediaSync();
     }
+  }
+
+  /** Active sessions are watched while an `all` text subscription holds or awaits them. */
+  private syncWatching(): void {
+    this.activeSessions.setWatching(this.allTextSubs.size > 0 || this.pendingAllText > 0);
   }
 
   private closeCursor(sub: Subscription, cursor: TextCursor): void {

@@ -1,4 +1,4 @@
-import { BadRequestException, Controller, ForbiddenException, Get, Param, Query, Req, Res, UnauthorizedException } from '@nestjs/common';
+import { BadRequestException, Controller, ForbiddenException, Get, Logger, Param, Query, Req, Res, UnauthorizedException } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuthenticatedBy } from '../../../common/auth/public.decorator';
@@ -17,8 +17,19 @@ import { SseTransport } from './sse-transport';
 /** The subscription id of an SSE stream's one subscription (echoed as `sub` in its data). */
 export const SSE_SUBSCRIPTION_ID = 'sse';
 
-/** Which text media an SSE stream carries (`?types=`, default all). */
-export function parseSseTypes(types: string | undefined): LiveTextMedia[] | null {
+/**
+ * A query parameter given at most once: the string, undefined when absent, or null when
+ * it is not one string (a repeated `?x=a&x=b` arrives as an array).
+ */
+export function singleQueryValue(value: unknown): string | undefined | null {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : null;
+}
+
+/** Which text media an SSE stream carries (`?types=`, default all); null when it is not one comma-separated list of them. */
+export function parseSseTypes(value: unknown): LiveTextMedia[] | null {
+  const types = singleQueryValue(value);
+  if (types === null) return null;
   if (types === undefined || types === '') return [...LIVE_TEXT_MEDIA];
   const list = [...new Set(types.split(',').map((t) => t.trim()))];
   return list.every((t): t is LiveTextMedia => (LIVE_TEXT_MEDIA as readonly string[]).includes(t)) ? list : null;
@@ -33,6 +44,8 @@ export function parseSseTypes(types: string | undefined): LiveTextMedia[] | null
 @ApiSecurity('api-key')
 @Controller('sessions')
 export class LiveSseController {
+  private readonly logger = new Logger(LiveSseController.name);
+
   constructor(
     private readonly auth: LiveAuth,
     private readonly sessions: SessionsService,
@@ -45,33 +58,44 @@ export class LiveSseController {
   @AuthenticatedBy('live-ticket')
   @ApiOperation({ summary: "A session's live text as Server-Sent Events (API key, or ?ticket= from POST /live/tickets)" })
   @ApiProduces('text/event-stream')
-  @ApiQuery({ name: 'types', required: false, description: 'Comma-separated: events, transcript, chat (default all)' })
+  @ApiQuery({ name: 'types', required: false, description: 'Comma-separated: events, transcript, chat (default all); given once' })
   @ApiQuery({ name: 'ticket', required: false })
   @ApiQuery({ name: 'last_event_id', required: false, description: 'Resume after this entry id (the Last-Event-ID header wins)' })
   async stream(
     @Param('id', uuidParam) sessionId: string,
-    @Query('types') types: string | undefined,
-    @Query('ticket') ticket: string | undefined,
-    @Query('last_event_id') lastEventIdQuery: string | undefined,
+    // Query values are whatever the client sent: a repeated parameter is an array.
+    @Query('types') typesQuery: unknown,
+    @Query('ticket') ticketQuery: unknown,
+    @Query('last_event_id') lastEventIdQuery: unknown,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const principal = await this.auth.authenticate(req, typeof ticket === 'string' ? ticket : null, `${req.protocol}://${req.host}`);
+    // The request's shape first: a malformed one is refused before a single-use ticket is spent on it.
+    const media = parseSseTypes(typesQuery);
+    if (!media) throw new BadRequestException({ code: LiveErrorCode.InvalidLiveTypes, message: `types must be one comma-separated list of ${LIVE_TEXT_MEDIA.join(', ')} (binary media need the WebSocket)` });
+    const ticket = singleQueryValue(ticketQuery);
+    if (ticket === null) throw new BadRequestException({ code: 'bad_request', message: 'ticket must be given once' });
+    const header = req.headers['last-event-id'];
+    const lastEventId = typeof header === 'string' && header !== '' ? header : singleQueryValue(lastEventIdQuery);
+    if (lastEventId !== undefined && !isEntryId(lastEventId)) throw new BadRequestException({ code: 'bad_request', message: 'Last-Event-ID must be an entry id received from this stream' });
+
+    const principal = await this.auth.authenticate(req, ticket ?? null, `${req.protocol}://${req.host}`);
     if (!principal) {
       throw ticket && !req.headers['x-api-key'] && !req.headers.authorization
         ? new UnauthorizedException({ code: LiveErrorCode.InvalidTicket, message: 'The ticket is unknown, expired or used' })
         : new InvalidApiKeyError();
     }
-    const media = parseSseTypes(types);
-    if (!media) throw new BadRequestException({ code: LiveErrorCode.InvalidLiveTypes, message: `types must be a comma-separated list of ${LIVE_TEXT_MEDIA.join(', ')} (binary media need the WebSocket)` });
     if (principal.sessionIds && !principal.sessionIds.has(sessionId.toLowerCase())) {
       throw new ForbiddenException({ code: LiveErrorCode.SessionNotAllowed, message: 'The ticket does not allow this session' });
     }
-    const header = req.headers['last-event-id'];
-    const lastEventId = (typeof header === 'string' && header !== '' ? header : undefined) ?? lastEventIdQuery;
-    if (lastEventId !== undefined && !isEntryId(lastEventId)) throw new BadRequestException({ code: 'bad_request', message: 'Last-Event-ID must be an entry id received from this stream' });
     // Another owner's session answers 404, as if it did not exist.
     await this.sessions.get(sessionId, principal.owner);
+    // A peer that left during those awaits had its one 'close' already: a listener added now
+    // would never hear it and the client would stay forever. Its socket's state tells.
+    if (res.destroyed || !res.socket || res.socket.destroyed) {
+      this.logger.debug(`SSE client left before its stream of session ${sessionId} opened (key ${principal.keyFingerprint})`);
+      return;
+    }
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');

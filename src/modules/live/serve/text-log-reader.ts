@@ -28,6 +28,8 @@ export class TextLogReader implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(TextLogReader.name);
   /** Session → id of the last entry read. */
   private readonly positions = new Map<string, string>();
+  /** Session → the lookup of its starting id, while it runs; untrack removes the session, which cancels its start. */
+  private readonly starting = new Map<string, Promise<void>>();
   private readonly keyPrefixLength: number;
   private connection!: Redis;
   private connectionId: number | null = null;
@@ -74,23 +76,50 @@ export class TextLogReader implements OnModuleInit, OnApplicationShutdown {
     return this.positions.has(sessionId);
   }
 
-  /** Adds sessions to the read; resolves once each has its starting id. */
+  /**
+   * Adds sessions to the read; resolves once each has its starting id. A session
+   * untracked while its starting id is being looked up is not read: the late answer is
+   * dropped, so a client that leaves in that gap leaves nothing behind.
+   */
   async track(sessionIds: readonly string[]): Promise<void> {
-    const fresh = sessionIds.filter((s) => !this.positions.has(s));
-    if (fresh.length === 0) return;
-    const lastIds = await this.log.lastIds(fresh);
+    const waits = new Set<Promise<void>>();
+    const fresh: string[] = [];
+    for (const s of new Set(sessionIds)) {
+      if (this.positions.has(s)) continue;
+      const pending = this.starting.get(s);
+      if (pending) waits.add(pending);
+      else fresh.push(s);
+    }
+    if (fresh.length > 0) {
+      const lookup: Promise<void> = this.log.lastIds(fresh).then(
+        (lastIds) => this.started(fresh, lastIds, lookup),
+        (err: unknown) => {
+          for (const s of fresh) if (this.starting.get(s) === lookup) this.starting.delete(s);
+          throw err;
+        },
+      );
+      for (const s of fresh) this.starting.set(s, lookup);
+      waits.add(lookup);
+    }
+    await Promise.all(waits);
+  }
+
+  /** Stops reading a session (the next read leaves it out; what is in flight for it is dropped), or cancels its start. */
+  untrack(sessionId: string): void {
+    this.positions.delete(sessionId);
+    this.starting.delete(sessionId);
+  }
+
+  /** Sets the starting ids a lookup read, for the sessions still waiting on that lookup (not untracked since). */
+  private started(sessionIds: readonly string[], lastIds: readonly string[], lookup: Promise<void>): void {
     let added = false;
-    fresh.forEach((s, i) => {
-      if (this.positions.has(s)) return;
+    sessionIds.forEach((s, i) => {
+      if (this.starting.get(s) !== lookup) return;
+      this.starting.delete(s);
       this.positions.set(s, lastIds[i]);
       added = true;
     });
     if (added) this.interrupt();
-  }
-
-  /** Stops reading a session (the next read leaves it out; what is in flight for it is dropped). */
-  untrack(sessionId: string): void {
-    this.positions.delete(sessionId);
   }
 
   private async loop(): Promise<void> {
