@@ -10,7 +10,7 @@ import { BULL_BOARD_ROUTE } from './admin/bull-board.module';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app.config';
 import { ShutdownTracer } from './common/lifecycle/shutdown-tracer';
-import { bodyParsers, requestIdMiddleware } from './common/http/body-parsers';
+import { bodyParsers, requireJsonBodies, requestIdMiddleware } from './common/http/body-parsers';
 import { ZOOM_WEBHOOK_PATH, ZoomWebhookReceiver, zoomWebhookRoute } from './modules/webhooks';
 import { adminAuthHandler } from './common/auth/admin-auth.middleware';
 import { CONSOLE_ROUTE, consoleHttpMiddleware } from './modules/console';
@@ -40,6 +40,7 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
   );
   app.use(requestIdMiddleware());
   app.use(...bodyParsers(http.bodyLimit));
+  app.use(`/${API_PREFIX}`, requireJsonBodies());
   if (options.api) {
     // Ahead of Nest's router on purpose: the hot path (zoom-webhook.route.ts).
     app.use(`/${API_PREFIX}/${ZOOM_WEBHOOK_PATH}`, zoomWebhookRoute(app.get(ZoomWebhookReceiver)));

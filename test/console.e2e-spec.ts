@@ -197,9 +197,11 @@ describe('Session console: a simulated meeting seen in the browser', () => {
 
     // Another origin (same site: 127.0.0.1 on another port, so even SameSite=Strict sends
     // the cookie) posts a form to the stop route: refused, and the stream keeps running.
+    // The form is empty: one with fields is already refused as a non-JSON body (415), and
+    // the cross-site check must hold on its own.
     evil = createServer((_req, res) => {
       res.setHeader('Content-Type', 'text/html');
-      res.end(`<!doctype html><form id="f" method="post" action="${ctx.hub.baseUrl}/api/v1/sessions/${sessionId}/rtms/stop" enctype="application/x-www-form-urlencoded"><input name="x" value="1"></form><script>document.getElementById('f').submit()</script>`);
+      res.end(`<!doctype html><form id="f" method="post" action="${ctx.hub.baseUrl}/api/v1/sessions/${sessionId}/rtms/stop" enctype="application/x-www-form-urlencoded"></form><script>document.getElementById('f').submit()</script>`);
     });
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
     const attacker = await browser.newPage();

@@ -87,6 +87,28 @@ describe('HTTP hardening (security review)', () => {
     });
   });
 
+  it('refuses an API body that is not JSON (415) instead of ignoring it; JSON and bodiless requests pass', async () => {
+    const session = await createSession(ctx.hub, { meetingId: 81234567004 });
+    const live = '/api/v1/live/tickets';
+    const hold = `/api/v1/sessions/${session.id}/hold`;
+    for (const [path, type, body] of [
+      [live, 'text/plain', JSON.stringify({ session_ids: [session.id] })],
+      [live, 'application/x-www-form-urlencoded', `session_ids=${session.id}`],
+      [hold, 'text/plain', JSON.stringify({ reason: 'case 42' })],
+      ['/api/v1/sessions', 'text/plain', JSON.stringify({ platform: 'zoom', meeting_id: '81234567005' })],
+    ] as const) {
+      const res = await ctx.http().post(path).set('x-api-key', API_KEY).set('Content-Type', type).send(body);
+      expect({ path, type, status: res.status, error: res.body.error }).toEqual({ path, type, status: 415, error: 'unsupported_media_type' });
+    }
+    // Nothing was changed: no hold, no session for that meeting.
+    expect((await ctx.http().get(`/api/v1/sessions/${session.id}`).set('x-api-key', API_KEY).expect(200)).body.legal_hold).toBeNull();
+    expect((await ctx.http().get('/api/v1/sessions?meeting_id=81234567005').set('x-api-key', API_KEY).expect(200)).body.data).toEqual([]);
+    // JSON (with a charset) and requests without a body are served as before.
+    const ticket = await ctx.http().post(live).set('x-api-key', API_KEY).set('Content-Type', 'application/json; charset=utf-8').send(JSON.stringify({ session_ids: [session.id] })).expect(201);
+    expect(ticket.body.ticket).toEqual(expect.any(String));
+    await ctx.http().post(live).set('x-api-key', API_KEY).expect(201);
+  });
+
   it('downloads an artifact whose name is not Latin-1 (ASCII filename + filename*=UTF-8)', async () => {
     const session = await createSession(ctx.hub, { meetingId: 81234567003 });
     const name = '会议-Zoë.jpg';

@@ -64,3 +64,23 @@ function wrapParser(parser: RequestHandler): RequestHandler {
 export function bodyParsers(limit: string): RequestHandler[] {
   return [wrapParser(express.json({ limit, verify: keepRawJson }))];
 }
+
+/**
+ * The API takes JSON bodies only. express.json parses nothing else and leaves `req.body`
+ * unset, which the all-optional DTOs then accepted: a `text/plain` JSON body answered 2xx
+ * with its fields ignored — a live ticket asked for one session came back unrestricted, a
+ * hold lost its reason. A request that carries a body of another type is refused (415)
+ * before any route sees it.
+ */
+export function requireJsonBodies(): RequestHandler {
+  return (req, _res, next) => {
+    if (!carriesBody(req) || req.is(['application/json', '+json'])) return next();
+    next(new HttpException({ code: 'unsupported_media_type', message: 'Request bodies must be application/json' }, 415));
+  };
+}
+
+function carriesBody(req: Request): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = Number(req.headers['content-length']);
+  return Number.isFinite(length) && length > 0;
+}
