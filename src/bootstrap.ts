@@ -10,7 +10,7 @@ import { BULL_BOARD_ROUTE } from './admin/bull-board.module';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app.config';
 import { ShutdownTracer } from './common/lifecycle/shutdown-tracer';
-import { bodyParsers, requireJsonBodies, requestIdMiddleware } from './common/http/body-parsers';
+import { bodyParsers, refuseUnstorableText, requireJsonBodies, requestIdMiddleware } from './common/http/body-parsers';
 import { ZOOM_WEBHOOK_PATH, ZoomWebhookReceiver, zoomWebhookRoute } from './modules/webhooks';
 import { adminAuthHandler } from './common/auth/admin-auth.middleware';
 import { CONSOLE_ROUTE, consoleHttpMiddleware } from './modules/console';
@@ -47,6 +47,8 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
     // The session console's own CSP and headers on every answer under /console, and its login form's parser.
     app.use(CONSOLE_ROUTE, ...consoleHttpMiddleware());
   }
+  // After the Zoom webhook route, which stores such text with replacements instead.
+  app.use(`/${API_PREFIX}`, refuseUnstorableText());
 
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [

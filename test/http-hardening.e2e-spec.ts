@@ -109,6 +109,30 @@ describe('HTTP hardening (security review)', () => {
     await ctx.http().post(live).set('x-api-key', API_KEY).expect(201);
   });
 
+  it('refuses NUL characters and lone surrogates in API bodies and queries (400 invalid_text), changing nothing', async () => {
+    const session = await createSession(ctx.hub, { meetingId: 81234567006 });
+    const base = { platform: 'zoom', meeting_id: '81234567007' };
+    const nul = String.fromCharCode(0);
+    const lone = String.fromCharCode(0xd800);
+    const cases: Array<[string, () => ReturnType<ReturnType<typeof ctx.http>['get']>]> = [
+      ['meeting_uuid NUL', () => ctx.http().post('/api/v1/sessions').send({ ...base, meeting_uuid: `a${nul}b` })],
+      ['metadata value NUL', () => ctx.http().post('/api/v1/sessions').send({ ...base, metadata: { a: `x${nul}y` } })],
+      ['metadata key NUL', () => ctx.http().post('/api/v1/sessions').send({ ...base, metadata: { [`a${nul}`]: 1 } })],
+      ['metadata lone surrogate', () => ctx.http().post('/api/v1/sessions').send({ ...base, metadata: { a: lone } })],
+      ['include_user_ids NUL', () => ctx.http().post('/api/v1/sessions').send({ ...base, capture_policy: { include_user_ids: [`a${nul}`] } })],
+      ['hold reason NUL', () => ctx.http().post(`/api/v1/sessions/${session.id}/hold`).send({ reason: `r${nul}` })],
+      ['query NUL', () => ctx.http().get('/api/v1/oauth/zoom/connections?app_user_id=%00')],
+    ];
+    for (const [what, send] of cases) {
+      const res = await send().set('x-api-key', API_KEY);
+      expect({ what, status: res.status, error: res.body.error }).toEqual({ what, status: 400, error: 'invalid_text' });
+    }
+    expect((await ctx.http().get('/api/v1/sessions?meeting_id=81234567007').set('x-api-key', API_KEY).expect(200)).body.data).toEqual([]);
+    expect((await ctx.http().get(`/api/v1/sessions/${session.id}`).set('x-api-key', API_KEY).expect(200)).body.legal_hold).toBeNull();
+    // Paired surrogates (an emoji) are fine.
+    await ctx.http().post('/api/v1/sessions').set('x-api-key', API_KEY).send({ ...base, metadata: { a: '🎥' } }).expect(201);
+  });
+
   it('downloads an artifact whose name is not Latin-1 (ASCII filename + filename*=UTF-8)', async () => {
     const session = await createSession(ctx.hub, { meetingId: 81234567003 });
     const name = '会议-Zoë.jpg';

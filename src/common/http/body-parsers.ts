@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PayloadTooLargeException, BadRequestException, HttpException } from '@nestjs/common';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { jsonDeeperThan, MAX_JSON_DEPTH } from '../json/json-depth';
+import { holdsUnstorableText, mayHoldUnstorableText } from '../json/json-text';
 
 /** Request with the exact bytes received (webhook HMACs are computed over them). */
 export interface RawBodyRequest extends Request {
@@ -83,4 +84,19 @@ function carriesBody(req: Request): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const length = Number(req.headers['content-length']);
   return Number.isFinite(length) && length > 0;
+}
+
+/**
+ * API input (body and query) holding a NUL or a lone UTF-16 surrogate is refused (400
+ * invalid_text): Postgres stores neither, and the statement it reached failed with a 500.
+ * The Zoom webhook route is mounted before this and keeps its own rule (it replaces them:
+ * what Zoom sent is stored, json-text.ts).
+ */
+export function refuseUnstorableText(): RequestHandler {
+  return (req: RawBodyRequest, _res, next) => {
+    // The raw bytes tell at once whether the parsed body can hold one (the common case: no).
+    const bodyRisky = req.rawBody !== undefined && mayHoldUnstorableText(req.rawBody.toString('latin1')) && holdsUnstorableText(req.body);
+    if (!bodyRisky && !holdsUnstorableText(req.query)) return next();
+    next(new BadRequestException({ code: 'invalid_text', message: 'Text must not contain NUL characters or unpaired UTF-16 surrogates' }));
+  };
 }

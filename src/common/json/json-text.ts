@@ -15,6 +15,21 @@ export function mayHoldUnstorableText(json: string): boolean {
   return RISKY_ESCAPE.test(json);
 }
 
+/** Whether a parsed value (strings, keys, arrays, objects) holds a NUL or a lone surrogate anywhere. */
+export function holdsUnstorableText(value: unknown): boolean {
+  const risky = (s: string) => {
+    NUL_OR_LONE_SURROGATE.lastIndex = 0;
+    return NUL_OR_LONE_SURROGATE.test(s);
+  };
+  const walk = (v: unknown): boolean => {
+    if (typeof v === 'string') return risky(v);
+    if (Array.isArray(v)) return v.some(walk);
+    if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => risky(k) || walk(x));
+    return false;
+  };
+  return walk(value);
+}
+
 /**
  * A copy of a parsed JSON value whose strings (keys too) have every NUL and lone surrogate
  * replaced by U+FFFD; `changed` says whether anything was replaced.
