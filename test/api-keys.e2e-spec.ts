@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { JobName } from '../src/jobs/job-names';
 import { connectZoomUser, newZoomUser } from './factories/oauth-connection.factory';
 import { createSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
@@ -153,6 +154,21 @@ describe('scoped API keys: roles, owner tags, uniform 401s', () => {
       const all = (await admin.get('/zoom-rooms/dispatches').expect(200)).body.data as Array<{ id: string }>;
       expect(all.map((d) => d.id)).toEqual(expect.arrayContaining([ofA, ofB, unowned]));
       for (const [key, id] of [[tenantA, ofA], [tenantB, ofB], [operator, unowned]] as const) await key.delete(`/zoom-rooms/dispatches/${id}`).expect(202);
+    });
+
+    it("a dispatch refused because another owner's dispatch holds one of its rooms leaves nothing behind (no row, no join)", async () => {
+      const meetingNumber = meeting().meeting_id;
+      const busy = `room-${randomUUID()}`;
+      const free = `room-${randomUUID()}`;
+      await tenantB.post('/zoom-rooms/dispatches', { meeting_number: meetingNumber, room_ids: [busy] }).expect(202);
+      const refused = await tenantA.post('/zoom-rooms/dispatches', { meeting_number: meetingNumber, room_ids: [free, busy] }).expect(409);
+      expect(refused.body.error).toBe('room_busy');
+      const rows = (await ctx.hub.app.get(DataSource).query(`SELECT id FROM room_dispatches WHERE room_id = $1`, [free])) as Array<{ id: string }>;
+      expect(rows).toEqual([]);
+      const joins = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJobs(['waiting', 'delayed', 'active', 'prioritized', 'completed', 'failed']);
+      expect(joins.filter((j) => JSON.stringify(j.data).includes(free) || rows.some((r) => j.data.dispatchId === r.id))).toEqual([]);
+      // The free room alone can still be dispatched.
+      await tenantA.post('/zoom-rooms/dispatches', { meeting_number: meetingNumber, room_ids: [free] }).expect(202);
     });
 
     it('refuses owner-scoped keys on routes that concern every owner (403)', async () => {

@@ -119,21 +119,46 @@ export class RoomDispatchesService {
     callerOwner?: string | null,
   ): Promise<DispatchCreated> {
     const leaveAfter = dto.leave_after_seconds ?? this.config.get('zoomRooms', { infer: true }).defaultLeaveAfterSec;
-    const out: DispatchCreated['data'] = [];
-    for (const room of rooms) {
-      const { row, existing } = await this.insertOrFindActive(room.id, room.name, dto, leaveAfter, source, rowOwner);
-      if (existing && callerOwner && row.owner !== callerOwner) {
-        // Another owner's dispatch holds the room: say so without showing it.
-        throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomBusy, `Room ${room.id} already has an active dispatch to meeting ${dto.meeting_number}`);
+    // Every room's row first, the joins after: a request refused for one room (another
+    // owner's dispatch holds it) leaves nothing behind — no row, and above all no join of
+    // the rooms before it.
+    const placed: Array<{ row: RoomDispatchEntity; existing: boolean }> = [];
+    try {
+      for (const room of rooms) {
+        const p = await this.insertOrFindActive(room.id, room.name, dto, leaveAfter, source, rowOwner);
+        placed.push(p);
+        if (p.existing && callerOwner && p.row.owner !== callerOwner) {
+          // Another owner's dispatch holds the room: say so without showing it.
+          throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomBusy, `Room ${room.id} already has an active dispatch to meeting ${dto.meeting_number}`);
+        }
       }
+    } catch (err) {
+      await this.deleteUnstarted(placed);
+      throw err;
+    }
+    const out: DispatchCreated['data'] = [];
+    for (const [i, { row, existing }] of placed.entries()) {
       if (!existing) {
-        await this.enqueueStep(row, 'join');
+        try {
+          await this.enqueueStep(row, 'join');
+        } catch (err) {
+          // This one is failed (enqueueStep); the rooms after it were never started: no
+          // row without a job is left, and a retry of the request dispatches them.
+          await this.deleteUnstarted(placed.slice(i + 1));
+          throw err;
+        }
         this.outcomes.inc({ outcome: 'created' });
       }
       out.push({ ...dispatchView(row), existing });
     }
     this.logger.log(`Dispatch to meeting ${dto.meeting_number}: ${out.filter((d) => !d.existing).length} new, ${out.filter((d) => d.existing).length} already active (${source})`);
     return { data: out };
+  }
+
+  /** Deletes the rows this request inserted whose join was never queued. */
+  private async deleteUnstarted(placed: Array<{ row: RoomDispatchEntity; existing: boolean }>): Promise<void> {
+    const inserted = placed.filter((p) => !p.existing).map((p) => p.row.id);
+    if (inserted.length > 0) await this.repo.delete({ id: In(inserted), status: RoomDispatchStatus.Queued });
   }
 
   /**
