@@ -117,6 +117,9 @@ describe('Deletion log', () => {
     await storage().put(`${session.id}/chat/x/orphan.json`, Buffer.from('{"a":1}'), 'application/json');
     expect(await get(MediaSaverService).saveTranscripts(transcripts(session.id, stream, 3))).toBe(3);
     const [{ n: events }] = await query<{ n: number }>(ctx.hub.app, `SELECT count(*)::int AS n FROM session_events WHERE session_id = $1`, [session.id]);
+    // session.created and the three transcript.segment app events go with the session (no webhook endpoint here: no messages).
+    const [{ n: appEvents }] = await query<{ n: number }>(ctx.hub.app, `SELECT count(*)::int AS n FROM app_events WHERE session_id = $1`, [session.id]);
+    expect(appEvents).toBe(4);
 
     // A refused delete (tenant-a's key: another owner, and only a control key) logs nothing.
     await ctx.http().delete(`/api/v1/sessions/${session.id}`).set('x-api-key', TEST_KEYS.tenantA).expect(403);
@@ -146,6 +149,7 @@ describe('Deletion log', () => {
           audio_parts: 0,
           recording_completions: 0,
           rtms_control_requests: 0,
+          app_events: appEvents,
         },
       },
     ]);

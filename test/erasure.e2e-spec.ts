@@ -199,6 +199,12 @@ describe('Erasure by participant', () => {
     // The meeting stored everything of everyone.
     const missing = [A, B, C].flatMap((u) => ['artifact:video_frame', 'artifact:audio_segment', 'artifact:chat', 'transcript', 'participants', 'audio_segments'].filter((t) => !before[`${s1}|${t}|${u}`]).map((t) => `${u} ${t}`));
     expect(missing).toEqual([]);
+    // What apps were told about B (transcript.segment, participant.joined/left) goes too.
+    const appEventsOf = async (user: number) =>
+      (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM app_events WHERE session_id = $1 AND (data->>'user_id' = $2 OR data->'participant'->>'user_id' = $2)`, [s1, String(user)]))[0].n;
+    const bAppEvents = await appEventsOf(B);
+    const othersAppEvents = (await appEventsOf(A)) + (await appEventsOf(C));
+    expect(bAppEvents).toBeGreaterThan(0);
     const bObjects = await sql<{ storage_key: string; bytes: number; session_id: string }>(
       `SELECT storage_key, bytes, session_id FROM media_artifacts WHERE user_id = $1 AND session_id = ANY($2::uuid[])`,
       [String(B), [s1, mixed]],
@@ -247,7 +253,10 @@ describe('Erasure by participant', () => {
       transcript_segments: had('transcript'),
       participants: 2,
       objects: bObjects.length,
+      app_events: bAppEvents,
     });
+    expect(await appEventsOf(B)).toBe(0);
+    expect((await appEventsOf(A)) + (await appEventsOf(C))).toBe(othersAppEvents);
     expect(done.bytes_deleted).toBe(bObjects.reduce((n, o) => n + Number(o.bytes), 0));
 
     // One deletion_log row per erased session (none for the held one), and media.deleted to apps.

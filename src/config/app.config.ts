@@ -200,7 +200,19 @@ export interface AppConfig {
    * Default retention, in days after a session ends (from its creation if it never
    * streamed); a session's capture_policy.retention overrides each. 0 = keep forever.
    */
-  retention: { mediaDays: number; transcriptDays: number; eventsDays: number; sweepIntervalMs: number; batchSize: number };
+  retention: {
+    mediaDays: number;
+    transcriptDays: number;
+    eventsDays: number;
+    /** Zoom events never linked to a session (and other unlinked timeline rows), days after they were stored. */
+    unlinkedEventsDays: number;
+    /** App events (the outbox), days after they were recorded. */
+    appEventsDays: number;
+    /** Finished webhook messages (and their attempts), days after they were created. */
+    webhookMessagesDays: number;
+    sweepIntervalMs: number;
+    batchSize: number;
+  };
   /** Composed recordings (docs/recordings.md): the media-compose job that builds recording.mp4. */
   recordings: {
     /** Default of a session's capture_policy.recording.compose (COMPOSE_RECORDINGS). */
@@ -435,6 +447,12 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       mediaDays: env.RETENTION_MEDIA_DAYS ?? 30,
       transcriptDays: env.RETENTION_TRANSCRIPT_DAYS ?? 90,
       eventsDays: env.RETENTION_EVENTS_DAYS ?? 365,
+      // Not about a session (or about one only through the payload): by age. A Zoom event with
+      // names and emails no session claimed is a debugging aid, not a record: a month.
+      unlinkedEventsDays: env.RETENTION_UNLINKED_EVENTS_DAYS ?? 30,
+      // The outbox and its delivery log: a copy of what apps were sent, kept for resends and support.
+      appEventsDays: env.RETENTION_APP_EVENTS_DAYS ?? 30,
+      webhookMessagesDays: env.RETENTION_WEBHOOK_MESSAGES_DAYS ?? 30,
       sweepIntervalMs: Math.round((env.RETENTION_SWEEP_INTERVAL_SEC ?? 3600) * 1000),
       // Rows (and their stored objects) one purge transaction deletes.
       batchSize: env.RETENTION_SWEEP_BATCH_SIZE ?? 200,

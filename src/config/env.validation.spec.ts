@@ -25,6 +25,15 @@ describe('configuration validation', () => {
     expect(() => loadAppConfig({ ...base, COMPOSE_VIDEO_CRF: '60' })).toThrow('COMPOSE_VIDEO_CRF');
   });
 
+  it('reads the age-based retention settings (unlinked events, app events, webhook messages), with their defaults', () => {
+    expect(loadAppConfig(base).retention).toMatchObject({ unlinkedEventsDays: 30, appEventsDays: 30, webhookMessagesDays: 30 });
+    const custom = loadAppConfig({ ...base, RETENTION_UNLINKED_EVENTS_DAYS: '0.5', RETENTION_APP_EVENTS_DAYS: '0', RETENTION_WEBHOOK_MESSAGES_DAYS: '7' }).retention;
+    expect(custom).toMatchObject({ unlinkedEventsDays: 0.5, appEventsDays: 0, webhookMessagesDays: 7 });
+    expect(() => loadAppConfig({ ...base, RETENTION_UNLINKED_EVENTS_DAYS: '-1' })).toThrow('RETENTION_UNLINKED_EVENTS_DAYS');
+    expect(() => loadAppConfig({ ...base, RETENTION_APP_EVENTS_DAYS: 'soon' })).toThrow('RETENTION_APP_EVENTS_DAYS');
+    expect(() => loadAppConfig({ ...base, RETENTION_WEBHOOK_MESSAGES_DAYS: '40000' })).toThrow('RETENTION_WEBHOOK_MESSAGES_DAYS');
+  });
+
   it('reads the outbound webhook settings, with their defaults', () => {
     expect(loadAppConfig(base).appWebhooks).toEqual({
       timeoutMs: 15_000,

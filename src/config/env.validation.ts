@@ -337,6 +337,10 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_MEDIA_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_TRANSCRIPT_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_EVENTS_DAYS?: number;
+  // By age, not by session (docs/retention.md): days after the row was written; fractions allowed; 0 = keep forever.
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_UNLINKED_EVENTS_DAYS?: number;
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_APP_EVENTS_DAYS?: number;
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_WEBHOOK_MESSAGES_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0.1) @Max(86400) RETENTION_SWEEP_INTERVAL_SEC?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) RETENTION_SWEEP_BATCH_SIZE?: number;
 

@@ -22,6 +22,8 @@ export interface SessionRowInput {
   meetingUuid: string;
   status?: string;
   product?: string;
+  /** Stored as is (not resolved as the API would). */
+  capturePolicy?: Record<string, unknown>;
 }
 
 /**
@@ -31,8 +33,8 @@ export interface SessionRowInput {
 export async function insertSession(hub: TestApp, row: SessionRowInput): Promise<string> {
   const [session] = await query<{ id: string }>(
     hub.app,
-    `INSERT INTO sessions (platform, product, meeting_uuid, status, capture_policy, metadata, version) VALUES ('zoom', $1, $2, $3, '{}', '{}', 1) RETURNING id`,
-    [row.product ?? 'meeting', row.meetingUuid, row.status ?? 'streaming'],
+    `INSERT INTO sessions (platform, product, meeting_uuid, status, capture_policy, metadata, version) VALUES ('zoom', $1, $2, $3, $4::jsonb, '{}', 1) RETURNING id`,
+    [row.product ?? 'meeting', row.meetingUuid, row.status ?? 'streaming', JSON.stringify(row.capturePolicy ?? {})],
   );
   return session.id;
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AppEventRetentionService } from './app-event-retention.service';
 import { AppEventsService } from './app-events.service';
 import { AppEventsRepository } from './repositories/app-events.repository';
 
@@ -7,7 +8,7 @@ import { AppEventsRepository } from './repositories/app-events.repository';
  * and it imports no feature module.
  */
 @Module({
-  providers: [AppEventsRepository, AppEventsService],
-  exports: [AppEventsService],
+  providers: [AppEventsRepository, AppEventsService, AppEventRetentionService],
+  exports: [AppEventsService, AppEventRetentionService],
 })
 export class AppEventsModule {}

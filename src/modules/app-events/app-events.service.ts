@@ -100,6 +100,11 @@ export class AppEventsService {
     return this.events.findById(id);
   }
 
+  /** See AppEventsRepository.lockIfPresent. Needs a transaction. */
+  lockIfPresent(id: string, em: EntityManager): Promise<boolean> {
+    return this.events.lockIfPresent(id, em);
+  }
+
   markFannedOut(id: string, em?: EntityManager): Promise<void> {
     return this.events.markFannedOut(id, em);
   }

@@ -9,11 +9,12 @@ import { AppEventFanoutService } from './fanout/app-event-fanout.service';
 import { WebhookDeliverySweeper } from './fanout/webhook-delivery.sweeper';
 import { WebhookEndpointsRepository } from './repositories/webhook-endpoints.repository';
 import { WebhookMessagesRepository } from './repositories/webhook-messages.repository';
+import { WebhookMessageRetentionService } from './webhook-message-retention.service';
 
-/** What the API and the worker share: the tables' repositories and the sealing of secrets. */
+/** What the API and the worker share: the tables' repositories, the sealing of secrets, and retention's part (used by the retention module). */
 @Module({
-  providers: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets, WebhookAttemptQueue],
-  exports: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets, WebhookAttemptQueue],
+  providers: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets, WebhookAttemptQueue, WebhookMessageRetentionService],
+  exports: [WebhookMessagesRepository, WebhookEndpointsRepository, EndpointSecrets, WebhookAttemptQueue, WebhookMessageRetentionService],
 })
 export class AppWebhooksCoreModule {}
 

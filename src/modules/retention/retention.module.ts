@@ -1,11 +1,15 @@
-import { Module } from '@nestjs/common';
+import { Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { StreamSignalPublisher } from '../../common/stream-signals/stream-signal-publisher';
 import { ErasureEntity } from './erasure/entities/erasure.entity';
 import { ErasuresRepository } from './erasure/erasures.repository';
+import { AppEventsModule } from '../app-events';
+import { AppWebhooksCoreModule } from '../app-webhooks';
 import { DeletionLogModule } from '../deletion-log';
 import { MediaArtifactsModule } from '../media-ingest';
-import { SessionsModule } from '../sessions';
+import { SessionCleanupHooks, SessionsModule } from '../sessions';
+import { SessionOutboxPurge } from './outbox/session-outbox-purge';
+import { AgePruneService } from './sweep/age-prune.service';
 import { RetentionPurgeEntity } from './entities/retention-purge.entity';
 import { ErasureService } from './erasure/erasure.service';
 import { ErasureSweeper } from './erasure/erasure.sweeper';
@@ -22,11 +26,23 @@ import { RetentionSweepService } from './sweep/retention-sweep.service';
  * deletion in the deletion log. What the API and the workers share.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ErasureEntity, RetentionPurgeEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule],
-  providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher, RetentionPurgesRepository, RetentionStatsStore],
+  imports: [TypeOrmModule.forFeature([ErasureEntity, RetentionPurgeEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule, AppEventsModule, AppWebhooksCoreModule],
+  providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher, RetentionPurgesRepository, RetentionStatsStore, SessionOutboxPurge, AgePruneService],
   exports: [RetentionSweepService, ErasureService, ErasuresRepository, RetentionStatsStore],
 })
-export class RetentionCoreModule {}
+export class RetentionCoreModule implements OnModuleInit {
+  constructor(
+    private readonly hooks: SessionCleanupHooks,
+    private readonly outbox: SessionOutboxPurge,
+  ) {}
+
+  onModuleInit(): void {
+    // A deleted session takes its app events and their webhook messages along (no foreign
+    // key reaches them); the deletion log counts them. API processes, where sessions are
+    // deleted, load this module through the erasures API.
+    this.hooks.registerRowDeleter((sessionId, em) => this.outbox.deleteOfSession(sessionId, 'all', null, em));
+  }
+}
 
 /**
  * The worker side, imported only by processes that consume `maintenance`: they schedule

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { isZeroRetention } from './capture-policy';
+import { PersonRef } from './payload-match';
 import { ParticipantLookupRepository, ParticipantRef, SessionErasureFacts } from './repositories/participant-lookup.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
 
@@ -44,15 +46,25 @@ export class ParticipantDirectory {
     return this.lookup.deleteParticipants(sessionId, userIds, em);
   }
 
-  /**
-   * meeting.participant_joined: keeps the participant's email on their row of the open
-   * session of that meeting. False when no open session is bound to the meeting uuid.
-   */
-  async recordEmail(meetingUuid: string, zoomUserId: string, email: string, userName: string | null): Promise<boolean> {
+  /** The session's Zoom events naming these user ids (their participant_joined: name, email). Needs a transaction. */
+  deleteZoomEventsOfUsers(sessionId: string, userIds: string[], em: EntityManager): Promise<number> {
+    return this.lookup.deleteZoomEventsOfUsers(sessionId, userIds, em);
+  }
+
+  /** Up to `limit` events of no session whose payload is about the person. */
+  deleteUnlinkedEventsOf(person: PersonRef, limit: number, em: EntityManager): Promise<number> {
+    return this.lookup.deleteUnlinkedEventsOf(person, limit, em);
+  }
+
+  /** The open session bound to a meeting uuid (the newest), or null; zero retention keeps nothing of its participants. */
+  async openSessionOf(meetingUuid: string): Promise<{ id: string; zeroRetention: boolean } | null> {
     const session = await this.sessions.findLatestOpenByMeetingUuid(meetingUuid);
-    if (!session) return false;
-    await this.lookup.recordEmail(session.id, zoomUserId, normaliseEmail(email), userName);
-    return true;
+    return session ? { id: session.id, zeroRetention: isZeroRetention(session.capturePolicy) } : null;
+  }
+
+  /** meeting.participant_joined: keeps the participant's email on their row of the session. */
+  async recordEmail(sessionId: string, zoomUserId: string, email: string, userName: string | null): Promise<void> {
+    await this.lookup.recordEmail(sessionId, zoomUserId, normaliseEmail(email), userName);
   }
 }
 

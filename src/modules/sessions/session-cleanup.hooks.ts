@@ -18,6 +18,14 @@ export type SessionCleanupHook = (sessionId: string) => Promise<void | number | 
 export type SessionRowCounter = (sessionId: string, em: EntityManager) => Promise<Record<string, number>>;
 
 /**
+ * Deletes, in the deleting transaction (the session row locked), rows of another module
+ * that point at the session without a foreign key (the app-event outbox), and returns
+ * how many per table. Runs before the deletion is logged, so what the log announces
+ * (media.deleted) is recorded after it and goes out.
+ */
+export type SessionRowDeleter = (sessionId: string, em: EntityManager) => Promise<Record<string, number>>;
+
+/**
  * Work other modules must do before a session's rows go (e.g. media-ingest deletes the
  * stored media), and the counts of their rows the deletion takes with it. Modules that
  * depend on sessions register here, so sessions never depends on them. A hook that
@@ -27,6 +35,7 @@ export type SessionRowCounter = (sessionId: string, em: EntityManager) => Promis
 export class SessionCleanupHooks {
   private readonly hooks: SessionCleanupHook[] = [];
   private readonly rowCounters: SessionRowCounter[] = [];
+  private readonly rowDeleters: SessionRowDeleter[] = [];
 
   register(hook: SessionCleanupHook): void {
     this.hooks.push(hook);
@@ -34,6 +43,10 @@ export class SessionCleanupHooks {
 
   registerRowCounter(counter: SessionRowCounter): void {
     this.rowCounters.push(counter);
+  }
+
+  registerRowDeleter(deleter: SessionRowDeleter): void {
+    this.rowDeleters.push(deleter);
   }
 
   async run(sessionId: string): Promise<StoredObjectsDeleted> {
@@ -50,10 +63,18 @@ export class SessionCleanupHooks {
   }
 
   async countRows(sessionId: string, em: EntityManager): Promise<Record<string, number>> {
-    const rows: Record<string, number> = {};
-    for (const counter of this.rowCounters) {
-      for (const [table, n] of Object.entries(await counter(sessionId, em))) rows[table] = (rows[table] ?? 0) + n;
-    }
-    return rows;
+    return sumRows(this.rowCounters, sessionId, em);
   }
+
+  async deleteRows(sessionId: string, em: EntityManager): Promise<Record<string, number>> {
+    return sumRows(this.rowDeleters, sessionId, em);
+  }
+}
+
+async function sumRows(fns: Array<(sessionId: string, em: EntityManager) => Promise<Record<string, number>>>, sessionId: string, em: EntityManager): Promise<Record<string, number>> {
+  const rows: Record<string, number> = {};
+  for (const fn of fns) {
+    for (const [table, n] of Object.entries(await fn(sessionId, em))) rows[table] = (rows[table] ?? 0) + n;
+  }
+  return rows;
 }

@@ -42,8 +42,8 @@ export class SessionEventsService {
     return this.events.findReceivedZoomEventIds(olderThanMs, limit);
   }
 
-  /** Closes a stored event: processed, ignored, rejected or failed, with its session. */
-  finishEvent(id: string, status: EventProcessingStatus, fields: { sessionId?: string | null; error?: string | null } = {}): Promise<void> {
+  /** Closes a stored event: processed, ignored, rejected or failed, with its session (and its payload replaced, to keep less of it). */
+  finishEvent(id: string, status: EventProcessingStatus, fields: { sessionId?: string | null; error?: string | null; payload?: Record<string, unknown> } = {}): Promise<void> {
     return this.events.markFinished(id, status, fields);
   }
 

@@ -28,6 +28,11 @@ export class SessionRetentionService {
     return this.repo.deleteEventsBatch(sessionId, limit, em);
   }
 
+  /** Age-based: events no session claimed (docs/retention.md "Unlinked events"). */
+  deleteUnlinkedEventsBatch(days: number, limit: number, em?: EntityManager): Promise<number> {
+    return this.repo.deleteUnlinkedEventsBatch(days, limit, em);
+  }
+
   deleteParticipantsBatch(sessionId: string, limit: number, em: EntityManager): Promise<number> {
     return this.repo.deleteParticipantsBatch(sessionId, limit, em);
   }

@@ -143,10 +143,11 @@ export class SessionsService {
 
   /**
    * Deletes a session: other modules' cleanup first (its stored media), then the row
-   * (cascading to its streams, events, participants and media rows), recorded in the
-   * deletion log — and announced as media.deleted — in the same transaction. Both outlive
-   * the row (neither has a foreign key to sessions). `apiKeyFingerprint`: the key that
-   * asked (the trail keeps its fingerprint, never the key).
+   * (cascading to its streams, events, participants and media rows) with the rows other
+   * modules keep about it without a foreign key (its app events and their webhook
+   * messages), recorded in the deletion log — and announced as media.deleted — in the
+   * same transaction. Both outlive the row (neither has a foreign key to sessions).
+   * `apiKeyFingerprint`: the key that asked (the trail keeps its fingerprint, never the key).
    */
   async delete(id: string, owner?: string | null, apiKeyFingerprint?: string | null): Promise<void> {
     if ((await this.get(id, owner)).legalHoldAt) throw new SessionOnLegalHoldError(id);
@@ -155,7 +156,7 @@ export class SessionsService {
       // Locked: the counts are of the rows this transaction deletes, not of a moment before.
       const session = await this.sessions.findByIdForUpdate(id, em);
       if (!session) throw new SessionNotFoundError(id);
-      const rowsDeleted = { ...(await this.sessions.countCascade(id, em)), ...(await this.cleanupHooks.countRows(id, em)) };
+      const rowsDeleted = { ...(await this.sessions.countCascade(id, em)), ...(await this.cleanupHooks.countRows(id, em)), ...(await this.cleanupHooks.deleteRows(id, em)) };
       if (!(await this.sessions.deleteById(id, em))) throw new SessionNotFoundError(id);
       return this.deletionLog.record(
         {

@@ -32,7 +32,8 @@ export class StreamNotYetKnownError extends Error {
   }
 }
 
-type Outcome = { status: EventProcessingStatus; sessionId?: string | null; error?: string | null };
+/** `keptPayload`: what of the event's `payload` is kept (the rest of it is personal data the session keeps none of). */
+type Outcome = { status: EventProcessingStatus; sessionId?: string | null; error?: string | null; keptPayload?: Record<string, unknown> };
 
 const PRODUCTS: Record<string, ZoomProduct> = {
   meeting: ZoomProduct.Meeting,
@@ -86,7 +87,8 @@ export class ZoomEventHandlerService {
       // of its stream (redelivery bursts). Retry with backoff until the start has landed.
       throw new StreamNotYetKnownError(eventId);
     }
-    await this.events.finishEvent(event.id, outcome.status, { sessionId: outcome.sessionId, error: outcome.error });
+    const payload = outcome.keptPayload ? { ...event.payload, payload: outcome.keptPayload } : undefined;
+    await this.events.finishEvent(event.id, outcome.status, { sessionId: outcome.sessionId, error: outcome.error, payload });
   }
 
   /** Called when the job will not be retried: the event stays visible as failed. */
@@ -186,6 +188,9 @@ export class ZoomEventHandlerService {
    * meeting.participant_joined: the only place Zoom gives a participant's email (RTMS
    * does not). It is kept on the participant's row of the meeting's open session, so an
    * erasure can be asked by email (docs/retention.md "Erasure"); nothing else is taken.
+   * The event (name, email) is linked to that session, with or without a usable email:
+   * the session's retention, deletion and erasures then reach it. Without a session it
+   * stays unlinked and goes by age (RETENTION_UNLINKED_EVENTS_DAYS).
    */
   private async participantJoined(payload: Record<string, unknown>): Promise<Outcome> {
     const object = isRecord(payload.object) ? payload.object : {};
@@ -194,12 +199,18 @@ export class ZoomEventHandlerService {
     const userId = str(participant.user_id);
     const email = str(participant.email);
     if (!meetingUuid || !userId) return { status: EventProcessingStatus.Rejected, error: 'participant_joined without object.uuid or participant.user_id' };
-    if (!email || email.length > PARTICIPANT_EMAIL_MAX || !email.includes('@')) return { status: EventProcessingStatus.Ignored, error: 'participant_joined without a usable email' };
-    const userName = str(participant.user_name);
-    if (!(await this.participants.recordEmail(meetingUuid, userId, email, userName ? userName.slice(0, 512) : null))) {
-      return { status: EventProcessingStatus.Ignored, error: 'no open session for the meeting' };
+    const session = await this.participants.openSessionOf(meetingUuid);
+    if (!session) return { status: EventProcessingStatus.Ignored, error: 'no open session for the meeting' };
+    const sessionId = session.id;
+    if (session.zeroRetention) {
+      // Zero retention keeps nothing of a participant (docs/retention.md): no row, and the
+      // stored webhook keeps only which meeting it was about.
+      return { status: EventProcessingStatus.Ignored, sessionId, error: 'zero retention: nothing of the participant is kept', keptPayload: { object: { uuid: meetingUuid }, redacted: 'zero_retention' } };
     }
-    return { status: EventProcessingStatus.Processed };
+    if (!email || email.length > PARTICIPANT_EMAIL_MAX || !email.includes('@')) return { status: EventProcessingStatus.Ignored, sessionId, error: 'participant_joined without a usable email' };
+    const userName = str(participant.user_name);
+    await this.participants.recordEmail(sessionId, userId, email, userName ? userName.slice(0, 512) : null);
+    return { status: EventProcessingStatus.Processed, sessionId };
   }
 
   private async interrupted(payload: Record<string, unknown>): Promise<Outcome> {

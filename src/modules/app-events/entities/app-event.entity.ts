@@ -8,6 +8,8 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm'
  */
 @Entity({ name: 'app_events' })
 @Index('IDX_app_events_session_id_sequence', ['sessionId', 'sequence'])
+// Pruned by age, oldest first (RETENTION_APP_EVENTS_DAYS).
+@Index('IDX_app_events_created_at_id', ['createdAt', 'id'])
 export class AppEventEntity {
   @PrimaryColumn('uuid')
   id: string;

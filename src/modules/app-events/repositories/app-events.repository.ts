@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { returningRows } from '../../../database/returning-rows';
 import { AppEvent, AppEventType } from '../app-event-types';
 
 interface EventRow {
@@ -75,6 +76,16 @@ export class AppEventsRepository {
     return rows[0] ? toEvent(rows[0]) : null;
   }
 
+  /**
+   * Locks the event against deletion until the caller's transaction ends (FOR KEY SHARE:
+   * marking it fanned out still can). False when it is gone — or was deleted by a
+   * transaction this one waited for: a session's deletion or an erasure took it.
+   */
+  async lockIfPresent(id: string, em: EntityManager): Promise<boolean> {
+    const rows: Array<{ id: string }> = await em.query(`SELECT id FROM app_events WHERE id = $1 FOR KEY SHARE`, [id]);
+    return rows.length > 0;
+  }
+
   /** Marks the event fanned out (its messages exist). */
   async markFannedOut(id: string, em: EntityManager = this.db.manager): Promise<void> {
     await em.query(`UPDATE app_events SET fanned_out_at = now() WHERE id = $1 AND fanned_out_at IS NULL`, [id]);
@@ -87,5 +98,79 @@ export class AppEventsRepository {
       [olderThanMs, limit],
     );
     return rows.map((r) => r.id);
+  }
+
+  // ───────────── retention (docs/retention.md) ─────────────
+
+  /**
+   * Deletes a session's events of these types (`only`) or of every type but these
+   * (`except`), up to `limit` (null: all) per call; returns the ids deleted.
+   */
+  async deleteOfSession(sessionId: string, types: { only?: readonly string[]; except?: readonly string[] }, limit: number | null, em: EntityManager): Promise<string[]> {
+    const rows = await returningRows<{ id: string }>(
+      em.query(
+        `DELETE FROM app_events WHERE id IN (
+           SELECT id FROM app_events WHERE session_id = $1
+              AND ($2::varchar[] IS NULL OR type = ANY($2::varchar[])) AND ($3::varchar[] IS NULL OR type <> ALL($3::varchar[]))
+            LIMIT $4::int)
+         RETURNING id`,
+        [sessionId, types.only ?? null, types.except ?? null, limit],
+      ),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Deletes a session's events whose data carries one of these user ids (any `user_id` member); returns their ids. */
+  async deleteOfUsers(sessionId: string, userIds: string[], em: EntityManager): Promise<string[]> {
+    const rows = await returningRows<{ id: string }>(
+      em.query(
+        `DELETE FROM app_events WHERE session_id = $1
+            AND EXISTS (SELECT 1 FROM jsonb_path_query(data, 'lax $.**.user_id') AS u(v) WHERE u.v #>> '{}' = ANY($2::text[]))
+         RETURNING id`,
+        [sessionId, userIds],
+      ),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Up to `limit` events recorded more than `days` ago, after `after` in (created_at, id) order (IDX_app_events_created_at_id). */
+  async findOlderThan(days: number, after: { createdAt: Date; id: string } | null, limit: number): Promise<Array<{ id: string; createdAt: Date }>> {
+    const rows: Array<{ id: string; created_at: Date }> = await this.db.query(
+      `SELECT id, created_at FROM app_events
+        WHERE created_at < now() - make_interval(secs => $1::float8)
+          AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+        ORDER BY created_at, id LIMIT $4::int`,
+      [days * 86400, after?.createdAt ?? null, after?.id ?? null, limit],
+    );
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
+  }
+
+  async deleteByIds(ids: string[], em: EntityManager): Promise<number> {
+    if (ids.length === 0) return 0;
+    return (await returningRows<{ id: string }>(em.query(`DELETE FROM app_events WHERE id = ANY($1::uuid[]) RETURNING id`, [ids]))).length;
+  }
+
+  /** Up to `limit` sessions (after `after`, in id order) whose sequence counter has no event left. */
+  async findIdleSequences(after: string | null, limit: number): Promise<string[]> {
+    const rows: Array<{ session_id: string }> = await this.db.query(
+      `SELECT q.session_id FROM app_event_sequences q
+        WHERE ($1::uuid IS NULL OR q.session_id > $1::uuid) AND NOT EXISTS (SELECT 1 FROM app_events e WHERE e.session_id = q.session_id)
+        ORDER BY q.session_id LIMIT $2::int`,
+      [after, limit],
+    );
+    return rows.map((r) => r.session_id);
+  }
+
+  /** Deletes these sessions' sequence counters, each only while it still has no event. */
+  async deleteIdleSequences(sessionIds: string[]): Promise<number> {
+    if (sessionIds.length === 0) return 0;
+    const rows = await returningRows<{ session_id: string }>(
+      this.db.query(
+        `DELETE FROM app_event_sequences q WHERE q.session_id = ANY($1::uuid[]) AND NOT EXISTS (SELECT 1 FROM app_events e WHERE e.session_id = q.session_id)
+         RETURNING q.session_id`,
+        [sessionIds],
+      ),
+    );
+    return rows.length;
   }
 }

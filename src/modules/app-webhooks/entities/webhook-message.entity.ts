@@ -18,6 +18,10 @@ export enum WebhookMessageStatus {
 @Index('UQ_webhook_messages_endpoint_event', ['endpointId', 'eventId'], { unique: true })
 @Index('IDX_webhook_messages_endpoint_created', ['endpointId', 'createdAt'])
 @Index('IDX_webhook_messages_due', ['nextAttemptAt'], { where: "status = 'pending'" })
+// A deleted app event takes its messages along (no foreign key: a test ping has no app event).
+@Index('IDX_webhook_messages_event_id', ['eventId'])
+// Finished messages are pruned by age (RETENTION_WEBHOOK_MESSAGES_DAYS); pending ones wait for their delivery.
+@Index('IDX_webhook_messages_finished_created', ['createdAt'], { where: "status <> 'pending'" })
 export class WebhookMessageEntity {
   @PrimaryColumn('uuid')
   id: string;

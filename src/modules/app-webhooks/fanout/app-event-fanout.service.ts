@@ -48,6 +48,9 @@ export class AppEventFanoutService {
     if (!event) return { messages: 0 };
     const firstDelayMs = delayBeforeAttempt(this.config.get('appWebhooks', { infer: true }).retryScheduleSec, 1) ?? 0;
     const ids = await this.db.transaction(async (em) => {
+      // Deleted since it was read (its session deleted, its person erased): no messages for
+      // it. Locked otherwise, so a deletion waits for these messages and takes them too.
+      if (!(await this.events.lockIfPresent(event.id, em))) return [];
       const created = await this.messages.createForEvent({ id: event.id, type: event.type, optIn: OPT_IN_EVENT_TYPES.has(event.type), body: envelope(event) }, firstDelayMs, em);
       await this.events.markFannedOut(event.id, em);
       return created;

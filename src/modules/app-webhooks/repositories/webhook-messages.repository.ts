@@ -219,4 +219,45 @@ export class WebhookMessagesRepository {
   findAttempts(messageId: string): Promise<WebhookAttemptEntity[]> {
     return this.db.manager.getRepository(WebhookAttemptEntity).find({ where: { messageId }, order: { attemptNo: 'ASC', startedAt: 'ASC' } });
   }
+
+  // ───────────── retention (docs/retention.md) ─────────────
+
+  /**
+   * Deletes every message of these app events, pending ones included (their attempts go by
+   * cascade); returns how many. A delivery job of a deleted message finds nothing and
+   * ends as `stale`; an attempt in flight records nothing (its message is gone).
+   */
+  async deleteForEvents(eventIds: string[], em: EntityManager = this.db.manager): Promise<number> {
+    if (eventIds.length === 0) return 0;
+    return (await returningRows<{ id: string }>(em.query(`DELETE FROM webhook_messages WHERE event_id = ANY($1::uuid[]) RETURNING id`, [eventIds]))).length;
+  }
+
+  /** Which of these events have a message still pending (being delivered or retried). */
+  async eventsWithPending(eventIds: string[]): Promise<Set<string>> {
+    if (eventIds.length === 0) return new Set();
+    const rows: Array<{ event_id: string }> = await this.db.query(
+      `SELECT DISTINCT event_id FROM webhook_messages WHERE event_id = ANY($1::uuid[]) AND status = 'pending'`,
+      [eventIds],
+    );
+    return new Set(rows.map((r) => r.event_id));
+  }
+
+  /**
+   * Deletes up to `limit` finished (succeeded or failed) messages created more than `days`
+   * ago, oldest first (IDX_webhook_messages_finished_created); returns how many. A message
+   * still pending is never taken from its delivery; one that a resend makes pending again
+   * after this picked it is spared by the status check the DELETE makes on the locked row.
+   */
+  async deleteFinishedOlderThan(days: number, limit: number): Promise<number> {
+    const rows = await returningRows<{ id: string }>(
+      this.db.query(
+        `DELETE FROM webhook_messages WHERE id IN (
+           SELECT id FROM webhook_messages WHERE status <> 'pending' AND created_at < now() - make_interval(secs => $1::float8) ORDER BY created_at LIMIT $2::int)
+           AND status <> 'pending'
+         RETURNING id`,
+        [days * 86400, limit],
+      ),
+    );
+    return rows.length;
+  }
 }

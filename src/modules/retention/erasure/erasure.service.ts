@@ -23,6 +23,10 @@ import { ErasureNotFoundError } from './erasure.errors';
 import { ErasureSubject, subjectAad, subjectHash, userIdsBySession } from './erasure-subject';
 import { erasureView, ErasureView } from './erasure.views';
 import { ErasuresRepository } from './erasures.repository';
+import { SessionOutboxPurge } from '../outbox/session-outbox-purge';
+
+/** Unlinked events deleted per transaction. */
+const UNLINKED_BATCH = 500;
 
 /** Streams that may still be spooling audio on a worker. */
 const LIVE_STREAM_STATUSES = new Set<StreamStatus>([StreamStatus.Pending, StreamStatus.Connecting, StreamStatus.Active, StreamStatus.Interrupted, StreamStatus.Paused]);
@@ -59,6 +63,7 @@ export class ErasureService {
     private readonly cipher: TokenCipher,
     @InjectDataSource() private readonly db: DataSource,
     config: ConfigService<AppConfig, true>,
+    private readonly outbox: SessionOutboxPurge,
   ) {
     const ingest = config.get('rtms', { infer: true }).ingest;
     this.settleMs = 2 * Math.max(ingest.audioFlushMs, ingest.batchFlushMs) + 1500;
@@ -150,7 +155,45 @@ export class ErasureService {
       await this.eraseSession(row, subject, sessionId, userIds);
       if (await this.media.hasMixedAudio(sessionId)) await this.erasures.addMixedAudio(row.id, sessionId);
     }
+    // Zoom events no session claimed belong to no owner: only an unscoped key's erasure reaches them.
+    if (row.owner === null && (await this.eraseUnlinked(row, subject)) > 0) matched += 1;
     return { matched, signalled };
+  }
+
+  /**
+   * Zoom events linked to no session (a participant_joined of a meeting without one, an
+   * app_deauthorized…) whose payload carries the person's user id, email or name:
+   * deleted in batches, each with its deletion_log entry (no session) and its count in
+   * the report, in one transaction. Returns how many.
+   */
+  private async eraseUnlinked(row: ErasureEntity, subject: ErasureSubject): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.db.transaction(async (em) => {
+        const deleted = await this.participants.deleteUnlinkedEventsOf(subject, UNLINKED_BATCH, em);
+        if (deleted === 0) return 0;
+        await this.deletionLog.record(
+          {
+            reason: DeletionReason.Erasure,
+            sessionId: null,
+            erasureId: row.id,
+            categories: ['events'],
+            objectsDeleted: 0,
+            bytesDeleted: 0,
+            rowsDeleted: { session_events: deleted },
+            apiKeyFingerprint: row.requestedBy,
+            actor: row.requestedBy ? DeletionActor.ApiKey : DeletionActor.System,
+            owner: null,
+            details: { subject_kind: subject.kind, subject_hash: row.subjectHash, unlinked_events: deleted },
+          },
+          em,
+        );
+        await this.erasures.addProgress(row.id, null, { counts: { unlinked_events: deleted }, bytes: 0, spoolSegmentsDropped: 0 }, em);
+        return deleted;
+      });
+      total += n;
+      if (n < UNLINKED_BATCH) return total;
+    }
   }
 
   private async match(subject: ErasureSubject) {
@@ -199,6 +242,10 @@ export class ErasureService {
       // POST /sessions/:id/recording composes it again from what is left.
       const recording = await this.recordings.deleteComposed(sessionId, em, ['recording']);
       const participantRows = await this.participants.deleteParticipants(sessionId, userIds, em);
+      // What the session's event inbox and app-event outbox hold about them: their
+      // participant_joined (name, email), their transcript lines and joins as sent to apps.
+      const zoomEvents = await this.participants.deleteZoomEventsOfUsers(sessionId, userIds, em);
+      const outbox = await this.outbox.deleteOfUsers(sessionId, userIds, em);
       const counts: ErasureCounts = {
         video_frames: rows.video_frames,
         share_frames: rows.share_frames,
@@ -209,19 +256,29 @@ export class ErasureService {
         participants: participantRows,
         objects: objects.length + recording.objects,
         ...(recording.objects > 0 ? { recordings: recording.objects } : {}),
+        ...(zoomEvents > 0 ? { zoom_events: zoomEvents } : {}),
+        ...(outbox.appEvents > 0 ? { app_events: outbox.appEvents } : {}),
+        ...(outbox.webhookMessages > 0 ? { webhook_messages: outbox.webhookMessages } : {}),
       };
       const artifacts = rows.video_frames + rows.share_frames + rows.video_segments + rows.share_segments + rows.audio_segments + rows.chat_messages + recording.objects;
-      if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objects.length === 0) return;
+      const eventRows = zoomEvents + outbox.appEvents + outbox.webhookMessages;
+      if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objects.length + eventRows === 0) return;
       const bytes = objects.reduce((n, o) => n + o.bytes, 0) + recording.bytes;
       await this.deletionLog.record(
         {
           reason: DeletionReason.Erasure,
           sessionId,
           erasureId: row.id,
-          categories: [...new Set([...categoriesOf(rows, participantRows), ...(recording.objects > 0 ? ['media'] : [])])],
+          categories: [...new Set([...categoriesOf(rows, participantRows), ...(recording.objects > 0 ? ['media'] : []), ...(eventRows > 0 ? ['events'] : [])])],
           objectsDeleted: objects.length + recording.objects,
           bytesDeleted: bytes,
-          rowsDeleted: { media_artifacts: artifacts, transcript_segments: rows.transcript_segments, audio_segments: rows.spool_segments, participants: participantRows },
+          rowsDeleted: {
+            media_artifacts: artifacts,
+            transcript_segments: rows.transcript_segments,
+            audio_segments: rows.spool_segments,
+            participants: participantRows,
+            ...(eventRows > 0 ? { session_events: zoomEvents, app_events: outbox.appEvents, webhook_messages: outbox.webhookMessages } : {}),
+          },
           apiKeyFingerprint: row.requestedBy,
           actor: row.requestedBy ? DeletionActor.ApiKey : DeletionActor.System,
           owner: facts.owner,
@@ -236,11 +293,12 @@ export class ErasureService {
 
 /**
  * Whether an earlier run of this erasure (its job retried after a pass had committed)
- * erased or held sessions of the person, as the row read at the start of this run says:
+ * erased or held sessions of the person, or deleted unlinked events about them, as the
+ * row read at the start of this run says:
  * this run's passes then match nothing, and the person was found all the same.
  */
 function foundByEarlierRun(row: ErasureEntity): boolean {
-  return row.sessionsAffected.length + row.sessionsHeld.length > 0;
+  return row.sessionsAffected.length + row.sessionsHeld.length + (row.counts.unlinked_events ?? 0) > 0;
 }
 
 function categoriesOf(rows: ParticipantRowsDeleted, participants: number): string[] {

@@ -91,15 +91,15 @@ export class ErasuresRepository {
     await this.db.query(`UPDATE erasures SET subject_unresolved = true, updated_at = now() WHERE id = $1`, [id]);
   }
 
-  /** Adds one session's deletions to the report (in the deleting transaction). */
-  async addProgress(id: string, sessionId: string, p: SessionProgress, em: EntityManager): Promise<void> {
+  /** Adds one session's deletions to the report (in the deleting transaction); null: rows of no session (unlinked events). */
+  async addProgress(id: string, sessionId: string | null, p: SessionProgress, em: EntityManager): Promise<void> {
     await em.query(
       `UPDATE erasures SET
          counts = COALESCE((SELECT jsonb_object_agg(k, COALESCE((counts->>k)::bigint, 0) + COALESCE(($3::jsonb->>k)::bigint, 0))
                               FROM (SELECT jsonb_object_keys(counts) UNION SELECT jsonb_object_keys($3::jsonb)) AS t(k)), '{}'::jsonb),
          bytes_deleted = bytes_deleted + $4::bigint,
          spool_segments_dropped = spool_segments_dropped + $5::int,
-         sessions_affected = CASE WHEN $2::uuid = ANY(sessions_affected) THEN sessions_affected ELSE array_append(sessions_affected, $2::uuid) END,
+         sessions_affected = CASE WHEN $2::uuid IS NULL OR $2::uuid = ANY(sessions_affected) THEN sessions_affected ELSE array_append(sessions_affected, $2::uuid) END,
          updated_at = now()
        WHERE id = $1`,
       [id, sessionId, JSON.stringify(p.counts), p.bytes, p.spoolSegmentsDropped],

@@ -14,6 +14,8 @@ import { MediaRetentionService } from '../../media-ingest';
 import { RETENTION_CATEGORIES, RetentionCategory, SessionEntity, SessionRetentionService } from '../../sessions';
 import type { SessionRetentionPolicy } from '../../sessions';
 import { RetentionPurgesRepository, PurgeTotals } from '../repositories/retention-purges.repository';
+import { SessionOutboxPurge } from '../outbox/session-outbox-purge';
+import { AgePruneService } from './age-prune.service';
 import { effectiveDays, expiryOf, isExpired, RetentionDefaults } from './retention-policy';
 import { RetentionRunStats, RetentionStatsStore } from './retention-stats';
 
@@ -58,6 +60,8 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
     private readonly deletionLog: DeletionLogService,
     private readonly stats: RetentionStatsStore,
     private readonly config: ConfigService<AppConfig, true>,
+    private readonly outbox: SessionOutboxPurge,
+    private readonly aged: AgePruneService,
   ) {
     this.lock = new RedisLock(redis);
     this.leaseKey = `${config.get('queues', { infer: true }).prefix}:retention-sweep:lease`;
@@ -144,6 +148,12 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
         }
       }
     }
+    // Then what goes by age rather than with a session (unlinked Zoom events, the outbox).
+    const aged = await this.aged.prune(() => this.stopping || lease.lost);
+    run.aged = aged;
+    run.rows += Object.values(aged).reduce((a, b) => a + b, 0);
+    if (lease.lost) throw new Error('retention sweep lost its lease (another sweep may run now); stopping after the last batch');
+    if (this.stopping) run.interrupted = true;
   }
 
   /** Is the locked session still to be purged for `category`? */
@@ -230,12 +240,25 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
     });
   }
 
+  /**
+   * One batch of the category. The session's app events (and their webhook messages) go
+   * last: its transcript.segment events with the transcript, the rest with the events —
+   * but media.deleted, which announces the purges (docs/retention.md).
+   */
   private async deleteBatch(sessionId: string, category: RetentionCategory, em: EntityManager): Promise<PurgeTotals & { more: boolean }> {
-    if (category !== 'events') return this.media.purgeBatch(sessionId, category, this.defaults().batchSize, em);
-    const events = await this.sessions.deleteEventsBatch(sessionId, this.defaults().batchSize, em);
-    if (events > 0) return { objects: 0, bytes: 0, rows: { session_events: events }, more: true };
-    const participants = await this.sessions.deleteParticipantsBatch(sessionId, this.defaults().batchSize, em);
-    return { objects: 0, bytes: 0, rows: participants > 0 ? { participants } : {}, more: participants > 0 };
+    const limit = this.defaults().batchSize;
+    if (category === 'media') return this.media.purgeBatch(sessionId, category, limit, em);
+    if (category === 'transcript') {
+      const stored = await this.media.purgeBatch(sessionId, category, limit, em);
+      if (stored.more) return stored;
+    } else {
+      const events = await this.sessions.deleteEventsBatch(sessionId, limit, em);
+      if (events > 0) return { objects: 0, bytes: 0, rows: { session_events: events }, more: true };
+      const participants = await this.sessions.deleteParticipantsBatch(sessionId, limit, em);
+      if (participants > 0) return { objects: 0, bytes: 0, rows: { participants }, more: true };
+    }
+    const outbox = await this.outbox.deleteOfSession(sessionId, category, limit, em);
+    return { objects: 0, bytes: 0, rows: outbox, more: (outbox.app_events ?? 0) > 0 };
   }
 }
 

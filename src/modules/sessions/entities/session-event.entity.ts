@@ -22,6 +22,10 @@ export enum EventProcessingStatus {
  */
 @Entity({ name: 'session_events' })
 @Index('IDX_session_events_session_id_created_at', ['sessionId', 'createdAt'])
+// Unlinked events go by age (docs/retention.md); linked ones with their session.
+@Index('IDX_session_events_unlinked_created_at', ['createdAt'], { where: 'session_id IS NULL' })
+// The pending-events sweeper's look every minute: only the few rows still waiting.
+@Index('IDX_session_events_received_created_at', ['createdAt'], { where: "status = 'received'" })
 export class SessionEventEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

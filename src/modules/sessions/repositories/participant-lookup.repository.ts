@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../../database/returning-rows';
+import { PersonRef, payloadHasUserIds, payloadMentions } from '../payload-match';
 
 /** A (session, Zoom user) pair of the participants table. */
 export interface ParticipantRef {
@@ -79,6 +80,35 @@ export class ParticipantLookupRepository {
   async deleteParticipants(sessionId: string, userIds: string[], em: EntityManager): Promise<number> {
     const rows = await returningRows<{ id: string }>(
       em.query(`DELETE FROM participants WHERE session_id = $1 AND zoom_user_id = ANY($2::varchar[]) RETURNING id`, [sessionId, userIds]),
+    );
+    return rows.length;
+  }
+
+  /**
+   * Deletes the session's Zoom events (webhook, event WebSocket) whose payload carries one
+   * of these user ids: meeting.participant_joined holds the person's name and email.
+   */
+  async deleteZoomEventsOfUsers(sessionId: string, userIds: string[], em: EntityManager): Promise<number> {
+    const rows = await returningRows<{ id: string }>(
+      em.query(`DELETE FROM session_events WHERE session_id = $1 AND source IN ('webhook', 'event_ws') AND ${payloadHasUserIds('payload', 2)} RETURNING id`, [sessionId, userIds]),
+    );
+    return rows.length;
+  }
+
+  /**
+   * Deletes up to `limit` events linked to no session whose payload is about the person
+   * (their user id, email or name anywhere in it); returns how many. Events still
+   * `received` are left to their processing (an rtms_started names its operator too).
+   */
+  async deleteUnlinkedEventsOf(person: PersonRef, limit: number, em: EntityManager): Promise<number> {
+    const match = payloadMentions('payload', person, 2);
+    const rows = await returningRows<{ id: string }>(
+      em.query(
+        `DELETE FROM session_events WHERE id IN (
+           SELECT id FROM session_events WHERE session_id IS NULL AND status <> 'received' AND ${match.sql} LIMIT $1::int)
+         RETURNING id`,
+        [limit, ...match.params],
+      ),
     );
     return rows.length;
   }

@@ -81,7 +81,7 @@ export class SessionEventsRepository {
   }
 
   /** Sets an event's final status and processed_at, plus its session and error when given. */
-  async markFinished(id: string, status: EventProcessingStatus, fields: { sessionId?: string | null; error?: string | null } = {}): Promise<void> {
+  async markFinished(id: string, status: EventProcessingStatus, fields: { sessionId?: string | null; error?: string | null; payload?: Record<string, unknown> } = {}): Promise<void> {
     await this.repo().update(
       { id },
       {
@@ -89,6 +89,7 @@ export class SessionEventsRepository {
         processedAt: new Date(),
         ...(fields.sessionId !== undefined ? { sessionId: fields.sessionId } : {}),
         ...(fields.error !== undefined ? { error: fields.error } : {}),
+        ...(fields.payload !== undefined ? { payload: fields.payload as QueryDeepPartialEntity<Record<string, unknown>> } : {}),
       },
     );
   }

@@ -87,6 +87,25 @@ export class SessionRetentionRepository {
     return rows.length;
   }
 
+  /**
+   * Deletes up to `limit` events linked to no session, stored more than `days` ago, oldest
+   * first (IDX_session_events_unlinked_created_at); returns how many. Events still
+   * `received` stay: the pending-events sweeper has not given up on them yet.
+   */
+  async deleteUnlinkedEventsBatch(days: number, limit: number, em: EntityManager = this.db.manager): Promise<number> {
+    const rows = await returningRows<{ id: string }>(
+      em.query(
+        `DELETE FROM session_events WHERE id IN (
+           SELECT id FROM session_events
+            WHERE session_id IS NULL AND created_at < now() - make_interval(secs => $1::float8) AND status <> 'received'
+            ORDER BY created_at LIMIT $2::int)
+         RETURNING id`,
+        [days * 86400, limit],
+      ),
+    );
+    return rows.length;
+  }
+
   /** Deletes up to `limit` of the session's participants; returns how many. */
   async deleteParticipantsBatch(sessionId: string, limit: number, em: EntityManager): Promise<number> {
     const rows = await returningRows<{ id: string }>(

@@ -14,6 +14,13 @@ export interface ErasureCounts {
   chat_messages?: number;
   transcript_segments?: number;
   participants?: number;
+  /** Zoom events of their sessions naming them (meeting.participant_joined: name, email); only when any. */
+  zoom_events?: number;
+  /** Zoom events linked to no session that carry their user id, email or name; only when any. */
+  unlinked_events?: number;
+  /** App events about them (transcript.segment, participant.joined/left) and the webhook messages made of them; only when any. */
+  app_events?: number;
+  webhook_messages?: number;
   /** Stored objects (files / S3 objects) deleted. */
   objects?: number;
   [other: string]: number | undefined;
