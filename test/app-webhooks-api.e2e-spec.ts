@@ -97,6 +97,12 @@ describe('app webhooks API (e2e)', () => {
       expect(updated).toMatchObject({ description: 'changed', events: ['*', 'transcript.segment'], metadata: { team: 'b' }, url: receiver.url('/crud') });
       expect(updated).not.toHaveProperty('secret');
       expect((await api.patch(`/webhook-endpoints/${created.id}`, { description: null }).expect(200)).body.description).toBeNull();
+      // A field given is applied or refused, never skipped: an empty url is refused as on create; null clears only the description.
+      expect((await api.patch(`/webhook-endpoints/${created.id}`, { url: '' }).expect(400)).body.error).toBe('invalid_webhook_url');
+      for (const field of ['url', 'events', 'enabled', 'metadata']) {
+        expect((await api.patch(`/webhook-endpoints/${created.id}`, { [field]: null }).expect(400)).body.error).toBe('validation_failed');
+      }
+      expect((await api.get(`/webhook-endpoints/${created.id}`).expect(200)).body).toMatchObject({ url: receiver.url('/crud'), events: ['*', 'transcript.segment'], metadata: { team: 'b' }, enabled: true });
 
       const disabled = (await api.patch(`/webhook-endpoints/${created.id}`, { enabled: false }).expect(200)).body;
       expect(disabled).toMatchObject({ enabled: false, disabled_reason: null });

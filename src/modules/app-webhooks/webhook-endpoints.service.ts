@@ -80,15 +80,16 @@ export class WebhookEndpointsService {
    * `endpoint.disabled` and fails its pending messages (recover resends them later).
    */
   async update(id: string, dto: UpdateWebhookEndpointDto): Promise<EndpointView> {
-    if (dto.events) assertKnownEventTypes(dto.events);
-    if (dto.metadata) assertMetadataSize(dto.metadata);
-    if (dto.url) await assertDeliverableUrl(dto.url, this.config.allowPrivateUrls);
+    // Every field given is applied or refused: an empty url is refused as on create, not skipped.
+    if (dto.events !== undefined) assertKnownEventTypes(dto.events);
+    if (dto.metadata !== undefined) assertMetadataSize(dto.metadata);
+    if (dto.url !== undefined) await assertDeliverableUrl(dto.url, this.config.allowPrivateUrls);
     const saved = await this.db.transaction(async (em) => {
       const e = await this.endpoints.findByIdForUpdate(id, em);
       if (!e) throw new WebhookEndpointNotFoundError(id);
-      if (dto.url) e.url = dto.url;
-      if (dto.events) e.events = dto.events;
-      if (dto.metadata) e.metadata = dto.metadata;
+      if (dto.url !== undefined) e.url = dto.url;
+      if (dto.events !== undefined) e.events = dto.events;
+      if (dto.metadata !== undefined) e.metadata = dto.metadata;
       if (dto.description !== undefined) e.description = dto.description;
       if (dto.enabled === true && !e.enabled) {
         await this.endpoints.recordEvent(id, 'endpoint.enabled', { by: 'api', disabled_at: e.disabledAt?.toISOString() ?? null, disabled_reason: e.disabledReason }, em);

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsBoolean, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+import { OptionalNotNull } from '../../../common/http/optional-not-null';
 
 const EVENTS_DESCRIPTION =
   'Event types to receive (see docs/webhooks.md), or "*" for every type except the opt-in transcript.segment. An unknown type is refused (400 unknown_event_type).';
@@ -29,11 +30,11 @@ export class CreateWebhookEndpointDto {
 /** Every field optional; `enabled: true` re-enables a disabled endpoint (clears its disabled and failing state). */
 export class UpdateWebhookEndpointDto {
   @ApiPropertyOptional({ description: 'https:// URL whose host resolves to public addresses' })
-  @IsOptional() @IsString() @MaxLength(2048)
+  @OptionalNotNull() @IsString() @MaxLength(2048)
   url?: string;
 
   @ApiPropertyOptional({ description: EVENTS_DESCRIPTION, type: [String] })
-  @IsOptional() @IsArray() @ArrayNotEmpty() @ArrayMaxSize(50) @ArrayUnique() @IsString({ each: true }) @MaxLength(64, { each: true })
+  @OptionalNotNull() @IsArray() @ArrayNotEmpty() @ArrayMaxSize(50) @ArrayUnique() @IsString({ each: true }) @MaxLength(64, { each: true })
   events?: string[];
 
   @ApiPropertyOptional({ maxLength: 512, nullable: true, description: 'null clears it' })
@@ -41,10 +42,10 @@ export class UpdateWebhookEndpointDto {
   description?: string | null;
 
   @ApiPropertyOptional()
-  @IsOptional() @IsBoolean()
+  @OptionalNotNull() @IsBoolean()
   enabled?: boolean;
 
   @ApiPropertyOptional({ description: 'Replaces the metadata (max 16 KB as JSON)' })
-  @IsOptional() @IsObject()
+  @OptionalNotNull() @IsObject()
   metadata?: Record<string, unknown>;
 }
