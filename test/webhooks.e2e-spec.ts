@@ -317,6 +317,14 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
         const body = JSON.stringify([1, 2, 3]);
         return { body, headers: signed(body), status: 400, code: 'invalid_event' };
       }],
+      ['an event whose payload is not an object', () => {
+        const body = JSON.stringify({ event: 'meeting.rtms_stopped', event_ts: Date.now(), payload: 'x' });
+        return { body, headers: signed(body), status: 400, code: 'invalid_event' };
+      }],
+      ['an event whose event_ts is not a number', () => {
+        const body = JSON.stringify({ event: 'meeting.rtms_stopped', event_ts: 'y', payload: {} });
+        return { body, headers: signed(body), status: 400, code: 'invalid_event' };
+      }],
     ])('%s', async (_name, make) => {
       const { body, headers, status, code } = make();
       const before = await snapshot();

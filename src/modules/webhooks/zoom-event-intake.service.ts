@@ -63,7 +63,9 @@ export class ZoomEventIntakeService {
         rawJson = undefined;
       }
     }
-    if (!isRecord(body) || typeof body.event !== 'string' || body.event.length === 0 || body.event.length > MAX_EVENT_NAME) {
+    // A field of the wrong type is refused (an absent one is tolerated: not every event has a payload).
+    const malformed = (b: Record<string, unknown>) => (b.payload !== undefined && !isRecord(b.payload)) || (b.event_ts !== undefined && typeof b.event_ts !== 'number');
+    if (!isRecord(body) || typeof body.event !== 'string' || body.event.length === 0 || body.event.length > MAX_EVENT_NAME || malformed(body)) {
       this.countRefused(source, 'invalid_event');
       throw new WebhooksError(WebhookErrorCode.InvalidEvent, 'Body must be a Zoom event: {"event": string, "payload": object, "event_ts": number}');
     }
