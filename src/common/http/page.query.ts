@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { DecimalInt } from './decimal-int';
 
 /** `?cursor=&limit=` of every keyset-paginated list (see pagination.ts). */
 export class PageQuery {
@@ -9,6 +9,6 @@ export class PageQuery {
   cursor?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  @IsOptional() @DecimalInt() @IsInt() @Min(1) @Max(100)
   limit?: number;
 }

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { DecimalInt } from '../../../common/http/decimal-int';
 import { IsInstant } from '../../../common/http/instant';
 
 export const ARTIFACT_KINDS = ['video_frame', 'share_frame', 'video_segment', 'share_segment', 'audio_segment', 'chat', 'recording', 'participant_audio'] as const;
@@ -23,7 +23,7 @@ export class ListArtifactsQuery {
   to?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
-  @IsOptional() @Transform(({ value }) => (typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value)) @IsInt() @Min(1) @Max(500)
+  @IsOptional() @DecimalInt() @IsInt() @Min(1) @Max(500)
   limit?: number;
 
   @ApiPropertyOptional()

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayNotEmpty, ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { DecimalInt } from '../../../common/http/decimal-int';
 import { RoomDispatchStatus } from '../entities/room-dispatch.entity';
 import { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from '../contract';
 import { ROOM_STATUSES, RoomStatus } from '../zoom-rooms.service';
@@ -46,6 +47,6 @@ export class ListDispatchesQuery {
   status?: RoomDispatchStatus;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500)
+  @IsOptional() @DecimalInt() @IsInt() @Min(1) @Max(500)
   limit?: number;
 }
