@@ -10,6 +10,7 @@ import { LoggingModule } from './common/logging/logging.module';
 import { MetricsController } from './common/metrics/metrics.controller';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { RedisModule } from './common/redis/redis.module';
+import { AdminLoginModule } from './common/auth/admin-login-throttle';
 import { appConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { JobsModule } from './jobs/jobs.module';
@@ -41,6 +42,7 @@ export class AppModule {
       LoggingModule,
       DatabaseModule,
       RedisModule,
+      AdminLoginModule,
       ConsoleSessionsModule,
       CryptoModule,
       JobsModule,

@@ -13,6 +13,7 @@ import { ShutdownTracer } from './common/lifecycle/shutdown-tracer';
 import { bodyParsers, refuseUnstorableText, requireJsonBodies, requestIdMiddleware } from './common/http/body-parsers';
 import { ZOOM_WEBHOOK_PATH, ZoomWebhookReceiver, zoomWebhookRoute } from './modules/webhooks';
 import { adminAuthHandler } from './common/auth/admin-auth.middleware';
+import { AdminLoginThrottle } from './common/auth/admin-login-throttle';
 import { CONSOLE_ROUTE, consoleHttpMiddleware } from './modules/console';
 
 export const API_PREFIX = 'api/v1';
@@ -72,7 +73,7 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
 
   if (options.api && http.openApiEnabled) {
     // Every document URL Swagger serves is guarded, /docs-yaml included (it is on by default).
-    app.use(['/docs', '/docs-json', '/docs-yaml'], adminAuthHandler(config.get('auth', { infer: true })));
+    app.use(['/docs', '/docs-json', '/docs-yaml'], adminAuthHandler(config.get('auth', { infer: true }), adminLoginThrottle(app)));
     const document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()
@@ -124,4 +125,13 @@ export async function runUntilSignal(app: INestApplication, port: number, label:
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** The admin login limits, where a module of this process provides them (the console, Bull Board); else none. */
+function adminLoginThrottle(app: NestExpressApplication): AdminLoginThrottle | null {
+  try {
+    return app.get(AdminLoginThrottle, { strict: false });
+  } catch {
+    return null;
+  }
 }

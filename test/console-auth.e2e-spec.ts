@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { ADMIN_MAX_FAILURES_TOTAL } from '../src/common/auth/admin-login-throttle';
 import WebSocket from 'ws';
 import { createSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
@@ -82,8 +83,11 @@ describe('Session console: login, cookie rules and headers', () => {
       expect(res.body.error).toBe('cross_site_request_refused');
     }
     // A form post with the cookie (what a cross-site page could send): refused, nothing changes.
-    const form = await http().post(`/api/v1/sessions/${sessionId}/rtms/stop`).set('Cookie', cookie).set('Origin', ctx.hub.baseUrl).type('form').send({ x: '1' }).expect(403);
-    expect(form.body.error).toBe('cross_site_request_refused');
+    // With fields it is refused as a body that is not JSON; an empty one reaches the CSRF check.
+    const form = await http().post(`/api/v1/sessions/${sessionId}/rtms/stop`).set('Cookie', cookie).set('Origin', ctx.hub.baseUrl).type('form').send({ x: '1' }).expect(415);
+    expect(form.body.error).toBe('unsupported_media_type');
+    const empty = await http().post(`/api/v1/sessions/${sessionId}/rtms/stop`).set('Cookie', cookie).set('Origin', ctx.hub.baseUrl).type('form').expect(403);
+    expect(empty.body.error).toBe('cross_site_request_refused');
     await http().post(`/api/v1/sessions/${sessionId}/hold`).set('Cookie', cookie).set('X-CSRF-Token', 'A'.repeat(43)).send({}).expect(403);
     // With the token, from the same origin: a change goes through, named after the console user.
     const held = await http().post(`/api/v1/sessions/${sessionId}/hold`).set('Cookie', cookie).set('Origin', `http://${host}`).set('X-CSRF-Token', csrf).send({ reason: 'console test' }).expect(200);
@@ -156,5 +160,33 @@ describe('Session console: login, cookie rules and headers', () => {
     expect(locked.headers['x-error-code']).toBe('too_many_login_attempts');
     expect(locked.headers['set-cookie']).toBeUndefined();
     expect(locked.text).toContain('Too many failed sign-ins');
+  });
+
+  const basic = (password: string) => `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+
+  it("Bull Board's Basic auth shares the limits: 10 wrong passwords from an address, then 429 even with the right one", async () => {
+    const from = '203.0.113.7';
+    // A bare request (a browser's first) is only challenged, not counted.
+    for (let i = 0; i < 12; i++) await http().get('/admin/queues/api/queues').set('x-forwarded-for', from).expect(401);
+    await http().get('/admin/queues/api/queues').set('x-forwarded-for', from).set('authorization', basic('test-admin-password')).expect(200);
+    for (let i = 0; i < 10; i++) await http().get('/admin/queues/api/queues').set('x-forwarded-for', from).set('authorization', basic(`guess-${i}`)).expect(401);
+    const locked = await http().get('/admin/queues/api/queues').set('x-forwarded-for', from).set('authorization', basic('test-admin-password')).expect(429);
+    expect(locked.body.error).toBe('too_many_requests');
+    await http().get('/admin/queues/api/queues').set('x-forwarded-for', '203.0.113.8').set('authorization', basic('test-admin-password')).expect(200);
+  });
+
+  // Very last: it locks every address out of the admin logins for the rest of the file.
+  it('caps failed admin logins from all addresses together: a guesser changing X-Forwarded-For is stopped too', async () => {
+    // Over 20 failures so far (the tests above); each guess now from another address, until
+    // the total is reached: within the limit's worth of guesses, whatever was counted before.
+    let guesses = 0;
+    for (;;) {
+      const res = await http().post('/console/login').set('x-forwarded-for', `198.51.100.${guesses}`).type('form').send({ username: 'admin', password: `guess-${guesses}` });
+      if (res.status === 429) break;
+      expect(res.status).toBe(401);
+      expect(++guesses).toBeLessThan(ADMIN_MAX_FAILURES_TOTAL);
+    }
+    await http().post('/console/login').set('x-forwarded-for', '198.51.100.200').type('form').send({ username: 'admin', password: 'test-admin-password' }).expect(429);
+    await http().get('/admin/queues/api/queues').set('x-forwarded-for', '198.51.100.201').set('authorization', basic('test-admin-password')).expect(429);
   });
 });

@@ -2,7 +2,8 @@ import { ForbiddenException, Injectable, Logger, NestMiddleware } from '@nestjs/
 import { ConfigService } from '@nestjs/config';
 import { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '../config/app.config';
-import { ADMIN_CHALLENGE, checkAdminAuth } from '../common/auth/admin-auth.middleware';
+import { ADMIN_CHALLENGE, checkAdminAuthThrottled } from '../common/auth/admin-auth.middleware';
+import { AdminLoginThrottle } from '../common/auth/admin-login-throttle';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -34,12 +35,15 @@ export function bullBoardChangeRefusal(req: Request, readOnly: boolean): { code:
 @Injectable()
 export class BullBoardAccessMiddleware implements NestMiddleware {
   private readonly logger = new Logger('BullBoard');
-  constructor(private readonly config: ConfigService<AppConfig, true>) {}
+  constructor(
+    private readonly config: ConfigService<AppConfig, true>,
+    private readonly throttle: AdminLoginThrottle,
+  ) {}
 
-  use(req: Request, res: Response, next: NextFunction): void {
-    const authError = checkAdminAuth(req, this.config.get('auth', { infer: true }));
+  async use(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const authError = await checkAdminAuthThrottled(req, this.config.get('auth', { infer: true }), this.throttle);
     if (authError) {
-      res.setHeader('WWW-Authenticate', ADMIN_CHALLENGE);
+      if (authError.getStatus() === 401) res.setHeader('WWW-Authenticate', ADMIN_CHALLENGE);
       throw authError;
     }
     const refusal = bullBoardChangeRefusal(req, this.config.get('bullBoard', { infer: true }).readOnly);

@@ -1,6 +1,7 @@
-import { UnauthorizedException } from '@nestjs/common';
+import { HttpException, UnauthorizedException } from '@nestjs/common';
 import { Request, RequestHandler } from 'express';
 import { AppConfig } from '../../config/app.config';
+import type { AdminLoginThrottle } from './admin-login-throttle';
 import { safeEqual } from './safe-compare';
 
 type AdminCredentials = Pick<AppConfig['auth'], 'adminUsername' | 'adminPassword'>;
@@ -34,12 +35,31 @@ export function checkAdminAuth(req: Request, creds: AdminCredentials): Unauthori
 
 export const ADMIN_CHALLENGE = 'Basic realm="rtms-hub admin", charset="UTF-8"';
 
+/**
+ * Checks a request's admin Basic credentials with the shared failure limits: null when
+ * they match, else the error to answer with (429 while the limits hold). Only a request
+ * that presents credentials counts: a browser's first, bare request just gets the
+ * challenge.
+ */
+export async function checkAdminAuthThrottled(req: Request, creds: AdminCredentials, throttle: AdminLoginThrottle | null): Promise<HttpException | null> {
+  const presented = req.headers.authorization !== undefined;
+  const ip = req.ip ?? 'unknown';
+  if (presented && throttle) {
+    const refusal = await throttle.refusal(ip);
+    if (refusal) return new HttpException({ code: 'too_many_requests', message: `Too many failed admin logins ${refusal === 'address' ? 'from this address' : 'in all'}; try again later` }, 429);
+  }
+  const error = checkAdminAuth(req, creds);
+  if (error && presented && throttle) await throttle.failed(ip);
+  return error;
+}
+
 /** Express middleware for pages mounted outside Nest's router (Swagger UI); Bull Board has its own (src/admin). */
-export function adminAuthHandler(creds: AdminCredentials): RequestHandler {
+export function adminAuthHandler(creds: AdminCredentials, throttle: AdminLoginThrottle | null): RequestHandler {
   return (req, res, next) => {
-    const error = checkAdminAuth(req, creds);
-    if (!error) return next();
-    res.setHeader('WWW-Authenticate', ADMIN_CHALLENGE);
-    next(error);
+    checkAdminAuthThrottled(req, creds, throttle).then((error) => {
+      if (!error) return next();
+      if (error.getStatus() === 401) res.setHeader('WWW-Authenticate', ADMIN_CHALLENGE);
+      next(error);
+    }, next);
   };
 }
