@@ -294,6 +294,8 @@ describe('live serving (WebSocket, SSE, tickets)', () => {
       await waitFor(async () => (await redis.zrange(registry, 0, -1)).some((m) => m.endsWith('|audio,video')), { what: 'the registry member' });
       const [member] = await redis.zrange(registry, 0, -1);
       expect(Number(await redis.zscore(registry, member))).toBeGreaterThan(Date.now());
+      // The key expires on its own if every process that wanted it dies (refreshed with its members).
+      expect(await redis.pttl(registry)).toBeGreaterThan(0);
       await waitFor(async () => (await mediaSubscribers(sessionId)) === 1, { what: 'the media channel subscription' });
 
       const a5 = frame(sessionId, 'audio', 5);

@@ -54,6 +54,7 @@ export class MediaRegistry implements OnModuleInit, OnApplicationShutdown {
     for (const [target, member] of next) {
       if (this.members.get(target) === member) continue;
       tx.zadd(this.settings.keys.mediaWanted(target), expiry, member);
+      tx.pexpire(this.settings.keys.mediaWanted(target), this.keyTtlMs());
       tx.publish(this.settings.keys.mediaWantChanged, target);
       changed.push(target);
     }
@@ -70,10 +71,20 @@ export class MediaRegistry implements OnModuleInit, OnApplicationShutdown {
     for (const [target, member] of this.members) {
       const key = this.settings.keys.mediaWanted(target);
       tx.zadd(key, now + this.settings.config.registryTtlMs, member);
+      tx.pexpire(key, this.keyTtlMs());
       // Hygiene: members of processes that died without removing theirs.
       tx.zremrangebyscore(key, '-inf', now);
     }
     await tx.exec();
+  }
+
+  /**
+   * The key itself expires too, two member TTLs after the last refresh: when every process
+   * that wanted a session's media died without removing its member, nothing else would
+   * ever touch that key again.
+   */
+  private keyTtlMs(): number {
+    return this.settings.config.registryTtlMs * 2;
   }
 
   private serially(step: () => Promise<void>): Promise<void> {
