@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { ConfigService } from '@nestjs/config';
 import type { MetricsService } from '../../../common/metrics/metrics.service';
 import type { AppConfig } from '../../../config/app.config';
@@ -11,9 +12,13 @@ const down = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'
 
 /** Fakes of the sessions module that fail while `db.up` is false and log every write. */
 function fakes() {
-  const db = { up: true, log: [] as string[], commitThenLose: 0 };
+  const db = { up: true, log: [] as string[], commitThenLose: 0, refuse: 0 };
   const guard = () => {
     if (!db.up) throw down();
+    if (db.refuse > 0) {
+      db.refuse--;
+      throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+    }
   };
   const events = {
     recordEvent: jest.fn(async (_s: string, input: { eventType: string; dedupeKey?: string }) => {
@@ -78,6 +83,32 @@ describe('StreamEventsRecorder', () => {
       'stream active',
       `session ${SessionStatus.Streaming}`,
     ]);
+  });
+
+  it('a write refused after being retried ends that stream\'s outage: the next outage is logged again', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    try {
+      const { db, recorder } = fakes();
+      const outages = () => warn.mock.calls.filter(([m]) => String(m).startsWith('Postgres unreachable')).length;
+      db.up = false;
+      await recorder.note(ref, 'stream.reconnect', {});
+      expect(await recorder.settled(ref.rtmsStreamId, 50)).toBe(false);
+      expect(outages()).toBe(1);
+      // Postgres is back but refuses this one write (bad data): an answer all the same.
+      db.up = true;
+      db.refuse = 1;
+      expect(await recorder.settled(ref.rtmsStreamId, 5000)).toBe(true);
+      db.up = false;
+      await recorder.note({ ...ref, rtmsStreamId: 'stream-2' }, 'stream.reconnect', {});
+      expect(await recorder.settled('stream-2', 50)).toBe(false);
+      expect(outages()).toBe(2);
+      db.up = true;
+      expect(await recorder.settled('stream-2', 5000)).toBe(true);
+    } finally {
+      jest.restoreAllMocks();
+    }
   });
 
   it('an event row whose commit landed before the connection dropped is not written twice', async () => {

@@ -104,6 +104,10 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
         rejected: (streamId, kind, err) => {
           this.droppedTotal.inc({ reason: 'rejected' });
           this.logger.error(`Stream ${streamId}: could not record ${kind}: ${errorMessage(err)}`);
+          // A refusal is an answer: Postgres is reachable for this stream again. Without this a
+          // stream whose retried write was then refused stayed "failing" for good, and the
+          // outage logs (start, end) stayed silent from then on.
+          this.answered(streamId, this.buffer.waiting);
         },
         dropped: (streamId, kind, waiting) => {
           this.droppedTotal.inc({ reason: 'buffer_full' });
@@ -121,11 +125,7 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
           }
           this.failing.add(streamId);
         },
-        recovered: (streamId, waiting) => {
-          if (!this.failing.delete(streamId) || this.failing.size > 0) return;
-          const dropped = this.droppedInOutage ? `; ${this.droppedInOutage} dropped (buffer full)` : '';
-          this.logger.log(`Postgres answers again after ${((Date.now() - this.outageSince) / 1000).toFixed(1)} s: writing the held stream observations (${waiting} waiting${dropped})`);
-        },
+        recovered: (streamId, waiting) => this.answered(streamId, waiting),
       },
     );
     const buffer = this.buffer;
@@ -136,6 +136,13 @@ export class StreamEventsRecorder implements BeforeApplicationShutdown {
         this.set(buffer.waiting);
       },
     });
+  }
+
+  /** Postgres answered a write of `streamId` after failing it: the outage ends when no stream is failing. */
+  private answered(streamId: string, waiting: number): void {
+    if (!this.failing.delete(streamId) || this.failing.size > 0) return;
+    const dropped = this.droppedInOutage ? `; ${this.droppedInOutage} dropped (buffer full)` : '';
+    this.logger.log(`Postgres answers again after ${((Date.now() - this.outageSince) / 1000).toFixed(1)} s: writing the held stream observations (${waiting} waiting${dropped})`);
   }
 
   /**
