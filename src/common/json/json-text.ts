@@ -17,17 +17,7 @@ export function mayHoldUnstorableText(json: string): boolean {
 
 /** Whether a parsed value (strings, keys, arrays, objects) holds a NUL or a lone surrogate anywhere. */
 export function holdsUnstorableText(value: unknown): boolean {
-  const risky = (s: string) => {
-    NUL_OR_LONE_SURROGATE.lastIndex = 0;
-    return NUL_OR_LONE_SURROGATE.test(s);
-  };
-  const walk = (v: unknown): boolean => {
-    if (typeof v === 'string') return risky(v);
-    if (Array.isArray(v)) return v.some(walk);
-    if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => risky(k) || walk(x));
-    return false;
-  };
-  return walk(value);
+  return replaceUnstorableText(value).changed;
 }
 
 /**
