@@ -10,7 +10,7 @@ import { BULL_BOARD_ROUTE } from './admin/bull-board.module';
 import { AppModule, AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app.config';
 import { ShutdownTracer } from './common/lifecycle/shutdown-tracer';
-import { bodyParsers, refuseUnstorableText, requireJsonBodies, requestIdMiddleware } from './common/http/body-parsers';
+import { bodyParsers, refuseReservedKeys, refuseUnstorableText, requireJsonBodies, requestIdMiddleware } from './common/http/body-parsers';
 import { ZOOM_WEBHOOK_PATH, ZoomWebhookReceiver, zoomWebhookRoute } from './modules/webhooks';
 import { adminAuthHandler } from './common/auth/admin-auth.middleware';
 import { AdminLoginThrottle } from './common/auth/admin-login-throttle';
@@ -48,8 +48,8 @@ export async function createHubApp(options: AppModuleOptions): Promise<NestExpre
     // The session console's own CSP and headers on every answer under /console, and its login form's parser.
     app.use(CONSOLE_ROUTE, ...consoleHttpMiddleware());
   }
-  // After the Zoom webhook route, which stores such text with replacements instead.
-  app.use(`/${API_PREFIX}`, refuseUnstorableText());
+  // After the Zoom webhook route, which stores such text with replacements instead (and takes Zoom's keys as they are).
+  app.use(`/${API_PREFIX}`, refuseUnstorableText(), refuseReservedKeys());
 
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [

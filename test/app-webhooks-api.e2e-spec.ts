@@ -262,6 +262,10 @@ describe('app webhooks API (e2e)', () => {
       expect((await api.get(`/webhook-endpoints/${e.id}/messages?status=failed`).expect(200)).body.data).toEqual([]);
       expect((await api.get(`/webhook-endpoints/${e.id}/messages?event_type=session.created`).expect(200)).body.data).toEqual([]);
       expect((await api.get(`/webhook-endpoints/${e.id}/messages?status=bogus`).expect(400)).body.error).toBe('validation_failed');
+      // A type the hub never sends is a mistake, not an empty log.
+      const unknown = (await api.get(`/webhook-endpoints/${e.id}/messages?event_type=session.exploded`).expect(400)).body;
+      expect(unknown).toMatchObject({ error: 'unknown_event_type', details: { unknown: ['session.exploded'], valid: expect.arrayContaining(['session.created', 'ping']) } });
+      expect(unknown.message).toContain('session.exploded');
       await api.delete(`/webhook-endpoints/${e.id}`).expect(204);
     });
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import request from 'supertest';
 import { QueueName } from '../src/jobs/queue-names';
@@ -131,6 +132,43 @@ describe('HTTP hardening (security review)', () => {
     expect((await ctx.http().get(`/api/v1/sessions/${session.id}`).set('x-api-key', API_KEY).expect(200)).body.legal_hold).toBeNull();
     // Paired surrogates (an emoji) are fine.
     await ctx.http().post('/api/v1/sessions').set('x-api-key', API_KEY).send({ ...base, metadata: { a: '🎥' } }).expect(201);
+  });
+
+  it('refuses reserved keys (__proto__, constructor, prototype…) in metadata with 400 reserved_key naming them, instead of dropping them', async () => {
+    const base = { platform: 'zoom', meeting_id: '81234567008' };
+    for (const [raw, key, path] of [
+      [`{"platform":"zoom","meeting_id":"81234567008","metadata":{"team":"a","__proto__":{"admin":true}}}`, '__proto__', 'metadata.__proto__'],
+      [`{"platform":"zoom","meeting_id":"81234567008","metadata":{"constructor":1}}`, 'constructor', 'metadata.constructor'],
+      [`{"platform":"zoom","meeting_id":"81234567008","metadata":{"a":{"prototype":1}}}`, 'prototype', 'metadata.a.prototype'],
+    ]) {
+      const res = await ctx.http().post('/api/v1/sessions').set('x-api-key', API_KEY).set('Content-Type', 'application/json').send(raw);
+      expect({ path, status: res.status, body: res.body }).toMatchObject({ path, status: 400, body: { error: 'reserved_key', details: { in: 'body', key, path } } });
+      expect(res.body.message).toContain(`"${key}"`);
+    }
+    expect((await ctx.http().get('/api/v1/sessions?meeting_id=81234567008').set('x-api-key', API_KEY).expect(200)).body.data).toEqual([]);
+    const endpoint = await insertWebhookEndpoint(ctx.hub.app, 'https://receiver.example.test/hook');
+    try {
+      const res = await ctx.http().patch(`/api/v1/webhook-endpoints/${endpoint.id}`).set('x-api-key', API_KEY).set('Content-Type', 'application/json').send('{"metadata":{"constructor":"x","team":"b"}}');
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: 'reserved_key', details: { key: 'constructor', path: 'metadata.constructor' } });
+      expect((await ctx.http().get(`/api/v1/webhook-endpoints/${endpoint.id}`).set('x-api-key', API_KEY).expect(200)).body.metadata).toEqual({});
+    } finally {
+      await query(ctx.hub.app, 'DELETE FROM webhook_endpoints WHERE id = $1', [endpoint.id]);
+    }
+    // The same names as values, or as near misses, are plain data.
+    const ok = await ctx.http().post('/api/v1/sessions').set('x-api-key', API_KEY).send({ ...base, metadata: { note: 'constructor', proto: 1 } }).expect(201);
+    expect(ok.body.metadata).toEqual({ note: 'constructor', proto: 1 });
+  });
+
+  it('answers a body that is not what its Content-Encoding says with 400 malformed_compressed_body, changing nothing', async () => {
+    const body = Buffer.from(JSON.stringify({ platform: 'zoom', meeting_id: '81234567009' }));
+    const send = (encoding: string, bytes: Buffer) =>
+      ctx.http().post('/api/v1/sessions').set('x-api-key', API_KEY).set('Content-Type', 'application/json').set('Content-Encoding', encoding).send(bytes).serialize((b: unknown) => b as string);
+    const res = await send('gzip', body);
+    expect({ status: res.status, body: res.body }).toMatchObject({ status: 400, body: { error: 'malformed_compressed_body', message: 'Request body is not valid gzip data (Content-Encoding: gzip)' } });
+    expect((await send('compress', body)).status).toBe(415);
+    expect((await ctx.http().get('/api/v1/sessions?meeting_id=81234567009').set('x-api-key', API_KEY).expect(200)).body.data).toEqual([]);
+    expect((await send('gzip', gzipSync(body))).status).toBe(201);
   });
 
   it('downloads an artifact whose name is not Latin-1 (ASCII filename + filename*=UTF-8)', async () => {

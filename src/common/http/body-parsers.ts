@@ -3,6 +3,7 @@ import { PayloadTooLargeException, BadRequestException, HttpException } from '@n
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { jsonDeeperThan, MAX_JSON_DEPTH } from '../json/json-depth';
 import { holdsUnstorableText, mayHoldUnstorableText } from '../json/json-text';
+import { findReservedKey } from '../json/reserved-keys';
 
 /** Request with the exact bytes received (webhook HMACs are computed over them). */
 export interface RawBodyRequest extends Request {
@@ -50,11 +51,21 @@ function wrapParser(parser: RequestHandler): RequestHandler {
         mapped = new BadRequestException({ code: 'malformed_json', message: 'Request body is not valid JSON' });
       } else if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
         mapped = new HttpException({ code: 'unsupported_media_type', message: 'Unsupported body encoding' }, 415);
+      } else if (e.type === undefined && contentEncoding(req) !== 'identity') {
+        // Only the decompression stream fails without a `type` (zlib's "incorrect header
+        // check", "unexpected end of file"): the body is not what its Content-Encoding says.
+        const encoding = contentEncoding(req);
+        mapped = new BadRequestException({ code: 'malformed_compressed_body', message: `Request body is not valid ${encoding} data (Content-Encoding: ${encoding})` });
       } else {
         mapped = new BadRequestException({ code: 'unreadable_body', message: 'Request body could not be read' });
       }
       next(mapped);
     });
+}
+
+/** The request's Content-Encoding as body-parser reads it (lower case, `identity` when absent). */
+function contentEncoding(req: Request): string {
+  return (req.headers['content-encoding'] ?? 'identity').toLowerCase();
 }
 
 /**
@@ -98,5 +109,22 @@ export function refuseUnstorableText(): RequestHandler {
     const bodyRisky = req.rawBody !== undefined && mayHoldUnstorableText(req.rawBody.toString('latin1')) && holdsUnstorableText(req.body);
     if (!bodyRisky && !holdsUnstorableText(req.query)) return next();
     next(new BadRequestException({ code: 'invalid_text', message: 'Text must not contain NUL characters or unpaired UTF-16 surrogates' }));
+  };
+}
+
+/**
+ * API input (body and query) holding a key named `__proto__`, `constructor`, `prototype`
+ * or another member of Object.prototype, at any depth, is refused (400 reserved_key,
+ * naming it): ValidationPipe and class-transformer drop such keys, so `metadata` lost
+ * them without a word. Like refuseUnstorableText, mounted after the Zoom webhook route.
+ */
+export function refuseReservedKeys(): RequestHandler {
+  return (req, _res, next) => {
+    const inBody = findReservedKey(req.body);
+    const inQuery = inBody ? null : findReservedKey(req.query);
+    const hit = inBody ? { in: 'body', ...inBody } : inQuery ? { in: 'query', ...inQuery } : null;
+    if (!hit) return next();
+    const message = `Reserved key "${hit.key}" at ${hit.path} (${hit.in}): keys named __proto__, constructor, prototype or after another member of Object.prototype are refused`;
+    next(new BadRequestException({ code: 'reserved_key', message, details: hit }));
   };
 }

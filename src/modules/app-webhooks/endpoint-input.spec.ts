@@ -1,6 +1,6 @@
 import { AppWebhooksErrorCode } from '../../common/errors/error-codes';
 import { AppWebhooksError } from './app-webhooks.errors';
-import { assertDeliverableUrl, assertKnownEventTypes, assertMetadataSize, ENDPOINT_METADATA_MAX_BYTES, unknownEventTypes } from './endpoint-input';
+import { assertDeliverableUrl, assertKnownEventTypeFilter, assertKnownEventTypes, assertMetadataSize, ENDPOINT_METADATA_MAX_BYTES, unknownEventTypes } from './endpoint-input';
 
 async function refusal(p: Promise<unknown> | (() => void)): Promise<AppWebhooksError> {
   try {
@@ -26,6 +26,16 @@ describe('webhook endpoint input', () => {
     expect(err.details).toEqual({ unknown: ['nope.never'] });
     expect((await refusal(() => assertKnownEventTypes(['ping']))).message).toContain('/test');
     expect(() => assertKnownEventTypes(['*'])).not.toThrow();
+  });
+
+  it('refuses a delivery-log event_type filter outside the catalogue, listing the valid types; ping is valid there', async () => {
+    const err = await refusal(() => assertKnownEventTypeFilter('session.exploded'));
+    expect(err.code).toBe(AppWebhooksErrorCode.UnknownEventType);
+    expect(err.message).toContain('session.exploded');
+    expect(err.message).toContain('session.status_changed');
+    expect(err.details).toMatchObject({ unknown: ['session.exploded'], valid: expect.arrayContaining(['session.created', 'ping']) });
+    expect((await refusal(() => assertKnownEventTypeFilter('Session.Created'))).code).toBe(AppWebhooksErrorCode.UnknownEventType);
+    for (const type of ['session.created', 'transcript.segment', 'ping']) expect(() => assertKnownEventTypeFilter(type)).not.toThrow();
   });
 
   it('caps metadata at 16 KB as JSON', async () => {

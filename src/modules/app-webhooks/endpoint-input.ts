@@ -1,4 +1,4 @@
-import { ALL_EVENTS, AppEventType, isAppEventType } from '../app-events';
+import { ALL_EVENTS, APP_EVENT_TYPES, AppEventType, isAppEventType } from '../app-events';
 import { AppWebhooksErrorCode } from '../../common/errors/error-codes';
 import { AppWebhooksError } from './app-webhooks.errors';
 import { checkUrlForm, resolvePublicAddress } from './delivery/endpoint-url';
@@ -17,6 +17,19 @@ export function assertKnownEventTypes(events: readonly string[]): void {
   if (unknown.length === 0) return;
   const ping = unknown.includes(AppEventType.Ping) ? ' (ping is sent only by POST /webhook-endpoints/:id/test)' : '';
   throw new AppWebhooksError(AppWebhooksErrorCode.UnknownEventType, `Unknown event type(s): ${unknown.join(', ')}${ping}`, { unknown });
+}
+
+/**
+ * Refuses a delivery-log `event_type` filter naming no type the hub sends (400
+ * unknown_event_type, listing the valid ones), rather than an empty page. `ping` is
+ * valid here: test sends are in the log.
+ */
+export function assertKnownEventTypeFilter(type: string): void {
+  if (isAppEventType(type)) return;
+  throw new AppWebhooksError(AppWebhooksErrorCode.UnknownEventType, `Unknown event type: ${type} (one of: ${APP_EVENT_TYPES.join(', ')})`, {
+    unknown: [type],
+    valid: [...APP_EVENT_TYPES],
+  });
 }
 
 /** Refuses metadata over 16 KB as JSON. */

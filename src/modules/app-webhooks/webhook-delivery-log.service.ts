@@ -6,6 +6,7 @@ import { AppEventType } from '../app-events';
 import { attemptView, messageView } from './app-webhook.views';
 import { WebhookEndpointDisabledError, WebhookEndpointNotFoundError, WebhookMessageNotFoundError } from './app-webhooks.errors';
 import { ListWebhookMessagesQuery } from './dto/webhook-queries.dto';
+import { assertKnownEventTypeFilter } from './endpoint-input';
 import { WebhookAttemptTrigger } from './entities/webhook-attempt.entity';
 import { WebhookEndpointEntity } from './entities/webhook-endpoint.entity';
 import { WebhookMessageEntity } from './entities/webhook-message.entity';
@@ -36,6 +37,7 @@ export class WebhookDeliveryLogService {
   ) {}
 
   async listMessages(endpointId: string, query: ListWebhookMessagesQuery) {
+    if (query.event_type !== undefined) assertKnownEventTypeFilter(query.event_type);
     await this.endpoint(endpointId);
     const limit = query.limit ?? 20;
     const rows = await this.messages.findPage(endpointId, { status: query.status, eventType: query.event_type }, limit, decodeCursor(query.cursor));

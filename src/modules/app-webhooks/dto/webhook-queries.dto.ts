@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEnum, IsOptional, IsString, MaxLength } from 'class-validator';
+import { APP_EVENT_TYPES } from '../../app-events';
 import { IsInstant } from '../../../common/http/instant';
 import { PageQuery } from '../../../common/http/page.query';
 import { WebhookMessageStatus } from '../entities/webhook-message.entity';
@@ -9,7 +10,7 @@ export class ListWebhookMessagesQuery extends PageQuery {
   @IsOptional() @IsEnum(WebhookMessageStatus)
   status?: WebhookMessageStatus;
 
-  @ApiPropertyOptional({ description: 'Only messages of this event type', example: 'session.status_changed' })
+  @ApiPropertyOptional({ description: 'Only messages of this event type (another: 400 unknown_event_type)', enum: APP_EVENT_TYPES, example: 'session.status_changed' })
   @IsOptional() @IsString() @MaxLength(64)
   event_type?: string;
 }
