@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { jobIdFor } from '../src/jobs/job-ids';
+import { JobName } from '../src/jobs/job-names';
+import { JobProducer } from '../src/jobs/job-producer.service';
 import { QueueName } from '../src/jobs/queue-names';
 import { AppEventsService, AppEventType } from '../src/modules/app-events';
 import { RetentionSweepService, SweepSummary } from '../src/modules/retention/sweep/retention-sweep.service';
@@ -18,8 +21,9 @@ import { waitFor } from './utils/wait-for';
  * app events and webhook messages go by age in the sweep (never a message still being
  * delivered); a session's app events and their messages go with its transcript, its
  * events or its deletion (media.deleted stays to announce it); an erasure takes the
- * person's app events, messages and Zoom events, linked or not. Rows are aged by moving
- * their created_at back: the configured ages are days.
+ * person's app events, messages and Zoom events, linked or not. Finished Zoom Room
+ * dispatches go by age too (never one in progress or with a room job to run). Rows are
+ * aged by moving their created_at (a dispatch: updated_at) back: the configured ages are days.
  */
 interface ErasureBody {
   id: string;
@@ -36,6 +40,7 @@ describe('retention of unlinked events, app events and webhook messages', () => 
       RETENTION_UNLINKED_EVENTS_DAYS: '1',
       RETENTION_APP_EVENTS_DAYS: '2',
       RETENTION_WEBHOOK_MESSAGES_DAYS: '3',
+      RETENTION_ROOM_DISPATCHES_DAYS: '1',
       // Small batches: every prune takes several.
       RETENTION_SWEEP_BATCH_SIZE: '2',
       RETENTION_SWEEP_INTERVAL_SEC: '3600',
@@ -282,7 +287,53 @@ describe('retention of unlinked events, app events and webhook messages', () => 
     expect((await sweep()).aged).toEqual({});
   });
 
-  it('serves the pending-events sweeper and the unlinked-events prune from partial indexes', async () => {
+  it('prunes finished Zoom Room dispatches by their last update, in batches; never one in progress, with a room job to run, or the automatic one of a live session', async () => {
+    const sessionId = await insertSession(ctx.hub, { meetingUuid: `rooms-${randomUUID()}==`, status: 'stopped' });
+    const autoSession = await insertSession(ctx.hub, { meetingUuid: `rooms-auto-${randomUUID()}==`, status: 'stopped' });
+    /** A dispatch as the runner leaves it, last updated `ageDays` ago. */
+    const roomDispatch = async (status: string, ageDays: number, o: { sessionId?: string; source?: 'api' | 'auto'; joined?: boolean; left?: boolean } = {}) => {
+      const id = randomUUID();
+      await sql(
+        `INSERT INTO room_dispatches (id, room_id, meeting_number, passcode_enc, session_id, source, status, leave_after_seconds, joined_at, left_at, updated_at)
+         VALUES ($1, $2, '85560000042', 'sealed', $3, $4, $5, 30, CASE WHEN $6::boolean THEN now() - interval '3 days' END, CASE WHEN $7::boolean THEN now() - interval '3 days' END,
+                 now() - make_interval(secs => $8::float8))`,
+        [id, `room-${id.slice(0, 8)}`, o.sessionId ?? null, o.source ?? 'api', status, o.joined ?? false, o.left ?? false, ageDays * 86400],
+      );
+      return id;
+    };
+    // Finished more than a day ago: they go (one of a session that is still there: an API dispatch is no mark of anything).
+    const oldFinished = [
+      await roomDispatch('left', 1.5, { joined: true, left: true }),
+      await roomDispatch('failed', 2, { sessionId }),
+      await roomDispatch('cancelled', 3),
+    ];
+    // Finished, but recently: kept.
+    const recent = await roomDispatch('left', 0.5, { joined: true, left: true });
+    // In progress, however long ago they last moved: kept.
+    const inProgress = [await roomDispatch('queued', 2), await roomDispatch('joining', 2), await roomDispatch('joined', 2, { joined: true }), await roomDispatch('leaving', 2, { joined: true })];
+    // Cancelled in the meeting, its leave still to run (a delayed job of its round): kept while the job waits.
+    const leaving = await roomDispatch('cancelled', 2, { joined: true });
+    const producer = ctx.hub.app.get(JobProducer);
+    await producer.enqueue(JobName.RoomLeave, { dispatchId: leaving, round: 1 }, { delay: 3_600_000 });
+    // rooms.auto-dispatch sends a room once per session by its automatic dispatches: kept while the session is there.
+    const auto = await roomDispatch('left', 2, { sessionId: autoSession, source: 'auto', joined: true, left: true });
+
+    const run = await sweep();
+    expect(run.aged).toMatchObject({ room_dispatches: 3 });
+    expect(await present('room_dispatches', oldFinished)).toEqual([]);
+    const kept = [recent, ...inProgress, leaving, auto];
+    expect(await present('room_dispatches', kept)).toEqual([...kept].sort());
+
+    // Its leave done (the job gone), the cancelled dispatch goes; the session gone (SET NULL), so does the automatic one.
+    await producer.queueFor(JobName.RoomLeave).remove(jobIdFor(JobName.RoomLeave, { dispatchId: leaving, round: 1 }) as string);
+    await sql(`DELETE FROM sessions WHERE id = $1`, [autoSession]);
+    expect((await sweep()).aged).toEqual({ room_dispatches: 2 });
+    expect(await present('room_dispatches', [leaving, auto])).toEqual([]);
+    expect(await present('room_dispatches', [recent, ...inProgress])).toEqual([recent, ...inProgress].sort());
+    expect((await sweep()).aged).toEqual({});
+  });
+
+  it('serves the pending-events sweeper, the unlinked-events and the room-dispatch prunes from partial indexes', async () => {
     const plan = async (text: string, params: unknown[]) =>
       ctx.hub.app.get(DataSource).transaction(async (em) => {
         await em.query(`SET LOCAL enable_seqscan = off`);
@@ -300,6 +351,13 @@ describe('retention of unlinked events, app events and webhook messages', () => 
       await plan(`SELECT id FROM session_events WHERE session_id IS NULL AND created_at < now() - make_interval(secs => $1::float8) AND status <> 'received' ORDER BY created_at LIMIT $2::int`, [86400, 200]),
     ).toContain('IDX_session_events_unlinked_created_at');
     expect(await plan(`SELECT id FROM webhook_messages WHERE event_id = ANY($1::uuid[])`, [[randomUUID()]])).toContain('IDX_webhook_messages_event_id');
+    // The room-dispatch prune's page (RoomDispatchesRepository.findFinishedOlderThan), first and next.
+    const dispatchPage = `SELECT id, round, updated_at::text AS updated_text FROM room_dispatches
+        WHERE status IN ('left', 'failed', 'cancelled') AND (source <> 'auto' OR session_id IS NULL) AND updated_at < now() - make_interval(secs => $1::float8)
+          AND ($2::timestamptz IS NULL OR (updated_at, id) > ($2::timestamptz, $3::uuid))
+        ORDER BY updated_at, id LIMIT $4::int`;
+    expect(await plan(dispatchPage, [86400, null, null, 200])).toContain('IDX_room_dispatches_prunable');
+    expect(await plan(dispatchPage, [86400, '2026-01-01 00:00:00.123456+00', randomUUID(), 200])).toContain('IDX_room_dispatches_prunable');
   });
 
   it("an erasure deletes the person's app events and webhook messages, their linked and unlinked Zoom events, and counts them; asked again it finds nothing", async () => {

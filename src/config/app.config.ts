@@ -210,6 +210,8 @@ export interface AppConfig {
     appEventsDays: number;
     /** Finished webhook messages (and their attempts), days after they were created. */
     webhookMessagesDays: number;
+    /** Finished Zoom Room dispatches (left, failed, cancelled), days after their last update. */
+    roomDispatchesDays: number;
     sweepIntervalMs: number;
     batchSize: number;
   };
@@ -453,6 +455,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       // The outbox and its delivery log: a copy of what apps were sent, kept for resends and support.
       appEventsDays: env.RETENTION_APP_EVENTS_DAYS ?? 30,
       webhookMessagesDays: env.RETENTION_WEBHOOK_MESSAGES_DAYS ?? 30,
+      // A finished dispatch is an operations record (what Zoom answered); its passcode is still sealed in it.
+      roomDispatchesDays: env.RETENTION_ROOM_DISPATCHES_DAYS ?? 30,
       sweepIntervalMs: Math.round((env.RETENTION_SWEEP_INTERVAL_SEC ?? 3600) * 1000),
       // Rows (and their stored objects) one purge transaction deletes.
       batchSize: env.RETENTION_SWEEP_BATCH_SIZE ?? 200,

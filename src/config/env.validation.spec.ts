@@ -34,6 +34,13 @@ describe('configuration validation', () => {
     expect(() => loadAppConfig({ ...base, RETENTION_WEBHOOK_MESSAGES_DAYS: '40000' })).toThrow('RETENTION_WEBHOOK_MESSAGES_DAYS');
   });
 
+  it('reads the retention of finished Zoom Room dispatches, 30 days by default', () => {
+    expect(loadAppConfig(base).retention.roomDispatchesDays).toBe(30);
+    expect(loadAppConfig({ ...base, RETENTION_ROOM_DISPATCHES_DAYS: '0.5' }).retention.roomDispatchesDays).toBe(0.5);
+    expect(loadAppConfig({ ...base, RETENTION_ROOM_DISPATCHES_DAYS: '0' }).retention.roomDispatchesDays).toBe(0);
+    expect(() => loadAppConfig({ ...base, RETENTION_ROOM_DISPATCHES_DAYS: '-1' })).toThrow('RETENTION_ROOM_DISPATCHES_DAYS');
+  });
+
   it('reads the outbound webhook settings, with their defaults', () => {
     expect(loadAppConfig(base).appWebhooks).toEqual({
       timeoutMs: 15_000,

@@ -341,6 +341,8 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_UNLINKED_EVENTS_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_APP_EVENTS_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_WEBHOOK_MESSAGES_DAYS?: number;
+  // Finished Zoom Room dispatches: days after their last update.
+  @IsOptional() @Transform(toInt) @IsNumber() @Min(0) @Max(36500) RETENTION_ROOM_DISPATCHES_DAYS?: number;
   @IsOptional() @Transform(toInt) @IsNumber() @Min(0.1) @Max(86400) RETENTION_SWEEP_INTERVAL_SEC?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(10000) RETENTION_SWEEP_BATCH_SIZE?: number;
 

@@ -8,6 +8,7 @@ import { AppWebhooksCoreModule } from '../app-webhooks';
 import { DeletionLogModule } from '../deletion-log';
 import { MediaArtifactsModule } from '../media-ingest';
 import { SessionCleanupHooks, SessionsModule } from '../sessions';
+import { ZoomRoomsCoreModule } from '../zoom-rooms';
 import { SessionOutboxPurge } from './outbox/session-outbox-purge';
 import { AgePruneService } from './sweep/age-prune.service';
 import { RetentionPurgeEntity } from './entities/retention-purge.entity';
@@ -26,7 +27,7 @@ import { RetentionSweepService } from './sweep/retention-sweep.service';
  * deletion in the deletion log. What the API and the workers share.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ErasureEntity, RetentionPurgeEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule, AppEventsModule, AppWebhooksCoreModule],
+  imports: [TypeOrmModule.forFeature([ErasureEntity, RetentionPurgeEntity]), SessionsModule, MediaArtifactsModule, DeletionLogModule, AppEventsModule, AppWebhooksCoreModule, ZoomRoomsCoreModule],
   providers: [RetentionSweepService, ErasureService, ErasuresRepository, StreamSignalPublisher, RetentionPurgesRepository, RetentionStatsStore, SessionOutboxPurge, AgePruneService],
   exports: [RetentionSweepService, ErasureService, ErasuresRepository, RetentionStatsStore],
 })

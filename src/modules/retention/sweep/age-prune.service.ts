@@ -6,9 +6,10 @@ import { AppConfig } from '../../../config/app.config';
 import { AppEventRetentionService } from '../../app-events';
 import { WebhookMessageRetentionService } from '../../app-webhooks';
 import { SessionRetentionService, SessionsService } from '../../sessions';
+import { FinishedDispatch, RoomDispatchRetentionService } from '../../zoom-rooms';
 
 /** Rows deleted per table by one age-based pass. */
-export type AgePruneCounts = Partial<Record<'session_events' | 'app_events' | 'webhook_messages' | 'app_event_sequences', number>>;
+export type AgePruneCounts = Partial<Record<'session_events' | 'app_events' | 'webhook_messages' | 'app_event_sequences' | 'room_dispatches', number>>;
 
 /**
  * The age-based part of the retention sweep (docs/retention.md "Unlinked events, app
@@ -19,7 +20,9 @@ export type AgePruneCounts = Partial<Record<'session_events' | 'app_events' | 'w
  * - finished webhook messages and their attempts (RETENTION_WEBHOOK_MESSAGES_DAYS);
  * - app events (RETENTION_APP_EVENTS_DAYS), with their messages — never one that still
  *   has a message being delivered: it waits for the next sweep;
- * - the per-session sequence counters of deleted sessions with no event left.
+ * - the per-session sequence counters of deleted sessions with no event left;
+ * - finished Zoom Room dispatches (RETENTION_ROOM_DISPATCHES_DAYS, from their last
+ *   update) — never one in progress, nor one with a room job still to run: it waits.
  * Legal holds do not reach these: they hold a session's record, and the outbox is a
  * delivery copy of it.
  */
@@ -32,6 +35,7 @@ export class AgePruneService {
     private readonly sessions: SessionsService,
     private readonly appEvents: AppEventRetentionService,
     private readonly messages: WebhookMessageRetentionService,
+    private readonly roomDispatches: RoomDispatchRetentionService,
     private readonly config: ConfigService<AppConfig, true>,
     @InjectDataSource() private readonly db: DataSource,
   ) {}
@@ -55,6 +59,7 @@ export class AgePruneService {
     if (r.webhookMessagesDays > 0) await drain('webhook_messages', () => this.messages.deleteFinishedOlderThan(r.webhookMessagesDays, r.batchSize));
     if (r.appEventsDays > 0) await this.pruneAppEvents(r.appEventsDays, r.batchSize, stop, add);
     await this.pruneSequences(r.batchSize, stop, add);
+    if (r.roomDispatchesDays > 0) await this.pruneRoomDispatches(r.roomDispatchesDays, r.batchSize, stop, add);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     if (total > 0) this.logger.log(`Retention by age: ${Object.entries(counts).map(([t, n]) => `${n} ${t}`).join(', ')}`);
     return counts;
@@ -75,6 +80,19 @@ export class AgePruneService {
           add('webhook_messages', await this.messages.deleteForEvents(ids, em));
         });
       }
+      if (page.length < limit) return;
+    }
+  }
+
+  private async pruneRoomDispatches(days: number, limit: number, stop: () => boolean, add: (t: keyof AgePruneCounts, n: number) => void): Promise<void> {
+    // Keyset over (updated_at, id), as for app events: a dispatch kept back (a room job still to run) is passed.
+    let after: FinishedDispatch | null = null;
+    while (!stop()) {
+      const page = await this.roomDispatches.findFinishedOlderThan(days, after, limit);
+      if (page.length === 0) return;
+      after = page[page.length - 1];
+      const pending = await this.roomDispatches.withPendingJob(page);
+      add('room_dispatches', await this.roomDispatches.deleteFinishedOlderThan(page.filter((d) => !pending.has(d.id)).map((d) => d.id), days));
       if (page.length < limit) return;
     }
   }

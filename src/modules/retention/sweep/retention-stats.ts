@@ -19,7 +19,7 @@ export interface RetentionRunStats {
   byCategory: Partial<Record<string, number>>;
   /** The process began shutting down: the sweep stopped between batches (the next one resumes). */
   interrupted?: boolean;
-  /** Rows deleted by age, per table (unlinked Zoom events, app events, webhook messages, sequence counters); also in `rows`. */
+  /** Rows deleted by age, per table (unlinked Zoom events, app events, webhook messages, sequence counters, room dispatches); also in `rows`. */
   aged?: Partial<Record<string, number>>;
   /** Stored media of unheld sessions after the sweep, per category. */
   stored?: Record<StoredCategory, { objects: number; bytes: number }>;

@@ -148,7 +148,7 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
         }
       }
     }
-    // Then what goes by age rather than with a session (unlinked Zoom events, the outbox).
+    // Then what goes by age rather than with a session (unlinked Zoom events, the outbox, finished room dispatches).
     const aged = await this.aged.prune(() => this.stopping || lease.lost);
     run.aged = aged;
     run.rows += Object.values(aged).reduce((a, b) => a + b, 0);

@@ -26,6 +26,12 @@ export const ACTIVE_DISPATCH_STATUSES: readonly RoomDispatchStatus[] = [
   RoomDispatchStatus.Leaving,
 ];
 
+/**
+ * A dispatch in one of these is over: no job of its own moves it on (a failed one moves
+ * again only when retried). Retention prunes these, by their last update.
+ */
+export const FINISHED_DISPATCH_STATUSES: readonly RoomDispatchStatus[] = [RoomDispatchStatus.Left, RoomDispatchStatus.Failed, RoomDispatchStatus.Cancelled];
+
 export type DispatchSource = 'api' | 'auto';
 export type DispatchStep = 'join' | 'leave';
 
@@ -33,6 +39,9 @@ export type DispatchStep = 'join' | 'leave';
 @Entity({ name: 'room_dispatches' })
 @Index('IDX_room_dispatches_session', ['sessionId', 'createdAt'])
 @Index('IDX_room_dispatches_status', ['status', 'createdAt'])
+// Retention prunes finished dispatches by their last update, oldest first (RETENTION_ROOM_DISPATCHES_DAYS);
+// an automatic one waits for its session to go (RoomDispatchesRepository, PRUNABLE_SQL).
+@Index('IDX_room_dispatches_prunable', ['updatedAt', 'id'], { where: `status IN ('left', 'failed', 'cancelled') AND (source <> 'auto' OR session_id IS NULL)` })
 // Dispatching a room into a meeting it is already (being) sent to finds the first dispatch.
 @Index('UQ_room_dispatches_active', ['roomId', 'meetingNumber'], {
   unique: true,
