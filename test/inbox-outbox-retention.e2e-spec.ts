@@ -4,7 +4,7 @@ import { jobIdFor } from '../src/jobs/job-ids';
 import { JobName } from '../src/jobs/job-names';
 import { JobProducer } from '../src/jobs/job-producer.service';
 import { QueueName } from '../src/jobs/queue-names';
-import { AppEventsService, AppEventType } from '../src/modules/app-events';
+import { AppEventRetentionService, AppEventsService, AppEventType } from '../src/modules/app-events';
 import { RetentionSweepService, SweepSummary } from '../src/modules/retention/sweep/retention-sweep.service';
 import { webhookSignature as simSignature } from '../src/simulator';
 import { createSession, insertSession } from './factories/session.factory';
@@ -285,6 +285,24 @@ describe('retention of unlinked events, app events and webhook messages', () => 
 
     // A second sweep finds nothing more (the pending message's event waits for its delivery).
     expect((await sweep()).aged).toEqual({});
+  });
+
+  it('pages app events by (created_at, id) to the microsecond: each old event is read once, even one page at a time', async () => {
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await appEvent(AppEventType.ParticipantLeft, null, { participant: { user_id: `95${i}` } }));
+    // 400 days old (no other test's events are), and not on a millisecond boundary.
+    await sql(`UPDATE app_events SET created_at = date_trunc('milliseconds', now()) - interval '400 days' + make_interval(secs => 0.000123) WHERE id = ANY($1::uuid[])`, [ids]);
+    const retention = ctx.hub.app.get(AppEventRetentionService);
+    const seen: string[] = [];
+    let after: { createdAt: string; id: string } | null = null;
+    for (let i = 0; i < 10; i++) {
+      const page = await retention.findOlderThan(300, after, 1);
+      if (page.length === 0) break;
+      seen.push(page[0].id);
+      after = page[0];
+    }
+    expect(seen).toEqual([...ids].sort());
+    await sql(`DELETE FROM app_events WHERE id = ANY($1::uuid[])`, [ids]);
   });
 
   it('prunes finished Zoom Room dispatches by their last update, in batches; never one in progress, with a room job to run, or the automatic one of a live session', async () => {

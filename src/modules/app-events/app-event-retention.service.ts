@@ -39,7 +39,7 @@ export class AppEventRetentionService {
     return this.events.deleteOfUsers(sessionId, userIds, em);
   }
 
-  findOlderThan(days: number, after: { createdAt: Date; id: string } | null, limit: number) {
+  findOlderThan(days: number, after: { createdAt: string; id: string } | null, limit: number) {
     return this.events.findOlderThan(days, after, limit);
   }
 

@@ -133,10 +133,15 @@ export class AppEventsRepository {
     return rows.map((r) => r.id);
   }
 
-  /** Up to `limit` events recorded more than `days` ago, after `after` in (created_at, id) order (IDX_app_events_created_at_id). */
-  async findOlderThan(days: number, after: { createdAt: Date; id: string } | null, limit: number): Promise<Array<{ id: string; createdAt: Date }>> {
-    const rows: Array<{ id: string; created_at: Date }> = await this.db.query(
-      `SELECT id, created_at FROM app_events
+  /**
+   * Up to `limit` events recorded more than `days` ago, after `after` in (created_at, id)
+   * order (IDX_app_events_created_at_id). `createdAt` is Postgres's text, to the
+   * microsecond: a Date cut to the millisecond made the cursor fall behind the page's
+   * last row, so a kept-back event was read again on every page.
+   */
+  async findOlderThan(days: number, after: { createdAt: string; id: string } | null, limit: number): Promise<Array<{ id: string; createdAt: string }>> {
+    const rows: Array<{ id: string; created_at: string }> = await this.db.query(
+      `SELECT id, created_at::text AS created_at FROM app_events
         WHERE created_at < now() - make_interval(secs => $1::float8)
           AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
         ORDER BY created_at, id LIMIT $4::int`,

@@ -67,7 +67,7 @@ export class AgePruneService {
 
   private async pruneAppEvents(days: number, limit: number, stop: () => boolean, add: (t: keyof AgePruneCounts, n: number) => void): Promise<void> {
     // Keyset over (created_at, id): an event kept back (a message still pending) is passed, not looked at again and again.
-    let after: { createdAt: Date; id: string } | null = null;
+    let after: { createdAt: string; id: string } | null = null;
     while (!stop()) {
       const page = await this.appEvents.findOlderThan(days, after, limit);
       if (page.length === 0) return;
