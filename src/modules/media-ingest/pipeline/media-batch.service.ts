@@ -10,11 +10,19 @@ import { JobProducer } from '../../../jobs/job-producer.service';
 import { EventSource, SessionEventsService } from '../../sessions';
 import { IngestMetrics } from '../ingest-metrics';
 import { RecordingHolds } from '../recording/recording-holds';
-import { DropReason, MediaBatcher, MediaJobName, StreamIds } from './media-batcher';
+import { MediaBatcher, StreamIds } from './media-batcher';
 import { MediaSpill } from './media-spill';
 
-/** Drops are written to the session's timeline at most this often per stream and job. */
+/** Drops and recoveries are written to the session's timeline at most this often per stream and job. */
 const DROP_RECORD_MS = 10_000;
+
+/** A timeline entry being summed up: what happened to how many items of a stream. */
+interface Unrecorded {
+  ids: StreamIds;
+  eventType: 'media.dropped' | 'media.deferred' | 'media.recovered';
+  payload: Record<string, string>;
+  items: number;
+}
 
 /** The worker process's media batcher (media-batcher.ts), enqueueing on media-frames. */
 @Injectable()
@@ -22,8 +30,8 @@ export class MediaBatchService implements OnApplicationShutdown {
   private readonly logger = new Logger(MediaBatchService.name);
   private readonly dropLog = new RateLimitedLog(this.logger);
   readonly batcher: MediaBatcher;
-  /** Drops not yet on the sessions' timelines, by stream and job. */
-  private readonly unrecorded = new Map<string, { ids: StreamIds; name: MediaJobName; items: number; reason: DropReason }>();
+  /** Drops, deferrals and recoveries not yet on the sessions' timelines, by stream, event and job. */
+  private readonly unrecorded = new Map<string, Unrecorded>();
   private recordTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -35,10 +43,13 @@ export class MediaBatchService implements OnApplicationShutdown {
     private readonly events: SessionEventsService,
   ) {
     const ingest = config.get('rtms', { infer: true }).ingest;
-    const spillDir = path.join(config.get('storage', { infer: true }).audioSpoolDir, 'media-spill');
+    const storage = config.get('storage', { infer: true });
+    const spillDir = path.join(storage.audioSpoolDir, 'media-spill');
     const spill = ingest.batchSpillMaxBytes > 0 ? new MediaSpill(spillDir, ingest.batchSpillMaxBytes) : null;
     const spilled = registry.counter({ name: 'rtms_hub_media_items_spilled_total', help: 'Media items moved to the local spill while the queue was unreachable', labelNames: ['job'] });
     const drained = registry.counter({ name: 'rtms_hub_media_items_unspilled_total', help: 'Spilled media items enqueued once the queue was back' });
+    const adopted = registry.counter({ name: 'rtms_hub_media_spill_files_adopted_total', help: 'Media spill files of worker processes gone (killed, or shut down while Redis was down) taken over by this one' });
+    const deferred = registry.counter({ name: 'rtms_hub_media_items_deferred_total', help: 'Media items left in the spill at shutdown, for the next worker process on the host' });
     const dropped = registry.counter({
       name: 'rtms_hub_media_items_dropped_total',
       help: 'Media items dropped while the queue was unreachable: memory and spill budgets full (buffers_full), or still unqueued at shutdown (shutdown)',
@@ -72,8 +83,14 @@ export class MediaBatchService implements OnApplicationShutdown {
         dropped: (ids, name, n, reason) => {
           dropped.inc({ job: name, reason }, n);
           if (reason === 'buffers_full') this.dropLog.error(`drop ${name}`, `Queue unreachable and media buffers full: dropped ${n} ${name} item(s) of stream ${ids.rtmsStreamId}`);
-          this.noteDrop(ids, name, n, reason);
+          this.note(ids, 'media.dropped', { job: name, reason }, n);
         },
+        deferred: (ids, n) => {
+          deferred.inc(n);
+          this.note(ids, 'media.deferred', { reason: 'shutdown', spool_host: storage.spoolHost }, n);
+        },
+        adopted: (files) => adopted.inc(files),
+        recovered: (ids, name, n) => this.note(ids, 'media.recovered', { job: name, from: 'spill' }, n),
       },
     );
   }
@@ -84,10 +101,14 @@ export class MediaBatchService implements OnApplicationShutdown {
     this.dropLog.flush();
   }
 
-  /** The session's timeline says what it lost (`media.dropped`), summed up every DROP_RECORD_MS. */
-  private noteDrop(ids: StreamIds, name: MediaJobName, items: number, reason: DropReason): void {
-    const key = `${ids.rtmsStreamId}|${name}|${reason}`;
-    const d = this.unrecorded.get(key) ?? { ids, name, items: 0, reason };
+  /**
+   * The session's timeline says what it lost (`media.dropped`), what waits in a spill at
+   * shutdown (`media.deferred`) and what a later process enqueued from one
+   * (`media.recovered`), summed up every DROP_RECORD_MS.
+   */
+  private note(ids: StreamIds, eventType: Unrecorded['eventType'], payload: Record<string, string>, items: number): void {
+    const key = `${ids.rtmsStreamId}|${eventType}|${JSON.stringify(payload)}`;
+    const d = this.unrecorded.get(key) ?? { ids, eventType, payload, items: 0 };
     d.items += items;
     this.unrecorded.set(key, d);
     if (!this.recordTimer) {
@@ -103,8 +124,8 @@ export class MediaBatchService implements OnApplicationShutdown {
     this.unrecorded.clear();
     for (const d of drops) {
       await this.events
-        .recordEvent(d.ids.sessionId, { source: EventSource.Worker, eventType: 'media.dropped', rtmsStreamId: d.ids.rtmsStreamId, payload: { job: d.name, items: d.items, reason: d.reason } })
-        .catch((err: unknown) => this.logger.warn(`Could not record dropped media of session ${d.ids.sessionId}: ${errorMessage(err)}`));
+        .recordEvent(d.ids.sessionId, { source: EventSource.Worker, eventType: d.eventType, rtmsStreamId: d.ids.rtmsStreamId, payload: { ...d.payload, items: d.items } })
+        .catch((err: unknown) => this.logger.warn(`Could not record ${d.eventType} of session ${d.ids.sessionId}: ${errorMessage(err)}`));
     }
   }
 }

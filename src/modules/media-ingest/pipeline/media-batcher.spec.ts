@@ -107,7 +107,16 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
   }
 
   function counters() {
-    const c = { spilled: 0, drained: 0, dropped: new Map<MediaJobName, number>(), droppedAtShutdown: new Map<string, number>() };
+    const c = {
+      spilled: 0,
+      drained: 0,
+      adoptedFiles: 0,
+      dropped: new Map<MediaJobName, number>(),
+      droppedAtShutdown: new Map<string, number>(),
+      deferred: new Map<string, number>(),
+      recovered: new Map<string, number>(),
+    };
+    const bump = (m: Map<string, number>, k: string, n: number) => m.set(k, (m.get(k) ?? 0) + n);
     return {
       c,
       hooks: {
@@ -115,25 +124,109 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
         drained: (k: number) => void (c.drained += k),
         dropped: (ids: StreamIds, name: MediaJobName, k: number, reason: DropReason) => {
           if (reason === 'buffers_full') c.dropped.set(name, (c.dropped.get(name) ?? 0) + k);
-          else c.droppedAtShutdown.set(`${ids.rtmsStreamId} ${name}`, (c.droppedAtShutdown.get(`${ids.rtmsStreamId} ${name}`) ?? 0) + k);
+          else bump(c.droppedAtShutdown, `${ids.rtmsStreamId} ${name}`, k);
         },
+        deferred: (ids: StreamIds, k: number) => void bump(c.deferred, `${ids.sessionId} ${ids.rtmsStreamId}`, k),
+        adopted: (files: number) => void (c.adoptedFiles += files),
+        recovered: (ids: StreamIds, name: MediaJobName, k: number) => void bump(c.recovered, `${ids.rtmsStreamId} ${name}`, k),
       },
     };
   }
 
-  it('a shutdown while the queue is unreachable reports every item still waiting, in memory or spilled, per stream, and removes the spill', async () => {
+  const spillFiles = async () => (await fs.readdir(dir)).filter((f) => f.endsWith('.jsonl'));
+
+  it('a shutdown while the queue is unreachable leaves every item still waiting, in memory or spilled, in the spill for the next process, which enqueues them all', async () => {
+    const q = flakyQueue();
+    const first = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, new MediaSpill(dir, 50e6), first.hooks);
+    for (let ts = 0; ts < 100; ts++) b.add(A, JobName.FrameSave, frame(ts));
+    for (let ts = 0; ts < 5; ts++) b.add(B, JobName.TranscriptSave, text(ts));
+    expect(first.c.spilled).toBeGreaterThan(0);
+    await b.close();
+    expect(Object.fromEntries(first.c.deferred)).toEqual({ 's1 a': 100, 's2 b': 5 });
+    expect(first.c.droppedAtShutdown.size).toBe(0);
+    expect(first.c.dropped.size).toBe(0);
+    expect(b.pendingItems()).toBe(0);
+    expect(b.bufferedBytes).toBe(0);
+    expect((await spillFiles()).length).toBeGreaterThan(0);
+
+    // The next process on this host: the queue works again.
+    q.down = false;
+    const next = counters();
+    const b2 = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, new MediaSpill(dir, 50e6), next.hooks);
+    expect(next.c.adoptedFiles).toBeGreaterThan(0);
+    expect(b2.spilledBytes).toBeGreaterThan(0);
+    for (let i = 0; i < 20 && b2.spilledBytes > 0; i++) await b2.flush();
+    expect(new Set(q.got.filter((g) => g.name === JobName.FrameSave).map((g) => g.ts)).size).toBe(100);
+    expect(q.got.filter((g) => g.name === JobName.TranscriptSave)).toHaveLength(5);
+    expect(Object.fromEntries(next.c.recovered)).toEqual({ [`a ${JobName.FrameSave}`]: 100, [`b ${JobName.TranscriptSave}`]: 5 });
+    expect(await spillFiles()).toEqual([]);
+    await b2.close();
+  });
+
+  it('a shutdown whose last enqueue hangs (commands queued while Redis is away) spills what it held by closeTimeoutMs instead of waiting', async () => {
+    const { c, hooks } = counters();
+    const never = new Promise<void>(() => undefined);
+    const b = new MediaBatcher({ enqueueBatches: () => never }, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, closeTimeoutMs: 200 }, new MediaSpill(dir, 50e6), hooks);
+    for (let ts = 0; ts < 30; ts++) b.add(A, JobName.FrameSave, frame(ts));
+    void b.flush(); // hangs, holding the 30 frames
+    for (let ts = 30; ts < 40; ts++) b.add(B, JobName.ChatSave, item(18, `chat ${ts}`, ts));
+    const started = Date.now();
+    await b.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Object.fromEntries(c.deferred)).toEqual({ 's1 a': 30, 's2 b': 10 });
+    expect(c.droppedAtShutdown.size).toBe(0);
+    expect(b.bufferedBytes).toBe(0);
+
+    const q = flakyQueue();
+    q.down = false;
+    const next = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000 }, new MediaSpill(dir, 50e6));
+    for (let i = 0; i < 5 && next.spilledBytes > 0; i++) await next.flush();
+    expect(q.got.filter((g) => g.name === JobName.FrameSave)).toHaveLength(30);
+    expect(q.got.filter((g) => g.name === JobName.ChatSave)).toHaveLength(10);
+    await next.close();
+  });
+
+  it('a shutdown with the queue working enqueues the whole spill, not just one file of it', async () => {
     const q = flakyQueue();
     const { c, hooks } = counters();
     const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, new MediaSpill(dir, 50e6), hooks);
-    for (let ts = 0; ts < 100; ts++) b.add(A, JobName.FrameSave, frame(ts));
-    for (let ts = 0; ts < 5; ts++) b.add(B, JobName.TranscriptSave, text(ts));
-    expect(c.spilled).toBeGreaterThan(0);
+    for (let ts = 0; ts < 1000; ts++) b.add(A, JobName.FrameSave, frame(ts)); // ~10 MB spilled: two files
+    expect((await spillFiles()).length).toBeGreaterThan(1);
+    q.down = false;
     await b.close();
-    expect(Object.fromEntries(c.droppedAtShutdown)).toEqual({ [`${A.rtmsStreamId} ${JobName.FrameSave}`]: 100, [`${B.rtmsStreamId} ${JobName.TranscriptSave}`]: 5 });
-    expect(c.dropped.size).toBe(0);
+    expect(new Set(q.got.map((g) => g.ts)).size).toBe(1000);
+    expect(c.deferred.size).toBe(0);
+    expect(await spillFiles()).toEqual([]);
+  });
+
+  it('without room in the spill at shutdown, what is left in memory is dropped and reported per stream', async () => {
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 1e6 }, null, hooks);
+    for (let ts = 0; ts < 10; ts++) b.add(A, JobName.FrameSave, frame(ts));
+    for (let ts = 0; ts < 5; ts++) b.add(B, JobName.TranscriptSave, text(ts));
+    await b.close();
+    expect(Object.fromEntries(c.droppedAtShutdown)).toEqual({ [`a ${JobName.FrameSave}`]: 10, [`b ${JobName.TranscriptSave}`]: 5 });
+    expect(c.deferred.size).toBe(0);
     expect(b.pendingItems()).toBe(0);
-    expect(b.bufferedBytes).toBe(0);
-    expect(await fs.readdir(dir)).toEqual([]);
+  });
+
+  it("an adopted file's items do not count against a stream of the same id running here", async () => {
+    const q = flakyQueue();
+    const gone = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 50_000 }, new MediaSpill(dir, 50e6));
+    for (let ts = 0; ts < 20; ts++) gone.add(A, JobName.FrameSave, frame(ts));
+    await gone.close(); // left in the spill
+    const { c, hooks } = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000 }, new MediaSpill(dir, 50e6), hooks);
+    b.add(A, JobName.FrameSave, frame(100)); // the stream, taken over by this process
+    q.down = false;
+    await b.flush();
+    expect(b.pendingItems('a')).toBe(0);
+    for (let i = 0; i < 5 && b.spilledBytes > 0; i++) await b.flush();
+    expect(c.recovered.get(`a ${JobName.FrameSave}`)).toBe(20);
+    expect(new Set(q.got.map((g) => g.ts)).size).toBe(21);
+    await b.close();
   });
 
   const frame = (ts: number) => item(15, 'F'.repeat(10_000), ts);
@@ -165,7 +258,7 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
     await drainAll(b);
     expect(b.pendingItems()).toBe(0);
     expect(b.spilledBytes).toBe(0);
-    expect(await fs.readdir(path.join(dir))).toEqual([]);
+    expect(await spillFiles()).toEqual([]);
     expect(c.drained).toBe(c.spilled);
     const frames = q.got.filter((g) => g.name === JobName.FrameSave).map((g) => g.ts);
     expect(new Set(frames).size).toBe(2000);

@@ -33,6 +33,12 @@ export interface BatcherOptions {
    * frames first. Default: no bound.
    */
   maxBufferedBytes?: number;
+  /**
+   * How long close() waits for its last enqueue (default 5 s). With Redis unreachable an
+   * enqueue waits in ioredis's offline queue for as long as the outage lasts; past this
+   * the items go to the spill instead, before the process's shutdown timeout kills it.
+   */
+  closeTimeoutMs?: number;
 }
 
 /** Why items were dropped: both budgets full while the queue was unreachable, or still unqueued when the process shut down. */
@@ -45,9 +51,18 @@ export interface BatcherHooks {
   dropped(ids: StreamIds, name: MediaJobName, items: number, reason: DropReason): void;
   /** Spilled items enqueued after all. */
   drained(items: number): void;
+  /** Items of the stream left in the spill at shutdown (the queue unreachable), for the next process on this host. */
+  deferred?(ids: StreamIds, items: number): void;
+  /** Spill files of processes gone, taken over to be enqueued. */
+  adopted?(files: number, bytes: number): void;
+  /** Items of an adopted file enqueued: media another process received and could not queue. */
+  recovered?(ids: StreamIds, name: MediaJobName, items: number): void;
 }
 
 const NO_HOOKS: BatcherHooks = { spilled: () => undefined, dropped: () => undefined, drained: () => undefined };
+
+/** At shutdown with a working queue, spill files enqueued at most (one per flush); the rest stay for the next process. */
+const MAX_SHUTDOWN_DRAINS = 64;
 
 /** Frames go first, to the spill or away: text (transcript, chat) is tiny and precious. */
 const RELIEF_ORDER: MediaJobName[] = [JobName.FrameSave, JobName.ChatSave, JobName.TranscriptSave];
@@ -80,6 +95,8 @@ interface Buffered {
  * enqueued once the queue works again. Only past both budgets are items dropped — frames
  * before text — and each drop is reported (hooks.dropped). Arrival order is kept within
  * memory and within the spill, not between them (each item carries its Zoom timestamp).
+ * The spill outlives the process: what is left at shutdown stays there for the next
+ * process on the host, which adopts it (close(), MediaSpill.adoptOrphans).
  */
 export class MediaBatcher {
   private readonly logger = new Logger(MediaBatcher.name);
@@ -87,23 +104,37 @@ export class MediaBatcher {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private queuedFlush: Promise<void> | null = null;
-  private readonly pendingByStream = new Map<string, number>();
+  /** Items added here and not yet enqueued or dropped, by stream (adopted spill files not included). */
+  private readonly pendingByStream = new Map<string, { ids: StreamIds; n: number }>();
   /** Bytes of every buffer (taken out while a flush is enqueueing them, put back if it fails). */
   private memBytes = 0;
+  /** Items a running flush is enqueueing, by job: close() spills them if that enqueue hangs. */
+  private readonly enqueueing = new Map<MediaJobName, Waiting[]>();
+  private closed = false;
 
   constructor(
     private readonly sink: BatchSink,
     private readonly opts: BatcherOptions,
     private readonly spill: MediaSpill | null = null,
     private readonly hooks: BatcherHooks = NO_HOOKS,
-  ) {}
+  ) {
+    // Spill files of processes gone (killed, or shut down while Redis was down) are
+    // enqueued like this process's own once the queue works.
+    spill?.watch((files, bytes) => {
+      this.logger.warn(`Took over ${files} media spill file(s) (${bytes} bytes) of worker processes gone; enqueueing them`);
+      this.hooks.adopted?.(files, bytes);
+      this.arm();
+    });
+  }
 
   add(ids: StreamIds, name: MediaJobName, item: MediaItem): void {
     const buf = this.buffer(name);
     buf.entries.push({ ids, item });
     buf.bytes += item.data.length;
     this.memBytes += item.data.length;
-    this.pendingByStream.set(ids.rtmsStreamId, (this.pendingByStream.get(ids.rtmsStreamId) ?? 0) + 1);
+    const pending = this.pendingByStream.get(ids.rtmsStreamId);
+    if (pending) pending.n += 1;
+    else this.pendingByStream.set(ids.rtmsStreamId, { ids, n: 1 });
     if (this.memBytes > (this.opts.maxBufferedBytes ?? Infinity)) this.relieve();
     if (buf.entries.length >= this.opts.maxItems || buf.bytes >= this.opts.maxBytes) void this.flush();
     else this.arm();
@@ -166,9 +197,10 @@ export class MediaBatcher {
 
   /** `n` items of the stream are enqueued or dropped: no longer pending. */
   private settle(rtmsStreamId: string, n: number): void {
-    const left = (this.pendingByStream.get(rtmsStreamId) ?? n) - n;
-    if (left > 0) this.pendingByStream.set(rtmsStreamId, left);
-    else this.pendingByStream.delete(rtmsStreamId);
+    const pending = this.pendingByStream.get(rtmsStreamId);
+    if (!pending) return;
+    pending.n -= n;
+    if (pending.n <= 0) this.pendingByStream.delete(rtmsStreamId);
   }
 
   /**
@@ -201,33 +233,63 @@ export class MediaBatcher {
   }
 
   /**
-   * Last attempt at shutdown. What still could not be enqueued (the queue unreachable) is
-   * lost: reported per stream as dropped (`shutdown`), and the spill files removed, as no
-   * other process reads them.
+   * Last attempt at shutdown: everything is enqueued if the queue works (the spill too, up
+   * to MAX_SHUTDOWN_DRAINS files). What cannot be (the queue unreachable) goes to the
+   * spill, whose files stay on this host's disk for the next worker process here to
+   * enqueue (MediaSpill.adoptOrphans), and is reported per stream as deferred; only what
+   * the spill cannot take (no spill, or its budget full) is lost, reported per stream as
+   * dropped (`shutdown`).
    */
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.flush();
-    const left = this.pendingItems();
-    if (left === 0) return;
-    for (const [name, buf] of [...this.buffers.entries()]) {
-      this.buffers.set(name, { entries: [], bytes: 0 });
+    const deadline = Date.now() + (this.opts.closeTimeoutMs ?? 5000);
+    let settled = await this.beforeDeadline(this.flush(), deadline);
+    for (let i = 0; settled && i < MAX_SHUTDOWN_DRAINS && this.spill && !this.spill.empty && this.memBytes === 0; i++) {
+      const before = this.spill.bytes;
+      settled = await this.beforeDeadline(this.flush(), deadline);
+      if (this.spill.bytes >= before) break;
+    }
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    // An enqueue still hanging (Redis unreachable): its items are spilled too. Should it
+    // go through after all, they are enqueued twice, which the savers' idempotence absorbs.
+    const left = new Map<MediaJobName, Waiting[]>();
+    for (const [name, entries] of this.enqueueing) left.set(name, [...entries]);
+    for (const [name, buf] of this.buffers) {
+      left.set(name, [...(left.get(name) ?? []), ...buf.entries]);
       this.memBytes -= buf.bytes;
-      this.drop(name, buf.entries, 'shutdown');
     }
-    for (let file = this.spill?.oldest(); file; file = this.spill?.oldest()) {
-      for (const e of file.entries) this.drop(e.name, [e], 'shutdown');
-      file.done();
+    this.buffers.clear();
+    this.enqueueing.clear();
+    this.memBytes = 0;
+    let lost = 0;
+    for (const [name, entries] of left) {
+      if (entries.length === 0) continue;
+      const spilled = this.spill?.append(entries.map((w): SpilledEntry => ({ name, ids: w.ids, item: w.item }))) ?? false;
+      if (spilled) continue;
+      lost += entries.length;
+      this.drop(name, entries, 'shutdown');
     }
-    this.logger.error(`Shutdown: ${left} media item(s) could not be enqueued and are lost (recorded per stream as media.dropped)`);
+    let deferred = 0;
+    for (const { ids, n } of this.pendingByStream.values()) {
+      deferred += n;
+      this.hooks.deferred?.(ids, n);
+    }
+    this.pendingByStream.clear();
+    this.spill?.release();
+    if (deferred > 0) {
+      this.logger.error(`Shutdown: ${deferred} media item(s) could not be enqueued; left in ${this.spill!.dir} for the next worker process on this host (recorded per stream as media.deferred)`);
+    }
+    if (lost > 0) this.logger.error(`Shutdown: ${lost} media item(s) could not be enqueued and are lost (recorded per stream as media.dropped)`);
   }
 
   /** Items added and not yet enqueued or dropped (in memory or in the spill). */
   pendingItems(rtmsStreamId?: string): number {
-    if (rtmsStreamId !== undefined) return this.pendingByStream.get(rtmsStreamId) ?? 0;
+    if (rtmsStreamId !== undefined) return this.pendingByStream.get(rtmsStreamId)?.n ?? 0;
     let n = 0;
-    for (const c of this.pendingByStream.values()) n += c;
+    for (const c of this.pendingByStream.values()) n += c.n;
     return n;
   }
 
@@ -244,21 +306,27 @@ export class MediaBatcher {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    if (this.closed) return;
     let failed = false;
     for (const [name, buf] of [...this.buffers.entries()]) {
       if (buf.entries.length === 0) continue;
       this.buffers.set(name, { entries: [], bytes: 0 });
+      this.enqueueing.set(name, buf.entries);
       try {
         await this.sink.enqueueBatches(name, this.split(buf.entries));
+        if (this.closed) return; // close() gave up waiting and spilled them
         this.memBytes -= buf.bytes;
         for (const e of buf.entries) this.settle(e.ids.rtmsStreamId, 1);
       } catch (err) {
+        if (this.closed) return;
         failed = true;
         // Put them back in front; the next flush retries.
         const now = this.buffers.get(name)!;
         this.buffers.set(name, { entries: [...buf.entries, ...now.entries], bytes: buf.bytes + now.bytes });
         this.enqueueFailed(`Enqueue of ${buf.entries.length} ${name} item(s) failed, will retry`, err);
         this.arm();
+      } finally {
+        if (!this.closed) this.enqueueing.delete(name);
       }
     }
     if (!failed && this.spill && !this.spill.empty) await this.drainSpill();
@@ -283,9 +351,37 @@ export class MediaBatcher {
       return;
     }
     file.done();
-    for (const e of file.entries) this.settle(e.ids.rtmsStreamId, 1);
+    if (file.unreadable > 0) {
+      // Cut short by a process killed mid-append: what those lines held is gone, and which stream they belonged to is unknown.
+      this.logger.error(`${file.unreadable} spilled media item(s) unreadable (a process killed while writing them) and lost`);
+    }
+    if (file.adopted) this.reportRecovered(file.entries);
+    // Adopted items were never pending here (their stream may run here too, with its own count).
+    else for (const e of file.entries) this.settle(e.ids.rtmsStreamId, 1);
     this.hooks.drained(file.entries.length);
     if (!this.spill!.empty) this.arm();
+  }
+
+  /** Whether `p` settled before `deadline` (a hung enqueue is left behind, not awaited). */
+  private async beforeDeadline(p: Promise<void>, deadline: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+    try {
+      return await Promise.race([p.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private reportRecovered(entries: SpilledEntry[]): void {
+    const counts = new Map<string, { ids: StreamIds; name: MediaJobName; n: number }>();
+    for (const e of entries) {
+      const key = `${e.ids.rtmsStreamId}|${e.name}`;
+      const c = counts.get(key) ?? { ids: e.ids, name: e.name, n: 0 };
+      c.n += 1;
+      counts.set(key, c);
+    }
+    for (const c of counts.values()) this.hooks.recovered?.(c.ids, c.name, c.n);
   }
 
   /**

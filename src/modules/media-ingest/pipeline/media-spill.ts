@@ -1,4 +1,5 @@
-import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { MediaItem } from '../../../jobs/job-payloads';
 import type { MediaJobName, StreamIds } from './media-batcher';
@@ -9,26 +10,75 @@ export interface SpilledEntry {
   item: MediaItem;
 }
 
+/** A spill file read back: its entries, lines that could not be read, and `done()` to remove it once enqueued. */
+export interface SpillFile {
+  entries: SpilledEntry[];
+  /** Lines that were not a whole entry (a process killed in the middle of an append). */
+  unreadable: number;
+  /** Taken over from a process that is gone (adoptOrphans). */
+  adopted: boolean;
+  done: () => void;
+}
+
+/** When the spill's owner counts as gone, and how often the spill says it is alive and looks for files of owners gone. */
+export interface SpillTimings {
+  heartbeatMs: number;
+  /** A heartbeat older than this: its process is gone (crashed, killed, or shut down without removing it). */
+  staleMs: number;
+}
+
 /** A spill file is closed for appends past this size, so it can be read back in one go. */
 const FILE_MAX_BYTES = 8 * 1024 * 1024;
 
+const DEFAULT_TIMINGS: SpillTimings = { heartbeatMs: 10_000, staleMs: 60_000 };
+
+/**
+ * `media-spill-{owner}-{seq}.jsonl`, the owner being `{pid}-{start, base 36}-{random}`
+ * (random: two spills of one process, as in tests, stay apart; older versions wrote no
+ * random part).
+ */
+const DATA_FILE = /^media-spill-(\d+-[0-9a-z]+(?:-[0-9a-f]+)?)-(\d+)\.jsonl$/;
+/** `media-spill-{owner}.alive`: the owner's heartbeat (its mtime). */
+const ALIVE_FILE = /^media-spill-(\d+-[0-9a-z]+-[0-9a-f]+)\.alive$/;
+
+interface OwnFile {
+  file: string;
+  bytes: number;
+  open: boolean;
+  adopted: boolean;
+}
+
+/** An owner's start time, from its tag: orphans are adopted oldest owner first. */
+function ownerStart(owner: string): number {
+  return parseInt(owner.split('-')[1], 36);
+}
+
 /**
  * Where the media batcher puts what it cannot keep in memory while its queue is
- * unreachable: JSON lines in files of this process (`media-spill-{pid}-{start}-{seq}.jsonl`),
+ * unreachable: JSON lines in files of this process (`media-spill-{owner}-{seq}.jsonl`),
  * at most `maxBytes` in all. Files are read back oldest first and removed once enqueued.
  * Writes and reads are synchronous: they happen only during an outage, in chunks of a
  * few MiB, and keep the batcher's add() synchronous.
+ *
+ * The files outlive their process. Each spill keeps a heartbeat file (`…{owner}.alive`,
+ * touched every `heartbeatMs`, dated back by `release()` at shutdown); files whose owner has
+ * no fresh heartbeat belong to a process that is gone — shut down during an outage, or
+ * killed — and the next spill on the same directory to look (at start and with every
+ * heartbeat) renames them to itself and enqueues them. A rename is atomic, so two
+ * processes looking at once cannot both take a file.
  */
 export class MediaSpill {
-  private readonly tag = `${process.pid}-${Date.now().toString(36)}`;
+  readonly owner = `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   private seq = 0;
-  /** Oldest first; the last one is appended to until it is full or being drained. */
-  private readonly files: Array<{ file: string; bytes: number; open: boolean }> = [];
+  /** Oldest first (adopted files ahead of this process's own); the last one is appended to until it is full or being drained. */
+  private readonly files: OwnFile[] = [];
   private used = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
     readonly dir: string,
     readonly maxBytes: number,
+    private readonly timings: SpillTimings = DEFAULT_TIMINGS,
   ) {
     if (maxBytes > 0) mkdirSync(dir, { recursive: true });
   }
@@ -41,6 +91,101 @@ export class MediaSpill {
     return this.files.length === 0;
   }
 
+  private get aliveFile(): string {
+    return path.join(this.dir, `media-spill-${this.owner}.alive`);
+  }
+
+  /**
+   * Starts the heartbeat, and adopts orphans now and with every beat; `adopted` hears of
+   * each adoption (the batcher then drains them). Stopped by release().
+   */
+  watch(adopted: (files: number, bytes: number) => void): void {
+    if (this.heartbeat) return;
+    writeFileSync(this.aliveFile, '');
+    const beat = () => {
+      try {
+        const now = new Date();
+        utimesSync(this.aliveFile, now, now);
+      } catch {
+        // Removed behind our back (an operator cleaning up): said again, or another process would adopt our files.
+        writeFileSync(this.aliveFile, '');
+      }
+      const found = this.adoptOrphans();
+      if (found.files > 0) adopted(found.files, found.bytes);
+    };
+    this.heartbeat = setInterval(() => {
+      try {
+        beat();
+      } catch {
+        // The disk is failing: the next beat tries again; appends report their own errors.
+      }
+    }, this.timings.heartbeatMs);
+    this.heartbeat.unref();
+    const found = this.adoptOrphans();
+    if (found.files > 0) adopted(found.files, found.bytes);
+  }
+
+  /** Shutdown: the heartbeat stops and is dated back to 1970, so the files left here are the next process's to adopt at once. */
+  release(): void {
+    if (!this.heartbeat) return;
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    try {
+      utimesSync(this.aliveFile, 0, 0);
+    } catch {
+      // Gone already: our files are adopted once they are staleMs old.
+    }
+  }
+
+  /**
+   * Takes over the files of owners gone, oldest owner first, and removes their stale
+   * heartbeat files. Gone: a heartbeat older than `staleMs`; with no heartbeat file at all
+   * (a process of an older version, or one killed before it started beating), a file not
+   * written to for `staleMs`. Returns what it took.
+   */
+  adoptOrphans(): { files: number; bytes: number } {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return { files: 0, bytes: 0 };
+    }
+    const now = Date.now();
+    const alive = new Map<string, number>();
+    for (const n of names) {
+      const m = ALIVE_FILE.exec(n);
+      if (!m || m[1] === this.owner) continue;
+      const mtime = this.mtime(n);
+      if (mtime !== null) alive.set(m[1], mtime);
+    }
+    const gone = (owner: string, lastWrite: () => number | null) => {
+      const beat = alive.get(owner) ?? lastWrite();
+      return beat !== null && now - beat > this.timings.staleMs;
+    };
+    const orphans = names
+      .map((n) => ({ n, m: DATA_FILE.exec(n) }))
+      .filter((o): o is { n: string; m: RegExpExecArray } => o.m !== null && o.m[1] !== this.owner && gone(o.m[1], () => this.mtime(o.n)))
+      .sort((a, b) => ownerStart(a.m[1]) - ownerStart(b.m[1]) || Number(a.m[2]) - Number(b.m[2]));
+    const taken: OwnFile[] = [];
+    for (const { n } of orphans) {
+      const file = path.join(this.dir, `media-spill-${this.owner}-${this.seq++}.jsonl`);
+      try {
+        renameSync(path.join(this.dir, n), file);
+      } catch {
+        continue; // another process took it first
+      }
+      const bytes = this.size(file);
+      taken.push({ file, bytes, open: false, adopted: true });
+      this.used += bytes;
+    }
+    // Ahead of our own files: older, and our last file stays the one appended to.
+    this.files.unshift(...taken);
+    for (const [owner] of alive) {
+      if (gone(owner, () => null)) rmSync(path.join(this.dir, `media-spill-${owner}.alive`), { force: true });
+    }
+    return { files: taken.length, bytes: taken.reduce((a, f) => a + f.bytes, 0) };
+  }
+
   /** Appends the entries, or writes nothing and returns false if they do not fit in the budget. */
   append(entries: SpilledEntry[]): boolean {
     if (entries.length === 0) return true;
@@ -48,7 +193,7 @@ export class MediaSpill {
     if (this.used + data.length > this.maxBytes) return false;
     let f = this.files[this.files.length - 1];
     if (!f || !f.open || f.bytes >= FILE_MAX_BYTES) {
-      f = { file: path.join(this.dir, `media-spill-${this.tag}-${this.seq++}.jsonl`), bytes: 0, open: true };
+      f = { file: path.join(this.dir, `media-spill-${this.owner}-${this.seq++}.jsonl`), bytes: 0, open: true, adopted: false };
       this.files.push(f);
     }
     appendFileSync(f.file, data);
@@ -58,16 +203,24 @@ export class MediaSpill {
   }
 
   /** The oldest file's entries; `done()` removes it once they are enqueued. Closes it for appends. */
-  oldest(): { entries: SpilledEntry[]; done: () => void } | null {
+  oldest(): SpillFile | null {
     const f = this.files[0];
     if (!f) return null;
     f.open = false;
-    const entries = readFileSync(f.file, 'utf8')
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as SpilledEntry);
+    const entries: SpilledEntry[] = [];
+    let unreadable = 0;
+    for (const line of this.read(f.file).split('\n')) {
+      if (line.length === 0) continue;
+      try {
+        entries.push(JSON.parse(line) as SpilledEntry);
+      } catch {
+        unreadable += 1;
+      }
+    }
     return {
       entries,
+      unreadable,
+      adopted: f.adopted,
       done: () => {
         const i = this.files.indexOf(f);
         if (i < 0) return;
@@ -76,5 +229,31 @@ export class MediaSpill {
         rmSync(f.file, { force: true });
       },
     };
+  }
+
+  /** A file's text; a file gone (removed by hand) reads as empty, so draining goes on. */
+  private read(file: string): string {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw err;
+    }
+  }
+
+  private mtime(name: string): number | null {
+    try {
+      return statSync(path.join(this.dir, name)).mtimeMs;
+    } catch {
+      return null;
+    }
+  }
+
+  private size(file: string): number {
+    try {
+      return statSync(file).size;
+    } catch {
+      return 0;
+    }
   }
 }

@@ -1,0 +1,136 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { JobName } from '../../../jobs/job-names';
+import { MediaSpill, SpilledEntry } from './media-spill';
+
+const entry = (timestamp: number): SpilledEntry => ({
+  name: JobName.FrameSave,
+  ids: { sessionId: 's1', rtmsStreamId: 'a' },
+  item: { msgType: 15, userId: 1, timestamp, data: 'AAAA', receivedAt: 1 },
+});
+const timings = { heartbeatMs: 20, staleMs: 1000 };
+const longAgo = new Date(Date.now() - 3_600_000);
+
+function drain(spill: MediaSpill): number[] {
+  const got: number[] = [];
+  for (let f = spill.oldest(); f; f = spill.oldest()) {
+    got.push(...f.entries.map((e) => e.item.timestamp));
+    f.done();
+  }
+  return got;
+}
+
+describe('MediaSpill: files outlive their process', () => {
+  let dir: string;
+  const spills: MediaSpill[] = [];
+  const open = (maxBytes = 1e6) => {
+    const s = new MediaSpill(dir, maxBytes, timings);
+    spills.push(s);
+    return s;
+  };
+  const noop = () => undefined;
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'media-spill-'));
+  });
+  afterEach(async () => {
+    for (const s of spills.splice(0)) s.release();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it("leaves a live process's files alone and takes over those of one whose heartbeat stopped", async () => {
+    const live = open();
+    live.watch(noop);
+    live.append([entry(1)]);
+    // A killed process: its heartbeat file stays, and ages.
+    await fs.writeFile(path.join(dir, 'media-spill-999-lz1k2p3q-ab12cd-0.jsonl'), `${JSON.stringify(entry(2))}\n${JSON.stringify(entry(3))}\n`);
+    await fs.writeFile(path.join(dir, 'media-spill-999-lz1k2p3q-ab12cd.alive'), '');
+    const other = open();
+    other.watch(noop);
+    expect(other.adoptOrphans()).toEqual({ files: 0, bytes: 0 });
+
+    await fs.utimes(path.join(dir, 'media-spill-999-lz1k2p3q-ab12cd.alive'), longAgo, longAgo);
+    const took = other.adoptOrphans();
+    expect(took.files).toBe(1);
+    expect(took.bytes).toBeGreaterThan(0);
+    expect(other.bytes).toBe(took.bytes);
+    expect(drain(other)).toEqual([2, 3]);
+    // The dead owner's heartbeat is cleared away with its files; the live one's files stay its own.
+    expect((await fs.readdir(dir)).filter((f) => f.includes('999-'))).toEqual([]);
+    expect(drain(live)).toEqual([1]);
+  });
+
+  it('takes over the files of a process that shut down at once (its heartbeat is dated back)', () => {
+    const owner = open();
+    owner.watch(noop);
+    owner.append([entry(1)]);
+    owner.release();
+    const next = open();
+    expect(next.adoptOrphans().files).toBe(1);
+    expect(drain(next)).toEqual([1]);
+  });
+
+  it('files of an older version (no heartbeat) are taken over once nothing has written to them for staleMs', async () => {
+    const legacy = path.join(dir, 'media-spill-4242-lz1k2p3q-0.jsonl');
+    await fs.writeFile(legacy, JSON.stringify(entry(7)) + '\n');
+    const spill = open();
+    expect(spill.adoptOrphans().files).toBe(0);
+    await fs.utimes(legacy, longAgo, longAgo);
+    expect(spill.adoptOrphans().files).toBe(1);
+    expect(drain(spill)).toEqual([7]);
+  });
+
+  it('two processes looking at once take each orphan once, oldest owner first, ahead of their own files', async () => {
+    await fs.writeFile(path.join(dir, 'media-spill-1-b-0.jsonl'), JSON.stringify(entry(20)) + '\n');
+    await fs.writeFile(path.join(dir, 'media-spill-1-a-0.jsonl'), JSON.stringify(entry(10)) + '\n');
+    await fs.writeFile(path.join(dir, 'media-spill-1-a-1.jsonl'), JSON.stringify(entry(11)) + '\n');
+    for (const f of await fs.readdir(dir)) await fs.utimes(path.join(dir, f), longAgo, longAgo);
+    const one = open();
+    const two = open();
+    one.watch(noop);
+    one.append([entry(99)]);
+    two.watch(noop);
+    // one took them when it started watching; two, starting just after, finds none.
+    expect(one.bytes).toBeGreaterThan(0);
+    expect(two.bytes).toBe(0);
+    expect(two.adoptOrphans().files).toBe(0);
+    expect(drain(one)).toEqual([10, 11, 20, 99]);
+    expect(drain(two)).toEqual([]);
+  });
+
+  it('a line cut short by a kill is counted as unreadable; the rest of the file is read', async () => {
+    const file = path.join(dir, 'media-spill-1-a-0.jsonl');
+    await fs.writeFile(file, `${JSON.stringify(entry(1))}\n${JSON.stringify(entry(2))}\n${JSON.stringify(entry(3)).slice(0, 20)}`);
+    await fs.utimes(file, longAgo, longAgo);
+    const spill = open();
+    spill.adoptOrphans();
+    const f = spill.oldest()!;
+    expect(f.adopted).toBe(true);
+    expect(f.unreadable).toBe(1);
+    expect(f.entries.map((e) => e.item.timestamp)).toEqual([1, 2]);
+  });
+
+  it('a running spill finds orphans on its own with each heartbeat', async () => {
+    const spill = open();
+    const heard: number[] = [];
+    spill.watch((files) => heard.push(files));
+    const file = path.join(dir, 'media-spill-1-a-0.jsonl');
+    await fs.writeFile(file, JSON.stringify(entry(5)) + '\n');
+    await fs.utimes(file, longAgo, longAgo);
+    const deadline = Date.now() + 5000;
+    while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(heard).toEqual([1]);
+    expect(drain(spill)).toEqual([5]);
+  });
+
+  it('keeps beating: its own heartbeat file stays fresh while it runs', async () => {
+    const spill = open();
+    spill.watch(noop);
+    const alive = path.join(dir, `media-spill-${spill.owner}.alive`);
+    await fs.utimes(alive, longAgo, longAgo);
+    const deadline = Date.now() + 5000;
+    while ((await fs.stat(alive)).mtimeMs < Date.now() - 60_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect((await fs.stat(alive)).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
