@@ -164,10 +164,10 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
     await b2.close();
   });
 
-  it('a shutdown whose last enqueue hangs (commands queued while Redis is away) spills what it held by closeTimeoutMs instead of waiting', async () => {
+  it('a shutdown whose last enqueue hangs (commands queued while Redis is away) spills what it held by enqueueWaitMs instead of waiting', async () => {
     const { c, hooks } = counters();
     const never = new Promise<void>(() => undefined);
-    const b = new MediaBatcher({ enqueueBatches: () => never }, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, closeTimeoutMs: 200 }, new MediaSpill(dir, 50e6), hooks);
+    const b = new MediaBatcher({ enqueueBatches: () => never }, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, enqueueWaitMs: 200 }, new MediaSpill(dir, 50e6), hooks);
     for (let ts = 0; ts < 30; ts++) b.add(A, JobName.FrameSave, frame(ts));
     void b.flush(); // hangs, holding the 30 frames
     for (let ts = 30; ts < 40; ts++) b.add(B, JobName.ChatSave, item(18, `chat ${ts}`, ts));
@@ -185,6 +185,30 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
     expect(q.got.filter((g) => g.name === JobName.FrameSave)).toHaveLength(30);
     expect(q.got.filter((g) => g.name === JobName.ChatSave)).toHaveLength(10);
     await next.close();
+  });
+
+  it("a stream's end waits at most enqueueWaitMs for an enqueue that hangs; its items stay and are enqueued once the queue answers", async () => {
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const b = new MediaBatcher(
+      {
+        enqueueBatches: async () => {
+          calls += 1;
+          if (calls === 1) await hung;
+        },
+      },
+      { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, enqueueWaitMs: 200 },
+    );
+    b.add(A, JobName.TranscriptSave, text(1));
+    const started = Date.now();
+    await b.flushStream('a');
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(b.pendingItems('a')).toBe(1);
+    release();
+    await b.flush();
+    expect(b.pendingItems('a')).toBe(0);
+    await b.close();
   });
 
   it('a shutdown with the queue working enqueues the whole spill, not just one file of it', async () => {

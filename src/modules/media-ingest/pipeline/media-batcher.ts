@@ -34,11 +34,12 @@ export interface BatcherOptions {
    */
   maxBufferedBytes?: number;
   /**
-   * How long close() waits for its last enqueue (default 5 s). With Redis unreachable an
-   * enqueue waits in ioredis's offline queue for as long as the outage lasts; past this
-   * the items go to the spill instead, before the process's shutdown timeout kills it.
+   * How long a stream's end (flushStream) and close() wait for enqueues (default 5 s).
+   * With Redis unreachable an enqueue waits in ioredis's offline queue for as long as the
+   * outage lasts; past this a stream's job ends anyway (its items stay here, retried) and
+   * close() moves what it holds to the spill, before the shutdown timeout kills the process.
    */
-  closeTimeoutMs?: number;
+  enqueueWaitMs?: number;
 }
 
 /** Why items were dropped: both budgets full while the queue was unreachable, or still unqueued when the process shut down. */
@@ -60,6 +61,9 @@ export interface BatcherHooks {
 }
 
 const NO_HOOKS: BatcherHooks = { spilled: () => undefined, dropped: () => undefined, drained: () => undefined };
+
+/** BatcherOptions.enqueueWaitMs by default. */
+const DEFAULT_ENQUEUE_WAIT_MS = 5000;
 
 /** At shutdown with a working queue, spill files enqueued at most (one per flush); the rest stay for the next process. */
 const MAX_SHUTDOWN_DRAINS = 64;
@@ -222,8 +226,9 @@ export class MediaBatcher {
 
   /** A stream's job is ending: its items are enqueued now (a failed enqueue is retried a few times). */
   async flushStream(rtmsStreamId: string): Promise<void> {
+    const deadline = Date.now() + (this.opts.enqueueWaitMs ?? DEFAULT_ENQUEUE_WAIT_MS);
     for (let i = 0; i < 3; i++) {
-      await this.flush();
+      if (!(await this.beforeDeadline(this.flush(), deadline))) break; // an enqueue hanging (Redis away)
       if (this.pendingItems(rtmsStreamId) === 0) return;
       await new Promise((r) => setTimeout(r, 200 * (i + 1)));
     }
@@ -243,7 +248,7 @@ export class MediaBatcher {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const deadline = Date.now() + (this.opts.closeTimeoutMs ?? 5000);
+    const deadline = Date.now() + (this.opts.enqueueWaitMs ?? DEFAULT_ENQUEUE_WAIT_MS);
     let settled = await this.beforeDeadline(this.flush(), deadline);
     for (let i = 0; settled && i < MAX_SHUTDOWN_DRAINS && this.spill && !this.spill.empty && this.memBytes === 0; i++) {
       const before = this.spill.bytes;
