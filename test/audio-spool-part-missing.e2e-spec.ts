@@ -13,6 +13,7 @@ import { pcmTones } from '../src/simulator/media';
 import { insertSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
+import { waitFor } from './utils/wait-for';
 
 const T0 = 1_750_690_000_000; // a Zoom ms timestamp on a segment boundary
 const PACKET_BYTES = 640; // 20 ms of 16 kHz mono L16
@@ -76,6 +77,42 @@ describe('Audio segments written with spooled parts missing', () => {
   const lostEvents = (sessionId: string) =>
     query<{ payload: Record<string, unknown> }>(ctx.hub.app, `SELECT payload FROM session_events WHERE session_id = $1 AND event_type = 'media.lost'`, [sessionId]);
   const missingPacketsCounted = async () => (await get(MetricsService).registry.getSingleMetric('rtms_hub_audio_packets_missing_total')?.get())?.values[0]?.value ?? 0;
+
+  it('a segment given up as lost (its host silent too long) is written out from the spool when the host is back: media.recovered, nothing missing', async () => {
+    const sessionId = await insertSession(ctx.hub, { meetingUuid: `audio-back-${randomUUID()}` });
+    const streamId = `audio-back-${randomUUID()}`;
+    const writer = get(AudioSegmentWriter);
+    const store = new SpooledAudioStore(get(DataSource), new SpoolFiles(writer.spoolDir), writer.spoolHost);
+    const key = `${streamId}|7|${T0}`;
+    const ids = await store.ensureSegments([{ key, sessionId, rtmsStreamId: streamId, userId: '7', userName: 'Ann', segmentStartMs: T0, segmentMs: 2000, sampleRate: 16000, channels: 1 }]);
+    const segmentId = ids.get(key)!;
+    await store.appendParts([{ segmentId, packets: packets(0, 100), touch: true }]);
+    await store.close();
+    // What another host's LostSpoolHosts check did while this one was silent.
+    await query(ctx.hub.app, `UPDATE audio_segments SET status = 'lost', last_part_at = now() - interval '1 hour' WHERE id = $1`, [segmentId]);
+
+    await writer.sweep(600_000);
+    await waitFor(async () => (await segmentStatus(segmentId)) === 'final', { timeoutMs: 10_000, what: 'the recovered segment written out' });
+    const [wav] = await query<{ duration_ms: number; meta: Record<string, unknown> }>(ctx.hub.app, `SELECT duration_ms, meta FROM media_artifacts WHERE rtms_stream_id = $1`, [streamId]);
+    expect(wav.duration_ms).toBe(2000);
+    expect(wav.meta).not.toHaveProperty('missing_parts');
+    const recovered = await query<{ payload: Record<string, unknown> }>(ctx.hub.app, `SELECT payload FROM session_events WHERE session_id = $1 AND event_type = 'media.recovered'`, [sessionId]);
+    expect(recovered.map((e) => e.payload)).toEqual([
+      {
+        reason: 'spool_host_back',
+        items: { audio_segment: 1 },
+        spool_hosts: [writer.spoolHost],
+        rtms_stream_ids: [streamId],
+        participants: [{ user_id: '7', user_name: 'Ann' }],
+        from: new Date(T0).toISOString(),
+        to: new Date(T0 + 2000).toISOString(),
+      },
+    ]);
+    expect(await lostEvents(sessionId)).toEqual([]);
+    // Another sweep finds nothing more to recover.
+    expect((await writer.sweep(600_000)).recovered).toBe(0);
+    await query(ctx.hub.app, `DELETE FROM sessions WHERE id = $1`, [sessionId]);
+  });
 
   it("records media.lost (spool_part_missing) with the segment and what it lacks, and counts the packets", async () => {
     const sessionId = await insertSession(ctx.hub, { meetingUuid: `audio-missing-${randomUUID()}` });

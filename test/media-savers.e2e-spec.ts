@@ -269,7 +269,7 @@ function suite(driver: 'local' | 's3') {
       await fs.utimes(path.join(ctx.spool, spoolFiles[0]), old, old);
       expect(await writer.removeUnusedSpoolFiles()).toBe(0); // its parts are still there
       await query(e2e.hub.app, `UPDATE audio_segments SET updated_at = now() - interval '11 minutes' WHERE rtms_stream_id = $1`, [stream]);
-      expect(await writer.sweep(800)).toEqual({ written: 0, sealed: 6 });
+      expect(await writer.sweep(800)).toEqual({ written: 0, sealed: 6, recovered: 0 });
       expect(await query(e2e.hub.app, `SELECT 1 FROM audio_parts p JOIN audio_segments s ON s.id = p.segment_id WHERE s.rtms_stream_id = $1`, [stream])).toEqual([]);
       expect(await writer.removeUnusedSpoolFiles()).toBe(1);
       expect(await fs.readdir(ctx.spool)).toEqual([]);

@@ -8,7 +8,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { AppConfig } from '../../../config/app.config';
 import { EventSource, SessionEventsService } from '../../sessions';
-import { AudioSegmentsRepository, StoredPart, StoredSegment } from '../repositories/audio-segments.repository';
+import { AudioSegmentsRepository, LostSegment, StoredPart, StoredSegment } from '../repositories/audio-segments.repository';
 import type { ArtifactRow } from '../repositories/media-artifacts.repository';
 import { RecordingReadyService } from '../recording/recording-ready.service';
 import { MediaSaverService } from '../savers/media-saver.service';
@@ -16,13 +16,15 @@ import { assemblePackets, Packet, toWav } from '../savers/wav';
 import { buildMediaKey } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { partKey, WrittenParts } from './audio-spool.ports';
-import { MissingAudio, missingAudio, missingPartsPayload } from './missing-audio';
+import { MissingAudio, missingAudio, missingPartsPayload, segmentsPayload } from './missing-audio';
 import { readSpool, SPOOL_FILE } from './spool-files';
 
 /** Parts of written segments are kept this long for late packets, then pruned with their spool files. */
 export const PART_RETENTION_MIN = 10;
 /** Segments written out per transaction by the sweep. */
 const WRITE_BATCH = 20;
+/** Lost segments of this host reopened per sweep (the next sweep takes more). */
+const RECOVER_BATCH = 500;
 /** Spool files no part points at are removed once they have not been written for this long. */
 const UNUSED_GRACE_MS = 60_000;
 
@@ -197,12 +199,37 @@ export class AudioSegmentWriter {
    * muted or left, or the writer crashed), then seals segments written long enough ago,
    * dropping their parts (removeUnusedSpoolFiles then removes the files).
    */
-  async sweep(idleMs: number): Promise<{ written: number; sealed: number }> {
+  async sweep(idleMs: number): Promise<{ written: number; sealed: number; recovered: number }> {
+    const recovered = await this.recoverLost();
     const due = await this.segments.findIdleOpen(idleMs, this.spoolHost);
     let written = 0;
     for (let i = 0; i < due.length; i += WRITE_BATCH) written += await this.finalizeSegments(due.slice(i, i + WRITE_BATCH).map((id) => ({ id })));
     const sealed = await this.segments.sealWritten(PART_RETENTION_MIN, this.spoolHost);
-    return { written, sealed: sealed.length };
+    return { written, sealed: sealed.length, recovered };
+  }
+
+  /**
+   * This host was given up as lost (no heartbeat for SPOOL_HOST_LOST_AFTER_SEC: a long
+   * network partition, a host rebooted slowly) and is back with its spool: the segments
+   * marked lost on its account are reopened for this sweep to write out, and each
+   * session's timeline says so (`media.recovered`, reason spool_host_back) in the same
+   * transaction. Parts whose bytes are gone after all are reported when written
+   * (`media.lost`, spool_part_missing). Without this, they stayed lost, and their parts
+   * and spool files were kept until media retention.
+   */
+  private async recoverLost(): Promise<number> {
+    if (!this.spoolHost) return 0;
+    const rows = await this.db.transaction(async (em) => {
+      const reopened = await this.segments.reopenLost(this.spoolHost, RECOVER_BATCH, em);
+      const bySession = new Map<string, LostSegment[]>();
+      for (const r of reopened) pushTo(bySession, r.session_id, r);
+      for (const [sessionId, segs] of bySession) {
+        await this.events?.recordEvent(sessionId, { source: EventSource.Worker, eventType: 'media.recovered', payload: { reason: 'spool_host_back', ...segmentsPayload(segs) } }, em);
+      }
+      return reopened;
+    });
+    if (rows.length > 0) this.logger.warn(`Spool host ${this.spoolHost} is back: ${rows.length} audio segment(s) recorded as lost are written out from its spool (media.recovered)`);
+    return rows.length;
   }
 
   /**

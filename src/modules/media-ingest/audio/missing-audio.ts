@@ -1,4 +1,4 @@
-import type { StoredPart, StoredSegment } from '../repositories/audio-segments.repository';
+import type { LostSegment, StoredPart, StoredSegment } from '../repositories/audio-segments.repository';
 
 /** What a segment's WAV was written without: parts whose bytes are nowhere. */
 export interface MissingAudio {
@@ -29,5 +29,25 @@ export function missingPartsPayload(seg: StoredSegment, spoolHost: string, missi
     missing_parts: missing.parts,
     missing_packets: missing.packets,
     missing_ms: missing.ms,
+  };
+}
+
+/**
+ * Whole segments of one session, as a timeline payload's common part: how many, which
+ * hosts, streams and participants, and the span they cover (`media.lost` spool_host_lost,
+ * `media.recovered` spool_host_back).
+ */
+export function segmentsPayload(rows: LostSegment[]): Record<string, unknown> {
+  const starts = rows.map((r) => Number(r.segment_start_ms));
+  const ends = rows.map((r) => Number(r.segment_start_ms) + r.segment_ms);
+  const participants = new Map<string, string | null>();
+  for (const r of rows) participants.set(r.user_id, r.user_name);
+  return {
+    items: { audio_segment: rows.length },
+    spool_hosts: [...new Set(rows.map((r) => r.spool_host))],
+    rtms_stream_ids: [...new Set(rows.map((r) => r.rtms_stream_id))],
+    participants: [...participants].map(([user_id, user_name]) => ({ user_id, user_name })),
+    from: new Date(Math.min(...starts)).toISOString(),
+    to: new Date(Math.max(...ends)).toISOString(),
   };
 }

@@ -276,6 +276,23 @@ export class AudioSegmentsRepository {
     );
   }
 
+  /**
+   * Reopens up to `limit` of this host's segments marked lost: the host was silent past
+   * SPOOL_HOST_LOST_AFTER_SEC and is back, so their PCM may be in its spool after all.
+   * Returns them (locked rows skipped: another writer of this host has them). Reopened,
+   * they are idle open segments the sweep writes out, as after any crash.
+   */
+  async reopenLost(spoolHost: string, limit: number, em: EntityManager = this.db.manager): Promise<LostSegment[]> {
+    return returningRows<LostSegment>(
+      em.query(
+        `UPDATE audio_segments SET status = 'open', updated_at = now()
+          WHERE id IN (SELECT id FROM audio_segments WHERE status = 'lost' AND spool_host = $1 ORDER BY segment_start_ms LIMIT $2 FOR UPDATE SKIP LOCKED)
+          RETURNING session_id, rtms_stream_id, user_id, user_name, segment_start_ms::text AS segment_start_ms, segment_ms, spool_host`,
+        [spoolHost, limit],
+      ),
+    );
+  }
+
   /** Seals this host's segments written more than `retentionMin` minutes ago and deletes their parts; returns their ids. */
   async sealWritten(retentionMin: number, spoolHost: string): Promise<string[]> {
     const rows: Array<{ id: string }> = await this.db.query(

@@ -8,6 +8,7 @@ import { MetricsService } from '../../../common/metrics/metrics.service';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
 import { EventSource, SessionEventsService } from '../../sessions';
+import { segmentsPayload } from '../audio/missing-audio';
 import { AudioSegmentsRepository, LostSegment } from '../repositories/audio-segments.repository';
 import { workerKeys } from './stream-workers.registry';
 
@@ -21,19 +22,7 @@ export function lostHosts(candidates: string[], lastSeen: Array<string | null>, 
 
 /** The lost segments of one session, as its timeline's `media.lost` payload. */
 export function lostAudioPayload(rows: LostSegment[]): Record<string, unknown> {
-  const starts = rows.map((r) => Number(r.segment_start_ms));
-  const ends = rows.map((r) => Number(r.segment_start_ms) + r.segment_ms);
-  const participants = new Map<string, string | null>();
-  for (const r of rows) participants.set(r.user_id, r.user_name);
-  return {
-    reason: 'spool_host_lost',
-    items: { audio_segment: rows.length },
-    spool_hosts: [...new Set(rows.map((r) => r.spool_host))],
-    rtms_stream_ids: [...new Set(rows.map((r) => r.rtms_stream_id))],
-    participants: [...participants].map(([user_id, user_name]) => ({ user_id, user_name })),
-    from: new Date(Math.min(...starts)).toISOString(),
-    to: new Date(Math.max(...ends)).toISOString(),
-  };
+  return { reason: 'spool_host_lost', ...segmentsPayload(rows) };
 }
 
 /**
