@@ -81,4 +81,23 @@ describe('Lost spool hosts', () => {
     expect(await status(alive)).toBe('open');
     await query(ctx.hub.app, `DELETE FROM sessions WHERE id = $1`, [sessionId]);
   });
+
+  it('forgets hosts silent for over a day (a retired host), not those heard from since', async () => {
+    const key = workerKeys(`${process.env.QUEUE_PREFIX}:${QueueName.RtmsStreams}`).spoolHosts;
+    const retired = `retired-${randomUUID().slice(0, 8)}`;
+    const garbled = `garbled-${randomUUID().slice(0, 8)}`;
+    const recent = `recent-${randomUUID().slice(0, 8)}`;
+    await redis.hset(key, retired, String(Date.now() - 25 * 3_600_000), garbled, 'not a time', recent, String(Date.now() - 3_600_000));
+    // (The worker's own periodic check may be running: a call then returns at once.)
+    const after = await waitFor(
+      async () => {
+        await ctx.hub.app.get(LostSpoolHosts, { strict: false }).check();
+        const seen = await redis.hmget(key, retired, garbled, recent);
+        return seen[0] === null && seen[1] === null ? seen : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the silent hosts forgotten' },
+    );
+    expect(after).toEqual([null, null, expect.any(String)]);
+    await redis.hdel(key, recent);
+  });
 });

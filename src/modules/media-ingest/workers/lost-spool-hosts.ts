@@ -12,6 +12,21 @@ import { segmentsPayload } from '../audio/missing-audio';
 import { AudioSegmentsRepository, LostSegment } from '../repositories/audio-segments.repository';
 import { workerKeys } from './stream-workers.registry';
 
+/** A spool host's heartbeat is deleted once it is this old (and past the lost grace). */
+const FORGET_SILENT_HOST_MS = 24 * 3_600_000;
+
+/** HDEL of every field of KEYS[1] whose value (ms) is below ARGV[1] (or not a number); returns how many. */
+const FORGET_OLDER_THAN = `local all = redis.call('HGETALL', KEYS[1])
+local n = 0
+for i = 1, #all, 2 do
+  local at = tonumber(all[i + 1])
+  if at == nil or at < tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[1], all[i])
+    n = n + 1
+  end
+end
+return n`;
+
 /** Spool hosts silent for `lostAfterMs`: no heartbeat recorded, or the last one too old. */
 export function lostHosts(candidates: string[], lastSeen: Array<string | null>, now: number, lostAfterMs: number): string[] {
   return candidates.filter((_, i) => {
@@ -70,6 +85,7 @@ export class LostSpoolHosts implements OnApplicationShutdown {
     if (this.checking || !this.spoolHostsKey) return 0;
     this.checking = true;
     try {
+      await this.forgetSilentHosts(this.spoolHostsKey);
       const candidates = await this.segments.hostsWithIdleOpen(this.lostAfterMs, this.spoolHost);
       if (candidates.length === 0) return 0;
       const lastSeen = await this.redis.hmget(this.spoolHostsKey, ...candidates);
@@ -95,6 +111,18 @@ export class LostSpoolHosts implements OnApplicationShutdown {
     } finally {
       this.checking = false;
     }
+  }
+
+  /**
+   * Deletes the heartbeats of hosts silent for a day and past the lost grace (a host
+   * retired or renamed), so the hash does not grow with every host that ever ran. Nothing
+   * changes for the lost check: a host with no heartbeat counts as silent, as a stale one
+   * does. Compare-and-delete in one script, so a host beating just then is not forgotten.
+   */
+  private async forgetSilentHosts(key: string): Promise<void> {
+    const cutoff = Date.now() - Math.max(this.lostAfterMs, FORGET_SILENT_HOST_MS);
+    const forgotten = Number(await this.redis.eval(FORGET_OLDER_THAN, 1, key, String(cutoff)));
+    if (forgotten > 0) this.logger.log(`Forgot ${forgotten} spool host(s) silent for over ${Math.round(FORGET_SILENT_HOST_MS / 3_600_000)} h`);
   }
 
   onApplicationShutdown(): void {

@@ -17,6 +17,7 @@ function fakeRedis(state: { active: number; wait: number; workers: Record<string
       hset: (key: string, field: string, value: string) => (ops.push(() => (key.endsWith(':workers') ? (state.workers[field] = value) : 1)), chain),
       hget: (key: string, field: string) => (ops.push(() => (key.endsWith(':drain') ? (state.drain[field] ?? null) : null)), chain),
       hdel: () => (ops.push(() => 1), chain),
+      hkeys: (key: string) => (ops.push(() => Object.keys(key.endsWith(':drain') ? state.drain : state.workers)), chain),
       exec: async () => {
         if (state.fail) throw new Error('connection lost');
         return ops.map((op) => [null, op()]);
@@ -24,7 +25,12 @@ function fakeRedis(state: { active: number; wait: number; workers: Record<string
     };
     return chain;
   };
-  return { multi, hdel: async () => 1 } as unknown as Redis;
+  const hdel = async (key: string, ...fields: string[]) => {
+    const hash = key.endsWith(':drain') ? state.drain : key.endsWith(':workers') ? state.workers : {};
+    for (const f of fields) delete hash[f];
+    return fields.length;
+  };
+  return { multi, hdel } as unknown as Redis;
 }
 
 const config = (cap: number) =>
@@ -111,5 +117,13 @@ describe('StreamWorkerPresence', () => {
     await (p as unknown as { heartbeat(): Promise<void> }).heartbeat();
     expect(p.isDraining).toBe(false);
     expect(w.resume).toHaveBeenCalled();
+  });
+
+  it('a heartbeat deletes drain requests left by workers that are gone (crashed while draining), and keeps those of live workers', async () => {
+    const state = { active: 0, wait: 0, workers: { b: other('b', 1) }, drain: { b: 'x', 'crashed-worker': 'x' } as Record<string, string> };
+    const p = make(state, new RunningStreams());
+    p.attach(worker());
+    await (p as unknown as { heartbeat(): Promise<void> }).heartbeat();
+    expect(Object.keys(state.drain)).toEqual(['b']);
   });
 });

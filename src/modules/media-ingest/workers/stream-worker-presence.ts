@@ -11,7 +11,7 @@ import { AppConfig } from '../../../config/app.config';
 import { QueueName } from '../../../jobs/queue-names';
 import { RunningStreams } from '../stream/running-streams';
 import { fairShare, FairShareDecision } from './fair-share';
-import { HEARTBEAT_MS, liveRegistrations, WorkerRegistration, workerKeys } from './stream-workers.registry';
+import { HEARTBEAT_MS, liveRegistrations, orphanDrainRequests, WorkerRegistration, workerKeys } from './stream-workers.registry';
 
 /** How long a job this worker will not take waits before it is offered again (plus jitter). */
 const PUT_BACK_MS = 200;
@@ -140,12 +140,16 @@ export class StreamWorkerPresence implements OnApplicationShutdown {
         .hset(keys.spoolHosts, this.spoolHost, String(now))
         .hget(keys.drain, this.workerId)
         .hgetall(keys.workers)
+        .hkeys(keys.drain)
         .exec();
       if (!res || this.stopped) return;
       const drainRequested = res[2][1] !== null;
-      const { live, stale } = liveRegistrations((res[3][1] ?? {}) as Record<string, string>, now);
+      const registered = (res[3][1] ?? {}) as Record<string, string>;
+      const { live, stale } = liveRegistrations(registered, now);
       this.others = live.filter((w) => w.id !== this.workerId);
       if (stale.length > 0) await this.redis.hdel(keys.workers, ...stale);
+      const orphans = orphanDrainRequests((res[4][1] ?? []) as string[], registered, stale);
+      if (orphans.length > 0) await this.redis.hdel(keys.drain, ...orphans);
       if (drainRequested && !this.draining) this.startDrain();
       else if (!drainRequested && this.draining) this.stopDrain();
     } catch (err) {

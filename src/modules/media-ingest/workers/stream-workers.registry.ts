@@ -9,9 +9,11 @@ import type { WorkerLoad } from './fair-share';
  *
  * - `<qn>:workers`  hash workerId → JSON registration, rewritten every heartbeat; an entry
  *   older than REGISTRATION_TTL_MS is a dead worker (readers prune very old ones).
- * - `<qn>:drain`    hash workerId → ISO time the drain was requested.
+ * - `<qn>:drain`    hash workerId → ISO time the drain was requested; pruned with the
+ *   registrations (orphanDrainRequests).
  * - `<qn>:spool-hosts` hash SPOOL_HOST_ID → ms of the last heartbeat of a worker on that host
- *   (kept: the lost-host check needs it long after the worker is gone).
+ *   (kept: the lost-host check needs it long after the worker is gone; that check forgets
+ *   hosts silent for a day and past SPOOL_HOST_LOST_AFTER_SEC).
  */
 
 export const HEARTBEAT_MS = 1000;
@@ -54,6 +56,16 @@ export function liveRegistrations(all: Record<string, string>, now: number): { l
     else if (now - r.at <= REGISTRATION_TTL_MS) live.push(r);
   }
   return { live, stale };
+}
+
+/**
+ * Drain requests to delete: those of workers no longer registered, or whose registration
+ * is being pruned (`stale`). A worker that shuts down deletes its own; one that crashed
+ * left it behind.
+ */
+export function orphanDrainRequests(drainIds: string[], registered: Record<string, string>, stale: string[]): string[] {
+  const pruned = new Set(stale);
+  return drainIds.filter((id) => !(id in registered) || pruned.has(id));
 }
 
 /** The live workers a drain target names: a worker id, a SPOOL_HOST_ID or a host name. */
