@@ -90,9 +90,16 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
   const engine = new RecordingFakeEngine();
   const encoder = new RecordingFakeEncoder();
 
+  /** What a compose worker SIGKILLed mid-compose an hour ago left in the work dir. */
+  let crashedDir: string;
   beforeAll(async () => {
     receiver = await WebhookReceiver.start();
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'rtms-compose-e2e-'));
+    crashedDir = path.join(root, 'work', 'rtms-compose-Kil1ed');
+    await fs.mkdir(crashedDir, { recursive: true });
+    await fs.writeFile(path.join(crashedDir, 'recording.mp4'), Buffer.alloc(2048));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await fs.utimes(crashedDir, hourAgo, hourAgo);
   });
   afterAll(async () => {
     await receiver?.close();
@@ -129,6 +136,14 @@ describe('Recording composition (media-compose): trigger, exactly-once recording
   const stop = (sessionId: string) => ctx.hub.app.get(SessionsService).transition(sessionId, SessionStatus.Stopped, { source: EventSource.Api, stopReason: 6 });
   const timeline = async (sessionId: string, type: string) =>
     query<{ payload: Record<string, unknown> }>(ctx.hub.app, `SELECT payload FROM session_events WHERE session_id = $1 AND event_type = $2 ORDER BY created_at`, [sessionId, type]);
+
+  it('removes at start the work folder a killed compose worker left behind', async () => {
+    await waitFor(async () => (await fs.access(crashedDir).then(() => false, () => true)) || undefined, { timeoutMs: 10000, what: 'the stale compose folder removed' });
+    expect(await fs.readdir(path.join(root, 'work'))).toEqual([]);
+    const metrics = await ctx.http().get('/metrics').set('x-api-key', API_KEY).expect(200);
+    expect(metrics.text).toMatch(/^rtms_hub_compose_work_dirs_removed_total 1$/m);
+    expect(metrics.text).toMatch(/^rtms_hub_compose_work_dir_removed_bytes_total 2048$/m);
+  });
 
   it('composes when the session stops, stores one recording artifact, and announces recording.ready once with it', async () => {
     const sessionId = await seededSession();

@@ -1,6 +1,7 @@
 import { DynamicModule, Module, OnApplicationBootstrap, Provider } from '@nestjs/common';
 import { ReadinessChecks } from '../../common/health/readiness-checks';
 import { ComposeMetrics } from './compose/compose-metrics';
+import { ComposeWorkDirs } from './compose/compose-work-dirs';
 import { RecordingComposer } from './compose/recording-composer.service';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../../config/app.config';
@@ -12,7 +13,8 @@ import { MediaComposeCoreModule } from './media-compose-core.module';
 
 /**
  * The compose workers (processes that consume `media-compose`): the job, the engine,
- * its metrics, and ffmpeg's presence at boot and in /health/ready.
+ * its metrics, its work folders (swept of those killed workers left), and ffmpeg's
+ * presence at boot and in /health/ready.
  */
 @Module({
   imports: [MediaComposeCoreModule],
@@ -20,6 +22,12 @@ import { MediaComposeCoreModule } from './media-compose-core.module';
     RecordingComposer,
     ComposeMetrics,
     FfmpegHealth,
+    // Each compose's private folder under COMPOSE_WORK_DIR, and the sweep of those left by killed workers.
+    {
+      provide: ComposeWorkDirs,
+      inject: [ConfigService, ComposeMetrics],
+      useFactory: (config: ConfigService<AppConfig, true>, metrics: ComposeMetrics) => new ComposeWorkDirs(config.get('recordings', { infer: true }).workDir, metrics),
+    },
     // The ffmpeg engine builds recording.mp4 and the per-participant Opus files (FFMPEG_PATH, FFPROBE_PATH, COMPOSE_VIDEO_*).
     { provide: FfmpegComposeEngine, inject: [ConfigService], useFactory: (config: ConfigService<AppConfig, true>) => FfmpegComposeEngine.fromConfig(config.get('composeEngine', { infer: true })) },
     { provide: COMPOSE_ENGINE, useExisting: FfmpegComposeEngine },

@@ -3,13 +3,15 @@ import { Counter, Histogram } from 'prom-client';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import type { ComposeResult } from '../engine/compose-types';
 
-/** The compose job's metrics (docs/operations.md): how long, how much CPU, how often it fails. */
+/** The compose job's metrics (docs/operations.md): how long, how much CPU, how often it fails, what crashed workers left behind. */
 @Injectable()
 export class ComposeMetrics {
   private readonly duration: Histogram;
   private readonly cpuRatio: Histogram;
   private readonly recorded: Counter;
   private readonly failures: Counter<'code'>;
+  private readonly workDirsSwept: Counter;
+  private readonly workDirBytesSwept: Counter;
 
   constructor(metrics: MetricsService) {
     this.duration = metrics.histogram({
@@ -24,6 +26,8 @@ export class ComposeMetrics {
     });
     this.recorded = metrics.counter({ name: 'rtms_hub_compose_recorded_seconds_total', help: 'Seconds of recordings composed' });
     this.failures = metrics.counter({ name: 'rtms_hub_compose_failures_total', help: 'Recording compositions that failed for good, by recording_error code', labelNames: ['code'] });
+    this.workDirsSwept = metrics.counter({ name: 'rtms_hub_compose_work_dirs_removed_total', help: 'Compose work folders left by a compose worker that is gone (killed, crashed), removed by a sweep' });
+    this.workDirBytesSwept = metrics.counter({ name: 'rtms_hub_compose_work_dir_removed_bytes_total', help: 'Bytes in the compose work folders removed by a sweep' });
   }
 
   composed(result: ComposeResult, wallMs: number): void {
@@ -34,5 +38,10 @@ export class ComposeMetrics {
 
   failed(code: string): void {
     this.failures.inc({ code });
+  }
+
+  workDirsRemoved(dirs: number, bytes: number): void {
+    this.workDirsSwept.inc(dirs);
+    this.workDirBytesSwept.inc(bytes);
   }
 }

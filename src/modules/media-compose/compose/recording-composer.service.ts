@@ -11,6 +11,7 @@ import type { ComposeEngine, ComposeResult } from '../engine/compose-types';
 import { RecordingCompositionsRepository } from '../recording-compositions.repository';
 import { classifyComposeError, ComposeFailure, engineFailure, storageFailure } from './compose-errors';
 import { ComposeMetrics } from './compose-metrics';
+import { ComposeWorkDirs } from './compose-work-dirs';
 import { ComposePlan, engineInput, PLAN_EVENT_TYPES, planComposition } from './compose-plan';
 import { cutWav } from './wav-runs';
 
@@ -44,6 +45,7 @@ export class RecordingComposer {
     private readonly ready: RecordingReadyService,
     private readonly compositions: RecordingCompositionsRepository,
     private readonly metrics: ComposeMetrics,
+    private readonly workDirs: ComposeWorkDirs,
     @Inject(COMPOSE_ENGINE) private readonly engine: ComposeEngine,
     @Inject(PARTICIPANT_AUDIO_ENCODER) private readonly participantEncoder: ParticipantAudioEncoder,
     config: ConfigService<AppConfig, true>,
@@ -119,9 +121,10 @@ export class RecordingComposer {
     if (plan.video.length === 0 && plan.audio.length === 0) {
       throw new ComposeFailure('nothing_to_compose', `session ${session.id} has no H.264 video and no audio to compose${plan.skipped.length ? ` (${plan.skipped.length} malformed source(s) left out)` : ''}`, false);
     }
-    await fs.mkdir(this.settings.workDir, { recursive: true });
     // A private folder per attempt: file names are ours (v-00000.h264, a-00000-0.wav), never remote data.
-    const dir = await fs.mkdtemp(path.join(this.settings.workDir, 'rtms-compose-'));
+    // Its heartbeat keeps other workers' sweeps off it while it runs (compose-work-dirs.ts).
+    const workDir = await this.workDirs.create();
+    const dir = workDir.path;
     try {
       await this.download(plan, dir);
       const out = path.join(dir, 'recording.mp4');
@@ -166,7 +169,7 @@ export class RecordingComposer {
       const participantFiles = await this.participantFiles(session, plan, dir, signal);
       return { recording, result, plan, participantFiles };
     } finally {
-      await fs.rm(dir, { recursive: true, force: true }).catch((err: unknown) => this.logger.warn(`Could not remove ${dir}: ${String(err)}`));
+      await workDir.release();
     }
   }
 
