@@ -6,6 +6,7 @@ import { jobIdFor } from '../src/jobs/job-ids';
 import { JobProducer } from '../src/jobs/job-producer.service';
 import { ZoomRoomsClient } from '../src/modules/zoom-rooms/zoom-rooms.client';
 import { RestCall, ZoomSimulator } from '../src/simulator';
+import { ZoomTransportError } from '../src/zoom/zoom-errors';
 import { createSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
 import { API_KEY, TestApp } from './utils/test-app';
@@ -72,6 +73,30 @@ function holdJoin(app: TestApp, roomId: string): { reached: () => boolean; relea
     return send(id, method, params, token);
   });
   return { reached: () => reached, release };
+}
+
+/**
+ * The worker's first join call for `roomId` gets Zoom's answer, then its job dies before
+ * recording it — as a worker killed right after Zoom's 202 — once `die` is called. BullMQ
+ * runs the job again (here as a retry after the throw; after a real crash, as a stalled
+ * job): that re-run is what is tested.
+ */
+function dieAfterJoin(app: TestApp, roomId: string): { answered: () => boolean; die: () => void } {
+  const client = app.app.get(ZoomRoomsClient, { strict: false });
+  const send = client.sendEvent.bind(client);
+  let die!: () => void;
+  const gate = new Promise<void>((resolve) => (die = resolve));
+  let answered = false;
+  jest.spyOn(client, 'sendEvent').mockImplementation(async (id, method, params, token) => {
+    const res = await send(id, method, params, token);
+    if (id === roomId && method === 'zoomroom.meeting_join' && !answered) {
+      answered = true;
+      await gate;
+      throw new Error('worker died after Zoom answered the join (injected)');
+    }
+    return res;
+  });
+  return { answered: () => answered, die };
 }
 
 describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs', () => {
@@ -291,9 +316,10 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(cancelled.status).toBe('cancelled');
     const job = await ctx.hub.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string);
     expect(job).toBeUndefined();
-    // Past the Retry-After, nothing joined.
+    // Past the Retry-After, nothing joined; and a 429 is no join: no leave is sent either.
     await ctx.queuesIdle({ queues: [QueueName.ZoomRooms] });
     expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([429]);
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave')).toHaveLength(0);
     expect((await getDispatch(d.id)).status).toBe('cancelled');
   });
 
@@ -396,6 +422,86 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([202]);
     expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave').map((c) => c.status)).toEqual([202]);
     expect(ctx.sim.rooms.get(room.id)?.status).toBe('Available');
+  });
+
+  it('the worker dies after Zoom joined the room and before recording it, and the dispatch is cancelled meanwhile: the re-run join has the room leave', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom();
+    const crash = dieAfterJoin(worker, room.id);
+    const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    await waitFor(crash.answered, { what: "Zoom's answer to the join" });
+    expect(ctx.sim.rooms.get(room.id)?.status).toBe('InMeeting');
+    // The job is still running (a dead worker's lock holds until it expires): DELETE cannot
+    // remove it, and sends no leave itself — it could reach Zoom before a join in flight.
+    const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
+    expect(cancelled).toMatchObject({ status: 'cancelled', joined_at: null });
+    // The crashed state the re-run finds: cancelled, a join sent, no answer recorded.
+    const [crashed] = (await db().query('SELECT status, join_sent_at, joined_at FROM room_dispatches WHERE id = $1', [d.id])) as Array<Record<string, unknown>>;
+    expect(crashed).toMatchObject({ status: 'cancelled', join_sent_at: expect.any(Date), joined_at: null });
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave')).toHaveLength(0);
+    crash.die();
+
+    const left = await waitFor(
+      async () => {
+        const x = await getDispatch(d.id);
+        return x.left_at ? x : undefined;
+      },
+      { what: `the room of dispatch ${d.id} to leave` },
+    );
+    expect(left).toMatchObject({ status: 'cancelled', joined_at: null });
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([202]); // no second join
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave').map((c) => c.status)).toEqual([202]);
+    expect(ctx.sim.rooms.get(room.id)?.status).toBe('Available');
+    const rerun = await waitForJobState(ctx.hub.producer.queueFor(JobName.RoomJoin), jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string, 'completed');
+    expect(rerun.returnvalue).toEqual({ status: 'cancelled', skipped: true });
+  });
+
+  it.each([
+    { what: 'Zoom joined the room and the answer was lost', reached: true },
+    { what: 'the request never reached Zoom', reached: false },
+  ])('a join that timed out waits for its retry, and DELETE sends the room a leave in case it joined ($what): it ends cancelled', async ({ reached }) => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom();
+    // The queue is paused as the join times out: the join waits for its retry, and the
+    // leave DELETE queues waits too, until the queue resumes.
+    const queue = ctx.hub.producer.queueFor(JobName.RoomJoin);
+    const client = worker.app.get(ZoomRoomsClient, { strict: false });
+    const send = client.sendEvent.bind(client);
+    let timedOut = false;
+    jest.spyOn(client, 'sendEvent').mockImplementation(async (id, method, params, token) => {
+      if (id !== room.id || method !== 'zoomroom.meeting_join' || timedOut) return send(id, method, params, token);
+      if (reached) await send(id, method, params, token);
+      await queue.pause();
+      timedOut = true;
+      throw new ZoomTransportError('PATCH /rooms/{id}/events', 'timeout after 2000 ms');
+    });
+    try {
+      const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+      const joinId = jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string;
+      await waitFor(async () => ['delayed', 'waiting', 'paused'].includes(await queue.getJobState(joinId)), { what: 'the join to wait for its retry' });
+      expect(ctx.sim.rooms.get(room.id)?.status).toBe(reached ? 'InMeeting' : 'Available');
+
+      const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
+      expect(cancelled.status).toBe('cancelled');
+      expect(await queue.getJob(joinId)).toBeUndefined();
+      await queue.resume();
+      const left = await waitFor(
+        async () => {
+          const x = await getDispatch(d.id);
+          return x.left_at ? x : undefined;
+        },
+        { what: `the room of dispatch ${d.id} to be sent its leave` },
+      );
+      expect(left).toMatchObject({ status: 'cancelled', joined_at: null, error: null });
+      expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual(reached ? [202] : []);
+      // Zoom answers a leave for a room that is not in a meeting with 202 too.
+      expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave').map((c) => c.status)).toEqual([202]);
+      expect(ctx.sim.rooms.get(room.id)?.status).toBe('Available');
+      await ctx.queuesIdle({ queues: [QueueName.ZoomRooms] });
+      expect((await getDispatch(d.id)).status).toBe('cancelled');
+    } finally {
+      await queue.resume();
+    }
   });
 
   it('a retry whose job cannot be queued puts the dispatch back to failed, and the next retry runs it', async () => {

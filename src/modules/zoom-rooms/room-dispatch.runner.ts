@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Job, UnrecoverableError } from 'bullmq';
 import { deferJobUntil } from '../../jobs/queue-processor';
 import { Histogram } from 'prom-client';
-import { EntityManager, FindOptionsWhere, In, Repository } from 'typeorm';
+import { EntityManager, FindOptionsWhere, In, IsNull, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { AppEventsService, AppEventType } from '../app-events';
 import { MetricsService } from '../../common/metrics/metrics.service';
@@ -18,7 +18,7 @@ import { ZoomCallPolicy, ZoomCallRetryableError } from '../../zoom/call/zoom-cal
 import { sleep } from '../../common/async/sleep';
 import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
 import { EventSource, SessionEventsService } from '../sessions';
-import { DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
+import { DispatchStep, mayBeInMeeting, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { RoomDispatchesService } from './room-dispatches.service';
 import { passcodeAad } from './room-dispatch.views';
 import { RoomsRateLimiter } from './rooms-rate-limiter';
@@ -29,8 +29,29 @@ import { errorMessage } from '../../common/errors/error-message';
 const MAX_INPROCESS_WAIT_MS = 5_000;
 const FINAL = [RoomDispatchStatus.Left, RoomDispatchStatus.Failed, RoomDispatchStatus.Cancelled];
 
-/** Cancelled after Zoom had joined the room, which has not left yet. */
-const isCancelledInMeeting = (d: RoomDispatchEntity): boolean => d.status === RoomDispatchStatus.Cancelled && d.joinedAt !== null && d.leftAt === null;
+/** What a step adds around its Zoom call (the join's join_sent_at). */
+interface CallHooks {
+  /** Right before each HTTP request, after the rate-limit wait (what it throws ends the call). */
+  beforeRequest?(): Promise<void>;
+  /** Zoom did not act on this job's requests: it throttled (429) or refused (4xx) them, or none went out (no token). */
+  notAccepted?(): Promise<void>;
+}
+
+/** The dispatch was cancelled before its join went to Zoom: the join is not sent. */
+class JoinWithdrawnError extends Error {
+  constructor(dispatchId: string) {
+    super(`room dispatch ${dispatchId} was cancelled before its join was sent`);
+    this.name = 'JoinWithdrawnError';
+  }
+}
+
+/** Zoom refused the leave of a cancelled dispatch (see cancelledLeaveRefused). */
+class CancelledLeaveRefusedError extends Error {
+  constructor(readonly record: ZoomCallOutcome) {
+    super(record.error ?? 'Zoom refused room leave');
+    this.name = 'CancelledLeaveRefusedError';
+  }
+}
 
 /**
  * Runs room.join / room.leave: PATCH /rooms/{id}/events through the shared rate limiter.
@@ -39,6 +60,9 @@ const isCancelledInMeeting = (d: RoomDispatchEntity): boolean => d.status === Ro
  *  - 429: everybody pauses for Retry-After; the job goes back to delayed (no attempt used; capped).
  *  - 5xx / network / timeout: thrown, BullMQ retries with exponential backoff.
  *  - other 4xx (offline, wrong passcode, unknown room...): failed at once with Zoom's code and message.
+ * A dispatch cancelled after its join went to Zoom (join_sent_at, joined_at: mayBeInMeeting)
+ * has its room sent a leave: by the join job when it sees the cancel (Zoom's answer, a re-run,
+ * its final failure), or by DELETE when no join job is left to see it.
  */
 @Injectable()
 export class RoomDispatchRunner {
@@ -78,7 +102,33 @@ export class RoomDispatchRunner {
 
     const params: Record<string, string> = { meeting_number: d.meetingNumber };
     if (d.passcodeEnc) params.passcode = this.cipher.decrypt(d.passcodeEnc, passcodeAad(d.id));
-    const res = await this.call(job, d, 'join', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_join', params, token));
+    // join_sent_at is written right before each request, after the rate-limit wait, and not
+    // with `joining`: a join still waiting for its slot (or deferred by it) has not reached
+    // Zoom, and a cancel then needs no leave. It is cleared when Zoom throttles or refuses
+    // the request: Zoom did not join the room. `markedAt`: the mark this job wrote, if any.
+    let markedAt: Date | null = null;
+    const unmark = async (): Promise<void> => {
+      if (markedAt) await this.repo.update({ id: d.id, joinSentAt: markedAt }, { joinSentAt: null });
+      markedAt = null;
+    };
+    let res: ZoomResponse;
+    try {
+      res = await this.call(job, d, 'join', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_join', params, token), {
+        beforeRequest: async () => {
+          const at = await this.markJoinSent(d);
+          markedAt ??= at;
+        },
+        notAccepted: unmark,
+      });
+    } catch (err) {
+      if (!(err instanceof JoinWithdrawnError)) throw err;
+      // Cancelled while waiting for the slot: this job sent nothing Zoom acted on (at most a
+      // request answered 401); an earlier run's request may have joined the room.
+      await unmark();
+      await this.takeOutIfCancelled(d.id);
+      this.logger.log(`Room dispatch ${d.id} was cancelled before its join was sent`);
+      return { status: RoomDispatchStatus.Cancelled, skipped: true };
+    }
 
     const joinedAt = new Date();
     const leaveAt = d.leaveAfterSeconds > 0 ? new Date(joinedAt.getTime() + d.leaveAfterSeconds * 1000) : null;
@@ -105,16 +155,41 @@ export class RoomDispatchRunner {
   }
 
   /**
-   * A re-run of this round's join (BullMQ retry after a throw or a crash) finds that the
-   * first run got Zoom's 202 and moved the row, but may have died before the step after
-   * it: makes sure that step happened, so the room does not stay in the meeting.
+   * A re-run of this round's join (BullMQ retry after a throw or a crash) finds the row
+   * moved on: the first run got Zoom's 202 and moved it but may have died before the step
+   * after it, or the dispatch was cancelled after a join went to Zoom — also when that run
+   * died between Zoom's 202 and writing `joined_at` (join_sent_at says a join went out).
+   * Makes sure the room does not stay in the meeting.
    */
   private async finishInterruptedJoin(d: RoomDispatchEntity): Promise<void> {
     if (d.status === RoomDispatchStatus.Joined && d.leaveAt) {
       await this.scheduleLeave(d, d.leaveAt);
-    } else if (isCancelledInMeeting(d)) {
+    } else if (mayBeInMeeting(d)) {
       await this.dispatches.leaveNow(d.id, d.round);
+      this.logger.log(`Room dispatch ${d.id} was cancelled after its join went to Zoom${d.joinedAt ? '' : ' (no answer recorded)'}; the room leaves now`);
     }
+  }
+
+  /**
+   * Marks that this round's join goes to Zoom now, unless an earlier request already did
+   * (that mark stays: Zoom may have acted on it). Returns the mark written, or null.
+   * Throws JoinWithdrawnError when the dispatch is no longer joining (cancelled meanwhile).
+   */
+  private async markJoinSent(d: RoomDispatchEntity): Promise<Date | null> {
+    const at = new Date();
+    const res = await this.repo.update({ id: d.id, round: d.round, status: RoomDispatchStatus.Joining, joinSentAt: IsNull() }, { joinSentAt: at });
+    if (res.affected) return at;
+    const now = await this.repo.findOneBy({ id: d.id });
+    if (now?.status === RoomDispatchStatus.Joining && now.round === d.round) return null;
+    throw new JoinWithdrawnError(d.id);
+  }
+
+  /** A cancelled dispatch whose room Zoom may have joined: its leave, now (a no-op for any other). */
+  private async takeOutIfCancelled(dispatchId: string): Promise<void> {
+    const d = await this.repo.findOneBy({ id: dispatchId });
+    if (!d || !mayBeInMeeting(d)) return;
+    await this.dispatches.leaveNow(d.id, d.round);
+    this.logger.log(`Room dispatch ${d.id} was cancelled after its join went to Zoom; the room leaves now`);
   }
 
   /**
@@ -129,12 +204,18 @@ export class RoomDispatchRunner {
   async leave(job: Job<RoomJobPayload>): Promise<{ status: string; skipped?: boolean }> {
     const d = await this.load(job);
     if (job.data.round !== undefined && job.data.round !== d.round) return { status: d.status, skipped: true };
-    const cancelledInMeeting = isCancelledInMeeting(d);
+    const cancelledInMeeting = mayBeInMeeting(d);
     if (d.status !== RoomDispatchStatus.Joined && d.status !== RoomDispatchStatus.Leaving && !cancelledInMeeting) return { status: d.status, skipped: true };
     if (d.status === RoomDispatchStatus.Joined) {
       await this.repo.update({ id: d.id, status: RoomDispatchStatus.Joined }, { status: RoomDispatchStatus.Leaving });
     }
-    const res = await this.call(job, d, 'leave', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_leave', {}, token));
+    let res: ZoomResponse;
+    try {
+      res = await this.call(job, d, 'leave', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_leave', {}, token));
+    } catch (err) {
+      if (err instanceof CancelledLeaveRefusedError) return this.cancelledLeaveRefused(d, err.record);
+      throw err;
+    }
 
     const now = new Date();
     const finalStatus = cancelledInMeeting ? RoomDispatchStatus.Cancelled : RoomDispatchStatus.Left;
@@ -152,10 +233,34 @@ export class RoomDispatchRunner {
     return { status: finalStatus };
   }
 
-  /** Attempts used up (5xx/network): the dispatch fails with the last error seen. */
+  /**
+   * Zoom refused the leave of a cancelled dispatch (e.g. 400 3000, the room is offline).
+   * It stays cancelled, with Zoom's answer. When Zoom never confirmed the join (the leave
+   * went out because a join was sent whose answer was lost), the refusal says the room is
+   * not there to take out: the job ends. A room Zoom had joined that Zoom will not send
+   * out is a real failure: the job fails for good, with Zoom's reason (no retry).
+   */
+  private async cancelledLeaveRefused(d: RoomDispatchEntity, record: ZoomCallOutcome): Promise<{ status: string }> {
+    await this.repo.update({ id: d.id, status: RoomDispatchStatus.Cancelled, round: d.round }, { ...record, nextAttemptAt: null });
+    if (d.joinedAt === null) {
+      this.logger.log(`Room dispatch ${d.id}: Zoom refused the leave sent in case its join had gone through (${record.error ?? 'refused'}); it stays cancelled`);
+      return { status: RoomDispatchStatus.Cancelled };
+    }
+    this.logger.warn(`Room dispatch ${d.id}: Zoom refused the leave of room ${d.roomId}, cancelled after it joined: ${record.error ?? 'refused'}`);
+    throw new UnrecoverableError(record.error ?? 'room leave refused');
+  }
+
+  /**
+   * Attempts used up (5xx/network): the dispatch fails with the last error seen. A join
+   * that gave up on a dispatch cancelled meanwhile has its room leave if Zoom may have it.
+   */
   async finalFailure(dispatchId: string, step: DispatchStep, err: Error): Promise<void> {
     const d = await this.repo.findOne({ where: { id: dispatchId } });
-    if (!d || FINAL.includes(d.status)) return;
+    if (!d) return;
+    if (FINAL.includes(d.status)) {
+      if (step === 'join') await this.takeOutIfCancelled(d.id);
+      return;
+    }
     await this.fail(d, step, { error: `gave up after ${d.attempts} call(s): ${err.message}` }, false);
   }
 
@@ -169,7 +274,7 @@ export class RoomDispatchRunner {
    * One Zoom call with its rate-limit slot, under the shared Zoom call policy. Returns
    * 2xx answers; a 429 defers the job, 5xx and network errors retry it, a refusal fails it.
    */
-  private async call(job: Job<RoomJobPayload>, d: RoomDispatchEntity, step: DispatchStep, send: (token: string) => Promise<ZoomResponse>): Promise<ZoomResponse> {
+  private async call(job: Job<RoomJobPayload>, d: RoomDispatchEntity, step: DispatchStep, send: (token: string) => Promise<ZoomResponse>, hooks: CallHooks = {}): Promise<ZoomResponse> {
     const call: RoomCall = step;
     const result = await this.policy.call({
       operation: `room ${step}`,
@@ -189,6 +294,7 @@ export class RoomDispatchRunner {
         }
         this.waits.observe({ call }, slot.waitMs / 1000);
         if (slot.waitMs > 0) await sleep(slot.waitMs);
+        await hooks.beforeRequest?.();
         await this.repo.increment({ id: d.id }, 'attempts', 1);
       },
       send,
@@ -198,13 +304,18 @@ export class RoomDispatchRunner {
       case 'ok':
         return result.response;
       case 'throttled':
+        await hooks.notAccepted?.();
         return this.throttled(job, d, step, result.waitSec);
       case 'retry':
+        // 5xx, network error, timeout: Zoom may have acted on it (join_sent_at stays).
         return this.retryLater(d, step, result.record);
       case 'refused':
         this.client.calls.inc({ call, outcome: 'refused' });
+        await hooks.notAccepted?.();
+        if (step === 'leave' && d.status === RoomDispatchStatus.Cancelled) throw new CancelledLeaveRefusedError(result.record);
         return this.fail(d, step, result.record);
       case 'no_token':
+        await hooks.notAccepted?.();
         return this.fail(d, step, { error: `no usable Server-to-Server token: ${errorMessage(result.cause)}` });
     }
   }
@@ -240,6 +351,10 @@ export class RoomDispatchRunner {
       this.dispatches.outcomes.inc({ outcome: `failed_${step}` });
       await this.event(d, `zoom_room.${step}_failed`, { zoom_status: outcome.zoomStatus ?? null, zoom_code: outcome.zoomCode ?? null, zoom_message: outcome.zoomMessage ?? null, error: outcome.error ?? null });
       this.logger.warn(`Room ${step} failed for dispatch ${d.id} (room ${d.roomId}): ${outcome.error ?? 'failed'}`);
+    } else if (step === 'join') {
+      // Cancelled while this join ran: Zoom refused this job's request, but an earlier
+      // run's (join_sent_at) may have joined the room.
+      await this.takeOutIfCancelled(d.id);
     }
     if (throwAfter) throw new UnrecoverableError(outcome.error ?? `room ${step} failed`);
     return undefined as never;

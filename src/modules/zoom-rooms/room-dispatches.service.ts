@@ -17,7 +17,7 @@ import { RedisLock } from '../../common/redis/redis-lock';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { EventSource, SessionEventsService, SessionNotFoundError, SessionsService, StoredZoomRoomsPolicy, zoomRoomsPasscodeAad } from '../sessions';
 import { CreateDispatchDto, ListDispatchesQuery } from './dto/zoom-rooms.dto';
-import { ACTIVE_DISPATCH_STATUSES, DispatchSource, DispatchStep, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
+import { ACTIVE_DISPATCH_STATUSES, DispatchSource, DispatchStep, mayBeInMeeting, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { dispatchView, DispatchView, passcodeAad } from './room-dispatch.views';
 import { jobIdFor } from '../../jobs/job-ids';
 import { RoomDispatchesRepository } from './repositories/room-dispatches.repository';
@@ -272,12 +272,22 @@ export class RoomDispatchesService {
         case RoomDispatchStatus.Joining: {
           const res = await this.repo.update({ id, status: d.status, round: d.round }, { status: RoomDispatchStatus.Cancelled, nextAttemptAt: null, completedAt: new Date() });
           if (!res.affected) continue;
-          // A join job not yet running goes away; one in flight sees the cancel and leaves at once.
-          const job = await this.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: id, round: d.round }) as string);
-          await job?.remove().catch(() => undefined);
           this.outcomes.inc({ outcome: 'cancelled' });
+          // A join job not yet running goes away; one running sees the cancel when Zoom
+          // answers (or when it runs again) and has the room leave if Zoom may have it.
+          const joinGone = await this.removeJoinJob(id, d.round);
+          // Read after the cancel: a running join marks join_sent_at only while `joining`.
+          const row = await this.get(id);
+          if (joinGone && mayBeInMeeting(row)) {
+            // An earlier run's join went to Zoom with no definite answer (a timeout, a 5xx, a
+            // worker that died after Zoom's 202), and no join job is left to see this cancel.
+            // Not while a join runs: a leave that reached Zoom before that join would be undone by it.
+            await this.leaveNow(id, d.round);
+            this.logger.log(`Room dispatch ${id} cancelled after its join went to Zoom; the room leaves now`);
+            return dispatchView(await this.get(id));
+          }
           this.logger.log(`Room dispatch ${id} cancelled before the room joined`);
-          return dispatchView(await this.get(id));
+          return dispatchView(row);
         }
         case RoomDispatchStatus.Joined:
         case RoomDispatchStatus.Leaving: {
@@ -294,6 +304,19 @@ export class RoomDispatchesService {
       }
     }
     throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchChanged, `Room dispatch ${id} keeps changing; try again`);
+  }
+
+  /**
+   * Removes the round's join job. False when a worker holds it (running): BullMQ will not
+   * remove a locked job, and that run sees the cancel itself. True when it is gone.
+   */
+  private async removeJoinJob(id: string, round: number): Promise<boolean> {
+    const job = await this.producer.queueFor(JobName.RoomJoin).getJob(jobIdFor(JobName.RoomJoin, { dispatchId: id, round }) as string);
+    if (!job) return true;
+    return job.remove().then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Promotes the delayed leave job of the round, or adds it (leave_after_seconds 0 has none). */

@@ -14,7 +14,7 @@ export enum RoomDispatchStatus {
   Left = 'left',
   /** Permanent failure (Zoom's 4xx, or attempts used up); see failed_step and zoom_*. */
   Failed = 'failed',
-  /** DELETE before the room joined. */
+  /** DELETE before the room joined (a room Zoom may have joined meanwhile is sent a leave: left_at). */
   Cancelled = 'cancelled',
 }
 
@@ -31,6 +31,16 @@ export const ACTIVE_DISPATCH_STATUSES: readonly RoomDispatchStatus[] = [
  * again only when retried). Retention prunes these, by their last update.
  */
 export const FINISHED_DISPATCH_STATUSES: readonly RoomDispatchStatus[] = [RoomDispatchStatus.Left, RoomDispatchStatus.Failed, RoomDispatchStatus.Cancelled];
+
+/**
+ * A cancelled dispatch whose room Zoom may have in the meeting: Zoom accepted its join
+ * (`joined_at`), or a join went to Zoom and got no definite refusal (`join_sent_at`: the
+ * answer was lost, or the worker died before recording it), and no leave went through.
+ * Such a room must be sent a leave; a cancelled dispatch whose join never reached Zoom
+ * (or was refused or throttled) needs none.
+ */
+export const mayBeInMeeting = (d: Pick<RoomDispatchEntity, 'status' | 'joinSentAt' | 'joinedAt' | 'leftAt'>): boolean =>
+  d.status === RoomDispatchStatus.Cancelled && d.leftAt === null && (d.joinedAt !== null || d.joinSentAt !== null);
 
 export type DispatchSource = 'api' | 'auto';
 export type DispatchStep = 'join' | 'leave';
@@ -93,6 +103,15 @@ export class RoomDispatchEntity extends ZoomCallRecord {
 
   @Column({ name: 'failed_step', type: 'varchar', length: 8, nullable: true })
   failedStep: DispatchStep | null;
+
+  /**
+   * When a join of this dispatch went to Zoom, while Zoom may have accepted it: written just
+   * before the HTTP request (a worker can die after Zoom's 202 and before `joined_at`),
+   * cleared again when Zoom throttled or refused that request (it did not join). Set with
+   * `joined_at` null: the room may be in the meeting, unknown to the hub (mayBeInMeeting).
+   */
+  @Column({ name: 'join_sent_at', type: 'timestamptz', nullable: true })
+  joinSentAt: Date | null;
 
   @Column({ name: 'joined_at', type: 'timestamptz', nullable: true })
   joinedAt: Date | null;

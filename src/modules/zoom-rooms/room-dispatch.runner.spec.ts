@@ -1,0 +1,244 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { FindOperator } from 'typeorm';
+import type { RoomJobPayload } from '../../jobs/job-payloads';
+import { ZoomCallPolicy } from '../../zoom/call/zoom-call-policy';
+import type { ZoomResponse } from '../../zoom/http/zoom-http.client';
+import { ZoomTransportError } from '../../zoom/zoom-errors';
+import { mayBeInMeeting, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
+import { RoomDispatchRunner } from './room-dispatch.runner';
+
+const ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+const T0 = new Date('2026-12-01T10:00:00.000Z');
+
+const dispatch = (over: Partial<RoomDispatchEntity> = {}): RoomDispatchEntity =>
+  ({
+    id: ID,
+    roomId: 'room-1',
+    roomName: null,
+    meetingNumber: '81234567890',
+    passcodeEnc: null,
+    sessionId: null,
+    owner: null,
+    source: 'api',
+    status: RoomDispatchStatus.Joining,
+    leaveAfterSeconds: 0,
+    round: 1,
+    failedStep: null,
+    joinSentAt: null,
+    joinedAt: null,
+    leaveAt: null,
+    leftAt: null,
+    completedAt: null,
+    attempts: 0,
+    throttledCount: 0,
+    zoomStatus: null,
+    zoomCode: null,
+    zoomMessage: null,
+    error: null,
+    nextAttemptAt: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  }) as RoomDispatchEntity;
+
+/** One room_dispatches row in memory, with the conditional-update semantics the runner relies on. */
+class FakeRows {
+  constructor(public row: RoomDispatchEntity) {}
+
+  private matches(where: Record<string, unknown>): boolean {
+    const r = this.row as unknown as Record<string, unknown>;
+    return Object.entries(where).every(([k, v]) => {
+      if (v instanceof FindOperator) {
+        if (v.type === 'in') return (v.value as unknown[]).includes(r[k]);
+        if (v.type === 'isNull') return r[k] === null;
+        throw new Error(`operator ${v.type} not faked`);
+      }
+      if (v instanceof Date) return r[k] instanceof Date && (r[k] as Date).getTime() === v.getTime();
+      return r[k] === v;
+    });
+  }
+
+  private copy = (): RoomDispatchEntity => ({ ...this.row });
+
+  update = jest.fn(async (where: Record<string, unknown>, fields: Record<string, unknown>) => {
+    if (!this.matches(where)) return { affected: 0 };
+    Object.assign(this.row, fields);
+    return { affected: 1 };
+  });
+  findOne = jest.fn(async ({ where }: { where: Record<string, unknown> }) => (this.matches(where) ? this.copy() : null));
+  findOneBy = jest.fn(async (where: Record<string, unknown>) => (this.matches(where) ? this.copy() : null));
+  findOneByOrFail = jest.fn(async () => this.copy());
+  increment = jest.fn(async (_where: unknown, column: 'attempts', by: number) => {
+    this.row[column] += by;
+  });
+  manager = { transaction: async <T>(fn: (em: unknown) => Promise<T>) => fn({ getRepository: () => this }) };
+}
+
+const answer = (status: number, json?: unknown, headers: Record<string, string> = {}): ZoomResponse => ({ status, json, headers: new Headers(headers) });
+
+function setup(row: RoomDispatchEntity) {
+  const rows = new FakeRows(row);
+  const sendEvent = jest.fn<Promise<ZoomResponse>, [string, string, Record<string, string>, string]>(async () => answer(202));
+  const leaveNow = jest.fn(async () => undefined);
+  const enqueue = jest.fn(async () => undefined);
+  const reserve = jest.fn(async () => ({ reserved: true, waitMs: 0 }));
+  const inc = jest.fn();
+  const runner = new RoomDispatchRunner(
+    rows as never,
+    { sendEvent, calls: { inc } } as never,
+    new ZoomCallPolicy(),
+    { getAccountToken: async () => 'token', invalidate: async () => undefined } as never,
+    { reserve, penalize: async () => undefined } as never,
+    { decrypt: () => 'pw' } as never,
+    { enqueue } as never,
+    { leaveNow, outcomes: { inc } } as never,
+    { recordEvent: async () => undefined } as never,
+    { get: () => ({ maxThrottled: 5 }) } as never,
+    { histogram: () => ({ observe: () => undefined }) } as never,
+    { record: async () => undefined } as never,
+  );
+  const moveToDelayed = jest.fn(async () => undefined);
+  const job = { data: { dispatchId: ID, round: row.round }, token: 'lock', moveToDelayed } as unknown as Job<RoomJobPayload>;
+  const calls = (method: string) => sendEvent.mock.calls.filter(([, m]) => m === method);
+  return { rows, runner, job, sendEvent, leaveNow, enqueue, reserve, moveToDelayed, calls };
+}
+
+beforeAll(() => Logger.overrideLogger(false));
+
+describe('mayBeInMeeting: which cancelled dispatch has a room to take out', () => {
+  it.each([
+    { what: 'cancelled, join sent, no answer recorded (the crash window)', over: { status: RoomDispatchStatus.Cancelled, joinSentAt: T0 }, expected: true },
+    { what: 'cancelled after Zoom joined the room', over: { status: RoomDispatchStatus.Cancelled, joinSentAt: T0, joinedAt: T0 }, expected: true },
+    { what: 'cancelled after Zoom joined the room (a row from before join_sent_at)', over: { status: RoomDispatchStatus.Cancelled, joinedAt: T0 }, expected: true },
+    { what: 'cancelled before any join went to Zoom', over: { status: RoomDispatchStatus.Cancelled }, expected: false },
+    { what: 'cancelled, and the room left', over: { status: RoomDispatchStatus.Cancelled, joinSentAt: T0, leftAt: T0 }, expected: false },
+    { what: 'joining with a join sent (the join job carries on)', over: { status: RoomDispatchStatus.Joining, joinSentAt: T0 }, expected: false },
+    { what: 'a failed join', over: { status: RoomDispatchStatus.Failed, joinSentAt: T0 }, expected: false },
+  ])('$what: $expected', ({ over, expected }) => {
+    expect(mayBeInMeeting(dispatch(over))).toBe(expected);
+  });
+});
+
+describe('RoomDispatchRunner.join: a room Zoom may have joined leaves when its dispatch is cancelled', () => {
+  it('a re-run after the worker died between Zoom’s 202 and joined_at, on a dispatch cancelled meanwhile: the room leaves now, no second join', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0, completedAt: T0 }));
+    await expect(t.runner.join(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Cancelled, skipped: true });
+    expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
+    expect(t.sendEvent).not.toHaveBeenCalled();
+
+    // No needless leave: not for a dispatch whose join never went to Zoom, nor for a room that left.
+    for (const over of [{}, { joinSentAt: T0, joinedAt: T0, leftAt: T0 }]) {
+      const other = setup(dispatch({ status: RoomDispatchStatus.Cancelled, completedAt: T0, ...over }));
+      await other.runner.join(other.job);
+      expect(other.leaveNow).not.toHaveBeenCalled();
+      expect(other.sendEvent).not.toHaveBeenCalled();
+    }
+  });
+
+  it('writes join_sent_at before the request reaches Zoom, and joins', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued }));
+    t.sendEvent.mockImplementation(async () => {
+      expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Joining, joinSentAt: expect.any(Date), joinedAt: null });
+      return answer(202);
+    });
+    await expect(t.runner.join(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Joined });
+    expect(t.calls('zoomroom.meeting_join')).toHaveLength(1);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Joined, joinSentAt: expect.any(Date), joinedAt: expect.any(Date), attempts: 1 });
+  });
+
+  it('cancelled while the join waited for its rate-limit slot: no join is sent, and no leave', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued }));
+    t.reserve.mockImplementation(async () => {
+      t.rows.row.status = RoomDispatchStatus.Cancelled; // DELETE meanwhile
+      return { reserved: true, waitMs: 0 };
+    });
+    await expect(t.runner.join(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Cancelled, skipped: true });
+    expect(t.sendEvent).not.toHaveBeenCalled();
+    expect(t.leaveNow).not.toHaveBeenCalled();
+    expect(t.rows.row).toMatchObject({ joinSentAt: null, attempts: 0 });
+  });
+
+  it('429: Zoom did not join the room, join_sent_at is cleared again (a cancel during the wait sends no leave)', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued }));
+    t.sendEvent.mockImplementation(async () => {
+      expect(t.rows.row.joinSentAt).toEqual(expect.any(Date));
+      return answer(429, { code: 429, message: 'Too many requests' }, { 'retry-after': '2' });
+    });
+    await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(DelayedError);
+    expect(t.moveToDelayed).toHaveBeenCalled();
+    expect(t.sendEvent).toHaveBeenCalledTimes(1);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Joining, joinSentAt: null, throttledCount: 1 });
+  });
+
+  it('a 4xx refusal clears join_sent_at again: the dispatch fails, and was never in the meeting', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued }));
+    t.sendEvent.mockImplementation(async () => {
+      expect(t.rows.row.joinSentAt).toEqual(expect.any(Date));
+      return answer(400, { code: 3000, message: 'Zoom Room is offline.' });
+    });
+    await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(t.sendEvent).toHaveBeenCalledTimes(1);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, joinSentAt: null, zoomCode: '3000' });
+  });
+
+  it('a timeout keeps join_sent_at (Zoom may have joined the room); cancelled before the retry runs, the retry has the room leave', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued }));
+    t.sendEvent.mockRejectedValueOnce(new ZoomTransportError('PATCH /rooms/room-1/events', 'timeout after 10000 ms'));
+    await expect(t.runner.join(t.job)).rejects.toThrow('timeout');
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Joining, joinSentAt: expect.any(Date) });
+    t.rows.row.status = RoomDispatchStatus.Cancelled; // DELETE while the job was running (its lock kept it)
+    await t.runner.join(t.job);
+    expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
+    expect(t.calls('zoomroom.meeting_join')).toHaveLength(1);
+  });
+
+  it('an earlier request may have joined; this one is refused after a cancel: the room leaves', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Joining, joinSentAt: T0 }));
+    t.sendEvent.mockImplementation(async () => {
+      t.rows.row.status = RoomDispatchStatus.Cancelled;
+      return answer(400, { code: 3000, message: 'Zoom Room is already in a meeting.' });
+    });
+    await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0 });
+    expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
+  });
+
+  it('attempts used up on a dispatch cancelled meanwhile, with a join sent: the room leaves', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0 }));
+    await t.runner.finalFailure(ID, 'join', new Error('Zoom answered HTTP 503'));
+    expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
+    expect(t.rows.row.status).toBe(RoomDispatchStatus.Cancelled);
+  });
+});
+
+describe('RoomDispatchRunner.leave for a cancelled dispatch whose join had no recorded answer', () => {
+  const crashed = () => dispatch({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0, completedAt: T0 });
+
+  it('sends the leave; Zoom’s 202 ends it cancelled with left_at', async () => {
+    const t = setup(crashed());
+    await expect(t.runner.leave(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Cancelled });
+    expect(t.calls('zoomroom.meeting_leave')).toHaveLength(1);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, leftAt: expect.any(Date) });
+
+    // A cancelled dispatch whose join never went to Zoom sends none.
+    const never = setup(dispatch({ status: RoomDispatchStatus.Cancelled }));
+    await expect(never.runner.leave(never.job)).resolves.toEqual({ status: RoomDispatchStatus.Cancelled, skipped: true });
+    expect(never.sendEvent).not.toHaveBeenCalled();
+  });
+
+  it('Zoom refuses it (the room is not there, e.g. offline): cancelled with Zoom’s answer, the job ends without retries', async () => {
+    const t = setup(crashed());
+    t.sendEvent.mockResolvedValue(answer(400, { code: 3000, message: 'Zoom Room is offline.' }));
+    await expect(t.runner.leave(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Cancelled });
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, leftAt: null, zoomStatus: 400, zoomCode: '3000', zoomMessage: 'Zoom Room is offline.' });
+  });
+
+  it('Zoom refuses the leave of a room it had joined: stays cancelled, the job fails for good with Zoom’s reason', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0, joinedAt: T0 }));
+    t.sendEvent.mockResolvedValue(answer(400, { code: 3000, message: 'Zoom Room is offline.' }));
+    await expect(t.runner.leave(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, zoomCode: '3000' });
+  });
+});
