@@ -211,6 +211,43 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
     await b.close();
   });
 
+  it('an unreadable spill file does not stop the batcher: it is skipped and what comes after is enqueued', async () => {
+    const bad = path.join(dir, 'media-spill-1-a-0.jsonl');
+    await fs.mkdir(bad);
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    await fs.utimes(bad, old, old);
+    const q = flakyQueue();
+    q.down = false;
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000 }, new MediaSpill(dir, 50e6));
+    await b.flush(); // drains the spill: the bad file is set aside
+    b.add(A, JobName.TranscriptSave, text(1));
+    await b.flush();
+    expect(q.got).toEqual([{ name: JobName.TranscriptSave, ts: 1 }]);
+    expect(b.spilledBytes).toBe(0);
+    await b.close();
+  });
+
+  it('spilled media older than a day is dropped and reported per stream, not enqueued', async () => {
+    const file = path.join(dir, 'media-spill-1-a-0.jsonl');
+    const line = (ts: number) => JSON.stringify({ name: JobName.ChatSave, ids: A, item: item(18, `chat ${ts}`, ts) });
+    await fs.writeFile(file, `${line(1)}\n${line(2)}\n`);
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await fs.utimes(file, twoDaysAgo, twoDaysAgo);
+    const q = flakyQueue();
+    q.down = false;
+    const dropped: Array<[string, MediaJobName, number, DropReason]> = [];
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000 }, new MediaSpill(dir, 50e6), {
+      spilled: () => undefined,
+      drained: () => undefined,
+      dropped: (ids, name, n, reason) => void dropped.push([ids.rtmsStreamId, name, n, reason]),
+    });
+    await b.flush();
+    expect(q.got).toEqual([]);
+    expect(dropped).toEqual([['a', JobName.ChatSave, 2, 'spill_expired']]);
+    expect(await spillFiles()).toEqual([]);
+    await b.close();
+  });
+
   it('a shutdown with the queue working enqueues the whole spill, not just one file of it', async () => {
     const q = flakyQueue();
     const { c, hooks } = counters();

@@ -42,8 +42,12 @@ export interface BatcherOptions {
   enqueueWaitMs?: number;
 }
 
-/** Why items were dropped: both budgets full while the queue was unreachable, or still unqueued when the process shut down. */
-export type DropReason = 'buffers_full' | 'shutdown';
+/**
+ * Why items were dropped: both budgets full while the queue was unreachable, still
+ * unqueued when the process shut down with no room in the spill, or spilled longer ago
+ * than the spill keeps media (MAX_AGE_MS in media-spill.ts).
+ */
+export type DropReason = 'buffers_full' | 'shutdown' | 'spill_expired';
 
 /** What the batcher reports (metrics, the session's timeline, logs). */
 export interface BatcherHooks {
@@ -272,6 +276,7 @@ export class MediaBatcher {
     let lost = 0;
     for (const [name, entries] of left) {
       if (entries.length === 0) continue;
+      // False also when the write fails (a full disk): those are dropped and reported, not lost silently.
       const spilled = this.spill?.append(entries.map((w): SpilledEntry => ({ name, ids: w.ids, item: w.item }))) ?? false;
       if (spilled) continue;
       lost += entries.length;
@@ -306,7 +311,17 @@ export class MediaBatcher {
     }, this.opts.flushMs);
   }
 
+  /** Never rejects: a flush that threw would leave every later flush chained to its rejection. */
   private async flushNow(): Promise<void> {
+    try {
+      await this.flushAll();
+    } catch (err) {
+      this.logger.error(`Media flush failed, will retry: ${errorMessage(err)}`);
+      if (!this.closed) this.arm();
+    }
+  }
+
+  private async flushAll(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -341,6 +356,21 @@ export class MediaBatcher {
   private async drainSpill(): Promise<void> {
     const file = this.spill!.oldest();
     if (!file) return;
+    if (file.failed) {
+      this.logger.error(`Spill file unreadable, set aside as *.bad and skipped (its media is lost unless an operator recovers it): ${file.failed}`);
+      if (!this.spill!.empty) this.arm();
+      return;
+    }
+    if (file.expired) {
+      // Not enqueued: it may hold media of a participant erased, a stream revoked or a session purged since.
+      this.logger.error(`Spill file older than a day: its ${file.entries.length} media item(s) are dropped, not saved (recorded per stream as media.dropped)`);
+      const byName = new Map<MediaJobName, Waiting[]>();
+      for (const e of file.entries) byName.set(e.name, [...(byName.get(e.name) ?? []), { ids: e.ids, item: e.item }]);
+      for (const [name, entries] of byName) this.drop(name, entries, 'spill_expired');
+      file.done();
+      if (!this.spill!.empty) this.arm();
+      return;
+    }
     const byName = new Map<MediaJobName, Waiting[]>();
     for (const e of file.entries) {
       const list = byName.get(e.name) ?? [];

@@ -10,7 +10,7 @@ const entry = (timestamp: number): SpilledEntry => ({
   item: { msgType: 15, userId: 1, timestamp, data: 'AAAA', receivedAt: 1 },
 });
 const timings = { heartbeatMs: 20, staleMs: 1000 };
-const longAgo = new Date(Date.now() - 3_600_000);
+const longAgo = new Date(Date.now() - 2 * 3_600_000);
 
 function drain(spill: MediaSpill): number[] {
   const got: number[] = [];
@@ -71,17 +71,20 @@ describe('MediaSpill: files outlive their process', () => {
     expect(drain(next)).toEqual([1]);
   });
 
-  it('files of an older version (no heartbeat) are taken over once nothing has written to them for staleMs', async () => {
+  it('files of an older version (no heartbeat) are taken over only once nothing has written to them for an hour (it may still be running)', async () => {
     const legacy = path.join(dir, 'media-spill-4242-lz1k2p3q-0.jsonl');
     await fs.writeFile(legacy, JSON.stringify(entry(7)) + '\n');
     const spill = open();
+    expect(spill.adoptOrphans().files).toBe(0);
+    const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
+    await fs.utimes(legacy, tenMinutesAgo, tenMinutesAgo); // far past staleMs, not past the hour
     expect(spill.adoptOrphans().files).toBe(0);
     await fs.utimes(legacy, longAgo, longAgo);
     expect(spill.adoptOrphans().files).toBe(1);
     expect(drain(spill)).toEqual([7]);
   });
 
-  it('two processes looking at once take each orphan once, oldest owner first, ahead of their own files', async () => {
+  it('two processes looking one after the other take each orphan once, oldest owner first, ahead of their own files', async () => {
     await fs.writeFile(path.join(dir, 'media-spill-1-b-0.jsonl'), JSON.stringify(entry(20)) + '\n');
     await fs.writeFile(path.join(dir, 'media-spill-1-a-0.jsonl'), JSON.stringify(entry(10)) + '\n');
     await fs.writeFile(path.join(dir, 'media-spill-1-a-1.jsonl'), JSON.stringify(entry(11)) + '\n');
@@ -109,6 +112,41 @@ describe('MediaSpill: files outlive their process', () => {
     expect(f.adopted).toBe(true);
     expect(f.unreadable).toBe(1);
     expect(f.entries.map((e) => e.item.timestamp)).toEqual([1, 2]);
+  });
+
+  it('a file that cannot be read is set aside as *.bad and reported failed; the next file is read as usual', async () => {
+    const bad = path.join(dir, 'media-spill-1-a-0.jsonl');
+    await fs.mkdir(bad); // reading it fails (EISDIR), as an unreadable disk block would
+    const good = path.join(dir, 'media-spill-1-a-1.jsonl');
+    await fs.writeFile(good, JSON.stringify(entry(4)) + '\n');
+    for (const f of [bad, good]) await fs.utimes(f, longAgo, longAgo);
+    const spill = open();
+    expect(spill.adoptOrphans().files).toBe(2);
+    const first = spill.oldest()!;
+    expect(first.failed).toMatch(/EISDIR/);
+    expect(first.entries).toEqual([]);
+    expect(drain(spill)).toEqual([4]);
+    expect((await fs.readdir(dir)).filter((f) => f.endsWith('.bad'))).toHaveLength(1);
+    expect(spill.empty).toBe(true);
+  });
+
+  it('a file last written more than a day ago comes back expired', async () => {
+    const file = path.join(dir, 'media-spill-1-a-0.jsonl');
+    await fs.writeFile(file, JSON.stringify(entry(1)) + '\n');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await fs.utimes(file, twoDaysAgo, twoDaysAgo);
+    const spill = open();
+    spill.adoptOrphans();
+    const f = spill.oldest()!;
+    expect(f.expired).toBe(true);
+    expect(f.entries).toHaveLength(1);
+  });
+
+  it('an append that cannot be written (the directory gone, a full disk) returns false instead of throwing', async () => {
+    const spill = open();
+    await fs.rm(dir, { recursive: true, force: true });
+    expect(spill.append([entry(1)])).toBe(false);
+    expect(spill.bytes).toBe(0);
   });
 
   it('a running spill finds orphans on its own with each heartbeat', async () => {

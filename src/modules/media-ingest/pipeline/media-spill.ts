@@ -17,6 +17,10 @@ export interface SpillFile {
   unreadable: number;
   /** Taken over from a process that is gone (adoptOrphans). */
   adopted: boolean;
+  /** Last written more than MAX_AGE_MS ago: not to be enqueued (see MAX_AGE_MS). */
+  expired: boolean;
+  /** The file could not be read at all (EIO, EACCES, too large): set aside as `*.bad`, no entries. */
+  failed: string | null;
   done: () => void;
 }
 
@@ -31,6 +35,21 @@ export interface SpillTimings {
 const FILE_MAX_BYTES = 8 * 1024 * 1024;
 
 const DEFAULT_TIMINGS: SpillTimings = { heartbeatMs: 10_000, staleMs: 60_000 };
+
+/**
+ * Spilled media older than this is not enqueued but dropped (reported per stream): what
+ * waited a day on a disk (a host back after days) may belong to a participant erased, a
+ * stream revoked or a session purged by retention since, and saving it now would bring
+ * it back past those.
+ */
+export const MAX_AGE_MS = 24 * 3_600_000;
+
+/**
+ * Files of an owner with no heartbeat file at all (written by an older version, which had
+ * none) count as orphans only after this long unwritten: such an owner may still be
+ * running during a rolling upgrade, draining its spill.
+ */
+const LEGACY_STALE_MS = 3_600_000;
 
 /**
  * `media-spill-{owner}-{seq}.jsonl`, the owner being `{pid}-{start, base 36}-{random}`
@@ -141,7 +160,7 @@ export class MediaSpill {
    * Takes over the files of owners gone, oldest owner first, and removes their stale
    * heartbeat files. Gone: a heartbeat older than `staleMs`; with no heartbeat file at all
    * (a process of an older version, or one killed before it started beating), a file not
-   * written to for `staleMs`. Returns what it took.
+   * written to for an hour (LEGACY_STALE_MS). Returns what it took.
    */
   adoptOrphans(): { files: number; bytes: number } {
     let names: string[];
@@ -159,8 +178,10 @@ export class MediaSpill {
       if (mtime !== null) alive.set(m[1], mtime);
     }
     const gone = (owner: string, lastWrite: () => number | null) => {
-      const beat = alive.get(owner) ?? lastWrite();
-      return beat !== null && now - beat > this.timings.staleMs;
+      const beat = alive.get(owner);
+      if (beat !== undefined) return now - beat > this.timings.staleMs;
+      const written = lastWrite();
+      return written !== null && now - written > Math.max(this.timings.staleMs, LEGACY_STALE_MS);
     };
     const orphans = names
       .map((n) => ({ n, m: DATA_FILE.exec(n) }))
@@ -186,30 +207,69 @@ export class MediaSpill {
     return { files: taken.length, bytes: taken.reduce((a, f) => a + f.bytes, 0) };
   }
 
-  /** Appends the entries, or writes nothing and returns false if they do not fit in the budget. */
+  /**
+   * Appends the entries; false when they do not fit in the budget or the write failed
+   * (a full disk: the caller drops and reports them). A write that failed half-way leaves
+   * a cut line, which is read back as unreadable.
+   */
   append(entries: SpilledEntry[]): boolean {
     if (entries.length === 0) return true;
-    const data = Buffer.from(entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    let data: Buffer;
+    try {
+      data = Buffer.from(entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    } catch {
+      return false; // past V8's string limit (a memory budget of gigabytes): too much for one write
+    }
     if (this.used + data.length > this.maxBytes) return false;
     let f = this.files[this.files.length - 1];
     if (!f || !f.open || f.bytes >= FILE_MAX_BYTES) {
       f = { file: path.join(this.dir, `media-spill-${this.owner}-${this.seq++}.jsonl`), bytes: 0, open: true, adopted: false };
       this.files.push(f);
     }
-    appendFileSync(f.file, data);
+    try {
+      appendFileSync(f.file, data);
+    } catch {
+      f.open = false; // whatever part of it landed is read back as it is
+      return false;
+    }
     f.bytes += data.length;
     this.used += data.length;
     return true;
   }
 
-  /** The oldest file's entries; `done()` removes it once they are enqueued. Closes it for appends. */
+  /**
+   * The oldest file's entries; `done()` removes it once they are enqueued. Closes it for
+   * appends. A file that cannot be read is renamed `*.bad` (kept for an operator, never
+   * read again) and comes back `failed`, so one bad file cannot stop the spill.
+   */
   oldest(): SpillFile | null {
     const f = this.files[0];
     if (!f) return null;
     f.open = false;
+    const forget = () => {
+      const i = this.files.indexOf(f);
+      if (i < 0) return false;
+      this.files.splice(i, 1);
+      this.used -= f.bytes;
+      return true;
+    };
+    let text: string;
+    let writtenAt: number;
+    try {
+      writtenAt = this.mtimeOf(f.file) ?? Date.now();
+      text = this.read(f.file);
+    } catch (err) {
+      forget();
+      try {
+        renameSync(f.file, `${f.file}.bad`);
+      } catch {
+        // Gone or unmovable: it is no longer in the list either way.
+      }
+      return { entries: [], unreadable: 0, adopted: f.adopted, expired: false, failed: `${f.file}: ${(err as Error).message}`, done: () => undefined };
+    }
     const entries: SpilledEntry[] = [];
     let unreadable = 0;
-    for (const line of this.read(f.file).split('\n')) {
+    for (const line of text.split('\n')) {
       if (line.length === 0) continue;
       try {
         entries.push(JSON.parse(line) as SpilledEntry);
@@ -221,12 +281,10 @@ export class MediaSpill {
       entries,
       unreadable,
       adopted: f.adopted,
+      expired: Date.now() - writtenAt > MAX_AGE_MS,
+      failed: null,
       done: () => {
-        const i = this.files.indexOf(f);
-        if (i < 0) return;
-        this.files.splice(i, 1);
-        this.used -= f.bytes;
-        rmSync(f.file, { force: true });
+        if (forget()) rmSync(f.file, { force: true });
       },
     };
   }
@@ -242,8 +300,12 @@ export class MediaSpill {
   }
 
   private mtime(name: string): number | null {
+    return this.mtimeOf(path.join(this.dir, name));
+  }
+
+  private mtimeOf(file: string): number | null {
     try {
-      return statSync(path.join(this.dir, name)).mtimeMs;
+      return statSync(file).mtimeMs;
     } catch {
       return null;
     }
