@@ -91,6 +91,8 @@ describe('Audio segments written with spooled parts missing', () => {
     // What another host's LostSpoolHosts check did while this one was silent.
     await query(ctx.hub.app, `UPDATE audio_segments SET status = 'lost', last_part_at = now() - interval '1 hour' WHERE id = $1`, [segmentId]);
 
+    // (The sweep looks for them at its first run and every minute; called here at once.)
+    expect(await writer.recoverLost()).toBe(1);
     await writer.sweep(600_000);
     await waitFor(async () => (await segmentStatus(segmentId)) === 'final', { timeoutMs: 10_000, what: 'the recovered segment written out' });
     const [wav] = await query<{ duration_ms: number; meta: Record<string, unknown> }>(ctx.hub.app, `SELECT duration_ms, meta FROM media_artifacts WHERE rtms_stream_id = $1`, [streamId]);
@@ -109,8 +111,29 @@ describe('Audio segments written with spooled parts missing', () => {
       },
     ]);
     expect(await lostEvents(sessionId)).toEqual([]);
-    // Another sweep finds nothing more to recover.
-    expect((await writer.sweep(600_000)).recovered).toBe(0);
+    // Nothing more to recover.
+    expect(await writer.recoverLost()).toBe(0);
+    await query(ctx.hub.app, `DELETE FROM sessions WHERE id = $1`, [sessionId]);
+  });
+
+  it('a lost segment whose PCM is not on this disk (the host came back on a fresh one) stays lost: no media.recovered, no empty WAV', async () => {
+    const sessionId = await insertSession(ctx.hub, { meetingUuid: `audio-fresh-${randomUUID()}` });
+    const streamId = `audio-fresh-${randomUUID()}`;
+    const writer = get(AudioSegmentWriter);
+    const store = new SpooledAudioStore(get(DataSource), new SpoolFiles(writer.spoolDir), writer.spoolHost);
+    const key = `${streamId}|7|${T0}`;
+    const ids = await store.ensureSegments([{ key, sessionId, rtmsStreamId: streamId, userId: '7', userName: 'Ann', segmentStartMs: T0, segmentMs: 2000, sampleRate: 16000, channels: 1 }]);
+    const segmentId = ids.get(key)!;
+    await store.appendParts([{ segmentId, packets: packets(0, 100), touch: true }]);
+    const file = store.currentFile!;
+    await store.close();
+    await fs.rm(path.join(writer.spoolDir, file));
+    await query(ctx.hub.app, `UPDATE audio_segments SET status = 'lost', last_part_at = now() - interval '1 hour' WHERE id = $1`, [segmentId]);
+
+    expect(await writer.recoverLost()).toBe(0);
+    expect(await segmentStatus(segmentId)).toBe('lost');
+    expect(await query(ctx.hub.app, `SELECT 1 FROM session_events WHERE session_id = $1 AND event_type = 'media.recovered'`, [sessionId])).toEqual([]);
+    expect(await query(ctx.hub.app, `SELECT 1 FROM media_artifacts WHERE rtms_stream_id = $1`, [streamId])).toEqual([]);
     await query(ctx.hub.app, `DELETE FROM sessions WHERE id = $1`, [sessionId]);
   });
 

@@ -5,6 +5,7 @@ import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Counter } from 'prom-client';
 import { DataSource, EntityManager } from 'typeorm';
+import { errorMessage } from '../../../common/errors/error-message';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { AppConfig } from '../../../config/app.config';
 import { EventSource, SessionEventsService } from '../../sessions';
@@ -23,8 +24,8 @@ import { readSpool, SPOOL_FILE } from './spool-files';
 export const PART_RETENTION_MIN = 10;
 /** Segments written out per transaction by the sweep. */
 const WRITE_BATCH = 20;
-/** Lost segments of this host reopened per sweep (the next sweep takes more). */
-const RECOVER_BATCH = 500;
+/** How often a host looks for its own segments marked lost (and at its first sweep). */
+const RECOVER_EVERY_MS = 60_000;
 /** Spool files no part points at are removed once they have not been written for this long. */
 const UNUSED_GRACE_MS = 60_000;
 
@@ -50,6 +51,8 @@ export class AudioSegmentWriter {
   readonly spoolDir: string;
   readonly spoolHost: string;
   private readonly missingPackets?: Counter;
+  /** When the sweep next looks for this host's segments marked lost (recoverLost). */
+  private nextRecoveryAt = 0;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -200,7 +203,15 @@ export class AudioSegmentWriter {
    * dropping their parts (removeUnusedSpoolFiles then removes the files).
    */
   async sweep(idleMs: number): Promise<{ written: number; sealed: number; recovered: number }> {
-    const recovered = await this.recoverLost();
+    let recovered = 0;
+    if (Date.now() >= this.nextRecoveryAt) {
+      this.nextRecoveryAt = Date.now() + RECOVER_EVERY_MS;
+      // Isolated: a failed recovery must not keep this host's idle segments from being written.
+      recovered = await this.recoverLost().catch((err: unknown) => {
+        this.logger.warn(`Recovering this host's lost audio segments failed (retried in ${RECOVER_EVERY_MS / 1000} s): ${errorMessage(err)}`);
+        return 0;
+      });
+    }
     const due = await this.segments.findIdleOpen(idleMs, this.spoolHost);
     let written = 0;
     for (let i = 0; i < due.length; i += WRITE_BATCH) written += await this.finalizeSegments(due.slice(i, i + WRITE_BATCH).map((id) => ({ id })));
@@ -211,16 +222,32 @@ export class AudioSegmentWriter {
   /**
    * This host was given up as lost (no heartbeat for SPOOL_HOST_LOST_AFTER_SEC: a long
    * network partition, a host rebooted slowly) and is back with its spool: the segments
-   * marked lost on its account are reopened for this sweep to write out, and each
-   * session's timeline says so (`media.recovered`, reason spool_host_back) in the same
-   * transaction. Parts whose bytes are gone after all are reported when written
-   * (`media.lost`, spool_part_missing). Without this, they stayed lost, and their parts
-   * and spool files were kept until media retention.
+   * marked lost on its account that still have PCM here (a part's spool file on this disk,
+   * or PCM in the row) are reopened for the sweep to write out, and each session's
+   * timeline says so (`media.recovered`, reason spool_host_back) in the same transaction.
+   * Segments with nothing here (the host came back on a fresh disk) stay lost. Parts whose
+   * bytes are gone after all are reported when written (`media.lost`,
+   * spool_part_missing). Runs at the first sweep and every RECOVER_EVERY_MS after.
    */
-  private async recoverLost(): Promise<number> {
+  async recoverLost(): Promise<number> {
     if (!this.spoolHost) return 0;
+    const candidates = await this.segments.lostOnHost(this.spoolHost);
+    const onDisk = new Map<string, Promise<boolean>>();
+    const here = (file: string) => {
+      let p = onDisk.get(file);
+      if (!p) {
+        p = SPOOL_FILE.test(file) ? fs.access(path.join(this.spoolDir, file)).then(() => true, () => false) : Promise.resolve(false);
+        onDisk.set(file, p);
+      }
+      return p;
+    };
+    const recoverable: string[] = [];
+    for (const c of candidates) {
+      if (c.has_pcm || (await Promise.all(c.files.map(here))).some(Boolean)) recoverable.push(c.id);
+    }
+    if (recoverable.length === 0) return 0;
     const rows = await this.db.transaction(async (em) => {
-      const reopened = await this.segments.reopenLost(this.spoolHost, RECOVER_BATCH, em);
+      const reopened = await this.segments.reopenLost(recoverable, this.spoolHost, em);
       const bySession = new Map<string, LostSegment[]>();
       for (const r of reopened) pushTo(bySession, r.session_id, r);
       for (const [sessionId, segs] of bySession) {

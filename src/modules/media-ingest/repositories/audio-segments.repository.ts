@@ -277,18 +277,34 @@ export class AudioSegmentsRepository {
   }
 
   /**
-   * Reopens up to `limit` of this host's segments marked lost: the host was silent past
-   * SPOOL_HOST_LOST_AFTER_SEC and is back, so their PCM may be in its spool after all.
-   * Returns them (locked rows skipped: another writer of this host has them). Reopened,
-   * they are idle open segments the sweep writes out, as after any crash.
+   * This host's segments marked lost, each with the spool files its parts point at and
+   * whether any part holds its PCM in the row (older rows): what a returning host checks
+   * against its disk before reopening them.
    */
-  async reopenLost(spoolHost: string, limit: number, em: EntityManager = this.db.manager): Promise<LostSegment[]> {
+  async lostOnHost(spoolHost: string): Promise<Array<{ id: string; files: string[]; has_pcm: boolean }>> {
+    return this.db.query(
+      `SELECT s.id, coalesce(array_remove(array_agg(DISTINCT p.spool_file), NULL), '{}') AS files, coalesce(bool_or(p.pcm IS NOT NULL), false) AS has_pcm
+         FROM audio_segments s LEFT JOIN audio_parts p ON p.segment_id = s.id
+        WHERE s.status = 'lost' AND s.spool_host = $1
+        GROUP BY s.id`,
+      [spoolHost],
+    );
+  }
+
+  /**
+   * Reopens these segments if they are still this host's and lost (the host was silent past
+   * SPOOL_HOST_LOST_AFTER_SEC and is back with their PCM); returns those reopened (locked
+   * rows skipped: another writer of this host has them). Reopened, they are idle open
+   * segments the sweep writes out, as after any crash.
+   */
+  async reopenLost(ids: string[], spoolHost: string, em: EntityManager = this.db.manager): Promise<LostSegment[]> {
+    if (ids.length === 0) return [];
     return returningRows<LostSegment>(
       em.query(
         `UPDATE audio_segments SET status = 'open', updated_at = now()
-          WHERE id IN (SELECT id FROM audio_segments WHERE status = 'lost' AND spool_host = $1 ORDER BY segment_start_ms LIMIT $2 FOR UPDATE SKIP LOCKED)
+          WHERE id IN (SELECT id FROM audio_segments WHERE id = ANY($1::uuid[]) AND status = 'lost' AND spool_host = $2 FOR UPDATE SKIP LOCKED)
           RETURNING session_id, rtms_stream_id, user_id, user_name, segment_start_ms::text AS segment_start_ms, segment_ms, spool_host`,
-        [spoolHost, limit],
+        [ids, spoolHost],
       ),
     );
   }
