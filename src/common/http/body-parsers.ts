@@ -3,7 +3,7 @@ import { PayloadTooLargeException, BadRequestException, HttpException } from '@n
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { jsonDeeperThan, MAX_JSON_DEPTH } from '../json/json-depth';
 import { holdsUnstorableText, mayHoldUnstorableText } from '../json/json-text';
-import { findReservedKey } from '../json/reserved-keys';
+import { findReservedKey, mayHoldReservedKey } from '../json/reserved-keys';
 
 /** Request with the exact bytes received (webhook HMACs are computed over them). */
 export interface RawBodyRequest extends Request {
@@ -119,8 +119,9 @@ export function refuseUnstorableText(): RequestHandler {
  * them without a word. Like refuseUnstorableText, mounted after the Zoom webhook route.
  */
 export function refuseReservedKeys(): RequestHandler {
-  return (req, _res, next) => {
-    const inBody = findReservedKey(req.body);
+  return (req: RawBodyRequest, _res, next) => {
+    // The raw bytes tell at once whether the parsed body can hold one (the common case: no).
+    const inBody = req.rawBody === undefined || mayHoldReservedKey(req.rawBody) ? findReservedKey(req.body) : null;
     const inQuery = inBody ? null : findReservedKey(req.query);
     const hit = inBody ? { in: 'body', ...inBody } : inQuery ? { in: 'query', ...inQuery } : null;
     if (!hit) return next();

@@ -1,4 +1,4 @@
-import { findReservedKey, RESERVED_KEYS } from './reserved-keys';
+import { findReservedKey, mayHoldReservedKey, RESERVED_KEYS } from './reserved-keys';
 
 describe('findReservedKey', () => {
   it('finds __proto__, constructor and prototype as JSON.parse makes them (own keys), at any depth, with their path', () => {
@@ -21,5 +21,15 @@ describe('findReservedKey', () => {
     const query = (fields: object) => Object.assign(Object.create(null) as object, fields);
     expect(findReservedKey(query({ limit: '10' }))).toBeNull();
     expect(findReservedKey(query({ limit: '10', constructor: 'x' }))).toEqual({ key: 'constructor', path: 'constructor' });
+  });
+
+  it('the raw-bytes pre-check never misses a reserved key the walk would find, and passes a plain body without a walk', () => {
+    for (const raw of ['{"metadata":{"__proto__":1}}', '{"a":[{"toString":1}]}', '{"\\u005f_proto__":1}', '{"x":"\\u0041"}']) expect(mayHoldReservedKey(Buffer.from(raw))).toBe(true);
+    for (const name of RESERVED_KEYS) {
+      const raw = JSON.stringify({ metadata: { [name]: 1 } });
+      expect(findReservedKey(JSON.parse(raw))).not.toBeNull();
+      expect(mayHoldReservedKey(Buffer.from(raw))).toBe(true);
+    }
+    expect(mayHoldReservedKey(Buffer.from(JSON.stringify({ meeting_id: '123', metadata: { team: 'a', note: 'proto' } })))).toBe(false);
   });
 });

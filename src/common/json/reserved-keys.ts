@@ -22,6 +22,17 @@ export const RESERVED_KEYS: ReadonlySet<string> = new Set([
   '__lookupSetter__',
 ]);
 
+const RESERVED_AS_JSON = [...RESERVED_KEYS].map((k) => Buffer.from(`"${k}"`));
+
+/**
+ * Whether raw JSON can hold a reserved key: one of the names in quotes, or any `\u`
+ * escape (a key can be spelled with escapes). The common body has neither, and its parsed
+ * value then need not be walked (a walk of a large body costs tens of milliseconds).
+ */
+export function mayHoldReservedKey(raw: Buffer): boolean {
+  return raw.includes('\\u') || RESERVED_AS_JSON.some((name) => raw.includes(name));
+}
+
 export interface ReservedKeyHit {
   key: string;
   /** Where it is: `metadata.team.constructor`, `items[2].__proto__`. */
