@@ -162,9 +162,21 @@ describe('MediaSpill: files outlive their process', () => {
     expect(drain(spill)).toEqual([5]);
   });
 
+  it('writes nothing while it holds no file (zero retention: no spool file at all); once drained and released, it leaves nothing behind', async () => {
+    const spill = open();
+    spill.watch(noop);
+    expect(await fs.readdir(dir)).toEqual([]);
+    spill.append([entry(1)]);
+    expect((await fs.readdir(dir)).sort()).toEqual([`media-spill-${spill.owner}-0.jsonl`, `media-spill-${spill.owner}.alive`]);
+    expect(drain(spill)).toEqual([1]);
+    spill.release();
+    expect(await fs.readdir(dir)).toEqual([]);
+  });
+
   it('keeps beating: its own heartbeat file stays fresh while it runs', async () => {
     const spill = open();
     spill.watch(noop);
+    spill.append([entry(1)]);
     const alive = path.join(dir, `media-spill-${spill.owner}.alive`);
     await fs.utimes(alive, longAgo, longAgo);
     const deadline = Date.now() + 5000;

@@ -79,8 +79,9 @@ function ownerStart(owner: string): number {
  * Writes and reads are synchronous: they happen only during an outage, in chunks of a
  * few MiB, and keep the batcher's add() synchronous.
  *
- * The files outlive their process. Each spill keeps a heartbeat file (`…{owner}.alive`,
- * touched every `heartbeatMs`, dated back by `release()` at shutdown); files whose owner has
+ * The files outlive their process. A spill that holds files keeps a heartbeat file
+ * (`…{owner}.alive`, written before its first file, touched every `heartbeatMs`, dated
+ * back by `release()` at shutdown, removed if no file is left); files whose owner has
  * no fresh heartbeat belong to a process that is gone — shut down during an outage, or
  * killed — and the next spill on the same directory to look (at start and with every
  * heartbeat) renames them to itself and enqueues them. A rename is atomic, so two
@@ -92,7 +93,12 @@ export class MediaSpill {
   /** Oldest first (adopted files ahead of this process's own); the last one is appended to until it is full or being drained. */
   private readonly files: OwnFile[] = [];
   private used = 0;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /**
+   * Whether this spill's heartbeat file exists: written before its first file (its own or
+   * adopted), so a process that never spills leaves nothing on disk (zero retention).
+   */
+  private beating = false;
 
   constructor(
     readonly dir: string,
@@ -119,38 +125,47 @@ export class MediaSpill {
    * each adoption (the batcher then drains them). Stopped by release().
    */
   watch(adopted: (files: number, bytes: number) => void): void {
-    if (this.heartbeat) return;
-    writeFileSync(this.aliveFile, '');
+    if (this.timer) return;
     const beat = () => {
-      try {
-        const now = new Date();
-        utimesSync(this.aliveFile, now, now);
-      } catch {
-        // Removed behind our back (an operator cleaning up): said again, or another process would adopt our files.
-        writeFileSync(this.aliveFile, '');
-      }
+      if (this.beating) this.sayAlive();
       const found = this.adoptOrphans();
       if (found.files > 0) adopted(found.files, found.bytes);
     };
-    this.heartbeat = setInterval(() => {
+    this.timer = setInterval(() => {
       try {
         beat();
       } catch {
         // The disk is failing: the next beat tries again; appends report their own errors.
       }
     }, this.timings.heartbeatMs);
-    this.heartbeat.unref();
+    this.timer.unref();
     const found = this.adoptOrphans();
     if (found.files > 0) adopted(found.files, found.bytes);
   }
 
-  /** Shutdown: the heartbeat stops and is dated back to 1970, so the files left here are the next process's to adopt at once. */
-  release(): void {
-    if (!this.heartbeat) return;
-    clearInterval(this.heartbeat);
-    this.heartbeat = null;
+  /** Writes or touches the heartbeat file (recreated if an operator removed it: else our files would look orphaned). */
+  private sayAlive(): void {
     try {
-      utimesSync(this.aliveFile, 0, 0);
+      const now = new Date();
+      utimesSync(this.aliveFile, now, now);
+    } catch {
+      writeFileSync(this.aliveFile, '');
+    }
+    this.beating = true;
+  }
+
+  /**
+   * Shutdown: the heartbeat stops. With files left, its file is dated back to 1970 so the
+   * next process here takes them at once; with none, it is removed.
+   */
+  release(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (!this.beating) return;
+    this.beating = false;
+    try {
+      if (this.files.length === 0) rmSync(this.aliveFile, { force: true });
+      else utimesSync(this.aliveFile, 0, 0);
     } catch {
       // Gone already: our files are adopted once they are staleMs old.
     }
@@ -188,6 +203,13 @@ export class MediaSpill {
       .filter((o): o is { n: string; m: RegExpExecArray } => o.m !== null && o.m[1] !== this.owner && gone(o.m[1], () => this.mtime(o.n)))
       .sort((a, b) => ownerStart(a.m[1]) - ownerStart(b.m[1]) || Number(a.m[2]) - Number(b.m[2]));
     const taken: OwnFile[] = [];
+    if (orphans.length > 0 && !this.beating) {
+      try {
+        this.sayAlive(); // before the files are ours, so nobody takes them from us
+      } catch {
+        return { files: 0, bytes: 0 };
+      }
+    }
     for (const { n } of orphans) {
       const file = path.join(this.dir, `media-spill-${this.owner}-${this.seq++}.jsonl`);
       try {
@@ -222,6 +244,11 @@ export class MediaSpill {
     }
     if (this.used + data.length > this.maxBytes) return false;
     let f = this.files[this.files.length - 1];
+    try {
+      if (!this.beating) this.sayAlive(); // before our first file, so nobody takes it for an orphan
+    } catch {
+      return false;
+    }
     if (!f || !f.open || f.bytes >= FILE_MAX_BYTES) {
       f = { file: path.join(this.dir, `media-spill-${this.owner}-${this.seq++}.jsonl`), bytes: 0, open: true, adopted: false };
       this.files.push(f);
