@@ -248,6 +248,23 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
     await b.close();
   });
 
+  it("whenSettled resolves once a stream's items are enqueued (at once when none waits), not before", async () => {
+    const q = flakyQueue();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000 });
+    await b.whenSettled('a');
+    b.add(A, JobName.TranscriptSave, text(1));
+    let settled = false;
+    const waiting = b.whenSettled('a').then(() => (settled = true));
+    await b.flush(); // Redis down: still pending
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    q.down = false;
+    await b.flush();
+    await waiting;
+    expect(settled).toBe(true);
+    await b.close();
+  });
+
   it('a shutdown with the queue working enqueues the whole spill, not just one file of it', async () => {
     const q = flakyQueue();
     const { c, hooks } = counters();

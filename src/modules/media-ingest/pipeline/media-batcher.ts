@@ -116,6 +116,8 @@ export class MediaBatcher {
   private readonly pendingByStream = new Map<string, { ids: StreamIds; n: number }>();
   /** Bytes of every buffer (taken out while a flush is enqueueing them, put back if it fails). */
   private memBytes = 0;
+  /** Callers waiting for a stream's items to be enqueued or dropped (whenSettled). */
+  private readonly settledWaiters = new Map<string, Array<() => void>>();
   /** Items a running flush is enqueueing, by job: close() spills them if that enqueue hangs. */
   private readonly enqueueing = new Map<MediaJobName, Waiting[]>();
   private closed = false;
@@ -208,7 +210,25 @@ export class MediaBatcher {
     const pending = this.pendingByStream.get(rtmsStreamId);
     if (!pending) return;
     pending.n -= n;
-    if (pending.n <= 0) this.pendingByStream.delete(rtmsStreamId);
+    if (pending.n > 0) return;
+    this.pendingByStream.delete(rtmsStreamId);
+    const waiters = this.settledWaiters.get(rtmsStreamId);
+    this.settledWaiters.delete(rtmsStreamId);
+    for (const resolve of waiters ?? []) resolve();
+  }
+
+  /**
+   * Resolves once every item of the stream added so far is enqueued or dropped (at once
+   * when none waits). Never resolves for items left in the spill at shutdown: they are not
+   * landed, and the next process on the host enqueues them.
+   */
+  whenSettled(rtmsStreamId: string): Promise<void> {
+    if (!this.pendingByStream.has(rtmsStreamId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.settledWaiters.get(rtmsStreamId);
+      if (list) list.push(resolve);
+      else this.settledWaiters.set(rtmsStreamId, [resolve]);
+    });
   }
 
   /**

@@ -225,9 +225,14 @@ export class StreamRunner {
       unlisten();
       this.running.remove(streamSession);
       await audio.end(audioEnd);
-      // Batched media is queued (the session closed its pipeline) and the audio spooled:
-      // the stream's hold goes. On a hand-over it stays for the next holder of the job.
-      if (audioEnd !== 'keep') await this.streamDrained(session.id, rtmsStreamId);
+      // The audio is spooled; the stream's hold goes once its batched media is queued too —
+      // usually now (the session closed its pipeline), later if Redis held up the last
+      // enqueue (the job does not wait for that). On a hand-over it stays for the next holder.
+      if (audioEnd !== 'keep') {
+        const batcher = this.batches.batcher;
+        if (batcher.pendingItems(rtmsStreamId) === 0) await this.streamDrained(session.id, rtmsStreamId);
+        else void batcher.whenSettled(rtmsStreamId).then(() => this.streamDrained(session.id, rtmsStreamId));
+      }
     }
   }
 
