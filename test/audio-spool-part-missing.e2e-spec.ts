@@ -55,23 +55,35 @@ describe('Audio segments written with spooled parts missing', () => {
   const packets = (first: number, count: number) =>
     Array.from({ length: count }, (_, i) => ({ ts: T0 + (first + i) * 20, pcm: pcmTones([440], 16000, (first + i) * 320, 320, 1), receivedAt: Date.now() }));
 
-  /**
-   * A 2 s segment of user 7 spooled in two flushes of 1 s (50 packets) each, whose spool
-   * file then loses the second flush's bytes (truncated after the first).
-   */
-  async function segmentWithLostTail(sessionId: string, streamId: string): Promise<string> {
+  /** A 2 s segment of user 7 spooled by this host, in flushes of the given packet counts; returns it and its spool file (a path). */
+  async function spooledSegment(sessionId: string, streamId: string, flushes: number[]): Promise<{ segmentId: string; file: string }> {
     const writer = get(AudioSegmentWriter);
     const store = new SpooledAudioStore(get(DataSource), new SpoolFiles(writer.spoolDir), writer.spoolHost);
     const key = `${streamId}|7|${T0}`;
     const ids = await store.ensureSegments([{ key, sessionId, rtmsStreamId: streamId, userId: '7', userName: 'Ann', segmentStartMs: T0, segmentMs: 2000, sampleRate: 16000, channels: 1 }]);
     const segmentId = ids.get(key)!;
-    await store.appendParts([{ segmentId, packets: packets(0, 50), touch: true }]);
-    await store.appendParts([{ segmentId, packets: packets(50, 50), touch: true }]);
-    const file = store.currentFile!;
+    let first = 0;
+    for (const count of flushes) {
+      await store.appendParts([{ segmentId, packets: packets(first, count), touch: true }]);
+      first += count;
+    }
+    const file = path.join(writer.spoolDir, store.currentFile!);
     await store.close();
-    await fs.truncate(path.join(writer.spoolDir, file), 50 * PACKET_BYTES);
+    return { segmentId, file };
+  }
+
+  /**
+   * A 2 s segment of user 7 spooled in two flushes of 1 s (50 packets) each, whose spool
+   * file then loses the second flush's bytes (truncated after the first).
+   */
+  async function segmentWithLostTail(sessionId: string, streamId: string): Promise<string> {
+    const { segmentId, file } = await spooledSegment(sessionId, streamId, [50, 50]);
+    await fs.truncate(file, 50 * PACKET_BYTES);
     return segmentId;
   }
+
+  /** What another host's LostSpoolHosts check does while this one is silent. */
+  const markLost = (segmentId: string) => query(ctx.hub.app, `UPDATE audio_segments SET status = 'lost', last_part_at = now() - interval '1 hour' WHERE id = $1`, [segmentId]);
 
   const segmentStatus = async (id: string) => (await query<{ status: string }>(ctx.hub.app, `SELECT status FROM audio_segments WHERE id = $1`, [id]))[0].status;
   const lostEvents = (sessionId: string) =>
@@ -82,14 +94,8 @@ describe('Audio segments written with spooled parts missing', () => {
     const sessionId = await insertSession(ctx.hub, { meetingUuid: `audio-back-${randomUUID()}` });
     const streamId = `audio-back-${randomUUID()}`;
     const writer = get(AudioSegmentWriter);
-    const store = new SpooledAudioStore(get(DataSource), new SpoolFiles(writer.spoolDir), writer.spoolHost);
-    const key = `${streamId}|7|${T0}`;
-    const ids = await store.ensureSegments([{ key, sessionId, rtmsStreamId: streamId, userId: '7', userName: 'Ann', segmentStartMs: T0, segmentMs: 2000, sampleRate: 16000, channels: 1 }]);
-    const segmentId = ids.get(key)!;
-    await store.appendParts([{ segmentId, packets: packets(0, 100), touch: true }]);
-    await store.close();
-    // What another host's LostSpoolHosts check did while this one was silent.
-    await query(ctx.hub.app, `UPDATE audio_segments SET status = 'lost', last_part_at = now() - interval '1 hour' WHERE id = $1`, [segmentId]);
+    const { segmentId } = await spooledSegment(sessionId, streamId, [100]);
+    await markLost(segmentId);
 
     // (The sweep looks for them at its first run and every minute; called here at once.)
     expect(await writer.recoverLost()).toBe(1);
@@ -120,15 +126,9 @@ describe('Audio segments written with spooled parts missing', () => {
     const sessionId = await insertSession(ctx.hub, { meetingUuid: `audio-fresh-${randomUUID()}` });
     const streamId = `audio-fresh-${randomUUID()}`;
     const writer = get(AudioSegmentWriter);
-    const store = new SpooledAudioStore(get(DataSource), new SpoolFiles(writer.spoolDir), writer.spoolHost);
-    const key = `${streamId}|7|${T0}`;
-    const ids = await store.ensureSegments([{ key, sessionId, rtmsStreamId: streamId, userId: '7', userName: 'Ann', segmentStartMs: T0, segmentMs: 2000, sampleRate: 16000, channels: 1 }]);
-    const segmentId = ids.get(key)!;
-    await store.appendParts([{ segmentId, packets: packets(0, 100), touch: true }]);
-    const file = store.currentFile!;
-    await store.close();
-    await fs.rm(path.join(writer.spoolDir, file));
-    await query(ctx.hub.app, `UPDATE audio_segments SET status = 'lost', last_part_at = now() - interval '1 hour' WHERE id = $1`, [segmentId]);
+    const { segmentId, file } = await spooledSegment(sessionId, streamId, [100]);
+    await fs.rm(file);
+    await markLost(segmentId);
 
     expect(await writer.recoverLost()).toBe(0);
     expect(await segmentStatus(segmentId)).toBe('lost');
