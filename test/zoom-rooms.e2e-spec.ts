@@ -456,6 +456,100 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(rerun.returnvalue).toEqual({ status: 'cancelled', skipped: true });
   });
 
+  it('the worker dies after Zoom joined the room and before recording it: the re-run join gets "already in a meeting", the dispatch is joined and leaves on schedule', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom();
+    const crash = dieAfterJoin(worker, room.id);
+    const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 2 }).expect(202)).body.data[0] as DispatchBody;
+    await waitFor(crash.answered, { what: "Zoom's answer to the join" });
+    // The crash state the re-run finds: joining, a join sent, no answer recorded; the room is in our meeting.
+    const [crashed] = (await db().query('SELECT status, join_sent_at, joined_at FROM room_dispatches WHERE id = $1', [d.id])) as Array<Record<string, unknown>>;
+    expect(crashed).toMatchObject({ status: 'joining', join_sent_at: expect.any(Date), joined_at: null });
+    expect(ctx.sim.rooms.get(room.id)).toMatchObject({ status: 'InMeeting', meetingId: meeting.id });
+    crash.die();
+
+    const joined = await until(d.id, 'joined');
+    expect(joined).toMatchObject({ failed_step: null, error: null, zoom_status: 400, zoom_code: '3000', zoom_message: 'Zoom Room is already in a meeting.', joined_at: expect.any(String) });
+    const joins = roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join');
+    expect(joins.map((c) => c.status)).toEqual([202, 400]);
+
+    await until(d.id, 'left', 8000);
+    const leaves = roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave');
+    expect(leaves.map((c) => c.status)).toEqual([202]);
+    // On schedule: leave_after_seconds after the join was known (the re-run's answer).
+    const gap = leaves[0].at - joins[1].at;
+    expect(gap).toBeGreaterThanOrEqual(1950);
+    expect(gap).toBeLessThan(3500);
+    expect(ctx.sim.rooms.get(room.id)?.status).toBe('Available');
+    const announced = (await db().query(`SELECT type FROM app_events WHERE data->>'dispatch_id' = $1 ORDER BY created_at`, [d.id])) as Array<{ type: string }>;
+    expect(announced.map((e) => e.type)).toEqual(['zoom_room.joined', 'zoom_room.left']);
+  });
+
+  it('a join refused "already in a meeting" on its first request (the room is in another meeting) stays failed, and DELETE still refuses it', async () => {
+    const other = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom();
+    const busy = (await dispatch({ meeting_number: String(other.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    await until(busy.id, 'joined');
+
+    const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    const failed = await until(d.id, 'failed');
+    expect(failed).toMatchObject({ failed_step: 'join', zoom_status: 400, zoom_code: '3000', zoom_message: 'Zoom Room is already in a meeting.', joined_at: null, attempts: 1 });
+    const [row] = (await db().query('SELECT join_sent_at FROM room_dispatches WHERE id = $1', [d.id])) as Array<{ join_sent_at: Date | null }>;
+    expect(row.join_sent_at).toBeNull();
+    await waitForJobState(ctx.hub.producer.queueFor(JobName.RoomJoin), jobIdFor(JobName.RoomJoin, { dispatchId: d.id, round: 1 }) as string, 'failed');
+
+    // Never in our meeting: DELETE refuses as before, and sends no leave (that would take the room out of the other meeting).
+    const refused = await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(409);
+    expect(refused.body.error).toBe('room_dispatch_finished');
+    await ctx.queuesIdle({ queues: [QueueName.ZoomRooms] });
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave')).toHaveLength(0);
+    expect(ctx.sim.rooms.get(room.id)).toMatchObject({ status: 'InMeeting', meetingId: other.id });
+    expect((await getDispatch(d.id)).status).toBe('failed');
+
+    await http().delete(`/api/v1/zoom-rooms/dispatches/${busy.id}`).set('x-api-key', API_KEY).expect(202);
+    await until(busy.id, 'left');
+  });
+
+  it('DELETE of a join that failed after it went to Zoom (timeouts until the attempts ran out): the room is sent a leave, the dispatch ends cancelled', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom();
+    // The first join reaches Zoom (the room joins) and its answer is lost; every retry times out before reaching Zoom.
+    const client = worker.app.get(ZoomRoomsClient, { strict: false });
+    const send = client.sendEvent.bind(client);
+    let joinCalls = 0;
+    jest.spyOn(client, 'sendEvent').mockImplementation(async (id, method, params, token) => {
+      if (id !== room.id || method !== 'zoomroom.meeting_join') return send(id, method, params, token);
+      if (++joinCalls === 1) await send(id, method, params, token);
+      throw new ZoomTransportError('PATCH /rooms/{id}/events', 'timeout after 2000 ms');
+    });
+    const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    const failed = await until(d.id, 'failed');
+    expect(failed).toMatchObject({ failed_step: 'join', joined_at: null, attempts: 4 });
+    expect(failed.error).toContain('gave up after 4 call(s)');
+    const [row] = (await db().query('SELECT join_sent_at FROM room_dispatches WHERE id = $1', [d.id])) as Array<{ join_sent_at: Date | null }>;
+    expect(row.join_sent_at).toEqual(expect.any(Date));
+    expect(ctx.sim.rooms.get(room.id)).toMatchObject({ status: 'InMeeting', meetingId: meeting.id });
+
+    const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
+    expect(cancelled.status).toBe('cancelled');
+    const left = await waitFor(
+      async () => {
+        const x = await getDispatch(d.id);
+        return x.left_at ? x : undefined;
+      },
+      { what: `the room of dispatch ${d.id} to be sent its leave` },
+    );
+    expect(left).toMatchObject({ status: 'cancelled', joined_at: null, error: null });
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([202]);
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave').map((c) => c.status)).toEqual([202]);
+    expect(ctx.sim.rooms.get(room.id)?.status).toBe('Available');
+    await ctx.queuesIdle({ queues: [QueueName.ZoomRooms] });
+    expect((await getDispatch(d.id)).status).toBe('cancelled');
+    const again = await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(409);
+    expect(again.body.error).toBe('room_dispatch_finished');
+  });
+
   it.each([
     { what: 'Zoom joined the room and the answer was lost', reached: true },
     { what: 'the request never reached Zoom', reached: false },

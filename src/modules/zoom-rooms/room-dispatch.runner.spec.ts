@@ -6,8 +6,10 @@ import type { RoomJobPayload } from '../../jobs/job-payloads';
 import { ZoomCallPolicy } from '../../zoom/call/zoom-call-policy';
 import type { ZoomResponse } from '../../zoom/http/zoom-http.client';
 import { ZoomTransportError } from '../../zoom/zoom-errors';
-import { mayBeInMeeting, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
-import { RoomDispatchRunner } from './room-dispatch.runner';
+import { JobName } from '../../jobs/job-names';
+import { AppEventType } from '../app-events';
+import { failedJoinMayBeInMeeting, mayBeInMeeting, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
+import { isAlreadyInMeeting, RoomDispatchRunner } from './room-dispatch.runner';
 
 const ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const T0 = new Date('2026-12-01T10:00:00.000Z');
@@ -85,6 +87,8 @@ function setup(row: RoomDispatchEntity) {
   const enqueue = jest.fn(async () => undefined);
   const reserve = jest.fn(async () => ({ reserved: true, waitMs: 0 }));
   const inc = jest.fn();
+  const recordEvent = jest.fn(async () => undefined);
+  const recordAppEvent = jest.fn(async () => undefined);
   const runner = new RoomDispatchRunner(
     rows as never,
     { sendEvent, calls: { inc } } as never,
@@ -94,15 +98,15 @@ function setup(row: RoomDispatchEntity) {
     { decrypt: () => 'pw' } as never,
     { enqueue } as never,
     { leaveNow, outcomes: { inc } } as never,
-    { recordEvent: async () => undefined } as never,
+    { recordEvent } as never,
     { get: () => ({ maxThrottled: 5 }) } as never,
     { histogram: () => ({ observe: () => undefined }) } as never,
-    { record: async () => undefined } as never,
+    { record: recordAppEvent } as never,
   );
   const moveToDelayed = jest.fn(async () => undefined);
   const job = { data: { dispatchId: ID, round: row.round }, token: 'lock', moveToDelayed } as unknown as Job<RoomJobPayload>;
   const calls = (method: string) => sendEvent.mock.calls.filter(([, m]) => m === method);
-  return { rows, runner, job, sendEvent, leaveNow, enqueue, reserve, moveToDelayed, calls };
+  return { rows, runner, job, sendEvent, leaveNow, enqueue, reserve, moveToDelayed, calls, recordEvent, recordAppEvent };
 }
 
 beforeAll(() => Logger.overrideLogger(false));
@@ -198,10 +202,21 @@ describe('RoomDispatchRunner.join: a room Zoom may have joined leaves when its d
     const t = setup(dispatch({ status: RoomDispatchStatus.Joining, joinSentAt: T0 }));
     t.sendEvent.mockImplementation(async () => {
       t.rows.row.status = RoomDispatchStatus.Cancelled;
-      return answer(400, { code: 3000, message: 'Zoom Room is already in a meeting.' });
+      return answer(400, { code: 3000, message: 'Zoom Room is offline.' });
     });
     await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
     expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0 });
+    expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
+  });
+
+  it('an earlier request may have joined; this one gets "already in a meeting" after a cancel: taken as joined, the room leaves now', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Joining, joinSentAt: T0 }));
+    t.sendEvent.mockImplementation(async () => {
+      t.rows.row.status = RoomDispatchStatus.Cancelled;
+      return answer(400, { code: 3000, message: 'Zoom Room is already in a meeting.' });
+    });
+    await expect(t.runner.join(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Cancelled });
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0, joinedAt: expect.any(Date) });
     expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
   });
 
@@ -210,6 +225,89 @@ describe('RoomDispatchRunner.join: a room Zoom may have joined leaves when its d
     await t.runner.finalFailure(ID, 'join', new Error('Zoom answered HTTP 503'));
     expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
     expect(t.rows.row.status).toBe(RoomDispatchStatus.Cancelled);
+  });
+});
+
+describe('RoomDispatchRunner.join: "already in a meeting" after a join whose answer was lost', () => {
+  const inMeeting = () => answer(400, { code: 3000, message: 'Zoom Room is already in a meeting.' });
+
+  it.each([
+    { what: 'already in a meeting', status: 400, code: '3000', message: 'Zoom Room is already in a meeting.', expected: true },
+    { what: 'offline (the same code)', status: 400, code: '3000', message: 'Zoom Room is offline.', expected: false },
+    { what: 'wrong passcode', status: 400, code: '3004', message: 'Wrong passcode.', expected: false },
+  ])('isAlreadyInMeeting: $what → $expected', ({ status, code, message, expected }) => {
+    expect(isAlreadyInMeeting({ zoomStatus: status, zoomCode: code, zoomMessage: message })).toBe(expected);
+  });
+
+  it('a re-run after the worker died between Zoom’s 202 and joined_at (join_sent_at set): joined, Zoom’s answer kept, the leave scheduled, joined announced', async () => {
+    const SESSION = '0b8f5d7e-2c4a-4e61-9d0b-7a3f1c2e5d98';
+    const t = setup(dispatch({ status: RoomDispatchStatus.Joining, joinSentAt: T0, leaveAfterSeconds: 30, sessionId: SESSION }));
+    t.sendEvent.mockResolvedValue(inMeeting());
+    const before = Date.now();
+    await expect(t.runner.join(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Joined });
+    expect(t.calls('zoomroom.meeting_join')).toHaveLength(1);
+    expect(t.rows.row).toMatchObject({
+      status: RoomDispatchStatus.Joined,
+      joinSentAt: T0,
+      joinedAt: expect.any(Date),
+      leaveAt: expect.any(Date),
+      zoomStatus: 400,
+      zoomCode: '3000',
+      zoomMessage: 'Zoom Room is already in a meeting.',
+      error: null,
+      failedStep: null,
+    });
+    expect(t.rows.row.joinedAt!.getTime()).toBeGreaterThanOrEqual(before);
+    expect(t.rows.row.leaveAt!.getTime() - t.rows.row.joinedAt!.getTime()).toBe(30_000);
+    expect(t.enqueue).toHaveBeenCalledWith(JobName.RoomLeave, { dispatchId: ID, round: 1 }, { delay: expect.any(Number) });
+    expect(t.recordAppEvent).toHaveBeenCalledWith(expect.objectContaining({ type: AppEventType.ZoomRoomJoined, sessionId: SESSION }), expect.anything());
+    expect(t.recordEvent).toHaveBeenCalledWith(SESSION, expect.objectContaining({ eventType: 'zoom_room.joined', payload: expect.objectContaining({ dispatch_id: ID, inferred: true }) }));
+    expect(t.leaveNow).not.toHaveBeenCalled();
+  });
+
+  it('the first join request of the round gets "already in a meeting": the room is busy elsewhere, the dispatch fails', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued, leaveAfterSeconds: 30 }));
+    t.sendEvent.mockResolvedValue(inMeeting());
+    await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, failedStep: 'join', joinSentAt: null, joinedAt: null, zoomStatus: 400, zoomCode: '3000' });
+    expect(t.enqueue).not.toHaveBeenCalled();
+    expect(t.recordAppEvent).toHaveBeenCalledWith(expect.objectContaining({ type: AppEventType.ZoomRoomFailed }), expect.anything());
+  });
+
+  it('a 401 then "already in a meeting" in one run: the 401 joined nothing, the dispatch fails', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued }));
+    t.sendEvent.mockResolvedValueOnce(answer(401, { code: 124, message: 'Invalid access token.' })).mockResolvedValue(inMeeting());
+    await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(t.sendEvent).toHaveBeenCalledTimes(2);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, joinSentAt: null });
+  });
+
+  it('a join sent earlier, then "offline" (the same code 3000): the dispatch fails (the room is not in a meeting)', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Joining, joinSentAt: T0 }));
+    t.sendEvent.mockResolvedValue(answer(400, { code: 3000, message: 'Zoom Room is offline.' }));
+    await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, failedStep: 'join', joinSentAt: T0, joinedAt: null });
+  });
+
+  it('a timeout, then the retry gets "already in a meeting": joined', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued, leaveAfterSeconds: 5 }));
+    t.sendEvent.mockRejectedValueOnce(new ZoomTransportError('PATCH /rooms/room-1/events', 'timeout after 10000 ms')).mockResolvedValue(inMeeting());
+    await expect(t.runner.join(t.job)).rejects.toThrow('timeout');
+    await expect(t.runner.join(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Joined });
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Joined, joinedAt: expect.any(Date), zoomCode: '3000' });
+    expect(t.enqueue).toHaveBeenCalledWith(JobName.RoomLeave, { dispatchId: ID, round: 1 }, { delay: expect.any(Number) });
+  });
+});
+
+describe('failedJoinMayBeInMeeting: which failed dispatch DELETE sends a leave', () => {
+  it.each([
+    { what: 'a failed join with a join sent and no answer recorded', over: { status: RoomDispatchStatus.Failed, failedStep: 'join' as const, joinSentAt: T0 }, expected: true },
+    { what: 'a failed join refused on its first request', over: { status: RoomDispatchStatus.Failed, failedStep: 'join' as const }, expected: false },
+    { what: 'a failed leave', over: { status: RoomDispatchStatus.Failed, failedStep: 'leave' as const, joinSentAt: T0, joinedAt: T0 }, expected: false },
+    { what: 'a failed join whose room left', over: { status: RoomDispatchStatus.Failed, failedStep: 'join' as const, joinSentAt: T0, leftAt: T0 }, expected: false },
+    { what: 'joining with a join sent', over: { status: RoomDispatchStatus.Joining, joinSentAt: T0 }, expected: false },
+  ])('$what: $expected', ({ over, expected }) => {
+    expect(failedJoinMayBeInMeeting(dispatch(over))).toBe(expected);
   });
 });
 

@@ -35,7 +35,17 @@ interface CallHooks {
   beforeRequest?(): Promise<void>;
   /** Zoom did not act on this job's requests: it throttled (429) or refused (4xx) them, or none went out (no token). */
   notAccepted?(): Promise<void>;
+  /** Zoom refused the request, and the refusal says the step is done anyway: the call returns Zoom's answer. */
+  refusalMeansDone?(record: ZoomCallOutcome): boolean;
 }
+
+/**
+ * Zoom's answer to a join for a room that is in a meeting: 400, code 3000, "Zoom Room is
+ * already in a meeting." Zoom uses 3000 for an offline room too ("Zoom Room is offline."),
+ * so the message tells them apart.
+ */
+export const isAlreadyInMeeting = (record: ZoomCallOutcome): boolean =>
+  record.zoomStatus === 400 && record.zoomCode === '3000' && /already in a meeting/i.test(record.zoomMessage ?? '');
 
 /** The dispatch was cancelled before its join went to Zoom: the join is not sent. */
 class JoinWithdrawnError extends Error {
@@ -59,7 +69,9 @@ class CancelledLeaveRefusedError extends Error {
  *  - 401: the S2S token is fetched again once.
  *  - 429: everybody pauses for Retry-After; the job goes back to delayed (no attempt used; capped).
  *  - 5xx / network / timeout: thrown, BullMQ retries with exponential backoff.
- *  - other 4xx (offline, wrong passcode, unknown room...): failed at once with Zoom's code and message.
+ *  - other 4xx (offline, wrong passcode, unknown room...): failed at once with Zoom's code and message;
+ *    except "already in a meeting" (400 3000) after an earlier join of the dispatch went to
+ *    Zoom (join_sent_at): that join took the room in, the dispatch is joined.
  * A dispatch cancelled after its join went to Zoom (join_sent_at, joined_at: mayBeInMeeting)
  * has its room sent a leave: by the join job when it sees the cancel (Zoom's answer, a re-run,
  * its final failure), or by DELETE when no join job is left to see it.
@@ -111,6 +123,8 @@ export class RoomDispatchRunner {
       if (markedAt) await this.repo.update({ id: d.id, joinSentAt: markedAt }, { joinSentAt: null });
       markedAt = null;
     };
+    // Set when Zoom's refusal of this job's join says an earlier join took the room in.
+    const inferred: { from?: ZoomCallOutcome } = {};
     let res: ZoomResponse;
     try {
       res = await this.call(job, d, 'join', (token) => this.client.sendEvent(d.roomId, 'zoomroom.meeting_join', params, token), {
@@ -119,6 +133,15 @@ export class RoomDispatchRunner {
           markedAt ??= at;
         },
         notAccepted: unmark,
+        // "Already in a meeting" fails the first join of a dispatch (the room is busy
+        // elsewhere). After a join that went to Zoom before this job's requests and whose
+        // answer was lost (a timeout, a 5xx, a worker that died after Zoom's 202), it is
+        // that join's doing: the room is in our meeting.
+        refusalMeansDone: (record) => {
+          if (markedAt !== null || !isAlreadyInMeeting(record)) return false;
+          inferred.from = record;
+          return true;
+        },
       });
     } catch (err) {
       if (!(err instanceof JoinWithdrawnError)) throw err;
@@ -134,12 +157,26 @@ export class RoomDispatchRunner {
     const leaveAt = d.leaveAfterSeconds > 0 ? new Date(joinedAt.getTime() + d.leaveAfterSeconds * 1000) : null;
     const upd = await this.updateAndAnnounce(
       { id: d.id, status: RoomDispatchStatus.Joining, round: d.round },
-      { status: RoomDispatchStatus.Joined, joinedAt, leaveAt, zoomStatus: res.status, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null },
+      {
+        status: RoomDispatchStatus.Joined,
+        joinedAt,
+        leaveAt,
+        // An inferred join keeps Zoom's answer (400 3000 "already in a meeting") as its trace.
+        zoomStatus: res.status,
+        zoomCode: inferred.from?.zoomCode ?? null,
+        zoomMessage: inferred.from?.zoomMessage ?? null,
+        error: null,
+        nextAttemptAt: null,
+      },
       d,
       AppEventType.ZoomRoomJoined,
       {},
     );
-    this.client.calls.inc({ call: 'join', outcome: 'ok' });
+    if (inferred.from) {
+      this.logger.warn(`Room ${d.roomId} is already in a meeting after an earlier join of dispatch ${d.id} went to Zoom unanswered: taken as joined to meeting ${d.meetingNumber}`);
+    } else {
+      this.client.calls.inc({ call: 'join', outcome: 'ok' });
+    }
     if (!upd.affected) {
       // DELETE arrived while Zoom was joining the room: it leaves at once.
       await this.repo.update({ id: d.id }, { joinedAt });
@@ -149,7 +186,7 @@ export class RoomDispatchRunner {
     }
     if (leaveAt) await this.scheduleLeave(d, leaveAt);
     this.dispatches.outcomes.inc({ outcome: 'joined' });
-    await this.event(d, 'zoom_room.joined', { leave_at: leaveAt?.toISOString() ?? null });
+    await this.event(d, 'zoom_room.joined', { leave_at: leaveAt?.toISOString() ?? null, ...(inferred.from ? { inferred: true } : {}) });
     this.logger.log(`Room ${d.roomId} joined meeting ${d.meetingNumber} (dispatch ${d.id}${leaveAt ? `, leaves in ${d.leaveAfterSeconds} s` : ', stays'})`);
     return { status: RoomDispatchStatus.Joined };
   }
@@ -311,6 +348,7 @@ export class RoomDispatchRunner {
         return this.retryLater(d, step, result.record);
       case 'refused':
         this.client.calls.inc({ call, outcome: 'refused' });
+        if (hooks.refusalMeansDone?.(result.record)) return result.response;
         await hooks.notAccepted?.();
         if (step === 'leave' && d.status === RoomDispatchStatus.Cancelled) throw new CancelledLeaveRefusedError(result.record);
         return this.fail(d, step, result.record);

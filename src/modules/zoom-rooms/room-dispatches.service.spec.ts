@@ -4,6 +4,7 @@ import { jobIdFor } from '../../jobs/job-ids';
 import { JobName } from '../../jobs/job-names';
 import { RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { RoomDispatchesService } from './room-dispatches.service';
+import { ZoomRoomsErrorCode } from '../../common/errors/error-codes';
 
 const ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const T0 = new Date('2026-12-01T10:00:00.000Z');
@@ -70,5 +71,56 @@ describe('RoomDispatchesService.cancel of a joining dispatch', () => {
       expect(never.remove).toHaveBeenCalled();
       expect(never.leaveNow).not.toHaveBeenCalled();
     }
+  });
+});
+
+/**
+ * DELETE of a failed dispatch: refused, except a failed join whose room Zoom may have
+ * (a join went to Zoom with no answer recorded: join_sent_at): it is cancelled and its
+ * room sent a leave.
+ */
+describe('RoomDispatchesService.cancel of a failed dispatch', () => {
+  function setup(over: Partial<RoomDispatchEntity>) {
+    const row = { id: ID, round: 2, status: RoomDispatchStatus.Failed, failedStep: 'join', joinSentAt: null, joinedAt: null, leftAt: null, owner: null, ...over } as RoomDispatchEntity;
+    const repo = {
+      findOne: jest.fn(async () => ({ ...row })),
+      update: jest.fn(async (where: Partial<RoomDispatchEntity>, fields: Partial<RoomDispatchEntity>) => {
+        if (where.status !== row.status || where.round !== row.round) return { affected: 0 };
+        Object.assign(row, fields);
+        return { affected: 1 };
+      }),
+    };
+    const service = new RoomDispatchesService(
+      repo as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      { get: () => ({ prefix: 'test' }) } as never,
+      {} as never,
+      { counter: () => ({ inc: () => undefined }), gauge: () => undefined } as never,
+    );
+    const leaveNow = jest.spyOn(service, 'leaveNow').mockResolvedValue(undefined);
+    return { service, row, leaveNow };
+  }
+
+  it('a failed join whose join went to Zoom (join_sent_at): cancelled, and its room leaves now in the failed round', async () => {
+    const t = setup({ joinSentAt: T0 });
+    await expect(t.service.cancel(ID)).resolves.toMatchObject({ status: 'cancelled' });
+    expect(t.leaveNow).toHaveBeenCalledWith(ID, 2);
+    expect(t.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, completedAt: expect.any(Date) });
+  });
+
+  it.each([
+    { what: 'a failed join refused on its first request (never in the meeting)', over: {} },
+    { what: 'a failed leave', over: { failedStep: 'leave' as const, joinSentAt: T0, joinedAt: T0 } },
+    { what: 'a failed join whose room has left', over: { joinSentAt: T0, leftAt: T0 } },
+  ])('$what: refused with room_dispatch_finished, no leave', async ({ over }) => {
+    const t = setup(over);
+    await expect(t.service.cancel(ID)).rejects.toMatchObject({ code: ZoomRoomsErrorCode.RoomDispatchFinished });
+    expect(t.leaveNow).not.toHaveBeenCalled();
+    expect(t.row.status).toBe(RoomDispatchStatus.Failed);
   });
 });

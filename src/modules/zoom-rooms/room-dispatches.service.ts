@@ -17,7 +17,7 @@ import { RedisLock } from '../../common/redis/redis-lock';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { EventSource, SessionEventsService, SessionNotFoundError, SessionsService, StoredZoomRoomsPolicy, zoomRoomsPasscodeAad } from '../sessions';
 import { CreateDispatchDto, ListDispatchesQuery } from './dto/zoom-rooms.dto';
-import { ACTIVE_DISPATCH_STATUSES, DispatchSource, DispatchStep, mayBeInMeeting, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
+import { ACTIVE_DISPATCH_STATUSES, DispatchSource, DispatchStep, failedJoinMayBeInMeeting, mayBeInMeeting, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { dispatchView, DispatchView, passcodeAad } from './room-dispatch.views';
 import { jobIdFor } from '../../jobs/job-ids';
 import { RoomDispatchesRepository } from './repositories/room-dispatches.repository';
@@ -263,7 +263,10 @@ export class RoomDispatchesService {
     return dispatchView(await this.get(id));
   }
 
-  /** DELETE: a joined room leaves now; a pending join is cancelled. */
+  /**
+   * DELETE: a joined room leaves now; a pending join is cancelled; a failed join whose room
+   * Zoom may have (join_sent_at) is cancelled and its room leaves now.
+   */
   async cancel(id: string, owner?: string | null): Promise<DispatchView> {
     for (let i = 0; i < 3; i++) {
       const d = await this.get(id, owner);
@@ -297,6 +300,19 @@ export class RoomDispatchesService {
           }
           await this.leaveNow(id, d.round);
           this.logger.log(`Room dispatch ${id}: leave requested now`);
+          return dispatchView(await this.get(id));
+        }
+        case RoomDispatchStatus.Failed: {
+          if (!failedJoinMayBeInMeeting(d)) throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchFinished, `Room dispatch ${id} is failed; nothing to cancel`);
+          // A join of it went to Zoom unanswered before it failed: the room may be in the
+          // meeting. No join job of the round runs any more (it failed for good), so the leave
+          // cannot be undone by one. The leave job sees a cancelled dispatch that may be in the
+          // meeting (mayBeInMeeting) and ends it with left_at.
+          const res = await this.repo.update({ id, status: RoomDispatchStatus.Failed, round: d.round }, { status: RoomDispatchStatus.Cancelled, nextAttemptAt: null, completedAt: new Date() });
+          if (!res.affected) continue;
+          this.outcomes.inc({ outcome: 'cancelled' });
+          await this.leaveNow(id, d.round);
+          this.logger.log(`Room dispatch ${id}: failed join cancelled after a join went to Zoom; the room leaves now`);
           return dispatchView(await this.get(id));
         }
         default:

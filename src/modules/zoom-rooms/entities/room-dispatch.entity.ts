@@ -14,7 +14,7 @@ export enum RoomDispatchStatus {
   Left = 'left',
   /** Permanent failure (Zoom's 4xx, or attempts used up); see failed_step and zoom_*. */
   Failed = 'failed',
-  /** DELETE before the room joined (a room Zoom may have joined meanwhile is sent a leave: left_at). */
+  /** DELETE before the room joined, or of a failed join (a room Zoom may have joined meanwhile is sent a leave: left_at). */
   Cancelled = 'cancelled',
 }
 
@@ -41,6 +41,15 @@ export const FINISHED_DISPATCH_STATUSES: readonly RoomDispatchStatus[] = [RoomDi
  */
 export const mayBeInMeeting = (d: Pick<RoomDispatchEntity, 'status' | 'joinSentAt' | 'joinedAt' | 'leftAt'>): boolean =>
   d.status === RoomDispatchStatus.Cancelled && d.leftAt === null && (d.joinedAt !== null || d.joinSentAt !== null);
+
+/**
+ * A failed join whose room Zoom may have in the meeting: a join of it went to Zoom with no
+ * definite refusal (`join_sent_at`) before it failed (attempts used up on timeouts or 5xx,
+ * or a later request refused), and no leave went through. DELETE sends such a room a
+ * leave (the dispatch ends `cancelled`, as mayBeInMeeting) instead of refusing.
+ */
+export const failedJoinMayBeInMeeting = (d: Pick<RoomDispatchEntity, 'status' | 'failedStep' | 'joinSentAt' | 'joinedAt' | 'leftAt'>): boolean =>
+  d.status === RoomDispatchStatus.Failed && d.failedStep === 'join' && d.leftAt === null && (d.joinedAt !== null || d.joinSentAt !== null);
 
 export type DispatchSource = 'api' | 'auto';
 export type DispatchStep = 'join' | 'leave';
