@@ -117,6 +117,15 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
   const dispatch = (body: Record<string, unknown>) => http().post('/api/v1/zoom-rooms/dispatches').set('x-api-key', API_KEY).send(body);
   const getDispatch = async (id: string): Promise<DispatchBody> =>
     (await http().get(`/api/v1/zoom-rooms/dispatches/${id}`).set('x-api-key', API_KEY).expect(200)).body as DispatchBody;
+  /** The dispatch once its room was sent a leave that went through (left_at). */
+  const leftAt = (id: string): Promise<DispatchBody> =>
+    waitFor(
+      async () => {
+        const x = await getDispatch(id);
+        return x.left_at ? x : undefined;
+      },
+      { what: `the room of dispatch ${id} to be sent its leave` },
+    );
   const until = (id: string, status: string, timeoutMs = 10000): Promise<DispatchBody> =>
     waitFor(
       async () => {
@@ -533,13 +542,7 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
 
     const cancelled = (await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
     expect(cancelled.status).toBe('cancelled');
-    const left = await waitFor(
-      async () => {
-        const x = await getDispatch(d.id);
-        return x.left_at ? x : undefined;
-      },
-      { what: `the room of dispatch ${d.id} to be sent its leave` },
-    );
+    const left = await leftAt(d.id);
     expect(left).toMatchObject({ status: 'cancelled', joined_at: null, error: null });
     expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual([202]);
     expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave').map((c) => c.status)).toEqual([202]);
@@ -579,13 +582,7 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
       expect(cancelled.status).toBe('cancelled');
       expect(await queue.getJob(joinId)).toBeUndefined();
       await queue.resume();
-      const left = await waitFor(
-        async () => {
-          const x = await getDispatch(d.id);
-          return x.left_at ? x : undefined;
-        },
-        { what: `the room of dispatch ${d.id} to be sent its leave` },
-      );
+      const left = await leftAt(d.id);
       expect(left).toMatchObject({ status: 'cancelled', joined_at: null, error: null });
       expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_join').map((c) => c.status)).toEqual(reached ? [202] : []);
       // Zoom answers a leave for a room that is not in a meeting with 202 too.

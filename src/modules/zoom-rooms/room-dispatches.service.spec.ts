@@ -16,6 +16,23 @@ beforeAll(() => Logger.overrideLogger(false));
  * and the room is sent a leave when an earlier run's join went to Zoom (join_sent_at)
  * and no join job is left to see the cancel.
  */
+
+/** The service with only what DELETE uses: the repository and the job producer. */
+function serviceWith(repo: object, producer: object): RoomDispatchesService {
+  return new RoomDispatchesService(
+    repo as never,
+    {} as never,
+    {} as never,
+    {} as never,
+    {} as never,
+    {} as never,
+    producer as never,
+    { get: () => ({ prefix: 'test' }) } as never,
+    {} as never,
+    { counter: () => ({ inc: () => undefined }), gauge: () => undefined } as never,
+  );
+}
+
 describe('RoomDispatchesService.cancel of a joining dispatch', () => {
   /** `joinJob`: the round's join job as BullMQ has it — none, one it removes, or one a worker holds (locked). */
   function setup(over: Partial<RoomDispatchEntity>, joinJob: 'none' | 'removable' | 'locked') {
@@ -33,18 +50,7 @@ describe('RoomDispatchesService.cancel of a joining dispatch', () => {
     });
     const getJob = jest.fn(async (id: string) => (joinJob !== 'none' && id === jobIdFor(JobName.RoomJoin, { dispatchId: ID, round: 1 }) ? { remove } : undefined));
     const producer = { queueFor: () => ({ getJob }) };
-    const service = new RoomDispatchesService(
-      repo as never,
-      {} as never,
-      {} as never,
-      {} as never,
-      {} as never,
-      {} as never,
-      producer as never,
-      { get: () => ({ prefix: 'test' }) } as never,
-      {} as never,
-      { counter: () => ({ inc: () => undefined }), gauge: () => undefined } as never,
-    );
+    const service = serviceWith(repo, producer);
     const leaveNow = jest.spyOn(service, 'leaveNow').mockResolvedValue(undefined);
     return { service, row, remove, leaveNow };
   }
@@ -90,18 +96,7 @@ describe('RoomDispatchesService.cancel of a failed dispatch', () => {
         return { affected: 1 };
       }),
     };
-    const service = new RoomDispatchesService(
-      repo as never,
-      {} as never,
-      {} as never,
-      {} as never,
-      {} as never,
-      {} as never,
-      {} as never,
-      { get: () => ({ prefix: 'test' }) } as never,
-      {} as never,
-      { counter: () => ({ inc: () => undefined }), gauge: () => undefined } as never,
-    );
+    const service = serviceWith(repo, {});
     const leaveNow = jest.spyOn(service, 'leaveNow').mockResolvedValue(undefined);
     return { service, row, leaveNow };
   }
