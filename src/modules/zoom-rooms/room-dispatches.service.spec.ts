@@ -11,12 +11,6 @@ const T0 = new Date('2026-12-01T10:00:00.000Z');
 
 beforeAll(() => Logger.overrideLogger(false));
 
-/**
- * DELETE of a dispatch still joining: the join job is removed unless a worker runs it,
- * and the room is sent a leave when an earlier run's join went to Zoom (join_sent_at)
- * and no join job is left to see the cancel.
- */
-
 /** The service with only what DELETE uses: the repository and the job producer. */
 function serviceWith(repo: object, producer: object): RoomDispatchesService {
   return new RoomDispatchesService(
@@ -33,18 +27,28 @@ function serviceWith(repo: object, producer: object): RoomDispatchesService {
   );
 }
 
+/** A repository over one row: reads copy it, a conditional update applies while status and round still match. */
+function repoOf(row: RoomDispatchEntity) {
+  return {
+    findOne: jest.fn(async () => ({ ...row })),
+    update: jest.fn(async (where: Partial<RoomDispatchEntity>, fields: Partial<RoomDispatchEntity>) => {
+      if (where.status !== row.status || where.round !== row.round) return { affected: 0 };
+      Object.assign(row, fields);
+      return { affected: 1 };
+    }),
+  };
+}
+
+/**
+ * DELETE of a dispatch still joining: the join job is removed unless a worker runs it,
+ * and the room is sent a leave when an earlier run's join went to Zoom (join_sent_at)
+ * and no join job is left to see the cancel.
+ */
 describe('RoomDispatchesService.cancel of a joining dispatch', () => {
   /** `joinJob`: the round's join job as BullMQ has it — none, one it removes, or one a worker holds (locked). */
   function setup(over: Partial<RoomDispatchEntity>, joinJob: 'none' | 'removable' | 'locked') {
     const row = { id: ID, round: 1, status: RoomDispatchStatus.Joining, joinSentAt: null, joinedAt: null, leftAt: null, owner: null, ...over } as RoomDispatchEntity;
-    const repo = {
-      findOne: jest.fn(async () => ({ ...row })),
-      update: jest.fn(async (where: Partial<RoomDispatchEntity>, fields: Partial<RoomDispatchEntity>) => {
-        if (where.status !== row.status || where.round !== row.round) return { affected: 0 };
-        Object.assign(row, fields);
-        return { affected: 1 };
-      }),
-    };
+    const repo = repoOf(row);
     const remove = jest.fn(async () => {
       if (joinJob === 'locked') throw new Error('Job could not be removed because it is locked by another worker');
     });
@@ -88,14 +92,7 @@ describe('RoomDispatchesService.cancel of a joining dispatch', () => {
 describe('RoomDispatchesService.cancel of a failed dispatch', () => {
   function setup(over: Partial<RoomDispatchEntity>) {
     const row = { id: ID, round: 2, status: RoomDispatchStatus.Failed, failedStep: 'join', joinSentAt: null, joinedAt: null, leftAt: null, owner: null, ...over } as RoomDispatchEntity;
-    const repo = {
-      findOne: jest.fn(async () => ({ ...row })),
-      update: jest.fn(async (where: Partial<RoomDispatchEntity>, fields: Partial<RoomDispatchEntity>) => {
-        if (where.status !== row.status || where.round !== row.round) return { affected: 0 };
-        Object.assign(row, fields);
-        return { affected: 1 };
-      }),
-    };
+    const repo = repoOf(row);
     const service = serviceWith(repo, {});
     const leaveNow = jest.spyOn(service, 'leaveNow').mockResolvedValue(undefined);
     return { service, row, leaveNow };
