@@ -286,10 +286,7 @@ export class MediaBatcher {
     // go through after all, they are enqueued twice, which the savers' idempotence absorbs.
     const left = new Map<MediaJobName, Waiting[]>();
     for (const [name, entries] of this.enqueueing) left.set(name, [...entries]);
-    for (const [name, buf] of this.buffers) {
-      left.set(name, [...(left.get(name) ?? []), ...buf.entries]);
-      this.memBytes -= buf.bytes;
-    }
+    for (const [name, buf] of this.buffers) left.set(name, [...(left.get(name) ?? []), ...buf.entries]);
     this.buffers.clear();
     this.enqueueing.clear();
     this.memBytes = 0;
