@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { WebSocket } from 'ws';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import { parseWav } from '../src/modules/media-ingest/savers/wav';
@@ -107,7 +108,9 @@ describe('Media capture: simulated meeting → capture policy → files', () => 
 
   beforeAll(async () => {
     pump.media = function (this: unknown, s, c, kind, content, userId) {
-      sentMedia.push({ kind, userId, timestamp: Number(content.timestamp) });
+      // Only what goes out: the pump still runs as the meeting ends, and the simulator sends
+      // (and counts) nothing on a socket that is no longer open (rtms-connections.ts).
+      if ((c as { ws: WebSocket }).ws.readyState === WebSocket.OPEN) sentMedia.push({ kind, userId, timestamp: Number(content.timestamp) });
       originalMedia.call(this, s, c, kind, content, userId);
     };
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'media-capture-'));
