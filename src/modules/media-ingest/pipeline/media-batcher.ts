@@ -381,22 +381,14 @@ export class MediaBatcher {
     if (file.expired) {
       // Not enqueued: it may hold media of a participant erased, a stream revoked or a session purged since.
       this.logger.error(`Spill file older than a day: its ${file.entries.length} media item(s) are dropped, not saved (recorded per stream as media.dropped)`);
-      const byName = new Map<MediaJobName, Waiting[]>();
-      for (const e of file.entries) byName.set(e.name, [...(byName.get(e.name) ?? []), { ids: e.ids, item: e.item }]);
-      for (const [name, entries] of byName) this.drop(name, entries, 'spill_expired');
+      for (const [name, entries] of byJob(file.entries)) this.drop(name, entries, 'spill_expired');
       file.done();
       if (!this.spill!.empty) this.arm();
       return;
     }
-    const byName = new Map<MediaJobName, Waiting[]>();
-    for (const e of file.entries) {
-      const list = byName.get(e.name) ?? [];
-      list.push({ ids: e.ids, item: e.item });
-      byName.set(e.name, list);
-    }
     try {
       // Saves are idempotent: a file enqueued in part and then again adds nothing twice.
-      for (const [name, entries] of byName) await this.sink.enqueueBatches(name, this.split(entries));
+      for (const [name, entries] of byJob(file.entries)) await this.sink.enqueueBatches(name, this.split(entries));
     } catch (err) {
       this.enqueueFailed('Enqueue of spilled media failed, will retry', err);
       this.arm();
@@ -473,4 +465,15 @@ export class MediaBatcher {
     cut();
     return out;
   }
+}
+
+/** Spilled entries by job, in file order within each. */
+function byJob(entries: SpilledEntry[]): Map<MediaJobName, Waiting[]> {
+  const out = new Map<MediaJobName, Waiting[]>();
+  for (const e of entries) {
+    const list = out.get(e.name);
+    if (list) list.push({ ids: e.ids, item: e.item });
+    else out.set(e.name, [{ ids: e.ids, item: e.item }]);
+  }
+  return out;
 }
