@@ -3,6 +3,7 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { DataSource } from 'typeorm';
 import { QueueName } from '../src/jobs/queue-names';
 import type { ParticipantScript } from '../src/simulator';
 import { createSession } from './factories/session.factory';
@@ -246,6 +247,32 @@ describe('Session console: a simulated meeting seen in the browser', () => {
     await page.getByText('No transcript lines yet.').waitFor();
     await page.getByText('No audio segments').waitFor();
     expect(await page.getByRole('button', { name: 'Stop' }).isDisabled()).toBe(true);
+
+    // What the workers record about media they could not keep or brought back is on the
+    // timeline, with how much and why (the shapes the batcher and the spool writers record).
+    const timelineEvents: Array<[string, Record<string, unknown>]> = [
+      ['media.dropped', { reason: 'buffers_full', job: 'frame.save', items: 12 }],
+      ['media.deferred', { reason: 'shutdown', spool_host: 'host-a', items: 50 }],
+      ['media.recovered', { job: 'transcript.save', from: 'spill', items: 40 }],
+      ['media.lost', { reason: 'spool_host_lost', items: { audio_segment: 2 }, spool_hosts: ['host-b'] }],
+      ['media.recovered', { reason: 'spool_host_back', items: { audio_segment: 1 } }],
+    ];
+    for (const [i, [type, payload]] of timelineEvents.entries()) {
+      await ctx.hub.app
+        .get(DataSource)
+        .query(`INSERT INTO session_events (session_id, source, event_type, dedupe_key, payload, created_at) VALUES ($1, 'worker', $2, $3, $4, now() + make_interval(secs => $5))`, [idle, type, `console-e2e:${idle}:${i}`, JSON.stringify(payload), i]);
+    }
+    await page.reload();
+    const timeline = page.locator('#timeline li');
+    await timeline.filter({ hasText: 'media recovered' }).nth(1).waitFor();
+    expect((await timeline.allTextContents()).map((t) => t.replace(/^[\d:.]+(\s?[AP]M)?\s+/i, ''))).toEqual([
+      'created',
+      'media dropped 12 items · buffers full',
+      'media deferred 50 items · shutdown, left on host-a for the next worker',
+      'media recovered 40 items · spill',
+      'media lost 2 audio segments · spool host lost',
+      'media recovered 1 audio segment · spool host back',
+    ]);
 
     // The captured session, with one of Ann's frames deleted (as retention or an erasure
     // would) and Bob's frame folder unreachable (a file where the folder was: ENOTDIR).

@@ -115,6 +115,24 @@ function eventName(e) {
   return e.event_type;
 }
 
+/**
+ * What a media.lost / dropped / deferred / recovered event counts, and why: `items` is a
+ * number of items (the batcher's events) or counts by kind (`{ audio_segment: 2 }`).
+ */
+function mediaNote(p) {
+  const items = p.items;
+  const counted =
+    typeof items === 'number'
+      ? `${items} item${items === 1 ? '' : 's'}`
+      : items && typeof items === 'object'
+        ? Object.entries(items)
+            .map(([kind, n]) => `${n} ${kind.replace(/_/g, ' ')}${n === 1 ? '' : 's'}`)
+            .join(', ')
+        : '';
+  const why = p.reason || p.from || '';
+  return [counted, why.replace(/_/g, ' ')].filter(Boolean).join(' · ');
+}
+
 function renderTimeline(events) {
   const items = [];
   for (const e of events) {
@@ -125,7 +143,9 @@ function renderTimeline(events) {
     else if (type === 'stream.reconnect') items.push({ at: e.created_at, cls: 'warn', label: `reconnect (${p.cause || 'unknown'})`, note: p.detail || '' });
     else if (type === 'stream.failover') items.push({ at: e.created_at, cls: 'warn', label: 'failover', note: 'Zoom moved the stream to other servers' });
     else if (type === 'stream.handed_over') items.push({ at: e.created_at, cls: 'warn', label: 'handed over to another worker', note: '' });
-    else if (type === 'media.lost' || type === 'media.dropped') items.push({ at: e.created_at, cls: 'warn', label: type.replace('.', ' '), note: '' });
+    else if (type === 'media.lost' || type === 'media.dropped') items.push({ at: e.created_at, cls: 'warn', label: type.replace('.', ' '), note: mediaNote(p) });
+    else if (type === 'media.deferred') items.push({ at: e.created_at, cls: 'warn', label: 'media deferred', note: `${mediaNote(p)}, left on ${p.spool_host || 'this host'} for the next worker` });
+    else if (type === 'media.recovered') items.push({ at: e.created_at, cls: 'status', label: 'media recovered', note: mediaNote(p) });
   }
   if (items.length === 0) return fill(body('timeline'), message('empty', 'No status changes recorded yet.'));
   fill(
