@@ -69,6 +69,16 @@ describe('Session console: login, cookie rules and headers', () => {
     expect(next.headers.location).toBe(`/console/sessions/${sessionId}`);
   });
 
+  it('answers a login form it cannot read with the API\'s error codes, setting nothing', async () => {
+    const form = Buffer.from('username=admin&password=test-admin-password');
+    const notGzip = await http().post('/console/login').set('Content-Type', 'application/x-www-form-urlencoded').set('Content-Encoding', 'gzip').send(form.toString()).expect(400);
+    expect(notGzip.body).toMatchObject({ error: 'malformed_compressed_body', message: 'Request body is not valid gzip data (Content-Encoding: gzip)' });
+    expect(notGzip.headers['set-cookie']).toBeUndefined();
+    const manyFields = Array.from({ length: 11 }, (_, i) => `f${i}=x`).join('&');
+    expect((await http().post('/console/login').set('Content-Type', 'application/x-www-form-urlencoded').send(manyFields).expect(413)).body).toMatchObject({ error: 'payload_too_large' });
+    expect((await http().post('/console/login').set('Content-Type', 'application/x-www-form-urlencoded; charset=koi8-r').send('a=b').expect(415)).body).toMatchObject({ error: 'unsupported_media_type' });
+  });
+
   it('the cookie reads the public API as an unscoped admin from the same origin; changes need the CSRF header; other origins are refused', async () => {
     const { cookie, csrf } = await login();
     const host = new URL(ctx.hub.baseUrl).host;

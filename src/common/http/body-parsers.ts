@@ -41,26 +41,30 @@ function wrapParser(parser: RequestHandler): RequestHandler {
   return (req, res, next) =>
     parser(req, res, (err?: unknown) => {
       if (!err) return next();
-      const e = err as { type?: string; status?: number };
-      let mapped: HttpException;
-      if (e.type === 'entity.too.large') {
-        mapped = new PayloadTooLargeException({ code: 'payload_too_large', message: 'Request body exceeds the size limit' });
-      } else if (e.type === 'entity.too.deep') {
-        mapped = new BadRequestException({ code: 'json_too_deep', message: `Request body nests deeper than ${MAX_JSON_DEPTH} levels` });
-      } else if (e.type === 'entity.parse.failed') {
-        mapped = new BadRequestException({ code: 'malformed_json', message: 'Request body is not valid JSON' });
-      } else if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
-        mapped = new HttpException({ code: 'unsupported_media_type', message: 'Unsupported body encoding' }, 415);
-      } else if (e.type === undefined && contentEncoding(req) !== 'identity') {
-        // Only the decompression stream fails without a `type` (zlib's "incorrect header
-        // check", "unexpected end of file"): the body is not what its Content-Encoding says.
-        const encoding = contentEncoding(req);
-        mapped = new BadRequestException({ code: 'malformed_compressed_body', message: `Request body is not valid ${encoding} data (Content-Encoding: ${encoding})` });
-      } else {
-        mapped = new BadRequestException({ code: 'unreadable_body', message: 'Request body could not be read' });
-      }
-      next(mapped);
+      next(bodyParserError(err, req));
     });
+}
+
+/**
+ * A body-parser failure (JSON or form) as an HttpException with a stable code: too large,
+ * too deep, not JSON, an encoding or charset it does not take, a body that is not what its
+ * Content-Encoding says, or otherwise unreadable.
+ */
+export function bodyParserError(err: unknown, req: Request): HttpException {
+  const e = err as { type?: string; status?: number };
+  if (e.type === 'entity.too.large' || e.type === 'parameters.too.many') {
+    return new PayloadTooLargeException({ code: 'payload_too_large', message: 'Request body exceeds the size limit' });
+  }
+  if (e.type === 'entity.too.deep') return new BadRequestException({ code: 'json_too_deep', message: `Request body nests deeper than ${MAX_JSON_DEPTH} levels` });
+  if (e.type === 'entity.parse.failed') return new BadRequestException({ code: 'malformed_json', message: 'Request body is not valid JSON' });
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new HttpException({ code: 'unsupported_media_type', message: 'Unsupported body encoding' }, 415);
+  if (e.type === undefined && contentEncoding(req) !== 'identity') {
+    // Only the decompression stream fails without a `type` (zlib's "incorrect header
+    // check", "unexpected end of file"): the body is not what its Content-Encoding says.
+    const encoding = contentEncoding(req);
+    return new BadRequestException({ code: 'malformed_compressed_body', message: `Request body is not valid ${encoding} data (Content-Encoding: ${encoding})` });
+  }
+  return new BadRequestException({ code: 'unreadable_body', message: 'Request body could not be read' });
 }
 
 /** The request's Content-Encoding as body-parser reads it (lower case, `identity` when absent). */

@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { bodyParserError } from '../../common/http/body-parsers';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
@@ -33,15 +33,14 @@ export function consoleSecurityHeaders(_req: Request, res: Response, next: NextF
 
 /**
  * The login and logout forms are urlencoded (the API itself parses JSON only). A small
- * limit: the forms have three short fields. A malformed body is a 400, like malformed JSON.
+ * limit: the forms have three short fields. A body it cannot read gets the API's codes (bodyParserError).
  */
 export function consoleFormParser(): RequestHandler {
   const parse = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
   return (req, res, next) => {
     parse(req, res, (err?: unknown) => {
       if (!err) return next();
-      const status = (err as { status?: number }).status;
-      next(status === 413 ? err : new BadRequestException({ code: 'unreadable_body', message: 'The form could not be read' }));
+      next(bodyParserError(err, req));
     });
   };
 }
