@@ -6,7 +6,8 @@ import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
 import type { MediaKind } from '../src/simulator/protocol';
 import type { ParticipantScript } from '../src/simulator/types';
-import { ParticipantDirectory } from '../src/modules/sessions';
+import { StreamSignalPublisher } from '../src/common/stream-signals/stream-signal-publisher';
+import { ParticipantDirectory, SessionCleanupHooks, StreamsService, StreamStatus } from '../src/modules/sessions';
 import { createSession, insertSession } from './factories/session.factory';
 import { query } from './utils/db';
 import { useE2eContext } from './utils/e2e-context';
@@ -358,5 +359,79 @@ describe('Erasure by participant', () => {
     } finally {
       lookups.mockRestore();
     }
+  });
+
+  it('an erasure by email also erases what landed between its passes, although its first pass deleted the participant row that held the email', async () => {
+    const fay = { id: 9206, name: 'Fay' };
+    const sessionId = await seedSession({ mixedAudio: false, held: false }, fay);
+    await sql(`UPDATE participants SET email = 'fay@example.com' WHERE session_id = $1 AND zoom_user_id = $2`, [sessionId, String(fay.id)]);
+    const participants = ctx.hub.app.get(ParticipantDirectory);
+    const byEmail = participants.byEmail.bind(participants);
+    // The second pass's lookup: a transcript batch of Fay's in flight during the first pass has landed.
+    const lookups = jest
+      .spyOn(participants, 'byEmail')
+      .mockImplementationOnce(byEmail)
+      .mockImplementationOnce(async (email) => {
+        await sql(
+          `INSERT INTO transcript_segments (session_id, rtms_stream_id, user_id, user_name, text, start_ms, end_ms, timestamp_ms) VALUES ($1, 'late', $2, 'Fay', 'Fay, saved late', 5, 6, 6)`,
+          [sessionId, String(fay.id)],
+        );
+        return byEmail(email);
+      });
+    try {
+      const done = await erase({ user_email: 'fay@example.com' });
+      expect(lookups).toHaveBeenCalledTimes(2);
+      expect(done).toMatchObject({ status: 'completed', subject_unresolved: false, affected_sessions: [sessionId] });
+      expect(done.counts).toMatchObject({ transcript_segments: 2, participants: 1 });
+      expect(Object.keys(await rowCounts([sessionId])).filter((k) => k.endsWith(`|${fay.id}`))).toEqual([]);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+
+  it("a hold placed after the match stops a session's erasure before its live streams are told to drop anything", async () => {
+    const eve = { id: 9205, name: 'Eve' };
+    const sessionId = await seedSession({ mixedAudio: false, held: true }, eve);
+    const before = await rowCounts([sessionId]);
+    const participants = ctx.hub.app.get(ParticipantDirectory);
+    const sessionFacts = participants.sessionFacts.bind(participants);
+    // The match read the session before the hold was placed; a stream of it is live.
+    const facts = jest.spyOn(participants, 'sessionFacts').mockImplementation(async (ids) => (await sessionFacts(ids)).map((f) => ({ ...f, legalHoldAt: null })));
+    const live = jest.spyOn(ctx.hub.app.get(StreamsService), 'listForSession').mockImplementation(async () => [{ rtmsStreamId: `live-${sessionId}`, status: StreamStatus.Active } as never]);
+    const publish = jest.spyOn(ctx.hub.app.get(StreamSignalPublisher), 'publish');
+    try {
+      const done = await erase({ zoom_user_id: String(eve.id) });
+      expect(done).toMatchObject({ status: 'completed', sessions_held: [sessionId], affected_sessions: [] });
+      expect(publish).not.toHaveBeenCalled();
+      expect(await rowCounts([sessionId])).toEqual(before);
+    } finally {
+      facts.mockRestore();
+      live.mockRestore();
+      publish.mockRestore();
+    }
+  });
+
+  it('DELETE of a session holds it while its media is deleted: a hold placed meanwhile waits, then finds no session; one placed first refuses the delete', async () => {
+    const sessionId = await seedSession({ mixedAudio: false, held: false }, { id: 9207, name: 'Gus' });
+    const hooks = ctx.hub.app.get(SessionCleanupHooks);
+    // The hold is asked for while the delete deletes the stored media.
+    const run = hooks.run.bind(hooks);
+    let holdAsked: Promise<number> | null = null;
+    const cleanup = jest.spyOn(hooks, 'run').mockImplementationOnce(async (id) => {
+      holdAsked = api().post(`/api/v1/sessions/${sessionId}/hold`).set('x-api-key', API_KEY).send({ reason: 'late' }).then((r) => r.status);
+      // Until the hold's request waits on the session's row (it never does without the delete's lock: then it is placed at once).
+      await waitFor(async () => ((await sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`))[0].n > 0 ? true : undefined), { timeoutMs: 3000, intervalMs: 20, what: 'the hold to wait on the row' }).catch(() => undefined);
+      return run(id);
+    });
+    try {
+      await api().delete(`/api/v1/sessions/${sessionId}`).set('x-api-key', API_KEY).expect(204);
+      expect(await holdAsked).toBe(404);
+      expect(await sql(`SELECT id FROM sessions WHERE id = $1`, [sessionId])).toEqual([]);
+    } finally {
+      cleanup.mockRestore();
+    }
+    const held = await seedSession({ mixedAudio: false, held: true }, { id: 9208, name: 'Hal' });
+    expect((await api().delete(`/api/v1/sessions/${held}`).set('x-api-key', API_KEY).expect(409)).body).toMatchObject({ error: 'session_on_legal_hold' });
+    expect(await filesOnDisk()).toEqual(expect.arrayContaining([expect.stringContaining(held)]));
   });
 });

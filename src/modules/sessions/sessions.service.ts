@@ -151,14 +151,20 @@ export class SessionsService {
    */
   async delete(id: string, owner?: string | null, apiKeyFingerprint?: string | null): Promise<void> {
     if ((await this.get(id, owner)).legalHoldAt) throw new SessionOnLegalHoldError(id);
-    const stored = await this.cleanupHooks.run(id);
-    const entry = await this.dataSource.transaction(async (em) => {
+    const { entry, stored } = await this.dataSource.transaction(async (em) => {
+      // Share-locked while its stored media is deleted: a legal hold placed meanwhile
+      // (placeHold locks the row for update) waits for this deletion and then finds no
+      // session, instead of holding a session whose media is already gone.
+      const held = await this.sessions.findByIdForShare(id, em, owner);
+      if (!held) throw new SessionNotFoundError(id);
+      if (held.legalHoldAt) throw new SessionOnLegalHoldError(id);
+      const stored = await this.cleanupHooks.run(id);
       // Locked: the counts are of the rows this transaction deletes, not of a moment before.
       const session = await this.sessions.findByIdForUpdate(id, em);
       if (!session) throw new SessionNotFoundError(id);
       const rowsDeleted = { ...(await this.sessions.countCascade(id, em)), ...(await this.cleanupHooks.countRows(id, em)), ...(await this.cleanupHooks.deleteRows(id, em)) };
       if (!(await this.sessions.deleteById(id, em))) throw new SessionNotFoundError(id);
-      return this.deletionLog.record(
+      const entry = await this.deletionLog.record(
         {
           reason: DeletionReason.SessionDeleted,
           sessionId: id,
@@ -171,6 +177,7 @@ export class SessionsService {
         },
         em,
       );
+      return { entry, stored };
     });
     this.logger.log(`Session ${id} deleted (deletion ${entry.id}: ${stored.objects} object(s), ${stored.bytes} bytes)`);
   }

@@ -36,6 +36,8 @@ interface PassResult {
   matched: number;
   /** Live streams told to drop the subject's spooled audio. */
   signalled: number;
+  /** The (session → user ids) the pass matched: the next pass erases them again. */
+  bySession: Map<string, string[]>;
 }
 
 /**
@@ -121,9 +123,11 @@ export class ErasureService {
 
     const first = await this.pass(row, subject);
     // Audio of the person still spooling, media batches and a WAV being written when the
-    // first pass ran land within a few flushes: a second pass deletes them.
+    // first pass ran land within a few flushes: a second pass deletes them. It erases the
+    // first pass's (session, user id) pairs again as well as what it matches itself: an
+    // email is known only from the participant rows the first pass deleted.
     if (first.signalled > 0) await new Promise((r) => setTimeout(r, this.settleMs));
-    const second = await this.pass(row, subject);
+    const second = await this.pass(row, subject, first.bySession);
     if (first.matched + second.matched === 0 && !foundByEarlierRun(row)) await this.erasures.markUnresolved(erasureId);
     await this.erasures.finish(erasureId, 'completed');
     const done = (await this.erasures.findOne(erasureId))!;
@@ -136,9 +140,10 @@ export class ErasureService {
     await this.erasures.finish(erasureId, 'failed', error.slice(0, 2000));
   }
 
-  /** One pass: find the person's (session, user id) pairs and erase each session. */
-  private async pass(row: ErasureEntity, subject: ErasureSubject): Promise<PassResult> {
-    const bySession = userIdsBySession(await this.match(subject));
+  /** One pass: find the person's (session, user id) pairs (plus `earlier` ones) and erase each session. */
+  private async pass(row: ErasureEntity, subject: ErasureSubject, earlier = new Map<string, string[]>()): Promise<PassResult> {
+    const earlierPairs = [...earlier].flatMap(([sessionId, userIds]) => userIds.map((userId) => ({ sessionId, userId })));
+    const bySession = userIdsBySession([...(await this.match(subject)), ...earlierPairs]);
     const facts = new Map((await this.participants.sessionFacts([...bySession.keys()])).map((f) => [f.id, f]));
     let matched = 0;
     let signalled = 0;
@@ -151,13 +156,14 @@ export class ErasureService {
         await this.erasures.addHeld(row.id, sessionId);
         continue;
       }
-      signalled += await this.signalStreams(sessionId, userIds);
-      await this.eraseSession(row, subject, sessionId, userIds);
+      const erased = await this.eraseSession(row, subject, sessionId, userIds);
+      if (erased === 'gone') continue;
+      signalled += erased.signalled;
       if (await this.media.hasMixedAudio(sessionId)) await this.erasures.addMixedAudio(row.id, sessionId);
     }
     // Zoom events no session claimed belong to no owner: only an unscoped key's erasure reaches them.
     if (row.owner === null && (await this.eraseUnlinked(row, subject)) > 0) matched += 1;
-    return { matched, signalled };
+    return { matched, signalled, bySession };
   }
 
   /**
@@ -215,15 +221,22 @@ export class ErasureService {
     return live.length;
   }
 
-  private async eraseSession(row: ErasureEntity, subject: ErasureSubject, sessionId: string, userIds: string[]): Promise<void> {
-    await this.db.transaction(async (em) => {
+  /**
+   * Erases the users' data in one session, under its share lock; 'gone' when the session
+   * was deleted meanwhile or is held (reported as held). The live streams are told to drop
+   * the users' spooled audio only here, once the hold is checked under the lock: a hold
+   * placed after the match stops the erasure before anything of the session is touched.
+   */
+  private async eraseSession(row: ErasureEntity, subject: ErasureSubject, sessionId: string, userIds: string[]): Promise<'gone' | { signalled: number }> {
+    return this.db.transaction(async (em) => {
       const facts = await this.participants.lockSessionFacts(sessionId, em);
-      if (!facts) return;
+      if (!facts) return 'gone';
       if (facts.legalHoldAt) {
         // Held between the match and the lock: the hold wins.
         await this.erasures.addHeld(row.id, sessionId, em);
-        return;
+        return 'gone';
       }
+      const signalled = await this.signalStreams(sessionId, userIds);
       // Storage first: a crash after this leaves rows whose objects are gone, which the
       // job's retry deletes; the other order could leave objects no row points at. The
       // bulk goes before the person's audio segments are locked: a lock held that long
@@ -262,7 +275,7 @@ export class ErasureService {
       };
       const artifacts = rows.video_frames + rows.share_frames + rows.video_segments + rows.share_segments + rows.audio_segments + rows.chat_messages + recording.objects;
       const eventRows = zoomEvents + outbox.appEvents + outbox.webhookMessages;
-      if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objects.length + eventRows === 0) return;
+      if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objects.length + eventRows === 0) return { signalled };
       const bytes = objects.reduce((n, o) => n + o.bytes, 0) + recording.bytes;
       await this.deletionLog.record(
         {
@@ -287,6 +300,7 @@ export class ErasureService {
         em,
       );
       await this.erasures.addProgress(row.id, sessionId, { counts, bytes, spoolSegmentsDropped: segments.open }, em);
+      return { signalled };
     });
   }
 }

@@ -104,6 +104,17 @@ export class SessionsRepository {
     return this.repo(em).findOneOrFail({ where: { id } });
   }
 
+  /**
+   * Loads a session under a share lock (SELECT … FOR SHARE) held until `em`'s transaction
+   * ends: nobody can change the row meanwhile (a legal hold, a status), while rows that
+   * only reference it (timeline events, media) can still be inserted.
+   */
+  findByIdForShare(id: string, em: EntityManager, owner?: string | null): Promise<SessionEntity | null> {
+    const qb = this.repo(em).createQueryBuilder('s').setLock('pessimistic_read').where('s.id = :id', { id });
+    if (owner) qb.andWhere('s.owner = :owner', { owner });
+    return qb.getOne();
+  }
+
   /** Loads a session under a row lock (SELECT … FOR UPDATE) held until `em`'s transaction ends. */
   findByIdForUpdate(id: string, em: EntityManager, owner?: string | null): Promise<SessionEntity | null> {
     const qb = this.repo(em).createQueryBuilder('s').setLock('pessimistic_write').where('s.id = :id', { id });
