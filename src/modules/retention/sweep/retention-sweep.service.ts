@@ -212,7 +212,8 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
         totals.rows.sessions = 1;
       }
       // Nothing was there (media of a session that never streamed): marked, but no entry and no media.deleted to apps.
-      const nothing = !sessionDeleted && totals.objects === 0 && Object.values(totals.rows).every((n) => n === 0);
+      // Stray objects deleted are something: the trail says so even when no row went with them.
+      const nothing = !sessionDeleted && totals.objects === 0 && strays === 0 && Object.values(totals.rows).every((n) => n === 0);
       if (nothing) return { purged: true, totals, sessionDeleted };
       const policy = retentionPolicyOf(s);
       const days = effectiveDays(policy, this.defaults(), category);
