@@ -59,6 +59,7 @@ interface ErasureBody {
   requested_by: string;
   owner: string | null;
   started_at: string | null;
+  error: string | null;
 }
 
 describe('Erasure by participant', () => {
@@ -179,6 +180,19 @@ describe('Erasure by participant', () => {
     await api().get('/api/v1/erasures').set('x-api-key', TEST_KEYS.reader).expect(403);
     await api().get('/api/v1/erasures/00000000-0000-4000-8000-000000000000').set('x-api-key', API_KEY).expect(404);
     expect(await sql<{ n: number }>(`SELECT count(*)::int AS n FROM erasures`)).toEqual(before);
+  });
+
+  it('answers 503 erasure_queue_unavailable when its job cannot be queued, listing the erasure as failed', async () => {
+    const enqueue = jest.spyOn(ctx.hub.producer, 'enqueue').mockRejectedValueOnce(new Error('Connection is closed.'));
+    try {
+      const res = await api().post('/api/v1/erasures').set('x-api-key', API_KEY).send({ zoom_user_id: '9299' }).expect(503);
+      expect(res.body).toMatchObject({ error: 'erasure_queue_unavailable' });
+    } finally {
+      enqueue.mockRestore();
+    }
+    const [latest] = (await api().get('/api/v1/erasures?limit=1').set('x-api-key', API_KEY).expect(200)).body.data as ErasureBody[];
+    expect(latest).toMatchObject({ status: 'failed' });
+    expect(latest.error).toContain('could not queue the erasure job');
   });
 
   it("erasing one of three participants removes exactly that person's frames, audio, transcript, chat and participant row; a held session is untouched, a mixed-audio one listed", async () => {

@@ -118,6 +118,8 @@ export enum ErasureErrorCode {
   ErasureNotFound = 'erasure_not_found',
   /** Not exactly one of zoom_user_id, user_email, user_name, or one that is malformed. */
   InvalidErasureSubject = 'invalid_erasure_subject',
+  /** Redis did not take the erasure's job: the request is recorded as failed; ask again. */
+  ErasureQueueUnavailable = 'erasure_queue_unavailable',
 }
 
 /** Failures of calls to Zoom (src/zoom). */
@@ -217,6 +219,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [LiveErrorCode.InvalidLiveTypes]: 400,
   [ErasureErrorCode.ErasureNotFound]: 404,
   [ErasureErrorCode.InvalidErasureSubject]: 400,
+  [ErasureErrorCode.ErasureQueueUnavailable]: 503,
   [ConsoleErrorCode.LoginRequired]: 401,
   [ConsoleErrorCode.InvalidCredentials]: 401,
   [ConsoleErrorCode.TooManyLoginAttempts]: 429,

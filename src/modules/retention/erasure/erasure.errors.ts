@@ -13,3 +13,10 @@ export class InvalidErasureSubjectError extends DomainError {
     super(ErasureErrorCode.InvalidErasureSubject, message);
   }
 }
+
+/** The erasure's job could not be queued (503): recorded as failed, nothing erased; ask again. */
+export class ErasureQueueUnavailableError extends DomainError {
+  constructor() {
+    super(ErasureErrorCode.ErasureQueueUnavailable, 'The erasure could not be queued; nothing was erased. Try again');
+  }
+}

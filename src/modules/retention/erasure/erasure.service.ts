@@ -19,7 +19,7 @@ import type { ParticipantRowsDeleted } from '../../media-ingest';
 import { ParticipantDirectory, StreamsService, StreamStatus } from '../../sessions';
 import type { ApiCaller } from '../../../common/auth/api-caller';
 import { ErasureCounts, ErasureEntity } from './entities/erasure.entity';
-import { ErasureNotFoundError } from './erasure.errors';
+import { ErasureNotFoundError, ErasureQueueUnavailableError } from './erasure.errors';
 import { ErasureSubject, subjectAad, subjectHash, userIdsBySession } from './erasure-subject';
 import { erasureView, ErasureView } from './erasure.views';
 import { ErasuresRepository } from './erasures.repository';
@@ -87,8 +87,9 @@ export class ErasureService {
     try {
       await this.producer.enqueue(JobName.ErasureRun, { erasureId: id });
     } catch (err) {
+      this.logger.error(`Could not queue erasure ${id}: ${errorMessage(err)}`);
       await this.erasures.finish(id, 'failed', `could not queue the erasure job: ${errorMessage(err)}`);
-      throw err;
+      throw new ErasureQueueUnavailableError();
     }
     this.logger.log(`Erasure ${id} requested by key ${caller.fingerprint} (${subject.kind})`);
     return erasureView(row);
