@@ -67,6 +67,13 @@ describe('WebhookHttpSender', () => {
     expect(r.responseBody).toHaveLength(RESPONSE_BODY_LIMIT);
   });
 
+  it('replaces NUL in the response body (Postgres text refuses it: the attempt could not be recorded)', async () => {
+    handler = (_req, res) => res.writeHead(200).end(Buffer.from('ok\0'));
+    const r = await send();
+    expect(r).toMatchObject({ statusCode: 200, responseBody: 'ok\uFFFD', error: null });
+    expect(r.responseBody).not.toContain('\u0000');
+  });
+
   it('cuts a receiver that does not answer at the timeout', async () => {
     handler = () => undefined; // never answers
     const r = await send({ timeoutMs: 150 });

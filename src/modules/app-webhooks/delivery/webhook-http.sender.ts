@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { LookupFunction } from 'node:net';
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { replaceUnstorableText } from '../../../common/json/json-text';
 import { resolvePublicAddress } from './endpoint-url';
 
 /** The first bytes of a response body kept in the delivery log. */
@@ -10,7 +11,7 @@ export const RESPONSE_BODY_LIMIT = 4096;
 export interface SendResult {
   /** The HTTP status, or null when no answer came. */
   statusCode: number | null;
-  /** The first 4 KB of the response body (UTF-8), when there was an answer. */
+  /** The first 4 KB of the response body (UTF-8, NUL replaced by U+FFFD), when there was an answer. */
   responseBody: string | null;
   latencyMs: number;
   /** Why no usable answer came (refused address, timeout, connection error). */
@@ -74,15 +75,15 @@ export class WebhookHttpSender implements OnModuleDestroy {
               kept += Math.min(chunk.length, RESPONSE_BODY_LIMIT - kept);
             }
           });
-          res.on('end', () => finish({ statusCode: res.statusCode ?? null, responseBody: Buffer.concat(chunks).toString('utf8'), error: null }));
-          res.on('error', (err) => finish({ statusCode: res.statusCode ?? null, responseBody: Buffer.concat(chunks).toString('utf8'), error: `response: ${err.message}` }));
+          res.on('end', () => finish({ statusCode: res.statusCode ?? null, responseBody: storableText(Buffer.concat(chunks).toString('utf8')), error: null }));
+          res.on('error', (err) => finish({ statusCode: res.statusCode ?? null, responseBody: storableText(Buffer.concat(chunks).toString('utf8')), error: storableText(`response: ${err.message}`) }));
         },
       );
       const timer = setTimeout(() => {
         finish({ statusCode: null, responseBody: null, error: `timed out after ${req.timeoutMs} ms` });
         request.destroy(new Error('timeout'));
       }, req.timeoutMs);
-      request.on('error', (err: NodeJS.ErrnoException) => finish({ statusCode: null, responseBody: null, error: err.code ?? err.message }));
+      request.on('error', (err: NodeJS.ErrnoException) => finish({ statusCode: null, responseBody: null, error: storableText(err.code ?? err.message) }));
       request.end(req.body);
     });
   }
@@ -91,4 +92,14 @@ export class WebhookHttpSender implements OnModuleDestroy {
     this.httpsAgent.destroy();
     this.httpAgent.destroy();
   }
+}
+
+/**
+ * Text the receiver controls goes into Postgres text columns, which refuse NUL: one NUL
+ * would fail the whole attempt write (and every other attempt in its batch), the message
+ * would be retried and resent without end. NUL becomes U+FFFD; nothing else changes
+ * (a decoded UTF-8 buffer holds no lone surrogate).
+ */
+function storableText(s: string): string {
+  return replaceUnstorableText(s).value as string;
 }
