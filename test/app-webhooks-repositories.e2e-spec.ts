@@ -145,4 +145,31 @@ describe('app-webhooks repositories (real Postgres)', () => {
     expect(page.map((k) => k.id).sort()).toEqual([a, c].sort());
     expect(await messages.findPage(e.id, { eventType: 'session.created' }, 10)).toHaveLength(1);
   });
+
+  it('logs an attempt that was in flight when the endpoint was disabled without making its failed message pending again', async () => {
+    const e = await newEndpoint();
+    const [failing, delivered] = [await newMessage(e.id), await newMessage(e.id)];
+    // Both attempts started; then the endpoint is disabled and its pending messages failed.
+    expect(await messages.failPendingOfEndpoint(e.id, 'endpoint disabled')).toBe(2);
+    const attempt = (messageId: string, ok: boolean) =>
+      messages.recordAttempt({
+        attemptId: randomUUID(),
+        messageId,
+        attemptNo: 1,
+        trigger: WebhookAttemptTrigger.Scheduled,
+        startedAt: new Date(),
+        statusCode: ok ? 200 : 500,
+        latencyMs: 3,
+        responseBody: 'r',
+        error: ok ? null : 'HTTP 500',
+        status: ok ? WebhookMessageStatus.Succeeded : WebhookMessageStatus.Pending,
+        nextAttemptAt: ok ? null : new Date(Date.now() + 5000),
+      });
+    expect(await Promise.all([attempt(failing, false), attempt(delivered, true)])).toEqual([true, true]);
+    // The failed attempt is logged and counted, but the message stays failed, due never.
+    expect(await messages.findById(failing)).toMatchObject({ status: 'failed', attempts: 1, nextAttemptAt: null, lastStatusCode: 500, lastError: 'endpoint disabled' });
+    expect((await messages.findAttempts(failing)).map((x) => [x.attemptNo, x.statusCode])).toEqual([[1, 500]]);
+    // The one the receiver took is delivered, as it was.
+    expect(await messages.findById(delivered)).toMatchObject({ status: 'succeeded', attempts: 1, deliveredAt: expect.any(Date) });
+  });
 });

@@ -114,6 +114,7 @@ export class WebhookMessagesRepository {
   /**
    * Writes an attempt and the message's new state, only if no other attempt got there
    * first (the message still has `attemptNo - 1` attempts). Returns false when it had.
+   * A message no longer pending (failed meanwhile) is not made pending again.
    * Concurrent calls share one statement (group commit), so busy workers need few connections.
    */
   recordAttempt(a: AttemptRecord): Promise<boolean> {
@@ -129,8 +130,15 @@ export class WebhookMessagesRepository {
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::varchar[], $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[], $10::varchar[], $11::timestamptz[])
              AS v(attempt_id, message_id, attempt_no, trigger, started_at, status_code, latency_ms, response_body, error, status, next_attempt_at)),
        upd AS (
+         -- A message failed while this attempt was in flight (its endpoint was disabled) keeps
+         -- its state: writing 'pending' back would revive it on a disabled endpoint (the sweeper
+         -- would resend it). The attempt is still logged and counted; a 2xx still marks it delivered.
          UPDATE webhook_messages m
-            SET attempts = v.attempt_no, status = v.status, next_attempt_at = v.next_attempt_at, last_status_code = v.status_code, last_error = v.error,
+            SET attempts = v.attempt_no,
+                status = CASE WHEN m.status = 'pending' OR v.status = 'succeeded' THEN v.status ELSE m.status END,
+                next_attempt_at = CASE WHEN m.status = 'pending' OR v.status = 'succeeded' THEN v.next_attempt_at ELSE m.next_attempt_at END,
+                last_status_code = v.status_code,
+                last_error = CASE WHEN m.status = 'pending' OR v.status = 'succeeded' THEN v.error ELSE m.last_error END,
                 delivered_at = CASE WHEN v.status = 'succeeded' THEN now() ELSE m.delivered_at END
            FROM v
           WHERE m.id = v.message_id AND m.attempts = v.attempt_no - 1
