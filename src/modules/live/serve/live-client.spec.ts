@@ -74,6 +74,21 @@ describe('LiveClient backpressure', () => {
     expect(client.sendEntry('sub', entry('999-0'))).toBe(false);
   });
 
+  it('bounds control messages too: a client that keeps asking and never reads is cut with TooSlow', () => {
+    const t = new FakeTransport();
+    const closed: LiveClient[] = [];
+    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null, owner: null }, LIMIT, metrics(), (c) => closed.push(c));
+    // The answer to {"type":"unsubscribe","id":"x"} sent in a loop, none of them read.
+    let i = 0;
+    while (!client.closed && ++i < 1000) client.sendControl({ type: 'error', code: 'unknown_subscription', message: 'No subscription x', id: 'x' });
+    expect(t.closedWith).toBe(LiveCloseCode.TooSlow);
+    expect(closed).toEqual([client]);
+    expect(t.buffered).toBeLessThanOrEqual(LIMIT);
+    const sent = t.texts.length;
+    client.sendControl({ type: 'unsubscribed', id: 'x' });
+    expect(t.texts).toHaveLength(sent);
+  });
+
   it('builds each text message with its subscription and entry id', () => {
     const t = new FakeTransport();
     const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null, owner: null }, LIMIT, metrics(), () => undefined);

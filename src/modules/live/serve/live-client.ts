@@ -63,7 +63,17 @@ export class LiveClient implements TextSink {
 
   sendControl(message: { type: string } & Record<string, unknown>): void {
     if (this.closedFlag) return;
-    this.transport.sendControl(message.type, JSON.stringify(message));
+    const text = JSON.stringify(message);
+    const bytes = Buffer.byteLength(text);
+    const buffered = this.transport.bufferedBytes();
+    // Control messages are bounded like text: a client that keeps sending requests and never
+    // reads their answers would otherwise grow its buffer without limit. Cut it as too slow.
+    if (buffered + bytes > this.bufferLimit) {
+      this.close(LiveCloseCode.TooSlow, 'too_slow', `Too slow: reconnect and resume from the last id received`);
+      return;
+    }
+    this.transport.sendControl(message.type, text);
+    this.notePeak(buffered + bytes);
   }
 
   sendEntry(subscriptionId: string, item: LogEntry): boolean {

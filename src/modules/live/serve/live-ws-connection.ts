@@ -12,6 +12,12 @@ import { WsTransport } from './ws-transport';
 
 /** Invalid messages in a row after which the client is cut (ProtocolError). */
 export const MAX_BAD_MESSAGES_IN_A_ROW = 5;
+/**
+ * Requests a connection may have waiting (queued or being handled) before it is cut
+ * (ProtocolError); at least twice the subscription limit, so a client that drops and
+ * re-makes every subscription at once is never cut.
+ */
+export const MIN_PENDING_REQUESTS_LIMIT = 64;
 
 /**
  * One WebSocket client's protocol: the welcome, its subscribe/unsubscribe requests
@@ -24,6 +30,8 @@ export class LiveWsConnection {
   private answeredPing = true;
   private badInARow = 0;
   private requests: Promise<unknown> = Promise.resolve();
+  private pendingRequests = 0;
+  private readonly maxPendingRequests: number;
 
   constructor(
     private readonly ws: WebSocket,
@@ -34,6 +42,7 @@ export class LiveWsConnection {
     metrics: LiveMetrics,
     private readonly onGone: (connection: LiveWsConnection) => void,
   ) {
+    this.maxPendingRequests = Math.max(MIN_PENDING_REQUESTS_LIMIT, 2 * settings.config.maxSubscriptionsPerClient);
     this.client = new LiveClient(new WsTransport(ws, socket), principal, settings.config.clientBufferBytes, metrics, (c) => {
       fanout.remove(c);
       onGone(this);
@@ -76,11 +85,20 @@ export class LiveWsConnection {
       return;
     }
     this.badInARow = 0;
-    this.requests = this.requests.then(() => {
-      if (this.client.closed) return;
-      if (request.type === 'subscribe') return this.fanout.subscribe(this.client, request.spec);
-      this.fanout.unsubscribe(this.client, request.id);
-    });
+    // Requests run one at a time; while one waits (Postgres, Redis) the others queue here.
+    // Without a cap, a client sending requests in a loop would grow this queue without bound.
+    if (this.pendingRequests >= this.maxPendingRequests) {
+      this.client.close(LiveCloseCode.ProtocolError, 'protocol_error', `More than ${this.maxPendingRequests} requests awaiting an answer`);
+      return;
+    }
+    this.pendingRequests++;
+    this.requests = this.requests
+      .then(() => {
+        if (this.client.closed) return;
+        if (request.type === 'subscribe') return this.fanout.subscribe(this.client, request.spec);
+        this.fanout.unsubscribe(this.client, request.id);
+      })
+      .finally(() => this.pendingRequests--);
   }
 }
 
