@@ -1,14 +1,15 @@
-import { BadRequestException, Controller, ForbiddenException, Get, Logger, Param, Query, Req, Res, UnauthorizedException } from '@nestjs/common';
+import { BadRequestException, Controller, ForbiddenException, Get, HttpException, Logger, Param, Query, Req, Res, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuthenticatedBy } from '../../../common/auth/public.decorator';
 import { InvalidApiKeyError } from '../../../common/auth/api-key.guard';
 import { LiveErrorCode } from '../../../common/errors/error-codes';
+import { errorMessage } from '../../../common/errors/error-message';
 import { uuidParam } from '../../../common/http/uuid-param';
 import { SessionsService } from '../../sessions';
 import { isEntryId, LIVE_TEXT_MEDIA, LiveCloseCode, LiveTextMedia } from '../live-protocol';
 import { LiveAuth } from './live-auth';
-import { LiveClient } from './live-client';
+import { LiveClient, LivePrincipal } from './live-client';
 import { LiveFanout } from './live-fanout.service';
 import { LiveMetrics } from './live-metrics';
 import { LiveSettings } from './live-settings';
@@ -79,7 +80,16 @@ export class LiveSseController {
     const lastEventId = typeof header === 'string' && header !== '' ? header : singleQueryValue(lastEventIdQuery);
     if (lastEventId !== undefined && !isEntryId(lastEventId)) throw new BadRequestException({ code: 'bad_request', message: 'Last-Event-ID must be an entry id received from this stream' });
 
-    const principal = await this.auth.authenticate(req, ticket ?? null, `${req.protocol}://${req.host}`);
+    let principal: LivePrincipal | null;
+    try {
+      principal = await this.auth.authenticate(req, ticket ?? null, `${req.protocol}://${req.host}`);
+    } catch (err) {
+      // Redis unreachable while redeeming the ticket: 503, as the WebSocket upgrade answers
+      // (not a 500); an HTTP error already chosen (the console cookie's 503) passes as it is.
+      if (err instanceof HttpException) throw err;
+      this.logger.warn(`Live authentication failed: ${errorMessage(err)}`);
+      throw new ServiceUnavailableException({ code: 'service_unavailable', message: 'Could not check the credentials: try again' });
+    }
     if (!principal) {
       throw ticket && !req.headers['x-api-key'] && !req.headers.authorization
         ? new UnauthorizedException({ code: LiveErrorCode.InvalidTicket, message: 'The ticket is unknown, expired or used' })
