@@ -448,4 +448,21 @@ describe('Erasure by participant', () => {
     expect((await api().delete(`/api/v1/sessions/${held}`).set('x-api-key', API_KEY).expect(409)).body).toMatchObject({ error: 'session_on_legal_hold' });
     expect(await filesOnDisk()).toEqual(expect.arrayContaining([expect.stringContaining(held)]));
   });
+
+  it('a media batch of the person received before the erasure and saved after it is not stored; one received after it is new capture', async () => {
+    const ivy = { id: 9209, name: 'Ivy' };
+    const sessionId = await seedSession({ mixedAudio: false, held: false }, ivy);
+    const before = Date.now();
+    const done = await erase({ zoom_user_id: String(ivy.id) });
+    expect(done).toMatchObject({ status: 'completed', affected_sessions: [sessionId] });
+    const after = Date.now();
+    // Two chat batches of Ivy's: one received before the erasure (it waited for storage, say), one after.
+    const chat = (receivedAt: number, text: string) =>
+      ctx.hub.producer.enqueue(JobName.ChatSave, { streams: [{ sessionId, rtmsStreamId: 'late', items: [{ msgType: 18, userId: ivy.id, userName: ivy.name, timestamp: receivedAt, data: text, receivedAt }] }] });
+    await chat(before - 1000, 'sent before the erasure');
+    await chat(after + 1, 'sent after the erasure');
+    await waitForQueuesIdle([ctx.hub.producer.queue(QueueName.MediaFrames)]);
+    const rows = await sql<{ text: string }>(`SELECT meta->>'text' AS text FROM media_artifacts WHERE session_id = $1 AND user_id = $2`, [sessionId, String(ivy.id)]);
+    expect(rows.map((r) => r.text)).toEqual(['sent after the erasure']);
+  });
 });

@@ -18,6 +18,7 @@ import { AudioSegmentsRepository } from './repositories/audio-segments.repositor
 import { MediaArtifactsRepository } from './repositories/media-artifacts.repository';
 import { TranscriptSegmentsRepository } from './repositories/transcript-segments.repository';
 import { ParticipantMediaRepository } from './repositories/participant-media.repository';
+import { ErasedParticipants } from './erasure/erased-participants';
 import { ParticipantMediaService } from './erasure/participant-media.service';
 import { MediaRetentionRepository } from './repositories/media-retention.repository';
 import { MediaRetentionService } from './retention/media-retention.service';
@@ -58,6 +59,7 @@ import { mediaStorageProvider } from './storage/media-storage.provider';
     StorageRetryPolicy,
     ParticipantMediaRepository,
     ParticipantMediaService,
+    ErasedParticipants,
     MediaRetentionRepository,
     MediaRetentionService,
   ],

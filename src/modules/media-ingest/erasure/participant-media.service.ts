@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
+import { ErasedParticipants } from './erased-participants';
 import { ParticipantMediaRepository, UserInSession, UserObject } from '../repositories/participant-media.repository';
 
 /** Stored objects deleted at once (a session of one participant may hold thousands of frames). */
@@ -30,7 +31,17 @@ export class ParticipantMediaService {
   constructor(
     private readonly repo: ParticipantMediaRepository,
     @Inject(MEDIA_STORAGE) private readonly storage: MediaStorage,
+    private readonly erased: ErasedParticipants,
   ) {}
+
+  /**
+   * From now on, media of these users in the session received up to now is refused by the
+   * savers (a batch that waited for storage or in a spill lands after the erasure): see
+   * ErasedParticipants. Media received later is new capture.
+   */
+  markErased(sessionId: string, userIds: string[]): Promise<void> {
+    return this.erased.mark(sessionId, userIds);
+  }
 
   sessionsOfUserId(userId: string): Promise<UserInSession[]> {
     return this.repo.sessionsOfUserId(userId);

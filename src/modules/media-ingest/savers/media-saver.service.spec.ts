@@ -5,7 +5,8 @@ import { MediaSaverService } from './media-saver.service';
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]).toString('base64');
 
 /** A saver whose storage refuses one key (as a file system refuses a name too long for it). */
-function saver(refuse: (key: string) => boolean) {
+function saver(refuse: (key: string) => boolean, erasedOf = new Map<string, Map<string, number>>()) {
+  const erased = { of: async () => erasedOf };
   const upserted: ArtifactRow[] = [];
   const lost: Array<{ reason: string; batch: MediaBatchPayload }> = [];
   const storage = {
@@ -31,6 +32,7 @@ function saver(refuse: (key: string) => boolean) {
     { noteWritten: () => undefined, noteUnavailable: () => undefined } as never,
     {} as never,
     {} as never,
+    erased as never,
   );
   return { svc, upserted, lost };
 }
@@ -57,6 +59,25 @@ describe('MediaSaverService: one bad item of a multi-stream batch', () => {
   });
 });
 
+describe('MediaSaverService: participants erased after their media was received', () => {
+  it.each([
+    ['frames', 15, (s: MediaSaverService, p: MediaBatchPayload) => s.saveFrames(p)],
+    ['chat', 18, (s: MediaSaverService, p: MediaBatchPayload) => s.saveChat(p)],
+  ])('%s: what they sent before the erasure is not saved; what they sent after it, and everyone else, is', async (_k, msgType, save) => {
+    const erasedAt = 5_000_000;
+    const item = (userId: number, receivedAt: number) => ({ msgType: msgType as number, userId, userName: `u${userId}`, timestamp: receivedAt, data: msgType === 18 ? `hi ${receivedAt}` : JPEG, receivedAt });
+    const { svc, upserted } = saver(() => false, new Map([['s0', new Map([['7', erasedAt]])]]));
+    const p: MediaBatchPayload = {
+      streams: [
+        { sessionId: 's0', rtmsStreamId: 'r0', items: [item(7, erasedAt - 10), item(7, erasedAt), item(7, erasedAt + 10), item(8, erasedAt - 10)] },
+        { sessionId: 's1', rtmsStreamId: 'r1', items: [item(7, erasedAt - 10)] },
+      ],
+    };
+    await expect(save(svc, p)).resolves.toBe(3);
+    expect(upserted.map((r) => `${r.sessionId}:${r.userId}:${r.capturedAt.getTime()}`).sort()).toEqual([`s0:7:${erasedAt + 10}`, `s0:8:${erasedAt - 10}`, `s1:7:${erasedAt - 10}`]);
+  });
+});
+
 describe('MediaSaverService.purgeStream', () => {
   /** A saver whose stream rows are listed as `listed` and deleted as `deleted` (what was committed by then). */
   function purger(listed: StreamObject[], deleted: StreamObject[], storageDelete?: (key: string) => Promise<void>) {
@@ -78,6 +99,7 @@ describe('MediaSaverService.purgeStream', () => {
       {} as never,
       {} as never,
       { record: async (input: Record<string, unknown>) => void logged.push(input) } as never,
+      { of: async () => new Map() } as never,
     );
     return { svc, deletedKeys, logged };
   }

@@ -20,6 +20,7 @@ import { ArtifactKind, buildMediaKey, sessionPrefix } from '../storage/media-key
 import { DeletedObjects, MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { StorageHealth } from '../storage/storage-health.service';
 import { isStorageUnavailable, KindCounts, storageErrorSummary, StorageUnavailableError } from '../storage/storage-errors';
+import { ErasedParticipants } from '../erasure/erased-participants';
 import { dbText } from './db-text';
 import { itemKind, MediaLossRecorder } from './media-loss';
 
@@ -86,6 +87,7 @@ export class MediaSaverService {
     private readonly storageHealth: StorageHealth,
     private readonly completions: RecordingCompletionsRepository,
     private readonly deletionLog: DeletionLogService,
+    private readonly erased: ErasedParticipants,
   ) {}
 
   private revokedKey(rtmsStreamId: string): string {
@@ -99,11 +101,31 @@ export class MediaSaverService {
     for (const { item } of entries) h.observe({ kind }, Math.max(0, now - item.receivedAt) / 1000);
   }
 
-  /** Streams of the batch whose media may still be written (not revoked: stop reason 8), with their items. */
+  /**
+   * The items of the batch that may still be written: not of a revoked stream (stop reason
+   * 8), nor of a participant erased from the session after the item was received (a batch
+   * that waited for storage, or in a spill, and lands after the erasure: ErasedParticipants).
+   */
   private async liveEntries(p: MediaBatchPayload): Promise<Array<{ stream: StreamMediaItems; item: MediaItem }>> {
     if (p.streams.length === 0) return [];
     const revoked = await this.redis.mget(...p.streams.map((s) => this.revokedKey(s.rtmsStreamId)));
-    return p.streams.filter((_, i) => revoked[i] === null).flatMap((stream) => stream.items.map((item) => ({ stream, item })));
+    const streams = p.streams.filter((_, i) => revoked[i] === null);
+    const erased = await this.erased.of(streams.map((s) => s.sessionId));
+    const entries: Array<{ stream: StreamMediaItems; item: MediaItem }> = [];
+    let refused = 0;
+    for (const stream of streams) {
+      const users = erased.get(stream.sessionId);
+      for (const item of stream.items) {
+        const erasedAt = users?.get(String(item.userId));
+        if (erasedAt !== undefined && item.receivedAt <= erasedAt) refused++;
+        else entries.push({ stream, item });
+      }
+    }
+    if (refused > 0) {
+      this.metrics.counter({ name: 'rtms_hub_media_erased_refused_total', help: 'Media items not saved: their participant was erased after they were received' }).inc(refused);
+      this.logger.log(`${refused} media item(s) of erased participant(s) not saved (received before their erasure, saved after it)`);
+    }
+    return entries;
   }
 
   async saveFrames(p: MediaBatchPayload): Promise<number> {

@@ -238,6 +238,9 @@ export class ErasureService {
         return 'gone';
       }
       const signalled = await this.signalStreams(sessionId, userIds);
+      // A media batch of theirs received before now that lands later (waiting for storage, or
+      // in a worker's spill) is refused by the savers, after both passes.
+      await this.media.markErased(sessionId, userIds);
       // Storage first: a crash after this leaves rows whose objects are gone, which the
       // job's retry deletes; the other order could leave objects no row points at. The
       // bulk goes before the person's audio segments are locked: a lock held that long
