@@ -281,6 +281,24 @@ describe('live serving (WebSocket, SSE, tickets)', () => {
       await waitFor(() => client.of('event').filter((m) => m.session_id === sessionId).length === 2, { what: "the new session's events" });
       expect(client.of('event').filter((m) => m.session_id === sessionId).map((m) => m.id)).toEqual([first, second]);
     });
+    it('goes on from where it was in a session that went quiet and became active again, sending nothing twice', async () => {
+      const client = await connect(ctx.hub);
+      await client.subscribe({ id: 'every', sessions: 'all', media: ['events'] });
+      const sessionId = await newSession();
+      const first = await appendText(sessionId, 'events', { event: 'session.status_changed', status: 'streaming' });
+      await redis.publish(keys.announce, sessionId);
+      const ofSession = () => client.of('event').filter((m) => m.session_id === sessionId);
+      await waitFor(() => ofSession().length === 1, { what: 'the first event' });
+      // The session leaves the active set (its text is older than the resume window), then writes again.
+      const active = ctx.hub.app.get(ActiveSessions) as unknown as { listener: (added: string[], removed: string[]) => void };
+      active.listener([], [sessionId]);
+      const second = await appendText(sessionId, 'events', { event: 'session.status_changed', status: 'paused' });
+      active.listener([sessionId], []);
+      await waitFor(() => ofSession().length >= 2, { what: 'the event after the session came back' });
+      const third = await appendText(sessionId, 'events', { event: 'session.status_changed', status: 'stopped' });
+      await waitFor(() => ofSession().some((m) => m.id === third), { what: 'the live event after it' });
+      expect(ofSession().map((m) => m.id)).toEqual([first, second, third]);
+    });
   });
 
   describe('media', () => {

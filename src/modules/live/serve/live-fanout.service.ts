@@ -41,6 +41,13 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
   private readonly cursorsBySub = new Map<Subscription, Map<string, TextCursor>>();
   /** `all` text subscriptions: each session that becomes active gets a cursor, replayed from its log's start. */
   private readonly allTextSubs = new Set<Attached>();
+  /**
+   * Where each `all` subscription had got to in sessions that went quiet (left the active
+   * set): if one becomes active again while its log still lives, the subscription goes on
+   * from there rather than from the log's start, which would send what it had already
+   * sent (the approximate trim keeps old entries). Entries older than the log's life go.
+   */
+  private readonly parked = new WeakMap<Subscription, Map<string, { position: string; at: number }>>();
   /** `all` text subscribes still reading the active sessions: they keep the watch on until they attach or give up. */
   private pendingAllText = 0;
   private readonly mediaBySession = new Map<string, Set<Attached>>();
@@ -274,13 +281,18 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
 
   private onActiveSessionsChanged(added: string[], removed: string[]): void {
     if (added.length > 0 && this.allTextSubs.size > 0) {
-      const fresh: Array<{ client: LiveClient; cursor: TextCursor }> = [];
+      const fresh: Array<{ client: LiveClient; cursor: TextCursor; resumed: boolean }> = [];
       for (const { client, sub } of this.allTextSubs) {
-        for (const s of added) if (!this.cursorsBySub.get(sub)?.has(s)) fresh.push({ client, cursor: this.openCursor(client, sub, s, LOG_START) });
+        for (const s of added) {
+          if (this.cursorsBySub.get(sub)?.has(s)) continue;
+          const position = this.unpark(sub, s);
+          fresh.push({ client, cursor: this.openCursor(client, sub, s, position ?? LOG_START), resumed: position !== undefined });
+        }
       }
-      // A session that became active after the subscription: its whole log is new to the subscriber.
+      // A session that became active after the subscription: its whole log is new to the
+      // subscriber. One it had read before it went quiet: from where it was (gap-checked).
       this.reader.track(added).then(
-        () => fresh.forEach(({ client, cursor }) => !cursor.cancelled && this.startCursor(client, cursor, true, false)),
+        () => fresh.forEach(({ client, cursor, resumed }) => !cursor.cancelled && this.startCursor(client, cursor, true, resumed)),
         (err: Error) => {
           this.logger.warn(`Reading newly active sessions failed: ${err.message}`);
           for (const { client } of fresh) client.close(INTERNAL_ERROR_CLOSE, 'error', 'Could not read the session log: reconnect and resume');
@@ -291,9 +303,30 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
       for (const { sub } of this.allTextSubs) {
         if (sub.sessions.has(s)) continue;
         const cursor = this.cursorsBySub.get(sub)?.get(s);
-        if (cursor) this.closeCursor(sub, cursor);
+        if (!cursor) continue;
+        this.park(sub, s, cursor.position);
+        this.closeCursor(sub, cursor);
       }
     }
+  }
+
+  private park(sub: Subscription, sessionId: string, position: string | null): void {
+    if (position === null || position === LOG_START) return;
+    let bySession = this.parked.get(sub);
+    if (!bySession) this.parked.set(sub, (bySession = new Map()));
+    const now = Date.now();
+    // A quiet session's log expires a minute after the resume window (publish/live-text-log.ts).
+    const lifeMs = this.settings.config.resumeWindowSec * 1000 + 60_000;
+    for (const [s, p] of bySession) if (now - p.at > lifeMs) bySession.delete(s);
+    bySession.set(sessionId, { position, at: now });
+  }
+
+  private unpark(sub: Subscription, sessionId: string): string | undefined {
+    const bySession = this.parked.get(sub);
+    const p = bySession?.get(sessionId);
+    bySession?.delete(sessionId);
+    const lifeMs = this.settings.config.resumeWindowSec * 1000 + 60_000;
+    return p && Date.now() - p.at <= lifeMs ? p.position : undefined;
   }
 
   private detach(client: LiveClient, sub: Subscription): void {
