@@ -15,6 +15,11 @@ import { MediaSpill } from './media-spill';
 
 /** Drops and recoveries are written to the session's timeline at most this often per stream and job. */
 const DROP_RECORD_MS = 10_000;
+/**
+ * At shutdown the timeline entries still to write get this long (as stream observations,
+ * docs/operations.md), within SHUTDOWN_TIMEOUT_MS; what is left is logged, not waited for.
+ */
+const SHUTDOWN_RECORD_MS = 3000;
 
 /** A timeline entry being summed up: what happened to how many items of a stream. */
 interface Unrecorded {
@@ -33,6 +38,10 @@ export class MediaBatchService implements OnApplicationShutdown {
   /** Drops, deferrals and recoveries not yet on the sessions' timelines, by stream, event and job. */
   private readonly unrecorded = new Map<string, Unrecorded>();
   private recordTimer: NodeJS.Timeout | null = null;
+  /** Entries taken to be written and not written yet (Postgres slow or away). */
+  private readonly writing = new Set<Unrecorded>();
+  /** The writes, one batch after another (a batch waits for the one before). */
+  private recording: Promise<void> = Promise.resolve();
 
   constructor(
     producer: JobProducer,
@@ -52,7 +61,7 @@ export class MediaBatchService implements OnApplicationShutdown {
     const deferred = registry.counter({ name: 'rtms_hub_media_items_deferred_total', help: 'Media items left in the spill at shutdown, for the next worker process on the host' });
     const dropped = registry.counter({
       name: 'rtms_hub_media_items_dropped_total',
-      help: 'Media items dropped while the queue was unreachable: memory and spill budgets full (buffers_full), or still unqueued at shutdown (shutdown)',
+      help: 'Media items dropped: memory and spill budgets full while the queue was unreachable (buffers_full), still unqueued at shutdown (shutdown), spilled more than a day ago (spill_expired), or in a spill file that could not be read (spill_unreadable)',
       labelNames: ['job', 'reason'],
     });
     this.batcher = new MediaBatcher(
@@ -97,7 +106,21 @@ export class MediaBatchService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.batcher.close();
-    await this.recordDrops();
+    // Bounded: with Postgres unreachable an insert can hang until the shutdown timeout kills
+    // the process, and these entries would be lost without a word.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_RECORD_MS)));
+    await Promise.race([this.recordDrops(), late]);
+    clearTimeout(timer);
+    if (this.writing.size > 0) {
+      const left = [...this.writing];
+      const sessions = [...new Set(left.map((d) => d.ids.sessionId))];
+      const what = [...new Set(left.map((d) => d.eventType))].join('/');
+      const items = left.reduce((a, d) => a + d.items, 0);
+      this.logger.error(
+        `Shutting down with ${left.length} media timeline event(s) (${what}, ${items} item(s)) not written (Postgres unreachable) for session(s) ${sessions.slice(0, 20).join(', ')}${sessions.length > 20 ? ` and ${sessions.length - 20} more` : ''}`,
+      );
+    }
     this.dropLog.flush();
   }
 
@@ -117,15 +140,21 @@ export class MediaBatchService implements OnApplicationShutdown {
     }
   }
 
-  private async recordDrops(): Promise<void> {
+  /** Writes what is noted so far, after the writes before it; resolves once they are written. */
+  private recordDrops(): Promise<void> {
     if (this.recordTimer) clearTimeout(this.recordTimer);
     this.recordTimer = null;
     const drops = [...this.unrecorded.values()];
     this.unrecorded.clear();
-    for (const d of drops) {
-      await this.events
-        .recordEvent(d.ids.sessionId, { source: EventSource.Worker, eventType: d.eventType, rtmsStreamId: d.ids.rtmsStreamId, payload: { ...d.payload, items: d.items } })
-        .catch((err: unknown) => this.logger.warn(`Could not record ${d.eventType} of session ${d.ids.sessionId}: ${errorMessage(err)}`));
-    }
+    for (const d of drops) this.writing.add(d);
+    this.recording = this.recording.then(async () => {
+      for (const d of drops) {
+        await this.events
+          .recordEvent(d.ids.sessionId, { source: EventSource.Worker, eventType: d.eventType, rtmsStreamId: d.ids.rtmsStreamId, payload: { ...d.payload, items: d.items } })
+          .catch((err: unknown) => this.logger.warn(`Could not record ${d.eventType} of session ${d.ids.sessionId}: ${errorMessage(err)}`));
+        this.writing.delete(d);
+      }
+    });
+    return this.recording;
   }
 }

@@ -4,7 +4,11 @@ import * as path from 'node:path';
 import { JobName } from '../../../jobs/job-names';
 import type { MediaBatchPayload, MediaItem } from '../../../jobs/job-payloads';
 import { DropReason, MediaBatcher, MediaJobName, StreamIds } from './media-batcher';
-import { MediaSpill } from './media-spill';
+import { FILE_MAX_BYTES, MediaSpill } from './media-spill';
+
+/** The module media-spill.ts calls into (spied on to fail a write part way). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeFs = require('node:fs') as typeof import('node:fs');
 
 const item = (msgType: number, data = 'AAAA', timestamp = 1): MediaItem => ({ msgType, userId: 1, timestamp, data, receivedAt: 1 });
 const A = { sessionId: 's1', rtmsStreamId: 'a' };
@@ -88,6 +92,7 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'media-spill-'));
   });
   afterEach(async () => {
+    jest.restoreAllMocks();
     await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -113,6 +118,8 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
       adoptedFiles: 0,
       dropped: new Map<MediaJobName, number>(),
       droppedAtShutdown: new Map<string, number>(),
+      /** Every drop, by `reason stream job`. */
+      droppedBy: new Map<string, number>(),
       deferred: new Map<string, number>(),
       recovered: new Map<string, number>(),
     };
@@ -123,6 +130,7 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
         spilled: (_n: MediaJobName, k: number) => void (c.spilled += k),
         drained: (k: number) => void (c.drained += k),
         dropped: (ids: StreamIds, name: MediaJobName, k: number, reason: DropReason) => {
+          bump(c.droppedBy, `${reason} ${ids.rtmsStreamId} ${name}`, k);
           if (reason === 'buffers_full') c.dropped.set(name, (c.dropped.get(name) ?? 0) + k);
           else bump(c.droppedAtShutdown, `${ids.rtmsStreamId} ${name}`, k);
         },
@@ -246,6 +254,102 @@ describe('MediaBatcher bounds while the queue is unreachable', () => {
     expect(dropped).toEqual([['a', JobName.ChatSave, 2, 'spill_expired']]);
     expect(await spillFiles()).toEqual([]);
     await b.close();
+  });
+
+  it("an adopted file older than a day leaves the pending count of a stream of the same id running here alone", async () => {
+    const file = path.join(dir, 'media-spill-1-a-0.jsonl');
+    const line = (ts: number) => JSON.stringify({ name: JobName.FrameSave, ids: A, item: frame(ts) });
+    await fs.writeFile(file, [1, 2, 3, 4, 5, 6, 7, 8].map(line).join('\n') + '\n');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await fs.utimes(file, twoDaysAgo, twoDaysAgo);
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, new MediaSpill(dir, 50e6), hooks);
+    expect(c.adoptedFiles).toBe(1);
+    for (let ts = 100; ts < 111; ts++) b.add(A, JobName.FrameSave, frame(ts)); // 6 spilled to a file of its own, 5 in memory
+    expect(c.spilled).toBe(6);
+    let settled = false;
+    void b.whenSettled('a').then(() => (settled = true));
+    q.down = false;
+    await b.flush(); // the 5 in memory enqueued; the adopted file (oldest) dropped as expired
+    expect(Object.fromEntries(c.droppedBy)).toEqual({ [`spill_expired a ${JobName.FrameSave}`]: 8 });
+    expect(b.pendingItems('a')).toBe(6); // its own spilled ones still wait
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    await b.flush();
+    expect(b.pendingItems('a')).toBe(0);
+    expect(settled).toBe(true);
+    expect(q.got.map((g) => g.ts).sort((x, y) => x - y)).toEqual(Array.from({ length: 11 }, (_, i) => 100 + i));
+    await b.close();
+  });
+
+  it('a spill write that fails part way (a full disk) leaves nothing behind: what is reported dropped is never enqueued', async () => {
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, new MediaSpill(dir, 50e6), hooks);
+    for (let ts = 0; ts < 11; ts++) b.add(A, JobName.FrameSave, frame(ts)); // 6 spilled
+    expect(c.spilled).toBe(6);
+    const [own] = await spillFiles();
+    const size = (await fs.stat(path.join(dir, own))).size;
+    const real = nodeFs.appendFileSync;
+    jest.spyOn(nodeFs, 'appendFileSync').mockImplementationOnce((f, data) => {
+      real(f, typeof data === 'string' ? data.slice(0, data.length >> 1) : (data as Uint8Array).subarray(0, data.length >> 1));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    for (let ts = 11; ts < 17; ts++) b.add(A, JobName.FrameSave, frame(ts)); // the next relieve: 6 more, the write fails half-way
+    const dropped = c.dropped.get(JobName.FrameSave) ?? 0;
+    expect(dropped).toBe(6);
+    expect((await fs.stat(path.join(dir, own))).size).toBe(size);
+    expect(b.pendingItems('a')).toBe(17 - dropped);
+    q.down = false;
+    await drainAll(b);
+    expect(b.pendingItems()).toBe(0);
+    expect(q.got.length + dropped).toBe(17);
+    expect(new Set(q.got.map((g) => g.ts)).size).toBe(q.got.length);
+    expect(b.spilledBytes).toBe(0);
+    await b.close();
+  });
+
+  it('an own spill file that cannot be read is reported dropped (spill_unreadable), not left pending nor deferred at shutdown', async () => {
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const b = new MediaBatcher(q.sink, { maxItems: 50, maxBytes: 1e6, flushMs: 60_000, maxBufferedBytes: 100_000 }, new MediaSpill(dir, 50e6), hooks);
+    for (let ts = 0; ts < 11; ts++) b.add(A, JobName.FrameSave, frame(ts)); // 6 spilled, 5 in memory
+    const own = path.join(dir, (await spillFiles())[0]);
+    await fs.rm(own);
+    await fs.mkdir(own); // reading it fails (EISDIR), as an unreadable disk block would
+    let settled = false;
+    void b.whenSettled('a').then(() => (settled = true));
+    q.down = false;
+    await b.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(true);
+    expect(b.pendingItems('a')).toBe(0);
+    expect(Object.fromEntries(c.droppedBy)).toEqual({ [`spill_unreadable a ${JobName.FrameSave}`]: 6 });
+    expect(q.got).toHaveLength(5);
+    await b.close();
+    expect(c.deferred.size).toBe(0);
+  });
+
+  it('a shutdown with a large memory budget spills it in files of FILE_MAX_BYTES, all enqueued in order by the next process', async () => {
+    const q = flakyQueue();
+    const { c, hooks } = counters();
+    const opts = { maxItems: 1000, maxBytes: 64e6, flushMs: 60_000, maxBufferedBytes: 64 * 1024 * 1024 };
+    const b = new MediaBatcher(q.sink, opts, new MediaSpill(dir, 1e9), hooks);
+    const data = 'F'.repeat(64 * 1024);
+    for (let ts = 0; ts < 320; ts++) b.add(A, JobName.FrameSave, item(15, data, ts)); // ~20 MiB, all in memory
+    expect(c.spilled).toBe(0);
+    await b.close(); // the queue unreachable: everything goes to the spill at once
+    expect(Object.fromEntries(c.deferred)).toEqual({ 's1 a': 320 });
+    const line = Buffer.byteLength(JSON.stringify({ name: JobName.FrameSave, ids: A, item: item(15, data, 319) }) + '\n');
+    const files = await spillFiles();
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) expect((await fs.stat(path.join(dir, f))).size).toBeLessThanOrEqual(FILE_MAX_BYTES + line);
+    q.down = false;
+    const next = new MediaBatcher(q.sink, opts, new MediaSpill(dir, 1e9));
+    for (let i = 0; i < 10 && next.spilledBytes > 0; i++) await next.flush();
+    expect(q.got.map((g) => g.ts)).toEqual(Array.from({ length: 320 }, (_, i) => i));
+    await next.close();
   });
 
   it("whenSettled resolves once a stream's items are enqueued (at once when none waits), not before", async () => {

@@ -4,7 +4,7 @@ import type { MediaBatchPayload, MediaItem, StreamMediaItems } from '../../../jo
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
 import { errorMessage } from '../../../common/errors/error-message';
 import { isRedisConnectionError, redisOutage } from '../../../common/logging/redis-outage-log';
-import type { MediaSpill, SpilledEntry } from './media-spill';
+import type { MediaSpill, SpilledCount, SpilledEntry } from './media-spill';
 
 export type MediaJobName = JobName.FrameSave | JobName.TranscriptSave | JobName.ChatSave;
 
@@ -44,10 +44,11 @@ export interface BatcherOptions {
 
 /**
  * Why items were dropped: both budgets full while the queue was unreachable, still
- * unqueued when the process shut down with no room in the spill, or spilled longer ago
- * than the spill keeps media (MAX_AGE_MS in media-spill.ts).
+ * unqueued when the process shut down with no room in the spill, spilled longer ago
+ * than the spill keeps media (MAX_AGE_MS in media-spill.ts), or spilled by this process
+ * to a file that could not be read back (set aside as `*.bad`).
  */
-export type DropReason = 'buffers_full' | 'shutdown' | 'spill_expired';
+export type DropReason = 'buffers_full' | 'shutdown' | 'spill_expired' | 'spill_unreadable';
 
 /** What the batcher reports (metrics, the session's timeline, logs). */
 export interface BatcherHooks {
@@ -192,15 +193,20 @@ export class MediaBatcher {
     }
   }
 
-  private drop(name: MediaJobName, entries: Waiting[], reason: DropReason = 'buffers_full'): void {
-    const byStream = new Map<string, { ids: StreamIds; n: number }>();
+  /** Reports the entries dropped; `pending`: they are this process's own, counted in pendingByStream (not an adopted file's). */
+  private drop(name: MediaJobName, entries: Waiting[], reason: DropReason = 'buffers_full', pending = true): void {
+    const byStream = new Map<string, SpilledCount>();
     for (const e of entries) {
-      const s = byStream.get(e.ids.rtmsStreamId) ?? { ids: e.ids, n: 0 };
+      const s = byStream.get(e.ids.rtmsStreamId) ?? { ids: e.ids, name, n: 0 };
       s.n += 1;
       byStream.set(e.ids.rtmsStreamId, s);
     }
-    for (const { ids, n } of byStream.values()) {
-      this.settle(ids.rtmsStreamId, n);
+    this.dropCounts(byStream.values(), reason, pending);
+  }
+
+  private dropCounts(counts: Iterable<SpilledCount>, reason: DropReason, pending: boolean): void {
+    for (const { ids, name, n } of counts) {
+      if (pending) this.settle(ids.rtmsStreamId, n);
       this.hooks.dropped(ids, name, n, reason);
     }
   }
@@ -375,13 +381,17 @@ export class MediaBatcher {
     if (!file) return;
     if (file.failed) {
       this.logger.error(`Spill file unreadable, set aside as *.bad and skipped (its media is lost unless an operator recovers it): ${file.failed}`);
+      // Our own file: its items would stay pending for good (whenSettled never resolving) and be
+      // reported deferred at shutdown, though no process adopts a *.bad file. An adopted one's are not counted here.
+      this.dropCounts(file.lost, 'spill_unreadable', true);
       if (!this.spill!.empty) this.arm();
       return;
     }
     if (file.expired) {
       // Not enqueued: it may hold media of a participant erased, a stream revoked or a session purged since.
       this.logger.error(`Spill file older than a day: its ${file.entries.length} media item(s) are dropped, not saved (recorded per stream as media.dropped)`);
-      for (const [name, entries] of byJob(file.entries)) this.drop(name, entries, 'spill_expired');
+      // An adopted file's items were never pending here (see below): a stream of the same id running here keeps its count.
+      for (const [name, entries] of byJob(file.entries)) this.drop(name, entries, 'spill_expired', !file.adopted);
       file.done();
       if (!this.spill!.empty) this.arm();
       return;

@@ -2,7 +2,24 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { JobName } from '../../../jobs/job-names';
-import { MediaSpill, SpilledEntry } from './media-spill';
+import { FILE_MAX_BYTES, MediaSpill, SpilledEntry } from './media-spill';
+
+/** The module media-spill.ts calls into (spied on to fail a write part way). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeFs = require('node:fs') as typeof import('node:fs');
+
+/** The next `times`-th append writes half its data, then fails as a full disk does (Node has written whole lines by then). */
+function failAppendPartWay(times = 1): jest.SpyInstance {
+  const real = nodeFs.appendFileSync;
+  let calls = 0;
+  return jest.spyOn(nodeFs, 'appendFileSync').mockImplementation((file, data, ...rest) => {
+    calls += 1;
+    if (calls < times) return real(file, data, ...rest);
+    const half = typeof data === 'string' ? data.slice(0, Math.floor(data.length / 2)) : (data as Uint8Array).subarray(0, Math.floor(data.length / 2));
+    real(file, half);
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  });
+}
 
 const entry = (timestamp: number): SpilledEntry => ({
   name: JobName.FrameSave,
@@ -35,6 +52,7 @@ describe('MediaSpill: files outlive their process', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'media-spill-'));
   });
   afterEach(async () => {
+    jest.restoreAllMocks();
     for (const s of spills.splice(0)) s.release();
     await fs.rm(dir, { recursive: true, force: true });
   });
@@ -182,5 +200,75 @@ describe('MediaSpill: files outlive their process', () => {
     const deadline = Date.now() + 5000;
     while ((await fs.stat(alive)).mtimeMs < Date.now() - 60_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect((await fs.stat(alive)).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  const sizes = async () => {
+    const out: number[] = [];
+    for (const f of (await fs.readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort()) out.push((await fs.stat(path.join(dir, f))).size);
+    return out;
+  };
+
+  it('an append that fails part way (a full disk) is taken back whole: the file it added to is cut back, nothing of it is read back', async () => {
+    const spill = open();
+    expect(spill.append([entry(1), entry(2)])).toBe(true);
+    const before = await sizes();
+    const bytes = spill.bytes;
+    failAppendPartWay();
+    expect(spill.append([3, 4, 5, 6, 7, 8].map(entry))).toBe(false);
+    jest.restoreAllMocks();
+    expect(await sizes()).toEqual(before);
+    expect(spill.bytes).toBe(bytes);
+    expect(spill.append([entry(9)])).toBe(true); // the file is still usable
+    expect(drain(spill)).toEqual([1, 2, 9]);
+  });
+
+  it('an append that fails part way into a file of its own removes that file', async () => {
+    const spill = open();
+    failAppendPartWay();
+    expect(spill.append([1, 2, 3, 4].map(entry))).toBe(false);
+    jest.restoreAllMocks();
+    expect(await sizes()).toEqual([]);
+    expect(spill.bytes).toBe(0);
+    expect(spill.empty).toBe(true);
+  });
+
+  const big = (timestamp: number): SpilledEntry => ({ ...entry(timestamp), item: { ...entry(timestamp).item, data: 'B'.repeat(64 * 1024) } });
+
+  it('one large append (a relieve or a shutdown: half or all of the memory budget) is spread over files of FILE_MAX_BYTES, read back in order', async () => {
+    const spill = open(100 * 1024 * 1024);
+    const entries = Array.from({ length: 320 }, (_, i) => big(i)); // ~20 MiB
+    const line = Buffer.byteLength(JSON.stringify(entries[0]) + '\n');
+    expect(spill.append(entries)).toBe(true);
+    expect(spill.append([big(320)])).toBe(true);
+    const files = await sizes();
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const size of files) expect(size).toBeLessThanOrEqual(FILE_MAX_BYTES + line);
+    expect(files.reduce((a, n) => a + n, 0)).toBe(spill.bytes);
+    expect(drain(spill)).toEqual(Array.from({ length: 321 }, (_, i) => i));
+  });
+
+  it('a large append that fails in its second file takes back the first one too (all or nothing)', async () => {
+    const spill = open(100 * 1024 * 1024);
+    expect(spill.append([entry(1)])).toBe(true);
+    const before = await sizes();
+    failAppendPartWay(2);
+    expect(spill.append(Array.from({ length: 200 }, (_, i) => big(100 + i)))).toBe(false);
+    jest.restoreAllMocks();
+    expect(await sizes()).toEqual(before);
+    expect(drain(spill)).toEqual([1]);
+  });
+
+  it("an own file that cannot be read comes back failed with what was appended to it, by stream and job", async () => {
+    const spill = open();
+    spill.append([entry(1), entry(2), { ...entry(3), ids: { sessionId: 's2', rtmsStreamId: 'b' }, name: JobName.ChatSave }]);
+    const own = path.join(dir, `media-spill-${spill.owner}-0.jsonl`);
+    await fs.rm(own);
+    await fs.mkdir(own); // reading it fails (EISDIR), as an unreadable disk block would
+    const f = spill.oldest()!;
+    expect(f.failed).toMatch(/EISDIR/);
+    expect(f.lost).toEqual([
+      { ids: { sessionId: 's1', rtmsStreamId: 'a' }, name: JobName.FrameSave, n: 2 },
+      { ids: { sessionId: 's2', rtmsStreamId: 'b' }, name: JobName.ChatSave, n: 1 },
+    ]);
   });
 });

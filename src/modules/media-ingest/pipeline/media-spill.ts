@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { MediaItem } from '../../../jobs/job-payloads';
@@ -21,7 +21,16 @@ export interface SpillFile {
   expired: boolean;
   /** The file could not be read at all (EIO, EACCES, too large): set aside as `*.bad`, no entries. */
   failed: string | null;
+  /** With `failed`, what this process appended to it, by stream and job (none for an adopted file: not known). */
+  lost: SpilledCount[];
   done: () => void;
+}
+
+/** How many entries of a stream and job a file holds. */
+export interface SpilledCount {
+  ids: StreamIds;
+  name: MediaJobName;
+  n: number;
 }
 
 /** When the spill's owner counts as gone, and how often the spill says it is alive and looks for files of owners gone. */
@@ -31,8 +40,11 @@ export interface SpillTimings {
   staleMs: number;
 }
 
-/** A spill file is closed for appends past this size, so it can be read back in one go. */
-const FILE_MAX_BYTES = 8 * 1024 * 1024;
+/**
+ * A spill file is closed for appends past this size, so it can be read back in one go;
+ * one append spreads over as many files as it needs (a file ends at most one line past it).
+ */
+export const FILE_MAX_BYTES = 8 * 1024 * 1024;
 
 const DEFAULT_TIMINGS: SpillTimings = { heartbeatMs: 10_000, staleMs: 60_000 };
 
@@ -65,6 +77,8 @@ interface OwnFile {
   bytes: number;
   open: boolean;
   adopted: boolean;
+  /** What this process appended, by `rtmsStreamId|job`: reported dropped if the file cannot be read back. */
+  counts: Map<string, SpilledCount>;
 }
 
 /** An owner's start time, from its tag: orphans are adopted oldest owner first. */
@@ -218,7 +232,7 @@ export class MediaSpill {
         continue; // another process took it first
       }
       const bytes = this.size(file);
-      taken.push({ file, bytes, open: false, adopted: true });
+      taken.push({ file, bytes, open: false, adopted: true, counts: new Map() });
       this.used += bytes;
     }
     // Ahead of our own files: older, and our last file stays the one appended to.
@@ -230,38 +244,80 @@ export class MediaSpill {
   }
 
   /**
-   * Appends the entries; false when they do not fit in the budget or the write failed
-   * (a full disk: the caller drops and reports them). A write that failed half-way leaves
-   * a cut line, which is read back as unreadable.
+   * Appends the entries, all or none: false when they do not fit in the budget or a write
+   * failed (a full disk: the caller drops and reports them, so nothing of them may stay).
+   * Written a file (FILE_MAX_BYTES) at a time, one string per line: a single string for a
+   * whole relieve or shutdown (half or all of the memory budget) would make files too big
+   * to read back in one go and, with budgets near a GiB, pass V8's max string length.
    */
   append(entries: SpilledEntry[]): boolean {
     if (entries.length === 0) return true;
-    let data: Buffer;
+    let lines: string[];
     try {
-      data = Buffer.from(entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      lines = entries.map((e) => JSON.stringify(e) + '\n');
     } catch {
-      return false; // past V8's string limit (a memory budget of gigabytes): too much for one write
+      return false;
     }
-    if (this.used + data.length > this.maxBytes) return false;
-    let f = this.files[this.files.length - 1];
+    const sizes = lines.map((l) => Buffer.byteLength(l));
+    if (this.used + sizes.reduce((a, n) => a + n, 0) > this.maxBytes) return false;
     try {
       if (!this.beating) this.sayAlive(); // before our first file, so nobody takes it for an orphan
     } catch {
       return false;
     }
-    if (!f || !f.open || f.bytes >= FILE_MAX_BYTES) {
-      f = { file: path.join(this.dir, `media-spill-${this.owner}-${this.seq++}.jsonl`), bytes: 0, open: true, adopted: false };
-      this.files.push(f);
-    }
+    const touched: Array<{ f: OwnFile; before: number; from: number; to: number }> = [];
     try {
-      appendFileSync(f.file, data);
+      for (let i = 0; i < lines.length; ) {
+        let f = this.files[this.files.length - 1];
+        if (!f || !f.open || f.bytes >= FILE_MAX_BYTES) {
+          f = { file: path.join(this.dir, `media-spill-${this.owner}-${this.seq++}.jsonl`), bytes: 0, open: true, adopted: false, counts: new Map() };
+          this.files.push(f);
+        }
+        const t = { f, before: f.bytes, from: i, to: i };
+        touched.push(t);
+        let bytes = 0;
+        while (i < lines.length && f.bytes + bytes < FILE_MAX_BYTES) bytes += sizes[i++];
+        t.to = i;
+        appendFileSync(f.file, lines.slice(t.from, i).join(''));
+        f.bytes += bytes;
+        this.used += bytes;
+      }
     } catch {
-      f.open = false; // whatever part of it landed is read back as it is
+      this.undo(touched);
       return false;
     }
-    f.bytes += data.length;
-    this.used += data.length;
+    for (const t of touched) {
+      for (let i = t.from; i < t.to; i++) {
+        const key = `${entries[i].ids.rtmsStreamId}|${entries[i].name}`;
+        const c = t.f.counts.get(key) ?? { ids: entries[i].ids, name: entries[i].name, n: 0 };
+        c.n += 1;
+        t.f.counts.set(key, c);
+      }
+    }
     return true;
+  }
+
+  /**
+   * A failed append is taken back whole: files it started are removed, the one it added to
+   * is cut back to its size before. Node may have written whole lines before the error
+   * (ENOSPC part way), which would be read back and enqueued although reported dropped.
+   */
+  private undo(touched: Array<{ f: OwnFile; before: number }>): void {
+    for (const { f, before } of touched.reverse()) {
+      this.used -= f.bytes - before;
+      f.bytes = before;
+      try {
+        if (before === 0) {
+          rmSync(f.file, { force: true });
+          this.files.splice(this.files.indexOf(f), 1);
+        } else truncateSync(f.file, before);
+      } catch {
+        // Cannot be undone (the disk failing): closed, and what landed is read back as it is.
+        f.open = false;
+        f.bytes = this.size(f.file);
+        this.used += f.bytes - before;
+      }
+    }
   }
 
   /**
@@ -292,7 +348,7 @@ export class MediaSpill {
       } catch {
         // Gone or unmovable: it is no longer in the list either way.
       }
-      return { entries: [], unreadable: 0, adopted: f.adopted, expired: false, failed: `${f.file}: ${(err as Error).message}`, done: () => undefined };
+      return { entries: [], unreadable: 0, adopted: f.adopted, expired: false, failed: `${f.file}: ${(err as Error).message}`, lost: [...f.counts.values()], done: () => undefined };
     }
     const entries: SpilledEntry[] = [];
     let unreadable = 0;
@@ -310,6 +366,7 @@ export class MediaSpill {
       adopted: f.adopted,
       expired: Date.now() - writtenAt > MAX_AGE_MS,
       failed: null,
+      lost: [],
       done: () => {
         if (forget()) rmSync(f.file, { force: true });
       },
