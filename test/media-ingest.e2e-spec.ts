@@ -347,6 +347,15 @@ describe('Media ingest: RTMS stream worker against the simulator', () => {
     expect(session).toEqual({ status: 'stopped', stop_reason: 20 });
   });
 
+  it('a stream Zoom revokes (STREAM_STATE_UPDATE TERMINATED, reason 8) has its media purge queued by the worker, not only by the rtms_stopped webhook', async () => {
+    const { id } = await startStream();
+    ctx.sim.faults.delayWebhooks(60_000); // rtms_stopped comes (much) later, or not at all
+    await ctx.sim.stopRtms(id, 8);
+    const purge = await waitFor(() => ctx.hub.producer.queue(QueueName.MediaFrames).getJob(`media-purge-${id}`), { timeoutMs: 6000, what: 'the media purge job' });
+    expect(purge.data).toEqual({ rtmsStreamId: id });
+    expect(ctx.sim.webhookLog.filter((w) => w.event.endsWith('.rtms_stopped') && w.body.includes(id))).toEqual([]);
+  });
+
   it('a refused handshake (INVALID_SIGNATURE) is permanent: the stream fails with the named reason, no retry', async () => {
     ctx.sim.setWebhookTarget(null);
     const meeting = ctx.sim.createMeeting();

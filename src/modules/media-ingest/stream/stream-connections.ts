@@ -28,6 +28,12 @@ export interface StreamConnectionEvents {
   onMediaClosed(key: string, code: number, reason: string): void;
   /** Zoom sent a keep-alive on signaling (and it was answered). */
   onSignalingKeepAlive(): void;
+  /**
+   * The stream is ending (stopped, lease lost, shutdown): no socket may be opened any more.
+   * Asked after each wait before a socket opens — an abort that came while the server URLs
+   * were read found nothing to close yet.
+   */
+  stopping?(): boolean;
   record(eventType: string, payload: Record<string, unknown>): void;
 }
 
@@ -104,6 +110,7 @@ export class StreamConnections {
   async connectSignaling(): Promise<void> {
     this.closeAll();
     await this.refreshServerUrls();
+    if (this.events.stopping?.()) throw new RtmsConnectionError('signaling', 'not connecting: the stream is ending');
     const refusal = checkServerUrls(this.urls, this.deps.urlPolicy);
     if (refusal) throw new StreamConfigError(`server_urls refused by RTMS_ALLOWED_HOSTS policy: ${refusal}`);
     const urls = this.urls.split(',').map((u) => u.trim()).filter(Boolean);
@@ -154,6 +161,7 @@ export class StreamConnections {
   async connectMedia(): Promise<void> {
     const signaling = this.signalingSock;
     if (!signaling?.open) throw new RtmsConnectionError('signaling', 'not connected');
+    if (this.events.stopping?.()) throw new RtmsConnectionError('media', 'not connecting: the stream is ending');
     const plan = planMediaSockets(this.mediaServerUrls, this.init.mediaTypes, this.deps.config.mediaSocketMode);
     if (plan.unavailable.length > 0) {
       this.logger.warn(`Stream ${this.rtmsStreamId}: no media URL offered for ${plan.unavailable.join(', ')} (no scope?); not requested`);
@@ -195,6 +203,17 @@ export class StreamConnections {
       signaling.send(eventSubscription());
       this.subscribedOn = signaling;
     }
+  }
+
+  /**
+   * Zoom says it lost the media connection (event 7, or stream state INTERRUPTED): every
+   * media socket is replaced, even one that still looks open here — Zoom's close may never
+   * reach us (a half-open link), and the notice does not say which type it means.
+   */
+  closeMedia(): void {
+    const old = this.media;
+    this.media = [];
+    for (const m of old) m.close(1000, 'client reconnecting');
   }
 
   /** Media-only reconnection: sockets still open stay (split mode); dead ones are closed, to be replaced. */

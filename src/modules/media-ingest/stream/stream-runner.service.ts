@@ -219,6 +219,7 @@ export class StreamRunner {
       const outcome = await streamSession.run();
       this.metrics.streamEnds.inc({ outcome: outcome.kind });
       audioEnd = audioEndFor(outcome);
+      if (outcome.kind === 'stopped' && outcome.stopReason === STOP_REASON_STREAM_REVOKED) await this.purgeRevoked(rtmsStreamId);
       return outcome;
     } finally {
       tap.close();
@@ -233,6 +234,21 @@ export class StreamRunner {
         if (batcher.pendingItems(rtmsStreamId) === 0) await this.streamDrained(session.id, rtmsStreamId);
         else void batcher.whenSettled(rtmsStreamId).then(() => this.streamDrained(session.id, rtmsStreamId));
       }
+    }
+  }
+
+  /**
+   * Zoom revoked the stream (stop reason 8 in STREAM_STATE_UPDATE): its stored media must
+   * be deleted now, as when the rtms_stopped webhook says so — which may come minutes
+   * later, or not reach us. The purge job's id is the stream's, so the webhook's own
+   * request for it adds nothing. Failing to queue it is logged loudly; the webhook's path
+   * remains.
+   */
+  private async purgeRevoked(rtmsStreamId: string): Promise<void> {
+    try {
+      await this.producer.enqueue(JobName.MediaPurge, { rtmsStreamId });
+    } catch (err) {
+      this.logger.error(`Stream ${rtmsStreamId} was revoked by Zoom but its media purge could not be queued (the rtms_stopped webhook queues it again): ${errorMessage(err)}`);
     }
   }
 

@@ -113,6 +113,7 @@ export class StreamSession {
       },
       onMediaClosed: (key, code, reason) => this.interrupt({ kind: 'media', cause: 'socket_closed', detail: `media ${key} closed (${code}${reason ? ` ${reason}` : ''})` }),
       onSignalingKeepAlive: () => this.keepAliveSeen(),
+      stopping: () => this.interrupts.terminal() !== null,
       record: (eventType, payload) => this.record(eventType, payload),
     });
   }
@@ -240,8 +241,10 @@ export class StreamSession {
       this.closeAll();
       return 'full';
     }
-    // Media only: sockets still open stay (split mode); dead ones are replaced.
-    this.conn.dropDeadMedia();
+    // Media only. Zoom lost it: every media socket is replaced (ours may look open: a
+    // half-open link). One of ours closed: the others stay (split mode), dead ones go.
+    if (i.cause === 'media_interrupted') this.conn.closeMedia();
+    else this.conn.dropDeadMedia();
     return 'media';
   }
 

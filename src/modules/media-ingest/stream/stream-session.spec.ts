@@ -1,0 +1,123 @@
+import { AddressInfo } from 'node:net';
+import { Logger } from '@nestjs/common';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { RtmsIngestConfig } from '../../../config/app.config';
+import { RtmsMessageType } from '../../../zoom/rtms-enums';
+import type { CapturePolicy } from '../../sessions/capture-policy';
+import { waitFor } from '../../../../test/utils/wait-for';
+import { StreamSession, StreamSessionDeps } from './stream-session';
+
+/** A stand-in for Zoom: answers signaling (msg 1 → 2, offering one `all` media URL) and media (msg 3 → 4) handshakes, and counts them. */
+class FakeZoom {
+  signalingHandshakes = 0;
+  mediaHandshakes = 0;
+  signaling: WebSocket | null = null;
+  private server!: WebSocketServer;
+
+  async start(): Promise<this> {
+    this.server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => this.server.once('listening', () => r()));
+    this.server.on('connection', (ws) => {
+      ws.on('message', (raw) => {
+        const m = JSON.parse(String(raw)) as { msg_type?: number };
+        if (m.msg_type === RtmsMessageType.SignalingHandshakeReq) {
+          this.signalingHandshakes++;
+          this.signaling = ws;
+          ws.send(JSON.stringify({ msg_type: RtmsMessageType.SignalingHandshakeResp, status_code: 0, media_server: { server_urls: { all: `${this.base}/media` } } }));
+        } else if (m.msg_type === RtmsMessageType.DataHandshakeReq) {
+          this.mediaHandshakes++;
+          ws.send(JSON.stringify({ msg_type: RtmsMessageType.DataHandshakeResp, status_code: 0 }));
+        }
+      });
+    });
+    return this;
+  }
+
+  get base(): string {
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  get connections(): number {
+    return this.server.clients.size;
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.server.clients) c.terminate();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+const config = {
+  mediaSocketMode: 'all',
+  keepAliveTimeoutMs: 65_000,
+  signalingReconnectWindowMs: 55_000,
+  mediaReconnectWindowMs: 25_000,
+  reconnectBaseMs: 100,
+  reconnectMaxMs: 1000,
+  handshakeTimeoutMs: 3000,
+  maxMessageBytes: 1024 * 1024,
+  maxSignalingMessageBytes: 1024 * 1024,
+} as RtmsIngestConfig;
+
+/** Metrics that count nothing (any counter, histogram or gauge, with or without labels). */
+const noMetrics: unknown = new Proxy(() => undefined, { get: (_t, p) => (p === 'then' ? undefined : noMetrics), apply: () => noMetrics });
+
+function session(zoom: FakeZoom, findByStreamId: () => Promise<null>): StreamSession {
+  const deps = {
+    config,
+    urlPolicy: { allowedHosts: ['127.0.0.1'], allowInsecureWs: true },
+    streams: { findByStreamId },
+    recorder: { runtime: () => undefined, note: async () => undefined, event: async () => undefined, streamState: async () => undefined, sessionState: async () => undefined, reconnect: () => undefined, counts: () => undefined, ended: () => undefined, settled: async () => true },
+    metrics: noMetrics,
+    media: { mediaReconnecting: () => undefined, close: async () => undefined, add: () => undefined, stats: { filtered: 0 } },
+    liveText: { append: () => undefined },
+    lease: { watch: () => undefined, stop: () => undefined, renewed: () => undefined },
+    workerId: 'w1',
+    onFirstMediaHandshake: async () => undefined,
+  } as unknown as StreamSessionDeps;
+  const policy = { media_types: ['audio'], include_user_ids: [], exclude_user_ids: [] } as unknown as CapturePolicy;
+  return new StreamSession(
+    { sessionId: 's1', rtmsStreamId: 'st1', identity: { meetingIdentity: 'm==', rtmsStreamId: 'st1', signature: 'sig' }, serverUrls: `${zoom.base}/signaling`, policy, mediaTypes: ['audio'], mediaParams: {}, takeover: false },
+    deps,
+  );
+}
+
+describe('StreamSession', () => {
+  let zoom: FakeZoom;
+
+  beforeEach(async () => {
+    zoom = await new FakeZoom().start();
+    for (const level of ['log', 'warn', 'error', 'debug'] as const) jest.spyOn(Logger.prototype, level).mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    await zoom.stop();
+    jest.restoreAllMocks();
+  });
+
+  it('replaces the media socket when Zoom says media was interrupted, even while that socket still looks open (a half-open link)', async () => {
+    const s = session(zoom, async () => null);
+    const run = s.run();
+    await waitFor(() => zoom.mediaHandshakes === 1, { timeoutMs: 5000, what: 'the first media handshake' });
+    // A notice within a second of a media handshake is taken as about the connection it
+    // replaced (StreamSession.mediaInterrupted): this one comes after that second.
+    await new Promise((r) => setTimeout(r, 1100));
+    zoom.signaling!.send(JSON.stringify({ msg_type: RtmsMessageType.EventUpdate, event: { event_type: 7, timestamp: Date.now() } }));
+    await waitFor(() => zoom.mediaHandshakes === 2, { timeoutMs: 5000, what: 'a new media handshake after event 7' });
+    expect(zoom.signalingHandshakes).toBe(1);
+    s.abort('shutdown');
+    await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
+  });
+
+  it('opens no socket once its lease is lost while it was still reading its server URLs', async () => {
+    let answer!: (row: null) => void;
+    const s = session(zoom, () => new Promise<null>((r) => (answer = r)));
+    const run = s.run();
+    await waitFor(() => answer !== undefined, { timeoutMs: 2000, what: 'the server URLs read' });
+    s.abort('lease_lost');
+    answer(null);
+    await expect(run).resolves.toMatchObject({ kind: 'lease_lost' });
+    expect(zoom.signalingHandshakes).toBe(0);
+    expect(zoom.connections).toBe(0);
+  });
+});
