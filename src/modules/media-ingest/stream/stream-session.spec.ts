@@ -12,6 +12,8 @@ class FakeZoom {
   signalingHandshakes = 0;
   mediaHandshakes = 0;
   signaling: WebSocket | null = null;
+  /** How STREAM_CLOSE_REQ (21) is answered: msg 22 with this status, then signaling is closed. */
+  closeAnswer = 0;
   private server!: WebSocketServer;
 
   async start(): Promise<this> {
@@ -24,6 +26,9 @@ class FakeZoom {
           this.signalingHandshakes++;
           this.signaling = ws;
           ws.send(JSON.stringify({ msg_type: RtmsMessageType.SignalingHandshakeResp, status_code: 0, media_server: { server_urls: { all: `${this.base}/media` } } }));
+        } else if (m.msg_type === RtmsMessageType.StreamCloseReq) {
+          ws.send(JSON.stringify({ msg_type: RtmsMessageType.StreamCloseResp, rtms_stream_id: 'st1', status_code: this.closeAnswer, reason: this.closeAnswer ? 'INVALID_RTMS_STREAM_ID' : '', timestamp: Date.now() }));
+          ws.close(1000, 'closing');
         } else if (m.msg_type === RtmsMessageType.DataHandshakeReq) {
           this.mediaHandshakes++;
           ws.send(JSON.stringify({ msg_type: RtmsMessageType.DataHandshakeResp, status_code: 0 }));
@@ -119,5 +124,24 @@ describe('StreamSession', () => {
     await expect(run).resolves.toMatchObject({ kind: 'lease_lost' });
     expect(zoom.signalingHandshakes).toBe(0);
     expect(zoom.connections).toBe(0);
+  });
+
+  it('a close request Zoom accepts (msg 22, status 0) ends the stream with reason 20 when signaling closes', async () => {
+    const s = session(zoom, async () => null);
+    const run = s.run();
+    await waitFor(() => zoom.mediaHandshakes === 1, { timeoutMs: 5000, what: 'the media handshake' });
+    s.onSignal({ type: 'close', rtmsStreamId: 'st1', at: Date.now() });
+    await expect(run).resolves.toMatchObject({ kind: 'stopped', stopReason: 20 });
+  });
+
+  it('a close request Zoom refuses leaves the stream running: the signaling drop after it is reconnected, not taken as the stop', async () => {
+    zoom.closeAnswer = 2;
+    const s = session(zoom, async () => null);
+    const run = s.run();
+    await waitFor(() => zoom.mediaHandshakes === 1, { timeoutMs: 5000, what: 'the media handshake' });
+    s.onSignal({ type: 'close', rtmsStreamId: 'st1', at: Date.now() });
+    await waitFor(() => zoom.signalingHandshakes === 2, { timeoutMs: 5000, what: 'signaling redone after the drop' });
+    s.abort('shutdown');
+    await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
   });
 });

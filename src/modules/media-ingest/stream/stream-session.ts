@@ -87,6 +87,8 @@ export class StreamSession {
   private readonly storesPeople: boolean;
   private firstMediaDone = false;
   private closeRequested = false;
+  /** Zoom accepted our STREAM_CLOSE_REQ (msg 22, status 0): a signaling close from now on is the stop it promised. */
+  private closeAccepted = false;
   private lastKeepAliveWrite = 0;
   private timers: NodeJS.Timeout[] = [];
   private probeWaiter: ((ok: boolean) => void) | null = null;
@@ -108,7 +110,7 @@ export class StreamSession {
       onMediaConnecting: (types) => deps.media.mediaReconnecting(types),
       onInvalid: (socket, reason, bytes) => this.dispatcher.onInvalid(socket, reason, bytes),
       onSignalingClosed: (code, reason) => {
-        if (this.closeRequested) this.interrupt({ kind: 'stop', stopReason: STOP_REASON_RECEIVER_REQUEST_CLOSE, via: 'close_request' });
+        if (this.closeAccepted) this.interrupt({ kind: 'stop', stopReason: STOP_REASON_RECEIVER_REQUEST_CLOSE, via: 'close_request' });
         else this.interrupt({ kind: 'full', cause: 'socket_closed', detail: `signaling closed (${code}${reason ? ` ${reason}` : ''})` });
       },
       onMediaClosed: (key, code, reason) => this.interrupt({ kind: 'media', cause: 'socket_closed', detail: `media ${key} closed (${code}${reason ? ` ${reason}` : ''})` }),
@@ -296,6 +298,13 @@ export class StreamSession {
         return;
       case RtmsMessageType.StreamCloseResp:
         this.record('rtms.stream_close_response', { status_code: m.status_code ?? null, reason: m.reason ?? null });
+        if (m.status_code === 0) this.closeAccepted = true;
+        else if (this.closeRequested) {
+          // Refused: Zoom still holds the stream, so a later drop of signaling is not the stop we
+          // asked for (it reconnects as usual); the request is not repeated on reconnects either.
+          this.closeRequested = false;
+          this.logger.warn(`Stream ${this.rtmsStreamId}: Zoom refused the close request (status ${String(m.status_code)}${m.reason ? `, ${String(m.reason)}` : ''}); the stream goes on`);
+        }
         return;
       default:
         if (MEDIA_MESSAGE_TYPES.has(m.msg_type)) this.dispatcher.onMediaMessage(m, bytes, at);
