@@ -32,6 +32,8 @@ const defaults: Record<string, string> = {
   // Zoom app credentials shared with the simulator in e2e tests.
   ZOOM_CLIENT_ID: 'test_client_id',
   ZOOM_CLIENT_SECRET: 'test_client_secret',
+  ZOOM_SDK_KEY: 'test_sdk_key',
+  ZOOM_SDK_SECRET: 'test_sdk_secret',
   ZOOM_WEBHOOK_SECRET_TOKEN: 'test_webhook_secret_token',
   // The simulator's RTMS servers are plain ws:// on loopback.
   RTMS_ALLOWED_HOSTS: '127.0.0.1,localhost',

@@ -133,6 +133,9 @@ export interface AppConfig {
   zoom: {
     clientId?: string;
     clientSecret?: string;
+    /** Video SDK app: its SDK key and secret sign the RTMS handshakes of Video SDK sessions. */
+    sdkKey?: string;
+    sdkSecret?: string;
     webhookSecretTokens: string[];
     redirectUri?: string;
     s2sClientId?: string;
@@ -304,6 +307,8 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
     zoom: {
       clientId: env.ZOOM_CLIENT_ID,
       clientSecret: env.ZOOM_CLIENT_SECRET,
+      sdkKey: env.ZOOM_SDK_KEY,
+      sdkSecret: env.ZOOM_SDK_SECRET,
       webhookSecretTokens: list(env.ZOOM_WEBHOOK_SECRET_TOKEN),
       redirectUri: env.ZOOM_REDIRECT_URI,
       s2sClientId: env.ZOOM_S2S_CLIENT_ID,

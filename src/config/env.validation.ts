@@ -177,6 +177,8 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsString() ZOOM_CLIENT_ID?: string;
   @IsOptional() @IsString() ZOOM_CLIENT_SECRET?: string;
+  @IsOptional() @IsString() ZOOM_SDK_KEY?: string;
+  @IsOptional() @IsString() ZOOM_SDK_SECRET?: string;
   @IsOptional() @IsString() ZOOM_WEBHOOK_SECRET_TOKEN?: string;
   @IsOptional() @IsString() ZOOM_REDIRECT_URI?: string;
   @IsOptional() @IsString() ZOOM_S2S_CLIENT_ID?: string;

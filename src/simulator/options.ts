@@ -7,6 +7,8 @@ export interface ResolvedOptions {
   port: number;
   clientId: string;
   clientSecret: string;
+  sdkKey: string;
+  sdkSecret: string;
   webhookSecretToken: string;
   s2s: { clientId: string; clientSecret: string; accountId: string };
   generalApp: { clientId: string; clientSecret: string };
@@ -44,6 +46,8 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     port: opts.port ?? 0,
     clientId,
     clientSecret,
+    sdkKey: opts.sdkKey ?? 'sim_sdk_key',
+    sdkSecret: opts.sdkSecret ?? 'sim_sdk_secret',
     webhookSecretToken: opts.webhookSecretToken ?? 'sim_webhook_secret_token',
     s2s: opts.s2s ?? { clientId: 'sim_s2s_client_id', clientSecret: 'sim_s2s_client_secret', accountId: 'sim_account_id' },
     generalApp: opts.generalApp ?? { clientId, clientSecret },

@@ -24,7 +24,7 @@ export interface HandshakeHost {
 
 export class RtmsHandshake {
   constructor(
-    private readonly cfg: Pick<RtmsConfig, 'clientId' | 'clientSecret' | 'mediaScopes'>,
+    private readonly cfg: Pick<RtmsConfig, 'clientId' | 'clientSecret' | 'sdkKey' | 'sdkSecret' | 'mediaScopes'>,
     private readonly streams: Map<string, Stream>,
     private readonly recorder: RtmsRecorder,
     private readonly timers: TimerSet,
@@ -51,7 +51,9 @@ export class RtmsHandshake {
     if (!sid || typeof uuid !== 'string' || typeof msg.signature !== 'string') return { sid: sid || '(none)', status: Status.INVALID_PAYLOAD };
     const s = this.streams.get(sid);
     if (!s || s.terminated || s.gen !== c.gen) return { sid, status: Status.INVALID_RTMS_STREAM_ID };
-    const expected = rtmsHandshakeSignature(this.cfg.clientId, this.cfg.clientSecret, s.meeting.uuid, sid);
+    // A Video SDK session's handshake is signed with the SDK app's key and secret (rtms-protocol.md §2).
+    const [appId, appSecret] = s.meeting.kind === 'session' ? [this.cfg.sdkKey, this.cfg.sdkSecret] : [this.cfg.clientId, this.cfg.clientSecret];
+    const expected = rtmsHandshakeSignature(appId, appSecret, s.meeting.uuid, sid);
     if (uuid !== s.meeting.uuid || !safeEqual(expected, msg.signature)) return { s, sid, status: Status.INVALID_SIGNATURE };
     return { s, sid, status: Status.OK };
   }

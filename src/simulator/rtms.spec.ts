@@ -144,6 +144,18 @@ describe('RTMS signaling + media servers', () => {
     expect(await sig.next(8)).toMatchObject({ state: 4, reason: 25 });
   });
 
+  it("takes a Video SDK session's handshake signed with the SDK key and secret, and refuses one signed with the meeting app's", async () => {
+    const m = sim.createSession({ topic: 'sdk' });
+    const st = await sim.startRtms(m.id);
+    const ev = startedEvent(sim, st.streamId);
+    const withMeetingApp = track(await signalingHandshake(creds, ev));
+    expect(withMeetingApp.resp.status_code).toBe(3);
+    await withMeetingApp.sock.closed();
+    const withSdkApp = track(await signalingHandshake({ clientId: 'sim_sdk_key', clientSecret: 'sim_sdk_secret' }, ev));
+    expect(withSdkApp.resp.status_code).toBe(0);
+    await sim.stopRtms(st.streamId);
+  });
+
   it('returns the spec status for each handshake error', async () => {
     const { st, ev, urls } = await connected();
     // 2: unknown stream

@@ -24,6 +24,9 @@ import type { MediaEncoding, StreamRecord } from './types';
 export interface RtmsConfig {
   clientId: string;
   clientSecret: string;
+  /** The Video SDK app's key and secret: they sign the handshakes of Video SDK sessions. */
+  sdkKey: string;
+  sdkSecret: string;
   keepAliveIntervalMs: number;
   keepAliveMissLimit: number;
   signalingReconnectWindowMs: number;

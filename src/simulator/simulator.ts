@@ -70,6 +70,8 @@ export class ZoomSimulator {
       {
         clientId: o.clientId,
         clientSecret: o.clientSecret,
+        sdkKey: o.sdkKey,
+        sdkSecret: o.sdkSecret,
         keepAliveIntervalMs: o.keepAliveIntervalMs,
         keepAliveMissLimit: o.keepAliveMissLimit,
         signalingReconnectWindowMs: o.signalingReconnectWindowMs,

@@ -9,6 +9,9 @@ export interface SimulatorOptions {
   /** RTMS / OAuth (General) app; the client secret signs the RTMS handshake. */
   clientId?: string;
   clientSecret?: string;
+  /** Video SDK app: its SDK key and secret sign the RTMS handshake of Video SDK sessions (default sim_sdk_key / sim_sdk_secret). */
+  sdkKey?: string;
+  sdkSecret?: string;
   webhookSecretToken?: string;
   /** Server-to-Server app (account_credentials grant, Zoom Rooms). */
   s2s?: { clientId: string; clientSecret: string; accountId: string };

@@ -20,6 +20,8 @@ const E2E_KEEPALIVE_MISS_LIMIT = 10;
 export const TEST_ZOOM_APP = {
   clientId: process.env.ZOOM_CLIENT_ID ?? 'test_client_id',
   clientSecret: process.env.ZOOM_CLIENT_SECRET ?? 'test_client_secret',
+  sdkKey: process.env.ZOOM_SDK_KEY ?? 'test_sdk_key',
+  sdkSecret: process.env.ZOOM_SDK_SECRET ?? 'test_sdk_secret',
   webhookSecretToken: process.env.ZOOM_WEBHOOK_SECRET_TOKEN ?? 'test_webhook_secret_token',
 };
 

@@ -8,6 +8,16 @@ export function rtmsSignature(clientId: string, clientSecret: string, meetingIde
   return createHmac('sha256', clientSecret).update(`${clientId},${meetingIdentity},${rtmsStreamId}`).digest('hex');
 }
 
+/**
+ * The app whose credentials sign a stream's handshake: the Video SDK app's SDK key and
+ * secret for a Video SDK session (rtms-protocol.md §2), the RTMS app's client id and
+ * secret for everything else. A string names the settings missing.
+ */
+export function signingCredentials(product: string, zoom: { clientId?: string; clientSecret?: string; sdkKey?: string; sdkSecret?: string }): { id: string; secret: string } | string {
+  if (product === 'video_sdk') return zoom.sdkKey && zoom.sdkSecret ? { id: zoom.sdkKey, secret: zoom.sdkSecret } : 'ZOOM_SDK_KEY / ZOOM_SDK_SECRET';
+  return zoom.clientId && zoom.clientSecret ? { id: zoom.clientId, secret: zoom.clientSecret } : 'ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET';
+}
+
 export interface StreamIdentity {
   /** meeting_uuid / webinar_uuid / session_id / engagement_id exactly as received; sent in `meeting_uuid`. */
   meetingIdentity: string;

@@ -15,7 +15,7 @@ import { IngestMetrics } from '../ingest-metrics';
 import { MediaBatchService } from '../pipeline/media-batch.service';
 import { MEDIA_ITEM_FILTER_FACTORY, MediaItemFilterFactory } from '../pipeline/media-filter';
 import { AudioSink, StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
-import { mediaParamsFor, requestedMediaTypes, rtmsSignature } from '../protocol/handshake';
+import { mediaParamsFor, requestedMediaTypes, rtmsSignature, signingCredentials } from '../protocol/handshake';
 import { sampleRateHz } from '../savers/wav';
 import { errorMessage } from '../../../common/errors/error-message';
 import { RecordingHolds } from '../recording/recording-holds';
@@ -146,7 +146,8 @@ export class StreamRunner {
       await this.streams.markFailed(rtmsStreamId, reason, EventSource.Worker);
       return { kind: 'failed', reason };
     };
-    if (!zoom.clientId || !zoom.clientSecret) return fail('ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET are not configured; cannot sign the RTMS handshake');
+    const signer = signingCredentials(session.product, zoom);
+    if (typeof signer === 'string') return fail(`${signer} are not configured; cannot sign the RTMS handshake of this ${session.product} stream`);
     if (!session.meetingUuid) return fail(`session has no ${PRODUCT_ID_FIELD[session.product] ?? 'meeting_uuid'} to sign the handshake with`);
 
     const policy = effectivePolicy(session.capturePolicy, this.config.get('capture', { infer: true }));
@@ -154,7 +155,7 @@ export class StreamRunner {
     if (mediaTypes.length === 0) return fail('the capture policy requests no media type');
     // Until its media has left this process, the stream holds its session's recording.ready (recording/).
     await this.holds.add([session.id], `stream:${rtmsStreamId}`);
-    return { stream, session, policy, mediaTypes, identity: { meetingIdentity: session.meetingUuid, rtmsStreamId, signature: rtmsSignature(zoom.clientId, zoom.clientSecret, session.meetingUuid, rtmsStreamId) } };
+    return { stream, session, policy, mediaTypes, identity: { meetingIdentity: session.meetingUuid, rtmsStreamId, signature: rtmsSignature(signer.id, signer.secret, session.meetingUuid, rtmsStreamId) } };
   }
 
   /** Connects the stream and runs it to its end (the sockets, the media pipeline, the audio spool). */
