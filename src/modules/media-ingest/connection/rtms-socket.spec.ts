@@ -1,6 +1,7 @@
 import { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
+import { RtmsStatusError } from '../protocol/rtms-status';
 import { RtmsSocket } from './rtms-socket';
 
 describe('RtmsSocket message size limit', () => {
@@ -103,5 +104,38 @@ describe('RtmsSocket close', () => {
     await sock.close(1000, 'client closing');
     expect(sock.open).toBe(false);
     expect(timestamps).toEqual(Array.from({ length: BURST }, (_, i) => i));
+  });
+});
+
+describe('RtmsSocket handshake refusals', () => {
+  let server: WebSocketServer;
+  let reply: Record<string, unknown> = {};
+
+  beforeEach(async () => {
+    server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    server.on('connection', (ws) => ws.once('message', () => ws.send(JSON.stringify(reply))));
+  });
+
+  afterEach(async () => {
+    for (const c of server.clients) c.terminate();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  const refuse = async (kind: 'signaling' | 'media', response: Record<string, unknown>) => {
+    reply = response;
+    const sock = new RtmsSocket({ kind, label: kind, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, handshakeTimeoutMs: 5000, maxMessageBytes: 64 * 1024, keepAlive: { answered: () => undefined } });
+    const responseType = kind === 'signaling' ? RtmsMessageType.SignalingHandshakeResp : RtmsMessageType.DataHandshakeResp;
+    const err = await sock.handshake({ msg_type: responseType - 1 }, responseType, { onMessage: () => undefined, onInvalid: () => undefined, onClose: () => undefined }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RtmsStatusError);
+    return err as RtmsStatusError;
+  };
+
+  // The older numbering (rtms-protocol.md §2) is read by the response the status came in.
+  it('classifies the status by the response type it came in (older numbering)', async () => {
+    expect((await refuse('signaling', { msg_type: RtmsMessageType.SignalingHandshakeResp, status_code: 15, reason: '' })).statusClass).toBe('permanent');
+    expect((await refuse('signaling', { msg_type: RtmsMessageType.SignalingHandshakeResp, status_code: 17, reason: 'DUPLICATE_SIGNAL_REQUEST' })).statusClass).toBe('retryable');
+    expect((await refuse('media', { msg_type: RtmsMessageType.DataHandshakeResp, status_code: 31, reason: 'DUPLICATE_MEDIA_DATA_CONNECTION' })).statusClass).toBe('retryable');
+    expect((await refuse('media', { msg_type: RtmsMessageType.DataHandshakeResp, status_code: 15, reason: '' })).statusClass).toBe('retryable');
   });
 });

@@ -113,7 +113,9 @@ export class RtmsSocket {
         if (this.keepAlive.handle(msg, receivedAt)) return;
         if (!settled && msg.msg_type === responseType) {
           const status = typeof msg.status_code === 'number' ? msg.status_code : 0;
-          if (status !== 0) return finish(new RtmsStatusError(this.opts.kind, status, typeof msg.reason === 'string' ? msg.reason : ''));
+          // The response type goes along: some codes mean different things in msg 2 and msg 4
+          // (the older numbering, rtms-protocol.md §2; see classifyStatus).
+          if (status !== 0) return finish(new RtmsStatusError(this.opts.kind, status, typeof msg.reason === 'string' ? msg.reason : '', responseType));
           return finish(null, msg);
         }
         this.handlers?.onMessage(msg, parsed.bytes, receivedAt);

@@ -107,4 +107,41 @@ describe('RTMS protocol helpers', () => {
     expect(classifyStatus(2)).toBe('stream_gone');
     expect(classifyStatus(22)).toBe('permanent');
   });
+
+  // rtms-protocol.md §2: current numbering (3 signature, 8 dup signal, 15 all-connection exists,
+  // 16 dup media, 17 invalid media params, 31 invalid deskshare params) and an older one
+  // (15 signature, 17 dup signal, 31 dup media); the reason text wins when it names the status.
+  it.each`
+    code  | reason                                | msgType | expected
+    ${3}  | ${'INVALID_SIGNATURE'}                | ${2}    | ${'permanent'}
+    ${3}  | ${''}                                 | ${4}    | ${'permanent'}
+    ${8}  | ${'DUPLICATE_SIGNAL_REQUEST'}         | ${2}    | ${'retryable'}
+    ${8}  | ${''}                                 | ${2}    | ${'retryable'}
+    ${15} | ${'MEDIA_DATA_ALL_CONNECTION_EXIST'}  | ${4}    | ${'retryable'}
+    ${15} | ${''}                                 | ${4}    | ${'retryable'}
+    ${16} | ${'DUPLICATE_MEDIA_DATA_CONNECTION'}  | ${4}    | ${'retryable'}
+    ${17} | ${'INVALID_MEDIA_PARAMS'}             | ${4}    | ${'permanent'}
+    ${17} | ${''}                                 | ${4}    | ${'permanent'}
+    ${31} | ${'INVALID_MEDIA_DESKSHARE_PARAMS'}   | ${4}    | ${'permanent'}
+    ${31} | ${'invalid media deskshare params'}   | ${4}    | ${'permanent'}
+    ${2}  | ${'INVALID_RTMS_STREAM_ID'}           | ${2}    | ${'stream_gone'}
+    ${45} | ${'INTERNAL_EXCEPTION'}               | ${2}    | ${'retryable'}
+    ${15} | ${'INVALID_SIGNATURE'}                | ${2}    | ${'permanent'}
+    ${15} | ${''}                                 | ${2}    | ${'permanent'}
+    ${15} | ${'INVALID_SIGNATURE'}                | ${4}    | ${'permanent'}
+    ${17} | ${'DUPLICATE_SIGNAL_REQUEST'}         | ${2}    | ${'retryable'}
+    ${17} | ${'Duplicate signal request'}         | ${2}    | ${'retryable'}
+    ${17} | ${'duplicate_signal_request'}         | ${undefined} | ${'retryable'}
+    ${17} | ${''}                                 | ${2}    | ${'retryable'}
+    ${31} | ${'DUPLICATE_MEDIA_DATA_CONNECTION'}  | ${4}    | ${'retryable'}
+    ${31} | ${'duplicate media data connection'}  | ${4}    | ${'retryable'}
+    ${31} | ${''}                                 | ${4}    | ${'retryable'}
+    ${31} | ${''}                                 | ${2}    | ${'permanent'}
+    ${17} | ${''}                                 | ${undefined} | ${'permanent'}
+    ${15} | ${''}                                 | ${undefined} | ${'retryable'}
+  `('classifies status $code ($reason) in msg $msgType as $expected', ({ code, reason, msgType, expected }) => {
+    expect(classifyStatus(code, reason, msgType)).toBe(expected);
+    const socket = msgType === 4 ? 'media' : 'signaling';
+    expect(new RtmsStatusError(socket, code, reason, msgType).statusClass).toBe(expected);
+  });
 });
