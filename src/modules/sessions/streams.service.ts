@@ -28,6 +28,12 @@ export interface StartedStreamResult {
   session: SessionEntity;
   stream: RtmsStreamEntity;
   outcome: StartedOutcome;
+  /**
+   * A failover for a stream that had failed (its worker gave up on the dead server): the
+   * row was reset to pending, so the caller must queue the stream job again (its old job,
+   * same id, failed for good and would make a plain enqueue a no-op).
+   */
+  revived?: boolean;
 }
 
 /** RTMS streams of sessions: attach, failover, stop, and the worker's runtime fields. */
@@ -64,21 +70,46 @@ export class StreamsService {
       await this.streams.lockStream(input.rtmsStreamId, em);
       const existing = await this.streams.findByStreamId(input.rtmsStreamId, em);
       if (existing) {
-        const session = await this.sessionRows.findByIdOrFail(existing.sessionId, em);
-        if (existing.serverUrls === input.serverUrls || ENDED_STREAM_STATUSES.includes(existing.status)) {
+        let session = await this.sessionRows.findByIdOrFail(existing.sessionId, em);
+        // A stream whose worker gave up (failed: the old server stayed dead through the
+        // reconnect window) is not over for Zoom: its failover to new server_urls is a
+        // reason to run it again (rtms-protocol.md §4, pitfall 3). A stopped stream, or a
+        // failed one in a stopped session, stays a duplicate.
+        const revive = existing.status === StreamStatus.Failed && session.status !== SessionStatus.Stopped;
+        if (existing.serverUrls === input.serverUrls || (ENDED_STREAM_STATUSES.includes(existing.status) && !revive)) {
           return { session, stream: existing, outcome: 'duplicate' as const };
         }
         const previous = existing.serverUrls;
+        const previousStatus = existing.status;
         existing.serverUrls = input.serverUrls;
         existing.failoverCount += 1;
+        if (revive) {
+          existing.status = StreamStatus.Pending;
+          existing.failureReason = null;
+          existing.ownerWorkerId = null;
+        }
         const stream = await this.streams.save(existing, em);
         await this.events.recordEvent(
           session.id,
-          { source: input.source, eventType: 'stream.failover', rtmsStreamId: input.rtmsStreamId, payload: { previous_server_urls: previous, server_urls: input.serverUrls } },
+          {
+            source: input.source,
+            eventType: 'stream.failover',
+            rtmsStreamId: input.rtmsStreamId,
+            payload: { previous_server_urls: previous, server_urls: input.serverUrls, ...(revive ? { previous_status: previousStatus } : {}) },
+          },
           em,
         );
-        this.logger.warn(`Stream ${input.rtmsStreamId}: server failover (${stream.failoverCount})`);
-        return { session, stream, outcome: 'failover' as const };
+        if (revive) {
+          // The session failed with the stream (nothing else streamed): the state machine
+          // lets a failed session only be started again (failed → rtms_start_requested,
+          // which clears its end), then it streams as for a new stream.
+          if (session.status === SessionStatus.Failed) {
+            session = await this.moveSession(em, session, SessionStatus.RtmsStartRequested, input.source, { reason: 'rtms_failover', rtmsStreamId: input.rtmsStreamId });
+          }
+          session = await this.moveSession(em, session, SessionStatus.Streaming, input.source, { reason: 'rtms_failover', rtmsStreamId: input.rtmsStreamId });
+        }
+        this.logger.warn(`Stream ${input.rtmsStreamId}: server failover (${stream.failoverCount})${revive ? ', stream was failed: run again' : ''}`);
+        return { session, stream, outcome: 'failover' as const, ...(revive ? { revived: true } : {}) };
       }
 
       const session = await this.findOrCreateSession(em, input);

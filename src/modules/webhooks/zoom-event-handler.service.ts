@@ -32,6 +32,17 @@ export class StreamNotYetKnownError extends Error {
   }
 }
 
+/**
+ * Retryable: a failover names a failed stream whose job is still winding down; reset now,
+ * the row would be failed again by that job's last write (its final-failure hook).
+ */
+export class StreamJobStillEndingError extends Error {
+  constructor(rtmsStreamId: string) {
+    super(`Failover for failed stream ${rtmsStreamId} while its job is still ending; retrying`);
+    this.name = 'StreamJobStillEndingError';
+  }
+}
+
 /** `keptPayload`: what of the event's `payload` is kept (the rest of it is personal data the session keeps none of). */
 type Outcome = { status: EventProcessingStatus; sessionId?: string | null; error?: string | null; keptPayload?: Record<string, unknown> };
 
@@ -81,7 +92,7 @@ export class ZoomEventHandlerService {
     const event = await this.events.getEvent(eventId);
     if (!event) throw new UnrecoverableError(`Stored event ${eventId} does not exist`);
     if (event.status !== EventProcessingStatus.Received) return; // applied before (job retried or re-queued)
-    const outcome = await this.apply(event);
+    const outcome = await this.apply(event, lastAttempt);
     if (outcome.status === EventProcessingStatus.Ignored && outcome.error === UNKNOWN_STREAM && !lastAttempt) {
       // Workers process events in parallel, so a stop or interrupt can overtake the start
       // of its stream (redelivery bursts). Retry with backoff until the start has landed.
@@ -96,11 +107,11 @@ export class ZoomEventHandlerService {
     await this.events.finishEvent(eventId, EventProcessingStatus.Failed, { error });
   }
 
-  private async apply(event: SessionEventEntity): Promise<Outcome> {
+  private async apply(event: SessionEventEntity, lastAttempt = true): Promise<Outcome> {
     const name = event.eventType;
     const payload = isRecord(event.payload.payload) ? event.payload.payload : {};
     // What the event causes is recorded with the event's own source (webhook or event WebSocket).
-    if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload, event.source);
+    if (RTMS_STARTED_EVENTS.has(name)) return this.started(name, payload, event.source, lastAttempt);
     if (RTMS_STOPPED_EVENTS.has(name)) return this.stopped(payload, event.source);
     if (RTMS_INTERRUPTED_EVENTS.has(name)) return this.interrupted(payload);
     if (name === APP_DEAUTHORIZED_EVENT) return this.deauthorized(event.id, payload);
@@ -113,7 +124,7 @@ export class ZoomEventHandlerService {
     return { status: EventProcessingStatus.Ignored };
   }
 
-  private async started(name: string, payload: Record<string, unknown>, source: EventSource): Promise<Outcome> {
+  private async started(name: string, payload: Record<string, unknown>, source: EventSource, lastAttempt = true): Promise<Outcome> {
     const rtmsStreamId = str(payload.rtms_stream_id);
     const serverUrls = str(payload.server_urls);
     const identity = meetingIdentityOf(payload);
@@ -124,6 +135,7 @@ export class ZoomEventHandlerService {
     const refusal = checkServerUrls(serverUrls, this.config.get('rtms', { infer: true }));
     if (refusal) return { status: EventProcessingStatus.Rejected, error: refusal };
 
+    await this.waitForEndingJob(rtmsStreamId, serverUrls, lastAttempt);
     const result = await this.streams.attachStarted({
       product: PRODUCTS[productOfEvent(name)],
       meetingIdentity: identity,
@@ -135,12 +147,31 @@ export class ZoomEventHandlerService {
     if (result.outcome === 'failover') {
       await this.signals.publish({ type: 'failover', rtmsStreamId, serverUrls });
     }
-    if (result.outcome !== 'duplicate' || result.stream.status === StreamStatus.Pending) {
+    if (result.revived || (result.outcome === 'duplicate' && result.stream.status === StreamStatus.Pending)) {
+      // The stream must run, and a finished job of its id may still be kept (the failed
+      // one of a revived stream; or a revival whose enqueue did not happen before this
+      // event was retried): a plain add of that id would add nothing, so the finished job
+      // is replaced. A job still waiting or running is left alone.
+      await this.producer.requeue(JobName.StreamRun, { rtmsStreamId, sessionId: result.session.id });
+    } else if (result.outcome !== 'duplicate') {
       // jobId = rtms_stream_id: however often this runs, one stream job exists.
       await this.producer.enqueue(JobName.StreamRun, { rtmsStreamId, sessionId: result.session.id });
     }
     this.logger.log(`RTMS started: stream ${rtmsStreamId} on session ${result.session.id} (${result.outcome})`);
     return { status: EventProcessingStatus.Processed, sessionId: result.session.id };
+  }
+
+  /**
+   * A failover for a failed stream revives it (StreamsService.attachStarted). While the
+   * job that gave up is still active (closing its sockets, writing its end), its final
+   * failure would fail the reset row again and the new server_urls would be lost: the
+   * event is retried once that job has ended (on the last attempt it goes ahead).
+   */
+  private async waitForEndingJob(rtmsStreamId: string, serverUrls: string, lastAttempt: boolean): Promise<void> {
+    if (lastAttempt) return;
+    const stream = await this.streams.findByStreamId(rtmsStreamId);
+    if (stream?.status !== StreamStatus.Failed || stream.serverUrls === serverUrls) return;
+    if ((await this.producer.jobState(JobName.StreamRun, { rtmsStreamId, sessionId: stream.sessionId })) === 'active') throw new StreamJobStillEndingError(rtmsStreamId);
   }
 
   private async stopped(payload: Record<string, unknown>, source: EventSource): Promise<Outcome> {
