@@ -65,6 +65,34 @@ describe('ZoomCallPolicy', () => {
     await expect(policy.call(spec([answer(429)]).s)).resolves.toMatchObject({ outcome: 'throttled', waitSec: 1, record: { zoomStatus: 429, error: 'rate limited; retrying after 1 s' } });
   });
 
+  it("treats a 429 from Zoom's token endpoint as throttled, with its Retry-After, not as a retry", async () => {
+    // S2S fetch / first token: nothing is sent, the call waits Retry-After without using an attempt.
+    const fetch429 = new ZoomTransportError('account_credentials token', 'HTTP 429 rate limited', 429, 120);
+    const first = spec([answer(200)], { get: async () => Promise.reject(fetch429) });
+    await expect(policy.call(first.s)).resolves.toEqual({
+      outcome: 'throttled',
+      waitSec: 120,
+      record: { zoomStatus: 429, zoomCode: null, error: 'Zoom account_credentials token rate limited; retrying after 120 s' },
+    });
+    expect(first.sentWith).toEqual([]);
+    expect(first.events).toEqual([]);
+
+    // A user token refresh after a 401 that Zoom throttles: same verdict.
+    const refresh429 = new ZoomTransportError('token refresh', 'HTTP 429 rate limited', 429, 120);
+    const afterRefresh = spec([answer(401)], { refresh: async () => Promise.reject(refresh429) });
+    await expect(policy.call(afterRefresh.s)).resolves.toMatchObject({ outcome: 'throttled', waitSec: 120, record: { zoomStatus: 429 } });
+
+    // Capped like a REST 429, and 1 s when Zoom named no Retry-After.
+    const long = new ZoomTransportError('token refresh', 'HTTP 429', 429, 86400);
+    await expect(policy.call(spec([], { get: async () => Promise.reject(long) }).s)).resolves.toMatchObject({ outcome: 'throttled', waitSec: MAX_RETRY_AFTER_SEC });
+    const bare = new ZoomTransportError('token refresh', 'HTTP 429', 429);
+    await expect(policy.call(spec([], { get: async () => Promise.reject(bare) }).s)).resolves.toMatchObject({ outcome: 'throttled', waitSec: 1 });
+
+    // A 5xx from the token endpoint stays a retry.
+    const down = new ZoomTransportError('token refresh', 'HTTP 503 busy', 503);
+    await expect(policy.call(spec([], { get: async () => Promise.reject(down) }).s)).resolves.toMatchObject({ outcome: 'retry', cause: down });
+  });
+
   it('reads an HTTP-date Retry-After', () => {
     const at = new Date(Date.now() + 30_000).toUTCString();
     const result = classify(answer(429, undefined, { 'retry-after': at }), 'x');

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { errorMessage } from '../../common/errors/error-message';
 import { retryAfterSeconds, ZoomCallOutcome, ZoomResponse, zoomErrorOf } from '../http/zoom-http.client';
-import { ZoomError } from '../zoom-errors';
+import { ZoomError, ZoomTransportError } from '../zoom-errors';
 
 /** Longest Retry-After honoured; a larger one is capped so a job is never parked for hours. */
 export const MAX_RETRY_AFTER_SEC = 300;
@@ -44,7 +44,9 @@ export interface ZoomCallSpec {
 /**
  * What one Zoom call came to, as the one policy for every caller decides it:
  *  - `ok`: 2xx.
- *  - `throttled`: 429; wait `waitSec` (Retry-After, capped) without using an attempt.
+ *  - `throttled`: 429 (from the call, or from Zoom's token endpoint while getting its
+ *    token: then there is no `response`); wait `waitSec` (Retry-After, capped) without
+ *    using an attempt.
  *  - `retry`: 5xx, network error or timeout, or a token that could not be had for now.
  *  - `refused`: any other 4xx (401 only after one refresh): retrying will not help.
  *  - `no_token`: the token source failed for good (e.g. the grant needs reauthorization).
@@ -53,7 +55,7 @@ export interface ZoomCallSpec {
  */
 export type ZoomCallResult =
   | { outcome: 'ok'; response: ZoomResponse }
-  | { outcome: 'throttled'; response: ZoomResponse; waitSec: number; record: ZoomCallOutcome }
+  | { outcome: 'throttled'; response?: ZoomResponse; waitSec: number; record: ZoomCallOutcome }
   | { outcome: 'retry'; record: ZoomCallOutcome; cause?: ZoomError }
   | { outcome: 'refused'; response: ZoomResponse; record: ZoomCallOutcome }
   | { outcome: 'no_token'; cause: unknown; record: ZoomCallOutcome };
@@ -105,7 +107,7 @@ export function classify(res: ZoomResponse, operation: string): ZoomCallResult {
   const zoomCode = z.code !== undefined ? String(z.code) : null;
   const base: ZoomCallOutcome = { zoomStatus: res.status, zoomCode, zoomMessage: z.message };
   if (res.status === 429) {
-    const waitSec = Math.min(retryAfterSeconds(res.headers) ?? DEFAULT_RETRY_AFTER_SEC, MAX_RETRY_AFTER_SEC);
+    const waitSec = throttleWaitSec(retryAfterSeconds(res.headers));
     return { outcome: 'throttled', response: res, waitSec, record: { ...base, error: `rate limited; retrying after ${waitSec} s` } };
   }
   if (res.status >= 500) return { outcome: 'retry', record: { ...base, error: `Zoom answered HTTP ${res.status}` } };
@@ -116,7 +118,19 @@ export function classify(res: ZoomResponse, operation: string): ZoomCallResult {
   };
 }
 
+/** Retry-After (or the default when Zoom named none), capped. */
+function throttleWaitSec(retryAfterSec: number | undefined): number {
+  return Math.min(retryAfterSec ?? DEFAULT_RETRY_AFTER_SEC, MAX_RETRY_AFTER_SEC);
+}
+
 function tokenFailure(err: unknown): ZoomCallResult {
+  // Zoom's token endpoint (user refresh, S2S fetch) rate-limited us: wait its Retry-After
+  // like a 429 of the call itself. As a plain `retry` it went to the job's backoff, which
+  // spent every attempt in seconds while Zoom had asked for minutes.
+  if (err instanceof ZoomTransportError && err.httpStatus === 429) {
+    const waitSec = throttleWaitSec(err.retryAfterSec);
+    return { outcome: 'throttled', waitSec, record: { zoomStatus: 429, zoomCode: null, error: `Zoom ${err.operation} rate limited; retrying after ${waitSec} s` } };
+  }
   if (err instanceof ZoomError && err.retryable) return { outcome: 'retry', record: { error: err.message }, cause: err };
   return { outcome: 'no_token', cause: err, record: { zoomCode: null, error: errorMessage(err) } };
 }
