@@ -13,7 +13,11 @@ import { tokenAad } from './token-aad';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomOAuthClient, ZoomTokenSet, ZoomUser } from '../../zoom/auth/zoom-oauth.client';
 import { errorMessage } from '../../common/errors/error-message';
+import { isUniqueViolation } from '../../database/database-unavailable';
 import { PROACTIVE_REFRESH_BEFORE_MS } from '../../zoom/auth/zoom-token.provider';
+
+/** One connection per Zoom user + account (oauth-connection.entity.ts). */
+const CONNECTION_USER_INDEX = 'UQ_oauth_connections_zoom_user_account';
 
 export class ConnectionNotFoundError extends DomainError {
   constructor(id: string) {
@@ -91,6 +95,23 @@ export class OAuthConnectionsService {
 
   /** Creates or replaces the connection of a Zoom user (one per user + account). */
   async storeAuthorized(input: StoreConnectionInput): Promise<OAuthConnectionEntity> {
+    let id: string;
+    try {
+      id = await this.writeAuthorized(input);
+    } catch (err) {
+      // Two first-time callbacks of the same user both found no row and both inserted: the
+      // second lost the race on the unique index. Its tokens are as fresh as the winner's,
+      // so it takes the update path (now that the row exists) instead of answering 500.
+      if (!isUniqueViolation(err, CONNECTION_USER_INDEX)) throw err;
+      id = await this.writeAuthorized(input);
+    }
+    const saved = await this.get(id);
+    await this.scheduleProactiveRefresh(saved);
+    return saved;
+  }
+
+  /** Updates the user's row (tokens sealed to its id) or inserts a new one; returns the id. */
+  private async writeAuthorized(input: StoreConnectionInput): Promise<string> {
     const existing = await this.repo.findOne({ where: { zoomUserId: input.user.id, zoomAccountId: input.user.accountId } });
     const id = existing?.id ?? randomUUID();
     const sealed = this.seal(id, input.tokens.accessToken, input.tokens.refreshToken);
@@ -113,9 +134,7 @@ export class OAuthConnectionsService {
     } else {
       await this.repo.insert({ id, zoomUserId: input.user.id, zoomAccountId: input.user.accountId, tokenVersion: 1, ...values });
     }
-    const saved = await this.get(id);
-    await this.scheduleProactiveRefresh(saved);
-    return saved;
+    return id;
   }
 
   /**

@@ -81,11 +81,12 @@ export class OAuthFlowService {
       }
       throw err;
     }
-    if (!tokens.refreshToken) throw new OAuthError(OAuthErrorCode.InvalidTokenResponse, 'Zoom returned no refresh token');
+    // No refresh_token check here: exchangeCode already answers that with 502
+    // zoom_request_failed (Zoom's fault, not the caller's), so `tokens` always has one.
     const user = await this.zoom.getMe(tokens.accessToken);
     const connection = await this.connections.storeAuthorized({
       user,
-      tokens: { ...tokens, refreshToken: tokens.refreshToken },
+      tokens,
       ownerKeyFingerprint: pending.ownerKeyFingerprint,
       owner: pending.owner ?? null,
       appUserId: pending.appUserId,

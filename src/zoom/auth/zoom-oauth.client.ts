@@ -66,7 +66,11 @@ export class ZoomOAuthClient {
     return url.toString();
   }
 
-  async exchangeCode(code: string, codeVerifier: string): Promise<ZoomTokenSet> {
+  /**
+   * A token set without refresh_token is Zoom's fault, not the caller's: it throws
+   * ZoomRequestError (502 zoom_request_failed), so the result always has one.
+   */
+  async exchangeCode(code: string, codeVerifier: string): Promise<ZoomTokenSet & { refreshToken: string }> {
     const app = this.userApp();
     const res = await this.tokenCall('authorization code exchange', { id: app.clientId, secret: app.clientSecret }, {
       grant_type: 'authorization_code',
@@ -156,6 +160,8 @@ export class ZoomOAuthClient {
     }
   }
 
+  private tokenSet(operation: string, res: ZoomResponse, expectRefresh: true): ZoomTokenSet & { refreshToken: string };
+  private tokenSet(operation: string, res: ZoomResponse, expectRefresh: false): ZoomTokenSet;
   private tokenSet(operation: string, res: ZoomResponse, expectRefresh: boolean): ZoomTokenSet {
     this.throwIfTransient(operation, res);
     const body = (typeof res.json === 'object' && res.json !== null ? res.json : {}) as Record<string, unknown>;
