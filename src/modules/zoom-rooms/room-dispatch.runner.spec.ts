@@ -80,7 +80,7 @@ class FakeRows {
 
 const answer = (status: number, json?: unknown, headers: Record<string, string> = {}): ZoomResponse => ({ status, json, headers: new Headers(headers) });
 
-function setup(row: RoomDispatchEntity) {
+function setup(row: RoomDispatchEntity, s2s: { getAccountToken: () => Promise<string>; invalidate: () => Promise<void> } = { getAccountToken: async () => 'token', invalidate: async () => undefined }) {
   const rows = new FakeRows(row);
   const sendEvent = jest.fn<Promise<ZoomResponse>, [string, string, Record<string, string>, string]>(async () => answer(202));
   const leaveNow = jest.fn(async () => undefined);
@@ -93,7 +93,7 @@ function setup(row: RoomDispatchEntity) {
     rows as never,
     { sendEvent, calls: { inc } } as never,
     new ZoomCallPolicy(),
-    { getAccountToken: async () => 'token', invalidate: async () => undefined } as never,
+    s2s as never,
     { reserve, penalize: async () => undefined } as never,
     { decrypt: () => 'pw' } as never,
     { enqueue } as never,
@@ -185,6 +185,21 @@ describe('RoomDispatchRunner.join: a room Zoom may have joined leaves when its d
     await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
     expect(t.sendEvent).toHaveBeenCalledTimes(1);
     expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, joinSentAt: null, zoomCode: '3000' });
+  });
+
+  it('a 401 whose new token cannot be had clears join_sent_at again: Zoom did not act, so a later "already in a meeting" is not taken as ours', async () => {
+    let fetches = 0;
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued }), {
+      getAccountToken: async () => {
+        if (++fetches > 1) throw new ZoomTransportError('S2S token', 'connect ECONNREFUSED');
+        return 'token';
+      },
+      invalidate: async () => undefined,
+    });
+    t.sendEvent.mockImplementationOnce(async () => answer(401, { code: 124, message: 'Invalid access token.' }));
+    await expect(t.runner.join(t.job)).rejects.toThrow();
+    expect(t.sendEvent).toHaveBeenCalledTimes(1);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Joining, joinSentAt: null });
   });
 
   it('a timeout keeps join_sent_at (Zoom may have joined the room); cancelled before the retry runs, the retry has the room leave', async () => {

@@ -313,6 +313,9 @@ export class RoomDispatchRunner {
    */
   private async call(job: Job<RoomJobPayload>, d: RoomDispatchEntity, step: DispatchStep, send: (token: string) => Promise<ZoomResponse>, hooks: CallHooks = {}): Promise<ZoomResponse> {
     const call: RoomCall = step;
+    // Whether the last request Zoom answered was a 401 (it did nothing) with none sent since:
+    // a `retry` then comes from getting a new token, not from a request Zoom may have acted on.
+    let answered401 = false;
     const result = await this.policy.call({
       operation: `room ${step}`,
       token: {
@@ -333,9 +336,13 @@ export class RoomDispatchRunner {
         if (slot.waitMs > 0) await sleep(slot.waitMs);
         await hooks.beforeRequest?.();
         await this.repo.increment({ id: d.id }, 'attempts', 1);
+        answered401 = false;
       },
       send,
-      onUnauthorized: () => this.client.calls.inc({ call, outcome: 'unauthorized' }),
+      onUnauthorized: () => {
+        answered401 = true;
+        this.client.calls.inc({ call, outcome: 'unauthorized' });
+      },
     });
     switch (result.outcome) {
       case 'ok':
@@ -344,7 +351,10 @@ export class RoomDispatchRunner {
         await hooks.notAccepted?.();
         return this.throttled(job, d, step, result.waitSec);
       case 'retry':
-        // 5xx, network error, timeout: Zoom may have acted on it (join_sent_at stays).
+        // 5xx, network error, timeout: Zoom may have acted on it (join_sent_at stays). After
+        // a 401 whose new token could not be had, Zoom did not act: the mark goes, or a
+        // later "already in a meeting" (the room busy elsewhere) would be taken as ours.
+        if (answered401) await hooks.notAccepted?.();
         return this.retryLater(d, step, result.record);
       case 'refused':
         this.client.calls.inc({ call, outcome: 'refused' });
