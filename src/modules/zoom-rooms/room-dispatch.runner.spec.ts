@@ -341,6 +341,20 @@ describe('RoomDispatchRunner.leave for a cancelled dispatch whose join had no re
     expect(never.sendEvent).not.toHaveBeenCalled();
   });
 
+  it('its attempts used up (an outage): the dispatch becomes a failed leave, which POST retry can send again, not a finished cancel nothing can take out', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0, joinedAt: T0, completedAt: T0 }));
+    await t.runner.finalFailure(ID, 'leave', new Error('Zoom answered HTTP 503'));
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, failedStep: 'leave', leftAt: null });
+    expect(t.rows.row.error).toContain('Zoom answered HTTP 503');
+    // One that left, or never joined, is left alone.
+    const left = setup(dispatch({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0, joinedAt: T0, leftAt: T0 }));
+    await left.runner.finalFailure(ID, 'leave', new Error('x'));
+    expect(left.rows.row.status).toBe(RoomDispatchStatus.Cancelled);
+    const never = setup(dispatch({ status: RoomDispatchStatus.Cancelled }));
+    await never.runner.finalFailure(ID, 'leave', new Error('x'));
+    expect(never.rows.row.status).toBe(RoomDispatchStatus.Cancelled);
+  });
+
   it('Zoom refuses it (the room is not there, e.g. offline): cancelled with Zoom’s answer, the job ends without retries', async () => {
     const t = setup(crashed());
     t.sendEvent.mockResolvedValue(answer(400, { code: 3000, message: 'Zoom Room is offline.' }));

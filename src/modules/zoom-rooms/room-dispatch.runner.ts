@@ -296,9 +296,32 @@ export class RoomDispatchRunner {
     if (!d) return;
     if (FINAL.includes(d.status)) {
       if (step === 'join') await this.takeOutIfCancelled(d.id);
+      else if (mayBeInMeeting(d)) await this.failCancelledLeave(d, err);
       return;
     }
     await this.fail(d, step, { error: `gave up after ${d.attempts} call(s): ${err.message}` }, false);
+  }
+
+  /**
+   * The leave of a cancelled dispatch whose room Zoom may have in the meeting failed for
+   * good (attempts used up in an outage, or refused after a join Zoom confirmed): left
+   * `cancelled`, nothing could take the room out — DELETE and retry refuse finished
+   * dispatches. It becomes a failed leave instead: counted and announced like any, and
+   * POST …/retry sends the leave again.
+   */
+  private async failCancelledLeave(d: RoomDispatchEntity, err: Error): Promise<void> {
+    const outcome: ZoomCallOutcome = { error: `leave gave up after ${d.attempts} call(s): ${err.message}` };
+    const res = await this.updateAndAnnounce(
+      { id: d.id, status: RoomDispatchStatus.Cancelled, round: d.round, leftAt: IsNull() },
+      { status: RoomDispatchStatus.Failed, failedStep: 'leave', error: outcome.error, nextAttemptAt: null, completedAt: new Date() },
+      d,
+      AppEventType.ZoomRoomFailed,
+      { step: 'leave', error: outcome.error ?? null, zoom_status: d.zoomStatus ?? null, zoom_code: d.zoomCode ?? null },
+    );
+    if (!res.affected) return;
+    this.dispatches.outcomes.inc({ outcome: 'failed_leave' });
+    await this.event(d, 'zoom_room.leave_failed', { zoom_status: d.zoomStatus ?? null, zoom_code: d.zoomCode ?? null, zoom_message: d.zoomMessage ?? null, error: outcome.error ?? null });
+    this.logger.warn(`Room dispatch ${d.id}: the leave of room ${d.roomId}, cancelled while it may be in the meeting, failed for good; it is now a failed leave (POST retry sends it again): ${err.message}`);
   }
 
   private async load(job: Job<RoomJobPayload>): Promise<RoomDispatchEntity> {
