@@ -18,6 +18,7 @@ import { TokenCipher } from '../src/common/crypto/token-cipher';
 import { ReauthorizationRequiredError, ZoomTransportError } from '../src/zoom/zoom-errors';
 import { ZoomS2sTokenService } from '../src/zoom/auth/zoom-s2s-token.service';
 import { ZoomTokenProvider } from '../src/zoom/auth/zoom-token.provider';
+import { UserGrantStore } from '../src/zoom/auth/user-grant-store';
 import { SimUser, ZoomSimulator } from '../src/simulator';
 import { authorizeZoomUser, connectZoomUser, newZoomUser } from './factories/oauth-connection.factory';
 import { useE2eContext } from './utils/e2e-context';
@@ -415,6 +416,32 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       const fresh = await service.storeRefreshed(await service.get(id), staleTokens);
       expect(service.openAccessToken(fresh)).toBe('stale-access');
       expect(fresh.tokenVersion).toBe(consented.token_version + 1);
+    });
+
+    it('a refresh whose save fails keeps the rotated tokens (sealed, in Redis); the next refresh stores them without asking Zoom again', async () => {
+      const { id } = await connectOk();
+      const before = await rowById(id);
+      await expireSoon(id, 4 * 60_000);
+      const provider = ctx.hub.app.get(ZoomTokenProvider);
+      const store = ctx.hub.app.get(UserGrantStore);
+      const refreshes = ctx.sim.stats.tokenRefreshes;
+      // Zoom rotates the refresh token; then the database goes away for every try at saving.
+      const save = jest.spyOn(store, 'saveRefreshed').mockRejectedValue(new Error('Connection terminated unexpectedly'));
+      try {
+        await expect(provider.getAccessToken(id)).rejects.toThrow('Connection terminated unexpectedly');
+      } finally {
+        save.mockRestore();
+      }
+      expect(ctx.sim.stats.tokenRefreshes - refreshes).toBe(1);
+      const token = await provider.getAccessToken(id);
+      expect(ctx.sim.stats.tokenRefreshes - refreshes).toBe(1);
+      const after = await rowById(id);
+      expect(after.status).toBe(ConnectionStatus.Active);
+      expect(plaintextTokens(after).access).toBe(token);
+      expect(plaintextTokens(after).refresh).not.toBe(plaintextTokens(before).refresh);
+      expect(after.token_version).toBe(before.token_version + 1);
+      const me = await fetch(`${ctx.sim.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(me.status).toBe(200);
     });
 
     it('a refresh refused by Zoom marks the connection reauthorization_required and says so in the API', async () => {

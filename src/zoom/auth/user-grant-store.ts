@@ -24,4 +24,13 @@ export abstract class UserGrantStore {
   /** Stores a refreshed pair (Zoom rotates the refresh token) and returns the new grant. */
   abstract saveRefreshed(grant: UserGrant, tokens: ZoomTokenSet & { refreshToken: string }): Promise<UserGrant>;
   abstract markReauthorizationRequired(connectionId: string, reason: string): Promise<void>;
+  /**
+   * Keeps a refreshed pair whose save failed (Postgres away) outside the database, sealed,
+   * for the next refresh of the same grant version to store instead of asking Zoom again:
+   * Zoom has already rotated the refresh token, so the one stored is spent.
+   */
+  abstract stashRefreshed(grant: UserGrant, tokens: ZoomTokenSet & { refreshToken: string }): Promise<void>;
+  /** The pair stashed for this grant version, if any. */
+  abstract findStashed(grant: UserGrant): Promise<(ZoomTokenSet & { refreshToken: string }) | null>;
+  abstract clearStashed(grant: UserGrant): Promise<void>;
 }

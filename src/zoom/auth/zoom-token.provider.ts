@@ -9,7 +9,8 @@ import { RedisLock } from '../../common/redis/redis-lock';
 import { sleep } from '../../common/async/sleep';
 import { ReauthorizationRequiredError, ZoomTransportError } from '../zoom-errors';
 import { UserGrant, UserGrantStore } from './user-grant-store';
-import { ZoomGrantRefusedError, ZoomOAuthClient } from './zoom-oauth.client';
+import { ZoomGrantRefusedError, ZoomOAuthClient, ZoomTokenSet } from './zoom-oauth.client';
+import { errorMessage } from '../../common/errors/error-message';
 
 /** The proactive `token.refresh` job runs this long before an access token expires. */
 export const PROACTIVE_REFRESH_BEFORE_MS = 10 * 60_000;
@@ -17,6 +18,9 @@ export const PROACTIVE_REFRESH_BEFORE_MS = 10 * 60_000;
 export const REFRESH_WHEN_REMAINING_MS = 5 * 60_000;
 /** Shortest lease of one refresh; it is always longer than two Zoom HTTP timeouts, so it cannot lapse mid-call. */
 const MIN_LOCK_TTL_MS = 30_000;
+/** Tries at storing a refreshed pair before it is stashed, a short pause apart (a database failover, a pool timeout). */
+const SAVE_ATTEMPTS = 3;
+const SAVE_RETRY_MS = 200;
 
 export interface AccessTokenOptions {
   /** A token Zoom just answered 401 to: refresh unless the stored token already differs. */
@@ -117,11 +121,18 @@ export class ZoomTokenProvider {
 
   private async refresh(grant: UserGrant): Promise<string> {
     try {
-      const tokens = await this.zoom.refresh(grant.refreshToken());
-      if (!tokens.refreshToken) throw new ZoomTransportError('token refresh', 'response lacks refresh_token');
-      const saved = await this.grants.saveRefreshed(grant, { ...tokens, refreshToken: tokens.refreshToken });
+      // A pair an earlier refresh got from Zoom but could not save: Zoom has rotated the
+      // stored refresh token already, so that pair, not a new call, is what is stored.
+      const stashed = await this.grants.findStashed(grant).catch((err: unknown) => {
+        this.logger.warn(`Connection ${grant.connectionId}: could not read a stashed token pair (${errorMessage(err)}); asking Zoom`);
+        return null;
+      });
+      const fresh = stashed ?? (await this.zoom.refresh(grant.refreshToken()));
+      if (!fresh.refreshToken) throw new ZoomTransportError('token refresh', 'response lacks refresh_token');
+      const tokens = { ...fresh, refreshToken: fresh.refreshToken };
+      const saved = await this.save(grant, tokens, stashed !== null);
       this.refreshes.inc({ outcome: 'ok' });
-      this.logger.log(`Refreshed the access token of connection ${grant.connectionId}`);
+      this.logger.log(`Refreshed the access token of connection ${grant.connectionId}${stashed ? ' (with the pair stashed when its save failed)' : ''}`);
       return saved.accessToken();
     } catch (err) {
       if (err instanceof ZoomGrantRefusedError) {
@@ -137,6 +148,32 @@ export class ZoomTokenProvider {
       this.refreshes.inc({ outcome: err instanceof ZoomTransportError ? 'transport_error' : 'error' });
       throw err;
     }
+  }
+
+  /**
+   * Stores a refreshed pair, trying a few times; when that still fails (Postgres away) the
+   * pair is stashed (sealed, in Redis) for the next refresh, so the rotated refresh token
+   * is not lost with this error — losing it would cost the user a new consent.
+   */
+  private async save(grant: UserGrant, tokens: ZoomTokenSet & { refreshToken: string }, fromStash: boolean): Promise<UserGrant> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await sleep(SAVE_RETRY_MS * attempt);
+      try {
+        const saved = await this.grants.saveRefreshed(grant, tokens);
+        if (fromStash) await this.grants.clearStashed(grant).catch(() => undefined); // the version moved on: it is never read again
+        return saved;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    if (!fromStash) {
+      await this.grants.stashRefreshed(grant, tokens).then(
+        () => this.logger.error(`Connection ${grant.connectionId}: the refreshed tokens could not be saved (${errorMessage(lastError)}); kept sealed in Redis for the next refresh`),
+        (err: unknown) => this.logger.error(`Connection ${grant.connectionId}: the refreshed tokens could be neither saved (${errorMessage(lastError)}) nor stashed (${errorMessage(err)}); the connection will need a new consent`),
+      );
+    }
+    throw lastError;
   }
 
   private async loadActive(connectionId: string): Promise<UserGrant> {
