@@ -200,6 +200,20 @@ function suite(driver: 'local' | 's3') {
       expect(bad.headers['content-range']).toBe(`bytes */${whole.length}`);
       await api().get(`/api/v1/artifacts/${a.id as string}/content`).expect(401);
       await api().get('/api/v1/artifacts/not-a-uuid/content').set('x-api-key', API_KEY).expect(400);
+      // If-Range: the version the client holds. The current ETag keeps the range; another
+      // (the object was replaced meanwhile) or a date gets the whole object (RFC 9110 §13.1.5).
+      const etag = part.headers.etag as string;
+      const same = await bin(api().get(`/api/v1/artifacts/${a.id as string}/content`).set('x-api-key', API_KEY).set('Range', 'bytes=10-29').set('If-Range', etag)).expect(206);
+      expect((same.body as Buffer).equals(whole.subarray(10, 30))).toBe(true);
+      for (const stale of ['"0000"', 'Wed, 21 Oct 2015 07:28:00 GMT']) {
+        const full = await bin(api().get(`/api/v1/artifacts/${a.id as string}/content`).set('x-api-key', API_KEY).set('Range', 'bytes=10-29').set('If-Range', stale)).expect(200);
+        expect((full.body as Buffer).equals(whole)).toBe(true);
+      }
+      // HEAD: the headers of a GET, no body.
+      const head = await api().head(`/api/v1/artifacts/${a.id as string}/content`).set('x-api-key', API_KEY).expect(200);
+      expect(head.headers).toMatchObject({ 'content-length': String(whole.length), etag, 'accept-ranges': 'bytes' });
+      const headRange = await api().head(`/api/v1/artifacts/${a.id as string}/content`).set('x-api-key', API_KEY).set('Range', 'bytes=0-9').expect(206);
+      expect(headRange.headers['content-range']).toBe(`bytes 0-9/${whole.length}`);
     });
 
     it('writes valid WAV segments whose total duration matches the audio sent; retries add nothing', async () => {

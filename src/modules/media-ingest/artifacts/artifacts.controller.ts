@@ -36,9 +36,19 @@ export class ArtifactsController {
 
   @Get('artifacts/:id/content')
   @ApiOperation({ summary: 'Download the bytes of an artifact (HTTP Range supported: 206 / 416)' })
-  async content(@Param('id', uuidParam) id: string, @Headers('range') rangeHeader: string | undefined, @Caller() caller: ApiCaller, @Res() res: Response): Promise<void> {
+  async content(
+    @Param('id', uuidParam) id: string,
+    @Headers('range') rangeHeader: string | undefined,
+    @Headers('if-range') ifRange: string | undefined,
+    @Caller() caller: ApiCaller,
+    @Res() res: Response,
+  ): Promise<void> {
     const a = await this.artifacts.get(id, caller.owner);
-    const range = parseRange(rangeHeader, a.bytes);
+    // If-Range names the version the client has (our ETag; we send no Last-Modified, so a
+    // date never matches): another one (a recording composed again under the same key)
+    // gets the whole object, not its bytes spliced onto the old ones (RFC 9110 §13.1.5).
+    const wantsRange = rangeHeader !== undefined && (ifRange === undefined || ifRange.trim() === `"${a.sha256}"`);
+    const range = parseRange(wantsRange ? rangeHeader : undefined, a.bytes);
     if (range.kind === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${a.bytes}`);
       throw new HttpException({ code: 'range_not_satisfiable', message: `Range ${JSON.stringify(rangeHeader)} cannot be served from ${a.bytes} bytes` }, HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
@@ -54,6 +64,13 @@ export class ArtifactsController {
       res.setHeader('Content-Range', `bytes ${range.range.start}-${range.range.end}/${a.bytes}`);
     } else {
       res.status(HttpStatus.OK);
+    }
+    if (res.req.method === 'HEAD') {
+      // Express routes HEAD here too: the headers are the answer; reading the object (all of
+      // it, from S3) only to throw the bytes away is not.
+      obj.stream.destroy();
+      res.end();
+      return;
     }
     try {
       await pipeline(obj.stream, res);
