@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { JobName } from '../src/jobs/job-names';
@@ -5,7 +6,9 @@ import { QueueName } from '../src/jobs/queue-names';
 import { jobIdFor } from '../src/jobs/job-ids';
 import { JobProducer } from '../src/jobs/job-producer.service';
 import { ZoomRoomsClient } from '../src/modules/zoom-rooms/zoom-rooms.client';
+import { RoomsRateLimiter } from '../src/modules/zoom-rooms/rooms-rate-limiter';
 import { RestCall, ZoomSimulator } from '../src/simulator';
+import { REDIS_CLIENT } from '../src/common/redis/redis.module';
 import { ZoomTransportError } from '../src/zoom/zoom-errors';
 import { createSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
@@ -161,6 +164,18 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     const bad = await http().get('/api/v1/zoom-rooms?status=Sleeping').set('x-api-key', API_KEY).expect(400);
     expect(bad.body.error).toBe('validation_failed');
     await http().get('/api/v1/zoom-rooms').expect(401);
+  });
+
+  it("answers 502 zoom_unavailable, not 500, while the account's rooms calls are paused past what a list request waits", async () => {
+    const limiter = ctx.hub.app.get(RoomsRateLimiter, { strict: false });
+    await limiter.penalize(20_000); // a 429 with Retry-After 20 s (to any process's rooms call)
+    try {
+      const res = await http().get('/api/v1/zoom-rooms?status=offline').set('x-api-key', API_KEY).expect(502);
+      expect(res.body).toMatchObject({ error: 'zoom_unavailable' });
+    } finally {
+      const key = (limiter as unknown as { key: string }).key;
+      await ctx.hub.app.get<Redis>(REDIS_CLIENT).del(key);
+    }
   });
 
   it('dispatches 3 rooms with leave after 2 s: three joins, the rooms are in the meeting, three leaves ~2 s later', async () => {

@@ -7,7 +7,7 @@ import { ZoomRequestError, ZoomTransportError } from '../../zoom/zoom-errors';
 import { ZoomHttpClient, ZoomResponse } from '../../zoom/http/zoom-http.client';
 import { ZoomCallPolicy, ZoomTokenSource } from '../../zoom/call/zoom-call-policy';
 import { ZoomS2sTokenService } from '../../zoom/auth/zoom-s2s-token.service';
-import { RoomsRateLimiter } from './rooms-rate-limiter';
+import { RoomsRateLimitedError, RoomsRateLimiter } from './rooms-rate-limiter';
 
 /** One room of GET /v2/rooms (activation_code is left out: it enrols a device). */
 export interface ZoomRoom {
@@ -83,7 +83,14 @@ export class ZoomRoomsClient {
         operation: 'rooms list',
         token: this.accountToken,
         beforeSend: async () => {
-          await this.limiter.acquire(LIST_MAX_WAIT_MS);
+          try {
+            await this.limiter.acquire(LIST_MAX_WAIT_MS);
+          } catch (err) {
+            // The shared schedule is paused past what an API request waits (a 429 with a long
+            // Retry-After): Zoom is throttling us, which the API answers as Zoom unavailable.
+            if (err instanceof RoomsRateLimitedError) throw new ZoomTransportError('rooms list', err.message, 429, Math.ceil(err.waitMs / 1000));
+            throw err;
+          }
         },
         send: (token) => this.http.send({ method: 'GET', url, operation: 'rooms list', bearer: token }),
         onUnauthorized: () => this.calls.inc({ call: 'list', outcome: 'unauthorized' }),
