@@ -18,6 +18,8 @@ import { TokenCipher } from '../src/common/crypto/token-cipher';
 import { ReauthorizationRequiredError, ZoomTransportError } from '../src/zoom/zoom-errors';
 import { ZoomS2sTokenService } from '../src/zoom/auth/zoom-s2s-token.service';
 import { ZoomTokenProvider } from '../src/zoom/auth/zoom-token.provider';
+import { RefreshLease } from '../src/zoom/auth/refresh-lease';
+import { ZoomOAuthClient } from '../src/zoom/auth/zoom-oauth.client';
 import { UserGrantStore } from '../src/zoom/auth/user-grant-store';
 import { SimUser, ZoomSimulator } from '../src/simulator';
 import { authorizeZoomUser, connectZoomUser, newZoomUser } from './factories/oauth-connection.factory';
@@ -540,6 +542,46 @@ describe('Zoom OAuth: token vault, state + PKCE, refresh single-flight, S2S, key
       const me = await fetch(`${ctx.sim.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${access}` } });
       expect(me.status).toBe(401);
       await request(server()).delete(`/api/v1/oauth/zoom/connections/${id}`).set('x-api-key', API_KEY).expect(404);
+    });
+
+    it('a DELETE during a refresh waits for it and revokes the refresh token it rotated to, not the spent one', async () => {
+      const { id } = await connectOk();
+      const spent = plaintextTokens(await rowById(id)).refresh;
+      await expireSoon(id, 4 * 60_000);
+      const client = ctx.hub.app.get(ZoomOAuthClient, { strict: false });
+      const lease = ctx.hub.app.get(RefreshLease, { strict: false });
+      const refresh = client.refresh.bind(client);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let refreshing = false;
+      const held = jest.spyOn(client, 'refresh').mockImplementationOnce(async (rt) => {
+        refreshing = true;
+        await gate;
+        return refresh(rt);
+      });
+      const acquire = lease.acquire.bind(lease);
+      let refusedWhileRefreshing = false;
+      const tries = jest.spyOn(lease, 'acquire').mockImplementation(async (connectionId) => {
+        const token = await acquire(connectionId);
+        if (token === null && refreshing) refusedWhileRefreshing = true;
+        return token;
+      });
+      try {
+        const token = ctx.hub.app.get(ZoomTokenProvider).getAccessToken(id);
+        await waitFor(() => refreshing, { what: 'the refresh to reach Zoom' });
+        const deleted = request(server()).delete(`/api/v1/oauth/zoom/connections/${id}`).set('x-api-key', API_KEY).then((r) => r.status);
+        // The DELETE waits for the refresh's lease; only then does the refresh go on.
+        await waitFor(() => refusedWhileRefreshing, { timeoutMs: 5000, what: 'the DELETE to wait for the refresh lease' });
+        release();
+        await token;
+        expect(await deleted).toBe(204);
+      } finally {
+        held.mockRestore();
+        tries.mockRestore();
+      }
+      const revoked = new URLSearchParams(ctx.sim.restLog.filter((c) => c.path === '/oauth/revoke').at(-1)!.body).get('token');
+      expect(revoked).not.toBe(spent);
+      expect(ctx.sim.stats.refreshesByToken[spent]).toBe(1);
     });
 
     it('keeps the row when Zoom cannot be reached, unless force=true', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { QueryFailedError, Repository } from 'typeorm';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { JobProducer } from '../../jobs/job-producer.service';
+import { RefreshLease } from '../../zoom/auth/refresh-lease';
 import { ZoomOAuthClient } from '../../zoom/auth/zoom-oauth.client';
 import { AppEventsService } from '../app-events';
 import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
@@ -45,6 +46,7 @@ describe('OAuthConnectionsService.storeAuthorized', () => {
       { enqueue } as unknown as JobProducer,
       {} as AppEventsService,
       {} as OAuthConnectionsRepository,
+      {} as RefreshLease,
     );
     return { service, findOne, insert, update, enqueue };
   }

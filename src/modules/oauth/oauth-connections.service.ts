@@ -15,6 +15,7 @@ import { ZoomOAuthClient, ZoomTokenSet, ZoomUser } from '../../zoom/auth/zoom-oa
 import { errorMessage } from '../../common/errors/error-message';
 import { isUniqueViolation } from '../../database/database-unavailable';
 import { PROACTIVE_REFRESH_BEFORE_MS } from '../../zoom/auth/zoom-token.provider';
+import { RefreshLease } from '../../zoom/auth/refresh-lease';
 
 /** One connection per Zoom user + account (oauth-connection.entity.ts). */
 const CONNECTION_USER_INDEX = 'UQ_oauth_connections_zoom_user_account';
@@ -69,6 +70,7 @@ export class OAuthConnectionsService {
     private readonly producer: JobProducer,
     private readonly appEvents: AppEventsService,
     private readonly rows: OAuthConnectionsRepository,
+    private readonly refreshLease: RefreshLease,
   ) {}
 
   async find(id: string): Promise<OAuthConnectionEntity | null> {
@@ -190,6 +192,14 @@ export class OAuthConnectionsService {
    * unless `force` is set.
    */
   async disconnect(id: string, opts: { force?: boolean; owner?: string | null } = {}): Promise<{ revokedAtZoom: boolean }> {
+    await this.get(id, opts.owner);
+    // Under the refresh lease, with the row read under it: a refresh running now has
+    // rotated the refresh token by the time we read it, so the revoke sends the live one,
+    // not the spent one (which Zoom may not take as ending the new grant).
+    return this.refreshLease.run(id, this.refreshLease.ttlMs, () => this.revokeAndDelete(id, opts));
+  }
+
+  private async revokeAndDelete(id: string, opts: { force?: boolean; owner?: string | null }): Promise<{ revokedAtZoom: boolean }> {
     const c = await this.get(id, opts.owner);
     let revokedAtZoom = false;
     try {

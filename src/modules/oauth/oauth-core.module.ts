@@ -11,6 +11,7 @@ import { OAuthStateStore } from './oauth-state.store';
 import { OAuthUserGrantStore } from './oauth-user-grant.store';
 import { UserGrantStore } from '../../zoom/auth/user-grant-store';
 import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
+import { RefreshLease } from '../../zoom/auth/refresh-lease';
 import { ZoomModule } from '../../zoom/zoom.module';
 
 /**
@@ -29,6 +30,7 @@ import { ZoomModule } from '../../zoom/zoom.module';
     OAuthFlowService,
     { provide: UserGrantStore, useClass: OAuthUserGrantStore },
     ZoomTokenProvider,
+    RefreshLease,
   ],
   exports: [OAuthConnectionsService, OAuthDeauthorizer, OAuthFlowService, ZoomTokenProvider],
 })

@@ -1,12 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import Redis from 'ioredis';
+import { Injectable, Logger } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import { REDIS_CLIENT } from '../../common/redis/redis.module';
 import { MetricsService } from '../../common/metrics/metrics.service';
-import { AppConfig } from '../../config/app.config';
-import { RedisLock } from '../../common/redis/redis-lock';
 import { sleep } from '../../common/async/sleep';
+import { RefreshLease } from './refresh-lease';
 import { ReauthorizationRequiredError, ZoomTransportError } from '../zoom-errors';
 import { UserGrant, UserGrantStore } from './user-grant-store';
 import { ZoomGrantRefusedError, ZoomOAuthClient, ZoomTokenSet } from './zoom-oauth.client';
@@ -16,8 +12,6 @@ import { errorMessage } from '../../common/errors/error-message';
 export const PROACTIVE_REFRESH_BEFORE_MS = 10 * 60_000;
 /** An access token with less than this left is refreshed before it is handed out. */
 export const REFRESH_WHEN_REMAINING_MS = 5 * 60_000;
-/** Shortest lease of one refresh; it is always longer than two Zoom HTTP timeouts, so it cannot lapse mid-call. */
-const MIN_LOCK_TTL_MS = 30_000;
 /** Tries at storing a refreshed pair before it is stashed, a short pause apart (a database failover, a pool timeout). */
 const SAVE_ATTEMPTS = 3;
 const SAVE_RETRY_MS = 200;
@@ -36,10 +30,7 @@ export interface AccessTokenOptions {
 @Injectable()
 export class ZoomTokenProvider {
   private readonly logger = new Logger(ZoomTokenProvider.name);
-  private readonly lock: RedisLock;
   private readonly inflight = new Map<string, Promise<string>>();
-  private readonly keyPrefix: string;
-  private readonly lockTtlMs: number;
   /** How long a caller waits for another process's refresh before giving up (retryable). */
   private readonly waitForOtherMs: number;
   private readonly refreshes: Counter<'outcome'>;
@@ -47,14 +38,10 @@ export class ZoomTokenProvider {
   constructor(
     private readonly grants: UserGrantStore,
     private readonly zoom: ZoomOAuthClient,
-    @Inject(REDIS_CLIENT) redis: Redis,
-    config: ConfigService<AppConfig, true>,
+    private readonly lease: RefreshLease,
     metrics: MetricsService,
   ) {
-    this.lock = new RedisLock(redis);
-    this.keyPrefix = `${config.get('queues', { infer: true }).prefix}:oauth:refresh-lock:`;
-    this.lockTtlMs = Math.max(MIN_LOCK_TTL_MS, 2 * config.get('zoom', { infer: true }).httpTimeoutMs + 5_000);
-    this.waitForOtherMs = this.lockTtlMs;
+    this.waitForOtherMs = lease.ttlMs;
     this.refreshes = metrics.counter({
       name: 'rtms_hub_oauth_token_refreshes_total',
       help: 'User OAuth token refreshes by outcome (ok, refused, transport_error, error)',
@@ -94,10 +81,9 @@ export class ZoomTokenProvider {
   }
 
   private async refreshAcrossProcesses(connectionId: string, windowMs: number, rejected?: string): Promise<string> {
-    const key = this.keyPrefix + connectionId;
     const deadline = Date.now() + this.waitForOtherMs;
     for (;;) {
-      const lease = await this.lock.acquire(key, this.lockTtlMs);
+      const lease = await this.lease.acquire(connectionId);
       if (lease) {
         try {
           // Someone may have refreshed between our read and the lease.
@@ -106,7 +92,7 @@ export class ZoomTokenProvider {
           if (remainingMs(grant) >= windowMs && current !== rejected) return current;
           return await this.refresh(grant);
         } finally {
-          await this.lock.release(key, lease).catch(() => undefined);
+          await this.lease.release(connectionId, lease);
         }
       }
       await sleep(40 + Math.floor(Math.random() * 40));
