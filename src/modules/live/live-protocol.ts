@@ -115,6 +115,9 @@ export type LiveEventName =
 
 export const TEXT_ENTRY_FIELD = 'm';
 
+/** A session's log outlives its last entry by the window plus this, then Redis deletes it. */
+export const LOG_EXPIRY_GRACE_MS = 60_000;
+
 /** XADD arguments that keep the log inside its window: entries older than `windowMs` go (approximate trim, cheap). */
 export function trimArgs(nowMs: number, windowMs: number): ['MINID', '~', string] {
   return ['MINID', '~', `${Math.max(0, nowMs - windowMs)}-0`];

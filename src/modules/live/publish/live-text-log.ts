@@ -5,7 +5,7 @@ import { TurnBatcher } from '../../../common/async/turn-batcher';
 import { errorMessage } from '../../../common/errors/error-message';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
-import { LiveKeys, liveKeys, LiveTextEntry, TEXT_ENTRY_FIELD, trimArgs } from '../live-protocol';
+import { LiveKeys, liveKeys, LiveTextEntry, LOG_EXPIRY_GRACE_MS, TEXT_ENTRY_FIELD, trimArgs } from '../live-protocol';
 import { APPEND_APP_EVENT_ONCE } from './append-app-event.lua';
 import { DistinctErrorLog } from '../../../common/logging/distinct-error-log';
 import { LivePublishMetrics } from './live-publish-metrics';
@@ -16,8 +16,6 @@ export const TEXT_BUFFER_CAP = 10_000;
 const MAX_ENTRIES_PER_WRITE = 500;
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
-/** A session's log outlives its last entry by the window plus this, then Redis deletes it. */
-const LOG_EXPIRY_GRACE_MS = 60_000;
 /** Sessions this process remembers having announced (re-announcing one is harmless). */
 const ANNOUNCED_CAP = 10_000;
 /** How often this process drops sessions with no text for a window from the active set. */

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { LiveProtocolErrorCode } from '../../../common/errors/error-codes';
 import { SessionsService } from '../../sessions';
-import { ALL_SESSIONS, decodeFrameHeader, FrameHeader, LIVE_BINARY_MEDIA, LiveBinaryMedia, LiveCloseCode, unpackFrames } from '../live-protocol';
+import { ALL_SESSIONS, decodeFrameHeader, FrameHeader, LIVE_BINARY_MEDIA, LiveBinaryMedia, LiveCloseCode, LOG_EXPIRY_GRACE_MS, unpackFrames } from '../live-protocol';
 import { ActiveSessions } from './active-sessions';
 import { LiveClient } from './live-client';
 import { LiveMetrics } from './live-metrics';
@@ -315,9 +315,7 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
     let bySession = this.parked.get(sub);
     if (!bySession) this.parked.set(sub, (bySession = new Map()));
     const now = Date.now();
-    // A quiet session's log expires a minute after the resume window (publish/live-text-log.ts).
-    const lifeMs = this.settings.config.resumeWindowSec * 1000 + 60_000;
-    for (const [s, p] of bySession) if (now - p.at > lifeMs) bySession.delete(s);
+    for (const [s, p] of bySession) if (now - p.at > this.logLifeMs) bySession.delete(s);
     bySession.set(sessionId, { position, at: now });
   }
 
@@ -325,8 +323,12 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
     const bySession = this.parked.get(sub);
     const p = bySession?.get(sessionId);
     bySession?.delete(sessionId);
-    const lifeMs = this.settings.config.resumeWindowSec * 1000 + 60_000;
-    return p && Date.now() - p.at <= lifeMs ? p.position : undefined;
+    return p && Date.now() - p.at <= this.logLifeMs ? p.position : undefined;
+  }
+
+  /** How long a quiet session's log lives: a parked position older than that points into a log gone. */
+  private get logLifeMs(): number {
+    return this.settings.config.resumeWindowSec * 1000 + LOG_EXPIRY_GRACE_MS;
   }
 
   private detach(client: LiveClient, sub: Subscription): void {
