@@ -1,5 +1,5 @@
 /** Why a running stream must stop, hand over, or reconnect. */
-export type ReconnectCause = 'failover' | 'signaling_interrupted' | 'media_interrupted' | 'socket_closed' | 'keepalive_timeout';
+export type ReconnectCause = 'failover' | 'signaling_interrupted' | 'media_interrupted' | 'socket_closed' | 'keepalive_timeout' | 'media_keepalive_timeout';
 
 export type Interruption =
   | { kind: 'abort'; reason: 'shutdown' | 'lease_lost' }

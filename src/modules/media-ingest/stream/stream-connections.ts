@@ -223,6 +223,22 @@ export class StreamConnections {
     this.media = this.media.filter((m) => m.open);
   }
 
+  /**
+   * Closes (without reporting the close) every open media socket that has received
+   * nothing for `timeoutMs`: no data and no KEEP_ALIVE_REQ, which Zoom sends on media
+   * while no data flows. A half-open link gives no close event, and if Zoom's notice of
+   * the lost connection (event 7) never arrives either, only this finds it. Returns the
+   * labels of the sockets closed; they are gone from the list, so a media reconnect
+   * replaces them and keeps the rest.
+   */
+  closeSilentMedia(timeoutMs: number, now = Date.now()): string[] {
+    const silent = this.media.filter((m) => m.open && m.lastMessageAt > 0 && now - m.lastMessageAt > timeoutMs);
+    if (silent.length === 0) return [];
+    for (const m of silent) void m.close(1000, 'client reconnecting');
+    this.media = this.media.filter((m) => !silent.includes(m));
+    return silent.map((m) => m.label);
+  }
+
   /** Every media socket is open and came up less than `ms` ago (a notice about the one it replaced is stale). */
   mediaConnectedWithin(ms: number): boolean {
     return this.media.length > 0 && this.media.every((s) => s.open) && Date.now() - this.mediaConnectedAt < ms;

@@ -12,6 +12,9 @@ class FakeZoom {
   signalingHandshakes = 0;
   mediaHandshakes = 0;
   signaling: WebSocket | null = null;
+  media: WebSocket | null = null;
+  /** KEEP_ALIVE_RESP (13) received, per socket. */
+  keepAliveAnswers = { signaling: 0, media: 0 };
   /** How STREAM_CLOSE_REQ (21) is answered: msg 22 with this status, then signaling is closed. */
   closeAnswer = 0;
   private server!: WebSocketServer;
@@ -22,6 +25,7 @@ class FakeZoom {
     this.server.on('connection', (ws) => {
       ws.on('message', (raw) => {
         const m = JSON.parse(String(raw)) as { msg_type?: number };
+        if (m.msg_type === RtmsMessageType.KeepAliveResp) this.keepAliveAnswers[ws === this.signaling ? 'signaling' : 'media']++;
         if (m.msg_type === RtmsMessageType.SignalingHandshakeReq) {
           this.signalingHandshakes++;
           this.signaling = ws;
@@ -31,6 +35,7 @@ class FakeZoom {
           ws.close(1000, 'closing');
         } else if (m.msg_type === RtmsMessageType.DataHandshakeReq) {
           this.mediaHandshakes++;
+          this.media = ws;
           ws.send(JSON.stringify({ msg_type: RtmsMessageType.DataHandshakeResp, status_code: 0 }));
         }
       });
@@ -67,9 +72,9 @@ const config = {
 /** Metrics that count nothing (any counter, histogram or gauge, with or without labels). */
 const noMetrics: unknown = new Proxy(() => undefined, { get: (_t, p) => (p === 'then' ? undefined : noMetrics), apply: () => noMetrics });
 
-function session(zoom: FakeZoom, findByStreamId: () => Promise<null>): StreamSession {
+function session(zoom: FakeZoom, findByStreamId: () => Promise<null>, configOverrides: Partial<RtmsIngestConfig> = {}): StreamSession {
   const deps = {
-    config,
+    config: { ...config, ...configOverrides },
     urlPolicy: { allowedHosts: ['127.0.0.1'], allowInsecureWs: true },
     streams: { findByStreamId },
     recorder: { runtime: () => undefined, note: async () => undefined, event: async () => undefined, streamState: async () => undefined, sessionState: async () => undefined, reconnect: () => undefined, counts: () => undefined, ended: () => undefined, settled: async () => true },
@@ -143,5 +148,48 @@ describe('StreamSession', () => {
     await waitFor(() => zoom.signalingHandshakes === 2, { timeoutMs: 5000, what: 'signaling redone after the drop' });
     s.abort('shutdown');
     await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
+  });
+  describe('a media socket that goes silent (no data, no keep-alive) while signaling stays healthy', () => {
+    const keepAliveTimeoutMs = 800;
+    let timers: NodeJS.Timeout[] = [];
+    /** Zoom's KEEP_ALIVE_REQ every 100 ms on signaling, and on media when `onMedia`. */
+    const keepAlives = (onMedia: boolean) => {
+      timers.push(
+        setInterval(() => {
+          const msg = JSON.stringify({ msg_type: RtmsMessageType.KeepAliveReq, timestamp: Date.now() });
+          zoom.signaling?.send(msg);
+          if (onMedia) zoom.media?.send(msg);
+        }, 100),
+      );
+    };
+    afterEach(() => {
+      for (const t of timers) clearInterval(t);
+      timers = [];
+    });
+
+    it('is replaced after RTMS_KEEPALIVE_TIMEOUT_MS (a half-open link that Zoom never reported); signaling is kept', async () => {
+      const s = session(zoom, async () => null, { keepAliveTimeoutMs });
+      const run = s.run();
+      await waitFor(() => zoom.mediaHandshakes === 1, { timeoutMs: 5000, what: 'the first media handshake' });
+      keepAlives(false);
+      await waitFor(() => zoom.mediaHandshakes === 2, { timeoutMs: 5000, what: 'a new media handshake after the media socket went silent' });
+      expect(zoom.signalingHandshakes).toBe(1);
+      expect(zoom.keepAliveAnswers.signaling).toBeGreaterThan(0);
+      s.abort('shutdown');
+      await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
+    });
+
+    it('is kept while Zoom sends it keep-alives', async () => {
+      const s = session(zoom, async () => null, { keepAliveTimeoutMs });
+      const run = s.run();
+      await waitFor(() => zoom.mediaHandshakes === 1, { timeoutMs: 5000, what: 'the first media handshake' });
+      keepAlives(true);
+      // 25 answers at 100 ms apart span three times the timeout.
+      await waitFor(() => zoom.keepAliveAnswers.media >= 25, { timeoutMs: 10_000, what: 'keep-alives answered on media for 3 × the timeout' });
+      expect(zoom.mediaHandshakes).toBe(1);
+      expect(zoom.signalingHandshakes).toBe(1);
+      s.abort('shutdown');
+      await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
+    });
   });
 });

@@ -392,6 +392,11 @@ export class StreamSession {
   private checkKeepAlive(): void {
     if (this.conn.keepAliveOverdue(this.deps.config.keepAliveTimeoutMs)) {
       this.interrupt({ kind: 'full', cause: 'keepalive_timeout', detail: `no keep-alive on signaling for ${this.deps.config.keepAliveTimeoutMs} ms` });
+      return;
+    }
+    const silent = this.conn.closeSilentMedia(this.deps.config.keepAliveTimeoutMs);
+    if (silent.length > 0) {
+      this.interrupt({ kind: 'media', cause: 'media_keepalive_timeout', detail: `nothing received on media (${silent.join(', ')}) for ${this.deps.config.keepAliveTimeoutMs} ms` });
     }
   }
 
