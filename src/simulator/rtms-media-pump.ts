@@ -200,7 +200,7 @@ export class RtmsMediaPump {
       } else if (kind === 'chat') {
         const from = cur.next;
         cur.next = now;
-        for (const { participant: x, line } of m.chatIn(from, now)) this.media(s, c, 'chat', { user_id: x.userId, user_name: x.name, timestamp: m.epoch(line.atMs), data: line.text }, x.userId);
+        for (const { participant: x, line } of m.chatIn(from, now)) this.media(s, c, 'chat', chatContent(x, line, m.epoch(line.atMs)), x.userId);
       }
     }
   }
@@ -256,4 +256,25 @@ export class RtmsMediaPump {
     const speaker = m.activeSpeaker(t);
     return speaker && cams.includes(speaker) ? [speaker] : cams.slice(0, 1);
   }
+}
+
+/**
+ * A chat message as newer RTMS servers send it (rtms-protocol.md §3): `content.data` is a
+ * JSON object carrying the text, the sender and the message ids; `content` itself names
+ * no user. The message id is stable for a line, so a line sent again after a reconnect is
+ * the same message.
+ */
+function chatContent(sender: Participant, line: { atMs: number; text: string }, timestamp: number): Record<string, unknown> {
+  const data = {
+    chat_session: 'meeting',
+    operation_type: 1,
+    message_id: `sim-${sender.userId}-${line.atMs}`,
+    parent_message_id: null,
+    sender: { user_id: sender.userId, user_name: sender.name },
+    receiver: null,
+    files: [],
+    delete_file_id_list: [],
+    data: line.text,
+  };
+  return { timestamp, data: JSON.stringify(data) };
 }

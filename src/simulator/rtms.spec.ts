@@ -101,7 +101,10 @@ describe('RTMS signaling + media servers', () => {
     const tr = content(media.msgs.find((m) => m.msg_type === 17) as Msg);
     expect(tr).toMatchObject({ user_id: 101, user_name: 'Ann Lee', data: 'first line', language: 9 });
     expect(Number(tr.end_time) - Number(tr.start_time)).toBe(300);
-    expect(content(media.msgs.find((m) => m.msg_type === 18) as Msg)).toMatchObject({ user_id: 101, data: 'hello chat' });
+    // Chat as newer servers send it (rtms-protocol.md §3): content names no user; the sender is in the JSON in data.
+    const chat = content(media.msgs.find((m) => m.msg_type === 18) as Msg);
+    expect(chat).not.toHaveProperty('user_id');
+    expect(JSON.parse(String(chat.data))).toMatchObject({ sender: { user_id: 101, user_name: 'Ann Lee' }, data: 'hello chat', operation_type: 1, message_id: expect.any(String) });
     // keep-alives on both sockets
     await sig.until(() => sig.keepAlivesSeen >= 2, 3000);
     await media.until(() => media.keepAlivesSeen >= 2, 3000);

@@ -95,7 +95,7 @@ export interface LiveTextEntry {
 /**
  * `data` by media:
  * - transcript: {user_id, user_name, text, language, start_time, end_time, attribute}
- * - chat: {user_id, user_name, text, message_id, chat_session, operation_type}
+ * - chat: {user_id, user_name, text, message_id, parent_message_id, chat_session, operation_type, receiver_user_id}
  * - events: {event, …} with `event` one of LiveEventName
  */
 export type LiveEventName =

@@ -34,4 +34,13 @@ describe('CaptureAdmission', () => {
     expect(a.refusal('video', 101)).toBe('media_type');
     expect(a.refusal('transcript', 101)).toBeNull();
   });
+
+  it('a message attributed to no one (user 0 outside mixed audio) is refused while user lists are set, and passes without them', () => {
+    const excluding = new CaptureAdmission(policy({ exclude_user_ids: ['102'] }));
+    expect(excluding.refusal('chat', 0)).toBe('unattributed');
+    expect(excluding.refusal('transcript', 0)).toBe('unattributed');
+    expect(excluding.refusal('chat', 101)).toBeNull();
+    expect(new CaptureAdmission(policy({ include_user_ids: ['101'] })).refusal('chat', 0)).toBe('unattributed');
+    expect(new CaptureAdmission(policy({})).refusal('chat', 0)).toBeNull();
+  });
 });

@@ -1,6 +1,6 @@
 import type { CapturePolicy, MediaTypeName } from '../../sessions';
 
-export type AdmissionRefusal = 'media_type' | 'transcript_off' | 'chat_off' | 'excluded_user' | 'not_included_user';
+export type AdmissionRefusal = 'media_type' | 'transcript_off' | 'chat_off' | 'excluded_user' | 'not_included_user' | 'unattributed';
 
 /**
  * The part of a capture policy that says whose media, and which types, may leave the
@@ -38,6 +38,9 @@ export class CaptureAdmission {
     // user 0 is Zoom's mixed audio stream, not a participant: user filters don't apply to it.
     if (type === 'audio' && userId === 0) return null;
     if (this.exclude.size > 0 || this.include.size > 0) {
+      // Any other user 0 is a message Zoom named no one for (chat in the older shape): it
+      // may be an excluded person's, and is no included person's for certain.
+      if (userId === 0) return 'unattributed';
       const user = String(userId);
       if (this.exclude.has(user)) return 'excluded_user';
       if (this.include.size > 0 && !this.include.has(user)) return 'not_included_user';

@@ -34,8 +34,10 @@ export function chatEntry(sessionId: string, item: MediaItem): LiveTextEntry {
       user_name: item.userName ?? null,
       text: item.data,
       message_id: metaOf(item, 'message_id'),
+      parent_message_id: metaOf(item, 'parent_message_id'),
       chat_session: metaOf(item, 'chat_session'),
       operation_type: metaOf(item, 'operation_type'),
+      receiver_user_id: metaOf(item, 'receiver_user_id'),
     },
   };
 }

@@ -64,7 +64,7 @@ describe('StreamMediaPipeline', () => {
     expect(h.wants.mock.calls.map(([m]) => m)).toEqual(['audio', 'video', 'deskshare']);
     expect(h.text).toEqual([
       { media: 'transcript', session_id: 's1', ts: 1, received_at: 1, data: { user_id: 1, user_name: 'Ann', text: 'hello', language: 9, start_time: 10, end_time: 20, attribute: 0 } },
-      { media: 'chat', session_id: 's1', ts: 1, received_at: 1, data: { user_id: 1, user_name: 'Ann', text: 'hi', message_id: 'm1', chat_session: 'c', operation_type: 1 } },
+      { media: 'chat', session_id: 's1', ts: 1, received_at: 1, data: { user_id: 1, user_name: 'Ann', text: 'hi', message_id: 'm1', parent_message_id: null, chat_session: 'c', operation_type: 1, receiver_user_id: null } },
     ]);
     await h.batcher.close();
   });

@@ -145,8 +145,58 @@ const META_KEYS: Record<number, readonly string[]> = {
   [RtmsMessageType.MediaDataVideo]: ['length', 'channel_id'],
   [RtmsMessageType.MediaDataShare]: ['length', 'channel_id'],
   [RtmsMessageType.MediaDataTranscript]: ['start_time', 'end_time', 'language', 'attribute'],
-  [RtmsMessageType.MediaDataChat]: ['message_id', 'chat_session', 'operation_type'],
+  [RtmsMessageType.MediaDataChat]: ['message_id', 'parent_message_id', 'chat_session', 'operation_type'],
 };
+
+/** The sender's id, or undefined when none is given; null when one is given but is not an id. */
+function senderId(...candidates: unknown[]): number | null | undefined {
+  const given = candidates.find((v) => v !== undefined && v !== null);
+  if (given === undefined) return undefined;
+  return toInt(given) ?? null;
+}
+
+/**
+ * Chat (msg 18) comes in two shapes (rtms-protocol.md §3): older servers send the text in
+ * `content.data`; newer ones send a JSON object there, with the text in its `data` and
+ * the sender in `sender{user_id,user_name}` — not at the top of `content`. Zoom's own
+ * library reads the sender first and falls back to `content.user_id`, and so does this.
+ * A message nobody is named for gets user 0: an unattributed message, which a capture
+ * policy with user lists does not let through (CaptureAdmission).
+ */
+function toChatItem(c: Record<string, unknown>, data: string, receivedAt: number): MediaParseResult {
+  const timestamp = toInt(c.timestamp);
+  if (timestamp === undefined) return { ok: false, reason: 'bad_timestamp' };
+  const payload = parseChatPayload(data);
+  const sender = payload && isRecord(payload.sender) ? payload.sender : {};
+  const id = senderId(sender.user_id, sender.userId, payload?.user_id, c.user_id);
+  if (id === null) return { ok: false, reason: 'bad_user_id' };
+  const item: MediaItem = { msgType: RtmsMessageType.MediaDataChat, userId: id ?? 0, timestamp, data: payload ? chatText(payload.data) : data, receivedAt };
+  const name = [sender.user_name, sender.userName, payload?.user_name, c.user_name].find((v) => typeof v === 'string');
+  if (typeof name === 'string') item.userName = name;
+  const meta = { ...scalarMeta(c, META_KEYS[RtmsMessageType.MediaDataChat]), ...(payload ? scalarMeta(payload, META_KEYS[RtmsMessageType.MediaDataChat]) : undefined) };
+  // A direct message names its receiver: kept, as who a private message went to is part of it.
+  const receiver = payload && isRecord(payload.receiver) ? toInt(payload.receiver.user_id) : undefined;
+  if (receiver !== undefined) meta.receiver_user_id = receiver;
+  if (Object.keys(meta).length > 0) item.meta = meta;
+  return { ok: true, item, lengthMismatch: false };
+}
+
+/** The newer chat payload (a JSON object in `content.data`), or undefined for plain text. */
+function parseChatPayload(data: string): Record<string, unknown> | undefined {
+  if (!data.trimStart().startsWith('{')) return undefined;
+  try {
+    const value: unknown = JSON.parse(data);
+    return isRecord(value) ? value : undefined;
+  } catch {
+    return undefined; // text that only looks like JSON
+  }
+}
+
+/** The message's text (none for a deletion or an emoji reaction). */
+function chatText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  return v === undefined || v === null ? '' : JSON.stringify(v);
+}
 
 /**
  * Validates a media message (14–18) and turns it into a pipeline item, data kept as
@@ -156,6 +206,7 @@ export function toMediaItem(message: RtmsMessage, receivedAt: number): MediaPars
   const c = message.content;
   if (!isRecord(c)) return { ok: false, reason: 'missing_content' };
   if (typeof c.data !== 'string') return { ok: false, reason: 'missing_data' };
+  if (message.msg_type === RtmsMessageType.MediaDataChat) return toChatItem(c, c.data, receivedAt);
   const binary = message.msg_type <= RtmsMessageType.MediaDataShare;
   const userId = c.user_id === undefined && !binary ? 0 : toInt(c.user_id);
   if (userId === undefined) return { ok: false, reason: 'bad_user_id' };
