@@ -97,6 +97,25 @@ describe('media-ingest repositories (Postgres)', () => {
       ...over,
     });
 
+    it('savedFrames: per participant and frame kind, how many frames the session stored and the last one\'s Zoom time', async () => {
+      const session = await newSession();
+      const other = await newSession();
+      const stream = `st-${uniq()}`;
+      await artifacts.upsertMany([
+        row(session, stream, `${session}/v1.jpg`, { capturedAt: new Date(1_750_690_000_000) }),
+        row(session, stream, `${session}/v2.jpg`, { capturedAt: new Date(1_750_690_001_234) }),
+        row(session, stream, `${session}/s1.jpg`, { kind: 'share_frame', userId: '7', capturedAt: new Date(1_750_690_002_000) }),
+        row(session, stream, `${session}/c1.json`, { kind: 'chat', userId: '7' }),
+        row(other, stream, `${other}/v1.jpg`),
+      ]);
+      const saved = await artifacts.savedFrames(session);
+      expect(saved.sort((a, b) => a.kind.localeCompare(b.kind))).toEqual([
+        { kind: 'deskshare', userId: '7', saved: 1, lastTs: 1_750_690_002_000 },
+        { kind: 'video', userId: '16778240', saved: 2, lastTs: 1_750_690_001_234 },
+      ]);
+      expect(await artifacts.savedFrames(await newSession())).toEqual([]);
+    });
+
     it('upsertMany inserts rows once per storage key and updates them on a retry', async () => {
       const session = await newSession();
       const stream = `art-${uniq()}`;

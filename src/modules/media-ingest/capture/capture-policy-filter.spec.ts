@@ -87,4 +87,33 @@ describe('CapturePolicyFilter', () => {
     expect(f.shouldKeep({ msgType: 18, userId: 1, timestamp: 1 })).toBe(true);
     expect(f.shouldKeep({ msgType: 6, userId: 1, timestamp: 1 })).toBe(false);
   });
+
+  describe('a new run of the stream (takeover, hand-over) starts from what the session stored', () => {
+    const sampling = { skip_first_frames: 2, interval_ms: 1000, max_frames_per_user: 3, store: true };
+    const p = policy({ video: sampling, deskshare: sampling });
+
+    it('the frame cap holds across runs: three runs keep 3 frames in all, not 9', () => {
+      let stored: Array<{ ts: number }> = [];
+      for (let run = 0; run < 3; run++) {
+        const saved = stored.length > 0 ? [{ kind: 'video' as const, userId: '101', saved: stored.length, lastTs: stored[stored.length - 1].ts }] : [];
+        const f = new CapturePolicyFilter(p, saved);
+        for (let i = 0; i < 20; i++) {
+          const ts = 1_000_000 + run * 60_000 + i * 1000;
+          if (f.shouldKeep({ msgType: 15, userId: 101, timestamp: ts })) stored = [...stored, { ts }];
+        }
+      }
+      expect(stored).toHaveLength(3);
+    });
+
+    it('the first frames are not skipped again, and the interval counts from the last frame stored', () => {
+      const f = new CapturePolicyFilter(p, [{ kind: 'deskshare', userId: '7', saved: 1, lastTs: 5_000 }]);
+      expect(f.shouldKeep({ msgType: 16, userId: 7, timestamp: 5_500 })).toBe(false);
+      expect(f.stats.dropped).toEqual({ interval: 1 });
+      expect(f.shouldKeep({ msgType: 16, userId: 7, timestamp: 6_000 })).toBe(true);
+      // Another participant, and the other kind, start afresh.
+      expect(f.shouldKeep({ msgType: 15, userId: 7, timestamp: 6_000 })).toBe(false);
+      expect(f.stats.dropped.skip_first).toBe(1);
+    });
+  });
 });
+

@@ -2,6 +2,7 @@ import type { CapturePolicy, MediaTypeName } from '../../sessions';
 import { isH264 } from '../../sessions';
 import { CaptureAdmission } from './capture-admission';
 import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
+import type { SavedFrames } from '../repositories/media-artifacts.repository';
 
 /** The fields of a media message the filter looks at (a MediaItem satisfies it). */
 export interface FilterableItem {
@@ -27,7 +28,10 @@ export interface FilterStats {
  * Applies a session's capture policy to one stream's media, in the stream worker and
  * before anything is enqueued (dropped media costs no Redis round trip). Pure and
  * synchronous; holds per-user frame counters for one stream, so create one per stream
- * (and keep it across reconnects: the counters describe the stream, not the socket).
+ * (and keep it across reconnects: the counters describe the stream, not the socket). A
+ * new run of the stream's job (a takeover) starts from the frames the session stored
+ * (CapturePolicyFilterFactory); frames kept by the old run but not yet stored when it
+ * ended are not counted, so a cap can be passed by what was in flight then (one batch).
  *
  * Video and deskshare, per user: skip the first `skip_first_frames`, then keep a frame
  * only if `interval_ms` has passed (Zoom timestamps) since the last kept one, until
@@ -39,8 +43,17 @@ export class CapturePolicyFilter {
   private readonly admission: CaptureAdmission;
   readonly stats: FilterStats = { kept: 0, dropped: {} };
 
-  constructor(private readonly policy: CapturePolicy) {
+  /** `saved`: the frames the session already stored (from earlier runs of the stream, or other streams). */
+  constructor(
+    private readonly policy: CapturePolicy,
+    saved: readonly SavedFrames[] = [],
+  ) {
     this.admission = new CaptureAdmission(policy);
+    for (const f of saved) {
+      if (this.frames.size >= 2 * MAX_TRACKED_PARTICIPANTS) break;
+      // Frames were stored, so this participant's first ones were already skipped.
+      this.frames.set(`${f.kind}:${f.userId}`, { seen: Math.max(f.saved, policy[f.kind].skip_first_frames), saved: f.saved, lastSavedTs: f.lastTs });
+    }
   }
 
   /** The hook the stream pipeline calls for each message. `policy` is accepted for the pipeline's signature; the constructor's policy rules. */

@@ -12,7 +12,8 @@ export interface MediaItemFilter {
 }
 
 export interface MediaItemFilterFactory {
-  forStream(rtmsStreamId: string, policy: CapturePolicy): MediaItemFilter;
+  /** Asynchronous: a filter may start from what the session already stored (a stream taken over). */
+  forStream(stream: { sessionId: string; rtmsStreamId: string }, policy: CapturePolicy): Promise<MediaItemFilter>;
 }
 
 export const MEDIA_ITEM_FILTER_FACTORY = Symbol('MEDIA_ITEM_FILTER_FACTORY');
@@ -20,7 +21,7 @@ export const MEDIA_ITEM_FILTER_FACTORY = Symbol('MEDIA_ITEM_FILTER_FACTORY');
 export const KEEP_EVERYTHING: MediaItemFilter = { shouldKeep: () => true };
 
 export class KeepEverythingFilterFactory implements MediaItemFilterFactory {
-  forStream(): MediaItemFilter {
-    return KEEP_EVERYTHING;
+  forStream(): Promise<MediaItemFilter> {
+    return Promise.resolve(KEEP_EVERYTHING);
   }
 }

@@ -42,6 +42,15 @@ interface StreamObjectRow {
 const toStreamObject = (r: StreamObjectRow): StreamObject => ({ storageKey: r.storage_key, bytes: Number(r.bytes), rowVersion: r.row_version });
 
 /** What the artifacts API filters a session's artifacts by. */
+/** Frames a participant already has stored in a session (MediaArtifactsRepository.savedFrames). */
+export interface SavedFrames {
+  kind: 'video' | 'deskshare';
+  userId: string;
+  saved: number;
+  /** Zoom timestamp (ms) of the last frame stored. */
+  lastTs: number;
+}
+
 export interface ArtifactFilter {
   kind?: string;
   userId?: string;
@@ -155,6 +164,20 @@ export class MediaArtifactsRepository {
   }
 
   /** How many artifacts of each kind a session has (what the artifacts API lists). */
+  /**
+   * Per participant and frame kind (video_frame, share_frame): how many frames the session
+   * has stored and the Zoom timestamp of the last one. A stream's capture filter starts
+   * from these, so a frame cap holds across takeovers and hand-overs.
+   */
+  async savedFrames(sessionId: string, em: EntityManager = this.db.manager): Promise<SavedFrames[]> {
+    const rows: Array<{ kind: string; user_id: string; saved: number; last_ts: string }> = await em.query(
+      `SELECT kind, user_id, count(*)::int AS saved, floor(extract(epoch FROM max(captured_at)) * 1000)::bigint AS last_ts
+         FROM media_artifacts WHERE session_id = $1 AND kind IN ('video_frame', 'share_frame') GROUP BY kind, user_id`,
+      [sessionId],
+    );
+    return rows.map((r) => ({ kind: r.kind === 'share_frame' ? 'deskshare' : 'video', userId: r.user_id, saved: r.saved, lastTs: Number(r.last_ts) }));
+  }
+
   async countByKind(sessionId: string, em: EntityManager = this.db.manager): Promise<Partial<Record<ArtifactKind, number>>> {
     const rows: Array<{ kind: ArtifactKind; n: number }> = await em.query(`SELECT kind, count(*)::int AS n FROM media_artifacts WHERE session_id = $1 GROUP BY kind`, [sessionId]);
     return Object.fromEntries(rows.map((r) => [r.kind, r.n]));

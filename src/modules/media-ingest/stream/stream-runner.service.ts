@@ -13,7 +13,7 @@ import { AudioSpoolService } from '../audio/audio-spool.service';
 import type { StreamEnd } from '../audio/audio-spool.ports';
 import { IngestMetrics } from '../ingest-metrics';
 import { MediaBatchService } from '../pipeline/media-batch.service';
-import { MEDIA_ITEM_FILTER_FACTORY, MediaItemFilterFactory } from '../pipeline/media-filter';
+import { MEDIA_ITEM_FILTER_FACTORY, MediaItemFilter, MediaItemFilterFactory } from '../pipeline/media-filter';
 import { AudioSink, StreamMediaPipeline } from '../pipeline/stream-media-pipeline';
 import { mediaParamsFor, requestedMediaTypes, rtmsSignature, signingCredentials } from '../protocol/handshake';
 import { sampleRateHz } from '../savers/wav';
@@ -79,6 +79,8 @@ interface StreamStart {
   mediaTypes: ReturnType<typeof requestedMediaTypes>;
   /** What the handshakes are signed with. */
   identity: { meetingIdentity: string; rtmsStreamId: string; signature: string };
+  /** The capture policy's filter, starting from what the session already stored. */
+  filter: MediaItemFilter;
 }
 
 /** Builds a StreamSession for a `stream.run` job and runs it to its end. */
@@ -153,13 +155,14 @@ export class StreamRunner {
     const policy = effectivePolicy(session.capturePolicy, this.config.get('capture', { infer: true }));
     const mediaTypes = requestedMediaTypes(policy);
     if (mediaTypes.length === 0) return fail('the capture policy requests no media type');
+    const filter = await this.filters.forStream({ sessionId: session.id, rtmsStreamId }, policy);
     // Until its media has left this process, the stream holds its session's recording.ready (recording/).
     await this.holds.add([session.id], `stream:${rtmsStreamId}`);
-    return { stream, session, policy, mediaTypes, identity: { meetingIdentity: session.meetingUuid, rtmsStreamId, signature: rtmsSignature(signer.id, signer.secret, session.meetingUuid, rtmsStreamId) } };
+    return { stream, session, policy, mediaTypes, filter, identity: { meetingIdentity: session.meetingUuid, rtmsStreamId, signature: rtmsSignature(signer.id, signer.secret, session.meetingUuid, rtmsStreamId) } };
   }
 
   /** Connects the stream and runs it to its end (the sockets, the media pipeline, the audio spool). */
-  private async runStarted(job: Job<StreamRunPayload>, { stream, session, policy, mediaTypes, identity }: StreamStart): Promise<StreamOutcome> {
+  private async runStarted(job: Job<StreamRunPayload>, { stream, session, policy, mediaTypes, identity, filter }: StreamStart): Promise<StreamOutcome> {
     const rtmsStreamId = stream.rtmsStreamId;
     const rtms = this.config.get('rtms', { infer: true });
     const ids = { sessionId: session.id, rtmsStreamId };
@@ -176,7 +179,7 @@ export class StreamRunner {
           });
     const tap = this.liveMedia.openTap(session.id);
     const codecs = { video: Number(mediaParams.video?.codec), deskshare: Number(mediaParams.deskshare?.codec) };
-    const media = new StreamMediaPipeline(ids, policy, this.filters.forStream(rtmsStreamId, policy), this.batches.batcher, audio, { tap, text: this.liveText, codecs }, {
+    const media = new StreamMediaPipeline(ids, policy, filter, this.batches.batcher, audio, { tap, text: this.liveText, codecs }, {
       segmentMs: rtms.ingest.h264SegmentMs,
       maxBytes: rtms.ingest.h264SegmentMaxBytes,
       // One event per wait that dropped frames: the gap it leaves in the segment timeline is explained on the session's timeline.
