@@ -35,7 +35,8 @@ import { StreamWorkerPresence } from './workers/stream-worker-presence';
     StreamSignalSubscriber,
     StreamWorkerPresence,
     LostSpoolHosts,
-    { provide: MEDIA_ITEM_FILTER_FACTORY, useClass: CapturePolicyFilterFactory },
+    // The one MediaArtifactsModule provides (it reads what the session stored).
+    { provide: MEDIA_ITEM_FILTER_FACTORY, useExisting: CapturePolicyFilterFactory },
   ],
   exports: [AudioSpoolService, StreamRunner, RunningStreams, StreamWorkerPresence, LostSpoolHosts, SessionsModule, MEDIA_ITEM_FILTER_FACTORY],
 })
