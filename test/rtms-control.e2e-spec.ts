@@ -343,6 +343,51 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     expect(await sweeper.sweep(0)).toBe(0);
   });
 
+  it('a start refused after Zoom started RTMS anyway (the host, from the Zoom client) leaves the streaming session streaming', async () => {
+    const meeting = newMeeting();
+    const sessionId = await newSession(meeting);
+    const worker = ctx.hub.app.get(RtmsControlProcessor).worker;
+    await worker.pause();
+    let requestId: string;
+    try {
+      requestId = (await act(sessionId, 'start').expect(202)).body.request.id;
+      // While the request waits, RTMS starts without it and the session streams.
+      await ctx.sim.startRtms(meeting.id);
+      await sessionStatus(sessionId, 'streaming');
+      ctx.sim.faults.rtmsControlError(meeting.id, { code: 2308 });
+    } finally {
+      worker.resume();
+    }
+    expect(await settled(requestId)).toMatchObject({ status: 'failed', zoom_code: '2308' });
+    const session = await sessionRow(sessionId);
+    expect(session).toMatchObject({ status: 'streaming', failure_reason: null });
+    const events = await api('get', `/sessions/${sessionId}/events`).expect(200);
+    expect(events.body.data.map((e: { event_type: string }) => e.event_type)).toContain('rtms.start_failed');
+    // The capture goes on: a stop is still possible.
+    expect((await settled((await act(sessionId, 'stop').expect(202)).body.request.id)).status).toBe('succeeded');
+    await sessionStatus(sessionId, 'stopped');
+  });
+
+  it('a start Zoom accepted that never streamed can be asked again (the session would otherwise wait for good)', async () => {
+    const meeting = newMeeting();
+    const sessionId = await newSession(meeting);
+    // Zoom answers 2xx, but the app's concurrency limit is reached: no stream, no rtms_started.
+    const limit = ctx.sim.options.concurrencyLimit;
+    ctx.sim.options.concurrencyLimit = 0;
+    try {
+      const first = await act(sessionId, 'start').expect(202);
+      expect((await settled(first.body.request.id)).status).toBe('succeeded');
+      await sessionStatus(sessionId, 'rtms_start_requested');
+    } finally {
+      ctx.sim.options.concurrencyLimit = limit;
+    }
+    expect(ctx.sim.streamsOf(meeting.id)).toHaveLength(0);
+    const again = await act(sessionId, 'start').expect(202);
+    expect((await settled(again.body.request.id)).status).toBe('succeeded');
+    await sessionStatus(sessionId, 'streaming');
+    expect(patches(meeting.id)).toHaveLength(2);
+  });
+
   it('400 (2310) on stop: recorded, the stream keeps running', async () => {
     const { sessionId, meeting } = await streamingSession();
     ctx.sim.faults.rtmsControlError(meeting.id, { code: 2310 });

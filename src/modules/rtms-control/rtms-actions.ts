@@ -16,7 +16,9 @@ export interface ActionRule {
  * those later moves to the same status are no-ops.
  */
 export const RTMS_ACTIONS: Record<RtmsAction, ActionRule> = {
-  start: { job: JobName.RtmsStart, from: [SessionStatus.Created, SessionStatus.Failed], to: SessionStatus.RtmsStartRequested },
+  // Again from rtms_start_requested too: Zoom accepted a start that never streamed (the app
+  // not running for that user, a concurrency limit) and the session would wait for good.
+  start: { job: JobName.RtmsStart, from: [SessionStatus.Created, SessionStatus.Failed, SessionStatus.RtmsStartRequested], to: SessionStatus.RtmsStartRequested },
   stop: { job: JobName.RtmsStop, from: [SessionStatus.RtmsStartRequested, SessionStatus.Streaming, SessionStatus.Paused], to: SessionStatus.Stopped },
   pause: { job: JobName.RtmsPause, from: [SessionStatus.Streaming], to: SessionStatus.Paused },
   resume: { job: JobName.RtmsResume, from: [SessionStatus.Paused], to: SessionStatus.Streaming },

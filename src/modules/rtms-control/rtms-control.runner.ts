@@ -220,10 +220,14 @@ export class RtmsControlRunner {
         },
         em,
       );
-      // A start Zoom refused leaves the session failed, with Zoom's reason; a refused
-      // stop/pause/resume leaves the stream as it is (recorded as an event above).
+      // A start Zoom refused fails a session that is still only waiting for it, with
+      // Zoom's reason. Not one that streams, paused or ended meanwhile: a start that timed
+      // out may have worked, or the host started RTMS from the Zoom client, and the
+      // capture under way is not what failed. A refused stop/pause/resume leaves the
+      // stream as it is. Either way the event above records the refusal.
       if (req.action === 'start') {
-        await this.transitionUnlessMoved(req.sessionId, SessionStatus.Failed, { source: EventSource.Worker, reason, details: { request_id: req.id, zoom_code: outcome.zoomCode ?? null } }, em);
+        const details = { request_id: req.id, zoom_code: outcome.zoomCode ?? null };
+        await this.transitionUnlessMoved(req.sessionId, SessionStatus.Failed, { source: EventSource.Worker, reason, details, onlyFrom: [SessionStatus.Created] }, em);
       }
       return true;
     });

@@ -37,6 +37,13 @@ export interface TransitionOptions {
   stopReason?: number;
   /** Extra data for the status event. */
   details?: Record<string, unknown>;
+  /**
+   * Move only from these statuses (checked under the row lock): from any other the session
+   * stays as it is and the result says `changed: false`. For a move that is right only
+   * while nothing else has happened to the session (a refused start fails a session that
+   * never streamed, not one Zoom started meanwhile).
+   */
+  onlyFrom?: readonly SessionStatus[];
 }
 
 export interface TransitionResult {
@@ -196,6 +203,7 @@ export class SessionsService {
       const session = await this.sessions.findByIdForUpdate(id, m);
       if (!session) throw new SessionNotFoundError(id);
       if (session.status === to) return { session, changed: false };
+      if (opts.onlyFrom && !opts.onlyFrom.includes(session.status)) return { session, changed: false };
       if (!canTransition(session.status, to)) throw new IllegalTransitionError(session.status, to);
       const from = session.status;
       session.status = to;
