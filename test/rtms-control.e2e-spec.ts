@@ -368,6 +368,18 @@ describe('RTMS control: start/stop/pause/resume through durable jobs', () => {
     await sessionStatus(sessionId, 'stopped');
   });
 
+  it('a start Zoom refused, then RTMS started from the Zoom client: the stream attaches to the app\'s session, not a new one with the defaults', async () => {
+    const meeting = newMeeting();
+    const sessionId = await newSession(meeting);
+    ctx.sim.faults.rtmsControlError(meeting.id, { code: 2308 });
+    expect((await settled((await act(sessionId, 'start').expect(202)).body.request.id)).status).toBe('failed');
+    await sessionStatus(sessionId, 'failed');
+    await ctx.sim.startRtms(meeting.id);
+    await sessionStatus(sessionId, 'streaming');
+    const rows: Array<{ id: string; failure_reason: string | null; ended_at: Date | null }> = await db.query('SELECT id, failure_reason, ended_at FROM sessions WHERE meeting_id = $1', [String(meeting.id)]);
+    expect(rows).toEqual([{ id: sessionId, failure_reason: null, ended_at: null }]);
+  });
+
   it('a start Zoom accepted that never streamed can be asked again (the session would otherwise wait for good)', async () => {
     const meeting = newMeeting();
     const sessionId = await newSession(meeting);

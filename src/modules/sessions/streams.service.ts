@@ -235,6 +235,14 @@ export class StreamsService {
     if (!session && input.meetingId) {
       session = await this.sessionRows.findLatestOpenByMeetingId(input.meetingId, input.meetingIdentity, em);
     }
+    // 2b) The app's session whose start Zoom refused before anything streamed: Zoom started
+    // RTMS after all (the host, from the Zoom client), and the capture belongs to the app
+    // that registered the meeting — its owner and capture policy (zero retention, user
+    // lists), not a new session with the defaults. failed → rtms_start_requested clears its end.
+    if (!session) {
+      const failed = await this.sessionRows.findLatestFailedUnstarted(input.meetingIdentity, input.meetingId ?? null, em);
+      if (failed) session = await this.moveSession(em, failed, SessionStatus.RtmsStartRequested, input.source, { reason: 'rtms_started', rtmsStreamId: input.rtmsStreamId });
+    }
     if (session) {
       let dirty = false;
       if (!session.meetingUuid) {

@@ -202,4 +202,19 @@ export class SessionsRepository {
       .orderBy('s.created_at', 'DESC')
       .getOne();
   }
+
+  /**
+   * The newest session registered for this meeting (its uuid, or its numeric id and no
+   * uuid yet) that failed before it ever streamed: a start Zoom refused. The app's
+   * registration, still waiting for RTMS (the host may start it from the Zoom client).
+   */
+  findLatestFailedUnstarted(meetingUuid: string, meetingId: string | null, em?: EntityManager): Promise<SessionEntity | null> {
+    const qb = this.repo(em)
+      .createQueryBuilder('s')
+      .where('s.status = :failed', { failed: SessionStatus.Failed })
+      .andWhere('s.started_at IS NULL');
+    if (meetingId) qb.andWhere('(s.meeting_uuid = :uuid OR (s.meeting_uuid IS NULL AND s.meeting_id = :meetingId))', { uuid: meetingUuid, meetingId });
+    else qb.andWhere('s.meeting_uuid = :uuid', { uuid: meetingUuid });
+    return qb.orderBy('s.created_at', 'DESC').getOne();
+  }
 }
