@@ -159,16 +159,17 @@ export class SessionsService {
   async delete(id: string, owner?: string | null, apiKeyFingerprint?: string | null): Promise<void> {
     if ((await this.get(id, owner)).legalHoldAt) throw new SessionOnLegalHoldError(id);
     const { entry, stored } = await this.dataSource.transaction(async (em) => {
-      // Share-locked while its stored media is deleted: a legal hold placed meanwhile
-      // (placeHold locks the row for update) waits for this deletion and then finds no
-      // session, instead of holding a session whose media is already gone.
-      const held = await this.sessions.findByIdForShare(id, em, owner);
-      if (!held) throw new SessionNotFoundError(id);
-      if (held.legalHoldAt) throw new SessionOnLegalHoldError(id);
-      const stored = await this.cleanupHooks.run(id);
-      // Locked: the counts are of the rows this transaction deletes, not of a moment before.
-      const session = await this.sessions.findByIdForUpdate(id, em);
+      // Locked from the start, before its stored media is deleted: a legal hold placed
+      // meanwhile (placeHold locks the row for update) or a second DELETE waits for this
+      // deletion and then finds no session (404), instead of holding a session whose media
+      // is already gone. NO KEY UPDATE, not SHARE: two deletes sharing the lock would each
+      // wait for the other to upgrade it (a deadlock, answered 500); media inserts (their
+      // foreign key's KEY SHARE) still go through while the storage is cleaned.
+      const session = await this.sessions.findByIdForNoKeyUpdate(id, em, owner);
       if (!session) throw new SessionNotFoundError(id);
+      if (session.legalHoldAt) throw new SessionOnLegalHoldError(id);
+      const stored = await this.cleanupHooks.run(id);
+      // Under the lock: the counts are of the rows this transaction deletes, not of a moment before.
       const rowsDeleted = { ...(await this.sessions.countCascade(id, em)), ...(await this.cleanupHooks.countRows(id, em)), ...(await this.cleanupHooks.deleteRows(id, em)) };
       if (!(await this.sessions.deleteById(id, em))) throw new SessionNotFoundError(id);
       const entry = await this.deletionLog.record(

@@ -105,12 +105,15 @@ export class SessionsRepository {
   }
 
   /**
-   * Loads a session under a share lock (SELECT … FOR SHARE) held until `em`'s transaction
-   * ends: nobody can change the row meanwhile (a legal hold, a status), while rows that
-   * only reference it (timeline events, media) can still be inserted.
+   * Loads a session under SELECT … FOR NO KEY UPDATE, held until `em`'s transaction ends:
+   * nobody else can lock the row to change it meanwhile (a legal hold, a status, another
+   * delete: they wait), while rows that only reference it (timeline events, media: their
+   * foreign keys take KEY SHARE) can still be inserted. Unlike FOR SHARE it is exclusive
+   * among lockers, so a transaction that later deletes the row never has to upgrade a
+   * lock another holder shares (two deletes sharing it and both upgrading deadlock).
    */
-  findByIdForShare(id: string, em: EntityManager, owner?: string | null): Promise<SessionEntity | null> {
-    const qb = this.repo(em).createQueryBuilder('s').setLock('pessimistic_read').where('s.id = :id', { id });
+  findByIdForNoKeyUpdate(id: string, em: EntityManager, owner?: string | null): Promise<SessionEntity | null> {
+    const qb = this.repo(em).createQueryBuilder('s').setLock('for_no_key_update').where('s.id = :id', { id });
     if (owner) qb.andWhere('s.owner = :owner', { owner });
     return qb.getOne();
   }
