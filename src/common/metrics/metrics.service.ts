@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, CounterConfiguration, Gauge, GaugeConfiguration, Histogram, HistogramConfiguration, Registry } from 'prom-client';
 import { JobProducer } from '../../jobs/job-producer.service';
+import { QUEUE_STATES, QueueJobCounts } from './queue-job-counts';
 
 /**
  * The process's Prometheus registry: process metrics, per-queue job counts, and the
@@ -13,23 +14,20 @@ export class MetricsService {
 
   constructor(producer: JobProducer) {
     collectDefaultMetrics({ register: this.registry, prefix: 'rtms_hub_' });
-    const states = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
+    const counts = new QueueJobCounts();
     new Gauge({
       name: 'rtms_hub_queue_jobs',
       help: 'Jobs per BullMQ queue and state',
       labelNames: ['queue', 'state'],
       registers: [this.registry],
       async collect() {
-        await Promise.all(
-          producer.allQueues().map(async (queue) => {
-            try {
-              const counts = await queue.getJobCounts(...states);
-              for (const state of states) this.set({ queue: queue.name, state }, counts[state] ?? 0);
-            } catch {
-              // Redis unreachable: leave the last values; readiness reports the outage.
-            }
-          }),
-        );
+        const queues = producer.allQueues();
+        const read = await counts.read(queues);
+        queues.forEach((queue, i) => {
+          // No answer (Redis unreachable): leave the last values; readiness reports the outage.
+          const c = read[i];
+          if (c) for (const state of QUEUE_STATES) this.set({ queue: queue.name, state }, c[state] ?? 0);
+        });
       },
     });
   }
