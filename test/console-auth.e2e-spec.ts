@@ -1,5 +1,8 @@
+import type { Request } from 'express';
 import request from 'supertest';
-import { ADMIN_MAX_FAILURES_TOTAL } from '../src/common/auth/admin-login-throttle';
+import { checkAdminAuthThrottled } from '../src/common/auth/admin-auth.middleware';
+import { ADMIN_MAX_FAILURES_TOTAL, AdminLoginThrottle } from '../src/common/auth/admin-login-throttle';
+import { ConsoleLogin } from '../src/modules/console/console-login.service';
 import WebSocket from 'ws';
 import { createSession } from './factories/session.factory';
 import { useE2eContext } from './utils/e2e-context';
@@ -108,6 +111,22 @@ describe('Session console: login, cookie rules and headers', () => {
     await http().get(`/api/v1/sessions/${sessionId}`).set('Cookie', cookie).set('x-api-key', 'wrong-key').expect(401);
   });
 
+  it('a login lasts while it is used: each authenticated page or API request sends the cookie again with a fresh Max-Age; a refused or unknown one gets none', async () => {
+    const { cookie } = await login();
+    const renewed = `${cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600`;
+    const page = await http().get('/console').set('Cookie', cookie).expect(200);
+    expect(page.headers['set-cookie']).toEqual([renewed]);
+    const sessionPage = await http().get(`/console/sessions/${sessionId}`).set('Cookie', cookie).expect(200);
+    expect(sessionPage.headers['set-cookie']).toEqual([renewed]);
+    const api = await http().get(`/api/v1/sessions/${sessionId}`).set('Cookie', cookie).set('Sec-Fetch-Site', 'same-origin').expect(200);
+    expect(api.headers['set-cookie']).toEqual([renewed]);
+    const crossSite = await http().get(`/api/v1/sessions/${sessionId}`).set('Cookie', cookie).set('Sec-Fetch-Site', 'cross-site').expect(403);
+    expect(crossSite.headers['set-cookie']).toBeUndefined();
+    const unknown = 'rtms_console=' + 'B'.repeat(43);
+    expect((await http().get('/console').set('Cookie', unknown).expect(303)).headers['set-cookie']).toBeUndefined();
+    expect((await http().get(`/api/v1/sessions/${sessionId}`).set('Cookie', unknown).expect(401)).headers['set-cookie']).toBeUndefined();
+  });
+
   it('the live API takes the cookie from the hub origin only (SSE and WebSocket upgrade)', async () => {
     const { cookie } = await login();
     const sse = await new Promise<number>((resolve, reject) => {
@@ -162,6 +181,36 @@ describe('Session console: login, cookie rules and headers', () => {
     await http().get(`/api/v1/sessions/${sessionId}`).set('x-api-key', API_KEY).expect(200);
   });
 
+  const basic = (password: string) => `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+
+  it('judges concurrent guesses one after the other: of 50 wrong passwords sent at once from an address, at most 10 are answered 401, the rest 429', async () => {
+    // Straight to the classes (the app's, on this file's Redis prefix), all 50 at once: over
+    // HTTP the server reads requests one by one, and a local Redis answers before the next
+    // one is read, which would hide a check that is not atomic with the count.
+    const attempt = (ip: string) => ({ ip, headers: {} }) as unknown as Request;
+    const form = await Promise.all(Array.from({ length: 50 }, (_, i) => ctx.hub.app.get(ConsoleLogin, { strict: false }).check(attempt('192.0.2.50'), 'admin', `burst-${i}`)));
+    const reasons = form.map((r) => (r.ok ? 'ok' : r.reason));
+    expect(reasons.filter((r) => r === 'invalid')).toHaveLength(10);
+    expect(reasons.filter((r) => r !== 'invalid' && r !== 'rate_limited')).toEqual([]);
+    const creds = { adminUsername: 'admin', adminPassword: 'test-admin-password' };
+    const throttle = ctx.hub.app.get(AdminLoginThrottle, { strict: false });
+    const guess = (i: number) => ({ ip: '192.0.2.51', headers: { authorization: basic(`burst-${i}`) } }) as unknown as Request;
+    const board = await Promise.all(Array.from({ length: 50 }, (_, i) => checkAdminAuthThrottled(guess(i), creds, throttle)));
+    const statuses = board.map((e) => e?.getStatus());
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+
+    // Over HTTP too, from another address.
+    const http50 = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => http().post('/console/login').set('x-forwarded-for', '192.0.2.52').type('form').send({ username: 'admin', password: `burst-${i}` })),
+    );
+    expect(http50.filter((r) => r.status === 401).length).toBeLessThanOrEqual(10);
+    expect(http50.filter((r) => r.status !== 401 && r.status !== 429)).toEqual([]);
+    // The right credentials, many requests at once (a browser loading Bull Board sends them with each): never counted, never refused.
+    const valid = await Promise.all(Array.from({ length: 30 }, () => http().get('/admin/queues/api/queues').set('x-forwarded-for', '192.0.2.53').set('authorization', basic('test-admin-password'))));
+    expect(valid.map((r) => r.status)).toEqual(Array(30).fill(200));
+  });
+
   // Last: it locks this address out of the login form for the rest of the file (the
   // counter lives under this file's own queue prefix).
   it('refuses the login form from an address after 10 failures within the window, even with the right password', async () => {
@@ -171,8 +220,6 @@ describe('Session console: login, cookie rules and headers', () => {
     expect(locked.headers['set-cookie']).toBeUndefined();
     expect(locked.text).toContain('Too many failed sign-ins');
   });
-
-  const basic = (password: string) => `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
 
   it("Bull Board's Basic auth shares the limits: 10 wrong passwords from an address, then 429 even with the right one", async () => {
     const from = '203.0.113.7';

@@ -37,19 +37,17 @@ export const ADMIN_CHALLENGE = 'Basic realm="rtms-hub admin", charset="UTF-8"';
 
 /**
  * Checks a request's admin Basic credentials with the shared failure limits: null when
- * they match, else the error to answer with (429 while the limits hold). Only a request
- * that presents credentials counts: a browser's first, bare request just gets the
- * challenge.
+ * they match, else the error to answer with (429 while the limits hold, whatever the
+ * password). Only a request that presents credentials counts: a browser's first, bare
+ * request just gets the challenge. The limits are checked and a failure counted in one
+ * atomic step (AdminLoginThrottle.attempt), so concurrent guesses cannot all pass the
+ * check before any is counted.
  */
 export async function checkAdminAuthThrottled(req: Request, creds: AdminCredentials, throttle: AdminLoginThrottle | null): Promise<HttpException | null> {
-  const presented = req.headers.authorization !== undefined;
-  const ip = req.ip ?? 'unknown';
-  if (presented && throttle) {
-    const refusal = await throttle.refusal(ip);
-    if (refusal) return new HttpException({ code: 'too_many_requests', message: `Too many failed admin logins ${refusal === 'address' ? 'from this address' : 'in all'}; try again later` }, 429);
-  }
   const error = checkAdminAuth(req, creds);
-  if (error && presented && throttle) await throttle.failed(ip);
+  if (req.headers.authorization === undefined || !throttle) return error;
+  const verdict = await throttle.attempt(req.ip ?? 'unknown', error === null);
+  if (verdict.refusal) return new HttpException({ code: 'too_many_requests', message: `Too many failed admin logins ${verdict.refusal === 'address' ? 'from this address' : 'in all'}; try again later` }, 429);
   return error;
 }
 

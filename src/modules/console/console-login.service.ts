@@ -24,22 +24,23 @@ export class ConsoleLogin {
 
   async check(req: Request, username: string, password: string): Promise<LoginCheck> {
     const ip = req.ip ?? 'unknown';
-    const refusal = await this.throttle.refusal(ip);
-    if (refusal) {
-      this.logger.warn(`Console login refused for ${ip}: too many failed admin logins ${refusal === 'address' ? 'from this address' : 'from all addresses'} in the last ${ADMIN_FAILURE_WINDOW_SEC / 60} min`);
-      return { ok: false, reason: 'rate_limited' };
-    }
     const creds = this.config.get('auth', { infer: true });
     const configured = Boolean(creds.adminUsername && creds.adminPassword);
     const userOk = safeEqual(username, creds.adminUsername ?? '');
     const passOk = safeEqual(password, creds.adminPassword ?? '');
-    if (configured && userOk && passOk) {
-      await this.throttle.succeeded(ip);
+    const ok = configured && userOk && passOk;
+    // The outcome is only acted on once the limits let it through: the check and the count
+    // of a failure are one atomic step, so concurrent guesses cannot all pass the check.
+    const verdict = await this.throttle.attempt(ip, ok, { clearOnSuccess: true });
+    if (verdict.refusal) {
+      this.logger.warn(`Console login refused for ${ip}: too many failed admin logins ${verdict.refusal === 'address' ? 'from this address' : 'from all addresses'} in the last ${ADMIN_FAILURE_WINDOW_SEC / 60} min`);
+      return { ok: false, reason: 'rate_limited' };
+    }
+    if (ok) {
       this.logger.log(`Console login: ${JSON.stringify(username.slice(0, 64))} from ${ip}`);
       return { ok: true };
     }
-    const now = await this.throttle.failed(ip);
-    this.logger.warn(`Console login failed (${configured ? 'wrong username or password' : 'ADMIN_USERNAME/ADMIN_PASSWORD not set'}) for ${JSON.stringify(username.slice(0, 64))} from ${ip} (${now} in the window)`);
+    this.logger.warn(`Console login failed (${configured ? 'wrong username or password' : 'ADMIN_USERNAME/ADMIN_PASSWORD not set'}) for ${JSON.stringify(username.slice(0, 64))} from ${ip} (${verdict.failures} in the window)`);
     return { ok: false, reason: configured ? 'invalid' : 'not_configured' };
   }
 }
