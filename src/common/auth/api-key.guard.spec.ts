@@ -89,14 +89,19 @@ describe('ApiKeyGuard', () => {
   describe('the session console cookie', () => {
     const id = newConsoleSecret();
     const csrf = newConsoleSecret();
-    const sessions = { find: async (sid: string) => (sid === id ? { id, username: 'ops', csrf, created_at: '' } : null) } as unknown as ConsoleSessions;
+    const sessions = { ttlSec: 900, find: async (sid: string) => (sid === id ? { id, username: 'ops', csrf, created_at: '' } : null) } as unknown as ConsoleSessions;
+
+    /** Set-Cookie headers the guard sent, per call of runConsole. */
+    let cookiesSent: string[] = [];
 
     async function runConsole(handler: keyof Routes, method: string, headers: Record<string, string>): Promise<string> {
       const req = { headers, method, path: '/x', protocol: 'http', host: 'hub:3000' } as RequestWithCaller & Record<string, unknown>;
+      cookiesSent = [];
+      const res = { setHeader: (name: string, value: string) => name.toLowerCase() === 'set-cookie' && cookiesSent.push(value) };
       const ctx = {
         getHandler: () => Routes.prototype[handler],
         getClass: () => Routes,
-        switchToHttp: () => ({ getRequest: () => req }),
+        switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }),
       } as unknown as ExecutionContext;
       const config = { get: () => ({ apiKeys: KEYS }) } as unknown as ConfigService<AppConfig, true>;
       try {
@@ -112,6 +117,15 @@ describe('ApiKeyGuard', () => {
       const caller = { name: 'console:ops', role: 'admin', owner: null, fingerprint: consoleFingerprint(id) };
       expect(await runConsole('undeclared', 'GET', { ...cookie, 'sec-fetch-site': 'same-origin', origin: 'http://hub:3000' })).toBe(JSON.stringify(caller));
       expect(await runConsole('create', 'POST', { ...cookie, 'x-csrf-token': csrf, origin: 'http://hub:3000' })).toBe(JSON.stringify(caller));
+    });
+
+    it('sends the cookie again with a fresh Max-Age when it authenticated the request, never when it was refused', async () => {
+      await runConsole('list', 'GET', { ...cookie, 'sec-fetch-site': 'same-origin' });
+      expect(cookiesSent).toEqual([`rtms_console=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=900`]);
+      await runConsole('list', 'GET', { ...cookie, 'sec-fetch-site': 'cross-site' });
+      expect(cookiesSent).toEqual([]);
+      await runConsole('list', 'GET', { cookie: `rtms_console=${newConsoleSecret()}` });
+      expect(cookiesSent).toEqual([]);
     });
 
     it('refuses other origins and changes without the right CSRF header (403), unknown sessions (401)', async () => {

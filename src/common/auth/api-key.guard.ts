@@ -1,14 +1,14 @@
 import { CanActivate, ExecutionContext, Injectable, Logger, Optional } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { Reflector } from '@nestjs/core';
-import { Request } from 'express';
+import { Request, Response } from 'express';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiKeyEntry, keyFingerprint, roleAllows } from '../../config/api-keys';
 import { AppConfig } from '../../config/app.config';
 import { DomainError } from '../errors/domain-error';
 import { AuthErrorCode } from '../errors/error-codes';
 import { ApiCaller, callerOf, RequestWithCaller } from './api-caller';
-import { consoleCaller, consoleRequestRefusal, readConsoleCookie } from './console-session';
+import { consoleCaller, consoleCookieHeader, consoleRequestRefusal, readConsoleCookie } from './console-session';
 import { ConsoleSessions } from './console-sessions.service';
 import { AUTH_KIND, NonApiKeyAuth } from './public.decorator';
 import { REQUIRED_ROLE, RoleRequirement } from './require-role.decorator';
@@ -88,7 +88,7 @@ export class ApiKeyGuard implements CanActivate {
     // A request with no key but a console cookie: the session console's client calling the
     // public API (src/common/auth/console-session.ts). A key, when sent, always decides.
     const consoleId = read.key === undefined && this.consoleSessions ? readConsoleCookie(req.headers) : null;
-    if (consoleId !== null) return this.authorizeConsole(req, consoleId, targets);
+    if (consoleId !== null) return this.authorizeConsole(req, context.switchToHttp().getResponse<Response>(), consoleId, targets);
     const result = authenticateApiKey(read, this.config.get('auth', { infer: true }).apiKeys);
     if (!result.key) {
       this.logger.warn(`401 on ${req.method} ${req.path}: ${result.problem}`);
@@ -99,7 +99,7 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   /** A console session as an unscoped admin caller, if it exists and the request passes the same-origin and CSRF rules. */
-  private async authorizeConsole(req: Request & RequestWithCaller, id: string, targets: Parameters<Reflector['getAllAndOverride']>[1]): Promise<boolean> {
+  private async authorizeConsole(req: Request & RequestWithCaller, res: Response, id: string, targets: Parameters<Reflector['getAllAndOverride']>[1]): Promise<boolean> {
     const session = await this.consoleSessions!.find(id);
     if (!session) {
       this.logger.warn(`401 on ${req.method} ${req.path}: unknown or expired console session`);
@@ -112,6 +112,10 @@ export class ApiKeyGuard implements CanActivate {
       throw new ForbiddenKeyError(AuthErrorCode.CrossSiteRequestRefused, 'A console request must come from the console itself (same origin, with its CSRF token)');
     }
     this.authorize(req, caller, targets);
+    // The cookie again with a fresh Max-Age, as the console's pages do: finding the session
+    // renewed its idle expiry in Redis, and the console's client may stay on one page (its
+    // API calls the only requests) longer than the cookie's Max-Age from sign-in.
+    res.setHeader('Set-Cookie', consoleCookieHeader(id, { secure: req.secure, maxAgeSec: this.consoleSessions!.ttlSec }));
     return true;
   }
 

@@ -137,10 +137,17 @@ export class ConsoleController {
     return id === null ? null : this.sessions.find(id);
   }
 
-  /** A page's session; without one the browser is sent to the login form (303) and null is returned. */
+  /**
+   * A page's session; without one the browser is sent to the login form (303) and null is
+   * returned. With one, the cookie is sent again with a fresh Max-Age: finding the session
+   * just renewed its idle expiry in Redis, and a cookie left to expire a fixed time after
+   * sign-in would end a login that is still in use (pages are `no-store`: no cache keeps
+   * the header).
+   */
   private async pageSession(req: Request, res: Response): Promise<ConsoleSession | null> {
     const session = await this.current(req);
     if (!session) res.redirect(303, `${CONSOLE_ROUTE}/login?next=${encodeURIComponent(req.path)}`);
+    else res.setHeader('Set-Cookie', consoleCookieHeader(session.id, { secure: req.secure, maxAgeSec: this.sessions.ttlSec }));
     return session;
   }
 }
