@@ -16,7 +16,13 @@ function clock(ms: number, withMillis: boolean): string {
   return withMillis ? `${base}.${String(t % 1000).padStart(3, '0')}` : base;
 }
 
-const vttEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/-->/g, '--&gt;').replace(/\r?\n/g, ' ');
+/**
+ * One line: WebVTT ends a line at CR, LF or CRLF (a lone CR too, and two of them end the
+ * cue, so the rest of the text would be read as a new block, e.g. a NOTE), and the text
+ * export promises one line per entry; no other character ends a WebVTT line.
+ */
+const oneLine = (s: string) => s.replace(/\r\n|\r|\n/g, ' ');
+const vttEscape = (s: string) => oneLine(s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/-->/g, '--&gt;'));
 const speaker = (l: TranscriptLine) => l.userName ?? `user ${l.userId}`;
 
 /** WebVTT, cue times relative to the first line's start; speakers as voice spans. */
@@ -33,5 +39,5 @@ export function toVtt(lines: TranscriptLine[]): string {
 /** Plain text: `[hh:mm:ss] Name: text`, one line each. */
 export function toTxt(lines: TranscriptLine[]): string {
   const t0 = lines[0]?.startMs ?? 0;
-  return lines.map((l) => `[${clock(l.startMs - t0, false)}] ${speaker(l).replace(/\r?\n/g, ' ')}: ${l.text.replace(/\r?\n/g, ' ')}\n`).join('');
+  return lines.map((l) => `[${clock(l.startMs - t0, false)}] ${oneLine(speaker(l))}: ${oneLine(l.text)}\n`).join('');
 }
