@@ -33,7 +33,9 @@ describe('RtmsMediaPump: a late tick', () => {
     const pump = new RtmsMediaPump({ videoScale: 1, videoGrain: false, mediaEncoding: 'json' }, new Map([[stream.streamId, stream]]), {
       send: (c, msg) => {
         const content = msg.content as { data?: string } | undefined;
-        if (c === media && content?.data) sent.push({ msgType: Number(msg.msg_type), text: content.data });
+        // Chat's text is inside the JSON in data (rtms-protocol.md §3, the newer shape).
+        const text = msg.msg_type === MsgType.MEDIA_DATA_CHAT && content?.data ? (JSON.parse(content.data) as { data: string }).data : content?.data;
+        if (c === media && text) sent.push({ msgType: Number(msg.msg_type), text });
         return true;
       },
       sendEncoded: () => true,
