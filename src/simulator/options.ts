@@ -27,6 +27,7 @@ export interface ResolvedOptions {
   eventWsHeartbeatTimeoutMs: number;
   mediaSplit: 'both' | 'all' | 'split';
   mediaScopes: MediaKind[];
+  shareChatUrls: boolean;
   speed: number;
   tickMs: number;
   videoScale: number;
@@ -66,6 +67,7 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     eventWsHeartbeatTimeoutMs: opts.eventWsHeartbeatTimeoutMs ?? 90_000,
     mediaSplit: opts.mediaSplit ?? 'both',
     mediaScopes: opts.mediaScopes ?? [...MEDIA_KINDS],
+    shareChatUrls: opts.shareChatUrls ?? false,
     speed: opts.speed ?? 1,
     tickMs: opts.tickMs ?? 20,
     videoScale: opts.videoScale ?? 1,

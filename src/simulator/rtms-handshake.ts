@@ -119,8 +119,13 @@ export class RtmsHandshake {
       const x = s.media.get(p);
       return !!x && !x.closing && x.ws.readyState === WebSocket.OPEN;
     };
-    if (live('all')) return this.fail(c, sid, msg, Status.MEDIA_DATA_ALL_CONNECTION_EXIST);
-    if (path === 'all' ? MEDIA_KINDS.some((k) => live(k)) : live(path)) return this.fail(c, sid, msg, Status.DUPLICATE_MEDIA_DATA_CONNECTION);
+    // One media connection per type (rtms-protocol.md §6 pitfall 2: statuses 15/16). What a
+    // connection carries decides, not its path: an `all` connection may carry the types
+    // that have no URL of their own (deskshare, chat) next to per-type connections, as Zoom's
+    // library falls back to `all` for them.
+    const overlaps = (p: MediaPath) => live(p) && s.media.get(p)!.kinds.some((k) => kinds.includes(k));
+    if (live('all') && (path === 'all' || overlaps('all'))) return this.fail(c, sid, msg, Status.MEDIA_DATA_ALL_CONNECTION_EXIST);
+    if (MEDIA_KINDS.some((k) => overlaps(k))) return this.fail(c, sid, msg, Status.DUPLICATE_MEDIA_DATA_CONNECTION);
     const v = validateMediaParams(kinds, msg.media_params);
     if ('status' in v) return this.fail(c, sid, msg, v.status);
     c.stream = s;

@@ -51,7 +51,8 @@ describe('RTMS signaling + media servers', () => {
         { userId: 102, name: '../../etc/passwd', speaks: [{ atMs: 2400, text: 'second line', durationMs: 200 }] },
       ],
     });
-    expect(Object.keys(urls).sort()).toEqual(['all', 'audio', 'chat', 'deskshare', 'transcript', 'video']);
+    // rtms-protocol.md §2: keys of their own only for audio, video and transcript; deskshare and chat go through `all`.
+    expect(Object.keys(urls).sort()).toEqual(['all', 'audio', 'transcript', 'video']);
     const { sock: media, resp } = track(
       await mediaHandshake(creds, ev, urls.all, 32, {
         audio: { content_type: 2, sample_rate: 1, channel: 1, codec: 1, data_opt: 2, send_rate: 100 },
@@ -341,5 +342,53 @@ describe('RTMS signaling + media servers', () => {
     sim.faults.malformedMedia(st.streamId, 'oversized');
     await media.sock.until(() => media.sock.msgs.slice(n).some((x) => x.msg_type === -1) && media.sock.msgs.slice(n).some((x) => x.msg_type === 15 && String(content(x).data).length > 9_000_000), 5000);
     await sim.stopRtms(st.streamId);
+  });
+});
+
+describe('RTMS msg 2 server_urls and media types out of scope', () => {
+  const sims: ZoomSimulator[] = [];
+  const sockets: JsonSocket[] = [];
+  const track = <T extends { sock: JsonSocket }>(x: T): T => {
+    sockets.push(x.sock);
+    return x;
+  };
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((s) => s.close()));
+    await Promise.all(sims.splice(0).map((s) => s.stop()));
+  });
+
+  async function connected(opts: Parameters<typeof ZoomSimulator.start>[0]) {
+    const sim = await ZoomSimulator.start({ ...creds, ...opts });
+    sims.push(sim);
+    const st = await sim.startRtms(sim.createMeeting().id);
+    const ev = startedEvent(sim, st.streamId);
+    const sig = track(await signalingHandshake(creds, ev));
+    expect(sig.resp.status_code).toBe(0);
+    const media = async (url: string, type: number) => track(await mediaHandshake(creds, ev, url, type)).resp.status_code;
+    return { sim, st, urls: mediaUrls(sig.resp), media };
+  }
+
+  it('`shareChatUrls` also offers deskshare and chat keys, only for the types in scope', async () => {
+    const { urls, media } = await connected({ shareChatUrls: true, mediaScopes: ['audio', 'deskshare', 'chat'] });
+    expect(Object.keys(urls).sort()).toEqual(['all', 'audio', 'chat', 'deskshare']);
+    expect(await media(urls.deskshare, 4)).toBe(0);
+    expect(await media(urls.chat, 16)).toBe(0);
+  });
+
+  it('without keys of their own, deskshare and chat ride on an `all` socket next to the per-type sockets; a type out of scope is refused with 9–13', async () => {
+    const { sim, st, urls, media } = await connected({ mediaScopes: ['audio', 'video', 'transcript', 'chat'] });
+    expect(Object.keys(urls).sort()).toEqual(['all', 'audio', 'transcript', 'video']);
+    expect(await media(urls.audio, 1)).toBe(0);
+    expect(await media(urls.video, 2)).toBe(0);
+    // No scope for deskshare: MEDIA_TYPE_DESKSHARE_NOT_SUPPORT, on `all` as asked alone or with chat.
+    expect(await media(urls.all, 4 | 16)).toBe(11);
+    expect(await media(urls.all, 4)).toBe(11);
+    // Chat alone on `all` does not collide with the per-type sockets; audio on `all` would (16).
+    expect(await media(urls.all, 1 | 16)).toBe(16);
+    expect(await media(urls.all, 16)).toBe(0);
+    expect(sim.record(st.streamId).live.media).toMatchObject({ all: 1, audio: 1, video: 1 });
+    // Now `all` carries chat: a second `all` socket, or another socket for chat, is refused; transcript on its own URL is not.
+    expect(await media(urls.all, 8)).toBe(15);
+    expect(await media(urls.transcript, 8)).toBe(0);
   });
 });

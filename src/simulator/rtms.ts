@@ -33,6 +33,8 @@ export interface RtmsConfig {
   mediaReconnectWindowMs: number;
   mediaSplit: 'both' | 'all' | 'split';
   mediaScopes: MediaKind[];
+  /** msg 2 also offers `deskshare`/`chat` keys (Zoom documents only audio, video, transcript and `all`). */
+  shareChatUrls: boolean;
   tickMs: number;
   videoScale: number;
   videoGrain: boolean;
@@ -117,9 +119,15 @@ export class RtmsEngine {
     return `${this.prefix(gen)}/signaling`;
   }
 
+  /**
+   * msg 2's `media_server.server_urls` (rtms-protocol.md §2: `{audio, video, transcript, all}`,
+   * only the types in scope). Deskshare and chat get no key of their own unless
+   * `shareChatUrls`: a client reaches them through `all`.
+   */
   mediaUrls(gen: number): Record<string, string> {
     const out: Record<string, string> = {};
-    if (this.cfg.mediaSplit !== 'all') for (const k of this.cfg.mediaScopes) out[k] = `${this.prefix(gen)}/media/${k}`;
+    const keyed = (k: MediaKind) => this.cfg.shareChatUrls || (k !== 'deskshare' && k !== 'chat');
+    if (this.cfg.mediaSplit !== 'all') for (const k of this.cfg.mediaScopes) if (keyed(k)) out[k] = `${this.prefix(gen)}/media/${k}`;
     if (this.cfg.mediaSplit !== 'split') out.all = `${this.prefix(gen)}/media/all`;
     return out;
   }

@@ -78,6 +78,7 @@ export class ZoomSimulator {
         mediaReconnectWindowMs: o.mediaReconnectWindowMs,
         mediaSplit: o.mediaSplit,
         mediaScopes: o.mediaScopes,
+        shareChatUrls: o.shareChatUrls,
         tickMs: o.tickMs,
         videoScale: o.videoScale,
         videoGrain: o.videoGrain,

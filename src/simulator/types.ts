@@ -48,6 +48,12 @@ export interface SimulatorOptions {
   mediaSplit?: 'both' | 'all' | 'split';
   /** Media types the app "has scopes for" (default all five). Others are absent from msg 2 and refused (9–13). */
   mediaScopes?: MediaKind[];
+  /**
+   * Per-type URLs in msg 2 also for deskshare and chat (default false: as rtms-protocol.md §2
+   * documents, only audio, video and transcript get a key of their own; deskshare and chat
+   * are reached through `all`).
+   */
+  shareChatUrls?: boolean;
   /** Meeting-script time runs this many times faster than the wall clock (default 1). */
   speed?: number;
   /** Media scheduler tick in real ms (default 20). */

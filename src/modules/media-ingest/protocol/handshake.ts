@@ -123,18 +123,36 @@ export interface MediaSocketPlan {
   unavailable: MediaTypeName[];
 }
 
+/**
+ * The types Zoom documents a `server_urls` key of their own for (rtms-protocol.md §2:
+ * `{audio, video, transcript, all}`): when msg 2 offers per-type keys and one of these is
+ * missing, the app has no scope for it. Deskshare and chat may have no key even with the
+ * scope: they are reached through `all` (what Zoom's own library falls back to).
+ */
+const KEYED_TYPES: ReadonlySet<MediaTypeName> = new Set<MediaTypeName>(['audio', 'video', 'transcript']);
+
+/**
+ * - `all` mode: one `all` socket for every wanted type that may be in scope.
+ * - `split` mode (or no `all` URL): one socket per wanted type with a key of its own, and
+ *   one `all` socket next to them for the wanted types that have none but may ride on `all`.
+ * A type with its own key is in scope; a keyed type (audio/video/transcript) without one is
+ * not; deskshare/chat without one are unknown, so asked for on `all` (Zoom answers 9–13 if
+ * the app has no scope, and the stream drops the type then: StreamConnections). When msg 2
+ * offers no per-type key at all, nothing is known: every wanted type is asked on `all`.
+ */
 export function planMediaSockets(serverUrls: Record<string, unknown>, wanted: readonly MediaTypeName[], mode: 'all' | 'split'): MediaSocketPlan {
   const url = (k: string) => (typeof serverUrls[k] === 'string' && (serverUrls[k] as string).length > 0 ? (serverUrls[k] as string) : undefined);
-  const perType = wanted.filter((t) => url(t));
   const all = url('all');
-  if ((mode === 'all' && all) || (mode === 'split' && perType.length === 0 && all)) {
-    // Offered per-type keys tell which types the app has scopes for; without any, ask for all wanted.
-    const offeredKeys = Object.keys(MEDIA_BITS).filter((k) => url(k));
-    const types = offeredKeys.length > 0 ? wanted.filter((t) => url(t)) : [...wanted];
-    return { sockets: types.length > 0 ? [{ key: 'all', url: all!, types }] : [], unavailable: wanted.filter((t) => !types.includes(t)) };
+  const anyTypeKey = Object.keys(MEDIA_BITS).some((k) => url(k));
+  const ownKey = wanted.filter((t) => url(t));
+  const viaAllOnly = anyTypeKey ? wanted.filter((t) => !url(t) && !KEYED_TYPES.has(t)) : [...wanted];
+  const notIn = (types: readonly MediaTypeName[]) => wanted.filter((t) => !types.includes(t));
+  if (mode === 'all' && all) {
+    const types = wanted.filter((t) => ownKey.includes(t) || viaAllOnly.includes(t));
+    return { sockets: types.length > 0 ? [{ key: 'all', url: all, types }] : [], unavailable: notIn(types) };
   }
-  return {
-    sockets: perType.map((t) => ({ key: t, url: url(t)!, types: [t] })),
-    unavailable: wanted.filter((t) => !perType.includes(t)),
-  };
+  const sockets: MediaSocketPlan['sockets'] = ownKey.map((t) => ({ key: t, url: url(t)!, types: [t] }));
+  const onAll = all ? viaAllOnly : [];
+  if (onAll.length > 0) sockets.push({ key: 'all', url: all!, types: onAll });
+  return { sockets, unavailable: notIn([...ownKey, ...onAll]) };
 }

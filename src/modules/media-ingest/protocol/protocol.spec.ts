@@ -55,7 +55,8 @@ describe('RTMS protocol helpers', () => {
 
   it('plans one all socket or one per type, dropping types without a URL', () => {
     const urls = { all: 'ws://h/all', audio: 'ws://h/audio', video: 'ws://h/video' };
-    expect(planMediaSockets(urls, ['audio', 'video', 'chat'], 'all')).toEqual({ sockets: [{ key: 'all', url: 'ws://h/all', types: ['audio', 'video'] }], unavailable: ['chat'] });
+    // A missing transcript key means no scope; chat has no key of its own even with the scope: asked on `all` (handshake.spec.ts).
+    expect(planMediaSockets(urls, ['audio', 'video', 'transcript', 'chat'], 'all')).toEqual({ sockets: [{ key: 'all', url: 'ws://h/all', types: ['audio', 'video', 'chat'] }], unavailable: ['transcript'] });
     expect(planMediaSockets(urls, ['audio', 'video'], 'split').sockets.map((s) => s.key)).toEqual(['audio', 'video']);
     expect(planMediaSockets({ all: 'ws://h/all' }, ['audio', 'chat'], 'split').sockets).toEqual([{ key: 'all', url: 'ws://h/all', types: ['audio', 'chat'] }]);
   });

@@ -1,4 +1,5 @@
 import { RTMS_STATUS_CODES, statusCodeName } from '../../../zoom/rtms-enums';
+import type { MediaTypeName } from '../../sessions';
 
 /**
  * How the stream worker reacts to a non-zero RTMS status code:
@@ -7,10 +8,17 @@ import { RTMS_STATUS_CODES, statusCodeName } from '../../../zoom/rtms-enums';
  *   duplicate media 15/16, internal exception 45) → retry with backoff in the window;
  * - stream_gone: the server does not know the stream (2) — it moved (failover) or
  *   ended; retried with the latest server_urls until the window closes.
+ * - media_type_unavailable: a media handshake asked for a type the app has no scope for
+ *   (9–13 MEDIA_TYPE_*_NOT_SUPPORT) → that type is dropped and the rest asked for at once.
+ *   The hub may ask for deskshare/chat without knowing the scope (handshake.ts
+ *   planMediaSockets), so this answer is expected, not a failure.
  */
-export type StatusClass = 'permanent' | 'retryable' | 'stream_gone';
+export type StatusClass = 'permanent' | 'retryable' | 'stream_gone' | 'media_type_unavailable';
 
 const RETRYABLE = new Set([8, 15, 16, 45]);
+
+/** 9–13 MEDIA_TYPE_{AUDIO,VIDEO,DESKSHARE,TRANSCRIPT,CHAT}_NOT_SUPPORT: the type refused. */
+const NOT_SUPPORTED: Readonly<Record<number, MediaTypeName>> = { 9: 'audio', 10: 'video', 11: 'deskshare', 12: 'transcript', 13: 'chat' };
 
 /** Handshake responses a status code can come in (the meaning of some codes depends on it). */
 const SIGNALING_HANDSHAKE_RESP = 2;
@@ -32,10 +40,14 @@ const REASON_RULES: ReadonlyArray<[RegExp, StatusClass]> = [
 /** A reason that is exactly a status name (as the current numbering's servers send it). */
 const STATUS_BY_NAME = new Map(Object.entries(RTMS_STATUS_CODES).map(([code, name]) => [name, Number(code)]));
 
+function statusNamedBy(reason: string): number | undefined {
+  return STATUS_BY_NAME.get(reason.trim().toUpperCase().replace(/[ -]+/g, '_'));
+}
+
 function classifyReason(reason: string): StatusClass | undefined {
   for (const [pattern, cls] of REASON_RULES) if (pattern.test(reason)) return cls;
   // e.g. INVALID_MEDIA_DESKSHARE_PARAMS next to a 31 says which numbering the server uses.
-  const named = STATUS_BY_NAME.get(reason.trim().toUpperCase().replace(/[ -]+/g, '_'));
+  const named = statusNamedBy(reason);
   return named === undefined || named === 0 ? undefined : classifyCode(named);
 }
 
@@ -57,6 +69,7 @@ function classifyCode(code: number, msgType?: number): StatusClass {
     if (code === 17) return 'retryable';
   }
   if (msgType === DATA_HANDSHAKE_RESP && code === 31) return 'retryable';
+  if (NOT_SUPPORTED[code]) return 'media_type_unavailable';
   if (RETRYABLE.has(code)) return 'retryable';
   if (code === 2) return 'stream_gone';
   return 'permanent';
@@ -67,13 +80,24 @@ function classifyCode(code: number, msgType?: number): StatusClass {
  *   without it only the current numbering is read.
  */
 export function classifyStatus(code: number, reason?: string, msgType?: number): StatusClass {
-  return (reason ? classifyReason(reason) : undefined) ?? classifyCode(code, msgType);
+  const cls = (reason ? classifyReason(reason) : undefined) ?? classifyCode(code, msgType);
+  // Only a media handshake asks for media types: in msg 2 a "not supported" type is a reply
+  // the signaling handshake cannot get, and retrying without a type cannot change it.
+  return cls === 'media_type_unavailable' && msgType === SIGNALING_HANDSHAKE_RESP ? 'permanent' : cls;
+}
+
+/** The media type a media_type_unavailable status refuses: named by the reason when it names one, else by the code. */
+function refusedMediaType(code: number, reason: string): MediaTypeName | undefined {
+  const named = reason ? statusNamedBy(reason) : undefined;
+  return (named !== undefined ? NOT_SUPPORTED[named] : undefined) ?? NOT_SUPPORTED[code];
 }
 
 /** A named RTMS error from a non-zero status code in a handshake (or close) response. */
 export class RtmsStatusError extends Error {
   readonly statusName: string;
   readonly statusClass: StatusClass;
+  /** media_type_unavailable: the type the server refused (the stream stops asking for it). */
+  readonly mediaType?: MediaTypeName;
 
   constructor(
     readonly socket: 'signaling' | 'media',
@@ -87,6 +111,7 @@ export class RtmsStatusError extends Error {
     this.name = 'RtmsStatusError';
     this.statusName = name;
     this.statusClass = classifyStatus(statusCode, reason, msgType);
+    if (this.statusClass === 'media_type_unavailable') this.mediaType = refusedMediaType(statusCode, reason);
   }
 
   get permanent(): boolean {

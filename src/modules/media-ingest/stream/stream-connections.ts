@@ -60,6 +60,15 @@ export interface StreamConnectionsDeps {
 export const SERVER_URLS_READ_TIMEOUT_MS = 1000;
 
 /**
+ * The type a refused media handshake names (9–13: no scope), when that socket asked for
+ * it. Only such a refusal drops a type: each round of connectMedia then drops a new one,
+ * so it ends; anything else fails the round as any failure does.
+ */
+function refusedType(err: unknown, asked: readonly MediaTypeName[]): MediaTypeName | undefined {
+  return err instanceof RtmsStatusError && err.mediaType && asked.includes(err.mediaType) ? err.mediaType : undefined;
+}
+
+/**
  * A stream's sockets: the signaling connection and the media sockets, their handshakes
  * (rtms-protocol.md §2–3), which server URL is tried next, and what is kept across a
  * media-only reconnection. When to (re)connect is StreamSession's call.
@@ -78,6 +87,10 @@ export class StreamConnections {
   private signalingConnectedAt = 0;
   /** The last read of the stream row's server URLs failed (logged once until one succeeds). */
   private urlsReadFailing = false;
+  /** Types the media server refused (9–13): no scope, so never asked for again by this stream. */
+  private readonly refusedTypes = new Set<MediaTypeName>();
+  /** The types without a media URL last warned about. */
+  private unavailableWarned = '';
 
   constructor(
     private readonly init: StreamConnectionsInit,
@@ -156,17 +169,33 @@ export class StreamConnections {
 
   /**
    * Opens the media sockets the plan needs. Sockets still open (split mode: the types
-   * that were not interrupted) are kept; only missing ones are handshaken again.
+   * that were not interrupted) are kept; only missing ones are handshaken again. A type
+   * Zoom refuses (9–13, no scope) is dropped for the rest of the stream and the plan is
+   * redone at once without it: each round drops at least one type, so this ends.
    */
   async connectMedia(): Promise<void> {
+    for (;;) {
+      const refused = await this.connectMediaOnce();
+      if (refused.length === 0) return;
+    }
+  }
+
+  /** The types still asked for: the job's, less those Zoom refused. */
+  private get wantedTypes(): MediaTypeName[] {
+    return this.init.mediaTypes.filter((t) => !this.refusedTypes.has(t));
+  }
+
+  /** One round of connectMedia; returns the types Zoom refused in it (none: done). */
+  private async connectMediaOnce(): Promise<MediaTypeName[]> {
     const signaling = this.signalingSock;
     if (!signaling?.open) throw new RtmsConnectionError('signaling', 'not connected');
     if (this.events.stopping?.()) throw new RtmsConnectionError('media', 'not connecting: the stream is ending');
-    const plan = planMediaSockets(this.mediaServerUrls, this.init.mediaTypes, this.deps.config.mediaSocketMode);
-    if (plan.unavailable.length > 0) {
-      this.logger.warn(`Stream ${this.rtmsStreamId}: no media URL offered for ${plan.unavailable.join(', ')} (no scope?); not requested`);
+    const plan = planMediaSockets(this.mediaServerUrls, this.wantedTypes, this.deps.config.mediaSocketMode);
+    this.warnUnavailable(plan.unavailable);
+    if (plan.sockets.length === 0) {
+      const refused = this.refusedTypes.size > 0 ? `; refused by the media server: ${[...this.refusedTypes].join(', ')}` : '';
+      throw new StreamConfigError(`the media server offered no URL for any requested media type (${this.init.mediaTypes.join(', ')})${refused}`);
     }
-    if (plan.sockets.length === 0) throw new StreamConfigError(`the media server offered no URL for any requested media type (${this.init.mediaTypes.join(', ')})`);
     for (const p of plan.sockets) {
       const refusal = checkServerUrls(p.url, this.deps.urlPolicy);
       if (refusal) throw new StreamConfigError(`media server URL refused by RTMS_ALLOWED_HOSTS policy: ${refusal}`);
@@ -192,17 +221,45 @@ export class StreamConnections {
         signaling.send({ msg_type: RtmsMessageType.ClientReadyAck, rtms_stream_id: this.rtmsStreamId });
       }),
     );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
+    const failed = fresh.flatMap((f, i) => {
+      const r = results[i];
+      return r.status === 'rejected' ? [{ ...f, err: r.reason as unknown, refused: refusedType(r.reason, f.p.types) }] : [];
+    });
+    const other = failed.find((f) => !f.refused);
+    const refused = failed.flatMap((f) => (f.refused ? [this.refuse(f.refused, f.err as RtmsStatusError)] : []));
+    if (other) {
       for (const f of fresh) f.sock.close(1000, 'client reconnecting');
       this.media = this.media.filter((s) => !fresh.some((f) => f.sock === s));
-      throw failed.reason;
+      throw other.err;
     }
-    if (fresh.length > 0) this.mediaConnectedAt = Date.now();
+    if (fresh.length > failed.length) this.mediaConnectedAt = Date.now();
+    if (refused.length > 0) {
+      // Only refusals: the sockets that came up stay (handshaken, acknowledged, carrying
+      // media) and the next round's plan keeps them; the refused ones are closed already.
+      this.media = this.media.filter((s) => !failed.some((f) => f.sock === s));
+      return refused;
+    }
     if (this.subscribedOn !== signaling) {
       signaling.send(eventSubscription());
       this.subscribedOn = signaling;
     }
+    return [];
+  }
+
+  /** Zoom refused `type` (no scope): it is not asked for again by this stream. Logged and recorded once. */
+  private refuse(type: MediaTypeName, err: RtmsStatusError): MediaTypeName {
+    this.refusedTypes.add(type);
+    this.logger.warn(`Stream ${this.rtmsStreamId}: the media server refused ${type} (${err.statusName}, ${err.statusCode}: no scope?); not requested any more`);
+    this.events.record('stream.media_type_unavailable', { media_type: type, status_code: err.statusCode, status_name: err.statusName });
+    return type;
+  }
+
+  /** Logged when the set of types without a URL changes (not on every reconnect). */
+  private warnUnavailable(types: MediaTypeName[]): void {
+    const key = types.join(',');
+    if (key === this.unavailableWarned) return;
+    this.unavailableWarned = key;
+    if (types.length > 0) this.logger.warn(`Stream ${this.rtmsStreamId}: no media URL offered for ${types.join(', ')} (no scope?); not requested`);
   }
 
   /**

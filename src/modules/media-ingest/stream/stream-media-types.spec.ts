@@ -1,0 +1,207 @@
+import { AddressInfo } from 'node:net';
+import { Logger } from '@nestjs/common';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { RtmsIngestConfig } from '../../../config/app.config';
+import { RtmsMessageType } from '../../../zoom/rtms-enums';
+import type { CapturePolicy, MediaTypeName } from '../../sessions';
+import { waitFor } from '../../../../test/utils/wait-for';
+import { StreamSession, StreamSessionDeps } from './stream-session';
+
+const BITS: Array<[MediaTypeName, number, number]> = [
+  // type, media_type bit, status when the app has no scope for it (rtms-protocol.md §2: 9–13)
+  ['audio', 1, 9],
+  ['video', 2, 10],
+  ['deskshare', 4, 11],
+  ['transcript', 8, 12],
+  ['chat', 16, 13],
+];
+
+/**
+ * A stand-in for Zoom that knows the app's scopes: msg 2 offers the media URLs it is told
+ * to, and a media handshake asking for a type out of scope is refused with that type's
+ * MEDIA_TYPE_*_NOT_SUPPORT (9–13), as the RTMS server does.
+ */
+class ScopedZoom {
+  /** Every media handshake: the path dialed, the media_type asked, the status answered. */
+  readonly media: Array<{ path: string; mask: number; status: number }> = [];
+  signalingHandshakes = 0;
+  readyAcks = 0;
+  signaling: WebSocket | null = null;
+  private server!: WebSocketServer;
+
+  constructor(
+    private readonly scopes: MediaTypeName[],
+    /** The `server_urls` keys msg 2 offers (each is `<base>/media/<key>`). */
+    private readonly keys: string[],
+  ) {}
+
+  async start(): Promise<this> {
+    this.server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => this.server.once('listening', () => r()));
+    this.server.on('connection', (ws, req) => {
+      ws.on('message', (raw) => {
+        const m = JSON.parse(String(raw)) as { msg_type?: number; media_type?: number };
+        if (m.msg_type === RtmsMessageType.SignalingHandshakeReq) {
+          this.signalingHandshakes++;
+          this.signaling = ws;
+          const serverUrls = Object.fromEntries(this.keys.map((k) => [k, `${this.base}/media/${k}`]));
+          ws.send(JSON.stringify({ msg_type: RtmsMessageType.SignalingHandshakeResp, status_code: 0, media_server: { server_urls: serverUrls } }));
+        } else if (m.msg_type === RtmsMessageType.ClientReadyAck) {
+          this.readyAcks++;
+        } else if (m.msg_type === RtmsMessageType.DataHandshakeReq) {
+          const mask = m.media_type ?? 0;
+          const outOfScope = BITS.find(([type, bit]) => mask & bit && !this.scopes.includes(type));
+          const status = outOfScope ? outOfScope[2] : 0;
+          this.media.push({ path: (req.url ?? '').replace('/media/', ''), mask, status });
+          ws.send(JSON.stringify({ msg_type: RtmsMessageType.DataHandshakeResp, status_code: status, reason: status ? `MEDIA_TYPE_${outOfScope![0].toUpperCase()}_NOT_SUPPORT` : '' }));
+          if (status) ws.close(1000, 'handshake failed');
+        }
+      });
+    });
+    return this;
+  }
+
+  get base(): string {
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.server.clients) c.terminate();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+const config = {
+  keepAliveTimeoutMs: 65_000,
+  signalingReconnectWindowMs: 55_000,
+  mediaReconnectWindowMs: 25_000,
+  reconnectBaseMs: 100,
+  reconnectMaxMs: 1000,
+  handshakeTimeoutMs: 3000,
+  maxMessageBytes: 1024 * 1024,
+  maxSignalingMessageBytes: 1024 * 1024,
+} as RtmsIngestConfig;
+
+/** Metrics that count nothing (any counter, histogram or gauge, with or without labels). */
+const noMetrics: unknown = new Proxy(() => undefined, { get: (_t, p) => (p === 'then' ? undefined : noMetrics), apply: () => noMetrics });
+
+function session(zoom: ScopedZoom, mediaTypes: MediaTypeName[], mediaSocketMode: 'all' | 'split', notes: Array<[string, Record<string, unknown>]>): StreamSession {
+  const deps = {
+    config: { ...config, mediaSocketMode },
+    urlPolicy: { allowedHosts: ['127.0.0.1'], allowInsecureWs: true },
+    streams: { findByStreamId: async () => null },
+    recorder: {
+      runtime: () => undefined,
+      note: async (_ref: unknown, type: string, payload: Record<string, unknown>) => void notes.push([type, payload]),
+      event: async () => undefined,
+      streamState: async () => undefined,
+      sessionState: async () => undefined,
+      reconnect: () => undefined,
+      counts: () => undefined,
+      ended: () => undefined,
+      settled: async () => true,
+    },
+    metrics: noMetrics,
+    media: { mediaReconnecting: () => undefined, close: async () => undefined, add: () => undefined, stats: { filtered: 0 } },
+    liveText: { append: () => undefined },
+    lease: { watch: () => undefined, stop: () => undefined, renewed: () => undefined },
+    workerId: 'w1',
+    onFirstMediaHandshake: async () => undefined,
+  } as unknown as StreamSessionDeps;
+  const policy = { media_types: mediaTypes, include_user_ids: [], exclude_user_ids: [] } as unknown as CapturePolicy;
+  return new StreamSession(
+    { sessionId: 's1', rtmsStreamId: 'st1', identity: { meetingIdentity: 'm==', rtmsStreamId: 'st1', signature: 'sig' }, serverUrls: `${zoom.base}/signaling`, policy, mediaTypes, mediaParams: {}, takeover: false },
+    deps,
+  );
+}
+
+const unavailableNotes = (notes: Array<[string, Record<string, unknown>]>) => notes.filter(([type]) => type === 'stream.media_type_unavailable').map(([, payload]) => payload);
+
+describe('StreamSession: a media type the app has no scope for (msg 4 status 9–13)', () => {
+  let zoom: ScopedZoom | undefined;
+  const notes: Array<[string, Record<string, unknown>]> = [];
+
+  beforeEach(() => {
+    notes.length = 0;
+    for (const level of ['log', 'warn', 'error', 'debug'] as const) jest.spyOn(Logger.prototype, level).mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    await zoom?.stop();
+    zoom = undefined;
+    jest.restoreAllMocks();
+  });
+
+  it('is dropped for the rest of the stream and the rest asked for at once (all mode); the stream runs on', async () => {
+    // msg 2 offers only `all`: nothing says which types are in scope, so everything wanted is asked.
+    zoom = await new ScopedZoom(['audio'], ['all']).start();
+    const s = session(zoom, ['audio', 'deskshare', 'chat'], 'all', notes);
+    const run = s.run();
+    await waitFor(() => zoom!.media.some((h) => h.status === 0), { timeoutMs: 5000, what: 'a media handshake accepted' });
+    expect(zoom.media).toEqual([
+      { path: 'all', mask: 1 | 4 | 16, status: 11 },
+      { path: 'all', mask: 1 | 16, status: 13 },
+      { path: 'all', mask: 1, status: 0 },
+    ]);
+    expect(unavailableNotes(notes)).toEqual([
+      { media_type: 'deskshare', status_code: 11, status_name: 'MEDIA_TYPE_DESKSHARE_NOT_SUPPORT' },
+      { media_type: 'chat', status_code: 13, status_name: 'MEDIA_TYPE_CHAT_NOT_SUPPORT' },
+    ]);
+    expect(notes.some(([type]) => type === 'stream.failed')).toBe(false);
+
+    // A later media reconnect (event 7, after the 1 s in which a notice is taken as stale) asks only for what is left.
+    await new Promise((r) => setTimeout(r, 1100));
+    zoom.signaling!.send(JSON.stringify({ msg_type: RtmsMessageType.EventUpdate, event: { event_type: 7, timestamp: Date.now() } }));
+    await waitFor(() => zoom!.media.length === 4, { timeoutMs: 5000, what: 'media redone after event 7' });
+    expect(zoom.media[3]).toEqual({ path: 'all', mask: 1, status: 0 });
+    expect(zoom.signalingHandshakes).toBe(1);
+    expect(unavailableNotes(notes)).toHaveLength(2);
+    s.abort('shutdown');
+    await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
+  });
+
+  it('fails the stream like "no URL for any requested media type" when every wanted type is refused', async () => {
+    zoom = await new ScopedZoom(['audio'], ['all']).start();
+    const s = session(zoom, ['deskshare', 'chat'], 'all', notes);
+    const outcome = await s.run();
+    expect(outcome).toMatchObject({ kind: 'failed', reason: expect.stringMatching(/^the media server offered no URL for any requested media type \(deskshare, chat\); refused by the media server: deskshare, chat$/) });
+    expect(zoom.media.map((h) => h.status)).toEqual([11, 13]);
+    expect(unavailableNotes(notes).map((n) => n.media_type)).toEqual(['deskshare', 'chat']);
+  });
+
+  it('split mode with the documented msg 2: the per-type sockets stay up while share screen and chat are tried on `all` and dropped', async () => {
+    zoom = await new ScopedZoom(['audio', 'video', 'transcript'], ['audio', 'video', 'transcript', 'all']).start();
+    const s = session(zoom, ['audio', 'video', 'deskshare', 'transcript', 'chat'], 'split', notes);
+    const run = s.run();
+    await waitFor(() => zoom!.media.filter((h) => h.path === 'all').length === 2 && zoom!.readyAcks === 3, { timeoutMs: 5000, what: 'share and chat refused on all, three sockets acknowledged' });
+    // The per-type sockets were handshaken once each (kept through the retries), share and chat tried on `all` and refused.
+    const byPath = (p: string) => zoom!.media.filter((h) => h.path === p).map((h) => [h.mask, h.status]);
+    expect(byPath('audio')).toEqual([[1, 0]]);
+    expect(byPath('video')).toEqual([[2, 0]]);
+    expect(byPath('transcript')).toEqual([[8, 0]]);
+    expect(byPath('all')).toEqual([
+      [4 | 16, 11],
+      [16, 13],
+    ]);
+    expect(unavailableNotes(notes).map((n) => n.media_type)).toEqual(['deskshare', 'chat']);
+    s.abort('shutdown');
+    await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
+    expect(zoom.media).toHaveLength(5);
+  });
+
+  it('split mode: share screen and chat in scope ride on one `all` socket next to the per-type sockets', async () => {
+    zoom = await new ScopedZoom(['audio', 'video', 'deskshare', 'transcript', 'chat'], ['audio', 'video', 'transcript', 'all']).start();
+    const s = session(zoom, ['audio', 'video', 'deskshare', 'transcript', 'chat'], 'split', notes);
+    const run = s.run();
+    await waitFor(() => zoom!.readyAcks === 4, { timeoutMs: 5000, what: 'four media sockets acknowledged' });
+    expect(zoom.media.map((h) => [h.path, h.mask, h.status]).sort()).toEqual([
+      ['all', 4 | 16, 0],
+      ['audio', 1, 0],
+      ['transcript', 8, 0],
+      ['video', 2, 0],
+    ]);
+    expect(unavailableNotes(notes)).toEqual([]);
+    s.abort('shutdown');
+    await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
+  });
+});
