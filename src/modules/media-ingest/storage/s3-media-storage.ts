@@ -22,7 +22,23 @@ export interface S3StorageOptions {
   forcePathStyle: boolean;
   accessKeyId?: string;
   secretAccessKey?: string;
+  /** Longest wait for the TCP (and TLS) connection to the endpoint (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Longest a request's socket may stay silent, sending and receiving nothing (default 30 s). */
+  socketTimeoutMs?: number;
 }
+
+/**
+ * Without timeouts the SDK waits for ever on an endpoint that accepted the connection and
+ * then stalled (an overloaded MinIO, a stuck proxy): a compose job or a saver would hang
+ * with it. The socket timeout is an idle timeout, not a total one, so a multi-GB upload
+ * or download that keeps moving is never cut; its price is that a reader who stops
+ * reading that long (a paused player on the download route) loses its S3 stream and asks
+ * again with Range. The SDK retries a timed-out request like any transient error (up to 3
+ * attempts; a streamed upload once).
+ */
+export const S3_CONNECT_TIMEOUT_MS = 10_000;
+export const S3_SOCKET_TIMEOUT_MS = 30_000;
 
 function isNotFound(err: unknown): boolean {
   if (err instanceof S3ServiceException) {
@@ -49,6 +65,7 @@ export class S3MediaStorage implements MediaStorage {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       credentials: opts.accessKeyId && opts.secretAccessKey ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } : undefined,
+      requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? S3_CONNECT_TIMEOUT_MS, socketTimeout: opts.socketTimeoutMs ?? S3_SOCKET_TIMEOUT_MS },
     });
   }
 
@@ -69,12 +86,22 @@ export class S3MediaStorage implements MediaStorage {
    * One streamed PUT of the file (S3 takes up to 5 GiB in one PUT): the file is read twice
    * (its hash, then the upload), never held in memory. Multipart upload would need
    * @aws-sdk/lib-storage, which the hub does not ship.
+   *
+   * `signal` (not part of MediaStorage yet; the compose job passes it) aborts the upload.
+   * The file's stream is destroyed whatever happens: on a refused or aborted PUT the SDK
+   * leaves it open, and its descriptor would keep a deleted multi-GB file allocated.
    */
-  async putFile(key: string, filePath: string, contentType: string): Promise<PutResult> {
+  async putFile(key: string, filePath: string, contentType: string, opts: { signal?: AbortSignal } = {}): Promise<PutResult> {
     const { bytes, sha256 } = await hashFile(filePath);
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), Body: createReadStream(filePath), ContentType: contentType, ContentLength: bytes, Metadata: { sha256 } }),
-    );
+    const body = createReadStream(filePath);
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), Body: body, ContentType: contentType, ContentLength: bytes, Metadata: { sha256 } }),
+        { abortSignal: opts.signal },
+      );
+    } finally {
+      body.destroy();
+    }
     return { bytes, sha256 };
   }
 
