@@ -86,6 +86,18 @@ describe('planComposition', () => {
     expect(plan.video[0].frameTs.slice(0, 3)).toEqual([T0 + 100, T0 + 140, T0 + 180]);
   });
 
+  it('ends a WAV with holes where its sound ends, not at capturedAt + duration_ms (which counts the PCM only)', () => {
+    // 1 s of sound at 50 s, a 10 s hole (everyone muted), 1 s of sound from 61 s: duration_ms 2000, the sound ends at 62 s.
+    const wav = audioSeg('0', T0 + 50_000, 2000, [{ at_ms: T0 + 51_000, missing_ms: 10_000 }]);
+    const plan = planComposition({ startedAt: new Date(T0), endedAt: new Date(T0 + 61_500), video: [], audio: [wav], events: [] });
+    expect(plan.audio[0].runs.map((r) => r.startTs)).toEqual([T0 + 50_000, T0 + 61_000]);
+    expect(plan.endTs).toBe(T0 + 62_000);
+    expect(plan.audio[0].endTs).toBe(T0 + 62_000);
+    // An interruption after it starts where that sound ended.
+    const later = planComposition({ startedAt: new Date(T0), endedAt: new Date(T0 + 70_000), video: [], audio: [wav, audioSeg('0', T0 + 65_000, 1000)], events: [ev('stream.reconnect', T0 + 64_000)] });
+    expect(later.knownGaps).toEqual([{ fromTs: T0 + 62_000, toTs: T0 + 65_000, reason: 'interrupted' }]);
+  });
+
   it('prefers Zoom mixed audio (user 0) over the participants’ own tracks', () => {
     const plan = planComposition({ startedAt: new Date(T0), endedAt: new Date(T0 + 5000), video: [], audio: [audioSeg('16778240', T0, 5000), audioSeg('0', T0, 5000)], events: [] });
     expect(plan.audioSource).toBe('mixed');

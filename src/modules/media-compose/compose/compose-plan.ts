@@ -1,8 +1,8 @@
 import { MIXED_AUDIO_USER_ID, type RecordingSource } from '../../media-ingest';
 import type { ComposeGap, ComposeInput } from '../engine/compose-types';
 
-/** A stored piece as the plan sees it: media-ingest's RecordingSource (its size is not needed here). */
-export type PlanSource = Omit<RecordingSource, 'bytes'>;
+/** A stored piece as the plan sees it: media-ingest's RecordingSource (its size and digest are not needed here). */
+export type PlanSource = Omit<RecordingSource, 'bytes' | 'sha256'>;
 
 /** The timeline events gaps come from (session_events rows of the session). */
 export interface PlanEvent {
@@ -28,6 +28,8 @@ export interface PlannedAudio {
   /** null: mixed stream. */
   userId: string | null;
   runs: AudioRun[];
+  /** Where its sound ends (Zoom ms): audioEndTs. */
+  endTs: number;
 }
 
 export interface AudioRun {
@@ -83,12 +85,9 @@ export function videoFrameTs(meta: Record<string, unknown>): number[] | string {
  * missing_ms, and its PCM starts after what was played before the hole.
  */
 export function audioRuns(meta: Record<string, unknown>, firstTs: number, fileBase: string): Array<Omit<AudioRun, 'file'> & { file: string }> | string {
-  const rate = meta.sample_rate;
-  const channels = meta.channels ?? 1;
-  if (!finite(rate) || rate <= 0) return 'meta.sample_rate missing';
-  if (!finite(channels) || channels <= 0) return 'meta.channels invalid';
-  const frameBytes = 2 * channels;
-  const bytesPerMs = (rate * frameBytes) / 1000;
+  const format = pcmFormat(meta);
+  if (typeof format === 'string') return format;
+  const { frameBytes, bytesPerMs } = format;
   const gaps = Array.isArray(meta.gaps) ? (meta.gaps as Array<{ at_ms?: unknown; missing_ms?: unknown }>).filter((g) => finite(g.at_ms) && finite(g.missing_ms) && (g.missing_ms as number) > 0) : [];
   const runs: AudioRun[] = [];
   let runStartTs = firstTs;
@@ -106,10 +105,32 @@ export function audioRuns(meta: Record<string, unknown>, firstTs: number, fileBa
   return runs;
 }
 
-/** End of a source's media (Zoom ms). */
-function sourceEnd(s: PlanSource, frameTs?: number[]): number {
-  if (frameTs && frameTs.length > 0) return Math.max(frameTs[frameTs.length - 1], s.capturedAt.getTime() + (s.durationMs ?? 0));
-  return s.capturedAt.getTime() + (s.durationMs ?? 0);
+/** A WAV row's PCM layout (16-bit samples), or what is wrong with its meta. */
+function pcmFormat(meta: Record<string, unknown>): { frameBytes: number; bytesPerMs: number } | string {
+  const rate = meta.sample_rate;
+  const channels = meta.channels ?? 1;
+  if (!finite(rate) || rate <= 0) return 'meta.sample_rate missing';
+  if (!finite(channels) || channels <= 0) return 'meta.channels invalid';
+  const frameBytes = 2 * channels;
+  return { frameBytes, bytesPerMs: (rate * frameBytes) / 1000 };
+}
+
+/**
+ * Where a WAV's sound ends (Zoom ms). Its duration_ms counts the PCM only — the holes are
+ * listed in meta.gaps, not filled — so capturedAt + duration_ms would end early by the
+ * holes' length and the window would cut the end of the audio. The end is the last run's
+ * start plus the PCM left after what the runs before it played.
+ */
+export function audioEndTs(meta: Record<string, unknown>, durationMs: number | null, runs: AudioRun[]): number {
+  const last = runs[runs.length - 1];
+  const format = pcmFormat(meta);
+  const playedBeforeMs = typeof format === 'string' ? 0 : last.byteStart / format.bytesPerMs;
+  return last.startTs + Math.max(0, (durationMs ?? 0) - playedBeforeMs);
+}
+
+/** End of a video segment's media (Zoom ms): its last access unit, or its row's duration if that says later. */
+function videoEnd(s: PlanSource, frameTs: number[]): number {
+  return Math.max(frameTs[frameTs.length - 1], s.capturedAt.getTime() + (s.durationMs ?? 0));
 }
 
 /**
@@ -146,7 +167,7 @@ export function planComposition(req: PlanRequest): ComposePlan {
         if (report) skipped.push({ storage_key: s.storageKey, reason: runs });
         continue;
       }
-      out.push({ source: s, file: `${base}.wav`, userId: s.userId === MIXED_AUDIO_USER_ID ? null : s.userId, runs });
+      out.push({ source: s, file: `${base}.wav`, userId: s.userId === MIXED_AUDIO_USER_ID ? null : s.userId, runs, endTs: audioEndTs(s.meta, s.durationMs, runs) });
     }
     return out;
   };
@@ -154,7 +175,7 @@ export function planComposition(req: PlanRequest): ComposePlan {
   const participants = req.participantAudio ? planAudio(req.audio.filter((a) => a.userId !== MIXED_AUDIO_USER_ID), 'p', mixed.length > 0) : [];
 
   const starts = [...video.map((v) => v.frameTs[0]), ...audio.map((a) => a.runs[0].startTs)];
-  const ends = [...video.map((v) => sourceEnd(v.source, v.frameTs)), ...audio.map((a) => sourceEnd(a.source))];
+  const ends = [...video.map((v) => videoEnd(v.source, v.frameTs)), ...audio.map((a) => a.endTs)];
   const mediaStart = starts.length ? Math.min(...starts) : null;
   const mediaEnd = ends.length ? Math.max(...ends) : null;
   const startTs = Math.min(...[req.startedAt?.getTime(), mediaStart].filter(finite));
@@ -164,7 +185,7 @@ export function planComposition(req: PlanRequest): ComposePlan {
   let pausedAt: number | null = null;
   let keyframeWaits = 0;
   // Media intervals, to bound an interruption by the media around it.
-  const mediaSpans = [...video.map((v) => [v.frameTs[0], sourceEnd(v.source, v.frameTs)]), ...audio.map((a) => [a.runs[0].startTs, sourceEnd(a.source)])];
+  const mediaSpans = [...video.map((v) => [v.frameTs[0], videoEnd(v.source, v.frameTs)]), ...audio.map((a) => [a.runs[0].startTs, a.endTs])];
   for (const e of req.events) {
     const t = e.createdAt.getTime();
     if (e.eventType === 'session.status_changed') {
