@@ -1,5 +1,6 @@
 import { DynamicModule, Module, OnApplicationBootstrap, Provider } from '@nestjs/common';
 import { ReadinessChecks } from '../../common/health/readiness-checks';
+import { ComposeLeases } from './compose/compose-lease';
 import { ComposeMetrics } from './compose/compose-metrics';
 import { ComposeWorkDirs } from './compose/compose-work-dirs';
 import { RecordingComposer } from './compose/recording-composer.service';
@@ -21,6 +22,8 @@ import { MediaComposeCoreModule } from './media-compose-core.module';
   providers: [
     RecordingComposer,
     ComposeMetrics,
+    // One composition of a session at a time, hub-wide.
+    ComposeLeases,
     FfmpegHealth,
     // Each compose's private folder under COMPOSE_WORK_DIR, and the sweep of those left by killed workers.
     {

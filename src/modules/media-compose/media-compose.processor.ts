@@ -1,16 +1,22 @@
 import { Processor } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown } from '@nestjs/common';
-import { Job } from 'bullmq';
+import { Job, WaitingError } from 'bullmq';
+import { errorMessage } from '../../common/errors/error-message';
 import { JobName } from '../../jobs/job-names';
 import { QueueJob, RecordingComposePayload } from '../../jobs/job-payloads';
 import { QueueName } from '../../jobs/queue-names';
-import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
+import { deferJobUntil, QueueProcessor, unknownJob } from '../../jobs/queue-processor';
+import { ComposeInterrupted } from './compose/compose-errors';
 import { RecordingComposer } from './compose/recording-composer.service';
+
+/** How long a composition waits when another run of its session holds the lease (compose-lease.ts). */
+export const COMPOSE_BUSY_RETRY_MS = 15_000;
 
 /**
  * `media-compose` queue: builds recording.mp4 (CPU-heavy: its own workers, concurrency
- * CONCURRENCY_MEDIA_COMPOSE, default 1). On shutdown the running ffmpeg is stopped and
- * the job retried elsewhere (its attempt counts; compositions are idempotent).
+ * CONCURRENCY_MEDIA_COMPOSE, default 1). On shutdown the worker stops fetching, the
+ * running composition is stopped (ffmpeg, downloads and uploads) and its job handed back
+ * to the queue for another worker, without using an attempt (compositions are idempotent).
  */
 @Processor(QueueName.MediaCompose)
 export class MediaComposeProcessor extends QueueProcessor implements BeforeApplicationShutdown {
@@ -24,10 +30,33 @@ export class MediaComposeProcessor extends QueueProcessor implements BeforeAppli
   protected async handle(job: QueueJob<QueueName.MediaCompose>): Promise<unknown> {
     switch (job.name) {
       case JobName.RecordingCompose:
-        return this.composer.run(job.data.sessionId, job.data.revision, this.shutdown.signal);
+        return this.compose(job);
       default:
         return unknownJob(job.name);
     }
+  }
+
+  private async compose(job: Job<RecordingComposePayload>): Promise<unknown> {
+    // Fetched while shutting down (a fetch already in flight when fetching stopped): hand it back untouched.
+    if (this.shutdown.signal.aborted) return this.handBack(job);
+    try {
+      const outcome = await this.composer.run(job.data.sessionId, job.data.revision, this.shutdown.signal);
+      // Another run of the session is composing: try again once it may be done, no attempt used.
+      if (outcome.status === 'busy') return await deferJobUntil(job, Date.now() + COMPOSE_BUSY_RETRY_MS);
+      return outcome;
+    } catch (err) {
+      if (!(err instanceof ComposeInterrupted)) throw err;
+      if (err.reason === 'shutdown') return this.handBack(job);
+      // Its lease was lost (another run may hold it now): later, no attempt used.
+      return deferJobUntil(job, Date.now() + COMPOSE_BUSY_RETRY_MS);
+    }
+  }
+
+  /** Back to `wait` with no attempt used, for another worker to compose at once. Always throws WaitingError. */
+  private async handBack(job: Job): Promise<never> {
+    await job.moveToWait(job.token);
+    this.logger.log(`Composition ${job.id} handed back to the queue (shutting down)`);
+    throw new WaitingError();
   }
 
   /** The last attempt failed on an error that could have passed (storage down all along): announce it as final. */
@@ -37,7 +66,16 @@ export class MediaComposeProcessor extends QueueProcessor implements BeforeAppli
     await this.composer.failFinally(data.sessionId, data.revision, err);
   }
 
-  beforeApplicationShutdown(): void {
+  /**
+   * Stops fetching first, then stops the running composition: a job fetched between the
+   * abort and the worker's close (onApplicationShutdown) would start already aborted.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    try {
+      await this.worker.pause(true);
+    } catch (err) {
+      this.logger.warn(`Could not stop fetching compositions: ${errorMessage(err)}`);
+    }
     this.shutdown.abort();
   }
 }

@@ -34,14 +34,20 @@ export class RecordingCompositionsRepository {
     );
   }
 
-  /** Records where the session's composition is (the row made if missing, revision 0). */
-  async setState(sessionId: string, state: CompositionState, fields: { error?: { code: string; message: string } | null; artifactId?: string | null } = {}): Promise<void> {
+  /**
+   * Records where revision `revision` (0: the automatic composition) of the session's
+   * composition is; the row is made if missing. Only while the row is at that revision: a
+   * run of an older revision (the automatic one after a re-compose was asked for, say)
+   * must not report its state or its failure as the newer one's.
+   */
+  async setState(sessionId: string, revision: number, state: CompositionState, fields: { error?: { code: string; message: string } | null; artifactId?: string | null } = {}): Promise<void> {
     await this.db.query(
-      `INSERT INTO recording_compositions (session_id, revision, state, error, artifact_id) VALUES ($1, 0, $2, $3, $4)
+      `INSERT INTO recording_compositions (session_id, revision, state, error, artifact_id) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (session_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now(),
-         error = CASE WHEN $5 THEN EXCLUDED.error ELSE recording_compositions.error END,
-         artifact_id = CASE WHEN $6 THEN EXCLUDED.artifact_id ELSE recording_compositions.artifact_id END`,
-      [sessionId, state, fields.error === undefined || fields.error === null ? null : JSON.stringify(fields.error), fields.artifactId ?? null, fields.error !== undefined, fields.artifactId !== undefined],
+         error = CASE WHEN $6 THEN EXCLUDED.error ELSE recording_compositions.error END,
+         artifact_id = CASE WHEN $7 THEN EXCLUDED.artifact_id ELSE recording_compositions.artifact_id END
+       WHERE recording_compositions.revision = EXCLUDED.revision`,
+      [sessionId, revision, state, fields.error === undefined || fields.error === null ? null : JSON.stringify(fields.error), fields.artifactId ?? null, fields.error !== undefined, fields.artifactId !== undefined],
     );
   }
 }

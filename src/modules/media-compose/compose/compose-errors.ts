@@ -32,6 +32,33 @@ export class ComposeFailure extends Error {
   }
 }
 
+/**
+ * Some sources went or changed while the composition ran (an erasure or a retention purge
+ * took them): nothing was stored, and the next attempt plans again from what is left.
+ */
+export function sourcesChanged(): ComposeFailure {
+  return new ComposeFailure('internal_error', 'sources were deleted or replaced while composing (an erasure or a retention purge): nothing stored; composing again from what is left', true);
+}
+
+/** The session was deleted while the composition ran: nothing to store, nothing to announce. */
+export class ComposeSessionGone extends Error {
+  constructor(sessionId: string) {
+    super(`session ${sessionId} was deleted while composing`);
+    this.name = 'ComposeSessionGone';
+  }
+}
+
+/**
+ * The run was stopped from outside, not by its own failure: SIGTERM (`shutdown`), or its
+ * lease lost to another run (`lease_lost`). The job is put back without using an attempt.
+ */
+export class ComposeInterrupted extends Error {
+  constructor(readonly reason: 'shutdown' | 'lease_lost') {
+    super(`composition interrupted (${reason})`);
+    this.name = 'ComposeInterrupted';
+  }
+}
+
 /** An error from the engine (ffmpeg): deterministic, except a missing binary is named as such and an abort is retried. */
 export function engineFailure(err: unknown): ComposeFailure {
   if (err instanceof ComposeFailure) return err;

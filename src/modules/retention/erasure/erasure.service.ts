@@ -257,6 +257,9 @@ export class ErasureService {
       const rows = await this.media.deleteUserRows(sessionId, userIds, em);
       // The composed recording shows and plays everyone: it goes with the person (docs/retention.md);
       // POST /sessions/:id/recording composes it again from what is left.
+      // A composition running meanwhile does not bring it back: it writes its rows under a
+      // session row lock that conflicts with this transaction's share lock, and only if the
+      // sources it read (these rows among them) are still there (media-ingest composed-commit.ts).
       const recording = await this.recordings.deleteComposed(sessionId, em, ['recording']);
       const participantRows = await this.participants.deleteParticipants(sessionId, userIds, em);
       // What the session's event inbox and app-event outbox hold about them: their
