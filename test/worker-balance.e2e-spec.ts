@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MediaBatchPayload } from '../src/jobs/job-payloads';
 import { QueueName } from '../src/jobs/queue-names';
@@ -100,8 +100,8 @@ describe('Stream workers: balanced over worker hosts, drained for a rolling depl
     return out;
   }
 
-  function runDrain(target: string): Promise<{ code: number | null; out: string }> {
-    const child = spawn(process.execPath, [...nodeArgsFor('src/modules/media-ingest/workers/worker-drain.ts'), target, '--wait'], {
+  function runDrain(target: string, flags = ['--wait']): Promise<{ code: number | null; out: string }> {
+    const child = spawn(process.execPath, [...nodeArgsFor('src/modules/media-ingest/workers/worker-drain.ts'), target, ...flags], {
       env: { ...process.env, ...ctx.env, TS_NODE_TRANSPILE_ONLY: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -187,6 +187,26 @@ describe('Stream workers: balanced over worker hosts, drained for a rolling depl
     }
     const handedOver = await query<{ n: number }>(ctx.hub.app, `SELECT count(*)::int AS n FROM session_events WHERE rtms_stream_id = ANY($1) AND event_type = 'stream.handed_over'`, [ids]);
     expect(handedOver[0].n).toBe(before.get(victimPid));
+
+    // ── drain every worker of a host at once (here all three run on this machine) ──
+    // Nobody can take a stream then: none is handed over (before, each of the two that held
+    // streams handed one to the other, which was pausing too: both jobs sat in `wait` with
+    // nobody fetching), and every stream stays live where it is until the drain is cancelled.
+    expect((await runDrain(hostname(), [])).code).toBe(0);
+    await waitFor(async () => (await listWorkers(redis, qn())).every((w) => w.draining), { timeoutMs: 5_000, what: 'every worker draining' });
+    const watchUntil = Date.now() + 4_000;
+    while (Date.now() < watchUntil) {
+      const queued = (await streamsQueue.getWaitingCount()) + (await streamsQueue.getDelayedCount());
+      expect({ queued }).toEqual({ queued: 0 });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const still = await query<{ n: number }>(ctx.hub.app, `SELECT count(*)::int AS n FROM session_events WHERE rtms_stream_id = ANY($1) AND event_type = 'stream.handed_over'`, [ids]);
+    expect(still[0].n).toBe(before.get(victimPid));
+    expect((await Promise.all(ids.map(async (id) => (await owner(id))?.status === 'active' && liveConnected(id)))).every(Boolean)).toBe(true);
+    const drainingAll = await listWorkers(redis, qn());
+    expect(drainingAll.reduce((a, w) => a + w.running + w.handingOver, 0)).toBe(MEETINGS);
+    expect((await runDrain(hostname(), ['--cancel'])).code).toBe(0);
+    await waitFor(async () => (await listWorkers(redis, qn())).every((w) => !w.draining), { timeoutMs: 5_000, what: 'drain cancelled' });
 
     // Let media flow on the new holders, then end every meeting.
     const media = (id: string) => ctx.sim.record(id).messagesSent.byType[17] ?? 0;

@@ -15,6 +15,7 @@ import { StreamRunner } from './stream/stream-runner.service';
 import type { StreamOutcome } from './stream/stream-session';
 import { nextStartRetry, StreamStartError } from './stream/start-retry';
 import { StreamWorkerPresence } from './workers/stream-worker-presence';
+import { isStarving, nextPutBacks, PutBacks } from './workers/fair-share';
 import { LostSpoolHosts } from './workers/lost-spool-hosts';
 import {
   STREAM_LOCK_DURATION_MS,
@@ -127,12 +128,26 @@ export class StreamRunProcessor extends QueueProcessor {
   /**
    * Above this worker's fair share (or draining), the job goes back to the queue for
    * another worker, no attempt used; delayed briefly so this worker does not fetch it
-   * again at once. Throws DelayedError then; true when admitted.
+   * again at once. Throws DelayedError then; true when admitted. The put-backs are counted
+   * in the job's data (`putBacks`, cleared when a worker takes it): a job put back too
+   * often or too long is taken by the next worker below its cap (fair-share.ts isStarving),
+   * so stale registrations cannot make every worker leave it to another.
    */
-  private async admitOrPutBack(job: Job<StreamRunPayload>): Promise<true> {
-    const admission = await this.presence.admit();
-    if (admission.admit) return true;
+  private async admitOrPutBack(job: Job<StreamRunPayload & { putBacks?: PutBacks }>): Promise<true> {
+    const putBacks = job.data.putBacks;
+    const starving = isStarving(putBacks, Date.now());
+    const admission = await this.presence.admit({ jobId: job.id, starving });
+    if (admission.admit) {
+      if (putBacks) {
+        const { putBacks: _cleared, ...rest } = job.data;
+        await job.updateData(rest).catch((err: unknown) => this.logger.warn(`Stream ${job.id}: could not clear its put-back count: ${errorMessage(err)}`));
+        if (starving) this.logger.log(`Stream ${job.id} taken after ${putBacks.count} put-back(s) over ${Date.now() - putBacks.since} ms (no longer left to others)`);
+      }
+      return true;
+    }
     this.running.jobEnded(job.data.rtmsStreamId);
+    // Uncounted if this write fails: the job is still put back (one more bounce at worst).
+    await job.updateData({ ...job.data, putBacks: nextPutBacks(putBacks, Date.now()) }).catch((err: unknown) => this.logger.debug(`Stream ${job.id}: could not count its put-back: ${errorMessage(err)}`));
     await job.moveToDelayed(admission.retryAt, job.token);
     this.logger.debug(`Stream ${job.id} left for another worker (${admission.decision.reason}, share ${admission.decision.share})`);
     throw new DelayedError();

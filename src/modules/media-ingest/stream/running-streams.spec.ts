@@ -1,4 +1,4 @@
-import { RunningStream, RunningStreams } from './running-streams';
+import { LEAVING_HOOK_TIMEOUT_MS, RunningStream, RunningStreams } from './running-streams';
 
 const stream = (id: string) => {
   const renewed: number[] = [];
@@ -26,5 +26,36 @@ describe('RunningStreams lease renewals', () => {
     const { s, renewed } = stream('st-2');
     running.add(s);
     expect(renewed).toEqual([]);
+  });
+});
+
+describe('RunningStreams shutdown', () => {
+  it('runs the leaving hooks (the worker says it takes nothing) before any stream is handed back, once for every caller', async () => {
+    const running = new RunningStreams();
+    const order: string[] = [];
+    running.onLeaving(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      order.push('leaving');
+    });
+    for (const id of ['s1', 's2']) running.add({ rtmsStreamId: id, abort: () => order.push(`abort ${id}`), leaseRenewed: () => undefined, done: Promise.resolve() });
+    // onModuleDestroy, beforeApplicationShutdown and the BullMQ worker's 'closing' all call it.
+    await Promise.all([running.abortAll(), running.onModuleDestroy(), running.beforeApplicationShutdown()]);
+    expect(order.slice(0, 3)).toEqual(['leaving', 'abort s1', 'abort s2']);
+    expect(order.filter((o) => o === 'leaving')).toHaveLength(1);
+    expect(running.closing).toBe(true);
+  });
+
+  it('a leaving hook that hangs (Redis unreachable) or throws delays the hand-back by LEAVING_HOOK_TIMEOUT_MS at most', async () => {
+    const running = new RunningStreams();
+    running.onLeaving(() => new Promise<void>(() => undefined));
+    running.onLeaving(() => {
+      throw new Error('no');
+    });
+    let aborted = false;
+    running.add({ rtmsStreamId: 's1', abort: () => (aborted = true), leaseRenewed: () => undefined, done: Promise.resolve() });
+    const t0 = Date.now();
+    await running.abortAll();
+    expect(aborted).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(LEAVING_HOOK_TIMEOUT_MS + 300);
   });
 });

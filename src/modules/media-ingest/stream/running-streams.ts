@@ -12,9 +12,14 @@ export interface RunningStream {
   readonly done: Promise<unknown>;
 }
 
+/** How long a shutdown waits for the leaving hooks (Redis unreachable) before handing the streams back anyway. */
+export const LEAVING_HOOK_TIMEOUT_MS = 500;
+
 /**
  * The streams this process holds, and this process's worker id. On shutdown every
- * stream is aborted first so its job is handed back before the BullMQ worker closes.
+ * stream is aborted first so its job is handed back before the BullMQ worker closes; the
+ * leaving hooks run before that (StreamWorkerPresence publishes that this worker takes no
+ * stream, so the others do not count it as a place for the streams it hands back).
  */
 @Injectable()
 export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdown {
@@ -28,6 +33,8 @@ export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdow
   private readonly renewals = new Map<string, number>();
   readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private shuttingDown = false;
+  private readonly leavingHooks: Array<() => Promise<void>> = [];
+  private leaving: Promise<void> | null = null;
 
   get size(): number {
     return this.streams.size;
@@ -78,14 +85,30 @@ export class RunningStreams implements OnModuleDestroy, BeforeApplicationShutdow
     this.renewals.delete(rtmsStreamId);
   }
 
-  /** Hands every stream back (SIGTERM). Idempotent. */
+  /** Runs `hook` when the process starts shutting down, before any stream is handed back (bounded by LEAVING_HOOK_TIMEOUT_MS). */
+  onLeaving(hook: () => Promise<void>): void {
+    this.leavingHooks.push(hook);
+  }
+
+  /** Hands every stream back (SIGTERM), after the leaving hooks. Idempotent. */
   async abortAll(): Promise<void> {
     this.shuttingDown = true;
+    this.leaving ??= this.runLeavingHooks();
+    await this.leaving;
     const all = [...this.streams.values()];
     if (all.length === 0) return;
     this.logger.log(`Handing back ${all.length} stream(s)`);
     for (const s of all) s.abort('shutdown');
     await Promise.allSettled(all.map((s) => s.done));
+  }
+
+  private async runLeavingHooks(): Promise<void> {
+    if (this.leavingHooks.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, LEAVING_HOOK_TIMEOUT_MS)));
+    const hooks = Promise.allSettled(this.leavingHooks.map((hook) => Promise.resolve().then(hook)));
+    await Promise.race([hooks, timeout]);
+    clearTimeout(timer);
   }
 
   onModuleDestroy(): Promise<void> {

@@ -1,4 +1,4 @@
-import { fairShare, WorkerLoad } from './fair-share';
+import { fairShare, isStarving, nextPutBacks, STARVING_AFTER_MS, STARVING_PUT_BACKS, WorkerLoad } from './fair-share';
 
 const w = (id: string, running: number, extra: Partial<WorkerLoad> = {}): WorkerLoad => ({ id, running, cap: 100, draining: false, ...extra });
 
@@ -51,5 +51,27 @@ describe('fairShare', () => {
     expect(fairShare({ self: w('a', 0, { draining: true }), others: [w('b', 50)], demand: 51, slack: 1 })).toMatchObject({ admit: false, reason: 'draining' });
     expect(fairShare({ self: w('a', 0, { draining: true }), others: [w('b', 1, { draining: true })], demand: 2, slack: 1 })).toMatchObject({ admit: true, reason: 'only_worker_left' });
     expect(fairShare({ self: w('a', 0, { draining: true }), others: [], demand: 1, slack: 1 })).toMatchObject({ admit: true });
+  });
+
+  it('a starving job (put back too often or too long) is taken above the share and by a draining worker, never above the cap', () => {
+    const others = [w('b', 0)];
+    expect(fairShare({ self: w('a', 11), others, demand: 20, slack: 1 })).toMatchObject({ admit: false, reason: 'above_share' });
+    expect(fairShare({ self: w('a', 11), others, demand: 20, slack: 1, starving: true })).toMatchObject({ admit: true, reason: 'starving' });
+    expect(fairShare({ self: w('a', 0, { draining: true }), others, demand: 20, slack: 1, starving: true })).toMatchObject({ admit: true, reason: 'starving' });
+    expect(fairShare({ self: w('a', 100), others, demand: 200, slack: 1, starving: true })).toMatchObject({ admit: false, reason: 'at_cap' });
+  });
+});
+
+describe('put-backs', () => {
+  it('a job is starving after STARVING_PUT_BACKS put-backs or STARVING_AFTER_MS since the first', () => {
+    const t0 = 1_000_000;
+    expect(isStarving(undefined, t0)).toBe(false);
+    let p = nextPutBacks(undefined, t0);
+    expect(p).toEqual({ count: 1, since: t0 });
+    expect(isStarving(p, t0 + 300)).toBe(false);
+    expect(isStarving(p, t0 + STARVING_AFTER_MS)).toBe(true);
+    for (let i = 1; i < STARVING_PUT_BACKS; i++) p = nextPutBacks(p, t0 + 100 * i);
+    expect(p).toEqual({ count: STARVING_PUT_BACKS, since: t0 });
+    expect(isStarving(p, t0 + 400)).toBe(true);
   });
 });

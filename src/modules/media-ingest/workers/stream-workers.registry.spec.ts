@@ -1,4 +1,4 @@
-import { liveRegistrations, orphanDrainRequests } from './stream-workers.registry';
+import { liveRegistrations, orphanDrainRequests, parseRegistration, peerRegistrations, TAKER_FRESH_MS } from './stream-workers.registry';
 
 const reg = (id: string, at: number) => JSON.stringify({ id, running: 0, cap: 10, draining: false, spoolHost: 'h', hostname: 'h', pid: 1, at });
 
@@ -15,5 +15,23 @@ describe('stream worker registry', () => {
     expect(orphanDrainRequests(['live', 'old', 'crashed-long-ago'], registered, ['old']).sort()).toEqual(['crashed-long-ago', 'old']);
     expect(orphanDrainRequests(['live'], registered, [])).toEqual([]);
     expect(orphanDrainRequests([], registered, ['old'])).toEqual([]);
+  });
+
+  it('peers for fair share and the drain: only fresh registrations, not this worker, and a worker asked to drain counts as draining before it says so', () => {
+    const now = 1_000_000_000;
+    const all = { self: reg('self', now), fresh: reg('fresh', now - 1_000), late: reg('late', now - TAKER_FRESH_MS), crashed: reg('crashed', now - TAKER_FRESH_MS - 1), asked: reg('asked', now - 100) };
+    const peers = peerRegistrations(all, ['asked'], now, 'self');
+    expect(peers.map((w) => [w.id, w.draining])).toEqual([
+      ['fresh', false],
+      ['late', false],
+      ['asked', true],
+    ]);
+    // The crashed one is still listed (and drainable) until REGISTRATION_TTL_MS.
+    expect(liveRegistrations(all, now).live.map((w) => w.id)).toContain('crashed');
+  });
+
+  it('a registration says whether a handed-over stream is still on its way (0 for older workers)', () => {
+    expect(parseRegistration(JSON.stringify({ id: 'a', at: 1, handingOver: 1 }))).toMatchObject({ handingOver: 1 });
+    expect(parseRegistration(JSON.stringify({ id: 'a', at: 1 }))).toMatchObject({ handingOver: 0 });
   });
 });

@@ -8,7 +8,8 @@ import type { WorkerLoad } from './fair-share';
  * so they follow the queue's prefix (and its hash tag, where one is used).
  *
  * - `<qn>:workers`  hash workerId → JSON registration, rewritten every heartbeat; an entry
- *   older than REGISTRATION_TTL_MS is a dead worker (readers prune very old ones).
+ *   older than REGISTRATION_TTL_MS is a dead worker (readers prune very old ones), and one
+ *   older than TAKER_FRESH_MS no longer counts as a worker that can take streams.
  * - `<qn>:drain`    hash workerId → ISO time the drain was requested; pruned with the
  *   registrations (orphanDrainRequests).
  * - `<qn>:spool-hosts` hash SPOOL_HOST_ID → ms of the last heartbeat of a worker on that host
@@ -17,7 +18,18 @@ import type { WorkerLoad } from './fair-share';
  */
 
 export const HEARTBEAT_MS = 1000;
+/** Listed (API, `worker:drain`) and drainable while its registration is this fresh. */
 export const REGISTRATION_TTL_MS = 10_000;
+/**
+ * A worker counts as one that can take streams (fair share, a drain's hand-over) only while
+ * its registration is this fresh: 2.5 heartbeats. A live worker rewrites it every second, so
+ * one beat late by up to 1.5 s (a busy event loop, a slow Redis reply) does not drop it; a
+ * crashed one stops counting at most 2.5 s after its last beat, about when its streams'
+ * locks (1.6 s) have expired and they are back in `wait`, instead of making the survivors
+ * refuse them as above their share for up to REGISTRATION_TTL_MS. Hosts' clocks are
+ * assumed within a few hundred ms of each other (NTP): `at` is the writer's clock.
+ */
+export const TAKER_FRESH_MS = 2_500;
 /** Registrations this old are deleted by whoever reads them. */
 const PRUNE_AFTER_MS = 10 * 60_000;
 
@@ -28,6 +40,8 @@ export interface WorkerRegistration extends WorkerLoad {
   pid: number;
   /** Epoch ms of its last heartbeat. */
   at: number;
+  /** Streams it handed over (a drain) that no worker runs yet: it is not drained while any. */
+  handingOver: number;
 }
 
 export const workerKeys = (queueQualifiedName: string) => ({
@@ -40,7 +54,7 @@ export function parseRegistration(raw: string): WorkerRegistration | null {
   try {
     const r = JSON.parse(raw) as Partial<WorkerRegistration>;
     if (typeof r.id !== 'string' || typeof r.at !== 'number') return null;
-    return { id: r.id, running: Number(r.running ?? 0), cap: Number(r.cap ?? 0), draining: r.draining === true, spoolHost: String(r.spoolHost ?? ''), hostname: String(r.hostname ?? ''), pid: Number(r.pid ?? 0), at: r.at };
+    return { id: r.id, running: Number(r.running ?? 0), cap: Number(r.cap ?? 0), draining: r.draining === true, spoolHost: String(r.spoolHost ?? ''), hostname: String(r.hostname ?? ''), pid: Number(r.pid ?? 0), at: r.at, handingOver: Number(r.handingOver ?? 0) };
   } catch {
     return null;
   }
@@ -56,6 +70,18 @@ export function liveRegistrations(all: Record<string, string>, now: number): { l
     else if (now - r.at <= REGISTRATION_TTL_MS) live.push(r);
   }
   return { live, stale };
+}
+
+/**
+ * The other workers as fair share and a drain see them: only fresh registrations
+ * (TAKER_FRESH_MS), and one whose drain was requested counts as draining already, before
+ * its own heartbeat says so (a drain of a whole host flags all its workers at once).
+ */
+export function peerRegistrations(registered: Record<string, string>, drainIds: string[], now: number, selfId: string): WorkerRegistration[] {
+  const drainRequested = new Set(drainIds);
+  return liveRegistrations(registered, now)
+    .live.filter((w) => w.id !== selfId && now - w.at <= TAKER_FRESH_MS)
+    .map((w) => (drainRequested.has(w.id) ? { ...w, draining: true } : w));
 }
 
 /**

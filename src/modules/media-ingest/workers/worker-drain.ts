@@ -11,7 +11,7 @@ const USAGE = `Usage: npm run worker:drain -- <worker-id|SPOOL_HOST_ID|hostname>
   --wait    return once the drained workers hold no stream (then stop them)
   --cancel  the workers take streams again`;
 
-const describe = (w: WorkerRegistration) => `${w.id}  host=${w.spoolHost}  streams=${w.running}/${w.cap}${w.draining ? '  draining' : ''}`;
+const describe = (w: WorkerRegistration) => `${w.id}  host=${w.spoolHost}  streams=${w.running}/${w.cap}${w.draining ? '  draining' : ''}${w.handingOver > 0 ? '  handing a stream over' : ''}`;
 
 /**
  * Rolling deploys (docs/operations.md): asks the live stream workers a target names to
@@ -41,12 +41,20 @@ export async function runWorkerDrain(redis: Redis, queueQualifiedName: string, a
   log(`${cancel ? 'Drain cancelled for' : 'Draining'} ${ids.length} worker(s):\n${matched.map(describe).join('\n')}`);
   if (cancel || !flags.has('--wait')) return 0;
   const deadline = Date.now() + waitTimeoutMs;
+  let saidNoTaker = false;
   for (;;) {
-    const now = (await listWorkers(redis, queueQualifiedName)).filter((w) => ids.includes(w.id));
-    const busy = now.filter((w) => !w.draining || w.running > 0);
+    const all = await listWorkers(redis, queueQualifiedName);
+    const now = all.filter((w) => ids.includes(w.id));
+    // A stream handed over that no worker runs yet is still this worker's to place.
+    const busy = now.filter((w) => !w.draining || w.running > 0 || w.handingOver > 0);
     if (busy.length === 0) {
       log(`Drained: ${ids.length} worker(s) hold no stream and can be stopped.`);
       return 0;
+    }
+    if (!saidNoTaker && !all.some((w) => !ids.includes(w.id) && !w.draining && w.running < w.cap)) {
+      // A draining worker hands a stream over only to one that can take it (docs/operations.md).
+      log('No other worker can take their streams: they keep them until one can (start one, or --cancel).');
+      saidNoTaker = true;
     }
     if (Date.now() > deadline) {
       log(`Still holding streams: \n${busy.map(describe).join('\n')}`);
