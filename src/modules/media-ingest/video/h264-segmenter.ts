@@ -61,7 +61,20 @@ export interface SegmenterStats {
   malformed: number;
   /** Access units of participants past maxTracks. */
   untracked: number;
+  /** NAL units without a picture dropped while waiting for one (past the carry bound: older parameter sets, SEI …). */
+  carriedDropped: number;
+  /** Keyframes dropped because, with their parameter sets, they alone exceed maxBytes. */
+  oversized: number;
 }
+
+/**
+ * Of the NAL units a message without a picture leaves for the next one, besides the latest
+ * SPS and PPS at most this many others (SEI, AUD …) and bytes are kept, the latest. A stream
+ * of messages that never hold a picture used to pile up without limit (a hostile or broken
+ * peer: 500 MB of SEI in front of one keyframe), each message copying the pile again.
+ */
+const MAX_CARRIED_OTHERS = 8;
+const MAX_CARRIED_BYTES = 64 * 1024;
 
 interface AccessUnit {
   nals: NalUnit[];
@@ -129,7 +142,7 @@ const DEFAULT_MAX_TRACKS = 1000;
  */
 export class H264Segmenter {
   private readonly tracks = new Map<number, Track>();
-  readonly stats: SegmenterStats = { accessUnits: 0, segments: 0, droppedUnits: 0, malformed: 0, untracked: 0 };
+  readonly stats: SegmenterStats = { accessUnits: 0, segments: 0, droppedUnits: 0, malformed: 0, untracked: 0, carriedDropped: 0, oversized: 0 };
 
   constructor(
     private readonly opts: H264SegmenterOptions,
@@ -177,7 +190,35 @@ export class H264Segmenter {
       }
     }
     if (au && hasPicture(au)) this.commit(track, au);
-    else if (au) track.carried = au.nals;
+    else if (au) track.carried = this.bounded(au.nals);
+  }
+
+  /** The units to carry to the next message: the latest SPS, the latest PPS, and the latest few others, in their order. */
+  private bounded(nals: NalUnit[]): NalUnit[] {
+    let sps = false;
+    let pps = false;
+    let others = 0;
+    let bytes = 0;
+    const keep: NalUnit[] = [];
+    for (let i = nals.length - 1; i >= 0; i--) {
+      const n = nals[i];
+      const type = nalType(n.data);
+      let kept = false;
+      if (type === NAL_SPS) {
+        kept = !sps;
+        sps = true;
+      } else if (type === NAL_PPS) {
+        kept = !pps;
+        pps = true;
+      } else if (others < MAX_CARRIED_OTHERS && bytes + n.raw.length <= MAX_CARRIED_BYTES) {
+        kept = true;
+        others++;
+        bytes += n.raw.length;
+      }
+      if (kept) keep.push(n);
+      else this.stats.carriedDropped += 1;
+    }
+    return keep.reverse();
   }
 
   /** Closes every open segment and ends every wait; the tracks then wait for a keyframe again (`reconnect`: cause 'connect'). */
@@ -213,16 +254,18 @@ export class H264Segmenter {
     this.stats.accessUnits += 1;
     const startable = au.idr && (au.hasSps || track.sps !== null) && (au.hasPps || track.pps !== null);
     if (track.waiting) {
-      if (!startable) return this.drop(track, au);
+      if (!startable || !this.open(track, au)) return this.drop(track, au);
       this.endWait(track, au.ts, 'keyframe');
-      return this.open(track, au);
+      return;
     }
     const seg = track.open!;
     const bytes = Buffer.concat(au.nals.map((n) => n.raw));
     const size = bytes.length;
     if (startable && (au.ts - seg.firstTs >= this.opts.segmentMs || seg.bytes + size > this.opts.maxBytes)) {
       this.close(track);
-      return this.open(track, au);
+      if (this.open(track, au)) return;
+      track.waiting = newWait('byte_cap');
+      return this.drop(track, au);
     }
     if (seg.bytes + size > this.opts.maxBytes) {
       this.close(track);
@@ -235,10 +278,20 @@ export class H264Segmenter {
     seg.lastTs = Math.max(seg.lastTs, au.ts);
   }
 
-  private open(track: Track, au: AccessUnit): void {
+  /**
+   * Opens a segment at a keyframe; false (nothing opened) when the keyframe, with the
+   * parameter sets put in front of it, is itself larger than a segment may be.
+   */
+  private open(track: Track, au: AccessUnit): boolean {
     // A keyframe without its parameter sets gets the last ones seen: every segment decodes alone.
     const parts = [...(au.hasSps ? [] : [withStartCode(track.sps!)]), ...(au.hasPps ? [] : [withStartCode(track.pps!)]), ...au.nals.map((n) => n.raw)];
-    track.open = { parts, bytes: parts.reduce((n, p) => n + p.length, 0), firstTs: au.ts, lastTs: au.ts, frameTs: [0], receivedAt: au.receivedAt, size: track.size };
+    const bytes = parts.reduce((n, p) => n + p.length, 0);
+    if (bytes > this.opts.maxBytes) {
+      this.stats.oversized += 1;
+      return false;
+    }
+    track.open = { parts, bytes, firstTs: au.ts, lastTs: au.ts, frameTs: [0], receivedAt: au.receivedAt, size: track.size };
+    return true;
   }
 
   private close(track: Track): void {
