@@ -43,6 +43,8 @@ export interface RtmsIngestConfig {
   audioFlushMs: number;
   /** PCM waiting for the database beyond this many bytes is dropped (and counted). */
   audioSpoolMaxBytes: number;
+  /** PCM of open audio segments kept in memory for their WAVs, per process; past it the oldest parts are read back from the spool file. */
+  audioCacheMaxBytes: number;
   /** Audio packet length requested in media_params (send_rate, ms; Zoom: multiples of 20). */
   audioSendRateMs: number;
   /** Stream observations (events, participants, status) waiting for Postgres in one process, at most; beyond it the oldest are dropped (and counted). */
@@ -344,6 +346,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
         h264SegmentMaxBytes: env.H264_SEGMENT_MAX_BYTES ?? 2 * 1024 * 1024,
         audioFlushMs: env.MEDIA_AUDIO_FLUSH_MS ?? 100,
         audioSpoolMaxBytes: env.MEDIA_AUDIO_SPOOL_MAX_BYTES ?? 256 * 1024 * 1024,
+        audioCacheMaxBytes: env.MEDIA_AUDIO_CACHE_MAX_BYTES ?? 256 * 1024 * 1024,
         audioSendRateMs: env.RTMS_AUDIO_SEND_RATE_MS ?? 100,
         observationBufferMax: env.RTMS_OBSERVATION_BUFFER_MAX ?? 10000,
       },

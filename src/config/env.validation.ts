@@ -243,6 +243,7 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(65536) @Max(67108864) H264_SEGMENT_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(10000) MEDIA_AUDIO_FLUSH_MS?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1048576) @Max(17179869184) MEDIA_AUDIO_SPOOL_MAX_BYTES?: number;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(17179869184) MEDIA_AUDIO_CACHE_MAX_BYTES?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(1000000) RTMS_OBSERVATION_BUFFER_MAX?: number;
   @IsOptional() @Transform(toInt) @IsInt() @Min(20) @Max(1000) @IsIn([20, 40, 60, 80, 100, 200, 500, 1000], { message: 'RTMS_AUDIO_SEND_RATE_MS must be one of 20, 40, 60, 80, 100, 200, 500, 1000' }) RTMS_AUDIO_SEND_RATE_MS?: number;
 

@@ -13,17 +13,26 @@ import { AudioSegmentsRepository, LostSegment, StoredPart, StoredSegment } from 
 import type { ArtifactRow } from '../repositories/media-artifacts.repository';
 import { RecordingReadyService } from '../recording/recording-ready.service';
 import { MediaSaverService } from '../savers/media-saver.service';
+import { isMediaTimestamp } from '../protocol/rtms-message-parser';
 import { assemblePackets, Packet, toWav } from '../savers/wav';
 import { buildMediaKey } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { partKey, WrittenParts } from './audio-spool.ports';
 import { MissingAudio, missingAudio, missingPartsPayload, segmentsPayload } from './missing-audio';
+import { segmentRate } from './sample-rate';
 import { readSpool, SPOOL_FILE } from './spool-files';
 
 /** Parts of written segments are kept this long for late packets, then pruned with their spool files. */
 export const PART_RETENTION_MIN = 10;
 /** Segments written out per transaction by the sweep. */
 const WRITE_BATCH = 20;
+/**
+ * PCM written out per transaction at most (always one segment at least). A transaction
+ * keeps its segments locked until its last WAV is stored, and a segment may be an hour of
+ * audio (115 MB at 16 kHz): batches cut by count alone could hold gigabytes, and their
+ * locks for as long as storing all of it takes.
+ */
+export const WRITE_BATCH_BYTES = 32 * 1024 * 1024;
 /** How often a host looks for its own segments marked lost (and at its first sweep). */
 const RECOVER_EVERY_MS = 60_000;
 /** Spool files no part points at are removed once they have not been written for this long. */
@@ -35,6 +44,16 @@ interface WrittenSegment {
   artifact: ArtifactRow;
   rate: number;
   missing: MissingAudio | null;
+}
+
+/** A segment to write out, with the PCM of its parts this process still holds. */
+type SegmentToWrite = { id: string; written?: WrittenParts };
+
+/** One transaction's outcome: what it wrote, what failed alone, what was left for the next (the byte budget). */
+interface BatchOutcome {
+  written: WrittenSegment[];
+  failed: Array<{ id: string; err: unknown }>;
+  deferred: SegmentToWrite[];
 }
 
 /**
@@ -51,6 +70,7 @@ export class AudioSegmentWriter {
   readonly spoolDir: string;
   readonly spoolHost: string;
   private readonly missingPackets?: Counter;
+  private readonly writeFailures?: Counter;
   /** When the sweep next looks for this host's segments marked lost (recoverLost). */
   private nextRecoveryAt = 0;
 
@@ -71,6 +91,7 @@ export class AudioSegmentWriter {
     this.spoolDir = path.resolve(settings.audioSpoolDir);
     this.spoolHost = settings.spoolHost;
     this.missingPackets = metrics?.counter({ name: 'rtms_hub_audio_packets_missing_total', help: 'Audio packets left out of written WAV segments: their spooled parts were missing from the spool' });
+    this.writeFailures = metrics?.counter({ name: 'rtms_hub_audio_segment_write_failures_total', help: 'Audio segments whose WAV could not be written (the sweep retries)' });
   }
 
   /**
@@ -82,23 +103,81 @@ export class AudioSegmentWriter {
   }
 
   /**
-   * Writes out several segments in one transaction (a few statements for the lot, not
-   * per segment). Segments not open, held by another writer (SKIP LOCKED) or spooled on
-   * another host are left alone. A segment written without some of its parts (their
-   * spooled bytes are gone) gets `media.lost` on its session's timeline in the same
-   * transaction, and is counted once that commits. Returns how many were written.
+   * Writes out several segments, a few statements per transaction for the lot rather than
+   * per segment, each transaction up to WRITE_BATCH_BYTES of PCM. Segments not open, held
+   * by another writer (SKIP LOCKED) or spooled on another host are left alone. A segment
+   * written without some of its parts (their spooled bytes are gone) gets `media.lost` on
+   * its session's timeline in the same transaction, and is counted once that commits.
+   *
+   * One bad segment costs only itself: one whose WAV cannot be built or stored is left out
+   * of its transaction, and when a statement of the batch fails (rolling the batch back)
+   * its segments are written again one per transaction. Segments that failed stay open for
+   * the sweep to retry. Returns how many were written; when some were, the failures are
+   * counted and logged here, and when none was (every one tried failed: storage or the
+   * database is down) the first error is thrown, for the caller to count and log as before.
    */
-  async finalizeSegments(items: Array<{ id: string; written?: WrittenParts }>): Promise<number> {
-    if (items.length === 0) return 0;
+  async finalizeSegments(items: SegmentToWrite[]): Promise<number> {
+    const written: WrittenSegment[] = [];
+    const failed: BatchOutcome['failed'] = [];
+    let rest = items;
+    while (rest.length > 0) {
+      let outcome: BatchOutcome;
+      try {
+        outcome = await this.writeBatch(rest);
+      } catch (err) {
+        // A statement of the batch failed and rolled it all back: each segment again, alone.
+        if (rest.length === 1) failed.push({ id: rest[0].id, err });
+        else for (const one of rest) this.collect(await this.writeAlone(one), written, failed);
+        break;
+      }
+      this.collect(outcome, written, failed);
+      rest = outcome.deferred;
+    }
+    if (failed.length > 0 && written.length === 0) throw failed[0].err;
+    if (failed.length > 0) {
+      this.writeFailures?.inc(failed.length);
+      this.logger.warn(`${failed.length} audio segment(s) could not be written yet (the sweep retries), e.g. ${failed[0].id}: ${errorMessage(failed[0].err)}`);
+    }
+    if (written.length > 0) await this.recording?.afterMediaLanded(new Set(written.map((w) => w.segment.session_id)));
+    return written.length;
+  }
+
+  private writeAlone(one: SegmentToWrite): Promise<BatchOutcome> {
+    return this.writeBatch([one]).catch((err: unknown) => ({ written: [], failed: [{ id: one.id, err }], deferred: [] }));
+  }
+
+  private collect(outcome: BatchOutcome, written: WrittenSegment[], failed: BatchOutcome['failed']): void {
+    for (const w of outcome.written) if (w.missing) this.missingPackets?.inc(w.missing.packets);
+    written.push(...outcome.written);
+    failed.push(...outcome.failed);
+  }
+
+  /**
+   * One transaction: claims the segments, writes the WAVs of as many as fit in
+   * WRITE_BATCH_BYTES (one at least) and records them; the others are returned, to be
+   * claimed again by the next. A segment whose WAV fails is left out (and stays open).
+   */
+  private async writeBatch(items: SegmentToWrite[]): Promise<BatchOutcome> {
     const cache = new Map(items.map((i) => [i.id, i.written]));
+    const failed: BatchOutcome['failed'] = [];
+    let deferred: SegmentToWrite[] = [];
     const written = await this.db.transaction(async (em) => {
       const segs = await this.segments.claimOpen([...cache.keys()], this.spoolHost, em);
       if (segs.length === 0) return [];
       const allParts = await this.segments.findParts(segs.map((x) => x.id), em);
       const partsOf = new Map<string, StoredPart[]>();
       for (const p of allParts) pushTo(partsOf, p.segment_id, p);
+      const now = withinBytes(segs, (seg) => pcmBytes(partsOf.get(seg.id) ?? []), WRITE_BATCH_BYTES);
+      deferred = segs.slice(now.length).map((seg) => ({ id: seg.id, written: cache.get(seg.id) }));
       const out: WrittenSegment[] = [];
-      for (const seg of segs) out.push(await this.writeWav(seg, partsOf.get(seg.id) ?? [], cache.get(seg.id)));
+      for (const seg of now) {
+        try {
+          out.push(await this.writeWav(seg, partsOf.get(seg.id) ?? [], cache.get(seg.id)));
+        } catch (err) {
+          failed.push({ id: seg.id, err });
+        }
+      }
+      if (out.length === 0) return out;
       const ids = await this.savers.upsertArtifacts(em, out.map((w) => w.artifact));
       await this.segments.markFinal(
         out.map((w) => ({ id: w.segment.id, sampleRate: w.rate, artifactId: ids.get(w.artifact.storageKey) ?? null })),
@@ -107,17 +186,17 @@ export class AudioSegmentWriter {
       await this.reportMissing(out, ids, em);
       return out;
     });
-    for (const w of written) if (w.missing) this.missingPackets?.inc(w.missing.packets);
-    if (written.length > 0) await this.recording?.afterMediaLanded(new Set(written.map((w) => w.segment.session_id)));
-    return written.length;
+    return { written, failed, deferred };
   }
 
   /** One segment's WAV, stored; its artifact row is for the caller to record. */
   private async writeWav(seg: StoredSegment, parts: StoredPart[], written?: WrittenParts): Promise<WrittenSegment> {
     const { packets, missingParts } = await this.packetsOf(parts, written);
     if (missingParts.length > 0) this.logger.error(`Audio segment ${seg.id}: ${missingParts.length} of ${parts.length} part(s) missing from the spool (${this.spoolDir}); written without them`);
-    const rate = inferRate(packets, seg.sample_rate, seg.channels);
+    const rate = segmentRate(packets, seg.sample_rate, seg.channels);
     const asm = assemblePackets(packets, rate, seg.channels);
+    // (Refused when spooled; parts from before that check was made could still hold one.)
+    if (!isMediaTimestamp(asm.firstTs)) throw new RangeError(`first packet timestamp ${asm.firstTs} is not a media timestamp`);
     const wav = toWav(asm.pcm, rate, seg.channels);
     const segStart = Number(seg.segment_start_ms);
     const name = seg.earlier === 0 ? String(segStart) : `${segStart}_${seg.earlier + 1}`;
@@ -147,6 +226,7 @@ export class AudioSegmentWriter {
         duplicates: asm.duplicates,
         gaps: asm.gaps,
         ...(missingParts.length > 0 ? { missing_parts: missingParts.length } : {}),
+        ...(asm.trimmed > 0 ? { trimmed_packets: asm.trimmed } : {}),
       },
     };
     return { segment: seg, artifact, rate, missing: missingParts.length > 0 ? missingAudio(missingParts, rate, seg.channels) : null };
@@ -214,7 +294,14 @@ export class AudioSegmentWriter {
     }
     const due = await this.segments.findIdleOpen(idleMs, this.spoolHost);
     let written = 0;
-    for (let i = 0; i < due.length; i += WRITE_BATCH) written += await this.finalizeSegments(due.slice(i, i + WRITE_BATCH).map((id) => ({ id })));
+    for (let i = 0; i < due.length; i += WRITE_BATCH) {
+      // (A failing segment is contained in finalizeSegments; this is for anything else: the
+      // later batches, and sealing the old segments, must still run.)
+      written += await this.finalizeSegments(due.slice(i, i + WRITE_BATCH).map((id) => ({ id }))).catch((err: unknown) => {
+        this.logger.warn(`Audio sweep: writing ${Math.min(WRITE_BATCH, due.length - i)} idle segment(s) failed (retried at the next sweep): ${errorMessage(err)}`);
+        return 0;
+      });
+    }
     const sealed = await this.segments.sealWritten(PART_RETENTION_MIN, this.spoolHost);
     return { written, sealed: sealed.length, recovered };
   }
@@ -289,17 +376,21 @@ function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
   else map.set(key, [value]);
 }
 
-/** Rate from metadata when the stream reported one, else from packet size ÷ timestamp step. */
-function inferRate(packets: Packet[], fallback: number, channels: number): number {
-  if (packets.length < 2) return fallback;
-  const sorted = [...packets].sort((a, b) => a.ts - b.ts);
-  for (let i = 1; i < sorted.length; i++) {
-    const step = sorted[i].ts - sorted[i - 1].ts;
-    if (step > 0) {
-      const hz = (sorted[i - 1].data.length * 1000) / (2 * channels * step);
-      const known = [8000, 16000, 32000, 48000].find((r) => Math.abs(r - hz) / r < 0.05);
-      return known ?? fallback;
-    }
+/** PCM bytes of a segment's parts. */
+function pcmBytes(parts: StoredPart[]): number {
+  let n = 0;
+  for (const p of parts) for (const l of p.packet_len) n += l;
+  return n;
+}
+
+/** The longest prefix of `items` whose sizes add up to at most `max` — at least the first item. */
+export function withinBytes<T>(items: T[], sizeOf: (item: T) => number, max: number): T[] {
+  let total = 0;
+  let n = 0;
+  for (const item of items) {
+    total += sizeOf(item);
+    if (n > 0 && total > max) break;
+    n++;
   }
-  return fallback;
+  return items.slice(0, n);
 }

@@ -62,6 +62,13 @@ export type WrittenParts = Map<string, Buffer>;
 /** Key of a part in WrittenParts: its first and last packet timestamps. */
 export const partKey = (firstTs: number, lastTs: number) => `${firstTs}|${lastTs}`;
 
+/**
+ * Why spooled audio was given up. `bad_timestamp`: not a media timestamp (the parser
+ * refuses those; the spool checks again). `write_refused`: a batch the database kept
+ * refusing on its own while it took the others (quarantined, AudioSpool).
+ */
+export type DiscardReason = 'session_deleted' | 'revoked' | 'spool_full' | 'shutdown' | 'participant_cap' | 'erased' | 'bad_timestamp' | 'write_refused';
+
 export interface AudioSpoolHooks {
   /**
    * Segments complete enough to be written out as WAV, with the parts this process wrote
@@ -71,7 +78,8 @@ export interface AudioSpoolHooks {
   /** Packets now durable. */
   saved(packets: SpooledPacket[], now: number): void;
   /** Packets that will never be stored, and why. */
-  discarded(reason: 'session_deleted' | 'revoked' | 'spool_full' | 'shutdown' | 'participant_cap' | 'erased', packets: number): void;
+  discarded(reason: DiscardReason, packets: number): void;
+  /** Packets that arrived for a segment already sealed: not stored. */
   late(packets: number): void;
   flushFailed(err: unknown): void;
   /** How long one write took and how many packets it carried. */
@@ -88,6 +96,11 @@ export interface AudioSpoolOptions {
   touchEveryMs: number;
   /** A segment not written to for this long is dropped from memory (the sweep writes it from the file). */
   cacheIdleMs: number;
+  /**
+   * PCM of open segments kept in memory for their WAVs, for the whole process; past it the
+   * oldest parts are evicted and read back from the spool file. Unlimited when absent.
+   */
+  cacheMaxBytes?: number;
 }
 
 export type StreamEnd = 'finalize' | 'keep' | 'discard';

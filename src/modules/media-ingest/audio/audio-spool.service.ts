@@ -96,6 +96,7 @@ export class AudioSpoolService implements OnApplicationBootstrap, OnApplicationS
         // updates of audio_segments (each a new row version and index entries) few.
         touchEveryMs: Math.max(100, Math.floor(this.idleMs / 2)),
         cacheIdleMs: this.idleMs,
+        cacheMaxBytes: ingest.audioCacheMaxBytes,
       },
     );
     const spool = this.spool;

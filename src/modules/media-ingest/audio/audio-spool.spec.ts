@@ -404,7 +404,9 @@ describe('AudioSpool', () => {
     expect(store.packetTs('st1|7|0')).toEqual([100, 120, 140]);
     // A later window of Bob is new capture.
     expect(a.append('8', 'Bob', pkt(1100))).toBe(true);
+    // (Two packets: one alone, more than MAX_AHEAD_MS past Ann's audio, completes nothing.)
     a.append('7', 'Ann', pkt(1000 + SEGMENT_GRACE_MS));
+    a.append('7', 'Ann', pkt(1020 + SEGMENT_GRACE_MS));
     await spool.flush();
     expect(h.due).toEqual(['st1|7|0']);
     expect(store.packetTs('st1|8|1000')).toEqual([1100]);

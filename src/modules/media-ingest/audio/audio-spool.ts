@@ -1,12 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { errorMessage } from '../../../common/errors/error-message';
+import { isMediaTimestamp } from '../protocol/rtms-message-parser';
 import type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
 import { partKey } from './audio-spool.ports';
 import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
-import { cutWaiting, Group, groupKey, isErasedGroup, SeenOffsets, segKey, segmentOf, segmentsToEnsure, segmentStart, SegmentState, StreamState } from './spool-groups';
+import { PcmCache } from './pcm-cache';
+import { advanceClock, cutWaiting, Group, groupKey, isErasedGroup, SEGMENT_GRACE_MS, SeenOffsets, segKey, segmentOf, segmentsToEnsure, segmentStart, SegmentState, StreamState } from './spool-groups';
 
 // The ports moved to audio-spool.ports.ts; re-exported for the callers that import them from here.
-export type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, PartRow, SegmentRef, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
+export type { AppendResult, AudioPartStore, AudioSpoolHooks, AudioSpoolOptions, AudioStreamInfo, DiscardReason, PartRow, SegmentRef, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
 export { partKey } from './audio-spool.ports';
 
 /**
@@ -22,14 +24,32 @@ export { partKey } from './audio-spool.ports';
  *
  * A failed flush keeps its batch exactly as it was and writes it again first on the next
  * flush: parts are unique per (segment, first packet, last packet), so a batch whose
- * commit succeeded but whose answer was lost adds nothing the second time.
+ * commit succeeded but whose answer was lost adds nothing the second time. A batch that
+ * failed is written in a statement of its own, never again with new audio, so a batch the
+ * database keeps refusing (a value it cannot take) cannot fail every flush of the process:
+ * it is split until the group at fault is alone, and that group is given up after
+ * QUARANTINE_AFTER failures (retryFailed).
  */
 
 /** Spool writes that may run at once (each is one file write and one SQL statement). */
 const MAX_WRITES_IN_FLIGHT = 2;
 
-/** How far (Zoom ms) past a segment's end a participant's audio must reach before the segment is written out. */
-export const SEGMENT_GRACE_MS = 2000;
+export { SEGMENT_GRACE_MS } from './spool-groups';
+
+/** A group whose write fails alone this many times, while the database takes other writes, is given up (`write_refused`). */
+export const QUARANTINE_AFTER = 5;
+
+/**
+ * Whether an error says the database refused the values rather than that it could not be
+ * reached: a Postgres data exception (SQLSTATE class 22: "invalid input syntax for type
+ * bigint", "out of range"), or a RangeError thrown by a check before the query.
+ */
+function refusedValues(err: unknown): boolean {
+  if (err instanceof RangeError) return true;
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.driverError?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
 
 /** A group's packets' PCM back to back: one part, as it goes to the spool file and stays for the WAV. */
 function joinPcm(packets: SpooledPacket[]): Buffer {
@@ -40,11 +60,11 @@ function joinPcm(packets: SpooledPacket[]): Buffer {
 export class AudioSpool {
   private readonly logger = new Logger(AudioSpool.name);
   private readonly streams = new Map<string, StreamState>();
-  /** Batches whose write failed, written again (unchanged) before anything newer. */
-  private retry: Group[] = [];
+  /** Batches whose write failed, each written again (unchanged) in a statement of its own, before anything newer. */
+  private retry: Group[][] = [];
   private waitingBytes = 0;
-  /** PCM of written parts kept for writing their segments. */
-  private cachedBytes = 0;
+  /** PCM of written parts kept for writing their segments, within opts.cacheMaxBytes. */
+  private readonly cache: PcmCache;
   private timer: NodeJS.Timeout | null = null;
   /** Writes started and not finished (running, or waiting for a slot). */
   private readonly inFlight = new Set<Promise<boolean>>();
@@ -59,7 +79,9 @@ export class AudioSpool {
     private readonly store: AudioPartStore,
     private readonly hooks: AudioSpoolHooks,
     private readonly opts: AudioSpoolOptions,
-  ) {}
+  ) {
+    this.cache = new PcmCache(opts.cacheMaxBytes ?? Number.POSITIVE_INFINITY);
+  }
 
   /** Starts spooling a stream's audio. Opening a stream that is already open returns the same handle. */
   open(info: AudioStreamInfo): AudioSpoolStream {
@@ -85,12 +107,22 @@ export class AudioSpool {
   }
 
   get cachedPcmBytes(): number {
-    return this.cachedBytes;
+    return this.cache.bytes;
+  }
+
+  /** Cached parts evicted past the budget so far (their WAVs read them from the spool file). */
+  get evictedParts(): number {
+    return this.cache.evicted;
   }
 
   /** @internal via AudioSpoolStream */
   append(s: StreamState, userId: string, userName: string | null, packet: SpooledPacket): boolean {
     if (s.ended) return false;
+    if (!isMediaTimestamp(packet.ts)) {
+      // The parser refuses these (bad_timestamp); one that got here anyway would fail the flush of every stream.
+      this.hooks.discarded('bad_timestamp', 1);
+      return false;
+    }
     if (this.waitingBytes + packet.pcm.length > this.opts.maxBufferedBytes) {
       this.hooks.discarded('spool_full', 1);
       if (this.droppedLogged++ % 1000 === 0) {
@@ -105,7 +137,7 @@ export class AudioSpool {
         this.hooks.discarded('participant_cap', 1);
         return false;
       }
-      u = { userName, maxTs: 0, waiting: [], segments: new Map(), seen: new Map() };
+      u = { userName, maxTs: 0, clockTs: Number.NEGATIVE_INFINITY, jumpTs: null, waiting: [], segments: new Map(), seen: new Map() };
       s.users.set(userId, u);
     }
     if (userName && !u.userName) u.userName = userName;
@@ -127,6 +159,7 @@ export class AudioSpool {
     if (!seen.mark(offset)) return false;
     u.waiting.push(packet);
     if (packet.ts > u.maxTs) u.maxTs = packet.ts;
+    advanceClock(u, packet.ts);
     s.pending += 1;
     this.waitingBytes += packet.pcm.length;
     if (this.waitingBytes >= this.opts.flushBytes && !this.flushRequested) {
@@ -215,22 +248,24 @@ export class AudioSpool {
       s.pending = Math.max(0, s.pending - u.waiting.length);
       u.waiting = [];
       for (const [segStart, seg] of u.segments) {
-        this.cachedBytes -= seg.bytes;
+        this.cache.release(seg);
         windows.add(segStart);
       }
       u.segments.clear();
     }
-    const keep: Group[] = [];
-    for (const g of this.retry) {
-      if (g.stream === s && g.userId === userId) {
-        packets += g.packets.length;
-        windows.add(g.segStart);
-        g.settled = true;
-        s.pending = Math.max(0, s.pending - g.packets.length);
-        for (const p of g.packets) this.waitingBytes -= p.pcm.length;
-      } else keep.push(g);
-    }
-    this.retry = keep;
+    this.retry = this.retry
+      .map((batch) =>
+        batch.filter((g) => {
+          if (g.stream !== s || g.userId !== userId) return true;
+          packets += g.packets.length;
+          windows.add(g.segStart);
+          g.settled = true;
+          s.pending = Math.max(0, s.pending - g.packets.length);
+          for (const p of g.packets) this.waitingBytes -= p.pcm.length;
+          return false;
+        }),
+      )
+      .filter((batch) => batch.length > 0);
     if (packets > 0) this.hooks.discarded('erased', packets);
     return windows.size;
   }
@@ -252,28 +287,40 @@ export class AudioSpool {
   }
 
   pendingPackets(): number {
-    let n = this.retry.reduce((a, g) => a + g.packets.length, 0);
+    let n = 0;
+    for (const batch of this.retry) for (const g of batch) n += g.packets.length;
     for (const s of this.streams.values()) for (const u of s.users.values()) n += u.waiting.length;
     return n;
   }
 
+  /**
+   * One write of what is waiting: the batches that failed before, each in a statement of
+   * its own, then the new audio in one more. True when none of it is left to retry.
+   */
   private async flushNow(): Promise<boolean> {
     this.flushRequested = false;
     const fresh = cutWaiting(this.streams.values());
-    const groups = [...this.retry, ...fresh];
+    const batches = fresh.length > 0 ? [...this.retry, fresh] : this.retry;
     this.retry = [];
-    if (groups.length > 0) {
-      const keys = groups.map(groupKey);
+    const failed: Array<{ groups: Group[]; err: unknown }> = [];
+    if (batches.length > 0) {
+      const keys = batches.flat().map(groupKey);
       for (const k of keys) this.inFlightSegments.set(k, (this.inFlightSegments.get(k) ?? 0) + 1);
-      const started = Date.now();
+      // Some batch of this flush was written: the database takes writes.
+      let answered = false;
       try {
-        await this.write(groups);
-        this.hooks.flushed(Date.now() - started, groups.reduce((a, g) => a + g.packets.length, 0));
-      } catch (err) {
-        // Groups already dropped in this write (their session is gone) are not retried.
-        this.retry.push(...groups.filter((g) => !g.settled));
-        this.hooks.flushFailed(err);
-        return false;
+        for (const groups of batches) {
+          const started = Date.now();
+          try {
+            await this.write(groups);
+            answered = true;
+            this.hooks.flushed(Date.now() - started, groups.reduce((a, g) => a + g.packets.length, 0));
+          } catch (err) {
+            // Groups already dropped in this write (their session is gone) are not retried.
+            const left = groups.filter((g) => !g.settled);
+            if (left.length > 0) failed.push({ groups: left, err });
+          }
+        }
       } finally {
         for (const k of keys) {
           const n = (this.inFlightSegments.get(k) ?? 1) - 1;
@@ -281,9 +328,48 @@ export class AudioSpool {
           else this.inFlightSegments.delete(k);
         }
       }
+      if (failed.length > 0) {
+        this.hooks.flushFailed(failed[0].err);
+        this.retryFailed(failed, answered);
+      }
     }
     await this.afterWrite();
-    return true;
+    return failed.every((f) => f.groups.every((g) => g.settled));
+  }
+
+  /**
+   * Keeps failed batches for the next flush, unchanged. A batch that failed while another
+   * write of the same flush went through (or that the database refused for its values)
+   * holds something the database will not take: it is split in two, each half written on
+   * its own, until the group at fault is alone; a group that fails alone QUARANTINE_AFTER
+   * times is given up — settled, counted as discarded (`write_refused`) and logged — instead
+   * of failing the flushes of every stream for good. Batches that failed with nothing
+   * going through (the database is down) are kept together, as one statement.
+   */
+  private retryFailed(failed: Array<{ groups: Group[]; err: unknown }>, answered: boolean): void {
+    const together: Group[] = [];
+    for (const { groups, err } of failed) {
+      if (!answered && !refusedValues(err)) together.push(...groups);
+      else if (groups.length > 1) {
+        const half = Math.ceil(groups.length / 2);
+        this.retry.push(groups.slice(0, half), groups.slice(half));
+      } else {
+        const g = groups[0];
+        g.failures = (g.failures ?? 0) + 1;
+        if (g.failures < QUARANTINE_AFTER) this.retry.push(groups);
+        else this.quarantine(g, err);
+      }
+    }
+    if (together.length > 0) this.retry.push(together);
+  }
+
+  private quarantine(g: Group, err: unknown): void {
+    this.settle([g]);
+    this.hooks.discarded('write_refused', g.packets.length);
+    const ts = `${g.packets[0].ts}–${g.packets[g.packets.length - 1].ts}`;
+    this.logger.error(
+      `Audio of stream ${g.stream.info.rtmsStreamId}, user ${g.userId}, segment ${g.segStart} (${g.packets.length} packet(s), ts ${ts}) could not be written ${g.failures} times while other audio was: given up (write_refused): ${errorMessage(err)}`,
+    );
   }
 
   private async write(all: Group[]): Promise<void> {
@@ -342,19 +428,18 @@ export class AudioSpool {
         erasedMeanwhile += g.packets.length;
         continue;
       }
-      if (result.sealed.has(g.segmentId!)) late += g.packets.length;
+      if (result.sealed.has(g.segmentId!)) {
+        // Its WAV is final and its parts pruned: the store did not take the part (it would
+        // pin its spool file until the session is deleted). Late audio, counted as such.
+        late += g.packets.length;
+        continue;
+      }
       const seg = segmentOf(g);
       seg.id = g.segmentId;
       if (rows[i].touch) seg.touchedAt = now;
       seg.writtenAt = now;
-      const key = partKey(g.packets[0].ts, g.packets[g.packets.length - 1].ts);
-      if (!seg.parts.has(key)) {
-        // The buffer the spool file got: kept for the WAV, with no second copy.
-        const pcm = rows[i].pcm!;
-        seg.parts.set(key, pcm);
-        seg.bytes += pcm.length;
-        this.cachedBytes += pcm.length;
-      }
+      // The buffer the spool file got: kept for the WAV (no second copy), within the budget.
+      this.cache.add(seg, partKey(g.packets[0].ts, g.packets[g.packets.length - 1].ts), rows[i].pcm!);
       written.push(...g.packets);
     }
     this.settle(writable);
@@ -384,18 +469,21 @@ export class AudioSpool {
     const due: Array<{ id: string; parts: WrittenParts; spreadMs: number }> = [];
     const finished: StreamState[] = [];
     const now = Date.now();
+    // Segments with a batch waiting to be written again are not complete yet.
+    const retrying = new Set(this.retry.flat().map(groupKey));
     for (const s of this.streams.values()) {
       const finalizeAll = s.ended === 'finalize' && s.pending === 0;
       const dropAll = s.ended !== null && s.pending === 0;
       for (const [userId, u] of s.users) {
         for (const [segStart, seg] of u.segments) {
-          if (this.inFlightSegments.has(segKey(s.info.rtmsStreamId, userId, segStart))) continue;
-          const complete = finalizeAll || segStart + s.info.segmentMs + SEGMENT_GRACE_MS <= u.maxTs;
+          const key = segKey(s.info.rtmsStreamId, userId, segStart);
+          if (this.inFlightSegments.has(key) || retrying.has(key)) continue;
+          const complete = finalizeAll || segStart + s.info.segmentMs + SEGMENT_GRACE_MS <= u.clockTs;
           // Every segment of every stream ends at the same moment on Zoom's clock (and many
           // streams may stop together): their writing is spread over part of a segment.
           if (complete && seg.id) due.push({ id: seg.id, parts: seg.parts, spreadMs: Math.floor(s.info.segmentMs * 0.6) });
           if (complete || dropAll || (seg.writtenAt > 0 && now - seg.writtenAt > this.opts.cacheIdleMs)) {
-            this.cachedBytes -= seg.bytes;
+            this.cache.release(seg);
             u.segments.delete(segStart);
           }
         }
@@ -423,17 +511,19 @@ export class AudioSpool {
       n += u.waiting.length;
       u.waiting = [];
     }
-    const keep: Group[] = [];
-    for (const g of this.retry) {
-      if (g.stream === s) {
-        n += g.packets.length;
-        for (const p of g.packets) this.waitingBytes -= p.pcm.length;
-      } else keep.push(g);
-    }
-    this.retry = keep;
+    this.retry = this.retry
+      .map((batch) =>
+        batch.filter((g) => {
+          if (g.stream !== s) return true;
+          n += g.packets.length;
+          for (const p of g.packets) this.waitingBytes -= p.pcm.length;
+          return false;
+        }),
+      )
+      .filter((batch) => batch.length > 0);
     s.pending = 0;
     for (const u of s.users.values()) {
-      for (const seg of u.segments.values()) this.cachedBytes -= seg.bytes;
+      for (const seg of u.segments.values()) this.cache.release(seg);
       u.segments.clear();
     }
     return n;

@@ -1,4 +1,5 @@
-import type { AudioStreamInfo, SegmentRef, SpooledPacket, StreamEnd, WrittenParts } from './audio-spool.ports';
+import type { AudioStreamInfo, SegmentRef, SpooledPacket, StreamEnd } from './audio-spool.ports';
+import type { CachedSegment } from './pcm-cache';
 
 /**
  * The audio spool's in-memory state (stream → participant → open segments) and how the
@@ -8,7 +9,16 @@ import type { AudioStreamInfo, SegmentRef, SpooledPacket, StreamEnd, WrittenPart
 
 export interface UserState {
   userName: string | null;
+  /** The latest timestamp spooled (what an erasure refuses the rest of the window from). */
   maxTs: number;
+  /**
+   * How far the participant's audio has got, for deciding that a segment is complete: the
+   * latest timestamp, except that a packet more than MAX_AHEAD_MS ahead of it moves it only
+   * once the next packet confirms the jump (advanceClock).
+   */
+  clockTs: number;
+  /** A packet that jumped ahead of clockTs, waiting for the next one to confirm it. */
+  jumpTs: number | null;
   /** Packets waiting for the next flush, in arrival order. */
   waiting: SpooledPacket[];
   /** segment start → the open segments this process writes to. */
@@ -39,7 +49,8 @@ export class SeenOffsets {
   }
 }
 
-export interface SegmentState {
+/** An open segment this process writes to; the PCM of its written parts is in the process's PcmCache (CachedSegment). */
+export interface SegmentState extends CachedSegment {
   id: string | null;
   /** When last_part_at was last refreshed. */
   touchedAt: number;
@@ -50,9 +61,6 @@ export interface SegmentState {
   touching: boolean;
   /** When this process last wrote a part of it. */
   writtenAt: number;
-  /** The PCM of the parts written, by partKey (a cache: the spool file has it too). */
-  parts: WrittenParts;
-  bytes: number;
 }
 
 export interface StreamState {
@@ -79,6 +87,8 @@ export interface Group {
   segmentId: string | null;
   /** Written or discarded, and counted as such: never retried. */
   settled?: boolean;
+  /** Writes of it alone that failed while the database took others (AudioSpool quarantines it after a few). */
+  failures?: number;
 }
 
 export const segKey = (rtmsStreamId: string, userId: string, segStart: number) => `${rtmsStreamId}|${userId}|${segStart}`;
@@ -90,6 +100,35 @@ export const isErasedGroup = (g: Group) => {
   const through = g.stream.erasedThrough?.get(g.userId);
   return through !== undefined && g.segStart <= through;
 };
+
+/** How far (Zoom ms) past a segment's end a participant's audio must reach before the segment is written out. */
+export const SEGMENT_GRACE_MS = 2000;
+
+/**
+ * How far ahead of a participant's audio (clockTs) one packet may move it on its own. It is
+ * the grace a segment waits past its end, so a stray timestamp can make no segment
+ * complete that the real audio has not reached the end of.
+ */
+export const MAX_AHEAD_MS = SEGMENT_GRACE_MS;
+
+/**
+ * Moves the participant's clock with a packet. A packet within MAX_AHEAD_MS of it (or
+ * behind it) moves it as usual. One further ahead — a bad timestamp, a day ahead, or the
+ * first packet after a long mute — moves it only when the next packet lands within
+ * MAX_AHEAD_MS of it (a real jump: the audio goes on from there); until then it is spooled
+ * like any packet but completes nothing. Before, a single packet stamped a day ahead made
+ * every later segment "complete" as it opened, so the open segment was handed over, written
+ * and reopened at every flush. (A participant's first packet waits for its second too.)
+ */
+export function advanceClock(u: Pick<UserState, 'clockTs' | 'jumpTs'>, ts: number): void {
+  if (ts <= u.clockTs + MAX_AHEAD_MS) {
+    if (ts > u.clockTs) u.clockTs = ts;
+    u.jumpTs = null;
+  } else if (u.jumpTs !== null && Math.abs(ts - u.jumpTs) <= MAX_AHEAD_MS) {
+    u.clockTs = Math.max(ts, u.jumpTs);
+    u.jumpTs = null;
+  } else u.jumpTs = ts;
+}
 
 /** Start of the segment window (a multiple of the segment length on Zoom's clock) that holds `ts`. */
 export const segmentStart = (ts: number, segmentMs: number) => Math.floor(ts / segmentMs) * segmentMs;

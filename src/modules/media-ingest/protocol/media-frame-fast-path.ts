@@ -1,6 +1,6 @@
 import type { MediaItem } from '../../../jobs/job-payloads';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
-import { decodeMediaPayload, ParsedMedia, toInt } from './rtms-message-parser';
+import { decodeMediaPayload, isMediaTimestamp, ParsedMedia, toInt } from './rtms-message-parser';
 
 /** What the fast path yields: the same as `toMediaItem` for a well-formed audio, video or share message. */
 export interface FastMediaFrame extends ParsedMedia {
@@ -117,6 +117,8 @@ class FrameScan {
     this.end();
 
     if (msgType < 0 || dataStart < 0 || userId === undefined || timestamp === undefined) return null;
+    // A timestamp out of range (1e19, negative) is the general path's to refuse, as bad_timestamp.
+    if (!isMediaTimestamp(Math.trunc(timestamp))) return null;
     const data = this.b.toString('latin1', dataStart, dataEnd);
     const bytes = decodeMediaPayload(msgType, data);
     if (!bytes) return null;

@@ -129,6 +129,27 @@ export function toInt(v: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * Media timestamps (Zoom ms since the epoch) are taken in [0, 2^47): up to the year 6429.
+ * The bound is what every place a timestamp goes accepts with room to spare: a JS Date
+ * (±8.64e15), Postgres timestamptz (to 294276 AD) and bigint, and exact integer arithmetic
+ * (segment windows, `ts + segment_ms`, well under 2^53). One value outside it (1e19, a
+ * negative one) used to go through and fail every statement it was part of: a segment row,
+ * a flush of the whole process's audio, an artifact batch.
+ */
+export const MEDIA_TS_LIMIT_MS = 2 ** 47;
+
+/** Whether `ts` is a media timestamp the hub stores (an integer in [0, MEDIA_TS_LIMIT_MS)). */
+export function isMediaTimestamp(ts: number): boolean {
+  return Number.isSafeInteger(ts) && ts >= 0 && ts < MEDIA_TS_LIMIT_MS;
+}
+
+/** A message's media timestamp, or undefined when it is not one (the message is refused as `bad_timestamp`). */
+export function toMediaTimestamp(v: unknown): number | undefined {
+  const ts = toInt(v);
+  return ts !== undefined && isMediaTimestamp(ts) ? ts : undefined;
+}
+
 type Meta = NonNullable<MediaItem['meta']>;
 
 function scalarMeta(content: Record<string, unknown>, keys: readonly string[]): Meta | undefined {
@@ -164,7 +185,7 @@ function senderId(...candidates: unknown[]): number | null | undefined {
  * policy with user lists does not let through (CaptureAdmission).
  */
 function toChatItem(c: Record<string, unknown>, data: string, receivedAt: number): MediaParseResult {
-  const timestamp = toInt(c.timestamp);
+  const timestamp = toMediaTimestamp(c.timestamp);
   if (timestamp === undefined) return { ok: false, reason: 'bad_timestamp' };
   const payload = parseChatPayload(data);
   const sender = payload && isRecord(payload.sender) ? payload.sender : {};
@@ -210,7 +231,7 @@ export function toMediaItem(message: RtmsMessage, receivedAt: number): MediaPars
   const binary = message.msg_type <= RtmsMessageType.MediaDataShare;
   const userId = c.user_id === undefined && !binary ? 0 : toInt(c.user_id);
   if (userId === undefined) return { ok: false, reason: 'bad_user_id' };
-  const timestamp = toInt(c.timestamp);
+  const timestamp = toMediaTimestamp(c.timestamp);
   if (timestamp === undefined) return { ok: false, reason: 'bad_timestamp' };
   let lengthMismatch = false;
   let bytes: Buffer | undefined;

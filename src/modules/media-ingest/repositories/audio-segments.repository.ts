@@ -70,6 +70,18 @@ export interface StoredPart {
   file_offset: string | null;
 }
 
+/**
+ * A JS number as a bigint parameter. String(1e19) is "1e+19", which Postgres refuses with
+ * "invalid input syntax for type bigint" — failing the whole statement, i.e. every stream's
+ * audio of that flush. Anything but a safe integer is refused here, before the query, as a
+ * RangeError (which the audio spool reads as "these values are refused", not "the database
+ * is down"). The parser keeps such timestamps out; this is the last guard.
+ */
+export function int8(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new RangeError(`not an integer Postgres bigint takes exactly: ${n}`);
+  return String(n);
+}
+
 /** Postgres foreign_key_violation. */
 const FK_VIOLATION = '23503';
 const isForeignKeyViolation = (err: unknown) => err instanceof QueryFailedError && (err.driverError as { code?: string }).code === FK_VIOLATION;
@@ -122,7 +134,7 @@ export class AudioSegmentsRepository {
         sorted.map((r) => r.rtmsStreamId),
         sorted.map((r) => r.userId),
         sorted.map((r) => dbText(r.userName)),
-        sorted.map((r) => String(r.segmentStartMs)),
+        sorted.map((r) => int8(r.segmentStartMs)),
         sorted.map((r) => r.segmentMs),
         sorted.map((r) => r.sampleRate),
         sorted.map((r) => r.channels),
@@ -140,7 +152,7 @@ export class AudioSegmentsRepository {
          JOIN unnest($1::varchar[], $2::varchar[], $3::bigint[]) AS u(rtms_stream_id, user_id, seg_start)
            ON s.rtms_stream_id = u.rtms_stream_id AND s.user_id = u.user_id AND s.segment_start_ms = u.seg_start
         WHERE s.spool_host = $4`,
-      [segments.map((r) => r.rtmsStreamId), segments.map((r) => r.userId), segments.map((r) => String(r.segmentStartMs)), spoolHost],
+      [segments.map((r) => r.rtmsStreamId), segments.map((r) => r.userId), segments.map((r) => int8(r.segmentStartMs)), spoolHost],
     );
     return new Map(rows.map((r) => [`${r.rtms_stream_id}|${r.user_id}|${r.seg_start}`, r.id]));
   }
@@ -149,9 +161,14 @@ export class AudioSegmentsRepository {
    * Records one flush's parts in ONE statement (one round trip, its own transaction
    * unless `em` has one): it key-share-locks the segments (a segment cannot be deleted
    * under it, and the writer's FOR UPDATE SKIP LOCKED leaves it until the parts are in),
-   * inserts the part rows of the segments that still exist (a part already there is
-   * skipped: unique per segment, first and last packet), reopens segments already
-   * written out that got new parts, and refreshes last_part_at where asked.
+   * inserts the part rows of the segments that still exist and are not sealed (a part
+   * already there is skipped: unique per segment, first and last packet), reopens segments
+   * already written out that got new parts, and refreshes last_part_at where asked.
+   *
+   * A sealed segment's WAV is final and its parts are pruned: a part for it is late audio,
+   * not stored (the caller counts it). Stored, it would point at its spool file, and no
+   * sweep prunes a sealed segment's parts again: the file would stay until the session
+   * is deleted.
    *
    * Locking is what keeps concurrent flushes (the spool runs two at once) from
    * deadlocking. KEY SHARE does not conflict with another flush's KEY SHARE nor with its
@@ -173,7 +190,7 @@ export class AudioSegmentsRepository {
          INSERT INTO audio_parts (segment_id, first_ts, last_ts, packet_ts, packet_len, spool_file, file_offset)
          SELECT u.segment_id, u.first_ts, u.last_ts, string_to_array(u.ts, ',')::bigint[], string_to_array(u.lens, ',')::int[], $7, u.off
            FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $8::bigint[]) AS u(segment_id, first_ts, last_ts, ts, lens, off)
-          WHERE u.segment_id IN (SELECT id FROM segs)
+          WHERE u.segment_id IN (SELECT id FROM segs WHERE status <> 'sealed')
          ON CONFLICT (segment_id, first_ts, last_ts) DO NOTHING
          RETURNING segment_id),
        targets AS (
@@ -189,12 +206,12 @@ export class AudioSegmentsRepository {
       [
         ids,
         parts.map((r) => r.segmentId),
-        parts.map((r) => String(r.packetTs[0])),
-        parts.map((r) => String(r.packetTs[r.packetTs.length - 1])),
-        parts.map((r) => r.packetTs.join(',')),
+        parts.map((r) => int8(r.packetTs[0])),
+        parts.map((r) => int8(r.packetTs[r.packetTs.length - 1])),
+        parts.map((r) => r.packetTs.map(int8).join(',')),
         parts.map((r) => r.packetLen.join(',')),
         spoolFile,
-        parts.map((r) => String(r.fileOffset)),
+        parts.map((r) => int8(r.fileOffset)),
         parts.filter((r) => r.touch).map((r) => r.segmentId),
       ],
     );

@@ -92,11 +92,18 @@ export class MediaArtifactsRepository {
   /**
    * Inserts or updates artifact rows by storage key in one statement; returns their ids
    * by storage key. Idempotent: a retried save updates the same rows.
+   *
+   * One statement for the batch, so one row Postgres refuses fails them all: callers check
+   * each item's time before they get here (the savers refuse an item with a bad timestamp
+   * on its own, the WAV writer a segment), and a row whose `captured_at` is no valid Date
+   * is refused here, before the query, naming its key.
    */
   async upsertMany(all: ArtifactRow[], em: EntityManager = this.db.manager): Promise<Map<string, string>> {
     // One row per key: a batch may carry the same frame twice, and ON CONFLICT DO UPDATE refuses that.
     const rows = [...new Map(all.map((r) => [r.storageKey, r])).values()];
     if (rows.length === 0) return new Map();
+    const undated = rows.find((r) => !(r.capturedAt instanceof Date) || Number.isNaN(r.capturedAt.getTime()));
+    if (undated) throw new RangeError(`artifact ${undated.storageKey}: captured_at is not a valid time`);
     const values: unknown[] = [];
     const tuples = rows.map((r, i) => {
       values.push(r.sessionId, r.rtmsStreamId, r.kind, r.userId, r.userName, r.storageKey, r.contentType, r.bytes, r.sha256, r.capturedAt, r.durationMs, JSON.stringify(r.meta));

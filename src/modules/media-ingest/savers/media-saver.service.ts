@@ -21,6 +21,7 @@ import { DeletedObjects, MEDIA_STORAGE, MediaStorage } from '../storage/media-st
 import { StorageHealth } from '../storage/storage-health.service';
 import { isStorageUnavailable, KindCounts, storageErrorSummary, StorageUnavailableError } from '../storage/storage-errors';
 import { ErasedParticipants } from '../erasure/erased-participants';
+import { isMediaTimestamp } from '../protocol/rtms-message-parser';
 import { dbText } from './db-text';
 import { itemKind, MediaLossRecorder } from './media-loss';
 
@@ -60,6 +61,17 @@ function uniqueByKey(objects: StreamObject[]): StreamObject[] {
 }
 
 const sha8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
+
+/**
+ * A media timestamp as the time its row records. The parser refuses timestamps out of
+ * range; an item queued or spilled before that check could still carry one, and its
+ * Invalid Date would fail the statement recording the whole batch. Thrown per item
+ * (before its object is written), so that item alone is recorded as lost (`rejected`).
+ */
+function capturedAt(ts: number): Date {
+  if (!isMediaTimestamp(ts)) throw new RangeError(`timestamp ${ts} is not a media timestamp`);
+  return new Date(ts);
+}
 
 /**
  * The savers of the media-frames queue. Every save is idempotent: storage keys are
@@ -138,10 +150,11 @@ export class MediaSaverService {
       if (data.length === 0) return null;
       if (item.segment) return this.writeSegment(stream, item, item.segment, data);
       const kind: ArtifactKind = item.msgType === MSG_SHARE ? 'share_frame' : 'video_frame';
+      const row = this.base(stream, item, kind);
       const fmt = frameFormat(data);
       const key = buildMediaKey({ sessionId: stream.sessionId, kind, userName: item.userName, userId: item.userId, name: item.timestamp, ext: fmt.ext });
       const put = await this.storage.put(key, data, fmt.contentType);
-      return { ...this.base(stream, item, kind), storageKey: key, contentType: fmt.contentType, bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: {} };
+      return { ...row, storageKey: key, contentType: fmt.contentType, bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: {} };
     });
   }
 
@@ -154,6 +167,7 @@ export class MediaSaverService {
    */
   private async writeSegment(stream: StreamMediaItems, item: MediaItem, seg: VideoSegmentInfo, data: Buffer): Promise<ArtifactRow | null> {
     const kind: ArtifactKind = item.msgType === MSG_SHARE ? 'share_segment' : 'video_segment';
+    const row = { ...this.base(stream, item, kind), capturedAt: capturedAt(seg.firstTs) };
     const key = buildMediaKey({ sessionId: stream.sessionId, kind, userName: item.userName, userId: item.userId, name: seg.firstTs, ext: 'h264' });
     const sha256 = createHash('sha256').update(data).digest('hex');
     const existing = await this.artifacts.findByStorageKey(key);
@@ -164,8 +178,7 @@ export class MediaSaverService {
     }
     const put = existing ? { bytes: existing.bytes, sha256 } : await this.storage.put(key, data, 'video/h264');
     return {
-      ...this.base(stream, item, kind),
-      capturedAt: new Date(seg.firstTs),
+      ...row,
       storageKey: key,
       contentType: 'video/h264',
       bytes: put.bytes,
@@ -177,12 +190,13 @@ export class MediaSaverService {
 
   async saveChat(p: MediaBatchPayload): Promise<number> {
     return this.writeEach(p, 'chat', async ({ stream, item }) => {
+      const row = this.base(stream, item, 'chat');
       const doc = { timestamp: item.timestamp, user_id: item.userId, user_name: item.userName ?? null, text: item.data, ...(item.meta ?? {}) };
       const body = Buffer.from(JSON.stringify(doc, null, 2));
       const idPart = typeof item.meta?.message_id === 'string' ? item.meta.message_id : sha8(item.data);
       const key = buildMediaKey({ sessionId: stream.sessionId, kind: 'chat', userName: item.userName, userId: item.userId, name: `${item.timestamp}_${idPart}`, ext: 'json' });
       const put = await this.storage.put(key, body, 'application/json');
-      return { ...this.base(stream, item, 'chat'), storageKey: key, contentType: 'application/json', bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: { text: dbText(item.data, 4000) } };
+      return { ...row, storageKey: key, contentType: 'application/json', bytes: put.bytes, sha256: put.sha256, durationMs: null, meta: { text: dbText(item.data, 4000) } };
     });
   }
 
@@ -232,17 +246,29 @@ export class MediaSaverService {
   async saveTranscripts(p: MediaBatchPayload): Promise<number> {
     const entries = await this.liveEntries(p);
     const existing = await this.sessions.existingIds(entries.map((e) => e.stream.sessionId));
-    const kept = entries.filter((e) => existing.has(e.stream.sessionId));
+    const live = entries.filter((e) => existing.has(e.stream.sessionId));
+    // One line with a timestamp Postgres cannot take would fail the insert of them all: it alone is lost (see capturedAt).
+    const kept = live.filter((e) => isMediaTimestamp(e.item.timestamp));
+    if (kept.length < live.length) {
+      const undated = new Map<StreamMediaItems, MediaItem[]>();
+      for (const e of live) if (!isMediaTimestamp(e.item.timestamp)) undated.set(e.stream, [...(undated.get(e.stream) ?? []), e.item]);
+      await this.loss.record('rejected', subBatch(p, undated), { error: 'timestamp is not a media timestamp' });
+    }
     if (kept.length === 0) return 0;
     const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : d);
+    // start_time / end_time: the line's own timestamp when they are not media timestamps.
+    const ms = (v: unknown, d: number) => {
+      const n = num(v, d);
+      return isMediaTimestamp(n) ? n : d;
+    };
     const rows: TranscriptRow[] = kept.map(({ stream, item }) => ({
       sessionId: stream.sessionId,
       rtmsStreamId: stream.rtmsStreamId,
       userId: String(item.userId),
       userName: dbText(item.userName),
       text: dbText(item.data, 100_000)!, // (data is a string: never null)
-      startMs: num(item.meta?.start_time, item.timestamp),
-      endMs: num(item.meta?.end_time, item.timestamp),
+      startMs: ms(item.meta?.start_time, item.timestamp),
+      endMs: ms(item.meta?.end_time, item.timestamp),
       timestampMs: item.timestamp,
       language: item.meta?.language === undefined ? null : num(item.meta.language, 0),
       attribute: item.meta?.attribute === undefined ? null : num(item.meta.attribute, 0),
@@ -349,8 +375,9 @@ export class MediaSaverService {
     };
   }
 
+  /** The row's common fields; throws (the item alone is refused) when its timestamp is not a media timestamp. */
   private base(stream: StreamMediaItems, item: MediaItem, kind: ArtifactKind) {
-    return { sessionId: stream.sessionId, rtmsStreamId: stream.rtmsStreamId, kind, userId: String(item.userId), userName: dbText(item.userName), capturedAt: new Date(item.timestamp) };
+    return { sessionId: stream.sessionId, rtmsStreamId: stream.rtmsStreamId, kind, userId: String(item.userId), userName: dbText(item.userName), capturedAt: capturedAt(item.timestamp) };
   }
 
   /**
