@@ -179,6 +179,25 @@ describe('StreamSession', () => {
       await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
     });
 
+    it('a stall of this process longer than the timeout (keep-alives waiting unread) replaces nothing', async () => {
+      const s = session(zoom, async () => null, { keepAliveTimeoutMs });
+      const run = s.run();
+      await waitFor(() => zoom.mediaHandshakes === 1, { timeoutMs: 5000, what: 'the first media handshake' });
+      keepAlives(true);
+      await waitFor(() => zoom.keepAliveAnswers.media >= 3, { timeoutMs: 5000, what: 'keep-alives answered on media' });
+      // The event loop blocked for 1.5 × the timeout: Zoom's requests wait in the socket.
+      const until = Date.now() + 1.5 * keepAliveTimeoutMs;
+      while (Date.now() < until) {
+        /* busy: a long synchronous task */
+      }
+      const answered = zoom.keepAliveAnswers.media;
+      await waitFor(() => zoom.keepAliveAnswers.media >= answered + 20, { timeoutMs: 10_000, what: 'keep-alives answered after the stall' });
+      expect(zoom.mediaHandshakes).toBe(1);
+      expect(zoom.signalingHandshakes).toBe(1);
+      s.abort('shutdown');
+      await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
+    });
+
     it('is kept while Zoom sends it keep-alives', async () => {
       const s = session(zoom, async () => null, { keepAliveTimeoutMs });
       const run = s.run();

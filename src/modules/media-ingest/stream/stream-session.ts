@@ -166,7 +166,18 @@ export class StreamSession {
       this.abort('lease_lost');
     });
     const kaTick = Math.max(50, Math.min(1000, Math.floor(this.deps.config.keepAliveTimeoutMs / 4)));
-    this.timers.push(setInterval(() => this.checkKeepAlive(), kaTick));
+    let lastTick = Date.now();
+    this.timers.push(
+      setInterval(() => {
+        // After a stall of this process (GC, a long synchronous task), timers run before
+        // the socket reads that waited meanwhile: what looks like silence may be data not
+        // read yet. That tick only waits; the next one, after the reads, judges.
+        const now = Date.now();
+        const stalled = now - lastTick > 2 * kaTick;
+        lastTick = now;
+        if (!stalled) this.checkKeepAlive();
+      }, kaTick),
+    );
     this.timers.push(setInterval(() => this.writeCounts(), COUNTS_WRITE_MS));
     try {
       this.deps.recorder.runtime(this.ref, { status: StreamStatus.Connecting, ownerWorkerId: this.deps.workerId }, this.deps.workerId);
