@@ -47,6 +47,7 @@ export function optionsFrom(c: Record<string, string>): SimulatorOptions {
     mediaSplit: c.SIM_MEDIA_SPLIT as SimulatorOptions['mediaSplit'],
     mediaScopes: list('SIM_MEDIA_SCOPES')?.filter((k): k is MediaKind => (MEDIA_KINDS as readonly string[]).includes(k)),
     shareChatUrls: c.SIM_SHARE_CHAT_URLS === undefined ? undefined : c.SIM_SHARE_CHAT_URLS === 'true' || c.SIM_SHARE_CHAT_URLS === '1',
+    sessionStateReasonField: c.SIM_SESSION_STATE_REASON_FIELD === 'reason' || c.SIM_SESSION_STATE_REASON_FIELD === 'stop_reason' ? c.SIM_SESSION_STATE_REASON_FIELD : undefined,
     logger: c.SIM_QUIET === 'true' || c.SIM_QUIET === '1' ? undefined : (line) => process.stdout.write(`[zoom-sim] ${line}\n`),
   };
   if (c.SIM_S2S_CLIENT_ID && c.SIM_S2S_CLIENT_SECRET) o.s2s = { clientId: c.SIM_S2S_CLIENT_ID, clientSecret: c.SIM_S2S_CLIENT_SECRET, accountId: c.SIM_ACCOUNT_ID ?? 'sim_account_id' };

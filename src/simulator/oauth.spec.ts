@@ -79,6 +79,27 @@ describe('OAuth server', () => {
     expect(await me.json()).toMatchObject({ id: 'sim_user_host_1' });
   });
 
+  it('rejects an auth code or refresh token in the URL query string (rtms-protocol.md §5); S2S account_credentials may use it', async () => {
+    const verifier = randomBytes(32).toString('base64url');
+    const code = await codeFor(verifier);
+    const post = (query: string, form: Record<string, string> = {}, auth = basic(app.clientId, app.clientSecret)) =>
+      fetch(`${sim.oauthBaseUrl}/oauth/token?${query}`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    const inQuery = await post(new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }).toString());
+    expect(inQuery.status).toBe(400);
+    expect(inQuery.body).toMatchObject({ error: 'invalid_request' });
+    // Not even with the same values in the body too.
+    expect((await post(`code=${code}`, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier })).status).toBe(400);
+    const ok = await token({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });
+    expect(ok.status).toBe(200); // the code was not burned by the refused requests
+    const rt = ok.body.refresh_token as string;
+    const refreshInQuery = await post(`grant_type=refresh_token&refresh_token=${encodeURIComponent(rt)}`);
+    expect(refreshInQuery.status).toBe(400);
+    expect(refreshInQuery.body).toMatchObject({ error: 'invalid_request' });
+    expect((await token({ grant_type: 'refresh_token', refresh_token: rt })).status).toBe(200);
+    const s2s = sim.options.s2s;
+    expect((await post(`grant_type=account_credentials&account_id=${s2s.accountId}`, {}, basic(s2s.clientId, s2s.clientSecret))).status).toBe(200);
+  });
+
   it('revoke kills the grant; expired tokens get 401 code 124', async () => {
     const verifier = randomBytes(32).toString('base64url');
     const t = await token({ grant_type: 'authorization_code', code: await codeFor(verifier), redirect_uri: redirectUri, code_verifier: verifier });

@@ -156,6 +156,9 @@ export class OAuthServer {
   private token(req: IncomingMessage, res: ServerResponse, url: URL, body: string): number {
     const client = this.clientAuth(req);
     if (!client) return this.err(res, 401, 'Invalid client_id or client_secret', 'invalid_client');
+    // rtms-protocol.md §5: since Feb 2023 Zoom rejects token values in URL query strings. Only
+    // the S2S grant's parameters (grant_type, account_id) may come there, as the samples send them.
+    if (url.searchParams.has('code') || url.searchParams.has('refresh_token')) return this.err(res, 400, 'Token must not be sent in the URL query', 'invalid_request');
     const form = { ...Object.fromEntries(url.searchParams), ...parseForm(body, req.headers['content-type']) };
     switch (form.grant_type) {
       case 'authorization_code': {

@@ -28,6 +28,7 @@ export interface ResolvedOptions {
   mediaSplit: 'both' | 'all' | 'split';
   mediaScopes: MediaKind[];
   shareChatUrls: boolean;
+  sessionStateReasonField: 'stop_reason' | 'reason';
   speed: number;
   tickMs: number;
   videoScale: number;
@@ -68,6 +69,7 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     mediaSplit: opts.mediaSplit ?? 'both',
     mediaScopes: opts.mediaScopes ?? [...MEDIA_KINDS],
     shareChatUrls: opts.shareChatUrls ?? false,
+    sessionStateReasonField: opts.sessionStateReasonField ?? 'stop_reason',
     speed: opts.speed ?? 1,
     tickMs: opts.tickMs ?? 20,
     videoScale: opts.videoScale ?? 1,

@@ -52,6 +52,12 @@ export const MEDIA_KIND_MSG: Record<MediaKind, number> = {
   chat: MsgType.MEDIA_DATA_CHAT,
 };
 
+/**
+ * How much audio the server holds for a stream before the client connects (rtms-protocol.md §2
+ * `buffer_data`, §3 timing): up to 60 s, counted from the `rtms_started` webhook.
+ */
+export const AUDIO_BUFFER_MS = 60_000;
+
 export const ContentType = { RTP: 1, RAW_AUDIO: 2, RAW_VIDEO: 3, FILE_STREAM: 4, TEXT: 5 } as const;
 export const Codec = { L16: 1, G711: 2, G722: 3, OPUS: 4, JPG: 5, PNG: 6, H264: 7 } as const;
 export const SAMPLE_RATE_HZ: Record<number, number> = { 0: 8000, 1: 16000, 2: 32000, 3: 48000 };

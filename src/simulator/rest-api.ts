@@ -62,7 +62,7 @@ export class ZoomRestApi {
 
     if ((m = /^\/v2\/live_meetings\/([^/]+)\/rtms_app\/status$/.exec(p))) {
       if (method !== 'PATCH') return zerr(res, 405, 405, 'Method Not Allowed');
-      const rawId = decodeURIComponent(decodeURIComponent(m[1]));
+      const rawId = m[1];
       if (token.kind === 'client') return zerr(res, 400, 4711, 'Invalid access token, does not contain scopes:[meeting:update:participant_rtms_app_status].');
       const j = parseJson(body);
       if (!isRecord(j)) return zerr(res, 400, 300, 'Request Body should be a valid JSON object.');
@@ -75,7 +75,8 @@ export class ZoomRestApi {
       if (settings.client_id !== this.sim.options.clientId) return zerr(res, 400, 300, `Invalid client_id: ${settings.client_id}.`);
       if (settings.participant_user_id !== undefined && typeof settings.participant_user_id !== 'string')
         return zerr(res, 400, 300, 'Validation Failed.', { errors: [{ field: 'settings.participant_user_id', message: 'Invalid field.' }] });
-      const mt = this.sim.meeting(rawId);
+      // rtms-protocol.md §5: meetingId is the numeric meeting ID (int64), never the UUID.
+      const mt = /^\d+$/.test(rawId) ? this.sim.meeting(rawId) : undefined;
       if (!mt) return zerr(res, 404, 3001, `Meeting does not exist: ${rawId}.`);
       const forced = this.sim.faults.takeControlError(mt.id);
       if (forced) return zerr(res, forced.status, forced.code, forced.message);
@@ -111,7 +112,9 @@ export class ZoomRestApi {
         if (!w || w.second !== sec) this.roomsWindow.set(token.accountId, { second: sec, count: 1 });
         else if (++w.count > limit) return answerRule(res, { status: 429, retryAfterSec: 1 });
       }
-      if (token.kind !== 'account' && token.kind !== 'user') return zerr(res, 400, 4711, 'Invalid access token, does not contain scopes:[room:read:admin].');
+      // rtms-protocol.md §5: Zoom Rooms take the S2S (account) token, whose room scopes a user
+      // or client_credentials token does not have: answered as Zoom answers a missing scope.
+      if (token.kind !== 'account') return zerr(res, 400, 4711, `Invalid access token, does not contain scopes:[${method === 'GET' ? 'room:read:admin' : 'room:write:admin'}].`);
       if (p === '/v2/rooms' && method === 'GET') return this.listRooms(res, url);
       if ((m = /^\/v2\/rooms\/([^/]+)\/events$/.exec(p)) && method === 'PATCH') return this.roomEvent(res, decodeURIComponent(m[1]), body);
     }

@@ -47,7 +47,9 @@ export class RtmsHandshake {
 
   private lookup(c: Conn, msg: Record<string, unknown>): { s?: Stream; sid: string; status: number } {
     const sid = typeof msg.rtms_stream_id === 'string' ? msg.rtms_stream_id : '';
-    const uuid = msg.meeting_uuid ?? msg.webinar_uuid ?? msg.session_id;
+    // rtms-protocol.md §2: the id (meeting_uuid, webinar_uuid, session_id or engagement_id) is
+    // always sent in the `meeting_uuid` field; a request without it is INVALID_PAYLOAD (4).
+    const uuid = msg.meeting_uuid;
     if (!sid || typeof uuid !== 'string' || typeof msg.signature !== 'string') return { sid: sid || '(none)', status: Status.INVALID_PAYLOAD };
     const s = this.streams.get(sid);
     if (!s || s.terminated || s.gen !== c.gen) return { sid, status: Status.INVALID_RTMS_STREAM_ID };
@@ -68,6 +70,8 @@ export class RtmsHandshake {
     s.signaling = c;
     s.subscriptions.clear();
     s.firstPacketSent = false;
+    // rtms-protocol.md §2: `buffer_data` defaults to true; only false drops the pre-connect audio.
+    s.bufferData = msg.buffer_data !== false;
     s.view = this.host.computeView(s);
     this.timers.clear(s.sigTimer);
     s.sigTimer = undefined;
@@ -101,7 +105,8 @@ export class RtmsHandshake {
     if (typeof mt !== 'number' || !Number.isInteger(mt) || mt <= 0 || mt >= 64) return this.fail(c, sid, msg, Status.MEDIA_TYPE_INVALID_VALUE);
     let kinds: MediaKind[];
     if (path === 'all') {
-      kinds = mt & MediaBit.ALL ? [...this.cfg.mediaScopes] : MEDIA_KINDS.filter((k) => mt & MEDIA_KIND_BIT[k]);
+      // In bit order whatever order the scopes were listed in (the pump sends audio first).
+      kinds = MEDIA_KINDS.filter((k) => (mt & MediaBit.ALL ? this.cfg.mediaScopes.includes(k) : mt & MEDIA_KIND_BIT[k]));
     } else {
       if (mt !== MEDIA_KIND_BIT[path]) return this.fail(c, sid, msg, Status.INVALID_MEDIA_TYPE);
       kinds = [path];

@@ -21,6 +21,11 @@ export interface MediaPumpHost {
 
 type CorkableSocket = { cork?: () => void; uncork?: () => void };
 
+/** How far audio may fall behind the meeting clock before a late tick skips ahead (not for the pre-connect buffer). */
+export const AUDIO_MAX_LAG_MS = 5000;
+/** Audio packets one socket sends per tick at most (a catch-up or the pre-connect burst goes out in chunks of this). */
+export const AUDIO_PACKETS_PER_TICK = 250;
+
 export class RtmsMediaPump {
   /** Set when media messages are pre-encoded (rtms-media-encoder.ts); unset: JSON.stringify per message. */
   private readonly encoder?: MediaMessageEncoder;
@@ -102,7 +107,11 @@ export class RtmsMediaPump {
       if (!s.signaling) continue;
       this.updateView(s);
       if (s.paused) continue;
-      for (const c of s.media.values()) if (c.active && !c.closing) this.corked(c, () => this.pump(s, c));
+      const conns = [...s.media.values()].filter((c) => c.active && !c.closing);
+      // Event 1 carries the first packet's timestamp: with buffered audio that is the oldest
+      // cursor, so the socket furthest behind goes first until event 1 is out.
+      if (!s.firstPacketSent) conns.sort((a, b) => oldest(a) - oldest(b));
+      for (const c of conns) this.corked(c, () => this.pump(s, c));
     }
   }
 
@@ -149,9 +158,13 @@ export class RtmsMediaPump {
         const sendRate = Number(p.send_rate);
         const rate = SAMPLE_RATE_HZ[Number(p.sample_rate)];
         const ch = Number(p.channel);
+        // A late tick (busy event loop) catches up at most AUDIO_MAX_LAG_MS; the pre-connect
+        // buffer (cur.burst) is sent whole. Either way at most AUDIO_PACKETS_PER_TICK packets
+        // a tick, so a 60 s buffer leaves over a dozen ticks instead of blocking the loop.
+        if (cur.burst && congested) continue; // hold the burst (not drop it) while the socket is backed up
+        if (!cur.burst && now - cur.next > AUDIO_MAX_LAG_MS) cur.next = now - AUDIO_MAX_LAG_MS;
         let n = 0;
-        if (now - cur.next > 5000) cur.next = now - 5000;
-        while (cur.next + sendRate <= now && n++ < 250) {
+        while (cur.next + sendRate <= now && n++ < AUDIO_PACKETS_PER_TICK) {
           const t = cur.next;
           cur.next += sendRate;
           const start = Math.round((t * rate) / 1000);
@@ -174,6 +187,7 @@ export class RtmsMediaPump {
             }
           }
         }
+        if (cur.burst && now - cur.next <= AUDIO_MAX_LAG_MS) cur.burst = false;
       } else if (kind === 'video' || kind === 'deskshare') {
         const interval = 1000 / Number(p.fps);
         if (now - cur.next > 1000) cur.next = now; // video is not buffered: skip, don't burst
@@ -256,6 +270,11 @@ export class RtmsMediaPump {
     const speaker = m.activeSpeaker(t);
     return speaker && cams.includes(speaker) ? [speaker] : cams.slice(0, 1);
   }
+}
+
+/** The oldest script time any of a socket's cursors is due at. */
+function oldest(c: Conn): number {
+  return Math.min(...Object.values(c.cursors).map((x) => x?.next ?? Infinity));
 }
 
 /**

@@ -3,7 +3,7 @@
  * subscription (5), session and stream state (10, 19), stream close (21), video subscription (28).
  */
 import { int, isRecord } from './http-util';
-import { MsgType, SessionState, Status, StopReason, StreamState, SUBSCRIBABLE_EVENTS, statusReason } from './protocol';
+import { AUDIO_BUFFER_MS, MsgType, SessionState, Status, StopReason, StreamState, SUBSCRIBABLE_EVENTS, statusReason } from './protocol';
 import type { RtmsRecorder } from './rtms-records';
 import type { Conn, SendFn, Stream } from './rtms-stream';
 
@@ -33,7 +33,7 @@ export class RtmsSignaling {
         for (const m of s.media.values())
           if (m.handshaken && !m.active && !m.closing) {
             m.active = true;
-            for (const k of m.kinds) m.cursors[k] = { next: now };
+            for (const k of m.kinds) m.cursors[k] = k === 'audio' ? audioCursor(s, now) : { next: now };
           }
         return;
       }
@@ -90,4 +90,21 @@ export class RtmsSignaling {
         return;
     }
   }
+}
+
+/**
+ * Where a media socket's audio starts when CLIENT_READY_ACK turns it on. The stream's first
+ * audio socket gets the audio buffered since the webhook (rtms-protocol.md §2: `buffer_data`
+ * defaults to true, "the server buffers up to 60 s of audio from webhook time"; false drops
+ * only that initial buffer), sent as a burst the pump spreads over its ticks. Every later one
+ * (a media or signaling reconnect, or `buffer_data: false`) starts at the ack: the protocol
+ * reference describes no buffering for reconnects. Video, deskshare, transcript and chat are
+ * not buffered (§3: "video is not").
+ */
+function audioCursor(s: Stream, now: number): { next: number; burst?: boolean } {
+  if (!s.audioBufferPending) return { next: now };
+  s.audioBufferPending = false;
+  if (!s.bufferData) return { next: now };
+  const from = Math.max(s.startedAt, now - AUDIO_BUFFER_MS);
+  return from < now ? { next: from, burst: true } : { next: now };
 }

@@ -23,6 +23,12 @@ interface KaState {
 
 interface Cursor {
   next: number; // next script time due
+  /**
+   * Audio only: the cursor is sending the stream's pre-connect buffer (buffer_data), so it may
+   * lag `now` by up to the buffer's span instead of the pump's usual catch-up limit. Cleared
+   * once the burst has caught up.
+   */
+  burst?: boolean;
 }
 
 export class Conn {
@@ -65,6 +71,16 @@ export class Stream implements SimStream {
   view: View = { present: new Set(), camera: new Set() };
   firstPacketSent = false;
   videoSubscription?: number;
+  /** Script time the stream was created at: when its `*.rtms_started` webhook went out. */
+  readonly startedAt: number;
+  /** msg 1's `buffer_data` (default true) of the live signaling connection. */
+  bufferData = true;
+  /**
+   * Audio from `startedAt` (at most AUDIO_BUFFER_MS of it) is still held for the stream's first
+   * audio connection (rtms-protocol.md §2 `buffer_data`, §3 timing). Cleared when a media socket
+   * carrying audio is first turned on, with or without the buffer: a reconnect gets none.
+   */
+  audioBufferPending = true;
   /** Where each user's H.264 loop stands (codec 7); kept across media reconnects, as Zoom's live stream goes on. */
   readonly h264 = { video: new H264Sequence(), deskshare: new H264Sequence() };
   sigTimer?: NodeJS.Timeout;
@@ -77,6 +93,7 @@ export class Stream implements SimStream {
     streamId?: string,
   ) {
     this.streamId = streamId ?? randomHex(16);
+    this.startedAt = meeting.now();
   }
   get meetingId(): number {
     return this.meeting.id;

@@ -35,6 +35,8 @@ export interface RtmsConfig {
   mediaScopes: MediaKind[];
   /** msg 2 also offers `deskshare`/`chat` keys (Zoom documents only audio, video, transcript and `all`). */
   shareChatUrls: boolean;
+  /** msg 9's stop reason field: `stop_reason` as documented, or the docs table's `reason` (⚠ rtms-protocol.md §4). */
+  sessionStateReasonField: 'stop_reason' | 'reason';
   tickMs: number;
   videoScale: number;
   videoGrain: boolean;
@@ -179,7 +181,7 @@ export class RtmsEngine {
     const ts = Date.now();
     if (s.signaling) {
       this.connections.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.TERMINATED, reason, timestamp: ts });
-      this.connections.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.STOPPED, stop_reason: reason, reason, timestamp: ts, rtms_session_id: s.sessionId });
+      this.connections.send(s.signaling, this.sessionState(s, SessionState.STOPPED, reason, ts));
     }
     this.recorder.setState(s, 'terminated');
     this.recorder.record(s.streamId).stopReason = reason;
@@ -191,6 +193,15 @@ export class RtmsEngine {
     const m = s.meeting;
     const payload: Record<string, unknown> = m.kind === 'session' ? { session_id: m.uuid, session_key: m.topic } : { [m.kind === 'webinar' ? 'webinar_uuid' : 'meeting_uuid']: m.uuid };
     this.host.webhook(`${this.eventPrefix(m)}.rtms_stopped`, { ...payload, rtms_stream_id: s.streamId, stop_reason: reason });
+  }
+
+  /**
+   * msg 9 `{state, stop_reason, timestamp, rtms_session_id}` (rtms-protocol.md §4). The docs' table
+   * calls the field `reason` (⚠); the simulator sends one of the two, never both (the doc's rule:
+   * send the documented form), so a client that reads only one of them is caught.
+   */
+  private sessionState(s: Stream, state: number, reason: number, ts: number): Record<string, unknown> {
+    return { msg_type: MsgType.SESSION_STATE_UPDATE, state, [this.cfg.sessionStateReasonField]: reason, timestamp: ts, rtms_session_id: s.sessionId };
   }
 
   eventPrefix(m: MeetingState): string {
@@ -208,7 +219,7 @@ export class RtmsEngine {
     const ts = Date.now();
     if (s.signaling) {
       this.connections.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.PAUSED, reason: StopReason.MANUAL_API_TRIGGERED, timestamp: ts });
-      this.connections.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.PAUSED, stop_reason: 0, reason: 0, timestamp: ts, rtms_session_id: s.sessionId });
+      this.connections.send(s.signaling, this.sessionState(s, SessionState.PAUSED, 0, ts));
     }
   }
 
@@ -221,7 +232,7 @@ export class RtmsEngine {
     for (const c of s.media.values()) for (const k of c.kinds) c.cursors[k] = { next: now };
     if (s.signaling) {
       this.connections.send(s.signaling, { msg_type: MsgType.STREAM_STATE_UPDATE, state: StreamState.RESUMED, reason: StopReason.MANUAL_API_TRIGGERED, timestamp: ts });
-      this.connections.send(s.signaling, { msg_type: MsgType.SESSION_STATE_UPDATE, state: SessionState.RESUMED, stop_reason: 0, reason: 0, timestamp: ts, rtms_session_id: s.sessionId });
+      this.connections.send(s.signaling, this.sessionState(s, SessionState.RESUMED, 0, ts));
     }
   }
 

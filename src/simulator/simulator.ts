@@ -79,6 +79,7 @@ export class ZoomSimulator {
         mediaSplit: o.mediaSplit,
         mediaScopes: o.mediaScopes,
         shareChatUrls: o.shareChatUrls,
+        sessionStateReasonField: o.sessionStateReasonField,
         tickMs: o.tickMs,
         videoScale: o.videoScale,
         videoGrain: o.videoGrain,

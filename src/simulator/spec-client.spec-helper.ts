@@ -118,7 +118,7 @@ export interface StartedEvent {
 }
 
 /** Signaling handshake (msg 1 → msg 2). */
-export async function signalingHandshake(creds: Creds, ev: StartedEvent, opts: { signature?: string; streamId?: string } = {}): Promise<{ sock: JsonSocket; resp: Msg }> {
+export async function signalingHandshake(creds: Creds, ev: StartedEvent, opts: { signature?: string; streamId?: string; extra?: Msg } = {}): Promise<{ sock: JsonSocket; resp: Msg }> {
   const sock = await JsonSocket.open(ev.server_urls.split(',')[0]);
   sock.send({
     msg_type: 1,
@@ -127,6 +127,7 @@ export async function signalingHandshake(creds: Creds, ev: StartedEvent, opts: {
     meeting_uuid: ev.meeting_uuid,
     rtms_stream_id: opts.streamId ?? ev.rtms_stream_id,
     signature: opts.signature ?? sign(creds.clientId, creds.clientSecret, ev.meeting_uuid, ev.rtms_stream_id),
+    ...opts.extra,
   });
   const resp = await sock.next(2);
   return { sock, resp };

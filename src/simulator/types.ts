@@ -54,6 +54,12 @@ export interface SimulatorOptions {
    * are reached through `all`).
    */
   shareChatUrls?: boolean;
+  /**
+   * The field msg 9 (SESSION_STATE_UPDATE) names its stop reason with: 'stop_reason' (default, as
+   * rtms-protocol.md §4 documents the body) or 'reason' (the name the docs' field table uses, ⚠):
+   * lets a test check that a client reads both.
+   */
+  sessionStateReasonField?: 'stop_reason' | 'reason';
   /** Meeting-script time runs this many times faster than the wall clock (default 1). */
   speed?: number;
   /** Media scheduler tick in real ms (default 20). */

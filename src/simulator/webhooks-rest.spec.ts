@@ -184,6 +184,42 @@ describe('webhooks out + REST', () => {
     expect(((await r2.json()) as { code: number }).code).toBe(2308);
   });
 
+  it('rtms_app/status takes the numeric meeting ID only (rtms-protocol.md §5): the UUID, even URL-encoded, is 404 3001', async () => {
+    const m = sim.createMeeting({ uuid: 'aB3x+YZ12345678901234==' });
+    const slashed = sim.createMeeting({ uuid: 'cD4/y+WZ12345678901234==' });
+    const n = sim.streamsOf(m.id).length;
+    for (const id of [m.uuid, encodeURIComponent(m.uuid), encodeURIComponent(slashed.uuid), encodeURIComponent(encodeURIComponent(slashed.uuid))]) {
+      const r = await status(id, { action: 'start', settings: { client_id: app.clientId } });
+      expect(r.status).toBe(404);
+      expect(((await r.json()) as { code: number }).code).toBe(3001);
+    }
+    expect(sim.streamsOf(m.id)).toHaveLength(n);
+    expect(sim.streamsOf(slashed.id)).toHaveLength(0);
+    expect((await status(String(m.id), { action: 'start', settings: { client_id: app.clientId } })).status).toBe(202);
+    await sim.waitFor(() => sim.streamsOf(m.id).length === n + 1);
+    await sim.stopRtms(sim.streamsOf(m.id)[n].streamId);
+  });
+
+  it('Zoom Rooms answer a user or client_credentials token as Zoom answers a token without the room scopes (400 4711)', async () => {
+    sim.addRoom({ id: 'scoped', name: 'Scoped Room', status: 'Available' });
+    const m = sim.createMeeting({ passcode: 'pw' });
+    try {
+      const cc = ((await (await fetch(`${sim.oauthBaseUrl}/oauth/token?grant_type=client_credentials`, { method: 'POST', headers: { authorization: 'Basic ' + Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64') } })).json()) as { access_token: string }).access_token;
+      for (const token of [userToken, cc]) {
+        const list = await fetch(`${sim.apiBaseUrl}/rooms`, { headers: { authorization: `Bearer ${token}` } });
+        expect(list.status).toBe(400);
+        expect(await list.json()).toEqual({ code: 4711, message: 'Invalid access token, does not contain scopes:[room:read:admin].' });
+        const join = await fetch(`${sim.apiBaseUrl}/rooms/scoped/events`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ method: 'zoomroom.meeting_join', params: { meeting_number: String(m.id), passcode: 'pw' } }) });
+        expect(join.status).toBe(400);
+        expect(await join.json()).toEqual({ code: 4711, message: 'Invalid access token, does not contain scopes:[room:write:admin].' });
+      }
+      expect(sim.rooms.get('scoped')?.status).toBe('Available');
+      expect((await fetch(`${sim.apiBaseUrl}/rooms`, { headers: { authorization: `Bearer ${s2sToken}` } })).status).toBe(200);
+    } finally {
+      sim.rooms.delete('scoped');
+    }
+  });
+
   it('429 with Retry-After and 5xx for the next N matching calls; slow responses', async () => {
     const m = sim.createMeeting();
     sim.faults.rest429('/rtms_app/status', 1, 2);
