@@ -73,9 +73,12 @@ export function useMeetingThroughRedis(redisEnv: () => Record<string, string>): 
     });
     const policy = {
       media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
-      // Every frame is kept, so the count stored must equal the count sent.
-      video: { skip_first_frames: 0, interval_ms: 500, max_frames_per_user: 0 },
-      deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0 },
+      // Every frame is kept (no sampling: interval 0, the rate set by fps), so the count stored
+      // must equal the count sent. With an interval, a frame that comes sooner after a
+      // reconnect than the interval is rightly dropped, also across a takeover (the filter
+      // starts from what the session stored).
+      video: { skip_first_frames: 0, interval_ms: 0, fps: 2, max_frames_per_user: 0 },
+      deskshare: { skip_first_frames: 0, interval_ms: 0, fps: 1, max_frames_per_user: 0 },
       audio: { mode: 'mixed', segment_seconds: 5 },
     };
     const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: policy });
