@@ -306,6 +306,19 @@ export class SessionsService {
     return this.sessions.findRecordingEndedBetween(from, to, limit, after);
   }
 
+  /**
+   * Locks the session row FOR NO KEY UPDATE until `em`'s transaction ends, for a writer
+   * of media rows that must not race what deletes the session's media (a composed
+   * recording: RecordingMediaService.commitComposed). Every transaction that deletes a
+   * session's media locks this row first and holds it until its rows are gone: an erasure
+   * (FOR SHARE), a retention purge batch and a deletion (FOR NO KEY UPDATE); this mode
+   * conflicts with all three, while media inserts (their foreign key's KEY SHARE) pass.
+   * False when the session is gone.
+   */
+  async lockForMediaWrite(id: string, em: EntityManager): Promise<boolean> {
+    return (await this.sessions.findByIdForNoKeyUpdate(id, em)) !== null;
+  }
+
   existingIds(ids: string[], owner?: string | null): Promise<Set<string>> {
     return this.sessions.existingIds(ids, owner);
   }

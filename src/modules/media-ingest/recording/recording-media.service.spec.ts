@@ -1,3 +1,4 @@
+import { SessionsService } from '../../sessions';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +23,7 @@ function service(rows: MediaArtifactEntity[], storage: Partial<MediaStorage> = {
     storage as MediaStorage,
     {} as DataSource,
     erased as unknown as ErasedParticipants,
+    {} as SessionsService,
   );
 }
 

@@ -9,7 +9,8 @@ import { ErasedParticipants } from '../erasure/erased-participants';
 import { MediaArtifactsRepository } from '../repositories/media-artifacts.repository';
 import { sanitizeSegment, userFolder } from '../storage/media-key';
 import { MEDIA_STORAGE, MediaStorage, PutResult } from '../storage/media-storage';
-import { changedSources, isForeignKeyViolation, lockSessionRow, rowsByKey, sessionExists } from './composed-commit';
+import { SessionsService } from '../../sessions';
+import { changedSources, isForeignKeyViolation, rowsByKey } from './composed-commit';
 
 /** One stored piece a recording is composed from (an H.264 segment or a WAV segment). */
 export interface RecordingSource {
@@ -80,6 +81,7 @@ export class RecordingMediaService {
     @Inject(MEDIA_STORAGE) private readonly storage: MediaStorage,
     @InjectDataSource() private readonly db: DataSource,
     private readonly erased: ErasedParticipants,
+    private readonly sessions: SessionsService,
   ) {}
 
   /**
@@ -130,13 +132,13 @@ export class RecordingMediaService {
 
   /**
    * Whether the sources are all still there as they were read, under the session row's
-   * lock (composed-commit.ts lockSessionRow): so an erasure, purge or deletion that
+   * lock (SessionsService.lockForMediaWrite): so an erasure, purge or deletion that
    * deleted one of their objects is waited for, and its rows are seen gone. A session
    * gone has its composed folders deleted.
    */
   async checkSources(sessionId: string, sources: readonly RecordingSource[]): Promise<'unchanged' | 'sources_changed' | 'session_gone'> {
     const state = await this.db.transaction(async (em) => {
-      if (!(await lockSessionRow(em, sessionId))) return 'session_gone' as const;
+      if (!(await this.sessions.lockForMediaWrite(sessionId, em))) return 'session_gone' as const;
       return (await changedSources(em, sources)).length > 0 ? ('sources_changed' as const) : ('unchanged' as const);
     });
     if (state === 'session_gone') await this.discardComposedOfDeletedSession(sessionId);
@@ -163,7 +165,7 @@ export class RecordingMediaService {
     let outcome: { status: 'stored'; artifacts: ArtifactView[] } | { status: 'sources_changed'; changed: number; orphans: string[] } | { status: 'session_gone' };
     try {
       outcome = await this.db.transaction(async (em) => {
-        if (!(await lockSessionRow(em, sessionId))) return { status: 'session_gone' as const };
+        if (!(await this.sessions.lockForMediaWrite(sessionId, em))) return { status: 'session_gone' as const };
         const changed = await changedSources(em, sources);
         if (changed.length > 0) {
           const kept = new Set((await rowsByKey(em, keys)).map((r) => r.storageKey));
@@ -197,7 +199,7 @@ export class RecordingMediaService {
    * the session's prefix. Returns how many objects went.
    */
   async discardComposedOfDeletedSession(sessionId: string): Promise<number> {
-    if (await sessionExists(this.db.manager, sessionId)) return 0;
+    if ((await this.sessions.existingIds([sessionId])).has(sessionId)) return 0;
     let objects = 0;
     for (const kind of COMPOSED_KINDS) objects += (await this.storage.deletePrefix(`${sanitizeSegment(sessionId)}/${kind}/`)).objects;
     if (objects > 0) this.logger.log(`Session ${sessionId} was deleted while its recording was composed: ${objects} composed object(s) deleted`);
