@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseWav } from '../savers/wav';
+import { SWEEP_RETRY_BASE_MS, SWEEP_RETRY_MAX_MS } from './audio-segment-writer';
 import { AudioRig } from './audio-writer.spec-helper';
 
 const T0 = 1_750_690_000_000; // a Zoom ms timestamp on a segment boundary
@@ -122,6 +123,45 @@ describe('AudioSegmentWriter', () => {
       expect((await rig.writer().sweep(0)).written).toBe(0);
       expect(rig.sealCalls).toBe(2);
     });
+  });
+
+  it('a segment that keeps failing is retried by the sweep later each time (capped), not at every sweep', async () => {
+    const rig = new AudioRig(dir);
+    const bad = seg(rig, '1');
+    rig.addRowPart(bad, packets(50, 640, 20));
+    const good = seg(rig, '2');
+    rig.addRowPart(good, packets(50, 640, 20));
+    let tries = 0;
+    rig.refusePut = (key) => key.includes('U1_1') && ++tries > 0;
+    let now = T0;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const writer = rig.writer();
+      const at = async (ms: number) => {
+        now = T0 + ms;
+        return (await writer.sweep(0)).written;
+      };
+      expect(await at(0)).toBe(1); // the good one; the bad one fails (1st try)
+      expect(tries).toBe(1);
+      await at(SWEEP_RETRY_BASE_MS - 1);
+      expect(tries).toBe(1); // not yet
+      await at(SWEEP_RETRY_BASE_MS);
+      expect(tries).toBe(2);
+      await at(SWEEP_RETRY_BASE_MS + 2 * SWEEP_RETRY_BASE_MS - 1);
+      expect(tries).toBe(2); // the wait doubled
+      await at(3 * SWEEP_RETRY_BASE_MS);
+      expect(tries).toBe(3);
+      // Many failures later the wait stops growing at SWEEP_RETRY_MAX_MS.
+      let t = 3 * SWEEP_RETRY_BASE_MS;
+      for (let i = 0; i < 12; i++) await at((t += SWEEP_RETRY_MAX_MS));
+      expect(tries).toBe(15);
+      // Storage takes it again: written at its next retry, and forgotten.
+      rig.refusePut = () => false;
+      expect(await at(t + SWEEP_RETRY_MAX_MS)).toBe(1);
+      expect(rig.segments.get(bad)!.status).toBe('final');
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('writes a batch in transactions of at most WRITE_BATCH_BYTES of PCM (one segment at least)', async () => {

@@ -37,6 +37,14 @@ export const WRITE_BATCH_BYTES = 32 * 1024 * 1024;
 const RECOVER_EVERY_MS = 60_000;
 /** Spool files no part points at are removed once they have not been written for this long. */
 const UNUSED_GRACE_MS = 60_000;
+/**
+ * A segment the sweep failed to write is tried again after this, doubling with each
+ * failure up to SWEEP_RETRY_MAX_MS: one that always fails (storage refusing its key, a row
+ * Postgres refuses) must not be rebuilt, and logged, at every sweep — every few seconds —
+ * for as long as the process runs.
+ */
+export const SWEEP_RETRY_BASE_MS = 5_000;
+export const SWEEP_RETRY_MAX_MS = 5 * 60_000;
 
 /** A segment written out: its artifact row, the rate used, and what it lacks. */
 interface WrittenSegment {
@@ -73,6 +81,8 @@ export class AudioSegmentWriter {
   private readonly writeFailures?: Counter;
   /** When the sweep next looks for this host's segments marked lost (recoverLost). */
   private nextRecoveryAt = 0;
+  /** Segments whose last write failed: how often in a row, and when the sweep may try again. */
+  private readonly sweepRetries = new Map<string, { failures: number; retryAt: number }>();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -117,6 +127,13 @@ export class AudioSegmentWriter {
    * database is down) the first error is thrown, for the caller to count and log as before.
    */
   async finalizeSegments(items: SegmentToWrite[]): Promise<number> {
+    const { written, failed } = await this.writeSegments(items);
+    if (failed.length > 0 && written === 0) throw failed[0].err;
+    return written;
+  }
+
+  /** finalizeSegments, telling which segments failed (for the sweep's retry schedule). */
+  private async writeSegments(items: SegmentToWrite[]): Promise<{ written: number; failed: BatchOutcome['failed'] }> {
     const written: WrittenSegment[] = [];
     const failed: BatchOutcome['failed'] = [];
     let rest = items;
@@ -133,13 +150,12 @@ export class AudioSegmentWriter {
       this.collect(outcome, written, failed);
       rest = outcome.deferred;
     }
-    if (failed.length > 0 && written.length === 0) throw failed[0].err;
-    if (failed.length > 0) {
+    if (failed.length > 0 && written.length > 0) {
       this.writeFailures?.inc(failed.length);
       this.logger.warn(`${failed.length} audio segment(s) could not be written yet (the sweep retries), e.g. ${failed[0].id}: ${errorMessage(failed[0].err)}`);
     }
     if (written.length > 0) await this.recording?.afterMediaLanded(new Set(written.map((w) => w.segment.session_id)));
-    return written.length;
+    return { written: written.length, failed };
   }
 
   private writeAlone(one: SegmentToWrite): Promise<BatchOutcome> {
@@ -292,18 +308,47 @@ export class AudioSegmentWriter {
         return 0;
       });
     }
-    const due = await this.segments.findIdleOpen(idleMs, this.spoolHost);
+    const due = this.dueForRetry(await this.segments.findIdleOpen(idleMs, this.spoolHost));
     let written = 0;
     for (let i = 0; i < due.length; i += WRITE_BATCH) {
-      // (A failing segment is contained in finalizeSegments; this is for anything else: the
+      const batch = due.slice(i, i + WRITE_BATCH);
+      // (A failing segment is contained in writeSegments; this is for anything else: the
       // later batches, and sealing the old segments, must still run.)
-      written += await this.finalizeSegments(due.slice(i, i + WRITE_BATCH).map((id) => ({ id }))).catch((err: unknown) => {
-        this.logger.warn(`Audio sweep: writing ${Math.min(WRITE_BATCH, due.length - i)} idle segment(s) failed (retried at the next sweep): ${errorMessage(err)}`);
-        return 0;
-      });
+      const outcome = await this.writeSegments(batch.map((id) => ({ id }))).catch((err: unknown) => ({ written: 0, failed: batch.map((id) => ({ id, err })) }));
+      written += outcome.written;
+      if (outcome.written === 0 && outcome.failed.length > 0) {
+        this.writeFailures?.inc(outcome.failed.length);
+        this.logger.warn(`Audio sweep: writing ${outcome.failed.length} idle segment(s) failed (retried later): ${errorMessage(outcome.failed[0].err)}`);
+      }
+      this.scheduleRetries(batch, new Set(outcome.failed.map((f) => f.id)));
     }
     const sealed = await this.segments.sealWritten(PART_RETENTION_MIN, this.spoolHost);
     return { written, sealed: sealed.length, recovered };
+  }
+
+  /**
+   * The idle segments the sweep may try now: those that have not failed, or whose retry
+   * time has come. Segments no longer idle and open (written, or by another writer) leave
+   * the schedule.
+   */
+  private dueForRetry(idle: string[]): string[] {
+    const stillIdle = new Set(idle);
+    for (const id of this.sweepRetries.keys()) if (!stillIdle.has(id)) this.sweepRetries.delete(id);
+    const now = Date.now();
+    return idle.filter((id) => (this.sweepRetries.get(id)?.retryAt ?? 0) <= now);
+  }
+
+  /** After a sweep batch: failed segments wait longer each time (capped), written ones are forgotten. */
+  private scheduleRetries(batch: string[], failed: Set<string>): void {
+    for (const id of batch) {
+      if (!failed.has(id)) {
+        this.sweepRetries.delete(id);
+        continue;
+      }
+      const failures = (this.sweepRetries.get(id)?.failures ?? 0) + 1;
+      const delay = Math.min(SWEEP_RETRY_MAX_MS, SWEEP_RETRY_BASE_MS * 2 ** (failures - 1));
+      this.sweepRetries.set(id, { failures, retryAt: Date.now() + delay });
+    }
   }
 
   /**
