@@ -1,11 +1,11 @@
 import { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { RtmsIngestConfig } from '../../../config/app.config';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
-import type { CapturePolicy, MediaTypeName } from '../../sessions';
+import type { MediaTypeName } from '../../sessions';
 import { waitFor } from '../../../../test/utils/wait-for';
-import { StreamSession, StreamSessionDeps } from './stream-session';
+import type { StreamSession } from './stream-session';
+import { Note, testStreamSession } from './stream-session.spec-helper';
 
 const BITS: Array<[MediaTypeName, number, number]> = [
   // type, media_type bit, status when the app has no scope for it (rtms-protocol.md §2: 9–13)
@@ -71,55 +71,15 @@ class ScopedZoom {
   }
 }
 
-const config = {
-  keepAliveTimeoutMs: 65_000,
-  signalingReconnectWindowMs: 55_000,
-  mediaReconnectWindowMs: 25_000,
-  reconnectBaseMs: 100,
-  reconnectMaxMs: 1000,
-  handshakeTimeoutMs: 3000,
-  maxMessageBytes: 1024 * 1024,
-  maxSignalingMessageBytes: 1024 * 1024,
-} as RtmsIngestConfig;
-
-/** Metrics that count nothing (any counter, histogram or gauge, with or without labels). */
-const noMetrics: unknown = new Proxy(() => undefined, { get: (_t, p) => (p === 'then' ? undefined : noMetrics), apply: () => noMetrics });
-
-function session(zoom: ScopedZoom, mediaTypes: MediaTypeName[], mediaSocketMode: 'all' | 'split', notes: Array<[string, Record<string, unknown>]>): StreamSession {
-  const deps = {
-    config: { ...config, mediaSocketMode },
-    urlPolicy: { allowedHosts: ['127.0.0.1'], allowInsecureWs: true },
-    streams: { findByStreamId: async () => null },
-    recorder: {
-      runtime: () => undefined,
-      note: async (_ref: unknown, type: string, payload: Record<string, unknown>) => void notes.push([type, payload]),
-      event: async () => undefined,
-      streamState: async () => undefined,
-      sessionState: async () => undefined,
-      reconnect: () => undefined,
-      counts: () => undefined,
-      ended: () => undefined,
-      settled: async () => true,
-    },
-    metrics: noMetrics,
-    media: { mediaReconnecting: () => undefined, close: async () => undefined, add: () => undefined, stats: { filtered: 0 } },
-    liveText: { append: () => undefined },
-    lease: { watch: () => undefined, stop: () => undefined, renewed: () => undefined },
-    workerId: 'w1',
-    onFirstMediaHandshake: async () => undefined,
-  } as unknown as StreamSessionDeps;
-  const policy = { media_types: mediaTypes, include_user_ids: [], exclude_user_ids: [] } as unknown as CapturePolicy;
-  return new StreamSession(
-    { sessionId: 's1', rtmsStreamId: 'st1', identity: { meetingIdentity: 'm==', rtmsStreamId: 'st1', signature: 'sig' }, serverUrls: `${zoom.base}/signaling`, policy, mediaTypes, mediaParams: {}, takeover: false },
-    deps,
-  );
+function session(zoom: ScopedZoom, mediaTypes: MediaTypeName[], mediaSocketMode: 'all' | 'split', notes: Note[]): StreamSession {
+  return testStreamSession({ zoomBase: zoom.base, mediaTypes, config: { mediaSocketMode }, notes });
 }
 
-const unavailableNotes = (notes: Array<[string, Record<string, unknown>]>) => notes.filter(([type]) => type === 'stream.media_type_unavailable').map(([, payload]) => payload);
+const unavailableNotes = (notes: Note[]) => notes.filter(([type]) => type === 'stream.media_type_unavailable').map(([, payload]) => payload);
 
 describe('StreamSession: a media type the app has no scope for (msg 4 status 9–13)', () => {
   let zoom: ScopedZoom | undefined;
-  const notes: Array<[string, Record<string, unknown>]> = [];
+  const notes: Note[] = [];
 
   beforeEach(() => {
     notes.length = 0;

@@ -3,9 +3,9 @@ import { Logger } from '@nestjs/common';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { RtmsIngestConfig } from '../../../config/app.config';
 import { RtmsMessageType } from '../../../zoom/rtms-enums';
-import type { CapturePolicy } from '../../sessions/capture-policy';
 import { waitFor } from '../../../../test/utils/wait-for';
-import { StreamSession, StreamSessionDeps } from './stream-session';
+import type { StreamSession } from './stream-session';
+import { testStreamSession } from './stream-session.spec-helper';
 
 /** A stand-in for Zoom: answers signaling (msg 1 → 2, offering one `all` media URL) and media (msg 3 → 4) handshakes, and counts them. */
 class FakeZoom {
@@ -57,39 +57,8 @@ class FakeZoom {
   }
 }
 
-const config = {
-  mediaSocketMode: 'all',
-  keepAliveTimeoutMs: 65_000,
-  signalingReconnectWindowMs: 55_000,
-  mediaReconnectWindowMs: 25_000,
-  reconnectBaseMs: 100,
-  reconnectMaxMs: 1000,
-  handshakeTimeoutMs: 3000,
-  maxMessageBytes: 1024 * 1024,
-  maxSignalingMessageBytes: 1024 * 1024,
-} as RtmsIngestConfig;
-
-/** Metrics that count nothing (any counter, histogram or gauge, with or without labels). */
-const noMetrics: unknown = new Proxy(() => undefined, { get: (_t, p) => (p === 'then' ? undefined : noMetrics), apply: () => noMetrics });
-
-function session(zoom: FakeZoom, findByStreamId: () => Promise<null>, configOverrides: Partial<RtmsIngestConfig> = {}): StreamSession {
-  const deps = {
-    config: { ...config, ...configOverrides },
-    urlPolicy: { allowedHosts: ['127.0.0.1'], allowInsecureWs: true },
-    streams: { findByStreamId },
-    recorder: { runtime: () => undefined, note: async () => undefined, event: async () => undefined, streamState: async () => undefined, sessionState: async () => undefined, reconnect: () => undefined, counts: () => undefined, ended: () => undefined, settled: async () => true },
-    metrics: noMetrics,
-    media: { mediaReconnecting: () => undefined, close: async () => undefined, add: () => undefined, stats: { filtered: 0 } },
-    liveText: { append: () => undefined },
-    lease: { watch: () => undefined, stop: () => undefined, renewed: () => undefined },
-    workerId: 'w1',
-    onFirstMediaHandshake: async () => undefined,
-  } as unknown as StreamSessionDeps;
-  const policy = { media_types: ['audio'], include_user_ids: [], exclude_user_ids: [] } as unknown as CapturePolicy;
-  return new StreamSession(
-    { sessionId: 's1', rtmsStreamId: 'st1', identity: { meetingIdentity: 'm==', rtmsStreamId: 'st1', signature: 'sig' }, serverUrls: `${zoom.base}/signaling`, policy, mediaTypes: ['audio'], mediaParams: {}, takeover: false },
-    deps,
-  );
+function session(zoom: FakeZoom, findByStreamId: () => Promise<null>, config: Partial<RtmsIngestConfig> = {}): StreamSession {
+  return testStreamSession({ zoomBase: zoom.base, findByStreamId, config });
 }
 
 describe('StreamSession', () => {
