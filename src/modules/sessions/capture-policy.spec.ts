@@ -4,17 +4,9 @@ import { validateSync } from 'class-validator';
 import { CapturePolicy, enforceZeroRetention, isZeroRetention, resolveCapturePolicy, resolveDefaultCapturePolicy, storedVideoRule } from './capture-policy';
 import { CapturePolicyDto } from './dto/capture-policy.dto';
 import { InvalidCapturePolicyError, videoMediaParams } from './video-capture';
+import { everythingPolicy } from './capture-policy.spec-helper';
 
-const DEFAULTS: CapturePolicy = {
-  media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
-  include_user_ids: [],
-  exclude_user_ids: [],
-  video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true },
-  deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true },
-  audio: { mode: 'per_participant', segment_seconds: 10, store: true },
-  transcript: { enabled: true, src_language: -1, store: true },
-  chat: { enabled: true, store: true },
-};
+const DEFAULTS: CapturePolicy = everythingPolicy(1000);
 
 const TYPES = ['video', 'deskshare', 'audio', 'transcript', 'chat'] as const;
 const stores = (p: CapturePolicy) => TYPES.map((t) => p[t].store);

@@ -1,17 +1,9 @@
 import type { CapturePolicy } from '../../sessions';
 import { CapturePolicyFilter } from './capture-policy-filter';
 import { MAX_TRACKED_PARTICIPANTS } from '../stream/participant-cap';
+import { everythingPolicy } from '../../sessions/capture-policy.spec-helper';
 
-const base: CapturePolicy = {
-  media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
-  include_user_ids: [],
-  exclude_user_ids: [],
-  video: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0, store: true },
-  deskshare: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0, store: true },
-  audio: { mode: 'per_participant', segment_seconds: 10, store: true },
-  transcript: { enabled: true, src_language: -1, store: true },
-  chat: { enabled: true, store: true },
-};
+const base: CapturePolicy = everythingPolicy();
 const policy = (p: Partial<CapturePolicy>): CapturePolicy => ({ ...base, ...p });
 const frames = (f: CapturePolicyFilter, msgType: number, userId: number, count: number, stepMs: number, t0 = 1_000_000) =>
   Array.from({ length: count }, (_, i) => f.shouldKeep({ msgType, userId, timestamp: t0 + i * stepMs })).filter(Boolean).length;

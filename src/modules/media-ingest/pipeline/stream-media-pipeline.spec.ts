@@ -5,17 +5,9 @@ import { MediaBatcher, MediaJobName } from './media-batcher';
 import { KEEP_EVERYTHING } from './media-filter';
 import { AudioSink, StreamLive, StreamMediaPipeline, StreamVideoCapture } from './stream-media-pipeline';
 import type { KeyframeWait } from '../video/h264-segmenter';
+import { everythingPolicy } from '../../sessions/capture-policy.spec-helper';
 
-const POLICY: CapturePolicy = {
-  media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
-  include_user_ids: [],
-  exclude_user_ids: [],
-  video: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0, store: true },
-  deskshare: { skip_first_frames: 0, interval_ms: 0, max_frames_per_user: 0, store: true },
-  audio: { mode: 'per_participant', segment_seconds: 10, store: true },
-  transcript: { enabled: true, src_language: -1, store: true },
-  chat: { enabled: true, store: true },
-};
+const POLICY: CapturePolicy = everythingPolicy();
 const A = { sessionId: 's1', rtmsStreamId: 'a' };
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
 const item = (msgType: number, over: Partial<MediaItem> = {}): MediaItem => ({ msgType, userId: 1, timestamp: 1, data: 'AAAA', receivedAt: 1, ...over });

@@ -1,16 +1,8 @@
 import type { CapturePolicy } from '../../sessions';
 import { effectivePolicy } from './stream-runner.service';
+import { everythingPolicy } from '../../sessions/capture-policy.spec-helper';
 
-const DEFAULTS: CapturePolicy = {
-  media_types: ['audio', 'video', 'deskshare', 'transcript', 'chat'],
-  include_user_ids: [],
-  exclude_user_ids: [],
-  video: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true },
-  deskshare: { skip_first_frames: 0, interval_ms: 1000, max_frames_per_user: 0, store: true },
-  audio: { mode: 'per_participant', segment_seconds: 10, store: true },
-  transcript: { enabled: true, src_language: -1, store: true },
-  chat: { enabled: true, store: true },
-};
+const DEFAULTS: CapturePolicy = everythingPolicy(1000);
 const stores = (p: CapturePolicy) => (['video', 'deskshare', 'audio', 'transcript', 'chat'] as const).map((t) => p[t].store);
 
 describe('effectivePolicy (the policy a stream worker runs with)', () => {
