@@ -68,6 +68,11 @@ function refusedType(err: unknown, asked: readonly MediaTypeName[]): MediaTypeNa
   return err instanceof RtmsStatusError && err.mediaType && asked.includes(err.mediaType) ? err.mediaType : undefined;
 }
 
+/** 15 MEDIA_DATA_ALL_CONNECTION_EXIST / 16 DUPLICATE_MEDIA_DATA_CONNECTION on a media handshake. */
+function isConnectionConflict(err: unknown): err is RtmsStatusError {
+  return err instanceof RtmsStatusError && err.socket === 'media' && (err.statusCode === 15 || err.statusCode === 16);
+}
+
 /**
  * A stream's sockets: the signaling connection and the media sockets, their handshakes
  * (rtms-protocol.md §2–3), which server URL is tried next, and what is kept across a
@@ -87,10 +92,16 @@ export class StreamConnections {
   private signalingConnectedAt = 0;
   /** The last read of the stream row's server URLs failed (logged once until one succeeds). */
   private urlsReadFailing = false;
-  /** Types the media server refused (9–13): no scope, so never asked for again by this stream. */
+  /** Types the media server refused (9–13: no scope; or split mode refusing `all` beside per-type sockets): never asked for again by this stream. */
   private readonly refusedTypes = new Set<MediaTypeName>();
   /** The types without a media URL last warned about. */
   private unavailableWarned = '';
+  /**
+   * Split mode: Zoom once accepted an `all` socket (share screen, chat: types msg 2 gives
+   * no URL of their own) beside the per-type sockets. Nothing documents that it does; until
+   * it has, a 15/16 refusal in such a round is taken to mean it does not (see connectMediaOnce).
+   */
+  private allBesideTypedAccepted = false;
 
   constructor(
     private readonly init: StreamConnectionsInit,
@@ -225,6 +236,20 @@ export class StreamConnections {
       const r = results[i];
       return r.status === 'rejected' ? [{ ...f, err: r.reason as unknown, refused: refusedType(r.reason, f.p.types) }] : [];
     });
+    const allBesideTyped = plan.sockets.length > 1 ? plan.sockets.find((p) => p.key === 'all') : undefined;
+    const conflict = allBesideTyped && !this.allBesideTypedAccepted ? failed.find((f) => isConnectionConflict(f.err)) : undefined;
+    if (allBesideTyped && conflict) {
+      // MEDIA_DATA_ALL_CONNECTION_EXIST / DUPLICATE_MEDIA_DATA_CONNECTION the first time an
+      // `all` socket meets per-type ones: this server does not take the two kinds at once.
+      // The per-type sockets carry the documented types; what only `all` could carry is
+      // dropped (recorded) instead of failing the whole stream when the reconnect window
+      // runs out. Sockets that came up stay; the next round redials the refused per-type ones.
+      const allSocks = this.media.filter((s) => s.label === 'all');
+      this.media = this.media.filter((s) => !allSocks.includes(s) && !failed.some((f) => f.sock === s));
+      for (const s of allSocks) s.close(1000, 'split mode: the media server refused an all socket beside per-type sockets');
+      if (fresh.length > failed.length) this.mediaConnectedAt = Date.now();
+      return allBesideTyped.types.map((t) => this.refuse(t, conflict.err as RtmsStatusError));
+    }
     const other = failed.find((f) => !f.refused);
     const refused = failed.flatMap((f) => (f.refused ? [this.refuse(f.refused, f.err as RtmsStatusError)] : []));
     if (other) {
@@ -239,6 +264,7 @@ export class StreamConnections {
       this.media = this.media.filter((s) => !failed.some((f) => f.sock === s));
       return refused;
     }
+    if (allBesideTyped) this.allBesideTypedAccepted = true;
     if (this.subscribedOn !== signaling) {
       signaling.send(eventSubscription());
       this.subscribedOn = signaling;
@@ -249,7 +275,8 @@ export class StreamConnections {
   /** Zoom refused `type` (no scope): it is not asked for again by this stream. Logged and recorded once. */
   private refuse(type: MediaTypeName, err: RtmsStatusError): MediaTypeName {
     this.refusedTypes.add(type);
-    this.logger.warn(`Stream ${this.rtmsStreamId}: the media server refused ${type} (${err.statusName}, ${err.statusCode}: no scope?); not requested any more`);
+    const why = isConnectionConflict(err) ? 'split mode: no all socket beside per-type sockets' : 'no scope?';
+    this.logger.warn(`Stream ${this.rtmsStreamId}: the media server refused ${type} (${err.statusName}, ${err.statusCode}: ${why}); not requested any more`);
     this.events.record('stream.media_type_unavailable', { media_type: type, status_code: err.statusCode, status_name: err.statusName });
     return type;
   }

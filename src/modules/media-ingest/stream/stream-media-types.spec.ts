@@ -33,7 +33,12 @@ class ScopedZoom {
     private readonly scopes: MediaTypeName[],
     /** The `server_urls` keys msg 2 offers (each is `<base>/media/<key>`). */
     private readonly keys: string[],
+    /** Refuse an `all` socket while a per-type one is up, and the reverse (15 MEDIA_DATA_ALL_CONNECTION_EXIST). */
+    private readonly allOrTyped = false,
   ) {}
+
+  /** Media sockets whose handshake was accepted and that are still open, by path. */
+  private readonly accepted = new Map<WebSocket, string>();
 
   async start(): Promise<this> {
     this.server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -50,15 +55,27 @@ class ScopedZoom {
           this.readyAcks++;
         } else if (m.msg_type === RtmsMessageType.DataHandshakeReq) {
           const mask = m.media_type ?? 0;
+          const path = (req.url ?? '').replace('/media/', '');
           const outOfScope = BITS.find(([type, bit]) => mask & bit && !this.scopes.includes(type));
-          const status = outOfScope ? outOfScope[2] : 0;
-          this.media.push({ path: (req.url ?? '').replace('/media/', ''), mask, status });
-          ws.send(JSON.stringify({ msg_type: RtmsMessageType.DataHandshakeResp, status_code: status, reason: status ? `MEDIA_TYPE_${outOfScope![0].toUpperCase()}_NOT_SUPPORT` : '' }));
+          const openPaths = [...this.accepted.values()];
+          const mixing = this.allOrTyped && openPaths.some((p) => (p === 'all') !== (path === 'all'));
+          const status = outOfScope ? outOfScope[2] : mixing ? 15 : 0;
+          const reason = outOfScope ? `MEDIA_TYPE_${outOfScope[0].toUpperCase()}_NOT_SUPPORT` : mixing ? 'MEDIA_DATA_ALL_CONNECTION_EXIST' : '';
+          this.media.push({ path, mask, status });
+          ws.send(JSON.stringify({ msg_type: RtmsMessageType.DataHandshakeResp, status_code: status, reason }));
           if (status) ws.close(1000, 'handshake failed');
+          else {
+            this.accepted.set(ws, path);
+            ws.on('close', () => this.accepted.delete(ws));
+          }
         }
       });
     });
     return this;
+  }
+
+  get openPaths(): string[] {
+    return [...this.accepted.values()];
   }
 
   get base(): string {
@@ -71,8 +88,13 @@ class ScopedZoom {
   }
 }
 
+/** Sessions of the current test: a failing test's session is aborted too, so it cannot write into the next test's notes. */
+const sessions: StreamSession[] = [];
+
 function session(zoom: ScopedZoom, mediaTypes: MediaTypeName[], mediaSocketMode: 'all' | 'split', notes: Note[]): StreamSession {
-  return testStreamSession({ zoomBase: zoom.base, mediaTypes, config: { mediaSocketMode }, notes });
+  const s = testStreamSession({ zoomBase: zoom.base, mediaTypes, config: { mediaSocketMode }, notes });
+  sessions.push(s);
+  return s;
 }
 
 const unavailableNotes = (notes: Note[]) => notes.filter(([type]) => type === 'stream.media_type_unavailable').map(([, payload]) => payload);
@@ -87,6 +109,7 @@ describe('StreamSession: a media type the app has no scope for (msg 4 status 9â€
   });
 
   afterEach(async () => {
+    for (const s of sessions.splice(0)) s.abort('shutdown');
     await zoom?.stop();
     zoom = undefined;
     jest.restoreAllMocks();
@@ -133,7 +156,7 @@ describe('StreamSession: a media type the app has no scope for (msg 4 status 9â€
     zoom = await new ScopedZoom(['audio', 'video', 'transcript'], ['audio', 'video', 'transcript', 'all']).start();
     const s = session(zoom, ['audio', 'video', 'deskshare', 'transcript', 'chat'], 'split', notes);
     const run = s.run();
-    await waitFor(() => zoom!.media.filter((h) => h.path === 'all').length === 2 && zoom!.readyAcks === 3, { timeoutMs: 5000, what: 'share and chat refused on all, three sockets acknowledged' });
+    await waitFor(() => unavailableNotes(notes).length === 2 && zoom!.readyAcks === 3, { timeoutMs: 5000, what: 'share and chat refused on all, three sockets acknowledged' });
     // The per-type sockets were handshaken once each (kept through the retries), share and chat tried on `all` and refused.
     const byPath = (p: string) => zoom!.media.filter((h) => h.path === p).map((h) => [h.mask, h.status]);
     expect(byPath('audio')).toEqual([[1, 0]]);
@@ -147,6 +170,22 @@ describe('StreamSession: a media type the app has no scope for (msg 4 status 9â€
     s.abort('shutdown');
     await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
     expect(zoom.media).toHaveLength(5);
+  });
+
+  it('split mode where Zoom takes no `all` socket beside per-type ones (15): share screen and chat are dropped, the per-type sockets run', async () => {
+    zoom = await new ScopedZoom(['audio', 'video', 'deskshare', 'transcript', 'chat'], ['audio', 'video', 'transcript', 'all'], true).start();
+    const s = session(zoom, ['audio', 'video', 'deskshare', 'transcript', 'chat'], 'split', notes);
+    const run = s.run();
+    // Whichever kind Zoom took first, the other was refused with 15; in the end the three per-type sockets are up and `all` is not.
+    await waitFor(() => unavailableNotes(notes).length === 2 && zoom!.openPaths.sort().join() === 'audio,transcript,video', { timeoutMs: 5000, what: 'share and chat dropped; the three per-type sockets up, no all socket' });
+    expect(zoom.media.some((h) => h.status === 15)).toBe(true);
+    expect(unavailableNotes(notes)).toEqual([
+      { media_type: 'deskshare', status_code: 15, status_name: 'MEDIA_DATA_ALL_CONNECTION_EXIST' },
+      { media_type: 'chat', status_code: 15, status_name: 'MEDIA_DATA_ALL_CONNECTION_EXIST' },
+    ]);
+    expect(notes.some(([type]) => type === 'stream.failed')).toBe(false);
+    s.abort('shutdown');
+    await expect(run).resolves.toMatchObject({ kind: 'handed_over' });
   });
 
   it('split mode: share screen and chat in scope ride on one `all` socket next to the per-type sockets', async () => {
