@@ -165,7 +165,9 @@ describe('ZoomEventWsService', () => {
   });
 
   it('answered heartbeats keep it open; a malformed frame is counted and the connection stays', async () => {
-    const { svc, metric, ingest } = make();
+    // A heartbeat a little longer than the others' 50 ms: each answer must be read before the
+    // next heartbeat is due, which a loaded machine can delay past 50 ms.
+    const { svc, metric, ingest } = make({ heartbeatMs: 250 });
     svc.onApplicationBootstrap();
     await until(() => heartbeats >= 3 && svc.status.state === 'open', 'heartbeats answered');
     connections[0].send('not json');
