@@ -30,6 +30,17 @@ export interface NalUnit {
 }
 
 /**
+ * A copy of `nal` that owns its bytes. Units kept past their message (parameter sets,
+ * units carried to the next message) must not be views: a 5-byte SPS would keep the whole
+ * message it came in — a megabyte keyframe — alive for as long as it is kept.
+ */
+export function detachNal(nal: NalUnit): NalUnit {
+  const raw = Buffer.from(nal.raw);
+  const start = nal.data.byteOffset - nal.raw.byteOffset;
+  return { raw, data: raw.subarray(start, start + nal.data.length) };
+}
+
+/**
  * The NAL units of an Annex-B buffer (views into `buf`). Bytes before the first start
  * code are not a NAL unit and are skipped. Concatenating every `raw` gives `buf` back from
  * its first start code on, byte for byte.

@@ -154,6 +154,26 @@ describe('H264Segmenter', () => {
     expect(segments.map((s) => [s.width, s.height])).toEqual([[1280, 720], [undefined, undefined]]);
   });
 
+  it('keeps no view into a message: parameter sets and carried units are copies, not the megabyte they came in', () => {
+    const { seg } = harness();
+    const bigIdr = Buffer.concat([IDR(1), Buffer.alloc(1 << 20, 0x11)]);
+    const keyMessage = annexB(SPS, PPS, bigIdr);
+    seg.push(1, 'A', 0, 0, keyMessage);
+    // A message with no picture: a megabyte of filler (too big to carry), parameter sets and an SEI, carried to the next message.
+    const FILLER = Buffer.concat([Buffer.from([0x0c]), Buffer.alloc(1 << 20, 0xff)]);
+    const SEI = Buffer.from([0x06, 0x05, 0x01, 0x22, 0x80]);
+    const carriedMessage = annexB(FILLER, SPS, PPS, SEI);
+    seg.push(1, 'A', 40, 0, carriedMessage);
+    const track = (seg as unknown as { tracks: Map<number, { sps: Buffer; pps: Buffer; carried: Array<{ data: Buffer; raw: Buffer }> }> }).tracks.get(1)!;
+    const held = [track.sps, track.pps, ...track.carried.flatMap((n) => [n.data, n.raw])];
+    expect(track.carried.map((n) => nalType(n.data))).toEqual([7, 8, 6]);
+    for (const b of held) {
+      expect(b.buffer).not.toBe(keyMessage.buffer);
+      expect(b.buffer).not.toBe(carriedMessage.buffer);
+    }
+    expect(track.carried[0].data.equals(SPS)).toBe(true);
+  });
+
   it('counts messages without any NAL unit and bounds the participants it tracks', () => {
     const segments: H264Segment[] = [];
     const seg = new H264Segmenter({ segmentMs: 2000, maxBytes: 1 << 20, frameIntervalMs: FRAME, maxTracks: 2 }, { segment: (s) => segments.push(s), keyframeWait: () => undefined });

@@ -1,5 +1,5 @@
 import { spsPictureSize } from './h264-sps';
-import { isVcl, NAL_IDR, NAL_PPS, NAL_SPS, NalUnit, nalType, splitNalUnits, startsAccessUnit, withStartCode } from '../../../common/media/h264-annex-b';
+import { detachNal, isVcl, NAL_IDR, NAL_PPS, NAL_SPS, NalUnit, nalType, splitNalUnits, startsAccessUnit, withStartCode } from '../../../common/media/h264-annex-b';
 
 export interface H264SegmenterOptions {
   /** A segment is cut at the first keyframe once it is this long (Zoom ms). */
@@ -181,12 +181,15 @@ export class H264Segmenter {
       if (type === NAL_IDR) au.idr = true;
       if (type === NAL_SPS) {
         au.hasSps = true;
-        if (!track.sps?.equals(nal.data)) track.size = spsPictureSize(nal.data);
-        track.sps = nal.data;
+        // Copies (only when they change): a view would keep this whole message alive.
+        if (!track.sps?.equals(nal.data)) {
+          track.size = spsPictureSize(nal.data);
+          track.sps = Buffer.from(nal.data);
+        }
       }
       if (type === NAL_PPS) {
         au.hasPps = true;
-        track.pps = nal.data;
+        if (!track.pps?.equals(nal.data)) track.pps = Buffer.from(nal.data);
       }
     }
     if (au && hasPicture(au)) this.commit(track, au);
@@ -215,7 +218,7 @@ export class H264Segmenter {
         others++;
         bytes += n.raw.length;
       }
-      if (kept) keep.push(n);
+      if (kept) keep.push(detachNal(n));
       else this.stats.carriedDropped += 1;
     }
     return keep.reverse();
