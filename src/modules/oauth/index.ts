@@ -8,3 +8,4 @@ export { OAuthModule } from './oauth.module';
 export { OAuthProcessor } from './oauth.processor';
 export { OAuthConnectionsService } from './oauth-connections.service';
 export { ConnectionStatus } from './entities/oauth-connection.entity';
+export { resealConnectionTokens } from './connection-tokens.reseal';

@@ -35,3 +35,4 @@ export { CapturePolicyDto } from './dto/capture-policy.dto';
 export type { MediaTypeName } from './dto/capture-policy.dto';
 export { MAX_MERGED_RECEIVED_COUNTS } from './received-counts';
 export type { ReceivedCounts } from './received-counts';
+export { resealCapturePolicyPasscodes } from './capture-policy-passcodes.reseal';

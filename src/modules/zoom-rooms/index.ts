@@ -8,3 +8,4 @@ export type { FinishedDispatch } from './repositories/room-dispatches.repository
 export { ZoomRoomsApiModule } from './zoom-rooms-api.module';
 export { ZoomRoomsProcessor } from './zoom-rooms.processor';
 export { ZOOM_ROOM_ID_MESSAGE, ZOOM_ROOM_ID_PATTERN } from './contract';
+export { resealDispatchPasscodes } from './dispatch-passcodes.reseal';

@@ -4,7 +4,7 @@ import { TokenCipher } from '../../../common/crypto/token-cipher';
 type SecretColumn = 'secret' | 'previous_secret';
 
 /** AAD binding a sealed secret to its endpoint row and column. */
-const aad = (endpointId: string, column: SecretColumn) => `webhook_endpoints:${endpointId}:${column}`;
+export const endpointSecretAad = (endpointId: string, column: SecretColumn) => `webhook_endpoints:${endpointId}:${column}`;
 
 /** Opening a sealed secret costs a decrypt; deliveries to one endpoint reuse the result. */
 const CACHE_MAX = 1000;
@@ -20,7 +20,7 @@ export class EndpointSecrets {
   constructor(private readonly cipher: TokenCipher) {}
 
   seal(endpointId: string, secret: string, column: SecretColumn = 'secret'): string {
-    return this.cipher.encrypt(secret, aad(endpointId, column));
+    return this.cipher.encrypt(secret, endpointSecretAad(endpointId, column));
   }
 
   /** The current secret, sealed again for the previous-secret column: a rotation moves it there. */
@@ -43,7 +43,7 @@ export class EndpointSecrets {
   private open(endpointId: string, sealed: string, column: SecretColumn): string {
     const hit = this.opened.get(sealed);
     if (hit !== undefined) return hit;
-    const secret = this.cipher.decrypt(sealed, aad(endpointId, column));
+    const secret = this.cipher.decrypt(sealed, endpointSecretAad(endpointId, column));
     if (this.opened.size >= CACHE_MAX) this.opened.delete(this.opened.keys().next().value as string);
     this.opened.set(sealed, secret);
     return secret;
