@@ -24,6 +24,7 @@ const samplePayload: { [N in JobName]: JobOf<N> } = {
   [JobName.RoomJoin]: { dispatchId: 'd1' },
   [JobName.RoomLeave]: { dispatchId: 'd1' },
   [JobName.RoomsAutoDispatch]: { sessionId: 's1' },
+  [JobName.RoomsMeetingEnded]: { sessionId: 's1' },
   [JobName.TokenRefresh]: { connectionId: 'c1' },
   [JobName.OAuthDeauthorize]: { eventId: 'e1', zoomUserId: 'u1', zoomAccountId: 'a1' },
   [JobName.AppEventFanout]: { eventId: '00000000-0000-4000-8000-000000000001' },

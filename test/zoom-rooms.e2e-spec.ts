@@ -32,6 +32,7 @@ interface DispatchBody {
   round: number;
   joined_at: string | null;
   left_at: string | null;
+  end_reason: string | null;
   has_passcode: boolean;
 }
 
@@ -411,6 +412,29 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(types.filter((t) => t === 'zoom_room.joined')).toHaveLength(2);
   });
 
+  it('automatic dispatch of a room another dispatch already holds in the meeting: no second join, no row of the session, and its timeline names the holder', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const [heldRoom, freeRoom] = [newRoom(), newRoom()];
+    const holder = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [heldRoom.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    await until(holder.id, 'joined');
+    const { id: sessionId } = await createSession(ctx.hub, { meetingId: meeting.id, capturePolicy: { zoom_rooms: { room_ids: [heldRoom.id, freeRoom.id], passcode: PASSCODE, leave_after_seconds: 0 } } });
+
+    await ctx.hub.producer.enqueue(JobName.RoomsAutoDispatch, { sessionId });
+    const job = await waitForJobState(ctx.hub.producer.queueFor(JobName.RoomsAutoDispatch), jobIdFor(JobName.RoomsAutoDispatch, { sessionId }) as string, 'completed');
+    expect(job.returnvalue).toEqual({ dispatched: 1, held: 1 });
+    const mine = (await http().get(`/api/v1/zoom-rooms/dispatches?session_id=${sessionId}`).set('x-api-key', API_KEY).expect(200)).body.data as DispatchBody[];
+    expect(mine.map((d) => d.room_id)).toEqual([freeRoom.id]);
+    await until(mine[0].id, 'joined');
+    const events = (await db().query(`SELECT payload FROM session_events WHERE session_id = $1 AND event_type = 'zoom_rooms.dispatched'`, [sessionId])) as Array<{ payload: Record<string, unknown> }>;
+    expect(events.map((e) => e.payload)).toEqual([{ dispatch_ids: [mine[0].id], room_ids: [freeRoom.id], held: [{ room_id: heldRoom.id, dispatch_id: holder.id, status: 'joined' }] }]);
+    expect(roomEvents(ctx.sim, heldRoom.id, 'zoomroom.meeting_join')).toHaveLength(1);
+
+    for (const d of [holder, mine[0]]) {
+      await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(202);
+      await until(d.id, 'left');
+    }
+  });
+
   it('a Redis error queuing the delayed leave after Zoom joined: the retried join job queues it and the room leaves on time', async () => {
     const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
     const room = newRoom();
@@ -530,6 +554,42 @@ describe('Zoom Rooms: dispatch rooms into meetings and out again as durable jobs
     expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave')).toHaveLength(0);
     expect(ctx.sim.rooms.get(room.id)).toMatchObject({ status: 'InMeeting', meetingId: other.id });
     expect((await getDispatch(d.id)).status).toBe('failed');
+
+    await http().delete(`/api/v1/zoom-rooms/dispatches/${busy.id}`).set('x-api-key', API_KEY).expect(202);
+    await until(busy.id, 'left');
+  });
+
+  it('POST retry of a join that failed after its request went to Zoom: the room busy in another meeting answers "already in a meeting", the retry fails and no leave takes the room out of that meeting', async () => {
+    const meeting = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const other = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = newRoom();
+    // Round 1: every join times out before it reaches Zoom (join_sent_at is written anyway: Zoom may have acted).
+    const client = worker.app.get(ZoomRoomsClient, { strict: false });
+    const send = client.sendEvent.bind(client);
+    let failJoins = true;
+    jest.spyOn(client, 'sendEvent').mockImplementation(async (id, method, params, token) => {
+      if (id === room.id && method === 'zoomroom.meeting_join' && failJoins) throw new ZoomTransportError('PATCH /rooms/{id}/events', 'timeout after 2000 ms');
+      return send(id, method, params, token);
+    });
+    const d = (await dispatch({ meeting_number: String(meeting.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 2 }).expect(202)).body.data[0] as DispatchBody;
+    await until(d.id, 'failed');
+    failJoins = false;
+    // Meanwhile the room went into somebody else's meeting.
+    const busy = (await dispatch({ meeting_number: String(other.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    await until(busy.id, 'joined');
+
+    const retried = (await http().post(`/api/v1/zoom-rooms/dispatches/${d.id}/retry`).set('x-api-key', API_KEY).expect(202)).body as DispatchBody;
+    expect(retried).toMatchObject({ status: 'queued', round: 2 });
+    const failed = await until(d.id, 'failed');
+    expect(failed).toMatchObject({ round: 2, failed_step: 'join', zoom_code: '3000', zoom_message: 'Zoom Room is already in a meeting.', joined_at: null });
+    const [row] = (await db().query('SELECT join_sent_at FROM room_dispatches WHERE id = $1', [d.id])) as Array<{ join_sent_at: Date | null }>;
+    expect(row.join_sent_at).toBeNull();
+    // Past when its leave would have been due: the room is still in the other meeting, and DELETE refuses (no leave).
+    await new Promise((r) => setTimeout(r, 2500));
+    await ctx.queuesIdle({ queues: [QueueName.ZoomRooms] });
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave')).toHaveLength(0);
+    expect(ctx.sim.rooms.get(room.id)).toMatchObject({ status: 'InMeeting', meetingId: other.id });
+    expect((await http().delete(`/api/v1/zoom-rooms/dispatches/${d.id}`).set('x-api-key', API_KEY).expect(409)).body.error).toBe('room_dispatch_finished');
 
     await http().delete(`/api/v1/zoom-rooms/dispatches/${busy.id}`).set('x-api-key', API_KEY).expect(202);
     await until(busy.id, 'left');
@@ -757,6 +817,53 @@ describe('Zoom Rooms: the sample flow — rooms dispatched after the media hands
     expect((dispatches.body.data as DispatchBody[]).map((d) => d.status)).toEqual(['left', 'left', 'left']);
     await ctx.sim.stopRtms(stream.streamId);
   }, 40000);
+
+  it("the meeting ends before a room's delayed leave is due: the dispatch ends with it (meeting_ended), and that leave never takes the room out of its next meeting", async () => {
+    const LEAVE_AFTER = 10;
+    const meetingA = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [{ userId: 301, name: 'Cy' }] });
+    const meetingB = ctx.sim.createMeeting({ passcode: PASSCODE, participants: [] });
+    const room = ctx.sim.addRoom({ id: 'flow_end', name: 'Flow End Room' });
+    const { id: sessionId } = await createSession(ctx.hub, { meetingId: meetingA.id, capturePolicy: { zoom_rooms: { room_ids: [room.id], passcode: PASSCODE, leave_after_seconds: LEAVE_AFTER } } });
+    const http = () => ctx.http();
+    const ofSession = async () => (await http().get(`/api/v1/zoom-rooms/dispatches?session_id=${sessionId}`).set('x-api-key', API_KEY).expect(200)).body.data as DispatchBody[];
+    await ctx.sim.startRtms(meetingA.id);
+    const [a] = await waitFor(async () => {
+      const d = await ofSession();
+      return d.length === 1 && d[0].status === 'joined' ? d : undefined;
+    }, { what: 'the room joined meeting A', timeoutMs: 15000 });
+    expect(ctx.sim.rooms.get(room.id)).toMatchObject({ status: 'InMeeting', meetingId: meetingA.id });
+
+    // Meeting A ends: Zoom stops RTMS with STOP_BC_MEETING_ENDED (6), and the room is out of it.
+    ctx.sim.endMeeting(meetingA.id);
+    expect(ctx.sim.rooms.get(room.id)?.status).toBe('Available');
+    const ended = await waitFor(async () => {
+      const [d] = await ofSession();
+      return d.status === 'left' ? d : undefined;
+    }, { what: 'the dispatch to end with its meeting', timeoutMs: 8000 });
+    expect(ended).toMatchObject({ id: a.id, end_reason: 'meeting_ended', left_at: expect.any(String) });
+    expect(await ctx.hub.producer.queueFor(JobName.RoomLeave).getJob(jobIdFor(JobName.RoomLeave, { dispatchId: a.id, round: 1 }) as string)).toBeUndefined();
+
+    // The room goes on to its next booking, meeting B (dispatched without a session here).
+    const b = (await http().post('/api/v1/zoom-rooms/dispatches').set('x-api-key', API_KEY).send({ meeting_number: String(meetingB.id), passcode: PASSCODE, room_ids: [room.id], leave_after_seconds: 0 }).expect(202)).body.data[0] as DispatchBody;
+    await waitFor(async () => ((await http().get(`/api/v1/zoom-rooms/dispatches/${b.id}`).set('x-api-key', API_KEY).expect(200)).body as DispatchBody).status === 'joined', { what: 'the room joined meeting B' });
+    // Past when A's leave was due: no leave was sent, the room is still in B.
+    const dueAt = new Date(a.joined_at as string).getTime() + LEAVE_AFTER * 1000;
+    await new Promise((r) => setTimeout(r, Math.max(0, dueAt - Date.now()) + 1500));
+    expect(roomEvents(ctx.sim, room.id, 'zoomroom.meeting_leave')).toHaveLength(0);
+    expect(ctx.sim.rooms.get(room.id)).toMatchObject({ status: 'InMeeting', meetingId: meetingB.id });
+    expect((await http().get(`/api/v1/zoom-rooms/dispatches/${a.id}`).set('x-api-key', API_KEY).expect(200)).body).toMatchObject({ status: 'left', end_reason: 'meeting_ended' });
+
+    // Apps and the session's timeline hear why it left.
+    const db = ctx.hub.app.get(DataSource);
+    const announced = (await db.query(`SELECT type, data FROM app_events WHERE data->>'dispatch_id' = $1 ORDER BY created_at`, [a.id])) as Array<{ type: string; data: Record<string, unknown> }>;
+    expect(announced.map((e) => e.type)).toEqual(['zoom_room.joined', 'zoom_room.left']);
+    expect(announced[1].data).toMatchObject({ dispatch_id: a.id, room_id: room.id, reason: 'meeting_ended' });
+    const timeline = (await db.query(`SELECT payload FROM session_events WHERE session_id = $1 AND event_type = 'zoom_room.left'`, [sessionId])) as Array<{ payload: Record<string, unknown> }>;
+    expect(timeline.map((e) => e.payload)).toEqual([expect.objectContaining({ dispatch_id: a.id, reason: 'meeting_ended' })]);
+
+    await http().delete(`/api/v1/zoom-rooms/dispatches/${b.id}`).set('x-api-key', API_KEY).expect(202);
+    await waitFor(() => ctx.sim.rooms.get(room.id)?.status === 'Available', { what: 'the room to leave meeting B' });
+  }, 60000);
 });
 
 describe('Zoom Rooms: an automatic dispatch that failed, or could not be queued, is run again by the stream', () => {

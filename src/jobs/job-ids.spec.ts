@@ -19,6 +19,7 @@ describe('job ids', () => {
     expect(jobIdFor(JobName.MediaPurge, { rtmsStreamId: 'st1' })).toBe('media-purge-st1');
     expect(jobIdFor(JobName.MediaPurge, { rtmsStreamId: 'st1', pass: 2 })).toBe('media-purge-2-st1');
     expect(jobIdFor(JobName.RoomsAutoDispatch, { sessionId: 's1' })).toBe('rooms-auto-dispatch-s1');
+    expect(jobIdFor(JobName.RoomsMeetingEnded, { sessionId: 's1' })).toBe('rooms-meeting-ended-s1');
     expect(jobIdFor(JobName.TokenRefresh, { connectionId: 'c1', tokenVersion: 3 })).toBe('token-refresh-c1-v3');
     expect(jobIdFor(JobName.OAuthDeauthorize, { eventId: 'e9', zoomUserId: 'u1' })).toBe('oauth-deauthorize-e9');
   });

@@ -23,6 +23,8 @@ export const JOB_IDS: { [N in JobName]?: (data: JobOf<N>) => string | undefined 
   [JobName.RoomJoin]: (d) => (d.round === undefined ? undefined : `room-join-${d.dispatchId}-${d.round}`),
   [JobName.RoomLeave]: (d) => (d.round === undefined ? undefined : `room-leave-${d.dispatchId}-${d.round}`),
   [JobName.RoomsAutoDispatch]: (d) => `rooms-auto-dispatch-${d.sessionId}`,
+  // One per session (queued again with requeue: each meeting-ended stop runs it again, idempotently).
+  [JobName.RoomsMeetingEnded]: (d) => `rooms-meeting-ended-${d.sessionId}`,
   // Per event, not per user: a user who comes back and leaves again is removed again.
   [JobName.OAuthDeauthorize]: (d) => `oauth-deauthorize-${d.eventId}`,
   [JobName.AppEventFanout]: (d) => `app-event-${d.eventId}`,

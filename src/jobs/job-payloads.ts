@@ -107,6 +107,14 @@ export interface RoomsAutoDispatchPayload {
   sessionId: string;
 }
 
+/**
+ * The session's meeting ended (an RTMS stop with STOP_BC_MEETING_ENDED): its rooms are out
+ * of it, so their dispatches end and no delayed leave of theirs may reach Zoom later.
+ */
+export interface RoomsMeetingEndedPayload {
+  sessionId: string;
+}
+
 export interface TokenRefreshPayload {
   connectionId: string;
   /** The token version the refresh was scheduled for (names the job: one per version). */
@@ -172,6 +180,7 @@ export interface JobPayloads {
   [JobName.RoomJoin]: RoomJobPayload;
   [JobName.RoomLeave]: RoomJobPayload;
   [JobName.RoomsAutoDispatch]: RoomsAutoDispatchPayload;
+  [JobName.RoomsMeetingEnded]: RoomsMeetingEndedPayload;
   [JobName.TokenRefresh]: TokenRefreshPayload;
   [JobName.OAuthDeauthorize]: OAuthDeauthorizePayload;
   [JobName.AppEventFanout]: AppEventFanoutPayload;

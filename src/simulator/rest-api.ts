@@ -115,6 +115,7 @@ export class ZoomRestApi {
       // rtms-protocol.md §5: Zoom Rooms take the S2S (account) token, whose room scopes a user
       // or client_credentials token does not have: answered as Zoom answers a missing scope.
       if (token.kind !== 'account') return zerr(res, 400, 4711, `Invalid access token, does not contain scopes:[${method === 'GET' ? 'room:read:admin' : 'room:write:admin'}].`);
+      this.sim.releaseRoomsOfEndedMeetings();
       if (p === '/v2/rooms' && method === 'GET') return this.listRooms(res, url);
       if ((m = /^\/v2\/rooms\/([^/]+)\/events$/.exec(p)) && method === 'PATCH') return this.roomEvent(res, decodeURIComponent(m[1]), body);
     }

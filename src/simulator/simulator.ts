@@ -197,8 +197,28 @@ export class ZoomSimulator {
     if (p && p.leaveAtMs === undefined) p.leaveAtMs = m.now();
   }
 
+  /** Ends the meeting: its RTMS streams stop (reason 6, MEETING_ENDED) and, as in Zoom, its Zoom Rooms are out of it. */
   endMeeting(meetingId: number | string): void {
     this.mustMeeting(meetingId).ended = true;
+    this.releaseRoomsOfEndedMeetings();
+  }
+
+  /**
+   * A meeting that ended (endMeeting, or its scripted duration ran out) has no room in it:
+   * each such room is Available again, as a real Zoom Room is when its meeting ends. Also
+   * run before every rooms API call, for meetings that ended by duration.
+   */
+  releaseRoomsOfEndedMeetings(): void {
+    for (const room of this.rooms.values()) {
+      if (room.meetingId === undefined) continue;
+      const m = this.meetings.get(room.meetingId);
+      if (m && !m.ended) continue;
+      const part = room.participantUserId !== undefined ? m?.find(room.participantUserId) : undefined;
+      if (m && part && part.leaveAtMs === undefined) part.leaveAtMs = m.now();
+      if (room.status === 'InMeeting') room.status = 'Available';
+      room.meetingId = undefined;
+      room.participantUserId = undefined;
+    }
   }
 
   private mustMeeting(id: number | string): MeetingState {

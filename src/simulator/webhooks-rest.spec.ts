@@ -302,6 +302,15 @@ describe('webhooks out + REST', () => {
     expect(sim.meeting(m.id)?.participants.some((p) => p.name === 'Room 0' && p.roomId === 'r0')).toBe(true);
     expect((await ev('r0', { method: 'zoomroom.meeting_leave', params: {} })).status).toBe(202);
     expect(sim.rooms.get('r0')?.status).toBe('Available');
+    // A meeting that ends takes its rooms out (Available again); one that ends by its scripted duration too.
+    expect((await ev('r1', { method: 'zoomroom.meeting_join', params: { meeting_number: String(m.id), passcode: 'pw1' } })).status).toBe(202);
+    sim.endMeeting(m.id);
+    expect(sim.rooms.get('r1')).toMatchObject({ status: 'Available', meetingId: undefined });
+    expect(sim.meeting(m.id)?.participants.find((p) => p.roomId === 'r1')?.leaveAtMs).toEqual(expect.any(Number));
+    const timed = sim.createMeeting({ passcode: 'pw1', durationMs: 60_000 });
+    expect((await ev('r2', { method: 'zoomroom.meeting_join', params: { meeting_number: String(timed.id), passcode: 'pw1' } })).status).toBe(202);
+    sim.meeting(timed.id)!.ended = true; // as the media pump marks it when the duration runs out
+    expect((await get('status=available&page_size=300')).rooms.map((r) => r.id)).toContain('r2');
 
     const limited = await ZoomSimulator.start({ roomsRateLimitPerSec: 2 });
     try {

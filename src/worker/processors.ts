@@ -26,7 +26,7 @@ export const PROCESSORS: ProcessorRegistration[] = [
   {
     queue: QueueName.ZoomRooms,
     processor: ZoomRoomsProcessor,
-    handles: [JobName.RoomJoin, JobName.RoomLeave, JobName.RoomsAutoDispatch],
+    handles: [JobName.RoomJoin, JobName.RoomLeave, JobName.RoomsAutoDispatch, JobName.RoomsMeetingEnded],
     imports: [ZoomRoomsModule],
   },
   { queue: QueueName.RtmsStreams, processor: StreamRunProcessor, handles: [JobName.StreamRun], imports: [MediaIngestModule] },

@@ -62,6 +62,8 @@ export const RTMS_STOP_REASONS: Record<number, string> = {
   26: 'STOP_BC_STREAMING_NOT_SUPPORTED',
 };
 
+/** STOP_BC_MEETING_ENDED: the meeting itself ended (every participant, Zoom Rooms too, is out of it). */
+export const STOP_REASON_MEETING_ENDED = 6;
 export const STOP_REASON_STREAM_REVOKED = 8;
 
 export function stopReasonName(reason: number | null | undefined): string | null {

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { JobName } from '../../jobs/job-names';
 import { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
 import { EventSource } from './entities/session-event.entity';
 import { SessionEntity, SessionStatus, ZoomProduct } from './entities/session.entity';
@@ -28,7 +29,7 @@ describe('StreamsService.attachStarted on a known stream', () => {
     };
     const events = { recordEvent: jest.fn(async (_id: string, e: { eventType: string; payload?: unknown }) => void recorded.push(e)) };
     const dataSource = { transaction: (cb: (em: unknown) => unknown) => cb({}) };
-    const svc = new StreamsService(streams as never, sessionRows as never, {} as never, dataSource as never, sessions as never, events as never, {} as never);
+    const svc = new StreamsService(streams as never, sessionRows as never, {} as never, dataSource as never, sessions as never, events as never, {} as never, {} as never);
     const attach = (serverUrls: string) => svc.attachStarted({ product: ZoomProduct.Meeting, meetingIdentity: 'uuid1', meetingId: '1', rtmsStreamId: 's1', serverUrls, source: EventSource.Webhook });
     return { row, moves, recorded, attach };
   }
@@ -77,5 +78,40 @@ describe('StreamsService.attachStarted on a known stream', () => {
     expect(result.revived).toBeUndefined();
     expect(row).toMatchObject({ status: StreamStatus.Active, serverUrls: NEW, failoverCount: 1 });
     expect(moves).toEqual([]);
+  });
+});
+
+/**
+ * StreamsService.markStopped: a stop because the meeting ended tells zoom-rooms (its door is
+ * the rooms.meeting-ended job), so the session's rooms' delayed leaves never reach Zoom.
+ */
+describe('StreamsService.markStopped and the meeting end', () => {
+  function setup(streamStatus: StreamStatus, sessionStatus: SessionStatus) {
+    const row = { rtmsStreamId: 's1', sessionId: 'sess1', status: streamStatus, ownerWorkerId: 'w1' } as RtmsStreamEntity;
+    const session = { id: 'sess1', status: sessionStatus } as SessionEntity;
+    const streams = { lockStream: jest.fn(), findByStreamId: jest.fn(async () => row), save: jest.fn(async (r: RtmsStreamEntity) => r), countOpenForSession: jest.fn(async () => 0) };
+    const sessionRows = { findByIdOrFail: jest.fn(async () => session) };
+    const sessions = { transition: jest.fn(async (_id: string, to: SessionStatus) => ({ session: { ...session, status: to }, changed: true })) };
+    const events = { recordEvent: jest.fn() };
+    const dataSource = { transaction: (cb: (em: unknown) => unknown) => cb({}) };
+    const requeue = jest.fn(async () => true);
+    const svc = new StreamsService(streams as never, sessionRows as never, {} as never, dataSource as never, sessions as never, events as never, {} as never, { requeue } as never);
+    return { svc, requeue, row };
+  }
+
+  it('stop reason 6 (STOP_BC_MEETING_ENDED) queues rooms.meeting-ended for the session, also when the stream had ended (the second report of the stop)', async () => {
+    const t = setup(StreamStatus.Active, SessionStatus.Streaming);
+    await t.svc.markStopped('s1', 6, EventSource.Webhook);
+    expect(t.row.status).toBe(StreamStatus.Stopped);
+    expect(t.requeue).toHaveBeenCalledWith(JobName.RoomsMeetingEnded, { sessionId: 'sess1' });
+    const again = setup(StreamStatus.Failed, SessionStatus.Failed);
+    await again.svc.markStopped('s1', 6, EventSource.Worker);
+    expect(again.requeue).toHaveBeenCalledWith(JobName.RoomsMeetingEnded, { sessionId: 'sess1' });
+  });
+
+  it.each([null, 1, 3, 8, 20, 25])('stop reason %p: the meeting goes on, nothing is queued', async (reason) => {
+    const t = setup(StreamStatus.Active, SessionStatus.Streaming);
+    await t.svc.markStopped('s1', reason, EventSource.Webhook);
+    expect(t.requeue).not.toHaveBeenCalled();
   });
 });

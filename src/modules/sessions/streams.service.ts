@@ -1,6 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { JobName } from '../../jobs/job-names';
+import { JobProducer } from '../../jobs/job-producer.service';
+import { STOP_REASON_MEETING_ENDED } from '../../zoom/rtms-enums';
 import { AppEventsService, AppEventType } from '../app-events';
 import { RtmsStreamEntity, StreamStatus } from './entities/rtms-stream.entity';
 import { EventProcessingStatus, EventSource } from './entities/session-event.entity';
@@ -49,6 +52,7 @@ export class StreamsService {
     private readonly sessions: SessionsService,
     private readonly events: SessionEventsService,
     private readonly appEvents: AppEventsService,
+    private readonly producer: JobProducer,
   ) {}
 
   findByStreamId(rtmsStreamId: string): Promise<RtmsStreamEntity | null> {
@@ -122,8 +126,22 @@ export class StreamsService {
     });
   }
 
-  /** Applies an rtms_stopped (or stream TERMINATED): stream stopped; the session too when no stream is left. */
+  /**
+   * Applies an rtms_stopped (or stream TERMINATED): stream stopped; the session too when no
+   * stream is left. A stop because the meeting ended (STOP_BC_MEETING_ENDED) queues
+   * `rooms.meeting-ended` for the session, after the commit, whether or not the session
+   * moved (it may have failed before): its Zoom Rooms are out of the meeting, and zoom-rooms
+   * ends their dispatches so no delayed leave reaches a room that went on to another meeting.
+   * Run again (the webhook and the stream worker both report a stop; a retried step), it
+   * queues the job again (requeue), which finds nothing more to do.
+   */
   async markStopped(rtmsStreamId: string, stopReason: number | null, source: EventSource): Promise<{ session: SessionEntity; stream: RtmsStreamEntity } | null> {
+    const result = await this.applyStopped(rtmsStreamId, stopReason, source);
+    if (result && stopReason === STOP_REASON_MEETING_ENDED) await this.producer.requeue(JobName.RoomsMeetingEnded, { sessionId: result.session.id });
+    return result;
+  }
+
+  private async applyStopped(rtmsStreamId: string, stopReason: number | null, source: EventSource): Promise<{ session: SessionEntity; stream: RtmsStreamEntity } | null> {
     return this.dataSource.transaction(async (em) => {
       await this.streams.lockStream(rtmsStreamId, em);
       const stream = await this.streams.findByStreamId(rtmsStreamId, em);

@@ -10,6 +10,7 @@ import { JobName } from '../../jobs/job-names';
 import { AppEventType } from '../app-events';
 import { failedJoinMayBeInMeeting, mayBeInMeeting, RoomDispatchEntity, RoomDispatchStatus } from './entities/room-dispatch.entity';
 import { isAlreadyInMeeting, RoomDispatchRunner } from './room-dispatch.runner';
+import { RoomDispatchesService } from './room-dispatches.service';
 
 const ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const T0 = new Date('2026-12-01T10:00:00.000Z');
@@ -213,15 +214,16 @@ describe('RoomDispatchRunner.join: a room Zoom may have joined leaves when its d
     expect(t.calls('zoomroom.meeting_join')).toHaveLength(1);
   });
 
-  it('an earlier request may have joined; this one is refused after a cancel: the room leaves', async () => {
+  it('an earlier request may have joined; this one is refused ("offline") after a cancel: the refusal says the room is not in the meeting, no leave', async () => {
     const t = setup(dispatch({ status: RoomDispatchStatus.Joining, joinSentAt: T0 }));
     t.sendEvent.mockImplementation(async () => {
       t.rows.row.status = RoomDispatchStatus.Cancelled;
       return answer(400, { code: 3000, message: 'Zoom Room is offline.' });
     });
     await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
-    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, joinSentAt: T0 });
-    expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, joinSentAt: null });
+    expect(mayBeInMeeting(t.rows.row)).toBe(false);
+    expect(t.leaveNow).not.toHaveBeenCalled();
   });
 
   it('an earlier request may have joined; this one gets "already in a meeting" after a cancel: taken as joined, the room leaves now', async () => {
@@ -297,11 +299,25 @@ describe('RoomDispatchRunner.join: "already in a meeting" after a join whose ans
     expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, joinSentAt: null });
   });
 
-  it('a join sent earlier, then "offline" (the same code 3000): the dispatch fails (the room is not in a meeting)', async () => {
+  it.each([
+    { what: '"offline" (the same code 3000)', status: 400, code: 3000, message: 'Zoom Room is offline.' },
+    { what: 'the meeting does not exist (any more)', status: 404, code: 3001, message: 'Meeting does not exist: 81234567890.' },
+    { what: 'an unknown room', status: 404, code: 1012, message: 'Room does not exist: room-1.' },
+  ])('a join sent earlier (its answer lost), then $what: the dispatch fails and join_sent_at goes (the room is not in our meeting; DELETE sends no leave)', async ({ status, code, message }) => {
     const t = setup(dispatch({ status: RoomDispatchStatus.Joining, joinSentAt: T0 }));
-    t.sendEvent.mockResolvedValue(answer(400, { code: 3000, message: 'Zoom Room is offline.' }));
+    t.sendEvent.mockResolvedValue(answer(status, { code, message }));
     await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
-    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, failedStep: 'join', joinSentAt: T0, joinedAt: null });
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, failedStep: 'join', joinSentAt: null, joinedAt: null });
+    expect(failedJoinMayBeInMeeting(t.rows.row)).toBe(false);
+  });
+
+  it('a timeout (join_sent_at kept), then "offline" on the BullMQ retry: join_sent_at goes, so a later "already in a meeting" is never taken as ours', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued, leaveAfterSeconds: 30 }));
+    t.sendEvent.mockRejectedValueOnce(new ZoomTransportError('PATCH /rooms/room-1/events', 'timeout after 10000 ms')).mockResolvedValueOnce(answer(400, { code: 3000, message: 'Zoom Room is offline.' }));
+    await expect(t.runner.join(t.job)).rejects.toThrow('timeout');
+    expect(t.rows.row.joinSentAt).toEqual(expect.any(Date));
+    await expect(t.runner.join(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, joinSentAt: null });
   });
 
   it('a timeout, then the retry gets "already in a meeting": joined', async () => {
@@ -367,5 +383,89 @@ describe('RoomDispatchRunner.leave for a cancelled dispatch whose join had no re
     t.sendEvent.mockResolvedValue(answer(400, { code: 3000, message: 'Zoom Room is offline.' }));
     await expect(t.runner.leave(t.job)).rejects.toBeInstanceOf(UnrecoverableError);
     expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Cancelled, zoomCode: '3000' });
+  });
+});
+
+/**
+ * POST …/retry of a failed join starts the new round with join_sent_at cleared: the failed
+ * round's join (maybe hours ago) says nothing about where the room is now, so "already in a
+ * meeting" to the retried round's first request is the room busy elsewhere, not our join.
+ */
+describe('POST /zoom-rooms/dispatches/:id/retry, then the retried round\'s join', () => {
+  function retrying(over: Partial<RoomDispatchEntity>) {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Failed, failedStep: 'join', round: 1, leaveAfterSeconds: 30, ...over }));
+    const enqueue = jest.fn(async () => undefined);
+    const service = new RoomDispatchesService(
+      t.rows as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      { enqueue } as never,
+      { get: () => ({ prefix: 'test', defaultLeaveAfterSec: 30 }) } as never,
+      {} as never,
+      { counter: () => ({ inc: () => undefined }), gauge: () => undefined } as never,
+    );
+    const round2 = { ...t.job, data: { dispatchId: ID, round: 2 } } as Job<RoomJobPayload>;
+    return { ...t, service, retryEnqueue: enqueue, round2 };
+  }
+
+  it('a join that failed after its request went to Zoom (join_sent_at): the retry clears it, and "already in a meeting" fails round 2 — no joined, no delayed leave', async () => {
+    const t = retrying({ joinSentAt: T0 });
+    await expect(t.service.retry(ID)).resolves.toMatchObject({ status: RoomDispatchStatus.Queued, round: 2 });
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Queued, round: 2, joinSentAt: null });
+    expect(t.retryEnqueue).toHaveBeenCalledWith(JobName.RoomJoin, { dispatchId: ID, round: 2 });
+
+    // Later the room is in somebody else's meeting: round 2's first request is answered 400 3000.
+    t.sendEvent.mockResolvedValue(answer(400, { code: 3000, message: 'Zoom Room is already in a meeting.' }));
+    await expect(t.runner.join(t.round2)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Failed, failedStep: 'join', round: 2, joinSentAt: null, joinedAt: null, zoomCode: '3000' });
+    expect(t.enqueue).not.toHaveBeenCalled();
+    // Never taken as in our meeting: DELETE will not send it a leave.
+    expect(failedJoinMayBeInMeeting(t.rows.row)).toBe(false);
+  });
+
+  it('within the retried round, a timeout then "already in a meeting" is still that round\'s own join: joined', async () => {
+    const t = retrying({ joinSentAt: T0 });
+    await t.service.retry(ID);
+    t.sendEvent.mockRejectedValueOnce(new ZoomTransportError('PATCH /rooms/room-1/events', 'timeout after 10000 ms')).mockResolvedValue(answer(400, { code: 3000, message: 'Zoom Room is already in a meeting.' }));
+    await expect(t.runner.join(t.round2)).rejects.toThrow('timeout');
+    await expect(t.runner.join(t.round2)).resolves.toEqual({ status: RoomDispatchStatus.Joined });
+    expect(t.enqueue).toHaveBeenCalledWith(JobName.RoomLeave, { dispatchId: ID, round: 2 }, { delay: expect.any(Number) });
+  });
+
+  it('a failed leave keeps its join marks on retry (the room joined; only the leave runs again)', async () => {
+    const t = retrying({ failedStep: 'leave', joinSentAt: T0, joinedAt: T0 });
+    await expect(t.service.retry(ID)).resolves.toMatchObject({ status: RoomDispatchStatus.Leaving, round: 2 });
+    expect(t.rows.row).toMatchObject({ joinSentAt: T0, joinedAt: T0 });
+    expect(t.retryEnqueue).toHaveBeenCalledWith(JobName.RoomLeave, { dispatchId: ID, round: 2 });
+  });
+});
+
+/** The session's meeting ended (RoomMeetingEndService) while a room job of the dispatch was on its way. */
+describe('RoomDispatchRunner and a meeting end that overtook its job', () => {
+  it('a leave job already sending when the meeting end marked the dispatch left: nothing announced a second time', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Joined, joinSentAt: T0, joinedAt: T0, sessionId: '0b8f5d7e-2c4a-4e61-9d0b-7a3f1c2e5d98' }));
+    t.sendEvent.mockImplementation(async () => {
+      Object.assign(t.rows.row, { status: RoomDispatchStatus.Left, leftAt: T0, endReason: 'meeting_ended' });
+      return answer(202);
+    });
+    await expect(t.runner.leave(t.job)).resolves.toMatchObject({ skipped: true });
+    expect(t.rows.row).toMatchObject({ status: RoomDispatchStatus.Left, leftAt: T0, endReason: 'meeting_ended' });
+    expect(t.recordAppEvent).not.toHaveBeenCalled();
+    expect(t.recordEvent).not.toHaveBeenCalled();
+  });
+
+  it('the meeting end cancelled it (left_at set) while Zoom was joining the room: this join put the room in, so left_at goes and it leaves now', async () => {
+    const t = setup(dispatch({ status: RoomDispatchStatus.Queued }));
+    t.sendEvent.mockImplementation(async () => {
+      Object.assign(t.rows.row, { status: RoomDispatchStatus.Cancelled, leftAt: T0, endReason: 'meeting_ended' });
+      return answer(202);
+    });
+    await expect(t.runner.join(t.job)).resolves.toEqual({ status: RoomDispatchStatus.Cancelled });
+    expect(t.rows.row).toMatchObject({ joinedAt: expect.any(Date), leftAt: null });
+    expect(mayBeInMeeting(t.rows.row)).toBe(true);
+    expect(t.leaveNow).toHaveBeenCalledWith(ID, 1);
   });
 });

@@ -37,6 +37,8 @@ interface CallHooks {
   notAccepted?(): Promise<void>;
   /** Zoom refused the request, and the refusal says the step is done anyway: the call returns Zoom's answer. */
   refusalMeansDone?(record: ZoomCallOutcome): boolean;
+  /** Zoom refused the request (and it is not done): instead of notAccepted. */
+  refused?(record: ZoomCallOutcome): Promise<void>;
 }
 
 /**
@@ -69,9 +71,10 @@ class CancelledLeaveRefusedError extends Error {
  *  - 401: the S2S token is fetched again once.
  *  - 429: everybody pauses for Retry-After; the job goes back to delayed (no attempt used; capped).
  *  - 5xx / network / timeout: thrown, BullMQ retries with exponential backoff.
- *  - other 4xx (offline, wrong passcode, unknown room...): failed at once with Zoom's code and message;
- *    except "already in a meeting" (400 3000) after an earlier join of the dispatch went to
- *    Zoom (join_sent_at): that join took the room in, the dispatch is joined.
+ *  - other 4xx (offline, wrong passcode, unknown room...): failed at once with Zoom's code and message,
+ *    join_sent_at cleared (the room is not in our meeting); except "already in a meeting"
+ *    (400 3000) after an earlier join of this round went to Zoom (join_sent_at): that join
+ *    took the room in, the dispatch is joined.
  * A dispatch cancelled after its join went to Zoom (join_sent_at, joined_at: mayBeInMeeting)
  * has its room sent a leave: by the join job when it sees the cancel (Zoom's answer, a re-run,
  * its final failure), or by DELETE when no join job is left to see it.
@@ -133,14 +136,24 @@ export class RoomDispatchRunner {
           markedAt ??= at;
         },
         notAccepted: unmark,
-        // "Already in a meeting" fails the first join of a dispatch (the room is busy
-        // elsewhere). After a join that went to Zoom before this job's requests and whose
-        // answer was lost (a timeout, a 5xx, a worker that died after Zoom's 202), it is
-        // that join's doing: the room is in our meeting.
+        // "Already in a meeting" fails the first join of a round (the room is busy
+        // elsewhere). After a join of this round that went to Zoom before this job's
+        // requests and whose answer was lost (a timeout, a 5xx, a worker that died after
+        // Zoom's 202), it is that join's doing: the room is in our meeting. (A retry starts
+        // its round with join_sent_at cleared: the failed round's join proves nothing now.)
         refusalMeansDone: (record) => {
           if (markedAt !== null || !isAlreadyInMeeting(record)) return false;
           inferred.from = record;
           return true;
+        },
+        // Any other refusal says the room is not in our meeting — offline, unknown, the
+        // meeting gone, the passcode (the same in every request) wrong, or busy elsewhere
+        // (already in a meeting on this round's first join) — whatever an earlier request
+        // did: the mark goes, also an earlier run's. Kept, it would have DELETE send the room
+        // a leave, which would take it out of the meeting it is in.
+        refused: async () => {
+          await this.repo.update({ id: d.id, round: d.round }, { joinSentAt: null });
+          markedAt = null;
         },
       });
     } catch (err) {
@@ -178,8 +191,9 @@ export class RoomDispatchRunner {
       this.client.calls.inc({ call: 'join', outcome: 'ok' });
     }
     if (!upd.affected) {
-      // DELETE arrived while Zoom was joining the room: it leaves at once.
-      await this.repo.update({ id: d.id }, { joinedAt });
+      // DELETE (or the meeting's end) arrived while Zoom was joining the room: it leaves at
+      // once. left_at goes too: this join put the room in after the meeting end marked it out.
+      await this.repo.update({ id: d.id }, { joinedAt, leftAt: null });
       await this.dispatches.leaveNow(d.id, d.round);
       this.logger.log(`Room ${d.roomId} joined meeting ${d.meetingNumber} after its dispatch ${d.id} was cancelled; leaving now`);
       return { status: RoomDispatchStatus.Cancelled };
@@ -256,7 +270,7 @@ export class RoomDispatchRunner {
 
     const now = new Date();
     const finalStatus = cancelledInMeeting ? RoomDispatchStatus.Cancelled : RoomDispatchStatus.Left;
-    await this.updateAndAnnounce(
+    const upd = await this.updateAndAnnounce(
       { id: d.id, status: In([RoomDispatchStatus.Leaving, RoomDispatchStatus.Joined, RoomDispatchStatus.Cancelled]) },
       { status: finalStatus, leftAt: now, completedAt: now, zoomStatus: res.status, zoomCode: null, zoomMessage: null, error: null, nextAttemptAt: null },
       d,
@@ -264,6 +278,8 @@ export class RoomDispatchRunner {
       {},
     );
     this.client.calls.inc({ call: 'leave', outcome: 'ok' });
+    // Ended meanwhile (its meeting's end marked it left while this leave was on its way): already announced.
+    if (!upd.affected) return { status: RoomDispatchStatus.Left, skipped: true };
     this.dispatches.outcomes.inc({ outcome: 'left' });
     await this.event(d, 'zoom_room.left', {});
     this.logger.log(`Room ${d.roomId} left meeting ${d.meetingNumber} (dispatch ${d.id})`);
@@ -382,7 +398,8 @@ export class RoomDispatchRunner {
       case 'refused':
         this.client.calls.inc({ call, outcome: 'refused' });
         if (hooks.refusalMeansDone?.(result.record)) return result.response;
-        await hooks.notAccepted?.();
+        if (hooks.refused) await hooks.refused(result.record);
+        else await hooks.notAccepted?.();
         if (step === 'leave' && d.status === RoomDispatchStatus.Cancelled) throw new CancelledLeaveRefusedError(result.record);
         return this.fail(d, step, result.record);
       case 'no_token':

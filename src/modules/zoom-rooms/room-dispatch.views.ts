@@ -24,6 +24,7 @@ export function dispatchView(d: RoomDispatchEntity) {
     joined_at: d.joinedAt,
     leave_at: d.leaveAt,
     left_at: d.leftAt,
+    end_reason: d.endReason,
     completed_at: d.completedAt,
     created_at: d.createdAt,
     updated_at: d.updatedAt,

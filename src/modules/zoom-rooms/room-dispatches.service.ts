@@ -101,7 +101,8 @@ export class RoomDispatchesService {
     if (!dto.room_ids && rooms.length === 0 && source === 'api') {
       throw new ZoomRoomsError(ZoomRoomsErrorCode.NoAvailableRooms, 'No Zoom Room is Available right now; pass room_ids to dispatch specific rooms');
     }
-    return this.dispatchRooms(rooms, dto, source, rowOwner, owner);
+    const placed = await this.dispatchRooms(rooms, dto, source, rowOwner, owner);
+    return { data: placed.map(({ row, existing }) => ({ ...dispatchView(row), existing })) };
   }
 
   /** The rooms Zoom says are Available now (not from the cache). */
@@ -110,14 +111,17 @@ export class RoomDispatchesService {
     return available.data.map((r) => ({ id: r.id, name: r.name }));
   }
 
-  /** One dispatch (row + room.join) per room; `callerOwner` may not see another owner's active dispatch. */
+  /**
+   * One dispatch (row + room.join) per room; `callerOwner` may not see another owner's active
+   * dispatch. `existing`: the room's active dispatch to the meeting, found (not joined again).
+   */
   private async dispatchRooms(
     rooms: RoomTarget[],
     dto: CreateDispatchDto,
     source: DispatchSource,
     rowOwner: string | null,
     callerOwner?: string | null,
-  ): Promise<DispatchCreated> {
+  ): Promise<Array<{ row: RoomDispatchEntity; existing: boolean }>> {
     const leaveAfter = dto.leave_after_seconds ?? this.config.get('zoomRooms', { infer: true }).defaultLeaveAfterSec;
     // Every room's row first, the joins after: a request refused for one room (another
     // owner's dispatch holds it) leaves nothing behind — no row, and above all no join of
@@ -136,7 +140,6 @@ export class RoomDispatchesService {
       await this.deleteUnstarted(placed);
       throw err;
     }
-    const out: DispatchCreated['data'] = [];
     for (const [i, { row, existing }] of placed.entries()) {
       if (!existing) {
         try {
@@ -149,10 +152,9 @@ export class RoomDispatchesService {
         }
         this.outcomes.inc({ outcome: 'created' });
       }
-      out.push({ ...dispatchView(row), existing });
     }
-    this.logger.log(`Dispatch to meeting ${dto.meeting_number}: ${out.filter((d) => !d.existing).length} new, ${out.filter((d) => d.existing).length} already active (${source})`);
-    return { data: out };
+    this.logger.log(`Dispatch to meeting ${dto.meeting_number}: ${placed.filter((p) => !p.existing).length} new, ${placed.filter((p) => p.existing).length} already active (${source})`);
+    return placed;
   }
 
   /** Deletes the rows this request inserted whose join was never queued. */
@@ -226,7 +228,12 @@ export class RoomDispatchesService {
     return { data: rows.map(dispatchView) };
   }
 
-  /** Re-runs a failed dispatch's failed step (join, or leave) in a new round. */
+  /**
+   * Re-runs a failed dispatch's failed step (join, or leave) in a new round. A join's new
+   * round starts with join_sent_at (and a meeting end's left_at) cleared: "already in a
+   * meeting" to its first request means the room is busy — maybe hours later, in another
+   * meeting — not that the failed round's join took it in.
+   */
   async retry(id: string, owner?: string | null): Promise<DispatchView> {
     const d = await this.get(id, owner);
     if (d.status !== RoomDispatchStatus.Failed) {
@@ -248,7 +255,7 @@ export class RoomDispatchesService {
           throttledCount: 0,
           nextAttemptAt: null,
           completedAt: null,
-          ...(step === 'leave' ? { leaveAt: new Date() } : {}),
+          ...(step === 'leave' ? { leaveAt: new Date() } : { joinSentAt: null, leftAt: null, endReason: null }),
         },
       );
       if (!res.affected) throw new ZoomRoomsError(ZoomRoomsErrorCode.RoomDispatchChanged, `Room dispatch ${id} changed meanwhile; read it again`);
@@ -353,7 +360,7 @@ export class RoomDispatchesService {
    * finished; the rest, after a run that failed part way). With all_available, a run
    * after any room went dispatches nothing.
    */
-  async autoDispatch(sessionId: string): Promise<{ skipped?: string; dispatched?: number }> {
+  async autoDispatch(sessionId: string): Promise<{ skipped?: string; dispatched?: number; held?: number }> {
     let session;
     try {
       session = await this.sessions.get(sessionId);
@@ -379,12 +386,20 @@ export class RoomDispatchesService {
       if (!meetingNumber) throw new UnrecoverableError(`session ${sessionId} has no meeting number for its Zoom Rooms`);
       const dto: CreateDispatchDto = { meeting_number: meetingNumber, passcode, leave_after_seconds: policy.leave_after_seconds ?? undefined, session_id: sessionId };
       const created = await this.dispatchRooms(rooms, dto, 'auto', session.owner);
+      // A room another dispatch already holds in the meeting (an API dispatch, another
+      // session's) gets no row of this session — one active dispatch per room and meeting —
+      // and joins no second time: the timeline says which dispatch holds it (its id only when
+      // it is the session owner's, as the API answers another owner's with room_busy). It is
+      // not this session's dispatch, so a later run tries the room again.
+      const sent = created.filter((p) => !p.existing).map((p) => p.row);
+      const held = created.filter((p) => p.existing).map(({ row }) => ({ room_id: row.roomId, dispatch_id: row.owner === session.owner ? row.id : null, status: row.status }));
       await this.events.recordEvent(sessionId, {
         source: EventSource.Worker,
         eventType: 'zoom_rooms.dispatched',
-        payload: { dispatch_ids: created.data.map((d) => d.id), room_ids: created.data.map((d) => d.room_id) },
+        payload: { dispatch_ids: sent.map((d) => d.id), room_ids: sent.map((d) => d.roomId), ...(held.length > 0 ? { held } : {}) },
       });
-      return { dispatched: created.data.length };
+      if (held.length > 0) this.logger.log(`Auto-dispatch for session ${sessionId}: ${held.length} room(s) already held in meeting ${meetingNumber} by other dispatches`);
+      return { dispatched: sent.length, ...(held.length > 0 ? { held: held.length } : {}) };
     } finally {
       await this.lock.release(lockKey, lease).catch(() => undefined);
     }

@@ -7,6 +7,7 @@ import { RoomDispatchEntity } from './entities/room-dispatch.entity';
 import { RoomDispatchRetentionService } from './room-dispatch-retention.service';
 import { RoomDispatchRunner } from './room-dispatch.runner';
 import { RoomDispatchesService } from './room-dispatches.service';
+import { RoomMeetingEndService } from './room-meeting-end.service';
 import { RoomDispatchesRepository } from './repositories/room-dispatches.repository';
 import { RoomsRateLimiter } from './rooms-rate-limiter';
 import { ZoomRoomsClient } from './zoom-rooms.client';
@@ -19,10 +20,10 @@ import { ZoomRoomsService } from './zoom-rooms.service';
 })
 export class ZoomRoomsCoreModule {}
 
-/** Zoom Rooms: listing, dispatches (API side) and the join/leave runner (worker side). No controllers. */
+/** Zoom Rooms: listing, dispatches (API side), the join/leave runner and the meeting's end (worker side). No controllers. */
 @Module({
   imports: [TypeOrmModule.forFeature([RoomDispatchEntity]), ZoomModule, SessionsModule, AppEventsModule, ZoomRoomsCoreModule],
-  providers: [RoomsRateLimiter, ZoomRoomsClient, ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
-  exports: [ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner],
+  providers: [RoomsRateLimiter, ZoomRoomsClient, ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner, RoomMeetingEndService],
+  exports: [ZoomRoomsService, RoomDispatchesService, RoomDispatchRunner, RoomMeetingEndService],
 })
 export class ZoomRoomsModule {}

@@ -6,8 +6,9 @@ import { QueueProcessor, unknownJob } from '../../jobs/queue-processor';
 import { QueueName } from '../../jobs/queue-names';
 import { RoomDispatchRunner } from './room-dispatch.runner';
 import { RoomDispatchesService } from './room-dispatches.service';
+import { RoomMeetingEndService } from './room-meeting-end.service';
 
-/** `zoom-rooms` queue: room.join, room.leave (delayed) and rooms.auto-dispatch. */
+/** `zoom-rooms` queue: room.join, room.leave (delayed), rooms.auto-dispatch and rooms.meeting-ended. */
 @Processor(QueueName.ZoomRooms)
 export class ZoomRoomsProcessor extends QueueProcessor {
   protected readonly queueName = QueueName.ZoomRooms;
@@ -15,6 +16,7 @@ export class ZoomRoomsProcessor extends QueueProcessor {
   constructor(
     private readonly runner: RoomDispatchRunner,
     private readonly dispatches: RoomDispatchesService,
+    private readonly meetingEnd: RoomMeetingEndService,
   ) {
     super();
   }
@@ -27,6 +29,8 @@ export class ZoomRoomsProcessor extends QueueProcessor {
         return this.runner.leave(job);
       case JobName.RoomsAutoDispatch:
         return this.dispatches.autoDispatch(job.data.sessionId);
+      case JobName.RoomsMeetingEnded:
+        return this.meetingEnd.meetingEnded(job.data.sessionId);
       default:
         return unknownJob(job);
     }

@@ -11,10 +11,14 @@ export enum RoomDispatchStatus {
   Joined = 'joined',
   /** room.leave is due, running or waiting for a retry. */
   Leaving = 'leaving',
+  /** The leave went through, or the session's meeting ended (end_reason meeting_ended: no leave sent). */
   Left = 'left',
   /** Permanent failure (Zoom's 4xx, or attempts used up); see failed_step and zoom_*. */
   Failed = 'failed',
-  /** DELETE before the room joined, or of a failed join (a room Zoom may have joined meanwhile is sent a leave: left_at). */
+  /**
+   * DELETE before the room joined, or of a failed join (a room Zoom may have joined meanwhile
+   * is sent a leave: left_at); or the session's meeting ended before the room joined (end_reason).
+   */
   Cancelled = 'cancelled',
 }
 
@@ -53,6 +57,11 @@ export const failedJoinMayBeInMeeting = (d: Pick<RoomDispatchEntity, 'status' | 
 
 export type DispatchSource = 'api' | 'auto';
 export type DispatchStep = 'join' | 'leave';
+/**
+ * Why a dispatch ended without the hub's own leave: `meeting_ended`, its session's meeting
+ * ended (RTMS stopped with STOP_BC_MEETING_ENDED), which took the room out.
+ */
+export type DispatchEndReason = 'meeting_ended';
 
 /** One Zoom Room sent into one meeting (and out again), with every outcome Zoom gave. */
 @Entity({ name: 'room_dispatches' })
@@ -116,8 +125,10 @@ export class RoomDispatchEntity extends ZoomCallRecord {
   /**
    * When a join of this dispatch went to Zoom, while Zoom may have accepted it: written just
    * before the HTTP request (a worker can die after Zoom's 202 and before `joined_at`),
-   * cleared again when Zoom throttled or refused that request (it did not join). Set with
-   * `joined_at` null: the room may be in the meeting, unknown to the hub (mayBeInMeeting).
+   * cleared again when Zoom throttled that request, or refused a join of the round (the room
+   * is not in our meeting, whatever an earlier request did), and by a join's retry (a new
+   * round). Set with `joined_at` null: the room may be in the meeting, unknown to the hub
+   * (mayBeInMeeting).
    */
   @Column({ name: 'join_sent_at', type: 'timestamptz', nullable: true })
   joinSentAt: Date | null;
@@ -131,6 +142,10 @@ export class RoomDispatchEntity extends ZoomCallRecord {
 
   @Column({ name: 'left_at', type: 'timestamptz', nullable: true })
   leftAt: Date | null;
+
+  /** Set when the dispatch ended without a leave from the hub (see DispatchEndReason); null otherwise. */
+  @Column({ name: 'end_reason', type: 'varchar', length: 32, nullable: true })
+  endReason: DispatchEndReason | null;
 
   @Column({ name: 'completed_at', type: 'timestamptz', nullable: true })
   completedAt: Date | null;
