@@ -55,12 +55,12 @@ describe('app-webhooks repositories (real Postgres)', () => {
 
   it('tracks failing, healthy and disabled, recording a disable once', async () => {
     const e = await newEndpoint();
-    const first = await endpoints.markFailing(e.id);
+    const first = await endpoints.markFailing(e.id, 60_000);
     expect(first).toBeInstanceOf(Date);
-    expect((await endpoints.markFailing(e.id))?.getTime()).toBe(first?.getTime());
+    expect((await endpoints.markFailing(e.id, 60_000))?.getTime()).toBe(first?.getTime());
     await endpoints.markHealthy(e.id);
-    expect((await endpoints.findById(e.id))?.failingSince).toBeNull();
-    expect(await endpoints.markFailing(randomUUID())).toBeNull();
+    expect(await endpoints.findById(e.id)).toMatchObject({ failingSince: null, lastFailureAt: null });
+    expect(await endpoints.markFailing(randomUUID(), 60_000)).toBeNull();
 
     expect(await endpoints.disable(e.id, 'the endpoint answered 410 Gone', { message_id: 'm' })).toBe(true);
     expect(await endpoints.disable(e.id, 'again', {})).toBe(false);
@@ -71,6 +71,61 @@ describe('app-webhooks repositories (real Postgres)', () => {
       ['endpoint.disabled', { reason: 'the endpoint answered 410 Gone', message_id: 'm' }],
     ]);
     expect(await endpoints.findById(e.id)).toMatchObject({ enabled: false, disabledReason: 'the endpoint answered 410 Gone' });
+  });
+
+  it('continues a failing run only while failures come within the gap: a failure after a longer quiet starts a new run', async () => {
+    const e = await newEndpoint();
+    const first = (await endpoints.markFailing(e.id, 60_000)) as Date;
+    // The previous failure 2 minutes ago, the run 3 days old: a gap of 60 s was exceeded.
+    await ds.query(`UPDATE webhook_endpoints SET failing_since = now() - interval '3 days', last_failure_at = now() - interval '2 minutes' WHERE id = $1`, [e.id]);
+    const restarted = (await endpoints.markFailing(e.id, 60_000)) as Date;
+    expect(Date.now() - restarted.getTime()).toBeLessThan(60_000);
+    expect(restarted.getTime()).toBeGreaterThanOrEqual(first.getTime());
+    // Within a gap of 5 minutes, the same 3-day-old run goes on.
+    await ds.query(`UPDATE webhook_endpoints SET failing_since = now() - interval '3 days', last_failure_at = now() - interval '2 minutes' WHERE id = $1`, [e.id]);
+    const continued = (await endpoints.markFailing(e.id, 300_000)) as Date;
+    expect(Date.now() - continued.getTime()).toBeGreaterThan(3 * 86_400_000 - 60_000);
+    const row = await endpoints.findById(e.id);
+    expect(Date.now() - (row?.lastFailureAt as Date).getTime()).toBeLessThan(60_000);
+  });
+
+  it('says whether the endpoint was failing when an attempt was written', async () => {
+    const e = await newEndpoint();
+    const [a, b] = [await newMessage(e.id), await newMessage(e.id)];
+    const write = (messageId: string) =>
+      messages.recordAttempt({
+        attemptId: randomUUID(),
+        messageId,
+        attemptNo: 1,
+        trigger: WebhookAttemptTrigger.Scheduled,
+        startedAt: new Date(),
+        statusCode: 200,
+        latencyMs: 3,
+        responseBody: 'ok',
+        error: null,
+        status: WebhookMessageStatus.Succeeded,
+        nextAttemptAt: null,
+      });
+    expect(await write(a)).toEqual({ endpointFailing: false });
+    await endpoints.markFailing(e.id, 60_000);
+    expect(await write(b)).toEqual({ endpointFailing: true });
+  });
+
+  it('walks through overdue messages in due order, page after page, to the microsecond', async () => {
+    const e = await newEndpoint();
+    const ids = [await newMessage(e.id), await newMessage(e.id), await newMessage(e.id)];
+    // Older than anything else in the shared database, two of them due at the same microsecond.
+    const due = ['1990-01-01T00:00:00.000300Z', '1990-01-01T00:00:00.000100Z', '1990-01-01T00:00:00.000100Z'];
+    for (const [i, id] of ids.entries()) await ds.query(`UPDATE webhook_messages SET next_attempt_at = $2 WHERE id = $1`, [id, due[i]]);
+    const seen: string[] = [];
+    let after = null;
+    for (let i = 0; i < 3; i++) {
+      const [m] = await messages.findOverdue(0, 1, after);
+      seen.push(m.id);
+      after = { dueAt: m.dueAt, id: m.id };
+    }
+    expect(seen).toEqual([...[ids[1], ids[2]].sort(), ids[0]]);
+    await ds.query(`DELETE FROM webhook_messages WHERE id = ANY($1::uuid[])`, [ids]);
   });
 
   it('disables an endpoint and fails its pending messages in the caller’s transaction: all or nothing', async () => {
@@ -124,13 +179,13 @@ describe('app-webhooks repositories (real Postgres)', () => {
         status,
         nextAttemptAt: null,
       });
-    expect(await attempt(a, 1, WebhookMessageStatus.Succeeded)).toBe(true);
-    expect(await attempt(a, 1, WebhookMessageStatus.Succeeded)).toBe(false);
+    expect(await attempt(a, 1, WebhookMessageStatus.Succeeded)).toEqual({ endpointFailing: false });
+    expect(await attempt(a, 1, WebhookMessageStatus.Succeeded)).toBeNull();
     expect(await messages.findById(a)).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 200 });
     expect(await messages.makeDueNow(a)).toBe(2);
     expect(await messages.findById(a)).toMatchObject({ status: 'pending', attempts: 1 });
     expect(await messages.makeDueNow(randomUUID())).toBeNull();
-    expect(await attempt(a, 2, WebhookMessageStatus.Failed)).toBe(true);
+    expect(await attempt(a, 2, WebhookMessageStatus.Failed)).toEqual({ endpointFailing: false });
     expect((await messages.findAttempts(a)).map((x) => [x.attemptNo, x.statusCode])).toEqual([
       [1, 200],
       [2, 500],
@@ -165,7 +220,7 @@ describe('app-webhooks repositories (real Postgres)', () => {
         status: ok ? WebhookMessageStatus.Succeeded : WebhookMessageStatus.Pending,
         nextAttemptAt: ok ? null : new Date(Date.now() + 5000),
       });
-    expect(await Promise.all([attempt(failing, false), attempt(delivered, true)])).toEqual([true, true]);
+    expect(await Promise.all([attempt(failing, false), attempt(delivered, true)])).toEqual([{ endpointFailing: false }, { endpointFailing: false }]);
     // The failed attempt is logged and counted, but the message stays failed, due never.
     expect(await messages.findById(failing)).toMatchObject({ status: 'failed', attempts: 1, nextAttemptAt: null, lastStatusCode: 500, lastError: 'endpoint disabled' });
     expect((await messages.findAttempts(failing)).map((x) => [x.attemptNo, x.statusCode])).toEqual([[1, 500]]);

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { jobIdFor } from '../src/jobs/job-ids';
 import { JobName } from '../src/jobs/job-names';
 import { JobProducer } from '../src/jobs/job-producer.service';
 import { QueueName } from '../src/jobs/queue-names';
 import { AppEventRetentionService, AppEventsService, AppEventType } from '../src/modules/app-events';
+import { AgePruneService } from '../src/modules/retention/sweep/age-prune.service';
 import { RetentionSweepService, SweepSummary } from '../src/modules/retention/sweep/retention-sweep.service';
 import { webhookSignature as simSignature } from '../src/simulator';
 import { createSession, insertSession } from './factories/session.factory';
@@ -108,6 +110,7 @@ describe('retention of unlinked events, app events and webhook messages', () => 
   /** Moves a session's retention clock back: its categories expire as if `ageDays` had passed. */
   const ageRetentionClock = (sessionId: string, ageDays: number) => sql(`UPDATE sessions SET retention_from = now() - make_interval(secs => $2::float8) WHERE id = $1`, [sessionId, ageDays * 86400]);
   const age = (table: string, ids: string[], ageDays: number) => sql(`UPDATE ${table} SET created_at = now() - make_interval(secs => $2::float8) WHERE id = ANY($1::uuid[])`, [ids, ageDays * 86400]);
+  const fannedOut = (ids: string[]) => sql(`UPDATE app_events SET fanned_out_at = now() WHERE id = ANY($1::uuid[])`, [ids]);
   const present = async (table: string, ids: string[]) => (await sql<{ id: string }>(`SELECT id FROM ${table} WHERE id = ANY($1::uuid[])`, [ids])).map((r) => r.id).sort();
 
   /** Runs one sweep (the scheduled one may hold the lease for a moment). */
@@ -261,6 +264,11 @@ describe('retention of unlinked events, app events and webhook messages', () => 
     for (let i = 0; i < 3; i++) oldEvents.push(await appEvent(AppEventType.ParticipantLeft, sessionId, { participant: { user_id: `934${i}` } }));
     await age('app_events', [oldEvent, busyEvent, ...oldEvents], 2.5);
     await age('app_events', [newEvent], 1);
+    // The fan-out made their messages (no app-webhooks worker here: marked as it would be).
+    await fannedOut([oldEvent, busyEvent, newEvent, ...oldEvents]);
+    // Old, but never fanned out (no app-webhooks worker for days): it waits for its fan-out.
+    const unannounced = await appEvent(AppEventType.ParticipantLeft, sessionId, { participant: { user_id: '9339' } });
+    await age('app_events', [unannounced], 2.5);
     const oldDelivered = await message(oldEvent, 'succeeded', 1); // young, but its event is old: goes with it
     const stillRetrying = await message(busyEvent, 'pending', 4); // old, but being delivered: it and its event stay
     const oldFailed = await message(newEvent, 'failed', 4); // goes by its own age; its event stays
@@ -276,7 +284,7 @@ describe('retention of unlinked events, app events and webhook messages', () => 
     expect(await present('session_events', oldUnlinked)).toEqual([]);
     expect(await present('session_events', [recentUnlinked, linked, waiting])).toEqual([recentUnlinked, linked, waiting].sort());
     expect(await present('app_events', [oldEvent, ...oldEvents])).toEqual([]);
-    expect(await present('app_events', [busyEvent, newEvent])).toEqual([busyEvent, newEvent].sort());
+    expect(await present('app_events', [busyEvent, newEvent, unannounced])).toEqual([busyEvent, newEvent, unannounced].sort());
     expect(await present('webhook_messages', [oldDelivered, oldFailed, ping])).toEqual([]);
     expect(await present('webhook_messages', [stillRetrying, recentFailed])).toEqual([stillRetrying, recentFailed].sort());
     expect(await count(`webhook_attempts WHERE message_id = ANY($1::uuid[])`, [[oldDelivered, oldFailed, ping]])).toBe(0);
@@ -285,6 +293,39 @@ describe('retention of unlinked events, app events and webhook messages', () => 
 
     // A second sweep finds nothing more (the pending message's event waits for its delivery).
     expect((await sweep()).aged).toEqual({});
+    await fannedOut([unannounced]);
+    expect((await sweep()).aged).toEqual({ app_events: 1 });
+  });
+
+  it('a resend that makes an old message pending while the age prune runs keeps the message and its app event', async () => {
+    const event = await appEvent(AppEventType.ParticipantLeft, null, { participant: { user_id: '9361' } });
+    await age('app_events', [event], 400);
+    await fannedOut([event]);
+    const sent = await message(event, 'failed');
+    // The resend's UPDATE (WebhookMessagesRepository.makeDueNow), committed only once the prune has read the message.
+    const resend = new Client({ connectionString: process.env.DATABASE_URL });
+    await resend.connect();
+    try {
+      await resend.query('BEGIN');
+      await resend.query(`UPDATE webhook_messages SET status = 'pending', next_attempt_at = now() WHERE id = $1`, [sent]);
+      const prune = ctx.hub.app.get(AgePruneService).prune();
+      await waitFor(async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n > 0, {
+        what: 'the prune to wait for the resend',
+      });
+      await resend.query('COMMIT');
+      await prune;
+    } finally {
+      await resend.end();
+    }
+    expect(await present('webhook_messages', [sent])).toEqual([sent]);
+    expect(await present('app_events', [event])).toEqual([event]);
+    expect((await sql<{ status: string }>(`SELECT status FROM webhook_messages WHERE id = $1`, [sent]))[0].status).toBe('pending');
+
+    // Delivered, both go with the next prune.
+    await sql(`UPDATE webhook_messages SET status = 'succeeded', next_attempt_at = NULL WHERE id = $1`, [sent]);
+    await ctx.hub.app.get(AgePruneService).prune();
+    expect(await present('app_events', [event])).toEqual([]);
+    expect(await present('webhook_messages', [sent])).toEqual([]);
   });
 
   it('pages app events by (created_at, id) to the microsecond: each old event is read once, even one page at a time', async () => {

@@ -78,6 +78,8 @@ export interface AppWebhooksConfig {
   secretRotationOverlapSec: number;
   /** http:// and private/loopback addresses allowed (never in production). */
   allowPrivateUrls: boolean;
+  /** Attempts in flight to one endpoint at once, across every process (0 = no cap); the others wait without using an attempt. */
+  endpointMaxInFlight: number;
 }
 
 /** Live fan-out to app clients (docs/live.md). */
@@ -363,6 +365,7 @@ export function buildAppConfig(env: EnvironmentVariables): AppConfig {
       disableAfterMs: (env.WEBHOOK_DISABLE_AFTER_HOURS ?? 120) * 3_600_000,
       secretRotationOverlapSec: env.WEBHOOK_SECRET_ROTATION_OVERLAP_SEC ?? 86_400,
       allowPrivateUrls: env.WEBHOOK_ALLOW_PRIVATE_URLS ?? false,
+      endpointMaxInFlight: env.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT ?? 20,
     },
     live: {
       resumeWindowSec: env.LIVE_RESUME_WINDOW_SEC ?? 300,

@@ -48,9 +48,12 @@ describe('configuration validation', () => {
       disableAfterMs: 120 * 3_600_000,
       secretRotationOverlapSec: 86_400,
       allowPrivateUrls: false,
+      endpointMaxInFlight: 20,
     });
-    const custom = loadAppConfig({ ...base, WEBHOOK_RETRY_SCHEDULE: '0, 2,10', WEBHOOK_DISABLE_AFTER_HOURS: '0.5', WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }).appWebhooks;
-    expect(custom).toMatchObject({ retryScheduleSec: [0, 2, 10], disableAfterMs: 1_800_000, allowPrivateUrls: true });
+    const custom = loadAppConfig({ ...base, WEBHOOK_RETRY_SCHEDULE: '0, 2,10', WEBHOOK_DISABLE_AFTER_HOURS: '0.5', WEBHOOK_ALLOW_PRIVATE_URLS: 'true', WEBHOOK_ENDPOINT_MAX_IN_FLIGHT: '0' }).appWebhooks;
+    expect(custom).toMatchObject({ retryScheduleSec: [0, 2, 10], disableAfterMs: 1_800_000, allowPrivateUrls: true, endpointMaxInFlight: 0 });
+    expect(() => loadAppConfig({ ...base, WEBHOOK_ENDPOINT_MAX_IN_FLIGHT: '-1' })).toThrow('WEBHOOK_ENDPOINT_MAX_IN_FLIGHT');
+    expect(() => loadAppConfig({ ...base, WEBHOOK_ENDPOINT_MAX_IN_FLIGHT: 'many' })).toThrow('WEBHOOK_ENDPOINT_MAX_IN_FLIGHT');
   });
 
   it('BULL_BOARD_READ_ONLY: off by default, a boolean', () => {

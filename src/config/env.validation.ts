@@ -306,6 +306,8 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(30 * 86400) WEBHOOK_SECRET_ROTATION_OVERLAP_SEC?: number;
   /** Lets endpoints be http:// and on private or loopback addresses (development and tests only). */
   @IsOptional() @Transform(toBool) @IsBoolean() WEBHOOK_ALLOW_PRIVATE_URLS?: boolean;
+  /** Attempts in flight to one endpoint at once, across every process (0 = no cap). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(10000) WEBHOOK_ENDPOINT_MAX_IN_FLIGHT?: number;
 
   // Live fan-out (docs/live.md). Fractions of a second are allowed so tests can use short windows.
   @IsOptional() @Transform(toInt) @IsNumber() @Min(1) @Max(86400) LIVE_RESUME_WINDOW_SEC?: number;

@@ -20,8 +20,8 @@ export interface ReceivedWebhook {
   answeredWith: number | null;
 }
 
-/** How to answer one request: a status (after an optional delay, with an optional body), or never. */
-export type WebhookReply = { status: number; body?: string; delayMs?: number } | { hang: true };
+/** How to answer one request: a status (after an optional delay, with an optional body and headers), or never. */
+export type WebhookReply = { status: number; body?: string; delayMs?: number; headers?: Record<string, string> } | { hang: true };
 
 /**
  * A local HTTP endpoint for webhook tests (node:http on 127.0.0.1, an ephemeral port). It
@@ -141,7 +141,7 @@ export class WebhookReceiver {
     });
     if ('hang' in reply) return;
     const send = () => {
-      if (!res.destroyed) res.writeHead(reply.status, { 'content-type': 'text/plain' }).end(reply.body ?? '');
+      if (!res.destroyed) res.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers }).end(reply.body ?? '');
     };
     if (!reply.delayMs) {
       send();

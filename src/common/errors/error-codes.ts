@@ -102,6 +102,8 @@ export enum AppWebhooksErrorCode {
   InvalidUrl = 'invalid_webhook_url',
   /** The URL's host resolves to a loopback, private, link-local… address, or does not resolve. */
   UrlNotAllowed = 'webhook_url_not_allowed',
+  /** The URL's host could not be resolved for now (the DNS server did not answer): ask again. */
+  UrlLookupFailed = 'webhook_url_lookup_failed',
   UnknownEventType = 'unknown_event_type',
   /** Resend, recover or test on a disabled endpoint. */
   EndpointDisabled = 'webhook_endpoint_disabled',
@@ -206,6 +208,7 @@ export const DOMAIN_ERROR_HTTP_STATUS: Record<DomainErrorCode, number> = {
   [AppWebhooksErrorCode.MessageNotFound]: 404,
   [AppWebhooksErrorCode.InvalidUrl]: 400,
   [AppWebhooksErrorCode.UrlNotAllowed]: 400,
+  [AppWebhooksErrorCode.UrlLookupFailed]: 503,
   [AppWebhooksErrorCode.UnknownEventType]: 400,
   [AppWebhooksErrorCode.EndpointDisabled]: 409,
   [AppWebhooksErrorCode.MetadataTooLarge]: 400,

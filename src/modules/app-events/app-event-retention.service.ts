@@ -43,6 +43,11 @@ export class AppEventRetentionService {
     return this.events.findOlderThan(days, after, limit);
   }
 
+  /** Locks the fanned-out ones of these events (in `em`'s transaction) and returns their ids. */
+  lockFannedOut(ids: string[], em: EntityManager): Promise<string[]> {
+    return this.events.lockFannedOut(ids, em);
+  }
+
   deleteByIds(ids: string[], em: EntityManager = this.db.manager): Promise<number> {
     return this.events.deleteByIds(ids, em);
   }

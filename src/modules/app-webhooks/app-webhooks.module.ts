@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AppEventsModule } from '../app-events';
 import { LivePublisherModule } from '../live';
+import { EndpointInFlight } from './delivery/endpoint-in-flight';
 import { EndpointSecrets } from './delivery/endpoint-secrets';
 import { WebhookAttemptQueue } from './delivery/webhook-attempt-queue';
 import { WebhookDeliveryService } from './delivery/webhook-delivery.service';
@@ -25,7 +26,7 @@ export class AppWebhooksCoreModule {}
  */
 @Module({
   imports: [AppEventsModule, AppWebhooksCoreModule, LivePublisherModule],
-  providers: [WebhookHttpSender, WebhookDeliveryService, AppEventFanoutService, WebhookDeliverySweeper],
+  providers: [WebhookHttpSender, EndpointInFlight, WebhookDeliveryService, AppEventFanoutService, WebhookDeliverySweeper],
   exports: [AppWebhooksCoreModule, WebhookDeliveryService, AppEventFanoutService, WebhookDeliverySweeper],
 })
 export class AppWebhooksModule {}

@@ -1,6 +1,13 @@
-import { AppWebhooksErrorCode } from '../../common/errors/error-codes';
+import { lookup } from 'node:dns/promises';
+import { AppWebhooksErrorCode, DOMAIN_ERROR_HTTP_STATUS } from '../../common/errors/error-codes';
 import { AppWebhooksError } from './app-webhooks.errors';
 import { assertDeliverableUrl, assertKnownEventTypeFilter, assertKnownEventTypes, assertMetadataSize, ENDPOINT_METADATA_MAX_BYTES, unknownEventTypes } from './endpoint-input';
+
+// The real resolver, unless a test makes one lookup fail.
+jest.mock('node:dns/promises', () => {
+  const actual = jest.requireActual<typeof import('node:dns/promises')>('node:dns/promises');
+  return { ...actual, lookup: jest.fn(actual.lookup) };
+});
 
 async function refusal(p: Promise<unknown> | (() => void)): Promise<AppWebhooksError> {
   try {
@@ -64,5 +71,14 @@ describe('webhook endpoint input', () => {
     const err = await refusal(assertDeliverableUrl('https://no-such-host.invalid/hook', false));
     expect(err.code).toBe(AppWebhooksErrorCode.UrlNotAllowed);
     expect(err.message).toContain('does not resolve');
+  });
+
+  it('answers a lookup that failed for now (EAI_AGAIN) with a retryable 503, not a refusal of the URL', async () => {
+    (lookup as unknown as jest.Mock).mockRejectedValueOnce(Object.assign(new Error('getaddrinfo EAI_AGAIN app.example.com'), { code: 'EAI_AGAIN' }));
+    const err = await refusal(assertDeliverableUrl('https://app.example.com/hook', false));
+    expect(err.code).toBe(AppWebhooksErrorCode.UrlLookupFailed);
+    expect(DOMAIN_ERROR_HTTP_STATUS[err.code as AppWebhooksErrorCode]).toBe(503);
+    expect(err.message).toBe('host app.example.com could not be resolved now (EAI_AGAIN); the URL was not checked, try again');
+    expect(err.details).toEqual({ url: 'https://app.example.com/hook' });
   });
 });

@@ -42,13 +42,18 @@ export function assertMetadataSize(metadata: Record<string, unknown>): void {
 /**
  * Refuses a URL the hub must not send to: its form (https only, unless private URLs are
  * allowed, which also allows http) → 400 invalid_webhook_url; a host that resolves to a
- * non-public address or not at all → 400 webhook_url_not_allowed. The sender checks the
- * resolved address again before every attempt.
+ * non-public address or does not exist → 400 webhook_url_not_allowed. A lookup that
+ * failed for now (EAI_AGAIN: the DNS server did not answer) says nothing about the URL:
+ * 503 webhook_url_lookup_failed, to be asked again. The sender checks the resolved
+ * address again before every attempt.
  */
 export async function assertDeliverableUrl(url: string, allowPrivate: boolean): Promise<void> {
   const form = checkUrlForm(url, allowPrivate);
   if (form) throw new AppWebhooksError(AppWebhooksErrorCode.InvalidUrl, form, { url });
   const target = await resolvePublicAddress(new URL(url).hostname, allowPrivate);
+  if ('refusal' in target && target.retryable) {
+    throw new AppWebhooksError(AppWebhooksErrorCode.UrlLookupFailed, `${target.refusal}; the URL was not checked, try again`, { url });
+  }
   if ('refusal' in target) {
     const hint = allowPrivate ? '' : ' (only public addresses are allowed; WEBHOOK_ALLOW_PRIVATE_URLS opens this for development)';
     throw new AppWebhooksError(AppWebhooksErrorCode.UrlNotAllowed, `${target.refusal}${hint}`, { url });

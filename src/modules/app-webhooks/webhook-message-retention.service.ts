@@ -14,8 +14,9 @@ export class WebhookMessageRetentionService {
     return this.messages.deleteForEvents(eventIds, em);
   }
 
-  eventsWithPending(eventIds: string[]): Promise<Set<string>> {
-    return this.messages.eventsWithPending(eventIds);
+  /** Locks the messages of these events (in `em`'s transaction); returns the events with one still pending. */
+  lockEventsWithPending(eventIds: string[], em: EntityManager): Promise<Set<string>> {
+    return this.messages.lockEventsWithPending(eventIds, em);
   }
 
   deleteFinishedOlderThan(days: number, limit: number): Promise<number> {

@@ -150,6 +150,17 @@ export class AppEventsRepository {
     return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
   }
 
+  /**
+   * Locks those of these events that were fanned out (their messages exist) until `em`'s
+   * transaction ends, and returns their ids. An event still waiting for its fan-out is
+   * left out: it has not been announced yet. A fan-out in progress is waited for.
+   */
+  async lockFannedOut(ids: string[], em: EntityManager): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows: Array<{ id: string }> = await em.query(`SELECT id FROM app_events WHERE id = ANY($1::uuid[]) AND fanned_out_at IS NOT NULL ORDER BY id FOR UPDATE`, [ids]);
+    return rows.map((r) => r.id);
+  }
+
   async deleteByIds(ids: string[], em: EntityManager): Promise<number> {
     if (ids.length === 0) return 0;
     return (await returningRows<{ id: string }>(em.query(`DELETE FROM app_events WHERE id = ANY($1::uuid[]) RETURNING id`, [ids]))).length;

@@ -26,12 +26,24 @@ export function checkUrlForm(raw: string, allowPrivate: boolean): UrlRefusal {
   return null;
 }
 
+/** A host that could not be resolved or checked; `retryable` when the lookup itself failed for now (the DNS server did not answer). */
+export interface AddressRefusal {
+  refusal: string;
+  retryable?: true;
+}
+
+/**
+ * getaddrinfo / c-ares errors that say the lookup failed for now, not that the name does
+ * not exist: no answer from the DNS server, its failure, a timeout.
+ */
+const TRANSIENT_LOOKUP_ERRORS = new Set(['EAI_AGAIN', 'ETIMEOUT', 'ETIMEDOUT', 'ESERVFAIL', 'ECONNREFUSED', 'EAI_SYSTEM', 'EAI_MEMORY']);
+
 /**
  * Resolves the URL's host and checks every address it resolves to. Done at create time
  * and again before every send (a name may be re-pointed at an internal address later);
  * the sender then connects only to an address checked here.
  */
-export async function resolvePublicAddress(hostname: string, allowPrivate: boolean): Promise<{ address: string; family: number } | { refusal: string }> {
+export async function resolvePublicAddress(hostname: string, allowPrivate: boolean): Promise<{ address: string; family: number } | AddressRefusal> {
   const host = hostname.replace(/^\[|\]$/g, '');
   let addresses: Array<{ address: string; family: number }>;
   if (isIP(host)) {
@@ -41,7 +53,9 @@ export async function resolvePublicAddress(hostname: string, allowPrivate: boole
       addresses = await lookup(host, { all: true, verbatim: true });
     } catch (err) {
       const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'lookup failed';
-      return { refusal: `host ${host} does not resolve (${code})` };
+      return TRANSIENT_LOOKUP_ERRORS.has(code)
+        ? { refusal: `host ${host} could not be resolved now (${code})`, retryable: true }
+        : { refusal: `host ${host} does not resolve (${code})` };
     }
   }
   if (addresses.length === 0) return { refusal: `host ${host} does not resolve` };

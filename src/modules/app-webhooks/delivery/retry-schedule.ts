@@ -12,3 +12,13 @@ export function delayBeforeAttempt(scheduleSec: readonly number[], attemptNo: nu
   const factor = 1 + (random() * 2 - 1) * JITTER;
   return Math.round(sec * 1000 * factor);
 }
+
+/**
+ * The longest a message can wait between two of its attempts under the schedule (its
+ * largest retry wait, jitter included); 0 when the schedule has no retry. Failures of an
+ * endpoint further apart than this (and an attempt's timeout) were not one continuous run.
+ */
+export function longestRetryWaitMs(scheduleSec: readonly number[]): number {
+  const waits = scheduleSec.slice(1);
+  return waits.length === 0 ? 0 : Math.ceil(Math.max(...waits) * 1000 * (1 + JITTER));
+}

@@ -1,6 +1,18 @@
+import { lookup } from 'node:dns/promises';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { RESPONSE_BODY_LIMIT, SendRequest, WebhookHttpSender } from './webhook-http.sender';
+import { parseRetryAfter, RESPONSE_BODY_LIMIT, SendRequest, WebhookHttpSender } from './webhook-http.sender';
+
+// The real resolver, unless a test makes one lookup slow.
+jest.mock('node:dns/promises', () => {
+  const actual = jest.requireActual<typeof import('node:dns/promises')>('node:dns/promises');
+  return { ...actual, lookup: jest.fn(actual.lookup) };
+});
+
+/** The next lookup answers 127.0.0.1 after `ms`. */
+function slowLookupOnce(ms: number): void {
+  (lookup as unknown as jest.Mock).mockImplementationOnce(() => new Promise((r) => setTimeout(() => r([{ address: '127.0.0.1', family: 4 }]), ms)));
+}
 
 describe('WebhookHttpSender', () => {
   let server: Server;
@@ -79,6 +91,42 @@ describe('WebhookHttpSender', () => {
     const r = await send({ timeoutMs: 150 });
     expect(r).toMatchObject({ statusCode: null, error: 'timed out after 150 ms' });
     expect(r.latencyMs).toBeGreaterThanOrEqual(140);
+  });
+
+  it('counts a slow DNS lookup in the timeout: a lookup slower than the whole budget ends the attempt at the deadline', async () => {
+    slowLookupOnce(600);
+    const r = await send({ url: `${base.replace('127.0.0.1', 'slow-dns.test')}/hook`, timeoutMs: 200 });
+    expect(r).toMatchObject({ statusCode: null, responseBody: null, error: 'timed out after 200 ms (resolving slow-dns.test)' });
+    expect(r.latencyMs).toBeGreaterThanOrEqual(190);
+    expect(r.latencyMs).toBeLessThan(500);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('gives the request only what the lookup left of the timeout', async () => {
+    handler = () => undefined; // never answers
+    slowLookupOnce(250);
+    const r = await send({ url: `${base.replace('127.0.0.1', 'slow-dns.test')}/hook`, timeoutMs: 400 });
+    expect(r).toMatchObject({ statusCode: null, error: 'timed out after 400 ms' });
+    expect(r.latencyMs).toBeGreaterThanOrEqual(390);
+    expect(r.latencyMs).toBeLessThan(600);
+  });
+
+  it('reports a lookup that failed for now as not sent (retried), not as a refused address', async () => {
+    (lookup as unknown as jest.Mock).mockRejectedValueOnce(Object.assign(new Error('getaddrinfo EAI_AGAIN flaky.test'), { code: 'EAI_AGAIN' }));
+    const r = await send({ url: 'http://flaky.test/hook' });
+    expect(r).toMatchObject({ statusCode: null, error: 'not sent: host flaky.test could not be resolved now (EAI_AGAIN)' });
+  });
+
+  it("reads a 429's Retry-After (seconds or an HTTP date), and only a 429's", async () => {
+    handler = (_req, res) => res.writeHead(429, { 'retry-after': '30' }).end('slow down');
+    expect(await send()).toMatchObject({ statusCode: 429, retryAfterMs: 30_000 });
+    handler = (_req, res) => res.writeHead(503, { 'retry-after': '30' }).end();
+    expect(await send()).not.toHaveProperty('retryAfterMs');
+    const now = Date.parse('2026-12-02T10:00:00Z');
+    expect(parseRetryAfter('Wed, 02 Dec 2026 10:01:30 GMT', now)).toBe(90_000);
+    expect(parseRetryAfter('Wed, 02 Dec 2026 09:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeNull();
+    expect(parseRetryAfter(undefined, now)).toBeNull();
   });
 
   it('reports a refused connection as an error, not a status', async () => {

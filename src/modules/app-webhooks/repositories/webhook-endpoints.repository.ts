@@ -67,13 +67,26 @@ export class WebhookEndpointsRepository {
 
   /** A delivery succeeded: the endpoint is healthy again. */
   async markHealthy(endpointId: string): Promise<void> {
-    await this.db.query(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, [endpointId]);
+    await this.db.query(`UPDATE webhook_endpoints SET failing_since = NULL, last_failure_at = NULL WHERE id = $1 AND failing_since IS NOT NULL`, [endpointId]);
   }
 
-  /** A delivery failed: remember since when (the first failure of a run). Returns that time. */
-  async markFailing(endpointId: string): Promise<Date | null> {
+  /**
+   * A delivery failed: remember since when (the first failure of a run) and when last.
+   * Returns the start of the run. A run is continuous: when the previous failure is more
+   * than `runGapMs` ago (longer than any wait between two attempts of one message),
+   * nothing was tried in between that failed, and this failure starts a new run — an
+   * endpoint with few messages is not disabled for a failure days ago and one now.
+   */
+  async markFailing(endpointId: string, runGapMs: number): Promise<Date | null> {
     const rows = await returningRows<{ failing_since: Date }>(
-      this.db.query(`UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = $1 RETURNING failing_since`, [endpointId]),
+      this.db.query(
+        `UPDATE webhook_endpoints
+            SET failing_since = CASE WHEN failing_since IS NULL OR last_failure_at IS NULL OR last_failure_at < now() - ($2::float8 * interval '1 millisecond')
+                                     THEN now() ELSE failing_since END,
+                last_failure_at = now()
+          WHERE id = $1 RETURNING failing_since`,
+        [endpointId, runGapMs],
+      ),
     );
     return rows[0]?.failing_since ?? null;
   }

@@ -6,6 +6,8 @@ import { Cursor } from '../../../common/http/pagination';
 import { WebhookAttemptEntity, WebhookAttemptTrigger } from '../entities/webhook-attempt.entity';
 import { WebhookMessageEntity, WebhookMessageStatus } from '../entities/webhook-message.entity';
 import { Keyed, keysetPage } from '../../../common/http/keyset-page';
+import { sleep } from '../../../common/async/sleep';
+import { isDatabaseUnavailable } from '../../../database/database-unavailable';
 import { returningRows } from '../../../database/returning-rows';
 
 /** A message with what its delivery needs of its endpoint. */
@@ -44,6 +46,22 @@ export interface AttemptRecord {
   nextAttemptAt: Date | null;
 }
 
+/** An attempt that was written (null when another attempt of the message got there first). */
+export interface RecordedAttempt {
+  /** The endpoint had `failing_since` set when the attempt was written. */
+  endpointFailing: boolean;
+}
+
+/** Where the sweeper's walk through overdue messages stands: the last one it read. */
+export interface OverdueCursor {
+  /** next_attempt_at as Postgres's text, to the microsecond. */
+  dueAt: string;
+  id: string;
+}
+
+/** How long a lone attempt write waits before its one retry after a deadlock or a lost connection. */
+const RETRY_WRITE_AFTER_MS = 50;
+
 /** Filters of an endpoint's delivery log. */
 export interface MessageListFilter {
   status?: WebhookMessageStatus;
@@ -54,7 +72,7 @@ export interface MessageListFilter {
 @Injectable()
 export class WebhookMessagesRepository {
   private readonly loader = new TurnBatcher<string, DeliverableMessage | null>((ids) => this.loadMany(ids));
-  private readonly writer = new TurnBatcher<AttemptRecord, boolean>((records) => this.recordMany(records));
+  private readonly writer = new TurnBatcher<AttemptRecord, RecordedAttempt | null | Error>((records) => this.recordBatchOrEach(records));
 
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
@@ -113,19 +131,65 @@ export class WebhookMessagesRepository {
 
   /**
    * Writes an attempt and the message's new state, only if no other attempt got there
-   * first (the message still has `attemptNo - 1` attempts). Returns false when it had.
+   * first (the message still has `attemptNo - 1` attempts). Returns null when it had.
    * A message no longer pending (failed meanwhile) is not made pending again.
    * Concurrent calls share one statement (group commit), so busy workers need few connections.
    */
-  recordAttempt(a: AttemptRecord): Promise<boolean> {
-    return this.writer.run(a);
+  async recordAttempt(a: AttemptRecord): Promise<RecordedAttempt | null> {
+    const written = await this.writer.run(a);
+    if (written instanceof Error) throw written;
+    return written;
   }
 
-  private async recordMany(all: AttemptRecord[]): Promise<boolean[]> {
+  /**
+   * One statement for the batch; if it fails, each attempt is written on its own. The
+   * attempts are already answered: a failed write fails its job, whose retry POSTs again,
+   * so one deadlock, one dropped connection or one unwritable record must not send up to
+   * a whole batch of messages twice. A lone write is retried once after a deadlock, a
+   * serialization failure or a lost connection; once Postgres is found unreachable the
+   * rest of the batch fails at once (each would wait for its own connection timeout).
+   */
+  private async recordBatchOrEach(all: AttemptRecord[]): Promise<Array<RecordedAttempt | null | Error>> {
+    try {
+      return await this.recordMany(all);
+    } catch (batchErr) {
+      if (all.length === 1) return [await this.retryAlone(all[0], batchErr)];
+      const out: Array<RecordedAttempt | null | Error> = [];
+      let unreachable: Error | null = null;
+      for (const a of all) {
+        if (unreachable) {
+          out.push(unreachable);
+          continue;
+        }
+        let written: RecordedAttempt | null | Error;
+        try {
+          written = (await this.recordMany([a]))[0];
+        } catch (err) {
+          written = await this.retryAlone(a, err);
+        }
+        if (written instanceof Error && isDatabaseUnavailable(written)) unreachable = written;
+        out.push(written);
+      }
+      return out;
+    }
+  }
+
+  /** One more try of a lone write that failed for a reason that may pass; else its error. */
+  private async retryAlone(a: AttemptRecord, err: unknown): Promise<RecordedAttempt | null | Error> {
+    if (!isRetryableWriteError(err)) return asError(err);
+    await sleep(RETRY_WRITE_AFTER_MS);
+    try {
+      return (await this.recordMany([a]))[0];
+    } catch (again) {
+      return asError(again);
+    }
+  }
+
+  private async recordMany(all: AttemptRecord[]): Promise<Array<RecordedAttempt | null>> {
     // In message-id order, so two batches never lock the same rows in opposite orders.
     const batch = [...all].sort((x, y) => (x.messageId < y.messageId ? -1 : x.messageId > y.messageId ? 1 : 0));
     const col = <K extends keyof AttemptRecord>(k: K) => batch.map((a) => a[k]);
-    const rows: Array<{ message_id: string }> = await this.db.query(
+    const rows: Array<{ message_id: string; endpoint_failing: boolean }> = await this.db.query(
       `WITH v AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::varchar[], $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[], $10::varchar[], $11::timestamptz[])
              AS v(attempt_id, message_id, attempt_no, trigger, started_at, status_code, latency_ms, response_body, error, status, next_attempt_at)),
@@ -142,11 +206,16 @@ export class WebhookMessagesRepository {
                 delivered_at = CASE WHEN v.status = 'succeeded' THEN now() ELSE m.delivered_at END
            FROM v
           WHERE m.id = v.message_id AND m.attempts = v.attempt_no - 1
-          RETURNING m.id)
-       INSERT INTO webhook_attempts (id, message_id, attempt_no, trigger, started_at, status_code, latency_ms, response_body, error)
-       SELECT v.attempt_id, v.message_id, v.attempt_no, v.trigger, v.started_at, v.status_code, v.latency_ms, v.response_body, v.error
-         FROM v JOIN upd ON upd.id = v.message_id
-       RETURNING message_id`,
+          RETURNING m.id, m.endpoint_id),
+       ins AS (
+         INSERT INTO webhook_attempts (id, message_id, attempt_no, trigger, started_at, status_code, latency_ms, response_body, error)
+         SELECT v.attempt_id, v.message_id, v.attempt_no, v.trigger, v.started_at, v.status_code, v.latency_ms, v.response_body, v.error
+           FROM v JOIN upd ON upd.id = v.message_id
+         RETURNING message_id)
+       -- Whether the endpoint is failing now, not when the message was loaded: a 2xx clears
+       -- a failure recorded by another message meanwhile.
+       SELECT ins.message_id, e.failing_since IS NOT NULL AS endpoint_failing
+         FROM ins JOIN upd ON upd.id = ins.message_id JOIN webhook_endpoints e ON e.id = upd.endpoint_id`,
       [
         col('attemptId'),
         col('messageId'),
@@ -161,8 +230,13 @@ export class WebhookMessagesRepository {
         col('nextAttemptAt'),
       ],
     );
-    const recorded = new Set(rows.map((r) => r.message_id));
-    return all.map((a) => recorded.has(a.messageId));
+    const recorded = new Map(rows.map((r) => [r.message_id, { endpointFailing: r.endpoint_failing }]));
+    return all.map((a) => recorded.get(a.messageId) ?? null);
+  }
+
+  /** Moves a pending message's due time (its attempt `attemptNo` waits for a slot of its endpoint). */
+  async postpone(id: string, attemptNo: number, at: Date): Promise<void> {
+    await this.db.query(`UPDATE webhook_messages SET next_attempt_at = $3 WHERE id = $1 AND status = 'pending' AND attempts = $2::int - 1`, [id, attemptNo, at]);
   }
 
   /** Closes a pending message without an attempt (its endpoint is disabled). */
@@ -181,14 +255,19 @@ export class WebhookMessagesRepository {
     return rows.length;
   }
 
-  /** Pending messages due more than `overdueMs` ago (their job may be lost), oldest first. */
-  async findOverdue(overdueMs: number, limit: number): Promise<Array<{ id: string; attempts: number }>> {
-    return this.db.query(
-      `SELECT id, attempts FROM webhook_messages
+  /**
+   * Pending messages due more than `overdueMs` ago (their job may be lost), in due order
+   * from `after` (the sweeper walks through all of them, a page at a time).
+   */
+  async findOverdue(overdueMs: number, limit: number, after: OverdueCursor | null = null): Promise<Array<{ id: string; attempts: number; dueAt: string }>> {
+    const rows: Array<{ id: string; attempts: number; due_at: string }> = await this.db.query(
+      `SELECT id, attempts, next_attempt_at::text AS due_at FROM webhook_messages
         WHERE status = 'pending' AND next_attempt_at < now() - ($1::int * interval '1 millisecond')
-        ORDER BY next_attempt_at LIMIT $2`,
-      [overdueMs, limit],
+          AND ($3::timestamptz IS NULL OR (next_attempt_at, id) > ($3::timestamptz, $4::uuid))
+        ORDER BY next_attempt_at, id LIMIT $2`,
+      [overdueMs, limit, after?.dueAt ?? null, after?.id ?? null],
     );
+    return rows.map((r) => ({ id: r.id, attempts: r.attempts, dueAt: r.due_at }));
   }
 
   /**
@@ -240,14 +319,19 @@ export class WebhookMessagesRepository {
     return (await returningRows<{ id: string }>(em.query(`DELETE FROM webhook_messages WHERE event_id = ANY($1::uuid[]) RETURNING id`, [eventIds]))).length;
   }
 
-  /** Which of these events have a message still pending (being delivered or retried). */
-  async eventsWithPending(eventIds: string[]): Promise<Set<string>> {
+  /**
+   * Locks every message of these events until `em`'s transaction ends and returns the
+   * events that have one still pending (being delivered or retried). Under the lock no
+   * resend or recover can make a message pending again before the caller deletes the
+   * others (it waits, then finds the message gone); one made pending just before is seen.
+   */
+  async lockEventsWithPending(eventIds: string[], em: EntityManager): Promise<Set<string>> {
     if (eventIds.length === 0) return new Set();
-    const rows: Array<{ event_id: string }> = await this.db.query(
-      `SELECT DISTINCT event_id FROM webhook_messages WHERE event_id = ANY($1::uuid[]) AND status = 'pending'`,
+    const rows: Array<{ event_id: string; status: string }> = await em.query(
+      `SELECT event_id, status FROM webhook_messages WHERE event_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
       [eventIds],
     );
-    return new Set(rows.map((r) => r.event_id));
+    return new Set(rows.filter((r) => r.status === WebhookMessageStatus.Pending).map((r) => r.event_id));
   }
 
   /**
@@ -268,4 +352,15 @@ export class WebhookMessagesRepository {
     );
     return rows.length;
   }
+}
+
+/** A deadlock, a serialization failure, or Postgres unreachable / the connection lost: the same write may pass. */
+function isRetryableWriteError(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.driverError?.code;
+  return code === '40P01' || code === '40001' || isDatabaseUnavailable(err);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -19,7 +19,7 @@ export type AgePruneCounts = Partial<Record<'session_events' | 'app_events' | 'w
  * - Zoom events no session claimed (RETENTION_UNLINKED_EVENTS_DAYS), once processed;
  * - finished webhook messages and their attempts (RETENTION_WEBHOOK_MESSAGES_DAYS);
  * - app events (RETENTION_APP_EVENTS_DAYS), with their messages — never one that still
- *   has a message being delivered: it waits for the next sweep;
+ *   has a message being delivered, nor one not fanned out yet: it waits for the next sweep;
  * - the per-session sequence counters of deleted sessions with no event left;
  * - finished Zoom Room dispatches (RETENTION_ROOM_DISPATCHES_DAYS, from their last
  *   update) — never one in progress, nor one with a room job still to run: it waits.
@@ -66,20 +66,24 @@ export class AgePruneService {
   }
 
   private async pruneAppEvents(days: number, limit: number, stop: () => boolean, add: (t: keyof AgePruneCounts, n: number) => void): Promise<void> {
-    // Keyset over (created_at, id): an event kept back (a message still pending) is passed, not looked at again and again.
+    // Keyset over (created_at, id): an event kept back (a message still pending, not fanned out yet) is passed, not looked at again and again.
     let after: { createdAt: string; id: string } | null = null;
     while (!stop()) {
       const page = await this.appEvents.findOlderThan(days, after, limit);
       if (page.length === 0) return;
       after = page[page.length - 1];
-      const busy = await this.messages.eventsWithPending(page.map((e) => e.id));
-      const ids = page.map((e) => e.id).filter((id) => !busy.has(id));
-      if (ids.length > 0) {
-        await this.db.transaction(async (em) => {
-          add('app_events', await this.appEvents.deleteByIds(ids, em));
-          add('webhook_messages', await this.messages.deleteForEvents(ids, em));
-        });
-      }
+      // Checked and deleted under locks, in one transaction: an event not fanned out yet
+      // (no app-webhooks worker for a while) waits for its fan-out, and an event whose
+      // message a resend or recover makes pending waits for that delivery — decided on the
+      // rows as they are when deleted, not as they were a moment before.
+      await this.db.transaction(async (em) => {
+        const fannedOut = await this.appEvents.lockFannedOut(page.map((e) => e.id), em);
+        const busy = await this.messages.lockEventsWithPending(fannedOut, em);
+        const ids = fannedOut.filter((id) => !busy.has(id));
+        if (ids.length === 0) return;
+        add('app_events', await this.appEvents.deleteByIds(ids, em));
+        add('webhook_messages', await this.messages.deleteForEvents(ids, em));
+      });
       if (page.length < limit) return;
     }
   }
