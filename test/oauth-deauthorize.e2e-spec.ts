@@ -85,6 +85,43 @@ describe('app_deauthorized: the oauth.deauthorize job', () => {
     await ctx.queuesIdle();
   });
 
+  it('a late (retried) app_deauthorized leaves a connection the user authorized after it; a new removal still deletes it', async () => {
+    const { zoomUserId, connectionId } = await connectedUser();
+    const events = () =>
+      sql<StoredEvent>(`SELECT id, status, error FROM session_events WHERE event_type = 'app_deauthorized' AND payload->'payload'->>'user_id' = $1 ORDER BY created_at, id`, [zoomUserId]);
+    const handled = async (n: number) => {
+      const event = (await waitFor(async () => {
+        const all = await events();
+        return all.length >= n && all[n - 1].status === 'processed' ? all : undefined;
+      }, { what: `app_deauthorized #${n} of ${zoomUserId} to be processed` }))[n - 1];
+      return waitForJobState(deauthorizeQueue(), jobIdOf(event, zoomUserId), 'completed');
+    };
+
+    // Zoom removed the app a minute ago; the user has authorized it again since (the
+    // connection above), and Zoom's retry of the removal arrives only now.
+    ctx.sim.sendWebhook('app_deauthorized', { account_id: ACCOUNT, user_id: zoomUserId, client_id: TEST_ZOOM_APP.clientId, deauthorization_time: new Date(Date.now() - 60_000).toISOString() });
+    const late = await handled(1);
+    expect(late.data).toMatchObject({ zoomUserId, deauthorizedAt: expect.any(String) });
+    expect(late.returnvalue).toEqual({ removed: 0 });
+    expect(await connectionExists(connectionId)).toBe(true);
+
+    // The user removes the app again: that removal is after the consent.
+    sendDeauthorized(zoomUserId);
+    expect((await handled(2)).returnvalue).toEqual({ removed: 1 });
+    expect(await connectionExists(connectionId)).toBe(false);
+    await ctx.queuesIdle();
+  });
+
+  it('a job queued without deauthorizedAt (by an older release) deletes every connection of the user', async () => {
+    const { zoomUserId, connectionId } = await connectedUser();
+    const eventId = randomUUID();
+    await ctx.hub.producer.enqueue(JobName.OAuthDeauthorize, { eventId, zoomUserId, zoomAccountId: ACCOUNT });
+    const job = await waitForJobState(deauthorizeQueue(), jobIdFor(JobName.OAuthDeauthorize, { eventId, zoomUserId })!, 'completed');
+    expect(job.returnvalue).toEqual({ removed: 1 });
+    expect(await connectionExists(connectionId)).toBe(false);
+    await ctx.queuesIdle();
+  });
+
   it('a job that fails for good marks its app_deauthorized event failed and counts it; a retry that succeeds marks it processed again', async () => {
     const { zoomUserId, connectionId } = await connectedUser();
     // Fails for good once the event was handed over (in production, after about an hour of retries).

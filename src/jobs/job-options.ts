@@ -27,6 +27,11 @@ export const JOB_OPTIONS: Partial<Record<JobName, JobsOptions>> = {
   // ~68 minutes in all) before the event is marked failed (OAuthDeauthorizer). BullMQ's
   // exponential backoff has no cap, so the last waits are long (17, then 34 minutes).
   [JobName.OAuthDeauthorize]: { attempts: 12, backoff: { type: 'exponential', delay: 2000 } },
+  // A proactive refresh keeps an idle connection's grant alive: it outlasts an outage of
+  // Zoom or the database of about an hour (8 attempts from 30 s doubling wait ~62 minutes
+  // in all; a 429 waits its Retry-After without using one: oauth.processor.ts). After
+  // that the OAuth refresh sweeper queues it again (oauth-refresh.sweeper.ts).
+  [JobName.TokenRefresh]: { attempts: 8, backoff: { type: 'exponential', delay: 30_000 } },
 };
 
 /** Jobs whose payload is the media itself (base64 frames, chat, transcript lines): up to MEDIA_BATCH_MAX_BYTES each. */

@@ -119,6 +119,8 @@ export interface TokenRefreshPayload {
   connectionId: string;
   /** The token version the refresh was scheduled for (names the job: one per version). */
   tokenVersion?: number;
+  /** How often Zoom's token endpoint answered this job 429 (each waits its Retry-After without using an attempt). */
+  throttled?: number;
 }
 
 /** A Zoom user removed the app (app_deauthorized): their OAuth connections must go. */
@@ -128,6 +130,12 @@ export interface OAuthDeauthorizePayload {
   zoomUserId: string;
   /** Narrows the deletion to this account when the event named one. */
   zoomAccountId?: string;
+  /**
+   * Zoom's deauthorization_time (ISO 8601): only connections authorized at or before it
+   * go, so a retried event does not remove a later consent. Absent (jobs queued by an
+   * older release, an event without it): every connection of the user goes.
+   */
+  deauthorizedAt?: string;
 }
 
 /** Create the webhook messages of one app event (one per subscribed endpoint). */

@@ -1,6 +1,6 @@
 import { JobName } from '../jobs/job-names';
 import { QueueName } from '../jobs/queue-names';
-import { OAuthCoreModule, OAuthProcessor } from '../modules/oauth';
+import { OAuthProcessor, OAuthWorkerModule } from '../modules/oauth';
 import { RtmsControlProcessor, RtmsControlWorkerModule } from '../modules/rtms-control';
 import { ZoomEventsProcessor, ZoomEventsWorkerModule, ZoomEventWsModule } from '../modules/webhooks';
 import { ZoomRoomsModule, ZoomRoomsProcessor } from '../modules/zoom-rooms';
@@ -16,7 +16,7 @@ import { ProcessorRegistration } from './processor-registration';
  */
 export const PROCESSORS: ProcessorRegistration[] = [
   { queue: QueueName.ZoomEvents, processor: ZoomEventsProcessor, handles: [JobName.ZoomEventProcess], imports: [ZoomEventsWorkerModule, ZoomEventWsModule] },
-  { queue: QueueName.OAuth, processor: OAuthProcessor, handles: [JobName.TokenRefresh, JobName.OAuthDeauthorize], imports: [OAuthCoreModule] },
+  { queue: QueueName.OAuth, processor: OAuthProcessor, handles: [JobName.TokenRefresh, JobName.OAuthDeauthorize], imports: [OAuthWorkerModule] },
   {
     queue: QueueName.RtmsControl,
     processor: RtmsControlProcessor,

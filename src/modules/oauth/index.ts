@@ -5,6 +5,7 @@
  */
 export { OAuthCoreModule } from './oauth-core.module';
 export { OAuthModule } from './oauth.module';
+export { OAuthWorkerModule } from './oauth-worker.module';
 export { OAuthProcessor } from './oauth.processor';
 export { OAuthConnectionsService } from './oauth-connections.service';
 export { ConnectionStatus } from './entities/oauth-connection.entity';

@@ -8,7 +8,7 @@ import { AppEventsService, AppEventType } from '../app-events';
 import { JobName } from '../../jobs/job-names';
 import { JobProducer } from '../../jobs/job-producer.service';
 import { ConnectionStatus, OAuthConnectionEntity } from './entities/oauth-connection.entity';
-import { OAuthConnectionsRepository } from './repositories/oauth-connections.repository';
+import { OAuthConnectionsRepository, RefreshDue } from './repositories/oauth-connections.repository';
 import { tokenAad } from './token-aad';
 import { TokenCipher } from '../../common/crypto/token-cipher';
 import { ZoomOAuthClient, ZoomTokenSet, ZoomUser } from '../../zoom/auth/zoom-oauth.client';
@@ -16,6 +16,7 @@ import { errorMessage } from '../../common/errors/error-message';
 import { isUniqueViolation } from '../../database/database-unavailable';
 import { PROACTIVE_REFRESH_BEFORE_MS } from '../../zoom/auth/zoom-token.provider';
 import { RefreshLease } from '../../zoom/auth/refresh-lease';
+import { RefreshedPairStash } from './refreshed-pair.stash';
 
 /** One connection per Zoom user + account (oauth-connection.entity.ts). */
 const CONNECTION_USER_INDEX = 'UQ_oauth_connections_zoom_user_account';
@@ -71,6 +72,7 @@ export class OAuthConnectionsService {
     private readonly appEvents: AppEventsService,
     private readonly rows: OAuthConnectionsRepository,
     private readonly refreshLease: RefreshLease,
+    private readonly stash: RefreshedPairStash,
   ) {}
 
   async find(id: string): Promise<OAuthConnectionEntity | null> {
@@ -125,14 +127,15 @@ export class OAuthConnectionsService {
       appUserId: input.appUserId,
       ...sealed,
       scopes: input.tokens.scope,
-      expiresAt: new Date(Date.now() + input.tokens.expiresInSec * 1000),
+      expiresAt: expiresAtOf(input.tokens),
       status: ConnectionStatus.Active,
       statusReason: null,
     };
     if (existing) {
       // Bumped in SQL: a refresh that lands between the read above and this write still
       // sees its version move on and loses (storeRefreshed), never the newer consent.
-      await this.repo.update({ id }, { ...values, tokenVersion: () => 'token_version + 1' });
+      // A new consent: an app_deauthorized from before it no longer removes the connection.
+      await this.repo.update({ id }, { ...values, tokenVersion: () => 'token_version + 1', authorizedAt: () => 'now()' });
     } else {
       await this.repo.insert({ id, zoomUserId: input.user.id, zoomAccountId: input.user.accountId, tokenVersion: 1, ...values });
     }
@@ -151,7 +154,7 @@ export class OAuthConnectionsService {
       {
         ...this.seal(conn.id, tokens.accessToken, tokens.refreshToken),
         scopes: tokens.scope || conn.scopes,
-        expiresAt: new Date(Date.now() + tokens.expiresInSec * 1000),
+        expiresAt: expiresAtOf(tokens),
         tokenVersion: conn.tokenVersion + 1,
         lastRefreshedAt: new Date(),
         status: ConnectionStatus.Active,
@@ -203,8 +206,10 @@ export class OAuthConnectionsService {
     const c = await this.get(id, opts.owner);
     let revokedAtZoom = false;
     try {
-      // Revoking the refresh token ends the whole grant (its access tokens too).
-      revokedAtZoom = await this.zoom.revoke(this.openRefreshToken(c));
+      // Revoking the refresh token ends the whole grant (its access tokens too). A pair
+      // waiting in the stash holds the live one: the stored one is spent already.
+      const waiting = await this.stash.find(c.id, c.tokenVersion).catch(() => null);
+      revokedAtZoom = await this.zoom.revoke(waiting?.refreshToken ?? this.openRefreshToken(c));
     } catch (err) {
       if (!opts.force) throw err;
       this.logger.warn(`Revoking connection ${id} at Zoom failed (${err instanceof Error ? err.name : 'error'}); deleting it anyway (force)`);
@@ -213,22 +218,35 @@ export class OAuthConnectionsService {
       const res = await em.getRepository(OAuthConnectionEntity).delete({ id });
       if (res.affected) await this.announce(AppEventType.OAuthRevoked, c, 'disconnected', em);
     });
+    await this.clearStashes([id]);
     this.logger.log(`Connection ${id} disconnected (revoked at Zoom: ${revokedAtZoom})`);
     return { revokedAtZoom };
   }
 
   /**
    * For the `app_deauthorized` webhook: Zoom already ended the grant, so the user's
-   * tokens are deleted without calling Zoom. Returns how many connections went.
+   * tokens are deleted without calling Zoom. With `deauthorizedAt` (Zoom's
+   * deauthorization_time), only connections authorized at or before it go: Zoom retries
+   * the webhook for an hour, and a consent given after the removal is a new, live grant.
+   * Returns how many connections went.
    */
-  async deleteConnectionsForZoomUser(zoomUserId: string, zoomAccountId?: string): Promise<number> {
-    const count = await this.repo.manager.transaction(async (em) => {
-      const removed = await this.rows.deleteForZoomUser(zoomUserId, zoomAccountId, em);
-      for (const r of removed) await this.announce(AppEventType.OAuthRevoked, r, 'app_deauthorized', em);
-      return removed.length;
+  async deleteConnectionsForZoomUser(zoomUserId: string, zoomAccountId?: string, deauthorizedAt?: Date): Promise<number> {
+    const removed = await this.repo.manager.transaction(async (em) => {
+      const rows = await this.rows.deleteForZoomUser(zoomUserId, zoomAccountId, em, deauthorizedAt);
+      for (const r of rows) await this.announce(AppEventType.OAuthRevoked, r, 'app_deauthorized', em);
+      return rows;
     });
-    this.logger.log(`Deleted ${count} OAuth connection(s) of a deauthorized Zoom user`);
-    return count;
+    await this.clearStashes(removed.map((r) => r.id));
+    this.logger.log(`Deleted ${removed.length} OAuth connection(s) of a deauthorized Zoom user`);
+    return removed.length;
+  }
+
+  /** A deleted connection's refreshed pair waiting in Redis (refreshed-pair.stash.ts) goes with it. */
+  private async clearStashes(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      // It would expire by itself (and is sealed): a failure here is not the deletion's.
+      await this.stash.clear(id).catch((err: unknown) => this.logger.warn(`Could not clear the stashed tokens of deleted connection ${id}: ${errorMessage(err)}`));
+    }
   }
 
   /** oauth.connection.* events concern no session. */
@@ -251,6 +269,21 @@ export class OAuthConnectionsService {
     }
   }
 
+  /**
+   * For the refresh sweeper: queues the connection's proactive refresh again when its job
+   * is gone (failed for good, never queued, lost). A job still waiting or running is left
+   * alone. Returns whether one was queued.
+   */
+  async ensureProactiveRefresh(c: RefreshDue): Promise<boolean> {
+    const delay = Math.max(0, c.expiresAt.getTime() - Date.now() - PROACTIVE_REFRESH_BEFORE_MS);
+    return this.producer.requeue(JobName.TokenRefresh, { connectionId: c.id, tokenVersion: c.tokenVersion }, { delay });
+  }
+
+  /** Active connections whose access token expires before `before`, by id after `afterId` (a page of the sweep). */
+  findRefreshOverdue(before: Date, afterId: string | null, limit: number): Promise<RefreshDue[]> {
+    return this.rows.findActiveExpiringBefore(before, afterId, limit);
+  }
+
   private seal(id: string, accessToken: string, refreshToken: string): Pick<OAuthConnectionEntity, 'accessTokenEnc' | 'refreshTokenEnc' | 'keyId'> {
     return {
       accessTokenEnc: this.cipher.encrypt(accessToken, tokenAad(id, 'access_token')),
@@ -258,4 +291,9 @@ export class OAuthConnectionsService {
       keyId: this.cipher.currentKeyId,
     };
   }
+}
+
+/** When Zoom said the access token expires: from when it was issued, not from when it is stored. */
+function expiresAtOf(tokens: ZoomTokenSet): Date {
+  return new Date((tokens.issuedAt ?? Date.now()) + tokens.expiresInSec * 1000);
 }

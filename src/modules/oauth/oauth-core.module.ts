@@ -9,6 +9,7 @@ import { OAuthConnectionsRepository } from './repositories/oauth-connections.rep
 import { OAuthFlowService } from './oauth-flow.service';
 import { OAuthStateStore } from './oauth-state.store';
 import { OAuthUserGrantStore } from './oauth-user-grant.store';
+import { RefreshedPairStash } from './refreshed-pair.stash';
 import { UserGrantStore } from '../../zoom/auth/user-grant-store';
 import { ZoomTokenProvider } from '../../zoom/auth/zoom-token.provider';
 import { RefreshLease } from '../../zoom/auth/refresh-lease';
@@ -28,6 +29,7 @@ import { ZoomModule } from '../../zoom/zoom.module';
     OAuthConnectionsService,
     OAuthDeauthorizer,
     OAuthFlowService,
+    RefreshedPairStash,
     { provide: UserGrantStore, useClass: OAuthUserGrantStore },
     ZoomTokenProvider,
     RefreshLease,

@@ -32,10 +32,12 @@ export class OAuthDeauthorizer {
 
   /**
    * Idempotent: a re-run finds nothing left to delete (the deletion and its
-   * oauth.connection.revoked events commit together).
+   * oauth.connection.revoked events commit together). A connection the user authorized
+   * after `deauthorizedAt` stays: it is a new grant, not the one Zoom says was removed.
    */
   async deauthorize(data: OAuthDeauthorizePayload): Promise<{ removed: number }> {
-    const removed = await this.connections.deleteConnectionsForZoomUser(data.zoomUserId, data.zoomAccountId);
+    const at = data.deauthorizedAt ? new Date(data.deauthorizedAt) : undefined;
+    const removed = await this.connections.deleteConnectionsForZoomUser(data.zoomUserId, data.zoomAccountId, at && !Number.isNaN(at.getTime()) ? at : undefined);
     await this.clearEarlierFailure(data.eventId);
     return { removed };
   }

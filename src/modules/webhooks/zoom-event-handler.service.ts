@@ -207,9 +207,15 @@ export class ZoomEventHandlerService {
       return { status: EventProcessingStatus.Ignored, error: 'app_deauthorized of another Zoom app' };
     }
     const accountId = str(payload.account_id);
+    // Only consents given at or before it go: Zoom retries this event for an hour, and a
+    // user may have authorized again meanwhile. Unreadable or absent: every connection goes.
+    // ISO 8601 only (e.g. 2019-06-17T13:52:28.632Z): Date.parse alone reads almost anything.
+    const at = str(payload.deauthorization_time);
+    const ms = at && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(at) ? Date.parse(at) : NaN;
+    const deauthorizedAt = Number.isNaN(ms) ? null : new Date(ms).toISOString();
     await this.producer.enqueue(
       JobName.OAuthDeauthorize,
-      { eventId, zoomUserId: userId, ...(accountId ? { zoomAccountId: accountId } : {}) },
+      { eventId, zoomUserId: userId, ...(accountId ? { zoomAccountId: accountId } : {}), ...(deauthorizedAt ? { deauthorizedAt } : {}) },
     );
     this.logger.log(`app_deauthorized: asked oauth to remove the user's connections`);
     return { status: EventProcessingStatus.Processed };

@@ -11,6 +11,12 @@ export interface ZoomTokenSet {
   refreshToken?: string;
   expiresInSec: number;
   scope: string;
+  /**
+   * When the token was issued (ms since the epoch: just before the request that got it);
+   * `expiresInSec` counts from here. A pair kept a while before it is stored (the stash)
+   * expires when Zoom said, not `expiresInSec` after it was stored. Absent: now.
+   */
+  issuedAt?: number;
 }
 
 export interface ZoomUser {
@@ -24,6 +30,8 @@ export interface ZoomUser {
 export class ZoomGrantRefusedError extends ZoomRequestError {}
 
 const GRANT_REFUSED_CODES = new Set(['4733', '4735', '4741']);
+/** A revoke answered with these says the token is already spent or revoked: 4735 invalid, 4741 revoked. */
+const ALREADY_REVOKED_CODES = new Set(['4735', '4741']);
 
 /** Zoom's OAuth endpoints (rtms-protocol.md §5) plus GET /users/me. */
 @Injectable()
@@ -111,7 +119,10 @@ export class ZoomOAuthClient {
 
   /**
    * Revokes a token (and with it the grant). Returns false when Zoom says the token is
-   * already unknown/revoked, which for a disconnect is as good as success.
+   * already unknown/revoked (a 400 with invalid_grant, "Invalid Token" or code 4735/4741),
+   * which for a disconnect is as good as success. Any other refusal — invalid_client after
+   * the client secret was rotated, invalid_request — is a ZoomRequestError: the grant may
+   * still be live, and its refresh token must not be thrown away.
    */
   async revoke(token: string): Promise<boolean> {
     const app = this.userApp();
@@ -124,8 +135,8 @@ export class ZoomOAuthClient {
     });
     if (res.status >= 200 && res.status < 300) return true;
     this.throwIfTransient('token revoke', res);
-    if (res.status === 400) return false;
     const e = zoomErrorOf(res.json);
+    if (res.status === 400 && isAlreadyRevoked(e)) return false;
     throw new ZoomRequestError('token revoke', res.status, e.code, e.message);
   }
 
@@ -149,8 +160,10 @@ export class ZoomOAuthClient {
     };
   }
 
-  private tokenCall(operation: string, basic: { id: string; secret: string }, form: Record<string, string>): Promise<ZoomResponse> {
-    return this.http.send({ method: 'POST', url: `${this.zoom.oauthBaseUrl}/oauth/token`, operation, basic, form });
+  private async tokenCall(operation: string, basic: { id: string; secret: string }, form: Record<string, string>): Promise<ZoomResponse & { sentAt: number }> {
+    const sentAt = Date.now();
+    const res = await this.http.send({ method: 'POST', url: `${this.zoom.oauthBaseUrl}/oauth/token`, operation, basic, form });
+    return { ...res, sentAt };
   }
 
   private throwIfTransient(operation: string, res: ZoomResponse): void {
@@ -160,9 +173,9 @@ export class ZoomOAuthClient {
     }
   }
 
-  private tokenSet(operation: string, res: ZoomResponse, expectRefresh: true): ZoomTokenSet & { refreshToken: string };
-  private tokenSet(operation: string, res: ZoomResponse, expectRefresh: false): ZoomTokenSet;
-  private tokenSet(operation: string, res: ZoomResponse, expectRefresh: boolean): ZoomTokenSet {
+  private tokenSet(operation: string, res: ZoomResponse & { sentAt: number }, expectRefresh: true): ZoomTokenSet & { refreshToken: string };
+  private tokenSet(operation: string, res: ZoomResponse & { sentAt: number }, expectRefresh: false): ZoomTokenSet;
+  private tokenSet(operation: string, res: ZoomResponse & { sentAt: number }, expectRefresh: boolean): ZoomTokenSet {
     this.throwIfTransient(operation, res);
     const body = (typeof res.json === 'object' && res.json !== null ? res.json : {}) as Record<string, unknown>;
     if (res.status !== 200 || typeof body.access_token !== 'string') {
@@ -180,6 +193,13 @@ export class ZoomOAuthClient {
       refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined,
       expiresInSec: expiresIn,
       scope: typeof body.scope === 'string' ? body.scope : '',
+      issuedAt: res.sentAt,
     };
   }
+}
+
+function isAlreadyRevoked(e: ReturnType<typeof zoomErrorOf>): boolean {
+  if (e.error === 'invalid_grant') return true;
+  if (e.code !== undefined && ALREADY_REVOKED_CODES.has(String(e.code))) return true;
+  return /^invalid token\b/i.test(e.message.trim());
 }

@@ -100,6 +100,18 @@ describe('ZoomCallPolicy', () => {
     if (result.outcome === 'throttled') expect(result.waitSec).toBeGreaterThanOrEqual(28);
   });
 
+  it.each([['0'], ['1.5'], ['10, 20'], ['-1'], [new Date(Date.now() - 60_000).toUTCString()]])(
+    'a 429 whose Retry-After is "%s" waits at least 1 s, never 0 (which re-ran the job at once and used its throttle budget up in milliseconds)',
+    (value) => {
+      expect(classify(answer(429, {}, { 'retry-after': value }), 'room join')).toMatchObject({ outcome: 'throttled', waitSec: 1 });
+    },
+  );
+
+  it('a 429 from the token endpoint that names 0 s waits 1 s too', async () => {
+    const zero = new ZoomTransportError('token refresh', 'HTTP 429', 429, 0);
+    await expect(policy.call(spec([], { get: async () => Promise.reject(zero) }).s)).resolves.toMatchObject({ outcome: 'throttled', waitSec: 1 });
+  });
+
   it('makes 5xx and transport errors retryable', async () => {
     await expect(policy.call(spec([answer(503, { code: 300, message: 'busy' })]).s)).resolves.toEqual({
       outcome: 'retry',

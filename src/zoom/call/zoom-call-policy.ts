@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { errorMessage } from '../../common/errors/error-message';
-import { retryAfterSeconds, ZoomCallOutcome, ZoomResponse, zoomErrorOf } from '../http/zoom-http.client';
+import { MIN_RETRY_AFTER_SEC, retryAfterSeconds, ZoomCallOutcome, ZoomResponse, zoomErrorOf } from '../http/zoom-http.client';
 import { ZoomError, ZoomTransportError } from '../zoom-errors';
 
 /** Longest Retry-After honoured; a larger one is capped so a job is never parked for hours. */
@@ -118,9 +118,9 @@ export function classify(res: ZoomResponse, operation: string): ZoomCallResult {
   };
 }
 
-/** Retry-After (or the default when Zoom named none), capped. */
+/** Retry-After (or the default when Zoom named none or an unreadable one), at least 1 s, capped. */
 function throttleWaitSec(retryAfterSec: number | undefined): number {
-  return Math.min(retryAfterSec ?? DEFAULT_RETRY_AFTER_SEC, MAX_RETRY_AFTER_SEC);
+  return Math.max(MIN_RETRY_AFTER_SEC, Math.min(retryAfterSec ?? DEFAULT_RETRY_AFTER_SEC, MAX_RETRY_AFTER_SEC));
 }
 
 function tokenFailure(err: unknown): ZoomCallResult {

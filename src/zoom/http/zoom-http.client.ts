@@ -40,13 +40,58 @@ export interface ZoomCallOutcome {
   error?: string | null;
 }
 
-/** Parses Retry-After (seconds or an HTTP date) into whole seconds. */
+/** The shortest wait a Retry-After gives: "0", a date in the past or a date within the second would re-run at once. */
+export const MIN_RETRY_AFTER_SEC = 1;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
+const MONTH = `(${MONTHS.join('|')})`;
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+/** RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must still read. */
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ( \\d|\\d{2}) ${TIME} (\\d{4})$`);
+
+/** An HTTP-date as ms since the epoch, or undefined when the text is not one (a strict reading: no Date.parse guesses). */
+function parseHttpDate(raw: string, now = Date.now()): number | undefined {
+  let day: string, month: string, year: number, hh: string, mm: string, ss: string;
+  let m = IMF_FIXDATE.exec(raw);
+  if (m) {
+    [, day, month, , hh, mm, ss] = m;
+    year = Number(m[3]);
+  } else if ((m = RFC850_DATE.exec(raw))) {
+    [, day, month, , hh, mm, ss] = m;
+    // A two-digit year more than 50 years ahead is the past century's (RFC 9110 §5.6.7).
+    const nowYear = new Date(now).getUTCFullYear();
+    year = 2000 + Number(m[3]);
+    if (year > nowYear + 50) year -= 100;
+  } else if ((m = ASCTIME_DATE.exec(raw))) {
+    [, month, day, hh, mm, ss] = m;
+    year = Number(m[6]);
+  } else {
+    return undefined;
+  }
+  const [d, h, min, s] = [Number(day.trim()), Number(hh), Number(mm), Number(ss)];
+  const at = Date.UTC(year, MONTHS.indexOf(month), d, h, min, s);
+  // Date.UTC rolls 31 Feb over to March: such a date is not a date.
+  const check = new Date(at);
+  if (check.getUTCDate() !== d || check.getUTCHours() !== h || check.getUTCMinutes() !== min || check.getUTCSeconds() !== s) return undefined;
+  return at;
+}
+
+/**
+ * Parses Retry-After into whole seconds, at least MIN_RETRY_AFTER_SEC: delta-seconds
+ * (digits only) or an HTTP-date (RFC 9110 §10.2.3). Anything else — "1.5", "-1", a
+ * repeated header ("10, 20" once fetch joined it), text Date.parse would still read — is
+ * undefined, so the caller's default wait applies.
+ */
 export function retryAfterSeconds(headers: Headers, now = Date.now()): number | undefined {
-  const raw = headers.get('retry-after');
+  const raw = headers.get('retry-after')?.trim();
   if (!raw) return undefined;
-  if (/^\d+$/.test(raw.trim())) return Number(raw.trim());
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+  if (/^\d+$/.test(raw)) return Math.max(MIN_RETRY_AFTER_SEC, Number(raw));
+  const at = parseHttpDate(raw, now);
+  return at === undefined ? undefined : Math.max(MIN_RETRY_AFTER_SEC, Math.ceil((at - now) / 1000));
 }
 
 /**

@@ -75,6 +75,14 @@ export class OAuthConnectionEntity {
   @Column({ name: 'last_refreshed_at', type: 'timestamptz', nullable: true })
   lastRefreshedAt: Date | null;
 
+  /**
+   * When the user last consented (the first authorization, or one that replaced the
+   * tokens). An app_deauthorized removes the connection only when it is about a consent
+   * given at or before its deauthorization_time.
+   */
+  @Column({ name: 'authorized_at', type: 'timestamptz', default: () => 'now()' })
+  authorizedAt: Date;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 
