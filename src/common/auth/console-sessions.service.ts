@@ -50,6 +50,22 @@ export class ConsoleSessions {
     return recordOf(id, raw);
   }
 
+  /**
+   * The live session with this id, or null, without renewing its idle expiry: for the
+   * live API, whose open connections must not keep a login alive (they re-check it with
+   * this). Without Redis: 503, as find.
+   */
+  async peek(id: string): Promise<ConsoleSession | null> {
+    let raw: string | null;
+    try {
+      raw = await this.redis.get(consoleSessionKey(this.prefix, id));
+    } catch (err) {
+      this.logger.warn(`Console login could not be checked: ${errorMessage(err)}`);
+      throw new ServiceUnavailableException({ code: 'service_unavailable', message: 'Console logins cannot be checked right now (Redis is unreachable): try again' });
+    }
+    return raw === null ? null : recordOf(id, raw);
+  }
+
   async destroy(id: string): Promise<void> {
     await this.redis.del(consoleSessionKey(this.prefix, id));
   }

@@ -270,6 +270,8 @@ export enum LiveCloseCode {
   PingTimeout = 4009,
   /** The client sent something that is not a valid control message too often (or a binary frame). */
   ProtocolError = 4400,
+  /** The login that opened the connection ended (the console's: signed out or idle past its lifetime). Sign in again. */
+  Unauthorized = 4401,
 }
 
 /** A client's subscribe request, as sent. */

@@ -4,6 +4,7 @@
 // SSE live API (/api/v1/sessions/:id/live) adds transcript lines, chat and events.
 import { allPages, api, ApiError, artifactProblem } from './api.js';
 import { capturedBytes, fill, fmtBytes, fmtClock, fmtDuration, fmtTime, h, message, reconnects, statusBadge } from './dom.js';
+import { followText } from './live.js';
 
 const ID = document.body.dataset.sessionId;
 const $ = (id) => document.getElementById(id);
@@ -430,46 +431,60 @@ async function loadDeletions() {
 
 function startLive() {
   if (live) return;
-  live = new EventSource(`/api/v1/sessions/${ID}/live?types=events,transcript,chat`);
   const state = $('live');
-  live.addEventListener('open', () => (state.textContent = 'Live'));
-  live.addEventListener('error', () => (state.textContent = 'Live: reconnecting…'));
-  live.addEventListener('transcript', (ev) => {
-    const m = JSON.parse(ev.data);
-    const d = m.data || {};
-    liveTranscriptLine(d.user_name || `user ${d.user_id}`, d.text || '', Number(d.start_time || m.ts));
-  });
-  live.addEventListener('chat', (ev) => {
-    const m = JSON.parse(ev.data);
-    const d = m.data || {};
-    const name = d.user_name || `user ${d.user_id}`;
-    const key = lineKey(name, d.text || '', Number(m.ts));
-    if (chatSeen.has(key)) return;
-    chatSeen.add(key);
-    const li = chatLine(name, d.text || '', new Date(m.ts).toISOString());
-    li.dataset.key = key;
-    chatList.append(li);
-    const empty = $('c-empty');
-    if (empty) empty.hidden = true;
-  });
-  live.addEventListener('event', (ev) => {
-    const m = JSON.parse(ev.data);
-    const d = m.data || {};
-    const sp = speakerOf(d.event, d);
-    if (sp && addSpeaker({ ...sp, at: new Date(m.ts).toISOString() })) renderSpeakers();
-    if (d.event === 'participant.joined' || d.event === 'participant.left') loadParticipants();
-    if (d.event === 'session.status_changed' || d.event === 'stream.state_changed') {
-      loadSession().then((ok) => {
-        if (!ok) return;
+  live = followText({
+    url: `/api/v1/sessions/${ID}/live?types=events,transcript,chat`,
+    onState: (st) => (state.textContent = st === 'live' ? 'Live' : 'Live: reconnecting…'),
+    // Before opening a stream again: a login that ended goes to the login page (api()), and
+    // a session that ended meanwhile needs no stream.
+    beforeReopen: async () => {
+      await loadSession();
+      if (session && !RUNNING.has(session.status) && session.status !== 'created') {
+        stopLive();
         loadEvents();
-        if (!RUNNING.has(session.status) && session.status !== 'created') stopLive();
-      });
-    }
+        return false;
+      }
+      return true;
+    },
+    listeners: {
+      transcript: (ev) => {
+        const m = JSON.parse(ev.data);
+        const d = m.data || {};
+        liveTranscriptLine(d.user_name || `user ${d.user_id}`, d.text || '', Number(d.start_time || m.ts));
+      },
+      chat: (ev) => {
+        const m = JSON.parse(ev.data);
+        const d = m.data || {};
+        const name = d.user_name || `user ${d.user_id}`;
+        const key = lineKey(name, d.text || '', Number(m.ts));
+        if (chatSeen.has(key)) return;
+        chatSeen.add(key);
+        const li = chatLine(name, d.text || '', new Date(m.ts).toISOString());
+        li.dataset.key = key;
+        chatList.append(li);
+        const empty = $('c-empty');
+        if (empty) empty.hidden = true;
+      },
+      event: (ev) => {
+        const m = JSON.parse(ev.data);
+        const d = m.data || {};
+        const sp = speakerOf(d.event, d);
+        if (sp && addSpeaker({ ...sp, at: new Date(m.ts).toISOString() })) renderSpeakers();
+        if (d.event === 'participant.joined' || d.event === 'participant.left') loadParticipants();
+        if (d.event === 'session.status_changed' || d.event === 'stream.state_changed') {
+          loadSession().then((ok) => {
+            if (!ok) return;
+            loadEvents();
+            if (!RUNNING.has(session.status) && session.status !== 'created') stopLive();
+          });
+        }
+      },
+    },
   });
 }
 
 function stopLive() {
-  if (live) live.close();
+  if (live) live();
   live = null;
   $('live').textContent = '';
 }

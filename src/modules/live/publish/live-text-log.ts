@@ -8,6 +8,7 @@ import { AppConfig } from '../../../config/app.config';
 import { LiveKeys, liveKeys, LiveTextEntry, LOG_EXPIRY_GRACE_MS, TEXT_ENTRY_FIELD, trimArgs } from '../live-protocol';
 import { APPEND_APP_EVENT_ONCE } from './append-app-event.lua';
 import { DistinctErrorLog } from '../../../common/logging/distinct-error-log';
+import { isRedisConnectionError } from '../../../common/logging/redis-outage-log';
 import { LivePublishMetrics } from './live-publish-metrics';
 
 /** Entries kept in memory while Redis refuses writes; past it the oldest go (and are counted). */
@@ -20,6 +21,24 @@ const RETRY_MAX_MS = 5_000;
 const ANNOUNCED_CAP = 10_000;
 /** How often this process drops sessions with no text for a window from the active set. */
 const ACTIVE_TRIM_EVERY_MS = 10_000;
+
+/** Entries of a batch that did not reach Redis (retried, in order), and why. */
+interface Unwritten {
+  entries: LiveTextEntry[];
+  reason: string;
+}
+
+/**
+ * Replies that say "not now" rather than "not this entry": the server is loading its
+ * data, was demoted, or a Cluster slot is moving. Retried like a connection error.
+ */
+const TRANSIENT_REPLY = /^(?:LOADING|READONLY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN)\b/;
+
+/** A failed command worth retrying: Redis could not be reached (or dropped the connection mid-pipeline), or said "not now". */
+function isTransientWriteError(err: Error): boolean {
+  // ioredis aborts the rest of a pipeline cut by a connection close with an AbortError ("Command aborted due to connection close").
+  return err.name === 'AbortError' || isRedisConnectionError(err.message) || TRANSIENT_REPLY.test(err.message);
+}
 
 interface AppEventAppend {
   eventId: string;
@@ -49,6 +68,8 @@ export class LiveTextLog implements BeforeApplicationShutdown {
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelayMs = 0;
   private readonly announced = new Set<string>();
+  /** Sessions whose log expiry and active-set entry the last write could not set (Redis went away mid-pipeline). */
+  private readonly untouched = new Set<string>();
   private lastActiveTrim = 0;
   private readonly appEvents: TurnBatcher<AppEventAppend, string | null | Error>;
 
@@ -118,22 +139,21 @@ export class LiveTextLog implements BeforeApplicationShutdown {
     if (this.buffer.length === 0) return Promise.resolve(true);
     const batch = this.buffer.splice(0, MAX_ENTRIES_PER_WRITE);
     this.writing = this.writeEntries(batch)
-      .then(
-        () => {
+      .catch((err: unknown): Unwritten => ({ entries: batch, reason: errorMessage(err) }))
+      .then((unwritten) => {
+        if (unwritten === null) {
           this.retryDelayMs = 0;
           this.failures.recovered();
           return true;
-        },
-        (err: unknown) => {
-          // Back in front, in order; the cap still holds (the oldest go first).
-          this.buffer = batch.concat(this.buffer);
-          if (this.buffer.length > this.bufferCap) this.dropOldest(this.buffer.length - this.bufferCap);
-          this.metrics.errors.inc({ kind: 'text' });
-          this.failures.failed(errorMessage(err));
-          this.retryLater();
-          return false;
-        },
-      )
+        }
+        // Back in front, in order; the cap still holds (the oldest go first).
+        this.buffer = unwritten.entries.concat(this.buffer);
+        if (this.buffer.length > this.bufferCap) this.dropOldest(this.buffer.length - this.bufferCap);
+        this.metrics.errors.inc({ kind: 'text' });
+        this.failures.failed(unwritten.reason);
+        this.retryLater();
+        return false;
+      })
       .then((ok) => {
         this.writing = null;
         this.metrics.textBuffered.set(this.buffer.length);
@@ -143,29 +163,50 @@ export class LiveTextLog implements BeforeApplicationShutdown {
     return this.writing;
   }
 
-  private async writeEntries(batch: LiveTextEntry[]): Promise<void> {
+  /**
+   * Writes a batch in one pipeline; null when Redis took every entry (or refused one for
+   * itself), else the entries it could not be reached for. ioredis does not reject a
+   * pipeline when the connection is down or drops: each command fails on its own ("Stream
+   * isn't writeable", "Connection is closed.", aborted). The first entry that fails that
+   * way and every later one go back to the buffer, in order, for a retry; only an entry
+   * Redis itself answered with an error is dropped (and counted).
+   */
+  private async writeEntries(batch: LiveTextEntry[]): Promise<Unwritten | null> {
     const now = Date.now();
     const trim = trimArgs(now, this.windowMs);
     const pipeline = this.redis.pipeline();
     const jsons = batch.map((e) => JSON.stringify(e));
     batch.forEach((e, i) => pipeline.xadd(this.keys.textLog(e.session_id), ...trim, '*', TEXT_ENTRY_FIELD, jsons[i]));
-    const sessions = [...new Set(batch.map((e) => e.session_id))];
+    const sessions = [...new Set([...batch.map((e) => e.session_id), ...this.untouched])];
     const toAnnounce = sessions.filter((s) => !this.announced.has(s));
+    const touchAt = pipeline.length;
     this.touchSessions(pipeline, sessions, now);
+    const announceAt = pipeline.length;
     for (const s of toAnnounce) pipeline.publish(this.keys.announce, s);
+    const commands = pipeline.length;
     const results = (await pipeline.exec()) ?? [];
-    for (const s of toAnnounce) this.remember(s);
-    batch.forEach((e, i) => {
-      const err = results[i]?.[0];
+    // No answer at all (not something ioredis does for a plain pipeline): retry the batch.
+    if (results.length < commands) return { entries: batch, reason: 'no reply from Redis' };
+    const failed = (i: number): Error | null => results[i][0];
+    // A session whose expiry or active-set entry did not reach Redis is touched again by the next write.
+    sessions.forEach((s, k) => {
+      if (failed(touchAt + 2 * k) || failed(touchAt + 2 * k + 1)) this.untouched.add(s);
+      else this.untouched.delete(s);
+    });
+    toAnnounce.forEach((s, k) => !failed(announceAt + k) && this.remember(s));
+    for (let i = 0; i < batch.length; i++) {
+      const err = failed(i);
+      if (err && isTransientWriteError(err)) return { entries: batch.slice(i), reason: err.message };
       if (err) {
         // Redis refused this entry itself (not the connection): retrying would not help.
         this.metrics.errors.inc({ kind: 'text_dropped' });
         this.failures.failed(`entry refused: ${err.message}`);
-        return;
+        continue;
       }
-      this.metrics.published.inc({ media: e.media });
-      this.metrics.bytes.inc({ media: e.media }, Buffer.byteLength(jsons[i]));
-    });
+      this.metrics.published.inc({ media: batch[i].media });
+      this.metrics.bytes.inc({ media: batch[i].media }, Buffer.byteLength(jsons[i]));
+    }
+    return null;
   }
 
   private async writeAppEvents(inputs: AppEventAppend[]): Promise<Array<string | null | Error>> {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { SessionsModule } from '../../sessions';
 import { ActiveSessions } from './active-sessions';
 import { LiveAuth } from './live-auth';
+import { LiveClientWatch } from './live-client-watch';
 import { LiveFanout } from './live-fanout.service';
 import { LiveGateway } from './live-gateway';
 import { LiveMetrics } from './live-metrics';
@@ -18,6 +19,6 @@ import { TextLogReader } from './text-log-reader';
 @Module({
   imports: [SessionsModule],
   controllers: [LiveTicketsController, LiveSseController],
-  providers: [LiveSettings, LiveMetrics, TextLog, TextLogReader, ActiveSessions, MediaSubscriber, MediaRegistry, LiveFanout, LiveTickets, LiveAuth, LiveGateway],
+  providers: [LiveSettings, LiveMetrics, TextLog, TextLogReader, ActiveSessions, MediaSubscriber, MediaRegistry, LiveFanout, LiveTickets, LiveAuth, LiveGateway, LiveClientWatch],
 })
 export class LiveApiModule {}

@@ -11,14 +11,15 @@ const HUB = 'http://hub:3000';
 
 describe('LiveAuth with the session console cookie', () => {
   const id = newConsoleSecret();
-  const sessions = { find: async (sid: string) => (sid === id ? { id, username: 'ops', csrf: 'x', created_at: '' } : null) } as unknown as ConsoleSessions;
+  // peek, not find: a live connection does not renew the login.
+  const sessions = { peek: async (sid: string) => (sid === id ? { id, username: 'ops', csrf: 'x', created_at: '' } : null) } as unknown as ConsoleSessions;
   const tickets = { redeem: async () => null } as unknown as LiveTickets;
   const config = { get: () => ({ apiKeys: parseApiKeys(KEY) }) } as unknown as ConfigService<AppConfig, true>;
   const auth = new LiveAuth(config, tickets, sessions);
   const cookie = `rtms_console=${id}`;
 
   it('accepts the cookie from the hub origin (or without Origin) as an unscoped principal', async () => {
-    const principal = { keyFingerprint: consoleFingerprint(id), sessionIds: null, owner: null };
+    const principal = { keyFingerprint: consoleFingerprint(id), sessionIds: null, owner: null, stillValid: expect.any(Function) };
     expect(await auth.authenticate({ headers: { cookie, origin: HUB } }, null, HUB)).toEqual(principal);
     expect(await auth.authenticate({ headers: { cookie } }, null, HUB)).toEqual(principal);
   });

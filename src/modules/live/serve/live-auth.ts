@@ -52,8 +52,15 @@ export class LiveAuth {
     return principal;
   }
 
+  /**
+   * The console login as a principal. Checked without renewing its idle expiry (a live
+   * connection does not keep a login alive: the console's page and REST requests do, and
+   * send the cookie again), and re-checked on every ping by LiveClientWatch through
+   * `stillValid`, so a connection ends with the login (sign-out or idle expiry).
+   */
   private async consolePrincipal(req: Pick<IncomingMessage, 'headers'>, id: string, origin: string | null): Promise<LivePrincipal | null> {
-    const session = await this.consoleSessions!.find(id);
+    const sessions = this.consoleSessions!;
+    const session = await sessions.peek(id);
     if (!session) {
       this.logger.warn('Live connection refused: unknown or expired console session');
       return null;
@@ -64,6 +71,6 @@ export class LiveAuth {
       this.logger.warn(`Live connection refused: console session ${fingerprint}: ${refusal}`);
       return null;
     }
-    return { keyFingerprint: fingerprint, sessionIds: null, owner: null };
+    return { keyFingerprint: fingerprint, sessionIds: null, owner: null, stillValid: async () => (await sessions.peek(id)) !== null };
   }
 }

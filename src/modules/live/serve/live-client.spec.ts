@@ -109,4 +109,33 @@ describe('LiveClient backpressure', () => {
     client.releasePending(LIMIT);
     expect(client.reservePending(1)).toBe(true);
   });
+
+  it('a pacing replay waits for the buffer to drain at most the drain timeout, then cuts the client as too slow', async () => {
+    const t = new FakeTransport();
+    const closed: LiveClient[] = [];
+    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null, owner: null }, LIMIT, metrics(), (c) => closed.push(c), 100);
+    t.buffered = LIMIT;
+    const started = Date.now();
+    await expect(client.whenWritable()).resolves.toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(t.closedWith).toBe(LiveCloseCode.TooSlow);
+    expect(closed).toEqual([client]);
+  });
+
+  it('checkDrained cuts a client only when its buffer was never below half the limit for a whole interval', () => {
+    const t = new FakeTransport();
+    const client = new LiveClient(t, { keyFingerprint: 'k', sessionIds: null, owner: null }, LIMIT, metrics(), () => undefined);
+    t.buffered = LIMIT / 2;
+    expect(client.checkDrained()).toBe(false); // below half when it started
+    // A slow reader: it drains below half, the sender fills it again, between two checks.
+    t.buffered = LIMIT / 2 - 1;
+    client.sendEntry('s', entry('1-0'));
+    t.buffered = LIMIT / 2 + 100;
+    expect(client.checkDrained()).toBe(false);
+    expect(client.closed).toBe(false);
+    // Then it stops reading: at half or more for the whole next interval.
+    client.sendEntry('s', entry('2-0'));
+    expect(client.checkDrained()).toBe(true);
+    expect(t.closedWith).toBe(LiveCloseCode.TooSlow);
+  });
 });

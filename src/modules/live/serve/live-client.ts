@@ -14,12 +14,21 @@ export interface LivePrincipal {
   sessionIds: ReadonlySet<string> | null;
   /** The key's owner tag: only that owner's sessions, and never `all`. null = every owner's. */
   owner: string | null;
+  /**
+   * For a credential that can end while the connection is open (the console login): true
+   * while it is still valid. Asked every ping interval, without renewing it; throws when it
+   * cannot be checked (Redis down), and the connection then stays until the next check.
+   */
+  stillValid?: () => Promise<boolean>;
 }
 
 /** A media_dropped notice goes out at most this often while frames are being dropped. */
 export const DROP_NOTICE_INTERVAL_MS = 1000;
 /** How often a pacing replay re-checks a full buffer. */
 const WRITABLE_POLL_MS = 10;
+/** How long a buffer may stay at half the limit or more before the client counts as too slow (callers pass the ping interval). */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+const TOO_SLOW_MESSAGE = 'Too slow: reconnect and resume from the last id received';
 
 interface DropTally {
   frames: number;
@@ -46,6 +55,8 @@ export class LiveClient implements TextSink {
   private pendingBytes = 0;
   private drops: DropTally = { frames: 0, bytes: 0, byMedia: {} };
   private lastDropNoticeAt = 0;
+  /** The buffer was seen below half the limit since the last checkDrained. */
+  private drainedSinceCheck = true;
 
   constructor(
     readonly transport: LiveTransport,
@@ -53,6 +64,8 @@ export class LiveClient implements TextSink {
     private readonly bufferLimit: number,
     private readonly metrics: LiveMetrics,
     private readonly onClosed: (client: LiveClient) => void,
+    /** A pacing replay waits this long at most for the buffer to drain below half the limit (the ping interval). */
+    private readonly drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS,
   ) {
     metrics.clientOpened(transport.kind);
   }
@@ -65,11 +78,11 @@ export class LiveClient implements TextSink {
     if (this.closedFlag) return;
     const text = JSON.stringify(message);
     const bytes = Buffer.byteLength(text);
-    const buffered = this.transport.bufferedBytes();
+    const buffered = this.observe();
     // Control messages are bounded like text: a client that keeps sending requests and never
     // reads their answers would otherwise grow its buffer without limit. Cut it as too slow.
     if (buffered + bytes > this.bufferLimit) {
-      this.close(LiveCloseCode.TooSlow, 'too_slow', `Too slow: reconnect and resume from the last id received`);
+      this.cutTooSlow();
       return;
     }
     this.transport.sendControl(message.type, text);
@@ -80,9 +93,9 @@ export class LiveClient implements TextSink {
     if (this.closedFlag) return false;
     const message = toClientText(subscriptionId, item.id, item.entry);
     const bytes = Buffer.byteLength(message);
-    const buffered = this.transport.bufferedBytes();
+    const buffered = this.observe();
     if (buffered + bytes > this.bufferLimit) {
-      this.close(LiveCloseCode.TooSlow, 'too_slow', `Too slow: reconnect and resume from the last id received`);
+      this.cutTooSlow();
       return false;
     }
     this.transport.sendEntry(message, item.id, TEXT_MESSAGE_TYPE[item.entry.media]);
@@ -95,7 +108,7 @@ export class LiveClient implements TextSink {
 
   /** Sends a frame unless the buffer is full (then counts the drop); true when sent. */
   sendFrame(frame: Buffer, media: LiveBinaryMedia, nowMs: number): boolean {
-    const buffered = this.transport.bufferedBytes();
+    const buffered = this.observe();
     if (buffered + frame.length > this.bufferLimit) {
       this.drops.frames++;
       this.drops.bytes += frame.length;
@@ -110,19 +123,44 @@ export class LiveClient implements TextSink {
     return true;
   }
 
-  /** Whether the buffer is under half the limit; else a promise of when it is (false if the client went away first). */
+  /**
+   * Whether the buffer is under half the limit; else a promise of when it is (false if
+   * the client went away first). A client whose buffer does not get there within the
+   * drain timeout is cut as too slow (and false): a peer that stopped reading (a zero
+   * window) would otherwise hold a replay, and the live entries it holds, forever.
+   */
   whenWritable(): true | Promise<boolean> {
     if (this.closedFlag) return Promise.resolve(false);
     const threshold = this.bufferLimit / 2;
-    if (this.transport.bufferedBytes() < threshold) return true;
+    if (this.observe() < threshold) return true;
+    const deadline = Date.now() + this.drainTimeoutMs;
     return new Promise((resolve) => {
       const check = () => {
         if (this.closedFlag) resolve(false);
-        else if (this.transport.bufferedBytes() < threshold) resolve(true);
-        else setTimeout(check, WRITABLE_POLL_MS);
+        else if (this.observe() < threshold) resolve(true);
+        else if (Date.now() >= deadline) {
+          this.cutTooSlow();
+          resolve(false);
+        } else setTimeout(check, WRITABLE_POLL_MS);
       };
       setTimeout(check, WRITABLE_POLL_MS);
     });
+  }
+
+  /**
+   * Called every ping interval (SSE clients, which have no ping of their own): a client
+   * whose buffer is at half the limit or more, and was never seen below it since the
+   * previous call — it did not drain within a whole interval —, is cut as too slow. The
+   * buffer grows only by what is sent, and every send looks at it first, so nothing that
+   * drained goes unseen. True when it was cut.
+   */
+  checkDrained(): boolean {
+    if (this.closedFlag) return false;
+    const drained = this.drainedSinceCheck;
+    this.drainedSinceCheck = false;
+    if (this.transport.bufferedBytes() < this.bufferLimit / 2 || drained) return false;
+    this.cutTooSlow();
+    return true;
   }
 
   reservePending(bytes: number): boolean {
@@ -148,6 +186,17 @@ export class LiveClient implements TextSink {
     this.closedFlag = true;
     this.metrics.clientClosed(this.transport.kind, reason);
     this.onClosed(this);
+  }
+
+  /** The bytes buffered now, noting whether the buffer is below half the limit (checkDrained). */
+  private observe(): number {
+    const buffered = this.transport.bufferedBytes();
+    if (buffered < this.bufferLimit / 2) this.drainedSinceCheck = true;
+    return buffered;
+  }
+
+  private cutTooSlow(): void {
+    this.close(LiveCloseCode.TooSlow, 'too_slow', TOO_SLOW_MESSAGE);
   }
 
   private maybeNoticeDrops(nowMs: number): void {

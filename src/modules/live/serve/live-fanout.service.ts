@@ -158,11 +158,6 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
     const attached: Attached = { client, sub };
     client.subscriptions.set(sub.id, sub);
     this.metrics.subscriptions.inc();
-    if (sub.wantsBinary) {
-      if (sub.allSessions) this.allMedia.add(attached);
-      else for (const s of sub.sessions) setAdd(this.mediaBySession, s, attached);
-      this.scheduleMediaSync();
-    }
     let cursors: TextCursor[] = [];
     if (sub.wantsText) {
       if (sub.allSessions) this.allTextSubs.add(attached);
@@ -177,6 +172,15 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
       }
     }
     if (client.closed || client.subscriptions.get(sub.id) !== sub) return false;
+    // A cursor from now starts where the reader does: should its session go quiet before
+    // anything new arrives, the subscription goes on from there (parked), not from the log's start.
+    for (const cursor of cursors) if (cursor.position === null) cursor.noteStart(this.reader.positionOf(cursor.sessionId));
+    // Frames only once the subscription is accepted: never before `subscribed`, nor for one then refused.
+    if (sub.wantsBinary) {
+      if (sub.allSessions) this.allMedia.add(attached);
+      else for (const s of sub.sessions) setAdd(this.mediaBySession, s, attached);
+      this.scheduleMediaSync();
+    }
     client.sendControl({ type: 'subscribed', id: sub.id, sessions: spec.sessions, media: [...spec.textMedia, ...spec.binaryMedia] });
     for (const cursor of cursors) this.startCursor(client, cursor, cursor.position !== null);
     return true;
@@ -272,8 +276,10 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
     const requested = cursor.position;
     if (checkGap && requested !== null && requested !== LOG_START) {
       const gap = await this.log.gapAfter(cursor.sessionId, requested);
-      if (gap && !cursor.cancelled) {
+      if (cursor.cancelled) return;
+      if (gap) {
         client.sendControl({ type: 'resume_gap', sub: cursor.subscription.id, session_id: cursor.sessionId, requested, oldest_available: gap.oldestAvailable });
+        if (gap.fromStart) cursor.rewind(LOG_START);
       }
     }
     await replayLog(cursor, this.log, { pageSize: REPLAY_PAGE_SIZE, whenWritable: () => client.whenWritable() });
@@ -304,7 +310,7 @@ export class LiveFanout implements OnModuleInit, OnModuleDestroy {
         if (sub.sessions.has(s)) continue;
         const cursor = this.cursorsBySub.get(sub)?.get(s);
         if (!cursor) continue;
-        this.park(sub, s, cursor.position);
+        this.park(sub, s, cursor.resumePoint);
         this.closeCursor(sub, cursor);
       }
     }

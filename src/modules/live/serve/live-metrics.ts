@@ -6,7 +6,7 @@ import { LIVE_MEDIA, LiveMedia } from '../live-protocol';
 export type LiveTransportKind = 'ws' | 'sse';
 
 /** Why a live client went away (the `reason` label). */
-export type LiveCloseReason = 'client' | 'too_slow' | 'ping_timeout' | 'protocol_error' | 'shutdown' | 'error';
+export type LiveCloseReason = 'client' | 'too_slow' | 'ping_timeout' | 'protocol_error' | 'shutdown' | 'error' | 'login_ended';
 
 interface PerMedia {
   messages: Counter.Internal;

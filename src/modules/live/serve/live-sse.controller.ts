@@ -114,7 +114,7 @@ export class LiveSseController {
     res.setHeader('Connection', 'keep-alive');
     res.flushHeaders();
 
-    const client = new LiveClient(new SseTransport(res), principal, this.settings.config.clientBufferBytes, this.metrics, (c) => this.fanout.remove(c));
+    const client = new LiveClient(new SseTransport(res), principal, this.settings.config.clientBufferBytes, this.metrics, (c) => this.fanout.remove(c), this.settings.config.pingIntervalMs);
     this.fanout.add(client);
     res.on('close', () => client.ended('client'));
     const subscribed = await this.fanout.subscribe(client, {

@@ -1,4 +1,7 @@
+import { HttpException } from '@nestjs/common';
 import Redis from 'ioredis';
+import { RedisServerProcess } from '../../../../test/utils/redis-server-process';
+import { waitFor } from '../../../../test/utils/wait-for';
 import { liveKeys } from '../live-protocol';
 import { keyFingerprint, LiveTickets, principalOf } from './live-tickets.service';
 import { LiveSettings } from './live-settings';
@@ -55,5 +58,24 @@ describe('LiveTickets', () => {
     expect(principalOf('not json')).toBeNull();
     expect(principalOf('{"x":1}')).toBeNull();
     expect(principalOf('{"key_fingerprint":"f","session_ids":["a"]}')?.sessionIds?.has('a')).toBe(true);
+  });
+
+  it('answers 503 service_unavailable, not a 500, when Redis cannot be reached (as the live endpoints do)', async () => {
+    const server = await RedisServerProcess.start();
+    // The shared client's options (redis.module.ts): no offline queue, one retry per request.
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 50, disconnectTimeout: 10 });
+    redis.on('error', () => undefined);
+    try {
+      await waitFor(() => redis.status === 'ready', { what: 'the client' });
+      await server.kill();
+      await waitFor(() => redis.status !== 'ready', { what: 'the client to see the outage' });
+      const failed = await new LiveTickets(redis, settings).issue({ fingerprint: 'f', owner: null }, null).catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(HttpException);
+      expect((failed as HttpException).getStatus()).toBe(503);
+      expect((failed as HttpException).getResponse()).toMatchObject({ code: 'service_unavailable' });
+    } finally {
+      redis.disconnect();
+      await server.kill();
+    }
   });
 });

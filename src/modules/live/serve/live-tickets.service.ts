@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import Redis from 'ioredis';
 import { createHash, randomBytes } from 'node:crypto';
 import type { ApiCaller } from '../../../common/auth/api-caller';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
+import { errorMessage } from '../../../common/errors/error-message';
 import { isRecord } from '../../../common/types/is-record';
 import { LivePrincipal } from './live-client';
 import { LiveSettings } from './live-settings';
@@ -32,6 +33,8 @@ function sha256Hex(value: string): string {
  */
 @Injectable()
 export class LiveTickets {
+  private readonly logger = new Logger(LiveTickets.name);
+
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly settings: LiveSettings,
@@ -46,7 +49,13 @@ export class LiveTickets {
       ...(key.owner !== null ? { owner: key.owner } : {}),
     };
     const ttl = this.settings.config.ticketTtlSec;
-    await this.redis.set(this.settings.keys.ticket(sha256Hex(ticket)), JSON.stringify(stored), 'EX', ttl);
+    try {
+      await this.redis.set(this.settings.keys.ticket(sha256Hex(ticket)), JSON.stringify(stored), 'EX', ttl);
+    } catch (err) {
+      // 503 as the live endpoints answer when they cannot redeem one, not a 500: try again.
+      this.logger.warn(`Issuing a live ticket failed: ${errorMessage(err)}`);
+      throw new ServiceUnavailableException({ code: 'service_unavailable', message: 'Live tickets cannot be issued right now (Redis is unreachable): try again' });
+    }
     return { ticket, expiresAt: new Date(Date.now() + ttl * 1000) };
   }
 

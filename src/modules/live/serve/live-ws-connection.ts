@@ -43,10 +43,17 @@ export class LiveWsConnection {
     private readonly onGone: (connection: LiveWsConnection) => void,
   ) {
     this.maxPendingRequests = Math.max(MIN_PENDING_REQUESTS_LIMIT, 2 * settings.config.maxSubscriptionsPerClient);
-    this.client = new LiveClient(new WsTransport(ws, socket), principal, settings.config.clientBufferBytes, metrics, (c) => {
-      fanout.remove(c);
-      onGone(this);
-    });
+    this.client = new LiveClient(
+      new WsTransport(ws, socket),
+      principal,
+      settings.config.clientBufferBytes,
+      metrics,
+      (c) => {
+        fanout.remove(c);
+        onGone(this);
+      },
+      settings.config.pingIntervalMs,
+    );
     fanout.add(this.client);
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('pong', () => (this.answeredPing = true));

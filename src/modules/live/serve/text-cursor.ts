@@ -25,6 +25,8 @@ export interface TextSink {
 export class TextCursor {
   /** Last entry id handled (sent or filtered out); later entries with a smaller or equal id are duplicates. */
   private lastId: string | null;
+  /** For a cursor from now: the reader's position when it started (what it would resume after before it has handled anything). */
+  private startId: string | null = null;
   private holding = true;
   private held: LogEntry[] = [];
   private heldBytes = 0;
@@ -45,6 +47,16 @@ export class TextCursor {
     return this.lastId;
   }
 
+  /** Where this cursor would go on from: its position, or for a cursor from now that handled nothing yet, where it started. */
+  get resumePoint(): string | null {
+    return this.lastId ?? this.startId;
+  }
+
+  /** Records where a cursor from now started (the reader's position for its session then). */
+  noteStart(readerPosition: string | undefined): void {
+    if (this.lastId === null && readerPosition !== undefined) this.startId = readerPosition;
+  }
+
   get overflows(): number {
     return this.overflowCount;
   }
@@ -55,6 +67,15 @@ export class TextCursor {
 
   get isHolding(): boolean {
     return this.holding;
+  }
+
+  /**
+   * Moves the resume point back to `position` before the replay starts (the requested
+   * one is not an id of the log: replay it from its start instead of skipping it all).
+   */
+  rewind(position: string): void {
+    if (!this.holding) throw new Error('A cursor is rewound only before its replay');
+    this.lastId = position;
   }
 
   /** An entry from the live reader. */

@@ -76,6 +76,11 @@ export class TextLogReader implements OnModuleInit, OnApplicationShutdown {
     return this.positions.has(sessionId);
   }
 
+  /** The id of the last entry read for a session (its starting id until one is read); undefined when not read. */
+  positionOf(sessionId: string): string | undefined {
+    return this.positions.get(sessionId);
+  }
+
   /**
    * Adds sessions to the read; resolves once each has its starting id. A session
    * untracked while its starting id is being looked up is not read: the late answer is
