@@ -222,7 +222,7 @@ describe('sessions repositories (real Postgres)', () => {
       expect(await events.findById(randomUUID())).toBeNull();
     });
 
-    it('findReceivedZoomEventIds lists Zoom events still received after the given age, oldest first', async () => {
+    it('findReceivedZoomEvents lists Zoom events still received after the given age, oldest first', async () => {
       const [older, newer, fromWs, done] = (await events.insertZoomEvents([
         zoomEvent('pending-1'),
         zoomEvent('pending-2'),
@@ -235,15 +235,35 @@ describe('sessions repositories (real Postgres)', () => {
       await setCreatedAt('session_events', fromWs, '2020-01-03T00:00:00Z');
       await events.markFinished(done, EventProcessingStatus.Processed);
       const mine = new Set([older, newer, fromWs, done, api.id]);
-      const found = (await events.findReceivedZoomEventIds(0, 100_000)).filter((id) => mine.has(id));
+      const ids = async (olderThanMs: number, limit: number) => (await events.findReceivedZoomEvents(olderThanMs, limit)).map((e) => e.id);
+      const found = (await ids(0, 100_000)).filter((id) => mine.has(id));
       expect(found).toEqual([older, newer, fromWs]);
       // Not old enough yet: the last one was stored just now.
       const [fresh] = (await events.insertZoomEvents([zoomEvent('pending-fresh')])) as string[];
-      expect(await events.findReceivedZoomEventIds(60_000, 100_000)).not.toContain(fresh);
-      expect(await events.findReceivedZoomEventIds(0, 1)).toHaveLength(1);
+      expect(await ids(60_000, 100_000)).not.toContain(fresh);
+      expect(await ids(0, 1)).toHaveLength(1);
       await events.markFinished(fresh, EventProcessingStatus.Ignored);
       for (const id of [older, newer, fromWs]) await events.markFinished(id, EventProcessingStatus.Ignored);
       await events.markFinished(api.id, EventProcessingStatus.Ignored);
+    });
+
+    it('findReceivedZoomEvents pages on after a cursor over (created_at, id): every event once, ties on created_at and microseconds kept', async () => {
+      const stored = (await events.insertZoomEvents(Array.from({ length: 7 }, (_, i) => zoomEvent(`page-${i}`)))) as string[];
+      // Before any other file's events. Three share one created_at (only the id orders them); the others differ by a microsecond.
+      const at = ['1990-06-01T00:00:00.000001Z', '1990-06-01T00:00:00.000001Z', '1990-06-01T00:00:00.000001Z', '1990-06-01T00:00:00.000002Z', '1990-06-01T00:00:00.000003Z', '1990-06-01T00:00:00.000004Z', '1990-06-01T00:00:00.000005Z'];
+      for (const [i, id] of stored.entries()) await setCreatedAt('session_events', id, at[i]);
+      const mine = new Set(stored);
+      const seen: string[] = [];
+      let after: Awaited<ReturnType<typeof events.findReceivedZoomEvents>>[number] | undefined;
+      for (let pages = 0; pages < 100; pages++) {
+        const page = await events.findReceivedZoomEvents(0, 2, after);
+        seen.push(...page.map((e) => e.id).filter((id) => mine.has(id)));
+        if (page.length < 2 || seen.length === stored.length) break;
+        after = page[page.length - 1];
+      }
+      const byTie = [...stored.slice(0, 3)].sort();
+      expect(seen).toEqual([...byTie, ...stored.slice(3)]);
+      for (const id of stored) await events.markFinished(id, EventProcessingStatus.Ignored);
     });
 
     it('markFinished sets the final status, processed_at, and session and error only when given', async () => {

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import request from 'supertest';
 import { jobIdFor } from '../src/jobs/job-ids';
 import { JobName } from '../src/jobs/job-names';
 import { QueueName } from '../src/jobs/queue-names';
+import { EventSource, SessionEventsService } from '../src/modules/sessions';
 import { PendingEventsSweeper } from '../src/modules/webhooks/pending-events.sweeper';
 import { ZoomEventHandlerService } from '../src/modules/webhooks/zoom-event-handler.service';
 import { webhookSignature as simSignature } from '../src/simulator';
@@ -134,6 +136,43 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     await waitFor(async () => (await streamJobs()).some((j) => j.id === streamId), { what: 'the stream job of the swept event' });
   });
 
+  it('the sweeper pages past 500 older events whose jobs are live: the lost ones behind them are queued again in one pass', async () => {
+    const events = ctx.hub.app.get(SessionEventsService, { strict: false });
+    const run = randomUUID().slice(0, 8);
+    const ids = (await events.storeZoomEvents(
+      Array.from({ length: 600 }, (_, i) => ({
+        source: EventSource.Webhook,
+        eventType: 'some.backlog_event',
+        dedupeKey: `zoom:backlog-${run}-${i}`,
+        rtmsStreamId: null,
+        eventTs: i,
+        payload: { event: 'some.backlog_event', event_ts: i, payload: { run } },
+      })),
+    )) as string[];
+    // Before every other file's events, oldest first, a millisecond apart.
+    await query(ctx.hub.app, `UPDATE session_events SET created_at = timestamptz '1991-01-01 00:00:00+00' + (event_ts * interval '1 millisecond') WHERE id = ANY($1::uuid[])`, [ids]);
+    const backlog = ids.slice(0, 500);
+    const lost = ids.slice(500);
+    // The 500 oldest have live jobs (a backlog: delayed an hour); the 100 newest lost theirs.
+    await ctx.hub.producer.enqueueBulk(
+      JobName.ZoomEventProcess,
+      backlog.map((eventId) => ({ data: { eventId }, opts: { delay: 3_600_000 } })),
+    );
+    const statuses = async (of: string[]) => (await query<{ status: string }>(ctx.hub.app, `SELECT status FROM session_events WHERE id = ANY($1::uuid[])`, [of])).map((r) => r.status);
+    try {
+      // Before the fix: 0 (one page of the 500 oldest, all with live jobs).
+      expect(await ctx.hub.app.get(PendingEventsSweeper, { strict: false }).sweep(0)).toBeGreaterThanOrEqual(100);
+      await waitFor(async () => (await statuses(lost)).every((s) => s === 'ignored'), { timeoutMs: 30_000, what: 'the 100 lost events to be applied' });
+      // The backlog is left to its own jobs.
+      expect(new Set(await statuses(backlog))).toEqual(new Set(['received']));
+      const states = await Promise.all(backlog.slice(0, 5).map((eventId) => ctx.hub.producer.jobState(JobName.ZoomEventProcess, { eventId })));
+      expect(states).toEqual(Array(5).fill('delayed'));
+    } finally {
+      await Promise.all(backlog.map((eventId) => ctx.hub.producer.queueFor(JobName.ZoomEventProcess).remove(jobIdFor(JobName.ZoomEventProcess, { eventId }) as string)));
+      await query(ctx.hub.app, `UPDATE session_events SET status = 'ignored' WHERE id = ANY($1::uuid[]) AND status = 'received'`, [ids]);
+    }
+  });
+
   it('a repeated rtms_started with new server_urls is recorded as a failover', async () => {
     const meeting = ctx.sim.createMeeting();
     const stream = await ctx.sim.startRtms(meeting.id);
@@ -223,7 +262,7 @@ describe('Webhook intake and sessions API (against the Zoom simulator)', () => {
     const job = await waitFor(async () => (await ctx.hub.producer.queueFor(JobName.OAuthDeauthorize).getJobs(['completed'])).find((j) => j.name === JobName.OAuthDeauthorize), {
       what: 'the oauth.deauthorize job to complete',
     });
-    expect(job.data).toEqual({ eventId: expect.any(String), zoomUserId: 'deauth-user', zoomAccountId: 'acct-1' });
+    expect(job.data).toEqual({ eventId: expect.any(String), zoomUserId: 'deauth-user', zoomAccountId: 'acct-1', deauthorizedAt: expect.any(String) });
     expect(job.returnvalue).toEqual({ removed: 1 });
     await ctx.queuesIdle();
   });

@@ -9,7 +9,7 @@ export { SessionsService } from './sessions.service';
 export type { TransitionOptions, TransitionResult } from './sessions.service';
 export type { EndedSession } from './repositories/sessions.repository';
 export { SessionEventsService } from './session-events.service';
-export type { RecordEventInput, StoredZoomEventInput } from './session-events.service';
+export type { PendingZoomEvent, RecordEventInput, StoredZoomEventInput } from './session-events.service';
 export { StreamsService } from './streams.service';
 export { SessionCleanupHooks } from './session-cleanup.hooks';
 export type { SessionCleanupHook, SessionRowCounter, SessionRowDeleter, StoredObjectsDeleted } from './session-cleanup.hooks';

@@ -4,12 +4,12 @@ import { PageQuery } from './dto/list-sessions.query';
 import { EventProcessingStatus, SessionEventEntity } from './entities/session-event.entity';
 import {decodeCursor, Page } from '../../common/http/pagination';
 import { keysetToPage } from '../../common/http/keyset-page';
-import { RecordEventInput, SessionEventsRepository, StoredZoomEventInput } from './repositories/session-events.repository';
+import { PendingZoomEvent, RecordEventInput, SessionEventsRepository, StoredZoomEventInput } from './repositories/session-events.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
 import { eventView } from './session.views';
 import { SessionNotFoundError } from './sessions.errors';
 
-export type { RecordEventInput, StoredZoomEventInput } from './repositories/session-events.repository';
+export type { PendingZoomEvent, RecordEventInput, StoredZoomEventInput } from './repositories/session-events.repository';
 
 /**
  * Session events: the inbox of verified Zoom events (stored before they are
@@ -37,9 +37,12 @@ export class SessionEventsService {
     return this.events.findById(id);
   }
 
-  /** Stored Zoom events still waiting for processing (their job may have been lost). */
-  pendingZoomEvents(olderThanMs: number, limit: number): Promise<string[]> {
-    return this.events.findReceivedZoomEventIds(olderThanMs, limit);
+  /**
+   * Stored Zoom events still waiting for processing (their job may have been lost), oldest
+   * first, a page at a time: pass the last one of a page as `after` for the next.
+   */
+  pendingZoomEvents(olderThanMs: number, limit: number, after?: PendingZoomEvent): Promise<PendingZoomEvent[]> {
+    return this.events.findReceivedZoomEvents(olderThanMs, limit, after);
   }
 
   /** Closes a stored event: processed, ignored, rejected or failed, with its session (and its payload replaced, to keep less of it). */

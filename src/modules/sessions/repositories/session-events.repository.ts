@@ -18,6 +18,13 @@ export interface StoredZoomEventInput {
   payloadJson?: string;
 }
 
+/** A stored Zoom event still waiting for processing; also the cursor of the next page. */
+export interface PendingZoomEvent {
+  id: string;
+  /** created_at as Postgres prints it: microseconds kept (a Date would cut them, and a page could repeat). */
+  createdAt: string;
+}
+
 export interface RecordEventInput {
   source: EventSource;
   eventType: string;
@@ -69,15 +76,20 @@ export class SessionEventsRepository {
     return this.repo().findOne({ where: { id } });
   }
 
-  /** Ids of Zoom events (webhook or event WebSocket) still `received` after `olderThanMs`, oldest first. */
-  async findReceivedZoomEventIds(olderThanMs: number, limit: number): Promise<string[]> {
-    const rows: Array<{ id: string }> = await this.dataSource.query(
-      `SELECT id FROM session_events
+  /**
+   * Zoom events (webhook or event WebSocket) still `received` after `olderThanMs`, oldest
+   * first, one keyset page over (created_at, id): those after `after` (the last row of the
+   * previous page).
+   */
+  async findReceivedZoomEvents(olderThanMs: number, limit: number, after?: PendingZoomEvent): Promise<PendingZoomEvent[]> {
+    const rows: Array<{ id: string; created_at: string }> = await this.dataSource.query(
+      `SELECT id, created_at::text AS created_at FROM session_events
         WHERE status = 'received' AND source IN ('webhook', 'event_ws') AND created_at < now() - ($1::int * interval '1 millisecond')
-        ORDER BY created_at LIMIT $2`,
-      [olderThanMs, limit],
+          AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
+        ORDER BY created_at, id LIMIT $2`,
+      [olderThanMs, limit, after?.createdAt ?? null, after?.id ?? null],
     );
-    return rows.map((r) => r.id);
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
   }
 
   /** Sets an event's final status and processed_at, plus its session and error when given. */
