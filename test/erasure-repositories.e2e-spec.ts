@@ -133,6 +133,66 @@ describe('erasure repositories (real Postgres)', () => {
     expect(await media.foldersShared(s, [], [uid(6)])).toEqual(new Set());
   });
 
+  it("takes a user out of the session's timeline — the stream workers' events and Zoom's — keeping everyone else's (a list naming several keeps the others)", async () => {
+    const s = await newSession();
+    const other = await newSession();
+    const [ann, bo] = [uid(8), uid(9)];
+    const event = async (sessionId: string, source: string, eventType: string, payload: Record<string, unknown>): Promise<string> => {
+      const [row] = await ds.query(
+        `INSERT INTO session_events (session_id, source, event_type, dedupe_key, payload, status) VALUES ($1, $2, $3, $4, $5::jsonb, 'processed') RETURNING id`,
+        [sessionId, source, eventType, `erasure-repo-${randomUUID()}`, JSON.stringify(payload)],
+      );
+      return row.id as string;
+    };
+    // Ann (numeric user id, as RTMS sends it) and Bo in the stream worker's timeline.
+    const annOnly = [
+      await event(s, 'worker', 'rtms.participant_joined', { event_type: 3, participants: [{ user_id: Number(ann), user_name: 'Ann' }] }),
+      await event(s, 'worker', 'rtms.active_speaker_changed', { event_type: 2, user_id: Number(ann), user_name: 'Ann' }),
+      await event(s, 'worker', 'rtms.sharing_started', { event_type: 5, user_id: Number(ann), user_name: 'Ann' }),
+      await event(s, 'worker', 'video.keyframe_wait', { user_id: ann, kind: 'video', cause: 'start' }),
+      await event(s, 'worker', 'media.lost', { reason: 'spool_host_lost', participants: [{ user_id: ann, user_name: 'Ann' }] }),
+      await event(s, 'webhook', 'meeting.participant_joined', { event: 'meeting.participant_joined', payload: { object: { participant: { user_id: ann, user_name: 'Ann', email: 'ann@example.com' } } } }),
+    ];
+    const both = await event(s, 'worker', 'rtms.participant_joined', { event_type: 3, timestamp: 5, participants: [{ user_id: Number(ann), user_name: 'Ann' }, { user_id: Number(bo), user_name: 'Bo' }] });
+    const bosOwn = [
+      await event(s, 'worker', 'rtms.active_speaker_changed', { event_type: 2, user_id: Number(bo), user_name: 'Bo' }),
+      await event(s, 'worker', 'rtms.participant_video_on', { event_type: 8, participants: [{ user_id: Number(bo) }] }),
+    ];
+    const status = await event(s, 'api', 'session.status_changed', { from: 'created', to: 'streaming' });
+    const elsewhere = await event(other, 'worker', 'rtms.active_speaker_changed', { event_type: 2, user_id: Number(ann), user_name: 'Ann' });
+
+    const result = await ds.transaction((em) => lookup.eraseEventsOfUsers(s, [ann], null, em));
+    expect(result).toEqual({ zoomEvents: 1, workerEvents: 5, redacted: 1 });
+    const left: Array<{ id: string; payload: Record<string, unknown> }> = await ds.query(`SELECT id, payload FROM session_events WHERE session_id = ANY($1::uuid[]) ORDER BY id`, [[s, other]]);
+    expect(left.map((r) => r.id).sort()).toEqual([both, ...bosOwn, status, elsewhere].sort());
+    expect(left.find((r) => r.id === both)!.payload).toEqual({ event_type: 3, timestamp: 5, participants: [{ user_id: Number(bo), user_name: 'Bo' }] });
+    expect(JSON.stringify(left.filter((r) => r.id !== elsewhere))).not.toContain('Ann');
+    expect(annOnly.some((id) => left.some((r) => r.id === id))).toBe(false);
+
+    // By name: an entry with the name (NFC) and no user id of theirs goes too; the join that
+    // now lists only Bo goes with Bo's own events.
+    const named = await event(s, 'worker', 'rtms.participant_left', { event_type: 4, participants: [{ user_id: 1, user_name: 'Bo\u0308' }, { user_id: 2, user_name: 'Cy' }] });
+    expect(await ds.transaction((em) => lookup.eraseEventsOfUsers(s, [bo], 'B\u00f6', em))).toEqual({ zoomEvents: 0, workerEvents: 3, redacted: 1 });
+    const afterName: Array<{ id: string; payload: Record<string, unknown> }> = await ds.query(`SELECT id, payload FROM session_events WHERE session_id = $1 ORDER BY id`, [s]);
+    expect(afterName.map((r) => r.id).sort()).toEqual([named, status].sort());
+    expect(afterName.find((r) => r.id === named)!.payload).toEqual({ event_type: 4, participants: [{ user_id: 2, user_name: 'Cy' }] });
+  });
+
+  it('looks names up along an expression index on normalize(user_name, NFC) in every table an erasure by name reads', async () => {
+    const plan = (text: string, params: unknown[]) =>
+      ds.transaction(async (em) => {
+        await em.query(`SET LOCAL enable_seqscan = off`);
+        const rows: Array<{ 'QUERY PLAN': string }> = await em.query(`EXPLAIN ${text}`, params);
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      });
+    for (const table of ['media_artifacts', 'transcript_segments', 'audio_segments']) {
+      expect(await plan(`SELECT session_id, user_id FROM ${table} WHERE user_name IS NOT NULL AND normalize(user_name, NFC) = $1`, ['Ann'])).toContain(`IDX_${table}_user_name_nfc`);
+    }
+    expect(await plan(`SELECT session_id, zoom_user_id FROM participants WHERE user_name IS NOT NULL AND normalize(user_name, NFC) = $1 AND zoom_user_id <> $2`, ['Ann', '0'])).toContain(
+      'IDX_participants_user_name_nfc',
+    );
+  });
+
   it("adds a session's progress to the report (counts merged by kind, sessions listed once) and clears the sealed subject when it ends", async () => {
     const id = randomUUID();
     erasureIds.push(id);

@@ -220,6 +220,18 @@ describe('Erasure by participant', () => {
     const bAppEvents = await appEventsOf(B);
     const othersAppEvents = (await appEventsOf(A)) + (await appEventsOf(C));
     expect(bAppEvents).toBeGreaterThan(0);
+    // The stream worker's timeline names B too (RTMS joins and leaves, speaker, video on/off): with a
+    // list naming others the event stays without B's entry; about B alone, it goes.
+    const timelineOf = async (user: number) =>
+      (
+        await sql<{ n: number }>(
+          `SELECT count(*)::int AS n FROM session_events WHERE session_id = $1 AND EXISTS (SELECT 1 FROM jsonb_path_query(payload, 'lax $.**.user_id') AS u(v) WHERE u.v #>> '{}' = $2)`,
+          [s1, String(user)],
+        )
+      )[0].n;
+    const bTimeline = await timelineOf(B);
+    const othersTimeline = [await timelineOf(A), await timelineOf(C)];
+    expect(bTimeline).toBeGreaterThan(0);
     const bObjects = await sql<{ storage_key: string; bytes: number; session_id: string }>(
       `SELECT storage_key, bytes, session_id FROM media_artifacts WHERE user_id = $1 AND session_id = ANY($2::uuid[])`,
       [String(B), [s1, mixed]],
@@ -260,7 +272,8 @@ describe('Erasure by participant', () => {
 
     // The report adds up to what B had.
     const had = (t: string) => (before[`${s1}|${t}|${B}`] ?? 0) + (before[`${mixed}|${t}|${B}`] ?? 0);
-    expect(done.counts).toEqual({
+    const { worker_events: workerEvents, events_redacted: redacted, ...counts } = done.counts;
+    expect(counts).toEqual({
       video_frames: had('artifact:video_frame'),
       share_frames: 0,
       audio_segments: had('artifact:audio_segment'),
@@ -270,6 +283,21 @@ describe('Erasure by participant', () => {
       objects: bObjects.length,
       app_events: bAppEvents,
     });
+    expect((workerEvents ?? 0) + (redacted ?? 0)).toBe(bTimeline);
+    expect(workerEvents).toBeGreaterThan(0);
+    // GET /sessions/:id/events no longer shows B (id or name); A's and C's events are all there.
+    expect(await timelineOf(B)).toBe(0);
+    expect([await timelineOf(A), await timelineOf(C)]).toEqual(othersTimeline);
+    const timeline: unknown[] = [];
+    for (let cursor: string | null = null, page = 0; page === 0 || cursor; page++) {
+      const res = await api().get(`/api/v1/sessions/${s1}/events?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`).set('x-api-key', API_KEY).expect(200);
+      timeline.push(...(res.body.data as unknown[]));
+      cursor = res.body.next_cursor as string | null;
+    }
+    const shown = JSON.stringify(timeline);
+    expect(shown).not.toMatch(new RegExp(`"user_id":"?${B}"?[,}]`));
+    expect(shown).not.toContain('"Bob"');
+    expect(shown).toContain('"Ann"');
     expect(await appEventsOf(B)).toBe(0);
     expect((await appEventsOf(A)) + (await appEventsOf(C))).toBe(othersAppEvents);
     expect(done.bytes_deleted).toBe(bObjects.reduce((n, o) => n + Number(o.bytes), 0));
@@ -284,7 +312,7 @@ describe('Erasure by participant', () => {
       expect(l).toMatchObject({ reason: 'erasure', actor: 'api_key', api_key_fingerprint: keyFingerprint(API_KEY), details: { subject_kind: 'zoom_user_id' } });
       expect(JSON.stringify(l.details)).not.toContain(String(B)); // the subject is in the log as its hash only
     }
-    expect(log.find((l) => l.session_id === s1)!.rows_deleted).toMatchObject({ participants: 1, transcript_segments: before[`${s1}|transcript|${B}`] });
+    expect(log.find((l) => l.session_id === s1)!.rows_deleted).toMatchObject({ participants: 1, transcript_segments: before[`${s1}|transcript|${B}`], session_events: workerEvents });
     const events = await sql<{ session_id: string }>(`SELECT session_id FROM app_events WHERE type = 'media.deleted' AND data->>'erasure_id' = $1`, [done.id]);
     expect(events.map((e) => e.session_id).sort()).toEqual([s1, mixed].sort());
 

@@ -78,6 +78,16 @@ describe('retention repositories (real Postgres)', () => {
     expect(due[0].expiredAt.getTime()).toBe(Math.min(...all.map((d) => d.expiredAt.getTime())));
   });
 
+  it("tells the savers which of a batch's sessions have a category purged (one query over the batch's sessions)", async () => {
+    const purged = await session(40, {}, { mediaPurged: true });
+    const fresh = await session(40);
+    await ds.query(`UPDATE sessions SET transcript_purged_at = now() WHERE id = $1`, [purged]);
+    const got = await repo.purgedOf([purged, fresh, purged, '00000000-0000-4000-8000-000000000000']);
+    expect([...got.keys()]).toEqual([purged]);
+    expect([...got.get(purged)!].sort()).toEqual(['media', 'transcript']);
+    expect(await repo.purgedOf([])).toEqual(new Map());
+  });
+
   it('adds the counts of every batch of a purge and hands them over once', async () => {
     const id = await session(40);
     await ds.transaction((em) => purges.add(id, 'media', { objects: 5, bytes: 500, rows: { media_artifacts: 5 } }, em));

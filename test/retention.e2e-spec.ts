@@ -275,13 +275,13 @@ function suite(driver: 'local' | 's3') {
       expect(entries[0].created_at.getTime()).toBeGreaterThanOrEqual(createdAt + 2000);
     }, 30_000);
 
-    it('records the stray objects a purge deletes even when no row went with them', async () => {
+    it('records the stray objects a purge deletes, in its objects and bytes, even when no row went with them', async () => {
       const { id } = await createSession(ctx.hub, { meetingId: '85550000003', capturePolicy: { retention: { media_days: days(1), transcript_days: 1, events_days: 1 } } });
       // A frame whose save was killed between its write and its row.
       const key = `${id}/video/Ann_101/${T0}.jpg`;
       await ctx.hub.app.get<MediaStorage>(MEDIA_STORAGE, { strict: false }).put(key, Buffer.from('a frame with no row'), 'image/jpeg');
       const [entry] = await waitFor(async () => ((await deletions(id)).length > 0 ? deletions(id) : undefined), { timeoutMs: 20000, what: 'the media purge to be logged' });
-      expect(entry).toMatchObject({ categories: ['media'], objects_deleted: 0, rows_deleted: {}, details: { stray_objects_deleted: 1 } });
+      expect(entry).toMatchObject({ categories: ['media'], objects_deleted: 1, bytes_deleted: String('a frame with no row'.length), rows_deleted: {}, details: { stray_objects_deleted: 1 } });
       expect(await listKeys(id)).toEqual([]);
       expect((await api().get(`/api/v1/sessions/${id}`).set('x-api-key', API_KEY).expect(200)).body.id).toBe(id);
     }, 30_000);

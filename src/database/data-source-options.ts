@@ -14,6 +14,9 @@ export function buildDataSourceOptions(url: string, poolSize = 10): DataSourceOp
     entities: ENTITIES,
     migrations: [join(__dirname, '..', '..', 'migrations', '*.{ts,js}')],
     migrationsTableName: 'typeorm_migrations',
+    // Each migration in its own transaction, as `npm run migrate` runs them, so the CLI takes
+    // a migration that must run outside one (CREATE INDEX CONCURRENTLY: `transaction = false`).
+    migrationsTransactionMode: 'each',
     synchronize: false,
     migrationsRun: false,
     // gen_random_uuid() is built into PostgreSQL 13+, so no extension is needed.

@@ -28,11 +28,18 @@ export const JOB_OPTIONS: Partial<Record<JobName, JobsOptions>> = {
   // exponential backoff has no cap, so the last waits are long (17, then 34 minutes).
   [JobName.OAuthDeauthorize]: { attempts: 12, backoff: { type: 'exponential', delay: 2000 } },
   // A proactive refresh keeps an idle connection's grant alive: it outlasts an outage of
-  // Zoom or the database of about an hour (8 attempts from 30 s doubling wait ~62 minutes
+  // Zoom or the database of about an hour (8 attempts from 30 s doubling wait ~64 minutes
   // in all; a 429 waits its Retry-After without using one: oauth.processor.ts). After
   // that the OAuth refresh sweeper queues it again (oauth-refresh.sweeper.ts).
   [JobName.TokenRefresh]: { attempts: 8, backoff: { type: 'exponential', delay: 30_000 } },
 };
+
+/**
+ * How long a given-up media batch (frame.save, chat.save, transcript.save) stays in Redis
+ * with its media, for Bull Board's Retry. Erasure keeps its "refuse their media" marker at
+ * least this long (ErasedParticipants): a retry must not save an erased person's media.
+ */
+export const FAILED_MEDIA_JOB_KEEP_SEC = 7 * 24 * 3600;
 
 /** Jobs whose payload is the media itself (base64 frames, chat, transcript lines): up to MEDIA_BATCH_MAX_BYTES each. */
 const MEDIA_BATCH_JOBS: ReadonlySet<JobName> = new Set([JobName.FrameSave, JobName.TranscriptSave, JobName.ChatSave]);
@@ -50,7 +57,7 @@ export function jobOptionsFor<N extends JobName>(name: N, data: JobOf<N>, config
     // media that is already stored (completed) or already reported as media.lost (failed).
     // Saved batches go at once; the newest given-up ones stay for Bull Board's Retry.
     opts.removeOnComplete = true;
-    opts.removeOnFail = { age: 7 * 24 * 3600, count: config.queues.keepFailedMedia };
+    opts.removeOnFail = { age: FAILED_MEDIA_JOB_KEEP_SEC, count: config.queues.keepFailedMedia };
   }
   if (name === JobName.RoomJoin || name === JobName.RoomLeave) {
     // Room calls have their own retry budget (ZOOM_ROOMS_ATTEMPTS, ZOOM_ROOMS_BACKOFF_MS).

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { isZeroRetention } from './capture-policy';
 import { PersonRef } from './payload-match';
-import { ParticipantLookupRepository, ParticipantRef, SessionErasureFacts } from './repositories/participant-lookup.repository';
+import { ParticipantLookupRepository, ParticipantRef, SessionErasureFacts, TimelineErasure } from './repositories/participant-lookup.repository';
 import { SessionsRepository } from './repositories/sessions.repository';
 
 /** Longest email stored (RFC 5321 path limit, rounded up to the column). */
@@ -46,9 +46,13 @@ export class ParticipantDirectory {
     return this.lookup.deleteParticipants(sessionId, userIds, em);
   }
 
-  /** The session's Zoom events naming these user ids (their participant_joined: name, email). Needs a transaction. */
-  deleteZoomEventsOfUsers(sessionId: string, userIds: string[], em: EntityManager): Promise<number> {
-    return this.lookup.deleteZoomEventsOfUsers(sessionId, userIds, em);
+  /**
+   * Takes these users (and, by name, `nfcName`) out of the session's timeline: Zoom's
+   * and the stream workers' events about them deleted, lists naming others redacted.
+   * Needs a transaction.
+   */
+  eraseEventsOfUsers(sessionId: string, userIds: string[], nfcName: string | null, em: EntityManager): Promise<TimelineErasure> {
+    return this.lookup.eraseEventsOfUsers(sessionId, userIds, nfcName, em);
   }
 
   /** Up to `limit` events of no session whose payload is about the person. */

@@ -20,6 +20,15 @@ export class SessionRetentionService {
     return this.repo.lockForPurge(id, em);
   }
 
+  /**
+   * Of these sessions, those whose retention purged a category, with the categories: media
+   * that reaches a saver after its category was purged (a batch held back longer than the
+   * retention) is refused, as the purge is never run again. A new capture clears them.
+   */
+  purgedOf(ids: string[]): Promise<Map<string, Set<RetentionCategory>>> {
+    return this.repo.purgedOf(ids);
+  }
+
   markPurged(id: string, category: RetentionCategory, em: EntityManager): Promise<void> {
     return this.repo.markPurged(id, category, em);
   }

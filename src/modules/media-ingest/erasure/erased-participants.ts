@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
 import { AppConfig } from '../../../config/app.config';
+import { FAILED_MEDIA_JOB_KEEP_SEC } from '../../../jobs/job-options';
 import { MAX_AGE_MS as SPILL_MAX_AGE_MS } from '../pipeline/media-spill';
 
 /**
@@ -14,7 +15,7 @@ import { MAX_AGE_MS as SPILL_MAX_AGE_MS } from '../pipeline/media-spill';
  * capture and is kept, as for audio (docs/retention.md).
  *
  * One Redis hash per session, user id → erasure time (epoch ms, the latest), kept for as
- * long as such a late save can come.
+ * long as such a late save can come: see erasedMarkerTtlSec.
  */
 @Injectable()
 export class ErasedParticipants {
@@ -23,8 +24,7 @@ export class ErasedParticipants {
 
   constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis, config: ConfigService<AppConfig, true>) {
     this.prefix = `${config.get('queues', { infer: true }).prefix}:media-erased`;
-    const storageRetryMs = config.get('storage', { infer: true }).retry.windowMs;
-    this.ttlSec = Math.ceil((Math.max(storageRetryMs, SPILL_MAX_AGE_MS) + 3_600_000) / 1000);
+    this.ttlSec = erasedMarkerTtlSec(config.get('storage', { infer: true }).retry.windowMs);
   }
 
   /** Marks the users erased from the session as of `at` (media they sent up to then is refused from now on). */
@@ -55,6 +55,16 @@ export class ErasedParticipants {
   private key(sessionId: string): string {
     return `${this.prefix}:${sessionId}`;
   }
+}
+
+/**
+ * How long a session's erased marker is kept: the longest a batch received before the
+ * erasure can still reach a saver. It may wait in a spill (a day), then for storage (the
+ * retry window), then fail for good and stay in Redis with its media as a failed job,
+ * which Bull Board can retry (FAILED_MEDIA_JOB_KEEP_SEC); plus an hour.
+ */
+export function erasedMarkerTtlSec(storageRetryWindowMs: number): number {
+  return Math.ceil((SPILL_MAX_AGE_MS + storageRetryWindowMs + FAILED_MEDIA_JOB_KEEP_SEC * 1000 + 3_600_000) / 1000);
 }
 
 const MARK_SCRIPT = `

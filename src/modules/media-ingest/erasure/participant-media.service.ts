@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
+import { DeletedObjects, MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 import { ErasedParticipants } from './erased-participants';
 import { ParticipantMediaRepository, UserInSession, UserObject } from '../repositories/participant-media.repository';
 
@@ -78,13 +78,19 @@ export class ParticipantMediaService {
    * Removes the participant folders (`{session}/{kind}/{name}_{user id}/`) the objects
    * were in, with anything left in them: their names are the person's. A folder that
    * holds another participant's object (never, as keys are built) is left alone.
-   * Returns how many leftover objects went with them.
+   * Returns the leftover objects (and their bytes) that went with them: objects without a
+   * row, e.g. of a save killed between its write and its insert.
    */
-  async deleteUserFolders(sessionId: string, userIds: string[], objects: UserObject[], em?: EntityManager): Promise<number> {
+  async deleteUserFolders(sessionId: string, userIds: string[], objects: UserObject[], em?: EntityManager): Promise<DeletedObjects> {
     const folders = [...new Set(objects.map((o) => o.storageKey.split('/')).filter((p) => p.length === 4).map((p) => `${p.slice(0, 3).join('/')}/`))];
     const shared = await this.repo.foldersShared(sessionId, folders, userIds, em);
-    let leftovers = 0;
-    for (const folder of folders) if (!shared.has(folder)) leftovers += (await this.storage.deletePrefix(folder)).objects;
+    const leftovers = { objects: 0, bytes: 0 };
+    for (const folder of folders) {
+      if (shared.has(folder)) continue;
+      const gone = await this.storage.deletePrefix(folder);
+      leftovers.objects += gone.objects;
+      leftovers.bytes += gone.bytes;
+    }
     return leftovers;
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { MediaRetentionRepository, StoredTotals } from '../repositories/media-retention.repository';
 import { ArtifactKind, KIND_FOLDER, sessionPrefix } from '../storage/media-key';
-import { MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
+import { DeletedObjects, MEDIA_STORAGE, MediaStorage } from '../storage/media-storage';
 
 /** The categories of the retention sweep that hold stored media (docs/retention.md). */
 export type StoredCategory = 'media' | 'transcript';
@@ -60,14 +60,18 @@ export class MediaRetentionService {
   /**
    * Objects of the category's folders that have no row (a save killed between its write
    * and its insert): once every row is gone, whatever is left there goes too. `session`:
-   * the session's whole folder (the session row is about to go).
+   * the session's whole folder (the session row is about to go). Returns what went.
    */
-  async deleteStrays(sessionId: string, scope: StoredCategory | 'session'): Promise<number> {
+  async deleteStrays(sessionId: string, scope: StoredCategory | 'session'): Promise<DeletedObjects> {
     const prefix = sessionPrefix(sessionId);
-    if (scope === 'session') return (await this.storage.deletePrefix(prefix)).objects;
-    let n = 0;
-    for (const kind of KINDS[scope]) n += (await this.storage.deletePrefix(`${prefix}${KIND_FOLDER[kind]}/`)).objects;
-    return n;
+    if (scope === 'session') return this.storage.deletePrefix(prefix);
+    const total = { objects: 0, bytes: 0 };
+    for (const kind of KINDS[scope]) {
+      const gone = await this.storage.deletePrefix(`${prefix}${KIND_FOLDER[kind]}/`);
+      total.objects += gone.objects;
+      total.bytes += gone.bytes;
+    }
+    return total;
   }
 
   /** Stored objects and bytes of unheld sessions, per category. */

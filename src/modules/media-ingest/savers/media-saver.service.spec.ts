@@ -5,7 +5,7 @@ import { MediaSaverService } from './media-saver.service';
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]).toString('base64');
 
 /** A saver whose storage refuses one key (as a file system refuses a name too long for it). */
-function saver(refuse: (key: string) => boolean, erasedOf = new Map<string, Map<string, number>>()) {
+function saver(refuse: (key: string) => boolean, erasedOf = new Map<string, Map<string, number>>(), purgedOf = new Map<string, Set<string>>()) {
   const erased = { of: async () => erasedOf };
   const upserted: ArtifactRow[] = [];
   const lost: Array<{ reason: string; batch: MediaBatchPayload }> = [];
@@ -33,6 +33,7 @@ function saver(refuse: (key: string) => boolean, erasedOf = new Map<string, Map<
     {} as never,
     {} as never,
     erased as never,
+    { purgedOf: async () => purgedOf } as never,
   );
   return { svc, upserted, lost };
 }
@@ -56,6 +57,18 @@ describe('MediaSaverService: one bad item of a multi-stream batch', () => {
     expect(lost).toHaveLength(1);
     expect(lost[0].reason).toBe('rejected');
     expect(lost[0].batch.streams.flatMap((st) => st.items.map((i) => i.userName))).toEqual(['Bad']);
+  });
+});
+
+describe('MediaSaverService: media of a category retention already purged', () => {
+  it('is not saved (the purge never runs again); the other category, and other sessions, are', async () => {
+    const frame = (sessionId: string) => ({ sessionId, rtmsStreamId: `r-${sessionId}`, items: [{ msgType: 15, userId: 1, userName: 'Ann', timestamp: 1000, data: JPEG, receivedAt: 1 }] });
+    const chat = (sessionId: string) => ({ sessionId, rtmsStreamId: `r-${sessionId}`, items: [{ msgType: 18, userId: 1, userName: 'Ann', timestamp: 1000, data: 'hi', receivedAt: 1 }] });
+    // s0: its media purged, its transcript (and chat) not yet; s1: nothing purged.
+    const { svc, upserted } = saver(() => false, new Map(), new Map([['s0', new Set(['media'])]]));
+    await expect(svc.saveFrames({ streams: [frame('s0'), frame('s1')] })).resolves.toBe(1);
+    await expect(svc.saveChat({ streams: [chat('s0')] })).resolves.toBe(1);
+    expect(upserted.map((r) => `${r.sessionId}:${r.kind}`).sort()).toEqual(['s0:chat', 's1:video_frame']);
   });
 });
 
@@ -100,6 +113,7 @@ describe('MediaSaverService.purgeStream', () => {
       {} as never,
       { record: async (input: Record<string, unknown>) => void logged.push(input) } as never,
       { of: async () => new Map() } as never,
+      {} as never,
     );
     return { svc, deletedKeys, logged };
   }

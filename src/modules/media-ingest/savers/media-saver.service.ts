@@ -11,7 +11,8 @@ import { AppConfig } from '../../../config/app.config';
 import type { MediaBatchPayload, MediaItem, StreamMediaItems, VideoSegmentInfo } from '../../../jobs/job-payloads';
 import { AppEventsService, AppEventType } from '../../app-events';
 import { DeletionActor, DeletionLogService, DeletionReason } from '../../deletion-log';
-import { SessionNotFoundError, SessionsService, StreamsService } from '../../sessions';
+import { SessionNotFoundError, SessionRetentionService, SessionsService, StreamsService } from '../../sessions';
+import type { RetentionCategory } from '../../sessions';
 import { ArtifactRow, MediaArtifactsRepository, StreamObject } from '../repositories/media-artifacts.repository';
 import { AudioSegmentsRepository } from '../repositories/audio-segments.repository';
 import { RecordingCompletionsRepository } from '../repositories/recording-completions.repository';
@@ -60,6 +61,11 @@ function uniqueByKey(objects: StreamObject[]): StreamObject[] {
   return [...new Map(objects.map((o) => [o.storageKey, o])).values()];
 }
 
+/** The retention category of a saver's item (docs/retention.md): frames and segments are media, transcript lines and chat the transcript. */
+function retentionCategoryOf(msgType: number): RetentionCategory {
+  return msgType === MSG_VIDEO || msgType === MSG_SHARE ? 'media' : 'transcript';
+}
+
 const sha8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
 
 /**
@@ -100,6 +106,7 @@ export class MediaSaverService {
     private readonly completions: RecordingCompletionsRepository,
     private readonly deletionLog: DeletionLogService,
     private readonly erased: ErasedParticipants,
+    private readonly retention: SessionRetentionService,
   ) {}
 
   private revokedKey(rtmsStreamId: string): string {
@@ -116,25 +123,34 @@ export class MediaSaverService {
   /**
    * The items of the batch that may still be written: not of a revoked stream (stop reason
    * 8), nor of a participant erased from the session after the item was received (a batch
-   * that waited for storage, or in a spill, and lands after the erasure: ErasedParticipants).
+   * that waited for storage, or in a spill, and lands after the erasure: ErasedParticipants),
+   * nor of a category retention already purged from the session (the purge is not run again).
    */
   private async liveEntries(p: MediaBatchPayload): Promise<Array<{ stream: StreamMediaItems; item: MediaItem }>> {
     if (p.streams.length === 0) return [];
-    // Both reads at once: one wait on Redis per batch, not two.
-    const [revoked, erased] = await Promise.all([
+    // The reads at once: one wait per batch, not three.
+    const [revoked, erased, purged] = await Promise.all([
       this.redis.mget(...p.streams.map((s) => this.revokedKey(s.rtmsStreamId))),
       this.erased.of(p.streams.map((s) => s.sessionId)),
+      this.retention.purgedOf(p.streams.map((s) => s.sessionId)),
     ]);
     const streams = p.streams.filter((_, i) => revoked[i] === null);
     const entries: Array<{ stream: StreamMediaItems; item: MediaItem }> = [];
     let refused = 0;
+    let expired = 0;
     for (const stream of streams) {
       const users = erased.get(stream.sessionId);
+      const purgedCategories = purged.get(stream.sessionId);
       for (const item of stream.items) {
         const erasedAt = users?.get(String(item.userId));
         if (erasedAt !== undefined && item.receivedAt <= erasedAt) refused++;
+        else if (purgedCategories?.has(retentionCategoryOf(item.msgType))) expired++;
         else entries.push({ stream, item });
       }
+    }
+    if (expired > 0) {
+      this.metrics.counter({ name: 'rtms_hub_media_purged_refused_total', help: 'Media items not saved: retention had already purged their category from the session' }).inc(expired);
+      this.logger.log(`${expired} media item(s) not saved: retention already purged their category from the session`);
     }
     if (refused > 0) {
       this.metrics.counter({ name: 'rtms_hub_media_erased_refused_total', help: 'Media items not saved: their participant was erased after they were received' }).inc(refused);

@@ -46,6 +46,7 @@ function saver() {
     {} as never,
     {} as never,
     { of: async () => new Map() } as never,
+    { purgedOf: async () => new Map() } as never,
   );
   return { svc, upserted, transcripts, puts, lost };
 }

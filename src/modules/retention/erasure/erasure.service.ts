@@ -252,8 +252,9 @@ export class ErasureService {
       const objects = await this.media.userObjects(sessionId, userIds, em);
       const deleted = new Set(first.map((o) => o.storageKey));
       await this.media.deleteObjects(objects.filter((o) => !deleted.has(o.storageKey)));
-      // The now empty participant folders carry the person's name (local storage).
-      await this.media.deleteUserFolders(sessionId, userIds, objects, em);
+      // The now empty participant folders carry the person's name (local storage); objects
+      // left in them without a row (a save killed between its write and its insert) go too.
+      const leftovers = await this.media.deleteUserFolders(sessionId, userIds, objects, em);
       const rows = await this.media.deleteUserRows(sessionId, userIds, em);
       // The composed recording shows and plays everyone: it goes with the person (docs/retention.md);
       // POST /sessions/:id/recording composes it again from what is left.
@@ -262,10 +263,12 @@ export class ErasureService {
       // sources it read (these rows among them) are still there (media-ingest composed-commit.ts).
       const recording = await this.recordings.deleteComposed(sessionId, em, ['recording']);
       const participantRows = await this.participants.deleteParticipants(sessionId, userIds, em);
-      // What the session's event inbox and app-event outbox hold about them: their
-      // participant_joined (name, email), their transcript lines and joins as sent to apps.
-      const zoomEvents = await this.participants.deleteZoomEventsOfUsers(sessionId, userIds, em);
+      // What the session's timeline and app-event outbox hold about them: their
+      // participant_joined (name, email), the stream's joins, speaker and sharing events
+      // naming them, their transcript lines and joins as sent to apps.
+      const timeline = await this.participants.eraseEventsOfUsers(sessionId, userIds, subject.kind === 'user_name' ? subject.value : null, em);
       const outbox = await this.outbox.deleteOfUsers(sessionId, userIds, em);
+      const objectsDeleted = objects.length + leftovers.objects + recording.objects;
       const counts: ErasureCounts = {
         video_frames: rows.video_frames,
         share_frames: rows.share_frames,
@@ -274,35 +277,44 @@ export class ErasureService {
         chat_messages: rows.chat_messages,
         transcript_segments: rows.transcript_segments,
         participants: participantRows,
-        objects: objects.length + recording.objects,
+        objects: objectsDeleted,
         ...(recording.objects > 0 ? { recordings: recording.objects } : {}),
-        ...(zoomEvents > 0 ? { zoom_events: zoomEvents } : {}),
+        ...(timeline.zoomEvents > 0 ? { zoom_events: timeline.zoomEvents } : {}),
+        ...(timeline.workerEvents > 0 ? { worker_events: timeline.workerEvents } : {}),
+        ...(timeline.redacted > 0 ? { events_redacted: timeline.redacted } : {}),
         ...(outbox.appEvents > 0 ? { app_events: outbox.appEvents } : {}),
         ...(outbox.webhookMessages > 0 ? { webhook_messages: outbox.webhookMessages } : {}),
       };
       const artifacts = rows.video_frames + rows.share_frames + rows.video_segments + rows.share_segments + rows.audio_segments + rows.chat_messages + recording.objects;
-      const eventRows = zoomEvents + outbox.appEvents + outbox.webhookMessages;
-      if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objects.length + eventRows === 0) return { signalled };
-      const bytes = objects.reduce((n, o) => n + o.bytes, 0) + recording.bytes;
+      const sessionEvents = timeline.zoomEvents + timeline.workerEvents;
+      const eventRows = sessionEvents + timeline.redacted + outbox.appEvents + outbox.webhookMessages;
+      if (artifacts + rows.transcript_segments + rows.spool_segments + participantRows + objectsDeleted + eventRows === 0) return { signalled };
+      const bytes = objects.reduce((n, o) => n + o.bytes, 0) + leftovers.bytes + recording.bytes;
       await this.deletionLog.record(
         {
           reason: DeletionReason.Erasure,
           sessionId,
           erasureId: row.id,
-          categories: [...new Set([...categoriesOf(rows, participantRows), ...(recording.objects > 0 ? ['media'] : []), ...(eventRows > 0 ? ['events'] : [])])],
-          objectsDeleted: objects.length + recording.objects,
+          categories: [...new Set([...categoriesOf(rows, participantRows), ...(recording.objects + leftovers.objects > 0 ? ['media'] : []), ...(eventRows > 0 ? ['events'] : [])])],
+          objectsDeleted,
           bytesDeleted: bytes,
           rowsDeleted: {
             media_artifacts: artifacts,
             transcript_segments: rows.transcript_segments,
             audio_segments: rows.spool_segments,
             participants: participantRows,
-            ...(eventRows > 0 ? { session_events: zoomEvents, app_events: outbox.appEvents, webhook_messages: outbox.webhookMessages } : {}),
+            ...(eventRows > 0 ? { session_events: sessionEvents, app_events: outbox.appEvents, webhook_messages: outbox.webhookMessages } : {}),
           },
           apiKeyFingerprint: row.requestedBy,
           actor: row.requestedBy ? DeletionActor.ApiKey : DeletionActor.System,
           owner: facts.owner,
-          details: { subject_kind: subject.kind, subject_hash: row.subjectHash, spool_segments_dropped: segments.open },
+          details: {
+            subject_kind: subject.kind,
+            subject_hash: row.subjectHash,
+            spool_segments_dropped: segments.open,
+            ...(leftovers.objects > 0 ? { folder_objects_deleted: leftovers.objects } : {}),
+            ...(timeline.redacted > 0 ? { session_events_redacted: timeline.redacted } : {}),
+          },
         },
         em,
       );

@@ -21,8 +21,9 @@ export interface RetentionRunStats {
   interrupted?: boolean;
   /** Rows deleted by age, per table (unlinked Zoom events, app events, webhook messages, sequence counters, room dispatches); also in `rows`. */
   aged?: Partial<Record<string, number>>;
-  /** Stored media of unheld sessions after the sweep, per category. */
+  /** Stored media of unheld sessions, per category, as measured at `storedAt` (at most every STORED_REFRESH_MS, so maybe by an earlier sweep). */
   stored?: Record<StoredCategory, { objects: number; bytes: number }>;
+  storedAt?: string;
 }
 
 /**

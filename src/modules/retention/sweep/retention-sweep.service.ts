@@ -23,6 +23,12 @@ import { RetentionRunStats, RetentionStatsStore } from './retention-stats';
 const SESSIONS_PER_PAGE = 50;
 /** The sweep's lease: renewed every third of it while the sweep runs. */
 const LEASE_MS = 60_000;
+/**
+ * What is stored under retention (a count and a sum over every artifact of unheld
+ * sessions) is measured at most this often, hub-wide; sweeps in between report the last
+ * measurement (`storedAt` says when it was taken).
+ */
+export const STORED_REFRESH_MS = 15 * 60_000;
 
 export interface SweepSummary extends RetentionRunStats {
   /** Another process holds the sweep's lease: this run did nothing. */
@@ -101,13 +107,22 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
       throw err;
     } finally {
       clearInterval(renew);
-      run.stored = await this.media.storedByCategory().catch(() => undefined);
+      Object.assign(run, await this.storedTotals());
       run.durationMs = Date.now() - started;
       run.finishedAt = new Date().toISOString();
       await this.stats.save(run).catch((err: unknown) => this.reportFailure(`Could not record the sweep's metrics`, err, 'warn'));
       await this.lock.release(this.leaseKey, token).catch(() => undefined);
       if (run.sessions > 0) this.logger.log(`Retention sweep: ${run.sessions} purge(s), ${run.objects} object(s), ${run.bytes} bytes, ${run.rows} row(s) in ${run.durationMs} ms`);
     }
+  }
+
+  /** What is stored under retention: measured again once the last measurement (any process's) is STORED_REFRESH_MS old. */
+  private async storedTotals(): Promise<Pick<RetentionRunStats, 'stored' | 'storedAt'>> {
+    const last = await this.stats.last().catch(() => null);
+    if (last?.stored && last.storedAt && Date.now() - Date.parse(last.storedAt) < STORED_REFRESH_MS) return { stored: last.stored, storedAt: last.storedAt };
+    const storedAt = new Date().toISOString();
+    const stored = await this.media.storedByCategory().catch(() => undefined);
+    return stored ? { stored, storedAt } : {};
   }
 
   /** A Redis outage is reported once per outage by the outage log; anything else is logged here. */
@@ -188,13 +203,14 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
     }
   }
 
-  /** Strays, then the one deletion_log entry, the purge marker and (all three purged) the session row. */
+  /**
+   * The purge's last step, in one transaction with the session row locked: whether the
+   * session is still to be purged (hold, purge marker, expiry) is checked first, before
+   * anything else is deleted; a row that arrived late is purged ('again': its batches
+   * run again); then the objects left without a row, the counts, the purge marker, the
+   * session row when all three are purged, and the one deletion_log entry.
+   */
   private async finish(sessionId: string, category: RetentionCategory): Promise<PurgeOutcome | 'again'> {
-    // Every row of the category is gone: objects without a row (a save killed between its write and its insert) go too.
-    const before = await this.db.transaction((em) => this.sessions.lockForPurge(sessionId, em));
-    if (!before) return { purged: false };
-    const lastCategory = RETENTION_CATEGORIES.every((c) => c === category || purgedAt(before, c) !== null);
-    const strays = lastCategory ? await this.media.deleteStrays(sessionId, 'session') : category === 'events' ? 0 : await this.media.deleteStrays(sessionId, category);
     return this.db.transaction(async (em): Promise<PurgeOutcome | 'again'> => {
       const s = await this.sessions.lockForPurge(sessionId, em);
       if (!s || !this.eligible(s, category, new Date())) return { purged: false };
@@ -204,16 +220,22 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
         await this.purges.add(sessionId, category, late, em);
         return 'again';
       }
-      const totals = await this.purges.take(sessionId, category, em);
-      await this.sessions.markPurged(sessionId, category, em);
       const sessionDeleted = RETENTION_CATEGORIES.every((c) => c === category || purgedAt(s, c) !== null);
+      // Every row of the category is gone: objects without a row (a save killed between its
+      // write and its insert) go too — the whole session folder when the row is about to go.
+      // Under the lock, after the check: a hold or a restart waits for this transaction, and
+      // one that came first stops the purge before anything is deleted.
+      const strays = sessionDeleted ? await this.media.deleteStrays(sessionId, 'session') : category === 'events' ? { objects: 0, bytes: 0 } : await this.media.deleteStrays(sessionId, category);
+      const purged = await this.purges.take(sessionId, category, em);
+      const totals = { ...purged, objects: purged.objects + strays.objects, bytes: purged.bytes + strays.bytes };
+      await this.sessions.markPurged(sessionId, category, em);
       if (sessionDeleted) {
         await this.sessions.deleteSession(sessionId, em);
         totals.rows.sessions = 1;
       }
       // Nothing was there (media of a session that never streamed): marked, but no entry and no media.deleted to apps.
-      // Stray objects deleted are something: the trail says so even when no row went with them.
-      const nothing = !sessionDeleted && totals.objects === 0 && strays === 0 && Object.values(totals.rows).every((n) => n === 0);
+      // Stray objects deleted are something: the trail counts them even when no row went with them.
+      const nothing = !sessionDeleted && totals.objects === 0 && Object.values(totals.rows).every((n) => n === 0);
       if (nothing) return { purged: true, totals, sessionDeleted };
       const policy = retentionPolicyOf(s);
       const days = effectiveDays(policy, this.defaults(), category);
@@ -232,7 +254,7 @@ export class RetentionSweepService implements BeforeApplicationShutdown {
             policy_source: policy?.[`${category}_days`] != null ? 'session' : 'config',
             retention_from: s.retentionFrom?.toISOString() ?? null,
             cut_off: expiryOf(s.retentionFrom, days)?.toISOString() ?? null,
-            stray_objects_deleted: strays,
+            stray_objects_deleted: strays.objects,
           },
         },
         em,

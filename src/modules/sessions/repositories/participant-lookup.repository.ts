@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returningRows } from '../../../database/returning-rows';
 import { PersonRef, payloadHasUserIds, payloadMentions } from '../payload-match';
+import { erasePersonFromPayload } from '../payload-redaction';
 
 /** A (session, Zoom user) pair of the participants table. */
 export interface ParticipantRef {
@@ -15,6 +16,16 @@ export interface SessionErasureFacts {
   id: string;
   owner: string | null;
   legalHoldAt: Date | null;
+}
+
+/** What erasing users did to a session's timeline (session_events). */
+export interface TimelineErasure {
+  /** Zoom's events (webhook, event WebSocket) deleted. */
+  zoomEvents: number;
+  /** The stream workers' events deleted. */
+  workerEvents: number;
+  /** Events of either kept with the users' entries taken out of their lists. */
+  redacted: number;
 }
 
 /** Zoom's mixed audio stream is user 0: never a person to look up. */
@@ -85,14 +96,38 @@ export class ParticipantLookupRepository {
   }
 
   /**
-   * Deletes the session's Zoom events (webhook, event WebSocket) whose payload carries one
-   * of these user ids: meeting.participant_joined holds the person's name and email.
+   * Takes the users out of the session's timeline: Zoom's events (webhook, event
+   * WebSocket: their meeting.participant_joined holds their name and email) and the stream
+   * workers' (RTMS participant lists, active speaker, sharing, video on/off, media.lost,
+   * notes) whose payload carries one of these user ids in a `user_id` member — or, by
+   * name (`nfcName`), that name as a string. An event about them alone is deleted; one
+   * listing others too keeps the others, without their entries (payload-redaction.ts).
    */
-  async deleteZoomEventsOfUsers(sessionId: string, userIds: string[], em: EntityManager): Promise<number> {
-    const rows = await returningRows<{ id: string }>(
-      em.query(`DELETE FROM session_events WHERE session_id = $1 AND source IN ('webhook', 'event_ws') AND ${payloadHasUserIds('payload', 2)} RETURNING id`, [sessionId, userIds]),
+  async eraseEventsOfUsers(sessionId: string, userIds: string[], nfcName: string | null, em: EntityManager): Promise<TimelineErasure> {
+    const byName = nfcName === null ? null : payloadMentions('payload', { kind: 'user_name', value: nfcName }, 3);
+    const rows: Array<{ id: string; source: string; payload: Record<string, unknown> }> = await em.query(
+      `SELECT id, source, payload FROM session_events
+        WHERE session_id = $1 AND source IN ('webhook', 'event_ws', 'worker') AND (${payloadHasUserIds('payload', 2)}${byName ? ` OR ${byName.sql}` : ''})
+        ORDER BY id FOR UPDATE`,
+      [sessionId, userIds, ...(byName?.params ?? [])],
     );
-    return rows.length;
+    const person = { userIds: new Set(userIds), name: nfcName };
+    const deleted: Array<{ id: string; source: string }> = [];
+    const redacted: Array<{ id: string; payload: Record<string, unknown> }> = [];
+    for (const r of rows) {
+      const outcome = erasePersonFromPayload(r.payload, person);
+      if (outcome.action === 'delete') deleted.push(r);
+      else if (outcome.action === 'redact') redacted.push({ id: r.id, payload: outcome.payload });
+    }
+    if (deleted.length > 0) await em.query(`DELETE FROM session_events WHERE id = ANY($1::uuid[])`, [deleted.map((r) => r.id)]);
+    if (redacted.length > 0) {
+      await em.query(
+        `UPDATE session_events e SET payload = r.payload FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, payload) WHERE e.id = r.id`,
+        [redacted.map((r) => r.id), redacted.map((r) => JSON.stringify(r.payload))],
+      );
+    }
+    const worker = deleted.filter((r) => r.source === 'worker').length;
+    return { zoomEvents: deleted.length - worker, workerEvents: worker, redacted: redacted.length };
   }
 
   /**

@@ -75,6 +75,18 @@ export class SessionRetentionRepository {
     return em.getRepository(SessionEntity).createQueryBuilder('s').setLock('for_no_key_update').where('s.id = :id', { id }).getOne();
   }
 
+  /** Of these sessions, those with a category purged (and not captured again since): id → its purged categories. */
+  async purgedOf(ids: string[]): Promise<Map<string, Set<RetentionCategory>>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const rows: Array<{ id: string; media: boolean; transcript: boolean; events: boolean }> = await this.db.query(
+      `SELECT id, media_purged_at IS NOT NULL AS media, transcript_purged_at IS NOT NULL AS transcript, events_purged_at IS NOT NULL AS events FROM sessions
+        WHERE id = ANY($1::uuid[]) AND (media_purged_at IS NOT NULL OR transcript_purged_at IS NOT NULL OR events_purged_at IS NOT NULL)`,
+      [unique],
+    );
+    return new Map(rows.map((r) => [r.id, new Set(RETENTION_CATEGORIES.filter((c) => r[c]))]));
+  }
+
   async markPurged(id: string, category: RetentionCategory, em: EntityManager): Promise<void> {
     await em.query(`UPDATE sessions SET ${PURGED_COLUMN[category]} = now() WHERE id = $1`, [id]);
   }

@@ -14,8 +14,12 @@ export interface ErasureCounts {
   chat_messages?: number;
   transcript_segments?: number;
   participants?: number;
-  /** Zoom events of their sessions naming them (meeting.participant_joined: name, email); only when any. */
+  /** Zoom events of their sessions about them (meeting.participant_joined: name, email), deleted; only when any. */
   zoom_events?: number;
+  /** The stream workers' events of their sessions about them (RTMS joins, speaker, sharing…), deleted; only when any. */
+  worker_events?: number;
+  /** Timeline events kept with their entries taken out of a list naming others too; only when any. */
+  events_redacted?: number;
   /** Zoom events linked to no session that carry their user id, email or name; only when any. */
   unlinked_events?: number;
   /** App events about them (transcript.segment, participant.joined/left) and the webhook messages made of them; only when any. */
