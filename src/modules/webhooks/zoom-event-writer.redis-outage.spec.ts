@@ -1,7 +1,6 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisServerProcess } from '../../../test/utils/redis-server-process';
+import { waitFor } from '../../../test/utils/wait-for';
 import { bullConnectionFor } from '../../common/redis/redis-factory';
 import type { StoredZoomEventInput } from '../sessions';
 import { ENQUEUE_TIMEOUT_MS, ZoomEventWriter } from './zoom-event-writer';
@@ -9,66 +8,6 @@ import { ENQUEUE_TIMEOUT_MS, ZoomEventWriter } from './zoom-event-writer';
 const input = (key: string) => ({ source: 'webhook', eventType: 'meeting.rtms_started', dedupeKey: key, rtmsStreamId: 's', eventTs: 1, payload: {} }) as unknown as StoredZoomEventInput;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-/** A throwaway redis-server (no persistence) on a free loopback port, killed and started again by the test. */
-class RedisServer {
-  private child: ChildProcess | null = null;
-  private constructor(readonly port: number) {}
-
-  static async start(): Promise<RedisServer> {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const { port: p } = srv.address() as { port: number };
-        srv.close(() => resolve(p));
-      });
-    });
-    const server = new RedisServer(port);
-    await server.restart();
-    return server;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  get running(): boolean {
-    return this.child !== null;
-  }
-
-  async restart(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await until(async () => {
-      const c = new Redis({ host: '127.0.0.1', port: this.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        return (await c.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        c.disconnect();
-      }
-    }, `redis-server on port ${this.port}`);
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
 
 /**
  * The outage as BullMQ sees it with the hub's own connection options (bullConnectionFor:
@@ -77,14 +16,14 @@ class RedisServer {
  * the server is back.
  */
 describe('ZoomEventWriter through a Redis outage (a redis-server the test kills and restarts)', () => {
-  let server: RedisServer;
+  let server: RedisServerProcess;
   let queue: Queue;
   const rows: string[] = [];
   const events = { storeZoomEvents: async (inputs: StoredZoomEventInput[]) => inputs.map((i) => (rows.push(i.dedupeKey), `ev-${i.dedupeKey}`)) };
   const jobIds = async () => (await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).map((j) => j.data.eventId as string).sort();
 
   beforeAll(async () => {
-    server = await RedisServer.start();
+    server = await RedisServerProcess.start();
     queue = new Queue('zoom-events', { connection: bullConnectionFor({ mode: 'standalone', url: server.url } as never), prefix: `writer-outage-${process.pid}` });
     queue.on('error', () => undefined);
   });
@@ -115,6 +54,6 @@ describe('ZoomEventWriter through a Redis outage (a redis-server the test kills 
 
     // Back (empty: the test server keeps nothing). The held command and the deferred ids go through.
     await server.restart();
-    await until(async () => (await jobIds()).join() === 'ev-b,ev-c', 'the jobs of the events stored during the outage');
+    await waitFor(async () => (await jobIds()).join() === 'ev-b,ev-c', { what: 'the jobs of the events stored during the outage' });
   }, 30_000);
 });
