@@ -1,8 +1,8 @@
 import { DelayedError, type Job, WaitingError } from 'bullmq';
 import { JobName } from '../../jobs/job-names';
-import { ComposeInterrupted } from './compose/compose-errors';
+import { ComposeFailure, ComposeInterrupted } from './compose/compose-errors';
 import type { RecordingComposer } from './compose/recording-composer.service';
-import { MediaComposeProcessor } from './media-compose.processor';
+import { COMPOSE_LEASE_LOST_FREE_DEFERRALS, MediaComposeProcessor } from './media-compose.processor';
 
 /** A processor whose BullMQ worker and job are stubs. */
 function processor(run: RecordingComposer['run']) {
@@ -18,6 +18,10 @@ function processor(run: RecordingComposer['run']) {
     attemptsMade: 0,
     moveToWait: jest.fn(async () => undefined),
     moveToDelayed: jest.fn(async () => undefined),
+    progress: 0,
+    updateProgress: jest.fn(async function (this: { progress: unknown }, progress: unknown) {
+      this.progress = progress;
+    }),
   } as unknown as Job & { moveToWait: jest.Mock; moveToDelayed: jest.Mock };
   return { p, composer, worker, job };
 }
@@ -60,5 +64,20 @@ describe('MediaComposeProcessor on SIGTERM', () => {
     await expect(p.process(job)).rejects.toBeInstanceOf(DelayedError);
     expect(job.moveToDelayed).toHaveBeenCalledWith(expect.any(Number), 'token-1');
     expect(job.moveToDelayed.mock.calls[0][0]).toBeGreaterThan(before);
+  });
+});
+
+describe('MediaComposeProcessor when the lease is lost', () => {
+  it('puts the job back without using an attempt a few times, then uses attempts (a run that always stalls ends)', async () => {
+    const { p, job } = processor(async () => {
+      throw new ComposeInterrupted('lease_lost');
+    });
+    for (let i = 0; i < COMPOSE_LEASE_LOST_FREE_DEFERRALS; i++) await expect(p.process(job)).rejects.toBeInstanceOf(DelayedError);
+    expect(job.moveToDelayed).toHaveBeenCalledTimes(COMPOSE_LEASE_LOST_FREE_DEFERRALS);
+    const failure = p.process(job);
+    await expect(failure).rejects.toBeInstanceOf(ComposeFailure);
+    await expect(failure).rejects.toMatchObject({ code: 'internal_error', retryable: true });
+    expect(job.moveToDelayed).toHaveBeenCalledTimes(COMPOSE_LEASE_LOST_FREE_DEFERRALS);
+    expect(job.progress).toEqual({ leaseLost: COMPOSE_LEASE_LOST_FREE_DEFERRALS + 1 });
   });
 });

@@ -6,11 +6,20 @@ import { JobName } from '../../jobs/job-names';
 import { QueueJob, RecordingComposePayload } from '../../jobs/job-payloads';
 import { QueueName } from '../../jobs/queue-names';
 import { deferJobUntil, QueueProcessor, unknownJob } from '../../jobs/queue-processor';
-import { ComposeInterrupted } from './compose/compose-errors';
+import { ComposeFailure, ComposeInterrupted } from './compose/compose-errors';
 import { RecordingComposer } from './compose/recording-composer.service';
 
 /** How long a composition waits when another run of its session holds the lease (compose-lease.ts). */
 export const COMPOSE_BUSY_RETRY_MS = 15_000;
+
+/**
+ * Times a composition's lease may be lost and the job put back without using an attempt.
+ * A run that loses it every time (its process stalls past the lease on this session) would
+ * otherwise be put back forever; past this, each loss uses an attempt, and the last one
+ * announces the failure. Counted in the job's progress (`{ leaseLost: n }`), which
+ * survives the moves back to delayed.
+ */
+export const COMPOSE_LEASE_LOST_FREE_DEFERRALS = 5;
 
 /**
  * `media-compose` queue: builds recording.mp4 (CPU-heavy: its own workers, concurrency
@@ -47,7 +56,10 @@ export class MediaComposeProcessor extends QueueProcessor implements BeforeAppli
     } catch (err) {
       if (!(err instanceof ComposeInterrupted)) throw err;
       if (err.reason === 'shutdown') return this.handBack(job);
-      // Its lease was lost (another run may hold it now): later, no attempt used.
+      // Its lease was lost (another run may hold it now): later, no attempt used — a few times.
+      const lost = leaseLosses(job) + 1;
+      await job.updateProgress({ leaseLost: lost });
+      if (lost > COMPOSE_LEASE_LOST_FREE_DEFERRALS) throw new ComposeFailure('internal_error', `composition lease lost ${lost} times (the run stalled past its lease)`, true);
       return deferJobUntil(job, Date.now() + COMPOSE_BUSY_RETRY_MS);
     }
   }
@@ -78,4 +90,11 @@ export class MediaComposeProcessor extends QueueProcessor implements BeforeAppli
     }
     this.shutdown.abort();
   }
+}
+
+/** How many times this job's lease was lost so far (its progress). */
+function leaseLosses(job: Job): number {
+  const progress = job.progress as { leaseLost?: unknown } | number | undefined;
+  const n = typeof progress === 'object' && progress !== null ? progress.leaseLost : undefined;
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }

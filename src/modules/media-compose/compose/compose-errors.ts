@@ -1,6 +1,6 @@
 import { isStorageUnavailable, StorageObjectNotFoundError } from '../../media-ingest';
 import { ComposeInputError } from '../engine/ffmpeg-compose-engine';
-import { FfmpegNotFoundError } from '../engine/ffmpeg-runner';
+import { FfmpegError, FfmpegNotFoundError, FfmpegTimeoutError } from '../engine/ffmpeg-runner';
 
 /** Why a recording could not be composed: what recording.ready's `recording_error.code` says. */
 export type ComposeErrorCode =
@@ -59,7 +59,19 @@ export class ComposeInterrupted extends Error {
   }
 }
 
-/** An error from the engine (ffmpeg): deterministic, except a missing binary is named as such and an abort is retried. */
+/** errno codes of the machine, not of the input: no memory, no process or file slots, no disk space. */
+const RESOURCE_ERRNOS = new Set(['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE', 'ENOSPC', 'EDQUOT']);
+/** What ffmpeg prints (strerror) when the disk it writes to is full. */
+const DISK_FULL = /No space left on device|Disk quota exceeded/i;
+
+/**
+ * An error from the engine (ffmpeg). ffmpeg failing on its input is deterministic
+ * (compose_failed, final); the machine failing it is not, and is retried as
+ * internal_error: a full disk (ENOSPC), ffmpeg killed by a signal the runner did not send
+ * (the OOM killer's SIGKILL: the runner's own kills, on abort or past the deadline,
+ * reject with other errors), a run past its deadline, a spawn refused for want of
+ * memory or processes. A missing binary is named as such; an abort is retried.
+ */
 export function engineFailure(err: unknown): ComposeFailure {
   if (err instanceof ComposeFailure) return err;
   const e = err as { code?: unknown; syscall?: unknown; name?: unknown; message?: unknown };
@@ -68,6 +80,10 @@ export function engineFailure(err: unknown): ComposeFailure {
   if (err instanceof FfmpegNotFoundError) return new ComposeFailure('ffmpeg_missing', message, false);
   if (err instanceof ComposeInputError) return new ComposeFailure('source_invalid', message, false);
   if (e?.code === 'ENOENT' && (typeof e.syscall !== 'string' || e.syscall.startsWith('spawn'))) return new ComposeFailure('ffmpeg_missing', `ffmpeg not found: ${message}`, false);
+  if (err instanceof FfmpegTimeoutError) return new ComposeFailure('internal_error', message, true);
+  if (err instanceof FfmpegError && err.signal !== null) return new ComposeFailure('internal_error', `${message} (killed from outside: out of memory?)`, true);
+  if (err instanceof FfmpegError && DISK_FULL.test(err.stderrTail)) return new ComposeFailure('internal_error', `disk full: ${message}`, true);
+  if (typeof e?.code === 'string' && RESOURCE_ERRNOS.has(e.code)) return new ComposeFailure('internal_error', message, true);
   return new ComposeFailure('compose_failed', message, false);
 }
 

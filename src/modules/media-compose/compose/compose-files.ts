@@ -23,6 +23,17 @@ export interface ParticipantFile {
 }
 
 /**
+ * Fails the attempt, retryably, when `dir`'s file system has less room than the sources
+ * take (`bytes`): the downloads would fill it and fail anyway, after copying gigabytes;
+ * later, or on another worker, there may be room.
+ */
+export async function ensureFreeSpace(dir: string, bytes: number): Promise<void> {
+  const fsStats = await fs.statfs(dir);
+  const free = fsStats.bavail * fsStats.bsize;
+  if (free < bytes) throw new ComposeFailure('internal_error', `not enough free space in ${dir}: the sources take ${bytes} bytes, ${free} are free`, true);
+}
+
+/**
  * Downloads every source into `dir` (one at a time: disk and memory stay bounded),
  * cutting WAVs into their gapless runs; runs (and WAVs) left with no PCM are dropped from
  * the plan. A missing object is handed to `onMissing` first, which throws if it was taken
@@ -39,7 +50,8 @@ export async function downloadSources(media: RecordingMediaService, plan: Compos
     }
   };
   for (const v of plan.video) await fetch(v.source.storageKey, path.join(dir, v.file));
-  for (const a of [...plan.audio, ...plan.participants]) {
+  // Without the mixed stream, plan.participants holds the very pieces of plan.audio: each is fetched once.
+  for (const a of new Set([...plan.audio, ...plan.participants])) {
     const file = path.join(dir, a.file);
     await fetch(a.source.storageKey, file);
     let pieces: Array<{ file: string; wav: Buffer }>;
@@ -65,7 +77,11 @@ export async function downloadSources(media: RecordingMediaService, plan: Compos
  */
 export async function encodeParticipants(encoder: ParticipantAudioEncoder, plan: ComposePlan, dir: string, signal: AbortSignal): Promise<ParticipantFile[]> {
   const byUser = new Map<string, ComposePlan['participants']>();
-  for (const p of plan.participants) byUser.set(p.source.userId, [...(byUser.get(p.source.userId) ?? []), p]);
+  for (const p of plan.participants) {
+    const pieces = byUser.get(p.source.userId);
+    if (pieces) pieces.push(p);
+    else byUser.set(p.source.userId, [p]);
+  }
   const files: ParticipantFile[] = [];
   for (const [userId, pieces] of byUser) {
     const file: ParticipantFile = { userId, pieces, out: path.join(dir, `participant-${files.length}.out`) };

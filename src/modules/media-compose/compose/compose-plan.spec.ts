@@ -124,6 +124,24 @@ describe('planComposition', () => {
     ]);
   });
 
+  it('plans the participants’ own files on the very pieces of the recording when there is no mixed stream (downloaded once)', () => {
+    const plan = planComposition({ startedAt: new Date(T0), endedAt: new Date(T0 + 5000), video: [], audio: [audioSeg('1', T0, 5000), audioSeg('2', T0 + 10, 4000)], events: [], participantAudio: true });
+    expect(plan.audioSource).toBe('participants');
+    expect(plan.participants).toBe(plan.audio);
+    expect(plan.skipped).toEqual([]);
+  });
+
+  it('plans a long meeting of 140 000 sources (no spread of every source into Math.min, which overflows the stack)', () => {
+    // 40 participants' own audio in 1 s pieces for almost an hour, with a 10 s hole where the stream was interrupted.
+    const audio: PlanSource[] = [];
+    for (let s = 0; s < 3500; s++) if (s < 1750 || s >= 1760) for (let u = 1; u <= 40; u++) audio.push(audioSeg(String(u), T0 + s * 1000, 1000));
+    expect(audio.length).toBeGreaterThan(125_000);
+    const plan = planComposition({ startedAt: new Date(T0 + 1000), endedAt: new Date(T0 + 3_000_000), video: [], audio, events: [ev('stream.reconnect', T0 + 1_755_000)] });
+    expect([plan.startTs, plan.endTs]).toEqual([T0, T0 + 3_500_000]);
+    expect(plan.audio).toHaveLength(audio.length);
+    expect(plan.knownGaps).toEqual([{ fromTs: T0 + 1_750_000, toTs: T0 + 1_760_000, reason: 'interrupted' }]);
+  });
+
   it('leaves out a malformed source and says which', () => {
     const bad = videoSeg('1', T0, 10, 25, { frame_ts: 'nope' });
     const plan = planComposition({ startedAt: new Date(T0), endedAt: new Date(T0 + 1000), video: [bad, videoSeg('2', T0, 10)], audio: [], events: [] });

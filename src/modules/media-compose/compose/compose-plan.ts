@@ -133,6 +133,18 @@ function videoEnd(s: PlanSource, frameTs: number[]): number {
   return Math.max(frameTs[frameTs.length - 1], s.capturedAt.getTime() + (s.durationMs ?? 0));
 }
 
+/** The first index of the sorted `values` where `from` holds (it holds from there to the end), or values.length. */
+function firstIndex(values: number[], from: (v: number) => boolean): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (from(values[mid])) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /**
  * Everything the compose job needs before it downloads anything: the recording window,
  * which sources go in (as local file names), and the gaps the session itself knows of.
@@ -172,20 +184,22 @@ export function planComposition(req: PlanRequest): ComposePlan {
     return out;
   };
   const audio = planAudio(mixed.length > 0 ? mixed : req.audio, 'a', true);
-  const participants = req.participantAudio ? planAudio(req.audio.filter((a) => a.userId !== MIXED_AUDIO_USER_ID), 'p', mixed.length > 0) : [];
+  // Without the mixed stream the recording is made of the participants' own audio: the
+  // same pieces, planned (and downloaded) once.
+  const participants = !req.participantAudio ? [] : mixed.length > 0 ? planAudio(req.audio.filter((a) => a.userId !== MIXED_AUDIO_USER_ID), 'p', true) : audio;
 
-  const starts = [...video.map((v) => v.frameTs[0]), ...audio.map((a) => a.runs[0].startTs)];
-  const ends = [...video.map((v) => videoEnd(v.source, v.frameTs)), ...audio.map((a) => a.endTs)];
-  const mediaStart = starts.length ? Math.min(...starts) : null;
-  const mediaEnd = ends.length ? Math.max(...ends) : null;
-  const startTs = Math.min(...[req.startedAt?.getTime(), mediaStart].filter(finite));
-  const endTs = Math.max(...[req.endedAt?.getTime(), mediaEnd].filter(finite));
+  // Where every source's media starts and ends, each list sorted: the window is widened to
+  // them, and an interruption is bounded by the media around it (binary search: a long
+  // meeting has tens of thousands of sources; never Math.min(...sources), whose spread
+  // overflows the call stack past ~125,000 of them).
+  const spanStarts = [...video.map((v) => v.frameTs[0]), ...audio.map((a) => a.runs[0].startTs)].sort((a, b) => a - b);
+  const spanEnds = [...video.map((v) => videoEnd(v.source, v.frameTs)), ...audio.map((a) => a.endTs)].sort((a, b) => a - b);
+  const startTs = Math.min(...[req.startedAt?.getTime(), spanStarts[0]].filter(finite));
+  const endTs = Math.max(...[req.endedAt?.getTime(), spanEnds.at(-1)].filter(finite));
 
   const knownGaps: ComposeGap[] = [];
   let pausedAt: number | null = null;
   let keyframeWaits = 0;
-  // Media intervals, to bound an interruption by the media around it.
-  const mediaSpans = [...video.map((v) => [v.frameTs[0], videoEnd(v.source, v.frameTs)]), ...audio.map((a) => [a.runs[0].startTs, a.endTs])];
   for (const e of req.events) {
     const t = e.createdAt.getTime();
     if (e.eventType === 'session.status_changed') {
@@ -195,10 +209,11 @@ export function planComposition(req: PlanRequest): ComposePlan {
         pausedAt = null;
       }
     } else if (e.eventType === 'stream.reconnect') {
-      const before = mediaSpans.filter(([, end]) => end <= t).map(([, end]) => end);
-      const after = mediaSpans.filter(([start]) => start >= t).map(([start]) => start);
-      const from = before.length ? Math.max(...before) : startTs;
-      const to = after.length ? Math.min(...after) : endTs;
+      // The last media to end at or before the event, the first to start at or after it.
+      const endsBefore = firstIndex(spanEnds, (end) => end > t);
+      const startsAfter = firstIndex(spanStarts, (start) => start >= t);
+      const from = endsBefore > 0 ? spanEnds[endsBefore - 1] : startTs;
+      const to = startsAfter < spanStarts.length ? spanStarts[startsAfter] : endTs;
       if (to > from) knownGaps.push({ fromTs: from, toTs: to, reason: 'interrupted' });
     } else if (e.eventType === 'video.keyframe_wait') {
       keyframeWaits += 1;

@@ -9,7 +9,7 @@ import type { ParticipantAudioEncoder } from '../engine/ffmpeg-compose-engine';
 import type { ComposeEngine, ComposeResult } from '../engine/compose-types';
 import { RecordingCompositionsRepository } from '../recording-compositions.repository';
 import { classifyComposeError, ComposeFailure, ComposeInterrupted, ComposeSessionGone, engineFailure, sourcesChanged, storageFailure } from './compose-errors';
-import { downloadSources, encodeParticipants, ParticipantFile, participantFile, recordingFile } from './compose-files';
+import { downloadSources, encodeParticipants, ensureFreeSpace, ParticipantFile, participantFile, recordingFile } from './compose-files';
 import { ComposeLeases } from './compose-lease';
 import { ComposeMetrics } from './compose-metrics';
 import { ComposeWorkDirs } from './compose-work-dirs';
@@ -167,6 +167,8 @@ export class RecordingComposer {
     const workDir = await this.workDirs.create();
     const dir = workDir.path;
     try {
+      const planned = new Set([...plan.video, ...plan.audio, ...plan.participants].map((p) => p.source.storageKey));
+      await ensureFreeSpace(dir, read.reduce((sum, s) => sum + (planned.has(s.storageKey) ? Number(s.bytes) : 0), 0));
       await downloadSources(this.media, plan, dir, signal, () => this.ensureSources(session.id, read));
       // Every WAV may have turned out empty (no PCM in it): there is nothing to compose after all.
       if (plan.video.length === 0 && plan.audio.length === 0) throw nothing();

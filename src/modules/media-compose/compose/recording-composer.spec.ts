@@ -6,7 +6,7 @@ import type { AppConfig } from '../../../config/app.config';
 import type { RecordingMediaService, RecordingReadyService, RecordingSource } from '../../media-ingest';
 import { SessionStatus, type SessionEntity, type SessionEventsService, type SessionsService } from '../../sessions';
 import type { ComposeEngine, ComposeResult } from '../engine/compose-types';
-import type { ParticipantAudioEncoder } from '../engine/ffmpeg-compose-engine';
+import type { ParticipantAudioEncoder, ParticipantAudioInput } from '../engine/ffmpeg-compose-engine';
 import type { RecordingCompositionsRepository } from '../recording-compositions.repository';
 import { ComposeInterrupted } from './compose-errors';
 import type { ComposeLeases } from './compose-lease';
@@ -40,10 +40,10 @@ const result: ComposeResult = {
 };
 
 /** A composer over mocks: `pcm` is what every downloaded WAV holds. */
-function composer(opts: { pcm: Buffer; engine?: ComposeEngine['compose'] }) {
-  const session = { id: SESSION, status: SessionStatus.Stopped, startedAt: new Date(T0), endedAt: new Date(T0 + 60_000), capturePolicy: {} } as unknown as SessionEntity;
+function composer(opts: { pcm: Buffer; engine?: ComposeEngine['compose']; audio?: RecordingSource[]; capturePolicy?: Record<string, unknown> }) {
+  const session = { id: SESSION, status: SessionStatus.Stopped, startedAt: new Date(T0), endedAt: new Date(T0 + 60_000), capturePolicy: opts.capturePolicy ?? {} } as unknown as SessionEntity;
   const media = {
-    sources: jest.fn(async () => ({ video: [], audio: [wavSource('0', T0 + 1000)] })),
+    sources: jest.fn(async () => ({ video: [], audio: opts.audio ?? [wavSource('0', T0 + 1000)] })),
     download: jest.fn(async (_key: string, file: string) => fs.writeFile(file, buildWav(opts.pcm, { sampleRate: 16000, channels: 1, bitsPerSample: 16 }))),
     checkSources: jest.fn(async () => 'unchanged'),
     upload: jest.fn(async (file: Record<string, unknown>) => ({ ...file, storageKey: `${SESSION}/recording/recording.mp4`, bytes: 10, sha256: 'b'.repeat(64) })),
@@ -55,6 +55,7 @@ function composer(opts: { pcm: Buffer; engine?: ComposeEngine['compose'] }) {
   const events = { recordEvent: jest.fn(async () => undefined), eventsOfTypes: jest.fn(async () => []) };
   const engine = { compose: jest.fn(opts.engine ?? (async (_input, out: string) => (await fs.writeFile(out, 'mp4'), result))) };
   const lease = { lost: new AbortController().signal, release: jest.fn(async () => undefined) };
+  const participantEncoder = { participantAudio: jest.fn(async (_input: ParticipantAudioInput): Promise<never> => Promise.reject(new Error('not encoded in this spec'))) };
   let root = '';
   const workDirs = {
     create: jest.fn(async () => {
@@ -73,10 +74,10 @@ function composer(opts: { pcm: Buffer; engine?: ComposeEngine['compose'] }) {
     workDirs as unknown as ComposeWorkDirs,
     { acquire: jest.fn(async () => lease) } as unknown as ComposeLeases,
     engine as unknown as ComposeEngine,
-    { participantAudio: jest.fn() } as unknown as ParticipantAudioEncoder,
+    participantEncoder as unknown as ParticipantAudioEncoder,
     config,
   );
-  return { c, media, compositions, ready, engine, lease };
+  return { c, media, compositions, ready, engine, lease, participantEncoder };
 }
 
 describe('RecordingComposer', () => {
@@ -109,6 +110,19 @@ describe('RecordingComposer', () => {
     await expect(c.run(SESSION, 'auto')).resolves.toMatchObject({ status: 'composed', artifactId: 'artifact-1' });
     expect(media.upload).toHaveBeenCalledWith(expect.objectContaining({ kind: 'recording', rtmsStreamId: 'stream-1' }), 'mp4', expect.any(String), expect.any(AbortSignal));
     expect(media.commitComposed).toHaveBeenCalledWith(SESSION, [wavSource('0', T0 + 1000)], [expect.objectContaining({ kind: 'recording' })]);
+  });
+
+  it('without the mixed stream, downloads each participant’s WAV once for the recording and their own files', async () => {
+    const audio = [wavSource('16778240', T0 + 1000), wavSource('16779264', T0 + 1000)];
+    const { c, media, engine, participantEncoder } = composer({ pcm: Buffer.alloc(32_000), audio, capturePolicy: { recording: { participant_audio: 'opus' } } });
+    await expect(c.run(SESSION, 'auto')).resolves.toMatchObject({ status: 'composed' });
+    expect(media.download.mock.calls.map(([key]) => key)).toEqual(audio.map((a) => a.storageKey));
+    // Both the recording and each participant's file are made of those downloads.
+    expect(engine.compose.mock.calls[0][0].audio.map((a: { userId: string | null }) => a.userId)).toEqual(['16778240', '16779264']);
+    expect(participantEncoder.participantAudio.mock.calls.map(([input]) => [input.userId, input.audio.length])).toEqual([
+      ['16778240', 1],
+      ['16779264', 1],
+    ]);
   });
 
   it('sources gone meanwhile: nothing stored, retried (the next attempt plans from what is left)', async () => {

@@ -67,7 +67,9 @@ export function planAudio(pieces: AudioPieceInfo[], window: { startTs: number; e
   const bySource = new Map<string, number[]>();
   for (const i of chosen) {
     const key = pieces[i].userId ?? '\u0000mixed';
-    bySource.set(key, [...(bySource.get(key) ?? []), i]);
+    const indexes = bySource.get(key);
+    if (indexes) indexes.push(i);
+    else bySource.set(key, [i]);
   }
   for (const indexes of bySource.values()) {
     indexes.sort((a, b) => pieces[a].startTs - pieces[b].startTs || a - b);

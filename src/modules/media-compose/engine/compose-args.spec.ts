@@ -23,6 +23,12 @@ describe('compose arguments', () => {
     expect(args).not.toContain('-frames:v');
   });
 
+  it('tells ffmpeg not to close up a long video gap in the feed (a jump past any window is never a discontinuity)', () => {
+    const args = buildComposeArgs(base);
+    expect(Number(after(args, '-dts_delta_threshold'))).toBeGreaterThan(24 * 3600);
+    expect(args.indexOf('-dts_delta_threshold')).toBeLessThan(args.indexOf('pipe:3'));
+  });
+
   it('accepts exactly the presets COMPOSE_VIDEO_PRESET allows', () => {
     expect(VIDEO_PRESET_CHOICES).toEqual(COMPOSE_VIDEO_PRESETS);
   });

@@ -73,6 +73,9 @@ export function videoFilter(a: Pick<ComposeArgsInput, 'width' | 'height' | 'fps'
   ].join(',');
 }
 
+/** Seconds: longer than any window (24 h), so ffmpeg never takes a video gap for a timestamp discontinuity. */
+const DTS_DELTA_THRESHOLD_S = 100_000;
+
 /** ffmpeg arguments of one composition: H.264 on pipe:3 (MPEG-TS), PCM on pipe:4, MP4 out. */
 export function buildComposeArgs(a: ComposeArgsInput): string[] {
   return [
@@ -80,6 +83,12 @@ export function buildComposeArgs(a: ComposeArgsInput): string[] {
     // Pictures change size when the speaker changes: the scale filter adapts to each frame,
     // which keeps the fps filter's state (a filter graph rebuild would reset it).
     '-reinit_filter', '0',
+    // A jump of more than dts_delta_threshold (10 s by default) in an MPEG-TS input is
+    // taken for a broadcast clock reset and closed up: the pictures after a long video gap
+    // would come early by the gap. Our feed's clock is Zoom's, strictly increasing and
+    // never wrapping (a window is at most 24 h), so no jump inside a window is corrected.
+    // (-copyts would too, but it also stops ffmpeg aligning both inputs' start times to 0.)
+    '-dts_delta_threshold', String(DTS_DELTA_THRESHOLD_S),
     '-f', 'mpegts', '-i', 'pipe:3',
     '-f', 's16le', '-ar', String(a.pcmSampleRate), '-ac', '1', '-i', 'pipe:4',
     '-filter_complex', `[0:v:0]${videoFilter(a)}[v]`,

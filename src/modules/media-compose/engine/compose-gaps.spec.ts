@@ -39,4 +39,16 @@ describe('reportGaps', () => {
       { fromTs: 2000, toTs: 2500, reason: 'interrupted' },
     ]);
   });
+
+  it('stays linear on a long meeting: 50 000 keyframe waits, each with a sliver of detected gap at its edge', () => {
+    const known = Array.from({ length: 50_000 }, (_, i) => ({ fromTs: i * 1000, toTs: i * 1000 + 100, reason: 'no_video' as const }));
+    const noVideo = Array.from({ length: 50_000 }, (_, i) => ({ from: i * 1000 + 100, to: i * 1000 + 130 }));
+    const started = Date.now();
+    const gaps = reportGaps({ from: 0, to: 50_000_000 }, known, noVideo, []);
+    // Generous: comparing every detected stretch with every known gap took many seconds here.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // The slivers are dropped: the known gaps are left.
+    expect(gaps).toHaveLength(50_000);
+    expect(gaps[1]).toEqual({ fromTs: 1000, toTs: 1100, reason: 'no_video' });
+  });
 });

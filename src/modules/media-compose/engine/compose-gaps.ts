@@ -21,14 +21,19 @@ export function reportGaps(window: Interval, known: ComposeGap[], noVideo: Inter
     const clipped = clipInterval({ from: gap.fromTs, to: gap.toTs }, window);
     if (!clipped) continue;
     knownCovered.push(clipped);
-    byReason.set(gap.reason, [...(byReason.get(gap.reason) ?? []), clipped]);
+    const intervals = byReason.get(gap.reason);
+    if (intervals) intervals.push(clipped);
+    else byReason.set(gap.reason, [clipped]);
   }
   // A known gap's reason wins where two known reasons overlap in the list: first listed first.
-  const claimed: Interval[] = [];
+  let claimed: Interval[] = [];
   for (const [reason, intervals] of byReason) {
     for (const i of subtractIntervals(intervals, claimed)) gaps.push({ fromTs: i.from, toTs: i.to, reason });
-    claimed.push(...intervals);
+    claimed = claimed.concat(intervals);
   }
+  // Where known gaps start and end: a detected stretch touching one may be a sliver of it.
+  const knownStarts = new Set(knownCovered.map((k) => k.from));
+  const knownEnds = new Set(knownCovered.map((k) => k.to));
   const detected: [ComposeGapReason, Interval[]][] = [
     ['no_video', noVideo],
     ['no_audio', noAudio],
@@ -37,7 +42,7 @@ export function reportGaps(window: Interval, known: ComposeGap[], noVideo: Inter
     const clipped = intervals.map((i) => clipInterval(i, window)).filter((i): i is Interval => i !== null);
     const rest = subtractIntervals(clipped, knownCovered);
     for (const i of unionIntervals(rest)) {
-      const touchesKnown = knownCovered.some((k) => k.to === i.from || k.from === i.to);
+      const touchesKnown = knownEnds.has(i.from) || knownStarts.has(i.to);
       if (touchesKnown && i.to - i.from < GAP_SLIVER_MS) continue;
       gaps.push({ fromTs: i.from, toTs: i.to, reason });
     }

@@ -45,7 +45,22 @@ export interface FfmpegComposeEngineOptions extends FfmpegPaths {
   encoder?: Partial<EncoderSettings>;
   /** Opus bitrate of per-participant audio (kb/s). */
   participantAudioKbps?: number;
+  /** When a run of ffmpeg or ffprobe is taken for hung and killed (default: TOOL_DEADLINE). */
+  deadline?: ToolDeadline;
 }
+
+/** A run of ffmpeg/ffprobe is killed after `baseMs` plus `windowFactor` × the window's length. */
+export interface ToolDeadline {
+  baseMs: number;
+  windowFactor: number;
+}
+
+/**
+ * 10 minutes plus the window's length: composing costs ~5–20 % of the window in CPU at
+ * the default presets (bench:compose), so only a hung run (a stalled disk or mount, a
+ * stuck pipe) gets there. It is killed and the attempt retried (compose-errors.ts).
+ */
+export const TOOL_DEADLINE: ToolDeadline = { baseMs: 10 * 60_000, windowFactor: 1 };
 
 /** Bytes of a WAV file read to find its data chunk (fmt + LIST chunks fit many times over). */
 const WAV_HEADER_BYTES = 64 * 1024;
@@ -90,6 +105,12 @@ export class FfmpegComposeEngine implements ComposeEngine, ParticipantAudioEncod
     this.encoder = { ...DEFAULT_ENCODER_SETTINGS, ...options.encoder };
   }
 
+  /** How long a run of ffmpeg or ffprobe for a window of `windowMs` may take. */
+  private deadlineMs(windowMs: number): number {
+    const d = this.options.deadline ?? TOOL_DEADLINE;
+    return d.baseMs + d.windowFactor * windowMs;
+  }
+
   /** From the app config's `composeEngine` section (FFMPEG_PATH, FFPROBE_PATH, COMPOSE_VIDEO_PRESET, COMPOSE_VIDEO_CRF). */
   static fromConfig(config: { ffmpegPath: string; ffprobePath: string; videoPreset: VideoPresetChoice; videoCrf: number }): FfmpegComposeEngine {
     return new FfmpegComposeEngine({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath, encoder: { videoPreset: config.videoPreset, videoCrf: config.videoCrf } });
@@ -100,7 +121,7 @@ export class FfmpegComposeEngine implements ComposeEngine, ParticipantAudioEncod
     const { width, height, fps } = input.output;
     const window = { startTs: input.startTs, endTs: input.endTs };
     const segments = await mapLimit(input.video, FILE_CONCURRENCY, (s) => indexSegment(s.path));
-    const plan = planVideo(
+    const plan = await planVideo(
       input.video.map((s, i) => {
         const count = Math.min(s.frameTs.length, segments[i].units.length);
         return { frameTs: s.frameTs.slice(0, count), idr: segments[i].units.slice(0, count).map((u) => u.idr) };
@@ -111,6 +132,7 @@ export class FfmpegComposeEngine implements ComposeEngine, ParticipantAudioEncod
     const audio = await indexAudio(input.audio);
     const audioPlan = planAudio(audio.info, window);
     const black = await this.blackPicture(width, height, fps, signal);
+    const timeoutMs = this.deadlineMs(input.endTs - input.startTs);
 
     const intervalMs = 1000 / fps;
     const first = plan.frames[0];
@@ -134,12 +156,13 @@ export class FfmpegComposeEngine implements ComposeEngine, ParticipantAudioEncod
       const run = await runTool(this.options.ffmpegPath, {
         args,
         signal,
+        timeoutMs,
         inputs: [
           { fd: 3, data: videoFeed(plan, segments, black.bytes, anchorTs) },
           { fd: 4, data: renderTimeline(audioPlan, pieceLoader(input.audio, audio, audioPlan)) },
         ],
       });
-      const probe = await probeMedia(this.options.ffprobePath, outFile, signal);
+      const probe = await probeMedia(this.options.ffprobePath, outFile, signal, timeoutMs);
       const v = probe.streams.find((s) => s.type === 'video');
       const a = probe.streams.find((s) => s.type === 'audio');
       if (v?.codec !== 'h264' || a?.codec !== 'aac') throw new Error(`composed file has ${v?.codec ?? 'no'} video and ${a?.codec ?? 'no'} audio, expected h264 + aac`);
@@ -164,9 +187,10 @@ export class FfmpegComposeEngine implements ComposeEngine, ParticipantAudioEncod
     const window = { startTs: input.startTs, endTs: input.endTs };
     const plan = planAudio(audio.info, window);
     const args = buildParticipantAudioArgs({ pcmSampleRate: plan.sampleRate, bitrateKbps: this.options.participantAudioKbps ?? 32, outFile });
+    const timeoutMs = this.deadlineMs(input.endTs - input.startTs);
     try {
-      const run = await runTool(this.options.ffmpegPath, { args, signal, inputs: [{ fd: 3, data: renderTimeline(plan, pieceLoader(pieces, audio, plan)) }] });
-      const probe = await probeMedia(this.options.ffprobePath, outFile, signal);
+      const run = await runTool(this.options.ffmpegPath, { args, signal, timeoutMs, inputs: [{ fd: 3, data: renderTimeline(plan, pieceLoader(pieces, audio, plan)) }] });
+      const probe = await probeMedia(this.options.ffprobePath, outFile, signal, timeoutMs);
       return {
         durationMs: probe.durationMs,
         bytes: probe.bytes || (await stat(outFile)).size,
@@ -185,7 +209,7 @@ export class FfmpegComposeEngine implements ComposeEngine, ParticipantAudioEncod
     const key = `${width}x${height}@${fps}`;
     let picture = this.blackPictures.get(key);
     if (!picture) {
-      picture = runTool(this.options.ffmpegPath, { args: buildBlackPictureArgs(width, height, fps), captureStdout: true, signal }).then((r) => ({
+      picture = runTool(this.options.ffmpegPath, { args: buildBlackPictureArgs(width, height, fps), captureStdout: true, signal, timeoutMs: this.deadlineMs(0) }).then((r) => ({
         bytes: r.stdout,
         cpuMs: parseBenchmarkCpuMs(r.stderrTail) ?? 0,
       }));

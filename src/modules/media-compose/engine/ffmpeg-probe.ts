@@ -52,9 +52,10 @@ function rate(fraction: string | undefined): number | undefined {
   return den ? num / den : undefined;
 }
 
-export async function probeMedia(ffprobePath: string, file: string, signal?: AbortSignal): Promise<MediaProbe> {
+/** What ffprobe reads in `file`; past `timeoutMs` it is killed (FfmpegTimeoutError). */
+export async function probeMedia(ffprobePath: string, file: string, signal?: AbortSignal, timeoutMs?: number): Promise<MediaProbe> {
   const args = ['-v', 'error', '-show_entries', 'format=duration,size:stream=codec_type,codec_name,width,height,sample_rate,channels,avg_frame_rate,duration', '-of', 'json', file];
-  const { stdout } = await runTool(ffprobePath, { args, captureStdout: true, signal });
+  const { stdout } = await runTool(ffprobePath, { args, captureStdout: true, signal, timeoutMs });
   const json = JSON.parse(stdout.toString('utf8')) as FfprobeJson;
   return {
     durationMs: Math.round(Number(json.format?.duration ?? 0) * 1000),

@@ -1,4 +1,4 @@
-import { FfmpegError, FfmpegNotFoundError, parseBenchmarkCpuMs, runTool } from './ffmpeg-runner';
+import { FfmpegError, FfmpegNotFoundError, FfmpegTimeoutError, parseBenchmarkCpuMs, runTool } from './ffmpeg-runner';
 
 async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.from(p);
@@ -24,6 +24,18 @@ describe('runTool', () => {
     setTimeout(() => controller.abort(new Error('compose cancelled')), 50);
     await expect(run).rejects.toThrow('compose cancelled');
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('kills a tool that runs past its deadline and says so', async () => {
+    const started = Date.now();
+    const run = runTool('sh', { args: ['-c', 'echo "still working" >&2; exec sleep 30'], timeoutMs: 200 });
+    await expect(run).rejects.toBeInstanceOf(FfmpegTimeoutError);
+    await expect(run).rejects.toThrow('sh did not finish within 0 s and was killed: still working');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('clears the deadline of a tool that finishes in time', async () => {
+    await expect(runTool('sh', { args: ['-c', 'exit 0'], timeoutMs: 60_000 })).resolves.toMatchObject({ stderrTail: '' });
   });
 
   it('says how to fix a missing binary', async () => {

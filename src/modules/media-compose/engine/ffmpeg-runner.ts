@@ -33,6 +33,18 @@ export class FfmpegNotFoundError extends Error {
   }
 }
 
+/** A tool ran past its deadline and was killed: a hung run (a stalled disk, a stuck pipe), worth another attempt. */
+export class FfmpegTimeoutError extends Error {
+  constructor(
+    readonly tool: string,
+    readonly timeoutMs: number,
+    readonly stderrTail: string,
+  ) {
+    super(`${tool} did not finish within ${Math.round(timeoutMs / 1000)} s and was killed${stderrTail ? `: ${lastLines(stderrTail, 6)}` : ''}`);
+    this.name = 'FfmpegTimeoutError';
+  }
+}
+
 export interface ToolRun {
   args: string[];
   /** Data to stream into the child: fd 3 is `pipe:3` for ffmpeg, and so on. Written with backpressure. */
@@ -41,6 +53,8 @@ export interface ToolRun {
   captureStdout?: boolean;
   /** Aborting kills the child (SIGKILL) and rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Past this (ms) the child is killed (SIGKILL) and the run rejects with FfmpegTimeoutError. */
+  timeoutMs?: number;
 }
 
 export interface ToolResult {
@@ -94,9 +108,11 @@ export function runTool(binary: string, run: ToolRun): Promise<ToolResult> {
     let stderr = '';
     let settled = false;
     let inputError: unknown = null;
+    let deadline: NodeJS.Timeout | undefined;
     const finish = (error: unknown, result?: ToolResult) => {
       if (settled) return;
       settled = true;
+      clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
       if (error) reject(error);
       else resolve(result as ToolResult);
@@ -106,6 +122,13 @@ export function runTool(binary: string, run: ToolRun): Promise<ToolResult> {
       finish(signal?.reason ?? new Error('aborted'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (run.timeoutMs !== undefined) {
+      const timeoutMs = run.timeoutMs;
+      deadline = setTimeout(() => {
+        child.kill('SIGKILL');
+        finish(new FfmpegTimeoutError(binary, timeoutMs, stderr.slice(-STDERR_TAIL_BYTES)));
+      }, timeoutMs);
+    }
     child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {

@@ -16,16 +16,17 @@ export function unionIntervals(intervals: Interval[]): Interval[] {
   return out;
 }
 
-/** The parts of `intervals` not covered by `minus` (both unioned first). */
+/** The parts of `intervals` not covered by `minus` (both unioned first; one pass over both, in order). */
 export function subtractIntervals(intervals: Interval[], minus: Interval[]): Interval[] {
   const cut = unionIntervals(minus);
   const out: Interval[] = [];
+  let first = 0; // the first cut that ends after the current interval's start
   for (const i of unionIntervals(intervals)) {
+    while (first < cut.length && cut[first].to <= i.from) first++;
     let from = i.from;
-    for (const c of cut) {
-      if (c.to <= from || c.from >= i.to) continue;
-      if (c.from > from) out.push({ from, to: c.from });
-      from = Math.max(from, c.to);
+    for (let k = first; k < cut.length && cut[k].from < i.to; k++) {
+      if (cut[k].from > from) out.push({ from, to: cut[k].from });
+      from = Math.max(from, cut[k].to);
     }
     if (from < i.to) out.push({ from, to: i.to });
   }

@@ -1,3 +1,4 @@
+import { EventLoopTurns } from './event-loop-turns';
 import type { Interval } from './intervals';
 
 /** What the planner needs to know of one stored segment (its bytes stay on disk). */
@@ -18,7 +19,8 @@ export interface VideoPlan {
   noVideo: Interval[];
 }
 
-type Frame = { segment: number; unit: number; ts: number; idr: boolean; intervalMs: number };
+/** A source picture as planned, with its segment's typical frame interval (the engine ignores that field). */
+type Frame = Extract<PlannedFrame, { kind: 'source' }> & { intervalMs: number };
 
 /** A frame interval outside these bounds is a measurement artefact (one-frame segment, a stall). */
 const MIN_INTERVAL_MS = 1000 / 120;
@@ -36,6 +38,18 @@ function segmentInterval(ts: number[], fallbackMs: number): number {
   return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, median(deltas)));
 }
 
+/** The first index of `frames` where `atOrAfter` holds (it must hold from some index to the end), or frames.length. */
+function firstWhere(frames: Frame[], atOrAfter: (f: Frame) => boolean): number {
+  let lo = 0;
+  let hi = frames.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (atOrAfter(frames[mid])) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /**
  * The frames of every segment on one timeline, overlaps resolved.
  *
@@ -46,35 +60,39 @@ function segmentInterval(ts: number[], fallbackMs: number): number {
  * resumes at its next IDR after the newcomer's last frame (resuming mid-GOP would decode
  * garbage). Timestamps are made strictly increasing within a segment (a repeated
  * timestamp is moved 1 ms on: ffmpeg needs monotonic time; the frame is still decodable).
+ *
+ * The timeline stays strictly increasing, so where a segment cuts in is found by binary
+ * search (most segments start after the timeline's end: one comparison), and only the
+ * frames it drops are moved. A 10-hour meeting has a million frames: a scan of the whole
+ * timeline per segment took minutes and blocked the event loop (the lease was lost);
+ * now it takes about a second, in slices that let the event loop run between them.
  */
-function mergeSegments(segments: SegmentFrames[], fallbackIntervalMs: number): Frame[] {
+async function mergeSegments(segments: SegmentFrames[], fallbackIntervalMs: number, turns: EventLoopTurns): Promise<Frame[]> {
   const order = segments
     .map((s, index) => ({ s, index }))
     .filter(({ s }) => s.frameTs.length > 0)
     .sort((a, b) => a.s.frameTs[0] - b.s.frameTs[0] || a.index - b.index);
-  let timeline: Frame[] = [];
+  const timeline: Frame[] = [];
   for (const { s, index } of order) {
-    const frames: Frame[] = [];
+    if (turns.due()) await turns.give();
+    // Pictures before the segment's first IDR reference pictures it does not have.
+    const entry = s.idr.indexOf(true);
+    if (entry < 0 || entry >= s.frameTs.length) continue;
+    const first = s.frameTs[entry];
+    const end = timeline.at(-1);
+    const cut = !end || end.ts < first ? timeline.length : firstWhere(timeline, (f) => f.ts >= first);
+    // What the newcomer overlaps, cut off the timeline (the timeline is truncated, not copied).
+    const dropped = cut < timeline.length ? timeline.splice(cut) : [];
     const intervalMs = segmentInterval(s.frameTs, fallbackIntervalMs);
-    for (let unit = 0; unit < s.frameTs.length; unit++) {
-      // Pictures before the segment's first IDR reference pictures it does not have.
-      if (!frames.length && !s.idr[unit]) continue;
-      const previous = frames.at(-1);
-      const ts = previous ? Math.max(s.frameTs[unit], previous.ts + 1) : s.frameTs[unit];
-      frames.push({ segment: index, unit, ts, idr: s.idr[unit], intervalMs });
+    let last = -Infinity;
+    for (let unit = entry; unit < s.frameTs.length; unit++) {
+      last = Math.max(s.frameTs[unit], last + 1);
+      timeline.push({ kind: 'source', segment: index, unit, ts: last, idr: s.idr[unit], intervalMs });
     }
-    if (!frames.length) continue;
-    const first = frames[0].ts;
-    const last = frames[frames.length - 1].ts;
-    const cut = timeline.findIndex((f) => f.ts >= first);
-    let resumed: Frame[] = [];
-    if (cut >= 0) {
-      const dropped = timeline.slice(cut);
-      timeline = timeline.slice(0, cut);
-      const resumeAt = dropped.findIndex((f) => f.ts > last && f.idr);
-      if (resumeAt >= 0) resumed = dropped.slice(resumeAt);
-    }
-    timeline.push(...frames, ...resumed);
+    // The earlier segment resumes at its first IDR after the newcomer's end.
+    let resume = firstWhere(dropped, (f) => f.ts > last);
+    while (resume < dropped.length && !dropped[resume].idr) resume++;
+    for (let i = resume; i < dropped.length; i++) timeline.push(dropped[i]);
   }
   return timeline;
 }
@@ -87,9 +105,9 @@ function mergeSegments(segments: SegmentFrames[], fallbackIntervalMs: number): F
  * start makes the whole gap black. Black is placed only before an IDR: inside a GOP the
  * next picture needs its predecessors, so a stall inside a segment holds the last picture.
  */
-export function planVideo(segments: SegmentFrames[], window: { startTs: number; endTs: number }, fps: number): VideoPlan {
+export async function planVideo(segments: SegmentFrames[], window: { startTs: number; endTs: number }, fps: number, turns = new EventLoopTurns()): Promise<VideoPlan> {
   const outputIntervalMs = 1000 / fps;
-  const merged = mergeSegments(segments, outputIntervalMs);
+  const merged = await mergeSegments(segments, outputIntervalMs, turns);
   const frames: PlannedFrame[] = [];
   const noVideo: Interval[] = [];
   const blackAfter = (f: Frame, until: number) => {
@@ -108,9 +126,10 @@ export function planVideo(segments: SegmentFrames[], window: { startTs: number; 
     if (until - window.startTs > 2 * outputIntervalMs) noVideo.push({ from: window.startTs, to: until });
   }
   for (let i = 0; i < merged.length; i++) {
+    if (turns.due()) await turns.give();
     const f = merged[i];
     if (f.ts >= window.endTs) break;
-    frames.push({ kind: 'source', segment: f.segment, unit: f.unit, ts: f.ts, idr: f.idr });
+    frames.push(f);
     const next = merged[i + 1];
     if (next && next.ts < window.endTs) {
       if (next.idr && isGap(f, next.ts)) blackAfter(f, next.ts);
@@ -132,5 +151,5 @@ function startAtDecodablePicture(frames: PlannedFrame[], startTs: number): Plann
     const f = frames[i];
     if (f.kind === 'black' || f.idr) entry = i;
   }
-  return frames.slice(entry);
+  return entry === 0 ? frames : frames.slice(entry);
 }
