@@ -189,12 +189,25 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
     const ids = log.map((e) => e.id);
     for (let i = 1; i < ids.length; i++) expect(compareEntryIds(ids[i - 1], ids[i])).toBeLessThan(0);
     expect(log.every((e) => e.entry.session_id === sessionId)).toBe(true);
+    // Exactly as sent in one run. When the lease fence struck (runs > 1, see above), what the
+    // fenced run had read but not yet handled when it stopped is gone, as is what Zoom sent
+    // while the stream was taken over (it resends none of it): then in order, none twice.
+    const asSent = (got: unknown[][], sentLines: Array<{ user: number; text: string }>) => {
+      const all = sentLines.map((l) => [l.user, l.text]);
+      if (runs === 1) return expect(got).toEqual(all);
+      let j = 0;
+      for (const g of got) {
+        while (j < all.length && JSON.stringify(all[j]) !== JSON.stringify(g)) j++;
+        expect({ line: g, inOrder: j++ < all.length }).toEqual({ line: g, inOrder: true });
+      }
+    };
     const transcript = log.filter((e) => e.entry.media === 'transcript').map((e) => e.entry.data);
-    expect(transcript.map((d) => [d.user_id, d.text])).toEqual(SPEECH.map((s) => [s.user, s.text]));
-    expect(transcript[0]).toMatchObject({ user_name: 'Ann', attribute: 1 });
+    asSent(transcript.map((d) => [d.user_id, d.text]), SPEECH);
+    expect(transcript.length).toBeGreaterThan(0);
+    expect(transcript[0]).toMatchObject({ user_name: transcript[0].user_id === ANN ? 'Ann' : 'Bob', attribute: 1 });
     expect(typeof transcript[0].start_time).toBe('number');
     const chat = log.filter((e) => e.entry.media === 'chat').map((e) => e.entry.data);
-    expect(chat.map((d) => [d.user_id, d.text])).toEqual(CHAT.map((c) => [c.user, c.text]));
+    asSent(chat.map((d) => [d.user_id, d.text]), CHAT);
     const events = log.filter((e) => e.entry.media === 'events').map((e) => e.entry.data);
     const joined = events.filter((d) => d.event === 'participant.joined').map((d) => d.user_id);
     expect(joined).toEqual(expect.arrayContaining([ANN, BOB, CY]));
@@ -206,7 +219,9 @@ describe('Live publish: stream worker → Redis text log and media channel', () 
     // Storage is unaffected: the transcript is stored as well.
     await queuesIdle();
     const [stored] = await query<{ n: number }>(ctx.hub.app, `SELECT count(*)::int AS n FROM transcript_segments WHERE session_id = $1`, [sessionId]);
-    expect(stored.n).toBe(SPEECH.length);
+    // Everything the live log has is stored too (and, in one run, every line sent).
+    if (runs === 1) expect(stored.n).toBe(SPEECH.length);
+    else expect(stored.n).toBeGreaterThanOrEqual(transcript.length);
     sub.removeAllListeners('messageBuffer');
     await sub.unsubscribe();
   });
