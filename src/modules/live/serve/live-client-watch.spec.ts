@@ -101,7 +101,7 @@ describe('LiveClientWatch: live connections opened with the console login end wi
     expect(sse.client.closed).toBe(true);
     expect(sse.transport.closedWith).toBe(LiveCloseCode.Unauthorized);
     expect(stays.client.closed).toBe(false);
-    watch.onModuleDestroy();
+    watch.onApplicationShutdown();
   });
 
   it('neither the connection nor its re-checks renew the login (an open live page does not keep it alive)', async () => {
@@ -110,7 +110,7 @@ describe('LiveClientWatch: live connections opened with the console login end wi
     await open(id, 'sse');
     await jest.advanceTimersByTimeAsync(3 * PING_MS);
     expect(store.renewals).toBe(0);
-    watch.onModuleDestroy();
+    watch.onApplicationShutdown();
   });
 
   it('keeps the connection while the login cannot be checked (Redis down), and closes it once the check says it ended', async () => {
@@ -124,6 +124,6 @@ describe('LiveClientWatch: live connections opened with the console login end wi
     store.down = false;
     await jest.advanceTimersByTimeAsync(PING_MS);
     expect(ws.transport.closedWith).toBe(LiveCloseCode.Unauthorized);
-    watch.onModuleDestroy();
+    watch.onApplicationShutdown();
   });
 });

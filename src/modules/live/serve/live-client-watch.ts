@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { PeriodicTask } from '../../../common/async/periodic-task';
 import { errorMessage } from '../../../common/errors/error-message';
 import { LiveCloseCode } from '../live-protocol';
 import { LiveClient } from './live-client';
@@ -13,25 +14,20 @@ import { LiveSettings } from './live-settings';
  * (the console login) is closed once it has ended.
  */
 @Injectable()
-export class LiveClientWatch implements OnApplicationBootstrap, OnModuleDestroy {
+export class LiveClientWatch extends PeriodicTask {
   private readonly logger = new Logger(LiveClientWatch.name);
-  private timer?: NodeJS.Timeout;
+  protected readonly intervalMs: number;
 
   constructor(
     private readonly fanout: LiveFanout,
-    private readonly settings: LiveSettings,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.tick(), this.settings.config.pingIntervalMs);
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
+    settings: LiveSettings,
+  ) {
+    super();
+    this.intervalMs = settings.config.pingIntervalMs;
   }
 
   /** One round of checks (the interval's; tests call it). */
-  async tick(): Promise<void> {
+  override async tick(): Promise<void> {
     const checks: Array<Promise<void>> = [];
     for (const client of this.fanout.connectedClients()) {
       if (client.closed) continue;
