@@ -27,7 +27,6 @@ export interface DeliverableMessage {
   secretEnc: string;
   previousSecretEnc: string | null;
   previousSecretExpiresAt: Date | null;
-  failingSince: Date | null;
 }
 
 /** One attempt's outcome, written with the message's new state in one statement. */
@@ -120,7 +119,7 @@ export class WebhookMessagesRepository {
     const rows: DeliverableMessage[] = await this.db.query(
       `SELECT m.id, m.endpoint_id AS "endpointId", m.event_id AS "eventId", m.event_type AS "eventType", m.body, m.status, m.attempts,
               m.created_at AS "createdAt", m.next_attempt_at AS "dueAt", e.url, e.enabled, e.secret_enc AS "secretEnc", e.previous_secret_enc AS "previousSecretEnc",
-              e.previous_secret_expires_at AS "previousSecretExpiresAt", e.failing_since AS "failingSince"
+              e.previous_secret_expires_at AS "previousSecretExpiresAt"
          FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
         WHERE m.id = ANY($1::uuid[])`,
       [ids],
