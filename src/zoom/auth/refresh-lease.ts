@@ -3,24 +3,15 @@ import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { sleep } from '../../common/async/sleep';
 import { errorMessage } from '../../common/errors/error-message';
-import { RENEW_IF_HOLDER } from '../../common/redis/lease-scripts';
 import { REDIS_CLIENT } from '../../common/redis/redis.module';
-import { RedisLock } from '../../common/redis/redis-lock';
+import { HeldLease, RedisLock } from '../../common/redis/redis-lock';
 import { AppConfig } from '../../config/app.config';
 
 /** Shortest lease of one refresh: longer than two Zoom HTTP timeouts. It is renewed while held. */
 const MIN_LEASE_TTL_MS = 30_000;
 
-/** A refresh lease this process holds, renewed every third of its life until released. */
-export interface HeldRefreshLease {
-  /**
-   * Aborted once the lease is lost: a renewal found another holder (it expired: the
-   * process stalled), or Redis confirmed none for half a lease. Whoever holds it must not
-   * use the refresh token, nor store a pair, after that.
-   */
-  readonly lost: AbortSignal;
-  release(): Promise<void>;
-}
+/** A refresh lease this process holds: whoever holds it must not use the refresh token, nor store a pair, once it is `lost`. */
+export type HeldRefreshLease = HeldLease;
 
 /**
  * The per-connection Redis lease under which a user grant's refresh token is used: by a
@@ -39,7 +30,7 @@ export class RefreshLease {
   readonly ttlMs: number;
 
   constructor(
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(REDIS_CLIENT) redis: Redis,
     config: ConfigService<AppConfig, true>,
   ) {
     this.lock = new RedisLock(redis);
@@ -57,38 +48,14 @@ export class RefreshLease {
   }
 
   /** Takes the lease and renews it until released; null when another process holds it. */
-  async hold(connectionId: string): Promise<HeldRefreshLease | null> {
-    const token = await this.acquire(connectionId);
-    if (!token) return null;
-    const key = this.prefix + connectionId;
-    const lost = new AbortController();
-    let renewedAt = Date.now();
-    const loseIt = (why: string) => {
-      if (lost.signal.aborted) return;
-      this.logger.warn(`Refresh lease of connection ${connectionId} lost (${why})`);
-      lost.abort(new Error(`refresh lease lost: ${why}`));
-    };
-    const renew = setInterval(() => {
-      // The last renewal Redis confirmed is more than half a lease ago: stop while the key
-      // is still certain to be ours for a while.
-      if (Date.now() - renewedAt > this.ttlMs / 2) return loseIt(`not renewed for ${Date.now() - renewedAt} ms`);
-      const sentAt = Date.now();
-      this.redis.eval(RENEW_IF_HOLDER, 1, key, token, String(this.ttlMs)).then(
-        (ok) => {
-          if (ok === 1) renewedAt = sentAt;
-          else loseIt('another process holds it, or it expired');
-        },
-        (err: unknown) => this.logger.debug(`Refresh lease of connection ${connectionId} not renewed: ${errorMessage(err)}`),
-      );
-    }, Math.floor(this.ttlMs / 3));
-    renew.unref();
-    return {
-      lost: lost.signal,
-      release: async () => {
-        clearInterval(renew);
-        await this.release(connectionId, token);
+  hold(connectionId: string): Promise<HeldRefreshLease | null> {
+    return this.lock.hold(this.prefix + connectionId, this.ttlMs, {
+      lost: (why) => {
+        this.logger.warn(`Refresh lease of connection ${connectionId} lost (${why})`);
+        return new Error(`refresh lease lost: ${why}`);
       },
-    };
+      renewFailed: (err) => this.logger.debug(`Refresh lease of connection ${connectionId} not renewed: ${errorMessage(err)}`),
+    });
   }
 
   /**

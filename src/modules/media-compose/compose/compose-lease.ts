@@ -2,20 +2,15 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { errorMessage } from '../../../common/errors/error-message';
-import { RENEW_IF_HOLDER } from '../../../common/redis/lease-scripts';
 import { REDIS_CLIENT } from '../../../common/redis/redis.module';
-import { RedisLock } from '../../../common/redis/redis-lock';
+import { HeldLease, RedisLock } from '../../../common/redis/redis-lock';
 import { AppConfig } from '../../../config/app.config';
 
 /** How long a lease lives without renewal; renewed every third of it while the composition runs. */
 export const COMPOSE_LEASE_MS = 60_000;
 
-/** A session's composition lease, held by one run. */
-export interface ComposeLease {
-  /** Aborts when the lease is lost (taken over after it expired, or not renewed in time): the run must stop. */
-  readonly lost: AbortSignal;
-  release(): Promise<void>;
-}
+/** A session's composition lease, held by one run: the run must stop once it is `lost`. */
+export type ComposeLease = HeldLease;
 
 /**
  * One composition of a session at a time, hub-wide (docs/recordings.md, "One at a
@@ -39,7 +34,7 @@ export class ComposeLeases {
   private readonly prefix: string;
 
   constructor(
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(REDIS_CLIENT) redis: Redis,
     config: ConfigService<AppConfig, true>,
   ) {
     this.lock = new RedisLock(redis);
@@ -47,37 +42,14 @@ export class ComposeLeases {
   }
 
   /** The session's lease, or null while another run holds it. */
-  async acquire(sessionId: string, ttlMs = COMPOSE_LEASE_MS): Promise<ComposeLease | null> {
-    const key = this.prefix + sessionId;
-    const token = await this.lock.acquire(key, ttlMs);
-    if (!token) return null;
-    const lost = new AbortController();
-    let renewedAt = Date.now();
-    const loseIt = (why: string) => {
-      if (lost.signal.aborted) return;
-      this.logger.warn(`Composition lease of session ${sessionId} lost (${why}): stopping this run`);
-      lost.abort(Object.assign(new Error(`composition lease lost: ${why}`), { name: 'AbortError' }));
-    };
-    const renew = setInterval(() => {
-      // The last renewal that Redis confirmed is more than half a lease ago (one failed or
-      // still unanswered): stop now, while the key is certain to be ours for a while yet.
-      if (Date.now() - renewedAt > ttlMs / 2) return loseIt(`not renewed for ${Date.now() - renewedAt} ms`);
-      const sentAt = Date.now();
-      this.redis.eval(RENEW_IF_HOLDER, 1, key, token, String(ttlMs)).then(
-        (ok) => {
-          if (ok === 1) renewedAt = sentAt;
-          else loseIt('another run holds it, or it expired');
-        },
-        (err: unknown) => this.logger.debug(`Composition lease of session ${sessionId} not renewed: ${errorMessage(err)}`),
-      );
-    }, Math.floor(ttlMs / 3));
-    renew.unref();
-    return {
-      lost: lost.signal,
-      release: async () => {
-        clearInterval(renew);
-        await this.lock.release(key, token).catch((err: unknown) => this.logger.debug(`Could not release the composition lease of ${sessionId}: ${errorMessage(err)}`));
+  acquire(sessionId: string, ttlMs = COMPOSE_LEASE_MS): Promise<ComposeLease | null> {
+    return this.lock.hold(this.prefix + sessionId, ttlMs, {
+      lost: (why) => {
+        this.logger.warn(`Composition lease of session ${sessionId} lost (${why}): stopping this run`);
+        return Object.assign(new Error(`composition lease lost: ${why}`), { name: 'AbortError' });
       },
-    };
+      renewFailed: (err) => this.logger.debug(`Composition lease of session ${sessionId} not renewed: ${errorMessage(err)}`),
+      releaseFailed: (err) => this.logger.debug(`Could not release the composition lease of ${sessionId}: ${errorMessage(err)}`),
+    });
   }
 }
