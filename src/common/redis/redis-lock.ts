@@ -48,7 +48,11 @@ export class RedisLock {
    */
   async hold(key: string, ttlMs: number, hooks: LeaseHooks): Promise<HeldLease | null> {
     const token = await this.acquire(key, ttlMs);
-    if (!token) return null;
+    return token ? this.keep(key, token, ttlMs, hooks) : null;
+  }
+
+  /** `hold` for a lease already taken with `acquire` (its token). */
+  keep(key: string, token: string, ttlMs: number, hooks: LeaseHooks): HeldLease {
     const lost = new AbortController();
     let renewedAt = Date.now();
     const loseIt = (why: string) => {

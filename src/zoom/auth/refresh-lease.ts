@@ -48,8 +48,10 @@ export class RefreshLease {
   }
 
   /** Takes the lease and renews it until released; null when another process holds it. */
-  hold(connectionId: string): Promise<HeldRefreshLease | null> {
-    return this.lock.hold(this.prefix + connectionId, this.ttlMs, {
+  async hold(connectionId: string): Promise<HeldRefreshLease | null> {
+    const token = await this.acquire(connectionId);
+    if (!token) return null;
+    return this.lock.keep(this.prefix + connectionId, token, this.ttlMs, {
       lost: (why) => {
         this.logger.warn(`Refresh lease of connection ${connectionId} lost (${why})`);
         return new Error(`refresh lease lost: ${why}`);
